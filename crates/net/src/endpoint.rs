@@ -1,0 +1,164 @@
+//! One party's view of the network: a link to each peer, a receive timeout and counters.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use crate::{Frame, NetError, PARTIES};
+
+/// The two queues that connect an endpoint to one peer. Whatever carries the bytes (a
+/// channel, a TCP stream, a TLS stream) delivers frames from the peer into `rx` and takes
+/// frames for the peer out of `tx`. When the carrier fails it pushes [`Frame::Closed`] (or
+/// simply drops its sender).
+pub struct Link {
+    /// Frames to the peer.
+    pub tx: Sender<Frame>,
+    /// Frames from the peer.
+    pub rx: Receiver<Frame>,
+}
+
+/// Traffic counters of one party.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Payload bytes sent to all peers (framing not included).
+    pub bytes_sent: u64,
+    /// Payload bytes received from all peers.
+    pub bytes_received: u64,
+    /// Messages sent.
+    pub messages_sent: u64,
+    /// Communication rounds: a round starts with the first send after a receive.
+    pub rounds: u64,
+}
+
+impl Stats {
+    /// Counters accumulated since `earlier` was taken.
+    pub fn since(&self, earlier: &Stats) -> Stats {
+        Stats {
+            bytes_sent: self.bytes_sent - earlier.bytes_sent,
+            bytes_received: self.bytes_received - earlier.bytes_received,
+            messages_sent: self.messages_sent - earlier.messages_sent,
+            rounds: self.rounds - earlier.rounds,
+        }
+    }
+}
+
+/// A party's connections to the other two compute parties.
+///
+/// Sends never block (frames are queued to the carrier), so parties that send to each other
+/// at the same time cannot deadlock; every receive waits at most the timeout. After any error
+/// the endpoint is poisoned: later calls fail with the same error, so a protocol cannot go on
+/// with half a message.
+pub struct Endpoint {
+    me: usize,
+    links: [Option<Link>; PARTIES],
+    timeout: Duration,
+    stats: Stats,
+    received_since_send: bool,
+    failed: Option<NetError>,
+}
+
+impl Endpoint {
+    /// Builds an endpoint for party `me` from its links; `links[me]` must be `None`.
+    pub fn new(me: usize, links: [Option<Link>; PARTIES], timeout: Duration) -> Self {
+        assert!(me < PARTIES, "party index {me} out of range");
+        assert!(links[me].is_none(), "a party has no link to itself");
+        Endpoint {
+            me,
+            links,
+            timeout,
+            stats: Stats::default(),
+            received_since_send: true,
+            failed: None,
+        }
+    }
+
+    /// This party's index (0, 1 or 2).
+    pub fn party(&self) -> usize {
+        self.me
+    }
+
+    /// The receive timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Changes the receive timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn link(&self, peer: usize) -> Result<&Link, NetError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        self.links
+            .get(peer)
+            .and_then(Option::as_ref)
+            .ok_or(NetError::NoLink { me: self.me, peer })
+    }
+
+    fn fail(&mut self, e: NetError) -> NetError {
+        if self.failed.is_none() {
+            self.failed = Some(e.clone());
+        }
+        e
+    }
+
+    /// Queues a message for `peer`.
+    pub fn send(&mut self, peer: usize, data: Vec<u8>) -> Result<(), NetError> {
+        let len = data.len() as u64;
+        let link = self.link(peer)?;
+        if link.tx.send(Frame::Data(data)).is_err() {
+            let e = NetError::Closed { peer, detail: "sender stopped".into() };
+            return Err(self.fail(e));
+        }
+        if self.received_since_send {
+            self.stats.rounds += 1;
+            self.received_since_send = false;
+        }
+        self.stats.bytes_sent += len;
+        self.stats.messages_sent += 1;
+        Ok(())
+    }
+
+    /// Waits for the next message from `peer`, at most the timeout.
+    pub fn recv(&mut self, peer: usize) -> Result<Vec<u8>, NetError> {
+        let link = self.link(peer)?;
+        let got = link.rx.recv_timeout(self.timeout);
+        let frame = match got {
+            Ok(f) => f,
+            Err(RecvTimeoutError::Timeout) => {
+                let e = NetError::Timeout { peer, timeout: self.timeout };
+                return Err(self.fail(e));
+            }
+            Err(RecvTimeoutError::Disconnected) => Frame::Closed("peer went away".into()),
+        };
+        match frame {
+            Frame::Data(d) => {
+                self.received_since_send = true;
+                self.stats.bytes_received += d.len() as u64;
+                Ok(d)
+            }
+            Frame::Abort(reason) => Err(self.fail(NetError::Aborted { peer, reason })),
+            Frame::Closed(detail) => Err(self.fail(NetError::Closed { peer, detail })),
+        }
+    }
+
+    /// Tells every peer that this party stops, and why; the endpoint is unusable afterwards.
+    /// Best effort: a peer that is already gone is skipped.
+    pub fn abort(&mut self, reason: &str) {
+        for link in self.links.iter().flatten() {
+            let _ = link.tx.send(Frame::Abort(reason.to_string()));
+        }
+        let _ = self.fail(NetError::Aborted { peer: self.me, reason: reason.to_string() });
+    }
+
+    /// The first error this endpoint met, if any.
+    pub fn failure(&self) -> Option<&NetError> {
+        self.failed.as_ref()
+    }
+}

@@ -1,0 +1,29 @@
+//! Channels between tessera's three compute parties.
+//!
+//! The MPC engine talks to its peers only through an [`Endpoint`]: ordered, reliable,
+//! message-oriented links to the two other parties, with a receive timeout, byte and round
+//! counters, and an abort signal that ends a computation on every party. How the links are
+//! carried is decided by whoever builds the endpoint:
+//!
+//! - [`memory`]: three parties as threads in one process (tests, demos);
+//! - [`tcp`]: three OS processes or machines over TCP.
+//!
+//! Every link implementation feeds the same two queues (see [`Link`]), so the protocol code
+//! and the counters are identical whatever carries the bytes, and an encrypted transport only
+//! has to provide another pair of queues.
+
+mod endpoint;
+mod error;
+mod frame;
+pub mod memory;
+pub mod tcp;
+
+pub use endpoint::{Endpoint, Link, Stats};
+pub use error::NetError;
+pub use frame::Frame;
+
+/// Number of compute parties in every tessera computation.
+pub const PARTIES: usize = 3;
+
+/// Receive timeout used when the caller does not choose one.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
