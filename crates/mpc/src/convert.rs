@@ -1,0 +1,238 @@
+//! Conversions between arithmetic and boolean sharings, and the adders they rest on.
+//!
+//! Arithmetic to boolean uses the observation of ABY3: party 0 knows `s0 + s1`, parties 1
+//! and 2 know `s2`, so `x` is the sum of two values each known to someone. Party 0
+//! boolean-shares its value (one word per 64 bits, sent to party 1 only); `s2` needs no
+//! communication; a boolean adder finishes the job. Only the bits a caller needs are built:
+//! the most significant bit takes a carry tree, not a full adder.
+
+use crate::boolean::{from_planes, to_planes, words_for, BShare};
+use crate::error::Result;
+use crate::party::Party;
+use crate::ring::Ring;
+use crate::share::AShare;
+
+/// The two addends of an arithmetic sharing, as boolean sharings of their low `w` bits.
+struct Addends {
+    a: Vec<BShare>,
+    c: Vec<BShare>,
+}
+
+impl Party {
+    /// Splits `x` into `s0 + s1` (boolean-shared by party 0) and `s2` (held by parties 1
+    /// and 2), `w` low bits each; `negate_c` uses `-s2` instead. One round.
+    fn addends<R: Ring>(&mut self, x: &AShare<R>, w: usize, negate_c: bool) -> Result<Addends> {
+        let me = self.id();
+        let n = x.len();
+        let words = words_for(n);
+        // Party 0 deals s0 + s1, plane by plane, in one message.
+        let mine: Option<Vec<u64>> = (me == 0).then(|| {
+            let v: Vec<R> = x.a.iter().zip(&x.b).map(|(&p, &q)| p.add(q)).collect();
+            to_planes(&v, w).concat()
+        });
+        let dealt = self.share_bits(0, mine.as_deref(), w * words)?;
+        let a = (0..w)
+            .map(|p| BShare {
+                a: dealt.a[p * words..(p + 1) * words].to_vec(),
+                b: dealt.b[p * words..(p + 1) * words].to_vec(),
+            })
+            .collect();
+        // s2 is party 1's second share and party 2's first.
+        let s2: Vec<R> = match me {
+            1 => x.b.clone(),
+            2 => x.a.clone(),
+            _ => vec![R::ZERO; n],
+        };
+        let s2: Vec<R> = if negate_c { s2.iter().map(|v| v.neg()).collect() } else { s2 };
+        let planes = to_planes(&s2, w);
+        let c = planes.iter().map(|p| BShare::known_by_pair(me, 2, p)).collect();
+        Ok(Addends { a, c })
+    }
+
+    /// Kogge–Stone carry lookahead: from generate and propagate planes of positions
+    /// `0..w`, the carry out of every position. `log2(w)` rounds.
+    fn carries(&mut self, g: Vec<BShare>, p: Vec<BShare>) -> Result<Vec<BShare>> {
+        let w = g.len();
+        let (mut gg, mut pp) = (g, p);
+        let mut s = 1;
+        while s < w {
+            let mut pairs: Vec<(&BShare, &BShare)> = (s..w).map(|j| (&pp[j], &gg[j - s])).collect();
+            let need_p = 2 * s < w;
+            if need_p {
+                pairs.extend((2 * s..w).map(|j| (&pp[j], &pp[j - s])));
+            }
+            let out = self.and_many(&pairs)?;
+            let (gpart, ppart) = out.split_at(w - s);
+            for (j, t) in (s..w).zip(gpart) {
+                gg[j] = gg[j].xor(t);
+            }
+            if need_p {
+                for (j, t) in (2 * s..w).zip(ppart) {
+                    pp[j] = t.clone();
+                }
+            }
+            s *= 2;
+        }
+        Ok(gg)
+    }
+
+    /// Group generate of all positions (the carry out of the top), by a balanced tree:
+    /// `ceil(log2 w)` rounds, about `2w` and gates.
+    fn carry_out(&mut self, g: Vec<BShare>, p: Vec<BShare>) -> Result<BShare> {
+        // Each group: (generate, propagate); the lowest group's propagate is never needed.
+        let mut groups: Vec<(BShare, BShare)> = g.into_iter().zip(p).collect();
+        while groups.len() > 1 {
+            let pairs_n = groups.len() / 2;
+            let mut pairs: Vec<(&BShare, &BShare)> = Vec::new();
+            for t in 0..pairs_n {
+                let (lo, hi) = (&groups[2 * t], &groups[2 * t + 1]);
+                pairs.push((&hi.1, &lo.0));
+                if t > 0 {
+                    pairs.push((&hi.1, &lo.1));
+                }
+            }
+            let out = self.and_many(&pairs)?;
+            let mut it = out.into_iter();
+            let mut next = Vec::with_capacity(groups.len().div_ceil(2));
+            for t in 0..pairs_n {
+                let hg = &groups[2 * t + 1].0;
+                let gnew = hg.xor(&it.next().expect("generate term"));
+                let pnew = if t > 0 { it.next().expect("propagate term") } else { BShare::default() };
+                next.push((gnew, pnew));
+            }
+            if groups.len() % 2 == 1 {
+                next.push(groups.pop().expect("odd group"));
+            }
+            groups = next;
+        }
+        Ok(groups.pop().map(|g| g.0).unwrap_or_default())
+    }
+
+    /// Sum of two boolean-shared `w`-bit numbers modulo 2^w (one round for the generate
+    /// bits, then `log2 w` rounds of carries).
+    fn add_bits(&mut self, x: &[BShare], y: &[BShare]) -> Result<Vec<BShare>> {
+        let pairs: Vec<(&BShare, &BShare)> = x.iter().zip(y).collect();
+        let g = self.and_many(&pairs)?;
+        let p: Vec<BShare> = x.iter().zip(y).map(|(u, v)| u.xor(v)).collect();
+        let c = self.carries(g, p.clone())?;
+        Ok((0..p.len()).map(|j| if j == 0 { p[0].clone() } else { p[j].xor(&c[j - 1]) }).collect())
+    }
+
+    /// Bit decomposition: the low `w` bits of each element as boolean planes (plane `j` is
+    /// bit `j`). Exact modulo 2^w. `2 + log2 w` rounds.
+    pub fn a2b<R: Ring>(&mut self, x: &AShare<R>, w: usize) -> Result<Vec<BShare>> {
+        assert!(w >= 1 && w <= R::BITS as usize, "bit width {w} out of range");
+        let ad = self.addends(x, w, false)?;
+        self.add_bits(&ad.a, &ad.c)
+    }
+
+    /// Most significant bit (the sign, in two's complement) of each element.
+    /// `2 + ceil(log2(k - 1))` rounds; per element about `2k` and gates plus `k` dealt bits.
+    pub fn msb<R: Ring>(&mut self, x: &AShare<R>) -> Result<BShare> {
+        let w = R::BITS as usize;
+        let ad = self.addends(x, w, false)?;
+        let pairs: Vec<(&BShare, &BShare)> = ad.a[..w - 1].iter().zip(&ad.c[..w - 1]).collect();
+        let g = self.and_many(&pairs)?;
+        let p: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
+        let top = p[w - 1].clone();
+        let carry = self.carry_out(g, p[..w - 1].to_vec())?;
+        Ok(top.xor(&carry))
+    }
+
+    /// Whether each element is zero: `s0 + s1 == -s2`, tested bitwise with an and tree.
+    /// `1 + log2 k` rounds, about `k` and gates per element.
+    pub fn is_zero<R: Ring>(&mut self, x: &AShare<R>) -> Result<BShare> {
+        let w = R::BITS as usize;
+        let ad = self.addends(x, w, true)?;
+        let mut bits: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| self.not(&u.xor(v))).collect();
+        while bits.len() > 1 {
+            let half = bits.len() / 2;
+            let pairs: Vec<(&BShare, &BShare)> = (0..half).map(|t| (&bits[2 * t], &bits[2 * t + 1])).collect();
+            let mut next = self.and_many(&pairs)?;
+            if bits.len() % 2 == 1 {
+                next.push(bits.pop().expect("odd plane"));
+            }
+            bits = next;
+        }
+        Ok(bits.pop().unwrap_or_default())
+    }
+
+    /// Bit injection: shared bits (packed, `n` of them) to arithmetic sharings of 0 or 1.
+    /// Several bit vectors are converted together. Two rounds: party 0 deals `β0 ⊕ β1`,
+    /// which is multiplied with `β2` (held by parties 1 and 2): `u ⊕ v = u + v - 2uv`.
+    pub fn inject<R: Ring>(&mut self, bits: &[&BShare], n: usize) -> Result<Vec<AShare<R>>> {
+        let me = self.id();
+        let unpack = |w: &[u64]| -> Vec<R> {
+            (0..n).map(|k| if w[k / 64] >> (k % 64) & 1 == 1 { R::ONE } else { R::ZERO }).collect()
+        };
+        let total = n * bits.len();
+        let dealt_vals: Option<Vec<R>> = (me == 0).then(|| {
+            bits.iter()
+                .flat_map(|b| {
+                    let x: Vec<u64> = b.a.iter().zip(&b.b).map(|(p, q)| p ^ q).collect();
+                    unpack(&x)
+                })
+                .collect()
+        });
+        let t = self.share_input(0, dealt_vals.as_deref(), total)?;
+        let c_vals: Vec<R> = match me {
+            1 => bits.iter().flat_map(|b| unpack(&b.b)).collect(),
+            2 => bits.iter().flat_map(|b| unpack(&b.a)).collect(),
+            _ => vec![R::ZERO; total],
+        };
+        let c = match me {
+            1 => AShare { a: vec![R::ZERO; total], b: c_vals },
+            2 => AShare { a: c_vals, b: vec![R::ZERO; total] },
+            _ => AShare::zeros(total),
+        };
+        let tc = self.mul(&t, &c)?;
+        let v = t.add(&c).sub(&tc.shl(1));
+        Ok(v.split(&vec![n; bits.len()]))
+    }
+
+    /// Boolean-shared `w`-bit numbers (planes, `n` elements) to an arithmetic sharing in
+    /// `R`. The parties subtract two pairwise-random masks `r1` (parties 0, 1) and `r2`
+    /// (parties 1, 2) with boolean adders and open `y = v - r1 - r2` to parties 0 and 2
+    /// only; each of them misses one mask, so `y` is uniform to it. `3 + log2 k` rounds.
+    pub fn b2a<R: Ring>(&mut self, planes: &[BShare], n: usize) -> Result<AShare<R>> {
+        let me = self.id();
+        let k = R::BITS as usize;
+        let words = words_for(n);
+        // r1 is seed k1's stream (party 0's next, party 1's prev); r2 is k2's (1's next, 2's prev).
+        let r1: Vec<R> = match me {
+            0 => self.next.vec(n),
+            1 => self.prev.vec(n),
+            _ => vec![R::ZERO; n],
+        };
+        let r2: Vec<R> = match me {
+            1 => self.next.vec(n),
+            2 => self.prev.vec(n),
+            _ => vec![R::ZERO; n],
+        };
+        let neg = |v: &[R]| -> Vec<R> { v.iter().map(|x| x.neg()).collect() };
+        let u: Vec<BShare> = to_planes(&neg(&r1), k).iter().map(|p| BShare::known_by_pair(me, 1, p)).collect();
+        let v: Vec<BShare> = to_planes(&neg(&r2), k).iter().map(|p| BShare::known_by_pair(me, 2, p)).collect();
+        let zero = BShare::zeros(words);
+        let x: Vec<&BShare> = (0..k).map(|j| planes.get(j).unwrap_or(&zero)).collect();
+        // Carry-save: x + u + v = s + 2c with c = maj(x, u, v) = ((x ^ v) & (u ^ v)) ^ v.
+        let xv: Vec<BShare> = (0..k).map(|j| x[j].xor(&v[j])).collect();
+        let uv: Vec<BShare> = (0..k).map(|j| u[j].xor(&v[j])).collect();
+        let pairs: Vec<(&BShare, &BShare)> = xv.iter().zip(&uv).collect();
+        let m = self.and_many(&pairs)?;
+        let s: Vec<BShare> = (0..k).map(|j| xv[j].xor(&u[j])).collect();
+        let mut c: Vec<BShare> = vec![BShare::zeros(words)];
+        c.extend((0..k - 1).map(|j| m[j].xor(&v[j])));
+        let y = self.add_bits(&s, &c)?;
+        let flat = BShare { a: y.iter().flat_map(|p| p.a.clone()).collect(), b: y.iter().flat_map(|p| p.b.clone()).collect() };
+        let opened = self.reveal_bits_to(&flat, &[0, 2])?;
+        let yv: Option<Vec<R>> = opened.map(|o| {
+            let refs: Vec<&[u64]> = o.chunks(words.max(1)).take(k).collect();
+            if words == 0 { Vec::new() } else { from_planes(&refs, n) }
+        });
+        Ok(match me {
+            0 => AShare { a: yv.expect("party 0 receives y"), b: r1 },
+            1 => AShare { a: r1, b: r2 },
+            _ => AShare { a: r2, b: yv.expect("party 2 receives y") },
+        })
+    }
+}

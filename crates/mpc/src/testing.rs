@@ -1,0 +1,47 @@
+//! Running the three parties as threads of one process, for tests and examples.
+
+use std::time::Duration;
+
+use tessera_net::memory;
+
+use crate::error::Result;
+use crate::party::Party;
+
+/// Runs `f` as each of the three parties on its own thread, connected in memory, and
+/// returns the three results in party order. A party whose `f` fails tells the others
+/// (abort); a closing [`Party::barrier`] makes every party end with an error if any did.
+pub fn run3<T: Send>(f: impl Fn(&mut Party) -> Result<T> + Sync) -> [Result<T>; 3] {
+    run3_with_timeout(Duration::from_secs(20), f)
+}
+
+/// [`run3`] with a chosen receive timeout.
+pub fn run3_with_timeout<T: Send>(
+    timeout: Duration,
+    f: impl Fn(&mut Party) -> Result<T> + Sync,
+) -> [Result<T>; 3] {
+    let eps = memory::connect(timeout);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = eps
+            .into_iter()
+            .map(|ep| {
+                let f = &f;
+                s.spawn(move || {
+                    let mut p = Party::setup(ep)?;
+                    let r = f(&mut p).and_then(|v| p.barrier().map(|_| v));
+                    if let Err(e) = &r {
+                        p.abort(&e.to_string());
+                    }
+                    r
+                })
+            })
+            .collect();
+        let mut out = handles.into_iter().map(|h| h.join().expect("party thread panicked"));
+        std::array::from_fn(|_| out.next().expect("three results"))
+    })
+}
+
+/// [`run3`] for protocols that must succeed: panics with the first error.
+pub fn run3_ok<T: Send>(f: impl Fn(&mut Party) -> Result<T> + Sync) -> [T; 3] {
+    let [a, b, c] = run3(f);
+    [a.expect("party 0"), b.expect("party 1"), c.expect("party 2")]
+}
