@@ -8,7 +8,8 @@ use crate::{Frame, NetError, PARTIES};
 /// The two queues that connect an endpoint to one peer. Whatever carries the bytes (a
 /// channel, a TCP stream, a TLS stream) delivers frames from the peer into `rx` and takes
 /// frames for the peer out of `tx`. When the carrier fails it pushes [`Frame::Closed`] (or
-/// simply drops its sender).
+/// simply drops its sender), or [`Frame::Malformed`] when the peer sent bytes that are not a
+/// frame.
 pub struct Link {
     /// Frames to the peer.
     pub tx: Sender<Frame>,
@@ -25,7 +26,9 @@ pub struct Stats {
     pub bytes_received: u64,
     /// Messages sent.
     pub messages_sent: u64,
-    /// Communication rounds: a round starts with the first send after a receive.
+    /// Communication rounds on the critical path: each message carries the sender's round
+    /// number (one more than the latest it had seen); a receiver catches up to it. The
+    /// difference over an operation is the number of sequential message layers it needed.
     pub rounds: u64,
 }
 
@@ -52,7 +55,8 @@ pub struct Endpoint {
     links: [Option<Link>; PARTIES],
     timeout: Duration,
     stats: Stats,
-    received_since_send: bool,
+    /// Latest round this party has seen a message from (its Lamport clock).
+    seen: u64,
     failed: Option<NetError>,
 }
 
@@ -66,7 +70,7 @@ impl Endpoint {
             links,
             timeout,
             stats: Stats::default(),
-            received_since_send: true,
+            seen: 0,
             failed: None,
         }
     }
@@ -112,14 +116,15 @@ impl Endpoint {
     pub fn send(&mut self, peer: usize, data: Vec<u8>) -> Result<(), NetError> {
         let len = data.len() as u64;
         let link = self.link(peer)?;
-        if link.tx.send(Frame::Data(data)).is_err() {
-            let e = NetError::Closed { peer, detail: "sender stopped".into() };
+        let round = self.seen + 1;
+        if link.tx.send(Frame::Data { round, body: data }).is_err() {
+            let e = NetError::Closed {
+                peer,
+                detail: "sender stopped".into(),
+            };
             return Err(self.fail(e));
         }
-        if self.received_since_send {
-            self.stats.rounds += 1;
-            self.received_since_send = false;
-        }
+        self.stats.rounds = self.stats.rounds.max(round);
         self.stats.bytes_sent += len;
         self.stats.messages_sent += 1;
         Ok(())
@@ -132,19 +137,24 @@ impl Endpoint {
         let frame = match got {
             Ok(f) => f,
             Err(RecvTimeoutError::Timeout) => {
-                let e = NetError::Timeout { peer, timeout: self.timeout };
+                let e = NetError::Timeout {
+                    peer,
+                    timeout: self.timeout,
+                };
                 return Err(self.fail(e));
             }
             Err(RecvTimeoutError::Disconnected) => Frame::Closed("peer went away".into()),
         };
         match frame {
-            Frame::Data(d) => {
-                self.received_since_send = true;
+            Frame::Data { round, body: d } => {
+                self.seen = self.seen.max(round);
+                self.stats.rounds = self.stats.rounds.max(round);
                 self.stats.bytes_received += d.len() as u64;
                 Ok(d)
             }
             Frame::Abort(reason) => Err(self.fail(NetError::Aborted { peer, reason })),
             Frame::Closed(detail) => Err(self.fail(NetError::Closed { peer, detail })),
+            Frame::Malformed(detail) => Err(self.fail(NetError::Malformed { peer, detail })),
         }
     }
 
@@ -154,7 +164,10 @@ impl Endpoint {
         for link in self.links.iter().flatten() {
             let _ = link.tx.send(Frame::Abort(reason.to_string()));
         }
-        let _ = self.fail(NetError::Aborted { peer: self.me, reason: reason.to_string() });
+        let _ = self.fail(NetError::Aborted {
+            peer: self.me,
+            reason: reason.to_string(),
+        });
     }
 
     /// The first error this endpoint met, if any.

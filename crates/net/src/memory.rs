@@ -6,14 +6,21 @@ use std::time::Duration;
 use crate::{Endpoint, Link, PARTIES};
 
 /// Builds three connected endpoints, one per party, in index order.
+#[allow(clippy::needless_range_loop)] // indices name parties on both sides of a link
 pub fn connect(timeout: Duration) -> [Endpoint; PARTIES] {
     let mut links: [[Option<Link>; PARTIES]; PARTIES] = Default::default();
     for a in 0..PARTIES {
         for b in (a + 1)..PARTIES {
             let (tx_ab, rx_ab) = channel();
             let (tx_ba, rx_ba) = channel();
-            links[a][b] = Some(Link { tx: tx_ab, rx: rx_ba });
-            links[b][a] = Some(Link { tx: tx_ba, rx: rx_ab });
+            links[a][b] = Some(Link {
+                tx: tx_ab,
+                rx: rx_ba,
+            });
+            links[b][a] = Some(Link {
+                tx: tx_ba,
+                rx: rx_ab,
+            });
         }
     }
     let mut it = links.into_iter().enumerate();

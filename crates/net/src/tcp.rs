@@ -1,1 +1,1025 @@
-//! placeholder
+//! Three parties as separate processes or machines, linked by TCP.
+//!
+//! # Topology
+//!
+//! Every party listens on its own address. Party `i` dials every party `j < i` and accepts a
+//! connection from every party `j > i`, so each pair of parties shares exactly one TCP stream
+//! and nobody needs to know who starts first: dialing retries with a backoff (20 ms doubling
+//! to 500 ms) and accepting goes on until [`TcpConfig::connect_timeout`] has passed.
+//!
+//! # Handshake
+//!
+//! The first bytes in each direction of every connection are a fixed-size hello:
+//!
+//! | bytes | content |
+//! | ----- | ------- |
+//! | 4     | magic `b"TSRA"` |
+//! | 2     | [`PROTOCOL_VERSION`], little-endian |
+//! | 1     | the sender's party index |
+//! | 16    | the session (computation) identifier |
+//!
+//! The dialer speaks first; the acceptor learns from the hello who is calling, checks it and
+//! only then answers with its own hello. A hello that is not from a tessera party, is from the
+//! wrong version or session, or names a party that should not dial us (or already did) ends
+//! [`connect`] with [`NetError::Connect`]; nothing more is written to that socket, so the
+//! dialer sees the connection close and fails too. Setup fails fast rather than waiting out
+//! the timeout: a stray connection to a party's port during setup (garbage, a port scan, a
+//! party of another computation) is an error, on the grounds that a misconfigured deployment
+//! should be reported at once rather than computed with. Handshake reads have a deadline, so
+//! a client that connects and says nothing cannot hang a party.
+//!
+//! # After the handshake
+//!
+//! Each stream gets `TCP_NODELAY` and two threads. The writer takes frames from the
+//! endpoint's queue and writes them through a 1 MiB buffer, flushing whenever the queue is
+//! momentarily empty (large payloads bypass the buffer, so they are not copied). The reader
+//! parses frames from a 1 MiB buffered reader and queues them for the endpoint; at the end of
+//! the stream it queues [`Frame::Closed`], and for bytes that are not a frame (or a stream
+//! that ends inside one) [`Frame::Malformed`], which the endpoint reports as
+//! [`NetError::Malformed`]. Dropping the [`Endpoint`] closes the writer's queue: the writer
+//! writes what was queued (an [`Endpoint::abort`] notice included), flushes and shuts the
+//! socket down, so the peer sees the end of the stream at once and the reader thread ends.
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::frame::FrameError;
+use crate::{Endpoint, Frame, Link, NetError, PARTIES};
+
+/// Version of the wire protocol (hello and frames); parties with different versions refuse
+/// to talk to each other rather than misread each other's bytes.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// First bytes of every hello: tells a tessera party from anything else on the port.
+const MAGIC: [u8; 4] = *b"TSRA";
+
+/// Size of the hello: magic, version, party index, session.
+const HELLO_LEN: usize = 4 + 2 + 1 + 16;
+
+/// Capacity of each stream's read and write buffers; writes at least this large go straight
+/// to the socket.
+const IO_BUFFER: usize = 1 << 20;
+
+/// First pause between two dialing attempts; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Longest pause between two dialing attempts.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// How often the listener is polled for incoming connections during setup.
+const ACCEPT_POLL: Duration = Duration::from_millis(2);
+
+/// Shortest deadline given to a handshake read, so a connection made just before the setup
+/// deadline still has a moment to say hello.
+const MIN_HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
+
+/// How a party reaches the two others over TCP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// This party's index: 0, 1 or 2.
+    pub me: usize,
+    /// The listen address of each party, in party order (`addrs[me]` is ours). All three
+    /// parties must be given the same list.
+    pub addrs: [SocketAddr; PARTIES],
+    /// Identifies the computation (study): parties only link up with parties of the same
+    /// session, so two computations on the same hosts cannot cross wires.
+    pub session: [u8; 16],
+    /// How long to keep trying to reach the peers (and to wait for them) before giving up.
+    pub connect_timeout: Duration,
+    /// The receive timeout of the resulting [`Endpoint`].
+    pub recv_timeout: Duration,
+}
+
+/// Connects party `cfg.me` to the two other parties and returns its [`Endpoint`].
+///
+/// Binds `cfg.addrs[cfg.me]`, then behaves like [`connect_with_listener`]. Fails with
+/// [`NetError::Connect`] when the address cannot be bound (naming this party), when a peer is
+/// not reached within `cfg.connect_timeout`, or when a handshake is refused.
+pub fn connect(cfg: &TcpConfig) -> Result<Endpoint, NetError> {
+    check_index(cfg)?;
+    let addr = cfg.addrs[cfg.me];
+    let listener = TcpListener::bind(addr).map_err(|e| NetError::Connect {
+        peer: cfg.me,
+        detail: format!("cannot listen on {addr}: {e}"),
+    })?;
+    connect_with_listener(cfg, listener)
+}
+
+/// Like [`connect`], with a listener the caller has already bound (e.g. to port 0, so tests
+/// and benchmarks can learn free ports before telling every party the addresses).
+/// `cfg.addrs[cfg.me]` is not used by this party itself; the others dial it.
+///
+/// On failure the error names the peer concerned: the first one not reached when the
+/// deadline passes (the detail lists every missing peer), or the one whose handshake failed.
+/// A connection whose hello cannot be read at all (not a tessera party), or that claims to be
+/// this party or a party index out of range, is reported against the lowest-numbered peer
+/// still expected to dial us; a hello from a real party index names that party.
+pub fn connect_with_listener(cfg: &TcpConfig, listener: TcpListener) -> Result<Endpoint, NetError> {
+    check_index(cfg)?;
+    let me = cfg.me;
+    let deadline = Instant::now() + cfg.connect_timeout;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let listen_err = |e: io::Error| NetError::Connect {
+        peer: me,
+        detail: format!("cannot use the listener: {e}"),
+    };
+    listener.set_nonblocking(true).map_err(listen_err)?;
+
+    // Dial the lower-numbered parties in background threads while this thread accepts.
+    let (dialed_tx, dialed_rx) = channel::<(usize, Result<TcpStream, String>)>();
+    for peer in 0..me {
+        let (cfg, stop, dialed_tx) = (cfg.clone(), Arc::clone(&cancel), dialed_tx.clone());
+        let spawned = thread::Builder::new()
+            .name(format!("tessera-dial-{me}-{peer}"))
+            .spawn(move || {
+                let got = dial(&cfg, peer, deadline, &stop);
+                let _ = dialed_tx.send((peer, got));
+            });
+        if let Err(e) = spawned {
+            cancel.store(true, Ordering::Relaxed);
+            return Err(NetError::Connect {
+                peer,
+                detail: format!("cannot start a thread: {e}"),
+            });
+        }
+    }
+    drop(dialed_tx);
+
+    let fail = |e: NetError| {
+        cancel.store(true, Ordering::Relaxed);
+        e
+    };
+    let mut streams: [Option<TcpStream>; PARTIES] = Default::default();
+    let mut dialing = me;
+    let mut last_accept_error: Option<io::Error> = None;
+    loop {
+        while let Ok((peer, got)) = dialed_rx.try_recv() {
+            dialing -= 1;
+            match got {
+                Ok(s) => streams[peer] = Some(s),
+                Err(detail) => return Err(fail(NetError::Connect { peer, detail })),
+            }
+        }
+        let awaited: Vec<usize> = ((me + 1)..PARTIES)
+            .filter(|&j| streams[j].is_none())
+            .collect();
+        if awaited.is_empty() && dialing == 0 {
+            break;
+        }
+        let now = Instant::now();
+        if !awaited.is_empty() && now >= deadline {
+            // Dialing threads honour the same deadline; collect their verdicts so the error
+            // lists every peer that is missing.
+            let mut missing: Vec<(usize, String)> = awaited
+                .iter()
+                .map(|&j| {
+                    let mut why = format!(
+                        "party {j} did not connect to us within {:?}",
+                        cfg.connect_timeout
+                    );
+                    if let Some(e) = &last_accept_error {
+                        why.push_str(&format!(" (last accept error: {e})"));
+                    }
+                    (j, why)
+                })
+                .collect();
+            cancel.store(true, Ordering::Relaxed);
+            while dialing > 0 {
+                match dialed_rx.recv_timeout(MAX_BACKOFF + MIN_HANDSHAKE_WAIT) {
+                    Ok((peer, got)) => {
+                        dialing -= 1;
+                        if let Err(why) = got {
+                            missing.push((peer, why));
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            return Err(missing_error(missing));
+        }
+        if awaited.is_empty() {
+            // Only dials are outstanding; they end by the deadline on their own.
+            match dialed_rx.recv_timeout(MAX_BACKOFF) {
+                Ok((peer, got)) => {
+                    dialing -= 1;
+                    match got {
+                        Ok(s) => streams[peer] = Some(s),
+                        Err(detail) => return Err(fail(NetError::Connect { peer, detail })),
+                    }
+                }
+                Err(_) if Instant::now() > deadline + MAX_BACKOFF + MIN_HANDSHAKE_WAIT => {
+                    let peer = (0..me).find(|&j| streams[j].is_none()).unwrap_or(0);
+                    let detail = "dialing did not finish in time".to_string();
+                    return Err(fail(NetError::Connect { peer, detail }));
+                }
+                Err(_) => {}
+            }
+            continue;
+        }
+        match listener.accept() {
+            Ok((stream, from)) => {
+                let peer = accept_hello(cfg, stream, from, &awaited, deadline).map_err(fail)?;
+                streams[peer.0] = Some(peer.1);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(ACCEPT_POLL),
+            Err(e) => {
+                // Accept errors (a connection reset while queued, out of descriptors) concern
+                // one attempt, not the listener: keep trying until the deadline.
+                last_accept_error = Some(e);
+                thread::sleep(ACCEPT_POLL);
+            }
+        }
+    }
+    drop(listener);
+
+    let mut links: [Option<Link>; PARTIES] = Default::default();
+    for (peer, stream) in streams.into_iter().enumerate() {
+        if let Some(stream) = stream {
+            links[peer] = Some(start_link(me, peer, stream)?);
+        }
+    }
+    Ok(Endpoint::new(me, links, cfg.recv_timeout))
+}
+
+fn check_index(cfg: &TcpConfig) -> Result<(), NetError> {
+    if cfg.me >= PARTIES {
+        return Err(NetError::Connect {
+            peer: cfg.me,
+            detail: format!("party index {} out of range 0..{PARTIES}", cfg.me),
+        });
+    }
+    Ok(())
+}
+
+/// One error for several missing peers: names the lowest, lists them all.
+fn missing_error(mut missing: Vec<(usize, String)>) -> NetError {
+    missing.sort_by_key(|m| m.0);
+    let mut it = missing.into_iter();
+    let (peer, mut detail) = it.next().expect("at least one peer is missing");
+    for (j, why) in it {
+        detail.push_str(&format!("; party {j} was not reached either: {why}"));
+    }
+    NetError::Connect { peer, detail }
+}
+
+/// The hello this party sends.
+fn encode_hello(me: usize, session: &[u8; 16]) -> [u8; HELLO_LEN] {
+    let mut h = [0u8; HELLO_LEN];
+    h[..4].copy_from_slice(&MAGIC);
+    h[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    h[6] = me as u8;
+    h[7..].copy_from_slice(session);
+    h
+}
+
+/// A hello as read from the wire (magic already checked).
+struct Hello {
+    version: u16,
+    party: u8,
+    session: [u8; 16],
+}
+
+/// Fills `buf` from the stream before `until`. The socket timeout is renewed before each
+/// read, so a peer that drips bytes slowly cannot stretch the handshake past `until`.
+fn read_until(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Describes a failed hello read in words.
+fn hello_read_error(e: io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            "no complete hello within the connect timeout".into()
+        }
+        io::ErrorKind::UnexpectedEof => "connection closed before a complete hello arrived".into(),
+        _ => format!("reading the hello failed: {e}"),
+    }
+}
+
+/// Reads a hello before `until`, checking the magic as soon as its four bytes are in so that
+/// a client that is not a tessera party is refused without waiting for more.
+fn read_hello(stream: &mut TcpStream, until: Instant) -> Result<Hello, String> {
+    let mut h = [0u8; HELLO_LEN];
+    read_until(stream, &mut h[..4], until).map_err(hello_read_error)?;
+    if h[..4] != MAGIC {
+        return Err(format!("not a tessera party (bad magic {:02x?})", &h[..4]));
+    }
+    read_until(stream, &mut h[4..], until).map_err(hello_read_error)?;
+    Ok(Hello {
+        version: u16::from_le_bytes([h[4], h[5]]),
+        party: h[6],
+        session: h[7..].try_into().expect("16 bytes"),
+    })
+}
+
+/// Checks the version and session of a hello.
+fn check_hello(hello: &Hello, session: &[u8; 16]) -> Result<(), String> {
+    if hello.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "protocol version {} (we speak {PROTOCOL_VERSION})",
+            hello.version
+        ));
+    }
+    if &hello.session != session {
+        return Err(format!(
+            "different session id {} (ours is {})",
+            hex(&hello.session),
+            hex(session)
+        ));
+    }
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Time a handshake starting now may take: what is left until `deadline`, but never less
+/// than [`MIN_HANDSHAKE_WAIT`].
+fn handshake_wait(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(MIN_HANDSHAKE_WAIT)
+}
+
+/// Handshake on a connection accepted from the listener: reads and checks the caller's
+/// hello, then answers with ours. Returns the caller's index with the stream.
+fn accept_hello(
+    cfg: &TcpConfig,
+    mut stream: TcpStream,
+    from: SocketAddr,
+    awaited: &[usize],
+    deadline: Instant,
+) -> Result<(usize, TcpStream), NetError> {
+    // Whom to blame when the caller cannot even say who it is.
+    let unknown = awaited[0];
+    let refuse = |peer: usize, why: String| NetError::Connect {
+        peer,
+        detail: format!("refused a connection from {from}: {why}"),
+    };
+    stream
+        .set_nonblocking(false)
+        .map_err(|e| refuse(unknown, e.to_string()))?;
+    let wait = handshake_wait(deadline);
+    let until = Instant::now() + wait;
+    let hello = read_hello(&mut stream, until).map_err(|why| refuse(unknown, why))?;
+    let party = usize::from(hello.party);
+    // A caller claiming to be a real party other than us is blamed by that name, even when it
+    // should not be dialing us or already has; anything else by the first missing dialer.
+    let blamed = if party < PARTIES && party != cfg.me {
+        party
+    } else {
+        unknown
+    };
+    check_hello(&hello, &cfg.session).map_err(|why| refuse(blamed, why))?;
+    if !awaited.contains(&party) {
+        let why = if party <= cfg.me || party >= PARTIES {
+            format!(
+                "it says it is party {party}, which is not a party that dials party {}",
+                cfg.me
+            )
+        } else {
+            format!("it says it is party {party}, which is already connected")
+        };
+        return Err(refuse(blamed, why));
+    }
+    let answered = stream
+        .set_write_timeout(Some(wait))
+        .and_then(|()| stream.write_all(&encode_hello(cfg.me, &cfg.session)));
+    answered.map_err(|e| NetError::Connect {
+        peer: party,
+        detail: format!("sending our hello to {from} failed: {e}"),
+    })?;
+    Ok((party, stream))
+}
+
+/// Dials party `peer` until it answers or the deadline passes, then does the handshake.
+/// Errors are the detail of a [`NetError::Connect`] naming `peer`.
+fn dial(
+    cfg: &TcpConfig,
+    peer: usize,
+    deadline: Instant,
+    cancel: &AtomicBool,
+) -> Result<TcpStream, String> {
+    let addr = cfg.addrs[peer];
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = String::from("no attempt made");
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err("setup abandoned".into());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "could not reach {addr} within {:?} (last error: {last_error})",
+                cfg.connect_timeout
+            ));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(stream) => return dial_hello(cfg, peer, stream, deadline),
+            Err(e) => last_error = e.to_string(),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        thread::sleep(backoff.min(left));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Handshake on a connection we dialed: send our hello, then read and check the answer.
+fn dial_hello(
+    cfg: &TcpConfig,
+    peer: usize,
+    mut stream: TcpStream,
+    deadline: Instant,
+) -> Result<TcpStream, String> {
+    let addr = cfg.addrs[peer];
+    let wait = handshake_wait(deadline);
+    let until = Instant::now() + wait;
+    stream
+        .set_write_timeout(Some(wait))
+        .and_then(|()| stream.write_all(&encode_hello(cfg.me, &cfg.session)))
+        .map_err(|e| format!("sending our hello to {addr} failed: {e}"))?;
+    let hello = read_hello(&mut stream, until).map_err(|why| {
+        format!("no valid hello from {addr}: {why} (a party that refuses our hello closes the connection: check the session id and version)")
+    })?;
+    check_hello(&hello, &cfg.session).map_err(|why| format!("{addr} answered with {why}"))?;
+    if usize::from(hello.party) != peer {
+        return Err(format!(
+            "{addr} answered as party {}, not party {peer}: check the address list",
+            hello.party
+        ));
+    }
+    Ok(stream)
+}
+
+/// Turns a stream that passed the handshake into a [`Link`] served by a writer and a reader
+/// thread.
+fn start_link(me: usize, peer: usize, stream: TcpStream) -> Result<Link, NetError> {
+    let setup_err = |e: io::Error| NetError::Connect {
+        peer,
+        detail: format!("setting up the connection failed: {e}"),
+    };
+    stream.set_nodelay(true).map_err(setup_err)?;
+    stream.set_read_timeout(None).map_err(setup_err)?;
+    stream.set_write_timeout(None).map_err(setup_err)?;
+    let read_half = stream.try_clone().map_err(setup_err)?;
+    let (to_writer, writer_rx) = channel();
+    let (reader_tx, from_reader) = channel();
+    thread::Builder::new()
+        .name(format!("tessera-tx-{me}-{peer}"))
+        .spawn(move || write_frames(stream, writer_rx))
+        .map_err(setup_err)?;
+    // If this spawn fails, dropping `to_writer` makes the writer shut the socket down.
+    thread::Builder::new()
+        .name(format!("tessera-rx-{me}-{peer}"))
+        .spawn(move || read_frames(read_half, reader_tx))
+        .map_err(setup_err)?;
+    Ok(Link {
+        tx: to_writer,
+        rx: from_reader,
+    })
+}
+
+/// Writer thread: frames from the endpoint to the socket until the endpoint is dropped or
+/// the socket fails; then flushes and shuts the socket down so the peer sees the end at once.
+fn write_frames(stream: TcpStream, frames: Receiver<Frame>) {
+    let mut out = BufWriter::with_capacity(IO_BUFFER, stream);
+    loop {
+        let frame = match frames.try_recv() {
+            Ok(f) => f,
+            Err(TryRecvError::Empty) => {
+                // Nothing more queued right now: push out what is buffered before waiting.
+                if out.flush().is_err() {
+                    break;
+                }
+                match frames.recv() {
+                    Ok(f) => f,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        if frame.write_to(&mut out).is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    let _ = out.get_ref().shutdown(Shutdown::Both);
+}
+
+/// Reader thread: frames from the socket to the endpoint until the stream ends, fails or
+/// carries something that is not a frame, or the endpoint is dropped.
+fn read_frames(stream: TcpStream, frames: Sender<Frame>) {
+    let mut input = BufReader::with_capacity(IO_BUFFER, stream);
+    loop {
+        let frame = match Frame::read_from(&mut input) {
+            Ok(Some(f)) => f,
+            Ok(None) => Frame::Closed("connection closed by peer".into()),
+            Err(FrameError::Truncated) => {
+                Frame::Malformed("truncated frame: the connection ended inside a frame".into())
+            }
+            Err(FrameError::Malformed(why)) => Frame::Malformed(why),
+            Err(FrameError::Io(e)) => Frame::Closed(format!("read failed: {e}")),
+        };
+        let last = !matches!(frame, Frame::Data { .. });
+        if frames.send(frame).is_err() || last {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread::JoinHandle;
+
+    const SESSION: [u8; 16] = *b"tessera-test-001";
+    const T: Duration = Duration::from_secs(5);
+
+    /// Three listeners on free loopback ports and their addresses.
+    fn listeners() -> ([TcpListener; PARTIES], [SocketAddr; PARTIES]) {
+        let ls: [TcpListener; PARTIES] =
+            std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").unwrap());
+        let addrs = std::array::from_fn(|i| ls[i].local_addr().unwrap());
+        (ls, addrs)
+    }
+
+    fn cfg(me: usize, addrs: [SocketAddr; PARTIES], connect_timeout: Duration) -> TcpConfig {
+        TcpConfig {
+            me,
+            addrs,
+            session: SESSION,
+            connect_timeout,
+            recv_timeout: T,
+        }
+    }
+
+    /// Starts `connect_with_listener` for each given config in its own thread, in the order
+    /// given, `delay` apart.
+    fn start(
+        parties: Vec<(TcpConfig, TcpListener)>,
+        delay: Duration,
+    ) -> Vec<JoinHandle<Result<Endpoint, NetError>>> {
+        parties
+            .into_iter()
+            .map(|(c, l)| {
+                let h = thread::spawn(move || connect_with_listener(&c, l));
+                thread::sleep(delay);
+                h
+            })
+            .collect()
+    }
+
+    /// Three connected endpoints, in party order.
+    fn connected() -> [Endpoint; PARTIES] {
+        let (ls, addrs) = listeners();
+        let parties = ls
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (cfg(i, addrs, T), l))
+            .collect();
+        let mut hs = start(parties, Duration::ZERO).into_iter();
+        std::array::from_fn(|_| hs.next().unwrap().join().unwrap().unwrap())
+    }
+
+    /// A hello built by hand, independently of `encode_hello`, to pin the wire format.
+    fn raw_hello(party: u8, session: &[u8; 16]) -> Vec<u8> {
+        let mut h = b"TSRA".to_vec();
+        h.extend_from_slice(&1u16.to_le_bytes());
+        h.push(party);
+        h.extend_from_slice(session);
+        h
+    }
+
+    fn connect_err(r: Result<Endpoint, NetError>) -> (usize, String) {
+        match r {
+            Err(NetError::Connect { peer, detail }) => (peer, detail),
+            Err(e) => panic!("expected a connect error, got {e}"),
+            Ok(_) => panic!("expected a connect error, got an endpoint"),
+        }
+    }
+
+    fn big_payload(len: usize) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
+            .collect()
+    }
+
+    #[test]
+    fn hello_layout() {
+        assert_eq!(encode_hello(2, &SESSION).to_vec(), raw_hello(2, &SESSION));
+        assert_eq!(HELLO_LEN, 23);
+    }
+
+    #[test]
+    fn ring_exchange_started_in_reverse_order() {
+        let (ls, addrs) = listeners();
+        let mut parties: Vec<_> = ls
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (cfg(i, addrs, T), l))
+            .collect();
+        parties.reverse();
+        let handles = start(parties, Duration::from_millis(50));
+        let big = big_payload(10 << 20);
+        let workers: Vec<_> = handles
+            .into_iter()
+            .rev()
+            .map(|h| {
+                let big = big.clone();
+                thread::spawn(move || {
+                    let mut ep = h.join().unwrap().unwrap();
+                    let me = ep.party();
+                    let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
+                    // Forward 0 -> 1 -> 2 -> 0 with the big payload, then back 0 -> 2 -> 1 -> 0.
+                    if me == 0 {
+                        ep.send(next, big.clone()).unwrap();
+                        assert!(ep.recv(prev).unwrap() == big);
+                        ep.send(prev, b"back".to_vec()).unwrap();
+                        assert_eq!(ep.recv(next).unwrap(), b"back:2:1");
+                    } else {
+                        let got = ep.recv(prev).unwrap();
+                        assert!(got == big);
+                        ep.send(next, got).unwrap();
+                        let mut back = ep.recv(next).unwrap();
+                        back.extend_from_slice(format!(":{me}").as_bytes());
+                        ep.send(prev, back).unwrap();
+                    }
+                    let s = ep.stats();
+                    let small_sent = [4, 8, 6][me];
+                    let small_received = [8, 6, 4][me];
+                    assert_eq!(s.bytes_sent, big.len() as u64 + small_sent);
+                    assert_eq!(s.bytes_received, big.len() as u64 + small_received);
+                    // Six sequential messages: the critical path each party has seen.
+                    assert_eq!((s.messages_sent, s.rounds), (2, [6, 6, 5][me]));
+                    // Everyone sends to everyone at once: queued sends cannot deadlock.
+                    let chunk = vec![me as u8; 4 << 20];
+                    for peer in [next, prev] {
+                        ep.send(peer, chunk.clone()).unwrap();
+                    }
+                    for peer in [next, prev] {
+                        assert_eq!(ep.recv(peer).unwrap(), vec![peer as u8; 4 << 20]);
+                    }
+                    ep
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn absent_peer_is_named_within_the_connect_timeout() {
+        let timeout = Duration::from_millis(500);
+        // Party 2 never starts: parties 0 and 1 wait for it to dial them.
+        let (ls, addrs) = listeners();
+        let [l0, l1, _l2] = ls;
+        let t0 = Instant::now();
+        let hs = start(
+            vec![(cfg(0, addrs, timeout), l0), (cfg(1, addrs, timeout), l1)],
+            Duration::ZERO,
+        );
+        for h in hs {
+            let (peer, detail) = connect_err(h.join().unwrap());
+            assert_eq!(peer, 2, "{detail}");
+            assert!(detail.contains("did not connect"), "{detail}");
+        }
+        let took = t0.elapsed();
+        assert!(
+            took >= timeout && took < timeout + Duration::from_secs(1),
+            "{took:?}"
+        );
+
+        // Party 0 never starts and nothing listens on its port (port 1 rather than a freed
+        // ephemeral port, which a test running alongside could be given): parties 1 and 2 dial
+        // in vain.
+        let (ls, mut addrs) = listeners();
+        let [_l0, l1, l2] = ls;
+        addrs[0] = "127.0.0.1:1".parse().unwrap();
+        let t0 = Instant::now();
+        let hs = start(
+            vec![(cfg(1, addrs, timeout), l1), (cfg(2, addrs, timeout), l2)],
+            Duration::ZERO,
+        );
+        for h in hs {
+            let (peer, detail) = connect_err(h.join().unwrap());
+            assert_eq!(peer, 0, "{detail}");
+        }
+        assert!(
+            t0.elapsed() < timeout + Duration::from_secs(1),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
+    fn party_that_never_answers_does_not_hang_the_dialer() {
+        // Party 0's port is bound but nobody accepts: the connection sits in the backlog.
+        let timeout = Duration::from_millis(400);
+        let (ls, addrs) = listeners();
+        let [_l0, _l1, l2] = ls;
+        let t0 = Instant::now();
+        let (peer, detail) = connect_err(connect_with_listener(&cfg(2, addrs, timeout), l2));
+        assert!(peer == 0 || peer == 1, "{detail}");
+        assert!(detail.contains("no complete hello"), "{detail}");
+        assert!(
+            t0.elapsed() < timeout + Duration::from_secs(1),
+            "{:?}",
+            t0.elapsed()
+        );
+    }
+
+    #[test]
+    fn wrong_session_fails_both_sides() {
+        // Just parties 0 and 1, so the refusal is the first thing that happens to either.
+        let (ls, addrs) = listeners();
+        let [l0, l1, _l2] = ls;
+        let mut c1 = cfg(1, addrs, T);
+        c1.session = *b"another-study-01";
+        let t0 = Instant::now();
+        let hs = start(vec![(cfg(0, addrs, T), l0), (c1, l1)], Duration::ZERO);
+        let mut results = hs.into_iter().map(|h| h.join().unwrap());
+        let (peer, detail) = connect_err(results.next().unwrap());
+        assert_eq!(peer, 1, "{detail}");
+        assert!(detail.contains("different session id"), "{detail}");
+        let (peer, detail) = connect_err(results.next().unwrap());
+        assert_eq!(peer, 0, "{detail}");
+        assert!(detail.contains("check the session id"), "{detail}");
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn wrong_session_among_three() {
+        let (ls, addrs) = listeners();
+        let mut parties: Vec<_> = ls
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (cfg(i, addrs, T), l))
+            .collect();
+        parties[2].0.session = *b"another-study-02";
+        let t0 = Instant::now();
+        let results: Vec<_> = start(parties, Duration::ZERO)
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let [r0, r1, r2]: [_; 3] = results.try_into().ok().unwrap();
+        // Party 0 only accepts, so the wrong hello is what stops it.
+        let (peer, detail) = connect_err(r0);
+        assert_eq!(peer, 2, "{detail}");
+        assert!(detail.contains("different session id"), "{detail}");
+        // Party 1 may see party 0 go away first; party 2 is refused by whoever answers first.
+        connect_err(r1);
+        let (peer, detail) = connect_err(r2);
+        assert!(peer == 0 || peer == 1, "{detail}");
+        // Refusals are immediate, not timeouts.
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn garbage_client_is_refused() {
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let mut raw = TcpStream::connect(addrs[0]).unwrap();
+        raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert_eq!(peer, 1, "{detail}");
+        assert!(detail.contains("not a tessera party"), "{detail}");
+        // The party wrote nothing back and closed.
+        raw.set_read_timeout(Some(T)).unwrap();
+        let mut buf = [0u8; 64];
+        assert!(matches!(raw.read(&mut buf), Ok(0) | Err(_)));
+    }
+
+    #[test]
+    fn silent_client_is_refused_at_the_deadline() {
+        let timeout = Duration::from_millis(300);
+        let (ls, addrs) = listeners();
+        let [_l0, l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(1, addrs, timeout), l1));
+        let _raw = TcpStream::connect(addrs[1]).unwrap();
+        let t0 = Instant::now();
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert!(
+            t0.elapsed() < timeout + Duration::from_secs(1),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(peer == 0 || peer == 2, "{detail}");
+    }
+
+    #[test]
+    fn dripping_client_cannot_stretch_the_handshake() {
+        // A valid hello, one byte every 50 ms: 23 bytes would take over a second.
+        let timeout = Duration::from_millis(300);
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let t0 = Instant::now();
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, timeout), l0));
+        let mut raw = TcpStream::connect(addrs[0]).unwrap();
+        let dripper = thread::spawn(move || {
+            for b in raw_hello(2, &SESSION) {
+                if raw.write_all(&[b]).is_err() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let (_, detail) = connect_err(h.join().unwrap());
+        assert!(detail.contains("no complete hello"), "{detail}");
+        assert!(
+            t0.elapsed() < timeout + Duration::from_millis(400),
+            "{:?}",
+            t0.elapsed()
+        );
+        dripper.join().unwrap();
+    }
+
+    #[test]
+    fn unexpected_or_duplicate_dialer_is_refused() {
+        for (claimed, blamed) in [(0u8, 0), (1, 2), (7, 2)] {
+            let (ls, addrs) = listeners();
+            let [_l0, l1, _l2] = ls;
+            // Party 1 accepts only party 2 (and dials party 0, which never answers).
+            let h = thread::spawn(move || connect_with_listener(&cfg(1, addrs, T), l1));
+            let mut raw = TcpStream::connect(addrs[1]).unwrap();
+            raw.write_all(&raw_hello(claimed, &SESSION)).unwrap();
+            let (peer, detail) = connect_err(h.join().unwrap());
+            assert_eq!(peer, blamed, "{detail}");
+            assert!(detail.contains("not a party that dials"), "{detail}");
+        }
+        // Party 0 accepts parties 1 and 2; a second "party 2" is a duplicate.
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let mut first = TcpStream::connect(addrs[0]).unwrap();
+        first.write_all(&raw_hello(2, &SESSION)).unwrap();
+        let mut answer = [0u8; 23];
+        first.read_exact(&mut answer).unwrap();
+        assert_eq!(answer.to_vec(), raw_hello(0, &SESSION));
+        let mut second = TcpStream::connect(addrs[0]).unwrap();
+        second.write_all(&raw_hello(2, &SESSION)).unwrap();
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert_eq!(peer, 2, "{detail}");
+        assert!(detail.contains("already connected"), "{detail}");
+    }
+
+    #[test]
+    fn version_mismatch_is_refused() {
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let mut raw = TcpStream::connect(addrs[0]).unwrap();
+        let mut hello = raw_hello(2, &SESSION);
+        hello[4] = 9;
+        raw.write_all(&hello).unwrap();
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert_eq!(peer, 2, "{detail}");
+        assert!(detail.contains("protocol version 9"), "{detail}");
+    }
+
+    #[test]
+    fn dropped_peer_is_seen_promptly() {
+        let [mut a, mut b, c] = connected();
+        a.send(2, vec![1; 100]).unwrap();
+        drop(c);
+        let t0 = Instant::now();
+        assert!(matches!(a.recv(2), Err(NetError::Closed { peer: 2, .. })));
+        assert!(matches!(b.recv(2), Err(NetError::Closed { peer: 2, .. })));
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    }
+
+    /// Party 0 for real, parties 1 and 2 played by hand over raw sockets after a valid
+    /// handshake.
+    fn party0_with_raw_peers() -> (Endpoint, TcpStream, TcpStream) {
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let raws: Vec<TcpStream> = [1u8, 2]
+            .into_iter()
+            .map(|i| {
+                let mut s = TcpStream::connect(addrs[0]).unwrap();
+                s.write_all(&raw_hello(i, &SESSION)).unwrap();
+                let mut answer = [0u8; 23];
+                s.read_exact(&mut answer).unwrap();
+                s
+            })
+            .collect();
+        let [r1, r2]: [TcpStream; 2] = raws.try_into().unwrap();
+        (h.join().unwrap().unwrap(), r1, r2)
+    }
+
+    #[test]
+    fn truncated_and_malformed_frames_are_reported() {
+        let (mut ep, mut r1, _r2) = party0_with_raw_peers();
+        // A valid frame, then a header promising 100 bytes followed by 10 and the end.
+        let mut bytes = vec![0u8];
+        bytes.extend_from_slice(&3u64.to_le_bytes());
+        bytes.extend_from_slice(&1u64.to_le_bytes()); // round
+        bytes.extend_from_slice(b"abc");
+        bytes.push(0);
+        bytes.extend_from_slice(&100u64.to_le_bytes());
+        bytes.extend_from_slice(&2u64.to_le_bytes());
+        bytes.extend_from_slice(&[7; 10]);
+        r1.write_all(&bytes).unwrap();
+        r1.shutdown(Shutdown::Write).unwrap();
+        let t0 = Instant::now();
+        assert_eq!(ep.recv(1).unwrap(), b"abc");
+        match ep.recv(1) {
+            Err(NetError::Malformed { peer: 1, detail }) => {
+                assert!(detail.contains("truncated"), "{detail}")
+            }
+            other => panic!("expected malformed, got {other:?}"),
+        }
+        // An unknown frame kind, the connection left open: reported without waiting for a body.
+        let (mut ep, _r1, mut r2) = party0_with_raw_peers();
+        let mut bad = vec![9u8];
+        bad.extend_from_slice(&5u64.to_le_bytes());
+        bad.extend_from_slice(&1u64.to_le_bytes());
+        r2.write_all(&bad).unwrap();
+        match ep.recv(2) {
+            Err(NetError::Malformed { peer: 2, detail }) => {
+                assert!(detail.contains("unknown frame kind 9"), "{detail}")
+            }
+            other => panic!("expected malformed, got {other:?}"),
+        }
+        // An absurd length is refused before any allocation or wait.
+        let (mut ep, mut r1, _r2) = party0_with_raw_peers();
+        let mut huge = vec![0u8];
+        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&1u64.to_le_bytes());
+        r1.write_all(&huge).unwrap();
+        assert!(matches!(
+            ep.recv(1),
+            Err(NetError::Malformed { peer: 1, .. })
+        ));
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn abort_reaches_the_peers() {
+        let [mut a, mut b, mut c] = connected();
+        a.send(1, vec![1, 2, 3]).unwrap();
+        a.abort("input failed validation");
+        drop(a);
+        assert_eq!(b.recv(0).unwrap(), vec![1, 2, 3]);
+        match b.recv(0) {
+            Err(NetError::Aborted { peer: 0, reason }) => {
+                assert_eq!(reason, "input failed validation")
+            }
+            other => panic!("expected abort, got {other:?}"),
+        }
+        assert!(matches!(c.recv(0), Err(NetError::Aborted { peer: 0, .. })));
+    }
+
+    #[test]
+    fn connect_binds_its_own_address() {
+        // Learn three free ports, release them, and let `connect` bind them itself.
+        let (ls, addrs) = listeners();
+        drop(ls);
+        let hs: Vec<_> = (0..PARTIES)
+            .map(|i| {
+                let c = cfg(i, addrs, T);
+                thread::spawn(move || connect(&c))
+            })
+            .collect();
+        let mut eps: Vec<Endpoint> = hs.into_iter().map(|h| h.join().unwrap().unwrap()).collect();
+        eps[2].send(0, b"hi".to_vec()).unwrap();
+        assert_eq!(eps[0].recv(2).unwrap(), b"hi");
+        let bad = TcpConfig {
+            me: 3,
+            ..cfg(0, addrs, T)
+        };
+        assert!(matches!(
+            connect(&bad),
+            Err(NetError::Connect { peer: 3, .. })
+        ));
+        // An address that is taken is reported against this party.
+        let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut busy = cfg(1, addrs, T);
+        busy.addrs[1] = taken.local_addr().unwrap();
+        let (peer, detail) = connect_err(connect(&busy));
+        assert_eq!(peer, 1, "{detail}");
+        assert!(detail.contains("cannot listen"), "{detail}");
+    }
+}
