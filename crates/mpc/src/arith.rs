@@ -20,17 +20,29 @@ impl Party {
         if me == owner {
             let v = values.ok_or_else(|| MpcError::Invalid("owner must pass its values".into()))?;
             if v.len() != n {
-                return Err(MpcError::Invalid(format!("{} values, length says {n}", v.len())));
+                return Err(MpcError::Invalid(format!(
+                    "{} values, length says {n}",
+                    v.len()
+                )));
             }
             let s_own: Vec<R> = self.prev.vec(n);
             let s_next: Vec<R> = v.iter().zip(&s_own).map(|(&x, &r)| x.sub(r)).collect();
             self.send_ring(self.next_id(), &s_next)?;
-            Ok(AShare { a: s_own, b: s_next })
+            Ok(AShare {
+                a: s_own,
+                b: s_next,
+            })
         } else if me == (owner + 1) % 3 {
             let s = self.recv_ring(owner, n)?;
-            Ok(AShare { a: s, b: vec![R::ZERO; n] })
+            Ok(AShare {
+                a: s,
+                b: vec![R::ZERO; n],
+            })
         } else {
-            Ok(AShare { a: vec![R::ZERO; n], b: self.next.vec(n) })
+            Ok(AShare {
+                a: vec![R::ZERO; n],
+                b: self.next.vec(n),
+            })
         }
     }
 
@@ -38,7 +50,12 @@ impl Party {
     pub fn reveal<R: Ring>(&mut self, x: &AShare<R>) -> Result<Vec<R>> {
         self.send_ring(self.prev_id(), &x.b)?;
         let missing: Vec<R> = self.recv_ring(self.next_id(), x.len())?;
-        Ok(x.a.iter().zip(&x.b).zip(&missing).map(|((&p, &q), &r)| p.add(q).add(r)).collect())
+        Ok(x.a
+            .iter()
+            .zip(&x.b)
+            .zip(&missing)
+            .map(|((&p, &q), &r)| p.add(q).add(r))
+            .collect())
     }
 
     /// Opens a shared vector to the parties in `to` only; the others learn nothing and get
@@ -52,7 +69,13 @@ impl Party {
             return Ok(None);
         }
         let missing: Vec<R> = self.recv_ring(self.next_id(), x.len())?;
-        Ok(Some(x.a.iter().zip(&x.b).zip(&missing).map(|((&p, &q), &r)| p.add(q).add(r)).collect()))
+        Ok(Some(
+            x.a.iter()
+                .zip(&x.b)
+                .zip(&missing)
+                .map(|((&p, &q), &r)| p.add(q).add(r))
+                .collect(),
+        ))
     }
 
     /// Turns a 3-out-of-3 additive sharing (`z` is this party's part) into a replicated
@@ -67,11 +90,19 @@ impl Party {
     /// This party's masked part of the elementwise product (3-out-of-3, no communication).
     pub(crate) fn mul_parts<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>) -> Result<Vec<R>> {
         if x.len() != y.len() {
-            return Err(MpcError::Invalid(format!("product of lengths {} and {}", x.len(), y.len())));
+            return Err(MpcError::Invalid(format!(
+                "product of lengths {} and {}",
+                x.len(),
+                y.len()
+            )));
         }
         // s_i·t_i + s_i·t_{i+1} + s_{i+1}·t_i, written with two ring products.
         let mut z = self.zero_parts::<R>(x.len());
-        for ((zk, (&xa, &xb)), (&ya, &yb)) in z.iter_mut().zip(x.a.iter().zip(&x.b)).zip(y.a.iter().zip(&y.b)) {
+        for ((zk, (&xa, &xb)), (&ya, &yb)) in z
+            .iter_mut()
+            .zip(x.a.iter().zip(&x.b))
+            .zip(y.a.iter().zip(&y.b))
+        {
             *zk = zk.add(xa.mul(ya.add(yb)).add(xb.mul(ya)));
         }
         Ok(z)
@@ -93,7 +124,12 @@ impl Party {
     }
 
     /// This party's masked parts of the dot products of blocks of length `k`.
-    pub(crate) fn dot_parts<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, k: usize) -> Result<Vec<R>> {
+    pub(crate) fn dot_parts<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        y: &AShare<R>,
+        k: usize,
+    ) -> Result<Vec<R>> {
         if x.len() != y.len() || k == 0 || x.len() % k != 0 {
             return Err(MpcError::Invalid(format!(
                 "dot of lengths {} and {} in blocks of {k}",

@@ -30,7 +30,10 @@ impl BShare {
 
     /// The all-zero sharing of `words` words.
     pub fn zeros(words: usize) -> Self {
-        BShare { a: vec![0; words], b: vec![0; words] }
+        BShare {
+            a: vec![0; words],
+            b: vec![0; words],
+        }
     }
 
     /// Bitwise xor (local).
@@ -46,9 +49,15 @@ impl BShare {
     pub fn known_by_pair(me: usize, j: usize, v: &[u64]) -> BShare {
         let z = vec![0; v.len()];
         if me == j {
-            BShare { a: v.to_vec(), b: z }
+            BShare {
+                a: v.to_vec(),
+                b: z,
+            }
         } else if (me + 1) % 3 == j {
-            BShare { a: z, b: v.to_vec() }
+            BShare {
+                a: z,
+                b: v.to_vec(),
+            }
         } else {
             BShare { a: z.clone(), b: z }
         }
@@ -76,7 +85,9 @@ impl Party {
         let mut at = 0;
         for (x, y) in pairs {
             if x.words() != y.words() {
-                return Err(MpcError::Invalid("and of vectors of different lengths".into()));
+                return Err(MpcError::Invalid(
+                    "and of vectors of different lengths".into(),
+                ));
             }
             for k in 0..x.words() {
                 z[at] ^= mask[at] ^ (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
@@ -89,7 +100,10 @@ impl Party {
         let mut at = 0;
         for (x, _) in pairs {
             let w = x.words();
-            out.push(BShare { a: z[at..at + w].to_vec(), b: got[at..at + w].to_vec() });
+            out.push(BShare {
+                a: z[at..at + w].to_vec(),
+                b: got[at..at + w].to_vec(),
+            });
             at += w;
         }
         Ok(out)
@@ -117,15 +131,23 @@ impl Party {
             self.send_words(self.next_id(), &s)?;
             Ok(BShare { a: r, b: s })
         } else if me == (owner + 1) % 3 {
-            Ok(BShare { a: self.recv_words(owner, words)?, b: vec![0; words] })
+            Ok(BShare {
+                a: self.recv_words(owner, words)?,
+                b: vec![0; words],
+            })
         } else {
-            Ok(BShare { a: vec![0; words], b: self.next.words(words) })
+            Ok(BShare {
+                a: vec![0; words],
+                b: self.next.words(words),
+            })
         }
     }
 
     /// Opens a bit vector to all parties. One round.
     pub fn reveal_bits(&mut self, x: &BShare) -> Result<Vec<u64>> {
-        Ok(self.reveal_bits_to(x, &[0, 1, 2])?.expect("every party is a recipient"))
+        Ok(self
+            .reveal_bits_to(x, &[0, 1, 2])?
+            .expect("every party is a recipient"))
     }
 
     /// Opens a bit vector to the parties in `to` only. One round.
@@ -137,7 +159,13 @@ impl Party {
             return Ok(None);
         }
         let m = self.recv_words(self.next_id(), x.words())?;
-        Ok(Some(x.a.iter().zip(&x.b).zip(&m).map(|((p, q), r)| p ^ q ^ r).collect()))
+        Ok(Some(
+            x.a.iter()
+                .zip(&x.b)
+                .zip(&m)
+                .map(|((p, q), r)| p ^ q ^ r)
+                .collect(),
+        ))
     }
 }
 

@@ -28,12 +28,22 @@ impl Party {
     }
 
     /// `c ? x : y` elementwise for arithmetic `c` in {0, 1}: `y + c (x - y)`. One round.
-    pub fn select<R: Ring>(&mut self, c: &AShare<R>, x: &AShare<R>, y: &AShare<R>) -> Result<AShare<R>> {
+    pub fn select<R: Ring>(
+        &mut self,
+        c: &AShare<R>,
+        x: &AShare<R>,
+        y: &AShare<R>,
+    ) -> Result<AShare<R>> {
         Ok(y.add(&self.mul(c, &x.sub(y))?))
     }
 
     /// `c ? x : y` for a shared bit vector `c`. Three rounds.
-    pub fn select_bits<R: Ring>(&mut self, c: &BShare, x: &AShare<R>, y: &AShare<R>) -> Result<AShare<R>> {
+    pub fn select_bits<R: Ring>(
+        &mut self,
+        c: &BShare,
+        x: &AShare<R>,
+        y: &AShare<R>,
+    ) -> Result<AShare<R>> {
         let ca = self.inject::<R>(&[c], x.len())?.remove(0);
         self.select(&ca, x, y)
     }

@@ -43,9 +43,16 @@ impl Party {
             2 => x.a.clone(),
             _ => vec![R::ZERO; n],
         };
-        let s2: Vec<R> = if negate_c { s2.iter().map(|v| v.neg()).collect() } else { s2 };
+        let s2: Vec<R> = if negate_c {
+            s2.iter().map(|v| v.neg()).collect()
+        } else {
+            s2
+        };
         let planes = to_planes(&s2, w);
-        let c = planes.iter().map(|p| BShare::known_by_pair(me, 2, p)).collect();
+        let c = planes
+            .iter()
+            .map(|p| BShare::known_by_pair(me, 2, p))
+            .collect();
         Ok(Addends { a, c })
     }
 
@@ -97,7 +104,11 @@ impl Party {
             for t in 0..pairs_n {
                 let hg = &groups[2 * t + 1].0;
                 let gnew = hg.xor(&it.next().expect("generate term"));
-                let pnew = if t > 0 { it.next().expect("propagate term") } else { BShare::default() };
+                let pnew = if t > 0 {
+                    it.next().expect("propagate term")
+                } else {
+                    BShare::default()
+                };
                 next.push((gnew, pnew));
             }
             if groups.len() % 2 == 1 {
@@ -115,15 +126,58 @@ impl Party {
         let g = self.and_many(&pairs)?;
         let p: Vec<BShare> = x.iter().zip(y).map(|(u, v)| u.xor(v)).collect();
         let c = self.carries(g, p.clone())?;
-        Ok((0..p.len()).map(|j| if j == 0 { p[0].clone() } else { p[j].xor(&c[j - 1]) }).collect())
+        Ok((0..p.len())
+            .map(|j| {
+                if j == 0 {
+                    p[0].clone()
+                } else {
+                    p[j].xor(&c[j - 1])
+                }
+            })
+            .collect())
     }
 
     /// Bit decomposition: the low `w` bits of each element as boolean planes (plane `j` is
     /// bit `j`). Exact modulo 2^w. `2 + log2 w` rounds.
     pub fn a2b<R: Ring>(&mut self, x: &AShare<R>, w: usize) -> Result<Vec<BShare>> {
-        assert!(w >= 1 && w <= R::BITS as usize, "bit width {w} out of range");
+        assert!(
+            w >= 1 && w <= R::BITS as usize,
+            "bit width {w} out of range"
+        );
         let ad = self.addends(x, w, false)?;
         self.add_bits(&ad.a, &ad.c)
+    }
+
+    /// The low `w` bits of each element (planes) and its sign, sharing one dealing and one
+    /// layer of generate gates: the sign's carry tree starts from the carry out of bit
+    /// `w - 1` that the adder already produced.
+    pub fn a2b_with_sign<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        w: usize,
+    ) -> Result<(Vec<BShare>, BShare)> {
+        let k = R::BITS as usize;
+        assert!(w >= 1 && w < k, "bit width {w} out of range");
+        let ad = self.addends(x, k, false)?;
+        let pairs: Vec<(&BShare, &BShare)> = ad.a[..k - 1].iter().zip(&ad.c[..k - 1]).collect();
+        let g = self.and_many(&pairs)?;
+        let p: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
+        let carries = self.carries(g[..w].to_vec(), p[..w].to_vec())?;
+        let low = (0..w)
+            .map(|j| {
+                if j == 0 {
+                    p[0].clone()
+                } else {
+                    p[j].xor(&carries[j - 1])
+                }
+            })
+            .collect();
+        let mut gs = vec![carries[w - 1].clone()];
+        gs.extend_from_slice(&g[w..]);
+        let mut ps = vec![BShare::default()];
+        ps.extend_from_slice(&p[w..k - 1]);
+        let carry = self.carry_out(gs, ps)?;
+        Ok((low, p[k - 1].xor(&carry)))
     }
 
     /// Most significant bit (the sign, in two's complement) of each element.
@@ -144,10 +198,16 @@ impl Party {
     pub fn is_zero<R: Ring>(&mut self, x: &AShare<R>) -> Result<BShare> {
         let w = R::BITS as usize;
         let ad = self.addends(x, w, true)?;
-        let mut bits: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| self.not(&u.xor(v))).collect();
+        let mut bits: Vec<BShare> =
+            ad.a.iter()
+                .zip(&ad.c)
+                .map(|(u, v)| self.not(&u.xor(v)))
+                .collect();
         while bits.len() > 1 {
             let half = bits.len() / 2;
-            let pairs: Vec<(&BShare, &BShare)> = (0..half).map(|t| (&bits[2 * t], &bits[2 * t + 1])).collect();
+            let pairs: Vec<(&BShare, &BShare)> = (0..half)
+                .map(|t| (&bits[2 * t], &bits[2 * t + 1]))
+                .collect();
             let mut next = self.and_many(&pairs)?;
             if bits.len() % 2 == 1 {
                 next.push(bits.pop().expect("odd plane"));
@@ -163,7 +223,15 @@ impl Party {
     pub fn inject<R: Ring>(&mut self, bits: &[&BShare], n: usize) -> Result<Vec<AShare<R>>> {
         let me = self.id();
         let unpack = |w: &[u64]| -> Vec<R> {
-            (0..n).map(|k| if w[k / 64] >> (k % 64) & 1 == 1 { R::ONE } else { R::ZERO }).collect()
+            (0..n)
+                .map(|k| {
+                    if w[k / 64] >> (k % 64) & 1 == 1 {
+                        R::ONE
+                    } else {
+                        R::ZERO
+                    }
+                })
+                .collect()
         };
         let total = n * bits.len();
         let dealt_vals: Option<Vec<R>> = (me == 0).then(|| {
@@ -181,8 +249,14 @@ impl Party {
             _ => vec![R::ZERO; total],
         };
         let c = match me {
-            1 => AShare { a: vec![R::ZERO; total], b: c_vals },
-            2 => AShare { a: c_vals, b: vec![R::ZERO; total] },
+            1 => AShare {
+                a: vec![R::ZERO; total],
+                b: c_vals,
+            },
+            2 => AShare {
+                a: c_vals,
+                b: vec![R::ZERO; total],
+            },
             _ => AShare::zeros(total),
         };
         let tc = self.mul(&t, &c)?;
@@ -210,8 +284,14 @@ impl Party {
             _ => vec![R::ZERO; n],
         };
         let neg = |v: &[R]| -> Vec<R> { v.iter().map(|x| x.neg()).collect() };
-        let u: Vec<BShare> = to_planes(&neg(&r1), k).iter().map(|p| BShare::known_by_pair(me, 1, p)).collect();
-        let v: Vec<BShare> = to_planes(&neg(&r2), k).iter().map(|p| BShare::known_by_pair(me, 2, p)).collect();
+        let u: Vec<BShare> = to_planes(&neg(&r1), k)
+            .iter()
+            .map(|p| BShare::known_by_pair(me, 1, p))
+            .collect();
+        let v: Vec<BShare> = to_planes(&neg(&r2), k)
+            .iter()
+            .map(|p| BShare::known_by_pair(me, 2, p))
+            .collect();
         let zero = BShare::zeros(words);
         let x: Vec<&BShare> = (0..k).map(|j| planes.get(j).unwrap_or(&zero)).collect();
         // Carry-save: x + u + v = s + 2c with c = maj(x, u, v) = ((x ^ v) & (u ^ v)) ^ v.
@@ -223,16 +303,29 @@ impl Party {
         let mut c: Vec<BShare> = vec![BShare::zeros(words)];
         c.extend((0..k - 1).map(|j| m[j].xor(&v[j])));
         let y = self.add_bits(&s, &c)?;
-        let flat = BShare { a: y.iter().flat_map(|p| p.a.clone()).collect(), b: y.iter().flat_map(|p| p.b.clone()).collect() };
+        let flat = BShare {
+            a: y.iter().flat_map(|p| p.a.clone()).collect(),
+            b: y.iter().flat_map(|p| p.b.clone()).collect(),
+        };
         let opened = self.reveal_bits_to(&flat, &[0, 2])?;
         let yv: Option<Vec<R>> = opened.map(|o| {
             let refs: Vec<&[u64]> = o.chunks(words.max(1)).take(k).collect();
-            if words == 0 { Vec::new() } else { from_planes(&refs, n) }
+            if words == 0 {
+                Vec::new()
+            } else {
+                from_planes(&refs, n)
+            }
         });
         Ok(match me {
-            0 => AShare { a: yv.expect("party 0 receives y"), b: r1 },
+            0 => AShare {
+                a: yv.expect("party 0 receives y"),
+                b: r1,
+            },
             1 => AShare { a: r1, b: r2 },
-            _ => AShare { a: r2, b: yv.expect("party 2 receives y") },
+            _ => AShare {
+                a: r2,
+                b: yv.expect("party 2 receives y"),
+            },
         })
     }
 }

@@ -73,9 +73,10 @@ pub fn accept<R: Ring>(msg: &[u8], n: usize) -> Result<AShare<R>> {
                 let seed: Seed = tail[..16].try_into().expect("16 bytes");
                 (Prg::new(&seed).vec(n), &tail[16..])
             }
-            VECTOR if tail.len() >= n * R::BYTES => {
-                (decode(&tail[..n * R::BYTES], n).expect("length checked"), &tail[n * R::BYTES..])
-            }
+            VECTOR if tail.len() >= n * R::BYTES => (
+                decode(&tail[..n * R::BYTES], n).expect("length checked"),
+                &tail[n * R::BYTES..],
+            ),
             SEED | VECTOR => return Err(bad("truncated")),
             k => return Err(bad(&format!("unknown share kind {k}"))),
         };

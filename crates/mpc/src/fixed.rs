@@ -96,13 +96,23 @@ impl Party {
     }
 
     /// Product followed by division by 2^d, in the rounds of one truncation.
-    pub fn mul_trunc<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, d: u32) -> Result<AShare<R>> {
+    pub fn mul_trunc<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        y: &AShare<R>,
+        d: u32,
+    ) -> Result<AShare<R>> {
         let z = self.mul_parts(x, y)?;
         self.trunc_parts(z, d)
     }
 
     /// Fixed-point dot products (see [`Party::dot`]), truncated once per result.
-    pub fn dot_fix(&mut self, x: &AShare<u128>, y: &AShare<u128>, k: usize) -> Result<AShare<u128>> {
+    pub fn dot_fix(
+        &mut self,
+        x: &AShare<u128>,
+        y: &AShare<u128>,
+        k: usize,
+    ) -> Result<AShare<u128>> {
         let f = self.frac_bits();
         let z = self.dot_parts(x, y, k)?;
         self.trunc_parts(z, f)

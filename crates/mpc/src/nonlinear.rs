@@ -1,1 +1,308 @@
-//! Nonlinear functions.
+//! Numeric functions on shared fixed-point values (Z_2^128, `f` fractional bits, default
+//! 24): exp, reciprocal, natural log, square root, reciprocal square root, sigmoid.
+//!
+//! Each function reduces its argument to a short interval with exact bit manipulations
+//! (bit decomposition, a one-hot of the leading bit, powers of two), evaluates a Chebyshev
+//! polynomial or Newton iteration there at a higher internal precision (40 fractional
+//! bits), and scales back. Valid ranges and errors (f = 24, ulp = 2^-24 ≈ 6.0e-8; measured by
+//! `tests/nonlinear.rs` over each whole range):
+//!
+//! | function | valid input | error bound |
+//! |---|---|---|
+//! | `exp(x)` | x ≤ 22 (e^22 ≈ 3.6e9); x < -22.18 gives exactly 0 | 2e-7 relative + 2 ulp |
+//! | `recip(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
+//! | `ln(x)` | 2^-24 ≤ x < 2^40 | 3 ulp absolute |
+//! | `sqrt(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
+//! | `rsqrt(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
+//! | `sigmoid(x)` | all x with |x| < 2^40 | 4 ulp absolute |
+//!
+//! Outside the valid ranges the results are unspecified (never an error or a panic): the
+//! engine cannot see the values to check them. Nothing is opened by any function here.
+
+use std::sync::OnceLock;
+
+use crate::boolean::{words_for, BShare};
+use crate::error::Result;
+use crate::fixed::encode;
+use crate::party::Party;
+use crate::poly::fit;
+use crate::share::AShare;
+
+/// Internal precision (fractional bits) of the reduced-range computations.
+const HI: u32 = 40;
+/// Bits of the argument examined by the normalising functions: x·2^f < 2^64.
+const NORM_BITS: usize = 64;
+/// exp works on y = x·log2(e) + EXP_OFFSET, whose integer part must fit six bits.
+const EXP_OFFSET: i32 = 32;
+
+fn exp2_coeffs() -> &'static [f64] {
+    static C: OnceLock<Vec<f64>> = OnceLock::new();
+    C.get_or_init(|| fit(f64::exp2, 9))
+}
+
+fn ln1p_coeffs() -> &'static [f64] {
+    static C: OnceLock<Vec<f64>> = OnceLock::new();
+    C.get_or_init(|| fit(|t| (1.0 + t).ln(), 12))
+}
+
+fn rsqrt1p_coeffs() -> &'static [f64] {
+    static C: OnceLock<Vec<f64>> = OnceLock::new();
+    C.get_or_init(|| fit(|t| 1.0 / (1.0 + t).sqrt(), 6))
+}
+
+/// Which of the square-root family to compute.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Root {
+    Sqrt,
+    Rsqrt,
+}
+
+/// A positive value's leading-one position `j` (x·2^f in [2^j, 2^(j+1))) as one-hot planes.
+struct Leading {
+    onehot: Vec<BShare>,
+}
+
+impl Leading {
+    /// The boolean word with bit `pos(j)` set where `j` is the leading position (and no
+    /// bit if `pos` returns `None`).
+    fn word(&self, pos: impl Fn(usize) -> Option<usize>) -> Vec<BShare> {
+        let words = self.onehot[0].words();
+        let mut planes = vec![BShare::zeros(words); 128];
+        for (j, o) in self.onehot.iter().enumerate() {
+            if let Some(p) = pos(j) {
+                planes[p] = planes[p].xor(o);
+            }
+        }
+        let top = planes
+            .iter()
+            .rposition(|p| p.a.iter().chain(&p.b).any(|&w| w != 0));
+        planes.truncate(top.map_or(1, |t| t + 1).max(1));
+        planes
+    }
+
+    /// The xor of the one-hot bits at positions where `sel(j)` holds.
+    fn bit(&self, sel: impl Fn(usize) -> bool) -> BShare {
+        let words = self.onehot[0].words();
+        self.onehot
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| sel(*j))
+            .fold(BShare::zeros(words), |acc, (_, o)| acc.xor(o))
+    }
+}
+
+impl Party {
+    /// e^x. See the module table for range and error.
+    pub fn exp(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        let n = x.len();
+        // y = x·log2(e) + 32, so 2^y = e^x · 2^32 and y's integer part is six bits.
+        let y = self.trunc(&x.mul_const(encode(std::f64::consts::LOG2_E, HI)), HI)?;
+        let y = self.add_const(&y, encode(EXP_OFFSET as f64, f));
+        let (planes, negative) = self.a2b_with_sign(&y, f as usize + 6)?;
+        let mut wanted: Vec<&BShare> = planes[f as usize..].iter().collect();
+        wanted.push(&negative);
+        let inj = self.inject::<u128>(&wanted, n)?;
+        // r = y - 2^f·(integer part), in [0, 1) at scale f.
+        let mut r = y;
+        for (j, b) in inj[..6].iter().enumerate() {
+            r = r.sub(&b.shl(f + j as u32));
+        }
+        // 2^(integer part) as an exact integer: the product of 1 + (2^(2^j) - 1)·b_j, times
+        // (1 - negative) so that arguments below the range give 0.
+        let mut factors: Vec<AShare<u128>> = inj[..6]
+            .iter()
+            .enumerate()
+            .map(|(j, b)| self.add_const(&b.mul_const((1u128 << (1u32 << j)) - 1), 1))
+            .collect();
+        factors.push(self.add_const(&inj[6].neg(), 1));
+        let pow2 = self.product(factors)?;
+        let frac = self.poly_eval(&r.shl(HI - f), exp2_coeffs(), HI, f)?;
+        self.mul_trunc(&frac, &pow2, EXP_OFFSET as u32)
+    }
+
+    /// Exact product of several equally long vectors of small integers, as a balanced tree
+    /// (`ceil(log2 k)` rounds).
+    fn product(&mut self, mut terms: Vec<AShare<u128>>) -> Result<AShare<u128>> {
+        while terms.len() > 1 {
+            let half = terms.len() / 2;
+            let n = terms[0].len();
+            let lhs: Vec<&AShare<u128>> = (0..half).map(|t| &terms[2 * t]).collect();
+            let rhs: Vec<&AShare<u128>> = (0..half).map(|t| &terms[2 * t + 1]).collect();
+            let prod = self.mul(&AShare::concat(&lhs), &AShare::concat(&rhs))?;
+            let mut next = prod.split(&vec![n; half]);
+            if terms.len() % 2 == 1 {
+                next.push(terms.pop().expect("odd term"));
+            }
+            terms = next;
+        }
+        Ok(terms.pop().expect("at least one term"))
+    }
+
+    /// One-hot planes of the leading one of positive `x` (bits 0..64 of x·2^f).
+    fn leading_one(&mut self, x: &AShare<u128>) -> Result<Leading> {
+        let mut p = self.a2b(x, NORM_BITS)?;
+        // Or of every bit from position j upwards: p_j |= p_{j+s} for s = 1, 2, 4, ...
+        let mut s = 1;
+        while s < NORM_BITS {
+            let pairs: Vec<(&BShare, &BShare)> =
+                (0..NORM_BITS - s).map(|j| (&p[j], &p[j + s])).collect();
+            let ands = self.and_many(&pairs)?;
+            let next: Vec<BShare> = (0..NORM_BITS)
+                .map(|j| {
+                    if j + s < NORM_BITS {
+                        p[j].xor(&p[j + s]).xor(&ands[j])
+                    } else {
+                        p[j].clone()
+                    }
+                })
+                .collect();
+            p = next;
+            s *= 2;
+        }
+        let onehot = (0..NORM_BITS)
+            .map(|j| {
+                if j + 1 < NORM_BITS {
+                    p[j].xor(&p[j + 1])
+                } else {
+                    p[j].clone()
+                }
+            })
+            .collect();
+        Ok(Leading { onehot })
+    }
+
+    /// Converts several boolean words (planes) of `n` elements to arithmetic in one batch.
+    fn words_to_arith(&mut self, words: &[Vec<BShare>], n: usize) -> Result<Vec<AShare<u128>>> {
+        let w = words_for(n);
+        let width = words.iter().map(Vec::len).max().unwrap_or(0);
+        let planes: Vec<BShare> = (0..width)
+            .map(|j| {
+                let mut a = Vec::with_capacity(w * words.len());
+                let mut b = Vec::with_capacity(w * words.len());
+                for word in words {
+                    let z = BShare::zeros(w);
+                    let pl = word.get(j).unwrap_or(&z);
+                    a.extend_from_slice(&pl.a);
+                    b.extend_from_slice(&pl.b);
+                }
+                BShare { a, b }
+            })
+            .collect();
+        let all: AShare<u128> = self.b2a(&planes, w * 64 * words.len())?;
+        Ok((0..words.len())
+            .map(|t| all.slice(t * w * 64..t * w * 64 + n))
+            .collect())
+    }
+
+    /// 1/m for m in [1, 2] at scale 40, returned at scale f: linear start (relative error
+    /// at most 1/17) and three Newton steps y ← y(2 - m·y).
+    fn recip_unit(&mut self, m: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        // y0 = 24/17 - 8/17·m, computed at scale 40 with one truncation.
+        let mut y = self.trunc(&m.mul_const(encode(8.0 / 17.0, HI)), HI)?.neg();
+        y = self.add_const(&y, encode(24.0 / 17.0, HI));
+        for step in 0..3 {
+            let e = self.mul_trunc(m, &y, HI)?;
+            let two_minus = self.add_const(&e.neg(), encode(2.0, HI));
+            let d = if step == 2 { 2 * HI - f } else { HI };
+            y = self.mul_trunc(&y, &two_minus, d)?;
+        }
+        Ok(y)
+    }
+
+    /// 1/x. See the module table for range and error.
+    pub fn recip(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        let lead = self.leading_one(x)?;
+        // c = 2^(63 - j): x·c = m·2^63 with m in [1, 2).
+        let c = self
+            .words_to_arith(&[lead.word(|j| Some(NORM_BITS - 1 - j))], x.len())?
+            .remove(0);
+        let m = self.mul_trunc(x, &c, NORM_BITS as u32 - 1 - HI)?;
+        let y = self.recip_unit(&m)?;
+        // 1/x = (1/m)·2^(f - j): y·c = 2^(f + 63 - j)/m, then drop 63 - f bits.
+        self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f)
+    }
+
+    /// Natural logarithm. See the module table for range and error.
+    pub fn ln(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        let lead = self.leading_one(x)?;
+        let c_word = lead.word(|j| Some(NORM_BITS - 1 - j));
+        // The leading position j in binary: bit k is the xor of one-hot bits at positions
+        // with bit k set.
+        let j_word: Vec<BShare> = (0..6).map(|k| lead.bit(|j| (j >> k) & 1 == 1)).collect();
+        let mut conv = self.words_to_arith(&[c_word, j_word], x.len())?;
+        let j = conv.pop().expect("two words");
+        let c = conv.pop().expect("two words");
+        let m = self.mul_trunc(x, &c, NORM_BITS as u32 - 1 - HI)?;
+        let t = self.add_const(&m, encode(-1.0, HI));
+        // ln x = ln(1 + t) + (j - f)·ln 2, summed at scale 80 and truncated once.
+        let poly = self.poly_sum(&t, ln1p_coeffs(), HI)?;
+        let ln2 = encode::<u128>(std::f64::consts::LN_2, 2 * HI);
+        let scaled = self
+            .add_const(&j, (f as u128).wrapping_neg())
+            .mul_const(ln2);
+        self.trunc(&poly.add(&scaled), 2 * HI - f)
+    }
+
+    /// Square root. See the module table for range and error.
+    pub fn sqrt(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        self.root(x, Root::Sqrt)
+    }
+
+    /// 1/√x. See the module table for range and error.
+    pub fn rsqrt(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        self.root(x, Root::Rsqrt)
+    }
+
+    /// x = m·2^(2q + ρ) with m in [1, 2), ρ in {0, 1}: √x = √m·2^q·√2^ρ and
+    /// 1/√x = (1/√m)·2^-q·√2^-ρ. 1/√m comes from a degree-6 polynomial and one Newton step.
+    fn root(&mut self, x: &AShare<u128>, which: Root) -> Result<AShare<u128>> {
+        let f = self.frac_bits() as i32;
+        let n = x.len();
+        let lead = self.leading_one(x)?;
+        let q = |j: usize| (j as i32 - f).div_euclid(2);
+        let (qmin, qmax) = (q(0), q(NORM_BITS - 1));
+        // 2^q (sqrt) or 2^-q (rsqrt), offset so that every exponent is non-negative.
+        let (shift_word, offset) = match which {
+            Root::Sqrt => (lead.word(|j| Some((q(j) - qmin) as usize)), -qmin),
+            Root::Rsqrt => (lead.word(|j| Some((qmax - q(j)) as usize)), qmax),
+        };
+        let c_word = lead.word(|j| Some(NORM_BITS - 1 - j));
+        let parity = lead.bit(|j| (j as i32 - f).rem_euclid(2) == 1);
+        let mut conv = self.words_to_arith(&[c_word, shift_word], n)?;
+        let shift = conv.pop().expect("two words");
+        let c = conv.pop().expect("two words");
+        let rho = self.inject::<u128>(&[&parity], n)?.remove(0);
+        let m = self.mul_trunc(x, &c, NORM_BITS as u32 - 1 - HI)?;
+        let t = self.add_const(&m, encode(-1.0, HI));
+        let y0 = self.poly_eval(&t, rsqrt1p_coeffs(), HI, HI)?;
+        // Newton: y ← y·(3 - m·y²)/2.
+        let y2 = self.mul_trunc(&y0, &y0, HI)?;
+        let my2 = self.mul_trunc(&m, &y2, HI)?;
+        let three_minus = self.add_const(&my2.neg(), encode(3.0, HI));
+        let y = self.mul_trunc(&y0, &three_minus, HI + 1)?;
+        let (base, root2) = match which {
+            Root::Sqrt => (self.mul_trunc(&m, &y, HI)?, std::f64::consts::SQRT_2),
+            Root::Rsqrt => (y, std::f64::consts::FRAC_1_SQRT_2),
+        };
+        // Factor √2^±ρ = 1 + ρ(√2^±1 - 1), applied with the final scale change.
+        let factor = self.add_const(&rho.mul_const(encode(root2 - 1.0, HI)), encode(1.0, HI));
+        let scaled = self.mul_trunc(&base, &factor, 2 * HI - f as u32)?;
+        self.mul_trunc(&scaled, &shift, offset as u32)
+    }
+
+    /// Logistic function 1/(1 + e^-x). See the module table for range and error.
+    pub fn sigmoid(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        // σ(x) = 1/(1 + e^-|x|) for x ≥ 0 and 1 - that for x < 0.
+        let (abs, negative) = self.abs_sign(x)?;
+        let e = self.exp(&abs.neg())?;
+        let d = self.add_const(&e, encode(1.0, f)).shl(HI - f);
+        let y = self.recip_unit(&d)?;
+        let flip = self.add_const(&y.shl(1).neg(), encode(1.0, f));
+        Ok(y.add(&self.mul(&negative, &flip)?))
+    }
+}

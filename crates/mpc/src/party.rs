@@ -122,7 +122,8 @@ impl Party {
     fn malformed(&mut self, peer: usize, got: usize, want: usize) -> MpcError {
         let detail = format!("{got} bytes where the protocol expects {want}");
         // Poison the endpoint so that the peers hear of it too.
-        self.net.abort(&format!("malformed message from party {peer}: {detail}"));
+        self.net
+            .abort(&format!("malformed message from party {peer}: {detail}"));
         MpcError::Malformed { peer, detail }
     }
 }

@@ -32,17 +32,26 @@ impl<R: Ring> AShare<R> {
 
     /// The sharing of a vector of zeros (every share zero).
     pub fn zeros(n: usize) -> Self {
-        AShare { a: vec![R::ZERO; n], b: vec![R::ZERO; n] }
+        AShare {
+            a: vec![R::ZERO; n],
+            b: vec![R::ZERO; n],
+        }
     }
 
     /// Elementwise sum (local).
     pub fn add(&self, o: &Self) -> Self {
-        AShare { a: zip_map(&self.a, &o.a, R::add), b: zip_map(&self.b, &o.b, R::add) }
+        AShare {
+            a: zip_map(&self.a, &o.a, R::add),
+            b: zip_map(&self.b, &o.b, R::add),
+        }
     }
 
     /// Elementwise difference (local).
     pub fn sub(&self, o: &Self) -> Self {
-        AShare { a: zip_map(&self.a, &o.a, R::sub), b: zip_map(&self.b, &o.b, R::sub) }
+        AShare {
+            a: zip_map(&self.a, &o.a, R::sub),
+            b: zip_map(&self.b, &o.b, R::sub),
+        }
     }
 
     /// Elementwise negation (local).
@@ -63,7 +72,10 @@ impl<R: Ring> AShare<R> {
 
     /// Multiplies element `k` by the public `c[k]` (local).
     pub fn mul_public(&self, c: &[R]) -> Self {
-        AShare { a: zip_map(&self.a, c, R::mul), b: zip_map(&self.b, c, R::mul) }
+        AShare {
+            a: zip_map(&self.a, c, R::mul),
+            b: zip_map(&self.b, c, R::mul),
+        }
     }
 
     /// Multiplies every element by 2^d (local, exact modulo the ring).
@@ -82,18 +94,27 @@ impl<R: Ring> AShare<R> {
                 })
                 .collect()
         };
-        AShare { a: scan(&self.a), b: scan(&self.b) }
+        AShare {
+            a: scan(&self.a),
+            b: scan(&self.b),
+        }
     }
 
     /// Sum of all elements, as a sharing of length one (local).
     pub fn sum(&self) -> Self {
         let total = |v: &[R]| vec![v.iter().fold(R::ZERO, |s, &x| s.add(x))];
-        AShare { a: total(&self.a), b: total(&self.b) }
+        AShare {
+            a: total(&self.a),
+            b: total(&self.b),
+        }
     }
 
     /// Elements `range` (local).
     pub fn slice(&self, range: std::ops::Range<usize>) -> Self {
-        AShare { a: self.a[range.clone()].to_vec(), b: self.b[range].to_vec() }
+        AShare {
+            a: self.a[range.clone()].to_vec(),
+            b: self.b[range].to_vec(),
+        }
     }
 
     /// Concatenation of several sharings (local); lets independent operations share rounds.
@@ -141,7 +162,10 @@ impl Party {
 
     /// A sharing of `n` uniformly random unknown elements (local, from the pairwise seeds).
     pub fn random<R: Ring>(&mut self, n: usize) -> AShare<R> {
-        AShare { a: self.prev.vec(n), b: self.next.vec(n) }
+        AShare {
+            a: self.prev.vec(n),
+            b: self.next.vec(n),
+        }
     }
 
     /// This party's part of a 3-out-of-3 sharing of zero: the three parts sum to 0.

@@ -35,7 +35,9 @@ pub fn run3_with_timeout<T: Send>(
                 })
             })
             .collect();
-        let mut out = handles.into_iter().map(|h| h.join().expect("party thread panicked"));
+        let mut out = handles
+            .into_iter()
+            .map(|h| h.join().expect("party thread panicked"));
         std::array::from_fn(|_| out.next().expect("three results"))
     })
 }
@@ -43,5 +45,9 @@ pub fn run3_with_timeout<T: Send>(
 /// [`run3`] for protocols that must succeed: panics with the first error.
 pub fn run3_ok<T: Send>(f: impl Fn(&mut Party) -> Result<T> + Sync) -> [T; 3] {
     let [a, b, c] = run3(f);
-    [a.expect("party 0"), b.expect("party 1"), c.expect("party 2")]
+    [
+        a.expect("party 0"),
+        b.expect("party 1"),
+        c.expect("party 2"),
+    ]
 }

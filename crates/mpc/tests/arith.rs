@@ -18,7 +18,13 @@ fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
 }
 
 fn edge_u64() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0u64), Just(1), Just(u64::MAX), Just(1 << 63), any::<u64>()]
+    prop_oneof![
+        Just(0u64),
+        Just(1),
+        Just(u64::MAX),
+        Just(1 << 63),
+        any::<u64>()
+    ]
 }
 
 proptest! {
@@ -143,7 +149,11 @@ fn reveal_to_a_subset_only() {
             p.reveal_to(&x, &to)
         });
         for (i, got) in r.iter().enumerate() {
-            assert_eq!(got.is_some(), to.contains(&i), "party {i}, recipients {to:?}");
+            assert_eq!(
+                got.is_some(),
+                to.contains(&i),
+                "party {i}, recipients {to:?}"
+            );
             if let Some(g) = got {
                 assert_eq!(g, &v);
             }
@@ -158,10 +168,16 @@ fn fixed_point_matmul_and_dot() {
     let b: Vec<f64> = (0..k * m).map(|i| 1.5 - i as f64 * 0.21).collect();
     let r = run3_ok(|p| {
         let f = p.frac_bits();
-        let (sa, sb) = (input(p, 0, &encode_vec::<u128>(&a, f)), input(p, 1, &encode_vec::<u128>(&b, f)));
+        let (sa, sb) = (
+            input(p, 0, &encode_vec::<u128>(&a, f)),
+            input(p, 1, &encode_vec::<u128>(&b, f)),
+        );
         let mm = p.matmul_fix(&sa, &sb, n, k, m)?;
         let d = p.dot_fix(&sa, &sa, k)?;
-        Ok((decode_vec(&p.reveal(&mm)?, f), decode_vec(&p.reveal(&d)?, f)))
+        Ok((
+            decode_vec(&p.reveal(&mm)?, f),
+            decode_vec(&p.reveal(&d)?, f),
+        ))
     });
     let (mm, d) = same(r);
     for i in 0..n {
@@ -178,7 +194,9 @@ fn fixed_point_matmul_and_dot() {
 fn outside_data_party_input() {
     let v: Vec<u128> = vec![0, 1, u128::MAX, 42 << 70];
     let msgs = dealer::deal(&v);
-    assert!(msgs.iter().all(|m| m.len() < 8 + 2 * (1 + 16 * v.len()) + 1));
+    assert!(msgs
+        .iter()
+        .all(|m| m.len() < 8 + 2 * (1 + 16 * v.len()) + 1));
     let r = run3_ok(|p| {
         let x = dealer::accept::<u128>(&msgs[p.id()], v.len())?;
         p.reveal(&x)

@@ -20,7 +20,15 @@ fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
 /// Values whose differences stay within the documented comparison range, with edges.
 fn cmp_i64() -> impl Strategy<Value = i64> {
     let lim = (1i64 << 62) - 1;
-    prop_oneof![Just(0i64), Just(1), Just(-1), Just(lim), Just(-lim), -lim..=lim, -1000i64..1000]
+    prop_oneof![
+        Just(0i64),
+        Just(1),
+        Just(-1),
+        Just(lim),
+        Just(-lim),
+        -lim..=lim,
+        -1000i64..1000
+    ]
 }
 
 fn reveal_bits(p: &mut Party, b: &BShare, n: usize) -> Vec<bool> {
@@ -130,9 +138,18 @@ fn boolean_gates() {
         let xor = sx.xor(&sy);
         let not = p.not(&sx);
         let to2 = p.reveal_bits_to(&and, &[2])?;
-        Ok((reveal_bits(p, &and, n), reveal_bits(p, &or, n), reveal_bits(p, &xor, n), reveal_bits(p, &not, n), to2.is_some()))
+        Ok((
+            reveal_bits(p, &and, n),
+            reveal_bits(p, &or, n),
+            reveal_bits(p, &xor, n),
+            reveal_bits(p, &not, n),
+            to2.is_some(),
+        ))
     });
-    assert_eq!(r.iter().map(|t| t.4).collect::<Vec<_>>(), vec![false, false, true]);
+    assert_eq!(
+        r.iter().map(|t| t.4).collect::<Vec<_>>(),
+        vec![false, false, true]
+    );
     let (and, or, xor, not, _) = r[0].clone();
     for i in 0..n {
         assert_eq!(and[i], x[i] & y[i]);

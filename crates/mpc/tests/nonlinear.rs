@@ -1,0 +1,117 @@
+//! Numeric functions: the error over each documented valid range is measured and checked
+//! against the bounds in `src/nonlinear.rs` (run with `--nocapture` to see the figures).
+
+use proptest::prelude::*;
+use tessera_mpc::fixed::{decode_vec, encode_vec};
+use tessera_mpc::testing::run3_ok;
+use tessera_mpc::{AShare, Party, Result};
+
+type Op = fn(&mut Party, &AShare<u128>) -> Result<AShare<u128>>;
+
+const ULP: f64 = 1.0 / (1u64 << 24) as f64;
+
+/// Runs `op` on `xs` (input by party 1) and returns the opened results.
+fn eval(op: Op, xs: &[f64]) -> Vec<f64> {
+    let [r, _, _] = run3_ok(|p| {
+        let f = p.frac_bits();
+        let enc = encode_vec::<u128>(xs, f);
+        let sx = p.share_input(1, (p.id() == 1).then_some(enc.as_slice()), xs.len())?;
+        let y = op(p, &sx)?;
+        Ok(decode_vec(&p.reveal(&y)?, f))
+    });
+    r
+}
+
+/// Checks |got - want| <= rel·|want| + abs_ulps·ulp for every point and reports the worst.
+fn check(name: &str, op: Op, xs: &[f64], want: impl Fn(f64) -> f64, rel: f64, abs_ulps: f64) {
+    let got = eval(op, xs);
+    let (mut worst_abs, mut worst_rel) = (0f64, 0f64);
+    for (&x, &g) in xs.iter().zip(&got) {
+        // The reference is taken at the encoded input, as the protocol sees it.
+        let xe = (x / ULP).round() * ULP;
+        let w = want(xe);
+        let err = (g - w).abs();
+        worst_abs = worst_abs.max(err);
+        if w.abs() >= 1.0 {
+            worst_rel = worst_rel.max(err / w.abs());
+        }
+        assert!(
+            err <= rel * w.abs() + abs_ulps * ULP,
+            "{name}({x}) = {g}, expected {w} (error {err:e})"
+        );
+    }
+    println!("{name}: {} points, max abs error {worst_abs:.3e}, max rel error where |f| ≥ 1: {worst_rel:.3e}", xs.len());
+}
+
+fn log_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| lo * (hi / lo).powf(i as f64 / (n - 1) as f64))
+        .collect()
+}
+
+fn lin_grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+        .collect()
+}
+
+#[test]
+fn exp_over_its_range() {
+    let mut xs = lin_grid(-22.18, 22.0, 4001);
+    xs.extend([0.0, -1e-7, 1e-7, 1.0, -1.0, 21.999]);
+    check("exp", Party::exp, &xs, f64::exp, 2e-7, 2.0);
+    // Below the range the result is exactly zero.
+    let low = eval(Party::exp, &[-22.3, -40.0, -1000.0, -1e9]);
+    assert!(low.iter().all(|&v| v == 0.0), "{low:?}");
+}
+
+#[test]
+fn recip_over_its_range() {
+    let mut xs = log_grid(ULP, 1.0995e12, 3001);
+    xs.extend([1.0, 2.0, 0.5, 3.0, 1e6, 1.0 - ULP]);
+    check("recip", Party::recip, &xs, |x| 1.0 / x, 2e-7, 2.0);
+}
+
+#[test]
+fn ln_over_its_range() {
+    let mut xs = log_grid(ULP, 1.0995e12, 3001);
+    xs.extend([1.0, 2.0, std::f64::consts::E, 0.5, 1.0 + ULP]);
+    check("ln", Party::ln, &xs, f64::ln, 0.0, 3.0);
+}
+
+#[test]
+fn sqrt_and_rsqrt_over_their_range() {
+    let mut xs = log_grid(ULP, 1.0995e12, 3001);
+    xs.extend([1.0, 2.0, 4.0, 0.25, 3.0, 1e10]);
+    check("sqrt", Party::sqrt, &xs, f64::sqrt, 2e-7, 2.0);
+    check("rsqrt", Party::rsqrt, &xs, |x| 1.0 / x.sqrt(), 2e-7, 2.0);
+}
+
+#[test]
+fn sigmoid_everywhere() {
+    let mut xs = lin_grid(-40.0, 40.0, 4001);
+    xs.extend([0.0, 1e6, -1e6, 1e11, -1e11, ULP, -ULP]);
+    check(
+        "sigmoid",
+        Party::sigmoid,
+        &xs,
+        |x| 1.0 / (1.0 + (-x).exp()),
+        0.0,
+        4.0,
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn random_points(xs in proptest::collection::vec(-20.0f64..20.0, 1..64), ys in proptest::collection::vec(1e-4f64..1e9, 64)) {
+        let ys = &ys[..xs.len()];
+        check("exp", Party::exp, &xs, f64::exp, 2e-7, 2.0);
+        check("sigmoid", Party::sigmoid, &xs, |x| 1.0 / (1.0 + (-x).exp()), 0.0, 4.0);
+        check("recip", Party::recip, ys, |x| 1.0 / x, 2e-7, 2.0);
+        check("ln", Party::ln, ys, f64::ln, 0.0, 3.0);
+        check("sqrt", Party::sqrt, ys, f64::sqrt, 2e-7, 2.0);
+        check("rsqrt", Party::rsqrt, ys, |x| 1.0 / x.sqrt(), 2e-7, 2.0);
+    }
+}
