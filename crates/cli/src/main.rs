@@ -1,1 +1,47 @@
-fn main() {}
+//! The `tessera` command-line tool.
+
+mod bench;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tessera: statistics on data that several organisations hold, computed with secure
+/// multi-party computation so that nobody sees anybody else's records.
+#[derive(Parser)]
+#[command(name = "tessera", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the system (seconds, bytes, rounds).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// One party of a benchmark (started by `tessera bench`, not by hand).
+    #[command(hide = true)]
+    BenchParty(bench::party::PartyArgs),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// The MPC engine: every operation on vectors, three processes over loopback TCP.
+    Engine(bench::engine::EngineArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),
+        Command::BenchParty(args) => bench::party::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `tessera bench engine`: starts three party processes over loopback TCP, collects their
+//! measurements and prints, per operation, throughput (median over repetitions), bytes per
+//! operation for the busiest party (measured and in theory) and rounds.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+
+use clap::Args;
+use serde_json::json;
+
+use super::ops;
+use super::party::Report;
+
+/// Options of the engine benchmark.
+#[derive(Args, Debug)]
+pub struct EngineArgs {
+    /// Elements per vector.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub size: usize,
+    /// Timed repetitions per operation (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Only these operations (comma-separated names).
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+}
+
+fn free_ports() -> Result<Vec<SocketAddr>, String> {
+    // Bind three listeners at once so the ports differ, then release them for the parties.
+    let ls: Vec<TcpListener> = (0..3)
+        .map(|_| TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind a loopback port: {e}")))
+        .collect::<Result<_, _>>()?;
+    ls.iter().map(|l| l.local_addr().map_err(|e| e.to_string())).collect()
+}
+
+/// Median of a non-empty list.
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        (s[m - 1] + s[m]) / 2.0
+    }
+}
+
+/// Runs the benchmark.
+pub fn run(args: &EngineArgs) -> Result<(), String> {
+    if args.size == 0 || args.reps == 0 {
+        return Err("--size and --reps must be positive".into());
+    }
+    let known: Vec<&str> = ops::all().iter().map(|o| o.name).collect();
+    if let Some(bad) = args.ops.iter().find(|o| !known.contains(&o.as_str())) {
+        return Err(format!("unknown operation {bad:?}; known: {}", known.join(", ")));
+    }
+    let addrs = free_ports()?;
+    let addr_list = addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+    let session: String = tessera_mpc::prg::fresh_seed().iter().map(|b| format!("{b:02x}")).collect();
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the tessera binary: {e}"))?;
+    if !args.json {
+        eprintln!("starting three parties on {addr_list}, {} elements, {} repetitions", args.size, args.reps);
+    }
+    let mut children = Vec::new();
+    for me in 0..3 {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["bench-party", "--me", &me.to_string(), "--addrs", &addr_list, "--session", &session])
+            .args(["--size", &args.size.to_string(), "--reps", &args.reps.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if !args.ops.is_empty() {
+            cmd.args(["--ops", &args.ops.join(",")]);
+        }
+        children.push(cmd.spawn().map_err(|e| format!("cannot start party {me}: {e}"))?);
+    }
+    let mut reports = Vec::new();
+    let mut failures = Vec::new();
+    for (me, mut child) in children.into_iter().enumerate() {
+        let mut out = String::new();
+        let mut err = String::new();
+        child.stdout.take().expect("piped").read_to_string(&mut out).ok();
+        child.stderr.take().expect("piped").read_to_string(&mut err).ok();
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            failures.push(format!("party {me} failed ({status}): {}", err.trim()));
+            continue;
+        }
+        let r: Report = serde_json::from_str(out.trim()).map_err(|e| format!("party {me} report unreadable: {e}"))?;
+        reports.push(r);
+    }
+    if !failures.is_empty() {
+        return Err(failures.join("\n"));
+    }
+    print_results(args, &reports);
+    Ok(())
+}
+
+fn print_results(args: &EngineArgs, reports: &[Report]) {
+    let mut table = Vec::new();
+    let mut obj = serde_json::Map::new();
+    for op in ops::all() {
+        let per: Vec<_> = reports.iter().filter_map(|r| r.ops.iter().find(|(n, _)| n == op.name).map(|(_, m)| m)).collect();
+        if per.len() != 3 {
+            continue;
+        }
+        // A repetition ends when the slowest party is done.
+        let secs: Vec<f64> = (0..per[0].secs.len()).map(|i| per.iter().map(|m| m.secs[i]).fold(0.0, f64::max)).collect();
+        let t = median(&secs);
+        let count = (op.per_call)(args.size) as f64;
+        let ops_per_sec = count / t;
+        let bytes = per.iter().map(|m| m.bytes).max().unwrap_or(0) as f64 / count;
+        let rounds = per.iter().map(|m| m.rounds).max().unwrap_or(0);
+        obj.insert(
+            op.name.to_string(),
+            json!({
+                "ops_per_sec": ops_per_sec,
+                "bytes_per_op_per_party": bytes,
+                "theory_bytes_per_op": op.theory_bytes,
+                "rounds": rounds,
+                "seconds_median": t,
+                "unit": op.unit,
+            }),
+        );
+        table.push((op.name, ops_per_sec, bytes, op.theory_bytes, rounds, t, op.unit));
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Object(obj));
+        return;
+    }
+    println!(
+        "{:<12} {:>14} {:>12} {:>12} {:>7} {:>10}  {}",
+        "operation", "ops/s", "bytes/op", "theory", "rounds", "seconds", "one operation is"
+    );
+    for (name, ops, bytes, theory, rounds, t, unit) in table {
+        println!("{name:<12} {ops:>14.0} {bytes:>12.2} {theory:>12.2} {rounds:>7} {t:>10.4}  {unit}");
+    }
+    println!(
+        "\nthree processes over loopback TCP; {} elements per vector; median of {} runs; \
+         bytes are sent by the busiest party, per operation",
+        args.size, args.reps
+    );
+}

@@ -1,0 +1,6 @@
+//! Benchmarks: an orchestrator that starts three party processes over loopback TCP and
+//! aggregates what they measured.
+
+pub mod engine;
+pub mod ops;
+pub mod party;

@@ -1,0 +1,123 @@
+//! One benchmark party: connects to the other two over TCP, runs every selected operation
+//! several times, and prints what it measured as one JSON line on standard output.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use tessera_mpc::Party;
+use tessera_net::tcp::{connect, TcpConfig};
+
+use super::ops::{self, Plain, Shared};
+
+/// Arguments of a benchmark party process.
+#[derive(Args, Debug, Clone)]
+pub struct PartyArgs {
+    /// This party's index (0, 1 or 2).
+    #[arg(long)]
+    pub me: usize,
+    /// Listening addresses of parties 0, 1, 2, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub addrs: Vec<SocketAddr>,
+    /// Session identifier (32 hex digits).
+    #[arg(long)]
+    pub session: String,
+    /// Elements per vector.
+    #[arg(long)]
+    pub size: usize,
+    /// Timed repetitions per operation.
+    #[arg(long)]
+    pub reps: usize,
+    /// Operations to run (all if empty).
+    #[arg(long, value_delimiter = ',')]
+    pub ops: Vec<String>,
+    /// Receive timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+}
+
+/// What one party measured for one operation.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Measured {
+    /// Seconds of each timed repetition.
+    pub secs: Vec<f64>,
+    /// Bytes this party sent in one call.
+    pub bytes: u64,
+    /// Communication rounds of one call, as this party saw them.
+    pub rounds: u64,
+}
+
+/// Everything one party reports.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Report {
+    pub party: usize,
+    pub ops: Vec<(String, Measured)>,
+}
+
+/// Parses a 32-hex-digit session id.
+pub fn parse_session(s: &str) -> Result<[u8; 16], String> {
+    let bad = || format!("session must be 32 hex digits, got {s:?}");
+    if s.len() != 32 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// Runs the party; errors end the process with a message naming the cause.
+pub fn run(args: &PartyArgs) -> Result<(), String> {
+    let addrs: [SocketAddr; 3] = args.addrs.clone().try_into().map_err(|_| "need three addresses".to_string())?;
+    let cfg = TcpConfig {
+        me: args.me,
+        addrs,
+        session: parse_session(&args.session)?,
+        connect_timeout: Duration::from_secs(20),
+        recv_timeout: Duration::from_secs(args.timeout_secs),
+    };
+    let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.me))?;
+    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
+    match measure(&mut p, args) {
+        Ok(report) => {
+            println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+            Ok(())
+        }
+        Err(e) => {
+            p.abort(&e);
+            Err(format!("party {}: {e}", args.me))
+        }
+    }
+}
+
+fn measure(p: &mut Party, args: &PartyArgs) -> Result<Report, String> {
+    let e = |e: tessera_mpc::MpcError| e.to_string();
+    let plain = Plain::new(args.size);
+    let shared = Shared::new(p, &plain).map_err(e)?;
+    let mut out = Vec::new();
+    for op in ops::all() {
+        if !args.ops.is_empty() && !args.ops.iter().any(|o| o == op.name) {
+            continue;
+        }
+        // One checked run: the result is opened and compared with plaintext on every party.
+        let res = (op.run)(p, &shared).map_err(e)?;
+        let opened = res.open(p).map_err(e)?;
+        (op.check)(&plain, &opened, p.frac_bits()).map_err(|e| format!("{} gave a wrong result: {e}", op.name))?;
+        let mut secs = Vec::with_capacity(args.reps);
+        let (mut bytes, mut rounds) = (0, 0);
+        for _ in 0..args.reps {
+            p.barrier().map_err(e)?;
+            let before = p.stats();
+            let t = Instant::now();
+            (op.run)(p, &shared).map_err(e)?;
+            secs.push(t.elapsed().as_secs_f64());
+            let st = p.stats().since(&before);
+            (bytes, rounds) = (st.bytes_sent, st.rounds);
+        }
+        out.push((op.name.to_string(), Measured { secs, bytes, rounds }));
+    }
+    p.barrier().map_err(e)?;
+    Ok(Report { party: p.id(), ops: out })
+}
