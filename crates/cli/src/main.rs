@@ -1,5 +1,6 @@
 //! The `tessera` command-line tool.
 
+mod alloc;
 mod bench;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),

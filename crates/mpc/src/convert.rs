@@ -148,16 +148,21 @@ impl Party {
         self.add_bits(&ad.a, &ad.c)
     }
 
-    /// The low `w` bits of each element (planes) and its sign, sharing one dealing and one
-    /// layer of generate gates: the sign's carry tree starts from the carry out of bit
-    /// `w - 1` that the adder already produced.
+    /// The low `w` bits of each element (planes) and its sign, for elements known to lie in
+    /// `[-2^(width-1), 2^(width-1))`: only `width` bits are decomposed. The low bits and the
+    /// sign share one dealing and one layer of generate gates; the sign's carry tree starts
+    /// from the carry out of bit `w - 1` that the adder already produced.
     pub fn a2b_with_sign<R: Ring>(
         &mut self,
         x: &AShare<R>,
         w: usize,
+        width: usize,
     ) -> Result<(Vec<BShare>, BShare)> {
-        let k = R::BITS as usize;
-        assert!(w >= 1 && w < k, "bit width {w} out of range");
+        assert!(
+            w >= 1 && w < width && width <= R::BITS as usize,
+            "bit widths {w}, {width} out of range"
+        );
+        let k = width;
         let ad = self.addends(x, k, false)?;
         let pairs: Vec<(&BShare, &BShare)> = ad.a[..k - 1].iter().zip(&ad.c[..k - 1]).collect();
         let g = self.and_many(&pairs)?;
@@ -218,50 +223,68 @@ impl Party {
     }
 
     /// Bit injection: shared bits (packed, `n` of them) to arithmetic sharings of 0 or 1.
-    /// Several bit vectors are converted together. Two rounds: party 0 deals `β0 ⊕ β1`,
-    /// which is multiplied with `β2` (held by parties 1 and 2): `u ⊕ v = u + v - 2uv`.
+    /// Several bit vectors are converted together. Two rounds, one element per party:
+    /// with `t = β0 ⊕ β1` (known to party 0) and `c = β2` (known to parties 1 and 2),
+    /// `t ⊕ c = c + σt` where `σ = 1 - 2c`. Party 0 sends `u = t + ρ` to party 1 (`ρ` from
+    /// the seed of parties 0 and 2), so parties 1 and 2 hold `c + σu` and `σρ`; they turn
+    /// this two-party sharing into a replicated one by sending party 0 its two shares,
+    /// masked with their common seed.
     pub fn inject<R: Ring>(&mut self, bits: &[&BShare], n: usize) -> Result<Vec<AShare<R>>> {
         let me = self.id();
-        let unpack = |w: &[u64]| -> Vec<R> {
-            (0..n)
-                .map(|k| {
-                    if w[k / 64] >> (k % 64) & 1 == 1 {
+        let total = n * bits.len();
+        let unpack = |sel: &dyn Fn(&BShare, usize) -> u64| -> Vec<R> {
+            let mut v = Vec::with_capacity(total);
+            for b in bits {
+                v.extend((0..n).map(|k| {
+                    if sel(b, k / 64) >> (k % 64) & 1 == 1 {
                         R::ONE
                     } else {
                         R::ZERO
                     }
-                })
-                .collect()
+                }));
+            }
+            v
         };
-        let total = n * bits.len();
-        let dealt_vals: Option<Vec<R>> = (me == 0).then(|| {
-            bits.iter()
-                .flat_map(|b| {
-                    let x: Vec<u64> = b.a.iter().zip(&b.b).map(|(p, q)| p ^ q).collect();
-                    unpack(&x)
-                })
-                .collect()
-        });
-        let t = self.share_input(0, dealt_vals.as_deref(), total)?;
-        let c_vals: Vec<R> = match me {
-            1 => bits.iter().flat_map(|b| unpack(&b.b)).collect(),
-            2 => bits.iter().flat_map(|b| unpack(&b.a)).collect(),
-            _ => vec![R::ZERO; total],
+        let out = match me {
+            0 => {
+                let t = unpack(&|b, w| b.a[w] ^ b.b[w]);
+                let rho: Vec<R> = self.prev.vec(total);
+                let u: Vec<R> = t.iter().zip(&rho).map(|(&t, &r)| t.add(r)).collect();
+                self.send_ring(1, &u)?;
+                let s1 = self.recv_ring(1, total)?;
+                let s0 = self.recv_ring(2, total)?;
+                AShare { a: s0, b: s1 }
+            }
+            1 => {
+                let c = unpack(&|b, w| b.b[w]);
+                let s2: Vec<R> = self.next.vec(total);
+                let m2: Vec<R> = self.next.vec(total);
+                let u: Vec<R> = self.recv_ring(0, total)?;
+                let s1: Vec<R> = (0..total)
+                    .map(|k| {
+                        let su = if c[k] == R::ONE { u[k].neg() } else { u[k] };
+                        c[k].add(su).sub(s2[k]).sub(m2[k])
+                    })
+                    .collect();
+                self.send_ring(0, &s1)?;
+                AShare { a: s1, b: s2 }
+            }
+            _ => {
+                let c = unpack(&|b, w| b.a[w]);
+                let rho: Vec<R> = self.next.vec(total);
+                let s2: Vec<R> = self.prev.vec(total);
+                let m2: Vec<R> = self.prev.vec(total);
+                let s0: Vec<R> = (0..total)
+                    .map(|k| {
+                        let sr = if c[k] == R::ONE { rho[k] } else { rho[k].neg() };
+                        sr.add(m2[k])
+                    })
+                    .collect();
+                self.send_ring(0, &s0)?;
+                AShare { a: s2, b: s0 }
+            }
         };
-        let c = match me {
-            1 => AShare {
-                a: vec![R::ZERO; total],
-                b: c_vals,
-            },
-            2 => AShare {
-                a: c_vals,
-                b: vec![R::ZERO; total],
-            },
-            _ => AShare::zeros(total),
-        };
-        let tc = self.mul(&t, &c)?;
-        let v = t.add(&c).sub(&tc.shl(1));
-        Ok(v.split(&vec![n; bits.len()]))
+        Ok(out.split(&vec![n; bits.len()]))
     }
 
     /// Boolean-shared `w`-bit numbers (planes, `n` elements) to an arithmetic sharing in

@@ -9,12 +9,12 @@
 //!
 //! | function | valid input | error bound |
 //! |---|---|---|
-//! | `exp(x)` | x ≤ 22 (e^22 ≈ 3.6e9); x < -22.18 gives exactly 0 | 2e-7 relative + 2 ulp |
+//! | `exp(x)` | -10^6 < x ≤ 22 (e^22 ≈ 3.6e9); x < -22.18 gives exactly 0 | 2e-7 relative + 2 ulp |
 //! | `recip(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
 //! | `ln(x)` | 2^-24 ≤ x < 2^40 | 3 ulp absolute |
 //! | `sqrt(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
 //! | `rsqrt(x)` | 2^-24 ≤ x < 2^40 | 2e-7 relative + 2 ulp |
-//! | `sigmoid(x)` | all x with |x| < 2^40 | 4 ulp absolute |
+//! | `sigmoid(x)` | |x| < 10^6 | 4 ulp absolute |
 //!
 //! Outside the valid ranges the results are unspecified (never an error or a panic): the
 //! engine cannot see the values to check them. Nothing is opened by any function here.
@@ -34,10 +34,13 @@ const HI: u32 = 40;
 const NORM_BITS: usize = 64;
 /// exp works on y = x·log2(e) + EXP_OFFSET, whose integer part must fit six bits.
 const EXP_OFFSET: i32 = 32;
+/// Integer bits (sign included) of y examined to detect arguments below the range: y is
+/// decomposed modulo 2^(f + 22), which is exact for x > -1.45·10^6.
+const EXP_SIGN_BITS: usize = 22;
 
 fn exp2_coeffs() -> &'static [f64] {
     static C: OnceLock<Vec<f64>> = OnceLock::new();
-    C.get_or_init(|| fit(f64::exp2, 9))
+    C.get_or_init(|| fit(f64::exp2, 6))
 }
 
 fn ln1p_coeffs() -> &'static [f64] {
@@ -99,7 +102,8 @@ impl Party {
         // y = x·log2(e) + 32, so 2^y = e^x · 2^32 and y's integer part is six bits.
         let y = self.trunc(&x.mul_const(encode(std::f64::consts::LOG2_E, HI)), HI)?;
         let y = self.add_const(&y, encode(EXP_OFFSET as f64, f));
-        let (planes, negative) = self.a2b_with_sign(&y, f as usize + 6)?;
+        let (planes, negative) =
+            self.a2b_with_sign(&y, f as usize + 6, f as usize + EXP_SIGN_BITS)?;
         let mut wanted: Vec<&BShare> = planes[f as usize..].iter().collect();
         wanted.push(&negative);
         let inj = self.inject::<u128>(&wanted, n)?;

@@ -89,6 +89,7 @@ impl Party {
                 return Err(self.malformed(peer, m.len(), 0));
             }
         }
+        self.net.align_rounds();
         Ok(())
     }
 

@@ -15,7 +15,14 @@ pub struct Link {
     pub tx: Sender<Frame>,
     /// Frames from the peer.
     pub rx: Receiver<Frame>,
+    /// The thread that carries `tx` to the peer, if there is one: when the endpoint is
+    /// dropped it waits (at most [`FLUSH_WAIT`]) for that thread to deliver what was queued,
+    /// so that a party that finishes and exits does not lose its last messages.
+    pub writer: Option<std::thread::JoinHandle<()>>,
 }
+
+/// Longest wait, when an endpoint is dropped, for queued messages to be written out.
+pub const FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 /// Traffic counters of one party.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,6 +65,27 @@ pub struct Endpoint {
     /// Latest round this party has seen a message from (its Lamport clock).
     seen: u64,
     failed: Option<NetError>,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        // Closing the queues tells each writer to finish; then give them time to do so.
+        let writers: Vec<_> = self
+            .links
+            .iter_mut()
+            .filter_map(Option::take)
+            .filter_map(|l| l.writer)
+            .collect();
+        let deadline = std::time::Instant::now() + FLUSH_WAIT;
+        for w in writers {
+            while !w.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if w.is_finished() {
+                let _ = w.join();
+            }
+        }
+    }
 }
 
 impl Endpoint {
@@ -110,6 +138,13 @@ impl Endpoint {
             self.failed = Some(e.clone());
         }
         e
+    }
+
+    /// Marks a point that every party has reached (after a barrier): later messages count
+    /// their rounds from the latest round any party reached so far, so that the rounds of
+    /// what follows are comparable across parties.
+    pub fn align_rounds(&mut self) {
+        self.seen = self.stats.rounds;
     }
 
     /// Queues a message for `peer`.

@@ -16,10 +16,12 @@ pub fn connect(timeout: Duration) -> [Endpoint; PARTIES] {
             links[a][b] = Some(Link {
                 tx: tx_ab,
                 rx: rx_ba,
+                writer: None,
             });
             links[b][a] = Some(Link {
                 tx: tx_ba,
                 rx: rx_ab,
+                writer: None,
             });
         }
     }

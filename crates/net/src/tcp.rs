@@ -484,7 +484,7 @@ fn start_link(me: usize, peer: usize, stream: TcpStream) -> Result<Link, NetErro
     let read_half = stream.try_clone().map_err(setup_err)?;
     let (to_writer, writer_rx) = channel();
     let (reader_tx, from_reader) = channel();
-    thread::Builder::new()
+    let writer = thread::Builder::new()
         .name(format!("tessera-tx-{me}-{peer}"))
         .spawn(move || write_frames(stream, writer_rx))
         .map_err(setup_err)?;
@@ -496,6 +496,7 @@ fn start_link(me: usize, peer: usize, stream: TcpStream) -> Result<Link, NetErro
     Ok(Link {
         tx: to_writer,
         rx: from_reader,
+        writer: Some(writer),
     })
 }
 

@@ -32,9 +32,14 @@ pub struct EngineArgs {
 fn free_ports() -> Result<Vec<SocketAddr>, String> {
     // Bind three listeners at once so the ports differ, then release them for the parties.
     let ls: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").map_err(|e| format!("cannot bind a loopback port: {e}")))
+        .map(|_| {
+            TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| format!("cannot bind a loopback port: {e}"))
+        })
         .collect::<Result<_, _>>()?;
-    ls.iter().map(|l| l.local_addr().map_err(|e| e.to_string())).collect()
+    ls.iter()
+        .map(|l| l.local_addr().map_err(|e| e.to_string()))
+        .collect()
 }
 
 /// Median of a non-empty list.
@@ -56,40 +61,81 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
     }
     let known: Vec<&str> = ops::all().iter().map(|o| o.name).collect();
     if let Some(bad) = args.ops.iter().find(|o| !known.contains(&o.as_str())) {
-        return Err(format!("unknown operation {bad:?}; known: {}", known.join(", ")));
+        return Err(format!(
+            "unknown operation {bad:?}; known: {}",
+            known.join(", ")
+        ));
     }
     let addrs = free_ports()?;
-    let addr_list = addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(",");
-    let session: String = tessera_mpc::prg::fresh_seed().iter().map(|b| format!("{b:02x}")).collect();
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find the tessera binary: {e}"))?;
+    let addr_list = addrs
+        .iter()
+        .map(|a| a.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let session: String = tessera_mpc::prg::fresh_seed()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the tessera binary: {e}"))?;
     if !args.json {
-        eprintln!("starting three parties on {addr_list}, {} elements, {} repetitions", args.size, args.reps);
+        eprintln!(
+            "starting three parties on {addr_list}, {} elements, {} repetitions",
+            args.size, args.reps
+        );
     }
     let mut children = Vec::new();
     for me in 0..3 {
         let mut cmd = Command::new(&exe);
-        cmd.args(["bench-party", "--me", &me.to_string(), "--addrs", &addr_list, "--session", &session])
-            .args(["--size", &args.size.to_string(), "--reps", &args.reps.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "bench-party",
+            "--me",
+            &me.to_string(),
+            "--addrs",
+            &addr_list,
+            "--session",
+            &session,
+        ])
+        .args([
+            "--size",
+            &args.size.to_string(),
+            "--reps",
+            &args.reps.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         if !args.ops.is_empty() {
             cmd.args(["--ops", &args.ops.join(",")]);
         }
-        children.push(cmd.spawn().map_err(|e| format!("cannot start party {me}: {e}"))?);
+        children.push(
+            cmd.spawn()
+                .map_err(|e| format!("cannot start party {me}: {e}"))?,
+        );
     }
     let mut reports = Vec::new();
     let mut failures = Vec::new();
     for (me, mut child) in children.into_iter().enumerate() {
         let mut out = String::new();
         let mut err = String::new();
-        child.stdout.take().expect("piped").read_to_string(&mut out).ok();
-        child.stderr.take().expect("piped").read_to_string(&mut err).ok();
+        child
+            .stdout
+            .take()
+            .expect("piped")
+            .read_to_string(&mut out)
+            .ok();
+        child
+            .stderr
+            .take()
+            .expect("piped")
+            .read_to_string(&mut err)
+            .ok();
         let status = child.wait().map_err(|e| e.to_string())?;
         if !status.success() {
             failures.push(format!("party {me} failed ({status}): {}", err.trim()));
             continue;
         }
-        let r: Report = serde_json::from_str(out.trim()).map_err(|e| format!("party {me} report unreadable: {e}"))?;
+        let r: Report = serde_json::from_str(out.trim())
+            .map_err(|e| format!("party {me} report unreadable: {e}"))?;
         reports.push(r);
     }
     if !failures.is_empty() {
@@ -103,12 +149,17 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
     let mut table = Vec::new();
     let mut obj = serde_json::Map::new();
     for op in ops::all() {
-        let per: Vec<_> = reports.iter().filter_map(|r| r.ops.iter().find(|(n, _)| n == op.name).map(|(_, m)| m)).collect();
+        let per: Vec<_> = reports
+            .iter()
+            .filter_map(|r| r.ops.iter().find(|(n, _)| n == op.name).map(|(_, m)| m))
+            .collect();
         if per.len() != 3 {
             continue;
         }
         // A repetition ends when the slowest party is done.
-        let secs: Vec<f64> = (0..per[0].secs.len()).map(|i| per.iter().map(|m| m.secs[i]).fold(0.0, f64::max)).collect();
+        let secs: Vec<f64> = (0..per[0].secs.len())
+            .map(|i| per.iter().map(|m| m.secs[i]).fold(0.0, f64::max))
+            .collect();
         let t = median(&secs);
         let count = (op.per_call)(args.size) as f64;
         let ops_per_sec = count / t;
@@ -125,7 +176,15 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
                 "unit": op.unit,
             }),
         );
-        table.push((op.name, ops_per_sec, bytes, op.theory_bytes, rounds, t, op.unit));
+        table.push((
+            op.name,
+            ops_per_sec,
+            bytes,
+            op.theory_bytes,
+            rounds,
+            t,
+            op.unit,
+        ));
     }
     if args.json {
         println!("{}", serde_json::Value::Object(obj));
@@ -136,7 +195,9 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
         "operation", "ops/s", "bytes/op", "theory", "rounds", "seconds", "one operation is"
     );
     for (name, ops, bytes, theory, rounds, t, unit) in table {
-        println!("{name:<12} {ops:>14.0} {bytes:>12.2} {theory:>12.2} {rounds:>7} {t:>10.4}  {unit}");
+        println!(
+            "{name:<12} {ops:>14.0} {bytes:>12.2} {theory:>12.2} {rounds:>7} {t:>10.4}  {unit}"
+        );
     }
     println!(
         "\nthree processes over loopback TCP; {} elements per vector; median of {} runs; \

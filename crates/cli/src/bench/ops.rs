@@ -37,17 +37,34 @@ impl Plain {
         // Fixed-point inputs are rounded to the fixed-point grid, so that the plaintext
         // reference sees exactly what the protocol sees.
         let mut vec_f = |f: &mut dyn FnMut(f64) -> f64| {
-            (0..n).map(|_| (f(unit()) / ULP).round() * ULP).collect::<Vec<f64>>()
+            (0..n)
+                .map(|_| (f(unit()) / ULP).round() * ULP)
+                .collect::<Vec<f64>>()
         };
-        let int_x = vec_f(&mut |u| (u - 0.5) * 2e12).iter().map(|&v| v as i64 as u64).collect();
-        let int_y = vec_f(&mut |u| (u - 0.5) * 2e12).iter().map(|&v| v as i64 as u64).collect();
+        let int_x = vec_f(&mut |u| (u - 0.5) * 2e12)
+            .iter()
+            .map(|&v| v as i64 as u64)
+            .collect();
+        let int_y = vec_f(&mut |u| (u - 0.5) * 2e12)
+            .iter()
+            .map(|&v| v as i64 as u64)
+            .collect();
         let fix_x = vec_f(&mut |u| (u - 0.5) * 2e4);
         let fix_y = vec_f(&mut |u| (u - 0.5) * 2e4);
         let exp_x = vec_f(&mut |u| (u - 0.5) * 40.0);
         let pos_x = vec_f(&mut |u| 10f64.powf(u * 9.0 - 3.0));
         let sig_x = vec_f(&mut |u| (u - 0.5) * 60.0);
         let bits = vec_f(&mut |u| u).iter().map(|&u| u < 0.5).collect();
-        Plain { int_x, int_y, fix_x, fix_y, exp_x, pos_x, sig_x, bits }
+        Plain {
+            int_x,
+            int_y,
+            fix_x,
+            fix_y,
+            exp_x,
+            pos_x,
+            sig_x,
+            bits,
+        }
     }
 }
 
@@ -70,11 +87,21 @@ impl Shared {
         let n = d.int_x.len();
         let f = p.frac_bits();
         let me = p.id();
-        let enc = |v: &[f64]| v.iter().map(|&x| encode::<u128>(x, f)).collect::<Vec<u128>>();
+        let enc = |v: &[f64]| {
+            v.iter()
+                .map(|&x| encode::<u128>(x, f))
+                .collect::<Vec<u128>>()
+        };
         let int_x = p.share_input(0, (me == 0).then_some(d.int_x.as_slice()), n)?;
         let int_y = p.share_input(1, (me == 1).then_some(d.int_y.as_slice()), n)?;
         let mut fix = Vec::new();
-        for (owner, v) in [(0, &d.fix_x), (1, &d.fix_y), (0, &d.exp_x), (0, &d.pos_x), (0, &d.sig_x)] {
+        for (owner, v) in [
+            (0, &d.fix_x),
+            (1, &d.fix_y),
+            (0, &d.exp_x),
+            (0, &d.pos_x),
+            (0, &d.sig_x),
+        ] {
             let e = enc(v);
             fix.push(p.share_input(owner, (me == owner).then_some(e.as_slice()), n)?);
         }
@@ -183,7 +210,12 @@ fn compare_ints(got: &[u64], want: impl Iterator<Item = u64>) -> std::result::Re
     Ok(())
 }
 
-fn compare_fix(got: &[f64], want: impl Iterator<Item = f64>, rel: f64, abs: f64) -> std::result::Result<(), String> {
+fn compare_fix(
+    got: &[f64],
+    want: impl Iterator<Item = f64>,
+    rel: f64,
+    abs: f64,
+) -> std::result::Result<(), String> {
     for (i, w) in want.enumerate() {
         let g = *got.get(i).ok_or_else(|| format!("element {i} missing"))?;
         if (g - w).abs() > rel * w.abs() + abs {
@@ -216,7 +248,11 @@ pub fn all() -> Vec<Op> {
             theory_bytes: 8.0,
             run: |p, s| {
                 let v = vec![7u64; s.int_x.len()];
-                Ok(Out::Int(p.share_input(0, (p.id() == 0).then_some(v.as_slice()), v.len())?))
+                Ok(Out::Int(p.share_input(
+                    0,
+                    (p.id() == 0).then_some(v.as_slice()),
+                    v.len(),
+                )?))
             },
             check: |_, o, _| compare_ints(ints(o), std::iter::repeat_n(7, ints(o).len().max(1))),
         },
@@ -236,10 +272,13 @@ pub fn all() -> Vec<Op> {
             run: |_, s| Ok(Out::Int(s.int_x.prefix_sum())),
             check: |d, o, _| {
                 let mut acc = 0u64;
-                compare_ints(ints(o), d.int_x.iter().map(|&v| {
-                    acc = acc.wrapping_add(v);
-                    acc
-                }))
+                compare_ints(
+                    ints(o),
+                    d.int_x.iter().map(|&v| {
+                        acc = acc.wrapping_add(v);
+                        acc
+                    }),
+                )
             },
         },
         Op {
@@ -248,7 +287,15 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 8.0,
             run: |p, s| Ok(Out::Int(p.mul(&s.int_x, &s.int_y)?)),
-            check: |d, o, _| compare_ints(ints(o), d.int_x.iter().zip(&d.int_y).map(|(a, b)| a.wrapping_mul(*b))),
+            check: |d, o, _| {
+                compare_ints(
+                    ints(o),
+                    d.int_x
+                        .iter()
+                        .zip(&d.int_y)
+                        .map(|(a, b)| a.wrapping_mul(*b)),
+                )
+            },
         },
         Op {
             name: "dot",
@@ -257,12 +304,22 @@ pub fn all() -> Vec<Op> {
             theory_bytes: 8.0,
             run: |p, s| {
                 let m = s.int_x.len() / DOT_LEN * DOT_LEN;
-                Ok(Out::Int(p.dot(&s.int_x.slice(0..m), &s.int_y.slice(0..m), DOT_LEN)?))
+                Ok(Out::Int(p.dot(
+                    &s.int_x.slice(0..m),
+                    &s.int_y.slice(0..m),
+                    DOT_LEN,
+                )?))
             },
             check: |d, o, _| {
-                let want = d.int_x.chunks_exact(DOT_LEN).zip(d.int_y.chunks_exact(DOT_LEN)).map(|(a, b)| {
-                    a.iter().zip(b).fold(0u64, |s, (x, y)| s.wrapping_add(x.wrapping_mul(*y)))
-                });
+                let want = d
+                    .int_x
+                    .chunks_exact(DOT_LEN)
+                    .zip(d.int_y.chunks_exact(DOT_LEN))
+                    .map(|(a, b)| {
+                        a.iter()
+                            .zip(b)
+                            .fold(0u64, |s, (x, y)| s.wrapping_add(x.wrapping_mul(*y)))
+                    });
                 compare_ints(ints(o), want)
             },
         },
@@ -272,7 +329,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 16.0,
             run: |p, s| Ok(Out::Fix(p.mul_fix(&s.fix_x, &s.fix_y)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.fix_x.iter().zip(&d.fix_y).map(|(a, b)| a * b), 1e-9, 4.0 * ULP * 1e4),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.fix_x.iter().zip(&d.fix_y).map(|(a, b)| a * b),
+                    1e-9,
+                    4.0 * ULP * 1e4,
+                )
+            },
         },
         Op {
             name: "trunc",
@@ -280,7 +344,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 16.0,
             run: |p, s| Ok(Out::Fix(p.trunc(&s.fix_x, 8)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.fix_x.iter().map(|a| a / 256.0), 0.0, 2.0 * ULP),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.fix_x.iter().map(|a| a / 256.0),
+                    0.0,
+                    2.0 * ULP,
+                )
+            },
         },
         Op {
             name: "lt",
@@ -291,7 +362,13 @@ pub fn all() -> Vec<Op> {
             run: |p, s| Ok(Out::Bits(p.lt(&s.int_x, &s.int_y)?)),
             check: |d, o, _| {
                 let n = d.int_x.len();
-                compare_bits(&bits_of(o, n), d.int_x.iter().zip(&d.int_y).map(|(a, b)| (*a as i64) < (*b as i64)))
+                compare_bits(
+                    &bits_of(o, n),
+                    d.int_x
+                        .iter()
+                        .zip(&d.int_y)
+                        .map(|(a, b)| (*a as i64) < (*b as i64)),
+                )
             },
         },
         Op {
@@ -303,7 +380,9 @@ pub fn all() -> Vec<Op> {
             run: |p, s| Ok(Out::Bits(p.lt(&s.fix_x, &s.fix_y)?)),
             check: |d, o, _| {
                 let n = d.fix_x.len();
-                let want = d.fix_x.iter().zip(&d.fix_y).map(|(a, b)| encode::<u128>(*a, 24) as i128 - (encode::<u128>(*b, 24) as i128) < 0);
+                let want = d.fix_x.iter().zip(&d.fix_y).map(|(a, b)| {
+                    encode::<u128>(*a, 24) as i128 - (encode::<u128>(*b, 24) as i128) < 0
+                });
                 compare_bits(&bits_of(o, n), want)
             },
         },
@@ -320,7 +399,10 @@ pub fn all() -> Vec<Op> {
             },
             check: |d, o, _| {
                 let n = d.int_x.len();
-                compare_bits(&bits_of(o, n), (0..n).map(|i| i < n / 2 || d.int_x[i] == d.int_y[i]))
+                compare_bits(
+                    &bits_of(o, n),
+                    (0..n).map(|i| i < n / 2 || d.int_x[i] == d.int_y[i]),
+                )
             },
         },
         Op {
@@ -333,9 +415,14 @@ pub fn all() -> Vec<Op> {
             check: |d, o, _| {
                 let n = d.int_x.len();
                 let words = words_for(n);
-                let Opened::Bits(all) = o else { return Err("no bits".into()) };
+                let Opened::Bits(all) = o else {
+                    return Err("no bits".into());
+                };
                 for (j, plane) in all.chunks(words).enumerate() {
-                    compare_bits(&unpack_bits(plane, n), d.int_x.iter().map(|v| v >> j & 1 == 1))?;
+                    compare_bits(
+                        &unpack_bits(plane, n),
+                        d.int_x.iter().map(|v| v >> j & 1 == 1),
+                    )?;
                 }
                 Ok(())
             },
@@ -354,7 +441,11 @@ pub fn all() -> Vec<Op> {
             unit: "bit to Z_2^64",
             per_call: per_elem,
             theory_bytes: 16.0,
-            run: |p, s| Ok(Out::Int(p.inject::<u64>(&[&s.bits], s.int_x.len())?.remove(0))),
+            run: |p, s| {
+                Ok(Out::Int(
+                    p.inject::<u64>(&[&s.bits], s.int_x.len())?.remove(0),
+                ))
+            },
             check: |d, o, _| compare_ints(ints(o), d.bits.iter().map(|&b| b as u64)),
         },
         Op {
@@ -363,7 +454,12 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 24.0,
             run: |p, s| Ok(Out::Int(p.select_bits(&s.bits, &s.int_x, &s.int_y)?)),
-            check: |d, o, _| compare_ints(ints(o), (0..d.int_x.len()).map(|i| if d.bits[i] { d.int_x[i] } else { d.int_y[i] })),
+            check: |d, o, _| {
+                compare_ints(
+                    ints(o),
+                    (0..d.int_x.len()).map(|i| if d.bits[i] { d.int_x[i] } else { d.int_y[i] }),
+                )
+            },
         },
         Op {
             name: "exp",
@@ -371,7 +467,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.exp(&s.exp_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.exp_x.iter().map(|x| x.exp()), 3e-7, 3.0 * ULP),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.exp_x.iter().map(|x| x.exp()),
+                    3e-7,
+                    3.0 * ULP,
+                )
+            },
         },
         Op {
             name: "recip",
@@ -379,7 +482,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.recip(&s.pos_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.pos_x.iter().map(|x| 1.0 / x), 3e-7, 3.0 * ULP + 1e-6),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.pos_x.iter().map(|x| 1.0 / x),
+                    3e-7,
+                    3.0 * ULP + 1e-6,
+                )
+            },
         },
         Op {
             name: "ln",
@@ -387,7 +497,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.ln(&s.pos_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.pos_x.iter().map(|x| x.ln()), 0.0, 4.0 * ULP + 1e-7),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.pos_x.iter().map(|x| x.ln()),
+                    0.0,
+                    4.0 * ULP + 1e-7,
+                )
+            },
         },
         Op {
             name: "sqrt",
@@ -395,7 +512,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.sqrt(&s.pos_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.pos_x.iter().map(|x| x.sqrt()), 3e-7, 3.0 * ULP + 1e-7),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.pos_x.iter().map(|x| x.sqrt()),
+                    3e-7,
+                    3.0 * ULP + 1e-7,
+                )
+            },
         },
         Op {
             name: "rsqrt",
@@ -403,7 +527,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.rsqrt(&s.pos_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.pos_x.iter().map(|x| 1.0 / x.sqrt()), 3e-7, 3.0 * ULP + 1e-7),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.pos_x.iter().map(|x| 1.0 / x.sqrt()),
+                    3e-7,
+                    3.0 * ULP + 1e-7,
+                )
+            },
         },
         Op {
             name: "sigmoid",
@@ -411,7 +542,14 @@ pub fn all() -> Vec<Op> {
             per_call: per_elem,
             theory_bytes: 0.0,
             run: |p, s| Ok(Out::Fix(p.sigmoid(&s.sig_x)?)),
-            check: |d, o, f| compare_fix(&fixes(o, f), d.sig_x.iter().map(|x| 1.0 / (1.0 + (-x).exp())), 0.0, 5.0 * ULP),
+            check: |d, o, f| {
+                compare_fix(
+                    &fixes(o, f),
+                    d.sig_x.iter().map(|x| 1.0 / (1.0 + (-x).exp())),
+                    0.0,
+                    5.0 * ULP,
+                )
+            },
         },
     ]
 }

@@ -70,7 +70,11 @@ pub fn parse_session(s: &str) -> Result<[u8; 16], String> {
 
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
-    let addrs: [SocketAddr; 3] = args.addrs.clone().try_into().map_err(|_| "need three addresses".to_string())?;
+    let addrs: [SocketAddr; 3] = args
+        .addrs
+        .clone()
+        .try_into()
+        .map_err(|_| "need three addresses".to_string())?;
     let cfg = TcpConfig {
         me: args.me,
         addrs,
@@ -82,7 +86,10 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
     let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
     match measure(&mut p, args) {
         Ok(report) => {
-            println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+            println!(
+                "{}",
+                serde_json::to_string(&report).map_err(|e| e.to_string())?
+            );
             Ok(())
         }
         Err(e) => {
@@ -104,7 +111,8 @@ fn measure(p: &mut Party, args: &PartyArgs) -> Result<Report, String> {
         // One checked run: the result is opened and compared with plaintext on every party.
         let res = (op.run)(p, &shared).map_err(e)?;
         let opened = res.open(p).map_err(e)?;
-        (op.check)(&plain, &opened, p.frac_bits()).map_err(|e| format!("{} gave a wrong result: {e}", op.name))?;
+        (op.check)(&plain, &opened, p.frac_bits())
+            .map_err(|e| format!("{} gave a wrong result: {e}", op.name))?;
         let mut secs = Vec::with_capacity(args.reps);
         let (mut bytes, mut rounds) = (0, 0);
         for _ in 0..args.reps {
@@ -116,8 +124,18 @@ fn measure(p: &mut Party, args: &PartyArgs) -> Result<Report, String> {
             let st = p.stats().since(&before);
             (bytes, rounds) = (st.bytes_sent, st.rounds);
         }
-        out.push((op.name.to_string(), Measured { secs, bytes, rounds }));
+        out.push((
+            op.name.to_string(),
+            Measured {
+                secs,
+                bytes,
+                rounds,
+            },
+        ));
     }
     p.barrier().map_err(e)?;
-    Ok(Report { party: p.id(), ops: out })
+    Ok(Report {
+        party: p.id(),
+        ops: out,
+    })
 }
