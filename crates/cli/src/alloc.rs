@@ -17,5 +17,9 @@ pub fn tune() {
         // size of many vectors here), and never trim the heap back to the system.
         libc::mallopt(libc::M_MMAP_MAX, 0);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        // One arena for all threads: per-thread arenas are mmap'd heaps that glibc shrinks
+        // (and so faults in again) on its own; the network threads free what the protocol
+        // thread allocated and the other way round anyway.
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
