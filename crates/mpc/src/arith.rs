@@ -130,7 +130,7 @@ impl Party {
         y: &AShare<R>,
         k: usize,
     ) -> Result<Vec<R>> {
-        if x.len() != y.len() || k == 0 || x.len() % k != 0 {
+        if x.len() != y.len() || k == 0 || !x.len().is_multiple_of(k) {
             return Err(MpcError::Invalid(format!(
                 "dot of lengths {} and {} in blocks of {k}",
                 x.len(),

@@ -50,7 +50,17 @@ impl Party {
 
     /// Absolute value and sign (`x < 0` as arithmetic 0/1) of each element.
     pub fn abs_sign<R: Ring>(&mut self, x: &AShare<R>) -> Result<(AShare<R>, AShare<R>)> {
-        let s = self.msb(x)?;
+        self.abs_sign_within(x, R::BITS as usize)
+    }
+
+    /// [`Party::abs_sign`] for elements known to lie in `[-2^(width-1), 2^(width-1))`
+    /// (see [`Party::sign_within`]).
+    pub fn abs_sign_within<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        width: usize,
+    ) -> Result<(AShare<R>, AShare<R>)> {
+        let s = self.sign_within(x, width)?;
         let sa = self.inject::<R>(&[&s], x.len())?.remove(0);
         let sx = self.mul(&sa, x)?;
         Ok((x.sub(&sx.shl(1)), sa))

@@ -188,7 +188,18 @@ impl Party {
     /// Most significant bit (the sign, in two's complement) of each element.
     /// `2 + ceil(log2(k - 1))` rounds; per element about `2k` and gates plus `k` dealt bits.
     pub fn msb<R: Ring>(&mut self, x: &AShare<R>) -> Result<BShare> {
-        let w = R::BITS as usize;
+        self.sign_within(x, R::BITS as usize)
+    }
+
+    /// The sign of each element, for elements known to lie in
+    /// `[-2^(width-1), 2^(width-1))`: bit `width - 1` of the sum modulo 2^width, which costs
+    /// `width` dealt bits and about `2·width` and gates instead of the ring's full width.
+    pub fn sign_within<R: Ring>(&mut self, x: &AShare<R>, width: usize) -> Result<BShare> {
+        assert!(
+            width >= 2 && width <= R::BITS as usize,
+            "sign width {width} out of range"
+        );
+        let w = width;
         let ad = self.addends(x, w, false)?;
         let pairs: Vec<(&BShare, &BShare)> = ad.a[..w - 1].iter().zip(&ad.c[..w - 1]).collect();
         let g = self.and_many(&pairs)?;

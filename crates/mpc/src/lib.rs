@@ -9,6 +9,7 @@ pub mod arith;
 pub mod boolean;
 pub mod compare;
 pub mod convert;
+pub mod cost;
 pub mod dealer;
 pub mod error;
 pub mod fixed;

@@ -34,8 +34,8 @@ const HI: u32 = 40;
 const NORM_BITS: usize = 64;
 /// exp works on y = x·log2(e) + EXP_OFFSET, whose integer part must fit six bits.
 const EXP_OFFSET: i32 = 32;
-/// Integer bits (sign included) of y examined to detect arguments below the range: y is
-/// decomposed modulo 2^(f + 22), which is exact for x > -1.45·10^6.
+/// Integer bits (sign included) examined to find a sign: exp decomposes y modulo
+/// 2^(f + 22), exact for x > -1.45·10^6; sigmoid takes the sign of x the same way.
 const EXP_SIGN_BITS: usize = 22;
 
 fn exp2_coeffs() -> &'static [f64] {
@@ -302,7 +302,7 @@ impl Party {
     pub fn sigmoid(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
         let f = self.frac_bits();
         // σ(x) = 1/(1 + e^-|x|) for x ≥ 0 and 1 - that for x < 0.
-        let (abs, negative) = self.abs_sign(x)?;
+        let (abs, negative) = self.abs_sign_within(x, f as usize + EXP_SIGN_BITS)?;
         let e = self.exp(&abs.neg())?;
         let d = self.add_const(&e, encode(1.0, f)).shl(HI - f);
         let y = self.recip_unit(&d)?;

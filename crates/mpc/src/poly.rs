@@ -50,9 +50,9 @@ pub fn fit(f: impl Fn(f64) -> f64, deg: usize) -> Vec<f64> {
     for (i, &b) in in_u.iter().enumerate() {
         // (2t - 1)^i = Σ_j C(i, j) (2t)^j (-1)^(i-j)
         let mut binom = 1.0;
-        for j in 0..=i {
+        for (j, slot) in in_t.iter_mut().enumerate().take(i + 1) {
             let sign = if (i - j) % 2 == 0 { 1.0 } else { -1.0 };
-            in_t[j] += b * binom * (2f64).powi(j as i32) * sign;
+            *slot += b * binom * (2f64).powi(j as i32) * sign;
             binom = binom * (i - j) as f64 / (j + 1) as f64;
         }
     }

@@ -191,8 +191,8 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
         return;
     }
     println!(
-        "{:<12} {:>14} {:>12} {:>12} {:>7} {:>10}  {}",
-        "operation", "ops/s", "bytes/op", "theory", "rounds", "seconds", "one operation is"
+        "{:<12} {:>14} {:>12} {:>12} {:>7} {:>10}  one operation is",
+        "operation", "ops/s", "bytes/op", "theory", "rounds", "seconds"
     );
     for (name, ops, bytes, theory, rounds, t, unit) in table {
         println!(

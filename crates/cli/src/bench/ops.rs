@@ -3,7 +3,7 @@
 
 use tessera_mpc::boolean::{pack_bits, unpack_bits, words_for};
 use tessera_mpc::fixed::{decode, encode};
-use tessera_mpc::{AShare, BShare, Party, Result};
+use tessera_mpc::{cost, AShare, BShare, Party, Result};
 
 /// Inner dimension of the benchmarked dot products.
 pub const DOT_LEN: usize = 16;
@@ -245,7 +245,7 @@ pub fn all() -> Vec<Op> {
             name: "share_input",
             unit: "element input by party 0",
             per_call: per_elem,
-            theory_bytes: 8.0,
+            theory_bytes: cost::E64,
             run: |p, s| {
                 let v = vec![7u64; s.int_x.len()];
                 Ok(Out::Int(p.share_input(
@@ -260,7 +260,7 @@ pub fn all() -> Vec<Op> {
             name: "reveal",
             unit: "element opened to all",
             per_call: per_elem,
-            theory_bytes: 8.0,
+            theory_bytes: cost::E64,
             run: |p, s| Ok(Out::Public(p.reveal(&s.int_x)?)),
             check: |d, o, _| compare_ints(ints(o), d.int_x.iter().copied()),
         },
@@ -285,7 +285,7 @@ pub fn all() -> Vec<Op> {
             name: "mul",
             unit: "product in Z_2^64",
             per_call: per_elem,
-            theory_bytes: 8.0,
+            theory_bytes: cost::E64,
             run: |p, s| Ok(Out::Int(p.mul(&s.int_x, &s.int_y)?)),
             check: |d, o, _| {
                 compare_ints(
@@ -301,7 +301,7 @@ pub fn all() -> Vec<Op> {
             name: "dot",
             unit: "dot product of length 16 in Z_2^64",
             per_call: |n| n / DOT_LEN,
-            theory_bytes: 8.0,
+            theory_bytes: cost::E64,
             run: |p, s| {
                 let m = s.int_x.len() / DOT_LEN * DOT_LEN;
                 Ok(Out::Int(p.dot(
@@ -327,7 +327,7 @@ pub fn all() -> Vec<Op> {
             name: "mul_fixed",
             unit: "fixed-point product with truncation (Z_2^128)",
             per_call: per_elem,
-            theory_bytes: 16.0,
+            theory_bytes: cost::E128,
             run: |p, s| Ok(Out::Fix(p.mul_fix(&s.fix_x, &s.fix_y)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -342,7 +342,7 @@ pub fn all() -> Vec<Op> {
             name: "trunc",
             unit: "truncation (Z_2^128)",
             per_call: per_elem,
-            theory_bytes: 16.0,
+            theory_bytes: cost::E128,
             run: |p, s| Ok(Out::Fix(p.trunc(&s.fix_x, 8)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -356,9 +356,8 @@ pub fn all() -> Vec<Op> {
         Op {
             name: "lt",
             unit: "less-than in Z_2^64",
-            // dealt 64 bits + 63 generate gates + 118 gates in the carry tree
             per_call: per_elem,
-            theory_bytes: (64.0 + 63.0 + 118.0) / 8.0,
+            theory_bytes: cost::sign(64),
             run: |p, s| Ok(Out::Bits(p.lt(&s.int_x, &s.int_y)?)),
             check: |d, o, _| {
                 let n = d.int_x.len();
@@ -374,9 +373,8 @@ pub fn all() -> Vec<Op> {
         Op {
             name: "lt_fixed",
             unit: "less-than in Z_2^128",
-            // dealt 128 bits + 127 generate gates + 2·126 - 7 gates in the carry tree
             per_call: per_elem,
-            theory_bytes: (128.0 + 127.0 + 245.0) / 8.0,
+            theory_bytes: cost::sign(128),
             run: |p, s| Ok(Out::Bits(p.lt(&s.fix_x, &s.fix_y)?)),
             check: |d, o, _| {
                 let n = d.fix_x.len();
@@ -389,9 +387,8 @@ pub fn all() -> Vec<Op> {
         Op {
             name: "eq",
             unit: "equality in Z_2^64",
-            // dealt 64 bits + 63 gates in the and tree
             per_call: per_elem,
-            theory_bytes: (64.0 + 63.0) / 8.0,
+            theory_bytes: cost::eq(64),
             run: |p, s| {
                 let y = s.int_x.slice(0..s.int_x.len() / 2);
                 let z = s.int_y.slice(s.int_x.len() / 2..s.int_x.len());
@@ -408,9 +405,8 @@ pub fn all() -> Vec<Op> {
         Op {
             name: "a2b",
             unit: "64-bit decomposition",
-            // dealt 64 bits + 64 generate gates + Kogge-Stone (321 + 258 gates)
             per_call: per_elem,
-            theory_bytes: (64.0 + 64.0 + 321.0 + 258.0) / 8.0,
+            theory_bytes: cost::a2b(64),
             run: |p, s| Ok(Out::Planes(p.a2b(&s.int_x, 64)?)),
             check: |d, o, _| {
                 let n = d.int_x.len();
@@ -430,9 +426,8 @@ pub fn all() -> Vec<Op> {
         Op {
             name: "b2a",
             unit: "64-bit composition into Z_2^64",
-            // 64 carry-save gates + 64 generate + Kogge-Stone + 64 opened bits
             per_call: per_elem,
-            theory_bytes: (64.0 + 64.0 + 321.0 + 258.0 + 64.0) / 8.0,
+            theory_bytes: cost::b2a(64),
             run: |p, s| Ok(Out::Int(p.b2a(&s.planes, s.int_x.len())?)),
             check: |d, o, _| compare_ints(ints(o), d.int_x.iter().copied()),
         },
@@ -440,7 +435,7 @@ pub fn all() -> Vec<Op> {
             name: "inject",
             unit: "bit to Z_2^64",
             per_call: per_elem,
-            theory_bytes: 16.0,
+            theory_bytes: cost::E64,
             run: |p, s| {
                 Ok(Out::Int(
                     p.inject::<u64>(&[&s.bits], s.int_x.len())?.remove(0),
@@ -452,7 +447,7 @@ pub fn all() -> Vec<Op> {
             name: "select",
             unit: "multiplexer on Z_2^64 with a shared bit",
             per_call: per_elem,
-            theory_bytes: 24.0,
+            theory_bytes: 2.0 * cost::E64,
             run: |p, s| Ok(Out::Int(p.select_bits(&s.bits, &s.int_x, &s.int_y)?)),
             check: |d, o, _| {
                 compare_ints(
@@ -465,7 +460,7 @@ pub fn all() -> Vec<Op> {
             name: "exp",
             unit: "e^x, x in [-20, 20]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::exp(24),
             run: |p, s| Ok(Out::Fix(p.exp(&s.exp_x)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -480,7 +475,7 @@ pub fn all() -> Vec<Op> {
             name: "recip",
             unit: "1/x, x in [1e-3, 1e6]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::recip(),
             run: |p, s| Ok(Out::Fix(p.recip(&s.pos_x)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -495,7 +490,7 @@ pub fn all() -> Vec<Op> {
             name: "ln",
             unit: "ln x, x in [1e-3, 1e6]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::ln(),
             run: |p, s| Ok(Out::Fix(p.ln(&s.pos_x)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -510,7 +505,7 @@ pub fn all() -> Vec<Op> {
             name: "sqrt",
             unit: "√x, x in [1e-3, 1e6]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::root(true),
             run: |p, s| Ok(Out::Fix(p.sqrt(&s.pos_x)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -525,7 +520,7 @@ pub fn all() -> Vec<Op> {
             name: "rsqrt",
             unit: "1/√x, x in [1e-3, 1e6]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::root(false),
             run: |p, s| Ok(Out::Fix(p.rsqrt(&s.pos_x)?)),
             check: |d, o, f| {
                 compare_fix(
@@ -540,7 +535,7 @@ pub fn all() -> Vec<Op> {
             name: "sigmoid",
             unit: "1/(1+e^-x), x in [-30, 30]",
             per_call: per_elem,
-            theory_bytes: 0.0,
+            theory_bytes: cost::sigmoid(24),
             run: |p, s| Ok(Out::Fix(p.sigmoid(&s.sig_x)?)),
             check: |d, o, f| {
                 compare_fix(
