@@ -51,27 +51,36 @@ impl Prg {
         }
     }
 
+    /// Replaces each `out[k]` by `f(out[k], r_k)` for fresh random ring elements `r_k`, so
+    /// that masks can be applied in place without a temporary vector.
+    pub fn combine<R: Ring>(&mut self, out: &mut [R], f: impl Fn(R, R) -> R) {
+        let per_block = 16 / R::BYTES;
+        for chunk in out.chunks_mut(BATCH * per_block) {
+            let m = chunk.len().div_ceil(per_block);
+            self.blocks(m, |bs| {
+                let bytes = bs.iter().flat_map(|b| b.chunks_exact(R::BYTES));
+                for (o, c) in chunk.iter_mut().zip(bytes) {
+                    *o = f(*o, R::get(c));
+                }
+            });
+        }
+    }
+
     /// Fills `out` with uniformly random ring elements.
     pub fn fill<R: Ring>(&mut self, out: &mut [R]) {
-        let per_block = 16 / R::BYTES;
-        let nblocks = out.len().div_ceil(per_block);
-        let mut i = 0;
-        self.blocks(nblocks, |bs| {
-            for b in bs {
-                for c in b.chunks_exact(R::BYTES) {
-                    if i < out.len() {
-                        out[i] = R::get(c);
-                        i += 1;
-                    }
-                }
-            }
-        });
+        self.combine(out, |_, r| r);
     }
 
     /// `n` uniformly random ring elements.
     pub fn vec<R: Ring>(&mut self, n: usize) -> Vec<R> {
-        let mut v = vec![R::ZERO; n];
-        self.fill(&mut v);
+        let per_block = 16 / R::BYTES;
+        let mut v = Vec::with_capacity(n);
+        while v.len() < n {
+            let want = (n - v.len()).min(BATCH * per_block);
+            self.blocks(want.div_ceil(per_block), |bs| {
+                v.extend(bs.iter().flat_map(|b| b.chunks_exact(R::BYTES)).map(R::get).take(want));
+            });
+        }
         v
     }
 

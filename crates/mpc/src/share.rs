@@ -170,8 +170,8 @@ impl Party {
 
     /// This party's part of a 3-out-of-3 sharing of zero: the three parts sum to 0.
     pub(crate) fn zero_parts<R: Ring>(&mut self, n: usize) -> Vec<R> {
-        let p: Vec<R> = self.prev.vec(n);
-        let q: Vec<R> = self.next.vec(n);
-        zip_map(&p, &q, R::sub)
+        let mut z: Vec<R> = self.prev.vec(n);
+        self.next.combine(&mut z, R::sub);
+        z
     }
 }
