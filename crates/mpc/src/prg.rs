@@ -73,14 +73,8 @@ impl Prg {
 
     /// `n` uniformly random ring elements.
     pub fn vec<R: Ring>(&mut self, n: usize) -> Vec<R> {
-        let per_block = 16 / R::BYTES;
-        let mut v = Vec::with_capacity(n);
-        while v.len() < n {
-            let want = (n - v.len()).min(BATCH * per_block);
-            self.blocks(want.div_ceil(per_block), |bs| {
-                v.extend(bs.iter().flat_map(|b| b.chunks_exact(R::BYTES)).map(R::get).take(want));
-            });
-        }
+        let mut v = vec![R::ZERO; n];
+        self.fill(&mut v);
         v
     }
 

@@ -162,7 +162,10 @@ pub fn connect_with_listener(cfg: &TcpConfig, listener: TcpListener) -> Result<E
             dialing -= 1;
             match got {
                 Ok(s) => streams[peer] = Some(s),
-                Err(detail) => return Err(fail(NetError::Connect { peer, detail })),
+                Err(detail) => {
+                    settle_dials(&dialed_rx, dialing);
+                    return Err(fail(NetError::Connect { peer, detail }));
+                }
             }
         }
         let awaited: Vec<usize> = ((me + 1)..PARTIES)
@@ -209,7 +212,10 @@ pub fn connect_with_listener(cfg: &TcpConfig, listener: TcpListener) -> Result<E
                     dialing -= 1;
                     match got {
                         Ok(s) => streams[peer] = Some(s),
-                        Err(detail) => return Err(fail(NetError::Connect { peer, detail })),
+                        Err(detail) => {
+                            settle_dials(&dialed_rx, dialing);
+                            return Err(fail(NetError::Connect { peer, detail }));
+                        }
                     }
                 }
                 Err(_) if Instant::now() > deadline + MAX_BACKOFF + MIN_HANDSHAKE_WAIT => {
@@ -244,6 +250,20 @@ pub fn connect_with_listener(cfg: &TcpConfig, listener: TcpListener) -> Result<E
         }
     }
     Ok(Endpoint::new(me, links, cfg.recv_timeout))
+}
+
+/// After one dial failed, gives the other dials a moment to finish their handshakes before
+/// this party gives up, so that every peer hears our hello (and refuses it with the real
+/// reason) instead of waiting out its connect timeout for a party that has already left.
+fn settle_dials(dialed: &Receiver<(usize, Result<TcpStream, String>)>, mut dialing: usize) {
+    let until = Instant::now() + MAX_BACKOFF + MIN_HANDSHAKE_WAIT;
+    while dialing > 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || dialed.recv_timeout(left).is_err() {
+            break;
+        }
+        dialing -= 1;
+    }
 }
 
 fn check_index(cfg: &TcpConfig) -> Result<(), NetError> {

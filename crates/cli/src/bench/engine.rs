@@ -162,6 +162,10 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
             .collect();
         let t = median(&secs);
         let count = (op.per_call)(args.size) as f64;
+        if count == 0.0 {
+            // e.g. dot products of length 16 on fewer than 16 elements: nothing to report.
+            continue;
+        }
         let ops_per_sec = count / t;
         let bytes = per.iter().map(|m| m.bytes).max().unwrap_or(0) as f64 / count;
         let rounds = per.iter().map(|m| m.rounds).max().unwrap_or(0);

@@ -35,6 +35,9 @@ pub struct PartyArgs {
     /// Receive timeout in seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_secs: u64,
+    /// How long to keep trying to reach the other parties, in seconds.
+    #[arg(long, default_value_t = 20, hide = true)]
+    pub connect_timeout_secs: u64,
 }
 
 /// What one party measured for one operation.
@@ -79,7 +82,7 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
         me: args.me,
         addrs,
         session: parse_session(&args.session)?,
-        connect_timeout: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(args.connect_timeout_secs),
         recv_timeout: Duration::from_secs(args.timeout_secs),
     };
     let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.me))?;
