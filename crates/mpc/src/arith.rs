@@ -78,13 +78,19 @@ impl Party {
         ))
     }
 
-    /// Turns a 3-out-of-3 additive sharing (`z` is this party's part) into a replicated
-    /// sharing: each party sends its part to its predecessor. One round, one element each.
-    /// `z` must already be masked by a zero sharing.
+    /// Turns 3-out-of-3 additive sharings (`z` are this party's parts) into replicated
+    /// sharings: each party sends its parts to its predecessor. One round, one element each.
+    /// The parts must already be masked by a zero sharing.
+    pub(crate) fn reshare_many<R: Ring>(&mut self, z: Vec<Vec<R>>) -> Result<Vec<AShare<R>>> {
+        let refs: Vec<&[R]> = z.iter().map(Vec::as_slice).collect();
+        self.send_parts(self.prev_id(), &refs)?;
+        let lens: Vec<usize> = z.iter().map(Vec::len).collect();
+        let got = self.recv_parts(self.next_id(), &lens)?;
+        Ok(z.into_iter().zip(got).map(|(a, b)| AShare { a, b }).collect())
+    }
+
     pub(crate) fn reshare<R: Ring>(&mut self, z: Vec<R>) -> Result<AShare<R>> {
-        self.send_ring(self.prev_id(), &z)?;
-        let b = self.recv_ring(self.next_id(), z.len())?;
-        Ok(AShare { a: z, b })
+        Ok(self.reshare_many(vec![z])?.pop().expect("one part"))
     }
 
     /// This party's masked part of the elementwise product (3-out-of-3, no communication).
@@ -111,8 +117,13 @@ impl Party {
     /// Elementwise product of two shared vectors. One round, one element per party per
     /// product (8 bytes in Z_2^64).
     pub fn mul<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>) -> Result<AShare<R>> {
-        let z = self.mul_parts(x, y)?;
-        self.reshare(z)
+        Ok(self.mul_many(&[(x, y)])?.pop().expect("one product"))
+    }
+
+    /// Several independent elementwise products in the round of one.
+    pub fn mul_many<R: Ring>(&mut self, pairs: &[(&AShare<R>, &AShare<R>)]) -> Result<Vec<AShare<R>>> {
+        let parts = pairs.iter().map(|(x, y)| self.mul_parts(x, y)).collect::<Result<Vec<_>>>()?;
+        self.reshare_many(parts)
     }
 
     /// Dot products of consecutive blocks: `x` and `y` hold `n` vectors of length `k` each

@@ -242,60 +242,57 @@ impl Party {
     /// masked with their common seed.
     pub fn inject<R: Ring>(&mut self, bits: &[&BShare], n: usize) -> Result<Vec<AShare<R>>> {
         let me = self.id();
-        let total = n * bits.len();
-        let unpack = |sel: &dyn Fn(&BShare, usize) -> u64| -> Vec<R> {
-            let mut v = Vec::with_capacity(total);
-            for b in bits {
-                v.extend((0..n).map(|k| {
-                    if sel(b, k / 64) >> (k % 64) & 1 == 1 {
-                        R::ONE
-                    } else {
-                        R::ZERO
-                    }
-                }));
-            }
-            v
-        };
-        let out = match me {
+        let lens = vec![n; bits.len()];
+        let bit = |w: u64, k: usize| w >> (k % 64) & 1 == 1;
+        match me {
             0 => {
-                let t = unpack(&|b, w| b.a[w] ^ b.b[w]);
-                let rho: Vec<R> = self.prev.vec(total);
-                let u: Vec<R> = t.iter().zip(&rho).map(|(&t, &r)| t.add(r)).collect();
-                self.send_ring(1, &u)?;
-                let s1 = self.recv_ring(1, total)?;
-                let s0 = self.recv_ring(2, total)?;
-                AShare { a: s0, b: s1 }
+                let mut u = Vec::with_capacity(bits.len());
+                for b in bits {
+                    let rho: Vec<R> = self.prev.vec(n);
+                    u.push(
+                        (0..n)
+                            .map(|k| if bit(b.a[k / 64] ^ b.b[k / 64], k) { rho[k].add(R::ONE) } else { rho[k] })
+                            .collect::<Vec<R>>(),
+                    );
+                }
+                self.send_parts(1, &u.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+                let s1 = self.recv_parts(1, &lens)?;
+                let s0 = self.recv_parts(2, &lens)?;
+                Ok(s0.into_iter().zip(s1).map(|(a, b)| AShare { a, b }).collect())
             }
             1 => {
-                let c = unpack(&|b, w| b.b[w]);
-                let s2: Vec<R> = self.next.vec(total);
-                let m2: Vec<R> = self.next.vec(total);
-                let u: Vec<R> = self.recv_ring(0, total)?;
-                let s1: Vec<R> = (0..total)
-                    .map(|k| {
-                        let su = if c[k] == R::ONE { u[k].neg() } else { u[k] };
-                        c[k].add(su).sub(s2[k]).sub(m2[k])
-                    })
-                    .collect();
-                self.send_ring(0, &s1)?;
-                AShare { a: s1, b: s2 }
+                let masks: Vec<(Vec<R>, Vec<R>)> = bits.iter().map(|_| (self.next.vec(n), self.next.vec(n))).collect();
+                let u = self.recv_parts::<R>(0, &lens)?;
+                let mut out = Vec::with_capacity(bits.len());
+                for ((b, (s2, m2)), u) in bits.iter().zip(masks).zip(u) {
+                    let s1: Vec<R> = (0..n)
+                        .map(|k| {
+                            // c + σu with σ = 1 - 2c.
+                            let cu = if bit(b.b[k / 64], k) { R::ONE.sub(u[k]) } else { u[k] };
+                            cu.sub(s2[k]).sub(m2[k])
+                        })
+                        .collect();
+                    out.push(AShare { a: s1, b: s2 });
+                }
+                self.send_parts(0, &out.iter().map(|s| s.a.as_slice()).collect::<Vec<_>>())?;
+                Ok(out)
             }
             _ => {
-                let c = unpack(&|b, w| b.a[w]);
-                let rho: Vec<R> = self.next.vec(total);
-                let s2: Vec<R> = self.prev.vec(total);
-                let m2: Vec<R> = self.prev.vec(total);
-                let s0: Vec<R> = (0..total)
-                    .map(|k| {
-                        let sr = if c[k] == R::ONE { rho[k] } else { rho[k].neg() };
-                        sr.add(m2[k])
-                    })
-                    .collect();
-                self.send_ring(0, &s0)?;
-                AShare { a: s2, b: s0 }
+                let mut out = Vec::with_capacity(bits.len());
+                for b in bits {
+                    let rho: Vec<R> = self.next.vec(n);
+                    let s2: Vec<R> = self.prev.vec(n);
+                    let m2: Vec<R> = self.prev.vec(n);
+                    // σρ with the sign flipped: -σρ + m2.
+                    let s0: Vec<R> = (0..n)
+                        .map(|k| if bit(b.a[k / 64], k) { rho[k].add(m2[k]) } else { m2[k].sub(rho[k]) })
+                        .collect();
+                    out.push(AShare { a: s2, b: s0 });
+                }
+                self.send_parts(0, &out.iter().map(|s| s.b.as_slice()).collect::<Vec<_>>())?;
+                Ok(out)
             }
-        };
-        Ok(out.split(&vec![n; bits.len()]))
+        }
     }
 
     /// Boolean-shared `w`-bit numbers (planes, `n` elements) to an arithmetic sharing in

@@ -42,40 +42,48 @@ pub fn decode_vec<R: Ring>(v: &[R], f: u32) -> Vec<f64> {
 }
 
 impl Party {
-    /// Turns a masked 3-out-of-3 sharing `z` (this party's part) into a replicated sharing
+    /// Turns masked 3-out-of-3 sharings `z` (this party's parts) into replicated sharings
     /// of `z / 2^d` (see the module docs for the error). Two rounds, one element per party:
-    /// party 2 hands its part to party 1, so parties 0 and 1 hold a two-party sharing; each
+    /// party 2 hands its parts to party 1, so parties 0 and 1 hold a two-party sharing; each
     /// truncates locally; the results are re-randomised with the seed of parties 1 and 2.
-    pub(crate) fn trunc_parts<R: Ring>(&mut self, z: Vec<R>, d: u32) -> Result<AShare<R>> {
-        let n = z.len();
+    pub(crate) fn trunc_parts_many<R: Ring>(&mut self, z: Vec<Vec<R>>, d: u32) -> Result<Vec<AShare<R>>> {
+        let lens: Vec<usize> = z.iter().map(Vec::len).collect();
         match self.id() {
             0 => {
                 // t0 = floor(z0 / 2^d); z0 is masked by the zero sharing, so t0 is uniform
                 // to party 2.
-                let t0: Vec<R> = z.iter().map(|x| x.shr(d)).collect();
-                self.send_ring(2, &t0)?;
-                let t1 = self.recv_ring(1, n)?;
-                Ok(AShare { a: t0, b: t1 })
+                let t0: Vec<Vec<R>> = z.iter().map(|v| v.iter().map(|x| x.shr(d)).collect()).collect();
+                self.send_parts(2, &t0.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+                let t1 = self.recv_parts(1, &lens)?;
+                Ok(t0.into_iter().zip(t1).map(|(a, b)| AShare { a, b }).collect())
             }
             1 => {
-                let z2: Vec<R> = self.recv_ring(2, n)?;
-                let r: Vec<R> = self.next.vec(n);
-                let t1: Vec<R> = z
-                    .iter()
-                    .zip(&z2)
-                    .zip(&r)
-                    .map(|((&p, &q), &r)| p.add(q).neg().shr(d).neg().sub(r))
-                    .collect();
-                self.send_ring(0, &t1)?;
-                Ok(AShare { a: t1, b: r })
+                let z2: Vec<Vec<R>> = self.recv_parts(2, &lens)?;
+                let mut out = Vec::with_capacity(z.len());
+                for (zi, z2i) in z.iter().zip(&z2) {
+                    let r: Vec<R> = self.next.vec(zi.len());
+                    let t1: Vec<R> = zi
+                        .iter()
+                        .zip(z2i)
+                        .zip(&r)
+                        .map(|((&p, &q), &r)| p.add(q).neg().shr(d).neg().sub(r))
+                        .collect();
+                    out.push(AShare { a: t1, b: r });
+                }
+                self.send_parts(0, &out.iter().map(|s| s.a.as_slice()).collect::<Vec<_>>())?;
+                Ok(out)
             }
             _ => {
-                self.send_ring(1, &z)?;
-                let r: Vec<R> = self.prev.vec(n);
-                let t0 = self.recv_ring(0, n)?;
-                Ok(AShare { a: r, b: t0 })
+                self.send_parts(1, &z.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
+                let r: Vec<Vec<R>> = lens.iter().map(|&n| self.prev.vec(n)).collect();
+                let t0 = self.recv_parts(0, &lens)?;
+                Ok(r.into_iter().zip(t0).map(|(a, b)| AShare { a, b }).collect())
             }
         }
+    }
+
+    pub(crate) fn trunc_parts<R: Ring>(&mut self, z: Vec<R>, d: u32) -> Result<AShare<R>> {
+        Ok(self.trunc_parts_many(vec![z], d)?.pop().expect("one part"))
     }
 
     /// Divides a shared vector by 2^d (probabilistic truncation; module docs give the
@@ -96,14 +104,18 @@ impl Party {
     }
 
     /// Product followed by division by 2^d, in the rounds of one truncation.
-    pub fn mul_trunc<R: Ring>(
+    pub fn mul_trunc<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, d: u32) -> Result<AShare<R>> {
+        Ok(self.mul_trunc_many(&[(x, y)], d)?.pop().expect("one product"))
+    }
+
+    /// Several independent products, each divided by 2^d, in the rounds of one.
+    pub fn mul_trunc_many<R: Ring>(
         &mut self,
-        x: &AShare<R>,
-        y: &AShare<R>,
+        pairs: &[(&AShare<R>, &AShare<R>)],
         d: u32,
-    ) -> Result<AShare<R>> {
-        let z = self.mul_parts(x, y)?;
-        self.trunc_parts(z, d)
+    ) -> Result<Vec<AShare<R>>> {
+        let parts = pairs.iter().map(|(x, y)| self.mul_parts(x, y)).collect::<Result<Vec<_>>>()?;
+        self.trunc_parts_many(parts, d)
     }
 
     /// Fixed-point dot products (see [`Party::dot`]), truncated once per result.

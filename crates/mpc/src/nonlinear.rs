@@ -26,6 +26,7 @@ use crate::error::Result;
 use crate::fixed::encode;
 use crate::party::Party;
 use crate::poly::fit;
+use crate::ring::Ring;
 use crate::share::AShare;
 
 /// Internal precision (fractional bits) of the reduced-range computations.
@@ -110,14 +111,18 @@ impl Party {
         // r = y - 2^f·(integer part), in [0, 1) at scale f.
         let mut r = y;
         for (j, b) in inj[..6].iter().enumerate() {
-            r = r.sub(&b.shl(f + j as u32));
+            r.add_scaled(b, 1u128.shl(f + j as u32).neg());
         }
         // 2^(integer part) as an exact integer: the product of 1 + (2^(2^j) - 1)·b_j, times
         // (1 - negative) so that arguments below the range give 0.
         let mut factors: Vec<AShare<u128>> = inj[..6]
             .iter()
             .enumerate()
-            .map(|(j, b)| self.add_const(&b.mul_const((1u128 << (1u32 << j)) - 1), 1))
+            .map(|(j, b)| {
+                let mut t = self.public(&vec![1; n]);
+                t.add_scaled(b, (1u128 << (1u32 << j)) - 1);
+                t
+            })
             .collect();
         factors.push(self.add_const(&inj[6].neg(), 1));
         let pow2 = self.product(factors)?;
@@ -130,11 +135,8 @@ impl Party {
     fn product(&mut self, mut terms: Vec<AShare<u128>>) -> Result<AShare<u128>> {
         while terms.len() > 1 {
             let half = terms.len() / 2;
-            let n = terms[0].len();
-            let lhs: Vec<&AShare<u128>> = (0..half).map(|t| &terms[2 * t]).collect();
-            let rhs: Vec<&AShare<u128>> = (0..half).map(|t| &terms[2 * t + 1]).collect();
-            let prod = self.mul(&AShare::concat(&lhs), &AShare::concat(&rhs))?;
-            let mut next = prod.split(&vec![n; half]);
+            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..half).map(|t| (&terms[2 * t], &terms[2 * t + 1])).collect();
+            let mut next = self.mul_many(&pairs)?;
             if terms.len() % 2 == 1 {
                 next.push(terms.pop().expect("odd term"));
             }

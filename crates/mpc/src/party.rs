@@ -10,7 +10,7 @@ use tessera_net::{Endpoint, Stats};
 
 use crate::error::{MpcError, Result};
 use crate::prg::{fresh_seed, Prg};
-use crate::ring::{decode, encode, Ring};
+use crate::ring::{decode, encode_into, Ring};
 
 /// A compute party: its position among the three, its links, and its PRF streams.
 pub struct Party {
@@ -104,12 +104,39 @@ impl Party {
     }
 
     pub(crate) fn send_ring<R: Ring>(&mut self, to: usize, v: &[R]) -> Result<()> {
-        Ok(self.net.send(to, encode(v))?)
+        self.send_parts(to, &[v])
     }
 
     pub(crate) fn recv_ring<R: Ring>(&mut self, from: usize, n: usize) -> Result<Vec<R>> {
+        Ok(self.recv_parts(from, &[n])?.pop().expect("one part"))
+    }
+
+    /// Sends several vectors as one message (one round, no concatenation in memory).
+    pub(crate) fn send_parts<R: Ring>(&mut self, to: usize, parts: &[&[R]]) -> Result<()> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(total * R::BYTES);
+        for p in parts {
+            encode_into(p, &mut out);
+        }
+        Ok(self.net.send(to, out)?)
+    }
+
+    /// Receives one message holding vectors of the given lengths.
+    pub(crate) fn recv_parts<R: Ring>(&mut self, from: usize, lens: &[usize]) -> Result<Vec<Vec<R>>> {
         let b = self.net.recv(from)?;
-        decode(&b, n).ok_or_else(|| self.malformed(from, b.len(), n * R::BYTES))
+        let total: usize = lens.iter().sum();
+        if b.len() != total * R::BYTES {
+            return Err(self.malformed(from, b.len(), total * R::BYTES));
+        }
+        let mut at = 0;
+        Ok(lens
+            .iter()
+            .map(|&n| {
+                let v = decode(&b[at..at + n * R::BYTES], n).expect("length checked");
+                at += n * R::BYTES;
+                v
+            })
+            .collect())
     }
 
     pub(crate) fn send_words(&mut self, to: usize, v: &[u64]) -> Result<()> {

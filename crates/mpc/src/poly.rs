@@ -77,10 +77,9 @@ impl Party {
         while pw.len() < deg {
             let m = pw.len();
             let count = (deg - m).min(m);
-            let lhs: Vec<&AShare<u128>> = vec![&pw[m - 1]; count];
-            let rhs: Vec<&AShare<u128>> = pw[..count].iter().collect();
-            let prod = self.mul_trunc(&AShare::concat(&lhs), &AShare::concat(&rhs), scale)?;
-            pw.extend(prod.split(&vec![x.len(); count]));
+            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..count).map(|i| (&pw[m - 1], &pw[i])).collect();
+            let prod = self.mul_trunc_many(&pairs, scale)?;
+            pw.extend(prod);
         }
         Ok(pw)
     }
@@ -104,7 +103,7 @@ impl Party {
         let pw = self.powers(x, c.len() - 1, scale)?;
         let mut acc = self.public(&vec![encode::<u128>(c[0], 2 * scale); x.len()]);
         for (k, p) in pw.iter().enumerate() {
-            acc = acc.add(&p.mul_const(encode(c[k + 1], scale)));
+            acc.add_scaled(p, encode(c[k + 1], scale));
         }
         Ok(acc)
     }

@@ -121,10 +121,16 @@ ring_impl!(u128, 128);
 /// Encodes a vector of ring elements for the wire.
 pub fn encode<R: Ring>(v: &[R]) -> Vec<u8> {
     let mut out = Vec::with_capacity(v.len() * R::BYTES);
-    for &x in v {
-        x.put(&mut out);
-    }
+    encode_into(v, &mut out);
     out
+}
+
+/// Appends the encoding of `v` to `out`.
+pub fn encode_into<R: Ring>(v: &[R], out: &mut Vec<u8>) {
+    out.reserve(v.len() * R::BYTES);
+    for &x in v {
+        x.put(out);
+    }
 }
 
 /// Decodes exactly `n` elements, or `None` if the length is wrong.

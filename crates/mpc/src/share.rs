@@ -78,6 +78,18 @@ impl<R: Ring> AShare<R> {
         }
     }
 
+    /// Adds `c · other` to this sharing in place (local); the workhorse of linear
+    /// combinations with public coefficients.
+    pub fn add_scaled(&mut self, other: &Self, c: R) {
+        assert_eq!(self.len(), other.len(), "shared vectors of different lengths");
+        for (s, &o) in self.a.iter_mut().zip(&other.a) {
+            *s = s.add(o.mul(c));
+        }
+        for (s, &o) in self.b.iter_mut().zip(&other.b) {
+            *s = s.add(o.mul(c));
+        }
+    }
+
     /// Multiplies every element by 2^d (local, exact modulo the ring).
     pub fn shl(&self, d: u32) -> Self {
         self.mul_const(R::ONE.shl(d))
