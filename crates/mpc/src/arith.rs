@@ -86,7 +86,10 @@ impl Party {
         self.send_parts(self.prev_id(), &refs)?;
         let lens: Vec<usize> = z.iter().map(Vec::len).collect();
         let got = self.recv_parts(self.next_id(), &lens)?;
-        Ok(z.into_iter().zip(got).map(|(a, b)| AShare { a, b }).collect())
+        Ok(z.into_iter()
+            .zip(got)
+            .map(|(a, b)| AShare { a, b })
+            .collect())
     }
 
     pub(crate) fn reshare<R: Ring>(&mut self, z: Vec<R>) -> Result<AShare<R>> {
@@ -121,8 +124,14 @@ impl Party {
     }
 
     /// Several independent elementwise products in the round of one.
-    pub fn mul_many<R: Ring>(&mut self, pairs: &[(&AShare<R>, &AShare<R>)]) -> Result<Vec<AShare<R>>> {
-        let parts = pairs.iter().map(|(x, y)| self.mul_parts(x, y)).collect::<Result<Vec<_>>>()?;
+    pub fn mul_many<R: Ring>(
+        &mut self,
+        pairs: &[(&AShare<R>, &AShare<R>)],
+    ) -> Result<Vec<AShare<R>>> {
+        let parts = pairs
+            .iter()
+            .map(|(x, y)| self.mul_parts(x, y))
+            .collect::<Result<Vec<_>>>()?;
         self.reshare_many(parts)
     }
 

@@ -251,24 +251,41 @@ impl Party {
                     let rho: Vec<R> = self.prev.vec(n);
                     u.push(
                         (0..n)
-                            .map(|k| if bit(b.a[k / 64] ^ b.b[k / 64], k) { rho[k].add(R::ONE) } else { rho[k] })
+                            .map(|k| {
+                                if bit(b.a[k / 64] ^ b.b[k / 64], k) {
+                                    rho[k].add(R::ONE)
+                                } else {
+                                    rho[k]
+                                }
+                            })
                             .collect::<Vec<R>>(),
                     );
                 }
                 self.send_parts(1, &u.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
                 let s1 = self.recv_parts(1, &lens)?;
                 let s0 = self.recv_parts(2, &lens)?;
-                Ok(s0.into_iter().zip(s1).map(|(a, b)| AShare { a, b }).collect())
+                Ok(s0
+                    .into_iter()
+                    .zip(s1)
+                    .map(|(a, b)| AShare { a, b })
+                    .collect())
             }
             1 => {
-                let masks: Vec<(Vec<R>, Vec<R>)> = bits.iter().map(|_| (self.next.vec(n), self.next.vec(n))).collect();
+                let masks: Vec<(Vec<R>, Vec<R>)> = bits
+                    .iter()
+                    .map(|_| (self.next.vec(n), self.next.vec(n)))
+                    .collect();
                 let u = self.recv_parts::<R>(0, &lens)?;
                 let mut out = Vec::with_capacity(bits.len());
                 for ((b, (s2, m2)), u) in bits.iter().zip(masks).zip(u) {
                     let s1: Vec<R> = (0..n)
                         .map(|k| {
                             // c + σu with σ = 1 - 2c.
-                            let cu = if bit(b.b[k / 64], k) { R::ONE.sub(u[k]) } else { u[k] };
+                            let cu = if bit(b.b[k / 64], k) {
+                                R::ONE.sub(u[k])
+                            } else {
+                                u[k]
+                            };
                             cu.sub(s2[k]).sub(m2[k])
                         })
                         .collect();
@@ -285,7 +302,13 @@ impl Party {
                     let m2: Vec<R> = self.prev.vec(n);
                     // σρ with the sign flipped: -σρ + m2.
                     let s0: Vec<R> = (0..n)
-                        .map(|k| if bit(b.a[k / 64], k) { rho[k].add(m2[k]) } else { m2[k].sub(rho[k]) })
+                        .map(|k| {
+                            if bit(b.a[k / 64], k) {
+                                rho[k].add(m2[k])
+                            } else {
+                                m2[k].sub(rho[k])
+                            }
+                        })
                         .collect();
                     out.push(AShare { a: s2, b: s0 });
                 }

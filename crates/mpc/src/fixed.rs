@@ -46,16 +46,27 @@ impl Party {
     /// of `z / 2^d` (see the module docs for the error). Two rounds, one element per party:
     /// party 2 hands its parts to party 1, so parties 0 and 1 hold a two-party sharing; each
     /// truncates locally; the results are re-randomised with the seed of parties 1 and 2.
-    pub(crate) fn trunc_parts_many<R: Ring>(&mut self, z: Vec<Vec<R>>, d: u32) -> Result<Vec<AShare<R>>> {
+    pub(crate) fn trunc_parts_many<R: Ring>(
+        &mut self,
+        z: Vec<Vec<R>>,
+        d: u32,
+    ) -> Result<Vec<AShare<R>>> {
         let lens: Vec<usize> = z.iter().map(Vec::len).collect();
         match self.id() {
             0 => {
                 // t0 = floor(z0 / 2^d); z0 is masked by the zero sharing, so t0 is uniform
                 // to party 2.
-                let t0: Vec<Vec<R>> = z.iter().map(|v| v.iter().map(|x| x.shr(d)).collect()).collect();
+                let t0: Vec<Vec<R>> = z
+                    .iter()
+                    .map(|v| v.iter().map(|x| x.shr(d)).collect())
+                    .collect();
                 self.send_parts(2, &t0.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
                 let t1 = self.recv_parts(1, &lens)?;
-                Ok(t0.into_iter().zip(t1).map(|(a, b)| AShare { a, b }).collect())
+                Ok(t0
+                    .into_iter()
+                    .zip(t1)
+                    .map(|(a, b)| AShare { a, b })
+                    .collect())
             }
             1 => {
                 let z2: Vec<Vec<R>> = self.recv_parts(2, &lens)?;
@@ -77,7 +88,10 @@ impl Party {
                 self.send_parts(1, &z.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
                 let r: Vec<Vec<R>> = lens.iter().map(|&n| self.prev.vec(n)).collect();
                 let t0 = self.recv_parts(0, &lens)?;
-                Ok(r.into_iter().zip(t0).map(|(a, b)| AShare { a, b }).collect())
+                Ok(r.into_iter()
+                    .zip(t0)
+                    .map(|(a, b)| AShare { a, b })
+                    .collect())
             }
         }
     }
@@ -104,8 +118,16 @@ impl Party {
     }
 
     /// Product followed by division by 2^d, in the rounds of one truncation.
-    pub fn mul_trunc<R: Ring>(&mut self, x: &AShare<R>, y: &AShare<R>, d: u32) -> Result<AShare<R>> {
-        Ok(self.mul_trunc_many(&[(x, y)], d)?.pop().expect("one product"))
+    pub fn mul_trunc<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        y: &AShare<R>,
+        d: u32,
+    ) -> Result<AShare<R>> {
+        Ok(self
+            .mul_trunc_many(&[(x, y)], d)?
+            .pop()
+            .expect("one product"))
     }
 
     /// Several independent products, each divided by 2^d, in the rounds of one.
@@ -114,7 +136,10 @@ impl Party {
         pairs: &[(&AShare<R>, &AShare<R>)],
         d: u32,
     ) -> Result<Vec<AShare<R>>> {
-        let parts = pairs.iter().map(|(x, y)| self.mul_parts(x, y)).collect::<Result<Vec<_>>>()?;
+        let parts = pairs
+            .iter()
+            .map(|(x, y)| self.mul_parts(x, y))
+            .collect::<Result<Vec<_>>>()?;
         self.trunc_parts_many(parts, d)
     }
 

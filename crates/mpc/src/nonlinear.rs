@@ -135,7 +135,9 @@ impl Party {
     fn product(&mut self, mut terms: Vec<AShare<u128>>) -> Result<AShare<u128>> {
         while terms.len() > 1 {
             let half = terms.len() / 2;
-            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..half).map(|t| (&terms[2 * t], &terms[2 * t + 1])).collect();
+            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..half)
+                .map(|t| (&terms[2 * t], &terms[2 * t + 1]))
+                .collect();
             let mut next = self.mul_many(&pairs)?;
             if terms.len() % 2 == 1 {
                 next.push(terms.pop().expect("odd term"));

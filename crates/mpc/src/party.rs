@@ -122,7 +122,11 @@ impl Party {
     }
 
     /// Receives one message holding vectors of the given lengths.
-    pub(crate) fn recv_parts<R: Ring>(&mut self, from: usize, lens: &[usize]) -> Result<Vec<Vec<R>>> {
+    pub(crate) fn recv_parts<R: Ring>(
+        &mut self,
+        from: usize,
+        lens: &[usize],
+    ) -> Result<Vec<Vec<R>>> {
         let b = self.net.recv(from)?;
         let total: usize = lens.iter().sum();
         if b.len() != total * R::BYTES {

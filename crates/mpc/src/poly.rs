@@ -77,7 +77,8 @@ impl Party {
         while pw.len() < deg {
             let m = pw.len();
             let count = (deg - m).min(m);
-            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..count).map(|i| (&pw[m - 1], &pw[i])).collect();
+            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+                (0..count).map(|i| (&pw[m - 1], &pw[i])).collect();
             let prod = self.mul_trunc_many(&pairs, scale)?;
             pw.extend(prod);
         }

@@ -73,8 +73,21 @@ impl Prg {
 
     /// `n` uniformly random ring elements.
     pub fn vec<R: Ring>(&mut self, n: usize) -> Vec<R> {
-        let mut v = vec![R::ZERO; n];
-        self.fill(&mut v);
+        let per_block = 16 / R::BYTES;
+        let mut v = Vec::with_capacity(n);
+        for start in (0..n).step_by(BATCH * per_block) {
+            let want = (n - start).min(BATCH * per_block);
+            self.blocks(want.div_ceil(per_block), |bs| {
+                if per_block == 1 {
+                    v.extend(bs.iter().map(|b| R::get(b)));
+                } else {
+                    for b in bs {
+                        let take = (n - v.len()).min(per_block);
+                        v.extend(b.chunks_exact(R::BYTES).take(take).map(R::get));
+                    }
+                }
+            });
+        }
         v
     }
 

@@ -40,6 +40,8 @@ pub trait Ring: Copy + Default + Eq + Ord + Debug + Send + Sync + 'static {
     fn from_halves(lo: u64, hi: u64) -> Self;
     /// Appends the little-endian encoding.
     fn put(self, out: &mut Vec<u8>);
+    /// Writes the little-endian encoding into exactly `BYTES` bytes.
+    fn write(self, out: &mut [u8]);
     /// Reads one element from exactly `BYTES` little-endian bytes.
     fn get(b: &[u8]) -> Self;
 }
@@ -108,6 +110,10 @@ macro_rules! ring_impl {
                 out.extend_from_slice(&self.to_le_bytes());
             }
             #[inline(always)]
+            fn write(self, out: &mut [u8]) {
+                out.copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline(always)]
             fn get(b: &[u8]) -> Self {
                 <$t>::from_le_bytes(b.try_into().expect("element width"))
             }
@@ -127,9 +133,10 @@ pub fn encode<R: Ring>(v: &[R]) -> Vec<u8> {
 
 /// Appends the encoding of `v` to `out`.
 pub fn encode_into<R: Ring>(v: &[R], out: &mut Vec<u8>) {
-    out.reserve(v.len() * R::BYTES);
-    for &x in v {
-        x.put(out);
+    let start = out.len();
+    out.resize(start + v.len() * R::BYTES, 0);
+    for (c, &x) in out[start..].chunks_exact_mut(R::BYTES).zip(v) {
+        x.write(c);
     }
 }
 

@@ -81,7 +81,11 @@ impl<R: Ring> AShare<R> {
     /// Adds `c · other` to this sharing in place (local); the workhorse of linear
     /// combinations with public coefficients.
     pub fn add_scaled(&mut self, other: &Self, c: R) {
-        assert_eq!(self.len(), other.len(), "shared vectors of different lengths");
+        assert_eq!(
+            self.len(),
+            other.len(),
+            "shared vectors of different lengths"
+        );
         for (s, &o) in self.a.iter_mut().zip(&other.a) {
             *s = s.add(o.mul(c));
         }
