@@ -126,15 +126,7 @@ impl Party {
         let g = self.and_many(&pairs)?;
         let p: Vec<BShare> = x.iter().zip(y).map(|(u, v)| u.xor(v)).collect();
         let c = self.carries(g, p.clone())?;
-        Ok((0..p.len())
-            .map(|j| {
-                if j == 0 {
-                    p[0].clone()
-                } else {
-                    p[j].xor(&c[j - 1])
-                }
-            })
-            .collect())
+        Ok(sum_bits(&p, &c))
     }
 
     /// Bit decomposition: the low `w` bits of each element as boolean planes (plane `j` is
@@ -163,20 +155,9 @@ impl Party {
             "bit widths {w}, {width} out of range"
         );
         let k = width;
-        let ad = self.addends(x, k, false)?;
-        let pairs: Vec<(&BShare, &BShare)> = ad.a[..k - 1].iter().zip(&ad.c[..k - 1]).collect();
-        let g = self.and_many(&pairs)?;
-        let p: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
+        let (g, p) = self.generate_propagate(x, k)?;
         let carries = self.carries(g[..w].to_vec(), p[..w].to_vec())?;
-        let low = (0..w)
-            .map(|j| {
-                if j == 0 {
-                    p[0].clone()
-                } else {
-                    p[j].xor(&carries[j - 1])
-                }
-            })
-            .collect();
+        let low = sum_bits(&p[..w], &carries);
         let mut gs = vec![carries[w - 1].clone()];
         gs.extend_from_slice(&g[w..]);
         let mut ps = vec![BShare::default()];
@@ -199,14 +180,25 @@ impl Party {
             width >= 2 && width <= R::BITS as usize,
             "sign width {width} out of range"
         );
-        let w = width;
-        let ad = self.addends(x, w, false)?;
-        let pairs: Vec<(&BShare, &BShare)> = ad.a[..w - 1].iter().zip(&ad.c[..w - 1]).collect();
-        let g = self.and_many(&pairs)?;
-        let p: Vec<BShare> = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
-        let top = p[w - 1].clone();
-        let carry = self.carry_out(g, p[..w - 1].to_vec())?;
+        let (g, mut p) = self.generate_propagate(x, width)?;
+        let top = p.pop().expect("width >= 2");
+        let carry = self.carry_out(g, p)?;
         Ok(top.xor(&carry))
+    }
+
+    /// Generate bits (positions `0..width-1`) and propagate bits (`0..width`) of the two
+    /// addends of `x` modulo 2^width: one dealing round and one round of and gates.
+    fn generate_propagate<R: Ring>(
+        &mut self,
+        x: &AShare<R>,
+        width: usize,
+    ) -> Result<(Vec<BShare>, Vec<BShare>)> {
+        let ad = self.addends(x, width, false)?;
+        let pairs: Vec<(&BShare, &BShare)> =
+            ad.a[..width - 1].iter().zip(&ad.c[..width - 1]).collect();
+        let g = self.and_many(&pairs)?;
+        let p = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
+        Ok((g, p))
     }
 
     /// Whether each element is zero: `s0 + s1 == -s2`, tested bitwise with an and tree.
@@ -382,4 +374,17 @@ impl Party {
             },
         })
     }
+}
+
+/// Sum bits of an adder from its propagate bits and the carry out of every position.
+fn sum_bits(p: &[BShare], carries: &[BShare]) -> Vec<BShare> {
+    (0..p.len())
+        .map(|j| {
+            if j == 0 {
+                p[0].clone()
+            } else {
+                p[j].xor(&carries[j - 1])
+            }
+        })
+        .collect()
 }

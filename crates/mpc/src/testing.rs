@@ -6,6 +6,8 @@ use tessera_net::memory;
 
 use crate::error::Result;
 use crate::party::Party;
+use crate::ring::Ring;
+use crate::share::AShare;
 
 /// Runs `f` as each of the three parties on its own thread, connected in memory, and
 /// returns the three results in party order. A party whose `f` fails tells the others
@@ -50,4 +52,19 @@ pub fn run3_ok<T: Send>(f: impl Fn(&mut Party) -> Result<T> + Sync) -> [T; 3] {
         b.expect("party 1"),
         c.expect("party 2"),
     ]
+}
+
+/// Secret-shares `v` from party `owner` (every party calls this with the same `v`; only the
+/// owner's copy is used). Panics on failure: for tests.
+pub fn input<R: Ring>(p: &mut Party, owner: usize, v: &[R]) -> AShare<R> {
+    let mine = (p.id() == owner).then_some(v);
+    p.share_input(owner, mine, v.len()).expect("input")
+}
+
+/// The common value of three results that must agree (e.g. a value revealed to all).
+pub fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
+    let [a, b, c] = r;
+    assert_eq!(a, b, "parties 0 and 1 disagree");
+    assert_eq!(b, c, "parties 1 and 2 disagree");
+    a
 }

@@ -2,20 +2,8 @@
 
 use proptest::prelude::*;
 use tessera_mpc::fixed::{decode_vec, encode, encode_vec};
-use tessera_mpc::testing::{run3, run3_ok};
-use tessera_mpc::{dealer, AShare, MpcError, Party, Ring};
-
-fn input<R: Ring>(p: &mut Party, owner: usize, v: &[R]) -> AShare<R> {
-    let mine = (p.id() == owner).then_some(v);
-    p.share_input(owner, mine, v.len()).unwrap()
-}
-
-fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
-    let [a, b, c] = r;
-    assert_eq!(a, b);
-    assert_eq!(b, c);
-    a
-}
+use tessera_mpc::testing::{input, run3, run3_ok, same};
+use tessera_mpc::{dealer, AShare, MpcError, Ring};
 
 fn edge_u64() -> impl Strategy<Value = u64> {
     prop_oneof![

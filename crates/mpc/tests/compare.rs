@@ -2,20 +2,8 @@
 
 use proptest::prelude::*;
 use tessera_mpc::boolean::{pack_bits, unpack_bits, words_for, BShare};
-use tessera_mpc::testing::run3_ok;
-use tessera_mpc::{AShare, Party, Ring};
-
-fn input<R: Ring>(p: &mut Party, owner: usize, v: &[R]) -> AShare<R> {
-    let mine = (p.id() == owner).then_some(v);
-    p.share_input(owner, mine, v.len()).unwrap()
-}
-
-fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
-    let [a, b, c] = r;
-    assert_eq!(a, b);
-    assert_eq!(b, c);
-    a
-}
+use tessera_mpc::testing::{input, run3_ok, same};
+use tessera_mpc::{AShare, Party};
 
 /// Values whose differences stay within the documented comparison range, with edges.
 fn cmp_i64() -> impl Strategy<Value = i64> {
@@ -96,6 +84,31 @@ proptest! {
             }
             prop_assert_eq!(back[k], v[k] & mask);
             prop_assert_eq!(back64[k], (v[k] & mask) as u64 & if w >= 64 { u64::MAX } else { (1u64 << w) - 1 });
+        }
+    }
+
+    #[test]
+    fn sign_and_bits_within_a_width(x in proptest::collection::vec(-(1i64 << 45)..(1i64 << 45), 1..150), w in 1usize..40) {
+        // Values in [-2^45, 2^45): the sign needs only 46 bits.
+        let v: Vec<u128> = x.iter().map(|&a| a as i128 as u128).collect();
+        let n = v.len();
+        let r = run3_ok(|p| {
+            let sx = input(p, 2, &v);
+            let s = p.sign_within(&sx, 46)?;
+            let (low, s2) = p.a2b_with_sign(&sx, w, 46)?;
+            let (abs, neg) = p.abs_sign_within(&sx, 46)?;
+            let low: Vec<Vec<bool>> = low.iter().map(|b| reveal_bits(p, b, n)).collect();
+            Ok((reveal_bits(p, &s, n), reveal_bits(p, &s2, n), low, p.reveal(&abs)?, p.reveal(&neg)?))
+        });
+        let (s, s2, low, abs, neg) = same(r);
+        for i in 0..n {
+            prop_assert_eq!(s[i], x[i] < 0);
+            prop_assert_eq!(s2[i], x[i] < 0);
+            prop_assert_eq!(neg[i], (x[i] < 0) as u128);
+            prop_assert_eq!(abs[i], x[i].unsigned_abs() as u128);
+            for (j, plane) in low.iter().enumerate() {
+                prop_assert_eq!(plane[i], (x[i] >> j) & 1 == 1);
+            }
         }
     }
 
