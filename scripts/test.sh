@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace. Needs only the Rust toolchain; anything else the tests
-# need is installed and started from here.
+# Runs every test of the workspace and ends with one summary line ("N passed, N failed").
+# Needs only the Rust toolchain; anything else the tests need is installed and started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --workspace "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
+echo
+echo "tests: $passed passed, $failed failed"
+exit "$status"
