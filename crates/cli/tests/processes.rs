@@ -608,3 +608,71 @@ fn a_party_with_another_session_is_refused() {
         );
     }
 }
+
+#[test]
+fn engine_benchmark_simulates_latency() {
+    let latency = 0.02;
+    let started = Instant::now();
+    let e = run_engine(
+        &[
+            "bench",
+            "engine",
+            "--size",
+            "20000",
+            "--reps",
+            "1",
+            "--ops",
+            "mul,lt",
+            "--json",
+            "--latency-ms",
+            "20",
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(e.status.success(), "bench engine failed:\n{}", e.stderr);
+    let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
+    let mut keys: Vec<&str> = report
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["lt", "mul"], "only operations at the top level");
+    for (op, rounds) in [("mul", 1.0), ("lt", 8.0)] {
+        let entry = &report[op];
+        assert_eq!(entry["rounds"].as_f64(), Some(rounds), "{op}: {entry}");
+        assert_eq!(entry["one_way_latency_ms"].as_f64(), Some(20.0), "{entry}");
+        assert!(entry["bandwidth_mbit"].is_null(), "{entry}");
+        // Each round costs one one-way latency (the parties send in parallel).
+        let secs = entry["seconds_median"].as_f64().unwrap();
+        let floor = if rounds == 1.0 {
+            latency
+        } else {
+            rounds * latency * 0.9
+        };
+        assert!(secs >= floor, "{op} took {secs} s, less than {floor} s");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn engine_benchmark_rejects_bad_network_options() {
+    let limit = Duration::from_secs(7);
+    for (flag, value) in [
+        ("--latency-ms", "nan"),
+        ("--latency-ms", "-1"),
+        ("--bandwidth-mbit", "0"),
+        ("--bandwidth-mbit", "inf"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let e = run(&["bench", "engine", "--ops", "mul", &arg], limit);
+        e.assert_failed();
+        e.assert_no_report();
+        assert!(e.stderr.contains(flag), "{arg}: {}", e.stderr);
+    }
+}

@@ -13,6 +13,13 @@
 //!   failure probability is below 2^-40 per element. This bounds the *valid range*: the
 //!   real product of a fixed-point multiplication must stay below 2^39 ≈ 5.5·10^11.
 //!
+//! Errors of the operations built on it (each truncates once per result):
+//! - `mul_fix`, `trunc`, `dot_fix`, `matmul_fix`: the exact result of the integer
+//!   computation, then `floor(·/2^f)` or one more: absolute error below 2^-f on top of the
+//!   inputs' own encoding error (tested exactly in `tests/arith.rs`); dot and matrix
+//!   products sum first, so the error does not grow with the inner dimension;
+//! - `mul_const_fix(x, c)`: additionally `|x|·2^-(f+1)` from encoding `c`.
+//!
 //! Leakage: none beyond the statistical distance `|z| / 2^(k - d)` of one party's view of a
 //! share (below 2^-40 inside the valid range).
 

@@ -209,4 +209,15 @@ impl Endpoint {
     pub fn failure(&self) -> Option<&NetError> {
         self.failed.as_ref()
     }
+
+    /// Replaces every link by `f(peer, link)`, keeping everything else (used to wrap the
+    /// carriers, e.g. by [`crate::shaper`]).
+    pub(crate) fn map_links(mut self, mut f: impl FnMut(usize, Link) -> Link) -> Endpoint {
+        for (peer, slot) in self.links.iter_mut().enumerate() {
+            if let Some(link) = slot.take() {
+                *slot = Some(f(peer, link));
+            }
+        }
+        self
+    }
 }

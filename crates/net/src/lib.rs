@@ -16,6 +16,7 @@ mod endpoint;
 mod error;
 mod frame;
 pub mod memory;
+pub mod shaper;
 pub mod tcp;
 
 pub use endpoint::{Endpoint, Link, Stats};

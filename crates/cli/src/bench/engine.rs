@@ -8,9 +8,10 @@ use std::process::{Command, Stdio};
 
 use clap::Args;
 use serde_json::json;
+use tessera_net::shaper::Shape;
 
 use super::ops;
-use super::party::Report;
+use super::party::{network_shape, Report};
 
 /// Options of the engine benchmark.
 #[derive(Args, Debug)]
@@ -27,6 +28,13 @@ pub struct EngineArgs {
     /// Only these operations (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
+    /// One-way latency added to every link, in milliseconds (simulated in the transport).
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// Bandwidth of every link in each direction, in Mbit/s (simulated in the transport;
+    /// default: unlimited).
+    #[arg(long)]
+    pub bandwidth_mbit: Option<f64>,
 }
 
 fn free_ports() -> Result<Vec<SocketAddr>, String> {
@@ -66,6 +74,7 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
             known.join(", ")
         ));
     }
+    let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
     let addrs = free_ports()?;
     let addr_list = addrs
         .iter()
@@ -107,6 +116,12 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
         if !args.ops.is_empty() {
             cmd.args(["--ops", &args.ops.join(",")]);
         }
+        if args.latency_ms != 0.0 {
+            cmd.args(["--latency-ms", &args.latency_ms.to_string()]);
+        }
+        if let Some(m) = args.bandwidth_mbit {
+            cmd.args(["--bandwidth-mbit", &m.to_string()]);
+        }
         children.push(
             cmd.spawn()
                 .map_err(|e| format!("cannot start party {me}: {e}"))?,
@@ -141,11 +156,11 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
     if !failures.is_empty() {
         return Err(failures.join("\n"));
     }
-    print_results(args, &reports);
+    print_results(args, &shape, &reports);
     Ok(())
 }
 
-fn print_results(args: &EngineArgs, reports: &[Report]) {
+fn print_results(args: &EngineArgs, shape: &Shape, reports: &[Report]) {
     let mut table = Vec::new();
     let mut obj = serde_json::Map::new();
     for op in ops::all() {
@@ -178,6 +193,8 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
                 "rounds": rounds,
                 "seconds_median": t,
                 "unit": op.unit,
+                "one_way_latency_ms": args.latency_ms,
+                "bandwidth_mbit": args.bandwidth_mbit,
             }),
         );
         table.push((
@@ -208,4 +225,7 @@ fn print_results(args: &EngineArgs, reports: &[Report]) {
          bytes are sent by the busiest party, per operation",
         args.size, args.reps
     );
+    if !shape.is_unshaped() {
+        println!("simulated in the transport, on each link and direction: {shape}");
+    }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use tessera_mpc::Party;
+use tessera_net::shaper::Shape;
 use tessera_net::tcp::{connect, TcpConfig};
 
 use super::ops::{self, Plain, Shared};
@@ -38,6 +39,12 @@ pub struct PartyArgs {
     /// How long to keep trying to reach the other parties, in seconds.
     #[arg(long, default_value_t = 20, hide = true)]
     pub connect_timeout_secs: u64,
+    /// One-way latency to simulate on every link, in milliseconds.
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// Bandwidth to simulate on every link and direction, in Mbit/s (default: unlimited).
+    #[arg(long)]
+    pub bandwidth_mbit: Option<f64>,
 }
 
 /// What one party measured for one operation.
@@ -71,6 +78,28 @@ pub fn parse_session(s: &str) -> Result<[u8; 16], String> {
     Ok(out)
 }
 
+/// The simulated network conditions given by `--latency-ms` and `--bandwidth-mbit`.
+pub fn network_shape(latency_ms: f64, bandwidth_mbit: Option<f64>) -> Result<Shape, String> {
+    if !(latency_ms.is_finite() && (0.0..=3_600_000.0).contains(&latency_ms)) {
+        return Err(format!(
+            "--latency-ms must be a number of milliseconds >= 0, got {latency_ms}"
+        ));
+    }
+    let bandwidth_bits_per_sec = match bandwidth_mbit {
+        None => None,
+        Some(m) if m.is_finite() && m * 1e6 >= 1.0 && m <= 1e9 => Some((m * 1e6).round() as u64),
+        Some(m) => {
+            return Err(format!(
+                "--bandwidth-mbit must be a positive number of Mbit/s, got {m}"
+            ))
+        }
+    };
+    Ok(Shape {
+        one_way_latency: Duration::from_secs_f64(latency_ms / 1e3),
+        bandwidth_bits_per_sec,
+    })
+}
+
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
     let addrs: [SocketAddr; 3] = args
@@ -85,7 +114,10 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
         connect_timeout: Duration::from_secs(args.connect_timeout_secs),
         recv_timeout: Duration::from_secs(args.timeout_secs),
     };
-    let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.me))?;
+    let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
+    let ep = connect(&cfg)
+        .map_err(|e| format!("party {}: {e}", args.me))?
+        .shaped(shape);
     let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
     match measure(&mut p, args) {
         Ok(report) => {
