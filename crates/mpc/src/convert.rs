@@ -119,6 +119,17 @@ impl Party {
         Ok(groups.pop().map(|g| g.0).unwrap_or_default())
     }
 
+    /// Carry out of the top position when the two addends of `x` (`s0 + s1` and `s2`, each
+    /// reduced modulo 2^w) are added: whether their sum as integers reaches 2^w. Used to
+    /// lift Z_2^64 to Z_2^128 (see `sort.rs`). `2 + ceil(log2 w)` rounds.
+    pub(crate) fn addend_carry<R: Ring>(&mut self, x: &AShare<R>, w: usize) -> Result<BShare> {
+        let ad = self.addends(x, w, false)?;
+        let pairs: Vec<(&BShare, &BShare)> = ad.a.iter().zip(&ad.c).collect();
+        let g = self.and_many(&pairs)?;
+        let p = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
+        self.carry_out(g, p)
+    }
+
     /// Sum of two boolean-shared `w`-bit numbers modulo 2^w (one round for the generate
     /// bits, then `log2 w` rounds of carries).
     fn add_bits(&mut self, x: &[BShare], y: &[BShare]) -> Result<Vec<BShare>> {

@@ -19,6 +19,8 @@ pub mod poly;
 pub mod prg;
 pub mod ring;
 pub mod share;
+pub mod shuffle;
+pub mod sort;
 pub mod testing;
 
 pub use boolean::BShare;
@@ -26,3 +28,4 @@ pub use error::{MpcError, Result};
 pub use party::Party;
 pub use ring::Ring;
 pub use share::AShare;
+pub use shuffle::Table;
