@@ -2,6 +2,7 @@
 
 mod alloc;
 mod bench;
+mod init;
 
 use std::process::ExitCode;
 
@@ -18,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create this station's identity: a private key and a certificate, whose fingerprint
+    /// the other stations list to trust this one.
+    Init(init::InitArgs),
     /// Measure the system (seconds, bytes, rounds).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -36,6 +40,7 @@ fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::run(&args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),
         Command::BenchParty(args) => bench::party::run(&args),
     };

@@ -6,18 +6,22 @@
 //! carried is decided by whoever builds the endpoint:
 //!
 //! - [`memory`]: three parties as threads in one process (tests, demos);
-//! - [`tcp`]: three OS processes or machines over TCP.
+//! - [`tcp`]: three OS processes or machines over TCP;
+//! - [`tls`]: the same over mutually authenticated TLS 1.3, each party pinned to the
+//!   certificate fingerprint listed for it ([`identity`] makes and loads station identities).
 //!
 //! Every link implementation feeds the same two queues (see [`Link`]), so the protocol code
-//! and the counters are identical whatever carries the bytes, and an encrypted transport only
-//! has to provide another pair of queues.
+//! and the counters are identical whatever carries the bytes.
 
 mod endpoint;
 mod error;
 mod frame;
+pub mod identity;
 pub mod memory;
 pub mod shaper;
+mod stream;
 pub mod tcp;
+pub mod tls;
 
 pub use endpoint::{Endpoint, Link, Stats};
 pub use error::NetError;

@@ -28,6 +28,12 @@
 //! should be reported at once rather than computed with. Handshake reads have a deadline, so
 //! a client that connects and says nothing cannot hang a party.
 //!
+//! Over TLS ([`crate::tls`]) the same hello travels inside the encrypted channel, after the
+//! TLS handshake has authenticated both sides; an acceptor that refuses an authenticated
+//! caller first sends it a refusal naming the reason (`b"TSRN"`, a little-endian u16 length,
+//! UTF-8 text) instead of its hello. Plain TCP authenticates nobody, so there a refusal is
+//! just the connection closing.
+//!
 //! # After the handshake
 //!
 //! Each stream gets `TCP_NODELAY` and two threads. The writer takes frames from the
@@ -40,43 +46,15 @@
 //! writes what was queued (an [`Endpoint::abort`] notice included), flushes and shuts the
 //! socket down, so the peer sees the end of the stream at once and the reader thread ends.
 
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::frame::FrameError;
+use crate::stream::{self, Refused, Transport};
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
-/// Version of the wire protocol (hello and frames); parties with different versions refuse
-/// to talk to each other rather than misread each other's bytes.
-pub const PROTOCOL_VERSION: u16 = 1;
-
-/// First bytes of every hello: tells a tessera party from anything else on the port.
-const MAGIC: [u8; 4] = *b"TSRA";
-
-/// Size of the hello: magic, version, party index, session.
-const HELLO_LEN: usize = 4 + 2 + 1 + 16;
-
-/// Capacity of each stream's read and write buffers; writes at least this large go straight
-/// to the socket.
-const IO_BUFFER: usize = 1 << 20;
-
-/// First pause between two dialing attempts; it doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(20);
-
-/// Longest pause between two dialing attempts.
-const MAX_BACKOFF: Duration = Duration::from_millis(500);
-
-/// How often the listener is polled for incoming connections during setup.
-const ACCEPT_POLL: Duration = Duration::from_millis(2);
-
-/// Shortest deadline given to a handshake read, so a connection made just before the setup
-/// deadline still has a moment to say hello.
-const MIN_HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
+pub use crate::stream::PROTOCOL_VERSION;
 
 /// How a party reaches the two others over TCP.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,13 +79,7 @@ pub struct TcpConfig {
 /// [`NetError::Connect`] when the address cannot be bound (naming this party), when a peer is
 /// not reached within `cfg.connect_timeout`, or when a handshake is refused.
 pub fn connect(cfg: &TcpConfig) -> Result<Endpoint, NetError> {
-    check_index(cfg)?;
-    let addr = cfg.addrs[cfg.me];
-    let listener = TcpListener::bind(addr).map_err(|e| NetError::Connect {
-        peer: cfg.me,
-        detail: format!("cannot listen on {addr}: {e}"),
-    })?;
-    connect_with_listener(cfg, listener)
+    connect_with_listener(cfg, bind(cfg)?)
 }
 
 /// Like [`connect`], with a listener the caller has already bound (e.g. to port 0, so tests
@@ -120,458 +92,73 @@ pub fn connect(cfg: &TcpConfig) -> Result<Endpoint, NetError> {
 /// this party or a party index out of range, is reported against the lowest-numbered peer
 /// still expected to dial us; a hello from a real party index names that party.
 pub fn connect_with_listener(cfg: &TcpConfig, listener: TcpListener) -> Result<Endpoint, NetError> {
-    check_index(cfg)?;
-    let me = cfg.me;
-    let deadline = Instant::now() + cfg.connect_timeout;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let listen_err = |e: io::Error| NetError::Connect {
-        peer: me,
-        detail: format!("cannot use the listener: {e}"),
-    };
-    listener.set_nonblocking(true).map_err(listen_err)?;
-
-    // Dial the lower-numbered parties in background threads while this thread accepts.
-    let (dialed_tx, dialed_rx) = channel::<(usize, Result<TcpStream, String>)>();
-    for peer in 0..me {
-        let (cfg, stop, dialed_tx) = (cfg.clone(), Arc::clone(&cancel), dialed_tx.clone());
-        let spawned = thread::Builder::new()
-            .name(format!("tessera-dial-{me}-{peer}"))
-            .spawn(move || {
-                let got = dial(&cfg, peer, deadline, &stop);
-                let _ = dialed_tx.send((peer, got));
-            });
-        if let Err(e) = spawned {
-            cancel.store(true, Ordering::Relaxed);
-            return Err(NetError::Connect {
-                peer,
-                detail: format!("cannot start a thread: {e}"),
-            });
-        }
-    }
-    drop(dialed_tx);
-
-    let fail = |e: NetError| {
-        cancel.store(true, Ordering::Relaxed);
-        e
-    };
-    let mut streams: [Option<TcpStream>; PARTIES] = Default::default();
-    let mut dialing = me;
-    let mut last_accept_error: Option<io::Error> = None;
-    loop {
-        while let Ok((peer, got)) = dialed_rx.try_recv() {
-            dialing -= 1;
-            match got {
-                Ok(s) => streams[peer] = Some(s),
-                Err(detail) => {
-                    settle_dials(&dialed_rx, dialing);
-                    return Err(fail(NetError::Connect { peer, detail }));
-                }
-            }
-        }
-        let awaited: Vec<usize> = ((me + 1)..PARTIES)
-            .filter(|&j| streams[j].is_none())
-            .collect();
-        if awaited.is_empty() && dialing == 0 {
-            break;
-        }
-        let now = Instant::now();
-        if !awaited.is_empty() && now >= deadline {
-            // Dialing threads honour the same deadline; collect their verdicts so the error
-            // lists every peer that is missing.
-            let mut missing: Vec<(usize, String)> = awaited
-                .iter()
-                .map(|&j| {
-                    let mut why = format!(
-                        "party {j} did not connect to us within {:?}",
-                        cfg.connect_timeout
-                    );
-                    if let Some(e) = &last_accept_error {
-                        why.push_str(&format!(" (last accept error: {e})"));
-                    }
-                    (j, why)
-                })
-                .collect();
-            cancel.store(true, Ordering::Relaxed);
-            while dialing > 0 {
-                match dialed_rx.recv_timeout(MAX_BACKOFF + MIN_HANDSHAKE_WAIT) {
-                    Ok((peer, got)) => {
-                        dialing -= 1;
-                        if let Err(why) = got {
-                            missing.push((peer, why));
-                        }
-                    }
-                    Err(_) => break,
-                }
-            }
-            return Err(missing_error(missing));
-        }
-        if awaited.is_empty() {
-            // Only dials are outstanding; they end by the deadline on their own.
-            match dialed_rx.recv_timeout(MAX_BACKOFF) {
-                Ok((peer, got)) => {
-                    dialing -= 1;
-                    match got {
-                        Ok(s) => streams[peer] = Some(s),
-                        Err(detail) => {
-                            settle_dials(&dialed_rx, dialing);
-                            return Err(fail(NetError::Connect { peer, detail }));
-                        }
-                    }
-                }
-                Err(_) if Instant::now() > deadline + MAX_BACKOFF + MIN_HANDSHAKE_WAIT => {
-                    let peer = (0..me).find(|&j| streams[j].is_none()).unwrap_or(0);
-                    let detail = "dialing did not finish in time".to_string();
-                    return Err(fail(NetError::Connect { peer, detail }));
-                }
-                Err(_) => {}
-            }
-            continue;
-        }
-        match listener.accept() {
-            Ok((stream, from)) => {
-                let peer = accept_hello(cfg, stream, from, &awaited, deadline).map_err(fail)?;
-                streams[peer.0] = Some(peer.1);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(ACCEPT_POLL),
-            Err(e) => {
-                // Accept errors (a connection reset while queued, out of descriptors) concern
-                // one attempt, not the listener: keep trying until the deadline.
-                last_accept_error = Some(e);
-                thread::sleep(ACCEPT_POLL);
-            }
-        }
-    }
-    drop(listener);
-
-    let mut links: [Option<Link>; PARTIES] = Default::default();
-    for (peer, stream) in streams.into_iter().enumerate() {
-        if let Some(stream) = stream {
-            links[peer] = Some(start_link(me, peer, stream)?);
-        }
-    }
-    Ok(Endpoint::new(me, links, cfg.recv_timeout))
+    stream::establish(cfg, listener, Arc::new(PlainTcp))
 }
 
-/// After one dial failed, gives the other dials a moment to finish their handshakes before
-/// this party gives up, so that every peer hears our hello (and refuses it with the real
-/// reason) instead of waiting out its connect timeout for a party that has already left.
-fn settle_dials(dialed: &Receiver<(usize, Result<TcpStream, String>)>, mut dialing: usize) {
-    let until = Instant::now() + MAX_BACKOFF + MIN_HANDSHAKE_WAIT;
-    while dialing > 0 {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() || dialed.recv_timeout(left).is_err() {
-            break;
-        }
-        dialing -= 1;
-    }
-}
-
-fn check_index(cfg: &TcpConfig) -> Result<(), NetError> {
-    if cfg.me >= PARTIES {
-        return Err(NetError::Connect {
-            peer: cfg.me,
-            detail: format!("party index {} out of range 0..{PARTIES}", cfg.me),
-        });
-    }
-    Ok(())
-}
-
-/// One error for several missing peers: names the lowest, lists them all.
-fn missing_error(mut missing: Vec<(usize, String)>) -> NetError {
-    missing.sort_by_key(|m| m.0);
-    let mut it = missing.into_iter();
-    let (peer, mut detail) = it.next().expect("at least one peer is missing");
-    for (j, why) in it {
-        detail.push_str(&format!("; party {j} was not reached either: {why}"));
-    }
-    NetError::Connect { peer, detail }
-}
-
-/// The hello this party sends.
-fn encode_hello(me: usize, session: &[u8; 16]) -> [u8; HELLO_LEN] {
-    let mut h = [0u8; HELLO_LEN];
-    h[..4].copy_from_slice(&MAGIC);
-    h[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
-    h[6] = me as u8;
-    h[7..].copy_from_slice(session);
-    h
-}
-
-/// A hello as read from the wire (magic already checked).
-struct Hello {
-    version: u16,
-    party: u8,
-    session: [u8; 16],
-}
-
-/// Fills `buf` from the stream before `until`. The socket timeout is renewed before each
-/// read, so a peer that drips bytes slowly cannot stretch the handshake past `until`.
-fn read_until(stream: &mut TcpStream, buf: &mut [u8], until: Instant) -> io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.set_read_timeout(Some(left))?;
-        match stream.read(&mut buf[got..]) {
-            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
-/// Describes a failed hello read in words.
-fn hello_read_error(e: io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            "no complete hello within the connect timeout".into()
-        }
-        io::ErrorKind::UnexpectedEof => "connection closed before a complete hello arrived".into(),
-        _ => format!("reading the hello failed: {e}"),
-    }
-}
-
-/// Reads a hello before `until`, checking the magic as soon as its four bytes are in so that
-/// a client that is not a tessera party is refused without waiting for more.
-fn read_hello(stream: &mut TcpStream, until: Instant) -> Result<Hello, String> {
-    let mut h = [0u8; HELLO_LEN];
-    read_until(stream, &mut h[..4], until).map_err(hello_read_error)?;
-    if h[..4] != MAGIC {
-        return Err(format!("not a tessera party (bad magic {:02x?})", &h[..4]));
-    }
-    read_until(stream, &mut h[4..], until).map_err(hello_read_error)?;
-    Ok(Hello {
-        version: u16::from_le_bytes([h[4], h[5]]),
-        party: h[6],
-        session: h[7..].try_into().expect("16 bytes"),
+/// Binds this party's listen address, or says why it cannot.
+pub(crate) fn bind(cfg: &TcpConfig) -> Result<TcpListener, NetError> {
+    stream::check_index(cfg)?;
+    let addr = cfg.addrs[cfg.me];
+    TcpListener::bind(addr).map_err(|e| NetError::Connect {
+        peer: cfg.me,
+        detail: format!("cannot listen on {addr}: {e}"),
     })
 }
 
-/// Checks the version and session of a hello.
-fn check_hello(hello: &Hello, session: &[u8; 16]) -> Result<(), String> {
-    if hello.version != PROTOCOL_VERSION {
-        return Err(format!(
-            "protocol version {} (we speak {PROTOCOL_VERSION})",
-            hello.version
-        ));
+/// The plain TCP transport: streams are used as they are.
+struct PlainTcp;
+
+impl Transport for PlainTcp {
+    type Stream = TcpStream;
+
+    fn secure_dialed(&self, _: usize, socket: TcpStream, _: Instant) -> Result<TcpStream, String> {
+        Ok(socket)
     }
-    if &hello.session != session {
-        return Err(format!(
-            "different session id {} (ours is {})",
-            hex(&hello.session),
-            hex(session)
-        ));
+
+    fn secure_accepted(&self, socket: TcpStream, _: Instant) -> Result<TcpStream, Refused> {
+        Ok(socket)
     }
-    Ok(())
-}
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+    fn check_caller(&self, _: &TcpStream, _: usize) -> Result<(), String> {
+        Ok(())
+    }
 
-/// Time a handshake starting now may take: what is left until `deadline`, but never less
-/// than [`MIN_HANDSHAKE_WAIT`].
-fn handshake_wait(deadline: Instant) -> Duration {
-    deadline
-        .saturating_duration_since(Instant::now())
-        .max(MIN_HANDSHAKE_WAIT)
-}
+    fn explains_refusals(&self) -> bool {
+        false
+    }
 
-/// Handshake on a connection accepted from the listener: reads and checks the caller's
-/// hello, then answers with ours. Returns the caller's index with the stream.
-fn accept_hello(
-    cfg: &TcpConfig,
-    mut stream: TcpStream,
-    from: SocketAddr,
-    awaited: &[usize],
-    deadline: Instant,
-) -> Result<(usize, TcpStream), NetError> {
-    // Whom to blame when the caller cannot even say who it is.
-    let unknown = awaited[0];
-    let refuse = |peer: usize, why: String| NetError::Connect {
-        peer,
-        detail: format!("refused a connection from {from}: {why}"),
-    };
-    stream
-        .set_nonblocking(false)
-        .map_err(|e| refuse(unknown, e.to_string()))?;
-    let wait = handshake_wait(deadline);
-    let until = Instant::now() + wait;
-    let hello = read_hello(&mut stream, until).map_err(|why| refuse(unknown, why))?;
-    let party = usize::from(hello.party);
-    // A caller claiming to be a real party other than us is blamed by that name, even when it
-    // should not be dialing us or already has; anything else by the first missing dialer.
-    let blamed = if party < PARTIES && party != cfg.me {
-        party
-    } else {
-        unknown
-    };
-    check_hello(&hello, &cfg.session).map_err(|why| refuse(blamed, why))?;
-    if !awaited.contains(&party) {
-        let why = if party <= cfg.me || party >= PARTIES {
-            format!(
-                "it says it is party {party}, which is not a party that dials party {}",
-                cfg.me
-            )
-        } else {
-            format!("it says it is party {party}, which is already connected")
+    fn refusal_hint(&self) -> &'static str {
+        "check the session id and version"
+    }
+
+    fn start_link(&self, me: usize, peer: usize, socket: TcpStream) -> Result<Link, NetError> {
+        let setup_err = |e: io::Error| NetError::Connect {
+            peer,
+            detail: format!("setting up the connection failed: {e}"),
         };
-        return Err(refuse(blamed, why));
-    }
-    let answered = stream
-        .set_write_timeout(Some(wait))
-        .and_then(|()| stream.write_all(&encode_hello(cfg.me, &cfg.session)));
-    answered.map_err(|e| NetError::Connect {
-        peer: party,
-        detail: format!("sending our hello to {from} failed: {e}"),
-    })?;
-    Ok((party, stream))
-}
-
-/// Dials party `peer` until it answers or the deadline passes, then does the handshake.
-/// Errors are the detail of a [`NetError::Connect`] naming `peer`.
-fn dial(
-    cfg: &TcpConfig,
-    peer: usize,
-    deadline: Instant,
-    cancel: &AtomicBool,
-) -> Result<TcpStream, String> {
-    let addr = cfg.addrs[peer];
-    let mut backoff = FIRST_BACKOFF;
-    let mut last_error = String::from("no attempt made");
-    loop {
-        if cancel.load(Ordering::Relaxed) {
-            return Err("setup abandoned".into());
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "could not reach {addr} within {:?} (last error: {last_error})",
-                cfg.connect_timeout
-            ));
-        }
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(stream) => return dial_hello(cfg, peer, stream, deadline),
-            Err(e) => last_error = e.to_string(),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        thread::sleep(backoff.min(left));
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
-}
-
-/// Handshake on a connection we dialed: send our hello, then read and check the answer.
-fn dial_hello(
-    cfg: &TcpConfig,
-    peer: usize,
-    mut stream: TcpStream,
-    deadline: Instant,
-) -> Result<TcpStream, String> {
-    let addr = cfg.addrs[peer];
-    let wait = handshake_wait(deadline);
-    let until = Instant::now() + wait;
-    stream
-        .set_write_timeout(Some(wait))
-        .and_then(|()| stream.write_all(&encode_hello(cfg.me, &cfg.session)))
-        .map_err(|e| format!("sending our hello to {addr} failed: {e}"))?;
-    let hello = read_hello(&mut stream, until).map_err(|why| {
-        format!("no valid hello from {addr}: {why} (a party that refuses our hello closes the connection: check the session id and version)")
-    })?;
-    check_hello(&hello, &cfg.session).map_err(|why| format!("{addr} answered with {why}"))?;
-    if usize::from(hello.party) != peer {
-        return Err(format!(
-            "{addr} answered as party {}, not party {peer}: check the address list",
-            hello.party
-        ));
-    }
-    Ok(stream)
-}
-
-/// Turns a stream that passed the handshake into a [`Link`] served by a writer and a reader
-/// thread.
-fn start_link(me: usize, peer: usize, stream: TcpStream) -> Result<Link, NetError> {
-    let setup_err = |e: io::Error| NetError::Connect {
-        peer,
-        detail: format!("setting up the connection failed: {e}"),
-    };
-    stream.set_nodelay(true).map_err(setup_err)?;
-    stream.set_read_timeout(None).map_err(setup_err)?;
-    stream.set_write_timeout(None).map_err(setup_err)?;
-    let read_half = stream.try_clone().map_err(setup_err)?;
-    let (to_writer, writer_rx) = channel();
-    let (reader_tx, from_reader) = channel();
-    let writer = thread::Builder::new()
-        .name(format!("tessera-tx-{me}-{peer}"))
-        .spawn(move || write_frames(stream, writer_rx))
-        .map_err(setup_err)?;
-    // If this spawn fails, dropping `to_writer` makes the writer shut the socket down.
-    thread::Builder::new()
-        .name(format!("tessera-rx-{me}-{peer}"))
-        .spawn(move || read_frames(read_half, reader_tx))
-        .map_err(setup_err)?;
-    Ok(Link {
-        tx: to_writer,
-        rx: from_reader,
-        writer: Some(writer),
-    })
-}
-
-/// Writer thread: frames from the endpoint to the socket until the endpoint is dropped or
-/// the socket fails; then flushes and shuts the socket down so the peer sees the end at once.
-fn write_frames(stream: TcpStream, frames: Receiver<Frame>) {
-    let mut out = BufWriter::with_capacity(IO_BUFFER, stream);
-    loop {
-        let frame = match frames.try_recv() {
-            Ok(f) => f,
-            Err(TryRecvError::Empty) => {
-                // Nothing more queued right now: push out what is buffered before waiting.
-                if out.flush().is_err() {
-                    break;
-                }
-                match frames.recv() {
-                    Ok(f) => f,
-                    Err(_) => break,
-                }
-            }
-            Err(TryRecvError::Disconnected) => break,
-        };
-        if frame.write_to(&mut out).is_err() {
-            break;
-        }
-    }
-    let _ = out.flush();
-    let _ = out.get_ref().shutdown(Shutdown::Both);
-}
-
-/// Reader thread: frames from the socket to the endpoint until the stream ends, fails or
-/// carries something that is not a frame, or the endpoint is dropped.
-fn read_frames(stream: TcpStream, frames: Sender<Frame>) {
-    let mut input = BufReader::with_capacity(IO_BUFFER, stream);
-    loop {
-        let frame = match Frame::read_from(&mut input) {
-            Ok(Some(f)) => f,
-            Ok(None) => Frame::Closed("connection closed by peer".into()),
-            Err(FrameError::Truncated) => {
-                Frame::Malformed("truncated frame: the connection ended inside a frame".into())
-            }
-            Err(FrameError::Malformed(why)) => Frame::Malformed(why),
-            Err(FrameError::Io(e)) => Frame::Closed(format!("read failed: {e}")),
-        };
-        let last = !matches!(frame, Frame::Data { .. });
-        if frames.send(frame).is_err() || last {
-            break;
-        }
+        socket.set_nodelay(true).map_err(setup_err)?;
+        socket.set_read_timeout(None).map_err(setup_err)?;
+        socket.set_write_timeout(None).map_err(setup_err)?;
+        let input = socket.try_clone().map_err(setup_err)?;
+        stream::start_pumps(
+            me,
+            peer,
+            socket,
+            |s| {
+                let _ = s.shutdown(Shutdown::Both);
+            },
+            input,
+            |_, e| Frame::Closed(format!("read failed: {e}")),
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::thread::JoinHandle;
+    use crate::stream::{encode_hello, HELLO_LEN};
+    use std::io::{Read, Write};
+    use std::thread::{self, JoinHandle};
 
     const SESSION: [u8; 16] = *b"tessera-test-001";
     const T: Duration = Duration::from_secs(5);

@@ -1,0 +1,673 @@
+//! What the TCP and TLS transports share: setting up the three connections over a listener
+//! (topology, dialing with backoff, accepting, the hello that binds a connection to one
+//! computation), and the two threads per connection that carry frames between the socket and
+//! the endpoint's queues.
+//!
+//! A [`Transport`] says how a freshly connected socket is secured (nothing for TCP, a TLS
+//! handshake for TLS), how the peer's credentials are checked against the party index its
+//! hello claims, and how the secured stream is read and written afterwards. Everything else —
+//! who dials whom, retries, deadlines, the hello, error messages naming the peer — is written
+//! once, here. [`crate::tcp`]'s module documentation describes the protocol.
+
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::frame::FrameError;
+use crate::tcp::TcpConfig;
+use crate::{Endpoint, Frame, Link, NetError, PARTIES};
+
+/// Version of the wire protocol (hello and frames); parties with different versions refuse
+/// to talk to each other rather than misread each other's bytes.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// First bytes of every hello: tells a tessera party from anything else on the port.
+pub(crate) const MAGIC: [u8; 4] = *b"TSRA";
+
+/// First bytes of a refusal, which an acceptor sends instead of its hello to a caller whose
+/// credentials it has verified (TLS), so that the caller learns why it was refused. Followed
+/// by a little-endian u16 length and that many bytes of UTF-8 text.
+pub(crate) const REFUSAL_MAGIC: [u8; 4] = *b"TSRN";
+
+/// Longest refusal text sent or read.
+const MAX_REFUSAL: usize = 1000;
+
+/// Size of the hello: magic, version, party index, session.
+pub(crate) const HELLO_LEN: usize = 4 + 2 + 1 + 16;
+
+/// Capacity of each stream's read and write buffers; writes at least this large go straight
+/// to the stream.
+pub(crate) const IO_BUFFER: usize = 1 << 20;
+
+/// First pause between two dialing attempts; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Longest pause between two dialing attempts.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
+
+/// How often the listener is polled for incoming connections during setup.
+const ACCEPT_POLL: Duration = Duration::from_millis(2);
+
+/// Shortest deadline given to a handshake read, so a connection made just before the setup
+/// deadline still has a moment to say hello.
+pub(crate) const MIN_HANDSHAKE_WAIT: Duration = Duration::from_millis(100);
+
+/// A stream over a TCP socket, as used during setup: reads and writes go through the
+/// transport (e.g. TLS), deadlines are set on the socket.
+pub(crate) trait SetupStream: Read + Write + Send + 'static {
+    /// The socket underneath, on which read and write timeouts are set.
+    fn socket(&self) -> &TcpStream;
+}
+
+impl SetupStream for TcpStream {
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+}
+
+/// Why an accepted connection was refused before its hello could be read.
+pub(crate) struct Refused {
+    /// The party the caller is known or claims to be, if any (used to name it).
+    pub party: Option<usize>,
+    /// What went wrong, in words.
+    pub why: String,
+}
+
+/// How connections are secured and carried: the part of a transport that is not shared.
+pub(crate) trait Transport: Send + Sync + 'static {
+    /// The secured stream.
+    type Stream: SetupStream;
+
+    /// Secures a connection this party dialed to `peer`, before `until`. An error is the
+    /// detail of a [`NetError::Connect`] naming `peer`.
+    fn secure_dialed(
+        &self,
+        peer: usize,
+        socket: TcpStream,
+        until: Instant,
+    ) -> Result<Self::Stream, String>;
+
+    /// Secures a connection accepted by the listener, before `until`.
+    fn secure_accepted(&self, socket: TcpStream, until: Instant) -> Result<Self::Stream, Refused>;
+
+    /// Checks that the caller of an accepted connection, whose hello says it is `party`, is
+    /// authenticated as that party (always true for plain TCP, which authenticates nobody).
+    fn check_caller(&self, stream: &Self::Stream, party: usize) -> Result<(), String>;
+
+    /// Whether callers are authenticated before their hello is read, so that a refusal can
+    /// tell them why (plain TCP tells an unauthenticated caller nothing).
+    fn explains_refusals(&self) -> bool;
+
+    /// Explains an error met while reading the peer's hello, when the transport knows more
+    /// than that the stream failed (e.g. a TLS alert saying our certificate was refused).
+    fn explain_read_error(&self, _e: &io::Error) -> Option<String> {
+        None
+    }
+
+    /// What a dialer should check when its hello is answered by a closed connection.
+    fn refusal_hint(&self) -> &'static str;
+
+    /// Starts the reader and writer of a connection that passed the handshake.
+    fn start_link(&self, me: usize, peer: usize, stream: Self::Stream) -> Result<Link, NetError>;
+}
+
+/// Connects party `cfg.me` to the two others over `transport`, with a listener the caller
+/// has bound (see [`crate::tcp::connect_with_listener`] for the contract).
+pub(crate) fn establish<T: Transport>(
+    cfg: &TcpConfig,
+    listener: TcpListener,
+    transport: Arc<T>,
+) -> Result<Endpoint, NetError> {
+    check_index(cfg)?;
+    let me = cfg.me;
+    let deadline = Instant::now() + cfg.connect_timeout;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let listen_err = |e: io::Error| NetError::Connect {
+        peer: me,
+        detail: format!("cannot use the listener: {e}"),
+    };
+    listener.set_nonblocking(true).map_err(listen_err)?;
+
+    // Dial the lower-numbered parties in background threads while this thread accepts.
+    type Dialed<S> = (usize, Result<S, String>);
+    let (dialed_tx, dialed_rx) = channel::<Dialed<T::Stream>>();
+    for peer in 0..me {
+        let (cfg, stop, dialed_tx) = (cfg.clone(), Arc::clone(&cancel), dialed_tx.clone());
+        let transport = Arc::clone(&transport);
+        let spawned = thread::Builder::new()
+            .name(format!("tessera-dial-{me}-{peer}"))
+            .spawn(move || {
+                let got = dial(&cfg, &*transport, peer, deadline, &stop);
+                let _ = dialed_tx.send((peer, got));
+            });
+        if let Err(e) = spawned {
+            cancel.store(true, Ordering::Relaxed);
+            return Err(NetError::Connect {
+                peer,
+                detail: format!("cannot start a thread: {e}"),
+            });
+        }
+    }
+    drop(dialed_tx);
+
+    let fail = |e: NetError| {
+        cancel.store(true, Ordering::Relaxed);
+        e
+    };
+    let mut streams: [Option<T::Stream>; PARTIES] = Default::default();
+    let mut dialing = me;
+    let mut last_accept_error: Option<io::Error> = None;
+    loop {
+        while let Ok((peer, got)) = dialed_rx.try_recv() {
+            dialing -= 1;
+            match got {
+                Ok(s) => streams[peer] = Some(s),
+                Err(detail) => {
+                    settle_dials(&dialed_rx, dialing);
+                    return Err(fail(NetError::Connect { peer, detail }));
+                }
+            }
+        }
+        let awaited: Vec<usize> = ((me + 1)..PARTIES)
+            .filter(|&j| streams[j].is_none())
+            .collect();
+        if awaited.is_empty() && dialing == 0 {
+            break;
+        }
+        let now = Instant::now();
+        if !awaited.is_empty() && now >= deadline {
+            // Dialing threads honour the same deadline; collect their verdicts so the error
+            // lists every peer that is missing.
+            let mut missing: Vec<(usize, String)> = awaited
+                .iter()
+                .map(|&j| {
+                    let mut why = format!(
+                        "party {j} did not connect to us within {:?}",
+                        cfg.connect_timeout
+                    );
+                    if let Some(e) = &last_accept_error {
+                        why.push_str(&format!(" (last accept error: {e})"));
+                    }
+                    (j, why)
+                })
+                .collect();
+            cancel.store(true, Ordering::Relaxed);
+            while dialing > 0 {
+                match dialed_rx.recv_timeout(MAX_BACKOFF + MIN_HANDSHAKE_WAIT) {
+                    Ok((peer, got)) => {
+                        dialing -= 1;
+                        if let Err(why) = got {
+                            missing.push((peer, why));
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            return Err(missing_error(missing));
+        }
+        if awaited.is_empty() {
+            // Only dials are outstanding; they end by the deadline on their own.
+            match dialed_rx.recv_timeout(MAX_BACKOFF) {
+                Ok((peer, got)) => {
+                    dialing -= 1;
+                    match got {
+                        Ok(s) => streams[peer] = Some(s),
+                        Err(detail) => {
+                            settle_dials(&dialed_rx, dialing);
+                            return Err(fail(NetError::Connect { peer, detail }));
+                        }
+                    }
+                }
+                Err(_) if Instant::now() > deadline + MAX_BACKOFF + MIN_HANDSHAKE_WAIT => {
+                    let peer = (0..me).find(|&j| streams[j].is_none()).unwrap_or(0);
+                    let detail = "dialing did not finish in time".to_string();
+                    return Err(fail(NetError::Connect { peer, detail }));
+                }
+                Err(_) => {}
+            }
+            continue;
+        }
+        match listener.accept() {
+            Ok((socket, from)) => {
+                let (peer, stream) =
+                    accept(cfg, &*transport, socket, from, &awaited, deadline).map_err(fail)?;
+                streams[peer] = Some(stream);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(ACCEPT_POLL),
+            Err(e) => {
+                // Accept errors (a connection reset while queued, out of descriptors) concern
+                // one attempt, not the listener: keep trying until the deadline.
+                last_accept_error = Some(e);
+                thread::sleep(ACCEPT_POLL);
+            }
+        }
+    }
+    drop(listener);
+
+    let mut links: [Option<Link>; PARTIES] = Default::default();
+    for (peer, stream) in streams.into_iter().enumerate() {
+        if let Some(stream) = stream {
+            links[peer] = Some(transport.start_link(me, peer, stream)?);
+        }
+    }
+    Ok(Endpoint::new(me, links, cfg.recv_timeout))
+}
+
+/// After one dial failed, gives the other dials a moment to finish their handshakes before
+/// this party gives up, so that every peer hears our hello (and refuses it with the real
+/// reason) instead of waiting out its connect timeout for a party that has already left.
+fn settle_dials<S>(dialed: &Receiver<(usize, Result<S, String>)>, mut dialing: usize) {
+    let until = Instant::now() + MAX_BACKOFF + MIN_HANDSHAKE_WAIT;
+    while dialing > 0 {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() || dialed.recv_timeout(left).is_err() {
+            break;
+        }
+        dialing -= 1;
+    }
+}
+
+pub(crate) fn check_index(cfg: &TcpConfig) -> Result<(), NetError> {
+    if cfg.me >= PARTIES {
+        return Err(NetError::Connect {
+            peer: cfg.me,
+            detail: format!("party index {} out of range 0..{PARTIES}", cfg.me),
+        });
+    }
+    Ok(())
+}
+
+/// One error for several missing peers: names the lowest, lists them all.
+fn missing_error(mut missing: Vec<(usize, String)>) -> NetError {
+    missing.sort_by_key(|m| m.0);
+    let mut it = missing.into_iter();
+    let (peer, mut detail) = it.next().expect("at least one peer is missing");
+    for (j, why) in it {
+        detail.push_str(&format!("; party {j} was not reached either: {why}"));
+    }
+    NetError::Connect { peer, detail }
+}
+
+/// The hello this party sends.
+pub(crate) fn encode_hello(me: usize, session: &[u8; 16]) -> [u8; HELLO_LEN] {
+    let mut h = [0u8; HELLO_LEN];
+    h[..4].copy_from_slice(&MAGIC);
+    h[4..6].copy_from_slice(&PROTOCOL_VERSION.to_le_bytes());
+    h[6] = me as u8;
+    h[7..].copy_from_slice(session);
+    h
+}
+
+/// Why no hello could be read.
+enum HelloError {
+    /// The peer sent a refusal instead, with this text.
+    Refused(String),
+    /// The transport knows why the stream failed.
+    Explained(String),
+    /// The stream failed, ended, or carried something else.
+    Bad(String),
+}
+
+impl HelloError {
+    fn into_text(self) -> String {
+        match self {
+            HelloError::Refused(why) => format!("it refused us: {why}"),
+            HelloError::Explained(why) => format!("it {why}"),
+            HelloError::Bad(why) => why,
+        }
+    }
+}
+
+/// A hello as read from the wire (magic already checked).
+struct Hello {
+    version: u16,
+    party: u8,
+    session: [u8; 16],
+}
+
+/// Fills `buf` from the stream before `until`. The socket timeout is renewed before each
+/// read, so a peer that drips bytes slowly cannot stretch the handshake past `until`.
+pub(crate) fn read_until(
+    stream: &mut impl SetupStream,
+    buf: &mut [u8],
+    until: Instant,
+) -> io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.socket().set_read_timeout(Some(left))?;
+        match stream.read(&mut buf[got..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Describes a failed hello read in words.
+pub(crate) fn hello_read_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
+            "no complete hello within the connect timeout".into()
+        }
+        io::ErrorKind::UnexpectedEof => "connection closed before a complete hello arrived".into(),
+        _ => format!("reading the hello failed: {e}"),
+    }
+}
+
+/// Reads a hello before `until`, checking the magic as soon as its four bytes are in so that
+/// a client that is not a tessera party is refused without waiting for more. A refusal sent
+/// instead of a hello is returned as an error quoting it.
+fn read_hello<T: Transport>(
+    transport: &T,
+    stream: &mut T::Stream,
+    until: Instant,
+) -> Result<Hello, HelloError> {
+    let describe = |e: io::Error| match transport.explain_read_error(&e) {
+        Some(why) => HelloError::Explained(why),
+        None => HelloError::Bad(hello_read_error(&e)),
+    };
+    let mut h = [0u8; HELLO_LEN];
+    read_until(stream, &mut h[..4], until).map_err(describe)?;
+    if h[..4] == REFUSAL_MAGIC {
+        let mut len = [0u8; 2];
+        read_until(stream, &mut len, until).map_err(describe)?;
+        let mut text = vec![0u8; usize::from(u16::from_le_bytes(len)).min(MAX_REFUSAL)];
+        read_until(stream, &mut text, until).map_err(describe)?;
+        return Err(HelloError::Refused(
+            String::from_utf8_lossy(&text).into_owned(),
+        ));
+    }
+    if h[..4] != MAGIC {
+        let what = if h[0] == 0x16 {
+            " (it looks like a TLS client: this party runs without TLS)"
+        } else {
+            ""
+        };
+        return Err(HelloError::Bad(format!(
+            "not a tessera party (bad magic {:02x?}){what}",
+            &h[..4]
+        )));
+    }
+    read_until(stream, &mut h[4..], until).map_err(describe)?;
+    Ok(Hello {
+        version: u16::from_le_bytes([h[4], h[5]]),
+        party: h[6],
+        session: h[7..].try_into().expect("16 bytes"),
+    })
+}
+
+/// Checks the version and session of a hello.
+fn check_hello(hello: &Hello, session: &[u8; 16]) -> Result<(), String> {
+    if hello.version != PROTOCOL_VERSION {
+        return Err(format!(
+            "protocol version {} (we speak {PROTOCOL_VERSION})",
+            hello.version
+        ));
+    }
+    if &hello.session != session {
+        return Err(format!(
+            "different session id {} (ours is {})",
+            hex(&hello.session),
+            hex(session)
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Time a handshake starting now may take: what is left until `deadline`, but never less
+/// than [`MIN_HANDSHAKE_WAIT`].
+pub(crate) fn handshake_wait(deadline: Instant) -> Duration {
+    deadline
+        .saturating_duration_since(Instant::now())
+        .max(MIN_HANDSHAKE_WAIT)
+}
+
+/// Writes `bytes` and flushes them before the socket's write timeout (`wait`).
+fn send_all(stream: &mut impl SetupStream, bytes: &[u8], wait: Duration) -> io::Result<()> {
+    stream.socket().set_write_timeout(Some(wait))?;
+    stream.write_all(bytes)?;
+    stream.flush()
+}
+
+/// Handshake on a connection accepted from the listener: secures it, reads and checks the
+/// caller's hello and credentials, then answers with ours. Returns the caller's index with
+/// the stream.
+fn accept<T: Transport>(
+    cfg: &TcpConfig,
+    transport: &T,
+    socket: TcpStream,
+    from: SocketAddr,
+    awaited: &[usize],
+    deadline: Instant,
+) -> Result<(usize, T::Stream), NetError> {
+    // Whom to blame when the caller cannot even say who it is.
+    let unknown = awaited[0];
+    // A caller claiming to be a real party other than us is blamed by that name, even when it
+    // should not be dialing us or already has; anything else by the first missing dialer.
+    let blame = |party: usize| {
+        if party < PARTIES && party != cfg.me {
+            party
+        } else {
+            unknown
+        }
+    };
+    let refuse = |peer: usize, why: String| NetError::Connect {
+        peer,
+        detail: format!("refused a connection from {from}: {why}"),
+    };
+    socket
+        .set_nonblocking(false)
+        .map_err(|e| refuse(unknown, e.to_string()))?;
+    let wait = handshake_wait(deadline);
+    let until = Instant::now() + wait;
+    let mut stream = transport
+        .secure_accepted(socket, until)
+        .map_err(|r| refuse(r.party.map_or(unknown, blame), r.why))?;
+    let hello =
+        read_hello(transport, &mut stream, until).map_err(|e| refuse(unknown, e.into_text()))?;
+    let party = usize::from(hello.party);
+    let mut verdict = check_hello(&hello, &cfg.session);
+    if verdict.is_ok() && !awaited.contains(&party) {
+        verdict = Err(if party <= cfg.me || party >= PARTIES {
+            format!(
+                "it says it is party {party}, which is not a party that dials party {}",
+                cfg.me
+            )
+        } else {
+            format!("it says it is party {party}, which is already connected")
+        });
+    }
+    if verdict.is_ok() {
+        verdict = transport.check_caller(&stream, party);
+    }
+    if let Err(why) = verdict {
+        if transport.explains_refusals() {
+            // Best effort: the caller is authenticated, so it may learn why we refuse it.
+            let text = format!("party {} refused party {party}: {why}", cfg.me);
+            let text = &text.as_bytes()[..text.len().min(MAX_REFUSAL)];
+            let mut msg = REFUSAL_MAGIC.to_vec();
+            msg.extend_from_slice(&(text.len() as u16).to_le_bytes());
+            msg.extend_from_slice(text);
+            let _ = send_all(&mut stream, &msg, MIN_HANDSHAKE_WAIT);
+        }
+        return Err(refuse(blame(party), why));
+    }
+    send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait).map_err(|e| {
+        NetError::Connect {
+            peer: party,
+            detail: format!("sending our hello to {from} failed: {e}"),
+        }
+    })?;
+    Ok((party, stream))
+}
+
+/// Dials party `peer` until it answers or the deadline passes, then secures the connection
+/// and does the handshake. Errors are the detail of a [`NetError::Connect`] naming `peer`.
+fn dial<T: Transport>(
+    cfg: &TcpConfig,
+    transport: &T,
+    peer: usize,
+    deadline: Instant,
+    cancel: &AtomicBool,
+) -> Result<T::Stream, String> {
+    let addr = cfg.addrs[peer];
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = String::from("no attempt made");
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err("setup abandoned".into());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!(
+                "could not reach {addr} within {:?} (last error: {last_error})",
+                cfg.connect_timeout
+            ));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(socket) => {
+                let until = Instant::now() + handshake_wait(deadline);
+                let stream = transport.secure_dialed(peer, socket, until)?;
+                return dial_hello(cfg, transport, peer, stream, deadline);
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        thread::sleep(backoff.min(left));
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Handshake on a connection we dialed: send our hello, then read and check the answer.
+fn dial_hello<T: Transport>(
+    cfg: &TcpConfig,
+    transport: &T,
+    peer: usize,
+    mut stream: T::Stream,
+    deadline: Instant,
+) -> Result<T::Stream, String> {
+    let addr = cfg.addrs[peer];
+    let wait = handshake_wait(deadline);
+    let until = Instant::now() + wait;
+    send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait)
+        .map_err(|e| format!("sending our hello to {addr} failed: {e}"))?;
+    let hello = read_hello(transport, &mut stream, until).map_err(|e| match e {
+        HelloError::Refused(why) => format!("{addr} refused our hello: {why}"),
+        HelloError::Explained(why) => format!("{addr} {why}"),
+        HelloError::Bad(why) => format!(
+            "no valid hello from {addr}: {why} (a party that refuses our hello closes the connection: {})",
+            transport.refusal_hint()
+        ),
+    })?;
+    check_hello(&hello, &cfg.session).map_err(|why| format!("{addr} answered with {why}"))?;
+    if usize::from(hello.party) != peer {
+        return Err(format!(
+            "{addr} answered as party {}, not party {peer}: check the address list",
+            hello.party
+        ));
+    }
+    Ok(stream)
+}
+
+/// Starts the writer and reader threads of a connection and returns the [`Link`] they serve.
+///
+/// The writer sends frames from the endpoint through `output` (buffered) and calls `finish`
+/// when the endpoint is dropped or the stream fails; the reader parses frames from `input`
+/// (buffered), turning a read error into a frame with `read_error` (which sees the reader, so
+/// a transport can tell a broken stream from a corrupted one).
+pub(crate) fn start_pumps<W, R>(
+    me: usize,
+    peer: usize,
+    output: W,
+    finish: fn(&mut W),
+    input: R,
+    read_error: fn(&R, String) -> Frame,
+) -> Result<Link, NetError>
+where
+    W: Write + Send + 'static,
+    R: Read + Send + 'static,
+{
+    let setup_err = |e: io::Error| NetError::Connect {
+        peer,
+        detail: format!("setting up the connection failed: {e}"),
+    };
+    let (to_writer, writer_rx) = channel();
+    let (reader_tx, from_reader) = channel();
+    let writer = thread::Builder::new()
+        .name(format!("tessera-tx-{me}-{peer}"))
+        .spawn(move || write_frames(output, writer_rx, finish))
+        .map_err(setup_err)?;
+    // If this spawn fails, dropping `to_writer` makes the writer finish the stream.
+    thread::Builder::new()
+        .name(format!("tessera-rx-{me}-{peer}"))
+        .spawn(move || read_frames(input, reader_tx, read_error))
+        .map_err(setup_err)?;
+    Ok(Link {
+        tx: to_writer,
+        rx: from_reader,
+        writer: Some(writer),
+    })
+}
+
+/// Writer thread: frames from the endpoint to the stream until the endpoint is dropped or
+/// the stream fails; then flushes and calls `finish` (which shuts the stream down so the
+/// peer sees the end at once).
+fn write_frames<W: Write>(output: W, frames: Receiver<Frame>, finish: fn(&mut W)) {
+    let mut out = BufWriter::with_capacity(IO_BUFFER, output);
+    loop {
+        let frame = match frames.try_recv() {
+            Ok(f) => f,
+            Err(TryRecvError::Empty) => {
+                // Nothing more queued right now: push out what is buffered before waiting.
+                if out.flush().is_err() {
+                    break;
+                }
+                match frames.recv() {
+                    Ok(f) => f,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        if frame.write_to(&mut out).is_err() {
+            break;
+        }
+    }
+    let _ = out.flush();
+    finish(out.get_mut());
+}
+
+/// Reader thread: frames from the stream to the endpoint until the stream ends, fails or
+/// carries something that is not a frame, or the endpoint is dropped.
+fn read_frames<R: Read>(input: R, frames: Sender<Frame>, read_error: fn(&R, String) -> Frame) {
+    let mut input = BufReader::with_capacity(IO_BUFFER, input);
+    loop {
+        let frame = match Frame::read_from(&mut input) {
+            Ok(Some(f)) => f,
+            Ok(None) => Frame::Closed("connection closed by peer".into()),
+            Err(FrameError::Truncated) => {
+                Frame::Malformed("truncated frame: the connection ended inside a frame".into())
+            }
+            Err(FrameError::Malformed(why)) => Frame::Malformed(why),
+            Err(FrameError::Io(e)) => read_error(input.get_ref(), e),
+        };
+        let last = !matches!(frame, Frame::Data { .. });
+        if frames.send(frame).is_err() || last {
+            break;
+        }
+    }
+}
