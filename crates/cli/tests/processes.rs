@@ -676,3 +676,62 @@ fn engine_benchmark_rejects_bad_network_options() {
         assert!(e.stderr.contains(flag), "{arg}: {}", e.stderr);
     }
 }
+
+#[test]
+fn engine_benchmark_over_tls_checks_results_and_leaves_no_keys_behind() {
+    let before: Vec<_> = tessera_bench_dirs();
+    let e = run_engine(
+        &[
+            "bench",
+            "engine",
+            "--size",
+            "5000",
+            "--reps",
+            "1",
+            "--ops",
+            "mul,lt,exp",
+            "--json",
+            "--tls",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        e.status.success(),
+        "bench engine --tls failed:\n{}",
+        e.stderr
+    );
+    let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
+    for op in ["mul", "lt", "exp"] {
+        let entry = &report[op];
+        assert_eq!(entry["tls"].as_bool(), Some(true), "{op}: {entry}");
+        assert!(
+            entry["ops_per_sec"].as_f64().unwrap() > 0.0,
+            "{op}: {entry}"
+        );
+    }
+    assert_eq!(report["mul"]["bytes_per_op_per_party"].as_f64(), Some(8.0));
+    // The identities made for the run (private keys included) are removed afterwards.
+    assert_eq!(
+        tessera_bench_dirs(),
+        before,
+        "temporary identity folders left behind"
+    );
+}
+
+/// Folders the TLS benchmark creates for its identities.
+fn tessera_bench_dirs() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("tessera-bench-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}

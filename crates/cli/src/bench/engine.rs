@@ -10,6 +10,8 @@ use clap::Args;
 use serde_json::json;
 use tessera_net::shaper::Shape;
 
+use tessera_net::identity::{fingerprint_hex, Identity};
+
 use super::ops;
 use super::party::{network_shape, Report};
 
@@ -35,6 +37,9 @@ pub struct EngineArgs {
     /// default: unlimited).
     #[arg(long)]
     pub bandwidth_mbit: Option<f64>,
+    /// Run the parties over mutually authenticated TLS 1.3 (fresh identities per run).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 fn free_ports() -> Result<Vec<SocketAddr>, String> {
@@ -93,6 +98,11 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
             args.size, args.reps
         );
     }
+    let identities = if args.tls {
+        Some(BenchIdentities::create(&session)?)
+    } else {
+        None
+    };
     let mut children = Vec::new();
     for me in 0..3 {
         let mut cmd = Command::new(&exe);
@@ -121,6 +131,11 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
         }
         if let Some(m) = args.bandwidth_mbit {
             cmd.args(["--bandwidth-mbit", &m.to_string()]);
+        }
+        if let Some(ids) = &identities {
+            cmd.arg("--tls-identity")
+                .arg(ids.dir.join(format!("party{me}")))
+                .args(["--tls-peers", &ids.fingerprints.join(",")]);
         }
         children.push(
             cmd.spawn()
@@ -195,6 +210,7 @@ fn print_results(args: &EngineArgs, shape: &Shape, reports: &[Report]) {
                 "unit": op.unit,
                 "one_way_latency_ms": args.latency_ms,
                 "bandwidth_mbit": args.bandwidth_mbit,
+                "tls": args.tls,
             }),
         );
         table.push((
@@ -221,11 +237,46 @@ fn print_results(args: &EngineArgs, shape: &Shape, reports: &[Report]) {
         );
     }
     println!(
-        "\nthree processes over loopback TCP; {} elements per vector; median of {} runs; \
+        "\nthree processes over loopback {}; {} elements per vector; median of {} runs; \
          bytes are sent by the busiest party, per operation",
-        args.size, args.reps
+        if args.tls {
+            "TLS 1.3 (mutual authentication)"
+        } else {
+            "TCP"
+        },
+        args.size,
+        args.reps
     );
     if !shape.is_unshaped() {
         println!("simulated in the transport, on each link and direction: {shape}");
+    }
+}
+
+/// Three station identities made for one benchmark run, in a private temporary folder that
+/// is removed when the run ends. Keys never leave that folder.
+struct BenchIdentities {
+    dir: std::path::PathBuf,
+    fingerprints: Vec<String>,
+}
+
+impl BenchIdentities {
+    fn create(session: &str) -> Result<Self, String> {
+        let mut made = BenchIdentities {
+            dir: std::env::temp_dir().join(format!("tessera-bench-{session}")),
+            fingerprints: Vec::new(),
+        };
+        for me in 0..3 {
+            let id = Identity::generate(&format!("bench-party-{me}")).map_err(|e| e.to_string())?;
+            id.save(&made.dir.join(format!("party{me}")))
+                .map_err(|e| e.to_string())?;
+            made.fingerprints.push(fingerprint_hex(&id.fingerprint()));
+        }
+        Ok(made)
+    }
+}
+
+impl Drop for BenchIdentities {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -1,4 +1,4 @@
-//! One benchmark party: connects to the other two over TCP, runs every selected operation
+//! One benchmark party: connects to the other two over TCP or TLS, runs every selected operation
 //! several times, and prints what it measured as one JSON line on standard output.
 
 use std::net::SocketAddr;
@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use tessera_mpc::Party;
+use tessera_net::identity::{parse_fingerprint, Identity};
 use tessera_net::shaper::Shape;
 use tessera_net::tcp::{connect, TcpConfig};
+use tessera_net::tls::{connect_tls, TlsConfig};
 
 use super::ops::{self, Plain, Shared};
 
@@ -45,6 +47,12 @@ pub struct PartyArgs {
     /// Bandwidth to simulate on every link and direction, in Mbit/s (default: unlimited).
     #[arg(long)]
     pub bandwidth_mbit: Option<f64>,
+    /// Folder with this party's identity (station.key, station.crt): connect over TLS.
+    #[arg(long, requires = "tls_peers")]
+    pub tls_identity: Option<std::path::PathBuf>,
+    /// Certificate fingerprints of parties 0, 1, 2 (hex, comma-separated), for TLS.
+    #[arg(long, value_delimiter = ',', requires = "tls_identity")]
+    pub tls_peers: Vec<String>,
 }
 
 /// What one party measured for one operation.
@@ -100,6 +108,23 @@ pub fn network_shape(latency_ms: f64, bandwidth_mbit: Option<f64>) -> Result<Sha
     })
 }
 
+/// The TLS configuration from an identity folder and the three parties' fingerprints.
+fn tls_config(
+    tcp: TcpConfig,
+    dir: &std::path::Path,
+    peers: &[String],
+) -> Result<TlsConfig, String> {
+    let identity = Identity::load(dir).map_err(|e| e.to_string())?;
+    let fps: Vec<_> = peers
+        .iter()
+        .map(|p| parse_fingerprint(p).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let fingerprints = fps
+        .try_into()
+        .map_err(|_| format!("--tls-peers needs 3 fingerprints, got {}", peers.len()))?;
+    Ok(TlsConfig::new(tcp, &identity, fingerprints))
+}
+
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
     let addrs: [SocketAddr; 3] = args
@@ -115,9 +140,15 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
         recv_timeout: Duration::from_secs(args.timeout_secs),
     };
     let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
-    let ep = connect(&cfg)
-        .map_err(|e| format!("party {}: {e}", args.me))?
-        .shaped(shape);
+    let ep = match &args.tls_identity {
+        None => connect(&cfg),
+        Some(dir) => {
+            let tls = tls_config(cfg, dir, &args.tls_peers)?;
+            connect_tls(&tls)
+        }
+    }
+    .map_err(|e| format!("party {}: {e}", args.me))?
+    .shaped(shape);
     let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
     match measure(&mut p, args) {
         Ok(report) => {
