@@ -21,6 +21,8 @@ pub mod memory;
 pub mod shaper;
 mod stream;
 pub mod tcp;
+#[cfg(test)]
+mod testkit;
 pub mod tls;
 
 pub use endpoint::{Endpoint, Link, Stats};

@@ -157,44 +157,23 @@ impl Transport for PlainTcp {
 mod tests {
     use super::*;
     use crate::stream::{encode_hello, HELLO_LEN};
+    use crate::testkit::{
+        self, big_payload, connect_err, listeners, raw_hello, ring_exchange, tcp_cfg, T,
+    };
     use std::io::{Read, Write};
     use std::thread::{self, JoinHandle};
 
     const SESSION: [u8; 16] = *b"tessera-test-001";
-    const T: Duration = Duration::from_secs(5);
-
-    /// Three listeners on free loopback ports and their addresses.
-    fn listeners() -> ([TcpListener; PARTIES], [SocketAddr; PARTIES]) {
-        let ls: [TcpListener; PARTIES] =
-            std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let addrs = std::array::from_fn(|i| ls[i].local_addr().unwrap());
-        (ls, addrs)
-    }
 
     fn cfg(me: usize, addrs: [SocketAddr; PARTIES], connect_timeout: Duration) -> TcpConfig {
-        TcpConfig {
-            me,
-            addrs,
-            session: SESSION,
-            connect_timeout,
-            recv_timeout: T,
-        }
+        tcp_cfg(me, addrs, SESSION, connect_timeout)
     }
 
-    /// Starts `connect_with_listener` for each given config in its own thread, in the order
-    /// given, `delay` apart.
     fn start(
         parties: Vec<(TcpConfig, TcpListener)>,
         delay: Duration,
     ) -> Vec<JoinHandle<Result<Endpoint, NetError>>> {
-        parties
-            .into_iter()
-            .map(|(c, l)| {
-                let h = thread::spawn(move || connect_with_listener(&c, l));
-                thread::sleep(delay);
-                h
-            })
-            .collect()
+        testkit::start(parties, delay, connect_with_listener)
     }
 
     /// Three connected endpoints, in party order.
@@ -207,29 +186,6 @@ mod tests {
             .collect();
         let mut hs = start(parties, Duration::ZERO).into_iter();
         std::array::from_fn(|_| hs.next().unwrap().join().unwrap().unwrap())
-    }
-
-    /// A hello built by hand, independently of `encode_hello`, to pin the wire format.
-    fn raw_hello(party: u8, session: &[u8; 16]) -> Vec<u8> {
-        let mut h = b"TSRA".to_vec();
-        h.extend_from_slice(&1u16.to_le_bytes());
-        h.push(party);
-        h.extend_from_slice(session);
-        h
-    }
-
-    fn connect_err(r: Result<Endpoint, NetError>) -> (usize, String) {
-        match r {
-            Err(NetError::Connect { peer, detail }) => (peer, detail),
-            Err(e) => panic!("expected a connect error, got {e}"),
-            Ok(_) => panic!("expected a connect error, got an endpoint"),
-        }
-    }
-
-    fn big_payload(len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
-            .collect()
     }
 
     #[test]
@@ -258,25 +214,8 @@ mod tests {
                     let mut ep = h.join().unwrap().unwrap();
                     let me = ep.party();
                     let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
-                    // Forward 0 -> 1 -> 2 -> 0 with the big payload, then back 0 -> 2 -> 1 -> 0.
-                    if me == 0 {
-                        ep.send(next, big.clone()).unwrap();
-                        assert!(ep.recv(prev).unwrap() == big);
-                        ep.send(prev, b"back".to_vec()).unwrap();
-                        assert_eq!(ep.recv(next).unwrap(), b"back:2:1");
-                    } else {
-                        let got = ep.recv(prev).unwrap();
-                        assert!(got == big);
-                        ep.send(next, got).unwrap();
-                        let mut back = ep.recv(next).unwrap();
-                        back.extend_from_slice(format!(":{me}").as_bytes());
-                        ep.send(prev, back).unwrap();
-                    }
+                    ring_exchange(&mut ep, &big);
                     let s = ep.stats();
-                    let small_sent = [4, 8, 6][me];
-                    let small_received = [8, 6, 4][me];
-                    assert_eq!(s.bytes_sent, big.len() as u64 + small_sent);
-                    assert_eq!(s.bytes_received, big.len() as u64 + small_received);
                     // Six sequential messages: the critical path each party has seen.
                     assert_eq!((s.messages_sent, s.rounds), (2, [6, 6, 5][me]));
                     // Everyone sends to everyone at once: queued sends cannot deadlock.

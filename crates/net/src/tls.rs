@@ -901,11 +901,13 @@ impl Write for TlsWriter {
 mod tests {
     use super::*;
     use crate::tcp::connect_with_listener;
+    use crate::testkit::{
+        self, big_payload, connect_err, listeners, raw_hello, ring_exchange, tcp_cfg, T,
+    };
     use std::net::SocketAddr;
     use std::thread::{self, JoinHandle};
 
     const SESSION: [u8; 16] = *b"tessera-tls-0001";
-    const T: Duration = Duration::from_secs(5);
 
     /// Three fresh station identities (made at test time, never stored).
     fn identities() -> [Identity; PARTIES] {
@@ -916,23 +918,6 @@ mod tests {
         std::array::from_fn(|i| ids[i].fingerprint())
     }
 
-    fn listeners() -> ([TcpListener; PARTIES], [SocketAddr; PARTIES]) {
-        let ls: [TcpListener; PARTIES] =
-            std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").unwrap());
-        let addrs = std::array::from_fn(|i| ls[i].local_addr().unwrap());
-        (ls, addrs)
-    }
-
-    fn tcp_cfg(me: usize, addrs: [SocketAddr; PARTIES], connect_timeout: Duration) -> TcpConfig {
-        TcpConfig {
-            me,
-            addrs,
-            session: SESSION,
-            connect_timeout,
-            recv_timeout: T,
-        }
-    }
-
     /// Party `me`'s configuration when every party plays itself.
     fn cfg(
         me: usize,
@@ -941,7 +926,7 @@ mod tests {
         connect_timeout: Duration,
     ) -> TlsConfig {
         TlsConfig::new(
-            tcp_cfg(me, addrs, connect_timeout),
+            tcp_cfg(me, addrs, SESSION, connect_timeout),
             &ids[me],
             fingerprints(ids),
         )
@@ -951,14 +936,7 @@ mod tests {
         parties: Vec<(TlsConfig, TcpListener)>,
         delay: Duration,
     ) -> Vec<JoinHandle<Result<Endpoint, NetError>>> {
-        parties
-            .into_iter()
-            .map(|(c, l)| {
-                let h = thread::spawn(move || connect_tls_with_listener(&c, l));
-                thread::sleep(delay);
-                h
-            })
-            .collect()
+        testkit::start(parties, delay, connect_tls_with_listener)
     }
 
     fn connected() -> [Endpoint; PARTIES] {
@@ -971,28 +949,6 @@ mod tests {
             .collect();
         let mut hs = start(parties, Duration::ZERO).into_iter();
         std::array::from_fn(|_| hs.next().unwrap().join().unwrap().unwrap())
-    }
-
-    fn connect_err(r: Result<Endpoint, NetError>) -> (usize, String) {
-        match r {
-            Err(NetError::Connect { peer, detail }) => (peer, detail),
-            Err(e) => panic!("expected a connect error, got {e}"),
-            Ok(_) => panic!("expected a connect error, got an endpoint"),
-        }
-    }
-
-    fn raw_hello(party: u8, session: &[u8; 16]) -> Vec<u8> {
-        let mut h = b"TSRA".to_vec();
-        h.extend_from_slice(&1u16.to_le_bytes());
-        h.push(party);
-        h.extend_from_slice(session);
-        h
-    }
-
-    fn big_payload(len: usize) -> Vec<u8> {
-        (0..len)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
-            .collect()
     }
 
     fn assert_quick(t0: Instant, limit: Duration) {
@@ -1020,22 +976,7 @@ mod tests {
                     let mut ep = h.join().unwrap().unwrap();
                     let me = ep.party();
                     let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
-                    if me == 0 {
-                        ep.send(next, big.clone()).unwrap();
-                        assert!(ep.recv(prev).unwrap() == big);
-                        ep.send(prev, b"back".to_vec()).unwrap();
-                        assert_eq!(ep.recv(next).unwrap(), b"back:2:1");
-                    } else {
-                        let got = ep.recv(prev).unwrap();
-                        assert!(got == big);
-                        ep.send(next, got).unwrap();
-                        let mut back = ep.recv(next).unwrap();
-                        back.extend_from_slice(format!(":{me}").as_bytes());
-                        ep.send(prev, back).unwrap();
-                    }
-                    let s = ep.stats();
-                    assert_eq!(s.bytes_sent, big.len() as u64 + [4, 8, 6][me]);
-                    assert_eq!(s.bytes_received, big.len() as u64 + [8, 6, 4][me]);
+                    ring_exchange(&mut ep, &big);
                     // Everyone sends to everyone at once, small and large.
                     for peer in [next, prev] {
                         for k in 0..100u32 {
@@ -1132,7 +1073,7 @@ mod tests {
         let [l0, l1, _l2] = ls;
         let mut fps = fingerprints(&ids);
         fps[1] = stranger.fingerprint();
-        let c1 = TlsConfig::new(tcp_cfg(1, addrs, T), &stranger, fps);
+        let c1 = TlsConfig::new(tcp_cfg(1, addrs, SESSION, T), &stranger, fps);
         let t0 = Instant::now();
         let hs = start(vec![(cfg(0, addrs, &ids, T), l0), (c1, l1)], Duration::ZERO);
         let mut results = hs.into_iter().map(|h| h.join().unwrap());
@@ -1154,7 +1095,7 @@ mod tests {
         let [l0, l1, _l2] = ls;
         let mut fps = fingerprints(&ids);
         fps[0] = stranger.fingerprint();
-        let c0 = TlsConfig::new(tcp_cfg(0, addrs, T), &stranger, fps);
+        let c0 = TlsConfig::new(tcp_cfg(0, addrs, SESSION, T), &stranger, fps);
         let t0 = Instant::now();
         let hs = start(vec![(c0, l0), (cfg(1, addrs, &ids, T), l1)], Duration::ZERO);
         let mut results = hs.into_iter().map(|h| h.join().unwrap());
@@ -1179,7 +1120,7 @@ mod tests {
         // may dial party 0, but not as party 2.
         let (ls, addrs) = listeners();
         let [l0, _l1, l2] = ls;
-        let impostor = TlsConfig::new(tcp_cfg(2, addrs, T), &ids[1], [f0, f2, f1]);
+        let impostor = TlsConfig::new(tcp_cfg(2, addrs, SESSION, T), &ids[1], [f0, f2, f1]);
         let t0 = Instant::now();
         let hs = start(
             vec![(cfg(0, addrs, &ids, T), l0), (impostor, l2)],
@@ -1205,7 +1146,7 @@ mod tests {
         // Party 2's station listens where party 0 should: party 1 refuses it while dialing.
         let (ls, addrs) = listeners();
         let [l0, l1, _l2] = ls;
-        let wrong = TlsConfig::new(tcp_cfg(0, addrs, T), &ids[2], [f2, f1, f0]);
+        let wrong = TlsConfig::new(tcp_cfg(0, addrs, SESSION, T), &ids[2], [f2, f1, f0]);
         let t0 = Instant::now();
         let hs = start(
             vec![(wrong, l0), (cfg(1, addrs, &ids, T), l1)],
@@ -1248,7 +1189,8 @@ mod tests {
         let (ls, addrs) = listeners();
         let [l0, l1, _l2] = ls;
         let t0 = Instant::now();
-        let plain = thread::spawn(move || connect_with_listener(&tcp_cfg(0, addrs, T), l0));
+        let plain =
+            thread::spawn(move || connect_with_listener(&tcp_cfg(0, addrs, SESSION, T), l0));
         let c1 = cfg(1, addrs, &ids, T);
         let tls = thread::spawn(move || connect_tls_with_listener(&c1, l1));
         let (peer, detail) = connect_err(plain.join().unwrap());

@@ -1,0 +1,101 @@
+//! Helpers shared by the TCP and TLS tests: loopback listeners, configurations, parties
+//! started on threads, and the ring exchange both transports must pass.
+
+use std::net::{SocketAddr, TcpListener};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::tcp::TcpConfig;
+use crate::{Endpoint, NetError, PARTIES};
+
+/// Receive and connect timeout of the tests.
+pub const T: Duration = Duration::from_secs(5);
+
+/// Three listeners on free loopback ports and their addresses.
+pub fn listeners() -> ([TcpListener; PARTIES], [SocketAddr; PARTIES]) {
+    let ls: [TcpListener; PARTIES] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").unwrap());
+    let addrs = std::array::from_fn(|i| ls[i].local_addr().unwrap());
+    (ls, addrs)
+}
+
+/// Party `me`'s TCP configuration.
+pub fn tcp_cfg(
+    me: usize,
+    addrs: [SocketAddr; PARTIES],
+    session: [u8; 16],
+    connect_timeout: Duration,
+) -> TcpConfig {
+    TcpConfig {
+        me,
+        addrs,
+        session,
+        connect_timeout,
+        recv_timeout: T,
+    }
+}
+
+/// Starts `connect` for each given configuration on its own thread, in the order given,
+/// `delay` apart.
+pub fn start<C: Send + 'static>(
+    parties: Vec<(C, TcpListener)>,
+    delay: Duration,
+    connect: fn(&C, TcpListener) -> Result<Endpoint, NetError>,
+) -> Vec<JoinHandle<Result<Endpoint, NetError>>> {
+    parties
+        .into_iter()
+        .map(|(c, l)| {
+            let h = thread::spawn(move || connect(&c, l));
+            thread::sleep(delay);
+            h
+        })
+        .collect()
+}
+
+/// The peer and detail of a connect error (panics on anything else).
+pub fn connect_err(r: Result<Endpoint, NetError>) -> (usize, String) {
+    match r {
+        Err(NetError::Connect { peer, detail }) => (peer, detail),
+        Err(e) => panic!("expected a connect error, got {e}"),
+        Ok(_) => panic!("expected a connect error, got an endpoint"),
+    }
+}
+
+/// A hello built by hand, independently of the transport's encoder, to pin the format.
+pub fn raw_hello(party: u8, session: &[u8; 16]) -> Vec<u8> {
+    let mut h = b"TSRA".to_vec();
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.push(party);
+    h.extend_from_slice(session);
+    h
+}
+
+/// `len` bytes that are not all alike.
+pub fn big_payload(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3])
+        .collect()
+}
+
+/// Forwards `big` around the ring 0 → 1 → 2 → 0, then a small message back 0 → 2 → 1 → 0,
+/// and checks contents and byte counters; every transport must pass this.
+pub fn ring_exchange(ep: &mut Endpoint, big: &[u8]) {
+    let me = ep.party();
+    let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
+    if me == 0 {
+        ep.send(next, big.to_vec()).unwrap();
+        assert!(ep.recv(prev).unwrap() == big);
+        ep.send(prev, b"back".to_vec()).unwrap();
+        assert_eq!(ep.recv(next).unwrap(), b"back:2:1");
+    } else {
+        let got = ep.recv(prev).unwrap();
+        assert!(got == big);
+        ep.send(next, got).unwrap();
+        let mut back = ep.recv(next).unwrap();
+        back.extend_from_slice(format!(":{me}").as_bytes());
+        ep.send(prev, back).unwrap();
+    }
+    let s = ep.stats();
+    assert_eq!(s.bytes_sent, big.len() as u64 + [4, 8, 6][me]);
+    assert_eq!(s.bytes_received, big.len() as u64 + [8, 6, 4][me]);
+}
