@@ -28,12 +28,18 @@ enum Command {
     /// One party of a benchmark (started by `tessera bench`, not by hand).
     #[command(hide = true)]
     BenchParty(bench::party::PartyArgs),
+    /// One party of the linkage benchmark (started by `tessera bench link`, not by hand).
+    #[command(hide = true)]
+    BenchLinkParty(bench::link::LinkPartyArgs),
 }
 
 #[derive(Subcommand)]
 enum BenchCommand {
     /// The MPC engine: every operation on vectors, three processes over loopback TCP.
     Engine(bench::engine::EngineArgs),
+    /// Secure record linkage: two tables of --rows rows, half overlapping, three processes
+    /// over loopback TCP.
+    Link(bench::link::LinkArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
         Command::Init(args) => init::run(&args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),
         Command::BenchParty(args) => bench::party::run(&args),
+        Command::Bench(BenchCommand::Link(args)) => bench::link::run(&args),
+        Command::BenchLinkParty(args) => bench::link::run_party(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -735,3 +735,18 @@ fn tessera_bench_dirs() -> Vec<std::path::PathBuf> {
     v.sort();
     v
 }
+
+#[test]
+fn link_benchmark_joins_over_three_processes() {
+    let e = run_engine(
+        &["bench", "link", "--rows", "2000", "--reps", "1", "--json"],
+        Duration::from_secs(60),
+    );
+    assert!(e.status.success(), "bench link failed:\n{}", e.stderr);
+    let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
+    // Half of each table overlaps; the benchmark also checks this against the plaintext join.
+    assert_eq!(report["intersection"].as_u64(), Some(1000), "{report}");
+    for key in ["seconds", "bytes_per_party", "rounds"] {
+        assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
+}

@@ -2,10 +2,6 @@
 //! measurements and prints, per operation, throughput (median over repetitions), bytes per
 //! operation for the busiest party (measured and in theory) and rounds.
 
-use std::io::Read;
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Command, Stdio};
-
 use clap::Args;
 use serde_json::json;
 use tessera_net::shaper::Shape;
@@ -14,6 +10,7 @@ use tessera_net::identity::{fingerprint_hex, Identity};
 
 use super::ops;
 use super::party::{network_shape, Report};
+use super::procs::{run_three, Rendezvous};
 
 /// Options of the engine benchmark.
 #[derive(Args, Debug)]
@@ -42,19 +39,6 @@ pub struct EngineArgs {
     pub tls: bool,
 }
 
-fn free_ports() -> Result<Vec<SocketAddr>, String> {
-    // Bind three listeners at once so the ports differ, then release them for the parties.
-    let ls: Vec<TcpListener> = (0..3)
-        .map(|_| {
-            TcpListener::bind("127.0.0.1:0")
-                .map_err(|e| format!("cannot bind a loopback port: {e}"))
-        })
-        .collect::<Result<_, _>>()?;
-    ls.iter()
-        .map(|l| l.local_addr().map_err(|e| e.to_string()))
-        .collect()
-}
-
 /// Median of a non-empty list.
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -80,49 +64,25 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
         ));
     }
     let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
-    let addrs = free_ports()?;
-    let addr_list = addrs
-        .iter()
-        .map(|a| a.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let session: String = tessera_mpc::prg::fresh_seed()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the tessera binary: {e}"))?;
+    let rv = Rendezvous::new()?;
     if !args.json {
         eprintln!(
-            "starting three parties on {addr_list}, {} elements, {} repetitions",
-            args.size, args.reps
+            "starting three parties on {}, {} elements, {} repetitions",
+            rv.addr_list, args.size, args.reps
         );
     }
     let identities = if args.tls {
-        Some(BenchIdentities::create(&session)?)
+        Some(BenchIdentities::create(&rv.session)?)
     } else {
         None
     };
-    let mut children = Vec::new();
-    for me in 0..3 {
-        let mut cmd = Command::new(&exe);
+    let outputs = run_three("bench-party", &rv, |me, cmd| {
         cmd.args([
-            "bench-party",
-            "--me",
-            &me.to_string(),
-            "--addrs",
-            &addr_list,
-            "--session",
-            &session,
-        ])
-        .args([
             "--size",
             &args.size.to_string(),
             "--reps",
             &args.reps.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        ]);
         if !args.ops.is_empty() {
             cmd.args(["--ops", &args.ops.join(",")]);
         }
@@ -137,40 +97,15 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
                 .arg(ids.dir.join(format!("party{me}")))
                 .args(["--tls-peers", &ids.fingerprints.join(",")]);
         }
-        children.push(
-            cmd.spawn()
-                .map_err(|e| format!("cannot start party {me}: {e}"))?,
-        );
-    }
-    let mut reports = Vec::new();
-    let mut failures = Vec::new();
-    for (me, mut child) in children.into_iter().enumerate() {
-        let mut out = String::new();
-        let mut err = String::new();
-        child
-            .stdout
-            .take()
-            .expect("piped")
-            .read_to_string(&mut out)
-            .ok();
-        child
-            .stderr
-            .take()
-            .expect("piped")
-            .read_to_string(&mut err)
-            .ok();
-        let status = child.wait().map_err(|e| e.to_string())?;
-        if !status.success() {
-            failures.push(format!("party {me} failed ({status}): {}", err.trim()));
-            continue;
-        }
-        let r: Report = serde_json::from_str(out.trim())
-            .map_err(|e| format!("party {me} report unreadable: {e}"))?;
-        reports.push(r);
-    }
-    if !failures.is_empty() {
-        return Err(failures.join("\n"));
-    }
+    })?;
+    let reports = outputs
+        .iter()
+        .enumerate()
+        .map(|(me, out)| {
+            serde_json::from_str::<Report>(out.trim())
+                .map_err(|e| format!("party {me} report unreadable: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     print_results(args, &shape, &reports);
     Ok(())
 }

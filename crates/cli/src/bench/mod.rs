@@ -2,5 +2,7 @@
 //! aggregates what they measured.
 
 pub mod engine;
+pub mod link;
 pub mod ops;
 pub mod party;
+pub mod procs;

@@ -125,20 +125,36 @@ fn tls_config(
     Ok(TlsConfig::new(tcp, &identity, fingerprints))
 }
 
-/// Runs the party; errors end the process with a message naming the cause.
-pub fn run(args: &PartyArgs) -> Result<(), String> {
-    let addrs: [SocketAddr; 3] = args
-        .addrs
-        .clone()
+/// The TCP configuration of benchmark party `me` from its command-line arguments.
+pub fn tcp_config(
+    me: usize,
+    addrs: &[SocketAddr],
+    session: &str,
+    connect_timeout_secs: u64,
+    timeout_secs: u64,
+) -> Result<TcpConfig, String> {
+    let addrs: [SocketAddr; 3] = addrs
+        .to_vec()
         .try_into()
         .map_err(|_| "need three addresses".to_string())?;
-    let cfg = TcpConfig {
-        me: args.me,
+    Ok(TcpConfig {
+        me,
         addrs,
-        session: parse_session(&args.session)?,
-        connect_timeout: Duration::from_secs(args.connect_timeout_secs),
-        recv_timeout: Duration::from_secs(args.timeout_secs),
-    };
+        session: parse_session(session)?,
+        connect_timeout: Duration::from_secs(connect_timeout_secs),
+        recv_timeout: Duration::from_secs(timeout_secs),
+    })
+}
+
+/// Runs the party; errors end the process with a message naming the cause.
+pub fn run(args: &PartyArgs) -> Result<(), String> {
+    let cfg = tcp_config(
+        args.me,
+        &args.addrs,
+        &args.session,
+        args.connect_timeout_secs,
+        args.timeout_secs,
+    )?;
     let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
     let ep = match &args.tls_identity {
         None => connect(&cfg),

@@ -1,0 +1,96 @@
+//! Starting the three party processes of a benchmark and collecting what they report.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+
+/// Where three benchmark parties meet: free loopback addresses and a fresh session.
+pub struct Rendezvous {
+    /// `addr0,addr1,addr2`, as the parties' `--addrs` takes it.
+    pub addr_list: String,
+    /// 32 hex digits, as the parties' `--session` takes it.
+    pub session: String,
+}
+
+impl Rendezvous {
+    /// Three distinct free loopback ports and a random session.
+    pub fn new() -> Result<Self, String> {
+        // Bind three listeners at once so the ports differ, then release them.
+        let ls: Vec<TcpListener> = (0..3)
+            .map(|_| {
+                TcpListener::bind("127.0.0.1:0")
+                    .map_err(|e| format!("cannot bind a loopback port: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        let addrs: Vec<SocketAddr> = ls
+            .iter()
+            .map(|l| l.local_addr().map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let addr_list = addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let session = tessera_mpc::prg::fresh_seed()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Rendezvous { addr_list, session })
+    }
+}
+
+/// Starts `tessera SUBCOMMAND --me I --addrs .. --session ..` for parties 0, 1, 2, with the
+/// further arguments `extra` adds for each party, waits for all three, and returns their
+/// standard outputs in party order; if any failed, the error lists every failure.
+pub fn run_three(
+    subcommand: &str,
+    rv: &Rendezvous,
+    extra: impl Fn(usize, &mut Command),
+) -> Result<Vec<String>, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the tessera binary: {e}"))?;
+    let mut children = Vec::new();
+    for me in 0..3 {
+        let mut cmd = Command::new(&exe);
+        cmd.args([subcommand, "--me", &me.to_string()])
+            .args(["--addrs", &rv.addr_list, "--session", &rv.session])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        extra(me, &mut cmd);
+        children.push(
+            cmd.spawn()
+                .map_err(|e| format!("cannot start party {me}: {e}"))?,
+        );
+    }
+    let mut outputs = Vec::new();
+    let mut failures = Vec::new();
+    for (me, mut child) in children.into_iter().enumerate() {
+        let (mut out, mut err) = (String::new(), String::new());
+        // Read stderr on a thread so that neither pipe can fill up and block the child.
+        let stderr = child.stderr.take().expect("piped");
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let mut e = stderr;
+            e.read_to_string(&mut s).ok();
+            s
+        });
+        child
+            .stdout
+            .take()
+            .expect("piped")
+            .read_to_string(&mut out)
+            .ok();
+        err.push_str(&err_reader.join().unwrap_or_default());
+        let status = child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            outputs.push(out);
+        } else {
+            failures.push(format!("party {me} failed ({status}): {}", err.trim()));
+        }
+    }
+    if failures.is_empty() {
+        Ok(outputs)
+    } else {
+        Err(failures.join("\n"))
+    }
+}
