@@ -10,7 +10,6 @@
 //! intersection size against the plaintext join.
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use clap::Args;
@@ -23,7 +22,7 @@ use tessera_mpc::Party;
 use tessera_net::tcp::connect;
 
 use super::engine::median;
-use super::party::tcp_config;
+use super::party::ConnArgs;
 use super::procs::{run_three, Rendezvous};
 
 /// Options of the linkage benchmark.
@@ -49,15 +48,8 @@ pub struct LinkArgs {
 /// Arguments of one linkage benchmark party (started by `tessera bench link`).
 #[derive(Args, Debug, Clone)]
 pub struct LinkPartyArgs {
-    /// This party's index (0, 1 or 2).
-    #[arg(long)]
-    pub me: usize,
-    /// Listening addresses of parties 0, 1, 2, comma-separated.
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub addrs: Vec<SocketAddr>,
-    /// Session identifier (32 hex digits).
-    #[arg(long)]
-    pub session: String,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Rows of each table.
     #[arg(long)]
     pub rows: usize,
@@ -67,12 +59,6 @@ pub struct LinkPartyArgs {
     /// Pivots of the sort.
     #[arg(long, default_value_t = 1)]
     pub pivots: usize,
-    /// Receive timeout in seconds.
-    #[arg(long, default_value_t = 300)]
-    pub timeout_secs: u64,
-    /// How long to keep trying to reach the other parties, in seconds.
-    #[arg(long, default_value_t = 20, hide = true)]
-    pub connect_timeout_secs: u64,
 }
 
 /// What one party measured.
@@ -213,29 +199,20 @@ fn plaintext_intersection(rows: usize) -> Result<usize, String> {
 
 /// Runs one party of the benchmark; prints its [`LinkReport`] as one JSON line.
 pub fn run_party(args: &LinkPartyArgs) -> Result<(), String> {
-    if args.me > 2 {
-        return Err(format!("--me must be 0, 1 or 2, got {}", args.me));
-    }
-    let cfg = tcp_config(
-        args.me,
-        &args.addrs,
-        &args.session,
-        args.connect_timeout_secs,
-        args.timeout_secs,
-    )?;
+    let cfg = args.conn.tcp_config()?;
     // The data parties prepare their tables before connecting: local work.
     let t = Instant::now();
-    let prepared = if args.me < 2 {
-        let raw = synthetic::table(args.me, args.rows, overlap(args.rows));
+    let prepared = if args.conn.me < 2 {
+        let raw = synthetic::table(args.conn.me, args.rows, overlap(args.rows));
         let (prep, _report) = tessera_link::prepare(&synthetic::spec(), &raw)
-            .map_err(|e| format!("party {}: {e}", args.me))?;
+            .map_err(|e| format!("party {}: {e}", args.conn.me))?;
         Some(prep)
     } else {
         None
     };
     let prepare_secs = t.elapsed().as_secs_f64();
-    let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.me))?;
-    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
+    let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.conn.me))?;
+    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
     match measure(&mut p, args, prepared.as_ref(), prepare_secs) {
         Ok(report) => {
             println!(
@@ -246,7 +223,7 @@ pub fn run_party(args: &LinkPartyArgs) -> Result<(), String> {
         }
         Err(e) => {
             p.abort(&e);
-            Err(format!("party {}: {e}", args.me))
+            Err(format!("party {}: {e}", args.conn.me))
         }
     }
 }

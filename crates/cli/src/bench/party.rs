@@ -14,9 +14,9 @@ use tessera_net::tls::{connect_tls, TlsConfig};
 
 use super::ops::{self, Plain, Shared};
 
-/// Arguments of a benchmark party process.
+/// How a benchmark party process finds the other two (shared by every benchmark).
 #[derive(Args, Debug, Clone)]
-pub struct PartyArgs {
+pub struct ConnArgs {
     /// This party's index (0, 1 or 2).
     #[arg(long)]
     pub me: usize,
@@ -26,6 +26,40 @@ pub struct PartyArgs {
     /// Session identifier (32 hex digits).
     #[arg(long)]
     pub session: String,
+    /// Receive timeout in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout_secs: u64,
+    /// How long to keep trying to reach the other parties, in seconds.
+    #[arg(long, default_value_t = 20, hide = true)]
+    pub connect_timeout_secs: u64,
+}
+
+impl ConnArgs {
+    /// The TCP configuration these arguments describe.
+    pub fn tcp_config(&self) -> Result<TcpConfig, String> {
+        if self.me > 2 {
+            return Err(format!("--me must be 0, 1 or 2, got {}", self.me));
+        }
+        let addrs: [SocketAddr; 3] = self
+            .addrs
+            .clone()
+            .try_into()
+            .map_err(|_| "need three addresses".to_string())?;
+        Ok(TcpConfig {
+            me: self.me,
+            addrs,
+            session: parse_session(&self.session)?,
+            connect_timeout: Duration::from_secs(self.connect_timeout_secs),
+            recv_timeout: Duration::from_secs(self.timeout_secs),
+        })
+    }
+}
+
+/// Arguments of a benchmark party process.
+#[derive(Args, Debug, Clone)]
+pub struct PartyArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Elements per vector.
     #[arg(long)]
     pub size: usize,
@@ -35,12 +69,6 @@ pub struct PartyArgs {
     /// Operations to run (all if empty).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
-    /// Receive timeout in seconds.
-    #[arg(long, default_value_t = 60)]
-    pub timeout_secs: u64,
-    /// How long to keep trying to reach the other parties, in seconds.
-    #[arg(long, default_value_t = 20, hide = true)]
-    pub connect_timeout_secs: u64,
     /// One-way latency to simulate on every link, in milliseconds.
     #[arg(long, default_value_t = 0.0)]
     pub latency_ms: f64,
@@ -125,36 +153,9 @@ fn tls_config(
     Ok(TlsConfig::new(tcp, &identity, fingerprints))
 }
 
-/// The TCP configuration of benchmark party `me` from its command-line arguments.
-pub fn tcp_config(
-    me: usize,
-    addrs: &[SocketAddr],
-    session: &str,
-    connect_timeout_secs: u64,
-    timeout_secs: u64,
-) -> Result<TcpConfig, String> {
-    let addrs: [SocketAddr; 3] = addrs
-        .to_vec()
-        .try_into()
-        .map_err(|_| "need three addresses".to_string())?;
-    Ok(TcpConfig {
-        me,
-        addrs,
-        session: parse_session(session)?,
-        connect_timeout: Duration::from_secs(connect_timeout_secs),
-        recv_timeout: Duration::from_secs(timeout_secs),
-    })
-}
-
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
-    let cfg = tcp_config(
-        args.me,
-        &args.addrs,
-        &args.session,
-        args.connect_timeout_secs,
-        args.timeout_secs,
-    )?;
+    let cfg = args.conn.tcp_config()?;
     let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
     let ep = match &args.tls_identity {
         None => connect(&cfg),
@@ -163,9 +164,9 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
             connect_tls(&tls)
         }
     }
-    .map_err(|e| format!("party {}: {e}", args.me))?
+    .map_err(|e| format!("party {}: {e}", args.conn.me))?
     .shaped(shape);
-    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.me))?;
+    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
     match measure(&mut p, args) {
         Ok(report) => {
             println!(
@@ -176,7 +177,7 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
         }
         Err(e) => {
             p.abort(&e);
-            Err(format!("party {}: {e}", args.me))
+            Err(format!("party {}: {e}", args.conn.me))
         }
     }
 }
