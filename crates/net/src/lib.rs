@@ -18,6 +18,7 @@ mod error;
 mod frame;
 pub mod identity;
 pub mod memory;
+mod record;
 pub mod shaper;
 mod stream;
 pub mod tcp;

@@ -585,13 +585,16 @@ fn dial_hello<T: Transport>(
 
 /// Starts the writer and reader threads of a connection and returns the [`Link`] they serve.
 ///
-/// The writer sends frames from the endpoint through `output` (buffered) and calls `finish`
-/// when the endpoint is dropped or the stream fails; the reader parses frames from `input`
-/// (buffered), turning a read error into a frame with `read_error` (which sees the reader, so
-/// a transport can tell a broken stream from a corrupted one).
+/// The writer sends frames from the endpoint through `output` and calls `finish` when the
+/// endpoint is dropped or the stream fails; the reader parses frames from `input`, turning a
+/// read error into a frame with `read_error` (which sees the reader, so a transport can tell
+/// a broken stream from a corrupted one). Both sides go through buffers of `buffer` bytes
+/// ([`IO_BUFFER`] for a raw socket; 0 for a stream that buffers by itself, such as TLS
+/// records, which saves a copy).
 pub(crate) fn start_pumps<W, R>(
     me: usize,
     peer: usize,
+    buffer: usize,
     output: W,
     finish: fn(&mut W),
     input: R,
@@ -609,12 +612,12 @@ where
     let (reader_tx, from_reader) = channel();
     let writer = thread::Builder::new()
         .name(format!("tessera-tx-{me}-{peer}"))
-        .spawn(move || write_frames(output, writer_rx, finish))
+        .spawn(move || write_frames(output, buffer, writer_rx, finish))
         .map_err(setup_err)?;
     // If this spawn fails, dropping `to_writer` makes the writer finish the stream.
     thread::Builder::new()
         .name(format!("tessera-rx-{me}-{peer}"))
-        .spawn(move || read_frames(input, reader_tx, read_error))
+        .spawn(move || read_frames(input, buffer, reader_tx, read_error))
         .map_err(setup_err)?;
     Ok(Link {
         tx: to_writer,
@@ -626,8 +629,9 @@ where
 /// Writer thread: frames from the endpoint to the stream until the endpoint is dropped or
 /// the stream fails; then flushes and calls `finish` (which shuts the stream down so the
 /// peer sees the end at once).
-fn write_frames<W: Write>(output: W, frames: Receiver<Frame>, finish: fn(&mut W)) {
-    let mut out = BufWriter::with_capacity(IO_BUFFER, output);
+fn write_frames<W: Write>(output: W, buffer: usize, frames: Receiver<Frame>, finish: fn(&mut W)) {
+    // A capacity of 0 passes every write straight through.
+    let mut out = BufWriter::with_capacity(buffer, output);
     loop {
         let frame = match frames.try_recv() {
             Ok(f) => f,
@@ -653,8 +657,14 @@ fn write_frames<W: Write>(output: W, frames: Receiver<Frame>, finish: fn(&mut W)
 
 /// Reader thread: frames from the stream to the endpoint until the stream ends, fails or
 /// carries something that is not a frame, or the endpoint is dropped.
-fn read_frames<R: Read>(input: R, frames: Sender<Frame>, read_error: fn(&R, String) -> Frame) {
-    let mut input = BufReader::with_capacity(IO_BUFFER, input);
+fn read_frames<R: Read>(
+    input: R,
+    buffer: usize,
+    frames: Sender<Frame>,
+    read_error: fn(&R, String) -> Frame,
+) {
+    // A capacity of 0 passes every read straight through.
+    let mut input = BufReader::with_capacity(buffer, input);
     loop {
         let frame = match Frame::read_from(&mut input) {
             Ok(Some(f)) => f,

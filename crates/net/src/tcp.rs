@@ -143,6 +143,7 @@ impl Transport for PlainTcp {
         stream::start_pumps(
             me,
             peer,
+            stream::IO_BUFFER,
             socket,
             |s| {
                 let _ = s.shutdown(Shutdown::Both);

@@ -34,16 +34,21 @@
 //!
 //! # After the handshake
 //!
-//! As over TCP, each connection gets a writer and a reader thread feeding the endpoint's
-//! queues. They share the rustls connection behind a mutex that is never held during socket
-//! I/O: the writer encrypts up to 256 KiB under the lock, then writes the records to the
-//! socket without it; the reader reads ciphertext from the socket without the lock, then
-//! decrypts under it. So a writer blocked on a full socket never stops its own reader (which
-//! could deadlock two parties sending to each other at once). Only the writer writes to the
-//! socket, which keeps TLS records in order; anything the reader makes rustls want to send
-//! (e.g. a key update answer) goes out with the writer's next flush. A TLS record that fails
-//! to decrypt is reported as [`NetError::Malformed`]; a connection that ends without a TLS
-//! `close_notify` as [`NetError::Closed`].
+//! rustls does the handshake and carries the hellos. Once the hellos are exchanged (and before
+//! any frame), each side takes the traffic keys and record sequence numbers out of rustls and
+//! carries the rest of the connection with its own TLS 1.3 record layer ([`crate::record`]):
+//! the same records rustls would send (AES-GCM only), sealed and opened in place, with no
+//! lock and no copies through rustls's buffers. After the handshake, setup reads the socket
+//! one whole record at a time, so nothing sent after the peer's hello is left inside rustls;
+//! the switch fails clearly if anything is.
+//!
+//! As over TCP, each connection then gets a writer and a reader thread feeding the endpoint's
+//! queues, each owning one half of the socket and one direction's key. A TLS record that
+//! fails to authenticate, or any record other than application data and `close_notify`
+//! (including a key update or session ticket, which this data path does not implement), is
+//! reported as [`NetError::Malformed`]; a connection that ends without a TLS `close_notify`
+//! as [`NetError::Closed`]. Each direction refuses to go past 2^24 records (256 GiB) under
+//! its key, since keys are never updated.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -62,6 +67,7 @@ use rustls::{
 };
 
 use crate::identity::{fingerprint, fingerprint_hex, Fingerprint, Identity};
+use crate::record::{self, RecordKey, RecordReader, RecordWriter};
 use crate::stream::{self, Refused, SetupStream, Transport, HELLO_LEN, MAGIC};
 use crate::tcp::{self, TcpConfig};
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
@@ -159,13 +165,13 @@ struct TlsTransport {
 }
 
 /// The crypto provider: `ring`, with AES-128-GCM preferred (the fastest suite on hardware
-/// with AES instructions).
+/// with AES instructions). Only the AES-GCM suites are offered: they are the ones the data
+/// path ([`crate::record`]) implements.
 fn provider() -> Arc<CryptoProvider> {
     let mut p = rustls::crypto::ring::default_provider();
     p.cipher_suites = vec![
         rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
         rustls::crypto::ring::cipher_suite::TLS13_AES_256_GCM_SHA384,
-        rustls::crypto::ring::cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
     ];
     Arc::new(p)
 }
@@ -213,6 +219,7 @@ impl TlsTransport {
                 .with_client_auth_cert(cert(), key())
                 .map_err(key_err)?;
             c.resumption = rustls::client::Resumption::disabled();
+            c.enable_secret_extraction = true;
             *slot = Some(Arc::new(c));
         }
         let server = if me + 1 < PARTIES {
@@ -228,6 +235,7 @@ impl TlsTransport {
                 .with_single_cert(cert(), key())
                 .map_err(key_err)?;
             s.send_tls13_tickets = 0;
+            s.enable_secret_extraction = true;
             s.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
             Some(Arc::new(s))
         } else {
@@ -416,26 +424,30 @@ impl Transport for TlsTransport {
             peer,
             detail: format!("setting up the connection failed: {e}"),
         };
-        let TlsStream { reader, writer } = stream;
-        let sock = &writer.sock;
+        let (writer, reader) = stream.into_records().map_err(|why| NetError::Connect {
+            peer,
+            detail: format!("switching to the TLS data path failed: {why}"),
+        })?;
+        let sock = writer.get_ref();
         sock.set_nodelay(true).map_err(setup_err)?;
         sock.set_read_timeout(None).map_err(setup_err)?;
         sock.set_write_timeout(None).map_err(setup_err)?;
-        lock(&writer.conn)
-            .map_err(setup_err)?
-            .set_buffer_limit(None);
-        stream::start_pumps(
-            me,
-            peer,
-            writer,
-            TlsWriter::close,
-            reader,
-            |r, e| match &r.failure {
+        // The record writer and reader buffer by themselves (whole records, batches of
+        // them): no second buffer in front of them.
+        stream::start_pumps(me, peer, 0, writer, close_records, reader, |r, e| {
+            match r.failure() {
                 Some(why) => Frame::Malformed(format!("TLS record rejected: {why}")),
                 None => Frame::Closed(format!("read failed: {e}")),
-            },
-        )
+            }
+        })
     }
+}
+
+/// Ends a connection on the data path: `close_notify`, then a socket shutdown so that the
+/// peer (and our own reader) see the end at once.
+fn close_records(w: &mut RecordWriter<TcpStream>) {
+    let _ = w.close_notify();
+    let _ = w.get_ref().shutdown(Shutdown::Both);
 }
 
 /// The rustls error inside an I/O error, if there is one.
@@ -608,6 +620,7 @@ impl TlsStream {
                 eof: false,
                 failure: None,
                 head: Vec::new(),
+                exact: false,
             },
             writer: TlsWriter {
                 conn,
@@ -639,6 +652,9 @@ impl TlsStream {
                 self.writer.send_out()?;
             }
             if !handshaking {
+                // From here on, read one record at a time: nothing the peer sends after
+                // its hello may end up inside rustls (see `into_records`).
+                self.reader.exact = true;
                 return Ok(());
             }
             if self.reader.start < self.reader.end {
@@ -698,6 +714,48 @@ impl TlsStream {
         }
     }
 
+    /// Leaves rustls after the hello exchange: takes the traffic keys and sequence numbers
+    /// out of the connection and returns our own record writer and reader on the two socket
+    /// halves. Fails if rustls still holds anything received or to be sent (after the hello
+    /// nothing should be: reads are one record at a time once the handshake is done).
+    fn into_records(self) -> Result<(RecordWriter<TcpStream>, RecordReader<TcpStream>), String> {
+        let TlsStream { reader, writer } = self;
+        if reader.start < reader.end {
+            return Err(format!(
+                "{} bytes of TLS data arrived before the switch",
+                reader.end - reader.start
+            ));
+        }
+        if !writer.out.is_empty() {
+            return Err("TLS records left unsent before the switch".into());
+        }
+        let TlsReader { conn, sock, .. } = reader;
+        drop(conn);
+        let TlsWriter {
+            conn, sock: wsock, ..
+        } = writer;
+        let mut conn = Arc::try_unwrap(conn)
+            .map_err(|_| "the TLS connection is still shared".to_string())?
+            .into_inner()
+            .map_err(|_| "TLS connection state poisoned by a failed thread".to_string())?;
+        let io = conn.process_new_packets().map_err(|e| e.to_string())?;
+        if io.plaintext_bytes_to_read() > 0 {
+            return Err(format!(
+                "{} bytes of data arrived before the switch",
+                io.plaintext_bytes_to_read()
+            ));
+        }
+        if conn.wants_write() || io.tls_bytes_to_write() > 0 {
+            return Err("TLS records left unsent before the switch".into());
+        }
+        let secrets = conn
+            .dangerous_extract_secrets()
+            .map_err(|e| format!("cannot take the TLS keys: {e}"))?;
+        let tx = RecordKey::from_rustls(secrets.tx)?;
+        let rx = RecordKey::from_rustls(secrets.rx)?;
+        Ok((RecordWriter::new(wsock, tx), RecordReader::new(sock, rx)))
+    }
+
     /// The party index a dialer sent as its TLS server name.
     fn claimed_party(&self) -> Option<usize> {
         let conn = lock(&self.reader.conn).ok()?;
@@ -754,17 +812,17 @@ struct TlsReader {
     /// The first bytes the peer sent (at most a hello's worth), to recognise a client that
     /// does not speak TLS.
     head: Vec<u8>,
+    /// Read whole records, one at a time, never more (after the handshake).
+    exact: bool,
 }
 
 impl TlsReader {
     /// Reads ciphertext from the socket into the buffer (without the lock).
     fn fill(&mut self) -> io::Result<()> {
-        let n = loop {
-            match self.sock.read(&mut self.buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+        let n = if self.exact {
+            self.read_record()?
+        } else {
+            read_some(&mut self.sock, &mut self.buf)?
         };
         if self.head.len() < HELLO_LEN {
             let take = n.min(HELLO_LEN - self.head.len());
@@ -774,6 +832,34 @@ impl TlsReader {
         self.end = n;
         self.eof = n == 0;
         Ok(())
+    }
+
+    /// Reads exactly one record (or what there is of it before the stream ends) into the
+    /// buffer; returns its length.
+    fn read_record(&mut self) -> io::Result<usize> {
+        let mut got = 0;
+        let mut want = record::HEADER_LEN;
+        while got < want {
+            let n = read_some(&mut self.sock, &mut self.buf[got..want])?;
+            if n == 0 {
+                if got == 0 {
+                    return Ok(0);
+                }
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            got += n;
+            if got == record::HEADER_LEN {
+                let len = usize::from(u16::from_be_bytes([self.buf[3], self.buf[4]]));
+                if len > record::MAX_CIPHERTEXT {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("TLS record of {len} bytes exceeds the limit"),
+                    ));
+                }
+                want += len;
+            }
+        }
+        Ok(got)
     }
 
     /// Gives rustls some of the buffered ciphertext (or the end of the stream) and lets it
@@ -834,6 +920,17 @@ impl Read for TlsReader {
     }
 }
 
+/// One read from the socket, retried when interrupted.
+fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match sock.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Moves every record rustls has ready into `out`.
 fn drain(conn: &mut Connection, out: &mut Vec<u8>) -> io::Result<()> {
     while conn.wants_write() {
@@ -859,8 +956,9 @@ impl TlsWriter {
         sent
     }
 
-    /// Ends the connection: `close_notify`, then a socket shutdown so that the peer (and our
-    /// own reader) see the end at once.
+    /// Ends the connection while rustls still carries it (tests of a hand-played peer):
+    /// `close_notify`, then a socket shutdown.
+    #[cfg(test)]
     fn close(&mut self) {
         if let Ok(mut conn) = lock(&self.conn) {
             conn.send_close_notify();
@@ -1371,18 +1469,12 @@ mod tests {
     }
 
     #[test]
-    fn key_updates_are_carried_through() {
-        // The peer asks for new keys mid-stream (rustls does so by itself after 2^23
-        // records): our reader takes the update, our writer answers it in order.
+    fn rustls_peer_interoperates_and_key_updates_are_refused() {
+        // The hand-played peer keeps rustls for its data path: our records and its records
+        // are the same TLS 1.3, both ways.
         let (mut ep, mut r1, _r2) = party0_with_raw_peers();
         raw_frame(&mut r1, 1, b"before");
         assert_eq!(ep.recv(1).unwrap(), b"before");
-        lock(&r1.writer.conn)
-            .unwrap()
-            .refresh_traffic_keys()
-            .unwrap();
-        raw_frame(&mut r1, 2, b"after");
-        assert_eq!(ep.recv(1).unwrap(), b"after");
         for i in 0..3u8 {
             ep.send(1, vec![i; 100_000]).unwrap();
         }
@@ -1393,6 +1485,21 @@ mod tests {
                 Some(Frame::Data { body, .. }) => assert_eq!(body, vec![i; 100_000]),
                 other => panic!("expected data, got {other:?}"),
             }
+        }
+        drop(input);
+        // A key update (which our data path does not implement) is a protocol error, not
+        // silently misread data.
+        lock(&r1.writer.conn)
+            .unwrap()
+            .refresh_traffic_keys()
+            .unwrap();
+        raw_frame(&mut r1, 2, b"after");
+        match ep.recv(1) {
+            Err(NetError::Malformed { peer: 1, detail }) => {
+                assert!(detail.contains("TLS record rejected"), "{detail}");
+                assert!(detail.contains("key update"), "{detail}");
+            }
+            other => panic!("expected malformed, got {other:?}"),
         }
     }
 
