@@ -9,7 +9,7 @@ use tessera_net::shaper::Shape;
 use tessera_net::identity::{fingerprint_hex, Identity};
 
 use super::ops;
-use super::party::{network_shape, Report};
+use super::party::{Report, ShapeArgs};
 use super::procs::{run_three, Rendezvous};
 
 /// Options of the engine benchmark.
@@ -27,13 +27,8 @@ pub struct EngineArgs {
     /// Only these operations (comma-separated names).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
-    /// One-way latency added to every link, in milliseconds (simulated in the transport).
-    #[arg(long, default_value_t = 0.0)]
-    pub latency_ms: f64,
-    /// Bandwidth of every link in each direction, in Mbit/s (simulated in the transport;
-    /// default: unlimited).
-    #[arg(long)]
-    pub bandwidth_mbit: Option<f64>,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
     /// Run the parties over mutually authenticated TLS 1.3 (fresh identities per run).
     #[arg(long)]
     pub tls: bool,
@@ -63,7 +58,7 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
             known.join(", ")
         ));
     }
-    let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
+    let shape = args.shape.shape()?;
     let rv = Rendezvous::new()?;
     if !args.json {
         eprintln!(
@@ -86,12 +81,7 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
         if !args.ops.is_empty() {
             cmd.args(["--ops", &args.ops.join(",")]);
         }
-        if args.latency_ms != 0.0 {
-            cmd.args(["--latency-ms", &args.latency_ms.to_string()]);
-        }
-        if let Some(m) = args.bandwidth_mbit {
-            cmd.args(["--bandwidth-mbit", &m.to_string()]);
-        }
+        args.shape.pass_on(cmd);
         if let Some(ids) = &identities {
             cmd.arg("--tls-identity")
                 .arg(ids.dir.join(format!("party{me}")))
@@ -143,8 +133,8 @@ fn print_results(args: &EngineArgs, shape: &Shape, reports: &[Report]) {
                 "rounds": rounds,
                 "seconds_median": t,
                 "unit": op.unit,
-                "one_way_latency_ms": args.latency_ms,
-                "bandwidth_mbit": args.bandwidth_mbit,
+                "one_way_latency_ms": args.shape.latency_ms,
+                "bandwidth_mbit": args.shape.bandwidth_mbit,
                 "tls": args.tls,
             }),
         );

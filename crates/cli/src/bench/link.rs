@@ -22,7 +22,7 @@ use tessera_mpc::Party;
 use tessera_net::tcp::connect;
 
 use super::engine::median;
-use super::party::ConnArgs;
+use super::party::{report_or_abort, ConnArgs};
 use super::procs::{run_three, Rendezvous};
 
 /// Options of the linkage benchmark.
@@ -213,19 +213,8 @@ pub fn run_party(args: &LinkPartyArgs) -> Result<(), String> {
     let prepare_secs = t.elapsed().as_secs_f64();
     let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.conn.me))?;
     let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
-    match measure(&mut p, args, prepared.as_ref(), prepare_secs) {
-        Ok(report) => {
-            println!(
-                "{}",
-                serde_json::to_string(&report).map_err(|e| e.to_string())?
-            );
-            Ok(())
-        }
-        Err(e) => {
-            p.abort(&e);
-            Err(format!("party {}: {e}", args.conn.me))
-        }
-    }
+    let result = measure(&mut p, args, prepared.as_ref(), prepare_secs);
+    report_or_abort(&mut p, result)
 }
 
 fn measure(

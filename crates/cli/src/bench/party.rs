@@ -55,6 +55,36 @@ impl ConnArgs {
     }
 }
 
+/// Network conditions to simulate in the transport (shared by the orchestrator and the
+/// parties).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ShapeArgs {
+    /// One-way latency added to every link, in milliseconds (simulated in the transport).
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_ms: f64,
+    /// Bandwidth of every link in each direction, in Mbit/s (simulated in the transport;
+    /// default: unlimited).
+    #[arg(long)]
+    pub bandwidth_mbit: Option<f64>,
+}
+
+impl ShapeArgs {
+    /// The simulated conditions, checked.
+    pub fn shape(&self) -> Result<Shape, String> {
+        network_shape(self.latency_ms, self.bandwidth_mbit)
+    }
+
+    /// The same options on a party's command line (only those that are set).
+    pub fn pass_on(&self, cmd: &mut std::process::Command) {
+        if self.latency_ms != 0.0 {
+            cmd.args(["--latency-ms", &self.latency_ms.to_string()]);
+        }
+        if let Some(m) = self.bandwidth_mbit {
+            cmd.args(["--bandwidth-mbit", &m.to_string()]);
+        }
+    }
+}
+
 /// Arguments of a benchmark party process.
 #[derive(Args, Debug, Clone)]
 pub struct PartyArgs {
@@ -69,12 +99,8 @@ pub struct PartyArgs {
     /// Operations to run (all if empty).
     #[arg(long, value_delimiter = ',')]
     pub ops: Vec<String>,
-    /// One-way latency to simulate on every link, in milliseconds.
-    #[arg(long, default_value_t = 0.0)]
-    pub latency_ms: f64,
-    /// Bandwidth to simulate on every link and direction, in Mbit/s (default: unlimited).
-    #[arg(long)]
-    pub bandwidth_mbit: Option<f64>,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
     /// Folder with this party's identity (station.key, station.crt): connect over TLS.
     #[arg(long, requires = "tls_peers")]
     pub tls_identity: Option<std::path::PathBuf>,
@@ -156,7 +182,7 @@ fn tls_config(
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
     let cfg = args.conn.tcp_config()?;
-    let shape = network_shape(args.latency_ms, args.bandwidth_mbit)?;
+    let shape = args.shape.shape()?;
     let ep = match &args.tls_identity {
         None => connect(&cfg),
         Some(dir) => {
@@ -167,7 +193,17 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
     .map_err(|e| format!("party {}: {e}", args.conn.me))?
     .shaped(shape);
     let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
-    match measure(&mut p, args) {
+    let result = measure(&mut p, args);
+    report_or_abort(&mut p, result)
+}
+
+/// Prints a party's report as one JSON line, or tells the peers why it stops (so that they
+/// end too) and returns the error naming this party.
+pub fn report_or_abort<T: Serialize>(
+    p: &mut Party,
+    result: Result<T, String>,
+) -> Result<(), String> {
+    match result {
         Ok(report) => {
             println!(
                 "{}",
@@ -177,7 +213,7 @@ pub fn run(args: &PartyArgs) -> Result<(), String> {
         }
         Err(e) => {
             p.abort(&e);
-            Err(format!("party {}: {e}", args.conn.me))
+            Err(format!("party {}: {e}", p.id()))
         }
     }
 }
