@@ -679,6 +679,7 @@ fn engine_benchmark_rejects_bad_network_options() {
 
 #[test]
 fn engine_benchmark_over_tls_checks_results_and_leaves_no_keys_behind() {
+    let _only_tls_test = TLS_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let before: Vec<_> = tessera_bench_dirs();
     let e = run_engine(
         &[
@@ -718,6 +719,10 @@ fn engine_benchmark_over_tls_checks_results_and_leaves_no_keys_behind() {
     );
 }
 
+/// Held by every test that runs a benchmark with `--tls`, so that one test's count of
+/// identity folders is not disturbed by another's run.
+static TLS_RUNS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Folders the TLS benchmark creates for its identities.
 fn tessera_bench_dirs() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(std::env::temp_dir())
@@ -749,4 +754,18 @@ fn link_benchmark_joins_over_three_processes() {
     for key in ["seconds", "bytes_per_party", "rounds"] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key}: {report}");
     }
+}
+
+#[test]
+fn link_benchmark_runs_over_tls() {
+    let _only_tls_test = TLS_RUNS.lock().unwrap_or_else(|e| e.into_inner());
+    let e = run_engine(
+        &[
+            "bench", "link", "--rows", "1000", "--reps", "1", "--json", "--tls",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(e.status.success(), "bench link --tls failed:\n{}", e.stderr);
+    let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
+    assert_eq!(report["intersection"].as_u64(), Some(500), "{report}");
 }

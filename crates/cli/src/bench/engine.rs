@@ -6,11 +6,9 @@ use clap::Args;
 use serde_json::json;
 use tessera_net::shaper::Shape;
 
-use tessera_net::identity::{fingerprint_hex, Identity};
-
 use super::ops;
 use super::party::{Report, ShapeArgs};
-use super::procs::{run_three, Rendezvous};
+use super::procs::{run_three, BenchIdentities, Rendezvous};
 
 /// Options of the engine benchmark.
 #[derive(Args, Debug)]
@@ -83,9 +81,7 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
         }
         args.shape.pass_on(cmd);
         if let Some(ids) = &identities {
-            cmd.arg("--tls-identity")
-                .arg(ids.dir.join(format!("party{me}")))
-                .args(["--tls-peers", &ids.fingerprints.join(",")]);
+            ids.pass_on(me, cmd);
         }
     })?;
     let reports = outputs
@@ -174,34 +170,5 @@ fn print_results(args: &EngineArgs, shape: &Shape, reports: &[Report]) {
     );
     if !shape.is_unshaped() {
         println!("simulated in the transport, on each link and direction: {shape}");
-    }
-}
-
-/// Three station identities made for one benchmark run, in a private temporary folder that
-/// is removed when the run ends. Keys never leave that folder.
-struct BenchIdentities {
-    dir: std::path::PathBuf,
-    fingerprints: Vec<String>,
-}
-
-impl BenchIdentities {
-    fn create(session: &str) -> Result<Self, String> {
-        let mut made = BenchIdentities {
-            dir: std::env::temp_dir().join(format!("tessera-bench-{session}")),
-            fingerprints: Vec::new(),
-        };
-        for me in 0..3 {
-            let id = Identity::generate(&format!("bench-party-{me}")).map_err(|e| e.to_string())?;
-            id.save(&made.dir.join(format!("party{me}")))
-                .map_err(|e| e.to_string())?;
-            made.fingerprints.push(fingerprint_hex(&id.fingerprint()));
-        }
-        Ok(made)
-    }
-}
-
-impl Drop for BenchIdentities {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

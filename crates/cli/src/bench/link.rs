@@ -1,5 +1,6 @@
 //! `tessera bench link`: secure record linkage of two synthetic tables of `--rows` rows each,
-//! half of them overlapping, by three processes over loopback TCP. Party 0 owns table A,
+//! half of them overlapping, by three processes over loopback TCP (or TLS with `--tls`;
+//! `--latency-ms`/`--bandwidth-mbit` simulate a wide-area network). Party 0 owns table A,
 //! party 1 table B (both data parties are compute parties), party 2 is the helper.
 //!
 //! Each party process builds its table deterministically (no communication), normalises and
@@ -19,11 +20,10 @@ use tessera_link::input::share_prepared;
 use tessera_link::{join, synthetic, JoinOptions};
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::Party;
-use tessera_net::tcp::connect;
 
 use super::engine::median;
-use super::party::{report_or_abort, ConnArgs};
-use super::procs::{run_three, Rendezvous};
+use super::party::{report_or_abort, ConnArgs, ShapeArgs};
+use super::procs::{run_three, BenchIdentities, Rendezvous};
 
 /// Options of the linkage benchmark.
 #[derive(Args, Debug)]
@@ -43,6 +43,11 @@ pub struct LinkArgs {
     /// Receive timeout of each party, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Run the parties over mutually authenticated TLS 1.3 (fresh identities per run).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 /// Arguments of one linkage benchmark party (started by `tessera bench link`).
@@ -50,6 +55,8 @@ pub struct LinkArgs {
 pub struct LinkPartyArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
     /// Rows of each table.
     #[arg(long)]
     pub rows: usize,
@@ -100,7 +107,17 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
             args.reps
         );
     }
-    let outputs = run_three("bench-link-party", &rv, |_, cmd| {
+    args.shape.shape()?;
+    let identities = if args.tls {
+        Some(BenchIdentities::create(&rv.session)?)
+    } else {
+        None
+    };
+    let outputs = run_three("bench-link-party", &rv, |me, cmd| {
+        args.shape.pass_on(cmd);
+        if let Some(ids) = &identities {
+            ids.pass_on(me, cmd);
+        }
         cmd.args([
             "--rows",
             &args.rows.to_string(),
@@ -176,13 +193,19 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
         opened
     );
     println!(
-        "\nthree processes over loopback TCP; two tables of {} rows; median of {} runs of \
+        "\nthree processes over loopback {}; two tables of {} rows; median of {} runs of \
          sharing both tables and joining them; bytes are sent by the busiest party \
          (per party: {per_party_bytes:?}); key normalisation and encoding at the data \
          parties took {prepare:.3} s (local, not included); the intersection size matches \
          the plaintext join",
-        args.rows, args.reps
+        if args.tls { "TLS 1.3" } else { "TCP" },
+        args.rows,
+        args.reps
     );
+    let shape = args.shape.shape()?;
+    if !shape.is_unshaped() {
+        println!("simulated in the transport, on each link and direction: {shape}");
+    }
     Ok(())
 }
 
@@ -199,7 +222,6 @@ fn plaintext_intersection(rows: usize) -> Result<usize, String> {
 
 /// Runs one party of the benchmark; prints its [`LinkReport`] as one JSON line.
 pub fn run_party(args: &LinkPartyArgs) -> Result<(), String> {
-    let cfg = args.conn.tcp_config()?;
     // The data parties prepare their tables before connecting: local work.
     let t = Instant::now();
     let prepared = if args.conn.me < 2 {
@@ -211,8 +233,7 @@ pub fn run_party(args: &LinkPartyArgs) -> Result<(), String> {
         None
     };
     let prepare_secs = t.elapsed().as_secs_f64();
-    let ep = connect(&cfg).map_err(|e| format!("party {}: {e}", args.conn.me))?;
-    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
+    let mut p = args.conn.connect(args.shape.shape()?)?;
     let result = measure(&mut p, args, prepared.as_ref(), prepare_secs);
     report_or_abort(&mut p, result)
 }

@@ -32,9 +32,28 @@ pub struct ConnArgs {
     /// How long to keep trying to reach the other parties, in seconds.
     #[arg(long, default_value_t = 20, hide = true)]
     pub connect_timeout_secs: u64,
+    /// Folder with this party's identity (station.key, station.crt): connect over TLS.
+    #[arg(long, requires = "tls_peers")]
+    pub tls_identity: Option<std::path::PathBuf>,
+    /// Certificate fingerprints of parties 0, 1, 2 (hex, comma-separated), for TLS.
+    #[arg(long, value_delimiter = ',', requires = "tls_identity")]
+    pub tls_peers: Vec<String>,
 }
 
 impl ConnArgs {
+    /// Connects to the other two parties (over TLS when an identity is given), applies the
+    /// simulated network conditions and sets up the MPC party.
+    pub fn connect(&self, shape: Shape) -> Result<Party, String> {
+        let cfg = self.tcp_config()?;
+        let ep = match &self.tls_identity {
+            None => connect(&cfg),
+            Some(dir) => connect_tls(&tls_config(cfg, dir, &self.tls_peers)?),
+        }
+        .map_err(|e| format!("party {}: {e}", self.me))?
+        .shaped(shape);
+        Party::setup(ep).map_err(|e| format!("party {}: {e}", self.me))
+    }
+
     /// The TCP configuration these arguments describe.
     pub fn tcp_config(&self) -> Result<TcpConfig, String> {
         if self.me > 2 {
@@ -101,12 +120,6 @@ pub struct PartyArgs {
     pub ops: Vec<String>,
     #[command(flatten)]
     pub shape: ShapeArgs,
-    /// Folder with this party's identity (station.key, station.crt): connect over TLS.
-    #[arg(long, requires = "tls_peers")]
-    pub tls_identity: Option<std::path::PathBuf>,
-    /// Certificate fingerprints of parties 0, 1, 2 (hex, comma-separated), for TLS.
-    #[arg(long, value_delimiter = ',', requires = "tls_identity")]
-    pub tls_peers: Vec<String>,
 }
 
 /// What one party measured for one operation.
@@ -181,18 +194,7 @@ fn tls_config(
 
 /// Runs the party; errors end the process with a message naming the cause.
 pub fn run(args: &PartyArgs) -> Result<(), String> {
-    let cfg = args.conn.tcp_config()?;
-    let shape = args.shape.shape()?;
-    let ep = match &args.tls_identity {
-        None => connect(&cfg),
-        Some(dir) => {
-            let tls = tls_config(cfg, dir, &args.tls_peers)?;
-            connect_tls(&tls)
-        }
-    }
-    .map_err(|e| format!("party {}: {e}", args.conn.me))?
-    .shaped(shape);
-    let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", args.conn.me))?;
+    let mut p = args.conn.connect(args.shape.shape()?)?;
     let result = measure(&mut p, args);
     report_or_abort(&mut p, result)
 }

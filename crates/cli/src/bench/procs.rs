@@ -4,6 +4,8 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 
+use tessera_net::identity::{fingerprint_hex, Identity};
+
 /// Where three benchmark parties meet: free loopback addresses and a fresh session.
 pub struct Rendezvous {
     /// `addr0,addr1,addr2`, as the parties' `--addrs` takes it.
@@ -92,5 +94,44 @@ pub fn run_three(
         Ok(outputs)
     } else {
         Err(failures.join("\n"))
+    }
+}
+
+/// Three station identities made for one benchmark run, in a private temporary folder that
+/// is removed when the run ends. Keys never leave that folder.
+pub struct BenchIdentities {
+    dir: std::path::PathBuf,
+    fingerprints: Vec<String>,
+}
+
+impl BenchIdentities {
+    /// Makes the identities of parties 0, 1, 2 for the run with this session.
+    pub fn create(session: &str) -> Result<Self, String> {
+        let mut made = BenchIdentities {
+            dir: std::env::temp_dir().join(format!("tessera-bench-{session}")),
+            fingerprints: Vec::new(),
+        };
+        for me in 0..3 {
+            let id = Identity::generate(&format!("bench-party-{me}")).map_err(|e| e.to_string())?;
+            id.save(&made.dir.join(format!("party{me}")))
+                .map_err(|e| e.to_string())?;
+            made.fingerprints.push(fingerprint_hex(&id.fingerprint()));
+        }
+        Ok(made)
+    }
+}
+
+impl BenchIdentities {
+    /// Party `me`'s TLS options: its identity folder and everybody's fingerprints.
+    pub fn pass_on(&self, me: usize, cmd: &mut Command) {
+        cmd.arg("--tls-identity")
+            .arg(self.dir.join(format!("party{me}")))
+            .args(["--tls-peers", &self.fingerprints.join(",")]);
+    }
+}
+
+impl Drop for BenchIdentities {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
