@@ -164,13 +164,7 @@ pub(crate) fn establish<T: Transport>(
     loop {
         while let Ok((peer, got)) = dialed_rx.try_recv() {
             dialing -= 1;
-            match got {
-                Ok(s) => streams[peer] = Some(s),
-                Err(detail) => {
-                    settle_dials(&dialed_rx, dialing);
-                    return Err(fail(NetError::Connect { peer, detail }));
-                }
-            }
+            streams[peer] = Some(dialed(&dialed_rx, dialing, peer, got).map_err(fail)?);
         }
         let awaited: Vec<usize> = ((me + 1)..PARTIES)
             .filter(|&j| streams[j].is_none())
@@ -214,13 +208,7 @@ pub(crate) fn establish<T: Transport>(
             match dialed_rx.recv_timeout(MAX_BACKOFF) {
                 Ok((peer, got)) => {
                     dialing -= 1;
-                    match got {
-                        Ok(s) => streams[peer] = Some(s),
-                        Err(detail) => {
-                            settle_dials(&dialed_rx, dialing);
-                            return Err(fail(NetError::Connect { peer, detail }));
-                        }
-                    }
+                    streams[peer] = Some(dialed(&dialed_rx, dialing, peer, got).map_err(fail)?);
                 }
                 Err(_) if Instant::now() > deadline + MAX_BACKOFF + MIN_HANDSHAKE_WAIT => {
                     let peer = (0..me).find(|&j| streams[j].is_none()).unwrap_or(0);
@@ -255,6 +243,20 @@ pub(crate) fn establish<T: Transport>(
         }
     }
     Ok(Endpoint::new(me, links, cfg.recv_timeout))
+}
+
+/// The outcome of one dial: its stream, or (after letting the `dialing` other dials
+/// settle, see [`settle_dials`]) the error naming the peer.
+fn dialed<S>(
+    others: &Receiver<(usize, Result<S, String>)>,
+    dialing: usize,
+    peer: usize,
+    got: Result<S, String>,
+) -> Result<S, NetError> {
+    got.map_err(|detail| {
+        settle_dials(others, dialing);
+        NetError::Connect { peer, detail }
+    })
 }
 
 /// After one dial failed, gives the other dials a moment to finish their handshakes before
