@@ -158,9 +158,7 @@ impl Transport for PlainTcp {
 mod tests {
     use super::*;
     use crate::stream::{encode_hello, HELLO_LEN};
-    use crate::testkit::{
-        self, big_payload, connect_err, listeners, raw_hello, ring_exchange, tcp_cfg, T,
-    };
+    use crate::testkit::{self, connect_err, listeners, raw_hello, tcp_cfg, T};
     use std::io::{Read, Write};
     use std::thread::{self, JoinHandle};
 
@@ -198,42 +196,16 @@ mod tests {
     #[test]
     fn ring_exchange_started_in_reverse_order() {
         let (ls, addrs) = listeners();
-        let mut parties: Vec<_> = ls
+        let parties = ls
             .into_iter()
             .enumerate()
             .map(|(i, l)| (cfg(i, addrs, T), l))
             .collect();
-        parties.reverse();
-        let handles = start(parties, Duration::from_millis(50));
-        let big = big_payload(10 << 20);
-        let workers: Vec<_> = handles
-            .into_iter()
-            .rev()
-            .map(|h| {
-                let big = big.clone();
-                thread::spawn(move || {
-                    let mut ep = h.join().unwrap().unwrap();
-                    let me = ep.party();
-                    let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
-                    ring_exchange(&mut ep, &big);
-                    let s = ep.stats();
-                    // Six sequential messages: the critical path each party has seen.
-                    assert_eq!((s.messages_sent, s.rounds), (2, [6, 6, 5][me]));
-                    // Everyone sends to everyone at once: queued sends cannot deadlock.
-                    let chunk = vec![me as u8; 4 << 20];
-                    for peer in [next, prev] {
-                        ep.send(peer, chunk.clone()).unwrap();
-                    }
-                    for peer in [next, prev] {
-                        assert_eq!(ep.recv(peer).unwrap(), vec![peer as u8; 4 << 20]);
-                    }
-                    ep
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
+        testkit::reverse_start_ring(parties, connect_with_listener, |ep| {
+            // Six sequential messages: the critical path each party has seen.
+            let s = ep.stats();
+            assert_eq!((s.messages_sent, s.rounds), (2, [6, 6, 5][ep.party()]));
+        });
     }
 
     #[test]

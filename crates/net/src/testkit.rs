@@ -99,3 +99,51 @@ pub fn ring_exchange(ep: &mut Endpoint, big: &[u8]) {
     assert_eq!(s.bytes_sent, big.len() as u64 + [4, 8, 6][me]);
     assert_eq!(s.bytes_received, big.len() as u64 + [8, 6, 4][me]);
 }
+
+/// Everyone sends to everyone at once, many small frames and a large one: queued sends
+/// cannot deadlock and order is kept.
+pub fn all_to_all(ep: &mut Endpoint) {
+    let me = ep.party();
+    let peers = [(me + 1) % 3, (me + 2) % 3];
+    for peer in peers {
+        for k in 0..100u32 {
+            ep.send(peer, k.to_le_bytes().to_vec()).unwrap();
+        }
+        ep.send(peer, vec![me as u8; 4 << 20]).unwrap();
+    }
+    for peer in peers {
+        for k in 0..100u32 {
+            assert_eq!(ep.recv(peer).unwrap(), k.to_le_bytes());
+        }
+        assert_eq!(ep.recv(peer).unwrap(), vec![peer as u8; 4 << 20]);
+    }
+}
+
+/// Parties started (by `start`) in reverse order: each runs [`ring_exchange`] with a
+/// 10 MB payload, then `after`, then [`all_to_all`].
+pub fn reverse_start_ring<C: Send + 'static>(
+    mut parties: Vec<(C, TcpListener)>,
+    connect: fn(&C, TcpListener) -> Result<Endpoint, NetError>,
+    after: fn(&mut Endpoint),
+) {
+    parties.reverse();
+    let handles = start(parties, Duration::from_millis(50), connect);
+    let big = big_payload(10 << 20);
+    let workers: Vec<_> = handles
+        .into_iter()
+        .rev()
+        .map(|h| {
+            let big = big.clone();
+            thread::spawn(move || {
+                let mut ep = h.join().unwrap().unwrap();
+                ring_exchange(&mut ep, &big);
+                after(&mut ep);
+                all_to_all(&mut ep);
+                ep
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+}

@@ -987,9 +987,7 @@ impl Write for TlsWriter {
 mod tests {
     use super::*;
     use crate::tcp::connect_with_listener;
-    use crate::testkit::{
-        self, big_payload, connect_err, listeners, raw_hello, ring_exchange, tcp_cfg, T,
-    };
+    use crate::testkit::{self, connect_err, listeners, raw_hello, tcp_cfg, T};
     use std::net::SocketAddr;
     use std::thread::{self, JoinHandle};
 
@@ -1045,44 +1043,12 @@ mod tests {
     fn ring_exchange_started_in_reverse_order() {
         let ids = identities();
         let (ls, addrs) = listeners();
-        let mut parties: Vec<_> = ls
+        let parties = ls
             .into_iter()
             .enumerate()
             .map(|(i, l)| (cfg(i, addrs, &ids, T), l))
             .collect();
-        parties.reverse();
-        let handles = start(parties, Duration::from_millis(50));
-        let big = big_payload(10 << 20);
-        let workers: Vec<_> = handles
-            .into_iter()
-            .rev()
-            .map(|h| {
-                let big = big.clone();
-                thread::spawn(move || {
-                    let mut ep = h.join().unwrap().unwrap();
-                    let me = ep.party();
-                    let (next, prev) = ((me + 1) % 3, (me + 2) % 3);
-                    ring_exchange(&mut ep, &big);
-                    // Everyone sends to everyone at once, small and large.
-                    for peer in [next, prev] {
-                        for k in 0..100u32 {
-                            ep.send(peer, k.to_le_bytes().to_vec()).unwrap();
-                        }
-                        ep.send(peer, vec![me as u8; 4 << 20]).unwrap();
-                    }
-                    for peer in [next, prev] {
-                        for k in 0..100u32 {
-                            assert_eq!(ep.recv(peer).unwrap(), k.to_le_bytes());
-                        }
-                        assert_eq!(ep.recv(peer).unwrap(), vec![peer as u8; 4 << 20]);
-                    }
-                    ep
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
+        testkit::reverse_start_ring(parties, connect_tls_with_listener, |_| {});
     }
 
     #[test]
