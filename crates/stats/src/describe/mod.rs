@@ -1,0 +1,1 @@
+//! Descriptive statistics, contingency tables and correlation on the shared linked table.

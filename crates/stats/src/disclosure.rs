@@ -1,0 +1,183 @@
+//! Disclosure control: the study's rules, checked before anything is opened.
+//!
+//! Rules on public quantities (the linked row count, the number of variables, column names)
+//! are checked in plaintext before an analysis starts. Rules on secret quantities (counts of
+//! a cell, a group, a level) are evaluated inside MPC: only the bit "this cell may be shown"
+//! is opened, and a suppressed value is replaced by zero *before* it is opened
+//! ([`suppress`]). A refusal names the rule ([`crate::StatsError::Refused`]).
+
+use tessera_mpc::{AShare, Party};
+
+use crate::error::{Result, StatsError};
+
+/// The disclosure rules of a study (every data station's policy may tighten them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Disclosure {
+    /// Smallest count a shown cell may rest on (Kaplan–Meier number at risk, contingency
+    /// cell). `None`: the analysis' own default (10 for survival, 5 for contingency tables).
+    pub min_cell: Option<u64>,
+    /// Smallest number of linked rows any analysis may use.
+    pub min_rows: u64,
+    /// Smallest number of rows per level of a categorical variable used by an analysis.
+    pub min_level_rows: u64,
+    /// Largest number of model variables per observation (e.g. 0.1: at most one variable
+    /// per ten rows).
+    pub max_vars_per_row: f64,
+    /// If set, the only columns analyses may read (`party.column`).
+    pub allowed_columns: Option<Vec<String>>,
+    /// Columns no analysis may read (`party.column`).
+    pub disallowed_columns: Vec<String>,
+    /// Whether Kaplan–Meier may be shown at every event time, not only on the study's grid.
+    pub allow_event_times: bool,
+    /// Whether minima and maxima of columns may be shown.
+    pub allow_extremes: bool,
+}
+
+impl Default for Disclosure {
+    fn default() -> Self {
+        Disclosure {
+            min_cell: None,
+            min_rows: 10,
+            min_level_rows: 0,
+            max_vars_per_row: 1.0,
+            allowed_columns: None,
+            disallowed_columns: Vec::new(),
+            allow_event_times: false,
+            allow_extremes: false,
+        }
+    }
+}
+
+fn refused(rule: &str, detail: String) -> StatsError {
+    StatsError::Refused {
+        rule: rule.to_string(),
+        detail,
+    }
+}
+
+impl Disclosure {
+    /// `min_cell`, or the analysis' default when the study sets none.
+    pub fn min_cell_or(&self, default: u64) -> u64 {
+        self.min_cell.unwrap_or(default)
+    }
+
+    /// Refuses columns that are disallowed or not in the allowed list.
+    pub fn check_columns(&self, columns: &[&str]) -> Result<()> {
+        for &c in columns {
+            if self.disallowed_columns.iter().any(|d| d == c) {
+                return Err(refused(
+                    "disallowed_columns",
+                    format!("column `{c}` may not be analysed"),
+                ));
+            }
+            if let Some(allowed) = &self.allowed_columns {
+                if !allowed.iter().any(|a| a == c) {
+                    return Err(refused(
+                        "allowed_columns",
+                        format!("column `{c}` is not among the allowed columns"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses an analysis of fewer than `min_rows` rows (`rows` is public).
+    pub fn check_rows(&self, rows: usize) -> Result<()> {
+        if (rows as u64) < self.min_rows {
+            return Err(refused(
+                "min_rows",
+                format!("{rows} rows, at least {} required", self.min_rows),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses a model with more than `max_vars_per_row · rows` variables.
+    pub fn check_vars(&self, vars: usize, rows: usize) -> Result<()> {
+        if vars as f64 > self.max_vars_per_row * rows as f64 {
+            return Err(refused(
+                "max_vars_per_row",
+                format!(
+                    "{vars} variables for {rows} rows, at most {} per row",
+                    self.max_vars_per_row
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Shared 0/1 integers: `counts[i] >= min` for shared non-negative integer counts (below
+/// 2^100). Opens nothing.
+pub fn at_least(p: &mut Party, counts: &AShare<u128>, min: u64) -> Result<AShare<u128>> {
+    let threshold = p.public(&vec![u128::from(min); counts.len()]);
+    let below = p.lt_arith(counts, &threshold)?;
+    let ones = p.public(&vec![1u128; counts.len()]);
+    Ok(ones.sub(&below))
+}
+
+/// Small-cell suppression inside MPC: for each cell `i`, whether `counts[i] >= min` is
+/// opened (the shown/suppressed pattern is part of the result), and every vector in
+/// `values` (one entry per cell) is returned with suppressed cells set to zero, still
+/// shared, ready to be opened. Leakage: the suppression pattern only.
+pub fn suppress(
+    p: &mut Party,
+    counts: &AShare<u128>,
+    min: u64,
+    values: &[&AShare<u128>],
+) -> Result<(Vec<bool>, Vec<AShare<u128>>)> {
+    let n = counts.len();
+    if let Some(v) = values.iter().find(|v| v.len() != n) {
+        return Err(StatsError::Invalid(format!(
+            "{} values for {n} cells",
+            v.len()
+        )));
+    }
+    let ok = at_least(p, counts, min)?;
+    let pairs: Vec<_> = values.iter().map(|v| (&ok, *v)).collect();
+    let masked = p.mul_many(&pairs)?;
+    // Opened: whether each cell is shown (a named part of every suppressed result).
+    let shown = p.reveal(&ok)?.into_iter().map(|b| b == 1).collect();
+    Ok((shown, masked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_mpc::testing::{input, run3_ok, same};
+
+    #[test]
+    fn suppression_hides_small_cells() {
+        let counts = [3u128, 10, 0, 57];
+        let vals = [5u128, 6, 7, 8];
+        let out = same(run3_ok(|p| {
+            let c = input(p, 0, &counts);
+            let v = input(p, 1, &vals);
+            let (shown, m) = suppress(p, &c, 10, &[&v]).map_err(|e| match e {
+                StatsError::Mpc(m) => m,
+                e => panic!("{e}"),
+            })?;
+            Ok((shown, p.reveal(&m[0])?))
+        }));
+        assert_eq!(out.0, vec![false, true, false, true]);
+        assert_eq!(out.1, vec![0, 6, 0, 8]);
+    }
+
+    #[test]
+    fn public_rules_name_themselves() {
+        let d = Disclosure {
+            disallowed_columns: vec!["gp.hiv".into()],
+            ..Disclosure::default()
+        };
+        let e = d.check_columns(&["gp.age", "gp.hiv"]).unwrap_err();
+        assert!(e.to_string().contains("disallowed_columns"), "{e}");
+        assert!(d
+            .check_rows(9)
+            .unwrap_err()
+            .to_string()
+            .contains("min_rows"));
+        assert!(d.check_vars(11, 10).is_err());
+        assert!(d.check_vars(10, 10).is_ok());
+    }
+}

@@ -1,0 +1,1 @@
+//! Linear (OLS, ridge) and logistic regression on the shared linked table.
