@@ -26,4 +26,6 @@ pub mod table;
 
 pub use disclosure::Disclosure;
 pub use error::{Result, StatsError};
-pub use table::{Column, ColumnData, Frame, PlainColumn, PlainData, PlainFrame};
+pub use table::{
+    CategoricalRef, Column, ColumnData, Frame, PlainColumn, PlainData, PlainFrame, Schema,
+};

@@ -156,15 +156,30 @@ impl Frame {
 
     /// The levels, one-hot indicators and present indicator of the categorical column
     /// `name`.
-    pub fn categorical(&self, name: &str) -> Result<(&[String], &[AShare<u128>], &AShare<u128>)> {
+    pub fn categorical(&self, name: &str) -> Result<CategoricalRef<'_>> {
         let c = self.column(name)?;
         match &c.data {
-            ColumnData::Categorical { levels, onehot } => Ok((levels, onehot, &c.present)),
+            ColumnData::Categorical { levels, onehot } => Ok(CategoricalRef {
+                levels,
+                onehot,
+                present: &c.present,
+            }),
             ColumnData::Numeric(_) => Err(StatsError::Invalid(format!(
                 "column `{name}` is numeric, the analysis needs a categorical column"
             ))),
         }
     }
+}
+
+/// A categorical column of a [`Frame`], borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct CategoricalRef<'a> {
+    /// The level labels.
+    pub levels: &'a [String],
+    /// One indicator vector (integers 0/1) per level.
+    pub onehot: &'a [AShare<u128>],
+    /// The present indicator.
+    pub present: &'a AShare<u128>,
 }
 
 /// The plaintext twin of a [`Column`].
@@ -334,13 +349,13 @@ mod tests {
                 e => panic!("{e}"),
             })?;
             let (v, pr) = fr.numeric("a.x").unwrap();
-            let (levels, oh, gp) = fr.categorical("b.g").unwrap();
-            assert_eq!(levels.len(), 2);
+            let g = fr.categorical("b.g").unwrap();
+            assert_eq!(g.levels.len(), 2);
             Ok((
                 p.reveal(v)?,
                 p.reveal(pr)?,
-                p.reveal(&oh[1])?,
-                p.reveal(gp)?,
+                p.reveal(&g.onehot[1])?,
+                p.reveal(g.present)?,
             ))
         });
         let (v, pr, oh1, gp) = &out[0];
