@@ -16,6 +16,7 @@
 //! only the values its result type holds, to every compute party; the caller decides who
 //! receives the result.
 
+pub mod analysis;
 pub mod describe;
 pub mod disclosure;
 pub mod dist;
@@ -24,6 +25,7 @@ pub mod regression;
 pub mod survival;
 pub mod table;
 
+pub use analysis::{AnalysisSpec, Output};
 pub use disclosure::Disclosure;
 pub use error::{Result, StatsError};
 pub use table::{

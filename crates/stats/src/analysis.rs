@@ -1,0 +1,282 @@
+//! What a study asks for ([`AnalysisSpec`], as written in `study.toml`) and what an analysis
+//! hands back ([`Output`]): the single entry point [`run`] used by the study runner.
+
+use serde::{Deserialize, Serialize};
+use tessera_mpc::Party;
+
+use crate::disclosure::Disclosure;
+use crate::error::{Result, StatsError};
+use crate::table::Frame;
+
+fn conf_level() -> f64 {
+    0.95
+}
+fn yes() -> bool {
+    true
+}
+fn max_steps() -> usize {
+    50
+}
+fn default_quantiles() -> Vec<f64> {
+    vec![0.25, 0.5, 0.75]
+}
+
+/// Kaplan–Meier estimate of the survival function, per group or overall.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KaplanMeierSpec {
+    /// Duration column (`party.column`, numeric, ≥ 0).
+    pub time: String,
+    /// Event indicator column (numeric, 1 = event, 0 = censored).
+    pub event: String,
+    /// Categorical column whose levels are the groups; none: one curve.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Times at which the curve is shown (strictly increasing).
+    #[serde(default)]
+    pub times: Vec<f64>,
+    /// Also show the curve at every event time (only where the policy allows it).
+    #[serde(default)]
+    pub at_event_times: bool,
+    /// Confidence level of the intervals.
+    #[serde(default = "conf_level")]
+    pub conf_level: f64,
+}
+
+/// Log-rank test of equal survival across the levels of a group column (two or more).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogrankSpec {
+    /// Duration column.
+    pub time: String,
+    /// Event indicator column.
+    pub event: String,
+    /// Categorical group column.
+    pub group: String,
+    /// Also open the observed and expected events per group.
+    #[serde(default)]
+    pub observed_expected: bool,
+}
+
+/// How a Cox model handles tied event times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ties {
+    /// Efron's approximation (lifelines' and R's default).
+    #[default]
+    Efron,
+    /// Breslow's approximation.
+    Breslow,
+}
+
+/// Cox proportional-hazards regression.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoxSpec {
+    /// Duration column.
+    pub time: String,
+    /// Event indicator column.
+    pub event: String,
+    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    pub covariates: Vec<String>,
+    /// Handling of ties.
+    #[serde(default)]
+    pub ties: Ties,
+    /// Newton–Raphson step limit.
+    #[serde(default = "max_steps")]
+    pub max_steps: usize,
+    /// Confidence level of the intervals.
+    #[serde(default = "conf_level")]
+    pub conf_level: f64,
+}
+
+/// Linear regression by least squares, optionally ridge-penalised.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OlsSpec {
+    /// Outcome column (numeric).
+    pub outcome: String,
+    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    pub covariates: Vec<String>,
+    /// Include an intercept.
+    #[serde(default = "yes")]
+    pub intercept: bool,
+    /// Ridge penalty `λ` on the non-intercept coefficients (0: ordinary least squares).
+    #[serde(default)]
+    pub ridge: f64,
+    /// Confidence level of the intervals.
+    #[serde(default = "conf_level")]
+    pub conf_level: f64,
+}
+
+/// Logistic regression by Newton–Raphson (IRLS), optionally L2-penalised.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogisticSpec {
+    /// Outcome column (numeric 0/1).
+    pub outcome: String,
+    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    pub covariates: Vec<String>,
+    /// Include an intercept.
+    #[serde(default = "yes")]
+    pub intercept: bool,
+    /// L2 penalty `λ` on the non-intercept coefficients.
+    #[serde(default)]
+    pub l2: f64,
+    /// Newton step limit.
+    #[serde(default = "max_steps")]
+    pub max_steps: usize,
+    /// Confidence level of the intervals.
+    #[serde(default = "conf_level")]
+    pub conf_level: f64,
+}
+
+/// Descriptive statistics of columns, overall or per group.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescribeSpec {
+    /// Columns to describe (numeric).
+    pub columns: Vec<String>,
+    /// Categorical column to describe by.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Quantiles to show (each in [0, 1]).
+    #[serde(default = "default_quantiles")]
+    pub quantiles: Vec<f64>,
+    /// Histogram bin edges (strictly increasing), if wanted.
+    #[serde(default)]
+    pub histogram: Option<Vec<f64>>,
+    /// Show minimum and maximum (only where the policy allows it).
+    #[serde(default)]
+    pub extremes: bool,
+}
+
+/// Contingency table of two categorical columns with a chi-square test.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrosstabSpec {
+    /// Categorical column of the rows.
+    pub rows: String,
+    /// Categorical column of the columns.
+    pub columns: String,
+}
+
+/// Pearson correlation matrix of numeric columns.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationSpec {
+    /// Columns (numeric, at least two).
+    pub columns: Vec<String>,
+}
+
+/// One analysis of a study, as written in `study.toml` under `[[analysis]]` with
+/// `kind = "..."`.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AnalysisSpec {
+    /// `kind = "kaplan_meier"`.
+    KaplanMeier(KaplanMeierSpec),
+    /// `kind = "logrank"`.
+    Logrank(LogrankSpec),
+    /// `kind = "cox"`.
+    Cox(CoxSpec),
+    /// `kind = "ols"`.
+    Ols(OlsSpec),
+    /// `kind = "logistic"`.
+    Logistic(LogisticSpec),
+    /// `kind = "describe"`.
+    Describe(DescribeSpec),
+    /// `kind = "crosstab"`.
+    Crosstab(CrosstabSpec),
+    /// `kind = "correlation"`.
+    Correlation(CorrelationSpec),
+}
+
+impl AnalysisSpec {
+    /// The `kind` as written in the study file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnalysisSpec::KaplanMeier(_) => "kaplan_meier",
+            AnalysisSpec::Logrank(_) => "logrank",
+            AnalysisSpec::Cox(_) => "cox",
+            AnalysisSpec::Ols(_) => "ols",
+            AnalysisSpec::Logistic(_) => "logistic",
+            AnalysisSpec::Describe(_) => "describe",
+            AnalysisSpec::Crosstab(_) => "crosstab",
+            AnalysisSpec::Correlation(_) => "correlation",
+        }
+    }
+
+    /// Every column (`party.column`) the analysis reads, for policy checks before anything
+    /// is shared.
+    pub fn columns(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = Vec::new();
+        match self {
+            AnalysisSpec::KaplanMeier(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.group.as_deref());
+            }
+            AnalysisSpec::Logrank(s) => v.extend([&s.time, &s.event, &s.group].map(|x| x.as_str())),
+            AnalysisSpec::Cox(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.covariates.iter().map(String::as_str));
+            }
+            AnalysisSpec::Ols(s) => {
+                v.push(&s.outcome);
+                v.extend(s.covariates.iter().map(String::as_str));
+            }
+            AnalysisSpec::Logistic(s) => {
+                v.push(&s.outcome);
+                v.extend(s.covariates.iter().map(String::as_str));
+            }
+            AnalysisSpec::Describe(s) => {
+                v.extend(s.columns.iter().map(String::as_str));
+                v.extend(s.group.as_deref());
+            }
+            AnalysisSpec::Crosstab(s) => v.extend([s.rows.as_str(), s.columns.as_str()]),
+            AnalysisSpec::Correlation(s) => v.extend(s.columns.iter().map(String::as_str)),
+        }
+        v
+    }
+}
+
+/// The opened result of one analysis, rendered: what the runner prints and writes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Output {
+    /// The analysis' kind (`cox`, ...).
+    pub kind: String,
+    /// The result as JSON (numbers at full precision).
+    pub json: serde_json::Value,
+    /// The result as text tables shaped like lifelines' / statsmodels' summaries.
+    pub text: String,
+}
+
+impl Output {
+    /// Renders a result that is both serialisable and displayable.
+    pub fn of<T: Serialize + std::fmt::Display>(kind: &str, result: &T) -> Result<Output> {
+        Ok(Output {
+            kind: kind.to_string(),
+            json: serde_json::to_value(result)
+                .map_err(|e| StatsError::Invalid(format!("result not serialisable: {e}")))?,
+            text: result.to_string(),
+        })
+    }
+}
+
+/// Runs one analysis on the shared table: every compute party calls this with its shares;
+/// all three get the same [`Output`]. Public rules of `disclosure` are checked first, the
+/// others inside the analysis before anything is opened.
+pub fn run(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &AnalysisSpec,
+    disclosure: &Disclosure,
+) -> Result<Output> {
+    disclosure.check_columns(&spec.columns())?;
+    disclosure.check_rows(frame.rows)?;
+    let _ = p;
+    Err(StatsError::Invalid(format!(
+        "analysis kind `{}` is not available yet",
+        spec.kind()
+    )))
+}
