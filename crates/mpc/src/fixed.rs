@@ -176,6 +176,24 @@ impl Party {
         self.trunc_parts(z, f)
     }
 
+    /// Multiplies by the public real `c` with about 31 significant bits of `c` (not just
+    /// `frac_bits`): `c` is encoded as `round(c·2^s)` with `s` chosen for that, and the
+    /// product truncated by `s`. For constants far from 1 (e.g. `1/n` for a large `n`), where
+    /// [`Party::mul_const_fix`] would lose relative precision. Valid while `|x·c|` stays in
+    /// the fixed-point range and `|x|·2^(f+s) < 2^86`. Two rounds, one element per party.
+    pub fn mul_public_real(&mut self, x: &AShare<u128>, c: f64) -> Result<AShare<u128>> {
+        if c == 0.0 {
+            return Ok(AShare::zeros(x.len()));
+        }
+        let s = (31 - c.abs().log2().floor() as i32).clamp(0, 62) as u32;
+        let k = (c * (s as f64).exp2()).round() as i128;
+        let scaled = x.mul_const(u128::from_i128(k));
+        if s == 0 {
+            return Ok(scaled);
+        }
+        self.trunc(&scaled, s)
+    }
+
     /// Multiplies by the public real `c` (encoded with `frac_bits`) and truncates.
     pub fn mul_const_fix(&mut self, x: &AShare<u128>, c: f64) -> Result<AShare<u128>> {
         let f = self.frac_bits();

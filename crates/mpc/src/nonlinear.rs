@@ -221,7 +221,19 @@ impl Party {
 
     /// 1/x. See the module table for range and error.
     pub fn recip(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        self.recip_pow2(x, 0)
+    }
+
+    /// 2^k/x: the reciprocal with `k` more bits of precision, for callers whose
+    /// reciprocals are small (1/x of a large sum). Same rounds and bytes as [`Party::recip`],
+    /// relative error 2e-7 + 2 ulp at the result's scale; valid for 2^-24 ≤ x < 2^40 and
+    /// results below 2^39 (so `k` ≤ 14 for x down to 2^-24, larger `k` for larger x).
+    pub fn recip_pow2(&mut self, x: &AShare<u128>, k: u32) -> Result<AShare<u128>> {
         let f = self.frac_bits();
+        assert!(
+            k < NORM_BITS as u32 - 1 - f,
+            "recip_pow2: k = {k} too large"
+        );
         let lead = self.leading_one(x)?;
         // c = 2^(63 - j): x·c = m·2^63 with m in [1, 2).
         let c = self
@@ -229,8 +241,8 @@ impl Party {
             .remove(0);
         let m = self.mul_trunc(x, &c, NORM_BITS as u32 - 1 - HI)?;
         let y = self.recip_unit(&m)?;
-        // 1/x = (1/m)·2^(f - j): y·c = 2^(f + 63 - j)/m, then drop 63 - f bits.
-        self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f)
+        // 2^k/x = (1/m)·2^(f - j + k): y·c = 2^(f + 63 - j)/m, then drop 63 - f - k bits.
+        self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f - k)
     }
 
     /// Natural logarithm. See the module table for range and error.

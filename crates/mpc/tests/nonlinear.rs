@@ -73,6 +73,14 @@ fn recip_over_its_range() {
 }
 
 #[test]
+fn recip_pow2_keeps_small_reciprocals_precise() {
+    // 2^20/x for x from 1 to 10^7: results from 2^20 down to 0.1, relative error as recip.
+    let xs = log_grid(1.0, 1e7, 1001);
+    let op: Op = |p, x| p.recip_pow2(x, 20);
+    check("recip_pow2(20)", op, &xs, |x| (20f64).exp2() / x, 2e-7, 2.0);
+}
+
+#[test]
 fn ln_over_its_range() {
     let mut xs = log_grid(ULP, 1.0995e12, 3001);
     xs.extend([1.0, 2.0, std::f64::consts::E, 0.5, 1.0 + ULP]);

@@ -6,6 +6,7 @@ use tessera_mpc::Party;
 
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
+use crate::survival;
 use crate::table::Frame;
 
 fn conf_level() -> f64 {
@@ -274,9 +275,18 @@ pub fn run(
 ) -> Result<Output> {
     disclosure.check_columns(&spec.columns())?;
     disclosure.check_rows(frame.rows)?;
-    let _ = p;
-    Err(StatsError::Invalid(format!(
-        "analysis kind `{}` is not available yet",
-        spec.kind()
-    )))
+    match spec {
+        AnalysisSpec::KaplanMeier(s) => Output::of(
+            spec.kind(),
+            &survival::kaplan_meier(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Logrank(s) => {
+            Output::of(spec.kind(), &survival::logrank(p, frame, s, disclosure)?)
+        }
+        AnalysisSpec::Cox(s) => Output::of(spec.kind(), &survival::cox(p, frame, s, disclosure)?),
+        _ => Err(StatsError::Invalid(format!(
+            "analysis kind `{}` is not available yet",
+            spec.kind()
+        ))),
+    }
 }

@@ -1,2 +1,13 @@
-//! Survival analysis on the shared linked table: Kaplan–Meier, log-rank test, Cox
-//! proportional hazards.
+//! Survival analysis on the shared linked table: Kaplan–Meier ([`km`]), the log-rank test
+//! ([`logrank`]) and Cox proportional hazards ([`cox`]), each beside its plaintext twin
+//! ([`plain`]). All three first put the rows in risk-set order ([`risk`]).
+
+pub mod cox;
+pub mod km;
+pub mod logrank;
+pub mod plain;
+pub(crate) mod risk;
+
+pub use cox::{cox, cox_plain, CoxResult};
+pub use km::{kaplan_meier, kaplan_meier_plain, KmResult};
+pub use logrank::{logrank, logrank_plain, LogrankResult};

@@ -1,0 +1,717 @@
+//! Cox proportional-hazards regression: Newton–Raphson on the partial likelihood with Efron
+//! (default) or Breslow ties, entirely inside MPC.
+//!
+//! # Protocol
+//!
+//! 1. **Design.** Covariates (numeric, or one indicator per level but the first of a
+//!    categorical column) on the complete cases. Each is centred and scaled inside MPC by its
+//!    mean and standard deviation (as lifelines does), with the scale kept as `2^20/sd` so that
+//!    the coefficients and standard errors return to the original scale with full relative
+//!    precision whatever the covariate's units.
+//! 2. **Risk-set order** ([`RiskOrder`]): rows sorted by time, latest first, so that risk-set
+//!    sums `S0 = Σ w`, `S1 = Σ w z` are local prefix sums read at each tie group's end row.
+//!    Tie structure, computed once: each event's rank `r` among its group's `d` events and
+//!    `φ = r/d` (Efron; `φ = 0` for Breslow).
+//! 3. **Derivatives at β**, per iteration: `η = Zβ`, `w = e^η`; for Efron the group totals
+//!    `T0 = Σ_events w`, `T1` and the group-end `S0`, `S1` are copied to each event row by
+//!    segmented scans; each event contributes the denominator `D = S0 - φ T0` and the mean
+//!    `μ = (S1 - φ T1)/D` (Breslow: the group-end row, `d` times). Then
+//!    `ℓ = Σ δη - Σ ln D`, `U = Σ δz - Σ μ` and the information
+//!    `I = Zᵀ diag(w a) Z - Σ μμᵀ`, where the second-moment sums `Σ S2/D` are rearranged
+//!    into one weighted `ZᵀZ` (`a_j` = suffix sum of `Σ 1/D` over the groups at or before
+//!    `t_j` minus, for events, their own group's `Σ φ/D`). Reciprocals are taken as `2^20/D`
+//!    so that small reciprocals of large risk sets keep their precision.
+//! 4. **Newton step** `Δ = (I/e)⁻¹ (U/e)` (`e` events, public) with
+//!    [`Party::spd_inverse`]; step halving when the log-likelihood decreased (R's rule);
+//!    stop on lifelines' rule: `‖Δ‖ < 1e-7`, or relative change of `ℓ` below `1e-9`, or
+//!    Newton decrement `UᵀΔ/2 < 1e-7` (evaluated inside MPC, the decrement with 2^20 extra
+//!    bits). Then the step that rule would leave untaken is taken and the derivatives are
+//!    evaluated once more: lifelines' own estimate can be 2e-4 from the optimum (see
+//!    `fixtures/README.md`), ours lands on it.
+//! 5. **Result**: `β/sd`, standard errors `√diag((I/e)⁻¹/e)/sd`, `ℓ`, `ℓ(0)`, iterations.
+//!
+//! # Valid range
+//!
+//! The weights `e^η` are fixed-point numbers (resolution 6e-8): when the linear predictor
+//! spreads over more than about ±8 (hazard ratios between patients beyond e^16, as in nearly
+//! separable data), the smallest weights, which make up the late risk sets, lose their
+//! relative precision and Newton's steps wander at the noise level. The fit then ends with
+//! [`StatsError::NotConverged`] instead of an estimate: never a silently wrong one. The
+//! 12-row example of `fixtures/tiny.json` (scaled coefficient of age −5.8) is such a case;
+//! rossi, lung and the 14-covariate synthetic study are well inside the range.
+//!
+//! # What is opened
+//!
+//! The number of complete cases and of events (named in the result); per iteration one bit
+//! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
+//! (together: the iteration count and the number of step halvings, both reported); at the
+//! end the coefficients, their standard errors and the two log-likelihoods. Never gradients,
+//! information matrices, risk-set sums or per-row values. The sort's comparison bits are
+//! simulatable from `n` ([`RiskOrder`]).
+
+use std::fmt;
+
+use serde::Serialize;
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::{AShare, BShare, Party};
+
+use crate::analysis::{CoxSpec, Ties};
+use crate::disclosure::Disclosure;
+use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
+use crate::error::{Result, StatsError};
+use crate::table::{ColumnData, Frame, PlainFrame};
+
+use super::logrank::columns_to_rows;
+use super::risk::{indicator, suffix_sum, RiskOrder};
+
+/// lifelines' `precision`: bound on the Newton step's norm and on the Newton decrement.
+pub const PRECISION: f64 = 1e-7;
+/// lifelines' `r_precision`: bound on the relative change of the log-likelihood.
+pub const R_PRECISION: f64 = 1e-9;
+/// Extra bits of the reciprocals `2^K/D` and of the covariate scales `2^K/sd`.
+const K: u32 = 20;
+
+/// How the Newton iterations went (public: opened bit by bit).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NewtonTrace {
+    /// Newton steps taken.
+    pub iterations: usize,
+    /// Step halvings (the log-likelihood decreased after a full step).
+    pub halvings: usize,
+    /// Whether the convergence rule was met within the step limit.
+    pub converged: bool,
+}
+
+/// A fitted Cox model before rendering (original covariate scale).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CoxFit {
+    /// Coefficients.
+    pub coef: Vec<f64>,
+    /// Covariance matrix of the coefficients (p×p row-major; MPC fills the diagonal only).
+    pub cov: Vec<f64>,
+    /// Log partial likelihood at the estimate.
+    pub log_likelihood: f64,
+    /// Log partial likelihood at β = 0.
+    pub log_likelihood_null: f64,
+    /// Complete cases.
+    pub n: u64,
+    /// Events among them.
+    pub events: u64,
+    /// The iterations.
+    pub trace: NewtonTrace,
+}
+
+/// One coefficient row of the summary.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoxRow {
+    /// Covariate (`party.column`, or `party.column[level]` for an indicator).
+    pub covariate: String,
+    /// Coefficient.
+    pub coef: f64,
+    /// Hazard ratio `exp(coef)`.
+    pub exp_coef: f64,
+    /// Standard error.
+    pub se: f64,
+    /// Lower confidence bound of `coef`.
+    pub coef_lower: f64,
+    /// Upper confidence bound of `coef`.
+    pub coef_upper: f64,
+    /// Lower bound of the hazard ratio.
+    pub exp_coef_lower: f64,
+    /// Upper bound of the hazard ratio.
+    pub exp_coef_upper: f64,
+    /// Wald statistic.
+    pub z: f64,
+    /// Its two-sided p-value.
+    pub p: f64,
+}
+
+/// The result of a Cox regression, shaped like lifelines' `CoxPHFitter.summary`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoxResult {
+    /// Ties method.
+    pub ties: Ties,
+    /// Complete cases.
+    pub n: u64,
+    /// Events.
+    pub events: u64,
+    /// Confidence level.
+    pub conf_level: f64,
+    /// One row per covariate.
+    pub rows: Vec<CoxRow>,
+    /// Log partial likelihood.
+    pub log_likelihood: f64,
+    /// Log partial likelihood of the null model.
+    pub log_likelihood_null: f64,
+    /// Likelihood-ratio statistic `2(ℓ - ℓ0)`.
+    pub lr_statistic: f64,
+    /// Its degrees of freedom.
+    pub lr_df: usize,
+    /// Its p-value.
+    pub lr_p: f64,
+    /// Newton iterations.
+    pub iterations: usize,
+    /// Step halvings.
+    pub halvings: usize,
+    /// Whether the convergence rule was met.
+    pub converged: bool,
+}
+
+/// Names of the model's covariates after expanding categorical columns.
+pub fn covariate_names(levels: &[(String, Option<Vec<String>>)]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, lv) in levels {
+        match lv {
+            None => out.push(name.clone()),
+            Some(l) => out.extend(l.iter().skip(1).map(|x| format!("{name}[{x}]"))),
+        }
+    }
+    out
+}
+
+pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
+    let p = fit.coef.len();
+    let zc = normal_quantile(0.5 + spec.conf_level / 2.0);
+    let rows = (0..p)
+        .map(|j| {
+            let c = fit.coef[j];
+            let se = fit.cov[j * p + j].max(0.0).sqrt();
+            let z = c / se;
+            CoxRow {
+                covariate: names[j].clone(),
+                coef: c,
+                exp_coef: c.exp(),
+                se,
+                coef_lower: c - zc * se,
+                coef_upper: c + zc * se,
+                exp_coef_lower: (c - zc * se).exp(),
+                exp_coef_upper: (c + zc * se).exp(),
+                z,
+                p: normal_two_sided(z),
+            }
+        })
+        .collect();
+    let lr = 2.0 * (fit.log_likelihood - fit.log_likelihood_null);
+    CoxResult {
+        ties: spec.ties,
+        n: fit.n,
+        events: fit.events,
+        conf_level: spec.conf_level,
+        rows,
+        log_likelihood: fit.log_likelihood,
+        log_likelihood_null: fit.log_likelihood_null,
+        lr_statistic: lr,
+        lr_df: p,
+        lr_p: chi2_sf(lr, p as f64),
+        iterations: fit.trace.iterations,
+        halvings: fit.trace.halvings,
+        converged: fit.trace.converged,
+    }
+}
+
+fn check(spec: &CoxSpec) -> Result<()> {
+    if spec.covariates.is_empty() {
+        return Err(StatsError::Invalid(
+            "Cox regression needs at least one covariate".into(),
+        ));
+    }
+    if !(spec.conf_level > 0.0 && spec.conf_level < 1.0) {
+        return Err(StatsError::Invalid(
+            "`conf_level` must lie in (0, 1)".into(),
+        ));
+    }
+    if spec.max_steps == 0 {
+        return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn not_converged(trace: &NewtonTrace, spec: &CoxSpec) -> Result<()> {
+    if trace.converged {
+        Ok(())
+    } else {
+        Err(StatsError::NotConverged(format!(
+            "Cox regression did not converge in {} Newton steps (max_steps)",
+            spec.max_steps
+        )))
+    }
+}
+
+/// The plaintext twin.
+pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) -> Result<CoxResult> {
+    check(spec)?;
+    let levels: Vec<(String, Option<Vec<String>>)> = spec
+        .covariates
+        .iter()
+        .map(|c| {
+            Ok((
+                c.clone(),
+                match &frame.column(c)?.data {
+                    crate::table::PlainData::Numeric(_) => None,
+                    crate::table::PlainData::Categorical { levels, .. } => Some(levels.clone()),
+                },
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let names = covariate_names(&levels);
+    let fit = super::plain::cox(frame, spec)?;
+    disclosure.check_rows(fit.n as usize)?;
+    disclosure.check_vars(names.len(), fit.n as usize)?;
+    not_converged(&fit.trace, spec)?;
+    Ok(render(spec, names, &fit))
+}
+
+/// The model's covariate columns (fixed point), the present indicators they need and the
+/// covariate names.
+struct Design {
+    cols: Vec<AShare<u128>>,
+    present: Vec<AShare<u128>>,
+    names: Vec<String>,
+}
+
+/// The design of the model; see [`Design`].
+fn design(frame: &Frame, spec: &CoxSpec, f: u32) -> Result<Design> {
+    let mut cols = Vec::new();
+    let mut present = Vec::new();
+    let mut levels = Vec::new();
+    for name in &spec.covariates {
+        let c = frame.column(name)?;
+        present.push(c.present.clone());
+        match &c.data {
+            ColumnData::Numeric(v) => {
+                cols.push(v.clone());
+                levels.push((name.clone(), None));
+            }
+            ColumnData::Categorical { levels: l, onehot } => {
+                if l.len() < 2 {
+                    return Err(StatsError::Invalid(format!(
+                        "covariate `{name}` has fewer than two levels"
+                    )));
+                }
+                cols.extend(onehot.iter().skip(1).map(|h| h.shl(f)));
+                levels.push((name.clone(), Some(l.clone())));
+            }
+        }
+    }
+    Ok(Design {
+        cols,
+        present,
+        names: covariate_names(&levels),
+    })
+}
+
+/// `a OR b` of shared bits.
+fn or(p: &mut Party, a: &BShare, b: &BShare) -> Result<BShare> {
+    Ok(p.or(a, b)?)
+}
+
+/// The shared state of one fit: the sorted design and the tie structure.
+struct Model {
+    n: usize,
+    p: usize,
+    ties: Ties,
+    /// Standardised covariates, row-major n×p, and as p columns.
+    z_rows: AShare<u128>,
+    z_cols: Vec<AShare<u128>>,
+    /// Complete-case indicator and events (integers).
+    used: AShare<u128>,
+    delta: AShare<u128>,
+    /// Efron's φ = rank/d on event rows (fixed point), zero elsewhere.
+    phi: AShare<u128>,
+    /// Breslow's multiplicity: d on group-end rows (integer).
+    mult: AShare<u128>,
+    /// Σ δ z (fixed, p values).
+    dz: AShare<u128>,
+    risk: RiskOrder,
+}
+
+/// Log-likelihood, score and information at β.
+struct Derivatives {
+    ll: AShare<u128>,
+    score: AShare<u128>,
+    info: AShare<u128>,
+}
+
+impl Model {
+    fn derivatives(&self, p: &mut Party, beta: &AShare<u128>) -> Result<Derivatives> {
+        let (n, m) = (self.n, self.p);
+        let f = p.frac_bits();
+        let eta = p.matmul_fix(&self.z_rows, beta, n, m, 1)?;
+        let e = p.exp(&eta)?;
+        let w = p.mul(&e, &self.used)?;
+        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
+        let w_rep = AShare::concat(&reps);
+        let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());
+        let wz = p.mul_fix(&w_rep, &z_all)?.split(&vec![n; m]);
+        let s0 = w.prefix_sum();
+        let s1: Vec<AShare<u128>> = wz.iter().map(AShare::prefix_sum).collect();
+        let risk = &self.risk;
+        // Per slot (Efron: event rows; Breslow: group-end rows): D, S1 - φ T1, multiplicity.
+        let (den, num, mult) = match self.ties {
+            Ties::Breslow => (s0, s1, self.mult.clone()),
+            Ties::Efron => {
+                let mut ev: Vec<&AShare<u128>> = vec![&w];
+                ev.extend(wz.iter());
+                let pairs: Vec<_> = ev.iter().map(|x| (&self.delta, *x)).collect();
+                let dw = p.mul_many(&pairs)?;
+                let t = risk.seg_prefix(p, &dw)?;
+                let mut ends: Vec<(&AShare<u128>, &AShare<u128>)> =
+                    t.iter().map(|x| (&risk.end, x)).collect();
+                ends.push((&risk.end, &s0));
+                ends.extend(s1.iter().map(|x| (&risk.end, x)));
+                let masked = p.mul_many(&ends)?;
+                let b = risk.seg_suffix(p, &masked)?;
+                // b = [T0, T1.., S0, S1..] on every row of each group.
+                let (t_b, s_b) = b.split_at(m + 1);
+                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.phi, m + 1).collect();
+                let phi_t = p.mul_fix(
+                    &AShare::concat(&reps),
+                    &AShare::concat(&t_b.iter().collect::<Vec<_>>()),
+                )?;
+                let s_all = AShare::concat(&s_b.iter().collect::<Vec<_>>());
+                let d_all = s_all.sub(&phi_t).split(&vec![n; m + 1]);
+                let mut it = d_all.into_iter();
+                let den = it.next().expect("D");
+                (den, it.collect(), self.delta.clone())
+            }
+        };
+        // 2^K/D and ln D (garbage where mult = 0, which zeroes it below).
+        let r = p.recip_pow2(&den, K)?;
+        let lnd = p.ln(&den)?;
+        let ll_den = p.dot(&mult, &lnd, n)?;
+        let ll_eta = p.dot(&self.delta, &eta, n)?;
+        let ll = ll_eta.sub(&ll_den);
+        // μ = num·r/2^K per slot; Σ mult·μ; Σ mult·μμᵀ.
+        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&r, m).collect();
+        let mu = p.mul_trunc(
+            &AShare::concat(&num.iter().collect::<Vec<_>>()),
+            &AShare::concat(&reps),
+            f + K,
+        )?;
+        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&mult, m).collect();
+        let m_mu = p.mul(&AShare::concat(&reps), &mu)?;
+        let sum_mu = AShare::concat(
+            &m_mu
+                .split(&vec![n; m])
+                .iter()
+                .map(AShare::sum)
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        let score = self.dz.sub(&sum_mu);
+        let mu_rows = columns_to_rows(&mu.split(&vec![n; m]));
+        let mm = p.matmul_fix(&m_mu, &mu_rows, m, n, m)?;
+        // Σ_slots mult·(S2 - φT2)/D = Zᵀ diag(w·a) Z with a_j = C_j - δ_j·B_{g(j)}:
+        // C = suffix sums of A (Σ mult/D per group end), B = Σ φ/D per group (Efron).
+        let mr = p.mul(&mult, &r)?;
+        let a = match self.ties {
+            Ties::Breslow => suffix_sum(&mr),
+            Ties::Efron => {
+                let pr = p.mul_fix(&self.phi, &mr)?;
+                let tot = risk.group_totals(p, &[mr, pr])?;
+                let bb = risk.seg_suffix(p, &tot[1..])?.remove(0);
+                let db = p.mul(&self.delta, &bb)?;
+                suffix_sum(&tot[0]).sub(&db)
+            }
+        };
+        let wa = p.mul_trunc(&w, &a, f + K)?;
+        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&wa, m).collect();
+        let wa_z = p.mul_fix(&AShare::concat(&reps), &z_all)?;
+        let first = p.matmul_fix(&wa_z, &self.z_rows, m, n, m)?;
+        Ok(Derivatives {
+            ll,
+            score,
+            info: first.sub(&mm),
+        })
+    }
+}
+
+/// Cox regression in MPC; see the module docs.
+pub fn cox(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &CoxSpec,
+    disclosure: &Disclosure,
+) -> Result<CoxResult> {
+    check(spec)?;
+    let f = p.frac_bits();
+    let n = frame.rows;
+    let (time, tp) = frame.numeric(&spec.time)?;
+    let (event, ep) = frame.numeric(&spec.event)?;
+    let Design {
+        cols: x,
+        present,
+        names,
+    } = design(frame, spec, f)?;
+    let m = x.len();
+    let mut used = p.mul(tp, ep)?;
+    for pr in &present {
+        used = p.mul(&used, pr)?;
+    }
+    let ev = indicator(p, event)?;
+    let dead = p.mul(&ev, &used)?;
+    // Opened: complete cases and events (named in the result).
+    let counts = p.reveal(&AShare::concat(&[&used.sum(), &dead.sum()]))?;
+    let (nu, ne) = (counts[0] as u64, counts[1] as u64);
+    disclosure.check_rows(nu as usize)?;
+    disclosure.check_vars(m, nu as usize)?;
+    if nu < 2 || ne == 0 {
+        return Err(StatsError::Invalid(format!(
+            "Cox regression needs events: {nu} complete cases with {ne} events"
+        )));
+    }
+    // Standardise on the complete cases: z = (x - mean)·(2^K/sd)/2^K.
+    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&used, m).collect();
+    let u_rep = AShare::concat(&reps);
+    let xu = p.mul(&u_rep, &AShare::concat(&x.iter().collect::<Vec<_>>()))?;
+    let xs = xu.split(&vec![n; m]);
+    let sums = AShare::concat(
+        &xs.iter()
+            .map(AShare::sum)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    let means = p.mul_public_real(&sums, 1.0 / nu as f64)?;
+    let mean_rows: Vec<AShare<u128>> = (0..m)
+        .map(|j| {
+            let mj = means.slice(j..j + 1);
+            AShare {
+                a: vec![mj.a[0]; n],
+                b: vec![mj.b[0]; n],
+            }
+        })
+        .collect();
+    let mean_u = p.mul(
+        &u_rep,
+        &AShare::concat(&mean_rows.iter().collect::<Vec<_>>()),
+    )?;
+    let centred = xu.sub(&mean_u);
+    let ss = p.dot_fix(&centred, &centred, n)?;
+    let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
+    let sd = p.sqrt(&var)?;
+    let isd = p.recip_pow2(&sd, K)?; // 2^K/sd
+    let isd_rows: Vec<AShare<u128>> = (0..m)
+        .map(|j| AShare {
+            a: vec![isd.a[j]; n],
+            b: vec![isd.b[j]; n],
+        })
+        .collect();
+    let z_all = p.mul_trunc(
+        &centred,
+        &AShare::concat(&isd_rows.iter().collect::<Vec<_>>()),
+        f + K,
+    )?;
+    // Risk-set order of [δ, used, z…].
+    let mut cols = vec![dead, used];
+    cols.extend(z_all.split(&vec![n; m]));
+    let risk = RiskOrder::new(p, time, &cols)?;
+    let mut moved = risk.cols.clone();
+    let z_cols = moved.split_off(2);
+    let used = moved.pop().expect("used");
+    let delta = moved.pop().expect("delta");
+    let dt = risk
+        .group_totals(p, std::slice::from_ref(&delta))?
+        .remove(0);
+    let (phi, mult) = match spec.ties {
+        Ties::Breslow => (AShare::zeros(n), dt),
+        Ties::Efron => {
+            // rank among the group's events (exclusive) and d on every row of the group.
+            let incl = risk.seg_prefix(p, std::slice::from_ref(&delta))?.remove(0);
+            let rank = incl.sub(&delta);
+            let d = risk.seg_suffix(p, &[dt])?.remove(0);
+            let rd = p.recip(&d.shl(f))?;
+            let phi = p.mul(&rank, &rd)?;
+            (p.mul(&phi, &delta)?, AShare::zeros(n))
+        }
+    };
+    let dz_pairs: Vec<AShare<u128>> = z_cols.iter().map(|_| delta.clone()).collect();
+    let dz = p.dot(
+        &AShare::concat(&dz_pairs.iter().collect::<Vec<_>>()),
+        &AShare::concat(&z_cols.iter().collect::<Vec<_>>()),
+        n,
+    )?;
+    let model = Model {
+        n,
+        p: m,
+        ties: spec.ties,
+        z_rows: columns_to_rows(&z_cols),
+        z_cols,
+        used,
+        delta,
+        phi,
+        mult,
+        dz,
+        risk,
+    };
+    let inv_e = 1.0 / ne as f64;
+    let mut beta: AShare<u128> = AShare::zeros(m);
+    let mut d = model.derivatives(p, &beta)?;
+    let ll0 = d.ll.clone();
+    let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
+    let mut trace = NewtonTrace::default();
+    let mut step = 1.0f64;
+    let inv = loop {
+        if let Some((b0, delta, ll_prev)) = &prev {
+            // Opened: whether the log-likelihood decreased (step halving, reported).
+            let worse = p.lt(&d.ll, ll_prev)?;
+            if p.reveal_bits(&worse)?[0] & 1 == 1 && step > 1e-3 {
+                step /= 2.0;
+                trace.halvings += 1;
+                beta = b0.add(&p.mul_public_real(delta, step)?);
+                d = model.derivatives(p, &beta)?;
+                continue;
+            }
+        }
+        let info = p.mul_public_real(&d.info, inv_e)?;
+        let score = p.mul_public_real(&d.score, inv_e)?;
+        let inv = p.spd_inverse(&info, m)?;
+        let delta = p.matmul_fix(&inv, &score, m, m, 1)?;
+        // lifelines' rule, evaluated inside MPC; one bit opened.
+        let ds = delta.shl(12);
+        let norm = p.dot_fix(&ds, &ds, m)?;
+        let dec = p.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+        let thresholds = p.public(&[
+            encode(PRECISION * PRECISION * 2f64.powi(24), f),
+            encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
+        ]);
+        let mut lhs = AShare::concat(&[&norm, &dec]);
+        let mut rhs = thresholds;
+        if let Some((_, _, ll_prev)) = &prev {
+            let (abs_diff, _) = p.abs_sign(&d.ll.sub(ll_prev))?;
+            let (abs_prev, _) = p.abs_sign(ll_prev)?;
+            lhs = AShare::concat(&[&lhs, &abs_diff]);
+            rhs = AShare::concat(&[&rhs, &p.mul_public_real(&abs_prev, R_PRECISION)?]);
+        }
+        let bits = p.lt(&lhs, &rhs)?;
+        let conv = any_bit(p, &bits, lhs.len())?;
+        // Opened: whether the rule is met (the iteration count is reported).
+        let stop = p.reveal_bits(&conv)?[0] & 1 == 1;
+        if stop || trace.iterations >= spec.max_steps {
+            trace.converged = stop;
+            // The step lifelines computes but does not take: from a point that meets the
+            // rule it lands on the optimum to within the fixed-point noise.
+            beta = beta.add(&delta);
+            d = model.derivatives(p, &beta)?;
+            let info = p.mul_public_real(&d.info, inv_e)?;
+            break p.spd_inverse(&info, m)?;
+        }
+        trace.iterations += 1;
+        step = 1.0;
+        let b0 = beta.clone();
+        beta = beta.add(&delta);
+        prev = Some((b0, delta, d.ll.clone()));
+        d = model.derivatives(p, &beta)?;
+    };
+    // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
+    let diag = AShare::concat(
+        &(0..m)
+            .map(|j| inv.slice(j * m + j..j * m + j + 1))
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    let root = p.sqrt(&diag)?;
+    let scaled = p.mul_fix(
+        &AShare::concat(&[&beta, &root]),
+        &AShare::concat(&[&isd, &isd]),
+    )?;
+    let opened = p.reveal(&AShare::concat(&[&scaled, &d.ll, &ll0]))?;
+    let unit = 2f64.powi(K as i32);
+    let coef: Vec<f64> = (0..m).map(|j| decode(opened[j], f) / unit).collect();
+    let mut cov = vec![0f64; m * m];
+    for j in 0..m {
+        let se = decode(opened[m + j], f) / unit * inv_e.sqrt();
+        cov[j * m + j] = se * se;
+    }
+    let fit = CoxFit {
+        coef,
+        cov,
+        log_likelihood: decode(opened[2 * m], f),
+        log_likelihood_null: decode(opened[2 * m + 1], f),
+        n: nu,
+        events: ne,
+        trace,
+    };
+    not_converged(&fit.trace, spec)?;
+    Ok(render(spec, names, &fit))
+}
+
+/// The OR of the first `k` bits of `bits`, as one shared bit.
+fn any_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
+    let vals: Vec<BShare> = (0..k)
+        .map(|i| {
+            let pick = |v: &[u64]| vec![(v[i / 64] >> (i % 64)) & 1];
+            BShare {
+                a: pick(&bits.a),
+                b: pick(&bits.b),
+            }
+        })
+        .collect();
+    let mut acc = vals[0].clone();
+    for v in &vals[1..] {
+        acc = or(p, &acc, v)?;
+    }
+    Ok(acc)
+}
+
+impl fmt::Display for CoxResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ties = match self.ties {
+            Ties::Efron => "Efron",
+            Ties::Breslow => "Breslow",
+        };
+        writeln!(f, "Cox proportional hazards ({ties} ties)")?;
+        writeln!(f, "  number of observations = {}", self.n)?;
+        writeln!(f, "  number of events observed = {}", self.events)?;
+        writeln!(f, "  partial log-likelihood = {:.4}", self.log_likelihood)?;
+        writeln!(
+            f,
+            "  Newton iterations = {}{}{}",
+            self.iterations,
+            if self.halvings > 0 {
+                format!(" ({} step halvings)", self.halvings)
+            } else {
+                String::new()
+            },
+            if self.converged {
+                ""
+            } else {
+                " (did not converge)"
+            }
+        )?;
+        let pct = self.conf_level * 100.0;
+        let w = self
+            .rows
+            .iter()
+            .map(|r| r.covariate.len())
+            .max()
+            .unwrap_or(9)
+            .max(9);
+        writeln!(
+            f,
+            "\n  {:<w$} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8} {:>10}",
+            "covariate",
+            "coef",
+            "exp(coef)",
+            "se(coef)",
+            format!("coef lo {pct:.0}%"),
+            format!("coef hi {pct:.0}%"),
+            "z",
+            "p"
+        )?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "  {:<w$} {:>9.4} {:>9.4} {:>9.4} {:>10.4} {:>10.4} {:>8.2} {:>10.3e}",
+                r.covariate, r.coef, r.exp_coef, r.se, r.coef_lower, r.coef_upper, r.z, r.p
+            )?;
+        }
+        writeln!(
+            f,
+            "\n  log-likelihood ratio test = {:.2} on {} df, p = {:.3e}",
+            self.lr_statistic, self.lr_df, self.lr_p
+        )
+    }
+}

@@ -1,0 +1,477 @@
+//! Kaplan–Meier estimate of the survival function, per group, on a time grid.
+//!
+//! # Protocol
+//!
+//! Rows are put in risk-set order ([`RiskOrder`]: sorted by time, latest first). For each
+//! group level `c` (one-hot `h_c`, times the complete-case indicator), with `N_c` the
+//! prefix count of rows (the number at risk, read at each tie group's end) and `D_c` the
+//! group's events (segmented sum):
+//! - the factor `1 - D_c/N_c` and the Greenwood term `D_c / (N_c (N_c - D_c))` (zero where
+//!   `N_c = D_c`, as lifelines does) on every group-end row (one `recip` each);
+//! - suffix products of the factors (a Hillis–Steele scan of `ceil(log2 n)` rounds of fixed-point
+//!   products) and suffix sums of the Greenwood terms (local): at row `i` they are the
+//!   survival and the Greenwood sum at time `t_i`;
+//! - for each grid time `τ`, the first row with `t ≤ τ` is found by comparisons with the
+//!   public `τ` and its survival and Greenwood sum are picked by a dot product (no row
+//!   `≤ τ`: survival 1); the number at risk `#{T ≥ τ}` and the cumulative events `≤ τ` are
+//!   dot products with comparison indicators.
+//!
+//! Cells (group × grid time) with fewer than `min_cell` at risk are suppressed inside MPC
+//! ([`crate::disclosure::suppress`]) before anything is opened.
+//!
+//! # What is opened
+//!
+//! Per cell: whether it is shown; for shown cells the number at risk, the cumulative events,
+//! the survival and the Greenwood variance sum (from which, with the survival, the standard
+//! error and confidence interval are computed in plaintext: the interval and the sum determine
+//! each other, so opening the sum adds nothing to the named result). The number of complete
+//! cases per group is opened as part of the result. Nothing else (the sort's comparison bits
+//! are simulatable, see [`RiskOrder`]).
+
+use std::fmt;
+
+use serde::Serialize;
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::{AShare, Party};
+
+use crate::analysis::KaplanMeierSpec;
+use crate::disclosure::{suppress, Disclosure};
+use crate::dist::normal_quantile;
+use crate::error::{Result, StatsError};
+use crate::table::Frame;
+
+use super::risk::{indicator, low64, suffix_sum, RiskOrder};
+
+/// Default smallest number at risk for a shown Kaplan–Meier cell.
+pub const DEFAULT_MIN_CELL: u64 = 10;
+
+/// Extra bits of the Greenwood sum (opened as `2^G·V`).
+const GREENWOOD_BITS: u32 = 20;
+
+/// Survival below this (2^-20) is reported as exactly 0: the fixed-point product cannot tell
+/// a true zero (everybody at risk died) from a value a few units in the last place above.
+const ZERO_SURVIVAL: f64 = 9.5367431640625e-7;
+
+/// One cell before disclosure control: what MPC computes and the plaintext twin
+/// reproduces.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KmRawCell {
+    /// Number at risk at the grid time (`T ≥ τ`).
+    pub at_risk: f64,
+    /// Events at or before the grid time (cumulative).
+    pub events: f64,
+    /// Kaplan–Meier survival at the grid time.
+    pub survival: f64,
+    /// Greenwood's sum `Σ d/(n(n-d))` over event times up to the grid time.
+    pub greenwood: f64,
+}
+
+/// Kaplan–Meier cells per group (outer) and grid time (inner).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KmRaw {
+    /// The cells.
+    pub cells: Vec<Vec<KmRawCell>>,
+}
+
+/// One shown or suppressed row of a Kaplan–Meier table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KmRow {
+    /// The grid time.
+    pub time: f64,
+    /// False when the cell rests on fewer than `min_cell` at risk: the other fields are
+    /// then absent.
+    pub shown: bool,
+    /// Number at risk (`T ≥ time`).
+    pub at_risk: Option<u64>,
+    /// Events at or before `time`.
+    pub events: Option<u64>,
+    /// Survival probability.
+    pub survival: Option<f64>,
+    /// Greenwood standard error of the survival.
+    pub std_err: Option<f64>,
+    /// Lower confidence bound (exponential Greenwood / log(-log), as lifelines).
+    pub ci_lower: Option<f64>,
+    /// Upper confidence bound.
+    pub ci_upper: Option<f64>,
+}
+
+/// One curve.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KmCurve {
+    /// The group level (`None`: everybody).
+    pub group: Option<String>,
+    /// The rows, one per grid time.
+    pub rows: Vec<KmRow>,
+}
+
+/// The result of a Kaplan–Meier analysis.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KmResult {
+    /// The group column, if any.
+    pub group_column: Option<String>,
+    /// Complete cases used.
+    pub n: u64,
+    /// Confidence level of the intervals.
+    pub conf_level: f64,
+    /// Smallest number at risk of a shown cell.
+    pub min_cell: u64,
+    /// One curve per group level.
+    pub curves: Vec<KmCurve>,
+}
+
+/// Lifelines' exponential Greenwood interval `exp(-exp(log(-log S) ± z √V / log S))`.
+fn loglog_ci(s: f64, v: f64, z: f64) -> (f64, f64) {
+    if s >= 1.0 {
+        return (1.0, 1.0);
+    }
+    if s <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let ls = s.ln();
+    let c = (-ls).ln();
+    let h = z * v.sqrt() / ls;
+    let a = (-(c - h).exp()).exp();
+    let b = (-(c + h).exp()).exp();
+    (a.min(b), a.max(b))
+}
+
+fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
+    if spec.at_event_times {
+        if !disclosure.allow_event_times {
+            return Err(StatsError::Refused {
+                rule: "allow_event_times".into(),
+                detail:
+                    "the curve at every event time reveals the event times; only a grid is allowed"
+                        .into(),
+            });
+        }
+        return Err(StatsError::Invalid(
+            "at_event_times is not supported yet: give the times in `times`".into(),
+        ));
+    }
+    if spec.times.is_empty() {
+        return Err(StatsError::Invalid(
+            "`times` must name at least one time".into(),
+        ));
+    }
+    if spec.times.iter().any(|t| !t.is_finite() || *t < 0.0)
+        || spec.times.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(StatsError::Invalid(
+            "`times` must be finite, non-negative and strictly increasing".into(),
+        ));
+    }
+    if !(spec.conf_level > 0.0 && spec.conf_level < 1.0) {
+        return Err(StatsError::Invalid(
+            "`conf_level` must lie in (0, 1)".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Turns cells (all computed, or opened with a shown mask) into the result.
+pub(crate) fn finish(
+    spec: &KaplanMeierSpec,
+    labels: Option<Vec<String>>,
+    n: u64,
+    min_cell: u64,
+    cells: &[Vec<Option<KmRawCell>>],
+) -> KmResult {
+    let z = normal_quantile(0.5 + spec.conf_level / 2.0);
+    let curves = cells
+        .iter()
+        .enumerate()
+        .map(|(c, row)| KmCurve {
+            group: labels.as_ref().map(|l| l[c].clone()),
+            rows: row
+                .iter()
+                .zip(&spec.times)
+                .map(|(cell, &time)| match cell {
+                    Some(k) => {
+                        let events = k.events.round().max(0.0) as u64;
+                        let (s, v) = if events == 0 {
+                            (1.0, 0.0)
+                        } else if k.survival < ZERO_SURVIVAL {
+                            (0.0, k.greenwood.max(0.0))
+                        } else {
+                            (k.survival.min(1.0), k.greenwood.max(0.0))
+                        };
+                        let (lo, hi) = loglog_ci(s, v, z);
+                        KmRow {
+                            time,
+                            shown: true,
+                            at_risk: Some(k.at_risk.round().max(0.0) as u64),
+                            events: Some(events),
+                            survival: Some(s),
+                            std_err: Some(s * v.sqrt()),
+                            ci_lower: Some(lo),
+                            ci_upper: Some(hi),
+                        }
+                    }
+                    None => KmRow {
+                        time,
+                        shown: false,
+                        at_risk: None,
+                        events: None,
+                        survival: None,
+                        std_err: None,
+                        ci_lower: None,
+                        ci_upper: None,
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    KmResult {
+        group_column: spec.group.clone(),
+        n,
+        conf_level: spec.conf_level,
+        min_cell,
+        curves,
+    }
+}
+
+/// Suffix products `P[i] = Π_{j ≥ i} x[j]` of fixed-point factors (Hillis–Steele).
+fn suffix_product(p: &mut Party, x: &AShare<u128>, blocks: usize) -> Result<AShare<u128>> {
+    let len = x.len();
+    let n = len / blocks;
+    let one = encode::<u128>(1.0, p.frac_bits());
+    let mut y = x.clone();
+    let mut s = 1;
+    while s < n {
+        // Within each block, y[i] *= y[i + s] (1 beyond the block's end).
+        let mv = |v: &[u128], pad: u128| -> Vec<u128> {
+            (0..len)
+                .map(|i| if i % n + s < n { v[i + s] } else { pad })
+                .collect()
+        };
+        let pad_a = if p.id() == 0 { one } else { 0 };
+        let pad_b = if p.id() == 2 { one } else { 0 };
+        let moved = AShare {
+            a: mv(&y.a, pad_a),
+            b: mv(&y.b, pad_b),
+        };
+        y = p.mul_fix(&y, &moved)?;
+        s *= 2;
+    }
+    Ok(y)
+}
+
+/// Kaplan–Meier in MPC; see the module docs. Every compute party calls this with its shares.
+pub fn kaplan_meier(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &KaplanMeierSpec,
+    disclosure: &Disclosure,
+) -> Result<KmResult> {
+    check(spec, disclosure)?;
+    let f = p.frac_bits();
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let (time, tp) = frame.numeric(&spec.time)?;
+    let (event, ep) = frame.numeric(&spec.event)?;
+    let n = frame.rows;
+    let mut used = p.mul(tp, ep)?;
+    let (labels, levels): (Option<Vec<String>>, Vec<AShare<u128>>) = match &spec.group {
+        Some(g) => {
+            let c = frame.categorical(g)?;
+            used = p.mul(&used, c.present)?;
+            (Some(c.levels.to_vec()), c.onehot.to_vec())
+        }
+        None => (None, vec![p.public(&vec![1u128; n])]),
+    };
+    let k = levels.len();
+    let ev = indicator(p, event)?;
+    let dead = p.mul(&ev, &used)?;
+    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+        levels.iter().map(|h| (h, &used)).collect();
+    pairs.extend(levels.iter().map(|h| (h, &dead)));
+    let cols = p.mul_many(&pairs)?;
+    // Opened: the number of complete cases (named in the result).
+    let total = p.reveal(&used.sum())?[0] as u64;
+    disclosure.check_rows(total as usize)?;
+    let risk = RiskOrder::new(p, time, &cols)?;
+    let (at, evs) = risk.cols.split_at(k);
+    let big_n: Vec<AShare<u128>> = at.iter().map(|x| x.prefix_sum()).collect();
+    let big_d = risk.group_totals(p, evs)?;
+    let nn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
+    let dd = AShare::concat(&big_d.iter().collect::<Vec<_>>());
+    // N - D = 0: the whole risk set dies (survival 0, no Greenwood term).
+    let nd = nn.sub(&dd);
+    let zero_bits = p.is_zero(&nd)?;
+    let z: AShare<u128> = p.inject(&[&zero_bits], n * k)?.remove(0);
+    // 2^G/N and 2^G/(N - D) keep the small Greenwood terms of large risk sets precise.
+    let denoms = AShare::concat(&[&nn.shl(f), &nd.add(&z).shl(f)]);
+    let recips = p.recip_pow2(&denoms, GREENWOOD_BITS)?;
+    let parts = recips.split(&[n * k, n * k]);
+    let q_g = p.mul(&dd, &parts[0])?; // 2^G·D/N, zero off group ends
+    let keep = p.add_const(&z.neg(), 1);
+    let qk = p.mul(&q_g, &keep)?;
+    let g = p.mul_trunc(&qk, &parts[1], f + GREENWOOD_BITS)?; // 2^G·D/(N(N - D))
+    let q = p.trunc(&q_g, GREENWOOD_BITS)?;
+    let factor = p.add_const(&q.neg(), encode(1.0, f));
+    let surv = suffix_product(p, &factor, k)?;
+    let green = AShare::concat(
+        &g.split(&vec![n; k])
+            .iter()
+            .map(suffix_sum)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    // Grid: le = [t ≤ τ] = [t < τ + ulp], lt = [t < τ], on the 64-bit time.
+    let t64 = low64(&risk.time);
+    let gsz = spec.times.len();
+    let reps: Vec<&AShare<u64>> = std::iter::repeat_n(&t64, 2 * gsz).collect();
+    let lhs = AShare::concat(&reps);
+    let mut bounds = Vec::with_capacity(2 * gsz * n);
+    for &tau in &spec.times {
+        let e: u64 = encode(tau, f);
+        bounds.extend(std::iter::repeat_n(e.wrapping_add(1), n));
+        bounds.extend(std::iter::repeat_n(e, n));
+    }
+    let rhs = p.public(&bounds);
+    let bits = p.lt(&lhs, &rhs)?;
+    let ind: AShare<u128> = p.inject(&[&bits], 2 * gsz * n)?.remove(0);
+    // For each τ: first-row indicator fo, at-risk indicator ge, le itself, and whether no row
+    // is ≤ τ (`none`, a single element per τ).
+    let mut xs: Vec<AShare<u128>> = Vec::new();
+    let mut ys: Vec<AShare<u128>> = Vec::new();
+    let mut none = Vec::new();
+    let surv_c = surv.split(&vec![n; k]);
+    let green_c = green.split(&vec![n; k]);
+    for gi in 0..gsz {
+        let le = ind.slice(2 * gi * n..(2 * gi + 1) * n);
+        let lt = ind.slice((2 * gi + 1) * n..(2 * gi + 2) * n);
+        let ge = p.add_const(&lt.neg(), 1);
+        let fo = le.sub(&super::risk::shifted(&le, -1));
+        none.push(p.add_const(&le.slice(n - 1..n).neg(), 1));
+        for c in 0..k {
+            xs.extend([fo.clone(), fo.clone(), ge.clone(), le.clone()]);
+            ys.extend([
+                surv_c[c].clone(),
+                green_c[c].clone(),
+                at[c].clone(),
+                evs[c].clone(),
+            ]);
+        }
+    }
+    let dots = p.dot(
+        &AShare::concat(&xs.iter().collect::<Vec<_>>()),
+        &AShare::concat(&ys.iter().collect::<Vec<_>>()),
+        n,
+    )?;
+    // dots: per τ, per level: [S, V, at risk, events]; add 1 to S where no row is ≤ τ.
+    let cells = gsz * k;
+    let mut s_v = Vec::with_capacity(cells);
+    let mut v_v = Vec::with_capacity(cells);
+    let mut r_v = Vec::with_capacity(cells);
+    let mut e_v = Vec::with_capacity(cells);
+    for (gi, none_g) in none.iter().enumerate() {
+        for c in 0..k {
+            let b = 4 * (gi * k + c);
+            s_v.push(dots.slice(b..b + 1).add(&none_g.shl(f)));
+            v_v.push(dots.slice(b + 1..b + 2));
+            r_v.push(dots.slice(b + 2..b + 3));
+            e_v.push(dots.slice(b + 3..b + 4));
+        }
+    }
+    let cat = |v: &[AShare<u128>]| AShare::concat(&v.iter().collect::<Vec<_>>());
+    let (s_all, v_all, r_all, e_all) = (cat(&s_v), cat(&v_v), cat(&r_v), cat(&e_v));
+    let (shown, masked) = suppress(p, &r_all, min_cell, &[&s_all, &v_all, &r_all, &e_all])?;
+    let opened = p.reveal(&AShare::concat(&masked.iter().collect::<Vec<_>>()))?;
+    let mut out = vec![vec![None; gsz]; k];
+    for gi in 0..gsz {
+        for (c, row) in out.iter_mut().enumerate() {
+            let j = gi * k + c;
+            if shown[j] {
+                row[gi] = Some(KmRawCell {
+                    survival: decode(opened[j], f),
+                    greenwood: decode(opened[cells + j], f) / f64::from(1u32 << GREENWOOD_BITS),
+                    at_risk: opened[2 * cells + j] as f64,
+                    events: opened[3 * cells + j] as f64,
+                });
+            }
+        }
+    }
+    Ok(finish(spec, labels, total, min_cell, &out))
+}
+
+/// The plaintext twin, with the same disclosure control.
+pub fn kaplan_meier_plain(
+    frame: &crate::table::PlainFrame,
+    spec: &KaplanMeierSpec,
+    disclosure: &Disclosure,
+) -> Result<KmResult> {
+    check(spec, disclosure)?;
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let raw = super::plain::kaplan_meier(frame, spec)?;
+    let labels = match &spec.group {
+        Some(g) => Some(frame.categorical(g)?.0.to_vec()),
+        None => None,
+    };
+    let total =
+        super::plain::complete_count(frame, &spec.time, &spec.event, spec.group.as_deref())?;
+    disclosure.check_rows(total as usize)?;
+    let cells: Vec<Vec<Option<KmRawCell>>> = raw
+        .cells
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| (c.at_risk >= min_cell as f64).then_some(*c))
+                .collect()
+        })
+        .collect();
+    Ok(finish(spec, labels, total, min_cell, &cells))
+}
+
+impl fmt::Display for KmResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Kaplan-Meier estimate ({} complete cases; cells with fewer than {} at risk suppressed)",
+            self.n, self.min_cell
+        )?;
+        let pct = self.conf_level * 100.0;
+        for c in &self.curves {
+            if let (Some(col), Some(g)) = (&self.group_column, &c.group) {
+                writeln!(f, "\n  {col} = {g}")?;
+            } else {
+                writeln!(f)?;
+            }
+            writeln!(
+                f,
+                "  {:>10} {:>8} {:>7} {:>10} {:>9} {:>10} {:>10}",
+                "time",
+                "at_risk",
+                "events",
+                "survival",
+                "std_err",
+                format!("lower {pct:.0}%"),
+                format!("upper {pct:.0}%")
+            )?;
+            for r in &c.rows {
+                match (
+                    r.at_risk, r.events, r.survival, r.std_err, r.ci_lower, r.ci_upper,
+                ) {
+                    (Some(a), Some(e), Some(s), Some(se), Some(lo), Some(hi)) => writeln!(
+                        f,
+                        "  {:>10} {a:>8} {e:>7} {s:>10.6} {se:>9.6} {lo:>10.6} {hi:>10.6}",
+                        r.time
+                    )?,
+                    _ => writeln!(
+                        f,
+                        "  {:>10} {:>8} {:>7} {:>10} {:>9} {:>10} {:>10}",
+                        r.time,
+                        format!("<{}", self.min_cell),
+                        "-",
+                        "suppressed",
+                        "-",
+                        "-",
+                        "-"
+                    )?,
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,269 @@
+//! The k-sample log-rank test (lifelines' `multivariate_logrank_test`, R's `survdiff`).
+//!
+//! # Protocol
+//!
+//! In risk-set order ([`RiskOrder`]), on each tie group's end row: the number at risk per
+//! group `N_c` (prefix counts) and in all `N`, the events per group `D_c` (segmented sums)
+//! and in all `D`. With `e_c = N_c / N` and `w = D (N - D) / (N - 1)`:
+//! `E_c = Σ D e_c`, `V_{cc'} = Σ w e_c (δ_{cc'} - e_{c'})`, `O_c = Σ events of c`.
+//! The statistic `χ² = (O - E)ᵀ V⁻¹ (O - E)` over the first `k - 1` groups is computed
+//! inside MPC (the matrix scaled by `1/n` and inverted with [`Party::spd_inverse`]).
+//!
+//! # What is opened
+//!
+//! The number of complete cases, and `χ²`; the observed and expected events per group only
+//! when the study asks for them. Nothing else (the sort's comparison bits are simulatable).
+
+use std::fmt;
+
+use serde::Serialize;
+use tessera_mpc::fixed::decode;
+use tessera_mpc::{AShare, Party};
+
+use crate::analysis::LogrankSpec;
+use crate::disclosure::Disclosure;
+use crate::dist::chi2_sf;
+use crate::error::{Result, StatsError};
+use crate::table::{Frame, PlainFrame};
+
+use super::risk::{indicator, RiskOrder};
+
+/// Extra bits of the group shares `N_c/N`.
+const SHARE_BITS: u32 = 12;
+
+/// Observed and expected events and their covariance, before the statistic.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogrankRaw {
+    /// Observed events per group.
+    pub observed: Vec<f64>,
+    /// Expected events per group under equal hazards.
+    pub expected: Vec<f64>,
+    /// Covariance of `O - E`, k×k row-major.
+    pub covariance: Vec<f64>,
+    /// Complete cases.
+    pub n: u64,
+}
+
+/// The result of a log-rank test.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LogrankResult {
+    /// The group column.
+    pub group_column: String,
+    /// Its levels.
+    pub groups: Vec<String>,
+    /// Complete cases.
+    pub n: u64,
+    /// Degrees of freedom (`k - 1`).
+    pub df: usize,
+    /// The test statistic.
+    pub chi_square: f64,
+    /// Its p-value.
+    pub p: f64,
+    /// Observed events per group (only if the study asked).
+    pub observed: Option<Vec<f64>>,
+    /// Expected events per group (only if the study asked).
+    pub expected: Option<Vec<f64>>,
+}
+
+fn result(
+    spec: &LogrankSpec,
+    groups: Vec<String>,
+    n: u64,
+    chi: f64,
+    oe: Option<(Vec<f64>, Vec<f64>)>,
+) -> LogrankResult {
+    let df = groups.len() - 1;
+    let (observed, expected) = match oe {
+        Some((o, e)) => (Some(o), Some(e)),
+        None => (None, None),
+    };
+    LogrankResult {
+        group_column: spec.group.clone(),
+        groups,
+        n,
+        df,
+        chi_square: chi,
+        p: chi2_sf(chi, df as f64),
+        observed,
+        expected,
+    }
+}
+
+/// χ² from the raw ingredients in plaintext (the twin's last step).
+fn chi_square(raw: &LogrankRaw) -> Result<f64> {
+    let k = raw.observed.len();
+    let m = k - 1;
+    let d: Vec<f64> = (0..m).map(|c| raw.observed[c] - raw.expected[c]).collect();
+    let v: Vec<f64> = (0..m * m)
+        .map(|i| raw.covariance[(i / m) * k + i % m])
+        .collect();
+    let x = super::plain::spd_solve(&v, &d, m)
+        .ok_or_else(|| StatsError::Invalid("log-rank covariance is singular".into()))?;
+    Ok(d.iter().zip(&x).map(|(a, b)| a * b).sum())
+}
+
+/// The plaintext twin.
+pub fn logrank_plain(
+    frame: &PlainFrame,
+    spec: &LogrankSpec,
+    disclosure: &Disclosure,
+) -> Result<LogrankResult> {
+    let groups = frame.categorical(&spec.group)?.0.to_vec();
+    if groups.len() < 2 {
+        return Err(StatsError::Invalid(
+            "the log-rank test needs two or more groups".into(),
+        ));
+    }
+    let raw = super::plain::logrank(frame, spec)?;
+    disclosure.check_rows(raw.n as usize)?;
+    let chi = chi_square(&raw)?;
+    let oe = spec
+        .observed_expected
+        .then(|| (raw.observed.clone(), raw.expected.clone()));
+    Ok(result(spec, groups, raw.n, chi, oe))
+}
+
+/// Local transpose of `k` columns of `n` rows (stored one after the other) into row-major
+/// `n × k`.
+pub(crate) fn columns_to_rows(cols: &[AShare<u128>]) -> AShare<u128> {
+    let k = cols.len();
+    let n = cols.first().map_or(0, AShare::len);
+    let mut a = vec![0u128; n * k];
+    let mut b = vec![0u128; n * k];
+    for (c, col) in cols.iter().enumerate() {
+        for i in 0..n {
+            a[i * k + c] = col.a[i];
+            b[i * k + c] = col.b[i];
+        }
+    }
+    AShare { a, b }
+}
+
+/// Log-rank test in MPC; see the module docs.
+pub fn logrank(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &LogrankSpec,
+    disclosure: &Disclosure,
+) -> Result<LogrankResult> {
+    let f = p.frac_bits();
+    let n = frame.rows;
+    let (time, tp) = frame.numeric(&spec.time)?;
+    let (event, ep) = frame.numeric(&spec.event)?;
+    let g = frame.categorical(&spec.group)?;
+    let k = g.levels.len();
+    if k < 2 {
+        return Err(StatsError::Invalid(
+            "the log-rank test needs two or more groups".into(),
+        ));
+    }
+    let tep = p.mul(tp, ep)?;
+    let used = p.mul(&tep, g.present)?;
+    let ev = indicator(p, event)?;
+    let dead = p.mul(&ev, &used)?;
+    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+        g.onehot.iter().map(|h| (h, &used)).collect();
+    pairs.extend(g.onehot.iter().map(|h| (h, &dead)));
+    let cols = p.mul_many(&pairs)?;
+    // Opened: the number of complete cases (named in the result).
+    let total = p.reveal(&used.sum())?[0] as u64;
+    disclosure.check_rows(total as usize)?;
+    let observed: Vec<AShare<u128>> = cols[k..].iter().map(AShare::sum).collect();
+    let risk = RiskOrder::new(p, time, &cols)?;
+    let (at, evs) = risk.cols.split_at(k);
+    let nc: Vec<AShare<u128>> = at.iter().map(AShare::prefix_sum).collect();
+    let dc = risk.group_totals(p, evs)?;
+    let big_n = nc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
+    let big_d = dc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
+    let minus1 = p.add_const(&big_n, 1u128.wrapping_neg());
+    // e_c = N_c/N is kept with E extra bits (2^E/N): the shares of small groups are small.
+    let r_n = p.recip_pow2(&big_n.shl(f), SHARE_BITS)?;
+    let r_n1 = p.recip(&minus1.shl(f))?;
+    // e_c·2^E; b = (N - D)/(N - 1); w = D·b. Rows off group ends or without events carry
+    // D = 0, which zeroes whatever the reciprocals hold there.
+    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> = nc.iter().map(|x| (x, &r_n)).collect();
+    let nd = big_n.sub(&big_d);
+    pairs.push((&nd, &r_n1));
+    let mut e = p.mul_many(&pairs)?;
+    let b = e.pop().expect("b");
+    let w = p.mul(&big_d, &b)?;
+    // E_c = Σ D e_c; diag_c = Σ w e_c; cross = Eᵀ diag(w) E, all carrying 2^E.
+    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&big_d, k).collect();
+    let d_rep = AShare::concat(&reps);
+    let e_all = AShare::concat(&e.iter().collect::<Vec<_>>());
+    let expected = p.dot(&d_rep, &e_all, n)?;
+    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, k).collect();
+    let w_rep = AShare::concat(&reps);
+    let we = p.mul_trunc(&w_rep, &e_all, f)?;
+    let diag = we
+        .split(&vec![n; k])
+        .iter()
+        .map(AShare::sum)
+        .collect::<Vec<_>>();
+    let e_rows = columns_to_rows(&e);
+    let cross = p.matmul(&we, &e_rows, k, n, k)?;
+    let cross = p.trunc(&cross, f + SHARE_BITS)?;
+    let m = k - 1;
+    // V restricted to the first k-1 groups.
+    let mut v = Vec::with_capacity(m * m);
+    for (i, di) in diag.iter().enumerate().take(m) {
+        for j in 0..m {
+            let c = cross.slice(i * k + j..i * k + j + 1).neg();
+            v.push(if i == j { c.add(di) } else { c });
+        }
+    }
+    // Back to scale f, and by a further 2^-s into the inverse's range (‖V‖ ≤ 2^16):
+    // χ² = dᵀ (V/2^s)⁻¹ d / 2^s.
+    let s = ((total as f64 / 4.0).max(1.0).log2().ceil() as i32 - 14).max(0) as u32;
+    let v = p.trunc(
+        &AShare::concat(&v.iter().collect::<Vec<_>>()),
+        SHARE_BITS + s,
+    )?;
+    let expected = p.trunc(&expected, SHARE_BITS)?;
+    let o_all = AShare::concat(&observed.iter().collect::<Vec<_>>()).shl(f);
+    let diff = o_all.sub(&expected).slice(0..m);
+    let inv = p.spd_inverse(&v, m)?;
+    let vd = p.matmul_fix(&inv, &diff, m, m, 1)?;
+    let chi = p.dot_fix(&diff, &vd, m)?;
+    let mut open = vec![&chi];
+    if spec.observed_expected {
+        open.push(&o_all);
+        open.push(&expected);
+    }
+    let vals = p.reveal(&AShare::concat(&open))?;
+    let chi = decode(vals[0], f) / f64::from(1u32 << s);
+    let oe = spec.observed_expected.then(|| {
+        let dec = |s: &[u128]| s.iter().map(|&x| decode(x, f)).collect::<Vec<_>>();
+        (dec(&vals[1..1 + k]), dec(&vals[1 + k..1 + 2 * k]))
+    });
+    Ok(result(spec, g.levels.to_vec(), total, chi.max(0.0), oe))
+}
+
+impl fmt::Display for LogrankResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Log-rank test by {} ({} complete cases)",
+            self.group_column, self.n
+        )?;
+        writeln!(
+            f,
+            "  null_distribution = chi squared, degrees_of_freedom = {}",
+            self.df
+        )?;
+        writeln!(
+            f,
+            "  test_statistic = {:.4}, p = {:.4e}, -log2(p) = {:.2}",
+            self.chi_square,
+            self.p,
+            -self.p.log2()
+        )?;
+        if let (Some(o), Some(e)) = (&self.observed, &self.expected) {
+            writeln!(f, "  {:>12} {:>10} {:>10}", "group", "observed", "expected")?;
+            for ((g, o), e) in self.groups.iter().zip(o).zip(e) {
+                writeln!(f, "  {g:>12} {o:>10.2} {e:>10.2}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,351 @@
+//! Plaintext twins of the survival analyses: the same definitions in `f64` on a
+//! [`PlainFrame`], the oracle of the MPC tests and the baseline of the benchmarks.
+
+use crate::analysis::{CoxSpec, KaplanMeierSpec, LogrankSpec, Ties};
+use crate::error::{Result, StatsError};
+use crate::table::{PlainData, PlainFrame};
+
+use super::cox::{CoxFit, NewtonTrace};
+use super::km::{KmRaw, KmRawCell};
+use super::logrank::LogrankRaw;
+
+/// One row of a survival analysis: time, event, and the row's covariates or group.
+struct Obs {
+    time: f64,
+    event: bool,
+    x: Vec<f64>,
+    group: usize,
+}
+
+/// The complete cases of `time`, `event` and `extra` columns (numeric columns become one
+/// value, categorical ones their code or, as covariates, indicators of every level but the
+/// first).
+fn complete_cases(
+    frame: &PlainFrame,
+    time: &str,
+    event: &str,
+    covariates: &[String],
+    group: Option<&str>,
+) -> Result<(Vec<Obs>, usize)> {
+    let t = frame.numeric(time)?;
+    let e = frame.numeric(event)?;
+    let levels = match group {
+        Some(g) => frame.categorical(g)?.0.len(),
+        None => 1,
+    };
+    let mut out = Vec::new();
+    'rows: for i in 0..frame.rows {
+        let (Some(ti), Some(ei)) = (t[i], e[i]) else {
+            continue;
+        };
+        let mut x = Vec::new();
+        for c in covariates {
+            match &frame.column(c)?.data {
+                PlainData::Numeric(v) => match v[i] {
+                    Some(v) => x.push(v),
+                    None => continue 'rows,
+                },
+                PlainData::Categorical { levels, codes } => match codes[i] {
+                    Some(code) => {
+                        x.extend((1..levels.len()).map(|l| f64::from(u8::from(l == code))))
+                    }
+                    None => continue 'rows,
+                },
+            }
+        }
+        let g = match group {
+            Some(g) => match frame.categorical(g)?.1[i] {
+                Some(c) => c,
+                None => continue,
+            },
+            None => 0,
+        };
+        out.push(Obs {
+            time: ti,
+            event: ei >= 0.5,
+            x,
+            group: g,
+        });
+    }
+    Ok((out, levels))
+}
+
+/// Number of complete cases of a survival analysis without covariates.
+pub fn complete_count(
+    frame: &PlainFrame,
+    time: &str,
+    event: &str,
+    group: Option<&str>,
+) -> Result<u64> {
+    Ok(complete_cases(frame, time, event, &[], group)?.0.len() as u64)
+}
+
+/// Distinct times in descending order with, per group, (at risk, events) at each.
+fn risk_table(obs: &[Obs], levels: usize) -> Vec<(f64, Vec<(f64, f64)>)> {
+    let mut sorted: Vec<&Obs> = obs.iter().collect();
+    sorted.sort_by(|a, b| b.time.total_cmp(&a.time));
+    let mut at_risk = vec![0f64; levels];
+    let mut out: Vec<(f64, Vec<(f64, f64)>)> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let t = sorted[i].time;
+        let mut d = vec![0f64; levels];
+        while i < sorted.len() && sorted[i].time == t {
+            at_risk[sorted[i].group] += 1.0;
+            if sorted[i].event {
+                d[sorted[i].group] += 1.0;
+            }
+            i += 1;
+        }
+        out.push((t, at_risk.iter().zip(&d).map(|(&n, &d)| (n, d)).collect()));
+    }
+    out.reverse();
+    out
+}
+
+/// Kaplan–Meier before disclosure control and rendering: per group and grid time.
+pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw> {
+    let (obs, levels) = complete_cases(frame, &spec.time, &spec.event, &[], spec.group.as_deref())?;
+    let table = risk_table(&obs, levels);
+    let mut cells = Vec::new();
+    for g in 0..levels {
+        let mut row = Vec::new();
+        for &tau in &spec.times {
+            let (mut s, mut v, mut events) = (1f64, 0f64, 0f64);
+            for (t, per) in &table {
+                if *t > tau {
+                    break;
+                }
+                let (n, d) = per[g];
+                if d > 0.0 {
+                    s *= 1.0 - d / n;
+                    if n > d {
+                        v += d / (n * (n - d));
+                    }
+                }
+                events += d;
+            }
+            let at_risk = obs.iter().filter(|o| o.group == g && o.time >= tau).count() as f64;
+            row.push(KmRawCell {
+                at_risk,
+                events,
+                survival: s,
+                greenwood: v,
+            });
+        }
+        cells.push(row);
+    }
+    Ok(KmRaw { cells })
+}
+
+/// The k-sample log-rank statistic's ingredients: observed, expected, covariance.
+pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
+    let (obs, k) = complete_cases(frame, &spec.time, &spec.event, &[], Some(&spec.group))?;
+    let table = risk_table(&obs, k);
+    let mut o = vec![0f64; k];
+    let mut e = vec![0f64; k];
+    let mut v = vec![0f64; k * k];
+    for (_, per) in &table {
+        let n: f64 = per.iter().map(|x| x.0).sum();
+        let d: f64 = per.iter().map(|x| x.1).sum();
+        if d == 0.0 {
+            continue;
+        }
+        let b = if n > 1.0 { (n - d) / (n - 1.0) } else { 0.0 };
+        for a in 0..k {
+            o[a] += per[a].1;
+            e[a] += d * per[a].0 / n;
+            for c in 0..k {
+                let delta = f64::from(u8::from(a == c));
+                v[a * k + c] += d * b * (per[a].0 / n) * (delta - per[c].0 / n);
+            }
+        }
+    }
+    Ok(LogrankRaw {
+        observed: o,
+        expected: e,
+        covariance: v,
+        n: obs.len() as u64,
+    })
+}
+
+/// Solves the symmetric positive-definite system `a x = b` (Cholesky), `None` if `a` is
+/// not positive definite.
+pub(crate) fn spd_solve(a: &[f64], b: &[f64], p: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0f64; p * p];
+    for i in 0..p {
+        for j in 0..=i {
+            let s: f64 = a[i * p + j] - (0..j).map(|k| l[i * p + k] * l[j * p + k]).sum::<f64>();
+            if i == j {
+                if s <= 0.0 {
+                    return None;
+                }
+                l[i * p + i] = s.sqrt();
+            } else {
+                l[i * p + j] = s / l[j * p + j];
+            }
+        }
+    }
+    let mut y = vec![0f64; p];
+    for i in 0..p {
+        y[i] = (b[i] - (0..i).map(|k| l[i * p + k] * y[k]).sum::<f64>()) / l[i * p + i];
+    }
+    let mut x = vec![0f64; p];
+    for i in (0..p).rev() {
+        x[i] = (y[i] - (i + 1..p).map(|k| l[k * p + i] * x[k]).sum::<f64>()) / l[i * p + i];
+    }
+    Some(x)
+}
+
+/// Inverse of a symmetric positive-definite matrix.
+pub(crate) fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
+    let mut inv = vec![0f64; p * p];
+    for c in 0..p {
+        let e: Vec<f64> = (0..p).map(|r| f64::from(u8::from(r == c))).collect();
+        let col = spd_solve(a, &e, p)?;
+        for r in 0..p {
+            inv[r * p + c] = col[r];
+        }
+    }
+    Some(inv)
+}
+
+/// Log partial likelihood, score and information of standardised covariates `z` at `beta`.
+fn cox_derivatives(
+    obs: &[Obs],
+    z: &[Vec<f64>],
+    beta: &[f64],
+    ties: Ties,
+) -> (f64, Vec<f64>, Vec<f64>) {
+    let p = beta.len();
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    order.sort_by(|&a, &b| obs[b].time.total_cmp(&obs[a].time));
+    let (mut ll, mut g, mut h) = (0f64, vec![0f64; p], vec![0f64; p * p]);
+    let (mut s0, mut s1, mut s2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
+    let mut i = 0;
+    while i < order.len() {
+        let t = obs[order[i]].time;
+        let (mut t0, mut t1, mut t2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
+        let mut d = 0usize;
+        while i < order.len() && obs[order[i]].time == t {
+            let r = order[i];
+            let zr = &z[r];
+            let eta: f64 = zr.iter().zip(beta).map(|(a, b)| a * b).sum();
+            let w = eta.exp();
+            s0 += w;
+            for a in 0..p {
+                s1[a] += w * zr[a];
+                for b in 0..p {
+                    s2[a * p + b] += w * zr[a] * zr[b];
+                }
+            }
+            if obs[r].event {
+                d += 1;
+                ll += eta;
+                t0 += w;
+                for a in 0..p {
+                    g[a] += zr[a];
+                    t1[a] += w * zr[a];
+                    for b in 0..p {
+                        t2[a * p + b] += w * zr[a] * zr[b];
+                    }
+                }
+            }
+            i += 1;
+        }
+        for k in 0..d {
+            let phi = match ties {
+                Ties::Efron => k as f64 / d as f64,
+                Ties::Breslow => 0.0,
+            };
+            let den = s0 - phi * t0;
+            ll -= den.ln();
+            let m: Vec<f64> = (0..p).map(|a| (s1[a] - phi * t1[a]) / den).collect();
+            for a in 0..p {
+                g[a] -= m[a];
+                for b in 0..p {
+                    h[a * p + b] += (s2[a * p + b] - phi * t2[a * p + b]) / den - m[a] * m[b];
+                }
+            }
+        }
+    }
+    (ll, g, h)
+}
+
+/// Cox regression by Newton–Raphson with step halving on standardised covariates, with the
+/// convergence rule of the MPC version ([`super::cox`]).
+pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
+    let (obs, _) = complete_cases(frame, &spec.time, &spec.event, &spec.covariates, None)?;
+    let n = obs.len();
+    let p = obs.first().map_or(0, |o| o.x.len());
+    if n < 2 || p == 0 {
+        return Err(StatsError::Invalid("Cox needs rows and covariates".into()));
+    }
+    let mean: Vec<f64> = (0..p)
+        .map(|a| obs.iter().map(|o| o.x[a]).sum::<f64>() / n as f64)
+        .collect();
+    let sd: Vec<f64> = (0..p)
+        .map(|a| {
+            (obs.iter().map(|o| (o.x[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        })
+        .collect();
+    let z: Vec<Vec<f64>> = obs
+        .iter()
+        .map(|o| (0..p).map(|a| (o.x[a] - mean[a]) / sd[a]).collect())
+        .collect();
+    let mut beta = vec![0f64; p];
+    let (ll0, mut g, mut h) = cox_derivatives(&obs, &z, &beta, spec.ties);
+    let mut ll = ll0;
+    let mut trace = NewtonTrace::default();
+    // The loop of the MPC version (super::cox): halve after a decrease, then lifelines' rule.
+    let mut prev: Option<(Vec<f64>, Vec<f64>, f64)> = None;
+    let mut step = 1.0;
+    let singular = || StatsError::NotConverged("information matrix not positive definite".into());
+    loop {
+        if let Some((b0, delta, ll_prev)) = &prev {
+            if ll < *ll_prev && step > 1e-3 {
+                step /= 2.0;
+                trace.halvings += 1;
+                beta = b0.iter().zip(delta).map(|(b, d)| b + step * d).collect();
+                (ll, g, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
+                continue;
+            }
+        }
+        let delta = spd_solve(&h, &g, p).ok_or_else(singular)?;
+        let norm = delta.iter().map(|d| d * d).sum::<f64>().sqrt();
+        let decrement = g.iter().zip(&delta).map(|(a, b)| a * b).sum::<f64>() / 2.0;
+        let rel = prev
+            .as_ref()
+            .is_some_and(|(_, _, lp)| (ll - lp).abs() < super::cox::R_PRECISION * lp.abs());
+        let stop = norm < super::cox::PRECISION || rel || decrement < super::cox::PRECISION;
+        if stop || trace.iterations >= spec.max_steps {
+            trace.converged = stop;
+            beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
+            (ll, _, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
+            break;
+        }
+        trace.iterations += 1;
+        step = 1.0;
+        let b0 = beta.clone();
+        beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
+        prev = Some((b0, delta, ll));
+        (ll, g, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
+    }
+    let cov_z = spd_inverse(&h, p).ok_or_else(|| {
+        StatsError::NotConverged("information matrix not positive definite".into())
+    })?;
+    let coef: Vec<f64> = (0..p).map(|a| beta[a] / sd[a]).collect();
+    let cov: Vec<f64> = (0..p * p)
+        .map(|k| cov_z[k] / (sd[k / p] * sd[k % p]))
+        .collect();
+    let events = obs.iter().filter(|o| o.event).count() as u64;
+    Ok(CoxFit {
+        coef,
+        cov,
+        log_likelihood: ll,
+        log_likelihood_null: ll0,
+        n: n as u64,
+        events,
+        trace,
+    })
+}

@@ -1,0 +1,248 @@
+//! The shared table in risk-set order: rows sorted by time, latest first, with the tie
+//! structure that every survival analysis needs.
+//!
+//! With rows in descending time order, the risk set of time `t_i` (everybody with
+//! `T ≥ t_i`) is a prefix of the table that ends at the *last row of `t_i`'s tie group*
+//! ([`RiskOrder::end`]). So risk-set sums are local prefix sums read at group ends, and
+//! sums over "every event time `≤ τ`" are suffix sums.
+//!
+//! The tie groups are secret (how many patients share a time is data). They are used through
+//! *segmented* sums within a group ([`RiskOrder::seg_prefix`], [`RiskOrder::seg_suffix`]):
+//! Hillis–Steele scans whose flags `F_l[i] = [rows i and i + 2^l have the same time]` are
+//! computed once per analysis; each scan level is then one integer-by-value multiplication
+//! (one round, no truncation) for all columns together.
+//!
+//! # Cost
+//!
+//! The sort ([`tessera_mpc::sort`]) of the time key with the analysis' columns, `n - 1`
+//! equality tests of adjacent times, and `ceil(log2 n) - 1` rounds of `n` flag products;
+//! every segmented scan then costs `ceil(log2 n)` rounds and one Z_2^128 element per row,
+//! column and level.
+//!
+//! # Leakage
+//!
+//! The sort opens comparison bits of shuffled, distinct composite keys (simulatable from
+//! `n`, see [`tessera_mpc::sort`]). Nothing else is opened here.
+
+use tessera_mpc::fixed::encode;
+use tessera_mpc::sort::SortOptions;
+use tessera_mpc::{AShare, Party, Table};
+
+use crate::error::{Result, StatsError};
+
+/// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64. For
+/// fixed-point values below 2^39 this is the same signed value.
+pub(crate) fn low64(x: &AShare<u128>) -> AShare<u64> {
+    AShare {
+        a: x.a.iter().map(|&v| v as u64).collect(),
+        b: x.b.iter().map(|&v| v as u64).collect(),
+    }
+}
+
+/// `x` moved by `s` rows: `out[i] = x[i + s]` (forward, `s > 0`) or `x[i - |s|]`, zero
+/// where that row does not exist.
+pub(crate) fn shifted(x: &AShare<u128>, s: isize) -> AShare<u128> {
+    let n = x.len();
+    let mv = |v: &[u128]| -> Vec<u128> {
+        (0..n)
+            .map(|i| {
+                let j = i as isize + s;
+                if j >= 0 && (j as usize) < n {
+                    v[j as usize]
+                } else {
+                    0
+                }
+            })
+            .collect()
+    };
+    AShare {
+        a: mv(&x.a),
+        b: mv(&x.b),
+    }
+}
+
+/// Suffix sums (`out[i] = Σ_{j ≥ i} x[j]`), local.
+pub(crate) fn suffix_sum(x: &AShare<u128>) -> AShare<u128> {
+    let rev = |v: &[u128]| -> Vec<u128> {
+        let mut acc = 0u128;
+        let mut out = vec![0u128; v.len()];
+        for i in (0..v.len()).rev() {
+            acc = acc.wrapping_add(v[i]);
+            out[i] = acc;
+        }
+        out
+    };
+    AShare {
+        a: rev(&x.a),
+        b: rev(&x.b),
+    }
+}
+
+/// The integer indicator `[x ≥ 1/2]` of a fixed-point column (events recorded as 1.0).
+pub(crate) fn indicator(p: &mut Party, x: &AShare<u128>) -> Result<AShare<u128>> {
+    let half = p.public(&vec![encode::<u128>(0.5, p.frac_bits()); x.len()]);
+    let below = p.lt_arith(x, &half)?;
+    Ok(p.add_const(&below.neg(), 1))
+}
+
+/// The analysis' rows in descending time order, with their tie structure.
+pub(crate) struct RiskOrder {
+    /// Time, fixed point, descending.
+    pub time: AShare<u128>,
+    /// The columns the caller asked to move, in the same order.
+    pub cols: Vec<AShare<u128>>,
+    /// 1 on the last row of each tie group (integers).
+    pub end: AShare<u128>,
+    /// Scan flags per level: `flags[l][i] = 1` iff rows `i` and `i + 2^l` have equal times.
+    flags: Vec<AShare<u128>>,
+}
+
+impl RiskOrder {
+    /// Sorts `time` (fixed point, below 2^39 in magnitude) descending together with `cols`
+    /// and derives the tie structure.
+    pub fn new(p: &mut Party, time: &AShare<u128>, cols: &[AShare<u128>]) -> Result<RiskOrder> {
+        let n = time.len();
+        if cols.iter().any(|c| c.len() != n) {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        let key = low64(&time.neg());
+        let perm = p.sort_perm(&key, SortOptions::default())?;
+        let mut all = vec![time.clone()];
+        all.extend(cols.iter().cloned());
+        let sorted = p.apply_sort(&perm, &Table::new(vec![], all)?)?;
+        let mut c = sorted.c128;
+        let time = c.remove(0);
+        // same[i] = [t_i == t_{i+1}] for i < n - 1.
+        let t64 = low64(&time);
+        let flags0 = if n >= 2 {
+            let head = AShare {
+                a: t64.a[..n - 1].to_vec(),
+                b: t64.b[..n - 1].to_vec(),
+            };
+            let tail = AShare {
+                a: t64.a[1..].to_vec(),
+                b: t64.b[1..].to_vec(),
+            };
+            let eq = p.eq(&head, &tail)?;
+            let mut same: AShare<u128> = p.inject(&[&eq], n - 1)?.remove(0);
+            same.a.push(0);
+            same.b.push(0);
+            same
+        } else {
+            AShare::zeros(n)
+        };
+        let end = p.add_const(&flags0.neg(), 1);
+        let mut flags = vec![flags0];
+        let mut s = 1usize;
+        while 2 * s < n {
+            let last = flags.last().expect("level 0");
+            let next = p.mul(last, &shifted(last, s as isize))?;
+            flags.push(next);
+            s *= 2;
+        }
+        Ok(RiskOrder {
+            time,
+            cols: c,
+            end,
+            flags,
+        })
+    }
+
+    /// Sums within each tie group of the rows at or before each row (`forward`) or at or
+    /// after it, for several columns at once.
+    fn seg_scan(
+        &self,
+        p: &mut Party,
+        cols: &[AShare<u128>],
+        forward: bool,
+    ) -> Result<Vec<AShare<u128>>> {
+        let mut y: Vec<AShare<u128>> = cols.to_vec();
+        for (l, f) in self.flags.iter().enumerate() {
+            let s = 1isize << l;
+            // Forward: y[i] += F[i - s]·y[i - s]; backward: y[i] += F[i]·y[i + s].
+            let (flag, shift) = if forward {
+                (shifted(f, -s), -s)
+            } else {
+                (f.clone(), s)
+            };
+            let moved: Vec<AShare<u128>> = y.iter().map(|v| shifted(v, shift)).collect();
+            let pairs: Vec<_> = moved.iter().map(|m| (&flag, m)).collect();
+            let add = p.mul_many(&pairs)?;
+            for (v, a) in y.iter_mut().zip(&add) {
+                *v = v.add(a);
+            }
+        }
+        Ok(y)
+    }
+
+    /// For each row, the sum over the rows of its tie group up to and including it.
+    /// At a group's [`RiskOrder::end`] row this is the group total.
+    pub fn seg_prefix(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        self.seg_scan(p, cols, true)
+    }
+
+    /// For each row, the sum over the rows of its tie group from it to the group's end.
+    /// Applied to a column that is zero except at group ends, this copies each group's
+    /// end value to every row of the group.
+    pub fn seg_suffix(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        self.seg_scan(p, cols, false)
+    }
+
+    /// The group totals of `cols` placed on each group's end row (zero elsewhere).
+    pub fn group_totals(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        let sums = self.seg_prefix(p, cols)?;
+        let pairs: Vec<_> = sums.iter().map(|s| (&self.end, s)).collect();
+        Ok(p.mul_many(&pairs)?)
+    }
+
+    /// Each group's value of `cols` (read on its end row) copied to every row of the group.
+    #[cfg(test)]
+    pub fn broadcast(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        let pairs: Vec<_> = cols.iter().map(|c| (&self.end, c)).collect();
+        let at_end = p.mul_many(&pairs)?;
+        self.seg_suffix(p, &at_end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_mpc::fixed::{decode_vec, encode_vec};
+    use tessera_mpc::testing::{input, run3_ok};
+    use tessera_mpc::MpcError;
+
+    fn mpc(e: StatsError) -> MpcError {
+        match e {
+            StatsError::Mpc(m) => m,
+            e => MpcError::Invalid(e.to_string()),
+        }
+    }
+
+    #[test]
+    fn groups_and_scans_match_plaintext() {
+        let times = [3.0, 1.0, 3.0, 2.0, 3.0, 1.0, 5.0, 2.5, 2.5];
+        let vals: Vec<u128> = (1..=9).collect();
+        let [out, _, _] = run3_ok(|p| {
+            let t = input(p, 0, &encode_vec::<u128>(&times, 24));
+            let v = input(p, 1, &vals);
+            let r = RiskOrder::new(p, &t, &[v]).map_err(mpc)?;
+            let tot = r.group_totals(p, &r.cols).map_err(mpc)?;
+            let pre = r.seg_prefix(p, &r.cols).map_err(mpc)?;
+            let bc = r.broadcast(p, &pre).map_err(mpc)?;
+            Ok((
+                decode_vec(&p.reveal(&r.time)?, 24),
+                p.reveal(&r.cols[0])?,
+                p.reveal(&r.end)?,
+                p.reveal(&tot[0])?,
+                p.reveal(&bc[0])?,
+            ))
+        });
+        let (t, v, end, tot, bc) = out;
+        assert_eq!(t, vec![5.0, 3.0, 3.0, 3.0, 2.5, 2.5, 2.0, 1.0, 1.0]);
+        // Stable sort of -t: ties keep input order.
+        assert_eq!(v, vec![7, 1, 3, 5, 8, 9, 4, 2, 6]);
+        assert_eq!(end, vec![1, 0, 0, 1, 0, 1, 1, 0, 1]);
+        assert_eq!(tot, vec![7, 0, 0, 9, 0, 17, 4, 0, 8]);
+        assert_eq!(bc, vec![7, 9, 9, 9, 17, 17, 4, 8, 8]);
+    }
+}
