@@ -31,6 +31,9 @@ enum Command {
     /// One party of the linkage benchmark (started by `tessera bench link`, not by hand).
     #[command(hide = true)]
     BenchLinkParty(bench::link::LinkPartyArgs),
+    /// One party of the survival benchmark (started by `tessera bench survival`).
+    #[command(hide = true)]
+    BenchSurvivalParty(bench::survival::SurvivalPartyArgs),
 }
 
 #[derive(Subcommand)]
@@ -40,6 +43,9 @@ enum BenchCommand {
     /// Secure record linkage: two tables of --rows rows, half overlapping, three processes
     /// over loopback TCP.
     Link(bench::link::LinkArgs),
+    /// Survival analyses (log-rank, Cox) on synthetic linked data, three processes over
+    /// loopback TCP, with the ratio to plaintext and to lifelines.
+    Survival(bench::survival::SurvivalArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,8 @@ fn main() -> ExitCode {
         Command::BenchParty(args) => bench::party::run(&args),
         Command::Bench(BenchCommand::Link(args)) => bench::link::run(&args),
         Command::BenchLinkParty(args) => bench::link::run_party(&args),
+        Command::Bench(BenchCommand::Survival(args)) => bench::survival::run(&args),
+        Command::BenchSurvivalParty(args) => bench::survival::run_party(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

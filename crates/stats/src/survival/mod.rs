@@ -7,6 +7,7 @@ pub mod km;
 pub mod logrank;
 pub mod plain;
 pub(crate) mod risk;
+pub mod synthetic;
 
 pub use cox::{cox, cox_plain, CoxResult};
 pub use km::{kaplan_meier, kaplan_meier_plain, KmResult};

@@ -1,0 +1,471 @@
+//! `tessera bench survival`: the survival analyses on synthetic linked data
+//! ([`tessera_stats::survival::synthetic`]), three processes over loopback TCP. The registry's
+//! columns (time, event, group) are input by party 0, the GP covariates by party 1; party 2
+//! is the helper. Each workload reports seconds (median of `--reps`, a repetition ending when
+//! the slowest party is done), bytes sent by the busiest party, rounds, Newton iterations, and
+//! the ratio to the same analysis in plaintext: our plaintext twin (Rust) and, when `python3`
+//! with lifelines is available, lifelines itself on the same data (`scripts/bench_lifelines.py`).
+//! Every run's opened result is checked against the plaintext twin.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tessera_mpc::Party;
+use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
+use tessera_stats::survival::{cox, cox_plain, logrank, logrank_plain, synthetic};
+use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame};
+
+use super::engine::median;
+use super::party::{report_or_abort, ConnArgs, ShapeArgs};
+use super::procs::{run_three, Rendezvous};
+
+/// Seed of the synthetic data.
+const SEED: u64 = 20261124;
+
+/// Options of the survival benchmark.
+#[derive(Args, Debug)]
+pub struct SurvivalArgs {
+    /// Workloads: `logrank:ROWS` or `cox:ROWSxCOVARIATES`, comma-separated.
+    #[arg(
+        long,
+        default_value = "logrank:10000,logrank:100000,cox:1000x5,cox:10000x10,cox:100000x10"
+    )]
+    pub workloads: String,
+    /// Timed repetitions per workload (the median is reported).
+    #[arg(long, default_value_t = 1)]
+    pub reps: usize,
+    /// Ties method of the Cox workloads.
+    #[arg(long, default_value = "efron")]
+    pub ties: String,
+    /// Do not time lifelines (no Python needed).
+    #[arg(long)]
+    pub no_lifelines: bool,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Receive timeout of each party, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+}
+
+/// Arguments of one survival benchmark party (started by `tessera bench survival`).
+#[derive(Args, Debug, Clone)]
+pub struct SurvivalPartyArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// The workload (`logrank:ROWS` or `cox:ROWSxCOVARIATES`).
+    #[arg(long)]
+    pub workload: String,
+    /// Ties method of Cox.
+    #[arg(long, default_value = "efron")]
+    pub ties: String,
+    /// Timed repetitions.
+    #[arg(long)]
+    pub reps: usize,
+}
+
+/// One workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Logrank { rows: usize },
+    Cox { rows: usize, covariates: usize },
+}
+
+impl Workload {
+    fn parse(s: &str) -> Result<Workload, String> {
+        let bad = || format!("workload `{s}`: expected logrank:ROWS or cox:ROWSxCOVARIATES");
+        let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
+        match kind {
+            "logrank" => Ok(Workload::Logrank {
+                rows: size.parse().map_err(|_| bad())?,
+            }),
+            "cox" => {
+                let (r, c) = size.split_once('x').ok_or_else(bad)?;
+                Ok(Workload::Cox {
+                    rows: r.parse().map_err(|_| bad())?,
+                    covariates: c.parse().map_err(|_| bad())?,
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+
+    fn rows(&self) -> usize {
+        match *self {
+            Workload::Logrank { rows } | Workload::Cox { rows, .. } => rows,
+        }
+    }
+
+    fn covariates(&self) -> usize {
+        match *self {
+            Workload::Logrank { .. } => 0,
+            Workload::Cox { covariates, .. } => covariates,
+        }
+    }
+
+    fn name(&self) -> String {
+        match *self {
+            Workload::Logrank { rows } => format!("logrank {rows}"),
+            Workload::Cox { rows, covariates } => format!("cox {rows}x{covariates}"),
+        }
+    }
+
+    fn data(&self) -> PlainFrame {
+        synthetic::survival(self.rows(), self.covariates(), SEED)
+    }
+
+    fn logrank_spec() -> LogrankSpec {
+        LogrankSpec {
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            group: "registry.group".into(),
+            observed_expected: false,
+        }
+    }
+
+    fn cox_spec(&self, ties: Ties) -> CoxSpec {
+        CoxSpec {
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            covariates: (1..=self.covariates())
+                .map(|j| format!("gp.x{j}"))
+                .collect(),
+            ties,
+            max_steps: 50,
+            conf_level: 0.95,
+        }
+    }
+}
+
+fn parse_ties(s: &str) -> Result<Ties, String> {
+    match s {
+        "efron" => Ok(Ties::Efron),
+        "breslow" => Ok(Ties::Breslow),
+        _ => Err(format!("--ties {s}: expected efron or breslow")),
+    }
+}
+
+fn disclosure() -> Disclosure {
+    Disclosure {
+        max_vars_per_row: 1.0,
+        ..Disclosure::default()
+    }
+}
+
+/// What one party measured; `values` are the opened results (χ², or coefficients then
+/// standard errors).
+#[derive(Serialize, Deserialize, Debug)]
+pub struct SurvivalReport {
+    pub party: usize,
+    pub secs: Vec<f64>,
+    pub bytes: Vec<u64>,
+    pub rounds: Vec<u64>,
+    pub iterations: usize,
+    pub values: Vec<f64>,
+}
+
+/// Runs the benchmark.
+pub fn run(args: &SurvivalArgs) -> Result<(), String> {
+    if args.reps == 0 {
+        return Err("--reps must be positive".into());
+    }
+    let ties = parse_ties(&args.ties)?;
+    let workloads = args
+        .workloads
+        .split(',')
+        .map(Workload::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    args.shape.shape()?;
+    let mut entries = Vec::new();
+    for w in &workloads {
+        if !args.json {
+            eprintln!(
+                "{}: three processes, {} repetition(s)…",
+                w.name(),
+                args.reps
+            );
+        }
+        entries.push(run_workload(args, *w, ties)?);
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({ "workloads": entries, "ties": args.ties, "reps": args.reps })
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:>9} {:>10} {:>7} {:>6} {:>11} {:>10} {:>12}",
+        "workload",
+        "seconds",
+        "MB/party",
+        "rounds",
+        "iters",
+        "plain twin",
+        "lifelines",
+        "× lifelines"
+    );
+    for e in &entries {
+        let num = |k: &str| e[k].as_f64();
+        println!(
+            "{:<16} {:>9.3} {:>10.1} {:>7.0} {:>6} {:>10.4}s {:>10} {:>12}",
+            e["workload"].as_str().unwrap_or(""),
+            num("seconds").unwrap_or(f64::NAN),
+            num("bytes_per_party").unwrap_or(0.0) / 1e6,
+            num("rounds").unwrap_or(0.0),
+            e["iterations"],
+            num("plain_seconds").unwrap_or(f64::NAN),
+            num("lifelines_seconds").map_or("n/a".into(), |s| format!("{s:.4}s")),
+            num("ratio_to_lifelines").map_or("n/a".into(), |r| format!("{r:.1}")),
+        );
+    }
+    println!(
+        "\nthree processes over loopback TCP; synthetic linked data (Weibull baseline, ties, \
+         censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
+         of {} run(s), slowest party; MB: busiest party; Cox ties: {}; results checked against \
+         the plaintext twin",
+        args.reps, args.ties
+    );
+    Ok(())
+}
+
+fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, String> {
+    let rv = Rendezvous::new()?;
+    let spec = match w {
+        Workload::Logrank { rows } => format!("logrank:{rows}"),
+        Workload::Cox { rows, covariates } => format!("cox:{rows}x{covariates}"),
+    };
+    let outputs = run_three("bench-survival-party", &rv, |_, cmd| {
+        args.shape.pass_on(cmd);
+        cmd.args(["--workload", &spec, "--ties", &args.ties])
+            .args(["--reps", &args.reps.to_string()])
+            .args(["--timeout-secs", &args.timeout_secs.to_string()]);
+    })?;
+    let reports = outputs
+        .iter()
+        .enumerate()
+        .map(|(me, out)| {
+            serde_json::from_str::<SurvivalReport>(out.trim())
+                .map_err(|e| format!("party {me} report unreadable: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let secs: Vec<f64> = (0..args.reps)
+        .map(|i| reports.iter().map(|r| r.secs[i]).fold(0.0, f64::max))
+        .collect();
+    let bytes = reports
+        .iter()
+        .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()))
+        .fold(0.0, f64::max);
+    let rounds = reports
+        .iter()
+        .map(|r| median(&r.rounds.iter().map(|&b| b as f64).collect::<Vec<_>>()))
+        .fold(0.0, f64::max);
+    // The plaintext twin on the same data, timed, and the check of the opened values.
+    let data = w.data();
+    let t = Instant::now();
+    let plain = plain_values(w, &data, ties)?;
+    let plain_secs = t.elapsed().as_secs_f64();
+    let worst = check(w, &reports[0].values, &plain)?;
+    let lifelines = if args.no_lifelines {
+        None
+    } else {
+        lifelines_seconds(w, &data, ties)
+    };
+    let seconds = median(&secs);
+    Ok(json!({
+        "workload": w.name(),
+        "kind": match w { Workload::Logrank { .. } => "logrank", Workload::Cox { .. } => "cox" },
+        "rows": w.rows(),
+        "covariates": w.covariates(),
+        "seconds": seconds,
+        "seconds_each": secs,
+        "bytes_per_party": bytes,
+        "rounds": rounds,
+        "iterations": reports[0].iterations,
+        "plain_seconds": plain_secs,
+        "ratio_to_plain": seconds / plain_secs,
+        "lifelines_seconds": lifelines,
+        "ratio_to_lifelines": lifelines.map(|l| seconds / l),
+        "max_error_vs_plain": worst,
+    }))
+}
+
+/// χ² (log-rank) or coefficients then standard errors (Cox) of the plaintext twin.
+fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, String> {
+    match w {
+        Workload::Logrank { .. } => {
+            let r = logrank_plain(data, &Workload::logrank_spec(), &disclosure())
+                .map_err(|e| e.to_string())?;
+            Ok(vec![r.chi_square])
+        }
+        Workload::Cox { .. } => {
+            let r = cox_plain(data, &w.cox_spec(ties), &disclosure()).map_err(|e| e.to_string())?;
+            Ok(r.rows
+                .iter()
+                .map(|x| x.coef)
+                .chain(r.rows.iter().map(|x| x.se))
+                .collect())
+        }
+    }
+}
+
+/// Checks the opened values against the twin: χ² 1e-4 relative; coefficients 1e-4 absolute,
+/// standard errors 1e-3 relative. Returns the largest error seen.
+fn check(w: Workload, got: &[f64], want: &[f64]) -> Result<f64, String> {
+    if got.len() != want.len() {
+        return Err(format!(
+            "{}: {} values opened, {} expected",
+            w.name(),
+            got.len(),
+            want.len()
+        ));
+    }
+    let p = w.covariates();
+    let mut worst = 0f64;
+    for (i, (&g, &x)) in got.iter().zip(want).enumerate() {
+        let (err, tol) = match w {
+            Workload::Logrank { .. } => ((g - x).abs() / x.abs(), 1e-4),
+            Workload::Cox { .. } if i < p => ((g - x).abs(), 1e-4),
+            Workload::Cox { .. } => ((g - x).abs() / x.abs(), 1e-3),
+        };
+        worst = worst.max(err);
+        if err > tol {
+            return Err(format!(
+                "{}: value {i} is {g}, the plaintext twin says {x}",
+                w.name()
+            ));
+        }
+    }
+    Ok(worst)
+}
+
+/// Seconds lifelines needs for the same analysis on the same data (median of three), or
+/// `None` when python3 with lifelines is not available.
+fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
+    if matches!((w, ties), (Workload::Cox { .. }, Ties::Breslow)) {
+        return None; // lifelines fits Efron only
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let csv = dir.join("data.csv");
+    write_csv(data, &csv).ok()?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
+    let kind = match w {
+        Workload::Logrank { .. } => "logrank",
+        Workload::Cox { .. } => "cox",
+    };
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(kind)
+        .arg(&csv)
+        .output()
+        .ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    if !out.status.success() {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["seconds"].as_f64()
+}
+
+fn write_csv(data: &PlainFrame, path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let names: Vec<String> = data
+        .columns
+        .iter()
+        .map(|c| c.name.split('.').next_back().unwrap_or(&c.name).to_string())
+        .collect();
+    writeln!(f, "{}", names.join(","))?;
+    for i in 0..data.rows {
+        let row: Vec<String> = data
+            .columns
+            .iter()
+            .map(|c| match &c.data {
+                PlainData::Numeric(v) => v[i].map_or(String::new(), |x| x.to_string()),
+                PlainData::Categorical { codes, .. } => {
+                    codes[i].map_or(String::new(), |x| x.to_string())
+                }
+            })
+            .collect();
+        writeln!(f, "{}", row.join(","))?;
+    }
+    f.flush()
+}
+
+/// Runs one party; prints its [`SurvivalReport`] as one JSON line.
+pub fn run_party(args: &SurvivalPartyArgs) -> Result<(), String> {
+    let w = Workload::parse(&args.workload)?;
+    let ties = parse_ties(&args.ties)?;
+    let data = w.data();
+    let mut p = args.conn.connect(args.shape.shape()?)?;
+    let result = measure(&mut p, args, w, ties, &data);
+    report_or_abort(&mut p, result)
+}
+
+fn measure(
+    p: &mut Party,
+    args: &SurvivalPartyArgs,
+    w: Workload,
+    ties: Ties,
+    data: &PlainFrame,
+) -> Result<SurvivalReport, String> {
+    let err = |e: tessera_stats::StatsError| e.to_string();
+    let split = |prefix: &str| PlainFrame {
+        rows: data.rows,
+        columns: data
+            .columns
+            .iter()
+            .filter(|c| c.name.starts_with(prefix))
+            .cloned()
+            .collect(),
+    };
+    let (registry, gp) = (split("registry."), split("gp."));
+    let mut report = SurvivalReport {
+        party: p.id(),
+        secs: Vec::new(),
+        bytes: Vec::new(),
+        rounds: Vec::new(),
+        iterations: 0,
+        values: Vec::new(),
+    };
+    for _ in 0..args.reps {
+        p.barrier().map_err(|e| e.to_string())?;
+        let before = p.stats();
+        let t = Instant::now();
+        let mut frame = Frame::share(p, 0, &registry).map_err(err)?;
+        let frame_gp = Frame::share(p, 1, &gp).map_err(err)?;
+        frame.columns.extend(frame_gp.columns);
+        report.values = match w {
+            Workload::Logrank { .. } => {
+                let r =
+                    logrank(p, &frame, &Workload::logrank_spec(), &disclosure()).map_err(err)?;
+                vec![r.chi_square]
+            }
+            Workload::Cox { .. } => {
+                let r = cox(p, &frame, &w.cox_spec(ties), &disclosure()).map_err(err)?;
+                report.iterations = r.iterations;
+                r.rows
+                    .iter()
+                    .map(|x| x.coef)
+                    .chain(r.rows.iter().map(|x| x.se))
+                    .collect()
+            }
+        };
+        report.secs.push(t.elapsed().as_secs_f64());
+        let st = p.stats().since(&before);
+        report.bytes.push(st.bytes_sent);
+        report.rounds.push(st.rounds);
+    }
+    p.barrier().map_err(|e| e.to_string())?;
+    Ok(report)
+}
