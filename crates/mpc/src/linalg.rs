@@ -35,31 +35,44 @@
 //!   unconverged inverse (the components of its small eigenvalues are too small), never
 //!   a panic;
 //! - `2^-9 ≤ ‖A‖_F ≤ 2^16` (so that `s` is known to 2^-7 relative at `f` = 24), and the
-//!   entries of A⁻¹ below 2^30. Within these bounds every truncated value is below 2^86,
+//!   entries of A⁻¹ (and of the solution A⁻¹B) below 2^30. Within these bounds every truncated value is below 2^86,
 //!   so each truncation fails with probability below 2^-41 (see [`crate::fixed`]).
 //!
 //! # Error (measured by `tests/linalg.rs`, f = 24)
 //!
-//! The iteration converges to the inverse of the *encoded* matrix up to rounding at 32 bits;
-//! the dominant error is the final truncation to `f` bits (one ulp = 6e-8 absolute) and,
-//! for ill-conditioned input, the rounding of B (relative perturbation ~κ·2^-32). Over
-//! random SPD matrices (p ≤ 20, κ ≤ 1e4, entry scales 1e-2..1e2), the error against the
-//! f64 inverse of the encoded A is below `4 ulp + 1e-7·κ·|A⁻¹|_max` per entry; for
-//! well-conditioned matrices with O(1) entries the diagonal is right to about 1e-7 relative.
-//! Run `cargo test --release -p tessera-mpc --test linalg -- --nocapture` for the figures.
+//! The iteration converges to the inverse of the *encoded* matrix. Error sources: the final
+//! truncation to `f` bits (one ulp = 6e-8 absolute), the residual at which the schedule
+//! stops (at most 2^-26 relative, usually far less) and the rounding of B at 2^-32, which
+//! perturbs the result by about κ·2^-32 relative. Checked bound per entry, against the f64
+//! inverse of the encoded A: `4 ulp + (2^-26 + 2e-9·κ)·max|A⁻¹|`; over 400 random SPD
+//! matrices (p ≤ 20, κ ≤ 1e4, eigenvalues scaled 1e-2..1e2) the κ term was at most
+//! 2.6e-10·κ·max|A⁻¹|. Relative error on the diagonal, eigenvalues in [1/κ, 1] (3 matrices
+//! each):
+//!
+//! | p | κ = 10 | κ = 100 | κ = 1e3 | κ = 1e4 |
+//! |---|---|---|---|---|
+//! | 5 | 3.6e-8 | 1.4e-8 | 5.3e-8 | 7.9e-7 |
+//! | 10 | 1.6e-8 | 1.4e-8 | 1.6e-7 | 1.7e-6 |
+//! | 20 | 1.3e-8 | 2.3e-8 | 1.4e-7 | 2.5e-6 |
+//!
+//! Entries of A⁻¹ much smaller than 1 are only known to the absolute ulp of the output.
+//! Run `cargo test --release -p tessera-mpc --test linalg -- --nocapture` for the figures
+//! (`LINALG_CASES=400` for more random cases).
 //!
 //! # Cost (per party, `N` matrices of size p × p, K = [`spd_inverse_steps`])
 //!
-//! Each truncation is two rounds and one ring element (16 bytes) sent per party per
-//! truncated value. With `R`/`C` the rounds/bytes of one `rsqrt` on `N` values:
-//! - rounds: `2` (‖A‖²) `+ R + 2` (B and the first step) `+ 4 (K − 1)` (two products per
-//!   step) `+ 2` (scaling back) = `R + 4K + 2`;
-//! - bytes: `16·N·(1 + 2p² + 2p²(K − 1) + p²) + C = 16·N·(1 + p²(2K + 1)) + C`;
-//! - `spd_solve` with m right-hand sides: 2 more rounds and `16·p·m` more bytes.
+//! Each truncation sends one ring element (16 bytes) per party per truncated value and
+//! takes two rounds, but a chain of them overlaps (party 2 is done a round early), so a
+//! step of two products takes three rounds. With `R`/`C` the rounds/bytes of one
+//! [`Party::rsqrt`] on `N` values (R = 41; C = 37,152 bytes for N = 1, bit-sliced):
+//! - rounds: `R + 3K + 2`, the same for N matrices as for one;
+//! - bytes: `16·N·(1 + p²(2K + 1)) + C` (‖A‖², B and the first step, two products per
+//!   further step, the scaling back);
+//! - `spd_solve` with m right-hand sides: one round and `16·p·m` bytes more.
 //!
-//! The default `max_cond` = 1e5 gives K = 14, 15, 15 for p = 5, 10, 20 (see the module
-//! tests for the exact rounds and bytes, which `tests/linalg.rs` checks against the
-//! counters).
+//! With the default `max_cond` = 1e5, K = 13, 13, 14 for p = 5, 10, 20: 82, 82, 85 rounds
+//! and 47,968, 80,368, 222,768 bytes per party for one matrix (`tests/linalg.rs` checks
+//! these formulas against the traffic counters).
 //!
 //! LEAKAGE: none; nothing is opened.
 
