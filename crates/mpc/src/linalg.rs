@@ -19,10 +19,13 @@
 //!    whatever rounding the previous steps left, so fixed-point errors do not accumulate.
 //!    The schedule (how many steps, which constants) is computed in public from `p` and the
 //!    documented bound `max_cond` on κ ([`DEFAULT_MAX_COND`] unless given): iterate until
-//!    `1 − lo_k ≤ 2^-26`. Nothing is opened to decide convergence. The first step is
+//!    `1 − lo_k ≤ 2^-14`. Nothing is opened to decide convergence. The first step is
 //!    folded into the computation of B (X_1 = β_0 I − γ_0 B, no product needed).
-//! 3. `A⁻¹ = s·X` truncated to `f` bits; [`Party::spd_solve`] forms `s·X` at 32 bits and
-//!    multiplies by the right-hand side (one product more than the inverse).
+//! 3. `Y = s·X` ≈ A⁻¹ at 32 bits, then one Newton–Schulz step against A itself,
+//!    `Y (2I − A Y)`: it squares the residual left by the schedule (2^-14) and by the
+//!    rounding of B (about κ·2^-32), so the result no longer depends on κ; the last product
+//!    is truncated straight to `f` bits. [`Party::spd_solve`] keeps that product at 32 bits
+//!    and multiplies by the right-hand side.
 //!
 //! Products use the engine's matrix product (one reshare-and-truncate per entry, traffic
 //! independent of the inner dimension); `γ_k` is applied to the 3-out-of-3 parts before the
@@ -35,31 +38,47 @@
 //!   unconverged inverse (the components of its small eigenvalues are too small), never
 //!   a panic;
 //! - `2^-9 ≤ ‖A‖_F ≤ 2^16` (so that `s` is known to 2^-7 relative at `f` = 24), and the
-//!   entries of A⁻¹ below 2^30. Within these bounds every truncated value is below 2^86,
+//!   entries of A⁻¹ (and of the solution A⁻¹B) below 2^20. Within these bounds every
+//!   truncated value is below 2^86,
 //!   so each truncation fails with probability below 2^-41 (see [`crate::fixed`]).
 //!
 //! # Error (measured by `tests/linalg.rs`, f = 24)
 //!
-//! The iteration converges to the inverse of the *encoded* matrix up to rounding at 32 bits;
-//! the dominant error is the final truncation to `f` bits (one ulp = 6e-8 absolute) and,
-//! for ill-conditioned input, the rounding of B (relative perturbation ~κ·2^-32). Over
-//! random SPD matrices (p ≤ 20, κ ≤ 1e4, entry scales 1e-2..1e2), the error against the
-//! f64 inverse of the encoded A is below `4 ulp + 1e-7·κ·|A⁻¹|_max` per entry; for
-//! well-conditioned matrices with O(1) entries the diagonal is right to about 1e-7 relative.
-//! Run `cargo test --release -p tessera-mpc --test linalg -- --nocapture` for the figures.
+//! Against the f64 inverse of the *encoded* A, the error per entry is at most
+//! `4 ulp + 2^-26·max|A⁻¹|` (ulp = 2^-24 ≈ 6e-8): the final truncation to `f` bits plus the
+//! squared residual (2^-28) and the rounding at 32 bits of the refinement step. Over 400
+//! random SPD matrices (p ≤ 20, κ ≤ 1e4, eigenvalues scaled by 1e-2..1e2) the second term
+//! was at most 5e-10·max|A⁻¹|, whatever κ. Relative error on the diagonal for eigenvalues in
+//! [1/κ, 1] (worst of 3 matrices each):
+//!
+//! | p | κ = 10 | κ = 100 | κ = 1e3 | κ = 1e4 |
+//! |---|---|---|---|---|
+//! | 5 | 1.5e-8 | 8.0e-9 | 1.8e-9 | 7.4e-10 |
+//! | 10 | 1.3e-8 | 5.7e-9 | 1.3e-9 | 9.2e-10 |
+//! | 20 | 1.4e-8 | 2.3e-9 | 7.9e-10 | 6.4e-10 |
+//!
+//! The absolute ulp of the output dominates for small entries of A⁻¹: with eigenvalues near
+//! 1e2 (A⁻¹ ≈ 1e-2) the diagonal is right to about 3e-6 relative, so callers should scale
+//! A to O(1) entries (and scale back) when they need 1e-6. The condition number only
+//! costs steps, not precision, as long as κ ≤ `max_cond`; beyond it, the components of the
+//! smallest eigenvalues are not converged.
+//! Run `cargo test --release -p tessera-mpc --test linalg -- --nocapture` for the figures
+//! (`LINALG_CASES=400` for more random cases).
 //!
 //! # Cost (per party, `N` matrices of size p × p, K = [`spd_inverse_steps`])
 //!
-//! Each truncation is two rounds and one ring element (16 bytes) sent per party per
-//! truncated value. With `R`/`C` the rounds/bytes of one `rsqrt` on `N` values:
-//! - rounds: `2` (‖A‖²) `+ R + 2` (B and the first step) `+ 4 (K − 1)` (two products per
-//!   step) `+ 2` (scaling back) = `R + 4K + 2`;
-//! - bytes: `16·N·(1 + 2p² + 2p²(K − 1) + p²) + C = 16·N·(1 + p²(2K + 1)) + C`;
-//! - `spd_solve` with m right-hand sides: 2 more rounds and `16·p·m` more bytes.
+//! Each truncation sends one ring element (16 bytes) per party per truncated value and
+//! takes two rounds, but a chain of them overlaps (party 2 is done a round early), so two
+//! chained products take three rounds. With `R`/`C` the rounds/bytes of one
+//! [`Party::rsqrt`] on `N` values (R = 41; C = 37,152 bytes for N = 1, bit-sliced):
+//! - rounds: `R + 3K + 5`, the same for N matrices as for one;
+//! - bytes: `16·N·(1 + p²(2K + 3)) + C` (‖A‖²; B and the first step; two products per
+//!   further step; `s·X`; the two products of the refinement);
+//! - `spd_solve` with m right-hand sides: one round and `16·p·m` bytes more.
 //!
-//! The default `max_cond` = 1e5 gives K = 14, 15, 15 for p = 5, 10, 20 (see the module
-//! tests for the exact rounds and bytes, which `tests/linalg.rs` checks against the
-//! counters).
+//! With the default `max_cond` = 1e5, K = 12, 12, 13 for p = 5, 10, 20: 82, 82, 85 rounds
+//! and 47,968, 80,368, 222,768 bytes per party for one matrix (`tests/linalg.rs` checks
+//! these formulas against the traffic counters).
 //!
 //! LEAKAGE: none; nothing is opened.
 
@@ -76,7 +95,7 @@ pub const S_REL_ERR: f64 = 1.0 / 128.0;
 /// Condition number the inverse is guaranteed to converge for unless a bound is given.
 pub const DEFAULT_MAX_COND: f64 = 1e5;
 /// Residual `1 − lo` at which the schedule stops.
-const TOL: f64 = 1.0 / (1u64 << 26) as f64;
+const TOL: f64 = 1.0 / (1u64 << 14) as f64;
 /// `lo` above which the steps are plain Newton–Schulz.
 const PLAIN_FROM: f64 = 1.0 - 1.0 / 256.0;
 /// Largest number of steps a schedule may take.
@@ -191,13 +210,8 @@ impl Party {
         p: usize,
         max_cond: f64,
     ) -> Result<Vec<AShare<u128>>> {
-        let (xs, s) = self.spd_inverse_hi(mats, p, max_cond)?;
-        let parts = xs
-            .iter()
-            .enumerate()
-            .map(|(i, x)| self.mul_parts(&broadcast(&s, i, p * p), x))
-            .collect::<Result<Vec<_>>>()?;
-        self.trunc_parts_many(parts, SCALE)
+        let f = self.frac_bits();
+        self.spd_inverse_refined(mats, p, max_cond, 2 * SCALE - f)
     }
 
     /// Solves `A X = B` for SPD `A` (p×p) and `B` (p×m), both row-major fixed point.
@@ -227,16 +241,50 @@ impl Party {
                 b.len()
             )));
         }
-        let f = self.frac_bits();
-        let (xs, s) = self.spd_inverse_hi(&[a], p, max_cond)?;
-        // A⁻¹ = s·X at SCALE bits, then A⁻¹·B back to f bits.
-        let z = self.mul_parts(&broadcast(&s, 0, p * p), &xs[0])?;
-        let inv = self.trunc_parts(z, f)?;
-        let z = self.matmul_parts(&inv, b, p, p, m)?;
+        // A⁻¹ at SCALE bits, then A⁻¹·B back to f bits.
+        let inv = self.spd_inverse_refined(&[a], p, max_cond, SCALE)?;
+        let z = self.matmul_parts(&inv[0], b, p, p, m)?;
         self.trunc_parts(z, SCALE)
     }
 
-    /// The iteration: returns X ≈ (s·A)⁻¹ at [`SCALE`] bits for each matrix, and the
+    /// A⁻¹ for each matrix: `Y = s·X` at SCALE bits, then one Newton–Schulz step against A
+    /// itself, `Y (2I − A Y)`, which squares the residual left by the rounding of B and by
+    /// the schedule; the last product is truncated by `d` (2·SCALE − f for the result at f
+    /// bits, SCALE to keep SCALE bits).
+    fn spd_inverse_refined(
+        &mut self,
+        mats: &[&AShare<u128>],
+        p: usize,
+        max_cond: f64,
+        d: u32,
+    ) -> Result<Vec<AShare<u128>>> {
+        let f = self.frac_bits();
+        let pp = p * p;
+        let (xs, s) = self.spd_inverse_hi(mats, p, max_cond)?;
+        let parts = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| self.mul_parts(&broadcast(&s, i, pp), x))
+            .collect::<Result<Vec<_>>>()?;
+        let ys = self.trunc_parts_many(parts, f)?;
+        let parts = mats
+            .iter()
+            .zip(&ys)
+            .map(|(a, y)| self.matmul_parts(a, y, p, p, p))
+            .collect::<Result<Vec<_>>>()?;
+        let ays = self.trunc_parts_many(parts, f)?;
+        let parts = ys
+            .iter()
+            .zip(&ays)
+            .map(|(y, ay)| {
+                let m = self.beta_minus(&ay.neg(), 2u128 << SCALE, p);
+                self.matmul_parts(y, &m, p, p, p)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.trunc_parts_many(parts, d)
+    }
+
+    /// The scaled iteration: returns X ≈ (s·A)⁻¹ at [`SCALE`] bits for each matrix, and the
     /// scale factors s ≈ 1/‖A‖_F (at `f` bits), so that A⁻¹ = s·X.
     fn spd_inverse_hi(
         &mut self,
