@@ -769,3 +769,38 @@ fn link_benchmark_runs_over_tls() {
     let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
     assert_eq!(report["intersection"].as_u64(), Some(500), "{report}");
 }
+
+#[test]
+fn survival_benchmark_runs_both_analyses_over_three_processes() {
+    let e = run_engine(
+        &[
+            "bench",
+            "survival",
+            "--workloads",
+            "logrank:600,cox:400x3",
+            "--no-lifelines",
+            "--json",
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(e.status.success(), "bench survival failed:\n{}", e.stderr);
+    let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
+    let w = report["workloads"].as_array().expect("workloads");
+    assert_eq!(w.len(), 2, "{report}");
+    assert_eq!(w[0]["kind"], "logrank");
+    assert_eq!(w[1]["kind"], "cox");
+    for entry in w {
+        // The benchmark fails if the opened results differ from the plaintext twin.
+        for key in ["seconds", "bytes_per_party", "rounds", "plain_seconds"] {
+            assert!(entry[key].as_f64().unwrap() > 0.0, "{key}: {entry}");
+        }
+        assert!(entry["lifelines_seconds"].is_null());
+    }
+    assert!(w[1]["iterations"].as_u64().unwrap() >= 1);
+    let bad = run(
+        &["bench", "survival", "--workloads", "cox:10"],
+        Duration::from_secs(30),
+    );
+    assert!(!bad.status.success());
+    assert!(bad.stderr.contains("cox:ROWSxCOVARIATES"), "{}", bad.stderr);
+}
