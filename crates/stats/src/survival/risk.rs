@@ -15,14 +15,17 @@
 //! # Cost
 //!
 //! The sort ([`tessera_mpc::sort`]) of the time key with the analysis' columns, `n - 1`
-//! equality tests of adjacent times, and `ceil(log2 n) - 1` rounds of `n` flag products;
-//! every segmented scan then costs `ceil(log2 n)` rounds and one Z_2^128 element per row,
-//! column and level.
+//! equality tests of adjacent times, `ceil(log2 n) - 1` rounds of `n` flag products and one
+//! zero test per level; every segmented scan then costs `L = ceil(log2 g)` rounds (`g` the
+//! largest tie group) and one Z_2^128 element per row, column and level.
 //!
 //! # Leakage
 //!
 //! The sort opens comparison bits of shuffled, distinct composite keys (simulatable from
-//! `n`, see [`tessera_mpc::sort`]). Nothing else is opened here.
+//! `n`, see [`tessera_mpc::sort`]). The scans use only as many levels as the largest tie
+//! group needs: `ceil(log2 g)` for the largest number `g` of rows sharing one time is
+//! opened (a coarse bound on the largest tie: 0, 1, 2, … for g = 1, 2, 3–4, 5–8, …). Nothing
+//! else is opened here.
 
 use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::SortOptions;
@@ -140,6 +143,19 @@ impl RiskOrder {
             flags.push(next);
             s *= 2;
         }
+        // Scans need only the levels below the first all-zero one: with the largest tie
+        // group of g rows, levels 0..ceil(log2 g) (a level is all zero iff every group has
+        // at most 2^l rows).
+        // LEAKAGE: which levels are all zero is opened, i.e. ceil(log2(g)) for the largest
+        // number g of rows sharing one time (0 when all times differ). It saves scan rounds
+        // and bytes in proportion (17 levels for 10^5 rows against typically 3 to 6).
+        let sums: Vec<AShare<u128>> = flags.iter().map(AShare::sum).collect();
+        let zero = p.is_zero(&AShare::concat(&sums.iter().collect::<Vec<_>>()))?;
+        let zero = p.reveal_bits(&zero)?;
+        let depth = (0..flags.len())
+            .find(|&l| (zero[l / 64] >> (l % 64)) & 1 == 1)
+            .unwrap_or(flags.len());
+        flags.truncate(depth);
         Ok(RiskOrder {
             time,
             cols: c,
