@@ -274,6 +274,60 @@ fn check_km(name: &str) {
     }
 }
 
+/// The curve at every event time (allowed by the policy) against lifelines' event table;
+/// refused by default.
+#[test]
+fn kaplan_meier_at_event_times_matches_lifelines_event_table() {
+    for name in ["tiny", "rossi"] {
+        let (frame, fx) = dataset(name);
+        for km in fx["kaplan_meier"].as_array().unwrap() {
+            let group = km["group_column"].as_str().map(|g| format!("{g}_group"));
+            let mut spec = km_spec(&fx, km, group);
+            spec.times.clear();
+            spec.at_event_times = true;
+            let refused = kaplan_meier_plain(&frame, &spec, &no_limits()).unwrap_err();
+            assert!(
+                refused.to_string().contains("allow_event_times"),
+                "{refused}"
+            );
+            let allow = Disclosure {
+                allow_event_times: true,
+                min_cell: Some(2),
+                ..no_limits()
+            };
+            let ours = mpc(&frame, |p, fr| kaplan_meier(p, fr, &spec, &allow));
+            let twin = kaplan_meier_plain(&frame, &spec, &allow).unwrap();
+            assert_eq!(ours.curves.len(), twin.curves.len());
+            for ((g, c), tc) in km["groups"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .zip(&ours.curves)
+                .zip(&twin.curves)
+            {
+                let et = &g["event_table"];
+                let want: Vec<usize> = floats(&et["observed"])
+                    .iter()
+                    .zip(floats(&et["at_risk"]))
+                    .enumerate()
+                    .filter(|(_, (o, n))| **o > 0.0 && *n >= 2.0)
+                    .map(|(i, _)| i)
+                    .collect();
+                assert_eq!(c.event_times.len(), want.len(), "{name}: event rows");
+                assert_eq!(tc.event_times.len(), want.len(), "{name}: twin event rows");
+                for (row, &i) in c.event_times.iter().zip(&want) {
+                    assert_eq!(row.time, floats(&et["time"])[i]);
+                    assert_eq!(row.at_risk as f64, floats(&et["at_risk"])[i]);
+                    assert_eq!(row.events as f64, floats(&et["observed"])[i]);
+                    assert!((row.survival - floats(&et["survival"])[i]).abs() < 1e-4);
+                    assert!((row.ci_lower - floats(&et["ci_lower"])[i]).abs() < 1e-4);
+                    assert!((row.ci_upper - floats(&et["ci_upper"])[i]).abs() < 1e-4);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn kaplan_meier_matches_lifelines_on_tiny_and_rossi() {
     check_km("tiny");
@@ -458,4 +512,34 @@ fn cox_on_tiny_twin_matches_and_mpc_refuses_to_guess() {
             }
         }
     }
+}
+
+/// Small cells are suppressed inside MPC exactly where the plaintext twin suppresses them,
+/// and nothing about a suppressed cell is in the result.
+#[test]
+fn kaplan_meier_suppresses_cells_below_min_cell() {
+    let (frame, fx) = dataset("rossi");
+    let km = &fx["kaplan_meier"][1]; // by fin: at risk falls to ~150 per group
+    let spec = km_spec(&fx, km, Some("fin_group".into()));
+    let rule = Disclosure {
+        min_cell: Some(190),
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let ours = mpc(&frame, |p, fr| kaplan_meier(p, fr, &spec, &rule));
+    let twin = kaplan_meier_plain(&frame, &spec, &rule).unwrap();
+    let mut hidden = 0;
+    for (c, tc) in ours.curves.iter().zip(&twin.curves) {
+        for (r, tr) in c.rows.iter().zip(&tc.rows) {
+            assert_eq!(r.shown, tr.shown, "t = {}", r.time);
+            if !r.shown {
+                hidden += 1;
+                assert!(r.at_risk.is_none() && r.survival.is_none() && r.events.is_none());
+            } else {
+                assert!(r.at_risk.unwrap() >= 190);
+            }
+        }
+    }
+    assert!(hidden > 10, "the rule must bite: {hidden} cells hidden");
+    assert!(ours.to_string().contains("suppressed"));
 }

@@ -32,7 +32,7 @@ use std::fmt;
 
 use serde::Serialize;
 use tessera_mpc::fixed::{decode, encode};
-use tessera_mpc::{AShare, Party};
+use tessera_mpc::{AShare, Party, Table};
 
 use crate::analysis::KaplanMeierSpec;
 use crate::disclosure::{suppress, Disclosure};
@@ -102,6 +102,46 @@ pub struct KmCurve {
     pub group: Option<String>,
     /// The rows, one per grid time.
     pub rows: Vec<KmRow>,
+    /// The curve at each of the group's event times with at least `min_cell` at risk (only
+    /// when the study asks and the policy allows it), in time order.
+    pub event_times: Vec<KmEventRow>,
+}
+
+/// The curve at one event time.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KmEventRow {
+    /// The event time.
+    pub time: f64,
+    /// Number at risk just before it.
+    pub at_risk: u64,
+    /// Events at this time.
+    pub events: u64,
+    /// Survival just after it.
+    pub survival: f64,
+    /// Greenwood standard error.
+    pub std_err: f64,
+    /// Lower confidence bound.
+    pub ci_lower: f64,
+    /// Upper confidence bound.
+    pub ci_upper: f64,
+}
+
+/// One event time of one group before rendering: time, at risk, events, survival,
+/// Greenwood sum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct KmRawEvent {
+    /// Group index.
+    pub group: usize,
+    /// The time.
+    pub time: f64,
+    /// At risk.
+    pub at_risk: f64,
+    /// Events at the time.
+    pub events: f64,
+    /// Survival after the time.
+    pub survival: f64,
+    /// Greenwood sum up to the time.
+    pub greenwood: f64,
 }
 
 /// The result of a Kaplan–Meier analysis.
@@ -136,22 +176,16 @@ fn loglog_ci(s: f64, v: f64, z: f64) -> (f64, f64) {
 }
 
 fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
-    if spec.at_event_times {
-        if !disclosure.allow_event_times {
-            return Err(StatsError::Refused {
-                rule: "allow_event_times".into(),
-                detail:
-                    "the curve at every event time reveals the event times; only a grid is allowed"
-                        .into(),
-            });
-        }
-        return Err(StatsError::Invalid(
-            "at_event_times is not supported yet: give the times in `times`".into(),
-        ));
+    if spec.at_event_times && !disclosure.allow_event_times {
+        return Err(StatsError::Refused {
+            rule: "allow_event_times".into(),
+            detail: "the curve at every event time reveals the event times; only a grid is allowed"
+                .into(),
+        });
     }
-    if spec.times.is_empty() {
+    if spec.times.is_empty() && !spec.at_event_times {
         return Err(StatsError::Invalid(
-            "`times` must name at least one time".into(),
+            "`times` must name at least one time (or set at_event_times)".into(),
         ));
     }
     if spec.times.iter().any(|t| !t.is_finite() || *t < 0.0)
@@ -176,13 +210,41 @@ pub(crate) fn finish(
     n: u64,
     min_cell: u64,
     cells: &[Vec<Option<KmRawCell>>],
+    events: &[KmRawEvent],
 ) -> KmResult {
     let z = normal_quantile(0.5 + spec.conf_level / 2.0);
+    let event_rows = |c: usize| -> Vec<KmEventRow> {
+        let mut rows: Vec<KmEventRow> = events
+            .iter()
+            .filter(|e| e.group == c)
+            .map(|e| {
+                let s = if e.survival < ZERO_SURVIVAL {
+                    0.0
+                } else {
+                    e.survival.min(1.0)
+                };
+                let v = e.greenwood.max(0.0);
+                let (lo, hi) = loglog_ci(s, v, z);
+                KmEventRow {
+                    time: e.time,
+                    at_risk: e.at_risk.round() as u64,
+                    events: e.events.round() as u64,
+                    survival: s,
+                    std_err: s * v.sqrt(),
+                    ci_lower: lo,
+                    ci_upper: hi,
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.time.total_cmp(&b.time));
+        rows
+    };
     let curves = cells
         .iter()
         .enumerate()
         .map(|(c, row)| KmCurve {
             group: labels.as_ref().map(|l| l[c].clone()),
+            event_times: event_rows(c),
             rows: row
                 .iter()
                 .zip(&spec.times)
@@ -393,7 +455,79 @@ pub fn kaplan_meier(
             }
         }
     }
-    Ok(finish(spec, labels, total, min_cell, &out))
+    let events = if spec.at_event_times {
+        let bn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
+        event_table(p, &risk.time, &bn, &dd, &surv, &green, k, min_cell)?
+    } else {
+        Vec::new()
+    };
+    Ok(finish(spec, labels, total, min_cell, &out, &events))
+}
+
+/// The curve at every event time with at least `min_cell` at risk: the rows (one per group
+/// and row of the risk order; `n_c`, `d_c`, survival and Greenwood sum per group, blocks of
+/// `n`) are shuffled, then whether each is an event time to show is opened, then the shown
+/// rows' values. LEAKAGE: the opened rows are exactly the shown table (times, at risk,
+/// events, survival, Greenwood sum); the shuffle hides where they were in the risk order.
+#[allow(clippy::too_many_arguments)]
+fn event_table(
+    p: &mut Party,
+    time: &AShare<u128>,
+    big_n: &AShare<u128>,
+    big_d: &AShare<u128>,
+    surv: &AShare<u128>,
+    green: &AShare<u128>,
+    k: usize,
+    min_cell: u64,
+) -> Result<Vec<KmRawEvent>> {
+    let f = p.frac_bits();
+    let n = time.len();
+    let no_events = p.is_zero(big_d)?;
+    let no_events: AShare<u128> = p.inject(&[&no_events], n * k)?.remove(0);
+    let has = p.add_const(&no_events.neg(), 1);
+    let enough = crate::disclosure::at_least(p, big_n, min_cell)?;
+    let sel = p.mul(&has, &enough)?;
+    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(time, k).collect();
+    let times = AShare::concat(&reps);
+    let group: Vec<u128> = (0..k)
+        .flat_map(|c| std::iter::repeat_n(c as u128, n))
+        .collect();
+    let group = p.public(&group);
+    let table = Table::new(
+        vec![],
+        vec![
+            sel,
+            times,
+            big_n.clone(),
+            big_d.clone(),
+            surv.clone(),
+            green.clone(),
+            group,
+        ],
+    )?;
+    let t = p.shuffle(&table)?;
+    // Opened: which shuffled rows are shown event times (their number is the table's size).
+    let shown = p.reveal(&t.c128[0])?;
+    let idx: Vec<u32> = (0..n * k)
+        .filter(|&i| shown[i] == 1)
+        .map(|i| i as u32)
+        .collect();
+    let picked = t.gather(&idx);
+    let vals = p.reveal(&AShare::concat(
+        &picked.c128[1..].iter().collect::<Vec<_>>(),
+    ))?;
+    let m = idx.len();
+    let col = |j: usize, i: usize| vals[j * m + i];
+    Ok((0..m)
+        .map(|i| KmRawEvent {
+            time: decode(col(0, i), f),
+            at_risk: col(1, i) as f64,
+            events: col(2, i) as f64,
+            survival: decode(col(3, i), f),
+            greenwood: decode(col(4, i), f) / f64::from(1u32 << GREENWOOD_BITS),
+            group: col(5, i) as usize,
+        })
+        .collect())
 }
 
 /// The plaintext twin, with the same disclosure control.
@@ -421,7 +555,15 @@ pub fn kaplan_meier_plain(
                 .collect()
         })
         .collect();
-    Ok(finish(spec, labels, total, min_cell, &cells))
+    let events: Vec<KmRawEvent> = if spec.at_event_times {
+        super::plain::kaplan_meier_events(frame, spec)?
+            .into_iter()
+            .filter(|e| e.at_risk >= min_cell as f64)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(finish(spec, labels, total, min_cell, &cells, &events))
 }
 
 impl fmt::Display for KmResult {
@@ -469,6 +611,16 @@ impl fmt::Display for KmResult {
                         "-",
                         "-"
                     )?,
+                }
+            }
+            if !c.event_times.is_empty() {
+                writeln!(f, "  at each event time:")?;
+                for r in &c.event_times {
+                    writeln!(
+                        f,
+                        "  {:>10} {:>8} {:>7} {:>10.6} {:>9.6} {:>10.6} {:>10.6}",
+                        r.time, r.at_risk, r.events, r.survival, r.std_err, r.ci_lower, r.ci_upper
+                    )?;
                 }
             }
         }

@@ -6,7 +6,7 @@ use crate::error::{Result, StatsError};
 use crate::table::{PlainData, PlainFrame};
 
 use super::cox::{CoxFit, NewtonTrace};
-use super::km::{KmRaw, KmRawCell};
+use super::km::{KmRaw, KmRawCell, KmRawEvent};
 use super::logrank::LogrankRaw;
 
 /// One row of a survival analysis: time, event, and the row's covariates or group.
@@ -136,6 +136,35 @@ pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw>
         cells.push(row);
     }
     Ok(KmRaw { cells })
+}
+
+/// The curve at every event time of each group (before disclosure control).
+pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<Vec<KmRawEvent>> {
+    let (obs, levels) = complete_cases(frame, &spec.time, &spec.event, &[], spec.group.as_deref())?;
+    let table = risk_table(&obs, levels);
+    let mut out = Vec::new();
+    for g in 0..levels {
+        let (mut s, mut v) = (1f64, 0f64);
+        for (t, per) in &table {
+            let (n, d) = per[g];
+            if d == 0.0 {
+                continue;
+            }
+            s *= 1.0 - d / n;
+            if n > d {
+                v += d / (n * (n - d));
+            }
+            out.push(KmRawEvent {
+                group: g,
+                time: *t,
+                at_risk: n,
+                events: d,
+                survival: s,
+                greenwood: v,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The k-sample log-rank statistic's ingredients: observed, expected, covariance.
