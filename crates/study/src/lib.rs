@@ -26,5 +26,8 @@ pub mod validate;
 pub use error::{Result, StudyError};
 pub use format::Study;
 
+#[cfg(test)]
+mod tests;
+
 pub use run::{run_local, RunOptions, StudyOutput, Transport};
 pub use validate::load;

@@ -122,7 +122,7 @@ mod tests {
         assert_eq!(s.position(4), "s.toml:2:1");
         let at = |p: &[Seg]| s.position(s.span(p).unwrap().start);
         assert_eq!(at(&keys!["a", "x"]), "s.toml:2:5");
-        assert_eq!(at(&keys!["a", "y", 1usize]), "s.toml:3:12");
+        assert_eq!(at(&keys!["a", "y", 1usize]), "s.toml:3:11");
         assert_eq!(at(&keys!["b", 0usize, "z"]), "s.toml:6:5");
         // A missing key: the deepest element that exists.
         assert_eq!(at(&keys!["a", "nope"]), at(&keys!["a"]));
