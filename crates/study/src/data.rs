@@ -69,7 +69,11 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
             None => Err(StudyError::Data(format!(
                 "{file}:1: no {what} \"{name}\" in the header (data.{}.{})",
                 spec.party,
-                if what == "key column" { "key" } else { "columns" }
+                if what == "key column" {
+                    "key"
+                } else {
+                    "columns"
+                }
             ))),
         }
     };
@@ -93,7 +97,9 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
     let mut rows = 0;
     loop {
         let more = rdr.read_record(&mut rec).map_err(|e| {
-            let line = e.position().map_or(String::new(), |p| format!(":{}", p.line()));
+            let line = e
+                .position()
+                .map_or(String::new(), |p| format!(":{}", p.line()));
             StudyError::Data(format!("{file}{line}: {}", csv_error(&e)))
         })?;
         if !more {
@@ -125,10 +131,16 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
                         .filter(|x: &f64| x.is_finite())
                         .ok_or_else(|| bad("not a number"))?;
                     if min.is_some_and(|m| x < m) {
-                        return Err(bad(&format!("below the declared min {}", min.unwrap_or(0.0))));
+                        return Err(bad(&format!(
+                            "below the declared min {}",
+                            min.unwrap_or(0.0)
+                        )));
                     }
                     if max.is_some_and(|m| x > m) {
-                        return Err(bad(&format!("above the declared max {}", max.unwrap_or(0.0))));
+                        return Err(bad(&format!(
+                            "above the declared max {}",
+                            max.unwrap_or(0.0)
+                        )));
                     }
                     values[j].push(Some(x));
                 }

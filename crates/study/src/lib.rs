@@ -12,14 +12,12 @@
 //!
 //! The file format is documented in `docs/study.md`.
 
-
 pub mod data;
 pub mod error;
 pub mod format;
 pub mod locate;
 pub mod render;
 pub mod run;
-
 
 pub mod validate;
 

@@ -37,7 +37,7 @@ impl From<usize> for Seg {
 
 /// A path into the study file, e.g. `keys!["data", name, "columns"]`.
 macro_rules! keys {
-    ($($s:expr),* $(,)?) => { vec![$($crate::locate::Seg::from($s)),*] };
+    ($($s:expr),* $(,)?) => { [$($crate::locate::Seg::from($s)),*] };
 }
 pub(crate) use keys;
 

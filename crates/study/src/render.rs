@@ -13,8 +13,8 @@ pub fn json(out: &StudyOutput) -> String {
 
 fn bytes(n: u64) -> String {
     match n {
-        n if n >= 10 << 20 => format!("{:.1} MB", n as f64 / 1e6),
-        n if n >= 10 << 10 => format!("{:.1} kB", n as f64 / 1e3),
+        n if n >= 1_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
         n => format!("{n} B"),
     }
 }

@@ -321,11 +321,14 @@ fn prepare_inputs(study: &Study, tables: &[DataTable]) -> Result<(Vec<Input>, Ve
     Ok((inputs, reports))
 }
 
-fn endpoints(opts: &RunOptions) -> Result<Vec<Box<dyn FnOnce() -> Result<Endpoint> + Send>>> {
+/// Makes one party's endpoint, on that party's thread.
+type Connector = Box<dyn FnOnce() -> Result<Endpoint> + Send>;
+
+fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
     match opts.transport {
         Transport::Memory => Ok(memory::connect(opts.timeout)
             .into_iter()
-            .map(|ep| Box::new(move || Ok(ep)) as Box<dyn FnOnce() -> Result<Endpoint> + Send>)
+            .map(|ep| Box::new(move || Ok(ep)) as Connector)
             .collect()),
         Transport::Tcp => {
             let ls: Vec<TcpListener> = (0..3)
@@ -353,7 +356,7 @@ fn endpoints(opts: &RunOptions) -> Result<Vec<Box<dyn FnOnce() -> Result<Endpoin
                     Box::new(move || {
                         connect_with_listener(&cfg, l)
                             .map_err(|e| StudyError::Run(format!("compute party {me}: {e}")))
-                    }) as Box<dyn FnOnce() -> Result<Endpoint> + Send>
+                    }) as Connector
                 })
                 .collect())
         }
@@ -378,9 +381,7 @@ fn party_main<T>(
     let mut shared: Vec<SharedInput> = Vec::with_capacity(inputs.len());
     for inp in inputs {
         let s = match (inp.slot, &inp.dealt) {
-            (Some(owner), _) => {
-                share_prepared(p, owner, (me == owner).then_some(&inp.prepared))
-            }
+            (Some(owner), _) => share_prepared(p, owner, (me == owner).then_some(&inp.prepared)),
             (None, Some(msgs)) => accept(&msgs[me]),
             (None, None) => unreachable!("outside data parties are dealt"),
         }
@@ -393,8 +394,7 @@ fn party_main<T>(
         let s = shared.pop().expect("one input");
         (rows[0], s.payload.c128)
     } else {
-        let j = join(p, &shared, &JoinOptions::default())
-            .map_err(|e| failed(me, "linking", e))?;
+        let j = join(p, &shared, &JoinOptions::default()).map_err(|e| failed(me, "linking", e))?;
         drop(shared);
         let mut cols = Vec::new();
         for c in &j.columns {
@@ -465,7 +465,9 @@ fn compute<T: Send>(
             .clone();
         return Err(StudyError::Run(first));
     }
-    let mut it = results.into_iter().map(|r| r.ok().expect("checked above"));
+    let mut it = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|_| unreachable!("checked above")));
     Ok(std::array::from_fn(|_| it.next().expect("three")))
 }
 
@@ -585,7 +587,10 @@ pub(crate) fn reveal_linked(study: &Study, opts: &RunOptions) -> Result<(usize, 
             }
             for v in vs {
                 // LEAKAGE: opens the whole linked table; tests only.
-                out.push(p.reveal(v).map_err(|e: tessera_mpc::MpcError| failed(p.id(), "reveal", e))?);
+                out.push(
+                    p.reveal(v)
+                        .map_err(|e: tessera_mpc::MpcError| failed(p.id(), "reveal", e))?,
+                );
             }
         }
         Ok(out)

@@ -25,7 +25,9 @@ fn example() -> Study {
 /// Rows of encoded values, sorted: the columns of `cols` transposed.
 fn rows_of(cols: &[Vec<u128>]) -> Vec<Vec<u128>> {
     let n = cols.first().map_or(0, Vec::len);
-    let mut rows: Vec<Vec<u128>> = (0..n).map(|r| cols.iter().map(|c| c[r]).collect()).collect();
+    let mut rows: Vec<Vec<u128>> = (0..n)
+        .map(|r| cols.iter().map(|c| c[r]).collect())
+        .collect();
     rows.sort();
     rows
 }
@@ -56,7 +58,10 @@ fn plain_join(study: &Study, norm: impl Fn(&str) -> String) -> Vec<Vec<u128>> {
         .collect();
     let mut rows = Vec::new();
     for (k, &r0) in &index[0] {
-        let Some(rs) = index.iter().map(|ix| ix.get(k).copied()).collect::<Option<Vec<_>>>()
+        let Some(rs) = index
+            .iter()
+            .map(|ix| ix.get(k).copied())
+            .collect::<Option<Vec<_>>>()
         else {
             continue;
         };
@@ -96,13 +101,19 @@ fn the_example_runs_and_reports() {
     }
     assert_eq!(out.data[0].dataset.rows, 1800);
     assert_eq!(out.data[1].keys.unwrap().rows_out, 1900);
-    assert!(out.cost.iter().all(|c| c.linkage.bytes_sent > 0 && c.linkage.rounds > 0));
+    assert!(out
+        .cost
+        .iter()
+        .all(|c| c.linkage.bytes_sent > 0 && c.linkage.rounds > 0));
     let j: serde_json::Value = serde_json::from_str(&crate::render::json(&out)).unwrap();
     assert_eq!(j["linkage"]["intersection"], 1700);
     assert_eq!(j["analyses"][2]["name"], "cox");
     assert_eq!(j["analyses"][2]["recipients"][0], "researcher");
     let text = crate::render::text(&out);
-    assert!(text.contains("registry 1800 rows, gp 1900 rows -> 1700 linked rows"), "{text}");
+    assert!(
+        text.contains("registry 1800 rows, gp 1900 rows -> 1700 linked rows"),
+        "{text}"
+    );
     assert!(text.contains("== km_by_treatment (kaplan_meier)"), "{text}");
 }
 
@@ -183,7 +194,10 @@ fn outside_data_parties_are_dealt_in() {
     let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
     assert_eq!(rows, [5, 5, 5], "one missing key in a.csv");
     assert_eq!(out.data[0].keys.unwrap().missing, 1);
-    assert_eq!(out.data[0].dataset.missing, [("x".to_string(), 1), ("g".to_string(), 0)]);
+    assert_eq!(
+        out.data[0].dataset.missing,
+        [("x".to_string(), 1), ("g".to_string(), 0)]
+    );
     assert_eq!(out.data[2].dataset.missing, [("z".to_string(), 1)]);
 }
 
@@ -272,13 +286,27 @@ columns = ["a.x", "b.y"]
     let s = parse("study.toml", text, &d).unwrap();
     let e = run_local(&s, &RunOptions::default()).unwrap_err();
     assert!(matches!(e, StudyError::Data(_)), "{e}");
-    assert!(e.to_string().contains("data.a") && e.to_string().contains("keep_first"), "{e}");
-    let keep = parse("study.toml", &text.replace("[{ name = \"id\" }]", "[{ name = \"id\" }]\nduplicates = \"keep_last\""), &d).unwrap();
+    assert!(
+        e.to_string().contains("data.a") && e.to_string().contains("keep_first"),
+        "{e}"
+    );
+    let keep = parse(
+        "study.toml",
+        &text.replace(
+            "[{ name = \"id\" }]",
+            "[{ name = \"id\" }]\nduplicates = \"keep_last\"",
+        ),
+        &d,
+    )
+    .unwrap();
     let (n, cols) = reveal_linked(&keep, &RunOptions::default()).unwrap();
     assert_eq!(n, 2);
     let x: Vec<u128> = rows_of(&cols).iter().map(|r| r[1]).collect();
     let f = |v: f64| tessera_mpc::fixed::encode::<u128>(v, 24);
-    assert_eq!(x.iter().copied().collect::<std::collections::BTreeSet<_>>(), [f(2.0), f(3.0)].into());
+    assert_eq!(
+        x.iter().copied().collect::<std::collections::BTreeSet<_>>(),
+        [f(2.0), f(3.0)].into()
+    );
 }
 
 /// Writes `csv` as the dataset of a one-party study declaring `columns`, and loads it.
@@ -313,7 +341,14 @@ fn csv_fails(tag: &str, csv: &str, columns: &str, line: usize, what: &str, secre
 #[test]
 fn csv_values_are_checked_without_echoing_them() {
     let num = "v = \"numeric\"";
-    csv_fails("c1", "id,v\n1,2\n2,x7q\n", num, 3, "column \"v\": not a number", "x7q");
+    csv_fails(
+        "c1",
+        "id,v\n1,2\n2,x7q\n",
+        num,
+        3,
+        "column \"v\": not a number",
+        "x7q",
+    );
     csv_fails("c2", "id,v\n1,inf\n", num, 2, "not a number", "inf");
     csv_fails(
         "c3",
@@ -323,8 +358,22 @@ fn csv_values_are_checked_without_echoing_them() {
         "above the declared max",
         "130.5",
     );
-    csv_fails("c4", "id,v\n1,-3.25\n", "v = { type = \"numeric\", min = 0 }", 2, "below", "3.25");
-    csv_fails("c5", "id,v\n1,1\n2,7\n", "v = \"binary\"", 3, "not 0 or 1", "7");
+    csv_fails(
+        "c4",
+        "id,v\n1,-3.25\n",
+        "v = { type = \"numeric\", min = 0 }",
+        2,
+        "below",
+        "3.25",
+    );
+    csv_fails(
+        "c5",
+        "id,v\n1,1\n2,7\n",
+        "v = \"binary\"",
+        3,
+        "not 0 or 1",
+        "7",
+    );
     csv_fails(
         "c6",
         "id,v\n1,a\n2,zz9\n",
@@ -335,7 +384,14 @@ fn csv_values_are_checked_without_echoing_them() {
     );
     csv_fails("c7", "id,w\n1,2\n", num, 1, "no column \"v\"", "@@");
     csv_fails("c8", "ident,v\n1,2\n", num, 1, "no key column \"id\"", "@@");
-    csv_fails("c9", "id,v\n1,2\n2,3,secret4\n", num, 3, "3 fields where the header has 2", "secret4");
+    csv_fails(
+        "c9",
+        "id,v\n1,2\n2,3,secret4\n",
+        num,
+        3,
+        "3 fields where the header has 2",
+        "secret4",
+    );
     csv_fails("c10", "id,v,v\n1,2,3\n", num, 1, "more than once", "@@");
     // Missing values: the default tokens, counted per column; keys missing too.
     let t = load_csv("c11", "id,v\n1,NA\nNA,3\n3,\n4, nan \n5,1e3\n", num).unwrap();

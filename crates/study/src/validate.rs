@@ -114,6 +114,7 @@ enum RawNorm {
 
 #[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the names as written in the file
 enum RawDateOrder {
     DayFirst,
     MonthFirst,
@@ -196,7 +197,11 @@ enum Need {
 /// The columns an analysis names: (field, index in a list field, reference, need).
 fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, Need)> {
     use Need::*;
-    fn one<'a>(f: &'static str, c: &'a str, n: Need) -> (&'static str, Option<usize>, &'a str, Need) {
+    fn one<'a>(
+        f: &'static str,
+        c: &'a str,
+        n: Need,
+    ) -> (&'static str, Option<usize>, &'a str, Need) {
         (f, None, c, n)
     }
     fn list<'a>(
@@ -266,7 +271,10 @@ struct Checker<'a> {
     dir: &'a Path,
 }
 
-type Entries<'a, 'i> = Vec<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)>;
+type Entries<'a, 'i> = Vec<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)>;
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
@@ -283,7 +291,12 @@ impl Checker<'_> {
     /// Deserialises `v` (found at `at` in the file). Errors keep TOML's span; where serde
     /// lost it (internally tagged enums buffer their input), an unknown field is located by
     /// its name and anything else at `v`.
-    fn de<T: DeserializeOwned>(&self, ctx: &str, at: &[Seg], v: &Spanned<DeValue<'_>>) -> Result<T> {
+    fn de<T: DeserializeOwned>(
+        &self,
+        ctx: &str,
+        at: &[Seg],
+        v: &Spanned<DeValue<'_>>,
+    ) -> Result<T> {
         T::deserialize(ValueDeserializer::from(v.clone())).map_err(|e| {
             if e.span().is_some() {
                 return self.src.toml_error(ctx, &e);
@@ -306,11 +319,7 @@ impl Checker<'_> {
     }
 
     /// The entries of a table-valued section (empty when absent).
-    fn table<'a, 'i>(
-        &self,
-        root: &'a DeTable<'i>,
-        key: &str,
-    ) -> Result<Entries<'a, 'i>> {
+    fn table<'a, 'i>(&self, root: &'a DeTable<'i>, key: &str) -> Result<Entries<'a, 'i>> {
         match root.get(key) {
             None => Ok(Vec::new()),
             Some(v) => match v.get_ref() {
@@ -322,7 +331,10 @@ impl Checker<'_> {
 
     fn fingerprint(&self, p: &[Seg], ctx: &str, text: &str) -> Result<Fingerprint> {
         let hex = text.strip_prefix("sha256:").ok_or_else(|| {
-            self.err(p, format!("{ctx} field fingerprint: expected \"sha256:\" followed by 64 hex digits"))
+            self.err(
+                p,
+                format!("{ctx} field fingerprint: expected \"sha256:\" followed by 64 hex digits"),
+            )
         })?;
         parse_fingerprint(hex).map_err(|e| self.err(p, format!("{ctx} field fingerprint: {e}")))
     }
@@ -432,11 +444,9 @@ impl Checker<'_> {
             }
             let fingerprint = match &raw.fingerprint {
                 None => None,
-                Some(f) => Some(self.fingerprint(
-                    &keys!["parties", &name, "fingerprint"],
-                    &ctx,
-                    f,
-                )?),
+                Some(f) => {
+                    Some(self.fingerprint(&keys!["parties", &name, "fingerprint"], &ctx, f)?)
+                }
             };
             out.push(PartySpec {
                 name,
@@ -494,9 +504,9 @@ impl Checker<'_> {
                     return Err(self.err(
                         &p,
                         format!(
-                            "[linkage] key `{}` field date_order: only meaningful with the `date` step",
-                            k.name
-                        ),
+                        "[linkage] key `{}` field date_order: only meaningful with the `date` step",
+                        k.name
+                    ),
                     ))
                 }
                 (_, o) => match o {
@@ -621,7 +631,10 @@ impl Checker<'_> {
             _ => unreachable!("deserialised as a table above"),
         };
         let DeValue::Table(cols_t) = cols_v.get_ref() else {
-            return Err(self.err(&at("columns"), format!("{ctx} field columns: must be a table")));
+            return Err(self.err(
+                &at("columns"),
+                format!("{ctx} field columns: must be a table"),
+            ));
         };
         let mut columns = Vec::new();
         for (ck, cv) in cols_t.iter() {
@@ -645,7 +658,9 @@ impl Checker<'_> {
                 _ => {
                     return Err(self.err(
                         &cp,
-                        format!("{cctx}: a type (\"numeric\", \"binary\") or a table {{ type = ..., ... }}"),
+                        format!(
+                        "{cctx}: a type (\"numeric\", \"binary\") or a table {{ type = ..., ... }}"
+                    ),
                     ))
                 }
             };
@@ -653,7 +668,10 @@ impl Checker<'_> {
             columns.push(ColumnSpec { name, kind });
         }
         if columns.is_empty() {
-            return Err(self.err(&at("columns"), format!("{ctx} field columns: no column declared")));
+            return Err(self.err(
+                &at("columns"),
+                format!("{ctx} field columns: no column declared"),
+            ));
         }
         Ok(DataSpec {
             party: party.to_string(),
@@ -703,7 +721,10 @@ impl Checker<'_> {
                     })
                     .collect();
                 let distinct: HashSet<&String> = levels.iter().collect();
-                if levels.len() < 2 || distinct.len() != levels.len() || levels.iter().any(|l| l.trim() != l || l.is_empty()) {
+                if levels.len() < 2
+                    || distinct.len() != levels.len()
+                    || levels.iter().any(|l| l.trim() != l || l.is_empty())
+                {
                     return Err(bad(
                         "field levels: at least two distinct, non-empty levels without surrounding spaces",
                     ));
@@ -730,11 +751,9 @@ impl Checker<'_> {
             let raw: RawRecipient = self.de(&ctx, &keys!["recipients", &name], v)?;
             let fingerprint = match &raw.fingerprint {
                 None => None,
-                Some(f) => Some(self.fingerprint(
-                    &keys!["recipients", &name, "fingerprint"],
-                    &ctx,
-                    f,
-                )?),
+                Some(f) => {
+                    Some(self.fingerprint(&keys!["recipients", &name, "fingerprint"], &ctx, f)?)
+                }
             };
             out.push(RecipientSpec { name, fingerprint });
         }
@@ -756,7 +775,10 @@ impl Checker<'_> {
             return Err(self.err(p, format!("{ctx}: no data party \"{party}\" (in `{r}`)")));
         };
         let Some(c) = d.column(col) else {
-            return Err(self.err(p, format!("{ctx}: no column \"{col}\" in data.{party}.columns")));
+            return Err(self.err(
+                p,
+                format!("{ctx}: no column \"{col}\" in data.{party}.columns"),
+            ));
         };
         let fits = match need {
             Need::Any => true,
@@ -782,8 +804,10 @@ impl Checker<'_> {
             None => RawDisclosure::default(),
             Some(v) => self.de("[disclosure]", &keys!["disclosure"], v)?,
         };
-        let mut d = Disclosure::default();
-        d.min_cell = raw.min_cell;
+        let mut d = Disclosure {
+            min_cell: raw.min_cell,
+            ..Disclosure::default()
+        };
         if let Some(v) = raw.min_rows {
             d.min_rows = v;
         }
@@ -800,7 +824,10 @@ impl Checker<'_> {
             d.max_vars_per_row = v;
         }
         for (field, list) in [
-            ("allowed_columns", raw.allowed_columns.as_deref().unwrap_or(&[])),
+            (
+                "allowed_columns",
+                raw.allowed_columns.as_deref().unwrap_or(&[]),
+            ),
             ("disallowed_columns", &raw.disallowed_columns[..]),
         ] {
             for (i, r) in list.iter().enumerate() {
@@ -845,8 +872,11 @@ impl Checker<'_> {
                     head_t.insert(kk, vv);
                 }
             }
-            let head: RawAnalysisHead = self
-                .de(&ctx0, &keys!["analysis", i], &Spanned::new(item.span(), DeValue::Table(head_t)))?;
+            let head: RawAnalysisHead = self.de(
+                &ctx0,
+                &keys!["analysis", i],
+                &Spanned::new(item.span(), DeValue::Table(head_t)),
+            )?;
             let ctx = format!("analysis \"{}\"", head.name);
             let at = |f: &str| keys!["analysis", i, f];
             if !is_name(&head.name) {
@@ -865,7 +895,9 @@ impl Checker<'_> {
                         if !study.recipients.iter().any(|x| x.name == *r) {
                             return Err(self.err(
                                 &keys!["analysis", i, "recipients", j],
-                                format!("{ctx} field recipients: no recipient \"{r}\" in [recipients]"),
+                                format!(
+                                    "{ctx} field recipients: no recipient \"{r}\" in [recipients]"
+                                ),
                             ));
                         }
                     }
@@ -884,10 +916,13 @@ impl Checker<'_> {
                     format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation)"),
                 ));
             }
-            let spec: AnalysisSpec =
-                self.de(&ctx, &keys!["analysis", i], &Spanned::new(item.span(), DeValue::Table(rest)))?;
+            let spec: AnalysisSpec = self.de(
+                &ctx,
+                &keys!["analysis", i],
+                &Spanned::new(item.span(), DeValue::Table(rest)),
+            )?;
             for (field, j, r, need) in column_refs(&spec) {
-                let mut p = at(field);
+                let mut p = at(field).to_vec();
                 p.extend(j.map(Seg::Index));
                 self.column_ref(study, &p, &format!("{ctx} field {field}"), r, need)?;
             }
@@ -903,9 +938,7 @@ impl Checker<'_> {
 
 /// Checks the `host:port` form (a name or IPv4 address, or an IPv6 address in brackets).
 fn check_address(a: &str) -> std::result::Result<(), String> {
-    let (host, port) = a
-        .rsplit_once(':')
-        .ok_or("expected host:port")?;
+    let (host, port) = a.rsplit_once(':').ok_or("expected host:port")?;
     match port.parse::<u16>() {
         Ok(p) if p > 0 => {}
         _ => return Err(format!("port `{port}` is not a number between 1 and 65535")),

@@ -59,7 +59,9 @@ fn check(text: &str) -> Result<tessera_study::Study, StudyError> {
 
 /// The 1-based line of the first occurrence of `needle` in `text`.
 fn line_of(text: &str, needle: &str) -> usize {
-    let at = text.find(needle).unwrap_or_else(|| panic!("{needle} not in the text"));
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in the text"));
     text[..at].matches('\n').count() + 1
 }
 
@@ -112,9 +114,24 @@ fn the_example_study_is_valid() {
 #[test]
 fn syntax_and_unknown_keys() {
     fails("id = \"s1\"", "id = \"s1", "id = ", "");
-    fails("[recipients.r]", "[recipients.r]\n[extra]", "[extra]", "unknown section `extra`");
-    fails("compute = 1\n", "compute = 1\nport = 3\n", "port", "unknown field `port`");
-    fails("file = \"b.csv\"", "file = \"b.csv\"\nfiel = 1", "fiel", "unknown field `fiel`");
+    fails(
+        "[recipients.r]",
+        "[recipients.r]\n[extra]",
+        "[extra]",
+        "unknown section `extra`",
+    );
+    fails(
+        "compute = 1\n",
+        "compute = 1\nport = 3\n",
+        "port",
+        "unknown field `port`",
+    );
+    fails(
+        "file = \"b.csv\"",
+        "file = \"b.csv\"\nfiel = 1",
+        "fiel",
+        "unknown field `fiel`",
+    );
     fails(
         "x = { type = \"numeric\", min = 0, max = 10 }",
         "x = { type = \"numeric\", mni = 0 }",
@@ -127,23 +144,58 @@ fn syntax_and_unknown_keys() {
         "timez",
         "unknown field `timez`",
     );
-    fails("kind = \"cox\"", "kind = \"coxx\"", "kind = \"coxx\"", "coxx");
-    fails("kind = \"cox\"\n", "", "[[analysis]]\nname = \"cox\"", "missing field `kind`");
+    fails(
+        "kind = \"cox\"",
+        "kind = \"coxx\"",
+        "kind = \"coxx\"",
+        "coxx",
+    );
+    fails(
+        "kind = \"cox\"\n",
+        "",
+        "[[analysis]]\nname = \"cox\"",
+        "missing field `kind`",
+    );
 }
 
 #[test]
 fn study_section() {
     fails("id = \"s1\"", "id = \"s 1\"", "id =", "field id");
-    fails("id = \"s1\"", "id = \"s1\"\nfrac_bits = 40", "frac_bits", "field frac_bits");
+    fails(
+        "id = \"s1\"",
+        "id = \"s1\"\nfrac_bits = 40",
+        "frac_bits",
+        "field frac_bits",
+    );
     fails("[study]\nid = \"s1\"\n", "", "", "[study]");
 }
 
 #[test]
 fn parties() {
-    fails("[parties.b]\ncompute = 1", "[parties.b]\ncompute = 0", "compute = 0\n[parties.h]", "slot 0");
-    fails("[parties.h]\ncompute = 2", "[parties.h]\ncompute = 3", "compute = 3", "field compute");
-    fails("[parties.h]\ncompute = 2\n", "", "[parties.a]", "no party has slot 2");
-    fails("[parties.h]", "[parties.H]", "[parties.H]", "party name `H`");
+    fails(
+        "[parties.b]\ncompute = 1",
+        "[parties.b]\ncompute = 0",
+        "compute = 0\n[parties.h]",
+        "slot 0",
+    );
+    fails(
+        "[parties.h]\ncompute = 2",
+        "[parties.h]\ncompute = 3",
+        "compute = 3",
+        "field compute",
+    );
+    fails(
+        "[parties.h]\ncompute = 2\n",
+        "",
+        "[parties.a]",
+        "no party has slot 2",
+    );
+    fails(
+        "[parties.h]",
+        "[parties.H]",
+        "[parties.H]",
+        "party name `H`",
+    );
     fails(
         "[parties.h]\ncompute = 2",
         "[parties.h]\ncompute = 2\naddress = \"host\"",
@@ -165,21 +217,48 @@ fn parties() {
     let hex = "ab".repeat(32);
     let ok = BASE.replace(
         "[parties.h]\ncompute = 2",
-        &format!("[parties.h]\ncompute = 2\naddress = \"[::1]:7000\"\nfingerprint = \"sha256:{hex}\""),
+        &format!(
+            "[parties.h]\ncompute = 2\naddress = \"[::1]:7000\"\nfingerprint = \"sha256:{hex}\""
+        ),
     );
     let s = check(&ok).unwrap();
     assert_eq!(s.party("h").unwrap().fingerprint, Some([0xab; 32]));
     // A party without a compute slot must bring data.
-    fails("[data.a]", "[parties.o]\n[data.a]", "[parties.o]", "[data.o]");
+    fails(
+        "[data.a]",
+        "[parties.o]\n[data.a]",
+        "[parties.o]",
+        "[data.o]",
+    );
 }
 
 #[test]
 fn data() {
     fails("[data.b]\n", "[data.z]\n", "[data.z]", "no party `z`");
-    fails("file = \"b.csv\"", "file = \"nope.csv\"", "nope.csv", "field file");
-    fails("key = [\"pid\"]", "key = [\"pid\", \"x\"]", "key = [\"pid\", \"x\"]", "field key");
-    fails("key = [\"pid\"]", "key = [\"pid\"]\ndelimiter = \";;\"", "delimiter", "field delimiter");
-    fails("e = \"binary\"", "e = \"boolean\"", "e = \"boolean\"", "field type");
+    fails(
+        "file = \"b.csv\"",
+        "file = \"nope.csv\"",
+        "nope.csv",
+        "field file",
+    );
+    fails(
+        "key = [\"pid\"]",
+        "key = [\"pid\", \"x\"]",
+        "key = [\"pid\", \"x\"]",
+        "field key",
+    );
+    fails(
+        "key = [\"pid\"]",
+        "key = [\"pid\"]\ndelimiter = \";;\"",
+        "delimiter",
+        "field delimiter",
+    );
+    fails(
+        "e = \"binary\"",
+        "e = \"boolean\"",
+        "e = \"boolean\"",
+        "field type",
+    );
     fails(
         "g = { type = \"categorical\", levels = [\"u\", \"v\"] }",
         "g = { type = \"categorical\" }",
@@ -198,14 +277,34 @@ fn data() {
         "x = {",
         "field min",
     );
-    fails("y = \"numeric\"\n", "", "[data.b.columns]", "no column declared");
-    fails("[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n", "", "[data.a]", "[linkage] is required");
+    fails(
+        "y = \"numeric\"\n",
+        "",
+        "[data.b.columns]",
+        "no column declared",
+    );
+    fails(
+        "[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n",
+        "",
+        "[data.a]",
+        "[linkage] is required",
+    );
 }
 
 #[test]
 fn linkage() {
-    fails("normalise = [\"trim\"]", "normalise = [\"trimm\"]", "trimm", "trimm");
-    fails("normalise = [\"trim\"]", "normalise = [\"date\"]", "{ name = \"id\"", "field date_order");
+    fails(
+        "normalise = [\"trim\"]",
+        "normalise = [\"trimm\"]",
+        "trimm",
+        "trimm",
+    );
+    fails(
+        "normalise = [\"trim\"]",
+        "normalise = [\"date\"]",
+        "{ name = \"id\"",
+        "field date_order",
+    );
     fails(
         "normalise = [\"trim\"]",
         "normalise = [\"trim\"], date_order = \"day_first\"",
@@ -229,34 +328,80 @@ fn linkage() {
 #[test]
 fn recipients_and_analyses() {
     fails("[recipients.r]\n", "", "", "recipient");
-    fails("name = \"km\"", "name = \"km\"\nrecipients = [\"bob\"]", "\"bob\"", "field recipients");
-    fails("name = \"cox\"", "name = \"km\"", "name = \"km\"\nkind = \"cox\"", "field name");
+    fails(
+        "name = \"km\"",
+        "name = \"km\"\nrecipients = [\"bob\"]",
+        "\"bob\"",
+        "field recipients",
+    );
+    fails(
+        "name = \"cox\"",
+        "name = \"km\"",
+        "name = \"km\"\nkind = \"cox\"",
+        "field name",
+    );
     fails(
         "covariates = [\"a.x\", \"b.y\"]",
         "covariates = [\"a.x\", \"b.bmi\"]",
         "covariates",
         "analysis \"cox\" field covariates: no column \"bmi\" in data.b.columns",
     );
-    fails("covariates = [\"a.x\", \"b.y\"]", "covariates = [\"a.x\", \"c.y\"]", "covariates", "no data party \"c\"");
-    fails("covariates = [\"a.x\", \"b.y\"]", "covariates = [\"ax\"]", "covariates", "party.column");
-    fails("group = \"a.g\"", "group = \"a.x\"", "group = \"a.x\"", "field group: `a.x` is numeric");
-    fails("time = \"a.t\"", "time = \"a.g\"", "time = \"a.g\"", "field time: `a.g` is categorical");
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"c.y\"]",
+        "covariates",
+        "no data party \"c\"",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"ax\"]",
+        "covariates",
+        "party.column",
+    );
+    fails(
+        "group = \"a.g\"",
+        "group = \"a.x\"",
+        "group = \"a.x\"",
+        "field group: `a.x` is numeric",
+    );
+    fails(
+        "time = \"a.t\"",
+        "time = \"a.g\"",
+        "time = \"a.g\"",
+        "field time: `a.g` is categorical",
+    );
     let none = &BASE[..BASE.find("[[analysis]]").unwrap()];
     let msg = check(none).unwrap_err().to_string();
-    assert!(msg.starts_with("study.toml:1:1:") && msg.contains("[[analysis]]"), "{msg}");
+    assert!(
+        msg.starts_with("study.toml:1:1:") && msg.contains("[[analysis]]"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn disclosure() {
-    fails("[recipients.r]", "[disclosure]\nmin_rows = 5\nmin_sell = 3\n[recipients.r]", "min_sell", "unknown field `min_sell`");
+    fails(
+        "[recipients.r]",
+        "[disclosure]\nmin_rows = 5\nmin_sell = 3\n[recipients.r]",
+        "min_sell",
+        "unknown field `min_sell`",
+    );
     fails(
         "[recipients.r]",
         "[disclosure]\nallowed_columns = [\"a.t\", \"a.nope\"]\n[recipients.r]",
         "allowed_columns",
         "field allowed_columns: no column \"nope\"",
     );
-    fails("[recipients.r]", "[disclosure]\nmax_vars_per_row = 0\n[recipients.r]", "max_vars", "max_vars_per_row");
-    let ok = BASE.replace("[recipients.r]", "[disclosure]\nmin_cell = 3\nmin_rows = 2\n[recipients.r]");
+    fails(
+        "[recipients.r]",
+        "[disclosure]\nmax_vars_per_row = 0\n[recipients.r]",
+        "max_vars",
+        "max_vars_per_row",
+    );
+    let ok = BASE.replace(
+        "[recipients.r]",
+        "[disclosure]\nmin_cell = 3\nmin_rows = 2\n[recipients.r]",
+    );
     let s = check(&ok).unwrap();
     assert_eq!(s.disclosure.min_cell, Some(3));
     assert_eq!(s.disclosure.min_rows, 2);
@@ -265,8 +410,14 @@ fn disclosure() {
 #[test]
 fn one_data_party_needs_no_linkage() {
     let text = BASE
-        .replace("[data.b]\nfile = \"b.csv\"\nkey = [\"pid\"]\n[data.b.columns]\ny = \"numeric\"\n", "")
-        .replace("[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n", "")
+        .replace(
+            "[data.b]\nfile = \"b.csv\"\nkey = [\"pid\"]\n[data.b.columns]\ny = \"numeric\"\n",
+            "",
+        )
+        .replace(
+            "[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n",
+            "",
+        )
         .replace("covariates = [\"a.x\", \"b.y\"]", "covariates = [\"a.x\"]");
     let s = check(&text).unwrap();
     assert_eq!(s.data.len(), 1);
