@@ -368,11 +368,11 @@ fn csv_values_are_checked_without_echoing_them() {
     );
     csv_fails(
         "c5",
-        "id,v\n1,1\n2,7\n",
+        "id,v\n1,1\n2,0.75\n",
         "v = \"binary\"",
         3,
         "not 0 or 1",
-        "7",
+        "0.75",
     );
     csv_fails(
         "c6",
