@@ -298,23 +298,34 @@ impl Checker<'_> {
         v: &Spanned<DeValue<'_>>,
     ) -> Result<T> {
         T::deserialize(ValueDeserializer::from(v.clone())).map_err(|e| {
-            if e.span().is_some() {
-                return self.src.toml_error(ctx, &e);
-            }
             let msg = e.message().trim_end();
-            let field = msg
-                .strip_prefix("unknown field `")
-                .and_then(|r| r.split_once('`'))
-                .map(|(f, _)| f);
-            let span = match field {
-                Some(f) => {
-                    let mut p = at.to_vec();
-                    p.push(Seg::from(f));
-                    self.src.span(&p)
+            let span = e.span().or_else(|| {
+                let field = msg
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split_once('`'))
+                    .map(|(f, _)| f);
+                match field {
+                    Some(f) => {
+                        let mut p = at.to_vec();
+                        p.push(Seg::from(f));
+                        self.src.span(&p)
+                    }
+                    None => Some(v.span()),
                 }
-                None => Some(v.span()),
+            });
+            // Name the field whose value holds the error, when serde's message does not.
+            let field = match (v.get_ref(), &span) {
+                (DeValue::Table(t), Some(sp)) => t
+                    .iter()
+                    .find(|(_, fv)| fv.span().contains(&sp.start))
+                    .map(|(k, _)| k.get_ref().to_string())
+                    .filter(|k| !msg.contains(&format!("`{k}`"))),
+                _ => None,
             };
-            self.src.error_at(span, format!("{ctx}: {msg}"))
+            match field {
+                Some(f) => self.src.error_at(span, format!("{ctx} field {f}: {msg}")),
+                None => self.src.error_at(span, format!("{ctx}: {msg}")),
+            }
         })
     }
 
@@ -842,6 +853,35 @@ impl Checker<'_> {
         Ok(d)
     }
 
+    /// An analysis' own fields: `kind` picks the specification, whose fields are then read
+    /// with their positions (deserialising the tagged enum directly would lose them).
+    fn analysis_spec(&self, ctx: &str, i: usize, v: Spanned<DeValue<'_>>) -> Result<AnalysisSpec> {
+        use tessera_stats::analysis::*;
+        let at = keys!["analysis", i];
+        let DeValue::Table(t) = v.get_ref() else {
+            return Err(self.err(&at, format!("{ctx}: must be a table")));
+        };
+        let kind = t
+            .get("kind")
+            .and_then(|k| k.get_ref().as_str())
+            .map(str::to_string);
+        let mut own = t.clone();
+        own.remove("kind");
+        let own = Spanned::new(v.span(), DeValue::Table(own));
+        Ok(match kind.as_deref() {
+            Some("kaplan_meier") => AnalysisSpec::KaplanMeier(self.de(ctx, &at, &own)?),
+            Some("logrank") => AnalysisSpec::Logrank(self.de(ctx, &at, &own)?),
+            Some("cox") => AnalysisSpec::Cox(self.de::<CoxSpec>(ctx, &at, &own)?),
+            Some("ols") => AnalysisSpec::Ols(self.de(ctx, &at, &own)?),
+            Some("logistic") => AnalysisSpec::Logistic(self.de(ctx, &at, &own)?),
+            Some("describe") => AnalysisSpec::Describe(self.de(ctx, &at, &own)?),
+            Some("crosstab") => AnalysisSpec::Crosstab(self.de(ctx, &at, &own)?),
+            Some("correlation") => AnalysisSpec::Correlation(self.de(ctx, &at, &own)?),
+            // Anything else: serde's own message ("unknown variant ...", "invalid type").
+            _ => self.de(ctx, &at, &v)?,
+        })
+    }
+
     fn analyses(&self, root: &DeTable<'_>, study: &Study) -> Result<Vec<AnalysisEntry>> {
         let items: Vec<&Spanned<DeValue<'_>>> = match root.get("analysis") {
             None => Vec::new(),
@@ -916,11 +956,8 @@ impl Checker<'_> {
                     format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation)"),
                 ));
             }
-            let spec: AnalysisSpec = self.de(
-                &ctx,
-                &keys!["analysis", i],
-                &Spanned::new(item.span(), DeValue::Table(rest)),
-            )?;
+            let spec =
+                self.analysis_spec(&ctx, i, Spanned::new(item.span(), DeValue::Table(rest)))?;
             for (field, j, r, need) in column_refs(&spec) {
                 let mut p = at(field).to_vec();
                 p.extend(j.map(Seg::Index));

@@ -159,6 +159,34 @@ fn syntax_and_unknown_keys() {
 }
 
 #[test]
+fn analysis_fields_are_located_and_named() {
+    fails(
+        "group = \"a.g\"",
+        "group = \"a.g\"\ntimes = \"x\"",
+        "times =",
+        "analysis \"km\" field times:",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"b.y\"]\nties = \"exact\"",
+        "ties =",
+        "analysis \"cox\" field ties: unknown variant `exact`",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = \"a.x\"",
+        "covariates =",
+        "field covariates",
+    );
+    fails(
+        "time = \"a.t\"\nevent = \"a.e\"\ncov",
+        "time = \"a.t\"\ncov",
+        "[[analysis]]\nname = \"cox\"",
+        "missing field `event`",
+    );
+}
+
+#[test]
 fn study_section() {
     fails("id = \"s1\"", "id = \"s 1\"", "id =", "field id");
     fails(
