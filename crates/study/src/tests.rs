@@ -249,6 +249,26 @@ event = "a.e"
     assert_eq!(out.linkage.intersection, 3);
     assert!(out.data[0].keys.is_none());
     assert!(crate::render::text(&out).contains("one data party, no linkage"));
+
+    // With a [linkage] table, one data party's keys are still prepared: a missing key and
+    // a duplicate are dropped.
+    std::fs::write(d.join("k.csv"), "id,t\n1,5\n,6\n1,7\n2,8\n").unwrap();
+    let keyed = text
+        .replace("file = \"a.csv\"", "file = \"k.csv\"\nkey = [\"id\"]")
+        .replace(
+            "e = \"binary\"\nw = { type = \"categorical\", levels = [\"a\", \"b\"] }\n",
+            "",
+        )
+        .replace("event = \"a.e\"", "event = \"a.t\"")
+        .replace(
+            "[recipients.r]",
+            "[linkage]\nkey = [{ name = \"id\" }]\nduplicates = \"keep_first\"\n[recipients.r]",
+        );
+    let s = parse("study.toml", &keyed, &d).unwrap();
+    let (n, cols) = reveal_linked(&s, &RunOptions::default()).unwrap();
+    assert_eq!(n, 2);
+    let f = |v: f64| tessera_mpc::fixed::encode::<u128>(v, 24);
+    assert_eq!(cols, vec![vec![1, 1], vec![f(5.0), f(8.0)]]);
 }
 
 #[test]

@@ -436,6 +436,18 @@ fn disclosure() {
 }
 
 #[test]
+fn integer_levels_are_read_as_text() {
+    let text = BASE.replace("levels = [\"u\", \"v\"]", "levels = [1, 2]");
+    let s = check(&text).unwrap();
+    assert_eq!(
+        s.data[0].column("g").unwrap().kind,
+        ColumnType::Categorical {
+            levels: vec!["1".into(), "2".into()]
+        }
+    );
+}
+
+#[test]
 fn one_data_party_needs_no_linkage() {
     let text = BASE
         .replace(
