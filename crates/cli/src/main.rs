@@ -3,6 +3,7 @@
 mod alloc;
 mod bench;
 mod init;
+mod run;
 
 use std::process::ExitCode;
 
@@ -22,6 +23,9 @@ enum Command {
     /// Create this station's identity: a private key and a certificate, whose fingerprint
     /// the other stations list to trust this one.
     Init(init::InitArgs),
+    /// Run a study (study.toml) with the three compute parties on this machine and print
+    /// its results.
+    Run(run::RunArgs),
     /// Measure the system (seconds, bytes, rounds).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     alloc::tune();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => return run::main(&args),
         Command::Init(args) => init::run(&args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),
         Command::BenchParty(args) => bench::party::run(&args),

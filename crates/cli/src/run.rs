@@ -1,0 +1,108 @@
+//! `tessera run STUDY`: runs a whole study with the three compute parties on this machine
+//! and prints the results (text tables, or one JSON document with `--json`); `--out DIR`
+//! also writes `results.json` and `results.txt`.
+//!
+//! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
+//! (nothing was computed); 1 for a failure while running, or when an analysis gave no
+//! result (the others are still printed).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use tessera_study::render;
+use tessera_study::{RunOptions, StudyError, Transport};
+
+/// Arguments of `tessera run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The study file (see docs/study.md).
+    pub study: PathBuf,
+    /// Print one JSON document on standard output instead of text tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write DIR/results.json and DIR/results.txt (DIR is created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite existing result files in --out.
+    #[arg(long)]
+    pub force: bool,
+    /// Connect the three compute parties over loopback TCP instead of in memory.
+    #[arg(long)]
+    pub tcp: bool,
+    /// Seconds a party waits for a peer before giving up.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+const FILES: [&str; 2] = ["results.json", "results.txt"];
+
+fn fail(e: &StudyError) -> ExitCode {
+    eprintln!("tessera: {e}");
+    ExitCode::from(e.exit_code())
+}
+
+/// Refuses to overwrite result files unless `force`; creates the folder.
+fn check_out(dir: &Path, force: bool) -> Result<(), String> {
+    if !force {
+        if let Some(f) = FILES.iter().map(|f| dir.join(f)).find(|p| p.exists()) {
+            return Err(format!(
+                "{} exists; use --force to overwrite it",
+                f.display()
+            ));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Runs the study; the exit code says how it went (see the module docs).
+pub fn main(args: &RunArgs) -> ExitCode {
+    let study = match tessera_study::load(&args.study) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    if let Some(dir) = &args.out {
+        if let Err(e) = check_out(dir, args.force) {
+            eprintln!("tessera: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let opts = RunOptions {
+        transport: if args.tcp {
+            Transport::Tcp
+        } else {
+            Transport::Memory
+        },
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let out = match tessera_study::run_local(&study, &opts) {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    let (json, text) = (render::json(&out), render::text(&out));
+    if args.json {
+        println!("{json}");
+    } else {
+        print!("{text}");
+    }
+    if let Some(dir) = &args.out {
+        for (name, body) in FILES.iter().zip([&json, &text]) {
+            let p = dir.join(name);
+            if let Err(e) = std::fs::write(&p, format!("{}\n", body.trim_end())) {
+                eprintln!("tessera: cannot write {}: {e}", p.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut code = ExitCode::SUCCESS;
+    for a in out.failures() {
+        eprintln!(
+            "tessera: analysis \"{}\" gave no result: {}",
+            a.name,
+            a.error.as_deref().unwrap_or("")
+        );
+        code = ExitCode::FAILURE;
+    }
+    code
+}

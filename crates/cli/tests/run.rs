@@ -1,0 +1,141 @@
+//! `tessera run` as a user runs it: exit codes, messages on stderr, one JSON document on
+//! stdout, result files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_tessera");
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml")
+}
+
+/// A fresh, empty folder under the system's temporary folder.
+fn scratch(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir =
+        std::env::temp_dir().join(format!("tessera-run-{tag}-{}-{nanos}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str], study: &Path) -> Output {
+    Command::new(EXE)
+        .arg("run")
+        .arg(study)
+        .args(args)
+        .output()
+        .expect("run tessera")
+}
+
+/// The exit code a completed run must have: 0 when every analysis gave a result, 1 when
+/// one did not (while the analyses are being built they answer "not available yet").
+fn expected_code(doc: &serde_json::Value) -> i32 {
+    let failed = doc["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["result"].is_null());
+    i32::from(failed)
+}
+
+#[test]
+fn an_invalid_study_exits_2_naming_file_line_and_field() {
+    let dir = scratch("invalid");
+    let fixtures = format!("{}/../../fixtures", env!("CARGO_MANIFEST_DIR"));
+    let text = fs::read_to_string(example())
+        .unwrap()
+        .replace("../../fixtures", &fixtures)
+        .replace("\"gp.bmi\",", "\"gp.weight\",");
+    let study = dir.join("study.toml");
+    fs::write(&study, &text).unwrap();
+    let out = run(&[], &study);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = text[..text.find("\"gp.weight\"").unwrap()]
+        .matches('\n')
+        .count()
+        + 1;
+    assert!(
+        err.contains(&format!("study.toml:{line}:")),
+        "line {line} expected in: {err}"
+    );
+    assert!(
+        err.contains("field covariates") && err.contains("\"weight\""),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_data_exits_2_without_echoing_the_value() {
+    let dir = scratch("data");
+    fs::write(dir.join("a.csv"), "id,v\n1,2\n2,secret-value\n").unwrap();
+    let study = dir.join("study.toml");
+    fs::write(
+        &study,
+        "[study]\nid = \"d\"\n[parties.a]\ncompute = 0\n[parties.b]\ncompute = 1\n\
+         [parties.c]\ncompute = 2\n[data.a]\nfile = \"a.csv\"\n[data.a.columns]\nv = \"numeric\"\n\
+         [recipients.r]\n[[analysis]]\nname = \"x\"\nkind = \"describe\"\ncolumns = [\"a.v\"]\n",
+    )
+    .unwrap();
+    let out = run(&["--json"], &study);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("a.csv:3: column \"v\": not a number"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn json_is_one_document_and_out_writes_the_files() {
+    let dir = scratch("json");
+    let res = dir.join("results");
+    let out = run(&["--json", "--out", res.to_str().unwrap()], &example());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(expected_code(&doc)), "{err}");
+    assert_eq!(doc["study"]["id"], "synthetic-survival");
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    let names: Vec<&str> = doc["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["km_by_treatment", "logrank_by_stage", "cox"]);
+    for a in doc["analyses"].as_array().unwrap() {
+        assert!(a["kind"].is_string() && a["recipients"].is_array());
+        if a["result"].is_null() {
+            let e = a["error"].as_str().unwrap();
+            assert!(err.contains(e), "{err}");
+        }
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(res.join("results.json")).unwrap()).unwrap();
+    assert_eq!(written["linkage"], doc["linkage"]);
+    let txt = fs::read_to_string(res.join("results.txt")).unwrap();
+    assert!(txt.contains("1700 linked rows"), "{txt}");
+
+    // Existing result files are not overwritten without --force.
+    let again = run(&["--out", res.to_str().unwrap()], &example());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let forced = run(
+        &["--tcp", "--force", "--out", res.to_str().unwrap()],
+        &example(),
+    );
+    assert_eq!(forced.status.code(), Some(expected_code(&doc)));
+    let text = String::from_utf8(forced.stdout).unwrap();
+    assert!(text.starts_with("study: synthetic-survival"), "{text}");
+    assert!(
+        text.contains("registry 1800 rows, gp 1900 rows -> 1700 linked rows"),
+        "{text}"
+    );
+}

@@ -1,0 +1,35 @@
+//! Errors of the study crate, sorted by who must act: the author of the study file, the
+//! owner of the data, or whoever runs the computation.
+
+use thiserror::Error;
+
+/// Why a study could not be read or run. The messages name the file, line and field (study
+/// file) or the file, line and column (data), never a data value.
+#[derive(Debug, Error)]
+pub enum StudyError {
+    /// The study file is invalid: `study.toml:LINE:COL: what is wrong`.
+    #[error("{0}")]
+    Invalid(String),
+    /// A dataset named by the study is unreadable or does not fit its declaration
+    /// (`registry.csv:57: column "age": not a number`), or the linkage refused it
+    /// (duplicate keys under `duplicates = "refuse"`).
+    #[error("{0}")]
+    Data(String),
+    /// The computation failed while running (network, engine, a party that stopped).
+    #[error("{0}")]
+    Run(String),
+}
+
+impl StudyError {
+    /// The exit code the command line uses: 2 for an invalid study or data, 1 for a
+    /// failure while running.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StudyError::Invalid(_) | StudyError::Data(_) => 2,
+            StudyError::Run(_) => 1,
+        }
+    }
+}
+
+/// Result of the study crate.
+pub type Result<T> = std::result::Result<T, StudyError>;

@@ -1,0 +1,193 @@
+//! The study, as read from `study.toml` and validated: the types the rest of tessera uses
+//! (see `docs/study.md` for the file format, and [`crate::validate`] for the checks).
+
+use std::path::PathBuf;
+
+use tessera_link::keys::{Duplicates, KeyColumn, KeySpec};
+use tessera_net::identity::Fingerprint;
+use tessera_stats::{AnalysisSpec, Disclosure, Schema};
+
+use crate::locate::Source;
+
+/// Fixed-point fractional bits when the study sets none.
+pub const DEFAULT_FRAC_BITS: u32 = 24;
+
+/// Tokens read as missing when a dataset declares none.
+pub const DEFAULT_MISSING: [&str; 4] = ["", "NA", "NaN", "nan"];
+
+/// A validated study.
+#[derive(Clone, Debug)]
+pub struct Study {
+    /// The study file's text and name (to locate later errors).
+    pub source: Source,
+    /// Identifier (`[A-Za-z0-9._-]+`), mixed into the linkage digest.
+    pub id: String,
+    /// Optional human title.
+    pub title: Option<String>,
+    /// Fixed-point fractional bits (16..=32).
+    pub frac_bits: u32,
+    /// Every station taking part, in file order.
+    pub parties: Vec<PartySpec>,
+    /// The data parties' datasets, in the order of `[parties]`: the order in which they are
+    /// shared and joined, and of the linked table's columns.
+    pub data: Vec<DataSpec>,
+    /// The linkage key; `None` only with one data party.
+    pub linkage: Option<LinkageSpec>,
+    /// Disclosure rules.
+    pub disclosure: Disclosure,
+    /// Who may receive results, in file order.
+    pub recipients: Vec<RecipientSpec>,
+    /// The analyses, in file order.
+    pub analyses: Vec<AnalysisEntry>,
+}
+
+impl Study {
+    /// The party called `name`.
+    pub fn party(&self, name: &str) -> Option<&PartySpec> {
+        self.parties.iter().find(|p| p.name == name)
+    }
+
+    /// The names of the three compute parties, by slot.
+    pub fn compute_parties(&self) -> [&str; 3] {
+        let mut out = [""; 3];
+        for p in &self.parties {
+            if let Some(c) = p.compute {
+                out[c] = &p.name;
+            }
+        }
+        out
+    }
+
+    /// The linkage key as [`tessera_link`] takes it, with the study id as context; `None`
+    /// without a `[linkage]` table.
+    pub fn key_spec(&self) -> Option<KeySpec> {
+        self.linkage.as_ref().map(|l| KeySpec {
+            columns: l.key.clone(),
+            duplicates: l.duplicates,
+            context: self.id.clone(),
+        })
+    }
+}
+
+/// A station taking part in the study.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartySpec {
+    /// Name (`[a-z0-9_]+`).
+    pub name: String,
+    /// Compute slot 0, 1 or 2; `None` for an outside data party.
+    pub compute: Option<usize>,
+    /// `host:port` where the station listens (for runs across machines; unused locally).
+    pub address: Option<String>,
+    /// SHA-256 fingerprint of the station's certificate (for TLS; unused locally).
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// The declared type of a data column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnType {
+    /// Real values, optionally range-checked by the owner before sharing.
+    Numeric {
+        /// Smallest allowed value.
+        min: Option<f64>,
+        /// Largest allowed value.
+        max: Option<f64>,
+    },
+    /// Numeric restricted to 0 and 1 (checked by the owner).
+    Binary,
+    /// One of the declared levels (the text in the file, compared exactly after trimming).
+    Categorical {
+        /// The levels, in the study's order (the first is the reference level of models).
+        levels: Vec<String>,
+    },
+}
+
+impl ColumnType {
+    /// The public schema of a column of this type in the shared table.
+    pub fn schema(&self) -> Schema {
+        match self {
+            ColumnType::Numeric { .. } | ColumnType::Binary => Schema::Numeric,
+            ColumnType::Categorical { levels } => Schema::Categorical(levels.clone()),
+        }
+    }
+
+    /// `numeric`, `binary` or `categorical`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ColumnType::Numeric { .. } => "numeric",
+            ColumnType::Binary => "binary",
+            ColumnType::Categorical { .. } => "categorical",
+        }
+    }
+}
+
+/// A column a data party shares.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnSpec {
+    /// Column name in the dataset (the header of the CSV file).
+    pub name: String,
+    /// Its type.
+    pub kind: ColumnType,
+}
+
+/// A data party's dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DataSpec {
+    /// The owning party.
+    pub party: String,
+    /// The file as written in the study (relative to the study file's folder).
+    pub file_name: String,
+    /// The file's path (the study file's folder joined with `file_name`).
+    pub file: PathBuf,
+    /// Its columns forming the linkage key, in the order of `[linkage].key`.
+    pub key: Vec<String>,
+    /// Values read as missing.
+    pub missing: Vec<String>,
+    /// Field delimiter (one ASCII character).
+    pub delimiter: u8,
+    /// The columns read and shared, in file order.
+    pub columns: Vec<ColumnSpec>,
+}
+
+impl DataSpec {
+    /// The declared column `name`.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// `party.column` names and schemas of the shared columns, in order.
+    pub fn schema(&self) -> Vec<(String, Schema)> {
+        self.columns
+            .iter()
+            .map(|c| (format!("{}.{}", self.party, c.name), c.kind.schema()))
+            .collect()
+    }
+}
+
+/// How records are linked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkageSpec {
+    /// Key components (names are those of `[linkage].key`), with their normalisation.
+    pub key: Vec<KeyColumn>,
+    /// Rule for duplicate keys within one party.
+    pub duplicates: Duplicates,
+}
+
+/// A result recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecipientSpec {
+    /// Name.
+    pub name: String,
+    /// Fingerprint of the recipient's certificate, for delivery across machines.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// One `[[analysis]]` of the study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisEntry {
+    /// Unique name.
+    pub name: String,
+    /// Recipients of its result.
+    pub recipients: Vec<String>,
+    /// What to compute.
+    pub spec: AnalysisSpec,
+}

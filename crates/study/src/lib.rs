@@ -1,0 +1,31 @@
+//! The study file (`study.toml`) and the local study runner.
+//!
+//! - [`validate`]: reads a study file into a [`Study`], with errors that name the file,
+//!   line, column and field.
+//! - [`format`]: the validated study (parties, datasets, linkage, disclosure, recipients,
+//!   analyses).
+//! - [`data`]: reads a data party's CSV file as declared (types, missing values, ranges),
+//!   locally at the owner; errors name the file, line and column, never a value.
+//! - [`run`]: runs a whole study with the three compute parties on this machine (threads,
+//!   in memory or over loopback TCP): sharing, linkage, the linked table, the analyses.
+//! - [`render`]: the results as text tables or one JSON document.
+//!
+//! The file format is documented in `docs/study.md`.
+
+pub mod data;
+pub mod error;
+pub mod format;
+pub mod locate;
+pub mod render;
+pub mod run;
+
+pub mod validate;
+
+pub use error::{Result, StudyError};
+pub use format::Study;
+
+#[cfg(test)]
+mod tests;
+
+pub use run::{run_local, RunOptions, StudyOutput, Transport};
+pub use validate::load;

@@ -1,0 +1,600 @@
+//! The local runner: a whole study with the three compute parties as threads of this
+//! process, connected in memory or over loopback TCP.
+//!
+//! # Steps
+//!
+//! 1. Each data party reads its dataset ([`crate::data::load`]), encodes its columns
+//!    ([`tessera_stats::PlainColumn::encode`]) and prepares its linkage keys
+//!    ([`tessera_link::keys::prepare`], context = the study id): locally, at the owner.
+//! 2. The three compute parties start; for every data party in study order its table is
+//!    secret-shared: by the owner itself when it is a compute party
+//!    ([`tessera_link::input::share_prepared`]), or by dealer messages when it is an outside
+//!    data party ([`tessera_link::input::deal`]/[`tessera_link::input::accept`], handed over
+//!    in process here).
+//! 3. With two or more data parties, the oblivious join ([`tessera_link::join`]); the
+//!    joined payload is read back as the linked table ([`tessera_stats::Frame::assemble`],
+//!    columns named `party.column`). With one data party its table is the linked table.
+//! 4. Every analysis runs ([`tessera_stats::analysis::run`]); its opened result is the
+//!    [`Output`].
+//!
+//! # Leakage
+//!
+//! Nothing is opened here beyond what the linkage and the analyses open and document: the
+//! input sizes (rows kept per data party), the intersection size and the analyses' named
+//! results. The owner-side reports (missing values, missing and duplicate keys) stay in
+//! this process: in a run across stations each owner would see only its own.
+//!
+//! # Cost
+//!
+//! Seconds, bytes and rounds of each compute party are measured for the linkage and for
+//! each analysis ([`PartyCost`]).
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tessera_link::input::{accept, deal, share_prepared, SharedInput};
+use tessera_link::join::{join, JoinOptions};
+use tessera_link::keys::{prepare, PrepareReport, Prepared, RawTable};
+use tessera_link::LinkError;
+use tessera_mpc::{AShare, Party};
+use tessera_net::tcp::{connect_with_listener, TcpConfig};
+use tessera_net::{memory, Endpoint, Stats};
+use tessera_stats::{Frame, Output, Schema, StatsError};
+
+use crate::data::{self, DataReport, DataTable};
+use crate::error::{Result, StudyError};
+use crate::format::Study;
+
+/// How the three compute parties are connected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// In-memory queues between threads.
+    #[default]
+    Memory,
+    /// TCP over loopback (each party listens on a free port of 127.0.0.1).
+    Tcp,
+}
+
+/// Options of [`run_local`].
+#[derive(Clone, Copy, Debug)]
+pub struct RunOptions {
+    /// How the parties are connected.
+    pub transport: Transport,
+    /// Receive timeout of every party (also the TCP connection deadline).
+    pub timeout: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            transport: Transport::Memory,
+            timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a study run produced: public facts, the owners' local reports and the results.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyOutput {
+    /// The study: id, title, parties.
+    pub study: StudyInfo,
+    /// Linkage: rows per data party after key preparation, intersection size.
+    pub linkage: LinkageInfo,
+    /// One entry per analysis, in study order.
+    pub analyses: Vec<AnalysisResult>,
+    /// Each data owner's local counts (never sent to anybody in a run across stations).
+    pub data: Vec<OwnerReport>,
+    /// Seconds, bytes and rounds of each compute party.
+    pub cost: Vec<PartyCost>,
+}
+
+impl StudyOutput {
+    /// The analyses that did not produce a result.
+    pub fn failures(&self) -> impl Iterator<Item = &AnalysisResult> {
+        self.analyses.iter().filter(|a| a.error.is_some())
+    }
+}
+
+/// The study's public description.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyInfo {
+    /// Study id.
+    pub id: String,
+    /// Title.
+    pub title: Option<String>,
+    /// Parties in file order.
+    pub parties: Vec<PartyInfo>,
+}
+
+/// One party's role.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartyInfo {
+    /// Name.
+    pub name: String,
+    /// Compute slot, if any.
+    pub compute: Option<usize>,
+    /// Whether it contributes data.
+    pub data: bool,
+}
+
+/// Public facts of the linkage.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkageInfo {
+    /// Key components.
+    pub key: Vec<String>,
+    /// Rows each data party shared (after dropping missing and duplicate keys), study order.
+    pub rows: Vec<PartyRows>,
+    /// Rows of the linked table (with one data party: its rows).
+    pub intersection: usize,
+}
+
+/// Rows of one data party.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartyRows {
+    /// The data party.
+    pub party: String,
+    /// Rows it shared.
+    pub rows: usize,
+}
+
+/// A data owner's local report: its dataset and its linkage keys.
+#[derive(Clone, Debug, Serialize)]
+pub struct OwnerReport {
+    /// Dataset counts (rows, missing values per column).
+    pub dataset: DataReport,
+    /// Key preparation counts (`None` without linkage).
+    pub keys: Option<KeyReport>,
+}
+
+/// [`PrepareReport`] as printed.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct KeyReport {
+    /// Rows read.
+    pub rows_in: usize,
+    /// Rows dropped for a missing key component.
+    pub missing: usize,
+    /// Rows dropped for an unparseable key component.
+    pub invalid: usize,
+    /// Keys occurring more than once.
+    pub duplicate_keys: usize,
+    /// Rows dropped by the duplicate rule.
+    pub duplicates_dropped: usize,
+    /// Rows shared.
+    pub rows_out: usize,
+}
+
+impl From<PrepareReport> for KeyReport {
+    fn from(r: PrepareReport) -> Self {
+        KeyReport {
+            rows_in: r.rows_in,
+            missing: r.missing,
+            invalid: r.invalid,
+            duplicate_keys: r.duplicate_keys,
+            duplicates_dropped: r.duplicates_dropped,
+            rows_out: r.rows_out,
+        }
+    }
+}
+
+/// Seconds, bytes and rounds of one step at one party.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Cost {
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+    /// Communication rounds.
+    pub rounds: u64,
+}
+
+impl Cost {
+    fn between(t: Instant, s0: &Stats, s1: &Stats) -> Cost {
+        let d = s1.since(s0);
+        Cost {
+            seconds: t.elapsed().as_secs_f64(),
+            bytes_sent: d.bytes_sent,
+            bytes_received: d.bytes_received,
+            rounds: d.rounds,
+        }
+    }
+}
+
+/// One compute party's costs.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartyCost {
+    /// Compute slot.
+    pub slot: usize,
+    /// Party name.
+    pub party: String,
+    /// Sharing the inputs and linking.
+    pub linkage: Cost,
+    /// Each analysis, in study order.
+    pub analyses: Vec<Cost>,
+    /// Everything, set-up included.
+    pub total: Cost,
+}
+
+/// The outcome of one analysis.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalysisResult {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Recipients.
+    pub recipients: Vec<String>,
+    /// The opened result as JSON (`None` on error).
+    pub result: Option<serde_json::Value>,
+    /// The result as text tables (empty on error).
+    #[serde(skip)]
+    pub text: String,
+    /// Why there is no result (a refusal by a disclosure rule, an invalid argument, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A data party's table ready for the compute parties.
+struct Input {
+    /// Owner's compute slot, or `None` for an outside data party.
+    slot: Option<usize>,
+    /// The prepared table (at the owner).
+    prepared: Prepared,
+    /// Dealer messages for an outside data party.
+    dealt: Option<[Vec<u8>; 3]>,
+    /// `party.column` names and schemas of its payload.
+    schema: Vec<(String, Schema)>,
+}
+
+/// What each compute party returns from the computation.
+struct PartyRun<T> {
+    rows: Vec<usize>,
+    intersection: usize,
+    linkage: Cost,
+    total: Cost,
+    value: T,
+}
+
+/// Reads every dataset (errors: [`StudyError::Data`]).
+pub fn load_data(study: &Study) -> Result<Vec<DataTable>> {
+    study.data.iter().map(data::load).collect()
+}
+
+fn link_err(party: &str, e: LinkError) -> StudyError {
+    match e {
+        LinkError::Duplicates { keys, rows } => StudyError::Data(format!(
+            "data.{party}: {keys} linkage keys occur more than once ({rows} rows); \
+             set [linkage] duplicates = \"keep_first\" or \"keep_last\", or fix the data"
+        )),
+        e => StudyError::Data(format!("data.{party}: {e}")),
+    }
+}
+
+/// At each data owner: keys prepared, payload encoded, outside parties' messages dealt.
+fn prepare_inputs(study: &Study, tables: &[DataTable]) -> Result<(Vec<Input>, Vec<OwnerReport>)> {
+    let spec = study.key_spec();
+    let mut inputs = Vec::new();
+    let mut reports = Vec::new();
+    for (d, t) in study.data.iter().zip(tables) {
+        let c128: Vec<Vec<u128>> = t
+            .frame
+            .columns
+            .iter()
+            .flat_map(|c| c.encode(study.frac_bits))
+            .collect();
+        let (prepared, keys) = match &spec {
+            Some(spec) => {
+                let raw = RawTable {
+                    keys: t.keys.clone(),
+                    c64: Vec::new(),
+                    c128,
+                };
+                let (p, r) = prepare(spec, &raw).map_err(|e| link_err(&d.party, e))?;
+                (p, Some(KeyReport::from(r)))
+            }
+            None => {
+                let n = t.frame.rows;
+                let p = Prepared {
+                    keys: (0..n as u64).collect(),
+                    c64: Vec::new(),
+                    c128,
+                    source_rows: (0..n).collect(),
+                };
+                (p, None)
+            }
+        };
+        let slot = study.party(&d.party).and_then(|p| p.compute);
+        let dealt = slot.is_none().then(|| deal(&prepared));
+        inputs.push(Input {
+            slot,
+            prepared,
+            dealt,
+            schema: d.schema(),
+        });
+        reports.push(OwnerReport {
+            dataset: t.report.clone(),
+            keys,
+        });
+    }
+    Ok((inputs, reports))
+}
+
+/// Makes one party's endpoint, on that party's thread.
+type Connector = Box<dyn FnOnce() -> Result<Endpoint> + Send>;
+
+fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
+    match opts.transport {
+        Transport::Memory => Ok(memory::connect(opts.timeout)
+            .into_iter()
+            .map(|ep| Box::new(move || Ok(ep)) as Connector)
+            .collect()),
+        Transport::Tcp => {
+            let ls: Vec<TcpListener> = (0..3)
+                .map(|_| TcpListener::bind("127.0.0.1:0"))
+                .collect::<std::io::Result<_>>()
+                .map_err(|e| StudyError::Run(format!("cannot listen on loopback: {e}")))?;
+            let addrs: Vec<SocketAddr> = ls
+                .iter()
+                .map(TcpListener::local_addr)
+                .collect::<std::io::Result<_>>()
+                .map_err(|e| StudyError::Run(e.to_string()))?;
+            let addrs: [SocketAddr; 3] = [addrs[0], addrs[1], addrs[2]];
+            let session = tessera_mpc::prg::fresh_seed();
+            Ok(ls
+                .into_iter()
+                .enumerate()
+                .map(|(me, l)| {
+                    let cfg = TcpConfig {
+                        me,
+                        addrs,
+                        session,
+                        connect_timeout: opts.timeout,
+                        recv_timeout: opts.timeout,
+                    };
+                    Box::new(move || {
+                        connect_with_listener(&cfg, l)
+                            .map_err(|e| StudyError::Run(format!("compute party {me}: {e}")))
+                    }) as Connector
+                })
+                .collect())
+        }
+    }
+}
+
+/// Why a party stopped: a [`StudyError::Run`] naming it.
+fn failed(slot: usize, what: &str, e: impl std::fmt::Display) -> StudyError {
+    StudyError::Run(format!("compute party {slot}, {what}: {e}"))
+}
+
+/// One compute party: shares every input, links, assembles the frame and calls `after`.
+fn party_main<T>(
+    study: &Study,
+    inputs: &[Input],
+    p: &mut Party,
+    after: &(impl Fn(&mut Party, &Frame) -> Result<T> + Sync),
+) -> Result<PartyRun<T>> {
+    let me = p.id();
+    p.set_frac_bits(study.frac_bits);
+    let (t0, s0) = (Instant::now(), p.stats());
+    let mut shared: Vec<SharedInput> = Vec::with_capacity(inputs.len());
+    for inp in inputs {
+        let s = match (inp.slot, &inp.dealt) {
+            (Some(owner), _) => share_prepared(p, owner, (me == owner).then_some(&inp.prepared)),
+            (None, Some(msgs)) => accept(&msgs[me]),
+            (None, None) => unreachable!("outside data parties are dealt"),
+        }
+        .map_err(|e| failed(me, "sharing the inputs", e))?;
+        shared.push(s);
+    }
+    let rows: Vec<usize> = shared.iter().map(|s| s.shape().rows).collect();
+    let schema: Vec<(String, Schema)> = inputs.iter().flat_map(|i| i.schema.clone()).collect();
+    let (n, cols): (usize, Vec<AShare<u128>>) = if shared.len() == 1 {
+        let s = shared.pop().expect("one input");
+        (rows[0], s.payload.c128)
+    } else {
+        let j = join(p, &shared, &JoinOptions::default()).map_err(|e| failed(me, "linking", e))?;
+        drop(shared);
+        let mut cols = Vec::new();
+        for c in &j.columns {
+            cols.extend(j.table.c128[c.c128.clone()].iter().cloned());
+        }
+        (j.intersection, cols)
+    };
+    let frame = Frame::assemble(n, &schema, &cols).map_err(|e| failed(me, "linked table", e))?;
+    drop(cols);
+    let linkage = Cost::between(t0, &s0, &p.stats());
+    let value = after(p, &frame)?;
+    p.barrier().map_err(|e| failed(me, "finishing", e))?;
+    Ok(PartyRun {
+        rows,
+        intersection: n,
+        linkage,
+        total: Cost::between(t0, &s0, &p.stats()),
+        value,
+    })
+}
+
+/// Runs the three compute parties on threads over `opts.transport`: sharing, linkage, the
+/// linked table, then `after` on it. A failing party aborts, so the others fail too; the
+/// error names the first party that failed for a reason of its own.
+fn compute<T: Send>(
+    study: &Study,
+    inputs: &[Input],
+    opts: &RunOptions,
+    after: impl Fn(&mut Party, &Frame) -> Result<T> + Sync,
+) -> Result<[PartyRun<T>; 3]> {
+    let eps = endpoints(opts)?;
+    let results: Vec<Result<PartyRun<T>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = eps
+            .into_iter()
+            .enumerate()
+            .map(|(slot, ep)| {
+                let after = &after;
+                s.spawn(move || {
+                    let ep = ep()?;
+                    let mut p = Party::setup(ep).map_err(|e| failed(slot, "set-up", e))?;
+                    let r = party_main(study, inputs, &mut p, after);
+                    if let Err(e) = &r {
+                        p.abort(&e.to_string());
+                    }
+                    r
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(slot, h)| {
+                h.join()
+                    .unwrap_or_else(|_| Err(failed(slot, "thread", "panicked")))
+            })
+            .collect()
+    });
+    if results.iter().any(Result::is_err) {
+        let errs: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| r.err().map(|e| e.to_string()))
+            .collect();
+        // Prefer a party's own failure over the peers' reports of its abort.
+        let first = errs
+            .iter()
+            .find(|e| !e.contains("abort"))
+            .unwrap_or(&errs[0])
+            .clone();
+        return Err(StudyError::Run(first));
+    }
+    let mut it = results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|_| unreachable!("checked above")));
+    Ok(std::array::from_fn(|_| it.next().expect("three")))
+}
+
+/// One analysis at one party: its output, or the reason it has none, and its cost.
+type AnalysisRun = (std::result::Result<Output, String>, Cost);
+
+/// Runs the whole study (see the module docs). Fails with [`StudyError::Data`] when a
+/// dataset does not fit the study, [`StudyError::Run`] when the computation fails; an
+/// analysis that is refused or not available gives an [`AnalysisResult`] with its error
+/// and the other analyses still run.
+pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
+    let tables = load_data(study)?;
+    let (inputs, reports) = prepare_inputs(study, &tables)?;
+    drop(tables);
+    let runs = compute(study, &inputs, opts, |p, frame| {
+        let mut out: Vec<AnalysisRun> = Vec::new();
+        for a in &study.analyses {
+            let (t, s0) = (Instant::now(), p.stats());
+            let r = tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure);
+            let r = match r {
+                Ok(o) => Ok(o),
+                Err(StatsError::Mpc(e)) => {
+                    return Err(failed(p.id(), &format!("analysis \"{}\"", a.name), e))
+                }
+                // Decided on public values: the same at every party, nothing to abort.
+                Err(e) => Err(e.to_string()),
+            };
+            out.push((r, Cost::between(t, &s0, &p.stats())));
+        }
+        Ok(out)
+    })?;
+    let first = &runs[0];
+    for r in &runs[1..] {
+        let same = r.rows == first.rows
+            && r.intersection == first.intersection
+            && r.value.iter().zip(&first.value).all(|(a, b)| a.0 == b.0);
+        if !same {
+            return Err(StudyError::Run(
+                "the compute parties disagree on the results".into(),
+            ));
+        }
+    }
+    let names = study.compute_parties();
+    let analyses = study
+        .analyses
+        .iter()
+        .zip(&first.value)
+        .map(|(a, (r, _))| AnalysisResult {
+            name: a.name.clone(),
+            kind: a.spec.kind().to_string(),
+            recipients: a.recipients.clone(),
+            result: r.as_ref().ok().map(|o| o.json.clone()),
+            text: r.as_ref().map(|o| o.text.clone()).unwrap_or_default(),
+            error: r.as_ref().err().cloned(),
+        })
+        .collect();
+    Ok(StudyOutput {
+        study: StudyInfo {
+            id: study.id.clone(),
+            title: study.title.clone(),
+            parties: study
+                .parties
+                .iter()
+                .map(|p| PartyInfo {
+                    name: p.name.clone(),
+                    compute: p.compute,
+                    data: study.data.iter().any(|d| d.party == p.name),
+                })
+                .collect(),
+        },
+        linkage: LinkageInfo {
+            key: study
+                .linkage
+                .as_ref()
+                .map(|l| l.key.iter().map(|k| k.name.clone()).collect())
+                .unwrap_or_default(),
+            rows: study
+                .data
+                .iter()
+                .zip(&first.rows)
+                .map(|(d, &rows)| PartyRows {
+                    party: d.party.clone(),
+                    rows,
+                })
+                .collect(),
+            intersection: first.intersection,
+        },
+        analyses,
+        data: reports,
+        cost: runs
+            .iter()
+            .enumerate()
+            .map(|(slot, r)| PartyCost {
+                slot,
+                party: names[slot].to_string(),
+                linkage: r.linkage,
+                analyses: r.value.iter().map(|(_, c)| *c).collect(),
+                total: r.total,
+            })
+            .collect(),
+    })
+}
+
+/// Test support: runs the study's sharing and linkage and reveals the linked table's
+/// encoded columns to every party (never used outside tests: it opens everything).
+#[cfg(test)]
+pub(crate) fn reveal_linked(study: &Study, opts: &RunOptions) -> Result<(usize, Vec<Vec<u128>>)> {
+    let tables = load_data(study)?;
+    let (inputs, _) = prepare_inputs(study, &tables)?;
+    let runs = compute(study, &inputs, opts, |p, frame| {
+        let mut out = Vec::new();
+        for c in &frame.columns {
+            let mut vs = vec![&c.present];
+            match &c.data {
+                tessera_stats::ColumnData::Numeric(v) => vs.push(v),
+                tessera_stats::ColumnData::Categorical { onehot, .. } => vs.extend(onehot),
+            }
+            for v in vs {
+                // LEAKAGE: opens the whole linked table; tests only.
+                out.push(
+                    p.reveal(v)
+                        .map_err(|e: tessera_mpc::MpcError| failed(p.id(), "reveal", e))?,
+                );
+            }
+        }
+        Ok(out)
+    })?;
+    let [a, _, _] = runs;
+    Ok((a.intersection, a.value))
+}

@@ -1,0 +1,426 @@
+//! Tests of the data reader and the runner on the example study and small studies made
+//! here: the linked table, revealed (tests only), equals the plaintext inner join of the
+//! CSV files.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::data::{self, DataTable};
+use crate::error::StudyError;
+use crate::format::Study;
+use crate::run::{reveal_linked, run_local, RunOptions, Transport};
+use crate::validate::parse;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tessera-study-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn example() -> Study {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml");
+    crate::load(&p).unwrap()
+}
+
+/// Rows of encoded values, sorted: the columns of `cols` transposed.
+fn rows_of(cols: &[Vec<u128>]) -> Vec<Vec<u128>> {
+    let n = cols.first().map_or(0, Vec::len);
+    let mut rows: Vec<Vec<u128>> = (0..n)
+        .map(|r| cols.iter().map(|c| c[r]).collect())
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// The plaintext inner join of the datasets on their first key column, normalised by
+/// `norm`, as sorted rows of encoded values (the oracle).
+fn plain_join(study: &Study, norm: impl Fn(&str) -> String) -> Vec<Vec<u128>> {
+    let tables: Vec<DataTable> = study.data.iter().map(|d| data::load(d).unwrap()).collect();
+    let enc: Vec<Vec<Vec<u128>>> = tables
+        .iter()
+        .map(|t| {
+            t.frame
+                .columns
+                .iter()
+                .flat_map(|c| c.encode(study.frac_bits))
+                .collect()
+        })
+        .collect();
+    let index: Vec<HashMap<String, usize>> = tables
+        .iter()
+        .map(|t| {
+            t.keys[0]
+                .iter()
+                .enumerate()
+                .filter_map(|(r, k)| k.as_deref().map(|k| (norm(k), r)))
+                .collect()
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for (k, &r0) in &index[0] {
+        let Some(rs) = index
+            .iter()
+            .map(|ix| ix.get(k).copied())
+            .collect::<Option<Vec<_>>>()
+        else {
+            continue;
+        };
+        let _ = r0;
+        let mut row = Vec::new();
+        for (t, &r) in enc.iter().zip(&rs) {
+            row.extend(t.iter().map(|c| c[r]));
+        }
+        rows.push(row);
+    }
+    rows.sort();
+    rows
+}
+
+#[test]
+fn the_example_links_to_the_plaintext_join() {
+    let s = example();
+    let (n, cols) = reveal_linked(&s, &RunOptions::default()).unwrap();
+    assert_eq!(n, 1700, "fixtures/README.md: 1700 patients in both files");
+    let want = plain_join(&s, |k| k.trim().to_lowercase());
+    assert_eq!(want.len(), 1700);
+    assert_eq!(rows_of(&cols), want);
+}
+
+#[test]
+fn the_example_runs_and_reports() {
+    let s = example();
+    let out = run_local(&s, &RunOptions::default()).unwrap();
+    assert_eq!(out.linkage.intersection, 1700);
+    let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
+    assert_eq!(rows, [1800, 1900]);
+    assert_eq!(out.analyses.len(), 3);
+    // Every analysis has either a result or an error (while the analyses are being built,
+    // "not available yet").
+    for a in &out.analyses {
+        assert!(a.result.is_some() != a.error.is_some(), "{}", a.name);
+    }
+    assert_eq!(out.data[0].dataset.rows, 1800);
+    assert_eq!(out.data[1].keys.unwrap().rows_out, 1900);
+    assert!(out
+        .cost
+        .iter()
+        .all(|c| c.linkage.bytes_sent > 0 && c.linkage.rounds > 0));
+    let j: serde_json::Value = serde_json::from_str(&crate::render::json(&out)).unwrap();
+    assert_eq!(j["linkage"]["intersection"], 1700);
+    assert_eq!(j["analyses"][2]["name"], "cox");
+    assert_eq!(j["analyses"][2]["recipients"][0], "researcher");
+    let text = crate::render::text(&out);
+    assert!(
+        text.contains("registry 1800 rows, gp 1900 rows -> 1700 linked rows"),
+        "{text}"
+    );
+    assert!(text.contains("== km_by_treatment (kaplan_meier)"), "{text}");
+}
+
+/// A study of three data parties, one of them outside the compute parties, with keys that
+/// need normalisation and a missing key; written to a fresh folder.
+fn outside_study(transport_tag: &str) -> Study {
+    let d = tmp(transport_tag);
+    std::fs::write(
+        d.join("a.csv"),
+        "id,x,g\n 001 ,1.5,u\n002,2.25,v\n003,NA,u\n004,-4,v\n,5,u\n006,6,v\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("b.csv"), "key;y\n1;10\n2;20\n4;40\n6;60\n7;70\n").unwrap();
+    std::fs::write(d.join("c.csv"), "k,z\n6,0\n4,1\n2,1\n9,0\n1,\n").unwrap();
+    let text = r#"
+[study]
+id = "outside"
+frac_bits = 20
+[parties.a]
+compute = 0
+[parties.h1]
+compute = 1
+[parties.h2]
+compute = 2
+[parties.b]
+[parties.c]
+[data.a]
+file = "a.csv"
+key = ["id"]
+[data.a.columns]
+x = "numeric"
+g = { type = "categorical", levels = ["u", "v"] }
+[data.b]
+file = "b.csv"
+key = ["key"]
+delimiter = ";"
+[data.b.columns]
+y = "numeric"
+[data.c]
+file = "c.csv"
+key = ["k"]
+[data.c.columns]
+z = "binary"
+[linkage]
+key = [{ name = "pid", normalise = ["trim", "digits_only", "strip_leading_zeros"] }]
+[disclosure]
+min_rows = 1
+[recipients.r]
+[[analysis]]
+name = "d"
+kind = "describe"
+columns = ["a.x", "b.y"]
+"#;
+    let p = d.join("study.toml");
+    std::fs::write(&p, text).unwrap();
+    crate::load(&p).unwrap()
+}
+
+fn digits(k: &str) -> String {
+    let t: String = k.trim().chars().filter(char::is_ascii_digit).collect();
+    let t = t.trim_start_matches('0');
+    if t.is_empty() {
+        "0".into()
+    } else {
+        t.into()
+    }
+}
+
+#[test]
+fn outside_data_parties_are_dealt_in() {
+    let s = outside_study("outside");
+    assert_eq!(s.data.len(), 3);
+    let (n, cols) = reveal_linked(&s, &RunOptions::default()).unwrap();
+    let want = plain_join(&s, digits);
+    assert_eq!(n, 4, "keys 1, 2, 4, 6 are in all three files");
+    assert_eq!(rows_of(&cols), want);
+    let out = run_local(&s, &RunOptions::default()).unwrap();
+    let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
+    assert_eq!(rows, [5, 5, 5], "one missing key in a.csv");
+    assert_eq!(out.data[0].keys.unwrap().missing, 1);
+    assert_eq!(
+        out.data[0].dataset.missing,
+        [("x".to_string(), 1), ("g".to_string(), 0)]
+    );
+    assert_eq!(out.data[2].dataset.missing, [("z".to_string(), 1)]);
+}
+
+#[test]
+fn loopback_tcp_gives_the_same_table() {
+    let s = outside_study("tcp");
+    let opts = RunOptions {
+        transport: Transport::Tcp,
+        ..RunOptions::default()
+    };
+    let (n, cols) = reveal_linked(&s, &opts).unwrap();
+    assert_eq!(n, 4);
+    assert_eq!(rows_of(&cols), plain_join(&s, digits));
+}
+
+#[test]
+fn one_data_party_needs_no_join() {
+    let d = tmp("one");
+    std::fs::write(d.join("a.csv"), "t,e,w\n5,1,a\n6,0,b\n7,1,\n").unwrap();
+    let text = r#"
+[study]
+id = "one"
+[parties.a]
+compute = 1
+[parties.b]
+compute = 0
+[parties.c]
+compute = 2
+[data.a]
+file = "a.csv"
+[data.a.columns]
+t = "numeric"
+e = "binary"
+w = { type = "categorical", levels = ["a", "b"] }
+[recipients.r]
+[[analysis]]
+name = "km"
+kind = "kaplan_meier"
+time = "a.t"
+event = "a.e"
+"#;
+    let s = parse("study.toml", text, &d).unwrap();
+    let (n, cols) = reveal_linked(&s, &RunOptions::default()).unwrap();
+    assert_eq!(n, 3);
+    let t = data::load(&s.data[0]).unwrap();
+    let want: Vec<Vec<u128>> = t.frame.columns.iter().flat_map(|c| c.encode(24)).collect();
+    assert_eq!(cols, want, "one data party: its table, in its order");
+    let out = run_local(&s, &RunOptions::default()).unwrap();
+    assert_eq!(out.linkage.intersection, 3);
+    assert!(out.data[0].keys.is_none());
+    assert!(crate::render::text(&out).contains("one data party, no linkage"));
+
+    // With a [linkage] table, one data party's keys are still prepared: a missing key and
+    // a duplicate are dropped.
+    std::fs::write(d.join("k.csv"), "id,t\n1,5\n,6\n1,7\n2,8\n").unwrap();
+    let keyed = text
+        .replace("file = \"a.csv\"", "file = \"k.csv\"\nkey = [\"id\"]")
+        .replace(
+            "e = \"binary\"\nw = { type = \"categorical\", levels = [\"a\", \"b\"] }\n",
+            "",
+        )
+        .replace("event = \"a.e\"", "event = \"a.t\"")
+        .replace(
+            "[recipients.r]",
+            "[linkage]\nkey = [{ name = \"id\" }]\nduplicates = \"keep_first\"\n[recipients.r]",
+        );
+    let s = parse("study.toml", &keyed, &d).unwrap();
+    let (n, cols) = reveal_linked(&s, &RunOptions::default()).unwrap();
+    assert_eq!(n, 2);
+    let f = |v: f64| tessera_mpc::fixed::encode::<u128>(v, 24);
+    assert_eq!(cols, vec![vec![1, 1], vec![f(5.0), f(8.0)]]);
+}
+
+#[test]
+fn duplicate_keys_are_refused_as_a_data_error() {
+    let d = tmp("dup");
+    std::fs::write(d.join("a.csv"), "id,x\n1,1\n1,2\n2,3\n").unwrap();
+    std::fs::write(d.join("b.csv"), "id,y\n1,1\n2,2\n").unwrap();
+    let text = r#"
+[study]
+id = "dup"
+[parties.a]
+compute = 0
+[parties.b]
+compute = 1
+[parties.c]
+compute = 2
+[data.a]
+file = "a.csv"
+key = ["id"]
+[data.a.columns]
+x = "numeric"
+[data.b]
+file = "b.csv"
+key = ["id"]
+[data.b.columns]
+y = "numeric"
+[linkage]
+key = [{ name = "id" }]
+[recipients.r]
+[[analysis]]
+name = "c"
+kind = "correlation"
+columns = ["a.x", "b.y"]
+"#;
+    let s = parse("study.toml", text, &d).unwrap();
+    let e = run_local(&s, &RunOptions::default()).unwrap_err();
+    assert!(matches!(e, StudyError::Data(_)), "{e}");
+    assert!(
+        e.to_string().contains("data.a") && e.to_string().contains("keep_first"),
+        "{e}"
+    );
+    let keep = parse(
+        "study.toml",
+        &text.replace(
+            "[{ name = \"id\" }]",
+            "[{ name = \"id\" }]\nduplicates = \"keep_last\"",
+        ),
+        &d,
+    )
+    .unwrap();
+    let (n, cols) = reveal_linked(&keep, &RunOptions::default()).unwrap();
+    assert_eq!(n, 2);
+    let x: Vec<u128> = rows_of(&cols).iter().map(|r| r[1]).collect();
+    let f = |v: f64| tessera_mpc::fixed::encode::<u128>(v, 24);
+    assert_eq!(
+        x.iter().copied().collect::<std::collections::BTreeSet<_>>(),
+        [f(2.0), f(3.0)].into()
+    );
+}
+
+/// Writes `csv` as the dataset of a one-party study declaring `columns`, and loads it.
+fn load_csv(tag: &str, csv: &str, columns: &str) -> Result<DataTable, StudyError> {
+    let d = tmp(tag);
+    std::fs::write(d.join("d.csv"), csv).unwrap();
+    let analysis = if columns.contains("categorical") {
+        "kind = \"crosstab\"\nrows = \"a.v\"\ncolumns = \"a.v\""
+    } else {
+        "kind = \"correlation\"\ncolumns = [\"a.v\", \"a.v\"]"
+    };
+    let text = format!(
+        "[study]\nid = \"c\"\n[parties.a]\ncompute = 0\n[parties.b]\ncompute = 1\n\
+         [parties.c]\ncompute = 2\n[data.a]\nfile = \"d.csv\"\nkey = [\"id\"]\n\
+         [data.a.columns]\n{columns}\n[recipients.r]\n[[analysis]]\nname = \"x\"\n{analysis}\n"
+    );
+    let s = parse("study.toml", &text, &d).unwrap();
+    data::load(&s.data[0])
+}
+
+/// A data error that names `d.csv:LINE` and the column, and does not contain `secret`.
+fn csv_fails(tag: &str, csv: &str, columns: &str, line: usize, what: &str, secret: &str) {
+    let e = load_csv(tag, csv, columns).unwrap_err();
+    let m = e.to_string();
+    assert!(matches!(e, StudyError::Data(_)), "{m}");
+    assert!(m.contains(&format!("d.csv:{line}:")), "line {line}: {m}");
+    assert!(m.contains(what), "{what}: {m}");
+    assert!(!m.contains(secret), "the value is echoed: {m}");
+    assert_eq!(e.exit_code(), 2);
+}
+
+#[test]
+fn csv_values_are_checked_without_echoing_them() {
+    let num = "v = \"numeric\"";
+    csv_fails(
+        "c1",
+        "id,v\n1,2\n2,x7q\n",
+        num,
+        3,
+        "column \"v\": not a number",
+        "x7q",
+    );
+    csv_fails("c2", "id,v\n1,inf\n", num, 2, "not a number", "inf");
+    csv_fails(
+        "c3",
+        "id,v\n1,5\n2,130.5\n",
+        "v = { type = \"numeric\", min = 0, max = 120 }",
+        3,
+        "above the declared max",
+        "130.5",
+    );
+    csv_fails(
+        "c4",
+        "id,v\n1,-3.25\n",
+        "v = { type = \"numeric\", min = 0 }",
+        2,
+        "below",
+        "3.25",
+    );
+    csv_fails(
+        "c5",
+        "id,v\n1,1\n2,0.75\n",
+        "v = \"binary\"",
+        3,
+        "not 0 or 1",
+        "0.75",
+    );
+    csv_fails(
+        "c6",
+        "id,v\n1,a\n2,zz9\n",
+        "v = { type = \"categorical\", levels = [\"a\", \"b\"] }",
+        3,
+        "not one of the declared levels",
+        "zz9",
+    );
+    csv_fails("c7", "id,w\n1,2\n", num, 1, "no column \"v\"", "@@");
+    csv_fails("c8", "ident,v\n1,2\n", num, 1, "no key column \"id\"", "@@");
+    csv_fails(
+        "c9",
+        "id,v\n1,2\n2,3,secret4\n",
+        num,
+        3,
+        "3 fields where the header has 2",
+        "secret4",
+    );
+    csv_fails("c10", "id,v,v\n1,2,3\n", num, 1, "more than once", "@@");
+    // Missing values: the default tokens, counted per column; keys missing too.
+    let t = load_csv("c11", "id,v\n1,NA\nNA,3\n3,\n4, nan \n5,1e3\n", num).unwrap();
+    assert_eq!(t.report.rows, 5);
+    assert_eq!(t.report.missing, [("v".to_string(), 3)]);
+    assert_eq!(t.keys[0][1], None);
+    assert_eq!(t.keys[0][0].as_deref(), Some("1"));
+    assert_eq!(
+        t.frame.numeric("a.v").unwrap(),
+        &[None, Some(3.0), None, None, Some(1000.0)]
+    );
+}

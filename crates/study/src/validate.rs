@@ -1,0 +1,997 @@
+//! Reading and checking a study file. Every error names the file, line and column and the
+//! field (`study.toml:23:8: analysis "cox" field covariates: no column "bmi" in
+//! data.gp.columns`).
+//!
+//! The file is parsed once into TOML's spanned tree; each section is deserialised from its
+//! own subtree (so serde's errors keep their positions, and unknown keys are refused
+//! everywhere), then the cross-references are checked: compute slots, data parties and
+//! their datasets, linkage key lengths, recipients, and every `party.column` an analysis or
+//! a disclosure rule names, with its type where the analysis needs one.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tessera_link::keys::{DateOrder, Duplicates, KeyColumn, Norm};
+use tessera_net::identity::{parse_fingerprint, Fingerprint};
+use tessera_stats::{AnalysisSpec, Disclosure};
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use toml::Spanned;
+
+use crate::error::{Result, StudyError};
+use crate::format::*;
+use crate::locate::{keys, Seg, Source};
+
+/// Reads and validates the study file at `path` (the datasets' existence is checked, their
+/// contents are read later by [`crate::data::load`]).
+pub fn load(path: &Path) -> Result<Study> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StudyError::Invalid(format!("{name}: cannot read the study file: {e}")))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    parse(&name, &text, dir)
+}
+
+/// Validates a study file's text; `name` is used in messages, `dir` is the folder that
+/// dataset paths are relative to.
+pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Study> {
+    let src = Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    };
+    let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
+    Checker { src: &src, dir }.study(root.get_ref())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeta {
+    id: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    frac_bits: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParty {
+    #[serde(default)]
+    compute: Option<i64>,
+    #[serde(default)]
+    address: Option<String>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    file: String,
+    #[serde(default)]
+    key: Vec<String>,
+    #[serde(default)]
+    missing: Option<Vec<String>>,
+    #[serde(default)]
+    delimiter: Option<String>,
+    // Read separately, element by element.
+    #[allow(dead_code)]
+    columns: toml::Table,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawColumn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    min: Option<f64>,
+    #[serde(default)]
+    max: Option<f64>,
+    #[serde(default)]
+    levels: Option<Vec<Level>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Level {
+    Text(String),
+    Int(i64),
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum RawNorm {
+    Trim,
+    CollapseSpaces,
+    RemoveSpaces,
+    Casefold,
+    DigitsOnly,
+    StripLeadingZeros,
+    Date,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the names as written in the file
+enum RawDateOrder {
+    DayFirst,
+    MonthFirst,
+    YearFirst,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKey {
+    name: String,
+    #[serde(default)]
+    normalise: Vec<RawNorm>,
+    #[serde(default)]
+    date_order: Option<RawDateOrder>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+enum RawDuplicates {
+    #[default]
+    Refuse,
+    KeepFirst,
+    KeepLast,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinkage {
+    key: Vec<RawKey>,
+    #[serde(default)]
+    duplicates: RawDuplicates,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDisclosure {
+    #[serde(default)]
+    min_cell: Option<u64>,
+    #[serde(default)]
+    min_rows: Option<u64>,
+    #[serde(default)]
+    min_level_rows: Option<u64>,
+    #[serde(default)]
+    max_vars_per_row: Option<f64>,
+    #[serde(default)]
+    allowed_columns: Option<Vec<String>>,
+    #[serde(default)]
+    disallowed_columns: Vec<String>,
+    #[serde(default)]
+    allow_event_times: bool,
+    #[serde(default)]
+    allow_extremes: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipient {
+    #[serde(default)]
+    fingerprint: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAnalysisHead {
+    name: String,
+    #[serde(default)]
+    recipients: Option<Vec<String>>,
+}
+
+/// What an analysis needs of a column.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Numeric or binary.
+    Numeric,
+    /// Categorical.
+    Categorical,
+    /// Any type.
+    Any,
+}
+
+/// The columns an analysis names: (field, index in a list field, reference, need).
+fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, Need)> {
+    use Need::*;
+    fn one<'a>(
+        f: &'static str,
+        c: &'a str,
+        n: Need,
+    ) -> (&'static str, Option<usize>, &'a str, Need) {
+        (f, None, c, n)
+    }
+    fn list<'a>(
+        f: &'static str,
+        cs: &'a [String],
+        n: Need,
+    ) -> Vec<(&'static str, Option<usize>, &'a str, Need)> {
+        cs.iter()
+            .enumerate()
+            .map(|(i, c)| (f, Some(i), c.as_str(), n))
+            .collect()
+    }
+    let mut v = Vec::new();
+    match spec {
+        AnalysisSpec::KaplanMeier(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            if let Some(g) = &s.group {
+                v.push(one("group", g, Categorical));
+            }
+        }
+        AnalysisSpec::Logrank(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            v.push(one("group", &s.group, Categorical));
+        }
+        AnalysisSpec::Cox(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            v.extend(list("covariates", &s.covariates, Any));
+        }
+        AnalysisSpec::Ols(s) => {
+            v.push(one("outcome", &s.outcome, Numeric));
+            v.extend(list("covariates", &s.covariates, Any));
+        }
+        AnalysisSpec::Logistic(s) => {
+            v.push(one("outcome", &s.outcome, Numeric));
+            v.extend(list("covariates", &s.covariates, Any));
+        }
+        AnalysisSpec::Describe(s) => {
+            v.extend(list("columns", &s.columns, Numeric));
+            if let Some(g) = &s.group {
+                v.push(one("group", g, Categorical));
+            }
+        }
+        AnalysisSpec::Crosstab(s) => {
+            v.push(one("rows", &s.rows, Categorical));
+            v.push(one("columns", &s.columns, Categorical));
+        }
+        AnalysisSpec::Correlation(s) => v.extend(list("columns", &s.columns, Numeric)),
+    }
+    v
+}
+
+const SECTIONS: [&str; 7] = [
+    "study",
+    "parties",
+    "data",
+    "linkage",
+    "disclosure",
+    "recipients",
+    "analysis",
+];
+
+struct Checker<'a> {
+    src: &'a Source,
+    dir: &'a Path,
+}
+
+type Entries<'a, 'i> = Vec<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)>;
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl Checker<'_> {
+    fn err(&self, p: &[Seg], msg: impl std::fmt::Display) -> StudyError {
+        self.src.error_path(p, msg)
+    }
+
+    /// Deserialises `v` (found at `at` in the file). Errors keep TOML's span; where serde
+    /// lost it (internally tagged enums buffer their input), an unknown field is located by
+    /// its name and anything else at `v`.
+    fn de<T: DeserializeOwned>(
+        &self,
+        ctx: &str,
+        at: &[Seg],
+        v: &Spanned<DeValue<'_>>,
+    ) -> Result<T> {
+        T::deserialize(ValueDeserializer::from(v.clone())).map_err(|e| {
+            let msg = e.message().trim_end();
+            let span = e.span().or_else(|| {
+                let field = msg
+                    .strip_prefix("unknown field `")
+                    .and_then(|r| r.split_once('`'))
+                    .map(|(f, _)| f);
+                match field {
+                    Some(f) => {
+                        let mut p = at.to_vec();
+                        p.push(Seg::from(f));
+                        self.src.span(&p)
+                    }
+                    None => Some(v.span()),
+                }
+            });
+            // Name the field whose value holds the error, when serde's message does not.
+            let field = match (v.get_ref(), &span) {
+                (DeValue::Table(t), Some(sp)) => t
+                    .iter()
+                    .find(|(_, fv)| fv.span().contains(&sp.start))
+                    .map(|(k, _)| k.get_ref().to_string())
+                    .filter(|k| !msg.contains(&format!("`{k}`"))),
+                _ => None,
+            };
+            match field {
+                Some(f) => self.src.error_at(span, format!("{ctx} field {f}: {msg}")),
+                None => self.src.error_at(span, format!("{ctx}: {msg}")),
+            }
+        })
+    }
+
+    /// The entries of a table-valued section (empty when absent).
+    fn table<'a, 'i>(&self, root: &'a DeTable<'i>, key: &str) -> Result<Entries<'a, 'i>> {
+        match root.get(key) {
+            None => Ok(Vec::new()),
+            Some(v) => match v.get_ref() {
+                DeValue::Table(t) => Ok(t.iter().collect()),
+                _ => Err(self.err(&keys![key], format!("[{key}] must be a table"))),
+            },
+        }
+    }
+
+    fn fingerprint(&self, p: &[Seg], ctx: &str, text: &str) -> Result<Fingerprint> {
+        let hex = text.strip_prefix("sha256:").ok_or_else(|| {
+            self.err(
+                p,
+                format!("{ctx} field fingerprint: expected \"sha256:\" followed by 64 hex digits"),
+            )
+        })?;
+        parse_fingerprint(hex).map_err(|e| self.err(p, format!("{ctx} field fingerprint: {e}")))
+    }
+
+    fn study(&self, root: &DeTable<'_>) -> Result<Study> {
+        for (k, _) in root.iter() {
+            if !SECTIONS.contains(&k.get_ref().as_ref()) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!(
+                        "unknown section `{}` (expected one of: {})",
+                        k.get_ref(),
+                        SECTIONS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let meta_v = root
+            .get("study")
+            .ok_or_else(|| self.err(&[], "missing section [study] (with its `id`)"))?;
+        let meta: RawMeta = self.de("[study]", &keys!["study"], meta_v)?;
+        let id_ok = !meta.id.is_empty()
+            && meta.id.len() <= 128
+            && meta
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !id_ok {
+            return Err(self.err(
+                &keys!["study", "id"],
+                "[study] field id: use 1 to 128 of the characters A-Z a-z 0-9 . _ -",
+            ));
+        }
+        let frac_bits = match meta.frac_bits {
+            None => DEFAULT_FRAC_BITS,
+            Some(f) if (16..=32).contains(&f) => f as u32,
+            Some(_) => {
+                return Err(self.err(
+                    &keys!["study", "frac_bits"],
+                    "[study] field frac_bits: must be between 16 and 32",
+                ))
+            }
+        };
+
+        let parties = self.parties(root)?;
+        let linkage = self.linkage(root)?;
+        let data = self.data(root, &parties, linkage.as_ref())?;
+        let recipients = self.recipients(root)?;
+        let mut study = Study {
+            source: self.src.clone(),
+            id: meta.id,
+            title: meta.title,
+            frac_bits,
+            parties,
+            data,
+            linkage,
+            disclosure: Disclosure::default(),
+            recipients,
+            analyses: Vec::new(),
+        };
+        study.disclosure = self.disclosure(root, &study)?;
+        study.analyses = self.analyses(root, &study)?;
+        Ok(study)
+    }
+
+    fn parties(&self, root: &DeTable<'_>) -> Result<Vec<PartySpec>> {
+        let entries = self.table(root, "parties")?;
+        let mut out: Vec<PartySpec> = Vec::new();
+        let mut slots: [Option<String>; 3] = Default::default();
+        for (k, v) in entries {
+            let name = k.get_ref().to_string();
+            let ctx = format!("[parties.{name}]");
+            if !is_name(&name) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!("party name `{name}`: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            let raw: RawParty = self.de(&ctx, &keys!["parties", &name], v)?;
+            let compute = match raw.compute {
+                None => None,
+                Some(c @ 0..=2) => {
+                    let c = c as usize;
+                    if let Some(other) = &slots[c] {
+                        return Err(self.err(
+                            &keys!["parties", &name, "compute"],
+                            format!("{ctx} field compute: slot {c} is already party `{other}`'s"),
+                        ));
+                    }
+                    slots[c] = Some(name.clone());
+                    Some(c)
+                }
+                Some(_) => {
+                    return Err(self.err(
+                        &keys!["parties", &name, "compute"],
+                        format!("{ctx} field compute: must be 0, 1 or 2"),
+                    ))
+                }
+            };
+            if let Some(a) = &raw.address {
+                if let Err(why) = check_address(a) {
+                    return Err(self.err(
+                        &keys!["parties", &name, "address"],
+                        format!("{ctx} field address: {why}"),
+                    ));
+                }
+            }
+            let fingerprint = match &raw.fingerprint {
+                None => None,
+                Some(f) => {
+                    Some(self.fingerprint(&keys!["parties", &name, "fingerprint"], &ctx, f)?)
+                }
+            };
+            out.push(PartySpec {
+                name,
+                compute,
+                address: raw.address,
+                fingerprint,
+            });
+        }
+        if let Some(missing) = (0..3).find(|&c| slots[c].is_none()) {
+            return Err(self.err(
+                &keys!["parties"],
+                format!(
+                    "[parties]: exactly three parties must have a compute slot (0, 1 and 2); \
+                     no party has slot {missing}"
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn linkage(&self, root: &DeTable<'_>) -> Result<Option<LinkageSpec>> {
+        let Some(v) = root.get("linkage") else {
+            return Ok(None);
+        };
+        let raw: RawLinkage = self.de("[linkage]", &keys!["linkage"], v)?;
+        if raw.key.is_empty() {
+            return Err(self.err(
+                &keys!["linkage", "key"],
+                "[linkage] field key: at least one key column",
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut key = Vec::new();
+        for (i, k) in raw.key.iter().enumerate() {
+            let p = keys!["linkage", "key", i];
+            if k.name.is_empty() || !names.insert(k.name.clone()) {
+                return Err(self.err(
+                    &p,
+                    format!("[linkage] field key: name `{}` empty or repeated", k.name),
+                ));
+            }
+            let has_date = k.normalise.contains(&RawNorm::Date);
+            let order = match (has_date, k.date_order) {
+                (true, None) => {
+                    return Err(self.err(
+                        &p,
+                        format!(
+                            "[linkage] key `{}` field date_order: required with the `date` step \
+                             (day_first, month_first or year_first)",
+                            k.name
+                        ),
+                    ))
+                }
+                (false, Some(_)) => {
+                    return Err(self.err(
+                        &p,
+                        format!(
+                        "[linkage] key `{}` field date_order: only meaningful with the `date` step",
+                        k.name
+                    ),
+                    ))
+                }
+                (_, o) => match o {
+                    Some(RawDateOrder::DayFirst) | None => DateOrder::DayFirst,
+                    Some(RawDateOrder::MonthFirst) => DateOrder::MonthFirst,
+                    Some(RawDateOrder::YearFirst) => DateOrder::YearFirstOnly,
+                },
+            };
+            let steps: Vec<Norm> = k
+                .normalise
+                .iter()
+                .map(|s| match s {
+                    RawNorm::Trim => Norm::Trim,
+                    RawNorm::CollapseSpaces => Norm::CollapseSpaces,
+                    RawNorm::RemoveSpaces => Norm::RemoveSpaces,
+                    RawNorm::Casefold => Norm::CaseFold,
+                    RawNorm::DigitsOnly => Norm::DigitsOnly,
+                    RawNorm::StripLeadingZeros => Norm::StripLeadingZeros,
+                    RawNorm::Date => Norm::Date(order),
+                })
+                .collect();
+            key.push(KeyColumn::new(&k.name, &steps));
+        }
+        let duplicates = match raw.duplicates {
+            RawDuplicates::Refuse => Duplicates::Refuse,
+            RawDuplicates::KeepFirst => Duplicates::KeepFirst,
+            RawDuplicates::KeepLast => Duplicates::KeepLast,
+        };
+        Ok(Some(LinkageSpec { key, duplicates }))
+    }
+
+    fn data(
+        &self,
+        root: &DeTable<'_>,
+        parties: &[PartySpec],
+        linkage: Option<&LinkageSpec>,
+    ) -> Result<Vec<DataSpec>> {
+        let entries = self.table(root, "data")?;
+        let mut found = Vec::new();
+        for (k, v) in &entries {
+            let name = k.get_ref().to_string();
+            if !parties.iter().any(|p| p.name == name) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!("[data.{name}]: no party `{name}` in [parties]"),
+                ));
+            }
+            found.push((name, *v));
+        }
+        for p in parties.iter().filter(|p| p.compute.is_none()) {
+            if !found.iter().any(|(n, _)| *n == p.name) {
+                return Err(self.err(
+                    &keys!["parties", &p.name],
+                    format!(
+                        "[parties.{}]: a party without a compute slot must be a data party, \
+                         but there is no [data.{}]",
+                        p.name, p.name
+                    ),
+                ));
+            }
+        }
+        if found.is_empty() {
+            return Err(self.err(&[], "at least one data party: no [data.NAME] table"));
+        }
+        if found.len() >= 2 && linkage.is_none() {
+            return Err(self.err(
+                &keys!["data"],
+                "[linkage] is required with two or more data parties",
+            ));
+        }
+        // Study order: the order of [parties].
+        found.sort_by_key(|(n, _)| parties.iter().position(|p| p.name == *n));
+        found
+            .into_iter()
+            .map(|(name, v)| self.dataset(&name, v, linkage))
+            .collect()
+    }
+
+    fn dataset(
+        &self,
+        party: &str,
+        v: &Spanned<DeValue<'_>>,
+        linkage: Option<&LinkageSpec>,
+    ) -> Result<DataSpec> {
+        let ctx = format!("[data.{party}]");
+        let raw: RawData = self.de(&ctx, &keys!["data", party], v)?;
+        let at = |f: &str| keys!["data", party, f];
+        let file = self.dir.join(&raw.file);
+        if raw.file.is_empty() || !file.is_file() {
+            return Err(self.err(
+                &at("file"),
+                format!("{ctx} field file: no file {}", file.display()),
+            ));
+        }
+        if let Some(l) = linkage {
+            if raw.key.len() != l.key.len() {
+                return Err(self.err(
+                    &at("key"),
+                    format!(
+                        "{ctx} field key: {} column(s) where [linkage].key has {}",
+                        raw.key.len(),
+                        l.key.len()
+                    ),
+                ));
+            }
+        }
+        let delimiter = match raw.delimiter.as_deref() {
+            None => b',',
+            Some(d) if d.len() == 1 && d.is_ascii() && d != "\"" && d != "\n" => d.as_bytes()[0],
+            Some(_) => {
+                return Err(self.err(
+                    &at("delimiter"),
+                    format!("{ctx} field delimiter: one ASCII character (not a quote or newline)"),
+                ))
+            }
+        };
+        let missing = raw
+            .missing
+            .unwrap_or_else(|| DEFAULT_MISSING.iter().map(|s| s.to_string()).collect());
+        let cols_v = match v.get_ref() {
+            DeValue::Table(t) => t.get("columns").expect("deserialised above"),
+            _ => unreachable!("deserialised as a table above"),
+        };
+        let DeValue::Table(cols_t) = cols_v.get_ref() else {
+            return Err(self.err(
+                &at("columns"),
+                format!("{ctx} field columns: must be a table"),
+            ));
+        };
+        let mut columns = Vec::new();
+        for (ck, cv) in cols_t.iter() {
+            let name = ck.get_ref().to_string();
+            let cctx = format!("[data.{party}.columns] column `{name}`");
+            if name.is_empty() || name.contains('.') {
+                return Err(self.src.error_at(
+                    Some(ck.span()),
+                    format!("{cctx}: a column name must not be empty or contain a dot"),
+                ));
+            }
+            let cp = keys!["data", party, "columns", &name];
+            let raw: RawColumn = match cv.get_ref() {
+                DeValue::String(s) => RawColumn {
+                    kind: s.to_string(),
+                    min: None,
+                    max: None,
+                    levels: None,
+                },
+                DeValue::Table(_) => self.de(&cctx, &cp, cv)?,
+                _ => {
+                    return Err(self.err(
+                        &cp,
+                        format!(
+                        "{cctx}: a type (\"numeric\", \"binary\") or a table {{ type = ..., ... }}"
+                    ),
+                    ))
+                }
+            };
+            let kind = self.column_type(&cp, &cctx, raw)?;
+            columns.push(ColumnSpec { name, kind });
+        }
+        if columns.is_empty() {
+            return Err(self.err(
+                &at("columns"),
+                format!("{ctx} field columns: no column declared"),
+            ));
+        }
+        Ok(DataSpec {
+            party: party.to_string(),
+            file_name: raw.file,
+            file,
+            key: raw.key,
+            missing,
+            delimiter,
+            columns,
+        })
+    }
+
+    fn column_type(&self, p: &[Seg], ctx: &str, raw: RawColumn) -> Result<ColumnType> {
+        let bad = |m: &str| self.err(p, format!("{ctx}: {m}"));
+        match raw.kind.as_str() {
+            "numeric" => {
+                if raw.levels.is_some() {
+                    return Err(bad("field levels: only for categorical columns"));
+                }
+                if let (Some(a), Some(b)) = (raw.min, raw.max) {
+                    if a > b {
+                        return Err(bad("field min: larger than max"));
+                    }
+                }
+                Ok(ColumnType::Numeric {
+                    min: raw.min,
+                    max: raw.max,
+                })
+            }
+            "binary" => {
+                if raw.levels.is_some() || raw.min.is_some() || raw.max.is_some() {
+                    return Err(bad("a binary column takes no min, max or levels"));
+                }
+                Ok(ColumnType::Binary)
+            }
+            "categorical" => {
+                if raw.min.is_some() || raw.max.is_some() {
+                    return Err(bad("a categorical column takes no min or max"));
+                }
+                let levels: Vec<String> = raw
+                    .levels
+                    .ok_or_else(|| bad("field levels: required for a categorical column"))?
+                    .into_iter()
+                    .map(|l| match l {
+                        Level::Text(s) => s,
+                        Level::Int(i) => i.to_string(),
+                    })
+                    .collect();
+                let distinct: HashSet<&String> = levels.iter().collect();
+                if levels.len() < 2
+                    || distinct.len() != levels.len()
+                    || levels.iter().any(|l| l.trim() != l || l.is_empty())
+                {
+                    return Err(bad(
+                        "field levels: at least two distinct, non-empty levels without surrounding spaces",
+                    ));
+                }
+                Ok(ColumnType::Categorical { levels })
+            }
+            _ => Err(bad(
+                "field type: one of \"numeric\", \"binary\", \"categorical\"",
+            )),
+        }
+    }
+
+    fn recipients(&self, root: &DeTable<'_>) -> Result<Vec<RecipientSpec>> {
+        let mut out = Vec::new();
+        for (k, v) in self.table(root, "recipients")? {
+            let name = k.get_ref().to_string();
+            let ctx = format!("[recipients.{name}]");
+            if !is_name(&name) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!("recipient name `{name}`: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            let raw: RawRecipient = self.de(&ctx, &keys!["recipients", &name], v)?;
+            let fingerprint = match &raw.fingerprint {
+                None => None,
+                Some(f) => {
+                    Some(self.fingerprint(&keys!["recipients", &name, "fingerprint"], &ctx, f)?)
+                }
+            };
+            out.push(RecipientSpec { name, fingerprint });
+        }
+        if out.is_empty() {
+            return Err(self.err(
+                &[],
+                "at least one result recipient: no [recipients.NAME] table",
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Checks a `party.column` reference; `need` is what the field requires.
+    fn column_ref(&self, study: &Study, p: &[Seg], ctx: &str, r: &str, need: Need) -> Result<()> {
+        let Some((party, col)) = r.split_once('.') else {
+            return Err(self.err(p, format!("{ctx}: `{r}` is not of the form party.column")));
+        };
+        let Some(d) = study.data.iter().find(|d| d.party == party) else {
+            return Err(self.err(p, format!("{ctx}: no data party \"{party}\" (in `{r}`)")));
+        };
+        let Some(c) = d.column(col) else {
+            return Err(self.err(
+                p,
+                format!("{ctx}: no column \"{col}\" in data.{party}.columns"),
+            ));
+        };
+        let fits = match need {
+            Need::Any => true,
+            Need::Numeric => !matches!(c.kind, ColumnType::Categorical { .. }),
+            Need::Categorical => matches!(c.kind, ColumnType::Categorical { .. }),
+        };
+        if !fits {
+            let want = if need == Need::Categorical {
+                "a categorical"
+            } else {
+                "a numeric or binary"
+            };
+            return Err(self.err(
+                p,
+                format!("{ctx}: `{r}` is {}, {want} column is needed", c.kind.name()),
+            ));
+        }
+        Ok(())
+    }
+
+    fn disclosure(&self, root: &DeTable<'_>, study: &Study) -> Result<Disclosure> {
+        let raw: RawDisclosure = match root.get("disclosure") {
+            None => RawDisclosure::default(),
+            Some(v) => self.de("[disclosure]", &keys!["disclosure"], v)?,
+        };
+        let mut d = Disclosure {
+            min_cell: raw.min_cell,
+            ..Disclosure::default()
+        };
+        if let Some(v) = raw.min_rows {
+            d.min_rows = v;
+        }
+        if let Some(v) = raw.min_level_rows {
+            d.min_level_rows = v;
+        }
+        if let Some(v) = raw.max_vars_per_row {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(self.err(
+                    &keys!["disclosure", "max_vars_per_row"],
+                    "[disclosure] field max_vars_per_row: must be a positive number",
+                ));
+            }
+            d.max_vars_per_row = v;
+        }
+        for (field, list) in [
+            (
+                "allowed_columns",
+                raw.allowed_columns.as_deref().unwrap_or(&[]),
+            ),
+            ("disallowed_columns", &raw.disallowed_columns[..]),
+        ] {
+            for (i, r) in list.iter().enumerate() {
+                let ctx = format!("[disclosure] field {field}");
+                self.column_ref(study, &keys!["disclosure", field, i], &ctx, r, Need::Any)?;
+            }
+        }
+        d.allowed_columns = raw.allowed_columns;
+        d.disallowed_columns = raw.disallowed_columns;
+        d.allow_event_times = raw.allow_event_times;
+        d.allow_extremes = raw.allow_extremes;
+        Ok(d)
+    }
+
+    /// An analysis' own fields: `kind` picks the specification, whose fields are then read
+    /// with their positions (deserialising the tagged enum directly would lose them).
+    fn analysis_spec(&self, ctx: &str, i: usize, v: Spanned<DeValue<'_>>) -> Result<AnalysisSpec> {
+        use tessera_stats::analysis::*;
+        let at = keys!["analysis", i];
+        let DeValue::Table(t) = v.get_ref() else {
+            return Err(self.err(&at, format!("{ctx}: must be a table")));
+        };
+        let kind = t
+            .get("kind")
+            .and_then(|k| k.get_ref().as_str())
+            .map(str::to_string);
+        let mut own = t.clone();
+        own.remove("kind");
+        let own = Spanned::new(v.span(), DeValue::Table(own));
+        Ok(match kind.as_deref() {
+            Some("kaplan_meier") => AnalysisSpec::KaplanMeier(self.de(ctx, &at, &own)?),
+            Some("logrank") => AnalysisSpec::Logrank(self.de(ctx, &at, &own)?),
+            Some("cox") => AnalysisSpec::Cox(self.de::<CoxSpec>(ctx, &at, &own)?),
+            Some("ols") => AnalysisSpec::Ols(self.de(ctx, &at, &own)?),
+            Some("logistic") => AnalysisSpec::Logistic(self.de(ctx, &at, &own)?),
+            Some("describe") => AnalysisSpec::Describe(self.de(ctx, &at, &own)?),
+            Some("crosstab") => AnalysisSpec::Crosstab(self.de(ctx, &at, &own)?),
+            Some("correlation") => AnalysisSpec::Correlation(self.de(ctx, &at, &own)?),
+            // Anything else: serde's own message ("unknown variant ...", "invalid type").
+            _ => self.de(ctx, &at, &v)?,
+        })
+    }
+
+    fn analyses(&self, root: &DeTable<'_>, study: &Study) -> Result<Vec<AnalysisEntry>> {
+        let items: Vec<&Spanned<DeValue<'_>>> = match root.get("analysis") {
+            None => Vec::new(),
+            Some(v) => match v.get_ref() {
+                DeValue::Array(a) => a.iter().collect(),
+                _ => {
+                    return Err(self.err(
+                        &keys!["analysis"],
+                        "analysis: write each analysis as an [[analysis]] table",
+                    ))
+                }
+            },
+        };
+        if items.is_empty() {
+            return Err(self.err(&[], "at least one analysis: no [[analysis]] table"));
+        }
+        let mut out: Vec<AnalysisEntry> = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let ctx0 = format!("[[analysis]] number {}", i + 1);
+            let DeValue::Table(t) = item.get_ref() else {
+                return Err(self.err(&keys!["analysis", i], format!("{ctx0}: must be a table")));
+            };
+            // `name` and `recipients` are the study's; the rest is the analysis' own.
+            let mut head_t = DeTable::new();
+            let mut rest = t.clone();
+            for k in ["name", "recipients"] {
+                if let Some((kk, vv)) = rest.remove_entry(k) {
+                    head_t.insert(kk, vv);
+                }
+            }
+            let head: RawAnalysisHead = self.de(
+                &ctx0,
+                &keys!["analysis", i],
+                &Spanned::new(item.span(), DeValue::Table(head_t)),
+            )?;
+            let ctx = format!("analysis \"{}\"", head.name);
+            let at = |f: &str| keys!["analysis", i, f];
+            if !is_name(&head.name) {
+                return Err(self.err(
+                    &at("name"),
+                    format!("{ctx} field name: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            if out.iter().any(|a| a.name == head.name) {
+                return Err(self.err(&at("name"), format!("{ctx} field name: used twice")));
+            }
+            let recipients = match head.recipients {
+                None => study.recipients.iter().map(|r| r.name.clone()).collect(),
+                Some(list) => {
+                    for (j, r) in list.iter().enumerate() {
+                        if !study.recipients.iter().any(|x| x.name == *r) {
+                            return Err(self.err(
+                                &keys!["analysis", i, "recipients", j],
+                                format!(
+                                    "{ctx} field recipients: no recipient \"{r}\" in [recipients]"
+                                ),
+                            ));
+                        }
+                    }
+                    if list.is_empty() {
+                        return Err(self.err(
+                            &at("recipients"),
+                            format!("{ctx} field recipients: at least one (or leave it out: every recipient)"),
+                        ));
+                    }
+                    list
+                }
+            };
+            if !rest.contains_key("kind") {
+                return Err(self.err(
+                    &keys!["analysis", i],
+                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation)"),
+                ));
+            }
+            let spec =
+                self.analysis_spec(&ctx, i, Spanned::new(item.span(), DeValue::Table(rest)))?;
+            for (field, j, r, need) in column_refs(&spec) {
+                let mut p = at(field).to_vec();
+                p.extend(j.map(Seg::Index));
+                self.column_ref(study, &p, &format!("{ctx} field {field}"), r, need)?;
+            }
+            out.push(AnalysisEntry {
+                name: head.name,
+                recipients,
+                spec,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Checks the `host:port` form (a name or IPv4 address, or an IPv6 address in brackets).
+fn check_address(a: &str) -> std::result::Result<(), String> {
+    let (host, port) = a.rsplit_once(':').ok_or("expected host:port")?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("port `{port}` is not a number between 1 and 65535")),
+    }
+    let ok = if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        inner.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("host `{host}` is not a host name or an IP address"))
+    }
+}

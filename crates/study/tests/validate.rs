@@ -1,0 +1,465 @@
+//! Every validation error of the study file names the file, the line and the field.
+
+use std::path::{Path, PathBuf};
+
+use tessera_study::format::ColumnType;
+use tessera_study::validate::parse;
+use tessera_study::StudyError;
+
+/// A folder with two small CSV files for the studies below.
+fn dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("study-validate");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("a.csv"), "id,t,e,g,x\n1,5,1,u,0.5\n2,6,0,v,1.5\n").unwrap();
+    std::fs::write(d.join("b.csv"), "pid,y\n1,3\n2,4\n").unwrap();
+    d
+}
+
+const BASE: &str = r#"[study]
+id = "s1"
+[parties.a]
+compute = 0
+[parties.b]
+compute = 1
+[parties.h]
+compute = 2
+[data.a]
+file = "a.csv"
+key = ["id"]
+[data.a.columns]
+t = "numeric"
+e = "binary"
+g = { type = "categorical", levels = ["u", "v"] }
+x = { type = "numeric", min = 0, max = 10 }
+[data.b]
+file = "b.csv"
+key = ["pid"]
+[data.b.columns]
+y = "numeric"
+[linkage]
+key = [{ name = "id", normalise = ["trim"] }]
+[recipients.r]
+[[analysis]]
+name = "km"
+kind = "kaplan_meier"
+time = "a.t"
+event = "a.e"
+group = "a.g"
+[[analysis]]
+name = "cox"
+kind = "cox"
+time = "a.t"
+event = "a.e"
+covariates = ["a.x", "b.y"]
+"#;
+
+fn check(text: &str) -> Result<tessera_study::Study, StudyError> {
+    parse("study.toml", text, &dir())
+}
+
+/// The 1-based line of the first occurrence of `needle` in `text`.
+fn line_of(text: &str, needle: &str) -> usize {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in the text"));
+    text[..at].matches('\n').count() + 1
+}
+
+/// Replaces `from` by `to` in BASE, validates, and checks that the error is an
+/// `Invalid` located on the line of `at` (in the modified text) and mentions `field`.
+fn fails(from: &str, to: &str, at: &str, field: &str) -> String {
+    assert!(BASE.contains(from), "{from}");
+    let text = BASE.replacen(from, to, 1);
+    let err = check(&text).expect_err(to);
+    let msg = err.to_string();
+    assert!(matches!(err, StudyError::Invalid(_)), "{msg}");
+    let want = format!("study.toml:{}:", line_of(&text, at));
+    assert!(msg.starts_with(&want), "expected {want} in: {msg}");
+    assert!(msg.contains(field), "expected `{field}` in: {msg}");
+    assert_eq!(err.exit_code(), 2);
+    msg
+}
+
+#[test]
+fn the_base_study_is_valid() {
+    let s = check(BASE).unwrap();
+    assert_eq!(s.id, "s1");
+    assert_eq!(s.frac_bits, 24);
+    assert_eq!(s.data.len(), 2);
+    assert_eq!(s.data[0].party, "a");
+    assert_eq!(s.data[0].missing, vec!["", "NA", "NaN", "nan"]);
+    assert_eq!(
+        s.data[0].column("g").unwrap().kind,
+        ColumnType::Categorical {
+            levels: vec!["u".into(), "v".into()]
+        }
+    );
+    assert_eq!(s.analyses.len(), 2);
+    assert_eq!(s.analyses[1].recipients, vec!["r"]);
+    assert_eq!(s.compute_parties(), ["a", "b", "h"]);
+    assert_eq!(s.key_spec().unwrap().context, "s1");
+}
+
+#[test]
+fn the_example_study_is_valid() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml");
+    let s = tessera_study::load(&p).unwrap();
+    assert_eq!(s.id, "synthetic-survival");
+    let kinds: Vec<&str> = s.analyses.iter().map(|a| a.spec.kind()).collect();
+    assert_eq!(kinds, ["kaplan_meier", "logrank", "cox"]);
+    assert_eq!(s.compute_parties(), ["registry", "gp", "institute"]);
+    assert!(s.data.iter().all(|d| d.file.is_file()));
+}
+
+#[test]
+fn syntax_and_unknown_keys() {
+    fails("id = \"s1\"", "id = \"s1", "id = ", "");
+    fails(
+        "[recipients.r]",
+        "[recipients.r]\n[extra]",
+        "[extra]",
+        "unknown section `extra`",
+    );
+    fails(
+        "compute = 1\n",
+        "compute = 1\nport = 3\n",
+        "port",
+        "unknown field `port`",
+    );
+    fails(
+        "file = \"b.csv\"",
+        "file = \"b.csv\"\nfiel = 1",
+        "fiel",
+        "unknown field `fiel`",
+    );
+    fails(
+        "x = { type = \"numeric\", min = 0, max = 10 }",
+        "x = { type = \"numeric\", mni = 0 }",
+        "mni",
+        "unknown field `mni`",
+    );
+    fails(
+        "time = \"a.t\"\nevent = \"a.e\"\ngroup",
+        "time = \"a.t\"\ntimez = 1\nevent = \"a.e\"\ngroup",
+        "timez",
+        "unknown field `timez`",
+    );
+    fails(
+        "kind = \"cox\"",
+        "kind = \"coxx\"",
+        "kind = \"coxx\"",
+        "coxx",
+    );
+    fails(
+        "kind = \"cox\"\n",
+        "",
+        "[[analysis]]\nname = \"cox\"",
+        "missing field `kind`",
+    );
+}
+
+#[test]
+fn analysis_fields_are_located_and_named() {
+    fails(
+        "group = \"a.g\"",
+        "group = \"a.g\"\ntimes = \"x\"",
+        "times =",
+        "analysis \"km\" field times:",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"b.y\"]\nties = \"exact\"",
+        "ties =",
+        "analysis \"cox\" field ties: unknown variant `exact`",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = \"a.x\"",
+        "covariates =",
+        "field covariates",
+    );
+    fails(
+        "time = \"a.t\"\nevent = \"a.e\"\ncov",
+        "time = \"a.t\"\ncov",
+        "[[analysis]]\nname = \"cox\"",
+        "missing field `event`",
+    );
+}
+
+#[test]
+fn study_section() {
+    fails("id = \"s1\"", "id = \"s 1\"", "id =", "field id");
+    fails(
+        "id = \"s1\"",
+        "id = \"s1\"\nfrac_bits = 40",
+        "frac_bits",
+        "field frac_bits",
+    );
+    fails("[study]\nid = \"s1\"\n", "", "", "[study]");
+}
+
+#[test]
+fn parties() {
+    fails(
+        "[parties.b]\ncompute = 1",
+        "[parties.b]\ncompute = 0",
+        "compute = 0\n[parties.h]",
+        "slot 0",
+    );
+    fails(
+        "[parties.h]\ncompute = 2",
+        "[parties.h]\ncompute = 3",
+        "compute = 3",
+        "field compute",
+    );
+    fails(
+        "[parties.h]\ncompute = 2\n",
+        "",
+        "[parties.a]",
+        "no party has slot 2",
+    );
+    fails(
+        "[parties.h]",
+        "[parties.H]",
+        "[parties.H]",
+        "party name `H`",
+    );
+    fails(
+        "[parties.h]\ncompute = 2",
+        "[parties.h]\ncompute = 2\naddress = \"host\"",
+        "address",
+        "field address",
+    );
+    fails(
+        "[parties.h]\ncompute = 2",
+        "[parties.h]\ncompute = 2\naddress = \"h:99999\"",
+        "address",
+        "field address",
+    );
+    fails(
+        "[parties.h]\ncompute = 2",
+        "[parties.h]\ncompute = 2\nfingerprint = \"sha256:abc\"",
+        "fingerprint",
+        "field fingerprint",
+    );
+    let hex = "ab".repeat(32);
+    let ok = BASE.replace(
+        "[parties.h]\ncompute = 2",
+        &format!(
+            "[parties.h]\ncompute = 2\naddress = \"[::1]:7000\"\nfingerprint = \"sha256:{hex}\""
+        ),
+    );
+    let s = check(&ok).unwrap();
+    assert_eq!(s.party("h").unwrap().fingerprint, Some([0xab; 32]));
+    // A party without a compute slot must bring data.
+    fails(
+        "[data.a]",
+        "[parties.o]\n[data.a]",
+        "[parties.o]",
+        "[data.o]",
+    );
+}
+
+#[test]
+fn data() {
+    fails("[data.b]\n", "[data.z]\n", "[data.z]", "no party `z`");
+    fails(
+        "file = \"b.csv\"",
+        "file = \"nope.csv\"",
+        "nope.csv",
+        "field file",
+    );
+    fails(
+        "key = [\"pid\"]",
+        "key = [\"pid\", \"x\"]",
+        "key = [\"pid\", \"x\"]",
+        "field key",
+    );
+    fails(
+        "key = [\"pid\"]",
+        "key = [\"pid\"]\ndelimiter = \";;\"",
+        "delimiter",
+        "field delimiter",
+    );
+    fails(
+        "e = \"binary\"",
+        "e = \"boolean\"",
+        "e = \"boolean\"",
+        "field type",
+    );
+    fails(
+        "g = { type = \"categorical\", levels = [\"u\", \"v\"] }",
+        "g = { type = \"categorical\" }",
+        "g = {",
+        "field levels",
+    );
+    fails(
+        "g = { type = \"categorical\", levels = [\"u\", \"v\"] }",
+        "g = { type = \"categorical\", levels = [\"u\", \"u\"] }",
+        "g = {",
+        "field levels",
+    );
+    fails(
+        "x = { type = \"numeric\", min = 0, max = 10 }",
+        "x = { type = \"numeric\", min = 10, max = 0 }",
+        "x = {",
+        "field min",
+    );
+    fails(
+        "y = \"numeric\"\n",
+        "",
+        "[data.b.columns]",
+        "no column declared",
+    );
+    fails(
+        "[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n",
+        "",
+        "[data.a]",
+        "[linkage] is required",
+    );
+}
+
+#[test]
+fn linkage() {
+    fails(
+        "normalise = [\"trim\"]",
+        "normalise = [\"trimm\"]",
+        "trimm",
+        "trimm",
+    );
+    fails(
+        "normalise = [\"trim\"]",
+        "normalise = [\"date\"]",
+        "{ name = \"id\"",
+        "field date_order",
+    );
+    fails(
+        "normalise = [\"trim\"]",
+        "normalise = [\"trim\"], date_order = \"day_first\"",
+        "{ name = \"id\"",
+        "field date_order",
+    );
+    fails(
+        "normalise = [\"trim\"] }]",
+        "normalise = [\"trim\"] }]\nduplicates = \"keep_all\"",
+        "keep_all",
+        "keep_all",
+    );
+    let ok = BASE.replace(
+        "normalise = [\"trim\"]",
+        "normalise = [\"trim\", \"date\"], date_order = \"year_first\"",
+    );
+    let s = check(&ok).unwrap();
+    assert_eq!(s.linkage.unwrap().key[0].steps.len(), 2);
+}
+
+#[test]
+fn recipients_and_analyses() {
+    fails("[recipients.r]\n", "", "", "recipient");
+    fails(
+        "name = \"km\"",
+        "name = \"km\"\nrecipients = [\"bob\"]",
+        "\"bob\"",
+        "field recipients",
+    );
+    fails(
+        "name = \"cox\"",
+        "name = \"km\"",
+        "name = \"km\"\nkind = \"cox\"",
+        "field name",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"b.bmi\"]",
+        "covariates",
+        "analysis \"cox\" field covariates: no column \"bmi\" in data.b.columns",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"c.y\"]",
+        "covariates",
+        "no data party \"c\"",
+    );
+    fails(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"ax\"]",
+        "covariates",
+        "party.column",
+    );
+    fails(
+        "group = \"a.g\"",
+        "group = \"a.x\"",
+        "group = \"a.x\"",
+        "field group: `a.x` is numeric",
+    );
+    fails(
+        "time = \"a.t\"",
+        "time = \"a.g\"",
+        "time = \"a.g\"",
+        "field time: `a.g` is categorical",
+    );
+    let none = &BASE[..BASE.find("[[analysis]]").unwrap()];
+    let msg = check(none).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("study.toml:1:1:") && msg.contains("[[analysis]]"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn disclosure() {
+    fails(
+        "[recipients.r]",
+        "[disclosure]\nmin_rows = 5\nmin_sell = 3\n[recipients.r]",
+        "min_sell",
+        "unknown field `min_sell`",
+    );
+    fails(
+        "[recipients.r]",
+        "[disclosure]\nallowed_columns = [\"a.t\", \"a.nope\"]\n[recipients.r]",
+        "allowed_columns",
+        "field allowed_columns: no column \"nope\"",
+    );
+    fails(
+        "[recipients.r]",
+        "[disclosure]\nmax_vars_per_row = 0\n[recipients.r]",
+        "max_vars",
+        "max_vars_per_row",
+    );
+    let ok = BASE.replace(
+        "[recipients.r]",
+        "[disclosure]\nmin_cell = 3\nmin_rows = 2\n[recipients.r]",
+    );
+    let s = check(&ok).unwrap();
+    assert_eq!(s.disclosure.min_cell, Some(3));
+    assert_eq!(s.disclosure.min_rows, 2);
+}
+
+#[test]
+fn integer_levels_are_read_as_text() {
+    let text = BASE.replace("levels = [\"u\", \"v\"]", "levels = [1, 2]");
+    let s = check(&text).unwrap();
+    assert_eq!(
+        s.data[0].column("g").unwrap().kind,
+        ColumnType::Categorical {
+            levels: vec!["1".into(), "2".into()]
+        }
+    );
+}
+
+#[test]
+fn one_data_party_needs_no_linkage() {
+    let text = BASE
+        .replace(
+            "[data.b]\nfile = \"b.csv\"\nkey = [\"pid\"]\n[data.b.columns]\ny = \"numeric\"\n",
+            "",
+        )
+        .replace(
+            "[linkage]\nkey = [{ name = \"id\", normalise = [\"trim\"] }]\n",
+            "",
+        )
+        .replace("covariates = [\"a.x\", \"b.y\"]", "covariates = [\"a.x\"]");
+    let s = check(&text).unwrap();
+    assert_eq!(s.data.len(), 1);
+    assert!(s.linkage.is_none());
+}
