@@ -22,7 +22,8 @@
 //!    `t_j` minus, for events, their own group's `Σ φ/D`). Reciprocals are taken as `2^20/D`
 //!    so that small reciprocals of large risk sets keep their precision.
 //! 4. **Newton step** `Δ = (I/e)⁻¹ (U/e)` (`e` events, public) with
-//!    [`Party::spd_inverse`]; step halving when the log-likelihood decreased (R's rule);
+//!    [`Party::spd_inverse`]; step halving when the log-likelihood decreased by more than the
+//!    fixed-point noise ([`HALVING_MARGIN`]; R halves on any decrease);
 //!    stop on lifelines' rule: `‖Δ‖ < 1e-7`, or relative change of `ℓ` below `1e-9`, or
 //!    Newton decrement `UᵀΔ/2 < 1e-7` (evaluated inside MPC, the decrement with 2^20 extra
 //!    bits). Then the step that rule would leave untaken is taken and the derivatives are
@@ -68,6 +69,9 @@ use super::risk::{indicator, suffix_sum, RiskOrder};
 pub const PRECISION: f64 = 1e-7;
 /// lifelines' `r_precision`: bound on the relative change of the log-likelihood.
 pub const R_PRECISION: f64 = 1e-9;
+/// A step is halved when the log-likelihood fell by more than this, relative (plus the same
+/// absolute): smaller changes are the fixed-point noise of the likelihood at the optimum.
+pub const HALVING_MARGIN: f64 = 1e-6;
 /// Extra bits of the reciprocals `2^K/D` and of the covariate scales `2^K/sd`.
 const K: u32 = 20;
 
@@ -554,8 +558,11 @@ pub fn cox(
     let mut step = 1.0f64;
     let inv = loop {
         if let Some((b0, delta, ll_prev)) = &prev {
-            // Opened: whether the log-likelihood decreased (step halving, reported).
-            let worse = p.lt(&d.ll, ll_prev)?;
+            // Opened: whether the log-likelihood decreased beyond the fixed-point noise
+            // (step halving, reported). ℓ ≤ 0, so ℓ_prev·(1 + m) - m lies below ℓ_prev.
+            let floor = p.mul_public_real(ll_prev, 1.0 + HALVING_MARGIN)?;
+            let floor = p.add_const(&floor, encode(-HALVING_MARGIN, f));
+            let worse = p.lt(&d.ll, &floor)?;
             if p.reveal_bits(&worse)?[0] & 1 == 1 && step > 1e-3 {
                 step /= 2.0;
                 trace.halvings += 1;

@@ -332,7 +332,8 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
     let singular = || StatsError::NotConverged("information matrix not positive definite".into());
     loop {
         if let Some((b0, delta, ll_prev)) = &prev {
-            if ll < *ll_prev && step > 1e-3 {
+            let margin = super::cox::HALVING_MARGIN;
+            if ll < ll_prev * (1.0 + margin) - margin && step > 1e-3 {
                 step /= 2.0;
                 trace.halvings += 1;
                 beta = b0.iter().zip(delta).map(|(b, d)| b + step * d).collect();
