@@ -543,3 +543,110 @@ fn kaplan_meier_suppresses_cells_below_min_cell() {
     assert!(hidden > 10, "the rule must bite: {hidden} cells hidden");
     assert!(ours.to_string().contains("suppressed"));
 }
+
+mod random {
+    //! Random small data sets (ties, censoring, missing values, 2–3 groups): MPC against the
+    //! plaintext twin.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn frame(rows: &[(u8, bool, u8, i8, Option<u8>)]) -> PlainFrame {
+        PlainFrame::new(vec![
+            PlainColumn {
+                name: "a.t".into(),
+                data: PlainData::Numeric(
+                    rows.iter().map(|r| Some(f64::from(r.0 % 20 + 1))).collect(),
+                ),
+            },
+            PlainColumn {
+                name: "a.e".into(),
+                data: PlainData::Numeric(
+                    rows.iter()
+                        .map(|r| Some(f64::from(u8::from(r.1))))
+                        .collect(),
+                ),
+            },
+            PlainColumn {
+                name: "b.g".into(),
+                data: PlainData::Categorical {
+                    levels: vec!["x".into(), "y".into(), "z".into()],
+                    codes: rows.iter().map(|r| Some(usize::from(r.2 % 3))).collect(),
+                },
+            },
+            PlainColumn {
+                name: "b.x".into(),
+                data: PlainData::Numeric(
+                    rows.iter().map(|r| Some(f64::from(r.3) / 50.0)).collect(),
+                ),
+            },
+            PlainColumn {
+                name: "b.y".into(),
+                data: PlainData::Numeric(
+                    rows.iter().map(|r| r.4.map(|v| f64::from(v % 5))).collect(),
+                ),
+            },
+        ])
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+        #[test]
+        fn survival_analyses_match_their_twins(
+            rows in proptest::collection::vec(
+                (any::<u8>(), any::<bool>(), any::<u8>(), any::<i8>(), proptest::option::weighted(0.9, any::<u8>())),
+                40..80,
+            )
+        ) {
+            let data = frame(&rows);
+            let km = KaplanMeierSpec {
+                time: "a.t".into(),
+                event: "a.e".into(),
+                group: Some("b.g".into()),
+                times: vec![2.0, 5.0, 9.5, 15.0, 30.0],
+                at_event_times: false,
+                conf_level: 0.9,
+            };
+            let ours = mpc(&data, |p, fr| kaplan_meier(p, fr, &km, &no_limits()));
+            let twin = kaplan_meier_plain(&data, &km, &no_limits()).unwrap();
+            for (c, tc) in ours.curves.iter().zip(&twin.curves) {
+                for (r, tr) in c.rows.iter().zip(&tc.rows) {
+                    prop_assert_eq!(r.at_risk, tr.at_risk);
+                    prop_assert_eq!(r.events, tr.events);
+                    prop_assert!((r.survival.unwrap() - tr.survival.unwrap()).abs() < 1e-5);
+                    prop_assert!((r.std_err.unwrap() - tr.std_err.unwrap()).abs() < 1e-5);
+                }
+            }
+            let lr = LogrankSpec {
+                time: "a.t".into(),
+                event: "a.e".into(),
+                group: "b.g".into(),
+                observed_expected: false,
+            };
+            if let Ok(twin) = logrank_plain(&data, &lr, &no_limits()) {
+                if twin.chi_square > 1e-3 {
+                    let ours = mpc(&data, |p, fr| logrank(p, fr, &lr, &no_limits()));
+                    prop_assert!((ours.chi_square - twin.chi_square).abs() < 1e-4 * twin.chi_square.max(1.0),
+                        "{} vs {}", ours.chi_square, twin.chi_square);
+                }
+            }
+            let cx = CoxSpec {
+                time: "a.t".into(),
+                event: "a.e".into(),
+                covariates: vec!["b.x".into(), "b.y".into()],
+                ties: Ties::Efron,
+                max_steps: 30,
+                conf_level: 0.95,
+            };
+            if let Ok(twin) = cox_plain(&data, &cx, &no_limits()) {
+                let ours = mpc(&data, |p, fr| cox(p, fr, &cx, &no_limits()));
+                for (r, t) in ours.rows.iter().zip(&twin.rows) {
+                    prop_assert!((r.coef - t.coef).abs() < 1e-4, "{} vs {}", r.coef, t.coef);
+                    prop_assert!((r.se - t.se).abs() < 1e-3 * t.se, "{} vs {}", r.se, t.se);
+                }
+                prop_assert_eq!(ours.n, twin.n);
+            }
+        }
+    }
+}
