@@ -1,6 +1,7 @@
 //! `tessera run STUDY`: runs a whole study with the three compute parties on this machine
 //! and prints the results (text tables, or one JSON document with `--json`); `--out DIR`
-//! also writes `results.json` and `results.txt`.
+//! also writes `results.json`, `results.txt` and `report.html` (tables and Kaplan–Meier
+//! plots).
 //!
 //! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no
@@ -22,7 +23,8 @@ pub struct RunArgs {
     /// Print one JSON document on standard output instead of text tables.
     #[arg(long)]
     pub json: bool,
-    /// Also write DIR/results.json and DIR/results.txt (DIR is created if needed).
+    /// Also write DIR/results.json, DIR/results.txt and DIR/report.html (DIR is created if
+    /// needed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite existing result files in --out.
@@ -36,7 +38,7 @@ pub struct RunArgs {
     pub timeout: u64,
 }
 
-const FILES: [&str; 2] = ["results.json", "results.txt"];
+const FILES: [&str; 3] = ["results.json", "results.txt", "report.html"];
 
 fn fail(e: &StudyError) -> ExitCode {
     eprintln!("tessera: {e}");
@@ -81,13 +83,14 @@ pub fn main(args: &RunArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let (json, text) = (render::json(&out), render::text(&out));
+    let html = tessera_study::report::html(&out);
     if args.json {
         println!("{json}");
     } else {
         print!("{text}");
     }
     if let Some(dir) = &args.out {
-        for (name, body) in FILES.iter().zip([&json, &text]) {
+        for (name, body) in FILES.iter().zip([&json, &text, &html]) {
             let p = dir.join(name);
             if let Err(e) = std::fs::write(&p, format!("{}\n", body.trim_end())) {
                 eprintln!("tessera: cannot write {}: {e}", p.display());

@@ -122,6 +122,12 @@ fn json_is_one_document_and_out_writes_the_files() {
     assert_eq!(written["linkage"], doc["linkage"]);
     let txt = fs::read_to_string(res.join("results.txt")).unwrap();
     assert!(txt.contains("1700 linked rows"), "{txt}");
+    let html = fs::read_to_string(res.join("report.html")).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("<svg"),
+        "{html}"
+    );
+    assert!(html.contains("km_by_stage") && html.contains("registry.age"));
 
     // Existing result files are not overwritten without --force.
     let again = run(&["--out", res.to_str().unwrap()], &example());

@@ -17,6 +17,7 @@ pub mod error;
 pub mod format;
 pub mod locate;
 pub mod render;
+pub mod report;
 pub mod run;
 
 pub mod validate;
