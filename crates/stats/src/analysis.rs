@@ -274,9 +274,22 @@ pub fn run(
 ) -> Result<Output> {
     disclosure.check_columns(&spec.columns())?;
     disclosure.check_rows(frame.rows)?;
-    let _ = p;
-    Err(StatsError::Invalid(format!(
-        "analysis kind `{}` is not available yet",
-        spec.kind()
-    )))
+    match spec {
+        AnalysisSpec::Describe(s) => Output::of(
+            "describe",
+            &crate::describe::describe(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Crosstab(s) => Output::of(
+            "crosstab",
+            &crate::describe::crosstab(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Correlation(s) => Output::of(
+            "correlation",
+            &crate::describe::correlation(p, frame, s, disclosure)?,
+        ),
+        _ => Err(StatsError::Invalid(format!(
+            "analysis kind `{}` is not available yet",
+            spec.kind()
+        ))),
+    }
 }

@@ -93,6 +93,35 @@ impl Disclosure {
         Ok(())
     }
 
+    /// Refuses (rule `min_level_rows`) unless each of the shared non-negative integer
+    /// `counts` (rows per level of the categorical column(s) `what`) is at least
+    /// `min_level_rows`. Evaluated inside MPC: only the single pass/fail bit is opened, not
+    /// which level failed nor any count. Nothing is computed when the rule is 0.
+    /// Cost: one comparison per level and one equality test (about 20 rounds).
+    pub fn check_level_rows(&self, p: &mut Party, counts: &AShare<u128>, what: &str) -> Result<()> {
+        if self.min_level_rows == 0 || counts.is_empty() {
+            return Ok(());
+        }
+        let threshold = p.public(&vec![u128::from(self.min_level_rows); counts.len()]);
+        let below = p.lt_arith(counts, &threshold)?;
+        let failing = below.sum();
+        let zero = AShare::zeros(1);
+        let none = p.eq(&failing, &zero)?;
+        // LEAKAGE: the one bit "every level reaches min_level_rows" is opened (the rule's
+        // verdict); which level failed and every count stay secret.
+        let pass = p.reveal_bits(&none)?[0] & 1 == 1;
+        if !pass {
+            return Err(refused(
+                "min_level_rows",
+                format!(
+                    "a level of {what} has fewer than {} rows",
+                    self.min_level_rows
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses a model with more than `max_vars_per_row · rows` variables.
     pub fn check_vars(&self, vars: usize, rows: usize) -> Result<()> {
         if vars as f64 > self.max_vars_per_row * rows as f64 {

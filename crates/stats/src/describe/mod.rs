@@ -1,1 +1,192 @@
-//! Descriptive statistics, contingency tables and correlation on the shared linked table.
+//! Descriptive statistics, contingency tables and correlation on the shared linked table,
+//! each beside its plaintext twin ([`plain`], the oracle of the tests).
+//!
+//! - [`describe()`]: count, missing count, mean, variance and standard deviation,
+//!   quantiles (numpy's default `linear` definition), histogram on given bin edges,
+//!   minimum and maximum (only where the policy allows), overall or per level of a
+//!   categorical group column ([`describe::Description`]).
+//! - [`crosstab()`]: contingency table of two categorical columns with Pearson's chi-square
+//!   test of independence, small cells suppressed ([`crosstab::Crosstab`]).
+//! - [`correlation()`]: Pearson correlation matrix on pairwise complete observations, as
+//!   pandas' `DataFrame.corr()` ([`correlation::Correlation`]).
+//!
+//! # Techniques (costs per analysis; `n` rows)
+//!
+//! Counts and sums are local sums of products with indicators: a present indicator or a
+//! one-hot level is an integer 0/1, so `indicator × fixed-point value` needs no truncation.
+//! Per-group sums are one matrix product `[present; x; x²]·[levels]`, whose communication
+//! is the size of the result, not `n`. Contingency counts are the integer product `A'B` of
+//! the two one-hot matrices (in Z_2^64, one round, `La·Lb` elements). Quantiles and extremes
+//! come from one oblivious sort per column (`tessera_mpc::sort`) whose key pushes missing
+//! rows and rows of other (or suppressed) groups to the end: once the counts are opened the
+//! positions of the order statistics are public, and the interpolation between two order
+//! statistics uses public weights, so it is local. Histogram bins are comparisons with the
+//! public edges (one batched `lt` of `n·(edges)` elements) and a matrix product.
+//!
+//! # Disclosure control
+//!
+//! Public rules (`min_rows`, columns) are checked by [`crate::analysis::run`] before anything
+//! is computed. Inside each analysis, before any value is opened: `min_level_rows` on the
+//! secret level counts of every categorical column used (only the pass/fail bit is opened:
+//! [`crate::disclosure::Disclosure::check_level_rows`]), then `min_cell` on every count the
+//! result rests on (the shown/suppressed pattern is opened as part of the result, the
+//! values of suppressed cells never are).
+//!
+//! # Leakage
+//!
+//! Only what the result types hold, plus the pass/fail bit of `min_level_rows` and the
+//! suppression pattern, both stated where they are opened. Two results are opened at a
+//! precision finer than their printed value: quantiles are opened as the exact
+//! interpolation `x_lo + w·(x_hi - x_lo)` of the two order statistics (a deterministic
+//! function of the data, the quantile itself), and chi-square at 40 fractional bits.
+//! The oblivious sort opens comparison results of shuffled rows, which are independent of
+//! the data (`tessera_mpc::sort`).
+
+#[allow(clippy::module_inception)]
+pub mod describe;
+
+pub mod correlation;
+pub mod crosstab;
+pub mod plain;
+pub mod quantile;
+
+pub use correlation::{correlation, Correlation};
+pub use crosstab::{crosstab, Crosstab};
+pub use describe::{describe, Description, Summary};
+
+use tessera_mpc::fixed::encode;
+use tessera_mpc::{AShare, Party};
+
+use crate::error::Result;
+
+/// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64 (local).
+pub(crate) fn low64(x: &AShare<u128>) -> AShare<u64> {
+    AShare {
+        a: x.a.iter().map(|&v| v as u64).collect(),
+        b: x.b.iter().map(|&v| v as u64).collect(),
+    }
+}
+
+/// The elements `idx` of a shared vector (local).
+pub(crate) fn gather<R: tessera_mpc::Ring>(x: &AShare<R>, idx: &[usize]) -> AShare<R> {
+    AShare {
+        a: idx.iter().map(|&i| x.a[i]).collect(),
+        b: idx.iter().map(|&i| x.b[i]).collect(),
+    }
+}
+
+/// Row-major `n × k` matrix from `k` column vectors of length `n` (local).
+pub(crate) fn interleave<R: tessera_mpc::Ring>(cols: &[&AShare<R>], n: usize) -> AShare<R> {
+    let k = cols.len();
+    let mut a = vec![R::ZERO; n * k];
+    let mut b = vec![R::ZERO; n * k];
+    for (j, c) in cols.iter().enumerate() {
+        for i in 0..n {
+            a[i * k + j] = c.a[i];
+            b[i * k + j] = c.b[i];
+        }
+    }
+    AShare { a, b }
+}
+
+/// Multiplies element `k` of a fixed-point vector by the public real `c[k]`: the constants
+/// are encoded with enough fractional bits that each keeps 24 significant bits (so 1/n is
+/// exact to 2^-24 relative even for large n), then one truncation. Two rounds.
+/// Valid while `|x·c|·2^(f + K) < 2^87` (truncation failure below 2^-40), where `K` is 24
+/// plus the bits needed for the smallest constant: e.g. `|x·c| < 2^19` for `c ≥ 2^-20`.
+pub(crate) fn scale_public(p: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
+    let smallest = c
+        .iter()
+        .filter(|v| **v != 0.0)
+        .map(|v| v.abs())
+        .fold(f64::INFINITY, f64::min);
+    let extra = if smallest.is_finite() && smallest < 1.0 {
+        (-smallest.log2()).ceil() as u32
+    } else {
+        0
+    };
+    let k = (24 + extra).min(96);
+    let enc: Vec<u128> = c.iter().map(|&v| encode::<u128>(v, k)).collect();
+    Ok(p.trunc(&x.mul_public(&enc), k)?)
+}
+
+/// Runs `op` with the fixed-point precision temporarily set to `f` fractional bits (all
+/// parties do the same). Used to read a value encoded with 24 bits as if it had `f`: the
+/// numeric functions then return results with `f` fractional bits, which keeps their
+/// relative precision for small results (e.g. 1/√v for large v).
+pub(crate) fn with_frac<T>(
+    p: &mut Party,
+    f: u32,
+    op: impl FnOnce(&mut Party) -> tessera_mpc::Result<T>,
+) -> Result<T> {
+    let old = p.frac_bits();
+    p.set_frac_bits(f);
+    let r = op(p);
+    p.set_frac_bits(old);
+    Ok(r?)
+}
+
+/// Decodes an opened value with `bits` fractional bits: the nearest f64 of the exact value.
+pub(crate) fn decode_bits(v: u128, bits: u32) -> f64 {
+    (v as i128) as f64 / (bits as f64).exp2()
+}
+
+/// Formats a number for the text tables: like pandas, six significant digits.
+pub(crate) fn num(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-4..1e9).contains(&a) {
+        return format!("{v:.5e}");
+    }
+    let digits = 6 - 1 - a.log10().floor() as i32;
+    let s = format!("{v:.*}", digits.max(0) as usize);
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// A right-aligned text table (first column left-aligned).
+pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
+    let cols = header.len();
+    let mut width = vec![0usize; cols];
+    for r in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let mut line = String::new();
+        for (j, (w, c)) in width.iter().zip(r).enumerate() {
+            if j == 0 {
+                line.push_str(&format!("{c:<w$}"));
+            } else {
+                line.push_str(&format!("  {c:>w$}"));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_print_like_pandas() {
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(12.345678), "12.3457");
+        assert_eq!(num(-0.5), "-0.5");
+        assert_eq!(num(1234567.0), "1234567");
+        assert_eq!(num(1e-6), "1.00000e-6");
+    }
+}
