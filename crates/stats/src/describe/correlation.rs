@@ -205,11 +205,13 @@ impl fmt::Display for Correlation {
             .enumerate()
             .map(|(a, name)| {
                 let mut line = vec![name.clone()];
-                line.extend((0..self.columns.len()).map(|b| match (self.r[a][b], self.n[a][b]) {
-                    (Some(r), _) => format!("{r:.6}"),
-                    (None, Some(_)) => "NaN".into(),
-                    (None, None) => small.clone(),
-                }));
+                line.extend(
+                    (0..self.columns.len()).map(|b| match (self.r[a][b], self.n[a][b]) {
+                        (Some(r), _) => format!("{r:.6}"),
+                        (None, Some(_)) => "NaN".into(),
+                        (None, None) => small.clone(),
+                    }),
+                );
                 line
             })
             .collect();

@@ -14,7 +14,7 @@
 //! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
 //!    pattern is opened (part of the result); then the counts and missing counts of the
 //!    shown cells.
-//! 4. Mean: the sum times the public `1/count` (two rounds); opened. Variance
+//! 4. Mean: the sum times the public `1/count` (four rounds); opened. Variance
 //!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *opened* mean `m`
 //!    (local, exact at scale 2f), one truncation, times the public `1/(count - 1)`; opened.
 //!    The standard deviation is the square root of the opened variance (plaintext).
@@ -36,9 +36,9 @@
 //!
 //! Values `|x| < 2^(V-1-f)` for the sort key (`V = 64 - ceil(log2(shown levels + 1))`:
 //! `|x| < 2^38` without a group) and `|x| < 2^38` for the histogram comparisons; sums of
-//! squares `Σx² < 2^39` (fixed-point truncation), means and variances below 2^19 for the
-//! 2^-40 truncation failure bound with a million rows (larger values raise that probability
-//! gracefully, see [`super::scale_public`]).
+//! squares `Σx² < 2^39` (fixed-point truncation), means and variances below 2^23
+//! ([`super::scale_public`]); beyond, the truncation failure probability (2^-40 inside)
+//! grows gracefully.
 //!
 //! # Leakage
 //!
@@ -133,7 +133,9 @@ pub struct Description {
 /// Checks the specification against itself and the policy (plaintext, before anything).
 pub(crate) fn validate(spec: &DescribeSpec, disclosure: &Disclosure) -> Result<()> {
     if spec.columns.is_empty() {
-        return Err(StatsError::Invalid("describe needs at least one column".into()));
+        return Err(StatsError::Invalid(
+            "describe needs at least one column".into(),
+        ));
     }
     if let Some(q) = spec
         .quantiles
@@ -145,10 +147,7 @@ pub(crate) fn validate(spec: &DescribeSpec, disclosure: &Disclosure) -> Result<(
         )));
     }
     if let Some(e) = &spec.histogram {
-        if e.len() < 2
-            || e.iter().any(|v| !v.is_finite())
-            || e.windows(2).any(|w| w[0] >= w[1])
-        {
+        if e.len() < 2 || e.iter().any(|v| !v.is_finite()) || e.windows(2).any(|w| w[0] >= w[1]) {
             return Err(StatsError::Invalid(
                 "histogram edges must be at least two finite, strictly increasing numbers".into(),
             ));
@@ -286,9 +285,7 @@ pub fn describe(
     let mut hist: Vec<Option<Vec<Option<u64>>>> = vec![None; cells];
     let want_order = !spec.quantiles.is_empty() || spec.extremes;
     for (j, (x, pr)) in cols.iter().enumerate() {
-        let lv: Vec<usize> = (0..nl)
-            .filter(|&l| count[j * nl + l] >= Some(1))
-            .collect();
+        let lv: Vec<usize> = (0..nl).filter(|&l| count[j * nl + l] >= Some(1)).collect();
         if lv.is_empty() || !(want_order || spec.histogram.is_some()) {
             continue;
         }
@@ -460,7 +457,11 @@ impl fmt::Display for Description {
         if extremes {
             header.push("min".into());
         }
-        header.extend(self.quantiles.iter().map(|q| format!("{}%", num(q * 100.0))));
+        header.extend(
+            self.quantiles
+                .iter()
+                .map(|q| format!("{}%", num(q * 100.0))),
+        );
         if extremes {
             header.push("max".into());
         }
@@ -486,9 +487,7 @@ impl fmt::Display for Description {
                 if extremes {
                     r.push(opt(s.min));
                 }
-                r.extend(
-                    (0..self.quantiles.len()).map(|t| opt(s.quantiles.get(t).copied())),
-                );
+                r.extend((0..self.quantiles.len()).map(|t| opt(s.quantiles.get(t).copied())));
                 if extremes {
                     r.push(opt(s.max));
                 }
@@ -502,7 +501,11 @@ impl fmt::Display for Description {
             if grouped {
                 header.push("level".into());
             }
-            header.extend(edges.windows(2).map(|w| format!("{}–{}", num(w[0]), num(w[1]))));
+            header.extend(
+                edges
+                    .windows(2)
+                    .map(|w| format!("{}–{}", num(w[0]), num(w[1]))),
+            );
             let rows: Vec<Vec<String>> = self
                 .summaries
                 .iter()
@@ -512,10 +515,7 @@ impl fmt::Display for Description {
                     if grouped {
                         r.push(s.level.clone().unwrap_or_default());
                     }
-                    r.extend(
-                        h.iter()
-                            .map(|c| c.map_or(small.clone(), |c| c.to_string())),
-                    );
+                    r.extend(h.iter().map(|c| c.map_or(small.clone(), |c| c.to_string())));
                     Some(r)
                 })
                 .collect();

@@ -89,26 +89,46 @@ pub(crate) fn interleave<R: tessera_mpc::Ring>(cols: &[&AShare<R>], n: usize) ->
     AShare { a, b }
 }
 
-/// Multiplies element `k` of a fixed-point vector by the public real `c[k]`: the constants
-/// are encoded with enough fractional bits that each keeps 24 significant bits (so 1/n is
-/// exact to 2^-24 relative even for large n), then one truncation. Two rounds.
-/// Valid while `|x·c|·2^(f + K) < 2^87` (truncation failure below 2^-40), where `K` is 24
-/// plus the bits needed for the smallest constant: e.g. `|x·c| < 2^19` for `c ≥ 2^-20`.
+/// Multiplies element `k` of a fixed-point vector by the public real `c[k]` (e.g. `1/n`),
+/// keeping absolute precision: `c = m·2^-e` with `m` in [0.5, 1); first an exact division
+/// by `2^e` (a public power of two, one truncation), then the product with `m` encoded at
+/// [`SCALE_BITS`] bits and one more truncation. Four rounds, two elements per party.
+/// Error: below 2 ulp plus `|x·c|·2^-41`. Valid (truncation failure below 2^-40) while
+/// `|x·c| < 2^23` and `|x|·2^(24 + E - e_k) < 2^87` (`E` the largest `e`).
 pub(crate) fn scale_public(p: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
-    let smallest = c
+    // c = m·2^-e, m in [0.5, 1) (0 for c = 0).
+    let split: Vec<(f64, i32)> = c
         .iter()
-        .filter(|v| **v != 0.0)
-        .map(|v| v.abs())
-        .fold(f64::INFINITY, f64::min);
-    let extra = if smallest.is_finite() && smallest < 1.0 {
-        (-smallest.log2()).ceil() as u32
+        .map(|&v| {
+            if v == 0.0 || !v.is_finite() {
+                return (0.0, 0);
+            }
+            let e = -(v.abs().log2().floor() as i32) - 1;
+            (v * (e as f64).exp2(), e)
+        })
+        .collect();
+    let big = split.iter().map(|s| s.1).max().unwrap_or(0).max(0);
+    let mut t = x.clone();
+    if big > 0 {
+        // x·2^(E - e) exactly, then one division by 2^E: x / 2^e.
+        let pre: Vec<u128> = split
+            .iter()
+            .map(|&(_, e)| 1u128 << (big - e).min(100))
+            .collect();
+        t = p.trunc(&t.mul_public(&pre), big as u32)?;
     } else {
-        0
-    };
-    let k = (24 + extra).min(96);
-    let enc: Vec<u128> = c.iter().map(|&v| encode::<u128>(v, k)).collect();
-    Ok(p.trunc(&x.mul_public(&enc), k)?)
+        let pre: Vec<u128> = split.iter().map(|&(_, e)| 1u128 << (-e).min(100)).collect();
+        t = t.mul_public(&pre);
+    }
+    let enc: Vec<u128> = split
+        .iter()
+        .map(|&(m, _)| encode::<u128>(m, SCALE_BITS))
+        .collect();
+    Ok(p.trunc(&t.mul_public(&enc), SCALE_BITS)?)
 }
+
+/// Fractional bits of the mantissas in [`scale_public`].
+const SCALE_BITS: u32 = 40;
 
 /// Runs `op` with the fixed-point precision temporarily set to `f` fractional bits (all
 /// parties do the same). Used to read a value encoded with 24 bits as if it had `f`: the

@@ -137,7 +137,12 @@ pub fn describe(
 
 /// The counts and Pearson chi-square of two code vectors (rows where either is missing
 /// are dropped; empty rows or columns contribute nothing).
-pub fn table_chi2(la: usize, lb: usize, a: &[Option<usize>], b: &[Option<usize>]) -> (Vec<Vec<u64>>, f64) {
+pub fn table_chi2(
+    la: usize,
+    lb: usize,
+    a: &[Option<usize>],
+    b: &[Option<usize>],
+) -> (Vec<Vec<u64>>, f64) {
     let mut o = vec![vec![0u64; lb]; la];
     for (x, y) in a.iter().zip(b) {
         if let (Some(x), Some(y)) = (x, y) {
