@@ -194,6 +194,34 @@ mod tests {
     }
 
     #[test]
+    fn level_rule_opens_one_verdict() {
+        for (counts, min, pass) in [
+            (vec![3u128, 10, 7], 3u64, true),
+            (vec![3, 10, 7], 4, false),
+            (vec![0, 0], 0, true),
+            (vec![100, 2, 100, 100], 3, false),
+        ] {
+            let d = Disclosure {
+                min_level_rows: min,
+                ..Disclosure::default()
+            };
+            let out = same(run3_ok(|p| {
+                let c = input(p, 2, &counts);
+                let before = p.stats().rounds;
+                let r = d.check_level_rows(p, &c, "`g`");
+                let used = p.stats().rounds - before;
+                Ok((r.map_err(|e| e.to_string()), used > 0))
+            }));
+            assert_eq!(out.0.is_ok(), pass, "{counts:?} >= {min}");
+            if let Err(e) = out.0 {
+                assert!(e.contains("min_level_rows"), "{e}");
+            }
+            // A rule of 0 costs nothing.
+            assert_eq!(out.1, min > 0);
+        }
+    }
+
+    #[test]
     fn public_rules_name_themselves() {
         let d = Disclosure {
             disallowed_columns: vec!["gp.hiv".into()],

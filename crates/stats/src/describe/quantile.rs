@@ -5,16 +5,19 @@
 //! Inside MPC the positions `⌊h⌋`, `⌊h⌋ + 1` and the weight `γ = h - ⌊h⌋` are public once
 //! the count `n` is opened, so [`interpolate`] is local: it reads the two order statistics
 //! of the obliviously sorted column and forms `x_lo·2^W + round(γ·2^W)·(x_hi - x_lo)` with
-//! `W` = [`WEIGHT_BITS`] extra fractional bits, without truncation. Opened and divided by
-//! `2^(f + W)` this is the nearest f64 of the exact interpolation: for integer data and
-//! weights that are multiples of 2^-W (the median, quartiles, and any `q` whose `γ` is a
-//! short binary fraction) that equals numpy's result bit for bit; otherwise they differ by
-//! the rounding of `γ` to W bits (|x_hi - x_lo|·2^-41) and numpy's own double rounding.
+//! `W` = [`WEIGHT_BITS`] (56) extra fractional bits, without truncation (valid for
+//! `|x| < 2^47`). Opened and divided by `2^(f + W)` this is the nearest f64 of the exact
+//! interpolation `x_lo + γ·(x_hi - x_lo)` with numpy's own f64 `γ` (exactly representable
+//! in 56 bits whenever `h ≥ 2^-4`). For integer data (encoded exactly) this equals numpy's
+//! result bit for bit whenever numpy's two roundings are exact, e.g. the median, quartiles
+//! and any `γ` that is a short binary fraction; otherwise the two differ by at most one
+//! unit in the last place (numpy rounds twice, we once). For other data the fixed-point
+//! encoding of the values (2^-25) dominates.
 
 use tessera_mpc::AShare;
 
 /// Extra fractional bits of the interpolation weight.
-pub const WEIGHT_BITS: u32 = 40;
+pub const WEIGHT_BITS: u32 = 56;
 
 /// Where the quantile `q` of `n` sorted values reads.
 #[derive(Clone, Copy, Debug, PartialEq)]
