@@ -792,3 +792,99 @@ fn describe_100k_rows_timing() {
         );
     }
 }
+
+#[test]
+fn bad_specifications_are_errors_not_panics() {
+    let fx = fixture();
+    let frame = fixture_frame(&fx);
+    let policy = open_policy();
+    let invalid = |e: StatsError| assert!(matches!(e, StatsError::Invalid(_)), "{e}");
+    for spec in [
+        describe_spec(&[], None, &[0.5], None),
+        describe_spec(&["sex"], None, &[0.5], None),
+        describe_spec(&["age"], Some("bmi"), &[0.5], None),
+        describe_spec(&["nope"], None, &[0.5], None),
+        describe_spec(&["age"], None, &[1.5], None),
+        describe_spec(&["age"], None, &[f64::NAN], None),
+        describe_spec(&["age"], None, &[0.5], Some(&[1.0])),
+        describe_spec(&["age"], None, &[0.5], Some(&[3.0, 2.0])),
+    ] {
+        invalid(plain::describe(&frame, &spec, &policy).unwrap_err());
+        invalid(mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap_err());
+    }
+    for spec in [
+        CrosstabSpec {
+            rows: "sex".into(),
+            columns: "sex".into(),
+        },
+        CrosstabSpec {
+            rows: "sex".into(),
+            columns: "age".into(),
+        },
+    ] {
+        invalid(plain::crosstab(&frame, &spec, &policy).unwrap_err());
+        invalid(mpc(&frame, |p, fr| describe::crosstab(p, fr, &spec, &policy)).unwrap_err());
+    }
+    for cols in [vec!["age"], vec!["age", "age"], vec!["age", "sex"]] {
+        let spec = CorrelationSpec {
+            columns: cols.iter().map(|c| c.to_string()).collect(),
+        };
+        invalid(plain::correlation(&frame, &spec, &policy).unwrap_err());
+        invalid(mpc(&frame, |p, fr| describe::correlation(p, fr, &spec, &policy)).unwrap_err());
+    }
+}
+
+#[test]
+fn missing_values_stay_out_of_every_statistic() {
+    // Values present in one column and missing in the other: a pair is complete only where
+    // both are; a missing value is stored as 0 and must not pull a mean or a count.
+    let x = [
+        Some(1.0),
+        None,
+        Some(3.0),
+        Some(5.0),
+        None,
+        Some(7.0),
+        Some(9.0),
+        Some(11.0),
+    ];
+    let y = [
+        None,
+        Some(100.0),
+        Some(3.0),
+        Some(4.0),
+        Some(5.0),
+        None,
+        Some(8.0),
+        Some(13.0),
+    ];
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.x".into(),
+            data: PlainData::Numeric(x.to_vec()),
+        },
+        PlainColumn {
+            name: "b.y".into(),
+            data: PlainData::Numeric(y.to_vec()),
+        },
+    ])
+    .unwrap();
+    let policy = Disclosure {
+        min_cell: Some(1),
+        ..open_policy()
+    };
+    let spec = describe_spec(&["a.x", "b.y"], None, &[0.5], None);
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    assert_eq!(d.summaries[0].count, Some(6));
+    assert_eq!(d.summaries[0].missing, Some(2));
+    assert!((d.summaries[0].mean.unwrap() - 6.0).abs() < 1e-6);
+    assert_eq!(d.summaries[0].quantiles, vec![6.0]);
+    assert_eq!(d.summaries[1].quantiles, vec![6.5]);
+    let cs = CorrelationSpec {
+        columns: vec!["a.x".into(), "b.y".into()],
+    };
+    let c = mpc(&frame, |p, fr| describe::correlation(p, fr, &cs, &policy)).unwrap();
+    let want = plain::correlation(&frame, &cs, &policy).unwrap();
+    assert_eq!(c.n[0][1], Some(4));
+    assert!((c.r[0][1].unwrap() - want.r[0][1].unwrap()).abs() < 1e-6);
+}

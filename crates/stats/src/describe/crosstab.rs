@@ -48,7 +48,7 @@ use std::fmt;
 use serde::Serialize;
 use tessera_mpc::{AShare, Party};
 
-use super::{decode_bits, gather, interleave, low64, num, table};
+use super::{concat_low64, decode_bits, gather, interleave_low64, num, table};
 use crate::analysis::CrosstabSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::dist::chi2_sf;
@@ -183,17 +183,8 @@ pub fn crosstab(
     }
 
     // O = A'B in Z_2^64, then lifted.
-    let at = AShare::concat(
-        &a.onehot
-            .iter()
-            .map(low64)
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>(),
-    );
-    let b64: Vec<AShare<u64>> = b.onehot.iter().map(low64).collect();
-    let bm = interleave(&b64.iter().collect::<Vec<_>>(), n);
-    drop(b64);
+    let at = concat_low64(a.onehot);
+    let bm = interleave_low64(b.onehot, n);
     let o64 = p.matmul(&at, &bm, la, n, lb)?;
     drop((at, bm));
     let o = p.lift_u64(&o64)?;
