@@ -75,34 +75,6 @@ pub(crate) fn gather<R: tessera_mpc::Ring>(x: &AShare<R>, idx: &[usize]) -> ASha
     }
 }
 
-/// The low 64 bits ([`low64`]) of several vectors, concatenated (local, one pass).
-pub(crate) fn concat_low64(parts: &[AShare<u128>]) -> AShare<u64> {
-    AShare {
-        a: parts
-            .iter()
-            .flat_map(|x| x.a.iter().map(|&v| v as u64))
-            .collect(),
-        b: parts
-            .iter()
-            .flat_map(|x| x.b.iter().map(|&v| v as u64))
-            .collect(),
-    }
-}
-
-/// Row-major `n × k` matrix of the low 64 bits of `k` column vectors (local, one pass).
-pub(crate) fn interleave_low64(cols: &[AShare<u128>], n: usize) -> AShare<u64> {
-    let k = cols.len();
-    let mut a = vec![0u64; n * k];
-    let mut b = vec![0u64; n * k];
-    for (j, c) in cols.iter().enumerate() {
-        for i in 0..n {
-            a[i * k + j] = c.a[i] as u64;
-            b[i * k + j] = c.b[i] as u64;
-        }
-    }
-    AShare { a, b }
-}
-
 /// Row-major `n × k` matrix from `k` column vectors of length `n` (local).
 pub(crate) fn interleave<R: tessera_mpc::Ring>(cols: &[&AShare<R>], n: usize) -> AShare<R> {
     let k = cols.len();
