@@ -7,8 +7,9 @@
 //! 2. `x²` of every column (one batched fixed-point product), then one matrix product
 //!    `[present; x; x²] (3k × n) · [present, x] (n × 2k)`: every pair's count of complete
 //!    rows `n_ab`, sums `Σx_a` over rows where `b` is present, sums of squares likewise, and
-//!    cross products `Σx_a·x_b`. One round, `6k²` elements, independent of `n`; nothing
-//!    is truncated except the cross products (once each). A missing value is 0 with
+//!    cross products `Σx_a·x_b`, computed locally in one pass ([`super::cross_parts`]) and
+//!    shared back (3 rounds, `6k²` elements, independent of `n`); nothing is truncated
+//!    except the cross products (once each). A missing value is 0 with
 //!    present = 0, so it drops out of every sum.
 //! 3. `min_cell` (default 5) on the pair counts; the shown pattern is opened (part of the
 //!    result), then the shown `n_ab` (named in the result).
@@ -33,7 +34,7 @@ use serde::Serialize;
 use tessera_mpc::fixed::decode;
 use tessera_mpc::{AShare, Party};
 
-use super::{gather, interleave, scale_public, table, with_frac};
+use super::{additive_to_replicated, cross_parts, gather, scale_public, table, with_frac};
 use crate::analysis::CorrelationSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::error::{Result, StatsError};
@@ -115,7 +116,8 @@ pub fn correlation(
     lhs.extend(sq.iter());
     let mut rhs: Vec<&AShare<u128>> = cols.iter().map(|(_, pr)| *pr).collect();
     rhs.extend(cols.iter().map(|(x, _)| *x));
-    let m = p.matmul(&AShare::concat(&lhs), &interleave(&rhs, n), 3 * k, n, 2 * k)?;
+    let z = cross_parts(&lhs, &rhs, n);
+    let m = additive_to_replicated(p, &z)?;
     drop(sq);
     let at = |r: usize, c: usize| r * 2 * k + c;
 

@@ -8,7 +8,7 @@
 //! 2. Cell counts `O = A'B`, the product of the two one-hot matrices: each party computes
 //!    its additive part of all `La·Lb` cells in one pass over its shares (the local half of
 //!    a replicated multiplication; memory-bound, no copies), then the three parts are
-//!    secret-shared and added ([`additive_to_replicated`]: 3 rounds, `La·Lb` elements per
+//!    secret-shared and added ([`super::additive_to_replicated`]: 3 rounds, `La·Lb` elements per
 //!    party whatever `n`). Rows where either column is missing have all-zero indicators
 //!    and drop out; which rows they are stays secret.
 //! 3. `min_cell` (default 5): one comparison per cell; the shown/suppressed pattern is
@@ -50,7 +50,7 @@ use std::fmt;
 use serde::Serialize;
 use tessera_mpc::{AShare, Party};
 
-use super::{decode_bits, gather, num, table};
+use super::{additive_to_replicated, cross_parts, decode_bits, gather, num, table};
 use crate::analysis::CrosstabSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::dist::chi2_sf;
@@ -186,7 +186,8 @@ pub fn crosstab(
 
     // O = A'B: each party's additive part of every cell in one pass over the rows, then
     // turned into a replicated sharing.
-    let z = cross_parts(a.onehot, b.onehot, n);
+    let (ra, rb): (Vec<_>, Vec<_>) = (a.onehot.iter().collect(), b.onehot.iter().collect());
+    let z = cross_parts(&ra, &rb, n);
     let o = additive_to_replicated(p, &z)?;
     let cells = la * lb;
 
@@ -208,46 +209,6 @@ pub fn crosstab(
     Ok(Crosstab::assemble(
         spec, a.levels, b.levels, min_cell, counts, chi2,
     ))
-}
-
-/// This party's part of a 3-out-of-3 additive sharing of the matrix product `A'B` of the
-/// column vectors `a` (La of them) and `b` (Lb), row-major La × Lb: the local half of a
-/// replicated multiplication, `Σ_t a_i(s)·(b_j(s) + b_j(s')) + a_i(s')·b_j(s)`, in one
-/// pass over the rows (no copies of the inputs). Local.
-pub(crate) fn cross_parts(a: &[AShare<u128>], b: &[AShare<u128>], n: usize) -> Vec<u128> {
-    let (la, lb) = (a.len(), b.len());
-    let mut z = vec![0u128; la * lb];
-    let mut ya = vec![0u128; lb];
-    let mut ys = vec![0u128; lb];
-    for t in 0..n {
-        for (j, bj) in b.iter().enumerate() {
-            ya[j] = bj.a[t];
-            ys[j] = bj.a[t].wrapping_add(bj.b[t]);
-        }
-        for (ai, row) in a.iter().zip(z.chunks_mut(lb)) {
-            let (xa, xb) = (ai.a[t], ai.b[t]);
-            for ((zj, &s), &y) in row.iter_mut().zip(&ys).zip(&ya) {
-                *zj = zj
-                    .wrapping_add(xa.wrapping_mul(s))
-                    .wrapping_add(xb.wrapping_mul(y));
-            }
-        }
-    }
-    z
-}
-
-/// Turns this party's part `z` of a 3-out-of-3 additive sharing into a replicated sharing
-/// of the sum: each party secret-shares its part ([`Party::share_input`], which hides it
-/// completely) and the three sharings are added. Three rounds, `z.len()` elements sent
-/// per party. Opens nothing.
-pub(crate) fn additive_to_replicated(p: &mut Party, z: &[u128]) -> Result<AShare<u128>> {
-    let m = z.len();
-    let mut acc = AShare::zeros(m);
-    for owner in 0..3 {
-        let mine = (p.id() == owner).then_some(z);
-        acc = acc.add(&p.share_input(owner, mine, m)?);
-    }
-    Ok(acc)
 }
 
 /// Pearson's chi-square of the shared `la × lb` integer counts `o` (row-major), as one

@@ -8,8 +8,9 @@
 //!    indicators; one comparison per level and one equality test; the pass bit is opened.
 //! 2. `x²` of every column (one batched fixed-point product, 2 rounds, `J·n` elements),
 //!    then one matrix product `[present_j; x_j; x_j²] (3J × n) · levels (n × L)`: counts,
-//!    sums and sums of squares of every (column, level) cell. One round, `3JL` elements:
-//!    the indicators are integers, so nothing is truncated. Missing values are 0 with
+//!    sums and sums of squares of every (column, level) cell, computed locally in one pass
+//!    ([`super::cross_parts`]) and shared back ([`super::additive_to_replicated`]: 3
+//!    rounds, `3JL` elements). The indicators are integers, so nothing is truncated. Missing values are 0 with
 //!    present = 0, so they drop out of every sum; which rows are missing stays secret.
 //! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
 //!    pattern is opened (part of the result); then the counts and missing counts of the
@@ -29,7 +30,7 @@
 //! 6. Histogram (only if asked): `x < e_j` for every edge but the last and `e_last < x`,
 //!    one batched comparison of `n·(edges)` elements in Z_2^64 (8 rounds, 31 bytes each);
 //!    bin indicators are differences of those (numpy's bins: half-open, the last closed);
-//!    counts per (level, bin) are one integer matrix product; `min_cell` again, pattern
+//!    counts per (level, bin) are one integer matrix product (same local kernel); `min_cell` again, pattern
 //!    opened, shown bin counts opened.
 //!
 //! # Valid range
@@ -56,7 +57,9 @@ use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
 use super::quantile::{interpolate, position, WEIGHT_BITS};
-use super::{decode_bits, gather, interleave, low64, num, scale_public, table};
+use super::{
+    additive_to_replicated, cross_parts, decode_bits, gather, low64, num, scale_public, table,
+};
 use crate::analysis::DescribeSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::error::{Result, StatsError};
@@ -207,10 +210,9 @@ pub fn describe(
     let mut lhs_rows: Vec<&AShare<u128>> = cols.iter().map(|(_, pr)| *pr).collect();
     lhs_rows.extend(cols.iter().map(|(x, _)| *x));
     lhs_rows.extend(sq.iter());
-    let lhs = AShare::concat(&lhs_rows);
-    let rhs = interleave(&inds.iter().collect::<Vec<_>>(), n);
-    let m = p.matmul(&lhs, &rhs, 3 * nc, n, nl)?;
-    drop((lhs, rhs, sq));
+    let z = cross_parts(&lhs_rows, &inds.iter().collect::<Vec<_>>(), n);
+    let m = additive_to_replicated(p, &z)?;
+    drop(sq);
     let counts = m.slice(0..cells);
     let sums = m.slice(cells..2 * cells);
     let sumsq = m.slice(2 * cells..3 * cells);
@@ -420,9 +422,12 @@ fn histogram(
             }
         })
         .collect();
-    let wl = AShare::concat(&w.iter().collect::<Vec<_>>());
-    let bm = interleave(&bin.iter().collect::<Vec<_>>(), n);
-    let counts = p.matmul(&wl, &bm, w.len(), n, bins)?;
+    let z = cross_parts(
+        &w.iter().collect::<Vec<_>>(),
+        &bin.iter().collect::<Vec<_>>(),
+        n,
+    );
+    let counts = additive_to_replicated(p, &z)?;
     let ok = at_least(p, &counts, min_cell)?;
     // Opened: which histogram bins are shown (suppression pattern, part of the result).
     let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();

@@ -75,18 +75,44 @@ pub(crate) fn gather<R: tessera_mpc::Ring>(x: &AShare<R>, idx: &[usize]) -> ASha
     }
 }
 
-/// Row-major `n × k` matrix from `k` column vectors of length `n` (local).
-pub(crate) fn interleave<R: tessera_mpc::Ring>(cols: &[&AShare<R>], n: usize) -> AShare<R> {
-    let k = cols.len();
-    let mut a = vec![R::ZERO; n * k];
-    let mut b = vec![R::ZERO; n * k];
-    for (j, c) in cols.iter().enumerate() {
-        for i in 0..n {
-            a[i * k + j] = c.a[i];
-            b[i * k + j] = c.b[i];
+/// This party's part of a 3-out-of-3 additive sharing of the matrix product `A'B` of the
+/// column vectors `a` (La of them) and `b` (Lb), row-major La × Lb: the local half of a
+/// replicated multiplication, `Σ_t a_i(s)·(b_j(s) + b_j(s')) + a_i(s')·b_j(s)`, in one
+/// pass over the rows (no copies of the inputs). Local.
+pub(crate) fn cross_parts(a: &[&AShare<u128>], b: &[&AShare<u128>], n: usize) -> Vec<u128> {
+    let (la, lb) = (a.len(), b.len());
+    let mut z = vec![0u128; la * lb];
+    let mut ya = vec![0u128; lb];
+    let mut ys = vec![0u128; lb];
+    for t in 0..n {
+        for (j, bj) in b.iter().enumerate() {
+            ya[j] = bj.a[t];
+            ys[j] = bj.a[t].wrapping_add(bj.b[t]);
+        }
+        for (ai, row) in a.iter().zip(z.chunks_mut(lb)) {
+            let (xa, xb) = (ai.a[t], ai.b[t]);
+            for ((zj, &s), &y) in row.iter_mut().zip(&ys).zip(&ya) {
+                *zj = zj
+                    .wrapping_add(xa.wrapping_mul(s))
+                    .wrapping_add(xb.wrapping_mul(y));
+            }
         }
     }
-    AShare { a, b }
+    z
+}
+
+/// Turns this party's part `z` of a 3-out-of-3 additive sharing into a replicated sharing
+/// of the sum: each party secret-shares its part ([`Party::share_input`], which hides it
+/// completely) and the three sharings are added. Three rounds, `z.len()` elements sent
+/// per party. Opens nothing.
+pub(crate) fn additive_to_replicated(p: &mut Party, z: &[u128]) -> Result<AShare<u128>> {
+    let m = z.len();
+    let mut acc = AShare::zeros(m);
+    for owner in 0..3 {
+        let mine = (p.id() == owner).then_some(z);
+        acc = acc.add(&p.share_input(owner, mine, m)?);
+    }
+    Ok(acc)
 }
 
 /// Multiplies element `k` of a fixed-point vector by the public real `c[k]` (e.g. `1/n`),
