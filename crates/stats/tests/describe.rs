@@ -835,6 +835,29 @@ fn bad_specifications_are_errors_not_panics() {
 }
 
 #[test]
+fn constant_column_has_no_correlation() {
+    let frame = PlainFrame::new(vec![
+        PlainColumn::numeric("a.x", &[2.5; 12]),
+        PlainColumn::numeric("b.y", &(0..12).map(f64::from).collect::<Vec<_>>()),
+        PlainColumn::numeric(
+            "b.z",
+            &(0..12).map(|v| f64::from(v * v)).collect::<Vec<_>>(),
+        ),
+    ])
+    .unwrap();
+    let spec = CorrelationSpec {
+        columns: vec!["a.x".into(), "b.y".into(), "b.z".into()],
+    };
+    let policy = open_policy();
+    let got = mpc(&frame, |p, fr| describe::correlation(p, fr, &spec, &policy)).unwrap();
+    let want = plain::correlation(&frame, &spec, &policy).unwrap();
+    assert_eq!(got.r[0][1], None);
+    assert_eq!(got.r[0][2], None);
+    assert!((got.r[1][2].unwrap() - want.r[1][2].unwrap()).abs() < 1e-6);
+    assert!(got.to_string().contains("NaN"));
+}
+
+#[test]
 fn missing_values_stay_out_of_every_statistic() {
     // Values present in one column and missing in the other: a pair is complete only where
     // both are; a missing value is stored as 0 and must not pull a mean or a count.

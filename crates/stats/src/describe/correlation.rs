@@ -20,13 +20,14 @@
 //!
 //! # Valid range
 //!
-//! Standard deviations below 2^15 and variances in `[2^-24, 2^19)` (fixed-point range of
-//! the products); a constant column (variance 0) gives an unspecified value where pandas
-//! gives NaN. Measured error: below 1e-6 absolute on r.
+//! Standard deviations below 2^15 (fixed-point range of the products). A column whose
+//! variance on a pair's rows is below 2^-18 (constant, in practice) makes that correlation
+//! undefined (`None`, printed NaN, as pandas). Measured error: below 1e-7 absolute on r.
 //!
 //! # Leakage
 //!
-//! The suppression pattern, the pair counts `n_ab` and the correlations of shown pairs.
+//! The suppression pattern, the pair counts `n_ab`, the correlations of shown pairs and
+//! which of them are undefined (a constant column).
 
 use std::fmt;
 
@@ -42,6 +43,10 @@ use crate::table::Frame;
 
 /// `min_cell` (smallest number of complete pairs) of correlations when the study sets none.
 pub const DEFAULT_MIN_CELL: u64 = 5;
+
+/// Variances below this many units of 2^-24 (about 3.8e-6) count as zero: the pair's
+/// correlation is undefined.
+const MIN_VARIANCE_ULPS: u128 = 64;
 
 /// The result of `kind = "correlation"`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -175,12 +180,20 @@ pub fn correlation(
         // times themselves, so the result is 2^e/sd with e = 40 + (40 - f)/2.
         let e = 40 + (40 - f) / 2;
         let var = mom.slice(s..3 * s);
+        // A (nearly) constant column on the pair's rows has no correlation (pandas: NaN).
+        let tiny = p.public(&vec![MIN_VARIANCE_ULPS; 2 * s]);
+        let flat = p.lt_arith(&var, &tiny)?;
+        let flat = flat.slice(0..s).add(&flat.slice(s..2 * s));
         let rsd = with_frac(p, 40, |p| p.rsqrt(&var))?;
         let t = p.mul_trunc(&cov, &rsd.slice(0..s), e)?;
         let r = p.mul_trunc(&t, &rsd.slice(s..2 * s), e)?;
+        // LEAKAGE: whether either column is constant on the pair's complete rows (its
+        // variance below 2^-18) is opened; the result shows such a pair as NaN, as pandas
+        // does, so this is part of the result.
+        let undefined = p.reveal(&flat)?;
         let rv = p.reveal(&r)?;
         for (u, &t) in sel.iter().enumerate() {
-            rs[t] = Some(decode(rv[u], f).clamp(-1.0, 1.0));
+            rs[t] = (undefined[u] == 0).then(|| decode(rv[u], f).clamp(-1.0, 1.0));
         }
     }
     Ok(Correlation {

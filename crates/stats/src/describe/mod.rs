@@ -226,6 +226,60 @@ pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tessera_mpc::fixed::{decode_vec, encode_vec};
+    use tessera_mpc::testing::{input, run3_ok, same};
+
+    #[test]
+    fn cross_product_equals_plaintext() {
+        let (la, lb, n) = (3, 4, 50);
+        let a: Vec<Vec<u128>> = (0..la)
+            .map(|i| (0..n).map(|t| ((t * 7 + i * 13) % 11) as u128).collect())
+            .collect();
+        let b: Vec<Vec<u128>> = (0..lb)
+            .map(|j| {
+                (0..n)
+                    .map(|t| (((t * 5 + j * 3) % 9) as u128).wrapping_sub(4))
+                    .collect()
+            })
+            .collect();
+        let got = same(run3_ok(|p| {
+            let sa: Vec<_> = a.iter().map(|v| input(p, 0, v)).collect();
+            let sb: Vec<_> = b.iter().map(|v| input(p, 1, v)).collect();
+            let z = cross_parts(
+                &sa.iter().collect::<Vec<_>>(),
+                &sb.iter().collect::<Vec<_>>(),
+                n,
+            );
+            let m = additive_to_replicated(p, &z).map_err(|e| match e {
+                crate::StatsError::Mpc(m) => m,
+                e => panic!("{e}"),
+            })?;
+            p.reveal(&m)
+        }));
+        for i in 0..la {
+            for j in 0..lb {
+                let want = (0..n).fold(0u128, |s, t| s.wrapping_add(a[i][t].wrapping_mul(b[j][t])));
+                assert_eq!(got[i * lb + j], want, "cell {i},{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn public_scaling_keeps_absolute_precision() {
+        let x = [47_000.0, -3.5, 6.0e6, 0.0, 12.25, 1.0];
+        let c = [1.0 / 346.0, 1.0 / 3.0, 1.0 / 999_983.0, 0.5, 4.0, 1.0 / 7.0];
+        let got = same(run3_ok(|p| {
+            let s = input(p, 2, &encode_vec::<u128>(&x, 24));
+            let y = scale_public(p, &s, &c).map_err(|e| match e {
+                crate::StatsError::Mpc(m) => m,
+                e => panic!("{e}"),
+            })?;
+            p.reveal(&y)
+        }));
+        for ((g, x), c) in decode_vec(&got, 24).iter().zip(x).zip(c) {
+            assert!((g - x * c).abs() <= 3.0 * 2f64.powi(-24), "{x}·{c}: {g}");
+        }
+    }
 
     #[test]
     fn numbers_print_like_pandas() {

@@ -217,6 +217,11 @@ pub fn pearson(x: &[Option<f64>], y: &[Option<f64>]) -> (u64, Option<f64>) {
         saa += (a - ma) * (a - ma);
         sbb += (b - mb) * (b - mb);
     }
+    // Variances below 2^-18 count as zero (as in the MPC version): undefined.
+    let tiny = (2f64).powi(-18) * nf;
+    if saa < tiny || sbb < tiny {
+        return (n as u64, None);
+    }
     (n as u64, Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0)))
 }
 
