@@ -312,6 +312,9 @@ pub fn describe(
                 }
                 start += c;
             }
+            // LEAKAGE: each quantile is opened as the exact interpolation of its two order
+            // statistics with the public weight (56 fractional bits beyond the values'), a
+            // function of the data that is the quantile itself; extremes only if allowed.
             let v = p.reveal(&AShare::concat(&picks.iter().collect::<Vec<_>>()))?;
             let v: Vec<f64> = v.iter().map(|&y| decode_bits(y, f + WEIGHT_BITS)).collect();
             let per = spec.quantiles.len() + 2 * usize::from(spec.extremes);

@@ -14,9 +14,13 @@
 //!
 //! Counts and sums are local sums of products with indicators: a present indicator or a
 //! one-hot level is an integer 0/1, so `indicator × fixed-point value` needs no truncation.
-//! Per-group sums are one matrix product `[present; x; x²]·[levels]`, whose communication
-//! is the size of the result, not `n`. Contingency counts are the integer product `A'B` of
-//! the two one-hot matrices (in Z_2^64, one round, `La·Lb` elements). Quantiles and extremes
+//! Per-group sums are one matrix product `[present; x; x²]·[levels]`, and contingency counts
+//! the integer product `A'B` of the two one-hot matrices. Every such product is computed the
+//! same way: each party forms its additive part of all entries in one pass over its shares
+//! ([`cross_parts`], the local half of a replicated multiplication, no copies of the
+//! inputs), and the parts are secret-shared back ([`additive_to_replicated`]: 3 rounds,
+//! one element per entry and party). Communication is the size of the result, not `n`;
+//! a 3 × 4 table of a million rows takes about 0.1 s of local work. Quantiles and extremes
 //! come from one oblivious sort per column (`tessera_mpc::sort`) whose key pushes missing
 //! rows and rows of other (or suppressed) groups to the end: once the counts are opened the
 //! positions of the order statistics are public, and the interpolation between two order
