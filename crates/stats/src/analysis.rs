@@ -284,6 +284,18 @@ pub fn run(
             Output::of(spec.kind(), &survival::logrank(p, frame, s, disclosure)?)
         }
         AnalysisSpec::Cox(s) => Output::of(spec.kind(), &survival::cox(p, frame, s, disclosure)?),
+        AnalysisSpec::Describe(s) => Output::of(
+            "describe",
+            &crate::describe::describe(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Crosstab(s) => Output::of(
+            "crosstab",
+            &crate::describe::crosstab(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Correlation(s) => Output::of(
+            "correlation",
+            &crate::describe::correlation(p, frame, s, disclosure)?,
+        ),
         _ => Err(StatsError::Invalid(format!(
             "analysis kind `{}` is not available yet",
             spec.kind()

@@ -93,6 +93,35 @@ impl Disclosure {
         Ok(())
     }
 
+    /// Refuses (rule `min_level_rows`) unless each of the shared non-negative integer
+    /// `counts` (rows per level of the categorical column(s) `what`) is at least
+    /// `min_level_rows`. Evaluated inside MPC: only the single pass/fail bit is opened, not
+    /// which level failed nor any count. Nothing is computed when the rule is 0.
+    /// Cost: one comparison per level and one equality test (about 20 rounds).
+    pub fn check_level_rows(&self, p: &mut Party, counts: &AShare<u128>, what: &str) -> Result<()> {
+        if self.min_level_rows == 0 || counts.is_empty() {
+            return Ok(());
+        }
+        let threshold = p.public(&vec![u128::from(self.min_level_rows); counts.len()]);
+        let below = p.lt_arith(counts, &threshold)?;
+        let failing = below.sum();
+        let zero = AShare::zeros(1);
+        let none = p.eq(&failing, &zero)?;
+        // LEAKAGE: the one bit "every level reaches min_level_rows" is opened (the rule's
+        // verdict); which level failed and every count stay secret.
+        let pass = p.reveal_bits(&none)?[0] & 1 == 1;
+        if !pass {
+            return Err(refused(
+                "min_level_rows",
+                format!(
+                    "a level of {what} has fewer than {} rows",
+                    self.min_level_rows
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Refuses a model with more than `max_vars_per_row · rows` variables.
     pub fn check_vars(&self, vars: usize, rows: usize) -> Result<()> {
         if vars as f64 > self.max_vars_per_row * rows as f64 {
@@ -162,6 +191,34 @@ mod tests {
         }));
         assert_eq!(out.0, vec![false, true, false, true]);
         assert_eq!(out.1, vec![0, 6, 0, 8]);
+    }
+
+    #[test]
+    fn level_rule_opens_one_verdict() {
+        for (counts, min, pass) in [
+            (vec![3u128, 10, 7], 3u64, true),
+            (vec![3, 10, 7], 4, false),
+            (vec![0, 0], 0, true),
+            (vec![100, 2, 100, 100], 3, false),
+        ] {
+            let d = Disclosure {
+                min_level_rows: min,
+                ..Disclosure::default()
+            };
+            let out = same(run3_ok(|p| {
+                let c = input(p, 2, &counts);
+                let before = p.stats().rounds;
+                let r = d.check_level_rows(p, &c, "`g`");
+                let used = p.stats().rounds - before;
+                Ok((r.map_err(|e| e.to_string()), used > 0))
+            }));
+            assert_eq!(out.0.is_ok(), pass, "{counts:?} >= {min}");
+            if let Err(e) = out.0 {
+                assert!(e.contains("min_level_rows"), "{e}");
+            }
+            // A rule of 0 costs nothing.
+            assert_eq!(out.1, min > 0);
+        }
     }
 
     #[test]

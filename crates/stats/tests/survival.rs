@@ -608,3 +608,63 @@ mod random {
         }
     }
 }
+
+/// `min_level_rows` refuses a grouping with a small level inside MPC (the one pass/fail bit
+/// opened), for all three analyses; rows and variables are checked in public.
+#[test]
+fn disclosure_rules_refuse_by_name() {
+    let (frame, fx) = dataset("lung");
+    let km = km_spec(&fx, &fx["kaplan_meier"][1], Some("ph.ecog_group".into()));
+    let lr = LogrankSpec {
+        time: "time".into(),
+        event: "status".into(),
+        group: "ph.ecog_group".into(),
+        observed_expected: false,
+    };
+    let cx = CoxSpec {
+        time: "time".into(),
+        event: "status".into(),
+        covariates: vec!["age".into(), "ph.ecog_group".into()],
+        ties: Ties::Efron,
+        max_steps: 50,
+        conf_level: 0.95,
+    };
+    // ph.ecog = 3 has a single patient.
+    let rule = Disclosure {
+        min_level_rows: 2,
+        ..no_limits()
+    };
+    let refused = |r: tessera_stats::Result<String>| match r {
+        Err(StatsError::Refused { rule, .. }) => Ok(rule),
+        Err(StatsError::Mpc(m)) => Err(m),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let [a, _, _] = run3_with_timeout(std::time::Duration::from_secs(60), |p| {
+        let fr = Frame::share(p, 0, &frame).map_err(to_mpc)?;
+        Ok([
+            refused(kaplan_meier(p, &fr, &km, &rule).map(|r| r.to_string()))?,
+            refused(logrank(p, &fr, &lr, &rule).map(|r| r.to_string()))?,
+            refused(cox(p, &fr, &cx, &rule).map(|r| r.to_string()))?,
+        ])
+    });
+    assert_eq!(a.unwrap(), ["min_level_rows"; 3].map(String::from));
+    let few = Disclosure {
+        min_rows: 1000,
+        ..no_limits()
+    };
+    let e = kaplan_meier_plain(&frame, &km, &few).unwrap_err();
+    assert!(e.to_string().contains("min_rows"), "{e}");
+    let narrow = Disclosure {
+        max_vars_per_row: 0.001,
+        ..no_limits()
+    };
+    let e = cox_plain(&frame, &cx, &narrow).unwrap_err();
+    assert!(e.to_string().contains("max_vars_per_row"), "{e}");
+    // With the rule at 1 the same analyses run.
+    let ok = Disclosure {
+        min_level_rows: 1,
+        ..no_limits()
+    };
+    let r = mpc(&frame, |p, fr| logrank(p, fr, &lr, &ok));
+    assert_eq!(r.df, 3);
+}

@@ -272,6 +272,8 @@ struct Design {
     cols: Vec<AShare<u128>>,
     present: Vec<AShare<u128>>,
     names: Vec<String>,
+    /// Every level's indicator of each categorical covariate (for `min_level_rows`).
+    levels: Vec<(String, Vec<AShare<u128>>)>,
 }
 
 /// The design of the model; see [`Design`].
@@ -279,6 +281,7 @@ fn design(frame: &Frame, spec: &CoxSpec, f: u32) -> Result<Design> {
     let mut cols = Vec::new();
     let mut present = Vec::new();
     let mut levels = Vec::new();
+    let mut indicators = Vec::new();
     for name in &spec.covariates {
         let c = frame.column(name)?;
         present.push(c.present.clone());
@@ -294,6 +297,7 @@ fn design(frame: &Frame, spec: &CoxSpec, f: u32) -> Result<Design> {
                     )));
                 }
                 cols.extend(onehot.iter().skip(1).map(|h| h.shl(f)));
+                indicators.push((name.clone(), onehot.clone()));
                 levels.push((name.clone(), Some(l.clone())));
             }
         }
@@ -302,6 +306,7 @@ fn design(frame: &Frame, spec: &CoxSpec, f: u32) -> Result<Design> {
         cols,
         present,
         names: covariate_names(&levels),
+        levels: indicators,
     })
 }
 
@@ -467,6 +472,7 @@ pub fn cox(
         cols: x,
         present,
         names,
+        levels,
     } = design(frame, spec, f)?;
     let m = x.len();
     let mut used = p.mul(tp, ep)?;
@@ -480,6 +486,19 @@ pub fn cox(
     let (nu, ne) = (counts[0] as u64, counts[1] as u64);
     disclosure.check_rows(nu as usize)?;
     disclosure.check_vars(m, nu as usize)?;
+    for (name, onehot) in &levels {
+        let pairs: Vec<_> = onehot.iter().map(|h| (h, &used)).collect();
+        let per_level = p.mul_many(&pairs)?;
+        let counts = AShare::concat(
+            &per_level
+                .iter()
+                .map(AShare::sum)
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        disclosure.check_level_rows(p, &counts, name)?;
+    }
     if nu < 2 || ne == 0 {
         return Err(StatsError::Invalid(format!(
             "Cox regression needs events: {nu} complete cases with {ne} events"

@@ -351,6 +351,17 @@ pub fn kaplan_meier(
     // Opened: the number of complete cases (named in the result).
     let total = p.reveal(&used.sum())?[0] as u64;
     disclosure.check_rows(total as usize)?;
+    if let Some(g) = &spec.group {
+        let counts = AShare::concat(
+            &cols[..k]
+                .iter()
+                .map(AShare::sum)
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        disclosure.check_level_rows(p, &counts, g)?;
+    }
     let risk = RiskOrder::new(p, time, &cols)?;
     let (at, evs) = risk.cols.split_at(k);
     let big_n: Vec<AShare<u128>> = at.iter().map(|x| x.prefix_sum()).collect();

@@ -168,6 +168,15 @@ pub fn logrank(
     // Opened: the number of complete cases (named in the result).
     let total = p.reveal(&used.sum())?[0] as u64;
     disclosure.check_rows(total as usize)?;
+    let counts = AShare::concat(
+        &cols[..k]
+            .iter()
+            .map(AShare::sum)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    disclosure.check_level_rows(p, &counts, &spec.group)?;
     let observed: Vec<AShare<u128>> = cols[k..].iter().map(AShare::sum).collect();
     let risk = RiskOrder::new(p, time, &cols)?;
     let (at, evs) = risk.cols.split_at(k);

@@ -1,0 +1,534 @@
+//! Descriptive statistics of numeric columns, overall or per level of a categorical group
+//! column: count, missing count, mean, variance, standard deviation, quantiles, histogram,
+//! minimum and maximum.
+//!
+//! # Protocol (per analysis; `J` columns, `L` levels, `n` rows, `f` fractional bits)
+//!
+//! 1. `min_level_rows` (group only): the rows per level are local sums of the one-hot
+//!    indicators; one comparison per level and one equality test; the pass bit is opened.
+//! 2. `x²` of every column (one batched fixed-point product, 2 rounds, `J·n` elements),
+//!    then one matrix product `[present_j; x_j; x_j²] (3J × n) · levels (n × L)`: counts,
+//!    sums and sums of squares of every (column, level) cell, computed locally in one pass
+//!    ([`super::cross_parts`]) and shared back ([`super::additive_to_replicated`]: 3
+//!    rounds, `3JL` elements). The indicators are integers, so nothing is truncated. Missing values are 0 with
+//!    present = 0, so they drop out of every sum; which rows are missing stays secret.
+//! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
+//!    pattern is opened (part of the result); then the counts and missing counts of the
+//!    shown cells.
+//! 4. Mean: the sum times the public `1/count` (four rounds); opened. Variance
+//!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *opened* mean `m`
+//!    (local, exact at scale 2f), one truncation, times the public `1/(count - 1)`; opened.
+//!    The standard deviation is the square root of the opened variance (plaintext).
+//! 5. Quantiles and extremes (only if asked): one oblivious sort per column by the key
+//!    `slot·2^V + x` (in Z_2^64, from the low 64 bits of the shares), where `slot` is the
+//!    rank of the row's level among the shown levels, and one slot past them for rows that
+//!    are missing, in no group or in a suppressed group. With the counts opened, group `t`
+//!    occupies public positions, and each quantile is a local interpolation with public
+//!    weights ([`super::quantile`]); extremes are the first and last of the group.
+//!    Cost: the sort (`tessera_mpc::sort`: about 1.4 kB per row for a million rows, a few
+//!    hundred rounds) plus a shuffle of the value column.
+//! 6. Histogram (only if asked): `x < e_j` for every edge but the last and `e_last < x`,
+//!    one batched comparison of `n·(edges)` elements in Z_2^64 (8 rounds, 31 bytes each);
+//!    bin indicators are differences of those (numpy's bins: half-open, the last closed);
+//!    counts per (level, bin) are one integer matrix product (same local kernel); `min_cell` again, pattern
+//!    opened, shown bin counts opened.
+//!
+//! # Valid range
+//!
+//! Values `|x| < 2^(V-1-f)` for the sort key (`V = 64 - ceil(log2(shown levels + 1))`:
+//! `|x| < 2^38` without a group) and `|x| < 2^38` for the histogram comparisons; sums of
+//! squares `Σx² < 2^39` (fixed-point truncation), means and variances below 2^23
+//! ([`super::scale_public`]); beyond, the truncation failure probability (2^-40 inside)
+//! grows gracefully.
+//!
+//! # Leakage
+//!
+//! The result (counts, missing counts, means, variances, quantiles, extremes, histogram
+//! counts of the shown cells), the `min_level_rows` pass bit and the suppression patterns.
+//! Quantiles are opened as the exact interpolation of two order statistics (module docs of
+//! [`super::quantile`]). Nothing about suppressed cells is opened, nor their positions in
+//! the sorted column (they sort after the shown groups).
+
+use std::fmt;
+
+use serde::Serialize;
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::sort::SortOptions;
+use tessera_mpc::{AShare, Party, Table};
+
+use super::quantile::{interpolate, position, WEIGHT_BITS};
+use super::{
+    additive_to_replicated, cross_parts, decode_bits, gather, low64, num, scale_public, table,
+};
+use crate::analysis::DescribeSpec;
+use crate::disclosure::{at_least, Disclosure};
+use crate::error::{Result, StatsError};
+use crate::table::Frame;
+
+/// `min_cell` of descriptive statistics when the study sets none.
+pub const DEFAULT_MIN_CELL: u64 = 5;
+
+/// The statistics of one column (in one group).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// The column (`party.column`).
+    pub column: String,
+    /// The group's level, or none for the whole table.
+    pub level: Option<String>,
+    /// True when the count is below `min_cell`: nothing else of this cell is shown.
+    pub suppressed: bool,
+    /// Rows with a value.
+    pub count: Option<u64>,
+    /// Rows (of the group) without a value.
+    pub missing: Option<u64>,
+    /// Mean.
+    pub mean: Option<f64>,
+    /// Sample variance (`ddof = 1`).
+    pub var: Option<f64>,
+    /// Sample standard deviation (`ddof = 1`).
+    pub sd: Option<f64>,
+    /// The requested quantiles, in the order of [`Description::quantiles`] (empty when
+    /// suppressed).
+    pub quantiles: Vec<f64>,
+    /// Minimum (only where the policy allows it and the study asks).
+    pub min: Option<f64>,
+    /// Maximum (likewise).
+    pub max: Option<f64>,
+    /// Counts per bin of [`Description::edges`]; a bin below `min_cell` is `None`.
+    pub histogram: Option<Vec<Option<u64>>>,
+}
+
+impl Summary {
+    /// A suppressed cell: only its name is shown.
+    pub(crate) fn suppressed(column: &str, level: Option<String>) -> Summary {
+        Summary {
+            column: column.to_string(),
+            level,
+            suppressed: true,
+            count: None,
+            missing: None,
+            mean: None,
+            var: None,
+            sd: None,
+            quantiles: Vec::new(),
+            min: None,
+            max: None,
+            histogram: None,
+        }
+    }
+}
+
+/// The result of `kind = "describe"`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Description {
+    /// The group column, if any.
+    pub group: Option<String>,
+    /// The quantiles shown (numpy's `linear` definition).
+    pub quantiles: Vec<f64>,
+    /// Histogram bin edges, if asked.
+    pub edges: Option<Vec<f64>>,
+    /// Smallest count a shown cell rests on.
+    pub min_cell: u64,
+    /// One summary per column (and level), columns first.
+    pub summaries: Vec<Summary>,
+}
+
+/// Checks the specification against itself and the policy (plaintext, before anything).
+pub(crate) fn validate(spec: &DescribeSpec, disclosure: &Disclosure) -> Result<()> {
+    if spec.columns.is_empty() {
+        return Err(StatsError::Invalid(
+            "describe needs at least one column".into(),
+        ));
+    }
+    if let Some(q) = spec
+        .quantiles
+        .iter()
+        .find(|q| !(q.is_finite() && (0.0..=1.0).contains(*q)))
+    {
+        return Err(StatsError::Invalid(format!(
+            "quantile {q} is not in [0, 1]"
+        )));
+    }
+    if let Some(e) = &spec.histogram {
+        if e.len() < 2 || e.iter().any(|v| !v.is_finite()) || e.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(StatsError::Invalid(
+                "histogram edges must be at least two finite, strictly increasing numbers".into(),
+            ));
+        }
+    }
+    if spec.extremes && !disclosure.allow_extremes {
+        return Err(StatsError::Refused {
+            rule: "allow_extremes".into(),
+            detail: "the policy does not allow minima and maxima to be shown".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Bits needed to hold the numbers `0..=m`.
+fn bits_for(m: usize) -> u32 {
+    usize::BITS - m.leading_zeros()
+}
+
+/// Descriptive statistics on the shared table (see the module docs for the protocol and
+/// what is opened). Every compute party calls this; all get the same result.
+pub fn describe(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &DescribeSpec,
+    disclosure: &Disclosure,
+) -> Result<Description> {
+    validate(spec, disclosure)?;
+    let n = frame.rows;
+    let f = p.frac_bits();
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let (labels, inds): (Vec<Option<String>>, Vec<AShare<u128>>) = match &spec.group {
+        Some(g) => {
+            let c = frame.categorical(g)?;
+            (
+                c.levels.iter().map(|l| Some(l.clone())).collect(),
+                c.onehot.to_vec(),
+            )
+        }
+        None => (vec![None], vec![p.public(&vec![1u128; n])]),
+    };
+    let cols = spec
+        .columns
+        .iter()
+        .map(|c| frame.numeric(c))
+        .collect::<Result<Vec<_>>>()?;
+    let level_rows: Vec<AShare<u128>> = inds.iter().map(AShare::sum).collect();
+    if let Some(g) = &spec.group {
+        let all = AShare::concat(&level_rows.iter().collect::<Vec<_>>());
+        disclosure.check_level_rows(p, &all, &format!("`{g}`"))?;
+    }
+    let (nl, nc) = (labels.len(), cols.len());
+    let cells = nl * nc;
+
+    // Counts, sums and sums of squares of every (column, level) cell.
+    let sq = p.mul_trunc_many(&cols.iter().map(|(x, _)| (*x, *x)).collect::<Vec<_>>(), f)?;
+    let mut lhs_rows: Vec<&AShare<u128>> = cols.iter().map(|(_, pr)| *pr).collect();
+    lhs_rows.extend(cols.iter().map(|(x, _)| *x));
+    lhs_rows.extend(sq.iter());
+    let z = cross_parts(&lhs_rows, &inds.iter().collect::<Vec<_>>(), n);
+    let m = additive_to_replicated(p, &z)?;
+    drop(sq);
+    let counts = m.slice(0..cells);
+    let sums = m.slice(cells..2 * cells);
+    let sumsq = m.slice(2 * cells..3 * cells);
+    let rows_rep = AShare::concat(&(0..nc).flat_map(|_| level_rows.iter()).collect::<Vec<_>>());
+
+    let ok = at_least(p, &counts, min_cell)?;
+    // Opened: which (column, level) cells are shown (the suppression pattern, part of the
+    // result).
+    let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+    let idx: Vec<usize> = (0..cells).filter(|&i| shown[i]).collect();
+    let opened = p.reveal(&AShare::concat(&[
+        &gather(&counts, &idx),
+        &gather(&rows_rep.sub(&counts), &idx),
+    ]))?;
+    let k = idx.len();
+    let mut count = vec![None; cells];
+    let mut missing = vec![None; cells];
+    for (t, &i) in idx.iter().enumerate() {
+        count[i] = Some(opened[t] as u64);
+        missing[i] = Some(opened[k + t] as u64);
+    }
+
+    // Means.
+    let mean_idx: Vec<usize> = idx
+        .iter()
+        .copied()
+        .filter(|&i| count[i] >= Some(1))
+        .collect();
+    let inv: Vec<f64> = mean_idx
+        .iter()
+        .map(|&i| 1.0 / count[i].unwrap_or(1) as f64)
+        .collect();
+    let mean_sh = scale_public(p, &gather(&sums, &mean_idx), &inv)?;
+    let mean_enc = p.reveal(&mean_sh)?;
+    let mut mean = vec![None; cells];
+    let mut mean_of = vec![0u128; cells];
+    for (t, &i) in mean_idx.iter().enumerate() {
+        mean[i] = Some(decode(mean_enc[t], f));
+        mean_of[i] = mean_enc[t];
+    }
+
+    // Variances around the opened means.
+    let var_idx: Vec<usize> = idx
+        .iter()
+        .copied()
+        .filter(|&i| count[i] >= Some(2))
+        .collect();
+    let mut m2 = AShare::zeros(0);
+    for &i in &var_idx {
+        let c = u128::from(count[i].unwrap_or(0));
+        let mi = mean_of[i];
+        let mut z = sumsq.slice(i..i + 1).shl(f);
+        z.add_scaled(&sums.slice(i..i + 1), mi.wrapping_mul(2).wrapping_neg());
+        let z = p.add_const(&z, c.wrapping_mul(mi).wrapping_mul(mi));
+        m2 = AShare::concat(&[&m2, &z]);
+    }
+    let m2 = p.trunc(&m2, f)?;
+    let inv1: Vec<f64> = var_idx
+        .iter()
+        .map(|&i| 1.0 / (count[i].unwrap_or(2) - 1) as f64)
+        .collect();
+    let var_sh = scale_public(p, &m2, &inv1)?;
+    let var_enc = p.reveal(&var_sh)?;
+    let mut var = vec![None; cells];
+    for (t, &i) in var_idx.iter().enumerate() {
+        var[i] = Some(decode(var_enc[t], f));
+    }
+
+    // Per column: the shown levels' row indicators, then quantiles, extremes, histogram.
+    let mut quant: Vec<Vec<f64>> = vec![Vec::new(); cells];
+    let mut extremes: Vec<Option<(f64, f64)>> = vec![None; cells];
+    let mut hist: Vec<Option<Vec<Option<u64>>>> = vec![None; cells];
+    let want_order = !spec.quantiles.is_empty() || spec.extremes;
+    for (j, (x, pr)) in cols.iter().enumerate() {
+        let lv: Vec<usize> = (0..nl).filter(|&l| count[j * nl + l] >= Some(1)).collect();
+        if lv.is_empty() || !(want_order || spec.histogram.is_some()) {
+            continue;
+        }
+        let w: Vec<AShare<u128>> = if spec.group.is_some() {
+            let pairs: Vec<_> = lv.iter().map(|&l| (*pr, &inds[l])).collect();
+            p.mul_many(&pairs)?
+        } else {
+            vec![(*pr).clone()]
+        };
+        if want_order {
+            let sorted = sort_by_slot(p, x, &w)?;
+            let mut picks = Vec::new();
+            let mut start = 0;
+            for &l in &lv {
+                let c = count[j * nl + l].unwrap_or(0) as usize;
+                for &q in &spec.quantiles {
+                    picks.push(interpolate(&sorted, start, position(c, q)));
+                }
+                if spec.extremes {
+                    picks.push(sorted.slice(start..start + 1).shl(WEIGHT_BITS));
+                    picks.push(sorted.slice(start + c - 1..start + c).shl(WEIGHT_BITS));
+                }
+                start += c;
+            }
+            // LEAKAGE: each quantile is opened as the exact interpolation of its two order
+            // statistics with the public weight (56 fractional bits beyond the values'), a
+            // function of the data that is the quantile itself; extremes only if allowed.
+            let v = p.reveal(&AShare::concat(&picks.iter().collect::<Vec<_>>()))?;
+            let v: Vec<f64> = v.iter().map(|&y| decode_bits(y, f + WEIGHT_BITS)).collect();
+            let per = spec.quantiles.len() + 2 * usize::from(spec.extremes);
+            for (t, &l) in lv.iter().enumerate() {
+                let got = &v[t * per..(t + 1) * per];
+                let nq = spec.quantiles.len();
+                quant[j * nl + l] = got[..nq].to_vec();
+                if spec.extremes {
+                    extremes[j * nl + l] = Some((got[nq], got[nq + 1]));
+                }
+            }
+        }
+        if let Some(edges) = &spec.histogram {
+            let h = histogram(p, x, &w, edges, min_cell)?;
+            for (t, &l) in lv.iter().enumerate() {
+                hist[j * nl + l] = Some(h[t].clone());
+            }
+        }
+    }
+
+    let mut summaries = Vec::with_capacity(cells);
+    for (j, name) in spec.columns.iter().enumerate() {
+        for (l, label) in labels.iter().enumerate() {
+            let i = j * nl + l;
+            if !shown[i] {
+                summaries.push(Summary::suppressed(name, label.clone()));
+                continue;
+            }
+            summaries.push(Summary {
+                column: name.clone(),
+                level: label.clone(),
+                suppressed: false,
+                count: count[i],
+                missing: missing[i],
+                mean: mean[i],
+                var: var[i],
+                sd: var[i].map(|v| v.max(0.0).sqrt()),
+                quantiles: quant[i].clone(),
+                min: extremes[i].map(|e| e.0),
+                max: extremes[i].map(|e| e.1),
+                histogram: hist[i].clone(),
+            });
+        }
+    }
+    Ok(Description {
+        group: spec.group.clone(),
+        quantiles: spec.quantiles.clone(),
+        edges: spec.histogram.clone(),
+        min_cell,
+        summaries,
+    })
+}
+
+/// Sorts the column `x` obliviously so that the rows of indicator `w[0]` come first (in
+/// increasing order of value), then those of `w[1]`, ..., then every other row. Returns the
+/// sorted values (still shared).
+fn sort_by_slot(p: &mut Party, x: &AShare<u128>, w: &[AShare<u128>]) -> Result<AShare<u128>> {
+    let s = w.len();
+    let n = x.len();
+    // Slot of a row: t for w[t], s for none; key = slot·2^V + (x + 2^(V-1)) - 2^63 read as
+    // a signed 64-bit key (sort_perm orders signed keys).
+    let v = 64 - bits_for(s);
+    let mut slot = p.public(&vec![s as u64; n]);
+    for (t, wt) in w.iter().enumerate() {
+        slot.add_scaled(&low64(wt), ((s - t) as u64).wrapping_neg());
+    }
+    let mut key = p.add_const(&low64(x), (1u64 << (v - 1)).wrapping_add(1u64 << 63));
+    key.add_scaled(&slot, 1u64 << v);
+    let perm = p.sort_perm(&key, SortOptions::default())?;
+    let t = p.apply_sort(&perm, &Table::new(vec![], vec![x.clone()])?)?;
+    Ok(t.c128.into_iter().next().unwrap_or_default())
+}
+
+/// Histogram counts of `x` per indicator in `w` on the public `edges` (numpy's bins), with
+/// bins below `min_cell` suppressed (`None`). Opens the suppression pattern and the shown
+/// counts.
+fn histogram(
+    p: &mut Party,
+    x: &AShare<u128>,
+    w: &[AShare<u128>],
+    edges: &[f64],
+    min_cell: u64,
+) -> Result<Vec<Vec<Option<u64>>>> {
+    let f = p.frac_bits();
+    let n = x.len();
+    let bins = edges.len() - 1;
+    let x64 = low64(x);
+    let enc = |e: f64| p.public(&vec![encode::<u64>(e, f); n]);
+    // x < e_j for j < bins, and e_last < x.
+    let mut left: Vec<AShare<u64>> = (0..bins).map(|_| x64.clone()).collect();
+    left.push(enc(edges[bins]));
+    let mut right: Vec<AShare<u64>> = edges[..bins].iter().map(|&e| enc(e)).collect();
+    right.push(x64.clone());
+    let lhs = AShare::concat(&left.iter().collect::<Vec<_>>());
+    let rhs = AShare::concat(&right.iter().collect::<Vec<_>>());
+    drop((left, right));
+    let bits = p.lt(&lhs, &rhs)?;
+    let ind = p.inject::<u128>(&[&bits], lhs.len())?.remove(0);
+    drop((lhs, rhs));
+    let below: Vec<AShare<u128>> = (0..=bins).map(|j| ind.slice(j * n..(j + 1) * n)).collect();
+    let one = p.public(&vec![1u128; n]);
+    let bin: Vec<AShare<u128>> = (0..bins)
+        .map(|j| {
+            if j + 1 < bins {
+                below[j + 1].sub(&below[j])
+            } else {
+                one.sub(&below[bins]).sub(&below[j])
+            }
+        })
+        .collect();
+    let z = cross_parts(
+        &w.iter().collect::<Vec<_>>(),
+        &bin.iter().collect::<Vec<_>>(),
+        n,
+    );
+    let counts = additive_to_replicated(p, &z)?;
+    let ok = at_least(p, &counts, min_cell)?;
+    // Opened: which histogram bins are shown (suppression pattern, part of the result).
+    let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+    let idx: Vec<usize> = (0..shown.len()).filter(|&i| shown[i]).collect();
+    let vals = p.reveal(&gather(&counts, &idx))?;
+    let mut out = vec![None; shown.len()];
+    for (t, &i) in idx.iter().enumerate() {
+        out[i] = Some(vals[t] as u64);
+    }
+    Ok(out.chunks(bins).map(<[Option<u64>]>::to_vec).collect())
+}
+
+impl fmt::Display for Description {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let by = self
+            .group
+            .as_ref()
+            .map(|g| format!(" by {g}"))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "Descriptive statistics{by} (cells with fewer than {} values suppressed)",
+            self.min_cell
+        )?;
+        let grouped = self.group.is_some();
+        let extremes = self.summaries.iter().any(|s| s.min.is_some());
+        let mut header = vec!["".to_string()];
+        if grouped {
+            header.push("level".into());
+        }
+        header.extend(["count", "missing", "mean", "std"].map(String::from));
+        if extremes {
+            header.push("min".into());
+        }
+        header.extend(
+            self.quantiles
+                .iter()
+                .map(|q| format!("{}%", num(q * 100.0))),
+        );
+        if extremes {
+            header.push("max".into());
+        }
+        let opt = |v: Option<f64>| v.map_or("NaN".to_string(), num);
+        let small = format!("<{}", self.min_cell);
+        let rows: Vec<Vec<String>> = self
+            .summaries
+            .iter()
+            .map(|s| {
+                let mut r = vec![s.column.clone()];
+                if grouped {
+                    r.push(s.level.clone().unwrap_or_default());
+                }
+                if s.suppressed {
+                    r.push(small.clone());
+                    r.extend(std::iter::repeat_n(String::new(), header.len() - r.len()));
+                    return r;
+                }
+                r.push(s.count.map_or(String::new(), |c| c.to_string()));
+                r.push(s.missing.map_or(String::new(), |c| c.to_string()));
+                r.push(opt(s.mean));
+                r.push(opt(s.sd));
+                if extremes {
+                    r.push(opt(s.min));
+                }
+                r.extend((0..self.quantiles.len()).map(|t| opt(s.quantiles.get(t).copied())));
+                if extremes {
+                    r.push(opt(s.max));
+                }
+                r
+            })
+            .collect();
+        write!(f, "{}", table(&header, &rows))?;
+        if let Some(edges) = &self.edges {
+            writeln!(f, "\nHistogram (bins [e_j, e_j+1), the last closed)")?;
+            let mut header = vec!["".to_string()];
+            if grouped {
+                header.push("level".into());
+            }
+            header.extend(
+                edges
+                    .windows(2)
+                    .map(|w| format!("{}–{}", num(w[0]), num(w[1]))),
+            );
+            let rows: Vec<Vec<String>> = self
+                .summaries
+                .iter()
+                .filter_map(|s| {
+                    let h = s.histogram.as_ref()?;
+                    let mut r = vec![s.column.clone()];
+                    if grouped {
+                        r.push(s.level.clone().unwrap_or_default());
+                    }
+                    r.extend(h.iter().map(|c| c.map_or(small.clone(), |c| c.to_string())));
+                    Some(r)
+                })
+                .collect();
+            write!(f, "{}", table(&header, &rows))?;
+        }
+        Ok(())
+    }
+}
