@@ -40,7 +40,7 @@ use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::table::Frame;
 
-use super::risk::{indicator, low64, suffix_sum, RiskOrder};
+use super::risk::{low64, suffix_sum, GroupedRisk};
 
 /// Default smallest number at risk for a shown Kaplan–Meier cell.
 pub const DEFAULT_MIN_CELL: u64 = 10;
@@ -329,43 +329,22 @@ pub fn kaplan_meier(
     check(spec, disclosure)?;
     let f = p.frac_bits();
     let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-    let (time, tp) = frame.numeric(&spec.time)?;
-    let (event, ep) = frame.numeric(&spec.event)?;
     let n = frame.rows;
-    let mut used = p.mul(tp, ep)?;
-    let (labels, levels): (Option<Vec<String>>, Vec<AShare<u128>>) = match &spec.group {
-        Some(g) => {
-            let c = frame.categorical(g)?;
-            used = p.mul(&used, c.present)?;
-            (Some(c.levels.to_vec()), c.onehot.to_vec())
-        }
-        None => (None, vec![p.public(&vec![1u128; n])]),
+    let labels = match &spec.group {
+        Some(g) => Some(frame.categorical(g)?.levels.to_vec()),
+        None => None,
     };
-    let k = levels.len();
-    let ev = indicator(p, event)?;
-    let dead = p.mul(&ev, &used)?;
-    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
-        levels.iter().map(|h| (h, &used)).collect();
-    pairs.extend(levels.iter().map(|h| (h, &dead)));
-    let cols = p.mul_many(&pairs)?;
-    // Opened: the number of complete cases (named in the result).
-    let total = p.reveal(&used.sum())?[0] as u64;
-    disclosure.check_rows(total as usize)?;
-    if let Some(g) = &spec.group {
-        let counts = AShare::concat(
-            &cols[..k]
-                .iter()
-                .map(AShare::sum)
-                .collect::<Vec<_>>()
-                .iter()
-                .collect::<Vec<_>>(),
-        );
-        disclosure.check_level_rows(p, &counts, g)?;
-    }
-    let risk = RiskOrder::new(p, time, &cols)?;
-    let (at, evs) = risk.cols.split_at(k);
-    let big_n: Vec<AShare<u128>> = at.iter().map(|x| x.prefix_sum()).collect();
-    let big_d = risk.group_totals(p, evs)?;
+    let gr = GroupedRisk::new(
+        p,
+        frame,
+        &spec.time,
+        &spec.event,
+        spec.group.as_deref(),
+        disclosure,
+    )?;
+    let (k, total) = (gr.k, gr.total);
+    let (at, evs) = gr.rows();
+    let (big_n, big_d, risk) = (&gr.at_risk, &gr.deaths, &gr.risk);
     let nn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
     let dd = AShare::concat(&big_d.iter().collect::<Vec<_>>());
     // N - D = 0: the whole risk set dies (survival 0, no Greenwood term).

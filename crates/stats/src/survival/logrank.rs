@@ -26,7 +26,7 @@ use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
 use crate::table::{Frame, PlainFrame};
 
-use super::risk::{indicator, RiskOrder};
+use super::risk::GroupedRisk;
 
 /// Extra bits of the group shares `N_c/N`.
 const SHARE_BITS: u32 = 12;
@@ -148,8 +148,6 @@ pub fn logrank(
 ) -> Result<LogrankResult> {
     let f = p.frac_bits();
     let n = frame.rows;
-    let (time, tp) = frame.numeric(&spec.time)?;
-    let (event, ep) = frame.numeric(&spec.event)?;
     let g = frame.categorical(&spec.group)?;
     let k = g.levels.len();
     if k < 2 {
@@ -157,31 +155,16 @@ pub fn logrank(
             "the log-rank test needs two or more groups".into(),
         ));
     }
-    let tep = p.mul(tp, ep)?;
-    let used = p.mul(&tep, g.present)?;
-    let ev = indicator(p, event)?;
-    let dead = p.mul(&ev, &used)?;
-    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
-        g.onehot.iter().map(|h| (h, &used)).collect();
-    pairs.extend(g.onehot.iter().map(|h| (h, &dead)));
-    let cols = p.mul_many(&pairs)?;
-    // Opened: the number of complete cases (named in the result).
-    let total = p.reveal(&used.sum())?[0] as u64;
-    disclosure.check_rows(total as usize)?;
-    let counts = AShare::concat(
-        &cols[..k]
-            .iter()
-            .map(AShare::sum)
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>(),
-    );
-    disclosure.check_level_rows(p, &counts, &spec.group)?;
-    let observed: Vec<AShare<u128>> = cols[k..].iter().map(AShare::sum).collect();
-    let risk = RiskOrder::new(p, time, &cols)?;
-    let (at, evs) = risk.cols.split_at(k);
-    let nc: Vec<AShare<u128>> = at.iter().map(AShare::prefix_sum).collect();
-    let dc = risk.group_totals(p, evs)?;
+    let gr = GroupedRisk::new(
+        p,
+        frame,
+        &spec.time,
+        &spec.event,
+        Some(&spec.group),
+        disclosure,
+    )?;
+    let total = gr.total;
+    let (nc, dc, observed) = (&gr.at_risk, &gr.deaths, &gr.observed);
     let big_n = nc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
     let big_d = dc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
     let minus1 = p.add_const(&big_n, 1u128.wrapping_neg());

@@ -31,7 +31,9 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
+use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
+use crate::table::Frame;
 
 /// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64. For
 /// fixed-point values below 2^39 this is the same signed value.
@@ -217,6 +219,83 @@ impl RiskOrder {
         let pairs: Vec<_> = cols.iter().map(|c| (&self.end, c)).collect();
         let at_end = p.mul_many(&pairs)?;
         self.seg_suffix(p, &at_end)
+    }
+}
+
+/// What Kaplan–Meier and the log-rank test start from: per group level `c`, in risk-set
+/// order, the complete cases of the level (`rows[c]`, integers), its events (`events[c]`),
+/// the number at risk (`at_risk[c]`: prefix counts, read at group ends) and the events at
+/// each time (`deaths[c]`: on group-end rows, zero elsewhere).
+pub(crate) struct GroupedRisk {
+    /// Complete cases (opened: named in the results).
+    pub total: u64,
+    /// Events per level, in input order (integers; for observed counts).
+    pub observed: Vec<AShare<u128>>,
+    /// The risk-set order (its `cols` are `rows` then `events`).
+    pub risk: RiskOrder,
+    /// Number at risk per level and row.
+    pub at_risk: Vec<AShare<u128>>,
+    /// Events per level at each group end.
+    pub deaths: Vec<AShare<u128>>,
+    /// Levels.
+    pub k: usize,
+}
+
+impl GroupedRisk {
+    /// Complete-case and event indicators of each level, in risk-set order.
+    pub fn rows(&self) -> (&[AShare<u128>], &[AShare<u128>]) {
+        self.risk.cols.split_at(self.k)
+    }
+
+    /// Builds it from the frame: complete cases of time, event and group (`None`: one level,
+    /// everybody); checks `min_rows` on the opened count and `min_level_rows` inside MPC.
+    pub fn new(
+        p: &mut Party,
+        frame: &Frame,
+        time: &str,
+        event: &str,
+        group: Option<&str>,
+        disclosure: &Disclosure,
+    ) -> Result<GroupedRisk> {
+        let n = frame.rows;
+        let (t, tp) = frame.numeric(time)?;
+        let (e, ep) = frame.numeric(event)?;
+        let mut used = p.mul(tp, ep)?;
+        let levels = match group {
+            Some(g) => {
+                let c = frame.categorical(g)?;
+                used = p.mul(&used, c.present)?;
+                c.onehot.to_vec()
+            }
+            None => vec![p.public(&vec![1u128; n])],
+        };
+        let k = levels.len();
+        let ev = indicator(p, e)?;
+        let dead = p.mul(&ev, &used)?;
+        let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+            levels.iter().map(|h| (h, &used)).collect();
+        pairs.extend(levels.iter().map(|h| (h, &dead)));
+        let cols = p.mul_many(&pairs)?;
+        // Opened: the number of complete cases (named in the results).
+        let total = p.reveal(&used.sum())?[0] as u64;
+        disclosure.check_rows(total as usize)?;
+        if let Some(g) = group {
+            let sums: Vec<AShare<u128>> = cols[..k].iter().map(AShare::sum).collect();
+            disclosure.check_level_rows(p, &AShare::concat(&sums.iter().collect::<Vec<_>>()), g)?;
+        }
+        let observed = cols[k..].iter().map(AShare::sum).collect();
+        let risk = RiskOrder::new(p, t, &cols)?;
+        let (at, evs) = risk.cols.split_at(k);
+        let at_risk = at.iter().map(AShare::prefix_sum).collect();
+        let deaths = risk.group_totals(p, evs)?;
+        Ok(GroupedRisk {
+            total,
+            observed,
+            risk,
+            at_risk,
+            deaths,
+            k,
+        })
     }
 }
 
