@@ -8,7 +8,7 @@ use tessera_net::shaper::Shape;
 
 use super::ops;
 use super::party::{Report, ShapeArgs};
-use super::procs::{run_three, BenchIdentities, Rendezvous};
+use super::procs::{parse_reports, run_three, BenchIdentities, Rendezvous};
 
 /// Options of the engine benchmark.
 #[derive(Args, Debug)]
@@ -84,14 +84,7 @@ pub fn run(args: &EngineArgs) -> Result<(), String> {
             ids.pass_on(me, cmd);
         }
     })?;
-    let reports = outputs
-        .iter()
-        .enumerate()
-        .map(|(me, out)| {
-            serde_json::from_str::<Report>(out.trim())
-                .map_err(|e| format!("party {me} report unreadable: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let reports: Vec<Report> = parse_reports(&outputs)?;
     print_results(args, &shape, &reports);
     Ok(())
 }

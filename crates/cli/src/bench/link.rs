@@ -23,7 +23,7 @@ use tessera_mpc::Party;
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{run_three, BenchIdentities, Rendezvous};
+use super::procs::{parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
 
 /// Options of the linkage benchmark.
 #[derive(Args, Debug)]
@@ -127,14 +127,7 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
         .args(["--pivots", &args.pivots.to_string()])
         .args(["--timeout-secs", &args.timeout_secs.to_string()]);
     })?;
-    let reports = outputs
-        .iter()
-        .enumerate()
-        .map(|(me, out)| {
-            serde_json::from_str::<LinkReport>(out.trim())
-                .map_err(|e| format!("party {me} report unreadable: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let reports: Vec<LinkReport> = parse_reports(&outputs)?;
     // The plaintext join of the same synthetic tables, after the timed runs.
     let plain = plaintext_intersection(args.rows)?;
     let opened = reports[0].intersection;
@@ -144,9 +137,12 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
             reports.iter().map(|r| r.intersection).collect::<Vec<_>>()
         ));
     }
-    let secs: Vec<f64> = (0..args.reps)
-        .map(|i| reports.iter().map(|r| r.secs[i]).fold(0.0, f64::max))
-        .collect();
+    let secs = slowest(
+        &reports
+            .iter()
+            .map(|r| r.secs.as_slice())
+            .collect::<Vec<_>>(),
+    );
     let seconds = median(&secs);
     let per_party_bytes: Vec<u64> = reports
         .iter()

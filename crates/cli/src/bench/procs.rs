@@ -6,6 +6,26 @@ use std::process::{Command, Stdio};
 
 use tessera_net::identity::{fingerprint_hex, Identity};
 
+/// The three parties' JSON reports (one line each on their standard output), in party order.
+pub fn parse_reports<T: serde::de::DeserializeOwned>(outputs: &[String]) -> Result<Vec<T>, String> {
+    outputs
+        .iter()
+        .enumerate()
+        .map(|(me, out)| {
+            serde_json::from_str::<T>(out.trim())
+                .map_err(|e| format!("party {me} report unreadable: {e}"))
+        })
+        .collect()
+}
+
+/// The seconds of each repetition: a repetition ends when the slowest party is done.
+pub fn slowest(per_party: &[&[f64]]) -> Vec<f64> {
+    let reps = per_party.iter().map(|s| s.len()).min().unwrap_or(0);
+    (0..reps)
+        .map(|i| per_party.iter().map(|s| s[i]).fold(0.0, f64::max))
+        .collect()
+}
+
 /// Where three benchmark parties meet: free loopback addresses and a fresh session.
 pub struct Rendezvous {
     /// `addr0,addr1,addr2`, as the parties' `--addrs` takes it.

@@ -21,7 +21,7 @@ use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{run_three, Rendezvous};
+use super::procs::{parse_reports, run_three, slowest, Rendezvous};
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
@@ -249,17 +249,13 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
             .args(["--reps", &args.reps.to_string()])
             .args(["--timeout-secs", &args.timeout_secs.to_string()]);
     })?;
-    let reports = outputs
-        .iter()
-        .enumerate()
-        .map(|(me, out)| {
-            serde_json::from_str::<SurvivalReport>(out.trim())
-                .map_err(|e| format!("party {me} report unreadable: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let secs: Vec<f64> = (0..args.reps)
-        .map(|i| reports.iter().map(|r| r.secs[i]).fold(0.0, f64::max))
-        .collect();
+    let reports: Vec<SurvivalReport> = parse_reports(&outputs)?;
+    let secs = slowest(
+        &reports
+            .iter()
+            .map(|r| r.secs.as_slice())
+            .collect::<Vec<_>>(),
+    );
     let bytes = reports
         .iter()
         .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()))
