@@ -245,9 +245,50 @@ impl Party {
         self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f - k)
     }
 
+    /// `(2^k/x, ln x)` together, for callers that need both of the same values (a
+    /// likelihood and its derivatives): one normalisation instead of two, so about the
+    /// cost of `ln` alone plus the reciprocal's Newton steps. Same ranges and errors as
+    /// [`Party::recip_pow2`] and [`Party::ln`].
+    pub fn recip_pow2_and_ln(
+        &mut self,
+        x: &AShare<u128>,
+        k: u32,
+    ) -> Result<(AShare<u128>, AShare<u128>)> {
+        let f = self.frac_bits();
+        assert!(
+            k < NORM_BITS as u32 - 1 - f,
+            "recip_pow2_and_ln: k = {k} too large"
+        );
+        let (c, j, m) = self.normalise(x)?;
+        let y = self.recip_unit(&m)?;
+        let recip = self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f - k)?;
+        let ln = self.ln_from(&m, &j)?;
+        Ok((recip, ln))
+    }
+
+    /// ln x from its normalisation: `m` in [1, 2) at scale 40 and the leading position `j`.
+    fn ln_from(&mut self, m: &AShare<u128>, j: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        let t = self.add_const(m, encode(-1.0, HI));
+        // ln x = ln(1 + t) + (j - f)·ln 2, summed at scale 80 and truncated once.
+        let poly = self.poly_sum(&t, ln1p_coeffs(), HI)?;
+        let ln2 = encode::<u128>(std::f64::consts::LN_2, 2 * HI);
+        let scaled = self.add_const(j, (f as u128).wrapping_neg()).mul_const(ln2);
+        self.trunc(&poly.add(&scaled), 2 * HI - f)
+    }
+
     /// Natural logarithm. See the module table for range and error.
     pub fn ln(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
-        let f = self.frac_bits();
+        let (_, j, m) = self.normalise(x)?;
+        self.ln_from(&m, &j)
+    }
+
+    /// Positive x as `m·2^(j - f)`: the scale `c = 2^(63 - j)`, the leading position `j` (an
+    /// integer) and `m = x·c` in [1, 2) at scale 40.
+    fn normalise(
+        &mut self,
+        x: &AShare<u128>,
+    ) -> Result<(AShare<u128>, AShare<u128>, AShare<u128>)> {
         let lead = self.leading_one(x)?;
         let c_word = lead.word(|j| Some(NORM_BITS - 1 - j));
         // The leading position j in binary: bit k is the xor of one-hot bits at positions
@@ -257,14 +298,7 @@ impl Party {
         let j = conv.pop().expect("two words");
         let c = conv.pop().expect("two words");
         let m = self.mul_trunc(x, &c, NORM_BITS as u32 - 1 - HI)?;
-        let t = self.add_const(&m, encode(-1.0, HI));
-        // ln x = ln(1 + t) + (j - f)·ln 2, summed at scale 80 and truncated once.
-        let poly = self.poly_sum(&t, ln1p_coeffs(), HI)?;
-        let ln2 = encode::<u128>(std::f64::consts::LN_2, 2 * HI);
-        let scaled = self
-            .add_const(&j, (f as u128).wrapping_neg())
-            .mul_const(ln2);
-        self.trunc(&poly.add(&scaled), 2 * HI - f)
+        Ok((c, j, m))
     }
 
     /// Square root. See the module table for range and error.

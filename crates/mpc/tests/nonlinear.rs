@@ -81,6 +81,22 @@ fn recip_pow2_keeps_small_reciprocals_precise() {
 }
 
 #[test]
+fn recip_and_ln_together_match_each_alone() {
+    let xs = log_grid(1e-3, 1e9, 801);
+    let rec: Op = |p, x| Ok(p.recip_pow2_and_ln(x, 10)?.0);
+    let ln: Op = |p, x| Ok(p.recip_pow2_and_ln(x, 10)?.1);
+    check(
+        "recip_pow2_and_ln: 2^10/x",
+        rec,
+        &xs,
+        |x| 1024.0 / x,
+        2e-7,
+        2.0,
+    );
+    check("recip_pow2_and_ln: ln", ln, &xs, f64::ln, 0.0, 3.0);
+}
+
+#[test]
 fn ln_over_its_range() {
     let mut xs = log_grid(ULP, 1.0995e12, 3001);
     xs.extend([1.0, 2.0, std::f64::consts::E, 0.5, 1.0 + ULP]);

@@ -401,8 +401,7 @@ impl Model {
             }
         };
         // 2^K/D and ln D (garbage where mult = 0, which zeroes it below).
-        let r = p.recip_pow2(&den, K)?;
-        let lnd = p.ln(&den)?;
+        let (r, lnd) = p.recip_pow2_and_ln(&den, K)?;
         let ll_den = p.dot(&mult, &lnd, n)?;
         let ll_eta = p.dot(&self.delta, &eta, n)?;
         // The correction uses the encoded shift, so it cancels exactly what exp was given.
