@@ -668,3 +668,31 @@ fn disclosure_rules_refuse_by_name() {
     let r = mpc(&frame, |p, fr| logrank(p, fr, &lr, &ok));
     assert_eq!(r.df, 3);
 }
+
+/// A declared level without complete cases is an invalid analysis (one bit opened), in MPC
+/// as in the twin, never a number computed from a singular covariance.
+#[test]
+fn an_empty_level_is_invalid() {
+    let data = PlainFrame::new(vec![
+        PlainColumn::numeric("a.t", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]),
+        PlainColumn::numeric("a.e", &[1.0, 0.0, 1.0, 1.0, 0.0, 1.0]),
+        PlainColumn::categorical("a.g", &["u", "v", "never"], &[0, 1, 0, 1, 0, 1]),
+    ])
+    .unwrap();
+    let lr = LogrankSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        group: "a.g".into(),
+        observed_expected: false,
+    };
+    assert!(logrank_plain(&data, &lr, &no_limits()).is_err());
+    let [a, _, _] = run3_with_timeout(std::time::Duration::from_secs(60), |p| {
+        let fr = Frame::share(p, 0, &data).map_err(to_mpc)?;
+        match logrank(p, &fr, &lr, &no_limits()) {
+            Err(StatsError::Invalid(m)) => Ok(m),
+            Err(e) => Err(to_mpc(e)),
+            Ok(r) => panic!("a result from a singular covariance: {r:?}"),
+        }
+    });
+    assert!(a.unwrap().contains("no complete cases"));
+}

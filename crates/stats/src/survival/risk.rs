@@ -281,7 +281,19 @@ impl GroupedRisk {
         disclosure.check_rows(total as usize)?;
         if let Some(g) = group {
             let sums: Vec<AShare<u128>> = cols[..k].iter().map(AShare::sum).collect();
-            disclosure.check_level_rows(p, &AShare::concat(&sums.iter().collect::<Vec<_>>()), g)?;
+            let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
+            disclosure.check_level_rows(p, &counts, g)?;
+            // A level without complete cases has no curve and makes the log-rank covariance
+            // singular. LEAKAGE: the one bit "every level has a complete case" is opened.
+            let one = Disclosure {
+                min_level_rows: 1,
+                ..Disclosure::default()
+            };
+            if let Err(StatsError::Refused { .. }) = one.check_level_rows(p, &counts, g) {
+                return Err(StatsError::Invalid(format!(
+                    "a level of {g} has no complete cases: drop it from the study's levels"
+                )));
+            }
         }
         let observed = cols[k..].iter().map(AShare::sum).collect();
         let risk = RiskOrder::new(p, t, &cols)?;
