@@ -696,3 +696,36 @@ fn an_empty_level_is_invalid() {
     });
     assert!(a.unwrap().contains("no complete cases"));
 }
+
+/// A covariate that does not vary among the complete cases is refused before any fit.
+#[test]
+fn a_constant_covariate_is_invalid() {
+    let data = PlainFrame::new(vec![
+        PlainColumn::numeric("a.t", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]),
+        PlainColumn::numeric("a.e", &[1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0]),
+        PlainColumn::numeric("b.x", &[0.5, 1.5, -2.0, 0.1, 0.3, 2.0, -1.0, 0.0]),
+        PlainColumn::numeric("b.c", &[3.0; 8]),
+    ])
+    .unwrap();
+    let cx = CoxSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        covariates: vec!["b.x".into(), "b.c".into()],
+        ties: Ties::Efron,
+        max_steps: 20,
+        conf_level: 0.95,
+    };
+    assert!(matches!(
+        cox_plain(&data, &cx, &no_limits()),
+        Err(StatsError::Invalid(_))
+    ));
+    let [a, _, _] = run3_with_timeout(std::time::Duration::from_secs(60), |p| {
+        let fr = Frame::share(p, 0, &data).map_err(to_mpc)?;
+        match cox(p, &fr, &cx, &no_limits()) {
+            Err(StatsError::Invalid(m)) => Ok(m),
+            Err(e) => Err(to_mpc(e)),
+            Ok(r) => panic!("a fit with a constant covariate: {r:?}"),
+        }
+    });
+    assert!(a.unwrap().contains("no variation"));
+}

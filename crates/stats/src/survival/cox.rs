@@ -73,6 +73,8 @@ pub const R_PRECISION: f64 = 1e-9;
 /// A step is halved when the log-likelihood fell by more than this, relative (plus the same
 /// absolute): smaller changes are the fixed-point noise of the likelihood at the optimum.
 pub const HALVING_MARGIN: f64 = 1e-6;
+/// Covariates whose variance (among the complete cases) is below this are refused.
+pub const MIN_VARIANCE: f64 = 1e-6;
 /// Extra bits of the reciprocals `2^K/D` and of the covariate scales `2^K/sd`.
 const K: u32 = 20;
 
@@ -532,6 +534,16 @@ pub fn cox(
     let centred = xu.sub(&mean_u);
     let ss = p.dot_fix(&centred, &centred, n)?;
     let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
+    // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
+    // "every covariate varies among the complete cases" is opened.
+    let floor = p.public(&vec![encode::<u128>(MIN_VARIANCE, f); m]);
+    let flat = p.lt(&var, &floor)?;
+    if any_bit(p, &flat, m).and_then(|b| Ok(p.reveal_bits(&b)?[0] & 1 == 1))? {
+        return Err(StatsError::Invalid(format!(
+            "a covariate ({}) has no variation among the {nu} complete cases (variance below {MIN_VARIANCE:e}; rescale it or drop it)",
+            names.join(", ")
+        )));
+    }
     let sd = p.sqrt(&var)?;
     let isd = p.recip_pow2(&sd, K)?; // 2^K/sd
     let isd_rows: Vec<AShare<u128>> = (0..m)

@@ -318,6 +318,11 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
             (obs.iter().map(|o| (o.x[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
         })
         .collect();
+    if sd.iter().any(|s| s * s < super::cox::MIN_VARIANCE) {
+        return Err(StatsError::Invalid(
+            "a covariate has no variation among the complete cases".into(),
+        ));
+    }
     let z: Vec<Vec<f64>> = obs
         .iter()
         .map(|o| (0..p).map(|a| (o.x[a] - mean[a]) / sd[a]).collect())
