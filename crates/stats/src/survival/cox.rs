@@ -44,7 +44,9 @@
 //!
 //! # What is opened
 //!
-//! The number of complete cases and of events (named in the result); per iteration one bit
+//! The number of complete cases and of events (named in the result); one bit "every
+//! covariate varies" and, with `min_level_rows`, one bit "every level of the categorical
+//! covariates has enough complete cases"; per iteration one bit
 //! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
 //! (together: the iteration count and the number of step halvings, both reported); at the
 //! end the coefficients, their standard errors and the two log-likelihoods. Never gradients,

@@ -25,7 +25,9 @@
 //! the survival and the Greenwood variance sum (from which, with the survival, the standard
 //! error and confidence interval are computed in plaintext: the interval and the sum determine
 //! each other, so opening the sum adds nothing to the named result). The number of complete
-//! cases per group is opened as part of the result. Nothing else (the sort's comparison bits
+//! cases is opened as part of the result; with a group column, one bit "every level has a
+//! complete case" and, with `min_level_rows`, one bit "every level has enough"
+//! ([`super::risk::GroupedRisk`]). Nothing else (the sort's comparison bits
 //! are simulatable, see [`RiskOrder`]).
 
 use std::fmt;
