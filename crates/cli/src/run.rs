@@ -3,6 +3,11 @@
 //! also writes `results.json`, `results.txt` and `report.html` (tables and Kaplan–Meier
 //! plots).
 //!
+//! With `--as NAME --identity DIR` this process is only compute station NAME: it reads
+//! only its own dataset and connects to the two other compute stations over TLS, at the
+//! addresses and pinned to the certificate fingerprints the study lists (each station runs
+//! the same command with its own name and identity).
+//!
 //! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no
 //! result (the others are still printed).
@@ -12,6 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use tessera_net::identity::Identity;
 use tessera_study::render;
 use tessera_study::{RunOptions, StudyError, Transport};
 
@@ -36,6 +42,13 @@ pub struct RunArgs {
     /// Seconds a party waits for a peer before giving up.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Run only this compute station's part, over TLS with the other stations (needs
+    /// --identity, and addresses and fingerprints in the study).
+    #[arg(long = "as", value_name = "NAME", requires = "identity")]
+    pub as_party: Option<String>,
+    /// This station's identity folder (written by `tessera init`).
+    #[arg(long, value_name = "DIR", requires = "as_party")]
+    pub identity: Option<PathBuf>,
 }
 
 const FILES: [&str; 3] = ["results.json", "results.txt", "report.html"];
@@ -78,7 +91,17 @@ pub fn main(args: &RunArgs) -> ExitCode {
         },
         timeout: Duration::from_secs(args.timeout.max(1)),
     };
-    let out = match tessera_study::run_local(&study, &opts) {
+    let result = match (&args.as_party, &args.identity) {
+        (Some(me), Some(dir)) => match Identity::load(dir) {
+            Ok(id) => tessera_study::distributed::run_party(&study, me, &id, &opts),
+            Err(e) => {
+                eprintln!("tessera: identity {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        },
+        _ => tessera_study::run_local(&study, &opts),
+    };
+    let out = match result {
         Ok(o) => o,
         Err(e) => return fail(&e),
     };

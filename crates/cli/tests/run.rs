@@ -145,3 +145,123 @@ fn json_is_one_document_and_out_writes_the_files() {
         "{text}"
     );
 }
+
+/// Three processes, each only one compute station (`--as`), over TLS with identities made
+/// for the test and pinned in the study: the same results as the run on one machine, and
+/// each station reports only its own data.
+#[test]
+fn a_study_runs_across_three_stations_over_tls() {
+    let dir = scratch("stations");
+    let names = ["registry", "gp", "institute"];
+    let mut fps = Vec::new();
+    for n in names {
+        let out = Command::new(EXE)
+            .args(["init", "--name", n, "--out"])
+            .arg(dir.join(n))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let fp = text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
+            .expect("fingerprint line")
+            .to_string();
+        fps.push(fp);
+    }
+    let ports: Vec<u16> = (0..3)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect::<Vec<_>>()
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect();
+    let fixtures = format!("{}/../../fixtures", env!("CARGO_MANIFEST_DIR"));
+    let mut text: String = fs::read_to_string(example())
+        .unwrap()
+        .replace("../../fixtures", &fixtures);
+    for (i, n) in names.iter().enumerate() {
+        // After the party's header line: its address and certificate.
+        let header = format!("[parties.{n}]");
+        let at = text.find(&header).expect("party header");
+        let eol = at + text[at..].find('\n').unwrap() + 1;
+        text.insert_str(
+            eol,
+            &format!(
+                "address = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{}\"\n",
+                ports[i], fps[i]
+            ),
+        );
+    }
+    let study = dir.join("study.toml");
+    fs::write(&study, &text).unwrap();
+    let children: Vec<_> = names
+        .iter()
+        .map(|n| {
+            Command::new(EXE)
+                .arg("run")
+                .arg(&study)
+                .args(["--json", "--timeout", "60", "--as", n, "--identity"])
+                .arg(dir.join(n))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let docs: Vec<serde_json::Value> = children
+        .into_iter()
+        .zip(names)
+        .map(|(c, n)| {
+            let out = c.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{n}: {err}");
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    let local: serde_json::Value =
+        serde_json::from_slice(&run(&["--json"], &example()).stdout).unwrap();
+    for (doc, n) in docs.iter().zip(names) {
+        assert_eq!(doc["linkage"], local["linkage"], "{n}");
+        // Only its own dataset: the helper has none.
+        let own: Vec<&str> = doc["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["dataset"]["party"].as_str().unwrap())
+            .collect();
+        assert_eq!(own, if n == "institute" { vec![] } else { vec![n] });
+        assert_eq!(doc["cost"].as_array().unwrap().len(), 1);
+        // The same opened results as on one machine (fresh randomness: fixed-point noise).
+        let lr = |d: &serde_json::Value| d["analyses"][1]["result"]["chi_square"].as_f64().unwrap();
+        assert!((lr(doc) - lr(&local)).abs() < 1e-5 * lr(&local));
+        let coefs = |d: &serde_json::Value| -> Vec<f64> {
+            d["analyses"][2]["result"]["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["coef"].as_f64().unwrap())
+                .collect()
+        };
+        for (a, b) in coefs(doc).iter().zip(coefs(&local)) {
+            assert!((a - b).abs() < 1e-5, "{n}: {a} vs {b}");
+        }
+    }
+    // All three stations opened exactly the same values.
+    assert_eq!(docs[0]["analyses"], docs[1]["analyses"]);
+    assert_eq!(docs[1]["analyses"], docs[2]["analyses"]);
+    // A station with another station's identity is refused before connecting.
+    let wrong = Command::new(EXE)
+        .arg("run")
+        .arg(&study)
+        .args(["--as", "registry", "--identity"])
+        .arg(dir.join("gp"))
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not registry's"));
+}

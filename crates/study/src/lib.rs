@@ -13,6 +13,7 @@
 //! The file format is documented in `docs/study.md`.
 
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod format;
 pub mod locate;

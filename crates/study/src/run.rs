@@ -44,7 +44,7 @@ use tessera_stats::{Frame, Output, Schema, StatsError};
 
 use crate::data::{self, DataReport, DataTable};
 use crate::error::{Result, StudyError};
-use crate::format::Study;
+use crate::format::{DataSpec, Study};
 
 /// How the three compute parties are connected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -237,7 +237,7 @@ pub struct AnalysisResult {
 }
 
 /// A data party's table ready for the compute parties.
-struct Input {
+pub(crate) struct Input {
     /// Owner's compute slot, or `None` for an outside data party.
     slot: Option<usize>,
     /// The prepared table (at the owner).
@@ -249,12 +249,25 @@ struct Input {
 }
 
 /// What each compute party returns from the computation.
-struct PartyRun<T> {
+pub(crate) struct PartyRun<T> {
     rows: Vec<usize>,
     intersection: usize,
     linkage: Cost,
     total: Cost,
     value: T,
+}
+
+impl PartyRun<Vec<AnalysisRun>> {
+    /// This party's costs, as reported.
+    pub(crate) fn cost(&self, slot: usize, party: &str) -> PartyCost {
+        PartyCost {
+            slot,
+            party: party.to_string(),
+            linkage: self.linkage,
+            analyses: self.value.iter().map(|(_, c)| *c).collect(),
+            total: self.total,
+        }
+    }
 }
 
 /// Reads every dataset (errors: [`StudyError::Data`]).
@@ -274,51 +287,82 @@ fn link_err(party: &str, e: LinkError) -> StudyError {
 
 /// At each data owner: keys prepared, payload encoded, outside parties' messages dealt.
 fn prepare_inputs(study: &Study, tables: &[DataTable]) -> Result<(Vec<Input>, Vec<OwnerReport>)> {
-    let spec = study.key_spec();
     let mut inputs = Vec::new();
     let mut reports = Vec::new();
     for (d, t) in study.data.iter().zip(tables) {
-        let c128: Vec<Vec<u128>> = t
-            .frame
-            .columns
-            .iter()
-            .flat_map(|c| c.encode(study.frac_bits))
-            .collect();
-        let (prepared, keys) = match &spec {
-            Some(spec) => {
-                let raw = RawTable {
-                    keys: t.keys.clone(),
-                    c64: Vec::new(),
-                    c128,
-                };
-                let (p, r) = prepare(spec, &raw).map_err(|e| link_err(&d.party, e))?;
-                (p, Some(KeyReport::from(r)))
-            }
-            None => {
-                let n = t.frame.rows;
-                let p = Prepared {
-                    keys: (0..n as u64).collect(),
-                    c64: Vec::new(),
-                    c128,
-                    source_rows: (0..n).collect(),
-                };
-                (p, None)
-            }
-        };
-        let slot = study.party(&d.party).and_then(|p| p.compute);
-        let dealt = slot.is_none().then(|| deal(&prepared));
-        inputs.push(Input {
+        let (input, report) = prepare_input(study, d, t)?;
+        inputs.push(input);
+        reports.push(report);
+    }
+    Ok((inputs, reports))
+}
+
+/// One data owner's table: keys prepared, payload encoded, dealt when it is an outside party.
+pub(crate) fn prepare_input(
+    study: &Study,
+    d: &DataSpec,
+    t: &DataTable,
+) -> Result<(Input, OwnerReport)> {
+    let c128: Vec<Vec<u128>> = t
+        .frame
+        .columns
+        .iter()
+        .flat_map(|c| c.encode(study.frac_bits))
+        .collect();
+    let (prepared, keys) = match &study.key_spec() {
+        Some(spec) => {
+            let raw = RawTable {
+                keys: t.keys.clone(),
+                c64: Vec::new(),
+                c128,
+            };
+            let (p, r) = prepare(spec, &raw).map_err(|e| link_err(&d.party, e))?;
+            (p, Some(KeyReport::from(r)))
+        }
+        None => {
+            let n = t.frame.rows;
+            let p = Prepared {
+                keys: (0..n as u64).collect(),
+                c64: Vec::new(),
+                c128,
+                source_rows: (0..n).collect(),
+            };
+            (p, None)
+        }
+    };
+    let slot = study.party(&d.party).and_then(|p| p.compute);
+    let dealt = slot.is_none().then(|| deal(&prepared));
+    Ok((
+        Input {
             slot,
             prepared,
             dealt,
             schema: d.schema(),
-        });
-        reports.push(OwnerReport {
+        },
+        OwnerReport {
             dataset: t.report.clone(),
             keys,
-        });
+        },
+    ))
+}
+
+/// Another compute party's table as this party knows it: who shares it and its public
+/// schema (its shape arrives with the sharing).
+pub(crate) fn remote_input(study: &Study, d: &DataSpec) -> Result<Input> {
+    let slot = study.party(&d.party).and_then(|p| p.compute);
+    if slot.is_none() {
+        return Err(StudyError::Invalid(format!(
+            "data party {} has no compute slot: outside data parties can only take part in a \
+             run on one machine (tessera run without --as) for now",
+            d.party
+        )));
     }
-    Ok((inputs, reports))
+    Ok(Input {
+        slot,
+        prepared: Prepared::default(),
+        dealt: None,
+        schema: d.schema(),
+    })
 }
 
 /// Makes one party's endpoint, on that party's thread.
@@ -364,12 +408,12 @@ fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
 }
 
 /// Why a party stopped: a [`StudyError::Run`] naming it.
-fn failed(slot: usize, what: &str, e: impl std::fmt::Display) -> StudyError {
+pub(crate) fn failed(slot: usize, what: &str, e: impl std::fmt::Display) -> StudyError {
     StudyError::Run(format!("compute party {slot}, {what}: {e}"))
 }
 
 /// One compute party: shares every input, links, assembles the frame and calls `after`.
-fn party_main<T>(
+pub(crate) fn party_main<T>(
     study: &Study,
     inputs: &[Input],
     p: &mut Party,
@@ -472,7 +516,30 @@ fn compute<T: Send>(
 }
 
 /// One analysis at one party: its output, or the reason it has none, and its cost.
-type AnalysisRun = (std::result::Result<Output, String>, Cost);
+pub(crate) type AnalysisRun = (std::result::Result<Output, String>, Cost);
+
+/// Every analysis of the study at one compute party, in study order. An MPC failure stops
+/// the run (the peers see it too); a refusal or an invalid analysis is decided on public
+/// values, the same at every party, and only that analysis has no result.
+pub(crate) fn run_analyses(
+    study: &Study,
+    p: &mut Party,
+    frame: &Frame,
+) -> Result<Vec<AnalysisRun>> {
+    let mut out: Vec<AnalysisRun> = Vec::new();
+    for a in &study.analyses {
+        let (t, s0) = (Instant::now(), p.stats());
+        let r = match tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure) {
+            Ok(o) => Ok(o),
+            Err(StatsError::Mpc(e)) => {
+                return Err(failed(p.id(), &format!("analysis \"{}\"", a.name), e))
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        out.push((r, Cost::between(t, &s0, &p.stats())));
+    }
+    Ok(out)
+}
 
 /// Runs the whole study (see the module docs). Fails with [`StudyError::Data`] when a
 /// dataset does not fit the study, [`StudyError::Run`] when the computation fails; an
@@ -483,21 +550,7 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
     let (inputs, reports) = prepare_inputs(study, &tables)?;
     drop(tables);
     let runs = compute(study, &inputs, opts, |p, frame| {
-        let mut out: Vec<AnalysisRun> = Vec::new();
-        for a in &study.analyses {
-            let (t, s0) = (Instant::now(), p.stats());
-            let r = tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure);
-            let r = match r {
-                Ok(o) => Ok(o),
-                Err(StatsError::Mpc(e)) => {
-                    return Err(failed(p.id(), &format!("analysis \"{}\"", a.name), e))
-                }
-                // Decided on public values: the same at every party, nothing to abort.
-                Err(e) => Err(e.to_string()),
-            };
-            out.push((r, Cost::between(t, &s0, &p.stats())));
-        }
-        Ok(out)
+        run_analyses(study, p, frame)
     })?;
     let first = &runs[0];
     for r in &runs[1..] {
@@ -511,6 +564,22 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
         }
     }
     let names = study.compute_parties();
+    let costs = runs
+        .iter()
+        .enumerate()
+        .map(|(slot, r)| r.cost(slot, names[slot]))
+        .collect();
+    Ok(output(study, first, reports, costs))
+}
+
+/// The study's output from one party's run (all parties' runs agree), the owners' reports
+/// this process holds and the costs it measured.
+pub(crate) fn output(
+    study: &Study,
+    first: &PartyRun<Vec<AnalysisRun>>,
+    reports: Vec<OwnerReport>,
+    cost: Vec<PartyCost>,
+) -> StudyOutput {
     let analyses = study
         .analyses
         .iter()
@@ -524,7 +593,7 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
             error: r.as_ref().err().cloned(),
         })
         .collect();
-    Ok(StudyOutput {
+    StudyOutput {
         study: StudyInfo {
             id: study.id.clone(),
             title: study.title.clone(),
@@ -557,18 +626,8 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
         },
         analyses,
         data: reports,
-        cost: runs
-            .iter()
-            .enumerate()
-            .map(|(slot, r)| PartyCost {
-                slot,
-                party: names[slot].to_string(),
-                linkage: r.linkage,
-                analyses: r.value.iter().map(|(_, c)| *c).collect(),
-                total: r.total,
-            })
-            .collect(),
-    })
+        cost,
+    }
 }
 
 /// Test support: runs the study's sharing and linkage and reveals the linked table's
