@@ -13,6 +13,7 @@ pub mod cost;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
+pub mod linalg;
 pub mod nonlinear;
 pub mod party;
 pub mod poly;
