@@ -274,9 +274,18 @@ pub fn run(
 ) -> Result<Output> {
     disclosure.check_columns(&spec.columns())?;
     disclosure.check_rows(frame.rows)?;
-    let _ = p;
-    Err(StatsError::Invalid(format!(
-        "analysis kind `{}` is not available yet",
-        spec.kind()
-    )))
+    match spec {
+        AnalysisSpec::Ols(s) => Output::of(
+            "ols",
+            &crate::regression::ols::ols(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Logistic(s) => Output::of(
+            "logistic",
+            &crate::regression::logistic::logistic(p, frame, s, disclosure)?,
+        ),
+        _ => Err(StatsError::Invalid(format!(
+            "analysis kind `{}` is not available yet",
+            spec.kind()
+        ))),
+    }
 }

@@ -1,0 +1,295 @@
+//! Logistic regression by Newton–Raphson (IRLS), optionally L2-penalised, inside MPC.
+//!
+//! # Protocol
+//!
+//! The design ([`super::design`]) gives the row weights `w`, the means `m`, the reciprocal
+//! standard deviations `r` and the masked centred columns `X_c = w ∘ (x − m)` (raw `w ∘ x`
+//! without an intercept). The model is fitted in standardised coordinates
+//! `z = [1, (x − m) ∘ r]`, where the information matrix is O(1) whatever the data's scale;
+//! with `d = [1, r]`:
+//!
+//! - `η = b_0 + X_c (r ∘ b_s)` (one matrix–vector product, n values truncated), `μ = σ(η)`;
+//! - gradient `g = d ∘ [w, X_c]'(y − μ) / n`, information `H = (d d') ∘ [w, X_c]' V [w, X_c]
+//!   / n` with `V = diag(μ(1 − μ))` (n·p products, then matrix products whose traffic is
+//!   p² and p elements, independent of n); rows not used have zero design rows, so they
+//!   drop out without further products;
+//! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
+//!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
+//! - Newton step `Δ = H⁻¹ g` (`spd_solve`), `b ← b + Δ`, from `b = 0`.
+//!
+//! Convergence: after each step one bit is opened, whether `max_j |Δ_j| < TOL` (standardised
+//! units; [`TOL`] = 1e-5). statsmodels stops at a change of 1e-8 on the original scale,
+//! below the fixed-point resolution (6e-8); since Newton converges quadratically, the step
+//! after a change below 1e-5 changes the estimate by about 1e-10, far below the fixed-point
+//! noise, so the estimate is the same to the precision we have, while the iteration count
+//! may be one or two lower than statsmodels'. Then, at the final estimate, the information
+//! is recomputed, inverted (`spd_inverse`) and transformed back to the original scale:
+//! `β_j = r_j b_j`, `β_0 = b_0 − u'b_s` with `u = m ∘ r`, `√n·se_j = r_j √Q_jj`,
+//! `√n·se_0 = √(a'Qa)` with `a = [1, −u]`. The log-likelihood is
+//! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
+//! any η, no logarithm of a small probability).
+//!
+//! Opened: one convergence bit per step (LEAKAGE, commented where opened; their number is
+//! the result's `iterations`), then the coefficients, the √n-scaled standard errors and the
+//! log-likelihood. z statistics, p-values and intervals are computed in plaintext.
+//!
+//! # Cost per Newton step (per party, n rows, p model variables)
+//!
+//! Bytes: `16·n` (η) + 558·n (sigmoid) + `16·n` (μ²) + `16·n·p` (V·X) + O(p²) + one
+//! `spd_solve`. For 100,000 rows and p = 11 about 78 MB. Rounds: ≈ 48 (sigmoid) + 12 +
+//! the solve's ≈ 100. The final pass adds the log-likelihood (abs, exp, ln: ≈ 1.5 kB per
+//! row) and one `spd_inverse`.
+//!
+//! # Accuracy
+//!
+//! Valid range as [`super::design`]; the information matrix must have condition number below
+//! 10^5 (no (quasi-)separation: a separated fit diverges in statsmodels too). The outcome
+//! must be 0/1 (not checked inside MPC: it would cost n products and open a bit).
+
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::{AShare, Party};
+
+use crate::analysis::LogisticSpec;
+use crate::disclosure::Disclosure;
+use crate::error::{Result, StatsError};
+use crate::table::Frame;
+
+use super::design::{self, at, broadcast, constant, gather, rows_of};
+use super::ols::check_conf;
+use super::{table, LogisticResult};
+
+/// Convergence threshold on the largest change of a standardised coefficient in one
+/// Newton step.
+pub const TOL: f64 = 1e-5;
+
+/// What one evaluation at the current estimate gives.
+struct Eval {
+    eta: AShare<u128>,
+    grad: AShare<u128>,
+    info: AShare<u128>,
+}
+
+/// The fixed, per-model parts of the iteration.
+struct Model<'a> {
+    n: usize,
+    p: usize,
+    k: usize,
+    intercept: bool,
+    /// The p design columns in X_c coordinates, column-major (p × rows).
+    cols: Vec<AShare<u128>>,
+    colmajor: AShare<u128>,
+    /// X_c row-major (rows × k), for η.
+    xrows: AShare<u128>,
+    y: &'a AShare<u128>,
+    r: AShare<u128>,
+    /// d d' (p × p): from X_c coordinates to standardised ones.
+    dd: AShare<u128>,
+    d: AShare<u128>,
+    /// (λ/n)·r_j² for the slopes, when penalised.
+    pen: Option<AShare<u128>>,
+}
+
+impl Model<'_> {
+    fn slopes(&self, b: &AShare<u128>) -> AShare<u128> {
+        let first = usize::from(self.intercept);
+        b.slice(first..first + self.k)
+    }
+
+    fn evaluate(&self, pt: &mut Party, b: &AShare<u128>) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let rows = self.y.len();
+        let (n, p, k) = (self.n, self.p, self.k);
+        let bc = pt.mul_fix(&self.r, &self.slopes(b))?;
+        let mut eta = pt.matmul_fix(&self.xrows, &bc, rows, k, 1)?;
+        if self.intercept {
+            eta = eta.add(&broadcast(b, 0, rows));
+        }
+        let mu = pt.sigmoid(&eta)?;
+        let resid = self.y.sub(&mu);
+        let g = pt.matmul(&self.colmajor, &resid, p, rows, 1)?;
+        let mu2 = pt.mul_fix(&mu, &mu)?;
+        let v = mu.sub(&mu2);
+        let pairs: Vec<_> = self.cols.iter().map(|c| (&v, c)).collect();
+        let vx = pt.mul_trunc_many(&pairs, f)?;
+        let h = pt.matmul(
+            &self.colmajor,
+            &rows_of(&vx.iter().collect::<Vec<_>>()),
+            p,
+            rows,
+            p,
+        )?;
+        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f, n)?;
+        let both = pt.mul_fix(&gh, &AShare::concat(&[&self.d, &self.dd]))?;
+        let mut grad = both.slice(0..p);
+        let mut info = both.slice(p..p + p * p);
+        if let Some(pen) = &self.pen {
+            let first = usize::from(self.intercept);
+            let shrink = pt.mul_fix(pen, &self.slopes(b))?;
+            for j in 0..k {
+                let at_j = first + j;
+                grad.a[at_j] = grad.a[at_j].wrapping_sub(shrink.a[j]);
+                grad.b[at_j] = grad.b[at_j].wrapping_sub(shrink.b[j]);
+                let dj = at_j * p + at_j;
+                info.a[dj] = info.a[dj].wrapping_add(pen.a[j]);
+                info.b[dj] = info.b[dj].wrapping_add(pen.b[j]);
+            }
+        }
+        Ok(Eval { eta, grad, info })
+    }
+}
+
+/// Fits a logistic regression on the shared table. Every compute party calls this with its
+/// shares and gets the same result.
+pub fn logistic(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &LogisticSpec,
+    disclosure: &Disclosure,
+) -> Result<LogisticResult> {
+    check_conf(spec.conf_level)?;
+    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
+        return Err(StatsError::Invalid(format!(
+            "l2 must be a finite number ≥ 0, not {}",
+            spec.l2
+        )));
+    }
+    if spec.max_steps == 0 {
+        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
+    }
+    let prep = design::prepare(
+        pt,
+        frame,
+        &spec.outcome,
+        &spec.covariates,
+        spec.intercept,
+        disclosure,
+    )?;
+    let (n, p) = (prep.n, prep.vars());
+    let k = prep.columns.len();
+    let f = pt.frac_bits();
+
+    let cols: Vec<&AShare<u128>> = prep.columns.iter().collect();
+    let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
+    let s = design::standardise(pt, &m)?;
+    let xc = m.centred.take().expect("asked for the centred columns");
+    let mut dcols = Vec::with_capacity(p);
+    if prep.intercept {
+        dcols.push(prep.weight.shl(f));
+    }
+    dcols.extend(xc.iter().cloned());
+    let colmajor = AShare::concat(&dcols.iter().collect::<Vec<_>>());
+    let xrows = rows_of(&xc.iter().collect::<Vec<_>>());
+    drop(xc);
+    let d = if prep.intercept {
+        AShare::concat(&[&constant(pt, 1.0, 1), &s.r])
+    } else {
+        s.r.clone()
+    };
+    let outer_rows = AShare::concat(
+        &(0..p)
+            .map(|j| broadcast(&d, j, p))
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    let outer_cols = AShare::concat(&vec![&d; p]);
+    let dd = pt.mul_fix(&outer_rows, &outer_cols)?;
+    let pen = if spec.l2 > 0.0 {
+        let r2 = pt.mul_fix(&s.r, &s.r)?;
+        let scaled = pt.mul_const_fix(&r2, spec.l2)?;
+        Some(design::div_count(pt, &scaled, 0, n)?)
+    } else {
+        None
+    };
+    let model = Model {
+        n,
+        p,
+        k,
+        intercept: prep.intercept,
+        cols: dcols,
+        colmajor,
+        xrows,
+        y: &prep.outcome,
+        r: s.r.clone(),
+        dd,
+        d,
+        pen,
+    };
+
+    let mut b = AShare::zeros(p);
+    let mut iterations = 0;
+    let tol = constant(pt, TOL, 2 * p);
+    let all = pt.public(&[2 * p as u128]);
+    loop {
+        if iterations == spec.max_steps {
+            return Err(StatsError::NotConverged(format!(
+                "logistic regression did not converge in {} Newton steps",
+                spec.max_steps
+            )));
+        }
+        let e = model.evaluate(pt, &b)?;
+        let step = pt.spd_solve(&e.info, &e.grad, p, 1)?;
+        b = b.add(&step);
+        iterations += 1;
+        let small = pt.lt_arith(&AShare::concat(&[&step, &step.neg()]), &tol)?;
+        let not_all = pt.lt_arith(&small.sum(), &all)?;
+        // LEAKAGE: one bit per Newton step, whether every standardised coefficient changed by
+        // less than TOL; their number is the result's `iterations`.
+        if pt.reveal(&not_all)?[0] == 0 {
+            break;
+        }
+    }
+
+    let e = model.evaluate(pt, &b)?;
+    let q = pt.spd_inverse(&e.info, p)?;
+
+    // Log-likelihood Σ w (y η − softplus(η)).
+    let (abs, _) = pt.abs_sign_within(&e.eta, 64)?;
+    let ex = pt.exp(&abs.neg())?;
+    let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
+    let relu = pt.trunc(&e.eta.add(&abs), 1)?;
+    let ye = pt.mul_fix(&prep.outcome, &e.eta)?;
+    let terms = ye.sub(&relu).sub(&l1);
+    let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
+
+    // Back to the original scale.
+    let bs = model.slopes(&b);
+    let slopes = pt.mul_fix(&s.r, &bs)?;
+    let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
+    let (coef, under, scale) = if prep.intercept {
+        let u = pt.mul_fix(&m.mean, &s.r)?;
+        let ub = pt.dot_fix(&u, &bs, k)?;
+        let b0 = at(&b, 0).sub(&ub);
+        let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
+        let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
+        let aqa = pt.dot_fix(&a, &qa, p)?;
+        (
+            AShare::concat(&[&b0, &slopes]),
+            AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
+            AShare::concat(&[&constant(pt, 1.0, 1), &s.r]),
+        )
+    } else {
+        (slopes, qdiag, s.r.clone())
+    };
+    let roots = pt.sqrt(&under)?;
+    let se = pt.mul_fix(&roots, &scale)?;
+    // Opened: the named result (coefficients, √n-scaled standard errors, log-likelihood).
+    let opened: Vec<f64> = pt
+        .reveal(&AShare::concat(&[&coef, &se, &ll]))?
+        .into_iter()
+        .map(|v| decode(v, f))
+        .collect();
+    let se: Vec<f64> = opened[p..2 * p]
+        .iter()
+        .map(|v| v / (n as f64).sqrt())
+        .collect();
+    Ok(LogisticResult {
+        outcome: spec.outcome.clone(),
+        nobs: n,
+        log_likelihood: opened[2 * p],
+        iterations,
+        l2: spec.l2,
+        conf_level: spec.conf_level,
+        coefficients: table(&prep.names, &opened[..p], Some(&se), None, spec.conf_level),
+    })
+}
