@@ -46,6 +46,11 @@ use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
 use crate::table::{ColumnData, Frame};
 
+/// Extra fractional bits (beyond the party's `f`) of the covariance and correlation matrices:
+/// the cross products are exact at 2f bits, so keeping f + 16 costs nothing and lets least
+/// squares refine its solution beyond what f bits of the correlation matrix allow.
+pub const HI: u32 = 16;
+
 /// Rows per chunk in the moment computation (bounds the memory of the transposed copies).
 pub const CHUNK: usize = 1 << 16;
 
@@ -83,7 +88,9 @@ pub fn column_names(frame: &Frame, covariates: &[String], intercept: bool) -> Re
     }
     for (i, c) in covariates.iter().enumerate() {
         if covariates[..i].contains(c) {
-            return Err(StatsError::Invalid(format!("covariate `{c}` is listed twice")));
+            return Err(StatsError::Invalid(format!(
+                "covariate `{c}` is listed twice"
+            )));
         }
         match &frame.column(c)?.data {
             ColumnData::Numeric(_) => names.push(c.clone()),
@@ -102,7 +109,7 @@ pub fn column_names(frame: &Frame, covariates: &[String], intercept: bool) -> Re
 
 /// Smallest row count `n` with `vars ≤ max_vars_per_row · n` (what `check_vars` accepts).
 fn min_rows_for(vars: usize, per_row: f64) -> u64 {
-    if !(per_row > 0.0) {
+    if per_row.is_nan() || per_row <= 0.0 {
         return u64::MAX;
     }
     let mut t = (vars as f64 / per_row).ceil().max(0.0) as u64;
@@ -258,7 +265,7 @@ pub struct Moments {
     pub k: usize,
     /// Means (k; zero sharings when not centred).
     pub mean: AShare<u128>,
-    /// `Σ w (x − m)(x − m)' / n`, k×k row-major.
+    /// `Σ w (x − m)(x − m)' / n`, k×k row-major, with `f + HI` fractional bits.
     pub cov: AShare<u128>,
     /// The masked, centred columns `w ∘ (x − m)`, when asked for.
     pub centred: Option<Vec<AShare<u128>>>,
@@ -278,6 +285,11 @@ pub fn moments(
     let k = vars.len();
     let rows = weight.len();
     let f = p.frac_bits();
+    if f < HI {
+        return Err(StatsError::Invalid(format!(
+            "regression needs at least {HI} fractional bits, the party uses {f}"
+        )));
+    }
     let chunks: Vec<(usize, usize)> = (0..rows)
         .step_by(CHUNK)
         .map(|a| (a, (a + CHUNK).min(rows)))
@@ -315,7 +327,7 @@ pub fn moments(
             }
         }
     }
-    let cov = div_count(p, &cross, f, n)?;
+    let cov = div_count(p, &cross, f - HI, n)?;
     let centred = keep.then(|| {
         kept.iter()
             .map(|parts| AShare::concat(&parts.iter().collect::<Vec<_>>()))
@@ -336,25 +348,45 @@ pub struct Standardised {
     pub sd: AShare<u128>,
     /// `r_j = 1/sd_j` (k).
     pub r: AShare<u128>,
-    /// `R = C ∘ r r'` (k×k row-major).
+    /// `R = C ∘ r r'` (k×k row-major, f fractional bits), see [`scale_both`].
     pub corr: AShare<u128>,
+    /// The same with `f + HI` fractional bits.
+    pub corr_hi: AShare<u128>,
 }
 
 /// Standardises the moments (module docs, step 5).
 pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
     let k = m.k;
-    let idx: Vec<usize> = (0..k).map(|j| j * k + j).collect();
-    let diag = AShare {
-        a: idx.iter().map(|&i| m.cov.a[i]).collect(),
-        b: idx.iter().map(|&i| m.cov.b[i]).collect(),
-    };
+    let diag_hi = gather(&m.cov, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
+    let diag = p.trunc(&diag_hi, HI)?;
     let r = p.rsqrt(&diag)?;
     let sd = p.mul_fix(&diag, &r)?;
-    let rows: AShare<u128> = AShare::concat(&(0..k).map(|j| broadcast(&r, j, k)).collect::<Vec<_>>().iter().collect::<Vec<_>>());
-    let cols: AShare<u128> = AShare::concat(&vec![&r; k]);
-    let outer = p.mul_fix(&rows, &cols)?;
-    let corr = p.mul_fix(&m.cov, &outer)?;
-    Ok(Standardised { sd, r, corr })
+    let corr_hi = scale_both(p, &m.cov, &r)?;
+    let corr = p.trunc(&corr_hi, HI)?;
+    Ok(Standardised {
+        sd,
+        r,
+        corr,
+        corr_hi,
+    })
+}
+
+/// `A ∘ d d'` for a k×k matrix `A` and a k-vector `d`, as `(A_jl·d_j)·d_l`: two products in
+/// sequence, so that no small product `d_j·d_l` is rounded on its own (which would cost
+/// relative precision when `d` is small, and make the scaling inconsistent with the one
+/// applied to the coefficients).
+pub fn scale_both(p: &mut Party, a: &AShare<u128>, d: &AShare<u128>) -> Result<AShare<u128>> {
+    let k = d.len();
+    let rows = AShare::concat(
+        &(0..k)
+            .map(|j| broadcast(d, j, k))
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    let cols = AShare::concat(&vec![d; k]);
+    let half = p.mul_fix(a, &rows)?;
+    Ok(p.mul_fix(&half, &cols)?)
 }
 
 /// Element `i` of a sharing, as a sharing of length one.

@@ -62,9 +62,16 @@ use super::{table, LogisticResult};
 /// Newton step.
 pub const TOL: f64 = 1e-5;
 
+/// Extra fractional bits of the gradient, the estimate and the Newton steps (f + G): the
+/// fixed point of the iteration is where the gradient vanishes, so its precision is that of
+/// the gradient. 8 bits keep the steps below `spd_solve`'s bound on its solution (|Δ| < 4096).
+pub const G: u32 = 8;
+
 /// What one evaluation at the current estimate gives.
 struct Eval {
     eta: AShare<u128>,
+    /// The slopes in X_c coordinates used for η (f + G bits).
+    bc: AShare<u128>,
     grad: AShare<u128>,
     info: AShare<u128>,
 }
@@ -82,8 +89,7 @@ struct Model<'a> {
     xrows: AShare<u128>,
     y: &'a AShare<u128>,
     r: AShare<u128>,
-    /// d d' (p × p): from X_c coordinates to standardised ones.
-    dd: AShare<u128>,
+    /// `d = [1, r]`: from X_c coordinates to standardised ones.
     d: AShare<u128>,
     /// (λ/n)·r_j² for the slopes, when penalised.
     pen: Option<AShare<u128>>,
@@ -95,15 +101,17 @@ impl Model<'_> {
         b.slice(first..first + self.k)
     }
 
+    /// Evaluates at the estimate `b` (standardised, f + G bits).
     fn evaluate(&self, pt: &mut Party, b: &AShare<u128>) -> Result<Eval> {
         let f = pt.frac_bits();
         let rows = self.y.len();
         let (n, p, k) = (self.n, self.p, self.k);
         let bc = pt.mul_fix(&self.r, &self.slopes(b))?;
-        let mut eta = pt.matmul_fix(&self.xrows, &bc, rows, k, 1)?;
+        let mut eta = pt.matmul(&self.xrows, &bc, rows, k, 1)?;
         if self.intercept {
-            eta = eta.add(&broadcast(b, 0, rows));
+            eta = eta.add(&broadcast(&b.shl(f), 0, rows));
         }
+        let eta = pt.trunc(&eta, f + G)?;
         let mu = pt.sigmoid(&eta)?;
         let resid = self.y.sub(&mu);
         let g = pt.matmul(&self.colmajor, &resid, p, rows, 1)?;
@@ -118,10 +126,11 @@ impl Model<'_> {
             rows,
             p,
         )?;
-        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f, n)?;
-        let both = pt.mul_fix(&gh, &AShare::concat(&[&self.d, &self.dd]))?;
-        let mut grad = both.slice(0..p);
-        let mut info = both.slice(p..p + p * p);
+        // The gradient keeps f + G bits, the information f.
+        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f - G, n)?;
+        let h = pt.trunc(&gh.slice(p..p + p * p), G)?;
+        let mut grad = pt.mul_fix(&gh.slice(0..p), &self.d)?;
+        let mut info = design::scale_both(pt, &h, &self.d)?;
         if let Some(pen) = &self.pen {
             let first = usize::from(self.intercept);
             let shrink = pt.mul_fix(pen, &self.slopes(b))?;
@@ -134,7 +143,12 @@ impl Model<'_> {
                 info.b[dj] = info.b[dj].wrapping_add(pen.b[j]);
             }
         }
-        Ok(Eval { eta, grad, info })
+        Ok(Eval {
+            eta,
+            bc,
+            grad,
+            info,
+        })
     }
 }
 
@@ -185,15 +199,6 @@ pub fn logistic(
     } else {
         s.r.clone()
     };
-    let outer_rows = AShare::concat(
-        &(0..p)
-            .map(|j| broadcast(&d, j, p))
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>(),
-    );
-    let outer_cols = AShare::concat(&vec![&d; p]);
-    let dd = pt.mul_fix(&outer_rows, &outer_cols)?;
     let pen = if spec.l2 > 0.0 {
         let r2 = pt.mul_fix(&s.r, &s.r)?;
         let scaled = pt.mul_const_fix(&r2, spec.l2)?;
@@ -211,14 +216,13 @@ pub fn logistic(
         xrows,
         y: &prep.outcome,
         r: s.r.clone(),
-        dd,
         d,
         pen,
     };
 
     let mut b = AShare::zeros(p);
     let mut iterations = 0;
-    let tol = constant(pt, TOL, 2 * p);
+    let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
     let all = pt.public(&[2 * p as u128]);
     loop {
         if iterations == spec.max_steps {
@@ -252,14 +256,13 @@ pub fn logistic(
     let terms = ye.sub(&relu).sub(&l1);
     let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
 
-    // Back to the original scale.
-    let bs = model.slopes(&b);
-    let slopes = pt.mul_fix(&s.r, &bs)?;
+    // Back to the original scale, with the slopes used for η: β_s = r ∘ b_s, β_0 = b_0 − m'β_s.
+    let slopes = e.bc.clone();
     let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
-    let (coef, under, scale) = if prep.intercept {
+    let (coef_hi, under, scale) = if prep.intercept {
         let u = pt.mul_fix(&m.mean, &s.r)?;
-        let ub = pt.dot_fix(&u, &bs, k)?;
-        let b0 = at(&b, 0).sub(&ub);
+        let mb = pt.dot_fix(&m.mean, &slopes, k)?;
+        let b0 = at(&b, 0).sub(&mb);
         let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
         let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
         let aqa = pt.dot_fix(&a, &qa, p)?;
@@ -271,6 +274,7 @@ pub fn logistic(
     } else {
         (slopes, qdiag, s.r.clone())
     };
+    let coef = pt.trunc(&coef_hi, G)?;
     let roots = pt.sqrt(&under)?;
     let se = pt.mul_fix(&roots, &scale)?;
     // Opened: the named result (coefficients, √n-scaled standard errors, log-likelihood).

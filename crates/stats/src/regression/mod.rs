@@ -185,14 +185,22 @@ impl fmt::Display for OlsResult {
             "OLS regression"
         };
         writeln!(f, "{title} results")?;
-        writeln!(f, "Dep. variable: {:<24} R-squared: {:.4}", self.outcome, self.r_squared)?;
+        writeln!(
+            f,
+            "Dep. variable: {:<24} R-squared: {:.4}",
+            self.outcome, self.r_squared
+        )?;
         writeln!(
             f,
             "No. observations: {:<21} Adj. R-squared: {}",
             self.nobs,
             opt(self.adj_r_squared, 4)
         )?;
-        writeln!(f, "Df residuals: {:<25} Ridge λ: {}", self.df_resid, self.ridge)?;
+        writeln!(
+            f,
+            "Df residuals: {:<25} Ridge λ: {}",
+            self.df_resid, self.ridge
+        )?;
         write_table(f, &self.coefficients, "t", "P>|t|", self.conf_level)
     }
 }

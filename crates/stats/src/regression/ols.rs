@@ -38,7 +38,7 @@
 //!
 //! LEAKAGE: nothing beyond the result, `n` and the two rule bits of the design.
 
-use tessera_mpc::fixed::decode;
+use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::OlsSpec;
@@ -46,7 +46,7 @@ use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
 use crate::table::Frame;
 
-use super::design::{self, at, broadcast, constant, gather};
+use super::design::{self, at, broadcast, constant, gather, HI};
 use super::{table, OlsResult};
 
 pub(crate) fn check_conf(conf_level: f64) -> Result<()> {
@@ -102,70 +102,88 @@ pub fn ols(
         .collect();
     let xy: Vec<usize> = (0..k).map(|j| j * kk + k).collect();
     let rxx = gather(&s.corr, &xx);
-    let rxy = gather(&s.corr, &xy);
     let r_x = s.r.slice(0..k);
-    let sd_y = at(&s.sd, k);
+    let r_y = at(&s.r, k);
+    // The outcome is not standardised: R'_xy = C_xy ∘ r_x (units of y), so that the slopes
+    // come back as b ∘ r_x without a second, inconsistent scale factor for y.
+    let mut cy_hi = gather(&m.cov, &xy);
+    cy_hi = p.mul_fix(&cy_hi, &r_x)?;
+    let rxy_hi = cy_hi;
+    let cyy_hi = gather(&m.cov, &[k * kk + k]);
+    let lo = p.trunc(&AShare::concat(&[&rxy_hi, &cyy_hi]), HI)?;
+    let rxy = lo.slice(0..k);
+    let cyy = at(&lo, k);
 
-    let a = if ridge {
+    let mut a = rxx.clone();
+    let mut a_hi = gather(&s.corr_hi, &xx);
+    if ridge {
         let r2 = p.mul_fix(&r_x, &r_x)?;
         let pen = p.mul_const_fix(&r2, spec.ridge)?;
-        let mut a = rxx.clone();
+        let pen_hi = pen.shl(HI);
         for j in 0..k {
-            a.a[j * k + j] = a.a[j * k + j].wrapping_add(pen.a[j]);
-            a.b[j * k + j] = a.b[j * k + j].wrapping_add(pen.b[j]);
+            let d = j * k + j;
+            a.a[d] = a.a[d].wrapping_add(pen.a[j]);
+            a.b[d] = a.b[d].wrapping_add(pen.b[j]);
+            a_hi.a[d] = a_hi.a[d].wrapping_add(pen_hi.a[j]);
+            a_hi.b[d] = a_hi.b[d].wrapping_add(pen_hi.b[j]);
         }
-        a
-    } else {
-        rxx.clone()
-    };
+    }
+    // Solve A b = R'_xy, then one step of iterative refinement against A and R'_xy held with
+    // f + HI bits: the residual r = R'_xy − A b (f + HI bits) is read as 2^HI·r with f bits
+    // and solved again, so the correction comes out with f + HI bits.
+    let b0 = p.spd_solve(&a, &rxy, k, 1)?;
+    let ab = p.matmul_fix(&a_hi, &b0, k, k, 1)?;
+    let delta = p.spd_solve(&a, &rxy_hi.sub(&ab), k, 1)?;
+    let b_hi = b0.shl(HI).add(&delta);
+    let b = p.trunc(&b_hi, HI)?;
     let q = p.spd_inverse(&a, k)?;
-    let b = p.matmul_fix(&q, &rxy, k, k, 1)?;
     let fit = p.dot_fix(&b, &rxy, k)?;
-    // 1 − R² (the unexplained share of the outcome's variance).
-    let unexplained = if ridge {
+    // Residual sum of squares over n (least squares: C_yy − b'R'_xy; ridge:
+    // C_yy − 2 b'R'_xy + b'R_xx b), and 1 − R² = that / C_yy = (that·r_y)·r_y.
+    let rss_n = if ridge {
         let rb = p.matmul_fix(&rxx, &b, k, k, 1)?;
         let brb = p.dot_fix(&b, &rb, k)?;
-        p.add_const(&brb.sub(&fit.shl(1)), tessera_mpc::fixed::encode(1.0, f))
+        cyy.sub(&fit.shl(1)).add(&brb)
     } else {
-        p.add_const(&fit.neg(), tessera_mpc::fixed::encode(1.0, f))
+        cyy.sub(&fit)
     };
+    let half = p.mul_fix(&rss_n, &r_y)?;
+    let unexplained = p.mul_fix(&half, &r_y)?;
 
-    let scale = p.mul_fix(&r_x, &broadcast(&sd_y, 0, k))?;
-    let slopes = p.mul_fix(&b, &scale)?;
-    let coef = if prep.intercept {
-        let mx = m.mean.slice(0..k);
-        let dot = p.dot_fix(&mx, &slopes, k)?;
-        let b0 = at(&m.mean, k).sub(&dot);
-        AShare::concat(&[&b0, &slopes])
+    // Slopes b ∘ r_x and the intercept m_y − m_x'β with f + HI bits, rounded once at the end.
+    let slopes_hi = p.mul_fix(&b_hi, &r_x)?;
+    let coef_hi = if prep.intercept {
+        let dot = p.dot_fix(&m.mean.slice(0..k), &slopes_hi, k)?;
+        let b0 = at(&m.mean, k).shl(HI).sub(&dot);
+        AShare::concat(&[&b0, &slopes_hi])
     } else {
-        slopes
+        slopes_hi
     };
+    let coef = p.trunc(&coef_hi, HI)?;
 
     let se = if ridge {
         None
     } else {
-        let resid = p.mul_const_fix(&unexplained, n as f64 / (n - vars) as f64)?;
+        let s2 = p.mul_const_fix(&rss_n, n as f64 / (n - vars) as f64)?;
         let qdiag = gather(&q, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
-        let mut under = vec![&resid];
+        let mut under = vec![&s2];
         let a0;
         if prep.intercept {
             let u = p.mul_fix(&m.mean.slice(0..k), &r_x)?;
             let qu = p.matmul_fix(&q, &u, k, k, 1)?;
             let uqu = p.dot_fix(&u, &qu, k)?;
-            a0 = p.add_const(&uqu, tessera_mpc::fixed::encode(1.0, f));
+            a0 = p.add_const(&uqu, encode(1.0, f));
             under.push(&a0);
         }
         under.push(&qdiag);
         let roots = p.sqrt(&AShare::concat(&under))?;
-        let sres = p.mul_fix(&at(&roots, 0), &sd_y)?;
-        let first = if prep.intercept { 2 } else { 1 };
-        let slopes_part = p.mul_fix(&roots.slice(first..first + k), &r_x)?;
-        let g = if prep.intercept {
-            AShare::concat(&[&at(&roots, 1), &slopes_part])
+        let g = p.mul_fix(&roots.slice(1..1 + vars), &broadcast(&roots, 0, vars))?;
+        let slopes_part = p.mul_fix(&g.slice(vars - k..vars), &r_x)?;
+        Some(if prep.intercept {
+            AShare::concat(&[&at(&g, 0), &slopes_part])
         } else {
             slopes_part
-        };
-        Some(p.mul_fix(&g, &broadcast(&sres, 0, vars))?)
+        })
     };
 
     let mut open = vec![&coef];

@@ -168,18 +168,23 @@ pub fn ols(frame: &PlainFrame, spec: &OlsSpec) -> Result<OlsResult> {
         let means: Vec<f64> = (1..p)
             .map(|j| d.x.iter().map(|r| r[j]).sum::<f64>() / nf)
             .collect();
-        let xc: Vec<Vec<f64>> = d
-            .x
-            .iter()
-            .map(|r| (0..q).map(|j| r[j + 1] - means[j]).collect())
-            .collect();
+        let xc: Vec<Vec<f64>> =
+            d.x.iter()
+                .map(|r| (0..q).map(|j| r[j + 1] - means[j]).collect())
+                .collect();
         let mut a = crossprod(&xc, None);
         a.iter_mut().for_each(|v| *v /= nf);
         for j in 0..q {
             a[j * q + j] += spec.ridge;
         }
         let rhs: Vec<f64> = (0..q)
-            .map(|j| xc.iter().zip(&d.y).map(|(r, y)| r[j] * (y - ymean)).sum::<f64>() / nf)
+            .map(|j| {
+                xc.iter()
+                    .zip(&d.y)
+                    .map(|(r, y)| r[j] * (y - ymean))
+                    .sum::<f64>()
+                    / nf
+            })
             .collect();
         let b = solve(&a, &rhs, q)?;
         let b0 = ymean - means.iter().zip(&b).map(|(m, b)| m * b).sum::<f64>();
@@ -255,14 +260,13 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
         .collect();
     let penalised = |j: usize| j >= first;
     let info = |beta: &[f64]| {
-        let v: Vec<f64> = d
-            .x
-            .iter()
-            .map(|r| {
-                let mu = sigmoid(r.iter().zip(beta).map(|(x, b)| x * b).sum());
-                mu * (1.0 - mu)
-            })
-            .collect();
+        let v: Vec<f64> =
+            d.x.iter()
+                .map(|r| {
+                    let mu = sigmoid(r.iter().zip(beta).map(|(x, b)| x * b).sum());
+                    mu * (1.0 - mu)
+                })
+                .collect();
         let mut h = crossprod(&d.x, Some(&v));
         for j in (0..p).filter(|&j| penalised(j)) {
             h[j * p + j] += spec.l2;
@@ -306,15 +310,14 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
     }
     let inv = inverse(&info(&beta), p)?;
     let se: Vec<f64> = (0..p).map(|j| inv[j * p + j].sqrt()).collect();
-    let llf = d
-        .x
-        .iter()
-        .zip(&d.y)
-        .map(|(r, y)| {
-            let eta: f64 = r.iter().zip(&beta).map(|(x, b)| x * b).sum();
-            y * eta - softplus(eta)
-        })
-        .sum();
+    let llf =
+        d.x.iter()
+            .zip(&d.y)
+            .map(|(r, y)| {
+                let eta: f64 = r.iter().zip(&beta).map(|(x, b)| x * b).sum();
+                y * eta - softplus(eta)
+            })
+            .sum();
     Ok(LogisticResult {
         outcome: spec.outcome.clone(),
         nobs: n,
