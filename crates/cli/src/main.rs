@@ -31,6 +31,9 @@ enum Command {
     /// One party of the linkage benchmark (started by `tessera bench link`, not by hand).
     #[command(hide = true)]
     BenchLinkParty(bench::link::LinkPartyArgs),
+    /// One party of the regression benchmark (started by `tessera bench regression`).
+    #[command(hide = true)]
+    BenchRegressionParty(bench::regression::RegressionPartyArgs),
 }
 
 #[derive(Subcommand)]
@@ -40,6 +43,9 @@ enum BenchCommand {
     /// Secure record linkage: two tables of --rows rows, half overlapping, three processes
     /// over loopback TCP.
     Link(bench::link::LinkArgs),
+    /// Regressions: logistic to convergence on 10k and 100k rows × 10 covariates, least
+    /// squares on 1M rows × 20, three processes over loopback TCP.
+    Regression(bench::regression::RegressionArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,8 @@ fn main() -> ExitCode {
         Command::BenchParty(args) => bench::party::run(&args),
         Command::Bench(BenchCommand::Link(args)) => bench::link::run(&args),
         Command::BenchLinkParty(args) => bench::link::run_party(&args),
+        Command::Bench(BenchCommand::Regression(args)) => bench::regression::run(&args),
+        Command::BenchRegressionParty(args) => bench::regression::run_party(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

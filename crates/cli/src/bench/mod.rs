@@ -6,3 +6,4 @@ pub mod link;
 pub mod ops;
 pub mod party;
 pub mod procs;
+pub mod regression;

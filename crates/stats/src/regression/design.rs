@@ -5,9 +5,11 @@
 //! 1. Public checks ([`prepare`]): the columns exist and have the right kind; the number of
 //!    model variables `p` (design columns, intercept included) against the linked row count
 //!    (`min_rows`, `max_vars_per_row`).
-//! 2. Row weight: `w_i = Π present_ic` over the outcome and every covariate column (a tree of
-//!    integer products: `c − 1` products of n elements in ⌈log2 c⌉ rounds for `c` columns).
-//!    `w` is never opened: which rows are complete stays secret.
+//! 2. Row weight: `w_i = Π present_ic` over the outcome and every covariate column, as the
+//!    AND of the indicators' lowest bits (free to extract from an arithmetic sharing): a
+//!    tree of `c − 1` boolean ANDs of n bits in ⌈log2 c⌉ rounds for `c` columns, then one
+//!    bit injection into Z_2^128 (n ring elements, two rounds). `w` is never opened: which
+//!    rows are complete stays secret.
 //! 3. `n = Σ w` (local). Two bits are opened: whether `n < min_rows` and whether
 //!    `p > max_vars_per_row · n`; a refusal names its rule and opens nothing else. Then `n`
 //!    itself is opened (it is part of every result, like statsmodels' `nobs`).
@@ -25,7 +27,7 @@
 //!
 //! # Cost (per party, n rows, k variables, c distinct source columns)
 //!
-//! Bytes: `16·n·(c − 1)` (weights) + `16·n·k` (masked centred rows) + `16·k·(k + 1)` per
+//! Bytes: `n·(c − 1)/8 + 16·n` (weights) + `16·n·k` (masked centred rows) + `16·k·(k + 1)` per
 //! chunk + O(k) for the divisions, the rsqrt and the products of step 5. Rounds: ⌈log2 c⌉ +
 //! 2 per chunk + ~50 (rsqrt and divisions). Local work is dominated by the cross products,
 //! n·k² ring multiply-adds.
@@ -39,8 +41,9 @@
 //!
 //! LEAKAGE: the two rule bits of step 3 and `n`, both commented where they are opened.
 
+use tessera_mpc::boolean::words_for;
 use tessera_mpc::fixed::encode;
-use tessera_mpc::{AShare, Party};
+use tessera_mpc::{AShare, BShare, Party};
 
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
@@ -122,15 +125,37 @@ fn min_rows_for(vars: usize, per_row: f64) -> u64 {
     t
 }
 
-/// Product of 0/1 integer vectors, as a tree (⌈log2 len⌉ rounds).
-fn product_tree(p: &mut Party, mut v: Vec<AShare<u128>>) -> Result<AShare<u128>> {
+/// The lowest bit of every element of an arithmetic sharing, as a packed boolean sharing.
+/// Local: the lowest bit of `s0 + s1 + s2` is the xor of the shares' lowest bits (no carry
+/// reaches bit 0), so each share's lowest bit is a share of it.
+fn low_bits(x: &AShare<u128>) -> BShare {
+    let pack = |v: &[u128]| {
+        let mut w = vec![0u64; words_for(v.len())];
+        for (i, &e) in v.iter().enumerate() {
+            w[i / 64] |= ((e & 1) as u64) << (i % 64);
+        }
+        w
+    };
+    BShare {
+        a: pack(&x.a),
+        b: pack(&x.b),
+    }
+}
+
+/// The row weight: the AND of 0/1 integer indicators, computed on their lowest bits as a
+/// tree of boolean ANDs (⌈log2 c⌉ rounds, one bit per row and AND), then injected back into
+/// Z_2^128 (two rounds, one ring element per row).
+fn row_weight(p: &mut Party, presents: &[&AShare<u128>]) -> Result<AShare<u128>> {
+    let n = presents.first().map_or(0, |x| x.len());
+    let mut v: Vec<BShare> = presents.iter().map(|x| low_bits(x)).collect();
     while v.len() > 1 {
         let odd = (v.len() % 2 == 1).then(|| v.pop().expect("non-empty"));
         let pairs: Vec<_> = v.chunks(2).map(|c| (&c[0], &c[1])).collect();
-        v = p.mul_many(&pairs)?;
+        v = p.and_many(&pairs)?;
         v.extend(odd);
     }
-    Ok(v.pop().expect("at least one column"))
+    let bits = v.pop().expect("at least one column");
+    Ok(p.inject::<u128>(&[&bits], n)?.remove(0))
 }
 
 /// Checks a model and gathers its columns: the public checks, the row weight, the two rule
@@ -161,10 +186,10 @@ pub fn prepare(
 
     let f = p.frac_bits();
     let mut columns = Vec::new();
-    let mut presents = vec![y_present.clone()];
+    let mut presents = vec![y_present];
     for c in covariates {
         let col = frame.column(c)?;
-        presents.push(col.present.clone());
+        presents.push(&col.present);
         match &col.data {
             ColumnData::Numeric(v) => columns.push(v.clone()),
             ColumnData::Categorical { onehot, .. } => {
@@ -172,7 +197,7 @@ pub fn prepare(
             }
         }
     }
-    let weight = product_tree(p, presents)?;
+    let weight = row_weight(p, &presents)?;
     let count = weight.sum();
     let vars = names.len();
     let thresholds = [
