@@ -16,8 +16,9 @@
 //! 4. Moments ([`moments`]), in chunks of [`CHUNK`] rows: the column sums `Σ w x` (a matrix
 //!    product with the integer weights: exact, k elements per chunk); the means
 //!    `m = Σ w x / n`; the centred, masked rows `w ∘ (x − m)` (n·k integer-by-fixed products,
-//!    exact); their cross products `Σ w (x − m)(x − m)'` (matrix product, k² elements per
-//!    chunk, accumulated exactly at 2f fractional bits) and one truncation to the covariance
+//!    exact); their cross products `Σ w (x − m)(x − m)'` (each party's additive part of the
+//!    matrix product, upper triangle only, accumulated locally over the chunks, then shared
+//!    once: k² elements; exact at 2f fractional bits) and one truncation to the covariance
 //!    `C = Σ w (x − m)(x − m)' / n`. Centring the rows (rather than subtracting `n m m'`
 //!    from raw cross products) avoids the cancellation that fixed point cannot afford.
 //!    Without an intercept nothing is centred and `C` holds the raw second moments.
@@ -27,10 +28,11 @@
 //!
 //! # Cost (per party, n rows, k variables, c distinct source columns)
 //!
-//! Bytes: `n·(c − 1)/8 + 16·n` (weights) + `16·n·k` (masked centred rows) + `16·k·(k + 1)` per
-//! chunk + O(k) for the divisions, the rsqrt and the products of step 5. Rounds: ⌈log2 c⌉ +
-//! 2 per chunk + ~50 (rsqrt and divisions). Local work is dominated by the cross products,
-//! n·k² ring multiply-adds.
+//! Bytes: `n·(c − 1)/8 + 16·n` (weights) + `16·n·k` (masked centred rows) + `16·k` per
+//! chunk (sums) + `16·k²` (cross products) + O(k²) for the divisions, the rsqrt and the
+//! products of step 5. Rounds: ⌈log2 c⌉ + 2 (weights), 2 per chunk, ~60 (rsqrt and
+//! divisions). Local work is dominated by the cross products, n·k(k+1) 128-bit
+//! multiply-adds.
 //!
 //! # Valid input
 //!
@@ -282,6 +284,47 @@ pub fn div_count(p: &mut Party, x: &AShare<u128>, extra: u32, n: usize) -> Resul
     Ok(p.mul_const_fix(&t, c)?)
 }
 
+/// Adds this party's additive (3-out-of-3) part of `X'X` to `acc` (k×k, upper triangle
+/// only), for the shared columns `cols` of X: with `x = s0 + s1 + s2` and party i holding
+/// `(s_i, s_{i+1})`, the parts `s_i·(t_i + t_{i+1}) + s_{i+1}·t_i` of the three parties sum
+/// to `x·y`. Local; symmetric, so half the work of a general matrix product.
+fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
+    let k = cols.len();
+    let n = cols.first().map_or(0, |c| c.len());
+    let mut a = vec![0u128; k];
+    let mut sum = vec![0u128; k];
+    let mut bb = vec![0u128; k];
+    for t in 0..n {
+        for (j, c) in cols.iter().enumerate() {
+            a[j] = c.a[t];
+            bb[j] = c.b[t];
+            sum[j] = c.a[t].wrapping_add(c.b[t]);
+        }
+        for i in 0..k {
+            let (ai, bi) = (a[i], bb[i]);
+            let row = &mut acc[i * k..(i + 1) * k];
+            for j in i..k {
+                row[j] = row[j]
+                    .wrapping_add(ai.wrapping_mul(sum[j]))
+                    .wrapping_add(bi.wrapping_mul(a[j]));
+            }
+        }
+    }
+}
+
+/// Turns additive parts (each party's own vector; the three sum to the secret) into a
+/// replicated sharing: every party secret-shares its part ([`Party::share_input`]: fresh
+/// randomness, so nothing about a part is learnt) and the three sharings are added.
+/// Three rounds, `len` elements sent by each party.
+pub fn from_parts(p: &mut Party, part: &[u128]) -> Result<AShare<u128>> {
+    let mut out = AShare::zeros(part.len());
+    for owner in 0..3 {
+        let mine = (p.id() == owner).then_some(part);
+        out = out.add(&p.share_input(owner, mine, part.len())?);
+    }
+    Ok(out)
+}
+
 /// The means and the covariance (or raw second moments) of the design's variables over the
 /// rows used.
 #[derive(Clone, Debug)]
@@ -331,7 +374,9 @@ pub fn moments(
     } else {
         AShare::zeros(k)
     };
-    let mut cross = AShare::zeros(k * k);
+    // This party's additive part of the cross products, accumulated over the chunks (upper
+    // triangle), turned into a sharing once at the end.
+    let mut part = vec![0u128; k * k];
     let mut kept: Vec<Vec<AShare<u128>>> = vec![Vec::new(); k];
     for &(a, b) in &chunks {
         let len = b - a;
@@ -343,15 +388,20 @@ pub fn moments(
             .collect();
         let pairs: Vec<_> = diffs.iter().map(|d| (&w, d)).collect();
         let masked = p.mul_many(&pairs)?;
-        let refs: Vec<&AShare<u128>> = masked.iter().collect();
-        let s = p.matmul(&AShare::concat(&refs), &rows_of(&refs), k, len, k)?;
-        cross = cross.add(&s);
+        drop(diffs);
+        gram_part(&masked, &mut part);
         if keep {
             for (j, m) in masked.into_iter().enumerate() {
                 kept[j].push(m);
             }
         }
     }
+    for j in 0..k {
+        for l in 0..j {
+            part[j * k + l] = part[l * k + j];
+        }
+    }
+    let cross = from_parts(p, &part)?;
     let cov = div_count(p, &cross, f - HI, n)?;
     let centred = keep.then(|| {
         kept.iter()
