@@ -424,3 +424,22 @@ fn analysis_entry_point_renders_ols_and_logistic() {
     assert_eq!(out.kind, "ols");
     println!("{}", out.text);
 }
+
+#[test]
+fn logistic_spector_without_intercept() {
+    check_logistic("spector_logit_no_intercept");
+}
+
+#[test]
+fn logistic_step_limit_is_an_error() {
+    let c = case("spector_logit");
+    let frame = load_frame(&c);
+    let spec = LogisticSpec {
+        max_steps: 2,
+        ..logistic_spec(&c)
+    };
+    let d = Disclosure::default();
+    let e = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &spec, &d)).unwrap_err();
+    assert!(e.contains("did not converge in 2"), "{e}");
+    assert!(plain::logistic(&frame, &spec).is_err());
+}
