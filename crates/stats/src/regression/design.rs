@@ -481,3 +481,112 @@ pub fn gather(x: &AShare<u128>, idx: &[usize]) -> AShare<u128> {
 pub fn constant(p: &Party, v: f64, len: usize) -> AShare<u128> {
     p.public(&vec![encode::<u128>(v, p.frac_bits()); len])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use tessera_mpc::fixed::{decode_vec, encode_vec};
+    use tessera_mpc::testing::{input, run3_ok, same};
+
+    fn mpc_err(e: StatsError) -> tessera_mpc::MpcError {
+        match e {
+            StatsError::Mpc(m) => m,
+            e => panic!("{e}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// The row weight is the product of the present indicators, and the moments are the
+        /// weighted mean and covariance of plaintext (centred and raw).
+        #[test]
+        fn weight_and_moments_match_plaintext(
+            rows in 3usize..300,
+            seed in any::<u64>(),
+            centre in any::<bool>(),
+        ) {
+            let k = 3;
+            let mut s = seed | 1;
+            let mut next = move || {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s
+            };
+            let present: Vec<Vec<u128>> = (0..k)
+                .map(|_| (0..rows).map(|_| u128::from(next() % 5 != 0)).collect())
+                .collect();
+            let x: Vec<Vec<f64>> = (0..k)
+                .map(|j| {
+                    (0..rows)
+                        .map(|_| (next() % 20_000) as f64 / 100.0 - 50.0 + 30.0 * j as f64)
+                        .collect()
+                })
+                .collect();
+            let w: Vec<u128> = (0..rows)
+                .map(|i| present.iter().map(|p| p[i]).product())
+                .collect();
+            let n = w.iter().sum::<u128>() as usize;
+            prop_assume!(n >= 2);
+            let (got_w, mean, cov) = same(run3_ok(|p| {
+                let pr: Vec<AShare<u128>> = present.iter().map(|v| input(p, 0, v)).collect();
+                let xs: Vec<AShare<u128>> =
+                    x.iter().map(|v| input(p, 1, &encode_vec(v, 24))).collect();
+                let weight = row_weight(p, &pr.iter().collect::<Vec<_>>()).map_err(mpc_err)?;
+                let m = moments(p, &xs.iter().collect::<Vec<_>>(), &weight, n, centre, false)
+                    .map_err(mpc_err)?;
+                let cov = p.trunc(&m.cov, HI)?;
+                Ok((p.reveal(&weight)?, p.reveal(&m.mean)?, p.reveal(&cov)?))
+            }));
+            prop_assert_eq!(&got_w, &w);
+            let used: Vec<usize> = (0..rows).filter(|&i| w[i] == 1).collect();
+            let nf = n as f64;
+            let mu: Vec<f64> = (0..k)
+                .map(|j| {
+                    if centre {
+                        used.iter().map(|&i| x[j][i]).sum::<f64>() / nf
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            for (j, got) in decode_vec(&mean, 24).iter().enumerate() {
+                prop_assert!((got - mu[j]).abs() < 1e-6 * (1.0 + mu[j].abs()), "mean {j}");
+            }
+            let cov = decode_vec(&cov, 24);
+            for j in 0..k {
+                for l in 0..k {
+                    let want = used
+                        .iter()
+                        .map(|&i| (x[j][i] - mu[j]) * (x[l][i] - mu[l]))
+                        .sum::<f64>()
+                        / nf;
+                    let got = cov[j * k + l];
+                    prop_assert!(
+                        (got - want).abs() < 1e-6 * (1.0 + want.abs()),
+                        "cov {j} {l}: {got} vs {want}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rule_thresholds() {
+        assert_eq!(min_rows_for(10, 1.0), 10);
+        assert_eq!(min_rows_for(10, 0.1), 100);
+        assert_eq!(min_rows_for(14, 0.0075), 1867);
+        assert_eq!(min_rows_for(3, 0.0), u64::MAX);
+        for (vars, per) in [(7, 0.3), (11, 0.01), (21, 0.05)] {
+            let t = min_rows_for(vars, per);
+            let d = Disclosure {
+                max_vars_per_row: per,
+                ..Disclosure::default()
+            };
+            assert!(d.check_vars(vars, t as usize).is_ok());
+            assert!(d.check_vars(vars, t as usize - 1).is_err());
+        }
+    }
+}
