@@ -205,7 +205,9 @@ fn table(s: Shape) -> PlainFrame {
             cols[j].push(Some((x * 1e4).round() / 1e4));
         }
         if rng.uniform() < 0.01 {
-            cols[0].last_mut().map(|v| *v = None);
+            if let Some(v) = cols[0].last_mut() {
+                *v = None;
+            }
         }
         y.push(if s.logistic {
             f64::from(u8::from(rng.uniform() < 1.0 / (1.0 + (0.5 - eta).exp())))
