@@ -13,8 +13,9 @@
 //! 3. `n = Σ w` (local). Two bits are opened: whether `n < min_rows` and whether
 //!    `p > max_vars_per_row · n`; a refusal names its rule and opens nothing else. Then `n`
 //!    itself is opened (it is part of every result, like statsmodels' `nobs`).
-//! 4. Moments ([`moments`]), in chunks of [`CHUNK`] rows: the column sums `Σ w x` (a matrix
-//!    product with the integer weights: exact, k elements per chunk); the means
+//! 4. Moments ([`moments`]), in chunks of [`CHUNK`] rows: the column sums `Σ w x` (each
+//!    party's additive part of the dot products with the integer weights, shared once: exact,
+//!    k elements); the means
 //!    `m = Σ w x / n`; the centred, masked rows `w ∘ (x − m)` (n·k integer-by-fixed products,
 //!    exact); their cross products `Σ w (x − m)(x − m)'` (each party's additive part of the
 //!    matrix product, upper triangle only, accumulated locally over the chunks, then shared
@@ -363,13 +364,21 @@ pub fn moments(
         .map(|a| (a, (a + CHUNK).min(rows)))
         .collect();
     let mean = if centre {
-        let mut sums = AShare::zeros(k);
-        for &(a, b) in &chunks {
-            let cols: Vec<AShare<u128>> = vars.iter().map(|v| v.slice(a..b)).collect();
-            let refs: Vec<&AShare<u128>> = cols.iter().collect();
-            let s = p.matmul(&AShare::concat(&refs), &weight.slice(a..b), k, b - a, 1)?;
-            sums = sums.add(&s);
-        }
+        // Σ w x: each party's additive part of the dot products, shared once.
+        let (wa, wb) = (&weight.a, &weight.b);
+        let sums: Vec<u128> = vars
+            .iter()
+            .map(|v| {
+                v.a.iter().zip(&v.b).zip(wa.iter().zip(wb)).fold(
+                    0u128,
+                    |acc, ((&xa, &xb), (&ya, &yb))| {
+                        acc.wrapping_add(xa.wrapping_mul(ya.wrapping_add(yb)))
+                            .wrapping_add(xb.wrapping_mul(ya))
+                    },
+                )
+            })
+            .collect();
+        let sums = from_parts(p, &sums)?;
         div_count(p, &sums, 0, n)?
     } else {
         AShare::zeros(k)
@@ -379,12 +388,17 @@ pub fn moments(
     let mut part = vec![0u128; k * k];
     let mut kept: Vec<Vec<AShare<u128>>> = vec![Vec::new(); k];
     for &(a, b) in &chunks {
-        let len = b - a;
         let w = weight.slice(a..b);
         let diffs: Vec<AShare<u128>> = vars
             .iter()
             .enumerate()
-            .map(|(j, v)| v.slice(a..b).sub(&broadcast(&mean, j, len)))
+            .map(|(j, v)| {
+                let (ma, mb) = (mean.a[j], mean.b[j]);
+                AShare {
+                    a: v.a[a..b].iter().map(|x| x.wrapping_sub(ma)).collect(),
+                    b: v.b[a..b].iter().map(|x| x.wrapping_sub(mb)).collect(),
+                }
+            })
             .collect();
         let pairs: Vec<_> = diffs.iter().map(|d| (&w, d)).collect();
         let masked = p.mul_many(&pairs)?;
