@@ -33,18 +33,28 @@
 //! the result's `iterations`), then the coefficients, the √n-scaled standard errors and the
 //! log-likelihood. z statistics, p-values and intervals are computed in plaintext.
 //!
+//! The gradient, the estimate and the steps carry f + [`G`] fractional bits (the solution
+//! of the iteration is where the gradient vanishes, so its precision is the gradient's);
+//! the information matrix f bits (it only steers the steps and gives the standard errors).
+//!
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
-//! Bytes: `16·n` (η) + 558·n (sigmoid) + `16·n` (μ²) + `16·n·p` (V·X) + O(p²) + one
-//! `spd_solve`. For 100,000 rows and p = 11 about 78 MB. Rounds: ≈ 48 (sigmoid) + 12 +
-//! the solve's ≈ 100. The final pass adds the log-likelihood (abs, exp, ln: ≈ 1.5 kB per
-//! row) and one `spd_inverse`.
+//! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
+//! `16·n·p` (V·X) + O(p²) + one `spd_solve`. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
+//! ≈ 90. The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
+//! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
+//! 100,000 rows and 10 covariates, 5 steps: 614 MB sent by the busiest party, 1187 rounds;
+//! 10,000 rows: 62 MB, 1184 rounds.
 //!
 //! # Accuracy
 //!
 //! Valid range as [`super::design`]; the information matrix must have condition number below
-//! 10^5 (no (quasi-)separation: a separated fit diverges in statsmodels too). The outcome
-//! must be 0/1 (not checked inside MPC: it would cost n products and open a bit).
+//! 10^5 (no (quasi-)separation: a separated fit diverges in statsmodels too), and the steps
+//! must stay below 4096 in standardised units. The outcome must be 0/1 (not checked inside
+//! MPC: it would cost n products and open a bit). On the fixtures (spector with and without
+//! intercept, 2000 synthetic rows with missing values and a categorical covariate, with and
+//! without L2) coefficients are within 1e-6 of the references (absolute; asked: 1e-4),
+//! standard errors within 2e-5 relative (asked: 1e-3), the log-likelihood within 1e-4.
 
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
