@@ -354,3 +354,29 @@ fn costs_match_the_model() {
         }
     }
 }
+
+/// The ends of the documented valid range: ‖A‖_F from 2^-9 to 2^16, κ up to the default
+/// bound 1e5.
+#[test]
+fn edges_of_the_valid_range() {
+    let cases = [
+        (1, 1.0, 0.0025, 1),
+        (3, 10.0, 0.004, 2),
+        (20, 5.0, 1.4e4, 3),
+        (20, DEFAULT_MAX_COND, 1.0, 4),
+        (8, DEFAULT_MAX_COND, 20.0, 5),
+    ];
+    for (p, cond, scale, seed) in cases {
+        let a = random_spd(p, cond, scale, seed);
+        let fro = a.iter().map(|v| v * v).sum::<f64>().sqrt();
+        assert!((2f64.powi(-9)..=2f64.powi(16)).contains(&fro), "{fro}");
+        let want = inverse(&encoded(&a), p);
+        let got = mpc_inverse(&a, p);
+        let (abs, rel) = errors(&got, &want, p);
+        println!("edge p = {p}, κ = {cond:e}, ‖A‖_F = {fro:.3e}: max abs {abs:.2e} (bound {:.2e}), rel on diagonal {rel:.2e}", bound(&want, cond));
+        assert!(
+            abs <= bound(&want, cond),
+            "p = {p}, κ = {cond}, scale {scale}: {abs:e}"
+        );
+    }
+}
