@@ -301,6 +301,23 @@ fn disclosure_refuses_before_opening() {
     let c = case("synthetic_ols");
     let frame = load_frame(&c);
     let spec = ols_spec(&c);
+    // The smallest level of `region` among the complete rows, from the plaintext design:
+    // a level's rows have its indicator set, the reference level's have none set.
+    let d = plain::design(&frame, &spec.outcome, &spec.covariates, true).unwrap();
+    let dummies: Vec<usize> = (0..d.names.len())
+        .filter(|&j| d.names[j].starts_with("region[T."))
+        .collect();
+    let reference =
+        d.x.iter()
+            .filter(|r| dummies.iter().all(|&j| r[j] == 0.0))
+            .count();
+    let min_level = dummies
+        .iter()
+        .map(|&j| d.x.iter().filter(|r| r[j] == 1.0).count())
+        .chain([reference])
+        .min()
+        .unwrap() as u64;
+    assert!(min_level > 100, "{min_level}");
     // 2000 linked rows, 1770 complete: `min_rows` 1800 passes the public check on the linked
     // rows and is refused inside MPC on the complete rows.
     for (d, rule) in [
@@ -351,9 +368,17 @@ fn disclosure_refuses_before_opening() {
     let ok = Disclosure {
         min_rows: 1770,
         max_vars_per_row: 14.0 / 1770.0,
+        min_level_rows: min_level,
         ..Disclosure::default()
     };
     in_mpc(&frame, |p, fr| ols::ols(p, fr, &spec, &ok)).unwrap();
+    // One more row per level than the smallest level has: refused by `min_level_rows`.
+    let strict = Disclosure {
+        min_level_rows: min_level + 1,
+        ..Disclosure::default()
+    };
+    let e = in_mpc(&frame, |p, fr| ols::ols(p, fr, &spec, &strict)).unwrap_err();
+    assert!(e.contains("min_level_rows"), "{e}");
 }
 
 #[test]

@@ -11,8 +11,11 @@
 //!    bit injection into Z_2^128 (n ring elements, two rounds). `w` is never opened: which
 //!    rows are complete stays secret.
 //! 3. `n = Σ w` (local). Two bits are opened: whether `n < min_rows` and whether
-//!    `p > max_vars_per_row · n`; a refusal names its rule and opens nothing else. Then `n`
-//!    itself is opened (it is part of every result, like statsmodels' `nobs`).
+//!    `p > max_vars_per_row · n`; with categorical covariates and `min_level_rows` > 0, a
+//!    third: whether any level (the reference level included) has fewer complete rows than
+//!    `min_level_rows` (the counts `Σ w·onehot` stay secret; only that one bit is opened).
+//!    A refusal names its rule and opens nothing else. Then `n` itself is opened (it is part
+//!    of every result, like statsmodels' `nobs`).
 //! 4. Moments ([`moments`]), in chunks of [`CHUNK`] rows: the column sums `Σ w x` (each
 //!    party's additive part of the dot products with the integer weights, shared once: exact,
 //!    k elements); the means
@@ -42,7 +45,7 @@
 //! square without). A constant column, or collinear ones, cannot be detected without
 //! opening more and gives meaningless estimates (the plaintext twin reports it as singular).
 //!
-//! LEAKAGE: the two rule bits of step 3 and `n`, both commented where they are opened.
+//! LEAKAGE: the rule bits of step 3 and `n`, commented where they are opened.
 
 use tessera_mpc::boolean::words_for;
 use tessera_mpc::fixed::encode;
@@ -190,12 +193,14 @@ pub fn prepare(
     let f = p.frac_bits();
     let mut columns = Vec::new();
     let mut presents = vec![y_present];
+    let mut levels: Vec<&AShare<u128>> = Vec::new();
     for c in covariates {
         let col = frame.column(c)?;
         presents.push(&col.present);
         match &col.data {
             ColumnData::Numeric(v) => columns.push(v.clone()),
             ColumnData::Categorical { onehot, .. } => {
+                levels.extend(onehot.iter());
                 columns.extend(onehot.iter().skip(1).map(|h| h.shl(f)))
             }
         }
@@ -208,10 +213,31 @@ pub fn prepare(
         u128::from(min_rows_for(vars, disclosure.max_vars_per_row)),
     ];
     let both = AShare::concat(&[&count, &count]);
-    let below = p.lt_arith(&both, &p.public(&thresholds))?;
+    let mut below = p.lt_arith(&both, &p.public(&thresholds))?;
+    if disclosure.min_level_rows > 0 && !levels.is_empty() {
+        // Complete rows per level of every categorical covariate (reference levels too):
+        // each party's additive part of the dot products with the weights, shared once.
+        let parts: Vec<u128> = levels.iter().map(|h| dot_part(&weight, h)).collect();
+        let counts = from_parts(p, &parts)?;
+        let min = vec![u128::from(disclosure.min_level_rows); counts.len()];
+        let small = p.lt_arith(&counts, &p.public(&min))?;
+        let any = p.lt_arith(&p.public(&[0u128]), &small.sum())?;
+        below = AShare::concat(&[&below, &any]);
+    }
     // LEAKAGE: two bits, whether the number of complete rows is below `min_rows` and below
-    // what `max_vars_per_row` needs; a refusal is all that is learnt from them.
+    // what `max_vars_per_row` needs, and (when `min_level_rows` applies) a third bit, whether
+    // any level of a categorical covariate has fewer complete rows than `min_level_rows`
+    // (not which one); a refusal is all that is learnt from them.
     let below = p.reveal(&below)?;
+    if below.get(2) == Some(&1) {
+        return Err(StatsError::Refused {
+            rule: "min_level_rows".into(),
+            detail: format!(
+                "a level of a categorical covariate has fewer than {} complete rows",
+                disclosure.min_level_rows
+            ),
+        });
+    }
     if below[0] == 1 {
         return Err(StatsError::Refused {
             rule: "min_rows".into(),
@@ -313,6 +339,18 @@ fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
     }
 }
 
+/// This party's additive (3-out-of-3) part of the dot product `Σ_t x_t·y_t` (local; see
+/// [`gram_part`]).
+fn dot_part(x: &AShare<u128>, y: &AShare<u128>) -> u128 {
+    x.a.iter()
+        .zip(&x.b)
+        .zip(y.a.iter().zip(&y.b))
+        .fold(0u128, |acc, ((&xa, &xb), (&ya, &yb))| {
+            acc.wrapping_add(xa.wrapping_mul(ya.wrapping_add(yb)))
+                .wrapping_add(xb.wrapping_mul(ya))
+        })
+}
+
 /// Turns additive parts (each party's own vector; the three sum to the secret) into a
 /// replicated sharing: every party secret-shares its part ([`Party::share_input`]: fresh
 /// randomness, so nothing about a part is learnt) and the three sharings are added.
@@ -365,19 +403,7 @@ pub fn moments(
         .collect();
     let mean = if centre {
         // Σ w x: each party's additive part of the dot products, shared once.
-        let (wa, wb) = (&weight.a, &weight.b);
-        let sums: Vec<u128> = vars
-            .iter()
-            .map(|v| {
-                v.a.iter().zip(&v.b).zip(wa.iter().zip(wb)).fold(
-                    0u128,
-                    |acc, ((&xa, &xb), (&ya, &yb))| {
-                        acc.wrapping_add(xa.wrapping_mul(ya.wrapping_add(yb)))
-                            .wrapping_add(xb.wrapping_mul(ya))
-                    },
-                )
-            })
-            .collect();
+        let sums: Vec<u128> = vars.iter().map(|v| dot_part(v, weight)).collect();
         let sums = from_parts(p, &sums)?;
         div_count(p, &sums, 0, n)?
     } else {
