@@ -364,6 +364,13 @@ fn disclosure_refuses_before_opening() {
         let e = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &lspec, &d)).unwrap_err();
         assert!(e.contains(rule), "{e}");
     }
+    // Column rules hold for direct calls too (not only through `analysis::run`).
+    let no_x1 = Disclosure {
+        disallowed_columns: vec!["x1".into()],
+        ..Disclosure::default()
+    };
+    let e = in_mpc(&frame, |p, fr| ols::ols(p, fr, &spec, &no_x1)).unwrap_err();
+    assert!(e.contains("disallowed_columns"), "{e}");
     // A rule that holds lets the analysis through (the bits are not inverted).
     let ok = Disclosure {
         min_rows: 1770,

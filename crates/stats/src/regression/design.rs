@@ -186,7 +186,11 @@ pub fn prepare(
     }
     let names = column_names(frame, covariates, intercept)?;
     let (y, y_present) = frame.numeric(outcome)?;
-    // Public rules first, on the linked row count: refuse before anything is computed.
+    // Public rules first (columns, the linked row count): refuse before anything is computed.
+    let used: Vec<&str> = std::iter::once(outcome)
+        .chain(covariates.iter().map(String::as_str))
+        .collect();
+    disclosure.check_columns(&used)?;
     disclosure.check_rows(frame.rows)?;
     disclosure.check_vars(names.len(), frame.rows)?;
 
