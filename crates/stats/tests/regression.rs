@@ -475,3 +475,37 @@ fn logistic_step_limit_is_an_error() {
     assert!(e.contains("did not converge in 2"), "{e}");
     assert!(plain::logistic(&frame, &spec).is_err());
 }
+
+#[test]
+fn logistic_refuses_a_non_binary_outcome() {
+    let c = case("spector_logit");
+    let spec = logistic_spec(&c);
+    let d = Disclosure::default();
+    for bad in [0.5, 2.0, -1.0] {
+        let mut frame = load_frame(&c);
+        let col = frame
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "GRADE")
+            .unwrap();
+        if let PlainData::Numeric(v) = &mut col.data {
+            v[7] = Some(bad);
+        }
+        let e = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &spec, &d)).unwrap_err();
+        assert!(e.contains("must be 0 or 1"), "{e}");
+        assert!(plain::logistic(&frame, &spec).is_err());
+    }
+    // A non-binary value in a row that is not used (a covariate missing) is not an error.
+    let mut frame = load_frame(&c);
+    for col in frame.columns.iter_mut() {
+        if let PlainData::Numeric(v) = &mut col.data {
+            match col.name.as_str() {
+                "GRADE" => v[7] = Some(0.5),
+                "GPA" => v[7] = None,
+                _ => {}
+            }
+        }
+    }
+    in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &spec, &d)).unwrap();
+    plain::logistic(&frame, &spec).unwrap();
+}

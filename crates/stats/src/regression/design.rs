@@ -345,7 +345,7 @@ fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
 
 /// This party's additive (3-out-of-3) part of the dot product `Σ_t x_t·y_t` (local; see
 /// [`gram_part`]).
-fn dot_part(x: &AShare<u128>, y: &AShare<u128>) -> u128 {
+pub fn dot_part(x: &AShare<u128>, y: &AShare<u128>) -> u128 {
     x.a.iter()
         .zip(&x.b)
         .zip(y.a.iter().zip(&y.b))

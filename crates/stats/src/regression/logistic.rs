@@ -29,8 +29,9 @@
 //! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
 //! any η, no logarithm of a small probability).
 //!
-//! Opened: one convergence bit per step (LEAKAGE, commented where opened; their number is
-//! the result's `iterations`), then the coefficients, the √n-scaled standard errors and the
+//! Opened: one bit whether the outcome is 0/1 in every complete row, one convergence bit
+//! per step (LEAKAGE, commented where opened; their number is the result's `iterations`),
+//! then the coefficients, the √n-scaled standard errors and the
 //! log-likelihood. z statistics, p-values and intervals are computed in plaintext.
 //!
 //! The gradient, the estimate and the steps carry f + [`G`] fractional bits (the solution
@@ -50,8 +51,8 @@
 //!
 //! Valid range as [`super::design`]; the information matrix must have condition number below
 //! 10^5 (no (quasi-)separation: a separated fit diverges in statsmodels too), and the steps
-//! must stay below 4096 in standardised units. The outcome must be 0/1 (not checked inside
-//! MPC: it would cost n products and open a bit). On the fixtures (spector with and without
+//! must stay below 4096 in standardised units. The outcome must be 0/1: checked inside MPC
+//! before the fit (`check_binary`, one opened bit; an error otherwise). On the fixtures (spector with and without
 //! intercept, 2000 synthetic rows with missing values and a categorical covariate, with and
 //! without L2) coefficients are within 1e-6 of the references (absolute; asked: 1e-4),
 //! standard errors within 2e-5 relative (asked: 1e-3), the log-likelihood within 1e-4.
@@ -162,6 +163,27 @@ impl Model<'_> {
     }
 }
 
+/// Refuses an outcome that is not 0 or 1 in some complete row: `Σ w·(y(1 − y))²` is zero
+/// exactly when it is (exact integer products: `y(1 − y)` at 2f fractional bits, its square
+/// mod 2^128; a non-binary value could only hide behind a wrap-around of the ring, which
+/// needs values in the hundreds and a sum that cancels to the last bit). Two products of n
+/// elements, one equality test; one bit opened.
+fn check_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>, name: &str) -> Result<()> {
+    let f = pt.frac_bits();
+    let one_minus = pt.add_const(&y.neg(), encode(1.0, f));
+    let t = pt.mul(y, &one_minus)?;
+    let t2 = pt.mul(&t, &t)?;
+    let sum = design::from_parts(pt, &[design::dot_part(weight, &t2)])?;
+    let zero = pt.eq(&sum, &AShare::zeros(1))?;
+    // LEAKAGE: one bit, whether every complete row's outcome is 0 or 1 (an error otherwise).
+    if pt.reveal_bits(&zero)?[0] & 1 == 0 {
+        return Err(StatsError::Invalid(format!(
+            "outcome `{name}` must be 0 or 1 in every complete row"
+        )));
+    }
+    Ok(())
+}
+
 /// Fits a logistic regression on the shared table. Every compute party calls this with its
 /// shares and gets the same result.
 pub fn logistic(
@@ -191,6 +213,7 @@ pub fn logistic(
     let (n, p) = (prep.n, prep.vars());
     let k = prep.columns.len();
     let f = pt.frac_bits();
+    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
 
     let cols: Vec<&AShare<u128>> = prep.columns.iter().collect();
     let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
