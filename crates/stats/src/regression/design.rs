@@ -22,7 +22,9 @@
 //!    `m = Σ w x / n`; the centred, masked rows `w ∘ (x − m)` (n·k integer-by-fixed products,
 //!    exact); their cross products `Σ w (x − m)(x − m)'` (each party's additive part of the
 //!    matrix product, upper triangle only, accumulated locally over the chunks, then shared
-//!    once: k² elements; exact at 2f fractional bits) and one truncation to the covariance
+//!    once: k² elements; exact at 2f fractional bits) and an exact division
+//!    ([`div_count_exact`]: bit decomposition, so no size limit from the truncation) to the
+//!    covariance
 //!    `C = Σ w (x − m)(x − m)' / n`. Centring the rows (rather than subtracting `n m m'`
 //!    from raw cross products) avoids the cancellation that fixed point cannot afford.
 //!    Without an intercept nothing is centred and `C` holds the raw second moments.
@@ -40,9 +42,10 @@
 //!
 //! # Valid input
 //!
-//! Numeric values with |x| < 2^30; for every design column `n · Var(x) < 5·10^11`, `n·|mean|
-//! < 10^20` and `1e-6 < Var(x) < 10^12` (Var about the mean with an intercept, the mean
-//! square without). A constant column, or collinear ones, cannot be detected without
+//! Numeric values with |x| < 2^30; for every design column `n·|mean| < 10^20` and
+//! `1e-6 < Var(x) < 10^12` (Var about the mean with an intercept, the mean square without;
+//! the upper end keeps `sd·2^64` within the probabilistic truncation's range when the
+//! covariance is scaled by `r`). A constant column, or collinear ones, cannot be detected without
 //! opening more and gives meaningless estimates (the plaintext twin reports it as singular).
 //!
 //! LEAKAGE: the rule bits of step 3 and `n`, commented where they are opened.
@@ -368,6 +371,34 @@ pub fn from_parts(p: &mut Party, part: &[u128]) -> Result<AShare<u128>> {
     Ok(out)
 }
 
+/// Exact `floor(x / 2^d)` of shared values in Z_2^128, whatever their size (an arithmetic
+/// shift of the bit decomposition: [`Party::a2b`] of 128 bits, planes `d..128` and `d`
+/// copies of the sign, [`Party::b2a`]). About 300 bytes and 20 rounds per element: for the
+/// few large sums whose probabilistic truncation would be outside its valid range.
+pub fn trunc_exact(p: &mut Party, x: &AShare<u128>, d: u32) -> Result<AShare<u128>> {
+    let planes = p.a2b(x, 128)?;
+    let d = d as usize;
+    let mut shifted: Vec<BShare> = planes[d..].to_vec();
+    shifted.extend(std::iter::repeat_n(planes[127].clone(), d));
+    Ok(p.b2a::<u128>(&shifted, x.len())?)
+}
+
+/// [`div_count`] for sums of any size below the ring (no valid-range limit from the
+/// truncation): exact division by `2^⌊log2 n⌋`, product with the public integer
+/// `round(2^32·2^⌊log2 n⌋/n)` (a relative error below 2^-32, the same for every element),
+/// exact division by `2^(32 + extra)`. Inputs must satisfy `|x|·2^32/n < 2^126`.
+pub fn div_count_exact(
+    p: &mut Party,
+    x: &AShare<u128>,
+    extra: u32,
+    n: usize,
+) -> Result<AShare<u128>> {
+    let d = usize::BITS - 1 - n.max(1).leading_zeros();
+    let t = trunc_exact(p, x, d)?;
+    let c = ((d as f64).exp2() / n as f64 * 2f64.powi(32)).round() as u128;
+    trunc_exact(p, &t.mul_const(c), 32 + extra)
+}
+
 /// The means and the covariance (or raw second moments) of the design's variables over the
 /// rows used.
 #[derive(Clone, Debug)]
@@ -446,7 +477,7 @@ pub fn moments(
         }
     }
     let cross = from_parts(p, &part)?;
-    let cov = div_count(p, &cross, f - HI, n)?;
+    let cov = div_count_exact(p, &cross, f - HI, n)?;
     let centred = keep.then(|| {
         kept.iter()
             .map(|parts| AShare::concat(&parts.iter().collect::<Vec<_>>()))
@@ -613,6 +644,34 @@ mod tests {
                         "cov {j} {l}: {got} vs {want}"
                     );
                 }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+
+        /// Exact truncation and exact division by a count, on values of any size.
+        #[test]
+        fn exact_division_matches_plaintext(
+            vals in proptest::collection::vec(any::<i128>(), 1..20),
+            d in 0u32..100,
+            n in 1usize..5_000_000,
+        ) {
+            let x: Vec<u128> = vals.iter().map(|&v| v as u128).collect();
+            let small: Vec<u128> = vals.iter().map(|&v| (v >> 40) as u128).collect();
+            let (t, q) = same(run3_ok(|p| {
+                let xs = input(p, 0, &x);
+                let ss = input(p, 1, &small);
+                let t = trunc_exact(p, &xs, d).map_err(mpc_err)?;
+                let q = div_count_exact(p, &ss, 0, n).map_err(mpc_err)?;
+                Ok((p.reveal(&t)?, p.reveal(&q)?))
+            }));
+            for (i, &v) in vals.iter().enumerate() {
+                prop_assert_eq!(t[i] as i128, v >> d);
+                let want = (v >> 40) as f64 / n as f64;
+                let got = (q[i] as i128) as f64;
+                prop_assert!((got - want).abs() <= 2.0 + want.abs() * 1e-9, "{got} vs {want}");
             }
         }
     }

@@ -3,16 +3,16 @@
 //! # Protocol
 //!
 //! The design ([`super::design`]) gives the row weights `w`, the means `m`, the reciprocal
-//! standard deviations `r` and the masked centred columns `X_c = w ∘ (x − m)` (raw `w ∘ x`
-//! without an intercept). The model is fitted in standardised coordinates
-//! `z = [1, (x − m) ∘ r]`, where the information matrix is O(1) whatever the data's scale;
-//! with `d = [1, r]`:
+//! standard deviations `r` and the masked centred columns `w ∘ (x − m)` (raw `w ∘ x` without
+//! an intercept). They are standardised once, `z = w ∘ (x − m) ∘ r` (n·k products), and the
+//! model is fitted in the coordinates `[w, z]`, where every sum below is O(n) and the
+//! information matrix O(1) whatever the data's scale:
 //!
-//! - `η = b_0 + X_c (r ∘ b_s)` (one matrix–vector product, n values truncated), `μ = σ(η)`;
-//! - gradient `g = d ∘ [w, X_c]'(y − μ) / n`, information `H = (d d') ∘ [w, X_c]' V [w, X_c]
-//!   / n` with `V = diag(μ(1 − μ))` (n·p products, then matrix products whose traffic is
-//!   p² and p elements, independent of n); rows not used have zero design rows, so they
-//!   drop out without further products;
+//! - `η = b_0 + Z b_s` (one matrix–vector product, n values truncated), `μ = σ(η)`;
+//! - gradient `g = [w, Z]'(y − μ) / n`, information `H = [w, Z]' V [w, Z] / n` with
+//!   `V = diag(μ(1 − μ))` (n·p products, then matrix products whose traffic is p and p²
+//!   elements, independent of n); rows not used have zero design rows, so they drop out
+//!   without further products;
 //! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
 //!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
 //! - Newton step `Δ = H⁻¹ g` (`spd_solve`), `b ← b + Δ`, from `b = 0`.
@@ -41,7 +41,7 @@
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
 //! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
-//! `16·n·p` (V·X) + O(p²) + one `spd_solve`. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
+//! `16·n·p` (V·Z) + O(p²) + one `spd_solve`; once: `16·n·k` for Z. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
 //! ≈ 90. The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
 //! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
 //! 100,000 rows and 10 covariates, 5 steps: 614 MB sent by the busiest party, 1187 rounds;
@@ -81,8 +81,6 @@ pub const G: u32 = 8;
 /// What one evaluation at the current estimate gives.
 struct Eval {
     eta: AShare<u128>,
-    /// The slopes in X_c coordinates used for η (f + G bits).
-    bc: AShare<u128>,
     grad: AShare<u128>,
     info: AShare<u128>,
 }
@@ -93,15 +91,13 @@ struct Model<'a> {
     p: usize,
     k: usize,
     intercept: bool,
-    /// The p design columns in X_c coordinates, column-major (p × rows).
+    /// The p standardised design columns `[w, z_1, …, z_k]` (z = w ∘ (x − m) ∘ r),
+    /// column-major (p × rows).
     cols: Vec<AShare<u128>>,
     colmajor: AShare<u128>,
-    /// X_c row-major (rows × k), for η.
-    xrows: AShare<u128>,
+    /// The z columns row-major (rows × k), for η.
+    zrows: AShare<u128>,
     y: &'a AShare<u128>,
-    r: AShare<u128>,
-    /// `d = [1, r]`: from X_c coordinates to standardised ones.
-    d: AShare<u128>,
     /// (λ/n)·r_j² for the slopes, when penalised.
     pen: Option<AShare<u128>>,
 }
@@ -117,8 +113,7 @@ impl Model<'_> {
         let f = pt.frac_bits();
         let rows = self.y.len();
         let (n, p, k) = (self.n, self.p, self.k);
-        let bc = pt.mul_fix(&self.r, &self.slopes(b))?;
-        let mut eta = pt.matmul(&self.xrows, &bc, rows, k, 1)?;
+        let mut eta = pt.matmul(&self.zrows, &self.slopes(b), rows, k, 1)?;
         if self.intercept {
             eta = eta.add(&broadcast(&b.shl(f), 0, rows));
         }
@@ -129,19 +124,19 @@ impl Model<'_> {
         let mu2 = pt.mul_fix(&mu, &mu)?;
         let v = mu.sub(&mu2);
         let pairs: Vec<_> = self.cols.iter().map(|c| (&v, c)).collect();
-        let vx = pt.mul_trunc_many(&pairs, f)?;
+        let vz = pt.mul_trunc_many(&pairs, f)?;
         let h = pt.matmul(
             &self.colmajor,
-            &rows_of(&vx.iter().collect::<Vec<_>>()),
+            &rows_of(&vz.iter().collect::<Vec<_>>()),
             p,
             rows,
             p,
         )?;
-        // The gradient keeps f + G bits, the information f.
+        // The gradient keeps f + G bits, the information f. Both sums are at most n·max|z|
+        // and n·max z²/4 in size: standardised, so within the truncation's range.
         let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f - G, n)?;
-        let h = pt.trunc(&gh.slice(p..p + p * p), G)?;
-        let mut grad = pt.mul_fix(&gh.slice(0..p), &self.d)?;
-        let mut info = design::scale_both(pt, &h, &self.d)?;
+        let mut grad = gh.slice(0..p);
+        let mut info = pt.trunc(&gh.slice(p..p + p * p), G)?;
         if let Some(pen) = &self.pen {
             let first = usize::from(self.intercept);
             let shrink = pt.mul_fix(pen, &self.slopes(b))?;
@@ -154,12 +149,7 @@ impl Model<'_> {
                 info.b[dj] = info.b[dj].wrapping_add(pen.b[j]);
             }
         }
-        Ok(Eval {
-            eta,
-            bc,
-            grad,
-            info,
-        })
+        Ok(Eval { eta, grad, info })
     }
 }
 
@@ -219,19 +209,19 @@ pub fn logistic(
     let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
     let s = design::standardise(pt, &m)?;
     let xc = m.centred.take().expect("asked for the centred columns");
+    let rows = prep.weight.len();
+    let rb: Vec<AShare<u128>> = (0..k).map(|j| broadcast(&s.r, j, rows)).collect();
+    let pairs: Vec<_> = xc.iter().zip(&rb).collect();
+    let z = pt.mul_trunc_many(&pairs, f)?;
+    drop((xc, rb));
     let mut dcols = Vec::with_capacity(p);
     if prep.intercept {
         dcols.push(prep.weight.shl(f));
     }
-    dcols.extend(xc.iter().cloned());
+    dcols.extend(z.iter().cloned());
     let colmajor = AShare::concat(&dcols.iter().collect::<Vec<_>>());
-    let xrows = rows_of(&xc.iter().collect::<Vec<_>>());
-    drop(xc);
-    let d = if prep.intercept {
-        AShare::concat(&[&constant(pt, 1.0, 1), &s.r])
-    } else {
-        s.r.clone()
-    };
+    let zrows = rows_of(&z.iter().collect::<Vec<_>>());
+    drop(z);
     let pen = if spec.l2 > 0.0 {
         let r2 = pt.mul_fix(&s.r, &s.r)?;
         let scaled = pt.mul_const_fix(&r2, spec.l2)?;
@@ -246,10 +236,8 @@ pub fn logistic(
         intercept: prep.intercept,
         cols: dcols,
         colmajor,
-        xrows,
+        zrows,
         y: &prep.outcome,
-        r: s.r.clone(),
-        d,
         pen,
     };
 
@@ -289,8 +277,8 @@ pub fn logistic(
     let terms = ye.sub(&relu).sub(&l1);
     let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
 
-    // Back to the original scale, with the slopes used for η: β_s = r ∘ b_s, β_0 = b_0 − m'β_s.
-    let slopes = e.bc.clone();
+    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s (f + G bits).
+    let slopes = pt.mul_fix(&s.r, &model.slopes(&b))?;
     let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
     let (coef_hi, under, scale) = if prep.intercept {
         let u = pt.mul_fix(&m.mean, &s.r)?;
