@@ -509,3 +509,120 @@ fn logistic_refuses_a_non_binary_outcome() {
     in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &spec, &d)).unwrap();
     plain::logistic(&frame, &spec).unwrap();
 }
+
+/// Covariates on very different scales (income in the tens of thousands, a proportion in the
+/// thousandths): the opened coefficients and standard errors keep their relative precision
+/// against the plaintext twin, and the sums stay within range.
+#[test]
+fn wide_scales_keep_relative_precision() {
+    let n = 3000;
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let mut unif = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut normal = move || {
+        let (u, v) = (unif().max(1e-300), unif());
+        (
+            (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos(),
+            v,
+        )
+    };
+    let mut income = Vec::new();
+    let mut small = Vec::new();
+    let mut age = Vec::new();
+    let mut grp = Vec::new();
+    let mut y = Vec::new();
+    let mut event = Vec::new();
+    for i in 0..n {
+        let (z1, u) = normal();
+        let (z2, _) = normal();
+        let (z3, _) = normal();
+        let (e, w) = normal();
+        let inc = 5e4 + 3e4 * z1;
+        let sm = 0.002 + 0.01 * z2;
+        let a = 60.0 + 10.0 * z3;
+        let g = (u * 3.0) as usize;
+        let eta = 2.0 + 3e-5 * inc + 30.0 * sm - 0.05 * a + [0.0, 0.7, -0.4][g];
+        income.push((i % 97 != 0).then_some((inc * 100.0).round() / 100.0));
+        small.push(Some(sm));
+        age.push(Some(a));
+        grp.push(Some(g));
+        y.push(Some(eta + e));
+        let lin = -0.5 + 2e-5 * (inc - 5e4) + 20.0 * sm - 0.03 * (a - 60.0);
+        event.push(Some(f64::from(u8::from(w < 1.0 / (1.0 + (-lin).exp())))));
+    }
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "income".into(),
+            data: PlainData::Numeric(income),
+        },
+        PlainColumn {
+            name: "small".into(),
+            data: PlainData::Numeric(small),
+        },
+        PlainColumn {
+            name: "age".into(),
+            data: PlainData::Numeric(age),
+        },
+        PlainColumn {
+            name: "grp".into(),
+            data: PlainData::Categorical {
+                levels: vec!["a".into(), "b".into(), "c".into()],
+                codes: grp,
+            },
+        },
+        PlainColumn {
+            name: "y".into(),
+            data: PlainData::Numeric(y),
+        },
+        PlainColumn {
+            name: "event".into(),
+            data: PlainData::Numeric(event),
+        },
+    ])
+    .unwrap();
+    let covariates: Vec<String> = ["income", "small", "age", "grp"].map(String::from).to_vec();
+    let d = Disclosure::default();
+    let check = |what: &str, got: &[Coefficient], want: &[Coefficient]| {
+        for (g, w) in got.iter().zip(want) {
+            let (gs, ws) = (g.std_err.unwrap(), w.std_err.unwrap());
+            assert!(
+                (g.coef - w.coef).abs() <= 1e-4 * w.coef.abs() + 1e-6 * ws,
+                "{what}: {} {} vs {}",
+                g.name,
+                g.coef,
+                w.coef
+            );
+            assert!(
+                (gs - ws).abs() <= 1e-3 * ws,
+                "{what}: se of {} {gs} vs {ws}",
+                g.name
+            );
+        }
+    };
+    let ospec = OlsSpec {
+        outcome: "y".into(),
+        covariates: covariates.clone(),
+        intercept: true,
+        ridge: 0.0,
+        conf_level: 0.95,
+    };
+    let want = plain::ols(&frame, &ospec).unwrap();
+    let got = in_mpc(&frame, |p, fr| ols::ols(p, fr, &ospec, &d)).unwrap();
+    check("ols", &got.coefficients, &want.coefficients);
+    let lspec = LogisticSpec {
+        outcome: "event".into(),
+        covariates,
+        intercept: true,
+        l2: 0.0,
+        max_steps: 50,
+        conf_level: 0.95,
+    };
+    let want = plain::logistic(&frame, &lspec).unwrap();
+    let got = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &lspec, &d)).unwrap();
+    check("logistic", &got.coefficients, &want.coefficients);
+    assert!((got.log_likelihood - want.log_likelihood).abs() < 1e-4);
+}

@@ -65,7 +65,7 @@ use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
 use crate::table::Frame;
 
-use super::design::{self, at, broadcast, constant, gather, rows_of};
+use super::design::{self, at, broadcast, constant, gather, rows_of, HI};
 use super::ols::check_conf;
 use super::{table, LogisticResult};
 
@@ -295,14 +295,16 @@ pub fn logistic(
     } else {
         (slopes, qdiag, s.r.clone())
     };
-    let coef = pt.trunc(&coef_hi, G)?;
+    // Everything is opened with f + HI fractional bits: small coefficients and standard
+    // errors (covariates on a large scale) keep their relative precision.
+    let coef = coef_hi.shl(HI - G);
     let roots = pt.sqrt(&under)?;
-    let se = pt.mul_fix(&roots, &scale)?;
+    let se = pt.mul_trunc(&roots, &scale, f - HI)?;
     // Opened: the named result (coefficients, √n-scaled standard errors, log-likelihood).
     let opened: Vec<f64> = pt
-        .reveal(&AShare::concat(&[&coef, &se, &ll]))?
+        .reveal(&AShare::concat(&[&coef, &se, &ll.shl(HI)]))?
         .into_iter()
-        .map(|v| decode(v, f))
+        .map(|v| decode(v, f + HI))
         .collect();
     let se: Vec<f64> = opened[p..2 * p]
         .iter()

@@ -166,7 +166,9 @@ pub fn ols(
     } else {
         slopes_hi
     };
-    let coef = p.trunc(&coef_hi, HI)?;
+    // Everything is opened with f + HI fractional bits: small coefficients and standard
+    // errors (covariates on a large scale) keep their relative precision.
+    let coef = coef_hi;
 
     let se = if ridge {
         None
@@ -185,16 +187,16 @@ pub fn ols(
         under.push(&qdiag);
         let roots = p.sqrt(&AShare::concat(&under))?;
         let g = p.mul_fix(&roots.slice(1..1 + vars), &broadcast(&roots, 0, vars))?;
-        let slopes_part = p.mul_fix(&g.slice(vars - k..vars), &r_x)?;
+        let slopes_part = p.mul_trunc(&g.slice(vars - k..vars), &r_x, f - HI)?;
         Some(if prep.intercept {
-            AShare::concat(&[&at(&g, 0), &slopes_part])
+            AShare::concat(&[&at(&g, 0).shl(HI), &slopes_part])
         } else {
             slopes_part
         })
     };
 
     let mut open = vec![&coef];
-    let r2 = constant(p, 1.0, 1).sub(&unexplained);
+    let r2 = constant(p, 1.0, 1).sub(&unexplained).shl(HI);
     open.push(&r2);
     if let Some(se) = &se {
         open.push(se);
@@ -203,7 +205,7 @@ pub fn ols(
     let opened: Vec<f64> = p
         .reveal(&AShare::concat(&open))?
         .into_iter()
-        .map(|v| decode(v, f))
+        .map(|v| decode(v, f + HI))
         .collect();
     let coef = &opened[..vars];
     let r_squared = opened[vars];
