@@ -346,8 +346,10 @@ fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
     }
 }
 
-/// This party's additive (3-out-of-3) part of the dot product `Σ_t x_t·y_t` (local; see
-/// [`gram_part`]).
+/// This party's additive (3-out-of-3) part of the dot product `Σ_t x_t·y_t` (local): with
+/// `x = s0 + s1 + s2` and party i holding `(s_i, s_{i+1})`, the parts
+/// `s_i·(t_i + t_{i+1}) + s_{i+1}·t_i` of the three parties sum to `x·y`. Turn parts into a
+/// sharing with [`from_parts`].
 pub fn dot_part(x: &AShare<u128>, y: &AShare<u128>) -> u128 {
     x.a.iter()
         .zip(&x.b)
