@@ -26,7 +26,7 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::Party;
 use tessera_stats::analysis::{LogisticSpec, OlsSpec};
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
-use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame, Schema};
+use tessera_stats::{Column, ColumnData, Disclosure, Frame, PlainColumn, PlainData, PlainFrame};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
@@ -156,8 +156,8 @@ fn run_crosstab() -> String {
 // ---------------------------------------------------------------------------------------
 
 /// A small deterministic generator (splitmix64), so that every process builds the same
-/// table without communicating.
-struct Rng(u64);
+/// table without communicating; normals by Box–Muller, both of each pair used.
+struct Rng(u64, Option<f64>);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -171,16 +171,25 @@ impl Rng {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn normal(&mut self) -> f64 {
+        if let Some(z) = self.1.take() {
+            return z;
+        }
         let u = self.uniform().max(1e-300);
         let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+        let (sin, cos) = (2.0 * std::f64::consts::PI * v).sin_cos();
+        let r = (-2.0 * u.ln()).sqrt();
+        self.1 = Some(r * sin);
+        r * cos
     }
 }
 
 /// The synthetic table of a workload: covariates `x1..xk` on different scales (some
 /// correlated), `x1` missing in 1% of the rows, and the outcome `y` (continuous, or 0/1).
 fn table(s: Shape) -> PlainFrame {
-    let mut rng = Rng(0x7e55_e7a0 ^ (s.rows as u64) ^ ((s.covariates as u64) << 40));
+    let mut rng = Rng(
+        0x7e55_e7a0 ^ (s.rows as u64) ^ ((s.covariates as u64) << 40),
+        None,
+    );
     let k = s.covariates;
     let mean: Vec<f64> = (0..k)
         .map(|j| [50.0, 0.0, 3.0, 120.0, 1.0][j % 5])
@@ -261,10 +270,10 @@ fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
         .map(|j| format!("x{j}"))
         .chain(["y".to_string()])
         .collect();
-    let schema: Vec<(String, Schema)> =
-        names.iter().map(|n| (n.clone(), Schema::Numeric)).collect();
-    let mut shares = Vec::new();
-    for (j, _) in names.iter().enumerate() {
+    // The shares are moved into the frame as they come (no copy of the whole table).
+    let mut columns = Vec::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        let mut parts = Vec::with_capacity(2);
         for part in 0..2 {
             let v: Option<Vec<u128>> = plain.as_ref().map(|t| match &t.columns[j].data {
                 PlainData::Numeric(v) => v
@@ -277,13 +286,23 @@ fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
                     .collect(),
                 PlainData::Categorical { .. } => unreachable!("numeric table"),
             });
-            shares.push(
+            parts.push(
                 p.share_input(0, v.as_deref(), s.rows)
                     .map_err(|e| e.to_string())?,
             );
         }
+        let values = parts.pop().expect("two parts");
+        let present = parts.pop().expect("two parts");
+        columns.push(Column {
+            name: name.clone(),
+            present,
+            data: ColumnData::Numeric(values),
+        });
     }
-    Frame::assemble(s.rows, &schema, &shares).map_err(|e| e.to_string())
+    Ok(Frame {
+        rows: s.rows,
+        columns,
+    })
 }
 
 fn coefs(rows: &[Coefficient]) -> Vec<f64> {
