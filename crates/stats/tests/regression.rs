@@ -626,3 +626,20 @@ fn wide_scales_keep_relative_precision() {
     check("logistic", &got.coefficients, &want.coefficients);
     assert!((got.log_likelihood - want.log_likelihood).abs() < 1e-4);
 }
+
+#[test]
+fn constant_column_is_an_error() {
+    let c = case("stackloss_ols");
+    let mut frame = load_frame(&c);
+    frame
+        .columns
+        .push(PlainColumn::numeric("CONST", &[3.0; 21]));
+    let spec = OlsSpec {
+        covariates: vec!["AIRFLOW".into(), "CONST".into()],
+        ..ols_spec(&c)
+    };
+    let d = Disclosure::default();
+    let e = in_mpc(&frame, |p, fr| ols::ols(p, fr, &spec, &d)).unwrap_err();
+    assert!(e.contains("variance outside"), "{e}");
+    assert!(plain::ols(&frame, &spec).is_err());
+}

@@ -28,9 +28,11 @@
 //!    `C = Σ w (x − m)(x − m)' / n`. Centring the rows (rather than subtracting `n m m'`
 //!    from raw cross products) avoids the cancellation that fixed point cannot afford.
 //!    Without an intercept nothing is centred and `C` holds the raw second moments.
-//! 5. Standardisation ([`standardise`]): `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k
-//!    values), and the correlation matrix `R = C ∘ r r'`, whose entries are O(1) whatever
-//!    the scale of the data: the matrices inverted later are well scaled.
+//! 5. Standardisation ([`standardise`]): one bit is opened, whether every variance lies in
+//!    [[`MIN_VAR`], [`MAX_VAR`]] (an error otherwise: a constant column, or a level that no
+//!    complete row has); `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k values), and the
+//!    correlation matrix `R = C ∘ r r'`, whose entries are O(1) whatever the scale of the
+//!    data: the matrices inverted later are well scaled.
 //!
 //! # Cost (per party, n rows, k variables, c distinct source columns)
 //!
@@ -43,12 +45,13 @@
 //! # Valid input
 //!
 //! Numeric values with |x| < 2^30; for every design column `n·|mean| < 10^20` and
-//! `1e-6 < Var(x) < 10^12` (Var about the mean with an intercept, the mean square without;
-//! the upper end keeps `sd·2^64` within the probabilistic truncation's range when the
-//! covariance is scaled by `r`). A constant column, or collinear ones, cannot be detected without
-//! opening more and gives meaningless estimates (the plaintext twin reports it as singular).
+//! `1e-6 ≤ Var(x) ≤ 10^12` (Var about the mean with an intercept, the mean square without;
+//! checked, see step 5; the upper end keeps `sd·2^64` within the probabilistic truncation's
+//! range when the covariance is scaled by `r`). Collinear columns cannot be detected without
+//! opening more and give meaningless estimates (the plaintext twin reports them as singular).
 //!
-//! LEAKAGE: the rule bits of step 3 and `n`, commented where they are opened.
+//! LEAKAGE: the rule bits of step 3, `n` and the variance bit of step 5, commented where they
+//! are opened.
 
 use tessera_mpc::boolean::words_for;
 use tessera_mpc::fixed::encode;
@@ -62,6 +65,11 @@ use crate::table::{ColumnData, Frame};
 /// the cross products are exact at 2f bits, so keeping f + 16 costs nothing and lets least
 /// squares refine its solution beyond what f bits of the correlation matrix allow.
 pub const HI: u32 = 16;
+
+/// Smallest variance of a model variable (and of the outcome) the fit accepts.
+pub const MIN_VAR: f64 = 1e-6;
+/// Largest variance of a model variable (and of the outcome) the fit accepts.
+pub const MAX_VAR: f64 = 1e12;
 
 /// Rows per chunk in the moment computation (bounds the memory of the transposed copies).
 pub const CHUNK: usize = 1 << 16;
@@ -511,6 +519,26 @@ pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
     let k = m.k;
     let diag_hi = gather(&m.cov, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
     let diag = p.trunc(&diag_hi, HI)?;
+    // The variances must lie in [MIN_VAR, MAX_VAR] (the valid range of `rsqrt` and of the
+    // products that follow): a constant column, or a level no complete row has, would give
+    // meaningless numbers instead of an error.
+    let f = p.frac_bits();
+    let lo = p.public(&vec![encode::<u128>(MIN_VAR, f); k]);
+    let hi = p.public(&vec![encode::<u128>(MAX_VAR, f); k]);
+    let out = p.lt_arith(
+        &AShare::concat(&[&diag, &hi]),
+        &AShare::concat(&[&lo, &diag]),
+    )?;
+    let any = p.lt_arith(&p.public(&[0u128]), &out.sum())?;
+    // LEAKAGE: one bit, whether some variable's variance among the complete rows is outside
+    // [MIN_VAR, MAX_VAR] (an error; which variable is not opened).
+    if p.reveal(&any)?[0] == 1 {
+        return Err(StatsError::Invalid(format!(
+            "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
+             complete rows (a constant column, a level no complete row has, or values on a \
+             scale the fixed-point range cannot hold)"
+        )));
+    }
     let r = p.rsqrt(&diag)?;
     let sd = p.mul_fix(&diag, &r)?;
     let corr_hi = scale_both(p, &m.cov, &r)?;
