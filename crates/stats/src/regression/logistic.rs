@@ -44,8 +44,8 @@
 //! `16·n·p` (V·Z) + O(p²) + one `spd_solve`; once: `16·n·k` for Z. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
 //! ≈ 90. The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
 //! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
-//! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1188 rounds;
-//! 10,000 rows: 64 MB, 1187 rounds.
+//! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1208 rounds;
+//! 10,000 rows: 64 MB, 1207 rounds.
 //!
 //! # Accuracy
 //!

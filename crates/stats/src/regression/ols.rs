@@ -33,7 +33,7 @@
 //! The design's moments ([`super::design`]) plus two `spd_solve`s and one `spd_inverse` of
 //! k×k, a few products of k-vectors and a `sqrt` of k + 2 values. Measured
 //! (`tessera bench regression`, 1,000,000 rows, 20 covariates, three processes on loopback):
-//! 356 MB sent by the busiest party (≈ 16·n·(k + 2) bytes), 442 rounds whatever n.
+//! 356 MB sent by the busiest party (≈ 16·n·(k + 2) bytes), 463 rounds whatever n.
 //!
 //! # Accuracy
 //!
