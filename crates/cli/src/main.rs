@@ -38,6 +38,9 @@ enum Command {
     /// One party of the survival benchmark (started by `tessera bench survival`).
     #[command(hide = true)]
     BenchSurvivalParty(bench::survival::SurvivalPartyArgs),
+    /// One party of the regression benchmark (started by `tessera bench regression`).
+    #[command(hide = true)]
+    BenchRegressionParty(bench::regression::RegressionPartyArgs),
 }
 
 #[derive(Subcommand)]
@@ -50,6 +53,9 @@ enum BenchCommand {
     /// Survival analyses (log-rank, Cox) on synthetic linked data, three processes over
     /// loopback TCP, with the ratio to plaintext and to lifelines.
     Survival(bench::survival::SurvivalArgs),
+    /// Regressions: logistic to convergence on 10k and 100k rows × 10 covariates, least
+    /// squares on 1M rows × 20, three processes over loopback TCP.
+    Regression(bench::regression::RegressionArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +70,8 @@ fn main() -> ExitCode {
         Command::BenchLinkParty(args) => bench::link::run_party(&args),
         Command::Bench(BenchCommand::Survival(args)) => bench::survival::run(&args),
         Command::BenchSurvivalParty(args) => bench::survival::run_party(&args),
+        Command::Bench(BenchCommand::Regression(args)) => bench::regression::run(&args),
+        Command::BenchRegressionParty(args) => bench::regression::run_party(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

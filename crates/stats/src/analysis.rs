@@ -285,20 +285,24 @@ pub fn run(
         }
         AnalysisSpec::Cox(s) => Output::of(spec.kind(), &survival::cox(p, frame, s, disclosure)?),
         AnalysisSpec::Describe(s) => Output::of(
-            "describe",
+            spec.kind(),
             &crate::describe::describe(p, frame, s, disclosure)?,
         ),
         AnalysisSpec::Crosstab(s) => Output::of(
-            "crosstab",
+            spec.kind(),
             &crate::describe::crosstab(p, frame, s, disclosure)?,
         ),
         AnalysisSpec::Correlation(s) => Output::of(
-            "correlation",
+            spec.kind(),
             &crate::describe::correlation(p, frame, s, disclosure)?,
         ),
-        _ => Err(StatsError::Invalid(format!(
-            "analysis kind `{}` is not available yet",
-            spec.kind()
-        ))),
+        AnalysisSpec::Ols(s) => Output::of(
+            spec.kind(),
+            &crate::regression::ols::ols(p, frame, s, disclosure)?,
+        ),
+        AnalysisSpec::Logistic(s) => Output::of(
+            spec.kind(),
+            &crate::regression::logistic::logistic(p, frame, s, disclosure)?,
+        ),
     }
 }

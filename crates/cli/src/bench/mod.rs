@@ -6,4 +6,5 @@ pub mod link;
 pub mod ops;
 pub mod party;
 pub mod procs;
+pub mod regression;
 pub mod survival;

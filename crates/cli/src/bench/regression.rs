@@ -1,0 +1,589 @@
+//! `tessera bench regression`: regressions on synthetic shared tables, by three processes
+//! over loopback TCP (or TLS with `--tls`; `--latency-ms`/`--bandwidth-mbit` simulate a
+//! wide-area network). Party 0 owns the table and secret-shares it (not timed); then each
+//! repetition runs the whole analysis on the shared table as a study would (public checks,
+//! row weights, moments, fit, opening the result) and is timed, with the bytes and rounds
+//! it needed.
+//!
+//! Workloads (`--workloads`, default all):
+//! - `logistic-10k`, `logistic-100k`: logistic regression to convergence, 10 numeric
+//!   covariates (intercept: 11 model variables), 1% missing values in one covariate;
+//! - `ols-1m`: least squares on 1,000,000 rows and 20 numeric covariates (21 variables),
+//!   1% missing values in one covariate;
+//! - `crosstab-1m`: the contingency table of two categorical columns (3 × 4 levels, 1%
+//!   missing) on 1,000,000 rows, with its chi-square test.
+//!
+//! The orchestrator then fits the same data with the plaintext twin (f64, single thread)
+//! and prints the ratio, and the largest difference between the opened coefficients and the
+//! plaintext ones (a check, not a benchmark: the fixtures test accuracy).
+
+use std::time::Instant;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tessera_mpc::fixed::encode;
+use tessera_mpc::Party;
+use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
+use tessera_stats::describe;
+use tessera_stats::regression::{logistic, ols, plain, Coefficient};
+use tessera_stats::{Column, ColumnData, Disclosure, Frame, PlainColumn, PlainData, PlainFrame};
+
+use super::engine::median;
+use super::party::{report_or_abort, ConnArgs, ShapeArgs};
+use super::procs::{parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
+
+/// The workloads `tessera bench regression` knows, in the order they run.
+pub const WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
+/// The workloads run unless `--workloads` says otherwise.
+const DEFAULT_WORKLOADS: [&str; 4] = WORKLOADS;
+
+/// Options of the regression benchmark.
+#[derive(Args, Debug)]
+pub struct RegressionArgs {
+    /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
+    /// crosstab-1m).
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Timed repetitions of each workload (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub reps: usize,
+    /// Scale every workload's row count by this factor (e.g. 0.1 for a quick run).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+    /// Print one JSON object (an entry per workload) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Receive timeout of each party, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout_secs: u64,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Run the parties over mutually authenticated TLS 1.3 (fresh identities per run).
+    #[arg(long)]
+    pub tls: bool,
+}
+
+/// Arguments of one regression benchmark party (started by `tessera bench regression`).
+#[derive(Args, Debug, Clone)]
+pub struct RegressionPartyArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub shape: ShapeArgs,
+    /// Workloads to run.
+    #[arg(long, value_delimiter = ',')]
+    pub workloads: Vec<String>,
+    /// Timed repetitions.
+    #[arg(long)]
+    pub reps: usize,
+    /// Row-count factor.
+    #[arg(long)]
+    pub scale: f64,
+}
+
+/// What one party measured for one workload.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct WorkloadReport {
+    /// Workload name.
+    pub name: String,
+    /// Rows of the table.
+    pub rows: usize,
+    /// Model variables (intercept included).
+    pub vars: usize,
+    /// Seconds of each repetition.
+    pub secs: Vec<f64>,
+    /// Bytes this party sent in each repetition.
+    pub bytes: Vec<u64>,
+    /// Rounds of each repetition.
+    pub rounds: Vec<u64>,
+    /// Seconds party 0 spent secret-sharing the table (not in `secs`).
+    pub share_secs: f64,
+    /// Newton steps (logistic) or 0.
+    pub iterations: usize,
+    /// Opened coefficients of the last repetition.
+    pub coef: Vec<f64>,
+}
+
+/// Everything one party reports.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct RegressionReport {
+    pub party: usize,
+    pub workloads: Vec<WorkloadReport>,
+}
+
+/// The shape of a workload.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    rows: usize,
+    covariates: usize,
+    logistic: bool,
+    /// A contingency table instead of a regression.
+    crosstab: bool,
+}
+
+fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
+    let rows = |n: usize| ((n as f64 * scale).round() as usize).max(100);
+    match name {
+        "logistic-10k" => Ok(Shape {
+            rows: rows(10_000),
+            covariates: 10,
+            logistic: true,
+            crosstab: false,
+        }),
+        "logistic-100k" => Ok(Shape {
+            rows: rows(100_000),
+            covariates: 10,
+            logistic: true,
+            crosstab: false,
+        }),
+        "ols-1m" => Ok(Shape {
+            rows: rows(1_000_000),
+            covariates: 20,
+            logistic: false,
+            crosstab: false,
+        }),
+        "crosstab-1m" => Ok(Shape {
+            rows: rows(1_000_000),
+            covariates: 0,
+            logistic: false,
+            crosstab: true,
+        }),
+        other => Err(format!(
+            "unknown workload `{other}` (known: {})",
+            WORKLOADS.join(", ")
+        )),
+    }
+}
+
+/// The contingency workload's table: `a` (3 levels) and `b` (4 levels, depending on `a`),
+/// each missing in 1% of the rows.
+fn crosstab_table(s: Shape) -> PlainFrame {
+    let mut rng = Rng(0xc055_7ab1 ^ s.rows as u64, None);
+    let mut a = Vec::with_capacity(s.rows);
+    let mut b = Vec::with_capacity(s.rows);
+    for _ in 0..s.rows {
+        let x = (rng.uniform() * 3.0) as usize;
+        let y = ((rng.uniform() + 0.15 * x as f64) * 4.0 / 1.3) as usize;
+        a.push((rng.uniform() >= 0.01).then_some(x.min(2)));
+        b.push((rng.uniform() >= 0.01).then_some(y.min(3)));
+    }
+    let cat = |name: &str, levels: &[&str], codes: Vec<Option<usize>>| PlainColumn {
+        name: name.to_string(),
+        data: PlainData::Categorical {
+            levels: levels.iter().map(|l| l.to_string()).collect(),
+            codes,
+        },
+    };
+    PlainFrame::new(vec![
+        cat("a", &["a1", "a2", "a3"], a),
+        cat("b", &["b1", "b2", "b3", "b4"], b),
+    ])
+    .expect("columns of one length")
+}
+
+fn crosstab_spec() -> CrosstabSpec {
+    CrosstabSpec {
+        rows: "a".into(),
+        columns: "b".into(),
+    }
+}
+
+/// A small deterministic generator (splitmix64), so that every process builds the same
+/// table without communicating; normals by Box–Muller, both of each pair used.
+struct Rng(u64, Option<f64>);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn uniform(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        if let Some(z) = self.1.take() {
+            return z;
+        }
+        let u = self.uniform().max(1e-300);
+        let v = self.uniform();
+        let (sin, cos) = (2.0 * std::f64::consts::PI * v).sin_cos();
+        let r = (-2.0 * u.ln()).sqrt();
+        self.1 = Some(r * sin);
+        r * cos
+    }
+}
+
+/// The synthetic table of a workload: covariates `x1..xk` on different scales (some
+/// correlated), `x1` missing in 1% of the rows, and the outcome `y` (continuous, or 0/1).
+fn table(s: Shape) -> PlainFrame {
+    let mut rng = Rng(
+        0x7e55_e7a0 ^ (s.rows as u64) ^ ((s.covariates as u64) << 40),
+        None,
+    );
+    let k = s.covariates;
+    let mean: Vec<f64> = (0..k)
+        .map(|j| [50.0, 0.0, 3.0, 120.0, 1.0][j % 5])
+        .collect();
+    let sd: Vec<f64> = (0..k).map(|j| [10.0, 1.0, 0.5, 20.0, 2.0][j % 5]).collect();
+    let beta: Vec<f64> = (0..k)
+        .map(|j| 0.3 * if j % 2 == 0 { 1.0 } else { -1.0 } / sd[j])
+        .collect();
+    let mut cols: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(s.rows); k];
+    let mut y = Vec::with_capacity(s.rows);
+    for _ in 0..s.rows {
+        let shared = rng.normal();
+        let mut eta = 0.0;
+        for j in 0..k {
+            let z = if j % 3 == 0 {
+                0.6 * shared + 0.8 * rng.normal()
+            } else {
+                rng.normal()
+            };
+            let x = mean[j] + sd[j] * z;
+            eta += beta[j] * (x - mean[j]);
+            cols[j].push(Some((x * 1e4).round() / 1e4));
+        }
+        if rng.uniform() < 0.01 {
+            if let Some(v) = cols[0].last_mut() {
+                *v = None;
+            }
+        }
+        y.push(if s.logistic {
+            f64::from(u8::from(rng.uniform() < 1.0 / (1.0 + (0.5 - eta).exp())))
+        } else {
+            ((2.0 + eta + rng.normal()) * 1e4).round() / 1e4
+        });
+    }
+    let mut columns: Vec<PlainColumn> = cols
+        .into_iter()
+        .enumerate()
+        .map(|(j, v)| PlainColumn {
+            name: format!("x{}", j + 1),
+            data: PlainData::Numeric(v),
+        })
+        .collect();
+    columns.push(PlainColumn::numeric("y", &y));
+    PlainFrame::new(columns).expect("columns of one length")
+}
+
+fn covariates(s: Shape) -> Vec<String> {
+    (1..=s.covariates).map(|j| format!("x{j}")).collect()
+}
+
+fn ols_spec(s: Shape) -> OlsSpec {
+    OlsSpec {
+        outcome: "y".into(),
+        covariates: covariates(s),
+        intercept: true,
+        ridge: 0.0,
+        conf_level: 0.95,
+    }
+}
+
+fn logistic_spec(s: Shape) -> LogisticSpec {
+    LogisticSpec {
+        outcome: "y".into(),
+        covariates: covariates(s),
+        intercept: true,
+        l2: 0.0,
+        max_steps: 50,
+        conf_level: 0.95,
+    }
+}
+
+/// Secret-shares party 0's table column by column (the others only know the schema and
+/// the row count).
+fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
+    if s.crosstab {
+        // Every process builds the table (cheap); only party 0's values are input.
+        return Frame::share(p, 0, &crosstab_table(s)).map_err(|e| e.to_string());
+    }
+    let f = p.frac_bits();
+    let plain = (p.id() == 0).then(|| table(s));
+    let names: Vec<String> = (1..=s.covariates)
+        .map(|j| format!("x{j}"))
+        .chain(["y".to_string()])
+        .collect();
+    // The shares are moved into the frame as they come (no copy of the whole table).
+    let mut columns = Vec::with_capacity(names.len());
+    for (j, name) in names.iter().enumerate() {
+        let mut parts = Vec::with_capacity(2);
+        for part in 0..2 {
+            let v: Option<Vec<u128>> = plain.as_ref().map(|t| match &t.columns[j].data {
+                PlainData::Numeric(v) => v
+                    .iter()
+                    .map(|x| match (part, x) {
+                        (0, x) => u128::from(x.is_some()),
+                        (_, Some(x)) => encode::<u128>(*x, f),
+                        (_, None) => 0,
+                    })
+                    .collect(),
+                PlainData::Categorical { .. } => unreachable!("numeric table"),
+            });
+            parts.push(
+                p.share_input(0, v.as_deref(), s.rows)
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        let values = parts.pop().expect("two parts");
+        let present = parts.pop().expect("two parts");
+        columns.push(Column {
+            name: name.clone(),
+            present,
+            data: ColumnData::Numeric(values),
+        });
+    }
+    Ok(Frame {
+        rows: s.rows,
+        columns,
+    })
+}
+
+fn coefs(rows: &[Coefficient]) -> Vec<f64> {
+    rows.iter().map(|r| r.coef).collect()
+}
+
+fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<WorkloadReport, String> {
+    let t = Instant::now();
+    let frame = share_table(p, s)?;
+    let share_secs = t.elapsed().as_secs_f64();
+    let disclosure = Disclosure::default();
+    let mut out = WorkloadReport {
+        name: name.to_string(),
+        rows: s.rows,
+        vars: if s.crosstab { 2 } else { s.covariates + 1 },
+        secs: Vec::new(),
+        bytes: Vec::new(),
+        rounds: Vec::new(),
+        share_secs,
+        iterations: 0,
+        coef: Vec::new(),
+    };
+    for _ in 0..reps {
+        p.barrier().map_err(|e| e.to_string())?;
+        let before = p.stats();
+        let t = Instant::now();
+        if s.crosstab {
+            let r = describe::crosstab(p, &frame, &crosstab_spec(), &disclosure)
+                .map_err(|e| e.to_string())?;
+            out.coef = vec![r.chi2];
+        } else if s.logistic {
+            let r = logistic::logistic(p, &frame, &logistic_spec(s), &disclosure)
+                .map_err(|e| e.to_string())?;
+            out.iterations = r.iterations;
+            out.coef = coefs(&r.coefficients);
+        } else {
+            let r = ols::ols(p, &frame, &ols_spec(s), &disclosure).map_err(|e| e.to_string())?;
+            out.coef = coefs(&r.coefficients);
+        }
+        out.secs.push(t.elapsed().as_secs_f64());
+        let st = p.stats().since(&before);
+        out.bytes.push(st.bytes_sent);
+        out.rounds.push(st.rounds);
+    }
+    Ok(out)
+}
+
+/// The plaintext twin on the same table: median seconds over `reps`, coefficients,
+/// Newton steps.
+fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
+    let t = if s.crosstab {
+        crosstab_table(s)
+    } else {
+        table(s)
+    };
+    let mut secs = Vec::new();
+    let mut last = (Vec::new(), 0);
+    for _ in 0..reps {
+        let start = Instant::now();
+        last = if s.crosstab {
+            let r = describe::plain::crosstab(&t, &crosstab_spec(), &Disclosure::default())
+                .map_err(|e| e.to_string())?;
+            (vec![r.chi2], 0)
+        } else if s.logistic {
+            let r = plain::logistic(&t, &logistic_spec(s)).map_err(|e| e.to_string())?;
+            (coefs(&r.coefficients), r.iterations)
+        } else {
+            let r = plain::ols(&t, &ols_spec(s)).map_err(|e| e.to_string())?;
+            (coefs(&r.coefficients), 0)
+        };
+        secs.push(start.elapsed().as_secs_f64());
+    }
+    Ok((median(&secs), last.0, last.1))
+}
+
+fn chosen(args: &RegressionArgs) -> Vec<String> {
+    if args.workloads.is_empty() {
+        DEFAULT_WORKLOADS.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.workloads.clone()
+    }
+}
+
+/// Runs the benchmark: three party processes, then the plaintext fits and the summary.
+pub fn run(args: &RegressionArgs) -> Result<(), String> {
+    if args.reps == 0 || !(args.scale > 0.0 && args.scale <= 10.0) {
+        return Err("--reps must be positive and --scale in (0, 10]".into());
+    }
+    let names = chosen(args);
+    let shapes = names
+        .iter()
+        .map(|n| shape_of(n, args.scale))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rv = Rendezvous::new()?;
+    if !args.json {
+        eprintln!(
+            "starting three parties on {}: {} , {} repetitions each",
+            rv.addr_list,
+            names.join(", "),
+            args.reps
+        );
+    }
+    args.shape.shape()?;
+    let identities = if args.tls {
+        Some(BenchIdentities::create(&rv.session)?)
+    } else {
+        None
+    };
+    let outputs = run_three("bench-regression-party", &rv, |me, cmd| {
+        args.shape.pass_on(cmd);
+        if let Some(ids) = &identities {
+            ids.pass_on(me, cmd);
+        }
+        cmd.args(["--workloads", &names.join(",")])
+            .args(["--reps", &args.reps.to_string()])
+            .args(["--scale", &args.scale.to_string()])
+            .args(["--timeout-secs", &args.timeout_secs.to_string()]);
+    })?;
+    let reports: Vec<RegressionReport> = parse_reports(&outputs)?;
+    let mut entries = serde_json::Map::new();
+    let mut lines = Vec::new();
+    for (w, (name, s)) in names.iter().zip(&shapes).enumerate() {
+        let per: Vec<&WorkloadReport> = reports.iter().map(|r| &r.workloads[w]).collect();
+        let secs = slowest(&per.iter().map(|r| r.secs.as_slice()).collect::<Vec<_>>());
+        let seconds = median(&secs);
+        let bytes = per
+            .iter()
+            .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
+            .max()
+            .unwrap_or(0);
+        let rounds = per
+            .iter()
+            .map(|r| median(&r.rounds.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
+            .max()
+            .unwrap_or(0);
+        if per.iter().any(|r| r.coef != per[0].coef) {
+            return Err(format!("{name}: the parties opened different results"));
+        }
+        let (plain_secs, plain_coef, plain_iters) = plain_fit(*s, args.reps)?;
+        let max_diff = per[0]
+            .coef
+            .iter()
+            .zip(&plain_coef)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let ratio = seconds / plain_secs;
+        entries.insert(
+            name.clone(),
+            json!({
+                "rows": s.rows,
+                "covariates": s.covariates,
+                "model_vars": per[0].vars,
+                "seconds": seconds,
+                "seconds_each": secs,
+                "bytes_per_party": bytes,
+                "rounds": rounds,
+                "iterations": per[0].iterations,
+                "plaintext_iterations": plain_iters,
+                "plaintext_seconds": plain_secs,
+                "ratio_to_plaintext": ratio,
+                "share_seconds": per[0].share_secs,
+                "max_abs_coef_diff_vs_plaintext": max_diff,
+            }),
+        );
+        lines.push(format!(
+            "{:<14} {:>9} {:>5} {:>9.3} {:>10.1} {:>7} {:>6} {:>10.4} {:>8.1} {:>10.1e}",
+            name,
+            s.rows,
+            per[0].vars,
+            seconds,
+            bytes as f64 / 1e6,
+            rounds,
+            if s.logistic {
+                per[0].iterations.to_string()
+            } else {
+                "—".into()
+            },
+            plain_secs,
+            ratio,
+            max_diff
+        ));
+    }
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "reps": args.reps,
+                "scale": args.scale,
+                "transport": if args.tls { "tls" } else { "tcp" },
+                "workloads": entries,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "{:<14} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
+        "workload",
+        "rows",
+        "vars",
+        "seconds",
+        "MB/party",
+        "rounds",
+        "iters",
+        "plain s",
+        "ratio",
+        "max|Δβ|"
+    );
+    for l in lines {
+        println!("{l}");
+    }
+    println!(
+        "\nthree processes over loopback {}; median of {} runs of the whole analysis on the \
+         shared table (public checks, row weights, moments, fit, opening); bytes are sent by \
+         the busiest party; `plain s` is the plaintext twin (f64, one thread) on the same \
+         data; max|Δβ| compares the opened coefficients with it",
+        if args.tls { "TLS 1.3" } else { "TCP" },
+        args.reps
+    );
+    let shape = args.shape.shape()?;
+    if !shape.is_unshaped() {
+        println!("simulated in the transport, on each link and direction: {shape}");
+    }
+    Ok(())
+}
+
+/// Runs one party of the benchmark; prints its [`RegressionReport`] as one JSON line.
+pub fn run_party(args: &RegressionPartyArgs) -> Result<(), String> {
+    let shapes = args
+        .workloads
+        .iter()
+        .map(|n| shape_of(n, args.scale).map(|s| (n.clone(), s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut p = args.conn.connect(args.shape.shape()?)?;
+    let result = (|| {
+        let mut workloads = Vec::new();
+        for (name, s) in &shapes {
+            workloads.push(measure_one(&mut p, name, *s, args.reps)?);
+        }
+        p.barrier().map_err(|e| e.to_string())?;
+        Ok(RegressionReport {
+            party: p.id(),
+            workloads,
+        })
+    })();
+    report_or_abort(&mut p, result)
+}

@@ -1,0 +1,53 @@
+//! `tessera bench regression` end to end: three real processes over loopback, a tiny scale.
+
+use std::process::Command;
+
+const EXE: &str = env!("CARGO_BIN_EXE_tessera");
+
+#[test]
+fn regression_benchmark_reports_every_workload() {
+    let out = Command::new(EXE)
+        .args([
+            "bench",
+            "regression",
+            "--scale",
+            "0.01",
+            "--reps",
+            "1",
+            "--json",
+        ])
+        .output()
+        .expect("run tessera");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let w = v["workloads"].as_object().expect("workloads");
+    for name in ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"] {
+        let e = &w[name];
+        assert!(e["seconds"].as_f64().unwrap() > 0.0, "{name}");
+        assert!(e["bytes_per_party"].as_u64().unwrap() > 0, "{name}");
+        assert!(e["rounds"].as_u64().unwrap() > 0, "{name}");
+        assert!(e["ratio_to_plaintext"].as_f64().unwrap() > 0.0, "{name}");
+        // Coefficients (the chi-square for the contingency table) against plaintext.
+        let diff = e["max_abs_coef_diff_vs_plaintext"].as_f64().unwrap();
+        assert!(diff < 1e-4, "{name}: opened results differ by {diff}");
+    }
+    assert_eq!(w["ols-1m"]["rows"], 10_000);
+}
+
+#[test]
+fn unknown_workloads_are_errors() {
+    for (name, msg) in [("nope", "unknown workload")] {
+        let out = Command::new(EXE)
+            .args(["bench", "regression", "--workloads", name, "--reps", "1"])
+            .output()
+            .expect("run tessera");
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(msg), "{err}");
+    }
+}

@@ -1,0 +1,324 @@
+//! Logistic regression by Newton–Raphson (IRLS), optionally L2-penalised, inside MPC.
+//!
+//! # Protocol
+//!
+//! The design ([`super::design`]) gives the row weights `w`, the means `m`, the reciprocal
+//! standard deviations `r` and the masked centred columns `w ∘ (x − m)` (raw `w ∘ x` without
+//! an intercept). They are standardised once, `z = w ∘ (x − m) ∘ r` (n·k products), and the
+//! model is fitted in the coordinates `[w, z]`, where every sum below is O(n) and the
+//! information matrix O(1) whatever the data's scale:
+//!
+//! - `η = b_0 + Z b_s` (one matrix–vector product, n values truncated), `μ = σ(η)`;
+//! - gradient `g = [w, Z]'(y − μ) / n`, information `H = [w, Z]' V [w, Z] / n` with
+//!   `V = diag(μ(1 − μ))` (n·p products, then matrix products whose traffic is p and p²
+//!   elements, independent of n); rows not used have zero design rows, so they drop out
+//!   without further products;
+//! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
+//!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
+//! - Newton step `Δ = H⁻¹ g` (`spd_solve`), `b ← b + Δ`, from `b = 0`.
+//!
+//! Convergence: after each step one bit is opened, whether `max_j |Δ_j| < TOL` (standardised
+//! units; [`TOL`] = 1e-5). statsmodels stops at a change of 1e-8 on the original scale,
+//! below the fixed-point resolution (6e-8); since Newton converges quadratically, the step
+//! after a change below 1e-5 changes the estimate by about 1e-10, far below the fixed-point
+//! noise, so the estimate is the same to the precision we have, while the iteration count
+//! may be one or two lower than statsmodels'. Then, at the final estimate, the information
+//! is recomputed, inverted (`spd_inverse`) and transformed back to the original scale:
+//! `β_j = r_j b_j`, `β_0 = b_0 − u'b_s` with `u = m ∘ r`, `√n·se_j = r_j √Q_jj`,
+//! `√n·se_0 = √(a'Qa)` with `a = [1, −u]`. The log-likelihood is
+//! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
+//! any η, no logarithm of a small probability).
+//!
+//! Opened: one bit whether the outcome is 0/1 in every complete row, one convergence bit
+//! per step (LEAKAGE, commented where opened; their number is the result's `iterations`),
+//! then the coefficients, the √n-scaled standard errors and the
+//! log-likelihood. z statistics, p-values and intervals are computed in plaintext.
+//!
+//! The gradient, the estimate and the steps carry f + [`G`] fractional bits (the solution
+//! of the iteration is where the gradient vanishes, so its precision is the gradient's);
+//! the information matrix f bits (it only steers the steps and gives the standard errors).
+//!
+//! # Cost per Newton step (per party, n rows, p model variables)
+//!
+//! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
+//! `16·n·p` (V·Z) + O(p²) + one `spd_solve`; once: `16·n·k` for Z. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
+//! ≈ 90. The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
+//! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
+//! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1208 rounds;
+//! 10,000 rows: 64 MB, 1207 rounds.
+//!
+//! # Accuracy
+//!
+//! Valid range as [`super::design`]; the information matrix must have condition number below
+//! 10^5 (no (quasi-)separation: a separated fit diverges in statsmodels too), and the steps
+//! must stay below 4096 in standardised units. The outcome must be 0/1: checked inside MPC
+//! before the fit (`check_binary`, one opened bit; an error otherwise). The result is opened
+//! with f + 16 fractional bits. Measured (`tests/regression.rs`, largest over five runs): on
+//! the fixtures (spector with and without intercept, 2000 synthetic rows with missing values
+//! and a categorical covariate, with and without L2) coefficients within 1e-6 of the
+//! references (absolute; asked: 1e-4), standard errors within 6e-6 relative (asked: 1e-3),
+//! the log-likelihood within 3e-6.
+
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::{AShare, Party};
+
+use crate::analysis::LogisticSpec;
+use crate::disclosure::Disclosure;
+use crate::error::{Result, StatsError};
+use crate::table::Frame;
+
+use super::design::{self, at, broadcast, constant, gather, rows_of, HI};
+use super::ols::check_conf;
+use super::{table, LogisticResult};
+
+/// Convergence threshold on the largest change of a standardised coefficient in one
+/// Newton step.
+pub const TOL: f64 = 1e-5;
+
+/// Extra fractional bits of the gradient, the estimate and the Newton steps (f + G): the
+/// fixed point of the iteration is where the gradient vanishes, so its precision is that of
+/// the gradient. 8 bits keep the steps below `spd_solve`'s bound on its solution (|Δ| < 4096).
+pub const G: u32 = 8;
+
+/// What one evaluation at the current estimate gives.
+struct Eval {
+    eta: AShare<u128>,
+    grad: AShare<u128>,
+    info: AShare<u128>,
+}
+
+/// The fixed, per-model parts of the iteration.
+struct Model<'a> {
+    n: usize,
+    p: usize,
+    k: usize,
+    intercept: bool,
+    /// The p standardised design columns `[w, z_1, …, z_k]` (z = w ∘ (x − m) ∘ r),
+    /// column-major (p × rows).
+    cols: Vec<AShare<u128>>,
+    colmajor: AShare<u128>,
+    /// The z columns row-major (rows × k), for η.
+    zrows: AShare<u128>,
+    y: &'a AShare<u128>,
+    /// (λ/n)·r_j² for the slopes, when penalised.
+    pen: Option<AShare<u128>>,
+}
+
+impl Model<'_> {
+    fn slopes(&self, b: &AShare<u128>) -> AShare<u128> {
+        let first = usize::from(self.intercept);
+        b.slice(first..first + self.k)
+    }
+
+    /// Evaluates at the estimate `b` (standardised, f + G bits).
+    fn evaluate(&self, pt: &mut Party, b: &AShare<u128>) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let rows = self.y.len();
+        let (n, p, k) = (self.n, self.p, self.k);
+        let mut eta = pt.matmul(&self.zrows, &self.slopes(b), rows, k, 1)?;
+        if self.intercept {
+            eta = eta.add(&broadcast(&b.shl(f), 0, rows));
+        }
+        let eta = pt.trunc(&eta, f + G)?;
+        let mu = pt.sigmoid(&eta)?;
+        let resid = self.y.sub(&mu);
+        let g = pt.matmul(&self.colmajor, &resid, p, rows, 1)?;
+        let mu2 = pt.mul_fix(&mu, &mu)?;
+        let v = mu.sub(&mu2);
+        let pairs: Vec<_> = self.cols.iter().map(|c| (&v, c)).collect();
+        let vz = pt.mul_trunc_many(&pairs, f)?;
+        let h = pt.matmul(
+            &self.colmajor,
+            &rows_of(&vz.iter().collect::<Vec<_>>()),
+            p,
+            rows,
+            p,
+        )?;
+        // The gradient keeps f + G bits, the information f. Both sums are at most n·max|z|
+        // and n·max z²/4 in size: standardised, so within the truncation's range.
+        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f - G, n)?;
+        let mut grad = gh.slice(0..p);
+        let mut info = pt.trunc(&gh.slice(p..p + p * p), G)?;
+        if let Some(pen) = &self.pen {
+            let first = usize::from(self.intercept);
+            let shrink = pt.mul_fix(pen, &self.slopes(b))?;
+            for j in 0..k {
+                let at_j = first + j;
+                grad.a[at_j] = grad.a[at_j].wrapping_sub(shrink.a[j]);
+                grad.b[at_j] = grad.b[at_j].wrapping_sub(shrink.b[j]);
+                let dj = at_j * p + at_j;
+                info.a[dj] = info.a[dj].wrapping_add(pen.a[j]);
+                info.b[dj] = info.b[dj].wrapping_add(pen.b[j]);
+            }
+        }
+        Ok(Eval { eta, grad, info })
+    }
+}
+
+/// Refuses an outcome that is not 0 or 1 in some complete row: `Σ w·(y(1 − y))²` is zero
+/// exactly when it is (exact integer products: `y(1 − y)` at 2f fractional bits, its square
+/// mod 2^128; a non-binary value could only hide behind a wrap-around of the ring, which
+/// needs values in the hundreds and a sum that cancels to the last bit). Two products of n
+/// elements, one equality test; one bit opened.
+fn check_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>, name: &str) -> Result<()> {
+    let f = pt.frac_bits();
+    let one_minus = pt.add_const(&y.neg(), encode(1.0, f));
+    let t = pt.mul(y, &one_minus)?;
+    let t2 = pt.mul(&t, &t)?;
+    let sum = design::from_parts(pt, &[design::dot_part(weight, &t2)])?;
+    let zero = pt.eq(&sum, &AShare::zeros(1))?;
+    // LEAKAGE: one bit, whether every complete row's outcome is 0 or 1 (an error otherwise).
+    if pt.reveal_bits(&zero)?[0] & 1 == 0 {
+        return Err(StatsError::Invalid(format!(
+            "outcome `{name}` must be 0 or 1 in every complete row"
+        )));
+    }
+    Ok(())
+}
+
+/// Fits a logistic regression on the shared table. Every compute party calls this with its
+/// shares and gets the same result.
+pub fn logistic(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &LogisticSpec,
+    disclosure: &Disclosure,
+) -> Result<LogisticResult> {
+    check_conf(spec.conf_level)?;
+    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
+        return Err(StatsError::Invalid(format!(
+            "l2 must be a finite number ≥ 0, not {}",
+            spec.l2
+        )));
+    }
+    if spec.max_steps == 0 {
+        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
+    }
+    let prep = design::prepare(
+        pt,
+        frame,
+        &spec.outcome,
+        &spec.covariates,
+        spec.intercept,
+        disclosure,
+    )?;
+    let (n, p) = (prep.n, prep.vars());
+    let k = prep.columns.len();
+    let f = pt.frac_bits();
+    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+
+    let cols: Vec<&AShare<u128>> = prep.columns.iter().collect();
+    let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
+    let s = design::standardise(pt, &m)?;
+    let xc = m.centred.take().expect("asked for the centred columns");
+    let rows = prep.weight.len();
+    let rb: Vec<AShare<u128>> = (0..k).map(|j| broadcast(&s.r, j, rows)).collect();
+    let pairs: Vec<_> = xc.iter().zip(&rb).collect();
+    let z = pt.mul_trunc_many(&pairs, f)?;
+    drop((xc, rb));
+    let mut dcols = Vec::with_capacity(p);
+    if prep.intercept {
+        dcols.push(prep.weight.shl(f));
+    }
+    dcols.extend(z.iter().cloned());
+    let colmajor = AShare::concat(&dcols.iter().collect::<Vec<_>>());
+    let zrows = rows_of(&z.iter().collect::<Vec<_>>());
+    drop(z);
+    let pen = if spec.l2 > 0.0 {
+        let r2 = pt.mul_fix(&s.r, &s.r)?;
+        let scaled = pt.mul_const_fix(&r2, spec.l2)?;
+        Some(design::div_count(pt, &scaled, 0, n)?)
+    } else {
+        None
+    };
+    let model = Model {
+        n,
+        p,
+        k,
+        intercept: prep.intercept,
+        cols: dcols,
+        colmajor,
+        zrows,
+        y: &prep.outcome,
+        pen,
+    };
+
+    let mut b = AShare::zeros(p);
+    let mut iterations = 0;
+    let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
+    let all = pt.public(&[2 * p as u128]);
+    loop {
+        if iterations == spec.max_steps {
+            return Err(StatsError::NotConverged(format!(
+                "logistic regression did not converge in {} Newton steps",
+                spec.max_steps
+            )));
+        }
+        let e = model.evaluate(pt, &b)?;
+        let step = pt.spd_solve(&e.info, &e.grad, p, 1)?;
+        b = b.add(&step);
+        iterations += 1;
+        let small = pt.lt_arith(&AShare::concat(&[&step, &step.neg()]), &tol)?;
+        let not_all = pt.lt_arith(&small.sum(), &all)?;
+        // LEAKAGE: one bit per Newton step, whether every standardised coefficient changed by
+        // less than TOL; their number is the result's `iterations`.
+        if pt.reveal(&not_all)?[0] == 0 {
+            break;
+        }
+    }
+
+    let e = model.evaluate(pt, &b)?;
+    let q = pt.spd_inverse(&e.info, p)?;
+
+    // Log-likelihood Σ w (y η − softplus(η)).
+    let (abs, _) = pt.abs_sign_within(&e.eta, 64)?;
+    let ex = pt.exp(&abs.neg())?;
+    let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
+    let relu = pt.trunc(&e.eta.add(&abs), 1)?;
+    let ye = pt.mul_fix(&prep.outcome, &e.eta)?;
+    let terms = ye.sub(&relu).sub(&l1);
+    let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
+
+    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s (f + G bits).
+    let slopes = pt.mul_fix(&s.r, &model.slopes(&b))?;
+    let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
+    let (coef_hi, under, scale) = if prep.intercept {
+        let u = pt.mul_fix(&m.mean, &s.r)?;
+        let mb = pt.dot_fix(&m.mean, &slopes, k)?;
+        let b0 = at(&b, 0).sub(&mb);
+        let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
+        let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
+        let aqa = pt.dot_fix(&a, &qa, p)?;
+        (
+            AShare::concat(&[&b0, &slopes]),
+            AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
+            AShare::concat(&[&constant(pt, 1.0, 1), &s.r]),
+        )
+    } else {
+        (slopes, qdiag, s.r.clone())
+    };
+    // Everything is opened with f + HI fractional bits: small coefficients and standard
+    // errors (covariates on a large scale) keep their relative precision.
+    let coef = coef_hi.shl(HI - G);
+    let roots = pt.sqrt(&under)?;
+    let se = pt.mul_trunc(&roots, &scale, f - HI)?;
+    // Opened: the named result (coefficients, √n-scaled standard errors, log-likelihood).
+    let opened: Vec<f64> = pt
+        .reveal(&AShare::concat(&[&coef, &se, &ll.shl(HI)]))?
+        .into_iter()
+        .map(|v| decode(v, f + HI))
+        .collect();
+    let se: Vec<f64> = opened[p..2 * p]
+        .iter()
+        .map(|v| v / (n as f64).sqrt())
+        .collect();
+    Ok(LogisticResult {
+        outcome: spec.outcome.clone(),
+        nobs: n,
+        log_likelihood: opened[2 * p],
+        iterations,
+        l2: spec.l2,
+        conf_level: spec.conf_level,
+        coefficients: table(&prep.names, &opened[..p], Some(&se), None, spec.conf_level),
+    })
+}
