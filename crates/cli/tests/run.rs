@@ -109,7 +109,18 @@ fn json_is_one_document_and_out_writes_the_files() {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["km_by_stage", "logrank_by_stage", "cox"]);
+    assert_eq!(
+        names,
+        [
+            "km_by_stage",
+            "logrank_by_stage",
+            "cox",
+            "table1_by_stage",
+            "diabetes",
+            "bmi",
+            "correlations"
+        ]
+    );
     for a in doc["analyses"].as_array().unwrap() {
         assert!(a["kind"].is_string() && a["recipients"].is_array());
         if a["result"].is_null() {

@@ -93,7 +93,7 @@ fn the_example_runs_and_reports() {
     assert_eq!(out.linkage.intersection, 1700);
     let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
     assert_eq!(rows, [1800, 1900]);
-    assert_eq!(out.analyses.len(), 3);
+    assert_eq!(out.analyses.len(), 7);
     for a in &out.analyses {
         assert!(
             a.result.is_some() && a.error.is_none(),

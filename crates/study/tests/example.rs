@@ -1,6 +1,7 @@
 //! The shipped example study, run end to end (CSV → keys → secret sharing → linkage →
 //! analyses, three parties in memory), against the lifelines / statsmodels references of the
-//! same synthetic data in `fixtures/synthetic.json`.
+//! same synthetic data in `fixtures/synthetic.json` (survival) and `fixtures/example.json`
+//! (the other analyses; made by `fixtures/make_example_fixtures.py`).
 
 use std::path::PathBuf;
 
@@ -109,4 +110,75 @@ fn example_study_matches_lifelines_on_the_linked_data() {
     }
     let ll = cox["log_likelihood"].as_f64().unwrap();
     assert!((ll - fc["log_partial_likelihood"].as_f64().unwrap()).abs() < 1e-3);
+
+    // The other analyses against statsmodels / numpy / pandas on the pooled data.
+    let ex: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/example.json")).unwrap(),
+    )
+    .unwrap();
+    for (name, key) in [("diabetes", "diabetes_logistic"), ("bmi", "bmi_ols")] {
+        let got = result(name);
+        let rows = got["coefficients"].as_array().unwrap();
+        let want = &ex[key];
+        for ((row, c), s) in rows
+            .iter()
+            .zip(floats(&want["coef"]))
+            .zip(floats(&want["se"]))
+        {
+            let (gc, gs) = (
+                row["coef"].as_f64().unwrap(),
+                row["std_err"].as_f64().unwrap(),
+            );
+            assert!(
+                (gc - c).abs() < 1e-4,
+                "{name} {}: coef {gc} vs {c}",
+                row["name"]
+            );
+            assert!(
+                (gs - s).abs() / s < 1e-3,
+                "{name} {}: se {gs} vs {s}",
+                row["name"]
+            );
+        }
+    }
+    let t1 = result("table1_by_stage");
+    for s in t1["summaries"].as_array().unwrap() {
+        let col = s["column"].as_str().unwrap().split('.').nth(1).unwrap();
+        let level: usize = s["level"].as_str().unwrap().parse().unwrap();
+        let want = &ex["table1_by_stage"][col][level - 1];
+        assert_eq!(s["count"], want["count"]);
+        let (m, w) = (s["mean"].as_f64().unwrap(), want["mean"].as_f64().unwrap());
+        assert!(
+            (m - w).abs() < 1e-6 * w.abs(),
+            "{col} {level}: mean {m} vs {w}"
+        );
+        let (sd, w) = (s["sd"].as_f64().unwrap(), want["std"].as_f64().unwrap());
+        assert!((sd - w).abs() < 1e-6 * w, "{col} {level}: sd {sd} vs {w}");
+        // Integer columns: quantiles exactly as numpy's.
+        if col != "bmi" {
+            assert_eq!(
+                floats(&s["quantiles"]),
+                floats(&want["quantiles"]),
+                "{col} {level}"
+            );
+        } else {
+            for (q, w) in floats(&s["quantiles"])
+                .iter()
+                .zip(floats(&want["quantiles"]))
+            {
+                assert!((q - w).abs() < 1e-6, "{col} {level}: {q} vs {w}");
+            }
+        }
+    }
+    let r = result("correlations");
+    for (row, want) in r["r"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(ex["correlations"].as_array().unwrap())
+    {
+        for (a, b) in floats(row).iter().zip(floats(want)) {
+            assert!((a - b).abs() < 1e-6, "correlation {a} vs {b}");
+        }
+    }
 }

@@ -106,7 +106,18 @@ fn the_example_study_is_valid() {
     let s = tessera_study::load(&p).unwrap();
     assert_eq!(s.id, "synthetic-survival");
     let kinds: Vec<&str> = s.analyses.iter().map(|a| a.spec.kind()).collect();
-    assert_eq!(kinds, ["kaplan_meier", "logrank", "cox"]);
+    assert_eq!(
+        kinds,
+        [
+            "kaplan_meier",
+            "logrank",
+            "cox",
+            "describe",
+            "logistic",
+            "ols",
+            "correlation"
+        ]
+    );
     assert_eq!(s.compute_parties(), ["registry", "gp", "institute"]);
     assert!(s.data.iter().all(|d| d.file.is_file()));
 }
