@@ -1,0 +1,4 @@
+//! placeholder
+pub struct Approvals;
+pub struct StudyRecord;
+pub enum StudyState {}

@@ -228,7 +228,10 @@ impl fmt::Display for Problem {
                 write!(f, "entries {first} to {last} are missing (deleted)")
             }
             Problem::Altered { seq } => {
-                write!(f, "entry {seq} was altered (its hash does not match its fields)")
+                write!(
+                    f,
+                    "entry {seq} was altered (its hash does not match its fields)"
+                )
             }
             Problem::BrokenChain { seq } => write!(
                 f,
@@ -262,7 +265,9 @@ pub struct AuditLog {
 
 impl fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuditLog").field("path", &self.path).finish()
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -309,7 +314,11 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn from_hex32(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+    if s.len() != 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
         return None;
     }
     let mut out = [0u8; 32];
@@ -608,12 +617,14 @@ pub(crate) fn append_in(
             "details must be a JSON object".to_string(),
         ));
     }
-    let details = serde_json::to_string(details)
-        .map_err(|e| AuditError::Invalid(format!("details: {e}")))?;
-    let (count, head) = read_meta(conn).map_err(db)?.map_err(|why| AuditError::Tampered {
-        path: path.to_string(),
-        problems: vec![Problem::Meta(why)],
-    })?;
+    let details =
+        serde_json::to_string(details).map_err(|e| AuditError::Invalid(format!("details: {e}")))?;
+    let (count, head) = read_meta(conn)
+        .map_err(db)?
+        .map_err(|why| AuditError::Tampered {
+            path: path.to_string(),
+            problems: vec![Problem::Meta(why)],
+        })?;
     let last: Option<(i64, String)> = conn
         .query_row(
             "SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1",
@@ -640,7 +651,16 @@ pub(crate) fn append_in(
     conn.execute(
         "INSERT INTO audit_entries (seq, time, kind, study, actor, details, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![seq as i64, time, kind.as_str(), study, actor, details, head, hash],
+        params![
+            seq as i64,
+            time,
+            kind.as_str(),
+            study,
+            actor,
+            details,
+            head,
+            hash
+        ],
     )
     .map_err(db)?;
     conn.execute(
@@ -648,8 +668,11 @@ pub(crate) fn append_in(
         [seq.to_string()],
     )
     .map_err(db)?;
-    conn.execute("UPDATE audit_meta SET value = ?1 WHERE key = 'head'", [&hash])
-        .map_err(db)?;
+    conn.execute(
+        "UPDATE audit_meta SET value = ?1 WHERE key = 'head'",
+        [&hash],
+    )
+    .map_err(db)?;
     Ok(Entry {
         seq,
         time,
@@ -706,10 +729,8 @@ mod tests {
     use serde_json::json;
 
     pub(crate) fn temp_db(tag: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "tessera-station-unit-{}-{tag}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tessera-station-unit-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("audit.sqlite")
@@ -724,7 +745,10 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(c, d);
         assert_eq!(a.len(), 64);
-        assert_eq!(a, entry_hash(1, "t", "approved", Some("ab"), "c", "{}", GENESIS));
+        assert_eq!(
+            a,
+            entry_hash(1, "t", "approved", Some("ab"), "c", "{}", GENESIS)
+        );
     }
 
     #[test]
@@ -741,10 +765,20 @@ mod tests {
         let mut log = AuditLog::open(&p).unwrap();
         assert_eq!(log.verify().unwrap().entries, 0);
         let e1 = log
-            .append(EntryKind::StudyReceived, Some("s1"), "station", &json!({"title": "x"}))
+            .append(
+                EntryKind::StudyReceived,
+                Some("s1"),
+                "station",
+                &json!({"title": "x"}),
+            )
             .unwrap();
         let e2 = log
-            .append(EntryKind::Approved, Some("s1"), "policy", &json!({"rule": "r"}))
+            .append(
+                EntryKind::Approved,
+                Some("s1"),
+                "policy",
+                &json!({"rule": "r"}),
+            )
             .unwrap();
         assert_eq!((e1.seq, e2.seq), (1, 2));
         assert_eq!(e1.prev_hash, GENESIS);
@@ -756,7 +790,13 @@ mod tests {
             .unwrap();
         assert_eq!(e3.prev_hash, e2.hash);
         let r = log.verify().unwrap();
-        assert_eq!(r, VerifyReport { entries: 3, head: e3.hash.clone() });
+        assert_eq!(
+            r,
+            VerifyReport {
+                entries: 3,
+                head: e3.hash.clone()
+            }
+        );
         assert_eq!(log.head().unwrap(), (3, e3.hash.clone()));
         assert_eq!(log.entries().unwrap(), vec![e1.clone(), e2, e3.clone()]);
         assert_eq!(e3.details_json()["recipient"], "researcher");
