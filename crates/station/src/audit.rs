@@ -207,8 +207,8 @@ pub enum Problem {
         meta_count: u64,
         /// Head recorded in `audit_meta`.
         meta_head: String,
-        /// Entries in the table.
-        table_count: u64,
+        /// `seq` of the table's last entry (0 when empty).
+        table_last: u64,
         /// Hash of the table's last entry.
         table_head: String,
     },
@@ -242,12 +242,13 @@ impl fmt::Display for Problem {
             Problem::HeadMismatch {
                 meta_count,
                 meta_head,
-                table_count,
+                table_last,
                 table_head,
             } => write!(
                 f,
-                "the log should hold {meta_count} entries ending in {meta_head}, but holds \
-                 {table_count} ending in {table_head} (truncated tail)"
+                "the log should end at entry {meta_count} with hash {meta_head}, but ends at \
+                 entry {table_last} with hash {table_head} (a truncated tail, or entries \
+                 added outside the log)"
             ),
             Problem::Meta(why) => write!(f, "the head record is damaged: {why}"),
             Problem::TriggerMissing(t) => {
@@ -525,15 +526,13 @@ impl AuditLog {
         match read_meta(&self.conn).map_err(|e| self.db_err(e))? {
             Err(why) => problems.push(Problem::Meta(why)),
             Ok((meta_count, meta_head)) => {
-                let last_seq = rows.last().map_or(0, |r| r.seq);
-                if meta_count != table_count
-                    || meta_head != table_head
-                    || last_seq != meta_count as i64
-                {
+                // A gap in the middle is reported above; here only the end matters.
+                let table_last = rows.last().map_or(0, |r| r.seq.max(0) as u64);
+                if meta_head != table_head || table_last != meta_count {
                     problems.push(Problem::HeadMismatch {
                         meta_count,
                         meta_head,
-                        table_count,
+                        table_last,
                         table_head: table_head.clone(),
                     });
                 }
@@ -590,7 +589,7 @@ impl AuditLog {
                 problems: vec![Problem::HeadMismatch {
                     meta_count: count,
                     meta_head: head.to_string(),
-                    table_count: report.entries,
+                    table_last: report.entries,
                     table_head: report.head,
                 }],
             })
@@ -640,7 +639,7 @@ pub(crate) fn append_in(
             problems: vec![Problem::HeadMismatch {
                 meta_count: count,
                 meta_head: head,
-                table_count: table_count.max(0) as u64,
+                table_last: table_count.max(0) as u64,
                 table_head,
             }],
         });
