@@ -405,3 +405,45 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StudyRecord>> {
         decided_by: r.get(6)?,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            StudyState::Pending,
+            StudyState::Approved,
+            StudyState::Refused,
+        ] {
+            assert_eq!(StudyState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(StudyState::parse("received"), None);
+    }
+
+    #[test]
+    fn digest_is_sha256() {
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn open_twice_keeps_the_table() {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-station-approval-unit-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.sqlite");
+        let a = Approvals::open(&p).unwrap();
+        assert!(a.all().unwrap().is_empty());
+        drop(a);
+        let a = Approvals::open(&p).unwrap();
+        assert!(a.pending().unwrap().is_empty());
+        assert!(a.check_against_log().unwrap().is_empty());
+    }
+}

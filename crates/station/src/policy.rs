@@ -282,13 +282,13 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
                         )),
                         Some(_) => {}
                     }
-                    if policy.disallowed_columns.iter().any(|d| *d == c.name) {
+                    if policy.disallowed_columns.contains(&c.name) {
                         reasons.push(format!(
                             "disallowed_columns: column `{}` of data.{me} may not be shared",
                             c.name
                         ));
                     } else if let Some(allowed) = &policy.allowed_columns {
-                        if !allowed.iter().any(|a| *a == c.name) {
+                        if !allowed.contains(&c.name) {
                             reasons.push(format!(
                                 "allowed_columns: column `{}` of data.{me} is not among the \
                                  allowed columns",
