@@ -322,3 +322,33 @@ fn dropped_triggers_are_reported_and_not_recreated_on_open() {
     );
     assert_eq!(problems(&p), found);
 }
+
+/// Cost of appending and verifying (run with `--ignored --nocapture`): each append is its
+/// own transaction, synced to disk.
+#[test]
+#[ignore]
+fn timing_appends_and_verify() {
+    let path = common::folder("timing").join("audit.sqlite");
+    let mut log = AuditLog::open(&path).unwrap();
+    let n = 2000;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        log.append(
+            EntryKind::Revealed,
+            Some("s"),
+            "registry",
+            &json!({"analysis": "km", "i": i}),
+        )
+        .unwrap();
+    }
+    let append = t.elapsed();
+    let t = std::time::Instant::now();
+    assert_eq!(log.verify().unwrap().entries, n);
+    let verify = t.elapsed();
+    println!(
+        "{n} appends: {:.2} ms each; verify: {:.1} ms ({:.1} µs per entry)",
+        append.as_secs_f64() * 1e3 / n as f64,
+        verify.as_secs_f64() * 1e3,
+        verify.as_secs_f64() * 1e6 / n as f64
+    );
+}
