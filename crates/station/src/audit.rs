@@ -214,6 +214,8 @@ pub enum Problem {
     },
     /// `audit_meta` is missing or unreadable.
     Meta(String),
+    /// The entries table was dropped (the head record is still there).
+    EntriesMissing,
     /// A trigger that keeps the table append-only was dropped.
     TriggerMissing(String),
 }
@@ -251,6 +253,7 @@ impl fmt::Display for Problem {
                  added outside the log)"
             ),
             Problem::Meta(why) => write!(f, "the head record is damaged: {why}"),
+            Problem::EntriesMissing => write!(f, "the table of entries was dropped"),
             Problem::TriggerMissing(t) => {
                 write!(f, "the append-only trigger {t} was dropped")
             }
@@ -357,16 +360,25 @@ impl AuditLog {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_entries'",
-                [],
+        let has = |table: &str| -> Result<bool, AuditError> {
+            tx.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
                 |r| r.get::<_, i64>(0),
             )
-            .map_err(db)?
-            > 0;
-        if !exists {
-            tx.execute_batch(SCHEMA).map_err(db)?;
+            .map(|n| n > 0)
+            .map_err(db)
+        };
+        match (has("audit_entries")?, has("audit_meta")?) {
+            (false, false) => tx.execute_batch(SCHEMA).map_err(db)?,
+            (true, _) => {}
+            // The head record survives but the entries are gone: never start afresh.
+            (false, true) => {
+                return Err(AuditError::Tampered {
+                    path: name.clone(),
+                    problems: vec![Problem::EntriesMissing],
+                })
+            }
         }
         tx.commit().map_err(db)?;
         Ok(AuditLog { conn, path: name })

@@ -352,3 +352,23 @@ fn timing_appends_and_verify() {
         verify.as_secs_f64() * 1e6 / n as f64
     );
 }
+
+#[test]
+fn a_dropped_head_record_or_entries_table_is_detected() {
+    let p = log_with_entries("dropmeta");
+    tamper(&p, "DROP TABLE audit_meta");
+    let found = problems(&p);
+    assert!(matches!(found[..], [Problem::Meta(_)]), "{found:?}");
+
+    let p = log_with_entries("dropentries");
+    Connection::open(&p)
+        .unwrap()
+        .execute_batch("DROP TABLE audit_entries")
+        .unwrap();
+    match AuditLog::open(&p) {
+        Err(AuditError::Tampered { problems, .. }) => {
+            assert_eq!(problems, vec![Problem::EntriesMissing])
+        }
+        other => panic!("{other:?}"),
+    }
+}
