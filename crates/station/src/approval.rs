@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS studies (
 ";
 
 /// Where a study stands at this station.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StudyState {
     /// Allowed by the policy, waiting for a person.
     Pending,
@@ -84,7 +85,7 @@ impl std::fmt::Display for StudyState {
 }
 
 /// A study as this station holds it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct StudyRecord {
     /// The study's id.
     pub id: String,
@@ -420,6 +421,27 @@ mod tests {
             assert_eq!(StudyState::parse(s.as_str()), Some(s));
         }
         assert_eq!(StudyState::parse("received"), None);
+    }
+
+    #[test]
+    fn serialised_names_match_the_stored_ones() {
+        for s in [
+            StudyState::Pending,
+            StudyState::Approved,
+            StudyState::Refused,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for k in EntryKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        let d = Decision::Refuse {
+            reasons: vec!["min_rows: x".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"refuse": {"reasons": ["min_rows: x"]}})
+        );
     }
 
     #[test]

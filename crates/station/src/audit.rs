@@ -79,7 +79,8 @@ BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 ";
 
 /// What an entry records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     /// A study arrived at this station (details: title, digest of its text, decision).
     StudyReceived,
@@ -135,7 +136,7 @@ impl fmt::Display for EntryKind {
 }
 
 /// One entry of the log, as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
     /// Position, from 1, without gaps.
     pub seq: u64,

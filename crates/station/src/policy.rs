@@ -116,8 +116,10 @@ pub struct Local<'a> {
     pub trusted: &'a [Trusted],
 }
 
-/// The policy's verdict on a study.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The policy's verdict on a study (serialised as `{"approve": {"rule": …}}`, … for the
+/// service's API).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// Allowed and approved by the automatic rule named.
     Approve {

@@ -129,6 +129,18 @@ fn an_altered_field_is_detected() {
 }
 
 #[test]
+fn an_altered_entry_is_found_wherever_it_is() {
+    for seq in 1..=5u64 {
+        let p = log_with_entries(&format!("alter-at-{seq}"));
+        tamper(
+            &p,
+            &format!("UPDATE audit_entries SET details = '{{}}' || details WHERE seq = {seq}"),
+        );
+        assert_eq!(problems(&p), vec![Problem::Altered { seq }], "entry {seq}");
+    }
+}
+
+#[test]
 fn an_altered_hash_breaks_the_chain() {
     let p = log_with_entries("alter-hash");
     tamper(
