@@ -1,0 +1,471 @@
+//! The state of each study at this station, and the transitions a steward makes.
+//!
+//! ```text
+//!             receive(study, decision)
+//!   (received) ──────────────┬──────────────► Approved   (an automatic rule approved it)
+//!                            ├──────────────► Refused    (the policy refused it)
+//!                            └──────────────► Pending    (allowed; no rule covers it)
+//!   Pending  ── approve(id, by) ──► Approved
+//!   Pending  ── refuse(id, by, why) ──► Refused
+//!   Approved ── refuse(id, by, why) ──► Refused   (an approval withdrawn before the run)
+//! ```
+//!
+//! "Received" is the moment of [`Approvals::receive`]: the study is stored and its policy
+//! decision applied in one transaction, so no study is ever left undecided. Every
+//! transition appends to the audit log in the same SQLite transaction as the state change
+//! (`study_received` with the decision, then `approved` or `refused` with the rule, the
+//! person and the reasons), so the state and the log cannot disagree after a crash. The
+//! states live in table `studies` (id, the study's TOML text, state, reason, timestamps,
+//! who decided) of the audit log's file. The audit log, not this table, is the record:
+//! [`Approvals::check_against_log`] re-derives every study's state from it.
+
+use std::path::Path;
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Value};
+use tessera_study::Study;
+
+use crate::audit::{self, AuditLog, EntryKind};
+use crate::error::{AuditError, Result, StationError};
+use crate::policy::Decision;
+use crate::time::now_rfc3339;
+
+/// The actor recorded for decisions taken by the policy.
+pub const POLICY_ACTOR: &str = "policy";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS studies (
+    id          TEXT PRIMARY KEY,
+    study       TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    reason      TEXT,
+    received_at TEXT NOT NULL,
+    decided_at  TEXT,
+    decided_by  TEXT
+);
+";
+
+/// Where a study stands at this station.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudyState {
+    /// Allowed by the policy, waiting for a person.
+    Pending,
+    /// Approved (by a rule or a person): this station will take part.
+    Approved,
+    /// Refused (by the policy or a person): the study stops everywhere.
+    Refused,
+}
+
+impl StudyState {
+    /// The name stored and shown (`pending`, `approved`, `refused`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StudyState::Pending => "pending",
+            StudyState::Approved => "approved",
+            StudyState::Refused => "refused",
+        }
+    }
+
+    fn parse(s: &str) -> Option<StudyState> {
+        [
+            StudyState::Pending,
+            StudyState::Approved,
+            StudyState::Refused,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for StudyState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A study as this station holds it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct StudyRecord {
+    /// The study's id.
+    pub id: String,
+    /// The study file's text, as received.
+    pub text: String,
+    /// Where it stands.
+    pub state: StudyState,
+    /// Why: the approving rule, the refusal reasons (one per line), or why a person must
+    /// decide.
+    pub reason: Option<String>,
+    /// When it was received (RFC 3339 UTC).
+    pub received_at: String,
+    /// When it was last decided.
+    pub decided_at: Option<String>,
+    /// Who decided: `policy` or a person.
+    pub decided_by: Option<String>,
+}
+
+/// The studies of this station, in the audit log's SQLite file.
+#[derive(Debug)]
+pub struct Approvals {
+    log: AuditLog,
+}
+
+/// SHA-256 of a study's text, in hex (recorded in the audit log instead of the text).
+fn digest(text: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Approvals {
+    /// Opens (or creates) the audit log at `path` and the studies table beside it.
+    pub fn open(path: &Path) -> Result<Approvals> {
+        let log = AuditLog::open(path)?;
+        log.conn.execute_batch(SCHEMA).map_err(|e| log.db_err(e))?;
+        Ok(Approvals { log })
+    }
+
+    /// The audit log (to record runs and revealed values, and to verify).
+    pub fn log(&self) -> &AuditLog {
+        &self.log
+    }
+
+    /// The audit log, for appending.
+    pub fn log_mut(&mut self) -> &mut AuditLog {
+        &mut self.log
+    }
+
+    fn db(&self, e: rusqlite::Error) -> StationError {
+        StationError::Audit(self.log.db_err(e))
+    }
+
+    /// Receives `study` with the policy's `decision` on it (see [`crate::policy::evaluate`]):
+    /// stores it and records `study_received` (actor `from`: who submitted it), then, for an
+    /// automatic decision, `approved` or `refused` by the policy. A study id is received
+    /// once.
+    pub fn receive(
+        &mut self,
+        study: &Study,
+        decision: &Decision,
+        from: &str,
+    ) -> Result<StudyRecord> {
+        if self.get(&study.id)?.is_some() {
+            return Err(StationError::AlreadyReceived(study.id.clone()));
+        }
+        let now = now_rfc3339();
+        let text = &study.source.text;
+        let (state, reason, decided) = match decision {
+            Decision::Approve { rule } => (StudyState::Approved, format!("rule {rule}"), true),
+            Decision::Refuse { reasons } => (StudyState::Refused, reasons.join("\n"), true),
+            Decision::NeedsPerson { why } => (StudyState::Pending, why.clone(), false),
+        };
+        let received = json!({
+            "title": study.title,
+            "sha256": digest(text),
+            "parties": study.parties.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            "recipients": study.recipients.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            "analyses": study.analyses.iter()
+                .map(|a| json!({"name": a.name, "kind": a.spec.kind()}))
+                .collect::<Vec<_>>(),
+            "decision": state.as_str(),
+            "why": if decided { Value::Null } else { Value::String(reason.clone()) },
+        });
+        let path = self.log.path.clone();
+        let tx = self
+            .log
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        let id = Some(study.id.as_str());
+        audit::append_in(&tx, &path, EntryKind::StudyReceived, id, from, &received)?;
+        match decision {
+            Decision::Approve { rule } => {
+                audit::append_in(
+                    &tx,
+                    &path,
+                    EntryKind::Approved,
+                    id,
+                    POLICY_ACTOR,
+                    &json!({ "rule": rule }),
+                )?;
+            }
+            Decision::Refuse { reasons } => {
+                audit::append_in(
+                    &tx,
+                    &path,
+                    EntryKind::Refused,
+                    id,
+                    POLICY_ACTOR,
+                    &json!({ "reasons": reasons }),
+                )?;
+            }
+            Decision::NeedsPerson { .. } => {}
+        }
+        tx.execute(
+            "INSERT INTO studies (id, study, state, reason, received_at, decided_at, decided_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                study.id,
+                text,
+                state.as_str(),
+                reason,
+                now,
+                decided.then_some(&now),
+                decided.then_some(POLICY_ACTOR),
+            ],
+        )
+        .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        tx.commit()
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        self.get(&study.id)?
+            .ok_or_else(|| StationError::UnknownStudy(study.id.clone()))
+    }
+
+    /// A person (`by`) approves a pending study.
+    pub fn approve(&mut self, id: &str, by: &str) -> Result<StudyRecord> {
+        self.decide(id, by, StudyState::Approved, None)
+    }
+
+    /// A person (`by`) refuses a pending study, or withdraws an approval, giving `why`
+    /// (shown to the researcher).
+    pub fn refuse(&mut self, id: &str, by: &str, why: &str) -> Result<StudyRecord> {
+        if why.trim().is_empty() {
+            return Err(StationError::Invalid(
+                "a refusal needs a reason (--why)".to_string(),
+            ));
+        }
+        self.decide(id, by, StudyState::Refused, Some(why))
+    }
+
+    fn decide(
+        &mut self,
+        id: &str,
+        by: &str,
+        to: StudyState,
+        why: Option<&str>,
+    ) -> Result<StudyRecord> {
+        if by.trim().is_empty() {
+            return Err(StationError::Invalid(
+                "who decides must be named".to_string(),
+            ));
+        }
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+        let allowed = match to {
+            StudyState::Approved => rec.state == StudyState::Pending,
+            StudyState::Refused => rec.state != StudyState::Refused,
+            StudyState::Pending => false,
+        };
+        if !allowed {
+            return Err(StationError::Transition {
+                id: id.to_string(),
+                state: rec.state.to_string(),
+                action: if to == StudyState::Approved {
+                    "approve"
+                } else {
+                    "refuse"
+                }
+                .to_string(),
+            });
+        }
+        let now = now_rfc3339();
+        let path = self.log.path.clone();
+        let tx = self
+            .log
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        let (kind, details) = match why {
+            None => (
+                EntryKind::Approved,
+                json!({ "by": "person", "was": rec.state.as_str() }),
+            ),
+            Some(w) => (
+                EntryKind::Refused,
+                json!({ "by": "person", "reasons": [w], "was": rec.state.as_str() }),
+            ),
+        };
+        audit::append_in(&tx, &path, kind, Some(id), by, &details)?;
+        tx.execute(
+            "UPDATE studies SET state = ?1, reason = ?2, decided_at = ?3, decided_by = ?4
+             WHERE id = ?5",
+            params![to.as_str(), why, now, by, id],
+        )
+        .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        tx.commit()
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        self.get(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
+    }
+
+    /// The study `id`, if received.
+    pub fn get(&self, id: &str) -> Result<Option<StudyRecord>> {
+        self.log
+            .conn
+            .query_row(
+                "SELECT id, study, state, reason, received_at, decided_at, decided_by
+                 FROM studies WHERE id = ?1",
+                [id],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.db(e))?
+            .transpose()
+    }
+
+    fn select(&self, filter: &str) -> Result<Vec<StudyRecord>> {
+        let sql = format!(
+            "SELECT id, study, state, reason, received_at, decided_at, decided_by
+             FROM studies {filter} ORDER BY received_at, id"
+        );
+        let mut stmt = self.log.conn.prepare(&sql).map_err(|e| self.db(e))?;
+        let rows: Vec<Result<StudyRecord>> = stmt
+            .query_map([], row)
+            .and_then(|it| it.collect())
+            .map_err(|e| self.db(e))?;
+        rows.into_iter().collect()
+    }
+
+    /// The studies waiting for a person, oldest first.
+    pub fn pending(&self) -> Result<Vec<StudyRecord>> {
+        self.select("WHERE state = 'pending'")
+    }
+
+    /// Every study received, oldest first.
+    pub fn all(&self) -> Result<Vec<StudyRecord>> {
+        self.select("")
+    }
+
+    /// Re-derives every study's state from the audit log (the last `approved` or `refused`
+    /// entry, or pending after `study_received` with decision `pending`) and lists the
+    /// studies whose stored state differs, or that one side lacks. Empty when they agree.
+    pub fn check_against_log(&self) -> Result<Vec<String>> {
+        use std::collections::BTreeMap;
+        let mut from_log: BTreeMap<String, StudyState> = BTreeMap::new();
+        for e in self.log.entries()? {
+            let Some(id) = e.study.clone() else { continue };
+            match e.kind {
+                EntryKind::StudyReceived => {
+                    let d = e.details_json();
+                    if d["decision"] == "pending" {
+                        from_log.insert(id, StudyState::Pending);
+                    }
+                }
+                EntryKind::Approved => {
+                    from_log.insert(id, StudyState::Approved);
+                }
+                EntryKind::Refused => {
+                    from_log.insert(id, StudyState::Refused);
+                }
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        let stored = self.all()?;
+        for r in &stored {
+            match from_log.get(&r.id) {
+                None => out.push(format!("study {}: stored but not in the audit log", r.id)),
+                Some(s) if *s != r.state => out.push(format!(
+                    "study {}: stored as {}, the audit log says {}",
+                    r.id, r.state, s
+                )),
+                Some(_) => {}
+            }
+        }
+        for id in from_log.keys() {
+            if !stored.iter().any(|r| &r.id == id) {
+                out.push(format!("study {id}: in the audit log but not stored"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn db_error(path: &str, e: rusqlite::Error) -> AuditError {
+    AuditError::Db {
+        path: path.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StudyRecord>> {
+    let state: String = r.get(2)?;
+    let id: String = r.get(0)?;
+    let Some(state) = StudyState::parse(&state) else {
+        return Ok(Err(StationError::Invalid(format!(
+            "study {id}: unknown state {state:?} in the studies table"
+        ))));
+    };
+    Ok(Ok(StudyRecord {
+        id,
+        text: r.get(1)?,
+        state,
+        reason: r.get(3)?,
+        received_at: r.get(4)?,
+        decided_at: r.get(5)?,
+        decided_by: r.get(6)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            StudyState::Pending,
+            StudyState::Approved,
+            StudyState::Refused,
+        ] {
+            assert_eq!(StudyState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(StudyState::parse("received"), None);
+    }
+
+    #[test]
+    fn serialised_names_match_the_stored_ones() {
+        for s in [
+            StudyState::Pending,
+            StudyState::Approved,
+            StudyState::Refused,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for k in EntryKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        let d = Decision::Refuse {
+            reasons: vec!["min_rows: x".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"refuse": {"reasons": ["min_rows: x"]}})
+        );
+    }
+
+    #[test]
+    fn digest_is_sha256() {
+        assert_eq!(
+            digest("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn open_twice_keeps_the_table() {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-station-approval-unit-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("a.sqlite");
+        let a = Approvals::open(&p).unwrap();
+        assert!(a.all().unwrap().is_empty());
+        drop(a);
+        let a = Approvals::open(&p).unwrap();
+        assert!(a.pending().unwrap().is_empty());
+        assert!(a.check_against_log().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,883 @@
+//! `station.toml`: the station's identity, listening address, audit log, trusted stations,
+//! data sources and policy (format in `docs/station.md`).
+//!
+//! The file is deserialised with unknown keys refused everywhere; then every value is
+//! checked. Errors name the file, line and column and the field, located with the study
+//! crate's [`tessera_study::locate::Source`] (`station.toml:12:14: [[trusted]] 1 field
+//! fingerprint: …`). Paths are relative to the folder of the configuration file; the
+//! identity files and the CSV/Parquet files must exist. Nothing is connected to or read
+//! here: a PostgreSQL source is checked for form only.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tessera_net::identity::{parse_fingerprint, Fingerprint};
+use tessera_study::locate::{Seg, Source};
+use tessera_study::Study;
+
+use crate::error::{Result, StationError};
+use crate::policy::{self, AutoRule, Decision, Local, Policy, RecipientRule, KINDS};
+
+/// The audit file when `[station] audit` is not given.
+pub const DEFAULT_AUDIT: &str = "audit.sqlite";
+
+/// The station's TLS identity (files written by `tessera init`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The private key (PEM).
+    pub key: PathBuf,
+    /// The certificate (PEM).
+    pub certificate: PathBuf,
+}
+
+/// A station this one trusts: studies may only name trusted stations as other parties.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trusted {
+    /// Its name (its party name in studies).
+    pub name: String,
+    /// `host:port` where it listens.
+    pub address: String,
+    /// SHA-256 of its certificate, pinned by TLS.
+    pub fingerprint: Fingerprint,
+}
+
+/// The declared type of a source column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// Real numbers.
+    Numeric,
+    /// 0 or 1.
+    Binary,
+    /// One of several levels (text).
+    Categorical,
+    /// A linkage key component (identifiers, dates of birth): used to link, never shared
+    /// as a data column.
+    Key,
+}
+
+impl ColumnKind {
+    /// The name used in `station.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnKind::Numeric => "numeric",
+            ColumnKind::Binary => "binary",
+            ColumnKind::Categorical => "categorical",
+            ColumnKind::Key => "key",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ColumnKind> {
+        [
+            ColumnKind::Numeric,
+            ColumnKind::Binary,
+            ColumnKind::Categorical,
+            ColumnKind::Key,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a source's rows come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A CSV file with a header line.
+    Csv {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A Parquet file.
+    Parquet {
+        /// The file.
+        file: PathBuf,
+    },
+    /// A PostgreSQL query written by the steward.
+    Postgres {
+        /// `postgres://…` or `postgresql://…` connection URL.
+        url: String,
+        /// The query whose result columns are the source's columns.
+        query: String,
+        /// Whether to connect over TLS.
+        tls: bool,
+    },
+}
+
+/// A data source of this station, with the columns it offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceConfig {
+    /// Its name (`[sources.NAME]`); a study's `[data.STATION] file` names it.
+    pub name: String,
+    /// Where the rows come from.
+    pub kind: SourceKind,
+    /// The columns it offers, by name, with their types (sorted by name).
+    pub columns: Vec<(String, ColumnKind)>,
+}
+
+impl SourceConfig {
+    /// The type of column `name`, if declared.
+    pub fn column(&self, name: &str) -> Option<ColumnKind> {
+        self.columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, k)| *k)
+    }
+}
+
+/// A validated `station.toml`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file's text and name (for locating later errors).
+    pub source: Source,
+    /// This station's name (its party name in studies).
+    pub name: String,
+    /// TLS identity files.
+    pub identity: Identity,
+    /// `host:port` to listen on.
+    pub listen: String,
+    /// The SQLite file of the audit log and the approval state.
+    pub audit: PathBuf,
+    /// The stations this one trusts.
+    pub trusted: Vec<Trusted>,
+    /// The data sources, sorted by name.
+    pub sources: Vec<SourceConfig>,
+    /// The steward's policy.
+    pub policy: Policy,
+}
+
+impl Config {
+    /// What the policy needs to know about this station.
+    pub fn local(&self) -> Local<'_> {
+        Local {
+            name: &self.name,
+            sources: &self.sources,
+            trusted: &self.trusted,
+        }
+    }
+
+    /// [`policy::evaluate`] with this station's policy.
+    pub fn evaluate(&self, study: &Study) -> Decision {
+        policy::evaluate(&self.policy, &self.local(), study)
+    }
+
+    /// [`policy::effective_disclosure`] with this station's policy.
+    pub fn effective_disclosure(&self, study: &Study) -> tessera_stats::Disclosure {
+        policy::effective_disclosure(&self.policy, &self.name, study)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    station: RawStation,
+    #[serde(default)]
+    trusted: Vec<RawTrusted>,
+    #[serde(default)]
+    sources: BTreeMap<String, RawSource>,
+    policy: RawPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStation {
+    name: String,
+    identity: RawIdentity,
+    listen: String,
+    #[serde(default)]
+    audit: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    key: String,
+    certificate: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTrusted {
+    name: String,
+    address: String,
+    fingerprint: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    kind: String,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    tls: Option<bool>,
+    columns: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    analyses: Vec<String>,
+    #[serde(default)]
+    allowed_columns: Option<Vec<String>>,
+    #[serde(default)]
+    disallowed_columns: Vec<String>,
+    recipients: Vec<String>,
+    #[serde(default)]
+    min_rows: Option<u64>,
+    #[serde(default)]
+    min_cell: Option<u64>,
+    #[serde(default)]
+    min_level_rows: Option<u64>,
+    #[serde(default)]
+    allow_event_times: bool,
+    #[serde(default)]
+    allow_extremes: bool,
+    #[serde(default)]
+    auto_approve: Vec<RawAuto>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuto {
+    #[serde(default)]
+    name: Option<String>,
+    recipients: Vec<String>,
+    #[serde(default)]
+    kinds: Vec<String>,
+    #[serde(default)]
+    max_covariates: Option<usize>,
+}
+
+/// Reads and validates the configuration at `path`.
+pub fn load(path: &Path) -> Result<Config> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StationError::Config(format!("{name}: cannot read the configuration: {e}")))?;
+    parse(&name, &text, path.parent().unwrap_or(Path::new("")))
+}
+
+/// Validates a configuration's text; `name` is used in messages, `dir` is the folder that
+/// paths are relative to.
+pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Config> {
+    let src = Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    };
+    let raw: RawConfig = toml::from_str(text)
+        .map_err(|e| StationError::Config(src.toml_error("", &e).to_string()))?;
+    Checker { src: &src, dir }.config(raw)
+}
+
+/// A path into the file from keys and indices.
+fn at(segs: &[&dyn AsSeg]) -> Vec<Seg> {
+    segs.iter().map(|s| s.seg()).collect()
+}
+
+trait AsSeg {
+    fn seg(&self) -> Seg;
+}
+
+impl AsSeg for &str {
+    fn seg(&self) -> Seg {
+        Seg::Key(self.to_string())
+    }
+}
+
+impl AsSeg for String {
+    fn seg(&self) -> Seg {
+        Seg::Key(self.clone())
+    }
+}
+
+impl AsSeg for usize {
+    fn seg(&self) -> Seg {
+        Seg::Index(*self)
+    }
+}
+
+/// A name of a station or source: 1–64 of `a-z 0-9 _` (as party names in studies).
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Checks the `host:port` form: a host name or IPv4 address, or an IPv6 address in
+/// brackets, and a port 1..=65535.
+fn check_address(a: &str) -> std::result::Result<(), String> {
+    let (host, port) = a
+        .rsplit_once(':')
+        .ok_or_else(|| "expected host:port".to_string())?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("port `{port}` is not a number from 1 to 65535")),
+    }
+    let ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("host `{host}` is not a host name or an IP address"))
+    }
+}
+
+struct Checker<'a> {
+    src: &'a Source,
+    dir: &'a Path,
+}
+
+impl Checker<'_> {
+    fn err(&self, path: &[Seg], msg: impl std::fmt::Display) -> StationError {
+        StationError::Config(self.src.error_path(path, msg).to_string())
+    }
+
+    fn file(&self, path: &[Seg], ctx: &str, f: &str) -> Result<PathBuf> {
+        let p = self.dir.join(f);
+        if f.is_empty() || !p.is_file() {
+            return Err(self.err(path, format!("{ctx}: no file {}", p.display())));
+        }
+        Ok(p)
+    }
+
+    fn fingerprint(&self, path: &[Seg], ctx: &str, text: &str) -> Result<Fingerprint> {
+        let hex = text.strip_prefix("sha256:").ok_or_else(|| {
+            self.err(
+                path,
+                format!("{ctx}: expected \"sha256:\" followed by 64 hex digits"),
+            )
+        })?;
+        parse_fingerprint(hex).map_err(|e| self.err(path, format!("{ctx}: {e}")))
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<Config> {
+        let st = raw.station;
+        if !is_name(&st.name) {
+            return Err(self.err(
+                &at(&[&"station", &"name"]),
+                "[station] field name: use 1 to 64 of the characters a-z 0-9 _",
+            ));
+        }
+        let identity = Identity {
+            key: self.file(
+                &at(&[&"station", &"identity", &"key"]),
+                "[station] field identity.key",
+                &st.identity.key,
+            )?,
+            certificate: self.file(
+                &at(&[&"station", &"identity", &"certificate"]),
+                "[station] field identity.certificate",
+                &st.identity.certificate,
+            )?,
+        };
+        check_address(&st.listen).map_err(|why| {
+            self.err(
+                &at(&[&"station", &"listen"]),
+                format!("[station] field listen: {why}"),
+            )
+        })?;
+        let audit_name = st.audit.unwrap_or_else(|| DEFAULT_AUDIT.to_string());
+        if audit_name.is_empty() {
+            return Err(self.err(
+                &at(&[&"station", &"audit"]),
+                "[station] field audit: a file name is needed",
+            ));
+        }
+        let audit = self.dir.join(&audit_name);
+
+        let mut trusted: Vec<Trusted> = Vec::new();
+        for (i, t) in raw.trusted.into_iter().enumerate() {
+            let ctx = format!("[[trusted]] {}", i + 1);
+            let p = |f: &str| at(&[&"trusted", &i, &f.to_string()]);
+            if !is_name(&t.name) {
+                return Err(self.err(
+                    &p("name"),
+                    format!("{ctx} field name: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            if t.name == st.name {
+                return Err(self.err(
+                    &p("name"),
+                    format!("{ctx} field name: `{}` is this station itself", t.name),
+                ));
+            }
+            if trusted.iter().any(|x| x.name == t.name) {
+                return Err(self.err(
+                    &p("name"),
+                    format!("{ctx} field name: `{}` is listed twice", t.name),
+                ));
+            }
+            check_address(&t.address)
+                .map_err(|why| self.err(&p("address"), format!("{ctx} field address: {why}")))?;
+            let fingerprint = self.fingerprint(
+                &p("fingerprint"),
+                &format!("{ctx} field fingerprint"),
+                &t.fingerprint,
+            )?;
+            trusted.push(Trusted {
+                name: t.name,
+                address: t.address,
+                fingerprint,
+            });
+        }
+
+        let mut sources = Vec::new();
+        for (name, s) in raw.sources {
+            sources.push(self.source(name, s)?);
+        }
+        let policy = self.policy(raw.policy, &sources)?;
+        Ok(Config {
+            source: self.src.clone(),
+            name: st.name,
+            identity,
+            listen: st.listen,
+            audit,
+            trusted,
+            sources,
+            policy,
+        })
+    }
+
+    fn source(&self, name: String, s: RawSource) -> Result<SourceConfig> {
+        let ctx = format!("[sources.{name}]");
+        let p = |f: &str| at(&[&"sources", &name, &f.to_string()]);
+        if !is_name(&name) {
+            return Err(self.err(
+                &at(&[&"sources", &name]),
+                format!("{ctx}: a source name is 1 to 64 of the characters a-z 0-9 _"),
+            ));
+        }
+        let forbid = |field: &str, present: bool, kind: &str| -> Result<()> {
+            if present {
+                Err(self.err(
+                    &p(field),
+                    format!("{ctx} field {field}: not used by a {kind} source"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let need = |field: &str, v: Option<String>| -> Result<String> {
+            match v {
+                Some(v) if !v.trim().is_empty() => Ok(v),
+                Some(_) => Err(self.err(&p(field), format!("{ctx} field {field}: empty"))),
+                None => Err(self.err(
+                    &at(&[&"sources", &name]),
+                    format!("{ctx}: missing field `{field}`"),
+                )),
+            }
+        };
+        let kind = match s.kind.as_str() {
+            k @ ("csv" | "parquet") => {
+                forbid("url", s.url.is_some(), k)?;
+                forbid("query", s.query.is_some(), k)?;
+                forbid("tls", s.tls.is_some(), k)?;
+                let f = need("file", s.file)?;
+                let file = self.file(&p("file"), &format!("{ctx} field file"), &f)?;
+                if k == "csv" {
+                    SourceKind::Csv { file }
+                } else {
+                    SourceKind::Parquet { file }
+                }
+            }
+            "postgres" => {
+                forbid("file", s.file.is_some(), "postgres")?;
+                let url = need("url", s.url)?;
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(self.err(
+                        &p("url"),
+                        format!("{ctx} field url: expected postgres://… or postgresql://…"),
+                    ));
+                }
+                let query = need("query", s.query)?;
+                SourceKind::Postgres {
+                    url,
+                    query,
+                    tls: s.tls.unwrap_or(false),
+                }
+            }
+            other => {
+                return Err(self.err(
+                    &p("kind"),
+                    format!(
+                        "{ctx} field kind: `{other}` is not one of \"csv\", \"parquet\", \
+                         \"postgres\""
+                    ),
+                ))
+            }
+        };
+        if s.columns.is_empty() {
+            return Err(self.err(
+                &p("columns"),
+                format!("{ctx} field columns: no column declared"),
+            ));
+        }
+        let mut columns = Vec::new();
+        for (c, t) in s.columns {
+            let cp = at(&[&"sources", &name, &"columns", &c]);
+            if c.is_empty() || c.contains('.') {
+                return Err(self.err(
+                    &cp,
+                    format!("{ctx} column `{c}`: a column name must not be empty or contain a dot"),
+                ));
+            }
+            let k = ColumnKind::parse(&t).ok_or_else(|| {
+                self.err(
+                    &cp,
+                    format!(
+                        "{ctx} column `{c}`: type `{t}` is not one of \"numeric\", \"binary\", \
+                         \"categorical\", \"key\""
+                    ),
+                )
+            })?;
+            columns.push((c, k));
+        }
+        Ok(SourceConfig {
+            name,
+            kind,
+            columns,
+        })
+    }
+
+    fn recipients(&self, field: &[Seg], ctx: &str, list: &[String]) -> Result<Vec<RecipientRule>> {
+        let mut out = Vec::new();
+        for (i, r) in list.iter().enumerate() {
+            let mut p = field.to_vec();
+            p.push(Seg::Index(i));
+            if r.starts_with("sha256:") {
+                out.push(RecipientRule::Fingerprint(self.fingerprint(&p, ctx, r)?));
+            } else if is_name(r) {
+                out.push(RecipientRule::Name(r.clone()));
+            } else {
+                return Err(self.err(
+                    &p,
+                    format!(
+                        "{ctx}: `{r}` is neither a recipient name (a-z 0-9 _) nor \
+                         \"sha256:\" and a fingerprint"
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    fn policy(&self, raw: RawPolicy, sources: &[SourceConfig]) -> Result<Policy> {
+        let p = |f: &str| at(&[&"policy", &f.to_string()]);
+        for (i, k) in raw.analyses.iter().enumerate() {
+            if !KINDS.contains(&k.as_str()) {
+                return Err(self.err(
+                    &at(&[&"policy", &"analyses", &i]),
+                    format!(
+                        "[policy] field analyses: `{k}` is not an analysis kind (one of: {})",
+                        KINDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        let declared = |c: &str| sources.iter().any(|s| s.column(c).is_some());
+        let lists = [
+            (
+                "allowed_columns",
+                raw.allowed_columns.as_deref().unwrap_or(&[]),
+            ),
+            ("disallowed_columns", &raw.disallowed_columns[..]),
+        ];
+        for (field, cols) in lists {
+            for (i, c) in cols.iter().enumerate() {
+                if !declared(c) {
+                    return Err(self.err(
+                        &at(&[&"policy", &field, &i]),
+                        format!("[policy] field {field}: no source declares a column `{c}`"),
+                    ));
+                }
+            }
+        }
+        let recipients = self.recipients(
+            &p("recipients"),
+            "[policy] field recipients",
+            &raw.recipients,
+        )?;
+        let mut auto_approve: Vec<AutoRule> = Vec::new();
+        for (i, a) in raw.auto_approve.into_iter().enumerate() {
+            let ctx = format!("[[policy.auto_approve]] {}", i + 1);
+            let ap = |f: &str| at(&[&"policy", &"auto_approve", &i, &f.to_string()]);
+            let name = a.name.unwrap_or_else(|| format!("auto_approve[{}]", i + 1));
+            if name.trim().is_empty() || auto_approve.iter().any(|r| r.name == name) {
+                return Err(self.err(
+                    &ap("name"),
+                    format!("{ctx} field name: empty or used twice"),
+                ));
+            }
+            for (j, r) in a.recipients.iter().enumerate() {
+                if !raw.recipients.contains(r) {
+                    return Err(self.err(
+                        &at(&[&"policy", &"auto_approve", &i, &"recipients", &j]),
+                        format!("{ctx} field recipients: `{r}` is not in [policy] recipients"),
+                    ));
+                }
+            }
+            for (j, k) in a.kinds.iter().enumerate() {
+                if !raw.analyses.contains(k) {
+                    return Err(self.err(
+                        &at(&[&"policy", &"auto_approve", &i, &"kinds", &j]),
+                        format!("{ctx} field kinds: `{k}` is not in [policy] analyses"),
+                    ));
+                }
+            }
+            let recipients = self.recipients(
+                &ap("recipients"),
+                &format!("{ctx} field recipients"),
+                &a.recipients,
+            )?;
+            auto_approve.push(AutoRule {
+                name,
+                recipients,
+                kinds: a.kinds,
+                max_covariates: a.max_covariates,
+            });
+        }
+        Ok(Policy {
+            analyses: raw.analyses,
+            allowed_columns: raw.allowed_columns,
+            disallowed_columns: raw.disallowed_columns,
+            recipients,
+            min_rows: raw.min_rows,
+            min_cell: raw.min_cell,
+            min_level_rows: raw.min_level_rows,
+            allow_event_times: raw.allow_event_times,
+            allow_extremes: raw.allow_extremes,
+            auto_approve,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    /// A folder with the files a configuration names.
+    fn folder(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "tessera-station-config-{}-{tag}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["registry.key", "registry.crt", "registry.csv"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        dir
+    }
+
+    fn good() -> String {
+        format!(
+            r#"[station]
+name = "registry"
+identity = {{ key = "registry.key", certificate = "registry.crt" }}
+listen = "0.0.0.0:7000"
+
+[[trusted]]
+name = "gp"
+address = "gp.example.org:7000"
+fingerprint = "{FP}"
+
+[sources.cases]
+kind = "csv"
+file = "registry.csv"
+columns = {{ nhs = "key", time = "numeric", event = "binary", stage = "categorical" }}
+
+[sources.warehouse]
+kind = "postgres"
+url = "postgres://reader@db.internal/registry"
+query = "SELECT nhs, age FROM patients"
+tls = true
+columns = {{ nhs = "key", age = "numeric" }}
+
+[policy]
+analyses = ["kaplan_meier", "cox"]
+disallowed_columns = ["age"]
+recipients = ["researcher", "{FP}"]
+min_rows = 20
+
+[[policy.auto_approve]]
+name = "survival"
+recipients = ["researcher"]
+kinds = ["kaplan_meier"]
+max_covariates = 3
+"#
+        )
+    }
+
+    fn check(tag: &str, text: &str) -> Result<Config> {
+        parse("station.toml", text, &folder(tag))
+    }
+
+    fn error(tag: &str, text: &str) -> String {
+        match check(tag, text) {
+            Err(StationError::Config(m)) => m,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_a_full_configuration() {
+        let dir = folder("full");
+        let c = parse("station.toml", &good(), &dir).unwrap();
+        assert_eq!(c.name, "registry");
+        assert_eq!(c.identity.key, dir.join("registry.key"));
+        assert_eq!(c.audit, dir.join(DEFAULT_AUDIT));
+        assert_eq!(c.trusted.len(), 1);
+        assert_eq!(c.trusted[0].fingerprint[1], 0x11);
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[0].name, "cases");
+        assert_eq!(c.sources[0].column("stage"), Some(ColumnKind::Categorical));
+        assert_eq!(c.sources[0].column("age"), None);
+        assert!(matches!(
+            c.sources[1].kind,
+            SourceKind::Postgres { tls: true, .. }
+        ));
+        assert_eq!(c.policy.min_rows, Some(20));
+        assert_eq!(c.policy.recipients.len(), 2);
+        assert!(matches!(
+            c.policy.recipients[1],
+            RecipientRule::Fingerprint(_)
+        ));
+        assert_eq!(c.policy.auto_approve[0].name, "survival");
+        assert_eq!(c.policy.auto_approve[0].max_covariates, Some(3));
+    }
+
+    #[test]
+    fn errors_name_place_and_field() {
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "unknown",
+                good().replace("listen =", "colour = \"red\"\nlisten ="),
+                "station.toml:4:1: unknown field `colour`",
+            ),
+            (
+                "listen",
+                good().replace("0.0.0.0:7000", "nowhere"),
+                "station.toml:4:10: [station] field listen: expected host:port",
+            ),
+            (
+                "keyfile",
+                good().replace("registry.key\"", "missing.key\""),
+                "station.toml:3:20: [station] field identity.key: no file",
+            ),
+            (
+                "fingerprint",
+                good().replacen(FP, "sha256:abc", 1),
+                "station.toml:9:15: [[trusted]] 1 field fingerprint:",
+            ),
+            (
+                "kind",
+                good().replace("kind = \"csv\"", "kind = \"excel\""),
+                "station.toml:12:8: [sources.cases] field kind: `excel`",
+            ),
+            (
+                "coltype",
+                good().replace("time = \"numeric\"", "time = \"float\""),
+                "station.toml:14:33: [sources.cases] column `time`: type `float`",
+            ),
+            (
+                "tls",
+                good().replace("file = \"registry.csv\"", "file = \"registry.csv\"\ntls = true"),
+                "station.toml:14:7: [sources.cases] field tls: not used by a csv source",
+            ),
+            (
+                "url",
+                good().replace("postgres://reader", "mysql://reader"),
+                "station.toml:18:7: [sources.warehouse] field url",
+            ),
+            (
+                "analysis",
+                good().replace("\"kaplan_meier\", \"cox\"]", "\"kaplan_meier\", \"anova\"]"),
+                "station.toml:24:29: [policy] field analyses: `anova`",
+            ),
+            (
+                "column",
+                good().replace("[\"age\"]", "[\"weight\"]"),
+                "station.toml:25:23: [policy] field disallowed_columns: no source declares a column `weight`",
+            ),
+            (
+                "recipient",
+                good().replace("[\"researcher\", \"sha", "[\"Dr Who\", \"sha"),
+                "station.toml:26:15: [policy] field recipients: `Dr Who`",
+            ),
+            (
+                "autokind",
+                good().replace("kinds = [\"kaplan_meier\"]", "kinds = [\"logrank\"]"),
+                "station.toml:32:10: [[policy.auto_approve]] 1 field kinds: `logrank` is not in [policy] analyses",
+            ),
+            (
+                "self",
+                good().replace("name = \"gp\"", "name = \"registry\""),
+                "station.toml:7:8: [[trusted]] 1 field name: `registry` is this station itself",
+            ),
+            (
+                "nopolicy",
+                good().split("[policy]").next().unwrap().to_string(),
+                "station.toml:1:1: missing field `policy`",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (tag, text, want) in cases {
+            let got = error(tag, &text);
+            if !got.starts_with(want) {
+                wrong.push(format!("{tag}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn addresses() {
+        for ok in [
+            "a:1",
+            "10.0.0.5:7000",
+            "[::1]:7000",
+            "gp.example-x.org:65535",
+        ] {
+            assert!(check_address(ok).is_ok(), "{ok}");
+        }
+        for bad in ["a", "a:0", "a:70000", ":7000", "[zz]:1", "-a:1", "a b:1"] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn load_resolves_paths_against_the_file() {
+        let dir = folder("load");
+        let path = dir.join("station.toml");
+        std::fs::write(
+            &path,
+            good().replace("listen =", "audit = \"log/a.sqlite\"\nlisten ="),
+        )
+        .unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(c.audit, dir.join("log/a.sqlite"));
+        assert!(matches!(
+            load(&dir.join("nothing.toml")),
+            Err(StationError::Config(m)) if m.contains("cannot read")
+        ));
+    }
+}

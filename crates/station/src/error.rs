@@ -1,0 +1,70 @@
+//! Errors of the station crate.
+
+use thiserror::Error;
+
+use crate::audit::Problem;
+
+/// What went wrong with the audit log.
+#[derive(Debug, Error)]
+pub enum AuditError {
+    /// The SQLite file could not be opened, read or written.
+    #[error("audit log {path}: {detail}")]
+    Db {
+        /// The file.
+        path: String,
+        /// SQLite's message.
+        detail: String,
+    },
+    /// The log does not verify: every problem found, in order of the entries.
+    #[error("audit log {path} has been tampered with: {}", list(.problems))]
+    Tampered {
+        /// The file.
+        path: String,
+        /// What is wrong, entry by entry.
+        problems: Vec<Problem>,
+    },
+    /// An argument cannot be recorded (e.g. details that are not a JSON object).
+    #[error("audit log: {0}")]
+    Invalid(String),
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// What went wrong with the station's configuration or its studies.
+#[derive(Debug, Error)]
+pub enum StationError {
+    /// `station.toml` is invalid: `station.toml:LINE:COL: what is wrong`.
+    #[error("{0}")]
+    Config(String),
+    /// The audit log failed (see [`AuditError`]).
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// No study with this id was received.
+    #[error("no study {0:?} at this station")]
+    UnknownStudy(String),
+    /// A study with this id was already received.
+    #[error("study {0:?} was already received")]
+    AlreadyReceived(String),
+    /// The action is not possible in the study's state.
+    #[error("study {id:?} is {state}: cannot {action} it")]
+    Transition {
+        /// The study.
+        id: String,
+        /// Its current state.
+        state: String,
+        /// What was asked.
+        action: String,
+    },
+    /// A bad argument (e.g. a refusal without a reason).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Result of the station crate.
+pub type Result<T> = std::result::Result<T, StationError>;

@@ -1,0 +1,33 @@
+//! The station: what one organisation runs to take part in studies.
+//!
+//! This crate holds the station's local, non-cryptographic machinery:
+//!
+//! - [`config`]: `station.toml` — the station's identity, where it listens, its audit
+//!   log, the stations it trusts, its data sources and its policy. Errors name the file,
+//!   line, column and field.
+//! - [`policy`]: the steward's policy and [`policy::evaluate`], which decides for a study
+//!   whether a rule approves it, the policy refuses it (with every reason, each naming the
+//!   rule), or a person must decide; and [`policy::effective_disclosure`], the stricter of
+//!   the study's and the policy's disclosure rules.
+//! - [`audit`]: an append-only, hash-chained audit log in SQLite, with
+//!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
+//! - [`approval`]: the state of each study at this station (received, pending, approved,
+//!   refused), persisted in the audit log's SQLite file; every transition is audited.
+//!
+//! There is no cryptographic protocol code here (SHA-256 for the audit chain is the only
+//! hashing), and nothing here touches shares: the MPC crates stay free of I/O, this one
+//! free of protocols. The service that assembles these pieces (`tessera station serve`)
+//! is not written yet; see `docs/station.md`.
+
+pub mod approval;
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod policy;
+mod time;
+
+pub use approval::{Approvals, StudyRecord, StudyState};
+pub use audit::{AuditLog, Entry, EntryKind, Problem, VerifyReport};
+pub use config::Config;
+pub use error::{AuditError, StationError};
+pub use policy::{effective_disclosure, evaluate, Decision, Policy};

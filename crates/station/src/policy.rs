@@ -1,0 +1,490 @@
+//! The steward's policy and the decision it gives for a study.
+//!
+//! A policy (`[policy]` of `station.toml`, see [`crate::config`]) lists the analysis kinds
+//! the station allows, the columns of its own data that may or may not be shared, the
+//! recipients results may go to, floors for the disclosure counts, and rules for automatic
+//! approval. [`evaluate`] checks a study against it *before anything is shared*:
+//!
+//! 1. the study must name this station, and every other station must be trusted (by name;
+//!    where the study gives a fingerprint it must be the trusted one);
+//! 2. every analysis kind must be allowed, every recipient allowed (by name or by
+//!    certificate fingerprint);
+//! 3. every column this station is asked to share, and every key column, must be declared by
+//!    its source, with a fitting type (`key` columns only link, they are never shared); no
+//!    column may be disallowed, and with `allowed_columns` every shared column must be listed;
+//! 4. disclosure values the study sets itself may only be stricter than the policy's floors;
+//!    `allow_event_times` / `allow_extremes` need the policy's consent.
+//!
+//! Any violation refuses the study with every reason, each of the form `rule: item …`. A
+//! study that passes is approved by the first `[[policy.auto_approve]]` rule that covers it,
+//! or waits for a person. [`effective_disclosure`] gives the rules the run must apply: the
+//! stricter of the study's and the policy's.
+
+use std::collections::BTreeSet;
+
+use tessera_net::identity::Fingerprint;
+use tessera_stats::survival::km::DEFAULT_MIN_CELL as SURVIVAL_MIN_CELL;
+use tessera_stats::{AnalysisSpec, Disclosure};
+use tessera_study::format::ColumnType;
+use tessera_study::Study;
+
+use crate::config::{ColumnKind, SourceConfig, Trusted};
+
+/// The analysis kinds a study may name (`kind` of `[[analysis]]`).
+pub const KINDS: [&str; 8] = [
+    "kaplan_meier",
+    "logrank",
+    "cox",
+    "ols",
+    "logistic",
+    "describe",
+    "crosstab",
+    "correlation",
+];
+
+/// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses
+/// [`SURVIVAL_MIN_CELL`]).
+pub const TABLE_MIN_CELL: u64 = 5;
+
+/// A recipient as the policy names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecipientRule {
+    /// A recipient name as the study writes it (chosen by the researcher: a weak check).
+    Name(String),
+    /// The SHA-256 fingerprint of the recipient's certificate (a strong check: results go
+    /// only to the holder of that key).
+    Fingerprint(Fingerprint),
+}
+
+impl RecipientRule {
+    /// Whether the study's recipient `name` (with its fingerprint, if given) matches.
+    pub fn matches(&self, name: &str, fingerprint: Option<&Fingerprint>) -> bool {
+        match self {
+            RecipientRule::Name(n) => n == name,
+            RecipientRule::Fingerprint(f) => fingerprint == Some(f),
+        }
+    }
+}
+
+/// A rule for automatic approval: a study (already allowed by the policy) is approved
+/// without a person when every part of it is within the rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoRule {
+    /// Name shown in the decision and the audit log (`auto_approve[N]` when not given).
+    pub name: String,
+    /// Every recipient of the study must match one of these.
+    pub recipients: Vec<RecipientRule>,
+    /// Every analysis must be of one of these kinds (empty: any kind the policy allows).
+    pub kinds: Vec<String>,
+    /// Models (cox, ols, logistic) may list at most this many covariates.
+    pub max_covariates: Option<usize>,
+}
+
+/// The steward's policy.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Policy {
+    /// Allowed analysis kinds (from [`KINDS`]).
+    pub analyses: Vec<String>,
+    /// If set, the only columns of this station (by name) a study may use.
+    pub allowed_columns: Option<Vec<String>>,
+    /// Columns of this station (by name) no study may use.
+    pub disallowed_columns: Vec<String>,
+    /// Who may receive results.
+    pub recipients: Vec<RecipientRule>,
+    /// Floor for the study's `min_rows`.
+    pub min_rows: Option<u64>,
+    /// Floor for the study's `min_cell`.
+    pub min_cell: Option<u64>,
+    /// Floor for the study's `min_level_rows`.
+    pub min_level_rows: Option<u64>,
+    /// Whether Kaplan–Meier may be shown at every event time.
+    pub allow_event_times: bool,
+    /// Whether minima and maxima may be shown.
+    pub allow_extremes: bool,
+    /// Automatic approval rules, tried in order.
+    pub auto_approve: Vec<AutoRule>,
+}
+
+/// What this station knows about itself when it judges a study.
+#[derive(Clone, Copy, Debug)]
+pub struct Local<'a> {
+    /// This station's name (its party name in studies).
+    pub name: &'a str,
+    /// Its data sources.
+    pub sources: &'a [SourceConfig],
+    /// The stations it trusts.
+    pub trusted: &'a [Trusted],
+}
+
+/// The policy's verdict on a study (serialised as `{"approve": {"rule": …}}`, … for the
+/// service's API).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Allowed and approved by the automatic rule named.
+    Approve {
+        /// The rule's name.
+        rule: String,
+    },
+    /// Against the policy; each reason names the rule and the offending item.
+    Refuse {
+        /// `rule: what`, one per violation.
+        reasons: Vec<String>,
+    },
+    /// Allowed, but no automatic rule covers it: a person must approve or refuse it.
+    NeedsPerson {
+        /// Why no rule applies.
+        why: String,
+    },
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// Which of this station's sources the study's `[data.STATION]` reads: the source named by
+/// its `file`, or the only source.
+fn pick_source<'a>(
+    local: &Local<'a>,
+    file_name: &str,
+) -> std::result::Result<&'a SourceConfig, String> {
+    if let Some(s) = local.sources.iter().find(|s| s.name == file_name) {
+        return Ok(s);
+    }
+    match local.sources {
+        [only] => Ok(only),
+        all => Err(format!(
+            "sources: data.{}.file `{file_name}` names no source of this station (sources: {})",
+            local.name,
+            list(&all.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
+        )),
+    }
+}
+
+/// Whether a study column of type `study` may be read from a source column of type `source`.
+fn fits(study: &ColumnType, source: ColumnKind) -> bool {
+    match study {
+        ColumnType::Numeric { .. } => matches!(source, ColumnKind::Numeric | ColumnKind::Binary),
+        ColumnType::Binary => matches!(source, ColumnKind::Binary | ColumnKind::Numeric),
+        ColumnType::Categorical { .. } => source == ColumnKind::Categorical,
+    }
+}
+
+/// The disclosure values the study file sets itself (as opposed to defaults).
+fn explicit_disclosure(study: &Study) -> BTreeSet<String> {
+    toml::from_str::<toml::Table>(&study.source.text)
+        .ok()
+        .and_then(|t| t.get("disclosure").and_then(|d| d.as_table()).cloned())
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Covariates listed by each model of the study (name, count).
+fn covariate_counts(study: &Study) -> Vec<(&str, usize)> {
+    study
+        .analyses
+        .iter()
+        .filter_map(|a| match &a.spec {
+            AnalysisSpec::Cox(s) => Some((a.name.as_str(), s.covariates.len())),
+            AnalysisSpec::Ols(s) => Some((a.name.as_str(), s.covariates.len())),
+            AnalysisSpec::Logistic(s) => Some((a.name.as_str(), s.covariates.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The checks of the policy proper: every violation, as `rule: what`.
+fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> {
+    let me = local.name;
+    let mut reasons = Vec::new();
+    if study.party(me).is_none() {
+        reasons.push(format!(
+            "station: this station (`{me}`) is not a party of study `{}`",
+            study.id
+        ));
+        return reasons;
+    }
+
+    // Trusted stations.
+    for p in study.parties.iter().filter(|p| p.name != me) {
+        match local.trusted.iter().find(|t| t.name == p.name) {
+            None => reasons.push(format!(
+                "trusted: party `{}` is not a station this station trusts",
+                p.name
+            )),
+            Some(t) => {
+                if p.fingerprint.is_some_and(|f| f != t.fingerprint) {
+                    reasons.push(format!(
+                        "trusted: party `{}` has a fingerprint other than the trusted station's",
+                        p.name
+                    ));
+                }
+            }
+        }
+    }
+
+    // Analyses and recipients.
+    for a in &study.analyses {
+        let kind = a.spec.kind();
+        if !policy.analyses.iter().any(|k| k == kind) {
+            reasons.push(format!(
+                "analyses: analysis `{}` is a {kind}, which this station does not allow \
+                 (allowed: {})",
+                a.name,
+                list(&policy.analyses)
+            ));
+        }
+    }
+    for r in &study.recipients {
+        if !policy
+            .recipients
+            .iter()
+            .any(|rule| rule.matches(&r.name, r.fingerprint.as_ref()))
+        {
+            reasons.push(format!(
+                "recipients: recipient `{}` is not an allowed recipient{}",
+                r.name,
+                if r.fingerprint.is_none() {
+                    " (the study gives no fingerprint)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    // This station's columns.
+    if let Some(data) = study.data.iter().find(|d| d.party == me) {
+        match pick_source(local, &data.file_name) {
+            Err(why) => reasons.push(why),
+            Ok(source) => {
+                for c in &data.columns {
+                    match source.column(&c.name) {
+                        None => reasons.push(format!(
+                            "unknown_column: column `{}` of data.{me} is not declared by \
+                             source `{}`",
+                            c.name, source.name
+                        )),
+                        Some(ColumnKind::Key) => reasons.push(format!(
+                            "schema: column `{}` of data.{me} is a linkage key in source `{}` \
+                             and is never shared as data",
+                            c.name, source.name
+                        )),
+                        Some(k) if !fits(&c.kind, k) => reasons.push(format!(
+                            "schema: column `{}` of data.{me} is {} in the study but {} in \
+                             source `{}`",
+                            c.name,
+                            c.kind.name(),
+                            k.as_str(),
+                            source.name
+                        )),
+                        Some(_) => {}
+                    }
+                    if policy.disallowed_columns.contains(&c.name) {
+                        reasons.push(format!(
+                            "disallowed_columns: column `{}` of data.{me} may not be shared",
+                            c.name
+                        ));
+                    } else if let Some(allowed) = &policy.allowed_columns {
+                        if !allowed.contains(&c.name) {
+                            reasons.push(format!(
+                                "allowed_columns: column `{}` of data.{me} is not among the \
+                                 allowed columns",
+                                c.name
+                            ));
+                        }
+                    }
+                }
+                for k in &data.key {
+                    if source.column(k).is_none() {
+                        reasons.push(format!(
+                            "unknown_column: key column `{k}` of data.{me} is not declared by \
+                             source `{}`",
+                            source.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    // Disclosure: what the study sets itself may only be stricter.
+    let explicit = explicit_disclosure(study);
+    let d = &study.disclosure;
+    let floors = [
+        ("min_rows", Some(d.min_rows), policy.min_rows),
+        ("min_cell", d.min_cell, policy.min_cell),
+        (
+            "min_level_rows",
+            Some(d.min_level_rows),
+            policy.min_level_rows,
+        ),
+    ];
+    for (rule, value, floor) in floors {
+        if let (true, Some(v), Some(f)) = (explicit.contains(rule), value, floor) {
+            if v < f {
+                reasons.push(format!(
+                    "{rule}: the study's disclosure.{rule} = {v} is below this station's \
+                     minimum {f}"
+                ));
+            }
+        }
+    }
+    if d.allow_event_times && !policy.allow_event_times {
+        reasons.push(
+            "allow_event_times: the study shows Kaplan–Meier at every event time, which \
+             this station does not allow"
+                .to_string(),
+        );
+    }
+    if d.allow_extremes && !policy.allow_extremes {
+        reasons.push(
+            "allow_extremes: the study shows minima and maxima, which this station does not \
+             allow"
+                .to_string(),
+        );
+    }
+    reasons
+}
+
+/// Why `rule` does not cover `study`, or `None` when it does.
+fn auto_mismatch(rule: &AutoRule, study: &Study) -> Option<String> {
+    for r in &study.recipients {
+        if !rule
+            .recipients
+            .iter()
+            .any(|x| x.matches(&r.name, r.fingerprint.as_ref()))
+        {
+            return Some(format!("recipient `{}` is not listed", r.name));
+        }
+    }
+    if !rule.kinds.is_empty() {
+        for a in &study.analyses {
+            if !rule.kinds.iter().any(|k| k == a.spec.kind()) {
+                return Some(format!(
+                    "analysis `{}` is a {}, not listed",
+                    a.name,
+                    a.spec.kind()
+                ));
+            }
+        }
+    }
+    if let Some(max) = rule.max_covariates {
+        for (name, n) in covariate_counts(study) {
+            if n > max {
+                return Some(format!(
+                    "analysis `{name}` has {n} covariates, at most {max} allowed"
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Checks `study` against `policy` at the station `local` (see the module docs). Never
+/// fails: every problem with the study is a reason of [`Decision::Refuse`].
+pub fn evaluate(policy: &Policy, local: &Local<'_>, study: &Study) -> Decision {
+    let reasons = violations(policy, local, study);
+    if !reasons.is_empty() {
+        return Decision::Refuse { reasons };
+    }
+    if policy.auto_approve.is_empty() {
+        return Decision::NeedsPerson {
+            why: "the policy has no automatic approval rules".to_string(),
+        };
+    }
+    let mut why = Vec::new();
+    for rule in &policy.auto_approve {
+        match auto_mismatch(rule, study) {
+            None => {
+                return Decision::Approve {
+                    rule: rule.name.clone(),
+                }
+            }
+            Some(w) => why.push(format!("{}: {w}", rule.name)),
+        }
+    }
+    Decision::NeedsPerson {
+        why: format!("no automatic rule applies ({})", why.join("; ")),
+    }
+}
+
+/// The disclosure rules a run of `study` must apply at station `station`: the stricter of
+/// the study's and the policy's. Counts take the larger value; where the study leaves
+/// `min_cell` to each analysis' default (5 for tables, 10 for survival) and the policy's
+/// floor is above the smallest default, `min_cell` becomes the larger of the floor and the
+/// survival default, which is at least as strict as both for every analysis. The policy's
+/// disallowed columns (and this station's columns outside its allowed list) are added to
+/// the disallowed columns; event times and extremes need both to allow them.
+pub fn effective_disclosure(policy: &Policy, station: &str, study: &Study) -> Disclosure {
+    let mut d = study.disclosure.clone();
+    if let Some(f) = policy.min_rows {
+        d.min_rows = d.min_rows.max(f);
+    }
+    if let Some(f) = policy.min_level_rows {
+        d.min_level_rows = d.min_level_rows.max(f);
+    }
+    d.min_cell = match (d.min_cell, policy.min_cell) {
+        (Some(s), Some(f)) => Some(s.max(f)),
+        (None, Some(f)) if f > TABLE_MIN_CELL => Some(f.max(SURVIVAL_MIN_CELL)),
+        (s, _) => s,
+    };
+    let mut add = |c: String| {
+        if !d.disallowed_columns.contains(&c) {
+            d.disallowed_columns.push(c);
+        }
+    };
+    for c in &policy.disallowed_columns {
+        add(format!("{station}.{c}"));
+    }
+    if let (Some(allowed), Some(data)) = (
+        &policy.allowed_columns,
+        study.data.iter().find(|x| x.party == station),
+    ) {
+        for c in &data.columns {
+            if !allowed.contains(&c.name) {
+                add(format!("{station}.{}", c.name));
+            }
+        }
+    }
+    d.allow_event_times &= policy.allow_event_times;
+    d.allow_extremes &= policy.allow_extremes;
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipient_rules_match_by_name_or_fingerprint() {
+        let fp = [7u8; 32];
+        assert!(RecipientRule::Name("r".into()).matches("r", None));
+        assert!(!RecipientRule::Name("r".into()).matches("s", Some(&fp)));
+        assert!(RecipientRule::Fingerprint(fp).matches("anyone", Some(&fp)));
+        assert!(!RecipientRule::Fingerprint(fp).matches("anyone", None));
+        assert!(!RecipientRule::Fingerprint(fp).matches("anyone", Some(&[8u8; 32])));
+    }
+
+    #[test]
+    fn column_types_fit() {
+        let num = ColumnType::Numeric {
+            min: None,
+            max: None,
+        };
+        let cat = ColumnType::Categorical {
+            levels: vec!["a".into(), "b".into()],
+        };
+        assert!(fits(&num, ColumnKind::Numeric));
+        assert!(fits(&num, ColumnKind::Binary));
+        assert!(!fits(&num, ColumnKind::Categorical));
+        assert!(!fits(&num, ColumnKind::Key));
+        assert!(fits(&cat, ColumnKind::Categorical));
+        assert!(!fits(&cat, ColumnKind::Numeric));
+        assert!(fits(&ColumnType::Binary, ColumnKind::Binary));
+    }
+}

@@ -1,0 +1,386 @@
+//! Tampering with the audit log's file is detected: an altered field, a deleted entry, an
+//! entry re-inserted with a recomputed hash, reordered entries, a truncated tail, dropped
+//! triggers. The file is changed with a raw SQLite connection, as an intruder would.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection};
+use serde_json::json;
+use tessera_station::audit::{entry_hash, AuditLog, EntryKind, Problem};
+use tessera_station::AuditError;
+
+/// A log with five entries; returns its path.
+fn log_with_entries(tag: &str) -> PathBuf {
+    let path = common::folder(tag).join("audit.sqlite");
+    let mut log = AuditLog::open(&path).unwrap();
+    let s = Some("survival-2026");
+    log.append(
+        EntryKind::StudyReceived,
+        s,
+        "researcher",
+        &json!({"title": "t"}),
+    )
+    .unwrap();
+    log.append(
+        EntryKind::Approved,
+        s,
+        "policy",
+        &json!({"rule": "km-only"}),
+    )
+    .unwrap();
+    log.append(EntryKind::RunStarted, s, "registry", &json!({}))
+        .unwrap();
+    log.revealed(
+        "survival-2026",
+        "registry",
+        "km",
+        "researcher",
+        &json!({"n": 412, "median": 731.5}),
+    )
+    .unwrap();
+    log.append(
+        EntryKind::RunFinished,
+        s,
+        "registry",
+        &json!({"seconds": 12.5}),
+    )
+    .unwrap();
+    assert_eq!(log.verify().unwrap().entries, 5);
+    path
+}
+
+/// Runs `sql` on the file with the append-only triggers dropped, then restores them (so
+/// that only the data change is to be found).
+fn tamper(path: &Path, sql: &str) {
+    let c = Connection::open(path).unwrap();
+    c.execute_batch("DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;")
+        .unwrap();
+    c.execute_batch(sql).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    )
+    .unwrap();
+}
+
+fn problems(path: &Path) -> Vec<Problem> {
+    match AuditLog::open(path).unwrap().verify() {
+        Err(AuditError::Tampered { problems, .. }) => problems,
+        other => panic!("tampering not detected: {other:?}"),
+    }
+}
+
+#[test]
+fn an_intact_log_verifies() {
+    let p = log_with_entries("intact");
+    let log = AuditLog::open(&p).unwrap();
+    let r = log.verify().unwrap();
+    assert_eq!(log.head().unwrap(), (r.entries, r.head.clone()));
+    assert_eq!(log.entries().unwrap().last().unwrap().hash, r.head);
+}
+
+#[test]
+fn the_triggers_refuse_changes_through_sql() {
+    let p = log_with_entries("triggers");
+    let c = Connection::open(&p).unwrap();
+    assert!(c
+        .execute("UPDATE audit_entries SET actor = 'x' WHERE seq = 2", [])
+        .is_err());
+    assert!(c
+        .execute("DELETE FROM audit_entries WHERE seq = 5", [])
+        .is_err());
+    assert!(AuditLog::open(&p).unwrap().verify().is_ok());
+}
+
+#[test]
+fn an_altered_field_is_detected() {
+    let changes = [
+        ("time", "'2020-01-01T00:00:00.000Z'"),
+        ("kind", "'refused'"),
+        ("study", "'another-study'"),
+        ("study", "NULL"),
+        ("actor", "'mallory'"),
+        ("details", "'{\"rule\":\"none\"}'"),
+        (
+            "prev_hash",
+            "'0000000000000000000000000000000000000000000000000000000000000001'",
+        ),
+    ];
+    for (i, (col, val)) in changes.iter().enumerate() {
+        let p = log_with_entries(&format!("alter-{i}"));
+        tamper(
+            &p,
+            &format!("UPDATE audit_entries SET {col} = {val} WHERE seq = 2"),
+        );
+        let found = problems(&p);
+        assert!(
+            found.contains(&Problem::Altered { seq: 2 }),
+            "{col}: {found:?}"
+        );
+        assert!(
+            !found.contains(&Problem::Altered { seq: 3 }),
+            "{col}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn an_altered_entry_is_found_wherever_it_is() {
+    for seq in 1..=5u64 {
+        let p = log_with_entries(&format!("alter-at-{seq}"));
+        tamper(
+            &p,
+            &format!("UPDATE audit_entries SET details = '{{}}' || details WHERE seq = {seq}"),
+        );
+        assert_eq!(problems(&p), vec![Problem::Altered { seq }], "entry {seq}");
+    }
+}
+
+#[test]
+fn an_altered_hash_breaks_the_chain() {
+    let p = log_with_entries("alter-hash");
+    tamper(
+        &p,
+        "UPDATE audit_entries SET hash = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' WHERE seq = 3",
+    );
+    let found = problems(&p);
+    assert_eq!(
+        found,
+        vec![Problem::Altered { seq: 3 }, Problem::BrokenChain { seq: 4 }]
+    );
+}
+
+#[test]
+fn a_deleted_entry_is_detected() {
+    let p = log_with_entries("delete");
+    tamper(&p, "DELETE FROM audit_entries WHERE seq = 2");
+    let found = problems(&p);
+    assert_eq!(
+        found,
+        vec![
+            Problem::Missing { first: 2, last: 2 },
+            Problem::BrokenChain { seq: 3 }
+        ]
+    );
+    assert!(found[0].to_string().contains("entry 2 is missing"));
+}
+
+#[test]
+fn a_deleted_and_renumbered_entry_is_detected() {
+    // Entries 3.. moved down by one to hide the gap: their hashes cover seq.
+    let p = log_with_entries("renumber");
+    tamper(
+        &p,
+        "DELETE FROM audit_entries WHERE seq = 2;
+         UPDATE audit_entries SET seq = seq - 1 WHERE seq > 2;
+         UPDATE audit_meta SET value = '4' WHERE key = 'count';",
+    );
+    let found = problems(&p);
+    assert!(found.contains(&Problem::Altered { seq: 2 }), "{found:?}");
+    assert!(
+        found.contains(&Problem::BrokenChain { seq: 2 }),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_reinserted_entry_with_a_recomputed_hash_breaks_the_chain() {
+    let p = log_with_entries("reinsert");
+    let log = AuditLog::open(&p).unwrap();
+    let e2 = log.entries().unwrap()[1].clone();
+    drop(log);
+    // Replace entry 2 by a forged one whose own hash is right.
+    let details = "{\"rule\":\"forged\"}";
+    let forged = entry_hash(
+        2,
+        &e2.time,
+        "approved",
+        e2.study.as_deref(),
+        "mallory",
+        details,
+        &e2.prev_hash,
+    );
+    let c = Connection::open(&p).unwrap();
+    c.execute_batch("DROP TRIGGER audit_entries_no_delete")
+        .unwrap();
+    c.execute("DELETE FROM audit_entries WHERE seq = 2", [])
+        .unwrap();
+    c.execute(
+        "INSERT INTO audit_entries VALUES (2, ?1, 'approved', ?2, 'mallory', ?3, ?4, ?5)",
+        params![e2.time, e2.study, details, e2.prev_hash, forged],
+    )
+    .unwrap();
+    drop(c);
+    let found = problems(&p);
+    // The forged entry itself is consistent; the next one no longer follows it; and the
+    // dropped trigger is reported.
+    assert!(!found.contains(&Problem::Altered { seq: 2 }), "{found:?}");
+    assert!(
+        found.contains(&Problem::BrokenChain { seq: 3 }),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&Problem::TriggerMissing("audit_entries_no_delete".into())),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn reordered_entries_are_detected() {
+    let p = log_with_entries("reorder");
+    tamper(
+        &p,
+        "UPDATE audit_entries SET seq = 100 WHERE seq = 2;
+         UPDATE audit_entries SET seq = 2 WHERE seq = 3;
+         UPDATE audit_entries SET seq = 3 WHERE seq = 100;",
+    );
+    let found = problems(&p);
+    assert!(found.contains(&Problem::Altered { seq: 2 }), "{found:?}");
+    assert!(found.contains(&Problem::Altered { seq: 3 }), "{found:?}");
+    assert!(
+        found.contains(&Problem::BrokenChain { seq: 2 }),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_truncated_tail_is_detected_by_the_head_record() {
+    let p = log_with_entries("truncate");
+    tamper(&p, "DELETE FROM audit_entries WHERE seq >= 4");
+    let found = problems(&p);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let Problem::HeadMismatch {
+        meta_count,
+        table_last,
+        ..
+    } = &found[0]
+    else {
+        panic!("{found:?}")
+    };
+    assert_eq!((*meta_count, *table_last), (5, 3));
+    // A tampered log is not extended.
+    let mut log = AuditLog::open(&p).unwrap();
+    assert!(matches!(
+        log.append(EntryKind::RunStarted, None, "x", &json!({})),
+        Err(AuditError::Tampered { .. })
+    ));
+}
+
+#[test]
+fn entries_added_outside_the_log_are_detected() {
+    let p = log_with_entries("extra");
+    let log = AuditLog::open(&p).unwrap();
+    let last = log.entries().unwrap().pop().unwrap();
+    drop(log);
+    let h = entry_hash(6, &last.time, "revealed", None, "mallory", "{}", &last.hash);
+    let c = Connection::open(&p).unwrap();
+    c.execute(
+        "INSERT INTO audit_entries VALUES (6, ?1, 'revealed', NULL, 'mallory', '{}', ?2, ?3)",
+        params![last.time, last.hash, h],
+    )
+    .unwrap();
+    drop(c);
+    assert!(matches!(
+        problems(&p)[..],
+        [Problem::HeadMismatch {
+            meta_count: 5,
+            table_last: 6,
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn truncating_table_and_head_record_needs_an_external_anchor() {
+    let p = log_with_entries("anchor");
+    let (count, head) = AuditLog::open(&p).unwrap().head().unwrap();
+    let e4 = AuditLog::open(&p).unwrap().entries().unwrap()[3].clone();
+    tamper(
+        &p,
+        &format!(
+            "DELETE FROM audit_entries WHERE seq = 5;
+             UPDATE audit_meta SET value = '4' WHERE key = 'count';
+             UPDATE audit_meta SET value = '{}' WHERE key = 'head';",
+            e4.hash
+        ),
+    );
+    let log = AuditLog::open(&p).unwrap();
+    // Consistent on its own (the documented limit) ...
+    assert_eq!(log.verify().unwrap().entries, 4);
+    // ... but not with the head the steward recorded.
+    assert!(matches!(
+        log.verify_anchor(count, &head),
+        Err(AuditError::Tampered { .. })
+    ));
+    // An earlier anchor still holds.
+    assert!(log.verify_anchor(4, &e4.hash).is_ok());
+}
+
+#[test]
+fn dropped_triggers_are_reported_and_not_recreated_on_open() {
+    let p = log_with_entries("droptrigger");
+    let c = Connection::open(&p).unwrap();
+    c.execute_batch("DROP TRIGGER audit_entries_no_update")
+        .unwrap();
+    drop(c);
+    let found = problems(&p);
+    assert_eq!(
+        found,
+        vec![Problem::TriggerMissing("audit_entries_no_update".into())]
+    );
+    assert_eq!(problems(&p), found);
+}
+
+/// Cost of appending and verifying (run with `--ignored --nocapture`): each append is its
+/// own transaction, synced to disk.
+#[test]
+#[ignore]
+fn timing_appends_and_verify() {
+    let path = common::folder("timing").join("audit.sqlite");
+    let mut log = AuditLog::open(&path).unwrap();
+    let n = 2000;
+    let t = std::time::Instant::now();
+    for i in 0..n {
+        log.append(
+            EntryKind::Revealed,
+            Some("s"),
+            "registry",
+            &json!({"analysis": "km", "i": i}),
+        )
+        .unwrap();
+    }
+    let append = t.elapsed();
+    let t = std::time::Instant::now();
+    assert_eq!(log.verify().unwrap().entries, n);
+    let verify = t.elapsed();
+    println!(
+        "{n} appends: {:.2} ms each; verify: {:.1} ms ({:.1} µs per entry)",
+        append.as_secs_f64() * 1e3 / n as f64,
+        verify.as_secs_f64() * 1e3,
+        verify.as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+fn a_dropped_head_record_or_entries_table_is_detected() {
+    let p = log_with_entries("dropmeta");
+    tamper(&p, "DROP TABLE audit_meta");
+    let found = problems(&p);
+    assert!(matches!(found[..], [Problem::Meta(_)]), "{found:?}");
+
+    let p = log_with_entries("dropentries");
+    Connection::open(&p)
+        .unwrap()
+        .execute_batch("DROP TABLE audit_entries")
+        .unwrap();
+    match AuditLog::open(&p) {
+        Err(AuditError::Tampered { problems, .. }) => {
+            assert_eq!(problems, vec![Problem::EntriesMissing])
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,370 @@
+//! The steward's policy against studies: refusals name the rule and the item; automatic
+//! approval; studies that need a person; the effective disclosure rules.
+
+mod common;
+
+use common::*;
+use tessera_station::policy::Decision;
+
+fn reasons(d: Decision) -> Vec<String> {
+    match d {
+        Decision::Refuse { reasons } => reasons,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// The one reason of a refusal, checked to start with `rule:` and to mention `item`.
+fn refused_by(policy: &str, study_text: &str, tag: &str, rule: &str, item: &str) {
+    let dir = folder(tag);
+    let cfg = station(&dir, policy);
+    let s = study(&dir, study_text);
+    let r = reasons(cfg.evaluate(&s));
+    assert_eq!(r.len(), 1, "{tag}: {r:?}");
+    assert!(r[0].starts_with(&format!("{rule}: ")), "{tag}: {r:?}");
+    assert!(r[0].contains(item), "{tag}: {r:?}");
+}
+
+#[test]
+fn the_standard_study_needs_a_person() {
+    let dir = folder("person");
+    let cfg = station(&dir, POLICY);
+    match cfg.evaluate(&study(&dir, STUDY)) {
+        Decision::NeedsPerson { why } => assert!(why.contains("no automatic approval rules")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn disallowed_column() {
+    let s = STUDY.replace(
+        "age = \"numeric\"\n",
+        "age = \"numeric\"\npostcode = { type = \"categorical\", levels = [\"a\", \"b\"] }\n",
+    );
+    refused_by(POLICY, &s, "disallowed", "disallowed_columns", "`postcode`");
+}
+
+#[test]
+fn column_outside_the_allowed_list() {
+    let p = POLICY.replace(
+        "disallowed_columns = [\"postcode\"]",
+        "allowed_columns = [\"time\", \"event\", \"stage\"]",
+    );
+    refused_by(&p, STUDY, "allowed", "allowed_columns", "`age`");
+}
+
+#[test]
+fn unapproved_recipient() {
+    let s = STUDY.replace(
+        "[recipients.researcher]",
+        "[recipients.researcher]\n[recipients.journalist]",
+    );
+    refused_by(POLICY, &s, "recipient", "recipients", "`journalist`");
+}
+
+#[test]
+fn recipient_by_fingerprint() {
+    // The policy names the recipient only by its certificate.
+    let p = POLICY.replace(
+        "recipients = [\"researcher\"]",
+        &format!("recipients = [\"{RESEARCHER_FP}\"]"),
+    );
+    refused_by(&p, STUDY, "fp-none", "recipients", "gives no fingerprint");
+    let dir = folder("fp-ok");
+    let with_fp = STUDY.replace(
+        "[recipients.researcher]",
+        &format!("[recipients.anyname]\nfingerprint = \"{RESEARCHER_FP}\""),
+    );
+    let cfg = station(&dir, &p);
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &with_fp)),
+        Decision::NeedsPerson { .. }
+    ));
+}
+
+#[test]
+fn analysis_kind_not_allowed() {
+    let s = format!(
+        "{STUDY}\n[[analysis]]\nname = \"fit\"\nkind = \"ols\"\noutcome = \"registry.age\"\ncovariates = [\"gp.smoker\"]\n"
+    );
+    refused_by(POLICY, &s, "kind", "analyses", "analysis `fit` is a ols");
+}
+
+#[test]
+fn min_counts_weaker_than_policy() {
+    let s = STUDY.replace("min_rows = 100", "min_rows = 20");
+    refused_by(
+        POLICY,
+        &s,
+        "minrows",
+        "min_rows",
+        "= 20 is below this station's minimum 50",
+    );
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_cell = 3");
+    refused_by(
+        POLICY,
+        &s,
+        "mincell",
+        "min_cell",
+        "= 3 is below this station's minimum 10",
+    );
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_level_rows = 1");
+    refused_by(POLICY, &s, "minlevel", "min_level_rows", "= 1 is below");
+    // Values the study does not set are not refused: the policy's floor applies.
+    let dir = folder("minunset");
+    let cfg = station(&dir, POLICY);
+    let s = study(&dir, &STUDY.replace("[disclosure]\nmin_rows = 100\n", ""));
+    assert!(matches!(cfg.evaluate(&s), Decision::NeedsPerson { .. }));
+    let d = cfg.effective_disclosure(&s);
+    assert_eq!(d.min_rows, 50);
+    assert_eq!(d.min_level_rows, 5);
+    assert_eq!(d.min_cell, Some(10));
+}
+
+#[test]
+fn event_times_and_extremes_need_consent() {
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nallow_event_times = true");
+    refused_by(
+        POLICY,
+        &s,
+        "eventtimes",
+        "allow_event_times",
+        "every event time",
+    );
+    let p = format!("{POLICY}allow_event_times = true\n");
+    let dir = folder("eventtimes-ok");
+    let cfg = station(&dir, &p);
+    let st = study(&dir, &s);
+    assert!(matches!(cfg.evaluate(&st), Decision::NeedsPerson { .. }));
+    assert!(cfg.effective_disclosure(&st).allow_event_times);
+}
+
+#[test]
+fn unknown_column() {
+    let s = STUDY.replace(
+        "age = \"numeric\"\n",
+        "age = \"numeric\"\nweight = \"numeric\"\n",
+    );
+    refused_by(POLICY, &s, "unknown", "unknown_column", "`weight`");
+    let s = STUDY.replacen("key = [\"patient_id\"]", "key = [\"nhs_number\"]", 1);
+    refused_by(
+        POLICY,
+        &s,
+        "unknownkey",
+        "unknown_column",
+        "key column `nhs_number`",
+    );
+}
+
+#[test]
+fn schema_mismatch_and_key_columns() {
+    let s = STUDY.replace(
+        "age = \"numeric\"\n",
+        "age = { type = \"categorical\", levels = [\"young\", \"old\"] }\n",
+    );
+    refused_by(
+        POLICY,
+        &s,
+        "schema",
+        "schema",
+        "`age` of data.registry is categorical in the study but numeric",
+    );
+    let s = STUDY.replace(
+        "age = \"numeric\"\n",
+        "age = \"numeric\"\npatient_id = \"numeric\"\n",
+    );
+    refused_by(
+        POLICY,
+        &s,
+        "keyshared",
+        "schema",
+        "`patient_id` of data.registry is a linkage key",
+    );
+}
+
+#[test]
+fn untrusted_party_and_wrong_fingerprint() {
+    let s = STUDY.replace(
+        "[parties.institute]\ncompute = 2",
+        "[parties.stranger]\ncompute = 2",
+    );
+    refused_by(POLICY, &s, "untrusted", "trusted", "`stranger`");
+    let s = STUDY.replace(
+        "[parties.gp]\ncompute = 1",
+        &format!("[parties.gp]\ncompute = 1\nfingerprint = \"{RESEARCHER_FP}\""),
+    );
+    refused_by(
+        POLICY,
+        &s,
+        "wrongfp",
+        "trusted",
+        "party `gp` has a fingerprint other",
+    );
+    // The right fingerprint is fine.
+    let dir = folder("rightfp");
+    let s = STUDY.replace(
+        "[parties.gp]\ncompute = 1",
+        &format!("[parties.gp]\ncompute = 1\nfingerprint = \"{GP_FP}\""),
+    );
+    assert!(matches!(
+        station(&dir, POLICY).evaluate(&study(&dir, &s)),
+        Decision::NeedsPerson { .. }
+    ));
+}
+
+#[test]
+fn a_study_without_this_station() {
+    let dir = folder("notme");
+    let mut p = POLICY.to_string();
+    p.push('\n');
+    let toml = station_toml(&p).replace(
+        "name = \"registry\"\nidentity",
+        "name = \"hospital\"\nidentity",
+    );
+    let cfg = tessera_station::config::parse("station.toml", &toml, &dir).unwrap();
+    let r = reasons(cfg.evaluate(&study(&dir, STUDY)));
+    assert!(r[0].starts_with("station: "), "{r:?}");
+}
+
+#[test]
+fn every_violation_is_listed() {
+    let s = STUDY
+        .replace(
+            "[recipients.researcher]",
+            "[recipients.researcher]\n[recipients.press]",
+        )
+        .replace("min_rows = 100", "min_rows = 5")
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\npostcode = { type = \"categorical\", levels = [\"a\", \"b\"] }\n",
+        );
+    let dir = folder("many");
+    let r = reasons(station(&dir, POLICY).evaluate(&study(&dir, &s)));
+    let rules: Vec<&str> = r.iter().map(|x| x.split(':').next().unwrap()).collect();
+    assert_eq!(
+        rules,
+        ["recipients", "disallowed_columns", "min_rows"],
+        "{r:?}"
+    );
+}
+
+const AUTO: &str = r#"
+[[policy.auto_approve]]
+name = "km-only"
+recipients = ["researcher"]
+kinds = ["kaplan_meier"]
+
+[[policy.auto_approve]]
+name = "small-models"
+recipients = ["researcher"]
+kinds = ["kaplan_meier", "cox"]
+max_covariates = 3
+"#;
+
+#[test]
+fn auto_approval_by_the_first_rule_that_covers_the_study() {
+    let dir = folder("auto");
+    let cfg = station(&dir, &format!("{POLICY}{AUTO}"));
+    assert_eq!(
+        cfg.evaluate(&study(&dir, STUDY)),
+        Decision::Approve {
+            rule: "small-models".into()
+        }
+    );
+    // Without the Cox model, the first rule applies.
+    let km_only = STUDY.split("[[analysis]]\nname = \"cox\"").next().unwrap();
+    assert_eq!(
+        cfg.evaluate(&study(&dir, km_only)),
+        Decision::Approve {
+            rule: "km-only".into()
+        }
+    );
+}
+
+#[test]
+fn too_many_covariates_needs_a_person() {
+    let dir = folder("auto-person");
+    let cfg = station(&dir, &format!("{POLICY}{AUTO}"));
+    let s = STUDY.replace(
+        "[\"registry.age\", \"registry.stage\", \"gp.smoker\"]",
+        "[\"registry.age\", \"registry.stage\", \"gp.smoker\", \"registry.time\"]",
+    );
+    match cfg.evaluate(&study(&dir, &s)) {
+        Decision::NeedsPerson { why } => {
+            assert!(
+                why.contains("km-only: analysis `cox` is a cox, not listed"),
+                "{why}"
+            );
+            assert!(
+                why.contains("small-models: analysis `cox` has 4 covariates, at most 3"),
+                "{why}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn refusal_wins_over_auto_approval() {
+    let dir = folder("auto-refuse");
+    let cfg = station(&dir, &format!("{POLICY}{AUTO}"));
+    let s = STUDY.replace("min_rows = 100", "min_rows = 10");
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &s)),
+        Decision::Refuse { .. }
+    ));
+}
+
+#[test]
+fn effective_disclosure_is_the_stricter() {
+    let dir = folder("effective");
+    let p = POLICY.replace("disallowed_columns = [\"postcode\"]", "allowed_columns = [\"time\", \"event\", \"stage\", \"age\"]\ndisallowed_columns = [\"postcode\"]");
+    let cfg = station(&dir, &p);
+    let st = study(
+        &dir,
+        &STUDY.replace(
+            "min_rows = 100",
+            "min_rows = 100\nmin_cell = 12\nmin_level_rows = 8",
+        ),
+    );
+    let d = cfg.effective_disclosure(&st);
+    assert_eq!(d.min_rows, 100); // the study's, stricter
+    assert_eq!(d.min_cell, Some(12));
+    assert_eq!(d.min_level_rows, 8);
+    assert_eq!(d.disallowed_columns, vec!["registry.postcode".to_string()]);
+    // min_cell left to the analyses' defaults (5 tables, 10 survival) under a floor of 7:
+    // 10 everywhere, at least as strict as both.
+    let p7 = POLICY.replace("min_cell = 10", "min_cell = 7");
+    let cfg7 = station(&dir, &p7);
+    let st = study(&dir, STUDY);
+    assert_eq!(cfg7.effective_disclosure(&st).min_cell, Some(10));
+    let p5 = POLICY.replace("min_cell = 10", "min_cell = 5");
+    assert_eq!(station(&dir, &p5).effective_disclosure(&st).min_cell, None);
+    let p20 = POLICY.replace("min_cell = 10", "min_cell = 20");
+    assert_eq!(
+        station(&dir, &p20).effective_disclosure(&st).min_cell,
+        Some(20)
+    );
+}
+
+#[test]
+fn source_chosen_by_name() {
+    let dir = folder("sources");
+    std::fs::write(dir.join("cases"), "").unwrap();
+    let two = station_toml(POLICY).replace(
+        "[sources.cases]",
+        "[sources.other]\nkind = \"csv\"\nfile = \"gp.csv\"\ncolumns = { x = \"numeric\" }\n\n[sources.cases]",
+    );
+    let cfg = tessera_station::config::parse("station.toml", &two, &dir).unwrap();
+    // `file = "registry.csv"` names no source, and there are two.
+    let r = reasons(cfg.evaluate(&study(&dir, STUDY)));
+    assert!(
+        r[0].starts_with("sources: data.registry.file `registry.csv` names no source"),
+        "{r:?}"
+    );
+    // `file = "cases"` names one.
+    let named = STUDY.replace("file = \"registry.csv\"", "file = \"cases\"");
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &named)),
+        Decision::NeedsPerson { .. }
+    ));
+}
