@@ -73,7 +73,11 @@ fn check_out(dir: &Path, force: bool) -> Result<(), String> {
 
 /// Runs the study; the exit code says how it went (see the module docs).
 pub fn main(args: &RunArgs) -> ExitCode {
-    let study = match tessera_study::load(&args.study) {
+    let loaded = match &args.as_party {
+        Some(me) => tessera_study::load_at(&args.study, me),
+        None => tessera_study::load(&args.study),
+    };
+    let study = match loaded {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };

@@ -191,6 +191,8 @@ fn a_study_runs_across_three_stations_over_tls() {
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect();
+    // Each station's copy of the study names only its own file as it exists on its
+    // machine; the other stations' files are not here.
     let fixtures = format!("{}/../../fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut text: String = fs::read_to_string(example())
         .unwrap()
@@ -210,12 +212,24 @@ fn a_study_runs_across_three_stations_over_tls() {
     }
     let study = dir.join("study.toml");
     fs::write(&study, &text).unwrap();
+    let copy = |n: &str| -> PathBuf {
+        let mut t = text.clone();
+        for other in ["registry", "gp"].into_iter().filter(|o| *o != n) {
+            t = t.replace(
+                &format!("{fixtures}/synthetic/{other}.csv"),
+                &format!("/nonexistent/{other}.csv"),
+            );
+        }
+        let p = dir.join(format!("study-{n}.toml"));
+        fs::write(&p, t).unwrap();
+        p
+    };
     let children: Vec<_> = names
         .iter()
         .map(|n| {
             Command::new(EXE)
                 .arg("run")
-                .arg(&study)
+                .arg(copy(n))
                 .args(["--json", "--timeout", "60", "--as", n, "--identity"])
                 .arg(dir.join(n))
                 .stdout(std::process::Stdio::piped())

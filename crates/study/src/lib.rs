@@ -30,4 +30,4 @@ pub use format::Study;
 mod tests;
 
 pub use run::{run_local, RunOptions, StudyOutput, Transport};
-pub use validate::load;
+pub use validate::{load, load_at};

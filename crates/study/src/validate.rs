@@ -41,7 +41,37 @@ pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Study> {
         text: text.to_string(),
     };
     let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
-    Checker { src: &src, dir }.study(root.get_ref())
+    Checker {
+        src: &src,
+        dir,
+        local: None,
+    }
+    .study(root.get_ref())
+}
+
+/// [`load`] at station `me`: the same checks, but only `me`'s dataset must exist here (the
+/// other parties' files are on their machines).
+pub fn load_at(path: &Path, me: &str) -> Result<Study> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StudyError::Invalid(format!("{name}: cannot read the study file: {e}")))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    parse_at(&name, &text, dir, me)
+}
+
+/// [`parse`] at station `me` (see [`load_at`]).
+pub fn parse_at(name: &str, text: &str, dir: &Path, me: &str) -> Result<Study> {
+    let src = Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    };
+    let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
+    Checker {
+        src: &src,
+        dir,
+        local: Some(me),
+    }
+    .study(root.get_ref())
 }
 
 #[derive(Deserialize)]
@@ -269,6 +299,8 @@ const SECTIONS: [&str; 7] = [
 struct Checker<'a> {
     src: &'a Source,
     dir: &'a Path,
+    /// At a station: only this party's dataset must be on this machine.
+    local: Option<&'a str>,
 }
 
 type Entries<'a, 'i> = Vec<(
@@ -606,7 +638,8 @@ impl Checker<'_> {
         let raw: RawData = self.de(&ctx, &keys!["data", party], v)?;
         let at = |f: &str| keys!["data", party, f];
         let file = self.dir.join(&raw.file);
-        if raw.file.is_empty() || !file.is_file() {
+        let here = self.local.is_none_or(|me| me == party);
+        if raw.file.is_empty() || (here && !file.is_file()) {
             return Err(self.err(
                 &at("file"),
                 format!("{ctx} field file: no file {}", file.display()),

@@ -474,3 +474,18 @@ fn one_data_party_needs_no_linkage() {
     assert_eq!(s.data.len(), 1);
     assert!(s.linkage.is_none());
 }
+
+/// At a station only its own dataset must be on the machine.
+#[test]
+fn at_a_station_only_its_own_file_must_exist() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml");
+    let text = std::fs::read_to_string(&p)
+        .unwrap()
+        .replace("../../fixtures/synthetic/gp.csv", "elsewhere/gp.csv");
+    let dir = p.parent().unwrap();
+    assert!(tessera_study::validate::parse("study.toml", &text, dir).is_err());
+    let s = tessera_study::validate::parse_at("study.toml", &text, dir, "registry").unwrap();
+    assert_eq!(s.data.len(), 2);
+    let e = tessera_study::validate::parse_at("study.toml", &text, dir, "gp").unwrap_err();
+    assert!(e.to_string().contains("data.gp"), "{e}");
+}

@@ -480,11 +480,19 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
             return Err(format!("{name}: the parties opened different results"));
         }
         let (plain_secs, plain_coef, plain_iters) = plain_fit(*s, args.reps)?;
+        // Coefficients: absolute differences; the chi-square of a table: relative.
         let max_diff = per[0]
             .coef
             .iter()
             .zip(&plain_coef)
-            .map(|(a, b)| (a - b).abs())
+            .map(|(a, b)| {
+                let d = (a - b).abs();
+                if s.crosstab {
+                    d / b.abs().max(1.0)
+                } else {
+                    d
+                }
+            })
             .fold(0.0, f64::max);
         let ratio = seconds / plain_secs;
         entries.insert(
