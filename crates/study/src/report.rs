@@ -136,7 +136,7 @@ fn kaplan_meier(h: &mut String, r: &Value) {
                 escape(g)
             );
         }
-        h.push_str("<table><tr><th>time</th><th>at risk</th><th>events</th><th>survival</th><th>std err</th><th>lower</th><th>upper</th></tr>\n");
+        h.push_str("<table><tr><th>time</th><th>at risk</th><th>events up to time</th><th>survival</th><th>std err</th><th>lower</th><th>upper</th></tr>\n");
         for row in c["rows"].as_array().into_iter().flatten() {
             if row["shown"] == false {
                 let _ = writeln!(

@@ -574,10 +574,10 @@ impl fmt::Display for KmResult {
             }
             writeln!(
                 f,
-                "  {:>10} {:>8} {:>7} {:>10} {:>9} {:>10} {:>10}",
+                "  {:>10} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}",
                 "time",
                 "at_risk",
-                "events",
+                "cum_events",
                 "survival",
                 "std_err",
                 format!("lower {pct:.0}%"),
@@ -589,12 +589,12 @@ impl fmt::Display for KmResult {
                 ) {
                     (Some(a), Some(e), Some(s), Some(se), Some(lo), Some(hi)) => writeln!(
                         f,
-                        "  {:>10} {a:>8} {e:>7} {s:>10.6} {se:>9.6} {lo:>10.6} {hi:>10.6}",
+                        "  {:>10} {a:>8} {e:>10} {s:>10.6} {se:>9.6} {lo:>10.6} {hi:>10.6}",
                         r.time
                     )?,
                     _ => writeln!(
                         f,
-                        "  {:>10} {:>8} {:>7} {:>10} {:>9} {:>10} {:>10}",
+                        "  {:>10} {:>8} {:>10} {:>10} {:>9} {:>10} {:>10}",
                         r.time,
                         format!("<{}", self.min_cell),
                         "-",
