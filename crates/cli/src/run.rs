@@ -12,6 +12,7 @@
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no
 //! result (the others are still printed).
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,7 +20,7 @@ use std::time::Duration;
 use clap::Args;
 use tessera_net::identity::Identity;
 use tessera_study::render;
-use tessera_study::{RunOptions, StudyError, Transport};
+use tessera_study::{Progress, RunOptions, StudyError, Transport};
 
 /// Arguments of `tessera run`.
 #[derive(Args, Debug)]
@@ -52,6 +53,17 @@ pub struct RunArgs {
 }
 
 const FILES: [&str; 3] = ["results.json", "results.txt", "report.html"];
+
+/// The run's phase on one terminal line (only when standard error is a terminal).
+fn show_progress(step: usize, steps: usize, what: &str) {
+    let pct = 100 * step / steps.max(1);
+    let mut err = std::io::stderr();
+    let _ = write!(err, "\r\x1b[2K[{pct:>3}%] {what}");
+    if step == steps {
+        let _ = writeln!(err);
+    }
+    let _ = err.flush();
+}
 
 fn fail(e: &StudyError) -> ExitCode {
     eprintln!("tessera: {e}");
@@ -94,6 +106,9 @@ pub fn main(args: &RunArgs) -> ExitCode {
             Transport::Memory
         },
         timeout: Duration::from_secs(args.timeout.max(1)),
+        progress: std::io::stderr()
+            .is_terminal()
+            .then_some(show_progress as Progress),
     };
     let result = match (&args.as_party, &args.identity) {
         (Some(me), Some(dir)) => match Identity::load(dir) {

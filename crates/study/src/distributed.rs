@@ -117,9 +117,13 @@ pub fn run_party(
     );
     let ep = connect_tls(&cfg).map_err(|e| failed(slot, "connecting", e))?;
     let mut p = Party::setup(ep).map_err(|e| failed(slot, "set-up", e))?;
-    let run = party_main(study, &inputs, &mut p, &|p: &mut Party, frame| {
-        run_analyses(study, p, frame)
-    });
+    let run = party_main(
+        study,
+        &inputs,
+        &mut p,
+        &|p: &mut Party, frame| run_analyses(study, p, frame, opts.progress),
+        opts.progress,
+    );
     let run = match run {
         Ok(r) => r,
         Err(e) => {

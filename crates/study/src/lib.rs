@@ -29,5 +29,5 @@ pub use format::Study;
 #[cfg(test)]
 mod tests;
 
-pub use run::{run_local, RunOptions, StudyOutput, Transport};
+pub use run::{run_local, Progress, RunOptions, StudyOutput, Transport};
 pub use validate::{load, load_at};

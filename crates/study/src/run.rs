@@ -63,13 +63,20 @@ pub struct RunOptions {
     pub transport: Transport,
     /// Receive timeout of every party (also the TCP connection deadline).
     pub timeout: Duration,
+    /// Called as the run goes from phase to phase (by one party only).
+    pub progress: Option<Progress>,
 }
+
+/// A report of the run's phase: step (from 0), number of steps, and what starts now
+/// (`"done"` at the end).
+pub type Progress = fn(usize, usize, &str);
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             transport: Transport::Memory,
             timeout: Duration::from_secs(120),
+            progress: None,
         }
     }
 }
@@ -418,8 +425,16 @@ pub(crate) fn party_main<T>(
     inputs: &[Input],
     p: &mut Party,
     after: &(impl Fn(&mut Party, &Frame) -> Result<T> + Sync),
+    progress: Option<Progress>,
 ) -> Result<PartyRun<T>> {
     let me = p.id();
+    let steps = 2 + study.analyses.len();
+    let report = |step: usize, what: &str| {
+        if let Some(f) = progress {
+            f(step, steps, what);
+        }
+    };
+    report(0, "sharing the inputs");
     p.set_frac_bits(study.frac_bits);
     let (t0, s0) = (Instant::now(), p.stats());
     let mut shared: Vec<SharedInput> = Vec::with_capacity(inputs.len());
@@ -433,6 +448,7 @@ pub(crate) fn party_main<T>(
         shared.push(s);
     }
     let rows: Vec<usize> = shared.iter().map(|s| s.shape().rows).collect();
+    report(1, "linking the records");
     let schema: Vec<(String, Schema)> = inputs.iter().flat_map(|i| i.schema.clone()).collect();
     let (n, cols): (usize, Vec<AShare<u128>>) = if shared.len() == 1 {
         let s = shared.pop().expect("one input");
@@ -479,7 +495,8 @@ fn compute<T: Send>(
                 s.spawn(move || {
                     let ep = ep()?;
                     let mut p = Party::setup(ep).map_err(|e| failed(slot, "set-up", e))?;
-                    let r = party_main(study, inputs, &mut p, after);
+                    let progress = opts.progress.filter(|_| slot == 0);
+                    let r = party_main(study, inputs, &mut p, after, progress);
                     if let Err(e) = &r {
                         p.abort(&e.to_string());
                     }
@@ -525,9 +542,18 @@ pub(crate) fn run_analyses(
     study: &Study,
     p: &mut Party,
     frame: &Frame,
+    progress: Option<Progress>,
 ) -> Result<Vec<AnalysisRun>> {
     let mut out: Vec<AnalysisRun> = Vec::new();
-    for a in &study.analyses {
+    let steps = 2 + study.analyses.len();
+    for (i, a) in study.analyses.iter().enumerate() {
+        if let Some(f) = progress {
+            f(
+                2 + i,
+                steps,
+                &format!("analysis {} ({})", a.name, a.spec.kind()),
+            );
+        }
         let (t, s0) = (Instant::now(), p.stats());
         let r = match tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure) {
             Ok(o) => Ok(o),
@@ -537,6 +563,9 @@ pub(crate) fn run_analyses(
             Err(e) => Err(e.to_string()),
         };
         out.push((r, Cost::between(t, &s0, &p.stats())));
+    }
+    if let Some(f) = progress {
+        f(steps, steps, "done");
     }
     Ok(out)
 }
@@ -550,7 +579,8 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
     let (inputs, reports) = prepare_inputs(study, &tables)?;
     drop(tables);
     let runs = compute(study, &inputs, opts, |p, frame| {
-        run_analyses(study, p, frame)
+        let progress = opts.progress.filter(|_| p.id() == 0);
+        run_analyses(study, p, frame, progress)
     })?;
     let first = &runs[0];
     for r in &runs[1..] {

@@ -427,3 +427,28 @@ fn csv_values_are_checked_without_echoing_them() {
         &[None, Some(3.0), None, None, Some(1000.0)]
     );
 }
+
+static STEPS: std::sync::Mutex<Vec<(usize, usize, String)>> = std::sync::Mutex::new(Vec::new());
+
+fn record(step: usize, steps: usize, what: &str) {
+    STEPS.lock().unwrap().push((step, steps, what.to_string()));
+}
+
+#[test]
+fn progress_goes_through_every_phase_once() {
+    let s = example();
+    let opts = RunOptions {
+        progress: Some(record),
+        ..RunOptions::default()
+    };
+    run_local(&s, &opts).unwrap();
+    let steps = STEPS.lock().unwrap().clone();
+    let total = 2 + s.analyses.len();
+    assert_eq!(steps.len(), total + 1, "{steps:?}");
+    for (i, (step, n, _)) in steps.iter().enumerate() {
+        assert_eq!((*step, *n), (i, total));
+    }
+    assert_eq!(steps[1].2, "linking the records");
+    assert!(steps[2].2.starts_with("analysis km_by_stage"));
+    assert_eq!(steps[total].2, "done");
+}
