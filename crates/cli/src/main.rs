@@ -4,6 +4,7 @@ mod alloc;
 mod bench;
 mod init;
 mod run;
+mod station;
 
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ enum Command {
     /// Run a study (study.toml) with the three compute parties on this machine and print
     /// its results.
     Run(run::RunArgs),
+    /// The steward's commands at this station: receive a study, list the pending ones,
+    /// approve or refuse, show states, verify and show the audit log.
+    Station(station::StationArgs),
     /// Measure the system (seconds, bytes, rounds).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => return run::main(&args),
+        Command::Station(args) => return station::main(&args),
         Command::Init(args) => init::run(&args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),
         Command::BenchParty(args) => bench::party::run(&args),

@@ -129,6 +129,9 @@ impl SourceConfig {
 pub struct Config {
     /// The file's text and name (for locating later errors).
     pub source: Source,
+    /// The folder paths in the file are relative to (that of `station.toml`); studies
+    /// received by this station name their dataset relative to it too.
+    pub dir: PathBuf,
     /// This station's name (its party name in studies).
     pub name: String,
     /// TLS identity files.
@@ -445,6 +448,7 @@ impl Checker<'_> {
         let policy = self.policy(raw.policy, &sources)?;
         Ok(Config {
             source: self.src.clone(),
+            dir: self.dir.to_path_buf(),
             name: st.name,
             identity,
             listen: st.listen,

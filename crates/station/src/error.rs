@@ -42,6 +42,10 @@ pub enum StationError {
     /// `station.toml` is invalid: `station.toml:LINE:COL: what is wrong`.
     #[error("{0}")]
     Config(String),
+    /// The study file is invalid at this station (`study.toml:LINE:COL: what is wrong`):
+    /// nothing was recorded.
+    #[error(transparent)]
+    Study(#[from] tessera_study::StudyError),
     /// The audit log failed (see [`AuditError`]).
     #[error(transparent)]
     Audit(#[from] AuditError),

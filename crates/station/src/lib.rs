@@ -13,17 +13,21 @@
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
 //!   refused), persisted in the audit log's SQLite file; every transition is audited.
+//! - [`receive`]: validate a study at this station, let the policy decide, record both —
+//!   the one function behind `tessera station receive` and the service's submit endpoint.
 //!
 //! There is no cryptographic protocol code here (SHA-256 for the audit chain is the only
 //! hashing), and nothing here touches shares: the MPC crates stay free of I/O, this one
-//! free of protocols. The service that assembles these pieces (`tessera station serve`)
-//! is not written yet; see `docs/station.md`.
+//! free of protocols. The steward's commands (`tessera station receive | pending | approve |
+//! refuse | status | audit`) are in the CLI; the service that assembles these pieces
+//! (`tessera station serve`) is not written yet; see `docs/station.md`.
 
 pub mod approval;
 pub mod audit;
 pub mod config;
 pub mod error;
 pub mod policy;
+pub mod receive;
 mod time;
 
 pub use approval::{Approvals, StudyRecord, StudyState};
@@ -31,3 +35,4 @@ pub use audit::{AuditLog, Entry, EntryKind, Problem, VerifyReport};
 pub use config::Config;
 pub use error::{AuditError, StationError};
 pub use policy::{effective_disclosure, evaluate, Decision, Policy};
+pub use receive::{receive, receive_text, Received};

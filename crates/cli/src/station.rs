@@ -1,0 +1,443 @@
+//! `tessera station …`: the steward's commands at one station.
+//!
+//! Every command reads `--config station.toml` (default `./station.toml`; paths in it are
+//! relative to it) and works on the station's audit file (`[station] audit`), which holds
+//! the hash-chained audit log and the state of every study received:
+//!
+//! - `receive STUDY.toml`: validate the study here, let the policy decide, record it;
+//! - `pending`: the studies waiting for a person;
+//! - `approve ID [--by NAME]`, `refuse ID --why TEXT [--by NAME]`: a person's decision;
+//! - `status [ID]`: one study's state and reason, or every study's;
+//! - `audit verify [--anchor N:HASH]`: check the chain (and the studies' states against
+//!   it), print the entry count and head hash to keep outside the file;
+//! - `audit show [--study ID]`: the entries.
+//!
+//! The logic is in `tessera-station` ([`tessera_station::receive`], [`Approvals`],
+//! [`tessera_station::AuditLog`]); this module only parses arguments and prints. Nothing
+//! printed is patient-level: studies, decisions and the audit entries (which hold only
+//! aggregate, policy-approved results).
+//!
+//! Exit codes: 0 done (for `receive`: approved or waiting for a person); 1 the audit file
+//! could not be read or written; 2 invalid input (configuration, study file, arguments, an
+//! unknown study id, a decision the study's state does not allow); 3 `receive`: the policy
+//! refused the study; 4 `audit verify`: the log (or the studies' states) was tampered with.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use tessera_station::approval::StudyRecord;
+use tessera_station::audit::{Entry, GENESIS};
+use tessera_station::{Approvals, AuditError, Config, Decision, StationError, StudyState};
+
+/// Arguments of `tessera station`.
+#[derive(Args, Debug)]
+pub struct StationArgs {
+    /// The station's configuration (see docs/station.md).
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        default_value = "station.toml"
+    )]
+    pub config: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: StationCommand,
+}
+
+/// The steward's commands.
+#[derive(Subcommand, Debug)]
+pub enum StationCommand {
+    /// Receive a study: validate it at this station, evaluate it against the policy, record
+    /// it and the decision in the audit log. Exit 0 approved or waiting for a person, 3
+    /// refused, 2 invalid.
+    Receive {
+        /// The study file (its dataset for this station is relative to station.toml).
+        study: PathBuf,
+        /// Who submitted it (recorded in the audit log).
+        #[arg(long, value_name = "NAME", default_value = "command-line")]
+        from: String,
+    },
+    /// List the studies waiting for a person (id, received at, why they wait).
+    Pending,
+    /// Approve a study that waits for a person.
+    Approve {
+        /// The study's id.
+        id: String,
+        /// Who approves (recorded in the audit log; default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Refuse a study (waiting, or approved and not yet run): it stops at every station,
+    /// and the reason is shown to the researcher.
+    Refuse {
+        /// The study's id.
+        id: String,
+        /// Why (shown to the researcher, recorded in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        why: String,
+        /// Who refuses (recorded in the audit log; default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+    },
+    /// Show one study's state and reason, or every study's.
+    Status {
+        /// The study's id (all studies if omitted).
+        id: Option<String>,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `tessera station audit …`.
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Verify the hash chain, the recorded head, the append-only triggers and the studies'
+    /// states against the log; print the entry count and head hash (keep them outside the
+    /// file). Exit 0 intact, 4 tampered (every problem listed).
+    Verify {
+        /// A head recorded earlier, `COUNT:HASH` (as printed by this command): the log must
+        /// still contain entry COUNT with that hash. Catches a tail deleted together with
+        /// the head record.
+        #[arg(long, value_name = "COUNT:HASH")]
+        anchor: Option<String>,
+    },
+    /// Print the entries: seq, time, kind, study, actor, details.
+    Show {
+        /// Only the entries about this study.
+        #[arg(long, value_name = "ID")]
+        study: Option<String>,
+    },
+}
+
+/// A failure, with the exit code it maps to.
+struct Fail {
+    code: u8,
+    message: String,
+}
+
+impl Fail {
+    fn new(code: u8, message: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Maps a station error to its exit code; `file` (the audit file) prefixes the messages that
+/// do not name a file themselves.
+fn fail(e: StationError, file: &str) -> Fail {
+    match e {
+        StationError::Config(m) => Fail::new(2, m),
+        StationError::Study(e) => Fail::new(2, e.to_string()),
+        StationError::Audit(AuditError::Tampered { .. }) => Fail::new(4, e.to_string()),
+        StationError::Audit(AuditError::Invalid(m)) => Fail::new(1, format!("{file}: {m}")),
+        StationError::Audit(AuditError::Db { .. }) => Fail::new(1, e.to_string()),
+        StationError::UnknownStudy(_)
+        | StationError::AlreadyReceived(_)
+        | StationError::Transition { .. }
+        | StationError::Invalid(_) => Fail::new(2, format!("{file}: {e}")),
+    }
+}
+
+/// Runs `tessera station …`; the exit code is documented in the module docs.
+pub fn main(args: &StationArgs) -> ExitCode {
+    match run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("tessera: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(args: &StationArgs) -> Result<u8, Fail> {
+    let config = tessera_station::config::load(&args.config).map_err(|e| fail(e, ""))?;
+    let file = config.audit.display().to_string();
+    match &args.command {
+        StationCommand::Receive { study, from } => receive(&config, &file, study, from),
+        StationCommand::Pending => pending(&config, &file),
+        StationCommand::Approve { id, by } => {
+            let by = person(by.as_deref());
+            let mut a = open_existing(&config, &file)?
+                .ok_or_else(|| fail(StationError::UnknownStudy(id.clone()), &file))?;
+            let rec = a.approve(id, &by).map_err(|e| fail(e, &file))?;
+            println!("study {} approved by {by}", rec.id);
+            Ok(0)
+        }
+        StationCommand::Refuse { id, why, by } => {
+            let by = person(by.as_deref());
+            let mut a = open_existing(&config, &file)?
+                .ok_or_else(|| fail(StationError::UnknownStudy(id.clone()), &file))?;
+            let rec = a.refuse(id, &by, why).map_err(|e| fail(e, &file))?;
+            println!("study {} refused by {by}: {}", rec.id, why.trim());
+            Ok(0)
+        }
+        StationCommand::Status { id } => status(&config, &file, id.as_deref()),
+        StationCommand::Audit(AuditCommand::Verify { anchor }) => {
+            verify(&config, &file, anchor.as_deref())
+        }
+        StationCommand::Audit(AuditCommand::Show { study }) => show(&config, &file, study),
+    }
+}
+
+/// The person deciding: `--by`, else $USER, else "steward".
+fn person(by: Option<&str>) -> String {
+    by.map(str::to_string)
+        .or_else(|| std::env::var("USER").ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "steward".to_string())
+}
+
+/// Opens the audit file if it exists (reading commands never create it).
+fn open_existing(config: &Config, file: &str) -> Result<Option<Approvals>, Fail> {
+    if !config.audit.exists() {
+        return Ok(None);
+    }
+    Approvals::open(&config.audit)
+        .map(Some)
+        .map_err(|e| fail(e, file))
+}
+
+fn receive(config: &Config, file: &str, study: &Path, from: &str) -> Result<u8, Fail> {
+    let mut approvals = Approvals::open(&config.audit).map_err(|e| fail(e, file))?;
+    let got =
+        tessera_station::receive(config, &mut approvals, study, from).map_err(|e| fail(e, file))?;
+    println!(
+        "study {} received at station {}",
+        got.record.id, config.name
+    );
+    match &got.decision {
+        Decision::Approve { rule } => {
+            println!("approved by rule {rule}");
+            Ok(0)
+        }
+        Decision::Refuse { reasons } => {
+            println!("refused by the policy:");
+            for r in reasons {
+                println!("  - {r}");
+            }
+            Ok(3)
+        }
+        Decision::NeedsPerson { why } => {
+            println!(
+                "waiting for a person (tessera station approve|refuse {}):",
+                got.record.id
+            );
+            print_indented(why);
+            Ok(0)
+        }
+    }
+}
+
+fn print_indented(text: &str) {
+    for line in text.lines() {
+        println!("  {line}");
+    }
+}
+
+fn pending(config: &Config, file: &str) -> Result<u8, Fail> {
+    let list = match open_existing(config, file)? {
+        Some(a) => a.pending().map_err(|e| fail(e, file))?,
+        None => Vec::new(),
+    };
+    if list.is_empty() {
+        println!("no study is waiting for a person");
+        return Ok(0);
+    }
+    println!(
+        "{} stud{} waiting for a person:",
+        list.len(),
+        plural(list.len())
+    );
+    for r in &list {
+        println!("{}  received {}", r.id, r.received_at);
+        if let Some(why) = &r.reason {
+            print_indented(why);
+        }
+    }
+    Ok(0)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        "y"
+    } else {
+        "ies"
+    }
+}
+
+fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
+    let approvals = open_existing(config, file)?;
+    match id {
+        Some(id) => {
+            let rec = match &approvals {
+                Some(a) => a.get(id).map_err(|e| fail(e, file))?,
+                None => None,
+            }
+            .ok_or_else(|| fail(StationError::UnknownStudy(id.to_string()), file))?;
+            print_record(&rec);
+        }
+        None => {
+            let all = match &approvals {
+                Some(a) => a.all().map_err(|e| fail(e, file))?,
+                None => Vec::new(),
+            };
+            if all.is_empty() {
+                println!("no study received");
+            }
+            for r in &all {
+                let why = r
+                    .reason
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("");
+                println!("{}  {}  {}", r.id, r.state, why);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn print_record(r: &StudyRecord) {
+    println!("study {}: {}", r.id, r.state);
+    println!("  received {}", r.received_at);
+    if let (Some(at), Some(by)) = (&r.decided_at, &r.decided_by) {
+        println!("  decided  {at} by {by}");
+    }
+    if let Some(why) = &r.reason {
+        let label = match r.state {
+            StudyState::Pending => "waiting because:",
+            StudyState::Approved => "approved:",
+            StudyState::Refused => "reasons:",
+        };
+        println!("  {label}");
+        for line in why.lines() {
+            println!("    {line}");
+        }
+    }
+}
+
+/// Parses `COUNT:HASH`.
+fn parse_anchor(a: &str) -> Result<(u64, String), Fail> {
+    let bad = || {
+        Fail::new(
+            2,
+            format!(
+                "--anchor {a:?}: expected COUNT:HASH (as `tessera station audit verify` prints)"
+            ),
+        )
+    };
+    let (n, h) = a.split_once(':').ok_or_else(bad)?;
+    let n: u64 = n.trim().parse().map_err(|_| bad())?;
+    let h = h.trim().to_ascii_lowercase();
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((n, h))
+}
+
+fn verify(config: &Config, file: &str, anchor: Option<&str>) -> Result<u8, Fail> {
+    let anchor = anchor.map(parse_anchor).transpose()?;
+    if !config.audit.exists() {
+        println!("audit log {file}: TAMPERED or never created: the file does not exist");
+        return Ok(4);
+    }
+    let approvals = match Approvals::open(&config.audit) {
+        Ok(a) => a,
+        Err(StationError::Audit(AuditError::Tampered { problems, .. })) => {
+            return Ok(report_problems(
+                file,
+                problems.iter().map(|p| p.to_string()),
+            ));
+        }
+        Err(e) => return Err(fail(e, file)),
+    };
+    let log = approvals.log();
+    let mut problems: Vec<String> = Vec::new();
+    let report = match log.verify() {
+        Ok(r) => Some(r),
+        Err(AuditError::Tampered { problems: p, .. }) => {
+            problems.extend(p.iter().map(|p| p.to_string()));
+            None
+        }
+        Err(e) => return Err(fail(e.into(), file)),
+    };
+    // The anchor is checked even when the log fails otherwise (it may be the only sign of
+    // a rewritten tail); an unreadable log counts as not containing it.
+    if let Some((count, head)) = &anchor {
+        let found = if *count == 0 {
+            Some(GENESIS.to_string())
+        } else {
+            log.entries()
+                .ok()
+                .and_then(|es| es.into_iter().find(|e| e.seq == *count))
+                .map(|e| e.hash)
+        };
+        if found.as_deref() != Some(head.as_str()) {
+            problems.push(format!(
+                "the anchor does not match: the log has no entry {count} with hash {head} \
+                 (entries were deleted or rewritten)"
+            ));
+        }
+    }
+    // The studies' states are not hash-chained: compare them with what the log says.
+    match approvals.check_against_log() {
+        Ok(d) => problems.extend(d),
+        // An unreadable entry is already reported by verify.
+        Err(_) if !problems.is_empty() => {}
+        Err(e) => return Err(fail(e, file)),
+    }
+    match report {
+        Some(r) if problems.is_empty() => {
+            println!("audit log {file}: intact");
+            println!("  entries checked  {}", r.entries);
+            println!("  head             {}", r.head);
+            println!(
+                "keep this anchor outside the file, and check it later with \
+                 --anchor {}:{}",
+                r.entries, r.head
+            );
+            Ok(0)
+        }
+        _ => Ok(report_problems(file, problems.into_iter())),
+    }
+}
+
+fn report_problems(file: &str, problems: impl Iterator<Item = String>) -> u8 {
+    println!("audit log {file}: TAMPERED");
+    for p in problems {
+        println!("  - {p}");
+    }
+    4
+}
+
+fn show(config: &Config, file: &str, study: &Option<String>) -> Result<u8, Fail> {
+    let entries: Vec<Entry> = match open_existing(config, file)? {
+        None => Vec::new(),
+        Some(a) => match study {
+            Some(id) => a.log().entries_for(id),
+            None => a.log().entries(),
+        }
+        .map_err(|e| fail(e.into(), file))?,
+    };
+    if entries.is_empty() {
+        println!("no entries");
+    }
+    for e in &entries {
+        println!(
+            "{:>5}  {}  {:<14}  {:<20}  {:<12}  {}",
+            e.seq,
+            e.time,
+            e.kind.as_str(),
+            e.study.as_deref().unwrap_or("-"),
+            e.actor,
+            e.details
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,524 @@
+//! `tessera station …` as a steward runs it: real processes of the built binary in a fresh
+//! folder, station identities made with `tessera init`, a policy that approves
+//! Kaplan–Meier studies automatically and sends anything else to a person, and the audit
+//! file tampered with directly (rusqlite) to check that `audit verify` notices.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A fresh folder under the system's temporary folder.
+fn scratch(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-station-cli-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `tessera ARGS` in `dir`.
+fn tessera(dir: &Path, args: &[&str]) -> Output {
+    Command::new(EXE)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run tessera")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs `tessera ARGS` in `dir`, checks the exit code, returns stdout and stderr.
+fn expect(dir: &Path, args: &[&str], code: i32) -> (String, String) {
+    let o = tessera(dir, args);
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "tessera {args:?}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    (out, err)
+}
+
+/// Creates an identity with `tessera init` in `dir/name` and returns its fingerprint.
+fn init(dir: &Path, name: &str) -> String {
+    let (out, _) = expect(dir, &["init", "--name", name, "--out", name], 0);
+    out.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no fingerprint in {out}"))
+        .to_string()
+}
+
+/// A station folder: the registry's identity, the identities of the two stations it
+/// trusts, its data and station.toml. Studies go in `studies/` (not beside the data: the
+/// station resolves a study's dataset against its own folder).
+fn station(tag: &str) -> PathBuf {
+    let dir = scratch(tag);
+    init(&dir, "registry");
+    let gp = init(&dir, "gp");
+    let institute = init(&dir, "institute");
+    fs::write(
+        dir.join("registry.csv"),
+        "patient_id,time,event,stage,postcode\n1,3.5,1,2,AB1\n2,4.0,0,1,CD2\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.join("station.toml"),
+        format!(
+            r#"[station]
+name = "registry"
+identity = {{ key = "registry/station.key", certificate = "registry/station.crt" }}
+listen = "127.0.0.1:7000"
+
+[[trusted]]
+name = "gp"
+address = "127.0.0.1:7001"
+fingerprint = "sha256:{gp}"
+
+[[trusted]]
+name = "institute"
+address = "127.0.0.1:7002"
+fingerprint = "sha256:{institute}"
+
+[sources.cases]
+kind = "csv"
+file = "registry.csv"
+columns = {{ patient_id = "key", time = "numeric", event = "binary", stage = "categorical", postcode = "categorical" }}
+
+[policy]
+analyses = ["kaplan_meier", "logrank", "cox"]
+disallowed_columns = ["postcode"]
+recipients = ["researcher"]
+min_rows = 50
+
+[[policy.auto_approve]]
+name = "km-only"
+recipients = ["researcher"]
+kinds = ["kaplan_meier"]
+"#
+        ),
+    )
+    .unwrap();
+    fs::create_dir_all(dir.join("studies")).unwrap();
+    dir
+}
+
+/// A study `id` of the registry with the GP and the institute computing; `columns` are
+/// extra lines of `[data.registry.columns]`, `analyses` extra `[[analysis]]` entries after
+/// a Kaplan–Meier curve by stage.
+fn study(dir: &Path, id: &str, columns: &str, analyses: &str) -> String {
+    let rel = format!("studies/{id}.toml");
+    fs::write(
+        dir.join(&rel),
+        format!(
+            r#"[study]
+id = "{id}"
+title = "Survival by stage"
+
+[parties.registry]
+compute = 0
+[parties.gp]
+compute = 1
+[parties.institute]
+compute = 2
+
+[data.registry]
+file = "registry.csv"
+[data.registry.columns]
+time = "numeric"
+event = "binary"
+stage = {{ type = "categorical", levels = ["1", "2", "3", "4"] }}
+{columns}
+
+[recipients.researcher]
+
+[[analysis]]
+name = "km"
+kind = "kaplan_meier"
+time = "registry.time"
+event = "registry.event"
+group = "registry.stage"
+{analyses}
+"#
+        ),
+    )
+    .unwrap();
+    rel
+}
+
+const COX: &str = r#"
+[[analysis]]
+name = "cox"
+kind = "cox"
+time = "registry.time"
+event = "registry.event"
+covariates = ["registry.stage"]
+"#;
+
+const POSTCODE: &str = r#"postcode = { type = "categorical", levels = ["AB1", "CD2"] }"#;
+
+#[test]
+fn a_study_a_rule_covers_is_approved() {
+    let dir = station("auto");
+    let km = study(&dir, "km-2026", "", "");
+    let (out, _) = expect(&dir, &["station", "receive", &km], 0);
+    assert!(out.contains("study km-2026 received"), "{out}");
+    assert!(out.contains("approved by rule km-only"), "{out}");
+    assert!(dir.join("audit.sqlite").is_file());
+
+    let (out, _) = expect(&dir, &["station", "status", "km-2026"], 0);
+    assert!(out.contains("study km-2026: approved"), "{out}");
+    assert!(out.contains("by policy"), "{out}");
+    let (out, _) = expect(&dir, &["station", "pending"], 0);
+    assert!(out.contains("no study is waiting"), "{out}");
+
+    // Received once only.
+    let (_, err) = expect(&dir, &["station", "receive", &km], 2);
+    assert!(
+        err.contains("km-2026") && err.contains("already received"),
+        "{err}"
+    );
+
+    // The log: received, then approved by the policy.
+    let (out, _) = expect(&dir, &["station", "audit", "show", "--study", "km-2026"], 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].contains("study_received"), "{out}");
+    assert!(
+        lines[1].contains("approved") && lines[1].contains("km-only"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_study_no_rule_covers_waits_for_a_person_who_approves_it() {
+    let dir = station("person");
+    let cox = study(&dir, "cox-2026", "", COX);
+    let (out, _) = expect(&dir, &["station", "receive", &cox], 0);
+    assert!(out.contains("waiting for a person"), "{out}");
+    // Why: the rule and what did not fit.
+    assert!(out.contains("km-only") && out.contains("cox"), "{out}");
+
+    let (out, _) = expect(&dir, &["station", "pending"], 0);
+    assert!(out.contains("1 study waiting"), "{out}");
+    assert!(out.contains("cox-2026"), "{out}");
+    let (out, _) = expect(&dir, &["station", "status"], 0);
+    assert!(out.contains("cox-2026  pending"), "{out}");
+
+    let (out, _) = expect(
+        &dir,
+        &["station", "approve", "cox-2026", "--by", "Dr Steward"],
+        0,
+    );
+    assert!(out.contains("cox-2026 approved by Dr Steward"), "{out}");
+    let (out, _) = expect(&dir, &["station", "status", "cox-2026"], 0);
+    assert!(out.contains("study cox-2026: approved"), "{out}");
+    assert!(out.contains("by Dr Steward"), "{out}");
+    let (out, _) = expect(&dir, &["station", "pending"], 0);
+    assert!(out.contains("no study is waiting"), "{out}");
+
+    // Approving twice is a wrong state, and says so.
+    let (_, err) = expect(&dir, &["station", "approve", "cox-2026"], 2);
+    assert!(
+        err.contains("cox-2026") && err.contains("is approved"),
+        "{err}"
+    );
+
+    let (out, _) = expect(&dir, &["station", "audit", "show"], 0);
+    let approved = out
+        .lines()
+        .find(|l| l.contains(" approved "))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(approved.contains("Dr Steward"), "{out}");
+}
+
+#[test]
+fn a_person_refuses_with_a_reason() {
+    let dir = station("refuse");
+    let cox = study(&dir, "cox-2026", "", COX);
+    expect(&dir, &["station", "receive", &cox], 0);
+    // A refusal needs a reason.
+    expect(&dir, &["station", "refuse", "cox-2026"], 2);
+    let (_, err) = expect(&dir, &["station", "refuse", "cox-2026", "--why", "  "], 2);
+    assert!(err.contains("reason"), "{err}");
+
+    let why = "the ethics board has not approved Cox models on this registry";
+    let (out, _) = expect(
+        &dir,
+        &[
+            "station", "refuse", "cox-2026", "--why", why, "--by", "alice",
+        ],
+        0,
+    );
+    assert!(out.contains("refused by alice"), "{out}");
+    let (out, _) = expect(&dir, &["station", "status", "cox-2026"], 0);
+    assert!(out.contains("study cox-2026: refused"), "{out}");
+    assert!(out.contains(why), "{out}");
+    let (out, _) = expect(
+        &dir,
+        &["station", "audit", "show", "--study", "cox-2026"],
+        0,
+    );
+    assert!(out.contains("refused") && out.contains(why), "{out}");
+
+    // Refused is final.
+    let (_, err) = expect(&dir, &["station", "approve", "cox-2026"], 2);
+    assert!(err.contains("is refused"), "{err}");
+    let (_, err) = expect(
+        &dir,
+        &["station", "refuse", "cox-2026", "--why", "again"],
+        2,
+    );
+    assert!(err.contains("is refused"), "{err}");
+}
+
+#[test]
+fn a_study_against_the_policy_is_refused_naming_the_rule() {
+    let dir = station("policy");
+    let pc = study(&dir, "postcodes", POSTCODE, "");
+    let (out, _) = expect(&dir, &["station", "receive", &pc], 3);
+    assert!(out.contains("refused by the policy"), "{out}");
+    assert!(
+        out.contains("disallowed_columns") && out.contains("postcode"),
+        "{out}"
+    );
+    let (out, _) = expect(&dir, &["station", "status", "postcodes"], 0);
+    assert!(out.contains("study postcodes: refused"), "{out}");
+    assert!(out.contains("disallowed_columns"), "{out}");
+    // A refusal by the policy is never waiting.
+    let (out, _) = expect(&dir, &["station", "pending"], 0);
+    assert!(out.contains("no study is waiting"), "{out}");
+    expect(&dir, &["station", "approve", "postcodes"], 2);
+}
+
+#[test]
+fn bad_input_is_named_and_exits_2() {
+    let dir = station("bad");
+    // Unknown ids, before and after the audit file exists.
+    let (_, err) = expect(&dir, &["station", "approve", "no-such-study"], 2);
+    assert!(err.contains("no-such-study"), "{err}");
+    let (_, err) = expect(&dir, &["station", "status", "no-such-study"], 2);
+    assert!(err.contains("no-such-study"), "{err}");
+    let km = study(&dir, "km", "", "");
+    expect(&dir, &["station", "receive", &km], 0);
+    let (_, err) = expect(
+        &dir,
+        &["station", "refuse", "no-such-study", "--why", "x"],
+        2,
+    );
+    assert!(
+        err.contains("no-such-study") && err.contains("audit.sqlite"),
+        "{err}"
+    );
+
+    // An invalid study names the file and the place, and records nothing.
+    let broken = dir.join("studies/broken.toml");
+    fs::write(&broken, "[study]\nid = \"broken\"\nfoo = 1\n").unwrap();
+    let (_, err) = expect(&dir, &["station", "receive", "studies/broken.toml"], 2);
+    assert!(err.contains("studies/broken.toml:"), "{err}");
+    let (_, err) = expect(&dir, &["station", "receive", "studies/missing.toml"], 2);
+    assert!(err.contains("studies/missing.toml"), "{err}");
+    let (out, _) = expect(&dir, &["station", "status"], 0);
+    assert!(!out.contains("broken"), "{out}");
+
+    // A missing or invalid configuration.
+    let (_, err) = expect(&dir, &["station", "--config", "nope.toml", "pending"], 2);
+    assert!(err.contains("nope.toml"), "{err}");
+    fs::write(dir.join("bad.toml"), "[station]\nname = 3\n").unwrap();
+    let (_, err) = expect(&dir, &["station", "pending", "--config", "bad.toml"], 2);
+    assert!(err.contains("bad.toml:"), "{err}");
+
+    // The configuration found from elsewhere: paths relative to it.
+    let (out, _) = expect(
+        &std::env::temp_dir(),
+        &[
+            "station",
+            "--config",
+            dir.join("station.toml").to_str().unwrap(),
+            "status",
+        ],
+        0,
+    );
+    assert!(out.contains("km  approved"), "{out}");
+}
+
+/// Receives an approved, a pending and a refused study; returns the station folder.
+fn busy_station(tag: &str) -> PathBuf {
+    let dir = station(tag);
+    let km = study(&dir, "km", "", "");
+    let cox = study(&dir, "cox", "", COX);
+    let pc = study(&dir, "pc", POSTCODE, "");
+    expect(&dir, &["station", "receive", &km], 0);
+    expect(&dir, &["station", "receive", &cox], 0);
+    expect(&dir, &["station", "receive", &pc], 3);
+    expect(&dir, &["station", "approve", "cox", "--by", "bob"], 0);
+    dir
+}
+
+/// The (count, head) an intact `audit verify` prints.
+fn verified(dir: &Path) -> (u64, String) {
+    let (out, _) = expect(dir, &["station", "audit", "verify"], 0);
+    assert!(out.contains("intact"), "{out}");
+    let count = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("entries checked"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim()
+        .parse()
+        .unwrap();
+    let head = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("head"))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim()
+        .to_string();
+    assert_eq!(head.len(), 64, "{out}");
+    (count, head)
+}
+
+#[test]
+fn audit_verify_is_intact_then_finds_an_altered_entry() {
+    let dir = busy_station("tamper");
+    // 1, 2: km received, approved by the rule; 3: cox received (pending); 4, 5: pc
+    // received, refused by the policy; 6: cox approved by bob.
+    let (count, head) = verified(&dir);
+    assert_eq!(count, 6);
+    let anchor = format!("{count}:{head}");
+    expect(
+        &dir,
+        &["station", "audit", "verify", "--anchor", &anchor],
+        0,
+    );
+    // The log grows; the old anchor still holds.
+    let later = study(&dir, "km-later", "", "");
+    expect(&dir, &["station", "receive", &later], 0);
+    assert_eq!(verified(&dir).0, 8);
+    expect(
+        &dir,
+        &["station", "audit", "verify", "--anchor", &anchor],
+        0,
+    );
+
+    // The triggers refuse a plain UPDATE …
+    let db = rusqlite::Connection::open(dir.join("audit.sqlite")).unwrap();
+    assert!(db
+        .execute(
+            "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 6",
+            []
+        )
+        .is_err());
+    // … so drop the trigger first, then rewrite who approved the Cox study.
+    db.execute_batch(
+        "DROP TRIGGER audit_entries_no_update;
+         UPDATE audit_entries SET actor = 'mallory' WHERE seq = 6;",
+    )
+    .unwrap();
+    drop(db);
+    let (out, _) = expect(&dir, &["station", "audit", "verify"], 4);
+    assert!(out.contains("TAMPERED"), "{out}");
+    assert!(out.contains("entry 6 was altered"), "{out}");
+    assert!(
+        out.contains("trigger audit_entries_no_update was dropped"),
+        "{out}"
+    );
+    assert!(!out.contains("entry 5 was altered"), "{out}");
+}
+
+#[test]
+fn audit_verify_finds_a_deleted_entry_an_anchor_and_a_forged_state() {
+    let dir = busy_station("delete");
+    let (count, head) = verified(&dir);
+
+    // A study's state is not chained: flip the refused one to approved.
+    let db = rusqlite::Connection::open(dir.join("audit.sqlite")).unwrap();
+    db.execute("UPDATE studies SET state = 'approved' WHERE id = 'pc'", [])
+        .unwrap();
+    let (out, _) = expect(&dir, &["station", "audit", "verify"], 4);
+    assert!(
+        out.contains("study pc: stored as approved, the audit log says refused"),
+        "{out}"
+    );
+    db.execute("UPDATE studies SET state = 'refused' WHERE id = 'pc'", [])
+        .unwrap();
+    verified(&dir);
+
+    // Delete the last entry and roll the head record back consistently: only the anchor
+    // kept outside the file notices.
+    let (prev_hash,): (String,) = db
+        .query_row(
+            "SELECT prev_hash FROM audit_entries WHERE seq = ?1",
+            [count as i64],
+            |r| Ok((r.get(0)?,)),
+        )
+        .unwrap();
+    db.execute_batch("DROP TRIGGER audit_entries_no_delete;")
+        .unwrap();
+    db.execute("DELETE FROM audit_entries WHERE seq = ?1", [count as i64])
+        .unwrap();
+    db.execute(
+        "UPDATE audit_meta SET value = ?1 WHERE key = 'count'",
+        [(count - 1).to_string()],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE audit_meta SET value = ?1 WHERE key = 'head'",
+        [prev_hash],
+    )
+    .unwrap();
+    let (out, _) = expect(
+        &dir,
+        &[
+            "station",
+            "audit",
+            "verify",
+            "--anchor",
+            &format!("{count}:{head}"),
+        ],
+        4,
+    );
+    assert!(out.contains("the anchor does not match"), "{out}");
+    assert!(out.contains("trigger audit_entries_no_delete"), "{out}");
+    // The deleted entry was bob's approval: the stored state no longer matches the log.
+    assert!(
+        out.contains("study cox: stored as approved, the audit log says pending"),
+        "{out}"
+    );
+
+    // A deleted entry in the middle.
+    db.execute("DELETE FROM audit_entries WHERE seq = 2", [])
+        .unwrap();
+    drop(db);
+    let (out, _) = expect(&dir, &["station", "audit", "verify"], 4);
+    assert!(out.contains("entry 2 is missing"), "{out}");
+    assert!(out.contains("entry 3 does not follow"), "{out}");
+
+    let (_, err) = expect(&dir, &["station", "audit", "verify", "--anchor", "x"], 2);
+    assert!(err.contains("COUNT:HASH"), "{err}");
+}
+
+#[test]
+fn a_missing_audit_file_does_not_verify() {
+    let dir = station("missing");
+    let (out, _) = expect(&dir, &["station", "audit", "verify"], 4);
+    assert!(
+        out.contains("audit.sqlite") && out.contains("does not exist"),
+        "{out}"
+    );
+    // Reading commands do not create it.
+    expect(&dir, &["station", "pending"], 0);
+    expect(&dir, &["station", "audit", "show"], 0);
+    assert!(!dir.join("audit.sqlite").exists());
+}

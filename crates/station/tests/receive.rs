@@ -1,0 +1,84 @@
+//! `receive`: a study validated at this station (its dataset resolved against the station's
+//! folder, the other parties' files absent), decided by the policy and recorded; an invalid
+//! study is an error and leaves no trace.
+
+mod common;
+
+use common::*;
+use tessera_station::approval::{Approvals, StudyState};
+use tessera_station::audit::EntryKind;
+use tessera_station::policy::Decision;
+use tessera_station::{receive, receive_text, StationError};
+
+#[test]
+fn a_study_is_validated_here_decided_and_recorded() {
+    let dir = folder("recv-ok");
+    // Only this station's data is here: the GP's file is on the GP's machine.
+    std::fs::remove_file(dir.join("gp.csv")).unwrap();
+    let config = station(&dir, POLICY);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    // The study file lives elsewhere; its dataset is the station's.
+    let elsewhere = dir.join("inbox");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let path = elsewhere.join("study.toml");
+    std::fs::write(&path, STUDY).unwrap();
+    let got = receive(&config, &mut a, &path, "alice").unwrap();
+    assert!(
+        matches!(got.decision, Decision::NeedsPerson { .. }),
+        "{got:?}"
+    );
+    assert_eq!(got.record.id, "survival-2026");
+    assert_eq!(got.record.state, StudyState::Pending);
+    let log = a.log().entries_for("survival-2026").unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].kind, EntryKind::StudyReceived);
+    assert_eq!(log[0].actor, "alice");
+    // Once only.
+    assert!(matches!(
+        receive(&config, &mut a, &path, "alice"),
+        Err(StationError::AlreadyReceived(_))
+    ));
+}
+
+#[test]
+fn a_refusal_is_a_decision_not_an_error() {
+    let dir = folder("recv-refuse");
+    let config = station(&dir, POLICY);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    let text = STUDY.replace(
+        "age = \"numeric\"",
+        "age = \"numeric\"\npostcode = { type = \"categorical\", levels = [\"a\", \"b\"] }",
+    );
+    let got = receive_text(&config, &mut a, "study.toml", &text, "bob").unwrap();
+    match &got.decision {
+        Decision::Refuse { reasons } => {
+            assert!(
+                reasons.iter().any(|r| r.starts_with("disallowed_columns:")),
+                "{reasons:?}"
+            )
+        }
+        d => panic!("{d:?}"),
+    }
+    assert_eq!(got.record.state, StudyState::Refused);
+}
+
+#[test]
+fn an_invalid_study_is_an_error_and_not_recorded() {
+    let dir = folder("recv-invalid");
+    let config = station(&dir, POLICY);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    // This station's own dataset is missing.
+    std::fs::remove_file(dir.join("registry.csv")).unwrap();
+    let e = receive_text(&config, &mut a, "study.toml", STUDY, "bob").unwrap_err();
+    assert!(matches!(e, StationError::Study(_)), "{e:?}");
+    assert!(e.to_string().starts_with("study.toml:"), "{e}");
+    assert!(e.to_string().contains("registry.csv"), "{e}");
+    let e = receive(&config, &mut a, &dir.join("nope.toml"), "bob").unwrap_err();
+    assert!(e.to_string().contains("nope.toml"), "{e}");
+    assert!(matches!(
+        receive_text(&config, &mut a, "study.toml", STUDY, " "),
+        Err(StationError::Invalid(_))
+    ));
+    assert!(a.all().unwrap().is_empty());
+    assert!(a.log().entries().unwrap().is_empty());
+}
