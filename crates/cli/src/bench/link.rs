@@ -23,7 +23,9 @@ use tessera_mpc::Party;
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
+use super::procs::{
+    busiest, medians, parse_reports, run_three, slowest, BenchIdentities, Rendezvous,
+};
 
 /// Options of the linkage benchmark.
 #[derive(Args, Debug)]
@@ -144,16 +146,19 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
             .collect::<Vec<_>>(),
     );
     let seconds = median(&secs);
-    let per_party_bytes: Vec<u64> = reports
-        .iter()
-        .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
-        .collect();
+    let per_party_bytes = medians(
+        &reports
+            .iter()
+            .map(|r| r.bytes.as_slice())
+            .collect::<Vec<_>>(),
+    );
     let bytes_per_party = per_party_bytes.iter().copied().max().unwrap_or(0);
-    let rounds = reports
-        .iter()
-        .map(|r| median(&r.rounds.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
-        .max()
-        .unwrap_or(0);
+    let rounds = busiest(
+        &reports
+            .iter()
+            .map(|r| r.rounds.as_slice())
+            .collect::<Vec<_>>(),
+    );
     let prepare = reports.iter().map(|r| r.prepare_secs).fold(0.0, f64::max);
     if args.json {
         println!(

@@ -26,6 +26,19 @@ pub fn slowest(per_party: &[&[f64]]) -> Vec<f64> {
         .collect()
 }
 
+/// Each party's median over the repetitions of a counter (bytes, rounds).
+pub fn medians(per_party: &[&[u64]]) -> Vec<u64> {
+    per_party
+        .iter()
+        .map(|v| super::engine::median(&v.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
+        .collect()
+}
+
+/// The busiest party's median of a counter (bytes sent, rounds).
+pub fn busiest(per_party: &[&[u64]]) -> u64 {
+    medians(per_party).into_iter().max().unwrap_or(0)
+}
+
 /// Where three benchmark parties meet: free loopback addresses and a fresh session.
 pub struct Rendezvous {
     /// `addr0,addr1,addr2`, as the parties' `--addrs` takes it.

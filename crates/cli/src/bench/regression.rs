@@ -31,7 +31,7 @@ use tessera_stats::{Column, ColumnData, Disclosure, Frame, PlainColumn, PlainDat
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
+use super::procs::{busiest, parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
 
 /// The workloads `tessera bench regression` knows, in the order they run.
 pub const WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
@@ -466,16 +466,8 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
         let per: Vec<&WorkloadReport> = reports.iter().map(|r| &r.workloads[w]).collect();
         let secs = slowest(&per.iter().map(|r| r.secs.as_slice()).collect::<Vec<_>>());
         let seconds = median(&secs);
-        let bytes = per
-            .iter()
-            .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
-            .max()
-            .unwrap_or(0);
-        let rounds = per
-            .iter()
-            .map(|r| median(&r.rounds.iter().map(|&b| b as f64).collect::<Vec<_>>()) as u64)
-            .max()
-            .unwrap_or(0);
+        let bytes = busiest(&per.iter().map(|r| r.bytes.as_slice()).collect::<Vec<_>>());
+        let rounds = busiest(&per.iter().map(|r| r.rounds.as_slice()).collect::<Vec<_>>());
         if per.iter().any(|r| r.coef != per[0].coef) {
             return Err(format!("{name}: the parties opened different results"));
         }

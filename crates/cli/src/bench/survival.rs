@@ -21,7 +21,7 @@ use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{parse_reports, run_three, slowest, Rendezvous};
+use super::procs::{busiest, parse_reports, run_three, slowest, Rendezvous};
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
@@ -256,14 +256,18 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
             .map(|r| r.secs.as_slice())
             .collect::<Vec<_>>(),
     );
-    let bytes = reports
-        .iter()
-        .map(|r| median(&r.bytes.iter().map(|&b| b as f64).collect::<Vec<_>>()))
-        .fold(0.0, f64::max);
-    let rounds = reports
-        .iter()
-        .map(|r| median(&r.rounds.iter().map(|&b| b as f64).collect::<Vec<_>>()))
-        .fold(0.0, f64::max);
+    let bytes = busiest(
+        &reports
+            .iter()
+            .map(|r| r.bytes.as_slice())
+            .collect::<Vec<_>>(),
+    );
+    let rounds = busiest(
+        &reports
+            .iter()
+            .map(|r| r.rounds.as_slice())
+            .collect::<Vec<_>>(),
+    );
     // The plaintext twin on the same data, timed, and the check of the opened values.
     let data = w.data();
     let t = Instant::now();
