@@ -157,13 +157,19 @@ fn json_is_one_document_and_out_writes_the_files() {
     );
 }
 
-/// Three processes, each only one compute station (`--as`), over TLS with identities made
-/// for the test and pinned in the study: the same results as the run on one machine, and
-/// each station reports only its own data.
-#[test]
-fn a_study_runs_across_three_stations_over_tls() {
-    let dir = scratch("stations");
-    let names = ["registry", "gp", "institute"];
+/// Three station identities (made with `tessera init`) and a study file per station that
+/// lists their loopback addresses and fingerprints and names only that station's own data.
+struct Stations {
+    dir: PathBuf,
+    study: PathBuf,
+    copies: Vec<PathBuf>,
+}
+
+const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
+
+fn stations(tag: &str) -> Stations {
+    let dir = scratch(tag);
+    let names = STATIONS;
     let mut fps = Vec::new();
     for n in names {
         let out = Command::new(EXE)
@@ -224,19 +230,32 @@ fn a_study_runs_across_three_stations_over_tls() {
         fs::write(&p, t).unwrap();
         p
     };
-    let children: Vec<_> = names
-        .iter()
-        .map(|n| {
-            Command::new(EXE)
-                .arg("run")
-                .arg(copy(n))
-                .args(["--json", "--timeout", "60", "--as", n, "--identity"])
-                .arg(dir.join(n))
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
+    let copies = names.iter().map(|n| copy(n)).collect();
+    Stations { dir, study, copies }
+}
+
+fn station(st: &Stations, i: usize, extra: &[&str]) -> std::process::Child {
+    Command::new(EXE)
+        .arg("run")
+        .arg(&st.copies[i])
+        .args(["--as", STATIONS[i], "--identity"])
+        .arg(st.dir.join(STATIONS[i]))
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Three processes, each only one compute station (`--as`), over TLS with identities made
+/// for the test and pinned in the study: the same results as the run on one machine, and
+/// each station reports only its own data.
+#[test]
+fn a_study_runs_across_three_stations_over_tls() {
+    let st = stations("stations");
+    let (dir, study, names) = (&st.dir, &st.study, STATIONS);
+    let children: Vec<_> = (0..3)
+        .map(|i| station(&st, i, &["--json", "--timeout", "60"]))
         .collect();
     let docs: Vec<serde_json::Value> = children
         .into_iter()
@@ -289,4 +308,26 @@ fn a_study_runs_across_three_stations_over_tls() {
         .unwrap();
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("not registry's"));
+}
+
+/// A station that never shows up: the two others stop with an error naming it (no result
+/// is printed), within the timeout.
+#[test]
+fn a_missing_station_stops_the_others_with_an_error() {
+    let st = stations("missing");
+    let started = std::time::Instant::now();
+    let children: Vec<_> = (0..2)
+        .map(|i| station(&st, i, &["--json", "--timeout", "3"]))
+        .collect();
+    for (c, n) in children.into_iter().zip(STATIONS) {
+        let out = c.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{n}: {err}");
+        assert!(out.stdout.is_empty(), "{n} printed results");
+        assert!(
+            err.contains("party 2") || err.contains("institute"),
+            "{n}: {err}"
+        );
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
