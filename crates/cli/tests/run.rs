@@ -301,7 +301,7 @@ fn a_study_runs_across_three_stations_over_tls() {
     // A station with another station's identity is refused before connecting.
     let wrong = Command::new(EXE)
         .arg("run")
-        .arg(&study)
+        .arg(study)
         .args(["--as", "registry", "--identity"])
         .arg(dir.join("gp"))
         .output()
