@@ -17,8 +17,7 @@ pub(crate) fn read(
     columns: &[ColumnDecl],
 ) -> Result<Table> {
     let file = path.display().to_string();
-    let handle = std::fs::File::open(path)
-        .map_err(|e| open(&file, format!("cannot read: {e}")))?;
+    let handle = std::fs::File::open(path).map_err(|e| open(&file, format!("cannot read: {e}")))?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -64,7 +63,8 @@ pub(crate) fn read(
             k.push(value::key(cell(&rec[i], missing)).map_err(|w| bad(name, w))?);
         }
         for ((b, &i), c) in builders.iter_mut().zip(&col_at).zip(columns) {
-            b.push(cell(&rec[i], missing)).map_err(|w| bad(&c.name, w))?;
+            b.push(cell(&rec[i], missing))
+                .map_err(|w| bad(&c.name, w))?;
         }
     }
     table(keys, builders, columns, rows, &file)

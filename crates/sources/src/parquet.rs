@@ -20,8 +20,7 @@ use crate::{positions, table, ColumnDecl, Table};
 /// Reads a Parquet file (see [`crate::Source::Parquet`]).
 pub(crate) fn read(path: &Path, key_columns: &[String], columns: &[ColumnDecl]) -> Result<Table> {
     let file = path.display().to_string();
-    let handle =
-        std::fs::File::open(path).map_err(|e| open(&file, format!("cannot read: {e}")))?;
+    let handle = std::fs::File::open(path).map_err(|e| open(&file, format!("cannot read: {e}")))?;
     let reader = SerializedFileReader::new(handle)
         .map_err(|e| malformed(&file, format!("not a readable Parquet file: {e}")))?;
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
@@ -112,9 +111,7 @@ fn classify(t: &Type) -> std::result::Result<SourceType, ()> {
         Some(LogicalType::String | LogicalType::Enum | LogicalType::Json) => {
             return Ok(SourceType::Text)
         }
-        Some(LogicalType::Decimal { .. } | LogicalType::Float16) => {
-            return Ok(SourceType::Number)
-        }
+        Some(LogicalType::Decimal { .. } | LogicalType::Float16) => return Ok(SourceType::Number),
         Some(LogicalType::Integer { .. }) => return Ok(SourceType::Integer),
         Some(_) => return Err(()),
         None => {}

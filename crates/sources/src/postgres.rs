@@ -286,7 +286,8 @@ fn pg_error(e: &tokio_postgres::Error) -> String {
 
 fn make_tls(tls: &PgTls) -> Result<RustlsMake> {
     let place = tls.ca_file.display().to_string();
-    let text = std::fs::read(&tls.ca_file).map_err(|e| open(&place, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read(&tls.ca_file).map_err(|e| open(&place, format!("cannot read: {e}")))?;
     let pems = pem::parse_many(&text).map_err(|e| malformed(&place, format!("not PEM: {e}")))?;
     let mut roots = rustls::RootCertStore::empty();
     for p in pems.iter().filter(|p| p.tag() == "CERTIFICATE") {
@@ -303,7 +304,9 @@ fn make_tls(tls: &PgTls) -> Result<RustlsMake> {
         .map_err(|e| open(PLACE, format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    Ok(RustlsMake(tokio_rustls::TlsConnector::from(Arc::new(config))))
+    Ok(RustlsMake(tokio_rustls::TlsConnector::from(Arc::new(
+        config,
+    ))))
 }
 
 /// Makes a TLS connector per connection, for the host name tokio-postgres connects to.

@@ -239,7 +239,11 @@ mod tests {
         let k = ColumnKind::Categorical {
             levels: vec!["1".into(), "b".into()],
         };
-        let c = run(k.clone(), &[Cell::Integer(1), Cell::Text(" b"), Cell::Missing]).unwrap();
+        let c = run(
+            k.clone(),
+            &[Cell::Integer(1), Cell::Text(" b"), Cell::Missing],
+        )
+        .unwrap();
         assert_eq!(
             c.data,
             PlainData::Categorical {

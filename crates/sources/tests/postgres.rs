@@ -70,7 +70,13 @@ fn a_wrong_column_type_is_refused_naming_the_column_and_both_types() {
     let e = query(
         &url,
         "SELECT patient_id, patient_id AS bmi FROM gp",
-        &[decl("bmi", ColumnKind::Numeric { min: None, max: None })],
+        &[decl(
+            "bmi",
+            ColumnKind::Numeric {
+                min: None,
+                max: None,
+            },
+        )],
     )
     .unwrap_err();
     assert_eq!(
@@ -95,16 +101,23 @@ fn a_wrong_column_type_is_refused_naming_the_column_and_both_types() {
         "{e}"
     );
     // A key must be text or an integer.
-    let e = read(
-        &pg(&url, "SELECT bmi AS patient_id FROM gp"),
-        &key(),
-        &[],
+    let e = read(&pg(&url, "SELECT bmi AS patient_id FROM gp"), &key(), &[]).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column \"patient_id\" has type numeric"),
+        "{e}"
+    );
+    let e = query(
+        &url,
+        "SELECT now() AS x, patient_id FROM gp",
+        &[decl("x", ColumnKind::Binary)],
     )
     .unwrap_err();
-    assert!(e.to_string().contains("column \"patient_id\" has type numeric"), "{e}");
-    let e = query(&url, "SELECT now() AS x, patient_id FROM gp", &[decl("x", ColumnKind::Binary)])
-        .unwrap_err();
-    assert!(e.to_string().contains("has type timestamptz, declared binary"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("has type timestamptz, declared binary"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -136,8 +149,20 @@ fn nulls_and_nan_become_missing() {
          CASE WHEN smoker = 1 THEN NULL ELSE 'b' END AS level \
          FROM gp",
         &[
-            decl("bmi", ColumnKind::Numeric { min: None, max: None }),
-            decl("comorbidity", ColumnKind::Numeric { min: None, max: None }),
+            decl(
+                "bmi",
+                ColumnKind::Numeric {
+                    min: None,
+                    max: None,
+                },
+            ),
+            decl(
+                "comorbidity",
+                ColumnKind::Numeric {
+                    min: None,
+                    max: None,
+                },
+            ),
             decl("metformin", ColumnKind::Binary),
             decl(
                 "level",
@@ -159,7 +184,10 @@ fn nulls_and_nan_become_missing() {
     );
     // NULL keys are missing keys.
     let t = read(
-        &pg(&url, "SELECT NULLIF(patient_id, patient_id) AS patient_id FROM gp LIMIT 3"),
+        &pg(
+            &url,
+            "SELECT NULLIF(patient_id, patient_id) AS patient_id FROM gp LIMIT 3",
+        ),
         &key(),
         &[],
     )
@@ -187,11 +215,17 @@ fn values_are_checked_by_row_without_echoing_them() {
     .unwrap_err();
     let m = e.to_string();
     assert!(m.starts_with("query result row "), "{m}");
-    assert!(m.contains("column \"bmi\": above the declared max 300"), "{m}");
+    assert!(
+        m.contains("column \"bmi\": above the declared max 300"),
+        "{m}"
+    );
     let SourceError::Value { place, .. } = &e else {
         panic!("{e:?}")
     };
-    let row: usize = place.trim_start_matches("query result row ").parse().unwrap();
+    let row: usize = place
+        .trim_start_matches("query result row ")
+        .parse()
+        .unwrap();
     // Rows with bmi <= 30 come first: the failing row is the first past them.
     let csv = gp_from_csv();
     let at_most_30 = csv
@@ -206,9 +240,16 @@ fn values_are_checked_by_row_without_echoing_them() {
     let levels = |n: usize| ColumnKind::Categorical {
         levels: (0..n).map(|i| i.to_string()).collect(),
     };
-    let e = query(&url, "SELECT patient_id, comorbidity FROM gp", &[decl("comorbidity", levels(2))])
-        .unwrap_err();
-    assert!(e.to_string().contains("not one of the declared levels"), "{e}");
+    let e = query(
+        &url,
+        "SELECT patient_id, comorbidity FROM gp",
+        &[decl("comorbidity", levels(2))],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("not one of the declared levels"),
+        "{e}"
+    );
     let max = csv
         .frame
         .numeric("gp.comorbidity")
@@ -243,11 +284,18 @@ fn bad_queries_are_reported() {
     let Some(url) = pg_url("bad_queries_are_reported") else {
         return;
     };
-    let bmi = [decl("bmi", ColumnKind::Numeric { min: None, max: None })];
+    let bmi = [decl(
+        "bmi",
+        ColumnKind::Numeric {
+            min: None,
+            max: None,
+        },
+    )];
     let e = query(&url, "SELECT patient_id, weight AS bmi FROM gp", &bmi).unwrap_err();
     assert!(matches!(e, SourceError::Malformed { .. }), "{e:?}");
     assert!(
-        e.to_string().contains("column \"weight\" does not exist (SQLSTATE 42703)"),
+        e.to_string()
+            .contains("column \"weight\" does not exist (SQLSTATE 42703)"),
         "{e}"
     );
     let e = query(&url, "SELEC patient_id FROM gp", &bmi).unwrap_err();
@@ -263,12 +311,20 @@ fn bad_queries_are_reported() {
     let e = query(&url, "SELECT patient_id, bmi FROM gp; SELECT 1", &bmi).unwrap_err();
     assert!(e.to_string().contains("SQLSTATE 42601"), "{e}");
     // A data exception: the server's message may quote a value, so only its code is shown.
-    let e = query(&url, "SELECT patient_id, patient_id::int AS bmi FROM gp", &bmi).unwrap_err();
+    let e = query(
+        &url,
+        "SELECT patient_id, patient_id::int AS bmi FROM gp",
+        &bmi,
+    )
+    .unwrap_err();
     let m = e.to_string();
     assert!(m.contains("SQLSTATE 22P02"), "{m}");
     assert!(!m.contains("invalid input syntax"), "{m}");
     let ids = gp_from_csv().keys.remove(0);
-    assert!(!ids.iter().flatten().any(|id| m.contains(id.as_str())), "{m}");
+    assert!(
+        !ids.iter().flatten().any(|id| m.contains(id.as_str())),
+        "{m}"
+    );
     // Read only: writing is refused and nothing changes.
     let e = query(
         &url,
@@ -291,11 +347,21 @@ fn connection_errors_never_show_the_password() {
     )
     .unwrap_err();
     assert!(matches!(e, SourceError::Open { .. }), "{e:?}");
-    assert!(e.to_string().starts_with("PostgreSQL: cannot connect"), "{e}");
+    assert!(
+        e.to_string().starts_with("PostgreSQL: cannot connect"),
+        "{e}"
+    );
     assert!(!e.to_string().contains("s3cretpw"), "{e}");
-    let e = query("postgresql://someone:s3cretpw@127.0.0.1:1/db?bogus=1", "SELECT 1", &[])
-        .unwrap_err();
-    assert!(e.to_string().starts_with("PostgreSQL: connection settings"), "{e}");
+    let e = query(
+        "postgresql://someone:s3cretpw@127.0.0.1:1/db?bogus=1",
+        "SELECT 1",
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().starts_with("PostgreSQL: connection settings"),
+        "{e}"
+    );
     assert!(!e.to_string().contains("s3cretpw"), "{e}");
     let Some(url) = pg_url("connection_errors_never_show_the_password") else {
         return;
@@ -314,7 +380,10 @@ fn tls_with_the_test_ca() {
     };
     let Some(ca) = std::env::var_os("TESSERA_TEST_PG_CA") else {
         let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
-        assert!(!ci, "TESSERA_TEST_PG_CA is not set under CI (scripts/postgres.sh makes it)");
+        assert!(
+            !ci,
+            "TESSERA_TEST_PG_CA is not set under CI (scripts/postgres.sh makes it)"
+        );
         eprintln!("tls_with_the_test_ca: skipped: TESSERA_TEST_PG_CA is not set");
         return;
     };
@@ -339,11 +408,20 @@ fn tls_with_the_test_ca() {
     let t = read(&plain, &key(), &encrypted).unwrap();
     assert_eq!(t.frame.numeric("gp.encrypted").unwrap(), &[Some(0.0); 5]);
     // The server's own certificate is no CA: its chain does not verify.
-    let dir = std::path::PathBuf::from(&ca).parent().unwrap().join("server.crt");
+    let dir = std::path::PathBuf::from(&ca)
+        .parent()
+        .unwrap()
+        .join("server.crt");
     let e = read(&tls(dir, &url), &key(), &encrypted).unwrap_err();
-    assert!(e.to_string().starts_with("PostgreSQL: cannot connect"), "{e}");
+    assert!(
+        e.to_string().starts_with("PostgreSQL: cannot connect"),
+        "{e}"
+    );
     assert!(e.to_string().to_lowercase().contains("certificate"), "{e}");
     // A missing CA file.
     let e = read(&tls("/nonexistent/ca.pem".into(), &url), &key(), &encrypted).unwrap_err();
-    assert!(e.to_string().contains("/nonexistent/ca.pem: cannot read"), "{e}");
+    assert!(
+        e.to_string().contains("/nonexistent/ca.pem: cannot read"),
+        "{e}"
+    );
 }
