@@ -8,8 +8,9 @@
 # start is idempotent: a cluster that is already running is reused; otherwise a new one is
 # made. Installs Debian's postgresql package (apt-get) when initdb/pg_ctl are absent. The
 # server runs as the `postgres` user when this script runs as root (postgres refuses root),
-# listens on 127.0.0.1 on a free port (and on a socket in its folder), requires TLS 1.3-capable
-# clients to use the test CA (TESSERA_TEST_PG_CA) when they ask for TLS, and takes the
+# listens on 127.0.0.1 on a free port (and on a socket in its folder), offers TLS with a
+# certificate for localhost and 127.0.0.1 signed by a throwaway test CA (TESSERA_TEST_PG_CA;
+# made with the openssl command, which Debian's postgresql package brings), and takes the
 # `tessera` role with a password (SCRAM) over TCP. Progress goes to stderr; only the export
 # lines go to stdout.
 #
@@ -61,7 +62,9 @@ print_env() {
 # A free TCP port on 127.0.0.1 (nothing answers a connection there).
 free_port() {
     local p
-    for p in $(seq 54320 54420); do
+    # Start the scan at a place that depends on this process, so that two runs side by side
+    # seldom try the same port.
+    for p in $(seq $((54320 + $$ % 100)) 54420) $(seq 54320 54420); do
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return

@@ -172,7 +172,9 @@ fn table(
         .zip(columns)
         .map(|(b, c)| b.finish(c))
         .collect();
-    let frame = PlainFrame::new(cols).map_err(|e| error::malformed(place, e.to_string()))?;
+    let mut frame = PlainFrame::new(cols).map_err(|e| error::malformed(place, e.to_string()))?;
+    // With no declared columns the frame still has the source's rows.
+    frame.rows = rows;
     Ok(Table {
         keys,
         frame,
