@@ -1,6 +1,6 @@
 //! Parquet files, through the parquet crate's record API (no arrow). Only flat columns are
-//! read: booleans, integers (signed or unsigned), floats, decimals, and UTF-8 strings
-//! (`STRING`, `ENUM`, `JSON`). The schema is checked against the declarations before any
+//! read: booleans, integers (signed or unsigned), floats, decimals, UTF-8 strings
+//! (`STRING`, `ENUM`, `JSON`), and dates (as key columns, written `YYYY-MM-DD`). The schema is checked against the declarations before any
 //! row is read (`file: column "age" has type BYTE_ARRAY (STRING), declared numeric`); a value
 //! that does not fit is reported as `file: row N column "age": …` (rows counted from 1).
 //! Pages may be uncompressed or Snappy-compressed (the only codec compiled in, to keep the
@@ -100,7 +100,7 @@ pub(crate) fn read(path: &Path, key_columns: &[String], columns: &[ColumnDecl]) 
 }
 
 /// What a top-level field holds, or `Err` for a type no declaration accepts (nested,
-/// repeated, dates and times, raw bytes).
+/// repeated, times and timestamps, raw bytes).
 fn classify(t: &Type) -> std::result::Result<SourceType, ()> {
     if !t.is_primitive() || t.get_basic_info().repetition() == Repetition::REPEATED {
         return Err(());
@@ -113,12 +113,14 @@ fn classify(t: &Type) -> std::result::Result<SourceType, ()> {
         }
         Some(LogicalType::Decimal { .. } | LogicalType::Float16) => return Ok(SourceType::Number),
         Some(LogicalType::Integer { .. }) => return Ok(SourceType::Integer),
+        Some(LogicalType::Date) if physical == Physical::INT32 => return Ok(SourceType::Date),
         Some(_) => return Err(()),
         None => {}
     }
     match info.converted_type() {
         ConvertedType::UTF8 | ConvertedType::ENUM | ConvertedType::JSON => Ok(SourceType::Text),
         ConvertedType::DECIMAL => Ok(SourceType::Number),
+        ConvertedType::DATE if physical == Physical::INT32 => Ok(SourceType::Date),
         ConvertedType::INT_8
         | ConvertedType::INT_16
         | ConvertedType::INT_32
@@ -178,6 +180,7 @@ fn cell(f: &Field) -> std::result::Result<Cell<'_>, String> {
         Field::Double(v) => Cell::Number(*v),
         Field::Decimal(d) => Cell::Number(decimal(d.data(), d.scale())?),
         Field::Str(s) => Cell::Text(s),
+        Field::Date(days) => Cell::Date((*days).into()),
         _ => return Err("a value of an unsupported type".into()),
     })
 }

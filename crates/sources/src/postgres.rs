@@ -6,7 +6,8 @@
 //! the declared min 0`). NULL is missing; NaN in `float`/`numeric` columns is missing.
 //!
 //! Types read: `bool`, `int2/4/8`, `float4/8`, `numeric`, `text`, `varchar`, `char(n)`
-//! (trailing blanks removed, as PostgreSQL compares them), `name`, and enum types (as text).
+//! (trailing blanks removed, as PostgreSQL compares them), `name`, enum types (as text), and
+//! `date` (as key columns, written `YYYY-MM-DD`).
 //!
 //! TLS: with [`PgTls`], the connection requires TLS 1.3 (rustls on the ring provider, no
 //! OpenSSL) and verifies the server's certificate chain and host name against the CA
@@ -167,6 +168,7 @@ fn classify(ty: &Type) -> Option<SourceType> {
         Type::INT2 | Type::INT4 | Type::INT8 => SourceType::Integer,
         Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => SourceType::Number,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME => SourceType::Text,
+        Type::DATE => SourceType::Date,
         _ => return None,
     })
 }
@@ -177,7 +179,12 @@ enum PgValue {
     Integer(i64),
     Number(f64),
     Bool(bool),
+    /// Days since 1970-01-01.
+    Date(i64),
 }
+
+/// Days from 1970-01-01 to 2000-01-01, PostgreSQL's date epoch.
+const PG_EPOCH_DAYS: i64 = 10_957;
 
 fn as_cell(v: &Option<PgValue>) -> Cell<'_> {
     match v {
@@ -186,6 +193,7 @@ fn as_cell(v: &Option<PgValue>) -> Cell<'_> {
         Some(PgValue::Integer(i)) => Cell::Integer(*i),
         Some(PgValue::Number(x)) => Cell::Number(*x),
         Some(PgValue::Bool(b)) => Cell::Bool(*b),
+        Some(PgValue::Date(d)) => Cell::Date(*d),
     }
 }
 
@@ -205,6 +213,12 @@ impl<'a> FromSql<'a> for PgValue {
             Type::FLOAT4 => PgValue::Number(f32::from_sql(ty, raw)?.to_string().parse()?),
             Type::FLOAT8 => PgValue::Number(f64::from_sql(ty, raw)?),
             Type::NUMERIC => PgValue::Number(numeric(raw).ok_or("malformed numeric")?),
+            // Days since 2000-01-01; ±infinity are i32::MAX/MIN (refused as out of range).
+            Type::DATE => PgValue::Date(
+                i64::from(i32::from_be_bytes(
+                    raw.try_into().map_err(|_| "malformed date")?,
+                )) + PG_EPOCH_DAYS,
+            ),
             Type::BPCHAR => PgValue::Text(<&str>::from_sql(ty, raw)?.trim_end().to_string()),
             _ => PgValue::Text(<&str>::from_sql(ty, raw)?.to_string()),
         })

@@ -21,6 +21,8 @@ pub(crate) enum Cell<'a> {
     Integer(i64),
     /// A boolean (binary columns: false 0, true 1).
     Bool(bool),
+    /// A calendar date as days since 1970-01-01 (key columns only: written `YYYY-MM-DD`).
+    Date(i64),
 }
 
 /// The kind of a typed source's column (Parquet schema, query result), for the check of a
@@ -35,15 +37,18 @@ pub(crate) enum SourceType {
     Number,
     /// Booleans.
     Bool,
+    /// Calendar dates (read only as keys).
+    Date,
 }
 
 /// Whether a column declared `kind` (`None`: a key column) may be read from a source column
 /// of type `found`: numeric from numbers and integers, binary also from booleans,
-/// categorical and keys from text and integers.
+/// categorical from text and integers, keys from text, integers and dates.
 pub(crate) fn accepts(kind: Option<&ColumnKind>, found: &SourceType) -> bool {
     use SourceType::*;
     match kind {
-        None | Some(ColumnKind::Categorical { .. }) => matches!(found, Text | Integer),
+        None => matches!(found, Text | Integer | Date),
+        Some(ColumnKind::Categorical { .. }) => matches!(found, Text | Integer),
         Some(ColumnKind::Numeric { .. }) => matches!(found, Integer | Number),
         Some(ColumnKind::Binary) => matches!(found, Integer | Number | Bool),
     }
@@ -53,13 +58,17 @@ pub(crate) fn accepts(kind: Option<&ColumnKind>, found: &SourceType) -> bool {
 const EXACT: i64 = 1 << 53;
 
 /// A key value as text, `None` when missing. Text is kept as it is (the linkage
-/// normalises it); integers are written in decimal.
+/// normalises it); integers are written in decimal, dates as `YYYY-MM-DD` (which the
+/// linkage's `date` step reads with any `date_order`).
 pub(crate) fn key(cell: Cell<'_>) -> Result<Option<String>, String> {
     match cell {
         Cell::Missing => Ok(None),
         Cell::Text(s) => Ok(Some(s.to_string())),
         Cell::Integer(i) => Ok(Some(i.to_string())),
-        Cell::Number(_) | Cell::Bool(_) => Err("not text or an integer (a key column)".into()),
+        Cell::Date(days) => date(days).map(Some),
+        Cell::Number(_) | Cell::Bool(_) => {
+            Err("not text, an integer or a date (a key column)".into())
+        }
     }
 }
 
@@ -166,8 +175,27 @@ fn number(cell: Cell<'_>) -> Result<f64, String> {
         Cell::Integer(i) if (-EXACT..=EXACT).contains(&i) => Ok(i as f64),
         Cell::Integer(_) => Err("an integer too large to be exact as a real number".into()),
         Cell::Bool(_) => Err("a boolean where a number is declared".into()),
+        Cell::Date(_) => Err("a date where a number is declared".into()),
         Cell::Missing => Err("missing".into()),
     }
+}
+
+/// Days since 1970-01-01 as a proleptic Gregorian `YYYY-MM-DD` (years 1 to 9999), by the
+/// civil-from-days method (eras of 400 years of 146097 days, years starting in March).
+fn date(days: i64) -> Result<String, String> {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(1..=9999).contains(&year) {
+        return Err("a date outside the years 1 to 9999".into());
+    }
+    Ok(format!("{year:04}-{month:02}-{day:02}"))
 }
 
 #[cfg(test)]
@@ -271,5 +299,56 @@ mod tests {
         assert!(accepts(None, &Text) && accepts(None, &Integer) && !accepts(None, &Number));
         assert_eq!(key(Cell::Integer(7)).unwrap().as_deref(), Some("7"));
         assert_eq!(key(Cell::Missing).unwrap(), None);
+        assert!(accepts(None, &Date));
+        assert!(!accepts(Some(&num), &Date));
+        assert!(!accepts(Some(&ColumnKind::Binary), &Date));
+    }
+
+    #[test]
+    fn dates_as_keys() {
+        let d = |n| key(Cell::Date(n)).unwrap().unwrap();
+        assert_eq!(d(0), "1970-01-01");
+        assert_eq!(d(-1), "1969-12-31");
+        assert_eq!(d(59), "1970-03-01");
+        assert_eq!(d(11_016), "2000-02-29");
+        assert_eq!(d(4_017), "1980-12-31");
+        assert_eq!(d(-719_162), "0001-01-01");
+        assert_eq!(d(2_932_896), "9999-12-31");
+        assert!(key(Cell::Date(2_932_897)).is_err());
+        assert!(key(Cell::Date(i64::from(i32::MIN))).is_err());
+        // Against a day-by-day count from 1970 over 200 years each way.
+        let (mut y, mut m, mut day) = (1970i64, 1i64, 1i64);
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let len = |y, m| match m {
+            2 if leap(y) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        for n in 0..73_000 {
+            assert_eq!(d(n), format!("{y:04}-{m:02}-{day:02}"));
+            day += 1;
+            if day > len(y, m) {
+                day = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+        let (mut y, mut m, mut day) = (1969i64, 12i64, 31i64);
+        for n in 1..73_000 {
+            assert_eq!(d(-n), format!("{y:04}-{m:02}-{day:02}"));
+            day -= 1;
+            if day == 0 {
+                m -= 1;
+                if m == 0 {
+                    m = 12;
+                    y -= 1;
+                }
+                day = len(y, m);
+            }
+        }
     }
 }

@@ -240,7 +240,7 @@ fn types_are_checked_before_any_row() {
         "{e}"
     );
     let e = read(
-        &Source::Parquet { file: odd },
+        &Source::Parquet { file: odd.clone() },
         &[],
         &[decl(
             "born",
@@ -256,6 +256,9 @@ fn types_are_checked_before_any_row() {
             .contains("column \"born\" has type INT32 (DATE), declared numeric"),
         "{e}"
     );
+    // Dates are read as keys, written YYYY-MM-DD.
+    let t = read(&Source::Parquet { file: odd }, &["born".to_string()], &[]).unwrap();
+    assert_eq!(t.keys, vec![vec![Some("1970-01-02".to_string())]]);
     // Not a Parquet file at all.
     let e = read(&Source::Parquet { file: gp_csv() }, &[], &[]).unwrap_err();
     assert!(matches!(e, SourceError::Malformed { .. }), "{e}");

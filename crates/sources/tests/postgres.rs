@@ -121,6 +121,52 @@ fn a_wrong_column_type_is_refused_naming_the_column_and_both_types() {
 }
 
 #[test]
+fn dates_are_keys_written_iso() {
+    let Some(url) = pg_url("dates_are_keys_written_iso") else {
+        return;
+    };
+    let t = read(
+        &pg(
+            &url,
+            "SELECT d::date AS patient_id FROM (VALUES ('1980-12-31'), ('2000-02-29'), \
+             ('0001-01-01'), (NULL)) v(d)",
+        ),
+        &key(),
+        &[],
+    )
+    .unwrap();
+    let want = ["1980-12-31", "2000-02-29", "0001-01-01"].map(|d| Some(d.to_string()));
+    assert_eq!(t.keys, vec![[&want[..], &[None]].concat()]);
+    let e = read(
+        &pg(&url, "SELECT 'infinity'::date AS patient_id"),
+        &key(),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "query result row 1: column \"patient_id\": a date outside the years 1 to 9999"
+    );
+    let e = query(
+        &url,
+        "SELECT patient_id, current_date AS born FROM gp",
+        &[decl(
+            "born",
+            ColumnKind::Numeric {
+                min: None,
+                max: None,
+            },
+        )],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("column \"born\" has type date, declared numeric"),
+        "{e}"
+    );
+}
+
+#[test]
 fn nulls_and_nan_become_missing() {
     let Some(url) = pg_url("nulls_and_nan_become_missing") else {
         return;
