@@ -4,7 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The PostgreSQL test server of crates/sources (installed with apt-get if absent, run as the
+# postgres user); its settings (TESSERA_TEST_PG_URL, TESSERA_TEST_PG_CA) are exported for the
+# tests, and it is stopped on exit. Its own folder, so that runs side by side do not meet.
+TESSERA_PG_DIR=$(mktemp -d /tmp/tessera-pg.XXXXXX)
+export TESSERA_PG_DIR
+pg_env=$(scripts/postgres.sh start)
+eval "$pg_env"
+trap 'rm -f "$log"; scripts/postgres.sh stop || true' EXIT
 status=0
 cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')

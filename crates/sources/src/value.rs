@@ -1,0 +1,354 @@
+//! The one implementation of typed values shared by every source: a cell as the source gives
+//! it ([`Cell`]: text from CSV, typed numbers and text from Parquet and PostgreSQL) is
+//! parsed and checked against its declared [`ColumnKind`] (numbers finite and within the
+//! declared range, binary 0 or 1, categorical one of the declared levels), and which source
+//! types a declaration accepts ([`SourceType`]). Messages say what is wrong, never the value.
+
+use tessera_stats::{PlainColumn, PlainData};
+
+use crate::{ColumnDecl, ColumnKind};
+
+/// One value as a source gives it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cell<'a> {
+    /// Missing (a missing token in CSV, a null in Parquet or PostgreSQL).
+    Missing,
+    /// Text: parsed by the declared type (CSV fields, text columns).
+    Text(&'a str),
+    /// A floating-point or decimal number; NaN is read as missing.
+    Number(f64),
+    /// An integer.
+    Integer(i64),
+    /// A boolean (binary columns: false 0, true 1).
+    Bool(bool),
+    /// A calendar date as days since 1970-01-01 (key columns only: written `YYYY-MM-DD`).
+    Date(i64),
+}
+
+/// The kind of a typed source's column (Parquet schema, query result), for the check of a
+/// declaration against it before any value is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SourceType {
+    /// Text (UTF-8 strings, `text`, `varchar`).
+    Text,
+    /// Integers.
+    Integer,
+    /// Floating point or decimal numbers.
+    Number,
+    /// Booleans.
+    Bool,
+    /// Calendar dates (read only as keys).
+    Date,
+}
+
+/// Whether a column declared `kind` (`None`: a key column) may be read from a source column
+/// of type `found`: numeric from numbers and integers, binary also from booleans,
+/// categorical from text and integers, keys from text, integers and dates.
+pub(crate) fn accepts(kind: Option<&ColumnKind>, found: &SourceType) -> bool {
+    use SourceType::*;
+    match kind {
+        None => matches!(found, Text | Integer | Date),
+        Some(ColumnKind::Categorical { .. }) => matches!(found, Text | Integer),
+        Some(ColumnKind::Numeric { .. }) => matches!(found, Integer | Number),
+        Some(ColumnKind::Binary) => matches!(found, Integer | Number | Bool),
+    }
+}
+
+/// The largest integer every f64 holds exactly (2^53).
+const EXACT: i64 = 1 << 53;
+
+/// A key value as text, `None` when missing. Text is kept as it is (the linkage
+/// normalises it); integers are written in decimal, dates as `YYYY-MM-DD` (which the
+/// linkage's `date` step reads with any `date_order`).
+pub(crate) fn key(cell: Cell<'_>) -> Result<Option<String>, String> {
+    match cell {
+        Cell::Missing => Ok(None),
+        Cell::Text(s) => Ok(Some(s.to_string())),
+        Cell::Integer(i) => Ok(Some(i.to_string())),
+        Cell::Date(days) => date(days).map(Some),
+        Cell::Number(_) | Cell::Bool(_) => {
+            Err("not text, an integer or a date (a key column)".into())
+        }
+    }
+}
+
+/// The values of one declared column as they are read, with their missing count.
+#[derive(Clone, Debug)]
+pub(crate) struct Builder {
+    kind: ColumnKind,
+    values: Vec<Option<f64>>,
+    codes: Vec<Option<usize>>,
+    /// Missing values so far.
+    pub(crate) missing: usize,
+}
+
+impl Builder {
+    /// An empty column declared `kind`.
+    pub(crate) fn new(kind: &ColumnKind) -> Builder {
+        Builder {
+            kind: kind.clone(),
+            values: Vec::new(),
+            codes: Vec::new(),
+            missing: 0,
+        }
+    }
+
+    /// Parses and checks one value and appends it; the error says why it does not fit,
+    /// without the value.
+    pub(crate) fn push(&mut self, cell: Cell<'_>) -> Result<(), String> {
+        let cell = match cell {
+            Cell::Number(x) if x.is_nan() => Cell::Missing,
+            c => c,
+        };
+        if cell == Cell::Missing {
+            self.missing += 1;
+            match self.kind {
+                ColumnKind::Categorical { .. } => self.codes.push(None),
+                _ => self.values.push(None),
+            }
+            return Ok(());
+        }
+        match &self.kind {
+            ColumnKind::Numeric { min, max } => {
+                let x = number(cell)?;
+                if !x.is_finite() {
+                    return Err("not a number".into());
+                }
+                if let Some(m) = min.filter(|&m| x < m) {
+                    return Err(format!("below the declared min {m}"));
+                }
+                if let Some(m) = max.filter(|&m| x > m) {
+                    return Err(format!("above the declared max {m}"));
+                }
+                self.values.push(Some(x));
+            }
+            ColumnKind::Binary => {
+                let x = match cell {
+                    Cell::Bool(b) => f64::from(u8::from(b)),
+                    c => number(c)?,
+                };
+                if x != 0.0 && x != 1.0 {
+                    return Err("not 0 or 1 (the column is declared binary)".into());
+                }
+                self.values.push(Some(x));
+            }
+            ColumnKind::Categorical { levels } => {
+                let int;
+                let text = match cell {
+                    Cell::Text(s) => s.trim(),
+                    Cell::Integer(i) => {
+                        int = i.to_string();
+                        &int
+                    }
+                    _ => return Err("not text or an integer (declared categorical)".into()),
+                };
+                let code = levels
+                    .iter()
+                    .position(|l| l == text)
+                    .ok_or("not one of the declared levels")?;
+                self.codes.push(Some(code));
+            }
+        }
+        Ok(())
+    }
+
+    /// The finished column, named as the declaration says.
+    pub(crate) fn finish(self, decl: &ColumnDecl) -> PlainColumn {
+        PlainColumn {
+            name: decl.label.clone(),
+            data: match self.kind {
+                ColumnKind::Categorical { levels } => PlainData::Categorical {
+                    levels,
+                    codes: self.codes,
+                },
+                _ => PlainData::Numeric(self.values),
+            },
+        }
+    }
+}
+
+/// A non-missing cell as a number (text parsed, spaces around it ignored).
+fn number(cell: Cell<'_>) -> Result<f64, String> {
+    match cell {
+        Cell::Text(s) => s.trim().parse().map_err(|_| "not a number".to_string()),
+        Cell::Number(x) => Ok(x),
+        Cell::Integer(i) if (-EXACT..=EXACT).contains(&i) => Ok(i as f64),
+        Cell::Integer(_) => Err("an integer too large to be exact as a real number".into()),
+        Cell::Bool(_) => Err("a boolean where a number is declared".into()),
+        Cell::Date(_) => Err("a date where a number is declared".into()),
+        Cell::Missing => Err("missing".into()),
+    }
+}
+
+/// Days since 1970-01-01 as a proleptic Gregorian `YYYY-MM-DD` (years 1 to 9999), by the
+/// civil-from-days method (eras of 400 years of 146097 days, years starting in March).
+fn date(days: i64) -> Result<String, String> {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(1..=9999).contains(&year) {
+        return Err("a date outside the years 1 to 9999".into());
+    }
+    Ok(format!("{year:04}-{month:02}-{day:02}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(kind: ColumnKind) -> ColumnDecl {
+        ColumnDecl {
+            name: "v".into(),
+            label: "p.v".into(),
+            kind,
+        }
+    }
+
+    fn run(kind: ColumnKind, cells: &[Cell<'_>]) -> Result<PlainColumn, String> {
+        let d = decl(kind);
+        let mut b = Builder::new(&d.kind);
+        for &c in cells {
+            b.push(c)?;
+        }
+        Ok(b.finish(&d))
+    }
+
+    #[test]
+    fn numbers_from_every_cell_kind() {
+        let k = ColumnKind::Numeric {
+            min: Some(0.0),
+            max: Some(10.0),
+        };
+        let c = run(
+            k.clone(),
+            &[
+                Cell::Text(" 2.5 "),
+                Cell::Integer(3),
+                Cell::Number(4.0),
+                Cell::Missing,
+                Cell::Number(f64::NAN),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.data,
+            PlainData::Numeric(vec![Some(2.5), Some(3.0), Some(4.0), None, None])
+        );
+        let e = |cell| run(k.clone(), &[cell]).unwrap_err();
+        assert_eq!(e(Cell::Text("x")), "not a number");
+        assert_eq!(e(Cell::Text("inf")), "not a number");
+        assert_eq!(e(Cell::Number(f64::INFINITY)), "not a number");
+        assert_eq!(e(Cell::Integer(11)), "above the declared max 10");
+        assert_eq!(e(Cell::Number(-0.5)), "below the declared min 0");
+        assert!(e(Cell::Integer(i64::MAX)).contains("too large"));
+        assert!(e(Cell::Bool(true)).contains("boolean"));
+    }
+
+    #[test]
+    fn binary_and_categorical() {
+        let c = run(
+            ColumnKind::Binary,
+            &[Cell::Bool(true), Cell::Integer(0), Cell::Text("1")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.data,
+            PlainData::Numeric(vec![Some(1.0), Some(0.0), Some(1.0)])
+        );
+        assert!(run(ColumnKind::Binary, &[Cell::Number(0.5)])
+            .unwrap_err()
+            .contains("not 0 or 1"));
+        let k = ColumnKind::Categorical {
+            levels: vec!["1".into(), "b".into()],
+        };
+        let c = run(
+            k.clone(),
+            &[Cell::Integer(1), Cell::Text(" b"), Cell::Missing],
+        )
+        .unwrap();
+        assert_eq!(
+            c.data,
+            PlainData::Categorical {
+                levels: vec!["1".into(), "b".into()],
+                codes: vec![Some(0), Some(1), None]
+            }
+        );
+        assert!(run(k.clone(), &[Cell::Text("c")])
+            .unwrap_err()
+            .contains("declared levels"));
+        assert!(run(k, &[Cell::Number(1.0)]).is_err());
+    }
+
+    #[test]
+    fn declarations_accept_source_types() {
+        use SourceType::*;
+        let num = ColumnKind::Numeric {
+            min: None,
+            max: None,
+        };
+        assert!(accepts(Some(&num), &Integer) && accepts(Some(&num), &Number));
+        assert!(!accepts(Some(&num), &Text) && !accepts(Some(&num), &Bool));
+        assert!(accepts(Some(&ColumnKind::Binary), &Bool));
+        assert!(!accepts(Some(&ColumnKind::Binary), &Text));
+        assert!(accepts(None, &Text) && accepts(None, &Integer) && !accepts(None, &Number));
+        assert_eq!(key(Cell::Integer(7)).unwrap().as_deref(), Some("7"));
+        assert_eq!(key(Cell::Missing).unwrap(), None);
+        assert!(accepts(None, &Date));
+        assert!(!accepts(Some(&num), &Date));
+        assert!(!accepts(Some(&ColumnKind::Binary), &Date));
+    }
+
+    #[test]
+    fn dates_as_keys() {
+        let d = |n| key(Cell::Date(n)).unwrap().unwrap();
+        assert_eq!(d(0), "1970-01-01");
+        assert_eq!(d(-1), "1969-12-31");
+        assert_eq!(d(59), "1970-03-01");
+        assert_eq!(d(11_016), "2000-02-29");
+        assert_eq!(d(4_017), "1980-12-31");
+        assert_eq!(d(-719_162), "0001-01-01");
+        assert_eq!(d(2_932_896), "9999-12-31");
+        assert!(key(Cell::Date(2_932_897)).is_err());
+        assert!(key(Cell::Date(i64::from(i32::MIN))).is_err());
+        // Against a day-by-day count from 1970 over 200 years each way.
+        let (mut y, mut m, mut day) = (1970i64, 1i64, 1i64);
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let len = |y, m| match m {
+            2 if leap(y) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        };
+        for n in 0..73_000 {
+            assert_eq!(d(n), format!("{y:04}-{m:02}-{day:02}"));
+            day += 1;
+            if day > len(y, m) {
+                day = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+        let (mut y, mut m, mut day) = (1969i64, 12i64, 31i64);
+        for n in 1..73_000 {
+            assert_eq!(d(-n), format!("{y:04}-{m:02}-{day:02}"));
+            day -= 1;
+            if day == 0 {
+                m -= 1;
+                if m == 0 {
+                    m = 12;
+                    y -= 1;
+                }
+                day = len(y, m);
+            }
+        }
+    }
+}
