@@ -139,6 +139,10 @@ fn json_is_one_document_and_out_writes_the_files() {
         "{html}"
     );
     assert!(html.contains("km_by_stage") && html.contains("registry.age"));
+    assert!(
+        html.contains("<th>variable</th>") && html.contains("R² "),
+        "regression tables"
+    );
 
     // Existing result files are not overwritten without --force.
     let again = run(&["--out", res.to_str().unwrap()], &example());

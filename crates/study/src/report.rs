@@ -105,6 +105,8 @@ pub fn html(out: &StudyOutput) -> String {
                 "kaplan_meier" => kaplan_meier(&mut h, r),
                 "logrank" => logrank(&mut h, r),
                 "cox" => cox(&mut h, r),
+                "ols" | "logistic" => regression(&mut h, r),
+                "correlation" => correlation(&mut h, r),
                 _ => {
                     let _ = writeln!(h, "<pre>{}</pre>", escape(&a.text));
                 }
@@ -396,6 +398,52 @@ fn cox(h: &mut String, r: &Value) {
             fmt(&row["z"], 2),
             fmt(&row["p"], 4)
         );
+    }
+    h.push_str("</table>\n");
+}
+
+fn regression(h: &mut String, r: &Value) {
+    let fit = match (r["r_squared"].as_f64(), r["log_likelihood"].as_f64()) {
+        (Some(r2), _) => format!("R² {r2:.4}"),
+        (None, Some(ll)) => format!("log-likelihood {ll:.4}, {} iterations", r["iterations"]),
+        _ => String::new(),
+    };
+    let _ = writeln!(h, "<p>{} observations; {}.</p>", r["nobs"], escape(&fit));
+    h.push_str("<table><tr><th>variable</th><th>coef</th><th>std err</th><th>t / z</th><th>p</th><th>lower</th><th>upper</th></tr>\n");
+    for c in r["coefficients"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            fmt(&c["name"], 0),
+            fmt(&c["coef"], 4),
+            fmt(&c["std_err"], 4),
+            fmt(&c["stat"], 2),
+            fmt(&c["p_value"], 4),
+            fmt(&c["ci_low"], 4),
+            fmt(&c["ci_high"], 4)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn correlation(h: &mut String, r: &Value) {
+    let cols: Vec<String> = r["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| fmt(c, 0))
+        .collect();
+    h.push_str("<table><tr><th></th>");
+    for c in &cols {
+        let _ = write!(h, "<th>{c}</th>");
+    }
+    h.push_str("</tr>\n");
+    for (c, row) in cols.iter().zip(r["r"].as_array().into_iter().flatten()) {
+        let _ = write!(h, "<tr><td>{c}</td>");
+        for v in row.as_array().into_iter().flatten() {
+            let _ = write!(h, "<td>{}</td>", fmt(v, 4));
+        }
+        h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
 }
