@@ -322,10 +322,6 @@ fn weight_bits(n: u64) -> u32 {
     (20 - log_n).clamp(0, 8) as u32
 }
 
-/// `a OR b` of shared bits.
-fn or(p: &mut Party, a: &BShare, b: &BShare) -> Result<BShare> {
-    Ok(p.or(a, b)?)
-}
 
 /// The shared state of one fit: the sorted design and the tie structure.
 struct Model {
@@ -712,7 +708,7 @@ fn any_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
         .collect();
     let mut acc = vals[0].clone();
     for v in &vals[1..] {
-        acc = or(p, &acc, v)?;
+        acc = p.or(&acc, v)?;
     }
     Ok(acc)
 }
