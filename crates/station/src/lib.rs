@@ -13,7 +13,7 @@
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
 //!   refused), persisted in the audit log's SQLite file; every transition is audited.
-//! - [`receive`]: validate a study at this station, let the policy decide, record both —
+//! - [`receive`](mod@receive): validate a study at this station, let the policy decide, record both —
 //!   the one function behind `tessera station receive` and the service's submit endpoint.
 //! - [`api`]: the HTTP API of `tessera station serve` (axum, JSON): submit and list studies,
 //!   approve or refuse and read the audit log with the steward's bearer token.

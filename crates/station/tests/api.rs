@@ -400,6 +400,29 @@ fn the_audit_log_is_for_the_steward() {
         get(addr, "/studies/survival-2026/results", false).status,
         404
     );
+    // A known path with another method: 405.
+    assert_eq!(request(addr, "DELETE", "/studies", &[], "").status, 405);
+}
+
+#[test]
+fn concurrent_submissions_are_all_recorded_and_the_log_verifies() {
+    let dir = folder("api-concurrent");
+    let addr = start(&dir, POLICY);
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                post(addr, "/studies", None, &study_with_id(&format!("s{i}"))).status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 201);
+    }
+    let r = get(addr, "/studies", false);
+    assert_eq!(r.json["studies"].as_array().unwrap().len(), 8);
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.json["intact"], true, "{}", r.json);
+    assert_eq!(r.json["entries"], 8);
 }
 
 #[test]
