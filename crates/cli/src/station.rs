@@ -10,7 +10,9 @@
 //! - `status [ID]`: one study's state and reason, or every study's;
 //! - `audit verify [--anchor N:HASH]`: check the chain (and the studies' states against
 //!   it), print the entry count and head hash to keep outside the file;
-//! - `audit show [--study ID]`: the entries.
+//! - `audit show [--study ID]`: the entries;
+//! - `serve [--listen ADDR]`: the HTTP API ([`tessera_station::api`]) on `[station] listen`
+//!   until killed; creates the steward's token file when absent and says where it is.
 //!
 //! The logic is in `tessera-station` ([`tessera_station::receive`], [`Approvals`],
 //! [`tessera_station::AuditLog`]); this module only parses arguments and prints. Nothing
@@ -21,6 +23,8 @@
 //! could not be read or written; 2 invalid input (configuration, study file, arguments, an
 //! unknown study id, a decision the study's state does not allow); 3 `receive`: the policy
 //! refused the study; 4 `audit verify`: the log (or the studies' states) was tampered with.
+//! `serve` returns only on failure: 1 the address cannot be bound or the audit file opened,
+//! 2 an invalid configuration or token file.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,6 +93,14 @@ pub enum StationCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Serve the station's HTTP API (docs/station.md, "HTTP API") on `[station] listen`
+    /// until killed. The steward's token is read from `[station] steward_token` (created
+    /// with 32 random bytes and mode 0600 when absent).
+    Serve {
+        /// Listen here instead of `[station] listen` (`host:port`; port 0 picks a free one).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
 }
 
 /// `tessera station audit …`.
@@ -181,7 +193,35 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             verify(&config, &file, anchor.as_deref())
         }
         StationCommand::Audit(AuditCommand::Show { study }) => show(&config, &file, study),
+        StationCommand::Serve { listen } => serve(config, &file, listen.as_deref()),
     }
+}
+
+/// `serve`: opens the audit file, reads or creates the steward's token, binds and serves.
+fn serve(config: Config, file: &str, listen: Option<&str>) -> Result<u8, Fail> {
+    let approvals = Approvals::open(&config.audit).map_err(|e| fail(e, file))?;
+    let (token, created) =
+        tessera_station::api::steward_token(&config.steward_token).map_err(|e| fail(e, file))?;
+    let token_file = config.steward_token.display().to_string();
+    if created {
+        println!("steward token created in {token_file} (mode 0600)");
+    } else {
+        println!("steward token read from {token_file}");
+    }
+    let addr = listen.unwrap_or(&config.listen).to_string();
+    let listener = std::net::TcpListener::bind(&addr)
+        .map_err(|e| Fail::new(1, format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Fail::new(1, format!("cannot listen on {addr}: {e}")))?;
+    println!(
+        "station {} serving its HTTP API on http://{bound} (audit file {file})",
+        config.name
+    );
+    let api = tessera_station::api::Api::new(config, approvals, token);
+    tessera_station::api::serve(listener, api)
+        .map_err(|e| Fail::new(1, format!("the service on {bound} stopped: {e}")))?;
+    Ok(0)
 }
 
 /// The person deciding: `--by`, else $USER, else "steward".

@@ -22,6 +22,9 @@ use crate::policy::{self, AutoRule, Decision, Local, Policy, RecipientRule, KIND
 /// The audit file when `[station] audit` is not given.
 pub const DEFAULT_AUDIT: &str = "audit.sqlite";
 
+/// The steward's token file when `[station] steward_token` is not given.
+pub const DEFAULT_STEWARD_TOKEN: &str = "steward.token";
+
 /// The station's TLS identity (files written by `tessera init`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
@@ -140,6 +143,9 @@ pub struct Config {
     pub listen: String,
     /// The SQLite file of the audit log and the approval state.
     pub audit: PathBuf,
+    /// The file holding the steward's bearer token for the HTTP API (created by
+    /// `tessera station serve` when absent; need not exist when the configuration loads).
+    pub steward_token: PathBuf,
     /// The stations this one trusts.
     pub trusted: Vec<Trusted>,
     /// The data sources, sorted by name.
@@ -188,6 +194,8 @@ struct RawStation {
     listen: String,
     #[serde(default)]
     audit: Option<String>,
+    #[serde(default)]
+    steward_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -404,6 +412,16 @@ impl Checker<'_> {
             ));
         }
         let audit = self.dir.join(&audit_name);
+        let token_name = st
+            .steward_token
+            .unwrap_or_else(|| DEFAULT_STEWARD_TOKEN.to_string());
+        if token_name.is_empty() {
+            return Err(self.err(
+                &at(&[&"station", &"steward_token"]),
+                "[station] field steward_token: a file name is needed",
+            ));
+        }
+        let steward_token = self.dir.join(&token_name);
 
         let mut trusted: Vec<Trusted> = Vec::new();
         for (i, t) in raw.trusted.into_iter().enumerate() {
@@ -453,6 +471,7 @@ impl Checker<'_> {
             identity,
             listen: st.listen,
             audit,
+            steward_token,
             trusted,
             sources,
             policy,

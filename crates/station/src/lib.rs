@@ -13,15 +13,18 @@
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
 //!   refused), persisted in the audit log's SQLite file; every transition is audited.
-//! - [`receive`]: validate a study at this station, let the policy decide, record both —
+//! - [`receive`](mod@receive): validate a study at this station, let the policy decide, record both —
 //!   the one function behind `tessera station receive` and the service's submit endpoint.
+//! - [`api`]: the HTTP API of `tessera station serve` (axum, JSON): submit and list studies,
+//!   approve or refuse and read the audit log with the steward's bearer token.
 //!
 //! There is no cryptographic protocol code here (SHA-256 for the audit chain is the only
 //! hashing), and nothing here touches shares: the MPC crates stay free of I/O, this one
 //! free of protocols. The steward's commands (`tessera station receive | pending | approve |
-//! refuse | status | audit`) are in the CLI; the service that assembles these pieces
-//! (`tessera station serve`) is not written yet; see `docs/station.md`.
+//! refuse | status | audit | serve`) are in the CLI. Running studies from the service
+//! (coordinating the stations, serving results) is not written yet; see `docs/station.md`.
 
+pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod config;

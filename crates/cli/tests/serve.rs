@@ -1,0 +1,143 @@
+//! `tessera station serve` as a process: it creates the steward's token file (mode 0600),
+//! prints where it listens, and answers over HTTP until killed; a bad token file stops it.
+//! The API itself is tested route by route in crates/station/tests/api.rs.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const EXE: &str = env!("CARGO_BIN_EXE_tessera");
+
+/// A station folder whose configuration only needs to load (the identity files are empty:
+/// the API does not use them).
+fn station(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tessera-serve-cli-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    for f in ["registry.key", "registry.crt"] {
+        fs::write(dir.join(f), "").unwrap();
+    }
+    fs::write(dir.join("registry.csv"), "patient_id,time\n1,2.5\n").unwrap();
+    fs::write(
+        dir.join("station.toml"),
+        r#"[station]
+name = "registry"
+identity = { key = "registry.key", certificate = "registry.crt" }
+listen = "127.0.0.1:1"
+
+[sources.cases]
+kind = "csv"
+file = "registry.csv"
+columns = { patient_id = "key", time = "numeric" }
+
+[policy]
+analyses = ["kaplan_meier"]
+recipients = ["researcher"]
+"#,
+    )
+    .unwrap();
+    dir
+}
+
+/// Kills the server when the test ends, even on a failed assertion.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tessera station serve --listen 127.0.0.1:0` in `dir`; returns it, its address
+/// and what it printed before listening.
+fn start(dir: &Path) -> (Server, String, String) {
+    let mut child = Command::new(EXE)
+        .current_dir(dir)
+        .args(["station", "serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let server = Server(child);
+    let mut printed = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "serve ended: {printed}"
+        );
+        printed.push_str(&line);
+        if let Some(rest) = line.split("http://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().to_string();
+            return (server, addr, printed);
+        }
+    }
+}
+
+/// `GET path` with an optional bearer token: status and body.
+fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (
+        head.split(' ').nth(1).unwrap().parse().unwrap(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn serve_creates_the_token_and_answers() {
+    let dir = station("ok");
+    let (_server, addr, printed) = start(&dir);
+    let token_file = dir.join("steward.token");
+    assert!(printed.contains("steward token created in"), "{printed}");
+    assert!(printed.contains("steward.token"), "{printed}");
+    let token = fs::read_to_string(&token_file).unwrap().trim().to_string();
+    assert_eq!(token.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (status, body) = get(&addr, "/studies", None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, r#"{"studies":[]}"#);
+    assert_eq!(get(&addr, "/audit", None).0, 401);
+    let (status, body) = get(&addr, "/audit/verify", Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#""intact":true"#), "{body}");
+    drop(_server);
+
+    // Started again: the token is read, not replaced.
+    let (_server, addr, printed) = start(&dir);
+    assert!(printed.contains("steward token read from"), "{printed}");
+    assert_eq!(get(&addr, "/audit", Some(&token)).0, 200);
+}
+
+#[test]
+fn a_bad_token_file_stops_serve() {
+    let dir = station("bad-token");
+    fs::write(dir.join("steward.token"), "short\n").unwrap();
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args(["station", "serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("steward.token"), "{err}");
+}

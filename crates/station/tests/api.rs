@@ -1,0 +1,470 @@
+//! The HTTP API over real HTTP: the router served on 127.0.0.1:0 in a background thread
+//! with a temporary station, requests sent by a tiny HTTP/1.1 client over `TcpStream`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+use tessera_station::api::{self, Api};
+use tessera_station::approval::Approvals;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// Approves studies of at most three covariates with KM and Cox for the researcher.
+const AUTO: &str = r#"
+[[policy.auto_approve]]
+name = "small-models"
+recipients = ["researcher"]
+kinds = ["kaplan_meier", "cox"]
+max_covariates = 3
+"#;
+
+/// Starts the API for a station in `dir` with `policy`; returns its address.
+fn start(dir: &Path, policy: &str) -> SocketAddr {
+    let config = station(dir, policy);
+    let approvals = Approvals::open(&config.audit).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let api = Api::new(config, approvals, TOKEN.to_string());
+    std::thread::spawn(move || api::serve(listener, api).unwrap());
+    addr
+}
+
+/// A response: status and body (parsed as JSON when it is JSON, else `Null`).
+struct Reply {
+    status: u16,
+    json: Value,
+    headers: String,
+}
+
+/// Sends one request (`Connection: close`) and reads the whole response.
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "the test client reads only Content-Length bodies: {head}"
+    );
+    Reply {
+        status,
+        json: serde_json::from_str(body).unwrap_or(Value::Null),
+        headers: head.to_string(),
+    }
+}
+
+fn steward() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn get(addr: SocketAddr, path: &str, auth: bool) -> Reply {
+    let a = steward();
+    let h: Vec<(&str, &str)> = if auth {
+        vec![("Authorization", a.as_str())]
+    } else {
+        vec![]
+    };
+    request(addr, "GET", path, &h, "")
+}
+
+fn post(addr: SocketAddr, path: &str, auth: Option<&str>, body: &str) -> Reply {
+    let h: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
+    request(addr, "POST", path, &h, body)
+}
+
+/// The standard study with another id.
+fn study_with_id(id: &str) -> String {
+    STUDY.replace("id = \"survival-2026\"", &format!("id = \"{id}\""))
+}
+
+#[test]
+fn submit_approved_pending_refused_invalid_and_duplicate() {
+    let dir = folder("api-submit");
+    let addr = start(&dir, &format!("{POLICY}{AUTO}"));
+
+    // Approved by the rule.
+    let r = request(
+        addr,
+        "POST",
+        "/studies",
+        &[("X-Tessera-From", "alice")],
+        STUDY,
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["id"], "survival-2026");
+    assert_eq!(r.json["state"], "approved");
+    assert_eq!(r.json["decision"]["approve"]["rule"], "small-models");
+
+    // Pending: four covariates are beyond the rule.
+    let text = study_with_id("four-covariates").replace(
+        "covariates = [\"registry.age\", \"registry.stage\", \"gp.smoker\"]",
+        "covariates = [\"registry.age\", \"registry.stage\", \"gp.smoker\", \"registry.event\"]",
+    );
+    assert_ne!(text, study_with_id("four-covariates"));
+    let r = post(addr, "/studies", None, &text);
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["state"], "pending");
+    assert!(r.json["decision"]["needs_person"].is_object(), "{}", r.json);
+
+    // Refused by the policy: a disallowed column. Recorded all the same.
+    let text = study_with_id("with-postcode").replace(
+        "age = \"numeric\"",
+        "age = \"numeric\"\npostcode = { type = \"categorical\", levels = [\"a\", \"b\"] }",
+    );
+    let r = post(addr, "/studies", None, &text);
+    assert_eq!(r.status, 403, "{}", r.json);
+    assert_eq!(r.json["state"], "refused");
+    let reasons = r.json["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|x| x.as_str().unwrap().starts_with("disallowed_columns:")),
+        "{reasons:?}"
+    );
+
+    // Invalid: the message names the file, the line and the field; nothing recorded.
+    let text = study_with_id("bad").replace("kind = \"cox\"", "kind = \"coxx\"");
+    let r = post(addr, "/studies", None, &text);
+    assert_eq!(r.status, 400, "{}", r.json);
+    let msg = r.json["error"].as_str().unwrap();
+    assert!(msg.starts_with("study.toml:"), "{msg}");
+    assert!(msg.contains("kind"), "{msg}");
+    assert_eq!(get(addr, "/studies/bad", false).status, 404);
+
+    // An empty submitter: 400.
+    let r = request(addr, "POST", "/studies", &[("X-Tessera-From", " ")], STUDY);
+    assert_eq!(r.status, 400, "{}", r.json);
+
+    // Known already: 409, and the first stays as it was.
+    let r = post(addr, "/studies", None, STUDY);
+    assert_eq!(r.status, 409, "{}", r.json);
+    assert!(r.json["error"].as_str().unwrap().contains("survival-2026"));
+
+    // The list, oldest first; one study in full.
+    let r = get(addr, "/studies", false);
+    assert_eq!(r.status, 200);
+    let list = r.json["studies"].as_array().unwrap();
+    let got: Vec<(&str, &str)> = list
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["state"].as_str().unwrap()))
+        .collect();
+    let mut want = vec![
+        ("four-covariates", "pending"),
+        ("survival-2026", "approved"),
+        ("with-postcode", "refused"),
+    ];
+    let mut sorted = got.clone();
+    sorted.sort();
+    want.sort();
+    assert_eq!(sorted, want);
+    assert!(list
+        .iter()
+        .all(|s| s["received_at"].as_str().unwrap().ends_with('Z')));
+    assert_eq!(list.len(), 3);
+
+    let r = get(addr, "/studies/survival-2026", false);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["study"], STUDY);
+    assert_eq!(r.json["decided_by"], "policy");
+    assert_eq!(r.json["reason"], "rule small-models");
+    assert_eq!(get(addr, "/studies/nope", false).status, 404);
+
+    // The submitter is in the audit log.
+    let r = get(addr, "/audit", true);
+    assert_eq!(r.status, 200);
+    let first = &r.json["entries"][0];
+    assert_eq!(first["kind"], "study_received");
+    assert_eq!(first["actor"], "alice");
+    assert_eq!(first["seq"], 1);
+    let second = r.json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["study"] == "four-covariates")
+        .unwrap();
+    assert_eq!(second["actor"], api::DEFAULT_FROM);
+}
+
+#[test]
+fn the_steward_decides_with_the_token_only() {
+    let dir = folder("api-decide");
+    let addr = start(&dir, POLICY);
+    for id in ["a", "b"] {
+        let r = post(addr, "/studies", None, &study_with_id(id));
+        assert_eq!(r.status, 201, "{}", r.json);
+        assert_eq!(r.json["state"], "pending");
+    }
+
+    // Without a token, with a wrong one, with a wrong scheme: 401 and nothing changes.
+    let r = post(addr, "/studies/a/approve", None, "");
+    assert_eq!(r.status, 401, "{}", r.json);
+    assert!(r
+        .headers
+        .to_ascii_lowercase()
+        .contains("www-authenticate: bearer"));
+    let wrong = format!("Bearer {}", TOKEN.replace('0', "1"));
+    assert_eq!(
+        post(addr, "/studies/a/approve", Some(&wrong), "").status,
+        401
+    );
+    let basic = format!("Basic {TOKEN}");
+    assert_eq!(
+        post(addr, "/studies/a/approve", Some(&basic), "").status,
+        401
+    );
+    assert_eq!(
+        post(addr, "/studies/a/refuse", Some("Bearer "), r#"{"why":"x"}"#).status,
+        401
+    );
+    assert_eq!(get(addr, "/studies/a", false).json["state"], "pending");
+
+    // With the token.
+    let t = steward();
+    let r = post(
+        addr,
+        "/studies/a/approve",
+        Some(&t),
+        r#"{"by": "dr.steward"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["state"], "approved");
+    assert_eq!(
+        get(addr, "/studies/a", false).json["decided_by"],
+        "dr.steward"
+    );
+    // Approved already: 409. Unknown: 404.
+    assert_eq!(post(addr, "/studies/a/approve", Some(&t), "").status, 409);
+    assert_eq!(post(addr, "/studies/zz/approve", Some(&t), "").status, 404);
+    assert_eq!(
+        post(addr, "/studies/zz/refuse", Some(&t), r#"{"why": "no"}"#).status,
+        404
+    );
+
+    // A refusal needs a reason; a body that is not the documented object is a 400.
+    let r = post(addr, "/studies/b/refuse", Some(&t), "");
+    assert_eq!(r.status, 400, "{}", r.json);
+    assert!(r.json["error"].as_str().unwrap().contains("reason"));
+    assert_eq!(
+        post(addr, "/studies/b/refuse", Some(&t), r#"{"why": "  "}"#).status,
+        400
+    );
+    assert_eq!(
+        post(addr, "/studies/b/refuse", Some(&t), r#"{"reason": "x"}"#).status,
+        400
+    );
+    assert_eq!(
+        post(addr, "/studies/b/refuse", Some(&t), "not json").status,
+        400
+    );
+    assert_eq!(get(addr, "/studies/b", false).json["state"], "pending");
+
+    let r = post(
+        addr,
+        "/studies/b/refuse",
+        Some(&t),
+        r#"{"why": "linkage on postcode is not allowed"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["state"], "refused");
+    assert_eq!(r.json["reason"], "linkage on postcode is not allowed");
+    assert_eq!(
+        get(addr, "/studies/b", false).json["decided_by"],
+        api::DEFAULT_BY
+    );
+    // Refused already: 409. An approval can be withdrawn.
+    assert_eq!(
+        post(addr, "/studies/b/refuse", Some(&t), r#"{"why": "again"}"#).status,
+        409
+    );
+    assert_eq!(post(addr, "/studies/b/approve", Some(&t), "").status, 409);
+    let r = post(
+        addr,
+        "/studies/a/refuse",
+        Some(&t),
+        r#"{"why": "withdrawn"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+}
+
+#[test]
+fn the_audit_log_is_for_the_steward() {
+    let dir = folder("api-audit");
+    let addr = start(&dir, POLICY);
+    let t = steward();
+
+    // An empty log verifies.
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["intact"], true);
+    assert_eq!(r.json["entries"], 0);
+
+    assert_eq!(post(addr, "/studies", None, STUDY).status, 201);
+    let r = post(addr, "/studies/survival-2026/approve", Some(&t), "");
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    assert_eq!(get(addr, "/audit", false).status, 401);
+    assert_eq!(get(addr, "/audit/verify", false).status, 401);
+
+    let r = get(addr, "/audit", true);
+    assert_eq!(r.status, 200);
+    let entries = r.json["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["study_received", "approved"]);
+    assert_eq!(entries[1]["actor"], api::DEFAULT_BY);
+    assert_eq!(entries[1]["prev_hash"], entries[0]["hash"]);
+    // `details` is the hashed text, a JSON object.
+    let details: Value = serde_json::from_str(entries[0]["details"].as_str().unwrap()).unwrap();
+    assert_eq!(details["decision"], "pending");
+
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json,
+        json!({"intact": true, "entries": 2, "head": entries[1]["hash"], "problems": []})
+    );
+
+    // Tampered with behind the service's back: reported, every problem listed.
+    let db = rusqlite::Connection::open(dir.join("audit.sqlite")).unwrap();
+    db.execute(
+        "UPDATE studies SET state = 'refused' WHERE id = 'survival-2026'",
+        [],
+    )
+    .unwrap();
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["intact"], false, "{}", r.json);
+    assert_eq!(
+        r.json["problems"],
+        json!(["study survival-2026: stored as refused, the audit log says approved"])
+    );
+    db.execute_batch("DROP TRIGGER audit_entries_no_update")
+        .unwrap();
+    db.execute(
+        "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.json["intact"], false, "{}", r.json);
+    let problems: Vec<&str> = r.json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems.iter().any(|p| p.contains("entry 2 was altered")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("audit_entries_no_update")),
+        "{problems:?}"
+    );
+    assert_eq!(r.json["entries"], 2);
+
+    // Unknown routes: 404 with a JSON error.
+    let r = get(addr, "/nope", true);
+    assert_eq!(r.status, 404);
+    assert!(r.json["error"].is_string());
+    assert_eq!(
+        get(addr, "/studies/survival-2026/results", false).status,
+        404
+    );
+    // A known path with another method: 405.
+    assert_eq!(request(addr, "DELETE", "/studies", &[], "").status, 405);
+}
+
+#[test]
+fn concurrent_submissions_are_all_recorded_and_the_log_verifies() {
+    let dir = folder("api-concurrent");
+    let addr = start(&dir, POLICY);
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                post(addr, "/studies", None, &study_with_id(&format!("s{i}"))).status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 201);
+    }
+    let r = get(addr, "/studies", false);
+    assert_eq!(r.json["studies"].as_array().unwrap().len(), 8);
+    let r = get(addr, "/audit/verify", true);
+    assert_eq!(r.json["intact"], true, "{}", r.json);
+    assert_eq!(r.json["entries"], 8);
+}
+
+#[test]
+fn the_steward_token_file_is_created_once_and_private() {
+    let dir = folder("api-token");
+    let config = station(&dir, POLICY);
+    assert_eq!(config.steward_token, dir.join("steward.token"));
+    let (t, created) = api::steward_token(&config.steward_token).unwrap();
+    assert!(created);
+    assert_eq!(t.len(), 64);
+    assert!(t.bytes().all(|b| b.is_ascii_hexdigit()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config.steward_token)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Read back, not replaced.
+    let (again, created) = api::steward_token(&config.steward_token).unwrap();
+    assert!(!created);
+    assert_eq!(again, t);
+    // Another station gets another token.
+    let other = dir.join("other.token");
+    assert_ne!(api::steward_token(&other).unwrap().0, t);
+    // A short token is refused.
+    std::fs::write(dir.join("short.token"), "abc\n").unwrap();
+    let e = api::steward_token(&dir.join("short.token")).unwrap_err();
+    assert!(e.to_string().contains("short.token"), "{e}");
+    // The file name is configurable, relative to station.toml.
+    let text = station_toml(POLICY).replace(
+        "listen = \"127.0.0.1:7000\"",
+        "listen = \"127.0.0.1:7000\"\nsteward_token = \"secret/tok\"",
+    );
+    let c = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    assert_eq!(c.steward_token, dir.join("secret/tok"));
+    let text = station_toml(POLICY).replace(
+        "listen = \"127.0.0.1:7000\"",
+        "listen = \"127.0.0.1:7000\"\nsteward_token = \"\"",
+    );
+    let e = tessera_station::config::parse("station.toml", &text, &dir).unwrap_err();
+    assert!(e.to_string().starts_with("station.toml:5:"), "{e}");
+}
