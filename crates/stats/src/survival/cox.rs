@@ -322,7 +322,6 @@ fn weight_bits(n: u64) -> u32 {
     (20 - log_n).clamp(0, 8) as u32
 }
 
-
 /// The shared state of one fit: the sorted design and the tie structure.
 struct Model {
     n: usize,
