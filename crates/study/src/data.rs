@@ -4,11 +4,11 @@
 //! (it is patient data).
 
 use serde::Serialize;
-use tessera_sources::{ColumnDecl, ColumnKind, Source, SourceError};
+use tessera_sources::{ColumnDecl, Source, SourceError};
 use tessera_stats::PlainFrame;
 
 use crate::error::{Result, StudyError};
-use crate::format::{ColumnType, DataSpec};
+use crate::format::DataSpec;
 
 /// A dataset as read: the linkage key strings and the declared columns.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,7 +53,7 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
         .map(|c| ColumnDecl {
             name: c.name.clone(),
             label: format!("{}.{}", spec.party, c.name),
-            kind: kind(&c.kind),
+            kind: c.kind.clone(),
         })
         .collect();
     let table = tessera_sources::read(&source, &spec.key, &columns).map_err(|e| match e {
@@ -82,18 +82,4 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
             missing: table.counts.missing,
         },
     })
-}
-
-/// The study's column type as the sources declare it.
-fn kind(t: &ColumnType) -> ColumnKind {
-    match t {
-        ColumnType::Numeric { min, max } => ColumnKind::Numeric {
-            min: *min,
-            max: *max,
-        },
-        ColumnType::Binary => ColumnKind::Binary,
-        ColumnType::Categorical { levels } => ColumnKind::Categorical {
-            levels: levels.clone(),
-        },
-    }
 }

@@ -82,41 +82,15 @@ pub struct PartySpec {
     pub fingerprint: Option<Fingerprint>,
 }
 
-/// The declared type of a data column.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ColumnType {
-    /// Real values, optionally range-checked by the owner before sharing.
-    Numeric {
-        /// Smallest allowed value.
-        min: Option<f64>,
-        /// Largest allowed value.
-        max: Option<f64>,
-    },
-    /// Numeric restricted to 0 and 1 (checked by the owner).
-    Binary,
-    /// One of the declared levels (the text in the file, compared exactly after trimming).
-    Categorical {
-        /// The levels, in the study's order (the first is the reference level of models).
-        levels: Vec<String>,
-    },
-}
+/// The declared type of a data column: the same declaration a data source reads by
+/// ([`tessera_sources::ColumnKind`]).
+pub use tessera_sources::ColumnKind as ColumnType;
 
-impl ColumnType {
-    /// The public schema of a column of this type in the shared table.
-    pub fn schema(&self) -> Schema {
-        match self {
-            ColumnType::Numeric { .. } | ColumnType::Binary => Schema::Numeric,
-            ColumnType::Categorical { levels } => Schema::Categorical(levels.clone()),
-        }
-    }
-
-    /// `numeric`, `binary` or `categorical`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ColumnType::Numeric { .. } => "numeric",
-            ColumnType::Binary => "binary",
-            ColumnType::Categorical { .. } => "categorical",
-        }
+/// The public schema of a column of this type in the shared table.
+pub fn schema_of(kind: &ColumnType) -> Schema {
+    match kind {
+        ColumnType::Numeric { .. } | ColumnType::Binary => Schema::Numeric,
+        ColumnType::Categorical { levels } => Schema::Categorical(levels.clone()),
     }
 }
 
@@ -158,7 +132,7 @@ impl DataSpec {
     pub fn schema(&self) -> Vec<(String, Schema)> {
         self.columns
             .iter()
-            .map(|c| (format!("{}.{}", self.party, c.name), c.kind.schema()))
+            .map(|c| (format!("{}.{}", self.party, c.name), schema_of(&c.kind)))
             .collect()
     }
 }
