@@ -6,6 +6,7 @@ mod demo;
 mod init;
 mod run;
 mod station;
+mod study;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ enum Command {
     /// The steward's commands at this station: receive a study, list the pending ones,
     /// approve or refuse, show states, verify and show the audit log.
     Station(station::StationArgs),
+    /// The researcher's commands against a station's API: submit a study, show its state.
+    Study(study::StudyArgs),
     /// Measure the system (seconds, bytes, rounds).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => return run::main(&args),
         Command::Station(args) => return station::main(&args),
+        Command::Study(args) => return study::main(&args),
         Command::Init(args) => init::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Bench(BenchCommand::Engine(args)) => bench::engine::run(&args),

@@ -141,3 +141,106 @@ fn a_bad_token_file_stops_serve() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("steward.token"), "{err}");
 }
+
+/// The researcher's side: `tessera study submit` to a running station, then `tessera study
+/// status`; a study naming a column the station does not share is refused (exit 3) with
+/// the rule; an unknown id exits 2.
+#[test]
+fn a_researcher_submits_a_study_and_asks_for_its_state() {
+    let dir = station("researcher");
+    fs::write(
+        dir.join("registry.csv"),
+        "patient_id,time,event\n1,2.5,1\n2,3,0\n",
+    )
+    .unwrap();
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "columns = { patient_id = \"key\", time = \"numeric\" }",
+            "columns = { patient_id = \"key\", time = \"numeric\", event = \"binary\" }",
+        )
+        + &["gp", "institute"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                format!(
+                    "\n[[trusted]]\nname = \"{n}\"\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{}\"\n",
+                    7001 + i,
+                    format!("{:x}", i + 10).repeat(64)
+                )
+            })
+            .collect::<String>();
+    fs::write(dir.join("station.toml"), cfg).unwrap();
+    let (_server, addr, _) = start(&dir);
+    let study = |id: &str, event: &str| -> PathBuf {
+        let p = dir.join(format!("{id}.toml"));
+        fs::write(
+            &p,
+            format!(
+                r#"[study]
+id = "{id}"
+[parties.registry]
+compute = 0
+[parties.gp]
+compute = 1
+[parties.institute]
+compute = 2
+[data.registry]
+file = "registry.csv"
+key = ["patient_id"]
+[data.registry.columns]
+time = "numeric"
+{event} = "binary"
+[recipients.researcher]
+[[analysis]]
+name = "km"
+kind = "kaplan_meier"
+time = "registry.time"
+event = "registry.{event}"
+times = [1, 2]
+"#
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let tessera = |args: &[&str]| Command::new(EXE).args(args).output().unwrap();
+    let ok = study("s-ok", "event");
+    let out = tessera(&[
+        "study",
+        "submit",
+        ok.to_str().unwrap(),
+        "--to",
+        &addr,
+        "--from",
+        "dr-who",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("study s-ok") && text.contains("pending"),
+        "{text}"
+    );
+    let out = tessera(&["study", "status", "s-ok", "--at", &addr]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
+    // The same id again: a conflict.
+    let again = tessera(&["study", "submit", ok.to_str().unwrap(), "--to", &addr]);
+    assert_eq!(again.status.code(), Some(2));
+    // A column the station does not declare: refused by its policy, the rule named.
+    let bad = study("s-bad", "death");
+    let out = tessera(&["study", "submit", bad.to_str().unwrap(), "--to", &addr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("death"), "{err}");
+    let out = tessera(&["study", "status", "nosuch", "--at", &addr]);
+    assert_eq!(out.status.code(), Some(2));
+    // Nobody listening: a clear error, exit 1.
+    let out = tessera(&["study", "status", "s-ok", "--at", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the station"));
+}
