@@ -378,13 +378,10 @@ impl Model {
                 ev.extend(wz.iter());
                 let pairs: Vec<_> = ev.iter().map(|x| (&self.delta, *x)).collect();
                 let dw = p.mul_many(&pairs)?;
-                let t = risk.seg_prefix(p, &dw)?;
-                let mut ends: Vec<(&AShare<u128>, &AShare<u128>)> =
-                    t.iter().map(|x| (&risk.end, x)).collect();
-                ends.push((&risk.end, &s0));
-                ends.extend(s1.iter().map(|x| (&risk.end, x)));
-                let masked = p.mul_many(&ends)?;
-                let b = risk.seg_suffix(p, &masked)?;
+                let mut group = risk.seg_prefix(p, &dw)?;
+                group.push(s0);
+                group.extend(s1);
+                let b = risk.broadcast(p, &group)?;
                 // b = [T0, T1.., S0, S1..] on every row of each group.
                 let (t_b, s_b) = b.split_at(m + 1);
                 let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.phi, m + 1).collect();

@@ -214,7 +214,6 @@ impl RiskOrder {
     }
 
     /// Each group's value of `cols` (read on its end row) copied to every row of the group.
-    #[cfg(test)]
     pub fn broadcast(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
         let pairs: Vec<_> = cols.iter().map(|c| (&self.end, c)).collect();
         let at_end = p.mul_many(&pairs)?;
