@@ -102,14 +102,9 @@ impl Disclosure {
         if self.min_level_rows == 0 || counts.is_empty() {
             return Ok(());
         }
-        let threshold = p.public(&vec![u128::from(self.min_level_rows); counts.len()]);
-        let below = p.lt_arith(counts, &threshold)?;
-        let failing = below.sum();
-        let zero = AShare::zeros(1);
-        let none = p.eq(&failing, &zero)?;
         // LEAKAGE: the one bit "every level reaches min_level_rows" is opened (the rule's
         // verdict); which level failed and every count stay secret.
-        let pass = p.reveal_bits(&none)?[0] & 1 == 1;
+        let pass = every_at_least(p, counts, u128::from(self.min_level_rows))?;
         if !pass {
             return Err(refused(
                 "min_level_rows",
@@ -135,6 +130,20 @@ impl Disclosure {
         }
         Ok(())
     }
+}
+
+/// Whether every element of `values` (non-negative integers or fixed-point values, below
+/// 2^100) is at least `min` (in the same encoding). Opens that one bit only, not which
+/// element failed nor any value; callers state what the bit means where they call it.
+/// One comparison per element and one zero test.
+pub fn every_at_least(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<bool> {
+    if values.is_empty() {
+        return Ok(true);
+    }
+    let threshold = p.public(&vec![min; values.len()]);
+    let below = p.lt_arith(values, &threshold)?;
+    let none = p.eq(&below.sum(), &AShare::zeros(1))?;
+    Ok(p.reveal_bits(&none)?[0] & 1 == 1)
 }
 
 /// Shared 0/1 integers: `counts[i] >= min` for shared non-negative integer counts (below

@@ -60,7 +60,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, BShare, Party};
 
 use crate::analysis::{CoxSpec, Ties};
-use crate::disclosure::Disclosure;
+use crate::disclosure::{every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
 use crate::table::{ColumnData, Frame, PlainFrame};
@@ -530,9 +530,7 @@ pub fn cox(
     let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
     // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
     // "every covariate varies among the complete cases" is opened.
-    let floor = p.public(&vec![encode::<u128>(MIN_VARIANCE, f); m]);
-    let flat = p.lt(&var, &floor)?;
-    if any_bit(p, &flat, m).and_then(|b| Ok(p.reveal_bits(&b)?[0] & 1 == 1))? {
+    if !every_at_least(p, &var, encode(MIN_VARIANCE, f))? {
         return Err(StatsError::Invalid(format!(
             "a covariate ({}) has no variation among the {nu} complete cases (variance below {MIN_VARIANCE:e}; rescale it or drop it)",
             names.join(", ")

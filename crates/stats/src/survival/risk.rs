@@ -31,7 +31,7 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
-use crate::disclosure::Disclosure;
+use crate::disclosure::{every_at_least, Disclosure};
 use crate::error::{Result, StatsError};
 use crate::table::Frame;
 
@@ -284,11 +284,7 @@ impl GroupedRisk {
             disclosure.check_level_rows(p, &counts, g)?;
             // A level without complete cases has no curve and makes the log-rank covariance
             // singular. LEAKAGE: the one bit "every level has a complete case" is opened.
-            let one = Disclosure {
-                min_level_rows: 1,
-                ..Disclosure::default()
-            };
-            if let Err(StatsError::Refused { .. }) = one.check_level_rows(p, &counts, g) {
+            if !every_at_least(p, &counts, 1)? {
                 return Err(StatsError::Invalid(format!(
                     "a level of {g} has no complete cases: drop it from the study's levels"
                 )));
