@@ -1,21 +1,27 @@
-//! `tessera demo`: three stations on this machine, each a separate process talking to the
-//! others over TLS 1.3 on loopback, run a study on the shipped synthetic data of a cancer
-//! registry and a GP network (the third station, a research institute, has no data), and the
-//! opened results are printed beside the same analyses computed in plaintext on the pooled
-//! data (which only a demo can do). Everything is written to a fresh folder: identities,
-//! data, the study file, each station's results and `report.html`.
+//! `tessera demo`: the whole product on one machine. Three stations — a cancer registry, a
+//! GP network and a research institute with no data — each get a folder with their own TLS
+//! identity, data, policy and audit log, and run as separate `tessera station serve`
+//! processes talking HTTPS and MPC over TLS 1.3 on loopback. A researcher (with an identity
+//! of their own) submits a study to the registry; the registry passes it on; the registry's
+//! and the institute's policies approve it by rule while the GP network's waits for a person,
+//! whom the demo plays; the stations check their data, link their records and compute; the
+//! researcher fetches the results, which are printed beside the same analyses computed in
+//! plaintext on the pooled data (which only a demo can do), and the report. Finally the
+//! registry's audit log is shown and verified.
 //!
-//! Not yet part of the demo: the station service with its policy and approvals (the
-//! stations here run the study as soon as they start).
+//! `--prepare` only writes the folders (identities, station configurations, data, study) and
+//! prints how to start the stations by hand.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::Value;
 use tessera_net::identity::{fingerprint_hex, Identity};
+use tessera_station::client::Client;
 use tessera_stats::analysis::{AnalysisSpec, CoxSpec, KaplanMeierSpec, LogisticSpec, LogrankSpec};
 use tessera_stats::regression::plain as regression_plain;
 use tessera_stats::survival::{cox_plain, kaplan_meier_plain, logrank_plain};
@@ -25,7 +31,8 @@ use tessera_stats::{PlainColumn, PlainData, PlainFrame};
 const REGISTRY_CSV: &str = include_str!("../../../fixtures/synthetic/registry.csv");
 const GP_CSV: &str = include_str!("../../../fixtures/synthetic/gp.csv");
 
-/// The demo study; `{...}` are filled in per run.
+/// The demo study; `{...}` are filled in per run. Each `[data.NAME] file` names the
+/// station's configured source.
 const STUDY: &str = r#"# The tessera demo study (written by `tessera demo`).
 [study]
 id = "tessera-demo"
@@ -33,21 +40,21 @@ title = "Survival by statin use: cancer registry linked with GP records (synthet
 
 [parties.registry]
 compute = 0
-address = "127.0.0.1:{port0}"
-fingerprint = "sha256:{fp0}"
+address = "127.0.0.1:{mpc_registry}"
+fingerprint = "sha256:{fp_registry}"
 
 [parties.gp]
 compute = 1
-address = "127.0.0.1:{port1}"
-fingerprint = "sha256:{fp1}"
+address = "127.0.0.1:{mpc_gp}"
+fingerprint = "sha256:{fp_gp}"
 
 [parties.institute]
 compute = 2
-address = "127.0.0.1:{port2}"
-fingerprint = "sha256:{fp2}"
+address = "127.0.0.1:{mpc_institute}"
+fingerprint = "sha256:{fp_institute}"
 
 [data.registry]
-file = "{registry_file}"
+file = "cases"
 key = ["patient_id"]
 
 [data.registry.columns]
@@ -59,7 +66,7 @@ stage = { type = "categorical", levels = ["1", "2", "3", "4"] }
 treatment = "binary"
 
 [data.gp]
-file = "{gp_file}"
+file = "records"
 key = ["patient_id"]
 
 [data.gp.columns]
@@ -78,6 +85,7 @@ min_rows = 100
 max_vars_per_row = 0.1
 
 [recipients.researcher]
+fingerprint = "sha256:{fp_researcher}"
 
 [[analysis]]
 name = "km_by_statin"
@@ -109,7 +117,47 @@ outcome = "gp.diabetes"
 covariates = ["registry.age", "registry.sex", "gp.bmi", "gp.smoker"]
 "#;
 
+/// A station's configuration; `{trusted}`, `{sources}` and `{auto}` are filled in per
+/// station.
+const STATION: &str = r#"# Written by `tessera demo`; see docs/station.md.
+[station]
+name = "{name}"
+identity = { key = "identity/station.key", certificate = "identity/station.crt" }
+listen = "127.0.0.1:{api}"
+{trusted}{sources}
+[policy]
+analyses = ["kaplan_meier", "logrank", "cox", "logistic"]
+recipients = ["sha256:{fp_researcher}"]
+min_rows = 100
+min_cell = 10
+{auto}"#;
+
 const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
+
+/// Each station's data source (none for the institute).
+fn sources(station: &str) -> &'static str {
+    match station {
+        "registry" => {
+            "\n[sources.cases]\nkind = \"csv\"\nfile = \"registry.csv\"\ncolumns = { patient_id = \"key\", \
+             time = \"numeric\", event = \"binary\", age = \"numeric\", sex = \"binary\", \
+             stage = \"categorical\", treatment = \"binary\" }\n"
+        }
+        "gp" => {
+            "\n[sources.records]\nkind = \"csv\"\nfile = \"gp.csv\"\ncolumns = { patient_id = \"key\", \
+             comorbidity = \"numeric\", smoker = \"binary\", bmi = \"numeric\", \
+             diabetes = \"binary\", statin = \"categorical\" }\n"
+        }
+        _ => "",
+    }
+}
+
+/// Each station's automatic approval: the GP network has none (a person decides).
+fn auto_rule(station: &str) -> &'static str {
+    match station {
+        "gp" => "",
+        _ => "\n[[policy.auto_approve]]\nname = \"approved researcher\"\nrecipients = [\"sha256:{fp_researcher}\"]\n",
+    }
+}
 
 /// Options of `tessera demo`.
 #[derive(Args, Debug)]
@@ -118,6 +166,9 @@ pub struct DemoArgs {
     /// folder).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Only write the stations' folders and the study, and say how to start them.
+    #[arg(long)]
+    pub prepare: bool,
 }
 
 fn fresh_dir(given: &Option<PathBuf>) -> Result<PathBuf, String> {
@@ -141,12 +192,31 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Runs the demo.
-pub fn run(args: &DemoArgs) -> Result<(), String> {
-    let start = Instant::now();
-    let dir = fresh_dir(&args.dir)?;
-    println!("tessera demo in {}", dir.display());
-    // Each station's own folder: its identity and, for the data stations, its data.
+/// Free loopback ports (bound and released: another process could take one meanwhile, which
+/// then fails loudly when a station binds it).
+fn free_ports(n: usize) -> Result<Vec<u16>, String> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| format!("no free loopback port: {e}"))?;
+    held.iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| format!("no free loopback port: {e}"))
+}
+
+/// What `--prepare` writes: per station its folder, API port and certificate fingerprint;
+/// the researcher's identity; the study.
+struct Setup {
+    dir: PathBuf,
+    api: Vec<u16>,
+    fps: Vec<String>,
+    researcher: PathBuf,
+    study: PathBuf,
+}
+
+/// Writes the stations' folders, the researcher's identity and the study into `dir`.
+fn prepare(dir: &Path) -> Result<Setup, String> {
     let mut fps = Vec::new();
     for s in STATIONS {
         let id = Identity::generate(s).map_err(|e| e.to_string())?;
@@ -154,95 +224,296 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         fps.push(fingerprint_hex(&id.fingerprint()));
     }
+    let researcher = dir.join("researcher").join("identity");
+    let rid = Identity::generate("researcher").map_err(|e| e.to_string())?;
+    rid.save(&researcher).map_err(|e| e.to_string())?;
+    let fp_researcher = fingerprint_hex(&rid.fingerprint());
     write(&dir.join("registry").join("registry.csv"), REGISTRY_CSV)?;
     write(&dir.join("gp").join("gp.csv"), GP_CSV)?;
-    let ports: Vec<u16> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|e| format!("no free loopback port: {e}"))?
-        .iter()
-        .map(|a| a.port())
-        .collect();
-    let study_text = STUDY
-        .replace("{port0}", &ports[0].to_string())
-        .replace("{port1}", &ports[1].to_string())
-        .replace("{port2}", &ports[2].to_string())
-        .replace("{fp0}", &fps[0])
-        .replace("{fp1}", &fps[1])
-        .replace("{fp2}", &fps[2])
-        .replace("{registry_file}", "registry/registry.csv")
-        .replace("{gp_file}", "gp/gp.csv");
-    let study = dir.join("study.toml");
+    let ports = free_ports(6)?;
+    let (api, mpc) = (ports[..3].to_vec(), ports[3..].to_vec());
+    for (i, s) in STATIONS.iter().enumerate() {
+        let trusted: String = STATIONS
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(j, t)| {
+                format!(
+                    "\n[[trusted]]\nname = \"{t}\"\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{}\"\n",
+                    api[j], fps[j]
+                )
+            })
+            .collect();
+        let text = STATION
+            .replace("{trusted}", &trusted)
+            .replace("{sources}", sources(s))
+            .replace("{auto}", auto_rule(s))
+            .replace("{name}", s)
+            .replace("{api}", &api[i].to_string())
+            .replace("{fp_researcher}", &fp_researcher);
+        write(&dir.join(s).join("station.toml"), &text)?;
+    }
+    let mut study_text = STUDY.replace("{fp_researcher}", &fp_researcher);
+    for (i, s) in STATIONS.iter().enumerate() {
+        study_text = study_text
+            .replace(&format!("{{mpc_{s}}}"), &mpc[i].to_string())
+            .replace(&format!("{{fp_{s}}}"), &fps[i]);
+    }
+    let study = dir.join("researcher").join("study.toml");
     write(&study, &study_text)?;
-    println!(
-        "three stations: registry (1,800 patients), gp (1,900 patients), institute (no data);\n\
-         each has its own TLS identity; the study pins their certificate fingerprints"
-    );
-    // The three stations as separate processes over TLS.
+    Ok(Setup {
+        dir: dir.to_path_buf(),
+        api,
+        fps,
+        researcher,
+        study,
+    })
+}
+
+/// The station processes; killed when dropped (also when the demo fails half-way).
+struct Stations(Vec<Child>);
+
+impl Drop for Stations {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `tessera station serve` for each station and waits until each listens.
+fn start(setup: &Setup) -> Result<Stations, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut children = Vec::new();
+    let mut stations = Stations(Vec::new());
     for s in STATIONS {
-        let child = Command::new(&exe)
-            .arg("run")
-            .arg(&study)
-            .args(["--json", "--as", s, "--identity"])
-            .arg(dir.join(s).join("identity"))
-            .arg("--out")
-            .arg(dir.join(s).join("results"))
+        let log = std::fs::File::create(setup.dir.join(s).join("station.log"))
+            .map_err(|e| format!("station {s}: {e}"))?;
+        let mut child = Command::new(&exe)
+            .args(["station", "serve", "--config"])
+            .arg(setup.dir.join(s).join("station.toml"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .map_err(|e| format!("cannot start station {s}: {e}"))?;
-        children.push(child);
-    }
-    println!("stations started; linking and computing …");
-    let mut outputs = Vec::new();
-    for (child, s) in children.into_iter().zip(STATIONS) {
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("station {s}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "station {s} failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+        let out = child.stdout.take();
+        stations.0.push(child);
+        let mut lines = BufReader::new(out.ok_or("no output")?).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.contains("serving its API") => break,
+                Some(Ok(_)) => continue,
+                _ => {
+                    let log = std::fs::read_to_string(setup.dir.join(s).join("station.log"))
+                        .unwrap_or_default();
+                    return Err(format!("station {s} did not start: {}", log.trim()));
+                }
+            }
         }
-        let doc: Value = serde_json::from_slice(&out.stdout)
-            .map_err(|e| format!("station {s}: unreadable results: {e}"))?;
-        outputs.push(doc);
     }
-    let mpc_secs = start.elapsed().as_secs_f64();
-    if outputs[1]["analyses"] != outputs[0]["analyses"]
-        || outputs[2]["analyses"] != outputs[0]["analyses"]
-    {
-        return Err("the stations opened different results".into());
+    Ok(stations)
+}
+
+/// A client of station `i` presenting `identity`.
+fn client(setup: &Setup, i: usize, identity: Option<&Identity>) -> Result<Client, String> {
+    let pin = tessera_net::identity::parse_fingerprint(&setup.fps[i]).map_err(|e| e.to_string())?;
+    Client::new(
+        &format!("127.0.0.1:{}", setup.api[i]),
+        pin,
+        identity,
+        Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn get(c: &Client, path: &str, headers: &[(&str, &str)]) -> Result<(u16, Value), String> {
+    let a = c
+        .request("GET", path, headers, &[])
+        .map_err(|e| e.to_string())?;
+    Ok((a.status, a.json()))
+}
+
+/// Runs the demo.
+pub fn run(args: &DemoArgs) -> Result<(), String> {
+    let start_time = Instant::now();
+    let dir = fresh_dir(&args.dir)?;
+    println!("tessera demo in {}", dir.display());
+    let setup = prepare(&dir)?;
+    if args.prepare {
+        println!(
+            "prepared three stations and a researcher; start each station with\n  \
+             tessera station serve --config {}/STATION/station.toml\nand submit with\n  \
+             tessera study submit {} --to 127.0.0.1:{} --pin sha256:{} --identity {}",
+            dir.display(),
+            setup.study.display(),
+            setup.api[0],
+            setup.fps[0],
+            setup.researcher.display()
+        );
+        return Ok(());
     }
-    let doc = &outputs[0];
     println!(
-        "linked {} of {} + {} records; every station opened the same results ({mpc_secs:.1} s)\n",
+        "three stations: registry (1,800 patients), gp (1,900 patients), institute (no data);\n\
+         each has its own TLS identity, policy and audit log, and runs as its own process"
+    );
+    let stations = start(&setup)?;
+    println!("stations serving on https://127.0.0.1:{{{}}}", {
+        let p: Vec<String> = setup.api.iter().map(|p| p.to_string()).collect();
+        p.join(",")
+    });
+    let me = Identity::load(&setup.researcher).map_err(|e| e.to_string())?;
+    let registry = client(&setup, 0, Some(&me))?;
+
+    // The researcher submits the study to the registry.
+    let text = std::fs::read(&setup.study).map_err(|e| e.to_string())?;
+    let a = registry
+        .request(
+            "POST",
+            "/studies",
+            &[("X-Tessera-From", "researcher")],
+            &text,
+        )
+        .map_err(|e| e.to_string())?;
+    let body = a.json();
+    if a.status != 201 {
+        return Err(format!("the registry did not accept the study ({}): {body}", a.status));
+    }
+    println!(
+        "\nthe researcher submits study tessera-demo to the registry: {}",
+        decision_text(&body["decision"])
+    );
+
+    // Follow the approvals and the run at the registry; play the GP's steward.
+    let gp_token = std::fs::read_to_string(setup.dir.join("gp").join("steward.token"))
+        .map_err(|e| format!("the GP station's steward token: {e}"))?;
+    let gp_auth = format!("Bearer {}", gp_token.trim());
+    let mut seen = std::collections::BTreeMap::new();
+    let mut approved = false;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, st) = get(&registry, "/studies/tessera-demo", &[])?;
+        for v in st["stations"].as_array().into_iter().flatten() {
+            let name = v["station"].as_str().unwrap_or("?").to_string();
+            let line = format!(
+                "{}{}",
+                v["state"].as_str().unwrap_or("?"),
+                v["reason"]
+                    .as_str()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            );
+            if seen.get(&name) != Some(&line) && v["state"] != "received" {
+                println!("  {name}: {line}");
+                seen.insert(name, line);
+            }
+        }
+        let run = st["run"]["state"].as_str().unwrap_or("");
+        match run {
+            "finished" => break,
+            "aborted" | "stopped" => {
+                return Err(format!(
+                    "the study did not run: {}",
+                    st["run"]["reason"].as_str().unwrap_or("no reason given")
+                ))
+            }
+            _ => {}
+        }
+        let gp = client(&setup, 1, None)?;
+        let (_, g) = get(&gp, "/studies/tessera-demo", &[])?;
+        if !approved && g["state"] == "pending" {
+            println!(
+                "the GP network's steward reads the study and approves it \
+                 (tessera station approve tessera-demo)"
+            );
+            let a = gp
+                .request(
+                    "POST",
+                    "/studies/tessera-demo/approve",
+                    &[("Authorization", gp_auth.as_str())],
+                    br#"{"by": "gp steward (demo)"}"#,
+                )
+                .map_err(|e| e.to_string())?;
+            if a.status != 200 {
+                return Err(format!("the GP steward's approval failed: {}", a.text()));
+            }
+            approved = true;
+        }
+        if Instant::now() > deadline {
+            return Err("the study did not finish within two minutes".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mpc_secs = start_time.elapsed().as_secs_f64();
+
+    // The researcher fetches the results.
+    let (status, doc) = get(&registry, "/studies/tessera-demo/results?format=json", &[])?;
+    if status != 200 {
+        return Err(format!("the results could not be fetched ({status}): {doc}"));
+    }
+    println!(
+        "\nthe researcher fetches the results from the registry with their certificate:\n\
+         linked {} of {} + {} records ({mpc_secs:.1} s since the start)\n",
         doc["linkage"]["intersection"],
         doc["linkage"]["rows"][0]["rows"],
         doc["linkage"]["rows"][1]["rows"]
     );
-    let study_parsed = tessera_study::load(&study).map_err(|e| e.to_string())?;
-    let pooled = pooled(&study_parsed)?;
-    compare(&study_parsed, doc, &pooled)?;
+    let (study, pooled) = pooled(&setup.dir)?;
+    compare(&study, &doc, &pooled)?;
+    let html = registry
+        .request("GET", "/studies/tessera-demo/results?format=html", &[], &[])
+        .map_err(|e| e.to_string())?;
     let report = dir.join("report.html");
-    std::fs::copy(
-        dir.join("registry").join("results").join("report.html"),
-        &report,
-    )
-    .map_err(|e| format!("cannot write {}: {e}", report.display()))?;
+    std::fs::write(&report, &html.body)
+        .map_err(|e| format!("cannot write {}: {e}", report.display()))?;
+
+    // What the registry recorded.
+    let token = std::fs::read_to_string(setup.dir.join("registry").join("steward.token"))
+        .map_err(|e| e.to_string())?;
+    let auth = format!("Bearer {}", token.trim());
+    let steward = client(&setup, 0, None)?;
+    let (_, log) = get(&steward, "/audit", &[("Authorization", auth.as_str())])?;
+    let kinds: Vec<String> = log["entries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let (_, verify) = get(&steward, "/audit/verify", &[("Authorization", auth.as_str())])?;
+    println!(
+        "\nthe registry's audit log: {}; chain {} ({} entries)",
+        kinds.join(", "),
+        if verify["intact"] == true { "intact" } else { "TAMPERED" },
+        verify["entries"]
+    );
+    drop(stations);
     println!(
         "\nreport: {}\nall done in {:.1} s",
         report.display(),
-        start.elapsed().as_secs_f64()
+        start_time.elapsed().as_secs_f64()
     );
     Ok(())
 }
 
-/// The pooled plaintext table (what no station may ever hold; here for comparison only).
-fn pooled(study: &tessera_study::Study) -> Result<PlainFrame, String> {
+/// A station's decision as one phrase.
+fn decision_text(d: &Value) -> String {
+    if let Some(rule) = d["approve"]["rule"].as_str() {
+        format!("approved by its rule `{rule}`")
+    } else if let Some(why) = d["needs_person"]["why"].as_str() {
+        format!("waiting for a person ({why})")
+    } else {
+        d.to_string()
+    }
+}
+
+/// The pooled plaintext table (what no station may ever hold; here for comparison only),
+/// read from the stations' folders as their study declares, with the study.
+fn pooled(dir: &Path) -> Result<(tessera_study::Study, PlainFrame), String> {
+    let text = std::fs::read_to_string(dir.join("researcher").join("study.toml"))
+        .map_err(|e| e.to_string())?
+        .replace("file = \"cases\"", "file = \"../registry/registry.csv\"")
+        .replace("file = \"records\"", "file = \"../gp/gp.csv\"");
+    let study = tessera_study::validate::parse("study.toml", &text, &dir.join("researcher"))
+        .map_err(|e| e.to_string())?;
     let tables: Vec<_> = study
         .data
         .iter()
@@ -275,7 +546,8 @@ fn pooled(study: &tessera_study::Study) -> Result<PlainFrame, String> {
             });
         }
     }
-    PlainFrame::new(columns).map_err(|e| e.to_string())
+    let frame = PlainFrame::new(columns).map_err(|e| e.to_string())?;
+    Ok((study, frame))
 }
 
 fn spec<'a>(study: &'a tessera_study::Study, name: &str) -> Option<&'a AnalysisSpec> {

@@ -11,8 +11,11 @@
 //! - `audit verify [--anchor N:HASH]`: check the chain (and the studies' states against
 //!   it), print the entry count and head hash to keep outside the file;
 //! - `audit show [--study ID]`: the entries;
-//! - `serve [--listen ADDR]`: the HTTP API ([`tessera_station::api`]) on `[station] listen`
-//!   until killed; creates the steward's token file when absent and says where it is.
+//! - `token ID RECIPIENT`: issue a study's recipient a token to fetch its results;
+//! - `serve [--listen ADDR]`: the service: the HTTPS API ([`tessera_station::api`]) on
+//!   `[station] listen` and the loop that runs approved studies with the other stations
+//!   ([`tessera_station::coordinate`]), until killed; creates the steward's token file when
+//!   absent and says where it is.
 //!
 //! The logic is in `tessera-station` ([`tessera_station::receive`], [`Approvals`],
 //! [`tessera_station::AuditLog`]); this module only parses arguments and prints. Nothing
@@ -100,6 +103,21 @@ pub enum StationCommand {
         /// Listen here instead of `[station] listen` (`host:port`; port 0 picks a free one).
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Seconds the computation waits for a message from another station before it
+        /// gives up (and how long it waits for them to connect).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        run_timeout: u64,
+    },
+    /// Issue a study's recipient a token to fetch the results from this station's API
+    /// (`tessera study results ID --token TOKEN`). Printed once; only its hash is kept.
+    Token {
+        /// The study's id.
+        id: String,
+        /// The recipient, as the study names it.
+        recipient: String,
+        /// Who issues it (recorded in the audit log; default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
 }
 
@@ -193,12 +211,32 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             verify(&config, &file, anchor.as_deref())
         }
         StationCommand::Audit(AuditCommand::Show { study }) => show(&config, &file, study),
-        StationCommand::Serve { listen } => serve(config, &file, listen.as_deref()),
+        StationCommand::Serve {
+            listen,
+            run_timeout,
+        } => serve(config, &file, listen.as_deref(), *run_timeout),
+        StationCommand::Token { id, recipient, by } => {
+            let by = person(by.as_deref());
+            let mut a = open_existing(&config, &file)?
+                .ok_or_else(|| fail(StationError::UnknownStudy(id.clone()), &file))?;
+            let token = a
+                .issue_token(id, recipient, &by)
+                .map_err(|e| fail(e, &file))?;
+            println!("{token}");
+            eprintln!(
+                "token for {recipient} of study {id} (shown once; give it to the recipient \
+                 over a trusted channel)"
+            );
+            Ok(0)
+        }
     }
 }
 
 /// `serve`: opens the audit file, reads or creates the steward's token, binds and serves.
-fn serve(config: Config, file: &str, listen: Option<&str>) -> Result<u8, Fail> {
+fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> Result<u8, Fail> {
+    let identity =
+        tessera_net::identity::Identity::load_files(&config.identity.key, &config.identity.certificate)
+            .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
     let approvals = Approvals::open(&config.audit).map_err(|e| fail(e, file))?;
     let (token, created) =
         tessera_station::api::steward_token(&config.steward_token).map_err(|e| fail(e, file))?;
@@ -215,10 +253,15 @@ fn serve(config: Config, file: &str, listen: Option<&str>) -> Result<u8, Fail> {
         .local_addr()
         .map_err(|e| Fail::new(1, format!("cannot listen on {addr}: {e}")))?;
     println!(
-        "station {} serving its HTTP API on http://{bound} (audit file {file})",
-        config.name
+        "station {} serving its API on https://{bound} (certificate {}, audit file {file})",
+        config.name,
+        tessera_net::identity::fingerprint_hex(&identity.fingerprint())
     );
-    let api = tessera_station::api::Api::new(config, approvals, token);
+    let options = tessera_station::coordinate::ServiceOptions {
+        run_timeout: std::time::Duration::from_secs(run_timeout.max(1)),
+        ..Default::default()
+    };
+    let api = tessera_station::api::Api::new(config, approvals, token, identity, options);
     tessera_station::api::serve(listener, api)
         .map_err(|e| Fail::new(1, format!("the service on {bound} stopped: {e}")))?;
     Ok(0)

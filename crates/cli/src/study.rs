@@ -1,20 +1,26 @@
-//! The researcher's commands against a station's HTTP API (`tessera station serve`):
-//! `tessera study submit STUDY --to ADDR` sends a study file, `tessera study status ID --at
-//! ADDR` shows its state at that station. Plain HTTP/1.1 over TCP (the API is meant for
-//! loopback or behind a TLS proxy for now, see docs/station.md).
+//! The researcher's commands against a station's HTTPS API (`tessera station serve`):
+//! `tessera study submit STUDY --to ADDR --pin FP` sends a study file, `tessera study status
+//! ID --at ADDR --pin FP` shows its state at that station and at the others, and `tessera
+//! study results ID --at ADDR --pin FP --identity DIR | --token TOKEN` fetches the results as
+//! a table, JSON or the HTML report.
 //!
-//! Exit codes: 0 accepted (approved or waiting for a person) / found; 3 refused by the
-//! station's policy (the reasons are printed); 2 invalid study or unknown id; 1 the station
+//! Every connection is TLS 1.3 pinned to the station's certificate fingerprint (`--pin`, as
+//! the study's `[parties.NAME] fingerprint` or `tessera init` gives it); `--identity`
+//! presents the researcher's own certificate (the one the study lists for the recipient).
+//!
+//! Exit codes: 0 accepted (approved or waiting for a person) / found / results written; 3
+//! refused by a station (the reasons are printed), or the study stopped or aborted; 2 invalid
+//! study, unknown id, or results not (yet) available or not for this caller; 1 the station
 //! could not be reached or answered unexpectedly.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
+use tessera_net::identity::{parse_fingerprint, Fingerprint, Identity};
+use tessera_station::client::{Answer, Client};
 
 /// Arguments of `tessera study`.
 #[derive(Args, Debug)]
@@ -23,102 +29,106 @@ pub struct StudyArgs {
     pub command: StudyCommand,
 }
 
+/// How to reach one station.
+#[derive(Args, Debug, Clone)]
+pub struct StationAddr {
+    /// The station's certificate fingerprint (`sha256:` and 64 hex digits, as the study's
+    /// `[parties.NAME] fingerprint`): the connection is refused if it presents another.
+    #[arg(long, value_name = "FINGERPRINT")]
+    pin: String,
+    /// Present this identity (a folder written by `tessera init`) as a client certificate.
+    #[arg(long, value_name = "DIR")]
+    identity: Option<PathBuf>,
+}
+
 /// The researcher's commands.
 #[derive(Subcommand, Debug)]
 pub enum StudyCommand {
-    /// Send a study file to a station.
+    /// Send a study file to a station; it passes it on to the other stations of the study.
     Submit {
         /// The study file.
         study: PathBuf,
-        /// The station's API address (`host:port` or `http://host:port`).
+        /// The station's API address (`host:port`).
         #[arg(long, value_name = "ADDR")]
         to: String,
-        /// Who submits (recorded in the station's audit log).
+        /// Who submits (recorded in the stations' audit logs).
         #[arg(long, value_name = "NAME")]
         from: Option<String>,
+        #[command(flatten)]
+        station: StationAddr,
     },
-    /// Show a study's state at a station.
+    /// Show a study's state at a station, and what the other stations said.
     Status {
         /// The study id.
         id: String,
         /// The station's API address.
         #[arg(long, value_name = "ADDR")]
         at: String,
+        #[command(flatten)]
+        station: StationAddr,
+    },
+    /// Fetch a study's results as one of its recipients.
+    Results {
+        /// The study id.
+        id: String,
+        /// The station's API address (a compute station of the study).
+        #[arg(long, value_name = "ADDR")]
+        at: String,
+        #[command(flatten)]
+        station: StationAddr,
+        /// A token the station's steward issued (`tessera station token`), instead of a
+        /// certificate.
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+        /// What to print or write.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Wait up to this many seconds for the results while the study is still being
+        /// approved or computed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+        wait: u64,
     },
 }
 
-/// An HTTP answer: status code and JSON body.
-struct Answer {
-    status: u16,
-    body: Value,
+/// The result formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Text tables, as lifelines and statsmodels print them.
+    Table,
+    /// The JSON document (as `tessera run --json`).
+    Json,
+    /// The HTML report with the Kaplan–Meier curves.
+    Html,
 }
 
-/// One HTTP/1.1 request (the connection is closed after the answer).
-fn request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Answer, String> {
-    let host = addr.trim_start_matches("http://").trim_end_matches('/');
-    let target = host
-        .to_socket_addrs()
-        .map_err(|e| format!("station {host}: {e}"))?
-        .next()
-        .ok_or_else(|| format!("station {host}: no address"))?;
-    let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(10))
-        .map_err(|e| format!("cannot reach the station at {host}: {e}"))?;
-    let timeout = Some(Duration::from_secs(60));
-    s.set_read_timeout(timeout).map_err(|e| e.to_string())?;
-    s.set_write_timeout(timeout).map_err(|e| e.to_string())?;
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes())
-        .and_then(|_| s.write_all(body))
-        .map_err(|e| format!("station {host}: {e}"))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .map_err(|e| format!("station {host}: {e}"))?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, rest) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| format!("station {host}: not an HTTP answer"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("station {host}: not an HTTP answer"))?;
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    Ok(Answer { status, body })
-}
-
-/// The body of a chunked HTTP answer.
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, tail)) = rest.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || tail.len() < n {
-            break;
+impl Format {
+    fn query(self) -> &'static str {
+        match self {
+            Format::Table => "text",
+            Format::Json => "json",
+            Format::Html => "html",
         }
-        out.push_str(&tail[..n]);
-        rest = tail[n..].trim_start_matches("\r\n");
     }
-    out
+}
+
+/// A client for `addr` with the pin and identity given.
+fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
+    let pin = read_pin(&s.pin)?;
+    let identity = s
+        .identity
+        .as_deref()
+        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
+        .transpose()?;
+    Client::new(addr, pin, identity.as_ref(), Duration::from_secs(60)).map_err(|e| e.to_string())
+}
+
+/// Parses `--pin` (`sha256:` prefix optional).
+fn read_pin(text: &str) -> Result<Fingerprint, String> {
+    let t = text.trim();
+    parse_fingerprint(t.strip_prefix("sha256:").unwrap_or(t)).map_err(|e| format!("--pin: {e}"))
 }
 
 fn message(v: &Value) -> String {
@@ -131,8 +141,22 @@ fn message(v: &Value) -> String {
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
     let result = match &args.command {
-        StudyCommand::Submit { study, to, from } => submit(study, to, from.as_deref()),
-        StudyCommand::Status { id, at } => status(id, at),
+        StudyCommand::Submit {
+            study,
+            to,
+            from,
+            station,
+        } => submit(study, to, from.as_deref(), station),
+        StudyCommand::Status { id, at, station } => status(id, at, station),
+        StudyCommand::Results {
+            id,
+            at,
+            station,
+            token,
+            format,
+            out,
+            wait,
+        } => results(id, at, station, token.as_deref(), *format, out.as_deref(), *wait),
     };
     match result {
         Ok(code) => code,
@@ -143,59 +167,152 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     }
 }
 
-fn submit(study: &PathBuf, to: &str, from: Option<&str>) -> Result<ExitCode, String> {
+fn submit(
+    study: &Path,
+    to: &str,
+    from: Option<&str>,
+    station: &StationAddr,
+) -> Result<ExitCode, String> {
     let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()))?;
     let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
     if let Some(f) = from {
         headers.push(("X-Tessera-From", f));
     }
-    let a = request(to, "POST", "/studies", &headers, &text)?;
+    let c = client(to, station)?;
+    let a = c
+        .request("POST", "/studies", &headers, &text)
+        .map_err(|e| e.to_string())?;
+    let body = a.json();
     match a.status {
         200 | 201 => {
             println!(
                 "study {} at {}: {}",
-                a.body["id"].as_str().unwrap_or("?"),
+                body["id"].as_str().unwrap_or("?"),
                 to,
-                a.body["state"].as_str().unwrap_or("?")
+                body["state"].as_str().unwrap_or("?")
             );
-            if let Some(d) = a.body.get("decision") {
+            if let Some(d) = body.get("decision") {
                 println!("decision: {d}");
             }
             Ok(ExitCode::SUCCESS)
         }
         403 => {
             eprintln!("tessera: the station refused the study:");
-            for r in a.body["reasons"].as_array().into_iter().flatten() {
+            for r in body["reasons"].as_array().into_iter().flatten() {
                 eprintln!("  {}", r.as_str().unwrap_or(""));
             }
             Ok(ExitCode::from(3))
         }
         400 | 409 => {
-            eprintln!("tessera: {}", message(&a.body));
+            eprintln!("tessera: {}", message(&body));
             Ok(ExitCode::from(2))
         }
-        s => Err(format!("the station answered {s}: {}", message(&a.body))),
+        s => Err(format!("the station answered {s}: {}", message(&body))),
     }
 }
 
-fn status(id: &str, at: &str) -> Result<ExitCode, String> {
-    let a = request(at, "GET", &format!("/studies/{id}"), &[], &[])?;
+/// A study's state at a station as one line per station (this one first).
+fn describe(id: &str, at: &str, body: &Value) -> String {
+    let mut out = String::new();
+    let run = &body["run"];
+    let (state, reason) = if run.is_null() {
+        (body["state"].as_str().unwrap_or("?"), body["reason"].as_str())
+    } else {
+        (run["state"].as_str().unwrap_or("?"), run["reason"].as_str())
+    };
+    out.push_str(&format!(
+        "study {id} at {at}: {state}{}\n",
+        reason.map(|r| format!(" ({r})")).unwrap_or_default()
+    ));
+    for s in body["stations"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  {}: {}{}\n",
+            s["station"].as_str().unwrap_or("?"),
+            s["state"].as_str().unwrap_or("?"),
+            s["reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn status(id: &str, at: &str, station: &StationAddr) -> Result<ExitCode, String> {
+    let c = client(at, station)?;
+    let a = c
+        .request("GET", &format!("/studies/{id}"), &[], &[])
+        .map_err(|e| e.to_string())?;
     match a.status {
         200 => {
-            println!(
-                "study {id} at {at}: {}{}",
-                a.body["state"].as_str().unwrap_or("?"),
-                a.body["reason"]
-                    .as_str()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            );
+            print!("{}", describe(id, at, &a.json()));
             Ok(ExitCode::SUCCESS)
         }
         404 => {
             eprintln!("tessera: no study {id} at {at}");
             Ok(ExitCode::from(2))
         }
-        s => Err(format!("the station answered {s}: {}", message(&a.body))),
+        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
+    }
+}
+
+/// Whether a study in `state` (the 409 answer's) may still produce results.
+fn still_going(state: &str) -> bool {
+    matches!(state, "pending" | "approved" | "ready" | "running")
+}
+
+fn results(
+    id: &str,
+    at: &str,
+    station: &StationAddr,
+    token: Option<&str>,
+    format: Format,
+    out: Option<&Path>,
+    wait: u64,
+) -> Result<ExitCode, String> {
+    let c = client(at, station)?;
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = Vec::new();
+    if let Some(a) = &auth {
+        headers.push(("Authorization", a.as_str()));
+    }
+    let path = format!("/studies/{id}/results?format={}", format.query());
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let a: Answer = loop {
+        let a = c
+            .request("GET", &path, &headers, &[])
+            .map_err(|e| e.to_string())?;
+        let state = a.json()["state"].as_str().unwrap_or("").to_string();
+        if a.status == 409 && still_going(&state) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            continue;
+        }
+        break a;
+    };
+    match a.status {
+        200 => {
+            match out {
+                Some(f) => {
+                    std::fs::write(f, &a.body).map_err(|e| format!("{}: {e}", f.display()))?;
+                    eprintln!("results of study {id} written to {}", f.display());
+                }
+                None => print!("{}", a.text()),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        409 => {
+            let body = a.json();
+            eprintln!("tessera: {}", message(&body));
+            if let Some(r) = body["reason"].as_str() {
+                eprintln!("  {r}");
+            }
+            let state = body["state"].as_str().unwrap_or("");
+            Ok(ExitCode::from(if still_going(state) { 2 } else { 3 }))
+        }
+        401 | 403 | 404 => {
+            eprintln!("tessera: {}", message(&a.json()));
+            Ok(ExitCode::from(2))
+        }
+        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
     }
 }

@@ -165,8 +165,14 @@ impl Identity {
     /// Reads the identity that [`Identity::save`] wrote into `dir`, and checks that the key
     /// belongs to the certificate. A key file readable by other users is refused.
     pub fn load(dir: &Path) -> Result<Identity, IdentityError> {
-        let key_path = dir.join(KEY_FILE);
-        let cert_path = dir.join(CERT_FILE);
+        Identity::load_files(&dir.join(KEY_FILE), &dir.join(CERT_FILE))
+    }
+
+    /// Reads an identity from its private key file (PKCS#8 PEM, not readable by other
+    /// users) and certificate file (PEM), wherever a station's configuration puts them, and
+    /// checks that the key belongs to the certificate.
+    pub fn load_files(key_path: &Path, cert_path: &Path) -> Result<Identity, IdentityError> {
+        let (key_path, cert_path) = (key_path.to_path_buf(), cert_path.to_path_buf());
         let cert_der = load_certificate(&cert_path)?;
         let key_bytes = read_key_file(&key_path)?;
         let key =

@@ -1,5 +1,7 @@
 //! The station's HTTP API (`tessera station serve`): submit a study, list studies and their
-//! state, approve or refuse (steward only), read and verify the audit log (steward only).
+//! state, approve or refuse (steward only), fetch results (the study's recipients only),
+//! read and verify the audit log (steward only), and the routes the stations use to pass
+//! studies on and learn each other's states (stations this one trusts only).
 //!
 //! Every route speaks JSON (except the body of `POST /studies`, which is the study's TOML
 //! text); the routes, bodies, status codes and authentication are documented in
@@ -13,30 +15,42 @@
 //! the content of the file `[station] steward_token` (created by [`steward_token`] with 32
 //! random bytes in hex and mode 0600 when absent). The comparison hashes both sides with
 //! SHA-256 and compares the digests without an early exit, so its time does not depend on
-//! how much of a guess is right. Submitting and reading studies' states need no token yet;
-//! researchers' authentication (certificates or station-issued tokens) comes with results.
+//! how much of a guess is right. Results go to a study's recipient that presents the client
+//! certificate whose fingerprint the study lists for it, or the bearer token the steward
+//! issued it for that study (`tessera station token`); each recipient gets only the analyses
+//! naming it, and every delivery is audited (`revealed`). The `/peer` routes answer only a
+//! client certificate of a trusted station that takes part in the study. Submitting and
+//! reading studies' states need no authentication (they hold no data).
 //!
-//! LEAKAGE: nothing patient-level is served. Studies, decisions, reasons and the audit
-//! entries (whose `revealed` details hold only aggregate, policy-approved results) are the
-//! only data; results are not served yet (studies are not run by the service).
+//! LEAKAGE: nothing patient-level is served. Studies, decisions, reasons, run states and the
+//! audit entries (whose `revealed` details hold only aggregate, policy-approved results) are
+//! the only data besides the results, which go to their recipients only. A refusal because
+//! of this station's data is told to others as "input invalid" only; its details (file,
+//! line, column) only to the steward.
 //!
-//! The server is plain HTTP/1.1 on `[station] listen`: put it behind a TLS proxy, or bind
-//! it to loopback, before exposing it.
+//! The server speaks HTTPS only (TLS 1.3, this station's identity; see
+//! [`tessera_net::https`]): clients pin the station's certificate fingerprint.
 
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::collections::BTreeMap;
+use std::time::Duration;
+
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tessera_net::identity::{fingerprint_hex, Identity};
 
 use crate::approval::{Approvals, StudyRecord};
-use crate::config::Config;
+use crate::config::{Config, Trusted};
+use crate::coordinate::{ServiceOptions, StationView};
+use crate::tls_listener::{Peer, TlsListener};
 use crate::error::{AuditError, StationError};
 use crate::policy::Decision;
 use crate::receive::receive_text;
@@ -53,28 +67,69 @@ pub const DEFAULT_BY: &str = "steward";
 /// The header naming who submits a study (recorded in the audit log).
 pub const FROM_HEADER: &str = "x-tessera-from";
 
-/// What the handlers share: the configuration, the approvals (and audit log) behind a
-/// mutex, and the steward's token.
+/// How long a client may take over its TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the handlers and the coordinating loop share: the configuration, the approvals
+/// (and audit log) behind a mutex, the steward's token, the station's identity, and what
+/// the other stations last said about each study.
 pub struct Api {
-    config: Config,
+    pub(crate) config: Config,
     approvals: Mutex<Approvals>,
     token: String,
+    pub(crate) identity: Identity,
+    pub(crate) options: ServiceOptions,
+    views: Mutex<BTreeMap<String, Vec<StationView>>>,
 }
 
 impl Api {
-    /// The service state for `config`, its opened `approvals` and the steward's `token`.
-    pub fn new(config: Config, approvals: Approvals, token: String) -> Api {
+    /// The service state for `config`, its opened `approvals`, the steward's `token`, the
+    /// station's `identity` (its TLS certificate and key) and the pacing `options`.
+    pub fn new(
+        config: Config,
+        approvals: Approvals,
+        token: String,
+        identity: Identity,
+        options: ServiceOptions,
+    ) -> Api {
         Api {
             config,
             approvals: Mutex::new(approvals),
             token,
+            identity,
+            options,
+            views: Mutex::new(BTreeMap::new()),
         }
     }
 
     /// The approvals; a handler that panicked mid-transaction left nothing half-written
     /// (SQLite rolls the transaction back), so a poisoned lock is still usable.
-    fn approvals(&self) -> MutexGuard<'_, Approvals> {
+    pub(crate) fn approvals(&self) -> MutexGuard<'_, Approvals> {
         self.approvals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records what the other stations said about study `id`.
+    pub(crate) fn set_views(&self, id: &str, views: Vec<StationView>) {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), views);
+    }
+
+    /// What the other stations last said about study `id`.
+    fn views(&self, id: &str) -> Vec<StationView> {
+        self.views
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The trusted station whose certificate `peer` presented.
+    fn station(&self, peer: &Peer) -> Option<&Trusted> {
+        let fp = peer.fingerprint?;
+        self.config.trusted.iter().find(|t| t.fingerprint == fp)
     }
 
     /// Whether `headers` carry the steward's bearer token; compared in constant time
@@ -140,28 +195,46 @@ pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
 }
 
 /// The router with every route of the API (documented in `docs/station.md`).
-pub fn router(api: Api) -> Router {
+pub fn router(api: Arc<Api>) -> Router {
     Router::new()
         .route("/studies", get(list_studies).post(submit))
         .route("/studies/{id}", get(get_study))
         .route("/studies/{id}/approve", post(approve))
         .route("/studies/{id}/refuse", post(refuse))
+        .route("/studies/{id}/results", get(results))
+        .route("/peer/studies", post(peer_submit))
+        .route("/peer/studies/{id}", get(peer_state))
         .route("/audit", get(audit))
         .route("/audit/verify", get(verify))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
-        .with_state(Arc::new(api))
+        .with_state(api)
 }
 
-/// Serves `api` on `listener` until the process is killed (a current-thread runtime: the
-/// handlers' SQLite work is short and serialised by the mutex anyway).
+/// Serves `api` over HTTPS on `listener` and runs the coordinating loop
+/// ([`crate::coordinate::coordinate`]) on a thread beside it, until the process is killed
+/// (a current-thread runtime: the handlers' SQLite work is short and serialised by the
+/// mutex anyway).
 pub fn serve(listener: std::net::TcpListener, api: Api) -> std::io::Result<()> {
+    let tls = tessera_net::https::server_config(&api.identity)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let api = Arc::new(api);
+    let background = Arc::clone(&api);
+    std::thread::Builder::new()
+        .name("coordinate".to_string())
+        .spawn(move || crate::coordinate::coordinate(background))?;
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
+        .enable_time()
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        axum::serve(listener, router(api)).await
+        let listener = TlsListener::new(listener, tls, HANDSHAKE_TIMEOUT);
+        axum::serve(
+            listener,
+            router(api).into_make_service_with_connect_info::<Peer>(),
+        )
+        .await
     })
 }
 
@@ -219,7 +292,12 @@ fn detail(r: &StudyRecord) -> Value {
 }
 
 /// `POST /studies`: the body is the study's TOML text.
-async fn submit(State(api): Shared, headers: HeaderMap, body: Bytes) -> Response {
+async fn submit(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let from = match headers.get(FROM_HEADER) {
         None => DEFAULT_FROM.to_string(),
         Some(v) => match v.to_str() {
@@ -232,7 +310,17 @@ async fn submit(State(api): Shared, headers: HeaderMap, body: Bytes) -> Response
             }
         },
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
+    // A client certificate, when presented, is recorded with the name given.
+    let from = match peer.fingerprint {
+        Some(fp) => format!("{from} (sha256:{})", fingerprint_hex(&fp)),
+        None => from,
+    };
+    receive_answer(&api, &body, &from)
+}
+
+/// Receives the study text `body` from `from` and answers with the decision.
+fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
+    let Ok(text) = std::str::from_utf8(body) else {
         return error(
             StatusCode::BAD_REQUEST,
             format!("{SUBMITTED_NAME}: the study is not UTF-8 text"),
@@ -240,7 +328,7 @@ async fn submit(State(api): Shared, headers: HeaderMap, body: Bytes) -> Response
     };
     let got = {
         let mut a = api.approvals();
-        receive_text(&api.config, &mut a, SUBMITTED_NAME, text, &from)
+        receive_text(&api.config, &mut a, SUBMITTED_NAME, text, from)
     };
     match got {
         Ok(r) => {
@@ -262,22 +350,265 @@ async fn submit(State(api): Shared, headers: HeaderMap, body: Bytes) -> Response
     }
 }
 
-/// `GET /studies`.
+/// `GET /studies`: each study's state here and, past its approval, its run state.
 async fn list_studies(State(api): Shared) -> Response {
-    let all = api.approvals().all();
+    let a = api.approvals();
+    let all = a.all().and_then(|v| {
+        v.iter()
+            .map(|r| {
+                let mut s = summary(r);
+                let run = a.run(&r.id)?;
+                if let Some(public) = run.as_ref().and_then(|x| x.public_reason.as_ref()) {
+                    if r.state == crate::StudyState::Refused {
+                        s["reason"] = json!(public);
+                    }
+                }
+                s["run"] = json!(run.map(|x| x.state));
+                Ok(s)
+            })
+            .collect::<Result<Vec<_>, StationError>>()
+    });
     match all {
-        Ok(v) => {
-            Json(json!({ "studies": v.iter().map(summary).collect::<Vec<_>>() })).into_response()
-        }
+        Ok(v) => Json(json!({ "studies": v })).into_response(),
         Err(e) => failure(e),
     }
 }
 
-/// `GET /studies/{id}`.
-async fn get_study(State(api): Shared, UrlPath(id): UrlPath<String>) -> Response {
-    let got = api.approvals().get(&id);
+/// `GET /studies/{id}`: the study, its state here, its run, and what the other stations
+/// last said. The run's reason for the steward (with the token) includes what only the
+/// steward may see; everyone else gets the public one.
+async fn get_study(
+    State(api): Shared,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+) -> Response {
+    let steward = api.is_steward(&headers);
+    let got = {
+        let a = api.approvals();
+        a.get(&id).and_then(|r| Ok((r, a.run(&id)?)))
+    };
     match got {
-        Ok(Some(r)) => Json(detail(&r)).into_response(),
+        Ok((Some(r), run)) => {
+            let mut body = detail(&r);
+            if r.state == crate::StudyState::Refused && !steward {
+                if let Some(public) = run.as_ref().and_then(|x| x.public_reason.clone()) {
+                    body["reason"] = json!(public);
+                }
+            }
+            body["run"] = match run {
+                None => Value::Null,
+                Some(x) => json!({
+                    "state": x.state,
+                    "reason": if steward { x.reason } else { x.public_reason },
+                    "updated_at": x.updated_at,
+                }),
+            };
+            body["stations"] = json!(api.views(&id));
+            Json(body).into_response()
+        }
+        Ok((None, _)) => failure(StationError::UnknownStudy(id)),
+        Err(e) => failure(e),
+    }
+}
+
+/// The document formats of `GET /studies/{id}/results`.
+const FORMATS: [&str; 3] = ["json", "text", "html"];
+
+/// `GET /studies/{id}/results?format=json|text|html` (a recipient of the study): this
+/// recipient's results; every delivery is audited as `revealed`, one entry per analysis.
+async fn results(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let format = uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("format="))
+        .unwrap_or("json")
+        .to_string();
+    if !FORMATS.contains(&format.as_str()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("format `{format}`: one of json, text, html"),
+        );
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let mut a = api.approvals();
+    let rec = match a.get(&id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return failure(StationError::UnknownStudy(id)),
+        Err(e) => return failure(e),
+    };
+    let study = match tessera_study::validate::parse_at_station(
+        SUBMITTED_NAME,
+        &rec.text,
+        &api.config.name,
+    ) {
+        Ok(s) => s,
+        Err(e) => return failure(StationError::Study(e)),
+    };
+    // Who asks: a recipient by its certificate, or by a token issued for this study.
+    let by_cert = peer.fingerprint.and_then(|fp| {
+        study
+            .recipients
+            .iter()
+            .find(|r| r.fingerprint == Some(fp))
+            .map(|r| r.name.clone())
+    });
+    let by_token = match (&by_cert, &bearer) {
+        (None, Some(t)) => match a.token_recipient(&id, t) {
+            Ok(r) => r,
+            Err(e) => return failure(e),
+        },
+        _ => None,
+    };
+    let Some(recipient) = by_cert.or(by_token) else {
+        let status = if peer.fingerprint.is_some() || bearer.is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        return error(
+            status,
+            format!(
+                "results of study {id} go to its recipients only: present the certificate \
+                 the study lists for you, or the token the station issued you"
+            ),
+        );
+    };
+    let run = match a.run(&id) {
+        Ok(r) => r,
+        Err(e) => return failure(e),
+    };
+    let finished = run
+        .as_ref()
+        .is_some_and(|r| r.state == crate::runs::RunState::Finished);
+    if !finished {
+        let (state, reason) = match (&run, rec.state) {
+            (Some(r), _) => (r.state.as_str().to_string(), r.public_reason.clone()),
+            (None, s) => (s.as_str().to_string(), None),
+        };
+        return (
+            StatusCode::CONFLICT,
+            Json(json!({
+                "error": format!("study {id} has no results here: it is {state}"),
+                "state": state,
+                "reason": reason,
+            })),
+        )
+            .into_response();
+    }
+    let docs = match a.results_for(&id, &recipient) {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("study {id} holds no results for {recipient}"),
+            )
+        }
+        Err(e) => return failure(e),
+    };
+    // Audit each analysis delivered, with the result as delivered.
+    let delivered: Value = serde_json::from_str(&docs.json).unwrap_or(Value::Null);
+    let who = match peer.fingerprint {
+        Some(fp) if bearer.is_none() => format!("{recipient} (sha256:{})", fingerprint_hex(&fp)),
+        _ => format!("{recipient} (token)"),
+    };
+    for an in delivered["analyses"].as_array().into_iter().flatten() {
+        let name = an["name"].as_str().unwrap_or("");
+        let result = json!({ "format": format, "result": an["result"], "error": an["error"] });
+        if let Err(e) = a.log_mut().revealed(&id, &api.config.name, name, &who, &result) {
+            return failure(StationError::Audit(e));
+        }
+    }
+    drop(a);
+    let (ctype, body) = match format.as_str() {
+        "json" => ("application/json", docs.json),
+        "text" => ("text/plain; charset=utf-8", docs.text),
+        _ => ("text/html; charset=utf-8", docs.html),
+    };
+    ([(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
+/// The trusted station presenting `peer`'s certificate, or the answer refusing it.
+fn peer_station<'a>(api: &'a Api, peer: &Peer) -> Result<&'a Trusted, Response> {
+    api.station(peer).ok_or_else(|| {
+        error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "station {} does not know this caller: only the stations in its [[trusted]] \
+                 list may pass studies on or ask for their state",
+                api.config.name
+            ),
+        )
+    })
+}
+
+/// `POST /peer/studies` (a trusted station taking part in the study): another station
+/// passes a study on. Received, decided and audited as a researcher's submission, with the
+/// station as who submitted it.
+async fn peer_submit(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    body: Bytes,
+) -> Response {
+    let station = match peer_station(&api, &peer) {
+        Ok(t) => t.name.clone(),
+        Err(r) => return r,
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error(StatusCode::BAD_REQUEST, "the study is not UTF-8 text");
+    };
+    match tessera_study::validate::parse_at_station(SUBMITTED_NAME, text, &api.config.name) {
+        Ok(s) if s.party(&station).is_none() => {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!("station {station} does not take part in study {}", s.id),
+            )
+        }
+        Ok(_) => {}
+        Err(e) => return failure(StationError::Study(e)),
+    }
+    receive_answer(&api, &body, &format!("station {station}"))
+}
+
+/// `GET /peer/studies/{id}` (a trusted station taking part in the study): this station's
+/// public state of the study.
+async fn peer_state(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let station = match peer_station(&api, &peer) {
+        Ok(t) => t.name.clone(),
+        Err(r) => return r,
+    };
+    let a = api.approvals();
+    let rec = match a.get(&id) {
+        Ok(Some(r)) => r,
+        Ok(None) => return failure(StationError::UnknownStudy(id)),
+        Err(e) => return failure(e),
+    };
+    let takes_part =
+        tessera_study::validate::parse_at_station(SUBMITTED_NAME, &rec.text, &api.config.name)
+            .map(|s| s.party(&station).is_some())
+            .unwrap_or(false);
+    if !takes_part {
+        return error(
+            StatusCode::FORBIDDEN,
+            format!("station {station} does not take part in study {id}"),
+        );
+    }
+    match a.public_state(&id) {
+        Ok(Some(s)) => Json(s).into_response(),
         Ok(None) => failure(StationError::UnknownStudy(id)),
         Err(e) => failure(e),
     }

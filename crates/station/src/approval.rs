@@ -10,6 +10,8 @@
 //!   Approved ── refuse(id, by, why) ──► Refused   (an approval withdrawn before the run)
 //! ```
 //!
+//! What follows an approval (data checks, the run, results) is in [`crate::runs`].
+//!
 //! "Received" is the moment of [`Approvals::receive`]: the study is stored and its policy
 //! decision applied in one transaction, so no study is ever left undecided. Every
 //! transition appends to the audit log in the same SQLite transaction as the state change
@@ -107,7 +109,7 @@ pub struct StudyRecord {
 /// The studies of this station, in the audit log's SQLite file.
 #[derive(Debug)]
 pub struct Approvals {
-    log: AuditLog,
+    pub(crate) log: AuditLog,
 }
 
 /// SHA-256 of a study's text, in hex (recorded in the audit log instead of the text).
@@ -121,7 +123,9 @@ impl Approvals {
     pub fn open(path: &Path) -> Result<Approvals> {
         let log = AuditLog::open(path)?;
         log.conn.execute_batch(SCHEMA).map_err(|e| log.db_err(e))?;
-        Ok(Approvals { log })
+        let a = Approvals { log };
+        a.create_run_tables()?;
+        Ok(a)
     }
 
     /// The audit log (to record runs and revealed values, and to verify).
@@ -251,9 +255,11 @@ impl Approvals {
         let rec = self
             .get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+        // An approval can be withdrawn only before this station has checked its data for
+        // the run; after that the other stations may already be computing.
         let allowed = match to {
             StudyState::Approved => rec.state == StudyState::Pending,
-            StudyState::Refused => rec.state != StudyState::Refused,
+            StudyState::Refused => rec.state != StudyState::Refused && self.run(id)?.is_none(),
             StudyState::Pending => false,
         };
         if !allowed {

@@ -96,11 +96,14 @@ pub enum EntryKind {
     RunAborted,
     /// A result was opened to a recipient (details: analysis, recipient, result).
     Revealed,
+    /// The steward issued a recipient a token to fetch a study's results (details:
+    /// recipient; never the token).
+    TokenIssued,
 }
 
 impl EntryKind {
     /// Every kind, in the order above.
-    pub const ALL: [EntryKind; 7] = [
+    pub const ALL: [EntryKind; 8] = [
         EntryKind::StudyReceived,
         EntryKind::Approved,
         EntryKind::Refused,
@@ -108,6 +111,7 @@ impl EntryKind {
         EntryKind::RunFinished,
         EntryKind::RunAborted,
         EntryKind::Revealed,
+        EntryKind::TokenIssued,
     ];
 
     /// The name stored in the log (`study_received`, …).
@@ -120,6 +124,7 @@ impl EntryKind {
             EntryKind::RunFinished => "run_finished",
             EntryKind::RunAborted => "run_aborted",
             EntryKind::Revealed => "revealed",
+            EntryKind::TokenIssued => "token_issued",
         }
     }
 

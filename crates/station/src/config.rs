@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use tessera_net::identity::{parse_fingerprint, Fingerprint};
 use tessera_study::locate::{Seg, Source};
+use tessera_study::format::DataSpec;
 use tessera_study::Study;
 
 use crate::error::{Result, StationError};
@@ -103,6 +104,9 @@ pub enum SourceKind {
         query: String,
         /// Whether to connect over TLS.
         tls: bool,
+        /// With TLS: the PEM file of the CA certificate(s) the server's certificate must
+        /// chain to.
+        ca: Option<PathBuf>,
     },
 }
 
@@ -162,6 +166,26 @@ impl Config {
             sources: &self.sources,
             trusted: &self.trusted,
         }
+    }
+
+    /// Where this station reads its dataset `spec` of a study from: the configured source
+    /// the study's `file` names (or the only one), with the study's CSV delimiter and
+    /// missing-value tokens. Errors as the policy words them (no such source).
+    pub fn source_for(&self, spec: &DataSpec) -> std::result::Result<tessera_sources::Source, String> {
+        let s = policy::pick_source(&self.local(), &spec.file_name)?;
+        Ok(match &s.kind {
+            SourceKind::Csv { file } => tessera_sources::Source::Csv {
+                file: file.clone(),
+                delimiter: spec.delimiter,
+                missing: spec.missing.clone(),
+            },
+            SourceKind::Parquet { file } => tessera_sources::Source::Parquet { file: file.clone() },
+            SourceKind::Postgres { url, query, ca, .. } => tessera_sources::Source::Postgres {
+                url: url.clone(),
+                query: query.clone(),
+                tls: ca.as_ref().map(|ca| tessera_sources::PgTls { ca_file: ca.clone() }),
+            },
+        })
     }
 
     /// [`policy::evaluate`] with this station's policy.
@@ -225,6 +249,8 @@ struct RawSource {
     query: Option<String>,
     #[serde(default)]
     tls: Option<bool>,
+    #[serde(default)]
+    ca: Option<String>,
     columns: BTreeMap<String, String>,
 }
 
@@ -512,6 +538,7 @@ impl Checker<'_> {
                 forbid("url", s.url.is_some(), k)?;
                 forbid("query", s.query.is_some(), k)?;
                 forbid("tls", s.tls.is_some(), k)?;
+                forbid("ca", s.ca.is_some(), k)?;
                 let f = need("file", s.file)?;
                 let file = self.file(&p("file"), &format!("{ctx} field file"), &f)?;
                 if k == "csv" {
@@ -530,11 +557,27 @@ impl Checker<'_> {
                     ));
                 }
                 let query = need("query", s.query)?;
-                SourceKind::Postgres {
-                    url,
-                    query,
-                    tls: s.tls.unwrap_or(false),
-                }
+                let tls = s.tls.unwrap_or(false);
+                let ca = match (&s.ca, tls) {
+                    (Some(f), true) => Some(self.file(&p("ca"), &format!("{ctx} field ca"), f)?),
+                    (None, true) => {
+                        return Err(self.err(
+                            &p("tls"),
+                            format!(
+                                "{ctx} field tls: TLS needs `ca`, the PEM file of the \
+                                 certificate authority the server's certificate chains to"
+                            ),
+                        ))
+                    }
+                    (Some(_), false) => {
+                        return Err(self.err(
+                            &p("ca"),
+                            format!("{ctx} field ca: only used with tls = true"),
+                        ))
+                    }
+                    (None, false) => None,
+                };
+                SourceKind::Postgres { url, query, tls, ca }
             }
             other => {
                 return Err(self.err(
@@ -705,7 +748,7 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        for f in ["registry.key", "registry.crt", "registry.csv"] {
+        for f in ["registry.key", "registry.crt", "registry.csv", "db-ca.pem"] {
             std::fs::write(dir.join(f), "").unwrap();
         }
         dir
@@ -733,6 +776,7 @@ kind = "postgres"
 url = "postgres://reader@db.internal/registry"
 query = "SELECT nhs, age FROM patients"
 tls = true
+ca = "db-ca.pem"
 columns = {{ nhs = "key", age = "numeric" }}
 
 [policy]

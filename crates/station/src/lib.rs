@@ -28,9 +28,11 @@ pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod config;
+pub mod coordinate;
 pub mod error;
 pub mod policy;
 pub mod receive;
+pub mod runs;
 mod time;
 
 pub use approval::{Approvals, StudyRecord, StudyState};

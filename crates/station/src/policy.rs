@@ -148,7 +148,7 @@ fn list(v: &[String]) -> String {
 
 /// Which of this station's sources the study's `[data.STATION]` reads: the source named by
 /// its `file`, or the only source.
-fn pick_source<'a>(
+pub(crate) fn pick_source<'a>(
     local: &Local<'a>,
     file_name: &str,
 ) -> std::result::Result<&'a SourceConfig, String> {

@@ -1,13 +1,13 @@
 //! Receiving a study at this station: validate it, let the policy decide, record it.
 //!
-//! This is the one function behind `tessera station receive STUDY.toml` and (later) the
-//! service's "submit a study" endpoint, so both validate, decide and audit identically:
+//! This is the one function behind `tessera station receive STUDY.toml` and the service's
+//! "submit a study" endpoints (from a researcher or forwarded by another station), so all
+//! validate, decide and audit identically:
 //!
-//! 1. the study is validated *at this station* ([`tessera_study::validate::parse_at`] with
-//!    this station's name): every check of a study file, but only this station's dataset
-//!    must exist. Its `file` is resolved against the folder of `station.toml` (a study
-//!    received from a researcher has no folder of its own; the station's data lives beside
-//!    its configuration);
+//! 1. the study is validated *at this station*
+//!    ([`tessera_study::validate::parse_at_station`] with this station's name): every check
+//!    of a study file; this station's `[data.NAME] file` names one of its configured
+//!    sources (`[sources.NAME]`, or anything when it has only one), which the policy checks;
 //! 2. the policy decides ([`Config::evaluate`]): approved by a rule, refused with every
 //!    reason, or waiting for a person;
 //! 3. the study and the decision are stored and audited in one SQLite transaction
@@ -66,8 +66,62 @@ pub fn receive_text(
             "who submitted the study must be named".to_string(),
         ));
     }
-    let study = tessera_study::validate::parse_at(name, text, &config.dir, &config.name)?;
-    let decision = config.evaluate(&study);
+    let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
+    let mut decision = config.evaluate(&study);
+    for why in service_limits(config, &study) {
+        decision = match decision {
+            Decision::Refuse { mut reasons } => {
+                reasons.push(why);
+                Decision::Refuse { reasons }
+            }
+            _ => Decision::Refuse { reasons: vec![why] },
+        };
+    }
     let record = approvals.receive(&study, &decision, from)?;
     Ok(Received { decision, record })
+}
+
+/// What a study must satisfy to run across stations, beyond the policy, each as a refusal
+/// reason:
+///
+/// - every data party is a compute party: outside data parties hand their shares to the
+///   compute parties in a local run only (`tessera run`); across stations that step does not
+///   exist yet;
+/// - the study writes its disclosure counts at or above this station's floors: every station
+///   must compute with the same rules, and each knows only its own policy, so the study's
+///   values are the ones applied and a floor the study leaves to a default is asked for
+///   explicitly.
+fn service_limits(config: &Config, study: &tessera_study::Study) -> Vec<String> {
+    let mut out = Vec::new();
+    let outside: Vec<&str> = study
+        .parties
+        .iter()
+        .filter(|p| p.compute.is_none())
+        .map(|p| p.name.as_str())
+        .collect();
+    if !outside.is_empty() {
+        out.push(format!(
+            "parties: {} {} no compute slot; the station service runs studies whose data \
+             parties are all compute parties (outside data parties run with `tessera run` only)",
+            outside.join(", "),
+            if outside.len() == 1 { "has" } else { "have" }
+        ));
+    }
+    let (d, eff) = (&study.disclosure, config.effective_disclosure(study));
+    let mut ask = |rule: &str, floor: u64| {
+        out.push(format!(
+            "{rule}: write {rule} = {floor} (or more) in [disclosure]: this station's floor, \
+             which every station of the study must compute with"
+        ))
+    };
+    if eff.min_rows > d.min_rows {
+        ask("min_rows", eff.min_rows);
+    }
+    if eff.min_level_rows > d.min_level_rows {
+        ask("min_level_rows", eff.min_level_rows);
+    }
+    if eff.min_cell.unwrap_or(0) > d.min_cell.unwrap_or(0) {
+        ask("min_cell", eff.min_cell.unwrap_or(0));
+    }
+    out
 }

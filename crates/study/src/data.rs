@@ -42,11 +42,21 @@ pub struct DataReport {
 /// header or column, a value that does not fit its declared type or range, or a malformed
 /// CSV file.
 pub fn load(spec: &DataSpec) -> Result<DataTable> {
-    let source = Source::Csv {
+    load_from(spec, &csv_source(spec))
+}
+
+/// The CSV file a study names for `spec`, with its delimiter and missing-value tokens.
+pub fn csv_source(spec: &DataSpec) -> Source {
+    Source::Csv {
         file: spec.file.clone(),
         delimiter: spec.delimiter,
         missing: spec.missing.clone(),
-    };
+    }
+}
+
+/// Reads the dataset of `spec` from `source` (a station's configured CSV or Parquet file or
+/// PostgreSQL query) with the study's declared key and columns; errors as for [`load`].
+pub fn load_from(spec: &DataSpec, source: &Source) -> Result<DataTable> {
     let columns: Vec<ColumnDecl> = spec
         .columns
         .iter()
@@ -56,7 +66,7 @@ pub fn load(spec: &DataSpec) -> Result<DataTable> {
             kind: c.kind.clone(),
         })
         .collect();
-    let table = tessera_sources::read(&source, &spec.key, &columns).map_err(|e| match e {
+    let table = tessera_sources::read(source, &spec.key, &columns).map_err(|e| match e {
         // Point the steward at the study's field naming the column.
         SourceError::Column {
             place,

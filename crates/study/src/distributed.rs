@@ -21,9 +21,9 @@ use tessera_net::identity::Identity;
 use tessera_net::tcp::TcpConfig;
 use tessera_net::tls::{connect_tls, TlsConfig};
 
-use crate::data;
+use crate::data::{self, DataTable};
 use crate::error::{Result, StudyError};
-use crate::format::Study;
+use crate::format::{DataSpec, Study};
 use crate::run::{
     failed, output, party_main, prepare_input, remote_input, run_analyses, RunOptions, StudyOutput,
 };
@@ -76,6 +76,19 @@ pub fn run_party(
     identity: &Identity,
     opts: &RunOptions,
 ) -> Result<StudyOutput> {
+    run_party_with(study, me, identity, opts, &data::load)
+}
+
+/// [`run_party`] with this station's dataset read by `load` (the station service reads it
+/// from its configured source instead of the study's file). Nothing is sent before `load`
+/// has read and checked the whole dataset.
+pub fn run_party_with(
+    study: &Study,
+    me: &str,
+    identity: &Identity,
+    opts: &RunOptions,
+    load: &dyn Fn(&DataSpec) -> Result<DataTable>,
+) -> Result<StudyOutput> {
     let slot = study
         .party(me)
         .ok_or_else(|| StudyError::Invalid(format!("no party {me} in the study")))?
@@ -96,7 +109,7 @@ pub fn run_party(
     let mut reports = Vec::new();
     for d in &study.data {
         if d.party == me {
-            let table = data::load(d)?;
+            let table = load(d)?;
             let (input, report) = prepare_input(study, d, &table)?;
             inputs.push(input);
             reports.push(report);

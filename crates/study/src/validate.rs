@@ -45,6 +45,7 @@ pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Study> {
         src: &src,
         dir,
         local: None,
+        own_file: true,
     }
     .study(root.get_ref())
 }
@@ -70,6 +71,26 @@ pub fn parse_at(name: &str, text: &str, dir: &Path, me: &str) -> Result<Study> {
         src: &src,
         dir,
         local: Some(me),
+        own_file: true,
+    }
+    .study(root.get_ref())
+}
+
+/// [`parse`] at the station service of `me`: as [`parse_at`], but `me`'s `[data.me] file`
+/// names one of the station's configured sources rather than a file (the station maps it
+/// to a CSV or Parquet file or a PostgreSQL query, and checks it against its policy), so no
+/// file is looked for.
+pub fn parse_at_station(name: &str, text: &str, me: &str) -> Result<Study> {
+    let src = Source {
+        name: name.to_string(),
+        text: text.to_string(),
+    };
+    let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
+    Checker {
+        src: &src,
+        dir: Path::new(""),
+        local: Some(me),
+        own_file: false,
     }
     .study(root.get_ref())
 }
@@ -301,6 +322,9 @@ struct Checker<'a> {
     dir: &'a Path,
     /// At a station: only this party's dataset must be on this machine.
     local: Option<&'a str>,
+    /// Whether this machine's dataset is a file that must exist (not so at the station
+    /// service, where it names a configured source).
+    own_file: bool,
 }
 
 type Entries<'a, 'i> = Vec<(
@@ -638,7 +662,7 @@ impl Checker<'_> {
         let raw: RawData = self.de(&ctx, &keys!["data", party], v)?;
         let at = |f: &str| keys!["data", party, f];
         let file = self.dir.join(&raw.file);
-        let here = self.local.is_none_or(|me| me == party);
+        let here = self.own_file && self.local.is_none_or(|me| me == party);
         if raw.file.is_empty() || (here && !file.is_file()) {
             return Err(self.err(
                 &at("file"),

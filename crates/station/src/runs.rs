@@ -1,0 +1,468 @@
+//! What happens to an approved study at this station after the approvals: its run state,
+//! the results held for its recipients, and the tokens the steward issues them.
+//!
+//! ```text
+//!   Approved ── own data read and checked ──► Ready ── every station ready ──► Running
+//!      │                                        │                               │
+//!      │ data invalid: refused ("input invalid" to the others)                  ├──► Finished
+//!      └────────────── another station refused or stopped ──► Stopped          └──► Aborted
+//! ```
+//!
+//! Each change is stored in table `runs` of the audit log's file and audited in the same
+//! transaction (`run_started`, `run_finished`, `run_aborted`; a study stopped because
+//! another station refused is `run_aborted` too, with that reason). Results are stored per
+//! recipient (table `results`: the JSON, text and HTML documents holding only the analyses
+//! that name that recipient), so serving them never filters at request time. Tokens are
+//! stored as SHA-256 digests (table `tokens`), bound to one study and one recipient.
+//!
+//! Two reasons are kept for a stopped or aborted study: the steward's (which may name a
+//! file, line and column of the station's own data) and the public one given to the other
+//! stations and the researcher (for invalid input only "input invalid").
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde_json::{json, Value};
+
+use crate::approval::{Approvals, StudyState};
+use crate::audit::{self, EntryKind};
+use crate::error::{Result, StationError};
+use crate::time::now_rfc3339;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS runs (
+    id            TEXT PRIMARY KEY,
+    state         TEXT NOT NULL,
+    reason        TEXT,
+    public_reason TEXT,
+    updated_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    id        TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    json      TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    html      TEXT NOT NULL,
+    PRIMARY KEY (id, recipient)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    digest    TEXT PRIMARY KEY,
+    id        TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    issued_at TEXT NOT NULL
+);
+";
+
+/// The public reason given for a study whose data failed this station's checks: the
+/// details (file, line, column) are for the steward only.
+pub const INPUT_INVALID: &str = "input invalid";
+
+/// Where an approved study's run stands at this station.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// This station's data was read and checked: it waits for the other stations.
+    Ready,
+    /// The computation is under way.
+    Running,
+    /// The results are held for the recipients.
+    Finished,
+    /// The computation failed or a station left it: nothing was revealed.
+    Aborted,
+    /// Another station refused or stopped the study before it ran.
+    Stopped,
+}
+
+impl RunState {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Ready => "ready",
+            RunState::Running => "running",
+            RunState::Finished => "finished",
+            RunState::Aborted => "aborted",
+            RunState::Stopped => "stopped",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RunState> {
+        [
+            RunState::Ready,
+            RunState::Running,
+            RunState::Finished,
+            RunState::Aborted,
+            RunState::Stopped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    /// Whether the study can no longer change here.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunState::Finished | RunState::Aborted | RunState::Stopped
+        )
+    }
+}
+
+/// A study's run at this station.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunRecord {
+    /// The state.
+    pub state: RunState,
+    /// Why it stopped or aborted, for the steward.
+    pub reason: Option<String>,
+    /// Why it stopped or aborted, for the other stations and the researcher.
+    pub public_reason: Option<String>,
+    /// When the state was last changed (RFC 3339 UTC).
+    pub updated_at: String,
+}
+
+/// The documents held for one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResultDocs {
+    /// The results as JSON (`tessera run --json`'s document, this recipient's analyses).
+    pub json: String,
+    /// As text tables.
+    pub text: String,
+    /// As the HTML report with the Kaplan–Meier curves.
+    pub html: String,
+}
+
+/// What a station tells the others (and the researcher) about a study: the state word
+/// (`pending`, `approved`, `refused`, or a [`RunState`]) and the public reason.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublicState {
+    /// The state word.
+    pub state: String,
+    /// Why, when refused, stopped or aborted.
+    pub reason: Option<String>,
+}
+
+/// SHA-256 in hex.
+fn sha256_hex(b: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, b);
+    d.as_ref().iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Approvals {
+    pub(crate) fn create_run_tables(&self) -> Result<()> {
+        self.log
+            .conn
+            .execute_batch(SCHEMA)
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))
+    }
+
+    /// The run of study `id`, if it got past its approval here.
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let got = self
+            .log
+            .conn
+            .query_row(
+                "SELECT state, reason, public_reason, updated_at FROM runs WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+        got.map(|(s, reason, public_reason, updated_at)| {
+            let state = RunState::parse(&s).ok_or_else(|| {
+                StationError::Invalid(format!("study {id}: unknown run state {s:?}"))
+            })?;
+            Ok(RunRecord {
+                state,
+                reason,
+                public_reason,
+                updated_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// What the other stations and the researcher are told about study `id`.
+    pub fn public_state(&self, id: &str) -> Result<Option<PublicState>> {
+        let Some(rec) = self.get(id)? else {
+            return Ok(None);
+        };
+        if let Some(run) = self.run(id)? {
+            return Ok(Some(PublicState {
+                state: run.state.as_str().to_string(),
+                reason: run.public_reason,
+            }));
+        }
+        Ok(Some(PublicState {
+            state: rec.state.as_str().to_string(),
+            reason: match rec.state {
+                StudyState::Refused => rec.reason,
+                _ => None,
+            },
+        }))
+    }
+
+    /// Moves study `id`'s run to `to`, auditing `kind` (if any) with `details` by `actor` in
+    /// the same transaction. `from` lists the states it may be in (`None`: no run yet).
+    #[allow(clippy::too_many_arguments)]
+    fn set_run(
+        &mut self,
+        id: &str,
+        from: &[Option<RunState>],
+        to: RunState,
+        reasons: (Option<&str>, Option<&str>),
+        audit_entry: Option<(EntryKind, &str, Value)>,
+    ) -> Result<RunRecord> {
+        let current = self.run(id)?.map(|r| r.state);
+        if !from.contains(&current) {
+            return Err(StationError::Transition {
+                id: id.to_string(),
+                state: current.map_or("approved", RunState::as_str).to_string(),
+                action: format!("move to {}", to.as_str()),
+            });
+        }
+        let path = self.log.path.clone();
+        let db = |e: rusqlite::Error| {
+            StationError::Audit(crate::error::AuditError::Db {
+                path: path.clone(),
+                detail: e.to_string(),
+            })
+        };
+        let tx = self
+            .log
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        if let Some((kind, actor, details)) = audit_entry {
+            audit::append_in(&tx, &path, kind, Some(id), actor, &details)?;
+        }
+        tx.execute(
+            "INSERT INTO runs (id, state, reason, public_reason, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET state = ?2, reason = ?3, public_reason = ?4,
+                 updated_at = ?5",
+            params![id, to.as_str(), reasons.0, reasons.1, now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        self.run(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
+    }
+
+    /// This station read and checked its data for approved study `id`: it is ready to run.
+    pub fn mark_ready(&mut self, id: &str) -> Result<RunRecord> {
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+        if rec.state != StudyState::Approved {
+            return Err(StationError::Transition {
+                id: id.to_string(),
+                state: rec.state.to_string(),
+                action: "get ready to run".to_string(),
+            });
+        }
+        self.set_run(id, &[None], RunState::Ready, (None, None), None)
+    }
+
+    /// This station's data failed its checks for study `id`: the study is refused here,
+    /// with `why` (file, line, column) recorded for the steward and [`INPUT_INVALID`] told
+    /// to everyone else.
+    pub fn refuse_input(&mut self, id: &str, actor: &str, why: &str) -> Result<RunRecord> {
+        self.refuse(id, actor, why)?;
+        self.set_run(
+            id,
+            &[None],
+            RunState::Stopped,
+            (Some(why), Some(INPUT_INVALID)),
+            None,
+        )
+    }
+
+    /// Another station refused or stopped study `id` (`why` names it): it stops here too
+    /// (audited as `run_aborted`).
+    pub fn stop(&mut self, id: &str, actor: &str, why: &str) -> Result<RunRecord> {
+        self.set_run(
+            id,
+            &[None, Some(RunState::Ready)],
+            RunState::Stopped,
+            (Some(why), Some(why)),
+            Some((EntryKind::RunAborted, actor, json!({ "why": why, "ran": false }))),
+        )
+    }
+
+    /// The run of study `id` starts (audited as `run_started` with `details`).
+    pub fn start(&mut self, id: &str, actor: &str, details: Value) -> Result<RunRecord> {
+        self.set_run(
+            id,
+            &[Some(RunState::Ready)],
+            RunState::Running,
+            (None, None),
+            Some((EntryKind::RunStarted, actor, details)),
+        )
+    }
+
+    /// The run of study `id` failed: `why` for the steward, `public` for everyone else
+    /// (audited as `run_aborted`). Nothing is stored for the recipients.
+    pub fn abort(&mut self, id: &str, actor: &str, why: &str, public: &str) -> Result<RunRecord> {
+        self.set_run(
+            id,
+            &[Some(RunState::Running)],
+            RunState::Aborted,
+            (Some(why), Some(public)),
+            Some((EntryKind::RunAborted, actor, json!({ "why": why, "ran": true }))),
+        )
+    }
+
+    /// The run of study `id` finished: `docs` holds each recipient's documents, stored in
+    /// the same transaction as the `run_finished` entry (with `details`).
+    pub fn finish(
+        &mut self,
+        id: &str,
+        actor: &str,
+        details: Value,
+        docs: &[(String, ResultDocs)],
+    ) -> Result<RunRecord> {
+        {
+            let path = self.log.path.clone();
+            let db = |e: rusqlite::Error| {
+                StationError::Audit(crate::error::AuditError::Db {
+                    path: path.clone(),
+                    detail: e.to_string(),
+                })
+            };
+            let tx = self
+                .log
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db)?;
+            for (recipient, d) in docs {
+                tx.execute(
+                    "INSERT OR REPLACE INTO results (id, recipient, json, text, html)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, recipient, d.json, d.text, d.html],
+                )
+                .map_err(db)?;
+            }
+            tx.commit().map_err(db)?;
+        }
+        self.set_run(
+            id,
+            &[Some(RunState::Running)],
+            RunState::Finished,
+            (None, None),
+            Some((EntryKind::RunFinished, actor, details)),
+        )
+    }
+
+    /// Studies whose run was under way when the service stopped: each is aborted (the
+    /// other stations gave up on it too), returning their ids.
+    pub fn abort_interrupted(&mut self, actor: &str) -> Result<Vec<String>> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .log
+                .conn
+                .prepare("SELECT id FROM runs WHERE state = 'running' ORDER BY id")
+                .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))
+                .and_then(|it| it.collect::<rusqlite::Result<Vec<String>>>())
+                .map_err(|e| StationError::Audit(self.log.db_err(e)));
+            rows?
+        };
+        let why = "the station stopped during the run";
+        for id in &ids {
+            self.abort(id, actor, why, why)?;
+        }
+        Ok(ids)
+    }
+
+    /// The documents held for `recipient` of study `id`, if any.
+    pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<ResultDocs>> {
+        self.log
+            .conn
+            .query_row(
+                "SELECT json, text, html FROM results WHERE id = ?1 AND recipient = ?2",
+                [id, recipient],
+                |r| {
+                    Ok(ResultDocs {
+                        json: r.get(0)?,
+                        text: r.get(1)?,
+                        html: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))
+    }
+
+    /// Issues `recipient` of study `id` a token to fetch its results over the API: 32
+    /// random bytes in hex, returned once; only its SHA-256 is stored. Audited as
+    /// `token_issued` by `by` (the token itself is never logged).
+    pub fn issue_token(&mut self, id: &str, recipient: &str, by: &str) -> Result<String> {
+        let rec = self
+            .get(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+        let study = tessera_study::validate::parse_at_station("study.toml", &rec.text, "")
+            .map_err(StationError::Study)?;
+        if !study.recipients.iter().any(|r| r.name == recipient) {
+            return Err(StationError::Invalid(format!(
+                "study {id} has no recipient `{recipient}` (recipients: {})",
+                study
+                    .recipients
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes)
+            .map_err(|e| StationError::Config(format!("no randomness for the token: {e}")))?;
+        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let path = self.log.path.clone();
+        let db = |e: rusqlite::Error| {
+            StationError::Audit(crate::error::AuditError::Db {
+                path: path.clone(),
+                detail: e.to_string(),
+            })
+        };
+        let tx = self
+            .log
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        audit::append_in(
+            &tx,
+            &path,
+            EntryKind::TokenIssued,
+            Some(id),
+            by,
+            &json!({ "recipient": recipient }),
+        )?;
+        tx.execute(
+            "INSERT INTO tokens (digest, id, recipient, issued_at) VALUES (?1, ?2, ?3, ?4)",
+            params![sha256_hex(token.as_bytes()), id, recipient, now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(token)
+    }
+
+    /// The recipient of study `id` that `token` was issued to, if any. The lookup is by the
+    /// token's SHA-256, so the stored digests reveal nothing usable and the comparison does
+    /// not depend on how much of a guess is right.
+    pub fn token_recipient(&self, id: &str, token: &str) -> Result<Option<String>> {
+        self.log
+            .conn
+            .query_row(
+                "SELECT recipient FROM tokens WHERE digest = ?1 AND id = ?2",
+                [sha256_hex(token.as_bytes()), id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))
+    }
+}
