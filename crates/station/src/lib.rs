@@ -27,11 +27,13 @@
 pub mod api;
 pub mod approval;
 pub mod audit;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod policy;
 pub mod receive;
 mod time;
+pub mod tls_listener;
 
 pub use approval::{Approvals, StudyRecord, StudyState};
 pub use audit::{AuditLog, Entry, EntryKind, Problem, VerifyReport};
