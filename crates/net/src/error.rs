@@ -23,4 +23,8 @@ pub enum NetError {
     /// A caller asked for a link that does not exist (e.g. to itself).
     #[error("party {me} has no link to party {peer}")]
     NoLink { me: usize, peer: usize },
+    /// A TLS configuration could not be built (e.g. an identity whose key is unusable);
+    /// used by [`crate::https`], which concerns no party.
+    #[error("TLS configuration failed: {detail}")]
+    Tls { detail: String },
 }

@@ -16,6 +16,7 @@
 mod endpoint;
 mod error;
 mod frame;
+pub mod https;
 pub mod identity;
 pub mod memory;
 mod record;

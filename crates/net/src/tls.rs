@@ -166,8 +166,8 @@ struct TlsTransport {
 
 /// The crypto provider: `ring`, with AES-128-GCM preferred (the fastest suite on hardware
 /// with AES instructions). Only the AES-GCM suites are offered: they are the ones the data
-/// path ([`crate::record`]) implements.
-fn provider() -> Arc<CryptoProvider> {
+/// path ([`crate::record`]) implements. Shared with [`crate::https`].
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     let mut p = rustls::crypto::ring::default_provider();
     p.cipher_suites = vec![
         rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256,
@@ -481,7 +481,8 @@ fn refuse_certificate(why: String) -> rustls::Error {
 }
 
 /// The handshake-signature checks both verifiers delegate to the provider's algorithms
-/// (`self.algs`): pinning replaces chain validation, not signature validation.
+/// (`self.algs`): pinning replaces chain validation, not signature validation. Also used by
+/// [`crate::https`]'s verifiers (the names the macro uses must be in scope where it expands).
 macro_rules! signature_checks {
     () => {
         fn verify_tls12_signature(
@@ -507,6 +508,7 @@ macro_rules! signature_checks {
         }
     };
 }
+pub(crate) use signature_checks;
 
 /// A dialer's check of the party it dialed: the certificate must be the one listed for it.
 #[derive(Debug)]

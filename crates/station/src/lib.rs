@@ -27,6 +27,7 @@
 pub mod api;
 pub mod approval;
 pub mod audit;
+pub mod client;
 pub mod config;
 pub mod coordinate;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod policy;
 pub mod receive;
 pub mod runs;
 mod time;
+pub mod tls_listener;
 
 pub use approval::{Approvals, StudyRecord, StudyState};
 pub use audit::{AuditLog, Entry, EntryKind, Problem, VerifyReport};
