@@ -422,8 +422,9 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         let (_, g) = get(&gp, "/studies/tessera-demo", &[])?;
         if !approved && g["state"] == "pending" {
             println!(
-                "the GP network's steward reads the study and approves it \
-                 (tessera station approve tessera-demo)"
+                "  gp: pending ({})\nthe GP network's steward reads the study and approves it \
+                 (tessera station approve tessera-demo)",
+                g["reason"].as_str().unwrap_or("waiting for a person")
             );
             let a = gp
                 .request(
@@ -472,11 +473,18 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     let auth = format!("Bearer {}", token.trim());
     let steward = client(&setup, 0, None)?;
     let (_, log) = get(&steward, "/audit", &[("Authorization", auth.as_str())])?;
-    let kinds: Vec<String> = log["entries"]
-        .as_array()
+    // Entry kinds in order, repeats counted ("revealed ×8").
+    let mut kinds: Vec<(String, usize)> = Vec::new();
+    for e in log["entries"].as_array().into_iter().flatten() {
+        let k = e["kind"].as_str().unwrap_or("?").to_string();
+        match kinds.last_mut() {
+            Some((last, n)) if *last == k => *n += 1,
+            _ => kinds.push((k, 1)),
+        }
+    }
+    let kinds: Vec<String> = kinds
         .into_iter()
-        .flatten()
-        .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+        .map(|(k, n)| if n > 1 { format!("{k} ×{n}") } else { k })
         .collect();
     let (_, verify) = get(&steward, "/audit/verify", &[("Authorization", auth.as_str())])?;
     println!(

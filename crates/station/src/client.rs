@@ -45,6 +45,8 @@ pub struct Answer {
     pub status: u16,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// Every header as received (name, value), in order.
+    pub headers: Vec<(String, String)>,
     /// The body, transfer coding removed.
     pub body: Vec<u8>,
 }
@@ -55,6 +57,14 @@ impl Answer {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| serde_json::Value::String(self.text()))
+    }
+
+    /// The first header called `name` (any case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text (invalid UTF-8 replaced).
@@ -334,6 +344,7 @@ impl Client {
         Ok(Answer {
             status,
             content_type,
+            headers,
             body,
         })
     }

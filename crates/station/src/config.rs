@@ -878,22 +878,22 @@ max_covariates = 3
             (
                 "analysis",
                 good().replace("\"kaplan_meier\", \"cox\"]", "\"kaplan_meier\", \"anova\"]"),
-                "station.toml:24:29: [policy] field analyses: `anova`",
+                "station.toml:25:29: [policy] field analyses: `anova`",
             ),
             (
                 "column",
                 good().replace("[\"age\"]", "[\"weight\"]"),
-                "station.toml:25:23: [policy] field disallowed_columns: no source declares a column `weight`",
+                "station.toml:26:23: [policy] field disallowed_columns: no source declares a column `weight`",
             ),
             (
                 "recipient",
                 good().replace("[\"researcher\", \"sha", "[\"Dr Who\", \"sha"),
-                "station.toml:26:15: [policy] field recipients: `Dr Who`",
+                "station.toml:27:15: [policy] field recipients: `Dr Who`",
             ),
             (
                 "autokind",
                 good().replace("kinds = [\"kaplan_meier\"]", "kinds = [\"logrank\"]"),
-                "station.toml:32:10: [[policy.auto_approve]] 1 field kinds: `logrank` is not in [policy] analyses",
+                "station.toml:33:10: [[policy.auto_approve]] 1 field kinds: `logrank` is not in [policy] analyses",
             ),
             (
                 "self",

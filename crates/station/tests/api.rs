@@ -1,16 +1,20 @@
-//! The HTTP API over real HTTP: the router served on 127.0.0.1:0 in a background thread
-//! with a temporary station, requests sent by a tiny HTTP/1.1 client over `TcpStream`.
+//! The HTTPS API over real TLS: the service served on 127.0.0.1:0 in a background thread
+//! with a temporary station (its identity generated here), requests sent by the station's
+//! own pinned client ([`tessera_station::client::Client`]).
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
 use tessera_station::api::{self, Api};
 use tessera_station::approval::Approvals;
+use tessera_station::client::Client;
+use tessera_station::coordinate::ServiceOptions;
+use tessera_net::identity::{Fingerprint, Identity};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -23,15 +27,30 @@ kinds = ["kaplan_meier", "cox"]
 max_covariates = 3
 "#;
 
-/// Starts the API for a station in `dir` with `policy`; returns its address.
-fn start(dir: &Path, policy: &str) -> SocketAddr {
+/// A running station: its address and certificate fingerprint.
+#[derive(Clone, Copy)]
+struct Station {
+    addr: SocketAddr,
+    pin: Fingerprint,
+}
+
+/// Starts the service for a station in `dir` with `policy` and a fresh identity.
+fn start(dir: &Path, policy: &str) -> Station {
     let config = station(dir, policy);
     let approvals = Approvals::open(&config.audit).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let api = Api::new(config, approvals, TOKEN.to_string());
+    let identity = Identity::generate("registry").unwrap();
+    let pin = identity.fingerprint();
+    let api = Api::new(
+        config,
+        approvals,
+        TOKEN.to_string(),
+        identity,
+        ServiceOptions::default(),
+    );
     std::thread::spawn(move || api::serve(listener, api).unwrap());
-    addr
+    Station { addr, pin }
 }
 
 /// A response: status and body (parsed as JSON when it is JSON, else `Null`).
@@ -41,40 +60,23 @@ struct Reply {
     headers: String,
 }
 
-/// Sends one request (`Connection: close`) and reads the whole response.
+/// Sends one request and reads the whole response.
 fn request(
-    addr: SocketAddr,
+    st: Station,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "the test client reads only Content-Length bodies: {head}"
-    );
+    let c = Client::new(&st.addr.to_string(), st.pin, None, Duration::from_secs(30)).unwrap();
+    let a = c.request(method, path, headers, body.as_bytes()).unwrap();
     Reply {
-        status,
-        json: serde_json::from_str(body).unwrap_or(Value::Null),
-        headers: head.to_string(),
+        status: a.status,
+        json: serde_json::from_slice(&a.body).unwrap_or(Value::Null),
+        headers: a
+            .header("www-authenticate")
+            .map(|v| format!("www-authenticate: {v}"))
+            .unwrap_or_default(),
     }
 }
 
@@ -82,7 +84,7 @@ fn steward() -> String {
     format!("Bearer {TOKEN}")
 }
 
-fn get(addr: SocketAddr, path: &str, auth: bool) -> Reply {
+fn get(addr: Station, path: &str, auth: bool) -> Reply {
     let a = steward();
     let h: Vec<(&str, &str)> = if auth {
         vec![("Authorization", a.as_str())]
@@ -92,14 +94,19 @@ fn get(addr: SocketAddr, path: &str, auth: bool) -> Reply {
     request(addr, "GET", path, &h, "")
 }
 
-fn post(addr: SocketAddr, path: &str, auth: Option<&str>, body: &str) -> Reply {
+fn post(addr: Station, path: &str, auth: Option<&str>, body: &str) -> Reply {
     let h: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
     request(addr, "POST", path, &h, body)
 }
 
+/// The standard study as the service takes it.
+fn study() -> String {
+    service_study()
+}
+
 /// The standard study with another id.
 fn study_with_id(id: &str) -> String {
-    STUDY.replace("id = \"survival-2026\"", &format!("id = \"{id}\""))
+    study().replace("id = \"survival-2026\"", &format!("id = \"{id}\""))
 }
 
 #[test]
@@ -113,7 +120,7 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
         "POST",
         "/studies",
         &[("X-Tessera-From", "alice")],
-        STUDY,
+        &study(),
     );
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["id"], "survival-2026");
@@ -157,11 +164,11 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     assert_eq!(get(addr, "/studies/bad", false).status, 404);
 
     // An empty submitter: 400.
-    let r = request(addr, "POST", "/studies", &[("X-Tessera-From", " ")], STUDY);
+    let r = request(addr, "POST", "/studies", &[("X-Tessera-From", " ")], &study());
     assert_eq!(r.status, 400, "{}", r.json);
 
     // Known already: 409, and the first stays as it was.
-    let r = post(addr, "/studies", None, STUDY);
+    let r = post(addr, "/studies", None, &study());
     assert_eq!(r.status, 409, "{}", r.json);
     assert!(r.json["error"].as_str().unwrap().contains("survival-2026"));
 
@@ -189,7 +196,7 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
 
     let r = get(addr, "/studies/survival-2026", false);
     assert_eq!(r.status, 200);
-    assert_eq!(r.json["study"], STUDY);
+    assert_eq!(r.json["study"], study());
     assert_eq!(r.json["decided_by"], "policy");
     assert_eq!(r.json["reason"], "rule small-models");
     assert_eq!(get(addr, "/studies/nope", false).status, 404);
@@ -323,7 +330,7 @@ fn the_audit_log_is_for_the_steward() {
     assert_eq!(r.json["intact"], true);
     assert_eq!(r.json["entries"], 0);
 
-    assert_eq!(post(addr, "/studies", None, STUDY).status, 201);
+    assert_eq!(post(addr, "/studies", None, &study()).status, 201);
     let r = post(addr, "/studies/survival-2026/approve", Some(&t), "");
     assert_eq!(r.status, 200, "{}", r.json);
 
@@ -396,9 +403,10 @@ fn the_audit_log_is_for_the_steward() {
     let r = get(addr, "/nope", true);
     assert_eq!(r.status, 404);
     assert!(r.json["error"].is_string());
+    // Results need a recipient's certificate or token.
     assert_eq!(
         get(addr, "/studies/survival-2026/results", false).status,
-        404
+        401
     );
     // A known path with another method: 405.
     assert_eq!(request(addr, "DELETE", "/studies", &[], "").status, 405);

@@ -1,5 +1,5 @@
-//! `receive`: a study validated at this station (its dataset resolved against the station's
-//! folder, the other parties' files absent), decided by the policy and recorded; an invalid
+//! `receive`: a study validated at this station (its dataset named by a source of the
+//! station, the other parties' files absent), decided by the policy and recorded; an invalid
 //! study is an error and leaves no trace.
 
 mod common;
@@ -21,7 +21,7 @@ fn a_study_is_validated_here_decided_and_recorded() {
     let elsewhere = dir.join("inbox");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let path = elsewhere.join("study.toml");
-    std::fs::write(&path, STUDY).unwrap();
+    std::fs::write(&path, service_study()).unwrap();
     let got = receive(&config, &mut a, &path, "alice").unwrap();
     assert!(
         matches!(got.decision, Decision::NeedsPerson { .. }),
@@ -67,16 +67,16 @@ fn an_invalid_study_is_an_error_and_not_recorded() {
     let dir = folder("recv-invalid");
     let config = station(&dir, POLICY);
     let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
-    // This station's own dataset is missing.
-    std::fs::remove_file(dir.join("registry.csv")).unwrap();
-    let e = receive_text(&config, &mut a, "study.toml", STUDY, "bob").unwrap_err();
+    // A field the format does not have.
+    let bad = service_study().replace("[linkage]\n", "[linkage]\nbogus = 1\n");
+    let e = receive_text(&config, &mut a, "study.toml", &bad, "bob").unwrap_err();
     assert!(matches!(e, StationError::Study(_)), "{e:?}");
     assert!(e.to_string().starts_with("study.toml:"), "{e}");
-    assert!(e.to_string().contains("registry.csv"), "{e}");
+    assert!(e.to_string().contains("bogus"), "{e}");
     let e = receive(&config, &mut a, &dir.join("nope.toml"), "bob").unwrap_err();
     assert!(e.to_string().contains("nope.toml"), "{e}");
     assert!(matches!(
-        receive_text(&config, &mut a, "study.toml", STUDY, " "),
+        receive_text(&config, &mut a, "study.toml", &service_study(), " "),
         Err(StationError::Invalid(_))
     ));
     assert!(a.all().unwrap().is_empty());
