@@ -253,7 +253,7 @@ fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> 
         .local_addr()
         .map_err(|e| Fail::new(1, format!("cannot listen on {addr}: {e}")))?;
     println!(
-        "station {} serving its API on https://{bound} (certificate {}, audit file {file})",
+        "station {} serving its API on https://{bound} (certificate sha256:{}, audit file {file})",
         config.name,
         tessera_net::identity::fingerprint_hex(&identity.fingerprint())
     );

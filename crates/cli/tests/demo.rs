@@ -1,4 +1,6 @@
-//! `tessera demo`: three station processes over TLS, results beside plaintext, a report.
+//! `tessera demo`: three station services as processes over HTTPS and TLS, a study
+//! submitted, approved by rule and by a person, run, its results fetched by the researcher
+//! beside plaintext, the audit log shown intact, a report.
 
 use std::process::Command;
 
@@ -24,8 +26,13 @@ fn the_demo_runs_three_stations_and_agrees_with_plaintext() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The demo itself fails when MPC and plaintext differ by more than 1e-4.
+    assert!(text.contains("approved by its rule"), "{text}");
+    assert!(text.contains("gp: pending"), "{text}");
+    assert!(text.contains("steward reads the study and approves it"), "{text}");
+    assert!(text.contains("linked 1700 of 1800 + 1900 records"), "{text}");
     assert!(
-        text.contains("every station opened the same results"),
+        text.contains("study_received, approved, run_started, run_finished, revealed")
+            && text.contains("chain intact"),
         "{text}"
     );
     assert!(
@@ -36,6 +43,8 @@ fn the_demo_runs_three_stations_and_agrees_with_plaintext() {
     assert!(html.contains("<svg") && html.contains("km_by_statin"));
     // Each station keeps its own identity; the data stations their own data only.
     assert!(dir.join("registry/identity/station.key").is_file());
+    assert!(dir.join("researcher/identity/station.crt").is_file());
+    assert!(dir.join("gp/audit.sqlite").is_file() && dir.join("gp/station.toml").is_file());
     assert!(dir.join("registry/registry.csv").is_file() && !dir.join("registry/gp.csv").exists());
     assert!(!dir.join("institute").join("registry.csv").exists());
     // A non-empty folder is refused.

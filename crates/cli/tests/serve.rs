@@ -1,30 +1,35 @@
 //! `tessera station serve` as a process: it creates the steward's token file (mode 0600),
-//! prints where it listens, and answers over HTTP until killed; a bad token file stops it.
-//! The API itself is tested route by route in crates/station/tests/api.rs.
+//! prints where it listens and its certificate, and answers over HTTPS until killed; a bad
+//! token file stops it. The API itself is tested route by route in
+//! crates/station/tests/api.rs; stations running studies together in service.rs.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tessera_station::client::Client;
 
 const EXE: &str = env!("CARGO_BIN_EXE_tessera");
 
-/// A station folder whose configuration only needs to load (the identity files are empty:
-/// the API does not use them).
+/// A station folder with an identity made by `tessera init`.
 fn station(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tessera-serve-cli-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).unwrap();
-    for f in ["registry.key", "registry.crt"] {
-        fs::write(dir.join(f), "").unwrap();
-    }
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args(["init", "--name", "registry", "--out", "identity"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     fs::write(dir.join("registry.csv"), "patient_id,time\n1,2.5\n").unwrap();
     fs::write(
         dir.join("station.toml"),
         r#"[station]
 name = "registry"
-identity = { key = "registry.key", certificate = "registry.crt" }
+identity = { key = "identity/station.key", certificate = "identity/station.crt" }
 listen = "127.0.0.1:1"
 
 [sources.cases]
@@ -51,9 +56,15 @@ impl Drop for Server {
     }
 }
 
-/// Starts `tessera station serve --listen 127.0.0.1:0` in `dir`; returns it, its address
-/// and what it printed before listening.
-fn start(dir: &Path) -> (Server, String, String) {
+/// A running station: its address and certificate fingerprint (`sha256:…`).
+struct At {
+    addr: String,
+    pin: String,
+}
+
+/// Starts `tessera station serve --listen 127.0.0.1:0` in `dir`; returns it, where it
+/// listens and what it printed before listening.
+fn start(dir: &Path) -> (Server, At, String) {
     let mut child = Command::new(EXE)
         .current_dir(dir)
         .args(["station", "serve", "--listen", "127.0.0.1:0"])
@@ -71,31 +82,29 @@ fn start(dir: &Path) -> (Server, String, String) {
             "serve ended: {printed}"
         );
         printed.push_str(&line);
-        if let Some(rest) = line.split("http://").nth(1) {
+        if let Some(rest) = line.split("https://").nth(1) {
             let addr = rest.split_whitespace().next().unwrap().to_string();
-            return (server, addr, printed);
+            let pin = line
+                .split("certificate sha256:")
+                .nth(1)
+                .map(|r| format!("sha256:{}", &r[..64]))
+                .unwrap_or_else(|| panic!("no certificate in {line}"));
+            return (server, At { addr, pin }, printed);
         }
     }
 }
 
 /// `GET path` with an optional bearer token: status and body.
-fn get(addr: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    (
-        head.split(' ').nth(1).unwrap().parse().unwrap(),
-        body.to_string(),
-    )
+fn get(at: &At, path: &str, token: Option<&str>) -> (u16, String) {
+    let pin = tessera_net::identity::parse_fingerprint(&at.pin[7..]).unwrap();
+    let c = Client::new(&at.addr, pin, None, Duration::from_secs(30)).unwrap();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .iter()
+        .map(|a| ("Authorization", a.as_str()))
+        .collect();
+    let a = c.request("GET", path, &headers, &[]).unwrap();
+    (a.status, a.text())
 }
 
 #[test]
@@ -114,6 +123,7 @@ fn serve_creates_the_token_and_answers() {
         assert_eq!(mode & 0o777, 0o600);
     }
     let (status, body) = get(&addr, "/studies", None);
+    assert!(printed.contains("https://"), "{printed}");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, r#"{"studies":[]}"#);
     assert_eq!(get(&addr, "/audit", None).0, 401);
@@ -211,7 +221,9 @@ times = [1, 2]
         "submit",
         ok.to_str().unwrap(),
         "--to",
-        &addr,
+        &addr.addr,
+        "--pin",
+        &addr.pin,
         "--from",
         "dr-who",
     ]);
@@ -225,22 +237,29 @@ times = [1, 2]
         text.contains("study s-ok") && text.contains("pending"),
         "{text}"
     );
-    let out = tessera(&["study", "status", "s-ok", "--at", &addr]);
+    let out = tessera(&["study", "status", "s-ok", "--at", &addr.addr, "--pin", &addr.pin]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
     // The same id again: a conflict.
-    let again = tessera(&["study", "submit", ok.to_str().unwrap(), "--to", &addr]);
+    let again = tessera(&["study", "submit", ok.to_str().unwrap(), "--to", &addr.addr, "--pin", &addr.pin]);
     assert_eq!(again.status.code(), Some(2));
     // A column the station does not declare: refused by its policy, the rule named.
     let bad = study("s-bad", "death");
-    let out = tessera(&["study", "submit", bad.to_str().unwrap(), "--to", &addr]);
+    let out = tessera(&["study", "submit", bad.to_str().unwrap(), "--to", &addr.addr, "--pin", &addr.pin]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("death"), "{err}");
-    let out = tessera(&["study", "status", "nosuch", "--at", &addr]);
+    let out = tessera(&["study", "status", "nosuch", "--at", &addr.addr, "--pin", &addr.pin]);
     assert_eq!(out.status.code(), Some(2));
     // Nobody listening: a clear error, exit 1.
-    let out = tessera(&["study", "status", "s-ok", "--at", "127.0.0.1:1"]);
+    let out = tessera(&["study", "status", "s-ok", "--at", "127.0.0.1:1", "--pin", &addr.pin]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the station"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("127.0.0.1:1"), "{err}");
+    // Another station's certificate: refused before anything is sent.
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let out = tessera(&["study", "status", "s-ok", "--at", &addr.addr, "--pin", &wrong]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not match"), "{err}");
 }

@@ -143,6 +143,9 @@ event = "binary"
 stage = {{ type = "categorical", levels = ["1", "2", "3", "4"] }}
 {columns}
 
+[disclosure]
+min_rows = 50
+
 [recipients.researcher]
 
 [[analysis]]
