@@ -376,7 +376,10 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let body = a.json();
     if a.status != 201 {
-        return Err(format!("the registry did not accept the study ({}): {body}", a.status));
+        return Err(format!(
+            "the registry did not accept the study ({}): {body}",
+            a.status
+        ));
     }
     println!(
         "\nthe researcher submits study tessera-demo to the registry: {}",
@@ -449,7 +452,9 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     // The researcher fetches the results.
     let (status, doc) = get(&registry, "/studies/tessera-demo/results?format=json", &[])?;
     if status != 200 {
-        return Err(format!("the results could not be fetched ({status}): {doc}"));
+        return Err(format!(
+            "the results could not be fetched ({status}): {doc}"
+        ));
     }
     println!(
         "\nthe researcher fetches the results from the registry with their certificate:\n\
@@ -486,11 +491,19 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         .into_iter()
         .map(|(k, n)| if n > 1 { format!("{k} ×{n}") } else { k })
         .collect();
-    let (_, verify) = get(&steward, "/audit/verify", &[("Authorization", auth.as_str())])?;
+    let (_, verify) = get(
+        &steward,
+        "/audit/verify",
+        &[("Authorization", auth.as_str())],
+    )?;
     println!(
         "\nthe registry's audit log: {}; chain {} ({} entries)",
         kinds.join(", "),
-        if verify["intact"] == true { "intact" } else { "TAMPERED" },
+        if verify["intact"] == true {
+            "intact"
+        } else {
+            "TAMPERED"
+        },
         verify["entries"]
     );
     drop(stations);

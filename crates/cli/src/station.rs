@@ -234,9 +234,11 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
 
 /// `serve`: opens the audit file, reads or creates the steward's token, binds and serves.
 fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> Result<u8, Fail> {
-    let identity =
-        tessera_net::identity::Identity::load_files(&config.identity.key, &config.identity.certificate)
-            .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
+    let identity = tessera_net::identity::Identity::load_files(
+        &config.identity.key,
+        &config.identity.certificate,
+    )
+    .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
     let approvals = Approvals::open(&config.audit).map_err(|e| fail(e, file))?;
     let (token, created) =
         tessera_station::api::steward_token(&config.steward_token).map_err(|e| fail(e, file))?;

@@ -156,7 +156,15 @@ pub fn main(args: &StudyArgs) -> ExitCode {
             format,
             out,
             wait,
-        } => results(id, at, station, token.as_deref(), *format, out.as_deref(), *wait),
+        } => results(
+            id,
+            at,
+            station,
+            token.as_deref(),
+            *format,
+            out.as_deref(),
+            *wait,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -216,7 +224,10 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
     let mut out = String::new();
     let run = &body["run"];
     let (state, reason) = if run.is_null() {
-        (body["state"].as_str().unwrap_or("?"), body["reason"].as_str())
+        (
+            body["state"].as_str().unwrap_or("?"),
+            body["reason"].as_str(),
+        )
     } else {
         (run["state"].as_str().unwrap_or("?"), run["reason"].as_str())
     };

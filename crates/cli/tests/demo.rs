@@ -28,8 +28,14 @@ fn the_demo_runs_three_stations_and_agrees_with_plaintext() {
     // The demo itself fails when MPC and plaintext differ by more than 1e-4.
     assert!(text.contains("approved by its rule"), "{text}");
     assert!(text.contains("gp: pending"), "{text}");
-    assert!(text.contains("steward reads the study and approves it"), "{text}");
-    assert!(text.contains("linked 1700 of 1800 + 1900 records"), "{text}");
+    assert!(
+        text.contains("steward reads the study and approves it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("linked 1700 of 1800 + 1900 records"),
+        "{text}"
+    );
     assert!(
         text.contains("study_received, approved, run_started, run_finished, revealed")
             && text.contains("chain intact"),

@@ -99,10 +99,7 @@ fn get(at: &At, path: &str, token: Option<&str>) -> (u16, String) {
     let pin = tessera_net::identity::parse_fingerprint(&at.pin[7..]).unwrap();
     let c = Client::new(&at.addr, pin, None, Duration::from_secs(30)).unwrap();
     let auth = token.map(|t| format!("Bearer {t}"));
-    let headers: Vec<(&str, &str)> = auth
-        .iter()
-        .map(|a| ("Authorization", a.as_str()))
-        .collect();
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
     let a = c.request("GET", path, &headers, &[]).unwrap();
     (a.status, a.text())
 }
@@ -237,28 +234,58 @@ times = [1, 2]
         text.contains("study s-ok") && text.contains("pending"),
         "{text}"
     );
-    let out = tessera(&["study", "status", "s-ok", "--at", &addr.addr, "--pin", &addr.pin]);
+    let out = tessera(&[
+        "study", "status", "s-ok", "--at", &addr.addr, "--pin", &addr.pin,
+    ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
     // The same id again: a conflict.
-    let again = tessera(&["study", "submit", ok.to_str().unwrap(), "--to", &addr.addr, "--pin", &addr.pin]);
+    let again = tessera(&[
+        "study",
+        "submit",
+        ok.to_str().unwrap(),
+        "--to",
+        &addr.addr,
+        "--pin",
+        &addr.pin,
+    ]);
     assert_eq!(again.status.code(), Some(2));
     // A column the station does not declare: refused by its policy, the rule named.
     let bad = study("s-bad", "death");
-    let out = tessera(&["study", "submit", bad.to_str().unwrap(), "--to", &addr.addr, "--pin", &addr.pin]);
+    let out = tessera(&[
+        "study",
+        "submit",
+        bad.to_str().unwrap(),
+        "--to",
+        &addr.addr,
+        "--pin",
+        &addr.pin,
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("death"), "{err}");
-    let out = tessera(&["study", "status", "nosuch", "--at", &addr.addr, "--pin", &addr.pin]);
+    let out = tessera(&[
+        "study", "status", "nosuch", "--at", &addr.addr, "--pin", &addr.pin,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     // Nobody listening: a clear error, exit 1.
-    let out = tessera(&["study", "status", "s-ok", "--at", "127.0.0.1:1", "--pin", &addr.pin]);
+    let out = tessera(&[
+        "study",
+        "status",
+        "s-ok",
+        "--at",
+        "127.0.0.1:1",
+        "--pin",
+        &addr.pin,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("127.0.0.1:1"), "{err}");
     // Another station's certificate: refused before anything is sent.
     let wrong = format!("sha256:{}", "ab".repeat(32));
-    let out = tessera(&["study", "status", "s-ok", "--at", &addr.addr, "--pin", &wrong]);
+    let out = tessera(&[
+        "study", "status", "s-ok", "--at", &addr.addr, "--pin", &wrong,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did not match"), "{err}");

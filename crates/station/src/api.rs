@@ -50,10 +50,10 @@ use tessera_net::identity::{fingerprint_hex, Identity};
 use crate::approval::{Approvals, StudyRecord};
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
-use crate::tls_listener::{Peer, TlsListener};
 use crate::error::{AuditError, StationError};
 use crate::policy::Decision;
 use crate::receive::receive_text;
+use crate::tls_listener::{Peer, TlsListener};
 
 /// The name a submitted study has in messages (`study.toml:LINE:COL: …`).
 pub const SUBMITTED_NAME: &str = "study.toml";
@@ -117,7 +117,7 @@ impl Api {
     }
 
     /// What the other stations last said about study `id`.
-    fn views(&self, id: &str) -> Vec<StationView> {
+    pub(crate) fn views(&self, id: &str) -> Vec<StationView> {
         self.views
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -525,7 +525,10 @@ async fn results(
     for an in delivered["analyses"].as_array().into_iter().flatten() {
         let name = an["name"].as_str().unwrap_or("");
         let result = json!({ "format": format, "result": an["result"], "error": an["error"] });
-        if let Err(e) = a.log_mut().revealed(&id, &api.config.name, name, &who, &result) {
+        if let Err(e) = a
+            .log_mut()
+            .revealed(&id, &api.config.name, name, &who, &result)
+        {
             return failure(StationError::Audit(e));
         }
     }

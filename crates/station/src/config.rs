@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tessera_net::identity::{parse_fingerprint, Fingerprint};
-use tessera_study::locate::{Seg, Source};
 use tessera_study::format::DataSpec;
+use tessera_study::locate::{Seg, Source};
 use tessera_study::Study;
 
 use crate::error::{Result, StationError};
@@ -171,7 +171,10 @@ impl Config {
     /// Where this station reads its dataset `spec` of a study from: the configured source
     /// the study's `file` names (or the only one), with the study's CSV delimiter and
     /// missing-value tokens. Errors as the policy words them (no such source).
-    pub fn source_for(&self, spec: &DataSpec) -> std::result::Result<tessera_sources::Source, String> {
+    pub fn source_for(
+        &self,
+        spec: &DataSpec,
+    ) -> std::result::Result<tessera_sources::Source, String> {
         let s = policy::pick_source(&self.local(), &spec.file_name)?;
         Ok(match &s.kind {
             SourceKind::Csv { file } => tessera_sources::Source::Csv {
@@ -183,7 +186,9 @@ impl Config {
             SourceKind::Postgres { url, query, ca, .. } => tessera_sources::Source::Postgres {
                 url: url.clone(),
                 query: query.clone(),
-                tls: ca.as_ref().map(|ca| tessera_sources::PgTls { ca_file: ca.clone() }),
+                tls: ca.as_ref().map(|ca| tessera_sources::PgTls {
+                    ca_file: ca.clone(),
+                }),
             },
         })
     }
@@ -577,7 +582,12 @@ impl Checker<'_> {
                     }
                     (None, false) => None,
                 };
-                SourceKind::Postgres { url, query, tls, ca }
+                SourceKind::Postgres {
+                    url,
+                    query,
+                    tls,
+                    ca,
+                }
             }
             other => {
                 return Err(self.err(

@@ -115,7 +115,25 @@ pub fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>) {
                 continue;
             }
         };
+        // Past the start, the other stations are still asked (for the status shown to the
+        // researcher) until each has reached an end or cannot be reached.
         if run.is_some_and(|r| r != RunState::Ready) {
+            let settled = api.views(&rec.id).iter().all(|v| {
+                matches!(
+                    v.state.as_str(),
+                    "finished" | "aborted" | "stopped" | "refused" | "unreachable"
+                )
+            });
+            if settled && run.is_some_and(RunState::is_final) {
+                continue;
+            }
+            if let Ok(study) = tessera_study::validate::parse_at_station(
+                crate::api::SUBMITTED_NAME,
+                &rec.text,
+                &api.config.name,
+            ) {
+                api.set_views(&rec.id, ask_stations(api, &study, &rec.text));
+            }
             continue;
         }
         let study = match tessera_study::validate::parse_at_station(
@@ -182,7 +200,10 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
         // The policy refuses studies naming untrusted stations; this is a safeguard.
         return view(
             "refused",
-            Some(format!("{station} is not a station {} trusts", api.config.name)),
+            Some(format!(
+                "{station} is not a station {} trusts",
+                api.config.name
+            )),
         );
     };
     let client = match Client::new(
@@ -204,7 +225,9 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
             Ok(s) => view(&s.state, s.reason),
             Err(e) => view(
                 "unreachable",
-                Some(format!("{station} answered something else than a state: {e}")),
+                Some(format!(
+                    "{station} answered something else than a state: {e}"
+                )),
             ),
         },
         404 => {
@@ -335,7 +358,8 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
             let src = config.source_for(spec).map_err(StudyError::Data)?;
             tessera_study::data::load_from(spec, &src)
         };
-        let out = tessera_study::distributed::run_party_with(&study, &me, &api.identity, &opts, &load);
+        let out =
+            tessera_study::distributed::run_party_with(&study, &me, &api.identity, &opts, &load);
         let done = match out {
             Ok(out) => {
                 let docs = documents(&study, &out);

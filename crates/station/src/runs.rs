@@ -190,7 +190,17 @@ impl Approvals {
         let Some(rec) = self.get(id)? else {
             return Ok(None);
         };
-        if let Some(run) = self.run(id)? {
+        let run = self.run(id)?;
+        if rec.state == StudyState::Refused {
+            // Refused here: by the policy or a person (their reasons), or because of this
+            // station's data (the public reason only).
+            let public = run.and_then(|r| r.public_reason);
+            return Ok(Some(PublicState {
+                state: rec.state.as_str().to_string(),
+                reason: public.or(rec.reason),
+            }));
+        }
+        if let Some(run) = run {
             return Ok(Some(PublicState {
                 state: run.state.as_str().to_string(),
                 reason: run.public_reason,
@@ -198,10 +208,7 @@ impl Approvals {
         }
         Ok(Some(PublicState {
             state: rec.state.as_str().to_string(),
-            reason: match rec.state {
-                StudyState::Refused => rec.reason,
-                _ => None,
-            },
+            reason: None,
         }))
     }
 
@@ -289,7 +296,11 @@ impl Approvals {
             &[None, Some(RunState::Ready)],
             RunState::Stopped,
             (Some(why), Some(why)),
-            Some((EntryKind::RunAborted, actor, json!({ "why": why, "ran": false }))),
+            Some((
+                EntryKind::RunAborted,
+                actor,
+                json!({ "why": why, "ran": false }),
+            )),
         )
     }
 
@@ -312,7 +323,11 @@ impl Approvals {
             &[Some(RunState::Running)],
             RunState::Aborted,
             (Some(why), Some(public)),
-            Some((EntryKind::RunAborted, actor, json!({ "why": why, "ran": true }))),
+            Some((
+                EntryKind::RunAborted,
+                actor,
+                json!({ "why": why, "ran": true }),
+            )),
         )
     }
 

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
+use tessera_net::identity::{Fingerprint, Identity};
 use tessera_station::api::{self, Api};
 use tessera_station::approval::Approvals;
 use tessera_station::client::Client;
 use tessera_station::coordinate::ServiceOptions;
-use tessera_net::identity::{Fingerprint, Identity};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -61,13 +61,7 @@ struct Reply {
 }
 
 /// Sends one request and reads the whole response.
-fn request(
-    st: Station,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
+fn request(st: Station, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let c = Client::new(&st.addr.to_string(), st.pin, None, Duration::from_secs(30)).unwrap();
     let a = c.request(method, path, headers, body.as_bytes()).unwrap();
     Reply {
@@ -164,7 +158,13 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     assert_eq!(get(addr, "/studies/bad", false).status, 404);
 
     // An empty submitter: 400.
-    let r = request(addr, "POST", "/studies", &[("X-Tessera-From", " ")], &study());
+    let r = request(
+        addr,
+        "POST",
+        "/studies",
+        &[("X-Tessera-From", " ")],
+        &study(),
+    );
     assert_eq!(r.status, 400, "{}", r.json);
 
     // Known already: 409, and the first stays as it was.

@@ -1,0 +1,605 @@
+//! Stations running studies together: three `tessera station serve` processes (the demo's
+//! registry, GP network and institute, written by `tessera demo --prepare`) over HTTPS and
+//! TLS on loopback, driven the way a researcher and the stewards would — and the ways a
+//! study must fail: a refusal by one station's policy, an unknown station, a recipient no
+//! policy allows or who is not the study's, invalid data at one station, and a station
+//! killed in the middle of the computation. Every failure ends with a reason at every
+//! station, an audit entry, and nothing revealed. One station's data comes from the real
+//! PostgreSQL test server (scripts/postgres.sh) when it is running.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tessera_net::identity::Identity;
+use tessera_station::client::Client;
+
+const EXE: &str = env!("CARGO_BIN_EXE_tessera");
+const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
+const ID: &str = "tessera-demo";
+
+/// A fresh folder with the demo's stations and study (`tessera demo --prepare`).
+fn prepare(tag: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "tessera-service-{tag}-{}-{nanos}",
+        std::process::id()
+    ));
+    let o = Command::new(EXE)
+        .args(["demo", "--prepare", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    dir
+}
+
+/// Replaces `from` by `to` in `dir/file` (which must contain it).
+fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+    let p = dir.join(file);
+    let text = fs::read_to_string(&p).unwrap();
+    assert!(text.contains(from), "{file} has no {from:?}");
+    fs::write(&p, text.replace(from, to)).unwrap();
+}
+
+/// The three stations running; killed when dropped.
+struct Cluster {
+    dir: PathBuf,
+    children: Vec<Option<Child>>,
+    addrs: Vec<String>,
+    pins: Vec<String>,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for c in self.children.iter_mut().flatten() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Cluster {
+    /// Starts every station of `dir` and waits until each listens.
+    fn start(dir: &Path) -> Cluster {
+        let mut c = Cluster {
+            dir: dir.to_path_buf(),
+            children: Vec::new(),
+            addrs: Vec::new(),
+            pins: Vec::new(),
+        };
+        for s in STATIONS {
+            let mut child = Command::new(EXE)
+                .args(["station", "serve", "--run-timeout", "20", "--config"])
+                .arg(dir.join(s).join("station.toml"))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut out = BufReader::new(child.stdout.take().unwrap());
+            c.children.push(Some(child));
+            let mut line = String::new();
+            loop {
+                line.clear();
+                assert!(out.read_line(&mut line).unwrap() > 0, "{s} did not start");
+                if let Some(rest) = line.split("https://").nth(1) {
+                    c.addrs
+                        .push(rest.split_whitespace().next().unwrap().to_string());
+                    let fp = line.split("certificate sha256:").nth(1).unwrap();
+                    c.pins.push(format!("sha256:{}", &fp[..64]));
+                    break;
+                }
+            }
+        }
+        c
+    }
+
+    fn index(name: &str) -> usize {
+        STATIONS.iter().position(|s| *s == name).unwrap()
+    }
+
+    /// A client of station `name` presenting `identity`.
+    fn client(&self, name: &str, identity: Option<&Identity>) -> Client {
+        let i = Cluster::index(name);
+        let pin = tessera_net::identity::parse_fingerprint(&self.pins[i][7..]).unwrap();
+        Client::new(&self.addrs[i], pin, identity, Duration::from_secs(30)).unwrap()
+    }
+
+    fn steward(&self, name: &str) -> String {
+        let t = fs::read_to_string(self.dir.join(name).join("steward.token")).unwrap();
+        format!("Bearer {}", t.trim())
+    }
+
+    /// The study as station `name` shows it to its steward.
+    fn status(&self, name: &str) -> Value {
+        let auth = self.steward(name);
+        let a = self
+            .client(name, None)
+            .request(
+                "GET",
+                &format!("/studies/{ID}"),
+                &[("Authorization", &auth)],
+                &[],
+            )
+            .unwrap();
+        a.json()
+    }
+
+    /// Waits until station `name`'s run of the study is in one of `states`.
+    fn wait_run(&self, name: &str, states: &[&str], secs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.status(name);
+            if states.contains(&s["run"]["state"].as_str().unwrap_or("")) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} never reached {states:?}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the GP station holds the study pending, and approves it as its steward.
+    fn approve_at_gp(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.status("gp")["state"] != "pending" {
+            assert!(Instant::now() < deadline, "gp never got the study");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let auth = self.steward("gp");
+        let a = self
+            .client("gp", None)
+            .request(
+                "POST",
+                &format!("/studies/{ID}/approve"),
+                &[("Authorization", &auth)],
+                b"",
+            )
+            .unwrap();
+        assert_eq!(a.status, 200, "{}", a.text());
+    }
+
+    /// The kinds of station `name`'s audit entries, after checking the chain is intact.
+    fn audit(&self, name: &str) -> Vec<String> {
+        let auth = self.steward(name);
+        let c = self.client(name, None);
+        let v = c
+            .request("GET", "/audit/verify", &[("Authorization", &auth)], &[])
+            .unwrap()
+            .json();
+        assert_eq!(v["intact"], true, "{v}");
+        c.request("GET", "/audit", &[("Authorization", &auth)], &[])
+            .unwrap()
+            .json()["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Kills station `name`.
+    fn kill(&mut self, name: &str) {
+        if let Some(mut c) = self.children[Cluster::index(name)].take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// `tessera study ARGS --at|--to REGISTRY --pin PIN EXTRA…` as the researcher.
+    fn researcher(&self, args: &[&str], extra: &[&str]) -> Output {
+        let at = if args[0] == "submit" { "--to" } else { "--at" };
+        Command::new(EXE)
+            .arg("study")
+            .args(args)
+            .args([at, &self.addrs[0], "--pin", &self.pins[0]])
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    fn me(&self) -> String {
+        self.dir
+            .join("researcher")
+            .join("identity")
+            .display()
+            .to_string()
+    }
+
+    fn study(&self) -> String {
+        self.dir
+            .join("researcher")
+            .join("study.toml")
+            .display()
+            .to_string()
+    }
+
+    /// Submits the study to the registry as the researcher; returns the exit code and
+    /// standard error.
+    fn submit(&self) -> (Option<i32>, String) {
+        let o = self.researcher(&["submit", &self.study()], &["--identity", &self.me()]);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    }
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+}
+
+/// The whole flow, and who may read what: results go to the study's recipient with its
+/// certificate or a token the steward issued, to nobody else.
+#[test]
+fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
+    let dir = prepare("flow");
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    // Not yet: the GP's steward has not decided.
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    c.approve_at_gp();
+    for s in STATIONS {
+        c.wait_run(s, &["finished"], 60);
+    }
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json", "--wait", "30"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    assert_eq!(doc["analyses"].as_array().unwrap().len(), 4);
+    assert!(doc["analyses"][2]["result"]["rows"][0]["coef"].is_number());
+    // The owners' local counts stay with them.
+    assert!(doc["data"].as_array().is_none_or(|d| d.is_empty()), "{doc}");
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert!(out(&o).contains("km_by_statin"), "{}", out(&o));
+    let html = dir.join("report.html");
+    let o = c.researcher(
+        &["results", ID],
+        &[
+            "--identity",
+            &c.me(),
+            "--format",
+            "html",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(fs::read_to_string(&html).unwrap().contains("<svg"));
+    // The status shows every station finished (once the registry has asked them again).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = c.researcher(&["status", ID], &[]);
+        let text = out(&o);
+        if text.contains("gp: finished") && text.contains("institute: finished") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Someone else: a certificate the study does not list, or nothing at all.
+    let other = dir.join("other");
+    Identity::generate("other").unwrap().save(&other).unwrap();
+    let o = c.researcher(&["results", ID], &["--identity", other.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(out(&o).contains("recipients only"), "{}", out(&o));
+    let o = c.researcher(&["results", ID], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    // A token the registry's steward issues the researcher works; a made-up one does not.
+    let t = Command::new(EXE)
+        .args(["station", "token", ID, "researcher", "--config"])
+        .arg(dir.join("registry").join("station.toml"))
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{}", out(&t));
+    let token = String::from_utf8_lossy(&t.stdout).trim().to_string();
+    let o = c.researcher(&["results", ID], &["--token", &token]);
+    assert!(o.status.success(), "{}", out(&o));
+    let o = c.researcher(&["results", ID], &["--token", &"0".repeat(64)]);
+    assert_eq!(o.status.code(), Some(2));
+
+    // Every delivery audited; the token's issue too, never the token.
+    let kinds = c.audit("registry");
+    for k in [
+        "study_received",
+        "approved",
+        "run_started",
+        "run_finished",
+        "token_issued",
+        "revealed",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing: {kinds:?}");
+    }
+    let log = c
+        .client("registry", None)
+        .request(
+            "GET",
+            "/audit",
+            &[("Authorization", &c.steward("registry"))],
+            &[],
+        )
+        .unwrap()
+        .text();
+    assert!(!log.contains(&token));
+    // The GP's log names the person who approved and the station that passed it on.
+    let gp = c.audit("gp");
+    assert_eq!(
+        &gp[..4],
+        ["study_received", "approved", "run_started", "run_finished"]
+    );
+}
+
+/// A study that the GP's policy refuses stops at every station, with the GP's reason.
+#[test]
+fn a_refusal_by_one_station_stops_the_study_everywhere() {
+    let dir = prepare("refused");
+    edit(
+        &dir,
+        "gp/station.toml",
+        "analyses = [\"kaplan_meier\", \"logrank\", \"cox\", \"logistic\"]",
+        "analyses = [\"kaplan_meier\", \"logrank\", \"cox\"]",
+    );
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    for s in ["registry", "institute"] {
+        let st = c.wait_run(s, &["stopped"], 30);
+        let why = st["run"]["reason"].as_str().unwrap();
+        assert!(
+            why.contains("station gp refused") && why.contains("logistic"),
+            "{s}: {why}"
+        );
+        let kinds = c.audit(s);
+        assert!(kinds.contains(&"run_aborted".to_string()), "{kinds:?}");
+        assert!(!kinds.iter().any(|k| k == "run_started" || k == "revealed"));
+    }
+    assert_eq!(c.status("gp")["state"], "refused");
+    // The researcher sees why, and gets no results.
+    let o = c.researcher(&["status", ID], &[]);
+    assert!(out(&o).contains("gp: refused"), "{}", out(&o));
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("station gp refused"), "{}", out(&o));
+}
+
+/// A study naming a station the registry does not trust is refused on submission; a station
+/// that does not trust the one passing the study on refuses it, and the study stops.
+#[test]
+fn unknown_stations_are_refused() {
+    let dir = prepare("unknown");
+    let c = Cluster::start(&dir);
+    let study = fs::read_to_string(c.study()).unwrap();
+    let hospital = dir.join("hospital.toml");
+    fs::write(
+        &hospital,
+        study
+            .replace("[parties.institute]", "[parties.hospital]")
+            .replace("id = \"tessera-demo\"", "id = \"with-hospital\""),
+    )
+    .unwrap();
+    let o = c.researcher(&["submit", hospital.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        out(&o).contains("trusted: party `hospital` is not a station this station trusts"),
+        "{}",
+        out(&o)
+    );
+    drop(c);
+
+    // The institute does not know the registry.
+    let dir = prepare("untrusted");
+    let text = fs::read_to_string(dir.join("institute/station.toml")).unwrap();
+    let start = text.find("[[trusted]]\nname = \"registry\"").unwrap();
+    let end = start + text[start..].find("fingerprint").unwrap();
+    let end = end + text[end..].find('\n').unwrap();
+    fs::write(
+        dir.join("institute/station.toml"),
+        format!("{}{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    let st = c.wait_run("registry", &["stopped"], 30);
+    let why = st["run"]["reason"].as_str().unwrap();
+    assert!(why.contains("station institute refused"), "{why}");
+    assert!(!c.audit("registry").iter().any(|k| k == "run_started"));
+}
+
+/// A recipient that no station's policy allows: refused on submission with the rule.
+#[test]
+fn an_unapproved_recipient_is_refused() {
+    let dir = prepare("recipient");
+    let c = Cluster::start(&dir);
+    let study = fs::read_to_string(c.study()).unwrap();
+    let p = dir.join("friend.toml");
+    fs::write(
+        &p,
+        study.replace(
+            "[recipients.researcher]",
+            "[recipients.friend]\n\n[recipients.researcher]",
+        ),
+    )
+    .unwrap();
+    let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(
+        out(&o).contains("recipients: recipient `friend` is not an allowed recipient"),
+        "{}",
+        out(&o)
+    );
+    assert!(c.audit("registry").iter().any(|k| k == "refused"));
+}
+
+/// A malformed value in the GP's data: the GP's steward sees the file, line and column; the
+/// other stations and the researcher only "input invalid"; nothing runs.
+#[test]
+fn invalid_data_at_one_station_is_input_invalid_to_the_others() {
+    let dir = prepare("badcsv");
+    let gp = dir.join("gp/gp.csv");
+    let text = fs::read_to_string(&gp).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let bmi = header.iter().position(|h| *h == "bmi").unwrap();
+    let mut row: Vec<String> = lines[56].split(',').map(str::to_string).collect();
+    row[bmi] = "heavy".to_string();
+    lines[56] = row.join(",");
+    fs::write(&gp, lines.join("\n") + "\n").unwrap();
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    let st = c.wait_run("registry", &["stopped"], 30);
+    assert_eq!(
+        st["run"]["reason"].as_str().unwrap(),
+        "station gp refused: input invalid"
+    );
+    let g = c.status("gp");
+    let detail = g["reason"].as_str().unwrap();
+    assert!(
+        detail.contains("gp.csv:57") && detail.contains("bmi"),
+        "{detail}"
+    );
+    assert!(!detail.contains("heavy"), "a value was printed: {detail}");
+    // The researcher sees the public reason only.
+    let o = c.researcher(&["status", ID], &[]);
+    let text = out(&o);
+    assert!(
+        text.contains("input invalid") && !text.contains("gp.csv"),
+        "{text}"
+    );
+}
+
+/// The GP station killed during the computation: the others stop with an error, record the
+/// abort, and reveal nothing.
+#[test]
+fn a_station_killed_mid_study_aborts_it_everywhere() {
+    let dir = prepare("killed");
+    // Twenty times the data, so that the computation lasts long enough to be interrupted.
+    for (s, file) in [("registry", "registry.csv"), ("gp", "gp.csv")] {
+        let p = dir.join(s).join(file);
+        let text = fs::read_to_string(&p).unwrap();
+        let mut lines = text.lines();
+        let mut big = format!("{}\n", lines.next().unwrap());
+        let rows: Vec<&str> = lines.collect();
+        for k in 0..20 {
+            for r in &rows {
+                let (id, rest) = r.split_once(',').unwrap();
+                big.push_str(&format!("{id}x{k},{rest}\n"));
+            }
+        }
+        fs::write(&p, big).unwrap();
+    }
+    let mut c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("gp", &["running"], 60);
+    std::thread::sleep(Duration::from_millis(200));
+    c.kill("gp");
+    for s in ["registry", "institute"] {
+        let st = c.wait_run(s, &["aborted"], 60);
+        assert!(st["run"]["reason"].as_str().is_some(), "{st}");
+        let kinds = c.audit(s);
+        assert!(kinds.contains(&"run_aborted".to_string()), "{kinds:?}");
+        assert!(!kinds.iter().any(|k| k == "revealed" || k == "run_finished"));
+    }
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("aborted"), "{}", out(&o));
+}
+
+/// The GP's data from the PostgreSQL test server (over TLS, the steward's query): the study
+/// runs and agrees with the same study run locally from the CSV file.
+#[test]
+fn a_station_reads_its_data_from_postgresql() {
+    let (Ok(url), Some(ca)) = (
+        std::env::var("TESSERA_TEST_PG_URL"),
+        std::env::var_os("TESSERA_TEST_PG_CA"),
+    ) else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(!ci, "the PostgreSQL test server is not running under CI");
+        eprintln!("skipped: TESSERA_TEST_PG_URL/TESSERA_TEST_PG_CA not set (scripts/test.sh)");
+        return;
+    };
+    let dir = prepare("postgres");
+    let text = fs::read_to_string(dir.join("gp/station.toml")).unwrap();
+    let start = text.find("[sources.records]").unwrap();
+    let end = start + text[start..].find("\n[policy]").unwrap();
+    let source = format!(
+        "[sources.records]\nkind = \"postgres\"\nurl = \"{url}\"\n\
+         query = \"SELECT patient_id, comorbidity, smoker, bmi, diabetes::int AS diabetes, \
+         statin::text AS statin FROM gp\"\ntls = true\nca = \"{}\"\n\
+         columns = {{ patient_id = \"key\", comorbidity = \"numeric\", smoker = \"binary\", \
+         bmi = \"numeric\", diabetes = \"binary\", statin = \"categorical\" }}\n",
+        Path::new(&ca).display()
+    );
+    fs::write(
+        dir.join("gp/station.toml"),
+        format!("{}{}{}", &text[..start], source, &text[end..]),
+    )
+    .unwrap();
+    fs::remove_file(dir.join("gp/gp.csv")).unwrap();
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("registry", &["finished"], 60);
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+
+    // The same study run locally on the CSV files.
+    let local = dir.join("local.toml");
+    let gp_csv = dir.join("gp.csv");
+    fs::write(&gp_csv, include_str!("../../../fixtures/synthetic/gp.csv")).unwrap();
+    fs::write(
+        &local,
+        fs::read_to_string(c.study())
+            .unwrap()
+            .replace("file = \"cases\"", "file = \"registry/registry.csv\"")
+            .replace("file = \"records\"", "file = \"gp.csv\""),
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["run", "--json"])
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let want: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["linkage"]["intersection"],
+        want["linkage"]["intersection"]
+    );
+    let coefs = |d: &Value| -> Vec<f64> {
+        d["analyses"][2]["result"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["coef"].as_f64().unwrap())
+            .collect()
+    };
+    let (got, exp) = (coefs(&doc), coefs(&want));
+    assert_eq!(got.len(), exp.len());
+    for (g, e) in got.iter().zip(&exp) {
+        assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
+    }
+}
