@@ -12,6 +12,9 @@
 //!
 //! Every link implementation feeds the same two queues (see [`Link`]), so the protocol code
 //! and the counters are identical whatever carries the bytes.
+//!
+//! [`https`] holds the TLS configurations of the stations' HTTPS API (the same trust model:
+//! pinned self-signed certificates, TLS 1.3, `ring`); its sockets are the station crate's.
 
 mod endpoint;
 mod error;

@@ -541,18 +541,16 @@ async fn results(
     ([(header::CONTENT_TYPE, ctype)], body).into_response()
 }
 
-/// The trusted station presenting `peer`'s certificate, or the answer refusing it.
-fn peer_station<'a>(api: &'a Api, peer: &Peer) -> Result<&'a Trusted, Response> {
-    api.station(peer).ok_or_else(|| {
-        error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "station {} does not know this caller: only the stations in its [[trusted]] \
-                 list may pass studies on or ask for their state",
-                api.config.name
-            ),
-        )
-    })
+/// The answer to a caller on a `/peer` route that is no trusted station.
+fn unknown_caller(api: &Api) -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        format!(
+            "station {} does not know this caller: only the stations in its [[trusted]] \
+             list may pass studies on or ask for their state",
+            api.config.name
+        ),
+    )
 }
 
 /// `POST /peer/studies` (a trusted station taking part in the study): another station
@@ -563,9 +561,8 @@ async fn peer_submit(
     ConnectInfo(peer): ConnectInfo<Peer>,
     body: Bytes,
 ) -> Response {
-    let station = match peer_station(&api, &peer) {
-        Ok(t) => t.name.clone(),
-        Err(r) => return r,
+    let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
+        return unknown_caller(&api);
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the study is not UTF-8 text");
@@ -590,9 +587,8 @@ async fn peer_state(
     ConnectInfo(peer): ConnectInfo<Peer>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let station = match peer_station(&api, &peer) {
-        Ok(t) => t.name.clone(),
-        Err(r) => return r,
+    let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
+        return unknown_caller(&api);
     };
     let a = api.approvals();
     let rec = match a.get(&id) {

@@ -14,15 +14,20 @@
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
 //!   refused), persisted in the audit log's SQLite file; every transition is audited.
 //! - [`receive`](mod@receive): validate a study at this station, let the policy decide, record both —
-//!   the one function behind `tessera station receive` and the service's submit endpoint.
-//! - [`api`]: the HTTP API of `tessera station serve` (axum, JSON): submit and list studies,
-//!   approve or refuse and read the audit log with the steward's bearer token.
+//!   the one function behind `tessera station receive` and the service's submit endpoints.
+//! - [`runs`]: what follows an approval — run states, results held per recipient, tokens.
+//! - [`coordinate`]: the service's loop that runs approved studies with the other stations.
+//! - [`api`]: the HTTPS API of `tessera station serve` (axum, JSON): submit and list studies,
+//!   approve or refuse and read the audit log with the steward's bearer token, results for
+//!   recipients, the `/peer` routes the stations use.
+//! - [`tls_listener`] and [`client`]: HTTPS for the API's server and its clients (the TLS
+//!   configurations themselves are in [`tessera_net::https`]).
 //!
-//! There is no cryptographic protocol code here (SHA-256 for the audit chain is the only
-//! hashing), and nothing here touches shares: the MPC crates stay free of I/O, this one
-//! free of protocols. The steward's commands (`tessera station receive | pending | approve |
-//! refuse | status | audit | serve`) are in the CLI. Running studies from the service
-//! (coordinating the stations, serving results) is not written yet; see `docs/station.md`.
+//! There is no cryptographic protocol code here (SHA-256 for the audit chain and tokens is
+//! the only hashing), and nothing here touches shares: the MPC crates stay free of I/O, this
+//! one free of protocols (the computation is [`tessera_study::distributed`]'s). The steward's
+//! commands (`tessera station receive | pending | approve | refuse | status | token | audit |
+//! serve`) are in the CLI; see `docs/station.md`.
 
 pub mod api;
 pub mod approval;

@@ -12,7 +12,8 @@
 //! stations running different studies on the same addresses refuse each other.
 //!
 //! Not yet: outside data parties (data parties without a compute slot hand their shares over
-//! in a local run only), approval and audit (the station service does that).
+//! in a local run only). Approval and audit are the station service's
+//! (`tessera-station`'s `coordinate`), which calls [`run_party_with`].
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
