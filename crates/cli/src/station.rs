@@ -364,6 +364,18 @@ fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
             }
             .ok_or_else(|| fail(StationError::UnknownStudy(id.to_string()), file))?;
             print_record(&rec);
+            let run = match &approvals {
+                Some(a) => a.run(id).map_err(|e| fail(e, file))?,
+                None => None,
+            };
+            if let Some(run) = run {
+                println!("  run      {} since {}", run.state.as_str(), run.updated_at);
+                if let Some(why) = &run.reason {
+                    for line in why.lines() {
+                        println!("    {line}");
+                    }
+                }
+            }
         }
         None => {
             let all = match &approvals {
@@ -381,7 +393,17 @@ fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
                     .lines()
                     .next()
                     .unwrap_or("");
-                println!("{}  {}  {}", r.id, r.state, why);
+                // Past its approval, the run's state says more.
+                let run = approvals
+                    .as_ref()
+                    .map(|a| a.run(&r.id))
+                    .transpose()
+                    .map_err(|e| fail(e, file))?
+                    .flatten();
+                match run {
+                    Some(run) => println!("{}  {}  {}", r.id, run.state.as_str(), why),
+                    None => println!("{}  {}  {}", r.id, r.state, why),
+                }
             }
         }
     }

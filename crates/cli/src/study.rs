@@ -13,6 +13,7 @@
 //! study, unknown id, or results not (yet) available or not for this caller; 1 the station
 //! could not be reached or answered unexpectedly.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -67,7 +68,8 @@ pub enum StudyCommand {
         #[command(flatten)]
         station: StationAddr,
     },
-    /// Fetch a study's results as one of its recipients.
+    /// Fetch a study's results as one of its recipients (with `--wait`, the station's progress
+    /// is shown on a terminal while it computes).
     Results {
         /// The study id.
         id: String,
@@ -232,8 +234,13 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
         (run["state"].as_str().unwrap_or("?"), run["reason"].as_str())
     };
     out.push_str(&format!(
-        "study {id} at {at}: {state}{}\n",
-        reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        "study {id} at {at}: {state}{}{}\n",
+        reason.map(|r| format!(" ({r})")).unwrap_or_default(),
+        if state == "running" {
+            progress_text(&body["progress"])
+        } else {
+            String::new()
+        }
     ));
     for s in body["stations"].as_array().into_iter().flatten() {
         out.push_str(&format!(
@@ -267,6 +274,16 @@ fn status(id: &str, at: &str, station: &StationAddr) -> Result<ExitCode, String>
     }
 }
 
+/// `, PHASE (N %)` for a running computation's progress, or nothing.
+fn progress_text(p: &Value) -> String {
+    match (p["step"].as_u64(), p["steps"].as_u64(), p["phase"].as_str()) {
+        (Some(step), Some(steps), Some(phase)) if steps > 0 => {
+            format!(", {phase} ({} %)", 100 * step / steps)
+        }
+        _ => String::new(),
+    }
+}
+
 /// Whether a study in `state` (the 409 answer's) may still produce results.
 fn still_going(state: &str) -> bool {
     matches!(state, "pending" | "approved" | "ready" | "running")
@@ -289,14 +306,30 @@ fn results(
     }
     let path = format!("/studies/{id}/results?format={}", format.query());
     let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut shown = String::new();
     let a: Answer = loop {
         let a = c
             .request("GET", &path, &headers, &[])
             .map_err(|e| e.to_string())?;
         let state = a.json()["state"].as_str().unwrap_or("").to_string();
         if a.status == 409 && still_going(&state) && Instant::now() < deadline {
+            // Show what the station is doing, on a terminal.
+            if std::io::stderr().is_terminal() {
+                let st = c
+                    .request("GET", &format!("/studies/{id}"), &[], &[])
+                    .map(|a| a.json())
+                    .unwrap_or_default();
+                let line = format!("{state}{}", progress_text(&st["progress"]));
+                if shown != line {
+                    eprint!("\r\x1b[K{id}: {line}");
+                    shown = line;
+                }
+            }
             std::thread::sleep(Duration::from_millis(300));
             continue;
+        }
+        if !shown.is_empty() {
+            eprintln!();
         }
         break a;
     };

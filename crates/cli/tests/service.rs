@@ -76,7 +76,7 @@ impl Cluster {
         };
         for s in STATIONS {
             let mut child = Command::new(EXE)
-                .args(["station", "serve", "--run-timeout", "20", "--config"])
+                .args(["station", "serve", "--run-timeout", "60", "--config"])
                 .arg(dir.join(s).join("station.toml"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
@@ -250,7 +250,9 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
     c.approve_at_gp();
     for s in STATIONS {
-        c.wait_run(s, &["finished"], 60);
+        let st = c.wait_run(s, &["finished"], 60);
+        // The computation reported its phases to the service.
+        assert_eq!(st["progress"]["phase"], "done", "{st}");
     }
     let o = c.researcher(
         &["results", ID],

@@ -80,6 +80,18 @@ pub struct Api {
     pub(crate) identity: Identity,
     pub(crate) options: ServiceOptions,
     views: Mutex<BTreeMap<String, Vec<StationView>>>,
+    progress: Mutex<BTreeMap<String, Progress>>,
+}
+
+/// Where a running computation is: step `step` (from 0) of `steps`, now in `phase`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Steps done.
+    pub step: usize,
+    /// Steps in all.
+    pub steps: usize,
+    /// What runs now (`linkage`, an analysis' name, `done`).
+    pub phase: String,
 }
 
 impl Api {
@@ -99,6 +111,7 @@ impl Api {
             identity,
             options,
             views: Mutex::new(BTreeMap::new()),
+            progress: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -114,6 +127,23 @@ impl Api {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), views);
+    }
+
+    /// Records how far the computation of study `id` got.
+    pub(crate) fn set_progress(&self, id: &str, p: Progress) {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), p);
+    }
+
+    /// How far the computation of study `id` got, if it ran here since the service started.
+    fn progress(&self, id: &str) -> Option<Progress> {
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     /// What the other stations last said about study `id`.
@@ -404,6 +434,7 @@ async fn get_study(
                 }),
             };
             body["stations"] = json!(api.views(&id));
+            body["progress"] = json!(api.progress(&id));
             Json(body).into_response()
         }
         Ok((None, _)) => failure(StationError::UnknownStudy(id)),

@@ -39,7 +39,7 @@ use serde_json::json;
 use tessera_study::format::Study;
 use tessera_study::{StudyError, StudyOutput};
 
-use crate::api::Api;
+use crate::api::{Api, Progress};
 use crate::client::Client;
 use crate::runs::{PublicState, ResultDocs, RunState, INPUT_INVALID};
 use crate::StudyState;
@@ -77,6 +77,29 @@ pub struct StationView {
     pub state: String,
     /// Its reason, or why it could not be reached.
     pub reason: Option<String>,
+}
+
+thread_local! {
+    /// The service and the study whose computation runs on this thread (for [`progress`]).
+    static RUNNING: std::cell::RefCell<Option<(Arc<Api>, String)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The computation's progress callback: records the phase of the study running on this
+/// thread, for `GET /studies/{id}` (the researcher's `status` and `results --wait`).
+fn progress(step: usize, steps: usize, phase: &str) {
+    RUNNING.with(|r| {
+        if let Some((api, id)) = &*r.borrow() {
+            api.set_progress(
+                id,
+                Progress {
+                    step,
+                    steps,
+                    phase: phase.to_string(),
+                },
+            );
+        }
+    });
 }
 
 /// Visits the studies every `poll` forever (the service's background thread).
@@ -348,10 +371,11 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
     let api = Arc::clone(api);
     let running = Arc::clone(running);
     std::thread::spawn(move || {
+        RUNNING.with(|r| *r.borrow_mut() = Some((Arc::clone(&api), study.id.clone())));
         let opts = tessera_study::RunOptions {
             transport: tessera_study::Transport::Tcp,
             timeout: api.options.run_timeout,
-            progress: None,
+            progress: Some(progress),
         };
         let config = &api.config;
         let load = |spec: &tessera_study::format::DataSpec| {
@@ -388,6 +412,7 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
         if let Err(e) = done {
             eprintln!("tessera station: study {}: {e}", study.id);
         }
+        RUNNING.with(|r| *r.borrow_mut() = None);
         running
             .lock()
             .unwrap_or_else(|p| p.into_inner())
