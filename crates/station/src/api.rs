@@ -33,7 +33,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -81,6 +81,7 @@ pub struct Api {
     pub(crate) options: ServiceOptions,
     views: Mutex<BTreeMap<String, Vec<StationView>>>,
     progress: Mutex<BTreeMap<String, Progress>>,
+    news: (Mutex<bool>, Condvar),
 }
 
 /// Where a running computation is: step `step` (from 0) of `steps`, now in `phase`.
@@ -112,6 +113,7 @@ impl Api {
             options,
             views: Mutex::new(BTreeMap::new()),
             progress: Mutex::new(BTreeMap::new()),
+            news: (Mutex::new(false), Condvar::new()),
         }
     }
 
@@ -127,6 +129,24 @@ impl Api {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.to_string(), views);
+    }
+
+    /// Tells the coordinating loop that something changed here (a study received, a
+    /// decision taken), so it visits every study now rather than at its pace.
+    pub(crate) fn nudge(&self) {
+        *self.news.0.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.news.1.notify_all();
+    }
+
+    /// Waits up to `timeout` for [`Api::nudge`]; whether there was news (then cleared).
+    pub(crate) fn wait_for_news(&self, timeout: Duration) -> bool {
+        let guard = self.news.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut news, _) = self
+            .news
+            .1
+            .wait_timeout_while(guard, timeout, |n| !*n)
+            .unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *news)
     }
 
     /// Records how far the computation of study `id` got.
@@ -360,6 +380,9 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
         let mut a = api.approvals();
         receive_text(&api.config, &mut a, SUBMITTED_NAME, text, from)
     };
+    if got.is_ok() {
+        api.nudge();
+    }
     match got {
         Ok(r) => {
             let body = json!({
@@ -681,7 +704,10 @@ fn decide(api: &Api, id: &str, headers: &HeaderMap, body: &Bytes, approve: bool)
             .refuse(id, &by, b.why.as_deref().unwrap_or_default())
     };
     match got {
-        Ok(r) => Json(summary(&r)).into_response(),
+        Ok(r) => {
+            api.nudge();
+            Json(summary(&r)).into_response()
+        }
         Err(e) => failure(e),
     }
 }

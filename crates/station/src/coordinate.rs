@@ -2,8 +2,10 @@
 //!
 //! A study reaches one station (from a researcher) and is passed on by the stations
 //! themselves; each station decides by its own policy and steward, and a study runs only
-//! when every station in it is ready. The loop ([`coordinate`]) visits, every
-//! [`ServiceOptions::poll`], each study this station has not finished with:
+//! when every station in it is ready. The loop ([`coordinate`]) visits each study this
+//! station has not finished with — often while it is about to run or running
+//! ([`ServiceOptions::poll_active`]), less often while someone must still decide
+//! ([`ServiceOptions::poll`]), and at once after news at this station:
 //!
 //! 1. **Pass it on.** Every other station of the study is asked for its state
 //!    (`GET /peer/studies/{id}` over mutually authenticated TLS, this station's certificate
@@ -31,9 +33,9 @@
 //! results are computed by the three compute stations, which therefore see them; they hold
 //! them for the recipients every data station approved and serve them to those only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tessera_study::format::Study;
@@ -47,8 +49,11 @@ use crate::StudyState;
 /// How the service paces its work.
 #[derive(Clone, Debug)]
 pub struct ServiceOptions {
-    /// Time between two visits of the studies.
+    /// Time between two visits of a study that waits for a person here or elsewhere.
     pub poll: Duration,
+    /// Time between two visits of a study about to run (approved here, waiting for the
+    /// other stations to be ready) or running.
+    pub poll_active: Duration,
     /// Deadline of one request to another station.
     pub peer_timeout: Duration,
     /// Receive timeout of the computation (also how long it waits for the others to
@@ -59,7 +64,8 @@ pub struct ServiceOptions {
 impl Default for ServiceOptions {
     fn default() -> Self {
         ServiceOptions {
-            poll: Duration::from_millis(500),
+            poll: Duration::from_secs(1),
+            poll_active: Duration::from_millis(100),
             peer_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(60),
         }
@@ -102,7 +108,9 @@ fn progress(step: usize, steps: usize, phase: &str) {
     });
 }
 
-/// Visits the studies every `poll` forever (the service's background thread).
+/// Visits the studies forever (the service's background thread): each at its pace
+/// ([`ServiceOptions`]), and all at once when a handler reports news (a study received,
+/// a decision taken).
 pub fn coordinate(api: Arc<Api>) {
     if let Err(e) = api
         .approvals()
@@ -112,14 +120,22 @@ pub fn coordinate(api: Arc<Api>) {
         eprintln!("tessera station: cannot mark interrupted runs: {e}");
     }
     let running: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let mut visited = BTreeMap::new();
+    let mut news = true;
     loop {
-        step(&api, &running);
-        std::thread::sleep(api.options.poll);
+        step(&api, &running, &mut visited, news);
+        news = api.wait_for_news(api.options.poll_active);
     }
 }
 
-/// One visit of every study this station is not done with (see the module docs).
-pub fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>) {
+/// One visit of every study this station is not done with and whose time has come (all
+/// with `news`); `visited` holds when each was last visited (see the module docs).
+fn step(
+    api: &Arc<Api>,
+    running: &Arc<Mutex<BTreeSet<String>>>,
+    visited: &mut BTreeMap<String, Instant>,
+    news: bool,
+) {
     let records = match api.approvals().all() {
         Ok(r) => r,
         Err(e) => {
@@ -138,6 +154,18 @@ pub fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>) {
                 continue;
             }
         };
+        let active = rec.state == StudyState::Approved
+            && matches!(run, None | Some(RunState::Ready) | Some(RunState::Running));
+        let pace = if active {
+            api.options.poll_active
+        } else {
+            api.options.poll
+        };
+        let due = news || visited.get(&rec.id).is_none_or(|t| t.elapsed() >= pace);
+        if !due {
+            continue;
+        }
+        visited.insert(rec.id.clone(), Instant::now());
         // Past the start, the other stations are still asked (for the status shown to the
         // researcher) until each has reached an end or cannot be reached.
         if run.is_some_and(|r| r != RunState::Ready) {
