@@ -410,8 +410,16 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
             let src = config.source_for(spec).map_err(StudyError::Data)?;
             tessera_study::data::load_from(spec, &src)
         };
-        let out =
-            tessera_study::distributed::run_party_with(&study, &me, &api.identity, &opts, &load);
+        // A panic in the computation (a bug) ends the run as an abort, like any error: the
+        // other stations then fail on the closed connections, and nothing is kept.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            tessera_study::distributed::run_party_with(&study, &me, &api.identity, &opts, &load)
+        }))
+        .unwrap_or_else(|_| {
+            Err(StudyError::Run(
+                "internal error: the computation stopped unexpectedly".to_string(),
+            ))
+        });
         let done = match out {
             Ok(out) => {
                 let docs = documents(&study, &out);
