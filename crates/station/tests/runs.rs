@@ -1,0 +1,184 @@
+//! What follows an approval at one station: the run's states and their audit entries, the
+//! results held per recipient, the recipients' tokens, and what the other stations are told.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tessera_station::approval::{Approvals, StudyState};
+use tessera_station::audit::EntryKind;
+use tessera_station::policy::Decision;
+use tessera_station::runs::{ResultDocs, RunState, INPUT_INVALID};
+use tessera_station::StationError;
+
+const ID: &str = "survival-2026";
+
+/// A station with the standard study received and approved by a person.
+fn approved(tag: &str) -> Approvals {
+    let dir = folder(tag);
+    let s = study(&dir, STUDY);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    let d = Decision::NeedsPerson {
+        why: "a person decides".into(),
+    };
+    a.receive(&s, &d, "researcher").unwrap();
+    a.approve(ID, "steward").unwrap();
+    a
+}
+
+fn kinds(a: &Approvals) -> Vec<EntryKind> {
+    a.log()
+        .entries_for(ID)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+fn docs(tag: &str) -> ResultDocs {
+    ResultDocs {
+        json: format!("{{\"for\": \"{tag}\"}}"),
+        text: format!("text for {tag}"),
+        html: format!("<p>{tag}</p>"),
+    }
+}
+
+#[test]
+fn a_run_goes_ready_running_finished_and_holds_results_per_recipient() {
+    let mut a = approved("runs-ok");
+    assert_eq!(a.run(ID).unwrap(), None);
+    assert_eq!(a.public_state(ID).unwrap().unwrap().state, "approved");
+    // Not before it is ready.
+    assert!(matches!(
+        a.start(ID, "registry", json!({})),
+        Err(StationError::Transition { .. })
+    ));
+    assert_eq!(a.mark_ready(ID).unwrap().state, RunState::Ready);
+    assert_eq!(a.public_state(ID).unwrap().unwrap().state, "ready");
+    // Once ready, the approval can no longer be withdrawn: the others may be computing.
+    assert!(matches!(
+        a.refuse(ID, "steward", "changed my mind"),
+        Err(StationError::Transition { .. })
+    ));
+    assert_eq!(
+        a.start(ID, "registry", json!({"compute": ["registry"]}))
+            .unwrap()
+            .state,
+        RunState::Running
+    );
+    let held = [
+        ("researcher".to_string(), docs("researcher")),
+        ("auditor".to_string(), docs("auditor")),
+    ];
+    let run = a
+        .finish(ID, "registry", json!({"analyses": []}), &held)
+        .unwrap();
+    assert_eq!(run.state, RunState::Finished);
+    assert!(run.state.is_final());
+    assert_eq!(
+        a.results_for(ID, "researcher").unwrap(),
+        Some(docs("researcher"))
+    );
+    assert_eq!(a.results_for(ID, "auditor").unwrap(), Some(docs("auditor")));
+    assert_eq!(a.results_for(ID, "someone").unwrap(), None);
+    assert_eq!(a.results_for("other", "researcher").unwrap(), None);
+    assert_eq!(
+        kinds(&a),
+        [
+            EntryKind::StudyReceived,
+            EntryKind::Approved,
+            EntryKind::RunStarted,
+            EntryKind::RunFinished
+        ]
+    );
+    // Final: no second start or abort.
+    assert!(a.abort(ID, "registry", "x", "x").is_err());
+    assert!(a.log().verify().is_ok());
+    assert!(a.check_against_log().unwrap().is_empty());
+}
+
+#[test]
+fn invalid_input_is_a_refusal_told_to_others_as_input_invalid() {
+    let mut a = approved("runs-input");
+    let why = "registry.csv:57: column \"registry.age\": not a number";
+    let run = a.refuse_input(ID, "registry", why).unwrap();
+    assert_eq!(run.state, RunState::Stopped);
+    assert_eq!(run.reason.as_deref(), Some(why));
+    assert_eq!(run.public_reason.as_deref(), Some(INPUT_INVALID));
+    let public = a.public_state(ID).unwrap().unwrap();
+    assert_eq!(public.state, "refused");
+    assert_eq!(public.reason.as_deref(), Some(INPUT_INVALID));
+    // The steward's record has the details.
+    let rec = a.get(ID).unwrap().unwrap();
+    assert_eq!(rec.state, StudyState::Refused);
+    assert_eq!(rec.reason.as_deref(), Some(why));
+    assert!(a.check_against_log().unwrap().is_empty());
+}
+
+#[test]
+fn a_study_stopped_by_another_station_or_aborted_is_audited() {
+    let mut a = approved("runs-stop");
+    a.mark_ready(ID).unwrap();
+    let run = a
+        .stop(ID, "registry", "station gp refused: analyses: …")
+        .unwrap();
+    assert_eq!(run.state, RunState::Stopped);
+    assert_eq!(
+        a.public_state(ID).unwrap().unwrap().reason.as_deref(),
+        Some("station gp refused: analyses: …")
+    );
+    let last = a.log().entries_for(ID).unwrap().pop().unwrap();
+    assert_eq!(last.kind, EntryKind::RunAborted);
+    assert_eq!(last.details_json()["ran"], false);
+    assert!(a.start(ID, "registry", json!({})).is_err());
+
+    // A run under way when the service stopped is aborted when it starts again.
+    let mut b = approved("runs-interrupted");
+    b.mark_ready(ID).unwrap();
+    b.start(ID, "registry", json!({})).unwrap();
+    assert_eq!(
+        b.abort_interrupted("registry").unwrap(),
+        vec![ID.to_string()]
+    );
+    let run = b.run(ID).unwrap().unwrap();
+    assert_eq!(run.state, RunState::Aborted);
+    let last = b.log().entries_for(ID).unwrap().pop().unwrap();
+    assert_eq!(last.kind, EntryKind::RunAborted);
+    assert_eq!(last.details_json()["ran"], true);
+    assert!(b.results_for(ID, "researcher").unwrap().is_none());
+    assert!(b.abort_interrupted("registry").unwrap().is_empty());
+}
+
+#[test]
+fn tokens_are_bound_to_a_study_and_a_recipient_and_stored_hashed() {
+    let mut a = approved("runs-token");
+    let t = a.issue_token(ID, "researcher", "steward").unwrap();
+    assert_eq!(t.len(), 64);
+    assert_eq!(
+        a.token_recipient(ID, &t).unwrap().as_deref(),
+        Some("researcher")
+    );
+    assert_eq!(a.token_recipient("another-study", &t).unwrap(), None);
+    assert_eq!(a.token_recipient(ID, &t.replace('a', "b")).unwrap(), None);
+    // A second token differs.
+    let t2 = a.issue_token(ID, "researcher", "steward").unwrap();
+    assert_ne!(t, t2);
+    // Only a recipient of the study.
+    assert!(matches!(
+        a.issue_token(ID, "friend", "steward"),
+        Err(StationError::Invalid(m)) if m.contains("friend")
+    ));
+    assert!(matches!(
+        a.issue_token("nope", "researcher", "steward"),
+        Err(StationError::UnknownStudy(_))
+    ));
+    // Audited without the token.
+    let log = a.log().entries_for(ID).unwrap();
+    let issued: Vec<_> = log
+        .iter()
+        .filter(|e| e.kind == EntryKind::TokenIssued)
+        .collect();
+    assert_eq!(issued.len(), 2);
+    assert_eq!(issued[0].details_json()["recipient"], "researcher");
+    assert!(log.iter().all(|e| !e.details.contains(&t)));
+}
