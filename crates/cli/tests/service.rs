@@ -48,9 +48,10 @@ fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     fs::write(&p, text.replace(from, to)).unwrap();
 }
 
-/// The three stations running; killed when dropped.
+/// The stations running; killed when dropped.
 struct Cluster {
     dir: PathBuf,
+    names: Vec<String>,
     children: Vec<Option<Child>>,
     addrs: Vec<String>,
     pins: Vec<String>,
@@ -66,15 +67,21 @@ impl Drop for Cluster {
 }
 
 impl Cluster {
-    /// Starts every station of `dir` and waits until each listens.
+    /// Starts the demo's three stations of `dir` and waits until each listens.
     fn start(dir: &Path) -> Cluster {
+        Cluster::start_these(dir, &STATIONS)
+    }
+
+    /// Starts the stations `names` of `dir` and waits until each listens.
+    fn start_these(dir: &Path, names: &[&str]) -> Cluster {
         let mut c = Cluster {
             dir: dir.to_path_buf(),
+            names: names.iter().map(|s| s.to_string()).collect(),
             children: Vec::new(),
             addrs: Vec::new(),
             pins: Vec::new(),
         };
-        for s in STATIONS {
+        for &s in names {
             let mut child = Command::new(EXE)
                 .args(["station", "serve", "--run-timeout", "60", "--config"])
                 .arg(dir.join(s).join("station.toml"))
@@ -100,13 +107,13 @@ impl Cluster {
         c
     }
 
-    fn index(name: &str) -> usize {
-        STATIONS.iter().position(|s| *s == name).unwrap()
+    fn index(&self, name: &str) -> usize {
+        self.names.iter().position(|s| s == name).unwrap()
     }
 
     /// A client of station `name` presenting `identity`.
     fn client(&self, name: &str, identity: Option<&Identity>) -> Client {
-        let i = Cluster::index(name);
+        let i = self.index(name);
         let pin = tessera_net::identity::parse_fingerprint(&self.pins[i][7..]).unwrap();
         Client::new(&self.addrs[i], pin, identity, Duration::from_secs(30)).unwrap()
     }
@@ -188,7 +195,8 @@ impl Cluster {
 
     /// Kills station `name`.
     fn kill(&mut self, name: &str) {
-        if let Some(mut c) = self.children[Cluster::index(name)].take() {
+        let i = self.index(name);
+        if let Some(mut c) = self.children[i].take() {
             c.kill().unwrap();
             c.wait().unwrap();
         }
@@ -510,8 +518,11 @@ fn a_station_killed_mid_study_aborts_it_everywhere() {
     let (code, text) = c.submit();
     assert_eq!(code, Some(0), "{text}");
     c.approve_at_gp();
-    c.wait_run("gp", &["running"], 60);
-    std::thread::sleep(Duration::from_millis(200));
+    // Every station computing (connected to the others), then the GP dies.
+    for s in STATIONS {
+        c.wait_run(s, &["running"], 60);
+    }
+    std::thread::sleep(Duration::from_millis(300));
     c.kill("gp");
     for s in ["registry", "institute"] {
         let st = c.wait_run(s, &["aborted"], 60);
@@ -603,5 +614,164 @@ fn a_station_reads_its_data_from_postgresql() {
     assert_eq!(got.len(), exp.len());
     for (g, e) in got.iter().zip(&exp) {
         assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
+    }
+}
+
+/// A free loopback port (bound and released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Four stations: the GP network becomes an outside data party (no compute slot) and a
+/// hospital without data computes in its place. The GP's station deals its table into one
+/// message per compute station; the study runs and agrees with the same study run locally.
+#[test]
+fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
+    let dir = prepare("outside");
+    // The hospital's identity and station.
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args(["init", "--name", "hospital", "--out", "hospital/identity"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let fp = Identity::load(&dir.join("hospital/identity"))
+        .unwrap()
+        .fingerprint();
+    let fp = tessera_net::identity::fingerprint_hex(&fp);
+    let api = free_port();
+    let trusted = |name: &str, addr: String, fp: &str| {
+        format!("\n[[trusted]]\nname = \"{name}\"\naddress = \"{addr}\"\nfingerprint = \"sha256:{fp}\"\n")
+    };
+    // The institute's configuration, renamed, trusting everyone else.
+    let inst = fs::read_to_string(dir.join("institute/station.toml")).unwrap();
+    let listen = |text: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix("listen = \""))
+            .unwrap()
+            .trim_end_matches('"')
+            .to_string()
+    };
+    let inst_fp = tessera_net::identity::fingerprint_hex(
+        &Identity::load(&dir.join("institute/identity"))
+            .unwrap()
+            .fingerprint(),
+    );
+    let hospital = inst
+        .replace("name = \"institute\"", "name = \"hospital\"")
+        .replace(&listen(&inst), &format!("127.0.0.1:{api}"))
+        .replacen(
+            "\n[[trusted]]",
+            &format!(
+                "{}\n[[trusted]]",
+                trusted("institute", listen(&inst), &inst_fp)
+            ),
+            1,
+        );
+    fs::write(dir.join("hospital/station.toml"), hospital).unwrap();
+    for s in STATIONS {
+        let p = dir.join(s).join("station.toml");
+        let text = fs::read_to_string(&p).unwrap();
+        let text = text.replacen(
+            "\n[policy]",
+            &format!(
+                "{}\n[policy]",
+                trusted("hospital", format!("127.0.0.1:{api}"), &fp)
+            ),
+            1,
+        );
+        fs::write(&p, text).unwrap();
+    }
+    // The study: the GP without a compute slot, the hospital computing.
+    let study = fs::read_to_string(dir.join("researcher/study.toml")).unwrap();
+    let start = study.find("[parties.gp]\n").unwrap();
+    let end = start + study[start..].find("\n\n").unwrap();
+    let gp_fp = study[start..end]
+        .lines()
+        .find(|l| l.starts_with("fingerprint"))
+        .unwrap()
+        .to_string();
+    let study = format!(
+        "{}[parties.gp]\n{gp_fp}\n\n[parties.hospital]\ncompute = 1\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{fp}\"{}",
+        &study[..start],
+        free_port(),
+        &study[end..]
+    );
+    fs::write(dir.join("researcher/study.toml"), &study).unwrap();
+
+    let c = Cluster::start_these(&dir, &["registry", "gp", "institute", "hospital"]);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    for s in ["registry", "institute", "hospital", "gp"] {
+        c.wait_run(s, &["finished"], 60);
+    }
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The GP's audit log: it dealt its input to the three compute stations.
+    let gp = c.audit("gp");
+    assert!(gp.contains(&"run_started".to_string()) && gp.contains(&"run_finished".to_string()));
+    let entries = c
+        .client("gp", None)
+        .request("GET", "/audit", &[("Authorization", &c.steward("gp"))], &[])
+        .unwrap()
+        .json();
+    let started = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "run_started")
+        .unwrap()["details"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        started.contains("outside data party") && started.contains("hospital"),
+        "{started}"
+    );
+
+    // The same study on one machine (where outside data parties are dealt locally).
+    let local = dir.join("local.toml");
+    fs::write(
+        &local,
+        study
+            .replace("file = \"cases\"", "file = \"registry/registry.csv\"")
+            .replace("file = \"records\"", "file = \"gp/gp.csv\""),
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["run", "--json"])
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let want: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    assert_eq!(
+        doc["linkage"]["intersection"],
+        want["linkage"]["intersection"]
+    );
+    for (a, key) in [(2, "rows"), (3, "coefficients")] {
+        let coefs = |d: &Value| -> Vec<f64> {
+            d["analyses"][a]["result"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["coef"].as_f64().unwrap())
+                .collect()
+        };
+        let (got, exp) = (coefs(&doc), coefs(&want));
+        assert_eq!(got.len(), exp.len());
+        for (g, e) in got.iter().zip(&exp) {
+            assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
+        }
     }
 }

@@ -39,7 +39,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path as UrlPath, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -67,6 +67,10 @@ pub const DEFAULT_BY: &str = "steward";
 /// The header naming who submits a study (recorded in the audit log).
 pub const FROM_HEADER: &str = "x-tessera-from";
 
+/// The largest outside data party's message a compute station takes (1 GiB: about 30
+/// million values).
+pub const MAX_INPUT: usize = 1 << 30;
+
 /// How long a client may take over its TLS handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -82,6 +86,7 @@ pub struct Api {
     views: Mutex<BTreeMap<String, Vec<StationView>>>,
     progress: Mutex<BTreeMap<String, Progress>>,
     news: (Mutex<bool>, Condvar),
+    inputs: Mutex<BTreeMap<(String, String), Vec<u8>>>,
 }
 
 /// Where a running computation is: step `step` (from 0) of `steps`, now in `phase`.
@@ -114,6 +119,7 @@ impl Api {
             views: Mutex::new(BTreeMap::new()),
             progress: Mutex::new(BTreeMap::new()),
             news: (Mutex::new(false), Condvar::new()),
+            inputs: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -147,6 +153,32 @@ impl Api {
             .wait_timeout_while(guard, timeout, |n| !*n)
             .unwrap_or_else(|p| p.into_inner());
         std::mem::take(&mut *news)
+    }
+
+    /// Keeps outside data party `party`'s dealer message for study `id` (in memory only,
+    /// until the computation takes it).
+    fn put_input(&self, id: &str, party: &str, msg: Vec<u8>) {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((id.to_string(), party.to_string()), msg);
+        self.nudge();
+    }
+
+    /// Whether outside data party `party`'s message for study `id` arrived.
+    pub(crate) fn has_input(&self, id: &str, party: &str) -> bool {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&(id.to_string(), party.to_string()))
+    }
+
+    /// Takes outside data party `party`'s message for study `id` (for the computation).
+    pub(crate) fn take_input(&self, id: &str, party: &str) -> Option<Vec<u8>> {
+        self.inputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(id.to_string(), party.to_string()))
     }
 
     /// Records how far the computation of study `id` got.
@@ -254,6 +286,10 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/studies/{id}/results", get(results))
         .route("/peer/studies", post(peer_submit))
         .route("/peer/studies/{id}", get(peer_state))
+        .route(
+            "/peer/studies/{id}/input",
+            post(peer_input).layer(DefaultBodyLimit::max(MAX_INPUT)),
+        )
         .route("/audit", get(audit))
         .route("/audit/verify", get(verify))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
@@ -268,10 +304,12 @@ pub fn serve(listener: std::net::TcpListener, api: Api) -> std::io::Result<()> {
     let tls = tessera_net::https::server_config(&api.identity)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let api = Arc::new(api);
-    let background = Arc::clone(&api);
-    std::thread::Builder::new()
-        .name("coordinate".to_string())
-        .spawn(move || crate::coordinate::coordinate(background))?;
+    if api.options.coordinate {
+        let background = Arc::clone(&api);
+        std::thread::Builder::new()
+            .name("coordinate".to_string())
+            .spawn(move || crate::coordinate::coordinate(background))?;
+    }
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -632,6 +670,64 @@ async fn peer_submit(
         Err(e) => return failure(StationError::Study(e)),
     }
     receive_answer(&api, &body, &format!("station {station}"))
+}
+
+/// `POST /peer/studies/{id}/input` (a trusted station that is an outside data party of the
+/// study, to a compute station of it that is ready): that party's dealer message for this
+/// station's slot. Kept in memory until the computation takes it; `204` when kept.
+async fn peer_input(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
+        return unknown_caller(&api);
+    };
+    let ready = {
+        let a = api.approvals();
+        let rec = match a.get(&id) {
+            Ok(Some(r)) => r,
+            Ok(None) => return failure(StationError::UnknownStudy(id)),
+            Err(e) => return failure(e),
+        };
+        let study = match tessera_study::validate::parse_at_station(
+            SUBMITTED_NAME,
+            &rec.text,
+            &api.config.name,
+        ) {
+            Ok(s) => s,
+            Err(e) => return failure(StationError::Study(e)),
+        };
+        let outside = study.party(&station).is_some_and(|p| p.compute.is_none())
+            && study.data.iter().any(|d| d.party == station);
+        let compute = study
+            .party(&api.config.name)
+            .is_some_and(|p| p.compute.is_some());
+        if !outside || !compute {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "study {id}: inputs go from an outside data party ({station} is not one) \
+                     to a compute station ({} is {})",
+                    api.config.name,
+                    if compute { "one" } else { "not" }
+                ),
+            );
+        }
+        match a.run(&id) {
+            Ok(r) => r.is_some_and(|r| r.state == crate::runs::RunState::Ready),
+            Err(e) => return failure(e),
+        }
+    };
+    if !ready {
+        return error(
+            StatusCode::CONFLICT,
+            format!("study {id} is not ready to run at {}", api.config.name),
+        );
+    }
+    api.put_input(&id, &station, body.to_vec());
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /peer/studies/{id}` (a trusted station taking part in the study): this station's

@@ -18,9 +18,13 @@
 //!    the file, line and column; the other stations and the researcher see only
 //!    "input invalid" ([`crate::runs::INPUT_INVALID`]).
 //! 3. **Agree.** Any station that refused (or stopped) stops the study here too, with its
-//!    reason. When every other station reports `ready` (or already `running`), the compute
-//!    stations start the computation ([`tessera_study::distributed::run_party_with`]): they
-//!    connect to each other on the study's addresses, pinned to the study's fingerprints.
+//!    reason. When every other station reports `ready` (or already `running`), an outside
+//!    data station (a data party without a compute slot) deals its prepared table into one
+//!    message per compute station and sends each its own; the compute stations, once they
+//!    hold every outside party's message, start the computation
+//!    ([`tessera_study::distributed::run_party_with`]): they connect to each other on the
+//!    study's addresses, pinned to the study's fingerprints. An outside data station then
+//!    follows them to the end.
 //! 4. **Record.** `run_started`, then `run_finished` with the results stored per recipient,
 //!    or `run_aborted` with the reason (a station that died or left, a timeout, a protocol
 //!    fault): nothing is stored for the recipients then.
@@ -29,7 +33,10 @@
 //! the next visit asks again. Network calls are made without holding the approvals' lock.
 //!
 //! LEAKAGE: stations tell each other only a study's state word and, for a refusal, the
-//! reasons (policy rules, a steward's words, or "input invalid"); never data. The opened
+//! reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
+//! data station's messages are secret shares: each compute station gets only its own, which
+//! alone is uniformly random; its size tells the compute stations the number of rows (as any
+//! sharing does). The opened
 //! results are computed by the three compute stations, which therefore see them; they hold
 //! them for the recipients every data station approved and serve them to those only.
 
@@ -59,6 +66,9 @@ pub struct ServiceOptions {
     /// Receive timeout of the computation (also how long it waits for the others to
     /// connect).
     pub run_timeout: Duration,
+    /// Whether the service runs the coordinating loop (off only to test the API's routes
+    /// alone).
+    pub coordinate: bool,
 }
 
 impl Default for ServiceOptions {
@@ -68,6 +78,7 @@ impl Default for ServiceOptions {
             poll_active: Duration::from_millis(100),
             peer_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(60),
+            coordinate: true,
         }
     }
 }
@@ -183,7 +194,11 @@ fn step(
                 &rec.text,
                 &api.config.name,
             ) {
-                api.set_views(&rec.id, ask_stations(api, &study, &rec.text));
+                let views = ask_stations(api, &study, &rec.text);
+                if run == Some(RunState::Running) && !is_compute(api, &study) {
+                    follow_compute(api, &study, &views);
+                }
+                api.set_views(&rec.id, views);
             }
             continue;
         }
@@ -216,8 +231,17 @@ fn step(
         let everyone_ready = views
             .iter()
             .all(|v| matches!(v.state.as_str(), "ready" | "running" | "finished"));
-        if everyone_ready {
-            start(api, running, study);
+        if !everyone_ready {
+            continue;
+        }
+        if is_compute(api, &study) {
+            // Every outside data party's input must have arrived (see `send_input`).
+            let inputs_in = outside_parties(&study).all(|p| api.has_input(&study.id, p));
+            if inputs_in {
+                start(api, running, study);
+            }
+        } else {
+            send_input(api, &study);
         }
     }
 }
@@ -377,6 +401,140 @@ fn check_data(api: &Api, study: &Study) {
     }
 }
 
+/// Whether this station is one of `study`'s compute parties.
+fn is_compute(api: &Api, study: &Study) -> bool {
+    study
+        .party(&api.config.name)
+        .is_some_and(|p| p.compute.is_some())
+}
+
+/// The study's data parties without a compute slot.
+fn outside_parties(study: &Study) -> impl Iterator<Item = &str> {
+    study
+        .data
+        .iter()
+        .map(|d| d.party.as_str())
+        .filter(|p| study.party(p).is_some_and(|x| x.compute.is_none()))
+}
+
+/// At an outside data station, once every station is ready: its dataset read again from the
+/// source, prepared and dealt ([`tessera_study::distributed::deal_input`]), and message `i`
+/// sent to compute station `i` only (`POST /peer/studies/{id}/input`, mutually
+/// authenticated TLS). When all three took theirs, the run counts as started here; a
+/// failure leaves it ready and the next visit sends again (a compute station keeps the
+/// latest message).
+fn send_input(api: &Api, study: &Study) {
+    let me = api.config.name.as_str();
+    let Some(spec) = study.data.iter().find(|d| d.party == me) else {
+        return;
+    };
+    let dealt = api
+        .config
+        .source_for(spec)
+        .map_err(StudyError::Data)
+        .and_then(|src| tessera_study::data::load_from(spec, &src))
+        .and_then(|t| tessera_study::distributed::deal_input(study, spec, &t));
+    let msgs = match dealt {
+        Ok(m) => m,
+        Err(e) => {
+            // The data changed since it was checked: the study stops with "input invalid".
+            let why = e.to_string();
+            let public = match e {
+                StudyError::Data(_) => INPUT_INVALID.to_string(),
+                other => other.to_string(),
+            };
+            let mut a = api.approvals();
+            let done = a
+                .start(&study.id, me, json!({ "role": "outside data party" }))
+                .and_then(|_| a.abort(&study.id, me, &why, &public));
+            if let Err(e) = done {
+                eprintln!("tessera station: study {}: {e}", study.id);
+            }
+            return;
+        }
+    };
+    for (slot, station) in study.compute_parties().iter().enumerate() {
+        let sent = api
+            .config
+            .trusted
+            .iter()
+            .find(|t| t.name == *station)
+            .map(|t| {
+                Client::new(
+                    &t.address,
+                    t.fingerprint,
+                    Some(&api.identity),
+                    api.options.peer_timeout,
+                )
+                .and_then(|c| {
+                    c.request(
+                        "POST",
+                        &format!("/peer/studies/{}/input", study.id),
+                        &[("Content-Type", "application/octet-stream")],
+                        &msgs[slot],
+                    )
+                })
+            });
+        match sent {
+            Some(Ok(a)) if a.status == 204 => {}
+            Some(Ok(a)) => {
+                eprintln!(
+                    "tessera station: study {}: {station} did not take the input ({}): {}",
+                    study.id,
+                    a.status,
+                    a.text()
+                );
+                return;
+            }
+            Some(Err(e)) => {
+                eprintln!("tessera station: study {}: {e}", study.id);
+                return;
+            }
+            None => return,
+        }
+    }
+    let details = json!({
+        "role": "outside data party",
+        "input_dealt_to": study.compute_parties(),
+    });
+    if let Err(e) = api.approvals().start(&study.id, me, details) {
+        eprintln!("tessera station: study {}: {e}", study.id);
+    }
+}
+
+/// At an outside data station whose input went out: the run ends here as it ends at the
+/// compute stations (finished when all three finished, aborted when one aborted or
+/// stopped). Nothing is held here for the recipients: they fetch the results from a
+/// compute station.
+fn follow_compute(api: &Api, study: &Study, views: &[StationView]) {
+    let me = api.config.name.as_str();
+    let compute = study.compute_parties();
+    let of_compute = || {
+        views
+            .iter()
+            .filter(|v| compute.contains(&v.station.as_str()))
+    };
+    let done =
+        if let Some(v) = of_compute().find(|v| matches!(v.state.as_str(), "aborted" | "stopped")) {
+            let why = format!(
+                "station {} stopped: {}",
+                v.station,
+                v.reason.as_deref().unwrap_or("no reason given")
+            );
+            api.approvals().abort(&study.id, me, &why, &why).map(|_| ())
+        } else if of_compute().count() == 3 && of_compute().all(|v| v.state == "finished") {
+            let details = json!({ "role": "outside data party", "finished_at": compute });
+            api.approvals()
+                .finish(&study.id, me, details, &[])
+                .map(|_| ())
+        } else {
+            Ok(())
+        };
+    if let Err(e) = done {
+        eprintln!("tessera station: study {}: {e}", study.id);
+    }
+}
+
 /// Starts the computation of `study` on its own thread (once).
 fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
     let me = api.config.name.clone();
@@ -412,8 +570,16 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
         };
         // A panic in the computation (a bug) ends the run as an abort, like any error: the
         // other stations then fail on the closed connections, and nothing is kept.
+        let outside = |party: &str| api.take_input(&study.id, party);
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            tessera_study::distributed::run_party_with(&study, &me, &api.identity, &opts, &load)
+            tessera_study::distributed::run_party_with(
+                &study,
+                &me,
+                &api.identity,
+                &opts,
+                &load,
+                &outside,
+            )
         }))
         .unwrap_or_else(|_| {
             Err(StudyError::Run(

@@ -84,29 +84,12 @@ pub fn receive_text(
 /// What a study must satisfy to run across stations, beyond the policy, each as a refusal
 /// reason:
 ///
-/// - every data party is a compute party: outside data parties hand their shares to the
-///   compute parties in a local run only (`tessera run`); across stations that step does not
-///   exist yet;
 /// - the study writes its disclosure counts at or above this station's floors: every station
 ///   must compute with the same rules, and each knows only its own policy, so the study's
 ///   values are the ones applied and a floor the study leaves to a default is asked for
 ///   explicitly.
 fn service_limits(config: &Config, study: &tessera_study::Study) -> Vec<String> {
     let mut out = Vec::new();
-    let outside: Vec<&str> = study
-        .parties
-        .iter()
-        .filter(|p| p.compute.is_none())
-        .map(|p| p.name.as_str())
-        .collect();
-    if !outside.is_empty() {
-        out.push(format!(
-            "parties: {} {} no compute slot; the station service runs studies whose data \
-             parties are all compute parties (outside data parties run with `tessera run` only)",
-            outside.join(", "),
-            if outside.len() == 1 { "has" } else { "have" }
-        ));
-    }
     let (d, eff) = (&study.disclosure, config.effective_disclosure(study));
     let mut ask = |rule: &str, floor: u64| {
         out.push(format!(

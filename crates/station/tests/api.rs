@@ -47,7 +47,12 @@ fn start(dir: &Path, policy: &str) -> Station {
         approvals,
         TOKEN.to_string(),
         identity,
-        ServiceOptions::default(),
+        // The routes alone: no loop changing the studies' states behind the test's back
+        // (stations running studies together are tested in crates/cli/tests/service.rs).
+        ServiceOptions {
+            coordinate: false,
+            ..Default::default()
+        },
     );
     std::thread::spawn(move || api::serve(listener, api).unwrap());
     Station { addr, pin }

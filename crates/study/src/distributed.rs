@@ -11,9 +11,11 @@
 //! The TLS session is bound to the study: its identifier is derived from the study id, so
 //! stations running different studies on the same addresses refuse each other.
 //!
-//! Not yet: outside data parties (data parties without a compute slot hand their shares over
-//! in a local run only). Approval and audit are the station service's
-//! (`tessera-station`'s `coordinate`), which calls [`run_party_with`].
+//! Outside data parties (data parties without a compute slot) deal their prepared table into
+//! one message per compute slot ([`deal_input`]); the station service carries each message
+//! to its compute station and hands it to [`run_party_with`]. A run by hand
+//! (`tessera run --as`) has no such channel and refuses studies with outside data parties.
+//! Approval and audit are the station service's (`tessera-station`'s `coordinate`).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -26,7 +28,8 @@ use crate::data::{self, DataTable};
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
 use crate::run::{
-    failed, output, party_main, prepare_input, remote_input, run_analyses, RunOptions, StudyOutput,
+    dealt_input, failed, output, party_main, prepare_input, remote_input, run_analyses, RunOptions,
+    StudyOutput,
 };
 
 /// The TLS session of a study: the first 16 bytes of SHA-256("tessera study " + id).
@@ -77,11 +80,27 @@ pub fn run_party(
     identity: &Identity,
     opts: &RunOptions,
 ) -> Result<StudyOutput> {
-    run_party_with(study, me, identity, opts, &data::load)
+    run_party_with(study, me, identity, opts, &data::load, &|_| None)
+}
+
+/// At an outside data party (one without a compute slot): its dataset `table` of `spec`
+/// prepared (linkage keys digested, columns encoded) and dealt as one message per compute
+/// slot. Message `i` goes to compute party `i` only: each alone is uniformly random; any two
+/// together hold the data, as with any secret sharing here.
+pub fn deal_input(study: &Study, spec: &DataSpec, table: &DataTable) -> Result<[Vec<u8>; 3]> {
+    let (input, _) = prepare_input(study, spec, table)?;
+    input.into_dealt().ok_or_else(|| {
+        StudyError::Invalid(format!(
+            "{} is a compute party: it shares its data itself",
+            spec.party
+        ))
+    })
 }
 
 /// [`run_party`] with this station's dataset read by `load` (the station service reads it
-/// from its configured source instead of the study's file). Nothing is sent before `load`
+/// from its configured source instead of the study's file), and each outside data party's
+/// dealer message for this station's slot given by `outside` (the station service receives
+/// them from those parties' stations; see [`deal_input`]). Nothing is sent before `load`
 /// has read and checked the whole dataset.
 pub fn run_party_with(
     study: &Study,
@@ -89,6 +108,7 @@ pub fn run_party_with(
     identity: &Identity,
     opts: &RunOptions,
     load: &dyn Fn(&DataSpec) -> Result<DataTable>,
+    outside: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<StudyOutput> {
     let slot = study
         .party(me)
@@ -114,6 +134,15 @@ pub fn run_party_with(
             let (input, report) = prepare_input(study, d, &table)?;
             inputs.push(input);
             reports.push(report);
+        } else if study.party(&d.party).is_some_and(|p| p.compute.is_none()) {
+            let msg = outside(&d.party).ok_or_else(|| {
+                StudyError::Invalid(format!(
+                    "data party {} has no compute slot and its input has not arrived: \
+                     outside data parties take part through the station service only",
+                    d.party
+                ))
+            })?;
+            inputs.push(dealt_input(d, slot, msg));
         } else {
             inputs.push(remote_input(study, d)?);
         }

@@ -372,6 +372,26 @@ pub(crate) fn remote_input(study: &Study, d: &DataSpec) -> Result<Input> {
     })
 }
 
+impl Input {
+    /// The dealer messages, for an outside data party's own input.
+    pub(crate) fn into_dealt(self) -> Option<[Vec<u8>; 3]> {
+        self.dealt
+    }
+}
+
+/// An outside data party's table as compute party `me` gets it: the dealer message `msg`
+/// for its slot (sent by that party's station) and the public schema.
+pub(crate) fn dealt_input(d: &DataSpec, me: usize, msg: Vec<u8>) -> Input {
+    let mut dealt: [Vec<u8>; 3] = Default::default();
+    dealt[me] = msg;
+    Input {
+        slot: None,
+        prepared: Prepared::default(),
+        dealt: Some(dealt),
+        schema: d.schema(),
+    }
+}
+
 /// Makes one party's endpoint, on that party's thread.
 type Connector = Box<dyn FnOnce() -> Result<Endpoint> + Send>;
 
