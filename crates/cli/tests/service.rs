@@ -5,7 +5,8 @@
 //! policy allows or who is not the study's, invalid data at one station, and a station
 //! killed in the middle of the computation. Every failure ends with a reason at every
 //! station, an audit entry, and nothing revealed. One station's data comes from the real
-//! PostgreSQL test server (scripts/postgres.sh) when it is running.
+//! PostgreSQL test server (scripts/postgres.sh) when it is running; a fourth station takes
+//! part as an outside data party.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
