@@ -46,6 +46,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tessera_net::identity::{fingerprint_hex, Identity};
+use tessera_study::Study;
 
 use crate::approval::{Approvals, StudyRecord};
 use crate::config::{Config, Trusted};
@@ -257,10 +258,8 @@ pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
         }
         return Ok((token, false));
     }
-    let mut bytes = [0u8; 32];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| StationError::Config(format!("{name}: no randomness for the token: {e}")))?;
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token =
+        crate::runs::random_token().map_err(|e| StationError::Config(format!("{name}: {e}")))?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
@@ -534,18 +533,9 @@ async fn results(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     let mut a = api.approvals();
-    let rec = match a.get(&id) {
-        Ok(Some(r)) => r,
-        Ok(None) => return failure(StationError::UnknownStudy(id)),
+    let (rec, study) = match study_here(api.as_ref(), &a, &id) {
+        Ok(x) => x,
         Err(e) => return failure(e),
-    };
-    let study = match tessera_study::validate::parse_at_station(
-        SUBMITTED_NAME,
-        &rec.text,
-        &api.config.name,
-    ) {
-        Ok(s) => s,
-        Err(e) => return failure(StationError::Study(e)),
     };
     // Who asks: a recipient by its certificate, or by a token issued for this study.
     let by_cert = peer.fingerprint.and_then(|fp| {
@@ -633,6 +623,16 @@ async fn results(
     ([(header::CONTENT_TYPE, ctype)], body).into_response()
 }
 
+/// Study `id` as received here, and validated at this station.
+fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<(StudyRecord, Study), StationError> {
+    let rec = a
+        .get(id)?
+        .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+    let study =
+        tessera_study::validate::parse_at_station(SUBMITTED_NAME, &rec.text, &api.config.name)?;
+    Ok((rec, study))
+}
+
 /// The answer to a caller on a `/peer` route that is no trusted station.
 fn unknown_caller(api: &Api) -> Response {
     error(
@@ -686,18 +686,9 @@ async fn peer_input(
     };
     let ready = {
         let a = api.approvals();
-        let rec = match a.get(&id) {
-            Ok(Some(r)) => r,
-            Ok(None) => return failure(StationError::UnknownStudy(id)),
+        let study = match study_here(api.as_ref(), &a, &id) {
+            Ok((_, s)) => s,
             Err(e) => return failure(e),
-        };
-        let study = match tessera_study::validate::parse_at_station(
-            SUBMITTED_NAME,
-            &rec.text,
-            &api.config.name,
-        ) {
-            Ok(s) => s,
-            Err(e) => return failure(StationError::Study(e)),
         };
         let outside = study.party(&station).is_some_and(|p| p.compute.is_none())
             && study.data.iter().any(|d| d.party == station);
@@ -741,16 +732,11 @@ async fn peer_state(
         return unknown_caller(&api);
     };
     let a = api.approvals();
-    let rec = match a.get(&id) {
-        Ok(Some(r)) => r,
-        Ok(None) => return failure(StationError::UnknownStudy(id)),
+    let study = match study_here(api.as_ref(), &a, &id) {
+        Ok((_, s)) => s,
         Err(e) => return failure(e),
     };
-    let takes_part =
-        tessera_study::validate::parse_at_station(SUBMITTED_NAME, &rec.text, &api.config.name)
-            .map(|s| s.party(&station).is_some())
-            .unwrap_or(false);
-    if !takes_part {
+    if study.party(&station).is_none() {
         return error(
             StatusCode::FORBIDDEN,
             format!("station {station} does not take part in study {id}"),

@@ -112,8 +112,9 @@ pub struct Approvals {
     pub(crate) log: AuditLog,
 }
 
-/// SHA-256 of a study's text, in hex (recorded in the audit log instead of the text).
-fn digest(text: &str) -> String {
+/// SHA-256 of a text, in hex: a study's (recorded in the audit log instead of the text), a
+/// token's (stored instead of the token).
+pub(crate) fn digest(text: &str) -> String {
     let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -136,6 +137,25 @@ impl Approvals {
     /// The audit log, for appending.
     pub fn log_mut(&mut self) -> &mut AuditLog {
         &mut self.log
+    }
+
+    /// Runs `f` in one immediate transaction of the audit file (given the file's name for
+    /// messages) and commits: a state change and its audit entries land together or not at
+    /// all.
+    pub(crate) fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<T>,
+    ) -> Result<T> {
+        let path = self.log.path.clone();
+        let tx = self
+            .log
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        let out = f(&tx, &path)?;
+        tx.commit()
+            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        Ok(out)
     }
 
     fn db(&self, e: rusqlite::Error) -> StationError {
@@ -173,53 +193,35 @@ impl Approvals {
             "decision": state.as_str(),
             "why": if decided { Value::Null } else { Value::String(reason.clone()) },
         });
-        let path = self.log.path.clone();
-        let tx = self
-            .log
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
-        let id = Some(study.id.as_str());
-        audit::append_in(&tx, &path, EntryKind::StudyReceived, id, from, &received)?;
-        match decision {
-            Decision::Approve { rule } => {
-                audit::append_in(
-                    &tx,
-                    &path,
-                    EntryKind::Approved,
-                    id,
-                    POLICY_ACTOR,
-                    &json!({ "rule": rule }),
-                )?;
+        self.in_transaction(|tx, path| {
+            let id = Some(study.id.as_str());
+            audit::append_in(tx, path, EntryKind::StudyReceived, id, from, &received)?;
+            let decided_entry = match decision {
+                Decision::Approve { rule } => Some((EntryKind::Approved, json!({ "rule": rule }))),
+                Decision::Refuse { reasons } => {
+                    Some((EntryKind::Refused, json!({ "reasons": reasons })))
+                }
+                Decision::NeedsPerson { .. } => None,
+            };
+            if let Some((kind, details)) = decided_entry {
+                audit::append_in(tx, path, kind, id, POLICY_ACTOR, &details)?;
             }
-            Decision::Refuse { reasons } => {
-                audit::append_in(
-                    &tx,
-                    &path,
-                    EntryKind::Refused,
-                    id,
-                    POLICY_ACTOR,
-                    &json!({ "reasons": reasons }),
-                )?;
-            }
-            Decision::NeedsPerson { .. } => {}
-        }
-        tx.execute(
-            "INSERT INTO studies (id, study, state, reason, received_at, decided_at, decided_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                study.id,
-                text,
-                state.as_str(),
-                reason,
-                now,
-                decided.then_some(&now),
-                decided.then_some(POLICY_ACTOR),
-            ],
-        )
-        .map_err(|e| StationError::Audit(db_error(&path, e)))?;
-        tx.commit()
-            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+            tx.execute(
+                "INSERT INTO studies (id, study, state, reason, received_at, decided_at, decided_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    study.id,
+                    text,
+                    state.as_str(),
+                    reason,
+                    now,
+                    decided.then_some(&now),
+                    decided.then_some(POLICY_ACTOR),
+                ],
+            )
+            .map_err(|e| StationError::Audit(db_error(path, e)))?;
+            Ok(())
+        })?;
         self.get(&study.id)?
             .ok_or_else(|| StationError::UnknownStudy(study.id.clone()))
     }
@@ -275,12 +277,6 @@ impl Approvals {
             });
         }
         let now = now_rfc3339();
-        let path = self.log.path.clone();
-        let tx = self
-            .log
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
         let (kind, details) = match why {
             None => (
                 EntryKind::Approved,
@@ -291,15 +287,16 @@ impl Approvals {
                 json!({ "by": "person", "reasons": [w], "was": rec.state.as_str() }),
             ),
         };
-        audit::append_in(&tx, &path, kind, Some(id), by, &details)?;
-        tx.execute(
-            "UPDATE studies SET state = ?1, reason = ?2, decided_at = ?3, decided_by = ?4
-             WHERE id = ?5",
-            params![to.as_str(), why, now, by, id],
-        )
-        .map_err(|e| StationError::Audit(db_error(&path, e)))?;
-        tx.commit()
-            .map_err(|e| StationError::Audit(db_error(&path, e)))?;
+        self.in_transaction(|tx, path| {
+            audit::append_in(tx, path, kind, Some(id), by, &details)?;
+            tx.execute(
+                "UPDATE studies SET state = ?1, reason = ?2, decided_at = ?3, decided_by = ?4
+                 WHERE id = ?5",
+                params![to.as_str(), why, now, by, id],
+            )
+            .map_err(|e| StationError::Audit(db_error(path, e)))?;
+            Ok(())
+        })?;
         self.get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
     }
@@ -387,7 +384,7 @@ impl Approvals {
     }
 }
 
-fn db_error(path: &str, e: rusqlite::Error) -> AuditError {
+pub(crate) fn db_error(path: &str, e: rusqlite::Error) -> AuditError {
     AuditError::Db {
         path: path.to_string(),
         detail: e.to_string(),

@@ -19,10 +19,10 @@
 //! file, line and column of the station's own data) and the public one given to the other
 //! stations and the researcher (for invalid input only "input invalid").
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::approval::{Approvals, StudyState};
+use crate::approval::{db_error, digest, Approvals, StudyState};
 use crate::audit::{self, EntryKind};
 use crate::error::{Result, StationError};
 use crate::time::now_rfc3339;
@@ -138,10 +138,11 @@ pub struct PublicState {
     pub reason: Option<String>,
 }
 
-/// SHA-256 in hex.
-fn sha256_hex(b: &[u8]) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, b);
-    d.as_ref().iter().map(|x| format!("{x:02x}")).collect()
+/// 32 random bytes in hex: a bearer token (the steward's, a recipient's).
+pub(crate) fn random_token() -> std::result::Result<String, String> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| format!("no randomness for the token: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Approvals {
@@ -214,7 +215,6 @@ impl Approvals {
 
     /// Moves study `id`'s run to `to`, auditing `kind` (if any) with `details` by `actor` in
     /// the same transaction. `from` lists the states it may be in (`None`: no run yet).
-    #[allow(clippy::too_many_arguments)]
     fn set_run(
         &mut self,
         id: &str,
@@ -222,6 +222,19 @@ impl Approvals {
         to: RunState,
         reasons: (Option<&str>, Option<&str>),
         audit_entry: Option<(EntryKind, &str, Value)>,
+    ) -> Result<RunRecord> {
+        self.set_run_storing(id, from, to, reasons, audit_entry, &[])
+    }
+
+    /// [`Self::set_run`], storing `docs` (each recipient's results) in the same transaction.
+    fn set_run_storing(
+        &mut self,
+        id: &str,
+        from: &[Option<RunState>],
+        to: RunState,
+        reasons: (Option<&str>, Option<&str>),
+        audit_entry: Option<(EntryKind, &str, Value)>,
+        docs: &[(String, ResultDocs)],
     ) -> Result<RunRecord> {
         let current = self.run(id)?.map(|r| r.state);
         if !from.contains(&current) {
@@ -231,30 +244,29 @@ impl Approvals {
                 action: format!("move to {}", to.as_str()),
             });
         }
-        let path = self.log.path.clone();
-        let db = |e: rusqlite::Error| {
-            StationError::Audit(crate::error::AuditError::Db {
-                path: path.clone(),
-                detail: e.to_string(),
-            })
-        };
-        let tx = self
-            .log
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        self.in_transaction(|tx, path| {
+            let db = |e| StationError::Audit(db_error(path, e));
+            if let Some((kind, actor, details)) = audit_entry {
+                audit::append_in(tx, path, kind, Some(id), actor, &details)?;
+            }
+            for (recipient, d) in docs {
+                tx.execute(
+                    "INSERT OR REPLACE INTO results (id, recipient, json, text, html)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, recipient, d.json, d.text, d.html],
+                )
+                .map_err(db)?;
+            }
+            tx.execute(
+                "INSERT INTO runs (id, state, reason, public_reason, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(id) DO UPDATE SET state = ?2, reason = ?3, public_reason = ?4,
+                     updated_at = ?5",
+                params![id, to.as_str(), reasons.0, reasons.1, now_rfc3339()],
+            )
             .map_err(db)?;
-        if let Some((kind, actor, details)) = audit_entry {
-            audit::append_in(&tx, &path, kind, Some(id), actor, &details)?;
-        }
-        tx.execute(
-            "INSERT INTO runs (id, state, reason, public_reason, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(id) DO UPDATE SET state = ?2, reason = ?3, public_reason = ?4,
-                 updated_at = ?5",
-            params![id, to.as_str(), reasons.0, reasons.1, now_rfc3339()],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
+            Ok(())
+        })?;
         self.run(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
     }
@@ -340,35 +352,13 @@ impl Approvals {
         details: Value,
         docs: &[(String, ResultDocs)],
     ) -> Result<RunRecord> {
-        {
-            let path = self.log.path.clone();
-            let db = |e: rusqlite::Error| {
-                StationError::Audit(crate::error::AuditError::Db {
-                    path: path.clone(),
-                    detail: e.to_string(),
-                })
-            };
-            let tx = self
-                .log
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
-            for (recipient, d) in docs {
-                tx.execute(
-                    "INSERT OR REPLACE INTO results (id, recipient, json, text, html)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, recipient, d.json, d.text, d.html],
-                )
-                .map_err(db)?;
-            }
-            tx.commit().map_err(db)?;
-        }
-        self.set_run(
+        self.set_run_storing(
             id,
             &[Some(RunState::Running)],
             RunState::Finished,
             (None, None),
             Some((EntryKind::RunFinished, actor, details)),
+            docs,
         )
     }
 
@@ -433,36 +423,23 @@ impl Approvals {
                     .join(", ")
             )));
         }
-        let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes)
-            .map_err(|e| StationError::Config(format!("no randomness for the token: {e}")))?;
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let path = self.log.path.clone();
-        let db = |e: rusqlite::Error| {
-            StationError::Audit(crate::error::AuditError::Db {
-                path: path.clone(),
-                detail: e.to_string(),
-            })
-        };
-        let tx = self
-            .log
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        audit::append_in(
-            &tx,
-            &path,
-            EntryKind::TokenIssued,
-            Some(id),
-            by,
-            &json!({ "recipient": recipient }),
-        )?;
-        tx.execute(
-            "INSERT INTO tokens (digest, id, recipient, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![sha256_hex(token.as_bytes()), id, recipient, now_rfc3339()],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
+        let token = random_token().map_err(StationError::Config)?;
+        self.in_transaction(|tx, path| {
+            audit::append_in(
+                tx,
+                path,
+                EntryKind::TokenIssued,
+                Some(id),
+                by,
+                &json!({ "recipient": recipient }),
+            )?;
+            tx.execute(
+                "INSERT INTO tokens (digest, id, recipient, issued_at) VALUES (?1, ?2, ?3, ?4)",
+                params![digest(&token), id, recipient, now_rfc3339()],
+            )
+            .map_err(|e| StationError::Audit(db_error(path, e)))?;
+            Ok(())
+        })?;
         Ok(token)
     }
 
@@ -474,7 +451,7 @@ impl Approvals {
             .conn
             .query_row(
                 "SELECT recipient FROM tokens WHERE digest = ?1 AND id = ?2",
-                [sha256_hex(token.as_bytes()), id.to_string()],
+                [digest(token), id.to_string()],
                 |r| r.get(0),
             )
             .optional()

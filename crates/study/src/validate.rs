@@ -36,18 +36,7 @@ pub fn load(path: &Path) -> Result<Study> {
 /// Validates a study file's text; `name` is used in messages, `dir` is the folder that
 /// dataset paths are relative to.
 pub fn parse(name: &str, text: &str, dir: &Path) -> Result<Study> {
-    let src = Source {
-        name: name.to_string(),
-        text: text.to_string(),
-    };
-    let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
-    Checker {
-        src: &src,
-        dir,
-        local: None,
-        own_file: true,
-    }
-    .study(root.get_ref())
+    check(name, text, dir, None, true)
 }
 
 /// [`load`] at station `me`: the same checks, but only `me`'s dataset must exist here (the
@@ -62,6 +51,19 @@ pub fn load_at(path: &Path, me: &str) -> Result<Study> {
 
 /// [`parse`] at station `me` (see [`load_at`]).
 pub fn parse_at(name: &str, text: &str, dir: &Path, me: &str) -> Result<Study> {
+    check(name, text, dir, Some(me), true)
+}
+
+/// [`parse`] at the station service of `me`: as [`parse_at`], but `me`'s `[data.me] file`
+/// names one of the station's configured sources rather than a file (the station maps it
+/// to a CSV or Parquet file or a PostgreSQL query, and checks it against its policy), so no
+/// file is looked for.
+pub fn parse_at_station(name: &str, text: &str, me: &str) -> Result<Study> {
+    check(name, text, Path::new(""), Some(me), false)
+}
+
+/// Parses `text` and runs every check (see [`Checker`]'s fields for `local` and `own_file`).
+fn check(name: &str, text: &str, dir: &Path, local: Option<&str>, own_file: bool) -> Result<Study> {
     let src = Source {
         name: name.to_string(),
         text: text.to_string(),
@@ -70,27 +72,8 @@ pub fn parse_at(name: &str, text: &str, dir: &Path, me: &str) -> Result<Study> {
     Checker {
         src: &src,
         dir,
-        local: Some(me),
-        own_file: true,
-    }
-    .study(root.get_ref())
-}
-
-/// [`parse`] at the station service of `me`: as [`parse_at`], but `me`'s `[data.me] file`
-/// names one of the station's configured sources rather than a file (the station maps it
-/// to a CSV or Parquet file or a PostgreSQL query, and checks it against its policy), so no
-/// file is looked for.
-pub fn parse_at_station(name: &str, text: &str, me: &str) -> Result<Study> {
-    let src = Source {
-        name: name.to_string(),
-        text: text.to_string(),
-    };
-    let root = DeTable::parse(text).map_err(|e| src.toml_error("", &e))?;
-    Checker {
-        src: &src,
-        dir: Path::new(""),
-        local: Some(me),
-        own_file: false,
+        local,
+        own_file,
     }
     .study(root.get_ref())
 }
