@@ -581,15 +581,26 @@ fn a_station_reads_its_data_from_postgresql() {
     let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
 
     // The same study run locally on the CSV files.
+    fs::write(
+        dir.join("gp.csv"),
+        include_str!("../../../fixtures/synthetic/gp.csv"),
+    )
+    .unwrap();
+    let study = fs::read_to_string(c.study()).unwrap();
+    agrees_with_a_local_run(&dir, &study, "registry/registry.csv", "gp.csv", &doc);
+}
+
+/// Runs `study` (whose datasets name the stations' sources `cases` and `records`) on one
+/// machine with `tessera run`, reading `registry` and `gp` as the files instead, and checks
+/// that `doc` (the results the stations delivered) agrees with it: the same linked rows,
+/// the Cox and logistic coefficients within 1e-5.
+fn agrees_with_a_local_run(dir: &Path, study: &str, registry: &str, gp: &str, doc: &Value) {
     let local = dir.join("local.toml");
-    let gp_csv = dir.join("gp.csv");
-    fs::write(&gp_csv, include_str!("../../../fixtures/synthetic/gp.csv")).unwrap();
     fs::write(
         &local,
-        fs::read_to_string(c.study())
-            .unwrap()
-            .replace("file = \"cases\"", "file = \"registry/registry.csv\"")
-            .replace("file = \"records\"", "file = \"gp.csv\""),
+        study
+            .replace("file = \"cases\"", &format!("file = \"{registry}\""))
+            .replace("file = \"records\"", &format!("file = \"{gp}\"")),
     )
     .unwrap();
     let o = Command::new(EXE)
@@ -599,22 +610,25 @@ fn a_station_reads_its_data_from_postgresql() {
         .unwrap();
     assert!(o.status.success(), "{}", out(&o));
     let want: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["linkage"]["intersection"], 1700);
     assert_eq!(
         doc["linkage"]["intersection"],
         want["linkage"]["intersection"]
     );
-    let coefs = |d: &Value| -> Vec<f64> {
-        d["analyses"][2]["result"]["rows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["coef"].as_f64().unwrap())
-            .collect()
-    };
-    let (got, exp) = (coefs(&doc), coefs(&want));
-    assert_eq!(got.len(), exp.len());
-    for (g, e) in got.iter().zip(&exp) {
-        assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
+    for (a, key) in [(2, "rows"), (3, "coefficients")] {
+        let coefs = |d: &Value| -> Vec<f64> {
+            d["analyses"][a]["result"][key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["coef"].as_f64().unwrap())
+                .collect()
+        };
+        let (got, exp) = (coefs(doc), coefs(&want));
+        assert_eq!(got.len(), exp.len());
+        for (g, e) in got.iter().zip(&exp) {
+            assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
+        }
     }
 }
 
@@ -740,39 +754,5 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
     );
 
     // The same study on one machine (where outside data parties are dealt locally).
-    let local = dir.join("local.toml");
-    fs::write(
-        &local,
-        study
-            .replace("file = \"cases\"", "file = \"registry/registry.csv\"")
-            .replace("file = \"records\"", "file = \"gp/gp.csv\""),
-    )
-    .unwrap();
-    let o = Command::new(EXE)
-        .args(["run", "--json"])
-        .arg(&local)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", out(&o));
-    let want: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(doc["linkage"]["intersection"], 1700);
-    assert_eq!(
-        doc["linkage"]["intersection"],
-        want["linkage"]["intersection"]
-    );
-    for (a, key) in [(2, "rows"), (3, "coefficients")] {
-        let coefs = |d: &Value| -> Vec<f64> {
-            d["analyses"][a]["result"][key]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["coef"].as_f64().unwrap())
-                .collect()
-        };
-        let (got, exp) = (coefs(&doc), coefs(&want));
-        assert_eq!(got.len(), exp.len());
-        for (g, e) in got.iter().zip(&exp) {
-            assert!((g - e).abs() < 1e-5, "{got:?} vs {exp:?}");
-        }
-    }
+    agrees_with_a_local_run(&dir, &study, "registry/registry.csv", "gp/gp.csv", &doc);
 }
