@@ -179,28 +179,17 @@ fn step(
         visited.insert(rec.id.clone(), Instant::now());
         // Past the start, the other stations are still asked (for the status shown to the
         // researcher) until each has reached an end or cannot be reached.
-        if run.is_some_and(|r| r != RunState::Ready) {
+        let started = run.is_some_and(|r| r != RunState::Ready);
+        if started && run.is_some_and(RunState::is_final) {
             let settled = api.views(&rec.id).iter().all(|v| {
                 matches!(
                     v.state.as_str(),
                     "finished" | "aborted" | "stopped" | "refused" | "unreachable"
                 )
             });
-            if settled && run.is_some_and(RunState::is_final) {
+            if settled {
                 continue;
             }
-            if let Ok(study) = tessera_study::validate::parse_at_station(
-                crate::api::SUBMITTED_NAME,
-                &rec.text,
-                &api.config.name,
-            ) {
-                let views = ask_stations(api, &study, &rec.text);
-                if run == Some(RunState::Running) && !is_compute(api, &study) {
-                    follow_compute(api, &study, &views);
-                }
-                api.set_views(&rec.id, views);
-            }
-            continue;
         }
         let study = match tessera_study::validate::parse_at_station(
             crate::api::SUBMITTED_NAME,
@@ -214,6 +203,13 @@ fn step(
             }
         };
         let views = ask_stations(api, &study, &rec.text);
+        if started {
+            if run == Some(RunState::Running) && !is_compute(api, &study) {
+                follow_compute(api, &study, &views);
+            }
+            api.set_views(&rec.id, views);
+            continue;
+        }
         api.set_views(&rec.id, views.clone());
         if rec.state != StudyState::Approved {
             continue;
