@@ -756,3 +756,36 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
     // The same study on one machine (where outside data parties are dealt locally).
     agrees_with_a_local_run(&dir, &study, "registry/registry.csv", "gp/gp.csv", &doc);
 }
+
+/// A station whose policy allows the recipient only by name does not take the study's
+/// certificate for it (the study's author chose that certificate): the recipient needs a
+/// token the station's steward issued.
+#[test]
+fn a_recipient_allowed_by_name_only_needs_a_token() {
+    let dir = prepare("byname");
+    let p = dir.join("registry/station.toml");
+    let text = fs::read_to_string(&p).unwrap();
+    let fp_rule = text
+        .lines()
+        .find(|l| l.starts_with("recipients = [\"sha256:"))
+        .unwrap()
+        .to_string();
+    fs::write(&p, text.replace(&fp_rule, "recipients = [\"researcher\"]")).unwrap();
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("registry", &["finished"], 60);
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("recipients only"), "{}", out(&o));
+    let t = Command::new(EXE)
+        .args(["station", "token", ID, "researcher", "--config"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&t.stdout).trim().to_string();
+    let o = c.researcher(&["results", ID], &["--token", &token]);
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("km_by_statin"));
+}

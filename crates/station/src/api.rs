@@ -52,7 +52,7 @@ use crate::approval::{Approvals, StudyRecord};
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
-use crate::policy::Decision;
+use crate::policy::{Decision, RecipientRule};
 use crate::receive::receive_text;
 use crate::tls_listener::{Peer, TlsListener};
 
@@ -537,12 +537,20 @@ async fn results(
         Ok(x) => x,
         Err(e) => return failure(e),
     };
-    // Who asks: a recipient by its certificate, or by a token issued for this study.
+    // Who asks: a recipient by its certificate, or by a token issued for this study. A
+    // certificate counts only when this station's policy allows that recipient by its
+    // fingerprint: a policy that names recipients only by name let the study's author
+    // choose the certificate, so such a recipient needs a token the steward issued.
     let by_cert = peer.fingerprint.and_then(|fp| {
+        let allowed = api
+            .config
+            .policy
+            .recipients
+            .contains(&RecipientRule::Fingerprint(fp));
         study
             .recipients
             .iter()
-            .find(|r| r.fingerprint == Some(fp))
+            .find(|r| allowed && r.fingerprint == Some(fp))
             .map(|r| r.name.clone())
     });
     let by_token = match (&by_cert, &bearer) {
