@@ -211,19 +211,21 @@ times = [1, 2]
         .unwrap();
         p
     };
-    let tessera = |args: &[&str]| Command::new(EXE).args(args).output().unwrap();
+    // `tessera study submit FILE` / `status ID` at `at`, pinned to `pin`.
+    let study_cmd = |verb: &str, what: &str, at: &str, pin: &str, extra: &[&str]| {
+        let place = if verb == "submit" { "--to" } else { "--at" };
+        Command::new(EXE)
+            .args(["study", verb, what, place, at, "--pin", pin])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let submit = |p: &Path, extra: &[&str]| {
+        study_cmd("submit", p.to_str().unwrap(), &addr.addr, &addr.pin, extra)
+    };
+    let status = |id: &str| study_cmd("status", id, &addr.addr, &addr.pin, &[]);
     let ok = study("s-ok", "event");
-    let out = tessera(&[
-        "study",
-        "submit",
-        ok.to_str().unwrap(),
-        "--to",
-        &addr.addr,
-        "--pin",
-        &addr.pin,
-        "--from",
-        "dr-who",
-    ]);
+    let out = submit(&ok, &["--from", "dr-who"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -234,58 +236,28 @@ times = [1, 2]
         text.contains("study s-ok") && text.contains("pending"),
         "{text}"
     );
-    let out = tessera(&[
-        "study", "status", "s-ok", "--at", &addr.addr, "--pin", &addr.pin,
-    ]);
+    let out = status("s-ok");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
     // The same id again: a conflict.
-    let again = tessera(&[
-        "study",
-        "submit",
-        ok.to_str().unwrap(),
-        "--to",
-        &addr.addr,
-        "--pin",
-        &addr.pin,
-    ]);
+    let again = submit(&ok, &[]);
     assert_eq!(again.status.code(), Some(2));
     // A column the station does not declare: refused by its policy, the rule named.
     let bad = study("s-bad", "death");
-    let out = tessera(&[
-        "study",
-        "submit",
-        bad.to_str().unwrap(),
-        "--to",
-        &addr.addr,
-        "--pin",
-        &addr.pin,
-    ]);
+    let out = submit(&bad, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("death"), "{err}");
-    let out = tessera(&[
-        "study", "status", "nosuch", "--at", &addr.addr, "--pin", &addr.pin,
-    ]);
+    let out = status("nosuch");
     assert_eq!(out.status.code(), Some(2));
     // Nobody listening: a clear error, exit 1.
-    let out = tessera(&[
-        "study",
-        "status",
-        "s-ok",
-        "--at",
-        "127.0.0.1:1",
-        "--pin",
-        &addr.pin,
-    ]);
+    let out = study_cmd("status", "s-ok", "127.0.0.1:1", &addr.pin, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("127.0.0.1:1"), "{err}");
     // Another station's certificate: refused before anything is sent.
     let wrong = format!("sha256:{}", "ab".repeat(32));
-    let out = tessera(&[
-        "study", "status", "s-ok", "--at", &addr.addr, "--pin", &wrong,
-    ]);
+    let out = study_cmd("status", "s-ok", &addr.addr, &wrong, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did not match"), "{err}");

@@ -152,7 +152,7 @@ impl Prepared {
 }
 
 /// Data-quality counts of one party's table: local to the owner, never sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PrepareReport {
     /// Rows read.
     pub rows_in: usize,

@@ -218,3 +218,24 @@ fn positions<'a>(
         .collect::<Result<_>>()?;
     Ok((keys, cols))
 }
+
+/// Every named column of a typed source with its position and, for a declared column, its
+/// declaration (`None` for a key column): what the type checks of Parquet and PostgreSQL
+/// walk before any row is read.
+fn typed<'a>(
+    key_at: &'a [usize],
+    key_columns: &'a [String],
+    col_at: &'a [usize],
+    columns: &'a [ColumnDecl],
+) -> impl Iterator<Item = (usize, &'a String, Option<&'a ColumnKind>)> {
+    key_at
+        .iter()
+        .zip(key_columns)
+        .map(|(&i, n)| (i, n, None))
+        .chain(
+            col_at
+                .iter()
+                .zip(columns)
+                .map(|(&i, c)| (i, &c.name, Some(&c.kind))),
+        )
+}

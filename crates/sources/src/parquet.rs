@@ -15,7 +15,7 @@ use parquet::schema::types::Type;
 
 use crate::error::{malformed, open, Result, SourceError};
 use crate::value::{self, accepts, Builder, Cell, SourceType};
-use crate::{positions, table, ColumnDecl, Table};
+use crate::{positions, table, typed, ColumnDecl, Table};
 
 /// Reads a Parquet file (see [`crate::Source::Parquet`]).
 pub(crate) fn read(path: &Path, key_columns: &[String], columns: &[ColumnDecl]) -> Result<Table> {
@@ -34,17 +34,7 @@ pub(crate) fn read(path: &Path, key_columns: &[String], columns: &[ColumnDecl]) 
     )?;
 
     // Types first: every named column must be flat and of a type its declaration accepts.
-    let wanted = key_at
-        .iter()
-        .zip(key_columns)
-        .map(|(&i, n)| (i, n, None))
-        .chain(
-            col_at
-                .iter()
-                .zip(columns)
-                .map(|(&i, c)| (i, &c.name, Some(&c.kind))),
-        );
-    for (i, name, kind) in wanted {
+    for (i, name, kind) in typed(&key_at, key_columns, &col_at, columns) {
         let found = classify(&fields[i]);
         if !found.as_ref().is_ok_and(|t| accepts(kind, t)) {
             return Err(SourceError::Type {

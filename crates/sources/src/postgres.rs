@@ -33,7 +33,7 @@ use tokio_postgres::{Client, Config, NoTls, Row, Socket};
 
 use crate::error::{malformed, open, Result, SourceError};
 use crate::value::{self, accepts, Builder, Cell, SourceType};
-use crate::{positions, table, ColumnDecl, Table};
+use crate::{positions, table, typed, ColumnDecl, Table};
 
 const PLACE: &str = "PostgreSQL";
 const RESULT: &str = "query result";
@@ -109,17 +109,7 @@ async fn run(
         key_columns,
         columns,
     )?;
-    let wanted = key_at
-        .iter()
-        .zip(key_columns)
-        .map(|(&i, n)| (i, n, None))
-        .chain(
-            col_at
-                .iter()
-                .zip(columns)
-                .map(|(&i, c)| (i, &c.name, Some(&c.kind))),
-        );
-    for (i, name, kind) in wanted {
+    for (i, name, kind) in typed(&key_at, key_columns, &col_at, columns) {
         let ty = cols[i].type_();
         if !classify(ty).is_some_and(|t| accepts(kind, &t)) {
             return Err(SourceError::Type {

@@ -249,6 +249,20 @@ impl Approvals {
         to: StudyState,
         why: Option<&str>,
     ) -> Result<StudyRecord> {
+        self.decide_with(id, by, to, why, "person", |_, _| Ok(()))
+    }
+
+    /// A decision on study `id` by `by` (`how` it was taken: `person`, `data check`), with
+    /// `also` written in the same transaction (the audit file's name given for messages).
+    pub(crate) fn decide_with(
+        &mut self,
+        id: &str,
+        by: &str,
+        to: StudyState,
+        why: Option<&str>,
+        how: &str,
+        also: impl FnOnce(&rusqlite::Transaction<'_>, &str) -> Result<()>,
+    ) -> Result<StudyRecord> {
         if by.trim().is_empty() {
             return Err(StationError::Invalid(
                 "who decides must be named".to_string(),
@@ -280,11 +294,11 @@ impl Approvals {
         let (kind, details) = match why {
             None => (
                 EntryKind::Approved,
-                json!({ "by": "person", "was": rec.state.as_str() }),
+                json!({ "by": how, "was": rec.state.as_str() }),
             ),
             Some(w) => (
                 EntryKind::Refused,
-                json!({ "by": "person", "reasons": [w], "was": rec.state.as_str() }),
+                json!({ "by": how, "reasons": [w], "was": rec.state.as_str() }),
             ),
         };
         self.in_transaction(|tx, path| {
@@ -295,7 +309,7 @@ impl Approvals {
                 params![to.as_str(), why, now, by, id],
             )
             .map_err(|e| StationError::Audit(db_error(path, e)))?;
-            Ok(())
+            also(tx, path)
         })?;
         self.get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))

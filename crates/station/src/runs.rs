@@ -145,6 +145,26 @@ pub(crate) fn random_token() -> std::result::Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Writes study `id`'s run state `to` with its reasons (the steward's, the public one) inside
+/// transaction `tx` of the audit file `path`.
+fn write_run(
+    tx: &rusqlite::Transaction<'_>,
+    path: &str,
+    id: &str,
+    to: RunState,
+    reasons: (Option<&str>, Option<&str>),
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO runs (id, state, reason, public_reason, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(id) DO UPDATE SET state = ?2, reason = ?3, public_reason = ?4,
+             updated_at = ?5",
+        params![id, to.as_str(), reasons.0, reasons.1, now_rfc3339()],
+    )
+    .map_err(|e| StationError::Audit(db_error(path, e)))?;
+    Ok(())
+}
+
 impl Approvals {
     pub(crate) fn create_run_tables(&self) -> Result<()> {
         self.log
@@ -213,21 +233,10 @@ impl Approvals {
         }))
     }
 
-    /// Moves study `id`'s run to `to`, auditing `kind` (if any) with `details` by `actor` in
-    /// the same transaction. `from` lists the states it may be in (`None`: no run yet).
+    /// Moves study `id`'s run to `to`, auditing `kind` (if any) with `details` by `actor` and
+    /// storing `docs` (each recipient's results) in the same transaction. `from` lists the
+    /// states it may be in (`None`: no run yet).
     fn set_run(
-        &mut self,
-        id: &str,
-        from: &[Option<RunState>],
-        to: RunState,
-        reasons: (Option<&str>, Option<&str>),
-        audit_entry: Option<(EntryKind, &str, Value)>,
-    ) -> Result<RunRecord> {
-        self.set_run_storing(id, from, to, reasons, audit_entry, &[])
-    }
-
-    /// [`Self::set_run`], storing `docs` (each recipient's results) in the same transaction.
-    fn set_run_storing(
         &mut self,
         id: &str,
         from: &[Option<RunState>],
@@ -257,15 +266,7 @@ impl Approvals {
                 )
                 .map_err(db)?;
             }
-            tx.execute(
-                "INSERT INTO runs (id, state, reason, public_reason, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(id) DO UPDATE SET state = ?2, reason = ?3, public_reason = ?4,
-                     updated_at = ?5",
-                params![id, to.as_str(), reasons.0, reasons.1, now_rfc3339()],
-            )
-            .map_err(db)?;
-            Ok(())
+            write_run(tx, path, id, to, reasons)
         })?;
         self.run(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
@@ -283,21 +284,33 @@ impl Approvals {
                 action: "get ready to run".to_string(),
             });
         }
-        self.set_run(id, &[None], RunState::Ready, (None, None), None)
+        self.set_run(id, &[None], RunState::Ready, (None, None), None, &[])
     }
 
     /// This station's data failed its checks for study `id`: the study is refused here,
     /// with `why` (file, line, column) recorded for the steward and [`INPUT_INVALID`] told
     /// to everyone else.
     pub fn refuse_input(&mut self, id: &str, actor: &str, why: &str) -> Result<RunRecord> {
-        self.refuse(id, actor, why)?;
-        self.set_run(
+        // One transaction: the other stations must never see the refusal without the public
+        // reason that hides the details.
+        self.decide_with(
             id,
-            &[None],
-            RunState::Stopped,
-            (Some(why), Some(INPUT_INVALID)),
-            None,
-        )
+            actor,
+            StudyState::Refused,
+            Some(why),
+            "data check",
+            |tx, path| {
+                write_run(
+                    tx,
+                    path,
+                    id,
+                    RunState::Stopped,
+                    (Some(why), Some(INPUT_INVALID)),
+                )
+            },
+        )?;
+        self.run(id)?
+            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
     }
 
     /// Another station refused or stopped study `id` (`why` names it): it stops here too
@@ -313,6 +326,7 @@ impl Approvals {
                 actor,
                 json!({ "why": why, "ran": false }),
             )),
+            &[],
         )
     }
 
@@ -324,6 +338,7 @@ impl Approvals {
             RunState::Running,
             (None, None),
             Some((EntryKind::RunStarted, actor, details)),
+            &[],
         )
     }
 
@@ -340,6 +355,7 @@ impl Approvals {
                 actor,
                 json!({ "why": why, "ran": true }),
             )),
+            &[],
         )
     }
 
@@ -352,7 +368,7 @@ impl Approvals {
         details: Value,
         docs: &[(String, ResultDocs)],
     ) -> Result<RunRecord> {
-        self.set_run_storing(
+        self.set_run(
             id,
             &[Some(RunState::Running)],
             RunState::Finished,

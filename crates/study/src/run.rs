@@ -151,37 +151,7 @@ pub struct OwnerReport {
     /// Dataset counts (rows, missing values per column).
     pub dataset: DataReport,
     /// Key preparation counts (`None` without linkage).
-    pub keys: Option<KeyReport>,
-}
-
-/// [`PrepareReport`] as printed.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct KeyReport {
-    /// Rows read.
-    pub rows_in: usize,
-    /// Rows dropped for a missing key component.
-    pub missing: usize,
-    /// Rows dropped for an unparseable key component.
-    pub invalid: usize,
-    /// Keys occurring more than once.
-    pub duplicate_keys: usize,
-    /// Rows dropped by the duplicate rule.
-    pub duplicates_dropped: usize,
-    /// Rows shared.
-    pub rows_out: usize,
-}
-
-impl From<PrepareReport> for KeyReport {
-    fn from(r: PrepareReport) -> Self {
-        KeyReport {
-            rows_in: r.rows_in,
-            missing: r.missing,
-            invalid: r.invalid,
-            duplicate_keys: r.duplicate_keys,
-            duplicates_dropped: r.duplicates_dropped,
-            rows_out: r.rows_out,
-        }
-    }
+    pub keys: Option<PrepareReport>,
 }
 
 /// Seconds, bytes and rounds of one step at one party.
@@ -324,7 +294,7 @@ pub(crate) fn prepare_input(
                 c128,
             };
             let (p, r) = prepare(spec, &raw).map_err(|e| link_err(&d.party, e))?;
-            (p, Some(KeyReport::from(r)))
+            (p, Some(r))
         }
         None => {
             let n = t.frame.rows;

@@ -214,38 +214,34 @@ impl fmt::Display for Correlation {
         let mut header = vec![String::new()];
         header.extend(self.columns.iter().cloned());
         let small = format!("<{}", self.min_cell);
-        let rows: Vec<Vec<String>> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(a, name)| {
-                let mut line = vec![name.clone()];
-                line.extend(
-                    (0..self.columns.len()).map(|b| match (self.r[a][b], self.n[a][b]) {
-                        (Some(r), _) => format!("{r:.6}"),
-                        (None, Some(_)) => "NaN".into(),
-                        (None, None) => small.clone(),
-                    }),
-                );
-                line
+        // One square table, the cell of row a and column b given by `cell`.
+        let square = |cell: &dyn Fn(usize, usize) -> String| -> String {
+            let rows: Vec<Vec<String>> = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(a, name)| {
+                    let mut line = vec![name.clone()];
+                    line.extend((0..self.columns.len()).map(|b| cell(a, b)));
+                    line
+                })
+                .collect();
+            table(&header, &rows)
+        };
+        write!(
+            f,
+            "{}",
+            square(&|a, b| match (self.r[a][b], self.n[a][b]) {
+                (Some(r), _) => format!("{r:.6}"),
+                (None, Some(_)) => "NaN".into(),
+                (None, None) => small.clone(),
             })
-            .collect();
-        write!(f, "{}", table(&header, &rows))?;
+        )?;
         writeln!(f, "\nComplete pairs")?;
-        let rows: Vec<Vec<String>> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(a, name)| {
-                let mut line = vec![name.clone()];
-                line.extend(
-                    self.n[a]
-                        .iter()
-                        .map(|c| c.map_or(small.clone(), |c| c.to_string())),
-                );
-                line
-            })
-            .collect();
-        write!(f, "{}", table(&header, &rows))
+        write!(
+            f,
+            "{}",
+            square(&|a, b| self.n[a][b].map_or(small.clone(), |c| c.to_string()))
+        )
     }
 }
