@@ -312,26 +312,41 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
         }
     }
 
-    // Disclosure: what the study sets itself may only be stricter.
+    // Disclosure: what the study sets itself may only be stricter; what it leaves to a
+    // default below this station's floor must be written out, because every station of the
+    // study computes with the study's rules as written (each knows only its own floors).
     let explicit = explicit_disclosure(study);
     let d = &study.disclosure;
+    let needed = effective_disclosure(policy, local.name, study);
     let floors = [
-        ("min_rows", Some(d.min_rows), policy.min_rows),
-        ("min_cell", d.min_cell, policy.min_cell),
+        (
+            "min_rows",
+            Some(d.min_rows),
+            policy.min_rows,
+            Some(needed.min_rows),
+        ),
+        ("min_cell", d.min_cell, policy.min_cell, needed.min_cell),
         (
             "min_level_rows",
             Some(d.min_level_rows),
             policy.min_level_rows,
+            Some(needed.min_level_rows),
         ),
     ];
-    for (rule, value, floor) in floors {
-        if let (true, Some(v), Some(f)) = (explicit.contains(rule), value, floor) {
-            if v < f {
+    for (rule, value, floor, needed) in floors {
+        match (explicit.contains(rule), value, floor) {
+            (true, Some(v), Some(f)) if v < f => reasons.push(format!(
+                "{rule}: the study's disclosure.{rule} = {v} is below this station's \
+                 minimum {f}"
+            )),
+            (false, _, Some(_)) if needed.unwrap_or(0) > value.unwrap_or(0) => {
                 reasons.push(format!(
-                    "{rule}: the study's disclosure.{rule} = {v} is below this station's \
-                     minimum {f}"
-                ));
+                    "{rule}: write {rule} = {} (or more) in [disclosure]: this station's \
+                     floor, which every station of the study must compute with",
+                    needed.unwrap_or(0)
+                ))
             }
+            _ => {}
         }
     }
     if d.allow_event_times && !policy.allow_event_times {

@@ -67,44 +67,7 @@ pub fn receive_text(
         ));
     }
     let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
-    let mut decision = config.evaluate(&study);
-    for why in service_limits(config, &study) {
-        decision = match decision {
-            Decision::Refuse { mut reasons } => {
-                reasons.push(why);
-                Decision::Refuse { reasons }
-            }
-            _ => Decision::Refuse { reasons: vec![why] },
-        };
-    }
+    let decision = config.evaluate(&study);
     let record = approvals.receive(&study, &decision, from)?;
     Ok(Received { decision, record })
-}
-
-/// What a study must satisfy to run across stations, beyond the policy, each as a refusal
-/// reason:
-///
-/// - the study writes its disclosure counts at or above this station's floors: every station
-///   must compute with the same rules, and each knows only its own policy, so the study's
-///   values are the ones applied and a floor the study leaves to a default is asked for
-///   explicitly.
-fn service_limits(config: &Config, study: &tessera_study::Study) -> Vec<String> {
-    let mut out = Vec::new();
-    let (d, eff) = (&study.disclosure, config.effective_disclosure(study));
-    let mut ask = |rule: &str, floor: u64| {
-        out.push(format!(
-            "{rule}: write {rule} = {floor} (or more) in [disclosure]: this station's floor, \
-             which every station of the study must compute with"
-        ))
-    };
-    if eff.min_rows > d.min_rows {
-        ask("min_rows", eff.min_rows);
-    }
-    if eff.min_level_rows > d.min_level_rows {
-        ask("min_level_rows", eff.min_level_rows);
-    }
-    if eff.min_cell.unwrap_or(0) > d.min_cell.unwrap_or(0) {
-        ask("min_cell", eff.min_cell.unwrap_or(0));
-    }
-    out
 }

@@ -99,7 +99,7 @@ fn min_counts_weaker_than_policy() {
         "min_rows",
         "= 20 is below this station's minimum 50",
     );
-    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_cell = 3");
+    let s = STUDY.replace("min_cell = 10", "min_cell = 3");
     refused_by(
         POLICY,
         &s,
@@ -107,13 +107,32 @@ fn min_counts_weaker_than_policy() {
         "min_cell",
         "= 3 is below this station's minimum 10",
     );
-    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_level_rows = 1");
+    let s = STUDY.replace("min_level_rows = 5", "min_level_rows = 1");
     refused_by(POLICY, &s, "minlevel", "min_level_rows", "= 1 is below");
-    // Values the study does not set are not refused: the policy's floor applies.
+    // Values the study leaves to a default below a floor must be written out (every
+    // station computes with the study's rules as written); the floor says how much.
     let dir = folder("minunset");
     let cfg = station(&dir, POLICY);
-    let s = study(&dir, &STUDY.replace("[disclosure]\nmin_rows = 100\n", ""));
-    assert!(matches!(cfg.evaluate(&s), Decision::NeedsPerson { .. }));
+    let s = study(
+        &dir,
+        &STUDY.replace(
+            "[disclosure]\nmin_rows = 100\nmin_cell = 10\nmin_level_rows = 5\n",
+            "",
+        ),
+    );
+    match cfg.evaluate(&s) {
+        Decision::Refuse { reasons } => {
+            for want in [
+                "min_rows: write min_rows = 50",
+                "min_cell: write min_cell = 10",
+                "min_level_rows: write min_level_rows = 5",
+            ] {
+                assert!(reasons.iter().any(|r| r.starts_with(want)), "{reasons:?}");
+            }
+            assert_eq!(reasons.len(), 3, "{reasons:?}");
+        }
+        other => panic!("{other:?}"),
+    }
     let d = cfg.effective_disclosure(&s);
     assert_eq!(d.min_rows, 50);
     assert_eq!(d.min_level_rows, 5);
@@ -321,10 +340,9 @@ fn effective_disclosure_is_the_stricter() {
     let cfg = station(&dir, &p);
     let st = study(
         &dir,
-        &STUDY.replace(
-            "min_rows = 100",
-            "min_rows = 100\nmin_cell = 12\nmin_level_rows = 8",
-        ),
+        &STUDY
+            .replace("min_cell = 10", "min_cell = 12")
+            .replace("min_level_rows = 5", "min_level_rows = 8"),
     );
     let d = cfg.effective_disclosure(&st);
     assert_eq!(d.min_rows, 100); // the study's, stricter
@@ -335,7 +353,7 @@ fn effective_disclosure_is_the_stricter() {
     // 10 everywhere, at least as strict as both.
     let p7 = POLICY.replace("min_cell = 10", "min_cell = 7");
     let cfg7 = station(&dir, &p7);
-    let st = study(&dir, STUDY);
+    let st = study(&dir, &STUDY.replace("min_cell = 10\n", ""));
     assert_eq!(cfg7.effective_disclosure(&st).min_cell, Some(10));
     let p5 = POLICY.replace("min_cell = 10", "min_cell = 5");
     assert_eq!(station(&dir, &p5).effective_disclosure(&st).min_cell, None);

@@ -21,7 +21,7 @@ fn a_study_is_validated_here_decided_and_recorded() {
     let elsewhere = dir.join("inbox");
     std::fs::create_dir_all(&elsewhere).unwrap();
     let path = elsewhere.join("study.toml");
-    std::fs::write(&path, service_study()).unwrap();
+    std::fs::write(&path, STUDY).unwrap();
     let got = receive(&config, &mut a, &path, "alice").unwrap();
     assert!(
         matches!(got.decision, Decision::NeedsPerson { .. }),
@@ -68,7 +68,7 @@ fn an_invalid_study_is_an_error_and_not_recorded() {
     let config = station(&dir, POLICY);
     let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
     // A field the format does not have.
-    let bad = service_study().replace("[linkage]\n", "[linkage]\nbogus = 1\n");
+    let bad = STUDY.replace("[linkage]\n", "[linkage]\nbogus = 1\n");
     let e = receive_text(&config, &mut a, "study.toml", &bad, "bob").unwrap_err();
     assert!(matches!(e, StationError::Study(_)), "{e:?}");
     assert!(e.to_string().starts_with("study.toml:"), "{e}");
@@ -76,7 +76,7 @@ fn an_invalid_study_is_an_error_and_not_recorded() {
     let e = receive(&config, &mut a, &dir.join("nope.toml"), "bob").unwrap_err();
     assert!(e.to_string().contains("nope.toml"), "{e}");
     assert!(matches!(
-        receive_text(&config, &mut a, "study.toml", &service_study(), " "),
+        receive_text(&config, &mut a, "study.toml", STUDY, " "),
         Err(StationError::Invalid(_))
     ));
     assert!(a.all().unwrap().is_empty());

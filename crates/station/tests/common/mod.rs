@@ -98,6 +98,8 @@ key = [{ name = "patient_id" }]
 
 [disclosure]
 min_rows = 100
+min_cell = 10
+min_level_rows = 5
 
 [recipients.researcher]
 
@@ -118,14 +120,4 @@ covariates = ["registry.age", "registry.stage", "gp.smoker"]
 
 pub fn study(dir: &Path, text: &str) -> Study {
     tessera_study::validate::parse("study.toml", text, dir).unwrap()
-}
-
-/// [`STUDY`] writing out [`POLICY`]'s disclosure floors, as the station service asks (every
-/// station of a study must compute with the same rules).
-#[allow(dead_code)]
-pub fn service_study() -> String {
-    STUDY.replace(
-        "min_rows = 100\n",
-        "min_rows = 100\nmin_cell = 10\nmin_level_rows = 5\n",
-    )
 }
