@@ -54,6 +54,7 @@ use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
 use crate::policy::{Decision, RecipientRule};
 use crate::receive::receive_text;
+use crate::runs::shown_reason;
 use crate::tls_listener::{Peer, TlsListener};
 
 /// The name a submitted study has in messages (`study.toml:LINE:COL: …`).
@@ -448,11 +449,7 @@ async fn list_studies(State(api): Shared) -> Response {
             .map(|r| {
                 let mut s = summary(r);
                 let run = a.run(&r.id)?;
-                if let Some(public) = run.as_ref().and_then(|x| x.public_reason.as_ref()) {
-                    if r.state == crate::StudyState::Refused {
-                        s["reason"] = json!(public);
-                    }
-                }
+                s["reason"] = json!(shown_reason(r, run.as_ref()));
                 s["run"] = json!(run.map(|x| x.state));
                 Ok(s)
             })
@@ -480,10 +477,8 @@ async fn get_study(
     match got {
         Ok((Some(r), run)) => {
             let mut body = detail(&r);
-            if r.state == crate::StudyState::Refused && !steward {
-                if let Some(public) = run.as_ref().and_then(|x| x.public_reason.clone()) {
-                    body["reason"] = json!(public);
-                }
+            if !steward {
+                body["reason"] = json!(shown_reason(&r, run.as_ref()));
             }
             body["run"] = match run {
                 None => Value::Null,
@@ -533,8 +528,8 @@ async fn results(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
     let mut a = api.approvals();
-    let (rec, study) = match study_here(api.as_ref(), &a, &id) {
-        Ok(x) => x,
+    let study = match study_here(api.as_ref(), &a, &id) {
+        Ok(s) => s,
         Err(e) => return failure(e),
     };
     // Who asks: a recipient by its certificate, or by a token issued for this study. A
@@ -582,9 +577,10 @@ async fn results(
         .as_ref()
         .is_some_and(|r| r.state == crate::runs::RunState::Finished);
     if !finished {
-        let (state, reason) = match (&run, rec.state) {
-            (Some(r), _) => (r.state.as_str().to_string(), r.public_reason.clone()),
-            (None, s) => (s.as_str().to_string(), None),
+        let (state, reason) = match a.public_state(&id) {
+            Ok(Some(p)) => (p.state, p.reason),
+            Ok(None) => return failure(StationError::UnknownStudy(id)),
+            Err(e) => return failure(e),
         };
         return (
             StatusCode::CONFLICT,
@@ -631,14 +627,16 @@ async fn results(
     ([(header::CONTENT_TYPE, ctype)], body).into_response()
 }
 
-/// Study `id` as received here, and validated at this station.
-fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<(StudyRecord, Study), StationError> {
+/// Study `id` as received here, validated at this station.
+fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<Study, StationError> {
     let rec = a
         .get(id)?
         .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
-    let study =
-        tessera_study::validate::parse_at_station(SUBMITTED_NAME, &rec.text, &api.config.name)?;
-    Ok((rec, study))
+    Ok(tessera_study::validate::parse_at_station(
+        SUBMITTED_NAME,
+        &rec.text,
+        &api.config.name,
+    )?)
 }
 
 /// The answer to a caller on a `/peer` route that is no trusted station.
@@ -695,7 +693,7 @@ async fn peer_input(
     let ready = {
         let a = api.approvals();
         let study = match study_here(api.as_ref(), &a, &id) {
-            Ok((_, s)) => s,
+            Ok(s) => s,
             Err(e) => return failure(e),
         };
         let outside = study.party(&station).is_some_and(|p| p.compute.is_none())
@@ -741,7 +739,7 @@ async fn peer_state(
     };
     let a = api.approvals();
     let study = match study_here(api.as_ref(), &a, &id) {
-        Ok((_, s)) => s,
+        Ok(s) => s,
         Err(e) => return failure(e),
     };
     if study.party(&station).is_none() {

@@ -22,7 +22,7 @@
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::approval::{db_error, digest, Approvals, StudyState};
+use crate::approval::{db_error, digest, Approvals, StudyRecord, StudyState};
 use crate::audit::{self, EntryKind};
 use crate::error::{Result, StationError};
 use crate::time::now_rfc3339;
@@ -145,6 +145,17 @@ pub(crate) fn random_token() -> std::result::Result<String, String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// The reason of study `rec` (with its `run`) as shown to anyone but this station's steward:
+/// for a refusal because of this station's data only the public reason ("input invalid"),
+/// else the decision's reason (the approving rule, the refusal reasons, why a person must
+/// decide).
+pub fn shown_reason(rec: &StudyRecord, run: Option<&RunRecord>) -> Option<String> {
+    match (rec.state, run.and_then(|r| r.public_reason.clone())) {
+        (StudyState::Refused, Some(public)) => Some(public),
+        _ => rec.reason.clone(),
+    }
+}
+
 /// Writes study `id`'s run state `to` with its reasons (the steward's, the public one) inside
 /// transaction `tx` of the audit file `path`.
 fn write_run(
@@ -213,12 +224,9 @@ impl Approvals {
         };
         let run = self.run(id)?;
         if rec.state == StudyState::Refused {
-            // Refused here: by the policy or a person (their reasons), or because of this
-            // station's data (the public reason only).
-            let public = run.and_then(|r| r.public_reason);
             return Ok(Some(PublicState {
                 state: rec.state.as_str().to_string(),
-                reason: public.or(rec.reason),
+                reason: shown_reason(&rec, run.as_ref()),
             }));
         }
         if let Some(run) = run {
