@@ -11,8 +11,8 @@
 //! Each change is stored in table `runs` of the audit log's file and audited in the same
 //! transaction (`run_started`, `run_finished`, `run_aborted`; a study stopped because
 //! another station refused is `run_aborted` too, with that reason). Results are stored per
-//! recipient (table `results`: the JSON, text and HTML documents holding only the analyses
-//! that name that recipient), so serving them never filters at request time. Tokens are
+//! recipient (table `held_shares`: this station's shares of the analyses that name that
+//! recipient, never a result value), so serving them never filters at request time. Tokens are
 //! stored as SHA-256 digests (table `tokens`), bound to one study and one recipient.
 //!
 //! Two reasons are kept for a stopped or aborted study: the steward's (which may name a
@@ -35,12 +35,10 @@ CREATE TABLE IF NOT EXISTS runs (
     public_reason TEXT,
     updated_at    TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS results (
+CREATE TABLE IF NOT EXISTS held_shares (
     id        TEXT NOT NULL,
     recipient TEXT NOT NULL,
-    json      TEXT NOT NULL,
-    text      TEXT NOT NULL,
-    html      TEXT NOT NULL,
+    shares    TEXT NOT NULL,
     PRIMARY KEY (id, recipient)
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -117,15 +115,13 @@ pub struct RunRecord {
     pub updated_at: String,
 }
 
-/// The documents held for one recipient.
+/// What this station holds for one recipient: its shares of the analyses naming that
+/// recipient, with their public facts ([`tessera_study::deliver::StationShares`] as JSON).
+/// No result value: the recipient needs the shares of all three compute stations.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResultDocs {
-    /// The results as JSON (`tessera run --json`'s document, this recipient's analyses).
+pub struct HeldShares {
+    /// The document served to the recipient.
     pub json: String,
-    /// As text tables.
-    pub text: String,
-    /// As the HTML report with the Kaplan–Meier curves.
-    pub html: String,
 }
 
 /// What a station tells the others (and the researcher) about a study: the state word
@@ -251,7 +247,7 @@ impl Approvals {
         to: RunState,
         reasons: (Option<&str>, Option<&str>),
         audit_entry: Option<(EntryKind, &str, Value)>,
-        docs: &[(String, ResultDocs)],
+        docs: &[(String, HeldShares)],
     ) -> Result<RunRecord> {
         let current = self.run(id)?.map(|r| r.state);
         if !from.contains(&current) {
@@ -268,9 +264,9 @@ impl Approvals {
             }
             for (recipient, d) in docs {
                 tx.execute(
-                    "INSERT OR REPLACE INTO results (id, recipient, json, text, html)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, recipient, d.json, d.text, d.html],
+                    "INSERT OR REPLACE INTO held_shares (id, recipient, shares)
+                     VALUES (?1, ?2, ?3)",
+                    params![id, recipient, d.json],
                 )
                 .map_err(db)?;
             }
@@ -374,7 +370,7 @@ impl Approvals {
         id: &str,
         actor: &str,
         details: Value,
-        docs: &[(String, ResultDocs)],
+        docs: &[(String, HeldShares)],
     ) -> Result<RunRecord> {
         self.set_run(
             id,
@@ -409,19 +405,13 @@ impl Approvals {
     }
 
     /// The documents held for `recipient` of study `id`, if any.
-    pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<ResultDocs>> {
+    pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<HeldShares>> {
         self.log
             .conn
             .query_row(
-                "SELECT json, text, html FROM results WHERE id = ?1 AND recipient = ?2",
+                "SELECT shares FROM held_shares WHERE id = ?1 AND recipient = ?2",
                 [id, recipient],
-                |r| {
-                    Ok(ResultDocs {
-                        json: r.get(0)?,
-                        text: r.get(1)?,
-                        html: r.get(2)?,
-                    })
-                },
+                |r| Ok(HeldShares { json: r.get(0)? }),
             )
             .optional()
             .map_err(|e| StationError::Audit(self.log.db_err(e)))
