@@ -123,7 +123,6 @@ pub enum Format {
     Html,
 }
 
-
 /// A client for `addr` with the pin and identity given.
 fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
     let pin = read_pin(&s.pin)?;
@@ -166,15 +165,7 @@ pub fn main(args: &StudyArgs) -> ExitCode {
             format,
             out,
             wait,
-        } => results(
-            id,
-            at,
-            station,
-            token,
-            *format,
-            out.as_deref(),
-            *wait,
-        ),
+        } => results(id, at, station, token, *format, out.as_deref(), *wait),
         StudyCommand::Open { files, format, out } => open_files(files, *format, out.as_deref()),
     };
     match result {
@@ -370,10 +361,9 @@ fn results(
             eprintln!("tessera: station {name}: {}", message(&body));
             Ok(ExitCode::from(2))
         }
-        Fetched::Answer(name, s, body) => Err(format!(
-            "station {name} answered {s}: {}",
-            message(&body)
-        )),
+        Fetched::Answer(name, s, body) => {
+            Err(format!("station {name} answered {s}: {}", message(&body)))
+        }
     }
 }
 
@@ -404,8 +394,9 @@ fn open_files(files: &[PathBuf], format: Format, out: Option<&Path>) -> Result<E
     let mut parts = Vec::with_capacity(files.len());
     for f in files {
         let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let part = tessera_study::deliver::StationShares::from_json(&text, &f.display().to_string())
-            .map_err(|e| e.to_string())?;
+        let part =
+            tessera_study::deliver::StationShares::from_json(&text, &f.display().to_string())
+                .map_err(|e| e.to_string())?;
         parts.push(part);
     }
     let output = tessera_study::deliver::open(parts).map_err(|e| e.to_string())?;

@@ -47,8 +47,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tessera_study::format::Study;
 use tessera_study::deliver::StationShares;
+use tessera_study::format::Study;
 use tessera_study::StudyError;
 
 use crate::api::{Api, Progress};

@@ -69,7 +69,9 @@ impl StationShares {
     /// Reads a document of [`StationShares::to_json`] that `from` served.
     pub fn from_json(text: &str, from: &str) -> Result<StationShares> {
         serde_json::from_str(text).map_err(|e| {
-            StudyError::Delivery(format!("station {from} sent something else than shares: {e}"))
+            StudyError::Delivery(format!(
+                "station {from} sent something else than shares: {e}"
+            ))
         })
     }
 }
@@ -155,7 +157,8 @@ pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
                 let values =
                     tessera_mpc::reconstruct([&deliveries[0], &deliveries[1], &deliveries[2]])
                         .map_err(|e| match e {
-                            OutputError::Altered { parties } => StudyError::Delivery(format!(
+                            OutputError::Altered { parties } => {
+                                StudyError::Delivery(format!(
                                 "the shares of analysis \"{}\" held by station {} do not match \
                                  what the other stations recorded at the end of the run: \
                                  {} altered them; nothing is shown",
@@ -166,15 +169,15 @@ pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
                                     .collect::<Vec<_>>()
                                     .join(" and "),
                                 if parties.len() == 1 { "it" } else { "one of them" }
-                            )),
+                            ))
+                            }
                             OutputError::Mismatch(m) => StudyError::Delivery(format!(
                                 "the shares of analysis \"{}\" do not fit together: {m}",
                                 a.name
                             )),
                         })?;
-                let out = tessera_stats::analysis::open(&a.spec, public, &values).map_err(|e| {
-                    StudyError::Delivery(format!("analysis \"{}\": {e}", a.name))
-                })?;
+                let out = tessera_stats::analysis::open(&a.spec, public, &values)
+                    .map_err(|e| StudyError::Delivery(format!("analysis \"{}\": {e}", a.name)))?;
                 (Some(out.json), out.text, None)
             }
             (None, None) => (

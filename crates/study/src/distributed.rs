@@ -27,9 +27,9 @@ use tessera_net::tcp::TcpConfig;
 use tessera_net::tls::{connect_tls, TlsConfig};
 
 use crate::data::{self, DataTable};
+use crate::deliver::StationShares;
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
-use crate::deliver::StationShares;
 use crate::run::{
     dealt_input, failed, party_main, prepare_input, remote_input, run_analyses, station_shares,
     OwnerReport, PartyCost, RunOptions,

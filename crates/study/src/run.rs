@@ -37,15 +37,15 @@ use tessera_link::input::{accept, deal, share_prepared, SharedInput};
 use tessera_link::join::{join, JoinOptions};
 use tessera_link::keys::{prepare, PrepareReport, Prepared, RawTable};
 use tessera_link::LinkError;
+use tessera_mpc::Delivery;
 use tessera_mpc::{AShare, Party};
 use tessera_net::tcp::{connect_with_listener, TcpConfig};
 use tessera_net::{memory, Endpoint, Stats};
-use tessera_mpc::Delivery;
 use tessera_stats::{Frame, Schema, StatsError};
 
 use crate::data::{self, DataReport, DataTable};
-use crate::error::{Result, StudyError};
 use crate::deliver::{HeldAnalysis, StationShares};
+use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
 
 /// How the three compute parties are connected.
@@ -526,7 +526,10 @@ fn compute<T: Send>(
 
 /// One analysis at one party: its public facts and this party's committed shares, or the
 /// reason it has none, and its cost.
-pub(crate) type AnalysisRun = (std::result::Result<(serde_json::Value, Delivery), String>, Cost);
+pub(crate) type AnalysisRun = (
+    std::result::Result<(serde_json::Value, Delivery), String>,
+    Cost,
+);
 
 /// Every analysis of the study at one compute party, in study order. An MPC failure stops
 /// the run (the peers see it too); a refusal or an invalid analysis is decided on public
