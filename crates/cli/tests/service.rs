@@ -964,4 +964,20 @@ fn an_altered_share_is_detected_and_names_the_station() {
         "{text}"
     );
     assert!(!text.contains("coef"), "{text}");
+    // The GP's own steward sees it too: the stored shares no longer match the digest the
+    // audit chain recorded at the end of the run.
+    let auth = c.steward("gp");
+    let v = c
+        .client("gp", None)
+        .request("GET", "/audit/verify", &[("Authorization", &auth)], &[])
+        .unwrap()
+        .json();
+    assert_eq!(v["intact"], false, "{v}");
+    assert!(
+        v["problems"].to_string().contains("altered after the run"),
+        "{v}"
+    );
+    // The two other stations' logs are intact.
+    c.audit("registry");
+    c.audit("institute");
 }

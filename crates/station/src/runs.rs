@@ -404,6 +404,55 @@ impl Approvals {
         Ok(ids)
     }
 
+    /// The shares held for the recipients against the digests their `run_finished` entries
+    /// recorded: one problem for each document altered, added or missing (the stored shares
+    /// are not hash-chained themselves; the chain holds their digests).
+    pub fn check_held_against_log(&self) -> Result<Vec<String>> {
+        use std::collections::BTreeMap;
+        let mut want: BTreeMap<(String, String), String> = BTreeMap::new();
+        for e in self.log.entries()? {
+            let (Some(id), EntryKind::RunFinished) = (e.study.clone(), e.kind) else {
+                continue;
+            };
+            for h in e.details_json()["held_for"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(r), Some(d)) = (h["recipient"].as_str(), h["shares_sha256"].as_str()) {
+                    want.insert((id.clone(), r.to_string()), d.to_string());
+                }
+            }
+        }
+        let mut stmt = self
+            .log
+            .conn
+            .prepare("SELECT id, recipient, shares FROM held_shares ORDER BY id, recipient")
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<(String, String, String)>>>())
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+        let mut out = Vec::new();
+        for (id, recipient, shares) in rows {
+            match want.remove(&(id.clone(), recipient.clone())) {
+                Some(d) if d == digest(&shares) => {}
+                Some(_) => out.push(format!(
+                    "study {id}: the shares held for {recipient} were altered after the run"
+                )),
+                None => out.push(format!(
+                    "study {id}: shares held for {recipient} that no run_finished entry records"
+                )),
+            }
+        }
+        for (id, recipient) in want.keys() {
+            out.push(format!(
+                "study {id}: the shares held for {recipient} are missing"
+            ));
+        }
+        Ok(out)
+    }
+
     /// The documents held for `recipient` of study `id`, if any.
     pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<HeldShares>> {
         self.log
