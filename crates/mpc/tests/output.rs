@@ -144,7 +144,9 @@ fn mismatched_parts_are_refused() {
 /// differ from every value (for random values; a chance match has probability 2^-128).
 #[test]
 fn one_party_alone_holds_no_value() {
-    let v: Vec<u128> = (0..16u128).map(|i| i * 0x1234_5678_9abc_def1 + 17).collect();
+    let v: Vec<u128> = (0..16u128)
+        .map(|i| i * 0x1234_5678_9abc_def1 + 17)
+        .collect();
     let d = deliver(&v, 0);
     for x in &d {
         let bytes = x.shares.to_bytes();
