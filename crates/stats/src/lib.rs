@@ -3,9 +3,9 @@
 //!
 //! - [`table`]: the shared table the analyses read ([`Frame`]: numeric and categorical
 //!   columns with missing-value indicators) and its plaintext twin ([`PlainFrame`]).
-//! - [`disclosure`]: disclosure control applied inside MPC before anything is opened.
+//! - [`disclosure`]: disclosure control applied inside MPC before anything is sealed.
 //! - [`dist`]: p-values and quantiles of the reference distributions (plaintext, applied to
-//!   opened statistics only).
+//!   reconstructed statistics only, at the recipient).
 //! - [`survival`]: Kaplan–Meier, log-rank test, Cox proportional hazards.
 //! - [`regression`]: linear (OLS, ridge) and logistic regression.
 //! - [`describe`]: descriptive statistics, contingency tables, correlation.

@@ -12,7 +12,8 @@
 //!
 //! - Rows used: a row is used iff the outcome and every covariate are present (complete
 //!   cases, like statsmodels with `missing="drop"`). Which rows those are stays secret;
-//!   their number `n` is opened as part of the result (`nobs`).
+//!   their number `n` is opened to the compute parties (documented leakage) and is part of
+//!   the result (`nobs`).
 //! - Design columns: `intercept` (if asked), then each covariate in the order given: a
 //!   numeric column as is, a categorical column as one 0/1 indicator per level but the
 //!   first, named `column[T.level]` (statsmodels' treatment coding).

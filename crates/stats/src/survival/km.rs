@@ -17,7 +17,7 @@
 //!   dot products with comparison indicators.
 //!
 //! Cells (group × grid time) with fewer than `min_cell` at risk are suppressed inside MPC
-//! ([`crate::disclosure::suppress`]) before anything is opened.
+//! ([`crate::disclosure::suppress`]) before anything is sealed.
 //!
 //! # What the compute parties learn
 //!
