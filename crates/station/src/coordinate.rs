@@ -619,7 +619,8 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
 }
 
 /// Each recipient's documents: the analyses naming that recipient, without the stations'
-/// local data reports (those are for their owners only).
+/// local data reports (those are for their owners only), and the linkage counts only as
+/// the study and every station's policy allow ([`tessera_study::counts`]).
 fn documents(study: &Study, out: &StudyOutput) -> Vec<(String, ResultDocs)> {
     study
         .recipients
@@ -628,6 +629,7 @@ fn documents(study: &Study, out: &StudyOutput) -> Vec<(String, ResultDocs)> {
             let mut mine = out.clone();
             mine.analyses.retain(|a| a.recipients.contains(&r.name));
             mine.data.clear();
+            mine.linkage = tessera_study::counts::for_recipients(study, &mine.linkage);
             let docs = ResultDocs {
                 json: tessera_study::render::json(&mine),
                 text: tessera_study::render::text(&mine),

@@ -9,9 +9,11 @@
 //! - [`run`]: runs a whole study with the three compute parties on this machine (threads,
 //!   in memory or over loopback TCP): sharing, linkage, the linked table, the analyses.
 //! - [`render`]: the results as text tables or one JSON document.
+//! - [`counts`]: which linkage counts reach the recipients of a run across stations.
 //!
 //! The file format is documented in `docs/study.md`.
 
+pub mod counts;
 pub mod data;
 pub mod distributed;
 pub mod error;

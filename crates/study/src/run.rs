@@ -42,6 +42,7 @@ use tessera_net::tcp::{connect_with_listener, TcpConfig};
 use tessera_net::{memory, Endpoint, Stats};
 use tessera_stats::{Frame, Output, Schema, StatsError};
 
+use crate::counts::Count;
 use crate::data::{self, DataReport, DataTable};
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
@@ -125,15 +126,20 @@ pub struct PartyInfo {
     pub data: bool,
 }
 
-/// Public facts of the linkage.
+/// Public facts of the linkage (what recipients of a run across stations see of them:
+/// [`crate::counts::for_recipients`]).
 #[derive(Clone, Debug, Serialize)]
 pub struct LinkageInfo {
     /// Key components.
     pub key: Vec<String>,
-    /// Rows each data party shared (after dropping missing and duplicate keys), study order.
+    /// Rows each data party shared (after dropping missing and duplicate keys), study order;
+    /// empty when withheld.
     pub rows: Vec<PartyRows>,
+    /// Whether the per-party rows were withheld from this copy (a run across stations
+    /// whose study does not ask for them: [`crate::counts`]).
+    pub rows_withheld: bool,
     /// Rows of the linked table (with one data party: its rows).
-    pub intersection: usize,
+    pub intersection: Count,
 }
 
 /// Rows of one data party.
@@ -142,7 +148,7 @@ pub struct PartyRows {
     /// The data party.
     pub party: String,
     /// Rows it shared.
-    pub rows: usize,
+    pub rows: Count,
 }
 
 /// A data owner's local report: its dataset and its linkage keys.
@@ -639,10 +645,11 @@ pub(crate) fn output(
                 .zip(&first.rows)
                 .map(|(d, &rows)| PartyRows {
                     party: d.party.clone(),
-                    rows,
+                    rows: Count::Exact(rows),
                 })
                 .collect(),
-            intersection: first.intersection,
+            rows_withheld: false,
+            intersection: Count::Exact(first.intersection),
         },
         analyses,
         data: reports,
