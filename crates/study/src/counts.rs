@@ -110,3 +110,78 @@ pub fn for_recipients(study: &Study, linkage: &LinkageInfo) -> LinkageInfo {
         intersection: under(linkage.intersection),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example study with the replacements `edits`.
+    fn example(edits: &[(&str, &str)]) -> Study {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/survival/study.toml");
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{from}");
+            text = text.replace(from, to);
+        }
+        crate::validate::parse("study.toml", &text, p.parent().unwrap()).unwrap()
+    }
+
+    fn linkage(rows: [usize; 2], intersection: usize) -> LinkageInfo {
+        LinkageInfo {
+            key: vec!["patient_id".into()],
+            rows: ["registry", "gp"]
+                .iter()
+                .zip(rows)
+                .map(|(p, n)| PartyRows {
+                    party: p.to_string(),
+                    rows: Count::Exact(n),
+                })
+                .collect(),
+            rows_withheld: false,
+            intersection: Count::Exact(intersection),
+        }
+    }
+
+    /// Issue 12's reproduction: `1800 rows -> 1700 linked` against `1799 -> 1699` told
+    /// whether one patient is in the registry. Without `[disclosure] counts` recipients see
+    /// no station's rows; the linked size, every analysis' n, stays.
+    #[test]
+    fn per_station_rows_are_withheld_unless_asked_for() {
+        let s = example(&[]);
+        assert!(!s.counts);
+        for (rows, n) in [([1800, 1900], 1700), ([1799, 1900], 1699)] {
+            let l = for_recipients(&s, &linkage(rows, n));
+            assert!(l.rows.is_empty() && l.rows_withheld);
+            assert_eq!(l.intersection, n);
+            let json = serde_json::to_value(&l).unwrap();
+            assert_eq!(json["rows"], serde_json::json!([]));
+        }
+    }
+
+    /// With counts allowed, every count below `min_cell` (the study's, else 10) is shown
+    /// only as below it, the linked size too.
+    #[test]
+    fn allowed_counts_are_shown_above_min_cell_only() {
+        let s = example(&[
+            ("[disclosure]\n", "[disclosure]\ncounts = true\n"),
+            ("min_cell = 10", "min_cell = 20"),
+        ]);
+        assert_eq!(floor(&s), 20);
+        let l = for_recipients(&s, &linkage([1800, 19], 7));
+        assert!(!l.rows_withheld);
+        assert_eq!(l.rows[0].rows, 1800);
+        assert_eq!(l.rows[1].rows, Count::Below(20));
+        assert_eq!(l.intersection, Count::Below(20));
+        let json = serde_json::to_value(&l).unwrap();
+        assert_eq!(json["rows"][0]["rows"], 1800);
+        assert_eq!(json["rows"][1]["rows"], "<20");
+        assert_eq!(json["intersection"], "<20");
+        assert_eq!(l.intersection.to_string(), "< 20");
+        // Without counts, a small linked size is suppressed as well (the default floor, 10,
+        // when the study sets no min_cell).
+        let l = for_recipients(&example(&[("min_cell = 10\n", "")]), &linkage([1800, 1900], 9));
+        assert_eq!(l.intersection, Count::Below(10));
+        assert_eq!(l.intersection.exact(), None);
+    }
+}
