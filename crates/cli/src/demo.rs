@@ -464,8 +464,8 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     }
     println!(
         "\nthe researcher fetches the results from the registry with their certificate:\n\
-         {} linked records; each station's own row count is withheld (the study does not \
-         ask for it and no policy allows it) ({mpc_secs:.1} s since the start)\n",
+         linked {} records ({mpc_secs:.1} s since the start); each station's own row count \
+         is withheld: the study does not ask for it, and no policy allows it\n",
         doc["linkage"]["intersection"],
     );
     let (study, pooled) = pooled(&setup.dir)?;

@@ -452,9 +452,10 @@ fn a_study_cannot_change_how_a_station_reads_its_data() {
     );
     assert_eq!(code, Some(2), "{text}");
     assert!(
-        text.contains("[data.registry] field missing: a station reads its data as its steward \
-                       configured it")
-            && text.contains("station.toml ([sources.NAME] missing)"),
+        text.contains(
+            "[data.registry] field missing: a station reads its data as its steward \
+                       configured it"
+        ) && text.contains("station.toml ([sources.NAME] missing)"),
         "{text}"
     );
     let (code, text) = submit(
@@ -484,7 +485,10 @@ fn a_study_cannot_change_how_a_station_reads_its_data() {
     // A key normalised otherwise than the station's configuration.
     let (code, text) = submit(
         "key-norm",
-        without_age(&base).replace("normalise = [\"trim\", \"casefold\"]", "normalise = [\"trim\"]"),
+        without_age(&base).replace(
+            "normalise = [\"trim\", \"casefold\"]",
+            "normalise = [\"trim\"]",
+        ),
     );
     assert_eq!(code, Some(3), "{text}");
     assert!(
@@ -498,7 +502,11 @@ fn a_study_cannot_change_how_a_station_reads_its_data() {
 
     // Three refusals audited at the registry, the invalid studies not at all; nothing ran.
     let kinds = c.audit("registry");
-    assert_eq!(kinds.iter().filter(|k| *k == "refused").count(), 3, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "refused").count(),
+        3,
+        "{kinds:?}"
+    );
     assert_eq!(
         kinds.iter().filter(|k| *k == "study_received").count(),
         3,

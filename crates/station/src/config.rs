@@ -1097,9 +1097,11 @@ max_covariates = 3
         let read = "file = \"registry.csv\"\ndelimiter = \";\"\nmissing = [\"-\"]";
         let keys = "\n[sources.cases.keys.nhs]\nnormalise = [\"digits_only\", \"date\"]\n\
                     date_order = \"year_first\"\n\n[sources.warehouse]";
-        let text = good()
-            .replace("file = \"registry.csv\"", read)
-            .replacen("\n[sources.warehouse]", keys, 1);
+        let text = good().replace("file = \"registry.csv\"", read).replacen(
+            "\n[sources.warehouse]",
+            keys,
+            1,
+        );
         let c = check("read", &text).unwrap();
         let SourceKind::Csv {
             delimiter, missing, ..
@@ -1107,7 +1109,10 @@ max_covariates = 3
         else {
             panic!("{:?}", c.sources[0].kind)
         };
-        assert_eq!((*delimiter, missing.as_slice()), (b';', &["-".to_string()][..]));
+        assert_eq!(
+            (*delimiter, missing.as_slice()),
+            (b';', &["-".to_string()][..])
+        );
         assert_eq!(
             c.sources[0].key_steps("nhs"),
             Some(&[Norm::DigitsOnly, Norm::Date(DateOrder::YearFirstOnly)][..])

@@ -101,8 +101,8 @@ fn key_columns_follow_the_column_rules() {
     let dir = folder("agekey");
     let r = reasons(station(&dir, &p).evaluate(&study(&dir, &s)));
     assert!(
-        r.iter().any(|x| x
-            == "disallowed_columns: key column `age` of data.registry may not be used"),
+        r.iter()
+            .any(|x| x == "disallowed_columns: key column `age` of data.registry may not be used"),
         "{r:?}"
     );
     assert!(
@@ -144,10 +144,12 @@ fn key_normalisation_must_be_the_stations() {
     let r = reasons(cfg.evaluate(&study(&dir, STUDY)));
     assert_eq!(
         r,
-        ["key_normalisation: the study normalises linkage key `patient_id` (column \
+        [
+            "key_normalisation: the study normalises linkage key `patient_id` (column \
           `patient_id` of data.registry) as [], but this station normalises it as [trim, \
           casefold] (station.toml [sources.cases.keys.patient_id]); every station must \
-          normalise a key alike, so the study must state this station's steps"]
+          normalise a key alike, so the study must state this station's steps"
+        ]
     );
     let same = STUDY.replace(
         "key = [{ name = \"patient_id\" }]",
@@ -169,8 +171,10 @@ fn key_normalisation_must_be_the_stations() {
     );
     let r = reasons(cfg.evaluate(&study(&dir, &day_first)));
     assert!(
-        r[0].contains("as [date (day_first)], but this station normalises it as [date \
-                       (month_first)]"),
+        r[0].contains(
+            "as [date (day_first)], but this station normalises it as [date \
+                       (month_first)]"
+        ),
         "{r:?}"
     );
 }
@@ -181,7 +185,13 @@ fn key_normalisation_must_be_the_stations() {
 #[test]
 fn counts_for_recipients_need_consent() {
     let s = STUDY.replace("min_rows = 100", "min_rows = 100\ncounts = true");
-    refused_by(POLICY, &s, "counts", "allow_counts", "[disclosure] counts = true");
+    refused_by(
+        POLICY,
+        &s,
+        "counts",
+        "allow_counts",
+        "[disclosure] counts = true",
+    );
     let dir = folder("counts-ok");
     let cfg = station(&dir, &format!("{POLICY}allow_counts = true\n"));
     assert!(matches!(

@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(l.intersection.to_string(), "< 20");
         // Without counts, a small linked size is suppressed as well (the default floor, 10,
         // when the study sets no min_cell).
-        let l = for_recipients(&example(&[("min_cell = 10\n", "")]), &linkage([1800, 1900], 9));
+        let l = for_recipients(
+            &example(&[("min_cell = 10\n", "")]),
+            &linkage([1800, 1900], 9),
+        );
         assert_eq!(l.intersection, Count::Below(10));
         assert_eq!(l.intersection.exact(), None);
     }

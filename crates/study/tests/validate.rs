@@ -514,7 +514,8 @@ fn at_a_station_service_a_study_cannot_say_how_data_is_read() {
         // The local runner reads with them.
         let local = check(&text).unwrap();
         assert!(
-            local.data[0].missing.contains(&"P100110".to_string()) || local.data[1].delimiter == b';'
+            local.data[0].missing.contains(&"P100110".to_string())
+                || local.data[1].delimiter == b';'
         );
         // Every station refuses them, whichever party's dataset they are for.
         for me in ["a", "b", "h"] {
@@ -523,8 +524,9 @@ fn at_a_station_service_a_study_cannot_say_how_data_is_read() {
             let want = format!("study.toml:{}:", line_of(&text, &format!("{field} = ")));
             assert!(msg.starts_with(&want), "expected {want} in: {msg}");
             assert!(
-                msg.contains(&format!("field {field}: a station reads its data as its steward configured it"))
-                    && msg.contains(&format!("station.toml ([sources.NAME] {field})")),
+                msg.contains(&format!(
+                    "field {field}: a station reads its data as its steward configured it"
+                )) && msg.contains(&format!("station.toml ([sources.NAME] {field})")),
                 "{msg}"
             );
             assert!(!msg.contains("P100110"), "a value was printed: {msg}");
