@@ -6,7 +6,9 @@
 //! killed in the middle of the computation. Every failure ends with a reason at every
 //! station, an audit entry, and nothing revealed. One station's data comes from the real
 //! PostgreSQL test server (scripts/postgres.sh) when it is running; a fourth station takes
-//! part as an outside data party.
+//! part as an outside data party. A study cannot change how a station reads its data
+//! (missing tokens, delimiters, key columns and their normalisation), and each station's
+//! row count reaches the recipient only where every station allows it.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -299,7 +301,12 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
         ],
     );
     assert!(o.status.success(), "{}", out(&o));
-    assert!(fs::read_to_string(&html).unwrap().contains("<svg"));
+    let report = fs::read_to_string(&html).unwrap();
+    assert!(report.contains("<svg"));
+    assert!(
+        report.contains("rows per data station withheld"),
+        "{report}"
+    );
     // The status shows every station finished (once the registry has asked them again).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -513,6 +520,73 @@ fn a_study_cannot_change_how_a_station_reads_its_data() {
         "{kinds:?}"
     );
     assert!(!kinds.iter().any(|k| k == "run_started" || k == "revealed"));
+}
+
+/// Each data station's row count reaches the recipient only where the study asks for it
+/// (`[disclosure] counts = true`) and every station's policy allows it (`allow_counts`): a
+/// station that does not allow it refuses the study by that rule, and it stops everywhere.
+#[test]
+fn per_station_counts_reach_the_recipient_only_where_every_station_allows_them() {
+    let ask = |dir: &Path, allowing: &[&str]| {
+        edit(
+            dir,
+            "researcher/study.toml",
+            "[disclosure]\n",
+            "[disclosure]\ncounts = true\n",
+        );
+        for s in allowing {
+            edit(
+                dir,
+                &format!("{s}/station.toml"),
+                "[policy]\n",
+                "[policy]\nallow_counts = true\n",
+            );
+        }
+    };
+    // The institute (the helper) does not allow them: refused there, stopped everywhere.
+    let dir = prepare("counts-refused");
+    ask(&dir, &["registry", "gp"]);
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    let st = c.wait_run("registry", &["stopped"], 30);
+    let why = st["run"]["reason"].as_str().unwrap();
+    assert!(
+        why.contains(
+            "station institute refused: allow_counts: the study shows each data \
+                      station's row count to its recipients"
+        ),
+        "{why}"
+    );
+    assert!(!c.audit("registry").iter().any(|k| k == "revealed"));
+    drop(c);
+
+    // Every station allows them: the recipient sees each station's rows.
+    let dir = prepare("counts");
+    ask(&dir, &STATIONS);
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("registry", &["finished"], 60);
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json", "--wait", "30"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["linkage"]["rows"],
+        serde_json::json!([
+            { "party": "registry", "rows": 1800 },
+            { "party": "gp", "rows": 1900 }
+        ]),
+        "{doc}"
+    );
+    assert_eq!(doc["linkage"]["rows_withheld"], false);
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    // The owners' data-quality counts still stay with them.
+    assert!(doc["data"].as_array().is_none_or(|d| d.is_empty()), "{doc}");
 }
 
 /// A study naming a station the registry does not trust is refused on submission; a station
