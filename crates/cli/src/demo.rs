@@ -455,26 +455,47 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     }
     let mpc_secs = start_time.elapsed().as_secs_f64();
 
-    // The researcher fetches the results.
-    let (status, doc) = get(&registry, "/studies/tessera-demo/results?format=json", &[])?;
-    if status != 200 {
-        return Err(format!(
-            "the results could not be fetched ({status}): {doc}"
-        ));
-    }
+    // The researcher fetches the shares from the three compute stations and reconstructs.
+    let creds = tessera_station::recipient::Credentials {
+        identity: Some(&me),
+        ..Default::default()
+    };
+    let fetch_start = Instant::now();
+    let fetched = tessera_station::recipient::fetch(
+        "tessera-demo",
+        &format!("127.0.0.1:{}", setup.api[0]),
+        tessera_net::identity::parse_fingerprint(&setup.fps[0]).map_err(|e| e.to_string())?,
+        &creds,
+        Duration::from_secs(60),
+    )?;
+    let (output, delivered) = match fetched {
+        tessera_station::recipient::Fetched::Results(o, d) => (o, d),
+        tessera_station::recipient::Fetched::Answer(name, status, body) => {
+            return Err(format!(
+                "the results could not be fetched from {name} ({status}): {body}"
+            ))
+        }
+    };
+    let fetch_secs = fetch_start.elapsed().as_secs_f64();
+    let doc = serde_json::to_value(&*output).map_err(|e| e.to_string())?;
+    let bytes: Vec<String> = delivered
+        .bytes
+        .iter()
+        .map(|(s, b)| format!("{s} {:.1} kB", *b as f64 / 1000.0))
+        .collect();
     println!(
-        "\nthe researcher fetches the results from the registry with their certificate:\n\
-         linked {} records ({mpc_secs:.1} s since the start); each station's own row count \
-         is withheld: the study does not ask for it, and no policy allows it\n",
+        "\nthe researcher fetches the shares of the results from the three compute stations \
+         with their certificate\n({}; {fetch_secs:.2} s) and reconstructs them: no station \
+         ever held a result.\nlinked {} records ({mpc_secs:.1} s since the start); each \
+         station's own row count is withheld: the study does not ask for it, and no policy \
+         allows it\n",
+        bytes.join(", "),
         doc["linkage"]["intersection"],
     );
     let (study, pooled) = pooled(&setup.dir)?;
     compare(&study, &doc, &pooled)?;
-    let html = registry
-        .request("GET", "/studies/tessera-demo/results?format=html", &[], &[])
-        .map_err(|e| e.to_string())?;
     let report = dir.join("report.html");
-    std::fs::write(&report, &html.body)
+    std::fs::write(&report, tessera_study::report::html(&output))
         .map_err(|e| format!("cannot write {}: {e}", report.display()))?;
 
     // What the registry recorded.

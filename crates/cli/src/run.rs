@@ -6,7 +6,9 @@
 //! With `--as NAME --identity DIR` this process is only compute station NAME: it reads
 //! only its own dataset and connects to the two other compute stations over TLS, at the
 //! addresses and pinned to the certificate fingerprints the study lists (each station runs
-//! the same command with its own name and identity).
+//! the same command with its own name and identity). It ends with its *shares* of the
+//! results (`--json` prints them, `--out DIR` writes `DIR/shares-NAME.json`); `tessera study
+//! open` reconstructs the results from the three stations' shares.
 //!
 //! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no
@@ -112,7 +114,13 @@ pub fn main(args: &RunArgs) -> ExitCode {
     };
     let result = match (&args.as_party, &args.identity) {
         (Some(me), Some(dir)) => match Identity::load(dir) {
-            Ok(id) => tessera_study::distributed::run_party(&study, me, &id, &opts),
+            Ok(id) => {
+                return station_part(
+                    args,
+                    me,
+                    tessera_study::distributed::run_party(&study, me, &id, &opts),
+                )
+            }
             Err(e) => {
                 eprintln!("tessera: identity {}: {e}", dir.display());
                 return ExitCode::from(2);
@@ -150,4 +158,44 @@ pub fn main(args: &RunArgs) -> ExitCode {
         code = ExitCode::FAILURE;
     }
     code
+}
+
+/// The end of one compute station's part (`--as NAME`): its shares of the results, which it
+/// cannot open. Printed as JSON (`--json`: with its own data report and costs), or written
+/// to `--out DIR/shares-NAME.json`; `tessera study open` reconstructs the results from the
+/// three stations' files.
+fn station_part(
+    args: &RunArgs,
+    me: &str,
+    result: Result<tessera_study::distributed::PartyOutput, StudyError>,
+) -> ExitCode {
+    let out = match result {
+        Ok(o) => o,
+        Err(e) => return fail(&e),
+    };
+    let shares = out.shares.to_json();
+    if let Some(dir) = &args.out {
+        let p = dir.join(format!("shares-{me}.json"));
+        if let Err(e) = std::fs::write(&p, &shares) {
+            eprintln!("tessera: cannot write {}: {e}", p.display());
+            return ExitCode::FAILURE;
+        }
+        eprintln!("{me}'s shares of the results written to {}", p.display());
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "shares": serde_json::from_str::<serde_json::Value>(&shares).unwrap_or_default(),
+            "data": out.data,
+            "cost": out.cost,
+        });
+        println!("{doc}");
+    } else {
+        println!(
+            "{me} holds its shares of {} analyses (it cannot open them); the recipients \
+             reconstruct the results from the three stations' shares with \
+             `tessera study open shares-*.json`",
+            out.shares.analyses.len()
+        );
+    }
+    ExitCode::SUCCESS
 }

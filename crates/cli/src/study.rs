@@ -1,8 +1,10 @@
 //! The researcher's commands against a station's HTTPS API (`tessera station serve`):
 //! `tessera study submit STUDY --to ADDR --pin FP` sends a study file, `tessera study status
 //! ID --at ADDR --pin FP` shows its state at that station and at the others, and `tessera
-//! study results ID --at ADDR --pin FP --identity DIR | --token TOKEN` fetches the results as
-//! a table, JSON or the HTML report.
+//! study results ID --at ADDR --pin FP --identity DIR | --token TOKEN` fetches the shares of
+//! the results from the three compute stations (the one at `ADDR` names the other two),
+//! checks them against each other, reconstructs them here and prints a table, JSON or the
+//! HTML report: no station ever holds a result.
 //!
 //! Every connection is TLS 1.3 pinned to the station's certificate fingerprint (`--pin`, as
 //! the study's `[parties.NAME] fingerprint` or `tessera init` gives it); `--identity`
@@ -21,7 +23,8 @@ use std::time::{Duration, Instant};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
 use tessera_net::identity::{parse_fingerprint, Fingerprint, Identity};
-use tessera_station::client::{Answer, Client};
+use tessera_station::client::Client;
+use tessera_station::recipient::{self, Credentials, Fetched};
 
 /// Arguments of `tessera study`.
 #[derive(Args, Debug)]
@@ -78,10 +81,11 @@ pub enum StudyCommand {
         at: String,
         #[command(flatten)]
         station: StationAddr,
-        /// A token the station's steward issued (`tessera station token`), instead of a
-        /// certificate.
+        /// A token a station's steward issued (`tessera station token`), instead of a
+        /// certificate: `TOKEN` for the station at `--at`, `STATION=TOKEN` for another compute
+        /// station (results need the shares of all three; repeat the option).
         #[arg(long, value_name = "TOKEN")]
-        token: Option<String>,
+        token: Vec<String>,
         /// What to print or write.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -92,6 +96,19 @@ pub enum StudyCommand {
         /// approved or computed.
         #[arg(long, value_name = "SECONDS", default_value_t = 0)]
         wait: u64,
+    },
+    /// Reconstruct results from the three compute stations' shares files (as `tessera run
+    /// --as NAME --out DIR` writes them): checked against each other, then opened here.
+    Open {
+        /// The three `shares-NAME.json` files, in any order.
+        #[arg(num_args = 3, required = true)]
+        files: Vec<PathBuf>,
+        /// What to print or write.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -104,16 +121,6 @@ pub enum Format {
     Json,
     /// The HTML report with the Kaplan–Meier curves.
     Html,
-}
-
-impl Format {
-    fn query(self) -> &'static str {
-        match self {
-            Format::Table => "text",
-            Format::Json => "json",
-            Format::Html => "html",
-        }
-    }
 }
 
 /// A client for `addr` with the pin and identity given.
@@ -158,15 +165,8 @@ pub fn main(args: &StudyArgs) -> ExitCode {
             format,
             out,
             wait,
-        } => results(
-            id,
-            at,
-            station,
-            token.as_deref(),
-            *format,
-            out.as_deref(),
-            *wait,
-        ),
+        } => results(id, at, station, token, *format, out.as_deref(), *wait),
+        StudyCommand::Open { files, format, out } => open_files(files, *format, out.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -293,70 +293,114 @@ fn results(
     id: &str,
     at: &str,
     station: &StationAddr,
-    token: Option<&str>,
+    tokens: &[String],
     format: Format,
     out: Option<&Path>,
     wait: u64,
 ) -> Result<ExitCode, String> {
-    let c = client(at, station)?;
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = Vec::new();
-    if let Some(a) = &auth {
-        headers.push(("Authorization", a.as_str()));
+    let identity = station
+        .identity
+        .as_deref()
+        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
+        .transpose()?;
+    let mut creds = Credentials {
+        identity: identity.as_ref(),
+        ..Credentials::default()
+    };
+    for t in tokens {
+        match t.split_once('=') {
+            Some((name, tok)) if !name.is_empty() && !name.contains(' ') => {
+                creds.tokens.insert(name.to_string(), tok.to_string());
+            }
+            _ => creds.token = Some(t.clone()),
+        }
     }
-    let path = format!("/studies/{id}/results?format={}", format.query());
+    let pin = read_pin(&station.pin)?;
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut shown = String::new();
-    let a: Answer = loop {
-        let a = c
-            .request("GET", &path, &headers, &[])
-            .map_err(|e| e.to_string())?;
-        let state = a.json()["state"].as_str().unwrap_or("").to_string();
-        if a.status == 409 && still_going(&state) && Instant::now() < deadline {
-            // Show what the station is doing, on a terminal.
-            if std::io::stderr().is_terminal() {
-                let st = c
-                    .request("GET", &format!("/studies/{id}"), &[], &[])
-                    .map(|a| a.json())
-                    .unwrap_or_default();
-                let line = format!("{state}{}", progress_text(&st["progress"]));
-                if shown != line {
-                    eprint!("\r\x1b[K{id}: {line}");
-                    shown = line;
+    let fetched = loop {
+        let f = recipient::fetch(id, at, pin, &creds, Duration::from_secs(60))?;
+        if let Fetched::Answer(_, 409, body) = &f {
+            let state = body["state"].as_str().unwrap_or("").to_string();
+            if still_going(&state) && Instant::now() < deadline {
+                // Show what the station is doing, on a terminal.
+                if std::io::stderr().is_terminal() {
+                    let st = client(at, station)?
+                        .request("GET", &format!("/studies/{id}"), &[], &[])
+                        .map(|a| a.json())
+                        .unwrap_or_default();
+                    let line = format!("{state}{}", progress_text(&st["progress"]));
+                    if shown != line {
+                        eprint!("\r\x1b[K{id}: {line}");
+                        shown = line;
+                    }
                 }
+                std::thread::sleep(Duration::from_millis(300));
+                continue;
             }
-            std::thread::sleep(Duration::from_millis(300));
-            continue;
         }
         if !shown.is_empty() {
             eprintln!();
         }
-        break a;
+        break f;
     };
-    match a.status {
-        200 => {
-            match out {
-                Some(f) => {
-                    std::fs::write(f, &a.body).map_err(|e| format!("{}: {e}", f.display()))?;
-                    eprintln!("results of study {id} written to {}", f.display());
-                }
-                None => print!("{}", a.text()),
-            }
+    match fetched {
+        Fetched::Results(output, _) => {
+            write_results(&output, format, out, id)?;
             Ok(ExitCode::SUCCESS)
         }
-        409 => {
-            let body = a.json();
-            eprintln!("tessera: {}", message(&body));
+        Fetched::Answer(name, 409, body) => {
+            eprintln!("tessera: station {name}: {}", message(&body));
             if let Some(r) = body["reason"].as_str() {
                 eprintln!("  {r}");
             }
             let state = body["state"].as_str().unwrap_or("");
             Ok(ExitCode::from(if still_going(state) { 2 } else { 3 }))
         }
-        401 | 403 | 404 => {
-            eprintln!("tessera: {}", message(&a.json()));
+        Fetched::Answer(name, 401 | 403 | 404, body) => {
+            eprintln!("tessera: station {name}: {}", message(&body));
             Ok(ExitCode::from(2))
         }
-        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
+        Fetched::Answer(name, s, body) => {
+            Err(format!("station {name} answered {s}: {}", message(&body)))
+        }
     }
+}
+
+/// Prints or writes reconstructed results in `format`.
+fn write_results(
+    output: &tessera_study::StudyOutput,
+    format: Format,
+    out: Option<&Path>,
+    id: &str,
+) -> Result<(), String> {
+    let doc = match format {
+        Format::Table => tessera_study::render::text(output),
+        Format::Json => tessera_study::render::json(output),
+        Format::Html => tessera_study::report::html(output),
+    };
+    match out {
+        Some(f) => {
+            std::fs::write(f, &doc).map_err(|e| format!("{}: {e}", f.display()))?;
+            eprintln!("results of study {id} written to {}", f.display());
+        }
+        None => print!("{doc}"),
+    }
+    Ok(())
+}
+
+/// `tessera study open FILE FILE FILE`: results from three stations' shares files.
+fn open_files(files: &[PathBuf], format: Format, out: Option<&Path>) -> Result<ExitCode, String> {
+    let mut parts = Vec::with_capacity(files.len());
+    for f in files {
+        let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let part =
+            tessera_study::deliver::StationShares::from_json(&text, &f.display().to_string())
+                .map_err(|e| e.to_string())?;
+        parts.push(part);
+    }
+    let output = tessera_study::deliver::open(parts).map_err(|e| e.to_string())?;
+    let id = output.study.id.clone();
+    write_results(&output, format, out, &id)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -273,8 +273,9 @@ fn a_study_runs_across_three_stations_over_tls() {
         .collect();
     let local: serde_json::Value =
         serde_json::from_slice(&run(&["--json"], &example()).stdout).unwrap();
+    let mut files = Vec::new();
     for (doc, n) in docs.iter().zip(names) {
-        assert_eq!(doc["linkage"], local["linkage"], "{n}");
+        assert_eq!(doc["shares"]["linkage"], local["linkage"], "{n}");
         // Only its own dataset: the helper has none.
         let own: Vec<&str> = doc["data"]
             .as_array()
@@ -284,24 +285,49 @@ fn a_study_runs_across_three_stations_over_tls() {
             .collect();
         assert_eq!(own, if n == "institute" { vec![] } else { vec![n] });
         assert_eq!(doc["cost"].as_array().unwrap().len(), 1);
-        // The same opened results as on one machine (fresh randomness: fixed-point noise).
-        let lr = |d: &serde_json::Value| d["analyses"][1]["result"]["chi_square"].as_f64().unwrap();
-        assert!((lr(doc) - lr(&local)).abs() < 1e-5 * lr(&local));
-        let coefs = |d: &serde_json::Value| -> Vec<f64> {
-            d["analyses"][2]["result"]["rows"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| r["coef"].as_f64().unwrap())
-                .collect()
-        };
-        for (a, b) in coefs(doc).iter().zip(coefs(&local)) {
-            assert!((a - b).abs() < 1e-5, "{n}: {a} vs {b}");
+        // A station ends with shares it cannot open: no result in what it printed.
+        for a in doc["shares"]["analyses"].as_array().unwrap() {
+            assert!(a.get("result").is_none(), "{n}: {a}");
+            assert!(a["shares"].is_string(), "{n}: {a}");
         }
+        let f = dir.join(format!("shares-{n}.json"));
+        fs::write(&f, doc["shares"].to_string()).unwrap();
+        files.push(f);
     }
-    // All three stations opened exactly the same values.
-    assert_eq!(docs[0]["analyses"], docs[1]["analyses"]);
-    assert_eq!(docs[1]["analyses"], docs[2]["analyses"]);
+    // The recipient reconstructs from the three stations' shares: the same results as on
+    // one machine (fresh randomness: fixed-point noise).
+    let opened = Command::new(EXE)
+        .args(["study", "open"])
+        .args(&files)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&opened.stdout).unwrap();
+    let lr = |d: &serde_json::Value| d["analyses"][1]["result"]["chi_square"].as_f64().unwrap();
+    assert!((lr(&doc) - lr(&local)).abs() < 1e-5 * lr(&local));
+    let coefs = |d: &serde_json::Value| -> Vec<f64> {
+        d["analyses"][2]["result"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["coef"].as_f64().unwrap())
+            .collect()
+    };
+    for (a, b) in coefs(&doc).iter().zip(coefs(&local)) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    // Two stations' shares are not enough.
+    let two = Command::new(EXE)
+        .args(["study", "open"])
+        .args(&files[..2])
+        .output()
+        .unwrap();
+    assert!(!two.status.success());
     // A station with another station's identity is refused before connecting.
     let wrong = Command::new(EXE)
         .arg("run")

@@ -85,11 +85,17 @@ impl Cluster {
             pins: Vec::new(),
         };
         for &s in names {
+            // The station's own log, kept for the tests that read what a station shows.
+            let log = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(s).join("stderr.log"))
+                .unwrap();
             let mut child = Command::new(EXE)
                 .args(["station", "serve", "--run-timeout", "60", "--config"])
                 .arg(dir.join(s).join("station.toml"))
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
+                .stderr(Stdio::from(log))
                 .spawn()
                 .unwrap();
             let mut out = BufReader::new(child.stdout.take().unwrap());
@@ -335,7 +341,32 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
         .unwrap();
     assert!(t.status.success(), "{}", out(&t));
     let token = String::from_utf8_lossy(&t.stdout).trim().to_string();
+    // The results need the shares of all three compute stations: the registry's token
+    // alone gets the registry's shares, and the GP refuses the caller without credentials.
     let o = c.researcher(&["results", ID], &["--token", &token]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(out(&o).contains("station gp"), "{}", out(&o));
+    let issue = |station: &str| {
+        let t = Command::new(EXE)
+            .args(["station", "token", ID, "researcher", "--config"])
+            .arg(dir.join(station).join("station.toml"))
+            .output()
+            .unwrap();
+        assert!(t.status.success(), "{}", out(&t));
+        format!("{station}={}", String::from_utf8_lossy(&t.stdout).trim())
+    };
+    let (gp_token, institute_token) = (issue("gp"), issue("institute"));
+    let o = c.researcher(
+        &["results", ID],
+        &[
+            "--token",
+            &token,
+            "--token",
+            &gp_token,
+            "--token",
+            &institute_token,
+        ],
+    );
     assert!(o.status.success(), "{}", out(&o));
     let o = c.researcher(&["results", ID], &["--token", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(2));
@@ -988,7 +1019,168 @@ fn a_recipient_allowed_by_name_only_needs_a_token() {
         .output()
         .unwrap();
     let token = String::from_utf8_lossy(&t.stdout).trim().to_string();
-    let o = c.researcher(&["results", ID], &["--token", &token]);
+    // The token for the registry; the certificate for the GP and the institute, whose
+    // policies allow the recipient by fingerprint.
+    let o = c.researcher(
+        &["results", ID],
+        &["--token", &token, "--identity", &c.me()],
+    );
     assert!(o.status.success(), "{}", out(&o));
     assert!(out(&o).contains("km_by_statin"));
+}
+
+/// Every number of `doc` (the reconstructed results) that is distinctive enough to find in
+/// a file: at least six significant digits, written as Rust and JSON write them.
+fn result_numbers(doc: &Value, out: &mut Vec<String>) {
+    match doc {
+        Value::Number(n) => {
+            if let Some(x) = n.as_f64() {
+                let t = x.abs().to_string();
+                let digits = t.chars().filter(|c| c.is_ascii_digit()).count();
+                if x.fract() != 0.0 && digits >= 8 {
+                    out.push(t);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| result_numbers(v, out)),
+        Value::Object(o) => o.values().for_each(|v| result_numbers(v, out)),
+        _ => {}
+    }
+}
+
+/// No compute station holds a result: after a finished study, none of the reconstructed
+/// values (coefficients, survival, test statistics) is in any station's database, log or
+/// API answers; what a station serves a recipient is its shares only, and the results need
+/// all three stations.
+#[test]
+fn no_compute_station_sees_or_stores_a_result() {
+    let dir = prepare("noresult");
+    let mut c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    for s in STATIONS {
+        c.wait_run(s, &["finished"], 60);
+    }
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json", "--wait", "30"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut numbers = Vec::new();
+    for a in doc["analyses"].as_array().unwrap() {
+        result_numbers(&a["result"], &mut numbers);
+    }
+    assert!(
+        numbers.len() > 50,
+        "too few values to look for: {numbers:?}"
+    );
+    let me = Identity::load(&dir.join("researcher").join("identity")).unwrap();
+    for s in STATIONS {
+        // What the station shows: to its steward, to the recipient (its shares), its log
+        // and its database file.
+        let auth = c.steward(s);
+        let steward = c.client(s, None);
+        let mut seen = String::new();
+        for path in [
+            format!("/studies/{ID}"),
+            "/audit".to_string(),
+            "/studies".to_string(),
+        ] {
+            seen += &steward
+                .request("GET", &path, &[("Authorization", &auth)], &[])
+                .unwrap()
+                .text();
+        }
+        let mine = c
+            .client(s, Some(&me))
+            .request("GET", &format!("/studies/{ID}/results"), &[], &[])
+            .unwrap();
+        assert_eq!(mine.status, 200, "{s}: {}", mine.text());
+        let body = mine.json();
+        assert!(
+            body["shares"]["analyses"][0]["shares"].is_string(),
+            "{s}: {body}"
+        );
+        assert!(body["shares"]["analyses"][0].get("result").is_none(), "{s}");
+        seen += &mine.text();
+        seen += &fs::read_to_string(dir.join(s).join("stderr.log")).unwrap_or_default();
+        seen += &String::from_utf8_lossy(&fs::read(dir.join(s).join("audit.sqlite")).unwrap());
+        for x in &numbers {
+            assert!(
+                !seen.contains(x.as_str()),
+                "station {s} shows the result value {x}"
+            );
+        }
+    }
+    // One station down: the results cannot be had from the other two.
+    c.kill("institute");
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert!(!o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("institute"), "{}", out(&o));
+}
+
+/// A compute station that alters the shares it stores is named when the recipient fetches
+/// them, and nothing is shown.
+#[test]
+fn an_altered_share_is_detected_and_names_the_station() {
+    let dir = prepare("altered");
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    for s in STATIONS {
+        c.wait_run(s, &["finished"], 60);
+    }
+    let ok = c.researcher(&["results", ID], &["--identity", &c.me(), "--wait", "30"]);
+    assert!(ok.status.success(), "{}", out(&ok));
+    // The GP's operator changes one share of the first analysis in its database.
+    let db = rusqlite::Connection::open(dir.join("gp").join("audit.sqlite")).unwrap();
+    let doc: String = db
+        .query_row(
+            "SELECT shares FROM held_shares WHERE id = ?1 AND recipient = 'researcher'",
+            [ID],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut v: Value = serde_json::from_str(&doc).unwrap();
+    let hex = v["analyses"][0]["shares"].as_str().unwrap().to_string();
+    let last = hex.chars().last().unwrap();
+    let flipped = format!(
+        "{}{}",
+        &hex[..hex.len() - 1],
+        if last == '0' { '1' } else { '0' }
+    );
+    v["analyses"][0]["shares"] = Value::String(flipped);
+    db.execute(
+        "UPDATE held_shares SET shares = ?1 WHERE id = ?2 AND recipient = 'researcher'",
+        [v.to_string(), ID.to_string()],
+    )
+    .unwrap();
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let text = out(&o);
+    assert!(text.contains("held by station gp"), "{text}");
+    assert!(
+        !text.contains("registry altered") && !text.contains("station institute"),
+        "{text}"
+    );
+    assert!(!text.contains("coef"), "{text}");
+    // The GP's own steward sees it too: the stored shares no longer match the digest the
+    // audit chain recorded at the end of the run.
+    let auth = c.steward("gp");
+    let v = c
+        .client("gp", None)
+        .request("GET", "/audit/verify", &[("Authorization", &auth)], &[])
+        .unwrap()
+        .json();
+    assert_eq!(v["intact"], false, "{v}");
+    assert!(
+        v["problems"].to_string().contains("altered after the run"),
+        "{v}"
+    );
+    // The two other stations' logs are intact.
+    c.audit("registry");
+    c.audit("institute");
 }

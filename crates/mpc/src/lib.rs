@@ -15,6 +15,7 @@ pub mod error;
 pub mod fixed;
 pub mod linalg;
 pub mod nonlinear;
+pub mod output;
 pub mod party;
 pub mod poly;
 pub mod prg;
@@ -26,6 +27,7 @@ pub mod testing;
 
 pub use boolean::BShare;
 pub use error::{MpcError, Result};
+pub use output::{reconstruct, Delivery, OutputError, OutputShares};
 pub use party::Party;
 pub use ring::Ring;
 pub use share::AShare;

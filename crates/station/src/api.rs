@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -497,31 +497,17 @@ async fn get_study(
     }
 }
 
-/// The document formats of `GET /studies/{id}/results`.
-const FORMATS: [&str; 3] = ["json", "text", "html"];
-
-/// `GET /studies/{id}/results?format=json|text|html` (a recipient of the study): this
-/// recipient's results; every delivery is audited as `revealed`, one entry per analysis.
+/// `GET /studies/{id}/results` (a recipient of the study): this station's *shares* of the
+/// recipient's results (it holds no result value), and where the other compute stations'
+/// APIs are with their certificate fingerprints, so that the recipient's client can fetch
+/// theirs and reconstruct. Every delivery is audited as `revealed`, one entry per analysis,
+/// with the digest of the document delivered.
 async fn results(
     State(api): Shared,
     ConnectInfo(peer): ConnectInfo<Peer>,
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
-    uri: Uri,
 ) -> Response {
-    let format = uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("format="))
-        .unwrap_or("json")
-        .to_string();
-    if !FORMATS.contains(&format.as_str()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("format `{format}`: one of json, text, html"),
-        );
-    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -602,29 +588,48 @@ async fn results(
         }
         Err(e) => return failure(e),
     };
-    // Audit each analysis delivered, with the result as delivered.
+    // Audit each analysis delivered: shares, bound by the digest of the document.
     let delivered: Value = serde_json::from_str(&docs.json).unwrap_or(Value::Null);
+    let sha = crate::approval::digest(&docs.json);
     let who = match peer.fingerprint {
         Some(fp) if bearer.is_none() => format!("{recipient} (sha256:{})", fingerprint_hex(&fp)),
         _ => format!("{recipient} (token)"),
     };
     for an in delivered["analyses"].as_array().into_iter().flatten() {
         let name = an["name"].as_str().unwrap_or("");
-        let result = json!({ "format": format, "result": an["result"], "error": an["error"] });
+        let what = json!({
+            "delivered": if an["shares"].is_string() { "shares" } else { "refusal" },
+            "shares_sha256": sha,
+            "error": an["error"],
+        });
         if let Err(e) = a
             .log_mut()
-            .revealed(&id, &api.config.name, name, &who, &result)
+            .revealed(&id, &api.config.name, name, &who, &what)
         {
             return failure(StationError::Audit(e));
         }
     }
     drop(a);
-    let (ctype, body) = match format.as_str() {
-        "json" => ("application/json", docs.json),
-        "text" => ("text/plain; charset=utf-8", docs.text),
-        _ => ("text/html; charset=utf-8", docs.html),
-    };
-    ([(header::CONTENT_TYPE, ctype)], body).into_response()
+    // The other compute stations, as this station trusts them (API address, fingerprint).
+    let compute: Vec<Value> = study
+        .compute_parties()
+        .iter()
+        .filter(|n| **n != api.config.name)
+        .filter_map(|n| api.config.trusted.iter().find(|t| t.name == *n))
+        .map(|t| {
+            json!({
+                "station": t.name,
+                "address": t.address,
+                "fingerprint": fingerprint_hex(&t.fingerprint),
+            })
+        })
+        .collect();
+    let body = json!({
+        "station": api.config.name,
+        "shares": delivered,
+        "compute": compute,
+    });
+    Json(body).into_response()
 }
 
 /// Study `id` as received here, validated at this station.

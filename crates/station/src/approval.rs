@@ -394,6 +394,7 @@ impl Approvals {
                 out.push(format!("study {id}: in the audit log but not stored"));
             }
         }
+        out.extend(self.check_held_against_log()?);
         Ok(out)
     }
 }

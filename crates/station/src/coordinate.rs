@@ -25,7 +25,8 @@
 //!    ([`tessera_study::distributed::run_party_with`]): they connect to each other on the
 //!    study's addresses, pinned to the study's fingerprints. An outside data station then
 //!    follows them to the end.
-//! 4. **Record.** `run_started`, then `run_finished` with the results stored per recipient,
+//! 4. **Record.** `run_started`, then `run_finished` with this station's shares of the
+//!    results stored per recipient,
 //!    or `run_aborted` with the reason (a station that died or left, a timeout, a protocol
 //!    fault): nothing is stored for the recipients then.
 //!
@@ -36,21 +37,23 @@
 //! reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
 //! data station's messages are secret shares: each compute station gets only its own, which
 //! alone is uniformly random; its size tells the compute stations the number of rows (as any
-//! sharing does). The opened
-//! results are computed by the three compute stations, which therefore see them; they hold
-//! them for the recipients every data station approved and serve them to those only.
+//! sharing does). The compute stations end a run with *shares* of the results, which none of
+//! them can open: each stores its own (per recipient, bound to the audit chain by a digest
+//! in `run_finished`), and serves them to the recipients every data station approved; the
+//! recipient's client collects all three and reconstructs ([`tessera_study::deliver`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use tessera_study::deliver::StationShares;
 use tessera_study::format::Study;
-use tessera_study::{StudyError, StudyOutput};
+use tessera_study::StudyError;
 
 use crate::api::{Api, Progress};
 use crate::client::Client;
-use crate::runs::{PublicState, ResultDocs, RunState, INPUT_INVALID};
+use crate::runs::{HeldShares, PublicState, RunState, INPUT_INVALID};
 use crate::StudyState;
 
 /// How the service paces its work.
@@ -584,19 +587,23 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
         });
         let done = match out {
             Ok(out) => {
-                let docs = documents(&study, &out);
+                let held = held_shares(&study, &out.shares);
                 let details = json!({
-                    "linked_rows": out.linkage.intersection,
-                    "analyses": out.analyses.iter().map(|a| json!({
+                    "linked_rows": out.shares.linkage.intersection,
+                    "analyses": out.shares.analyses.iter().map(|a| json!({
                         "name": a.name,
                         "recipients": a.recipients,
-                        "opened": a.error.is_none(),
+                        "computed": a.error.is_none(),
                         "error": a.error,
                     })).collect::<Vec<_>>(),
-                    "opened_to": study.compute_parties(),
-                    "held_for": study.recipients.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                    // This station holds shares only; the digests bind what it stores for
+                    // each recipient to this entry of the audit chain.
+                    "held_for": held.iter().map(|(r, d)| json!({
+                        "recipient": r,
+                        "shares_sha256": crate::approval::digest(&d.json),
+                    })).collect::<Vec<_>>(),
                 });
-                api.approvals().finish(&study.id, &me, details, &docs)
+                api.approvals().finish(&study.id, &me, details, &held)
             }
             Err(e) => {
                 let public = match &e {
@@ -618,24 +625,22 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
     });
 }
 
-/// Each recipient's documents: the analyses naming that recipient, without the stations'
-/// local data reports (those are for their owners only), and the linkage counts only as
-/// the study and every station's policy allow ([`tessera_study::counts`]).
-fn documents(study: &Study, out: &StudyOutput) -> Vec<(String, ResultDocs)> {
+/// Each recipient's part of this station's shares: the analyses naming that recipient, and
+/// the linkage counts only as the study and every station's policy allow
+/// ([`tessera_study::counts`]).
+fn held_shares(study: &Study, shares: &StationShares) -> Vec<(String, HeldShares)> {
     study
         .recipients
         .iter()
         .map(|r| {
-            let mut mine = out.clone();
-            mine.analyses.retain(|a| a.recipients.contains(&r.name));
-            mine.data.clear();
+            let mut mine = shares.for_recipient(&r.name);
             mine.linkage = tessera_study::counts::for_recipients(study, &mine.linkage);
-            let docs = ResultDocs {
-                json: tessera_study::render::json(&mine),
-                text: tessera_study::render::text(&mine),
-                html: tessera_study::report::html(&mine),
-            };
-            (r.name.clone(), docs)
+            (
+                r.name.clone(),
+                HeldShares {
+                    json: mine.to_json(),
+                },
+            )
         })
         .collect()
 }

@@ -38,6 +38,7 @@ pub mod coordinate;
 pub mod error;
 pub mod policy;
 pub mod receive;
+pub mod recipient;
 pub mod runs;
 mod time;
 pub mod tls_listener;

@@ -11,8 +11,8 @@
 //! Each change is stored in table `runs` of the audit log's file and audited in the same
 //! transaction (`run_started`, `run_finished`, `run_aborted`; a study stopped because
 //! another station refused is `run_aborted` too, with that reason). Results are stored per
-//! recipient (table `results`: the JSON, text and HTML documents holding only the analyses
-//! that name that recipient), so serving them never filters at request time. Tokens are
+//! recipient (table `held_shares`: this station's shares of the analyses that name that
+//! recipient, never a result value), so serving them never filters at request time. Tokens are
 //! stored as SHA-256 digests (table `tokens`), bound to one study and one recipient.
 //!
 //! Two reasons are kept for a stopped or aborted study: the steward's (which may name a
@@ -35,12 +35,10 @@ CREATE TABLE IF NOT EXISTS runs (
     public_reason TEXT,
     updated_at    TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS results (
+CREATE TABLE IF NOT EXISTS held_shares (
     id        TEXT NOT NULL,
     recipient TEXT NOT NULL,
-    json      TEXT NOT NULL,
-    text      TEXT NOT NULL,
-    html      TEXT NOT NULL,
+    shares    TEXT NOT NULL,
     PRIMARY KEY (id, recipient)
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -117,15 +115,13 @@ pub struct RunRecord {
     pub updated_at: String,
 }
 
-/// The documents held for one recipient.
+/// What this station holds for one recipient: its shares of the analyses naming that
+/// recipient, with their public facts ([`tessera_study::deliver::StationShares`] as JSON).
+/// No result value: the recipient needs the shares of all three compute stations.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResultDocs {
-    /// The results as JSON (`tessera run --json`'s document, this recipient's analyses).
+pub struct HeldShares {
+    /// The document served to the recipient.
     pub json: String,
-    /// As text tables.
-    pub text: String,
-    /// As the HTML report with the Kaplan–Meier curves.
-    pub html: String,
 }
 
 /// What a station tells the others (and the researcher) about a study: the state word
@@ -251,7 +247,7 @@ impl Approvals {
         to: RunState,
         reasons: (Option<&str>, Option<&str>),
         audit_entry: Option<(EntryKind, &str, Value)>,
-        docs: &[(String, ResultDocs)],
+        docs: &[(String, HeldShares)],
     ) -> Result<RunRecord> {
         let current = self.run(id)?.map(|r| r.state);
         if !from.contains(&current) {
@@ -268,9 +264,9 @@ impl Approvals {
             }
             for (recipient, d) in docs {
                 tx.execute(
-                    "INSERT OR REPLACE INTO results (id, recipient, json, text, html)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, recipient, d.json, d.text, d.html],
+                    "INSERT OR REPLACE INTO held_shares (id, recipient, shares)
+                     VALUES (?1, ?2, ?3)",
+                    params![id, recipient, d.json],
                 )
                 .map_err(db)?;
             }
@@ -374,7 +370,7 @@ impl Approvals {
         id: &str,
         actor: &str,
         details: Value,
-        docs: &[(String, ResultDocs)],
+        docs: &[(String, HeldShares)],
     ) -> Result<RunRecord> {
         self.set_run(
             id,
@@ -408,20 +404,63 @@ impl Approvals {
         Ok(ids)
     }
 
+    /// The shares held for the recipients against the digests their `run_finished` entries
+    /// recorded: one problem for each document altered, added or missing (the stored shares
+    /// are not hash-chained themselves; the chain holds their digests).
+    pub fn check_held_against_log(&self) -> Result<Vec<String>> {
+        use std::collections::BTreeMap;
+        let mut want: BTreeMap<(String, String), String> = BTreeMap::new();
+        for e in self.log.entries()? {
+            let (Some(id), EntryKind::RunFinished) = (e.study.clone(), e.kind) else {
+                continue;
+            };
+            for h in e.details_json()["held_for"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(r), Some(d)) = (h["recipient"].as_str(), h["shares_sha256"].as_str()) {
+                    want.insert((id.clone(), r.to_string()), d.to_string());
+                }
+            }
+        }
+        let mut stmt = self
+            .log
+            .conn
+            .prepare("SELECT id, recipient, shares FROM held_shares ORDER BY id, recipient")
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<(String, String, String)>>>())
+            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+        let mut out = Vec::new();
+        for (id, recipient, shares) in rows {
+            match want.remove(&(id.clone(), recipient.clone())) {
+                Some(d) if d == digest(&shares) => {}
+                Some(_) => out.push(format!(
+                    "study {id}: the shares held for {recipient} were altered after the run"
+                )),
+                None => out.push(format!(
+                    "study {id}: shares held for {recipient} that no run_finished entry records"
+                )),
+            }
+        }
+        for (id, recipient) in want.keys() {
+            out.push(format!(
+                "study {id}: the shares held for {recipient} are missing"
+            ));
+        }
+        Ok(out)
+    }
+
     /// The documents held for `recipient` of study `id`, if any.
-    pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<ResultDocs>> {
+    pub fn results_for(&self, id: &str, recipient: &str) -> Result<Option<HeldShares>> {
         self.log
             .conn
             .query_row(
-                "SELECT json, text, html FROM results WHERE id = ?1 AND recipient = ?2",
+                "SELECT shares FROM held_shares WHERE id = ?1 AND recipient = ?2",
                 [id, recipient],
-                |r| {
-                    Ok(ResultDocs {
-                        json: r.get(0)?,
-                        text: r.get(1)?,
-                        html: r.get(2)?,
-                    })
-                },
+                |r| Ok(HeldShares { json: r.get(0)? }),
             )
             .optional()
             .map_err(|e| StationError::Audit(self.log.db_err(e)))

@@ -8,7 +8,7 @@ use serde_json::json;
 use tessera_station::approval::{Approvals, StudyState};
 use tessera_station::audit::EntryKind;
 use tessera_station::policy::Decision;
-use tessera_station::runs::{ResultDocs, RunState, INPUT_INVALID};
+use tessera_station::runs::{HeldShares, RunState, INPUT_INVALID};
 use tessera_station::StationError;
 
 const ID: &str = "survival-2026";
@@ -35,11 +35,9 @@ fn kinds(a: &Approvals) -> Vec<EntryKind> {
         .collect()
 }
 
-fn docs(tag: &str) -> ResultDocs {
-    ResultDocs {
+fn docs(tag: &str) -> HeldShares {
+    HeldShares {
         json: format!("{{\"for\": \"{tag}\"}}"),
-        text: format!("text for {tag}"),
-        html: format!("<p>{tag}</p>"),
     }
 }
 

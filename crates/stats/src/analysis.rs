@@ -264,10 +264,45 @@ impl Output {
     }
 }
 
+/// One compute party's end of an analysis (public facts as JSON, its output shares).
+#[derive(Clone, Debug)]
+pub struct SharedOutput {
+    /// The analysis' kind.
+    pub kind: String,
+    /// What every compute party knows and the recipient's tail needs.
+    pub public: serde_json::Value,
+    /// This party's shares of the values for the recipients.
+    pub shares: tessera_mpc::OutputShares,
+}
+
+/// TEMPORARY SHIM (replaced by the sealed analyses): every compute party calls this.
+pub fn run(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &AnalysisSpec,
+    disclosure: &Disclosure,
+) -> Result<SharedOutput> {
+    let o = run_old(p, frame, spec, disclosure)?;
+    Ok(SharedOutput {
+        kind: o.kind,
+        public: serde_json::json!({"json": o.json, "text": o.text}),
+        shares: p.seal(&tessera_mpc::AShare::zeros(1))?,
+    })
+}
+
+/// TEMPORARY SHIM: the recipient's tail.
+pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, _values: &[u128]) -> Result<Output> {
+    Ok(Output {
+        kind: spec.kind().to_string(),
+        json: public["json"].clone(),
+        text: public["text"].as_str().unwrap_or("").to_string(),
+    })
+}
+
 /// Runs one analysis on the shared table: every compute party calls this with its shares;
 /// all three get the same [`Output`]. Public rules of `disclosure` are checked first, the
 /// others inside the analysis before anything is opened.
-pub fn run(
+fn run_old(
     p: &mut Party,
     frame: &Frame,
     spec: &AnalysisSpec,

@@ -22,12 +22,14 @@ pub mod disclosure;
 pub mod dist;
 pub mod error;
 pub mod regression;
+pub mod sealed;
 pub mod survival;
 pub mod table;
 
 pub use analysis::{AnalysisSpec, Output};
 pub use disclosure::Disclosure;
 pub use error::{Result, StatsError};
+pub use sealed::{open3, Sealed, Tail};
 pub use table::{
     CategoricalRef, Column, ColumnData, Frame, PlainColumn, PlainData, PlainFrame, Schema,
 };

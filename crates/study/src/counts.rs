@@ -16,7 +16,7 @@
 //! owner. The local runner (`tessera run`, where the researcher holds every file) shows
 //! everything: nothing here applies to it.
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tessera_stats::survival::km::DEFAULT_MIN_CELL;
 
 use crate::format::Study;
@@ -71,6 +71,31 @@ impl Serialize for Count {
         match self {
             Count::Exact(n) => s.serialize_u64(*n as u64),
             Count::Below(m) => s.serialize_str(&format!("<{m}")),
+        }
+    }
+}
+
+/// Reads what [`Count`]'s `Serialize` writes (the recipient's client reads the stations'
+/// documents).
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Exact(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Exact(n) => usize::try_from(n)
+                .map(Count::Exact)
+                .map_err(|_| serde::de::Error::custom("a count too large")),
+            Raw::Text(t) => t
+                .strip_prefix('<')
+                .and_then(|m| m.parse().ok())
+                .map(Count::Below)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("a count: a number or \"<N\", not {t:?}"))
+                }),
         }
     }
 }
@@ -178,6 +203,8 @@ mod tests {
         assert_eq!(json["rows"][1]["rows"], "<20");
         assert_eq!(json["intersection"], "<20");
         assert_eq!(l.intersection.to_string(), "< 20");
+        let back: LinkageInfo = serde_json::from_value(json).unwrap();
+        assert_eq!(back, l);
         // Without counts, a small linked size is suppressed as well (the default floor, 10,
         // when the study sets no min_cell).
         let l = for_recipients(

@@ -5,8 +5,10 @@
 //!
 //! Every compute station runs this with the same study file (`tessera run STUDY --as NAME
 //! --identity DIR`); the three link up on the study's addresses, share their tables, link
-//! them and run the analyses. Each ends with the same opened results; the owner-side data
-//! report it prints is its own only.
+//! them and run the analyses. Each ends with its own shares of the results
+//! ([`PartyOutput`]), which it cannot open: the recipients collect the three stations'
+//! shares and reconstruct ([`crate::deliver::open`]). The owner-side data report is its own
+//! only.
 //!
 //! The TLS session is bound to the study: its identifier is derived from the study id, so
 //! stations running different studies on the same addresses refuse each other.
@@ -25,12 +27,26 @@ use tessera_net::tcp::TcpConfig;
 use tessera_net::tls::{connect_tls, TlsConfig};
 
 use crate::data::{self, DataTable};
+use crate::deliver::StationShares;
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
 use crate::run::{
-    dealt_input, failed, output, party_main, prepare_input, remote_input, run_analyses, RunOptions,
-    StudyOutput,
+    dealt_input, failed, party_main, prepare_input, remote_input, run_analyses, station_shares,
+    OwnerReport, PartyCost, RunOptions,
 };
+
+/// What one compute station ends a run with: its shares of the results (for the
+/// recipients, see [`crate::deliver`]), its own data report (for its steward only) and its
+/// costs. No result value: the station cannot open its shares.
+#[derive(Clone, Debug)]
+pub struct PartyOutput {
+    /// Its shares of every result, with the public facts.
+    pub shares: StationShares,
+    /// This station's own dataset and key report (never sent anywhere).
+    pub data: Vec<OwnerReport>,
+    /// Its seconds, bytes and rounds.
+    pub cost: Vec<PartyCost>,
+}
 
 /// The TLS session of a study: the first 16 bytes of SHA-256("tessera study " + id).
 pub fn session(study: &Study) -> [u8; 16] {
@@ -79,7 +95,7 @@ pub fn run_party(
     me: &str,
     identity: &Identity,
     opts: &RunOptions,
-) -> Result<StudyOutput> {
+) -> Result<PartyOutput> {
     run_party_with(study, me, identity, opts, &data::load, &|_| None)
 }
 
@@ -109,7 +125,7 @@ pub fn run_party_with(
     opts: &RunOptions,
     load: &dyn Fn(&DataSpec) -> Result<DataTable>,
     outside: &dyn Fn(&str) -> Option<Vec<u8>>,
-) -> Result<StudyOutput> {
+) -> Result<PartyOutput> {
     let slot = study
         .party(me)
         .ok_or_else(|| StudyError::Invalid(format!("no party {me} in the study")))?
@@ -174,6 +190,9 @@ pub fn run_party_with(
             return Err(e);
         }
     };
-    let cost = vec![run.cost(slot, me)];
-    Ok(output(study, &run, reports, cost))
+    Ok(PartyOutput {
+        shares: station_shares(study, slot, &run),
+        data: reports,
+        cost: vec![run.cost(slot, me)],
+    })
 }

@@ -18,6 +18,10 @@ pub enum StudyError {
     /// The computation failed while running (network, engine, a party that stopped).
     #[error("{0}")]
     Run(String),
+    /// The results could not be reconstructed at the recipient: a compute station's parts
+    /// are missing, unreadable, or do not match what the other stations recorded.
+    #[error("{0}")]
+    Delivery(String),
 }
 
 impl StudyError {
@@ -26,7 +30,7 @@ impl StudyError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StudyError::Invalid(_) | StudyError::Data(_) => 2,
-            StudyError::Run(_) => 1,
+            StudyError::Run(_) | StudyError::Delivery(_) => 1,
         }
     }
 }

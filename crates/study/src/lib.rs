@@ -8,6 +8,8 @@
 //!   locally at the owner; errors name the file, line and column, never a value.
 //! - [`run`]: runs a whole study with the three compute parties on this machine (threads,
 //!   in memory or over loopback TCP): sharing, linkage, the linked table, the analyses.
+//! - [`deliver`]: what each compute station holds for the recipients (its shares), and the
+//!   recipient's side that checks, reconstructs and runs the analyses' plaintext tails.
 //! - [`render`]: the results as text tables or one JSON document.
 //! - [`counts`]: which linkage counts reach the recipients of a run across stations.
 //!
@@ -15,6 +17,7 @@
 
 pub mod counts;
 pub mod data;
+pub mod deliver;
 pub mod distributed;
 pub mod error;
 pub mod format;

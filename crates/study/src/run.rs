@@ -32,18 +32,20 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_link::input::{accept, deal, share_prepared, SharedInput};
 use tessera_link::join::{join, JoinOptions};
 use tessera_link::keys::{prepare, PrepareReport, Prepared, RawTable};
 use tessera_link::LinkError;
+use tessera_mpc::Delivery;
 use tessera_mpc::{AShare, Party};
 use tessera_net::tcp::{connect_with_listener, TcpConfig};
 use tessera_net::{memory, Endpoint, Stats};
-use tessera_stats::{Frame, Output, Schema, StatsError};
+use tessera_stats::{Frame, Schema, StatsError};
 
 use crate::counts::Count;
 use crate::data::{self, DataReport, DataTable};
+use crate::deliver::{HeldAnalysis, StationShares};
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
 
@@ -105,7 +107,7 @@ impl StudyOutput {
 }
 
 /// The study's public description.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StudyInfo {
     /// Study id.
     pub id: String,
@@ -116,7 +118,7 @@ pub struct StudyInfo {
 }
 
 /// One party's role.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartyInfo {
     /// Name.
     pub name: String,
@@ -128,7 +130,7 @@ pub struct PartyInfo {
 
 /// Public facts of the linkage (what recipients of a run across stations see of them:
 /// [`crate::counts::for_recipients`]).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkageInfo {
     /// Key components.
     pub key: Vec<String>,
@@ -143,7 +145,7 @@ pub struct LinkageInfo {
 }
 
 /// Rows of one data party.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PartyRows {
     /// The data party.
     pub party: String,
@@ -528,8 +530,12 @@ fn compute<T: Send>(
     Ok(std::array::from_fn(|_| it.next().expect("three")))
 }
 
-/// One analysis at one party: its output, or the reason it has none, and its cost.
-pub(crate) type AnalysisRun = (std::result::Result<Output, String>, Cost);
+/// One analysis at one party: its public facts and this party's committed shares, or the
+/// reason it has none, and its cost.
+pub(crate) type AnalysisRun = (
+    std::result::Result<(serde_json::Value, Delivery), String>,
+    Cost,
+);
 
 /// Every analysis of the study at one compute party, in study order. An MPC failure stops
 /// the run (the peers see it too); a refusal or an invalid analysis is decided on public
@@ -540,7 +546,7 @@ pub(crate) fn run_analyses(
     frame: &Frame,
     progress: Option<Progress>,
 ) -> Result<Vec<AnalysisRun>> {
-    let mut out: Vec<AnalysisRun> = Vec::new();
+    let mut out = Vec::new();
     let steps = 2 + study.analyses.len();
     for (i, a) in study.analyses.iter().enumerate() {
         if let Some(f) = progress {
@@ -560,10 +566,27 @@ pub(crate) fn run_analyses(
         };
         out.push((r, Cost::between(t, &s0, &p.stats())));
     }
+    // Every party commits to its parts of every result in front of the other two (one
+    // round), so that a recipient can name a station that alters what it stores.
+    let shares: Vec<_> = out
+        .iter()
+        .filter_map(|(r, _)| r.as_ref().ok().map(|o| o.shares.clone()))
+        .collect();
+    let mut delivered = p
+        .deliveries(shares)
+        .map_err(|e| failed(p.id(), "committing to the results", e))?
+        .into_iter();
+    let runs = out
+        .into_iter()
+        .map(|(r, c)| {
+            let r = r.map(|o| (o.public, delivered.next().expect("one delivery per result")));
+            (r, c)
+        })
+        .collect();
     if let Some(f) = progress {
         f(steps, steps, "done");
     }
-    Ok(out)
+    Ok(runs)
 }
 
 /// Runs the whole study (see the module docs). Fails with [`StudyError::Data`] when a
@@ -578,61 +601,69 @@ pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
         let progress = opts.progress.filter(|_| p.id() == 0);
         run_analyses(study, p, frame, progress)
     })?;
-    let first = &runs[0];
-    for r in &runs[1..] {
-        let same = r.rows == first.rows
-            && r.intersection == first.intersection
-            && r.value.iter().zip(&first.value).all(|(a, b)| a.0 == b.0);
-        if !same {
-            return Err(StudyError::Run(
-                "the compute parties disagree on the results".into(),
-            ));
-        }
-    }
     let names = study.compute_parties();
     let costs = runs
         .iter()
         .enumerate()
         .map(|(slot, r)| r.cost(slot, names[slot]))
         .collect();
-    Ok(output(study, first, reports, costs))
+    // The recipient's side, here in the same process: the three stations' parts checked,
+    // reconstructed and opened exactly as `tessera study results` does.
+    let parts = runs
+        .iter()
+        .enumerate()
+        .map(|(slot, r)| station_shares(study, slot, r))
+        .collect();
+    let mut out = crate::deliver::open(parts)?;
+    out.data = reports;
+    out.cost = costs;
+    Ok(out)
 }
 
-/// The study's output from one party's run (all parties' runs agree), the owners' reports
-/// this process holds and the costs it measured.
-pub(crate) fn output(
+/// The study's public description.
+fn study_info(study: &Study) -> StudyInfo {
+    StudyInfo {
+        id: study.id.clone(),
+        title: study.title.clone(),
+        parties: study
+            .parties
+            .iter()
+            .map(|p| PartyInfo {
+                name: p.name.clone(),
+                compute: p.compute,
+                data: study.data.iter().any(|d| d.party == p.name),
+            })
+            .collect(),
+    }
+}
+
+/// What compute party `slot` holds for the recipients after its run: the public facts and
+/// its committed shares of every result (see [`crate::deliver`]).
+pub(crate) fn station_shares(
     study: &Study,
-    first: &PartyRun<Vec<AnalysisRun>>,
-    reports: Vec<OwnerReport>,
-    cost: Vec<PartyCost>,
-) -> StudyOutput {
+    slot: usize,
+    run: &PartyRun<Vec<AnalysisRun>>,
+) -> StationShares {
     let analyses = study
         .analyses
         .iter()
-        .zip(&first.value)
-        .map(|(a, (r, _))| AnalysisResult {
+        .zip(&run.value)
+        .map(|(a, (r, _))| HeldAnalysis {
             name: a.name.clone(),
-            kind: a.spec.kind().to_string(),
             recipients: a.recipients.clone(),
-            result: r.as_ref().ok().map(|o| o.json.clone()),
-            text: r.as_ref().map(|o| o.text.clone()).unwrap_or_default(),
+            spec: a.spec.clone(),
+            public: r.as_ref().ok().map(|(p, _)| p.clone()),
+            shares: r
+                .as_ref()
+                .ok()
+                .map(|(_, d)| crate::deliver::hex(&d.to_bytes())),
             error: r.as_ref().err().cloned(),
         })
         .collect();
-    StudyOutput {
-        study: StudyInfo {
-            id: study.id.clone(),
-            title: study.title.clone(),
-            parties: study
-                .parties
-                .iter()
-                .map(|p| PartyInfo {
-                    name: p.name.clone(),
-                    compute: p.compute,
-                    data: study.data.iter().any(|d| d.party == p.name),
-                })
-                .collect(),
-        },
+    StationShares {
+        station: study.compute_parties()[slot].to_string(),
+        slot,
+        study: study_info(study),
         linkage: LinkageInfo {
             key: study
                 .linkage
@@ -642,18 +673,16 @@ pub(crate) fn output(
             rows: study
                 .data
                 .iter()
-                .zip(&first.rows)
+                .zip(&run.rows)
                 .map(|(d, &rows)| PartyRows {
                     party: d.party.clone(),
                     rows: Count::Exact(rows),
                 })
                 .collect(),
             rows_withheld: false,
-            intersection: Count::Exact(first.intersection),
+            intersection: Count::Exact(run.intersection),
         },
         analyses,
-        data: reports,
-        cost,
     }
 }
 
