@@ -32,8 +32,9 @@ fn the_demo_runs_three_stations_and_agrees_with_plaintext() {
         text.contains("steward reads the study and approves it"),
         "{text}"
     );
+    // The researcher learns the linked size, not each station's row count.
     assert!(
-        text.contains("linked 1700 of 1800 + 1900 records"),
+        text.contains("linked 1700 records") && text.contains("row count is withheld"),
         "{text}"
     );
     assert!(

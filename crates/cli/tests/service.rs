@@ -6,7 +6,9 @@
 //! killed in the middle of the computation. Every failure ends with a reason at every
 //! station, an audit entry, and nothing revealed. One station's data comes from the real
 //! PostgreSQL test server (scripts/postgres.sh) when it is running; a fourth station takes
-//! part as an outside data party.
+//! part as an outside data party. A study cannot change how a station reads its data
+//! (missing tokens, delimiters, key columns and their normalisation), and each station's
+//! row count reaches the recipient only where every station allows it.
 
 use std::fs;
 use std::io::{BufRead, BufReader};
@@ -278,10 +280,20 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
     assert_eq!(doc["linkage"]["intersection"], 1700);
     assert_eq!(doc["analyses"].as_array().unwrap().len(), 4);
     assert!(doc["analyses"][2]["result"]["rows"][0]["coef"].is_number());
-    // The owners' local counts stay with them.
+    // The owners' local counts stay with them, and so does each station's row count: the
+    // study does not ask for them (`[disclosure] counts`), and no policy allows them.
     assert!(doc["data"].as_array().is_none_or(|d| d.is_empty()), "{doc}");
+    assert_eq!(doc["linkage"]["rows"], serde_json::json!([]), "{doc}");
+    assert_eq!(doc["linkage"]["rows_withheld"], true, "{doc}");
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert!(out(&o).contains("km_by_statin"), "{}", out(&o));
+    assert!(
+        out(&o).contains("1700 linked rows (rows per data station withheld")
+            && !out(&o).contains("1800")
+            && !out(&o).contains("1900"),
+        "{}",
+        out(&o)
+    );
     let html = dir.join("report.html");
     let o = c.researcher(
         &["results", ID],
@@ -295,7 +307,12 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
         ],
     );
     assert!(o.status.success(), "{}", out(&o));
-    assert!(fs::read_to_string(&html).unwrap().contains("<svg"));
+    let report = fs::read_to_string(&html).unwrap();
+    assert!(report.contains("<svg"));
+    assert!(
+        report.contains("rows per data station withheld"),
+        "{report}"
+    );
     // The status shows every station finished (once the registry has asked them again).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -416,6 +433,191 @@ fn a_refusal_by_one_station_stops_the_study_everywhere() {
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(out(&o).contains("station gp refused"), "{}", out(&o));
+}
+
+/// Issue 12's reproductions, over the stations' HTTPS API: a study cannot change how a
+/// station reads its data. Missing-value tokens (which made one patient's record missing,
+/// telling from the counts whether the patient is in the registry) and delimiters are
+/// refused on submission naming the field and where the steward sets it; a data column
+/// (`stage`, counted exactly with `missing = ["4"]`) or a disallowed one (`age`) as a
+/// linkage key, and a key normalised otherwise than the station does, are refused naming
+/// the policy's rule, and the refusal is audited; nothing runs.
+#[test]
+fn a_study_cannot_change_how_a_station_reads_its_data() {
+    let dir = prepare("reading");
+    // The registry's steward disallows `age`.
+    edit(
+        &dir,
+        "registry/station.toml",
+        "[policy]\n",
+        "[policy]\ndisallowed_columns = [\"age\"]\n",
+    );
+    let c = Cluster::start(&dir);
+    let base = fs::read_to_string(c.study()).unwrap();
+    let without_age = |t: &str| {
+        t.replace("age = { type = \"numeric\", min = 0, max = 120 }\n", "")
+            .replace("\"registry.age\", ", "")
+    };
+    let composite = |t: &str, second: &str| {
+        t.replacen(
+            "key = [\"patient_id\"]",
+            &format!("key = [\"patient_id\", \"{second}\"]"),
+            1,
+        )
+        .replacen("key = [\"patient_id\"]", "key = [\"patient_id\", \"smoker\"]", 1)
+        .replace(
+            "key = [{ name = \"patient_id\", normalise = [\"trim\", \"casefold\"] }]",
+            "key = [{ name = \"patient_id\", normalise = [\"trim\", \"casefold\"] }, { name = \"second\" }]",
+        )
+    };
+    let submit = |id: &str, text: String| -> (Option<i32>, String) {
+        let text = text.replace(&format!("id = \"{ID}\""), &format!("id = \"{id}\""));
+        assert!(text.contains(id));
+        let p = dir.join(format!("{id}.toml"));
+        fs::write(&p, text).unwrap();
+        let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+        (o.status.code(), out(&o))
+    };
+
+    // The study's reading options: invalid at a station, neither recorded nor run.
+    let (code, text) = submit(
+        "read-missing",
+        without_age(&base).replacen(
+            "key = [\"patient_id\"]\n",
+            "key = [\"patient_id\"]\nmissing = [\"\", \"NA\", \"P100110\"]\n",
+            1,
+        ),
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains(
+            "[data.registry] field missing: a station reads its data as its steward \
+                       configured it"
+        ) && text.contains("station.toml ([sources.NAME] missing)"),
+        "{text}"
+    );
+    let (code, text) = submit(
+        "read-delimiter",
+        without_age(&base).replacen(
+            "file = \"records\"\n",
+            "file = \"records\"\ndelimiter = \";\"\n",
+            1,
+        ),
+    );
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("[data.gp] field delimiter"), "{text}");
+
+    // Key columns are the source's keys, under the column rules: refused by the policy.
+    let (code, text) = submit("key-stage", composite(&without_age(&base), "stage"));
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("key_columns: column `stage` of data.registry is used as a linkage key"),
+        "{text}"
+    );
+    let (code, text) = submit("key-age", composite(&without_age(&base), "age"));
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains("disallowed_columns: key column `age` of data.registry may not be used"),
+        "{text}"
+    );
+    // A key normalised otherwise than the station's configuration.
+    let (code, text) = submit(
+        "key-norm",
+        without_age(&base).replace(
+            "normalise = [\"trim\", \"casefold\"]",
+            "normalise = [\"trim\"]",
+        ),
+    );
+    assert_eq!(code, Some(3), "{text}");
+    assert!(
+        text.contains(
+            "key_normalisation: the study normalises linkage key `patient_id` (column \
+             `patient_id` of data.registry) as [trim], but this station normalises it as \
+             [trim, casefold] (station.toml [sources.cases.keys.patient_id])"
+        ),
+        "{text}"
+    );
+
+    // Three refusals audited at the registry, the invalid studies not at all; nothing ran.
+    let kinds = c.audit("registry");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "refused").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "study_received").count(),
+        3,
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "run_started" || k == "revealed"));
+}
+
+/// Each data station's row count reaches the recipient only where the study asks for it
+/// (`[disclosure] counts = true`) and every station's policy allows it (`allow_counts`): a
+/// station that does not allow it refuses the study by that rule, and it stops everywhere.
+#[test]
+fn per_station_counts_reach_the_recipient_only_where_every_station_allows_them() {
+    let ask = |dir: &Path, allowing: &[&str]| {
+        edit(
+            dir,
+            "researcher/study.toml",
+            "[disclosure]\n",
+            "[disclosure]\ncounts = true\n",
+        );
+        for s in allowing {
+            edit(
+                dir,
+                &format!("{s}/station.toml"),
+                "[policy]\n",
+                "[policy]\nallow_counts = true\n",
+            );
+        }
+    };
+    // The institute (the helper) does not allow them: refused there, stopped everywhere.
+    let dir = prepare("counts-refused");
+    ask(&dir, &["registry", "gp"]);
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    let st = c.wait_run("registry", &["stopped"], 30);
+    let why = st["run"]["reason"].as_str().unwrap();
+    assert!(
+        why.contains(
+            "station institute refused: allow_counts: the study shows each data \
+                      station's row count to its recipients"
+        ),
+        "{why}"
+    );
+    assert!(!c.audit("registry").iter().any(|k| k == "revealed"));
+    drop(c);
+
+    // Every station allows them: the recipient sees each station's rows.
+    let dir = prepare("counts");
+    ask(&dir, &STATIONS);
+    let c = Cluster::start(&dir);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("registry", &["finished"], 60);
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json", "--wait", "30"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["linkage"]["rows"],
+        serde_json::json!([
+            { "party": "registry", "rows": 1800 },
+            { "party": "gp", "rows": 1900 }
+        ]),
+        "{doc}"
+    );
+    assert_eq!(doc["linkage"]["rows_withheld"], false);
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    // The owners' data-quality counts still stay with them.
+    assert!(doc["data"].as_array().is_none_or(|d| d.is_empty()), "{doc}");
 }
 
 /// A study naming a station the registry does not trust is refused on submission; a station
@@ -590,7 +792,8 @@ fn a_station_reads_its_data_from_postgresql() {
          query = \"SELECT patient_id, comorbidity, smoker, bmi, diabetes::int AS diabetes, \
          statin::text AS statin FROM gp\"\ntls = true\nca = \"{}\"\n\
          columns = {{ patient_id = \"key\", comorbidity = \"numeric\", smoker = \"binary\", \
-         bmi = \"numeric\", diabetes = \"binary\", statin = \"categorical\" }}\n",
+         bmi = \"numeric\", diabetes = \"binary\", statin = \"categorical\" }}\n\
+         \n[sources.records.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n",
         Path::new(&ca).display()
     );
     fs::write(

@@ -66,6 +66,62 @@ pub enum Norm {
     Date(DateOrder),
 }
 
+impl Norm {
+    /// The step's name as study and station files write it (`trim`, `collapse_spaces`,
+    /// `remove_spaces`, `casefold`, `digits_only`, `strip_leading_zeros`, `date`): one
+    /// spelling for every file, so that messages comparing two configurations agree.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Norm::Trim => "trim",
+            Norm::CollapseSpaces => "collapse_spaces",
+            Norm::RemoveSpaces => "remove_spaces",
+            Norm::CaseFold => "casefold",
+            Norm::DigitsOnly => "digits_only",
+            Norm::StripLeadingZeros => "strip_leading_zeros",
+            Norm::Date(_) => "date",
+        }
+    }
+
+    /// The step called `name` (see [`Norm::name`]); `order` is the date order of a `date`
+    /// step. `None` for an unknown name.
+    pub fn parse(name: &str, order: DateOrder) -> Option<Norm> {
+        Some(match name {
+            "trim" => Norm::Trim,
+            "collapse_spaces" => Norm::CollapseSpaces,
+            "remove_spaces" => Norm::RemoveSpaces,
+            "casefold" => Norm::CaseFold,
+            "digits_only" => Norm::DigitsOnly,
+            "strip_leading_zeros" => Norm::StripLeadingZeros,
+            "date" => Norm::Date(order),
+            _ => return None,
+        })
+    }
+
+    /// Every step name, for messages.
+    pub const NAMES: [&'static str; 7] = [
+        "trim",
+        "collapse_spaces",
+        "remove_spaces",
+        "casefold",
+        "digits_only",
+        "strip_leading_zeros",
+        "date",
+    ];
+}
+
+/// A key column's steps as messages show them: `[trim, casefold]`, `[date (day_first)]`,
+/// `[]` for none. Two configurations normalise a key alike exactly when these agree.
+pub fn describe_steps(steps: &[Norm]) -> String {
+    let names: Vec<String> = steps
+        .iter()
+        .map(|s| match s {
+            Norm::Date(o) => format!("date ({})", o.name()),
+            s => s.name().to_string(),
+        })
+        .collect();
+    format!("[{}]", names.join(", "))
+}
+
 /// How to read dates whose year comes last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DateOrder {
@@ -75,6 +131,28 @@ pub enum DateOrder {
     MonthFirst,
     /// Only year-first forms are accepted; anything else is invalid.
     YearFirstOnly,
+}
+
+impl DateOrder {
+    /// The order's name as study and station files write it (`date_order = "day_first"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            DateOrder::DayFirst => "day_first",
+            DateOrder::MonthFirst => "month_first",
+            DateOrder::YearFirstOnly => "year_first",
+        }
+    }
+
+    /// The order called `name` (see [`DateOrder::name`]).
+    pub fn parse(name: &str) -> Option<DateOrder> {
+        [
+            DateOrder::DayFirst,
+            DateOrder::MonthFirst,
+            DateOrder::YearFirstOnly,
+        ]
+        .into_iter()
+        .find(|o| o.name() == name)
+    }
 }
 
 /// A key column: its name (for messages) and its normalisation steps.
@@ -394,6 +472,23 @@ mod tests {
 
     fn norm(steps: &[Norm], v: &str) -> Normalised {
         normalise(&col(steps), Some(v))
+    }
+
+    #[test]
+    fn step_names_round_trip() {
+        for name in Norm::NAMES {
+            let n = Norm::parse(name, DateOrder::MonthFirst).unwrap();
+            assert_eq!(n.name(), name);
+        }
+        assert_eq!(Norm::parse("lowercase", DateOrder::DayFirst), None);
+        for o in ["day_first", "month_first", "year_first"] {
+            assert_eq!(DateOrder::parse(o).unwrap().name(), o);
+        }
+        assert_eq!(
+            describe_steps(&[Norm::Trim, Norm::Date(DateOrder::YearFirstOnly)]),
+            "[trim, date (year_first)]"
+        );
+        assert_eq!(describe_steps(&[]), "[]");
     }
 
     fn val(s: &str) -> Normalised {

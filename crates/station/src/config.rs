@@ -7,13 +7,20 @@
 //! fingerprint: …`). Paths are relative to the folder of the configuration file; the
 //! identity files and the CSV/Parquet files must exist. Nothing is connected to or read
 //! here: a PostgreSQL source is checked for form only.
+//!
+//! How a source is read is the steward's alone: a CSV file's delimiter and missing-value
+//! tokens, and how each key column is normalised, are set here (`[sources.NAME]`) and
+//! never by a study (a study that sets them is refused at the station, see
+//! `tessera_study::validate::parse_at_station`, and the policy checks that the study's
+//! linkage normalisation is this station's, see [`crate::policy`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tessera_link::keys::{DateOrder, Norm};
 use tessera_net::identity::{parse_fingerprint, Fingerprint};
-use tessera_study::format::DataSpec;
+use tessera_study::format::{DataSpec, DEFAULT_MISSING};
 use tessera_study::locate::{Seg, Source};
 use tessera_study::Study;
 
@@ -86,10 +93,15 @@ impl ColumnKind {
 /// Where a source's rows come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceKind {
-    /// A CSV file with a header line.
+    /// A CSV file with a header line (UTF-8).
     Csv {
         /// The file.
         file: PathBuf,
+        /// Field delimiter (`delimiter`, one ASCII character; `,` when not given).
+        delimiter: u8,
+        /// Values read as missing, in key and data columns alike (`missing`;
+        /// [`DEFAULT_MISSING`] when not given).
+        missing: Vec<String>,
     },
     /// A Parquet file.
     Parquet {
@@ -119,6 +131,11 @@ pub struct SourceConfig {
     pub kind: SourceKind,
     /// The columns it offers, by name, with their types (sorted by name).
     pub columns: Vec<(String, ColumnKind)>,
+    /// How each `key` column is normalised before linking (`[sources.NAME.keys.COLUMN]
+    /// normalise`, sorted by name; no steps when not given). A study's linkage must state
+    /// exactly these steps for the column it links on, or the policy refuses it: stations
+    /// that normalised one key differently would find no matches.
+    pub keys: Vec<(String, Vec<Norm>)>,
 }
 
 impl SourceConfig {
@@ -128,6 +145,14 @@ impl SourceConfig {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, k)| *k)
+    }
+
+    /// The normalisation steps of key column `name` (`None` when it is not a key column).
+    pub fn key_steps(&self, name: &str) -> Option<&[Norm]> {
+        self.keys
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s.as_slice())
     }
 }
 
@@ -169,18 +194,23 @@ impl Config {
     }
 
     /// Where this station reads its dataset `spec` of a study from: the configured source
-    /// the study's `file` names (or the only one), with the study's CSV delimiter and
-    /// missing-value tokens. Errors as the policy words them (no such source).
+    /// the study's `file` names (or the only one), read as configured (delimiter and
+    /// missing-value tokens from `station.toml`; the study's own, which a station refuses
+    /// anyway, are never used). Errors as the policy words them (no such source).
     pub fn source_for(
         &self,
         spec: &DataSpec,
     ) -> std::result::Result<tessera_sources::Source, String> {
         let s = policy::pick_source(&self.local(), &spec.file_name)?;
         Ok(match &s.kind {
-            SourceKind::Csv { file } => tessera_sources::Source::Csv {
+            SourceKind::Csv {
+                file,
+                delimiter,
+                missing,
+            } => tessera_sources::Source::Csv {
                 file: file.clone(),
-                delimiter: spec.delimiter,
-                missing: spec.missing.clone(),
+                delimiter: *delimiter,
+                missing: missing.clone(),
             },
             SourceKind::Parquet { file } => tessera_sources::Source::Parquet { file: file.clone() },
             SourceKind::Postgres { url, query, ca, .. } => tessera_sources::Source::Postgres {
@@ -256,7 +286,22 @@ struct RawSource {
     tls: Option<bool>,
     #[serde(default)]
     ca: Option<String>,
+    #[serde(default)]
+    delimiter: Option<String>,
+    #[serde(default)]
+    missing: Option<Vec<String>>,
     columns: BTreeMap<String, String>,
+    #[serde(default)]
+    keys: BTreeMap<String, RawKeyNorm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeyNorm {
+    #[serde(default)]
+    normalise: Vec<String>,
+    #[serde(default)]
+    date_order: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +323,8 @@ struct RawPolicy {
     allow_event_times: bool,
     #[serde(default)]
     allow_extremes: bool,
+    #[serde(default)]
+    allow_counts: bool,
     #[serde(default)]
     auto_approve: Vec<RawAuto>,
 }
@@ -547,13 +594,41 @@ impl Checker<'_> {
                 let f = need("file", s.file)?;
                 let file = self.file(&p("file"), &format!("{ctx} field file"), &f)?;
                 if k == "csv" {
-                    SourceKind::Csv { file }
+                    let delimiter = match s.delimiter.as_deref() {
+                        None => b',',
+                        Some(d)
+                            if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") =>
+                        {
+                            d.as_bytes()[0]
+                        }
+                        Some(_) => {
+                            return Err(self.err(
+                                &p("delimiter"),
+                                format!(
+                                    "{ctx} field delimiter: one ASCII character (not a quote \
+                                     or a line break)"
+                                ),
+                            ))
+                        }
+                    };
+                    let missing = s
+                        .missing
+                        .unwrap_or_else(|| DEFAULT_MISSING.iter().map(|m| m.to_string()).collect());
+                    SourceKind::Csv {
+                        file,
+                        delimiter,
+                        missing,
+                    }
                 } else {
+                    forbid("delimiter", s.delimiter.is_some(), k)?;
+                    forbid("missing", s.missing.is_some(), k)?;
                     SourceKind::Parquet { file }
                 }
             }
             "postgres" => {
                 forbid("file", s.file.is_some(), "postgres")?;
+                forbid("delimiter", s.delimiter.is_some(), "postgres")?;
+                forbid("missing", s.missing.is_some(), "postgres")?;
                 let url = need("url", s.url)?;
                 if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                     return Err(self.err(
@@ -625,11 +700,87 @@ impl Checker<'_> {
             })?;
             columns.push((c, k));
         }
+        let keys = self.key_norms(&name, &ctx, &columns, s.keys)?;
         Ok(SourceConfig {
             name,
             kind,
             columns,
+            keys,
         })
+    }
+
+    /// The normalisation of every `key` column of source `name` (`[sources.NAME.keys.COL]`):
+    /// each entry must name a key column; a key column without one has no steps.
+    fn key_norms(
+        &self,
+        name: &str,
+        ctx: &str,
+        columns: &[(String, ColumnKind)],
+        raw: BTreeMap<String, RawKeyNorm>,
+    ) -> Result<Vec<(String, Vec<Norm>)>> {
+        for (c, _) in raw.iter() {
+            if !columns.iter().any(|(n, k)| n == c && *k == ColumnKind::Key) {
+                return Err(self.err(
+                    &at(&[&"sources", &name.to_string(), &"keys", c]),
+                    format!(
+                        "{ctx} keys.{c}: `{c}` is not declared as a \"key\" column in \
+                         {ctx} columns"
+                    ),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for (c, _) in columns.iter().filter(|(_, k)| *k == ColumnKind::Key) {
+            let Some(k) = raw.get(c) else {
+                out.push((c.clone(), Vec::new()));
+                continue;
+            };
+            let kp = |f: &str| at(&[&"sources", &name.to_string(), &"keys", c, &f.to_string()]);
+            let kctx = format!("[sources.{name}.keys.{c}]");
+            let has_date = k.normalise.iter().any(|n| n == "date");
+            let order = match (&k.date_order, has_date) {
+                (Some(o), true) => DateOrder::parse(o).ok_or_else(|| {
+                    self.err(
+                        &kp("date_order"),
+                        format!(
+                            "{kctx} field date_order: `{o}` is not one of \"day_first\", \
+                             \"month_first\", \"year_first\""
+                        ),
+                    )
+                })?,
+                (None, true) => {
+                    return Err(self.err(
+                        &kp("normalise"),
+                        format!(
+                            "{kctx} field date_order: required with the `date` step \
+                             (day_first, month_first or year_first)"
+                        ),
+                    ))
+                }
+                (Some(_), false) => {
+                    return Err(self.err(
+                        &kp("date_order"),
+                        format!("{kctx} field date_order: only meaningful with the `date` step"),
+                    ))
+                }
+                (None, false) => DateOrder::DayFirst,
+            };
+            let mut steps = Vec::new();
+            for (i, n) in k.normalise.iter().enumerate() {
+                let step = Norm::parse(n, order).ok_or_else(|| {
+                    self.err(
+                        &at(&[&"sources", &name.to_string(), &"keys", c, &"normalise", &i]),
+                        format!(
+                            "{kctx} field normalise: `{n}` is not a step (one of: {})",
+                            Norm::NAMES.join(", ")
+                        ),
+                    )
+                })?;
+                steps.push(step);
+            }
+            out.push((c.clone(), steps));
+        }
+        Ok(out)
     }
 
     fn recipients(&self, field: &[Seg], ctx: &str, list: &[String]) -> Result<Vec<RecipientRule>> {
@@ -739,6 +890,7 @@ impl Checker<'_> {
             min_level_rows: raw.min_level_rows,
             allow_event_times: raw.allow_event_times,
             allow_extremes: raw.allow_extremes,
+            allow_counts: raw.allow_counts,
             auto_approve,
         })
     }
@@ -914,6 +1066,97 @@ max_covariates = 3
                 "nopolicy",
                 good().split("[policy]").next().unwrap().to_string(),
                 "station.toml:1:1: missing field `policy`",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (tag, text, want) in cases {
+            let got = error(tag, &text);
+            if !got.starts_with(want) {
+                wrong.push(format!("{tag}: got {got:?}, want {want:?}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// How a source is read is configured here: delimiter and missing-value tokens (CSV
+    /// only), and each key column's normalisation; errors name the place and the field.
+    #[test]
+    fn reading_options_and_key_normalisation() {
+        let c = check("read-default", &good()).unwrap();
+        assert_eq!(
+            c.sources[0].kind,
+            SourceKind::Csv {
+                file: folder("read-default").join("registry.csv"),
+                delimiter: b',',
+                missing: DEFAULT_MISSING.iter().map(|m| m.to_string()).collect(),
+            }
+        );
+        assert_eq!(c.sources[0].key_steps("nhs"), Some(&[][..]));
+        assert_eq!(c.sources[0].key_steps("time"), None);
+
+        let read = "file = \"registry.csv\"\ndelimiter = \";\"\nmissing = [\"-\"]";
+        let keys = "\n[sources.cases.keys.nhs]\nnormalise = [\"digits_only\", \"date\"]\n\
+                    date_order = \"year_first\"\n\n[sources.warehouse]";
+        let text = good().replace("file = \"registry.csv\"", read).replacen(
+            "\n[sources.warehouse]",
+            keys,
+            1,
+        );
+        let c = check("read", &text).unwrap();
+        let SourceKind::Csv {
+            delimiter, missing, ..
+        } = &c.sources[0].kind
+        else {
+            panic!("{:?}", c.sources[0].kind)
+        };
+        assert_eq!(
+            (*delimiter, missing.as_slice()),
+            (b';', &["-".to_string()][..])
+        );
+        assert_eq!(
+            c.sources[0].key_steps("nhs"),
+            Some(&[Norm::DigitsOnly, Norm::Date(DateOrder::YearFirstOnly)][..])
+        );
+        let spec = tessera_study::format::DataSpec {
+            party: "registry".into(),
+            file_name: "cases".into(),
+            file: PathBuf::from("cases"),
+            key: vec!["nhs".into()],
+            missing: vec!["P100110".into()],
+            delimiter: b'|',
+            columns: Vec::new(),
+        };
+        // The station's own options, never the study's.
+        assert!(matches!(
+            c.source_for(&spec).unwrap(),
+            tessera_sources::Source::Csv { delimiter: b';', missing, .. } if missing == ["-"]
+        ));
+
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "delim",
+                good().replace("file = \"registry.csv\"", "file = \"registry.csv\"\ndelimiter = \";;\""),
+                "station.toml:14:13: [sources.cases] field delimiter: one ASCII character",
+            ),
+            (
+                "pgmissing",
+                good().replace("tls = true", "tls = true\nmissing = [\"NA\"]"),
+                "station.toml:21:11: [sources.warehouse] field missing: not used by a postgres source",
+            ),
+            (
+                "notkey",
+                good().replacen("\n[sources.warehouse]", "\n[sources.cases.keys.time]\nnormalise = []\n\n[sources.warehouse]", 1),
+                "station.toml:16:1: [sources.cases] keys.time: `time` is not declared as a \"key\" column",
+            ),
+            (
+                "step",
+                good().replacen("\n[sources.warehouse]", "\n[sources.cases.keys.nhs]\nnormalise = [\"lowercase\"]\n\n[sources.warehouse]", 1),
+                "station.toml:17:14: [sources.cases.keys.nhs] field normalise: `lowercase` is not a step",
+            ),
+            (
+                "order",
+                good().replacen("\n[sources.warehouse]", "\n[sources.cases.keys.nhs]\nnormalise = [\"date\"]\n\n[sources.warehouse]", 1),
+                "station.toml:17:13: [sources.cases.keys.nhs] field date_order: required with the `date` step",
             ),
         ];
         let mut wrong = Vec::new();

@@ -625,14 +625,22 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
     });
 }
 
-/// Each recipient's part of this station's shares: the analyses naming that recipient.
+/// Each recipient's part of this station's shares: the analyses naming that recipient, and
+/// the linkage counts only as the study and every station's policy allow
+/// ([`tessera_study::counts`]).
 fn held_shares(study: &Study, shares: &StationShares) -> Vec<(String, HeldShares)> {
     study
         .recipients
         .iter()
         .map(|r| {
-            let json = shares.for_recipient(&r.name).to_json();
-            (r.name.clone(), HeldShares { json })
+            let mut mine = shares.for_recipient(&r.name);
+            mine.linkage = tessera_study::counts::for_recipients(study, &mine.linkage);
+            (
+                r.name.clone(),
+                HeldShares {
+                    json: mine.to_json(),
+                },
+            )
         })
         .collect()
 }

@@ -9,11 +9,19 @@
 //!    where the study gives a fingerprint it must be the trusted one);
 //! 2. every analysis kind must be allowed, every recipient allowed (by name or by
 //!    certificate fingerprint);
-//! 3. every column this station is asked to share, and every key column, must be declared by
-//!    its source, with a fitting type (`key` columns only link, they are never shared); no
-//!    column may be disallowed, and with `allowed_columns` every shared column must be listed;
-//! 4. disclosure values the study sets itself may only be stricter than the policy's floors;
-//!    `allow_event_times` / `allow_extremes` need the policy's consent.
+//! 3. every column this station is asked to share must be declared by its source, with a
+//!    fitting type (`key` columns only link, they are never shared); no column may be
+//!    disallowed, and with `allowed_columns` every shared column must be listed;
+//! 4. every column the study links on must be declared a `key` column by the source
+//!    (`key_columns`), is subject to the same column rules (`disallowed_columns`,
+//!    `allowed_columns`), and the study's linkage must normalise it exactly as the source's
+//!    `[sources.NAME.keys.COLUMN]` does (`key_normalisation`): a study cannot link on, and so
+//!    count or single out by, a data column, and stations that normalised a key
+//!    differently would find no matches, so a mismatch is a refusal rather than an empty
+//!    join;
+//! 5. disclosure values the study sets itself may only be stricter than the policy's floors;
+//!    `allow_event_times` / `allow_extremes` need the policy's consent, and so does
+//!    `[disclosure] counts` (per-station row counts for the recipients: `allow_counts`).
 //!
 //! Any violation refuses the study with every reason, each of the form `rule: item …`. A
 //! study that passes is approved by the first `[[policy.auto_approve]]` rule that covers it,
@@ -22,6 +30,7 @@
 
 use std::collections::BTreeSet;
 
+use tessera_link::keys::describe_steps;
 use tessera_net::identity::Fingerprint;
 use tessera_stats::survival::km::DEFAULT_MIN_CELL as SURVIVAL_MIN_CELL;
 use tessera_stats::{AnalysisSpec, Disclosure};
@@ -101,6 +110,10 @@ pub struct Policy {
     pub allow_event_times: bool,
     /// Whether minima and maxima may be shown.
     pub allow_extremes: bool,
+    /// Whether a study may show its recipients each data station's row count
+    /// (`[disclosure] counts = true`; off by default: without it recipients see only the
+    /// linked table's size).
+    pub allow_counts: bool,
     /// Automatic approval rules, tried in order.
     pub auto_approve: Vec<AutoRule>,
 }
@@ -299,15 +312,7 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
                         }
                     }
                 }
-                for k in &data.key {
-                    if source.column(k).is_none() {
-                        reasons.push(format!(
-                            "unknown_column: key column `{k}` of data.{me} is not declared by \
-                             source `{}`",
-                            source.name
-                        ));
-                    }
-                }
+                key_violations(policy, study, me, &data.key, source, &mut reasons);
             }
         }
     }
@@ -363,7 +368,74 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
                 .to_string(),
         );
     }
+    if study.counts && !policy.allow_counts {
+        reasons.push(
+            "allow_counts: the study shows each data station's row count to its recipients \
+             ([disclosure] counts = true), which this station does not allow"
+                .to_string(),
+        );
+    }
     reasons
+}
+
+/// The rules for the columns `keys` that data.`me` links on (in `[linkage].key` order),
+/// read from `source`: declared as `key` columns there, allowed by the column rules, and
+/// normalised by the study's linkage exactly as the source configures it.
+fn key_violations(
+    policy: &Policy,
+    study: &Study,
+    me: &str,
+    keys: &[String],
+    source: &SourceConfig,
+    reasons: &mut Vec<String>,
+) {
+    let linkage = study.linkage.as_ref();
+    for (i, k) in keys.iter().enumerate() {
+        match source.column(k) {
+            None => reasons.push(format!(
+                "unknown_column: key column `{k}` of data.{me} is not declared by source `{}`",
+                source.name
+            )),
+            Some(ColumnKind::Key) => {}
+            Some(kind) => reasons.push(format!(
+                "key_columns: column `{k}` of data.{me} is used as a linkage key, but source \
+                 `{}` declares it {}, not a key (the steward declares key columns in \
+                 station.toml [sources.{}] columns)",
+                source.name,
+                kind.as_str(),
+                source.name
+            )),
+        }
+        if policy.disallowed_columns.contains(k) {
+            reasons.push(format!(
+                "disallowed_columns: key column `{k}` of data.{me} may not be used"
+            ));
+        } else if let Some(allowed) = &policy.allowed_columns {
+            if !allowed.contains(k) {
+                reasons.push(format!(
+                    "allowed_columns: key column `{k}` of data.{me} is not among the allowed \
+                     columns"
+                ));
+            }
+        }
+        let (Some(configured), Some(component)) =
+            (source.key_steps(k), linkage.and_then(|l| l.key.get(i)))
+        else {
+            continue;
+        };
+        if component.steps != configured {
+            reasons.push(format!(
+                "key_normalisation: the study normalises linkage key `{}` (column `{k}` of \
+                 data.{me}) as {}, but this station normalises it as {} (station.toml \
+                 [sources.{}.keys.{k}]); every station must normalise a key alike, so the \
+                 study must state this station's steps",
+                component.name,
+                describe_steps(&component.steps),
+                describe_steps(configured),
+                source.name
+            ));
+        }
+    }
 }
 
 /// Why `rule` does not cover `study`, or `None` when it does.

@@ -47,9 +47,157 @@ fn disallowed_column() {
 fn column_outside_the_allowed_list() {
     let p = POLICY.replace(
         "disallowed_columns = [\"postcode\"]",
-        "allowed_columns = [\"time\", \"event\", \"stage\"]",
+        "allowed_columns = [\"patient_id\", \"time\", \"event\", \"stage\"]",
     );
     refused_by(&p, STUDY, "allowed", "allowed_columns", "`age`");
+}
+
+/// A composite key of the study's registry and GP columns: `extra` is the registry's second
+/// key column.
+fn with_second_key(extra: &str) -> String {
+    STUDY
+        .replacen(
+            "key = [\"patient_id\"]",
+            &format!("key = [\"patient_id\", \"{extra}\"]"),
+            1,
+        )
+        .replacen(
+            "key = [\"patient_id\"]",
+            "key = [\"patient_id\", \"birth\"]",
+            1,
+        )
+        .replace(
+            "key = [{ name = \"patient_id\" }]",
+            "key = [{ name = \"patient_id\" }, { name = \"second\" }]",
+        )
+}
+
+/// Issue 12's reproduction: a key of `["patient_id", "stage"]` (with `missing = ["4"]` at
+/// the time) counted stage-4 patients exactly. A data column is no key: refused by the rule
+/// `key_columns`, naming the column and where the steward declares keys.
+#[test]
+fn a_data_column_is_no_linkage_key() {
+    refused_by(
+        POLICY,
+        &with_second_key("stage"),
+        "stagekey",
+        "key_columns",
+        "column `stage` of data.registry is used as a linkage key, but source `cases` \
+         declares it categorical, not a key (the steward declares key columns in station.toml \
+         [sources.cases] columns)",
+    );
+}
+
+/// Issue 12's reproduction: `key = ["patient_id", "age"]` was approved where `age` is
+/// disallowed. Key columns are subject to the column rules, both of them.
+#[test]
+fn key_columns_follow_the_column_rules() {
+    // `age` disallowed: refused by `disallowed_columns` (and, as a data column, by
+    // `key_columns`). The study shares no `age` column, so only the key is at fault.
+    let s = with_second_key("age")
+        .replace("age = \"numeric\"\n", "")
+        .replace("\"registry.age\", ", "");
+    let p = POLICY.replace("[\"postcode\"]", "[\"postcode\", \"age\"]");
+    let dir = folder("agekey");
+    let r = reasons(station(&dir, &p).evaluate(&study(&dir, &s)));
+    assert!(
+        r.iter()
+            .any(|x| x == "disallowed_columns: key column `age` of data.registry may not be used"),
+        "{r:?}"
+    );
+    assert!(
+        r.iter().any(|x| x.starts_with("key_columns: column `age`")),
+        "{r:?}"
+    );
+    assert_eq!(r.len(), 2, "{r:?}");
+
+    // A key column outside `allowed_columns` is refused by that rule.
+    let p = POLICY.replace(
+        "disallowed_columns = [\"postcode\"]",
+        "allowed_columns = [\"time\", \"event\", \"age\", \"stage\"]",
+    );
+    refused_by(
+        &p,
+        STUDY,
+        "allowedkey",
+        "allowed_columns",
+        "key column `patient_id` of data.registry is not among the allowed columns",
+    );
+}
+
+/// The registry's configuration with `steps` as the normalisation of its key column.
+fn station_normalising(dir: &std::path::Path, steps: &str) -> tessera_station::config::Config {
+    let text = station_toml(POLICY).replace(
+        "\n[policy]",
+        &format!("\n[sources.cases.keys.patient_id]\nnormalise = {steps}\n\n[policy]"),
+    );
+    tessera_station::config::parse("station.toml", &text, dir).unwrap()
+}
+
+/// Linkage works only when every station normalises a key alike: the study's linkage
+/// states the steps, and a station whose configuration differs refuses (rather than
+/// finding no matches), naming both and where its steward configures them.
+#[test]
+fn key_normalisation_must_be_the_stations() {
+    let dir = folder("norm");
+    let cfg = station_normalising(&dir, "[\"trim\", \"casefold\"]");
+    let r = reasons(cfg.evaluate(&study(&dir, STUDY)));
+    assert_eq!(
+        r,
+        [
+            "key_normalisation: the study normalises linkage key `patient_id` (column \
+          `patient_id` of data.registry) as [], but this station normalises it as [trim, \
+          casefold] (station.toml [sources.cases.keys.patient_id]); every station must \
+          normalise a key alike, so the study must state this station's steps"
+        ]
+    );
+    let same = STUDY.replace(
+        "key = [{ name = \"patient_id\" }]",
+        "key = [{ name = \"patient_id\", normalise = [\"trim\", \"casefold\"] }]",
+    );
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &same)),
+        Decision::NeedsPerson { .. }
+    ));
+    // The order of the steps is part of it.
+    let swapped = same.replace("[\"trim\", \"casefold\"]", "[\"casefold\", \"trim\"]");
+    let r = reasons(cfg.evaluate(&study(&dir, &swapped)));
+    assert!(r[0].starts_with("key_normalisation: "), "{r:?}");
+    // Dates: the order of day and month is part of the step.
+    let cfg = station_normalising(&dir, "[\"date\"]\ndate_order = \"month_first\"");
+    let day_first = STUDY.replace(
+        "key = [{ name = \"patient_id\" }]",
+        "key = [{ name = \"patient_id\", normalise = [\"date\"], date_order = \"day_first\" }]",
+    );
+    let r = reasons(cfg.evaluate(&study(&dir, &day_first)));
+    assert!(
+        r[0].contains(
+            "as [date (day_first)], but this station normalises it as [date \
+                       (month_first)]"
+        ),
+        "{r:?}"
+    );
+}
+
+/// Per-station row counts reach recipients only where every station allows it: a study
+/// asking for them (`[disclosure] counts = true`) is refused by the rule `allow_counts`
+/// unless the policy allows them.
+#[test]
+fn counts_for_recipients_need_consent() {
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\ncounts = true");
+    refused_by(
+        POLICY,
+        &s,
+        "counts",
+        "allow_counts",
+        "[disclosure] counts = true",
+    );
+    let dir = folder("counts-ok");
+    let cfg = station(&dir, &format!("{POLICY}allow_counts = true\n"));
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &s)),
+        Decision::NeedsPerson { .. }
+    ));
 }
 
 #[test]

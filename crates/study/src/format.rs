@@ -35,6 +35,10 @@ pub struct Study {
     pub linkage: Option<LinkageSpec>,
     /// Disclosure rules.
     pub disclosure: Disclosure,
+    /// `[disclosure] counts`: whether the recipients of a run across stations see each data
+    /// station's row count (every station's policy must allow it; see
+    /// [`crate::counts`]). Off by default: they see the linked table's size only.
+    pub counts: bool,
     /// Who may receive results, in file order.
     pub recipients: Vec<RecipientSpec>,
     /// The analyses, in file order.
@@ -114,9 +118,10 @@ pub struct DataSpec {
     pub file: PathBuf,
     /// Its columns forming the linkage key, in the order of `[linkage].key`.
     pub key: Vec<String>,
-    /// Values read as missing.
+    /// Values read as missing, by the local runner only: a station reads its sources with
+    /// its own configuration, and refuses a study that sets them.
     pub missing: Vec<String>,
-    /// Field delimiter (one ASCII character).
+    /// Field delimiter (one ASCII character), for the local runner only (as `missing`).
     pub delimiter: u8,
     /// The columns read and shared, in file order.
     pub columns: Vec<ColumnSpec>,

@@ -11,9 +11,11 @@
 //! - [`deliver`]: what each compute station holds for the recipients (its shares), and the
 //!   recipient's side that checks, reconstructs and runs the analyses' plaintext tails.
 //! - [`render`]: the results as text tables or one JSON document.
+//! - [`counts`]: which linkage counts reach the recipients of a run across stations.
 //!
 //! The file format is documented in `docs/study.md`.
 
+pub mod counts;
 pub mod data;
 pub mod deliver;
 pub mod distributed;

@@ -58,7 +58,18 @@ pub fn text(out: &StudyOutput) -> String {
         .iter()
         .map(|r| format!("{} {} rows", r.party, r.rows))
         .collect();
-    if out.linkage.rows.len() >= 2 {
+    if out.linkage.rows_withheld {
+        let what = if out.linkage.key.is_empty() {
+            "data:".to_string()
+        } else {
+            format!("linkage on {}:", out.linkage.key.join(" + "))
+        };
+        let _ = writeln!(
+            w,
+            "{what} {} linked rows (rows per data station withheld: see [disclosure] counts)",
+            out.linkage.intersection
+        );
+    } else if out.linkage.rows.len() >= 2 {
         let _ = writeln!(
             w,
             "linkage on {}: {} -> {} linked rows",

@@ -84,13 +84,20 @@ pub fn html(out: &StudyOutput) -> String {
             h,
             "<tr><td>{}</td><td>{}</td></tr>",
             escape(&r.party),
-            r.rows
+            escape(&r.rows.to_string())
+        );
+    }
+    if out.linkage.rows_withheld {
+        let _ = writeln!(
+            h,
+            "<tr><td colspan=\"2\" class=\"muted\">rows per data station withheld \
+             (see [disclosure] counts)</td></tr>"
         );
     }
     let _ = writeln!(
         h,
         "<tr><th>linked rows</th><th>{}</th></tr></table>",
-        out.linkage.intersection
+        escape(&out.linkage.intersection.to_string())
     );
     for a in &out.analyses {
         let _ = writeln!(

@@ -43,6 +43,7 @@ use tessera_net::tcp::{connect_with_listener, TcpConfig};
 use tessera_net::{memory, Endpoint, Stats};
 use tessera_stats::{Frame, Schema, StatsError};
 
+use crate::counts::Count;
 use crate::data::{self, DataReport, DataTable};
 use crate::deliver::{HeldAnalysis, StationShares};
 use crate::error::{Result, StudyError};
@@ -127,15 +128,20 @@ pub struct PartyInfo {
     pub data: bool,
 }
 
-/// Public facts of the linkage.
+/// Public facts of the linkage (what recipients of a run across stations see of them:
+/// [`crate::counts::for_recipients`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LinkageInfo {
     /// Key components.
     pub key: Vec<String>,
-    /// Rows each data party shared (after dropping missing and duplicate keys), study order.
+    /// Rows each data party shared (after dropping missing and duplicate keys), study order;
+    /// empty when withheld.
     pub rows: Vec<PartyRows>,
+    /// Whether the per-party rows were withheld from this copy (a run across stations
+    /// whose study does not ask for them: [`crate::counts`]).
+    pub rows_withheld: bool,
     /// Rows of the linked table (with one data party: its rows).
-    pub intersection: usize,
+    pub intersection: Count,
 }
 
 /// Rows of one data party.
@@ -144,7 +150,7 @@ pub struct PartyRows {
     /// The data party.
     pub party: String,
     /// Rows it shared.
-    pub rows: usize,
+    pub rows: Count,
 }
 
 /// A data owner's local report: its dataset and its linkage keys.
@@ -670,10 +676,11 @@ pub(crate) fn station_shares(
                 .zip(&run.rows)
                 .map(|(d, &rows)| PartyRows {
                     party: d.party.clone(),
-                    rows,
+                    rows: Count::Exact(rows),
                 })
                 .collect(),
-            intersection: run.intersection,
+            rows_withheld: false,
+            intersection: Count::Exact(run.intersection),
         },
         analyses,
     }

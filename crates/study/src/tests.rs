@@ -91,7 +91,7 @@ fn the_example_runs_and_reports() {
     let s = example();
     let out = run_local(&s, &RunOptions::default()).unwrap();
     assert_eq!(out.linkage.intersection, 1700);
-    let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
+    let rows: Vec<crate::counts::Count> = out.linkage.rows.iter().map(|r| r.rows).collect();
     assert_eq!(rows, [1800, 1900]);
     assert_eq!(out.analyses.len(), 7);
     for a in &out.analyses {
@@ -194,7 +194,7 @@ fn outside_data_parties_are_dealt_in() {
     assert_eq!(n, 4, "keys 1, 2, 4, 6 are in all three files");
     assert_eq!(rows_of(&cols), want);
     let out = run_local(&s, &RunOptions::default()).unwrap();
-    let rows: Vec<usize> = out.linkage.rows.iter().map(|r| r.rows).collect();
+    let rows: Vec<crate::counts::Count> = out.linkage.rows.iter().map(|r| r.rows).collect();
     assert_eq!(rows, [5, 5, 5], "one missing key in a.csv");
     assert_eq!(out.data[0].keys.unwrap().missing, 1);
     assert_eq!(

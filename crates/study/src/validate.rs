@@ -57,7 +57,9 @@ pub fn parse_at(name: &str, text: &str, dir: &Path, me: &str) -> Result<Study> {
 /// [`parse`] at the station service of `me`: as [`parse_at`], but `me`'s `[data.me] file`
 /// names one of the station's configured sources rather than a file (the station maps it
 /// to a CSV or Parquet file or a PostgreSQL query, and checks it against its policy), so no
-/// file is looked for.
+/// file is looked for. How a station reads its data is its steward's configuration: a study
+/// that sets `missing` or `delimiter` for any data party is refused here, naming the field
+/// and where the steward sets it (`[sources.NAME]` of `station.toml`).
 pub fn parse_at_station(name: &str, text: &str, me: &str) -> Result<Study> {
     check(name, text, Path::new(""), Some(me), false)
 }
@@ -201,6 +203,8 @@ struct RawDisclosure {
     allow_event_times: bool,
     #[serde(default)]
     allow_extremes: bool,
+    #[serde(default)]
+    counts: bool,
 }
 
 #[derive(Deserialize)]
@@ -306,7 +310,7 @@ struct Checker<'a> {
     /// At a station: only this party's dataset must be on this machine.
     local: Option<&'a str>,
     /// Whether this machine's dataset is a file that must exist (not so at the station
-    /// service, where it names a configured source).
+    /// service, where it names a configured source, and reading options are the station's).
     own_file: bool,
 }
 
@@ -442,10 +446,11 @@ impl Checker<'_> {
             data,
             linkage,
             disclosure: Disclosure::default(),
+            counts: false,
             recipients,
             analyses: Vec::new(),
         };
-        study.disclosure = self.disclosure(root, &study)?;
+        (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
         Ok(study)
     }
@@ -644,6 +649,27 @@ impl Checker<'_> {
         let ctx = format!("[data.{party}]");
         let raw: RawData = self.de(&ctx, &keys!["data", party], v)?;
         let at = |f: &str| keys!["data", party, f];
+        if !self.own_file {
+            // At a station service: the station reads its sources as its steward configured
+            // them; a study choosing tokens or delimiters could drop chosen records (and so
+            // learn from the counts that they exist) or mangle key columns.
+            for (field, set, what) in [
+                ("missing", raw.missing.is_some(), "missing-value tokens"),
+                ("delimiter", raw.delimiter.is_some(), "the CSV delimiter"),
+            ] {
+                if set {
+                    return Err(self.err(
+                        &at(field),
+                        format!(
+                            "{ctx} field {field}: a station reads its data as its steward \
+                             configured it; {what} are set in the station's station.toml \
+                             ([sources.NAME] {field}), not in a study submitted to a station \
+                             (remove the field)"
+                        ),
+                    ));
+                }
+            }
+        }
         let file = self.dir.join(&raw.file);
         let here = self.own_file && self.local.is_none_or(|me| me == party);
         if raw.file.is_empty() || (here && !file.is_file()) {
@@ -850,7 +876,8 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn disclosure(&self, root: &DeTable<'_>, study: &Study) -> Result<Disclosure> {
+    /// The `[disclosure]` rules, and its `counts` flag.
+    fn disclosure(&self, root: &DeTable<'_>, study: &Study) -> Result<(Disclosure, bool)> {
         let raw: RawDisclosure = match root.get("disclosure") {
             None => RawDisclosure::default(),
             Some(v) => self.de("[disclosure]", &keys!["disclosure"], v)?,
@@ -890,7 +917,7 @@ impl Checker<'_> {
         d.disallowed_columns = raw.disallowed_columns;
         d.allow_event_times = raw.allow_event_times;
         d.allow_extremes = raw.allow_extremes;
-        Ok(d)
+        Ok((d, raw.counts))
     }
 
     /// An analysis' own fields: `kind` picks the specification, whose fields are then read

@@ -489,3 +489,62 @@ fn at_a_station_only_its_own_file_must_exist() {
     let e = tessera_study::validate::parse_at("study.toml", &text, dir, "gp").unwrap_err();
     assert!(e.to_string().contains("data.gp"), "{e}");
 }
+
+/// At a station service, how data is read is the station's: a study that sets `missing` or
+/// `delimiter` (for any data party) is refused at every station, naming the field and where
+/// the steward sets it. Issue 12's reproduction: `missing = [..., "P100110"]` made one
+/// patient's record missing, and the row counts told whether that patient is in the
+/// registry. The local runner (`tessera run`, the researcher's own files) keeps them.
+#[test]
+fn at_a_station_service_a_study_cannot_say_how_data_is_read() {
+    use tessera_study::validate::parse_at_station;
+    for (from, to, field) in [
+        (
+            "key = [\"id\"]\n",
+            "key = [\"id\"]\nmissing = [\"\", \"NA\", \"P100110\"]\n",
+            "missing",
+        ),
+        (
+            "key = [\"pid\"]\n",
+            "key = [\"pid\"]\ndelimiter = \";\"\n",
+            "delimiter",
+        ),
+    ] {
+        let text = BASE.replacen(from, to, 1);
+        // The local runner reads with them.
+        let local = check(&text).unwrap();
+        assert!(
+            local.data[0].missing.contains(&"P100110".to_string())
+                || local.data[1].delimiter == b';'
+        );
+        // Every station refuses them, whichever party's dataset they are for.
+        for me in ["a", "b", "h"] {
+            let err = parse_at_station("study.toml", &text, me).unwrap_err();
+            let msg = err.to_string();
+            let want = format!("study.toml:{}:", line_of(&text, &format!("{field} = ")));
+            assert!(msg.starts_with(&want), "expected {want} in: {msg}");
+            assert!(
+                msg.contains(&format!(
+                    "field {field}: a station reads its data as its steward configured it"
+                )) && msg.contains(&format!("station.toml ([sources.NAME] {field})")),
+                "{msg}"
+            );
+            assert!(!msg.contains("P100110"), "a value was printed: {msg}");
+            assert_eq!(err.exit_code(), 2);
+        }
+    }
+    // Without them the study is valid at a station.
+    assert!(parse_at_station("study.toml", BASE, "a").is_ok());
+}
+
+/// `[disclosure] counts` asks for per-station row counts for the recipients; off unless set.
+#[test]
+fn counts_are_asked_for_in_disclosure() {
+    assert!(!check(BASE).unwrap().counts);
+    let s = check(&format!("{BASE}[disclosure]\ncounts = true\n")).unwrap();
+    assert!(s.counts);
+    let msg = check(&format!("{BASE}[disclosure]\ncounts = \"yes\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("[disclosure] field counts"), "{msg}");
+}
