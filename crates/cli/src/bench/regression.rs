@@ -595,9 +595,10 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
     }
     println!(
         "\nthree processes over loopback {}; median of {} runs of the whole analysis on the \
-         shared table (public checks, row weights, moments, fit, opening); bytes are sent by \
-         the busiest party; `plain s` is the plaintext twin (f64, one thread) on the same \
-         data; max|Δβ| compares the opened coefficients with it",
+         shared table (public checks, row weights, moments, fit, sealing the result); bytes \
+         are sent by the busiest party; `plain s` is the plaintext twin (f64, one thread) on \
+         the same data; max|Δβ| compares the coefficients reconstructed from the three \
+         parties' shares with it",
         if args.tls { "TLS 1.3" } else { "TCP" },
         args.reps
     );

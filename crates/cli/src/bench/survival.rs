@@ -307,7 +307,8 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
             .map(|r| r.rounds.as_slice())
             .collect::<Vec<_>>(),
     );
-    // The plaintext twin on the same data, timed, and the check of the opened values.
+    // The plaintext twin on the same data, timed, and the check of the values reconstructed
+    // from the parties' shares.
     let data = w.data();
     let t = Instant::now();
     let plain = plain_values(w, &data, ties)?;
@@ -356,12 +357,12 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
     }
 }
 
-/// Checks the opened values against the twin: χ² 1e-4 relative; coefficients 1e-4 absolute,
-/// standard errors 1e-3 relative. Returns the largest error seen.
+/// Checks the reconstructed values against the twin: χ² 1e-4 relative; coefficients 1e-4
+/// absolute, standard errors 1e-3 relative. Returns the largest error seen.
 fn check(w: Workload, got: &[f64], want: &[f64]) -> Result<f64, String> {
     if got.len() != want.len() {
         return Err(format!(
-            "{}: {} values opened, {} expected",
+            "{}: {} values reconstructed, {} expected",
             w.name(),
             got.len(),
             want.len()
