@@ -789,3 +789,159 @@ fn a_recipient_allowed_by_name_only_needs_a_token() {
     assert!(o.status.success(), "{}", out(&o));
     assert!(out(&o).contains("km_by_statin"));
 }
+
+/// SHA-256 of `text` in hex (a study's digest, as the stations compute it).
+fn sha256_hex(text: &str) -> String {
+    tessera_study::format::text_digest(text)
+}
+
+/// The attack of issue 12: one study id with two texts. The registry (whose policy allows
+/// `eve`) gets a text whose recipient is eve; the GP network and the institute get the text
+/// whose recipient is the researcher, at the same moment. Every station's policy approves
+/// its text by rule, and the data files are unreadable, so any data check would show as
+/// "input invalid". The study must stop at every station, before any data is read, with a
+/// reason naming the stations that hold each text; nothing runs, nothing is revealed.
+#[test]
+fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
+    let dir = prepare("two-texts");
+    let eve = Identity::generate("eve").unwrap();
+    let fp_eve = format!(
+        "sha256:{}",
+        tessera_net::identity::fingerprint_hex(&eve.fingerprint())
+    );
+    let study = fs::read_to_string(dir.join("researcher/study.toml")).unwrap();
+    let fp_researcher = study
+        .split("[recipients.researcher]\nfingerprint = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // The registry's policy (and its automatic approval) allows eve too; the GP approves
+    // the researcher's study by rule (in the reproduction, its steward approved it).
+    edit(
+        &dir,
+        "registry/station.toml",
+        &format!("recipients = [\"{fp_researcher}\"]"),
+        &format!("recipients = [\"{fp_researcher}\", \"{fp_eve}\"]"),
+    );
+    let gp = fs::read_to_string(dir.join("gp/station.toml")).unwrap();
+    fs::write(
+        dir.join("gp/station.toml"),
+        format!(
+            "{gp}\n[[policy.auto_approve]]\nname = \"approved researcher\"\n\
+             recipients = [\"{fp_researcher}\"]\n"
+        ),
+    )
+    .unwrap();
+    // Any read of the data now fails (and would be reported as "input invalid").
+    fs::write(dir.join("registry/registry.csv"), "not,the\ndata\n").unwrap();
+    fs::write(dir.join("gp/gp.csv"), "not,the\ndata\n").unwrap();
+    let for_eve = study.replace(
+        &format!("[recipients.researcher]\nfingerprint = \"{fp_researcher}\""),
+        &format!("[recipients.eve]\nfingerprint = \"{fp_eve}\""),
+    );
+    assert_ne!(for_eve, study);
+    let c = Cluster::start(&dir);
+
+    // The three submissions at the same moment.
+    let texts = [for_eve.clone(), study.clone(), study.clone()];
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = STATIONS
+            .iter()
+            .zip(&texts)
+            .map(|(s, text)| {
+                let client = c.client(s, None);
+                scope.spawn(move || {
+                    client
+                        .request(
+                            "POST",
+                            "/studies",
+                            &[("Content-Type", "text/plain; charset=utf-8")],
+                            text.as_bytes(),
+                        )
+                        .unwrap()
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for code in &codes {
+        assert!(*code == 201 || *code == 409, "{codes:?}");
+    }
+    let (d_eve, d_res) = (sha256_hex(&for_eve), sha256_hex(&study));
+    let mut reasons = Vec::new();
+    for s in STATIONS {
+        let st = c.wait_run(s, &["stopped", "finished", "aborted"], 30);
+        assert_eq!(st["run"]["state"], "stopped", "{s}: {st}");
+        let why = st["run"]["reason"].as_str().unwrap().to_string();
+        assert!(
+            why.contains("the study's text differs between stations")
+                && why.contains(&d_eve[..12])
+                && why.contains(&d_res[..12])
+                && STATIONS.iter().all(|n| why.contains(n)),
+            "{s}: {why}"
+        );
+        reasons.push(why);
+    }
+    if codes == [201, 201, 201] {
+        // Each station got its text from the submission: the grouping is exact.
+        let want = format!(
+            "the study's text differs between stations: registry has sha256 {}…, gp and \
+             institute have sha256 {}…",
+            &d_eve[..12],
+            &d_res[..12]
+        );
+        for why in &reasons {
+            assert!(why.ends_with(&want), "{why}");
+        }
+    }
+    // The researcher sees the reason at each station.
+    for (i, s) in STATIONS.iter().enumerate() {
+        let o = Command::new(EXE)
+            .args(["study", "status", ID, "--at", &c.addrs[i], "--pin", &c.pins[i]])
+            .output()
+            .unwrap();
+        let text = out(&o);
+        assert!(
+            text.contains("stopped") && text.contains("the study's text differs"),
+            "{s}: {text}"
+        );
+    }
+    // Nothing ran, nothing was read, nothing revealed.
+    for s in STATIONS {
+        let kinds = c.audit(s);
+        assert!(kinds.contains(&"run_aborted".to_string()), "{s}: {kinds:?}");
+        assert!(
+            !kinds
+                .iter()
+                .any(|k| k == "run_started" || k == "revealed" || k == "refused"),
+            "{s}: {kinds:?}"
+        );
+        let st = c.status(s);
+        assert!(!st.to_string().contains("input invalid"), "{s}: {st}");
+        // Every entry about the study names the text it was about.
+        let log = c
+            .client(s, None)
+            .request("GET", "/audit", &[("Authorization", &c.steward(s))], &[])
+            .unwrap()
+            .json();
+        for e in log["entries"].as_array().unwrap() {
+            if e["study"] == ID {
+                let d = e["details"].as_str().unwrap();
+                assert!(d.contains(&d_eve) || d.contains(&d_res), "{s}: {e}");
+            }
+        }
+    }
+    // The researcher asks the GP (which holds the researcher's text): stopped, no results.
+    let i = c.index("gp");
+    let o = Command::new(EXE)
+        .args(["study", "results", ID, "--at", &c.addrs[i], "--pin", &c.pins[i]])
+        .args(["--identity", &c.me()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("text differs"), "{}", out(&o));
+}

@@ -48,7 +48,7 @@ use serde_json::{json, Value};
 use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
-use crate::approval::{Approvals, StudyRecord};
+use crate::approval::{digest, Approvals, StudyRecord};
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
@@ -375,6 +375,7 @@ fn detail(r: &StudyRecord) -> Value {
         "reason": r.reason,
         "decided_at": r.decided_at,
         "decided_by": r.decided_by,
+        "digest": digest(&r.text),
         "study": r.text,
     })
 }
@@ -427,6 +428,7 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
                 "id": r.record.id,
                 "state": r.record.state,
                 "decision": r.decision,
+                "digest": digest(&r.record.text),
             });
             match &r.decision {
                 Decision::Refuse { reasons } => {
@@ -436,6 +438,19 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
                 }
                 _ => (StatusCode::CREATED, Json(body)).into_response(),
             }
+        }
+        // The id is taken: the answer says which text this station holds under it, so that
+        // a station passing the study on can tell "the same study" from "another text".
+        Err(StationError::AlreadyReceived(id)) => {
+            let held = api.approvals().get(&id).ok().flatten();
+            let mut body = json!({
+                "error": StationError::AlreadyReceived(id.clone()).to_string(),
+                "id": id,
+            });
+            if let Some(r) = held {
+                body["digest"] = json!(digest(&r.text));
+            }
+            (StatusCode::CONFLICT, Json(body)).into_response()
         }
         Err(e) => failure(e),
     }

@@ -11,29 +11,40 @@
 //!    (`GET /peer/studies/{id}` over mutually authenticated TLS, this station's certificate
 //!    against the fingerprint its configuration trusts). One that does not know the study
 //!    gets it (`POST /peer/studies`): so a study submitted to any station reaches all, and a
-//!    station that was down when it was submitted gets it when it comes back.
-//! 2. **Check the data.** Once approved here, this station reads its dataset from the
-//!    configured source and checks it against the study's declaration (every column present,
-//!    every value of its type and range). A failure refuses the study here: the steward sees
-//!    the file, line and column; the other stations and the researcher see only
-//!    "input invalid" ([`crate::runs::INPUT_INVALID`]).
-//! 3. **Agree.** Any station that refused (or stopped) stops the study here too, with its
-//!    reason. When every other station reports `ready` (or already `running`), an outside
+//!    station that was down when it was submitted gets it when it comes back. Every answer
+//!    carries the digest of the text the station holds under the id (SHA-256 of the exact
+//!    text, [`Study::digest`]); a `409` means the id was taken and says by which text.
+//! 2. **Same text everywhere.** If any station holds another text under the id, the study
+//!    stops here (whether approved here or still pending) with a reason naming the stations
+//!    and their digests ([`texts_differ`]); every station sees the difference itself, and a
+//!    station that could not yet learn it follows the others' `stopped`. Any station that
+//!    refused or stopped stops the study here too, with its reason.
+//! 3. **Check the data.** Once approved here *and* every other station has reported this
+//!    very digest, this station reads its dataset from the configured source and checks it
+//!    against the study's declaration (every column present, every value of its type and
+//!    range). A failure refuses the study here: the steward sees the file, line and column;
+//!    the other stations and the researcher see only "input invalid"
+//!    ([`crate::runs::INPUT_INVALID`]).
+//! 4. **Agree.** When every other station reports `ready` (or already `running`), an outside
 //!    data station (a data party without a compute slot) deals its prepared table into one
 //!    message per compute station and sends each its own; the compute stations, once they
 //!    hold every outside party's message, start the computation
 //!    ([`tessera_study::distributed::run_party_with`]): they connect to each other on the
 //!    study's addresses, pinned to the study's fingerprints. An outside data station then
 //!    follows them to the end.
-//! 4. **Record.** `run_started`, then `run_finished` with the results stored per recipient,
+//! 5. **Record.** `run_started`, then `run_finished` with the results stored per recipient,
 //!    or `run_aborted` with the reason (a station that died or left, a timeout, a protocol
 //!    fault): nothing is stored for the recipients then.
 //!
 //! The stations' states are learnt by asking (never pushed), so a lost message only delays:
 //! the next visit asks again. Network calls are made without holding the approvals' lock.
 //!
-//! LEAKAGE: stations tell each other only a study's state word and, for a refusal, the
-//! reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
+//! The computation's session is derived from the digest too
+//! ([`tessera_study::distributed::session`]): even a station that skipped these checks could
+//! not compute one text with a station holding another.
+//!
+//! LEAKAGE: stations tell each other only a study's state word, its text's digest and, for a
+//! refusal, the reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
 //! data station's messages are secret shares: each compute station gets only its own, which
 //! alone is uniformly random; its size tells the compute stations the number of rows (as any
 //! sharing does). The opened
@@ -94,6 +105,8 @@ pub struct StationView {
     pub state: String,
     /// Its reason, or why it could not be reached.
     pub reason: Option<String>,
+    /// The digest of the study text it holds under this id (SHA-256, hex), when it said.
+    pub digest: Option<String>,
 }
 
 thread_local! {
@@ -202,6 +215,7 @@ fn step(
                 continue;
             }
         };
+        let mine = study.digest();
         let views = ask_stations(api, &study, &rec.text);
         if started {
             if run == Some(RunState::Running) && !is_compute(api, &study) {
@@ -211,16 +225,24 @@ fn step(
             continue;
         }
         api.set_views(&rec.id, views.clone());
+        // Before anything else, pending here or not: another text under this id, or a
+        // station that refused or stopped, stops the study here (nothing was read yet).
+        if let Some(why) = texts_differ(&study, &api.config.name, &mine, &views)
+            .or_else(|| stopped_by(&views))
+        {
+            if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
+                eprintln!("tessera station: study {}: {e}", rec.id);
+            }
+            continue;
+        }
         if rec.state != StudyState::Approved {
             continue;
         }
         if run.is_none() {
-            check_data(api, &study);
-            continue;
-        }
-        if let Some(why) = stopped_by(&views) {
-            if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
-                eprintln!("tessera station: study {}: {e}", rec.id);
+            // The data is read only once every other station holds this very text.
+            let same_text = views.iter().all(|v| v.digest.as_deref() == Some(&mine));
+            if same_text {
+                check_data(api, &study);
             }
             continue;
         }
@@ -262,7 +284,63 @@ fn view(state: &str, reason: Option<String>) -> StationView {
         station: String::new(),
         state: state.to_string(),
         reason,
+        digest: None,
     }
+}
+
+/// [`view`] of a station holding the text with `digest`.
+fn view_of(state: &str, reason: Option<String>, digest: Option<&str>) -> StationView {
+    StationView {
+        digest: digest.map(str::to_string),
+        ..view(state, reason)
+    }
+}
+
+/// The first 12 hex digits of a digest, for messages.
+fn short(digest: &str) -> String {
+    format!("{}…", &digest[..digest.len().min(12)])
+}
+
+/// Why the study must stop when some station holds another text under its id: the
+/// stations grouped by the digest of the text each holds, in the order of the study's
+/// parties (this station's text), e.g. `the study's text differs between stations:
+/// registry has sha256 ab12…, gp and institute have sha256 9f3c…`. `None` when every
+/// station that told its digest holds `mine`.
+fn texts_differ(study: &Study, me: &str, mine: &str, views: &[StationView]) -> Option<String> {
+    if views
+        .iter()
+        .all(|v| v.digest.as_deref().is_none_or(|d| d == mine))
+    {
+        return None;
+    }
+    let mut held: Vec<(&str, &str)> = vec![(me, mine)];
+    held.extend(
+        views
+            .iter()
+            .filter_map(|v| Some((v.station.as_str(), v.digest.as_deref()?))),
+    );
+    held.sort_by_key(|(s, _)| study.parties.iter().position(|p| p.name == *s));
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (station, d) in held {
+        match groups.iter_mut().find(|(g, _)| *g == d) {
+            Some((_, names)) => names.push(station),
+            None => groups.push((d, vec![station])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .filter_map(|(d, names)| {
+            let who = match names.split_last()? {
+                (one, []) => format!("{one} has"),
+                (last, init) => format!("{} and {last} have", init.join(", ")),
+            };
+            Some(format!("{who} sha256 {}", short(d)))
+        })
+        .collect();
+    Some(format!(
+        "the study's text differs between stations: {}",
+        parts.join(", ")
+    ))
 }
 
 /// One station's state of study `id` (see [`ask_stations`]).
@@ -293,7 +371,7 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
     };
     match answer.status {
         200 => match serde_json::from_slice::<PublicState>(&answer.body) {
-            Ok(s) => view(&s.state, s.reason),
+            Ok(s) => view_of(&s.state, s.reason, Some(&s.digest)),
             Err(e) => view(
                 "unreachable",
                 Some(format!(
@@ -308,8 +386,21 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
                 &[("Content-Type", "text/plain; charset=utf-8")],
                 text.as_bytes(),
             );
+            // Each answer says which text the station holds under the id: ours when it
+            // took it (201, or 403 when its policy refused it), maybe another when the id
+            // was taken meanwhile (409), which stops the study (see `texts_differ`).
+            let held = |a: &crate::client::Answer| a.json()["digest"].as_str().map(str::to_string);
             match sent {
-                Ok(a) if a.status == 201 || a.status == 409 => view("received", None),
+                Ok(a) if a.status == 201 || a.status == 409 => match held(&a) {
+                    Some(d) => view_of("received", None, Some(&d)),
+                    None => view(
+                        "unreachable",
+                        Some(format!(
+                            "{station} did not say which text it holds under this id ({})",
+                            a.status
+                        )),
+                    ),
+                },
                 Ok(a) if a.status == 403 => {
                     let body = a.json();
                     let reasons = body["reasons"]
@@ -323,7 +414,7 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
                         .filter(|r| !r.is_empty())
                         .or_else(|| body["error"].as_str().map(str::to_string))
                         .unwrap_or_else(|| a.text());
-                    view("refused", Some(reasons))
+                    view_of("refused", Some(reasons), held(&a).as_deref())
                 }
                 Ok(a) => view(
                     "refused",

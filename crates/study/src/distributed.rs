@@ -8,8 +8,9 @@
 //! them and run the analyses. Each ends with the same opened results; the owner-side data
 //! report it prints is its own only.
 //!
-//! The TLS session is bound to the study: its identifier is derived from the study id, so
-//! stations running different studies on the same addresses refuse each other.
+//! The TLS session is bound to the study: its identifier is derived from the study id and
+//! the digest of the study's exact text ([`session`]), so stations running different
+//! studies, or different texts of one study, on the same addresses refuse each other.
 //!
 //! Outside data parties (data parties without a compute slot) deal their prepared table into
 //! one message per compute slot ([`deal_input`]); the station service carries each message
@@ -32,11 +33,14 @@ use crate::run::{
     StudyOutput,
 };
 
-/// The TLS session of a study: the first 16 bytes of SHA-256("tessera study " + id).
+/// The TLS session of a study: the first 16 bytes of
+/// SHA-256("tessera study " + id + " " + digest), the digest being the study text's
+/// ([`Study::digest`]). Stations that hold different texts under the same id therefore
+/// refuse each other's connections (the hello carries the session).
 pub fn session(study: &Study) -> [u8; 16] {
     let d = ring::digest::digest(
         &ring::digest::SHA256,
-        format!("tessera study {}", study.id).as_bytes(),
+        format!("tessera study {} {}", study.id, study.digest()).as_bytes(),
     );
     let mut s = [0u8; 16];
     s.copy_from_slice(&d.as_ref()[..16]);
