@@ -901,7 +901,15 @@ fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
     // The researcher sees the reason at each station.
     for (i, s) in STATIONS.iter().enumerate() {
         let o = Command::new(EXE)
-            .args(["study", "status", ID, "--at", &c.addrs[i], "--pin", &c.pins[i]])
+            .args([
+                "study",
+                "status",
+                ID,
+                "--at",
+                &c.addrs[i],
+                "--pin",
+                &c.pins[i],
+            ])
             .output()
             .unwrap();
         let text = out(&o);
@@ -938,7 +946,15 @@ fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
     // The researcher asks the GP (which holds the researcher's text): stopped, no results.
     let i = c.index("gp");
     let o = Command::new(EXE)
-        .args(["study", "results", ID, "--at", &c.addrs[i], "--pin", &c.pins[i]])
+        .args([
+            "study",
+            "results",
+            ID,
+            "--at",
+            &c.addrs[i],
+            "--pin",
+            &c.pins[i],
+        ])
         .args(["--identity", &c.me()])
         .output()
         .unwrap();

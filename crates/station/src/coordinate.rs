@@ -227,8 +227,8 @@ fn step(
         api.set_views(&rec.id, views.clone());
         // Before anything else, pending here or not: another text under this id, or a
         // station that refused or stopped, stops the study here (nothing was read yet).
-        if let Some(why) = texts_differ(&study, &api.config.name, &mine, &views)
-            .or_else(|| stopped_by(&views))
+        if let Some(why) =
+            texts_differ(&study, &api.config.name, &mine, &views).or_else(|| stopped_by(&views))
         {
             if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
                 eprintln!("tessera station: study {}: {e}", rec.id);
