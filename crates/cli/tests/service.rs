@@ -242,6 +242,19 @@ impl Cluster {
     }
 }
 
+/// Station `name`'s computation port (`[compute] listen` in its station.toml).
+fn compute_port(dir: &Path, name: &str) -> u16 {
+    let text = fs::read_to_string(dir.join(name).join("station.toml")).unwrap();
+    let at = text.find("[compute]\nlisten = \"").unwrap();
+    let line = text[at..].lines().nth(1).unwrap();
+    line.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('"')
+        .parse()
+        .unwrap()
+}
+
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
@@ -257,6 +270,25 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
     // Not yet: the GP's steward has not decided.
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    // Junk at the computation ports of the two ready stations (queued until their
+    // computation accepts): dropped, and the computation goes on.
+    let mut junk = Vec::new();
+    for s in ["registry", "institute"] {
+        c.wait_run(s, &["ready"], 30);
+        let port = compute_port(&dir, s);
+        // Listening once the station holds the port for the study (just after "ready").
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut g = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(g) => break g,
+                Err(e) => assert!(Instant::now() < deadline, "{s}: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::io::Write::write_all(&mut g, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        junk.push(g);
+        drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
     c.approve_at_gp();
     for s in STATIONS {
         let st = c.wait_run(s, &["finished"], 60);
@@ -535,6 +567,76 @@ fn a_station_killed_mid_study_aborts_it_everywhere() {
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(out(&o).contains("aborted"), "{}", out(&o));
+    // What the researcher is told names stations and kinds of failure, not addresses.
+    let o = c.researcher(&["status", ID], &[]);
+    let text = out(&o);
+    let (head, rest) = text.split_once('\n').unwrap();
+    assert!(head.contains("station registry: the computation"), "{text}");
+    let reason = head.split_once("aborted").unwrap().1;
+    assert!(
+        !reason.contains("127.0.0.1") && !rest.contains("127.0.0.1"),
+        "{text}"
+    );
+}
+
+/// Each station owns its computation endpoint: a study that carries an address is refused
+/// at the station, naming the field; a station whose computation port is its API port does
+/// not start, naming the file, line and field.
+#[test]
+fn computation_endpoints_are_the_stations_own() {
+    let dir = prepare("endpoints");
+    let c = Cluster::start(&dir);
+    let study = fs::read_to_string(c.study()).unwrap();
+    let p = dir.join("with-address.toml");
+    fs::write(
+        &p,
+        study.replace(
+            "[parties.gp]\n",
+            "[parties.gp]\naddress = \"127.0.0.1:1\"\n",
+        ),
+    )
+    .unwrap();
+    let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "parties.gp.address: computation addresses are each station's own configuration \
+             (station.toml [compute]); remove it"
+        ),
+        "{}",
+        out(&o)
+    );
+    drop(c);
+
+    // The GP's computation port set to its API port.
+    let toml = dir.join("gp/station.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    let api = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let port = compute_port(&dir, "gp");
+    fs::write(
+        &toml,
+        text.replace(&format!("127.0.0.1:{port}\""), &format!("{api}\"")),
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["station", "serve", "--config"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", out(&o));
+    let api_port = api.rsplit(':').next().unwrap();
+    assert!(
+        out(&o).contains(&format!(
+            "station.toml:8:10: [compute] field listen: port {api_port} is the API's"
+        )),
+        "{}",
+        out(&o)
+    );
 }
 
 /// The GP's data from the PostgreSQL test server (over TLS, the steward's query): the study
@@ -687,6 +789,15 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
             ),
             1,
         );
+    // Its own computation port.
+    let at = hospital.find("[compute]\nlisten = \"").unwrap() + "[compute]\n".len();
+    let line_end = at + hospital[at..].find('\n').unwrap();
+    let hospital = format!(
+        "{}listen = \"127.0.0.1:{}\"{}",
+        &hospital[..at],
+        free_port(),
+        &hospital[line_end..]
+    );
     fs::write(dir.join("hospital/station.toml"), hospital).unwrap();
     for s in STATIONS {
         let p = dir.join(s).join("station.toml");
@@ -711,9 +822,8 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
         .unwrap()
         .to_string();
     let study = format!(
-        "{}[parties.gp]\n{gp_fp}\n\n[parties.hospital]\ncompute = 1\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{fp}\"{}",
+        "{}[parties.gp]\n{gp_fp}\n\n[parties.hospital]\ncompute = 1\nfingerprint = \"sha256:{fp}\"{}",
         &study[..start],
-        free_port(),
         &study[end..]
     );
     fs::write(dir.join("researcher/study.toml"), &study).unwrap();

@@ -30,7 +30,11 @@
 //!    message per compute station and sends each its own; the compute stations, once they
 //!    hold every outside party's message, start the computation
 //!    ([`tessera_study::distributed::run_party_with`]): they connect to each other on the
-//!    study's addresses, pinned to the study's fingerprints. An outside data station then
+//!    computation addresses the stations told each other (each compute station, once ready,
+//!    holds a port of its own `[compute]` range for the study and reports it in its peer
+//!    state), pinned to the fingerprints of this station's own `[[trusted]]` list. Errors
+//!    shown to the researcher and the other stations name the station and the kind of
+//!    failure; the transport's details stay in the steward's log. An outside data station then
 //!    follows them to the end.
 //! 5. **Record.** `run_started`, then `run_finished` with the results stored per recipient,
 //!    or `run_aborted` with the reason (a station that died or left, a timeout, a protocol
@@ -107,6 +111,8 @@ pub struct StationView {
     pub reason: Option<String>,
     /// The digest of the study text it holds under this id (SHA-256, hex), when it said.
     pub digest: Option<String>,
+    /// A ready compute station: where it listens for this study's computation.
+    pub compute: Option<String>,
 }
 
 thread_local! {
@@ -233,6 +239,7 @@ fn step(
             if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
                 eprintln!("tessera station: study {}: {e}", rec.id);
             }
+            api.release_compute(&rec.id);
             continue;
         }
         if rec.state != StudyState::Approved {
@@ -246,6 +253,14 @@ fn step(
             }
             continue;
         }
+        // A ready compute station holds a port of its own `[compute]` range for the study
+        // (again after a restart of the service); the others learn it by asking.
+        if is_compute(api, &study) && api.compute_address(&rec.id).is_none() {
+            if let Err(why) = api.reserve_compute(&rec.id) {
+                eprintln!("tessera station: study {}: {why}", rec.id);
+                continue;
+            }
+        }
         let everyone_ready = views
             .iter()
             .all(|v| matches!(v.state.as_str(), "ready" | "running" | "finished"));
@@ -253,10 +268,14 @@ fn step(
             continue;
         }
         if is_compute(api, &study) {
-            // Every outside data party's input must have arrived (see `send_input`).
+            // Every outside data party's input must have arrived (see `send_input`), and
+            // every other compute station must have said where it listens.
             let inputs_in = outside_parties(&study).all(|p| api.has_input(&study.id, p));
+            let Some(meeting) = meeting_places(api, &study, &views) else {
+                continue;
+            };
             if inputs_in {
-                start(api, running, study);
+                start(api, running, study, meeting);
             }
         } else {
             send_input(api, &study);
@@ -285,6 +304,7 @@ fn view(state: &str, reason: Option<String>) -> StationView {
         state: state.to_string(),
         reason,
         digest: None,
+        compute: None,
     }
 }
 
@@ -371,7 +391,10 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
     };
     match answer.status {
         200 => match serde_json::from_slice::<PublicState>(&answer.body) {
-            Ok(s) => view_of(&s.state, s.reason, Some(&s.digest)),
+            Ok(s) => StationView {
+                compute: s.compute,
+                ..view_of(&s.state, s.reason, Some(&s.digest))
+            },
             Err(e) => view(
                 "unreachable",
                 Some(format!(
@@ -622,8 +645,99 @@ fn follow_compute(api: &Api, study: &Study, views: &[StationView]) {
     }
 }
 
-/// Starts the computation of `study` on its own thread (once).
-fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
+/// Where each compute station of `study` meets the others: this station's own reserved
+/// address and every other compute station's reported one (`None` until each has said),
+/// each with the fingerprint this station pins for it (its identity, its `[[trusted]]`
+/// list: never the study's).
+fn meeting_places(
+    api: &Api,
+    study: &Study,
+    views: &[StationView],
+) -> Option<[(String, String, [u8; 32]); 3]> {
+    let me = api.config.name.as_str();
+    let mut out: Vec<(String, String, [u8; 32])> = Vec::with_capacity(3);
+    for name in study.compute_parties() {
+        if name == me {
+            out.push((
+                name.to_string(),
+                api.compute_address(&study.id)?,
+                api.identity.fingerprint(),
+            ));
+        } else {
+            let addr = views
+                .iter()
+                .find(|v| v.station == name)
+                .and_then(|v| v.compute.clone())?;
+            let fp = api.config.trusted.iter().find(|t| t.name == name)?;
+            out.push((name.to_string(), addr, fp.fingerprint));
+        }
+    }
+    out.try_into().ok()
+}
+
+/// The [`Meeting`](tessera_study::distributed::Meeting) of `places` (see
+/// [`meeting_places`]) with this station's reserved listener for study `id`.
+fn meeting(
+    api: &Api,
+    id: &str,
+    places: &[(String, String, [u8; 32]); 3],
+) -> Result<tessera_study::distributed::Meeting, StudyError> {
+    let mut addrs = Vec::with_capacity(3);
+    for (name, addr, _) in places {
+        addrs.push(
+            tessera_study::distributed::resolve(name, addr).map_err(|e| StudyError::Network {
+                public: format!(
+                    "the computation could not reach {name} (its address does not resolve)"
+                ),
+                detail: e.to_string(),
+            })?,
+        );
+    }
+    let listener = api.take_listener(id).ok_or_else(|| StudyError::Network {
+        public: "the computation could not start its network (this station's configuration)"
+            .to_string(),
+        detail: format!("study {id}: no computation port reserved"),
+    })?;
+    Ok(tessera_study::distributed::Meeting {
+        addrs: [addrs[0], addrs[1], addrs[2]],
+        fingerprints: [places[0].2, places[1].2, places[2].2],
+        listener: Some(listener),
+    })
+}
+
+/// What the researcher and the other stations are told about a failed computation at
+/// station `me`: the station and the kind of failure; the details stay in this station's
+/// log and its audit entry (`why`).
+fn public_reason(me: &str, e: &StudyError) -> String {
+    match e {
+        StudyError::Data(_) => INPUT_INVALID.to_string(),
+        StudyError::Network { public, .. } => format!("station {me}: {public}"),
+        StudyError::Invalid(_) => {
+            format!("station {me}: the computation could not start (this station's configuration)")
+        }
+        StudyError::Run(detail) => {
+            let kind = if detail.contains("aborted the computation") {
+                "another compute station stopped the computation"
+            } else if detail.contains("sent nothing") {
+                "the computation timed out waiting for another compute station"
+            } else if detail.contains("lost") || detail.contains("closed") {
+                "the computation lost its connection to another compute station"
+            } else {
+                "the computation failed"
+            };
+            format!("station {me}: {kind}")
+        }
+    }
+}
+
+/// Starts the computation of `study` on its own thread (once), meeting the other compute
+/// stations at `places` (see [`meeting_places`]).
+fn start(
+    api: &Arc<Api>,
+    running: &Arc<Mutex<BTreeSet<String>>>,
+    study: Study,
+    places: [(String, String, [u8; 32]); 3],
+) {
     let me = api.config.name.clone();
     if !running
         .lock()
@@ -659,11 +773,13 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
         // other stations then fail on the closed connections, and nothing is kept.
         let outside = |party: &str| api.take_input(&study.id, party);
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let meeting = meeting(&api, &study.id, &places)?;
             tessera_study::distributed::run_party_with(
                 &study,
                 &me,
                 &api.identity,
                 &opts,
+                meeting,
                 &load,
                 &outside,
             )
@@ -690,14 +806,15 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
                 api.approvals().finish(&study.id, &me, details, &docs)
             }
             Err(e) => {
-                let public = match &e {
-                    StudyError::Data(_) => INPUT_INVALID.to_string(),
-                    other => other.to_string(),
-                };
+                // The details (addresses, certificates, dropped connections) go to this
+                // station's log and audit entry only.
+                eprintln!("tessera station: study {}: {e}", study.id);
+                let public = public_reason(&me, &e);
                 api.approvals()
                     .abort(&study.id, &me, &e.to_string(), &public)
             }
         };
+        api.release_compute(&study.id);
         if let Err(e) = done {
             eprintln!("tessera station: study {}: {e}", study.id);
         }

@@ -140,6 +140,10 @@ pub struct PublicState {
     pub reason: Option<String>,
     /// SHA-256 of the study's text as this station holds it (lowercase hex).
     pub digest: String,
+    /// A compute station that is ready: the `host:port` it listens on for this study's
+    /// computation (picked from its own `[compute]` configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<String>,
 }
 
 /// 32 random bytes in hex: a bearer token (the steward's, a recipient's).
@@ -233,6 +237,7 @@ impl Approvals {
                 state: rec.state.as_str().to_string(),
                 reason: shown_reason(&rec, run.as_ref()),
                 digest,
+                compute: None,
             }));
         }
         if let Some(run) = run {
@@ -240,12 +245,14 @@ impl Approvals {
                 state: run.state.as_str().to_string(),
                 reason: run.public_reason,
                 digest,
+                compute: None,
             }));
         }
         Ok(Some(PublicState {
             state: rec.state.as_str().to_string(),
             reason: None,
             digest,
+            compute: None,
         }))
     }
 
