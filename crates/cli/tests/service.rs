@@ -913,7 +913,33 @@ fn sha256_hex(text: &str) -> String {
 /// reason naming the stations that hold each text; nothing runs, nothing is revealed.
 #[test]
 fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
-    let dir = prepare("two-texts");
+    two_texts(true);
+}
+
+/// The same attack while the GP's steward has not decided yet: the study stops at the GP
+/// too (pending there), and can no longer be approved.
+#[test]
+fn one_id_with_two_texts_stops_a_station_still_waiting_for_its_steward() {
+    let c = two_texts(false);
+    assert_eq!(c.status("gp")["state"], "pending");
+    let auth = c.steward("gp");
+    let a = c
+        .client("gp", None)
+        .request(
+            "POST",
+            &format!("/studies/{ID}/approve"),
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(a.status, 409, "{}", a.text());
+    assert!(!c.audit("gp").iter().any(|k| k == "approved"));
+}
+
+/// The two-texts attack (see above), the GP approving by rule (`gp_auto`) or waiting for
+/// its steward; returns the stations, every one stopped.
+fn two_texts(gp_auto: bool) -> Cluster {
+    let dir = prepare(if gp_auto { "two-texts" } else { "two-texts-pending" });
     let eve = Identity::generate("eve").unwrap();
     let fp_eve = format!(
         "sha256:{}",
@@ -936,15 +962,17 @@ fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
         &format!("recipients = [\"{fp_researcher}\"]"),
         &format!("recipients = [\"{fp_researcher}\", \"{fp_eve}\"]"),
     );
-    let gp = fs::read_to_string(dir.join("gp/station.toml")).unwrap();
-    fs::write(
-        dir.join("gp/station.toml"),
-        format!(
-            "{gp}\n[[policy.auto_approve]]\nname = \"approved researcher\"\n\
-             recipients = [\"{fp_researcher}\"]\n"
-        ),
-    )
-    .unwrap();
+    if gp_auto {
+        let gp = fs::read_to_string(dir.join("gp/station.toml")).unwrap();
+        fs::write(
+            dir.join("gp/station.toml"),
+            format!(
+                "{gp}\n[[policy.auto_approve]]\nname = \"approved researcher\"\n\
+                 recipients = [\"{fp_researcher}\"]\n"
+            ),
+        )
+        .unwrap();
+    }
     // Any read of the data now fails (and would be reported as "input invalid").
     fs::write(dir.join("registry/registry.csv"), "not,the\ndata\n").unwrap();
     fs::write(dir.join("gp/gp.csv"), "not,the\ndata\n").unwrap();
@@ -1070,4 +1098,5 @@ fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
         .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(out(&o).contains("text differs"), "{}", out(&o));
+    c
 }
