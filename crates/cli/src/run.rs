@@ -6,7 +6,10 @@
 //! With `--as NAME --identity DIR` this process is only compute station NAME: it reads
 //! only its own dataset and connects to the two other compute stations over TLS, at the
 //! addresses and pinned to the certificate fingerprints the study lists (each station runs
-//! the same command with its own name and identity).
+//! the same command with its own name and identity, on the very same study text: the
+//! session is derived from the text's digest). This by-hand mode is the one place where a
+//! study carries computation addresses; the station service takes them from each station's
+//! own `station.toml [compute]`.
 //!
 //! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no
