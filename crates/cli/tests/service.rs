@@ -939,7 +939,11 @@ fn one_id_with_two_texts_stops_a_station_still_waiting_for_its_steward() {
 /// The two-texts attack (see above), the GP approving by rule (`gp_auto`) or waiting for
 /// its steward; returns the stations, every one stopped.
 fn two_texts(gp_auto: bool) -> Cluster {
-    let dir = prepare(if gp_auto { "two-texts" } else { "two-texts-pending" });
+    let dir = prepare(if gp_auto {
+        "two-texts"
+    } else {
+        "two-texts-pending"
+    });
     let eve = Identity::generate("eve").unwrap();
     let fp_eve = format!(
         "sha256:{}",

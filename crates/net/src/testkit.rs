@@ -164,3 +164,15 @@ pub fn junk_at(addrs: &[SocketAddr]) -> Vec<TcpStream> {
     }
     open
 }
+
+/// Each party sends three bytes of its index to the next one and checks what the previous
+/// one sent: the endpoints are linked.
+pub fn pass_on(eps: &mut [Endpoint]) {
+    for (i, ep) in eps.iter_mut().enumerate() {
+        ep.send((i + 1) % PARTIES, vec![i as u8; 3]).unwrap();
+    }
+    for (i, ep) in eps.iter_mut().enumerate() {
+        let from = (i + PARTIES - 1) % PARTIES;
+        assert_eq!(ep.recv(from).unwrap(), vec![from as u8; 3]);
+    }
+}

@@ -580,13 +580,17 @@ async fn get_study(
             };
             // Why another station could not be reached (addresses, TLS errors) is for the
             // steward; everyone else learns that it could not be.
+            // Where the stations compute is theirs to know, too.
             let mut views = api.views(&id);
             if !steward {
-                for v in views.iter_mut().filter(|v| v.state == "unreachable") {
-                    v.reason = Some(format!(
-                        "station {} could not reach it (details in its steward's log)",
-                        api.config.name
-                    ));
+                for v in views.iter_mut() {
+                    v.compute = None;
+                    if v.state == "unreachable" {
+                        v.reason = Some(format!(
+                            "station {} could not reach it (details in its steward's log)",
+                            api.config.name
+                        ));
+                    }
                 }
             }
             body["stations"] = json!(views);

@@ -117,7 +117,10 @@ pub fn network_failed(study: &Study, slot: usize, what: &str, e: &NetError) -> S
             "the computation could not start its network (this station's configuration)".to_string()
         }
         NetError::Connect { peer, detail } => {
-            let kind = if detail.contains("refused") || detail.contains("certificate") {
+            // A peer that never came is a timeout, whatever else was dropped meanwhile.
+            let kind = if detail.contains("did not connect") || detail.contains("could not reach") {
+                "timed out"
+            } else if detail.contains("refused") || detail.contains("certificate") {
                 "refused"
             } else if detail.contains("within") || detail.contains("no complete hello") {
                 "timed out"
