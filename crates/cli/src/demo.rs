@@ -40,17 +40,14 @@ title = "Survival by statin use: cancer registry linked with GP records (synthet
 
 [parties.registry]
 compute = 0
-address = "127.0.0.1:{mpc_registry}"
 fingerprint = "sha256:{fp_registry}"
 
 [parties.gp]
 compute = 1
-address = "127.0.0.1:{mpc_gp}"
 fingerprint = "sha256:{fp_gp}"
 
 [parties.institute]
 compute = 2
-address = "127.0.0.1:{mpc_institute}"
 fingerprint = "sha256:{fp_institute}"
 
 [data.registry]
@@ -124,6 +121,10 @@ const STATION: &str = r#"# Written by `tessera demo`; see docs/station.md.
 name = "{name}"
 identity = { key = "identity/station.key", certificate = "identity/station.crt" }
 listen = "127.0.0.1:{api}"
+
+[compute]
+listen = "127.0.0.1:{mpc}"
+address = "127.0.0.1"
 {trusted}{sources}
 [policy]
 analyses = ["kaplan_meier", "logrank", "cox", "logistic"]
@@ -256,14 +257,13 @@ fn prepare(dir: &Path) -> Result<Setup, String> {
             .replace("{auto}", auto_rule(s))
             .replace("{name}", s)
             .replace("{api}", &api[i].to_string())
+            .replace("{mpc}", &mpc[i].to_string())
             .replace("{fp_researcher}", &fp_researcher);
         write(&dir.join(s).join("station.toml"), &text)?;
     }
     let mut study_text = STUDY.replace("{fp_researcher}", &fp_researcher);
     for (i, s) in STATIONS.iter().enumerate() {
-        study_text = study_text
-            .replace(&format!("{{mpc_{s}}}"), &mpc[i].to_string())
-            .replace(&format!("{{fp_{s}}}"), &fps[i]);
+        study_text = study_text.replace(&format!("{{fp_{s}}}"), &fps[i]);
     }
     let study = dir.join("researcher").join("study.toml");
     write(&study, &study_text)?;

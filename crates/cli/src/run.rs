@@ -6,9 +6,13 @@
 //! With `--as NAME --identity DIR` this process is only compute station NAME: it reads
 //! only its own dataset and connects to the two other compute stations over TLS, at the
 //! addresses and pinned to the certificate fingerprints the study lists (each station runs
-//! the same command with its own name and identity). It ends with its *shares* of the
-//! results (`--json` prints them, `--out DIR` writes `DIR/shares-NAME.json`); `tessera study
-//! open` reconstructs the results from the three stations' shares.
+//! the same command with its own name and identity, on the very same study text: the
+//! session is derived from the text's digest). This by-hand mode is the one place where a
+//! study carries computation addresses; the station service takes them from each station's
+//! own `station.toml [compute]`.
+//! It ends with its *shares* of the results (`--json` prints them, `--out DIR` writes
+//! `DIR/shares-NAME.json`); `tessera study open` reconstructs the results from the three
+//! stations' shares.
 //!
 //! Exit codes: 0 when every analysis gave a result; 2 for an invalid study file or data
 //! (nothing was computed); 1 for a failure while running, or when an analysis gave no

@@ -254,6 +254,22 @@ fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> 
     let bound = listener
         .local_addr()
         .map_err(|e| Fail::new(1, format!("cannot listen on {addr}: {e}")))?;
+    // The API's port given on the command line may not be one the computation uses either
+    // (station.toml's own [station] listen is checked when the file is read).
+    if let Some(c) = &config.compute {
+        if (c.ports.0..=c.ports.1).contains(&bound.port()) {
+            return Err(Fail::new(
+                2,
+                format!(
+                    "--listen {addr}: port {} is in [compute] listen's range {}-{} of {file}: \
+                     the API and the computation need ports of their own",
+                    bound.port(),
+                    c.ports.0,
+                    c.ports.1
+                ),
+            ));
+        }
+    }
     println!(
         "station {} serving its API on https://{bound} (certificate sha256:{}, audit file {file})",
         config.name,

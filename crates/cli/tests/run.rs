@@ -161,11 +161,11 @@ fn json_is_one_document_and_out_writes_the_files() {
     );
 }
 
-/// Three station identities (made with `tessera init`) and a study file per station that
-/// lists their loopback addresses and fingerprints and names only that station's own data.
+/// Three station identities (made with `tessera init`) and, in each station's folder, a
+/// copy of the same study file (listing their loopback addresses and fingerprints) beside
+/// that station's own data only.
 struct Stations {
     dir: PathBuf,
-    study: PathBuf,
     copies: Vec<PathBuf>,
 }
 
@@ -201,12 +201,13 @@ fn stations(tag: &str) -> Stations {
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect();
-    // Each station's copy of the study names only its own file as it exists on its
-    // machine; the other stations' files are not here.
+    // Every station runs the same text (its digest is part of the session): datasets are
+    // named relative to the study file, and each station's folder holds its copy of the
+    // study and its own file only; the other stations' files are not there.
     let fixtures = format!("{}/../../fixtures", env!("CARGO_MANIFEST_DIR"));
     let mut text: String = fs::read_to_string(example())
         .unwrap()
-        .replace("../../fixtures", &fixtures);
+        .replace("../../fixtures/synthetic/", "");
     for (i, n) in names.iter().enumerate() {
         // After the party's header line: its address and certificate.
         let header = format!("[parties.{n}]");
@@ -220,22 +221,17 @@ fn stations(tag: &str) -> Stations {
             ),
         );
     }
-    let study = dir.join("study.toml");
-    fs::write(&study, &text).unwrap();
     let copy = |n: &str| -> PathBuf {
-        let mut t = text.clone();
-        for other in ["registry", "gp"].into_iter().filter(|o| *o != n) {
-            t = t.replace(
-                &format!("{fixtures}/synthetic/{other}.csv"),
-                &format!("/nonexistent/{other}.csv"),
-            );
+        let own = format!("{fixtures}/synthetic/{n}.csv");
+        if Path::new(&own).exists() {
+            fs::copy(&own, dir.join(n).join(format!("{n}.csv"))).unwrap();
         }
-        let p = dir.join(format!("study-{n}.toml"));
-        fs::write(&p, t).unwrap();
+        let p = dir.join(n).join("study.toml");
+        fs::write(&p, &text).unwrap();
         p
     };
     let copies = names.iter().map(|n| copy(n)).collect();
-    Stations { dir, study, copies }
+    Stations { dir, copies }
 }
 
 fn station(st: &Stations, i: usize, extra: &[&str]) -> std::process::Child {
@@ -257,7 +253,7 @@ fn station(st: &Stations, i: usize, extra: &[&str]) -> std::process::Child {
 #[test]
 fn a_study_runs_across_three_stations_over_tls() {
     let st = stations("stations");
-    let (dir, study, names) = (&st.dir, &st.study, STATIONS);
+    let (dir, names) = (&st.dir, STATIONS);
     let children: Vec<_> = (0..3)
         .map(|i| station(&st, i, &["--json", "--timeout", "60"]))
         .collect();
@@ -331,7 +327,7 @@ fn a_study_runs_across_three_stations_over_tls() {
     // A station with another station's identity is refused before connecting.
     let wrong = Command::new(EXE)
         .arg("run")
-        .arg(study)
+        .arg(&st.copies[0])
         .args(["--as", "registry", "--identity"])
         .arg(dir.join("gp"))
         .output()

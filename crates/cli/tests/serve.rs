@@ -32,6 +32,10 @@ name = "registry"
 identity = { key = "identity/station.key", certificate = "identity/station.crt" }
 listen = "127.0.0.1:1"
 
+[compute]
+listen = "127.0.0.1:2"
+address = "127.0.0.1"
+
 [sources.cases]
 kind = "csv"
 file = "registry.csv"

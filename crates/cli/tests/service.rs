@@ -250,6 +250,19 @@ impl Cluster {
     }
 }
 
+/// Station `name`'s computation port (`[compute] listen` in its station.toml).
+fn compute_port(dir: &Path, name: &str) -> u16 {
+    let text = fs::read_to_string(dir.join(name).join("station.toml")).unwrap();
+    let at = text.find("[compute]\nlisten = \"").unwrap();
+    let line = text[at..].lines().nth(1).unwrap();
+    line.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('"')
+        .parse()
+        .unwrap()
+}
+
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
 }
@@ -265,6 +278,25 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
     // Not yet: the GP's steward has not decided.
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    // Junk at the computation ports of the two ready stations (queued until their
+    // computation accepts): dropped, and the computation goes on.
+    let mut junk = Vec::new();
+    for s in ["registry", "institute"] {
+        c.wait_run(s, &["ready"], 30);
+        let port = compute_port(&dir, s);
+        // Listening once the station holds the port for the study (just after "ready").
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut g = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(g) => break g,
+                Err(e) => assert!(Instant::now() < deadline, "{s}: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::io::Write::write_all(&mut g, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        junk.push(g);
+        drop(std::net::TcpStream::connect(("127.0.0.1", port)).unwrap());
+    }
     c.approve_at_gp();
     for s in STATIONS {
         let st = c.wait_run(s, &["finished"], 60);
@@ -768,6 +800,76 @@ fn a_station_killed_mid_study_aborts_it_everywhere() {
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(out(&o).contains("aborted"), "{}", out(&o));
+    // What the researcher is told names stations and kinds of failure, not addresses.
+    let o = c.researcher(&["status", ID], &[]);
+    let text = out(&o);
+    let (head, rest) = text.split_once('\n').unwrap();
+    assert!(head.contains("station registry: the computation"), "{text}");
+    let reason = head.split_once("aborted").unwrap().1;
+    assert!(
+        !reason.contains("127.0.0.1") && !rest.contains("127.0.0.1"),
+        "{text}"
+    );
+}
+
+/// Each station owns its computation endpoint: a study that carries an address is refused
+/// at the station, naming the field; a station whose computation port is its API port does
+/// not start, naming the file, line and field.
+#[test]
+fn computation_endpoints_are_the_stations_own() {
+    let dir = prepare("endpoints");
+    let c = Cluster::start(&dir);
+    let study = fs::read_to_string(c.study()).unwrap();
+    let p = dir.join("with-address.toml");
+    fs::write(
+        &p,
+        study.replace(
+            "[parties.gp]\n",
+            "[parties.gp]\naddress = \"127.0.0.1:1\"\n",
+        ),
+    )
+    .unwrap();
+    let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+    assert_ne!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(
+        out(&o).contains(
+            "parties.gp.address: computation addresses are each station's own configuration \
+             (station.toml [compute]); remove it"
+        ),
+        "{}",
+        out(&o)
+    );
+    drop(c);
+
+    // The GP's computation port set to its API port.
+    let toml = dir.join("gp/station.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    let api = text
+        .lines()
+        .find_map(|l| l.strip_prefix("listen = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    let port = compute_port(&dir, "gp");
+    fs::write(
+        &toml,
+        text.replace(&format!("127.0.0.1:{port}\""), &format!("{api}\"")),
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["station", "serve", "--config"])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", out(&o));
+    let api_port = api.rsplit(':').next().unwrap();
+    assert!(
+        out(&o).contains(&format!(
+            "station.toml:8:10: [compute] field listen: port {api_port} is the API's"
+        )),
+        "{}",
+        out(&o)
+    );
 }
 
 /// The GP's data from the PostgreSQL test server (over TLS, the steward's query): the study
@@ -921,6 +1023,15 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
             ),
             1,
         );
+    // Its own computation port.
+    let at = hospital.find("[compute]\nlisten = \"").unwrap() + "[compute]\n".len();
+    let line_end = at + hospital[at..].find('\n').unwrap();
+    let hospital = format!(
+        "{}listen = \"127.0.0.1:{}\"{}",
+        &hospital[..at],
+        free_port(),
+        &hospital[line_end..]
+    );
     fs::write(dir.join("hospital/station.toml"), hospital).unwrap();
     for s in STATIONS {
         let p = dir.join(s).join("station.toml");
@@ -945,9 +1056,8 @@ fn an_outside_data_party_shares_its_data_into_the_three_compute_stations() {
         .unwrap()
         .to_string();
     let study = format!(
-        "{}[parties.gp]\n{gp_fp}\n\n[parties.hospital]\ncompute = 1\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{fp}\"{}",
+        "{}[parties.gp]\n{gp_fp}\n\n[parties.hospital]\ncompute = 1\nfingerprint = \"sha256:{fp}\"{}",
         &study[..start],
-        free_port(),
         &study[end..]
     );
     fs::write(dir.join("researcher/study.toml"), &study).unwrap();
@@ -1183,4 +1293,209 @@ fn an_altered_share_is_detected_and_names_the_station() {
     // The two other stations' logs are intact.
     c.audit("registry");
     c.audit("institute");
+}
+
+/// SHA-256 of `text` in hex (a study's digest, as the stations compute it).
+fn sha256_hex(text: &str) -> String {
+    tessera_study::format::text_digest(text)
+}
+
+/// The attack of issue 12: one study id with two texts. The registry (whose policy allows
+/// `eve`) gets a text whose recipient is eve; the GP network and the institute get the text
+/// whose recipient is the researcher, at the same moment. Every station's policy approves
+/// its text by rule, and the data files are unreadable, so any data check would show as
+/// "input invalid". The study must stop at every station, before any data is read, with a
+/// reason naming the stations that hold each text; nothing runs, nothing is revealed.
+#[test]
+fn one_id_with_two_texts_stops_everywhere_before_any_data_is_read() {
+    two_texts(true);
+}
+
+/// The same attack while the GP's steward has not decided yet: the study stops at the GP
+/// too (pending there), and can no longer be approved.
+#[test]
+fn one_id_with_two_texts_stops_a_station_still_waiting_for_its_steward() {
+    let c = two_texts(false);
+    assert_eq!(c.status("gp")["state"], "pending");
+    let auth = c.steward("gp");
+    let a = c
+        .client("gp", None)
+        .request(
+            "POST",
+            &format!("/studies/{ID}/approve"),
+            &[("Authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+    assert_eq!(a.status, 409, "{}", a.text());
+    assert!(!c.audit("gp").iter().any(|k| k == "approved"));
+}
+
+/// The two-texts attack (see above), the GP approving by rule (`gp_auto`) or waiting for
+/// its steward; returns the stations, every one stopped.
+fn two_texts(gp_auto: bool) -> Cluster {
+    let dir = prepare(if gp_auto {
+        "two-texts"
+    } else {
+        "two-texts-pending"
+    });
+    let eve = Identity::generate("eve").unwrap();
+    let fp_eve = format!(
+        "sha256:{}",
+        tessera_net::identity::fingerprint_hex(&eve.fingerprint())
+    );
+    let study = fs::read_to_string(dir.join("researcher/study.toml")).unwrap();
+    let fp_researcher = study
+        .split("[recipients.researcher]\nfingerprint = \"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // The registry's policy (and its automatic approval) allows eve too; the GP approves
+    // the researcher's study by rule (in the reproduction, its steward approved it).
+    edit(
+        &dir,
+        "registry/station.toml",
+        &format!("recipients = [\"{fp_researcher}\"]"),
+        &format!("recipients = [\"{fp_researcher}\", \"{fp_eve}\"]"),
+    );
+    if gp_auto {
+        let gp = fs::read_to_string(dir.join("gp/station.toml")).unwrap();
+        fs::write(
+            dir.join("gp/station.toml"),
+            format!(
+                "{gp}\n[[policy.auto_approve]]\nname = \"approved researcher\"\n\
+                 recipients = [\"{fp_researcher}\"]\n"
+            ),
+        )
+        .unwrap();
+    }
+    // Any read of the data now fails (and would be reported as "input invalid").
+    fs::write(dir.join("registry/registry.csv"), "not,the\ndata\n").unwrap();
+    fs::write(dir.join("gp/gp.csv"), "not,the\ndata\n").unwrap();
+    let for_eve = study.replace(
+        &format!("[recipients.researcher]\nfingerprint = \"{fp_researcher}\""),
+        &format!("[recipients.eve]\nfingerprint = \"{fp_eve}\""),
+    );
+    assert_ne!(for_eve, study);
+    let c = Cluster::start(&dir);
+
+    // The three submissions at the same moment.
+    let texts = [for_eve.clone(), study.clone(), study.clone()];
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = STATIONS
+            .iter()
+            .zip(&texts)
+            .map(|(s, text)| {
+                let client = c.client(s, None);
+                scope.spawn(move || {
+                    client
+                        .request(
+                            "POST",
+                            "/studies",
+                            &[("Content-Type", "text/plain; charset=utf-8")],
+                            text.as_bytes(),
+                        )
+                        .unwrap()
+                        .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for code in &codes {
+        assert!(*code == 201 || *code == 409, "{codes:?}");
+    }
+    let (d_eve, d_res) = (sha256_hex(&for_eve), sha256_hex(&study));
+    let mut reasons = Vec::new();
+    for s in STATIONS {
+        let st = c.wait_run(s, &["stopped", "finished", "aborted"], 30);
+        assert_eq!(st["run"]["state"], "stopped", "{s}: {st}");
+        let why = st["run"]["reason"].as_str().unwrap().to_string();
+        assert!(
+            why.contains("the study's text differs between stations")
+                && why.contains(&d_eve[..12])
+                && why.contains(&d_res[..12])
+                && STATIONS.iter().all(|n| why.contains(n)),
+            "{s}: {why}"
+        );
+        reasons.push(why);
+    }
+    if codes == [201, 201, 201] {
+        // Each station got its text from the submission: the grouping is exact.
+        let want = format!(
+            "the study's text differs between stations: registry has sha256 {}…, gp and \
+             institute have sha256 {}…",
+            &d_eve[..12],
+            &d_res[..12]
+        );
+        for why in &reasons {
+            assert!(why.ends_with(&want), "{why}");
+        }
+    }
+    // The researcher sees the reason at each station.
+    for (i, s) in STATIONS.iter().enumerate() {
+        let o = Command::new(EXE)
+            .args([
+                "study",
+                "status",
+                ID,
+                "--at",
+                &c.addrs[i],
+                "--pin",
+                &c.pins[i],
+            ])
+            .output()
+            .unwrap();
+        let text = out(&o);
+        assert!(
+            text.contains("stopped") && text.contains("the study's text differs"),
+            "{s}: {text}"
+        );
+    }
+    // Nothing ran, nothing was read, nothing revealed.
+    for s in STATIONS {
+        let kinds = c.audit(s);
+        assert!(kinds.contains(&"run_aborted".to_string()), "{s}: {kinds:?}");
+        assert!(
+            !kinds
+                .iter()
+                .any(|k| k == "run_started" || k == "revealed" || k == "refused"),
+            "{s}: {kinds:?}"
+        );
+        let st = c.status(s);
+        assert!(!st.to_string().contains("input invalid"), "{s}: {st}");
+        // Every entry about the study names the text it was about.
+        let log = c
+            .client(s, None)
+            .request("GET", "/audit", &[("Authorization", &c.steward(s))], &[])
+            .unwrap()
+            .json();
+        for e in log["entries"].as_array().unwrap() {
+            if e["study"] == ID {
+                let d = e["details"].as_str().unwrap();
+                assert!(d.contains(&d_eve) || d.contains(&d_res), "{s}: {e}");
+            }
+        }
+    }
+    // The researcher asks the GP (which holds the researcher's text): stopped, no results.
+    let i = c.index("gp");
+    let o = Command::new(EXE)
+        .args([
+            "study",
+            "results",
+            ID,
+            "--at",
+            &c.addrs[i],
+            "--pin",
+            &c.pins[i],
+        ])
+        .args(["--identity", &c.me()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("text differs"), "{}", out(&o));
+    c
 }

@@ -83,6 +83,10 @@ name = "registry"
 identity = {{ key = "registry/station.key", certificate = "registry/station.crt" }}
 listen = "127.0.0.1:7000"
 
+[compute]
+listen = "127.0.0.1:7100"
+address = "127.0.0.1"
+
 [[trusted]]
 name = "gp"
 address = "127.0.0.1:7001"

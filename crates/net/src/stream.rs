@@ -8,6 +8,15 @@
 //! hello claims, and how the secured stream is read and written afterwards. Everything else —
 //! who dials whom, retries, deadlines, the hello, error messages naming the peer — is written
 //! once, here. [`crate::tcp`]'s module documentation describes the protocol.
+//!
+//! Anyone can connect to a listening party. A connection that is not a party's — no
+//! credentials this party pins, no hello, something else than our protocol — is dropped and
+//! logged (standard error) and accepting goes on until the setup deadline, so a port scan or
+//! a stray client cannot abort a computation; the last dropped connection is named in the
+//! error if a peer never arrives. Each accepted connection's handshake runs on its own
+//! thread (at most [`MAX_HANDSHAKES`] at once), so a caller that says nothing holds up no
+//! one. A caller that speaks our protocol but disagrees (another session, version or slot)
+//! fails the setup at once, naming it: over TLS it has proved to be a listed party.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -69,11 +78,9 @@ impl SetupStream for TcpStream {
     }
 }
 
-/// Why an accepted connection was refused before its hello could be read.
+/// Why an accepted connection was dropped before its hello could be read.
 pub(crate) struct Refused {
-    /// The party the caller is known or claims to be, if any (used to name it).
-    pub party: Option<usize>,
-    /// What went wrong, in words.
+    /// What went wrong, in words (naming the party the caller claims to be, if any).
     pub why: String,
 }
 
@@ -161,6 +168,9 @@ pub(crate) fn establish<T: Transport>(
     let mut streams: [Option<T::Stream>; PARTIES] = Default::default();
     let mut dialing = me;
     let mut last_accept_error: Option<io::Error> = None;
+    let (accepted_tx, accepted_rx) = channel::<Accepted<T::Stream>>();
+    let mut handshaking = 0usize;
+    let mut last_dropped: Option<String> = None;
     loop {
         while let Ok((peer, got)) = dialed_rx.try_recv() {
             dialing -= 1;
@@ -174,6 +184,21 @@ pub(crate) fn establish<T: Transport>(
         }
         let now = Instant::now();
         if !awaited.is_empty() && now >= deadline {
+            // Handshakes under way end by the deadline too: their verdicts say what was
+            // dropped (a caller that dripped its hello, a certificate refused).
+            let until = Instant::now() + MIN_HANDSHAKE_WAIT;
+            while handshaking > 0 {
+                let left = until.saturating_duration_since(Instant::now());
+                match accepted_rx.recv_timeout(left) {
+                    Ok(Accepted::Dropped(why)) => {
+                        eprintln!("tessera net: party {me}: {why}");
+                        last_dropped = Some(why);
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+                handshaking -= 1;
+            }
             // Dialing threads honour the same deadline; collect their verdicts so the error
             // lists every peer that is missing.
             let mut missing: Vec<(usize, String)> = awaited
@@ -185,6 +210,9 @@ pub(crate) fn establish<T: Transport>(
                     );
                     if let Some(e) = &last_accept_error {
                         why.push_str(&format!(" (last accept error: {e})"));
+                    }
+                    if let Some(d) = &last_dropped {
+                        why.push_str(&format!(" (last connection dropped: {d})"));
                     }
                     (j, why)
                 })
@@ -219,11 +247,54 @@ pub(crate) fn establish<T: Transport>(
             }
             continue;
         }
+        // Handshakes run on their own threads, so a caller that says nothing cannot hold up
+        // the others; what they found is collected here.
+        while let Ok(got) = accepted_rx.try_recv() {
+            handshaking -= 1;
+            match got {
+                Accepted::Party(peer, stream) if streams[peer].is_none() => {
+                    streams[peer] = Some(stream);
+                }
+                Accepted::Party(peer, _) => {
+                    return Err(fail(NetError::Connect {
+                        peer,
+                        detail: format!("it says it is party {peer}, which is already connected"),
+                    }));
+                }
+                Accepted::Dropped(why) => {
+                    eprintln!("tessera net: party {me}: {why}");
+                    last_dropped = Some(why);
+                }
+                Accepted::Failed(e) => return Err(fail(e)),
+            }
+        }
         match listener.accept() {
+            Ok((socket, from)) if handshaking >= MAX_HANDSHAKES => {
+                drop(socket);
+                let why = format!(
+                    "dropped a connection from {from}: {MAX_HANDSHAKES} handshakes under way"
+                );
+                eprintln!("tessera net: party {me}: {why}");
+                last_dropped = Some(why);
+            }
             Ok((socket, from)) => {
-                let (peer, stream) =
-                    accept(cfg, &*transport, socket, from, &awaited, deadline).map_err(fail)?;
-                streams[peer] = Some(stream);
+                let (cfg, transport, tx) =
+                    (cfg.clone(), Arc::clone(&transport), accepted_tx.clone());
+                let awaited = awaited.clone();
+                let spawned = thread::Builder::new()
+                    .name(format!("tessera-accept-{me}"))
+                    .spawn(move || {
+                        let got = accept(&cfg, &*transport, socket, from, &awaited, deadline);
+                        let _ = tx.send(got);
+                    });
+                match spawned {
+                    Ok(_) => handshaking += 1,
+                    Err(e) => {
+                        let why = format!("dropped a connection from {from}: no thread: {e}");
+                        eprintln!("tessera net: party {me}: {why}");
+                        last_dropped = Some(why);
+                    }
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(ACCEPT_POLL),
             Err(e) => {
@@ -445,9 +516,24 @@ fn send_all(stream: &mut impl SetupStream, bytes: &[u8], wait: Duration) -> io::
     stream.flush()
 }
 
+/// What became of one accepted connection.
+enum Accepted<S> {
+    /// A party's connection that passed every check.
+    Party(usize, S),
+    /// Not a party: no credentials this party pins, no hello, or not our protocol (a port
+    /// scan, a stray client). Dropped, with why; the setup goes on until its deadline.
+    Dropped(String),
+    /// A caller that spoke our protocol (over TLS: authenticated as a listed party) but
+    /// disagrees on the session, the version or its slot: the setup fails at once, naming it.
+    Failed(NetError),
+}
+
+/// Most handshakes of accepted connections under way at once; more connections are
+/// dropped unread.
+const MAX_HANDSHAKES: usize = 16;
+
 /// Handshake on a connection accepted from the listener: secures it, reads and checks the
-/// caller's hello and credentials, then answers with ours. Returns the caller's index with
-/// the stream.
+/// caller's hello and credentials, then answers with ours (see [`Accepted`]).
 fn accept<T: Transport>(
     cfg: &TcpConfig,
     transport: &T,
@@ -455,9 +541,9 @@ fn accept<T: Transport>(
     from: SocketAddr,
     awaited: &[usize],
     deadline: Instant,
-) -> Result<(usize, T::Stream), NetError> {
-    // Whom to blame when the caller cannot even say who it is.
-    let unknown = awaited[0];
+) -> Accepted<T::Stream> {
+    // Whom to blame when the caller proves who it is but has no place here.
+    let unknown = awaited.first().copied().unwrap_or(cfg.me);
     // A caller claiming to be a real party other than us is blamed by that name, even when it
     // should not be dialing us or already has; anything else by the first missing dialer.
     let blame = |party: usize| {
@@ -467,20 +553,21 @@ fn accept<T: Transport>(
             unknown
         }
     };
-    let refuse = |peer: usize, why: String| NetError::Connect {
-        peer,
-        detail: format!("refused a connection from {from}: {why}"),
-    };
-    socket
-        .set_nonblocking(false)
-        .map_err(|e| refuse(unknown, e.to_string()))?;
+    let dropped =
+        |why: String| Accepted::Dropped(format!("dropped a connection from {from}: {why}"));
+    if let Err(e) = socket.set_nonblocking(false) {
+        return dropped(e.to_string());
+    }
     let wait = handshake_wait(deadline);
     let until = Instant::now() + wait;
-    let mut stream = transport
-        .secure_accepted(socket, until)
-        .map_err(|r| refuse(r.party.map_or(unknown, blame), r.why))?;
-    let hello =
-        read_hello(transport, &mut stream, until).map_err(|e| refuse(unknown, e.into_text()))?;
+    let mut stream = match transport.secure_accepted(socket, until) {
+        Ok(s) => s,
+        Err(r) => return dropped(r.why),
+    };
+    let hello = match read_hello(transport, &mut stream, until) {
+        Ok(h) => h,
+        Err(e) => return dropped(e.into_text()),
+    };
     let party = usize::from(hello.party);
     let mut verdict = check_hello(&hello, &cfg.session);
     if verdict.is_ok() && !awaited.contains(&party) {
@@ -506,15 +593,18 @@ fn accept<T: Transport>(
             msg.extend_from_slice(text);
             let _ = send_all(&mut stream, &msg, MIN_HANDSHAKE_WAIT);
         }
-        return Err(refuse(blame(party), why));
+        return Accepted::Failed(NetError::Connect {
+            peer: blame(party),
+            detail: format!("refused a connection from {from}: {why}"),
+        });
     }
-    send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait).map_err(|e| {
-        NetError::Connect {
+    if let Err(e) = send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait) {
+        return Accepted::Failed(NetError::Connect {
             peer: party,
             detail: format!("sending our hello to {from} failed: {e}"),
-        }
-    })?;
-    Ok((party, stream))
+        });
+    }
+    Accepted::Party(party, stream)
 }
 
 /// Dials party `peer` until it answers or the deadline passes, then secures the connection

@@ -316,19 +316,43 @@ mod tests {
     }
 
     #[test]
-    fn garbage_client_is_refused() {
+    fn garbage_client_is_dropped_and_named_at_the_deadline() {
+        let timeout = Duration::from_millis(400);
         let (ls, addrs) = listeners();
         let [l0, _l1, _l2] = ls;
-        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, timeout), l0));
         let mut raw = TcpStream::connect(addrs[0]).unwrap();
         raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-        let (peer, detail) = connect_err(h.join().unwrap());
-        assert_eq!(peer, 1, "{detail}");
-        assert!(detail.contains("not a tessera party"), "{detail}");
         // The party wrote nothing back and closed.
         raw.set_read_timeout(Some(T)).unwrap();
         let mut buf = [0u8; 64];
         assert!(matches!(raw.read(&mut buf), Ok(0) | Err(_)));
+        // It kept waiting for its peers, and says what it dropped.
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert_eq!(peer, 1, "{detail}");
+        assert!(
+            detail.contains("did not connect") && detail.contains("not a tessera party"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn junk_connections_are_dropped_and_the_parties_still_link_up() {
+        let (ls, addrs) = listeners();
+        let _junk = testkit::junk_at(&addrs);
+        let t0 = Instant::now();
+        let parties = ls
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (cfg(i, addrs, T), l))
+            .collect();
+        let mut eps: Vec<Endpoint> = start(parties, Duration::ZERO)
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        // Long before the deadline: the silent callers held up no one.
+        assert!(t0.elapsed() < Duration::from_secs(2), "{:?}", t0.elapsed());
+        testkit::pass_on(&mut eps);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Helpers shared by the TCP and TLS tests: loopback listeners, configurations, parties
 //! started on threads, and the ring exchange both transports must pass.
 
-use std::net::{SocketAddr, TcpListener};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -145,5 +146,33 @@ pub fn reverse_start_ring<C: Send + 'static>(
         .collect();
     for w in workers {
         w.join().unwrap();
+    }
+}
+
+/// Junk at each of `addrs`, queued before the parties accept: a client that sends an HTTP
+/// request, one that connects and closes at once, and one that says nothing (kept open, as
+/// the HTTP one: the returned streams, to drop after the setup).
+pub fn junk_at(addrs: &[SocketAddr]) -> Vec<TcpStream> {
+    let mut open = Vec::new();
+    for &a in addrs {
+        let mut http = TcpStream::connect(a).unwrap();
+        http.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        open.push(http);
+        drop(TcpStream::connect(a).unwrap());
+        open.push(TcpStream::connect(a).unwrap());
+    }
+    open
+}
+
+/// Each party sends three bytes of its index to the next one and checks what the previous
+/// one sent: the endpoints are linked.
+pub fn pass_on(eps: &mut [Endpoint]) {
+    for (i, ep) in eps.iter_mut().enumerate() {
+        ep.send((i + 1) % PARTIES, vec![i as u8; 3]).unwrap();
+    }
+    for (i, ep) in eps.iter_mut().enumerate() {
+        let from = (i + PARTIES - 1) % PARTIES;
+        assert_eq!(ep.recv(from).unwrap(), vec![from as u8; 3]);
     }
 }

@@ -320,7 +320,6 @@ impl Transport for TlsTransport {
 
     fn secure_accepted(&self, socket: TcpStream, until: Instant) -> Result<TlsStream, Refused> {
         let setup = |e: String| Refused {
-            party: None,
             why: format!("TLS setup failed: {e}"),
         };
         let config = self
@@ -375,10 +374,7 @@ impl Transport for TlsTransport {
                 _ => format!("{says}TLS handshake failed: {e}"),
             },
         };
-        Err(Refused {
-            party: claimed,
-            why,
-        })
+        Err(Refused { why })
     }
 
     fn check_caller(&self, stream: &TlsStream, party: usize) -> Result<(), String> {
@@ -1127,12 +1123,19 @@ mod tests {
         let [l0, l1, _l2] = ls;
         let mut fps = fingerprints(&ids);
         fps[1] = stranger.fingerprint();
+        // A certificate the acceptor does not list is a stranger's: dropped, and named when
+        // the acceptor gives up at its deadline.
+        let short = Duration::from_millis(500);
         let c1 = TlsConfig::new(tcp_cfg(1, addrs, SESSION, T), &stranger, fps);
         let t0 = Instant::now();
-        let hs = start(vec![(cfg(0, addrs, &ids, T), l0), (c1, l1)], Duration::ZERO);
+        let hs = start(
+            vec![(cfg(0, addrs, &ids, short), l0), (c1, l1)],
+            Duration::ZERO,
+        );
         let mut results = hs.into_iter().map(|h| h.join().unwrap());
         let (peer, detail) = connect_err(results.next().unwrap());
         assert_eq!(peer, 1, "{detail}");
+        assert!(detail.contains("did not connect"), "{detail}");
         assert!(detail.contains("says it is party 1"), "{detail}");
         assert!(
             detail.contains(&format!("unknown certificate fingerprint {stranger_fp}")),
@@ -1149,7 +1152,7 @@ mod tests {
         let [l0, l1, _l2] = ls;
         let mut fps = fingerprints(&ids);
         fps[0] = stranger.fingerprint();
-        let c0 = TlsConfig::new(tcp_cfg(0, addrs, SESSION, T), &stranger, fps);
+        let c0 = TlsConfig::new(tcp_cfg(0, addrs, SESSION, short), &stranger, fps);
         let t0 = Instant::now();
         let hs = start(vec![(c0, l0), (cfg(1, addrs, &ids, T), l1)], Duration::ZERO);
         let mut results = hs.into_iter().map(|h| h.join().unwrap());
@@ -1200,7 +1203,10 @@ mod tests {
         // Party 2's station listens where party 0 should: party 1 refuses it while dialing.
         let (ls, addrs) = listeners();
         let [l0, l1, _l2] = ls;
-        let wrong = TlsConfig::new(tcp_cfg(0, addrs, SESSION, T), &ids[2], [f2, f1, f0]);
+        // (The acceptor, refused by its caller, drops the connection and waits out its
+        // deadline.)
+        let short = Duration::from_millis(500);
+        let wrong = TlsConfig::new(tcp_cfg(0, addrs, SESSION, short), &ids[2], [f2, f1, f0]);
         let t0 = Instant::now();
         let hs = start(
             vec![(wrong, l0), (cfg(1, addrs, &ids, T), l1)],
@@ -1222,21 +1228,24 @@ mod tests {
     fn plain_tcp_is_refused_both_ways() {
         let ids = identities();
         // A plain-TCP party dials a TLS party.
+        // (A caller that is not a party is dropped: the party waits for its peers until the
+        // deadline, and names what it dropped.)
+        let short = Duration::from_millis(500);
         let (ls, addrs) = listeners();
         let [l0, _l1, _l2] = ls;
-        let c0 = cfg(0, addrs, &ids, T);
+        let c0 = cfg(0, addrs, &ids, short);
         let t0 = Instant::now();
         let h = thread::spawn(move || connect_tls_with_listener(&c0, l0));
         let mut raw = TcpStream::connect(addrs[0]).unwrap();
         raw.write_all(&raw_hello(2, &SESSION)).unwrap();
-        let (peer, detail) = connect_err(h.join().unwrap());
-        assert_eq!(peer, 2, "{detail}");
-        assert!(detail.contains("plain TCP, not TLS"), "{detail}");
         // Not one byte of a hello or frame came back, only a TLS alert.
         raw.set_read_timeout(Some(T)).unwrap();
         let mut back = Vec::new();
         let _ = raw.read_to_end(&mut back);
         assert!(back.is_empty() || back[0] == 0x15, "{back:02x?}");
+        let (peer, detail) = connect_err(h.join().unwrap());
+        assert_eq!(peer, 1, "{detail}");
+        assert!(detail.contains("plain TCP, not TLS"), "{detail}");
         assert_quick(t0, Duration::from_secs(2));
 
         // Party 0 runs plain TCP, party 1 TLS.
@@ -1244,7 +1253,7 @@ mod tests {
         let [l0, l1, _l2] = ls;
         let t0 = Instant::now();
         let plain =
-            thread::spawn(move || connect_with_listener(&tcp_cfg(0, addrs, SESSION, T), l0));
+            thread::spawn(move || connect_with_listener(&tcp_cfg(0, addrs, SESSION, short), l0));
         let c1 = cfg(1, addrs, &ids, T);
         let tls = thread::spawn(move || connect_tls_with_listener(&c1, l1));
         let (peer, detail) = connect_err(plain.join().unwrap());
@@ -1258,13 +1267,34 @@ mod tests {
         // Anything else that is not TLS.
         let (ls, addrs) = listeners();
         let [l0, _l1, _l2] = ls;
-        let c0 = cfg(0, addrs, &ids, T);
+        let c0 = cfg(0, addrs, &ids, short);
         let h = thread::spawn(move || connect_tls_with_listener(&c0, l0));
         let mut raw = TcpStream::connect(addrs[0]).unwrap();
         raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let (peer, detail) = connect_err(h.join().unwrap());
         assert_eq!(peer, 1, "{detail}");
         assert!(detail.contains("not a TLS client"), "{detail}");
+    }
+
+    #[test]
+    fn junk_connections_are_dropped_and_the_parties_still_link_up() {
+        let ids = identities();
+        let (ls, addrs) = listeners();
+        // Junk queued at every port first: the parties accept it before their peers.
+        let _junk = testkit::junk_at(&addrs);
+        let t0 = Instant::now();
+        let parties = ls
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| (cfg(i, addrs, &ids, T), l))
+            .collect();
+        let mut eps: Vec<Endpoint> = start(parties, Duration::ZERO)
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect();
+        // Long before the deadline: the silent callers held up no one.
+        assert_quick(t0, Duration::from_secs(3));
+        testkit::pass_on(&mut eps);
     }
 
     #[test]

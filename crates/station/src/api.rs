@@ -48,7 +48,7 @@ use serde_json::{json, Value};
 use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
-use crate::approval::{Approvals, StudyRecord};
+use crate::approval::{digest, Approvals, StudyRecord};
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
@@ -89,6 +89,16 @@ pub struct Api {
     progress: Mutex<BTreeMap<String, Progress>>,
     news: (Mutex<bool>, Condvar),
     inputs: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    ports: Mutex<BTreeMap<String, ComputePort>>,
+}
+
+/// The computation endpoint this station picked for one study (from its `[compute]`
+/// ports): the address the other stations are told, and the listener, held from the
+/// moment the station is ready until the computation takes it.
+#[derive(Debug)]
+struct ComputePort {
+    address: String,
+    listener: Option<std::net::TcpListener>,
 }
 
 /// Where a running computation is: step `step` (from 0) of `steps`, now in `phase`.
@@ -122,7 +132,72 @@ impl Api {
             progress: Mutex::new(BTreeMap::new()),
             news: (Mutex::new(false), Condvar::new()),
             inputs: Mutex::new(BTreeMap::new()),
+            ports: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The computation address (`host:port`) this station picked for study `id`, if any.
+    pub(crate) fn compute_address(&self, id: &str) -> Option<String> {
+        self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .map(|c| c.address.clone())
+    }
+
+    /// Picks a free port of this station's `[compute]` range for study `id` and binds it
+    /// (kept until [`Api::take_listener`]); its address is what the other stations are
+    /// told. The error says why no port could be had (for the steward's log).
+    pub(crate) fn reserve_compute(&self, id: &str) -> Result<String, String> {
+        let Some(c) = &self.config.compute else {
+            return Err("this station has no [compute] endpoint in station.toml".to_string());
+        };
+        let mut ports = self.ports.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = ports.get(id) {
+            return Ok(p.address.clone());
+        }
+        let mut last = String::from("no port in the range");
+        for port in c.ports.0..=c.ports.1 {
+            match std::net::TcpListener::bind((c.bind.as_str(), port)) {
+                Ok(l) => {
+                    let address = if c.address.contains(':') {
+                        format!("[{}]:{port}", c.address.trim_matches(['[', ']']))
+                    } else {
+                        format!("{}:{port}", c.address)
+                    };
+                    ports.insert(
+                        id.to_string(),
+                        ComputePort {
+                            address: address.clone(),
+                            listener: Some(l),
+                        },
+                    );
+                    return Ok(address);
+                }
+                Err(e) => last = format!("{}:{port}: {e}", c.bind),
+            }
+        }
+        Err(format!(
+            "no free computation port in {}-{} ([compute] listen; last: {last})",
+            c.ports.0, c.ports.1
+        ))
+    }
+
+    /// The listener reserved for study `id` (for its computation), once.
+    pub(crate) fn take_listener(&self, id: &str) -> Option<std::net::TcpListener> {
+        self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(id)
+            .and_then(|p| p.listener.take())
+    }
+
+    /// Forgets study `id`'s computation endpoint (its run ended).
+    pub(crate) fn release_compute(&self, id: &str) {
+        self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// The approvals; a handler that panicked mid-transaction left nothing half-written
@@ -375,6 +450,7 @@ fn detail(r: &StudyRecord) -> Value {
         "reason": r.reason,
         "decided_at": r.decided_at,
         "decided_by": r.decided_by,
+        "digest": digest(&r.text),
         "study": r.text,
     })
 }
@@ -427,6 +503,7 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
                 "id": r.record.id,
                 "state": r.record.state,
                 "decision": r.decision,
+                "digest": digest(&r.record.text),
             });
             match &r.decision {
                 Decision::Refuse { reasons } => {
@@ -436,6 +513,19 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
                 }
                 _ => (StatusCode::CREATED, Json(body)).into_response(),
             }
+        }
+        // The id is taken: the answer says which text this station holds under it, so that
+        // a station passing the study on can tell "the same study" from "another text".
+        Err(StationError::AlreadyReceived(id)) => {
+            let held = api.approvals().get(&id).ok().flatten();
+            let mut body = json!({
+                "error": StationError::AlreadyReceived(id.clone()).to_string(),
+                "id": id,
+            });
+            if let Some(r) = held {
+                body["digest"] = json!(digest(&r.text));
+            }
+            (StatusCode::CONFLICT, Json(body)).into_response()
         }
         Err(e) => failure(e),
     }
@@ -488,7 +578,22 @@ async fn get_study(
                     "updated_at": x.updated_at,
                 }),
             };
-            body["stations"] = json!(api.views(&id));
+            // Why another station could not be reached (addresses, TLS errors) is for the
+            // steward; everyone else learns that it could not be.
+            // Where the stations compute is theirs to know, too.
+            let mut views = api.views(&id);
+            if !steward {
+                for v in views.iter_mut() {
+                    v.compute = None;
+                    if v.state == "unreachable" {
+                        v.reason = Some(format!(
+                            "station {} could not reach it (details in its steward's log)",
+                            api.config.name
+                        ));
+                    }
+                }
+            }
+            body["stations"] = json!(views);
             body["progress"] = json!(api.progress(&id));
             Json(body).into_response()
         }
@@ -754,7 +859,11 @@ async fn peer_state(
         );
     }
     match a.public_state(&id) {
-        Ok(Some(s)) => Json(s).into_response(),
+        Ok(Some(mut s)) => {
+            // Once ready, a compute station tells the others where to meet it.
+            s.compute = api.compute_address(&id);
+            Json(s).into_response()
+        }
         Ok(None) => failure(StationError::UnknownStudy(id)),
         Err(e) => failure(e),
     }

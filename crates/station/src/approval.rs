@@ -112,11 +112,11 @@ pub struct Approvals {
     pub(crate) log: AuditLog,
 }
 
-/// SHA-256 of a text, in hex: a study's (recorded in the audit log instead of the text), a
-/// token's (stored instead of the token).
+/// SHA-256 of a text, in hex: a study's canonical digest (the same as
+/// [`Study::digest`]: recorded in the audit entries, compared between stations), a token's
+/// (stored instead of the token).
 pub(crate) fn digest(text: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    tessera_study::format::text_digest(text)
 }
 
 impl Approvals {
@@ -196,11 +196,16 @@ impl Approvals {
         self.in_transaction(|tx, path| {
             let id = Some(study.id.as_str());
             audit::append_in(tx, path, EntryKind::StudyReceived, id, from, &received)?;
+            let sha256 = &received["sha256"];
             let decided_entry = match decision {
-                Decision::Approve { rule } => Some((EntryKind::Approved, json!({ "rule": rule }))),
-                Decision::Refuse { reasons } => {
-                    Some((EntryKind::Refused, json!({ "reasons": reasons })))
-                }
+                Decision::Approve { rule } => Some((
+                    EntryKind::Approved,
+                    json!({ "rule": rule, "sha256": sha256 }),
+                )),
+                Decision::Refuse { reasons } => Some((
+                    EntryKind::Refused,
+                    json!({ "reasons": reasons, "sha256": sha256 }),
+                )),
                 Decision::NeedsPerson { .. } => None,
             };
             if let Some((kind, details)) = decided_entry {
@@ -272,9 +277,11 @@ impl Approvals {
             .get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
         // An approval can be withdrawn only before this station has checked its data for
-        // the run; after that the other stations may already be computing.
+        // the run; after that the other stations may already be computing. A study stopped
+        // while pending here (another station refused, or holds another text) can no longer
+        // be approved.
         let allowed = match to {
-            StudyState::Approved => rec.state == StudyState::Pending,
+            StudyState::Approved => rec.state == StudyState::Pending && self.run(id)?.is_none(),
             StudyState::Refused => rec.state != StudyState::Refused && self.run(id)?.is_none(),
             StudyState::Pending => false,
         };
@@ -291,14 +298,15 @@ impl Approvals {
             });
         }
         let now = now_rfc3339();
+        let sha256 = digest(&rec.text);
         let (kind, details) = match why {
             None => (
                 EntryKind::Approved,
-                json!({ "by": how, "was": rec.state.as_str() }),
+                json!({ "by": how, "was": rec.state.as_str(), "sha256": sha256 }),
             ),
             Some(w) => (
                 EntryKind::Refused,
-                json!({ "by": how, "reasons": [w], "was": rec.state.as_str() }),
+                json!({ "by": how, "reasons": [w], "was": rec.state.as_str(), "sha256": sha256 }),
             ),
         };
         self.in_transaction(|tx, path| {

@@ -53,6 +53,24 @@ pub struct Trusted {
     pub fingerprint: Fingerprint,
 }
 
+/// This station's computation endpoint (`[compute]`): where it listens for the other
+/// compute stations of a study, and the host they reach it at. A study names stations
+/// only; the stations tell each other the port each picked for the study.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Compute {
+    /// The host the listener binds (`listen`'s host: `0.0.0.0`, an interface's address).
+    pub bind: String,
+    /// The first and last port it may listen on: one port, or a range so that several
+    /// studies can compute at once (each takes a free port of the range).
+    pub ports: (u16, u16),
+    /// The host name or address the other stations reach it at (the port is the one
+    /// picked).
+    pub address: String,
+}
+
+/// Most ports a `[compute] listen` range may hold.
+pub const MAX_COMPUTE_PORTS: u32 = 1000;
+
 /// The declared type of a source column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -177,6 +195,8 @@ pub struct Config {
     pub steward_token: PathBuf,
     /// The stations this one trusts.
     pub trusted: Vec<Trusted>,
+    /// Its computation endpoint; `None` for a station that is never a compute party.
+    pub compute: Option<Compute>,
     /// The data sources, sorted by name.
     pub sources: Vec<SourceConfig>,
     /// The steward's policy.
@@ -223,9 +243,26 @@ impl Config {
         })
     }
 
-    /// [`policy::evaluate`] with this station's policy.
+    /// [`policy::evaluate`] with this station's policy; a study that makes this station a
+    /// compute party while it has no `[compute]` endpoint is refused too.
     pub fn evaluate(&self, study: &Study) -> Decision {
-        policy::evaluate(&self.policy, &self.local(), study)
+        let decision = policy::evaluate(&self.policy, &self.local(), study);
+        let computes = study.party(&self.name).is_some_and(|p| p.compute.is_some());
+        if !computes || self.compute.is_some() {
+            return decision;
+        }
+        let why = format!(
+            "compute: station {} has no [compute] endpoint in its station.toml, so it cannot \
+             be a compute party",
+            self.name
+        );
+        match decision {
+            Decision::Refuse { mut reasons } => {
+                reasons.push(why);
+                Decision::Refuse { reasons }
+            }
+            _ => Decision::Refuse { reasons: vec![why] },
+        }
     }
 
     /// [`policy::effective_disclosure`] with this station's policy.
@@ -238,6 +275,8 @@ impl Config {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     station: RawStation,
+    #[serde(default)]
+    compute: Option<RawCompute>,
     #[serde(default)]
     trusted: Vec<RawTrusted>,
     #[serde(default)]
@@ -255,6 +294,13 @@ struct RawStation {
     audit: Option<String>,
     #[serde(default)]
     steward_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompute {
+    listen: String,
+    address: String,
 }
 
 #[derive(Deserialize)]
@@ -537,6 +583,11 @@ impl Checker<'_> {
             });
         }
 
+        let compute = raw
+            .compute
+            .map(|c| self.compute(c, &st.listen))
+            .transpose()?;
+
         let mut sources = Vec::new();
         for (name, s) in raw.sources {
             sources.push(self.source(name, s)?);
@@ -551,8 +602,62 @@ impl Checker<'_> {
             audit,
             steward_token,
             trusted,
+            compute,
             sources,
             policy,
+        })
+    }
+
+    /// `[compute]`: `listen` is `host:port` or `host:first-last`, `address` a host only;
+    /// no port of the range may be the API's (`api`, `[station] listen`).
+    fn compute(&self, c: RawCompute, api: &str) -> Result<Compute> {
+        let listen = at(&[&"compute", &"listen"]);
+        let bad = |why: String| self.err(&listen, format!("[compute] field listen: {why}"));
+        let (host, ports) = c
+            .listen
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected host:port or host:first-last".to_string()))?;
+        let port = |p: &str| match p.trim().parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(bad(format!("port `{p}` is not a number from 1 to 65535"))),
+        };
+        let (first, last) = match ports.split_once('-') {
+            Some((a, b)) => (port(a)?, port(b)?),
+            None => (port(ports)?, port(ports)?),
+        };
+        if first > last {
+            return Err(bad(format!("the range {first}-{last} is empty")));
+        }
+        if u32::from(last - first) + 1 > MAX_COMPUTE_PORTS {
+            return Err(bad(format!(
+                "the range {first}-{last} holds more than {MAX_COMPUTE_PORTS} ports"
+            )));
+        }
+        check_address(&format!("{host}:{first}")).map_err(bad)?;
+        let api_port = api
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse::<u16>().ok())
+            .unwrap_or(0);
+        if (first..=last).contains(&api_port) {
+            return Err(bad(format!(
+                "port {api_port} is the API's ([station] listen): the computation needs ports \
+                 of its own"
+            )));
+        }
+        let address = c.address.trim().to_string();
+        check_address(&format!("{address}:{first}")).map_err(|why| {
+            self.err(
+                &at(&[&"compute", &"address"]),
+                format!(
+                    "[compute] field address: {why}; give the host name or address the other \
+                     stations reach this one at, without a port (the port is listen's)"
+                ),
+            )
+        })?;
+        Ok(Compute {
+            bind: host.to_string(),
+            ports: (first, last),
+            address,
         })
     }
 
@@ -992,6 +1097,78 @@ max_covariates = 3
         ));
         assert_eq!(c.policy.auto_approve[0].name, "survival");
         assert_eq!(c.policy.auto_approve[0].max_covariates, Some(3));
+    }
+
+    #[test]
+    fn reads_the_computation_endpoint() {
+        let with = |compute: &str| {
+            good().replace(
+                "\n[[trusted]]",
+                &format!("\n[compute]\n{compute}\n\n[[trusted]]"),
+            )
+        };
+        let c = check("compute", &good()).unwrap();
+        assert_eq!(c.compute, None);
+        let c = check(
+            "compute-one",
+            &with("listen = \"0.0.0.0:7100\"\naddress = \"registry.example.org\""),
+        )
+        .unwrap();
+        assert_eq!(
+            c.compute,
+            Some(Compute {
+                bind: "0.0.0.0".into(),
+                ports: (7100, 7100),
+                address: "registry.example.org".into(),
+            })
+        );
+        let c = check(
+            "compute-range",
+            &with("listen = \"10.0.0.5:7100-7109\"\naddress = \"10.0.0.5\""),
+        )
+        .unwrap();
+        assert_eq!(c.compute.unwrap().ports, (7100, 7109));
+        // Errors name the place and the field; the API's port is refused.
+        for (tag, compute, want) in [
+            (
+                "api",
+                "listen = \"0.0.0.0:6990-7010\"\naddress = \"r.org\"",
+                "station.toml:7:10: [compute] field listen: port 7000 is the API's",
+            ),
+            (
+                "same",
+                "listen = \"0.0.0.0:7000\"\naddress = \"r.org\"",
+                "station.toml:7:10: [compute] field listen: port 7000 is the API's",
+            ),
+            (
+                "empty",
+                "listen = \"0.0.0.0:7109-7100\"\naddress = \"r.org\"",
+                "station.toml:7:10: [compute] field listen: the range 7109-7100 is empty",
+            ),
+            (
+                "port",
+                "listen = \"0.0.0.0:x\"\naddress = \"r.org\"",
+                "station.toml:7:10: [compute] field listen: port `x`",
+            ),
+            (
+                "wide",
+                "listen = \"0.0.0.0:8000-9500\"\naddress = \"r.org\"",
+                "more than 1000 ports",
+            ),
+            (
+                "addr",
+                "listen = \"0.0.0.0:7100\"\naddress = \"r.org:7100\"",
+                "station.toml:8:11: [compute] field address:",
+            ),
+            (
+                "missing",
+                "listen = \"0.0.0.0:7100\"",
+                "station.toml:6:1: missing field `address`",
+            ),
+        ] {
+            let e = error(&format!("compute-{tag}"), &with(compute));
+            assert!(e.contains(want), "{tag}: {e}");
+        }
     }
 
     #[test]

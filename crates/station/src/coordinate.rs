@@ -11,21 +11,32 @@
 //!    (`GET /peer/studies/{id}` over mutually authenticated TLS, this station's certificate
 //!    against the fingerprint its configuration trusts). One that does not know the study
 //!    gets it (`POST /peer/studies`): so a study submitted to any station reaches all, and a
-//!    station that was down when it was submitted gets it when it comes back.
-//! 2. **Check the data.** Once approved here, this station reads its dataset from the
-//!    configured source and checks it against the study's declaration (every column present,
-//!    every value of its type and range). A failure refuses the study here: the steward sees
-//!    the file, line and column; the other stations and the researcher see only
-//!    "input invalid" ([`crate::runs::INPUT_INVALID`]).
-//! 3. **Agree.** Any station that refused (or stopped) stops the study here too, with its
-//!    reason. When every other station reports `ready` (or already `running`), an outside
+//!    station that was down when it was submitted gets it when it comes back. Every answer
+//!    carries the digest of the text the station holds under the id (SHA-256 of the exact
+//!    text, [`Study::digest`]); a `409` means the id was taken and says by which text.
+//! 2. **Same text everywhere.** If any station holds another text under the id, the study
+//!    stops here (whether approved here or still pending) with a reason naming the stations
+//!    and their digests ([`texts_differ`]); every station sees the difference itself, and a
+//!    station that could not yet learn it follows the others' `stopped`. Any station that
+//!    refused or stopped stops the study here too, with its reason.
+//! 3. **Check the data.** Once approved here *and* every other station has reported this
+//!    very digest, this station reads its dataset from the configured source and checks it
+//!    against the study's declaration (every column present, every value of its type and
+//!    range). A failure refuses the study here: the steward sees the file, line and column;
+//!    the other stations and the researcher see only "input invalid"
+//!    ([`crate::runs::INPUT_INVALID`]).
+//! 4. **Agree.** When every other station reports `ready` (or already `running`), an outside
 //!    data station (a data party without a compute slot) deals its prepared table into one
 //!    message per compute station and sends each its own; the compute stations, once they
 //!    hold every outside party's message, start the computation
 //!    ([`tessera_study::distributed::run_party_with`]): they connect to each other on the
-//!    study's addresses, pinned to the study's fingerprints. An outside data station then
+//!    computation addresses the stations told each other (each compute station, once ready,
+//!    holds a port of its own `[compute]` range for the study and reports it in its peer
+//!    state), pinned to the fingerprints of this station's own `[[trusted]]` list. Errors
+//!    shown to the researcher and the other stations name the station and the kind of
+//!    failure; the transport's details stay in the steward's log. An outside data station then
 //!    follows them to the end.
-//! 4. **Record.** `run_started`, then `run_finished` with this station's shares of the
+//! 5. **Record.** `run_started`, then `run_finished` with this station's shares of the
 //!    results stored per recipient,
 //!    or `run_aborted` with the reason (a station that died or left, a timeout, a protocol
 //!    fault): nothing is stored for the recipients then.
@@ -33,8 +44,12 @@
 //! The stations' states are learnt by asking (never pushed), so a lost message only delays:
 //! the next visit asks again. Network calls are made without holding the approvals' lock.
 //!
-//! LEAKAGE: stations tell each other only a study's state word and, for a refusal, the
-//! reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
+//! The computation's session is derived from the digest too
+//! ([`tessera_study::distributed::session`]): even a station that skipped these checks could
+//! not compute one text with a station holding another.
+//!
+//! LEAKAGE: stations tell each other only a study's state word, its text's digest and, for a
+//! refusal, the reasons (policy rules, a steward's words, or "input invalid"); never data. An outside
 //! data station's messages are secret shares: each compute station gets only its own, which
 //! alone is uniformly random; its size tells the compute stations the number of rows (as any
 //! sharing does). The compute stations end a run with *shares* of the results, which none of
@@ -97,6 +112,10 @@ pub struct StationView {
     pub state: String,
     /// Its reason, or why it could not be reached.
     pub reason: Option<String>,
+    /// The digest of the study text it holds under this id (SHA-256, hex), when it said.
+    pub digest: Option<String>,
+    /// A ready compute station: where it listens for this study's computation.
+    pub compute: Option<String>,
 }
 
 thread_local! {
@@ -205,6 +224,7 @@ fn step(
                 continue;
             }
         };
+        let mine = study.digest();
         let views = ask_stations(api, &study, &rec.text);
         if started {
             if run == Some(RunState::Running) && !is_compute(api, &study) {
@@ -214,18 +234,35 @@ fn step(
             continue;
         }
         api.set_views(&rec.id, views.clone());
+        // Before anything else, pending here or not: another text under this id, or a
+        // station that refused or stopped, stops the study here (nothing was read yet).
+        if let Some(why) =
+            texts_differ(&study, &api.config.name, &mine, &views).or_else(|| stopped_by(&views))
+        {
+            if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
+                eprintln!("tessera station: study {}: {e}", rec.id);
+            }
+            api.release_compute(&rec.id);
+            continue;
+        }
         if rec.state != StudyState::Approved {
             continue;
         }
         if run.is_none() {
-            check_data(api, &study);
-            continue;
-        }
-        if let Some(why) = stopped_by(&views) {
-            if let Err(e) = api.approvals().stop(&rec.id, &api.config.name, &why) {
-                eprintln!("tessera station: study {}: {e}", rec.id);
+            // The data is read only once every other station holds this very text.
+            let same_text = views.iter().all(|v| v.digest.as_deref() == Some(&mine));
+            if same_text {
+                check_data(api, &study);
             }
             continue;
+        }
+        // A ready compute station holds a port of its own `[compute]` range for the study
+        // (again after a restart of the service); the others learn it by asking.
+        if is_compute(api, &study) && api.compute_address(&rec.id).is_none() {
+            if let Err(why) = api.reserve_compute(&rec.id) {
+                eprintln!("tessera station: study {}: {why}", rec.id);
+                continue;
+            }
         }
         let everyone_ready = views
             .iter()
@@ -234,10 +271,14 @@ fn step(
             continue;
         }
         if is_compute(api, &study) {
-            // Every outside data party's input must have arrived (see `send_input`).
+            // Every outside data party's input must have arrived (see `send_input`), and
+            // every other compute station must have said where it listens.
             let inputs_in = outside_parties(&study).all(|p| api.has_input(&study.id, p));
+            let Some(meeting) = meeting_places(api, &study, &views) else {
+                continue;
+            };
             if inputs_in {
-                start(api, running, study);
+                start(api, running, study, meeting);
             }
         } else {
             send_input(api, &study);
@@ -265,7 +306,64 @@ fn view(state: &str, reason: Option<String>) -> StationView {
         station: String::new(),
         state: state.to_string(),
         reason,
+        digest: None,
+        compute: None,
     }
+}
+
+/// [`view`] of a station holding the text with `digest`.
+fn view_of(state: &str, reason: Option<String>, digest: Option<&str>) -> StationView {
+    StationView {
+        digest: digest.map(str::to_string),
+        ..view(state, reason)
+    }
+}
+
+/// The first 12 hex digits of a digest, for messages.
+fn short(digest: &str) -> String {
+    format!("{}…", &digest[..digest.len().min(12)])
+}
+
+/// Why the study must stop when some station holds another text under its id: the
+/// stations grouped by the digest of the text each holds, in the order of the study's
+/// parties (this station's text), e.g. `the study's text differs between stations:
+/// registry has sha256 ab12…, gp and institute have sha256 9f3c…`. `None` when every
+/// station that told its digest holds `mine`.
+fn texts_differ(study: &Study, me: &str, mine: &str, views: &[StationView]) -> Option<String> {
+    if views
+        .iter()
+        .all(|v| v.digest.as_deref().is_none_or(|d| d == mine))
+    {
+        return None;
+    }
+    let mut held: Vec<(&str, &str)> = vec![(me, mine)];
+    held.extend(
+        views
+            .iter()
+            .filter_map(|v| Some((v.station.as_str(), v.digest.as_deref()?))),
+    );
+    held.sort_by_key(|(s, _)| study.parties.iter().position(|p| p.name == *s));
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (station, d) in held {
+        match groups.iter_mut().find(|(g, _)| *g == d) {
+            Some((_, names)) => names.push(station),
+            None => groups.push((d, vec![station])),
+        }
+    }
+    let parts: Vec<String> = groups
+        .iter()
+        .filter_map(|(d, names)| {
+            let who = match names.split_last()? {
+                (one, []) => format!("{one} has"),
+                (last, init) => format!("{} and {last} have", init.join(", ")),
+            };
+            Some(format!("{who} sha256 {}", short(d)))
+        })
+        .collect();
+    Some(format!(
+        "the study's text differs between stations: {}",
+        parts.join(", ")
+    ))
 }
 
 /// One station's state of study `id` (see [`ask_stations`]).
@@ -296,7 +394,10 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
     };
     match answer.status {
         200 => match serde_json::from_slice::<PublicState>(&answer.body) {
-            Ok(s) => view(&s.state, s.reason),
+            Ok(s) => StationView {
+                compute: s.compute,
+                ..view_of(&s.state, s.reason, Some(&s.digest))
+            },
             Err(e) => view(
                 "unreachable",
                 Some(format!(
@@ -311,8 +412,21 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
                 &[("Content-Type", "text/plain; charset=utf-8")],
                 text.as_bytes(),
             );
+            // Each answer says which text the station holds under the id: ours when it
+            // took it (201, or 403 when its policy refused it), maybe another when the id
+            // was taken meanwhile (409), which stops the study (see `texts_differ`).
+            let held = |a: &crate::client::Answer| a.json()["digest"].as_str().map(str::to_string);
             match sent {
-                Ok(a) if a.status == 201 || a.status == 409 => view("received", None),
+                Ok(a) if a.status == 201 || a.status == 409 => match held(&a) {
+                    Some(d) => view_of("received", None, Some(&d)),
+                    None => view(
+                        "unreachable",
+                        Some(format!(
+                            "{station} did not say which text it holds under this id ({})",
+                            a.status
+                        )),
+                    ),
+                },
                 Ok(a) if a.status == 403 => {
                     let body = a.json();
                     let reasons = body["reasons"]
@@ -326,7 +440,7 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
                         .filter(|r| !r.is_empty())
                         .or_else(|| body["error"].as_str().map(str::to_string))
                         .unwrap_or_else(|| a.text());
-                    view("refused", Some(reasons))
+                    view_of("refused", Some(reasons), held(&a).as_deref())
                 }
                 Ok(a) => view(
                     "refused",
@@ -534,8 +648,101 @@ fn follow_compute(api: &Api, study: &Study, views: &[StationView]) {
     }
 }
 
-/// Starts the computation of `study` on its own thread (once).
-fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
+/// Where each compute station of `study` meets the others: this station's own reserved
+/// address and every other compute station's reported one (`None` until each has said),
+/// each with the fingerprint this station pins for it (its identity, its `[[trusted]]`
+/// list: never the study's).
+fn meeting_places(
+    api: &Api,
+    study: &Study,
+    views: &[StationView],
+) -> Option<[(String, String, [u8; 32]); 3]> {
+    let me = api.config.name.as_str();
+    let mut out: Vec<(String, String, [u8; 32])> = Vec::with_capacity(3);
+    for name in study.compute_parties() {
+        if name == me {
+            out.push((
+                name.to_string(),
+                api.compute_address(&study.id)?,
+                api.identity.fingerprint(),
+            ));
+        } else {
+            let addr = views
+                .iter()
+                .find(|v| v.station == name)
+                .and_then(|v| v.compute.clone())?;
+            let fp = api.config.trusted.iter().find(|t| t.name == name)?;
+            out.push((name.to_string(), addr, fp.fingerprint));
+        }
+    }
+    out.try_into().ok()
+}
+
+/// The [`Meeting`](tessera_study::distributed::Meeting) of `places` (see
+/// [`meeting_places`]) with this station's reserved listener for study `id`.
+fn meeting(
+    api: &Api,
+    id: &str,
+    places: &[(String, String, [u8; 32]); 3],
+) -> Result<tessera_study::distributed::Meeting, StudyError> {
+    let mut addrs = Vec::with_capacity(3);
+    for (name, addr, _) in places {
+        addrs.push(
+            tessera_study::distributed::resolve(name, addr).map_err(|e| StudyError::Network {
+                public: format!(
+                    "the computation could not reach {name} (its address does not resolve)"
+                ),
+                detail: e.to_string(),
+            })?,
+        );
+    }
+    let listener = api.take_listener(id).ok_or_else(|| StudyError::Network {
+        public: "the computation could not start its network (this station's configuration)"
+            .to_string(),
+        detail: format!("study {id}: no computation port reserved"),
+    })?;
+    Ok(tessera_study::distributed::Meeting {
+        addrs: [addrs[0], addrs[1], addrs[2]],
+        fingerprints: [places[0].2, places[1].2, places[2].2],
+        listener: Some(listener),
+    })
+}
+
+/// What the researcher and the other stations are told about a failed computation at
+/// station `me`: the station and the kind of failure; the details stay in this station's
+/// log and its audit entry (`why`).
+fn public_reason(me: &str, e: &StudyError) -> String {
+    match e {
+        StudyError::Data(_) => INPUT_INVALID.to_string(),
+        StudyError::Network { public, .. } => format!("station {me}: {public}"),
+        StudyError::Invalid(_) => {
+            format!("station {me}: the computation could not start (this station's configuration)")
+        }
+        // Reconstruction happens at recipients only; a station never meets this.
+        StudyError::Delivery(_) => format!("station {me}: the computation failed"),
+        StudyError::Run(detail) => {
+            let kind = if detail.contains("aborted the computation") {
+                "another compute station stopped the computation"
+            } else if detail.contains("sent nothing") {
+                "the computation timed out waiting for another compute station"
+            } else if detail.contains("lost") || detail.contains("closed") {
+                "the computation lost its connection to another compute station"
+            } else {
+                "the computation failed"
+            };
+            format!("station {me}: {kind}")
+        }
+    }
+}
+
+/// Starts the computation of `study` on its own thread (once), meeting the other compute
+/// stations at `places` (see [`meeting_places`]).
+fn start(
+    api: &Arc<Api>,
+    running: &Arc<Mutex<BTreeSet<String>>>,
+    study: Study,
+    places: [(String, String, [u8; 32]); 3],
+) {
     let me = api.config.name.clone();
     if !running
         .lock()
@@ -571,11 +778,13 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
         // other stations then fail on the closed connections, and nothing is kept.
         let outside = |party: &str| api.take_input(&study.id, party);
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let meeting = meeting(&api, &study.id, &places)?;
             tessera_study::distributed::run_party_with(
                 &study,
                 &me,
                 &api.identity,
                 &opts,
+                meeting,
                 &load,
                 &outside,
             )
@@ -606,14 +815,15 @@ fn start(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, study: Study) {
                 api.approvals().finish(&study.id, &me, details, &held)
             }
             Err(e) => {
-                let public = match &e {
-                    StudyError::Data(_) => INPUT_INVALID.to_string(),
-                    other => other.to_string(),
-                };
+                // The details (addresses, certificates, dropped connections) go to this
+                // station's log and audit entry only.
+                eprintln!("tessera station: study {}: {e}", study.id);
+                let public = public_reason(&me, &e);
                 api.approvals()
                     .abort(&study.id, &me, &e.to_string(), &public)
             }
         };
+        api.release_compute(&study.id);
         if let Err(e) = done {
             eprintln!("tessera station: study {}: {e}", study.id);
         }

@@ -125,13 +125,21 @@ pub struct HeldShares {
 }
 
 /// What a station tells the others (and the researcher) about a study: the state word
-/// (`pending`, `approved`, `refused`, or a [`RunState`]) and the public reason.
+/// (`pending`, `approved`, `refused`, or a [`RunState`]), the public reason, and the
+/// digest of the text it holds (stations compare digests before reading any data: see
+/// `coordinate`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PublicState {
     /// The state word.
     pub state: String,
     /// Why, when refused, stopped or aborted.
     pub reason: Option<String>,
+    /// SHA-256 of the study's text as this station holds it (lowercase hex).
+    pub digest: String,
+    /// A compute station that is ready: the `host:port` it listens on for this study's
+    /// computation (picked from its own `[compute]` configuration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<String>,
 }
 
 /// 32 random bytes in hex: a bearer token (the steward's, a recipient's).
@@ -219,21 +227,28 @@ impl Approvals {
             return Ok(None);
         };
         let run = self.run(id)?;
+        let digest = digest(&rec.text);
         if rec.state == StudyState::Refused {
             return Ok(Some(PublicState {
                 state: rec.state.as_str().to_string(),
                 reason: shown_reason(&rec, run.as_ref()),
+                digest,
+                compute: None,
             }));
         }
         if let Some(run) = run {
             return Ok(Some(PublicState {
                 state: run.state.as_str().to_string(),
                 reason: run.public_reason,
+                digest,
+                compute: None,
             }));
         }
         Ok(Some(PublicState {
             state: rec.state.as_str().to_string(),
             reason: None,
+            digest,
+            compute: None,
         }))
     }
 
@@ -257,9 +272,14 @@ impl Approvals {
                 action: format!("move to {}", to.as_str()),
             });
         }
+        // Every run entry names the text it is about (the study's digest).
+        let sha256 = self.get(id)?.map(|r| digest(&r.text));
         self.in_transaction(|tx, path| {
             let db = |e| StationError::Audit(db_error(path, e));
-            if let Some((kind, actor, details)) = audit_entry {
+            if let Some((kind, actor, mut details)) = audit_entry {
+                if let (Some(d), Some(obj)) = (&sha256, details.as_object_mut()) {
+                    obj.insert("sha256".to_string(), json!(d));
+                }
                 audit::append_in(tx, path, kind, Some(id), actor, &details)?;
             }
             for (recipient, d) in docs {

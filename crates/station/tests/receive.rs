@@ -82,3 +82,56 @@ fn an_invalid_study_is_an_error_and_not_recorded() {
     assert!(a.all().unwrap().is_empty());
     assert!(a.log().entries().unwrap().is_empty());
 }
+
+/// A study names stations only: an address for a party is refused at the station (each
+/// station configures its own computation endpoint), naming the place and the field; and
+/// nothing is recorded.
+#[test]
+fn a_study_carrying_computation_addresses_is_refused() {
+    let dir = folder("recv-address");
+    let config = station(&dir, POLICY);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    let text = STUDY.replace(
+        "[parties.gp]\ncompute = 1",
+        "[parties.gp]\ncompute = 1\naddress = \"127.0.0.1:7000\"",
+    );
+    assert_ne!(text, STUDY);
+    match receive_text(&config, &mut a, "study.toml", &text, "bob") {
+        Err(StationError::Study(e)) => {
+            let e = e.to_string();
+            assert!(
+                e.starts_with("study.toml:9:11: ")
+                    && e.contains(
+                        "parties.gp.address: computation addresses are each station's own \
+                         configuration (station.toml [compute]); remove it"
+                    ),
+                "{e}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(a.all().unwrap().is_empty());
+}
+
+/// A station without a `[compute]` endpoint refuses to be a compute party.
+#[test]
+fn a_compute_party_needs_a_computation_endpoint() {
+    let dir = folder("recv-nocompute");
+    let text = station_toml(POLICY);
+    let start = text.find("[compute]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let text = format!("{}{}", &text[..start], &text[end + 2..]);
+    let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    assert_eq!(config.compute, None);
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    let got = receive_text(&config, &mut a, "study.toml", STUDY, "bob").unwrap();
+    match &got.decision {
+        Decision::Refuse { reasons } => assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("compute: station registry has no [compute]")),
+            "{reasons:?}"
+        ),
+        d => panic!("{d:?}"),
+    }
+}

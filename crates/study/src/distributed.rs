@@ -3,15 +3,18 @@
 //! dataset, and reaches the two other compute stations over mutually authenticated TLS 1.3,
 //! each pinned to the certificate fingerprint the study lists for it.
 //!
-//! Every compute station runs this with the same study file (`tessera run STUDY --as NAME
-//! --identity DIR`); the three link up on the study's addresses, share their tables, link
-//! them and run the analyses. Each ends with its own shares of the results
-//! ([`PartyOutput`]), which it cannot open: the recipients collect the three stations'
-//! shares and reconstruct ([`crate::deliver::open`]). The owner-side data report is its own
-//! only.
+//! Every compute station runs this with the same study file: by hand (`tessera run STUDY
+//! --as NAME --identity DIR`) the three link up on the study's `[parties.X] address`es,
+//! pinned to the study's fingerprints ([`Meeting::from_study`]); at the station service each
+//! station's computation endpoint is its own configuration and the pins come from its own
+//! trusted list (the service builds the [`Meeting`]). They share their tables, link them and
+//! run the analyses. Each ends with its own shares of the results ([`PartyOutput`]), which
+//! it cannot open: the recipients collect the three stations' shares and reconstruct
+//! ([`crate::deliver::open`]). The owner-side data report is its own only.
 //!
-//! The TLS session is bound to the study: its identifier is derived from the study id, so
-//! stations running different studies on the same addresses refuse each other.
+//! The TLS session is bound to the study: its identifier is derived from the study id and
+//! the digest of the study's exact text ([`session`]), so stations running different
+//! studies, or different texts of one study, on the same addresses refuse each other.
 //!
 //! Outside data parties (data parties without a compute slot) deal their prepared table into
 //! one message per compute slot ([`deal_input`]); the station service carries each message
@@ -19,12 +22,13 @@
 //! (`tessera run --as`) has no such channel and refuses studies with outside data parties.
 //! Approval and audit are the station service's (`tessera-station`'s `coordinate`).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 use tessera_mpc::Party;
 use tessera_net::identity::Identity;
 use tessera_net::tcp::TcpConfig;
-use tessera_net::tls::{connect_tls, TlsConfig};
+use tessera_net::tls::{connect_tls, connect_tls_with_listener, TlsConfig};
+use tessera_net::NetError;
 
 use crate::data::{self, DataTable};
 use crate::deliver::StationShares;
@@ -48,44 +52,119 @@ pub struct PartyOutput {
     pub cost: Vec<PartyCost>,
 }
 
-/// The TLS session of a study: the first 16 bytes of SHA-256("tessera study " + id).
+/// The TLS session of a study: the first 16 bytes of
+/// SHA-256("tessera study " + id + " " + digest), the digest being the study text's
+/// ([`Study::digest`]). Stations that hold different texts under the same id therefore
+/// refuse each other's connections (the hello carries the session).
 pub fn session(study: &Study) -> [u8; 16] {
     let d = ring::digest::digest(
         &ring::digest::SHA256,
-        format!("tessera study {}", study.id).as_bytes(),
+        format!("tessera study {} {}", study.id, study.digest()).as_bytes(),
     );
     let mut s = [0u8; 16];
     s.copy_from_slice(&d.as_ref()[..16]);
     s
 }
 
-/// Each compute slot's address and certificate fingerprint, from the study.
-fn peers(study: &Study) -> Result<([SocketAddr; 3], [[u8; 32]; 3])> {
-    let names = study.compute_parties();
-    let mut addrs = Vec::with_capacity(3);
-    let mut fps = [[0u8; 32]; 3];
-    for (slot, name) in names.iter().enumerate() {
-        let p = study.party(name).expect("compute parties are parties");
-        let addr = p.address.as_deref().ok_or_else(|| {
-            StudyError::Invalid(format!(
-                "parties.{name}: an address is needed to run across machines"
-            ))
-        })?;
-        let a = addr
-            .to_socket_addrs()
-            .map_err(|e| StudyError::Invalid(format!("parties.{name}: address {addr}: {e}")))?
-            .next()
-            .ok_or_else(|| {
-                StudyError::Invalid(format!("parties.{name}: address {addr} does not resolve"))
+/// Where the three compute parties meet and whom each trusts: each slot's address and
+/// certificate fingerprint and, at a station service, this party's listener (bound when the
+/// station got ready, on a port of its own configuration).
+#[derive(Debug)]
+pub struct Meeting {
+    /// Each compute slot's `host:port`, resolved.
+    pub addrs: [SocketAddr; 3],
+    /// Each compute slot's certificate fingerprint (the TLS pins).
+    pub fingerprints: [[u8; 32]; 3],
+    /// This party's listener, already bound; `None`: bind `addrs[me]` now.
+    pub listener: Option<TcpListener>,
+}
+
+impl Meeting {
+    /// From the study's `[parties.X] address` and `fingerprint` (the by-hand run,
+    /// `tessera run --as`; the station service refuses addresses in studies and takes them
+    /// from the stations' own configurations).
+    pub fn from_study(study: &Study) -> Result<Meeting> {
+        let names = study.compute_parties();
+        let mut addrs = Vec::with_capacity(3);
+        let mut fps = [[0u8; 32]; 3];
+        for (slot, name) in names.iter().enumerate() {
+            let p = study.party(name).ok_or_else(|| {
+                StudyError::Invalid(format!("compute party {name} is not a party"))
             })?;
-        addrs.push(a);
-        fps[slot] = p.fingerprint.ok_or_else(|| {
-            StudyError::Invalid(format!(
-                "parties.{name}: a fingerprint is needed to run across machines"
-            ))
-        })?;
+            let addr = p.address.as_deref().ok_or_else(|| {
+                StudyError::Invalid(format!(
+                    "parties.{name}: an address is needed to run across machines"
+                ))
+            })?;
+            addrs.push(resolve(name, addr)?);
+            fps[slot] = p.fingerprint.ok_or_else(|| {
+                StudyError::Invalid(format!(
+                    "parties.{name}: a fingerprint is needed to run across machines"
+                ))
+            })?;
+        }
+        Ok(Meeting {
+            addrs: [addrs[0], addrs[1], addrs[2]],
+            fingerprints: fps,
+            listener: None,
+        })
     }
-    Ok(([addrs[0], addrs[1], addrs[2]], fps))
+}
+
+/// Resolves compute party `name`'s `host:port`.
+pub fn resolve(name: &str, addr: &str) -> Result<SocketAddr> {
+    addr.to_socket_addrs()
+        .map_err(|e| StudyError::Invalid(format!("parties.{name}: address {addr}: {e}")))?
+        .next()
+        .ok_or_else(|| {
+            StudyError::Invalid(format!("parties.{name}: address {addr} does not resolve"))
+        })
+}
+
+/// A network failure of compute slot `slot` while `what` (connecting, set-up), as a
+/// [`StudyError::Network`]: the public words name the other compute party of `study` and
+/// the kind of failure only; the detail keeps the transport's words.
+pub fn network_failed(study: &Study, slot: usize, what: &str, e: &NetError) -> StudyError {
+    let names = study.compute_parties();
+    let name = |peer: usize| names.get(peer).copied().unwrap_or("another party");
+    let public = match e {
+        NetError::Connect { peer, .. } if *peer == slot => {
+            "the computation could not start its network (this station's configuration)".to_string()
+        }
+        NetError::Connect { peer, detail } => {
+            // A peer that never came is a timeout, whatever else was dropped meanwhile.
+            let kind = if detail.contains("did not connect") || detail.contains("could not reach") {
+                "timed out"
+            } else if detail.contains("refused") || detail.contains("certificate") {
+                "refused"
+            } else if detail.contains("within") || detail.contains("no complete hello") {
+                "timed out"
+            } else {
+                "failed"
+            };
+            format!(
+                "the computation could not connect to {} ({kind})",
+                name(*peer)
+            )
+        }
+        NetError::Timeout { peer, .. } => {
+            format!("the computation timed out waiting for {}", name(*peer))
+        }
+        NetError::Closed { peer, .. } => {
+            format!("the computation lost its connection to {}", name(*peer))
+        }
+        NetError::Aborted { peer, .. } => format!("{} stopped the computation", name(*peer)),
+        NetError::Malformed { peer, .. } => {
+            format!("{} sent a malformed message", name(*peer))
+        }
+        NetError::NoLink { .. } | NetError::Tls { .. } => {
+            "the computation could not start its network (this station's configuration)".to_string()
+        }
+    };
+    StudyError::Network {
+        public,
+        detail: failed(slot, what, e).to_string(),
+    }
 }
 
 /// Runs station `me`'s part of the study (see the module docs). `me` must be a compute
@@ -96,7 +175,8 @@ pub fn run_party(
     identity: &Identity,
     opts: &RunOptions,
 ) -> Result<PartyOutput> {
-    run_party_with(study, me, identity, opts, &data::load, &|_| None)
+    let meeting = Meeting::from_study(study)?;
+    run_party_with(study, me, identity, opts, meeting, &data::load, &|_| None)
 }
 
 /// At an outside data party (one without a compute slot): its dataset `table` of `spec`
@@ -113,16 +193,19 @@ pub fn deal_input(study: &Study, spec: &DataSpec, table: &DataTable) -> Result<[
     })
 }
 
-/// [`run_party`] with this station's dataset read by `load` (the station service reads it
-/// from its configured source instead of the study's file), and each outside data party's
-/// dealer message for this station's slot given by `outside` (the station service receives
-/// them from those parties' stations; see [`deal_input`]). Nothing is sent before `load`
-/// has read and checked the whole dataset.
+/// [`run_party`] meeting the other compute parties at `meeting` (the station service
+/// takes the addresses from the stations and the pins from its own trusted list), with this
+/// station's dataset read by `load` (the station service reads it from its configured
+/// source instead of the study's file), and each outside data party's dealer message for
+/// this station's slot given by `outside` (the station service receives them from those
+/// parties' stations; see [`deal_input`]). Nothing is sent before `load` has read and
+/// checked the whole dataset.
 pub fn run_party_with(
     study: &Study,
     me: &str,
     identity: &Identity,
     opts: &RunOptions,
+    meeting: Meeting,
     load: &dyn Fn(&DataSpec) -> Result<DataTable>,
     outside: &dyn Fn(&str) -> Option<Vec<u8>>,
 ) -> Result<PartyOutput> {
@@ -135,7 +218,11 @@ pub fn run_party_with(
                 "{me} is not a compute party: only compute stations run a study"
             ))
         })?;
-    let (addrs, fps) = peers(study)?;
+    let Meeting {
+        addrs,
+        fingerprints: fps,
+        listener,
+    } = meeting;
     if fps[slot] != identity.fingerprint() {
         return Err(StudyError::Invalid(format!(
             "the identity given is not {me}'s: the study lists another certificate fingerprint"
@@ -174,8 +261,15 @@ pub fn run_party_with(
         identity,
         fps,
     );
-    let ep = connect_tls(&cfg).map_err(|e| failed(slot, "connecting", e))?;
-    let mut p = Party::setup(ep).map_err(|e| failed(slot, "set-up", e))?;
+    let ep = match listener {
+        Some(l) => connect_tls_with_listener(&cfg, l),
+        None => connect_tls(&cfg),
+    }
+    .map_err(|e| network_failed(study, slot, "connecting", &e))?;
+    let mut p = Party::setup(ep).map_err(|e| match e {
+        tessera_mpc::MpcError::Net(n) => network_failed(study, slot, "set-up", &n),
+        other => failed(slot, "set-up", other),
+    })?;
     let run = party_main(
         study,
         &inputs,

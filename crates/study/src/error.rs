@@ -22,6 +22,18 @@ pub enum StudyError {
     /// are missing, unreadable, or do not match what the other stations recorded.
     #[error("{0}")]
     Delivery(String),
+    /// The network between the compute parties failed (connecting, or a party that went
+    /// silent or away). `public` names the other party and the kind of failure only
+    /// (`the computation could not connect to institute (timed out)`): what researchers and
+    /// other stations are told. `detail` keeps the transport's words (addresses, certificate
+    /// names, dropped connections) for this station's own log; it is what is displayed.
+    #[error("{detail}")]
+    Network {
+        /// For everyone: the party and the kind of failure.
+        public: String,
+        /// For this station's steward.
+        detail: String,
+    },
 }
 
 impl StudyError {
@@ -30,7 +42,7 @@ impl StudyError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StudyError::Invalid(_) | StudyError::Data(_) => 2,
-            StudyError::Run(_) | StudyError::Delivery(_) => 1,
+            StudyError::Run(_) | StudyError::Delivery(_) | StudyError::Network { .. } => 1,
         }
     }
 }

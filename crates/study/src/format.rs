@@ -62,6 +62,14 @@ impl Study {
         out
     }
 
+    /// The study's canonical digest: SHA-256 of its exact text (as submitted, byte for
+    /// byte), in lowercase hex. Stations compare digests before anything runs, and the
+    /// computation's session ([`crate::distributed::session`]) is derived from it, so two
+    /// stations holding different texts under one id never compute together.
+    pub fn digest(&self) -> String {
+        text_digest(&self.source.text)
+    }
+
     /// The linkage key as [`tessera_link`] takes it, with the study id as context; `None`
     /// without a `[linkage]` table.
     pub fn key_spec(&self) -> Option<KeySpec> {
@@ -71,6 +79,13 @@ impl Study {
             context: self.id.clone(),
         })
     }
+}
+
+/// SHA-256 of a study's text in lowercase hex: [`Study::digest`] for a text at hand (a
+/// station's stored copy).
+pub fn text_digest(text: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A station taking part in the study.

@@ -311,6 +311,8 @@ struct Checker<'a> {
     local: Option<&'a str>,
     /// Whether this machine's dataset is a file that must exist (not so at the station
     /// service, where it names a configured source, and reading options are the station's).
+    /// At the service, a study names stations only: a party's `address` is refused (each
+    /// station configures its own computation endpoint).
     own_file: bool,
 }
 
@@ -489,6 +491,15 @@ impl Checker<'_> {
                     ))
                 }
             };
+            if raw.address.is_some() && !self.own_file {
+                return Err(self.err(
+                    &keys!["parties", &name, "address"],
+                    format!(
+                        "parties.{name}.address: computation addresses are each station's own \
+                         configuration (station.toml [compute]); remove it"
+                    ),
+                ));
+            }
             if let Some(a) = &raw.address {
                 if let Err(why) = check_address(a) {
                     return Err(self.err(

@@ -30,6 +30,10 @@ name = "registry"
 identity = {{ key = "registry.key", certificate = "registry.crt" }}
 listen = "127.0.0.1:7000"
 
+[compute]
+listen = "127.0.0.1:7100-7109"
+address = "127.0.0.1"
+
 [[trusted]]
 name = "gp"
 address = "gp.example.org:7000"
