@@ -1,13 +1,17 @@
-//! What a study asks for ([`AnalysisSpec`], as written in `study.toml`) and what an analysis
-//! hands back ([`Output`]): the single entry point [`run`] used by the study runner.
+//! What a study asks for ([`AnalysisSpec`], as written in `study.toml`), what a compute
+//! party ends an analysis with ([`SharedOutput`]: public facts and its output shares) and
+//! what a recipient reads ([`Output`]): the two entry points [`run`] (every compute party)
+//! and [`open`] (the recipient, once the shares are reconstructed).
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tessera_mpc::Party;
+use tessera_mpc::{OutputShares, Party};
 
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
-use crate::survival;
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
+use crate::{describe, regression, survival};
 
 fn conf_level() -> f64 {
     0.95
@@ -267,77 +271,118 @@ impl Output {
 /// One compute party's end of an analysis (public facts as JSON, its output shares).
 #[derive(Clone, Debug)]
 pub struct SharedOutput {
-    /// The analysis' kind.
+    /// The analysis' kind (`cox`, ...).
     pub kind: String,
-    /// What every compute party knows and the recipient's tail needs.
+    /// What every compute party knows and the recipient's tail needs (the analysis' public
+    /// type as JSON: the spec, documented counts and bits, lengths).
     pub public: serde_json::Value,
-    /// This party's shares of the values for the recipients.
-    pub shares: tessera_mpc::OutputShares,
+    /// This party's shares of the result values (cannot be opened alone).
+    pub shares: OutputShares,
 }
 
-/// TEMPORARY SHIM (replaced by the sealed analyses): every compute party calls this.
+fn shared<P: Tail>(kind: &str, sealed: Sealed<P>) -> Result<SharedOutput> {
+    Ok(SharedOutput {
+        kind: kind.to_string(),
+        public: sealed.public_json()?,
+        shares: sealed.shares,
+    })
+}
+
+/// Runs one analysis on the shared table: every compute party calls this with its shares
+/// and ends with its [`SharedOutput`]; nothing of the result is opened to the compute
+/// parties. Public rules of `disclosure` are checked first, the others inside the analysis
+/// before anything is sealed.
 pub fn run(
     p: &mut Party,
     frame: &Frame,
     spec: &AnalysisSpec,
     disclosure: &Disclosure,
 ) -> Result<SharedOutput> {
-    let o = run_old(p, frame, spec, disclosure)?;
-    Ok(SharedOutput {
-        kind: o.kind,
-        public: serde_json::json!({"json": o.json, "text": o.text}),
-        shares: p.seal(&tessera_mpc::AShare::zeros(1))?,
-    })
-}
-
-/// TEMPORARY SHIM: the recipient's tail.
-pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, _values: &[u128]) -> Result<Output> {
-    Ok(Output {
-        kind: spec.kind().to_string(),
-        json: public["json"].clone(),
-        text: public["text"].as_str().unwrap_or("").to_string(),
-    })
-}
-
-/// Runs one analysis on the shared table: every compute party calls this with its shares;
-/// all three get the same [`Output`]. Public rules of `disclosure` are checked first, the
-/// others inside the analysis before anything is opened.
-fn run_old(
-    p: &mut Party,
-    frame: &Frame,
-    spec: &AnalysisSpec,
-    disclosure: &Disclosure,
-) -> Result<Output> {
     disclosure.check_columns(&spec.columns())?;
     disclosure.check_rows(frame.rows)?;
+    let kind = spec.kind();
     match spec {
-        AnalysisSpec::KaplanMeier(s) => Output::of(
-            spec.kind(),
-            &survival::kaplan_meier(p, frame, s, disclosure)?,
-        ),
-        AnalysisSpec::Logrank(s) => {
-            Output::of(spec.kind(), &survival::logrank(p, frame, s, disclosure)?)
+        AnalysisSpec::KaplanMeier(s) => {
+            shared(kind, survival::kaplan_meier(p, frame, s, disclosure)?)
         }
-        AnalysisSpec::Cox(s) => Output::of(spec.kind(), &survival::cox(p, frame, s, disclosure)?),
-        AnalysisSpec::Describe(s) => Output::of(
-            spec.kind(),
-            &crate::describe::describe(p, frame, s, disclosure)?,
+        AnalysisSpec::Logrank(s) => shared(kind, survival::logrank(p, frame, s, disclosure)?),
+        AnalysisSpec::Cox(s) => shared(kind, survival::cox(p, frame, s, disclosure)?),
+        AnalysisSpec::Describe(s) => shared(kind, describe::describe(p, frame, s, disclosure)?),
+        AnalysisSpec::Crosstab(s) => shared(kind, describe::crosstab(p, frame, s, disclosure)?),
+        AnalysisSpec::Correlation(s) => {
+            shared(kind, describe::correlation(p, frame, s, disclosure)?)
+        }
+        AnalysisSpec::Ols(s) => shared(kind, regression::ols::ols(p, frame, s, disclosure)?),
+        AnalysisSpec::Logistic(s) => shared(
+            kind,
+            regression::logistic::logistic(p, frame, s, disclosure)?,
         ),
-        AnalysisSpec::Crosstab(s) => Output::of(
-            spec.kind(),
-            &crate::describe::crosstab(p, frame, s, disclosure)?,
-        ),
-        AnalysisSpec::Correlation(s) => Output::of(
-            spec.kind(),
-            &crate::describe::correlation(p, frame, s, disclosure)?,
-        ),
-        AnalysisSpec::Ols(s) => Output::of(
-            spec.kind(),
-            &crate::regression::ols::ols(p, frame, s, disclosure)?,
-        ),
-        AnalysisSpec::Logistic(s) => Output::of(
-            spec.kind(),
-            &crate::regression::logistic::logistic(p, frame, s, disclosure)?,
+    }
+}
+
+/// The public facts as the analysis' public type, checked against the study's spec.
+fn public_of<P: Tail>(
+    public: &serde_json::Value,
+    spec_of: impl Fn(&P) -> AnalysisSpec,
+    spec: &AnalysisSpec,
+) -> Result<P> {
+    let p: P = P::deserialize(public).map_err(|e| {
+        StatsError::Invalid(format!(
+            "the public facts of the {} analysis do not parse: {e}",
+            spec.kind()
+        ))
+    })?;
+    if &spec_of(&p) != spec {
+        return Err(StatsError::Invalid(format!(
+            "the public facts are of another {} analysis than the study's",
+            spec.kind()
+        )));
+    }
+    Ok(p)
+}
+
+fn tail<P: Tail + DeserializeOwned>(
+    spec: &AnalysisSpec,
+    public: &serde_json::Value,
+    values: &[u128],
+    spec_of: impl Fn(&P) -> AnalysisSpec,
+) -> Result<Output> {
+    let p: P = public_of(public, spec_of, spec)?;
+    Output::of(spec.kind(), &p.open(values)?)
+}
+
+/// The recipient's tail: the public facts (as [`run`] gave them) and the reconstructed
+/// values to the rendered result. A public that does not parse, or whose spec differs from
+/// `spec`, is an error.
+pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) -> Result<Output> {
+    use AnalysisSpec as A;
+    match spec {
+        A::KaplanMeier(_) => tail(spec, public, values, |p: &survival::KmPublic| {
+            A::KaplanMeier(p.spec.clone())
+        }),
+        A::Logrank(_) => tail(spec, public, values, |p: &survival::LogrankPublic| {
+            A::Logrank(p.spec.clone())
+        }),
+        A::Cox(_) => tail(spec, public, values, |p: &survival::CoxPublic| {
+            A::Cox(p.spec.clone())
+        }),
+        A::Describe(_) => tail(spec, public, values, |p: &describe::DescribePublic| {
+            A::Describe(p.spec.clone())
+        }),
+        A::Crosstab(_) => tail(spec, public, values, |p: &describe::CrosstabPublic| {
+            A::Crosstab(p.spec.clone())
+        }),
+        A::Correlation(_) => tail(spec, public, values, |p: &describe::CorrelationPublic| {
+            A::Correlation(p.spec.clone())
+        }),
+        A::Ols(_) => tail(spec, public, values, |p: &regression::ols::OlsPublic| {
+            A::Ols(p.spec.clone())
+        }),
+        A::Logistic(_) => tail(
+            spec,
+            public,
+            values,
+            |p: &regression::logistic::LogisticPublic| A::Logistic(p.spec.clone()),
         ),
     }
 }

@@ -1,4 +1,4 @@
-//! Disclosure control: the study's rules, checked before anything is opened.
+//! Disclosure control: the study's rules, checked before anything is opened or sealed.
 //!
 //! Rules on public quantities (the linked row count, the number of variables, column names)
 //! are checked in plaintext before an analysis starts. Rules on secret quantities (counts of

@@ -1,5 +1,6 @@
 //! Reference distributions for p-values and confidence intervals. Plaintext: applied only to
-//! statistics that have already been opened.
+//! statistics that have already been opened (at the recipient). A statistic that is not
+//! finite (e.g. a zero standard error) gives a NaN or limiting p-value, never a panic.
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
 
@@ -9,6 +10,9 @@ fn standard_normal() -> Normal {
 
 /// Two-sided p-value of a standard-normal statistic `z`.
 pub fn normal_two_sided(z: f64) -> f64 {
+    if !z.is_finite() {
+        return if z.is_nan() { f64::NAN } else { 0.0 };
+    }
     2.0 * standard_normal().sf(z.abs())
 }
 
@@ -20,11 +24,17 @@ pub fn normal_quantile(p: f64) -> f64 {
 /// Upper-tail p-value of a chi-square statistic with `df` degrees of freedom (NaN for
 /// `df == 0`).
 pub fn chi2_sf(x: f64, df: f64) -> f64 {
+    if !x.is_finite() {
+        return if x == f64::INFINITY { 0.0 } else { f64::NAN };
+    }
     ChiSquared::new(df).map_or(f64::NAN, |d| d.sf(x))
 }
 
 /// Two-sided p-value of a Student-t statistic with `df` degrees of freedom.
 pub fn t_two_sided(t: f64, df: f64) -> f64 {
+    if !t.is_finite() {
+        return if t.is_nan() { f64::NAN } else { 0.0 };
+    }
     StudentsT::new(0.0, 1.0, df).map_or(f64::NAN, |d| 2.0 * d.sf(t.abs()))
 }
 

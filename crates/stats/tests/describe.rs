@@ -4,6 +4,9 @@
 
 use std::path::PathBuf;
 
+mod common;
+use common::{ran, Open3};
+
 use proptest::prelude::*;
 use serde_json::Value;
 use tessera_mpc::testing::run3;
@@ -17,11 +20,11 @@ use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame, Stats
 // Harness
 
 /// Runs `f` as the three parties on `plain` shared by party 0; checks that all three agree
-/// and returns party 0's result.
-fn mpc<T: Send + PartialEq + std::fmt::Debug>(
+/// and opens their sealed ends as the recipient would.
+fn mpc<S: Open3>(
     plain: &PlainFrame,
-    f: impl Fn(&mut Party, &Frame) -> Result<T, StatsError> + Sync,
-) -> Result<T, StatsError> {
+    f: impl Fn(&mut Party, &Frame) -> Result<S, StatsError> + Sync,
+) -> Result<S::Out, StatsError> {
     let out = run3(|p| {
         let fr = Frame::share(p, 0, plain).map_err(|e| match e {
             StatsError::Mpc(m) => m,
@@ -30,18 +33,15 @@ fn mpc<T: Send + PartialEq + std::fmt::Debug>(
         Ok(f(p, &fr))
     });
     let [a, b, c] = out.map(|r| r.expect("the protocol ran"));
-    match (&a, &b, &c) {
-        (Ok(x), Ok(y), Ok(z)) => {
-            assert_eq!(x, y);
-            assert_eq!(y, z);
-        }
-        _ => {
-            let s = |r: &Result<T, StatsError>| r.as_ref().err().map(ToString::to_string);
+    match (a, b, c) {
+        (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]),
+        (a, b, c) => {
+            let s = |r: &Result<S, StatsError>| r.as_ref().err().map(ToString::to_string);
             assert_eq!(s(&a), s(&b));
             assert_eq!(s(&b), s(&c));
+            Err(a.err().expect("an error"))
         }
     }
-    a
 }
 
 fn rule_of(e: &StatsError) -> &str {
@@ -539,7 +539,7 @@ fn refusals_name_their_rule() {
         ),
     ];
     for (spec, policy, rule) in specs {
-        let e = mpc(&frame, |p, fr| run(p, fr, &spec, &policy)).unwrap_err();
+        let e = mpc(&frame, |p, fr| ran(&spec, run(p, fr, &spec, &policy))).unwrap_err();
         assert_eq!(rule_of(&e), rule, "{e}");
     }
 }
@@ -570,7 +570,7 @@ fn run_renders_every_kind() {
         }),
     ];
     for spec in &specs {
-        let out = mpc(&frame, |p, fr| run(p, fr, spec, &policy)).unwrap();
+        let out = mpc(&frame, |p, fr| ran(spec, run(p, fr, spec, &policy))).unwrap();
         assert_eq!(out.kind, spec.kind());
         assert!(out.json.is_object());
         println!("{}", out.text);
@@ -711,7 +711,9 @@ fn crosstab_million_rows_timing() {
             .map_err(|e| MpcError::Invalid(e.to_string()))?;
         Ok((c, t.elapsed(), p.stats(), s0))
     });
-    let (c, dt, s1, s0) = out.into_iter().next().unwrap().unwrap();
+    let [a, b, c] = out.map(Result::unwrap);
+    let (dt, s1, s0) = (a.1, a.2, a.3);
+    let c = tessera_stats::open3([a.0, b.0, c.0]).unwrap();
     assert_eq!(c.counts, want.counts);
     println!(
         "crosstab 3x4 of {n} rows: {:.3} s, party 0 sent {} bytes in {} rounds; chi2 {} (plain {})",
@@ -774,7 +776,9 @@ fn describe_100k_rows_timing() {
                 .map_err(|e| MpcError::Invalid(e.to_string()))?;
             Ok((d, t.elapsed(), p.stats(), s0))
         });
-        let (d, dt, s1, s0) = out.into_iter().next().unwrap().unwrap();
+        let [a, b, c] = out.map(Result::unwrap);
+        let (dt, s1, s0) = (a.1, a.2, a.3);
+        let d = tessera_stats::open3([a.0, b.0, c.0]).unwrap();
         for (a, b) in d.summaries.iter().zip(&want.summaries) {
             for (x, y) in a.quantiles.iter().zip(&b.quantiles) {
                 assert!((x - y).abs() <= 1e-6, "{x} vs {y}");

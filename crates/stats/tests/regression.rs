@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+mod common;
+use common::{ran, Open3};
+
 use serde_json::Value;
 use tessera_mpc::testing::run3;
 use tessera_stats::analysis::{LogisticSpec, OlsSpec};
@@ -104,11 +107,12 @@ fn logistic_spec(case: &Value) -> LogisticSpec {
     }
 }
 
-/// Runs `f` on the frame shared by party 0, as the three parties; all must agree.
-fn in_mpc<T: Send + PartialEq + std::fmt::Debug>(
+/// Runs `f` on the frame shared by party 0, as the three parties; all must agree. Their
+/// sealed ends are opened as the recipient would.
+fn in_mpc<S: Open3>(
     plain: &PlainFrame,
-    f: impl Fn(&mut tessera_mpc::Party, &Frame) -> Result<T, StatsError> + Sync,
-) -> Result<T, String> {
+    f: impl Fn(&mut tessera_mpc::Party, &Frame) -> Result<S, StatsError> + Sync,
+) -> Result<S::Out, String> {
     let out = run3(|p| {
         let frame = Frame::share(p, 0, plain).map_err(|e| match e {
             StatsError::Mpc(m) => m,
@@ -117,9 +121,15 @@ fn in_mpc<T: Send + PartialEq + std::fmt::Debug>(
         Ok(f(p, &frame).map_err(|e| e.to_string()))
     });
     let [a, b, c] = out.map(|r| r.expect("no engine error"));
-    assert_eq!(a, b, "parties 0 and 1 disagree");
-    assert_eq!(b, c, "parties 1 and 2 disagree");
-    a
+    match (a, b, c) {
+        (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]).map_err(|e| e.to_string()),
+        (a, b, c) => {
+            let e = |r: &Result<S, String>| r.as_ref().err().cloned();
+            assert_eq!(e(&a), e(&b), "parties 0 and 1 disagree");
+            assert_eq!(e(&b), e(&c), "parties 1 and 2 disagree");
+            Err(e(&a).expect("an error"))
+        }
+    }
 }
 
 /// Largest coefficient error (absolute) and standard-error error (relative) against the
@@ -444,7 +454,7 @@ fn analysis_entry_point_renders_ols_and_logistic() {
     let frame = load_frame(&c);
     let spec = AnalysisSpec::Logistic(logistic_spec(&c));
     let d = Disclosure::default();
-    let out = in_mpc(&frame, |p, fr| run(p, fr, &spec, &d)).unwrap();
+    let out = in_mpc(&frame, |p, fr| ran(&spec, run(p, fr, &spec, &d))).unwrap();
     assert_eq!(out.kind, "logistic");
     assert_eq!(out.json["nobs"], 32);
     assert!(out.text.contains("GPA"), "{}", out.text);
@@ -452,7 +462,7 @@ fn analysis_entry_point_renders_ols_and_logistic() {
     let c = case("stackloss_ols");
     let frame = load_frame(&c);
     let spec = AnalysisSpec::Ols(ols_spec(&c));
-    let out = in_mpc(&frame, |p, fr| run(p, fr, &spec, &d)).unwrap();
+    let out = in_mpc(&frame, |p, fr| ran(&spec, run(p, fr, &spec, &d))).unwrap();
     assert_eq!(out.kind, "ols");
     println!("{}", out.text);
 }

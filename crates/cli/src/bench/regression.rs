@@ -2,8 +2,8 @@
 //! over loopback TCP (or TLS with `--tls`; `--latency-ms`/`--bandwidth-mbit` simulate a
 //! wide-area network). Party 0 owns the table and secret-shares it (not timed); then each
 //! repetition runs the whole analysis on the shared table as a study would (public checks,
-//! row weights, moments, fit, opening the result) and is timed, with the bytes and rounds
-//! it needed.
+//! row weights, moments, fit, sealing the result for the recipient) and is timed, with the
+//! bytes and rounds it needed.
 //!
 //! Workloads (`--workloads`, default all):
 //! - `logistic-10k`, `logistic-100k`: logistic regression to convergence, 10 numeric
@@ -13,21 +13,28 @@
 //! - `crosstab-1m`: the contingency table of two categorical columns (3 × 4 levels, 1%
 //!   missing) on 1,000,000 rows, with its chi-square test.
 //!
-//! The orchestrator then fits the same data with the plaintext twin (f64, single thread)
-//! and prints the ratio, and the largest difference between the opened coefficients and the
-//! plaintext ones (a check, not a benchmark: the fixtures test accuracy).
+//! The orchestrator plays the recipient: it reconstructs the last repetition's result from
+//! the three parties' output shares, then fits the same data with the plaintext twin (f64,
+//! single thread) and prints the ratio, and the largest difference between the
+//! reconstructed coefficients and the plaintext ones (a check, not a benchmark: the
+//! fixtures test accuracy).
 
 use std::time::Instant;
 
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use tessera_mpc::fixed::encode;
-use tessera_mpc::Party;
+use tessera_mpc::output::reconstruct_shares;
+use tessera_mpc::{OutputShares, Party};
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
-use tessera_stats::describe;
+use tessera_stats::describe::{self, CrosstabPublic};
+use tessera_stats::regression::logistic::LogisticPublic;
+use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
-use tessera_stats::{Column, ColumnData, Disclosure, Frame, PlainColumn, PlainData, PlainFrame};
+use tessera_stats::{
+    Column, ColumnData, Disclosure, Frame, PlainColumn, PlainData, PlainFrame, Sealed, Tail,
+};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
@@ -101,8 +108,37 @@ pub struct WorkloadReport {
     pub share_secs: f64,
     /// Newton steps (logistic) or 0.
     pub iterations: usize,
-    /// Opened coefficients of the last repetition.
-    pub coef: Vec<f64>,
+    /// The public facts of the last repetition's sealed result.
+    pub public: Value,
+    /// This party's output shares of it ([`OutputShares::to_bytes`]).
+    pub shares: Vec<u8>,
+}
+
+/// The recipient's view of the parties' ends of one workload: the coefficients (or the
+/// chi-square of a table), from the reconstructed shares and the tail.
+fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
+    if per.len() != 3 || per.iter().any(|r| r.public != per[0].public) {
+        return Err("the parties' public facts differ".into());
+    }
+    let mut parts = per
+        .iter()
+        .map(|r| OutputShares::from_bytes(&r.shares).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    parts.sort_by_key(OutputShares::party);
+    let values =
+        reconstruct_shares([&parts[0], &parts[1], &parts[2]]).map_err(|e| e.to_string())?;
+    fn tail<P: Tail>(public: &Value, values: &[u128]) -> Result<P::Result, String> {
+        let p: P = serde_json::from_value(public.clone()).map_err(|e| e.to_string())?;
+        p.open(values).map_err(|e| e.to_string())
+    }
+    let public = &per[0].public;
+    Ok(if s.crosstab {
+        vec![tail::<CrosstabPublic>(public, &values)?.chi2]
+    } else if s.logistic {
+        coefs(&tail::<LogisticPublic>(public, &values)?.coefficients)
+    } else {
+        coefs(&tail::<OlsPublic>(public, &values)?.coefficients)
+    })
 }
 
 /// Everything one party reports.
@@ -361,26 +397,35 @@ fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<Workl
         rounds: Vec::new(),
         share_secs,
         iterations: 0,
-        coef: Vec::new(),
+        public: Value::Null,
+        shares: Vec::new(),
     };
+    fn end<P: Tail>(out: &mut WorkloadReport, sealed: Sealed<P>) -> Result<(), String> {
+        out.public = sealed.public_json().map_err(|e| e.to_string())?;
+        out.shares = sealed.shares.to_bytes();
+        Ok(())
+    }
     for _ in 0..reps {
         p.barrier().map_err(|e| e.to_string())?;
         let before = p.stats();
         let t = Instant::now();
+        // Timed to the sealed result (the seal's one round included).
         if s.crosstab {
             let r = describe::crosstab(p, &frame, &crosstab_spec(), &disclosure)
                 .map_err(|e| e.to_string())?;
-            out.coef = vec![r.chi2];
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         } else if s.logistic {
             let r = logistic::logistic(p, &frame, &logistic_spec(s), &disclosure)
                 .map_err(|e| e.to_string())?;
-            out.iterations = r.iterations;
-            out.coef = coefs(&r.coefficients);
+            out.secs.push(t.elapsed().as_secs_f64());
+            out.iterations = r.public.iterations;
+            end(&mut out, r)?;
         } else {
             let r = ols::ols(p, &frame, &ols_spec(s), &disclosure).map_err(|e| e.to_string())?;
-            out.coef = coefs(&r.coefficients);
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         }
-        out.secs.push(t.elapsed().as_secs_f64());
         let st = p.stats().since(&before);
         out.bytes.push(st.bytes_sent);
         out.rounds.push(st.rounds);
@@ -468,13 +513,10 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
         let seconds = median(&secs);
         let bytes = busiest(&per.iter().map(|r| r.bytes.as_slice()).collect::<Vec<_>>());
         let rounds = busiest(&per.iter().map(|r| r.rounds.as_slice()).collect::<Vec<_>>());
-        if per.iter().any(|r| r.coef != per[0].coef) {
-            return Err(format!("{name}: the parties opened different results"));
-        }
+        let coef = open_coef(*s, &per).map_err(|e| format!("{name}: {e}"))?;
         let (plain_secs, plain_coef, plain_iters) = plain_fit(*s, args.reps)?;
         // Coefficients: absolute differences; the chi-square of a table: relative.
-        let max_diff = per[0]
-            .coef
+        let max_diff = coef
             .iter()
             .zip(&plain_coef)
             .map(|(a, b)| {

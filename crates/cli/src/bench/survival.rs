@@ -5,7 +5,9 @@
 //! the slowest party is done), bytes sent by the busiest party, rounds, Newton iterations, and
 //! the ratio to the same analysis in plaintext: our plaintext twin (Rust) and, when `python3`
 //! with lifelines is available, lifelines itself on the same data (`scripts/bench_lifelines.py`).
-//! Every run's opened result is checked against the plaintext twin.
+//! The parties end with the result sealed (output shares, as in a study); this process plays
+//! the recipient: it reconstructs the last run's result from the three parties' shares and
+//! checks it against the plaintext twin. The timed part ends with the sealed result.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -14,10 +16,13 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tessera_mpc::Party;
+use tessera_mpc::output::reconstruct_shares;
+use tessera_mpc::{OutputShares, Party};
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
-use tessera_stats::survival::{cox, cox_plain, logrank, logrank_plain, synthetic};
-use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame};
+use tessera_stats::survival::{
+    cox, cox_plain, logrank, logrank_plain, synthetic, CoxPublic, LogrankPublic,
+};
+use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
@@ -160,8 +165,8 @@ fn disclosure() -> Disclosure {
     }
 }
 
-/// What one party measured; `values` are the opened results (χ², or coefficients then
-/// standard errors).
+/// What one party measured, and its end of the last run: the public facts and its output
+/// shares (bytes of [`OutputShares::to_bytes`]), which only the three together open.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct SurvivalReport {
     pub party: usize,
@@ -169,7 +174,41 @@ pub struct SurvivalReport {
     pub bytes: Vec<u64>,
     pub rounds: Vec<u64>,
     pub iterations: usize,
-    pub values: Vec<f64>,
+    pub public: Value,
+    pub shares: Vec<u8>,
+}
+
+/// The recipient's view of the parties' ends: χ² (log-rank) or coefficients then standard
+/// errors (Cox), from the reconstructed shares and the tail.
+fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, String> {
+    if reports.len() != 3 || reports.iter().any(|r| r.public != reports[0].public) {
+        return Err(format!("{}: the parties' public facts differ", w.name()));
+    }
+    let mut parts = reports
+        .iter()
+        .map(|r| OutputShares::from_bytes(&r.shares).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    parts.sort_by_key(OutputShares::party);
+    let values =
+        reconstruct_shares([&parts[0], &parts[1], &parts[2]]).map_err(|e| e.to_string())?;
+    let public = reports[0].public.clone();
+    let bad = |e: serde_json::Error| format!("{}: public facts: {e}", w.name());
+    match w {
+        Workload::Logrank { .. } => {
+            let p: LogrankPublic = serde_json::from_value(public).map_err(bad)?;
+            let r = p.open(&values).map_err(|e| e.to_string())?;
+            Ok(vec![r.chi_square])
+        }
+        Workload::Cox { .. } => {
+            let p: CoxPublic = serde_json::from_value(public).map_err(bad)?;
+            let r = p.open(&values).map_err(|e| e.to_string())?;
+            Ok(r.rows
+                .iter()
+                .map(|x| x.coef)
+                .chain(r.rows.iter().map(|x| x.se))
+                .collect())
+        }
+    }
 }
 
 /// Runs the benchmark.
@@ -273,7 +312,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     let t = Instant::now();
     let plain = plain_values(w, &data, ties)?;
     let plain_secs = t.elapsed().as_secs_f64();
-    let worst = check(w, &reports[0].values, &plain)?;
+    let worst = check(w, &open_values(w, &reports)?, &plain)?;
     let lifelines = if args.no_lifelines {
         None
     } else {
@@ -436,8 +475,14 @@ fn measure(
         bytes: Vec::new(),
         rounds: Vec::new(),
         iterations: 0,
-        values: Vec::new(),
+        public: Value::Null,
+        shares: Vec::new(),
     };
+    fn end<P: Tail>(r: &mut SurvivalReport, sealed: Sealed<P>) -> Result<(), String> {
+        r.public = sealed.public_json().map_err(|e| e.to_string())?;
+        r.shares = sealed.shares.to_bytes();
+        Ok(())
+    }
     for _ in 0..args.reps {
         p.barrier().map_err(|e| e.to_string())?;
         let before = p.stats();
@@ -445,23 +490,21 @@ fn measure(
         let mut frame = Frame::share(p, 0, &registry).map_err(err)?;
         let frame_gp = Frame::share(p, 1, &gp).map_err(err)?;
         frame.columns.extend(frame_gp.columns);
-        report.values = match w {
+        // Timed to the sealed result (the seal's one round included).
+        match w {
             Workload::Logrank { .. } => {
                 let r =
                     logrank(p, &frame, &Workload::logrank_spec(), &disclosure()).map_err(err)?;
-                vec![r.chi_square]
+                report.secs.push(t.elapsed().as_secs_f64());
+                end(&mut report, r)?;
             }
             Workload::Cox { .. } => {
                 let r = cox(p, &frame, &w.cox_spec(ties), &disclosure()).map_err(err)?;
-                report.iterations = r.iterations;
-                r.rows
-                    .iter()
-                    .map(|x| x.coef)
-                    .chain(r.rows.iter().map(|x| x.se))
-                    .collect()
+                report.secs.push(t.elapsed().as_secs_f64());
+                report.iterations = r.public.trace.iterations;
+                end(&mut report, r)?;
             }
-        };
-        report.secs.push(t.elapsed().as_secs_f64());
+        }
         let st = p.stats().since(&before);
         report.bytes.push(st.bytes_sent);
         report.rounds.push(st.rounds);

@@ -12,11 +12,13 @@
 //!    except the cross products (once each). A missing value is 0 with
 //!    present = 0, so it drops out of every sum.
 //! 3. `min_cell` (default 5) on the pair counts; the shown pattern is opened (part of the
-//!    result), then the shown `n_ab` (named in the result).
+//!    result), then the shown `n_ab` (named in the result; the next step needs them public).
 //! 4. With `n_ab` public: means, centred cross products and sums of squares, each divided
 //!    by the public `n_ab`; `1/sd` by `rsqrt` run at 40 fractional bits (the value read with
 //!    16 more bits, so that `1/sd` keeps its relative precision for large variances);
 //!    `r = cov · (1/sd_a) · (1/sd_b)`. About 60 rounds, `O(k²)` elements.
+//! 5. Whether each shown pair is undefined (a column constant on its rows) and `r` are
+//!    sealed for the recipients ([`crate::sealed`], [`CorrelationPublic`]).
 //!
 //! # Valid range
 //!
@@ -26,12 +28,13 @@
 //!
 //! # Leakage
 //!
-//! The suppression pattern, the pair counts `n_ab`, the correlations of shown pairs and
-//! which of them are undefined (a constant column).
+//! To the compute parties: the suppression pattern and the pair counts `n_ab` of shown
+//! pairs (they divide the sums as public constants). To the recipients: also the
+//! correlations of shown pairs and which of them are undefined (a constant column).
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::decode;
 use tessera_mpc::{AShare, Party};
 
@@ -39,6 +42,7 @@ use super::{additive_to_replicated, cross_parts, gather, scale_public, table, wi
 use crate::analysis::CorrelationSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 /// `min_cell` (smallest number of complete pairs) of correlations when the study sets none.
@@ -91,13 +95,72 @@ pub(crate) fn symmetric<T: Clone>(k: usize, tri: &[T], empty: T) -> Vec<Vec<T>> 
     m
 }
 
+/// What the compute parties know of a correlation matrix and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CorrelationPublic {
+    /// The analysis.
+    pub spec: CorrelationSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// Smallest number of complete pairs of a shown pair.
+    pub min_cell: u64,
+    /// Complete pairs of each pair of the upper triangle (row-major, diagonal included);
+    /// `None` where suppressed (opened: documented leakage).
+    pub counts: Vec<Option<u64>>,
+}
+
+impl CorrelationPublic {
+    /// The shown off-diagonal pairs with two or more complete rows: those whose
+    /// correlation is sealed, in order.
+    fn selected(&self) -> Vec<usize> {
+        let tri = upper(self.spec.columns.len());
+        (0..tri.len().min(self.counts.len()))
+            .filter(|&t| tri[t].0 != tri[t].1 && self.counts[t] >= Some(2))
+            .collect()
+    }
+}
+
+impl Tail for CorrelationPublic {
+    type Result = Correlation;
+
+    /// Values, for the selected pairs: whether undefined (0: defined), then `r`.
+    fn open(&self, vals: &[u128]) -> Result<Correlation> {
+        let k = self.spec.columns.len();
+        let tri = upper(k);
+        let sel = self.selected();
+        let s = sel.len();
+        if self.counts.len() != tri.len() || vals.len() != 2 * s {
+            return Err(StatsError::Invalid(
+                "correlation: the sealed values do not fit".into(),
+            ));
+        }
+        let counts = &self.counts;
+        let mut rs: Vec<Option<f64>> = (0..tri.len())
+            .map(|t| {
+                let (a, b) = tri[t];
+                (a == b && counts[t] >= Some(2)).then_some(1.0)
+            })
+            .collect();
+        let (undefined, rv) = vals.split_at(s);
+        for (u, &t) in sel.iter().enumerate() {
+            rs[t] = (undefined[u] == 0).then(|| decode(rv[u], self.frac_bits).clamp(-1.0, 1.0));
+        }
+        Ok(Correlation {
+            columns: self.spec.columns.clone(),
+            min_cell: self.min_cell,
+            n: symmetric(k, counts, None),
+            r: symmetric(k, &rs, None),
+        })
+    }
+}
+
 /// Pearson correlation matrix on the shared table (see the module docs).
 pub fn correlation(
     p: &mut Party,
     frame: &Frame,
     spec: &CorrelationSpec,
     disclosure: &Disclosure,
-) -> Result<Correlation> {
+) -> Result<Sealed<CorrelationPublic>> {
     validate(spec)?;
     let k = spec.columns.len();
     let n = frame.rows;
@@ -132,22 +195,27 @@ pub fn correlation(
     // Opened: which pairs are shown (the suppression pattern, part of the result).
     let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&v| v == 1).collect();
     let idx: Vec<usize> = (0..tri.len()).filter(|&t| shown[t]).collect();
+    // LEAKAGE: the shown pairs' counts of complete rows `n_ab` (named in the result) are
+    // opened to the compute parties: the means and moments below divide by them as public
+    // constants.
     let nv = p.reveal(&gather(&npair, &idx))?;
     let mut counts: Vec<Option<u64>> = vec![None; tri.len()];
     for (t, &i) in idx.iter().enumerate() {
         counts[i] = Some(nv[t] as u64);
     }
-    let mut rs: Vec<Option<f64>> = (0..tri.len())
-        .map(|t| {
-            let (a, b) = tri[t];
-            (a == b && counts[t] >= Some(2)).then_some(1.0)
-        })
-        .collect();
     let sel: Vec<usize> = idx
         .iter()
         .copied()
         .filter(|&t| tri[t].0 != tri[t].1 && counts[t] >= Some(2))
         .collect();
+    let public = CorrelationPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        min_cell,
+        counts,
+    };
+    debug_assert_eq!(public.selected(), sel);
+    let mut sealed = AShare::zeros(0);
     if !sel.is_empty() {
         let pick = |r: &dyn Fn(usize, usize) -> usize| {
             gather(
@@ -165,7 +233,7 @@ pub fn correlation(
         let s = sel.len();
         let inv: Vec<f64> = sel
             .iter()
-            .map(|&t| 1.0 / counts[t].unwrap_or(1) as f64)
+            .map(|&t| 1.0 / public.counts[t].unwrap_or(1) as f64)
             .collect();
         let inv2: Vec<f64> = inv.iter().chain(&inv).copied().collect();
         let inv3: Vec<f64> = inv2.iter().chain(&inv).copied().collect();
@@ -187,21 +255,11 @@ pub fn correlation(
         let rsd = with_frac(p, 40, |p| p.rsqrt(&var))?;
         let t = p.mul_trunc(&cov, &rsd.slice(0..s), e)?;
         let r = p.mul_trunc(&t, &rsd.slice(s..2 * s), e)?;
-        // LEAKAGE: whether either column is constant on the pair's complete rows (its
-        // variance below 2^-18) is opened; the result shows such a pair as NaN, as pandas
-        // does, so this is part of the result.
-        let undefined = p.reveal(&flat)?;
-        let rv = p.reveal(&r)?;
-        for (u, &t) in sel.iter().enumerate() {
-            rs[t] = (undefined[u] == 0).then(|| decode(rv[u], f).clamp(-1.0, 1.0));
-        }
+        // Sealed: whether either column is constant on the pair's complete rows (its
+        // variance below 2^-18; the result shows such a pair as NaN, as pandas does), and r.
+        sealed = AShare::concat(&[&flat, &r]);
     }
-    Ok(Correlation {
-        columns: spec.columns.clone(),
-        min_cell,
-        n: symmetric(k, &counts, None),
-        r: symmetric(k, &rs, None),
-    })
+    Sealed::new(p, public, &sealed)
 }
 
 impl fmt::Display for Correlation {

@@ -23,8 +23,9 @@
 //!    product and `× N`, truncating so that every intermediate keeps its relative
 //!    precision; each term is positive, so the sum keeps it too (measured: about 1e-6
 //!    relative). About 70 rounds in all, `O(La·Lb)` elements.
-//! 5. The shown counts and chi-square (40 fractional bits) are opened together; the
-//!    p-value is computed in plaintext from chi-square and the public degrees of freedom
+//! 5. The shown counts and chi-square (40 fractional bits) are sealed together for the
+//!    recipients ([`crate::sealed`]); the p-value is computed at the recipient
+//!    ([`CrosstabPublic`]) from chi-square and the public degrees of freedom
 //!    `(La - 1)(Lb - 1)`.
 //!
 //! Margins and the total are shown only when no cell is suppressed (they are then sums of
@@ -41,13 +42,14 @@
 //!
 //! # Leakage
 //!
-//! The `min_level_rows` pass bit, the suppression pattern, the shown counts and chi-square.
-//! Chi-square is a function of all cells, including suppressed ones: together with the
-//! shown cells it constrains them (as any test statistic of a suppressed table does).
+//! To the compute parties: the `min_level_rows` pass bit and the suppression pattern. To the
+//! recipients: also the shown counts and chi-square. Chi-square is a function of all cells,
+//! including suppressed ones: together with the shown cells it constrains them (as any test
+//! statistic of a suppressed table does).
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::{AShare, Party};
 
 use super::{additive_to_replicated, cross_parts, decode_bits, gather, num, table};
@@ -55,6 +57,7 @@ use crate::analysis::CrosstabSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 /// `min_cell` of contingency tables when the study sets none.
@@ -160,13 +163,58 @@ pub(crate) fn no_cell(min_cell: u64) -> StatsError {
     }
 }
 
+/// What the compute parties know of a contingency table and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrosstabPublic {
+    /// The analysis.
+    pub spec: CrosstabSpec,
+    /// Levels of the row column.
+    pub row_levels: Vec<String>,
+    /// Levels of the column column.
+    pub column_levels: Vec<String>,
+    /// Smallest count of a shown cell.
+    pub min_cell: u64,
+    /// Whether each cell (row-major) is shown.
+    pub shown: Vec<bool>,
+}
+
+impl Tail for CrosstabPublic {
+    type Result = Crosstab;
+
+    /// Values: the shown cells' counts (row-major), then chi-square (40 fractional bits).
+    fn open(&self, opened: &[u128]) -> Result<Crosstab> {
+        let (la, lb) = (self.row_levels.len(), self.column_levels.len());
+        let cells = la * lb;
+        let idx: Vec<usize> = (0..cells).filter(|&i| self.shown[i]).collect();
+        if la == 0 || lb == 0 || self.shown.len() != cells || opened.len() != idx.len() + 1 {
+            return Err(StatsError::Invalid(
+                "crosstab: the sealed values do not fit".into(),
+            ));
+        }
+        let mut flat = vec![None; cells];
+        for (t, &i) in idx.iter().enumerate() {
+            flat[i] = Some(opened[t] as u64);
+        }
+        let chi2 = decode_bits(opened[idx.len()], CHI2_BITS);
+        let counts: Vec<Vec<Option<u64>>> = flat.chunks(lb).map(<[Option<u64>]>::to_vec).collect();
+        Ok(Crosstab::assemble(
+            &self.spec,
+            &self.row_levels,
+            &self.column_levels,
+            self.min_cell,
+            counts,
+            chi2,
+        ))
+    }
+}
+
 /// Contingency table with chi-square test on the shared table (see the module docs).
 pub fn crosstab(
     p: &mut Party,
     frame: &Frame,
     spec: &CrosstabSpec,
     disclosure: &Disclosure,
-) -> Result<Crosstab> {
+) -> Result<Sealed<CrosstabPublic>> {
     let a = frame.categorical(&spec.rows)?;
     let b = frame.categorical(&spec.columns)?;
     let (la, lb) = (a.levels.len(), b.levels.len());
@@ -199,18 +247,16 @@ pub fn crosstab(
     }
     let chi2 = chi_square(p, &o, la, lb)?;
     let idx: Vec<usize> = (0..cells).filter(|&i| shown[i]).collect();
-    // LEAKAGE: beyond the shown counts, chi-square (40 fractional bits) is a function of
-    // every cell, suppressed ones included (module docs).
-    let opened = p.reveal(&AShare::concat(&[&gather(&o, &idx), &chi2]))?;
-    let mut flat = vec![None; cells];
-    for (t, &i) in idx.iter().enumerate() {
-        flat[i] = Some(opened[t] as u64);
-    }
-    let chi2 = decode_bits(opened[idx.len()], CHI2_BITS);
-    let counts: Vec<Vec<Option<u64>>> = flat.chunks(lb).map(<[Option<u64>]>::to_vec).collect();
-    Ok(Crosstab::assemble(
-        spec, a.levels, b.levels, min_cell, counts, chi2,
-    ))
+    // Sealed for the recipients: the shown counts and chi-square (40 fractional bits; a
+    // function of every cell, suppressed ones included: module docs).
+    let public = CrosstabPublic {
+        spec: spec.clone(),
+        row_levels: a.levels.to_vec(),
+        column_levels: b.levels.to_vec(),
+        min_cell,
+        shown,
+    };
+    Sealed::new(p, public, &AShare::concat(&[&gather(&o, &idx), &chi2]))
 }
 
 /// Pearson's chi-square of the shared `la × lb` integer counts `o` (row-major), as one

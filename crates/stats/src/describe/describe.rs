@@ -13,25 +13,30 @@
 //!    rounds, `3JL` elements). The indicators are integers, so nothing is truncated. Missing values are 0 with
 //!    present = 0, so they drop out of every sum; which rows are missing stays secret.
 //! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
-//!    pattern is opened (part of the result); then the counts and missing counts of the
-//!    shown cells.
-//! 4. Mean: the sum times the public `1/count` (four rounds); opened. Variance
-//!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *opened* mean `m`
-//!    (local, exact at scale 2f), one truncation, times the public `1/(count - 1)`; opened.
-//!    The standard deviation is the square root of the opened variance (plaintext).
+//!    pattern is opened (part of the result); then the counts of the shown cells are opened
+//!    (LEAKAGE, to the compute parties too: steps 4 and 5 need them public); the missing
+//!    counts are sealed.
+//! 4. Mean: the sum times the public `1/count` (four rounds); sealed. Variance
+//!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *shared* mean `m`
+//!    (one batched product, exact at scale 2f), one truncation, times the public
+//!    `1/(count - 1)`; sealed. The standard deviation is the square root of the variance,
+//!    taken at the recipient.
 //! 5. Quantiles and extremes (only if asked): one oblivious sort per column by the key
 //!    `slot·2^V + x` (in Z_2^64, from the low 64 bits of the shares), where `slot` is the
 //!    rank of the row's level among the shown levels, and one slot past them for rows that
 //!    are missing, in no group or in a suppressed group. With the counts opened, group `t`
 //!    occupies public positions, and each quantile is a local interpolation with public
-//!    weights ([`super::quantile`]); extremes are the first and last of the group.
+//!    weights ([`super::quantile`]); extremes are the first and last of the group. Both
+//!    sealed.
 //!    Cost: the sort (`tessera_mpc::sort`: about 1.4 kB per row for a million rows, a few
 //!    hundred rounds) plus a shuffle of the value column.
 //! 6. Histogram (only if asked): `x < e_j` for every edge but the last and `e_last < x`,
 //!    one batched comparison of `n·(edges)` elements in Z_2^64 (8 rounds, 31 bytes each);
 //!    bin indicators are differences of those (numpy's bins: half-open, the last closed);
-//!    counts per (level, bin) are one integer matrix product (same local kernel); `min_cell` again, pattern
-//!    opened, shown bin counts opened.
+//!    counts per (level, bin) are one integer matrix product (same local kernel); `min_cell`
+//!    again, pattern opened, shown bin counts sealed.
+//! 7. Everything sealed above goes to the recipients as one vector ([`crate::sealed`]),
+//!    decoded by [`DescribePublic`]'s tail.
 //!
 //! # Valid range
 //!
@@ -43,15 +48,17 @@
 //!
 //! # Leakage
 //!
-//! The result (counts, missing counts, means, variances, quantiles, extremes, histogram
-//! counts of the shown cells), the `min_level_rows` pass bit and the suppression patterns.
-//! Quantiles are opened as the exact interpolation of two order statistics (module docs of
-//! [`super::quantile`]). Nothing about suppressed cells is opened, nor their positions in
-//! the sorted column (they sort after the shown groups).
+//! To the compute parties: the `min_level_rows` pass bit, the suppression patterns and the
+//! counts of the shown cells (the number of present values per column and level: the
+//! divisors of the means and variances and the positions of the order statistics). To the
+//! recipients: also the missing counts, means, variances, quantiles, extremes and histogram
+//! counts of the shown cells. Quantiles are sealed as the exact interpolation of two order
+//! statistics (module docs of [`super::quantile`]). Nothing about suppressed cells is
+//! opened, nor their positions in the sorted column (they sort after the shown groups).
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
@@ -63,6 +70,7 @@ use super::{
 use crate::analysis::DescribeSpec;
 use crate::disclosure::{at_least, Disclosure};
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 /// `min_cell` of descriptive statistics when the study sets none.
@@ -170,14 +178,183 @@ fn bits_for(m: usize) -> u32 {
     usize::BITS - m.leading_zeros()
 }
 
+/// What the compute parties know of a description and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DescribePublic {
+    /// The analysis.
+    pub spec: DescribeSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// The group's levels (one `None` without a group).
+    pub labels: Vec<Option<String>>,
+    /// Smallest count of a shown cell.
+    pub min_cell: u64,
+    /// Whether each (column, level) cell is shown (column-major: cell `j·levels + l`).
+    pub shown: Vec<bool>,
+    /// The count of each shown cell (opened: see the module docs' leakage).
+    pub count: Vec<Option<u64>>,
+    /// Per column: whether each (described level, bin) of its histogram is shown (empty
+    /// where the column has no histogram).
+    pub histogram_shown: Vec<Vec<bool>>,
+}
+
+impl DescribePublic {
+    /// The levels of column `j` with at least one value (those whose order statistics and
+    /// histograms are computed).
+    fn described(&self, j: usize) -> Vec<usize> {
+        let nl = self.labels.len();
+        (0..nl)
+            .filter(|&l| self.count[j * nl + l] >= Some(1))
+            .collect()
+    }
+}
+
+impl Tail for DescribePublic {
+    type Result = Description;
+
+    /// Values: the missing counts of the shown cells, the means (cells with a value), the
+    /// variances (cells with two), then per column its quantiles and extremes (56 more
+    /// fractional bits) and its shown histogram counts.
+    fn open(&self, vals: &[u128]) -> Result<Description> {
+        let spec = &self.spec;
+        let f = self.frac_bits;
+        let nl = self.labels.len();
+        let nc = spec.columns.len();
+        let cells = nl * nc;
+        let bad = || StatsError::Invalid("describe: the sealed values do not fit".into());
+        if self.shown.len() != cells
+            || self.count.len() != cells
+            || self.histogram_shown.len() != nc
+        {
+            return Err(bad());
+        }
+        let mut rest = vals;
+        let mut take = |m: usize| -> Result<&[u128]> {
+            if rest.len() < m {
+                return Err(bad());
+            }
+            let (head, tail) = rest.split_at(m);
+            rest = tail;
+            Ok(head)
+        };
+        let count = &self.count;
+        let idx: Vec<usize> = (0..cells).filter(|&i| self.shown[i]).collect();
+        let mut missing = vec![None; cells];
+        let miss = take(idx.len())?;
+        for (t, &i) in idx.iter().enumerate() {
+            missing[i] = Some(miss[t] as u64);
+        }
+        let mean_idx: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| count[i] >= Some(1))
+            .collect();
+        let mut mean = vec![None; cells];
+        for (&i, &v) in mean_idx.iter().zip(take(mean_idx.len())?) {
+            mean[i] = Some(decode(v, f));
+        }
+        let var_idx: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| count[i] >= Some(2))
+            .collect();
+        let mut var = vec![None; cells];
+        for (&i, &v) in var_idx.iter().zip(take(var_idx.len())?) {
+            var[i] = Some(decode(v, f));
+        }
+        let mut quant: Vec<Vec<f64>> = vec![Vec::new(); cells];
+        let mut extremes: Vec<Option<(f64, f64)>> = vec![None; cells];
+        let mut hist: Vec<Option<Vec<Option<u64>>>> = vec![None; cells];
+        let want_order = !spec.quantiles.is_empty() || spec.extremes;
+        let nq = spec.quantiles.len();
+        let per = nq + 2 * usize::from(spec.extremes);
+        for j in 0..nc {
+            let lv = self.described(j);
+            if lv.is_empty() || !(want_order || spec.histogram.is_some()) {
+                continue;
+            }
+            if want_order {
+                let v: Vec<f64> = take(lv.len() * per)?
+                    .iter()
+                    .map(|&y| decode_bits(y, f + WEIGHT_BITS))
+                    .collect();
+                for (t, &l) in lv.iter().enumerate() {
+                    let got = &v[t * per..(t + 1) * per];
+                    quant[j * nl + l] = got[..nq].to_vec();
+                    if spec.extremes {
+                        extremes[j * nl + l] = Some((got[nq], got[nq + 1]));
+                    }
+                }
+            }
+            if let Some(edges) = &spec.histogram {
+                let bins = edges.len() - 1;
+                let hs = &self.histogram_shown[j];
+                if hs.len() != lv.len() * bins {
+                    return Err(bad());
+                }
+                let shown_bins = hs.iter().filter(|&&b| b).count();
+                let mut got = take(shown_bins)?.iter();
+                let out: Vec<Option<u64>> = hs
+                    .iter()
+                    .map(|&b| {
+                        if b {
+                            got.next().map(|&c| c as u64)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
+                for (t, &l) in lv.iter().enumerate() {
+                    hist[j * nl + l] = Some(out[t * bins..(t + 1) * bins].to_vec());
+                }
+            }
+        }
+        if !rest.is_empty() {
+            return Err(bad());
+        }
+        let mut summaries = Vec::with_capacity(cells);
+        for (j, name) in spec.columns.iter().enumerate() {
+            for (l, label) in self.labels.iter().enumerate() {
+                let i = j * nl + l;
+                if !self.shown[i] {
+                    summaries.push(Summary::suppressed(name, label.clone()));
+                    continue;
+                }
+                summaries.push(Summary {
+                    column: name.clone(),
+                    level: label.clone(),
+                    suppressed: false,
+                    count: count[i],
+                    missing: missing[i],
+                    mean: mean[i],
+                    var: var[i],
+                    sd: var[i].map(|v| v.max(0.0).sqrt()),
+                    quantiles: quant[i].clone(),
+                    min: extremes[i].map(|e| e.0),
+                    max: extremes[i].map(|e| e.1),
+                    histogram: hist[i].clone(),
+                });
+            }
+        }
+        Ok(Description {
+            group: spec.group.clone(),
+            quantiles: spec.quantiles.clone(),
+            edges: spec.histogram.clone(),
+            min_cell: self.min_cell,
+            summaries,
+        })
+    }
+}
+
 /// Descriptive statistics on the shared table (see the module docs for the protocol and
-/// what is opened). Every compute party calls this; all get the same result.
+/// what is opened). Every compute party calls this; the result ends sealed for the
+/// recipients.
 pub fn describe(
     p: &mut Party,
     frame: &Frame,
     spec: &DescribeSpec,
     disclosure: &Disclosure,
-) -> Result<Description> {
+) -> Result<Sealed<DescribePublic>> {
     validate(spec, disclosure)?;
     let n = frame.rows;
     let f = p.frac_bits();
@@ -223,19 +400,18 @@ pub fn describe(
     // result).
     let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
     let idx: Vec<usize> = (0..cells).filter(|&i| shown[i]).collect();
-    let opened = p.reveal(&AShare::concat(&[
-        &gather(&counts, &idx),
-        &gather(&rows_rep.sub(&counts), &idx),
-    ]))?;
-    let k = idx.len();
+    // LEAKAGE: the counts of the shown cells (present values per column and level) are
+    // opened to the compute parties: the means and variances divide by them as public
+    // constants and the quantiles' order statistics sit at positions they determine.
+    let opened = p.reveal(&gather(&counts, &idx))?;
     let mut count = vec![None; cells];
-    let mut missing = vec![None; cells];
     for (t, &i) in idx.iter().enumerate() {
         count[i] = Some(opened[t] as u64);
-        missing[i] = Some(opened[k + t] as u64);
     }
+    // Sealed: the missing counts of the shown cells.
+    let mut sealed: Vec<AShare<u128>> = vec![gather(&rows_rep.sub(&counts), &idx)];
 
-    // Means.
+    // Means (sealed).
     let mean_idx: Vec<usize> = idx
         .iter()
         .copied()
@@ -246,28 +422,30 @@ pub fn describe(
         .map(|&i| 1.0 / count[i].unwrap_or(1) as f64)
         .collect();
     let mean_sh = scale_public(p, &gather(&sums, &mean_idx), &inv)?;
-    let mean_enc = p.reveal(&mean_sh)?;
-    let mut mean = vec![None; cells];
-    let mut mean_of = vec![0u128; cells];
-    for (t, &i) in mean_idx.iter().enumerate() {
-        mean[i] = Some(decode(mean_enc[t], f));
-        mean_of[i] = mean_enc[t];
-    }
 
-    // Variances around the opened means.
+    // Variances around the shared means (sealed): M2 = Σx²·2^f - 2·Σx·m + c·m², exact at
+    // scale 2f, then one truncation.
     let var_idx: Vec<usize> = idx
         .iter()
         .copied()
         .filter(|&i| count[i] >= Some(2))
         .collect();
+    let at_mean: Vec<usize> = var_idx
+        .iter()
+        .map(|i| mean_idx.binary_search(i).unwrap_or(0))
+        .collect();
     let mut m2 = AShare::zeros(0);
-    for &i in &var_idx {
-        let c = u128::from(count[i].unwrap_or(0));
-        let mi = mean_of[i];
-        let mut z = sumsq.slice(i..i + 1).shl(f);
-        z.add_scaled(&sums.slice(i..i + 1), mi.wrapping_mul(2).wrapping_neg());
-        let z = p.add_const(&z, c.wrapping_mul(mi).wrapping_mul(mi));
-        m2 = AShare::concat(&[&m2, &z]);
+    if !var_idx.is_empty() {
+        let mv = gather(&mean_sh, &at_mean);
+        let sv = gather(&sums, &var_idx);
+        let prods = p.mul_many(&[(&sv, &mv), (&mv, &mv)])?;
+        let c: Vec<u128> = var_idx
+            .iter()
+            .map(|&i| u128::from(count[i].unwrap_or(0)))
+            .collect();
+        let mut z = gather(&sumsq, &var_idx).shl(f);
+        z.add_scaled(&prods[0], 2u128.wrapping_neg());
+        m2 = z.add(&prods[1].mul_public(&c));
     }
     let m2 = p.trunc(&m2, f)?;
     let inv1: Vec<f64> = var_idx
@@ -275,16 +453,11 @@ pub fn describe(
         .map(|&i| 1.0 / (count[i].unwrap_or(2) - 1) as f64)
         .collect();
     let var_sh = scale_public(p, &m2, &inv1)?;
-    let var_enc = p.reveal(&var_sh)?;
-    let mut var = vec![None; cells];
-    for (t, &i) in var_idx.iter().enumerate() {
-        var[i] = Some(decode(var_enc[t], f));
-    }
+    sealed.push(mean_sh);
+    sealed.push(var_sh);
 
     // Per column: the shown levels' row indicators, then quantiles, extremes, histogram.
-    let mut quant: Vec<Vec<f64>> = vec![Vec::new(); cells];
-    let mut extremes: Vec<Option<(f64, f64)>> = vec![None; cells];
-    let mut hist: Vec<Option<Vec<Option<u64>>>> = vec![None; cells];
+    let mut histogram_shown: Vec<Vec<bool>> = vec![Vec::new(); nc];
     let want_order = !spec.quantiles.is_empty() || spec.extremes;
     for (j, (x, pr)) in cols.iter().enumerate() {
         let lv: Vec<usize> = (0..nl).filter(|&l| count[j * nl + l] >= Some(1)).collect();
@@ -312,62 +485,33 @@ pub fn describe(
                 }
                 start += c;
             }
-            // LEAKAGE: each quantile is opened as the exact interpolation of its two order
-            // statistics with the public weight (56 fractional bits beyond the values'), a
-            // function of the data that is the quantile itself; extremes only if allowed.
-            let v = p.reveal(&AShare::concat(&picks.iter().collect::<Vec<_>>()))?;
-            let v: Vec<f64> = v.iter().map(|&y| decode_bits(y, f + WEIGHT_BITS)).collect();
-            let per = spec.quantiles.len() + 2 * usize::from(spec.extremes);
-            for (t, &l) in lv.iter().enumerate() {
-                let got = &v[t * per..(t + 1) * per];
-                let nq = spec.quantiles.len();
-                quant[j * nl + l] = got[..nq].to_vec();
-                if spec.extremes {
-                    extremes[j * nl + l] = Some((got[nq], got[nq + 1]));
-                }
-            }
+            // Sealed: each quantile as the exact interpolation of its two order statistics
+            // with the public weight (56 fractional bits beyond the values'), a function of
+            // the data that is the quantile itself; extremes only if allowed.
+            sealed.push(AShare::concat(&picks.iter().collect::<Vec<_>>()));
         }
         if let Some(edges) = &spec.histogram {
-            let h = histogram(p, x, &w, edges, min_cell)?;
-            for (t, &l) in lv.iter().enumerate() {
-                hist[j * nl + l] = Some(h[t].clone());
-            }
+            let (shown_bins, counts) = histogram(p, x, &w, edges, min_cell)?;
+            histogram_shown[j] = shown_bins;
+            sealed.push(counts);
         }
     }
 
-    let mut summaries = Vec::with_capacity(cells);
-    for (j, name) in spec.columns.iter().enumerate() {
-        for (l, label) in labels.iter().enumerate() {
-            let i = j * nl + l;
-            if !shown[i] {
-                summaries.push(Summary::suppressed(name, label.clone()));
-                continue;
-            }
-            summaries.push(Summary {
-                column: name.clone(),
-                level: label.clone(),
-                suppressed: false,
-                count: count[i],
-                missing: missing[i],
-                mean: mean[i],
-                var: var[i],
-                sd: var[i].map(|v| v.max(0.0).sqrt()),
-                quantiles: quant[i].clone(),
-                min: extremes[i].map(|e| e.0),
-                max: extremes[i].map(|e| e.1),
-                histogram: hist[i].clone(),
-            });
-        }
-    }
-    Ok(Description {
-        group: spec.group.clone(),
-        quantiles: spec.quantiles.clone(),
-        edges: spec.histogram.clone(),
+    let public = DescribePublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        labels,
         min_cell,
-        summaries,
-    })
+        shown,
+        count,
+        histogram_shown,
+    };
+    Sealed::new(
+        p,
+        public,
+        &AShare::concat(&sealed.iter().collect::<Vec<_>>()),
+    )
 }
-
 /// Sorts the column `x` obliviously so that the rows of indicator `w[0]` come first (in
 /// increasing order of value), then those of `w[1]`, ..., then every other row. Returns the
 /// sorted values (still shared).
@@ -389,15 +533,15 @@ fn sort_by_slot(p: &mut Party, x: &AShare<u128>, w: &[AShare<u128>]) -> Result<A
 }
 
 /// Histogram counts of `x` per indicator in `w` on the public `edges` (numpy's bins), with
-/// bins below `min_cell` suppressed (`None`). Opens the suppression pattern and the shown
-/// counts.
+/// bins below `min_cell` suppressed: whether each (indicator, bin) is shown (opened, the
+/// suppression pattern) and the shown counts (still shared).
 fn histogram(
     p: &mut Party,
     x: &AShare<u128>,
     w: &[AShare<u128>],
     edges: &[f64],
     min_cell: u64,
-) -> Result<Vec<Vec<Option<u64>>>> {
+) -> Result<(Vec<bool>, AShare<u128>)> {
     let f = p.frac_bits();
     let n = x.len();
     let bins = edges.len() - 1;
@@ -435,12 +579,8 @@ fn histogram(
     // Opened: which histogram bins are shown (suppression pattern, part of the result).
     let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
     let idx: Vec<usize> = (0..shown.len()).filter(|&i| shown[i]).collect();
-    let vals = p.reveal(&gather(&counts, &idx))?;
-    let mut out = vec![None; shown.len()];
-    for (t, &i) in idx.iter().enumerate() {
-        out[i] = Some(vals[t] as u64);
-    }
-    Ok(out.chunks(bins).map(<[Option<u64>]>::to_vec).collect())
+    let counts = gather(&counts, &idx);
+    Ok((shown, counts))
 }
 
 impl fmt::Display for Description {

@@ -30,21 +30,27 @@
 //! # Disclosure control
 //!
 //! Public rules (`min_rows`, columns) are checked by [`crate::analysis::run`] before anything
-//! is computed. Inside each analysis, before any value is opened: `min_level_rows` on the
+//! is computed. Inside each analysis, before any value is sealed: `min_level_rows` on the
 //! secret level counts of every categorical column used (only the pass/fail bit is opened:
 //! [`crate::disclosure::Disclosure::check_level_rows`]), then `min_cell` on every count the
 //! result rests on (the shown/suppressed pattern is opened as part of the result, the
-//! values of suppressed cells never are).
+//! values of suppressed cells are never computed into the output).
 //!
-//! # Leakage
+//! # What the compute parties learn
 //!
-//! Only what the result types hold, plus the pass/fail bit of `min_level_rows` and the
-//! suppression pattern, both stated where they are opened. Two results are opened at a
-//! precision finer than their printed value: quantiles are opened as the exact
+//! The pass/fail bit of `min_level_rows`, the suppression patterns, and the counts that
+//! later steps use as public constants: the count of values of each shown cell (describe)
+//! and the complete pairs of each shown pair (correlation), each commented with `LEAKAGE`
+//! where it is opened. The oblivious sort opens comparison results of shuffled rows, which
+//! are independent of the data (`tessera_mpc::sort`).
+//!
+//! # What the recipients get
+//!
+//! Everything else the result types hold, sealed ([`crate::sealed`]) and decoded by the
+//! tails ([`DescribePublic`], [`CrosstabPublic`], [`CorrelationPublic`]). Two results are
+//! sealed at a precision finer than their printed value: quantiles as the exact
 //! interpolation `x_lo + w·(x_hi - x_lo)` of the two order statistics (a deterministic
 //! function of the data, the quantile itself), and chi-square at 40 fractional bits.
-//! The oblivious sort opens comparison results of shuffled rows, which are independent of
-//! the data (`tessera_mpc::sort`).
 
 #[allow(clippy::module_inception)]
 pub mod describe;
@@ -54,9 +60,9 @@ pub mod crosstab;
 pub mod plain;
 pub mod quantile;
 
-pub use correlation::{correlation, Correlation};
-pub use crosstab::{crosstab, Crosstab};
-pub use describe::{describe, Description, Summary};
+pub use correlation::{correlation, Correlation, CorrelationPublic};
+pub use crosstab::{crosstab, Crosstab, CrosstabPublic};
+pub use describe::{describe, DescribePublic, Description, Summary};
 
 use tessera_mpc::fixed::encode;
 use tessera_mpc::{AShare, Party};

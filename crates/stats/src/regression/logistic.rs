@@ -29,10 +29,11 @@
 //! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
 //! any η, no logarithm of a small probability).
 //!
-//! Opened: one bit whether the outcome is 0/1 in every complete row, one convergence bit
-//! per step (LEAKAGE, commented where opened; their number is the result's `iterations`),
-//! then the coefficients, the √n-scaled standard errors and the
-//! log-likelihood. z statistics, p-values and intervals are computed in plaintext.
+//! The compute parties learn one bit whether the outcome is 0/1 in every complete row and
+//! one convergence bit per step (LEAKAGE, commented where opened; their number is the
+//! result's `iterations`). The coefficients, the √n-scaled standard errors and the
+//! log-likelihood are sealed for the recipients ([`crate::sealed`]), whose tail
+//! ([`LogisticPublic`]) computes z statistics, p-values and intervals.
 //!
 //! The gradient, the estimate and the steps carry f + [`G`] fractional bits (the solution
 //! of the iteration is where the gradient vanishes, so its precision is the gradient's);
@@ -59,12 +60,14 @@
 //! references (absolute; asked: 1e-4), standard errors within 6e-6 relative (asked: 1e-3),
 //! the log-likelihood within 3e-6.
 
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::LogisticSpec;
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::design::{self, at, broadcast, constant, gather, rows_of, HI};
@@ -176,14 +179,61 @@ fn check_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>, name: &
     Ok(())
 }
 
+/// What the compute parties know of a logistic regression and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogisticPublic {
+    /// The analysis.
+    pub spec: LogisticSpec,
+    /// Fractional bits of the parties (the values are sealed with `frac_bits + 16`).
+    pub frac_bits: u32,
+    /// The design columns' names.
+    pub names: Vec<String>,
+    /// Rows used (opened: documented leakage).
+    pub n: usize,
+    /// Newton steps taken (opened bit by bit: the convergence bits).
+    pub iterations: usize,
+}
+
+impl Tail for LogisticPublic {
+    type Result = LogisticResult;
+
+    /// Values (f + 16 fractional bits): the coefficients, the √n-scaled standard errors,
+    /// the log-likelihood.
+    fn open(&self, vals: &[u128]) -> Result<LogisticResult> {
+        let (spec, n, p) = (&self.spec, self.n, self.names.len());
+        if vals.len() != 2 * p + 1 {
+            return Err(StatsError::Invalid(
+                "logistic: the sealed values do not fit".into(),
+            ));
+        }
+        let opened: Vec<f64> = vals
+            .iter()
+            .map(|&v| decode(v, self.frac_bits + HI))
+            .collect();
+        let se: Vec<f64> = opened[p..2 * p]
+            .iter()
+            .map(|v| v / (n as f64).sqrt())
+            .collect();
+        Ok(LogisticResult {
+            outcome: spec.outcome.clone(),
+            nobs: n,
+            log_likelihood: opened[2 * p],
+            iterations: self.iterations,
+            l2: spec.l2,
+            conf_level: spec.conf_level,
+            coefficients: table(&self.names, &opened[..p], Some(&se), None, spec.conf_level),
+        })
+    }
+}
+
 /// Fits a logistic regression on the shared table. Every compute party calls this with its
-/// shares and gets the same result.
+/// shares; the fit ends sealed for the recipients.
 pub fn logistic(
     pt: &mut Party,
     frame: &Frame,
     spec: &LogisticSpec,
     disclosure: &Disclosure,
-) -> Result<LogisticResult> {
+) -> Result<Sealed<LogisticPublic>> {
     check_conf(spec.conf_level)?;
     if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
         return Err(StatsError::Invalid(format!(
@@ -302,23 +352,13 @@ pub fn logistic(
     let coef = coef_hi.shl(HI - G);
     let roots = pt.sqrt(&under)?;
     let se = pt.mul_trunc(&roots, &scale, f - HI)?;
-    // Opened: the named result (coefficients, √n-scaled standard errors, log-likelihood).
-    let opened: Vec<f64> = pt
-        .reveal(&AShare::concat(&[&coef, &se, &ll.shl(HI)]))?
-        .into_iter()
-        .map(|v| decode(v, f + HI))
-        .collect();
-    let se: Vec<f64> = opened[p..2 * p]
-        .iter()
-        .map(|v| v / (n as f64).sqrt())
-        .collect();
-    Ok(LogisticResult {
-        outcome: spec.outcome.clone(),
-        nobs: n,
-        log_likelihood: opened[2 * p],
+    // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.
+    let public = LogisticPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        names: prep.names.clone(),
+        n,
         iterations,
-        l2: spec.l2,
-        conf_level: spec.conf_level,
-        coefficients: table(&prep.names, &opened[..p], Some(&se), None, spec.conf_level),
-    })
+    };
+    Sealed::new(pt, public, &AShare::concat(&[&coef, &se, &ll.shl(HI)]))
 }

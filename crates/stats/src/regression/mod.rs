@@ -12,7 +12,8 @@
 //!
 //! - Rows used: a row is used iff the outcome and every covariate are present (complete
 //!   cases, like statsmodels with `missing="drop"`). Which rows those are stays secret;
-//!   their number `n` is opened as part of the result (`nobs`).
+//!   their number `n` is opened to the compute parties (documented leakage) and is part of
+//!   the result (`nobs`).
 //! - Design columns: `intercept` (if asked), then each covariate in the order given: a
 //!   numeric column as is, a categorical column as one 0/1 indicator per level but the
 //!   first, named `column[T.level]` (statsmodels' treatment coding).
@@ -27,18 +28,21 @@
 //!   `(X'VX + λP)^-1` (P: identity without the intercept), the usual penalised-likelihood
 //!   approximation; the reference is a numpy Newton fit (statsmodels has no L2 logit).
 //!
-//! # What is opened
+//! # What the compute parties learn
 //!
 //! Two bits (whether `n` passes `min_rows` and `max_vars_per_row`; a third with categorical
 //! covariates and `min_level_rows`: whether every level has enough complete rows), then
 //! `n`, then one bit whether every variable's variance is in the range the fixed point can
-//! hold (an error otherwise: e.g. a constant column), then only the named result:
-//! coefficients, standard errors (opened multiplied by √n, a public factor, so that they keep
-//! their precision for large n), R² (OLS), the log-likelihood (logistic), all with f + 16
-//! fractional bits. Logistic regression also opens one bit saying whether the outcome is 0/1
-//! in every complete row, and one convergence bit per Newton step (the number of steps is
-//! part of the result). t/z statistics, p-values and intervals are computed from the opened
-//! values in plaintext.
+//! hold (an error otherwise: e.g. a constant column). Logistic regression also opens one bit
+//! saying whether the outcome is 0/1 in every complete row, and one convergence bit per
+//! Newton step (the number of steps is part of the result). Nothing of the fit.
+//!
+//! # What the recipients get
+//!
+//! Sealed ([`crate::sealed`]): coefficients, standard errors (multiplied by √n, a public
+//! factor, so that they keep their precision for large n), R² (OLS), the log-likelihood
+//! (logistic), all with f + 16 fractional bits. t/z statistics, p-values and intervals are
+//! computed from them at the recipient ([`ols::OlsPublic`], [`logistic::LogisticPublic`]).
 
 pub mod design;
 pub mod logistic;

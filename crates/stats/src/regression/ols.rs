@@ -24,9 +24,10 @@
 //!   deviation; the public factor √n keeps them far above the fixed-point resolution for
 //!   large n.
 //!
-//! Opened: the coefficients, the √n-scaled standard errors and R² (plus `n` and the two
-//! rule bits of the design). t statistics, p-values (Student t, n − p degrees of freedom),
-//! intervals and adjusted R² are computed in plaintext from those.
+//! The compute parties learn `n` and the rule bits of the design; the coefficients, the
+//! √n-scaled standard errors and R² are sealed for the recipients ([`crate::sealed`]), whose
+//! tail ([`OlsPublic`]) computes t statistics, p-values (Student t, n − p degrees of
+//! freedom), intervals and adjusted R².
 //!
 //! # Cost
 //!
@@ -45,14 +46,16 @@
 //! asks 1e-4) and standard errors within 5e-6 relative (asked: 1e-3); covariates on scales
 //! from 0.01 to 3·10^4 keep 1e-4 relative precision on every coefficient.
 //!
-//! LEAKAGE: nothing beyond the result, `n` and the two rule bits of the design.
+//! LEAKAGE: to the compute parties, nothing beyond `n` and the rule bits of the design.
 
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::OlsSpec;
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::design::{self, at, broadcast, constant, gather, HI};
@@ -67,14 +70,77 @@ pub(crate) fn check_conf(conf_level: f64) -> Result<()> {
     Ok(())
 }
 
+/// What the compute parties know of a linear regression and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OlsPublic {
+    /// The analysis.
+    pub spec: OlsSpec,
+    /// Fractional bits of the parties (the values are sealed with `frac_bits + 16`).
+    pub frac_bits: u32,
+    /// The design columns' names.
+    pub names: Vec<String>,
+    /// Whether the model has an intercept.
+    pub intercept: bool,
+    /// Rows used (opened: documented leakage).
+    pub n: usize,
+}
+
+impl Tail for OlsPublic {
+    type Result = OlsResult;
+
+    /// Values (f + 16 fractional bits): the coefficients, R², then (least squares only) the
+    /// √n-scaled standard errors.
+    fn open(&self, vals: &[u128]) -> Result<OlsResult> {
+        let (spec, n, vars) = (&self.spec, self.n, self.names.len());
+        let ridge = spec.ridge > 0.0;
+        let want = vars + 1 + if ridge { 0 } else { vars };
+        if vals.len() != want || n <= vars {
+            return Err(StatsError::Invalid(
+                "OLS: the sealed values do not fit".into(),
+            ));
+        }
+        let opened: Vec<f64> = vals
+            .iter()
+            .map(|&v| decode(v, self.frac_bits + HI))
+            .collect();
+        let coef = &opened[..vars];
+        let r_squared = opened[vars];
+        let se: Option<Vec<f64>> = (!ridge).then(|| {
+            opened[vars + 1..]
+                .iter()
+                .map(|v| v / (n as f64).sqrt())
+                .collect()
+        });
+        let df = (n - vars) as f64;
+        let adj = (!ridge).then(|| {
+            let num = if self.intercept {
+                n as f64 - 1.0
+            } else {
+                n as f64
+            };
+            1.0 - (1.0 - r_squared) * num / df
+        });
+        Ok(OlsResult {
+            outcome: spec.outcome.clone(),
+            nobs: n,
+            df_resid: df,
+            r_squared,
+            adj_r_squared: adj,
+            ridge: spec.ridge,
+            conf_level: spec.conf_level,
+            coefficients: table(&self.names, coef, se.as_deref(), Some(df), spec.conf_level),
+        })
+    }
+}
+
 /// Fits a linear regression (or ridge regression) on the shared table. Every compute party
-/// calls this with its shares and gets the same result.
+/// calls this with its shares; the fit ends sealed for the recipients.
 pub fn ols(
     p: &mut Party,
     frame: &Frame,
     spec: &OlsSpec,
     disclosure: &Disclosure,
-) -> Result<OlsResult> {
+) -> Result<Sealed<OlsPublic>> {
     check_conf(spec.conf_level)?;
     if !(spec.ridge >= 0.0 && spec.ridge.is_finite()) {
         return Err(StatsError::Invalid(format!(
@@ -203,37 +269,13 @@ pub fn ols(
     if let Some(se) = &se {
         open.push(se);
     }
-    // Opened: the named result (coefficients, R², √n-scaled standard errors).
-    let opened: Vec<f64> = p
-        .reveal(&AShare::concat(&open))?
-        .into_iter()
-        .map(|v| decode(v, f + HI))
-        .collect();
-    let coef = &opened[..vars];
-    let r_squared = opened[vars];
-    let se: Option<Vec<f64>> = se.map(|_| {
-        opened[vars + 1..]
-            .iter()
-            .map(|v| v / (n as f64).sqrt())
-            .collect()
-    });
-    let df = (n - vars) as f64;
-    let adj = (!ridge).then(|| {
-        let num = if prep.intercept {
-            n as f64 - 1.0
-        } else {
-            n as f64
-        };
-        1.0 - (1.0 - r_squared) * num / df
-    });
-    Ok(OlsResult {
-        outcome: spec.outcome.clone(),
-        nobs: n,
-        df_resid: df,
-        r_squared,
-        adj_r_squared: adj,
-        ridge: spec.ridge,
-        conf_level: spec.conf_level,
-        coefficients: table(&prep.names, coef, se.as_deref(), Some(df), spec.conf_level),
-    })
+    // Sealed for the recipients: coefficients, R², √n-scaled standard errors.
+    let public = OlsPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        names: prep.names.clone(),
+        intercept: prep.intercept,
+        n,
+    };
+    Sealed::new(p, public, &AShare::concat(&open))
 }

@@ -42,20 +42,26 @@
 //! Beyond, Newton's steps wander at the noise level and the fit ends with
 //! [`StatsError::NotConverged`]: never a silently wrong estimate.
 //!
-//! # What is opened
+//! # What the compute parties learn
 //!
 //! The number of complete cases and of events (named in the result); one bit "every
 //! covariate varies" and, with `min_level_rows`, one bit "every level of the categorical
 //! covariates has enough complete cases"; per iteration one bit
 //! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
-//! (together: the iteration count and the number of step halvings, both reported); at the
-//! end the coefficients, their standard errors and the two log-likelihoods. Never gradients,
-//! information matrices, risk-set sums or per-row values. The sort's comparison bits are
-//! simulatable from `n` ([`RiskOrder`]).
+//! (together: the iteration count and the number of step halvings, both reported). Never
+//! the coefficients, gradients, information matrices, risk-set sums or per-row values. The
+//! sort's comparison bits are simulatable from `n` ([`RiskOrder`]).
+//!
+//! # What the recipients get
+//!
+//! Sealed ([`crate::sealed`]): the coefficients and their standard errors (both times
+//! `2^20`, on the original scale) and the two log-likelihoods; hazard ratios, intervals,
+//! p-values and the likelihood-ratio test are computed at the recipient ([`CoxPublic`]'s
+//! [`Tail`]).
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, BShare, Party};
 
@@ -63,6 +69,7 @@ use crate::analysis::{CoxSpec, Ties};
 use crate::disclosure::{every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::{ColumnData, Frame, PlainFrame};
 
 use super::logrank::columns_to_rows;
@@ -81,7 +88,7 @@ pub const MIN_VARIANCE: f64 = 1e-6;
 const K: u32 = 20;
 
 /// How the Newton iterations went (public: opened bit by bit).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NewtonTrace {
     /// Newton steps taken.
     pub iterations: usize,
@@ -452,12 +459,63 @@ impl Model {
 }
 
 /// Cox regression in MPC; see the module docs.
+/// What the compute parties know of a Cox fit and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoxPublic {
+    /// The analysis.
+    pub spec: CoxSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// The model's covariate names (categorical columns expanded).
+    pub names: Vec<String>,
+    /// Complete cases (opened: documented leakage).
+    pub n: u64,
+    /// Events among them (opened: documented leakage).
+    pub events: u64,
+    /// The Newton iterations (opened bit by bit).
+    pub trace: NewtonTrace,
+}
+
+impl Tail for CoxPublic {
+    type Result = CoxResult;
+
+    /// Values: `2^20·coef` (m), `2^20·√e·se` (m), `ℓ`, `ℓ(0)`.
+    fn open(&self, opened: &[u128]) -> Result<CoxResult> {
+        let (f, m) = (self.frac_bits, self.names.len());
+        if opened.len() != 2 * m + 2 || self.events == 0 {
+            return Err(StatsError::Invalid(
+                "Cox: the sealed values do not fit".into(),
+            ));
+        }
+        not_converged(&self.trace, &self.spec)?;
+        let inv_e = 1.0 / self.events as f64;
+        let unit = 2f64.powi(K as i32);
+        let coef: Vec<f64> = (0..m).map(|j| decode(opened[j], f) / unit).collect();
+        let mut cov = vec![0f64; m * m];
+        for j in 0..m {
+            let se = decode(opened[m + j], f) / unit * inv_e.sqrt();
+            cov[j * m + j] = se * se;
+        }
+        let fit = CoxFit {
+            coef,
+            cov,
+            log_likelihood: decode(opened[2 * m], f),
+            log_likelihood_null: decode(opened[2 * m + 1], f),
+            n: self.n,
+            events: self.events,
+            trace: self.trace.clone(),
+        };
+        Ok(render(&self.spec, self.names.clone(), &fit))
+    }
+}
+
+/// Cox regression in MPC; see the module docs. Ends with the fit sealed for the recipients.
 pub fn cox(
     p: &mut Party,
     frame: &Frame,
     spec: &CoxSpec,
     disclosure: &Disclosure,
-) -> Result<CoxResult> {
+) -> Result<Sealed<CoxPublic>> {
     check(spec)?;
     let f = p.frac_bits();
     let n = frame.rows;
@@ -668,25 +726,18 @@ pub fn cox(
         &AShare::concat(&[&beta, &root]),
         &AShare::concat(&[&isd, &isd]),
     )?;
-    let opened = p.reveal(&AShare::concat(&[&scaled, &d.ll, &ll0]))?;
-    let unit = 2f64.powi(K as i32);
-    let coef: Vec<f64> = (0..m).map(|j| decode(opened[j], f) / unit).collect();
-    let mut cov = vec![0f64; m * m];
-    for j in 0..m {
-        let se = decode(opened[m + j], f) / unit * inv_e.sqrt();
-        cov[j * m + j] = se * se;
-    }
-    let fit = CoxFit {
-        coef,
-        cov,
-        log_likelihood: decode(opened[2 * m], f),
-        log_likelihood_null: decode(opened[2 * m + 1], f),
+    // The convergence bit is public: a fit that did not converge ends here, at every party.
+    not_converged(&trace, spec)?;
+    // Sealed for the recipients: coefficients, standard errors, the two log-likelihoods.
+    let public = CoxPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        names,
         n: nu,
         events: ne,
         trace,
     };
-    not_converged(&fit.trace, spec)?;
-    Ok(render(spec, names, &fit))
+    Sealed::new(p, public, &AShare::concat(&[&scaled, &d.ll, &ll0]))
 }
 
 /// The OR of the first `k` bits of `bits`, as one shared bit.

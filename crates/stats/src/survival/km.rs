@@ -17,22 +17,29 @@
 //!   dot products with comparison indicators.
 //!
 //! Cells (group × grid time) with fewer than `min_cell` at risk are suppressed inside MPC
-//! ([`crate::disclosure::suppress`]) before anything is opened.
+//! ([`crate::disclosure::suppress`]) before anything is sealed.
 //!
-//! # What is opened
+//! # What the compute parties learn
 //!
-//! Per cell: whether it is shown; for shown cells the number at risk, the cumulative events,
+//! Per cell: whether it is shown (the suppression pattern). The number of complete cases;
+//! with a group column, one bit "every level has a complete case" and, with
+//! `min_level_rows`, one bit "every level has enough" ([`super::risk::GroupedRisk`]). With
+//! `at_event_times`, the number of event-time rows shown (the size of the table: which
+//! shuffled rows are shown is opened, and the shuffle hides where they were). Nothing else
+//! (the sort's comparison bits are simulatable, see [`RiskOrder`]).
+//!
+//! # What the recipients get
+//!
+//! Sealed ([`crate::sealed`]): for shown cells the number at risk, the cumulative events,
 //! the survival and the Greenwood variance sum (from which, with the survival, the standard
-//! error and confidence interval are computed in plaintext: the interval and the sum determine
-//! each other, so opening the sum adds nothing to the named result). The number of complete
-//! cases is opened as part of the result; with a group column, one bit "every level has a
-//! complete case" and, with `min_level_rows`, one bit "every level has enough"
-//! ([`super::risk::GroupedRisk`]). Nothing else (the sort's comparison bits
-//! are simulatable, see [`RiskOrder`]).
+//! error and confidence interval are computed at the recipient: the interval and the sum
+//! determine each other, so the sum adds nothing to the named result); with
+//! `at_event_times`, the shown event times' time, at risk, events, survival, Greenwood sum
+//! and group. [`KmPublic`]'s [`Tail`] decodes them.
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party, Table};
 
@@ -40,6 +47,7 @@ use crate::analysis::KaplanMeierSpec;
 use crate::disclosure::{suppress, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::risk::{low64, suffix_sum, GroupedRisk};
@@ -321,13 +329,93 @@ fn suffix_product(p: &mut Party, x: &AShare<u128>, blocks: usize) -> Result<ASha
     Ok(y)
 }
 
-/// Kaplan–Meier in MPC; see the module docs. Every compute party calls this with its shares.
+/// What the compute parties know of a Kaplan–Meier analysis and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KmPublic {
+    /// The analysis.
+    pub spec: KaplanMeierSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// The group's levels (none: one curve).
+    pub labels: Option<Vec<String>>,
+    /// Complete cases (opened: documented leakage).
+    pub n: u64,
+    /// Smallest number at risk of a shown cell.
+    pub min_cell: u64,
+    /// Per grid time (outer) and level (inner): whether the cell is shown.
+    pub shown: Vec<bool>,
+    /// Rows of the event-time table (0 without `at_event_times`).
+    pub event_rows: usize,
+}
+
+impl Tail for KmPublic {
+    type Result = KmResult;
+
+    /// Values: survival, Greenwood sum, at risk, events of every cell (zero where
+    /// suppressed), each block in the order of `shown`; then the event-time table by
+    /// column: time, at risk, events, survival, Greenwood sum, group.
+    fn open(&self, vals: &[u128]) -> Result<KmResult> {
+        let f = self.frac_bits;
+        let k = self.labels.as_ref().map_or(1, Vec::len);
+        let gsz = self.spec.times.len();
+        let cells = gsz * k;
+        let m = self.event_rows;
+        let bad = || StatsError::Invalid("Kaplan-Meier: the sealed values do not fit".into());
+        if self.shown.len() != cells || vals.len() != 4 * cells + 6 * m {
+            return Err(bad());
+        }
+        let unit = f64::from(1u32 << GREENWOOD_BITS);
+        let mut out = vec![vec![None; gsz]; k];
+        for gi in 0..gsz {
+            for (c, row) in out.iter_mut().enumerate() {
+                let j = gi * k + c;
+                if self.shown[j] {
+                    row[gi] = Some(KmRawCell {
+                        survival: decode(vals[j], f),
+                        greenwood: decode(vals[cells + j], f) / unit,
+                        at_risk: vals[2 * cells + j] as f64,
+                        events: vals[3 * cells + j] as f64,
+                    });
+                }
+            }
+        }
+        let ev = &vals[4 * cells..];
+        let col = |j: usize, i: usize| ev[j * m + i];
+        let events = (0..m)
+            .map(|i| {
+                let group = col(5, i) as usize;
+                if group >= k {
+                    return Err(bad());
+                }
+                Ok(KmRawEvent {
+                    time: decode(col(0, i), f),
+                    at_risk: col(1, i) as f64,
+                    events: col(2, i) as f64,
+                    survival: decode(col(3, i), f),
+                    greenwood: decode(col(4, i), f) / unit,
+                    group,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(finish(
+            &self.spec,
+            self.labels.clone(),
+            self.n,
+            self.min_cell,
+            &out,
+            &events,
+        ))
+    }
+}
+
+/// Kaplan–Meier in MPC; see the module docs. Every compute party calls this with its shares;
+/// the result ends sealed for the recipients.
 pub fn kaplan_meier(
     p: &mut Party,
     frame: &Frame,
     spec: &KaplanMeierSpec,
     disclosure: &Disclosure,
-) -> Result<KmResult> {
+) -> Result<Sealed<KmPublic>> {
     check(spec, disclosure)?;
     let f = p.frac_bits();
     let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
@@ -432,35 +520,38 @@ pub fn kaplan_meier(
     let cat = |v: &[AShare<u128>]| AShare::concat(&v.iter().collect::<Vec<_>>());
     let (s_all, v_all, r_all, e_all) = (cat(&s_v), cat(&v_v), cat(&r_v), cat(&e_v));
     let (shown, masked) = suppress(p, &r_all, min_cell, &[&s_all, &v_all, &r_all, &e_all])?;
-    let opened = p.reveal(&AShare::concat(&masked.iter().collect::<Vec<_>>()))?;
-    let mut out = vec![vec![None; gsz]; k];
-    for gi in 0..gsz {
-        for (c, row) in out.iter_mut().enumerate() {
-            let j = gi * k + c;
-            if shown[j] {
-                row[gi] = Some(KmRawCell {
-                    survival: decode(opened[j], f),
-                    greenwood: decode(opened[cells + j], f) / f64::from(1u32 << GREENWOOD_BITS),
-                    at_risk: opened[2 * cells + j] as f64,
-                    events: opened[3 * cells + j] as f64,
-                });
-            }
-        }
-    }
-    let events = if spec.at_event_times {
+    let mut values: Vec<AShare<u128>> = masked;
+    let mut event_rows = 0;
+    if spec.at_event_times {
         let bn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
-        event_table(p, &risk.time, &bn, &dd, &surv, &green, k, min_cell)?
-    } else {
-        Vec::new()
+        let (m, table) = event_table(p, &risk.time, &bn, &dd, &surv, &green, k, min_cell)?;
+        event_rows = m;
+        values.push(table);
+    }
+    // Sealed for the recipients: the cells (suppressed ones are zero) and the event table.
+    let public = KmPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        labels,
+        n: total,
+        min_cell,
+        shown,
+        event_rows,
     };
-    Ok(finish(spec, labels, total, min_cell, &out, &events))
+    Sealed::new(
+        p,
+        public,
+        &AShare::concat(&values.iter().collect::<Vec<_>>()),
+    )
 }
 
 /// The curve at every event time with at least `min_cell` at risk: the rows (one per group
 /// and row of the risk order; `n_c`, `d_c`, survival and Greenwood sum per group, blocks of
-/// `n`) are shuffled, then whether each is an event time to show is opened, then the shown
-/// rows' values. LEAKAGE: the opened rows are exactly the shown table (times, at risk,
-/// events, survival, Greenwood sum); the shuffle hides where they were in the risk order.
+/// `n`) are shuffled, then whether each is an event time to show is opened, and the shown
+/// rows' values are gathered (still shared), by column: time, at risk, events, survival,
+/// Greenwood sum, group. Returns their number and the gathered columns. LEAKAGE: the
+/// number of shown event-time rows (the table's size); the shuffle hides where they were in
+/// the risk order, and their values stay shared.
 #[allow(clippy::too_many_arguments)]
 fn event_table(
     p: &mut Party,
@@ -471,8 +562,7 @@ fn event_table(
     green: &AShare<u128>,
     k: usize,
     min_cell: u64,
-) -> Result<Vec<KmRawEvent>> {
-    let f = p.frac_bits();
+) -> Result<(usize, AShare<u128>)> {
     let n = time.len();
     let no_events = p.is_zero(big_d)?;
     let no_events: AShare<u128> = p.inject(&[&no_events], n * k)?.remove(0);
@@ -505,21 +595,10 @@ fn event_table(
         .map(|i| i as u32)
         .collect();
     let picked = t.gather(&idx);
-    let vals = p.reveal(&AShare::concat(
-        &picked.c128[1..].iter().collect::<Vec<_>>(),
-    ))?;
-    let m = idx.len();
-    let col = |j: usize, i: usize| vals[j * m + i];
-    Ok((0..m)
-        .map(|i| KmRawEvent {
-            time: decode(col(0, i), f),
-            at_risk: col(1, i) as f64,
-            events: col(2, i) as f64,
-            survival: decode(col(3, i), f),
-            greenwood: decode(col(4, i), f) / f64::from(1u32 << GREENWOOD_BITS),
-            group: col(5, i) as usize,
-        })
-        .collect())
+    Ok((
+        idx.len(),
+        AShare::concat(&picked.c128[1..].iter().collect::<Vec<_>>()),
+    ))
 }
 
 /// The plaintext twin, with the same disclosure control.

@@ -9,14 +9,21 @@
 //! The statistic `χ² = (O - E)ᵀ V⁻¹ (O - E)` over the first `k - 1` groups is computed
 //! inside MPC (the matrix scaled by `1/n` and inverted with [`Party::spd_inverse`]).
 //!
-//! # What is opened
+//! # What the compute parties learn
 //!
-//! The number of complete cases, and `χ²`; the observed and expected events per group only
-//! when the study asks for them. Nothing else (the sort's comparison bits are simulatable).
+//! The number of complete cases, one bit "every level has a complete case" and, with
+//! `min_level_rows`, one bit "every level has enough" ([`GroupedRisk`]). Nothing else (the
+//! sort's comparison bits are simulatable).
+//!
+//! # What the recipients get
+//!
+//! `χ²` (sealed, [`crate::sealed`]), and the observed and expected events per group only
+//! when the study asks for them; the p-value is computed from `χ²` at the recipient
+//! ([`LogrankPublic`]'s [`Tail`]).
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::decode;
 use tessera_mpc::{AShare, Party};
 
@@ -24,6 +31,7 @@ use crate::analysis::LogrankSpec;
 use crate::disclosure::Disclosure;
 use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 
 use super::risk::GroupedRisk;
@@ -139,13 +147,60 @@ pub(crate) fn columns_to_rows(cols: &[AShare<u128>]) -> AShare<u128> {
     AShare { a, b }
 }
 
-/// Log-rank test in MPC; see the module docs.
+/// What the compute parties know of a log-rank test and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LogrankPublic {
+    /// The analysis.
+    pub spec: LogrankSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// The group's levels.
+    pub groups: Vec<String>,
+    /// Complete cases (opened: documented leakage).
+    pub n: u64,
+    /// `χ²` is sealed as `χ²/2^scale` (public: from `n`).
+    pub scale: u32,
+}
+
+impl Tail for LogrankPublic {
+    type Result = LogrankResult;
+
+    /// Values: `χ²/2^scale`, then (if asked) the observed and the expected events per group.
+    fn open(&self, vals: &[u128]) -> Result<LogrankResult> {
+        let (f, k) = (self.frac_bits, self.groups.len());
+        let want = 1 + if self.spec.observed_expected {
+            2 * k
+        } else {
+            0
+        };
+        if vals.len() != want || k < 2 || self.scale > 64 {
+            return Err(StatsError::Invalid(format!(
+                "log-rank: {} sealed values, expected {want}",
+                vals.len()
+            )));
+        }
+        let chi = decode(vals[0], f) / 2f64.powi(self.scale as i32);
+        let oe = self.spec.observed_expected.then(|| {
+            let dec = |s: &[u128]| s.iter().map(|&x| decode(x, f)).collect::<Vec<_>>();
+            (dec(&vals[1..1 + k]), dec(&vals[1 + k..1 + 2 * k]))
+        });
+        Ok(result(
+            &self.spec,
+            self.groups.clone(),
+            self.n,
+            chi.max(0.0),
+            oe,
+        ))
+    }
+}
+
+/// Log-rank test in MPC; see the module docs. Ends with the result sealed for the recipients.
 pub fn logrank(
     p: &mut Party,
     frame: &Frame,
     spec: &LogrankSpec,
     disclosure: &Disclosure,
-) -> Result<LogrankResult> {
+) -> Result<Sealed<LogrankPublic>> {
     let f = p.frac_bits();
     let n = frame.rows;
     let g = frame.categorical(&spec.group)?;
@@ -222,13 +277,15 @@ pub fn logrank(
         open.push(&o_all);
         open.push(&expected);
     }
-    let vals = p.reveal(&AShare::concat(&open))?;
-    let chi = decode(vals[0], f) / f64::from(1u32 << s);
-    let oe = spec.observed_expected.then(|| {
-        let dec = |s: &[u128]| s.iter().map(|&x| decode(x, f)).collect::<Vec<_>>();
-        (dec(&vals[1..1 + k]), dec(&vals[1 + k..1 + 2 * k]))
-    });
-    Ok(result(spec, g.levels.to_vec(), total, chi.max(0.0), oe))
+    // Sealed for the recipients: nothing of the result is opened here.
+    let public = LogrankPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        groups: g.levels.to_vec(),
+        n: total,
+        scale: s,
+    };
+    Sealed::new(p, public, &AShare::concat(&open))
 }
 
 impl fmt::Display for LogrankResult {
