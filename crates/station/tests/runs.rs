@@ -68,8 +68,26 @@ fn a_run_goes_ready_running_finished_and_holds_results_per_recipient() {
         ("researcher".to_string(), docs("researcher")),
         ("auditor".to_string(), docs("auditor")),
     ];
+    // As the service records them: each held document's SHA-256 in `run_finished`, which
+    // `check_against_log` compares with what is stored.
+    let sha256 = |t: &str| -> String {
+        ring::digest::digest(&ring::digest::SHA256, t.as_bytes())
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let held_for: Vec<_> = held
+        .iter()
+        .map(|(r, d)| json!({"recipient": r, "shares_sha256": sha256(&d.json)}))
+        .collect();
     let run = a
-        .finish(ID, "registry", json!({"analyses": []}), &held)
+        .finish(
+            ID,
+            "registry",
+            json!({"analyses": [], "held_for": held_for}),
+            &held,
+        )
         .unwrap();
     assert_eq!(run.state, RunState::Finished);
     assert!(run.state.is_final());

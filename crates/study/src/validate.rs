@@ -665,15 +665,15 @@ impl Checker<'_> {
             // them; a study choosing tokens or delimiters could drop chosen records (and so
             // learn from the counts that they exist) or mangle key columns.
             for (field, set, what) in [
-                ("missing", raw.missing.is_some(), "missing-value tokens"),
-                ("delimiter", raw.delimiter.is_some(), "the CSV delimiter"),
+                ("missing", raw.missing.is_some(), "missing-value tokens are"),
+                ("delimiter", raw.delimiter.is_some(), "the CSV delimiter is"),
             ] {
                 if set {
                     return Err(self.err(
                         &at(field),
                         format!(
                             "{ctx} field {field}: a station reads its data as its steward \
-                             configured it; {what} are set in the station's station.toml \
+                             configured it; {what} set in the station's station.toml \
                              ([sources.NAME] {field}), not in a study submitted to a station \
                              (remove the field)"
                         ),
