@@ -90,6 +90,8 @@ pub struct Api {
     news: (Mutex<bool>, Condvar),
     inputs: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     ports: Mutex<BTreeMap<String, ComputePort>>,
+    /// Studies waiting for a free computation port (logged once each).
+    port_waits: Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// The computation endpoint this station picked for one study (from its `[compute]`
@@ -133,7 +135,17 @@ impl Api {
             news: (Mutex::new(false), Condvar::new()),
             inputs: Mutex::new(BTreeMap::new()),
             ports: Mutex::new(BTreeMap::new()),
+            port_waits: Mutex::new(std::collections::BTreeSet::new()),
         }
+    }
+
+    /// Whether study `id`'s wait for a computation port is news (the first time only), so
+    /// that the steward's log says it once rather than at every visit.
+    pub(crate) fn first_port_wait(&self, id: &str) -> bool {
+        self.port_waits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string())
     }
 
     /// The computation address (`host:port`) this station picked for study `id`, if any.
@@ -195,6 +207,10 @@ impl Api {
     /// Forgets study `id`'s computation endpoint (its run ended).
     pub(crate) fn release_compute(&self, id: &str) {
         self.ports
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        self.port_waits
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);

@@ -260,7 +260,9 @@ fn step(
         // (again after a restart of the service); the others learn it by asking.
         if is_compute(api, &study) && api.compute_address(&rec.id).is_none() {
             if let Err(why) = api.reserve_compute(&rec.id) {
-                eprintln!("tessera station: study {}: {why}", rec.id);
+                if api.first_port_wait(&rec.id) {
+                    eprintln!("tessera station: study {}: waiting: {why}", rec.id);
+                }
                 continue;
             }
         }

@@ -290,3 +290,77 @@ pub fn run_party_with(
         cost: vec![run.cost(slot, me)],
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STUDY: &str = "[study]\nid = \"d\"\n[parties.registry]\ncompute = 0\n\
+        [parties.gp]\ncompute = 1\n[parties.institute]\ncompute = 2\n[data.registry]\n\
+        file = \"cases\"\n[data.registry.columns]\nv = \"numeric\"\n[recipients.r]\n\
+        [[analysis]]\nname = \"x\"\nkind = \"describe\"\ncolumns = [\"registry.v\"]\n";
+
+    fn study(text: &str) -> Study {
+        crate::validate::parse_at_station("study.toml", text, "registry").unwrap()
+    }
+
+    #[test]
+    fn the_session_binds_the_text_not_only_the_id() {
+        let a = study(STUDY);
+        let b = study(&STUDY.replace("[recipients.r]", "[recipients.eve]"));
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.digest(), b.digest());
+        assert_ne!(session(&a), session(&b));
+        assert_eq!(session(&a), session(&study(STUDY)));
+        assert_eq!(a.digest(), crate::format::text_digest(STUDY));
+    }
+
+    #[test]
+    fn network_failures_are_told_by_party_and_kind_without_transport_details() {
+        let s = study(STUDY);
+        let cases = [
+            (
+                NetError::Connect {
+                    peer: 2,
+                    detail: "party 2 did not connect to us within 60s (last connection \
+                             dropped: refused a connection from 10.1.2.3:5555: its \
+                             certificate was refused)"
+                        .into(),
+                },
+                "the computation could not connect to institute (timed out)",
+            ),
+            (
+                NetError::Connect {
+                    peer: 1,
+                    detail: "10.0.0.7:7100 refused our hello: different session id".into(),
+                },
+                "the computation could not connect to gp (refused)",
+            ),
+            (
+                NetError::Timeout {
+                    peer: 1,
+                    timeout: std::time::Duration::from_secs(60),
+                },
+                "the computation timed out waiting for gp",
+            ),
+            (
+                NetError::Closed {
+                    peer: 2,
+                    detail: "read failed: reset by 10.0.0.9".into(),
+                },
+                "the computation lost its connection to institute",
+            ),
+        ];
+        for (e, want) in cases {
+            match network_failed(&s, 0, "connecting", &e) {
+                StudyError::Network { public, detail } => {
+                    assert_eq!(public, want);
+                    assert!(!public.contains("10."), "{public}");
+                    // The steward's detail keeps the transport's words.
+                    assert!(detail.contains(&e.to_string()), "{detail}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+}
