@@ -239,6 +239,16 @@ impl Cluster {
             .to_string()
     }
 
+    /// Submits the study with `from` replaced by `to` (written to `dir/NAME.toml`) to the
+    /// registry as the researcher, without credentials.
+    fn submit_variant(&self, name: &str, from: &str, to: &str) -> Output {
+        let study = fs::read_to_string(self.study()).unwrap();
+        assert!(study.contains(from), "the study has no {from:?}");
+        let p = self.dir.join(format!("{name}.toml"));
+        fs::write(&p, study.replace(from, to)).unwrap();
+        self.researcher(&["submit", p.to_str().unwrap()], &[])
+    }
+
     /// Submits the study to the registry as the researcher; returns the exit code and
     /// standard error.
     fn submit(&self) -> (Option<i32>, String) {
@@ -701,17 +711,11 @@ fn unknown_stations_are_refused() {
 fn an_unapproved_recipient_is_refused() {
     let dir = prepare("recipient");
     let c = Cluster::start(&dir);
-    let study = fs::read_to_string(c.study()).unwrap();
-    let p = dir.join("friend.toml");
-    fs::write(
-        &p,
-        study.replace(
-            "[recipients.researcher]",
-            "[recipients.friend]\n\n[recipients.researcher]",
-        ),
-    )
-    .unwrap();
-    let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+    let o = c.submit_variant(
+        "friend",
+        "[recipients.researcher]",
+        "[recipients.friend]\n\n[recipients.researcher]",
+    );
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(
         out(&o).contains("recipients: recipient `friend` is not an allowed recipient"),
@@ -819,17 +823,11 @@ fn a_station_killed_mid_study_aborts_it_everywhere() {
 fn computation_endpoints_are_the_stations_own() {
     let dir = prepare("endpoints");
     let c = Cluster::start(&dir);
-    let study = fs::read_to_string(c.study()).unwrap();
-    let p = dir.join("with-address.toml");
-    fs::write(
-        &p,
-        study.replace(
-            "[parties.gp]\n",
-            "[parties.gp]\naddress = \"127.0.0.1:1\"\n",
-        ),
-    )
-    .unwrap();
-    let o = c.researcher(&["submit", p.to_str().unwrap()], &[]);
+    let o = c.submit_variant(
+        "with-address",
+        "[parties.gp]\n",
+        "[parties.gp]\naddress = \"127.0.0.1:1\"\n",
+    );
     assert_ne!(o.status.code(), Some(0), "{}", out(&o));
     assert!(
         out(&o).contains(

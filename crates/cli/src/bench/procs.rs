@@ -168,3 +168,24 @@ impl Drop for BenchIdentities {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The recipient's side of a benchmark: the three parties' ends of one workload (public
+/// facts, bytes of their [`tessera_mpc::OutputShares`]) must agree on the facts; the shares
+/// are reconstructed and the analysis' tail `P` run on them.
+pub fn open_sealed<P: tessera_stats::Tail>(
+    parts: &[(&serde_json::Value, &[u8])],
+) -> Result<P::Result, String> {
+    if parts.len() != 3 || parts.iter().any(|(p, _)| *p != parts[0].0) {
+        return Err("the parties' public facts differ".into());
+    }
+    let mut shares = parts
+        .iter()
+        .map(|(_, b)| tessera_mpc::OutputShares::from_bytes(b).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    shares.sort_by_key(tessera_mpc::OutputShares::party);
+    let values = tessera_mpc::output::reconstruct_shares([&shares[0], &shares[1], &shares[2]])
+        .map_err(|e| e.to_string())?;
+    let public: P =
+        serde_json::from_value(parts[0].0.clone()).map_err(|e| format!("public facts: {e}"))?;
+    public.open(&values).map_err(|e| e.to_string())
+}

@@ -25,8 +25,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tessera_mpc::fixed::encode;
-use tessera_mpc::output::reconstruct_shares;
-use tessera_mpc::{OutputShares, Party};
+use tessera_mpc::Party;
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
 use tessera_stats::regression::logistic::LogisticPublic;
@@ -38,7 +37,9 @@ use tessera_stats::{
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{busiest, parse_reports, run_three, slowest, BenchIdentities, Rendezvous};
+use super::procs::{
+    busiest, open_sealed, parse_reports, run_three, slowest, BenchIdentities, Rendezvous,
+};
 
 /// The workloads `tessera bench regression` knows, in the order they run.
 pub const WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
@@ -110,34 +111,20 @@ pub struct WorkloadReport {
     pub iterations: usize,
     /// The public facts of the last repetition's sealed result.
     pub public: Value,
-    /// This party's output shares of it ([`OutputShares::to_bytes`]).
+    /// This party's output shares of it ([`tessera_mpc::OutputShares::to_bytes`]).
     pub shares: Vec<u8>,
 }
 
 /// The recipient's view of the parties' ends of one workload: the coefficients (or the
 /// chi-square of a table), from the reconstructed shares and the tail.
 fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
-    if per.len() != 3 || per.iter().any(|r| r.public != per[0].public) {
-        return Err("the parties' public facts differ".into());
-    }
-    let mut parts = per
-        .iter()
-        .map(|r| OutputShares::from_bytes(&r.shares).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    parts.sort_by_key(OutputShares::party);
-    let values =
-        reconstruct_shares([&parts[0], &parts[1], &parts[2]]).map_err(|e| e.to_string())?;
-    fn tail<P: Tail>(public: &Value, values: &[u128]) -> Result<P::Result, String> {
-        let p: P = serde_json::from_value(public.clone()).map_err(|e| e.to_string())?;
-        p.open(values).map_err(|e| e.to_string())
-    }
-    let public = &per[0].public;
+    let parts: Vec<(&Value, &[u8])> = per.iter().map(|r| (&r.public, &r.shares[..])).collect();
     Ok(if s.crosstab {
-        vec![tail::<CrosstabPublic>(public, &values)?.chi2]
+        vec![open_sealed::<CrosstabPublic>(&parts)?.chi2]
     } else if s.logistic {
-        coefs(&tail::<LogisticPublic>(public, &values)?.coefficients)
+        coefs(&open_sealed::<LogisticPublic>(&parts)?.coefficients)
     } else {
-        coefs(&tail::<OlsPublic>(public, &values)?.coefficients)
+        coefs(&open_sealed::<OlsPublic>(&parts)?.coefficients)
     })
 }
 

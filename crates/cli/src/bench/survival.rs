@@ -16,8 +16,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tessera_mpc::output::reconstruct_shares;
-use tessera_mpc::{OutputShares, Party};
+use tessera_mpc::Party;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
 use tessera_stats::survival::{
     cox, cox_plain, logrank, logrank_plain, synthetic, CoxPublic, LogrankPublic,
@@ -26,7 +25,7 @@ use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
-use super::procs::{busiest, parse_reports, run_three, slowest, Rendezvous};
+use super::procs::{busiest, open_sealed, parse_reports, run_three, slowest, Rendezvous};
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
@@ -166,7 +165,7 @@ fn disclosure() -> Disclosure {
 }
 
 /// What one party measured, and its end of the last run: the public facts and its output
-/// shares (bytes of [`OutputShares::to_bytes`]), which only the three together open.
+/// shares (bytes of [`tessera_mpc::OutputShares::to_bytes`]), which only the three together open.
 #[derive(Serialize, Deserialize, Debug)]
 pub struct SurvivalReport {
     pub party: usize,
@@ -181,27 +180,15 @@ pub struct SurvivalReport {
 /// The recipient's view of the parties' ends: χ² (log-rank) or coefficients then standard
 /// errors (Cox), from the reconstructed shares and the tail.
 fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, String> {
-    if reports.len() != 3 || reports.iter().any(|r| r.public != reports[0].public) {
-        return Err(format!("{}: the parties' public facts differ", w.name()));
-    }
-    let mut parts = reports
-        .iter()
-        .map(|r| OutputShares::from_bytes(&r.shares).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    parts.sort_by_key(OutputShares::party);
-    let values =
-        reconstruct_shares([&parts[0], &parts[1], &parts[2]]).map_err(|e| e.to_string())?;
-    let public = reports[0].public.clone();
-    let bad = |e: serde_json::Error| format!("{}: public facts: {e}", w.name());
+    let parts: Vec<(&Value, &[u8])> = reports.iter().map(|r| (&r.public, &r.shares[..])).collect();
+    let named = |e: String| format!("{}: {e}", w.name());
     match w {
         Workload::Logrank { .. } => {
-            let p: LogrankPublic = serde_json::from_value(public).map_err(bad)?;
-            let r = p.open(&values).map_err(|e| e.to_string())?;
+            let r = open_sealed::<LogrankPublic>(&parts).map_err(named)?;
             Ok(vec![r.chi_square])
         }
         Workload::Cox { .. } => {
-            let p: CoxPublic = serde_json::from_value(public).map_err(bad)?;
-            let r = p.open(&values).map_err(|e| e.to_string())?;
+            let r = open_sealed::<CoxPublic>(&parts).map_err(named)?;
             Ok(r.rows
                 .iter()
                 .map(|x| x.coef)
