@@ -14,16 +14,17 @@
 //! # Precision
 //!
 //! χ² is within 1e-4 relative of the f64 twin (and of lifelines) at every size. Measured
-//! worst (synthetic data, two and four groups, ties): 1.3e-7 at 1,000 rows, 4.7e-7 at
-//! 10,000 (30 data sets), 1.7e-6 at 100,000 (11 data sets; against lifelines on four
-//! groups) and 4.3e-7 at 1,000,000 rows (one data set, two groups); before the two changes
-//! below, 6.2e-6, 7.3e-5 and 2.7e-4. What matters at scale (`tests/survival.rs`:
-//! `logrank_precision_by_size` measures it):
+//! worst (synthetic data, two and four groups, ties): 1.3e-7 at 1,000 rows (10 data sets),
+//! 4.7e-7 at 10,000 (30), 1.7e-6 at 100,000 (11; against lifelines on four groups) and
+//! 1.7e-6 at 1,000,000 rows (3). Before the two changes below: 6.2e-6, 7.3e-5 and 2.7e-4;
+//! with the first alone, 1.9e-4 at 10^6 rows. `logrank_precision_by_size` in
+//! `tests/survival.rs` measures it.
 //! - V's diagonal grows with the number of events (about `D/4` for two equal groups), so
 //!   its inverse is small; rounded to the `f` = 24 fractional bits of
 //!   [`Party::spd_inverse`] it kept `24 - log2 ‖V/2^s‖` significant bits (its error was
-//!   2e-4 relative at 10^5 rows, and χ² exceeded 1e-4 at 10^4 in about one run in 18). [`Party::spd_solve`] keeps the
-//!   inverse at 32 bits and rounds only the solution, for the same rounds.
+//!   2e-4 relative at 10^5 rows, and χ² exceeded 1e-4 at 10^4 in about one run in 18).
+//!   [`Party::spd_solve`] keeps the inverse at 32 bits and rounds only the solution, in
+//!   the same rounds.
 //! - The weight `(N - D)/(N - 1)` is computed as `1 - (D - 1)/(N - 1)`: the ulp of
 //!   `1/(N - 1)` is multiplied by `D - 1`, not by `N` (V was off by 1.7e-5 at 10^5 rows,
 //!   growing with N).
