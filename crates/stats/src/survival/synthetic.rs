@@ -85,6 +85,61 @@ pub fn survival(n: usize, p: usize, seed: u64) -> PlainFrame {
     PlainFrame { rows: n, columns }
 }
 
+/// `n` patients in `weights.len()` groups for the log-rank test: `time` (whole days),
+/// `event`, and `group` (levels "G1", "G2", …, drawn with probabilities proportional to
+/// `weights`). Hazard `h(t) = h0(t)·exp(effect·g)` for the g-th level (from 0) on the Weibull
+/// baseline of [`survival`] (shape 1.3, scale 1800 days), censoring uniform on [0, 3000]
+/// days, times rounded up to whole days (so there are many ties). Three uniforms per row
+/// and nothing but `ln`, `exp` and `powf`, so that `fixtures/logrank/make_logrank_fixture.py`
+/// reproduces the data exactly. Same arguments, same data.
+pub fn logrank_groups(n: usize, weights: &[f64], effect: f64, seed: u64) -> PlainFrame {
+    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let total: f64 = weights.iter().sum();
+    let (mut time, mut event, mut group) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for _ in 0..n {
+        let u = rng.uniform() * total;
+        let mut acc = 0.0;
+        let mut g = weights.len() - 1;
+        for (j, w) in weights.iter().enumerate() {
+            acc += w;
+            if u < acc {
+                g = j;
+                break;
+            }
+        }
+        let eta = effect * g as f64;
+        let t = 1800.0 * (-rng.uniform().ln() / eta.exp()).powf(1.0 / 1.3);
+        let c = 3000.0 * rng.uniform();
+        time.push(Some(t.min(c).ceil().max(1.0)));
+        event.push(Some(f64::from(u8::from(t <= c))));
+        group.push(Some(g));
+    }
+    PlainFrame {
+        rows: n,
+        columns: vec![
+            PlainColumn {
+                name: "time".into(),
+                data: PlainData::Numeric(time),
+            },
+            PlainColumn {
+                name: "event".into(),
+                data: PlainData::Numeric(event),
+            },
+            PlainColumn {
+                name: "group".into(),
+                data: PlainData::Categorical {
+                    levels: (1..=weights.len()).map(|j| format!("G{j}")).collect(),
+                    codes: group,
+                },
+            },
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
