@@ -274,6 +274,12 @@ pub fn check_values<'a>(
     Ok(())
 }
 
+/// [`check_values`] for a plaintext twin: one analysis on the whole frame, with the
+/// default 24 fractional bits of the MPC version; an [`crate::StatsError::Invalid`].
+pub(crate) fn check_plain(spec: AnalysisSpec, frame: &PlainFrame) -> crate::Result<()> {
+    check_values([(spec.kind(), &spec)], frame, 24).map_err(crate::StatsError::Invalid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,3 +70,38 @@ fn monotone_likelihood_is_refused() {
     let e = in_mpc(&frame, |p, f| cox(p, f, &breslow, &d)).unwrap_err();
     assert!(e.contains("`monotone_likelihood`"), "{e}");
 }
+
+#[test]
+fn the_plaintext_twins_refuse_values_outside_the_range() {
+    // A covariate up to 2.9e6 (beyond 2^19.5 ≈ 7.4e5, where its squares leave the fixed
+    // point's range): refused by the twins of Cox and correlation as by the data owner.
+    let n = 40;
+    let x: Vec<f64> = (0..n).map(|i| f64::from(i) * 7.5e4).collect();
+    let t: Vec<f64> = (0..n).map(|i| f64::from((i * 17) % 40 + 1)).collect();
+    let e: Vec<f64> = (0..n).map(|i| f64::from(i % 3 != 0)).collect();
+    let frame = PlainFrame::new(vec![num("t", t), num("e", e), num("x", x)]).unwrap();
+    let spec = CoxSpec {
+        time: "t".into(),
+        event: "e".into(),
+        covariates: vec!["x".into()],
+        ties: Ties::Efron,
+        max_steps: 50,
+        conf_level: 0.95,
+    };
+    let d = Disclosure::default();
+    let err = cox_plain(&frame, &spec, &d).unwrap_err().to_string();
+    assert!(
+        err.contains("column \"x\"") && err.contains("rescale"),
+        "{err}"
+    );
+    let c = tessera_stats::analysis::CorrelationSpec {
+        columns: vec!["t".into(), "x".into()],
+    };
+    let err = tessera_stats::describe::plain::correlation(&frame, &c, &d)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column \"x\"") && err.contains("rescale"),
+        "{err}"
+    );
+}

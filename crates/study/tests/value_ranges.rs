@@ -181,3 +181,24 @@ fn cox_with_a_covariate_at_scale_3e6_is_refused() {
         "e6",
     );
 }
+
+#[test]
+fn cox_with_a_covariate_of_variance_1_42e12_is_refused() {
+    // Before: SE 2.75e-8, p 0.177, "converged" (correct: SE 5.23e-8, p ≈ 0.48).
+    let u = unif(80, 5);
+    let rows: Vec<_> = base(40)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (t, e, _, y))| (t, e, (u[2 * i] - 0.5) * 4.1e6, y))
+        .collect();
+    refused(
+        run(
+            "cox-var",
+            &rows,
+            "kind = \"cox\"\ntime = \"a.t\"\nevent = \"a.e\"\ncovariates = [\"a.x\"]",
+        ),
+        "a.x",
+        "rescale the column",
+        "e6",
+    );
+}

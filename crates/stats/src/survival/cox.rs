@@ -279,6 +279,7 @@ fn not_converged(trace: &NewtonTrace, spec: &CoxSpec) -> Result<()> {
 /// The plaintext twin.
 pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) -> Result<CoxResult> {
     check(spec)?;
+    crate::ranges::check_plain(crate::AnalysisSpec::Cox(spec.clone()), frame)?;
     let levels: Vec<(String, Option<Vec<String>>)> = spec
         .covariates
         .iter()
