@@ -300,6 +300,8 @@ pub fn run(
 ) -> Result<SharedOutput> {
     disclosure.check_columns(&spec.columns())?;
     disclosure.check_rows(frame.rows)?;
+    crate::ranges::check_params(spec, p.frac_bits())
+        .map_err(|e| StatsError::Invalid(format!("{}: {e}", spec.kind())))?;
     let kind = spec.kind();
     match spec {
         AnalysisSpec::KaplanMeier(s) => {

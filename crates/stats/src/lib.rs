@@ -31,6 +31,7 @@ pub mod describe;
 pub mod disclosure;
 pub mod dist;
 pub mod error;
+pub mod ranges;
 pub mod regression;
 pub mod sealed;
 pub mod survival;

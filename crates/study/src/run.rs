@@ -288,6 +288,14 @@ pub(crate) fn prepare_input(
     d: &DataSpec,
     t: &DataTable,
 ) -> Result<(Input, OwnerReport)> {
+    // The owner checks its own values against the ranges the study's analyses need, before
+    // anything is shared (the message names the column, never a value).
+    tessera_stats::ranges::check_values(
+        study.analyses.iter().map(|a| (a.name.as_str(), &a.spec)),
+        &t.frame,
+        study.frac_bits,
+    )
+    .map_err(|e| StudyError::Data(format!("data of {}: {e}", d.party)))?;
     let c128: Vec<Vec<u128>> = t
         .frame
         .columns

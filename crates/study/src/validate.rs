@@ -1036,6 +1036,11 @@ impl Checker<'_> {
             }
             let spec =
                 self.analysis_spec(&ctx, i, Spanned::new(item.span(), DeValue::Table(rest)))?;
+            if let Err(e) = tessera_stats::ranges::check_params(&spec, study.frac_bits) {
+                let mut p = at(e.field).to_vec();
+                p.extend(e.index.map(Seg::Index));
+                return Err(self.err(&p, format!("{ctx} field {e}")));
+            }
             for (field, j, r, need) in column_refs(&spec) {
                 let mut p = at(field).to_vec();
                 p.extend(j.map(Seg::Index));

@@ -232,6 +232,7 @@ pub fn correlation(
     disclosure: &Disclosure,
 ) -> Result<Correlation> {
     correlation::validate(spec)?;
+    crate::ranges::check_plain(crate::AnalysisSpec::Correlation(spec.clone()), frame)?;
     let k = spec.columns.len();
     disclosure.check_vars(k, frame.rows)?;
     let min_cell = disclosure.min_cell_or(correlation::DEFAULT_MIN_CELL);

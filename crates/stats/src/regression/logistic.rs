@@ -29,9 +29,11 @@
 //! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
 //! any η, no logarithm of a small probability).
 //!
-//! The compute parties learn one bit whether the outcome is 0/1 in every complete row and
+//! The compute parties learn one bit whether the outcome is 0/1 in every complete row,
 //! one convergence bit per step (LEAKAGE, commented where opened; their number is the
-//! result's `iterations`). The coefficients, the √n-scaled standard errors and the
+//! result's `iterations`) and one bit whether the fit is separated (some used row with a
+//! fitted probability numerically 0 or 1, [`SEP_ETA`]; checked at the final estimate, or
+//! where the step limit is reached; an error otherwise). The coefficients, the √n-scaled standard errors and the
 //! log-likelihood are sealed for the recipients ([`crate::sealed`]), whose tail
 //! ([`LogisticPublic`]) computes z statistics, p-values and intervals.
 //!
@@ -77,6 +79,24 @@ use super::{table, LogisticResult};
 /// Convergence threshold on the largest change of a standardised coefficient in one
 /// Newton step.
 pub const TOL: f64 = 1e-5;
+
+/// Separation: a fit in which some used row has a linear predictor `|η| ≥ SEP_ETA` (a
+/// fitted probability within `e^-17 ≈ 4.1e-8`, below the fixed-point resolution, of 0 or
+/// 1: R's "fitted probabilities numerically 0 or 1") is refused. Such a row is predicted
+/// perfectly, the outcome is (quasi-)separated by the covariates, and the maximum-likelihood
+/// estimate does not exist (the coefficients run away while the information matrix
+/// becomes singular: standard errors of any sign and size).
+pub const SEP_ETA: f64 = 17.0;
+
+/// The refusal for (quasi-)separation, the same in MPC and in the plaintext twin.
+pub(crate) fn separation_error() -> StatsError {
+    StatsError::Invalid(format!(
+        "logistic regression refused by the rule `separation`: the covariates (quasi-)separate \
+         the outcome (some fitted probabilities are numerically 0 or 1, |linear predictor| ≥ \
+         {SEP_ETA}), so the estimates and their standard errors do not exist; remove or merge \
+         the covariates or levels that predict the outcome perfectly, or add an `l2` penalty"
+    ))
+}
 
 /// Extra fractional bits of the gradient, the estimate and the Newton steps (f + G): the
 /// fixed point of the iteration is where the gradient vanishes, so its precision is that of
@@ -177,6 +197,29 @@ fn check_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>, name: &
         )));
     }
     Ok(())
+}
+
+/// Refuses a fit in which some used row (weight 1) has `|η| ≥ SEP_ETA` ([`SEP_ETA`]):
+/// one comparison of the rows, one integer product with the weights, one equality test;
+/// one bit opened. Returns `|η|`.
+fn check_separation(
+    pt: &mut Party,
+    eta: &AShare<u128>,
+    weight: &AShare<u128>,
+) -> Result<AShare<u128>> {
+    let f = pt.frac_bits();
+    let (abs, _) = pt.abs_sign_within(eta, 64)?;
+    let lim = pt.public(&vec![encode::<u128>(SEP_ETA, f); abs.len()]);
+    let far = pt.lt_arith(&abs, &lim)?;
+    let near = pt.add_const(&far.neg(), 1);
+    let used = pt.mul(&near, weight)?;
+    let none = pt.eq(&used.sum(), &AShare::zeros(1))?;
+    // LEAKAGE: one bit, whether some used row's fitted probability is numerically 0 or 1
+    // (separation; an error otherwise).
+    if pt.reveal_bits(&none)?[0] & 1 == 0 {
+        return Err(separation_error());
+    }
+    Ok(abs)
 }
 
 /// What the compute parties know of a logistic regression and the recipient's tail needs.
@@ -299,6 +342,9 @@ pub fn logistic(
     let all = pt.public(&[2 * p as u128]);
     loop {
         if iterations == spec.max_steps {
+            // A fit that runs away is refused as separated where it is.
+            let e = model.evaluate(pt, &b)?;
+            check_separation(pt, &e.eta, &prep.weight)?;
             return Err(StatsError::NotConverged(format!(
                 "logistic regression did not converge in {} Newton steps",
                 spec.max_steps
@@ -318,10 +364,10 @@ pub fn logistic(
     }
 
     let e = model.evaluate(pt, &b)?;
+    let abs = check_separation(pt, &e.eta, &prep.weight)?;
     let q = pt.spd_inverse(&e.info, p)?;
 
     // Log-likelihood Σ w (y η − softplus(η)).
-    let (abs, _) = pt.abs_sign_within(&e.eta, 64)?;
     let ex = pt.exp(&abs.neg())?;
     let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
     let relu = pt.trunc(&e.eta.add(&abs), 1)?;

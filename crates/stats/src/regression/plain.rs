@@ -273,6 +273,14 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
         }
         h
     };
+    // Separation, as inside MPC: some row's fitted probability numerically 0 or 1. Where
+    // the information becomes singular or the steps run out first, that is the reason.
+    let separated = |beta: &[f64]| {
+        d.x.iter().any(|r| {
+            let eta: f64 = r.iter().zip(beta).map(|(x, b)| x * b).sum();
+            eta.abs() >= super::logistic::SEP_ETA
+        })
+    };
     let mut beta = vec![0.0; p];
     let mut iterations = 0;
     loop {
@@ -286,7 +294,11 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
         for j in (0..p).filter(|&j| penalised(j)) {
             g[j] -= spec.l2 * beta[j];
         }
-        let step = solve(&info(&beta), &g, p)?;
+        let step = match solve(&info(&beta), &g, p) {
+            Ok(s) => s,
+            Err(_) if separated(&beta) => return Err(super::logistic::separation_error()),
+            Err(e) => return Err(e),
+        };
         beta.iter_mut().zip(&step).for_each(|(b, s)| *b += s);
         iterations += 1;
         let change = (0..p)
@@ -302,11 +314,17 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
             break;
         }
         if iterations == spec.max_steps {
+            if separated(&beta) {
+                return Err(super::logistic::separation_error());
+            }
             return Err(StatsError::NotConverged(format!(
                 "logistic regression did not converge in {} Newton steps",
                 spec.max_steps
             )));
         }
+    }
+    if separated(&beta) {
+        return Err(super::logistic::separation_error());
     }
     let inv = inverse(&info(&beta), p)?;
     let se: Vec<f64> = (0..p).map(|j| inv[j * p + j].sqrt()).collect();

@@ -48,7 +48,8 @@
 //! covariate varies" and, with `min_level_rows`, one bit "every level of the categorical
 //! covariates has enough complete cases"; per iteration one bit
 //! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
-//! (together: the iteration count and the number of step halvings, both reported). Never
+//! (together: the iteration count and the number of step halvings, both reported); at the
+//! estimate one bit "the likelihood is monotone" ([`min_information`]; an error). Never
 //! the coefficients, gradients, information matrices, risk-set sums or per-row values. The
 //! sort's comparison bits are simulatable from `n` ([`RiskOrder`]).
 //!
@@ -86,6 +87,28 @@ pub const HALVING_MARGIN: f64 = 1e-6;
 pub const MIN_VARIANCE: f64 = 1e-6;
 /// Extra bits of the reciprocals `2^K/D` and of the covariate scales `2^K/sd`.
 const K: u32 = 20;
+
+/// Monotone likelihood: at the estimate, every diagonal entry of the information per event
+/// (standardised covariates) must be at least `2^(12-f)` (2.4e-4 at `f` = 24), so that it
+/// keeps 12 significant bits in fixed point and the standard errors their tolerance. Below,
+/// the likelihood is (nearly) monotone in a covariate (e.g. every event has the largest
+/// value of the covariate in its risk set): the estimate is infinite, and the fit ran to a
+/// finite coefficient whose standard error is noise. Refused.
+pub fn min_information(f: u32) -> f64 {
+    (12.0 - f as f64).exp2()
+}
+
+/// The refusal for a monotone likelihood, the same in MPC and in the plaintext twin.
+pub(crate) fn monotone_error() -> StatsError {
+    StatsError::Invalid(
+        "Cox regression refused by the rule `monotone_likelihood`: the likelihood is \
+         (nearly) monotone in a covariate (its information fell below what the fixed point \
+         resolves, e.g. every event has the largest or smallest value of the covariate in \
+         its risk set), so its coefficient is infinite and the standard errors do not exist; \
+         remove or merge the covariate or levels that order the events perfectly"
+            .into(),
+    )
+}
 
 /// How the Newton iterations went (public: opened bit by bit).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -256,6 +279,7 @@ fn not_converged(trace: &NewtonTrace, spec: &CoxSpec) -> Result<()> {
 /// The plaintext twin.
 pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) -> Result<CoxResult> {
     check(spec)?;
+    crate::ranges::check_plain(crate::AnalysisSpec::Cox(spec.clone()), frame)?;
     let levels: Vec<(String, Option<Vec<String>>)> = spec
         .covariates
         .iter()
@@ -704,6 +728,18 @@ pub fn cox(
             beta = beta.add(&delta);
             d = model.derivatives(p, &beta)?;
             let info = p.mul_public_real(&d.info, inv_e)?;
+            // Monotone likelihood: some diagonal entry of the information below
+            // min_information. LEAKAGE: one bit (an error otherwise).
+            let diag: Vec<AShare<u128>> = (0..m)
+                .map(|j| info.slice(j * m + j..j * m + j + 1))
+                .collect();
+            let diag = AShare::concat(&diag.iter().collect::<Vec<_>>());
+            let lim = p.public(&vec![encode::<u128>(min_information(f), f); m]);
+            let small = p.lt(&diag, &lim)?;
+            let any = any_bit(p, &small, m)?;
+            if p.reveal_bits(&any)?[0] & 1 == 1 {
+                return Err(monotone_error());
+            }
             break p.spd_inverse(&info, m)?;
         }
         trace.iterations += 1;

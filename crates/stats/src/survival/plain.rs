@@ -366,6 +366,11 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         prev = Some((b0, delta, ll));
         (ll, g, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
     }
+    // Monotone likelihood, as inside MPC (at the default 24 fractional bits).
+    let ne = obs.iter().filter(|o| o.event).count().max(1) as f64;
+    if (0..p).any(|j| h[j * p + j] / ne < super::cox::min_information(24)) {
+        return Err(super::cox::monotone_error());
+    }
     let cov_z = spd_inverse(&h, p).ok_or_else(|| {
         StatsError::NotConverged("information matrix not positive definite".into())
     })?;
