@@ -26,6 +26,7 @@ use tessera_study::Study;
 
 use crate::error::{Result, StationError};
 use crate::policy::{self, AutoRule, Decision, Local, Policy, RecipientRule, KINDS};
+use tessera_study::limits::Limits;
 
 /// The audit file when `[station] audit` is not given.
 pub const DEFAULT_AUDIT: &str = "audit.sqlite";
@@ -371,6 +372,18 @@ struct RawPolicy {
     allow_extremes: bool,
     #[serde(default)]
     allow_counts: bool,
+    #[serde(default)]
+    max_analyses: Option<usize>,
+    #[serde(default)]
+    max_grid_times: Option<usize>,
+    #[serde(default)]
+    max_quantiles: Option<usize>,
+    #[serde(default)]
+    max_levels: Option<usize>,
+    #[serde(default)]
+    max_covariates: Option<usize>,
+    #[serde(default)]
+    max_histogram_edges: Option<usize>,
     #[serde(default)]
     auto_approve: Vec<RawAuto>,
 }
@@ -985,6 +998,35 @@ impl Checker<'_> {
                 max_covariates: a.max_covariates,
             });
         }
+        // Caps: each at least 1 and at most the default (a policy only lowers them; the
+        // defaults are what every station's validation enforces anyway).
+        let mut limits = Limits::DEFAULT;
+        for (field, value, cap) in [
+            ("max_analyses", raw.max_analyses, &mut limits.analyses),
+            ("max_grid_times", raw.max_grid_times, &mut limits.grid_times),
+            ("max_quantiles", raw.max_quantiles, &mut limits.quantiles),
+            ("max_levels", raw.max_levels, &mut limits.levels),
+            ("max_covariates", raw.max_covariates, &mut limits.covariates),
+            (
+                "max_histogram_edges",
+                raw.max_histogram_edges,
+                &mut limits.histogram_edges,
+            ),
+        ] {
+            if let Some(v) = value {
+                if v == 0 || v > *cap {
+                    return Err(self.err(
+                        &p(field),
+                        format!(
+                            "[policy] field {field}: between 1 and the default {} (a policy \
+                             may only lower it)",
+                            *cap
+                        ),
+                    ));
+                }
+                *cap = v;
+            }
+        }
         Ok(Policy {
             analyses: raw.analyses,
             allowed_columns: raw.allowed_columns,
@@ -996,6 +1038,7 @@ impl Checker<'_> {
             allow_event_times: raw.allow_event_times,
             allow_extremes: raw.allow_extremes,
             allow_counts: raw.allow_counts,
+            limits,
             auto_approve,
         })
     }

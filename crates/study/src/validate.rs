@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use crate::error::{Result, StudyError};
 use crate::format::*;
+use crate::limits::{self, Limits};
 use crate::locate::{keys, Seg, Source};
 
 /// Reads and validates the study file at `path` (the datasets' existence is checked, their
@@ -454,6 +455,15 @@ impl Checker<'_> {
         };
         (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
+        if let Some(e) = limits::excesses(&study, &Limits::DEFAULT)
+            .into_iter()
+            .next()
+        {
+            return Err(self.err(
+                &e.path,
+                format!("{}: {}, at most {} ({})", e.field, e.what, e.limit, e.rule),
+            ));
+        }
         Ok(study)
     }
 
@@ -975,6 +985,17 @@ impl Checker<'_> {
         };
         if items.is_empty() {
             return Err(self.err(&[], "at least one analysis: no [[analysis]] table"));
+        }
+        // Before reading them: a study of thousands of analyses is refused at once.
+        let cap = Limits::DEFAULT.analyses;
+        if items.len() > cap {
+            return Err(self.err(
+                &keys!["analysis", cap],
+                format!(
+                    "[[analysis]]: {} analyses, at most {cap} (max_analyses)",
+                    items.len()
+                ),
+            ));
         }
         let mut out: Vec<AnalysisEntry> = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
