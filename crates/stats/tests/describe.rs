@@ -1006,7 +1006,7 @@ fn quantiles_keep_min_cell_rows_on_either_side() {
                 "quantile {i}: {g:?}"
             );
         }
-        if i < 10 || i > 189 {
+        if !(10..=189).contains(&i) {
             assert_eq!(
                 *g, None,
                 "quantile {i} reads one of the 10 smallest or largest"
