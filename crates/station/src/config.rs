@@ -367,6 +367,8 @@ struct RawPolicy {
     #[serde(default)]
     min_level_rows: Option<u64>,
     #[serde(default)]
+    min_events: Option<u64>,
+    #[serde(default)]
     allow_event_times: bool,
     #[serde(default)]
     allow_extremes: bool,
@@ -1035,6 +1037,7 @@ impl Checker<'_> {
             min_rows: raw.min_rows,
             min_cell: raw.min_cell,
             min_level_rows: raw.min_level_rows,
+            min_events: raw.min_events,
             allow_event_times: raw.allow_event_times,
             allow_extremes: raw.allow_extremes,
             allow_counts: raw.allow_counts,

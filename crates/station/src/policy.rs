@@ -110,6 +110,8 @@ pub struct Policy {
     pub min_cell: Option<u64>,
     /// Floor for the study's `min_level_rows`.
     pub min_level_rows: Option<u64>,
+    /// Floor for the study's `min_events` (Kaplan–Meier: events between shown grid times).
+    pub min_events: Option<u64>,
     /// Whether Kaplan–Meier may be shown at every event time.
     pub allow_event_times: bool,
     /// Whether minima and maxima may be shown.
@@ -344,6 +346,12 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
             policy.min_level_rows,
             Some(needed.min_level_rows),
         ),
+        (
+            "min_events",
+            Some(d.min_events),
+            policy.min_events,
+            Some(needed.min_events),
+        ),
     ];
     for (rule, value, floor, needed) in floors {
         match (explicit.contains(rule), value, floor) {
@@ -527,6 +535,9 @@ pub fn effective_disclosure(policy: &Policy, station: &str, study: &Study) -> Di
     }
     if let Some(f) = policy.min_level_rows {
         d.min_level_rows = d.min_level_rows.max(f);
+    }
+    if let Some(f) = policy.min_events {
+        d.min_events = d.min_events.max(f);
     }
     d.min_cell = match (d.min_cell, policy.min_cell) {
         (Some(s), Some(f)) => Some(s.max(f)),

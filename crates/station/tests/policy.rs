@@ -625,3 +625,35 @@ fn caps_above_the_defaults_are_a_configuration_error() {
         );
     }
 }
+
+/// `min_events` (Kaplan–Meier: events between two shown grid times) is a floor like the
+/// other counts: a study below it is refused, one that leaves it to the default (5) below
+/// the floor must write it out, and the effective rules take the larger.
+#[test]
+fn min_events_floor() {
+    let p = POLICY.replace("min_rows = 50", "min_rows = 50\nmin_events = 8");
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_events = 6");
+    refused_by(
+        &p,
+        &s,
+        "minevents",
+        "min_events",
+        "= 6 is below this station's minimum 8",
+    );
+    refused_by(
+        &p,
+        STUDY,
+        "minevents-unset",
+        "min_events",
+        "write min_events = 8",
+    );
+    let dir = folder("minevents-ok");
+    let cfg = station(&dir, &p);
+    let s = study(
+        &dir,
+        &STUDY.replace("min_rows = 100", "min_rows = 100\nmin_events = 12"),
+    );
+    assert!(matches!(cfg.evaluate(&s), Decision::NeedsPerson { .. }));
+    assert_eq!(cfg.effective_disclosure(&s).min_events, 12);
+    assert_eq!(study(&dir, STUDY).disclosure.min_events, 5);
+}

@@ -195,6 +195,8 @@ struct RawDisclosure {
     #[serde(default)]
     min_level_rows: Option<u64>,
     #[serde(default)]
+    min_events: Option<u64>,
+    #[serde(default)]
     max_vars_per_row: Option<f64>,
     #[serde(default)]
     allowed_columns: Option<Vec<String>>,
@@ -912,6 +914,9 @@ impl Checker<'_> {
         }
         if let Some(v) = raw.min_level_rows {
             d.min_level_rows = v;
+        }
+        if let Some(v) = raw.min_events {
+            d.min_events = v;
         }
         if let Some(v) = raw.max_vars_per_row {
             if !(v > 0.0 && v.is_finite()) {

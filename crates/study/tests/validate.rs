@@ -439,9 +439,10 @@ fn disclosure() {
     );
     let ok = BASE.replace(
         "[recipients.r]",
-        "[disclosure]\nmin_cell = 3\nmin_rows = 2\n[recipients.r]",
+        "[disclosure]\nmin_cell = 3\nmin_rows = 2\nmin_events = 7\n[recipients.r]",
     );
     let s = check(&ok).unwrap();
+    assert_eq!(s.disclosure.min_events, 7);
     assert_eq!(s.disclosure.min_cell, Some(3));
     assert_eq!(s.disclosure.min_rows, 2);
 }
