@@ -194,7 +194,11 @@ fn check_description(
         }
         assert!(!s.suppressed);
         assert_eq!(s.count, Some(count));
-        assert_eq!(s.missing, r["missing"].as_u64());
+        let want_missing = r["missing"].as_u64().unwrap();
+        assert_eq!(
+            s.missing,
+            (want_missing >= min_cell).then_some(want_missing)
+        );
         for (got, want) in [
             (s.mean, opt_f(&r["mean"])),
             (s.var, opt_f(&r["var"])),
@@ -1054,4 +1058,40 @@ fn quantiles_keep_min_cell_rows_on_either_side() {
             b.quantiles.iter().map(Option::is_some).collect::<Vec<_>>()
         );
     }
+}
+
+/// Issue 13: describe's `missing` counts were opened unchecked (one missing value in a
+/// cell was shown as `1`). Now a missing count below `min_cell` shows as suppressed, in MPC
+/// and in the twin.
+#[test]
+fn missing_counts_obey_min_cell() {
+    let x: Vec<Option<f64>> = (0..30).map(|i| (i != 7).then_some(i as f64)).collect();
+    let y: Vec<Option<f64>> = (0..30).map(|i| (i % 5 != 0).then_some(i as f64)).collect();
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.x".into(),
+            data: PlainData::Numeric(x),
+        },
+        PlainColumn {
+            name: "a.y".into(),
+            data: PlainData::Numeric(y),
+        },
+    ])
+    .unwrap();
+    let policy = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let spec = describe_spec(&["a.x", "a.y"], None, &[0.5], None);
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    assert_eq!(d.summaries[0].count, Some(29));
+    assert_eq!(
+        d.summaries[0].missing, None,
+        "one missing value is below min_cell 5"
+    );
+    assert_eq!(d.summaries[1].missing, Some(6));
+    let twin = plain::describe(&frame, &spec, &policy).unwrap();
+    assert_eq!(twin.summaries[0].missing, None);
+    assert_eq!(twin.summaries[1].missing, Some(6));
+    assert!(d.to_string().contains("<5"), "{d}");
 }

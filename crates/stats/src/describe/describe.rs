@@ -15,7 +15,8 @@
 //! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
 //!    pattern is opened (part of the result); then the counts of the shown cells are opened
 //!    (LEAKAGE, to the compute parties too: steps 4 and 5 need them public); the missing
-//!    counts are sealed.
+//!    counts are compared with `min_cell` too (the pattern is opened) and only those that
+//!    reach it are sealed.
 //! 4. Mean: the sum times the public `1/count` (four rounds); sealed. Variance
 //!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *shared* mean `m`
 //!    (one batched product, exact at scale 2f), one truncation, times the public
@@ -93,7 +94,8 @@ pub struct Summary {
     pub suppressed: bool,
     /// Rows with a value.
     pub count: Option<u64>,
-    /// Rows (of the group) without a value.
+    /// Rows (of the group) without a value; `None` when the cell is suppressed or there
+    /// are fewer than `min_cell` of them (zero included).
     pub missing: Option<u64>,
     /// Mean.
     pub mean: Option<f64>,
@@ -203,6 +205,8 @@ pub struct DescribePublic {
     pub shown: Vec<bool>,
     /// The count of each shown cell (opened: see the module docs' leakage).
     pub count: Vec<Option<u64>>,
+    /// Per shown cell (in cell order): whether its missing count reaches `min_cell`.
+    pub missing_shown: Vec<bool>,
     /// Per column: whether each (described level, bin) of its histogram is shown (empty
     /// where the column has no histogram).
     pub histogram_shown: Vec<Vec<bool>>,
@@ -250,8 +254,17 @@ impl Tail for DescribePublic {
         let count = &self.count;
         let idx: Vec<usize> = (0..cells).filter(|&i| self.shown[i]).collect();
         let mut missing = vec![None; cells];
-        let miss = take(idx.len())?;
-        for (t, &i) in idx.iter().enumerate() {
+        if self.missing_shown.len() != idx.len() {
+            return Err(bad());
+        }
+        let miss_idx: Vec<usize> = idx
+            .iter()
+            .zip(&self.missing_shown)
+            .filter(|(_, &b)| b)
+            .map(|(&i, _)| i)
+            .collect();
+        let miss = take(miss_idx.len())?;
+        for (t, &i) in miss_idx.iter().enumerate() {
             missing[i] = Some(miss[t] as u64);
         }
         let mean_idx: Vec<usize> = idx
@@ -425,8 +438,14 @@ pub fn describe(
     for (t, &i) in idx.iter().enumerate() {
         count[i] = Some(opened[t] as u64);
     }
-    // Sealed: the missing counts of the shown cells.
-    let mut sealed: Vec<AShare<u128>> = vec![gather(&rows_rep.sub(&counts), &idx)];
+    // Sealed: the missing counts of the shown cells that reach min_cell themselves.
+    let miss = gather(&rows_rep.sub(&counts), &idx);
+    let miss_ok = at_least(p, &miss, min_cell)?;
+    // LEAKAGE: whether each shown cell's missing count reaches min_cell (its suppression
+    // pattern); the counts themselves stay sealed.
+    let missing_shown: Vec<bool> = p.reveal(&miss_ok)?.iter().map(|&b| b == 1).collect();
+    let miss_idx: Vec<usize> = (0..idx.len()).filter(|&t| missing_shown[t]).collect();
+    let mut sealed: Vec<AShare<u128>> = vec![gather(&miss, &miss_idx)];
 
     // Means (sealed).
     let mean_idx: Vec<usize> = idx
@@ -526,6 +545,7 @@ pub fn describe(
         min_cell,
         quantile_side: side,
         shown,
+        missing_shown,
         count,
         histogram_shown,
     };
@@ -652,7 +672,7 @@ impl fmt::Display for Description {
                     return r;
                 }
                 r.push(s.count.map_or(String::new(), |c| c.to_string()));
-                r.push(s.missing.map_or(String::new(), |c| c.to_string()));
+                r.push(s.missing.map_or(small.clone(), |c| c.to_string()));
                 r.push(opt(s.mean));
                 r.push(opt(s.sd));
                 if extremes {

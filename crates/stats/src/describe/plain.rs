@@ -108,7 +108,7 @@ pub fn describe(
                 level: label.clone(),
                 suppressed: false,
                 count: Some(count),
-                missing: Some(rows.len() as u64 - count),
+                missing: Some(rows.len() as u64 - count).filter(|&m| m >= min_cell),
                 mean,
                 var,
                 sd: var.map(|v| v.max(0.0).sqrt()),
