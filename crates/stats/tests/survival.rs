@@ -383,9 +383,10 @@ fn check_logrank(name: &str) {
             twin.chi_square
         );
         for (o, w) in ours.observed.unwrap().iter().zip(floats(&lr["observed"])) {
-            assert!((o - w).abs() < 1e-6);
+            assert!((o.unwrap() - w).abs() < 1e-6);
         }
         for (e, w) in ours.expected.unwrap().iter().zip(floats(&lr["expected"])) {
+            let e = e.unwrap();
             assert!((e - w).abs() < 1e-3 * w.max(1.0), "{e} vs {w}");
         }
         assert_eq!(ours.df, lr["df"].as_u64().unwrap() as usize);
@@ -589,6 +590,63 @@ fn a_dense_grid_cannot_walk_the_event_times() {
     let events = 67;
     assert!(shown >= 5 && shown <= events / 5, "{shown} shown");
     assert!(steps(&ours).iter().all(|&d| d >= 5));
+}
+
+/// Issue 13's reproduction: log-rank observed/expected per group was not suppressed (a
+/// group of 2 patients showed `observed 1.00` under `min_cell = 10`). Now a group of fewer
+/// than `min_cell` complete cases shows neither, in MPC and in the twin; χ² is unchanged.
+#[test]
+fn logrank_observed_expected_obey_min_cell() {
+    let n = 60;
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.t".into(),
+            data: PlainData::Numeric((0..n).map(|i| Some(((i * 17) % 40 + 1) as f64)).collect()),
+        },
+        PlainColumn {
+            name: "a.e".into(),
+            data: PlainData::Numeric((0..n).map(|i| Some(f64::from(i % 2 == 0))).collect()),
+        },
+        PlainColumn {
+            name: "b.g".into(),
+            data: PlainData::Categorical {
+                levels: vec!["big".into(), "other".into(), "tiny".into()],
+                codes: (0..n)
+                    .map(|i| Some(if i < 2 { 2 } else { i % 2 }))
+                    .collect(),
+            },
+        },
+    ])
+    .unwrap();
+    let spec = LogrankSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        group: "b.g".into(),
+        observed_expected: true,
+    };
+    let rule = Disclosure {
+        min_cell: Some(10),
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let ours = mpc(&frame, |p, fr| logrank(p, fr, &spec, &rule));
+    let twin = logrank_plain(&frame, &spec, &rule).unwrap();
+    for r in [&ours, &twin] {
+        let (o, e) = (r.observed.as_ref().unwrap(), r.expected.as_ref().unwrap());
+        assert!(o[0].is_some() && o[1].is_some() && e[0].is_some() && e[1].is_some());
+        assert_eq!(
+            (o[2], e[2]),
+            (None, None),
+            "the group of 2 is below min_cell"
+        );
+    }
+    assert!(
+        (ours.observed.as_ref().unwrap()[0].unwrap() - twin.observed.as_ref().unwrap()[0].unwrap())
+            .abs()
+            < 1e-6
+    );
+    assert!((ours.chi_square - twin.chi_square).abs() < 1e-4 * twin.chi_square.max(1.0));
+    assert!(ours.to_string().contains("suppressed"));
 }
 
 mod random {
