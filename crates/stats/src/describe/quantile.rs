@@ -49,7 +49,8 @@ pub fn position(n: usize, q: f64) -> Position {
 }
 
 /// Whether the quantile at `pos` of `n` values may be shown: at least `side` rows lie
-/// strictly below its lower order statistic and strictly above its upper one.
+/// strictly below its lower order statistic and strictly above its upper one (the lower
+/// one itself when the weight is 0).
 ///
 /// `side` is [`min_side`]: `min_cell`, and at least 1 without `allow_extremes`, so that no
 /// position reads the minimum or the maximum (`q = 0` or `1`, or any `q` close enough to
@@ -57,7 +58,9 @@ pub fn position(n: usize, q: f64) -> Position {
 /// of a 200-row column, and `quantiles = [0, 1]` the extremes that `extremes = true` may not
 /// show.
 pub fn readable(n: usize, pos: Position, side: u64) -> bool {
-    let above = n.saturating_sub(1).saturating_sub(pos.hi);
+    // With weight 0 the upper order statistic does not enter the value.
+    let hi = if pos.gamma == 0.0 { pos.lo } else { pos.hi };
+    let above = n.saturating_sub(1).saturating_sub(hi);
     n >= 1 && pos.lo as u64 >= side && above as u64 >= side
 }
 
