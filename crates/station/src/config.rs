@@ -26,6 +26,7 @@ use tessera_study::Study;
 
 use crate::error::{Result, StationError};
 use crate::policy::{self, AutoRule, Decision, Local, Policy, RecipientRule, KINDS};
+use tessera_study::limits::Limits;
 
 /// The audit file when `[station] audit` is not given.
 pub const DEFAULT_AUDIT: &str = "audit.sqlite";
@@ -366,11 +367,25 @@ struct RawPolicy {
     #[serde(default)]
     min_level_rows: Option<u64>,
     #[serde(default)]
+    min_events: Option<u64>,
+    #[serde(default)]
     allow_event_times: bool,
     #[serde(default)]
     allow_extremes: bool,
     #[serde(default)]
     allow_counts: bool,
+    #[serde(default)]
+    max_analyses: Option<usize>,
+    #[serde(default)]
+    max_grid_times: Option<usize>,
+    #[serde(default)]
+    max_quantiles: Option<usize>,
+    #[serde(default)]
+    max_levels: Option<usize>,
+    #[serde(default)]
+    max_covariates: Option<usize>,
+    #[serde(default)]
+    max_histogram_edges: Option<usize>,
     #[serde(default)]
     auto_approve: Vec<RawAuto>,
 }
@@ -985,6 +1000,35 @@ impl Checker<'_> {
                 max_covariates: a.max_covariates,
             });
         }
+        // Caps: each at least 1 and at most the default (a policy only lowers them; the
+        // defaults are what every station's validation enforces anyway).
+        let mut limits = Limits::DEFAULT;
+        for (field, value, cap) in [
+            ("max_analyses", raw.max_analyses, &mut limits.analyses),
+            ("max_grid_times", raw.max_grid_times, &mut limits.grid_times),
+            ("max_quantiles", raw.max_quantiles, &mut limits.quantiles),
+            ("max_levels", raw.max_levels, &mut limits.levels),
+            ("max_covariates", raw.max_covariates, &mut limits.covariates),
+            (
+                "max_histogram_edges",
+                raw.max_histogram_edges,
+                &mut limits.histogram_edges,
+            ),
+        ] {
+            if let Some(v) = value {
+                if v == 0 || v > *cap {
+                    return Err(self.err(
+                        &p(field),
+                        format!(
+                            "[policy] field {field}: between 1 and the default {} (a policy \
+                             may only lower it)",
+                            *cap
+                        ),
+                    ));
+                }
+                *cap = v;
+            }
+        }
         Ok(Policy {
             analyses: raw.analyses,
             allowed_columns: raw.allowed_columns,
@@ -993,9 +1037,11 @@ impl Checker<'_> {
             min_rows: raw.min_rows,
             min_cell: raw.min_cell,
             min_level_rows: raw.min_level_rows,
+            min_events: raw.min_events,
             allow_event_times: raw.allow_event_times,
             allow_extremes: raw.allow_extremes,
             allow_counts: raw.allow_counts,
+            limits,
             auto_approve,
         })
     }

@@ -21,7 +21,10 @@
 //!    join;
 //! 5. disclosure values the study sets itself may only be stricter than the policy's floors;
 //!    `allow_event_times` / `allow_extremes` need the policy's consent, and so does
-//!    `[disclosure] counts` (per-station row counts for the recipients: `allow_counts`).
+//!    `[disclosure] counts` (per-station row counts for the recipients: `allow_counts`);
+//! 6. the study's size stays within the policy's caps (`max_analyses`, `max_grid_times`,
+//!    `max_quantiles`, `max_levels`, `max_covariates`, `max_histogram_edges`: the defaults
+//!    of [`Limits::DEFAULT`], which validation enforces, or lower).
 //!
 //! Any violation refuses the study with every reason, each of the form `rule: item …`. A
 //! study that passes is approved by the first `[[policy.auto_approve]]` rule that covers it,
@@ -35,6 +38,7 @@ use tessera_net::identity::Fingerprint;
 use tessera_stats::survival::km::DEFAULT_MIN_CELL as SURVIVAL_MIN_CELL;
 use tessera_stats::{AnalysisSpec, Disclosure};
 use tessera_study::format::ColumnType;
+use tessera_study::limits::{excesses, Limits};
 use tessera_study::Study;
 
 use crate::config::{ColumnKind, SourceConfig, Trusted};
@@ -106,6 +110,8 @@ pub struct Policy {
     pub min_cell: Option<u64>,
     /// Floor for the study's `min_level_rows`.
     pub min_level_rows: Option<u64>,
+    /// Floor for the study's `min_events` (Kaplan–Meier: events between shown grid times).
+    pub min_events: Option<u64>,
     /// Whether Kaplan–Meier may be shown at every event time.
     pub allow_event_times: bool,
     /// Whether minima and maxima may be shown.
@@ -114,6 +120,9 @@ pub struct Policy {
     /// (`[disclosure] counts = true`; off by default: without it recipients see only the
     /// linked table's size).
     pub allow_counts: bool,
+    /// Caps on the study's size: [`Limits::DEFAULT`] (what validation enforces) or lower
+    /// (`max_analyses`, `max_grid_times`, … in `[policy]`).
+    pub limits: Limits,
     /// Automatic approval rules, tried in order.
     pub auto_approve: Vec<AutoRule>,
 }
@@ -337,6 +346,12 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
             policy.min_level_rows,
             Some(needed.min_level_rows),
         ),
+        (
+            "min_events",
+            Some(d.min_events),
+            policy.min_events,
+            Some(needed.min_events),
+        ),
     ];
     for (rule, value, floor, needed) in floors {
         match (explicit.contains(rule), value, floor) {
@@ -367,6 +382,12 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
              allow"
                 .to_string(),
         );
+    }
+    for e in excesses(study, &policy.limits) {
+        reasons.push(format!(
+            "{}: {}: {}, this station allows at most {}",
+            e.rule, e.field, e.what, e.limit
+        ));
     }
     if study.counts && !policy.allow_counts {
         reasons.push(
@@ -514,6 +535,9 @@ pub fn effective_disclosure(policy: &Policy, station: &str, study: &Study) -> Di
     }
     if let Some(f) = policy.min_level_rows {
         d.min_level_rows = d.min_level_rows.max(f);
+    }
+    if let Some(f) = policy.min_events {
+        d.min_events = d.min_events.max(f);
     }
     d.min_cell = match (d.min_cell, policy.min_cell) {
         (Some(s), Some(f)) => Some(s.max(f)),

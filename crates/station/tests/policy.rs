@@ -534,3 +534,126 @@ fn source_chosen_by_name() {
         Decision::NeedsPerson { .. }
     ));
 }
+
+/// Issue 13: studies of 17,205 analyses, 259,999 grid times or 200,000 levels were approved
+/// by rule. Validation caps them (`Limits::DEFAULT`); a policy lowers each cap, and a study
+/// over it is refused by the rule's name, even where an automatic rule would approve it.
+#[test]
+fn caps_lowered_by_the_policy() {
+    let times: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    let grid = STUDY.replace(
+        "group = \"registry.stage\"\n",
+        &format!(
+            "group = \"registry.stage\"\ntimes = [{}]\n",
+            times.join(", ")
+        ),
+    );
+    let capped = |rule: &str| POLICY.replace("min_rows = 50", &format!("min_rows = 50\n{rule}"));
+    // Within the defaults and with an automatic rule: approved.
+    let dir = folder("caps-default");
+    let cfg = station(&dir, &format!("{POLICY}{AUTO}"));
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &grid)),
+        Decision::Approve { .. }
+    ));
+    let auto = |rule: &str| format!("{}{AUTO}", capped(rule));
+    refused_by(
+        &auto("max_grid_times = 30"),
+        &grid,
+        "caps-grid",
+        "max_grid_times",
+        "analysis \"km\" field times: 40 grid times, this station allows at most 30",
+    );
+    refused_by(
+        &auto("max_analyses = 1"),
+        STUDY,
+        "caps-analyses",
+        "max_analyses",
+        "2 analyses, this station allows at most 1",
+    );
+    refused_by(
+        &auto("max_levels = 3"),
+        STUDY,
+        "caps-levels",
+        "max_levels",
+        "column `stage` field levels: 4 levels",
+    );
+    refused_by(
+        &auto("max_covariates = 4"),
+        STUDY,
+        "caps-covariates",
+        "max_covariates",
+        "analysis \"cox\" field covariates: 5 model terms",
+    );
+    let describe = format!(
+        "{STUDY}\n[[analysis]]\nname = \"d\"\nkind = \"describe\"\ncolumns = [\"registry.age\"]\n\
+         quantiles = [0.1, 0.5, 0.9]\nhistogram = [0, 50, 100]\n"
+    );
+    let p = capped("max_quantiles = 2").replace("\"cox\"]", "\"cox\", \"describe\"]");
+    refused_by(
+        &p,
+        &describe,
+        "caps-quantiles",
+        "max_quantiles",
+        "3 distinct quantiles of column `registry.age`",
+    );
+    let p = capped("max_histogram_edges = 2").replace("\"cox\"]", "\"cox\", \"describe\"]");
+    refused_by(
+        &p,
+        &describe,
+        "caps-edges",
+        "max_histogram_edges",
+        "3 histogram edges",
+    );
+}
+
+/// A policy may only lower a cap: above the default (or zero) is a configuration error.
+#[test]
+fn caps_above_the_defaults_are_a_configuration_error() {
+    let dir = folder("caps-config");
+    for bad in ["max_grid_times = 501", "max_analyses = 0"] {
+        let text = station_toml(&POLICY.replace("min_rows = 50", &format!("min_rows = 50\n{bad}")));
+        let err = tessera_station::config::parse("station.toml", &text, &dir)
+            .unwrap_err()
+            .to_string();
+        let field = bad.split(' ').next().unwrap();
+        assert!(
+            err.contains(&format!(
+                "[policy] field {field}: between 1 and the default"
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// `min_events` (Kaplan–Meier: events between two shown grid times) is a floor like the
+/// other counts: a study below it is refused, one that leaves it to the default (5) below
+/// the floor must write it out, and the effective rules take the larger.
+#[test]
+fn min_events_floor() {
+    let p = POLICY.replace("min_rows = 50", "min_rows = 50\nmin_events = 8");
+    let s = STUDY.replace("min_rows = 100", "min_rows = 100\nmin_events = 6");
+    refused_by(
+        &p,
+        &s,
+        "minevents",
+        "min_events",
+        "= 6 is below this station's minimum 8",
+    );
+    refused_by(
+        &p,
+        STUDY,
+        "minevents-unset",
+        "min_events",
+        "write min_events = 8",
+    );
+    let dir = folder("minevents-ok");
+    let cfg = station(&dir, &p);
+    let s = study(
+        &dir,
+        &STUDY.replace("min_rows = 100", "min_rows = 100\nmin_events = 12"),
+    );
+    assert!(matches!(cfg.evaluate(&s), Decision::NeedsPerson { .. }));
+    assert_eq!(cfg.effective_disclosure(&s).min_events, 12);
+    assert_eq!(study(&dir, STUDY).disclosure.min_events, 5);
+}

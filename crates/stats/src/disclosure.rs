@@ -10,6 +10,9 @@ use tessera_mpc::{AShare, Party};
 
 use crate::error::{Result, StatsError};
 
+/// `min_events` when the study sets none.
+pub const DEFAULT_MIN_EVENTS: u64 = 5;
+
 /// The disclosure rules of a study (every data station's policy may tighten them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Disclosure {
@@ -18,6 +21,10 @@ pub struct Disclosure {
     pub min_cell: Option<u64>,
     /// Smallest number of linked rows any analysis may use.
     pub min_rows: u64,
+    /// Smallest number of events between two shown times of a Kaplan–Meier grid (since
+    /// the previous shown time of the same curve, or since the start): a dense grid cannot
+    /// walk the event times ([`crate::survival::km`]).
+    pub min_events: u64,
     /// Smallest number of rows per level of a categorical variable used by an analysis.
     pub min_level_rows: u64,
     /// Largest number of model variables per observation (e.g. 0.1: at most one variable
@@ -38,6 +45,7 @@ impl Default for Disclosure {
         Disclosure {
             min_cell: None,
             min_rows: 10,
+            min_events: DEFAULT_MIN_EVENTS,
             min_level_rows: 0,
             max_vars_per_row: 1.0,
             allowed_columns: None,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tessera_mpc::testing::run3;
 use tessera_mpc::{MpcError, Party};
 use tessera_stats::analysis::{run, AnalysisSpec, CorrelationSpec, CrosstabSpec, DescribeSpec};
-use tessera_stats::describe::quantile::position;
+use tessera_stats::describe::quantile::{position, readable};
 use tessera_stats::describe::{self, plain, Correlation, Crosstab, Description};
 use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame, StatsError};
 
@@ -194,7 +194,11 @@ fn check_description(
         }
         assert!(!s.suppressed);
         assert_eq!(s.count, Some(count));
-        assert_eq!(s.missing, r["missing"].as_u64());
+        let want_missing = r["missing"].as_u64().unwrap();
+        assert_eq!(
+            s.missing,
+            (want_missing >= min_cell).then_some(want_missing)
+        );
         for (got, want) in [
             (s.mean, opt_f(&r["mean"])),
             (s.var, opt_f(&r["var"])),
@@ -208,6 +212,15 @@ fn check_description(
         let want_q = floats(&r["quantiles"]);
         for ((&q, &got), &want) in qs.iter().zip(&s.quantiles).zip(&want_q) {
             let pos = position(count as usize, q);
+            // Shown only with min_cell rows on either side (the fixtures' policy allows
+            // extremes, so min_cell itself).
+            assert_eq!(
+                got.is_some(),
+                readable(count as usize, pos, min_cell),
+                "{} q{q} of {count}",
+                s.column
+            );
+            let Some(got) = got else { continue };
             // A short binary fraction: numpy's lerp is then exact, and so is ours.
             let dyadic = (pos.gamma * 65536.0).fract() == 0.0;
             if exact_q && integer_column(&s.column) && dyadic {
@@ -651,6 +664,10 @@ proptest! {
             prop_assert_eq!(g.quantiles.len(), w.quantiles.len());
             for (k, (a, b)) in g.quantiles.iter().zip(&w.quantiles).enumerate() {
                 // Values are multiples of 1/8: dyadic, so every quantile but q = 0.3 is exact.
+                let (Some(a), Some(b)) = (a, b) else {
+                    prop_assert_eq!(a.is_some(), b.is_some());
+                    continue;
+                };
                 if k < 5 {
                     prop_assert_eq!(a, b, "quantile {}", spec.quantiles[k]);
                 } else {
@@ -781,7 +798,10 @@ fn describe_100k_rows_timing() {
         let d = tessera_stats::open3([a.0, b.0, c.0]).unwrap();
         for (a, b) in d.summaries.iter().zip(&want.summaries) {
             for (x, y) in a.quantiles.iter().zip(&b.quantiles) {
-                assert!((x - y).abs() <= 1e-6, "{x} vs {y}");
+                assert_eq!(x.is_some(), y.is_some());
+                if let (Some(x), Some(y)) = (x, y) {
+                    assert!((x - y).abs() <= 1e-6, "{x} vs {y}");
+                }
             }
             assert_eq!(a.histogram, b.histogram);
         }
@@ -905,8 +925,8 @@ fn missing_values_stay_out_of_every_statistic() {
     assert_eq!(d.summaries[0].count, Some(6));
     assert_eq!(d.summaries[0].missing, Some(2));
     assert!((d.summaries[0].mean.unwrap() - 6.0).abs() < 1e-6);
-    assert_eq!(d.summaries[0].quantiles, vec![6.0]);
-    assert_eq!(d.summaries[1].quantiles, vec![6.5]);
+    assert_eq!(d.summaries[0].quantiles, vec![Some(6.0)]);
+    assert_eq!(d.summaries[1].quantiles, vec![Some(6.5)]);
     let cs = CorrelationSpec {
         columns: vec!["a.x".into(), "b.y".into()],
     };
@@ -914,4 +934,164 @@ fn missing_values_stay_out_of_every_statistic() {
     let want = plain::correlation(&frame, &cs, &policy).unwrap();
     assert_eq!(c.n[0][1], Some(4));
     assert!((c.r[0][1].unwrap() - want.r[0][1].unwrap()).abs() < 1e-6);
+}
+
+/// A column of `n` distinct values `1, 2, …, n` (shuffled) as `a.x`.
+fn distinct_column(n: usize) -> PlainFrame {
+    let x: Vec<Option<f64>> = (0..n).map(|i| Some(((i * 37) % n + 1) as f64)).collect();
+    PlainFrame::new(vec![PlainColumn {
+        name: "a.x".into(),
+        data: PlainData::Numeric(x),
+    }])
+    .unwrap()
+}
+
+/// Issue 13's reproduction: `quantiles = [0, 1]` returned the exact minimum and maximum
+/// where `extremes = true` is refused (no `allow_extremes`). Now neither is shown, in MPC
+/// and in the twin; a quantile with enough rows on either side still is.
+#[test]
+fn quantiles_do_not_read_the_extremes() {
+    let frame = distinct_column(40);
+    let policy = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let spec = describe_spec(&["a.x"], None, &[0.0, 0.5, 1.0], None);
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    assert_eq!(d.summaries[0].quantiles, vec![None, Some(20.5), None]);
+    let twin = plain::describe(&frame, &spec, &policy).unwrap();
+    assert_eq!(twin.summaries[0].quantiles, d.summaries[0].quantiles);
+    let text = d.to_string();
+    assert!(text.trim_end().ends_with("20.5    <5"), "{text}");
+    // Even with min_cell = 0 the ends need allow_extremes.
+    let zero = Disclosure {
+        min_cell: Some(0),
+        ..policy.clone()
+    };
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &zero)).unwrap();
+    assert_eq!(d.summaries[0].quantiles, vec![None, Some(20.5), None]);
+    let extremes = Disclosure {
+        min_cell: Some(0),
+        allow_extremes: true,
+        ..policy
+    };
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &extremes)).unwrap();
+    assert_eq!(
+        d.summaries[0].quantiles,
+        vec![Some(1.0), Some(20.5), Some(40.0)]
+    );
+}
+
+/// Issue 13's reproduction: 200 quantiles at i/199 recovered all 200 sorted values of a
+/// column. Now only quantiles with `min_cell` rows below their lower order statistic and
+/// above their upper one are shown (and sealed): no value within `min_cell` of either end,
+/// and every shown quantile rests on at least `min_cell` rows on each side.
+#[test]
+fn quantiles_keep_min_cell_rows_on_either_side() {
+    let n = 200;
+    let frame = distinct_column(n);
+    let qs: Vec<f64> = (0..n).map(|i| i as f64 / (n - 1) as f64).collect();
+    let policy = Disclosure {
+        min_rows: 0,
+        min_cell: Some(10),
+        ..Disclosure::default()
+    };
+    let spec = describe_spec(&["a.x"], None, &qs, None);
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    let got = &d.summaries[0].quantiles;
+    // q = i/199 reads x_i (the value i + 1), give or take the rounding of (n - 1)·q: shown
+    // only where 10 rows lie on either side, never for one of the 10 smallest or largest.
+    for (i, g) in got.iter().enumerate() {
+        let pos = position(n, qs[i]);
+        assert_eq!(g.is_some(), readable(n, pos, 10), "quantile {i}");
+        if (11..=188).contains(&i) {
+            assert!(
+                (g.unwrap() - (i as f64 + 1.0)).abs() < 1e-6,
+                "quantile {i}: {g:?}"
+            );
+        }
+        if !(10..=189).contains(&i) {
+            assert_eq!(
+                *g, None,
+                "quantile {i} reads one of the 10 smallest or largest"
+            );
+        }
+    }
+    let twin = plain::describe(&frame, &spec, &policy).unwrap();
+    let shown = |d: &Description| -> Vec<bool> {
+        d.summaries[0]
+            .quantiles
+            .iter()
+            .map(Option::is_some)
+            .collect()
+    };
+    assert_eq!(shown(&twin), shown(&d));
+    // Per cell: with a group, each level's own count decides.
+    let x: Vec<Option<f64>> = (0..n).map(|i| Some(((i * 37) % n + 1) as f64)).collect();
+    let g: Vec<Option<usize>> = (0..n).map(|i| Some(usize::from(i % 10 == 0))).collect();
+    let grouped = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.x".into(),
+            data: PlainData::Numeric(x),
+        },
+        PlainColumn {
+            name: "a.g".into(),
+            data: PlainData::Categorical {
+                levels: vec!["big".into(), "small".into()],
+                codes: g,
+            },
+        },
+    ])
+    .unwrap();
+    let spec = describe_spec(&["a.x"], Some("a.g"), &[0.05, 0.5], None);
+    let d = mpc(&grouped, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    // 180 rows: the 5% quantile has 8 rows below it; 20 rows: the median has 9 on each side.
+    assert_eq!(d.summaries[0].count, Some(180));
+    assert_eq!(d.summaries[0].quantiles[0], None);
+    assert!(d.summaries[0].quantiles[1].is_some());
+    assert_eq!(d.summaries[1].count, Some(20));
+    assert_eq!(d.summaries[1].quantiles, vec![None, None]);
+    let twin = plain::describe(&grouped, &spec, &policy).unwrap();
+    for (a, b) in twin.summaries.iter().zip(&d.summaries) {
+        assert_eq!(
+            a.quantiles.iter().map(Option::is_some).collect::<Vec<_>>(),
+            b.quantiles.iter().map(Option::is_some).collect::<Vec<_>>()
+        );
+    }
+}
+
+/// Issue 13: describe's `missing` counts were opened unchecked (one missing value in a
+/// cell was shown as `1`). Now a missing count below `min_cell` shows as suppressed, in MPC
+/// and in the twin.
+#[test]
+fn missing_counts_obey_min_cell() {
+    let x: Vec<Option<f64>> = (0..30).map(|i| (i != 7).then_some(i as f64)).collect();
+    let y: Vec<Option<f64>> = (0..30).map(|i| (i % 5 != 0).then_some(i as f64)).collect();
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.x".into(),
+            data: PlainData::Numeric(x),
+        },
+        PlainColumn {
+            name: "a.y".into(),
+            data: PlainData::Numeric(y),
+        },
+    ])
+    .unwrap();
+    let policy = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let spec = describe_spec(&["a.x", "a.y"], None, &[0.5], None);
+    let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+    assert_eq!(d.summaries[0].count, Some(29));
+    assert_eq!(
+        d.summaries[0].missing, None,
+        "one missing value is below min_cell 5"
+    );
+    assert_eq!(d.summaries[1].missing, Some(6));
+    let twin = plain::describe(&frame, &spec, &policy).unwrap();
+    assert_eq!(twin.summaries[0].missing, None);
+    assert_eq!(twin.summaries[1].missing, Some(6));
+    assert!(d.to_string().contains("<5"), "{d}");
 }

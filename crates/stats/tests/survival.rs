@@ -94,6 +94,7 @@ fn floats(v: &Value) -> Vec<f64> {
 fn no_limits() -> Disclosure {
     Disclosure {
         min_cell: Some(0),
+        min_events: 0,
         min_rows: 0,
         ..Disclosure::default()
     }
@@ -382,9 +383,10 @@ fn check_logrank(name: &str) {
             twin.chi_square
         );
         for (o, w) in ours.observed.unwrap().iter().zip(floats(&lr["observed"])) {
-            assert!((o - w).abs() < 1e-6);
+            assert!((o.unwrap() - w).abs() < 1e-6);
         }
         for (e, w) in ours.expected.unwrap().iter().zip(floats(&lr["expected"])) {
+            let e = e.unwrap();
             assert!((e - w).abs() < 1e-3 * w.max(1.0), "{e} vs {w}");
         }
         assert_eq!(ours.df, lr["df"].as_u64().unwrap() as usize);
@@ -503,6 +505,150 @@ fn kaplan_meier_suppresses_cells_below_min_cell() {
     assert!(ours.to_string().contains("suppressed"));
 }
 
+/// 200 rows with integer times 1..150 (pairs of tied times) and an event on every third row.
+fn dense_grid_data() -> PlainFrame {
+    let n = 200;
+    PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.t".into(),
+            data: PlainData::Numeric(
+                (0..n)
+                    .map(|i| Some(((i * 7919) % 150 + 1) as f64))
+                    .collect(),
+            ),
+        },
+        PlainColumn {
+            name: "a.e".into(),
+            data: PlainData::Numeric((0..n).map(|i| Some(f64::from(i % 3 == 0))).collect()),
+        },
+    ])
+    .unwrap()
+}
+
+/// Issue 13's reproduction: a grid `times = [1, 2, …, 300]` recovered every event time and
+/// its tie count without `allow_event_times` (each cell's cumulative events, differenced).
+/// Now a grid time is shown only with `min_events` (default 5) events since the previous
+/// shown time: at most one shown time per 5 events, and the twin shows the same cells.
+#[test]
+fn a_dense_grid_cannot_walk_the_event_times() {
+    let frame = dense_grid_data();
+    let spec = KaplanMeierSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        group: None,
+        times: (1..=300).map(f64::from).collect(),
+        at_event_times: false,
+        conf_level: 0.95,
+    };
+    let rule = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    assert_eq!(rule.min_events, 5);
+    // Before: every grid time with 10 at risk shown, so each event time and tie count read.
+    let before = kaplan_meier_plain(
+        &frame,
+        &spec,
+        &Disclosure {
+            min_events: 0,
+            ..rule.clone()
+        },
+    )
+    .unwrap();
+    let steps = |r: &tessera_stats::survival::KmResult| -> Vec<u64> {
+        let ev: Vec<u64> = r.curves[0].rows.iter().filter_map(|x| x.events).collect();
+        ev.windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|&d| d > 0)
+            .collect()
+    };
+    assert!(
+        steps(&before).iter().any(|&d| d < 5),
+        "the old rule shows single events"
+    );
+
+    let ours = mpc(&frame, |p, fr| kaplan_meier(p, fr, &spec, &rule));
+    let twin = kaplan_meier_plain(&frame, &spec, &rule).unwrap();
+    let mut last = 0;
+    let mut shown = 0;
+    for (r, tr) in ours.curves[0].rows.iter().zip(&twin.curves[0].rows) {
+        assert_eq!(r.shown, tr.shown, "t = {}", r.time);
+        assert_eq!(r.events, tr.events, "t = {}", r.time);
+        assert_eq!(r.at_risk, tr.at_risk, "t = {}", r.time);
+        if let Some(e) = r.events {
+            assert!(
+                e - last >= 5,
+                "t = {}: {} events since the last shown time",
+                r.time,
+                e - last
+            );
+            assert!(r.at_risk.unwrap() >= 10);
+            last = e;
+            shown += 1;
+        }
+    }
+    let events = 67;
+    assert!(shown >= 5 && shown <= events / 5, "{shown} shown");
+    assert!(steps(&ours).iter().all(|&d| d >= 5));
+}
+
+/// Issue 13's reproduction: log-rank observed/expected per group was not suppressed (a
+/// group of 2 patients showed `observed 1.00` under `min_cell = 10`). Now a group of fewer
+/// than `min_cell` complete cases shows neither, in MPC and in the twin; χ² is unchanged.
+#[test]
+fn logrank_observed_expected_obey_min_cell() {
+    let n = 60;
+    let frame = PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.t".into(),
+            data: PlainData::Numeric((0..n).map(|i| Some(((i * 17) % 40 + 1) as f64)).collect()),
+        },
+        PlainColumn {
+            name: "a.e".into(),
+            data: PlainData::Numeric((0..n).map(|i| Some(f64::from(i % 2 == 0))).collect()),
+        },
+        PlainColumn {
+            name: "b.g".into(),
+            data: PlainData::Categorical {
+                levels: vec!["big".into(), "other".into(), "tiny".into()],
+                codes: (0..n)
+                    .map(|i| Some(if i < 2 { 2 } else { i % 2 }))
+                    .collect(),
+            },
+        },
+    ])
+    .unwrap();
+    let spec = LogrankSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        group: "b.g".into(),
+        observed_expected: true,
+    };
+    let rule = Disclosure {
+        min_cell: Some(10),
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let ours = mpc(&frame, |p, fr| logrank(p, fr, &spec, &rule));
+    let twin = logrank_plain(&frame, &spec, &rule).unwrap();
+    for r in [&ours, &twin] {
+        let (o, e) = (r.observed.as_ref().unwrap(), r.expected.as_ref().unwrap());
+        assert!(o[0].is_some() && o[1].is_some() && e[0].is_some() && e[1].is_some());
+        assert_eq!(
+            (o[2], e[2]),
+            (None, None),
+            "the group of 2 is below min_cell"
+        );
+    }
+    assert!(
+        (ours.observed.as_ref().unwrap()[0].unwrap() - twin.observed.as_ref().unwrap()[0].unwrap())
+            .abs()
+            < 1e-6
+    );
+    assert!((ours.chi_square - twin.chi_square).abs() < 1e-4 * twin.chi_square.max(1.0));
+    assert!(ours.to_string().contains("suppressed"));
+}
+
 mod random {
     //! Random small data sets (ties, censoring, missing values, 2–3 groups): MPC against the
     //! plaintext twin.
@@ -567,6 +713,16 @@ mod random {
                 at_event_times: false,
                 conf_level: 0.9,
             };
+            // The grid rule (min_events) decides the same cells in MPC and in the twin.
+            let rule = Disclosure { min_cell: Some(3), min_events: 2, ..no_limits() };
+            let ours = mpc(&data, |p, fr| kaplan_meier(p, fr, &km, &rule));
+            let twin = kaplan_meier_plain(&data, &km, &rule).unwrap();
+            for (c, tc) in ours.curves.iter().zip(&twin.curves) {
+                for (r, tr) in c.rows.iter().zip(&tc.rows) {
+                    prop_assert_eq!(r.shown, tr.shown);
+                    prop_assert_eq!(r.events, tr.events);
+                }
+            }
             let ours = mpc(&data, |p, fr| kaplan_meier(p, fr, &km, &no_limits()));
             let twin = kaplan_meier_plain(&data, &km, &no_limits()).unwrap();
             for (c, tc) in ours.curves.iter().zip(&twin.curves) {

@@ -2,6 +2,8 @@
 //!
 //! - [`validate`]: reads a study file into a [`Study`], with errors that name the file,
 //!   line, column and field.
+//! - [`limits`]: caps on a study's size (analyses, grid times, quantiles, levels, model
+//!   terms, histogram edges), checked at validation and lowered by a station's policy.
 //! - [`format`]: the validated study (parties, datasets, linkage, disclosure, recipients,
 //!   analyses).
 //! - [`data`]: reads a data party's CSV file as declared (types, missing values, ranges),
@@ -21,6 +23,7 @@ pub mod deliver;
 pub mod distributed;
 pub mod error;
 pub mod format;
+pub mod limits;
 pub mod locate;
 pub mod render;
 pub mod report;

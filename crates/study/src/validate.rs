@@ -21,6 +21,7 @@ use toml::Spanned;
 
 use crate::error::{Result, StudyError};
 use crate::format::*;
+use crate::limits::{self, Limits};
 use crate::locate::{keys, Seg, Source};
 
 /// Reads and validates the study file at `path` (the datasets' existence is checked, their
@@ -193,6 +194,8 @@ struct RawDisclosure {
     min_rows: Option<u64>,
     #[serde(default)]
     min_level_rows: Option<u64>,
+    #[serde(default)]
+    min_events: Option<u64>,
     #[serde(default)]
     max_vars_per_row: Option<f64>,
     #[serde(default)]
@@ -454,6 +457,15 @@ impl Checker<'_> {
         };
         (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
+        if let Some(e) = limits::excesses(&study, &Limits::DEFAULT)
+            .into_iter()
+            .next()
+        {
+            return Err(self.err(
+                &e.path,
+                format!("{}: {}, at most {} ({})", e.field, e.what, e.limit, e.rule),
+            ));
+        }
         Ok(study)
     }
 
@@ -903,6 +915,9 @@ impl Checker<'_> {
         if let Some(v) = raw.min_level_rows {
             d.min_level_rows = v;
         }
+        if let Some(v) = raw.min_events {
+            d.min_events = v;
+        }
         if let Some(v) = raw.max_vars_per_row {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(self.err(
@@ -975,6 +990,17 @@ impl Checker<'_> {
         };
         if items.is_empty() {
             return Err(self.err(&[], "at least one analysis: no [[analysis]] table"));
+        }
+        // Before reading them: a study of thousands of analyses is refused at once.
+        let cap = Limits::DEFAULT.analyses;
+        if items.len() > cap {
+            return Err(self.err(
+                &keys!["analysis", cap],
+                format!(
+                    "[[analysis]]: {} analyses, at most {cap} (max_analyses)",
+                    items.len()
+                ),
+            ));
         }
         let mut out: Vec<AnalysisEntry> = Vec::new();
         for (i, item) in items.into_iter().enumerate() {

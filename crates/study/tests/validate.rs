@@ -439,9 +439,10 @@ fn disclosure() {
     );
     let ok = BASE.replace(
         "[recipients.r]",
-        "[disclosure]\nmin_cell = 3\nmin_rows = 2\n[recipients.r]",
+        "[disclosure]\nmin_cell = 3\nmin_rows = 2\nmin_events = 7\n[recipients.r]",
     );
     let s = check(&ok).unwrap();
+    assert_eq!(s.disclosure.min_events, 7);
     assert_eq!(s.disclosure.min_cell, Some(3));
     assert_eq!(s.disclosure.min_rows, 2);
 }
@@ -547,4 +548,139 @@ fn counts_are_asked_for_in_disclosure() {
         .unwrap_err()
         .to_string();
     assert!(msg.contains("[disclosure] field counts"), "{msg}");
+}
+
+/// `n` numbers `1, 2, …, n` as a TOML array.
+fn numbers(n: usize) -> String {
+    let v: Vec<String> = (1..=n).map(|i| i.to_string()).collect();
+    format!("[{}]", v.join(", "))
+}
+
+/// Issue 13's reproductions: studies with 17,205 analyses, 259,999 Kaplan–Meier times or
+/// 200,000 levels were accepted. Each cap is refused at validation, located and named.
+#[test]
+fn caps_on_the_size_of_a_study() {
+    // Analyses: the first one over the cap is named.
+    let mut many = BASE.to_string();
+    for i in 0..17_205 {
+        many.push_str(&format!(
+            "[[analysis]]\nname = \"d{i}\"\nkind = \"describe\"\ncolumns = [\"a.x\"]\n"
+        ));
+    }
+    let msg = check(&many).unwrap_err().to_string();
+    let want = format!(
+        "study.toml:{}:",
+        line_of(&many, "[[analysis]]\nname = \"d98\"")
+    );
+    assert!(msg.starts_with(&want), "{want}: {msg}");
+    assert!(
+        msg.contains("17207 analyses, at most 100 (max_analyses)"),
+        "{msg}"
+    );
+
+    // Grid times.
+    let grid = format!("group = \"a.g\"\ntimes = {}\n", numbers(259_999));
+    let msg = fails(
+        "group = \"a.g\"\n",
+        &grid,
+        "times",
+        "analysis \"km\" field times",
+    );
+    assert!(
+        msg.contains("259999 grid times, at most 500 (max_grid_times)"),
+        "{msg}"
+    );
+    let ok = BASE.replacen(
+        "group = \"a.g\"\n",
+        &format!("times = {}\n", numbers(500)),
+        1,
+    );
+    check(&ok).unwrap();
+
+    // Levels of a categorical column.
+    let levels: Vec<String> = (0..200_000).map(|i| format!("\"l{i}\"")).collect();
+    let msg = fails(
+        "levels = [\"u\", \"v\"]",
+        &format!("levels = [{}]", levels.join(", ")),
+        "levels",
+        "column `g` field levels",
+    );
+    assert!(
+        msg.contains("200000 levels, at most 500 (max_levels)"),
+        "{msg}"
+    );
+
+    // Model terms: a categorical covariate counts one per level but the first.
+    let levels: Vec<String> = (0..60).map(|i| format!("\"l{i}\"")).collect();
+    let text = BASE
+        .replacen(
+            "levels = [\"u\", \"v\"]",
+            &format!("levels = [{}]", levels.join(", ")),
+            1,
+        )
+        .replacen(
+            "covariates = [\"a.x\", \"b.y\"]",
+            "covariates = [\"a.x\", \"a.g\"]",
+            1,
+        );
+    let msg = check(&text).unwrap_err().to_string();
+    let want = format!("study.toml:{}:", line_of(&text, "covariates"));
+    assert!(msg.starts_with(&want), "{msg}");
+    assert!(
+        msg.contains("analysis \"cox\" field covariates: 60 model terms"),
+        "{msg}"
+    );
+    assert!(msg.contains("at most 50 (max_covariates)"), "{msg}");
+
+    // Histogram edges.
+    let d = format!(
+        "[[analysis]]\nname = \"d\"\nkind = \"describe\"\ncolumns = [\"a.x\"]\nhistogram = {}\n",
+        numbers(102)
+    );
+    let text = format!("{BASE}{d}");
+    let msg = check(&text).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("study.toml:{}:", line_of(&text, "histogram"))),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("102 histogram edges, at most 101 (max_histogram_edges)"),
+        "{msg}"
+    );
+}
+
+/// Issue 13: 200 quantiles at i/199 recovered all 200 sorted values of a column. Quantiles
+/// are counted per column across the study: two analyses of 15 positions each exceed 25.
+#[test]
+fn quantiles_per_column_across_the_study() {
+    let q = |from: usize| -> String {
+        let v: Vec<String> = (from..from + 15)
+            .map(|i| format!("{}", i as f64 / 100.0))
+            .collect();
+        format!("[{}]", v.join(", "))
+    };
+    let one = format!(
+        "[[analysis]]\nname = \"d1\"\nkind = \"describe\"\ncolumns = [\"a.x\", \"a.t\"]\nquantiles = {}\n",
+        q(10)
+    );
+    check(&format!("{BASE}{one}")).unwrap();
+    let two = format!(
+        "{one}[[analysis]]\nname = \"d2\"\nkind = \"describe\"\ncolumns = [\"a.t\"]\nquantiles = {}\n",
+        q(40)
+    );
+    let text = format!("{BASE}{two}");
+    let msg = check(&text).unwrap_err().to_string();
+    let at = text.rfind("quantiles").unwrap();
+    let line = text[..at].matches('\n').count() + 1;
+    assert!(msg.starts_with(&format!("study.toml:{line}:")), "{msg}");
+    assert!(
+        msg.contains("analysis \"d2\" field quantiles: 30 distinct quantiles of column `a.t` across the study, at most 25 (max_quantiles)"),
+        "{msg}"
+    );
+    // The same positions again add nothing.
+    let same = format!(
+        "{one}[[analysis]]\nname = \"d2\"\nkind = \"describe\"\ncolumns = [\"a.t\"]\nquantiles = {}\n",
+        q(10)
+    );
+    check(&format!("{BASE}{same}")).unwrap();
 }

@@ -15,7 +15,8 @@
 //! 3. `min_cell` on the counts ([`crate::disclosure::at_least`]); the shown/suppressed
 //!    pattern is opened (part of the result); then the counts of the shown cells are opened
 //!    (LEAKAGE, to the compute parties too: steps 4 and 5 need them public); the missing
-//!    counts are sealed.
+//!    counts are compared with `min_cell` too (the pattern is opened) and only those that
+//!    reach it are sealed.
 //! 4. Mean: the sum times the public `1/count` (four rounds); sealed. Variance
 //!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *shared* mean `m`
 //!    (one batched product, exact at scale 2f), one truncation, times the public
@@ -27,7 +28,13 @@
 //!    are missing, in no group or in a suppressed group. With the counts opened, group `t`
 //!    occupies public positions, and each quantile is a local interpolation with public
 //!    weights ([`super::quantile`]); extremes are the first and last of the group. Both
-//!    sealed.
+//!    sealed. A quantile is sealed only where at least `min_cell` rows of its cell lie
+//!    below its lower order statistic and as many above its upper one, and never at the
+//!    minimum or maximum without `allow_extremes` ([`super::quantile::readable`]); the
+//!    others show as suppressed. The decision is per (column, level) cell and per
+//!    quantile, a function of the cell's opened count and the public `q`: nothing new is
+//!    opened, and no set of quantiles reads a value among the `min_cell` smallest or
+//!    largest of a cell.
 //!    Cost: the sort (`tessera_mpc::sort`: about 1.4 kB per row for a million rows, a few
 //!    hundred rounds) plus a shuffle of the value column.
 //! 6. Histogram (only if asked): `x < e_j` for every edge but the last and `e_last < x`,
@@ -63,7 +70,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
-use super::quantile::{interpolate, position, WEIGHT_BITS};
+use super::quantile::{interpolate, min_side, position, readable, WEIGHT_BITS};
 use super::{
     additive_to_replicated, cross_parts, decode_bits, gather, low64, num, scale_public, table,
 };
@@ -87,7 +94,8 @@ pub struct Summary {
     pub suppressed: bool,
     /// Rows with a value.
     pub count: Option<u64>,
-    /// Rows (of the group) without a value.
+    /// Rows (of the group) without a value; `None` when the cell is suppressed or there
+    /// are fewer than `min_cell` of them (zero included).
     pub missing: Option<u64>,
     /// Mean.
     pub mean: Option<f64>,
@@ -96,8 +104,10 @@ pub struct Summary {
     /// Sample standard deviation (`ddof = 1`).
     pub sd: Option<f64>,
     /// The requested quantiles, in the order of [`Description::quantiles`] (empty when
-    /// suppressed).
-    pub quantiles: Vec<f64>,
+    /// the cell is suppressed); `None` where fewer than `min_cell` rows lie on either side
+    /// of the quantile's order statistics, or it would read the minimum or maximum without
+    /// `allow_extremes` ([`super::quantile::readable`]).
+    pub quantiles: Vec<Option<f64>>,
     /// Minimum (only where the policy allows it and the study asks).
     pub min: Option<f64>,
     /// Maximum (likewise).
@@ -189,10 +199,14 @@ pub struct DescribePublic {
     pub labels: Vec<Option<String>>,
     /// Smallest count of a shown cell.
     pub min_cell: u64,
+    /// Rows each shown quantile needs on either side ([`super::quantile::min_side`]).
+    pub quantile_side: u64,
     /// Whether each (column, level) cell is shown (column-major: cell `j·levels + l`).
     pub shown: Vec<bool>,
     /// The count of each shown cell (opened: see the module docs' leakage).
     pub count: Vec<Option<u64>>,
+    /// Per shown cell (in cell order): whether its missing count reaches `min_cell`.
+    pub missing_shown: Vec<bool>,
     /// Per column: whether each (described level, bin) of its histogram is shown (empty
     /// where the column has no histogram).
     pub histogram_shown: Vec<Vec<bool>>,
@@ -240,8 +254,17 @@ impl Tail for DescribePublic {
         let count = &self.count;
         let idx: Vec<usize> = (0..cells).filter(|&i| self.shown[i]).collect();
         let mut missing = vec![None; cells];
-        let miss = take(idx.len())?;
-        for (t, &i) in idx.iter().enumerate() {
+        if self.missing_shown.len() != idx.len() {
+            return Err(bad());
+        }
+        let miss_idx: Vec<usize> = idx
+            .iter()
+            .zip(&self.missing_shown)
+            .filter(|(_, &b)| b)
+            .map(|(&i, _)| i)
+            .collect();
+        let miss = take(miss_idx.len())?;
+        for (t, &i) in miss_idx.iter().enumerate() {
             missing[i] = Some(miss[t] as u64);
         }
         let mean_idx: Vec<usize> = idx
@@ -262,27 +285,33 @@ impl Tail for DescribePublic {
         for (&i, &v) in var_idx.iter().zip(take(var_idx.len())?) {
             var[i] = Some(decode(v, f));
         }
-        let mut quant: Vec<Vec<f64>> = vec![Vec::new(); cells];
+        let mut quant: Vec<Vec<Option<f64>>> = vec![Vec::new(); cells];
         let mut extremes: Vec<Option<(f64, f64)>> = vec![None; cells];
         let mut hist: Vec<Option<Vec<Option<u64>>>> = vec![None; cells];
         let want_order = !spec.quantiles.is_empty() || spec.extremes;
-        let nq = spec.quantiles.len();
-        let per = nq + 2 * usize::from(spec.extremes);
         for j in 0..nc {
             let lv = self.described(j);
             if lv.is_empty() || !(want_order || spec.histogram.is_some()) {
                 continue;
             }
             if want_order {
-                let v: Vec<f64> = take(lv.len() * per)?
-                    .iter()
-                    .map(|&y| decode_bits(y, f + WEIGHT_BITS))
-                    .collect();
-                for (t, &l) in lv.iter().enumerate() {
-                    let got = &v[t * per..(t + 1) * per];
-                    quant[j * nl + l] = got[..nq].to_vec();
+                for &l in &lv {
+                    let c = count[j * nl + l].unwrap_or(0) as usize;
+                    let mut q = Vec::with_capacity(spec.quantiles.len());
+                    for &qq in &spec.quantiles {
+                        q.push(if readable(c, position(c, qq), self.quantile_side) {
+                            Some(decode_bits(take(1)?[0], f + WEIGHT_BITS))
+                        } else {
+                            None
+                        });
+                    }
+                    quant[j * nl + l] = q;
                     if spec.extremes {
-                        extremes[j * nl + l] = Some((got[nq], got[nq + 1]));
+                        let e = take(2)?;
+                        extremes[j * nl + l] = Some((
+                            decode_bits(e[0], f + WEIGHT_BITS),
+                            decode_bits(e[1], f + WEIGHT_BITS),
+                        ));
                     }
                 }
             }
@@ -359,6 +388,7 @@ pub fn describe(
     let n = frame.rows;
     let f = p.frac_bits();
     let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let side = min_side(min_cell, disclosure.allow_extremes);
     let (labels, inds): (Vec<Option<String>>, Vec<AShare<u128>>) = match &spec.group {
         Some(g) => {
             let c = frame.categorical(g)?;
@@ -408,8 +438,14 @@ pub fn describe(
     for (t, &i) in idx.iter().enumerate() {
         count[i] = Some(opened[t] as u64);
     }
-    // Sealed: the missing counts of the shown cells.
-    let mut sealed: Vec<AShare<u128>> = vec![gather(&rows_rep.sub(&counts), &idx)];
+    // Sealed: the missing counts of the shown cells that reach min_cell themselves.
+    let miss = gather(&rows_rep.sub(&counts), &idx);
+    let miss_ok = at_least(p, &miss, min_cell)?;
+    // LEAKAGE: whether each shown cell's missing count reaches min_cell (its suppression
+    // pattern); the counts themselves stay sealed.
+    let missing_shown: Vec<bool> = p.reveal(&miss_ok)?.iter().map(|&b| b == 1).collect();
+    let miss_idx: Vec<usize> = (0..idx.len()).filter(|&t| missing_shown[t]).collect();
+    let mut sealed: Vec<AShare<u128>> = vec![gather(&miss, &miss_idx)];
 
     // Means (sealed).
     let mean_idx: Vec<usize> = idx
@@ -477,7 +513,12 @@ pub fn describe(
             for &l in &lv {
                 let c = count[j * nl + l].unwrap_or(0) as usize;
                 for &q in &spec.quantiles {
-                    picks.push(interpolate(&sorted, start, position(c, q)));
+                    // Only quantiles with `side` rows on either side are sealed; which are
+                    // is a function of the opened count (nothing new is learnt).
+                    let pos = position(c, q);
+                    if readable(c, pos, side) {
+                        picks.push(interpolate(&sorted, start, pos));
+                    }
                 }
                 if spec.extremes {
                     picks.push(sorted.slice(start..start + 1).shl(WEIGHT_BITS));
@@ -502,7 +543,9 @@ pub fn describe(
         frac_bits: f,
         labels,
         min_cell,
+        quantile_side: side,
         shown,
+        missing_shown,
         count,
         histogram_shown,
     };
@@ -629,13 +672,19 @@ impl fmt::Display for Description {
                     return r;
                 }
                 r.push(s.count.map_or(String::new(), |c| c.to_string()));
-                r.push(s.missing.map_or(String::new(), |c| c.to_string()));
+                r.push(s.missing.map_or(small.clone(), |c| c.to_string()));
                 r.push(opt(s.mean));
                 r.push(opt(s.sd));
                 if extremes {
                     r.push(opt(s.min));
                 }
-                r.extend((0..self.quantiles.len()).map(|t| opt(s.quantiles.get(t).copied())));
+                r.extend(
+                    (0..self.quantiles.len()).map(|t| match s.quantiles.get(t).copied() {
+                        Some(Some(v)) => num(v),
+                        Some(None) => small.clone(),
+                        None => "NaN".to_string(),
+                    }),
+                );
                 if extremes {
                     r.push(opt(s.max));
                 }

@@ -10,7 +10,7 @@ use crate::table::PlainFrame;
 use super::correlation::{self, symmetric, upper, Correlation};
 use super::crosstab::{self, no_cell, Crosstab};
 use super::describe::{self, Description, Summary};
-use super::quantile::quantile_sorted;
+use super::quantile::{min_side, position, quantile_sorted, readable};
 
 fn level_rule(d: &Disclosure, counts: &[u64], what: &str) -> Result<()> {
     if d.min_level_rows > 0 && counts.iter().any(|&c| c < d.min_level_rows) {
@@ -108,14 +108,18 @@ pub fn describe(
                 level: label.clone(),
                 suppressed: false,
                 count: Some(count),
-                missing: Some(rows.len() as u64 - count),
+                missing: Some(rows.len() as u64 - count).filter(|&m| m >= min_cell),
                 mean,
                 var,
                 sd: var.map(|v| v.max(0.0).sqrt()),
                 quantiles: if count >= 1 {
+                    let side = min_side(min_cell, disclosure.allow_extremes);
                     spec.quantiles
                         .iter()
-                        .map(|&q| quantile_sorted(&v, q))
+                        .map(|&q| {
+                            readable(v.len(), position(v.len(), q), side)
+                                .then(|| quantile_sorted(&v, q))
+                        })
                         .collect()
                 } else {
                     Vec::new()

@@ -48,6 +48,31 @@ pub fn position(n: usize, q: f64) -> Position {
     }
 }
 
+/// Whether the quantile at `pos` of `n` values may be shown: at least `side` rows lie
+/// strictly below its lower order statistic and strictly above its upper one (the lower
+/// one itself when the weight is 0).
+///
+/// `side` is [`min_side`]: `min_cell`, and at least 1 without `allow_extremes`, so that no
+/// position reads the minimum or the maximum (`q = 0` or `1`, or any `q` close enough to
+/// them in a small cell). Without this rule 200 quantiles at `i/199` read every sorted value
+/// of a 200-row column, and `quantiles = [0, 1]` the extremes that `extremes = true` may not
+/// show.
+pub fn readable(n: usize, pos: Position, side: u64) -> bool {
+    // With weight 0 the upper order statistic does not enter the value.
+    let hi = if pos.gamma == 0.0 { pos.lo } else { pos.hi };
+    let above = n.saturating_sub(1).saturating_sub(hi);
+    n >= 1 && pos.lo as u64 >= side && above as u64 >= side
+}
+
+/// The rows each shown quantile needs on either side (see [`readable`]).
+pub fn min_side(min_cell: u64, allow_extremes: bool) -> u64 {
+    if allow_extremes {
+        min_cell
+    } else {
+        min_cell.max(1)
+    }
+}
+
 /// numpy's `_lerp`: `a + (b - a)·t`, computed from `b` when `t ≥ 0.5`.
 pub fn lerp(a: f64, b: f64, t: f64) -> f64 {
     let d = b - a;
@@ -103,5 +128,18 @@ mod tests {
         assert_eq!(quantile_sorted(&[1.0, 2.0, 4.0, 7.0], 0.25), 1.75);
         assert_eq!(quantile_sorted(&[1.0, 2.0, 4.0, 7.0], 0.75), 4.75);
         assert!(quantile_sorted(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn readable_positions_keep_rows_on_either_side() {
+        // 11 values, min_cell 5: only the median (x_5, 5 below and 5 above).
+        assert!(readable(11, position(11, 0.5), 5));
+        assert!(!readable(11, position(11, 0.45), 5));
+        assert!(!readable(11, position(11, 0.55), 5));
+        // The ends need allow_extremes even with min_cell 0.
+        assert!(!readable(3, position(3, 0.0), min_side(0, false)));
+        assert!(!readable(3, position(3, 1.0), min_side(0, false)));
+        assert!(readable(3, position(3, 1.0), min_side(0, true)));
+        assert!(!readable(0, position(1, 0.5), 0));
     }
 }

@@ -16,12 +16,16 @@
 //!   `≤ τ`: survival 1); the number at risk `#{T ≥ τ}` and the cumulative events `≤ τ` are
 //!   dot products with comparison indicators.
 //!
-//! Cells (group × grid time) with fewer than `min_cell` at risk are suppressed inside MPC
-//! ([`crate::disclosure::suppress`]) before anything is sealed.
+//! A cell (group × grid time) is shown only with at least `min_cell` at risk and at least
+//! `min_events` events since the previous shown time of its curve (or since the start),
+//! decided inside MPC ([`grid_rule`]) before anything is sealed; suppressed cells are
+//! sealed as zero.
 //!
 //! # What the compute parties learn
 //!
-//! Per cell: whether it is shown (the suppression pattern). The number of complete cases;
+//! Per cell: whether it has `min_cell` at risk, and whether it is shown (the suppression
+//! pattern; the bits [`grid_rule`] opens say no more than which cell of a curve is shown
+//! next). The number of complete cases;
 //! with a group column, one bit "every level has a complete case" and, with
 //! `min_level_rows`, one bit "every level has enough" ([`super::risk::GroupedRisk`]). With
 //! `at_event_times`, the number of event-time rows shown (the size of the table: which
@@ -44,7 +48,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party, Table};
 
 use crate::analysis::KaplanMeierSpec;
-use crate::disclosure::{suppress, Disclosure};
+use crate::disclosure::{at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
@@ -165,6 +169,8 @@ pub struct KmResult {
     pub conf_level: f64,
     /// Smallest number at risk of a shown cell.
     pub min_cell: u64,
+    /// Smallest number of events since the previous shown grid time of a shown cell.
+    pub min_events: u64,
     /// One curve per group level.
     pub curves: Vec<KmCurve>,
 }
@@ -218,7 +224,7 @@ pub(crate) fn finish(
     spec: &KaplanMeierSpec,
     labels: Option<Vec<String>>,
     n: u64,
-    min_cell: u64,
+    (min_cell, min_events): (u64, u64),
     cells: &[Vec<Option<KmRawCell>>],
     events: &[KmRawEvent],
 ) -> KmResult {
@@ -299,6 +305,7 @@ pub(crate) fn finish(
         n,
         conf_level: spec.conf_level,
         min_cell,
+        min_events,
         curves,
     }
 }
@@ -342,6 +349,8 @@ pub struct KmPublic {
     pub n: u64,
     /// Smallest number at risk of a shown cell.
     pub min_cell: u64,
+    /// Smallest number of events since the previous shown grid time of a shown cell.
+    pub min_events: u64,
     /// Per grid time (outer) and level (inner): whether the cell is shown.
     pub shown: Vec<bool>,
     /// Rows of the event-time table (0 without `at_event_times`).
@@ -401,7 +410,7 @@ impl Tail for KmPublic {
             &self.spec,
             self.labels.clone(),
             self.n,
-            self.min_cell,
+            (self.min_cell, self.min_events),
             &out,
             &events,
         ))
@@ -519,8 +528,13 @@ pub fn kaplan_meier(
     }
     let cat = |v: &[AShare<u128>]| AShare::concat(&v.iter().collect::<Vec<_>>());
     let (s_all, v_all, r_all, e_all) = (cat(&s_v), cat(&v_v), cat(&r_v), cat(&e_v));
-    let (shown, masked) = suppress(p, &r_all, min_cell, &[&s_all, &v_all, &r_all, &e_all])?;
-    let mut values: Vec<AShare<u128>> = masked;
+    let shown = grid_rule(p, &r_all, &e_all, k, min_cell, disclosure.min_events)?;
+    // Suppressed cells are zero before sealing (the pattern is public: a local product).
+    let mask: Vec<u128> = shown.iter().map(|&b| u128::from(b)).collect();
+    let mut values: Vec<AShare<u128>> = [&s_all, &v_all, &r_all, &e_all]
+        .iter()
+        .map(|v| v.mul_public(&mask))
+        .collect();
     let mut event_rows = 0;
     if spec.at_event_times {
         let bn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
@@ -535,6 +549,7 @@ pub fn kaplan_meier(
         labels,
         n: total,
         min_cell,
+        min_events: disclosure.min_events,
         shown,
         event_rows,
     };
@@ -543,6 +558,110 @@ pub fn kaplan_meier(
         public,
         &AShare::concat(&values.iter().collect::<Vec<_>>()),
     )
+}
+
+/// Which grid cells are shown (cell `gi·k + c`: grid time `gi`, level `c`), from the
+/// shared numbers at risk `at_risk` and cumulative events `events` of every cell: a cell is
+/// shown when at least `min_cell` are at risk and at least `min_events` events happened
+/// since the previous *shown* time of its curve (or since the start). Without the second
+/// rule a grid `1, 2, …, 300` walked every event time and its tie count.
+///
+/// Inside MPC: the at-risk bits are one batched comparison, opened (the suppression
+/// pattern of `min_cell`, as before). Then, curve by curve and all curves at once, from the
+/// last shown cell `j` (start: zero events) the bits `events[i] - events[j] ≥ min_events`
+/// of every later cell with enough at risk are computed in one batched comparison and
+/// opened. LEAKAGE: those bits. The cumulative events are non-decreasing along the grid,
+/// so for a fixed `j` the bits are 0 up to the next shown cell and 1 from it: they say
+/// exactly which cell is shown next, nothing more (and cells past the at-risk limit are
+/// never compared). One comparison round trip per shown cell of the longest curve.
+fn grid_rule(
+    p: &mut Party,
+    at_risk: &AShare<u128>,
+    events: &AShare<u128>,
+    k: usize,
+    min_cell: u64,
+    min_events: u64,
+) -> Result<Vec<bool>> {
+    let cells = at_risk.len();
+    let ok = at_least(p, at_risk, min_cell)?;
+    // LEAKAGE: whether each cell has at least min_cell at risk (the min_cell pattern).
+    let risk_ok: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+    if min_events == 0 {
+        return Ok(risk_ok);
+    }
+    let gsz = cells / k.max(1);
+    let mut shown = vec![false; cells];
+    // Per curve: the last shown grid index (None: the start, zero events) and whether the
+    // curve may still show a cell.
+    let mut last: Vec<Option<usize>> = vec![None; k];
+    let mut open: Vec<bool> = vec![true; k];
+    loop {
+        // For every open curve, its candidate cells after its last shown one.
+        let mut diffs: Vec<AShare<u128>> = Vec::new();
+        let mut owner: Vec<(usize, usize)> = Vec::new(); // (curve, grid index)
+        for c in 0..k {
+            if !open[c] {
+                continue;
+            }
+            let from = last[c].map_or(0, |g| g + 1);
+            let cand: Vec<usize> = (from..gsz).filter(|&g| risk_ok[g * k + c]).collect();
+            if cand.is_empty() {
+                open[c] = false;
+                continue;
+            }
+            for &g in &cand {
+                let e = events.slice(g * k + c..g * k + c + 1);
+                diffs.push(match last[c] {
+                    Some(l) => e.sub(&events.slice(l * k + c..l * k + c + 1)),
+                    None => e,
+                });
+                owner.push((c, g));
+            }
+        }
+        if owner.is_empty() {
+            break;
+        }
+        let d = AShare::concat(&diffs.iter().collect::<Vec<_>>());
+        let bits = at_least(p, &d, min_events)?;
+        // LEAKAGE: for each open curve, which later cells (with enough at risk) have
+        // min_events events since its last shown cell: non-decreasing along the grid, so
+        // this is the curve's next shown cell and nothing else.
+        let bits = p.reveal(&bits)?;
+        let mut found = vec![false; k];
+        for (&(c, g), &b) in owner.iter().zip(&bits) {
+            if b == 1 && !found[c] {
+                found[c] = true;
+                shown[g * k + c] = true;
+                last[c] = Some(g);
+            }
+        }
+        for c in 0..k {
+            if open[c] && !found[c] {
+                open[c] = false;
+            }
+        }
+    }
+    Ok(shown)
+}
+
+/// The same rule on plaintext cells (the twin): per curve, in grid order.
+fn grid_rule_plain(cells: &[Vec<KmRawCell>], min_cell: u64, min_events: u64) -> Vec<Vec<bool>> {
+    cells
+        .iter()
+        .map(|row| {
+            let mut last = 0.0;
+            row.iter()
+                .map(|c| {
+                    let show = c.at_risk >= min_cell as f64
+                        && (min_events == 0 || c.events - last >= min_events as f64);
+                    if show {
+                        last = c.events;
+                    }
+                    show
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The curve at every event time with at least `min_cell` at risk: the rows (one per group
@@ -617,14 +736,12 @@ pub fn kaplan_meier_plain(
     let total =
         super::plain::complete_count(frame, &spec.time, &spec.event, spec.group.as_deref())?;
     disclosure.check_rows(total as usize)?;
+    let shown = grid_rule_plain(&raw.cells, min_cell, disclosure.min_events);
     let cells: Vec<Vec<Option<KmRawCell>>> = raw
         .cells
         .iter()
-        .map(|row| {
-            row.iter()
-                .map(|c| (c.at_risk >= min_cell as f64).then_some(*c))
-                .collect()
-        })
+        .zip(&shown)
+        .map(|(row, sh)| row.iter().zip(sh).map(|(c, &s)| s.then_some(*c)).collect())
         .collect();
     let events: Vec<KmRawEvent> = if spec.at_event_times {
         super::plain::kaplan_meier_events(frame, spec)?
@@ -634,7 +751,14 @@ pub fn kaplan_meier_plain(
     } else {
         Vec::new()
     };
-    Ok(finish(spec, labels, total, min_cell, &cells, &events))
+    Ok(finish(
+        spec,
+        labels,
+        total,
+        (min_cell, disclosure.min_events),
+        &cells,
+        &events,
+    ))
 }
 
 impl fmt::Display for KmResult {
@@ -644,6 +768,13 @@ impl fmt::Display for KmResult {
             "Kaplan-Meier estimate ({} complete cases; cells with fewer than {} at risk suppressed)",
             self.n, self.min_cell
         )?;
+        if self.min_events > 0 {
+            writeln!(
+                f,
+                "(a grid time is shown only with at least {} events since the previous one shown)",
+                self.min_events
+            )?;
+        }
         let pct = self.conf_level * 100.0;
         for c in &self.curves {
             if let (Some(col), Some(g)) = (&self.group_column, &c.group) {

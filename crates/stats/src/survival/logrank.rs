@@ -32,13 +32,15 @@
 //! # What the compute parties learn
 //!
 //! The number of complete cases, one bit "every level has a complete case" and, with
-//! `min_level_rows`, one bit "every level has enough" ([`GroupedRisk`]). Nothing else (the
-//! sort's comparison bits are simulatable).
+//! `min_level_rows`, one bit "every level has enough" ([`GroupedRisk`]); with
+//! `observed_expected`, per group whether it has at least `min_cell` complete cases.
+//! Nothing else (the sort's comparison bits are simulatable).
 //!
 //! # What the recipients get
 //!
 //! `χ²` (sealed, [`crate::sealed`]), and the observed and expected events per group only
-//! when the study asks for them; the p-value is computed from `χ²` at the recipient
+//! when the study asks for them, and only for groups of at least `min_cell` complete cases
+//! (default 10, as Kaplan–Meier; a group of 2 showed `observed 1.00` under `min_cell = 10`); the p-value is computed from `χ²` at the recipient
 //! ([`LogrankPublic`]'s [`Tail`]).
 
 use std::fmt;
@@ -48,7 +50,7 @@ use tessera_mpc::fixed::decode;
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::LogrankSpec;
-use crate::disclosure::Disclosure;
+use crate::disclosure::{at_least, Disclosure};
 use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
@@ -87,18 +89,22 @@ pub struct LogrankResult {
     pub chi_square: f64,
     /// Its p-value.
     pub p: f64,
-    /// Observed events per group (only if the study asked).
-    pub observed: Option<Vec<f64>>,
-    /// Expected events per group (only if the study asked).
-    pub expected: Option<Vec<f64>>,
+    /// Observed events per group (only if the study asked; `None` for a group of fewer
+    /// than `min_cell` complete cases).
+    pub observed: Option<Vec<Option<f64>>>,
+    /// Expected events per group (likewise).
+    pub expected: Option<Vec<Option<f64>>>,
 }
+
+/// Per group: a value, or `None` where the group is below `min_cell`.
+type Shown = Vec<Option<f64>>;
 
 fn result(
     spec: &LogrankSpec,
     groups: Vec<String>,
     n: u64,
     chi: f64,
-    oe: Option<(Vec<f64>, Vec<f64>)>,
+    oe: Option<(Shown, Shown)>,
 ) -> LogrankResult {
     let df = groups.len() - 1;
     let (observed, expected) = match oe {
@@ -145,9 +151,18 @@ pub fn logrank_plain(
     let raw = super::plain::logrank(frame, spec)?;
     disclosure.check_rows(raw.n as usize)?;
     let chi = chi_square(&raw)?;
-    let oe = spec
-        .observed_expected
-        .then(|| (raw.observed.clone(), raw.expected.clone()));
+    let oe = spec.observed_expected.then(|| {
+        let min_cell = disclosure.min_cell_or(super::km::DEFAULT_MIN_CELL);
+        let rows = super::plain::group_rows(frame, spec)?;
+        let keep = |v: &[f64]| -> Vec<Option<f64>> {
+            v.iter()
+                .zip(&rows)
+                .map(|(&x, &r)| (r >= min_cell).then_some(x))
+                .collect()
+        };
+        Ok::<_, StatsError>((keep(&raw.observed), keep(&raw.expected)))
+    });
+    let oe = oe.transpose()?;
     Ok(result(spec, groups, raw.n, chi, oe))
 }
 
@@ -180,6 +195,10 @@ pub struct LogrankPublic {
     pub n: u64,
     /// `χ²` is sealed as `χ²/2^scale` (public: from `n`).
     pub scale: u32,
+    /// With `observed_expected`: per group, whether it has `min_cell` complete cases (its
+    /// observed and expected events are sealed only then).
+    #[serde(default)]
+    pub oe_shown: Vec<bool>,
 }
 
 impl Tail for LogrankPublic {
@@ -188,12 +207,14 @@ impl Tail for LogrankPublic {
     /// Values: `χ²/2^scale`, then (if asked) the observed and the expected events per group.
     fn open(&self, vals: &[u128]) -> Result<LogrankResult> {
         let (f, k) = (self.frac_bits, self.groups.len());
+        let shown = self.oe_shown.iter().filter(|&&b| b).count();
         let want = 1 + if self.spec.observed_expected {
-            2 * k
+            2 * shown
         } else {
             0
         };
-        if vals.len() != want || k < 2 || self.scale > 64 {
+        let fits = !self.spec.observed_expected || self.oe_shown.len() == k;
+        if vals.len() != want || k < 2 || self.scale > 64 || !fits {
             return Err(StatsError::Invalid(format!(
                 "log-rank: {} sealed values, expected {want}",
                 vals.len()
@@ -201,8 +222,23 @@ impl Tail for LogrankPublic {
         }
         let chi = decode(vals[0], f) / 2f64.powi(self.scale as i32);
         let oe = self.spec.observed_expected.then(|| {
-            let dec = |s: &[u128]| s.iter().map(|&x| decode(x, f)).collect::<Vec<_>>();
-            (dec(&vals[1..1 + k]), dec(&vals[1 + k..1 + 2 * k]))
+            let dec = |s: &[u128]| {
+                let mut it = s.iter();
+                self.oe_shown
+                    .iter()
+                    .map(|&b| {
+                        if b {
+                            it.next().map(|&x| decode(x, f))
+                        } else {
+                            None
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            };
+            (
+                dec(&vals[1..1 + shown]),
+                dec(&vals[1 + shown..1 + 2 * shown]),
+            )
         });
         Ok(result(
             &self.spec,
@@ -298,10 +334,29 @@ pub fn logrank(
     let diff = o_all.sub(&expected).slice(0..m);
     let x = p.spd_solve(&v, &diff, m, 1)?;
     let chi = p.dot_fix(&diff, &x, m)?;
-    let mut open = vec![&chi];
+    let mut open = vec![chi];
+    let mut oe_shown = Vec::new();
     if spec.observed_expected {
-        open.push(&o_all);
-        open.push(&expected);
+        // Only groups of min_cell complete cases show their observed and expected events.
+        let min_cell = disclosure.min_cell_or(super::km::DEFAULT_MIN_CELL);
+        let sums: Vec<AShare<u128>> = gr.rows().0.iter().map(AShare::sum).collect();
+        let ok = at_least(
+            p,
+            &AShare::concat(&sums.iter().collect::<Vec<_>>()),
+            min_cell,
+        )?;
+        // LEAKAGE: per group, whether it has at least min_cell complete cases (the
+        // suppression pattern of the observed/expected table).
+        oe_shown = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+        let pick = |v: &AShare<u128>| {
+            let parts: Vec<AShare<u128>> = (0..k)
+                .filter(|&c| oe_shown[c])
+                .map(|c| v.slice(c..c + 1))
+                .collect();
+            AShare::concat(&parts.iter().collect::<Vec<_>>())
+        };
+        open.push(pick(&o_all));
+        open.push(pick(&expected));
     }
     // Sealed for the recipients: nothing of the result is opened here.
     let public = LogrankPublic {
@@ -310,8 +365,9 @@ pub fn logrank(
         groups: g.levels.to_vec(),
         n: total,
         scale: s,
+        oe_shown,
     };
-    Sealed::new(p, public, &AShare::concat(&open))
+    Sealed::new(p, public, &AShare::concat(&open.iter().collect::<Vec<_>>()))
 }
 
 impl fmt::Display for LogrankResult {
@@ -336,7 +392,10 @@ impl fmt::Display for LogrankResult {
         if let (Some(o), Some(e)) = (&self.observed, &self.expected) {
             writeln!(f, "  {:>12} {:>10} {:>10}", "group", "observed", "expected")?;
             for ((g, o), e) in self.groups.iter().zip(o).zip(e) {
-                writeln!(f, "  {g:>12} {o:>10.2} {e:>10.2}")?;
+                match (o, e) {
+                    (Some(o), Some(e)) => writeln!(f, "  {g:>12} {o:>10.2} {e:>10.2}")?,
+                    _ => writeln!(f, "  {g:>12} {:>10} {:>10}", "suppressed", "-")?,
+                }
             }
         }
         Ok(())

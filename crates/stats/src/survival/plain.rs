@@ -198,6 +198,17 @@ pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
     })
 }
 
+/// Complete cases per group of a log-rank test (for its `min_cell` rule on observed and
+/// expected events).
+pub(crate) fn group_rows(frame: &PlainFrame, spec: &LogrankSpec) -> Result<Vec<u64>> {
+    let (obs, k) = complete_cases(frame, &spec.time, &spec.event, &[], Some(&spec.group))?;
+    let mut rows = vec![0u64; k];
+    for o in &obs {
+        rows[o.group] += 1;
+    }
+    Ok(rows)
+}
+
 /// Solves the symmetric positive-definite system `a x = b` (Cholesky), `None` if `a` is
 /// not positive definite.
 pub(crate) fn spd_solve(a: &[f64], b: &[f64], p: usize) -> Option<Vec<f64>> {

@@ -1,0 +1,211 @@
+//! Caps on the size of a study: how many analyses, Kaplan–Meier grid times, quantiles,
+//! levels, model terms and histogram edges it may ask for.
+//!
+//! Every field of a study is adversarial input: without caps a study of 17,205 analyses,
+//! a grid of 259,999 times or a categorical column of 200,000 levels was accepted (and an
+//! 8,000-time grid on 1,700 rows took 127 s and 20 GB at every compute station). The caps
+//! are checked twice, on public quantities only (nothing here depends on data):
+//!
+//! - at validation with [`Limits::DEFAULT`] (`study.toml:LINE:COL: field: …`), values no
+//!   real study reaches;
+//! - by each station's policy, which may lower any of them (`max_grid_times = 100`, …;
+//!   the refusal names the rule, see `tessera_station::policy`).
+//!
+//! Quantiles are counted per column across the whole study (distinct positions), because
+//! every quantile shown is one more order statistic of the same column, whichever analysis
+//! shows it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tessera_stats::AnalysisSpec;
+
+use crate::format::{ColumnType, Study};
+use crate::locate::Seg;
+
+/// The caps of a study (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Analyses per study (`max_analyses`).
+    pub analyses: usize,
+    /// Grid times of one Kaplan–Meier analysis (`max_grid_times`).
+    pub grid_times: usize,
+    /// Distinct quantile positions per column across the study (`max_quantiles`).
+    pub quantiles: usize,
+    /// Levels of one categorical column (`max_levels`).
+    pub levels: usize,
+    /// Model terms of one model (cox, ols, logistic): a numeric or binary covariate is one,
+    /// a categorical one is one per level but the first (`max_covariates`).
+    pub covariates: usize,
+    /// Bin edges of one histogram (`max_histogram_edges`).
+    pub histogram_edges: usize,
+}
+
+impl Limits {
+    /// The caps every study is validated against.
+    pub const DEFAULT: Limits = Limits {
+        analyses: 100,
+        grid_times: 500,
+        quantiles: 25,
+        levels: 500,
+        covariates: 50,
+        histogram_edges: 101,
+    };
+
+    /// Each cap with its rule name (`max_…`, as `[policy]` of `station.toml` writes it).
+    pub fn rules(&self) -> [(&'static str, usize); 6] {
+        [
+            ("max_analyses", self.analyses),
+            ("max_grid_times", self.grid_times),
+            ("max_quantiles", self.quantiles),
+            ("max_levels", self.levels),
+            ("max_covariates", self.covariates),
+            ("max_histogram_edges", self.histogram_edges),
+        ]
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// One cap a study exceeds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Excess {
+    /// The cap's rule name (`max_grid_times`, …).
+    pub rule: &'static str,
+    /// Where in the study file (for validation errors).
+    pub path: Vec<Seg>,
+    /// The field, as validation errors name it (`analysis "km" field times`).
+    pub field: String,
+    /// What exceeds it (`8000 grid times`).
+    pub what: String,
+    /// The cap.
+    pub limit: usize,
+}
+
+fn key(s: &str) -> Seg {
+    Seg::Key(s.to_string())
+}
+
+/// The type of the column `r` (`party.column`), if the study declares it.
+fn column_type<'a>(study: &'a Study, r: &str) -> Option<&'a ColumnType> {
+    let (party, col) = r.split_once('.')?;
+    let d = study.data.iter().find(|d| d.party == party)?;
+    d.column(col).map(|c| &c.kind)
+}
+
+/// Every cap of `limits` that `study` exceeds, in file order (at most one per field).
+pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
+    let mut out = Vec::new();
+    for d in &study.data {
+        for c in &d.columns {
+            if let ColumnType::Categorical { levels } = &c.kind {
+                if levels.len() > limits.levels {
+                    out.push(Excess {
+                        rule: "max_levels",
+                        path: vec![
+                            key("data"),
+                            key(&d.party),
+                            key("columns"),
+                            key(&c.name),
+                            key("levels"),
+                        ],
+                        field: format!(
+                            "[data.{}.columns] column `{}` field levels",
+                            d.party, c.name
+                        ),
+                        what: format!("{} levels", levels.len()),
+                        limit: limits.levels,
+                    });
+                }
+            }
+        }
+    }
+    if study.analyses.len() > limits.analyses {
+        out.push(Excess {
+            rule: "max_analyses",
+            path: vec![key("analysis"), Seg::Index(limits.analyses)],
+            field: "[[analysis]]".to_string(),
+            what: format!("{} analyses", study.analyses.len()),
+            limit: limits.analyses,
+        });
+    }
+    // Distinct quantile positions per column, across the study.
+    let mut quantiles: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
+    let mut over: BTreeSet<&str> = BTreeSet::new();
+    for (i, a) in study.analyses.iter().enumerate() {
+        let at = |f: &str| vec![key("analysis"), Seg::Index(i), key(f)];
+        let field = |f: &str| format!("analysis \"{}\" field {f}", a.name);
+        match &a.spec {
+            AnalysisSpec::KaplanMeier(s) if s.times.len() > limits.grid_times => {
+                out.push(Excess {
+                    rule: "max_grid_times",
+                    path: at("times"),
+                    field: field("times"),
+                    what: format!("{} grid times", s.times.len()),
+                    limit: limits.grid_times,
+                });
+            }
+            AnalysisSpec::Cox(_) | AnalysisSpec::Ols(_) | AnalysisSpec::Logistic(_) => {
+                let covariates = match &a.spec {
+                    AnalysisSpec::Cox(s) => &s.covariates,
+                    AnalysisSpec::Ols(s) => &s.covariates,
+                    AnalysisSpec::Logistic(s) => &s.covariates,
+                    _ => unreachable!(),
+                };
+                let terms: usize = covariates
+                    .iter()
+                    .map(|c| match column_type(study, c) {
+                        Some(ColumnType::Categorical { levels }) => levels.len().saturating_sub(1),
+                        _ => 1,
+                    })
+                    .sum();
+                if terms > limits.covariates {
+                    out.push(Excess {
+                        rule: "max_covariates",
+                        path: at("covariates"),
+                        field: field("covariates"),
+                        what: format!(
+                            "{terms} model terms (a categorical covariate counts one per level \
+                             but the first)"
+                        ),
+                        limit: limits.covariates,
+                    });
+                }
+            }
+            AnalysisSpec::Describe(s) => {
+                if let Some(edges) = &s.histogram {
+                    if edges.len() > limits.histogram_edges {
+                        out.push(Excess {
+                            rule: "max_histogram_edges",
+                            path: at("histogram"),
+                            field: field("histogram"),
+                            what: format!("{} histogram edges", edges.len()),
+                            limit: limits.histogram_edges,
+                        });
+                    }
+                }
+                for c in &s.columns {
+                    let set = quantiles.entry(c.as_str()).or_default();
+                    set.extend(s.quantiles.iter().map(|q| (q + 0.0).to_bits()));
+                    if set.len() > limits.quantiles && over.insert(c.as_str()) {
+                        out.push(Excess {
+                            rule: "max_quantiles",
+                            path: at("quantiles"),
+                            field: field("quantiles"),
+                            what: format!(
+                                "{} distinct quantiles of column `{c}` across the study",
+                                set.len()
+                            ),
+                            limit: limits.quantiles,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
