@@ -6,13 +6,12 @@
 use std::path::PathBuf;
 
 mod common;
-use common::{ran, Open3};
+use common::{in_mpc, ran};
 
 use serde_json::Value;
-use tessera_mpc::testing::run3;
 use tessera_stats::analysis::{LogisticSpec, OlsSpec};
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
-use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame, StatsError};
+use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
 
 const COEF_ABS: f64 = 1e-4;
 const SE_REL: f64 = 1e-3;
@@ -104,31 +103,6 @@ fn logistic_spec(case: &Value) -> LogisticSpec {
         l2: case["l2"].as_f64().unwrap(),
         max_steps: 50,
         conf_level: 0.95,
-    }
-}
-
-/// Runs `f` on the frame shared by party 0, as the three parties; all must agree. Their
-/// sealed ends are opened as the recipient would.
-fn in_mpc<S: Open3>(
-    plain: &PlainFrame,
-    f: impl Fn(&mut tessera_mpc::Party, &Frame) -> Result<S, StatsError> + Sync,
-) -> Result<S::Out, String> {
-    let out = run3(|p| {
-        let frame = Frame::share(p, 0, plain).map_err(|e| match e {
-            StatsError::Mpc(m) => m,
-            e => panic!("{e}"),
-        })?;
-        Ok(f(p, &frame).map_err(|e| e.to_string()))
-    });
-    let [a, b, c] = out.map(|r| r.expect("no engine error"));
-    match (a, b, c) {
-        (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]).map_err(|e| e.to_string()),
-        (a, b, c) => {
-            let e = |r: &Result<S, String>| r.as_ref().err().cloned();
-            assert_eq!(e(&a), e(&b), "parties 0 and 1 disagree");
-            assert_eq!(e(&b), e(&c), "parties 1 and 2 disagree");
-            Err(e(&a).expect("an error"))
-        }
     }
 }
 

@@ -3,34 +3,10 @@
 
 mod common;
 
-use common::Open3;
-use tessera_mpc::testing::run3;
+use common::in_mpc;
 use tessera_stats::analysis::LogisticSpec;
 use tessera_stats::regression::{logistic, plain};
-use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame, StatsError};
-
-fn in_mpc<S: Open3>(
-    plain: &PlainFrame,
-    f: impl Fn(&mut tessera_mpc::Party, &Frame) -> Result<S, StatsError> + Sync,
-) -> Result<S::Out, String> {
-    let out = run3(|p| {
-        let frame = Frame::share(p, 0, plain).map_err(|e| match e {
-            StatsError::Mpc(m) => m,
-            e => panic!("{e}"),
-        })?;
-        Ok(f(p, &frame).map_err(|e| e.to_string()))
-    });
-    let [a, b, c] = out.map(|r| r.expect("no engine error"));
-    match (a, b, c) {
-        (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]).map_err(|e| e.to_string()),
-        (a, b, c) => {
-            let e = |r: &Result<S, String>| r.as_ref().err().cloned();
-            assert_eq!(e(&a), e(&b), "parties 0 and 1 disagree");
-            assert_eq!(e(&b), e(&c), "parties 1 and 2 disagree");
-            Err(e(&a).expect("an error"))
-        }
-    }
-}
+use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
 
 fn frame(x: Vec<f64>, y: Vec<f64>) -> PlainFrame {
     PlainFrame::new(vec![

@@ -47,3 +47,29 @@ impl Open3 for Ran {
         analysis::open(&a.0, &a.1.public, &values)
     }
 }
+
+/// Runs `f` on the frame shared by party 0, as the three parties; all must agree. Their
+/// sealed ends are opened as the recipient would; an error is the parties' common refusal.
+pub fn in_mpc<S: Open3>(
+    plain: &tessera_stats::PlainFrame,
+    f: impl Fn(&mut tessera_mpc::Party, &tessera_stats::Frame) -> std::result::Result<S, StatsError>
+        + Sync,
+) -> std::result::Result<S::Out, String> {
+    let out = tessera_mpc::testing::run3(|p| {
+        let frame = tessera_stats::Frame::share(p, 0, plain).map_err(|e| match e {
+            StatsError::Mpc(m) => m,
+            e => panic!("{e}"),
+        })?;
+        Ok(f(p, &frame).map_err(|e| e.to_string()))
+    });
+    let [a, b, c] = out.map(|r| r.expect("no engine error"));
+    match (a, b, c) {
+        (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]).map_err(|e| e.to_string()),
+        (a, b, c) => {
+            let e = |r: &std::result::Result<S, String>| r.as_ref().err().cloned();
+            assert_eq!(e(&a), e(&b), "parties 0 and 1 disagree");
+            assert_eq!(e(&b), e(&c), "parties 1 and 2 disagree");
+            Err(e(&a).expect("an error"))
+        }
+    }
+}
