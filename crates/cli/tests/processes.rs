@@ -10,8 +10,17 @@ use std::hash::{BuildHasher, Hasher};
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+/// These tests time their parties (a refusal "at once", within a connect timeout): run one
+/// at a time, so that three processes of each do not compete with a dozen others for two
+/// cores and miss their deadlines.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 use serde_json::Value;
 
@@ -311,6 +320,7 @@ fn established_to(port: u16) -> Option<bool> {
 
 #[test]
 fn engine_benchmark_over_three_processes_reports_every_operation() {
+    let _serial = one_at_a_time();
     let e = run_engine(
         &["bench", "engine", "--size", "2000", "--reps", "1", "--json"],
         Duration::from_secs(30),
@@ -358,6 +368,7 @@ fn engine_benchmark_over_three_processes_reports_every_operation() {
 
 #[test]
 fn engine_benchmark_runs_only_the_chosen_operations() {
+    let _serial = one_at_a_time();
     let e = run_engine(
         &[
             "bench", "engine", "--size", "500", "--reps", "2", "--json", "--ops", "mul,exp",
@@ -378,6 +389,7 @@ fn engine_benchmark_runs_only_the_chosen_operations() {
 
 #[test]
 fn engine_benchmark_rejects_bad_options() {
+    let _serial = one_at_a_time();
     let limit = Duration::from_secs(7);
     let e = run(&["bench", "engine", "--ops", "nosuch"], limit);
     e.assert_failed();
@@ -414,6 +426,7 @@ fn engine_benchmark_rejects_bad_options() {
 
 #[test]
 fn killing_a_party_mid_protocol_ends_the_other_two() {
+    let _serial = one_at_a_time();
     let addrs = addr_list(&free_addrs());
     let session = random_session();
     // Minutes of work if nothing went wrong; a 10 s receive timeout as the last resort.
@@ -489,6 +502,7 @@ fn killing_a_party_mid_protocol_ends_the_other_two() {
 
 #[test]
 fn a_party_that_never_shows_up_is_named_after_the_connect_timeout() {
+    let _serial = one_at_a_time();
     let addrs = addr_list(&free_addrs());
     let session = random_session();
     let opts = [
@@ -533,6 +547,7 @@ fn a_party_that_never_shows_up_is_named_after_the_connect_timeout() {
 
 #[test]
 fn a_party_with_another_session_is_refused() {
+    let _serial = one_at_a_time();
     let free = free_addrs();
     let addrs = addr_list(&free);
     let session = random_session();
@@ -611,6 +626,7 @@ fn a_party_with_another_session_is_refused() {
 
 #[test]
 fn engine_benchmark_simulates_latency() {
+    let _serial = one_at_a_time();
     let latency = 0.02;
     let started = Instant::now();
     let e = run_engine(
@@ -662,6 +678,7 @@ fn engine_benchmark_simulates_latency() {
 
 #[test]
 fn engine_benchmark_rejects_bad_network_options() {
+    let _serial = one_at_a_time();
     let limit = Duration::from_secs(7);
     for (flag, value) in [
         ("--latency-ms", "nan"),
@@ -679,6 +696,7 @@ fn engine_benchmark_rejects_bad_network_options() {
 
 #[test]
 fn engine_benchmark_over_tls_checks_results_and_leaves_no_keys_behind() {
+    let _serial = one_at_a_time();
     let _only_tls_test = TLS_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let before: Vec<_> = tessera_bench_dirs();
     let e = run_engine(
@@ -743,6 +761,7 @@ fn tessera_bench_dirs() -> Vec<std::path::PathBuf> {
 
 #[test]
 fn link_benchmark_joins_over_three_processes() {
+    let _serial = one_at_a_time();
     let e = run_engine(
         &["bench", "link", "--rows", "2000", "--reps", "1", "--json"],
         Duration::from_secs(60),
@@ -758,6 +777,7 @@ fn link_benchmark_joins_over_three_processes() {
 
 #[test]
 fn link_benchmark_runs_over_tls() {
+    let _serial = one_at_a_time();
     let _only_tls_test = TLS_RUNS.lock().unwrap_or_else(|e| e.into_inner());
     let e = run_engine(
         &[
@@ -772,6 +792,7 @@ fn link_benchmark_runs_over_tls() {
 
 #[test]
 fn survival_benchmark_runs_both_analyses_over_three_processes() {
+    let _serial = one_at_a_time();
     let e = run_engine(
         &[
             "bench",
