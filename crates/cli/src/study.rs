@@ -100,8 +100,9 @@ pub enum StudyCommand {
     /// Reconstruct results from the three compute stations' shares files (as `tessera run
     /// --as NAME --out DIR` writes them): checked against each other, then opened here.
     Open {
-        /// The three `shares-NAME.json` files, in any order.
-        #[arg(num_args = 3, required = true)]
+        /// The three `shares-NAME.json` files, in any order (fewer cannot be opened: the
+        /// reconstruction says which compute slots are missing).
+        #[arg(num_args = 1.., required = true)]
         files: Vec<PathBuf>,
         /// What to print or write.
         #[arg(long, value_enum, default_value_t = Format::Table)]

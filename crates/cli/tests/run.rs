@@ -317,13 +317,29 @@ fn a_study_runs_across_three_stations_over_tls() {
     for (a, b) in coefs(&doc).iter().zip(coefs(&local)) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
-    // Two stations' shares are not enough.
-    let two = Command::new(EXE)
-        .args(["study", "open"])
-        .args(&files[..2])
-        .output()
-        .unwrap();
-    assert!(!two.status.success());
+    // Two stations' shares are not enough, and the same station twice is no third.
+    for pair in [
+        vec![&files[0], &files[1]],
+        vec![&files[0], &files[1], &files[1]],
+    ] {
+        let two = Command::new(EXE)
+            .args(["study", "open"])
+            .args(pair)
+            .output()
+            .unwrap();
+        assert!(!two.status.success());
+        let err = String::from_utf8_lossy(&two.stderr);
+        assert!(
+            err.contains("all three compute stations")
+                || err.contains("two parts for compute slot"),
+            "{err}"
+        );
+        assert!(
+            two.stdout.is_empty(),
+            "printed something: {}",
+            String::from_utf8_lossy(&two.stdout)
+        );
+    }
     // A station with another station's identity is refused before connecting.
     let wrong = Command::new(EXE)
         .arg("run")
