@@ -86,6 +86,10 @@ pub enum StudyCommand {
         /// station (results need the shares of all three; repeat the option).
         #[arg(long, value_name = "TOKEN")]
         token: Vec<String>,
+        /// `STATION=FINGERPRINT`: pin another compute station yourself instead of taking its
+        /// fingerprint from the station at `--at` (needed for a `--token STATION=…`).
+        #[arg(long, value_name = "STATION=FP")]
+        pin_station: Vec<String>,
         /// What to print or write.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -163,10 +167,19 @@ pub fn main(args: &StudyArgs) -> ExitCode {
             at,
             station,
             token,
+            pin_station,
             format,
             out,
             wait,
-        } => results(id, at, station, token, *format, out.as_deref(), *wait),
+        } => results(
+            id,
+            at,
+            station,
+            (token, pin_station),
+            *format,
+            out.as_deref(),
+            *wait,
+        ),
         StudyCommand::Open { files, format, out } => open_files(files, *format, out.as_deref()),
     };
     match result {
@@ -294,7 +307,7 @@ fn results(
     id: &str,
     at: &str,
     station: &StationAddr,
-    tokens: &[String],
+    (tokens, pins): (&[String], &[String]),
     format: Format,
     out: Option<&Path>,
     wait: u64,
@@ -315,6 +328,12 @@ fn results(
             }
             _ => creds.token = Some(t.clone()),
         }
+    }
+    for p in pins {
+        let (name, fp) = p
+            .split_once('=')
+            .ok_or_else(|| format!("--pin-station {p}: expected STATION=sha256:…"))?;
+        creds.pins.insert(name.to_string(), read_pin(fp)?);
     }
     let pin = read_pin(&station.pin)?;
     let deadline = Instant::now() + Duration::from_secs(wait);

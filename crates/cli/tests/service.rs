@@ -398,17 +398,24 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
         format!("{station}={}", String::from_utf8_lossy(&t.stdout).trim())
     };
     let (gp_token, institute_token) = (issue("gp"), issue("institute"));
-    let o = c.researcher(
-        &["results", ID],
-        &[
-            "--token",
-            &token,
-            "--token",
-            &gp_token,
-            "--token",
-            &institute_token,
-        ],
-    );
+    let tokens = [
+        "--token",
+        &token,
+        "--token",
+        &gp_token,
+        "--token",
+        &institute_token,
+    ];
+    // A token is a credential: it is not sent to a station the first station merely named
+    // (a lying first station could collect it); the recipient pins the others itself.
+    let o = c.researcher(&["results", ID], &tokens);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("--pin-station gp="), "{}", out(&o));
+    let pin_gp = format!("gp={}", c.pins[c.index("gp")]);
+    let pin_institute = format!("institute={}", c.pins[c.index("institute")]);
+    let mut args = tokens.to_vec();
+    args.extend(["--pin-station", &pin_gp, "--pin-station", &pin_institute]);
+    let o = c.researcher(&["results", ID], &args);
     assert!(o.status.success(), "{}", out(&o));
     let o = c.researcher(&["results", ID], &["--token", &"0".repeat(64)]);
     assert_eq!(o.status.code(), Some(2));

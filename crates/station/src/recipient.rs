@@ -25,8 +25,12 @@ pub struct Credentials<'a> {
     pub identity: Option<&'a Identity>,
     /// A token for the first station asked (issued by its steward).
     pub token: Option<String>,
-    /// Tokens for named stations.
+    /// Tokens for named stations. A token is a credential: it is sent only to a station the
+    /// recipient pinned itself ([`Credentials::pins`]), never on the first station's word.
     pub tokens: BTreeMap<String, String>,
+    /// Certificate fingerprints the recipient pins for named stations (overriding what the
+    /// first station says).
+    pub pins: BTreeMap<String, Fingerprint>,
 }
 
 impl Credentials<'_> {
@@ -98,10 +102,19 @@ pub fn fetch(
         let addr = o["address"]
             .as_str()
             .ok_or_else(|| format!("{name} gave no address for station {station}"))?;
-        let fp = o["fingerprint"]
-            .as_str()
-            .and_then(|f| parse_fingerprint(f.strip_prefix("sha256:").unwrap_or(f)).ok())
-            .ok_or_else(|| format!("{name} gave no fingerprint for station {station}"))?;
+        if creds.tokens.contains_key(&station) && !creds.pins.contains_key(&station) {
+            return Err(format!(
+                "a token for station {station} is sent only to a station you pinned: \
+                 add --pin-station {station}=sha256:… (its certificate's fingerprint)"
+            ));
+        }
+        let fp = match creds.pins.get(&station) {
+            Some(fp) => *fp,
+            None => o["fingerprint"]
+                .as_str()
+                .and_then(|f| parse_fingerprint(f.strip_prefix("sha256:").unwrap_or(f)).ok())
+                .ok_or_else(|| format!("{name} gave no fingerprint for station {station}"))?,
+        };
         let c = Client::new(addr, fp, creds.identity, timeout)
             .map_err(|e| format!("station {station}: {e}"))?;
         let a = get(&c, &path, &creds.headers(Some(&station)))
