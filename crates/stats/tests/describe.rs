@@ -249,11 +249,15 @@ fn check_description(
                 .iter()
                 .map(|v| v.as_u64().unwrap())
                 .collect();
-            for (g, w) in h.iter().zip(&want) {
-                match g {
-                    Some(g) => assert_eq!(g, w),
-                    None => assert!(*w < min_cell),
-                }
+            // numpy's bins below min_cell suppressed, and all of them when the rows in no
+            // shown bin number neither zero nor min_cell or more.
+            let shown: Vec<Option<u64>> =
+                want.iter().map(|&w| (w >= min_cell).then_some(w)).collect();
+            let rest = s.count.unwrap() - shown.iter().flatten().sum::<u64>();
+            if rest == 0 || rest >= min_cell {
+                assert_eq!(h, &shown, "{}", s.column);
+            } else {
+                assert!(h.iter().all(Option::is_none), "{}", s.column);
             }
         }
         if let (Some(lo), Some(hi)) = (s.min, s.max) {
@@ -1094,4 +1098,42 @@ fn missing_counts_obey_min_cell() {
     assert_eq!(twin.summaries[0].missing, None);
     assert_eq!(twin.summaries[1].missing, Some(6));
     assert!(d.to_string().contains("<5"), "{d}");
+}
+
+/// A histogram's count minus its shown bins would show a single suppressed bin, or the few
+/// rows beyond the edges: those must number zero or at least `min_cell`, or the whole
+/// histogram of the cell is suppressed (inside MPC: one bit per cell), as in the twin.
+#[test]
+fn a_histogram_hides_what_its_count_would_give_away() {
+    let frame = distinct_column(40); // 1, 2, …, 40
+    let policy = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let cases: [(&[f64], Option<Vec<Option<u64>>>); 5] = [
+        // Every row in a shown bin.
+        (&[0.0, 20.5, 40.0], Some(vec![Some(20), Some(20)])),
+        // Two rows beyond the last edge: the count would show them.
+        (&[0.0, 20.5, 38.5], None),
+        // One suppressed bin of 3 rows and nobody outside: count - 37 = 3.
+        (&[0.0, 37.5, 40.0], None),
+        // Seven rows outside the edges reach min_cell.
+        (&[0.0, 20.5, 33.5], Some(vec![Some(20), Some(13)])),
+        // Two suppressed bins, 3 + 3 rows: their sum reaches min_cell, neither is shown.
+        (&[0.0, 34.5, 37.5, 40.0], Some(vec![Some(34), None, None])),
+    ];
+    for (edges, want) in cases {
+        let spec = describe_spec(&["a.x"], None, &[], Some(edges));
+        let d = mpc(&frame, |p, fr| describe::describe(p, fr, &spec, &policy)).unwrap();
+        let twin = plain::describe(&frame, &spec, &policy).unwrap();
+        let got = d.summaries[0].histogram.clone().unwrap();
+        let want = want.unwrap_or(vec![None; edges.len() - 1]);
+        assert_eq!(got, want, "edges {edges:?}");
+        assert_eq!(
+            twin.summaries[0].histogram.as_ref(),
+            Some(&want),
+            "twin, edges {edges:?}"
+        );
+        assert_eq!(d.summaries[0].count, Some(40));
+    }
 }

@@ -4,6 +4,9 @@
 //!   line, column and field.
 //! - [`limits`]: caps on a study's size (analyses, grid times, quantiles, levels, model
 //!   terms, histogram edges), checked at validation and lowered by a station's policy.
+//! - [`overlap`]: rules across analyses, so that no two show counts of one column whose
+//!   difference is a suppressed cell (one histogram layout and one Kaplan–Meier grid per
+//!   column).
 //! - [`format`]: the validated study (parties, datasets, linkage, disclosure, recipients,
 //!   analyses).
 //! - [`data`]: reads a data party's CSV file as declared (types, missing values, ranges),
@@ -25,6 +28,7 @@ pub mod error;
 pub mod format;
 pub mod limits;
 pub mod locate;
+pub mod overlap;
 pub mod render;
 pub mod report;
 pub mod run;

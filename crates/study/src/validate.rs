@@ -23,6 +23,7 @@ use crate::error::{Result, StudyError};
 use crate::format::*;
 use crate::limits::{self, Limits};
 use crate::locate::{keys, Seg, Source};
+use crate::overlap;
 
 /// Reads and validates the study file at `path` (the datasets' existence is checked, their
 /// contents are read later by [`crate::data::load`]).
@@ -465,6 +466,9 @@ impl Checker<'_> {
                 &e.path,
                 format!("{}: {}, at most {} ({})", e.field, e.what, e.limit, e.rule),
             ));
+        }
+        if let Some(o) = overlap::overlaps(&study).into_iter().next() {
+            return Err(self.err(&o.path, o.message));
         }
         Ok(study)
     }

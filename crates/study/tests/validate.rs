@@ -684,3 +684,78 @@ fn quantiles_per_column_across_the_study() {
     );
     check(&format!("{BASE}{same}")).unwrap();
 }
+
+/// Issue 13: histograms with edges 40.575 and 40.585 in two analyses gave counts 40 and 41
+/// (one patient between them). A column's histograms must have one layout across the study.
+#[test]
+fn histograms_of_one_column_share_edges_and_group() {
+    let d = |name: &str, edges: &str, group: &str| {
+        format!(
+            "[[analysis]]\nname = \"{name}\"\nkind = \"describe\"\ncolumns = [\"a.x\"]\n{group}histogram = {edges}\n"
+        )
+    };
+    let one = d("h1", "[0, 4.575, 10]", "");
+    check(&format!("{BASE}{one}")).unwrap();
+    // The same layout again shows nothing new.
+    check(&format!("{BASE}{one}{}", d("h2", "[0, 4.575, 10]", ""))).unwrap();
+    for (later, what) in [
+        (d("h2", "[0, 4.585, 10]", ""), "with other edges"),
+        (
+            d("h2", "[0, 4.575, 10]", "group = \"a.g\"\n"),
+            "with no group (here group `a.g`)",
+        ),
+    ] {
+        let text = format!("{BASE}{one}{later}");
+        let msg = check(&text).unwrap_err().to_string();
+        let at = text.rfind("histogram").unwrap();
+        let line = text[..at].matches('\n').count() + 1;
+        assert!(msg.starts_with(&format!("study.toml:{line}:")), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "analysis \"h2\" field histogram: column `a.x` also has a histogram in analysis \"h1\" {what}"
+            )) && msg.ends_with("(same_histogram)"),
+            "{msg}"
+        );
+    }
+    // Another column may have other edges.
+    let other = "[[analysis]]\nname = \"h3\"\nkind = \"describe\"\ncolumns = [\"a.t\"]\nhistogram = [0, 1, 2]\n";
+    check(&format!("{BASE}{one}{other}")).unwrap();
+}
+
+/// Issue 13: a Kaplan–Meier grid per analysis, each times = [i], would walk the event times
+/// past the events-since-the-last-shown-time rule; one grid per time column.
+#[test]
+fn kaplan_meier_grids_of_one_time_column_are_the_same() {
+    let km = |name: &str, times: &str, group: &str| {
+        format!(
+            "[[analysis]]\nname = \"{name}\"\nkind = \"kaplan_meier\"\ntime = \"a.t\"\nevent = \"a.e\"\n{group}times = {times}\n"
+        )
+    };
+    // BASE's "km" has no grid; it is replaced here by grids.
+    let base = BASE.replace(
+        "group = \"a.g\"\n[[analysis]]\nname = \"cox\"",
+        "group = \"a.g\"\ntimes = [1, 2]\n[[analysis]]\nname = \"cox\"",
+    );
+    assert_ne!(base, BASE);
+    check(&format!(
+        "{base}{}",
+        km("k2", "[1, 2]", "group = \"a.g\"\n")
+    ))
+    .unwrap();
+    for (later, what) in [
+        (km("k2", "[1, 3]", "group = \"a.g\"\n"), "with other times"),
+        (km("k2", "[1, 2]", ""), "with group `a.g` (here no group)"),
+    ] {
+        let text = format!("{base}{later}");
+        let msg = check(&text).unwrap_err().to_string();
+        let at = text.rfind("times").unwrap();
+        let line = text[..at].matches('\n').count() + 1;
+        assert!(msg.starts_with(&format!("study.toml:{line}:")), "{msg}");
+        assert!(
+            msg.contains(&format!(
+                "analysis \"k2\" field times: time column `a.t` also has a Kaplan–Meier grid in analysis \"km\" {what}"
+            )) && msg.ends_with("(same_km_grid)"),
+            "{msg}"
+        );
+    }
+}

@@ -41,7 +41,12 @@
 //!    one batched comparison of `n·(edges)` elements in Z_2^64 (8 rounds, 31 bytes each);
 //!    bin indicators are differences of those (numpy's bins: half-open, the last closed);
 //!    counts per (level, bin) are one integer matrix product (same local kernel); `min_cell`
-//!    again, pattern opened, shown bin counts sealed.
+//!    again, pattern opened; then per cell whether its rows in no shown bin (its opened
+//!    count minus its shown bins) number zero or at least `min_cell` (one comparison of
+//!    two thresholds, one bit opened per cell): otherwise the whole histogram of the cell
+//!    is suppressed, since the count minus the bins would show a single suppressed bin or
+//!    the few rows beyond the edges. Shown bin counts sealed. Histograms of one column in
+//!    several analyses must share edges and group (`tessera_study::overlap`).
 //! 7. Everything sealed above goes to the recipients as one vector ([`crate::sealed`]),
 //!    decoded by [`DescribePublic`]'s tail.
 //!
@@ -55,7 +60,8 @@
 //!
 //! # Leakage
 //!
-//! To the compute parties: the `min_level_rows` pass bit, the suppression patterns and the
+//! To the compute parties: the `min_level_rows` pass bit, the suppression patterns (with
+//! each histogram's remainder bit) and the
 //! counts of the shown cells (the number of present values per column and level: the
 //! divisors of the means and variances and the positions of the order statistics). To the
 //! recipients: also the missing counts, means, variances, quantiles, extremes and histogram
@@ -532,7 +538,8 @@ pub fn describe(
             sealed.push(AShare::concat(&picks.iter().collect::<Vec<_>>()));
         }
         if let Some(edges) = &spec.histogram {
-            let (shown_bins, counts) = histogram(p, x, &w, edges, min_cell)?;
+            let n_cell: Vec<u64> = lv.iter().map(|&l| count[j * nl + l].unwrap_or(0)).collect();
+            let (shown_bins, counts) = histogram(p, x, &w, &n_cell, edges, min_cell)?;
             histogram_shown[j] = shown_bins;
             sealed.push(counts);
         }
@@ -578,10 +585,17 @@ fn sort_by_slot(p: &mut Party, x: &AShare<u128>, w: &[AShare<u128>]) -> Result<A
 /// Histogram counts of `x` per indicator in `w` on the public `edges` (numpy's bins), with
 /// bins below `min_cell` suppressed: whether each (indicator, bin) is shown (opened, the
 /// suppression pattern) and the shown counts (still shared).
+///
+/// The bins of one indicator are checked together with its count `n_cell` (shown beside
+/// the histogram): the rows in no shown bin (suppressed bins and values outside the edges),
+/// `n_cell - Σ shown`, must number zero or at least `min_cell`, or that indicator's whole
+/// histogram is suppressed. Otherwise the count minus the shown bins would show a single
+/// suppressed bin, or the two patients beyond the last edge.
 fn histogram(
     p: &mut Party,
     x: &AShare<u128>,
     w: &[AShare<u128>],
+    n_cell: &[u64],
     edges: &[f64],
     min_cell: u64,
 ) -> Result<(Vec<bool>, AShare<u128>)> {
@@ -620,7 +634,36 @@ fn histogram(
     let counts = additive_to_replicated(p, &z)?;
     let ok = at_least(p, &counts, min_cell)?;
     // Opened: which histogram bins are shown (suppression pattern, part of the result).
-    let shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+    let mut shown: Vec<bool> = p.reveal(&ok)?.iter().map(|&b| b == 1).collect();
+    // The rows of each indicator in no shown bin: its public count minus its shown bins.
+    let rest: Vec<AShare<u128>> = (0..w.len())
+        .map(|t| {
+            let mut r = p.public(&[u128::from(n_cell[t])]);
+            for b in (0..bins).filter(|&b| shown[t * bins + b]) {
+                r = r.sub(&counts.slice(t * bins + b..t * bins + b + 1));
+            }
+            r
+        })
+        .collect();
+    let rest = AShare::concat(&rest.iter().collect::<Vec<_>>());
+    // In one comparison: rest < min_cell, then rest < 1. ok = 1 - [rest < min_cell] +
+    // [rest < 1] is 1 exactly when rest is zero or reaches min_cell.
+    let m = w.len();
+    let mut limits = vec![u128::from(min_cell); m];
+    limits.extend(vec![1u128; m]);
+    let limits = p.public(&limits);
+    let below = p.lt_arith(&AShare::concat(&[&rest, &rest]), &limits)?;
+    let ok_rest = p
+        .public(&vec![1u128; m])
+        .sub(&below.slice(0..m))
+        .add(&below.slice(m..2 * m));
+    // LEAKAGE: per indicator, whether the rows in no shown bin number zero or at least
+    // min_cell (one bit; a whole histogram suppressed is part of the result).
+    for (t, &b) in p.reveal(&ok_rest)?.iter().enumerate() {
+        if b != 1 {
+            shown[t * bins..(t + 1) * bins].fill(false);
+        }
+    }
     let idx: Vec<usize> = (0..shown.len()).filter(|&i| shown[i]).collect();
     let counts = gather(&counts, &idx);
     Ok((shown, counts))

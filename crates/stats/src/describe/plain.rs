@@ -44,6 +44,19 @@ pub fn histogram_counts(v: &[f64], edges: &[f64]) -> Vec<u64> {
     c
 }
 
+/// The histogram as shown: bins below `min_cell` suppressed, and the whole histogram when
+/// the rows of the cell (`count`) in no shown bin number neither zero nor `min_cell` or more
+/// (the rule of [`super::describe()`]).
+pub fn shown_bins(bins: &[u64], count: u64, min_cell: u64) -> Vec<Option<u64>> {
+    let shown: Vec<Option<u64>> = bins.iter().map(|&c| (c >= min_cell).then_some(c)).collect();
+    let rest = count - shown.iter().flatten().sum::<u64>();
+    if rest == 0 || rest >= min_cell {
+        shown
+    } else {
+        vec![None; bins.len()]
+    }
+}
+
 /// Mean and sample variance (`ddof = 1`, two passes).
 pub fn mean_var(v: &[f64]) -> (Option<f64>, Option<f64>) {
     if v.is_empty() {
@@ -96,12 +109,11 @@ pub fn describe(
             }
             v.sort_by(f64::total_cmp);
             let (mean, var) = mean_var(&v);
-            let histogram = spec.histogram.as_ref().filter(|_| count >= 1).map(|e| {
-                histogram_counts(&v, e)
-                    .into_iter()
-                    .map(|c| (c >= min_cell).then_some(c))
-                    .collect()
-            });
+            let histogram = spec
+                .histogram
+                .as_ref()
+                .filter(|_| count >= 1)
+                .map(|e| shown_bins(&histogram_counts(&v, e), count, min_cell));
             let ext = spec.extremes && count >= 1;
             summaries.push(Summary {
                 column: name.clone(),

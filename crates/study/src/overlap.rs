@@ -1,0 +1,131 @@
+//! Rules across the analyses of one study: two analyses must not show counts of the same
+//! column whose difference is a cell the disclosure rules would suppress.
+//!
+//! Each analysis applies `min_cell` to its own cells, but a researcher controls every
+//! analysis of a study. Two histograms of one column with edges 40.575 and 40.585 in two
+//! analyses showed counts 40 and 41: one patient lies between the edges (issue 13). The
+//! same holds for Kaplan–Meier grids: the at-risk and event counts at times 1 and 2 of two
+//! analyses on one time column differ by the rows between them, however sparse. So, checked
+//! at validation on public quantities only (nothing here depends on data):
+//!
+//! - `same_histogram`: every histogram of a column in a study has the same edges and the
+//!   same group (or none). Within one histogram the bins are checked together, inside MPC
+//!   (`tessera_stats::describe`: the rows outside the shown bins must number zero or at
+//!   least `min_cell`).
+//! - `same_km_grid`: every Kaplan–Meier analysis on a time column has the same grid and
+//!   the same group (or none), so that the events-since-the-last-shown-time rule
+//!   (`min_events`) sees one grid per column; the curve at every event time
+//!   (`at_event_times`) is governed by `allow_event_times` instead.
+//!
+//! What stays visible (docs/study.md, "Disclosure rules"): a column's counts in other
+//! kinds of analysis (describe counts by one group beside a correlation's pair counts, a
+//! regression's complete cases) are not merged; the stewards see every analysis before they
+//! approve.
+
+use std::collections::BTreeMap;
+
+use tessera_stats::AnalysisSpec;
+
+use crate::format::Study;
+use crate::locate::Seg;
+
+/// Two analyses that would show counts of one column whose difference is a suppressed cell.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    /// The rule (`same_histogram`, `same_km_grid`).
+    pub rule: &'static str,
+    /// Where in the study file: the later analysis' field.
+    pub path: Vec<Seg>,
+    /// What is wrong and what to do, naming both analyses and the column.
+    pub message: String,
+}
+
+/// The layout one analysis shows a column's counts on: the edges or grid (as bits, so that
+/// equal means the same numbers) and the group.
+type Layout = (Vec<u64>, Option<String>);
+
+fn layout(points: &[f64], group: &Option<String>) -> Layout {
+    (
+        points.iter().map(|v| (v + 0.0).to_bits()).collect(),
+        group.clone(),
+    )
+}
+
+/// Every pair of analyses of `study` that breaks a rule of this module, in file order (one
+/// per later analysis and column).
+pub fn overlaps(study: &Study) -> Vec<Overlap> {
+    let mut out = Vec::new();
+    // Column → (the first analysis' name, its layout).
+    let mut histograms: BTreeMap<&str, (&str, Layout)> = BTreeMap::new();
+    let mut grids: BTreeMap<&str, (&str, Layout)> = BTreeMap::new();
+    for (i, a) in study.analyses.iter().enumerate() {
+        let at = |f: &str| {
+            vec![
+                Seg::Key("analysis".into()),
+                Seg::Index(i),
+                Seg::Key(f.into()),
+            ]
+        };
+        match &a.spec {
+            AnalysisSpec::Describe(s) => {
+                let Some(edges) = &s.histogram else { continue };
+                let mine = layout(edges, &s.group);
+                for c in &s.columns {
+                    let (first, theirs) = histograms.entry(c).or_insert((&a.name, mine.clone()));
+                    if *theirs != mine {
+                        out.push(Overlap {
+                            rule: "same_histogram",
+                            path: at("histogram"),
+                            message: format!(
+                                "analysis \"{}\" field histogram: column `{c}` also has a \
+                                 histogram in analysis \"{first}\" with {}; two counts of one \
+                                 column on different bins would show their difference, which \
+                                 may be below min_cell. Use the same edges and group in every \
+                                 histogram of a column (same_histogram)",
+                                a.name,
+                                differs(theirs, &mine, "edges")
+                            ),
+                        });
+                    }
+                }
+            }
+            AnalysisSpec::KaplanMeier(s) if !s.times.is_empty() => {
+                let mine = layout(&s.times, &s.group);
+                let (first, theirs) = grids
+                    .entry(s.time.as_str())
+                    .or_insert((&a.name, mine.clone()));
+                if *theirs != mine {
+                    out.push(Overlap {
+                        rule: "same_km_grid",
+                        path: at("times"),
+                        message: format!(
+                            "analysis \"{}\" field times: time column `{}` also has a \
+                             Kaplan–Meier grid in analysis \"{first}\" with {}; counts at \
+                             risk and events on two grids would show the rows between their \
+                             times, however few. Use the same times and group in every \
+                             Kaplan–Meier analysis of a time column (same_km_grid)",
+                            a.name,
+                            s.time,
+                            differs(theirs, &mine, "times")
+                        ),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// How the earlier layout differs from the later one, in words.
+fn differs(theirs: &Layout, mine: &Layout, points: &str) -> String {
+    let group = |g: &Option<String>| match g {
+        Some(g) => format!("group `{g}`"),
+        None => "no group".to_string(),
+    };
+    if theirs.0 != mine.0 {
+        format!("other {points}")
+    } else {
+        format!("{} (here {})", group(&theirs.1), group(&mine.1))
+    }
+}
