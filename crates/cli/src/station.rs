@@ -328,8 +328,22 @@ fn receive(config: &Config, file: &str, study: &Path, from: &str) -> Result<u8, 
                 got.record.id
             );
             print_indented(why);
+            print_cost(config, &got.record);
             Ok(0)
         }
+    }
+}
+
+/// The study's estimated cost (`tessera_study::estimate`), for a study still to be decided
+/// or run; nothing for one that cannot be parsed here (its reason says why).
+fn print_cost(config: &Config, r: &StudyRecord) {
+    if r.state == StudyState::Refused {
+        return;
+    }
+    if let Ok(study) =
+        tessera_study::validate::parse_at_station("study.toml", &r.text, &config.name)
+    {
+        print_indented(&tessera_study::estimate::render(&study));
     }
 }
 
@@ -358,6 +372,7 @@ fn pending(config: &Config, file: &str) -> Result<u8, Fail> {
         if let Some(why) = &r.reason {
             print_indented(why);
         }
+        print_cost(config, r);
     }
     Ok(0)
 }
@@ -380,6 +395,7 @@ fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
             }
             .ok_or_else(|| fail(StationError::UnknownStudy(id.to_string()), file))?;
             print_record(&rec);
+            print_cost(config, &rec);
             let run = match &approvals {
                 Some(a) => a.run(id).map_err(|e| fail(e, file))?,
                 None => None,

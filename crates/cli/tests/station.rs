@@ -252,6 +252,51 @@ fn a_study_no_rule_covers_waits_for_a_person_who_approves_it() {
     assert!(approved.contains("Dr Steward"), "{out}");
 }
 
+/// Issue 13: before approving, the steward sees what the study will cost the compute
+/// stations (seconds, bytes, rounds, memory) at a few linked-table sizes; a 400-time grid by
+/// a 4-level group shows as the largest part and its memory in GB.
+#[test]
+fn the_steward_sees_the_cost_before_approving() {
+    let dir = station("cost");
+    let times: Vec<String> = (1..=400).map(|i| i.to_string()).collect();
+    let big = study(
+        &dir,
+        "grid-2026",
+        "",
+        &format!("times = [{}]\n{COX}", times.join(", ")),
+    );
+    let (out, _) = expect(&dir, &["station", "receive", &big], 0);
+    assert!(out.contains("waiting for a person"), "{out}");
+    for args in [
+        &["station", "pending"][..],
+        &["station", "status", "grid-2026"],
+    ] {
+        let (out, _) = expect(&dir, args, 0);
+        assert!(
+            out.contains("estimated cost per compute station") && out.contains("peak memory"),
+            "{out}"
+        );
+        let at = |rows: &str| {
+            out.lines()
+                .find(|l| l.trim_start().starts_with(rows))
+                .unwrap_or_else(|| panic!("no line for {rows}: {out}"))
+                .to_string()
+        };
+        assert!(at("10,000").contains(" s "), "{out}");
+        // 1,600 cells of 600 bytes per row at 100,000 rows: about 96 GB.
+        assert!(at("100,000").trim_end().ends_with("GB"), "{out}");
+        assert!(out.contains("the largest part is analysis \"km\""), "{out}");
+    }
+    // The same study without the grid costs less: the figures follow the text.
+    let small = study(&dir, "small-2026", "", COX);
+    let (out, _) = expect(&dir, &["station", "receive", &small], 0);
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("100,000"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(line.trim_end().ends_with("MB"), "{out}");
+}
+
 #[test]
 fn a_person_refuses_with_a_reason() {
     let dir = station("refuse");

@@ -611,6 +611,17 @@ async fn get_study(
             }
             body["stations"] = json!(views);
             body["progress"] = json!(api.progress(&id));
+            // What the study will cost the compute stations at a few linked-table sizes,
+            // from its text alone (for the steward deciding; public like the text).
+            if let Ok(study) =
+                tessera_study::validate::parse_at_station(SUBMITTED_NAME, &r.text, &api.config.name)
+            {
+                let cost: Vec<_> = tessera_study::estimate::SIZES
+                    .iter()
+                    .map(|&n| tessera_study::estimate::estimate(&study, n))
+                    .collect();
+                body["cost"] = json!(cost);
+            }
             Json(body).into_response()
         }
         Ok((None, _)) => failure(StationError::UnknownStudy(id)),

@@ -11,6 +11,8 @@
 //! - [`describe`]: descriptive statistics, contingency tables, correlation.
 //! - [`sealed`]: how an analysis ends: its result still shared ([`Sealed`]), and the
 //!   recipient's plaintext tail ([`Tail`]).
+//! - [`cost`]: what an analysis will cost the compute stations (bytes, rounds, memory,
+//!   seconds), estimated from its public parameters for the steward before approval.
 //! - [`analysis`]: the study's analyses ([`AnalysisSpec`]), [`analysis::run`] (every compute
 //!   party) and [`analysis::open`] (the recipient).
 //!
@@ -27,6 +29,7 @@
 //! p-values, intervals, ratios) itself: compute parties never see results.
 
 pub mod analysis;
+pub mod cost;
 pub mod describe;
 pub mod disclosure;
 pub mod dist;

@@ -7,6 +7,8 @@
 //! - [`overlap`]: rules across analyses, so that no two show counts of one column whose
 //!   difference is a suppressed cell (one histogram layout and one Kaplan–Meier grid per
 //!   column).
+//! - [`estimate`]: what a study will cost the compute stations (seconds, bytes, rounds,
+//!   memory) at a few sizes, shown to the steward before approval.
 //! - [`format`]: the validated study (parties, datasets, linkage, disclosure, recipients,
 //!   analyses).
 //! - [`data`]: reads a data party's CSV file as declared (types, missing values, ranges),
@@ -25,6 +27,7 @@ pub mod data;
 pub mod deliver;
 pub mod distributed;
 pub mod error;
+pub mod estimate;
 pub mod format;
 pub mod limits;
 pub mod locate;

@@ -1,0 +1,169 @@
+//! What an analysis will cost the compute stations, estimated from its public parameters
+//! before anything runs: bytes sent by the busiest station, communication rounds, peak
+//! memory per compute station and seconds of computation.
+//!
+//! A steward approves a study's cost as much as its disclosure: an 8,000-time Kaplan–Meier
+//! grid on 1,700 rows once took 127 s and 20 GB at every compute station (issue 13). The
+//! estimate is shown before approval (`tessera station status ID`, the steward's API).
+//!
+//! Each analysis' cost is linear in the rows, with a per-row cost that depends on its
+//! parameters (covariates, grid cells, histogram edges, quantiles). The per-row figures
+//! come from the protocols' structure (what is sorted, compared, multiplied per row; the
+//! per-element costs of `tessera_mpc::cost`) and were calibrated on this project's
+//! reference machine (2 cores) by running every analysis at 4,000 and 16,000 synthetic rows
+//! (2026-12-02); `tests/cost.rs` measures bytes and rounds again at other sizes and holds
+//! the estimate within a factor of two. Seconds are the computation on such a machine;
+//! a network adds [`Cost::seconds_on`]'s latency and bandwidth terms.
+
+use serde::Serialize;
+
+use crate::analysis::AnalysisSpec;
+
+/// The estimated cost of one analysis, or of a whole study (the sum; memory the largest).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Cost {
+    /// Bytes sent by the busiest compute station.
+    pub bytes: f64,
+    /// Communication rounds (sequential message layers).
+    pub rounds: f64,
+    /// Peak memory of one compute station, in bytes.
+    pub memory: f64,
+    /// Seconds of computation on the reference machine, over loopback.
+    pub compute_seconds: f64,
+}
+
+impl Cost {
+    /// Two costs one after the other: bytes, rounds and seconds add, memory is the larger.
+    pub fn then(self, other: Cost) -> Cost {
+        Cost {
+            bytes: self.bytes + other.bytes,
+            rounds: self.rounds + other.rounds,
+            memory: self.memory.max(other.memory),
+            compute_seconds: self.compute_seconds + other.compute_seconds,
+        }
+    }
+
+    /// Seconds on a network with round-trip time `rtt` (seconds) and `bandwidth` (bytes
+    /// per second): the computation, one round trip per round, the busiest station's bytes.
+    pub fn seconds_on(&self, rtt: f64, bandwidth: f64) -> f64 {
+        self.compute_seconds + self.rounds * rtt + self.bytes / bandwidth
+    }
+}
+
+/// Bytes per second the reference machine moves between its three in-process parties when
+/// an analysis is dominated by communication (comparisons, multiplications).
+const LOOPBACK: f64 = 150e6;
+
+/// A cost linear in `rows`: `per_row` bytes and `mem_row` memory bytes per row, fixed
+/// `rounds`, and `work` extra seconds of local computation.
+fn linear(rows: f64, per_row: f64, fixed: f64, rounds: f64, mem_row: f64, work: f64) -> Cost {
+    let bytes = fixed + rows * per_row;
+    Cost {
+        bytes,
+        rounds,
+        memory: 16e6 + rows * mem_row,
+        compute_seconds: bytes / LOOPBACK + work,
+    }
+}
+
+/// The estimated cost of `spec` on `rows` linked rows; `levels` gives the number of levels
+/// of a categorical column (`party.column`; 1 when unknown). Public parameters only.
+pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize) -> Cost {
+    let n = rows as f64;
+    // Model terms: a categorical covariate adds one per level but the first.
+    let terms = |cols: &[String]| -> f64 {
+        cols.iter()
+            .map(|c| levels(c).saturating_sub(1).max(1) as f64)
+            .sum()
+    };
+    match spec {
+        AnalysisSpec::KaplanMeier(s) => {
+            // Sort by time and the scans (as log-rank), the group's indicators, then per
+            // (grid time, curve) cell the at-risk and event counts of every row, compared
+            // in one batch: bytes, memory and local work grow with rows × cells.
+            let curves = s.group.as_deref().map_or(1, levels).max(1) as f64;
+            let cells = s.times.len() as f64 * curves;
+            let group = if s.group.is_some() { 1400.0 } else { 0.0 };
+            let at_events = if s.at_event_times { 2500.0 } else { 0.0 };
+            linear(
+                n,
+                2800.0 + group + at_events + 48.0 * cells,
+                0.0,
+                350.0 + 10.0 * s.times.len() as f64 + if s.at_event_times { 300.0 } else { 0.0 },
+                3000.0 + 600.0 * cells,
+                1.5e-6 * n * cells,
+            )
+        }
+        AnalysisSpec::Logrank(s) => {
+            let k = levels(&s.group).max(2) as f64;
+            linear(n, 2300.0 + 150.0 * k, 0.0, 380.0, 1500.0 + 100.0 * k, 0.0)
+        }
+        AnalysisSpec::Cox(s) => {
+            // Sort by time, then per Newton step (about five) the risk-set scans and the
+            // exponentials of the linear predictor, per covariate.
+            let p = terms(&s.covariates);
+            linear(
+                n,
+                9500.0 + 1300.0 * p,
+                0.0,
+                1250.0 + 10.0 * p,
+                2500.0 + 800.0 * p,
+                0.0,
+            )
+        }
+        AnalysisSpec::Ols(s) => {
+            // The cross products are local; only the p × p moments are shared and solved.
+            let p = terms(&s.covariates) + 1.0;
+            linear(
+                n,
+                40.0 + 15.0 * p,
+                250e3,
+                440.0,
+                500.0 + 180.0 * p,
+                1e-7 * n * p * p,
+            )
+        }
+        AnalysisSpec::Logistic(s) => {
+            // Per Newton step a sigmoid per row and the weighted moments.
+            let p = terms(&s.covariates) + 1.0;
+            linear(n, 4000.0 + 200.0 * p, 0.0, 1070.0, 1500.0 + 250.0 * p, 0.0)
+        }
+        AnalysisSpec::Describe(s) => {
+            let j = s.columns.len() as f64;
+            let order = !s.quantiles.is_empty() || s.extremes;
+            let edges = s.histogram.as_ref().map_or(0, Vec::len) as f64;
+            let lv = s.group.as_deref().map_or(1, levels).max(1) as f64;
+            // Per column: counts and sums (local), an oblivious sort for quantiles, one
+            // comparison per (row, edge) for a histogram.
+            let per_col = 20.0 + if order { 850.0 } else { 0.0 } + (47.0 + 10.0 * lv) * edges;
+            let rounds = 40.0
+                + j * (if order { 160.0 } else { 0.0 })
+                + if edges > 0.0 { 35.0 * j } else { 0.0 };
+            let mut c = linear(
+                n,
+                j * per_col,
+                0.0,
+                rounds,
+                600.0 + 130.0 * edges * lv.min(4.0),
+                0.0,
+            );
+            c.compute_seconds += 1e-7 * n * j * edges * lv;
+            c
+        }
+        AnalysisSpec::Crosstab(s) => {
+            let cells = (levels(&s.rows).max(1) * levels(&s.columns).max(1)) as f64;
+            linear(n, 0.0, 20e3 + 50.0 * cells, 70.0, 64.0, 1e-8 * n * cells)
+        }
+        AnalysisSpec::Correlation(s) => {
+            let p = s.columns.len() as f64;
+            linear(n, 16.0 * p, 50e3, 80.0, 400.0 + 140.0 * p, 1e-7 * n * p * p)
+        }
+    }
+}
+
+/// The secret sharing and linkage of the data stations' tables, with each holding about
+/// `rows` rows (`tessera bench link`: 2.4 kB per row for the busiest station, 0.9 s per
+/// 100,000 rows, about 480 rounds).
+pub fn linkage(rows: usize) -> Cost {
+    linear(rows as f64, 2400.0, 0.0, 480.0, 3000.0, 0.0)
+}

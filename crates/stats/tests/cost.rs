@@ -1,0 +1,141 @@
+//! The cost estimate a steward sees before approving (`tessera_stats::cost`) against what
+//! the analyses measurably send: bytes of the busiest party and rounds, for every kind of
+//! analysis and the parameters that drive its cost, at sizes other than those the model
+//! was calibrated on. An estimate off by more than a factor of two fails.
+
+use tessera_mpc::testing::run3_with_timeout;
+use tessera_mpc::MpcError;
+use tessera_stats::analysis::{self, *};
+use tessera_stats::cost::{estimate, Cost};
+use tessera_stats::survival::synthetic;
+use tessera_stats::{Disclosure, Frame};
+
+/// Bytes sent by the busiest party and rounds of `spec` on `n` synthetic rows (`p`
+/// covariates `gp.x1…`), three parties in this process.
+fn measure(n: usize, p: usize, spec: &AnalysisSpec) -> (f64, f64) {
+    let frame = synthetic::survival(n, p, 11);
+    let policy = Disclosure {
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let out = run3_with_timeout(std::time::Duration::from_secs(300), |pt| {
+        let fr = Frame::share(pt, 0, &frame).map_err(|e| MpcError::Invalid(e.to_string()))?;
+        let before = pt.stats();
+        analysis::run(pt, &fr, spec, &policy).map_err(|e| MpcError::Invalid(e.to_string()))?;
+        let s = pt.stats().since(&before);
+        Ok((s.bytes_sent, s.rounds))
+    });
+    let v: Vec<(u64, u64)> = out.into_iter().map(|r| r.expect("ran")).collect();
+    (
+        v.iter().map(|x| x.0).max().unwrap() as f64,
+        v.iter().map(|x| x.1).max().unwrap() as f64,
+    )
+}
+
+fn xs(p: usize) -> Vec<String> {
+    (1..=p).map(|j| format!("gp.x{j}")).collect()
+}
+
+/// The synthetic frame's group has two levels; its covariates are numeric or binary.
+fn levels(c: &str) -> usize {
+    if c == "registry.group" {
+        2
+    } else {
+        1
+    }
+}
+
+fn specs() -> Vec<(usize, AnalysisSpec)> {
+    let km = |g: usize, group: bool| {
+        AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            group: group.then(|| "registry.group".into()),
+            times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
+            at_event_times: false,
+            conf_level: 0.95,
+        })
+    };
+    let parse = |json: String| -> AnalysisSpec { serde_json::from_str(&json).unwrap() };
+    let cov = |p: usize| serde_json::to_string(&xs(p)).unwrap();
+    let mut out = vec![
+        (1, km(5, false)),
+        (1, km(25, true)),
+        (
+            1,
+            AnalysisSpec::Logrank(LogrankSpec {
+                time: "registry.time".into(),
+                event: "registry.event".into(),
+                group: "registry.group".into(),
+                observed_expected: false,
+            }),
+        ),
+    ];
+    for p in [3, 6] {
+        out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{}}}"#, cov(p)))));
+        out.push((
+            p,
+            parse(format!(
+                r#"{{"kind":"ols","outcome":"registry.time","covariates":{}}}"#,
+                cov(p)
+            )),
+        ));
+        out.push((
+            p,
+            parse(format!(
+                r#"{{"kind":"logistic","outcome":"registry.event","covariates":{}}}"#,
+                cov(p)
+            )),
+        ));
+        out.push((
+            p,
+            AnalysisSpec::Correlation(CorrelationSpec { columns: xs(p) }),
+        ));
+    }
+    for (j, q, h, group) in [(2, 3, 0, false), (1, 0, 21, false), (1, 2, 11, true)] {
+        out.push((
+            j,
+            AnalysisSpec::Describe(DescribeSpec {
+                columns: xs(j),
+                group: group.then(|| "registry.group".into()),
+                quantiles: (1..=q).map(|i| i as f64 / (q + 1) as f64).collect(),
+                histogram: (h > 0).then(|| {
+                    (0..h)
+                        .map(|i| -3.0 + 6.0 * i as f64 / (h - 1) as f64)
+                        .collect()
+                }),
+                extremes: false,
+            }),
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_estimate_is_within_a_factor_of_two_of_what_is_sent() {
+    for n in [2500, 8000] {
+        for (p, spec) in specs() {
+            let (bytes, rounds) = measure(n, p, &spec);
+            let est: Cost = estimate(&spec, n, &levels);
+            println!(
+                "{:12} n={n:5} bytes {:>11.0} estimated {:>11.0} ({:.2}x), rounds {rounds:>5} estimated {:>5.0}",
+                spec.kind(),
+                bytes,
+                est.bytes,
+                est.bytes / bytes,
+                est.rounds
+            );
+            let within = |e: f64, m: f64| e <= 2.0 * m && m <= 2.0 * e;
+            assert!(
+                within(est.bytes, bytes),
+                "{spec:?} at {n} rows: bytes {bytes} vs estimated {}",
+                est.bytes
+            );
+            assert!(
+                within(est.rounds, rounds),
+                "{spec:?} at {n} rows: rounds {rounds} vs estimated {}",
+                est.rounds
+            );
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! What a whole study will cost the compute stations, for the steward who approves it:
+//! the sharing and linkage of the tables, then every analysis ([`tessera_stats::cost`]),
+//! at a few sizes of the linked table. Public quantities only: the study's text and the
+//! number of rows, which the steward chooses (nothing is read from the data).
+
+use serde::Serialize;
+use tessera_stats::cost::{self, Cost};
+
+use crate::format::{ColumnType, Study};
+
+/// Linked-table sizes the steward is shown.
+pub const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
+
+/// A network between sites: round-trip time in seconds and bytes per second.
+pub const WAN: (f64, f64) = (0.020, 100e6 / 8.0);
+
+/// The estimated cost of a study at one size of the linked table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StudyCost {
+    /// Linked rows assumed (each data station holding about as many).
+    pub rows: usize,
+    /// Sharing and linkage, then each analysis by name.
+    pub parts: Vec<(String, Cost)>,
+    /// Everything, one after the other (memory: the largest part).
+    pub total: Cost,
+    /// Seconds across sites ([`WAN`]: 20 ms round trip, 100 Mbit/s).
+    pub wan_seconds: f64,
+}
+
+/// The levels of the categorical column `r` (`party.column`) as the study declares them.
+fn levels(study: &Study, r: &str) -> usize {
+    let Some((party, col)) = r.split_once('.') else {
+        return 1;
+    };
+    study
+        .data
+        .iter()
+        .find(|d| d.party == party)
+        .and_then(|d| d.column(col))
+        .map_or(1, |c| match &c.kind {
+            ColumnType::Categorical { levels } => levels.len(),
+            _ => 1,
+        })
+}
+
+/// The estimated cost of `study` on `rows` linked rows.
+pub fn estimate(study: &Study, rows: usize) -> StudyCost {
+    let mut parts = vec![("sharing and linkage".to_string(), cost::linkage(rows))];
+    for a in &study.analyses {
+        let c = cost::estimate(&a.spec, rows, &|col| levels(study, col));
+        parts.push((a.name.clone(), c));
+    }
+    let total = parts
+        .iter()
+        .fold(Cost::default(), |acc, (_, c)| acc.then(*c));
+    StudyCost {
+        rows,
+        wan_seconds: total.seconds_on(WAN.0, WAN.1),
+        parts,
+        total,
+    }
+}
+
+/// The estimate at [`SIZES`], as the steward reads it (one line per size).
+pub fn render(study: &Study) -> String {
+    let mut out = String::from(
+        "estimated cost per compute station (from the study's text; nothing read from data):\n",
+    );
+    out.push_str(&format!(
+        "  {:>11}  {:>12}  {:>14}  {:>14}  {:>7}  {:>11}\n",
+        "linked rows", "seconds", "across sites", "busiest sends", "rounds", "peak memory"
+    ));
+    for rows in SIZES {
+        let c = estimate(study, rows);
+        out.push_str(&format!(
+            "  {:>11}  {:>12}  {:>14}  {:>14}  {:>7.0}  {:>11}\n",
+            thousands(rows),
+            seconds(c.total.compute_seconds),
+            seconds(c.wan_seconds),
+            bytes(c.total.bytes),
+            c.total.rounds,
+            bytes(c.total.memory),
+        ));
+    }
+    let big = estimate(study, SIZES[1]);
+    if let Some((name, c)) = big
+        .parts
+        .iter()
+        .skip(1)
+        .max_by(|a, b| a.1.compute_seconds.total_cmp(&b.1.compute_seconds))
+    {
+        out.push_str(&format!(
+            "  the largest part is analysis \"{name}\" ({} of {} at {} rows); across sites: \
+             20 ms round trip, 100 Mbit/s\n",
+            seconds(c.compute_seconds),
+            seconds(big.total.compute_seconds),
+            thousands(SIZES[1])
+        ));
+    }
+    out
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn seconds(s: f64) -> String {
+    if s < 60.0 {
+        format!("{s:.1} s")
+    } else if s < 3600.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+fn bytes(b: f64) -> String {
+    if b < 1e9 {
+        format!("{:.0} MB", b / 1e6)
+    } else {
+        format!("{:.1} GB", b / 1e9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_read_as_a_person_writes_them() {
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(seconds(12.34), "12.3 s");
+        assert_eq!(seconds(600.0), "10.0 min");
+        assert_eq!(bytes(2.5e9), "2.5 GB");
+        assert_eq!(bytes(3.4e6), "3 MB");
+    }
+}
