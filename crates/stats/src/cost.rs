@@ -18,6 +18,7 @@
 use serde::Serialize;
 
 use crate::analysis::AnalysisSpec;
+use crate::survival::km;
 
 /// The estimated cost of one analysis, or of a whole study (the sum; memory the largest).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -79,20 +80,26 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
     match spec {
         AnalysisSpec::KaplanMeier(s) => {
             // Sort by time and the scans (as log-rank), the group's indicators, then per
-            // (grid time, curve) cell the at-risk and event counts of every row, compared
-            // in one batch: bytes, memory and local work grow with rows × cells.
+            // (grid time, curve) cell the at-risk and event counts: one comparison of every
+            // row with every grid time (in chunks of GRID_BATCH, which bounds the memory and
+            // adds a few rounds per chunk) and local dot products.
             let curves = s.group.as_deref().map_or(1, levels).max(1) as f64;
-            let cells = s.times.len() as f64 * curves;
+            let g = s.times.len() as f64;
+            let comparisons = 2.0 * g * n;
+            let batch = km::GRID_BATCH as f64;
+            let chunks = (comparisons / batch).ceil();
             let group = if s.group.is_some() { 1400.0 } else { 0.0 };
             let at_events = if s.at_event_times { 2500.0 } else { 0.0 };
-            linear(
+            let mut c = linear(
                 n,
-                2800.0 + group + at_events + 48.0 * cells,
+                2800.0 + group + at_events + 48.0 * g * curves,
                 0.0,
-                350.0 + 10.0 * s.times.len() as f64 + if s.at_event_times { 300.0 } else { 0.0 },
-                3000.0 + 600.0 * cells,
-                1.5e-6 * n * cells,
-            )
+                350.0 + 10.0 * g + 12.0 * chunks + if s.at_event_times { 300.0 } else { 0.0 },
+                3000.0,
+                0.0,
+            );
+            c.memory += 110.0 * comparisons.min(batch);
+            c
         }
         AnalysisSpec::Logrank(s) => {
             let k = levels(&s.group).max(2) as f64;

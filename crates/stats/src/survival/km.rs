@@ -14,7 +14,9 @@
 //! - for each grid time `τ`, the first row with `t ≤ τ` is found by comparisons with the
 //!   public `τ` and its survival and Greenwood sum are picked by a dot product (no row
 //!   `≤ τ`: survival 1); the number at risk `#{T ≥ τ}` and the cumulative events `≤ τ` are
-//!   dot products with comparison indicators.
+//!   dot products with comparison indicators. The comparisons run in chunks of
+//!   [`GRID_BATCH`] (memory stays bounded whatever the grid); the dot products are local
+//!   parts of an additive sharing, shared back once for the whole grid.
 //!
 //! A cell (group × grid time) is shown only with at least `min_cell` at risk and at least
 //! `min_events` events since the previous shown time of its curve (or since the start),
@@ -55,9 +57,15 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::risk::{low64, suffix_sum, GroupedRisk};
+use crate::describe::{additive_to_replicated, cross_parts};
 
 /// Default smallest number at risk for a shown Kaplan–Meier cell.
 pub const DEFAULT_MIN_CELL: u64 = 10;
+
+/// Grid comparisons done at a time (each is a 64-bit comparison of one row with one grid
+/// time): bounds the memory of a long grid on many rows (an 8,000-time grid on 1,700 rows
+/// once took 20 GB) at the price of a few rounds per chunk.
+pub const GRID_BATCH: usize = 1 << 21;
 
 /// Extra bits of the Greenwood sum (opened as `2^G·V`).
 const GREENWOOD_BITS: u32 = 20;
@@ -469,48 +477,48 @@ pub fn kaplan_meier(
             .iter()
             .collect::<Vec<_>>(),
     );
-    // Grid: le = [t ≤ τ] = [t < τ + ulp], lt = [t < τ], on the 64-bit time.
+    // Grid: le = [t ≤ τ] = [t < τ + ulp], lt = [t < τ], on the 64-bit time, compared in
+    // chunks of grid times so that memory stays bounded (GRID_BATCH comparisons at a time)
+    // whatever the grid. Per τ: the first-row indicator fo, the at-risk indicator ge, le
+    // itself, and whether no row is ≤ τ (`none`, one element per τ). Their dot products
+    // with each level's columns are local (3-out-of-3 parts) and shared back once.
     let t64 = low64(&risk.time);
     let gsz = spec.times.len();
-    let reps: Vec<&AShare<u64>> = std::iter::repeat_n(&t64, 2 * gsz).collect();
-    let lhs = AShare::concat(&reps);
-    let mut bounds = Vec::with_capacity(2 * gsz * n);
-    for &tau in &spec.times {
-        let e: u64 = encode(tau, f);
-        bounds.extend(std::iter::repeat_n(e.wrapping_add(1), n));
-        bounds.extend(std::iter::repeat_n(e, n));
-    }
-    let rhs = p.public(&bounds);
-    let bits = p.lt(&lhs, &rhs)?;
-    let ind: AShare<u128> = p.inject(&[&bits], 2 * gsz * n)?.remove(0);
-    // For each τ: first-row indicator fo, at-risk indicator ge, le itself, and whether no row
-    // is ≤ τ (`none`, a single element per τ).
-    let mut xs: Vec<AShare<u128>> = Vec::new();
-    let mut ys: Vec<AShare<u128>> = Vec::new();
-    let mut none = Vec::new();
+    let per = (GRID_BATCH / (2 * n).max(1)).max(1);
+    let mut parts: Vec<u128> = Vec::with_capacity(4 * gsz * k);
+    let mut none = Vec::with_capacity(gsz);
     let surv_c = surv.split(&vec![n; k]);
     let green_c = green.split(&vec![n; k]);
-    for gi in 0..gsz {
-        let le = ind.slice(2 * gi * n..(2 * gi + 1) * n);
-        let lt = ind.slice((2 * gi + 1) * n..(2 * gi + 2) * n);
-        let ge = p.add_const(&lt.neg(), 1);
-        let fo = le.sub(&super::risk::shifted(&le, -1));
-        none.push(p.add_const(&le.slice(n - 1..n).neg(), 1));
-        for c in 0..k {
-            xs.extend([fo.clone(), fo.clone(), ge.clone(), le.clone()]);
-            ys.extend([
-                surv_c[c].clone(),
-                green_c[c].clone(),
-                at[c].clone(),
-                evs[c].clone(),
-            ]);
+    let sg: Vec<&AShare<u128>> = surv_c.iter().chain(&green_c).collect();
+    for chunk in spec.times.chunks(per) {
+        let m = chunk.len();
+        let reps: Vec<&AShare<u64>> = std::iter::repeat_n(&t64, 2 * m).collect();
+        let lhs = AShare::concat(&reps);
+        let mut bounds = Vec::with_capacity(2 * m * n);
+        for &tau in chunk {
+            let e: u64 = encode(tau, f);
+            bounds.extend(std::iter::repeat_n(e.wrapping_add(1), n));
+            bounds.extend(std::iter::repeat_n(e, n));
+        }
+        let rhs = p.public(&bounds);
+        let bits = p.lt(&lhs, &rhs)?;
+        drop((lhs, rhs));
+        let ind: AShare<u128> = p.inject(&[&bits], 2 * m * n)?.remove(0);
+        for gi in 0..m {
+            let le = ind.slice(2 * gi * n..(2 * gi + 1) * n);
+            let lt = ind.slice((2 * gi + 1) * n..(2 * gi + 2) * n);
+            let ge = p.add_const(&lt.neg(), 1);
+            let fo = le.sub(&super::risk::shifted(&le, -1));
+            none.push(p.add_const(&le.slice(n - 1..n).neg(), 1));
+            let s_v = cross_parts(&[&fo], &sg, n); // S per level, then V per level
+            let r = cross_parts(&[&ge], &at.iter().collect::<Vec<_>>(), n);
+            let d = cross_parts(&[&le], &evs.iter().collect::<Vec<_>>(), n);
+            for c in 0..k {
+                parts.extend([s_v[c], s_v[k + c], r[c], d[c]]);
+            }
         }
     }
-    let dots = p.dot(
-        &AShare::concat(&xs.iter().collect::<Vec<_>>()),
-        &AShare::concat(&ys.iter().collect::<Vec<_>>()),
-        n,
-    )?;
+    let dots = additive_to_replicated(p, &parts)?;
     // dots: per τ, per level: [S, V, at risk, events]; add 1 to S where no row is ≤ τ.
     let cells = gsz * k;
     let mut s_v = Vec::with_capacity(cells);
