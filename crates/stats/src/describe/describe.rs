@@ -6,8 +6,8 @@
 //!
 //! 1. `min_level_rows` (group only): the rows per level are local sums of the one-hot
 //!    indicators; one comparison per level and one equality test; the pass bit is opened.
-//! 2. `x²` of every column (one batched fixed-point product, 2 rounds, `J·n` elements),
-//!    then one matrix product `[present_j; x_j; x_j²] (3J × n) · levels (n × L)`: counts,
+//! 2. `x²` of every column (one batched product, not truncated: exact at 2f fractional
+//!    bits; one round, `J·n` elements), then one matrix product `[present_j; x_j; x_j²] (3J × n) · levels (n × L)`: counts,
 //!    sums and sums of squares of every (column, level) cell, computed locally in one pass
 //!    ([`super::cross_parts`]) and shared back ([`super::additive_to_replicated`]: 3
 //!    rounds, `3JL` elements). The indicators are integers, so nothing is truncated. Missing values are 0 with
@@ -19,8 +19,10 @@
 //!    reach it are sealed.
 //! 4. Mean: the sum times the public `1/count` (four rounds); sealed. Variance
 //!    (`ddof = 1`, as pandas): `M2 = Σx² - 2·m·Σx + count·m²` around the *shared* mean `m`
-//!    (one batched product, exact at scale 2f), one truncation, times the public
-//!    `1/(count - 1)`; sealed. The standard deviation is the square root of the variance,
+//!    (one batched product, exact at scale 2f), times the public `1/(count - 1)` with one
+//!    exact division by a power of two and one product ([`super::scale_public_with`], four
+//!    rounds), keeping [`var_bits`] fractional bits (40 at f = 24, so that a variance of
+//!    data on a scale of 10^-3 keeps its relative precision); sealed. The standard deviation is the square root of the variance,
 //!    taken at the recipient.
 //! 5. Quantiles and extremes (only if asked): one oblivious sort per column by the key
 //!    `slot·2^V + x` (in Z_2^64, from the low 64 bits of the shares), where `slot` is the
@@ -78,7 +80,8 @@ use tessera_mpc::{AShare, Party, Table};
 
 use super::quantile::{interpolate, min_side, position, readable, WEIGHT_BITS};
 use super::{
-    additive_to_replicated, cross_parts, decode_bits, gather, low64, num, scale_public, table,
+    additive_to_replicated, cross_parts, decode_bits, gather, low64, num, scale_public,
+    scale_public_with, table,
 };
 use crate::analysis::DescribeSpec;
 use crate::disclosure::{at_least, Disclosure};
@@ -88,6 +91,17 @@ use crate::table::Frame;
 
 /// `min_cell` of descriptive statistics when the study sets none.
 pub const DEFAULT_MIN_CELL: u64 = 5;
+
+/// Fractional bits of the sealed variances with `f` fractional bits of the data:
+/// `f + min(f, 16)` (40 at `f` = 24), from the sum of squared deviations exact at `2f`.
+pub fn var_bits(f: u32) -> u32 {
+    f + f.min(16)
+}
+
+/// Mantissa bits of `1/(count - 1)` in the variance's division: relative error 2^-25, and
+/// the product of a variance below 2^23 (at [`var_bits`] bits) with the mantissa stays
+/// below 2^87.
+const VAR_SCALE_BITS: u32 = 24;
 
 /// The statistics of one column (in one group).
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -289,7 +303,7 @@ impl Tail for DescribePublic {
             .collect();
         let mut var = vec![None; cells];
         for (&i, &v) in var_idx.iter().zip(take(var_idx.len())?) {
-            var[i] = Some(decode(v, f));
+            var[i] = Some(decode(v, var_bits(f)));
         }
         let mut quant: Vec<Vec<Option<f64>>> = vec![Vec::new(); cells];
         let mut extremes: Vec<Option<(f64, f64)>> = vec![None; cells];
@@ -419,7 +433,9 @@ pub fn describe(
     let cells = nl * nc;
 
     // Counts, sums and sums of squares of every (column, level) cell.
-    let sq = p.mul_trunc_many(&cols.iter().map(|(x, _)| (*x, *x)).collect::<Vec<_>>(), f)?;
+    // The squares are not truncated: exact at 2f fractional bits (|x| < 2^19.5, the owner's
+    // range, keeps them below 2^87), so the variance does not carry n truncation errors.
+    let sq = p.mul_many(&cols.iter().map(|(x, _)| (*x, *x)).collect::<Vec<_>>())?;
     let mut lhs_rows: Vec<&AShare<u128>> = cols.iter().map(|(_, pr)| *pr).collect();
     lhs_rows.extend(cols.iter().map(|(x, _)| *x));
     lhs_rows.extend(sq.iter());
@@ -465,8 +481,10 @@ pub fn describe(
         .collect();
     let mean_sh = scale_public(p, &gather(&sums, &mean_idx), &inv)?;
 
-    // Variances around the shared means (sealed): M2 = Σx²·2^f - 2·Σx·m + c·m², exact at
-    // scale 2f, then one truncation.
+    // Variances around the shared means (sealed): M2 = Σx² - 2·Σx·m + c·m², exact at
+    // scale 2f, then divided by c - 1 keeping `var_bits(f)` fractional bits: a variance of
+    // data on a small scale (values around 10^-3, variances around 10^-6) keeps its
+    // relative precision, which f bits (ulp 6·10^-8 at f = 24) would not.
     let var_idx: Vec<usize> = idx
         .iter()
         .copied()
@@ -485,16 +503,15 @@ pub fn describe(
             .iter()
             .map(|&i| u128::from(count[i].unwrap_or(0)))
             .collect();
-        let mut z = gather(&sumsq, &var_idx).shl(f);
+        let mut z = gather(&sumsq, &var_idx);
         z.add_scaled(&prods[0], 2u128.wrapping_neg());
         m2 = z.add(&prods[1].mul_public(&c));
     }
-    let m2 = p.trunc(&m2, f)?;
     let inv1: Vec<f64> = var_idx
         .iter()
         .map(|&i| 1.0 / (count[i].unwrap_or(2) - 1) as f64)
         .collect();
-    let var_sh = scale_public(p, &m2, &inv1)?;
+    let var_sh = scale_public_with(p, &m2, &inv1, 2 * f - var_bits(f), VAR_SCALE_BITS)?;
     sealed.push(mean_sh);
     sealed.push(var_sh);
 

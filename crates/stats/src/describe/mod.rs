@@ -132,6 +132,21 @@ pub(crate) fn additive_to_replicated(p: &mut Party, z: &[u128]) -> Result<AShare
 /// Error: below 2 ulp plus `|x·c|·2^-41`. Valid (truncation failure below 2^-40) while
 /// `|x·c| < 2^23` and `|x|·2^(24 + E - e_k) < 2^87` (`E` the largest `e`).
 pub(crate) fn scale_public(p: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
+    scale_public_with(p, x, c, 0, SCALE_BITS)
+}
+
+/// [`scale_public`] that also drops `drop` fractional bits of `x` (in the first, exact
+/// truncation) and encodes the mantissas at `bits` bits: the result has `drop` fractional
+/// bits fewer than `x`, its error is below 2 of its ulp plus `|x·c|·2^-(bits+1)`, and it is
+/// valid while the result's ring value times `2^bits` stays below 2^87 and
+/// `x·2^(E - e_k)` (ring values) too.
+pub(crate) fn scale_public_with(
+    p: &mut Party,
+    x: &AShare<u128>,
+    c: &[f64],
+    drop: u32,
+    bits: u32,
+) -> Result<AShare<u128>> {
     // c = m·2^-e, m in [0.5, 1) (0 for c = 0).
     let split: Vec<(f64, i32)> = c
         .iter()
@@ -145,22 +160,22 @@ pub(crate) fn scale_public(p: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result
         .collect();
     let big = split.iter().map(|s| s.1).max().unwrap_or(0).max(0);
     let mut t = x.clone();
-    if big > 0 {
-        // x·2^(E - e) exactly, then one division by 2^E: x / 2^e.
+    if big > 0 || drop > 0 {
+        // x·2^(E - e) exactly, then one division by 2^(E + drop): x / 2^(e + drop).
         let pre: Vec<u128> = split
             .iter()
             .map(|&(_, e)| 1u128 << (big - e).min(100))
             .collect();
-        t = p.trunc(&t.mul_public(&pre), big as u32)?;
+        t = p.trunc(&t.mul_public(&pre), big as u32 + drop)?;
     } else {
         let pre: Vec<u128> = split.iter().map(|&(_, e)| 1u128 << (-e).min(100)).collect();
         t = t.mul_public(&pre);
     }
     let enc: Vec<u128> = split
         .iter()
-        .map(|&(m, _)| encode::<u128>(m, SCALE_BITS))
+        .map(|&(m, _)| encode::<u128>(m, bits))
         .collect();
-    Ok(p.trunc(&t.mul_public(&enc), SCALE_BITS)?)
+    Ok(p.trunc(&t.mul_public(&enc), bits)?)
 }
 
 /// Fractional bits of the mantissas in [`scale_public`].

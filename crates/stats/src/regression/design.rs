@@ -536,7 +536,8 @@ pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
         return Err(StatsError::Invalid(format!(
             "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
              complete rows (a constant column, a level no complete row has, or values on a \
-             scale the fixed-point range cannot hold)"
+             scale the fixed-point range cannot hold): drop the column or level, or rescale \
+             the column (e.g. thousands instead of units, or units instead of thousandths)"
         )));
     }
     let r = p.rsqrt(&diag)?;

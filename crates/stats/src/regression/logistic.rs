@@ -375,13 +375,15 @@ pub fn logistic(
     let terms = ye.sub(&relu).sub(&l1);
     let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
 
-    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s (f + G bits).
-    let slopes = pt.mul_fix(&s.r, &model.slopes(&b))?;
+    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s, with f + HI fractional
+    // bits: a covariate on a large scale (sd 10^5) has a slope of order 10^-6, which f + G
+    // bits (ulp 2^-32) would keep to a few 10^-4 only, and the intercept carries m'β_s.
+    let slopes = pt.mul_trunc(&s.r, &model.slopes(&b), f + G - HI)?;
     let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
     let (coef_hi, under, scale) = if prep.intercept {
         let u = pt.mul_fix(&m.mean, &s.r)?;
         let mb = pt.dot_fix(&m.mean, &slopes, k)?;
-        let b0 = at(&b, 0).sub(&mb);
+        let b0 = at(&b, 0).shl(HI - G).sub(&mb);
         let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
         let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
         let aqa = pt.dot_fix(&a, &qa, p)?;
@@ -395,7 +397,7 @@ pub fn logistic(
     };
     // Everything is opened with f + HI fractional bits: small coefficients and standard
     // errors (covariates on a large scale) keep their relative precision.
-    let coef = coef_hi.shl(HI - G);
+    let coef = coef_hi;
     let roots = pt.sqrt(&under)?;
     let se = pt.mul_trunc(&roots, &scale, f - HI)?;
     // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.

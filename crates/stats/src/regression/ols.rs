@@ -133,6 +133,12 @@ impl Tail for OlsPublic {
     }
 }
 
+/// The largest ridge penalty in standardised units, `λ/sd_j²`: the solved matrix is the
+/// correlation matrix (entries at most 1) plus these on its diagonal, and `spd_solve` keeps
+/// its precision for condition numbers below 10^5 (measured: 3·10^5 already ends with a wrong
+/// number, `tests/scales.rs`).
+pub const MAX_STANDARDISED_PENALTY: f64 = 1e4;
+
 /// Fits a linear regression (or ridge regression) on the shared table. Every compute party
 /// calls this with its shares; the fit ends sealed for the recipients.
 pub fn ols(
@@ -194,6 +200,24 @@ pub fn ols(
     if ridge {
         let r2 = p.mul_fix(&r_x, &r_x)?;
         let pen = p.mul_const_fix(&r2, spec.ridge)?;
+        // The penalty in standardised units, λ/sd_j², is an entry of the matrix solved
+        // below: a covariate with a small standard deviation (values on a scale of 10^-3)
+        // turns a moderate λ into an entry beyond what the fixed point's products hold, and
+        // the solve would end with a wrong number. Refused instead.
+        let limit = MAX_STANDARDISED_PENALTY;
+        let lim = p.public(&vec![encode::<u128>(limit, f); k]);
+        let over = p.lt_arith(&lim, &pen)?;
+        let any = p.lt_arith(&p.public(&[0u128]), &over.sum())?;
+        // LEAKAGE: one bit, whether some covariate's penalty λ/sd_j² exceeds the limit (an
+        // error; which covariate is not opened).
+        if p.reveal(&any)?[0] == 1 {
+            return Err(StatsError::Invalid(format!(
+                "ridge: the penalty divided by a covariate's variance exceeds {limit:e}, \
+                 beyond what the fixed point ({f} fractional bits) can solve with; rescale the \
+                 covariates on a small scale (e.g. units instead of thousandths) or lower \
+                 the ridge"
+            )));
+        }
         let pen_hi = pen.shl(HI);
         for j in 0..k {
             let d = j * k + j;
