@@ -188,6 +188,17 @@ pub fn square_limit(f: u32) -> f64 {
     ((87.0 - 2.0 * f as f64) / 2.0).exp2()
 }
 
+/// The magnitude a value of a regression column (OLS or logistic outcome, numeric
+/// covariate) must stay below with `f` fractional bits: the centred cross products are
+/// exact at `2f` bits and divided exactly by the row count after a product with a 32-bit
+/// constant (`regression::design::div_count_exact`): with `|x| < L` the centred values lie
+/// below `2L`, and twice their square times `2^(2f+32)` must stay below 2^126, so
+/// `L = 2^((91-2f)/2)` (about 3.0·10^6 at `f` = 24). Larger spreads are refused inside MPC
+/// anyway (variances above 10^12).
+pub fn regression_limit(f: u32) -> f64 {
+    ((91.0 - 2.0 * f as f64) / 2.0).exp2()
+}
+
 /// What one analysis needs of one of its numeric columns: values strictly below `limit` in
 /// magnitude, because of `why`, and what to do otherwise.
 #[derive(Clone, Debug, PartialEq)]
@@ -205,8 +216,8 @@ pub struct ColumnNeed<'a> {
 /// The ranges `spec` needs of its numeric columns with `f` fractional bits (independent of
 /// the data: each value on its own). Time columns are compared as 64-bit fixed-point
 /// numbers ([`compare_limit`]); columns whose squares or cross-products are computed
-/// (describe, correlation, Cox covariates) need [`square_limit`]. OLS and logistic
-/// regression check their moments inside MPC (`regression::design`).
+/// (describe, correlation, Cox covariates) need [`square_limit`]; regression columns
+/// [`regression_limit`] (their variances are checked inside MPC too, `regression::design`).
 pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
     fn time(c: &str, f: u32) -> ColumnNeed<'_> {
         ColumnNeed {
@@ -224,6 +235,15 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
             hint: "rescale the column (e.g. thousands instead of units)",
         }
     }
+    fn regression(c: &str, f: u32) -> ColumnNeed<'_> {
+        ColumnNeed {
+            column: c,
+            limit: regression_limit(f),
+            why: "the centred cross products of the regression must stay within the fixed \
+                  point's range",
+            hint: "rescale the column (e.g. thousands instead of units)",
+        }
+    }
     match spec {
         AnalysisSpec::KaplanMeier(s) => vec![time(&s.time, f)],
         AnalysisSpec::Logrank(s) => vec![time(&s.time, f)],
@@ -232,7 +252,15 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
             .collect(),
         AnalysisSpec::Describe(s) => s.columns.iter().map(|c| square(c, f)).collect(),
         AnalysisSpec::Correlation(s) => s.columns.iter().map(|c| square(c, f)).collect(),
-        AnalysisSpec::Ols(_) | AnalysisSpec::Logistic(_) | AnalysisSpec::Crosstab(_) => Vec::new(),
+        AnalysisSpec::Ols(s) => std::iter::once(&s.outcome)
+            .chain(&s.covariates)
+            .map(|c| regression(c, f))
+            .collect(),
+        AnalysisSpec::Logistic(s) => std::iter::once(&s.outcome)
+            .chain(&s.covariates)
+            .map(|c| regression(c, f))
+            .collect(),
+        AnalysisSpec::Crosstab(_) => Vec::new(),
     }
 }
 

@@ -1110,7 +1110,9 @@ fn a_histogram_hides_what_its_count_would_give_away() {
         min_rows: 0,
         ..Disclosure::default()
     };
-    let cases: [(&[f64], Option<Vec<Option<u64>>>); 5] = [
+    // (edges, the histogram shown; None: all of it suppressed)
+    type Shown = Option<Vec<Option<u64>>>;
+    let cases: [(&[f64], Shown); 5] = [
         // Every row in a shown bin.
         (&[0.0, 20.5, 40.0], Some(vec![Some(20), Some(20)])),
         // Two rows beyond the last edge: the count would show them.

@@ -35,8 +35,14 @@ use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
 /// The fractional bits of the default study.
 const F: u32 = 24;
 
-/// Cases per analysis (each runs the analysis once in MPC on 100–300 rows).
-const CASES: u32 = 10;
+/// Cases per analysis (each runs the analysis once in MPC on 100–300 rows). The seed is
+/// fixed, so CI runs the same cases every time; `PROPTEST_RNG_SEED` is ignored. Before a
+/// change to the numerics, run with more cases and random seeds (2026-12-02: two runs of
+/// 300 random cases per analysis, no failure).
+const CASES: u32 = 48;
+
+/// The fixed seed of every property here.
+const SEED: u64 = 20_261_202;
 
 /// No disclosure limits: every cell is shown, so every number can be compared.
 fn open_policy() -> Disclosure {
@@ -266,7 +272,12 @@ fn exponent() -> std::ops::Range<f64> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(SEED),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     /// Kaplan–Meier at a grid scaled with the times: survival within 1e-4 absolute,
     /// numbers at risk and events exact.
@@ -317,8 +328,10 @@ proptest! {
             &AnalysisSpec::Logrank(spec.clone()),
             || logrank_plain(&frame, &spec, &open_policy()).map(json).map_err(|e| e.to_string()),
             |o, t| {
+                // 1e-4 relative, with a floor of 1e-6: a χ² near zero (0.0002, p = 0.99)
+                // is held to the fixed point's resolution (2^-24), not to 1e-4 of itself.
                 let want = f(&t["chi_square"]);
-                within("chi_square", f(&o["chi_square"]), want, 1e-4 * want)
+                within("chi_square", f(&o["chi_square"]), want, (1e-4 * want).max(1e-6))
             },
         )?;
     }
@@ -385,7 +398,10 @@ proptest! {
             &frame,
             &AnalysisSpec::Ols(spec.clone()),
             || regression_plain::ols(&frame, &spec).map(json).map_err(|e| e.to_string()),
-            |o, t| compare_coefficients(o, t, &units(sy, s1, s2)),
+            |o, t| {
+                compare_coefficients(o, t, &units(sy, s1, s2))?;
+                within("r_squared", f(&o["r_squared"]), f(&t["r_squared"]), 1e-4)
+            },
         )?;
     }
 
@@ -468,13 +484,10 @@ proptest! {
 
     /// Correlation of three columns on their own scales: each r within 1e-4 (r lies in
     /// [-1, 1], so 1e-4 relative to its scale is 1e-4 absolute).
-    ///
-    /// Scales from 10^-1.5 only: below, the correlation loses its precision (known bug,
-    /// reproduced by `correlation_of_columns_on_a_small_scale`, ignored).
     #[test]
     fn correlation_at_any_scale(
         seed in any::<u64>(), n in 100usize..300,
-        ea in -1.5f64..12.0, eb in -1.5f64..12.0, ec in -1.5f64..12.0,
+        ea in exponent(), eb in exponent(), ec in exponent(),
     ) {
         let frame = describe_frame(n, seed, scale_of(ea), scale_of(eb), scale_of(ec));
         let spec = CorrelationSpec {
@@ -497,14 +510,11 @@ proptest! {
     }
 }
 
-/// Known bug (found by `correlation_at_any_scale`): columns on a scale of 10^-3 (values
-/// around 0.02, variance around 3·10^-5) get a correlation off by 7·10^-4 with no refusal.
-/// The sums of squares and cross products are truncated to f bits and the moments kept at f
-/// bits (ulp 6·10^-8), so a variance of 10^-5 has only a few significant bits left; the fix is
-/// the one `describe` got (squares exact at 2f, moments divided with more fractional bits),
-/// carried through the 40-bit `rsqrt` of `describe::correlation`.
+/// Found by `correlation_at_any_scale` (fixed): columns on a scale of 10^-3 (values around
+/// 0.02, variance around 3·10^-5) got a correlation off by 7·10^-4 with no refusal: the
+/// sums of squares and cross products were truncated to f bits and the moments kept at f
+/// bits (ulp 6·10^-8). Now exact at 2f and normalised with 40 fractional bits.
 #[test]
-#[ignore = "known bug: correlation of columns on a 1e-3 scale is off by ~1e-3 (moments at f bits)"]
 fn correlation_of_columns_on_a_small_scale() {
     let frame = describe_frame(
         108,
@@ -599,10 +609,12 @@ fn variance_of_a_column_on_a_small_scale() {
 
 /// Found by `logistic_at_any_scale` (fixed): a covariate on a scale of 5.7·10^4 (values
 /// around 3·10^6) had an intercept off by 1.4·10^-4: the slopes (around 10^-6) were rounded
-/// at f + 8 bits before the intercept subtracted `m'β`. Now f + 16 bits throughout.
+/// at f + 8 bits before the intercept subtracted `m'β`. Now f + 16 bits throughout. (Values
+/// from 3·10^6 up are now refused by their owner, `ranges::regression_limit`; the scale
+/// here is 3.2·10^4, values up to 2.6·10^6.)
 #[test]
 fn logistic_intercept_with_a_covariate_on_a_large_scale() {
-    let (s1, s2) = (scale_of(4.75260923792002), scale_of(2.8589277525388326));
+    let (s1, s2) = (scale_of(4.5), scale_of(2.8589277525388326));
     let frame = regression_frame(201, 412225574827271, s1, s2, 1.0);
     let spec = LogisticSpec {
         outcome: "gp.e".into(),

@@ -213,8 +213,11 @@ pub fn crosstab(
     ))
 }
 
-/// Pearson correlation of the pairs where both values are present.
-pub fn pearson(x: &[Option<f64>], y: &[Option<f64>]) -> (u64, Option<f64>) {
+/// Pearson correlation of the pairs where both values are present, with the MPC
+/// version's rules on the variances normalised by `2^⌊log2 n⌋` (`correlation`'s module
+/// docs, steps 4 and 5): below 64·2^-40 the column counts as constant (undefined), up to
+/// 2^-24 the correlation is refused.
+pub fn pearson(x: &[Option<f64>], y: &[Option<f64>]) -> Result<(u64, Option<f64>)> {
     let pairs: Vec<(f64, f64)> = x
         .iter()
         .zip(y)
@@ -222,7 +225,7 @@ pub fn pearson(x: &[Option<f64>], y: &[Option<f64>]) -> (u64, Option<f64>) {
         .collect();
     let n = pairs.len();
     if n < 2 {
-        return (n as u64, None);
+        return Ok((n as u64, None));
     }
     let nf = n as f64;
     let ma = pairs.iter().map(|p| p.0).sum::<f64>() / nf;
@@ -233,12 +236,16 @@ pub fn pearson(x: &[Option<f64>], y: &[Option<f64>]) -> (u64, Option<f64>) {
         saa += (a - ma) * (a - ma);
         sbb += (b - mb) * (b - mb);
     }
-    // Variances below 2^-18 count as zero (as in the MPC version): undefined.
-    let tiny = (2f64).powi(-18) * nf;
-    if saa < tiny || sbb < tiny {
-        return (n as u64, None);
+    let scale = (63 - (n as u64).leading_zeros()) as f64;
+    let norm = |s: f64| s / scale.exp2();
+    let constant = 64.0 * (-40f64).exp2();
+    if norm(saa) < constant || norm(sbb) < constant {
+        return Ok((n as u64, None));
     }
-    (n as u64, Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0)))
+    if norm(saa) < (-24f64).exp2() || norm(sbb) < (-24f64).exp2() {
+        return Err(StatsError::Invalid(correlation::TOO_LITTLE_VARIANCE.into()));
+    }
+    Ok((n as u64, Some((sab / (saa * sbb).sqrt()).clamp(-1.0, 1.0))))
 }
 
 /// Plaintext twin of [`super::correlation()`].
@@ -260,7 +267,7 @@ pub fn correlation(
     let mut n = Vec::new();
     let mut r = Vec::new();
     for (a, b) in upper(k) {
-        let (c, v) = pearson(cols[a], cols[b]);
+        let (c, v) = pearson(cols[a], cols[b])?;
         if c < min_cell {
             n.push(None);
             r.push(None);

@@ -16,8 +16,9 @@
 //!   λ on the original scale, module docs of [`super`], in standardised units);
 //! - `RSS/n = C_yy − b'R'_xy` (least squares) or `C_yy − 2b'R'_xy + b'R_xx b` (ridge), and
 //!   `1 − R² = (RSS/n · r_y)·r_y`;
-//! - slopes `β_j = b_j · r_j` and intercept `β_0 = m_y − m_x'β`, both with f + 16 bits and
-//!   rounded once: the intercept amplifies the slopes' errors by the means (`Σ m_j δβ_j`);
+//! - slopes `β_j = b_j · r_j` and intercept `β_0 = m_y − m_x'β = m_y − u'b` (`u = m_x ∘ r_x`,
+//!   so that a tiny slope's rounding is not multiplied by a large mean), both with f + 16
+//!   bits and rounded once;
 //! - standard errors (least squares only), multiplied by √n before they are opened:
 //!   `√n·se_j = s·r_j·√Q_jj` and `√n·se_0 = s·√(1 + u'Qu)` with `Q = R_xx⁻¹`
 //!   (`spd_inverse`), `u = m_x ∘ r_x` and `s = √(RSS/(n − p))` the residual standard
@@ -59,6 +60,12 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::design::{self, at, broadcast, constant, gather, HI};
+
+/// Smallest residual variance (RSS/n) with standard errors to 1e-4: 2^-11, 8192 units of
+/// 2^-24.
+pub const RSS_MIN: f64 = 4.8828125e-4;
+/// Largest residual variance whose square root the fixed point takes: 2^38.
+pub const RSS_MAX: f64 = 274877906944.0;
 use super::{table, OlsResult};
 
 pub(crate) fn check_conf(conf_level: f64) -> Result<()> {
@@ -236,23 +243,63 @@ pub fn ols(
     let b_hi = b0.shl(HI).add(&delta);
     let b = p.trunc(&b_hi, HI)?;
     let q = p.spd_inverse(&a, k)?;
-    let fit = p.dot_fix(&b, &rxy, k)?;
-    // Residual sum of squares over n (least squares: C_yy − b'R'_xy; ridge:
-    // C_yy − 2 b'R'_xy + b'R_xx b), and 1 − R² = that / C_yy = (that·r_y)·r_y.
-    let rss_n = if ridge {
+    // Residual sum of squares over n, with f + HI bits (least squares: C_yy − b'R'_xy, the
+    // product exact and shifted exactly; ridge: C_yy − 2 b'R'_xy + b'R_xx b at f bits).
+    let rss_hi = if ridge {
+        let fit = p.dot_fix(&b, &rxy, k)?;
         let rb = p.matmul_fix(&rxx, &b, k, k, 1)?;
         let brb = p.dot_fix(&b, &rb, k)?;
-        cyy.sub(&fit.shl(1)).add(&brb)
+        cyy.sub(&fit.shl(1)).add(&brb).shl(HI)
     } else {
-        cyy.sub(&fit)
+        let fit = p.dot(&b_hi, &rxy_hi, k)?;
+        let fit = design::trunc_exact(p, &fit, f + HI)?;
+        cyy_hi.sub(&fit)
     };
-    let half = p.mul_fix(&rss_n, &r_y)?;
-    let unexplained = p.mul_fix(&half, &r_y)?;
+    let rss_n = p.trunc(&rss_hi, HI)?;
+    // 1 − R² = RSS/C_yy = (RSS·(1/sd_y))·(1/sd_y), with 1/sd_y at 48 fractional bits: r_y
+    // (f bits) where var_y < 1 (r_y > 1 keeps its precision), else rsqrt of var_y read as a
+    // 40-bit number (2^48/sd_y: r_y at f bits would keep only a few bits for sd_y ~ 10^6).
+    // Selected by a product with the comparison bit (nothing opened).
+    let ry_big = crate::describe::with_frac(p, 40, |p| p.rsqrt(&cyy))?;
+    let one = p.public(&[encode::<u128>(1.0, f)]);
+    let small = p.lt_arith(&cyy, &one)?;
+    let pick = p.mul(&small, &r_y.shl(48 - f).sub(&ry_big))?;
+    let ry48 = ry_big.add(&pick);
+    // The products reach 2^(88 + 20), beyond the probabilistic truncation: shifted exactly.
+    let half = p.mul(&rss_hi, &ry48)?;
+    let half = design::trunc_exact(p, &half, 48)?;
+    let unexplained = p.mul(&half, &ry48)?;
+    let unexplained = design::trunc_exact(p, &unexplained, 48)?;
+    if !ridge {
+        // The standard errors take √(RSS/(n − p)) at f bits: a residual variance below
+        // 2^-11 keeps too few significant bits (an outcome on a small scale, or a nearly
+        // exact fit), one above 2^38 leaves the square root's range. One bit opened.
+        let lim = p.public(&[encode::<u128>(RSS_MIN, f), encode::<u128>(RSS_MAX, f)]);
+        let out = p.lt_arith(
+            &AShare::concat(&[&rss_n, &lim.slice(1..2)]),
+            &AShare::concat(&[&lim.slice(0..1), &rss_n]),
+        )?;
+        // LEAKAGE: one bit, whether the residual variance RSS/n lies outside
+        // [RSS_MIN, RSS_MAX] (an error).
+        if p.reveal(&out.sum())?[0] != 0 {
+            return Err(StatsError::Invalid(format!(
+                "the residuals' variance lies outside [{RSS_MIN:e}, {RSS_MAX:e}], where the \
+                 fixed point ({f} fractional bits) cannot give standard errors: rescale the \
+                 outcome (e.g. multiply it by 1000 if it is small, or use thousands if it \
+                 is large)"
+            )));
+        }
+    }
 
     // Slopes b ∘ r_x and the intercept m_y − m_x'β with f + HI bits, rounded once at the end.
+    // m_x'β is computed as u'b with u = m_x ∘ r_x (moderate numbers, mean over sd): the
+    // same value, but a slope of a covariate on a large scale (10^-8 and below) holds few
+    // significant bits even at f + HI, and the intercept would multiply its rounding by
+    // the mean (found by tests/scales.rs: 4·10^-4 of the outcome's scale).
     let slopes_hi = p.mul_fix(&b_hi, &r_x)?;
+    let u = p.mul_fix(&m.mean.slice(0..k), &r_x)?;
     let coef_hi = if prep.intercept {
-        let dot = p.dot_fix(&m.mean.slice(0..k), &slopes_hi, k)?;
+        let dot = p.dot_fix(&u, &b_hi, k)?;
         let b0 = at(&m.mean, k).shl(HI).sub(&dot);
         AShare::concat(&[&b0, &slopes_hi])
     } else {
@@ -270,7 +317,6 @@ pub fn ols(
         let mut under = vec![&s2];
         let a0;
         if prep.intercept {
-            let u = p.mul_fix(&m.mean.slice(0..k), &r_x)?;
             let qu = p.matmul_fix(&q, &u, k, k, 1)?;
             let uqu = p.dot_fix(&u, &qu, k)?;
             a0 = p.add_const(&uqu, encode(1.0, f));
@@ -288,7 +334,7 @@ pub fn ols(
     };
 
     let mut open = vec![&coef];
-    let r2 = constant(p, 1.0, 1).sub(&unexplained).shl(HI);
+    let r2 = constant(p, 1.0, 1).shl(HI).sub(&unexplained);
     open.push(&r2);
     if let Some(se) = &se {
         open.push(se);

@@ -206,6 +206,16 @@ pub fn ols(frame: &PlainFrame, spec: &OlsSpec) -> Result<OlsResult> {
     let (se, adj) = if spec.ridge > 0.0 {
         (None, None)
     } else {
+        // The MPC version's range for the residual variance (`super::ols`).
+        let rss_n = rss / nf;
+        if !(super::ols::RSS_MIN..=super::ols::RSS_MAX).contains(&rss_n) {
+            return Err(StatsError::Invalid(format!(
+                "the residuals' variance lies outside [{:e}, {:e}], where the fixed point \
+                 cannot give standard errors: rescale the outcome",
+                super::ols::RSS_MIN,
+                super::ols::RSS_MAX
+            )));
+        }
         let inv = inverse(&crossprod(&d.x, None), p)?;
         let s2 = rss / df;
         let se: Vec<f64> = (0..p).map(|j| (s2 * inv[j * p + j]).sqrt()).collect();
