@@ -511,7 +511,9 @@ pub fn describe(
         .iter()
         .map(|&i| 1.0 / (count[i].unwrap_or(2) - 1) as f64)
         .collect();
-    let var_sh = scale_public_with(p, &m2, &inv1, 2 * f - var_bits(f), VAR_SCALE_BITS)?;
+    // Exact shifts: M2 reaches n·2^(39 + 2f) and the 40-bit variance times the mantissa
+    // 2^(79 + 24), both beyond the probabilistic truncation's 2^87 for large columns.
+    let var_sh = scale_public_with(p, &m2, &inv1, 2 * f - var_bits(f), VAR_SCALE_BITS, true)?;
     sealed.push(mean_sh);
     sealed.push(var_sh);
 

@@ -132,21 +132,31 @@ pub(crate) fn additive_to_replicated(p: &mut Party, z: &[u128]) -> Result<AShare
 /// Error: below 2 ulp plus `|x·c|·2^-41`. Valid (truncation failure below 2^-40) while
 /// `|x·c| < 2^23` and `|x|·2^(24 + E - e_k) < 2^87` (`E` the largest `e`).
 pub(crate) fn scale_public(p: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
-    scale_public_with(p, x, c, 0, SCALE_BITS)
+    scale_public_with(p, x, c, 0, SCALE_BITS, false)
 }
 
 /// [`scale_public`] that also drops `drop` fractional bits of `x` (in the first, exact
 /// truncation) and encodes the mantissas at `bits` bits: the result has `drop` fractional
 /// bits fewer than `x`, its error is below 2 of its ulp plus `|x·c|·2^-(bits+1)`, and it is
 /// valid while the result's ring value times `2^bits` stays below 2^87 and
-/// `x·2^(E - e_k)` (ring values) too.
+/// `x·2^(E - e_k)` (ring values) too; with `exact`, both shifts are exact
+/// ([`crate::regression::design::trunc_exact`]: about 300 bytes and 20 rounds per element)
+/// and valid below 2^126.
 pub(crate) fn scale_public_with(
     p: &mut Party,
     x: &AShare<u128>,
     c: &[f64],
     drop: u32,
     bits: u32,
+    exact: bool,
 ) -> Result<AShare<u128>> {
+    let mut shift = |p: &mut Party, v: &AShare<u128>, d: u32| -> Result<AShare<u128>> {
+        if exact {
+            crate::regression::design::trunc_exact(p, v, d)
+        } else {
+            Ok(p.trunc(v, d)?)
+        }
+    };
     // c = m·2^-e, m in [0.5, 1) (0 for c = 0).
     let split: Vec<(f64, i32)> = c
         .iter()
@@ -166,7 +176,7 @@ pub(crate) fn scale_public_with(
             .iter()
             .map(|&(_, e)| 1u128 << (big - e).min(100))
             .collect();
-        t = p.trunc(&t.mul_public(&pre), big as u32 + drop)?;
+        t = shift(p, &t.mul_public(&pre), big as u32 + drop)?;
     } else {
         let pre: Vec<u128> = split.iter().map(|&(_, e)| 1u128 << (-e).min(100)).collect();
         t = t.mul_public(&pre);
@@ -175,7 +185,7 @@ pub(crate) fn scale_public_with(
         .iter()
         .map(|&(m, _)| encode::<u128>(m, bits))
         .collect();
-    Ok(p.trunc(&t.mul_public(&enc), bits)?)
+    shift(p, &t.mul_public(&enc), bits)
 }
 
 /// Fractional bits of the mantissas in [`scale_public`].
