@@ -37,8 +37,8 @@ const F: u32 = 24;
 
 /// Cases per analysis (each runs the analysis once in MPC on 100–300 rows). The seed is
 /// fixed, so CI runs the same cases every time; `PROPTEST_RNG_SEED` is ignored. Before a
-/// change to the numerics, run with more cases and random seeds (2026-12-02: two runs of
-/// 300 random cases per analysis, no failure).
+/// change to the numerics, run with more cases and random seeds (2026-12-02: four runs of
+/// 300 random cases per analysis, no failure after the fixes they found).
 const CASES: u32 = 48;
 
 /// The fixed seed of every property here.
@@ -381,9 +381,6 @@ proptest! {
         seed in any::<u64>(), n in 100usize..300,
         e1 in exponent(), e2 in exponent(), ey in exponent(), ridge in prop_oneof![Just(0.0), Just(1.0), Just(25.0)],
     ) {
-        // Ridge with an outcome below 10^-1 loses its precision (known bug, reproduced by
-        // `ridge_with_an_outcome_on_a_small_scale`, ignored): least squares only there.
-        let ridge = if ey < -1.0 { 0.0 } else { ridge };
         let (s1, s2, sy) = (scale_of(e1), scale_of(e2), scale_of(ey));
         let frame = regression_frame(n, seed, s1, s2, sy);
         let spec = OlsSpec {
@@ -531,13 +528,12 @@ fn correlation_of_columns_on_a_small_scale() {
     within("r[0][2]", f(&ours["r"][0][2]), f(&twin["r"][0][2]), 1e-4).unwrap();
 }
 
-/// Known bug (found by `ols_and_ridge_at_any_scale`): ridge (λ = 25) with an outcome on a
-/// scale of 4·10^-3 and a covariate on 2·10^6 gives that covariate's coefficient with a
+/// Found by `ols_and_ridge_at_any_scale` (now refused): ridge (λ = 25) with an outcome on a
+/// scale of 4·10^-3 and a covariate on 2·10^6 gave that covariate's coefficient with a
 /// relative error of 9·10^-5 (1.3·10^-4 on the unscaled problem, beyond the issue's 1e-4),
-/// with no refusal: the ridge path uses `R'_xy` (units of y) at f bits, whose ulp is a
-/// relative 6·10^-5 of an outcome on that scale.
+/// with no refusal: the ridge path uses `R'_xy` (units of y) at f bits. An outcome variance
+/// below 10^-2 is now refused inside MPC (one bit), saying to rescale the outcome.
 #[test]
-#[ignore = "known bug: ridge with an outcome on a 1e-3 scale loses relative precision"]
 fn ridge_with_an_outcome_on_a_small_scale() {
     let (s1, s2, sy) = (
         1.0,
@@ -552,9 +548,15 @@ fn ridge_with_an_outcome_on_a_small_scale() {
         ridge: 25.0,
         conf_level: 0.95,
     };
-    let ours = station(&frame, &AnalysisSpec::Ols(spec.clone())).expect("not refused");
-    let twin = json(regression_plain::ols(&frame, &spec).unwrap());
-    compare_coefficients(&ours, &twin, &units(sy, s1, s2)).unwrap();
+    let e = station(&frame, &AnalysisSpec::Ols(spec.clone())).expect_err("refused");
+    assert!(
+        e.contains("ridge") && e.contains("rescale the outcome"),
+        "{e}"
+    );
+    assert!(
+        regression_plain::ols(&frame, &spec).is_err(),
+        "the twin refuses too"
+    );
 }
 
 /// Found by `ols_and_ridge_at_any_scale` (fixed): ridge (λ = 25) with a covariate on a scale

@@ -64,6 +64,9 @@ use super::design::{self, at, broadcast, constant, gather, HI};
 /// Smallest residual variance (RSS/n) with standard errors to 1e-4: 2^-11, 8192 units of
 /// 2^-24.
 pub const RSS_MIN: f64 = 4.8828125e-4;
+/// Smallest outcome variance ridge regression accepts (its right-hand side is held at f
+/// bits, in units of the outcome).
+pub const RIDGE_MIN_OUTCOME_VAR: f64 = 1e-2;
 /// Largest residual variance whose square root the fixed point takes: 2^38.
 pub const RSS_MAX: f64 = 274877906944.0;
 use super::{table, OlsResult};
@@ -205,6 +208,20 @@ pub fn ols(
     let mut a = rxx.clone();
     let mut a_hi = gather(&s.corr_hi, &xx);
     if ridge {
+        // The ridge path solves with R'_xy at f bits (units of y): an outcome on a small
+        // scale keeps too few significant bits there (a scale of 4·10^-3 left a coefficient
+        // 1.3·10^-4 off, found by tests/scales.rs). Refused below a variance of 10^-2.
+        let floor = p.public(&[encode::<u128>(RIDGE_MIN_OUTCOME_VAR, f)]);
+        let low = p.lt_arith(&cyy, &floor)?;
+        // LEAKAGE: one bit, whether the outcome's variance among the complete rows is below
+        // RIDGE_MIN_OUTCOME_VAR (an error).
+        if p.reveal(&low)?[0] == 1 {
+            return Err(StatsError::Invalid(format!(
+                "ridge: the outcome's variance is below {RIDGE_MIN_OUTCOME_VAR:e}, too small \
+                 for the fixed point ({f} fractional bits) to solve with; rescale the outcome \
+                 (e.g. multiply it by 1000)"
+            )));
+        }
         let r2 = p.mul_fix(&r_x, &r_x)?;
         let pen = p.mul_const_fix(&r2, spec.ridge)?;
         // The penalty in standardised units, λ/sd_j², is an entry of the matrix solved

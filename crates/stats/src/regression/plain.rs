@@ -204,6 +204,13 @@ pub fn ols(frame: &PlainFrame, spec: &OlsSpec) -> Result<OlsResult> {
     let r2 = 1.0 - rss / tss;
     let df = (n - p) as f64;
     let (se, adj) = if spec.ridge > 0.0 {
+        // The MPC version's floor on the outcome's variance (`super::ols`).
+        if tss / nf < super::ols::RIDGE_MIN_OUTCOME_VAR {
+            return Err(StatsError::Invalid(format!(
+                "ridge: the outcome's variance is below {:e}: rescale the outcome",
+                super::ols::RIDGE_MIN_OUTCOME_VAR
+            )));
+        }
         (None, None)
     } else {
         // The MPC version's range for the residual variance (`super::ols`).
