@@ -150,7 +150,7 @@ pub(crate) fn scale_public_with(
     bits: u32,
     exact: bool,
 ) -> Result<AShare<u128>> {
-    let mut shift = |p: &mut Party, v: &AShare<u128>, d: u32| -> Result<AShare<u128>> {
+    let shift = |p: &mut Party, v: &AShare<u128>, d: u32| -> Result<AShare<u128>> {
         if exact {
             crate::regression::design::trunc_exact(p, v, d)
         } else {
