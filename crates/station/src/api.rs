@@ -73,8 +73,13 @@ pub const FROM_HEADER: &str = "x-tessera-from";
 /// million values).
 pub const MAX_INPUT: usize = 1 << 30;
 
-/// How long a client may take over its TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest study text `POST /studies` and `POST /peer/studies` take (a study within
+/// every cap of `tessera_study::limits` fits well below; one of 1.9 MB once cost 1.8 cores
+/// across three stations).
+pub const MAX_STUDY: usize = 512 * 1024;
+
+/// The largest body of the steward's decisions (`approve`, `refuse`: a reason).
+pub const MAX_DECISION: usize = 16 * 1024;
 
 /// What the handlers and the coordinating loop share: the configuration, the approvals
 /// (and audit log) behind a mutex, the steward's token, the station's identity, and what
@@ -370,12 +375,24 @@ pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
 /// The router with every route of the API (documented in `docs/station.md`).
 pub fn router(api: Arc<Api>) -> Router {
     Router::new()
-        .route("/studies", get(list_studies).post(submit))
+        .route(
+            "/studies",
+            get(list_studies).merge(post(submit).layer(DefaultBodyLimit::max(MAX_STUDY))),
+        )
         .route("/studies/{id}", get(get_study))
-        .route("/studies/{id}/approve", post(approve))
-        .route("/studies/{id}/refuse", post(refuse))
+        .route(
+            "/studies/{id}/approve",
+            post(approve).layer(DefaultBodyLimit::max(MAX_DECISION)),
+        )
+        .route(
+            "/studies/{id}/refuse",
+            post(refuse).layer(DefaultBodyLimit::max(MAX_DECISION)),
+        )
         .route("/studies/{id}/results", get(results))
-        .route("/peer/studies", post(peer_submit))
+        .route(
+            "/peer/studies",
+            post(peer_submit).layer(DefaultBodyLimit::max(MAX_STUDY)),
+        )
         .route("/peer/studies/{id}", get(peer_state))
         .route(
             "/peer/studies/{id}/input",
@@ -408,7 +425,7 @@ pub fn serve(listener: std::net::TcpListener, api: Api) -> std::io::Result<()> {
         .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let listener = TlsListener::new(listener, tls, HANDSHAKE_TIMEOUT);
+        let listener = TlsListener::new(listener, tls, api.options.connections);
         axum::serve(
             listener,
             router(api).into_make_service_with_connect_info::<Peer>(),

@@ -87,6 +87,9 @@ pub struct ServiceOptions {
     /// Whether the service runs the coordinating loop (off only to test the API's routes
     /// alone).
     pub coordinate: bool,
+    /// What one client may hold of the HTTPS listener (connections, handshakes, how long a
+    /// connection may wait for data).
+    pub connections: crate::tls_listener::ConnLimits,
 }
 
 impl Default for ServiceOptions {
@@ -97,6 +100,7 @@ impl Default for ServiceOptions {
             peer_timeout: Duration::from_secs(10),
             run_timeout: Duration::from_secs(60),
             coordinate: true,
+            connections: crate::tls_listener::ConnLimits::default(),
         }
     }
 }

@@ -23,8 +23,24 @@
 //! so axum's `accept` never fails, as its trait requires. Dropping the listener (when
 //! `axum::serve` ends) stops the accept task; handshakes in flight end at their timeout.
 //!
+//! # Limits ([`ConnLimits`])
+//!
+//! A station is reachable by anyone on its network, so no client may hold its resources:
+//! - at most [`ConnLimits::max_connections`] connections in all and
+//!   [`ConnLimits::per_address`] from one IP address (handshakes included); past either, a
+//!   new TCP connection is closed at once, before any TLS;
+//! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address,
+//!   so that silent connections from one client cannot fill the [`MAX_HANDSHAKES`] slots
+//!   others need (300 of them once delayed a steward's request by 10 s);
+//! - after the handshake, every wait for data is bounded ([`Guarded`]): a connection that
+//!   delivers fewer than [`ConnLimits::read_min_bytes`] within
+//!   [`ConnLimits::read_window`] of starting to wait (idle keep-alive, half a header, a
+//!   body trickled a byte at a time) is closed. Writing an answer restarts the window, as
+//!   do the first bytes after a silence, so a request that arrives after an idle spell gets
+//!   a whole window.
+//!
 //! The runtime must have its time driver enabled (`enable_time` or `enable_all`): the
-//! handshake timeout uses it.
+//! timeouts use it.
 //!
 //! # Cost
 //!
@@ -34,17 +50,23 @@
 //! LEAKAGE: nothing is opened or logged here; the fingerprint of a client's certificate is
 //! passed to the handlers, which authorise by it.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tessera_net::identity::Fingerprint;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
+use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
@@ -58,6 +80,202 @@ const QUEUE: usize = 64;
 /// connection (e.g. too many open files), so it does not spin.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 
+/// What one client may hold of the listener (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// A TLS handshake not finished by then is dropped.
+    pub handshake_timeout: Duration,
+    /// Connections open at once, handshakes included.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub per_address: usize,
+    /// Handshakes in flight at once from one IP address.
+    pub handshakes_per_address: usize,
+    /// How long a connection may wait for [`ConnLimits::read_min_bytes`].
+    pub read_window: Duration,
+    /// Bytes a connection must deliver within a window of waiting.
+    pub read_min_bytes: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            handshake_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            per_address: 64,
+            handshakes_per_address: 16,
+            read_window: Duration::from_secs(30),
+            read_min_bytes: 1024,
+        }
+    }
+}
+
+/// Connections open per address and in all.
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    /// Per address: (connections open, handshakes in flight).
+    per: HashMap<IpAddr, (usize, usize)>,
+}
+
+/// The listener's count of what each address holds, shared with every connection's
+/// [`Slot`].
+#[derive(Default)]
+struct Tracker {
+    counts: Mutex<Counts>,
+}
+
+impl Tracker {
+    /// A slot for a new connection from `ip` (counted as handshaking), or `None` past a
+    /// limit.
+    fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ConnLimits) -> Option<Slot> {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let (open, shaking) = c.per.get(&ip).copied().unwrap_or((0, 0));
+        if c.total >= limits.max_connections
+            || open >= limits.per_address
+            || shaking >= limits.handshakes_per_address
+        {
+            return None;
+        }
+        c.total += 1;
+        c.per.insert(ip, (open + 1, shaking + 1));
+        Some(Slot {
+            tracker: Arc::clone(self),
+            ip,
+            handshaking: true,
+        })
+    }
+
+    fn release(&self, ip: IpAddr, handshake: bool, connection: bool) {
+        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if connection {
+            c.total = c.total.saturating_sub(1);
+        }
+        let entry = c.per.entry(ip).or_insert((0, 0));
+        if connection {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        if handshake {
+            entry.1 = entry.1.saturating_sub(1);
+        }
+        if *entry == (0, 0) {
+            c.per.remove(&ip);
+        }
+    }
+}
+
+/// One connection's place in the [`Tracker`], given back when dropped.
+struct Slot {
+    tracker: Arc<Tracker>,
+    ip: IpAddr,
+    handshaking: bool,
+}
+
+impl Slot {
+    /// The handshake is over: the connection no longer counts as handshaking.
+    fn handshake_done(&mut self) {
+        if self.handshaking {
+            self.handshaking = false;
+            self.tracker.release(self.ip, true, false);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.tracker.release(self.ip, self.handshaking, true);
+    }
+}
+
+/// A connection after its handshake: its [`Slot`] in the listener's counts and a bound on
+/// every wait for data (module documentation, "Limits").
+pub struct Guarded<S> {
+    inner: S,
+    _slot: Slot,
+    window: Duration,
+    min_bytes: usize,
+    /// When the current window of waiting ends, if one runs.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes read since the window started.
+    got: usize,
+}
+
+impl<S> Guarded<S> {
+    /// The stream inside (e.g. to read the TLS session).
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let n = buf.filled().len() - before;
+                if n > 0 {
+                    if this.got == 0 {
+                        // The first bytes after a silence: a fresh window for them.
+                        this.deadline = None;
+                    }
+                    this.got += n;
+                    if this.got >= this.min_bytes {
+                        this.deadline = None;
+                        this.got = 0;
+                    }
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                let window = this.window;
+                let sleep = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(window)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client sent too little for too long",
+                    )));
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let r = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = &r {
+            if *n > 0 {
+                // An answer is going out: the client's next wait starts afresh.
+                this.deadline = None;
+                this.got = 0;
+            }
+        }
+        r
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Who is at the other end of an HTTPS connection: what handlers get through
 /// `ConnectInfo<Peer>`.
 #[derive(Clone, Debug)]
@@ -68,6 +286,9 @@ pub struct Peer {
     /// the key of), or `None` if it presented none.
     pub fingerprint: Option<Fingerprint>,
 }
+
+/// A connection as handlers get it: TLS over TCP, within the listener's limits.
+pub type Stream = Guarded<TlsStream<TcpStream>>;
 
 /// A TCP listener that hands axum TLS streams whose handshakes are done (see the module
 /// documentation).
@@ -81,11 +302,11 @@ enum State {
     Idle {
         listener: TcpListener,
         acceptor: TlsAcceptor,
-        timeout: Duration,
+        limits: ConnLimits,
     },
     /// The accept task runs and sends finished handshakes.
     Running {
-        ready: mpsc::Receiver<(TlsStream<TcpStream>, Peer)>,
+        ready: mpsc::Receiver<(Stream, Peer)>,
         task: JoinHandle<()>,
     },
     /// Only while switching from `Idle` to `Running`.
@@ -94,12 +315,13 @@ enum State {
 
 impl TlsListener {
     /// A listener that accepts on `listener`, runs TLS handshakes with `config` (e.g.
-    /// [`tessera_net::https::server_config`]) and drops a connection whose handshake has
-    /// not finished within `handshake_timeout`. Nothing runs until axum first accepts.
+    /// [`tessera_net::https::server_config`]) and holds every client to `limits` (a
+    /// handshake not finished within `limits.handshake_timeout` is dropped). Nothing runs
+    /// until axum first accepts.
     pub fn new(
         listener: TcpListener,
         config: Arc<rustls::ServerConfig>,
-        handshake_timeout: Duration,
+        limits: ConnLimits,
     ) -> TlsListener {
         // A listener bound by the OS always has an address; the unspecified one is only a
         // fallback for `local_addr`, which reports the error again then.
@@ -111,24 +333,24 @@ impl TlsListener {
             state: State::Idle {
                 listener,
                 acceptor: TlsAcceptor::from(config),
-                timeout: handshake_timeout,
+                limits,
             },
         }
     }
 
     /// Starts the accept task if it is not running, and returns the channel it feeds.
-    fn ready(&mut self) -> &mut mpsc::Receiver<(TlsStream<TcpStream>, Peer)> {
+    fn ready(&mut self) -> &mut mpsc::Receiver<(Stream, Peer)> {
         if let State::Idle { .. } = self.state {
             let State::Idle {
                 listener,
                 acceptor,
-                timeout,
+                limits,
             } = std::mem::replace(&mut self.state, State::Switching)
             else {
                 unreachable!("matched just above")
             };
             let (tx, ready) = mpsc::channel(QUEUE);
-            let task = tokio::spawn(accept_loop(listener, acceptor, timeout, tx));
+            let task = tokio::spawn(accept_loop(listener, acceptor, limits, tx));
             self.state = State::Running { ready, task };
         }
         match &mut self.state {
@@ -147,7 +369,7 @@ impl Drop for TlsListener {
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Stream;
     type Addr = Peer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -180,14 +402,15 @@ impl Connected<IncomingStream<'_, TlsListener>> for Peer {
 }
 
 /// Accepts TCP connections until the receiving side is gone, each handshake in its own
-/// task.
+/// task; a connection past a limit is closed at once.
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    timeout: Duration,
-    tx: mpsc::Sender<(TlsStream<TcpStream>, Peer)>,
+    limits: ConnLimits,
+    tx: mpsc::Sender<(Stream, Peer)>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let tracker = Arc::new(Tracker::default());
     loop {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
             return; // never closed
@@ -204,18 +427,32 @@ async fn accept_loop(
         if tx.is_closed() {
             return;
         }
+        // Past a limit: closed before any TLS, its handshake slot free again at once.
+        let Some(mut slot) = tracker.admit(addr.ip(), &limits) else {
+            continue;
+        };
         let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp)).await;
+            let handshake =
+                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await;
             drop(permit);
+            slot.handshake_done();
             // A failed or late handshake: drop the connection, say nothing.
             let Ok(Ok(stream)) = handshake else {
                 return;
             };
             let fingerprint = tessera_net::https::peer_fingerprint(stream.get_ref().1);
-            let _ = tx.send((stream, Peer { addr, fingerprint })).await;
+            let guarded = Guarded {
+                inner: stream,
+                _slot: slot,
+                window: limits.read_window,
+                min_bytes: limits.read_min_bytes,
+                deadline: None,
+                got: 0,
+            };
+            let _ = tx.send((guarded, Peer { addr, fingerprint })).await;
         });
     }
 }

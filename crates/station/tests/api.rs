@@ -481,3 +481,36 @@ fn the_steward_token_file_is_created_once_and_private() {
     let e = tessera_station::config::parse("station.toml", &text, &dir).unwrap_err();
     assert!(e.to_string().starts_with("station.toml:5:"), "{e}");
 }
+
+/// Issue 14: a 1.9 MB study cost 1.8 cores across three stations. Each route takes bodies
+/// up to its own limit: a study text up to `MAX_STUDY`, a steward's decision up to
+/// `MAX_DECISION`; beyond, 413 before anything is parsed or recorded.
+#[test]
+fn oversized_bodies_are_refused_per_route() {
+    let dir = common::folder("api-limits");
+    let st = start(&dir, POLICY);
+    let padding = "#".repeat(tessera_station::api::MAX_STUDY);
+    let big = format!("{}\n{padding}\n", study());
+    let r = post(st, "/studies", None, &big);
+    assert_eq!(r.status, 413, "{}", r.json);
+    let r = get(st, "/studies", true);
+    assert_eq!(
+        r.json["studies"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        r.json
+    );
+    // The study itself is taken.
+    let r = post(st, "/studies", None, &study());
+    assert!(
+        r.status == 201 || r.status == 202,
+        "{} {}",
+        r.status,
+        r.json
+    );
+    let why = "x".repeat(tessera_station::api::MAX_DECISION + 1);
+    let body = serde_json::json!({ "reason": why }).to_string();
+    let a = steward();
+    let r = post(st, "/studies/survival-2026/refuse", Some(&a), &body);
+    assert_eq!(r.status, 413, "{}", r.json);
+}

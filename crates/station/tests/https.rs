@@ -15,7 +15,7 @@ use axum::Router;
 use tessera_net::https;
 use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_station::client::{Client, ClientError};
-use tessera_station::tls_listener::{Peer, TlsListener};
+use tessera_station::tls_listener::{ConnLimits, Peer, TlsListener};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_millis(800);
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +31,14 @@ struct Server {
 /// its body. The server runs on its own thread (a current-thread runtime) until the test
 /// process ends.
 fn start_server() -> Server {
+    start_server_with(ConnLimits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        ..ConnLimits::default()
+    })
+}
+
+/// [`start_server`] with other limits.
+fn start_server_with(limits: ConnLimits) -> Server {
     let identity = Identity::generate("station").unwrap();
     let config = https::server_config(&identity).unwrap();
     let served = Arc::new(AtomicUsize::new(0));
@@ -50,7 +58,7 @@ fn start_server() -> Server {
                 .route("/echo", post(echo))
                 .layer(DefaultBodyLimit::disable())
                 .with_state(count);
-            let tls = TlsListener::new(listener, config, HANDSHAKE_TIMEOUT);
+            let tls = TlsListener::new(listener, config, limits);
             axum::serve(tls, router.into_make_service_with_connect_info::<Peer>())
                 .await
                 .unwrap();
@@ -330,4 +338,211 @@ fn unreachable_station_is_named() {
     let e = c.request("GET", "/", &[], b"").unwrap_err();
     assert!(matches!(e, ClientError::Connect { .. }), "{e}");
     assert!(e.to_string().contains(&addr), "{e}");
+}
+
+/// TCP connections to `addr` from the loopback address `src` (e.g. 127.0.0.2: another
+/// client than the tests' 127.0.0.1), as blocking streams.
+fn connect_from(src: &str, addr: &str, n: usize) -> Vec<TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let sock = tokio::net::TcpSocket::new_v4().unwrap();
+            sock.bind(format!("{src}:0").parse().unwrap()).unwrap();
+            let t = sock.connect(addr.parse().unwrap()).await.unwrap();
+            let s = t.into_std().unwrap();
+            s.set_nonblocking(false).unwrap();
+            out.push(s);
+        }
+        out
+    })
+}
+
+/// A TLS session over `tcp` to the test server (blocking), handshake done.
+fn tls_over(
+    server: &Server,
+    tcp: TcpStream,
+) -> rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    let config = https::client_config(server.identity.fingerprint(), None).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("station").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    tls
+}
+
+/// Whether the server closed `s` (end of stream or reset) within `wait`.
+fn closed_within(s: &mut impl Read, wait: Duration, sock: &TcpStream) -> bool {
+    sock.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // a TLS alert or session ticket before the close
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Issue 14: 300 silent TCP connections filled the 256 handshake slots, so that a normal
+/// request waited for the handshake timeout (10 s). Silent connections from one address now
+/// hold at most `handshakes_per_address` slots; the rest are closed at once, and another
+/// client is served without waiting.
+#[test]
+fn silent_connections_from_one_address_leave_room_for_others() {
+    let limits = ConnLimits {
+        handshake_timeout: Duration::from_secs(6),
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    let mut silent = connect_from("127.0.0.2", &server.addr, 300);
+    thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        let a = client(&server, None)
+            .request("GET", "/whoami", &[], b"")
+            .unwrap();
+        assert_eq!(a.text(), "none");
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "served only after {took:?}");
+    // All but the address's handshake slots were closed at once.
+    let mut closed = 0;
+    for s in silent.iter_mut() {
+        let sock = s.try_clone().unwrap();
+        if closed_within(s, Duration::from_millis(20), &sock) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 300 - limits.handshakes_per_address,
+        "only {closed} of 300 closed"
+    );
+}
+
+/// Issue 14: 2,000 idle connections held 2,000 descriptors. One address now holds at most
+/// `per_address` connections; past that a connection is closed before any TLS, and other
+/// addresses are served.
+#[test]
+fn connections_per_address_are_capped() {
+    let limits = ConnLimits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        per_address: 4,
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for tcp in connect_from("127.0.0.3", &server.addr, 10) {
+        let config = https::client_config(server.identity.fingerprint(), None).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("station").unwrap();
+        let conn = rustls::ClientConnection::new(config, name).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.sock.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut ok = true;
+        while tls.conn.is_handshaking() {
+            if tls.conn.complete_io(&mut tls.sock).is_err() {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            open.push(tls);
+        } else {
+            refused += 1;
+        }
+    }
+    assert_eq!(open.len(), limits.per_address, "{refused} refused");
+    let a = client(&server, None)
+        .request("GET", "/whoami", &[], b"")
+        .unwrap();
+    assert_eq!(a.text(), "none");
+    // Closing them frees the address's slots.
+    drop(open);
+    thread::sleep(Duration::from_millis(200));
+    let tcp = connect_from("127.0.0.3", &server.addr, 1).remove(0);
+    let _tls = tls_over(&server, tcp);
+}
+
+/// Issue 14: idle, half-header and half-body connections stayed open indefinitely. A
+/// connection that delivers fewer than `read_min_bytes` within `read_window` of waiting is
+/// closed, whether it sends nothing, stops mid-header or trickles a byte at a time.
+#[test]
+fn idle_and_slow_clients_are_closed() {
+    let limits = ConnLimits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        read_window: Duration::from_millis(600),
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    let wait = Duration::from_secs(3);
+
+    // Idle after the handshake.
+    let tcp = connect_from("127.0.0.4", &server.addr, 1).remove(0);
+    let sock = tcp.try_clone().unwrap();
+    let mut idle = tls_over(&server, tcp);
+    let t0 = Instant::now();
+    assert!(
+        closed_within(&mut idle, wait, &sock),
+        "an idle connection stays open"
+    );
+    assert!(
+        t0.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t0.elapsed()
+    );
+
+    // Half a header, then nothing.
+    let tcp = connect_from("127.0.0.4", &server.addr, 1).remove(0);
+    let sock = tcp.try_clone().unwrap();
+    let mut half = tls_over(&server, tcp);
+    half.write_all(b"GET /whoami HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    half.flush().unwrap();
+    assert!(
+        closed_within(&mut half, wait, &sock),
+        "half a header stays open"
+    );
+
+    // A byte every 100 ms: active, but far below 1 KiB per window.
+    let tcp = connect_from("127.0.0.4", &server.addr, 1).remove(0);
+    let sock = tcp.try_clone().unwrap();
+    let mut slow = tls_over(&server, tcp);
+    let t0 = Instant::now();
+    let mut cut = false;
+    for b in b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+        .iter()
+        .cycle()
+        .take(60)
+    {
+        if slow.write_all(&[*b]).and_then(|()| slow.flush()).is_err() {
+            cut = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cut || closed_within(&mut slow, wait, &sock),
+        "a trickle stays open"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(6), "{:?}", t0.elapsed());
+
+    // A normal request is still served.
+    let a = client(&server, None)
+        .request("GET", "/whoami", &[], b"")
+        .unwrap();
+    assert_eq!(a.text(), "none");
 }
