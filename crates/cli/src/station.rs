@@ -76,7 +76,7 @@ pub enum StationCommand {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
-    /// Refuse a study (waiting, or approved and not yet run): it stops at every station,
+    /// Refuse a study (waiting, or approved and not yet computing here): it stops at every station,
     /// and the reason is shown to the researcher.
     Refuse {
         /// The study's id.

@@ -345,6 +345,7 @@ fn same_secret(given: &[u8], expected: &[u8]) -> bool {
 pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
     let name = path.display();
     if path.exists() {
+        crate::private::check(path).map_err(StationError::Config)?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| StationError::Config(format!("{name}: cannot read the token: {e}")))?;
         let token = text.trim().to_string();
@@ -357,15 +358,7 @@ pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
     }
     let token =
         crate::runs::random_token().map_err(|e| StationError::Config(format!("{name}: {e}")))?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
+    let mut f = crate::private::create(path)
         .map_err(|e| StationError::Config(format!("{name}: cannot create the token: {e}")))?;
     writeln!(f, "{token}")
         .map_err(|e| StationError::Config(format!("{name}: cannot write the token: {e}")))?;

@@ -244,7 +244,30 @@ impl Approvals {
                 "a refusal needs a reason (--why)".to_string(),
             ));
         }
-        self.decide(id, by, StudyState::Refused, Some(why))
+        // Withdrawn after the data check (ready, not yet running): the run stops in the same
+        // transaction, so the computation can no longer start here, and the other stations
+        // learn the refusal with the steward's reason.
+        let ready = self.run(id)?.map(|r| r.state) == Some(crate::runs::RunState::Ready);
+        self.decide_with(
+            id,
+            by,
+            StudyState::Refused,
+            Some(why),
+            "person",
+            |tx, path| {
+                if ready {
+                    crate::runs::write_run(
+                        tx,
+                        path,
+                        id,
+                        crate::runs::RunState::Stopped,
+                        (Some(why), Some(why)),
+                    )
+                } else {
+                    Ok(())
+                }
+            },
+        )
     }
 
     fn decide(
@@ -276,13 +299,17 @@ impl Approvals {
         let rec = self
             .get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
-        // An approval can be withdrawn only before this station has checked its data for
-        // the run; after that the other stations may already be computing. A study stopped
-        // while pending here (another station refused, or holds another text) can no longer
-        // be approved.
+        // An approval can be withdrawn until the computation starts here (no run yet, or
+        // data checked and waiting for the others); once it runs, the shares are already
+        // in use. A study stopped while pending here (another station refused, or holds
+        // another text) can no longer be approved.
+        let run = self.run(id)?.map(|r| r.state);
         let allowed = match to {
-            StudyState::Approved => rec.state == StudyState::Pending && self.run(id)?.is_none(),
-            StudyState::Refused => rec.state != StudyState::Refused && self.run(id)?.is_none(),
+            StudyState::Approved => rec.state == StudyState::Pending && run.is_none(),
+            StudyState::Refused => {
+                rec.state != StudyState::Refused
+                    && matches!(run, None | Some(crate::runs::RunState::Ready))
+            }
             StudyState::Pending => false,
         };
         if !allowed {

@@ -360,6 +360,18 @@ impl AuditLog {
             path: name.clone(),
             detail: e.to_string(),
         };
+        // Created owner-only; an existing file others can read is refused.
+        if path.exists() {
+            crate::private::check(path).map_err(|detail| AuditError::Db {
+                path: name.clone(),
+                detail,
+            })?;
+        } else {
+            crate::private::create(path).map_err(|e| AuditError::Db {
+                path: name.clone(),
+                detail: format!("cannot create: {e}"),
+            })?;
+        }
         let mut conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;

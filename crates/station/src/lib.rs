@@ -11,6 +11,8 @@
 //!   the study's and the policy's disclosure rules.
 //! - [`audit`]: an append-only, hash-chained audit log in SQLite, with
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
+//! - [`private`]: files only the station may read (audit database, steward token): created
+//!   0600, refused at start when others can read them.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
 //!   refused), persisted in the audit log's SQLite file; every transition is audited.
 //! - [`receive`](mod@receive): validate a study at this station, let the policy decide, record both —
@@ -37,6 +39,7 @@ pub mod config;
 pub mod coordinate;
 pub mod error;
 pub mod policy;
+pub mod private;
 pub mod receive;
 pub mod recipient;
 pub mod runs;

@@ -162,7 +162,7 @@ pub fn shown_reason(rec: &StudyRecord, run: Option<&RunRecord>) -> Option<String
 
 /// Writes study `id`'s run state `to` with its reasons (the steward's, the public one) inside
 /// transaction `tx` of the audit file `path`.
-fn write_run(
+pub(crate) fn write_run(
     tx: &rusqlite::Transaction<'_>,
     path: &str,
     id: &str,

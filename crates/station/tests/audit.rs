@@ -384,3 +384,38 @@ fn a_dropped_head_record_or_entries_table_is_detected() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Issue 14: the audit database (approvals, run states, token hashes, result shares) and
+/// the steward's token are created 0600, and a file others can read is refused at open,
+/// naming the file and the fix.
+#[cfg(unix)]
+#[test]
+fn the_audit_file_and_the_token_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = log_with_entries("audit-private");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = AuditLog::open(&path).unwrap_err().to_string();
+    assert!(
+        e.contains(&path.display().to_string())
+            && e.contains("mode 644")
+            && e.contains("chmod 600"),
+        "{e}"
+    );
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    AuditLog::open(&path).unwrap();
+
+    let token = path.with_file_name("steward.token");
+    let (_, created) = tessera_station::api::steward_token(&token).unwrap();
+    assert!(created);
+    assert_eq!(mode(&token), 0o600);
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = tessera_station::api::steward_token(&token)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("steward.token") && e.contains("chmod 600"),
+        "{e}"
+    );
+}

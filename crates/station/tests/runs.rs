@@ -41,6 +41,44 @@ fn docs(tag: &str) -> HeldShares {
     }
 }
 
+/// Issue 14: a steward could not withdraw the approval once the data check passed (`409 …
+/// cannot refuse it`), though nothing had been computed. Now it can until the computation
+/// starts: the run stops with the steward's reason, the other stations see `refused`, and
+/// the computation can no longer start here. Once running, it cannot.
+#[test]
+fn the_steward_withdraws_an_approval_until_the_computation_starts() {
+    let mut a = approved("runs-withdraw");
+    assert_eq!(a.mark_ready(ID).unwrap().state, RunState::Ready);
+    let rec = a
+        .refuse(ID, "steward", "the ethics committee withdrew")
+        .unwrap();
+    assert_eq!(rec.state, StudyState::Refused);
+    assert_eq!(a.run(ID).unwrap().unwrap().state, RunState::Stopped);
+    let public = a.public_state(ID).unwrap().unwrap();
+    assert_eq!(public.state, "refused");
+    assert!(
+        public
+            .reason
+            .unwrap()
+            .contains("the ethics committee withdrew"),
+        "the other stations learn why"
+    );
+    assert!(matches!(
+        a.start(ID, "registry", json!({})),
+        Err(StationError::Transition { .. })
+    ));
+    assert_eq!(a.check_against_log().unwrap(), Vec::<String>::new());
+
+    // Running: too late.
+    let mut b = approved("runs-withdraw-late");
+    b.mark_ready(ID).unwrap();
+    b.start(ID, "registry", json!({})).unwrap();
+    assert!(matches!(
+        b.refuse(ID, "steward", "changed my mind"),
+        Err(StationError::Transition { .. })
+    ));
+}
+
 #[test]
 fn a_run_goes_ready_running_finished_and_holds_results_per_recipient() {
     let mut a = approved("runs-ok");
@@ -53,11 +91,6 @@ fn a_run_goes_ready_running_finished_and_holds_results_per_recipient() {
     ));
     assert_eq!(a.mark_ready(ID).unwrap().state, RunState::Ready);
     assert_eq!(a.public_state(ID).unwrap().unwrap().state, "ready");
-    // Once ready, the approval can no longer be withdrawn: the others may be computing.
-    assert!(matches!(
-        a.refuse(ID, "steward", "changed my mind"),
-        Err(StationError::Transition { .. })
-    ));
     assert_eq!(
         a.start(ID, "registry", json!({"compute": ["registry"]}))
             .unwrap()
