@@ -97,6 +97,9 @@ pub struct Api {
     ports: Mutex<BTreeMap<String, ComputePort>>,
     /// Studies waiting for a free computation port (logged once each).
     port_waits: Mutex<std::collections::BTreeSet<String>>,
+    /// Each study parsed once (a study's text never changes under its id): the loop and the
+    /// handlers read it from here instead of parsing on every visit.
+    parsed: Mutex<BTreeMap<String, Arc<Study>>>,
 }
 
 /// The computation endpoint this station picked for one study (from its `[compute]`
@@ -141,7 +144,35 @@ impl Api {
             inputs: Mutex::new(BTreeMap::new()),
             ports: Mutex::new(BTreeMap::new()),
             port_waits: Mutex::new(std::collections::BTreeSet::new()),
+            parsed: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Study `id` (with the `text` received under it) validated at this station, parsed the
+    /// first time only.
+    pub(crate) fn parsed(
+        &self,
+        id: &str,
+        text: &str,
+    ) -> Result<Arc<Study>, tessera_study::StudyError> {
+        if let Some(s) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(Arc::clone(s));
+        }
+        let study = Arc::new(tessera_study::validate::parse_at_station(
+            SUBMITTED_NAME,
+            text,
+            &self.config.name,
+        )?);
+        self.parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), Arc::clone(&study));
+        Ok(study)
     }
 
     /// Whether study `id`'s wait for a computation port is news (the first time only), so
@@ -623,9 +654,7 @@ async fn get_study(
             body["progress"] = json!(api.progress(&id));
             // What the study will cost the compute stations at a few linked-table sizes,
             // from its text alone (for the steward deciding; public like the text).
-            if let Ok(study) =
-                tessera_study::validate::parse_at_station(SUBMITTED_NAME, &r.text, &api.config.name)
-            {
+            if let Ok(study) = api.parsed(&r.id, &r.text) {
                 let cost: Vec<_> = tessera_study::estimate::SIZES
                     .iter()
                     .map(|&n| tessera_study::estimate::estimate(&study, n))
@@ -775,15 +804,11 @@ async fn results(
 }
 
 /// Study `id` as received here, validated at this station.
-fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<Study, StationError> {
+fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<Arc<Study>, StationError> {
     let rec = a
         .get(id)?
         .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
-    Ok(tessera_study::validate::parse_at_station(
-        SUBMITTED_NAME,
-        &rec.text,
-        &api.config.name,
-    )?)
+    Ok(api.parsed(id, &rec.text)?)
 }
 
 /// The answer to a caller on a `/peer` route that is no trusted station.

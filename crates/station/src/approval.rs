@@ -383,6 +383,28 @@ impl Approvals {
         self.select("WHERE state = 'pending'")
     }
 
+    /// Every study's id and state, oldest first, without their texts (what the service's
+    /// loop scans several times a second).
+    pub fn states(&self) -> Result<Vec<(String, StudyState)>> {
+        let mut stmt = self
+            .log
+            .conn
+            .prepare("SELECT id, state FROM studies ORDER BY received_at, id")
+            .map_err(|e| self.db(e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|it| it.collect())
+            .map_err(|e| self.db(e))?;
+        rows.into_iter()
+            .map(|(id, state)| match StudyState::parse(&state) {
+                Some(s) => Ok((id, s)),
+                None => Err(StationError::Invalid(format!(
+                    "study {id}: unknown state `{state}` in the audit file"
+                ))),
+            })
+            .collect()
+    }
+
     /// Every study received, oldest first.
     pub fn all(&self) -> Result<Vec<StudyRecord>> {
         self.select("")

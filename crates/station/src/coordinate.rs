@@ -157,79 +157,108 @@ pub fn coordinate(api: Arc<Api>) {
         eprintln!("tessera station: cannot mark interrupted runs: {e}");
     }
     let running: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-    let mut visited = BTreeMap::new();
+    let mut visits = Visits::default();
     let mut news = true;
     loop {
-        step(&api, &running, &mut visited, news);
+        step(&api, &running, &mut visits, news);
         news = api.wait_for_news(api.options.poll_active);
     }
 }
 
+/// What the loop remembers between steps.
+#[derive(Default)]
+struct Visits {
+    /// When each study was last visited.
+    last: BTreeMap<String, Instant>,
+    /// Studies this station is done with (refused here, or ended here with every other
+    /// station settled): never looked at again (after a restart, once more), so an idle
+    /// station's work does not grow with the studies it has finished.
+    done: BTreeSet<String>,
+    /// Studies whose other stations this loop has asked since it started (before that, an
+    /// empty list of views says nothing).
+    asked: BTreeSet<String>,
+}
+
 /// One visit of every study this station is not done with and whose time has come (all
-/// with `news`); `visited` holds when each was last visited (see the module docs).
+/// with `news`; see the module docs). A study done with costs one row of a scan of ids and
+/// states; a study's text is read only when it is visited, and parsed once
+/// ([`Api::parsed`]).
 fn step(
     api: &Arc<Api>,
     running: &Arc<Mutex<BTreeSet<String>>>,
-    visited: &mut BTreeMap<String, Instant>,
+    visits: &mut Visits,
     news: bool,
 ) {
-    let records = match api.approvals().all() {
+    let states = match api.approvals().states() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tessera station: cannot read the studies: {e}");
             return;
         }
     };
-    for rec in records {
-        if rec.state == StudyState::Refused {
+    for (id, state) in states {
+        if visits.done.contains(&id) {
             continue;
         }
-        let run = match api.approvals().run(&rec.id) {
+        if state == StudyState::Refused {
+            visits.done.insert(id);
+            continue;
+        }
+        let run = match api.approvals().run(&id) {
             Ok(r) => r.map(|r| r.state),
             Err(e) => {
-                eprintln!("tessera station: study {}: {e}", rec.id);
+                eprintln!("tessera station: study {id}: {e}");
                 continue;
             }
         };
-        let active = rec.state == StudyState::Approved
+        let active = state == StudyState::Approved
             && matches!(run, None | Some(RunState::Ready) | Some(RunState::Running));
         let pace = if active {
             api.options.poll_active
         } else {
             api.options.poll
         };
-        let due = news || visited.get(&rec.id).is_none_or(|t| t.elapsed() >= pace);
+        let due = news || visits.last.get(&id).is_none_or(|t| t.elapsed() >= pace);
         if !due {
             continue;
         }
-        visited.insert(rec.id.clone(), Instant::now());
+        visits.last.insert(id.clone(), Instant::now());
         // Past the start, the other stations are still asked (for the status shown to the
         // researcher) until each has reached an end or cannot be reached.
         let started = run.is_some_and(|r| r != RunState::Ready);
         if started && run.is_some_and(RunState::is_final) {
-            let settled = api.views(&rec.id).iter().all(|v| {
-                matches!(
-                    v.state.as_str(),
-                    "finished" | "aborted" | "stopped" | "refused" | "unreachable"
-                )
-            });
+            let views = api.views(&id);
+            let settled = visits.asked.contains(&id)
+                && views.iter().all(|v| {
+                    matches!(
+                        v.state.as_str(),
+                        "finished" | "aborted" | "stopped" | "refused" | "unreachable"
+                    )
+                });
             if settled {
+                visits.done.insert(id.clone());
+                visits.last.remove(&id);
                 continue;
             }
         }
-        let study = match tessera_study::validate::parse_at_station(
-            crate::api::SUBMITTED_NAME,
-            &rec.text,
-            &api.config.name,
-        ) {
+        let rec = match api.approvals().get(&id) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                eprintln!("tessera station: study {id}: {e}");
+                continue;
+            }
+        };
+        let study = match api.parsed(&id, &rec.text) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("tessera station: study {}: {e}", rec.id);
+                eprintln!("tessera station: study {id}: {e}");
                 continue;
             }
         };
         let mine = study.digest();
         let views = ask_stations(api, &study, &rec.text);
+        visits.asked.insert(id.clone());
         if started {
             if run == Some(RunState::Running) && !is_compute(api, &study) {
                 follow_compute(api, &study, &views);
@@ -284,7 +313,7 @@ fn step(
                 continue;
             };
             if inputs_in {
-                start(api, running, study, meeting);
+                start(api, running, Study::clone(&study), meeting);
             }
         } else {
             send_input(api, &study);
