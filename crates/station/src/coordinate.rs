@@ -177,25 +177,39 @@ struct Visits {
     /// Studies whose other stations this loop has asked since it started (before that, an
     /// empty list of views says nothing).
     asked: BTreeSet<String>,
+    /// The ids and states last read from the audit file, and when: read again on news or
+    /// after [`ServiceOptions::poll`] (a command in another process changes the file
+    /// without news), not at every step.
+    states: Vec<(String, StudyState)>,
+    read_at: Option<Instant>,
 }
 
 /// One visit of every study this station is not done with and whose time has come (all
 /// with `news`; see the module docs). A study done with costs one row of a scan of ids and
 /// states; a study's text is read only when it is visited, and parsed once
 /// ([`Api::parsed`]).
-fn step(
-    api: &Arc<Api>,
-    running: &Arc<Mutex<BTreeSet<String>>>,
-    visits: &mut Visits,
-    news: bool,
-) {
-    let states = match api.approvals().states() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("tessera station: cannot read the studies: {e}");
-            return;
+fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Visits, news: bool) {
+    let stale = visits
+        .read_at
+        .is_none_or(|t| t.elapsed() >= api.options.poll);
+    if news || stale {
+        match api.approvals().states() {
+            Ok(r) => {
+                visits.states = r;
+                visits.read_at = Some(Instant::now());
+            }
+            Err(e) => {
+                eprintln!("tessera station: cannot read the studies: {e}");
+                return;
+            }
         }
-    };
+    }
+    let states: Vec<(String, StudyState)> = visits
+        .states
+        .iter()
+        .filter(|(id, _)| !visits.done.contains(id))
+        .cloned()
+        .collect();
     for (id, state) in states {
         if visits.done.contains(&id) {
             continue;
