@@ -125,7 +125,11 @@ listen = "127.0.0.1:{api}"
 [compute]
 listen = "127.0.0.1:{mpc}"
 address = "127.0.0.1"
-{trusted}{sources}
+{trusted}
+[[researchers]]
+name = "researcher"
+fingerprint = "sha256:{fp_researcher}"
+{sources}
 [policy]
 analyses = ["kaplan_meier", "logrank", "cox", "logistic"]
 recipients = ["sha256:{fp_researcher}"]
@@ -373,12 +377,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     // The researcher submits the study to the registry.
     let text = std::fs::read(&setup.study).map_err(|e| e.to_string())?;
     let a = registry
-        .request(
-            "POST",
-            "/studies",
-            &[("X-Tessera-From", "researcher")],
-            &text,
-        )
+        .request("POST", "/studies", &[], &text)
         .map_err(|e| e.to_string())?;
     let body = a.json();
     if a.status != 201 {
@@ -428,7 +427,11 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
             _ => {}
         }
         let gp = client(&setup, 1, None)?;
-        let (_, g) = get(&gp, "/studies/tessera-demo", &[])?;
+        let (_, g) = get(
+            &gp,
+            "/studies/tessera-demo",
+            &[("Authorization", gp_auth.as_str())],
+        )?;
         if !approved && g["state"] == "pending" {
             println!(
                 "  gp: pending ({})\nthe GP network's steward reads the study and approves it \

@@ -55,9 +55,6 @@ pub enum StudyCommand {
         /// The station's API address (`host:port`).
         #[arg(long, value_name = "ADDR")]
         to: String,
-        /// Who submits (recorded in the stations' audit logs).
-        #[arg(long, value_name = "NAME")]
-        from: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
@@ -155,12 +152,7 @@ fn message(v: &Value) -> String {
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
     let result = match &args.command {
-        StudyCommand::Submit {
-            study,
-            to,
-            from,
-            station,
-        } => submit(study, to, from.as_deref(), station),
+        StudyCommand::Submit { study, to, station } => submit(study, to, station),
         StudyCommand::Status { id, at, station } => status(id, at, station),
         StudyCommand::Results {
             id,
@@ -191,17 +183,14 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     }
 }
 
-fn submit(
-    study: &Path,
-    to: &str,
-    from: Option<&str>,
-    station: &StationAddr,
-) -> Result<ExitCode, String> {
+/// What a researcher needs when a station answers 401.
+const WHO_ARE_YOU: &str = "the station does not know you: present your certificate with \
+     --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
+     fingerprint under [[researchers]] in station.toml";
+
+fn submit(study: &Path, to: &str, station: &StationAddr) -> Result<ExitCode, String> {
     let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()))?;
-    let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
-    if let Some(f) = from {
-        headers.push(("X-Tessera-From", f));
-    }
+    let headers = vec![("Content-Type", "text/plain; charset=utf-8")];
     let c = client(to, station)?;
     let a = c
         .request("POST", "/studies", &headers, &text)
@@ -231,6 +220,7 @@ fn submit(
             eprintln!("tessera: {}", message(&body));
             Ok(ExitCode::from(2))
         }
+        401 => Err(WHO_ARE_YOU.to_string()),
         s => Err(format!("the station answered {s}: {}", message(&body))),
     }
 }
@@ -281,9 +271,10 @@ fn status(id: &str, at: &str, station: &StationAddr) -> Result<ExitCode, String>
             Ok(ExitCode::SUCCESS)
         }
         404 => {
-            eprintln!("tessera: no study {id} at {at}");
+            eprintln!("tessera: no study {id} at {at} (or not one you submitted)");
             Ok(ExitCode::from(2))
         }
+        401 => Err(WHO_ARE_YOU.to_string()),
         s => Err(format!("the station answered {s}: {}", message(&a.json()))),
     }
 }

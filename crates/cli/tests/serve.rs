@@ -123,8 +123,12 @@ fn serve_creates_the_token_and_answers() {
         let mode = fs::metadata(&token_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let (status, body) = get(&addr, "/studies", None);
     assert!(printed.contains("https://"), "{printed}");
+    // Without credentials: a 401 and nothing else.
+    let (status, body) = get(&addr, "/studies", None);
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("studies\""), "{body}");
+    let (status, body) = get(&addr, "/studies", Some(&token));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body, r#"{"studies":[]}"#);
     assert_eq!(get(&addr, "/audit", None).0, 401);
@@ -181,7 +185,23 @@ fn a_researcher_submits_a_study_and_asks_for_its_state() {
                 )
             })
             .collect::<String>();
+    // The researcher's identity, listed by the station.
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args(["init", "--name", "dr_who", "--out", "researcher"])
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&o.stdout);
+    let fp = printed
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no fingerprint in {printed}"))
+        .to_string();
+    let cfg =
+        cfg + &format!("\n[[researchers]]\nname = \"dr_who\"\nfingerprint = \"sha256:{fp}\"\n");
     fs::write(dir.join("station.toml"), cfg).unwrap();
+    let me = dir.join("researcher").display().to_string();
     let (_server, addr, _) = start(&dir);
     let study = |id: &str, event: &str| -> PathBuf {
         let p = dir.join(format!("{id}.toml"));
@@ -225,11 +245,21 @@ times = [1, 2]
             .unwrap()
     };
     let submit = |p: &Path, extra: &[&str]| {
-        study_cmd("submit", p.to_str().unwrap(), &addr.addr, &addr.pin, extra)
+        let mut args = vec!["--identity", me.as_str()];
+        args.extend_from_slice(extra);
+        study_cmd("submit", p.to_str().unwrap(), &addr.addr, &addr.pin, &args)
     };
-    let status = |id: &str| study_cmd("status", id, &addr.addr, &addr.pin, &[]);
+    let status = |id: &str| study_cmd("status", id, &addr.addr, &addr.pin, &["--identity", &me]);
     let ok = study("s-ok", "event");
-    let out = submit(&ok, &["--from", "dr-who"]);
+    // Without the certificate the station does not know the researcher, and says what to do.
+    let out = study_cmd("submit", ok.to_str().unwrap(), &addr.addr, &addr.pin, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--identity") && err.contains("[[researchers]]"),
+        "{err}"
+    );
+    let out = submit(&ok, &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

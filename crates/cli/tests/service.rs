@@ -211,13 +211,23 @@ impl Cluster {
         }
     }
 
-    /// `tessera study ARGS --at|--to REGISTRY --pin PIN EXTRA…` as the researcher.
+    /// `tessera study ARGS --at|--to REGISTRY --pin PIN EXTRA…` as the researcher (who
+    /// submits and asks for a status with the certificate the stations list; results are
+    /// fetched with whatever `extra` presents).
     fn researcher(&self, args: &[&str], extra: &[&str]) -> Output {
         let at = if args[0] == "submit" { "--to" } else { "--at" };
+        let me = self.me();
+        let id: &[&str] =
+            if matches!(args[0], "submit" | "status") && !extra.contains(&"--identity") {
+                &["--identity", &me]
+            } else {
+                &[]
+            };
         Command::new(EXE)
             .arg("study")
             .args(args)
             .args([at, &self.addrs[0], "--pin", &self.pins[0]])
+            .args(id)
             .args(extra)
             .output()
             .unwrap()
@@ -1389,12 +1399,13 @@ fn two_texts(gp_auto: bool) -> Cluster {
 
     // The three submissions at the same moment.
     let texts = [for_eve.clone(), study.clone(), study.clone()];
+    let me = Identity::load(Path::new(&c.me())).unwrap();
     let codes: Vec<u16> = std::thread::scope(|scope| {
         let handles: Vec<_> = STATIONS
             .iter()
             .zip(&texts)
             .map(|(s, text)| {
-                let client = c.client(s, None);
+                let client = c.client(s, Some(&me));
                 scope.spawn(move || {
                     client
                         .request(
@@ -1440,7 +1451,8 @@ fn two_texts(gp_auto: bool) -> Cluster {
             assert!(why.ends_with(&want), "{why}");
         }
     }
-    // The researcher sees the reason at each station.
+    // The researcher sees the reason at each station (one of the study's recipients by
+    // certificate, wherever the study arrived from).
     for (i, s) in STATIONS.iter().enumerate() {
         let o = Command::new(EXE)
             .args([
@@ -1451,6 +1463,8 @@ fn two_texts(gp_auto: bool) -> Cluster {
                 &c.addrs[i],
                 "--pin",
                 &c.pins[i],
+                "--identity",
+                &c.me(),
             ])
             .output()
             .unwrap();

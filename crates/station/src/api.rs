@@ -49,6 +49,7 @@ use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
 use crate::approval::{digest, Approvals, StudyRecord};
+use crate::audit::EntryKind;
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
@@ -60,14 +61,32 @@ use crate::tls_listener::{Peer, TlsListener};
 /// The name a submitted study has in messages (`study.toml:LINE:COL: …`).
 pub const SUBMITTED_NAME: &str = "study.toml";
 
-/// Who submitted a study when the request has no `X-Tessera-From` header.
-pub const DEFAULT_FROM: &str = "http";
-
 /// Who decides when an approval or refusal names nobody (`"by"` absent).
 pub const DEFAULT_BY: &str = "steward";
 
-/// The header naming who submits a study (recorded in the audit log).
-pub const FROM_HEADER: &str = "x-tessera-from";
+/// Who submitted a study with the steward's token (recorded in the audit log).
+pub const STEWARD_ACTOR: &str = "steward";
+
+/// Who a request comes from, as this station can tell: by the steward's token, or by the
+/// certificate the client proved it holds (a trusted station's, or a researcher's listed in
+/// `[[researchers]]`). Nothing a caller merely states (a header, a name) counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// With the steward's token.
+    Steward,
+    /// A trusted station, by name.
+    Station(String),
+    /// A listed researcher: how the audit log names them (`name (sha256:…)`), and their
+    /// certificate's fingerprint.
+    Researcher(String, tessera_net::identity::Fingerprint),
+    /// Anyone else: learns nothing but a 401.
+    Anonymous,
+}
+
+/// How the audit log names a researcher: their name and certificate fingerprint.
+pub fn researcher_actor(name: &str, fingerprint: &tessera_net::identity::Fingerprint) -> String {
+    format!("{name} (sha256:{})", fingerprint_hex(fingerprint))
+}
 
 /// The largest outside data party's message a compute station takes (1 GiB: about 30
 /// million values).
@@ -345,6 +364,54 @@ impl Api {
 
     /// Whether `headers` carry the steward's bearer token; compared in constant time
     /// (SHA-256 of both sides, every byte compared).
+    /// Who sent a request with `headers` over the connection of `peer`.
+    pub(crate) fn caller(&self, headers: &HeaderMap, peer: &Peer) -> Caller {
+        if self.is_steward(headers) {
+            return Caller::Steward;
+        }
+        let Some(fp) = peer.fingerprint else {
+            return Caller::Anonymous;
+        };
+        if let Some(t) = self.config.trusted.iter().find(|t| t.fingerprint == fp) {
+            return Caller::Station(t.name.clone());
+        }
+        if let Some(r) = self.config.researchers.iter().find(|r| r.fingerprint == fp) {
+            return Caller::Researcher(researcher_actor(&r.name, &fp), fp);
+        }
+        Caller::Anonymous
+    }
+
+    /// Whether study `id` concerns the researcher `actor` with certificate `fp`: they
+    /// submitted it here (the actor of its `study_received` entry), or the study names them
+    /// as a recipient by that certificate.
+    fn concerns(
+        &self,
+        id: &str,
+        actor: &str,
+        fp: &tessera_net::identity::Fingerprint,
+    ) -> Result<bool, StationError> {
+        let (submitter, text) = {
+            let a = self.approvals();
+            let submitter = a
+                .log()
+                .entries_for(id)?
+                .into_iter()
+                .find(|e| e.kind == EntryKind::StudyReceived)
+                .map(|e| e.actor);
+            (submitter, a.get(id)?.map(|r| r.text))
+        };
+        if submitter.as_deref() == Some(actor) {
+            return Ok(true);
+        }
+        let Some(text) = text else {
+            return Ok(false);
+        };
+        Ok(self
+            .parsed(id, &text)
+            .map(|s| s.recipients.iter().any(|r| r.fingerprint == Some(*fp)))
+            .unwrap_or(false))
+    }
+
     fn is_steward(&self, headers: &HeaderMap) -> bool {
         let Some(given) = headers
             .get(header::AUTHORIZATION)
@@ -476,6 +543,19 @@ fn failure(e: StationError) -> Response {
     error(status, e.to_string())
 }
 
+/// The answer to a caller this station does not know: a 401 and nothing else.
+fn not_known() -> Response {
+    let mut r = error(
+        StatusCode::UNAUTHORIZED,
+        "authentication needed: a certificate this station lists, or the steward's token",
+    );
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    r
+}
+
 fn unauthorised() -> Response {
     let mut r = error(
         StatusCode::UNAUTHORIZED,
@@ -519,22 +599,11 @@ async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let from = match headers.get(FROM_HEADER) {
-        None => DEFAULT_FROM.to_string(),
-        Some(v) => match v.to_str() {
-            Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    "X-Tessera-From must be a non-empty visible ASCII name",
-                )
-            }
-        },
-    };
-    // A client certificate, when presented, is recorded with the name given.
-    let from = match peer.fingerprint {
-        Some(fp) => format!("{from} (sha256:{})", fingerprint_hex(&fp)),
-        None => from,
+    // Recorded as the authenticated caller, never as a name the request states.
+    let from = match api.caller(&headers, &peer) {
+        Caller::Steward => STEWARD_ACTOR.to_string(),
+        Caller::Researcher(actor, _) => actor,
+        Caller::Station(_) | Caller::Anonymous => return not_known(),
     };
     receive_answer(&api, &body, &from)
 }
@@ -589,10 +658,32 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
 }
 
 /// `GET /studies`: each study's state here and, past its approval, its run state.
-async fn list_studies(State(api): Shared) -> Response {
+async fn list_studies(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    // The steward sees every study, a researcher those they submitted, anyone else nothing.
+    let mine = match api.caller(&headers, &peer) {
+        Caller::Steward => None,
+        Caller::Researcher(actor, _) => Some(actor),
+        Caller::Station(_) | Caller::Anonymous => return not_known(),
+    };
     let a = api.approvals();
+    let submitters: BTreeMap<String, String> = match a.log().entries() {
+        Ok(entries) => entries
+            .into_iter()
+            .filter(|e| e.kind == EntryKind::StudyReceived)
+            .filter_map(|e| Some((e.study?, e.actor)))
+            .collect(),
+        Err(e) => return failure(StationError::Audit(e)),
+    };
     let all = a.all().and_then(|v| {
         v.iter()
+            .filter(|r| {
+                mine.as_ref()
+                    .is_none_or(|me| submitters.get(&r.id) == Some(me))
+            })
             .map(|r| {
                 let mut s = summary(r);
                 let run = a.run(&r.id)?;
@@ -614,9 +705,22 @@ async fn list_studies(State(api): Shared) -> Response {
 async fn get_study(
     State(api): Shared,
     UrlPath(id): UrlPath<String>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
-    let steward = api.is_steward(&headers);
+    // The steward, a trusted station, or a researcher who submitted it here or is one of
+    // its recipients by certificate (the study reached this station from another); to
+    // another researcher the study does not exist here.
+    let steward = match api.caller(&headers, &peer) {
+        Caller::Steward => true,
+        Caller::Station(_) => false,
+        Caller::Researcher(actor, fp) => match api.concerns(&id, &actor, &fp) {
+            Ok(true) => false,
+            Ok(false) => return failure(StationError::UnknownStudy(id)),
+            Err(e) => return failure(e),
+        },
+        Caller::Anonymous => return not_known(),
+    };
     let got = {
         let a = api.approvals();
         a.get(&id).and_then(|r| Ok((r, a.run(&id)?)))

@@ -54,6 +54,16 @@ pub struct Trusted {
     pub fingerprint: Fingerprint,
 }
 
+/// A researcher this station knows by certificate (`[[researchers]]`): who may submit
+/// studies here and read the studies they submitted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Researcher {
+    /// The name recorded in the audit log (with the fingerprint).
+    pub name: String,
+    /// SHA-256 of the certificate the researcher presents (`tessera init` prints it).
+    pub fingerprint: Fingerprint,
+}
+
 /// This station's computation endpoint (`[compute]`): where it listens for the other
 /// compute stations of a study, and the host they reach it at. A study names stations
 /// only; the stations tell each other the port each picked for the study.
@@ -196,6 +206,8 @@ pub struct Config {
     pub steward_token: PathBuf,
     /// The stations this one trusts.
     pub trusted: Vec<Trusted>,
+    /// The researchers who may submit studies here (by certificate).
+    pub researchers: Vec<Researcher>,
     /// Its computation endpoint; `None` for a station that is never a compute party.
     pub compute: Option<Compute>,
     /// The data sources, sorted by name.
@@ -281,6 +293,8 @@ struct RawConfig {
     #[serde(default)]
     trusted: Vec<RawTrusted>,
     #[serde(default)]
+    researchers: Vec<RawResearcher>,
+    #[serde(default)]
     sources: BTreeMap<String, RawSource>,
     policy: RawPolicy,
 }
@@ -316,6 +330,13 @@ struct RawIdentity {
 struct RawTrusted {
     name: String,
     address: String,
+    fingerprint: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResearcher {
+    name: String,
     fingerprint: String,
 }
 
@@ -598,6 +619,42 @@ impl Checker<'_> {
             });
         }
 
+        let mut researchers: Vec<Researcher> = Vec::new();
+        for (i, r) in raw.researchers.into_iter().enumerate() {
+            let ctx = format!("[[researchers]] {}", i + 1);
+            let p = |f: &str| at(&[&"researchers", &i, &f.to_string()]);
+            if !is_name(&r.name) {
+                return Err(self.err(
+                    &p("name"),
+                    format!("{ctx} field name: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            let fingerprint = self.fingerprint(
+                &p("fingerprint"),
+                &format!("{ctx} field fingerprint"),
+                &r.fingerprint,
+            )?;
+            if researchers
+                .iter()
+                .any(|x| x.name == r.name || x.fingerprint == fingerprint)
+            {
+                return Err(self.err(
+                    &p("name"),
+                    format!("{ctx}: `{}` or its fingerprint is listed twice", r.name),
+                ));
+            }
+            if trusted.iter().any(|t| t.fingerprint == fingerprint) {
+                return Err(self.err(
+                    &p("fingerprint"),
+                    format!("{ctx} field fingerprint: it is a trusted station's"),
+                ));
+            }
+            researchers.push(Researcher {
+                name: r.name,
+                fingerprint,
+            });
+        }
+
         let compute = raw
             .compute
             .map(|c| self.compute(c, &st.listen))
@@ -617,6 +674,7 @@ impl Checker<'_> {
             audit,
             steward_token,
             trusted,
+            researchers,
             compute,
             sources,
             policy,
@@ -1213,6 +1271,44 @@ max_covariates = 3
             ),
         ] {
             let e = error(&format!("compute-{tag}"), &with(compute));
+            assert!(e.contains(want), "{tag}: {e}");
+        }
+    }
+
+    #[test]
+    fn researchers_are_listed_by_certificate() {
+        let alice = format!("sha256:{}", "ab".repeat(32));
+        let entry = |name: &str, fp: &str| {
+            format!("\n[[researchers]]\nname = \"{name}\"\nfingerprint = \"{fp}\"\n")
+        };
+        let with = |extra: &str| good().replacen("[sources.", &format!("{extra}\n[sources."), 1);
+        let c = check("researchers", &with(&entry("alice", &alice))).unwrap();
+        assert_eq!(c.researchers.len(), 1);
+        assert_eq!(c.researchers[0].name, "alice");
+        assert_eq!(c.researchers[0].fingerprint[0], 0xab);
+        for (tag, extra, want) in [
+            (
+                "twice",
+                entry("alice", &alice) + &entry("bob", &alice),
+                "[[researchers]] 2: `bob` or its fingerprint is listed twice",
+            ),
+            (
+                "bad-fp",
+                entry("alice", "sha256:abc"),
+                "[[researchers]] 1 field fingerprint:",
+            ),
+            (
+                "station",
+                entry("gp_station", FP),
+                "[[researchers]] 1 field fingerprint: it is a trusted station's",
+            ),
+            (
+                "name",
+                entry("Alice Smith", &alice),
+                "[[researchers]] 1 field name: use 1 to 64 of the characters",
+            ),
+        ] {
+            let e = error(&format!("researchers-{tag}"), &with(&extra));
             assert!(e.contains(want), "{tag}: {e}");
         }
     }

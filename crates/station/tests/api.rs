@@ -1,16 +1,19 @@
 //! The HTTPS API over real TLS: the service served on 127.0.0.1:0 in a background thread
 //! with a temporary station (its identity generated here), requests sent by the station's
-//! own pinned client ([`tessera_station::client::Client`]).
+//! own pinned client ([`tessera_station::client::Client`]). Requests present the
+//! certificate of researcher `alice`, whom every station here lists under
+//! `[[researchers]]`, unless a test sends them as someone else.
 
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::*;
 use serde_json::{json, Value};
-use tessera_net::identity::{Fingerprint, Identity};
+use tessera_net::identity::{fingerprint_hex, Fingerprint, Identity};
 use tessera_station::api::{self, Api};
 use tessera_station::approval::Approvals;
 use tessera_station::client::Client;
@@ -27,6 +30,20 @@ kinds = ["kaplan_meier", "cox"]
 max_covariates = 3
 "#;
 
+/// The researcher the requests come from.
+fn alice() -> &'static Identity {
+    static ALICE: OnceLock<Identity> = OnceLock::new();
+    ALICE.get_or_init(|| Identity::generate("alice").unwrap())
+}
+
+/// `[[researchers]]` of `name` with `id`'s certificate.
+fn listed(name: &str, id: &Identity) -> String {
+    format!(
+        "\n[[researchers]]\nname = \"{name}\"\nfingerprint = \"sha256:{}\"\n",
+        fingerprint_hex(&id.fingerprint())
+    )
+}
+
 /// A running station: its address and certificate fingerprint.
 #[derive(Clone, Copy)]
 struct Station {
@@ -36,7 +53,7 @@ struct Station {
 
 /// Starts the service for a station in `dir` with `policy` and a fresh identity.
 fn start(dir: &Path, policy: &str) -> Station {
-    let config = station(dir, policy);
+    let config = station(dir, &format!("{policy}{}", listed("alice", alice())));
     let approvals = Approvals::open(&config.audit).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -65,9 +82,21 @@ struct Reply {
     headers: String,
 }
 
-/// Sends one request and reads the whole response.
+/// Sends one request as alice and reads the whole response.
 fn request(st: Station, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let c = Client::new(&st.addr.to_string(), st.pin, None, Duration::from_secs(30)).unwrap();
+    request_as(st, Some(alice()), method, path, headers, body)
+}
+
+/// Sends one request presenting `who`'s certificate (none: anonymous).
+fn request_as(
+    st: Station,
+    who: Option<&Identity>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
+    let c = Client::new(&st.addr.to_string(), st.pin, who, Duration::from_secs(30)).unwrap();
     let a = c.request(method, path, headers, body.as_bytes()).unwrap();
     Reply {
         status: a.status,
@@ -113,12 +142,12 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     let dir = folder("api-submit");
     let addr = start(&dir, &format!("{POLICY}{AUTO}"));
 
-    // Approved by the rule.
+    // Approved by the rule. A name the request states is not who it comes from.
     let r = request(
         addr,
         "POST",
         "/studies",
-        &[("X-Tessera-From", "alice")],
+        &[("X-Tessera-From", "mallory")],
         &study(),
     );
     assert_eq!(r.status, 201, "{}", r.json);
@@ -162,16 +191,6 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     assert!(msg.contains("kind"), "{msg}");
     assert_eq!(get(addr, "/studies/bad", false).status, 404);
 
-    // An empty submitter: 400.
-    let r = request(
-        addr,
-        "POST",
-        "/studies",
-        &[("X-Tessera-From", " ")],
-        &study(),
-    );
-    assert_eq!(r.status, 400, "{}", r.json);
-
     // Known already: 409, and the first stays as it was.
     let r = post(addr, "/studies", None, &study());
     assert_eq!(r.status, 409, "{}", r.json);
@@ -211,7 +230,8 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     assert_eq!(r.status, 200);
     let first = &r.json["entries"][0];
     assert_eq!(first["kind"], "study_received");
-    assert_eq!(first["actor"], "alice");
+    let alice_actor = api::researcher_actor("alice", &alice().fingerprint());
+    assert_eq!(first["actor"], alice_actor.as_str());
     assert_eq!(first["seq"], 1);
     let second = r.json["entries"]
         .as_array()
@@ -219,7 +239,83 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
         .iter()
         .find(|e| e["study"] == "four-covariates")
         .unwrap();
-    assert_eq!(second["actor"], api::DEFAULT_FROM);
+    assert_eq!(second["actor"], alice_actor.as_str());
+}
+
+/// Issue 14: `GET /studies` and `GET /studies/{id}` answered anyone with full study texts,
+/// anyone could `POST /studies`, and the submitter was whatever `X-Tessera-From` said.
+/// Now a caller without a certificate this station lists (or the steward's token) learns
+/// nothing but a 401 and submits nothing; a researcher sees the studies they submitted
+/// only (another's is not found); the audit log names the certificate, never the header.
+#[test]
+fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
+    let dir = folder("api-who");
+    let bob = Identity::generate("bob").unwrap();
+    let eve = Identity::generate("eve").unwrap();
+    let addr = start(&dir, &format!("{POLICY}{AUTO}{}", listed("bob", &bob)));
+    let r = request(addr, "POST", "/studies", &[], &study());
+    assert_eq!(r.status, 201, "{}", r.json);
+
+    for who in [None, Some(&eve)] {
+        for (method, path, body) in [
+            ("GET", "/studies", String::new()),
+            ("GET", "/studies/survival-2026", String::new()),
+            ("POST", "/studies", study_with_id("from-a-stranger")),
+        ] {
+            let r = request_as(
+                addr,
+                who,
+                method,
+                path,
+                &[("X-Tessera-From", "alice")],
+                &body,
+            );
+            assert_eq!(r.status, 401, "{method} {path}: {}", r.json);
+            let text = r.json.to_string();
+            assert!(
+                !text.contains("survival-2026") && !text.contains("registry"),
+                "a 401 says nothing more: {text}"
+            );
+        }
+    }
+    // Bob sees his own study only.
+    let r = request_as(
+        addr,
+        Some(&bob),
+        "POST",
+        "/studies",
+        &[],
+        &study_with_id("bobs"),
+    );
+    assert_eq!(r.status, 201, "{}", r.json);
+    let r = request_as(addr, Some(&bob), "GET", "/studies", &[], "");
+    let ids: Vec<&str> = r.json["studies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["bobs"]);
+    let r = request_as(addr, Some(&bob), "GET", "/studies/survival-2026", &[], "");
+    assert_eq!(r.status, 404, "{}", r.json);
+    // The steward sees both; nothing from the strangers was recorded.
+    let r = get(addr, "/studies", true);
+    assert_eq!(r.json["studies"].as_array().unwrap().len(), 2, "{}", r.json);
+    let r = get(addr, "/audit", true);
+    let actors: Vec<&str> = r.json["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "study_received")
+        .map(|e| e["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actors,
+        [
+            api::researcher_actor("alice", &alice().fingerprint()),
+            api::researcher_actor("bob", &bob.fingerprint())
+        ]
+    );
 }
 
 #[test]
@@ -410,7 +506,7 @@ fn the_audit_log_is_for_the_steward() {
     assert!(r.json["error"].is_string());
     // Results need a recipient's certificate or token.
     assert_eq!(
-        get(addr, "/studies/survival-2026/results", false).status,
+        request_as(addr, None, "GET", "/studies/survival-2026/results", &[], "").status,
         401
     );
     // A known path with another method: 405.
