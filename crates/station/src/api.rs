@@ -48,7 +48,7 @@ use serde_json::{json, Value};
 use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
-use crate::approval::{digest, Approvals, StudyRecord};
+use crate::approval::{digest, Approvals, StudyRecord, StudyState};
 use crate::audit::EntryKind;
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
@@ -119,6 +119,8 @@ pub struct Api {
     /// Each study parsed once (a study's text never changes under its id): the loop and the
     /// handlers read it from here instead of parsing on every visit.
     parsed: Mutex<BTreeMap<String, Arc<Study>>>,
+    /// Per researcher, when their submissions of the last minute came.
+    submissions: Mutex<BTreeMap<String, std::collections::VecDeque<std::time::Instant>>>,
 }
 
 /// The computation endpoint this station picked for one study (from its `[compute]`
@@ -164,7 +166,56 @@ impl Api {
             ports: Mutex::new(BTreeMap::new()),
             port_waits: Mutex::new(std::collections::BTreeSet::new()),
             parsed: Mutex::new(BTreeMap::new()),
+            submissions: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Why researcher `actor` may not submit now, if so: more than
+    /// [`ServiceOptions::submissions_per_minute`] in the last minute, or
+    /// [`ServiceOptions::max_undecided`] studies of theirs waiting for a person here.
+    /// Counts this attempt.
+    fn submission_refused(&self, actor: &str) -> Result<Option<String>, StationError> {
+        let now = std::time::Instant::now();
+        let minute = Duration::from_secs(60);
+        {
+            let mut all = self.submissions.lock().unwrap_or_else(|p| p.into_inner());
+            let times = all.entry(actor.to_string()).or_default();
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= minute)
+            {
+                times.pop_front();
+            }
+            if times.len() >= self.options.submissions_per_minute {
+                return Ok(Some(format!(
+                    "at most {} submissions a minute; try again later",
+                    self.options.submissions_per_minute
+                )));
+            }
+            times.push_back(now);
+        }
+        let a = self.approvals();
+        let pending: std::collections::BTreeSet<String> = a
+            .states()?
+            .into_iter()
+            .filter(|(_, s)| *s == StudyState::Pending)
+            .map(|(id, _)| id)
+            .collect();
+        let mine = a
+            .log()
+            .entries()?
+            .into_iter()
+            .filter(|e| e.kind == EntryKind::StudyReceived && e.actor == actor)
+            .filter(|e| e.study.as_ref().is_some_and(|id| pending.contains(id)))
+            .count();
+        if mine >= self.options.max_undecided {
+            return Ok(Some(format!(
+                "{mine} of your studies are waiting for this station's steward (at most {}); \
+                 wait for their decisions",
+                self.options.max_undecided
+            )));
+        }
+        Ok(None)
     }
 
     /// Study `id` (with the `text` received under it) validated at this station, parsed the
@@ -602,7 +653,14 @@ async fn submit(
     // Recorded as the authenticated caller, never as a name the request states.
     let from = match api.caller(&headers, &peer) {
         Caller::Steward => STEWARD_ACTOR.to_string(),
-        Caller::Researcher(actor, _) => actor,
+        Caller::Researcher(actor, _) => {
+            match api.submission_refused(&actor) {
+                Ok(None) => {}
+                Ok(Some(why)) => return error(StatusCode::TOO_MANY_REQUESTS, why),
+                Err(e) => return failure(e),
+            }
+            actor
+        }
         Caller::Station(_) | Caller::Anonymous => return not_known(),
     };
     receive_answer(&api, &body, &from)

@@ -90,6 +90,10 @@ pub struct ServiceOptions {
     /// What one client may hold of the HTTPS listener (connections, handshakes, how long a
     /// connection may wait for data).
     pub connections: crate::tls_listener::ConnLimits,
+    /// Studies one researcher may have waiting for a person here at once.
+    pub max_undecided: usize,
+    /// Submissions one researcher may make per minute (valid or not).
+    pub submissions_per_minute: usize,
 }
 
 impl Default for ServiceOptions {
@@ -101,6 +105,8 @@ impl Default for ServiceOptions {
             run_timeout: Duration::from_secs(60),
             coordinate: true,
             connections: crate::tls_listener::ConnLimits::default(),
+            max_undecided: 20,
+            submissions_per_minute: 10,
         }
     }
 }

@@ -53,6 +53,11 @@ struct Station {
 
 /// Starts the service for a station in `dir` with `policy` and a fresh identity.
 fn start(dir: &Path, policy: &str) -> Station {
+    start_with(dir, policy, ServiceOptions::default())
+}
+
+/// [`start`] with other `options` (the loop always off).
+fn start_with(dir: &Path, policy: &str, options: ServiceOptions) -> Station {
     let config = station(dir, &format!("{policy}{}", listed("alice", alice())));
     let approvals = Approvals::open(&config.audit).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -68,7 +73,7 @@ fn start(dir: &Path, policy: &str) -> Station {
         // (stations running studies together are tested in crates/cli/tests/service.rs).
         ServiceOptions {
             coordinate: false,
-            ..Default::default()
+            ..options
         },
     );
     std::thread::spawn(move || api::serve(listener, api).unwrap());
@@ -609,4 +614,65 @@ fn oversized_bodies_are_refused_per_route() {
     let a = steward();
     let r = post(st, "/studies/survival-2026/refuse", Some(&a), &body);
     assert_eq!(r.status, 413, "{}", r.json);
+}
+
+/// Issue 14: 20 spam studies cost ~45 % of a core across three stations, kept forever. A
+/// researcher may now have at most `max_undecided` studies waiting for a person here and
+/// make at most `submissions_per_minute` submissions a minute; past either, 429 with the
+/// reason, and nothing recorded.
+#[test]
+fn a_researcher_cannot_flood_a_station() {
+    let dir = folder("api-flood");
+    let addr = start_with(
+        &dir,
+        POLICY,
+        ServiceOptions {
+            max_undecided: 2,
+            submissions_per_minute: 4,
+            ..ServiceOptions::default()
+        },
+    );
+    // No automatic rule: every valid study waits for a person.
+    for i in 0..2 {
+        let r = post(addr, "/studies", None, &study_with_id(&format!("wait-{i}")));
+        assert_eq!(r.status, 201, "{}", r.json);
+        assert_eq!(r.json["state"], "pending");
+    }
+    let r = post(addr, "/studies", None, &study_with_id("wait-2"));
+    assert_eq!(r.status, 429, "{}", r.json);
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for this station's steward"),
+        "{}",
+        r.json
+    );
+    // A decision frees a place.
+    let a = steward();
+    let body = json!({ "why": "no" }).to_string();
+    assert_eq!(
+        post(addr, "/studies/wait-0/refuse", Some(&a), &body).status,
+        200
+    );
+    let r = post(addr, "/studies", None, &study_with_id("wait-3"));
+    assert_eq!(r.status, 201, "{}", r.json);
+    // Five attempts in a minute: the fifth is refused, whatever it holds.
+    let r = post(addr, "/studies", None, "not a study");
+    assert_eq!(r.status, 429, "{}", r.json);
+    assert!(
+        r.json["error"].as_str().unwrap().contains("a minute"),
+        "{}",
+        r.json
+    );
+    let ids: Vec<String> = get(addr, "/studies", true).json["studies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    // The steward is not limited.
+    let r = post(addr, "/studies", Some(&a), &study_with_id("by-the-steward"));
+    assert_eq!(r.status, 201, "{}", r.json);
 }
