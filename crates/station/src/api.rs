@@ -594,12 +594,9 @@ fn failure(e: StationError) -> Response {
     error(status, e.to_string())
 }
 
-/// The answer to a caller this station does not know: a 401 and nothing else.
-fn not_known() -> Response {
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "authentication needed: a certificate this station lists, or the steward's token",
-    );
+/// A 401 with `message` and `WWW-Authenticate: Bearer`.
+fn unauthorised_with(message: &str) -> Response {
+    let mut r = error(StatusCode::UNAUTHORIZED, message);
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Bearer"),
@@ -607,16 +604,16 @@ fn not_known() -> Response {
     r
 }
 
+/// The answer to a caller this station does not know: a 401 and nothing else.
+fn not_known() -> Response {
+    unauthorised_with(
+        "authentication needed: a certificate this station lists, or the steward's token",
+    )
+}
+
+/// A steward's route without the steward's token.
 fn unauthorised() -> Response {
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "the steward's token is needed (Authorization: Bearer TOKEN)",
-    );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
-    r
+    unauthorised_with("the steward's token is needed (Authorization: Bearer TOKEN)")
 }
 
 /// One line of the list of studies.
