@@ -452,6 +452,7 @@ impl Approvals {
             }
         }
         out.extend(self.check_held_against_log()?);
+        out.extend(self.check_runs_against_log()?);
         Ok(out)
     }
 }

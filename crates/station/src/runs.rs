@@ -424,6 +424,100 @@ impl Approvals {
         Ok(ids)
     }
 
+    /// The run records and the recipients' tokens against the audit log, one problem per
+    /// mismatch: a run stored as `finished` needs `run_finished` as its study's last run
+    /// entry, `running` a `run_started`, `aborted` a `run_aborted` that ran, `stopped` none
+    /// or a `run_aborted` that did not run, `ready` none; a run entry without a stored run
+    /// is missing. Every stored token needs the `token_issued` entry that recorded its
+    /// SHA-256 (an entry from before that field vouches for one token of its recipient).
+    /// So a run turned `finished`, or a token slipped into the file, shows in `audit verify`.
+    pub fn check_runs_against_log(&self) -> Result<Vec<String>> {
+        use std::collections::BTreeMap;
+        let mut last: BTreeMap<String, (EntryKind, bool)> = BTreeMap::new();
+        let mut issued: BTreeMap<(String, String), Vec<Option<String>>> = BTreeMap::new();
+        for e in self.log.entries()? {
+            let Some(id) = e.study.clone() else { continue };
+            match e.kind {
+                EntryKind::RunStarted | EntryKind::RunFinished => {
+                    last.insert(id, (e.kind, true));
+                }
+                EntryKind::RunAborted => {
+                    let ran = e.details_json()["ran"].as_bool().unwrap_or(true);
+                    last.insert(id, (e.kind, ran));
+                }
+                EntryKind::TokenIssued => {
+                    let d = e.details_json();
+                    let recipient = d["recipient"].as_str().unwrap_or("").to_string();
+                    issued
+                        .entry((id, recipient))
+                        .or_default()
+                        .push(d["token_sha256"].as_str().map(str::to_string));
+                }
+                _ => {}
+            }
+        }
+        let query = |sql: &str, cols: usize| -> Result<Vec<Vec<String>>> {
+            let mut stmt = self
+                .log
+                .conn
+                .prepare(sql)
+                .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+            let rows = stmt
+                .query_map([], |r| (0..cols).map(|i| r.get::<_, String>(i)).collect())
+                .and_then(|it| it.collect::<rusqlite::Result<Vec<Vec<String>>>>())
+                .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
+            Ok(rows)
+        };
+        let mut out = Vec::new();
+        for row in query("SELECT id, state FROM runs ORDER BY id", 2)? {
+            let (id, state) = (&row[0], row[1].as_str());
+            let entry = last.remove(id);
+            use EntryKind::{RunAborted, RunFinished, RunStarted};
+            let agrees = matches!(
+                (state, entry),
+                ("ready", None)
+                    | ("stopped", None)
+                    | ("stopped", Some((RunAborted, false)))
+                    | ("running", Some((RunStarted, _)))
+                    | ("finished", Some((RunFinished, _)))
+                    | ("aborted", Some((RunAborted, true)))
+            );
+            if !agrees {
+                let said = entry.map_or("no run entry".to_string(), |(k, _)| format!("{k} last"));
+                out.push(format!(
+                    "study {id}: its run is stored as {state}, the audit log has {said}"
+                ));
+            }
+        }
+        for (id, (kind, _)) in last {
+            out.push(format!(
+                "study {id}: the audit log records {kind} but no run is stored"
+            ));
+        }
+        for row in query(
+            "SELECT digest, id, recipient FROM tokens ORDER BY id, recipient",
+            3,
+        )? {
+            let (d, id, recipient) = (&row[0], &row[1], &row[2]);
+            let vouched = issued
+                .get_mut(&(id.clone(), recipient.clone()))
+                .and_then(|v| {
+                    let i = v
+                        .iter()
+                        .position(|x| x.as_deref() == Some(d.as_str()))
+                        .or_else(|| v.iter().position(Option::is_none))?;
+                    Some(v.remove(i))
+                })
+                .is_some();
+            if !vouched {
+                out.push(format!(
+                    "study {id}: a token for {recipient} that no token_issued entry records"
+                ));
+            }
+        }
+        Ok(out)
+    }
+
     /// The shares held for the recipients against the digests their `run_finished` entries
     /// recorded: one problem for each document altered, added or missing (the stored shares
     /// are not hash-chained themselves; the chain holds their digests).
@@ -514,7 +608,9 @@ impl Approvals {
                 EntryKind::TokenIssued,
                 Some(id),
                 by,
-                &json!({ "recipient": recipient }),
+                // The token's SHA-256 (what the tokens table stores, never the token):
+                // `check_runs_against_log` holds every stored token to its entry.
+                &json!({ "recipient": recipient, "token_sha256": digest(&token) }),
             )?;
             tx.execute(
                 "INSERT INTO tokens (digest, id, recipient, issued_at) VALUES (?1, ?2, ?3, ?4)",

@@ -231,3 +231,55 @@ fn tokens_are_bound_to_a_study_and_a_recipient_and_stored_hashed() {
     assert_eq!(issued[0].details_json()["recipient"], "researcher");
     assert!(log.iter().all(|e| !e.details.contains(&t)));
 }
+
+/// Issue 14: the runs and tokens tables were not covered by the audit chain: a run turned
+/// `finished` by hand, or a token slipped into the file, went unseen by `audit verify`.
+/// Both are now held to the log (on copies changed with raw SQL, as an intruder would).
+#[test]
+fn runs_and_tokens_are_held_to_the_audit_log() {
+    let mut a = approved("runs-held");
+    a.mark_ready(ID).unwrap();
+    a.start(ID, "registry", json!({})).unwrap();
+    a.abort(ID, "registry", "a station left", "a station left")
+        .unwrap();
+    let t = a.issue_token(ID, "researcher", "steward").unwrap();
+    assert_eq!(a.check_against_log().unwrap(), Vec::<String>::new());
+    assert!(a.token_recipient(ID, &t).unwrap().is_some());
+    let path = std::path::PathBuf::from(a.log().path());
+    drop(a);
+
+    let tampered = |tag: &str, sql: &str| -> Vec<String> {
+        let copy = path.with_file_name(format!("{tag}.sqlite"));
+        std::fs::copy(&path, &copy).unwrap();
+        rusqlite::Connection::open(&copy)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        Approvals::open(&copy).unwrap().check_against_log().unwrap()
+    };
+    let p = tampered("finished", "UPDATE runs SET state = 'finished'");
+    assert!(
+        p.iter()
+            .any(|x| x.contains("run is stored as finished") && x.contains("run_aborted last")),
+        "{p:?}"
+    );
+    let p = tampered("no-run", "DELETE FROM runs");
+    assert!(
+        p.iter()
+            .any(|x| x.contains("records run_aborted but no run is stored")),
+        "{p:?}"
+    );
+    let p = tampered(
+        "token",
+        "INSERT INTO tokens (digest, id, recipient, issued_at) VALUES \
+         ('0000000000000000000000000000000000000000000000000000000000000000', \
+          'survival-2026', 'researcher', '2026-12-02T00:00:00Z')",
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.contains("a token for researcher that no token_issued entry records")),
+        "{p:?}"
+    );
+    // The genuine token is still vouched for.
+    assert_eq!(p.len(), 1, "{p:?}");
+}
