@@ -125,7 +125,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 n,
                 40.0 + 15.0 * p,
                 250e3,
-                440.0,
+                555.0,
                 500.0 + 180.0 * p,
                 1e-7 * n * p * p,
             )
@@ -145,7 +145,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let per_col = 20.0 + if order { 850.0 } else { 0.0 } + (47.0 + 10.0 * lv) * edges;
             let rounds = 40.0
                 + j * (if order { 160.0 } else { 0.0 })
-                + if edges > 0.0 { 35.0 * j } else { 0.0 };
+                + if edges > 0.0 { 60.0 * j } else { 0.0 };
             let mut c = linear(
                 n,
                 j * per_col,
@@ -163,7 +163,14 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         }
         AnalysisSpec::Correlation(s) => {
             let p = s.columns.len() as f64;
-            linear(n, 16.0 * p, 50e3, 80.0, 400.0 + 140.0 * p, 1e-7 * n * p * p)
+            linear(
+                n,
+                16.0 * p,
+                50e3,
+                125.0,
+                400.0 + 140.0 * p,
+                1e-7 * n * p * p,
+            )
         }
     }
 }

@@ -319,17 +319,17 @@ fn pair_moments(
     let up: Vec<u128> = d.iter().map(|&di| 1u128 << (big - di)).collect();
     let up3: Vec<u128> = up.iter().chain(&up).chain(&up).copied().collect();
     let all = AShare::concat(&[&s_aa, &s_bb, &s_ab]).mul_public(&up3);
-    let to = |p: &mut Party, bits: u32, x: &AShare<u128>| -> Result<AShare<u128>> {
-        // From 2f + D fractional bits to `bits` (padding first if 2f + D < bits).
-        let have = 2 * f + big;
-        if have >= bits {
-            trunc_exact(p, x, have - bits)
-        } else {
-            Ok(x.shl(bits - have))
-        }
+    // From 2f + D fractional bits to 40 (padding first if 2f + D < 40), exactly.
+    let have = 2 * f + big;
+    let m40 = if have >= MOMENT_BITS {
+        trunc_exact(p, &all, have - MOMENT_BITS)?
+    } else {
+        all.shl(MOMENT_BITS - have)
     };
-    let m40 = to(p, MOMENT_BITS, &all)?;
-    let var24 = to(p, 24, &all.slice(0..2 * s))?;
+    // The 24-bit variances from the 40-bit ones: below 2^40 (values below 2^19.5, times
+    // at most 2 from the normalisation), so 2^80 as ring values, within the probabilistic
+    // truncation's range (one round, not a second bit decomposition).
+    let var24 = p.trunc(&m40.slice(0..2 * s), MOMENT_BITS - 24)?;
     Ok(([m40.slice(0..2 * s), var24], m40.slice(2 * s..3 * s)))
 }
 
