@@ -1093,9 +1093,15 @@ impl Checker<'_> {
             disallowed_columns: raw.disallowed_columns,
             recipients,
             min_rows: raw.min_rows,
-            min_cell: raw.min_cell,
+            // Without a floor of the steward's, a study could lower these below the
+            // analyses' defaults (min_events = 0 lets a dense grid walk every event time):
+            // the defaults are the floors then.
+            min_cell: Some(raw.min_cell.unwrap_or(crate::policy::TABLE_MIN_CELL)),
             min_level_rows: raw.min_level_rows,
-            min_events: raw.min_events,
+            min_events: Some(
+                raw.min_events
+                    .unwrap_or(tessera_stats::disclosure::DEFAULT_MIN_EVENTS),
+            ),
             allow_event_times: raw.allow_event_times,
             allow_extremes: raw.allow_extremes,
             allow_counts: raw.allow_counts,

@@ -106,11 +106,12 @@ pub struct Policy {
     pub recipients: Vec<RecipientRule>,
     /// Floor for the study's `min_rows`.
     pub min_rows: Option<u64>,
-    /// Floor for the study's `min_cell`.
+    /// Floor for the study's `min_cell` (5, [`TABLE_MIN_CELL`], unless the steward sets one).
     pub min_cell: Option<u64>,
     /// Floor for the study's `min_level_rows`.
     pub min_level_rows: Option<u64>,
-    /// Floor for the study's `min_events` (Kaplan–Meier: events between shown grid times).
+    /// Floor for the study's `min_events` (Kaplan–Meier: events between shown grid times;
+    /// 5, the analyses' default, unless the steward sets one).
     pub min_events: Option<u64>,
     /// Whether Kaplan–Meier may be shown at every event time.
     pub allow_event_times: bool,

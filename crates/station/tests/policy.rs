@@ -657,3 +657,32 @@ fn min_events_floor() {
     assert_eq!(cfg.effective_disclosure(&s).min_events, 12);
     assert_eq!(study(&dir, STUDY).disclosure.min_events, 5);
 }
+
+/// A researcher may not lower the disclosure rules below the analyses' defaults at a
+/// station whose steward set no floor: `min_events = 0` let a 500-time grid walk every
+/// event time, `min_cell = 1` showed single patients. The defaults (5 and 5) are the floors
+/// then; a steward who wants lower writes it in `[policy]`.
+#[test]
+fn a_study_cannot_lower_the_defaults_at_a_station_without_floors() {
+    // The standard policy without floors for these two.
+    let bare = POLICY.replace("min_cell = 10\n", "");
+    assert!(!bare.contains("min_events") && !bare.contains("min_cell"));
+    for (rule, line, want) in [
+        ("min_events", "min_events = 0", "= 0 is below this station's minimum 5"),
+        ("min_cell", "min_cell = 1", "= 1 is below this station's minimum 5"),
+    ] {
+        let s = STUDY
+            .replace("min_cell = 10\n", "")
+            .replace("min_rows = 100", &format!("min_rows = 100\n{line}"));
+        refused_by(&bare, &s, &format!("defaults-{rule}"), rule, want);
+    }
+    // A steward's own lower floor allows it.
+    let p = bare.replace("min_rows = 50", "min_rows = 50\nmin_events = 0");
+    let dir = folder("defaults-lowered");
+    let cfg = station(&dir, &p);
+    let s = study(
+        &dir,
+        &STUDY.replace("min_rows = 100", "min_rows = 100\nmin_events = 0"),
+    );
+    assert!(!matches!(cfg.evaluate(&s), Decision::Refuse { .. }));
+}

@@ -70,6 +70,19 @@ fn arr(v: &Value) -> &Vec<Value> {
     v.as_array().unwrap_or_else(|| panic!("not an array: {v}"))
 }
 
+/// The elements of our array `a` and the twin's `b` side by side, of equal and non-zero
+/// length (a short or empty result must not be compared by omission).
+fn pairs<'a>(a: &'a Value, b: &'a Value) -> Vec<(&'a Value, &'a Value)> {
+    let (x, y) = (arr(a), arr(b));
+    assert_eq!(
+        x.len(),
+        y.len(),
+        "our result and the twin's differ in length"
+    );
+    assert!(!x.is_empty(), "nothing to compare");
+    x.iter().zip(y).collect()
+}
+
 /// Prints `analysis rows quantity worst-error` and asserts the error within `tol`.
 fn report(analysis: &str, rows: usize, quantity: &str, worst: f64, tol: f64) {
     println!("{analysis} {rows} {quantity} {worst:.2e}");
@@ -140,9 +153,7 @@ fn study(n: usize, seed: u64) -> PlainFrame {
 
 fn coefficient_errors(ours: &Value, twin: &Value) -> (f64, f64) {
     let (mut coef, mut se) = (0f64, 0f64);
-    let (o, t) = (arr(&ours["coefficients"]), arr(&twin["coefficients"]));
-    assert_eq!(o.len(), t.len());
-    for (a, b) in o.iter().zip(t) {
+    for (a, b) in pairs(&ours["coefficients"], &twin["coefficients"]) {
         coef = coef.max((f(&a["coef"]) - f(&b["coef"])).abs());
         let s = f(&b["std_err"]);
         se = se.max((f(&a["std_err"]) - s).abs() / s);
@@ -166,8 +177,8 @@ fn survival_accuracy_by_size() {
         let ours = mpc(&frame, &AnalysisSpec::KaplanMeier(km.clone()));
         let twin = json(kaplan_meier_plain(&frame, &km, &open_policy()).unwrap());
         let mut worst = 0f64;
-        for (c, tc) in arr(&ours["curves"]).iter().zip(arr(&twin["curves"])) {
-            for (r, tr) in arr(&c["rows"]).iter().zip(arr(&tc["rows"])) {
+        for (c, tc) in pairs(&ours["curves"], &twin["curves"]) {
+            for (r, tr) in pairs(&c["rows"], &tc["rows"]) {
                 assert_eq!(r["at_risk"], tr["at_risk"]);
                 worst = worst.max((f(&r["survival"]) - f(&tr["survival"])).abs());
             }
@@ -222,7 +233,7 @@ fn survival_accuracy_by_size() {
         let ours = mpc(&frame, &AnalysisSpec::Cox(cox.clone()));
         let twin = json(cox_plain(&frame, &cox, &open_policy()).unwrap());
         let (mut coef, mut se) = (0f64, 0f64);
-        for (a, b) in arr(&ours["rows"]).iter().zip(arr(&twin["rows"])) {
+        for (a, b) in pairs(&ours["rows"], &twin["rows"]) {
             coef = coef.max((f(&a["coef"]) - f(&b["coef"])).abs());
             se = se.max((f(&a["se"]) - f(&b["se"])).abs() / f(&b["se"]));
         }
@@ -285,13 +296,13 @@ fn describe_accuracy_by_size() {
         let twin = json(describe_plain::describe(&frame, &spec, &open_policy()).unwrap());
         // Relative to the data's scale: |Δ| / max(|value|, sd) for the mean and quantiles.
         let (mut mean, mut sd, mut quant) = (0f64, 0f64, 0f64);
-        for (a, b) in arr(&ours["summaries"]).iter().zip(arr(&twin["summaries"])) {
+        for (a, b) in pairs(&ours["summaries"], &twin["summaries"]) {
             assert_eq!(a["count"], b["count"]);
             let s = f(&b["sd"]);
             let m = f(&b["mean"]);
             mean = mean.max((f(&a["mean"]) - m).abs() / m.abs().max(s));
             sd = sd.max((f(&a["sd"]) - s).abs() / s);
-            for (q, tq) in arr(&a["quantiles"]).iter().zip(arr(&b["quantiles"])) {
+            for (q, tq) in pairs(&a["quantiles"], &b["quantiles"]) {
                 let tq = f(tq);
                 quant = quant.max((f(q) - tq).abs() / tq.abs().max(s));
             }
@@ -304,8 +315,8 @@ fn describe_accuracy_by_size() {
         let ours = mpc(&frame, &AnalysisSpec::Correlation(spec.clone()));
         let twin = json(describe_plain::correlation(&frame, &spec, &open_policy()).unwrap());
         let mut worst = 0f64;
-        for (ra, rb) in arr(&ours["r"]).iter().zip(arr(&twin["r"])) {
-            for (x, y) in arr(ra).iter().zip(arr(rb)) {
+        for (ra, rb) in pairs(&ours["r"], &twin["r"]) {
+            for (x, y) in pairs(ra, rb) {
                 worst = worst.max((f(x) - f(y)).abs());
             }
         }
