@@ -668,8 +668,16 @@ fn a_study_cannot_lower_the_defaults_at_a_station_without_floors() {
     let bare = POLICY.replace("min_cell = 10\n", "");
     assert!(!bare.contains("min_events") && !bare.contains("min_cell"));
     for (rule, line, want) in [
-        ("min_events", "min_events = 0", "= 0 is below this station's minimum 5"),
-        ("min_cell", "min_cell = 1", "= 1 is below this station's minimum 5"),
+        (
+            "min_events",
+            "min_events = 0",
+            "= 0 is below this station's minimum 5",
+        ),
+        (
+            "min_cell",
+            "min_cell = 1",
+            "= 1 is below this station's minimum 5",
+        ),
     ] {
         let s = STUDY
             .replace("min_cell = 10\n", "")
