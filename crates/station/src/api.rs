@@ -195,12 +195,14 @@ impl Api {
             times.push_back(now);
         }
         let a = self.approvals();
-        let pending: std::collections::BTreeSet<String> = a
-            .states()?
-            .into_iter()
-            .filter(|(_, s)| *s == StudyState::Pending)
-            .map(|(id, _)| id)
-            .collect();
+        // Waiting for a person: pending here and not stopped (a study another station
+        // refused stays pending here with a stopped run, and can no longer be decided).
+        let mut pending = std::collections::BTreeSet::new();
+        for (id, state) in a.states()? {
+            if state == StudyState::Pending && a.run(&id)?.is_none() {
+                pending.insert(id);
+            }
+        }
         let mine = a
             .log()
             .entries()?
@@ -320,6 +322,11 @@ impl Api {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+        // Outside parties' messages the computation never took (up to 1 GiB each).
+        self.inputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(study, _), _| study != id);
     }
 
     /// The approvals; a handler that panicked mid-transaction left nothing half-written
@@ -432,6 +439,15 @@ impl Api {
         Caller::Anonymous
     }
 
+    /// Study `id` as received here and parsed (once), if received.
+    fn study_of(&self, id: &str) -> Result<Option<Arc<Study>>, StationError> {
+        let text = self.approvals().get(id)?.map(|r| r.text);
+        Ok(match text {
+            Some(t) => Some(self.parsed(id, &t)?),
+            None => None,
+        })
+    }
+
     /// Whether study `id` concerns the researcher `actor` with certificate `fp`: they
     /// submitted it here (the actor of its `study_received` entry), or the study names them
     /// as a recipient by that certificate.
@@ -441,26 +457,19 @@ impl Api {
         actor: &str,
         fp: &tessera_net::identity::Fingerprint,
     ) -> Result<bool, StationError> {
-        let (submitter, text) = {
-            let a = self.approvals();
-            let submitter = a
-                .log()
-                .entries_for(id)?
-                .into_iter()
-                .find(|e| e.kind == EntryKind::StudyReceived)
-                .map(|e| e.actor);
-            (submitter, a.get(id)?.map(|r| r.text))
-        };
+        let submitter = self
+            .approvals()
+            .log()
+            .entries_for(id)?
+            .into_iter()
+            .find(|e| e.kind == EntryKind::StudyReceived)
+            .map(|e| e.actor);
         if submitter.as_deref() == Some(actor) {
             return Ok(true);
         }
-        let Some(text) = text else {
-            return Ok(false);
-        };
         Ok(self
-            .parsed(id, &text)
-            .map(|s| s.recipients.iter().any(|r| r.fingerprint == Some(*fp)))
-            .unwrap_or(false))
+            .study_of(id)?
+            .is_some_and(|s| s.recipients.iter().any(|r| r.fingerprint == Some(*fp))))
     }
 
     fn is_steward(&self, headers: &HeaderMap) -> bool {
@@ -516,10 +525,18 @@ pub fn steward_token(path: &Path) -> Result<(String, bool), StationError> {
 
 /// The router with every route of the API (documented in `docs/station.md`).
 pub fn router(api: Arc<Api>) -> Router {
+    // Who may send a body is checked before any of it is read: the `/peer` routes take
+    // bodies of up to 1 GiB, which a stranger must not make this station buffer.
+    let stations = axum::middleware::from_fn_with_state(Arc::clone(&api), stations_only);
+    let submitters = axum::middleware::from_fn_with_state(Arc::clone(&api), submitters_only);
     Router::new()
         .route(
             "/studies",
-            get(list_studies).merge(post(submit).layer(DefaultBodyLimit::max(MAX_STUDY))),
+            get(list_studies).merge(
+                post(submit)
+                    .layer(DefaultBodyLimit::max(MAX_STUDY))
+                    .route_layer(submitters),
+            ),
         )
         .route("/studies/{id}", get(get_study))
         .route(
@@ -531,14 +548,19 @@ pub fn router(api: Arc<Api>) -> Router {
             post(refuse).layer(DefaultBodyLimit::max(MAX_DECISION)),
         )
         .route("/studies/{id}/results", get(results))
-        .route(
-            "/peer/studies",
-            post(peer_submit).layer(DefaultBodyLimit::max(MAX_STUDY)),
-        )
-        .route("/peer/studies/{id}", get(peer_state))
-        .route(
-            "/peer/studies/{id}/input",
-            post(peer_input).layer(DefaultBodyLimit::max(MAX_INPUT)),
+        .merge(
+            Router::new()
+                .route(
+                    "/peer/studies",
+                    post(peer_submit).layer(DefaultBodyLimit::max(MAX_STUDY)),
+                )
+                .route("/peer/studies/{id}", get(peer_state))
+                .route(
+                    "/peer/studies/{id}/input",
+                    post(peer_input).layer(DefaultBodyLimit::max(MAX_INPUT)),
+                )
+                .route_layer(stations)
+                .with_state(Arc::clone(&api)),
         )
         .route("/audit", get(audit))
         .route("/audit/verify", get(verify))
@@ -768,7 +790,12 @@ async fn get_study(
     // another researcher the study does not exist here.
     let steward = match api.caller(&headers, &peer) {
         Caller::Steward => true,
-        Caller::Station(_) => false,
+        // A trusted station reads only the studies it takes part in.
+        Caller::Station(name) => match api.study_of(&id) {
+            Ok(Some(study)) if study.party(&name).is_some() => false,
+            Ok(_) => return failure(StationError::UnknownStudy(id)),
+            Err(e) => return failure(e),
+        },
         Caller::Researcher(actor, fp) => match api.concerns(&id, &actor, &fp) {
             Ok(true) => false,
             Ok(false) => return failure(StationError::UnknownStudy(id)),
@@ -970,16 +997,32 @@ fn study_here(api: &Api, a: &Approvals, id: &str) -> Result<Arc<Study>, StationE
     Ok(api.parsed(id, &rec.text)?)
 }
 
-/// The answer to a caller on a `/peer` route that is no trusted station.
-fn unknown_caller(api: &Api) -> Response {
-    error(
-        StatusCode::FORBIDDEN,
-        format!(
-            "station {} does not know this caller: only the stations in its [[trusted]] \
-             list may pass studies on or ask for their state",
-            api.config.name
-        ),
-    )
+/// Runs the `/peer` routes for a trusted station only; anyone else gets [`not_known`]
+/// before the body is read.
+async fn stations_only(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match api.station(&peer) {
+        Some(_) => next.run(req).await,
+        None => not_known(),
+    }
+}
+
+/// Runs `POST /studies` for the steward or a listed researcher only; anyone else gets
+/// [`not_known`] before the body is read.
+async fn submitters_only(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match api.caller(req.headers(), &peer) {
+        Caller::Steward | Caller::Researcher(..) => next.run(req).await,
+        Caller::Station(_) | Caller::Anonymous => not_known(),
+    }
 }
 
 /// `POST /peer/studies` (a trusted station taking part in the study): another station
@@ -991,7 +1034,7 @@ async fn peer_submit(
     body: Bytes,
 ) -> Response {
     let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
-        return unknown_caller(&api);
+        return not_known();
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the study is not UTF-8 text");
@@ -1019,7 +1062,7 @@ async fn peer_input(
     body: Bytes,
 ) -> Response {
     let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
-        return unknown_caller(&api);
+        return not_known();
     };
     let ready = {
         let a = api.approvals();
@@ -1066,7 +1109,7 @@ async fn peer_state(
     UrlPath(id): UrlPath<String>,
 ) -> Response {
     let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
-        return unknown_caller(&api);
+        return not_known();
     };
     let a = api.approvals();
     let study = match study_here(api.as_ref(), &a, &id) {

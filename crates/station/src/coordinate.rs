@@ -221,6 +221,9 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
             continue;
         }
         if state == StudyState::Refused {
+            // Refused here (also a steward's withdrawal after the data check): its
+            // computation port and any outside party's message are freed.
+            api.release_compute(&id);
             visits.done.insert(id);
             continue;
         }
@@ -256,6 +259,7 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
                     )
                 });
             if settled {
+                api.release_compute(&id);
                 visits.done.insert(id.clone());
                 visits.last.remove(&id);
                 continue;

@@ -676,3 +676,101 @@ fn a_researcher_cannot_flood_a_station() {
     let r = post(addr, "/studies", Some(&a), &study_with_id("by-the-steward"));
     assert_eq!(r.status, 201, "{}", r.json);
 }
+
+/// Review of issue 14: `/peer/studies/{id}/input` takes bodies of up to 1 GiB, and the
+/// caller was checked only after axum had read the body, so anyone could make the station
+/// buffer a gigabyte per request. A stranger announcing a huge body now gets its 401 at
+/// once, before sending any of it; so does one submitting a study.
+#[test]
+fn strangers_are_turned_away_before_their_body_is_read() {
+    use std::io::{Read, Write};
+    let dir = folder("api-body-first");
+    let addr = start(&dir, POLICY);
+    for path in [
+        "/peer/studies/survival-2026/input",
+        "/peer/studies",
+        "/studies",
+    ] {
+        let config = tessera_net::https::client_config(addr.pin, None).unwrap();
+        let name = rustls::pki_types::ServerName::try_from("station").unwrap();
+        let conn = rustls::ClientConnection::new(config, name).unwrap();
+        let tcp = std::net::TcpStream::connect(addr.addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        write!(
+            tls,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n"
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match tls.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("{path}: no answer before the body: {e}"),
+            }
+        }
+        let head = String::from_utf8_lossy(&got);
+        assert!(head.starts_with("HTTP/1.1 401"), "{path}: {head}");
+    }
+}
+
+/// Review of issue 14: a trusted station read every study's text, decisions and progress,
+/// also those it takes no part in. Now such a study does not exist for it.
+#[test]
+fn a_trusted_station_reads_only_the_studies_it_takes_part_in() {
+    let dir = folder("api-stranger-station");
+    let lab = Identity::generate("lab").unwrap();
+    let trusted_lab = format!(
+        "\n[[trusted]]\nname = \"lab\"\naddress = \"lab.example.org:7000\"\nfingerprint = \"sha256:{}\"\n",
+        fingerprint_hex(&lab.fingerprint())
+    );
+    let addr = start(&dir, &format!("{POLICY}{trusted_lab}"));
+    assert_eq!(post(addr, "/studies", None, &study()).status, 201);
+    // The study's parties are registry, gp and institute: not the lab.
+    let r = request_as(addr, Some(&lab), "GET", "/studies/survival-2026", &[], "");
+    assert_eq!(r.status, 404, "{}", r.json);
+    assert!(!r.json.to_string().contains("registry.age"), "{}", r.json);
+    // Its own peer routes still answer it as a station (and refuse the study to it).
+    let r = request_as(
+        addr,
+        Some(&lab),
+        "GET",
+        "/peer/studies/survival-2026",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 403, "{}", r.json);
+}
+
+/// Review of issue 14: a study another station refused stays pending here with a stopped
+/// run and can no longer be decided; it counted towards the researcher's undecided studies
+/// for ever, so refusals elsewhere locked them out here. Only studies a person can still
+/// decide count.
+#[test]
+fn studies_stopped_elsewhere_do_not_count_as_undecided() {
+    let dir = folder("api-stopped-pending");
+    let addr = start_with(
+        &dir,
+        POLICY,
+        ServiceOptions {
+            max_undecided: 1,
+            ..ServiceOptions::default()
+        },
+    );
+    assert_eq!(
+        post(addr, "/studies", None, &study_with_id("first")).status,
+        201
+    );
+    let r = post(addr, "/studies", None, &study_with_id("second"));
+    assert_eq!(r.status, 429, "{}", r.json);
+    // Another station refuses "first": it stops here, as the service's loop records it.
+    let mut a = Approvals::open(&dir.join("audit.sqlite")).unwrap();
+    a.stop("first", "registry", "station gp refused: no")
+        .unwrap();
+    drop(a);
+    let r = post(addr, "/studies", None, &study_with_id("second"));
+    assert_eq!(r.status, 201, "{}", r.json);
+}
