@@ -12,10 +12,14 @@
 //!   same group (or none). Within one histogram the bins are checked together, inside MPC
 //!   (`tessera_stats::describe`: the rows outside the shown bins must number zero or at
 //!   least `min_cell`).
-//! - `same_km_grid`: every Kaplan–Meier analysis on a time column has the same grid and
-//!   the same group (or none), so that the events-since-the-last-shown-time rule
+//! - `same_km_grid`: every Kaplan–Meier analysis on a time column has the same grid, the
+//!   same group (or none) and the same event column (whose complete cases are counted),
+//!   so that the events-since-the-last-shown-time rule
 //!   (`min_events`) sees one grid per column; the curve at every event time
 //!   (`at_event_times`) is governed by `allow_event_times` instead.
+//! - `grid_or_histogram`: a column is cut by Kaplan–Meier grids or by histograms, not
+//!   both (at risk at time 40.575 and a histogram's last bin from 40.585 differ by the rows
+//!   between).
 //!
 //! What stays visible (docs/study.md, "Disclosure rules"): a column's counts in other
 //! kinds of analysis (describe counts by one group beside a correlation's pair counts, a
@@ -40,24 +44,42 @@ pub struct Overlap {
     pub message: String,
 }
 
-/// The layout one analysis shows a column's counts on: the edges or grid (as bits, so that
-/// equal means the same numbers) and the group.
-type Layout = (Vec<u64>, Option<String>);
+/// The layout one analysis shows a column's counts on: a histogram's edges or a
+/// Kaplan–Meier grid (as bits, so that equal means the same numbers), the group, and for a
+/// grid the event column (whose complete cases are the rows counted).
+#[derive(Clone, PartialEq)]
+struct Layout {
+    grid: bool,
+    points: Vec<u64>,
+    group: Option<String>,
+    event: Option<String>,
+}
 
-fn layout(points: &[f64], group: &Option<String>) -> Layout {
-    (
-        points.iter().map(|v| (v + 0.0).to_bits()).collect(),
-        group.clone(),
-    )
+impl Layout {
+    fn new(grid: bool, points: &[f64], group: &Option<String>, event: Option<&str>) -> Layout {
+        Layout {
+            grid,
+            points: points.iter().map(|v| (v + 0.0).to_bits()).collect(),
+            group: group.clone(),
+            event: event.map(str::to_string),
+        }
+    }
+
+    fn what(&self) -> &'static str {
+        if self.grid {
+            "a Kaplan–Meier grid"
+        } else {
+            "a histogram"
+        }
+    }
 }
 
 /// Every pair of analyses of `study` that breaks a rule of this module, in file order (one
 /// per later analysis and column).
 pub fn overlaps(study: &Study) -> Vec<Overlap> {
     let mut out = Vec::new();
-    // Column → (the first analysis' name, its layout).
-    let mut histograms: BTreeMap<&str, (&str, Layout)> = BTreeMap::new();
-    let mut grids: BTreeMap<&str, (&str, Layout)> = BTreeMap::new();
+    // Column → the first analysis that cuts it (histogram edges or grid times) and how.
+    let mut cuts: BTreeMap<&str, (&str, Layout)> = BTreeMap::new();
     for (i, a) in study.analyses.iter().enumerate() {
         let at = |f: &str| {
             vec![
@@ -66,66 +88,89 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
                 Seg::Key(f.into()),
             ]
         };
-        match &a.spec {
+        let (field, columns, mine): (&str, Vec<&str>, Layout) = match &a.spec {
             AnalysisSpec::Describe(s) => {
                 let Some(edges) = &s.histogram else { continue };
-                let mine = layout(edges, &s.group);
-                for c in &s.columns {
-                    let (first, theirs) = histograms.entry(c).or_insert((&a.name, mine.clone()));
-                    if *theirs != mine {
-                        out.push(Overlap {
-                            rule: "same_histogram",
-                            path: at("histogram"),
-                            message: format!(
-                                "analysis \"{}\" field histogram: column `{c}` also has a \
-                                 histogram in analysis \"{first}\" with {}; two counts of one \
-                                 column on different bins would show their difference, which \
-                                 may be below min_cell. Use the same edges and group in every \
-                                 histogram of a column (same_histogram)",
-                                a.name,
-                                differs(theirs, &mine, "edges")
-                            ),
-                        });
-                    }
-                }
+                let cols = s.columns.iter().map(String::as_str).collect();
+                ("histogram", cols, Layout::new(false, edges, &s.group, None))
             }
-            AnalysisSpec::KaplanMeier(s) if !s.times.is_empty() => {
-                let mine = layout(&s.times, &s.group);
-                let (first, theirs) = grids
-                    .entry(s.time.as_str())
-                    .or_insert((&a.name, mine.clone()));
-                if *theirs != mine {
-                    out.push(Overlap {
-                        rule: "same_km_grid",
-                        path: at("times"),
-                        message: format!(
-                            "analysis \"{}\" field times: time column `{}` also has a \
-                             Kaplan–Meier grid in analysis \"{first}\" with {}; counts at \
-                             risk and events on two grids would show the rows between their \
-                             times, however few. Use the same times and group in every \
-                             Kaplan–Meier analysis of a time column (same_km_grid)",
-                            a.name,
-                            s.time,
-                            differs(theirs, &mine, "times")
-                        ),
-                    });
-                }
+            AnalysisSpec::KaplanMeier(s) if !s.times.is_empty() => (
+                "times",
+                vec![s.time.as_str()],
+                Layout::new(true, &s.times, &s.group, Some(&s.event)),
+            ),
+            _ => continue,
+        };
+        for c in columns {
+            let (first, theirs) = cuts.entry(c).or_insert((&a.name, mine.clone()));
+            if *theirs == mine {
+                continue;
             }
-            _ => {}
+            let (rule, message) = if theirs.grid != mine.grid {
+                (
+                    "grid_or_histogram",
+                    format!(
+                        "analysis \"{}\" field {field}: column `{c}` also has {} in analysis \
+                         \"{first}\"; counts at a grid time and at a histogram edge would show \
+                         the rows between them, however few. Cut a column by one of them only \
+                         (grid_or_histogram)",
+                        a.name,
+                        theirs.what()
+                    ),
+                )
+            } else if mine.grid {
+                (
+                    "same_km_grid",
+                    format!(
+                        "analysis \"{}\" field times: time column `{c}` also has a \
+                         Kaplan–Meier grid in analysis \"{first}\" with {}; counts at risk \
+                         and events on two grids would show the rows between their times, \
+                         however few. Use the same times, group and event column in every \
+                         Kaplan–Meier analysis of a time column (same_km_grid)",
+                        a.name,
+                        differs(theirs, &mine)
+                    ),
+                )
+            } else {
+                (
+                    "same_histogram",
+                    format!(
+                        "analysis \"{}\" field histogram: column `{c}` also has a histogram in \
+                         analysis \"{first}\" with {}; two counts of one column on different \
+                         bins would show their difference, which may be below min_cell. Use \
+                         the same edges and group in every histogram of a column \
+                         (same_histogram)",
+                        a.name,
+                        differs(theirs, &mine)
+                    ),
+                )
+            };
+            out.push(Overlap {
+                rule,
+                path: at(field),
+                message,
+            });
         }
     }
     out
 }
 
-/// How the earlier layout differs from the later one, in words.
-fn differs(theirs: &Layout, mine: &Layout, points: &str) -> String {
+/// How the earlier layout differs from the later one (of the same kind), in words.
+fn differs(theirs: &Layout, mine: &Layout) -> String {
     let group = |g: &Option<String>| match g {
         Some(g) => format!("group `{g}`"),
         None => "no group".to_string(),
     };
-    if theirs.0 != mine.0 {
-        format!("other {points}")
+    if theirs.points != mine.points {
+        format!("other {}", if mine.grid { "times" } else { "edges" })
+    } else if theirs.group != mine.group {
+        format!("{} (here {})", group(&theirs.group), group(&mine.group))
     } else {
-        format!("{} (here {})", group(&theirs.1), group(&mine.1))
+        let e = |e: &Option<String>| e.clone().unwrap_or_default();
+        format!(
+            "event column `{}` (here `{}`)",
+            e(&theirs.event),
+            e(&mine.event)
+        )
     }
 }

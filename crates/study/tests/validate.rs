@@ -759,3 +759,34 @@ fn kaplan_meier_grids_of_one_time_column_are_the_same() {
         );
     }
 }
+
+/// Review of issue 13: the two rules were kept apart, so a Kaplan–Meier grid time 4.575 on
+/// a column and a histogram edge 4.585 on the same column counted the rows between them;
+/// and two grids differing only in the event column counted different complete cases.
+#[test]
+fn a_column_is_cut_one_way_only() {
+    let base = BASE.replace(
+        "group = \"a.g\"\n[[analysis]]\nname = \"cox\"",
+        "group = \"a.g\"\ntimes = [4.575]\n[[analysis]]\nname = \"cox\"",
+    );
+    assert_ne!(base, BASE);
+    let histogram = "[[analysis]]\nname = \"h\"\nkind = \"describe\"\ncolumns = [\"a.t\"]\nhistogram = [0, 4.585, 100]\n";
+    let text = format!("{base}{histogram}");
+    let msg = check(&text).unwrap_err().to_string();
+    assert!(
+        msg.contains("analysis \"h\" field histogram: column `a.t` also has a Kaplan–Meier grid in analysis \"km\"")
+            && msg.ends_with("(grid_or_histogram)"),
+        "{msg}"
+    );
+    // Another column may have its histogram.
+    check(&format!("{base}{}", histogram.replace("a.t", "a.x"))).unwrap();
+    // The same grid and group with another event column.
+    let other_event = "[[analysis]]\nname = \"k2\"\nkind = \"kaplan_meier\"\ntime = \"a.t\"\nevent = \"a.x\"\ngroup = \"a.g\"\ntimes = [4.575]\n";
+    let msg = check(&format!("{base}{other_event}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("with event column `a.e` (here `a.x`)") && msg.ends_with("(same_km_grid)"),
+        "{msg}"
+    );
+}
