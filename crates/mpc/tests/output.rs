@@ -162,3 +162,42 @@ fn one_party_alone_holds_no_value() {
         }
     }
 }
+
+/// The words of a sealed output as stored: its `a` parts, then its `b` parts.
+fn words(s: &OutputShares) -> Vec<u128> {
+    s.to_bytes()[9..]
+        .chunks_exact(16)
+        .map(|c| u128::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Sealing re-randomises: a party's sealed parts are not its shares of the value (which
+/// the computation leading to it may have shown in part), and sealing the same value twice
+/// gives fresh parts each time, while both reconstruct to the value. Were `seal` the
+/// identity, the first assertion would fail.
+#[test]
+fn sealing_rerandomises_the_shares() {
+    let v: Vec<u128> = (0..32u128).map(|i| i * 0x9e37_79b9_7f4a_7c15 + 3).collect();
+    let out = run3_ok(|p| {
+        let x = input(p, 0, &v);
+        let (s1, s2) = (p.seal(&x)?, p.seal(&x)?);
+        let mut before = x.a.clone();
+        before.extend_from_slice(&x.b);
+        Ok((before, s1, s2))
+    });
+    for (before, s1, s2) in &out {
+        let (w1, w2) = (words(s1), words(s2));
+        assert_eq!(w1.len(), before.len());
+        assert!(
+            w1.iter().zip(before).all(|(a, b)| a != b),
+            "sealed parts are the shares"
+        );
+        assert!(
+            w1.iter().zip(&w2).all(|(a, b)| a != b),
+            "two seals gave the same parts"
+        );
+    }
+    let [a, b, c] = out;
+    assert_eq!(reconstruct_shares([&a.1, &b.1, &c.1]).unwrap(), v);
+    assert_eq!(reconstruct_shares([&a.2, &b.2, &c.2]).unwrap(), v);
+}
