@@ -19,8 +19,10 @@
 //! certificate whose fingerprint the study lists for it, or the bearer token the steward
 //! issued it for that study (`tessera station token`); each recipient gets only the analyses
 //! naming it, and every delivery is audited (`revealed`). The `/peer` routes answer only a
-//! client certificate of a trusted station that takes part in the study. Submitting and
-//! reading studies' states need no authentication (they hold no data).
+//! client certificate of a trusted station that takes part in the study, checked before
+//! any body is read. Researchers listed in `[[researchers]]` submit and read the studies
+//! they submitted (or that name them as recipients) by their certificate ([`Caller`]);
+//! anyone else gets a 401 on every route and nothing more.
 //!
 //! LEAKAGE: nothing patient-level is served. Studies, decisions, reasons, run states and the
 //! audit entries (whose `revealed` details hold only aggregate, policy-approved results) are
@@ -870,9 +872,25 @@ async fn results(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|t| t.trim().to_string());
+    // Without any credential: a 401 before anything is looked up (whether the study exists
+    // is not for strangers to learn).
+    if peer.fingerprint.is_none() && bearer.is_none() {
+        return not_known();
+    }
+    let not_a_recipient = || {
+        error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "results of study {id} go to its recipients only: present the certificate \
+                 the study lists for you, or the token the station issued you"
+            ),
+        )
+    };
     let mut a = api.approvals();
     let study = match study_here(api.as_ref(), &a, &id) {
         Ok(s) => s,
+        // An unknown study looks like one the caller is no recipient of.
+        Err(StationError::UnknownStudy(_)) => return not_a_recipient(),
         Err(e) => return failure(e),
     };
     // Who asks: a recipient by its certificate, or by a token issued for this study. A
@@ -899,18 +917,7 @@ async fn results(
         _ => None,
     };
     let Some(recipient) = by_cert.or(by_token) else {
-        let status = if peer.fingerprint.is_some() || bearer.is_some() {
-            StatusCode::FORBIDDEN
-        } else {
-            StatusCode::UNAUTHORIZED
-        };
-        return error(
-            status,
-            format!(
-                "results of study {id} go to its recipients only: present the certificate \
-                 the study lists for you, or the token the station issued you"
-            ),
-        );
+        return not_a_recipient();
     };
     let run = match a.run(&id) {
         Ok(r) => r,

@@ -250,7 +250,8 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
 /// Issue 14: `GET /studies` and `GET /studies/{id}` answered anyone with full study texts,
 /// anyone could `POST /studies`, and the submitter was whatever `X-Tessera-From` said.
 /// Now a caller without a certificate this station lists (or the steward's token) learns
-/// nothing but a 401 and submits nothing; a researcher sees the studies they submitted
+/// nothing but a 401 on every route (the results route: a 403 for any certificate, whether
+/// the study exists or not) and submits nothing; a researcher sees the studies they submitted
 /// only (another's is not found); the audit log names the certificate, never the header.
 #[test]
 fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
@@ -266,6 +267,18 @@ fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
             ("GET", "/studies", String::new()),
             ("GET", "/studies/survival-2026", String::new()),
             ("POST", "/studies", study_with_id("from-a-stranger")),
+            ("POST", "/studies/survival-2026/approve", String::new()),
+            (
+                "POST",
+                "/studies/survival-2026/refuse",
+                r#"{"why": "x"}"#.to_string(),
+            ),
+            ("GET", "/audit", String::new()),
+            ("GET", "/audit/verify", String::new()),
+            ("GET", "/peer/studies/survival-2026", String::new()),
+            ("POST", "/peer/studies", study_with_id("from-a-stranger")),
+            ("POST", "/peer/studies/survival-2026/input", "x".to_string()),
+            ("GET", "/studies/survival-2026/results", String::new()),
         ] {
             let r = request_as(
                 addr,
@@ -275,6 +288,14 @@ fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
                 &[("X-Tessera-From", "alice")],
                 &body,
             );
+            // With a certificate of its own, the results route says "not a recipient"
+            // (403), the same for a study that does not exist.
+            if who.is_some() && path.ends_with("/results") {
+                assert_eq!(r.status, 403, "{method} {path}: {}", r.json);
+                let other = request_as(addr, who, "GET", "/studies/nosuch/results", &[], "");
+                assert_eq!(other.status, 403, "an unknown study answers alike");
+                continue;
+            }
             assert_eq!(r.status, 401, "{method} {path}: {}", r.json);
             let text = r.json.to_string();
             assert!(
