@@ -85,7 +85,8 @@ pub enum Caller {
     Anonymous,
 }
 
-/// How the audit log names a researcher: their name and certificate fingerprint.
+/// How the audit log names a researcher or a recipient known by certificate: the name and
+/// the certificate's fingerprint.
 pub fn researcher_actor(name: &str, fingerprint: &tessera_net::identity::Fingerprint) -> String {
     format!("{name} (sha256:{})", fingerprint_hex(fingerprint))
 }
@@ -956,7 +957,7 @@ async fn results(
     let delivered: Value = serde_json::from_str(&docs.json).unwrap_or(Value::Null);
     let sha = crate::approval::digest(&docs.json);
     let who = match peer.fingerprint {
-        Some(fp) if bearer.is_none() => format!("{recipient} (sha256:{})", fingerprint_hex(&fp)),
+        Some(fp) if bearer.is_none() => researcher_actor(&recipient, &fp),
         _ => format!("{recipient} (token)"),
     };
     for an in delivered["analyses"].as_array().into_iter().flatten() {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use tessera_stats::cost::{self, Cost};
 
-use crate::format::{ColumnType, Study};
+use crate::format::Study;
 
 /// Linked-table sizes the steward is shown.
 pub const SIZES: [usize; 3] = [10_000, 100_000, 1_000_000];
@@ -27,27 +27,11 @@ pub struct StudyCost {
     pub wan_seconds: f64,
 }
 
-/// The levels of the categorical column `r` (`party.column`) as the study declares them.
-fn levels(study: &Study, r: &str) -> usize {
-    let Some((party, col)) = r.split_once('.') else {
-        return 1;
-    };
-    study
-        .data
-        .iter()
-        .find(|d| d.party == party)
-        .and_then(|d| d.column(col))
-        .map_or(1, |c| match &c.kind {
-            ColumnType::Categorical { levels } => levels.len(),
-            _ => 1,
-        })
-}
-
 /// The estimated cost of `study` on `rows` linked rows.
 pub fn estimate(study: &Study, rows: usize) -> StudyCost {
     let mut parts = vec![("sharing and linkage".to_string(), cost::linkage(rows))];
     for a in &study.analyses {
-        let c = cost::estimate(&a.spec, rows, &|col| levels(study, col));
+        let c = cost::estimate(&a.spec, rows, &|col| study.levels(col).unwrap_or(1));
         parts.push((a.name.clone(), c));
     }
     let total = parts

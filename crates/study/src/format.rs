@@ -51,6 +51,20 @@ impl Study {
         self.parties.iter().find(|p| p.name == name)
     }
 
+    /// The declared column `r` (`party.column`), if any.
+    pub fn column(&self, r: &str) -> Option<&ColumnSpec> {
+        let (party, col) = r.split_once('.')?;
+        self.data.iter().find(|d| d.party == party)?.column(col)
+    }
+
+    /// The number of levels of column `r` if it is a declared categorical column.
+    pub fn levels(&self, r: &str) -> Option<usize> {
+        match &self.column(r)?.kind {
+            ColumnType::Categorical { levels } => Some(levels.len()),
+            _ => None,
+        }
+    }
+
     /// The names of the three compute parties, by slot.
     pub fn compute_parties(&self) -> [&str; 3] {
         let mut out = [""; 3];

@@ -50,18 +50,6 @@ impl Limits {
         covariates: 50,
         histogram_edges: 101,
     };
-
-    /// Each cap with its rule name (`max_…`, as `[policy]` of `station.toml` writes it).
-    pub fn rules(&self) -> [(&'static str, usize); 6] {
-        [
-            ("max_analyses", self.analyses),
-            ("max_grid_times", self.grid_times),
-            ("max_quantiles", self.quantiles),
-            ("max_levels", self.levels),
-            ("max_covariates", self.covariates),
-            ("max_histogram_edges", self.histogram_edges),
-        ]
-    }
 }
 
 impl Default for Limits {
@@ -87,13 +75,6 @@ pub struct Excess {
 
 fn key(s: &str) -> Seg {
     Seg::Key(s.to_string())
-}
-
-/// The type of the column `r` (`party.column`), if the study declares it.
-fn column_type<'a>(study: &'a Study, r: &str) -> Option<&'a ColumnType> {
-    let (party, col) = r.split_once('.')?;
-    let d = study.data.iter().find(|d| d.party == party)?;
-    d.column(col).map(|c| &c.kind)
 }
 
 /// Every cap of `limits` that `study` exceeds, in file order (at most one per field).
@@ -157,10 +138,7 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
                 };
                 let terms: usize = covariates
                     .iter()
-                    .map(|c| match column_type(study, c) {
-                        Some(ColumnType::Categorical { levels }) => levels.len().saturating_sub(1),
-                        _ => 1,
-                    })
+                    .map(|c| study.levels(c).map_or(1, |l| l.saturating_sub(1)))
                     .sum();
                 if terms > limits.covariates {
                     out.push(Excess {
