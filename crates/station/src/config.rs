@@ -408,6 +408,10 @@ struct RawPolicy {
     #[serde(default)]
     max_histogram_edges: Option<usize>,
     #[serde(default)]
+    max_columns: Option<usize>,
+    #[serde(default)]
+    max_cells: Option<usize>,
+    #[serde(default)]
     auto_approve: Vec<RawAuto>,
 }
 
@@ -1072,6 +1076,8 @@ impl Checker<'_> {
                 raw.max_histogram_edges,
                 &mut limits.histogram_edges,
             ),
+            ("max_columns", raw.max_columns, &mut limits.columns),
+            ("max_cells", raw.max_cells, &mut limits.cells),
         ] {
             if let Some(v) = value {
                 if v == 0 || v > *cap {

@@ -23,7 +23,8 @@
 //!    `allow_event_times` / `allow_extremes` need the policy's consent, and so does
 //!    `[disclosure] counts` (per-station row counts for the recipients: `allow_counts`);
 //! 6. the study's size stays within the policy's caps (`max_analyses`, `max_grid_times`,
-//!    `max_quantiles`, `max_levels`, `max_covariates`, `max_histogram_edges`: the defaults
+//!    `max_quantiles`, `max_levels`, `max_covariates`, `max_histogram_edges`, `max_columns`,
+//!    `max_cells`: the defaults
 //!    of [`Limits::DEFAULT`], which validation enforces, or lower).
 //!
 //! Any violation refuses the study with every reason, each of the form `rule: item …`. A

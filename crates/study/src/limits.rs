@@ -1,5 +1,5 @@
 //! Caps on the size of a study: how many analyses, Kaplan–Meier grid times, quantiles,
-//! levels, model terms and histogram edges it may ask for.
+//! levels, model terms, histogram edges, columns and table cells it may ask for.
 //!
 //! Every field of a study is adversarial input: without caps a study of 17,205 analyses,
 //! a grid of 259,999 times or a categorical column of 200,000 levels was accepted (and an
@@ -38,6 +38,13 @@ pub struct Limits {
     pub covariates: usize,
     /// Bin edges of one histogram (`max_histogram_edges`).
     pub histogram_edges: usize,
+    /// Columns of one `describe` or `correlation` (`max_columns`: each describe column
+    /// with quantiles is an oblivious sort, a correlation's cost grows with their square).
+    pub columns: usize,
+    /// Cells of one table: a `crosstab`'s rows × columns levels, a Kaplan–Meier analysis'
+    /// curves × grid times (`max_cells`: each cell is compared with `min_cell`, a grid cell
+    /// may take a round of its own).
+    pub cells: usize,
 }
 
 impl Limits {
@@ -49,6 +56,8 @@ impl Limits {
         levels: 500,
         covariates: 50,
         histogram_edges: 101,
+        columns: 50,
+        cells: 5_000,
     };
 }
 
@@ -75,6 +84,17 @@ pub struct Excess {
 
 fn key(s: &str) -> Seg {
     Seg::Key(s.to_string())
+}
+
+/// The `max_columns` excess of an analysis with `n` columns.
+fn too_many_columns(path: Vec<Seg>, field: String, n: usize, limits: &Limits) -> Excess {
+    Excess {
+        rule: "max_columns",
+        path,
+        field,
+        what: format!("{n} columns"),
+        limit: limits.columns,
+    }
 }
 
 /// Every cap of `limits` that `study` exceeds, in file order (at most one per field).
@@ -120,14 +140,56 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
         let at = |f: &str| vec![key("analysis"), Seg::Index(i), key(f)];
         let field = |f: &str| format!("analysis \"{}\" field {f}", a.name);
         match &a.spec {
-            AnalysisSpec::KaplanMeier(s) if s.times.len() > limits.grid_times => {
-                out.push(Excess {
-                    rule: "max_grid_times",
-                    path: at("times"),
-                    field: field("times"),
-                    what: format!("{} grid times", s.times.len()),
-                    limit: limits.grid_times,
-                });
+            AnalysisSpec::KaplanMeier(s) => {
+                let curves = s
+                    .group
+                    .as_deref()
+                    .and_then(|g| study.levels(g))
+                    .unwrap_or(1);
+                if s.times.len() > limits.grid_times {
+                    out.push(Excess {
+                        rule: "max_grid_times",
+                        path: at("times"),
+                        field: field("times"),
+                        what: format!("{} grid times", s.times.len()),
+                        limit: limits.grid_times,
+                    });
+                } else if curves * s.times.len() > limits.cells {
+                    out.push(Excess {
+                        rule: "max_cells",
+                        path: at("times"),
+                        field: field("times"),
+                        what: format!(
+                            "{} cells ({curves} curves × {} grid times)",
+                            curves * s.times.len(),
+                            s.times.len()
+                        ),
+                        limit: limits.cells,
+                    });
+                }
+            }
+            AnalysisSpec::Crosstab(s) => {
+                let (r, c) = (
+                    study.levels(&s.rows).unwrap_or(1),
+                    study.levels(&s.columns).unwrap_or(1),
+                );
+                if r * c > limits.cells {
+                    out.push(Excess {
+                        rule: "max_cells",
+                        path: at("columns"),
+                        field: field("columns"),
+                        what: format!("{} cells ({r} × {c} levels)", r * c),
+                        limit: limits.cells,
+                    });
+                }
+            }
+            AnalysisSpec::Correlation(s) if s.columns.len() > limits.columns => {
+                out.push(too_many_columns(
+                    at("columns"),
+                    field("columns"),
+                    s.columns.len(),
+                    limits,
+                ));
             }
             AnalysisSpec::Cox(_) | AnalysisSpec::Ols(_) | AnalysisSpec::Logistic(_) => {
                 let covariates = match &a.spec {
@@ -154,6 +216,14 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
                 }
             }
             AnalysisSpec::Describe(s) => {
+                if s.columns.len() > limits.columns {
+                    out.push(too_many_columns(
+                        at("columns"),
+                        field("columns"),
+                        s.columns.len(),
+                        limits,
+                    ));
+                }
                 if let Some(edges) = &s.histogram {
                     if edges.len() > limits.histogram_edges {
                         out.push(Excess {

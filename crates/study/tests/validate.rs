@@ -790,3 +790,63 @@ fn a_column_is_cut_one_way_only() {
         "{msg}"
     );
 }
+
+/// Review of issue 13: a describe or correlation of any number of columns, a crosstab of
+/// 500 × 500 levels and a Kaplan–Meier grid of 500 times by a 500-level group were within
+/// the caps. Columns and table cells are capped too.
+#[test]
+fn columns_and_cells_are_capped() {
+    let levels = |n: usize| -> String {
+        let v: Vec<String> = (0..n).map(|i| format!("\"l{i}\"")).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let big = BASE.replace(
+        "g = { type = \"categorical\", levels = [\"u\", \"v\"] }",
+        &format!("g = {{ type = \"categorical\", levels = {} }}", levels(100)),
+    );
+    assert_ne!(big, BASE);
+    // 100 × 100 cells in a crosstab of g with itself.
+    let crosstab =
+        "[[analysis]]\nname = \"ct\"\nkind = \"crosstab\"\nrows = \"a.g\"\ncolumns = \"a.g\"\n";
+    let msg = check(&format!("{big}{crosstab}")).unwrap_err().to_string();
+    assert!(
+        msg.contains("analysis \"ct\" field columns: 10000 cells (100 × 100 levels), at most 5000 (max_cells)"),
+        "{msg}"
+    );
+    // 100 curves × 60 grid times.
+    let times: Vec<String> = (1..=60).map(|i| i.to_string()).collect();
+    let grid = big.replace(
+        "group = \"a.g\"\n[[analysis]]\nname = \"cox\"",
+        &format!(
+            "group = \"a.g\"\ntimes = [{}]\n[[analysis]]\nname = \"cox\"",
+            times.join(", ")
+        ),
+    );
+    let msg = check(&grid).unwrap_err().to_string();
+    assert!(
+        msg.contains("6000 cells (100 curves × 60 grid times), at most 5000 (max_cells)"),
+        "{msg}"
+    );
+    // A correlation and a describe of 51 declared columns.
+    let declared: String = (0..51).map(|i| format!("c{i} = \"numeric\"\n")).collect();
+    let wide = BASE.replace(
+        "x = { type = \"numeric\", min = 0, max = 10 }\n",
+        &format!("x = {{ type = \"numeric\", min = 0, max = 10 }}\n{declared}"),
+    );
+    assert_ne!(wide, BASE);
+    let cols: Vec<String> = (0..51).map(|i| format!("\"a.c{i}\"")).collect();
+    for kind in ["correlation", "describe"] {
+        let a = format!(
+            "[[analysis]]\nname = \"w\"\nkind = \"{kind}\"\ncolumns = [{}]\n",
+            cols.join(", ")
+        );
+        let msg = check(&format!("{wide}{a}")).unwrap_err().to_string();
+        assert!(
+            msg.contains("analysis \"w\" field columns: 51 columns, at most 50 (max_columns)"),
+            "{kind}: {msg}"
+        );
+        // Fifty are taken.
+        let fifty = a.replace(", \"a.c50\"", "");
+        check(&format!("{wide}{fifty}")).unwrap();
+    }
+}
