@@ -51,7 +51,6 @@ use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
 use crate::approval::{digest, Approvals, StudyRecord, StudyState};
-use crate::audit::EntryKind;
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
@@ -208,10 +207,9 @@ impl Api {
         }
         let mine = a
             .log()
-            .entries()?
+            .submitters(None)?
             .into_iter()
-            .filter(|e| e.kind == EntryKind::StudyReceived && e.actor == actor)
-            .filter(|e| e.study.as_ref().is_some_and(|id| pending.contains(id)))
+            .filter(|(id, by)| by == actor && pending.contains(id))
             .count();
         if mine >= self.options.max_undecided {
             return Ok(Some(format!(
@@ -460,14 +458,8 @@ impl Api {
         actor: &str,
         fp: &tessera_net::identity::Fingerprint,
     ) -> Result<bool, StationError> {
-        let submitter = self
-            .approvals()
-            .log()
-            .entries_for(id)?
-            .into_iter()
-            .find(|e| e.kind == EntryKind::StudyReceived)
-            .map(|e| e.actor);
-        if submitter.as_deref() == Some(actor) {
+        let submitter = self.approvals().log().submitters(Some(id))?.pop();
+        if submitter.is_some_and(|(_, s)| s == actor) {
             return Ok(true);
         }
         Ok(self
@@ -750,13 +742,13 @@ async fn list_studies(
         Caller::Station(_) | Caller::Anonymous => return not_known(),
     };
     let a = api.approvals();
-    let submitters: BTreeMap<String, String> = match a.log().entries() {
-        Ok(entries) => entries
-            .into_iter()
-            .filter(|e| e.kind == EntryKind::StudyReceived)
-            .filter_map(|e| Some((e.study?, e.actor)))
-            .collect(),
-        Err(e) => return failure(StationError::Audit(e)),
+    // Only a researcher's list needs who submitted what.
+    let submitters: BTreeMap<String, String> = match &mine {
+        None => BTreeMap::new(),
+        Some(_) => match a.log().submitters(None) {
+            Ok(v) => v.into_iter().collect(),
+            Err(e) => return failure(StationError::Audit(e)),
+        },
     };
     let all = a.all().and_then(|v| {
         v.iter()

@@ -491,6 +491,28 @@ impl AuditLog {
             .collect())
     }
 
+    /// Who submitted each study (`study_received`'s actor), by study id; only `study`'s
+    /// when given. One query on two columns: the service asks on every researcher's request,
+    /// which must not read and parse the whole log.
+    pub fn submitters(&self, study: Option<&str>) -> Result<Vec<(String, String)>, AuditError> {
+        let kind = EntryKind::StudyReceived.as_str();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT study, actor FROM audit_entries
+                 WHERE kind = ?1 AND study IS NOT NULL AND (?2 IS NULL OR study = ?2)
+                 ORDER BY seq",
+            )
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map(rusqlite::params![kind, study], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<(String, String)>>>())
+            .map_err(|e| self.db_err(e))?;
+        Ok(rows)
+    }
+
     /// The number of entries and the head hash as recorded in `audit_meta` (not verified:
     /// use [`AuditLog::verify`]). Print it for the steward to keep as an external anchor.
     pub fn head(&self) -> Result<(u64, String), AuditError> {
