@@ -360,11 +360,24 @@ fn ask_stations(api: &Api, study: &Study, text: &str) -> Vec<StationView> {
         .collect()
 }
 
+/// The most characters of another station's state word and reason this station keeps: they
+/// are shown, stored with a stop and audited, and another station's answer may be up to
+/// the client's 64 MiB.
+const MAX_PEER_TEXT: usize = 2_000;
+
+/// `text` cut to [`MAX_PEER_TEXT`] characters.
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_PEER_TEXT) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 fn view(state: &str, reason: Option<String>) -> StationView {
     StationView {
         station: String::new(),
-        state: state.to_string(),
-        reason,
+        state: bounded(state),
+        reason: reason.map(|r| bounded(&r)),
         digest: None,
         compute: None,
     }
@@ -912,4 +925,23 @@ fn held_shares(study: &Study, shares: &StationShares) -> Vec<(String, HeldShares
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer's 10 MB reason is kept as its first 2,000 characters (review of issue 14:
+    /// another station's text went verbatim into views, stops and the audit log).
+    #[test]
+    fn a_peer_cannot_make_this_station_store_a_long_text() {
+        let long = "é".repeat(5_000_000);
+        let v = view(&long, Some(long.clone()));
+        assert_eq!(v.state.chars().count(), MAX_PEER_TEXT + 1);
+        assert_eq!(v.reason.unwrap().chars().count(), MAX_PEER_TEXT + 1);
+        assert_eq!(
+            view("ready", Some("fine".into())).reason.as_deref(),
+            Some("fine")
+        );
+    }
 }
