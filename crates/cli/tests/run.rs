@@ -317,7 +317,8 @@ fn a_study_runs_across_three_stations_over_tls() {
     for (a, b) in coefs(&doc).iter().zip(coefs(&local)) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
-    // Two stations' shares are not enough, and the same station twice is no third.
+    // The reconstruction takes three stations' shares (to cross-check them; two colluding
+    // stations could reconstruct), and the same station twice is no third.
     for pair in [
         vec![&files[0], &files[1]],
         vec![&files[0], &files[1], &files[1]],

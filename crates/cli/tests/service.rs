@@ -1175,8 +1175,9 @@ fn result_numbers(doc: &Value, out: &mut Vec<String>) {
 
 /// No compute station holds a result: after a finished study, none of the reconstructed
 /// values (coefficients, survival, test statistics) is in any station's database, log or
-/// API answers; what a station serves a recipient is its shares only, and the results need
-/// all three stations.
+/// API answers; what a station serves a recipient is its shares only, and the recipient's
+/// client insists on all three stations' shares to cross-check them (two colluding stations
+/// could reconstruct: the threat model assumes no two collude).
 #[test]
 fn no_compute_station_sees_or_stores_a_result() {
     let dir = prepare("noresult");
@@ -1239,7 +1240,8 @@ fn no_compute_station_sees_or_stores_a_result() {
             );
         }
     }
-    // One station down: the results cannot be had from the other two.
+    // One station down: the client does not reconstruct from the other two (it needs all
+    // three to cross-check them).
     c.kill("institute");
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert!(!o.status.success(), "{}", out(&o));

@@ -830,6 +830,11 @@ fn start(
     });
     if let Err(e) = api.approvals().start(&study.id, &me, details) {
         eprintln!("tessera station: study {}: {e}", study.id);
+        // Not started: the next visit may try again (a busy database), or find it ended.
+        running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&study.id);
         return;
     }
     let api = Arc::clone(api);
