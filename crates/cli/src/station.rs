@@ -8,8 +8,9 @@
 //! - `pending`: the studies waiting for a person;
 //! - `approve ID [--by NAME]`, `refuse ID --why TEXT [--by NAME]`: a person's decision;
 //! - `status [ID]`: one study's state and reason, or every study's;
-//! - `audit verify [--anchor N:HASH]`: check the chain (and the studies' states against
-//!   it), print the entry count and head hash to keep outside the file;
+//! - `audit verify [--anchor N:HASH] [--offline]`: check the chain (and the studies' states
+//!   against it), and against the heads of this log that the trusted stations kept
+//!   ([`tessera_station::anchor`]); print the entry count and head hash;
 //! - `audit show [--study ID]`: the entries;
 //! - `token ID RECIPIENT`: issue a study's recipient a token to fetch its results;
 //! - `serve [--listen ADDR]`: the service: the HTTPS API ([`tessera_station::api`]) on
@@ -33,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use tessera_net::identity::Identity;
 use tessera_station::approval::StudyRecord;
 use tessera_station::audit::{Entry, GENESIS};
 use tessera_station::{Approvals, AuditError, Config, Decision, StationError, StudyState};
@@ -107,6 +109,10 @@ pub enum StationCommand {
         /// gives up (and how long it waits for them to connect).
         #[arg(long, value_name = "SECONDS", default_value_t = 60)]
         run_timeout: u64,
+        /// Seconds between two rounds of asking every trusted station for its signed audit
+        /// head, which this station keeps for that station's `audit verify`.
+        #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+        anchor_every: u64,
     },
     /// Issue a study's recipient a token to fetch the results from this station's API
     /// (`tessera study results ID --token TOKEN`). Printed once; only its hash is kept.
@@ -133,6 +139,11 @@ pub enum AuditCommand {
         /// the head record.
         #[arg(long, value_name = "COUNT:HASH")]
         anchor: Option<String>,
+        /// Do not ask the trusted stations for the heads of this log they kept (by default
+        /// each is asked, with this station's identity; one that cannot be reached is
+        /// reported, not counted as tampering).
+        #[arg(long)]
+        offline: bool,
     },
     /// Print the entries: seq, time, kind, study, actor, details.
     Show {
@@ -207,14 +218,21 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             Ok(0)
         }
         StationCommand::Status { id } => status(&config, &file, id.as_deref()),
-        StationCommand::Audit(AuditCommand::Verify { anchor }) => {
-            verify(&config, &file, anchor.as_deref())
+        StationCommand::Audit(AuditCommand::Verify { anchor, offline }) => {
+            verify(&config, &file, anchor.as_deref(), !offline)
         }
         StationCommand::Audit(AuditCommand::Show { study }) => show(&config, &file, study),
         StationCommand::Serve {
             listen,
             run_timeout,
-        } => serve(config, &file, listen.as_deref(), *run_timeout),
+            anchor_every,
+        } => serve(
+            config,
+            &file,
+            listen.as_deref(),
+            *run_timeout,
+            *anchor_every,
+        ),
         StationCommand::Token { id, recipient, by } => {
             let by = person(by.as_deref());
             let mut a = open_existing(&config, &file)?
@@ -233,12 +251,15 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
 }
 
 /// `serve`: opens the audit file, reads or creates the steward's token, binds and serves.
-fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> Result<u8, Fail> {
-    let identity = tessera_net::identity::Identity::load_files(
-        &config.identity.key,
-        &config.identity.certificate,
-    )
-    .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
+fn serve(
+    config: Config,
+    file: &str,
+    listen: Option<&str>,
+    run_timeout: u64,
+    anchor_every: u64,
+) -> Result<u8, Fail> {
+    let identity = Identity::load_files(&config.identity.key, &config.identity.certificate)
+        .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
     let approvals = Approvals::open(&config.audit).map_err(|e| fail(e, file))?;
     let (token, created) =
         tessera_station::api::steward_token(&config.steward_token).map_err(|e| fail(e, file))?;
@@ -277,6 +298,7 @@ fn serve(config: Config, file: &str, listen: Option<&str>, run_timeout: u64) -> 
     );
     let options = tessera_station::coordinate::ServiceOptions {
         run_timeout: std::time::Duration::from_secs(run_timeout.max(1)),
+        anchor_every: std::time::Duration::from_secs(anchor_every.max(1)),
         ..Default::default()
     };
     let api = tessera_station::api::Api::new(config, approvals, token, identity, options);
@@ -480,7 +502,7 @@ fn parse_anchor(a: &str) -> Result<(u64, String), Fail> {
     Ok((n, h))
 }
 
-fn verify(config: &Config, file: &str, anchor: Option<&str>) -> Result<u8, Fail> {
+fn verify(config: &Config, file: &str, anchor: Option<&str>, peers: bool) -> Result<u8, Fail> {
     let anchor = anchor.map(parse_anchor).transpose()?;
     if !config.audit.exists() {
         println!("audit log {file}: TAMPERED or never created: the file does not exist");
@@ -531,11 +553,45 @@ fn verify(config: &Config, file: &str, anchor: Option<&str>) -> Result<u8, Fail>
         Err(_) if !problems.is_empty() => {}
         Err(e) => return Err(fail(e, file)),
     }
+    // The heads the peers kept catch a log rewritten consistently (checked even when the
+    // log fails otherwise: they name the first entry that differs).
+    let anchored = if peers && !config.trusted.is_empty() {
+        let hashes = log.hashes().map_err(|e| fail(e.into(), file))?;
+        let (cert, records) =
+            match Identity::load_files(&config.identity.key, &config.identity.certificate) {
+                Ok(identity) => (
+                    identity.cert_der.clone(),
+                    tessera_station::anchoring::collect(
+                        config,
+                        &identity,
+                        std::time::Duration::from_secs(10),
+                    ),
+                ),
+                // Without its key the station cannot ask; the log is still checked.
+                Err(e) => (
+                    Vec::new(),
+                    config
+                        .trusted
+                        .iter()
+                        .map(|t| tessera_station::anchor::PeerRecord {
+                            peer: t.name.clone(),
+                            heads: Err(format!("this station's identity: {e}")),
+                        })
+                        .collect(),
+                ),
+            };
+        let r = tessera_station::anchor::check(&hashes, &cert, &records);
+        problems.extend(r.problems.iter().cloned());
+        Some(r)
+    } else {
+        None
+    };
     match report {
         Some(r) if problems.is_empty() => {
             println!("audit log {file}: intact");
             println!("  entries checked  {}", r.entries);
             println!("  head             {}", r.head);
+            print_anchors(anchored.as_ref());
             println!(
                 "keep this anchor outside the file, and check it later with \
                  --anchor {}:{}",
@@ -543,7 +599,29 @@ fn verify(config: &Config, file: &str, anchor: Option<&str>) -> Result<u8, Fail>
             );
             Ok(0)
         }
-        _ => Ok(report_problems(file, problems.into_iter())),
+        _ => {
+            let code = report_problems(file, problems.into_iter());
+            print_anchors(anchored.as_ref());
+            Ok(code)
+        }
+    }
+}
+
+/// What each trusted station kept of this log's heads (or why it could not be asked).
+fn print_anchors(anchored: Option<&tessera_station::anchor::AnchorReport>) {
+    let Some(r) = anchored else {
+        println!("  not checked against the heads kept by other stations");
+        return;
+    };
+    for (peer, kept) in &r.peers {
+        match kept {
+            Ok(k) if k.heads == 0 => println!("  {peer}: keeps no head of this log yet"),
+            Ok(k) => println!(
+                "  {peer}: keeps {} heads of this log, up to entry {}",
+                k.heads, k.up_to
+            ),
+            Err(why) => println!("  {peer}: NOT CHECKED, cannot be asked: {why}"),
+        }
     }
 }
 

@@ -77,6 +77,12 @@ impl Cluster {
 
     /// Starts the stations `names` of `dir` and waits until each listens.
     fn start_these(dir: &Path, names: &[&str]) -> Cluster {
+        Cluster::start_with(dir, names, &[])
+    }
+
+    /// Starts the stations `names` of `dir`, each with `extra` arguments to `serve`, and
+    /// waits until each listens.
+    fn start_with(dir: &Path, names: &[&str], extra: &[&str]) -> Cluster {
         let mut c = Cluster {
             dir: dir.to_path_buf(),
             names: names.iter().map(|s| s.to_string()).collect(),
@@ -92,7 +98,9 @@ impl Cluster {
                 .open(dir.join(s).join("stderr.log"))
                 .unwrap();
             let mut child = Command::new(EXE)
-                .args(["station", "serve", "--run-timeout", "60", "--config"])
+                .args(["station", "serve", "--run-timeout", "60"])
+                .args(extra)
+                .arg("--config")
                 .arg(dir.join(s).join("station.toml"))
                 .stdout(Stdio::piped())
                 .stderr(Stdio::from(log))
@@ -1519,4 +1527,113 @@ fn two_texts(gp_auto: bool) -> Cluster {
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     assert!(out(&o).contains("text differs"), "{}", out(&o));
     c
+}
+
+/// `tessera station audit verify` at station `name` of `dir` (its exit code and output).
+fn verify_at(dir: &Path, name: &str, extra: &[&str]) -> (Option<i32>, String) {
+    let o = Command::new(EXE)
+        .args(["station", "audit", "verify"])
+        .args(extra)
+        .arg("--config")
+        .arg(dir.join(name).join("station.toml"))
+        .output()
+        .unwrap();
+    (o.status.code(), out(&o))
+}
+
+/// The issue's reproduction on a registry's log: drop the triggers, delete the `revealed`
+/// entries, roll the head back in `audit_meta`, recreate the triggers. The log alone still
+/// verifies ("intact"); the heads the GP and the institute kept of the registry's log (asked
+/// every second here) name the first entry that differs.
+#[test]
+fn a_log_cut_back_consistently_is_caught_by_the_heads_the_peers_kept() {
+    let dir = prepare("anchors");
+    let mut c = Cluster::start_with(&dir, &STATIONS, &["--anchor-every", "1"]);
+    let (code, text) = c.submit();
+    assert_eq!(code, Some(0), "{text}");
+    c.approve_at_gp();
+    c.wait_run("registry", &["finished"], 60);
+    let o = c.researcher(
+        &["results", ID],
+        &["--identity", &c.me(), "--format", "json", "--wait", "30"],
+    );
+    assert!(o.status.success(), "{}", out(&o));
+    let kinds = c.audit("registry");
+    let first_revealed = kinds.iter().position(|k| k == "revealed").unwrap() as u64 + 1;
+    let count = kinds.len() as u64;
+    assert!(
+        kinds[first_revealed as usize - 1..]
+            .iter()
+            .all(|k| k == "revealed"),
+        "{kinds:?}"
+    );
+    // Wait until both peers kept the registry's head past the revealed entries.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, text) = verify_at(&dir, "registry", &[]);
+        assert_eq!(code, Some(0), "{text}");
+        let reached = |peer: &str| {
+            text.contains(&format!("{peer}: keeps "))
+                && text.lines().any(|l| {
+                    l.trim_start().starts_with(&format!("{peer}: keeps "))
+                        && l.ends_with(&format!("up to entry {count}"))
+                })
+        };
+        if reached("gp") && reached("institute") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the peers never kept entry {count}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.kill("registry");
+    let db = rusqlite::Connection::open(dir.join("registry").join("audit.sqlite")).unwrap();
+    let prev: String = db
+        .query_row(
+            "SELECT prev_hash FROM audit_entries WHERE seq = ?1",
+            [first_revealed as i64],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_entries_no_update; DROP TRIGGER audit_entries_no_delete;
+         DELETE FROM audit_entries WHERE kind = 'revealed';
+         UPDATE audit_meta SET value = '{}' WHERE key = 'count';
+         UPDATE audit_meta SET value = '{prev}' WHERE key = 'head';
+         CREATE TRIGGER audit_entries_no_update BEFORE UPDATE ON audit_entries
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         CREATE TRIGGER audit_entries_no_delete BEFORE DELETE ON audit_entries
+         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+        first_revealed - 1
+    ))
+    .unwrap();
+    drop(db);
+    // The log alone: intact (what the issue reproduced).
+    let (code, text) = verify_at(&dir, "registry", &["--offline"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("intact"), "{text}");
+    // Against the peers' heads: tampered, naming where.
+    let (code, text) = verify_at(&dir, "registry", &[]);
+    assert_eq!(code, Some(4), "{text}");
+    assert!(text.contains("TAMPERED"), "{text}");
+    assert!(
+        text.contains(&format!("the log ends at entry {}", first_revealed - 1)),
+        "{text}"
+    );
+    // Exactly, or the range between the last head that matches and the first that does not.
+    let at = text.find("the first entry that differs is ").unwrap();
+    let named: Vec<u64> = text[at..]
+        .split(|ch: char| !ch.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .take(2)
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let (lo, hi) = if text[at..].starts_with("the first entry that differs is entry") {
+        (named[0], named[0])
+    } else {
+        (named[0], named[1])
+    };
+    assert!(lo <= first_revealed && first_revealed <= hi, "{text}");
 }

@@ -205,6 +205,87 @@ impl Identity {
     }
 }
 
+/// A signature by a station's private key: the scheme's name and the signature bytes.
+///
+/// Stations sign statements that others keep for them (the head of their audit log, kept by
+/// their peers): whoever holds the statement can check it against the station's certificate,
+/// and no one else could have made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signature {
+    /// The scheme: `ecdsa-p256-sha256` (the keys `tessera init` makes), `ecdsa-p384-sha384`
+    /// or `ed25519`.
+    pub scheme: String,
+    /// The signature (ASN.1 DER for ECDSA).
+    pub bytes: Vec<u8>,
+}
+
+/// The schemes a station may sign with: the TLS name, the name written in a [`Signature`],
+/// and how it is verified.
+const SIGNATURE_SCHEMES: [(
+    rustls::SignatureScheme,
+    &str,
+    &dyn rustls::pki_types::SignatureVerificationAlgorithm,
+); 3] = [
+    (
+        rustls::SignatureScheme::ECDSA_NISTP256_SHA256,
+        "ecdsa-p256-sha256",
+        webpki::ring::ECDSA_P256_SHA256,
+    ),
+    (
+        rustls::SignatureScheme::ECDSA_NISTP384_SHA384,
+        "ecdsa-p384-sha384",
+        webpki::ring::ECDSA_P384_SHA384,
+    ),
+    (
+        rustls::SignatureScheme::ED25519,
+        "ed25519",
+        webpki::ring::ED25519,
+    ),
+];
+
+impl Identity {
+    /// Signs `msg` with the station's private key. The message must say what it is (a
+    /// domain-separation prefix of its own), so that a signature made for one purpose can
+    /// never be taken for another.
+    pub fn sign(&self, msg: &[u8]) -> Result<Signature, String> {
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone()));
+        let key = rustls::crypto::ring::sign::any_supported_type(&key)
+            .map_err(|e| format!("unusable private key: {e}"))?;
+        let schemes: Vec<rustls::SignatureScheme> =
+            SIGNATURE_SCHEMES.iter().map(|(s, _, _)| *s).collect();
+        let signer = key
+            .choose_scheme(&schemes)
+            .ok_or("the private key signs with none of the supported schemes")?;
+        let scheme = signer.scheme();
+        let bytes = signer.sign(msg).map_err(|e| format!("cannot sign: {e}"))?;
+        let name = SIGNATURE_SCHEMES
+            .iter()
+            .find(|(s, _, _)| *s == scheme)
+            .map(|(_, n, _)| n.to_string())
+            .ok_or("the private key chose a scheme that was not offered")?;
+        Ok(Signature {
+            scheme: name,
+            bytes,
+        })
+    }
+}
+
+/// Checks that `signature` over `msg` was made by the private key of the certificate
+/// `cert_der` (DER). The certificate is not checked otherwise: trust comes from its
+/// fingerprint, which the caller compares with the one it pins.
+pub fn verify_signature(cert_der: &[u8], msg: &[u8], signature: &Signature) -> Result<(), String> {
+    let alg = SIGNATURE_SCHEMES
+        .iter()
+        .find(|(_, n, _)| *n == signature.scheme)
+        .map(|(_, _, a)| *a)
+        .ok_or_else(|| format!("unknown signature scheme {:?}", signature.scheme))?;
+    let cert = CertificateDer::from(cert_der);
+    let cert =
+        webpki::EndEntityCert::try_from(&cert).map_err(|e| format!("not a certificate: {e}"))?;
+    cert.verify_signature(alg, msg, &signature.bytes)
+        .map_err(|_| "the signature does not verify against the certificate".to_string())
+}
+
 /// Reads a PEM certificate file (the first certificate in it) and returns its DER encoding.
 pub fn load_certificate(path: &Path) -> Result<Vec<u8>, IdentityError> {
     let bytes = fs::read(path).map_err(|source| IdentityError::Io {
@@ -485,6 +566,31 @@ mod tests {
         for d in [da, db] {
             fs::remove_dir_all(d).unwrap();
         }
+    }
+
+    #[test]
+    fn signatures_verify_only_with_the_signers_certificate_and_message() {
+        let a = Identity::generate("a").unwrap();
+        let b = Identity::generate("b").unwrap();
+        let sig = a.sign(b"tessera-test message").unwrap();
+        assert_eq!(sig.scheme, "ecdsa-p256-sha256");
+        verify_signature(&a.cert_der, b"tessera-test message", &sig).unwrap();
+        assert!(verify_signature(&b.cert_der, b"tessera-test message", &sig).is_err());
+        assert!(verify_signature(&a.cert_der, b"tessera-test massage", &sig).is_err());
+        let mut bad = sig.clone();
+        let last = bad.bytes.len() - 1;
+        bad.bytes[last] ^= 1;
+        assert!(verify_signature(&a.cert_der, b"tessera-test message", &bad).is_err());
+        let other = Signature {
+            scheme: "rsa".into(),
+            ..sig.clone()
+        };
+        assert!(
+            verify_signature(&a.cert_der, b"tessera-test message", &other)
+                .unwrap_err()
+                .contains("unknown signature scheme")
+        );
+        assert!(verify_signature(b"not a certificate", b"m", &sig).is_err());
     }
 
     #[test]

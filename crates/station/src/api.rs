@@ -550,6 +550,8 @@ pub fn router(api: Arc<Api>) -> Router {
                     post(peer_submit).layer(DefaultBodyLimit::max(MAX_STUDY)),
                 )
                 .route("/peer/studies/{id}", get(peer_state))
+                .route("/peer/audit/head", get(peer_audit_head))
+                .route("/peer/audit/kept", get(peer_audit_kept))
                 .route(
                     "/peer/studies/{id}/input",
                     post(peer_input).layer(DefaultBodyLimit::max(MAX_INPUT)),
@@ -576,6 +578,10 @@ pub fn serve(listener: std::net::TcpListener, api: Api) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("coordinate".to_string())
             .spawn(move || crate::coordinate::coordinate(background))?;
+        let anchoring = Arc::clone(&api);
+        std::thread::Builder::new()
+            .name("anchoring".to_string())
+            .spawn(move || crate::anchoring::run(anchoring))?;
     }
     listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -1133,6 +1139,31 @@ async fn peer_state(
     }
 }
 
+/// `GET /peer/audit/head` (a trusted station): this station's audit head, signed with its
+/// identity key, for the asking station to keep ([`crate::anchor`]).
+async fn peer_audit_head(State(api): Shared, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    if api.station(&peer).is_none() {
+        return not_known();
+    }
+    match crate::anchoring::own_head(&api) {
+        Ok(a) => Json(a).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+/// `GET /peer/audit/kept` (a trusted station): the heads of the asking station's log that
+/// this station kept, for its `audit verify`.
+async fn peer_audit_kept(State(api): Shared, ConnectInfo(peer): ConnectInfo<Peer>) -> Response {
+    let Some(t) = api.station(&peer).cloned() else {
+        return not_known();
+    };
+    let kept = api.approvals().peer_heads().of(&t.fingerprint);
+    match kept {
+        Ok(heads) => Json(json!({ "station": api.config.name, "heads": heads })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 /// The body of approve and refuse: `{"why": …, "by": …}`, both optional here.
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -1210,36 +1241,79 @@ async fn audit(State(api): Shared, headers: HeaderMap) -> Response {
     }
 }
 
-/// `GET /audit/verify` (steward): the chain, the head, the triggers and the studies' states
-/// against the log, as `tessera station audit verify` checks them (without an anchor).
+/// `GET /audit/verify` (steward): the chain, the head, the triggers, the studies' states
+/// against the log and the log against the heads the trusted stations kept of it, as
+/// `tessera station audit verify` checks them (without an anchor of the steward's).
 async fn verify(State(api): Shared, headers: HeaderMap) -> Response {
     if !api.is_steward(&headers) {
         return unauthorised();
     }
-    let a = api.approvals();
-    let (entries, head, mut problems) = match a.log().verify() {
-        Ok(r) => (json!(r.entries), json!(r.head), Vec::new()),
-        Err(AuditError::Tampered { problems, .. }) => {
-            let (n, h) = match a.log().head() {
-                Ok((n, h)) => (json!(n), json!(h)),
-                Err(_) => (Value::Null, Value::Null),
-            };
-            (n, h, problems.iter().map(|p| p.to_string()).collect())
-        }
+    // The local checks, under the lock (released before the peers are asked).
+    let local = {
+        let a = api.approvals();
+        let verified = match a.log().verify() {
+            Ok(r) => Ok((json!(r.entries), json!(r.head), Vec::new())),
+            Err(AuditError::Tampered { problems, .. }) => {
+                let (n, h) = match a.log().head() {
+                    Ok((n, h)) => (json!(n), json!(h)),
+                    Err(_) => (Value::Null, Value::Null),
+                };
+                Ok((
+                    n,
+                    h,
+                    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                ))
+            }
+            Err(e) => Err(e),
+        };
+        verified.map(|(entries, head, mut problems)| {
+            match a.check_against_log() {
+                Ok(v) => problems.extend(v),
+                Err(e) => problems.push(format!(
+                    "the studies cannot be checked against the log: {e}"
+                )),
+            }
+            (entries, head, problems, a.log().hashes())
+        })
+    };
+    let (entries, head, mut problems, hashes) = match local {
+        Ok(l) => l,
         Err(e) => return failure(StationError::Audit(e)),
     };
-    match a.check_against_log() {
-        Ok(v) => problems.extend(v),
-        Err(e) => problems.push(format!(
-            "the studies cannot be checked against the log: {e}"
-        )),
-    }
-    drop(a);
+    // The peers are asked off the runtime's thread (each within the peer timeout).
+    let asking = Arc::clone(&api);
+    let records = tokio::task::spawn_blocking(move || {
+        crate::anchoring::collect(
+            &asking.config,
+            &asking.identity,
+            asking.options.peer_timeout,
+        )
+    })
+    .await
+    .unwrap_or_default();
+    let peers = match hashes {
+        Ok(hashes) => {
+            let r = crate::anchor::check(&hashes, &api.identity.cert_der, &records);
+            problems.extend(r.problems);
+            r.peers
+                .into_iter()
+                .map(|(station, kept)| match kept {
+                    Ok(k) => json!({"station": station, "heads": k.heads, "up_to": k.up_to}),
+                    Err(why) => json!({"station": station, "error": why}),
+                })
+                .collect()
+        }
+        Err(e) => {
+            problems.push(format!("the entries cannot be read: {e}"));
+            Vec::new()
+        }
+    };
     Json(json!({
         "intact": problems.is_empty(),
         "entries": entries,
         "head": head,
         "problems": problems,
+        "peers": peers,
     }))
     .into_response()
 }

@@ -124,6 +124,7 @@ impl Approvals {
     pub fn open(path: &Path) -> Result<Approvals> {
         let log = AuditLog::open(path)?;
         log.conn.execute_batch(SCHEMA).map_err(|e| log.db_err(e))?;
+        crate::anchor::PeerHeads::create(&log.conn).map_err(|e| log.db_err(e))?;
         let a = Approvals { log };
         a.create_run_tables()?;
         Ok(a)
@@ -132,6 +133,11 @@ impl Approvals {
     /// The audit log (to record runs and revealed values, and to verify).
     pub fn log(&self) -> &AuditLog {
         &self.log
+    }
+
+    /// The heads of the other stations' audit logs that this station keeps for them.
+    pub fn peer_heads(&self) -> crate::anchor::PeerHeads<'_> {
+        crate::anchor::PeerHeads::new(&self.log.conn)
     }
 
     /// The audit log, for appending.

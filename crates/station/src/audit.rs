@@ -319,8 +319,19 @@ pub fn entry_hash(
     hex(c.finish().as_ref())
 }
 
-fn hex(b: &[u8]) -> String {
+/// Bytes as lowercase hex.
+pub(crate) fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Lowercase or uppercase hex as bytes; `None` unless every pair is hex.
+pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
 }
 
 fn from_hex32(s: &str) -> Option<[u8; 32]> {
@@ -509,6 +520,20 @@ impl AuditLog {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .and_then(|it| it.collect::<rusqlite::Result<Vec<(String, String)>>>())
+            .map_err(|e| self.db_err(e))?;
+        Ok(rows)
+    }
+
+    /// Every entry's `seq` and stored hash, in order (what the peers' heads are compared
+    /// with: [`crate::anchor::check`]).
+    pub fn hashes(&self) -> Result<Vec<(u64, String)>, AuditError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, hash FROM audit_entries ORDER BY seq")
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?.max(0) as u64, r.get(1)?)))
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<(u64, String)>>>())
             .map_err(|e| self.db_err(e))?;
         Ok(rows)
     }

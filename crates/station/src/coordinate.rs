@@ -94,6 +94,9 @@ pub struct ServiceOptions {
     pub max_undecided: usize,
     /// Submissions one researcher may make per minute (valid or not).
     pub submissions_per_minute: usize,
+    /// Time between two rounds of asking every trusted station for its signed audit head
+    /// ([`crate::anchoring`]).
+    pub anchor_every: Duration,
 }
 
 impl Default for ServiceOptions {
@@ -107,6 +110,7 @@ impl Default for ServiceOptions {
             connections: crate::tls_listener::ConnLimits::default(),
             max_undecided: 20,
             submissions_per_minute: 10,
+            anchor_every: Duration::from_secs(5),
         }
     }
 }
@@ -366,7 +370,7 @@ fn ask_stations(api: &Api, study: &Study, text: &str) -> Vec<StationView> {
 const MAX_PEER_TEXT: usize = 2_000;
 
 /// `text` cut to [`MAX_PEER_TEXT`] characters.
-fn bounded(text: &str) -> String {
+pub(crate) fn bounded(text: &str) -> String {
     match text.char_indices().nth(MAX_PEER_TEXT) {
         Some((at, _)) => format!("{}…", &text[..at]),
         None => text.to_string(),

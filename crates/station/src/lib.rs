@@ -11,6 +11,10 @@
 //!   the study's and the policy's disclosure rules.
 //! - [`audit`]: an append-only, hash-chained audit log in SQLite, with
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
+//! - [`anchor`]: the log's head signed with the station's key and kept by its peers, which
+//!   catches a log rewritten consistently; [`anchor::check`] compares the two.
+//! - [`anchoring`]: asking the peers for their heads (the service, periodically) and for
+//!   what they kept of this station's (`audit verify`).
 //! - [`private`]: files only the station may read (audit database, steward token): created
 //!   0600, refused at start when others can read them.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
@@ -31,6 +35,8 @@
 //! commands (`tessera station receive | pending | approve | refuse | status | token | audit |
 //! serve`) are in the CLI; see `docs/station.md`.
 
+pub mod anchor;
+pub mod anchoring;
 pub mod api;
 pub mod approval;
 pub mod audit;

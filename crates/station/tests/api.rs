@@ -278,6 +278,8 @@ fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
             ("GET", "/peer/studies/survival-2026", String::new()),
             ("POST", "/peer/studies", study_with_id("from-a-stranger")),
             ("POST", "/peer/studies/survival-2026/input", "x".to_string()),
+            ("GET", "/peer/audit/head", String::new()),
+            ("GET", "/peer/audit/kept", String::new()),
             ("GET", "/studies/survival-2026/results", String::new()),
         ] {
             let r = request_as(
@@ -480,10 +482,15 @@ fn the_audit_log_is_for_the_steward() {
 
     let r = get(addr, "/audit/verify", true);
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.json,
-        json!({"intact": true, "entries": 2, "head": entries[1]["hash"], "problems": []})
-    );
+    assert_eq!(r.json["intact"], true, "{}", r.json);
+    assert_eq!(r.json["entries"], 2);
+    assert_eq!(r.json["head"], entries[1]["hash"]);
+    assert_eq!(r.json["problems"], json!([]));
+    // The trusted stations of this configuration are not running: each listed as such,
+    // which is not tampering.
+    let peers = r.json["peers"].as_array().unwrap();
+    assert!(!peers.is_empty());
+    assert!(peers.iter().all(|p| p["error"].is_string()), "{peers:?}");
 
     // Tampered with behind the service's back: reported, every problem listed.
     let db = rusqlite::Connection::open(dir.join("audit.sqlite")).unwrap();
@@ -764,6 +771,22 @@ fn a_trusted_station_reads_only_the_studies_it_takes_part_in() {
         "",
     );
     assert_eq!(r.status, 403, "{}", r.json);
+    // A trusted station gets this station's audit head, signed with its identity key, to
+    // keep; and what this station kept of its own (nothing yet).
+    let r = request_as(addr, Some(&lab), "GET", "/peer/audit/head", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let answer: tessera_station::anchor::HeadAnswer = serde_json::from_value(r.json).unwrap();
+    assert_eq!(
+        answer.head.count, 1,
+        "the study received, waiting for a person"
+    );
+    let cert: Vec<u8> = (0..answer.certificate.len() / 2)
+        .map(|i| u8::from_str_radix(&answer.certificate[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    answer.head.check(&cert).unwrap();
+    let r = request_as(addr, Some(&lab), "GET", "/peer/audit/kept", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["heads"], json!([]));
 }
 
 /// Review of issue 14: a study another station refused stays pending here with a stopped

@@ -419,3 +419,134 @@ fn the_audit_file_and_the_token_are_private() {
         "{e}"
     );
 }
+
+/// Rewrites the log "perfectly", as an intruder with the file would: the rows are replaced
+/// by `rows` (seq, time, kind, study, actor, details), every hash recomputed from the first
+/// and the head record set to match, so that the log alone verifies.
+fn rewrite(path: &Path, rows: &[Row]) {
+    let mut sql = String::from("DELETE FROM audit_entries;");
+    let mut prev = tessera_station::audit::GENESIS.to_string();
+    for (i, (_, time, kind, study, actor, details)) in rows.iter().enumerate() {
+        let seq = i as u64 + 1;
+        let hash = entry_hash(seq, time, kind, study.as_deref(), actor, details, &prev);
+        let q = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        sql += &format!(
+            "INSERT INTO audit_entries VALUES ({seq}, {}, {}, {}, {}, {}, {}, {});",
+            q(time),
+            q(kind),
+            study.as_deref().map_or("NULL".to_string(), q),
+            q(actor),
+            q(details),
+            q(&prev),
+            q(&hash)
+        );
+        prev = hash;
+    }
+    sql += &format!(
+        "UPDATE audit_meta SET value = '{}' WHERE key = 'count';
+         UPDATE audit_meta SET value = '{prev}' WHERE key = 'head';",
+        rows.len()
+    );
+    tamper(path, &sql);
+}
+
+type Row = (i64, String, String, Option<String>, String, String);
+
+fn rows(path: &Path) -> Vec<Row> {
+    let c = Connection::open(path).unwrap();
+    let mut st = c
+        .prepare("SELECT seq, time, kind, study, actor, details FROM audit_entries ORDER BY seq")
+        .unwrap();
+    st.query_map([], |r| {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+        ))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+/// The issue's reproduction and its kin, each on a fresh copy of a five-entry log whose
+/// every head the peers kept (signed by this station, as `GET /peer/audit/head` gives
+/// them): the log alone verifies after each rewrite, the peers' heads name the first entry
+/// that differs.
+#[test]
+fn a_log_rewritten_consistently_is_caught_by_the_heads_its_peers_kept() {
+    use tessera_station::anchor::{check, PeerRecord, SignedHead};
+    let me = tessera_net::identity::Identity::generate("registry").unwrap();
+    let kept_of = |path: &Path| -> Vec<PeerRecord> {
+        // As the peers kept them while the log grew: one head per entry.
+        let hashes = AuditLog::open(path).unwrap().hashes().unwrap();
+        let heads: Vec<SignedHead> = hashes
+            .iter()
+            .map(|(c, h)| SignedHead::sign(&me, "registry", *c, h).unwrap())
+            .collect();
+        vec![
+            PeerRecord {
+                peer: "gp".into(),
+                heads: Ok(heads.iter().step_by(2).cloned().collect()),
+            },
+            PeerRecord {
+                peer: "institute".into(),
+                heads: Ok(heads.iter().skip(1).step_by(2).cloned().collect()),
+            },
+        ]
+    };
+    type Change = fn(&mut Vec<Row>);
+    let cases: [(&str, Change, &str); 4] = [
+        // Drop the triggers, delete the `revealed` entry and what follows it, roll the
+        // head record back, recreate the triggers.
+        ("truncated", |r| r.truncate(3), "the log ends at entry 3"),
+        // Delete the `revealed` entry in the middle and re-chain the rest.
+        (
+            "deleted",
+            |r| {
+                r.remove(3);
+            },
+            "entry 4",
+        ),
+        // Swap two entries and re-chain.
+        ("reordered", |r| r.swap(1, 2), "entry 2"),
+        // Change what was revealed and re-chain.
+        (
+            "rewritten",
+            |r| r[3].5 = r[3].5.replace("412", "12"),
+            "entry 4",
+        ),
+    ];
+    for (tag, change, expected) in cases {
+        let p = log_with_entries(&format!("anchored-{tag}"));
+        let kept = kept_of(&p);
+        let own = AuditLog::open(&p).unwrap();
+        let fine = check(&own.hashes().unwrap(), &me.cert_der, &kept);
+        assert!(fine.problems.is_empty(), "{tag}: {:?}", fine.problems);
+        drop(own);
+        let mut r = rows(&p);
+        change(&mut r);
+        rewrite(&p, &r);
+        let log = AuditLog::open(&p).unwrap();
+        // The log alone cannot tell.
+        log.verify()
+            .unwrap_or_else(|e| panic!("{tag}: the rewrite is not consistent: {e}"));
+        let found = check(&log.hashes().unwrap(), &me.cert_der, &kept);
+        assert_eq!(found.problems.len(), 1, "{tag}: {:?}", found.problems);
+        assert!(
+            found.problems[0].contains(expected),
+            "{tag}: {}",
+            found.problems[0]
+        );
+        if expected.starts_with("entry") {
+            assert!(
+                found.problems[0].contains(&format!("the first entry that differs is {expected}")),
+                "{tag}: {}",
+                found.problems[0]
+            );
+        }
+    }
+}
