@@ -51,7 +51,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::stream::{self, Refused, Transport};
+use crate::stream::{self, Refused, Transport, Unsecured};
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
 pub use crate::stream::PROTOCOL_VERSION;
@@ -111,7 +111,12 @@ struct PlainTcp;
 impl Transport for PlainTcp {
     type Stream = TcpStream;
 
-    fn secure_dialed(&self, _: usize, socket: TcpStream, _: Instant) -> Result<TcpStream, String> {
+    fn secure_dialed(
+        &self,
+        _: usize,
+        socket: TcpStream,
+        _: Instant,
+    ) -> Result<TcpStream, Unsecured> {
         Ok(socket)
     }
 
