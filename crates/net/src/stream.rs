@@ -977,12 +977,13 @@ fn dial_once<T: Transport>(
     deadline: Instant,
 ) -> Result<T::Stream, Attempt> {
     let until = Instant::now() + handshake_wait(deadline);
-    let stream = transport
-        .secure_dialed(peer, socket, until)
-        .map_err(|u| match u.closed {
-            true => Attempt::Closed(u.why),
-            false => Attempt::Failed(u.why),
-        })?;
+    let stream = transport.secure_dialed(peer, socket, until).map_err(|u| {
+        if u.closed {
+            Attempt::Closed(u.why)
+        } else {
+            Attempt::Failed(u.why)
+        }
+    })?;
     dial_hello(cfg, transport, peer, stream, deadline)
 }
 
@@ -999,9 +1000,10 @@ fn dial_hello<T: Transport>(
     let until = Instant::now() + wait;
     send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait).map_err(|e| {
         let why = format!("sending our hello to {addr} failed: {e}");
-        match closed_early(&e) {
-            true => Attempt::Closed(why),
-            false => Attempt::Failed(why),
+        if closed_early(&e) {
+            Attempt::Closed(why)
+        } else {
+            Attempt::Failed(why)
         }
     })?;
     let unanswered = |why: String| {
@@ -1124,5 +1126,176 @@ fn read_frames<R: Read>(
         if frames.send(frame).is_err() || last {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handshake from `ip` (on a real loopback socket, whose other end is returned),
+    /// accepted `age` ago, in state `progress`.
+    fn handshake(
+        id: u64,
+        ip: &str,
+        age: Duration,
+        progress: u8,
+        listener: &TcpListener,
+    ) -> (Handshake, TcpStream) {
+        let caller = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (socket, _) = listener.accept().unwrap();
+        let ip: IpAddr = ip.parse().unwrap();
+        let h = Handshake {
+            id,
+            from: SocketAddr::new(ip, 40000),
+            ip,
+            started: Instant::now() - age,
+            progress: Arc::new(AtomicU8::new(progress)),
+            socket,
+        };
+        (h, caller)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    const PARTY: &str = "10.0.0.1";
+
+    /// A table holding `slots` (address, age in ms, progress), and the callers' ends.
+    fn table(slots: &[(&str, u64, u8)]) -> (Handshakes, Vec<TcpStream>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = Handshakes::new(vec![PARTY.parse().unwrap()]);
+        let mut callers = Vec::new();
+        for &(ip, age, progress) in slots {
+            let id = t.next_id();
+            let (h, c) = handshake(id, ip, ms(age), progress, &l);
+            t.push(h);
+            callers.push(c);
+        }
+        (t, callers)
+    }
+
+    fn victim_of(t: &Handshakes, ip: &str) -> Option<(String, u64)> {
+        let i = t.victim(ip.parse().unwrap(), Instant::now())?;
+        let h = &t.slots[i];
+        Some((h.ip.to_string(), h.id))
+    }
+
+    #[test]
+    fn one_address_only_makes_room_among_its_own() {
+        // Four from one address, the oldest speaking: the oldest silent one gives way to a
+        // fifth from that address; another address is admitted without closing any.
+        let a = "192.0.2.7";
+        let (t, _c) = table(&[
+            (a, 900, SPOKE),
+            (a, 800, SILENT),
+            (a, 700, SILENT),
+            (a, 10, SILENT),
+        ]);
+        assert_eq!(victim_of(&t, a), Some((a.to_string(), 2)));
+        assert_eq!(victim_of(&t, "192.0.2.8"), None);
+        // All four judged: nothing gives way.
+        let (t, _c) = table(&[(a, 900, JUDGED); 4]);
+        assert_eq!(victim_of(&t, a), None);
+    }
+
+    #[test]
+    fn a_full_table_makes_room_at_the_busiest_address() {
+        // 4 from one address, 2 each from six others: the busiest one gives way, even to a
+        // newcomer from another address, its silent ones first.
+        let mut slots = vec![("192.0.2.1", 50, SILENT), ("192.0.2.1", 60, SILENT)];
+        slots.extend([("192.0.2.1", 900, SPOKE), ("192.0.2.1", 40, SILENT)]);
+        let others = [
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.4",
+        ];
+        for ip in others.iter().chain(&["198.51.100.5", "198.51.100.6"]) {
+            slots.extend([(*ip, 2000, SILENT), (*ip, 1000, SILENT)]);
+        }
+        assert_eq!(slots.len(), MAX_HANDSHAKES);
+        let (t, _c) = table(&slots);
+        assert_eq!(victim_of(&t, "203.0.113.9"), Some(("192.0.2.1".into(), 2)));
+    }
+
+    #[test]
+    fn an_attacker_with_many_addresses_does_not_close_a_party() {
+        // The party's handshake (speaking, the oldest) and fifteen silent or stalled ones
+        // from fifteen addresses: newcomers close the attacker's, never the party's.
+        let mut slots = vec![(PARTY, 3000, SPOKE)];
+        let ips: Vec<String> = (1..MAX_HANDSHAKES)
+            .map(|k| format!("203.0.113.{k}"))
+            .collect();
+        for (k, ip) in ips.iter().enumerate() {
+            slots.push((ip, 100 + k as u64, if k % 2 == 0 { SILENT } else { SPOKE }));
+        }
+        let (mut t, _c) = table(&slots);
+        for k in 0..3 * MAX_HANDSHAKES {
+            let from: IpAddr = format!("203.0.113.{}", 100 + k).parse().unwrap();
+            let room = t.make_room(from);
+            assert!(room.admitted && room.evicted.is_some());
+            assert!(t.slots.iter().any(|h| h.ip.to_string() == PARTY));
+            let id = t.next_id();
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (mut h, c) = handshake(id, "127.0.0.1", Duration::ZERO, SPOKE, &l);
+            h.ip = from;
+            t.push(h);
+            drop(c);
+        }
+        // Only when every other handshake is judged does the party's give way (it would
+        // dial again).
+        for h in &t.slots {
+            if h.ip.to_string() != PARTY {
+                h.progress.store(JUDGED, Ordering::Relaxed);
+            }
+        }
+        assert_eq!(
+            victim_of(&t, "203.0.113.250").map(|v| v.0),
+            Some(PARTY.into())
+        );
+    }
+
+    #[test]
+    fn the_connection_that_gives_way_is_closed() {
+        let a = "192.0.2.7";
+        let (mut t, mut callers) = table(&[
+            (a, 900, SILENT),
+            (a, 800, SILENT),
+            (a, 700, SILENT),
+            (a, 600, SILENT),
+        ]);
+        let room = t.make_room(a.parse().unwrap());
+        assert!(room.admitted);
+        assert!(room.evicted.unwrap().contains("silent"), "make room");
+        assert_eq!(t.len(), 3);
+        callers[0]
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(matches!(callers[0].read(&mut [0u8; 1]), Ok(0) | Err(_)));
+        // A handshake judged meanwhile is not closed: the newcomer is turned away.
+        for h in &t.slots {
+            h.progress.store(JUDGED, Ordering::Relaxed);
+        }
+        let id = t.next_id();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (h, _c) = handshake(id, a, ms(0), JUDGED, &l);
+        t.push(h);
+        for k in 0..MAX_HANDSHAKES {
+            let id = t.next_id();
+            let (h, c) = handshake(id, &format!("198.51.100.{k}"), ms(0), JUDGED, &l);
+            t.push(h);
+            callers.push(c);
+        }
+        let room = t.make_room("203.0.113.1".parse().unwrap());
+        assert!(!room.admitted && room.evicted.is_none());
+        // Dropping the table (setup over) closes what is left that is not judged.
+        let (t, mut callers) = table(&[(a, 900, SPOKE)]);
+        drop(t);
+        callers[0]
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(matches!(callers[0].read(&mut [0u8; 1]), Ok(0) | Err(_)));
     }
 }

@@ -250,8 +250,15 @@ fn refusals_are_not_retried() {
     c1.tcp.session = *b"another-study-01";
     let t0 = Instant::now();
     let hs = start(vec![(c0, l0), (c1, l1)], connect_tls_with_listener);
-    let errs: Vec<NetError> = hs.into_iter().map(|h| expect_err(h.join().unwrap())).collect();
-    assert!(errs[1].to_string().contains("refused our hello"), "{}", errs[1]);
+    let errs: Vec<NetError> = hs
+        .into_iter()
+        .map(|h| expect_err(h.join().unwrap()))
+        .collect();
+    assert!(
+        errs[1].to_string().contains("refused our hello"),
+        "{}",
+        errs[1]
+    );
     assert!(t0.elapsed() < BOUND, "{:?}", t0.elapsed());
 
     // Plain TCP: party 0 refuses by closing and leaves; party 1 finds nobody listening.
@@ -260,9 +267,23 @@ fn refusals_are_not_retried() {
     let mut c1 = tcp_cfg(1, addrs);
     c1.session = *b"another-study-01";
     let t0 = Instant::now();
-    let hs = start(vec![(tcp_cfg(0, addrs), l0), (c1, l1)], connect_with_listener);
-    let errs: Vec<NetError> = hs.into_iter().map(|h| expect_err(h.join().unwrap())).collect();
-    assert!(errs[0].to_string().contains("different session id"), "{}", errs[0]);
-    assert!(errs[1].to_string().contains("check the session id"), "{}", errs[1]);
+    let hs = start(
+        vec![(tcp_cfg(0, addrs), l0), (c1, l1)],
+        connect_with_listener,
+    );
+    let errs: Vec<NetError> = hs
+        .into_iter()
+        .map(|h| expect_err(h.join().unwrap()))
+        .collect();
+    assert!(
+        errs[0].to_string().contains("different session id"),
+        "{}",
+        errs[0]
+    );
+    assert!(
+        errs[1].to_string().contains("check the session id"),
+        "{}",
+        errs[1]
+    );
     assert!(t0.elapsed() < BOUND, "{:?}", t0.elapsed());
 }
