@@ -13,10 +13,43 @@
 //! credentials this party pins, no hello, something else than our protocol — is dropped and
 //! logged (standard error) and accepting goes on until the setup deadline, so a port scan or
 //! a stray client cannot abort a computation; the last dropped connection is named in the
-//! error if a peer never arrives. Each accepted connection's handshake runs on its own
-//! thread (at most [`MAX_HANDSHAKES`] at once), so a caller that says nothing holds up no
-//! one. A caller that speaks our protocol but disagrees (another session, version or slot)
-//! fails the setup at once, naming it: over TLS it has proved to be a listed party.
+//! error if a peer never arrives. A caller that speaks our protocol but disagrees (another
+//! session, version or slot) fails the setup at once, naming it: over TLS it has proved to
+//! be a listed party.
+//!
+//! Nor can such connections hold up the parties':
+//!
+//! - each accepted connection's handshake runs on its own thread, and must bring its first
+//!   bytes within [`FIRST_BYTES_WAIT`] (2 s) and be done within [`HANDSHAKE_LIMIT`] (5 s),
+//!   however far the setup deadline is: a party's dialer speaks at once and needs a few
+//!   round trips;
+//! - at most [`MAX_HANDSHAKES`] (16) handshakes run at once, at most
+//!   [`MAX_HANDSHAKES_PER_ADDRESS`] (4) from one IP address. A new connection is never
+//!   refused for want of a slot: one under way gives way and is closed — one of its own
+//!   address's if that address is at its cap, otherwise (all slots taken) one of the
+//!   address holding the most slots, preferring addresses where no party that dials us is
+//!   listed; among those a silent one first, then the oldest. A handshake whose hello has
+//!   been read and judged never gives way: its verdict counts;
+//! - a dialer whose connection is closed or reset before the hellos are exchanged, without
+//!   a word (no TLS alert, no refusal `TSRN`), dials again with the usual backoff until the
+//!   deadline; only if nobody listens any more (the acceptor has given up: plain TCP
+//!   refuses a hello by closing) does it fail at once, with the close as the reason. An
+//!   explicit refusal, a TLS alert or a wrong hello ends the setup at once, as before.
+//!
+//! So idle or stalled connections, from one address or many, cost a party at most a retry.
+//! What is left is flooding. A party's handshake gives way only to connections from its own
+//! IP address (after that address's silent and older ones), or when every other slot is
+//! held by an address where a party is listed — for instance when the party dials from an
+//! address other than the one listed for it (NAT, several interfaces); then it gives way to
+//! an attacker holding more slots from one address than the party does. An attacker in
+//! such a place that opens connections faster than a handshake completes (a few round
+//! trips), sending a byte on each so that they are not silent, can keep closing a party's
+//! handshakes: it dials again until the deadline, then fails with [`NetError::Connect`].
+//! Each connection also costs a thread while in its handshake (evicted ones end at once).
+//! And plain TCP authenticates nobody: whoever knows the session id can pose as a party
+//! (TLS closes that). A computation's ports should be reachable only from the other
+//! stations (a firewall); no setup protocol replaces that. Every handshake read and write
+//! has a deadline, so a fault on either side ends in an error on every party, not a hang.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
