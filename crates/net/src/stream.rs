@@ -13,14 +13,47 @@
 //! credentials this party pins, no hello, something else than our protocol — is dropped and
 //! logged (standard error) and accepting goes on until the setup deadline, so a port scan or
 //! a stray client cannot abort a computation; the last dropped connection is named in the
-//! error if a peer never arrives. Each accepted connection's handshake runs on its own
-//! thread (at most [`MAX_HANDSHAKES`] at once), so a caller that says nothing holds up no
-//! one. A caller that speaks our protocol but disagrees (another session, version or slot)
-//! fails the setup at once, naming it: over TLS it has proved to be a listed party.
+//! error if a peer never arrives. A caller that speaks our protocol but disagrees (another
+//! session, version or slot) fails the setup at once, naming it: over TLS it has proved to
+//! be a listed party.
+//!
+//! Nor can such connections hold up the parties':
+//!
+//! - each accepted connection's handshake runs on its own thread, and must bring its first
+//!   bytes within [`FIRST_BYTES_WAIT`] (2 s) and be done within [`HANDSHAKE_LIMIT`] (5 s),
+//!   however far the setup deadline is: a party's dialer speaks at once and needs a few
+//!   round trips;
+//! - at most [`MAX_HANDSHAKES`] (16) handshakes run at once, at most
+//!   [`MAX_HANDSHAKES_PER_ADDRESS`] (4) from one IP address. A new connection is never
+//!   refused for want of a slot: one under way gives way and is closed — one of its own
+//!   address's if that address is at its cap, otherwise (all slots taken) one of the
+//!   address holding the most slots, preferring addresses where no party that dials us is
+//!   listed; among those a silent one first, then the oldest. A handshake whose hello has
+//!   been read and judged never gives way: its verdict counts;
+//! - a dialer whose connection is closed or reset before the hellos are exchanged, without
+//!   a word (no TLS alert, no refusal `TSRN`), dials again with the usual backoff until the
+//!   deadline; only if nobody listens any more (the acceptor has given up: plain TCP
+//!   refuses a hello by closing) does it fail at once, with the close as the reason. An
+//!   explicit refusal, a TLS alert or a wrong hello ends the setup at once, as before.
+//!
+//! So idle or stalled connections, from one address or many, cost a party at most a retry.
+//! What is left is flooding. A party's handshake gives way only to connections from its own
+//! IP address (after that address's silent and older ones), or when every other slot is
+//! held by an address where a party is listed — for instance when the party dials from an
+//! address other than the one listed for it (NAT, several interfaces); then it gives way to
+//! an attacker holding more slots from one address than the party does. An attacker in
+//! such a place that opens connections faster than a handshake completes (a few round
+//! trips), sending a byte on each so that they are not silent, can keep closing a party's
+//! handshakes: it dials again until the deadline, then fails with [`NetError::Connect`].
+//! Each connection also costs a thread while in its handshake (evicted ones end at once).
+//! And plain TCP authenticates nobody: whoever knows the session id can pose as a party
+//! (TLS closes that). A computation's ports should be reachable only from the other
+//! stations (a firewall); no setup protocol replaces that. Every handshake read and write
+//! has a deadline, so a fault on either side ends in an error on every party, not a hang.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread;
@@ -84,19 +117,29 @@ pub(crate) struct Refused {
     pub why: String,
 }
 
+/// Why a dialed connection could not be secured.
+#[derive(Debug)]
+pub(crate) struct Unsecured {
+    /// What went wrong, in words: the detail of a [`NetError::Connect`] naming the peer.
+    pub why: String,
+    /// Whether the peer closed or reset the connection without a word (no alert, no
+    /// refusal): it may have dropped it to make room for other handshakes, so the dialer
+    /// tries again.
+    pub closed: bool,
+}
+
 /// How connections are secured and carried: the part of a transport that is not shared.
 pub(crate) trait Transport: Send + Sync + 'static {
     /// The secured stream.
     type Stream: SetupStream;
 
-    /// Secures a connection this party dialed to `peer`, before `until`. An error is the
-    /// detail of a [`NetError::Connect`] naming `peer`.
+    /// Secures a connection this party dialed to `peer`, before `until`.
     fn secure_dialed(
         &self,
         peer: usize,
         socket: TcpStream,
         until: Instant,
-    ) -> Result<Self::Stream, String>;
+    ) -> Result<Self::Stream, Unsecured>;
 
     /// Secures a connection accepted by the listener, before `until`.
     fn secure_accepted(&self, socket: TcpStream, until: Instant) -> Result<Self::Stream, Refused>;
@@ -168,8 +211,13 @@ pub(crate) fn establish<T: Transport>(
     let mut streams: [Option<T::Stream>; PARTIES] = Default::default();
     let mut dialing = me;
     let mut last_accept_error: Option<io::Error> = None;
-    let (accepted_tx, accepted_rx) = channel::<Accepted<T::Stream>>();
-    let mut handshaking = 0usize;
+    let (accepted_tx, accepted_rx) = channel::<(u64, Accepted<T::Stream>)>();
+    // The addresses our dialers are listed at: their handshakes are the last to be evicted.
+    let party_hosts: Vec<IpAddr> = ((me + 1)..PARTIES)
+        .map(|j| cfg.addrs[j].ip().to_canonical())
+        .collect();
+    // Dropped on every way out, which closes the connections still in their handshake.
+    let mut handshakes = Handshakes::new(party_hosts);
     let mut last_dropped: Option<String> = None;
     loop {
         while let Ok((peer, got)) = dialed_rx.try_recv() {
@@ -187,17 +235,20 @@ pub(crate) fn establish<T: Transport>(
             // Handshakes under way end by the deadline too: their verdicts say what was
             // dropped (a caller that dripped its hello, a certificate refused).
             let until = Instant::now() + MIN_HANDSHAKE_WAIT;
-            while handshaking > 0 {
+            while !handshakes.is_empty() {
                 let left = until.saturating_duration_since(Instant::now());
                 match accepted_rx.recv_timeout(left) {
-                    Ok(Accepted::Dropped(why)) => {
-                        eprintln!("tessera net: party {me}: {why}");
-                        last_dropped = Some(why);
+                    Ok((id, got)) => {
+                        if !handshakes.finished(id) {
+                            continue;
+                        }
+                        if let Accepted::Dropped(why) = got {
+                            eprintln!("tessera net: party {me}: {why}");
+                            last_dropped = Some(why);
+                        }
                     }
-                    Ok(_) => {}
                     Err(_) => break,
                 }
-                handshaking -= 1;
             }
             // Dialing threads honour the same deadline; collect their verdicts so the error
             // lists every peer that is missing.
@@ -249,8 +300,11 @@ pub(crate) fn establish<T: Transport>(
         }
         // Handshakes run on their own threads, so a caller that says nothing cannot hold up
         // the others; what they found is collected here.
-        while let Ok(got) = accepted_rx.try_recv() {
-            handshaking -= 1;
+        while let Ok((id, got)) = accepted_rx.try_recv() {
+            if !handshakes.finished(id) {
+                // Evicted: already logged, and its connection closed.
+                continue;
+            }
             match got {
                 Accepted::Party(peer, stream) if streams[peer].is_none() => {
                     streams[peer] = Some(stream);
@@ -269,26 +323,54 @@ pub(crate) fn establish<T: Transport>(
             }
         }
         match listener.accept() {
-            Ok((socket, from)) if handshaking >= MAX_HANDSHAKES => {
-                drop(socket);
-                let why = format!(
-                    "dropped a connection from {from}: {MAX_HANDSHAKES} handshakes under way"
-                );
-                eprintln!("tessera net: party {me}: {why}");
-                last_dropped = Some(why);
-            }
             Ok((socket, from)) => {
+                let ip = from.ip().to_canonical();
+                let room = handshakes.make_room(ip);
+                if let Some(why) = &room.evicted {
+                    eprintln!("tessera net: party {me}: {why}");
+                    last_dropped = Some(why.clone());
+                }
+                if !room.admitted {
+                    let why = format!(
+                        "dropped a connection from {from}: {} handshakes under way",
+                        handshakes.len()
+                    );
+                    eprintln!("tessera net: party {me}: {why}");
+                    last_dropped = Some(why);
+                    continue;
+                }
+                let progress = Arc::new(AtomicU8::new(SILENT));
+                // A handle on the socket, to close it if the handshake must make room.
+                let handle = match socket.try_clone() {
+                    Ok(h) => h,
+                    Err(e) => {
+                        let why = format!("dropped a connection from {from}: {e}");
+                        eprintln!("tessera net: party {me}: {why}");
+                        last_dropped = Some(why);
+                        continue;
+                    }
+                };
+                let id = handshakes.next_id();
                 let (cfg, transport, tx) =
                     (cfg.clone(), Arc::clone(&transport), accepted_tx.clone());
                 let awaited = awaited.clone();
+                let shared = Arc::clone(&progress);
                 let spawned = thread::Builder::new()
                     .name(format!("tessera-accept-{me}"))
                     .spawn(move || {
-                        let got = accept(&cfg, &*transport, socket, from, &awaited, deadline);
-                        let _ = tx.send(got);
+                        let got =
+                            accept(&cfg, &*transport, socket, from, &awaited, deadline, &shared);
+                        let _ = tx.send((id, got));
                     });
                 match spawned {
-                    Ok(_) => handshaking += 1,
+                    Ok(_) => handshakes.push(Handshake {
+                        id,
+                        from,
+                        ip,
+                        started: Instant::now(),
+                        progress,
+                        socket: handle,
+                    }),
                     Err(e) => {
                         let why = format!("dropped a connection from {from}: no thread: {e}");
                         eprintln!("tessera net: party {me}: {why}");
@@ -305,6 +387,7 @@ pub(crate) fn establish<T: Transport>(
             }
         }
     }
+    drop(handshakes);
     drop(listener);
 
     let mut links: [Option<Link>; PARTIES] = Default::default();
@@ -381,7 +464,9 @@ enum HelloError {
     Refused(String),
     /// The transport knows why the stream failed.
     Explained(String),
-    /// The stream failed, ended, or carried something else.
+    /// The connection was closed or reset before a whole hello arrived, without a word.
+    Closed(String),
+    /// The stream failed or carried something else.
     Bad(String),
 }
 
@@ -390,7 +475,7 @@ impl HelloError {
         match self {
             HelloError::Refused(why) => format!("it refused us: {why}"),
             HelloError::Explained(why) => format!("it {why}"),
-            HelloError::Bad(why) => why,
+            HelloError::Closed(why) | HelloError::Bad(why) => why,
         }
     }
 }
@@ -426,6 +511,17 @@ pub(crate) fn read_until(
     Ok(())
 }
 
+/// Whether an error means that the peer closed or reset the connection.
+pub(crate) fn closed_early(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// Describes a failed hello read in words.
 pub(crate) fn hello_read_error(e: &io::Error) -> String {
     match e.kind() {
@@ -447,6 +543,7 @@ fn read_hello<T: Transport>(
 ) -> Result<Hello, HelloError> {
     let describe = |e: io::Error| match transport.explain_read_error(&e) {
         Some(why) => HelloError::Explained(why),
+        None if closed_early(&e) => HelloError::Closed(hello_read_error(&e)),
         None => HelloError::Bad(hello_read_error(&e)),
     };
     let mut h = [0u8; HELLO_LEN];
@@ -528,12 +625,212 @@ enum Accepted<S> {
     Failed(NetError),
 }
 
-/// Most handshakes of accepted connections under way at once; more connections are
-/// dropped unread.
+/// Most handshakes of accepted connections under way at once. A connection that finds them
+/// all taken makes room by closing another (see [`Handshakes::make_room`]).
 const MAX_HANDSHAKES: usize = 16;
 
-/// Handshake on a connection accepted from the listener: secures it, reads and checks the
-/// caller's hello and credentials, then answers with ours (see [`Accepted`]).
+/// Most handshakes under way at once from one IP address: a new connection from an address
+/// that has this many closes one of that address's own.
+const MAX_HANDSHAKES_PER_ADDRESS: usize = 4;
+
+/// Longest an accepted connection may say nothing: a party's dialer speaks at once (its
+/// hello, or the first message of the TLS handshake), so a caller silent for this long is
+/// not one and is dropped.
+const FIRST_BYTES_WAIT: Duration = Duration::from_secs(2);
+
+/// Longest the handshake of an accepted connection may take in all (TLS and the hellos),
+/// however far the setup deadline is: a caller that dawdles is dropped, and a party whose
+/// connection was dropped dials again.
+const HANDSHAKE_LIMIT: Duration = Duration::from_secs(5);
+
+/// [`Handshake::progress`]: nothing received yet.
+const SILENT: u8 = 0;
+/// [`Handshake::progress`]: the caller has sent something.
+const SPOKE: u8 = 1;
+/// [`Handshake::progress`]: the caller's hello was read and judged; its verdict is on the
+/// way and the connection is no longer closed to make room.
+const JUDGED: u8 = 2;
+/// [`Handshake::progress`]: closed to make room for another connection.
+const EVICTED: u8 = 3;
+
+/// One accepted connection whose handshake runs on its own thread.
+struct Handshake {
+    /// Tells its verdict from others on the channel.
+    id: u64,
+    /// The caller's address.
+    from: SocketAddr,
+    /// The caller's IP address, IPv4-mapped IPv6 addresses as IPv4.
+    ip: IpAddr,
+    /// When it was accepted.
+    started: Instant,
+    /// How far it got: [`SILENT`], [`SPOKE`], [`JUDGED`] or [`EVICTED`], shared with its
+    /// thread.
+    progress: Arc<AtomicU8>,
+    /// A handle on its socket, to close it (which ends the thread's blocked reads at once).
+    socket: TcpStream,
+}
+
+/// What [`Handshakes::make_room`] did for a new connection.
+struct Room {
+    /// Whether the new connection may start its handshake.
+    admitted: bool,
+    /// The connection closed to make room, in words.
+    evicted: Option<String>,
+}
+
+/// The handshakes of accepted connections under way, and which one gives way when a new
+/// connection needs a slot.
+struct Handshakes {
+    slots: Vec<Handshake>,
+    /// Where the parties that dial us are listed: their handshakes give way last.
+    party_hosts: Vec<IpAddr>,
+    next: u64,
+}
+
+impl Handshakes {
+    fn new(party_hosts: Vec<IpAddr>) -> Self {
+        Handshakes {
+            slots: Vec::new(),
+            party_hosts,
+            next: 0,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// A fresh id for the next handshake.
+    fn next_id(&mut self) -> u64 {
+        self.next += 1;
+        self.next
+    }
+
+    fn push(&mut self, h: Handshake) {
+        self.slots.push(h);
+    }
+
+    /// Frees the slot of the handshake that sent verdict `id`; false if it was evicted (its
+    /// verdict is then of no interest).
+    fn finished(&mut self, id: u64) -> bool {
+        match self.slots.iter().position(|h| h.id == id) {
+            Some(i) => {
+                self.slots.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes room for a new connection from `ip`: when its address already has
+    /// [`MAX_HANDSHAKES_PER_ADDRESS`] handshakes under way, one of them is closed; when all
+    /// [`MAX_HANDSHAKES`] slots are taken, one from the address that holds the most of
+    /// them (preferring addresses where no party is listed). Either way the one closed is
+    /// a silent one if there is one, and the oldest. A party speaks at once and is done in a
+    /// few round trips, so it is neither silent nor old; should it be closed anyway, it
+    /// dials again.
+    fn make_room(&mut self, ip: IpAddr) -> Room {
+        let victim = self.victim(ip, Instant::now());
+        let Some(i) = victim else {
+            return Room {
+                admitted: self.slots.len() < MAX_HANDSHAKES,
+                evicted: None,
+            };
+        };
+        let h = self.slots.swap_remove(i);
+        let evicted = format!(
+            "dropped a connection from {} after {:?} ({}) to make room for one from {ip}",
+            h.from,
+            h.started.elapsed(),
+            if h.progress.load(Ordering::Relaxed) == SILENT {
+                "silent"
+            } else {
+                "no hello yet"
+            }
+        );
+        if h.evict() {
+            Room {
+                admitted: true,
+                evicted: Some(evicted),
+            }
+        } else {
+            // Its hello was judged in the meantime: its verdict frees its slot soon; put it
+            // back and turn the newcomer away.
+            self.slots.push(h);
+            Room {
+                admitted: false,
+                evicted: None,
+            }
+        }
+    }
+
+    /// Which handshake gives way to a new connection from `ip`, if one must (see
+    /// [`Handshakes::make_room`]). Handshakes whose hello has been judged never do.
+    fn victim(&self, ip: IpAddr, now: Instant) -> Option<usize> {
+        let count = |a: IpAddr| self.slots.iter().filter(|h| h.ip == a).count();
+        let own = count(ip) >= MAX_HANDSHAKES_PER_ADDRESS;
+        if !own && self.slots.len() < MAX_HANDSHAKES {
+            return None;
+        }
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| !own || h.ip == ip)
+            .filter(|(_, h)| h.progress.load(Ordering::Relaxed) < JUDGED)
+            .min_by_key(|(_, h)| {
+                (
+                    self.party_hosts.contains(&h.ip),
+                    std::cmp::Reverse(count(h.ip)),
+                    h.progress.load(Ordering::Relaxed) != SILENT,
+                    std::cmp::Reverse(now.saturating_duration_since(h.started)),
+                )
+            })
+            .map(|(i, _)| i)
+    }
+}
+
+impl Handshake {
+    /// Closes the connection unless its hello has been judged; whether it was closed.
+    fn evict(&self) -> bool {
+        let mut now = self.progress.load(Ordering::Acquire);
+        loop {
+            match now {
+                JUDGED => return false,
+                EVICTED => return true,
+                _ => {}
+            }
+            match self
+                .progress
+                .compare_exchange(now, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => break,
+                Err(actual) => now = actual,
+            }
+        }
+        let _ = self.socket.shutdown(Shutdown::Both);
+        true
+    }
+}
+
+impl Drop for Handshakes {
+    /// Setup is over: connections still in their handshake are closed.
+    fn drop(&mut self) {
+        for h in &self.slots {
+            h.evict();
+        }
+    }
+}
+
+/// Handshake on a connection accepted from the listener: waits for the caller's first bytes
+/// (at most [`FIRST_BYTES_WAIT`]), secures the connection, reads and checks the caller's
+/// hello and credentials, then answers with ours (see [`Accepted`]); all within
+/// [`HANDSHAKE_LIMIT`]. `progress` tells the accepting loop how far it got (see
+/// [`Handshake::progress`]); once the loop has set it to [`EVICTED`] (and closed the socket),
+/// the verdict is of no interest.
 fn accept<T: Transport>(
     cfg: &TcpConfig,
     transport: &T,
@@ -541,6 +838,7 @@ fn accept<T: Transport>(
     from: SocketAddr,
     awaited: &[usize],
     deadline: Instant,
+    progress: &AtomicU8,
 ) -> Accepted<T::Stream> {
     // Whom to blame when the caller proves who it is but has no place here.
     let unknown = awaited.first().copied().unwrap_or(cfg.me);
@@ -558,8 +856,32 @@ fn accept<T: Transport>(
     if let Err(e) = socket.set_nonblocking(false) {
         return dropped(e.to_string());
     }
-    let wait = handshake_wait(deadline);
+    let wait = handshake_wait(deadline).min(HANDSHAKE_LIMIT);
     let until = Instant::now() + wait;
+    // A party speaks at once; a caller that does not is dropped long before the deadline.
+    let silence = wait.min(FIRST_BYTES_WAIT);
+    let first = socket
+        .set_read_timeout(Some(silence))
+        .and_then(|()| socket.peek(&mut [0u8; 1]));
+    match first {
+        Ok(0) => return dropped("it closed the connection without a word".into()),
+        Ok(_) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            return dropped(format!("it said nothing within {silence:?}"))
+        }
+        Err(e) => return dropped(format!("waiting for its first bytes failed: {e}")),
+    }
+    if progress
+        .compare_exchange(SILENT, SPOKE, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return dropped("closed to make room for another connection".into());
+    }
     let mut stream = match transport.secure_accepted(socket, until) {
         Ok(s) => s,
         Err(r) => return dropped(r.why),
@@ -582,6 +904,13 @@ fn accept<T: Transport>(
     }
     if verdict.is_ok() {
         verdict = transport.check_caller(&stream, party);
+    }
+    // From here on the connection is not closed to make room: its verdict counts.
+    if progress
+        .compare_exchange(SPOKE, JUDGED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return dropped("closed to make room for another connection".into());
     }
     if let Err(why) = verdict {
         if transport.explains_refusals() {
@@ -607,8 +936,23 @@ fn accept<T: Transport>(
     Accepted::Party(party, stream)
 }
 
+/// Why one dialing attempt failed.
+enum Attempt {
+    /// The peer closed or reset the connection before the hellos were exchanged, without a
+    /// word: it may have dropped it to make room for other handshakes, so dial again.
+    Closed(String),
+    /// Anything else (a refusal, a TLS alert, a wrong hello, a timeout): give up.
+    Failed(String),
+}
+
 /// Dials party `peer` until it answers or the deadline passes, then secures the connection
 /// and does the handshake. Errors are the detail of a [`NetError::Connect`] naming `peer`.
+///
+/// A connection closed before the hellos were exchanged is dialed again (with the same
+/// backoff) until the deadline: the acceptor drops connections to make room when many are
+/// in their handshake at once. Should the next attempt find nobody listening, the peer has
+/// given up (plain TCP refuses a hello by closing the connection), and the close is the
+/// error. An explicit refusal or any other failure ends dialing at once.
 fn dial<T: Transport>(
     cfg: &TcpConfig,
     transport: &T,
@@ -619,22 +963,35 @@ fn dial<T: Transport>(
     let addr = cfg.addrs[peer];
     let mut backoff = FIRST_BACKOFF;
     let mut last_error = String::from("no attempt made");
+    let mut closed: Option<String> = None;
     loop {
         if cancel.load(Ordering::Relaxed) {
             return Err("setup abandoned".into());
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!(
-                "could not reach {addr} within {:?} (last error: {last_error})",
-                cfg.connect_timeout
-            ));
+            return Err(match closed {
+                Some(why) => format!(
+                    "{why} (dialed again until the connect timeout, {:?}, passed)",
+                    cfg.connect_timeout
+                ),
+                None => format!(
+                    "could not reach {addr} within {:?} (last error: {last_error})",
+                    cfg.connect_timeout
+                ),
+            });
         }
         match TcpStream::connect_timeout(&addr, left) {
-            Ok(socket) => {
-                let until = Instant::now() + handshake_wait(deadline);
-                let stream = transport.secure_dialed(peer, socket, until)?;
-                return dial_hello(cfg, transport, peer, stream, deadline);
+            Ok(socket) => match dial_once(cfg, transport, peer, socket, deadline) {
+                Ok(stream) => return Ok(stream),
+                Err(Attempt::Failed(why)) => return Err(why),
+                Err(Attempt::Closed(why)) => {
+                    last_error = why.clone();
+                    closed = Some(why);
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused && closed.is_some() => {
+                return Err(closed.unwrap_or_default());
             }
             Err(e) => last_error = e.to_string(),
         }
@@ -644,6 +1001,25 @@ fn dial<T: Transport>(
     }
 }
 
+/// One dialing attempt on a fresh connection: secures it, then exchanges the hellos.
+fn dial_once<T: Transport>(
+    cfg: &TcpConfig,
+    transport: &T,
+    peer: usize,
+    socket: TcpStream,
+    deadline: Instant,
+) -> Result<T::Stream, Attempt> {
+    let until = Instant::now() + handshake_wait(deadline);
+    let stream = transport.secure_dialed(peer, socket, until).map_err(|u| {
+        if u.closed {
+            Attempt::Closed(u.why)
+        } else {
+            Attempt::Failed(u.why)
+        }
+    })?;
+    dial_hello(cfg, transport, peer, stream, deadline)
+}
+
 /// Handshake on a connection we dialed: send our hello, then read and check the answer.
 fn dial_hello<T: Transport>(
     cfg: &TcpConfig,
@@ -651,26 +1027,38 @@ fn dial_hello<T: Transport>(
     peer: usize,
     mut stream: T::Stream,
     deadline: Instant,
-) -> Result<T::Stream, String> {
+) -> Result<T::Stream, Attempt> {
     let addr = cfg.addrs[peer];
     let wait = handshake_wait(deadline);
     let until = Instant::now() + wait;
-    send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait)
-        .map_err(|e| format!("sending our hello to {addr} failed: {e}"))?;
-    let hello = read_hello(transport, &mut stream, until).map_err(|e| match e {
-        HelloError::Refused(why) => format!("{addr} refused our hello: {why}"),
-        HelloError::Explained(why) => format!("{addr} {why}"),
-        HelloError::Bad(why) => format!(
+    send_all(&mut stream, &encode_hello(cfg.me, &cfg.session), wait).map_err(|e| {
+        let why = format!("sending our hello to {addr} failed: {e}");
+        if closed_early(&e) {
+            Attempt::Closed(why)
+        } else {
+            Attempt::Failed(why)
+        }
+    })?;
+    let unanswered = |why: String| {
+        format!(
             "no valid hello from {addr}: {why} (a party that refuses our hello closes the connection: {})",
             transport.refusal_hint()
-        ),
+        )
+    };
+    let hello = read_hello(transport, &mut stream, until).map_err(|e| match e {
+        HelloError::Refused(why) => Attempt::Failed(format!("{addr} refused our hello: {why}")),
+        HelloError::Explained(why) => Attempt::Failed(format!("{addr} {why}")),
+        HelloError::Closed(why) => Attempt::Closed(unanswered(why)),
+        HelloError::Bad(why) => Attempt::Failed(unanswered(why)),
     })?;
-    check_hello(&hello, &cfg.session).map_err(|why| format!("{addr} answered with {why}"))?;
+    let failed = Attempt::Failed;
+    check_hello(&hello, &cfg.session)
+        .map_err(|why| failed(format!("{addr} answered with {why}")))?;
     if usize::from(hello.party) != peer {
-        return Err(format!(
+        return Err(failed(format!(
             "{addr} answered as party {}, not party {peer}: check the address list",
             hello.party
-        ));
+        )));
     }
     Ok(stream)
 }
@@ -771,5 +1159,176 @@ fn read_frames<R: Read>(
         if frames.send(frame).is_err() || last {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handshake from `ip` (on a real loopback socket, whose other end is returned),
+    /// accepted `age` ago, in state `progress`.
+    fn handshake(
+        id: u64,
+        ip: &str,
+        age: Duration,
+        progress: u8,
+        listener: &TcpListener,
+    ) -> (Handshake, TcpStream) {
+        let caller = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (socket, _) = listener.accept().unwrap();
+        let ip: IpAddr = ip.parse().unwrap();
+        let h = Handshake {
+            id,
+            from: SocketAddr::new(ip, 40000),
+            ip,
+            started: Instant::now() - age,
+            progress: Arc::new(AtomicU8::new(progress)),
+            socket,
+        };
+        (h, caller)
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    const PARTY: &str = "10.0.0.1";
+
+    /// A table holding `slots` (address, age in ms, progress), and the callers' ends.
+    fn table(slots: &[(&str, u64, u8)]) -> (Handshakes, Vec<TcpStream>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut t = Handshakes::new(vec![PARTY.parse().unwrap()]);
+        let mut callers = Vec::new();
+        for &(ip, age, progress) in slots {
+            let id = t.next_id();
+            let (h, c) = handshake(id, ip, ms(age), progress, &l);
+            t.push(h);
+            callers.push(c);
+        }
+        (t, callers)
+    }
+
+    fn victim_of(t: &Handshakes, ip: &str) -> Option<(String, u64)> {
+        let i = t.victim(ip.parse().unwrap(), Instant::now())?;
+        let h = &t.slots[i];
+        Some((h.ip.to_string(), h.id))
+    }
+
+    #[test]
+    fn one_address_only_makes_room_among_its_own() {
+        // Four from one address, the oldest speaking: the oldest silent one gives way to a
+        // fifth from that address; another address is admitted without closing any.
+        let a = "192.0.2.7";
+        let (t, _c) = table(&[
+            (a, 900, SPOKE),
+            (a, 800, SILENT),
+            (a, 700, SILENT),
+            (a, 10, SILENT),
+        ]);
+        assert_eq!(victim_of(&t, a), Some((a.to_string(), 2)));
+        assert_eq!(victim_of(&t, "192.0.2.8"), None);
+        // All four judged: nothing gives way.
+        let (t, _c) = table(&[(a, 900, JUDGED); 4]);
+        assert_eq!(victim_of(&t, a), None);
+    }
+
+    #[test]
+    fn a_full_table_makes_room_at_the_busiest_address() {
+        // 4 from one address, 2 each from six others: the busiest one gives way, even to a
+        // newcomer from another address, its silent ones first.
+        let mut slots = vec![("192.0.2.1", 50, SILENT), ("192.0.2.1", 60, SILENT)];
+        slots.extend([("192.0.2.1", 900, SPOKE), ("192.0.2.1", 40, SILENT)]);
+        let others = [
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "198.51.100.4",
+        ];
+        for ip in others.iter().chain(&["198.51.100.5", "198.51.100.6"]) {
+            slots.extend([(*ip, 2000, SILENT), (*ip, 1000, SILENT)]);
+        }
+        assert_eq!(slots.len(), MAX_HANDSHAKES);
+        let (t, _c) = table(&slots);
+        assert_eq!(victim_of(&t, "203.0.113.9"), Some(("192.0.2.1".into(), 2)));
+    }
+
+    #[test]
+    fn an_attacker_with_many_addresses_does_not_close_a_party() {
+        // The party's handshake (speaking, the oldest) and fifteen silent or stalled ones
+        // from fifteen addresses: newcomers close the attacker's, never the party's.
+        let mut slots = vec![(PARTY, 3000, SPOKE)];
+        let ips: Vec<String> = (1..MAX_HANDSHAKES)
+            .map(|k| format!("203.0.113.{k}"))
+            .collect();
+        for (k, ip) in ips.iter().enumerate() {
+            slots.push((ip, 100 + k as u64, if k % 2 == 0 { SILENT } else { SPOKE }));
+        }
+        let (mut t, _c) = table(&slots);
+        for k in 0..3 * MAX_HANDSHAKES {
+            let from: IpAddr = format!("203.0.113.{}", 100 + k).parse().unwrap();
+            let room = t.make_room(from);
+            assert!(room.admitted && room.evicted.is_some());
+            assert!(t.slots.iter().any(|h| h.ip.to_string() == PARTY));
+            let id = t.next_id();
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let (mut h, c) = handshake(id, "127.0.0.1", Duration::ZERO, SPOKE, &l);
+            h.ip = from;
+            t.push(h);
+            drop(c);
+        }
+        // Only when every other handshake is judged does the party's give way (it would
+        // dial again).
+        for h in &t.slots {
+            if h.ip.to_string() != PARTY {
+                h.progress.store(JUDGED, Ordering::Relaxed);
+            }
+        }
+        assert_eq!(
+            victim_of(&t, "203.0.113.250").map(|v| v.0),
+            Some(PARTY.into())
+        );
+    }
+
+    #[test]
+    fn the_connection_that_gives_way_is_closed() {
+        let a = "192.0.2.7";
+        let (mut t, mut callers) = table(&[
+            (a, 900, SILENT),
+            (a, 800, SILENT),
+            (a, 700, SILENT),
+            (a, 600, SILENT),
+        ]);
+        let room = t.make_room(a.parse().unwrap());
+        assert!(room.admitted);
+        assert!(room.evicted.unwrap().contains("silent"), "make room");
+        assert_eq!(t.len(), 3);
+        callers[0]
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(matches!(callers[0].read(&mut [0u8; 1]), Ok(0) | Err(_)));
+        // A handshake judged meanwhile is not closed: the newcomer is turned away.
+        for h in &t.slots {
+            h.progress.store(JUDGED, Ordering::Relaxed);
+        }
+        let id = t.next_id();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let (h, _c) = handshake(id, a, ms(0), JUDGED, &l);
+        t.push(h);
+        for k in 0..MAX_HANDSHAKES {
+            let id = t.next_id();
+            let (h, c) = handshake(id, &format!("198.51.100.{k}"), ms(0), JUDGED, &l);
+            t.push(h);
+            callers.push(c);
+        }
+        let room = t.make_room("203.0.113.1".parse().unwrap());
+        assert!(!room.admitted && room.evicted.is_none());
+        // Dropping the table (setup over) closes what is left that is not judged.
+        let (t, mut callers) = table(&[(a, 900, SPOKE)]);
+        drop(t);
+        callers[0]
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert!(matches!(callers[0].read(&mut [0u8; 1]), Ok(0) | Err(_)));
     }
 }

@@ -22,11 +22,16 @@
 //! only then answers with its own hello. A hello that is not from a tessera party, is from the
 //! wrong version or session, or names a party that should not dial us (or already did) ends
 //! [`connect`] with [`NetError::Connect`]; nothing more is written to that socket, so the
-//! dialer sees the connection close and fails too. Setup fails fast rather than waiting out
-//! the timeout: a stray connection to a party's port during setup (garbage, a port scan, a
-//! party of another computation) is an error, on the grounds that a misconfigured deployment
-//! should be reported at once rather than computed with. Handshake reads have a deadline, so
-//! a client that connects and says nothing cannot hang a party.
+//! dialer sees the connection close. A dialer whose connection is closed before the hellos
+//! are exchanged dials again (an acceptor also closes connections to make room for others,
+//! see below); when it finds the acceptor no longer listening, it fails too, so a
+//! misconfigured deployment is reported at once rather than computed with. A connection
+//! that is not a party's at all (garbage, a port scan, a caller that says nothing) is
+//! dropped and accepting goes on. Handshake reads have a deadline, and accepted connections
+//! must speak within 2 s and finish their handshake within 5 s, at most 16 at once and 4
+//! per IP address, the silent and oldest giving way to newcomers: a client that connects and
+//! says nothing, or many of them, cannot hang a party or hold up its peers (the limits are
+//! in the source of the shared setup code, `stream.rs`).
 //!
 //! Over TLS ([`crate::tls`]) the same hello travels inside the encrypted channel, after the
 //! TLS handshake has authenticated both sides; an acceptor that refuses an authenticated
@@ -51,7 +56,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::stream::{self, Refused, Transport};
+use crate::stream::{self, Refused, Transport, Unsecured};
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
 pub use crate::stream::PROTOCOL_VERSION;
@@ -111,7 +116,12 @@ struct PlainTcp;
 impl Transport for PlainTcp {
     type Stream = TcpStream;
 
-    fn secure_dialed(&self, _: usize, socket: TcpStream, _: Instant) -> Result<TcpStream, String> {
+    fn secure_dialed(
+        &self,
+        _: usize,
+        socket: TcpStream,
+        _: Instant,
+    ) -> Result<TcpStream, Unsecured> {
         Ok(socket)
     }
 

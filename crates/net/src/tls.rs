@@ -68,7 +68,7 @@ use rustls::{
 
 use crate::identity::{fingerprint, fingerprint_hex, Fingerprint, Identity};
 use crate::record::{self, RecordKey, RecordReader, RecordWriter};
-use crate::stream::{self, Refused, SetupStream, Transport, HELLO_LEN, MAGIC};
+use crate::stream::{self, Refused, SetupStream, Transport, Unsecured, HELLO_LEN, MAGIC};
 use crate::tcp::{self, TcpConfig};
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
@@ -272,24 +272,28 @@ impl Transport for TlsTransport {
         peer: usize,
         socket: TcpStream,
         until: Instant,
-    ) -> Result<TlsStream, String> {
+    ) -> Result<TlsStream, Unsecured> {
+        let failed = |why: String| Unsecured { why, closed: false };
         let addr = socket
             .peer_addr()
             .map_or_else(|_| "the peer".to_string(), |a| a.to_string());
         let config = self.clients[peer]
             .clone()
-            .ok_or_else(|| format!("party {} does not dial party {peer}", self.me))?;
+            .ok_or_else(|| failed(format!("party {} does not dial party {peer}", self.me)))?;
         let name = ServerName::try_from(format!("{SNI_PREFIX}{}", self.me))
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
-        let conn =
-            ClientConnection::new(config, name).map_err(|e| format!("TLS setup failed: {e}"))?;
+            .map_err(|e| failed(format!("TLS setup failed: {e}")))?;
+        let conn = ClientConnection::new(config, name)
+            .map_err(|e| failed(format!("TLS setup failed: {e}")))?;
         let mut stream = TlsStream::new(Connection::Client(conn), socket)
-            .map_err(|e| format!("TLS setup failed: {e}"))?;
+            .map_err(|e| failed(format!("TLS setup failed: {e}")))?;
         match stream.handshake(until) {
             Ok(()) => Ok(stream),
             Err(e) => {
                 stream.linger(&e);
-                Err(match tls_error(&e) {
+                // Closed without an alert: the acceptor may have dropped the connection to
+                // make room for other handshakes, so the dialer tries again.
+                let closed = tls_error(&e).is_none() && stream::closed_early(&e);
+                let why = match tls_error(&e) {
                     Some(rustls::Error::InvalidCertificate(CertificateError::Other(why))) => {
                         format!("refused party {peer} at {addr}: {why}")
                     }
@@ -303,9 +307,7 @@ impl Transport for TlsTransport {
                     ),
                     Some(other) => format!("TLS handshake with {addr} failed: {other}"),
                     None => match e.kind() {
-                        io::ErrorKind::UnexpectedEof
-                        | io::ErrorKind::ConnectionReset
-                        | io::ErrorKind::BrokenPipe => format!(
+                        _ if closed => format!(
                             "{addr} closed the connection during the TLS handshake (is party {peer} running without TLS?)"
                         ),
                         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
@@ -313,7 +315,8 @@ impl Transport for TlsTransport {
                         }
                         _ => format!("TLS handshake with {addr} failed: {e}"),
                     },
-                })
+                };
+                Err(Unsecured { why, closed })
             }
         }
     }
