@@ -115,6 +115,10 @@ pub struct Api {
     progress: Mutex<BTreeMap<String, Progress>>,
     news: (Mutex<bool>, Condvar),
     inputs: Mutex<BTreeMap<(String, String), Vec<u8>>>,
+    /// At an outside data station: the dealing of its table per study, kept until every
+    /// compute station took its message, so that a retry sends the same dealing (compute
+    /// stations holding two dealings would refuse each other).
+    dealings: Mutex<BTreeMap<String, Arc<[Vec<u8>; 3]>>>,
     ports: Mutex<BTreeMap<String, ComputePort>>,
     /// Studies waiting for a free computation port (logged once each).
     port_waits: Mutex<std::collections::BTreeSet<String>>,
@@ -165,6 +169,7 @@ impl Api {
             progress: Mutex::new(BTreeMap::new()),
             news: (Mutex::new(false), Condvar::new()),
             inputs: Mutex::new(BTreeMap::new()),
+            dealings: Mutex::new(BTreeMap::new()),
             ports: Mutex::new(BTreeMap::new()),
             port_waits: Mutex::new(std::collections::BTreeSet::new()),
             parsed: Mutex::new(BTreeMap::new()),
@@ -328,6 +333,39 @@ impl Api {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(study, _), _| study != id);
+        self.forget_dealing(id);
+    }
+
+    /// This outside data station's dealing for study `id`: the one kept, else `deal()`'s
+    /// (then kept).
+    pub(crate) fn dealing<E>(
+        &self,
+        id: &str,
+        deal: impl FnOnce() -> Result<[Vec<u8>; 3], E>,
+    ) -> Result<Arc<[Vec<u8>; 3]>, E> {
+        if let Some(d) = self
+            .dealings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Ok(Arc::clone(d));
+        }
+        let d = Arc::new(deal()?);
+        self.dealings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), Arc::clone(&d));
+        Ok(d)
+    }
+
+    /// Drops the dealing kept for study `id` (every compute station took its message, or
+    /// the study ended).
+    pub(crate) fn forget_dealing(&self, id: &str) {
+        self.dealings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// The approvals; a handler that panicked mid-transaction left nothing half-written

@@ -610,19 +610,23 @@ fn outside_parties(study: &Study) -> impl Iterator<Item = &str> {
 /// source, prepared and dealt ([`tessera_study::distributed::deal_input`]), and message `i`
 /// sent to compute station `i` only (`POST /peer/studies/{id}/input`, mutually
 /// authenticated TLS). When all three took theirs, the run counts as started here; a
-/// failure leaves it ready and the next visit sends again (a compute station keeps the
-/// latest message).
+/// failure leaves it ready and the next visit sends the same dealing again (kept in memory:
+/// [`Api::dealing`]); a compute station keeps the latest message. A dealing made anew (after
+/// a restart of this station) while a compute station already computes with the old one
+/// makes the compute stations refuse each other (their session is bound to the dealing:
+/// [`tessera_study::distributed::run_session`]), so the run aborts everywhere.
 fn send_input(api: &Api, study: &Study) {
     let me = api.config.name.as_str();
     let Some(spec) = study.data.iter().find(|d| d.party == me) else {
         return;
     };
-    let dealt = api
-        .config
-        .source_for(spec)
-        .map_err(StudyError::Data)
-        .and_then(|src| tessera_study::data::load_from(spec, &src))
-        .and_then(|t| tessera_study::distributed::deal_input(study, spec, &t));
+    let dealt = api.dealing(&study.id, || {
+        api.config
+            .source_for(spec)
+            .map_err(StudyError::Data)
+            .and_then(|src| tessera_study::data::load_from(spec, &src))
+            .and_then(|t| tessera_study::distributed::deal_input(study, spec, &t))
+    });
     let msgs = match dealt {
         Ok(m) => m,
         Err(e) => {
@@ -682,6 +686,7 @@ fn send_input(api: &Api, study: &Study) {
             None => return,
         }
     }
+    api.forget_dealing(&study.id);
     let details = json!({
         "role": "outside data party",
         "input_dealt_to": study.compute_parties(),

@@ -20,6 +20,11 @@
 //! one message per compute slot ([`deal_input`]); the station service carries each message
 //! to its compute station and hands it to [`run_party_with`]. A run by hand
 //! (`tessera run --as`) has no such channel and refuses studies with outside data parties.
+//! Every dealing carries an id of its own (16 random bytes heading each of its three
+//! messages), and the compute stations' session is bound to the ids of the messages they
+//! hold ([`run_session`]): compute stations holding messages of two different dealings of
+//! one party (a dealer that dealt again after a failure, or restarted) cannot connect, so
+//! such a run fails at every station instead of computing on mismatched shares.
 //! Approval and audit are the station service's (`tessera-station`'s `coordinate`).
 
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
@@ -63,6 +68,32 @@ pub fn session(study: &Study) -> [u8; 16] {
     );
     let mut s = [0u8; 16];
     s.copy_from_slice(&d.as_ref()[..16]);
+    s
+}
+
+/// Length of the id heading every dealer message ([`deal_input`]).
+pub const DEALING_ID_LEN: usize = 16;
+
+/// The session of a run: [`session`] for a study without outside data parties; with them,
+/// bound also to the ids of the dealings this compute station holds (one per outside party,
+/// in the order of the study's data), so that compute stations holding different dealings
+/// of one party refuse each other.
+///
+/// LEAKAGE: the ids are random and say nothing about the data; each compute station learns
+/// only that the others hold the same dealings.
+pub fn run_session(study: &Study, dealings: &[[u8; DEALING_ID_LEN]]) -> [u8; 16] {
+    let base = session(study);
+    if dealings.is_empty() {
+        return base;
+    }
+    let mut c = ring::digest::Context::new(&ring::digest::SHA256);
+    c.update(b"tessera dealt session");
+    c.update(&base);
+    for d in dealings {
+        c.update(d);
+    }
+    let mut s = [0u8; 16];
+    s.copy_from_slice(&c.finish().as_ref()[..16]);
     s
 }
 
@@ -133,7 +164,10 @@ pub fn network_failed(study: &Study, slot: usize, what: &str, e: &NetError) -> S
         }
         NetError::Connect { peer, detail } => {
             // A peer that never came is a timeout, whatever else was dropped meanwhile.
-            let kind = if detail.contains("did not connect") || detail.contains("could not reach") {
+            let kind = if detail.contains("different session id") {
+                "refused: it runs another text of the study, or with another dealing of an \
+                 outside data party's table"
+            } else if detail.contains("did not connect") || detail.contains("could not reach") {
                 "timed out"
             } else if detail.contains("refused") || detail.contains("certificate") {
                 "refused"
@@ -182,15 +216,27 @@ pub fn run_party(
 /// At an outside data party (one without a compute slot): its dataset `table` of `spec`
 /// prepared (linkage keys digested, columns encoded) and dealt as one message per compute
 /// slot. Message `i` goes to compute party `i` only: each alone is uniformly random; any two
-/// together hold the data, as with any secret sharing here.
+/// together hold the data, as with any secret sharing here. Each message starts with the
+/// dealing's id ([`DEALING_ID_LEN`] random bytes, the same in all three; see
+/// [`run_session`]). Send the same three messages again after a failure, never a new
+/// dealing to some of the stations.
 pub fn deal_input(study: &Study, spec: &DataSpec, table: &DataTable) -> Result<[Vec<u8>; 3]> {
     let (input, _) = prepare_input(study, spec, table)?;
-    input.into_dealt().ok_or_else(|| {
+    let dealt = input.into_dealt().ok_or_else(|| {
         StudyError::Invalid(format!(
             "{} is a compute party: it shares its data itself",
             spec.party
         ))
-    })
+    })?;
+    let mut id = [0u8; DEALING_ID_LEN];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
+        .map_err(|_| StudyError::Run("no randomness for the dealing's id".to_string()))?;
+    Ok(dealt.map(|m| {
+        let mut out = Vec::with_capacity(DEALING_ID_LEN + m.len());
+        out.extend_from_slice(&id);
+        out.extend_from_slice(&m);
+        out
+    }))
 }
 
 /// [`run_party`] meeting the other compute parties at `meeting` (the station service
@@ -231,6 +277,7 @@ pub fn run_party_with(
     // Only this station's dataset is read; the others are known by their schema.
     let mut inputs = Vec::with_capacity(study.data.len());
     let mut reports = Vec::new();
+    let mut dealings: Vec<[u8; DEALING_ID_LEN]> = Vec::new();
     for d in &study.data {
         if d.party == me {
             let table = load(d)?;
@@ -238,13 +285,21 @@ pub fn run_party_with(
             inputs.push(input);
             reports.push(report);
         } else if study.party(&d.party).is_some_and(|p| p.compute.is_none()) {
-            let msg = outside(&d.party).ok_or_else(|| {
+            let mut msg = outside(&d.party).ok_or_else(|| {
                 StudyError::Invalid(format!(
                     "data party {} has no compute slot and its input has not arrived: \
                      outside data parties take part through the station service only",
                     d.party
                 ))
             })?;
+            let Some(id) = msg.get(..DEALING_ID_LEN).and_then(|b| b.try_into().ok()) else {
+                return Err(StudyError::Invalid(format!(
+                    "the input of data party {} is too short to be a dealer message",
+                    d.party
+                )));
+            };
+            dealings.push(id);
+            msg.drain(..DEALING_ID_LEN);
             inputs.push(dealt_input(d, slot, msg));
         } else {
             inputs.push(remote_input(study, d)?);
@@ -254,7 +309,7 @@ pub fn run_party_with(
         TcpConfig {
             me: slot,
             addrs,
-            session: session(study),
+            session: run_session(study, &dealings),
             connect_timeout: opts.timeout,
             recv_timeout: opts.timeout,
         },
@@ -334,7 +389,8 @@ mod tests {
                     peer: 1,
                     detail: "10.0.0.7:7100 refused our hello: different session id".into(),
                 },
-                "the computation could not connect to gp (refused)",
+                "the computation could not connect to gp (refused: it runs another text of \
+                 the study, or with another dealing of an outside data party's table)",
             ),
             (
                 NetError::Timeout {
