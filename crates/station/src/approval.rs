@@ -302,47 +302,48 @@ impl Approvals {
                 "who decides must be named".to_string(),
             ));
         }
-        let rec = self
-            .get(id)?
-            .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
-        // An approval can be withdrawn until the computation starts here (no run yet, or
-        // data checked and waiting for the others); once it runs, the shares are already
-        // in use. A study stopped while pending here (another station refused, or holds
-        // another text) can no longer be approved.
-        let run = self.run(id)?.map(|r| r.state);
-        let allowed = match to {
-            StudyState::Approved => rec.state == StudyState::Pending && run.is_none(),
-            StudyState::Refused => {
-                rec.state != StudyState::Refused
-                    && matches!(run, None | Some(crate::runs::RunState::Ready))
-            }
-            StudyState::Pending => false,
-        };
-        if !allowed {
-            return Err(StationError::Transition {
-                id: id.to_string(),
-                state: rec.state.to_string(),
-                action: if to == StudyState::Approved {
-                    "approve"
-                } else {
-                    "refuse"
-                }
-                .to_string(),
-            });
-        }
-        let now = now_rfc3339();
-        let sha256 = digest(&rec.text);
-        let (kind, details) = match why {
-            None => (
-                EntryKind::Approved,
-                json!({ "by": how, "was": rec.state.as_str(), "sha256": sha256 }),
-            ),
-            Some(w) => (
-                EntryKind::Refused,
-                json!({ "by": how, "reasons": [w], "was": rec.state.as_str(), "sha256": sha256 }),
-            ),
-        };
+        // The state is read and changed in one immediate transaction, so a decision taken
+        // elsewhere at the same time (the steward's command beside the service) is seen.
         self.in_transaction(|tx, path| {
+            let rec = study_in(tx, path, id)?
+                .ok_or_else(|| StationError::UnknownStudy(id.to_string()))?;
+            // An approval can be withdrawn until the computation starts here (no run yet,
+            // or data checked and waiting for the others); once it runs, the shares are
+            // already in use. A study stopped while pending here (another station refused,
+            // or holds another text) can no longer be approved.
+            let run = crate::runs::run_in(tx, path, id)?.map(|r| r.state);
+            let allowed = match to {
+                StudyState::Approved => rec.state == StudyState::Pending && run.is_none(),
+                StudyState::Refused => {
+                    rec.state != StudyState::Refused
+                        && matches!(run, None | Some(crate::runs::RunState::Ready))
+                }
+                StudyState::Pending => false,
+            };
+            if !allowed {
+                return Err(StationError::Transition {
+                    id: id.to_string(),
+                    state: rec.state.to_string(),
+                    action: if to == StudyState::Approved {
+                        "approve"
+                    } else {
+                        "refuse"
+                    }
+                    .to_string(),
+                });
+            }
+            let now = now_rfc3339();
+            let sha256 = digest(&rec.text);
+            let (kind, details) = match why {
+                None => (
+                    EntryKind::Approved,
+                    json!({ "by": how, "was": rec.state.as_str(), "sha256": sha256 }),
+                ),
+                Some(w) => (
+                    EntryKind::Refused,
+                    json!({ "by": how, "reasons": [w], "was": rec.state.as_str(), "sha256": sha256 }),
+                ),
+            };
             audit::append_in(tx, path, kind, Some(id), by, &details)?;
             tx.execute(
                 "UPDATE studies SET state = ?1, reason = ?2, decided_at = ?3, decided_by = ?4
@@ -358,17 +359,7 @@ impl Approvals {
 
     /// The study `id`, if received.
     pub fn get(&self, id: &str) -> Result<Option<StudyRecord>> {
-        self.log
-            .conn
-            .query_row(
-                "SELECT id, study, state, reason, received_at, decided_at, decided_by
-                 FROM studies WHERE id = ?1",
-                [id],
-                row,
-            )
-            .optional()
-            .map_err(|e| self.db(e))?
-            .transpose()
+        study_in(&self.log.conn, &self.log.path, id)
     }
 
     fn select(&self, filter: &str) -> Result<Vec<StudyRecord>> {
@@ -468,6 +459,24 @@ pub(crate) fn db_error(path: &str, e: rusqlite::Error) -> AuditError {
         path: path.to_string(),
         detail: e.to_string(),
     }
+}
+
+/// The study `id` as `conn` sees it (inside a transaction: as that transaction does);
+/// `path` names the file in errors.
+pub(crate) fn study_in(
+    conn: &rusqlite::Connection,
+    path: &str,
+    id: &str,
+) -> Result<Option<StudyRecord>> {
+    conn.query_row(
+        "SELECT id, study, state, reason, received_at, decided_at, decided_by
+         FROM studies WHERE id = ?1",
+        [id],
+        row,
+    )
+    .optional()
+    .map_err(|e| StationError::Audit(db_error(path, e)))?
+    .transpose()
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StudyRecord>> {

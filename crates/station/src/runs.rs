@@ -22,7 +22,7 @@
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
-use crate::approval::{db_error, digest, Approvals, StudyRecord, StudyState};
+use crate::approval::{db_error, digest, study_in, Approvals, StudyRecord, StudyState};
 use crate::audit::{self, EntryKind};
 use crate::error::{Result, StationError};
 use crate::time::now_rfc3339;
@@ -190,35 +190,7 @@ impl Approvals {
 
     /// The run of study `id`, if it got past its approval here.
     pub fn run(&self, id: &str) -> Result<Option<RunRecord>> {
-        let got = self
-            .log
-            .conn
-            .query_row(
-                "SELECT state, reason, public_reason, updated_at FROM runs WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(|e| StationError::Audit(self.log.db_err(e)))?;
-        got.map(|(s, reason, public_reason, updated_at)| {
-            let state = RunState::parse(&s).ok_or_else(|| {
-                StationError::Invalid(format!("study {id}: unknown run state {s:?}"))
-            })?;
-            Ok(RunRecord {
-                state,
-                reason,
-                public_reason,
-                updated_at,
-            })
-        })
-        .transpose()
+        run_in(&self.log.conn, &self.log.path, id)
     }
 
     /// What the other stations and the researcher are told about study `id`.
@@ -264,18 +236,29 @@ impl Approvals {
         audit_entry: Option<(EntryKind, &str, Value)>,
         docs: &[(String, HeldShares)],
     ) -> Result<RunRecord> {
-        let current = self.run(id)?.map(|r| r.state);
-        if !from.contains(&current) {
-            return Err(StationError::Transition {
-                id: id.to_string(),
-                state: current.map_or("approved", RunState::as_str).to_string(),
-                action: format!("move to {}", to.as_str()),
-            });
-        }
-        // Every run entry names the text it is about (the study's digest).
-        let sha256 = self.get(id)?.map(|r| digest(&r.text));
+        // Checked and changed in one immediate transaction: a decision taken beside the
+        // service at the same moment (the steward's command) is seen, never overwritten.
         self.in_transaction(|tx, path| {
             let db = |e| StationError::Audit(db_error(path, e));
+            let rec = study_in(tx, path, id)?;
+            let current = run_in(tx, path, id)?.map(|r| r.state);
+            // A run gets ready or starts only while the study is approved here.
+            let study_allows = !matches!(to, RunState::Ready | RunState::Running)
+                || rec
+                    .as_ref()
+                    .is_some_and(|r| r.state == StudyState::Approved);
+            if !from.contains(&current) || !study_allows {
+                return Err(StationError::Transition {
+                    id: id.to_string(),
+                    state: match (&rec, current) {
+                        (Some(r), _) if r.state != StudyState::Approved => r.state.to_string(),
+                        _ => current.map_or("approved", RunState::as_str).to_string(),
+                    },
+                    action: format!("move to {}", to.as_str()),
+                });
+            }
+            // Every run entry names the text it is about (the study's digest).
+            let sha256 = rec.map(|r| digest(&r.text));
             if let Some((kind, actor, mut details)) = audit_entry {
                 if let (Some(d), Some(obj)) = (&sha256, details.as_object_mut()) {
                     obj.insert("sha256".to_string(), json!(d));
@@ -636,4 +619,39 @@ impl Approvals {
             .optional()
             .map_err(|e| StationError::Audit(self.log.db_err(e)))
     }
+}
+
+/// Study `id`'s run as `conn` sees it (inside a transaction: as that transaction does);
+/// `path` names the file in errors.
+pub(crate) fn run_in(
+    conn: &rusqlite::Connection,
+    path: &str,
+    id: &str,
+) -> Result<Option<RunRecord>> {
+    let got = conn
+        .query_row(
+            "SELECT state, reason, public_reason, updated_at FROM runs WHERE id = ?1",
+            [id],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )
+        .optional()
+        .map_err(|e| StationError::Audit(db_error(path, e)))?;
+    got.map(|(s, reason, public_reason, updated_at)| {
+        let state = RunState::parse(&s)
+            .ok_or_else(|| StationError::Invalid(format!("study {id}: unknown run state {s:?}")))?;
+        Ok(RunRecord {
+            state,
+            reason,
+            public_reason,
+            updated_at,
+        })
+    })
+    .transpose()
 }

@@ -283,3 +283,49 @@ fn runs_and_tokens_are_held_to_the_audit_log() {
     // The genuine token is still vouched for.
     assert_eq!(p.len(), 1, "{p:?}");
 }
+
+/// Review of issue 14: the steward's command (its own connection to the audit file) and the
+/// service decided on one study at the same moment. The states were read outside the write
+/// transaction, so a refusal could land after the computation had started (both succeeded,
+/// and the run was marked stopped while it computed). Now each reads and writes in one
+/// immediate transaction: exactly one of the two wins, every time.
+#[test]
+fn a_withdrawal_and_the_start_of_the_computation_never_both_succeed() {
+    let mut both = 0;
+    for i in 0..40 {
+        let a = approved(&format!("runs-race-{i}"));
+        let path = std::path::PathBuf::from(a.log().path());
+        let mut service = a;
+        service.mark_ready(ID).unwrap();
+        let mut steward = Approvals::open(&path).unwrap();
+        let gate = std::sync::Barrier::new(2);
+        let (started, refused) = std::thread::scope(|s| {
+            let g = &gate;
+            let st = s.spawn(move || {
+                g.wait();
+                service.start(ID, "registry", json!({})).is_ok()
+            });
+            let rf = s.spawn(move || {
+                g.wait();
+                steward.refuse(ID, "steward", "withdrawn").is_ok()
+            });
+            (st.join().unwrap(), rf.join().unwrap())
+        });
+        assert!(started || refused, "iteration {i}: neither won");
+        if started && refused {
+            both += 1;
+        }
+        let check = Approvals::open(&path).unwrap();
+        let run = check.run(ID).unwrap().unwrap().state;
+        let state = check.get(ID).unwrap().unwrap().state;
+        assert_eq!(
+            (state == StudyState::Refused, run == RunState::Stopped),
+            (refused, refused),
+            "iteration {i}: study {state}, run {run:?}"
+        );
+    }
+    assert_eq!(
+        both, 0,
+        "a withdrawal and a start both succeeded {both} times in 40"
+    );
+}
