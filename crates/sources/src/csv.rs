@@ -46,16 +46,20 @@ pub(crate) fn read(
         let more = rdr.read_record(&mut rec).map_err(|e| {
             let line = e
                 .position()
-                .map_or(String::new(), |p| format!(":{}", p.line()));
+                .map_or(String::new(), |p| format!(":{}", line_at(path, p)));
             malformed(format!("{file}{line}"), csv_error(&e))
         })?;
         if !more {
             break;
         }
         rows += 1;
-        let line = rec.position().map_or(rows + 1, |p| p.line() as usize);
+        // The line is worked out only for a message (it needs the file read up to the row).
+        let position = rec.position().cloned();
         let bad = |name: &str, why: String| SourceError::Value {
-            place: format!("{file}:{line}"),
+            place: format!(
+                "{file}:{}",
+                position.as_ref().map_or(rows as u64 + 1, |p| line_at(path, p))
+            ),
             column: name.to_string(),
             why,
         };
@@ -68,6 +72,39 @@ pub(crate) fn read(
         }
     }
     table(keys, builders, columns, rows, &file)
+}
+
+/// The line (from 1) on which the record at `p` starts, counting `\n`, `\r\n` and a lone
+/// `\r` each as one line end. The csv reader's own count is one too low after `\r\n` line
+/// ends (and does not count lone `\r`), so the file is read again up to the record; this
+/// happens only for an error message.
+fn line_at(path: &Path, p: &csv::Position) -> u64 {
+    use std::io::Read;
+    let Ok(f) = std::fs::File::open(path) else {
+        return p.line();
+    };
+    let mut lines = 1u64;
+    let mut after_cr = false;
+    let mut buf = [0u8; 64 << 10];
+    let mut left = p.byte();
+    let mut r = std::io::BufReader::new(f);
+    while left > 0 {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match r.read(&mut buf[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &b in &buf[..n] {
+            match b {
+                b'\n' if after_cr => {}
+                b'\n' | b'\r' => lines += 1,
+                _ => {}
+            }
+            after_cr = b == b'\r';
+        }
+        left -= n as u64;
+    }
+    lines
 }
 
 /// A field as a cell: missing when it is one of the `missing` tokens, as written or

@@ -265,3 +265,32 @@ fn the_gp_fixture_is_read_and_left_unchanged() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
 }
+
+/// Issue 15: in a file with CRLF line ends, a bad value on line 6 was reported as line 5
+/// (the csv reader counts a record's line before its `\r\n` is consumed). Lines are the
+/// same whatever the line ends, for values, field counts and the header.
+#[test]
+fn line_numbers_are_the_same_with_crlf_line_ends() {
+    let v = [("v", num()), ("w", levels(&["a", "b"]))];
+    for (tag, nl) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+        let rows = ["id,v,w", "1,2,a", "2,3,b", "3,4,a", "4,5,b", "5,x1y,a", "6,7,b"];
+        let text = rows.join(nl) + nl;
+        fails(
+            &format!("crlf-{tag}.csv"),
+            &text,
+            &v,
+            6,
+            "column \"v\": not a number",
+            "x1y",
+        );
+        let rows = ["id,v,w", "1,2,a", "2,3", "3,4,a"];
+        fails(
+            &format!("crlf-count-{tag}.csv"),
+            &(rows.join(nl) + nl),
+            &v,
+            3,
+            "2 fields where the header has 3",
+            "@@",
+        );
+    }
+}
