@@ -152,16 +152,26 @@ pub fn main(args: &RunArgs) -> ExitCode {
             }
         }
     }
-    let mut code = ExitCode::SUCCESS;
+    if report_failures(&out) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Says on standard error which analyses gave no result and why; whether any did (so the
+/// command exits non-zero, the other results printed all the same).
+pub(crate) fn report_failures(out: &tessera_study::StudyOutput) -> bool {
+    let mut any = false;
     for a in out.failures() {
         eprintln!(
             "tessera: analysis \"{}\" gave no result: {}",
             a.name,
             a.error.as_deref().unwrap_or("")
         );
-        code = ExitCode::FAILURE;
+        any = true;
     }
-    code
+    any
 }
 
 /// The end of one compute station's part (`--as NAME`): its shares of the results, which it

@@ -13,7 +13,8 @@
 //! Exit codes: 0 accepted (approved or waiting for a person) / found / results written; 3
 //! refused by a station (the reasons are printed), or the study stopped or aborted; 2 invalid
 //! study, unknown id, or results not (yet) available or not for this caller; 1 the station
-//! could not be reached or answered unexpectedly.
+//! could not be reached or answered unexpectedly; 4 results written, but an analysis gave no
+//! result (each named on standard error with why, e.g. too few rows).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -356,10 +357,7 @@ fn results(
         break f;
     };
     match fetched {
-        Fetched::Results(output, _) => {
-            write_results(&output, format, out, id)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Fetched::Results(output, _) => write_results(&output, format, out, id),
         Fetched::Answer(name, 409, body) => {
             eprintln!("tessera: station {name}: {}", message(&body));
             if let Some(r) = body["reason"].as_str() {
@@ -378,13 +376,14 @@ fn results(
     }
 }
 
-/// Prints or writes reconstructed results in `format`.
+/// Prints or writes reconstructed results in `format`; exit 4 when an analysis gave no
+/// result (named on standard error), as `tessera run` exits non-zero then.
 fn write_results(
     output: &tessera_study::StudyOutput,
     format: Format,
     out: Option<&Path>,
     id: &str,
-) -> Result<(), String> {
+) -> Result<ExitCode, String> {
     let doc = match format {
         Format::Table => tessera_study::render::text(output),
         Format::Json => tessera_study::render::json(output),
@@ -397,7 +396,11 @@ fn write_results(
         }
         None => print!("{doc}"),
     }
-    Ok(())
+    Ok(if crate::run::report_failures(output) {
+        ExitCode::from(4)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `tessera study open FILE FILE FILE`: results from three stations' shares files.
@@ -412,6 +415,5 @@ fn open_files(files: &[PathBuf], format: Format, out: Option<&Path>) -> Result<E
     }
     let output = tessera_study::deliver::open(parts).map_err(|e| e.to_string())?;
     let id = output.study.id.clone();
-    write_results(&output, format, out, &id)?;
-    Ok(ExitCode::SUCCESS)
+    write_results(&output, format, out, &id)
 }

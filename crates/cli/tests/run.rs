@@ -317,6 +317,36 @@ fn a_study_runs_across_three_stations_over_tls() {
     for (a, b) in coefs(&doc).iter().zip(coefs(&local)) {
         assert!((a - b).abs() < 1e-5, "{a} vs {b}");
     }
+    // Issue 15: an analysis without a result (the same at the three stations, as a
+    // disclosure rule would leave it) made `study open` exit 0; now 4, naming it, with the
+    // other results printed all the same.
+    let mut failing = Vec::new();
+    for (f, n) in files.iter().zip(names) {
+        let mut d: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(f).unwrap()).unwrap();
+        let a = &mut d["analyses"][0];
+        a.as_object_mut().unwrap().remove("shares");
+        a.as_object_mut().unwrap().remove("public");
+        a["error"] = serde_json::json!("min_rows: 40 rows, fewer than 100");
+        let g = dir.join(format!("failing-{n}.json"));
+        fs::write(&g, d.to_string()).unwrap();
+        failing.push(g);
+    }
+    let opened = Command::new(EXE)
+        .args(["study", "open"])
+        .args(&failing)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&opened.stderr);
+    assert_eq!(opened.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("gave no result: min_rows: 40 rows, fewer than 100"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&opened.stdout).contains("logrank"),
+        "the others are printed"
+    );
     // The reconstruction takes three stations' shares (to cross-check them; two colluding
     // stations could reconstruct), and the same station twice is no third.
     for pair in [

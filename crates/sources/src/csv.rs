@@ -58,7 +58,9 @@ pub(crate) fn read(
         let bad = |name: &str, why: String| SourceError::Value {
             place: format!(
                 "{file}:{}",
-                position.as_ref().map_or(rows as u64 + 1, |p| line_at(path, p))
+                position
+                    .as_ref()
+                    .map_or(rows as u64 + 1, |p| line_at(path, p))
             ),
             column: name.to_string(),
             why,

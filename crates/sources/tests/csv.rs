@@ -273,7 +273,9 @@ fn the_gp_fixture_is_read_and_left_unchanged() {
 fn line_numbers_are_the_same_with_crlf_line_ends() {
     let v = [("v", num()), ("w", levels(&["a", "b"]))];
     for (tag, nl) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
-        let rows = ["id,v,w", "1,2,a", "2,3,b", "3,4,a", "4,5,b", "5,x1y,a", "6,7,b"];
+        let rows = [
+            "id,v,w", "1,2,a", "2,3,b", "3,4,a", "4,5,b", "5,x1y,a", "6,7,b",
+        ];
         let text = rows.join(nl) + nl;
         fails(
             &format!("crlf-{tag}.csv"),
