@@ -26,8 +26,8 @@ enum Command {
     /// Three stations as separate processes over TLS on loopback run a study on shipped
     /// synthetic data; the results are printed beside plaintext and written to report.html.
     Demo(demo::DemoArgs),
-    /// Create this station's identity: a private key and a certificate, whose fingerprint
-    /// the other stations list to trust this one.
+    /// Create this station's (or a researcher's) identity: a private key and a certificate,
+    /// whose fingerprint the other stations list to trust it; `--show DIR` prints it again.
     Init(init::InitArgs),
     /// Run a study (study.toml) with the three compute parties on this machine and print
     /// its results.
@@ -35,7 +35,8 @@ enum Command {
     /// The steward's commands at this station: receive a study, list the pending ones,
     /// approve or refuse, show states, verify and show the audit log.
     Station(station::StationArgs),
-    /// The researcher's commands against a station's API: submit a study, show its state.
+    /// The researcher's commands against a station's API: submit a study, show its state,
+    /// fetch its results; open results from the stations' shares files.
     Study(study::StudyArgs),
     /// Measure the system (seconds, bytes, rounds).
     #[command(subcommand)]

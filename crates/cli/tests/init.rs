@@ -29,11 +29,12 @@ fn init(name: &str, out: &Path) -> Output {
         .expect("run tessera")
 }
 
-/// The 64-hex-digit line of the output.
+/// The fingerprint line of the output (`sha256:` and 64 hex digits), without its prefix.
 fn printed_fingerprint(stdout: &str) -> String {
     let found: Vec<&str> = stdout
         .lines()
         .map(str::trim)
+        .filter_map(|l| l.strip_prefix("sha256:"))
         .filter(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
         .collect();
     assert_eq!(found.len(), 1, "{stdout}");
@@ -43,7 +44,7 @@ fn printed_fingerprint(stdout: &str) -> String {
 #[test]
 fn init_creates_a_private_key_and_a_certificate() {
     let dir = scratch("new").join("station");
-    let out = init("Cancer Registry", &dir);
+    let out = init("cancer_registry", &dir);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -78,7 +79,7 @@ fn init_creates_a_private_key_and_a_certificate() {
 
     // Running again refuses, names the file, and changes nothing.
     let before = fs::read(&key).unwrap();
-    let again = init("Cancer Registry", &dir);
+    let again = init("cancer_registry", &dir);
     assert!(!again.status.success());
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("already exists"), "{stderr}");
@@ -92,8 +93,17 @@ fn init_refuses_a_bad_name_or_folder() {
     let dir = scratch("bad");
     let out = init("", &dir);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid station name"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a-z, 0-9 and _"));
     assert!(!dir.exists(), "nothing created for a refused name");
+    // Issue 15: `init --help` suggested "Cancer Registry", which station.toml then refused
+    // as a station name; init says so at once, with a name it would take.
+    let out = init("Cancer Registry", &dir);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"cancer_registry\""), "{stderr}");
+    assert!(!dir.exists(), "nothing created for a refused name");
+    let help = Command::new(EXE).args(["init", "--help"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&help.stdout).contains("Cancer Registry"));
     // A folder that cannot be created: its parent is a file.
     fs::create_dir_all(&dir).unwrap();
     let file = dir.join("file");
@@ -103,4 +113,36 @@ fn init_refuses_a_bad_name_or_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("file"), "{stderr}");
     fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 15: the fingerprint is printed as every file and option takes it (`sha256:…`), and
+/// `--show DIR` prints it again without touching the identity.
+#[test]
+fn init_prints_the_fingerprint_as_files_take_it_and_shows_it_again() {
+    let dir = scratch("show").join("station");
+    let out = init("registry", &dir);
+    assert!(out.status.success());
+    let fp = printed_fingerprint(&String::from_utf8_lossy(&out.stdout));
+    let key_before = fs::read(dir.join("station.key")).unwrap();
+    let shown = Command::new(EXE)
+        .args(["init", "--show"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{stdout}");
+    assert_eq!(printed_fingerprint(&stdout), fp);
+    assert!(stdout.contains(&format!("sha256:{fp}")), "{stdout}");
+    assert_eq!(fs::read(dir.join("station.key")).unwrap(), key_before);
+    // The printed form parses wherever a fingerprint is read.
+    tessera_net::identity::parse_fingerprint(&format!("sha256:{fp}")).unwrap();
+    // --show of a folder without an identity names it.
+    let none = Command::new(EXE)
+        .args(["init", "--show"])
+        .arg(dir.join("nothing"))
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("nothing"));
+    fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }

@@ -190,6 +190,7 @@ fn stations(tag: &str) -> Stations {
         let fp = text
             .lines()
             .map(str::trim)
+            .filter_map(|l| l.strip_prefix("sha256:"))
             .find(|l| l.len() == 64 && l.chars().all(|c| c.is_ascii_hexdigit()))
             .expect("fingerprint line")
             .to_string();

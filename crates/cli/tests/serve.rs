@@ -195,6 +195,7 @@ fn a_researcher_submits_a_study_and_asks_for_its_state() {
     let fp = printed
         .lines()
         .map(str::trim)
+        .filter_map(|l| l.strip_prefix("sha256:"))
         .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| panic!("no fingerprint in {printed}"))
         .to_string();

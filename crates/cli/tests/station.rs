@@ -57,6 +57,7 @@ fn init(dir: &Path, name: &str) -> String {
     let (out, _) = expect(dir, &["init", "--name", name, "--out", name], 0);
     out.lines()
         .map(str::trim)
+        .filter_map(|l| l.strip_prefix("sha256:"))
         .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
         .unwrap_or_else(|| panic!("no fingerprint in {out}"))
         .to_string()

@@ -312,14 +312,19 @@ pub fn fingerprint_hex(fp: &Fingerprint) -> String {
 }
 
 /// Parses a fingerprint written as 64 hex digits, either plain or as 32 colon-separated pairs
-/// (the form `openssl x509 -fingerprint -sha256` prints); case and surrounding whitespace do
-/// not matter.
+/// (the form `openssl x509 -fingerprint -sha256` prints), with or without the `sha256:`
+/// prefix tessera prints; case and surrounding whitespace do not matter.
 pub fn parse_fingerprint(text: &str) -> Result<Fingerprint, IdentityError> {
     let bad = |why: &str| IdentityError::Fingerprint {
         text: text.to_string(),
         why: why.to_string(),
     };
     let t = text.trim();
+    // The form tessera prints (`sha256:` and the digits) reads back everywhere.
+    let t = match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
+        _ => t,
+    };
     let digits: String = if t.contains(':') {
         let pairs: Vec<&str> = t.split(':').collect();
         if pairs.len() != FINGERPRINT_LEN || pairs.iter().any(|p| p.len() != 2) {
@@ -471,7 +476,11 @@ mod tests {
         let colons: Vec<String> = fp.iter().map(|b| format!("{b:02X}")).collect();
         assert_eq!(parse_fingerprint(&colons.join(":")).unwrap(), fp);
         assert_eq!(parse_fingerprint(&format!("  {hex}\n")).unwrap(), fp);
+        assert_eq!(parse_fingerprint(&format!("sha256:{hex}")).unwrap(), fp);
+        assert_eq!(parse_fingerprint(&format!("SHA256:{hex}")).unwrap(), fp);
         for bad in [
+            &format!("sha1:{hex}"),
+            "sha256:",
             &hex[..62],
             "zz",
             &format!("{hex}00"),

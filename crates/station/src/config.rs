@@ -972,6 +972,17 @@ impl Checker<'_> {
             p.push(Seg::Index(i));
             if r.starts_with("sha256:") {
                 out.push(RecipientRule::Fingerprint(self.fingerprint(&p, ctx, r)?));
+            } else if tessera_net::identity::parse_fingerprint(r).is_ok() {
+                // A fingerprint without its prefix would silently be taken for a name that
+                // no study's recipient has.
+                return Err(self.err(
+                    &p,
+                    format!(
+                        "{ctx}: `{r}` is a certificate fingerprint without its prefix: write \
+                         it as \"sha256:{}\" (a name is a-z 0-9 _)",
+                        r.trim().to_ascii_lowercase().replace(':', "")
+                    ),
+                ));
             } else if is_name(r) {
                 out.push(RecipientRule::Name(r.clone()));
             } else {
@@ -1213,6 +1224,23 @@ max_covariates = 3
         ));
         assert_eq!(c.policy.auto_approve[0].name, "survival");
         assert_eq!(c.policy.auto_approve[0].max_covariates, Some(3));
+    }
+
+    /// Issue 15: a fingerprint pasted without its `sha256:` prefix was taken for a recipient
+    /// name no study has, so the rule silently never matched.
+    #[test]
+    fn a_bare_fingerprint_among_the_recipients_is_an_error() {
+        let bare = FP.trim_start_matches("sha256:");
+        let m = error(
+            "bare-fp",
+            &good().replace(
+                &format!("recipients = [\"researcher\", \"{FP}\"]"),
+                &format!("recipients = [\"researcher\", \"{bare}\"]"),
+            ),
+        );
+        assert!(m.contains("without its prefix"), "{m}");
+        assert!(m.contains(&format!("\"sha256:{bare}\"")), "{m}");
+        assert!(m.starts_with("station.toml:"), "{m}");
     }
 
     #[test]
