@@ -145,7 +145,7 @@ impl Builder {
                 let code = levels
                     .iter()
                     .position(|l| l == text)
-                    .ok_or("not one of the declared levels")?;
+                    .ok_or_else(|| not_a_level(text, levels))?;
                 self.codes.push(Some(code));
             }
         }
@@ -165,6 +165,35 @@ impl Builder {
             },
         }
     }
+}
+
+/// Why `text` is none of `levels`: the declared levels (they are the schema, not data) and,
+/// when the value is a level written another way, how (never the value itself).
+fn not_a_level(text: &str, levels: &[String]) -> String {
+    const SHOWN: usize = 12;
+    let mut listed: Vec<String> = levels
+        .iter()
+        .take(SHOWN)
+        .map(|l| format!("{l:?}"))
+        .collect();
+    if levels.len() > SHOWN {
+        listed.push(format!("… ({} in all)", levels.len()));
+    }
+    let mut m = format!("not one of the declared levels {}", listed.join(", "));
+    let as_number = |s: &str| s.trim().parse::<f64>().ok();
+    if let Some(x) = as_number(text) {
+        if let Some(l) = levels.iter().find(|l| as_number(l) == Some(x)) {
+            m += &format!(
+                " (it is the number {l:?} written another way, e.g. \"1.0\" for \"1\": write the \
+                 levels as the data writes them)"
+            );
+            return m;
+        }
+    }
+    if let Some(l) = levels.iter().find(|l| l.eq_ignore_ascii_case(text)) {
+        m += &format!(" (it differs from {l:?} only in upper or lower case)");
+    }
+    m
 }
 
 /// A non-missing cell as a number (text parsed, spaces around it ignored).

@@ -296,3 +296,36 @@ fn line_numbers_are_the_same_with_crlf_line_ends() {
         );
     }
 }
+
+/// Issue 15: a value outside the declared levels said only that; now the levels are listed
+/// and a level written another way ("1.0" for "1", "Yes" for "yes") is pointed out, still
+/// without echoing the value.
+#[test]
+fn a_value_outside_the_levels_lists_them_and_hints_at_the_spelling() {
+    let v = [("v", num()), ("w", levels(&["1", "2", "yes"]))];
+    let e = load("lv1.csv", "id,v,w\n1,2,1\n2,3,2.0\n", &v)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lv1.csv:3: "), "{e}");
+    assert!(
+        e.contains(r#"not one of the declared levels "1", "2", "yes""#),
+        "{e}"
+    );
+    assert!(e.contains(r#"the number "2" written another way"#), "{e}");
+    assert!(!e.contains("2.0"), "the value is echoed: {e}");
+    let e = load("lv2.csv", "id,v,w\n1,2,YES\n", &v)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(r#"differs from "yes" only in upper or lower case"#),
+        "{e}"
+    );
+    assert!(!e.contains("YES"), "the value is echoed: {e}");
+    let e = load("lv3.csv", "id,v,w\n1,2,zq9\n", &v)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        !e.contains("written another way") && !e.contains("zq9"),
+        "{e}"
+    );
+}

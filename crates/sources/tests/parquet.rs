@@ -324,7 +324,7 @@ fn values_nulls_and_row_numbers() {
     let e = pq(&file, &[age(200.0), stage.clone()]).unwrap_err();
     assert_eq!(
         e.to_string(),
-        format!("{name}: row 5: column \"stage\": not one of the declared levels")
+        format!("{name}: row 5: column \"stage\": not one of the declared levels \"I\", \"II\"")
     );
     let grade = decl(
         "grade",
