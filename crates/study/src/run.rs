@@ -548,6 +548,11 @@ pub(crate) type AnalysisRun = (
 /// Every analysis of the study at one compute party, in study order. An MPC failure stops
 /// the run (the peers see it too); a refusal or an invalid analysis is decided on public
 /// values, the same at every party, and only that analysis has no result.
+/// Why every analysis of a study whose linkage matched no record gave no result.
+pub const NOTHING_LINKED: &str = "no records were linked: no key value matched across the \
+    data parties; check [linkage] key and its normalise steps (trim, casefold, …) against how \
+    each source writes the key (e.g. \"P001\" and \"p001\" match only with casefold)";
+
 pub(crate) fn run_analyses(
     study: &Study,
     p: &mut Party,
@@ -556,6 +561,9 @@ pub(crate) fn run_analyses(
 ) -> Result<Vec<AnalysisRun>> {
     let mut out = Vec::new();
     let steps = 2 + study.analyses.len();
+    // No record linked (the intersection size is public): every analysis says why, rather
+    // than each failing its `min_rows` with 0 rows.
+    let unlinked = frame.rows == 0 && study.data.len() > 1;
     for (i, a) in study.analyses.iter().enumerate() {
         if let Some(f) = progress {
             f(
@@ -563,6 +571,10 @@ pub(crate) fn run_analyses(
                 steps,
                 &format!("analysis {} ({})", a.name, a.spec.kind()),
             );
+        }
+        if unlinked {
+            out.push((Err(NOTHING_LINKED.to_string()), Cost::default()));
+            continue;
         }
         let (t, s0) = (Instant::now(), p.stats());
         let r = match tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure) {
