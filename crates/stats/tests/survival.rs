@@ -884,7 +884,10 @@ fn a_constant_covariate_is_invalid() {
             Ok(r) => panic!("a fit with a constant covariate: {r:?}"),
         }
     });
-    assert!(a.unwrap().contains("no variation"));
+    let a = a.unwrap();
+    assert!(a.contains("no variation"), "{a}");
+    // Issue 15: the message names the covariate (it listed them all).
+    assert!(a.starts_with("covariate b.c has no variation"), "{a}");
 }
 
 /// The log-rank spec of `synthetic::logrank_groups`' columns.

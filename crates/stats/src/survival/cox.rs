@@ -196,13 +196,15 @@ pub struct CoxResult {
     pub converged: bool,
 }
 
-/// Names of the model's covariates after expanding categorical columns.
+/// Names of the model's covariates after expanding categorical columns: `column[T.level]`
+/// for each level but the first (the reference), as the regressions name them
+/// (statsmodels' treatment coding).
 pub fn covariate_names(levels: &[(String, Option<Vec<String>>)]) -> Vec<String> {
     let mut out = Vec::new();
     for (name, lv) in levels {
         match lv {
             None => out.push(name.clone()),
-            Some(l) => out.extend(l.iter().skip(1).map(|x| format!("{name}[{x}]"))),
+            Some(l) => out.extend(l.iter().skip(1).map(|x| format!("{name}[T.{x}]"))),
         }
     }
     out
@@ -611,11 +613,37 @@ pub fn cox(
     let ss = p.dot_fix(&centred, &centred, n)?;
     let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
     // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
-    // "every covariate varies among the complete cases" is opened.
-    if !every_at_least(p, &var, encode(MIN_VARIANCE, f))? {
+    // "every covariate varies among the complete cases" is opened; when it is 0 (the fit is
+    // refused), also one bit per covariate, "this one does not vary", so that the message
+    // names it (a categorical level without complete cases, a constant column).
+    let floor = encode(MIN_VARIANCE, f);
+    if !every_at_least(p, &var, floor)? {
+        let threshold = p.public(&vec![floor; m]);
+        let below = p.lt_arith(&var, &threshold)?;
+        let flat: Vec<&str> = names
+            .iter()
+            .zip(p.reveal(&below)?)
+            .filter(|(_, b)| *b == 1)
+            .map(|(n, _)| n.as_str())
+            .collect();
         return Err(StatsError::Invalid(format!(
-            "a covariate ({}) has no variation among the {nu} complete cases (variance below {MIN_VARIANCE:e}; rescale it or drop it)",
-            names.join(", ")
+            "{} {} no variation among the {nu} complete cases (variance below \
+             {MIN_VARIANCE:e}: a level of a categorical covariate without complete cases, or \
+             a constant column); drop it, or the level from the study's levels",
+            if flat.len() == 1 {
+                "covariate"
+            } else {
+                "covariates"
+            },
+            if flat.is_empty() {
+                "(one of them) has".to_string()
+            } else {
+                format!(
+                    "{} {}",
+                    flat.join(", "),
+                    if flat.len() == 1 { "has" } else { "have" }
+                )
+            }
         )));
     }
     let sd = p.sqrt(&var)?;
