@@ -15,14 +15,18 @@
 //! [`Catalogue::check`] judges a study against a catalogue with the station's own
 //! [`policy::evaluate_station`]: the policy and the sources are rebuilt from the catalogue, so
 //! the researcher's check (`tessera study check`) and the station's decision are one piece of
-//! logic. What the catalogue cannot tell (recipients, a withheld source) is returned as
-//! notes, not as refusals.
+//! logic. Kaplan–Meier analyses are also put to the computation's own check
+//! ([`tessera_stats::survival::km::check`]: a grid, event times) under the rules the station
+//! computes with. What the catalogue cannot tell is not refused: recipients are never
+//! published (each station's policy checks them on submission), and a study naming a source
+//! the station withholds gets a note instead of column checks.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use tessera_link::keys::{DateOrder, Norm};
 use tessera_net::identity::{fingerprint_hex, parse_fingerprint, Fingerprint};
+use tessera_stats::AnalysisSpec;
 use tessera_study::limits::Limits;
 use tessera_study::Study;
 
@@ -349,8 +353,7 @@ impl Catalogue {
     pub fn check(&self, study: &Study) -> Result<Check, String> {
         let sources = self.sources()?;
         let trusted = self.trusted()?;
-        let mut notes =
-            vec!["recipients: not published; the steward's policy checks them".to_string()];
+        let mut notes = Vec::new();
         let mut study = study.clone();
         if let Some(i) = study.data.iter().position(|d| d.party == self.station) {
             let named = sources.iter().any(|s| s.name == study.data[i].file_name);
@@ -373,15 +376,21 @@ impl Catalogue {
             sources: &sources,
             trusted: &trusted,
         };
-        let refused = match policy::evaluate_station(
-            &self.policy(recipients),
-            &local,
-            self.compute,
-            &study,
-        ) {
+        let policy = self.policy(recipients);
+        let mut refused = match policy::evaluate_station(&policy, &local, self.compute, &study) {
             Decision::Refuse { reasons } => reasons,
             Decision::Approve { .. } | Decision::NeedsPerson { .. } => Vec::new(),
         };
+        // What the computation itself would refuse before reading any data, under the rules
+        // this station computes with.
+        let rules = policy::effective_disclosure(&policy, &self.station, &study);
+        for a in &study.analyses {
+            if let AnalysisSpec::KaplanMeier(s) = &a.spec {
+                if let Err(e) = tessera_stats::survival::km::check(s, &rules) {
+                    refused.push(format!("kaplan_meier: analysis `{}`: {e}", a.name));
+                }
+            }
+        }
         Ok(Check { refused, notes })
     }
 }
