@@ -1553,6 +1553,54 @@ max_covariates = 3
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     }
 
+    /// Sources are unpublished unless the steward says so; declared levels belong to
+    /// categorical columns, one or more, each once.
+    #[test]
+    fn publishing_and_declared_levels() {
+        let c = check("publish-default", &good()).unwrap();
+        assert!(c.sources.iter().all(|s| !s.publish && s.levels.is_empty()));
+        let text = good().replace(
+            "[sources.warehouse]",
+            "publish = true\n\n[sources.cases.levels]\nstage = [\"I\", \"II\"]\n\n\
+             [sources.warehouse]",
+        );
+        let c = check("publish", &text).unwrap();
+        assert!(c.sources[0].publish && !c.sources[1].publish);
+        assert_eq!(
+            c.sources[0].declared_levels("stage"),
+            Some(&["I".to_string(), "II".to_string()][..])
+        );
+        let with = |levels: &str| {
+            good().replace(
+                "[sources.warehouse]",
+                &format!("[sources.cases.levels]\n{levels}\n\n[sources.warehouse]"),
+            )
+        };
+        for (tag, levels, want) in [
+            (
+                "lv-type",
+                "time = [\"1\"]",
+                "`time` is not declared as a \"categorical\"",
+            ),
+            (
+                "lv-empty",
+                "stage = []",
+                "list one or more non-empty levels",
+            ),
+            (
+                "lv-twice",
+                "stage = [\"I\", \"I\"]",
+                "level `I` is listed twice",
+            ),
+        ] {
+            let got = error(tag, &with(levels));
+            assert!(
+                got.contains("[sources.cases] levels.") && got.contains(want),
+                "{tag}: {got}"
+            );
+        }
+    }
+
     #[test]
     fn addresses() {
         for ok in [
