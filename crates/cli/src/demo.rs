@@ -141,22 +141,25 @@ const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
 
 /// Each station's data source (none for the institute): how it is read (delimiter,
 /// missing-value tokens) and how its key is normalised are the steward's, here; the study's
-/// `[linkage]` must state the same normalisation.
+/// `[linkage]` must state the same normalisation. Each is published in the station's
+/// catalogue (`GET /catalogue`) with the levels of its categorical column.
 fn sources(station: &str) -> &'static str {
     match station {
         "registry" => {
-            "\n[sources.cases]\nkind = \"csv\"\nfile = \"registry.csv\"\ndelimiter = \",\"\n\
+            "\n[sources.cases]\nkind = \"csv\"\nfile = \"registry.csv\"\npublish = true\ndelimiter = \",\"\n\
              missing = [\"\", \"NA\"]\ncolumns = { patient_id = \"key\", \
              time = \"numeric\", event = \"binary\", age = \"numeric\", sex = \"binary\", \
              stage = \"categorical\", treatment = \"binary\" }\n\
-             \n[sources.cases.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n"
+             \n[sources.cases.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n\
+             \n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\", \"4\"]\n"
         }
         "gp" => {
-            "\n[sources.records]\nkind = \"csv\"\nfile = \"gp.csv\"\ndelimiter = \",\"\n\
+            "\n[sources.records]\nkind = \"csv\"\nfile = \"gp.csv\"\npublish = true\ndelimiter = \",\"\n\
              missing = [\"\", \"NA\"]\ncolumns = { patient_id = \"key\", \
              comorbidity = \"numeric\", smoker = \"binary\", bmi = \"numeric\", \
              diabetes = \"binary\", statin = \"categorical\" }\n\
-             \n[sources.records.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n"
+             \n[sources.records.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n\
+             \n[sources.records.levels]\nstatin = [\"0\", \"1\"]\n"
         }
         _ => "",
     }

@@ -2,9 +2,11 @@
 
 mod alloc;
 mod bench;
+mod check;
 mod demo;
 mod init;
 mod run;
+mod skeleton;
 mod station;
 mod study;
 

@@ -6,6 +6,9 @@
 //! checks them against each other, reconstructs them here and prints a table, JSON or the
 //! HTML report: no station ever holds a result.
 //!
+//! `tessera study check STUDY --at ADDR --pin FP` and `tessera study new --at ADDR --pin FP
+//! --out FILE` read the stations' catalogues ([`crate::check`], [`crate::skeleton`]).
+//!
 //! Every connection is TLS 1.3 pinned to the station's certificate fingerprint (`--pin`, as
 //! the study's `[parties.NAME] fingerprint` or `tessera init` gives it); `--identity`
 //! presents the researcher's own certificate (the one the study lists for the recipient).
@@ -40,10 +43,10 @@ pub struct StationAddr {
     /// The station's certificate fingerprint (`sha256:` and 64 hex digits, as the study's
     /// `[parties.NAME] fingerprint`): the connection is refused if it presents another.
     #[arg(long, value_name = "FINGERPRINT")]
-    pin: String,
+    pub(crate) pin: String,
     /// Present this identity (a folder written by `tessera init`) as a client certificate.
     #[arg(long, value_name = "DIR")]
-    identity: Option<PathBuf>,
+    pub(crate) identity: Option<PathBuf>,
 }
 
 /// The researcher's commands.
@@ -58,6 +61,32 @@ pub enum StudyCommand {
         to: String,
         #[command(flatten)]
         station: StationAddr,
+    },
+    /// Check a study against the catalogues of its stations (the one at --at and those it
+    /// trusts): print everything they would refuse, before submitting it. Exit 0 nothing
+    /// would be refused, 3 something would, 4 some station could not be checked, 2 invalid
+    /// study, 1 the station could not be reached.
+    Check {
+        /// The study file.
+        study: PathBuf,
+        /// The station's API address (`host:port`).
+        #[arg(long, value_name = "ADDR")]
+        at: String,
+        #[command(flatten)]
+        station: StationAddr,
+    },
+    /// Write a study skeleton from the catalogues of the station at --at and of the
+    /// stations it trusts (parties, data sections with the published columns, disclosure
+    /// floors, recipient, an example analysis).
+    New {
+        /// The station's API address (`host:port`).
+        #[arg(long, value_name = "ADDR")]
+        at: String,
+        #[command(flatten)]
+        station: StationAddr,
+        /// The file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// Show a study's state at a station, and what the other stations said.
     Status {
@@ -127,7 +156,7 @@ pub enum Format {
 }
 
 /// A client for `addr` with the pin and identity given.
-fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
+pub(crate) fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
     let pin = read_pin(&s.pin)?;
     let identity = s
         .identity
@@ -143,7 +172,7 @@ fn read_pin(text: &str) -> Result<Fingerprint, String> {
     parse_fingerprint(t.strip_prefix("sha256:").unwrap_or(t)).map_err(|e| format!("--pin: {e}"))
 }
 
-fn message(v: &Value) -> String {
+pub(crate) fn message(v: &Value) -> String {
     v["error"]
         .as_str()
         .map(str::to_string)
@@ -155,6 +184,10 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     let result = match &args.command {
         StudyCommand::Submit { study, to, station } => submit(study, to, station),
         StudyCommand::Status { id, at, station } => status(id, at, station),
+        StudyCommand::Check { study, at, station } => crate::check::check(study, at, station),
+        StudyCommand::New { at, station, out } => {
+            crate::skeleton::new(at, station, out).map(|()| ExitCode::SUCCESS)
+        }
         StudyCommand::Results {
             id,
             at,
@@ -185,7 +218,8 @@ pub fn main(args: &StudyArgs) -> ExitCode {
 }
 
 /// What a researcher needs when a station answers 401.
-const WHO_ARE_YOU: &str = "the station does not know you: present your certificate with \
+pub(crate) const WHO_ARE_YOU: &str =
+    "the station does not know you: present your certificate with \
      --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
      fingerprint under [[researchers]] in station.toml";
 

@@ -1637,3 +1637,116 @@ fn a_log_cut_back_consistently_is_caught_by_the_heads_the_peers_kept() {
     };
     assert!(lo <= first_revealed && first_revealed <= hi, "{text}");
 }
+
+/// `tessera study check` against the demo's running stations: the demo's study passes; a
+/// study with a level spelled otherwise than the GP network declares, a disclosure floor
+/// below the stations', a column no source declares and an analysis kind no policy allows
+/// and a Kaplan–Meier analysis without a grid gets every reason at once, each naming the
+/// station and the rule, and nothing reaches a station. `tessera study new` writes a skeleton from the same catalogues that `check`
+/// accepts once its placeholders are filled in and its example analysis is kept.
+#[test]
+fn study_check_reports_what_each_station_would_refuse_before_submission() {
+    let dir = prepare("check");
+    let c = Cluster::start(&dir);
+    let me = c.me();
+    let o = c.researcher(&["check", &c.study()], &["--identity", &me]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("study tessera-demo: nothing would be refused by registry, gp, institute"),
+        "{text}"
+    );
+
+    let study = fs::read_to_string(c.study()).unwrap();
+    let bad = study
+        .replace(
+            r#"statin = { type = "categorical", levels = ["0", "1"] }"#,
+            r#"statin = { type = "categorical", levels = ["0.0", "1"] }"#,
+        )
+        .replace("min_cell = 10", "min_cell = 5")
+        .replace("times = [365, 730, 1095, 1460]\n", "")
+        .replace(
+            "diabetes = \"binary\"\n",
+            "diabetes = \"binary\"\nalcohol = \"numeric\"\n",
+        )
+        + "\n[[analysis]]\nname = \"ages\"\nkind = \"describe\"\ncolumns = [\"registry.age\"]\n";
+    let p = dir.join("bad.toml");
+    fs::write(&p, &bad).unwrap();
+    let o = c.researcher(&["check", p.to_str().unwrap()], &["--identity", &me]);
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(3), "{text}");
+    for expected in [
+        "refused: gp: levels: column `statin` of data.gp lists level \"0.0\", which source \
+         `records` does not declare (declared: \"0\", \"1\"); did you mean \"0\"?",
+        "refused: gp: levels: column `statin` of data.gp does not list level \"0\"",
+        "refused: registry: min_cell: the study's disclosure.min_cell = 5 is below this \
+         station's minimum 10",
+        "refused: gp: min_cell: the study's disclosure.min_cell = 5 is below this station's \
+         minimum 10",
+        "refused: institute: min_cell:",
+        "refused: gp: unknown_column: column `alcohol` of data.gp is not declared by source \
+         `records`",
+        "refused: registry: analyses: analysis `ages` is a describe, which this station does \
+         not allow",
+        "refused: gp: kaplan_meier: analysis `km_by_statin`: `times` must name at least one \
+         time",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in\n{text}");
+    }
+    // The registry's own data and the others' columns were not refused.
+    assert!(!text.contains("registry: unknown_column"), "{text}");
+    // Nothing was submitted: the registry holds no study.
+    let auth = c.steward("registry");
+    let list = c
+        .client("registry", None)
+        .request("GET", "/studies", &[("Authorization", &auth)], &[])
+        .unwrap()
+        .json();
+    assert_eq!(list["studies"], serde_json::json!([]), "{list}");
+
+    // A stranger is told to present a listed certificate.
+    let o = c.researcher(&["check", &c.study()], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    assert!(out(&o).contains("[[researchers]]"), "{}", out(&o));
+
+    // A skeleton from the catalogues: parties with their fingerprints, the published
+    // columns with their levels, the linkage, the floors, the researcher as recipient.
+    let skeleton = dir.join("new.toml");
+    let o = c.researcher(
+        &["new"],
+        &["--identity", &me, "--out", skeleton.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let text = fs::read_to_string(&skeleton).unwrap();
+    for expected in [
+        "[parties.registry]\ncompute = 0\nfingerprint = \"sha256:",
+        "[parties.institute]\ncompute = 2\n",
+        "[data.gp]\nfile = \"records\"\nkey = [\"patient_id\"]",
+        "statin = { type = \"categorical\", levels = [\"0\", \"1\"] }",
+        "stage = { type = \"categorical\", levels = [\"1\", \"2\", \"3\", \"4\"] }",
+        "key = [{ name = \"patient_id\", normalise = [\"trim\", \"casefold\"] }]",
+        "min_cell = 10",
+        "min_rows = 100",
+        "# [[analysis]]",
+    ] {
+        assert!(text.contains(expected), "no {expected:?} in\n{text}");
+    }
+    // As written it is not a study yet (its id is a placeholder, it has no analysis) ...
+    let o = c.researcher(&["check", skeleton.to_str().unwrap()], &["--identity", &me]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    // ... and with them, nothing would be refused.
+    let mut filled = String::new();
+    let mut example = false;
+    for line in text.lines() {
+        example |= line.starts_with("# An example analysis");
+        let line = match line.strip_prefix("# ") {
+            Some(rest) if example && !line.starts_with("# An example") => rest,
+            _ => line,
+        };
+        filled.push_str(&line.replace("CHANGE-ME", "from-skeleton"));
+        filled.push('\n');
+    }
+    fs::write(&skeleton, &filled).unwrap();
+    let o = c.researcher(&["check", skeleton.to_str().unwrap()], &["--identity", &me]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{filled}", out(&o));
+}

@@ -22,7 +22,8 @@
 //! client certificate of a trusted station that takes part in the study, checked before
 //! any body is read. Researchers listed in `[[researchers]]` submit and read the studies
 //! they submitted (or that name them as recipients) by their certificate ([`Caller`]);
-//! anyone else gets a 401 on every route and nothing more.
+//! anyone else gets a 401 on every route and nothing more. `GET /catalogue` answers the
+//! steward, researchers and trusted stations ([`crate::catalogue`]).
 //!
 //! LEAKAGE: nothing patient-level is served. Studies, decisions, reasons, run states and the
 //! audit entries (whose `revealed` details hold only aggregate, policy-approved results) are
@@ -51,6 +52,7 @@ use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_study::Study;
 
 use crate::approval::{digest, Approvals, StudyRecord, StudyState};
+use crate::catalogue::{Catalogue, CatalogueAnswer};
 use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
@@ -599,6 +601,7 @@ pub fn router(api: Arc<Api>) -> Router {
         )
         .route("/audit", get(audit))
         .route("/audit/verify", get(verify))
+        .route("/catalogue", get(catalogue))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .with_state(api)
 }
@@ -1200,6 +1203,40 @@ async fn peer_audit_kept(State(api): Shared, ConnectInfo(peer): ConnectInfo<Peer
         Ok(heads) => Json(json!({ "station": api.config.name, "heads": heads })).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// `GET /catalogue` (the steward, a listed researcher or a trusted station): this station's
+/// [`Catalogue`]; for the steward and researchers also the catalogues of the stations it
+/// trusts, fetched now ([`crate::catalogue::peer_catalogues`]), so a researcher known to
+/// one station can check a study against all of them. A station asking gets this station's
+/// own only.
+async fn catalogue(
+    State(api): Shared,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let own = Catalogue::of(&api.config, &api.identity.fingerprint());
+    let peers = match api.caller(&headers, &peer) {
+        Caller::Anonymous => return not_known(),
+        Caller::Station(_) => Vec::new(),
+        Caller::Steward | Caller::Researcher(..) => {
+            let api = Arc::clone(&api);
+            tokio::task::spawn_blocking(move || {
+                crate::catalogue::peer_catalogues(
+                    &api.config.trusted,
+                    &api.identity,
+                    api.options.peer_timeout,
+                )
+            })
+            .await
+            .unwrap_or_default()
+        }
+    };
+    Json(CatalogueAnswer {
+        catalogue: own,
+        peers,
+    })
+    .into_response()
 }
 
 /// The body of approve and refuse: `{"why": …, "by": …}`, both optional here.

@@ -107,7 +107,8 @@ impl ColumnKind {
         }
     }
 
-    fn parse(s: &str) -> Option<ColumnKind> {
+    /// The kind called `s` in `station.toml` (see [`ColumnKind::as_str`]).
+    pub fn parse(s: &str) -> Option<ColumnKind> {
         [
             ColumnKind::Numeric,
             ColumnKind::Binary,
@@ -165,6 +166,14 @@ pub struct SourceConfig {
     /// exactly these steps for the column it links on, or the policy refuses it: stations
     /// that normalised one key differently would find no matches.
     pub keys: Vec<(String, Vec<Norm>)>,
+    /// The levels the steward declares for `categorical` columns (`[sources.NAME.levels]
+    /// COLUMN = [...]`, sorted by column; a categorical column not listed has no declared
+    /// levels). A study must list exactly these levels for the column (spelled alike), or the
+    /// policy refuses it (`levels`) before anyone approves it.
+    pub levels: Vec<(String, Vec<String>)>,
+    /// Whether the source, its columns, types and declared levels appear in the station's
+    /// catalogue (`GET /catalogue`; `[sources.NAME] publish`, `false` when not given).
+    pub publish: bool,
 }
 
 impl SourceConfig {
@@ -182,6 +191,14 @@ impl SourceConfig {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, s)| s.as_slice())
+    }
+
+    /// The declared levels of categorical column `name`, if the steward declared them.
+    pub fn declared_levels(&self, name: &str) -> Option<&[String]> {
+        self.levels
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, l)| l.as_slice())
     }
 }
 
@@ -259,23 +276,7 @@ impl Config {
     /// [`policy::evaluate`] with this station's policy; a study that makes this station a
     /// compute party while it has no `[compute]` endpoint is refused too.
     pub fn evaluate(&self, study: &Study) -> Decision {
-        let decision = policy::evaluate(&self.policy, &self.local(), study);
-        let computes = study.party(&self.name).is_some_and(|p| p.compute.is_some());
-        if !computes || self.compute.is_some() {
-            return decision;
-        }
-        let why = format!(
-            "compute: station {} has no [compute] endpoint in its station.toml, so it cannot \
-             be a compute party",
-            self.name
-        );
-        match decision {
-            Decision::Refuse { mut reasons } => {
-                reasons.push(why);
-                Decision::Refuse { reasons }
-            }
-            _ => Decision::Refuse { reasons: vec![why] },
-        }
+        policy::evaluate_station(&self.policy, &self.local(), self.compute.is_some(), study)
     }
 
     /// [`policy::effective_disclosure`] with this station's policy.
@@ -361,6 +362,10 @@ struct RawSource {
     columns: BTreeMap<String, String>,
     #[serde(default)]
     keys: BTreeMap<String, RawKeyNorm>,
+    #[serde(default)]
+    levels: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    publish: bool,
 }
 
 #[derive(Deserialize)]
@@ -883,12 +888,60 @@ impl Checker<'_> {
             columns.push((c, k));
         }
         let keys = self.key_norms(&name, &ctx, &columns, s.keys)?;
+        let levels = self.levels(&name, &ctx, &columns, s.levels)?;
         Ok(SourceConfig {
             name,
             kind,
             columns,
             keys,
+            levels,
+            publish: s.publish,
         })
+    }
+
+    /// The declared levels of source `name` (`[sources.NAME.levels]`): each entry names a
+    /// `categorical` column and lists one or more distinct, non-empty levels.
+    fn levels(
+        &self,
+        name: &str,
+        ctx: &str,
+        columns: &[(String, ColumnKind)],
+        raw: BTreeMap<String, Vec<String>>,
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for (c, levels) in raw {
+            let lp = at(&[&"sources", &name.to_string(), &"levels", &c]);
+            if !columns
+                .iter()
+                .any(|(n, k)| *n == c && *k == ColumnKind::Categorical)
+            {
+                return Err(self.err(
+                    &lp,
+                    format!(
+                        "{ctx} levels.{c}: `{c}` is not declared as a \"categorical\" column \
+                         in {ctx} columns"
+                    ),
+                ));
+            }
+            if levels.is_empty() || levels.iter().any(|l| l.is_empty()) {
+                return Err(self.err(
+                    &lp,
+                    format!("{ctx} levels.{c}: list one or more non-empty levels"),
+                ));
+            }
+            if let Some(d) = levels
+                .iter()
+                .enumerate()
+                .find(|(i, l)| levels[..*i].contains(l))
+            {
+                return Err(self.err(
+                    &lp,
+                    format!("{ctx} levels.{c}: level `{}` is listed twice", d.1),
+                ));
+            }
+            out.push((c, levels));
+        }
+        Ok(out)
     }
 
     /// The normalisation of every `key` column of source `name` (`[sources.NAME.keys.COL]`):
@@ -1526,6 +1579,54 @@ max_covariates = 3
             }
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    /// Sources are unpublished unless the steward says so; declared levels belong to
+    /// categorical columns, one or more, each once.
+    #[test]
+    fn publishing_and_declared_levels() {
+        let c = check("publish-default", &good()).unwrap();
+        assert!(c.sources.iter().all(|s| !s.publish && s.levels.is_empty()));
+        let text = good().replace(
+            "[sources.warehouse]",
+            "publish = true\n\n[sources.cases.levels]\nstage = [\"I\", \"II\"]\n\n\
+             [sources.warehouse]",
+        );
+        let c = check("publish", &text).unwrap();
+        assert!(c.sources[0].publish && !c.sources[1].publish);
+        assert_eq!(
+            c.sources[0].declared_levels("stage"),
+            Some(&["I".to_string(), "II".to_string()][..])
+        );
+        let with = |levels: &str| {
+            good().replace(
+                "[sources.warehouse]",
+                &format!("[sources.cases.levels]\n{levels}\n\n[sources.warehouse]"),
+            )
+        };
+        for (tag, levels, want) in [
+            (
+                "lv-type",
+                "time = [\"1\"]",
+                "`time` is not declared as a \"categorical\"",
+            ),
+            (
+                "lv-empty",
+                "stage = []",
+                "list one or more non-empty levels",
+            ),
+            (
+                "lv-twice",
+                "stage = [\"I\", \"I\"]",
+                "level `I` is listed twice",
+            ),
+        ] {
+            let got = error(tag, &with(levels));
+            assert!(
+                got.contains("[sources.cases] levels.") && got.contains(want),
+                "{tag}: {got}"
+            );
+        }
     }
 
     #[test]

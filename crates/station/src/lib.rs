@@ -9,6 +9,9 @@
 //!   whether a rule approves it, the policy refuses it (with every reason, each naming the
 //!   rule), or a person must decide; and [`policy::effective_disclosure`], the stricter of
 //!   the study's and the policy's disclosure rules.
+//! - [`catalogue`]: what the station publishes to its researchers and peers
+//!   (`GET /catalogue`: published sources, their columns and levels, the policy's rules),
+//!   and [`catalogue::Catalogue::check`], the policy's own evaluation of a study against it.
 //! - [`audit`]: an append-only, hash-chained audit log in SQLite, with
 //!   [`audit::AuditLog::verify`] to detect altered, deleted, reordered or truncated entries.
 //! - [`anchor`]: the log's head signed with the station's key and kept by its peers, which
@@ -40,6 +43,7 @@ pub mod anchoring;
 pub mod api;
 pub mod approval;
 pub mod audit;
+pub mod catalogue;
 pub mod client;
 pub mod config;
 pub mod coordinate;

@@ -11,7 +11,9 @@
 //!    certificate fingerprint);
 //! 3. every column this station is asked to share must be declared by its source, with a
 //!    fitting type (`key` columns only link, they are never shared); no column may be
-//!    disallowed, and with `allowed_columns` every shared column must be listed;
+//!    disallowed, and with `allowed_columns` every shared column must be listed; where the
+//!    source declares a categorical column's levels (`[sources.NAME.levels]`), the study must
+//!    list exactly those, spelled alike (`levels`);
 //! 4. every column the study links on must be declared a `key` column by the source
 //!    (`key_columns`), is subject to the same column rules (`disallowed_columns`,
 //!    `allowed_columns`), and the study's linkage must normalise it exactly as the source's
@@ -306,7 +308,7 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
                             k.as_str(),
                             source.name
                         )),
-                        Some(_) => {}
+                        Some(_) => level_violations(me, &c.name, &c.kind, source, &mut reasons),
                     }
                     if policy.disallowed_columns.contains(&c.name) {
                         reasons.push(format!(
@@ -461,6 +463,60 @@ fn key_violations(
     }
 }
 
+/// The `levels` rule for study column `name` of data.`me` of type `kind`: where `source`
+/// declares the column's levels, the study must list exactly those (a level the data holds
+/// but the study omits, or one spelled otherwise, would make this station's input invalid
+/// only once the study runs). Each mismatch names the declared spelling closest to it.
+fn level_violations(
+    me: &str,
+    name: &str,
+    kind: &ColumnType,
+    source: &SourceConfig,
+    reasons: &mut Vec<String>,
+) {
+    let (ColumnType::Categorical { levels }, Some(declared)) = (kind, source.declared_levels(name))
+    else {
+        return;
+    };
+    for l in levels.iter().filter(|l| !declared.contains(l)) {
+        let hint = declared
+            .iter()
+            .find(|d| same_level(d, l))
+            .map(|d| format!("; did you mean \"{d}\"?"))
+            .unwrap_or_default();
+        reasons.push(format!(
+            "levels: column `{name}` of data.{me} lists level \"{l}\", which source `{}` \
+             does not declare (declared: {}){hint}",
+            source.name,
+            quoted(declared)
+        ));
+    }
+    for d in declared.iter().filter(|d| !levels.contains(d)) {
+        reasons.push(format!(
+            "levels: column `{name}` of data.{me} does not list level \"{d}\", which source \
+             `{}` declares: its rows would make this station's input invalid",
+            source.name
+        ));
+    }
+}
+
+/// Whether two spellings of a level likely mean the same (`"1.0"` and `"1"`, `"Male"` and
+/// `"male "`).
+fn same_level(a: &str, b: &str) -> bool {
+    let (a, b) = (a.trim(), b.trim());
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    matches!((a.parse::<f64>(), b.parse::<f64>()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn quoted(v: &[String]) -> String {
+    v.iter()
+        .map(|l| format!("\"{l}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why `rule` does not cover `study`, or `None` when it does.
 fn auto_mismatch(rule: &AutoRule, study: &Study) -> Option<String> {
     for r in &study.recipients {
@@ -520,6 +576,34 @@ pub fn evaluate(policy: &Policy, local: &Local<'_>, study: &Study) -> Decision {
     }
     Decision::NeedsPerson {
         why: format!("no automatic rule applies ({})", why.join("; ")),
+    }
+}
+
+/// [`evaluate`] at a station that has a computation endpoint (`[compute]`) or not
+/// (`computes`): a study that makes a station without one a compute party is refused too
+/// (`compute`).
+pub fn evaluate_station(
+    policy: &Policy,
+    local: &Local<'_>,
+    computes: bool,
+    study: &Study,
+) -> Decision {
+    let decision = evaluate(policy, local, study);
+    let party_computes = study.party(local.name).is_some_and(|p| p.compute.is_some());
+    if !party_computes || computes {
+        return decision;
+    }
+    let why = format!(
+        "compute: station {} has no [compute] endpoint in its station.toml, so it cannot be a \
+         compute party",
+        local.name
+    );
+    match decision {
+        Decision::Refuse { mut reasons } => {
+            reasons.push(why);
+            Decision::Refuse { reasons }
+        }
+        _ => Decision::Refuse { reasons: vec![why] },
     }
 }
 

@@ -59,6 +59,11 @@ fn start(dir: &Path, policy: &str) -> Station {
 /// [`start`] with other `options` (the loop always off).
 fn start_with(dir: &Path, policy: &str, options: ServiceOptions) -> Station {
     let config = station(dir, &format!("{policy}{}", listed("alice", alice())));
+    serve_config(config, options)
+}
+
+/// Serves `config` with a fresh identity and `options` (the loop always off).
+fn serve_config(config: tessera_station::Config, options: ServiceOptions) -> Station {
     let approvals = Approvals::open(&config.audit).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -817,4 +822,138 @@ fn studies_stopped_elsewhere_do_not_count_as_undecided() {
     drop(a);
     let r = post(addr, "/studies", None, &study_with_id("second"));
     assert_eq!(r.status, 201, "{}", r.json);
+}
+
+/// The catalogue: the steward, listed researchers and trusted stations read it, anyone else
+/// gets a 401; it shows the published sources only (never a file, a recipient or a
+/// researcher), their declared levels and key normalisation, and the policy's floors. A
+/// researcher also gets the trusted stations' catalogues, or why one could not be fetched.
+#[test]
+fn the_catalogue_shows_what_the_steward_publishes_to_whom_it_knows() {
+    let dir = folder("api-catalogue");
+    std::fs::write(dir.join("hidden.csv"), "").unwrap();
+    let lab = Identity::generate("lab").unwrap();
+    let text = common::station_toml(&format!(
+        "{POLICY}{}\n[[trusted]]\nname = \"lab\"\naddress = \"127.0.0.1:9\"\n\
+         fingerprint = \"sha256:{}\"\n\n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\", \"4\"]\n\
+         \n[sources.cases.keys.patient_id]\nnormalise = [\"trim\", \"casefold\"]\n\
+         \n[sources.hidden]\nkind = \"csv\"\nfile = \"hidden.csv\"\n\
+         columns = {{ secret_column = \"numeric\" }}\n",
+        listed("alice", alice()),
+        fingerprint_hex(&lab.fingerprint())
+    ))
+    .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n");
+    let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    let st = serve_config(
+        config,
+        ServiceOptions {
+            peer_timeout: Duration::from_secs(2),
+            ..ServiceOptions::default()
+        },
+    );
+
+    // Strangers: a 401 and nothing else.
+    let stranger = Identity::generate("mallory").unwrap();
+    for who in [None, Some(&stranger)] {
+        let r = request_as(st, who, "GET", "/catalogue", &[], "");
+        assert_eq!(r.status, 401, "{}", r.json);
+        assert!(!r.json.to_string().contains("cases"), "{}", r.json);
+    }
+
+    // A researcher: the published source with its columns, levels and key steps.
+    let r = request(st, "GET", "/catalogue", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    let c = &r.json["catalogue"];
+    assert_eq!(c["station"], "registry");
+    assert_eq!(
+        c["fingerprint"],
+        format!("sha256:{}", fingerprint_hex(&st.pin))
+    );
+    assert_eq!(c["compute"], true);
+    assert_eq!(c["withheld"], true);
+    assert_eq!(c["sources"].as_array().unwrap().len(), 1, "{c}");
+    assert_eq!(c["sources"][0]["name"], "cases");
+    let columns = c["sources"][0]["columns"].as_array().unwrap();
+    let col = |n: &str| columns.iter().find(|x| x["name"] == n).unwrap().clone();
+    assert_eq!(col("stage")["type"], "categorical");
+    assert_eq!(col("stage")["levels"], json!(["1", "2", "3", "4"]));
+    assert_eq!(col("postcode")["levels"], Value::Null);
+    assert_eq!(col("patient_id")["type"], "key");
+    assert_eq!(col("patient_id")["normalise"], json!(["trim", "casefold"]));
+    assert_eq!(c["policy"]["min_cell"], 10);
+    assert_eq!(c["policy"]["min_rows"], 50);
+    assert_eq!(c["policy"]["disallowed_columns"], json!(["postcode"]));
+    assert_eq!(
+        c["policy"]["analyses"],
+        json!(["kaplan_meier", "logrank", "cox"])
+    );
+    let names: Vec<&str> = c["trusted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gp", "institute", "lab"]);
+    // Nothing unpublished: no withheld source, no file, no recipient or researcher, no
+    // address.
+    let all = r.json.to_string();
+    for secret in [
+        "hidden",
+        "secret_column",
+        "registry.csv",
+        "researcher",
+        "alice",
+        "127.0.0.1",
+        &fingerprint_hex(&alice().fingerprint()),
+    ] {
+        assert!(!all.contains(secret), "{secret} in {all}");
+    }
+    // The trusted stations could not be reached: each says so.
+    let peers = r.json["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 3, "{all}");
+    assert!(peers
+        .iter()
+        .all(|p| p["error"].is_string() && p["catalogue"].is_null()));
+
+    // The steward reads it too; a trusted station gets this station's own only.
+    let r = get(st, "/catalogue", true);
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = request_as(st, Some(&lab), "GET", "/catalogue", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["catalogue"]["station"], "registry");
+    assert_eq!(r.json["peers"], json!([]));
+    let parsed: tessera_station::catalogue::CatalogueAnswer =
+        serde_json::from_value(r.json).unwrap();
+    assert_eq!(parsed.catalogue.sources.len(), 1);
+}
+
+/// A study that spells a declared level otherwise is refused on submission, with the
+/// declared spelling as a hint, before any person sees it.
+#[test]
+fn a_level_spelled_otherwise_than_declared_is_refused_on_submission() {
+    let dir = folder("api-levels");
+    let text = common::station_toml(&format!(
+        "{POLICY}{}\n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\", \"4\"]\n",
+        listed("alice", alice())
+    ));
+    let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    let st = serve_config(config, ServiceOptions::default());
+    let bad = study().replace(
+        r#"levels = ["1", "2", "3", "4"]"#,
+        r#"levels = ["1.0", "2", "3", "4"]"#,
+    );
+    let r = post(st, "/studies", None, &bad);
+    assert_eq!(r.status, 403, "{}", r.json);
+    let reasons = r.json["reasons"].to_string();
+    assert!(
+        reasons.contains(r#"levels: column `stage` of data.registry lists level \"1.0\""#)
+            && reasons.contains(r#"did you mean \"1\"?"#)
+            && reasons.contains(r#"does not list level \"1\""#),
+        "{reasons}"
+    );
+    // The id is spent; the study spelled as declared passes under another.
+    assert_eq!(
+        post(st, "/studies", None, &study_with_id("levels-2")).status,
+        201
+    );
 }

@@ -199,7 +199,11 @@ fn loglog_ci(s: f64, v: f64, z: f64) -> (f64, f64) {
     (a.min(b), a.max(b))
 }
 
-fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
+/// What a Kaplan–Meier analysis is refused for before any data is read: event times the
+/// disclosure rules do not allow, no grid (`times`) without `at_event_times`, a grid that is
+/// not increasing, a confidence level outside (0, 1). The computations call it first;
+/// `tessera study check` calls it with each station's rules.
+pub fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
     if spec.at_event_times && !disclosure.allow_event_times {
         return Err(StatsError::Refused {
             rule: "allow_event_times".into(),
