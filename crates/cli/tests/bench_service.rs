@@ -34,6 +34,7 @@ fn service_benchmark_prints_every_measurement() {
     );
     for line in [
         "each holding 5 finished studies",
+        "startup until quiet",
         "idle CPU over 3 s, % of a core",
         "unloaded study, submit → results fetched",
         "steward GET /studies (unloaded)",

@@ -81,6 +81,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The study the peers' sample requests ask about: the first unloaded one (not yet
 /// submitted during the first of those requests: a 404, counted apart).
 const PEER_SAMPLE: &str = "bench-unloaded-1";
+/// A station whose CPU stays under this % of a core for two seconds has finished starting.
+const SETTLED_PERCENT: f64 = 5.0;
+/// Threads sending one kind of spam (each waits for its answer, at most
+/// [`REQUEST_TIMEOUT`]).
+const SPAM_SENDERS: usize = 64;
 /// Slow connections per source address (under the listener's 16 handshakes per address).
 const SLOW_PER_SOURCE: usize = 8;
 
@@ -109,25 +114,39 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
     let populate_start = Instant::now();
     populate(&setup, &study_text, args.idle_studies)?;
     let populate_secs = populate_start.elapsed().as_secs_f64();
+    let stations_started = Instant::now();
     let stations = demo::start(&setup)?;
     let pids = stations.pids();
     let ctx = Context::new(&setup, &study_text)?;
 
+    // Startup: a station visits every study once more after it starts (asking the other
+    // stations about it) before it knows that it is done with it. Idle is measured after
+    // that: once every station used less than SETTLED_PERCENT of a core over two seconds.
+    let hz = clock_ticks_per_second();
+    let ticks = || -> Result<Vec<u64>, String> { pids.iter().map(|&p| cpu_ticks(p)).collect() };
+    let mut last = [ticks()?, ticks()?];
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+        let now = ticks()?;
+        let quiet = now
+            .iter()
+            .zip(&last[0])
+            .all(|(n, b)| (n - b) as f64 / hz / 2.0 * 100.0 < SETTLED_PERCENT);
+        last = [last[1].clone(), now];
+        if quiet || stations_started.elapsed() > STUDY_DEADLINE {
+            break;
+        }
+    }
+    let startup_secs = stations_started.elapsed().as_secs_f64();
+    let startup_cpu: Vec<f64> = last[1].iter().map(|&t| t as f64 / hz).collect();
+
     // 1. Idle.
-    std::thread::sleep(Duration::from_secs(2));
     let window = Duration::from_secs(args.seconds.max(1));
-    let before: Vec<u64> = pids
-        .iter()
-        .map(|&p| cpu_ticks(p))
-        .collect::<Result<_, _>>()?;
+    let before: Vec<u64> = ticks()?;
     let idle_start = Instant::now();
     std::thread::sleep(window);
-    let after: Vec<u64> = pids
-        .iter()
-        .map(|&p| cpu_ticks(p))
-        .collect::<Result<_, _>>()?;
+    let after: Vec<u64> = ticks()?;
     let idle_secs = idle_start.elapsed().as_secs_f64();
-    let hz = clock_ticks_per_second();
     let idle_cpu: Vec<f64> = before
         .iter()
         .zip(&after)
@@ -207,6 +226,8 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
         args,
         nofile,
         populate_secs,
+        startup_secs,
+        startup_cpu,
         idle_cpu,
         idle_secs,
         unloaded,
@@ -503,9 +524,12 @@ impl Context {
         })
     }
 
-    /// Threads submitting `per_second` studies a second in all, round the stations, until
-    /// `stop`: as the researcher (a junk body) or as unknown clients (no certificate, or an
-    /// untrusted one, alternately; the demo study's text). Counts the answers by status.
+    /// Submits `per_second` studies a second, round the stations, until `stop`: as the
+    /// researcher (a junk body) or as unknown clients (no certificate, or an untrusted one,
+    /// alternately; the demo study's text). A ticker hands each submission to one of
+    /// [`SPAM_SENDERS`] sender threads, so that slow answers do not lower the rate offered;
+    /// a tick finding every sender waiting for an answer is counted as `not sent`. Counts
+    /// the answers by status.
     fn spam(
         &self,
         per_second: u32,
@@ -516,55 +540,66 @@ impl Context {
         if per_second == 0 {
             return Vec::new();
         }
-        // Enough threads that requests slowed by the load do not slow the rate much.
-        let threads = per_second.clamp(1, 16);
-        let interval = Duration::from_secs_f64(f64::from(threads) / f64::from(per_second));
-        (0..threads)
-            .map(|t| {
-                let clients: Vec<Client> = (0..3)
-                    .flat_map(|i| {
-                        if researcher {
-                            vec![self.client(i, Some(&self.researcher))]
-                        } else {
-                            vec![self.client(i, None), self.client(i, Some(&self.stranger))]
-                        }
-                    })
-                    .filter_map(Result::ok)
-                    .collect();
-                let body = if researcher {
-                    b"[study]\nid = \"spam\"\n# not a study\n".to_vec()
+        let clients: Vec<Client> = (0..3)
+            .flat_map(|i| {
+                if researcher {
+                    vec![self.client(i, Some(&self.researcher))]
                 } else {
-                    with_id(&self.study_text, &format!("spam-{t}")).into_bytes()
-                };
-                let (counts, stop) = (Arc::clone(counts), Arc::clone(stop));
-                std::thread::spawn(move || {
-                    // Spread the threads' sends over the interval.
-                    let mut next =
-                        Instant::now() + interval.mul_f64(f64::from(t) / f64::from(threads));
-                    let mut k = t as usize;
-                    while !stop.load(Ordering::SeqCst) {
-                        let now = Instant::now();
-                        if now < next {
-                            std::thread::sleep((next - now).min(Duration::from_millis(100)));
-                            continue;
-                        }
-                        // Behind (a slow answer): skip the missed sends rather than burst.
-                        while next <= now {
-                            next += interval;
-                        }
-                        let c = &clients[k % clients.len()];
-                        k += 1;
-                        let key = match c.request("POST", "/studies", &[], &body) {
+                    vec![self.client(i, None), self.client(i, Some(&self.stranger))]
+                }
+            })
+            .filter_map(Result::ok)
+            .collect();
+        let clients = Arc::new(clients);
+        let body: Arc<Vec<u8>> = Arc::new(if researcher {
+            b"[study]\nid = \"spam\"\n# not a study\n".to_vec()
+        } else {
+            with_id(&self.study_text, "spam").into_bytes()
+        });
+        let count = |counts: &Mutex<BTreeMap<String, usize>>, key: String| {
+            if let Ok(mut m) = counts.lock() {
+                *m.entry(key).or_default() += 1;
+            }
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<usize>(0);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads: Vec<JoinHandle<()>> = (0..SPAM_SENDERS)
+            .map(|_| {
+                let (rx, clients, body) =
+                    (Arc::clone(&rx), Arc::clone(&clients), Arc::clone(&body));
+                let counts = Arc::clone(counts);
+                std::thread::spawn(move || loop {
+                    // The ticker's end (at `stop`) closes the channel.
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(k)) = next else { return };
+                    let key =
+                        match clients[k % clients.len()].request("POST", "/studies", &[], &body) {
                             Ok(a) => a.status.to_string(),
                             Err(_) => "no answer".to_string(),
                         };
-                        if let Ok(mut m) = counts.lock() {
-                            *m.entry(key).or_default() += 1;
-                        }
-                    }
+                    count(&counts, key);
                 })
             })
-            .collect()
+            .collect();
+        let (counts, stop) = (Arc::clone(counts), Arc::clone(stop));
+        threads.push(std::thread::spawn(move || {
+            let interval = Duration::from_secs_f64(1.0 / f64::from(per_second));
+            let mut next = Instant::now();
+            let mut k = 0usize;
+            while !stop.load(Ordering::SeqCst) {
+                let now = Instant::now();
+                if now < next {
+                    std::thread::sleep((next - now).min(Duration::from_millis(100)));
+                    continue;
+                }
+                next += interval;
+                if tx.try_send(k).is_err() {
+                    count(&counts, "not sent".to_string());
+                }
+                k += 1;
+            }
+        }));
+        threads
     }
 }
 
@@ -879,6 +914,8 @@ struct Report<'a> {
     args: &'a ServiceArgs,
     nofile: Option<u64>,
     populate_secs: f64,
+    startup_secs: f64,
+    startup_cpu: Vec<f64>,
     idle_cpu: Vec<f64>,
     idle_secs: f64,
     unloaded: Vec<f64>,
@@ -942,6 +979,14 @@ impl Report<'_> {
             self.nofile.map_or("unknown".into(), thousands)
         );
         println!("\n{:<52}{}", "", per(&|i| STATIONS[i].to_string()));
+        println!(
+            "{:<52}{}",
+            format!(
+                "startup until quiet ({:.1} s), CPU seconds",
+                self.startup_secs
+            ),
+            per(&|i| format!("{:.2}", self.startup_cpu[i]))
+        );
         println!(
             "{:<52}{}",
             format!("idle CPU over {:.0} s, % of a core", self.idle_secs),
