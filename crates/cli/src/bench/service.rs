@@ -12,9 +12,10 @@
 //!    plays the GP network's steward, who approves), and the latency of the steward's
 //!    `GET /studies` and of a station's `GET /peer/studies/{id}` meanwhile;
 //! 3. loaded: the same study again while `--slow` slow connections hold the stations' HTTPS
-//!    ports (half idle TCP, half a partial TLS ClientHello; reopened whenever a station drops
-//!    them; spread over many 127.x.y.z source addresses, as a station admits at most 64
-//!    connections per address), `--spam` submissions a second arrive (half from unknown
+//!    ports (half idle TCP, a quarter a partial TLS ClientHello, a quarter headers that never
+//!    end after a TLS handshake without a client certificate; reopened whenever a station
+//!    drops them; spread over many 127.x.y.z source addresses, as a station admits at most
+//!    64 connections per address), `--spam` submissions a second arrive (half from unknown
 //!    clients: no certificate or an untrusted one, expected 401; half from the known
 //!    researcher with a junk body, expected 429 past 10 a minute), and `--junk` connections
 //!    send junk to the stations' computation ports whenever they listen. The load lasts at
@@ -176,6 +177,7 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     let slow = Arc::new(PoolStats::default());
+    let headers = Arc::new(PoolStats::default());
     let junk = Arc::new(PoolStats::default());
     let api: Vec<SocketAddr> = setup
         .api
@@ -187,12 +189,33 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
         .iter()
         .map(|&p| SocketAddr::from((Ipv4Addr::LOCALHOST, p)))
         .collect();
-    let slow_slots: Vec<PoolSlot> = (0..args.slow)
-        .map(|i| PoolSlot::new(api[i % 3], Some(source_address(i)), slow_payload(i)))
-        .collect();
-    threads.extend(spawn_pool(slow_slots, 8, &slow, &stop));
+    // Half idle, a quarter a partial ClientHello, a quarter partial headers after a TLS
+    // handshake (whose wait for a handshake slot gets threads of their own).
+    let tls: Vec<Arc<rustls::ClientConfig>> = setup
+        .fps
+        .iter()
+        .map(|fp| {
+            let pin = parse_fingerprint(fp).map_err(|e| e.to_string())?;
+            tessera_net::https::client_config(pin, None).map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, String>>()?;
+    let (mut raw_slots, mut tls_slots) = (Vec::new(), Vec::new());
+    for i in 0..args.slow {
+        let (to, from) = (api[i % 3], Some(source_address(i)));
+        match i % 4 {
+            1 => raw_slots.push(PoolSlot::new(to, from, Payload::Raw(PARTIAL_HELLO))),
+            3 => tls_slots.push(PoolSlot::new(
+                to,
+                from,
+                Payload::AfterTls(Arc::clone(&tls[i % 3]), PARTIAL_HEADERS),
+            )),
+            _ => raw_slots.push(PoolSlot::new(to, from, Payload::Raw(&[]))),
+        }
+    }
+    threads.extend(spawn_pool(raw_slots, 8, &slow, &stop));
+    threads.extend(spawn_pool(tls_slots, 16, &headers, &stop));
     let junk_slots: Vec<PoolSlot> = (0..args.junk)
-        .map(|i| PoolSlot::new(mpc[i % 3], None, JUNK))
+        .map(|i| PoolSlot::new(mpc[i % 3], None, Payload::Raw(JUNK)))
         .collect();
     threads.extend(spawn_pool(junk_slots, 2, &junk, &stop));
     let procs = Arc::new(Mutex::new(vec![0usize; 3]));
@@ -237,6 +260,7 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
         load_secs,
         loaded_lat: loaded_lat.take(),
         slow: slow.snapshot(),
+        headers: headers.snapshot(),
         junk: junk.snapshot(),
         unknown_spam: unknown_spam.lock().map(|m| m.clone()).unwrap_or_default(),
         researcher_spam: researcher_spam
@@ -692,13 +716,15 @@ const PARTIAL_HELLO: &[u8] = &[
 /// What a junk connection to a computation port sends.
 const JUNK: &[u8] = b"GET / HTTP/1.1\r\nHost: junk\r\n\r\n\x00\x01\x02\x03junk junk junk junk";
 
-/// Slow connection `i`: idle (nothing sent) for even `i`, a partial ClientHello for odd.
-fn slow_payload(i: usize) -> &'static [u8] {
-    if i.is_multiple_of(2) {
-        &[]
-    } else {
-        PARTIAL_HELLO
-    }
+/// What a slow connection sends after its TLS handshake: headers that never end.
+const PARTIAL_HEADERS: &[u8] = b"GET /studies HTTP/1.1\r\nHost: tessera-station\r\nX-Slow: a";
+
+/// What a held connection sends once connected.
+enum Payload {
+    /// These bytes (none: an idle connection).
+    Raw(&'static [u8]),
+    /// A TLS handshake with this configuration (no client certificate), then these bytes.
+    AfterTls(Arc<rustls::ClientConfig>, &'static [u8]),
 }
 
 /// The source address of slow connection `i`: 127.1.x.y, [`SLOW_PER_SOURCE`] connections
@@ -712,13 +738,13 @@ fn source_address(i: usize) -> IpAddr {
 struct PoolSlot {
     to: SocketAddr,
     from: Option<IpAddr>,
-    payload: &'static [u8],
-    stream: Option<TcpStream>,
+    payload: Payload,
+    stream: Option<Box<dyn Read + Send>>,
     retry_at: Instant,
 }
 
 impl PoolSlot {
-    fn new(to: SocketAddr, from: Option<IpAddr>, payload: &'static [u8]) -> Self {
+    fn new(to: SocketAddr, from: Option<IpAddr>, payload: Payload) -> Self {
         PoolSlot {
             to,
             from,
@@ -728,9 +754,9 @@ impl PoolSlot {
         }
     }
 
-    /// Connects (from its source address if any) and sends the payload; the stream is
-    /// then non-blocking.
-    fn open(&self) -> std::io::Result<TcpStream> {
+    /// Connects (from its source address if any) and sends the payload (a TLS handshake
+    /// waits at most 2 s for each answer); the stream is then non-blocking.
+    fn open(&self) -> std::io::Result<Box<dyn Read + Send>> {
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
         if let Some(ip) = self.from {
             sock.bind(&SocketAddr::new(ip, 0).into())?;
@@ -738,11 +764,29 @@ impl PoolSlot {
         sock.connect_timeout(&self.to.into(), Duration::from_millis(500))?;
         let mut s: TcpStream = sock.into();
         s.set_write_timeout(Some(Duration::from_millis(500)))?;
-        if !self.payload.is_empty() {
-            s.write_all(self.payload)?;
+        match &self.payload {
+            Payload::Raw(bytes) => {
+                if !bytes.is_empty() {
+                    s.write_all(bytes)?;
+                }
+                s.set_nonblocking(true)?;
+                Ok(Box::new(s))
+            }
+            Payload::AfterTls(config, bytes) => {
+                s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                s.set_write_timeout(Some(Duration::from_secs(2)))?;
+                let name = rustls::pki_types::ServerName::try_from(tessera_net::https::SERVER_NAME)
+                    .map_err(std::io::Error::other)?;
+                let conn = rustls::ClientConnection::new(Arc::clone(config), name)
+                    .map_err(std::io::Error::other)?;
+                let mut tls = rustls::StreamOwned::new(conn, s);
+                // The first write completes the handshake.
+                tls.write_all(bytes)?;
+                tls.flush()?;
+                tls.sock.set_nonblocking(true)?;
+                Ok(Box::new(tls))
+            }
         }
-        s.set_nonblocking(true)?;
-        Ok(s)
     }
 }
 
@@ -925,6 +969,7 @@ struct Report<'a> {
     load_secs: f64,
     loaded_lat: LatencyData,
     slow: PoolSnapshot,
+    headers: PoolSnapshot,
     junk: PoolSnapshot,
     unknown_spam: BTreeMap<String, usize>,
     researcher_spam: BTreeMap<String, usize>,
@@ -1052,7 +1097,8 @@ impl Report<'_> {
                 thousands(p.failed)
             );
         };
-        pool("slow connections (HTTPS ports)", &self.slow);
+        pool("slow connections, idle or partial hello", &self.slow);
+        pool("slow connections, TLS then partial headers", &self.headers);
         pool("junk connections (computation ports)", &self.junk);
         println!(
             "  submissions from unknown clients           {}",
