@@ -1090,7 +1090,7 @@ impl Report<'_> {
         let pool = |name: &str, p: &PoolSnapshot| {
             println!(
                 "  {name:<43}peak open {:>6}, opened {:>7}, dropped by the stations {:>7}, \
-                 could not connect {:>7}",
+                 could not open {:>7}",
                 thousands(p.peak as u64),
                 thousands(p.opened),
                 thousands(p.dropped),
