@@ -137,7 +137,7 @@ min_rows = 100
 min_cell = 10
 {auto}"#;
 
-const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
+pub(crate) const STATIONS: [&str; 3] = ["registry", "gp", "institute"];
 
 /// Each station's data source (none for the institute): how it is read (delimiter,
 /// missing-value tokens) and how its key is normalised are the steward's, here; the study's
@@ -185,7 +185,7 @@ pub struct DemoArgs {
     pub prepare: bool,
 }
 
-fn fresh_dir(given: &Option<PathBuf>) -> Result<PathBuf, String> {
+pub(crate) fn fresh_dir(given: &Option<PathBuf>) -> Result<PathBuf, String> {
     let dir = match given {
         Some(d) => d.clone(),
         None => {
@@ -219,18 +219,25 @@ fn free_ports(n: usize) -> Result<Vec<u16>, String> {
         .map_err(|e| format!("no free loopback port: {e}"))
 }
 
-/// What `--prepare` writes: per station its folder, API port and certificate fingerprint;
-/// the researcher's identity; the study.
-struct Setup {
-    dir: PathBuf,
-    api: Vec<u16>,
-    fps: Vec<String>,
-    researcher: PathBuf,
-    study: PathBuf,
+/// What `--prepare` writes: per station its folder, API port, computation port and
+/// certificate fingerprint; the researcher's identity; the study.
+pub(crate) struct Setup {
+    /// The folder holding one folder per station and the researcher's.
+    pub(crate) dir: PathBuf,
+    /// Each station's API port (loopback), in [`STATIONS`] order.
+    pub(crate) api: Vec<u16>,
+    /// Each station's `[compute]` port (loopback).
+    pub(crate) mpc: Vec<u16>,
+    /// Each station's certificate fingerprint (hex).
+    pub(crate) fps: Vec<String>,
+    /// The researcher's identity folder.
+    pub(crate) researcher: PathBuf,
+    /// The study file.
+    pub(crate) study: PathBuf,
 }
 
 /// Writes the stations' folders, the researcher's identity and the study into `dir`.
-fn prepare(dir: &Path) -> Result<Setup, String> {
+pub(crate) fn prepare(dir: &Path) -> Result<Setup, String> {
     let mut fps = Vec::new();
     for s in STATIONS {
         let id = Identity::generate(s).map_err(|e| e.to_string())?;
@@ -277,6 +284,7 @@ fn prepare(dir: &Path) -> Result<Setup, String> {
     Ok(Setup {
         dir: dir.to_path_buf(),
         api,
+        mpc,
         fps,
         researcher,
         study,
@@ -284,7 +292,14 @@ fn prepare(dir: &Path) -> Result<Setup, String> {
 }
 
 /// The station processes; killed when dropped (also when the demo fails half-way).
-struct Stations(Vec<Child>);
+pub(crate) struct Stations(Vec<Child>);
+
+impl Stations {
+    /// The stations' process ids, in [`STATIONS`] order.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.0.iter().map(Child::id).collect()
+    }
+}
 
 impl Drop for Stations {
     fn drop(&mut self) {
@@ -296,7 +311,7 @@ impl Drop for Stations {
 }
 
 /// Starts `tessera station serve` for each station and waits until each listens.
-fn start(setup: &Setup) -> Result<Stations, String> {
+pub(crate) fn start(setup: &Setup) -> Result<Stations, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut stations = Stations(Vec::new());
     for s in STATIONS {
@@ -328,7 +343,11 @@ fn start(setup: &Setup) -> Result<Stations, String> {
 }
 
 /// A client of station `i` presenting `identity`.
-fn client(setup: &Setup, i: usize, identity: Option<&Identity>) -> Result<Client, String> {
+pub(crate) fn client(
+    setup: &Setup,
+    i: usize,
+    identity: Option<&Identity>,
+) -> Result<Client, String> {
     let pin = tessera_net::identity::parse_fingerprint(&setup.fps[i]).map_err(|e| e.to_string())?;
     Client::new(
         &format!("127.0.0.1:{}", setup.api[i]),

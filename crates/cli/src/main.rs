@@ -70,6 +70,10 @@ enum BenchCommand {
     /// Regressions: logistic to convergence on 10k and 100k rows × 10 covariates, least
     /// squares on 1M rows × 20, three processes over loopback TCP.
     Regression(bench::regression::RegressionArgs),
+    /// The station service under load: three `tessera station serve` processes (the demo's
+    /// stations); the demo study's time unloaded and under slow connections, spam and junk,
+    /// request latencies, memory, descriptors, and idle CPU with many finished studies.
+    Service(bench::service::ServiceArgs),
 }
 
 fn main() -> ExitCode {
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
         Command::BenchSurvivalParty(args) => bench::survival::run_party(&args),
         Command::Bench(BenchCommand::Regression(args)) => bench::regression::run(&args),
         Command::BenchRegressionParty(args) => bench::regression::run_party(&args),
+        Command::Bench(BenchCommand::Service(args)) => bench::service::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,4 +7,5 @@ pub mod ops;
 pub mod party;
 pub mod procs;
 pub mod regression;
+pub mod service;
 pub mod survival;
