@@ -16,9 +16,9 @@
 //! address and, if the client presented a certificate, its fingerprint). A client that
 //! connects and sends nothing, sends something that is not TLS, or fails the handshake
 //! therefore never delays anyone else: its task ends at the timeout or at the failure, and
-//! the connection is dropped without a word logged. At most [`MAX_HANDSHAKES`] handshakes
-//! run at once (each holds a socket); past that, TCP connections wait in the kernel's
-//! backlog until a handshake ends. Errors of `accept` itself (a connection reset while
+//! the connection is dropped without a word logged. Every TCP connection is accepted at
+//! once (none waits in the kernel's backlog behind others); the limits below decide what
+//! it may hold. Errors of `accept` itself (a connection reset while
 //! queued, or running out of file descriptors) are retried, after a pause for the latter,
 //! so axum's `accept` never fails, as its trait requires. Dropping the listener (when
 //! `axum::serve` ends) stops the accept task; handshakes in flight end at their timeout.
@@ -26,12 +26,20 @@
 //! # Limits ([`ConnLimits`])
 //!
 //! A station is reachable by anyone on its network, so no client may hold its resources:
-//! - at most [`ConnLimits::max_connections`] connections in all and
-//!   [`ConnLimits::per_address`] from one IP address (handshakes included); past either, a
-//!   new TCP connection is closed at once, before any TLS;
-//! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address,
-//!   so that silent connections from one client cannot fill the [`MAX_HANDSHAKES`] slots
-//!   others need (300 of them once delayed a steward's request by 10 s);
+//! - at most [`ConnLimits::per_address`] connections from one IP address (handshakes
+//!   included); past that, a new TCP connection from it is closed at once, before any TLS;
+//! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address
+//!   and [`ConnLimits::max_handshakes`] in all, and [`ConnLimits::max_connections`]
+//!   connections in all. At any of these limits a newcomer is not refused: a connection
+//!   *makes room* — the address's own oldest handshake, or, at a limit in all, one of the
+//!   address that holds the most: its oldest handshake, or its connection idle the longest
+//!   (no byte in or out). So clients that hold slots without using them, even from many
+//!   addresses, cannot keep a steward or a station out (300 silent connections from one
+//!   address once delayed a steward's request by 10 s; 2,000 slow connections from 250
+//!   addresses by 5 s). What remains: a client with more addresses than the legitimate
+//!   callers can make their handshakes give way if it opens connections faster than a
+//!   handshake completes (a few milliseconds on a LAN); firewall the port to the networks
+//!   of the stations, stewards and researchers;
 //! - after the handshake, every wait for data is bounded ([`Guarded`]): a connection that
 //!   delivers fewer than [`ConnLimits::read_min_bytes`] within
 //!   [`ConnLimits::read_window`] of starting to wait (idle keep-alive, half a header, a
@@ -55,22 +63,23 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tessera_net::identity::Fingerprint;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
-/// The most TLS handshakes in flight at once (each holds a socket and a task).
+/// The most TLS handshakes in flight at once by default ([`ConnLimits::max_handshakes`]).
 pub const MAX_HANDSHAKES: usize = 256;
 
 /// How many finished handshakes may wait for axum to take them.
@@ -91,6 +100,8 @@ pub struct ConnLimits {
     pub per_address: usize,
     /// Handshakes in flight at once from one IP address.
     pub handshakes_per_address: usize,
+    /// Handshakes in flight at once in all (each holds a socket and a task).
+    pub max_handshakes: usize,
     /// How long a connection may wait for [`ConnLimits::read_min_bytes`].
     pub read_window: Duration,
     /// Bytes a connection must deliver within a window of waiting.
@@ -104,86 +115,242 @@ impl Default for ConnLimits {
             max_connections: 1024,
             per_address: 64,
             handshakes_per_address: 16,
+            max_handshakes: MAX_HANDSHAKES,
             read_window: Duration::from_secs(30),
             read_min_bytes: 1024,
         }
     }
 }
 
-/// Connections open per address and in all.
+/// What the listener knows of one open connection.
+struct Conn {
+    ip: IpAddr,
+    /// Still in its TLS handshake.
+    handshaking: bool,
+    /// When it was accepted (the oldest handshake makes room first).
+    since: Instant,
+    /// Shared with the connection's task: how it is told to close, and when it last moved.
+    kill: Arc<Kill>,
+}
+
+/// How the listener closes a connection it has to make room for, and how it sees whether
+/// the connection is in use.
+#[derive(Default)]
+struct Kill {
+    /// Set once: the connection closes at its next poll.
+    flag: AtomicBool,
+    /// The task to wake when the flag is set (the connection may be waiting for data).
+    waker: Mutex<Option<Waker>>,
+    /// When bytes last went in or out, in milliseconds since the tracker started.
+    active_ms: AtomicU64,
+}
+
+impl Kill {
+    fn killed(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Remembers the task to wake, then checks the flag (so a kill between the check and
+    /// the wait is not missed).
+    fn park(&self, cx: &Context<'_>) -> bool {
+        *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+        self.killed()
+    }
+
+    fn kill(&self) {
+        self.flag.store(true, Ordering::Release);
+        if let Some(w) = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            w.wake();
+        }
+    }
+}
+
+/// Connections open per address and in all, and each open connection.
 #[derive(Default)]
 struct Counts {
     total: usize,
+    handshakes: usize,
     /// Per address: (connections open, handshakes in flight).
     per: HashMap<IpAddr, (usize, usize)>,
+    conns: HashMap<u64, Conn>,
+    next: u64,
+}
+
+impl Counts {
+    /// Forgets connection `id` (it ended, or was told to close) in every count.
+    fn forget(&mut self, id: u64) -> Option<Conn> {
+        let c = self.conns.remove(&id)?;
+        self.total = self.total.saturating_sub(1);
+        let entry = self.per.entry(c.ip).or_insert((0, 0));
+        entry.0 = entry.0.saturating_sub(1);
+        if c.handshaking {
+            self.handshakes = self.handshakes.saturating_sub(1);
+            entry.1 = entry.1.saturating_sub(1);
+        }
+        if *entry == (0, 0) {
+            self.per.remove(&c.ip);
+        }
+        Some(c)
+    }
+
+    /// Closes, among the connections `which` selects, one of the address holding the most
+    /// of them: the one longest idle (a handshake: the oldest). Whether one was closed.
+    fn make_room(&mut self, which: impl Fn(&Conn) -> bool) -> bool {
+        let mut held: HashMap<IpAddr, usize> = HashMap::new();
+        for c in self.conns.values().filter(|c| which(c)) {
+            *held.entry(c.ip).or_default() += 1;
+        }
+        let Some((&ip, _)) = held.iter().max_by_key(|(ip, n)| (**n, **ip)) else {
+            return false;
+        };
+        let victim = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.ip == ip && which(c))
+            .min_by_key(|(id, c)| (c.kill.active_ms.load(Ordering::Relaxed), c.since, **id))
+            .map(|(id, _)| *id);
+        match victim.and_then(|id| self.forget(id)) {
+            Some(c) => {
+                c.kill.kill();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// The listener's count of what each address holds, shared with every connection's
 /// [`Slot`].
-#[derive(Default)]
 struct Tracker {
     counts: Mutex<Counts>,
+    epoch: Instant,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Tracker {
+            counts: Mutex::default(),
+            epoch: Instant::now(),
+        }
+    }
 }
 
 impl Tracker {
-    /// A slot for a new connection from `ip` (counted as handshaking), or `None` past a
-    /// limit.
+    /// A slot for a new connection from `ip` (counted as handshaking), or `None` when `ip`
+    /// holds [`ConnLimits::per_address`] connections already. When handshakes or
+    /// connections are at their limits, one is closed to make room (module documentation):
+    /// a client that holds slots without using them cannot keep anyone else out.
     fn admit(self: &Arc<Self>, ip: IpAddr, limits: &ConnLimits) -> Option<Slot> {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let (open, shaking) = c.per.get(&ip).copied().unwrap_or((0, 0));
-        if c.total >= limits.max_connections
-            || open >= limits.per_address
-            || shaking >= limits.handshakes_per_address
-        {
+        if open >= limits.per_address {
             return None;
         }
+        if shaking >= limits.handshakes_per_address {
+            // This address's own oldest handshake gives way.
+            c.make_room(|x| x.handshaking && x.ip == ip);
+        } else if c.handshakes >= limits.max_handshakes {
+            c.make_room(|x| x.handshaking);
+        }
+        if c.total >= limits.max_connections && !c.make_room(|_| true) {
+            return None;
+        }
+        let id = c.next;
+        c.next += 1;
+        let kill = Arc::new(Kill::default());
+        kill.active_ms.store(self.now_ms(), Ordering::Relaxed);
+        c.conns.insert(
+            id,
+            Conn {
+                ip,
+                handshaking: true,
+                since: Instant::now(),
+                kill: Arc::clone(&kill),
+            },
+        );
         c.total += 1;
-        c.per.insert(ip, (open + 1, shaking + 1));
+        c.handshakes += 1;
+        let entry = c.per.entry(ip).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += 1;
         Some(Slot {
             tracker: Arc::clone(self),
-            ip,
-            handshaking: true,
+            id,
+            kill,
         })
     }
 
-    fn release(&self, ip: IpAddr, handshake: bool, connection: bool) {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Connection `id` finished its handshake.
+    fn handshake_done(&self, id: u64) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        if connection {
-            c.total = c.total.saturating_sub(1);
+        let Some(conn) = c.conns.get_mut(&id) else {
+            return;
+        };
+        if !conn.handshaking {
+            return;
         }
-        let entry = c.per.entry(ip).or_insert((0, 0));
-        if connection {
-            entry.0 = entry.0.saturating_sub(1);
+        conn.handshaking = false;
+        let ip = conn.ip;
+        c.handshakes = c.handshakes.saturating_sub(1);
+        if let Some(e) = c.per.get_mut(&ip) {
+            e.1 = e.1.saturating_sub(1);
         }
-        if handshake {
-            entry.1 = entry.1.saturating_sub(1);
-        }
-        if *entry == (0, 0) {
-            c.per.remove(&ip);
-        }
+    }
+
+    fn release(&self, id: u64) {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(id);
     }
 }
 
 /// One connection's place in the [`Tracker`], given back when dropped.
 struct Slot {
     tracker: Arc<Tracker>,
-    ip: IpAddr,
-    handshaking: bool,
+    id: u64,
+    kill: Arc<Kill>,
 }
 
 impl Slot {
     /// The handshake is over: the connection no longer counts as handshaking.
     fn handshake_done(&mut self) {
-        if self.handshaking {
-            self.handshaking = false;
-            self.tracker.release(self.ip, true, false);
-        }
+        self.tracker.handshake_done(self.id);
+    }
+
+    /// Bytes went in or out now.
+    fn touch(&self) {
+        self.kill
+            .active_ms
+            .store(self.tracker.now_ms(), Ordering::Relaxed);
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.tracker.release(self.ip, self.handshaking, true);
+        self.tracker.release(self.id);
+    }
+}
+
+/// A future that ends early (with `None`) when the listener closes its connection to make
+/// room: the handshake's.
+struct Killable<F> {
+    inner: Pin<Box<F>>,
+    kill: Arc<Kill>,
+}
+
+impl<F: Future> Future for Killable<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if self.kill.park(cx) {
+            return Poll::Ready(None);
+        }
+        self.inner.as_mut().poll(cx).map(Some)
     }
 }
 
@@ -191,7 +358,7 @@ impl Drop for Slot {
 /// every wait for data (module documentation, "Limits").
 pub struct Guarded<S> {
     inner: S,
-    _slot: Slot,
+    slot: Slot,
     window: Duration,
     min_bytes: usize,
     /// When the current window of waiting ends, if one runs.
@@ -215,10 +382,14 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let this = &mut *self;
+        if this.slot.kill.park(cx) {
+            return Poll::Ready(Err(made_room()));
+        }
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let n = buf.filled().len() - before;
                 if n > 0 {
+                    this.slot.touch();
                     if this.got == 0 {
                         // The first bytes after a silence: a fresh window for them.
                         this.deadline = None;
@@ -256,9 +427,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if this.slot.kill.park(cx) {
+            return Poll::Ready(Err(made_room()));
+        }
         let r = Pin::new(&mut this.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &r {
             if *n > 0 {
+                this.slot.touch();
                 // An answer is going out: the client's next wait starts afresh.
                 this.deadline = None;
                 this.got = 0;
@@ -274,6 +449,14 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// The error a connection closed to make room for others ends with.
+fn made_room() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::ConnectionAborted,
+        "closed to make room for other clients",
+    )
 }
 
 /// Who is at the other end of an HTTPS connection: what handlers get through
@@ -409,12 +592,8 @@ async fn accept_loop(
     limits: ConnLimits,
     tx: mpsc::Sender<(Stream, Peer)>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_HANDSHAKES));
     let tracker = Arc::new(Tracker::default());
     loop {
-        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
-            return; // never closed
-        };
         let (tcp, addr) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -427,7 +606,7 @@ async fn accept_loop(
         if tx.is_closed() {
             return;
         }
-        // Past a limit: closed before any TLS, its handshake slot free again at once.
+        // Past the address's limit: closed before any TLS.
         let Some(mut slot) = tracker.admit(addr.ip(), &limits) else {
             continue;
         };
@@ -435,18 +614,25 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let handshake =
-                tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await;
-            drop(permit);
+            let handshake = Killable {
+                inner: Box::pin(tokio::time::timeout(
+                    limits.handshake_timeout,
+                    acceptor.accept(tcp),
+                )),
+                kill: Arc::clone(&slot.kill),
+            }
+            .await;
             slot.handshake_done();
-            // A failed or late handshake: drop the connection, say nothing.
-            let Ok(Ok(stream)) = handshake else {
+            // A failed or late handshake, or one closed to make room: drop the connection,
+            // say nothing.
+            let Some(Ok(Ok(stream))) = handshake else {
                 return;
             };
+            slot.touch();
             let fingerprint = tessera_net::https::peer_fingerprint(stream.get_ref().1);
             let guarded = Guarded {
                 inner: stream,
-                _slot: slot,
+                slot,
                 window: limits.read_window,
                 min_bytes: limits.read_min_bytes,
                 deadline: None,

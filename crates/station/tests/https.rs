@@ -433,6 +433,75 @@ fn silent_connections_from_one_address_leave_room_for_others() {
     );
 }
 
+/// Issue 14 (the service bench): 2,000 slow connections from 250 addresses, each within its
+/// address's limits, held all the handshake slots in turn, so that a steward's request
+/// waited seconds for one. A new connection now makes room: the oldest handshake of the
+/// address holding the most gives way.
+#[test]
+fn silent_connections_from_many_addresses_leave_room_for_others() {
+    let limits = ConnLimits {
+        handshake_timeout: Duration::from_secs(8),
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    // 20 addresses, each within its 16 handshakes: 320, past the 256 slots.
+    let mut silent = Vec::new();
+    for a in 1..=20 {
+        silent.extend(connect_from(&format!("127.0.1.{a}"), &server.addr, 16));
+    }
+    thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    served_three(&server);
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "served only after {took:?}");
+    // Every slot beyond the 256 was taken from a silent connection.
+    let mut closed = 0;
+    for s in silent.iter_mut() {
+        let sock = s.try_clone().unwrap();
+        if closed_within(s, Duration::from_millis(20), &sock) {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 320 - 256, "only {closed} of 320 closed");
+}
+
+/// The same with connections that finished their handshake and then say nothing: at the
+/// cap of connections in all, the longest idle of the address holding the most is closed,
+/// and the newcomer is served.
+#[test]
+fn idle_connections_from_many_addresses_cannot_fill_the_listener() {
+    let limits = ConnLimits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        max_connections: 24,
+        per_address: 4,
+        read_window: Duration::from_secs(20),
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    let mut idle = Vec::new();
+    for a in 1..=6 {
+        for tcp in connect_from(&format!("127.0.2.{a}"), &server.addr, 4) {
+            let sock = tcp.try_clone().unwrap();
+            idle.push((tls_over(&server, tcp), sock));
+        }
+    }
+    thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    served_three(&server);
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "served only after {took:?}");
+    let mut closed = 0;
+    for (tls, sock) in idle.iter_mut() {
+        if closed_within(tls, Duration::from_millis(50), sock) {
+            closed += 1;
+        }
+    }
+    assert!(
+        (1..24).contains(&closed),
+        "{closed} of 24 idle connections closed"
+    );
+}
+
 /// Issue 14: 2,000 idle connections held 2,000 descriptors. One address now holds at most
 /// `per_address` connections; past that a connection is closed before any TLS, and other
 /// addresses are served.

@@ -628,8 +628,9 @@ pub fn cox(
             .collect();
         return Err(StatsError::Invalid(format!(
             "{} {} no variation among the {nu} complete cases (variance below \
-             {MIN_VARIANCE:e}: a level of a categorical covariate without complete cases, or \
-             a constant column); drop it, or the level from the study's levels",
+             {MIN_VARIANCE:e}: a level of a categorical covariate without complete cases, a \
+             constant column, or a numeric one on too small a scale); rescale it, drop it, or \
+             drop the level from the study's levels",
             if flat.len() == 1 {
                 "covariate"
             } else {
