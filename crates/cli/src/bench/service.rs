@@ -87,6 +87,9 @@ const SETTLED_PERCENT: f64 = 5.0;
 /// Threads sending one kind of spam (each waits for its answer, at most
 /// [`REQUEST_TIMEOUT`]).
 const SPAM_SENDERS: usize = 64;
+
+/// Loopback addresses the unknown clients' submissions come from (127.3.0.x).
+const SPAM_SOURCES: usize = 64;
 /// Slow connections per source address (under the listener's 16 handshakes per address).
 const SLOW_PER_SOURCE: usize = 8;
 
@@ -411,6 +414,28 @@ impl Context {
         })
     }
 
+    /// A sender of submissions to station `i` presenting `identity`, from loopback
+    /// address `k` of the spam's range (the researcher's own when `identity` is theirs).
+    fn sender(&self, i: usize, identity: Option<&Identity>, k: usize) -> Result<Sender, String> {
+        let pin = parse_fingerprint(&self.setup.fps[i]).map_err(|e| e.to_string())?;
+        let config = tessera_net::https::client_config(pin, identity).map_err(|e| e.to_string())?;
+        let is_researcher =
+            identity.is_some_and(|id| id.fingerprint() == self.researcher.fingerprint());
+        let from = if is_researcher {
+            Ipv4Addr::new(127, 4, 0, 1)
+        } else {
+            Ipv4Addr::new(127, 3, 0, (k % 250 + 1) as u8)
+        };
+        let to: SocketAddr = format!("127.0.0.1:{}", self.setup.api[i])
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        Ok(Sender {
+            to,
+            from: IpAddr::V4(from),
+            config,
+        })
+    }
+
     /// A client of station `i` presenting `identity`.
     fn client(&self, i: usize, identity: Option<&Identity>) -> Result<Client, String> {
         let pin = parse_fingerprint(&self.setup.fps[i]).map_err(|e| e.to_string())?;
@@ -564,12 +589,20 @@ impl Context {
         if per_second == 0 {
             return Vec::new();
         }
-        let clients: Vec<Client> = (0..3)
+        // From addresses of their own, as a researcher's or a stranger's machine would be:
+        // the researcher from 127.4.0.1, unknown clients from 64 addresses 127.3.0.x
+        // (the steward and the stations call from 127.0.0.1).
+        let clients: Vec<Sender> = (0..3)
             .flat_map(|i| {
                 if researcher {
-                    vec![self.client(i, Some(&self.researcher))]
+                    vec![self.sender(i, Some(&self.researcher), 0)]
                 } else {
-                    vec![self.client(i, None), self.client(i, Some(&self.stranger))]
+                    (0..SPAM_SOURCES)
+                        .map(|k| {
+                            let who = (k % 2 == 1).then_some(&self.stranger);
+                            self.sender(i, who, k)
+                        })
+                        .collect()
                 }
             })
             .filter_map(Result::ok)
@@ -596,11 +629,10 @@ impl Context {
                     // The ticker's end (at `stop`) closes the channel.
                     let next = rx.lock().map(|r| r.recv());
                     let Ok(Ok(k)) = next else { return };
-                    let key =
-                        match clients[k % clients.len()].request("POST", "/studies", &[], &body) {
-                            Ok(a) => a.status.to_string(),
-                            Err(_) => "no answer".to_string(),
-                        };
+                    let key = match clients[k % clients.len()].post_study(&body) {
+                        Ok(status) => status.to_string(),
+                        Err(_) => "no answer".to_string(),
+                    };
                     count(&counts, key);
                 })
             })
@@ -725,6 +757,46 @@ enum Payload {
     Raw(&'static [u8]),
     /// A TLS handshake with this configuration (no client certificate), then these bytes.
     AfterTls(Arc<rustls::ClientConfig>, &'static [u8]),
+}
+
+/// One spammer: submissions to one station's API from one loopback address (which the
+/// station client cannot choose).
+struct Sender {
+    to: SocketAddr,
+    from: IpAddr,
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl Sender {
+    /// `POST /studies` with `body` on a new connection; the answer's status.
+    fn post_study(&self, body: &[u8]) -> std::io::Result<u16> {
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        sock.bind(&SocketAddr::new(self.from, 0).into())?;
+        sock.connect_timeout(&self.to.into(), Duration::from_secs(2))?;
+        let s: TcpStream = sock.into();
+        s.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        s.set_write_timeout(Some(REQUEST_TIMEOUT))?;
+        let name = rustls::pki_types::ServerName::try_from(tessera_net::https::SERVER_NAME)
+            .map_err(std::io::Error::other)?;
+        let conn = rustls::ClientConnection::new(Arc::clone(&self.config), name)
+            .map_err(std::io::Error::other)?;
+        let mut tls = rustls::StreamOwned::new(conn, s);
+        let head = format!(
+            "POST /studies HTTP/1.1\r\nHost: tessera-station\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        tls.write_all(head.as_bytes())?;
+        tls.write_all(body)?;
+        tls.flush()?;
+        // "HTTP/1.1 NNN": the status is all the bench counts.
+        let mut line = [0u8; 12];
+        tls.read_exact(&mut line)?;
+        std::str::from_utf8(&line[9..12])
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
+    }
 }
 
 /// The source address of slow connection `i`: 127.1.x.y, [`SLOW_PER_SOURCE`] connections
