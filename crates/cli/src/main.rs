@@ -3,11 +3,13 @@
 mod alloc;
 mod bench;
 mod check;
+mod decision;
 mod demo;
 mod init;
 mod run;
 mod skeleton;
 mod station;
+mod studies;
 mod study;
 
 use std::process::ExitCode;
