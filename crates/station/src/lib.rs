@@ -38,8 +38,8 @@
 //! There is no cryptographic protocol code here (SHA-256 for the audit chain and tokens is
 //! the only hashing), and nothing here touches shares: the MPC crates stay free of I/O, this
 //! one free of protocols (the computation is [`tessera_study::distributed`]'s). The steward's
-//! commands (`tessera station receive | pending | approve | refuse | status | token | audit |
-//! serve`) are in the CLI; see `docs/station.md`.
+//! commands (`tessera station receive | pending | approve | refuse | status | list | show |
+//! check | token | audit | serve`) are in the CLI; see `docs/station.md`.
 
 pub mod anchor;
 pub mod anchoring;
