@@ -29,8 +29,9 @@
 //!
 //! Exit codes: 0 done (for `receive`: approved or waiting for a person); 1 the audit file
 //! could not be read or written; 2 invalid input (configuration, study file, arguments, an
-//! unknown study id, a decision the study's state does not allow); 3 `receive`: the policy
-//! refused the study, 2 `check`: a source does not read as declared; 4 `audit verify`: the log (or the studies' states) was tampered with.
+//! unknown study id, a decision the study's state does not allow; for `check`: a source
+//! that does not read as declared); 3 `receive`: the policy refused the study; 4 `audit
+//! verify`: the log (or the studies' states) was tampered with.
 //! `serve` returns only on failure: 1 the address cannot be bound or the audit file opened,
 //! 2 an invalid configuration or token file.
 
