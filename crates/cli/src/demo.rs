@@ -410,7 +410,7 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
     }
     println!(
         "\nthe researcher submits study tessera-demo to the registry: {}",
-        decision_text(&body["decision"])
+        crate::decision::from_json(&body["decision"])
     );
 
     // Follow the approvals and the run at the registry; play the GP's steward.
@@ -564,17 +564,6 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         start_time.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// A station's decision as one phrase.
-fn decision_text(d: &Value) -> String {
-    if let Some(rule) = d["approve"]["rule"].as_str() {
-        format!("approved by its rule `{rule}`")
-    } else if let Some(why) = d["needs_person"]["why"].as_str() {
-        format!("waiting for a person ({why})")
-    } else {
-        d.to_string()
-    }
 }
 
 /// The pooled plaintext table (what no station may ever hold; here for comparison only),

@@ -3,11 +3,13 @@
 mod alloc;
 mod bench;
 mod check;
+mod decision;
 mod demo;
 mod init;
 mod run;
 mod skeleton;
 mod station;
+mod studies;
 mod study;
 
 use std::process::ExitCode;
@@ -35,7 +37,8 @@ enum Command {
     /// its results.
     Run(run::RunArgs),
     /// The steward's commands at this station: receive a study, list the pending ones,
-    /// approve or refuse, show states, verify and show the audit log.
+    /// approve or refuse, list and show studies and their states, check the data sources,
+    /// verify and show the audit log.
     Station(station::StationArgs),
     /// The researcher's commands against a station's API: submit a study, show its state,
     /// fetch its results; open results from the stations' shares files.

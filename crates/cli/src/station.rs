@@ -8,6 +8,10 @@
 //! - `pending`: the studies waiting for a person;
 //! - `approve ID [--by NAME]`, `refuse ID --why TEXT [--by NAME]`: a person's decision;
 //! - `status [ID]`: one study's state and reason, or every study's;
+//! - `list`: every study received, newest last ([`list`]);
+//! - `show ID`: one study as it concerns this station: columns used, recipients, the rules
+//!   in force, cost, submitter ([`show`]);
+//! - `check`: read every configured source as declared and report on each ([`check`]);
 //! - `audit verify [--anchor N:HASH] [--offline]`: check the chain (and the studies' states
 //!   against it), and against the heads of this log that the trusted stations kept
 //!   ([`tessera_station::anchor`]); print the entry count and head hash;
@@ -25,10 +29,15 @@
 //!
 //! Exit codes: 0 done (for `receive`: approved or waiting for a person); 1 the audit file
 //! could not be read or written; 2 invalid input (configuration, study file, arguments, an
-//! unknown study id, a decision the study's state does not allow); 3 `receive`: the policy
-//! refused the study; 4 `audit verify`: the log (or the studies' states) was tampered with.
+//! unknown study id, a decision the study's state does not allow; for `check`: a source
+//! that does not read as declared); 3 `receive`: the policy refused the study; 4 `audit
+//! verify`: the log (or the studies' states) was tampered with.
 //! `serve` returns only on failure: 1 the address cannot be bound or the audit file opened,
 //! 2 an invalid configuration or token file.
+
+mod check;
+mod list;
+mod show;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -95,6 +104,21 @@ pub enum StationCommand {
         /// The study's id (all studies if omitted).
         id: Option<String>,
     },
+    /// List every study received here: id, state, run state, when received, title (newest
+    /// last).
+    List,
+    /// Show one study as it concerns this station: who submitted it, its state, which of
+    /// this station's columns each analysis uses, who receives each result, the disclosure
+    /// rules in force here (the stricter of the study's and the policy's), the cost.
+    Show {
+        /// The study's id.
+        id: String,
+    },
+    /// Read every configured source as station.toml declares it: each declared column
+    /// present, every value of its type (categorical: one of the declared levels); print
+    /// rows, missing values and numeric ranges per column (for the steward only), or every
+    /// problem with file, line and column. Exit 0 all good, 2 a problem.
+    Check,
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -178,7 +202,7 @@ fn fail(e: StationError, file: &str) -> Fail {
         StationError::Audit(AuditError::Invalid(m)) => Fail::new(1, format!("{file}: {m}")),
         StationError::Audit(AuditError::Db { .. }) => Fail::new(1, e.to_string()),
         StationError::UnknownStudy(_)
-        | StationError::AlreadyReceived(_)
+        | StationError::AlreadyReceived { .. }
         | StationError::Transition { .. }
         | StationError::Invalid(_) => Fail::new(2, format!("{file}: {e}")),
     }
@@ -218,6 +242,9 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             Ok(0)
         }
         StationCommand::Status { id } => status(&config, &file, id.as_deref()),
+        StationCommand::List => list::list(&config, &file),
+        StationCommand::Show { id } => show::show(&config, &file, id),
+        StationCommand::Check => Ok(check::check(&config)),
         StationCommand::Audit(AuditCommand::Verify { anchor, offline }) => {
             verify(&config, &file, anchor.as_deref(), !offline)
         }
@@ -334,7 +361,7 @@ fn receive(config: &Config, file: &str, study: &Path, from: &str) -> Result<u8, 
     );
     match &got.decision {
         Decision::Approve { rule } => {
-            println!("approved by rule {rule}");
+            println!("approved by rule {rule:?}");
             Ok(0)
         }
         Decision::Refuse { reasons } => {

@@ -6,6 +6,9 @@
 //! checks them against each other, reconstructs them here and prints a table, JSON or the
 //! HTML report: no station ever holds a result.
 //!
+//! `tessera study list --at ADDR --pin FP --identity DIR` lists the researcher's own studies
+//! at that station ([`crate::studies`]).
+//!
 //! `tessera study check STUDY --at ADDR --pin FP` and `tessera study new --at ADDR --pin FP
 //! --out FILE` read the stations' catalogues ([`crate::check`], [`crate::skeleton`]).
 //!
@@ -98,6 +101,15 @@ pub enum StudyCommand {
         #[command(flatten)]
         station: StationAddr,
     },
+    /// List your studies at a station (those you submitted there with this --identity):
+    /// id, state (past approval, the run's), when received, why.
+    List {
+        /// The station's API address.
+        #[arg(long, value_name = "ADDR")]
+        at: String,
+        #[command(flatten)]
+        station: StationAddr,
+    },
     /// Fetch a study's results as one of its recipients (with `--wait`, the station's progress
     /// is shown on a terminal while it computes).
     Results {
@@ -184,6 +196,7 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     let result = match &args.command {
         StudyCommand::Submit { study, to, station } => submit(study, to, station),
         StudyCommand::Status { id, at, station } => status(id, at, station),
+        StudyCommand::List { at, station } => crate::studies::list(at, station),
         StudyCommand::Check { study, at, station } => crate::check::check(study, at, station),
         StudyCommand::New { at, station, out } => {
             crate::skeleton::new(at, station, out).map(|()| ExitCode::SUCCESS)
@@ -240,7 +253,7 @@ fn submit(study: &Path, to: &str, station: &StationAddr) -> Result<ExitCode, Str
                 body["state"].as_str().unwrap_or("?")
             );
             if let Some(d) = body.get("decision") {
-                println!("decision: {d}");
+                println!("{}", crate::decision::from_json(d));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -26,7 +26,7 @@ fn the_demo_runs_three_stations_and_agrees_with_plaintext() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The demo itself fails when MPC and plaintext differ by more than 1e-4.
-    assert!(text.contains("approved by its rule"), "{text}");
+    assert!(text.contains("approved by rule"), "{text}");
     assert!(text.contains("gp: pending"), "{text}");
     assert!(
         text.contains("steward reads the study and approves it"),

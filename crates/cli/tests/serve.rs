@@ -271,12 +271,24 @@ times = [1, 2]
         text.contains("study s-ok") && text.contains("pending"),
         "{text}"
     );
+    // The decision in words, not the API's JSON.
+    assert!(
+        text.contains("waiting for a person: the policy has no automatic approval rules"),
+        "{text}"
+    );
+    assert!(!text.contains("needs_person"), "{text}");
     let out = status("s-ok");
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("pending"));
     // The same id again: a conflict.
     let again = submit(&ok, &[]);
     assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.contains("already received here (pending: waiting for the steward's decision)")
+            && err.contains("change [study] id to submit a revised study"),
+        "{err}"
+    );
     // A column the station does not declare: refused by its policy, the rule named.
     let bad = study("s-bad", "death");
     let out = submit(&bad, &[]);
@@ -285,6 +297,29 @@ times = [1, 2]
     assert!(err.contains("death"), "{err}");
     let out = status("nosuch");
     assert_eq!(out.status.code(), Some(2));
+    // The researcher's studies at this station, oldest first.
+    let out = Command::new(EXE)
+        .args(["study", "list", "--at", &addr.addr, "--pin", &addr.pin])
+        .args(["--identity", &me])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("2 studies of yours at"), "{text}");
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0][..2], ["s-ok", "pending"], "{text}");
+    assert_eq!(rows[1][..2], ["s-bad", "refused"], "{text}");
+    // Without the certificate the station does not know who asks.
+    let out = Command::new(EXE)
+        .args(["study", "list", "--at", &addr.addr, "--pin", &addr.pin])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--identity"));
     // Nobody listening: a clear error, exit 1.
     let out = study_cmd("status", "s-ok", "127.0.0.1:1", &addr.pin, &[]);
     assert_eq!(out.status.code(), Some(1));

@@ -184,7 +184,7 @@ fn a_study_a_rule_covers_is_approved() {
     let km = study(&dir, "km-2026", "", "");
     let (out, _) = expect(&dir, &["station", "receive", &km], 0);
     assert!(out.contains("study km-2026 received"), "{out}");
-    assert!(out.contains("approved by rule km-only"), "{out}");
+    assert!(out.contains("approved by rule \"km-only\""), "{out}");
     assert!(dir.join("audit.sqlite").is_file());
 
     let (out, _) = expect(&dir, &["station", "status", "km-2026"], 0);
@@ -193,12 +193,14 @@ fn a_study_a_rule_covers_is_approved() {
     let (out, _) = expect(&dir, &["station", "pending"], 0);
     assert!(out.contains("no study is waiting"), "{out}");
 
-    // Received once only.
+    // Received once only: the message says how it stands and what to do.
     let (_, err) = expect(&dir, &["station", "receive", &km], 2);
     assert!(
         err.contains("km-2026") && err.contains("already received"),
         "{err}"
     );
+    assert!(err.contains("(approved: rule km-only)"), "{err}");
+    assert!(err.contains("change [study] id"), "{err}");
 
     // The log: received, then approved by the policy.
     let (out, _) = expect(&dir, &["station", "audit", "show", "--study", "km-2026"], 0);
@@ -223,6 +225,11 @@ fn a_study_no_rule_covers_waits_for_a_person_who_approves_it() {
     let (out, _) = expect(&dir, &["station", "pending"], 0);
     assert!(out.contains("1 study waiting"), "{out}");
     assert!(out.contains("cox-2026"), "{out}");
+    let (_, err) = expect(&dir, &["station", "receive", &cox], 2);
+    assert!(
+        err.contains("(pending: waiting for the steward's decision)"),
+        "{err}"
+    );
     let (out, _) = expect(&dir, &["station", "status"], 0);
     assert!(out.contains("cox-2026  pending"), "{out}");
 
@@ -325,6 +332,14 @@ fn a_person_refuses_with_a_reason() {
         0,
     );
     assert!(out.contains("refused") && out.contains(why), "{out}");
+
+    // Received again: the message gives the refusal and what to do.
+    let (_, err) = expect(&dir, &["station", "receive", &cox], 2);
+    assert!(err.contains(&format!("(refused: {why})")), "{err}");
+    assert!(
+        err.contains("change [study] id to submit a revised study"),
+        "{err}"
+    );
 
     // Refused is final.
     let (_, err) = expect(&dir, &["station", "approve", "cox-2026"], 2);
@@ -573,4 +588,167 @@ fn a_missing_audit_file_does_not_verify() {
     expect(&dir, &["station", "pending"], 0);
     expect(&dir, &["station", "audit", "show"], 0);
     assert!(!dir.join("audit.sqlite").exists());
+}
+
+/// The station's folder with a second source, `labs.csv`, written as given; its
+/// declaration names `weight`, which the file lacks.
+fn with_labs(tag: &str, labs: &str) -> PathBuf {
+    let dir = station(tag);
+    fs::write(dir.join("labs.csv"), labs).unwrap();
+    let cfg = fs::read_to_string(dir.join("station.toml")).unwrap().replace(
+        "[policy]",
+        r#"[sources.labs]
+kind = "csv"
+file = "labs.csv"
+columns = { patient_id = "key", creatinine = "numeric", smoker = "binary", weight = "numeric", unit = "categorical" }
+levels = { unit = ["mg/dl", "umol/l"] }
+
+[policy]"#,
+    );
+    fs::write(dir.join("station.toml"), cfg).unwrap();
+    dir
+}
+
+/// `station check` reads every source as declared: a good one gives its rows and per column
+/// the missing values and numeric range; a bad one every problem, naming file, line and
+/// column, never the value.
+#[test]
+fn station_check_names_every_problem_of_every_source() {
+    let dir = with_labs(
+        "check",
+        "patient_id,creatinine,smoker,unit,weight\n1,0.9,0,mg/dl,71\n2,,1,umol/l,80.5\n",
+    );
+    let (out, _) = expect(&dir, &["station", "check"], 0);
+    assert!(
+        out.contains("source cases (") && out.contains("ok, 2 rows"),
+        "{out}"
+    );
+    assert!(out.contains("source labs ("), "{out}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("creatinine"), "creatinine numeric 1 0.9 0.9");
+    assert_eq!(line("weight"), "weight numeric 0 71 80.5");
+    assert_eq!(line("time"), "time numeric 0 3.5 4");
+    assert_eq!(line("smoker"), "smoker binary 0");
+    // A categorical column without declared levels is read, its values not checked.
+    assert!(
+        out.contains("stage: no declared levels ([sources.cases.levels])"),
+        "{out}"
+    );
+    assert!(
+        out.contains("every source reads as declared (2 sources)"),
+        "{out}"
+    );
+
+    // A column absent from the file, a value that is no number, one that is not 0 or 1,
+    // and one that is not a declared level: each named, all in one run, exit 2.
+    fs::write(
+        dir.join("labs.csv"),
+        "patient_id,creatinine,smoker,unit\n1,0.9,0,mg/dl\n2,high,1,mg/dl\n3,1.2,7,g\n",
+    )
+    .unwrap();
+    let (out, _) = expect(&dir, &["station", "check"], 2);
+    assert!(
+        out.contains("source labs (") && out.contains("4 problems"),
+        "{out}"
+    );
+    assert!(
+        out.contains("labs.csv:1: column \"weight\" missing from the header"),
+        "{out}"
+    );
+    assert!(
+        out.contains("labs.csv:3: column \"creatinine\": not a number"),
+        "{out}"
+    );
+    assert!(
+        out.contains("labs.csv:4: column \"smoker\": not 0 or 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("labs.csv:4: column \"unit\": not one of the declared levels"),
+        "{out}"
+    );
+    for value in ["high", "\"g\"", "7"] {
+        assert!(!out.contains(value), "{value} printed: {out}");
+    }
+    // The good source is still reported, and the summary counts the bad one.
+    assert!(
+        out.contains("source cases (") && out.contains("ok, 2 rows"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 2 sources with problems"), "{out}");
+}
+
+/// `station show ID`: the study as it concerns this station.
+#[test]
+fn station_show_gives_columns_recipients_rules_and_submitter() {
+    let dir = station("show");
+    let cox = study(&dir, "cox-2026", "", COX);
+    expect(&dir, &["station", "receive", &cox, "--from", "alice"], 0);
+    let (out, _) = expect(&dir, &["station", "show", "cox-2026"], 0);
+    assert!(out.contains("study cox-2026: pending"), "{out}");
+    assert!(out.contains("submitted by alice"), "{out}");
+    assert!(out.contains("title    Survival by stage"), "{out}");
+    assert!(
+        out.contains("this station's columns (source cases)"),
+        "{out}"
+    );
+    let line = |start: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line for {start}: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("time "), "time numeric used by km, cox");
+    assert_eq!(line("stage "), "stage categorical used by km, cox");
+    assert!(
+        out.contains("km (kaplan_meier): revealed to researcher"),
+        "{out}"
+    );
+    assert!(out.contains("cox (cox): revealed to researcher"), "{out}");
+    assert_eq!(line("min_rows"), "min_rows 50");
+    // The policy's disallowed column is among the rules in force.
+    assert!(
+        line("disallowed columns").contains("registry.postcode"),
+        "{out}"
+    );
+    assert!(out.contains("estimated cost per compute station"), "{out}");
+    let (_, err) = expect(&dir, &["station", "show", "nosuch"], 2);
+    assert!(err.contains("no study \"nosuch\""), "{err}");
+}
+
+/// `station list`: every study, newest last, with its state and title.
+#[test]
+fn station_list_lists_every_study_newest_last() {
+    let dir = station("list");
+    let (out, _) = expect(&dir, &["station", "list"], 0);
+    assert!(out.contains("no study received"), "{out}");
+    let km = study(&dir, "km-2026", "", "");
+    expect(&dir, &["station", "receive", &km], 0);
+    let cox = study(&dir, "cox-2026", "", COX);
+    expect(&dir, &["station", "receive", &cox], 0);
+    let pc = study(&dir, "postcodes", POSTCODE, "");
+    expect(&dir, &["station", "receive", &pc], 3);
+    let (out, _) = expect(&dir, &["station", "list"], 0);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(lines[0][..4], ["id", "state", "run", "received"], "{out}");
+    assert_eq!(lines[1][..3], ["km-2026", "approved", "-"], "{out}");
+    assert_eq!(lines[2][..3], ["cox-2026", "pending", "-"], "{out}");
+    assert_eq!(lines[3][..3], ["postcodes", "refused", "-"], "{out}");
+    assert!(
+        out.lines().nth(1).unwrap().ends_with("Survival by stage"),
+        "{out}"
+    );
 }

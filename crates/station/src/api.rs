@@ -652,7 +652,9 @@ fn failure(e: StationError) -> Response {
     let status = match &e {
         StationError::Study(_) | StationError::Invalid(_) => StatusCode::BAD_REQUEST,
         StationError::UnknownStudy(_) => StatusCode::NOT_FOUND,
-        StationError::AlreadyReceived(_) | StationError::Transition { .. } => StatusCode::CONFLICT,
+        StationError::AlreadyReceived { .. } | StationError::Transition { .. } => {
+            StatusCode::CONFLICT
+        }
         StationError::Config(_) | StationError::Audit(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
     error(status, e.to_string())
@@ -761,13 +763,24 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
         }
         // The id is taken: the answer says which text this station holds under it, so that
         // a station passing the study on can tell "the same study" from "another text".
-        Err(StationError::AlreadyReceived(id)) => {
-            let held = api.approvals().get(&id).ok().flatten();
+        Err(StationError::AlreadyReceived { id, held }) => {
+            let a = api.approvals();
+            let record = a.get(&id).ok().flatten();
+            // How it stands is told to the steward and to whoever submitted it, not to
+            // another researcher who happened to pick the same id.
+            let theirs = from == STEWARD_ACTOR
+                || a.log()
+                    .submitters(Some(&id))
+                    .is_ok_and(|s| s.iter().any(|(_, by)| by == from));
             let mut body = json!({
-                "error": StationError::AlreadyReceived(id.clone()).to_string(),
+                "error": StationError::AlreadyReceived {
+                    id: id.clone(),
+                    held: held.filter(|_| theirs),
+                }
+                .to_string(),
                 "id": id,
             });
-            if let Some(r) = held {
+            if let Some(r) = record {
                 body["digest"] = json!(digest(&r.text));
             }
             (StatusCode::CONFLICT, Json(body)).into_response()

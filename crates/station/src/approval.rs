@@ -179,7 +179,10 @@ impl Approvals {
         from: &str,
     ) -> Result<StudyRecord> {
         if self.get(&study.id)?.is_some() {
-            return Err(StationError::AlreadyReceived(study.id.clone()));
+            return Err(StationError::AlreadyReceived {
+                id: study.id.clone(),
+                held: self.held(&study.id)?,
+            });
         }
         let now = now_rfc3339();
         let text = &study.source.text;
@@ -355,6 +358,29 @@ impl Approvals {
         })?;
         self.get(id)?
             .ok_or_else(|| StationError::UnknownStudy(id.to_string()))
+    }
+
+    /// How study `id` stands here, in the words its submitter is shown (the public state and
+    /// reason, [`Approvals::public_state`]): `pending: waiting for the steward`, `refused:
+    /// REASON; REASON`, `finished`, …; `None` when it was not received.
+    pub fn held(&self, id: &str) -> Result<Option<String>> {
+        let (Some(p), Some(rec)) = (self.public_state(id)?, self.get(id)?) else {
+            return Ok(None);
+        };
+        // An approval's reason (the rule) is what the submitter is shown too.
+        let reason = p
+            .reason
+            .or_else(|| {
+                rec.reason
+                    .filter(|_| p.state == StudyState::Approved.as_str())
+            })
+            .map(|r| r.lines().map(str::trim).collect::<Vec<_>>().join("; "))
+            .filter(|r| !r.is_empty());
+        Ok(Some(match (p.state.as_str(), reason) {
+            ("pending", _) => "pending: waiting for the steward's decision".to_string(),
+            (state, Some(r)) => format!("{state}: {r}"),
+            (state, None) => state.to_string(),
+        }))
     }
 
     /// The study `id`, if received.

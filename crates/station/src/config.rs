@@ -193,6 +193,30 @@ impl SourceConfig {
             .map(|(_, s)| s.as_slice())
     }
 
+    /// The source as the sources crate reads it: the file or query, with the delimiter,
+    /// missing-value tokens and TLS settings of `station.toml`.
+    pub fn reader(&self) -> tessera_sources::Source {
+        match &self.kind {
+            SourceKind::Csv {
+                file,
+                delimiter,
+                missing,
+            } => tessera_sources::Source::Csv {
+                file: file.clone(),
+                delimiter: *delimiter,
+                missing: missing.clone(),
+            },
+            SourceKind::Parquet { file } => tessera_sources::Source::Parquet { file: file.clone() },
+            SourceKind::Postgres { url, query, ca, .. } => tessera_sources::Source::Postgres {
+                url: url.clone(),
+                query: query.clone(),
+                tls: ca.as_ref().map(|ca| tessera_sources::PgTls {
+                    ca_file: ca.clone(),
+                }),
+            },
+        }
+    }
+
     /// The declared levels of categorical column `name`, if the steward declared them.
     pub fn declared_levels(&self, name: &str) -> Option<&[String]> {
         self.levels
@@ -251,26 +275,13 @@ impl Config {
         &self,
         spec: &DataSpec,
     ) -> std::result::Result<tessera_sources::Source, String> {
-        let s = policy::pick_source(&self.local(), &spec.file_name)?;
-        Ok(match &s.kind {
-            SourceKind::Csv {
-                file,
-                delimiter,
-                missing,
-            } => tessera_sources::Source::Csv {
-                file: file.clone(),
-                delimiter: *delimiter,
-                missing: missing.clone(),
-            },
-            SourceKind::Parquet { file } => tessera_sources::Source::Parquet { file: file.clone() },
-            SourceKind::Postgres { url, query, ca, .. } => tessera_sources::Source::Postgres {
-                url: url.clone(),
-                query: query.clone(),
-                tls: ca.as_ref().map(|ca| tessera_sources::PgTls {
-                    ca_file: ca.clone(),
-                }),
-            },
-        })
+        Ok(self.source_of(spec)?.reader())
+    }
+
+    /// Which configured source the study's dataset `spec` at this station reads: the one its
+    /// `file` names, or the only one. Errors as the policy words them (no such source).
+    pub fn source_of(&self, spec: &DataSpec) -> std::result::Result<&SourceConfig, String> {
+        policy::pick_source(&self.local(), &spec.file_name)
     }
 
     /// [`policy::evaluate`] with this station's policy; a study that makes this station a

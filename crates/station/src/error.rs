@@ -52,9 +52,19 @@ pub enum StationError {
     /// No study with this id was received.
     #[error("no study {0:?} at this station")]
     UnknownStudy(String),
-    /// A study with this id was already received.
-    #[error("study {0:?} was already received")]
-    AlreadyReceived(String),
+    /// A study with this id was already received: `held` says how it stands here (the state
+    /// and reason its submitter is shown, e.g. `refused: min_rows: …`), when the caller may
+    /// know it.
+    #[error(
+        "study {id:?} was already received here{}; change [study] id to submit a revised study",
+        held.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
+    )]
+    AlreadyReceived {
+        /// The study's id.
+        id: String,
+        /// How it stands here, or `None` when not told.
+        held: Option<String>,
+    },
     /// The action is not possible in the study's state.
     #[error("study {id:?} is {state}: cannot {action} it")]
     Transition {

@@ -18,6 +18,9 @@
 //!   catches a log rewritten consistently; [`anchor::check`] compares the two.
 //! - [`anchoring`]: asking the peers for their heads (the service, periodically) and for
 //!   what they kept of this station's (`audit verify`).
+//! - [`datacheck`]: every configured source read as declared (`tessera station check`):
+//!   rows, missing values and numeric ranges per column for the steward, every bad column
+//!   named with its place.
 //! - [`private`]: files only the station may read (audit database, steward token): created
 //!   0600, refused at start when others can read them.
 //! - [`approval`]: the state of each study at this station (received, pending, approved,
@@ -35,8 +38,8 @@
 //! There is no cryptographic protocol code here (SHA-256 for the audit chain and tokens is
 //! the only hashing), and nothing here touches shares: the MPC crates stay free of I/O, this
 //! one free of protocols (the computation is [`tessera_study::distributed`]'s). The steward's
-//! commands (`tessera station receive | pending | approve | refuse | status | token | audit |
-//! serve`) are in the CLI; see `docs/station.md`.
+//! commands (`tessera station receive | pending | approve | refuse | status | list | show |
+//! check | token | audit | serve`) are in the CLI; see `docs/station.md`.
 
 pub mod anchor;
 pub mod anchoring;
@@ -47,6 +50,7 @@ pub mod catalogue;
 pub mod client;
 pub mod config;
 pub mod coordinate;
+pub mod datacheck;
 pub mod error;
 pub mod policy;
 pub mod private;

@@ -205,6 +205,15 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     let r = post(addr, "/studies", None, &study());
     assert_eq!(r.status, 409, "{}", r.json);
     assert!(r.json["error"].as_str().unwrap().contains("survival-2026"));
+    // Its submitter is told how it stands and what to do.
+    assert!(
+        r.json["error"]
+            .as_str()
+            .unwrap()
+            .contains("already received here (approved: rule small-models); change [study] id"),
+        "{}",
+        r.json
+    );
 
     // The list, oldest first; one study in full.
     let r = get(addr, "/studies", false);
@@ -331,6 +340,18 @@ fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
     assert_eq!(ids, ["bobs"]);
     let r = request_as(addr, Some(&bob), "GET", "/studies/survival-2026", &[], "");
     assert_eq!(r.status, 404, "{}", r.json);
+    // Bob picking the id of Alice's study learns it is taken, not how it stands.
+    let r = request_as(addr, Some(&bob), "POST", "/studies", &[], &study());
+    assert_eq!(r.status, 409, "{}", r.json);
+    let msg = r.json["error"].as_str().unwrap();
+    assert!(
+        msg.contains("already received here; change [study] id"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("approved") && !msg.contains("small-models"),
+        "{msg}"
+    );
     // The steward sees both; nothing from the strangers was recorded.
     let r = get(addr, "/studies", true);
     assert_eq!(r.json["studies"].as_array().unwrap().len(), 2, "{}", r.json);

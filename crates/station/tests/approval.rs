@@ -176,7 +176,7 @@ fn unknown_and_repeated_studies() {
     a.receive(&s, &cfg.evaluate(&s), "researcher").unwrap();
     assert!(matches!(
         a.receive(&s, &cfg.evaluate(&s), "researcher"),
-        Err(StationError::AlreadyReceived(_))
+        Err(StationError::AlreadyReceived { .. })
     ));
     assert!(matches!(
         a.approve("survival-2026", " "),

@@ -36,7 +36,7 @@ fn a_study_is_validated_here_decided_and_recorded() {
     // Once only.
     assert!(matches!(
         receive(&config, &mut a, &path, "alice"),
-        Err(StationError::AlreadyReceived(_))
+        Err(StationError::AlreadyReceived { .. })
     ));
 }
 
