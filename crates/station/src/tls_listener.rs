@@ -30,10 +30,11 @@
 //!   included); past that, a new TCP connection from it is closed at once, before any TLS;
 //! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address
 //!   and [`ConnLimits::max_handshakes`] in all, and [`ConnLimits::max_connections`]
-//!   connections in all. At any of these limits a newcomer is not refused: a connection
-//!   *makes room* — the address's own oldest handshake, or, at a limit in all, one of the
-//!   address that holds the most: its oldest handshake, or its connection idle the longest
-//!   (no byte in or out). So clients that hold slots without using them, even from many
+//!   connections in all. At the address's own limit, its oldest handshake gives way to the
+//!   newcomer. At a limit in all, the address that holds the most gives way — its oldest
+//!   handshake, or its connection idle the longest (no byte in or out) — unless the
+//!   newcomer's address would then hold more than any: the client holding the most is
+//!   refused rather than served by closing another's connection. So clients that hold slots without using them, even from many
 //!   addresses, cannot keep a steward or a station out (300 silent connections from one
 //!   address once delayed a steward's request by 10 s; 2,000 slow connections from 250
 //!   addresses by 5 s). What remains: a client with more addresses than the legitimate
@@ -195,14 +196,22 @@ impl Counts {
 
     /// Closes, among the connections `which` selects, one of the address holding the most
     /// of them: the one longest idle (a handshake: the oldest). Whether one was closed.
-    fn make_room(&mut self, which: impl Fn(&Conn) -> bool) -> bool {
+    /// With `newcomer`, nothing is closed (and `false` returned) when the newcomer's address
+    /// would then hold more than any: the client holding the most is refused, not served by
+    /// closing another's connection.
+    fn make_room(&mut self, which: impl Fn(&Conn) -> bool, newcomer: Option<IpAddr>) -> bool {
         let mut held: HashMap<IpAddr, usize> = HashMap::new();
         for c in self.conns.values().filter(|c| which(c)) {
             *held.entry(c.ip).or_default() += 1;
         }
-        let Some((&ip, _)) = held.iter().max_by_key(|(ip, n)| (**n, **ip)) else {
+        let Some((&ip, &most)) = held.iter().max_by_key(|(ip, n)| (**n, **ip)) else {
             return false;
         };
+        if let Some(new) = newcomer {
+            if held.get(&new).copied().unwrap_or(0) + 1 > most {
+                return false;
+            }
+        }
         let victim = self
             .conns
             .iter()
@@ -248,11 +257,12 @@ impl Tracker {
         }
         if shaking >= limits.handshakes_per_address {
             // This address's own oldest handshake gives way.
-            c.make_room(|x| x.handshaking && x.ip == ip);
-        } else if c.handshakes >= limits.max_handshakes {
-            c.make_room(|x| x.handshaking);
+            c.make_room(|x| x.handshaking && x.ip == ip, None);
+        } else if c.handshakes >= limits.max_handshakes && !c.make_room(|x| x.handshaking, Some(ip))
+        {
+            return None;
         }
-        if c.total >= limits.max_connections && !c.make_room(|_| true) {
+        if c.total >= limits.max_connections && !c.make_room(|_| true, Some(ip)) {
             return None;
         }
         let id = c.next;
