@@ -137,6 +137,12 @@ pub enum StationCommand {
         /// head, which this station keeps for that station's `audit verify`.
         #[arg(long, value_name = "SECONDS", default_value_t = 5)]
         anchor_every: u64,
+        /// What the service logs on standard error: `error`, `warn`, `info` (each event:
+        /// received, pending, approved, refused, run started, finished, aborted, results
+        /// delivered), `debug` or `off`. `RUST_LOG` (e.g. `tessera::event=info,warn`)
+        /// overrides it.
+        #[arg(long, value_name = "LEVEL", default_value = "info")]
+        log: String,
     },
     /// Issue a study's recipient a token to fetch the results from this station's API
     /// (`tessera study results ID --token TOKEN`). Printed once; only its hash is kept.
@@ -253,13 +259,17 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             listen,
             run_timeout,
             anchor_every,
-        } => serve(
-            config,
-            &file,
-            listen.as_deref(),
-            *run_timeout,
-            *anchor_every,
-        ),
+            log,
+        } => {
+            init_log(log)?;
+            serve(
+                config,
+                &file,
+                listen.as_deref(),
+                *run_timeout,
+                *anchor_every,
+            )
+        }
         StationCommand::Token { id, recipient, by } => {
             let by = person(by.as_deref());
             let mut a = open_existing(&config, &file)?
@@ -275,6 +285,38 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             Ok(0)
         }
     }
+}
+
+/// Sends the service's `tracing` events to standard error at `level`, or as `RUST_LOG`
+/// says (targets and levels, e.g. `tessera::event=info,warn`).
+fn init_log(level: &str) -> Result<(), Fail> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let filter: Targets = match &from_env {
+        Some(v) => v
+            .parse()
+            .map_err(|e| Fail::new(2, format!("RUST_LOG={v:?}: {e}")))?,
+        None => {
+            let l: LevelFilter = level.parse().map_err(|_| {
+                Fail::new(
+                    2,
+                    format!("--log {level:?}: one of off, error, warn, info, debug, trace"),
+                )
+            })?;
+            Targets::new().with_default(l)
+        }
+    };
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
+        .try_init();
+    Ok(())
 }
 
 /// `serve`: opens the audit file, reads or creates the steward's token, binds and serves.

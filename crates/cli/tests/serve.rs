@@ -332,3 +332,124 @@ times = [1, 2]
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("did not match"), "{err}");
 }
+
+/// Issue 15: the service logs every event as it happens (also those made by the steward's
+/// commands in another process), and runs the steward's `notify` command for a study that
+/// waits for a person.
+#[test]
+fn the_service_logs_events_and_notifies_the_steward_of_a_pending_study() {
+    let dir = station("events");
+    let trusted: String = ["gp", "institute"]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "\n[[trusted]]\nname = \"{n}\"\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{}\"\n",
+                7001 + i,
+                format!("{:x}", i + 10).repeat(64)
+            )
+        })
+        .collect();
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "columns = { patient_id = \"key\", time = \"numeric\" }",
+            "columns = { patient_id = \"key\", time = \"numeric\", event = \"binary\" }",
+        )
+        .replace(
+            "listen = \"127.0.0.1:1\"\n",
+            "listen = \"127.0.0.1:1\"\nnotify = [\"sh\", \"-c\", \"echo \\\"$TESSERA_EVENT $TESSERA_STUDY\\\" >> notified.txt\"]\n",
+        )
+        + &trusted;
+    fs::write(dir.join("station.toml"), cfg).unwrap();
+    let log = fs::File::create(dir.join("serve.log")).unwrap();
+    let child = Command::new(EXE)
+        .current_dir(&dir)
+        .args([
+            "station",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "info",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let wait_for = |file: &str, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = fs::read_to_string(dir.join(file)).unwrap_or_default();
+            if text.contains(what) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{file} never said {what:?}: {text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("serve.log", "following the audit log");
+    fs::write(
+        dir.join("s-one.toml"),
+        r#"[study]
+id = "s-one"
+[parties.registry]
+compute = 0
+[parties.gp]
+compute = 1
+[parties.institute]
+compute = 2
+[data.registry]
+file = "registry.csv"
+key = ["patient_id"]
+[data.registry.columns]
+time = "numeric"
+event = "binary"
+[recipients.researcher]
+[[analysis]]
+name = "km"
+kind = "kaplan_meier"
+time = "registry.time"
+event = "registry.event"
+times = [1, 2]
+"#,
+    )
+    .unwrap();
+    // Received by the steward's command (another process): the policy has no rule for it.
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args(["station", "receive", "s-one.toml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_for(
+        "serve.log",
+        "study s-one received from command-line: waiting for a person",
+    );
+    wait_for("notified.txt", "pending s-one");
+    let o = Command::new(EXE)
+        .current_dir(&dir)
+        .args([
+            "station",
+            "refuse",
+            "s-one",
+            "--why",
+            "not this year",
+            "--by",
+            "alice",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = wait_for("serve.log", "study s-one refused by alice: not this year");
+    // A refusal by a person is not an event for the notify command.
+    assert_eq!(
+        fs::read_to_string(dir.join("notified.txt")).unwrap(),
+        "pending s-one\n",
+        "{text}"
+    );
+}

@@ -20,14 +20,32 @@ use crate::config::{Config, Trusted};
 /// The service's loop: records every trusted station's head now and then every
 /// `anchor_every`, for ever.
 pub fn run(api: Arc<Api>) {
+    // The stations that failed last round: a failure is logged once, until it passes.
+    let mut failing: std::collections::BTreeSet<String> = Default::default();
     loop {
         for t in &api.config.trusted {
-            if let Err(e) = record(&api, t) {
+            match record(&api, t) {
                 // A peer that is down is asked again at the next round.
-                eprintln!(
-                    "tessera station: cannot record the audit head of {}: {e}",
-                    t.name
-                );
+                Err(e) => {
+                    if failing.insert(t.name.clone()) {
+                        tracing::warn!(
+                            target: "tessera::anchoring",
+                            "cannot record the audit head of {} (asked again every {} s; \
+                             said again once it answers): {e}",
+                            t.name,
+                            api.options.anchor_every.as_secs()
+                        );
+                    }
+                }
+                Ok(()) => {
+                    if failing.remove(&t.name) {
+                        tracing::info!(
+                            target: "tessera::anchoring",
+                            "recording the audit head of {} again",
+                            t.name
+                        );
+                    }
+                }
             }
         }
         std::thread::sleep(api.options.anchor_every);
@@ -73,14 +91,16 @@ fn record(api: &Api, t: &Trusted) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     match recorded {
         Recorded::New | Recorded::Known => {}
-        Recorded::Conflict { kept } => eprintln!(
-            "tessera station: WARNING: {} now signs another hash for its audit entry {} than \
+        Recorded::Conflict { kept } => tracing::error!(
+            target: "tessera::anchoring",
+            "{} now signs another hash for its audit entry {} than \
              it did before ({kept}): its log was rewritten; its steward should run \
              `tessera station audit verify`",
             t.name, a.head.count
         ),
-        Recorded::Behind { kept } => eprintln!(
-            "tessera station: WARNING: {}'s audit log went back from entry {kept} to {}: \
+        Recorded::Behind { kept } => tracing::error!(
+            target: "tessera::anchoring",
+            "{}'s audit log went back from entry {kept} to {}: \
              entries were deleted; its steward should run `tessera station audit verify`",
             t.name, a.head.count
         ),

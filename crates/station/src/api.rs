@@ -619,6 +619,10 @@ pub fn serve(listener: std::net::TcpListener, api: Api) -> std::io::Result<()> {
         std::thread::Builder::new()
             .name("coordinate".to_string())
             .spawn(move || crate::coordinate::coordinate(background))?;
+        let following = Arc::clone(&api);
+        std::thread::Builder::new()
+            .name("events".to_string())
+            .spawn(move || crate::events::follow(following))?;
         let anchoring = Arc::clone(&api);
         std::thread::Builder::new()
             .name("anchoring".to_string())

@@ -470,7 +470,17 @@ impl AuditLog {
     /// Every entry, in order of `seq`. Fails on a row that cannot be read (verify first to
     /// learn what is wrong).
     pub fn entries(&self) -> Result<Vec<Entry>, AuditError> {
-        read_rows(&self.conn)
+        self.read_entries(None)
+    }
+
+    /// The entries after entry `seq` (all for 0), in order: what a follower of the log has
+    /// not seen yet.
+    pub fn entries_after(&self, seq: u64) -> Result<Vec<Entry>, AuditError> {
+        self.read_entries(Some(seq))
+    }
+
+    fn read_entries(&self, after: Option<u64>) -> Result<Vec<Entry>, AuditError> {
+        read_rows(&self.conn, after)
             .map_err(|e| self.db_err(e))?
             .into_iter()
             .map(|r| {
@@ -549,7 +559,8 @@ impl AuditLog {
     /// Checks the whole log: every hash, the chain, `seq` without gaps, the head recorded in
     /// `audit_meta`, and the append-only triggers. Every problem is reported, in order.
     pub fn verify(&self) -> Result<VerifyReport, AuditError> {
-        let rows = read_rows(&self.conn).map_err(|e| self.db_err(e))?;
+        // Every row, also one with a seq below 1 (which only tampering makes).
+        let rows = read_rows(&self.conn, None).map_err(|e| self.db_err(e))?;
         let mut problems = Vec::new();
         let mut expected_seq: u64 = 1;
         let mut prev = GENESIS.to_string();
@@ -761,12 +772,14 @@ pub(crate) fn append_in(
     })
 }
 
-fn read_rows(conn: &Connection) -> rusqlite::Result<Vec<RawRow>> {
+/// The rows after entry `after` (every row for `None`), in order of `seq`.
+fn read_rows(conn: &Connection, after: Option<u64>) -> rusqlite::Result<Vec<RawRow>> {
     let mut stmt = conn.prepare(
         "SELECT seq, time, kind, study, actor, details, prev_hash, hash
-         FROM audit_entries ORDER BY seq",
+         FROM audit_entries WHERE ?1 IS NULL OR seq > ?1 ORDER BY seq",
     )?;
-    let rows = stmt.query_map([], |r| {
+    let after = after.map(|a| i64::try_from(a).unwrap_or(i64::MAX));
+    let rows = stmt.query_map([after], |r| {
         Ok(RawRow {
             seq: r.get(0)?,
             time: r.get(1)?,

@@ -255,6 +255,9 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// The steward's policy.
     pub policy: Policy,
+    /// A command run (program and arguments, no shell) for each event that needs a person
+    /// (`[station] notify`; see [`crate::events`]).
+    pub notify: Option<Vec<String>>,
 }
 
 impl Config {
@@ -321,6 +324,8 @@ struct RawStation {
     audit: Option<String>,
     #[serde(default)]
     steward_token: Option<String>,
+    #[serde(default)]
+    notify: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -602,6 +607,17 @@ impl Checker<'_> {
             ));
         }
         let steward_token = self.dir.join(&token_name);
+        let notify = match st.notify {
+            None => None,
+            Some(cmd) if cmd.first().is_none_or(|p| p.trim().is_empty()) => {
+                return Err(self.err(
+                    &at(&[&"station", &"notify"]),
+                    "[station] field notify: the program to run, then its arguments \
+                     (e.g. [\"/usr/local/bin/tell-steward\", \"--to\", \"steward@example.org\"])",
+                ));
+            }
+            Some(cmd) => Some(cmd),
+        };
 
         let mut trusted: Vec<Trusted> = Vec::new();
         for (i, t) in raw.trusted.into_iter().enumerate() {
@@ -698,6 +714,7 @@ impl Checker<'_> {
             compute,
             sources,
             policy,
+            notify,
         })
     }
 
@@ -1288,6 +1305,20 @@ max_covariates = 3
         ));
         assert_eq!(c.policy.auto_approve[0].name, "survival");
         assert_eq!(c.policy.auto_approve[0].max_covariates, Some(3));
+    }
+
+    #[test]
+    fn the_notify_command_is_a_program_and_its_arguments() {
+        let with =
+            |v: &str| good().replacen("[station]\n", &format!("[station]\nnotify = {v}\n"), 1);
+        let c = check("notify", &with(r#"["/bin/mail-steward", "--to", "a@b"]"#)).unwrap();
+        assert_eq!(c.notify.unwrap(), ["/bin/mail-steward", "--to", "a@b"]);
+        assert!(check("no-notify", &good()).unwrap().notify.is_none());
+        let m = error("notify-empty", &with("[]"));
+        assert!(
+            m.contains("[station] field notify: the program to run"),
+            "{m}"
+        );
     }
 
     /// Issue 15: a fingerprint pasted without its `sha256:` prefix was taken for a recipient

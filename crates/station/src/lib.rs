@@ -29,6 +29,8 @@
 //!   the one function behind `tessera station receive` and the service's submit endpoints.
 //! - [`runs`]: what follows an approval — run states, results held per recipient, tokens.
 //! - [`coordinate`]: the service's loop that runs approved studies with the other stations.
+//! - [`events`]: the service's log of what happens (one line per audit entry) and the
+//!   steward's `notify` command for what needs a person.
 //! - [`api`]: the HTTPS API of `tessera station serve` (axum, JSON): submit and list studies,
 //!   approve or refuse and read the audit log with the steward's bearer token, results for
 //!   recipients, the `/peer` routes the stations use.
@@ -52,6 +54,7 @@ pub mod config;
 pub mod coordinate;
 pub mod datacheck;
 pub mod error;
+pub mod events;
 pub mod policy;
 pub mod private;
 pub mod receive;

@@ -305,7 +305,7 @@ impl Approvals {
             actor,
             StudyState::Refused,
             Some(why),
-            "data check",
+            crate::events::DATA_CHECK,
             |tx, path| {
                 write_run(
                     tx,
