@@ -31,16 +31,17 @@
 //! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address
 //!   and [`ConnLimits::max_handshakes`] in all, and [`ConnLimits::max_connections`]
 //!   connections in all. At the address's own limit, its oldest handshake gives way to the
-//!   newcomer. At a limit in all, the address that holds the most gives way — its oldest
-//!   handshake, or its connection idle the longest (no byte in or out) — unless the
-//!   newcomer's address would then hold more than any: the client holding the most is
-//!   refused rather than served by closing another's connection. So clients that hold slots without using them, even from many
-//!   addresses, cannot keep a steward or a station out (300 silent connections from one
-//!   address once delayed a steward's request by 10 s; 2,000 slow connections from 250
-//!   addresses by 5 s). What remains: a client with more addresses than the legitimate
-//!   callers can make their handshakes give way if it opens connections faster than a
-//!   handshake completes (a few milliseconds on a LAN); firewall the port to the networks
-//!   of the stations, stewards and researchers;
+//!   newcomer; at a limit in all, the handshake waiting the longest, or the connection idle
+//!   the longest (no byte in or out), whatever its address. A caller that uses its
+//!   connection finishes its handshake in milliseconds and sends its request at once, so
+//!   the one that gives way is a client holding a slot without using it: such clients,
+//!   even from many addresses, cannot keep a steward or a station out (300 silent
+//!   connections from one address once delayed a steward's request by 10 s; 2,000 slow
+//!   connections from 250 addresses by 5 s). What remains: a client that opens
+//!   connections faster than the legitimate callers' handshakes complete (a few
+//!   milliseconds on a LAN) can make those give way, and every connection it opens costs
+//!   an accept; firewall the port to the networks of the stations, stewards and
+//!   researchers;
 //! - after the handshake, every wait for data is bounded ([`Guarded`]): a connection that
 //!   delivers fewer than [`ConnLimits::read_min_bytes`] within
 //!   [`ConnLimits::read_window`] of starting to wait (idle keep-alive, half a header, a
@@ -194,28 +195,17 @@ impl Counts {
         Some(c)
     }
 
-    /// Closes, among the connections `which` selects, one of the address holding the most
-    /// of them: the one longest idle (a handshake: the oldest). Whether one was closed.
-    /// With `newcomer`, nothing is closed (and `false` returned) when the newcomer's address
-    /// would then hold more than any: the client holding the most is refused, not served by
-    /// closing another's connection.
-    fn make_room(&mut self, which: impl Fn(&Conn) -> bool, newcomer: Option<IpAddr>) -> bool {
-        let mut held: HashMap<IpAddr, usize> = HashMap::new();
-        for c in self.conns.values().filter(|c| which(c)) {
-            *held.entry(c.ip).or_default() += 1;
-        }
-        let Some((&ip, &most)) = held.iter().max_by_key(|(ip, n)| (**n, **ip)) else {
-            return false;
-        };
-        if let Some(new) = newcomer {
-            if held.get(&new).copied().unwrap_or(0) + 1 > most {
-                return false;
-            }
-        }
+    /// Closes, among the connections `which` selects, the one idle the longest (no byte in
+    /// or out; for handshakes: the oldest). Whether one was closed. A caller that uses its
+    /// connection (a station, a steward) finishes its handshake in milliseconds and sends
+    /// its request at once, so the one waiting longest is a client holding a slot without
+    /// using it, whichever address it comes from (callers behind one address are not
+    /// penalised for sharing it).
+    fn make_room(&mut self, which: impl Fn(&Conn) -> bool) -> bool {
         let victim = self
             .conns
             .iter()
-            .filter(|(_, c)| c.ip == ip && which(c))
+            .filter(|(_, c)| which(c))
             .min_by_key(|(id, c)| (c.kill.active_ms.load(Ordering::Relaxed), c.since, **id))
             .map(|(id, _)| *id);
         match victim.and_then(|id| self.forget(id)) {
@@ -257,12 +247,11 @@ impl Tracker {
         }
         if shaking >= limits.handshakes_per_address {
             // This address's own oldest handshake gives way.
-            c.make_room(|x| x.handshaking && x.ip == ip, None);
-        } else if c.handshakes >= limits.max_handshakes && !c.make_room(|x| x.handshaking, Some(ip))
-        {
-            return None;
+            c.make_room(|x| x.handshaking && x.ip == ip);
+        } else if c.handshakes >= limits.max_handshakes {
+            c.make_room(|x| x.handshaking);
         }
-        if c.total >= limits.max_connections && !c.make_room(|_| true, Some(ip)) {
+        if c.total >= limits.max_connections && !c.make_room(|_| true) {
             return None;
         }
         let id = c.next;
