@@ -208,11 +208,39 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
 
 /// Free loopback ports (bound and released: another process could take one meanwhile, which
 /// then fails loudly when a station binds it).
+///
+/// The ports are picked below the kernel's range of ephemeral ports (32768 and up on Linux):
+/// a port the system handed out as free is in that range, and any outgoing connection on
+/// the machine may take it before the station binds it (the service tests, many stations
+/// at once, met that).
 fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let held: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| format!("no free loopback port: {e}"))?;
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    let mut state = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        ^ (u64::from(std::process::id()) << 32);
+    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
+    for _ in 0..(n * 200) {
+        if held.len() == n {
+            break;
+        }
+        // xorshift64: where to try next.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let port = (FIRST + (state % u64::from(SPAN)) as u32) as u16;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(l);
+        }
+    }
+    if held.len() < n {
+        return Err(format!(
+            "no {n} free loopback ports between {FIRST} and {}",
+            FIRST + SPAN
+        ));
+    }
     held.iter()
         .map(|l| l.local_addr().map(|a| a.port()))
         .collect::<std::io::Result<_>>()
