@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace and ends with one summary line ("N passed, N failed").
+# Runs every test of the workspace (all of them, also after a failing one) and ends with one
+# summary line ("N passed, N failed").
 # Needs only the Rust toolchain; anything else the tests need is installed and started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ pg_env=$(scripts/postgres.sh start)
 eval "$pg_env"
 trap 'rm -f "$log"; scripts/postgres.sh stop || true' EXIT
 status=0
-cargo test --release --workspace "$@" 2>&1 | tee "$log" || status=$?
+cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
 echo
