@@ -814,20 +814,22 @@ async fn list_studies(
             Err(e) => return failure(StationError::Audit(e)),
         },
     };
-    let all = a.all().and_then(|v| {
-        v.iter()
+    let all = a.overview().map(|v| {
+        v.into_iter()
             .filter(|r| {
                 mine.as_ref()
                     .is_none_or(|me| submitters.get(&r.id) == Some(me))
             })
             .map(|r| {
-                let mut s = summary(r);
-                let run = a.run(&r.id)?;
-                s["reason"] = json!(shown_reason(r, run.as_ref()));
-                s["run"] = json!(run.map(|x| x.state));
-                Ok(s)
+                json!({
+                    "id": r.id,
+                    "state": r.state,
+                    "received_at": r.received_at,
+                    "reason": r.reason,
+                    "run": r.run,
+                })
             })
-            .collect::<Result<Vec<_>, StationError>>()
+            .collect::<Vec<_>>()
     });
     match all {
         Ok(v) => Json(json!({ "studies": v })).into_response(),

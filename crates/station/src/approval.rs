@@ -69,7 +69,7 @@ impl StudyState {
         }
     }
 
-    fn parse(s: &str) -> Option<StudyState> {
+    pub(crate) fn parse(s: &str) -> Option<StudyState> {
         [
             StudyState::Pending,
             StudyState::Approved,

@@ -154,9 +154,87 @@ pub(crate) fn random_token() -> std::result::Result<String, String> {
 /// else the decision's reason (the approving rule, the refusal reasons, why a person must
 /// decide).
 pub fn shown_reason(rec: &StudyRecord, run: Option<&RunRecord>) -> Option<String> {
-    match (rec.state, run.and_then(|r| r.public_reason.clone())) {
+    shown(
+        rec.state,
+        rec.reason.clone(),
+        run.and_then(|r| r.public_reason.clone()),
+    )
+}
+
+/// The reason shown for a study in `state` with this station's `reason` and its run's
+/// `public` one: a refusal by this station's data check shows only the public reason.
+fn shown(state: StudyState, reason: Option<String>, public: Option<String>) -> Option<String> {
+    match (state, public) {
         (StudyState::Refused, Some(public)) => Some(public),
-        _ => rec.reason.clone(),
+        _ => reason,
+    }
+}
+
+/// One line of the list of studies: what `GET /studies` shows, read without the studies'
+/// texts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overview {
+    /// The study's id.
+    pub id: String,
+    /// Its state here.
+    pub state: StudyState,
+    /// The reason shown ([`shown_reason`]).
+    pub reason: Option<String>,
+    /// When it was received.
+    pub received_at: String,
+    /// Its run's state, once it has one.
+    pub run: Option<RunState>,
+}
+
+impl Approvals {
+    /// Every study with its run, oldest first, in one query that leaves the texts on disk
+    /// (listing 1,000 studies read each text and asked for each run apart: 28 ms).
+    pub fn overview(&self) -> Result<Vec<Overview>> {
+        let db = |e| StationError::Audit(self.log.db_err(e));
+        let mut stmt = self
+            .log
+            .conn
+            .prepare(
+                "SELECT s.id, s.state, s.reason, s.received_at, r.state, r.public_reason
+                 FROM studies s LEFT JOIN runs r ON r.id = s.id
+                 ORDER BY s.received_at, s.id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(db)?;
+        rows.into_iter()
+            .map(|(id, state, reason, received_at, run, public)| {
+                let state = StudyState::parse(&state).ok_or_else(|| {
+                    StationError::Invalid(format!("study {id}: unknown state {state:?}"))
+                })?;
+                let run = run
+                    .map(|x| {
+                        RunState::parse(&x).ok_or_else(|| {
+                            StationError::Invalid(format!("study {id}: unknown run state {x:?}"))
+                        })
+                    })
+                    .transpose()?;
+                let reason = shown(state, reason, public);
+                Ok(Overview {
+                    id,
+                    state,
+                    reason,
+                    received_at,
+                    run,
+                })
+            })
+            .collect()
     }
 }
 
