@@ -26,6 +26,9 @@
 //! # Limits ([`ConnLimits`])
 //!
 //! A station is reachable by anyone on its network, so no client may hold its resources:
+//! - a connection that sends nothing within [`ConnLimits::first_bytes_timeout`] (2 s) is
+//!   closed, and nothing (no TLS state) is made for it before its first bytes; a handshake
+//!   not finished within [`ConnLimits::handshake_timeout`] (5 s) is closed;
 //! - at most [`ConnLimits::per_address`] connections from one IP address (handshakes
 //!   included); past that, a new TCP connection from it is closed at once, before any TLS;
 //! - at most [`ConnLimits::handshakes_per_address`] handshakes in flight from one address
@@ -82,7 +85,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 
 /// The most TLS handshakes in flight at once by default ([`ConnLimits::max_handshakes`]).
-pub const MAX_HANDSHAKES: usize = 256;
+pub const MAX_HANDSHAKES: usize = 1024;
 
 /// How many finished handshakes may wait for axum to take them.
 const QUEUE: usize = 64;
@@ -96,6 +99,9 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(200);
 pub struct ConnLimits {
     /// A TLS handshake not finished by then is dropped.
     pub handshake_timeout: Duration,
+    /// A connection that has sent nothing by then is dropped (before any TLS state is
+    /// made for it).
+    pub first_bytes_timeout: Duration,
     /// Connections open at once, handshakes included.
     pub max_connections: usize,
     /// Connections open at once from one IP address.
@@ -114,6 +120,7 @@ impl Default for ConnLimits {
     fn default() -> Self {
         ConnLimits {
             handshake_timeout: Duration::from_secs(5),
+            first_bytes_timeout: Duration::from_secs(2),
             max_connections: 1024,
             per_address: 64,
             handshakes_per_address: 16,
@@ -613,6 +620,19 @@ async fn accept_loop(
         let acceptor = acceptor.clone();
         let tx = tx.clone();
         tokio::spawn(async move {
+            // Nothing is made for a connection until it sends its first bytes (a silent
+            // one costs a socket and this task only, for at most `first_bytes_timeout`).
+            let first = limits.first_bytes_timeout.min(limits.handshake_timeout);
+            let mut byte = [0u8; 1];
+            let spoke = Killable {
+                inner: Box::pin(tokio::time::timeout(first, tcp.peek(&mut byte))),
+                kill: Arc::clone(&slot.kill),
+            }
+            .await;
+            // Silent until the deadline, closed, or closed to make room.
+            if !matches!(spoke, Some(Ok(Ok(n))) if n > 0) {
+                return;
+            }
             let handshake = Killable {
                 inner: Box::pin(tokio::time::timeout(
                     limits.handshake_timeout,

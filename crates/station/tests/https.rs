@@ -441,6 +441,8 @@ fn silent_connections_from_one_address_leave_room_for_others() {
 fn silent_connections_from_many_addresses_leave_room_for_others() {
     let limits = ConnLimits {
         handshake_timeout: Duration::from_secs(8),
+        first_bytes_timeout: Duration::from_secs(8),
+        max_handshakes: 256,
         ..ConnLimits::default()
     };
     let server = start_server_with(limits);
@@ -463,6 +465,28 @@ fn silent_connections_from_many_addresses_leave_room_for_others() {
         }
     }
     assert!(closed >= 320 - 256, "only {closed} of 320 closed");
+}
+
+/// A connection that says nothing is closed after `first_bytes_timeout`, long before the
+/// handshake timeout, with nothing made for it: silent callers cycle through quickly.
+#[test]
+fn a_silent_connection_is_closed_at_the_first_bytes_timeout() {
+    let limits = ConnLimits {
+        handshake_timeout: Duration::from_secs(10),
+        first_bytes_timeout: Duration::from_millis(300),
+        ..ConnLimits::default()
+    };
+    let server = start_server_with(limits);
+    let mut silent = connect_from("127.0.0.5", &server.addr, 1).remove(0);
+    let sock = silent.try_clone().unwrap();
+    let t0 = Instant::now();
+    assert!(closed_within(&mut silent, Duration::from_secs(3), &sock));
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(3),
+        "closed after {took:?}"
+    );
+    served_three(&server);
 }
 
 /// The same with connections that finished their handshake and then say nothing: at the
