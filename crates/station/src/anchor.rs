@@ -30,8 +30,17 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension};
 use tessera_net::identity::{self, Identity, Signature};
 
-use crate::audit::{from_hex, hex, GENESIS};
+use crate::audit::{from_hex, from_hex32, hex, GENESIS};
 use crate::time::now_rfc3339;
+
+/// Longest station name a signed head may carry (as station.toml allows).
+const MAX_NAME: usize = 64;
+
+/// Longest time a signed head may carry (RFC 3339 is under 40 characters).
+const MAX_TIME: usize = 40;
+
+/// Longest signature a signed head may carry, in hex.
+const MAX_SIGNATURE_HEX: usize = 512;
 
 /// Domain separation of the signed head (and the format version).
 const DOMAIN: &[u8] = b"tessera-audit-head-v1";
@@ -89,13 +98,6 @@ fn message(
     m
 }
 
-/// Whether `s` is a hash as the log writes it (64 lowercase hex digits).
-fn is_hash(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 impl SignedHead {
     /// Signs this station's head now.
     pub fn sign(
@@ -119,8 +121,20 @@ impl SignedHead {
 
     /// Checks that the head is well formed and was signed by the key of `cert_der`.
     pub fn check(&self, cert_der: &[u8]) -> Result<(), String> {
-        if !is_hash(&self.head) {
+        if from_hex32(&self.head).is_none() {
             return Err(format!("the head of entry {} is not a hash", self.count));
+        }
+        // A trusted peer's answer may be up to the client's body limit: what is kept of it
+        // is bounded here (names are at most 64 characters, a time about 30, a signature
+        // of any scheme offered under 200 bytes).
+        if self.station.len() > MAX_NAME
+            || self.time.len() > MAX_TIME
+            || self.signature.len() > MAX_SIGNATURE_HEX
+        {
+            return Err(format!(
+                "the head of entry {} has an oversized name, time or signature",
+                self.count
+            ));
         }
         if self.count == 0 && self.head != GENESIS {
             return Err("an empty log's head must be the genesis hash".to_string());
@@ -423,6 +437,9 @@ mod tests {
         ] {
             assert!(changed.check(&me.cert_der).is_err(), "{changed:?}");
         }
+        // What a peer keeps of another's answer is bounded.
+        let long = SignedHead::sign(&me, &"r".repeat(65), 7, &hash(7)).unwrap();
+        assert!(long.check(&me.cert_der).unwrap_err().contains("oversized"));
         let not_hash = SignedHead::sign(&me, "registry", 7, "xyz").unwrap();
         assert!(not_hash
             .check(&me.cert_der)

@@ -334,7 +334,8 @@ pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-fn from_hex32(s: &str) -> Option<[u8; 32]> {
+/// A hash as the log writes it (64 lowercase hex digits) as its bytes.
+pub(crate) fn from_hex32(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64
         || !s
             .bytes()
