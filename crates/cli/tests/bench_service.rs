@@ -48,6 +48,8 @@ fn service_benchmark_prints_every_measurement() {
         "slow connections, TLS then partial headers",
         "junk connections (computation ports)",
         "submissions from unknown clients",
+        "CPU while loaded, % of a core",
+        "the load generator (this process), % of a core",
         "peak memory (VmHWM) after the load, MB",
         "open descriptors, peak during the load",
         "study within 1.5 × unloaded under load",

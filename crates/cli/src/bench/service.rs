@@ -229,6 +229,9 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
     let unknown_spam = Arc::new(Mutex::new(BTreeMap::new()));
     let researcher_spam = Arc::new(Mutex::new(BTreeMap::new()));
     let load_start = Instant::now();
+    // The CPU the stations and this process (the load generator) use while loaded.
+    let me = std::process::id();
+    let cpu_at_start = (ticks()?, cpu_ticks(me)?);
     // Let the slow connections pile up before the study is submitted; the unknown clients'
     // spam starts now, the researcher's after the study is in (past 10 a minute the
     // researcher's own study would be refused, as any other submission).
@@ -241,6 +244,13 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
         std::thread::sleep(Duration::from_millis(100));
     }
     let load_secs = load_start.elapsed().as_secs_f64();
+    let percent = |before: u64, after: u64| (after - before) as f64 / hz / load_secs * 100.0;
+    let loaded_cpu: Vec<f64> = ticks()?
+        .into_iter()
+        .zip(&cpu_at_start.0)
+        .map(|(a, &b)| percent(b, a))
+        .collect();
+    let generator_cpu = percent(cpu_at_start.1, cpu_ticks(me)?);
     let hwm: Vec<u64> = pids.iter().map(|&p| status_kb(p, "VmHWM:")).collect();
     stop.store(true, Ordering::SeqCst);
     for t in threads {
@@ -261,6 +271,8 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
         unloaded_lat: unloaded_lat.take(),
         loaded,
         load_secs,
+        loaded_cpu,
+        generator_cpu,
         loaded_lat: loaded_lat.take(),
         slow: slow.snapshot(),
         headers: headers.snapshot(),
@@ -1039,6 +1051,10 @@ struct Report<'a> {
     unloaded_lat: LatencyData,
     loaded: Outcome,
     load_secs: f64,
+    /// Each station's CPU while loaded, % of a core.
+    loaded_cpu: Vec<f64>,
+    /// This process's (the load generator's) CPU while loaded, % of a core.
+    generator_cpu: f64,
     loaded_lat: LatencyData,
     slow: PoolSnapshot,
     headers: PoolSnapshot,
@@ -1189,6 +1205,15 @@ impl Report<'_> {
             "{:<52}{}",
             "peak memory (VmHWM) before the load, MB",
             per(&|i| format!("{:.1}", self.hwm_before[i] as f64 / 1024.0))
+        );
+        println!(
+            "{:<52}{}",
+            "CPU while loaded, % of a core",
+            per(&|i| format!("{:.1}", self.loaded_cpu[i]))
+        );
+        println!(
+            "{:<52}{:>11.1}",
+            "the load generator (this process), % of a core", self.generator_cpu
         );
         println!(
             "{:<52}{}",
