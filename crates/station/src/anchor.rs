@@ -136,6 +136,9 @@ impl SignedHead {
                 self.count
             ));
         }
+        if i64::try_from(self.count).is_err() {
+            return Err(format!("entry count {} is beyond any log", self.count));
+        }
         if self.count == 0 && self.head != GENESIS {
             return Err("an empty log's head must be the genesis hash".to_string());
         }
@@ -218,6 +221,15 @@ impl<'a> PeerHeads<'a> {
     ) -> rusqlite::Result<Recorded> {
         let peer = identity::fingerprint_hex(peer);
         let count = i64::try_from(head.count).unwrap_or(i64::MAX);
+        // A log that went back is said first, even to an entry kept earlier.
+        let last: Option<i64> = self.conn.query_row(
+            "SELECT max(count) FROM peer_heads WHERE peer = ?1",
+            [&peer],
+            |r| r.get(0),
+        )?;
+        if let Some(last) = last.filter(|&l| l > count) {
+            return Ok(Recorded::Behind { kept: last as u64 });
+        }
         let kept: Option<String> = self
             .conn
             .query_row(
@@ -232,14 +244,6 @@ impl<'a> PeerHeads<'a> {
             } else {
                 Recorded::Conflict { kept }
             });
-        }
-        let last: Option<i64> = self.conn.query_row(
-            "SELECT max(count) FROM peer_heads WHERE peer = ?1",
-            [&peer],
-            |r| r.get(0),
-        )?;
-        if let Some(last) = last.filter(|&l| l > count) {
-            return Ok(Recorded::Behind { kept: last as u64 });
         }
         self.conn.execute(
             "INSERT INTO peer_heads (peer, station, count, head, time, scheme, signature, recorded)
@@ -340,8 +344,8 @@ pub fn check(hashes: &[(u64, String)], own_cert: &[u8], records: &[PeerRecord]) 
                      the log was rewritten between their visits",
                     r.peer,
                     h.count,
-                    short(other),
-                    short(&h.head)
+                    crate::coordinate::short(other),
+                    crate::coordinate::short(&h.head)
                 )),
                 Some(_) => {}
                 None => {
@@ -395,11 +399,6 @@ pub fn check(hashes: &[(u64, String)], own_cert: &[u8], records: &[PeerRecord]) 
         break;
     }
     report
-}
-
-/// The first 12 digits of a hash, for messages.
-fn short(h: &str) -> &str {
-    &h[..h.len().min(12)]
 }
 
 #[cfg(test)]
@@ -553,6 +552,11 @@ mod tests {
         );
         assert_eq!(
             t.record(&fp, &h(4, 4)).unwrap(),
+            Recorded::Behind { kept: 5 }
+        );
+        // A log cut back to an entry kept earlier is said too.
+        assert_eq!(
+            t.record(&fp, &h(3, 3)).unwrap(),
             Recorded::Behind { kept: 5 }
         );
         let kept = t.of(&fp).unwrap();

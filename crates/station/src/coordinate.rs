@@ -230,9 +230,6 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
         .cloned()
         .collect();
     for (id, state) in states {
-        if visits.done.contains(&id) {
-            continue;
-        }
         if state == StudyState::Refused {
             // Refused here (also a steward's withdrawal after the data check): its
             // computation port and any outside party's message are freed.
@@ -405,7 +402,7 @@ fn view_of(state: &str, reason: Option<String>, digest: Option<&str>) -> Station
 }
 
 /// The first 12 hex digits of a digest, for messages.
-fn short(digest: &str) -> String {
+pub(crate) fn short(digest: &str) -> String {
     format!("{}…", &digest[..digest.len().min(12)])
 }
 
