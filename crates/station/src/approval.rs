@@ -256,7 +256,6 @@ impl Approvals {
         // Withdrawn after the data check (ready, not yet running): the run stops in the same
         // transaction, so the computation can no longer start here, and the other stations
         // learn the refusal with the steward's reason.
-        let ready = self.run(id)?.map(|r| r.state) == Some(crate::runs::RunState::Ready);
         self.decide_with(
             id,
             by,
@@ -264,6 +263,9 @@ impl Approvals {
             Some(why),
             "person",
             |tx, path| {
+                // Read inside the transaction, as the decision's own check.
+                let ready = crate::runs::run_in(tx, path, id)?.map(|r| r.state)
+                    == Some(crate::runs::RunState::Ready);
                 if ready {
                     crate::runs::write_run(
                         tx,
