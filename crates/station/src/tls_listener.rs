@@ -136,8 +136,6 @@ struct Conn {
     ip: IpAddr,
     /// Still in its TLS handshake.
     handshaking: bool,
-    /// When it was accepted (the oldest handshake makes room first).
-    since: Instant,
     /// Shared with the connection's task: how it is told to close, and when it last moved.
     kill: Arc<Kill>,
 }
@@ -213,7 +211,9 @@ impl Counts {
             .conns
             .iter()
             .filter(|(_, c)| which(c))
-            .min_by_key(|(id, c)| (c.kill.active_ms.load(Ordering::Relaxed), c.since, **id))
+            // A handshake's activity is its admission (it is touched only once done); ids
+            // grow, so ties go to the oldest.
+            .min_by_key(|(id, c)| (c.kill.active_ms.load(Ordering::Relaxed), **id))
             .map(|(id, _)| *id);
         match victim.and_then(|id| self.forget(id)) {
             Some(c) => {
@@ -252,11 +252,14 @@ impl Tracker {
         if open >= limits.per_address {
             return None;
         }
+        // No room made (a limit of 0): the newcomer is refused.
         if shaking >= limits.handshakes_per_address {
             // This address's own oldest handshake gives way.
-            c.make_room(|x| x.handshaking && x.ip == ip);
-        } else if c.handshakes >= limits.max_handshakes {
-            c.make_room(|x| x.handshaking);
+            if !c.make_room(|x| x.handshaking && x.ip == ip) {
+                return None;
+            }
+        } else if c.handshakes >= limits.max_handshakes && !c.make_room(|x| x.handshaking) {
+            return None;
         }
         if c.total >= limits.max_connections && !c.make_room(|_| true) {
             return None;
@@ -270,7 +273,6 @@ impl Tracker {
             Conn {
                 ip,
                 handshaking: true,
-                since: Instant::now(),
                 kill: Arc::clone(&kill),
             },
         );
