@@ -336,6 +336,11 @@ impl Api {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(study, _), _| study != id);
         self.forget_dealing(id);
+        // Parsed again, once, if a handler asks for it later.
+        self.parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// This outside data station's dealing for study `id`: the one kept, else `deal()`'s
@@ -461,8 +466,6 @@ impl Api {
         self.config.trusted.iter().find(|t| t.fingerprint == fp)
     }
 
-    /// Whether `headers` carry the steward's bearer token; compared in constant time
-    /// (SHA-256 of both sides, every byte compared).
     /// Who sent a request with `headers` over the connection of `peer`.
     pub(crate) fn caller(&self, headers: &HeaderMap, peer: &Peer) -> Caller {
         if self.is_steward(headers) {
@@ -507,6 +510,8 @@ impl Api {
             .is_some_and(|s| s.recipients.iter().any(|r| r.fingerprint == Some(*fp))))
     }
 
+    /// Whether `headers` carry the steward's bearer token; compared in constant time
+    /// (SHA-256 of both sides, every byte compared).
     fn is_steward(&self, headers: &HeaderMap) -> bool {
         let Some(given) = headers
             .get(header::AUTHORIZATION)

@@ -46,6 +46,13 @@ pub fn follow(api: Arc<Api>) {
         station = %api.config.name,
         "following the audit log from entry {seen}"
     );
+    let notifier = match api.config.notify.clone().map(Notifier::start).transpose() {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::error!(target: "tessera::event", "cannot start the notify thread: {e}");
+            None
+        }
+    };
     loop {
         std::thread::sleep(EVERY);
         // One row read while nothing happens; the new entries only when the log grew.
@@ -63,7 +70,7 @@ pub fn follow(api: Arc<Api>) {
         match new {
             Ok(entries) => {
                 for e in &entries {
-                    tell(&api.config.name, api.config.notify.as_deref(), e);
+                    tell(&api.config.name, notifier.as_ref(), e);
                     seen = seen.max(e.seq);
                 }
             }
@@ -75,7 +82,7 @@ pub fn follow(api: Arc<Api>) {
 }
 
 /// Logs entry `e` of `station`'s log and, if it needs a person, runs `notify`.
-pub fn tell(station: &str, notify: Option<&[String]>, e: &Entry) {
+pub fn tell(station: &str, notify: Option<&Notifier>, e: &Entry) {
     let summary = summary(e);
     let study = e.study.as_deref().unwrap_or("");
     match e.kind {
@@ -88,9 +95,49 @@ pub fn tell(station: &str, notify: Option<&[String]>, e: &Entry) {
             station, seq = e.seq, kind = %e.kind, study, "{summary}"
         ),
     }
-    if let (Some(cmd), Some(event)) = (notify, needs_person(e)) {
-        let (cmd, station, study) = (cmd.to_vec(), station.to_string(), study.to_string());
-        std::thread::spawn(move || run_notify(&cmd, event, &station, &study, &summary));
+    if let (Some(notifier), Some(event)) = (notify, needs_person(e)) {
+        notifier.send(event, station, study, summary);
+    }
+}
+
+/// Runs the notify command for one event at a time, on a thread of its own: at most
+/// [`NOTIFY_QUEUE`] events wait; past that an event is logged as not notified (whoever can
+/// make events — a researcher's submissions — cannot make the station run commands
+/// without bound).
+pub struct Notifier {
+    tx: std::sync::mpsc::SyncSender<[String; 4]>,
+}
+
+/// Events that may wait for the notify command.
+pub const NOTIFY_QUEUE: usize = 16;
+
+impl Notifier {
+    /// Starts the thread that runs `cmd` (program and arguments).
+    pub fn start(cmd: Vec<String>) -> std::io::Result<Notifier> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<[String; 4]>(NOTIFY_QUEUE);
+        std::thread::Builder::new()
+            .name("notify".to_string())
+            .spawn(move || {
+                for [event, station, study, summary] in rx {
+                    run_notify(&cmd, &event, &station, &study, &summary);
+                }
+            })?;
+        Ok(Notifier { tx })
+    }
+
+    fn send(&self, event: &str, station: &str, study: &str, summary: String) {
+        let item = [
+            event.to_string(),
+            station.to_string(),
+            study.to_string(),
+            summary,
+        ];
+        if self.tx.try_send(item).is_err() {
+            tracing::warn!(
+                target: "tessera::event",
+                "{event} of study {study} not notified: {NOTIFY_QUEUE} events wait for the notify command"
+            );
+        }
     }
 }
 
@@ -158,7 +205,7 @@ pub fn summary(e: &Entry) -> String {
     }
 }
 
-/// Runs the notify command for `event` (its own thread), within [`NOTIFY_TIMEOUT`].
+/// Runs the notify command for `event`, within [`NOTIFY_TIMEOUT`].
 fn run_notify(cmd: &[String], event: &str, station: &str, study: &str, summary: &str) {
     let Some((program, args)) = cmd.split_first() else {
         return;
