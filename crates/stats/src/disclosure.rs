@@ -145,13 +145,20 @@ impl Disclosure {
 /// element failed nor any value; callers state what the bit means where they call it.
 /// One comparison per element and one zero test.
 pub fn every_at_least(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<bool> {
+    Ok(below_any(p, values, min)?.is_none())
+}
+
+/// [`every_at_least`], keeping the comparison: `None` when every value is at least `min`,
+/// else the shared 0/1 bits "below `min`", one per value, still shared (a caller that must
+/// name the culprits opens them, at the price of that leakage, with no second comparison).
+pub fn below_any(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<Option<AShare<u128>>> {
     if values.is_empty() {
-        return Ok(true);
+        return Ok(None);
     }
     let threshold = p.public(&vec![min; values.len()]);
     let below = p.lt_arith(values, &threshold)?;
     let none = p.eq(&below.sum(), &AShare::zeros(1))?;
-    Ok(p.reveal_bits(&none)?[0] & 1 == 1)
+    Ok((p.reveal_bits(&none)?[0] & 1 == 0).then_some(below))
 }
 
 /// Shared 0/1 integers: `counts[i] >= min` for shared non-negative integer counts (below

@@ -272,7 +272,12 @@ pub fn ols(
         let fit = design::trunc_exact(p, &fit, f + HI)?;
         cyy_hi.sub(&fit)
     };
-    let rss_n = p.trunc(&rss_hi, HI)?;
+    // RSS/n at f bits, for the standard errors (none for ridge: its truncation is skipped).
+    let rss_n = if ridge {
+        None
+    } else {
+        Some(p.trunc(&rss_hi, HI)?)
+    };
     // 1 − R² = RSS/C_yy = (RSS·(1/sd_y))·(1/sd_y), with 1/sd_y at 48 fractional bits: r_y
     // (f bits) where var_y < 1 (r_y > 1 keeps its precision), else rsqrt of var_y read as a
     // 40-bit number (2^48/sd_y: r_y at f bits would keep only a few bits for sd_y ~ 10^6).
@@ -287,14 +292,14 @@ pub fn ols(
     let half = design::trunc_exact(p, &half, 48)?;
     let unexplained = p.mul(&half, &ry48)?;
     let unexplained = design::trunc_exact(p, &unexplained, 48)?;
-    if !ridge {
+    if let Some(rss_n) = &rss_n {
         // The standard errors take √(RSS/(n − p)) at f bits: a residual variance below
         // 2^-11 keeps too few significant bits (an outcome on a small scale, or a nearly
         // exact fit), one above 2^38 leaves the square root's range. One bit opened.
         let lim = p.public(&[encode::<u128>(RSS_MIN, f), encode::<u128>(RSS_MAX, f)]);
         let out = p.lt_arith(
-            &AShare::concat(&[&rss_n, &lim.slice(1..2)]),
-            &AShare::concat(&[&lim.slice(0..1), &rss_n]),
+            &AShare::concat(&[rss_n, &lim.slice(1..2)]),
+            &AShare::concat(&[&lim.slice(0..1), rss_n]),
         )?;
         // LEAKAGE: one bit, whether the residual variance RSS/n lies outside
         // [RSS_MIN, RSS_MAX] (an error).
@@ -326,10 +331,8 @@ pub fn ols(
     // errors (covariates on a large scale) keep their relative precision.
     let coef = coef_hi;
 
-    let se = if ridge {
-        None
-    } else {
-        let s2 = p.mul_const_fix(&rss_n, n as f64 / (n - vars) as f64)?;
+    let se = if let Some(rss_n) = &rss_n {
+        let s2 = p.mul_const_fix(rss_n, n as f64 / (n - vars) as f64)?;
         let qdiag = gather(&q, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
         let mut under = vec![&s2];
         let a0;
@@ -348,6 +351,8 @@ pub fn ols(
         } else {
             slopes_part
         })
+    } else {
+        None
     };
 
     let mut open = vec![&coef];

@@ -67,7 +67,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, BShare, Party};
 
 use crate::analysis::{CoxSpec, Ties};
-use crate::disclosure::{every_at_least, Disclosure};
+use crate::disclosure::{below_any, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
@@ -616,10 +616,7 @@ pub fn cox(
     // "every covariate varies among the complete cases" is opened; when it is 0 (the fit is
     // refused), also one bit per covariate, "this one does not vary", so that the message
     // names it (a categorical level without complete cases, a constant column).
-    let floor = encode(MIN_VARIANCE, f);
-    if !every_at_least(p, &var, floor)? {
-        let threshold = p.public(&vec![floor; m]);
-        let below = p.lt_arith(&var, &threshold)?;
+    if let Some(below) = below_any(p, &var, encode(MIN_VARIANCE, f))? {
         let flat: Vec<&str> = names
             .iter()
             .zip(p.reveal(&below)?)
