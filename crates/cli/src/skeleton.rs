@@ -199,6 +199,11 @@ pub fn skeleton(all: &[&Catalogue], researcher: Option<&str>, at: &str) -> Strin
     ];
     let _ = writeln!(t, "\n[disclosure]");
     for (name, v) in floors {
+        let v = if name == "min_cell" {
+            v.and_then(min_cell_to_write)
+        } else {
+            v
+        };
         if let Some(v) = v {
             let _ = writeln!(t, "{name} = {v}");
         }
@@ -254,4 +259,26 @@ pub fn new(at: &str, station: &StationAddr, out: &Path) -> Result<(), String> {
         out.display()
     );
     Ok(())
+}
+
+/// The `min_cell` a skeleton writes for the stations' highest floor `f`, as the stations
+/// themselves apply it ([`tessera_station::policy::effective_disclosure`]): nothing at the
+/// tables' default floor, so that survival analyses keep their own higher default (a
+/// written `min_cell = 5` would lower Kaplan–Meier's 10, and every station would accept
+/// it); above it, at least the survival default.
+fn min_cell_to_write(f: u64) -> Option<u64> {
+    use tessera_station::policy::TABLE_MIN_CELL;
+    (f > TABLE_MIN_CELL).then(|| f.max(tessera_stats::survival::km::DEFAULT_MIN_CELL))
+}
+
+#[cfg(test)]
+mod min_cell_tests {
+    use super::min_cell_to_write;
+
+    #[test]
+    fn the_default_floor_does_not_lower_the_survival_default() {
+        assert_eq!(min_cell_to_write(5), None);
+        assert_eq!(min_cell_to_write(7), Some(10));
+        assert_eq!(min_cell_to_write(12), Some(12));
+    }
 }

@@ -863,7 +863,12 @@ fn the_catalogue_shows_what_the_steward_publishes_to_whom_it_knows() {
         listed("alice", alice()),
         fingerprint_hex(&lab.fingerprint())
     ))
-    .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n");
+    .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n")
+    // A rule about an unpublished column: the catalogue must not name it either.
+    .replace(
+        "disallowed_columns = [\"postcode\"]",
+        "disallowed_columns = [\"postcode\", \"secret_column\"]",
+    );
     let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
     let st = serve_config(
         config,

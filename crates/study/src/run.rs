@@ -545,14 +545,14 @@ pub(crate) type AnalysisRun = (
     Cost,
 );
 
-/// Every analysis of the study at one compute party, in study order. An MPC failure stops
-/// the run (the peers see it too); a refusal or an invalid analysis is decided on public
-/// values, the same at every party, and only that analysis has no result.
 /// Why every analysis of a study whose linkage matched no record gave no result.
 pub const NOTHING_LINKED: &str = "no records were linked: no key value matched across the \
     data parties; check [linkage] key and its normalise steps (trim, casefold, …) against how \
     each source writes the key (e.g. \"P001\" and \"p001\" match only with casefold)";
 
+/// Every analysis of the study at one compute party, in study order. An MPC failure stops
+/// the run (the peers see it too); a refusal or an invalid analysis is decided on public
+/// values, the same at every party, and only that analysis has no result.
 pub(crate) fn run_analyses(
     study: &Study,
     p: &mut Party,
