@@ -534,7 +534,11 @@ fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
 }
 
 fn print_record(r: &StudyRecord) {
-    println!("study {}: {}", r.id, r.state);
+    println!(
+        "study {}: {}",
+        with_revision(&r.id, u64::from(r.revision)),
+        r.state
+    );
     println!("  received {}", r.received_at);
     if let (Some(at), Some(by)) = (&r.decided_at, &r.decided_by) {
         println!("  decided  {at} by {by}");
@@ -549,6 +553,15 @@ fn print_record(r: &StudyRecord) {
         for line in why.lines() {
             println!("    {line}");
         }
+    }
+}
+
+/// `ID`, or `ID (revision N)` after the first revision (the lists and `show`).
+pub(crate) fn with_revision(id: &str, revision: u64) -> String {
+    if revision > 1 {
+        format!("{id} (revision {revision})")
+    } else {
+        id.to_string()
     }
 }
 

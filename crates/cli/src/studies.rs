@@ -44,7 +44,10 @@ fn render(at: &str, body: &Value) -> String {
                 .and_then(|r| r.lines().next())
                 .unwrap_or("");
             [
-                s["id"].as_str().unwrap_or("?").to_string(),
+                crate::station::with_revision(
+                    s["id"].as_str().unwrap_or("?"),
+                    s["revision"].as_u64().unwrap_or(1),
+                ),
                 state.to_string(),
                 s["received_at"].as_str().unwrap_or("").to_string(),
                 why.to_string(),

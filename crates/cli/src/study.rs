@@ -56,6 +56,8 @@ pub struct StationAddr {
 #[derive(Subcommand, Debug)]
 pub enum StudyCommand {
     /// Send a study file to a station; it passes it on to the other stations of the study.
+    /// A study of yours that was refused, stopped or aborted (or still waits for a steward)
+    /// takes the file again under its id as its next revision (every station decides anew).
     Submit {
         /// The study file.
         study: PathBuf,
@@ -90,6 +92,19 @@ pub enum StudyCommand {
         /// The file to write (must not exist).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Run a study of yours again unchanged after it was stopped or aborted (a station was
+    /// down, its data was mended): its next revision, with the same text; each station's
+    /// policy says whether its earlier approval stands. Submit it at the station you first
+    /// submitted it to.
+    Rerun {
+        /// The study id.
+        id: String,
+        /// The station's API address.
+        #[arg(long, value_name = "ADDR")]
+        at: String,
+        #[command(flatten)]
+        station: StationAddr,
     },
     /// Show a study's state at a station, and what the other stations said.
     Status {
@@ -194,7 +209,13 @@ pub(crate) fn message(v: &Value) -> String {
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
     let result = match &args.command {
-        StudyCommand::Submit { study, to, station } => submit(study, to, station),
+        StudyCommand::Submit { study, to, station } => {
+            let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()));
+            text.and_then(|t| submit(&t, "/studies", to, station))
+        }
+        StudyCommand::Rerun { id, at, station } => {
+            submit(&[], &format!("/studies/{id}/rerun"), at, station)
+        }
         StudyCommand::Status { id, at, station } => status(id, at, station),
         StudyCommand::List { at, station } => crate::studies::list(at, station),
         StudyCommand::Check { study, at, station } => crate::check::check(study, at, station),
@@ -236,19 +257,23 @@ pub(crate) const WHO_ARE_YOU: &str =
      --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
      fingerprint under [[researchers]] in station.toml";
 
-fn submit(study: &Path, to: &str, station: &StationAddr) -> Result<ExitCode, String> {
-    let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()))?;
+/// Sends `text` (a study file; nothing for a rerun) to `route` at the station at `to` and
+/// prints its decision.
+fn submit(text: &[u8], route: &str, to: &str, station: &StationAddr) -> Result<ExitCode, String> {
     let headers = vec![("Content-Type", "text/plain; charset=utf-8")];
     let c = client(to, station)?;
     let a = c
-        .request("POST", "/studies", &headers, &text)
+        .request("POST", route, &headers, text)
         .map_err(|e| e.to_string())?;
     let body = a.json();
     match a.status {
         200 | 201 => {
             println!(
                 "study {} at {}: {}",
-                body["id"].as_str().unwrap_or("?"),
+                crate::station::with_revision(
+                    body["id"].as_str().unwrap_or("?"),
+                    body["revision"].as_u64().unwrap_or(1)
+                ),
                 to,
                 body["state"].as_str().unwrap_or("?")
             );
@@ -265,6 +290,10 @@ fn submit(study: &Path, to: &str, station: &StationAddr) -> Result<ExitCode, Str
             Ok(ExitCode::from(3))
         }
         400 | 409 => {
+            eprintln!("tessera: {}", message(&body));
+            Ok(ExitCode::from(2))
+        }
+        404 => {
             eprintln!("tessera: {}", message(&body));
             Ok(ExitCode::from(2))
         }
@@ -286,7 +315,8 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
         (run["state"].as_str().unwrap_or("?"), run["reason"].as_str())
     };
     out.push_str(&format!(
-        "study {id} at {at}: {state}{}{}\n",
+        "study {} at {at}: {state}{}{}\n",
+        crate::station::with_revision(id, body["revision"].as_u64().unwrap_or(1)),
         reason.map(|r| format!(" ({r})")).unwrap_or_default(),
         if state == "running" {
             progress_text(&body["progress"])
@@ -294,12 +324,30 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
             String::new()
         }
     ));
+    let revision = body["revision"].as_u64();
     for s in body["stations"].as_array().into_iter().flatten() {
+        // A station still on another revision says so.
+        let other = s["revision"]
+            .as_u64()
+            .filter(|r| Some(*r) != revision)
+            .map(|r| format!(" (revision {r})"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "  {}: {}{}\n",
+            "  {}{other}: {}{}\n",
             s["station"].as_str().unwrap_or("?"),
             s["state"].as_str().unwrap_or("?"),
             s["reason"]
+                .as_str()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ));
+    }
+    for e in body["earlier"].as_array().into_iter().flatten() {
+        let state = e["run"].as_str().or(e["state"].as_str()).unwrap_or("?");
+        out.push_str(&format!(
+            "  earlier: revision {} {state}{}\n",
+            e["revision"].as_u64().unwrap_or(0),
+            e["reason"]
                 .as_str()
                 .map(|r| format!(" ({r})"))
                 .unwrap_or_default()

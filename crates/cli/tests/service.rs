@@ -91,37 +91,31 @@ impl Cluster {
             pins: Vec::new(),
         };
         for &s in names {
-            // The station's own log, kept for the tests that read what a station shows.
-            let log = fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join(s).join("stderr.log"))
-                .unwrap();
-            let mut child = Command::new(EXE)
-                .args(["station", "serve", "--run-timeout", "60"])
-                .args(extra)
-                .arg("--config")
-                .arg(dir.join(s).join("station.toml"))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap();
-            let mut out = BufReader::new(child.stdout.take().unwrap());
+            let (child, addr, pin) = spawn_station(dir, s, extra);
             c.children.push(Some(child));
-            let mut line = String::new();
-            loop {
-                line.clear();
-                assert!(out.read_line(&mut line).unwrap() > 0, "{s} did not start");
-                if let Some(rest) = line.split("https://").nth(1) {
-                    c.addrs
-                        .push(rest.split_whitespace().next().unwrap().to_string());
-                    let fp = line.split("certificate sha256:").nth(1).unwrap();
-                    c.pins.push(format!("sha256:{}", &fp[..64]));
-                    break;
-                }
-            }
+            c.addrs.push(addr);
+            c.pins.push(pin);
         }
         c
+    }
+
+    /// Starts station `name` of the cluster's folder (again, after [`Cluster::kill`], or for
+    /// the first time when it was left out) and waits until it listens.
+    fn start_station(&mut self, name: &str) {
+        let (child, addr, pin) = spawn_station(&self.dir, name, &[]);
+        match self.names.iter().position(|s| s == name) {
+            Some(i) => {
+                self.children[i] = Some(child);
+                self.addrs[i] = addr;
+                self.pins[i] = pin;
+            }
+            None => {
+                self.names.push(name.to_string());
+                self.children.push(Some(child));
+                self.addrs.push(addr);
+                self.pins.push(pin);
+            }
+        }
     }
 
     fn index(&self, name: &str) -> usize {
@@ -226,7 +220,7 @@ impl Cluster {
         let at = if args[0] == "submit" { "--to" } else { "--at" };
         let me = self.me();
         let id: &[&str] =
-            if matches!(args[0], "submit" | "status") && !extra.contains(&"--identity") {
+            if matches!(args[0], "submit" | "status" | "rerun") && !extra.contains(&"--identity") {
                 &["--identity", &me]
             } else {
                 &[]
@@ -275,6 +269,43 @@ impl Cluster {
             o.status.code(),
             String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
         )
+    }
+}
+
+/// Starts station `name` of `dir` with `extra` arguments to `serve` and waits until it
+/// listens: the process, its API address and its certificate's pin.
+// The child is returned to the Cluster, whose drop kills and waits for it; the lint cannot
+// follow it there.
+#[allow(clippy::zombie_processes)]
+fn spawn_station(dir: &Path, name: &str, extra: &[&str]) -> (Child, String, String) {
+    // The station's own log, kept for the tests that read what a station shows.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name).join("stderr.log"))
+        .unwrap();
+    let mut child = Command::new(EXE)
+        .args(["station", "serve", "--run-timeout", "60"])
+        .args(extra)
+        .arg("--config")
+        .arg(dir.join(name).join("station.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "{name} did not start"
+        );
+        if let Some(rest) = line.split("https://").nth(1) {
+            let addr = rest.split_whitespace().next().unwrap().to_string();
+            let fp = line.split("certificate sha256:").nth(1).unwrap();
+            return (child, addr, format!("sha256:{}", &fp[..64]));
+        }
     }
 }
 
@@ -790,9 +821,11 @@ fn invalid_data_at_one_station_is_input_invalid_to_the_others() {
 }
 
 /// The GP station killed during the computation: the others stop with an error, record the
-/// abort, and reveal nothing.
+/// abort, and reveal nothing; once it is back, the researcher reruns the study under the
+/// same id (its revision 2, the text unchanged: the GP steward's approval stands) and gets
+/// the results.
 #[test]
-fn a_station_killed_mid_study_aborts_it_everywhere() {
+fn a_station_killed_mid_study_aborts_it_everywhere_and_a_rerun_recovers_it() {
     let dir = prepare("killed");
     // Twenty times the data, so that the computation lasts long enough to be interrupted.
     for (s, file) in [("registry", "registry.csv"), ("gp", "gp.csv")] {
@@ -838,6 +871,155 @@ fn a_station_killed_mid_study_aborts_it_everywhere() {
     assert!(
         !reason.contains("127.0.0.1") && !rest.contains("127.0.0.1"),
         "{text}"
+    );
+
+    // The GP comes back (its interrupted run is aborted there too) and the researcher reruns
+    // the study unchanged: no new id, no second approval at the GP.
+    c.start_station("gp");
+    c.wait_run("gp", &["aborted"], 30);
+    let o = c.researcher(&["rerun", ID], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("(revision 2)"), "{}", out(&o));
+    for s in STATIONS {
+        let st = c.wait_run(s, &["finished"], 120);
+        assert_eq!(st["revision"], 2, "{st}");
+        assert_eq!(st["earlier"][0]["revision"], 1, "{st}");
+        assert_eq!(st["earlier"][0]["run"], "aborted", "{st}");
+    }
+    let g = c.status("gp");
+    assert_eq!(g["decided_by"], "policy", "{g}");
+    assert!(
+        g["reason"].as_str().unwrap().contains("rerun of the text"),
+        "{g}"
+    );
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let o = c.researcher(&["status", ID], &[]);
+    let text = out(&o);
+    assert!(
+        text.contains("(revision 2)") && text.contains("earlier: revision 1 aborted"),
+        "{text}"
+    );
+    for s in STATIONS {
+        let kinds = c.audit(s);
+        let received = kinds.iter().filter(|k| *k == "study_received").count();
+        assert_eq!(received, 2, "{s}: {kinds:?}");
+    }
+    // A finished study takes no further text under its id, and says what to do instead.
+    let o = c.researcher(&["rerun", ID], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(
+        out(&o).contains("finished") && out(&o).contains("tessera study results"),
+        "{}",
+        out(&o)
+    );
+}
+
+/// The mistakes of a first deployment, each reported before any approval where it can be,
+/// or recovered under the same study id where not: a station down at submission gets the
+/// study when it comes back; a wrong level spelling is refused by the GP's policy before any
+/// person sees it and the corrected text becomes revision 2; a column missing at the source
+/// is reported by `station check` before the approval and, approved anyway, stops the study
+/// as "input invalid" until the steward mends the file and the researcher reruns it.
+#[test]
+fn first_deployment_mistakes_are_reported_early_or_recovered_under_the_same_id() {
+    let dir = prepare("mistakes");
+    // The GP's extract lacks the bmi column the study uses.
+    let gp_csv = dir.join("gp/gp.csv");
+    let good = fs::read_to_string(&gp_csv).unwrap();
+    let header: Vec<&str> = good.lines().next().unwrap().split(',').collect();
+    let bmi = header.iter().position(|h| *h == "bmi").unwrap();
+    let without: String = good
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(bmi);
+            f.join(",") + "\n"
+        })
+        .collect();
+    fs::write(&gp_csv, &without).unwrap();
+    // The GP is down when the study is submitted.
+    let mut c = Cluster::start_these(&dir, &["registry", "institute"]);
+    // First text: statin's levels spelled "0.0"/"1.0" where the GP declares "0"/"1".
+    let o = c.submit_variant(
+        "levels",
+        r#"statin = { type = "categorical", levels = ["0", "1"] }"#,
+        r#"statin = { type = "categorical", levels = ["0.0", "1.0"] }"#,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = c.status("registry");
+        let gp = st["stations"]
+            .as_array()
+            .and_then(|v| v.iter().find(|s| s["station"] == "gp"))
+            .cloned();
+        if gp.is_some_and(|g| g["state"] == "unreachable") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gp never shown unreachable: {st}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The GP comes up: it gets the study from the others and its policy refuses the
+    // spelling before any person is asked; everyone stops.
+    c.start_station("gp");
+    let st = c.wait_run("registry", &["stopped"], 30);
+    let why = st["run"]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("station gp refused") && why.contains("levels"),
+        "{why}"
+    );
+    assert_eq!(c.status("gp")["decided_by"], "policy");
+    // The researcher corrects the file and submits it again: revision 2 of the same id.
+    let o = c.researcher(&["submit", &c.study()], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("(revision 2)"), "{}", out(&o));
+    // The GP's steward checks the sources before approving: the missing column is named.
+    let check = Command::new(EXE)
+        .args(["station", "check", "--config"])
+        .arg(dir.join("gp/station.toml"))
+        .output()
+        .unwrap();
+    assert_ne!(check.status.code(), Some(0), "{}", out(&check));
+    assert!(out(&check).contains("bmi"), "{}", out(&check));
+    // Approved anyway: the data check stops it as "input invalid" everywhere.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.status("gp")["revision"] != 2 || c.status("gp")["state"] != "pending" {
+        assert!(
+            Instant::now() < deadline,
+            "gp never held revision 2: {}",
+            c.status("gp")
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c.approve_at_gp();
+    let st = c.wait_run("registry", &["stopped"], 30);
+    assert_eq!(st["revision"], 2, "{st}");
+    assert_eq!(
+        st["run"]["reason"].as_str().unwrap(),
+        "station gp refused: input invalid"
+    );
+    // The steward mends the extract; the researcher reruns the study unchanged (revision 3):
+    // the GP's approval of this text stands, its data is checked again, and it runs.
+    fs::write(&gp_csv, &good).unwrap();
+    let o = c.researcher(&["rerun", ID], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("(revision 3)"), "{}", out(&o));
+    for s in STATIONS {
+        let st = c.wait_run(s, &["finished"], 60);
+        assert_eq!(st["revision"], 3, "{s}: {st}");
+    }
+    let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    // The GP's log holds the three revisions of the one id, and verifies.
+    let kinds = c.audit("gp");
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "study_received").count(),
+        3,
+        "{kinds:?}"
     );
 }
 

@@ -42,7 +42,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path as UrlPath, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -57,7 +57,7 @@ use crate::config::{Config, Trusted};
 use crate::coordinate::{ServiceOptions, StationView};
 use crate::error::{AuditError, StationError};
 use crate::policy::{Decision, RecipientRule};
-use crate::receive::receive_text;
+use crate::receive::receive_revision;
 use crate::runs::shown_reason;
 use crate::tls_listener::{Peer, TlsListener};
 
@@ -206,18 +206,20 @@ impl Api {
         let a = self.approvals();
         // Waiting for a person: pending here and not stopped (a study another station
         // refused stays pending here with a stopped run, and can no longer be decided).
-        let mut pending = std::collections::BTreeSet::new();
-        for (id, state) in a.states()? {
-            if state == StudyState::Pending && a.run(&id)?.is_none() {
-                pending.insert(id);
-            }
-        }
+        let pending: std::collections::BTreeSet<String> = a
+            .overview()?
+            .into_iter()
+            .filter(|o| o.state == StudyState::Pending && o.run.is_none())
+            .map(|o| o.id)
+            .collect();
         let mine = a
             .log()
             .submitters(None)?
             .into_iter()
             .filter(|(id, by)| by == actor && pending.contains(id))
-            .count();
+            .map(|(id, _)| id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         if mine >= self.options.max_undecided {
             return Ok(Some(format!(
                 "{mine} of your studies are waiting for this station's steward (at most {}); \
@@ -229,7 +231,7 @@ impl Api {
     }
 
     /// Study `id` (with the `text` received under it) validated at this station, parsed the
-    /// first time only.
+    /// first time only (and again when a revision changed the text).
     pub(crate) fn parsed(
         &self,
         id: &str,
@@ -240,6 +242,7 @@ impl Api {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
+            .filter(|s| s.source.text == text)
         {
             return Ok(Arc::clone(s));
         }
@@ -338,6 +341,21 @@ impl Api {
         self.forget_dealing(id);
         // Parsed again, once, if a handler asks for it later.
         self.parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Forgets everything held in memory for study `id`'s current revision (its
+    /// computation port, outside parties' messages, its dealing, its progress and what the
+    /// other stations said): a new revision starts from nothing.
+    pub(crate) fn forget_revision(&self, id: &str) {
+        self.release_compute(id);
+        self.progress
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        self.views
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
@@ -493,7 +511,7 @@ impl Api {
     }
 
     /// Whether study `id` concerns the researcher `actor` with certificate `fp`: they
-    /// submitted it here (the actor of its `study_received` entry), or the study names them
+    /// submitted a revision of it here (the actor of a `study_received` entry), or the study names them
     /// as a recipient by that certificate.
     fn concerns(
         &self,
@@ -501,8 +519,8 @@ impl Api {
         actor: &str,
         fp: &tessera_net::identity::Fingerprint,
     ) -> Result<bool, StationError> {
-        let submitter = self.approvals().log().submitters(Some(id))?.pop();
-        if submitter.is_some_and(|(_, s)| s == actor) {
+        let submitters = self.approvals().log().submitters(Some(id))?;
+        if submitters.iter().any(|(_, s)| s == actor) {
             return Ok(true);
         }
         Ok(self
@@ -588,6 +606,12 @@ pub fn router(api: Arc<Api>) -> Router {
             post(refuse).layer(DefaultBodyLimit::max(MAX_DECISION)),
         )
         .route("/studies/{id}/results", get(results))
+        .route(
+            "/studies/{id}/rerun",
+            post(rerun).layer(DefaultBodyLimit::max(0)).route_layer(
+                axum::middleware::from_fn_with_state(Arc::clone(&api), submitters_only),
+            ),
+        )
         .merge(
             Router::new()
                 .route(
@@ -711,6 +735,7 @@ fn detail(r: &StudyRecord) -> Value {
         "decided_at": r.decided_at,
         "decided_by": r.decided_by,
         "digest": digest(&r.text),
+        "revision": r.revision,
         "study": r.text,
     })
 }
@@ -722,24 +747,74 @@ async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    // Recorded as the authenticated caller, never as a name the request states.
-    let from = match api.caller(&headers, &peer) {
-        Caller::Steward => STEWARD_ACTOR.to_string(),
-        Caller::Researcher(actor, _) => {
-            match api.submission_refused(&actor) {
-                Ok(None) => {}
-                Ok(Some(why)) => return error(StatusCode::TOO_MANY_REQUESTS, why),
-                Err(e) => return failure(e),
-            }
-            actor
-        }
-        Caller::Station(_) | Caller::Anonymous => return not_known(),
+    let from = match submitter(&api, &headers, &peer) {
+        Ok(f) => f,
+        Err(r) => return *r,
     };
-    receive_answer(&api, &body, &from)
+    receive_answer(&api, &body, &from, None)
 }
 
-/// Receives the study text `body` from `from` and answers with the decision.
-fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
+/// The researcher who submitted, or the steward: who asks for a submission, counted against
+/// the researcher's limits ([`Api::submission_refused`]); `Err` with the answer otherwise.
+fn submitter(api: &Api, headers: &HeaderMap, peer: &Peer) -> Result<String, Box<Response>> {
+    // Recorded as the authenticated caller, never as a name the request states.
+    match api.caller(headers, peer) {
+        Caller::Steward => Ok(STEWARD_ACTOR.to_string()),
+        Caller::Researcher(actor, _) => match api.submission_refused(&actor) {
+            Ok(None) => Ok(actor),
+            Ok(Some(why)) => Err(Box::new(error(StatusCode::TOO_MANY_REQUESTS, why))),
+            Err(e) => Err(Box::new(failure(e))),
+        },
+        Caller::Station(_) | Caller::Anonymous => Err(Box::new(not_known())),
+    }
+}
+
+/// `POST /studies/{id}/rerun` (whoever submitted it here): the study's text as held here,
+/// submitted again unchanged: its next revision, once the current one was refused, stopped
+/// or aborted (see [`crate::receive`]).
+async fn rerun(
+    State(api): Shared,
+    UrlPath(id): UrlPath<String>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let from = match submitter(&api, &headers, &peer) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let text = {
+        let a = api.approvals();
+        let theirs = from == STEWARD_ACTOR
+            || a.log()
+                .submitters(Some(&id))
+                .is_ok_and(|s| s.iter().any(|(_, by)| *by == from));
+        match a.get(&id) {
+            Ok(Some(r)) if theirs => r.text,
+            Ok(_) => return failure(StationError::UnknownStudy(id)),
+            Err(e) => return failure(e),
+        }
+    };
+    receive_answer(&api, &Bytes::from(text), &from, None)
+}
+
+/// The revision another station passes on in `?revision=N` (`None` without one: a
+/// station that predates revisions, whose studies are all revision 1).
+fn revision_in(query: Option<&str>) -> Result<Option<u32>, String> {
+    let Some(q) = query else { return Ok(None) };
+    for pair in q.split('&') {
+        if let Some(v) = pair.strip_prefix("revision=") {
+            return v
+                .parse::<u32>()
+                .map(Some)
+                .map_err(|_| format!("revision={v}: not a revision number"));
+        }
+    }
+    Ok(None)
+}
+
+/// Receives the study text `body` from `from` (as revision `revision` when another station
+/// passes it on) and answers with the decision.
+fn receive_answer(api: &Api, body: &Bytes, from: &str, revision: Option<u32>) -> Response {
     let Ok(text) = std::str::from_utf8(body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -748,9 +823,12 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
     };
     let got = {
         let mut a = api.approvals();
-        receive_text(&api.config, &mut a, SUBMITTED_NAME, text, from)
+        receive_revision(&api.config, &mut a, SUBMITTED_NAME, text, from, revision)
     };
-    if got.is_ok() {
+    if let Ok(r) = &got {
+        if r.record.revision > 1 {
+            api.forget_revision(&r.record.id);
+        }
         api.nudge();
     }
     match got {
@@ -760,6 +838,7 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
                 "state": r.record.state,
                 "decision": r.decision,
                 "digest": digest(&r.record.text),
+                "revision": r.record.revision,
             });
             match &r.decision {
                 Decision::Refuse { reasons } => {
@@ -791,6 +870,7 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str) -> Response {
             });
             if let Some(r) = record {
                 body["digest"] = json!(digest(&r.text));
+                body["revision"] = json!(r.revision);
             }
             (StatusCode::CONFLICT, Json(body)).into_response()
         }
@@ -811,20 +891,21 @@ async fn list_studies(
         Caller::Station(_) | Caller::Anonymous => return not_known(),
     };
     let a = api.approvals();
-    // Only a researcher's list needs who submitted what.
-    let submitters: BTreeMap<String, String> = match &mine {
-        None => BTreeMap::new(),
-        Some(_) => match a.log().submitters(None) {
-            Ok(v) => v.into_iter().collect(),
+    // Only a researcher's list needs who submitted what (any revision).
+    let theirs: std::collections::BTreeSet<String> = match &mine {
+        None => Default::default(),
+        Some(me) => match a.log().submitters(None) {
+            Ok(v) => v
+                .into_iter()
+                .filter(|(_, by)| by == me)
+                .map(|(id, _)| id)
+                .collect(),
             Err(e) => return failure(StationError::Audit(e)),
         },
     };
     let all = a.overview().map(|v| {
         v.into_iter()
-            .filter(|r| {
-                mine.as_ref()
-                    .is_none_or(|me| submitters.get(&r.id) == Some(me))
-            })
+            .filter(|r| mine.is_none() || theirs.contains(&r.id))
             .map(|r| {
                 json!({
                     "id": r.id,
@@ -832,6 +913,7 @@ async fn list_studies(
                     "received_at": r.received_at,
                     "reason": r.reason,
                     "run": r.run,
+                    "revision": r.revision,
                 })
             })
             .collect::<Vec<_>>()
@@ -903,6 +985,22 @@ async fn get_study(
                 }
             }
             body["stations"] = json!(views);
+            // How the earlier revisions ended here (the steward's reasons for the steward).
+            let earlier = api.approvals().earlier_revisions(&id).unwrap_or_default();
+            body["earlier"] = json!(earlier
+                .into_iter()
+                .map(|e| json!({
+                    "revision": e.revision,
+                    "digest": e.digest,
+                    "state": e.state,
+                    "run": e.run,
+                    "reason": if steward {
+                        e.run_reason.or(e.reason)
+                    } else {
+                        e.run_public.or(e.reason)
+                    },
+                }))
+                .collect::<Vec<_>>());
             body["progress"] = json!(api.progress(&id));
             // What the study will cost the compute stations at a few linked-table sizes,
             // from its text alone (for the steward deciding; public like the text).
@@ -1102,10 +1200,15 @@ async fn submitters_only(
 async fn peer_submit(
     State(api): Shared,
     ConnectInfo(peer): ConnectInfo<Peer>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
         return not_known();
+    };
+    let revision = match revision_in(query.as_deref()) {
+        Ok(r) => r.or(Some(1)),
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the study is not UTF-8 text");
@@ -1120,7 +1223,7 @@ async fn peer_submit(
         Ok(_) => {}
         Err(e) => return failure(StationError::Study(e)),
     }
-    receive_answer(&api, &body, &format!("station {station}"))
+    receive_answer(&api, &body, &format!("station {station}"), revision)
 }
 
 /// `POST /peer/studies/{id}/input` (a trusted station that is an outside data party of the
@@ -1130,10 +1233,15 @@ async fn peer_input(
     State(api): Shared,
     ConnectInfo(peer): ConnectInfo<Peer>,
     UrlPath(id): UrlPath<String>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let Some(station) = api.station(&peer).map(|t| t.name.clone()) else {
         return not_known();
+    };
+    let revision = match revision_in(query.as_deref()) {
+        Ok(r) => r.unwrap_or(1),
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
     let ready = {
         let a = api.approvals();
@@ -1154,6 +1262,18 @@ async fn peer_input(
                      to a compute station ({} is {})",
                     api.config.name,
                     if compute { "one" } else { "not" }
+                ),
+            );
+        }
+        // A message dealt for another revision would compute on its data with this one.
+        let current = a.get(&id).ok().flatten().map(|r| r.revision);
+        if current != Some(revision) {
+            return error(
+                StatusCode::CONFLICT,
+                format!(
+                    "study {id}: this input is for revision {revision}, {} holds revision {}",
+                    api.config.name,
+                    current.map_or("none".to_string(), |r| r.to_string())
                 ),
             );
         }

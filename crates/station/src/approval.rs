@@ -43,9 +43,26 @@ CREATE TABLE IF NOT EXISTS studies (
     reason      TEXT,
     received_at TEXT NOT NULL,
     decided_at  TEXT,
-    decided_by  TEXT
+    decided_by  TEXT,
+    revision    INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS earlier_revisions (
+    id          TEXT NOT NULL,
+    revision    INTEGER NOT NULL,
+    study       TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    reason      TEXT,
+    run_state   TEXT,
+    run_reason  TEXT,
+    run_public  TEXT,
+    received_at TEXT NOT NULL,
+    replaced_at TEXT NOT NULL,
+    PRIMARY KEY (id, revision)
 );
 ";
+
+/// The columns read for a [`StudyRecord`], in [`row`]'s order.
+const COLUMNS: &str = "id, study, state, reason, received_at, decided_at, decided_by, revision";
 
 /// Where a study stands at this station.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -104,6 +121,59 @@ pub struct StudyRecord {
     pub decided_at: Option<String>,
     /// Who decided: `policy` or a person.
     pub decided_by: Option<String>,
+    /// Which revision of the study this is (from 1): a study refused, stopped or aborted
+    /// can be submitted again under its id, changed (a revision) or not (a rerun).
+    pub revision: u32,
+}
+
+/// An earlier revision of a study, as it ended here (`GET /studies/{id}`, `station show`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EarlierRevision {
+    /// Its number.
+    pub revision: u32,
+    /// SHA-256 of its text.
+    pub digest: String,
+    /// Its state here when the next revision replaced it.
+    pub state: StudyState,
+    /// Its decision's reason here (for the steward).
+    pub reason: Option<String>,
+    /// Its run's state, if it got that far.
+    pub run: Option<String>,
+    /// Why its run stopped, for the steward.
+    pub run_reason: Option<String>,
+    /// Why its run stopped, for everyone else.
+    pub run_public: Option<String>,
+    /// When the next revision replaced it.
+    pub replaced_at: String,
+}
+
+/// A decision taken here on one text of a study ([`Approvals::last_decision_on`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PastDecision {
+    /// Approved (else refused).
+    pub approved: bool,
+    /// Taken by a person (else by the policy).
+    pub by_person: bool,
+    /// Who: the person's name, or `policy`.
+    pub by: String,
+    /// A refusal's reasons.
+    pub reasons: Vec<String>,
+}
+
+/// Why study `rec` (with its run `run`) cannot take another revision now, if so: its run is
+/// under way or finished (the results of a finished study stay with its text). A study
+/// pending, approved, refused, stopped or aborted here can.
+pub(crate) fn not_revisable(
+    rec: &StudyRecord,
+    run: Option<crate::runs::RunState>,
+) -> Option<&'static str> {
+    use crate::runs::RunState;
+    let _ = rec;
+    match run {
+        Some(RunState::Running) => Some("its run is under way"),
+        Some(RunState::Finished) => Some("it has finished"),
+        _ => None,
+    }
 }
 
 /// The studies of this station, in the audit log's SQLite file.
@@ -124,6 +194,21 @@ impl Approvals {
     pub fn open(path: &Path) -> Result<Approvals> {
         let log = AuditLog::open(path)?;
         log.conn.execute_batch(SCHEMA).map_err(|e| log.db_err(e))?;
+        // A file from before revisions: every study in it is its revision 1.
+        let has_revision: bool = log
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('studies') WHERE name = 'revision'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| log.db_err(e))?
+            > 0;
+        if !has_revision {
+            log.conn
+                .execute_batch("ALTER TABLE studies ADD COLUMN revision INTEGER NOT NULL DEFAULT 1")
+                .map_err(|e| log.db_err(e))?;
+        }
         crate::anchor::PeerHeads::create(&log.conn).map_err(|e| log.db_err(e))?;
         let a = Approvals { log };
         a.create_run_tables()?;
@@ -171,7 +256,7 @@ impl Approvals {
     /// Receives `study` with the policy's `decision` on it (see [`crate::policy::evaluate`]):
     /// stores it and records `study_received` (actor `from`: who submitted it), then, for an
     /// automatic decision, `approved` or `refused` by the policy. A study id is received
-    /// once.
+    /// once; later texts under it are revisions ([`Approvals::receive_revision`]).
     pub fn receive(
         &mut self,
         study: &Study,
@@ -184,6 +269,31 @@ impl Approvals {
                 held: self.held(&study.id)?,
             });
         }
+        self.record(study, decision, from, 1)
+    }
+
+    /// Receives revision `revision` of `study` (a new study when the id is unknown here):
+    /// the revision it replaces is kept in `earlier_revisions` with how it ended, its run
+    /// and anything held for it are dropped, and `study_received` records the new
+    /// revision's number and the digest of the text it replaces, all in one transaction.
+    /// Refused while the current revision runs or has finished ([`StationError::Transition`]).
+    pub fn receive_revision(
+        &mut self,
+        study: &Study,
+        decision: &Decision,
+        from: &str,
+        revision: u32,
+    ) -> Result<StudyRecord> {
+        self.record(study, decision, from, revision)
+    }
+
+    fn record(
+        &mut self,
+        study: &Study,
+        decision: &Decision,
+        from: &str,
+        revision: u32,
+    ) -> Result<StudyRecord> {
         let now = now_rfc3339();
         let text = &study.source.text;
         let (state, reason, decided) = match decision {
@@ -191,7 +301,7 @@ impl Approvals {
             Decision::Refuse { reasons } => (StudyState::Refused, reasons.join("\n"), true),
             Decision::NeedsPerson { why } => (StudyState::Pending, why.clone(), false),
         };
-        let received = json!({
+        let mut received = json!({
             "title": study.title,
             "sha256": digest(text),
             "parties": study.parties.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
@@ -203,7 +313,50 @@ impl Approvals {
             "why": if decided { Value::Null } else { Value::String(reason.clone()) },
         });
         self.in_transaction(|tx, path| {
+            let db = |e| StationError::Audit(db_error(path, e));
             let id = Some(study.id.as_str());
+            // Read inside the transaction: what this revision replaces, if anything.
+            match study_in(tx, path, &study.id)? {
+                None => {}
+                Some(cur) => {
+                    let run = crate::runs::run_in(tx, path, &study.id)?.map(|r| r.state);
+                    if revision <= cur.revision {
+                        return Err(StationError::AlreadyReceived {
+                            id: study.id.clone(),
+                            held: None,
+                        });
+                    }
+                    if let Some(why) = not_revisable(&cur, run) {
+                        return Err(StationError::Transition {
+                            id: study.id.clone(),
+                            state: why.to_string(),
+                            action: format!("take revision {revision} of"),
+                        });
+                    }
+                    received["replaces"] = json!({
+                        "revision": cur.revision,
+                        "sha256": digest(&cur.text),
+                        "unchanged": cur.text == *text,
+                    });
+                    tx.execute(
+                        "INSERT INTO earlier_revisions (id, revision, study, state, reason,
+                             run_state, run_reason, run_public, received_at, replaced_at)
+                         SELECT s.id, s.revision, s.study, s.state, s.reason, r.state,
+                             r.reason, r.public_reason, s.received_at, ?2
+                         FROM studies s LEFT JOIN runs r ON r.id = s.id WHERE s.id = ?1",
+                        params![study.id, now],
+                    )
+                    .map_err(db)?;
+                    for sql in [
+                        "DELETE FROM runs WHERE id = ?1",
+                        "DELETE FROM held_shares WHERE id = ?1",
+                        "DELETE FROM studies WHERE id = ?1",
+                    ] {
+                        tx.execute(sql, [&study.id]).map_err(db)?;
+                    }
+                }
+            }
+            received["revision"] = json!(revision);
             audit::append_in(tx, path, EntryKind::StudyReceived, id, from, &received)?;
             let sha256 = &received["sha256"];
             let decided_entry = match decision {
@@ -221,8 +374,9 @@ impl Approvals {
                 audit::append_in(tx, path, kind, id, POLICY_ACTOR, &details)?;
             }
             tx.execute(
-                "INSERT INTO studies (id, study, state, reason, received_at, decided_at, decided_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO studies (id, study, state, reason, received_at, decided_at,
+                     decided_by, revision)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     study.id,
                     text,
@@ -231,13 +385,104 @@ impl Approvals {
                     now,
                     decided.then_some(&now),
                     decided.then_some(POLICY_ACTOR),
+                    revision,
                 ],
             )
-            .map_err(|e| StationError::Audit(db_error(path, e)))?;
+            .map_err(db)?;
             Ok(())
         })?;
         self.get(&study.id)?
             .ok_or_else(|| StationError::UnknownStudy(study.id.clone()))
+    }
+
+    /// The earlier revisions of study `id` here, oldest first.
+    pub fn earlier_revisions(&self, id: &str) -> Result<Vec<EarlierRevision>> {
+        let mut stmt = self
+            .log
+            .conn
+            .prepare(
+                "SELECT revision, study, state, reason, run_state, run_reason, run_public,
+                     replaced_at
+                 FROM earlier_revisions WHERE id = ?1 ORDER BY revision",
+            )
+            .map_err(|e| self.db(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.db(e))?;
+        rows.into_iter()
+            .map(
+                |(revision, text, state, reason, run, run_reason, run_public, at)| {
+                    Ok(EarlierRevision {
+                        revision,
+                        digest: digest(&text),
+                        state: StudyState::parse(&state).ok_or_else(|| {
+                            StationError::Invalid(format!("study {id}: unknown state {state:?}"))
+                        })?,
+                        reason,
+                        run,
+                        run_reason,
+                        run_public,
+                        replaced_at: at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The last decision a person or the policy took here on the text with digest `sha256`
+    /// of study `id` (a data check's refusal is not one: the data may have been mended).
+    pub fn last_decision_on(&self, id: &str, sha256: &str) -> Result<Option<PastDecision>> {
+        let mut stmt = self
+            .log
+            .conn
+            .prepare(
+                "SELECT kind, actor, details FROM audit_entries
+                 WHERE study = ?1 AND kind IN ('approved', 'refused') ORDER BY seq DESC",
+            )
+            .map_err(|e| self.db(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.db(e))?;
+        for (kind, actor, details) in rows {
+            let d: Value = serde_json::from_str(&details).unwrap_or(Value::Null);
+            if d["sha256"] != sha256 || d["by"] == crate::events::DATA_CHECK {
+                continue;
+            }
+            let reasons = d["reasons"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            return Ok(Some(PastDecision {
+                approved: kind == "approved",
+                by_person: actor != POLICY_ACTOR,
+                by: actor,
+                reasons,
+            }));
+        }
+        Ok(None)
     }
 
     /// A person (`by`) approves a pending study.
@@ -391,10 +636,7 @@ impl Approvals {
     }
 
     fn select(&self, filter: &str) -> Result<Vec<StudyRecord>> {
-        let sql = format!(
-            "SELECT id, study, state, reason, received_at, decided_at, decided_by
-             FROM studies {filter} ORDER BY received_at, id"
-        );
+        let sql = format!("SELECT {COLUMNS} FROM studies {filter} ORDER BY received_at, id");
         let mut stmt = self.log.conn.prepare(&sql).map_err(|e| self.db(e))?;
         let rows: Vec<Result<StudyRecord>> = stmt
             .query_map([], row)
@@ -408,21 +650,21 @@ impl Approvals {
         self.select("WHERE state = 'pending'")
     }
 
-    /// Every study's id and state, oldest first, without their texts (what the service's
-    /// loop scans several times a second).
-    pub fn states(&self) -> Result<Vec<(String, StudyState)>> {
+    /// Every study's id, state and revision, oldest first, without their texts (what the
+    /// service's loop scans several times a second).
+    pub fn states(&self) -> Result<Vec<(String, StudyState, u32)>> {
         let mut stmt = self
             .log
             .conn
-            .prepare("SELECT id, state FROM studies ORDER BY received_at, id")
+            .prepare("SELECT id, state, revision FROM studies ORDER BY received_at, id")
             .map_err(|e| self.db(e))?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        let rows: Vec<(String, String, u32)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(|it| it.collect())
             .map_err(|e| self.db(e))?;
         rows.into_iter()
-            .map(|(id, state)| match StudyState::parse(&state) {
-                Some(s) => Ok((id, s)),
+            .map(|(id, state, revision)| match StudyState::parse(&state) {
+                Some(s) => Ok((id, s, revision)),
                 None => Err(StationError::Invalid(format!(
                     "study {id}: unknown state `{state}` in the audit file"
                 ))),
@@ -441,11 +683,13 @@ impl Approvals {
     pub fn check_against_log(&self) -> Result<Vec<String>> {
         use std::collections::BTreeMap;
         let mut from_log: BTreeMap<String, StudyState> = BTreeMap::new();
+        let mut revisions: BTreeMap<String, u64> = BTreeMap::new();
         for e in self.log.entries()? {
             let Some(id) = e.study.clone() else { continue };
             match e.kind {
                 EntryKind::StudyReceived => {
                     let d = e.details_json();
+                    revisions.insert(id.clone(), d["revision"].as_u64().unwrap_or(1));
                     if d["decision"] == "pending" {
                         from_log.insert(id, StudyState::Pending);
                     }
@@ -469,6 +713,15 @@ impl Approvals {
                     r.id, r.state, s
                 )),
                 Some(_) => {}
+            }
+            if let Some(n) = revisions
+                .get(&r.id)
+                .filter(|n| **n != u64::from(r.revision))
+            {
+                out.push(format!(
+                    "study {}: stored as revision {}, the audit log says {n}",
+                    r.id, r.revision
+                ));
             }
         }
         for id in from_log.keys() {
@@ -497,8 +750,7 @@ pub(crate) fn study_in(
     id: &str,
 ) -> Result<Option<StudyRecord>> {
     conn.query_row(
-        "SELECT id, study, state, reason, received_at, decided_at, decided_by
-         FROM studies WHERE id = ?1",
+        &format!("SELECT {COLUMNS} FROM studies WHERE id = ?1"),
         [id],
         row,
     )
@@ -523,6 +775,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<StudyRecord>> {
         received_at: r.get(4)?,
         decided_at: r.get(5)?,
         decided_by: r.get(6)?,
+        revision: r.get(7)?,
     }))
 }
 

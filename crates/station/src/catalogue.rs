@@ -120,6 +120,9 @@ pub struct PublishedPolicy {
     pub allow_counts: bool,
     /// The caps on a study's size.
     pub limits: PublishedLimits,
+    /// Whether a person's approval stands for a rerun of the same text.
+    #[serde(default)]
+    pub rerun: crate::policy::Rerun,
 }
 
 /// [`Limits`] as published.
@@ -249,6 +252,7 @@ impl Catalogue {
                 allow_extremes: p.allow_extremes,
                 allow_counts: p.allow_counts,
                 limits: p.limits.into(),
+                rerun: p.rerun,
             },
         }
     }
@@ -344,6 +348,7 @@ impl Catalogue {
             allow_counts: p.allow_counts,
             limits: p.limits.into(),
             auto_approve: Vec::new(),
+            rerun: p.rerun,
         }
     }
 

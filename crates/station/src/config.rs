@@ -434,6 +434,8 @@ struct RawPolicy {
     max_cells: Option<usize>,
     #[serde(default)]
     auto_approve: Vec<RawAuto>,
+    #[serde(default)]
+    rerun: crate::policy::Rerun,
 }
 
 #[derive(Deserialize)]
@@ -1205,6 +1207,7 @@ impl Checker<'_> {
             allow_counts: raw.allow_counts,
             limits,
             auto_approve,
+            rerun: raw.rerun,
         })
     }
 }

@@ -128,6 +128,8 @@ pub struct StationView {
     pub reason: Option<String>,
     /// The digest of the study text it holds under this id (SHA-256, hex), when it said.
     pub digest: Option<String>,
+    /// The revision it holds, when it said.
+    pub revision: Option<u32>,
     /// A ready compute station: where it listens for this study's computation.
     pub compute: Option<String>,
 }
@@ -183,14 +185,14 @@ struct Visits {
     /// Studies this station is done with (refused here, or ended here with every other
     /// station settled): never looked at again (after a restart, once more), so an idle
     /// station's work does not grow with the studies it has finished.
-    done: BTreeSet<String>,
+    done: BTreeSet<(String, u32)>,
     /// Studies whose other stations this loop has asked since it started (before that, an
     /// empty list of views says nothing).
-    asked: BTreeSet<String>,
+    asked: BTreeSet<(String, u32)>,
     /// The ids and states last read from the audit file, and when: read again on news or
     /// after [`ServiceOptions::poll`] (a command in another process changes the file
     /// without news), not at every step.
-    states: Vec<(String, StudyState)>,
+    states: Vec<(String, StudyState, u32)>,
     read_at: Option<Instant>,
     /// The audit log's entry count when the states were read: every change of a study here
     /// is an audit entry, so an unchanged count means unchanged states (one row read
@@ -223,18 +225,20 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
         }
         visits.read_at = Some(Instant::now());
     }
-    let states: Vec<(String, StudyState)> = visits
+    // A study is done with per revision: a new revision is visited afresh.
+    let states: Vec<(String, StudyState, u32)> = visits
         .states
         .iter()
-        .filter(|(id, _)| !visits.done.contains(id))
+        .filter(|(id, _, rev)| !visits.done.contains(&(id.clone(), *rev)))
         .cloned()
         .collect();
-    for (id, state) in states {
+    for (id, state, revision) in states {
+        let key = (id.clone(), revision);
         if state == StudyState::Refused {
             // Refused here (also a steward's withdrawal after the data check): its
             // computation port and any outside party's message are freed.
             api.release_compute(&id);
-            visits.done.insert(id);
+            visits.done.insert(key);
             continue;
         }
         let run = match api.approvals().run(&id) {
@@ -261,16 +265,19 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
         let started = run.is_some_and(|r| r != RunState::Ready);
         if started && run.is_some_and(RunState::is_final) {
             let views = api.views(&id);
-            let settled = visits.asked.contains(&id)
+            // Settled: every other station ended this revision too (one that holds a later
+            // revision is not: it will pass it on).
+            let settled = visits.asked.contains(&key)
                 && views.iter().all(|v| {
-                    matches!(
-                        v.state.as_str(),
-                        "finished" | "aborted" | "stopped" | "refused" | "unreachable"
-                    )
+                    v.revision.is_none_or(|r| r == revision)
+                        && matches!(
+                            v.state.as_str(),
+                            "finished" | "aborted" | "stopped" | "refused" | "unreachable"
+                        )
                 });
             if settled {
                 api.release_compute(&id);
-                visits.done.insert(id.clone());
+                visits.done.insert(key);
                 visits.last.remove(&id);
                 continue;
             }
@@ -291,16 +298,24 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
             }
         };
         let mine = study.digest();
-        let views = ask_stations(api, &study, &rec.text);
-        visits.asked.insert(id.clone());
+        let views = ask_stations(api, &study, &rec.text, rec.revision);
+        visits.asked.insert((id.clone(), rec.revision));
+        // Another revision anywhere: this one does not go on (one that holds a later
+        // revision passes it on here; one behind is passed this one on each visit).
+        let same_revision = views
+            .iter()
+            .all(|v| v.revision.is_none_or(|r| r == rec.revision));
         if started {
-            if run == Some(RunState::Running) && !is_compute(api, &study) {
+            if run == Some(RunState::Running) && !is_compute(api, &study) && same_revision {
                 follow_compute(api, &study, &views);
             }
             api.set_views(&rec.id, views);
             continue;
         }
         api.set_views(&rec.id, views.clone());
+        if !same_revision {
+            continue;
+        }
         // Before anything else, pending here or not: another text under this id, or a
         // station that refused or stopped, stops the study here (nothing was read yet).
         if let Some(why) =
@@ -347,17 +362,17 @@ fn step(api: &Arc<Api>, running: &Arc<Mutex<BTreeSet<String>>>, visits: &mut Vis
                 continue;
             };
             if inputs_in {
-                start(api, running, Study::clone(&study), meeting);
+                start(api, running, Study::clone(&study), meeting, rec.revision);
             }
         } else {
-            send_input(api, &study);
+            send_input(api, &study, rec.revision);
         }
     }
 }
 
 /// Asks every other station of `study` for its state, passing the study on to those that
 /// do not know it.
-fn ask_stations(api: &Api, study: &Study, text: &str) -> Vec<StationView> {
+fn ask_stations(api: &Api, study: &Study, text: &str, revision: u32) -> Vec<StationView> {
     let me = api.config.name.as_str();
     study
         .parties
@@ -365,7 +380,7 @@ fn ask_stations(api: &Api, study: &Study, text: &str) -> Vec<StationView> {
         .filter(|p| p.name != me)
         .map(|p| StationView {
             station: p.name.clone(),
-            ..ask(api, &p.name, &study.id, text)
+            ..ask(api, &p.name, &study.id, text, revision)
         })
         .collect()
 }
@@ -389,14 +404,21 @@ fn view(state: &str, reason: Option<String>) -> StationView {
         state: bounded(state),
         reason: reason.map(|r| bounded(&r)),
         digest: None,
+        revision: None,
         compute: None,
     }
 }
 
-/// [`view`] of a station holding the text with `digest`.
-fn view_of(state: &str, reason: Option<String>, digest: Option<&str>) -> StationView {
+/// [`view`] of a station holding revision `revision` with the text with `digest`.
+fn view_of(
+    state: &str,
+    reason: Option<String>,
+    digest: Option<&str>,
+    revision: Option<u32>,
+) -> StationView {
     StationView {
         digest: digest.map(str::to_string),
+        revision,
         ..view(state, reason)
     }
 }
@@ -448,8 +470,9 @@ fn texts_differ(study: &Study, me: &str, mine: &str, views: &[StationView]) -> O
     ))
 }
 
-/// One station's state of study `id` (see [`ask_stations`]).
-fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
+/// One station's state of study `id` (see [`ask_stations`]), passing it revision
+/// `revision` of the study (`text`) when it holds none or an earlier one.
+fn ask(api: &Api, station: &str, id: &str, text: &str, revision: u32) -> StationView {
     let Some(t) = api.config.trusted.iter().find(|t| t.name == station) else {
         // The policy refuses studies naming untrusted stations; this is a safeguard.
         return view(
@@ -474,68 +497,36 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
         Ok(a) => a,
         Err(e) => return view("unreachable", Some(e.to_string())),
     };
-    match answer.status {
+    let held = match answer.status {
         200 => match serde_json::from_slice::<PublicState>(&answer.body) {
-            Ok(s) => StationView {
+            Ok(s) => Some(StationView {
                 compute: s.compute,
-                ..view_of(&s.state, s.reason, Some(&s.digest))
-            },
-            Err(e) => view(
-                "unreachable",
-                Some(format!(
-                    "{station} answered something else than a state: {e}"
-                )),
-            ),
-        },
-        404 => {
-            let sent = client.request(
-                "POST",
-                "/peer/studies",
-                &[("Content-Type", "text/plain; charset=utf-8")],
-                text.as_bytes(),
-            );
-            // Each answer says which text the station holds under the id: ours when it
-            // took it (201, or 403 when its policy refused it), maybe another when the id
-            // was taken meanwhile (409), which stops the study (see `texts_differ`).
-            let held = |a: &crate::client::Answer| a.json()["digest"].as_str().map(str::to_string);
-            match sent {
-                Ok(a) if a.status == 201 || a.status == 409 => match held(&a) {
-                    Some(d) => view_of("received", None, Some(&d)),
-                    None => view(
-                        "unreachable",
-                        Some(format!(
-                            "{station} did not say which text it holds under this id ({})",
-                            a.status
-                        )),
-                    ),
-                },
-                Ok(a) if a.status == 403 => {
-                    let body = a.json();
-                    let reasons = body["reasons"]
-                        .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|x| x.as_str())
-                                .collect::<Vec<_>>()
-                                .join("; ")
-                        })
-                        .filter(|r| !r.is_empty())
-                        .or_else(|| body["error"].as_str().map(str::to_string))
-                        .unwrap_or_else(|| a.text());
-                    view_of("refused", Some(reasons), held(&a).as_deref())
-                }
-                Ok(a) => view(
-                    "refused",
+                ..view_of(&s.state, s.reason, Some(&s.digest), Some(s.revision))
+            }),
+            Err(e) => {
+                return view(
+                    "unreachable",
                     Some(format!(
-                        "it did not accept the study ({}): {}",
-                        a.status,
-                        a.json()["error"].as_str().unwrap_or("no reason given")
+                        "{station} answered something else than a state: {e}"
                     )),
-                ),
-                Err(e) => view("unreachable", Some(e.to_string())),
+                )
+            }
+        },
+        _ => None,
+    };
+    match (answer.status, held) {
+        (200, Some(v)) if v.revision.is_some_and(|r| r >= revision) => v,
+        (200, Some(behind)) => {
+            // It holds an earlier revision: passed this one on; until it takes it (its run
+            // may still be under way), what it holds is what it says.
+            match pass_on(&client, station, text, revision) {
+                Some(v) if v.state != "unreachable" => v,
+                _ => behind,
             }
         }
-        403 => view(
+        (404, _) => pass_on(&client, station, text, revision)
+            .unwrap_or_else(|| view("unreachable", Some(format!("{station} lost the study")))),
+        (403, _) => view(
             "refused",
             Some(
                 answer.json()["error"]
@@ -544,13 +535,78 @@ fn ask(api: &Api, station: &str, id: &str, text: &str) -> StationView {
                     .to_string(),
             ),
         ),
-        s => view(
+        (s, _) => view(
             "unreachable",
             Some(format!(
                 "{station} answered {s}: {}",
                 answer.json()["error"].as_str().unwrap_or("")
             )),
         ),
+    }
+}
+
+/// Passes revision `revision` of the study (`text`) on to `station`: its view after taking
+/// it (`received`, or `refused` by its policy), `None` when it did not take it because it
+/// holds this or a later revision, or its run of an earlier one is under way (409).
+fn pass_on(client: &Client, station: &str, text: &str, revision: u32) -> Option<StationView> {
+    let sent = client.request(
+        "POST",
+        &format!("/peer/studies?revision={revision}"),
+        &[("Content-Type", "text/plain; charset=utf-8")],
+        text.as_bytes(),
+    );
+    let a = match sent {
+        Ok(a) => a,
+        Err(e) => return Some(view("unreachable", Some(e.to_string()))),
+    };
+    // Each answer says which text (and revision) the station holds under the id: ours when
+    // it took it (201, or 403 when its policy refused it), maybe another when the id was
+    // taken meanwhile (409), which stops the study (see `texts_differ`).
+    let body = a.json();
+    let digest = body["digest"].as_str().map(str::to_string);
+    let theirs = body["revision"]
+        .as_u64()
+        .map_or(1, |r| u32::try_from(r).unwrap_or(u32::MAX));
+    match a.status {
+        201 | 409 => {
+            let Some(d) = digest else {
+                return Some(view(
+                    "unreachable",
+                    Some(format!(
+                        "{station} did not say which text it holds under this id ({})",
+                        a.status
+                    )),
+                ));
+            };
+            // An earlier revision still held (its run under way): asked again next visit.
+            (theirs >= revision).then(|| view_of("received", None, Some(&d), Some(theirs)))
+        }
+        403 => {
+            let reasons = body["reasons"]
+                .as_array()
+                .map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+                .filter(|r| !r.is_empty())
+                .or_else(|| body["error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| a.text());
+            Some(view_of(
+                "refused",
+                Some(reasons),
+                digest.as_deref(),
+                Some(theirs),
+            ))
+        }
+        s => Some(view(
+            "refused",
+            Some(format!(
+                "it did not accept the study ({s}): {}",
+                body["error"].as_str().unwrap_or("no reason given")
+            )),
+        )),
     }
 }
 
@@ -621,7 +677,7 @@ fn outside_parties(study: &Study) -> impl Iterator<Item = &str> {
 /// a restart of this station) while a compute station already computes with the old one
 /// makes the compute stations refuse each other (their session is bound to the dealing:
 /// [`tessera_study::distributed::run_session`]), so the run aborts everywhere.
-fn send_input(api: &Api, study: &Study) {
+fn send_input(api: &Api, study: &Study, revision: u32) {
     let me = api.config.name.as_str();
     let Some(spec) = study.data.iter().find(|d| d.party == me) else {
         return;
@@ -668,7 +724,7 @@ fn send_input(api: &Api, study: &Study) {
                 .and_then(|c| {
                     c.request(
                         "POST",
-                        &format!("/peer/studies/{}/input", study.id),
+                        &format!("/peer/studies/{}/input?revision={revision}", study.id),
                         &[("Content-Type", "application/octet-stream")],
                         &msgs[slot],
                     )
@@ -771,6 +827,7 @@ fn meeting(
     api: &Api,
     id: &str,
     places: &[(String, String, [u8; 32]); 3],
+    revision: u32,
 ) -> Result<tessera_study::distributed::Meeting, StudyError> {
     let mut addrs = Vec::with_capacity(3);
     for (name, addr, _) in places {
@@ -792,6 +849,7 @@ fn meeting(
         addrs: [addrs[0], addrs[1], addrs[2]],
         fingerprints: [places[0].2, places[1].2, places[2].2],
         listener: Some(listener),
+        revision,
     })
 }
 
@@ -829,6 +887,7 @@ fn start(
     running: &Arc<Mutex<BTreeSet<String>>>,
     study: Study,
     places: [(String, String, [u8; 32]); 3],
+    revision: u32,
 ) {
     let me = api.config.name.clone();
     if !running
@@ -870,7 +929,7 @@ fn start(
         // other stations then fail on the closed connections, and nothing is kept.
         let outside = |party: &str| api.take_input(&study.id, party);
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let meeting = meeting(&api, &study.id, &places)?;
+            let meeting = meeting(&api, &study.id, &places, revision)?;
             tessera_study::distributed::run_party_with(
                 &study,
                 &me,

@@ -55,10 +55,7 @@ pub enum StationError {
     /// A study with this id was already received: `held` says how it stands here (the state
     /// and reason its submitter is shown, e.g. `refused: min_rows: …`), when the caller may
     /// know it.
-    #[error(
-        "study {id:?} was already received here{}; change [study] id to submit a revised study",
-        held.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()
-    )]
+    #[error("{}", already_received(id, held.as_deref()))]
     AlreadyReceived {
         /// The study's id.
         id: String,
@@ -82,3 +79,24 @@ pub enum StationError {
 
 /// Result of the station crate.
 pub type Result<T> = std::result::Result<T, StationError>;
+
+/// "Study … was already received" with how it stands and what its submitter can do next.
+fn already_received(id: &str, held: Option<&str>) -> String {
+    let Some(held) = held else {
+        return format!("study {id:?} was already received here; choose another [study] id");
+    };
+    let state = held.split(':').next().unwrap_or(held);
+    let next = match state {
+        "running" => format!("it is running: `tessera study results {id} --wait` waits for its results"),
+        "finished" => format!(
+            "`tessera study results {id}` fetches its results; choose another [study] id for a new study"
+        ),
+        "refused" | "stopped" | "aborted" => format!(
+            "submit it again to revise it, or unchanged with `tessera study rerun {id}`"
+        ),
+        _ => format!(
+            "`tessera study status {id}` follows it; a changed text submitted again becomes its next revision"
+        ),
+    };
+    format!("study {id:?} was already received here ({held}); {next}")
+}

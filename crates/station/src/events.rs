@@ -183,7 +183,14 @@ pub fn summary(e: &Entry) -> String {
                 "pending" => "waiting for a person (tessera station approve|refuse)".to_string(),
                 other => other.to_string(),
             };
-            format!("study {id} received from {}: {then}", e.actor)
+            let what = match d["revision"].as_u64().filter(|r| *r > 1) {
+                None => String::new(),
+                Some(r) if d["replaces"]["unchanged"] == true => {
+                    format!(" (revision {r}, a rerun)")
+                }
+                Some(r) => format!(" (revision {r})"),
+            };
+            format!("study {id}{what} received from {}: {then}", e.actor)
         }
         EntryKind::Approved => format!("study {id} approved by {}", e.actor),
         EntryKind::Refused => format!("study {id} refused by {}: {why}", e.actor),

@@ -129,6 +129,21 @@ pub struct Policy {
     pub limits: Limits,
     /// Automatic approval rules, tried in order.
     pub auto_approve: Vec<AutoRule>,
+    /// Whether a person's approval stands for a rerun of the same text (`rerun = "keep"`,
+    /// the default) or a person must approve again (`rerun = "ask"`).
+    pub rerun: Rerun,
+}
+
+/// What a rerun of an unchanged text needs at this station after a person approved it
+/// (`[policy] rerun`): an aborted run revealed nothing, and the text is the one approved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rerun {
+    /// The person's approval stands (the policy's refusals still apply).
+    #[default]
+    Keep,
+    /// A person approves again.
+    Ask,
 }
 
 /// What this station knows about itself when it judges a study.

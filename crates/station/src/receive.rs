@@ -15,13 +15,25 @@
 //!
 //! An invalid study is an error ([`StationError::Study`]) and is neither stored nor audited:
 //! nothing about it was decided. A refusal is not an error: it is a decision, recorded.
+//!
+//! **Revisions.** A text under an id this station already holds is the study's next
+//! revision when the current one is not running or finished here ([`receive_revision`]):
+//! from a researcher who submitted an earlier revision here (a changed text, or the same
+//! text again once it was refused, stopped or aborted: a *rerun*), or from another station
+//! of the study passing revision N on. A changed text is judged afresh; a rerun too, except
+//! that a person's decision on that very text stands: a refusal stays a refusal, and an
+//! approval stands unless `[policy] rerun = "ask"` (the policy's own refusals always
+//! apply). The same text while the study is still under way is "already received".
 
 use std::path::Path;
 
-use crate::approval::{Approvals, StudyRecord};
+use tessera_study::Study;
+
+use crate::approval::{not_revisable, Approvals, StudyRecord, StudyState};
 use crate::config::Config;
 use crate::error::{Result, StationError};
-use crate::policy::Decision;
+use crate::policy::{Decision, Rerun};
+use crate::runs::RunState;
 
 /// What receiving a study did: the policy's decision and the stored record.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -51,9 +63,11 @@ pub fn receive(
 }
 
 /// Validates the study text `text` (called `name` in messages) at this station, evaluates it
-/// against the policy and records it and the decision in the approvals and the audit log.
+/// against the policy and records it and the decision in the approvals and the audit log:
+/// a new study, or the next revision of one `from` submitted here (see the module docs).
 /// Errors: an invalid study ([`StationError::Study`], nothing recorded), a study id already
-/// received, or the audit file failing.
+/// received (the same text under way, another's study, or one running or finished), or the
+/// audit file failing.
 pub fn receive_text(
     config: &Config,
     approvals: &mut Approvals,
@@ -61,13 +75,105 @@ pub fn receive_text(
     text: &str,
     from: &str,
 ) -> Result<Received> {
+    receive_revision(config, approvals, name, text, from, None)
+}
+
+/// [`receive_text`] with the revision another station passes on (`Some(n)`: taken when this
+/// station holds an earlier one, "already received" otherwise); `None` from a researcher or
+/// the steward: the next revision, if any.
+pub fn receive_revision(
+    config: &Config,
+    approvals: &mut Approvals,
+    name: &str,
+    text: &str,
+    from: &str,
+    revision: Option<u32>,
+) -> Result<Received> {
     if from.trim().is_empty() {
         return Err(StationError::Invalid(
             "who submitted the study must be named".to_string(),
         ));
     }
+    if revision == Some(0) {
+        return Err(StationError::Invalid(
+            "revisions are numbered from 1".to_string(),
+        ));
+    }
     let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
-    let decision = config.evaluate(&study);
-    let record = approvals.receive(&study, &decision, from)?;
+    let Some(cur) = approvals.get(&study.id)? else {
+        let decision = config.evaluate(&study);
+        let record = approvals.receive_revision(&study, &decision, from, revision.unwrap_or(1))?;
+        return Ok(Received { decision, record });
+    };
+    let already = |a: &Approvals, told: bool| -> Result<StationError> {
+        Ok(StationError::AlreadyReceived {
+            id: study.id.clone(),
+            held: if told { a.held(&study.id)? } else { None },
+        })
+    };
+    let run = approvals.run(&study.id)?.map(|r| r.state);
+    let unchanged = cur.text == study.source.text;
+    let next = match revision {
+        Some(r) if r <= cur.revision => return Err(already(approvals, true)?),
+        Some(r) => r,
+        None => {
+            // Only whoever submitted it here may revise it (another researcher who picked
+            // the same id learns nothing of it).
+            let theirs = approvals
+                .log()
+                .submitters(Some(&study.id))?
+                .iter()
+                .any(|(_, by)| by == from);
+            if !theirs {
+                return Err(already(approvals, false)?);
+            }
+            let ended = cur.state == StudyState::Refused
+                || matches!(run, Some(RunState::Aborted | RunState::Stopped));
+            if unchanged && !ended {
+                return Err(already(approvals, true)?);
+            }
+            cur.revision.checked_add(1).ok_or_else(|| {
+                StationError::Invalid(format!(
+                    "study {}: no revision after {}",
+                    study.id, cur.revision
+                ))
+            })?
+        }
+    };
+    if not_revisable(&cur, run).is_some() {
+        return Err(already(approvals, true)?);
+    }
+    let decision = if unchanged {
+        rerun_decision(config, approvals, &study)?
+    } else {
+        config.evaluate(&study)
+    };
+    let record = approvals.receive_revision(&study, &decision, from, next)?;
     Ok(Received { decision, record })
+}
+
+/// The decision on a rerun of `study`'s unchanged text: the policy's, except that a person's
+/// last decision on this text stands (an approval only with `[policy] rerun = "keep"`, and
+/// never against a refusal of the policy).
+fn rerun_decision(config: &Config, approvals: &Approvals, study: &Study) -> Result<Decision> {
+    let fresh = config.evaluate(study);
+    let past = approvals.last_decision_on(&study.id, &study.digest())?;
+    Ok(match (past, fresh) {
+        (_, refused @ Decision::Refuse { .. }) => refused,
+        (Some(p), _) if p.by_person && !p.approved => Decision::Refuse {
+            reasons: vec![format!(
+                "steward: {} refused this text before: {}",
+                p.by,
+                p.reasons.join("; ")
+            )],
+        },
+        (Some(p), Decision::NeedsPerson { .. })
+            if p.by_person && p.approved && config.policy.rerun == Rerun::Keep =>
+        {
+            Decision::Approve {
+                rule: format!("rerun of the text {} approved", p.by),
+            }
+        }
+        (_, fresh) => fresh,
+    })
 }

@@ -136,10 +136,17 @@ pub struct PublicState {
     pub reason: Option<String>,
     /// SHA-256 of the study's text as this station holds it (lowercase hex).
     pub digest: String,
+    /// The revision this station holds (1 from a station that predates revisions).
+    #[serde(default = "first_revision")]
+    pub revision: u32,
     /// A compute station that is ready: the `host:port` it listens on for this study's
     /// computation (picked from its own `[compute]` configuration).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute: Option<String>,
+}
+
+fn first_revision() -> u32 {
+    1
 }
 
 /// 32 random bytes in hex: a bearer token (the steward's, a recipient's).
@@ -184,6 +191,8 @@ pub struct Overview {
     pub received_at: String,
     /// Its run's state, once it has one.
     pub run: Option<RunState>,
+    /// Its revision.
+    pub revision: u32,
 }
 
 impl Approvals {
@@ -195,7 +204,8 @@ impl Approvals {
             .log
             .conn
             .prepare(
-                "SELECT s.id, s.state, s.reason, s.received_at, r.state, r.public_reason
+                "SELECT s.id, s.state, s.reason, s.received_at, r.state, r.public_reason,
+                     s.revision
                  FROM studies s LEFT JOIN runs r ON r.id = s.id
                  ORDER BY s.received_at, s.id",
             )
@@ -209,12 +219,13 @@ impl Approvals {
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<String>>(4)?,
                     r.get::<_, Option<String>>(5)?,
+                    r.get::<_, u32>(6)?,
                 ))
             })
             .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(db)?;
         rows.into_iter()
-            .map(|(id, state, reason, received_at, run, public)| {
+            .map(|(id, state, reason, received_at, run, public, revision)| {
                 let state = StudyState::parse(&state).ok_or_else(|| {
                     StationError::Invalid(format!("study {id}: unknown state {state:?}"))
                 })?;
@@ -232,6 +243,7 @@ impl Approvals {
                     reason,
                     received_at,
                     run,
+                    revision,
                 })
             })
             .collect()
@@ -283,6 +295,7 @@ impl Approvals {
                 state: rec.state.as_str().to_string(),
                 reason: shown_reason(&rec, run.as_ref()),
                 digest,
+                revision: rec.revision,
                 compute: None,
             }));
         }
@@ -291,6 +304,7 @@ impl Approvals {
                 state: run.state.as_str().to_string(),
                 reason: run.public_reason,
                 digest,
+                revision: rec.revision,
                 compute: None,
             }));
         }
@@ -298,6 +312,7 @@ impl Approvals {
             state: rec.state.as_str().to_string(),
             reason: None,
             digest,
+            revision: rec.revision,
             compute: None,
         }))
     }
@@ -499,6 +514,10 @@ impl Approvals {
         for e in self.log.entries()? {
             let Some(id) = e.study.clone() else { continue };
             match e.kind {
+                // A revision starts without a run.
+                EntryKind::StudyReceived => {
+                    last.remove(&id);
+                }
                 EntryKind::RunStarted | EntryKind::RunFinished => {
                     last.insert(id, (e.kind, true));
                 }

@@ -207,10 +207,10 @@ fn submit_approved_pending_refused_invalid_and_duplicate() {
     assert!(r.json["error"].as_str().unwrap().contains("survival-2026"));
     // Its submitter is told how it stands and what to do.
     assert!(
-        r.json["error"]
-            .as_str()
-            .unwrap()
-            .contains("already received here (approved: rule small-models); change [study] id"),
+        r.json["error"].as_str().unwrap().contains(
+            "already received here (approved: rule small-models); \
+                 `tessera study status survival-2026`"
+        ),
         "{}",
         r.json
     );
@@ -345,13 +345,30 @@ fn strangers_learn_nothing_but_a_401_and_researchers_see_their_own() {
     assert_eq!(r.status, 409, "{}", r.json);
     let msg = r.json["error"].as_str().unwrap();
     assert!(
-        msg.contains("already received here; change [study] id"),
+        msg.contains("already received here; choose another [study] id"),
         "{msg}"
     );
     assert!(
         !msg.contains("approved") && !msg.contains("small-models"),
         "{msg}"
     );
+    // Nor can Bob make a changed text of his the next revision of Alice's study, or rerun it.
+    let changed = study().replace("survival-2026\"", "survival-2026\"\n# bob's");
+    assert_ne!(changed, study());
+    let r = request_as(addr, Some(&bob), "POST", "/studies", &[], &changed);
+    assert_eq!(r.status, 409, "{}", r.json);
+    assert!(!r.json["error"].as_str().unwrap().contains("approved"));
+    let r = request_as(
+        addr,
+        Some(&bob),
+        "POST",
+        "/studies/survival-2026/rerun",
+        &[],
+        "",
+    );
+    assert_eq!(r.status, 404, "{}", r.json);
+    let r = get(addr, "/studies/survival-2026", true);
+    assert_eq!(r.json["revision"], 1, "{}", r.json);
     // The steward sees both; nothing from the strangers was recorded.
     let r = get(addr, "/studies", true);
     assert_eq!(r.json["studies"].as_array().unwrap().len(), 2, "{}", r.json);

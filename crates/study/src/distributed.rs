@@ -74,21 +74,26 @@ pub fn session(study: &Study) -> [u8; 16] {
 /// Length of the id heading every dealer message ([`deal_input`]).
 pub const DEALING_ID_LEN: usize = 16;
 
-/// The session of a run: [`session`] for a study without outside data parties; with them,
-/// bound also to the ids of the dealings this compute station holds (one per outside party,
-/// in the order of the study's data), so that compute stations holding different dealings
-/// of one party refuse each other.
+/// The session of a run: [`session`] for revision 1 of a study without outside data
+/// parties; bound also to a later `revision`, and to the ids of the dealings this compute
+/// station holds (one per outside party, in the order of the study's data), so that compute
+/// stations in different revisions, or holding different dealings of one party, refuse each
+/// other.
 ///
 /// LEAKAGE: the ids are random and say nothing about the data; each compute station learns
 /// only that the others hold the same dealings.
-pub fn run_session(study: &Study, dealings: &[[u8; DEALING_ID_LEN]]) -> [u8; 16] {
+pub fn run_session(study: &Study, revision: u32, dealings: &[[u8; DEALING_ID_LEN]]) -> [u8; 16] {
     let base = session(study);
-    if dealings.is_empty() {
+    if dealings.is_empty() && revision == 1 {
         return base;
     }
     let mut c = ring::digest::Context::new(&ring::digest::SHA256);
     c.update(b"tessera dealt session");
     c.update(&base);
+    if revision != 1 {
+        c.update(b"revision");
+        c.update(&revision.to_le_bytes());
+    }
     for d in dealings {
         c.update(d);
     }
@@ -108,6 +113,10 @@ pub struct Meeting {
     pub fingerprints: [[u8; 32]; 3],
     /// This party's listener, already bound; `None`: bind `addrs[me]` now.
     pub listener: Option<TcpListener>,
+    /// The study's revision at the stations (1 for a study run by hand): bound into the
+    /// session, so that a rerun of an unchanged text never meets a party still in an
+    /// earlier run of it.
+    pub revision: u32,
 }
 
 impl Meeting {
@@ -138,6 +147,7 @@ impl Meeting {
             addrs: [addrs[0], addrs[1], addrs[2]],
             fingerprints: fps,
             listener: None,
+            revision: 1,
         })
     }
 }
@@ -268,6 +278,7 @@ pub fn run_party_with(
         addrs,
         fingerprints: fps,
         listener,
+        revision,
     } = meeting;
     if fps[slot] != identity.fingerprint() {
         return Err(StudyError::Invalid(format!(
@@ -309,7 +320,7 @@ pub fn run_party_with(
         TcpConfig {
             me: slot,
             addrs,
-            session: run_session(study, &dealings),
+            session: run_session(study, revision, &dealings),
             connect_timeout: opts.timeout,
             recv_timeout: opts.timeout,
         },

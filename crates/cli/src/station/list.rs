@@ -28,7 +28,7 @@ pub(super) fn list(config: &Config, file: &str) -> Result<u8, Fail> {
             .and_then(|s| s.title)
             .unwrap_or_default();
         rows.push([
-            r.id.clone(),
+            crate::station::with_revision(&r.id, u64::from(r.revision)),
             r.state.as_str().to_string(),
             run.to_string(),
             r.received_at.clone(),

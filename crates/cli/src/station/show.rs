@@ -33,6 +33,20 @@ pub(super) fn show(config: &Config, file: &str, id: &str) -> Result<u8, Fail> {
             }
         }
     }
+    // How the revisions before this one ended here.
+    for e in a.earlier_revisions(id).map_err(|e| fail(e, file))? {
+        let why = e.run_reason.or(e.reason).unwrap_or_default();
+        println!(
+            "  revision {} ({}): {}{}",
+            e.revision,
+            &e.digest[..12],
+            e.run.as_deref().unwrap_or(e.state.as_str()),
+            why.lines()
+                .next()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        );
+    }
     let study =
         match tessera_study::validate::parse_at_station("study.toml", &rec.text, &config.name) {
             Ok(s) => s,
