@@ -195,6 +195,13 @@ CREATE TABLE IF NOT EXISTS peer_heads (
 );
 ";
 
+/// The most heads kept of one peer's log. Past it the older half is thinned to every other
+/// head, so the kept heads grow denser towards the present and a peer's log of a million
+/// entries costs this station (and its `GET /peer/audit/kept` answer) a few thousand rows:
+/// the latest head still covers every entry (the chain), older ones only narrow down where
+/// a rewrite begins.
+pub const MAX_KEPT: usize = 4096;
+
 /// The heads of other stations' logs that this station keeps, in its audit database (not
 /// in the chain: they are the peers' evidence, each signed by the peer itself).
 pub struct PeerHeads<'a> {
@@ -259,7 +266,36 @@ impl<'a> PeerHeads<'a> {
                 now_rfc3339()
             ],
         )?;
+        self.thin(&peer)?;
         Ok(Recorded::New)
+    }
+
+    /// Past [`MAX_KEPT`] heads of `peer` (hex fingerprint): every other head of the older
+    /// half is dropped (never the first nor the latest).
+    fn thin(&self, peer: &str) -> rusqlite::Result<()> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM peer_heads WHERE peer = ?1",
+            [peer],
+            |r| r.get(0),
+        )?;
+        if usize::try_from(n).unwrap_or(0) <= MAX_KEPT {
+            return Ok(());
+        }
+        let counts: Vec<i64> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT count FROM peer_heads WHERE peer = ?1 ORDER BY count")?;
+            let rows = stmt.query_map([peer], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let older = counts.len() / 2;
+        for c in counts[1..older].iter().step_by(2) {
+            self.conn.execute(
+                "DELETE FROM peer_heads WHERE peer = ?1 AND count = ?2",
+                params![peer, c],
+            )?;
+        }
+        Ok(())
     }
 
     /// Every head kept of the peer with fingerprint `peer`, by entry.
@@ -562,6 +598,23 @@ mod tests {
         let kept = t.of(&fp).unwrap();
         assert_eq!(kept.iter().map(|h| h.count).collect::<Vec<_>>(), vec![3, 5]);
         kept[1].check(&me.cert_der).unwrap();
+        // A long-lived peer: the heads kept stay bounded, the first and the latest kept, and
+        // denser towards the present (review of issue 14: the table grew without end).
+        let signed = h(6, 6);
+        for c in 6..(3 * MAX_KEPT as u64) {
+            let head = SignedHead {
+                count: c,
+                head: hash(c),
+                ..signed.clone()
+            };
+            t.record(&fp, &head).unwrap();
+        }
+        let kept: Vec<u64> = t.of(&fp).unwrap().iter().map(|h| h.count).collect();
+        assert!(kept.len() <= MAX_KEPT, "{}", kept.len());
+        assert_eq!(kept[0], 3);
+        assert_eq!(*kept.last().unwrap(), 3 * MAX_KEPT as u64 - 1);
+        let gaps: Vec<u64> = kept.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps[0] > 1 && *gaps.last().unwrap() == 1, "{gaps:?}");
         assert!(t
             .of(&Identity::generate("gp").unwrap().fingerprint())
             .unwrap()

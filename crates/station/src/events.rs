@@ -281,6 +281,16 @@ mod tests {
         assert!(summary(&pending).contains("waiting for a person"));
         let approved = entry(EntryKind::StudyReceived, r#"{"decision":"approved"}"#);
         assert_eq!(needs_person(&approved), None);
+        let rerun = entry(
+            EntryKind::StudyReceived,
+            r#"{"decision":"pending","revision":2,"replaces":{"revision":1,"unchanged":true}}"#,
+        );
+        assert_eq!(needs_person(&rerun), Some("pending"));
+        assert!(
+            summary(&rerun).starts_with("study km-2026 (revision 2, a rerun) received from alice"),
+            "{}",
+            summary(&rerun)
+        );
         let invalid = entry(
             EntryKind::Refused,
             r#"{"by":"data check","reasons":["gp.csv:7: column \"bmi\": not a number"]}"#,
