@@ -129,6 +129,8 @@ pub struct Api {
     parsed: Mutex<BTreeMap<String, Arc<Study>>>,
     /// Per researcher, when their submissions of the last minute came.
     submissions: Mutex<BTreeMap<String, std::collections::VecDeque<std::time::Instant>>>,
+    /// The peers' catalogues fetched lately (`GET /catalogue`).
+    catalogues: crate::catalogue::CatalogueCache,
 }
 
 /// The computation endpoint this station picked for one study (from its `[compute]`
@@ -176,6 +178,7 @@ impl Api {
             port_waits: Mutex::new(std::collections::BTreeSet::new()),
             parsed: Mutex::new(BTreeMap::new()),
             submissions: Mutex::new(BTreeMap::new()),
+            catalogues: Default::default(),
         }
     }
 
@@ -1351,30 +1354,59 @@ async fn peer_audit_kept(State(api): Shared, ConnectInfo(peer): ConnectInfo<Peer
 
 /// `GET /catalogue` (the steward, a listed researcher or a trusted station): this station's
 /// [`Catalogue`]; for the steward and researchers also the catalogues of the stations it
-/// trusts, fetched now ([`crate::catalogue::peer_catalogues`]), so a researcher known to
-/// one station can check a study against all of them. A station asking gets this station's
-/// own only.
+/// trusts ([`crate::catalogue::CatalogueCache`]: fetched at most every 30 s per peer and
+/// researcher), each only if that station lists the researcher too, so a researcher can
+/// check a study against every station that knows them. A station asking gets this
+/// station's own only, and when it asks on behalf of a researcher
+/// ([`crate::catalogue::ON_BEHALF_OF`]), only if this station lists that researcher.
 async fn catalogue(
     State(api): Shared,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     let own = Catalogue::of(&api.config, &api.identity.fingerprint());
-    let peers = match api.caller(&headers, &peer) {
+    let asker = match api.caller(&headers, &peer) {
         Caller::Anonymous => return not_known(),
-        Caller::Station(_) => Vec::new(),
-        Caller::Steward | Caller::Researcher(..) => {
-            let api = Arc::clone(&api);
-            tokio::task::spawn_blocking(move || {
-                crate::catalogue::peer_catalogues(
-                    &api.config.trusted,
-                    &api.identity,
-                    api.options.peer_timeout,
-                )
+        Caller::Station(name) => {
+            // Asked on behalf of a researcher: only one this station lists itself.
+            if let Some(v) = headers.get(crate::catalogue::ON_BEHALF_OF) {
+                let listed = v
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.strip_prefix("sha256:"))
+                    .and_then(|hex| tessera_net::identity::parse_fingerprint(hex).ok())
+                    .is_some_and(|fp| api.config.researchers.iter().any(|r| r.fingerprint == fp));
+                if !listed {
+                    return error(
+                        StatusCode::FORBIDDEN,
+                        format!(
+                            "{} does not list the researcher {name} asks for",
+                            api.config.name
+                        ),
+                    );
+                }
+            }
+            return Json(CatalogueAnswer {
+                catalogue: own,
+                peers: Vec::new(),
             })
-            .await
-            .unwrap_or_default()
+            .into_response();
         }
+        Caller::Steward => None,
+        Caller::Researcher(_, fp) => Some(fp),
+    };
+    let peers = {
+        let api = Arc::clone(&api);
+        tokio::task::spawn_blocking(move || {
+            api.catalogues.peer_catalogues(
+                &api.config.trusted,
+                &api.identity,
+                api.options.peer_timeout,
+                asker,
+            )
+        })
+        .await
+        .unwrap_or_default()
     };
     Json(CatalogueAnswer {
         catalogue: own,

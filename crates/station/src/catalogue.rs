@@ -424,40 +424,88 @@ pub struct PeerCatalogue {
     pub error: Option<String>,
 }
 
-/// The catalogues of the `trusted` stations, asked at once over the API's mutually
-/// authenticated HTTPS (this station's `identity`, each pinned by its trusted fingerprint,
-/// `timeout` each). A catalogue that names another station or fingerprint is refused. Why a
-/// station could not be reached is logged here (standard error), not returned: addresses
-/// are not published.
-pub fn peer_catalogues(
-    trusted: &[Trusted],
-    identity: &tessera_net::identity::Identity,
-    timeout: std::time::Duration,
-) -> Vec<PeerCatalogue> {
-    std::thread::scope(|s| {
-        let asks: Vec<_> = trusted
-            .iter()
-            .map(|t| (t, s.spawn(move || peer_catalogue(t, identity, timeout))))
-            .collect();
-        asks.into_iter()
-            .map(|(t, h)| {
-                let r = h
-                    .join()
-                    .unwrap_or_else(|_| Err("the request failed".to_string()));
-                PeerCatalogue {
-                    station: t.name.clone(),
-                    error: r.as_ref().err().cloned(),
-                    catalogue: r.ok(),
-                }
-            })
-            .collect()
-    })
+/// The header a station sets when it asks another for its catalogue on behalf of a
+/// researcher: the researcher's certificate fingerprint (`sha256:…`). The station asked
+/// answers only if it lists that researcher itself: a station's catalogue goes to its own
+/// researchers and its peers, never on through a peer to researchers it does not know.
+pub const ON_BEHALF_OF: &str = "Tessera-On-Behalf-Of";
+
+/// How long a peer's catalogue (or why it could not be had) is reused for the same asker.
+pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The peers' catalogues this station fetched lately, per peer and per researcher asked
+/// for: a researcher's `GET /catalogue` asks each peer at most once per [`CACHE_FOR`]
+/// (before, every request made this station ask every peer).
+#[derive(Debug, Default)]
+pub struct CatalogueCache {
+    kept: std::sync::Mutex<
+        std::collections::BTreeMap<
+            (String, Option<Fingerprint>),
+            (std::time::Instant, PeerCatalogue),
+        >,
+    >,
+}
+
+impl CatalogueCache {
+    /// The catalogues of the `trusted` stations for `asker` (a researcher's fingerprint, or
+    /// `None` for this station's steward): kept ones younger than [`CACHE_FOR`], the others
+    /// asked at once over the API's mutually authenticated HTTPS (this station's `identity`,
+    /// each pinned by its trusted fingerprint, `timeout` each). A catalogue that names
+    /// another station or fingerprint is refused. Why a station could not be reached is
+    /// logged here (standard error), not returned: addresses are not published.
+    pub fn peer_catalogues(
+        &self,
+        trusted: &[Trusted],
+        identity: &tessera_net::identity::Identity,
+        timeout: std::time::Duration,
+        asker: Option<Fingerprint>,
+    ) -> Vec<PeerCatalogue> {
+        let fresh = |t: &Trusted| {
+            let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            kept.get(&(t.name.clone(), asker))
+                .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+                .map(|(_, c)| c.clone())
+        };
+        std::thread::scope(|s| {
+            let asks: Vec<_> = trusted
+                .iter()
+                .map(|t| match fresh(t) {
+                    Some(c) => (t, Err(c)),
+                    None => (
+                        t,
+                        Ok(s.spawn(move || peer_catalogue(t, identity, timeout, asker))),
+                    ),
+                })
+                .collect();
+            asks.into_iter()
+                .map(|(t, ask)| match ask {
+                    Err(kept) => kept,
+                    Ok(h) => {
+                        let r = h
+                            .join()
+                            .unwrap_or_else(|_| Err("the request failed".to_string()));
+                        let c = PeerCatalogue {
+                            station: t.name.clone(),
+                            error: r.as_ref().err().cloned(),
+                            catalogue: r.ok(),
+                        };
+                        self.kept.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                            (t.name.clone(), asker),
+                            (std::time::Instant::now(), c.clone()),
+                        );
+                        c
+                    }
+                })
+                .collect()
+        })
+    }
 }
 
 fn peer_catalogue(
     t: &Trusted,
     identity: &tessera_net::identity::Identity,
     timeout: std::time::Duration,
+    asker: Option<Fingerprint>,
 ) -> Result<Catalogue, String> {
     // The details (addresses, TLS errors) go to this station's log, not to the researcher.
     let unreachable = |e: String| {
@@ -469,9 +517,20 @@ fn peer_catalogue(
     };
     let client = crate::client::Client::new(&t.address, t.fingerprint, Some(identity), timeout)
         .map_err(|e| unreachable(e.to_string()))?;
+    let on_behalf = asker.map(|fp| format!("sha256:{}", fingerprint_hex(&fp)));
+    let headers: Vec<(&str, &str)> = on_behalf
+        .as_deref()
+        .map(|v| vec![(ON_BEHALF_OF, v)])
+        .unwrap_or_default();
     let a = client
-        .request("GET", "/catalogue", &[], &[])
+        .request("GET", "/catalogue", &headers, &[])
         .map_err(|e| unreachable(e.to_string()))?;
+    if a.status == 403 {
+        return Err(format!(
+            "{} does not list your certificate: ask its steward to add it under [[researchers]]",
+            t.name
+        ));
+    }
     if a.status != 200 {
         return Err(format!(
             "{} answered {}: {}",

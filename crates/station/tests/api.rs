@@ -968,6 +968,26 @@ fn the_catalogue_shows_what_the_steward_publishes_to_whom_it_knows() {
     let parsed: tessera_station::catalogue::CatalogueAnswer =
         serde_json::from_value(r.json).unwrap();
     assert_eq!(parsed.catalogue.sources.len(), 1);
+    // A trusted station asking on behalf of a researcher gets it only for one this station
+    // lists (review of issue 15: a peer relayed catalogues to researchers the station never
+    // listed).
+    let on_behalf = tessera_station::catalogue::ON_BEHALF_OF;
+    let alice_fp = format!("sha256:{}", fingerprint_hex(&alice().fingerprint()));
+    let r = request_as(
+        st,
+        Some(&lab),
+        "GET",
+        "/catalogue",
+        &[(on_behalf, &alice_fp)],
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.json);
+    let mallory_fp = format!("sha256:{}", fingerprint_hex(&stranger.fingerprint()));
+    for who in [mallory_fp.as_str(), "sha256:zz", "alice"] {
+        let r = request_as(st, Some(&lab), "GET", "/catalogue", &[(on_behalf, who)], "");
+        assert_eq!(r.status, 403, "{}", r.json);
+        assert!(!r.json.to_string().contains("cases"), "{}", r.json);
+    }
 }
 
 /// A study that spells a declared level otherwise is refused on submission, with the
@@ -994,9 +1014,8 @@ fn a_level_spelled_otherwise_than_declared_is_refused_on_submission() {
             && reasons.contains(r#"does not list level \"1\""#),
         "{reasons}"
     );
-    // The id is spent; the study spelled as declared passes under another.
-    assert_eq!(
-        post(st, "/studies", None, &study_with_id("levels-2")).status,
-        201
-    );
+    // The id is kept: the study spelled as declared is its revision 2.
+    let r = post(st, "/studies", None, &study());
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["revision"], 2, "{}", r.json);
 }
