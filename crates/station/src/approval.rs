@@ -253,6 +253,21 @@ impl Approvals {
         StationError::Audit(self.log.db_err(e))
     }
 
+    /// The rows `sql` selects with `params`, each read by `f`.
+    pub(crate) fn query_rows<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.log.conn.prepare(sql).map_err(|e| self.db(e))?;
+        let rows = stmt
+            .query_map(params, f)
+            .and_then(|it| it.collect::<rusqlite::Result<Vec<T>>>())
+            .map_err(|e| self.db(e))?;
+        Ok(rows)
+    }
+
     /// Receives `study` with the policy's `decision` on it (see [`crate::policy::evaluate`]):
     /// stores it and records `study_received` (actor `from`: who submitted it), then, for an
     /// automatic decision, `approved` or `refused` by the policy. A study id is received
@@ -397,17 +412,12 @@ impl Approvals {
 
     /// The earlier revisions of study `id` here, oldest first.
     pub fn earlier_revisions(&self, id: &str) -> Result<Vec<EarlierRevision>> {
-        let mut stmt = self
-            .log
-            .conn
-            .prepare(
-                "SELECT revision, study, state, reason, run_state, run_reason, run_public,
-                     replaced_at
-                 FROM earlier_revisions WHERE id = ?1 ORDER BY revision",
-            )
-            .map_err(|e| self.db(e))?;
-        let rows = stmt
-            .query_map([id], |r| {
+        let rows = self.query_rows(
+            "SELECT revision, study, state, reason, run_state, run_reason, run_public,
+                 replaced_at
+             FROM earlier_revisions WHERE id = ?1 ORDER BY revision",
+            [id],
+            |r| {
                 Ok((
                     r.get::<_, u32>(0)?,
                     r.get::<_, String>(1)?,
@@ -418,9 +428,8 @@ impl Approvals {
                     r.get::<_, Option<String>>(6)?,
                     r.get::<_, String>(7)?,
                 ))
-            })
-            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.db(e))?;
+            },
+        )?;
         rows.into_iter()
             .map(
                 |(revision, text, state, reason, run, run_reason, run_public, at)| {
@@ -444,24 +453,18 @@ impl Approvals {
     /// The last decision a person or the policy took here on the text with digest `sha256`
     /// of study `id` (a data check's refusal is not one: the data may have been mended).
     pub fn last_decision_on(&self, id: &str, sha256: &str) -> Result<Option<PastDecision>> {
-        let mut stmt = self
-            .log
-            .conn
-            .prepare(
-                "SELECT kind, actor, details FROM audit_entries
-                 WHERE study = ?1 AND kind IN ('approved', 'refused') ORDER BY seq DESC",
-            )
-            .map_err(|e| self.db(e))?;
-        let rows = stmt
-            .query_map([id], |r| {
+        let rows = self.query_rows(
+            "SELECT kind, actor, details FROM audit_entries
+             WHERE study = ?1 AND kind IN ('approved', 'refused') ORDER BY seq DESC",
+            [id],
+            |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                 ))
-            })
-            .and_then(|it| it.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(|e| self.db(e))?;
+            },
+        )?;
         for (kind, actor, details) in rows {
             let d: Value = serde_json::from_str(&details).unwrap_or(Value::Null);
             if d["sha256"] != sha256 || d["by"] == crate::events::DATA_CHECK {
@@ -653,15 +656,11 @@ impl Approvals {
     /// Every study's id, state and revision, oldest first, without their texts (what the
     /// service's loop scans several times a second).
     pub fn states(&self) -> Result<Vec<(String, StudyState, u32)>> {
-        let mut stmt = self
-            .log
-            .conn
-            .prepare("SELECT id, state, revision FROM studies ORDER BY received_at, id")
-            .map_err(|e| self.db(e))?;
-        let rows: Vec<(String, String, u32)> = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .and_then(|it| it.collect())
-            .map_err(|e| self.db(e))?;
+        let rows: Vec<(String, String, u32)> = self.query_rows(
+            "SELECT id, state, revision FROM studies ORDER BY received_at, id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
         rows.into_iter()
             .map(|(id, state, revision)| match StudyState::parse(&state) {
                 Some(s) => Ok((id, s, revision)),

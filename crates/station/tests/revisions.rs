@@ -30,6 +30,16 @@ fn setup(tag: &str, policy: &str) -> (tessera_station::Config, Approvals) {
     (config, a)
 }
 
+/// `text` as revision `revision`, passed on by the GP's station.
+fn from_gp(
+    config: &tessera_station::Config,
+    a: &mut Approvals,
+    text: &str,
+    revision: u32,
+) -> Result<tessera_station::Received, StationError> {
+    receive_revision(config, a, "study.toml", text, "station gp", Some(revision))
+}
+
 fn intact(a: &Approvals) {
     a.log().verify().unwrap();
     assert_eq!(a.check_against_log().unwrap(), Vec::<String>::new());
@@ -97,14 +107,7 @@ fn a_text_still_under_way_or_finished_takes_no_revision() {
     // Running: neither a changed text nor another station's later revision replaces it.
     for got in [
         receive_text(&config, &mut a, "study.toml", &changed(), "alice"),
-        receive_revision(
-            &config,
-            &mut a,
-            "study.toml",
-            &changed(),
-            "station gp",
-            Some(2),
-        ),
+        from_gp(&config, &mut a, &changed(), 2),
     ] {
         assert!(
             matches!(got, Err(StationError::AlreadyReceived { .. })),
@@ -131,37 +134,15 @@ fn only_its_submitter_or_a_station_of_the_study_revises_it() {
     }
     // A station passing on revision 1 again, or an earlier one, is "already received".
     assert!(matches!(
-        receive_revision(
-            &config,
-            &mut a,
-            "study.toml",
-            &changed(),
-            "station gp",
-            Some(1)
-        ),
+        from_gp(&config, &mut a, &changed(), 1),
         Err(StationError::AlreadyReceived { .. })
     ));
     assert!(matches!(
-        receive_revision(
-            &config,
-            &mut a,
-            "study.toml",
-            &changed(),
-            "station gp",
-            Some(0)
-        ),
+        from_gp(&config, &mut a, &changed(), 0),
         Err(StationError::Invalid(_))
     ));
     // A later revision from a station of the study is taken, numbered as it says.
-    let r = receive_revision(
-        &config,
-        &mut a,
-        "study.toml",
-        &changed(),
-        "station gp",
-        Some(3),
-    )
-    .unwrap();
+    let r = from_gp(&config, &mut a, &changed(), 3).unwrap();
     assert_eq!(r.record.revision, 3);
     assert_eq!(r.record.state, StudyState::Pending);
     intact(&a);
