@@ -284,7 +284,7 @@ impl Approvals {
                 held: self.held(&study.id)?,
             });
         }
-        self.record(study, decision, from, 1)
+        self.receive_revision(study, decision, from, 1)
     }
 
     /// Receives revision `revision` of `study` (a new study when the id is unknown here):
@@ -293,16 +293,6 @@ impl Approvals {
     /// revision's number and the digest of the text it replaces, all in one transaction.
     /// Refused while the current revision runs or has finished ([`StationError::Transition`]).
     pub fn receive_revision(
-        &mut self,
-        study: &Study,
-        decision: &Decision,
-        from: &str,
-        revision: u32,
-    ) -> Result<StudyRecord> {
-        self.record(study, decision, from, revision)
-    }
-
-    fn record(
         &mut self,
         study: &Study,
         decision: &Decision,

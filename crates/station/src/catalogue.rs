@@ -433,17 +433,16 @@ pub const ON_BEHALF_OF: &str = "Tessera-On-Behalf-Of";
 /// How long a peer's catalogue (or why it could not be had) is reused for the same asker.
 pub const CACHE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// A cached catalogue's key: the peer's name and the researcher asked for.
+type CacheKey = (String, Option<Fingerprint>);
+
 /// The peers' catalogues this station fetched lately, per peer and per researcher asked
 /// for: a researcher's `GET /catalogue` asks each peer at most once per [`CACHE_FOR`]
 /// (before, every request made this station ask every peer).
 #[derive(Debug, Default)]
 pub struct CatalogueCache {
-    kept: std::sync::Mutex<
-        std::collections::BTreeMap<
-            (String, Option<Fingerprint>),
-            (std::time::Instant, PeerCatalogue),
-        >,
-    >,
+    kept:
+        std::sync::Mutex<std::collections::BTreeMap<CacheKey, (std::time::Instant, PeerCatalogue)>>,
 }
 
 impl CatalogueCache {
