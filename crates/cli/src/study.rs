@@ -159,7 +159,7 @@ pub enum StudyCommand {
     /// --as NAME --out DIR` writes them): checked against each other, then opened here.
     Open {
         /// The three `shares-NAME.json` files, in any order (fewer cannot be opened: the
-        /// reconstruction says which compute slots are missing).
+        /// reconstruction says which compute stations' parts are missing).
         #[arg(num_args = 1.., required = true)]
         files: Vec<PathBuf>,
         /// What to print or write.

@@ -865,18 +865,9 @@ fn public_reason(me: &str, e: &StudyError) -> String {
         }
         // Reconstruction happens at recipients only; a station never meets this.
         StudyError::Delivery(_) => format!("station {me}: the computation failed"),
-        StudyError::Run(detail) => {
-            let kind = if detail.contains("aborted the computation") {
-                "another compute station stopped the computation"
-            } else if detail.contains("sent nothing") {
-                "the computation timed out waiting for another compute station"
-            } else if detail.contains("lost") || detail.contains("closed") {
-                "the computation lost its connection to another compute station"
-            } else {
-                "the computation failed"
-            };
-            format!("station {me}: {kind}")
-        }
+        // A station that stopped, went silent or away is a `Network` failure (naming it);
+        // what is left is this station's own failure.
+        StudyError::Run(_) => format!("station {me}: the computation failed"),
     }
 }
 

@@ -14,6 +14,7 @@ use tessera_mpc::{Delivery, OutputError};
 use tessera_stats::AnalysisSpec;
 
 use crate::error::{Result, StudyError};
+use crate::names::Stations;
 use crate::run::{AnalysisResult, LinkageInfo, StudyInfo, StudyOutput};
 
 /// What one compute station holds for the recipients of a study (all of them, or one:
@@ -98,22 +99,55 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
     let mut by_slot: [Option<StationShares>; 3] = Default::default();
     for p in parts {
-        let slot = p.slot;
-        if slot > 2 || by_slot[slot].is_some() {
+        // The study each part describes says which station holds the slot it claims.
+        let holder = p
+            .study
+            .parties
+            .iter()
+            .find(|q| q.compute == Some(p.slot))
+            .map(|q| q.name.as_str());
+        if holder != Some(p.station.as_str()) {
             return Err(StudyError::Delivery(format!(
-                "two parts for compute slot {slot}, or a slot out of range (from {})",
+                "station {} sent parts as another compute station than it is in the study",
                 p.station
             )));
         }
-        by_slot[slot] = Some(p);
+        let Some(slot) = by_slot.get_mut(p.slot) else {
+            return Err(StudyError::Delivery(format!(
+                "station {} sent parts as no compute station of the study",
+                p.station
+            )));
+        };
+        if let Some(first) = slot {
+            return Err(StudyError::Delivery(format!(
+                "station {} sent its parts twice",
+                first.station
+            )));
+        }
+        *slot = Some(p);
     }
     let [Some(p0), Some(p1), Some(p2)] = by_slot else {
-        return Err(StudyError::Delivery(
-            "the results need the parts of all three compute stations".into(),
-        ));
+        // Every part's study names the compute stations: say whose parts are missing.
+        let study = by_slot.iter().flatten().next().map(|p| &p.study);
+        let missing: Vec<&str> = (0..3)
+            .filter(|&slot| by_slot[slot].is_none())
+            .filter_map(|slot| {
+                let parties = &study?.parties;
+                let p = parties.iter().find(|q| q.compute == Some(slot))?;
+                Some(p.name.as_str())
+            })
+            .collect();
+        let which = match missing.as_slice() {
+            [] => String::new(),
+            [one] => format!(": {one}'s are missing"),
+            many => format!(": {}'s are missing", many.join(" and ")),
+        };
+        return Err(StudyError::Delivery(format!(
+            "the results need the parts of all three compute stations{which}"
+        )));
     };
     let parts = [p0, p1, p2];
-    let names: Vec<&str> = parts.iter().map(|p| p.station.as_str()).collect();
+    let names = Stations::new([&parts[0].station, &parts[1].station, &parts[2].station]);
     // Everything public must agree: the study, the linkage facts, and per analysis all but
     // the station's own parts.
     let public = |p: &StationShares| {
@@ -130,7 +164,8 @@ pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
         if public(p) != base {
             return Err(StudyError::Delivery(format!(
                 "stations {} and {} disagree on the study's public facts",
-                names[0], p.station
+                names.name(0),
+                p.station
             )));
         }
     }
@@ -152,6 +187,15 @@ pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
                                 p.station, a.name
                             ))
                         })?;
+                    if d.shares.party() != p.slot {
+                        return Err(StudyError::Delivery(format!(
+                            "station {} sent shares of analysis \"{}\" that are not its own \
+                             (they are {}'s); nothing is shown",
+                            p.station,
+                            a.name,
+                            names.name(d.shares.party())
+                        )));
+                    }
                     deliveries.push(d);
                 }
                 let values =
@@ -165,15 +209,16 @@ pub fn open(parts: Vec<StationShares>) -> Result<StudyOutput> {
                                 a.name,
                                 parties
                                     .iter()
-                                    .map(|&s| names[s])
+                                    .map(|&s| names.name(s))
                                     .collect::<Vec<_>>()
                                     .join(" and "),
                                 if parties.len() == 1 { "it" } else { "one of them" }
                             ))
                             }
                             OutputError::Mismatch(m) => StudyError::Delivery(format!(
-                                "the shares of analysis \"{}\" do not fit together: {m}",
-                                a.name
+                                "the shares of analysis \"{}\" do not fit together: {}",
+                                a.name,
+                                names.text(&m)
                             )),
                         })?;
                 let out = tessera_stats::analysis::open(&a.spec, public, &values)

@@ -39,9 +39,10 @@ use crate::data::{self, DataTable};
 use crate::deliver::StationShares;
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
+use crate::names::Stations;
 use crate::run::{
-    dealt_input, failed, party_main, prepare_input, remote_input, run_analyses, station_shares,
-    OwnerReport, PartyCost, RunOptions,
+    abort_reason, dealt_input, failed, network, party_main, prepare_input, remote_input,
+    run_analyses, station_shares, OwnerReport, PartyCost, RunOptions,
 };
 
 /// What one compute station ends a run with: its shares of the results (for the
@@ -163,52 +164,11 @@ pub fn resolve(name: &str, addr: &str) -> Result<SocketAddr> {
 }
 
 /// A network failure of compute slot `slot` while `what` (connecting, set-up), as a
-/// [`StudyError::Network`]: the public words name the other compute party of `study` and
-/// the kind of failure only; the detail keeps the transport's words.
+/// [`StudyError::Network`]: the public words name the other compute station of `study` and
+/// the kind of failure only; the detail keeps the transport's words. Both name stations,
+/// never compute slots (see [`crate::names`]).
 pub fn network_failed(study: &Study, slot: usize, what: &str, e: &NetError) -> StudyError {
-    let names = study.compute_parties();
-    let name = |peer: usize| names.get(peer).copied().unwrap_or("another party");
-    let public = match e {
-        NetError::Connect { peer, .. } if *peer == slot => {
-            "the computation could not start its network (this station's configuration)".to_string()
-        }
-        NetError::Connect { peer, detail } => {
-            // A peer that never came is a timeout, whatever else was dropped meanwhile.
-            let kind = if detail.contains("different session id") {
-                "refused: it runs another text of the study, or with another dealing of an \
-                 outside data party's table"
-            } else if detail.contains("did not connect") || detail.contains("could not reach") {
-                "timed out"
-            } else if detail.contains("refused") || detail.contains("certificate") {
-                "refused"
-            } else if detail.contains("within") || detail.contains("no complete hello") {
-                "timed out"
-            } else {
-                "failed"
-            };
-            format!(
-                "the computation could not connect to {} ({kind})",
-                name(*peer)
-            )
-        }
-        NetError::Timeout { peer, .. } => {
-            format!("the computation timed out waiting for {}", name(*peer))
-        }
-        NetError::Closed { peer, .. } => {
-            format!("the computation lost its connection to {}", name(*peer))
-        }
-        NetError::Aborted { peer, .. } => format!("{} stopped the computation", name(*peer)),
-        NetError::Malformed { peer, .. } => {
-            format!("{} sent a malformed message", name(*peer))
-        }
-        NetError::NoLink { .. } | NetError::Tls { .. } => {
-            "the computation could not start its network (this station's configuration)".to_string()
-        }
-    };
-    StudyError::Network {
-        public,
-        detail: failed(slot, what, e).to_string(),
-    }
+    network(Stations::of(study), slot, what, e)
 }
 
 /// Runs station `me`'s part of the study (see the module docs). `me` must be a compute
@@ -332,10 +292,7 @@ pub fn run_party_with(
         None => connect_tls(&cfg),
     }
     .map_err(|e| network_failed(study, slot, "connecting", &e))?;
-    let mut p = Party::setup(ep).map_err(|e| match e {
-        tessera_mpc::MpcError::Net(n) => network_failed(study, slot, "set-up", &n),
-        other => failed(slot, "set-up", other),
-    })?;
+    let mut p = Party::setup(ep).map_err(|e| failed(Stations::of(study), slot, "set-up", &e))?;
     let run = party_main(
         study,
         &inputs,
@@ -346,7 +303,7 @@ pub fn run_party_with(
     let run = match run {
         Ok(r) => r,
         Err(e) => {
-            p.abort(&e.to_string());
+            p.abort(&abort_reason(&e));
             return Err(e);
         }
     };
@@ -423,8 +380,19 @@ mod tests {
                 StudyError::Network { public, detail } => {
                     assert_eq!(public, want);
                     assert!(!public.contains("10."), "{public}");
-                    // The steward's detail keeps the transport's words.
-                    assert!(detail.contains(&e.to_string()), "{detail}");
+                    // The steward's detail keeps the transport's words, naming stations.
+                    let words = match &e {
+                        NetError::Connect { detail, .. } | NetError::Closed { detail, .. } => {
+                            detail.split(": ").last().unwrap_or_default()
+                        }
+                        _ => "receive timeout",
+                    };
+                    assert!(detail.contains(words), "{detail}");
+                    assert!(
+                        detail.starts_with("station registry, connecting: "),
+                        "{detail}"
+                    );
+                    assert!(!detail.contains("party "), "{detail}");
                 }
                 other => panic!("{other:?}"),
             }

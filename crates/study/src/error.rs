@@ -15,7 +15,9 @@ pub enum StudyError {
     /// (duplicate keys under `duplicates = "refuse"`).
     #[error("{0}")]
     Data(String),
-    /// The computation failed while running (network, engine, a party that stopped).
+    /// The computation failed while running for a reason of this party's own (the engine,
+    /// the linkage, an analysis); a peer that went silent, away or stopped is a
+    /// [`StudyError::Network`]. Names compute stations, never compute slots.
     #[error("{0}")]
     Run(String),
     /// The results could not be reconstructed at the recipient: a compute station's parts
@@ -23,10 +25,12 @@ pub enum StudyError {
     #[error("{0}")]
     Delivery(String),
     /// The network between the compute parties failed (connecting, or a party that went
-    /// silent or away). `public` names the other party and the kind of failure only
-    /// (`the computation could not connect to institute (timed out)`): what researchers and
-    /// other stations are told. `detail` keeps the transport's words (addresses, certificate
+    /// silent or away, stopped the computation or sent a malformed message). `public` names
+    /// the other party and the kind of failure only (`the computation could not connect to
+    /// institute (timed out)`, `gp stopped the computation`): what researchers and other
+    /// stations are told. `detail` keeps the transport's words (addresses, certificate
     /// names, dropped connections) for this station's own log; it is what is displayed.
+    /// Both name compute stations, never compute slots ([`crate::names`]).
     #[error("{detail}")]
     Network {
         /// For everyone: the party and the kind of failure.

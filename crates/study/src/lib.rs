@@ -19,6 +19,7 @@
 //!   recipient's side that checks, reconstructs and runs the analyses' plaintext tails.
 //! - [`render`]: the results as text tables or one JSON document.
 //! - [`counts`]: which linkage counts reach the recipients of a run across stations.
+//! - [`names`]: the engine's errors naming compute stations, never compute slots.
 //!
 //! The file format is documented in `docs/study.md`.
 
@@ -31,6 +32,7 @@ pub mod estimate;
 pub mod format;
 pub mod limits;
 pub mod locate;
+pub mod names;
 pub mod overlap;
 pub mod render;
 pub mod report;

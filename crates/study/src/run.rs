@@ -38,9 +38,9 @@ use tessera_link::join::{join, JoinOptions};
 use tessera_link::keys::{prepare, PrepareReport, Prepared, RawTable};
 use tessera_link::LinkError;
 use tessera_mpc::Delivery;
-use tessera_mpc::{AShare, Party};
+use tessera_mpc::{AShare, MpcError, Party};
 use tessera_net::tcp::{connect_with_listener, TcpConfig};
-use tessera_net::{memory, Endpoint, Stats};
+use tessera_net::{memory, Endpoint, NetError, Stats};
 use tessera_stats::{Frame, Schema, StatsError};
 
 use crate::counts::Count;
@@ -48,6 +48,7 @@ use crate::data::{self, DataReport, DataTable};
 use crate::deliver::{HeldAnalysis, StationShares};
 use crate::error::{Result, StudyError};
 use crate::format::{DataSpec, Study};
+use crate::names::Stations;
 
 /// How the three compute parties are connected.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -271,7 +272,10 @@ fn link_err(party: &str, e: LinkError) -> StudyError {
 }
 
 /// At each data owner: keys prepared, payload encoded, outside parties' messages dealt.
-fn prepare_inputs(study: &Study, tables: &[DataTable]) -> Result<(Vec<Input>, Vec<OwnerReport>)> {
+pub(crate) fn prepare_inputs(
+    study: &Study,
+    tables: &[DataTable],
+) -> Result<(Vec<Input>, Vec<OwnerReport>)> {
     let mut inputs = Vec::new();
     let mut reports = Vec::new();
     for (d, t) in study.data.iter().zip(tables) {
@@ -381,7 +385,7 @@ pub(crate) fn dealt_input(d: &DataSpec, me: usize, msg: Vec<u8>) -> Input {
 /// Makes one party's endpoint, on that party's thread.
 type Connector = Box<dyn FnOnce() -> Result<Endpoint> + Send>;
 
-fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
+fn endpoints(study: &Study, opts: &RunOptions) -> Result<Vec<Connector>> {
     match opts.transport {
         Transport::Memory => Ok(memory::connect(opts.timeout)
             .into_iter()
@@ -410,9 +414,12 @@ fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
                         connect_timeout: opts.timeout,
                         recv_timeout: opts.timeout,
                     };
+                    let names = study.compute_parties().map(str::to_string);
                     Box::new(move || {
-                        connect_with_listener(&cfg, l)
-                            .map_err(|e| StudyError::Run(format!("compute party {me}: {e}")))
+                        connect_with_listener(&cfg, l).map_err(|e| {
+                            let names = Stations::new(names.each_ref().map(String::as_str));
+                            network(names, me, "connecting", &e)
+                        })
                     }) as Connector
                 })
                 .collect())
@@ -420,9 +427,85 @@ fn endpoints(opts: &RunOptions) -> Result<Vec<Connector>> {
     }
 }
 
-/// Why a party stopped: a [`StudyError::Run`] naming it.
-pub(crate) fn failed(slot: usize, what: &str, e: impl std::fmt::Display) -> StudyError {
-    StudyError::Run(format!("compute party {slot}, {what}: {e}"))
+/// An error of the engine or of what runs on it (linkage, an analysis), as [`failed`] tells
+/// it: the engine's own error inside, if any.
+pub(crate) trait EngineError: std::fmt::Display {
+    /// The MPC engine's error this one carries.
+    fn mpc(&self) -> Option<&MpcError> {
+        None
+    }
+}
+
+impl EngineError for MpcError {
+    fn mpc(&self) -> Option<&MpcError> {
+        Some(self)
+    }
+}
+
+impl EngineError for LinkError {
+    fn mpc(&self) -> Option<&MpcError> {
+        match self {
+            LinkError::Mpc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl EngineError for StatsError {
+    fn mpc(&self) -> Option<&MpcError> {
+        match self {
+            StatsError::Mpc(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl EngineError for str {}
+
+/// Why compute station `slot` of `names` stopped while `what`, naming stations, never
+/// compute slots: a failure of the network or of a peer (one that went silent or away,
+/// stopped, or sent a malformed message) is a [`StudyError::Network`] whose public words
+/// name the station it concerns and the kind of failure; anything else a
+/// [`StudyError::Run`].
+pub(crate) fn failed(
+    names: Stations,
+    slot: usize,
+    what: &str,
+    e: &(impl EngineError + ?Sized),
+) -> StudyError {
+    let me = names.name(slot);
+    match e.mpc() {
+        Some(MpcError::Net(n)) => network(names, slot, what, n),
+        Some(m @ MpcError::Malformed { peer, .. }) => StudyError::Network {
+            public: format!("{} sent a malformed message", names.name(*peer)),
+            detail: format!("station {me}, {what}: {}", names.mpc(m)),
+        },
+        _ => StudyError::Run(format!(
+            "station {me}, {what}: {}",
+            names.text(&e.to_string())
+        )),
+    }
+}
+
+/// Network failure `e` of compute station `slot` of `names` while `what`, as a
+/// [`StudyError::Network`]: the public words name the other station and the kind of
+/// failure only ([`Stations::public`]); the detail keeps the transport's words, naming
+/// stations ([`Stations::net`]).
+pub(crate) fn network(names: Stations, slot: usize, what: &str, e: &NetError) -> StudyError {
+    StudyError::Network {
+        public: names.public(slot, e),
+        detail: format!("station {}, {what}: {}", names.name(slot), names.net(e)),
+    }
+}
+
+/// What a station that stops tells the other compute stations (the reason of its abort):
+/// for a network failure its public words only, so that its transport's words (addresses,
+/// system errors) stay in its own log.
+pub(crate) fn abort_reason(e: &StudyError) -> String {
+    match e {
+        StudyError::Network { public, .. } => public.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// One compute party: shares every input, links, assembles the frame and calls `after`.
@@ -434,6 +517,7 @@ pub(crate) fn party_main<T>(
     progress: Option<Progress>,
 ) -> Result<PartyRun<T>> {
     let me = p.id();
+    let names = Stations::of(study);
     let steps = 2 + study.analyses.len();
     let report = |step: usize, what: &str| {
         if let Some(f) = progress {
@@ -450,7 +534,7 @@ pub(crate) fn party_main<T>(
             (None, Some(msgs)) => accept(&msgs[me]),
             (None, None) => unreachable!("outside data parties are dealt"),
         }
-        .map_err(|e| failed(me, "sharing the inputs", e))?;
+        .map_err(|e| failed(names, me, "sharing the inputs", &e))?;
         shared.push(s);
     }
     let rows: Vec<usize> = shared.iter().map(|s| s.shape().rows).collect();
@@ -460,7 +544,8 @@ pub(crate) fn party_main<T>(
         let s = shared.pop().expect("one input");
         (rows[0], s.payload.c128)
     } else {
-        let j = join(p, &shared, &JoinOptions::default()).map_err(|e| failed(me, "linking", e))?;
+        let j = join(p, &shared, &JoinOptions::default())
+            .map_err(|e| failed(names, me, "linking", &e))?;
         drop(shared);
         let mut cols = Vec::new();
         for c in &j.columns {
@@ -468,11 +553,13 @@ pub(crate) fn party_main<T>(
         }
         (j.intersection, cols)
     };
-    let frame = Frame::assemble(n, &schema, &cols).map_err(|e| failed(me, "linked table", e))?;
+    let frame =
+        Frame::assemble(n, &schema, &cols).map_err(|e| failed(names, me, "linked table", &e))?;
     drop(cols);
     let linkage = Cost::between(t0, &s0, &p.stats());
     let value = after(p, &frame)?;
-    p.barrier().map_err(|e| failed(me, "finishing", e))?;
+    p.barrier()
+        .map_err(|e| failed(names, me, "finishing", &e))?;
     Ok(PartyRun {
         rows,
         intersection: n,
@@ -485,28 +572,43 @@ pub(crate) fn party_main<T>(
 /// Runs the three compute parties on threads over `opts.transport`: sharing, linkage, the
 /// linked table, then `after` on it. A failing party aborts, so the others fail too; the
 /// error names the first party that failed for a reason of its own.
-fn compute<T: Send>(
+pub(crate) fn compute<T: Send>(
     study: &Study,
     inputs: &[Input],
     opts: &RunOptions,
     after: impl Fn(&mut Party, &Frame) -> Result<T> + Sync,
 ) -> Result<[PartyRun<T>; 3]> {
-    let eps = endpoints(opts)?;
-    let results: Vec<Result<PartyRun<T>>> = std::thread::scope(|s| {
+    let names = Stations::of(study);
+    let eps = endpoints(study, opts)?;
+    // A party's error, and whether it only reports another party's end (its abort, or
+    // its connection that closed as it stopped).
+    type Ended<T> = std::result::Result<PartyRun<T>, (StudyError, bool)>;
+    let peer_abort = |slot: usize, e: Option<&NetError>| {
+        matches!(e, Some(NetError::Aborted { peer, .. } | NetError::Closed { peer, .. })
+            if *peer != slot)
+    };
+    let results: Vec<Ended<T>> = std::thread::scope(|s| {
         let handles: Vec<_> = eps
             .into_iter()
             .enumerate()
             .map(|(slot, ep)| {
                 let after = &after;
                 s.spawn(move || {
-                    let ep = ep()?;
-                    let mut p = Party::setup(ep).map_err(|e| failed(slot, "set-up", e))?;
+                    let ep = ep().map_err(|e| (e, false))?;
+                    let mut p = Party::setup(ep).map_err(|e| {
+                        let by_peer = match &e {
+                            MpcError::Net(n) => peer_abort(slot, Some(n)),
+                            _ => false,
+                        };
+                        (failed(names, slot, "set-up", &e), by_peer)
+                    })?;
                     let progress = opts.progress.filter(|_| slot == 0);
                     let r = party_main(study, inputs, &mut p, after, progress);
-                    if let Err(e) = &r {
-                        p.abort(&e.to_string());
-                    }
-                    r
+                    r.map_err(|e| {
+                        let by_peer = peer_abort(slot, p.endpoint().failure());
+                        p.abort(&abort_reason(&e));
+                        (e, by_peer)
+                    })
                 })
             })
             .collect();
@@ -515,26 +617,29 @@ fn compute<T: Send>(
             .enumerate()
             .map(|(slot, h)| {
                 h.join()
-                    .unwrap_or_else(|_| Err(failed(slot, "thread", "panicked")))
+                    .unwrap_or_else(|_| Err((failed(names, slot, "thread", "panicked"), false)))
             })
             .collect()
     });
-    if results.iter().any(Result::is_err) {
-        let errs: Vec<String> = results
-            .into_iter()
-            .filter_map(|r| r.err().map(|e| e.to_string()))
-            .collect();
-        // Prefer a party's own failure over the peers' reports of its abort.
-        let first = errs
-            .iter()
-            .find(|e| !e.contains("abort"))
-            .unwrap_or(&errs[0])
-            .clone();
-        return Err(StudyError::Run(first));
+    let mut ok = Vec::with_capacity(3);
+    let mut errs = Vec::new();
+    for r in results {
+        match r {
+            Ok(run) => ok.push(run),
+            Err(e) => errs.push(e),
+        }
     }
-    let mut it = results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|_| unreachable!("checked above")));
+    // Report the cause: a party's own failure first, then one that waited for another in
+    // vain (naming it), then the reports of a party's end.
+    let rank = |(e, by_peer): &(StudyError, bool)| match (by_peer, e) {
+        (true, _) => 2,
+        (false, StudyError::Network { .. }) => 1,
+        (false, _) => 0,
+    };
+    if let Some(at) = (0..errs.len()).min_by_key(|&i| rank(&errs[i])) {
+        return Err(errs.swap_remove(at).0);
+    }
+    let mut it = ok.into_iter();
     Ok(std::array::from_fn(|_| it.next().expect("three")))
 }
 
@@ -580,7 +685,12 @@ pub(crate) fn run_analyses(
         let r = match tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure) {
             Ok(o) => Ok(o),
             Err(StatsError::Mpc(e)) => {
-                return Err(failed(p.id(), &format!("analysis \"{}\"", a.name), e))
+                return Err(failed(
+                    Stations::of(study),
+                    p.id(),
+                    &format!("analysis \"{}\"", a.name),
+                    &e,
+                ))
             }
             Err(e) => Err(e.to_string()),
         };
@@ -594,7 +704,7 @@ pub(crate) fn run_analyses(
         .collect();
     let mut delivered = p
         .deliveries(shares)
-        .map_err(|e| failed(p.id(), "committing to the results", e))?
+        .map_err(|e| failed(Stations::of(study), p.id(), "committing to the results", &e))?
         .into_iter();
     let runs = out
         .into_iter()
@@ -610,9 +720,11 @@ pub(crate) fn run_analyses(
 }
 
 /// Runs the whole study (see the module docs). Fails with [`StudyError::Data`] when a
-/// dataset does not fit the study, [`StudyError::Run`] when the computation fails; an
-/// analysis that is refused or not available gives an [`AnalysisResult`] with its error
-/// and the other analyses still run.
+/// dataset does not fit the study, [`StudyError::Network`] when a compute party went
+/// silent, away or stopped, [`StudyError::Run`] when the computation fails otherwise (the
+/// messages name the study's compute parties, see [`crate::names`]); an analysis that is
+/// refused or not available gives an [`AnalysisResult`] with its error and the other
+/// analyses still run.
 pub fn run_local(study: &Study, opts: &RunOptions) -> Result<StudyOutput> {
     let tables = load_data(study)?;
     let (inputs, reports) = prepare_inputs(study, &tables)?;
@@ -724,7 +836,7 @@ pub(crate) fn reveal_linked(study: &Study, opts: &RunOptions) -> Result<(usize, 
                 // LEAKAGE: opens the whole linked table; tests only.
                 out.push(
                     p.reveal(v)
-                        .map_err(|e: tessera_mpc::MpcError| failed(p.id(), "reveal", e))?,
+                        .map_err(|e: MpcError| failed(Stations::of(study), p.id(), "reveal", &e))?,
                 );
             }
         }

@@ -452,3 +452,161 @@ fn progress_goes_through_every_phase_once() {
     assert!(steps[2].2.starts_with("analysis km_by_stage"));
     assert_eq!(steps[total].2, "done");
 }
+
+/// A small study of three compute stations (`registry`, `gp`, `institute` in slots 0, 1,
+/// 2), the registry bringing the data, with its inputs prepared.
+fn stations_study(tag: &str) -> (Study, Vec<crate::run::Input>) {
+    let d = tmp(tag);
+    let rows: String = (1..=12).map(|v| format!("{v}\n")).collect();
+    std::fs::write(d.join("a.csv"), format!("t\n{rows}")).unwrap();
+    let text = r#"
+[study]
+id = "names"
+[parties.registry]
+compute = 0
+[parties.gp]
+compute = 1
+[parties.institute]
+compute = 2
+[data.registry]
+file = "a.csv"
+[data.registry.columns]
+t = "numeric"
+[recipients.r]
+[[analysis]]
+name = "d"
+kind = "describe"
+columns = ["registry.t"]
+"#;
+    let s = parse("study.toml", text, &d).unwrap();
+    let tables = crate::run::load_data(&s).unwrap();
+    let (inputs, _) = crate::run::prepare_inputs(&s, &tables).unwrap();
+    (s, inputs)
+}
+
+/// Whether `msg` names a compute party by its slot instead of its station's name.
+fn names_a_slot(msg: &str) -> bool {
+    [
+        "party 0",
+        "party 1",
+        "party 2",
+        "compute party",
+        "parties 0",
+        "parties 1",
+    ]
+    .iter()
+    .any(|w| msg.contains(w))
+}
+
+/// A compute station that goes silent in a local run (`tessera run`): the error names it
+/// by its name (`gp`), never by its compute slot, in the words every station is told and
+/// in the detail printed.
+#[test]
+fn a_silent_station_is_named_not_numbered() {
+    let (s, inputs) = stations_study("silent");
+    for transport in [Transport::Memory, Transport::Tcp] {
+        let timeout = std::time::Duration::from_millis(300);
+        let opts = RunOptions {
+            transport,
+            timeout,
+            progress: None,
+        };
+        let e = crate::run::compute(&s, &inputs, &opts, |p, _| {
+            if p.id() == 1 {
+                std::thread::sleep(4 * timeout);
+            }
+            Ok(())
+        })
+        .err()
+        .expect("the run fails");
+        match &e {
+            StudyError::Network { public, detail } => {
+                assert_eq!(public, "the computation timed out waiting for gp");
+                assert!(
+                    detail.contains("station gp sent nothing for 300 ms"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{transport:?}: {other:?}"),
+        }
+        let shown = e.to_string();
+        assert!(!names_a_slot(&shown), "{transport:?}: {shown}");
+    }
+}
+
+/// A station that fails for a reason of its own is the one reported (not the others'
+/// reports of its abort), and by its name.
+#[test]
+fn a_station_failing_on_its_own_is_reported_by_name() {
+    let (s, inputs) = stations_study("own");
+    let e = crate::run::compute(&s, &inputs, &RunOptions::default(), |p, _| {
+        if p.id() == 2 {
+            let bad = tessera_mpc::MpcError::Invalid("party 2 has no such column".into());
+            return Err(crate::run::failed(
+                crate::names::Stations::of(&s),
+                2,
+                "testing",
+                &bad,
+            ));
+        }
+        Ok(())
+    })
+    .err()
+    .expect("the run fails");
+    let shown = e.to_string();
+    assert!(matches!(e, StudyError::Run(_)), "{e:?}");
+    assert_eq!(
+        shown,
+        "station institute, testing: invalid use of the engine: station institute has no such \
+         column"
+    );
+}
+
+/// At the recipient, a station's part that holds another station's shares is refused,
+/// naming both by name; so is a part sent as another station.
+#[test]
+fn mismatched_parts_are_named_by_station() {
+    let (s, inputs) = stations_study("parts");
+    let runs = crate::run::compute(&s, &inputs, &RunOptions::default(), |p, frame| {
+        crate::run::run_analyses(&s, p, frame, None)
+    })
+    .unwrap();
+    let parts: Vec<_> = runs
+        .iter()
+        .enumerate()
+        .map(|(slot, r)| crate::run::station_shares(&s, slot, r))
+        .collect();
+    assert!(crate::deliver::open(parts.clone()).is_ok());
+
+    // The institute's part is missing.
+    let e = crate::deliver::open(parts[..2].to_vec())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("all three compute stations: institute's are missing"),
+        "{e}"
+    );
+
+    // gp stores the registry's shares as its own.
+    let mut swapped = parts.clone();
+    swapped[1].analyses[0].shares = parts[0].analyses[0].shares.clone();
+    let e = crate::deliver::open(swapped).unwrap_err().to_string();
+    assert!(e.contains("station gp") && e.contains("registry's"), "{e}");
+    assert!(!names_a_slot(&e), "{e}");
+
+    // gp sends its part as the institute's.
+    let mut claimed = parts.clone();
+    claimed[1].slot = 2;
+    let e = crate::deliver::open(claimed).unwrap_err().to_string();
+    assert!(e.contains("station gp"), "{e}");
+    assert!(!names_a_slot(&e) && !e.contains("slot"), "{e}");
+
+    // One altered share: gp is named.
+    let mut altered = parts;
+    let hex = altered[1].analyses[0].shares.clone().unwrap();
+    let last = if hex.ends_with('0') { "1" } else { "0" };
+    altered[1].analyses[0].shares = Some(format!("{}{last}", &hex[..hex.len() - 1]));
+    let e = crate::deliver::open(altered).unwrap_err().to_string();
+    assert!(e.contains("held by station gp"), "{e}");
+    assert!(!names_a_slot(&e), "{e}");
+}

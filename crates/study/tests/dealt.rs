@@ -3,6 +3,9 @@
 //! messages of two dealings of one party (a dealer that dealt again after a failure, or
 //! after a restart, while one station had already taken the first) must not compute on
 //! mismatched shares: the run fails at every station, naming no value.
+//!
+//! A station that fails, or never comes, is named by its name in the others' errors, never
+//! by its compute slot, and what it tells the others holds none of its transport's words.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -87,6 +90,17 @@ fn run(
     ids: &[(String, Identity)],
     msgs: [Vec<u8>; 3],
 ) -> Vec<Result<(), StudyError>> {
+    run_for(study, ids, msgs.to_vec(), Duration::from_secs(10))
+}
+
+/// Runs the compute stations of `ids` with `msgs` (one per station, in order) and
+/// `timeout`; stations without a message do not run.
+fn run_for(
+    study: &Study,
+    ids: &[(String, Identity)],
+    msgs: Vec<Vec<u8>>,
+    timeout: Duration,
+) -> Vec<Result<(), StudyError>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = ids
             .iter()
@@ -94,7 +108,7 @@ fn run(
             .map(|((name, id), msg)| {
                 s.spawn(move || {
                     let opts = RunOptions {
-                        timeout: Duration::from_secs(10),
+                        timeout,
                         ..RunOptions::default()
                     };
                     let meeting = Meeting::from_study(study)?;
@@ -149,5 +163,93 @@ fn a_message_without_a_dealing_id_is_refused() {
     for x in r {
         let e = x.unwrap_err().to_string();
         assert!(e.contains("too short to be a dealer message"), "{e}");
+    }
+}
+
+/// Whether `msg` names a compute party by its slot instead of its station's name.
+fn names_a_slot(msg: &str) -> bool {
+    [
+        "party 0",
+        "party 1",
+        "party 2",
+        "compute party",
+        "parties 0",
+        "parties 1",
+    ]
+    .iter()
+    .any(|w| msg.contains(w))
+}
+
+/// The hospital never comes: the two others stop, naming it (not `party 2`) both in what
+/// anyone is told and in the detail for their stewards.
+#[test]
+fn a_missing_station_is_named_not_numbered() {
+    let dir = folder("missing");
+    let (study, ids) = setup(&dir);
+    let spec = study.data.iter().find(|d| d.party == "gp").unwrap();
+    let [m0, m1, _] = deal_input(&study, spec, &data::load(spec).unwrap()).unwrap();
+    let r = run_for(&study, &ids[..2], vec![m0, m1], Duration::from_secs(2));
+    for (r, (name, _)) in r.iter().zip(&ids) {
+        match r {
+            Err(StudyError::Network { public, detail }) => {
+                assert_eq!(
+                    public, "the computation could not connect to hospital (timed out)",
+                    "{name}"
+                );
+                assert!(
+                    detail.starts_with(&format!("station {name}, connecting: ")),
+                    "{detail}"
+                );
+                assert!(detail.contains("station hospital"), "{name}: {detail}");
+                assert!(!names_a_slot(detail), "{name}: {detail}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+/// The hospital fails on its own (its dealer message is cut short) after the stations have
+/// connected: it stops and the two others name it; its abort tells them no more than its
+/// own error's kind.
+#[test]
+fn a_station_that_stops_is_named_by_the_others() {
+    let dir = folder("stops");
+    let (study, ids) = setup(&dir);
+    let spec = study.data.iter().find(|d| d.party == "gp").unwrap();
+    let [m0, m1, m2] = deal_input(&study, spec, &data::load(spec).unwrap()).unwrap();
+    let cut = m2[..DEALING_ID_LEN + 10].to_vec();
+    let r = run(&study, &ids, [m0, m1, cut]);
+    match &r[2] {
+        Err(e @ StudyError::Run(detail)) => {
+            assert!(
+                detail.starts_with("station hospital, sharing the inputs: "),
+                "{e}"
+            );
+            assert!(!names_a_slot(detail), "{detail}");
+        }
+        other => panic!("hospital: {other:?}"),
+    }
+    for (r, (name, _)) in r[..2].iter().zip(&ids) {
+        match r {
+            // The first abort to arrive names the station it came from: the hospital, or
+            // a station that stopped on hearing the hospital's (and says so); or the
+            // hospital's connection, closed as it left.
+            Err(StudyError::Network { public, detail }) => {
+                assert!(
+                    [
+                        "hospital stopped the computation",
+                        "institute stopped the computation",
+                        "registry stopped the computation",
+                        "the computation lost its connection to hospital",
+                    ]
+                    .contains(&public.as_str())
+                        && public != &format!("{name} stopped the computation"),
+                    "{name}: {public}"
+                );
+                assert!(detail.contains("hospital"), "{name}: {detail}");
+                assert!(!names_a_slot(detail), "{name}: {detail}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
     }
 }
