@@ -178,6 +178,20 @@ impl Approvals {
         decision: &Decision,
         from: &str,
     ) -> Result<StudyRecord> {
+        self.receive_shown(study, decision, decision, from)
+    }
+
+    /// [`Approvals::receive`] where `shown` is the same decision as the researcher and the
+    /// other stations are told it ([`crate::policy::Audience::Researcher`]): a refusal's
+    /// stored reason (what `GET /studies/{id}` and the peers show) is `shown`'s, its audit
+    /// entry keeps the steward's reasons (and `shown`'s, as `shown`, where they differ).
+    pub fn receive_shown(
+        &mut self,
+        study: &Study,
+        decision: &Decision,
+        shown: &Decision,
+        from: &str,
+    ) -> Result<StudyRecord> {
         if self.get(&study.id)?.is_some() {
             return Err(StationError::AlreadyReceived {
                 id: study.id.clone(),
@@ -191,6 +205,11 @@ impl Approvals {
             Decision::Refuse { reasons } => (StudyState::Refused, reasons.join("\n"), true),
             Decision::NeedsPerson { why } => (StudyState::Pending, why.clone(), false),
         };
+        let shown_reasons = match shown {
+            Decision::Refuse { reasons: r } if decision != shown => Some(r),
+            _ => None,
+        };
+        let reason = shown_reasons.map_or(reason, |r| r.join("\n"));
         let received = json!({
             "title": study.title,
             "sha256": digest(text),
@@ -211,10 +230,13 @@ impl Approvals {
                     EntryKind::Approved,
                     json!({ "rule": rule, "sha256": sha256 }),
                 )),
-                Decision::Refuse { reasons } => Some((
-                    EntryKind::Refused,
-                    json!({ "reasons": reasons, "sha256": sha256 }),
-                )),
+                Decision::Refuse { reasons } => Some((EntryKind::Refused, {
+                    let mut d = json!({ "reasons": reasons, "sha256": sha256 });
+                    if let Some(r) = shown_reasons {
+                        d["shown"] = json!(r);
+                    }
+                    d
+                })),
                 Decision::NeedsPerson { .. } => None,
             };
             if let Some((kind, details)) = decided_entry {

@@ -9,9 +9,12 @@
 //!    of a study file; this station's `[data.NAME] file` names one of its configured
 //!    sources (`[sources.NAME]`, or anything when it has only one), which the policy checks;
 //! 2. the policy decides ([`Config::evaluate`]): approved by a rule, refused with every
-//!    reason, or waiting for a person;
+//!    reason, or waiting for a person; a refusal's reasons are also worded for the researcher
+//!    and the other stations ([`Audience::Researcher`]: nothing of an unpublished source);
 //! 3. the study and the decision are stored and audited in one SQLite transaction
-//!    ([`Approvals::receive`]).
+//!    ([`Approvals::receive_shown`]): the audit entry holds the steward's reasons, the
+//!    study's stored reason (what `GET /studies/{id}` and the other stations are told) the
+//!    researcher's.
 //!
 //! An invalid study is an error ([`StationError::Study`]) and is neither stored nor audited:
 //! nothing about it was decided. A refusal is not an error: it is a decision, recorded.
@@ -21,7 +24,7 @@ use std::path::Path;
 use crate::approval::{Approvals, StudyRecord};
 use crate::config::Config;
 use crate::error::{Result, StationError};
-use crate::policy::Decision;
+use crate::policy::{Audience, Decision};
 
 /// What receiving a study did: the policy's decision and the stored record.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +32,10 @@ pub struct Received {
     /// The policy's verdict (the rule that approved it, every refusal reason, or why a
     /// person must decide).
     pub decision: Decision,
+    /// The same verdict as the researcher and the other stations are told it (a refusal's
+    /// reasons worded for [`Audience::Researcher`]).
+    #[serde(skip)]
+    pub shown: Decision,
     /// The study as now stored at this station.
     pub record: StudyRecord,
 }
@@ -68,6 +75,11 @@ pub fn receive_text(
     }
     let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
     let decision = config.evaluate(&study);
-    let record = approvals.receive(&study, &decision, from)?;
-    Ok(Received { decision, record })
+    let shown = config.evaluate_for(&study, Audience::Researcher);
+    let record = approvals.receive_shown(&study, &decision, &shown, from)?;
+    Ok(Received {
+        decision,
+        shown,
+        record,
+    })
 }
