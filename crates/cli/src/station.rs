@@ -486,6 +486,9 @@ fn status(config: &Config, file: &str, id: Option<&str>) -> Result<u8, Fail> {
             }
             .ok_or_else(|| fail(StationError::UnknownStudy(id.to_string()), file))?;
             print_record(&rec);
+            if let Some(a) = &approvals {
+                print_steward_reasons(a, id, file)?;
+            }
             print_cost(config, &rec);
             let run = match &approvals {
                 Some(a) => a.run(id).map_err(|e| fail(e, file))?,
@@ -563,6 +566,24 @@ pub(crate) fn with_revision(id: &str, revision: u64) -> String {
     } else {
         id.to_string()
     }
+}
+
+/// The policy's reasons in full where the researcher was told fewer words (the study read
+/// a source this station does not publish: see `tessera_station::policy::Audience`).
+fn print_steward_reasons(a: &Approvals, id: &str, file: &str) -> Result<(), Fail> {
+    let full = a
+        .log()
+        .steward_reasons(id)
+        .map_err(|e| fail(e.into(), file))?;
+    if let Some(full) = full {
+        println!(
+            "  in full (the reasons above are the researcher's: they name nothing unpublished):"
+        );
+        for r in full {
+            println!("    {r}");
+        }
+    }
+    Ok(())
 }
 
 /// Parses `COUNT:HASH`.

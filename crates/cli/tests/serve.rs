@@ -39,6 +39,7 @@ address = "127.0.0.1"
 [sources.cases]
 kind = "csv"
 file = "registry.csv"
+publish = true
 columns = { patient_id = "key", time = "numeric" }
 
 [policy]

@@ -836,14 +836,20 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str, revision: Option<u32>) ->
     }
     match got {
         Ok(r) => {
+            // Reasons naming what the station does not publish are the steward's only.
+            let decision = if from == STEWARD_ACTOR {
+                &r.decision
+            } else {
+                &r.shown
+            };
             let body = json!({
                 "id": r.record.id,
                 "state": r.record.state,
-                "decision": r.decision,
+                "decision": decision,
                 "digest": digest(&r.record.text),
                 "revision": r.record.revision,
             });
-            match &r.decision {
+            match decision {
                 Decision::Refuse { reasons } => {
                     let mut body = body;
                     body["reasons"] = json!(reasons);
@@ -963,6 +969,8 @@ async fn get_study(
             let mut body = detail(&r);
             if !steward {
                 body["reason"] = json!(shown_reason(&r, run.as_ref()));
+            } else if let Ok(Some(full)) = api.approvals().log().steward_reasons(&id) {
+                body["reason"] = json!(full.join("\n"));
             }
             body["run"] = match run {
                 None => Value::Null,

@@ -284,7 +284,7 @@ impl Approvals {
                 held: self.held(&study.id)?,
             });
         }
-        self.receive_revision(study, decision, from, 1)
+        self.receive_revision(study, decision, decision, from, 1)
     }
 
     /// Receives revision `revision` of `study` (a new study when the id is unknown here):
@@ -292,10 +292,15 @@ impl Approvals {
     /// and anything held for it are dropped, and `study_received` records the new
     /// revision's number and the digest of the text it replaces, all in one transaction.
     /// Refused while the current revision runs or has finished ([`StationError::Transition`]).
+    /// `shown` is the same decision as the researcher and the other stations are told it
+    /// ([`crate::policy::Audience::Researcher`]): a refusal's stored reason (what
+    /// `GET /studies/{id}` and the peers show) is `shown`'s, its audit entry keeps the
+    /// steward's reasons (and `shown`'s, as `shown`, where they differ).
     pub fn receive_revision(
         &mut self,
         study: &Study,
         decision: &Decision,
+        shown: &Decision,
         from: &str,
         revision: u32,
     ) -> Result<StudyRecord> {
@@ -306,6 +311,11 @@ impl Approvals {
             Decision::Refuse { reasons } => (StudyState::Refused, reasons.join("\n"), true),
             Decision::NeedsPerson { why } => (StudyState::Pending, why.clone(), false),
         };
+        let shown_reasons = match shown {
+            Decision::Refuse { reasons: r } if decision != shown => Some(r),
+            _ => None,
+        };
+        let reason = shown_reasons.map_or(reason, |r| r.join("\n"));
         let mut received = json!({
             "title": study.title,
             "sha256": digest(text),
@@ -369,10 +379,13 @@ impl Approvals {
                     EntryKind::Approved,
                     json!({ "rule": rule, "sha256": sha256 }),
                 )),
-                Decision::Refuse { reasons } => Some((
-                    EntryKind::Refused,
-                    json!({ "reasons": reasons, "sha256": sha256 }),
-                )),
+                Decision::Refuse { reasons } => Some((EntryKind::Refused, {
+                    let mut d = json!({ "reasons": reasons, "sha256": sha256 });
+                    if let Some(r) = shown_reasons {
+                        d["shown"] = json!(r);
+                    }
+                    d
+                })),
                 Decision::NeedsPerson { .. } => None,
             };
             if let Some((kind, details)) = decided_entry {

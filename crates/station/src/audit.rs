@@ -535,6 +535,42 @@ impl AuditLog {
         Ok(rows)
     }
 
+    /// The steward's reasons for the latest refusal of study `id` where the researcher and
+    /// the other stations were told other words (a `refused` entry with `shown`: the policy
+    /// refused it because of a source this station does not publish); `None` otherwise, the
+    /// study's stored reason being then the whole of it. One query on the study's `refused`
+    /// entries, not a read of the whole log.
+    pub fn steward_reasons(&self, id: &str) -> Result<Option<Vec<String>>, AuditError> {
+        let details: Option<String> = self
+            .conn
+            .query_row(
+                // The current revision's only: after the study's last `study_received`.
+                "SELECT details FROM audit_entries WHERE kind = ?1 AND study = ?2
+                     AND seq > (SELECT coalesce(max(seq), 0) FROM audit_entries
+                                WHERE kind = ?3 AND study = ?2)
+                 ORDER BY seq DESC LIMIT 1",
+                rusqlite::params![
+                    EntryKind::Refused.as_str(),
+                    id,
+                    EntryKind::StudyReceived.as_str()
+                ],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.db_err(e))?;
+        let d: Value = details
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or(Value::Null);
+        if d.get("shown").is_none() {
+            return Ok(None);
+        }
+        Ok(d["reasons"].as_array().map(|r| {
+            r.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        }))
+    }
+
     /// Every entry's `seq` and stored hash, in order (what the peers' heads are compared
     /// with: [`crate::anchor::check`]).
     pub fn hashes(&self) -> Result<Vec<(u64, String)>, AuditError> {

@@ -13,9 +13,10 @@
 //! only name columns of published sources; whether some source is withheld is one flag.
 //!
 //! [`Catalogue::check`] judges a study against a catalogue with the station's own
-//! [`policy::evaluate_station`]: the policy and the sources are rebuilt from the catalogue, so
-//! the researcher's check (`tessera study check`) and the station's decision are one piece of
-//! logic. Kaplan–Meier analyses are also put to the computation's own check
+//! [`policy::evaluate_station_for`], its reasons worded for a researcher: the policy and the
+//! sources are rebuilt from the catalogue, so the researcher's check (`tessera study check`)
+//! and the station's decision are one piece of logic, and the check words a refusal as the
+//! station's answer to a submission does (which names nothing unpublished either). Kaplan–Meier analyses are also put to the computation's own check
 //! ([`tessera_stats::survival::km::check`]: a grid, event times) under the rules the station
 //! computes with. What the catalogue cannot tell is not refused: recipients are never
 //! published (each station's policy checks them on submission), and a study naming a source
@@ -382,7 +383,15 @@ impl Catalogue {
             trusted: &trusted,
         };
         let policy = self.policy(recipients);
-        let mut refused = match policy::evaluate_station(&policy, &local, self.compute, &study) {
+        // Worded as the station words a submitted study's refusal to a researcher.
+        let judged = policy::evaluate_station_for(
+            &policy,
+            &local,
+            self.compute,
+            &study,
+            policy::Audience::Researcher,
+        );
+        let mut refused = match judged {
             Decision::Refuse { reasons } => reasons,
             Decision::Approve { .. } | Decision::NeedsPerson { .. } => Vec::new(),
         };

@@ -293,6 +293,19 @@ impl Config {
         policy::evaluate_station(&self.policy, &self.local(), self.compute.is_some(), study)
     }
 
+    /// [`Config::evaluate`] with a refusal's reasons worded for `audience`
+    /// ([`policy::evaluate_station_for`]): a researcher's name nothing of a source this
+    /// station does not publish.
+    pub fn evaluate_for(&self, study: &Study, audience: policy::Audience) -> Decision {
+        policy::evaluate_station_for(
+            &self.policy,
+            &self.local(),
+            self.compute.is_some(),
+            study,
+            audience,
+        )
+    }
+
     /// [`policy::effective_disclosure`] with this station's policy.
     pub fn effective_disclosure(&self, study: &Study) -> tessera_stats::Disclosure {
         policy::effective_disclosure(&self.policy, &self.name, study)

@@ -29,9 +29,19 @@
 //!    `max_cells`: the defaults
 //!    of [`Limits::DEFAULT`], which validation enforces, or lower).
 //!
-//! Any violation refuses the study with every reason, each of the form `rule: item …`. A
-//! study that passes is approved by the first `[[policy.auto_approve]]` rule that covers it,
-//! or waits for a person. [`effective_disclosure`] gives the rules the run must apply: the
+//! Any violation refuses the study with every reason, each of the form `rule: item …`. The
+//! reasons are worded for an [`Audience`]: the steward reads every one in full; a researcher
+//! (and another station, which relays them to researchers) reads them as if this station had
+//! only its published sources (`[sources.NAME] publish = true`, what its catalogue shows): a
+//! study reading a source the station does not publish is told `sources: … names no published
+//! source` (listing the published ones) instead of anything about that source's columns,
+//! types, levels or keys, and no column rule of the policy is named for a column no published
+//! source declares ([`evaluate_station_for`]). So what a researcher learns from a refusal is
+//! what [`crate::catalogue::Catalogue::check`] tells them before submitting. Whether a study
+//! is refused is the same for every audience.
+//!
+//! A study that passes is approved by the first `[[policy.auto_approve]]` rule that covers
+//! it, or waits for a person. [`effective_disclosure`] gives the rules the run must apply: the
 //! stricter of the study's and the policy's.
 
 use std::collections::BTreeSet;
@@ -179,6 +189,17 @@ pub enum Decision {
     },
 }
 
+/// Who reads a decision's reasons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// This station's steward (its tools, its log, the audit log): every reason in full.
+    Steward,
+    /// A researcher, or another station (which relays reasons to its researchers): nothing
+    /// of a source this station does not publish (its existence, columns, types, levels,
+    /// keys) nor of the policy's rules about columns no published source declares.
+    Researcher,
+}
+
 fn list(v: &[String]) -> String {
     if v.is_empty() {
         "none".to_string()
@@ -203,6 +224,62 @@ pub(crate) fn pick_source<'a>(
             local.name,
             list(&all.iter().map(|s| s.name.clone()).collect::<Vec<_>>())
         )),
+    }
+}
+
+/// The reason a researcher reads for a study whose `[data.STATION] file` names no source this
+/// station publishes, whether it names an unpublished one or none at all: the same words, so
+/// that the two cannot be told apart.
+fn no_published_source(local: &Local<'_>, file_name: &str) -> String {
+    let published: Vec<String> = local
+        .sources
+        .iter()
+        .filter(|s| s.publish)
+        .map(|s| s.name.clone())
+        .collect();
+    format!(
+        "sources: data.{}.file `{file_name}` names no published source of this station \
+         (published sources: {})",
+        local.name,
+        list(&published)
+    )
+}
+
+/// Whether `audience` may learn of the policy's rules about column `c`: the steward always;
+/// a researcher only where a published source declares it (as the catalogue publishes
+/// `allowed_columns` and `disallowed_columns`).
+fn visible(local: &Local<'_>, audience: Audience, c: &str) -> bool {
+    audience == Audience::Steward
+        || local
+            .sources
+            .iter()
+            .any(|s| s.publish && s.column(c).is_some())
+}
+
+/// The policy's column rules (`disallowed_columns`, `allowed_columns`) as `audience` reads
+/// them: for a researcher the rules about unpublished columns do not exist, so such a column
+/// is never named as disallowed and never counts as allowed (what the catalogue's lists say).
+#[derive(Clone, Copy)]
+struct ColumnRules<'a> {
+    policy: &'a Policy,
+    local: &'a Local<'a>,
+    audience: Audience,
+}
+
+impl ColumnRules<'_> {
+    /// Whether column `c` is disallowed, as the audience may learn it.
+    fn disallowed(&self, c: &str) -> bool {
+        self.policy.disallowed_columns.iter().any(|d| d == c)
+            && visible(self.local, self.audience, c)
+    }
+
+    /// Whether the policy lists allowed columns and `c` is not among them, as the audience
+    /// may learn it.
+    fn not_allowed(&self, c: &str) -> bool {
+        self.policy
+            .allowed_columns
+            .as_ref()
+            .is_some_and(|a| !(a.iter().any(|x| x == c) && visible(self.local, self.audience, c)))
     }
 }
 
@@ -238,9 +315,20 @@ fn covariate_counts(study: &Study) -> Vec<(&str, usize)> {
         .collect()
 }
 
-/// The checks of the policy proper: every violation, as `rule: what`.
-fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> {
+/// The checks of the policy proper: every violation, as `rule: what`, worded for
+/// `audience`.
+fn violations(
+    policy: &Policy,
+    local: &Local<'_>,
+    study: &Study,
+    audience: Audience,
+) -> Vec<String> {
     let me = local.name;
+    let rules = ColumnRules {
+        policy,
+        local,
+        audience,
+    };
     let mut reasons = Vec::new();
     if study.party(me).is_none() {
         reasons.push(format!(
@@ -301,7 +389,15 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
     // This station's columns.
     if let Some(data) = study.data.iter().find(|d| d.party == me) {
         match pick_source(local, &data.file_name) {
-            Err(why) => reasons.push(why),
+            Err(why) => reasons.push(match audience {
+                Audience::Steward => why,
+                Audience::Researcher => no_published_source(local, &data.file_name),
+            }),
+            // To a researcher an unpublished source does not exist: nothing about its
+            // columns is said, whether they fit or not.
+            Ok(source) if audience == Audience::Researcher && !source.publish => {
+                reasons.push(no_published_source(local, &data.file_name))
+            }
             Ok(source) => {
                 for c in &data.columns {
                     match source.column(&c.name) {
@@ -325,22 +421,20 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
                         )),
                         Some(_) => level_violations(me, &c.name, &c.kind, source, &mut reasons),
                     }
-                    if policy.disallowed_columns.contains(&c.name) {
+                    if rules.disallowed(&c.name) {
                         reasons.push(format!(
                             "disallowed_columns: column `{}` of data.{me} may not be shared",
                             c.name
                         ));
-                    } else if let Some(allowed) = &policy.allowed_columns {
-                        if !allowed.contains(&c.name) {
-                            reasons.push(format!(
-                                "allowed_columns: column `{}` of data.{me} is not among the \
-                                 allowed columns",
-                                c.name
-                            ));
-                        }
+                    } else if rules.not_allowed(&c.name) {
+                        reasons.push(format!(
+                            "allowed_columns: column `{}` of data.{me} is not among the \
+                             allowed columns",
+                            c.name
+                        ));
                     }
                 }
-                key_violations(policy, study, me, &data.key, source, &mut reasons);
+                key_violations(rules, study, me, &data.key, source, &mut reasons);
             }
         }
     }
@@ -422,7 +516,7 @@ fn violations(policy: &Policy, local: &Local<'_>, study: &Study) -> Vec<String> 
 /// read from `source`: declared as `key` columns there, allowed by the column rules, and
 /// normalised by the study's linkage exactly as the source configures it.
 fn key_violations(
-    policy: &Policy,
+    rules: ColumnRules<'_>,
     study: &Study,
     me: &str,
     keys: &[String],
@@ -446,17 +540,15 @@ fn key_violations(
                 source.name
             )),
         }
-        if policy.disallowed_columns.contains(k) {
+        if rules.disallowed(k) {
             reasons.push(format!(
                 "disallowed_columns: key column `{k}` of data.{me} may not be used"
             ));
-        } else if let Some(allowed) = &policy.allowed_columns {
-            if !allowed.contains(k) {
-                reasons.push(format!(
-                    "allowed_columns: key column `{k}` of data.{me} is not among the allowed \
-                     columns"
-                ));
-            }
+        } else if rules.not_allowed(k) {
+            reasons.push(format!(
+                "allowed_columns: key column `{k}` of data.{me} is not among the allowed \
+                 columns"
+            ));
         }
         let (Some(configured), Some(component)) =
             (source.key_steps(k), linkage.and_then(|l| l.key.get(i)))
@@ -566,11 +658,83 @@ fn auto_mismatch(rule: &AutoRule, study: &Study) -> Option<String> {
     None
 }
 
-/// Checks `study` against `policy` at the station `local` (see the module docs). Never
-/// fails: every problem with the study is a reason of [`Decision::Refuse`].
+/// Checks `study` against `policy` at the station `local` (see the module docs), with every
+/// reason in full (for the steward). Never fails: every problem with the study is a reason of
+/// [`Decision::Refuse`].
 pub fn evaluate(policy: &Policy, local: &Local<'_>, study: &Study) -> Decision {
-    let reasons = violations(policy, local, study);
+    decide(policy, local, true, study, Audience::Steward)
+}
+
+/// [`evaluate`] at a station that has a computation endpoint (`[compute]`) or not
+/// (`computes`): a study that makes a station without one a compute party is refused too
+/// (`compute`). The reasons are the steward's (see [`evaluate_station_for`]).
+pub fn evaluate_station(
+    policy: &Policy,
+    local: &Local<'_>,
+    computes: bool,
+    study: &Study,
+) -> Decision {
+    decide(policy, local, computes, study, Audience::Steward)
+}
+
+/// [`evaluate_station`] with the reasons of a refusal worded for `audience` (see
+/// [`Audience`]). The verdict is the same for every audience; only a refusal's reasons
+/// differ: a researcher's name nothing of a source this station does not publish.
+pub fn evaluate_station_for(
+    policy: &Policy,
+    local: &Local<'_>,
+    computes: bool,
+    study: &Study,
+    audience: Audience,
+) -> Decision {
+    decide(policy, local, computes, study, audience)
+}
+
+/// Every reason to refuse `study`, worded for `audience` (empty: none).
+fn refusal(
+    policy: &Policy,
+    local: &Local<'_>,
+    computes: bool,
+    study: &Study,
+    audience: Audience,
+) -> Vec<String> {
+    let mut reasons = violations(policy, local, study, audience);
+    let party_computes = study.party(local.name).is_some_and(|p| p.compute.is_some());
+    if party_computes && !computes {
+        reasons.push(format!(
+            "compute: station {} has no [compute] endpoint in its station.toml, so it cannot \
+             be a compute party",
+            local.name
+        ));
+    }
+    reasons
+}
+
+/// The decision on `study` (see [`evaluate_station_for`]).
+fn decide(
+    policy: &Policy,
+    local: &Local<'_>,
+    computes: bool,
+    study: &Study,
+    audience: Audience,
+) -> Decision {
+    // Whether to refuse is always the steward's full judgement; the audience only changes
+    // the words.
+    let reasons = refusal(policy, local, computes, study, Audience::Steward);
     if !reasons.is_empty() {
+        let reasons = match audience {
+            Audience::Steward => reasons,
+            Audience::Researcher => {
+                let shown = refusal(policy, local, computes, study, audience);
+                if shown.is_empty() {
+                    // Not expected (every hidden reason has a shown one in its place), but a
+                    // refusal is never given without a reason, nor with the steward's.
+                    vec!["policy: this station's policy refuses the study".to_string()]
+                } else {
+                    shown
+                }
+            }
+        };
         return Decision::Refuse { reasons };
     }
     if policy.auto_approve.is_empty() {
@@ -591,34 +755,6 @@ pub fn evaluate(policy: &Policy, local: &Local<'_>, study: &Study) -> Decision {
     }
     Decision::NeedsPerson {
         why: format!("no automatic rule applies ({})", why.join("; ")),
-    }
-}
-
-/// [`evaluate`] at a station that has a computation endpoint (`[compute]`) or not
-/// (`computes`): a study that makes a station without one a compute party is refused too
-/// (`compute`).
-pub fn evaluate_station(
-    policy: &Policy,
-    local: &Local<'_>,
-    computes: bool,
-    study: &Study,
-) -> Decision {
-    let decision = evaluate(policy, local, study);
-    let party_computes = study.party(local.name).is_some_and(|p| p.compute.is_some());
-    if !party_computes || computes {
-        return decision;
-    }
-    let why = format!(
-        "compute: station {} has no [compute] endpoint in its station.toml, so it cannot be a \
-         compute party",
-        local.name
-    );
-    match decision {
-        Decision::Refuse { mut reasons } => {
-            reasons.push(why);
-            Decision::Refuse { reasons }
-        }
-        _ => Decision::Refuse { reasons: vec![why] },
     }
 }
 

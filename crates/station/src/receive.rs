@@ -9,9 +9,12 @@
 //!    of a study file; this station's `[data.NAME] file` names one of its configured
 //!    sources (`[sources.NAME]`, or anything when it has only one), which the policy checks;
 //! 2. the policy decides ([`Config::evaluate`]): approved by a rule, refused with every
-//!    reason, or waiting for a person;
+//!    reason, or waiting for a person; a refusal's reasons are also worded for the researcher
+//!    and the other stations ([`Audience::Researcher`]: nothing of an unpublished source);
 //! 3. the study and the decision are stored and audited in one SQLite transaction
-//!    ([`Approvals::receive`]).
+//!    ([`Approvals::receive_revision`]): the audit entry holds the steward's reasons, the
+//!    study's stored reason (what `GET /studies/{id}` and the other stations are told) the
+//!    researcher's.
 //!
 //! An invalid study is an error ([`StationError::Study`]) and is neither stored nor audited:
 //! nothing about it was decided. A refusal is not an error: it is a decision, recorded.
@@ -32,7 +35,7 @@ use tessera_study::Study;
 use crate::approval::{not_revisable, Approvals, StudyRecord, StudyState};
 use crate::config::Config;
 use crate::error::{Result, StationError};
-use crate::policy::{Decision, Rerun};
+use crate::policy::{Audience, Decision, Rerun};
 use crate::runs::RunState;
 
 /// What receiving a study did: the policy's decision and the stored record.
@@ -41,6 +44,10 @@ pub struct Received {
     /// The policy's verdict (the rule that approved it, every refusal reason, or why a
     /// person must decide).
     pub decision: Decision,
+    /// The same verdict as the researcher and the other stations are told it (a refusal's
+    /// reasons worded for [`Audience::Researcher`]).
+    #[serde(skip)]
+    pub shown: Decision,
     /// The study as now stored at this station.
     pub record: StudyRecord,
 }
@@ -100,10 +107,25 @@ pub fn receive_revision(
         ));
     }
     let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
+    // Whether a study is refused is the steward's full check; the researcher and the other
+    // stations are told the same decision in words that name nothing unpublished.
+    let fresh = config.evaluate(&study);
+    let shown_for = |decision: &Decision| {
+        if *decision == fresh {
+            config.evaluate_for(&study, Audience::Researcher)
+        } else {
+            decision.clone()
+        }
+    };
     let Some(cur) = approvals.get(&study.id)? else {
-        let decision = config.evaluate(&study);
-        let record = approvals.receive_revision(&study, &decision, from, revision.unwrap_or(1))?;
-        return Ok(Received { decision, record });
+        let shown = shown_for(&fresh);
+        let record =
+            approvals.receive_revision(&study, &fresh, &shown, from, revision.unwrap_or(1))?;
+        return Ok(Received {
+            decision: fresh,
+            shown,
+            record,
+        });
     };
     let already = |a: &Approvals, told: bool| -> Result<StationError> {
         Ok(StationError::AlreadyReceived {
@@ -144,19 +166,28 @@ pub fn receive_revision(
         return Err(already(approvals, true)?);
     }
     let decision = if unchanged {
-        rerun_decision(config, approvals, &study)?
+        rerun_decision(config, approvals, &study, fresh.clone())?
     } else {
-        config.evaluate(&study)
+        fresh.clone()
     };
-    let record = approvals.receive_revision(&study, &decision, from, next)?;
-    Ok(Received { decision, record })
+    let shown = shown_for(&decision);
+    let record = approvals.receive_revision(&study, &decision, &shown, from, next)?;
+    Ok(Received {
+        decision,
+        shown,
+        record,
+    })
 }
 
 /// The decision on a rerun of `study`'s unchanged text: the policy's, except that a person's
 /// last decision on this text stands (an approval only with `[policy] rerun = "keep"`, and
 /// never against a refusal of the policy).
-fn rerun_decision(config: &Config, approvals: &Approvals, study: &Study) -> Result<Decision> {
-    let fresh = config.evaluate(study);
+fn rerun_decision(
+    config: &Config,
+    approvals: &Approvals,
+    study: &Study,
+    fresh: Decision,
+) -> Result<Decision> {
     let past = approvals.last_decision_on(&study.id, &study.digest())?;
     Ok(match (past, fresh) {
         (_, refused @ Decision::Refuse { .. }) => refused,

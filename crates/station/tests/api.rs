@@ -150,7 +150,11 @@ fn study_with_id(id: &str) -> String {
 #[test]
 fn submit_approved_pending_refused_invalid_and_duplicate() {
     let dir = folder("api-submit");
-    let addr = start(&dir, &format!("{POLICY}{AUTO}"));
+    // The registry's source published: its refusals name its columns to the researcher.
+    let text = common::station_toml(&format!("{POLICY}{AUTO}{}", listed("alice", alice())))
+        .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n");
+    let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    let addr = serve_config(config, ServiceOptions::default());
 
     // Approved by the rule. A name the request states is not who it comes from.
     let r = request(
@@ -998,7 +1002,9 @@ fn a_level_spelled_otherwise_than_declared_is_refused_on_submission() {
     let text = common::station_toml(&format!(
         "{POLICY}{}\n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\", \"4\"]\n",
         listed("alice", alice())
-    ));
+    ))
+    // Published: the declared levels are the catalogue's, so the refusal may name them.
+    .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n");
     let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
     let st = serve_config(config, ServiceOptions::default());
     let bad = study().replace(
@@ -1018,4 +1024,142 @@ fn a_level_spelled_otherwise_than_declared_is_refused_on_submission() {
     let r = post(st, "/studies", None, &study());
     assert_eq!(r.status, 201, "{}", r.json);
     assert_eq!(r.json["revision"], 2, "{}", r.json);
+}
+
+/// What the registry's unpublished source `hidden` declares and no probing study writes.
+const HIDDEN_SECRETS: [&str; 6] = [
+    "cd4",
+    "negative",
+    "numeric in source",
+    "declared",
+    "disallowed_columns",
+    "viral_load",
+];
+
+/// The standard study with `id` reading source `file` of the registry, probing `hidden`: a
+/// level spelled otherwise, a numeric column as categorical (and one the policy disallows).
+fn probing(id: &str, file: &str) -> String {
+    study_with_id(id)
+        .replace("file = \"registry.csv\"", &format!("file = \"{file}\""))
+        .replace(
+            "stage = { type = \"categorical\", levels = [\"1\", \"2\", \"3\", \"4\"] }\n",
+            "stage = { type = \"categorical\", levels = [\"1\", \"2\", \"3\", \"4\"] }\n\
+             hiv_status = { type = \"categorical\", levels = [\"neg\", \"positive\"] }\n\
+             viral_load = { type = \"categorical\", levels = [\"low\", \"high\"] }\n",
+        )
+}
+
+/// Review: `publish = false` hid a source from the catalogue, but a listed researcher could
+/// probe it by submitting studies and reading the refusals, which named the source, its
+/// declared levels, its column types and the policy's rules about its columns. Now the
+/// answer to a study naming an unpublished source (`POST /studies`, `GET /studies/{id}`,
+/// `GET /studies`, and what another station is told and relays) reads word for word like
+/// the answer for a source that does not exist, and names none of what it declares; the
+/// steward still reads every reason (its own submissions, `GET /studies/{id}`, the audit
+/// log).
+#[test]
+fn refusals_tell_researchers_and_stations_nothing_of_unpublished_sources() {
+    let dir = folder("api-unpublished");
+    std::fs::write(dir.join("hidden.csv"), "").unwrap();
+    let lab = Identity::generate("lab").unwrap();
+    let text = common::station_toml(&format!(
+        "{POLICY}{}\n[[trusted]]\nname = \"lab\"\naddress = \"127.0.0.1:9\"\n\
+         fingerprint = \"sha256:{}\"\n\n[sources.hidden]\nkind = \"csv\"\nfile = \"hidden.csv\"\n\
+         columns = {{ patient_id = \"key\", hiv_status = \"categorical\", \
+         viral_load = \"numeric\", cd4 = \"numeric\" }}\n\n[sources.hidden.levels]\n\
+         hiv_status = [\"negative\", \"positive\"]\n",
+        listed("alice", alice()),
+        fingerprint_hex(&lab.fingerprint())
+    ))
+    .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n")
+    .replace(
+        "disallowed_columns = [\"postcode\"]",
+        "disallowed_columns = [\"postcode\", \"viral_load\"]",
+    );
+    let config = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    let st = serve_config(config, ServiceOptions::default());
+    let clean = |what: &str, text: &str| {
+        for secret in HIDDEN_SECRETS {
+            assert!(!text.contains(secret), "{what}: {secret} in {text}");
+        }
+    };
+
+    // The researcher names the unpublished source, then one that does not exist.
+    let hidden = post(st, "/studies", None, &probing("probe-hidden", "hidden"));
+    let nosuch = post(st, "/studies", None, &probing("probe-nosuch", "nosuch"));
+    for r in [&hidden, &nosuch] {
+        assert_eq!(r.status, 403, "{}", r.json);
+        clean("POST /studies", &r.json.to_string());
+    }
+    assert!(
+        !nosuch.json.to_string().contains("hidden"),
+        "{}",
+        nosuch.json
+    );
+    assert_eq!(
+        hidden.json["reasons"],
+        json!([
+            "sources: data.registry.file `hidden` names no published source of this \
+                station (published sources: cases)"
+        ])
+    );
+    let same = |r: &Reply, file: &str| {
+        let mut v = r.json.clone();
+        v["id"] = json!("");
+        v["digest"] = json!("");
+        v.to_string().replace(&format!("`{file}`"), "`X`")
+    };
+    assert_eq!(same(&hidden, "hidden"), same(&nosuch, "nosuch"));
+
+    // What the researcher reads later: the study and the list.
+    let r = request(st, "GET", "/studies/probe-hidden", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["reason"], hidden.json["reasons"][0], "{}", r.json);
+    let r = request(st, "GET", "/studies", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    clean("GET /studies", &r.json.to_string());
+
+    // Another station taking part is told (and relays to its researchers) the same.
+    let peer_study = probing("probe-peer", "hidden").replace("gp", "lab");
+    let r = request_as(st, Some(&lab), "POST", "/peer/studies", &[], &peer_study);
+    assert_eq!(r.status, 403, "{}", r.json);
+    clean("POST /peer/studies", &r.json.to_string());
+    let r = request_as(st, Some(&lab), "GET", "/peer/studies/probe-peer", &[], "");
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["state"], "refused", "{}", r.json);
+    clean("GET /peer/studies/{id}", &r.json.to_string());
+
+    // The steward reads every reason: of the researcher's study, of its own submission, in
+    // the audit log.
+    let full = [
+        "levels: column `hiv_status` of data.registry lists level \"neg\", which source \
+         `hidden` does not declare (declared: \"negative\", \"positive\")",
+        "disallowed_columns: column `viral_load` of data.registry may not be shared",
+        "unknown_column: column `time` of data.registry is not declared by source `hidden`",
+    ];
+    let r = get(st, "/studies/probe-hidden", true);
+    let reason = r.json["reason"].as_str().unwrap_or_default().to_string();
+    let auth = steward();
+    let own = post(
+        st,
+        "/studies",
+        Some(&auth),
+        &probing("probe-steward", "hidden"),
+    );
+    assert_eq!(own.status, 403, "{}", own.json);
+    let audit = get(st, "/audit", true).json.to_string();
+    for want in full {
+        assert!(reason.contains(want), "no {want:?} in {reason}");
+        assert!(
+            own.json["reasons"]
+                .to_string()
+                .contains(&want.replace('"', "\\\"")),
+            "no {want:?} in {}",
+            own.json
+        );
+        assert!(
+            audit.contains(&want.replace('"', "\\\\\\\"")),
+            "no {want:?} in {audit}"
+        );
+    }
 }

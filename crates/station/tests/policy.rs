@@ -694,3 +694,206 @@ fn a_study_cannot_lower_the_defaults_at_a_station_without_floors() {
     );
     assert!(!matches!(cfg.evaluate(&s), Decision::Refuse { .. }));
 }
+
+/// `text` as the registry reads a submitted study (its data files are the stations' own).
+fn received(text: &str) -> tessera_study::Study {
+    tessera_study::validate::parse_at_station("study.toml", text, "registry").unwrap()
+}
+
+/// A second source of the registry, not published (`publish` not given), with declared
+/// levels and a column the policy disallows; the `cases` source is published.
+const HIDDEN: &str = r#"
+[sources.hidden]
+kind = "csv"
+file = "hidden.csv"
+columns = { patient_id = "key", time = "numeric", event = "binary", age = "numeric", stage = "categorical", hiv_status = "categorical", viral_load = "numeric", cd4 = "numeric" }
+
+[sources.hidden.levels]
+hiv_status = ["negative", "positive"]
+"#;
+
+/// What an unpublished source declares and no study below writes: a researcher's refusal
+/// must show none of it.
+const HIDDEN_SECRETS: [&str; 4] = ["cd4", "\"negative\"", "declared:", "numeric in source"];
+
+/// The registry with `cases` published and `hidden` not; `viral_load` (of `hidden` only)
+/// disallowed.
+fn with_hidden(dir: &std::path::Path) -> tessera_station::Config {
+    std::fs::write(dir.join("hidden.csv"), "").unwrap();
+    let policy = POLICY.replace(
+        "disallowed_columns = [\"postcode\"]",
+        "disallowed_columns = [\"postcode\", \"viral_load\"]",
+    );
+    let text = station_toml(&format!("{policy}{HIDDEN}"))
+        .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n");
+    tessera_station::config::parse("station.toml", &text, dir).unwrap()
+}
+
+/// The standard study reading source `file` of the registry, with columns probing `hidden`:
+/// a level spelled otherwise, a numeric column as categorical (and disallowed), a column no
+/// source declares.
+fn probing(file: &str) -> String {
+    STUDY
+        .replace("file = \"registry.csv\"", &format!("file = \"{file}\""))
+        .replace(
+            "stage = { type = \"categorical\", levels = [\"1\", \"2\", \"3\", \"4\"] }\n",
+            "stage = { type = \"categorical\", levels = [\"1\", \"2\", \"3\", \"4\"] }\n\
+             hiv_status = { type = \"categorical\", levels = [\"neg\", \"positive\"] }\n\
+             viral_load = { type = \"categorical\", levels = [\"low\", \"high\"] }\n\
+             cd5 = \"numeric\"\n",
+        )
+}
+
+/// A researcher probing an unpublished source by submitting studies: the steward reads every
+/// reason (the source, its levels, types, disallowed columns); the researcher reads that the
+/// study names no published source, exactly as for a source that does not exist, and nothing
+/// of what the unpublished source declares. The verdict is the same for both.
+#[test]
+fn an_unpublished_source_is_not_named_to_researchers() {
+    use tessera_station::policy::Audience;
+    let dir = folder("unpublished");
+    let cfg = with_hidden(&dir);
+    let probe = received(&probing("hidden"));
+
+    let full = reasons(cfg.evaluate(&probe));
+    assert_eq!(
+        cfg.evaluate_for(&probe, Audience::Steward),
+        cfg.evaluate(&probe)
+    );
+    let all = full.join("\n");
+    for want in [
+        "levels: column `hiv_status` of data.registry lists level \"neg\", which source \
+         `hidden` does not declare (declared: \"negative\", \"positive\")",
+        "schema: column `viral_load` of data.registry is categorical in the study but numeric \
+         in source `hidden`",
+        "disallowed_columns: column `viral_load` of data.registry may not be shared",
+        "unknown_column: column `cd5` of data.registry is not declared by source `hidden`",
+    ] {
+        assert!(all.contains(want), "no {want:?} in {full:?}");
+    }
+
+    let shown = reasons(cfg.evaluate_for(&probe, Audience::Researcher));
+    assert_eq!(
+        shown,
+        [
+            "sources: data.registry.file `hidden` names no published source of this station \
+          (published sources: cases)"
+        ],
+        "{shown:?}"
+    );
+    // Word for word what a source that does not exist gets.
+    let nosuch = received(&probing("nosuch"));
+    let other = reasons(cfg.evaluate_for(&nosuch, Audience::Researcher));
+    assert_eq!(
+        shown.join("\n").replace("`hidden`", "`X`"),
+        other.join("\n").replace("`nosuch`", "`X`")
+    );
+    for secret in HIDDEN_SECRETS {
+        assert!(!other.join("\n").contains(secret), "{secret} in {other:?}");
+    }
+
+    // A study that fits the unpublished source is not refused, for anyone: publishing is
+    // about what is shown, not what may be used.
+    let fits = received(&STUDY.replace("file = \"registry.csv\"", "file = \"hidden\""));
+    for audience in [Audience::Steward, Audience::Researcher] {
+        assert!(
+            matches!(
+                cfg.evaluate_for(&fits, audience),
+                Decision::NeedsPerson { .. }
+            ),
+            "{audience:?}"
+        );
+    }
+}
+
+/// A study of the published source naming a column only the unpublished source declares
+/// (and the policy disallows): the researcher is told the column is not declared by the
+/// published source, not that the policy has a rule about it; what the catalogue's check
+/// says before submission is what the submission is told.
+#[test]
+fn rules_about_unpublished_columns_are_not_named_to_researchers() {
+    use tessera_station::catalogue::Catalogue;
+    use tessera_station::policy::Audience;
+    let dir = folder("unpublished-rules");
+    let cfg = with_hidden(&dir);
+    // (A grid for Kaplan–Meier: the catalogue's check also puts it to the computation's.)
+    let text = STUDY
+        .replace(
+            "group = \"registry.stage\"\n",
+            "group = \"registry.stage\"\ntimes = [365]\n",
+        )
+        .replace("file = \"registry.csv\"", "file = \"cases\"")
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\nviral_load = \"numeric\"\n",
+        );
+    let s = received(&text);
+    let full = reasons(cfg.evaluate(&s));
+    assert!(
+        full.iter()
+            .any(|r| r.starts_with("disallowed_columns: column `viral_load`")),
+        "{full:?}"
+    );
+    let shown = reasons(cfg.evaluate_for(&s, Audience::Researcher));
+    assert_eq!(
+        shown,
+        [
+            "unknown_column: column `viral_load` of data.registry is not declared by source \
+             `cases`"
+        ],
+        "{shown:?}"
+    );
+    // The catalogue's check (which knows only the published source) words it alike.
+    let check = Catalogue::of(&cfg, &[1u8; 32]).check(&s).unwrap();
+    assert_eq!(check.refused, shown);
+
+    // Levels of a published source are the catalogue's: named to the researcher too.
+    let levels = text.replace("viral_load = \"numeric\"\n", "");
+    let cfg_levels = tessera_station::config::parse(
+        "station.toml",
+        &station_toml(&format!(
+            "{POLICY}{HIDDEN}\n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\"]\n"
+        ))
+        .replace("[sources.cases]\n", "[sources.cases]\npublish = true\n"),
+        &dir,
+    )
+    .unwrap();
+    let s = received(&levels);
+    let shown = reasons(cfg_levels.evaluate_for(&s, Audience::Researcher));
+    assert_eq!(shown, reasons(cfg_levels.evaluate(&s)));
+    assert!(
+        shown[0].contains("(declared: \"1\", \"2\", \"3\")"),
+        "{shown:?}"
+    );
+    assert_eq!(
+        Catalogue::of(&cfg_levels, &[1u8; 32])
+            .check(&s)
+            .unwrap()
+            .refused,
+        shown
+    );
+}
+
+/// A station whose only source is unpublished reads it whatever `file` a study names; a
+/// researcher's refusal still names neither the source nor its declared levels.
+#[test]
+fn the_only_source_unpublished_is_not_named_to_researchers() {
+    use tessera_station::policy::Audience;
+    let dir = folder("unpublished-only");
+    let text = station_toml(&format!(
+        "{POLICY}\n[sources.cases.levels]\nstage = [\"1\", \"2\", \"3\"]\n"
+    ));
+    let cfg = tessera_station::config::parse("station.toml", &text, &dir).unwrap();
+    let s = received(STUDY);
+    let full = reasons(cfg.evaluate(&s));
+    assert!(full.join("\n").contains("source `cases`"), "{full:?}");
+    let shown = reasons(cfg.evaluate_for(&s, Audience::Researcher));
+    assert_eq!(
+        shown,
+        [
+            "sources: data.registry.file `registry.csv` names no published source of this \
+          station (published sources: none)"
+        ],
+        "{shown:?}"
+    );
+}

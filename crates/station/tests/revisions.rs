@@ -57,10 +57,16 @@ fn a_changed_text_of_a_study_refused_by_the_policy_is_its_next_revision() {
     let r1 = receive_text(&config, &mut a, "study.toml", &bad, "alice").unwrap();
     assert_eq!(r1.record.state, StudyState::Refused);
     assert_eq!(r1.record.revision, 1);
+    // The column is of a source this station does not publish: the steward's reasons in
+    // full are kept apart from the researcher's words.
+    let full = a.log().steward_reasons(ID).unwrap().unwrap();
+    assert!(full.iter().any(|r| r.contains("postcode")), "{full:?}");
     // The corrected text: revision 2, judged afresh (a person must decide).
     let r2 = receive_text(&config, &mut a, "study.toml", STUDY, "alice").unwrap();
     assert_eq!(r2.record.revision, 2);
     assert_eq!(r2.record.state, StudyState::Pending);
+    // Revision 1's reasons are not shown as revision 2's.
+    assert_eq!(a.log().steward_reasons(ID).unwrap(), None);
     let earlier = a.earlier_revisions(ID).unwrap();
     assert_eq!(earlier.len(), 1);
     assert_eq!(earlier[0].revision, 1);

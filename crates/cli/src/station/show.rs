@@ -8,7 +8,7 @@ use tessera_station::approval::StudyRecord;
 use tessera_station::{Config, StationError, StudyState};
 use tessera_study::Study;
 
-use super::{fail, open_existing, print_record, Fail};
+use super::{fail, open_existing, print_record, print_steward_reasons, Fail};
 
 /// Prints study `id`; 2 when this station has no such study.
 pub(super) fn show(config: &Config, file: &str, id: &str) -> Result<u8, Fail> {
@@ -22,6 +22,7 @@ pub(super) fn show(config: &Config, file: &str, id: &str) -> Result<u8, Fail> {
     let run = a.run(id).map_err(|e| fail(e, file))?;
 
     print_record(&rec);
+    print_steward_reasons(&a, id, file)?;
     for (_, by) in &submitters {
         println!("  submitted by {by}");
     }
