@@ -399,7 +399,8 @@ fn receive(config: &Config, file: &str, study: &Path, from: &str) -> Result<u8, 
         tessera_station::receive(config, &mut approvals, study, from).map_err(|e| fail(e, file))?;
     println!(
         "study {} received at station {}",
-        got.record.id, config.name
+        with_revision(&got.record.id, u64::from(got.record.revision)),
+        config.name
     );
     match &got.decision {
         Decision::Approve { rule } => {

@@ -287,7 +287,7 @@ times = [1, 2]
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(
         err.contains("already received here (pending: waiting for the steward's decision)")
-            && err.contains("change [study] id to submit a revised study"),
+            && err.contains("`tessera study status s-ok` follows it"),
         "{err}"
     );
     // A column the station does not declare: refused by its policy, the rule named.

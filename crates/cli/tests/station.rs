@@ -200,7 +200,10 @@ fn a_study_a_rule_covers_is_approved() {
         "{err}"
     );
     assert!(err.contains("(approved: rule km-only)"), "{err}");
-    assert!(err.contains("change [study] id"), "{err}");
+    assert!(
+        err.contains("a changed text submitted again becomes its next revision"),
+        "{err}"
+    );
 
     // The log: received, then approved by the policy.
     let (out, _) = expect(&dir, &["station", "audit", "show", "--study", "km-2026"], 0);
@@ -333,12 +336,13 @@ fn a_person_refuses_with_a_reason() {
     );
     assert!(out.contains("refused") && out.contains(why), "{out}");
 
-    // Received again: the message gives the refusal and what to do.
-    let (_, err) = expect(&dir, &["station", "receive", &cox], 2);
-    assert!(err.contains(&format!("(refused: {why})")), "{err}");
+    // Received again unchanged: a rerun (revision 2), and the person's refusal of this very
+    // text stands, with the reason.
+    let (out, _) = expect(&dir, &["station", "receive", &cox], 3);
+    assert!(out.contains("cox-2026 (revision 2) received"), "{out}");
     assert!(
-        err.contains("change [study] id to submit a revised study"),
-        "{err}"
+        out.contains("refused this text before") && out.contains(why),
+        "{out}"
     );
 
     // Refused is final.
