@@ -635,7 +635,19 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/audit/verify", get(verify))
         .route("/catalogue", get(catalogue))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .layer(axum::middleware::from_fn(in_use))
         .with_state(api)
+}
+
+/// Marks the request's connection in use while its handler runs, so that the listener
+/// making room for other clients closes idle connections first ([`crate::tls_listener`]).
+async fn in_use(
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let _working = peer.in_use.enter();
+    next.run(req).await
 }
 
 /// Serves `api` over HTTPS on `listener` and runs the coordinating loop

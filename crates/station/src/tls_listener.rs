@@ -60,6 +60,10 @@
 //! One task per handshake in flight and one for the accept loop; the TLS handshake itself
 //! is one round trip and a few kilobytes (see [`tessera_net::https`]).
 //!
+//! A connection whose request is being handled (the router marks it: [`InUse`]) is chosen
+//! to give way only when every candidate is: a handler that takes seconds (asking the
+//! peers) moves no bytes but is not idle.
+//!
 //! LEAKAGE: nothing is opened or logged here; the fingerprint of a client's certificate is
 //! passed to the handlers, which authorise by it.
 
@@ -68,7 +72,7 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -150,6 +154,10 @@ struct Kill {
     waker: Mutex<Option<Waker>>,
     /// When bytes last went in or out, in milliseconds since the tracker started.
     active_ms: AtomicU64,
+    /// Requests of this connection whose handler is running ([`InUse::enter`]): such a
+    /// connection moves no bytes while its handler works (`/audit/verify` asking the peers)
+    /// but is not idle.
+    busy: AtomicUsize,
 }
 
 impl Kill {
@@ -211,9 +219,15 @@ impl Counts {
             .conns
             .iter()
             .filter(|(_, c)| which(c))
-            // A handshake's activity is its admission (it is touched only once done); ids
-            // grow, so ties go to the oldest.
-            .min_by_key(|(id, c)| (c.kill.active_ms.load(Ordering::Relaxed), **id))
+            // A connection whose handler runs goes last; a handshake's activity is its
+            // admission (it is touched only once done); ids grow, so ties go to the oldest.
+            .min_by_key(|(id, c)| {
+                (
+                    c.kill.busy.load(Ordering::Relaxed) > 0,
+                    c.kill.active_ms.load(Ordering::Relaxed),
+                    **id,
+                )
+            })
             .map(|(id, _)| *id);
         match victim.and_then(|id| self.forget(id)) {
             Some(c) => {
@@ -476,6 +490,42 @@ pub struct Peer {
     /// The SHA-256 fingerprint of the certificate the client presented (and proved it holds
     /// the key of), or `None` if it presented none.
     pub fingerprint: Option<Fingerprint>,
+    /// Marks the connection in use while a handler runs for it ([`InUse::enter`]).
+    pub in_use: InUse,
+}
+
+/// A handle on a connection's place in the listener, for marking it in use while a request's
+/// handler runs: the listener making room closes idle connections first, and one whose
+/// handler is at work is not idle although no byte moves.
+#[derive(Clone, Default)]
+pub struct InUse(Option<Arc<Kill>>);
+
+impl std::fmt::Debug for InUse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InUse")
+    }
+}
+
+impl InUse {
+    /// The connection is in use until the returned guard is dropped.
+    pub fn enter(&self) -> InUseGuard {
+        if let Some(k) = &self.0 {
+            k.busy.fetch_add(1, Ordering::Relaxed);
+        }
+        InUseGuard(self.0.clone())
+    }
+}
+
+/// Ends a use begun by [`InUse::enter`] when dropped (also when the request's future is
+/// dropped unfinished).
+pub struct InUseGuard(Option<Arc<Kill>>);
+
+impl Drop for InUseGuard {
+    fn drop(&mut self) {
+        if let Some(k) = &self.0 {
+            k.busy.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A connection as handlers get it: TLS over TCP, within the listener's limits.
@@ -582,6 +632,7 @@ impl Listener for TlsListener {
         Ok(Peer {
             addr,
             fingerprint: None,
+            in_use: InUse::default(),
         })
     }
 }
@@ -651,6 +702,7 @@ async fn accept_loop(
             };
             slot.touch();
             let fingerprint = tessera_net::https::peer_fingerprint(stream.get_ref().1);
+            let in_use = InUse(Some(Arc::clone(&slot.kill)));
             let guarded = Guarded {
                 inner: stream,
                 slot,
@@ -659,7 +711,12 @@ async fn accept_loop(
                 deadline: None,
                 got: 0,
             };
-            let _ = tx.send((guarded, Peer { addr, fingerprint })).await;
+            let peer = Peer {
+                addr,
+                fingerprint,
+                in_use,
+            };
+            let _ = tx.send((guarded, peer)).await;
         });
     }
 }
@@ -672,4 +729,54 @@ fn is_connection_error(e: &io::Error) -> bool {
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::ConnectionReset
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(c: &mut Counts, active_ms: u64) -> Arc<Kill> {
+        let kill = Arc::new(Kill::default());
+        kill.active_ms.store(active_ms, Ordering::Relaxed);
+        let id = c.next;
+        c.next += 1;
+        c.conns.insert(
+            id,
+            Conn {
+                ip: IpAddr::from([127, 0, 0, 1]),
+                handshaking: false,
+                kill: Arc::clone(&kill),
+            },
+        );
+        c.total += 1;
+        c.per
+            .entry(IpAddr::from([127, 0, 0, 1]))
+            .or_insert((0, 0))
+            .0 += 1;
+        kill
+    }
+
+    /// The connection idle the longest gives way, unless a handler runs for it (review of
+    /// issue 14: `/audit/verify` asking the peers looked idle and could be closed).
+    #[test]
+    fn a_connection_whose_handler_runs_gives_way_last() {
+        let mut c = Counts::default();
+        let working = conn(&mut c, 10);
+        let idle = conn(&mut c, 20);
+        let recent = conn(&mut c, 30);
+        let in_use = InUse(Some(Arc::clone(&working)));
+        let guard = in_use.enter();
+        assert!(c.make_room(|_| true));
+        assert!(idle.killed() && !working.killed() && !recent.killed());
+        assert!(c.make_room(|_| true));
+        assert!(recent.killed() && !working.killed());
+        // Every candidate busy: the one idle the longest goes all the same.
+        let late = conn(&mut c, 40);
+        let _also = InUse(Some(Arc::clone(&late))).enter();
+        assert!(c.make_room(|_| true));
+        assert!(working.killed() && !late.killed());
+        drop(guard);
+        assert_eq!(working.busy.load(Ordering::Relaxed), 0);
+        assert_eq!(c.total, 1);
+    }
 }
