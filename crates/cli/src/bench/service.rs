@@ -159,6 +159,7 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
 
     // 2. Unloaded.
     let stop = Arc::new(AtomicBool::new(false));
+    let _stops = StopOnDrop(Arc::clone(&stop));
     let unloaded_lat = Latencies::default();
     let sampler = ctx.sample_latencies(PEER_SAMPLE, &unloaded_lat, &stop);
     let mut unloaded = Vec::new();
@@ -178,6 +179,8 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
 
     // 3. Loaded.
     let stop = Arc::new(AtomicBool::new(false));
+    // An early error return stops the load threads too.
+    let _stops_load = StopOnDrop(Arc::clone(&stop));
     let mut threads = Vec::new();
     let slow = Arc::new(PoolStats::default());
     let headers = Arc::new(PoolStats::default());
@@ -384,6 +387,16 @@ enum Outcome {
     Failed(String, f64),
 }
 
+/// Sets its flag when dropped: the threads watching it stop, also when the bench returns
+/// early with an error.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// What the bench's clients need: addresses, pins, identities, the stewards' tokens.
 struct Context {
     setup: Setup,
@@ -482,6 +495,7 @@ impl Context {
                 Ok(a) => return failed(format!("submission answered {}: {}", a.status, a.text())),
                 Err(e) if Instant::now() < deadline => {
                     eprintln!("bench: submitting {id}: {e}; again");
+                    std::thread::sleep(Duration::from_millis(200));
                 }
                 Err(e) => return failed(format!("could not submit: {e}")),
             }
@@ -558,21 +572,22 @@ impl Context {
         into: &Latencies,
         stop: &Arc<AtomicBool>,
     ) -> JoinHandle<()> {
-        let clients: Vec<(Client, Client)> = (0..3)
+        // Each station's steward client with its token, and a peer's client of it; a
+        // station whose clients cannot be made is left out (none: nothing is sampled).
+        let clients: Vec<(Client, Client, String)> = (0..3)
             .filter_map(|i| {
                 let steward = self.client(i, None).ok()?;
                 let peer = self.client(i, Some(&self.stations[(i + 1) % 3])).ok()?;
-                Some((steward, peer))
+                Some((steward, peer, self.tokens.get(i)?.clone()))
             })
             .collect();
-        let tokens = self.tokens.clone();
         let path = format!("/peer/studies/{id}");
         let (into, stop) = (into.clone(), Arc::clone(stop));
         std::thread::spawn(move || {
             let mut i = 0;
-            while !stop.load(Ordering::SeqCst) {
-                let (steward, peer) = &clients[i % clients.len()];
-                let auth = [("Authorization", tokens[i % clients.len()].as_str())];
+            while !stop.load(Ordering::SeqCst) && !clients.is_empty() {
+                let (steward, peer, token) = &clients[i % clients.len()];
+                let auth = [("Authorization", token.as_str())];
                 let t = Instant::now();
                 let a = steward.request("GET", "/studies", &auth, &[]);
                 into.record(true, t.elapsed(), a.map(|a| a.status));
