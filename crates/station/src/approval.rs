@@ -686,7 +686,9 @@ impl Approvals {
         use std::collections::BTreeMap;
         let mut from_log: BTreeMap<String, StudyState> = BTreeMap::new();
         let mut revisions: BTreeMap<String, u64> = BTreeMap::new();
-        for e in self.log.entries()? {
+        // The log is read once for the three checks.
+        let entries = self.log.entries()?;
+        for e in &entries {
             let Some(id) = e.study.clone() else { continue };
             match e.kind {
                 EntryKind::StudyReceived => {
@@ -731,8 +733,8 @@ impl Approvals {
                 out.push(format!("study {id}: in the audit log but not stored"));
             }
         }
-        out.extend(self.check_held_against_log()?);
-        out.extend(self.check_runs_against_log()?);
+        out.extend(self.held_against(&entries)?);
+        out.extend(self.runs_against(&entries)?);
         Ok(out)
     }
 }

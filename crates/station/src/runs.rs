@@ -508,10 +508,15 @@ impl Approvals {
     /// SHA-256 (an entry from before that field vouches for one token of its recipient).
     /// So a run turned `finished`, or a token slipped into the file, shows in `audit verify`.
     pub fn check_runs_against_log(&self) -> Result<Vec<String>> {
+        self.runs_against(&self.log.entries()?)
+    }
+
+    /// [`Approvals::check_runs_against_log`] on the log's `entries`, already read.
+    pub(crate) fn runs_against(&self, entries: &[crate::audit::Entry]) -> Result<Vec<String>> {
         use std::collections::BTreeMap;
         let mut last: BTreeMap<String, (EntryKind, bool)> = BTreeMap::new();
         let mut issued: BTreeMap<(String, String), Vec<Option<String>>> = BTreeMap::new();
-        for e in self.log.entries()? {
+        for e in entries {
             let Some(id) = e.study.clone() else { continue };
             match e.kind {
                 // A revision starts without a run.
@@ -602,9 +607,14 @@ impl Approvals {
     /// recorded: one problem for each document altered, added or missing (the stored shares
     /// are not hash-chained themselves; the chain holds their digests).
     pub fn check_held_against_log(&self) -> Result<Vec<String>> {
+        self.held_against(&self.log.entries()?)
+    }
+
+    /// [`Approvals::check_held_against_log`] on the log's `entries`, already read.
+    pub(crate) fn held_against(&self, entries: &[crate::audit::Entry]) -> Result<Vec<String>> {
         use std::collections::BTreeMap;
         let mut want: BTreeMap<(String, String), String> = BTreeMap::new();
-        for e in self.log.entries()? {
+        for e in entries {
             let (Some(id), EntryKind::RunFinished) = (e.study.clone(), e.kind) else {
                 continue;
             };
