@@ -1,10 +1,11 @@
 //! Survival analysis on the shared linked table: Kaplan–Meier ([`km`]), the log-rank test
 //! ([`logrank`]), Cox proportional hazards ([`cox`]) and the cumulative incidence of
-//! competing risks ([`cuminc`]), each beside its plaintext twin
-//! ([`plain`], and [`cuminc::cuminc_plain`]). All of them first put the rows in risk-set order ([`risk`]). Each MPC function
-//! ends with its result sealed for the recipients ([`crate::sealed::Sealed`] of
-//! [`KmPublic`], [`LogrankPublic`], [`CoxPublic`], [`CumincPublic`]); the compute parties open only the
-//! documented control values (counts, bits), never the result.
+//! competing risks ([`cuminc`]), each beside its plaintext twin ([`plain`], and
+//! [`cuminc::cuminc_plain`]). All of them first put the rows in risk-set order ([`risk`]).
+//! Each MPC function ends with its result sealed for the recipients
+//! ([`crate::sealed::Sealed`] of [`KmPublic`], [`LogrankPublic`], [`CoxPublic`],
+//! [`CumincPublic`]); the compute parties open only the documented control values (counts,
+//! bits), never the result.
 
 pub mod cox;
 pub mod cuminc;
