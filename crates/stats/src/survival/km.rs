@@ -323,7 +323,11 @@ pub(crate) fn finish(
 }
 
 /// Suffix products `P[i] = Π_{j ≥ i} x[j]` of fixed-point factors (Hillis–Steele).
-fn suffix_product(p: &mut Party, x: &AShare<u128>, blocks: usize) -> Result<AShare<u128>> {
+pub(crate) fn suffix_product(
+    p: &mut Party,
+    x: &AShare<u128>,
+    blocks: usize,
+) -> Result<AShare<u128>> {
     let len = x.len();
     let n = len / blocks;
     let one = encode::<u128>(1.0, p.frac_bits());
@@ -586,7 +590,7 @@ pub fn kaplan_meier(
 /// so for a fixed `j` the bits are 0 up to the next shown cell and 1 from it: they say
 /// exactly which cell is shown next, nothing more (and cells past the at-risk limit are
 /// never compared). One comparison round trip per shown cell of the longest curve.
-fn grid_rule(
+pub(crate) fn grid_rule(
     p: &mut Party,
     at_risk: &AShare<u128>,
     events: &AShare<u128>,

@@ -1,0 +1,1056 @@
+//! Competing risks: the cumulative incidence function (Aalen–Johansen estimator, as R's
+//! `cmprsk::cuminc`) per cause and group on a time grid, with cmprsk's variance.
+//!
+//! # The estimator and its variance
+//!
+//! The event column holds the cause: 0 = censored, `1..=K` = the causes (`K` public, from
+//! the spec). Within a group, at the distinct times `t_j` with `n_j` at risk, `d_j` events of
+//! any cause, `d_{1j}` of the cause of interest and `d_{2j} = d_j - d_{1j}` of the others,
+//! `S_j = S(t_j-)` the all-cause Kaplan–Meier survival just before `t_j`:
+//!
+//! ```text
+//! F(t) = Σ_{t_j ≤ t} S_j d_{1j} / n_j
+//! ```
+//!
+//! cmprsk's variance (Gray's delta-method form, `cinc` in `cincsub.f`) accumulates, at every
+//! event time, with `S'_j = S_j (n_j - d_j)/n_j`, `F_j = F(t_j)` (after the jump) and
+//! `e_{xj} = d_{xj} (1 - (d_{xj} - 1)/(n_j - 1))` (cmprsk's tie correction), three sums
+//! `v1, v2, v3`, and reports `v1 + F² v3 - 2 F v2` at each jump of `F`; at a grid time it
+//! is read at the last jump at or before it. Writing the sums out, the variance at the grid
+//! time `τ` with `F = F(τ)` is
+//!
+//! ```text
+//! V(τ) = Σ_{t_j ≤ τ} e_{1j} (S_j/n_j + (F_j - F)/(n_j - d_j))²
+//!                  + e_{2j} ((F_j - F)/(n_j - d_j))²
+//! ```
+//!
+//! (terms with `1/(n_j - d_j)` are zero where the whole risk set fails, as in cmprsk). It
+//! may be evaluated at `τ` rather than at the last jump before it: a time after that jump
+//! has `F_j = F` and no cause-1 events, so it adds exactly zero. Expanded in `F`:
+//!
+//! ```text
+//! V(τ) = α(τ) - 2 F β(τ) + F² γ(τ),    α, β, γ = Σ_{t_j ≤ τ} of
+//! A_j = S_j² e_{1j}/n_j²,   B_j = S_j e_{1j}/(n_j (n_j - d_j)),
+//! C_j = (e_{1j} + e_{2j})/(n_j - d_j)²
+//! α_j = A_j + 2 F_j B_j + F_j² C_j,    β_j = B_j + F_j C_j,    γ_j = C_j
+//! ```
+//!
+//! so, like `F` itself, the three are suffix sums in risk-set order, and no quantity is
+//! divided by a survival probability (which may be close to zero).
+//!
+//! Gray's k-sample test is so far only a plaintext function ([`gray_test_plain`]), checked
+//! against R; the MPC analysis does not compute it.
+//!
+//! # Protocol
+//!
+//! Each cause value is compared for equality with `0..=K` (64-bit, exact): the indicators
+//! give the cause columns, and a complete case matching none of them is an error naming the
+//! column. Rows are put in risk-set order ([`RiskOrder`], latest first) with, per group
+//! level `c`, the complete-case indicator and the `K` cause indicators. The number at risk
+//! `N` is a prefix count, the events per cause `D_k` are segmented sums on tie-group ends,
+//! `D = Σ_k D_k`. With `2^G/N`, `2^G/(N - D)` (zero where `N = D`) and `2^G/(N - 1)` from one
+//! batched reciprocal (`G` = 20 extra bits: the terms of large risk sets are small):
+//! - the Kaplan–Meier factors `1 - D/N`, their suffix products (`S` after each time) and, by
+//!   a shift, `S_j` just before;
+//! - per cause, the increments `2^G S_j D_k/N` and their suffix sums `2^G F`;
+//! - the tie-corrected counts `e_1, e_2`, the terms `A, B, C` at scale `2^G`, then `α_j,
+//!   β_j, γ_j` and their suffix sums;
+//! - at each grid time the first row with `t ≤ τ` is found by comparisons with the public
+//!   `τ` (in chunks of [`GRID_BATCH`], as Kaplan–Meier) and `2^G F`, `F`, `α, β, γ` are
+//!   picked by dot products; the number at risk `#{T ≥ τ}` and the cumulative events of any cause
+//!   `≤ τ` are dot products with comparison indicators;
+//! - per cell, `2^G V = α - 2Fβ + F²γ` (two products).
+//!
+//! A cell (group × grid time; all causes of the group together) is shown only with at least
+//! `min_cell` at risk and at least `min_events` events of any cause since the previous shown
+//! time of the group's curves (or since the start), decided inside MPC by Kaplan–Meier's rule
+//! ([`super::km`]); suppressed cells are sealed as zero.
+//!
+//! # Precision
+//!
+//! Against R's `cmprsk::cuminc` 2.2.11 on the committed fixtures (1,500 synthetic rows with
+//! monthly ties, and `survival::mgus2`, 1,384 rows; two groups, two causes), measured by
+//! `tests/cuminc.rs` (default 24 fractional bits; truncation is probabilistic, so the figures
+//! move a little between runs; worst of four runs): estimates within 2.5e-7 absolute and
+//! standard errors within 5e-6 relative (the issue asks 1e-4 and 1e-3); the plaintext twin
+//! matches R to 5e-16 and 1.5e-15. Against the twin on random data (30–180 rows, 1–3 groups,
+//! 2–3 causes, heavy ties): within 1.5e-7 and 7e-6; on 20,000 rows (3 groups, 3 causes,
+//! 1,825 distinct times; 1.6 s in memory): 3.3e-7 and 4.9e-6. The dominant error is the
+//! fixed-point survival `S` entering both; the extra `2^G` scale keeps the small per-time
+//! terms of large risk sets exact to about 2^-44.
+//!
+//! Valid range: fewer than 2^19 complete cases (the largest fixed-point products stay
+//! below 2^39, see [`tessera_mpc::fixed`]).
+//!
+//! # What the compute parties learn
+//!
+//! The number of complete cases; one bit "every complete case has a valid cause" (an
+//! invalid one refuses the analysis); with a group column, one bit "every level has a
+//! complete case" and, with `min_level_rows`, one bit "every level has enough"; the coarse
+//! tie bound of [`RiskOrder`]; and per cell (group × grid time) the suppression pattern
+//! (`min_cell`, then which cell of a curve is shown next under `min_events`, as
+//! Kaplan–Meier). Nothing else: estimates, variances and counts stay shared until sealed.
+//!
+//! # What the recipients get
+//!
+//! Sealed ([`crate::sealed`]): for shown cells the number at risk, the cumulative events of
+//! any cause, and per cause `2^G F` and `2^G V` (the estimate and cmprsk's variance, the
+//! named results; the standard error is `√V`). [`CumincPublic`]'s [`Tail`] decodes them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::{AShare, Party};
+
+use crate::describe::{additive_to_replicated, cross_parts};
+use crate::disclosure::{every_at_least, Disclosure};
+use crate::error::{Result, StatsError};
+use crate::sealed::{Sealed, Tail};
+use crate::table::{Frame, PlainFrame};
+
+use super::km::{grid_rule, suffix_product, DEFAULT_MIN_CELL, GRID_BATCH};
+use super::risk::{low64, shifted, suffix_sum, RiskOrder};
+
+/// Largest number of causes an analysis may declare.
+pub const MAX_CAUSES: u32 = 16;
+
+/// Extra bits of the per-time terms, the estimates and the variances (opened as `2^G·x`).
+const EXTRA_BITS: u32 = 20;
+
+/// Cumulative incidence of competing risks (`kind = "cuminc"` once wired into the study
+/// format): the Aalen–Johansen estimate per cause and group at the grid `times`, with
+/// cmprsk's variance.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CumincSpec {
+    /// Duration column (`party.column`, numeric, ≥ 0).
+    pub time: String,
+    /// Cause column (numeric): 0 = censored, `1..=causes` = the cause of the event.
+    pub event: String,
+    /// Categorical column whose levels are the groups; none: everybody together.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// Number of causes `K` (1 to [`MAX_CAUSES`]): the cause column takes values `0..=K`.
+    pub causes: u32,
+    /// Times at which the cumulative incidence is shown (strictly increasing).
+    pub times: Vec<f64>,
+}
+
+/// What a cumulative incidence analysis is refused for before any data is read: no causes
+/// or too many, an empty grid, a grid that is not finite, non-negative and increasing.
+pub fn check(spec: &CumincSpec, _disclosure: &Disclosure) -> Result<()> {
+    if spec.causes == 0 || spec.causes > MAX_CAUSES {
+        return Err(StatsError::Invalid(format!(
+            "`causes` must be between 1 and {MAX_CAUSES}"
+        )));
+    }
+    if spec.times.is_empty() {
+        return Err(StatsError::Invalid(
+            "`times` must name at least one time".into(),
+        ));
+    }
+    if spec.times.iter().any(|t| !t.is_finite() || *t < 0.0)
+        || spec.times.windows(2).any(|w| w[0] >= w[1])
+    {
+        return Err(StatsError::Invalid(
+            "`times` must be finite, non-negative and strictly increasing".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn bad_cause(spec: &CumincSpec) -> StatsError {
+    StatsError::Invalid(format!(
+        "column `{}`: every cause must be 0 (censored) or one of 1..={} (a complete case has \
+         another value)",
+        spec.event, spec.causes
+    ))
+}
+
+/// One group × grid time before disclosure control: what MPC computes and the plaintext
+/// twin reproduces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CumincRawCell {
+    /// Number at risk at the grid time (`T ≥ τ`).
+    pub at_risk: f64,
+    /// Events of any cause at or before the grid time.
+    pub events: f64,
+    /// Cumulative incidence per cause (`1..=K`).
+    pub estimate: Vec<f64>,
+    /// cmprsk's variance per cause.
+    pub variance: Vec<f64>,
+}
+
+/// One shown or suppressed grid time of one cause's curve.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CumincRow {
+    /// The grid time.
+    pub time: f64,
+    /// False when the cell is suppressed: the other fields are then absent.
+    pub shown: bool,
+    /// Number at risk (`T ≥ time`) in the group.
+    pub at_risk: Option<u64>,
+    /// Events of any cause at or before `time` in the group.
+    pub events: Option<u64>,
+    /// Cumulative incidence of the cause.
+    pub estimate: Option<f64>,
+    /// Its variance as cmprsk's `cuminc` reports it.
+    pub variance: Option<f64>,
+    /// Standard error (`√variance`).
+    pub std_err: Option<f64>,
+}
+
+/// One cause in one group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CumincCurve {
+    /// The group level (`None`: everybody).
+    pub group: Option<String>,
+    /// The cause (`1..=K`).
+    pub cause: u32,
+    /// One row per grid time.
+    pub rows: Vec<CumincRow>,
+}
+
+/// The result of a cumulative incidence analysis.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CumincResult {
+    /// The group column, if any.
+    pub group_column: Option<String>,
+    /// The cause column.
+    pub cause_column: String,
+    /// Complete cases used.
+    pub n: u64,
+    /// Smallest number at risk of a shown cell.
+    pub min_cell: u64,
+    /// Smallest number of events (any cause) since the previous shown time of a shown cell.
+    pub min_events: u64,
+    /// Curves, group by group (outer) and cause by cause (inner).
+    pub curves: Vec<CumincCurve>,
+}
+
+/// Turns cells (per group, per grid time; `None` where suppressed) into the result.
+fn finish(
+    spec: &CumincSpec,
+    labels: Option<Vec<String>>,
+    n: u64,
+    (min_cell, min_events): (u64, u64),
+    cells: &[Vec<Option<CumincRawCell>>],
+) -> CumincResult {
+    let mut curves = Vec::new();
+    for (c, row) in cells.iter().enumerate() {
+        for cause in 1..=spec.causes {
+            let j = cause as usize - 1;
+            let rows = row
+                .iter()
+                .zip(&spec.times)
+                .map(|(cell, &time)| match cell {
+                    Some(x) => {
+                        let events = x.events.round().max(0.0) as u64;
+                        let (est, var) = if events == 0 {
+                            (0.0, 0.0)
+                        } else {
+                            (x.estimate[j].clamp(0.0, 1.0), x.variance[j].max(0.0))
+                        };
+                        CumincRow {
+                            time,
+                            shown: true,
+                            at_risk: Some(x.at_risk.round().max(0.0) as u64),
+                            events: Some(events),
+                            estimate: Some(est),
+                            variance: Some(var),
+                            std_err: Some(var.sqrt()),
+                        }
+                    }
+                    None => CumincRow {
+                        time,
+                        shown: false,
+                        at_risk: None,
+                        events: None,
+                        estimate: None,
+                        variance: None,
+                        std_err: None,
+                    },
+                })
+                .collect();
+            curves.push(CumincCurve {
+                group: labels.as_ref().map(|l| l[c].clone()),
+                cause,
+                rows,
+            });
+        }
+    }
+    CumincResult {
+        group_column: spec.group.clone(),
+        cause_column: spec.event.clone(),
+        n,
+        min_cell,
+        min_events,
+        curves,
+    }
+}
+
+/// What the compute parties know of a cumulative incidence analysis and the recipient's
+/// tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CumincPublic {
+    /// The analysis.
+    pub spec: CumincSpec,
+    /// Fractional bits of the sealed values.
+    pub frac_bits: u32,
+    /// The group's levels (none: one group).
+    pub labels: Option<Vec<String>>,
+    /// Complete cases (opened: documented leakage).
+    pub n: u64,
+    /// Smallest number at risk of a shown cell.
+    pub min_cell: u64,
+    /// Smallest number of events since the previous shown grid time of a shown cell.
+    pub min_events: u64,
+    /// Per grid time (outer) and level (inner): whether the cell is shown.
+    pub shown: Vec<bool>,
+}
+
+impl Tail for CumincPublic {
+    type Result = CumincResult;
+
+    /// Values, each block in the order of `shown` (cell `gi·k + c`), suppressed cells zero:
+    /// at risk, events (one per cell); then `2^G F` and `2^G V` (per cell, `K` causes each).
+    fn open(&self, vals: &[u128]) -> Result<CumincResult> {
+        let f = self.frac_bits;
+        let k = self.labels.as_ref().map_or(1, Vec::len);
+        let kc = self.spec.causes as usize;
+        let gsz = self.spec.times.len();
+        let cells = gsz * k;
+        if self.shown.len() != cells || vals.len() != 2 * cells + 2 * cells * kc {
+            return Err(StatsError::Invalid(
+                "cumulative incidence: the sealed values do not fit".into(),
+            ));
+        }
+        let unit = f64::from(1u32 << EXTRA_BITS);
+        let est = &vals[2 * cells..2 * cells + cells * kc];
+        let var = &vals[2 * cells + cells * kc..];
+        let mut out = vec![vec![None; gsz]; k];
+        for gi in 0..gsz {
+            for (c, row) in out.iter_mut().enumerate() {
+                let j = gi * k + c;
+                if self.shown[j] {
+                    row[gi] = Some(CumincRawCell {
+                        at_risk: vals[j] as f64,
+                        events: vals[cells + j] as f64,
+                        estimate: (0..kc).map(|x| decode(est[j * kc + x], f) / unit).collect(),
+                        variance: (0..kc).map(|x| decode(var[j * kc + x], f) / unit).collect(),
+                    });
+                }
+            }
+        }
+        Ok(finish(
+            &self.spec,
+            self.labels.clone(),
+            self.n,
+            (self.min_cell, self.min_events),
+            &out,
+        ))
+    }
+}
+
+/// Concatenates shares.
+fn cat(v: &[AShare<u128>]) -> AShare<u128> {
+    AShare::concat(&v.iter().collect::<Vec<_>>())
+}
+
+/// `x` (blocks of `n`, one per group) repeated `kc` times per block: the layout of the
+/// per-group × cause columns (block `c·kc + j`).
+fn per_cause(x: &AShare<u128>, n: usize, kc: usize) -> AShare<u128> {
+    let blocks = x.split(&vec![n; x.len() / n.max(1)]);
+    let reps: Vec<&AShare<u128>> = blocks
+        .iter()
+        .flat_map(|b| std::iter::repeat_n(b, kc))
+        .collect();
+    AShare::concat(&reps)
+}
+
+/// Suffix sums within blocks of `n` (local).
+fn block_suffix(x: &AShare<u128>, n: usize) -> AShare<u128> {
+    let blocks = x.split(&vec![n; x.len() / n.max(1)]);
+    cat(&blocks.iter().map(suffix_sum).collect::<Vec<_>>())
+}
+
+/// Cumulative incidence in MPC; see the module docs. Every compute party calls this with its
+/// shares; the result ends sealed for the recipients.
+pub fn cuminc(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &CumincSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<CumincPublic>> {
+    check(spec, disclosure)?;
+    let f = p.frac_bits();
+    let g_bits = EXTRA_BITS;
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let n = frame.rows;
+    let kc = spec.causes as usize;
+    let (t, tp) = frame.numeric(&spec.time)?;
+    let (e, ep) = frame.numeric(&spec.event)?;
+    let mut used = p.mul(tp, ep)?;
+    let (labels, levels) = match &spec.group {
+        Some(g) => {
+            let c = frame.categorical(g)?;
+            used = p.mul(&used, c.present)?;
+            (Some(c.levels.to_vec()), c.onehot.to_vec())
+        }
+        None => (None, vec![p.public(&vec![1u128; n])]),
+    };
+    let k = levels.len();
+    // Cause indicators [e == j], j = 0..=K, exact on the 64-bit fixed-point value.
+    let e64 = low64(e);
+    let lhs = AShare::concat(&std::iter::repeat_n(&e64, kc + 1).collect::<Vec<_>>());
+    let consts: Vec<u64> = (0..=kc)
+        .flat_map(|j| std::iter::repeat_n(encode::<u64>(j as f64, f), n))
+        .collect();
+    let rhs = p.public(&consts);
+    let eq = p.eq(&lhs, &rhs)?;
+    let ind: AShare<u128> = p.inject(&[&eq], (kc + 1) * n)?.remove(0);
+    let ind = ind.split(&vec![n; kc + 1]);
+    let valid = ind.iter().fold(AShare::zeros(n), |a, x| a.add(x));
+    let invalid = p.mul(&used, &p.add_const(&valid.neg(), 1))?;
+    let none_bad = p.is_zero(&invalid.sum())?;
+    // LEAKAGE: the one bit "every complete case has a cause in 0..=K" (else the analysis is
+    // refused); which rows are invalid, and how many, stays secret.
+    if p.reveal_bits(&none_bad)?[0] & 1 == 0 {
+        return Err(bad_cause(spec));
+    }
+    // Columns: per level the complete cases, then per level and cause its events.
+    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+        levels.iter().map(|h| (h, &used)).collect();
+    pairs.extend(ind[1..].iter().map(|x| (x, &used)));
+    let first = p.mul_many(&pairs)?;
+    let (rows, used_cause) = first.split_at(k);
+    let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = rows
+        .iter()
+        .flat_map(|r| used_cause.iter().map(move |x| (r, x)))
+        .collect();
+    // Events per level and cause: block c·K + j.
+    let events = p.mul_many(&pairs)?;
+    // LEAKAGE: the number of complete cases is opened (named in the results).
+    let total = p.reveal(&used.sum())?[0] as u64;
+    disclosure.check_rows(total as usize)?;
+    if let Some(g) = &spec.group {
+        let sums: Vec<AShare<u128>> = rows.iter().map(AShare::sum).collect();
+        let counts = cat(&sums);
+        disclosure.check_level_rows(p, &counts, g)?;
+        // LEAKAGE: the one bit "every level has a complete case" is opened.
+        if !every_at_least(p, &counts, 1)? {
+            return Err(StatsError::Invalid(format!(
+                "a level of {g} has no complete cases: drop it from the study's levels"
+            )));
+        }
+    }
+    let mut cols: Vec<AShare<u128>> = rows.to_vec();
+    cols.extend(events);
+    let risk = RiskOrder::new(p, t, &cols)?;
+    let (at, evs) = risk.cols.split_at(k);
+    // Per level: N (prefix count); per level and cause: D_k on group ends; per level: D.
+    let nn = cat(&at.iter().map(AShare::prefix_sum).collect::<Vec<_>>());
+    let dk = cat(&risk.group_totals(p, evs)?); // n·k·K
+    let dk_blocks = dk.split(&vec![n; k * kc]);
+    let dd = cat(&(0..k)
+        .map(|c| {
+            dk_blocks[c * kc..(c + 1) * kc]
+                .iter()
+                .fold(AShare::zeros(n), |a, x| a.add(x))
+        })
+        .collect::<Vec<_>>());
+    let ev_all = cat(&(0..k)
+        .map(|c| {
+            evs[c * kc..(c + 1) * kc]
+                .iter()
+                .fold(AShare::zeros(n), |a, x| a.add(x))
+        })
+        .collect::<Vec<_>>());
+    let nd = nn.sub(&dd);
+    let zero_bits = p.is_zero(&nd)?;
+    let z: AShare<u128> = p.inject(&[&zero_bits], n * k)?.remove(0);
+    let keep = p.add_const(&z.neg(), 1);
+    // 2^G/N, 2^G/(N - D) and 2^G/(N - 1). Where a denominator is not positive (rows off the
+    // tie-group ends, N = 1) the reciprocal is meaningless but only ever multiplied by an
+    // exact integer zero (D, or d(d - 1)).
+    let one_f = encode::<u128>(1.0, f);
+    let denoms = AShare::concat(&[
+        &nn.shl(f),
+        &nd.add(&z).shl(f),
+        &p.add_const(&nn.shl(f), one_f.wrapping_neg()),
+    ]);
+    let recips = p.recip_pow2(&denoms, g_bits)?;
+    let parts = recips.split(&[n * k, n * k, n * k]);
+    let (r_n, u_raw, w_n1) = (&parts[0], &parts[1], &parts[2]);
+    // Integer products: D(D - 1) of each cause and of the other causes together.
+    let d2 = per_cause(&dd, n, kc).sub(&dk);
+    let dk_m1 = p.add_const(&dk, 1u128.wrapping_neg());
+    let d2_m1 = p.add_const(&d2, 1u128.wrapping_neg());
+    let r_rep = per_cause(r_n, n, kc);
+    let prods = p.mul_many(&[
+        (&dd, r_n),
+        (u_raw, &keep),
+        (&dk, &dk_m1),
+        (&d2, &d2_m1),
+        (&dk, &r_rep),
+    ])?;
+    let (q_g, u_g, dk2, d22, qk) = (&prods[0], &prods[1], &prods[2], &prods[3], &prods[4]);
+    // Kaplan–Meier: factors 1 - D/N, survival after each time, and just before (S_j).
+    let q = p.trunc(q_g, g_bits)?;
+    let factor = p.add_const(&q.neg(), one_f);
+    let surv = suffix_product(p, &factor, k)?;
+    let mut last_one = vec![0u128; n * k];
+    for c in 0..k {
+        last_one[c * n + n - 1] = one_f;
+    }
+    let s_before = p.add_public(
+        &cat(&surv
+            .split(&vec![n; k])
+            .iter()
+            .map(|b| shifted(b, 1))
+            .collect::<Vec<_>>()),
+        &last_one,
+    );
+    // SR = 2^G S_j/N, U2 = 2^G/(N - D)², the tie corrections d(d - 1)/(N - 1).
+    let w_rep = per_cause(w_n1, n, kc);
+    let sr = p.mul_fix(&s_before, r_n)?;
+    let u2 = &p.mul_trunc(u_g, u_g, f + g_bits)?;
+    let corr = p.mul_trunc_many(&[(dk2, &w_rep), (d22, &w_rep)], g_bits)?;
+    let e1 = dk.shl(f).sub(&corr[0]);
+    let e_all = e1.add(&d2.shl(f)).sub(&corr[1]);
+    // Increments 2^G S_j D_k/N and the estimates 2^G F (suffix sums), F at scale f.
+    let s_rep = per_cause(&s_before, n, kc);
+    let inc = p.mul_fix(&s_rep, qk)?;
+    let f_g = block_suffix(&inc, n);
+    let f_row = p.trunc(&f_g, g_bits)?;
+    // Terms at scale 2^G: P = S e1/N, A = P·S/N, B = P/(N - D), C = (e1 + e2)/(N - D)².
+    let sr_rep = per_cause(&sr, n, kc);
+    let u_rep = per_cause(u_g, n, kc);
+    let u2_rep = per_cause(u2, n, kc);
+    let pc = p.mul_trunc_many(&[(&sr_rep, &e1), (&e_all, &u2_rep)], f)?;
+    let (pp, cc) = (&pc[0], &pc[1]);
+    let ab = p.mul_trunc_many(&[(pp, &sr_rep), (pp, &u_rep)], f + g_bits)?;
+    let (aa, bb) = (&ab[0], &ab[1]);
+    let fc = p.mul_fix(&f_row, cc)?;
+    let fb_ffc = p.mul_trunc_many(&[(&f_row, bb), (&f_row, &fc)], f)?;
+    let alpha = block_suffix(&aa.add(&fb_ffc[0].shl(1)).add(&fb_ffc[1]), n);
+    let beta = block_suffix(&bb.add(&fc), n);
+    let gamma = block_suffix(cc, n);
+    // Grid: as Kaplan–Meier, le = [t ≤ τ], lt = [t < τ]; fo is the first row ≤ τ.
+    let t64 = low64(&risk.time);
+    let gsz = spec.times.len();
+    let per = (GRID_BATCH / (2 * n).max(1)).max(1);
+    let nb = k * kc;
+    let blocks_of = |x: &AShare<u128>| x.split(&vec![n; nb]);
+    let (fg_b, fr_b, al_b, be_b, ga_b) = (
+        blocks_of(&f_g),
+        blocks_of(&f_row),
+        blocks_of(&alpha),
+        blocks_of(&beta),
+        blocks_of(&gamma),
+    );
+    let ev_b = ev_all.split(&vec![n; k]);
+    let picks: Vec<&AShare<u128>> = fg_b
+        .iter()
+        .chain(&fr_b)
+        .chain(&al_b)
+        .chain(&be_b)
+        .chain(&ga_b)
+        .collect();
+    let at_refs: Vec<&AShare<u128>> = at.iter().collect();
+    let ev_refs: Vec<&AShare<u128>> = ev_b.iter().collect();
+    let width = 2 * k + 5 * nb;
+    let mut dots_parts: Vec<u128> = Vec::with_capacity(width * gsz);
+    for chunk in spec.times.chunks(per) {
+        let m = chunk.len();
+        let reps: Vec<&AShare<u64>> = std::iter::repeat_n(&t64, 2 * m).collect();
+        let lhs = AShare::concat(&reps);
+        let mut bounds = Vec::with_capacity(2 * m * n);
+        for &tau in chunk {
+            let b: u64 = encode(tau, f);
+            bounds.extend(std::iter::repeat_n(b.wrapping_add(1), n));
+            bounds.extend(std::iter::repeat_n(b, n));
+        }
+        let rhs = p.public(&bounds);
+        let bits = p.lt(&lhs, &rhs)?;
+        drop((lhs, rhs));
+        let ind: AShare<u128> = p.inject(&[&bits], 2 * m * n)?.remove(0);
+        for gi in 0..m {
+            let le = ind.slice(2 * gi * n..(2 * gi + 1) * n);
+            let lt = ind.slice((2 * gi + 1) * n..(2 * gi + 2) * n);
+            let ge = p.add_const(&lt.neg(), 1);
+            let fo = le.sub(&shifted(&le, -1));
+            dots_parts.extend(cross_parts(&[&ge], &at_refs, n));
+            dots_parts.extend(cross_parts(&[&le], &ev_refs, n));
+            dots_parts.extend(cross_parts(&[&fo], &picks, n));
+        }
+    }
+    let dots = additive_to_replicated(p, &dots_parts)?;
+    // Per grid time: [at risk ×k, events ×k, 2^G F ×nb, F ×nb, α ×nb, β ×nb, γ ×nb].
+    let cells = gsz * k;
+    let pick = |gi: usize, off: usize, idx: usize| {
+        let b = gi * width + off + idx;
+        dots.slice(b..b + 1)
+    };
+    let mut r_v = Vec::with_capacity(cells);
+    let mut e_v = Vec::with_capacity(cells);
+    let (mut fg_v, mut fr_v, mut al_v, mut be_v, mut ga_v) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for gi in 0..gsz {
+        for c in 0..k {
+            r_v.push(pick(gi, 0, c));
+            e_v.push(pick(gi, k, c));
+            for j in 0..kc {
+                let b = c * kc + j;
+                fg_v.push(pick(gi, 2 * k, b));
+                fr_v.push(pick(gi, 2 * k + nb, b));
+                al_v.push(pick(gi, 2 * k + 2 * nb, b));
+                be_v.push(pick(gi, 2 * k + 3 * nb, b));
+                ga_v.push(pick(gi, 2 * k + 4 * nb, b));
+            }
+        }
+    }
+    let (r_all, e_all_cells) = (cat(&r_v), cat(&e_v));
+    let (fg_c, fr_c, al_c, be_c, ga_c) =
+        (cat(&fg_v), cat(&fr_v), cat(&al_v), cat(&be_v), cat(&ga_v));
+    // 2^G V = α - 2Fβ + F²γ.
+    let fb_ff = p.mul_trunc_many(&[(&fr_c, &be_c), (&fr_c, &fr_c)], f)?;
+    let ffg = p.mul_fix(&fb_ff[1], &ga_c)?;
+    let var = al_c.sub(&fb_ff[0].shl(1)).add(&ffg);
+    let shown = grid_rule(p, &r_all, &e_all_cells, k, min_cell, disclosure.min_events)?;
+    // Suppressed cells are zero before sealing (the pattern is public: a local product).
+    let mask: Vec<u128> = shown.iter().map(|&b| u128::from(b)).collect();
+    let mask_c: Vec<u128> = shown
+        .iter()
+        .flat_map(|&b| std::iter::repeat_n(u128::from(b), kc))
+        .collect();
+    let values = AShare::concat(&[
+        &r_all.mul_public(&mask),
+        &e_all_cells.mul_public(&mask),
+        &fg_c.mul_public(&mask_c),
+        &var.mul_public(&mask_c),
+    ]);
+    let public = CumincPublic {
+        spec: spec.clone(),
+        frac_bits: f,
+        labels,
+        n: total,
+        min_cell,
+        min_events: disclosure.min_events,
+        shown,
+    };
+    Sealed::new(p, public, &values)
+}
+
+/// The plaintext twin before disclosure control: per group, per grid time, following
+/// cmprsk's `cinc` (the variance sums `v1, v2, v3` accumulated forward in time, read at the
+/// last jump of the cause's estimate at or before each grid time), not the suffix-sum form
+/// of the MPC protocol: the two agree only if the module docs' derivation holds.
+pub fn cuminc_raw(frame: &PlainFrame, spec: &CumincSpec) -> Result<(Vec<Vec<CumincRawCell>>, u64)> {
+    let t = frame.numeric(&spec.time)?;
+    let e = frame.numeric(&spec.event)?;
+    let (levels, codes): (usize, Option<&[Option<usize>]>) = match &spec.group {
+        Some(g) => {
+            let (l, c) = frame.categorical(g)?;
+            (l.len(), Some(c))
+        }
+        None => (1, None),
+    };
+    let kc = spec.causes as usize;
+    // (time, cause, group) of the complete cases.
+    let mut obs: Vec<(f64, usize, usize)> = Vec::new();
+    for i in 0..frame.rows {
+        let (Some(ti), Some(ei)) = (t[i], e[i]) else {
+            continue;
+        };
+        let g = match codes {
+            Some(c) => match c[i] {
+                Some(g) => g,
+                None => continue,
+            },
+            None => 0,
+        };
+        if ei.fract() != 0.0 || ei < 0.0 || ei > kc as f64 {
+            return Err(bad_cause(spec));
+        }
+        obs.push((ti, ei as usize, g));
+    }
+    let total = obs.len() as u64;
+    obs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = Vec::with_capacity(levels);
+    for g in 0..levels {
+        let mine: Vec<(f64, usize)> = obs
+            .iter()
+            .filter(|o| o.2 == g)
+            .map(|o| (o.0, o.1))
+            .collect();
+        // Distinct times ascending: (time, at risk, events per cause 0..=K).
+        let mut table: Vec<(f64, f64, Vec<f64>)> = Vec::new();
+        let mut i = 0;
+        while i < mine.len() {
+            let ti = mine[i].0;
+            let mut d = vec![0f64; kc + 1];
+            let at = (mine.len() - i) as f64;
+            while i < mine.len() && mine[i].0 == ti {
+                d[mine[i].1] += 1.0;
+                i += 1;
+            }
+            table.push((ti, at, d));
+        }
+        // Per cause: the step function's jumps (time, F, V) as cmprsk's `cinc`.
+        let mut jumps: Vec<Vec<(f64, f64, f64)>> = vec![Vec::new(); kc];
+        for (j, steps) in jumps.iter_mut().enumerate() {
+            let (mut s, mut fv) = (1f64, 0f64);
+            let (mut v1, mut v2, mut v3) = (0f64, 0f64, 0f64);
+            for (ti, rs, d) in &table {
+                let d1 = d[j + 1];
+                let dall: f64 = d[1..].iter().sum();
+                let d2 = dall - d1;
+                if dall == 0.0 {
+                    continue;
+                }
+                let s_next = s * (rs - dall) / rs;
+                if d1 > 0.0 {
+                    fv += s * d1 / rs;
+                }
+                let tie = |x: f64| {
+                    if x > 1.0 {
+                        1.0 - (x - 1.0) / (rs - 1.0)
+                    } else {
+                        1.0
+                    }
+                };
+                let mut add = |a: f64, b: f64, w: f64| {
+                    v1 += a * a * w;
+                    v2 += b * a * w;
+                    v3 += b * b * w;
+                };
+                if d2 > 0.0 && s_next > 0.0 {
+                    let w = s * s * tie(d2) * d2 / (rs * rs);
+                    add(fv / s_next, 1.0 / s_next, w);
+                }
+                if d1 > 0.0 {
+                    let w = s * s * tie(d1) * d1 / (rs * rs);
+                    let inv = if s_next > 0.0 { 1.0 / s_next } else { 0.0 };
+                    add(1.0 + inv * fv, inv, w);
+                    steps.push((*ti, fv, v1 + fv * fv * v3 - 2.0 * fv * v2));
+                }
+                s = s_next;
+            }
+        }
+        let row = spec
+            .times
+            .iter()
+            .map(|&tau| {
+                let at_risk = mine.iter().filter(|o| o.0 >= tau).count() as f64;
+                let events = mine.iter().filter(|o| o.0 <= tau && o.1 > 0).count() as f64;
+                let last = |steps: &Vec<(f64, f64, f64)>| {
+                    steps
+                        .iter()
+                        .rev()
+                        .find(|s| s.0 <= tau)
+                        .map_or((0.0, 0.0), |s| (s.1, s.2))
+                };
+                CumincRawCell {
+                    at_risk,
+                    events,
+                    estimate: jumps.iter().map(|s| last(s).0).collect(),
+                    variance: jumps.iter().map(|s| last(s).1).collect(),
+                }
+            })
+            .collect();
+        out.push(row);
+    }
+    Ok((out, total))
+}
+
+/// Gray's k-sample test of equal cumulative incidence of one cause across the groups.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GrayTest {
+    /// The cause (`1..=K`).
+    pub cause: u32,
+    /// The statistic `sᵀ V⁻¹ s` (χ² with `df` degrees of freedom under the null).
+    pub statistic: f64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// Degrees of freedom (groups - 1).
+    pub df: u32,
+}
+
+/// Gray's test (cmprsk's `Tests`, `rho` = 0, no strata) per cause, in plaintext only: the
+/// oracle for an MPC version still to be written (its weights `n_g/S_g(t-)` divide by each
+/// group's all-cause survival, and its variance needs the running matrix `c`, a prefix sum
+/// in time order, inside the per-time terms), checked against R in `tests/cuminc.rs`. Follows
+/// `crst` in cmprsk's `crstm.f`: per distinct time, the score `s` of the first `k - 1`
+/// groups and the pieces `c, v2, v3` of its variance, combined at the end.
+pub fn gray_test_plain(frame: &PlainFrame, spec: &CumincSpec) -> Result<Vec<GrayTest>> {
+    let group = spec
+        .group
+        .as_deref()
+        .ok_or_else(|| StatsError::Invalid("Gray's test needs a group column".into()))?;
+    let t = frame.numeric(&spec.time)?;
+    let e = frame.numeric(&spec.event)?;
+    let (levels, codes) = frame.categorical(group)?;
+    let ng = levels.len();
+    if ng < 2 {
+        return Err(StatsError::Invalid(
+            "Gray's test needs two or more groups".into(),
+        ));
+    }
+    let kc = spec.causes as usize;
+    let mut obs: Vec<(f64, usize, usize)> = Vec::new();
+    for i in 0..frame.rows {
+        let (Some(ti), Some(ei), Some(g)) = (t[i], e[i], codes[i]) else {
+            continue;
+        };
+        if ei.fract() != 0.0 || ei < 0.0 || ei > kc as f64 {
+            return Err(bad_cause(spec));
+        }
+        obs.push((ti, ei as usize, g));
+    }
+    obs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let ng1 = ng - 1;
+    let mut out = Vec::with_capacity(kc);
+    for cause in 1..=kc {
+        let mut rs = vec![0f64; ng];
+        for o in &obs {
+            rs[o.2] += 1.0;
+        }
+        let (mut f1m, mut skmm) = (vec![0f64; ng], vec![1f64; ng]);
+        let (mut f1, mut skm) = (vec![0f64; ng], vec![1f64; ng]);
+        let mut c = vec![vec![0f64; ng]; ng];
+        let mut a = vec![vec![0f64; ng]; ng];
+        let mut v3 = vec![0f64; ng];
+        let mut v2 = vec![vec![0f64; ng]; ng1];
+        let mut v = vec![vec![0f64; ng1]; ng1];
+        let mut score = vec![0f64; ng1];
+        let mut fm = 0f64;
+        let mut i0 = 0;
+        while i0 < obs.len() {
+            let ti = obs[i0].0;
+            let mut i1 = i0;
+            // d[x][g]: censored, this cause, other causes.
+            let mut d = vec![vec![0f64; ng]; 3];
+            while i1 < obs.len() && obs[i1].0 == ti {
+                let x = match obs[i1].1 {
+                    0 => 0,
+                    y if y == cause => 1,
+                    _ => 2,
+                };
+                d[x][obs[i1].2] += 1.0;
+                i1 += 1;
+            }
+            let nd1: f64 = d[1].iter().sum();
+            let nd2: f64 = d[2].iter().sum();
+            if nd1 > 0.0 || nd2 > 0.0 {
+                let (mut tr, mut tq) = (0f64, 0f64);
+                for g in 0..ng {
+                    if rs[g] <= 0.0 {
+                        continue;
+                    }
+                    skm[g] = skmm[g] * (rs[g] - d[1][g] - d[2][g]) / rs[g];
+                    f1[g] = f1m[g] + skmm[g] * d[1][g] / rs[g];
+                    tr += rs[g] / skmm[g];
+                    tq += rs[g] * (1.0 - f1m[g]) / skmm[g];
+                }
+                let f = fm + nd1 / tr;
+                let fb = 1.0; // (1 - fm)^rho with rho = 0
+                for i in 0..ng {
+                    for x in a[i].iter_mut().skip(i) {
+                        *x = 0.0;
+                    }
+                    if rs[i] <= 0.0 {
+                        continue;
+                    }
+                    let t1 = rs[i] / skmm[i];
+                    a[i][i] = fb * t1 * (1.0 - t1 / tr);
+                    c[i][i] += a[i][i] * nd1 / (tr * (1.0 - fm));
+                    for j in i + 1..ng {
+                        if rs[j] <= 0.0 {
+                            continue;
+                        }
+                        a[i][j] = -fb * t1 * rs[j] / (skmm[j] * tr);
+                        c[i][j] += a[i][j] * nd1 / (tr * (1.0 - fm));
+                    }
+                }
+                for i in 1..ng {
+                    for j in 0..i {
+                        a[i][j] = a[j][i];
+                        c[i][j] = c[j][i];
+                    }
+                }
+                for i in 0..ng1 {
+                    if rs[i] > 0.0 {
+                        score[i] += fb * (d[1][i] - nd1 * rs[i] * (1.0 - f1m[i]) / (skmm[i] * tq));
+                    }
+                }
+                if nd1 > 0.0 {
+                    for k in 0..ng {
+                        if rs[k] <= 0.0 {
+                            continue;
+                        }
+                        let t4 = if skm[k] > 0.0 {
+                            1.0 - (1.0 - f) / skm[k]
+                        } else {
+                            1.0
+                        };
+                        let t5 = if nd1 > 1.0 {
+                            1.0 - (nd1 - 1.0) / (tr * skmm[k] - 1.0)
+                        } else {
+                            1.0
+                        };
+                        let t3 = t5 * skmm[k] * nd1 / (tr * rs[k]);
+                        v3[k] += t4 * t4 * t3;
+                        for i in 0..ng1 {
+                            let t1 = a[i][k] - t4 * c[i][k];
+                            v2[i][k] += t1 * t4 * t3;
+                            for j in 0..=i {
+                                let t2 = a[j][k] - t4 * c[j][k];
+                                v[i][j] += t1 * t2 * t3;
+                            }
+                        }
+                    }
+                }
+                if nd2 > 0.0 {
+                    for k in 0..ng {
+                        if skm[k] <= 0.0 || d[2][k] <= 0.0 {
+                            continue;
+                        }
+                        let t4 = (1.0 - f) / skm[k];
+                        let t5 = if d[2][k] > 1.0 {
+                            1.0 - (d[2][k] - 1.0) / (rs[k] - 1.0)
+                        } else {
+                            1.0
+                        };
+                        let t3 = t5 * skmm[k] * skmm[k] * d[2][k] / (rs[k] * rs[k]);
+                        v3[k] += t4 * t4 * t3;
+                        for i in 0..ng1 {
+                            let t1 = t4 * c[i][k];
+                            v2[i][k] -= t1 * t4 * t3;
+                            for j in 0..=i {
+                                let t2 = t4 * c[j][k];
+                                v[i][j] += t1 * t2 * t3;
+                            }
+                        }
+                    }
+                }
+                fm = f;
+            }
+            for o in &obs[i0..i1] {
+                rs[o.2] -= 1.0;
+            }
+            f1m.clone_from(&f1);
+            skmm.clone_from(&skm);
+            i0 = i1;
+        }
+        let mut vs = vec![0f64; ng1 * ng1];
+        for i in 0..ng1 {
+            for j in 0..=i {
+                let mut x = v[i][j];
+                for k in 0..ng {
+                    x += c[i][k] * c[j][k] * v3[k] + c[i][k] * v2[j][k] + c[j][k] * v2[i][k];
+                }
+                vs[i * ng1 + j] = x;
+                vs[j * ng1 + i] = x;
+            }
+        }
+        let x = super::plain::spd_solve(&vs, &score, ng1).ok_or_else(|| {
+            StatsError::Invalid(format!("Gray's test, cause {cause}: singular variance"))
+        })?;
+        let statistic: f64 = score.iter().zip(&x).map(|(a, b)| a * b).sum();
+        out.push(GrayTest {
+            cause: cause as u32,
+            statistic,
+            p_value: crate::dist::chi2_sf(statistic, ng1 as f64),
+            df: ng1 as u32,
+        });
+    }
+    Ok(out)
+}
+
+/// The plaintext twin, with the same disclosure control.
+pub fn cuminc_plain(
+    frame: &PlainFrame,
+    spec: &CumincSpec,
+    disclosure: &Disclosure,
+) -> Result<CumincResult> {
+    check(spec, disclosure)?;
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let labels = match &spec.group {
+        Some(g) => Some(frame.categorical(g)?.0.to_vec()),
+        None => None,
+    };
+    let (raw, total) = cuminc_raw(frame, spec)?;
+    disclosure.check_rows(total as usize)?;
+    let cells: Vec<Vec<Option<CumincRawCell>>> = raw
+        .into_iter()
+        .map(|row| {
+            let mut last = 0.0;
+            row.into_iter()
+                .map(|c| {
+                    let show = c.at_risk >= min_cell as f64
+                        && (disclosure.min_events == 0
+                            || c.events - last >= disclosure.min_events as f64);
+                    if show {
+                        last = c.events;
+                    }
+                    show.then_some(c)
+                })
+                .collect()
+        })
+        .collect();
+    Ok(finish(
+        spec,
+        labels,
+        total,
+        (min_cell, disclosure.min_events),
+        &cells,
+    ))
+}
+
+impl fmt::Display for CumincResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Cumulative incidence of competing risks, `{}` ({} complete cases; cells with \
+             fewer than {} at risk suppressed)",
+            self.cause_column, self.n, self.min_cell
+        )?;
+        if self.min_events > 0 {
+            writeln!(
+                f,
+                "(a grid time is shown only with at least {} events since the previous one shown)",
+                self.min_events
+            )?;
+        }
+        for c in &self.curves {
+            match (&self.group_column, &c.group) {
+                (Some(col), Some(g)) => writeln!(f, "\n  {col} = {g}, cause {}", c.cause)?,
+                _ => writeln!(f, "\n  cause {}", c.cause)?,
+            }
+            writeln!(
+                f,
+                "  {:>10} {:>8} {:>10} {:>10} {:>9}",
+                "time", "at_risk", "cum_events", "incidence", "std_err"
+            )?;
+            for r in &c.rows {
+                match (r.at_risk, r.events, r.estimate, r.std_err) {
+                    (Some(a), Some(e), Some(x), Some(se)) => {
+                        writeln!(f, "  {:>10} {a:>8} {e:>10} {x:>10.6} {se:>9.6}", r.time)?
+                    }
+                    _ => writeln!(
+                        f,
+                        "  {:>10} {:>8} {:>10} {:>10} {:>9}",
+                        r.time,
+                        format!("<{}", self.min_cell),
+                        "-",
+                        "suppressed",
+                        "-"
+                    )?,
+                }
+            }
+        }
+        Ok(())
+    }
+}

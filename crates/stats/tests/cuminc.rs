@@ -1,0 +1,405 @@
+//! Cumulative incidence of competing risks in MPC against R's `cmprsk::cuminc` (fixtures in
+//! `fixtures/cuminc/`, made by `make_cuminc.R`; R is not needed here) and against its
+//! plaintext twin. Tolerances are the issue's: estimates 1e-4 absolute, standard errors 1e-3
+//! relative.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+mod common;
+use common::in_mpc;
+
+use serde_json::Value;
+use tessera_stats::survival::cuminc::{gray_test_plain, CumincRow};
+use tessera_stats::survival::{cuminc, cuminc_plain, CumincResult, CumincSpec};
+use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A simple CSV of numbers (no quoting, no missing values) as columns.
+fn csv(path: &str) -> HashMap<String, Vec<f64>> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let mut cols: HashMap<String, Vec<f64>> =
+        header.iter().map(|h| (h.clone(), Vec::new())).collect();
+    for line in lines.filter(|l| !l.is_empty()) {
+        for (h, v) in header.iter().zip(line.split(',')) {
+            cols.get_mut(h).unwrap().push(v.parse().unwrap());
+        }
+    }
+    cols
+}
+
+/// A frame of `time`, `cause` and (if any) the group column with levels 0, 1, … as "0", "1".
+fn frame(time: &[f64], cause: &[f64], group: Option<(&str, &[f64])>) -> PlainFrame {
+    let mut cols = vec![
+        PlainColumn::numeric("time", time),
+        PlainColumn::numeric("cause", cause),
+    ];
+    if let Some((name, g)) = group {
+        let k = g.iter().fold(0.0f64, |a, &b| a.max(b)) as usize + 1;
+        cols.push(PlainColumn {
+            name: name.to_string(),
+            data: PlainData::Categorical {
+                levels: (0..k).map(|l| l.to_string()).collect(),
+                codes: g.iter().map(|&x| Some(x as usize)).collect(),
+            },
+        });
+    }
+    PlainFrame::new(cols).unwrap()
+}
+
+fn no_limits() -> Disclosure {
+    Disclosure {
+        min_cell: Some(0),
+        min_events: 0,
+        min_rows: 0,
+        ..Disclosure::default()
+    }
+}
+
+fn spec(group: Option<&str>, causes: u32, times: &[f64]) -> CumincSpec {
+    CumincSpec {
+        time: "time".into(),
+        event: "cause".into(),
+        group: group.map(str::to_string),
+        causes,
+        times: times.to_vec(),
+    }
+}
+
+fn run_mpc(f: &PlainFrame, s: &CumincSpec, d: &Disclosure) -> Result<CumincResult, String> {
+    in_mpc(f, |p, fr| cuminc(p, fr, s, d))
+}
+
+fn floats(v: &Value) -> Vec<Option<f64>> {
+    v.as_array().unwrap().iter().map(Value::as_f64).collect()
+}
+
+/// Largest errors seen: estimate (absolute), standard error (relative).
+#[derive(Default, Debug)]
+struct Worst {
+    est: f64,
+    se: f64,
+}
+
+fn compare_to_r(res: &CumincResult, analysis: &Value, worst: &mut Worst, what: &str) {
+    for curve in analysis["curves"].as_array().unwrap() {
+        let group = curve["group"].as_str().map(str::to_string);
+        let cause = curve["cause"].as_u64().unwrap() as u32;
+        let ours = res
+            .curves
+            .iter()
+            .find(|c| c.group == group && c.cause == cause)
+            .unwrap_or_else(|| panic!("{what}: no curve {group:?} cause {cause}"));
+        let est = floats(&curve["estimate"]);
+        let var = floats(&curve["variance"]);
+        for ((row, e), v) in ours.rows.iter().zip(&est).zip(&var) {
+            let (Some(e), Some(v)) = (e, v) else {
+                continue; // cmprsk gives NA past the curve's last follow-up time
+            };
+            let x = row.estimate.unwrap();
+            let de = (x - e).abs();
+            assert!(
+                de < 1e-4,
+                "{what} {group:?}/{cause} t={}: {x} vs R {e}",
+                row.time
+            );
+            let (se, se_r) = (row.std_err.unwrap(), v.sqrt());
+            let rel = if se_r > 0.0 {
+                (se - se_r).abs() / se_r
+            } else {
+                se
+            };
+            assert!(
+                rel < 1e-3,
+                "{what} {group:?}/{cause} t={}: se {se} vs R {se_r}",
+                row.time
+            );
+            worst.est = worst.est.max(de);
+            worst.se = worst.se.max(rel);
+        }
+    }
+}
+
+#[test]
+fn mpc_and_twin_match_cmprsk() {
+    let text = std::fs::read_to_string(root().join("fixtures/cuminc/cuminc.json")).unwrap();
+    let fx: Value = serde_json::from_str(&text).unwrap();
+    let syn = csv("fixtures/cuminc/synthetic.csv");
+    let mg = csv("fixtures/cuminc/mgus2.csv");
+    let (mut w_mpc, mut w_plain) = (Worst::default(), Worst::default());
+    let mut w_gray = 0.0f64;
+    for a in fx["analyses"].as_array().unwrap() {
+        let name = a["name"].as_str().unwrap();
+        let data = if name.starts_with("synthetic") {
+            &syn
+        } else {
+            &mg
+        };
+        let group = a["group"].as_str();
+        let f = frame(
+            &data["time"],
+            &data["cause"],
+            group.map(|g| (g, data[g].as_slice())),
+        );
+        let times: Vec<f64> = floats(&a["times"]).into_iter().flatten().collect();
+        let causes = a["causes"].as_array().unwrap().len() as u32;
+        let s = spec(group, causes, &times);
+        let plain = cuminc_plain(&f, &s, &no_limits()).unwrap();
+        compare_to_r(&plain, a, &mut w_plain, name);
+        let res = run_mpc(&f, &s, &no_limits()).unwrap();
+        compare_to_r(&res, a, &mut w_mpc, name);
+        assert_eq!(res.n, data["time"].len() as u64);
+        if let Some(tests) = a["gray_test"].as_array() {
+            let ours = gray_test_plain(&f, &s).unwrap();
+            for t in tests {
+                let cause = t["cause"].as_u64().unwrap() as u32;
+                let g = ours.iter().find(|g| g.cause == cause).unwrap();
+                let stat = t["stat"].as_f64().unwrap();
+                let rel = (g.statistic - stat).abs() / stat;
+                assert!(
+                    rel < 1e-9,
+                    "{name} cause {cause}: {} vs R {stat}",
+                    g.statistic
+                );
+                assert!((g.p_value - t["p_value"].as_f64().unwrap()).abs() < 1e-9);
+                assert_eq!(u64::from(g.df), t["df"].as_u64().unwrap());
+                w_gray = w_gray.max(rel);
+            }
+        }
+    }
+    println!(
+        "worst against cmprsk: MPC {w_mpc:?}, twin {w_plain:?}, Gray's test (plaintext) {w_gray:e}"
+    );
+    assert!(w_plain.est < 1e-12 && w_plain.se < 1e-9, "{w_plain:?}");
+}
+
+/// A small deterministic generator (xorshift) for the random data sets.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn close_rows(a: &CumincRow, b: &CumincRow, what: &str) -> (f64, f64) {
+    assert_eq!(a.shown, b.shown, "{what}: shown");
+    assert_eq!(a.at_risk, b.at_risk, "{what}: at risk");
+    assert_eq!(a.events, b.events, "{what}: events");
+    if !a.shown {
+        assert_eq!(a, b, "{what}: suppressed cells carry nothing");
+        return (0.0, 0.0);
+    }
+    let (x, y) = (a.estimate.unwrap(), b.estimate.unwrap());
+    let de = (x - y).abs();
+    assert!(de < 1e-5, "{what}: estimate {x} vs twin {y}");
+    let (s, t) = (a.std_err.unwrap(), b.std_err.unwrap());
+    let rel = (s - t).abs() / t.max(1e-6);
+    assert!(rel < 1e-3, "{what}: std err {s} vs twin {t}");
+    (de, rel)
+}
+
+#[test]
+fn mpc_matches_twin_on_random_data() {
+    let mut worst = (0.0f64, 0.0f64);
+    for seed in 1..=8u64 {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let n = 30 + rng.below(150) as usize;
+        let causes = 2 + rng.below(2) as u32;
+        let groups = 1 + rng.below(3) as usize;
+        let tmax = 5 + rng.below(40); // few distinct times: many ties
+        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
+        // About a quarter censored.
+        let cause: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    0.0
+                } else {
+                    (1 + rng.below(u64::from(causes))) as f64
+                }
+            })
+            .collect();
+        let g: Vec<f64> = (0..n)
+            .map(|i| {
+                if i < groups {
+                    i as f64
+                } else {
+                    rng.below(groups as u64) as f64
+                }
+            })
+            .collect();
+        let group = (groups > 1).then_some(("arm", g.as_slice()));
+        let f = frame(&time, &cause, group);
+        let times: Vec<f64> = (1..=6)
+            .map(|i| (i as f64 * tmax as f64 / 6.0).round() + 0.5 * (seed % 2) as f64)
+            .collect::<Vec<_>>();
+        let mut times = times;
+        times.dedup();
+        let s = spec(group.map(|g| g.0), causes, &times);
+        // Odd seeds with the disclosure rules on (suppression must match), even ones without.
+        let d = if seed % 2 == 1 {
+            Disclosure {
+                min_cell: Some(8),
+                min_events: 3,
+                min_rows: 0,
+                ..Disclosure::default()
+            }
+        } else {
+            no_limits()
+        };
+        let plain = cuminc_plain(&f, &s, &d).unwrap();
+        let res = run_mpc(&f, &s, &d).unwrap();
+        assert_eq!(res.n, plain.n);
+        assert_eq!(res.curves.len(), plain.curves.len());
+        for (a, b) in res.curves.iter().zip(&plain.curves) {
+            assert_eq!((&a.group, a.cause), (&b.group, b.cause));
+            for (ra, rb) in a.rows.iter().zip(&b.rows) {
+                let what = format!(
+                    "seed {seed} group {:?} cause {} t={}",
+                    a.group, a.cause, ra.time
+                );
+                let (de, rel) = close_rows(ra, rb, &what);
+                worst = (worst.0.max(de), worst.1.max(rel));
+            }
+        }
+    }
+    println!(
+        "worst against the twin: estimate {:e}, std err (relative) {:e}",
+        worst.0, worst.1
+    );
+}
+
+/// The MPC result and the twin's: same shape, suppression and counts, close values.
+fn same_as_twin(res: &CumincResult, plain: &CumincResult) {
+    assert_eq!(res.n, plain.n);
+    assert_eq!(res.curves.len(), plain.curves.len());
+    for (a, b) in res.curves.iter().zip(&plain.curves) {
+        assert_eq!((&a.group, a.cause), (&b.group, b.cause));
+        for (ra, rb) in a.rows.iter().zip(&b.rows) {
+            close_rows(ra, rb, &format!("{:?}/{} t={}", a.group, a.cause, ra.time));
+        }
+    }
+}
+
+#[test]
+fn small_cells_are_suppressed() {
+    // Group 0: 12 rows, group 1: 6 rows; min_cell 5.
+    let time = [
+        1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0,
+    ];
+    let cause = [
+        1.0, 2.0, 0.0, 1.0, 1.0, 2.0, 0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 1.0, 2.0, 1.0, 0.0, 2.0, 1.0,
+    ];
+    let g: Vec<f64> = (0..18).map(|i| if i < 12 { 0.0 } else { 1.0 }).collect();
+    let f = frame(&time, &cause, Some(("arm", &g)));
+    let s = spec(Some("arm"), 2, &[2.0, 5.0, 8.0]);
+    let d = Disclosure {
+        min_cell: Some(5),
+        min_events: 0,
+        min_rows: 0,
+        ..Disclosure::default()
+    };
+    let res = run_mpc(&f, &s, &d).unwrap();
+    same_as_twin(&res, &cuminc_plain(&f, &s, &d).unwrap());
+    let shown = |grp: &str| -> Vec<bool> {
+        let c = res
+            .curves
+            .iter()
+            .find(|c| c.group.as_deref() == Some(grp) && c.cause == 1)
+            .unwrap();
+        c.rows.iter().map(|r| r.shown).collect()
+    };
+    // Group 0 at risk at 2, 5, 8: 11, 7, 4; group 1: 5, 2, 0.
+    assert_eq!(shown("0"), vec![true, true, false]);
+    assert_eq!(shown("1"), vec![true, false, false]);
+    for c in &res.curves {
+        for r in c.rows.iter().filter(|r| !r.shown) {
+            assert!(r.estimate.is_none() && r.std_err.is_none() && r.at_risk.is_none());
+        }
+    }
+    // With min_events, a grid time is shown only after enough new events.
+    let d2 = Disclosure { min_events: 4, ..d };
+    let res2 = run_mpc(&f, &s, &d2).unwrap();
+    same_as_twin(&res2, &cuminc_plain(&f, &s, &d2).unwrap());
+    let c0 = res2
+        .curves
+        .iter()
+        .find(|c| c.group.as_deref() == Some("0"))
+        .unwrap();
+    // Group 0 events (any cause) by 2, 5, 8: 2, 5, 7: shown at 5 only (2 < 4 first).
+    assert_eq!(
+        c0.rows.iter().map(|r| r.shown).collect::<Vec<_>>(),
+        vec![false, true, false]
+    );
+}
+
+#[test]
+fn bad_causes_are_refused_naming_the_column() {
+    let time: Vec<f64> = (1..=12).map(f64::from).collect();
+    for bad in [3.0, 1.5, -1.0] {
+        let mut cause = vec![1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0, 1.0, 2.0, 0.0, 1.0, 2.0];
+        cause[4] = bad;
+        let f = frame(&time, &cause, None);
+        let s = spec(None, 2, &[3.0, 6.0]);
+        let e = run_mpc(&f, &s, &no_limits()).unwrap_err();
+        assert!(e.contains("`cause`"), "{e}");
+        let e = cuminc_plain(&f, &s, &no_limits()).unwrap_err().to_string();
+        assert!(e.contains("`cause`"), "{e}");
+    }
+    // Bad specs are refused before any data is read.
+    let f = frame(&time, &[0.0; 12], None);
+    for s in [
+        spec(None, 0, &[1.0]),
+        spec(None, 2, &[]),
+        spec(None, 2, &[2.0, 1.0]),
+    ] {
+        assert!(cuminc_plain(&f, &s, &no_limits()).is_err());
+        assert!(run_mpc(&f, &s, &no_limits()).is_err());
+    }
+}
+
+/// Precision at a larger scale: 20,000 rows, 3 groups, 3 causes, daily times up to 5 years.
+/// Slow in a debug build; run with `--ignored` (release: a few seconds).
+#[test]
+#[ignore]
+fn large_data_matches_twin() {
+    let n = 20_000;
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(1825)) as f64).collect();
+    let cause: Vec<f64> = (0..n).map(|_| rng.below(4) as f64).collect();
+    let g: Vec<f64> = (0..n).map(|_| rng.below(3) as f64).collect();
+    let f = frame(&time, &cause, Some(("arm", &g)));
+    let times: Vec<f64> = (1..=10).map(|i| f64::from(i) * 180.0).collect();
+    let s = spec(Some("arm"), 3, &times);
+    let plain = cuminc_plain(&f, &s, &no_limits()).unwrap();
+    let start = std::time::Instant::now();
+    let res = run_mpc(&f, &s, &no_limits()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let mut worst = (0.0f64, 0.0f64);
+    for (a, b) in res.curves.iter().zip(&plain.curves) {
+        for (ra, rb) in a.rows.iter().zip(&b.rows) {
+            let (de, rel) = close_rows(ra, rb, &format!("{:?}/{} t={}", a.group, a.cause, ra.time));
+            worst = (worst.0.max(de), worst.1.max(rel));
+        }
+    }
+    println!(
+        "20,000 rows: {secs:.1} s in MPC; worst against the twin: estimate {:e}, std err {:e}",
+        worst.0, worst.1
+    );
+}
