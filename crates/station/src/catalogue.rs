@@ -399,10 +399,13 @@ impl Catalogue {
         // this station computes with.
         let rules = policy::effective_disclosure(&policy, &self.station, &study);
         for a in &study.analyses {
-            if let AnalysisSpec::KaplanMeier(s) = &a.spec {
-                if let Err(e) = tessera_stats::survival::km::check(s, &rules) {
-                    refused.push(format!("kaplan_meier: analysis `{}`: {e}", a.name));
-                }
+            let checked = match &a.spec {
+                AnalysisSpec::KaplanMeier(s) => tessera_stats::survival::km::check(s, &rules),
+                AnalysisSpec::Cuminc(s) => tessera_stats::survival::cuminc::check(s, &rules),
+                _ => Ok(()),
+            };
+            if let Err(e) = checked {
+                refused.push(format!("{}: analysis `{}`: {e}", a.spec.kind(), a.name));
             }
         }
         Ok(Check { refused, notes })

@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 8] = [
+pub const KINDS: [&str; 9] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -66,6 +66,7 @@ pub const KINDS: [&str; 8] = [
     "describe",
     "crosstab",
     "correlation",
+    "cuminc",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

@@ -195,6 +195,8 @@ pub enum AnalysisSpec {
     Crosstab(CrosstabSpec),
     /// `kind = "correlation"`.
     Correlation(CorrelationSpec),
+    /// `kind = "cuminc"`: cumulative incidence of competing risks.
+    Cuminc(survival::CumincSpec),
 }
 
 impl AnalysisSpec {
@@ -209,6 +211,7 @@ impl AnalysisSpec {
             AnalysisSpec::Describe(_) => "describe",
             AnalysisSpec::Crosstab(_) => "crosstab",
             AnalysisSpec::Correlation(_) => "correlation",
+            AnalysisSpec::Cuminc(_) => "cuminc",
         }
     }
 
@@ -240,6 +243,10 @@ impl AnalysisSpec {
             }
             AnalysisSpec::Crosstab(s) => v.extend([s.rows.as_str(), s.columns.as_str()]),
             AnalysisSpec::Correlation(s) => v.extend(s.columns.iter().map(String::as_str)),
+            AnalysisSpec::Cuminc(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.group.as_deref());
+            }
         }
         v
     }
@@ -319,6 +326,7 @@ pub fn run(
             kind,
             regression::logistic::logistic(p, frame, s, disclosure)?,
         ),
+        AnalysisSpec::Cuminc(s) => shared(kind, survival::cuminc(p, frame, s, disclosure)?),
     }
 }
 
@@ -386,5 +394,8 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
             values,
             |p: &regression::logistic::LogisticPublic| A::Logistic(p.spec.clone()),
         ),
+        A::Cuminc(_) => tail(spec, public, values, |p: &survival::CumincPublic| {
+            A::Cuminc(p.spec.clone())
+        }),
     }
 }

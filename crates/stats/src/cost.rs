@@ -101,6 +101,30 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             c.memory += 110.0 * comparisons.min(batch);
             c
         }
+        AnalysisSpec::Cuminc(s) => {
+            // Kaplan–Meier's work at the same grid (the all-cause survival, the counts at
+            // the grid), then per cause the estimate's and the variance's terms on every row
+            // (a few products and reciprocals) and their suffix sums read at the grid.
+            let km = AnalysisSpec::KaplanMeier(crate::analysis::KaplanMeierSpec {
+                time: s.time.clone(),
+                event: s.event.clone(),
+                group: s.group.clone(),
+                times: s.times.clone(),
+                at_event_times: false,
+                conf_level: 0.95,
+            });
+            let mut c = estimate(&km, rows, levels);
+            let causes = f64::from(s.causes.max(1));
+            let curves = s.group.as_deref().map_or(1, levels).max(1) as f64;
+            // Measured (tests/cost.rs): about 730 bytes a row per curve and cause, in the
+            // rounds Kaplan–Meier's steps already take but a few.
+            let bytes = causes * n * 730.0 * curves;
+            c.bytes += bytes;
+            c.rounds += 10.0;
+            c.memory += bytes;
+            c.compute_seconds += bytes / LOOPBACK;
+            c
+        }
         AnalysisSpec::Logrank(s) => {
             let k = levels(&s.group).max(2) as f64;
             linear(n, 2300.0 + 150.0 * k, 0.0, 380.0, 1500.0 + 100.0 * k, 0.0)

@@ -147,6 +147,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             grid("times", &s.times, true, f)?;
             conf(s.conf_level)
         }
+        AnalysisSpec::Cuminc(s) => grid("times", &s.times, true, f),
         AnalysisSpec::Logrank(_) | AnalysisSpec::Crosstab(_) | AnalysisSpec::Correlation(_) => {
             Ok(())
         }
@@ -247,6 +248,7 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
     match spec {
         AnalysisSpec::KaplanMeier(s) => vec![time(&s.time, f)],
         AnalysisSpec::Logrank(s) => vec![time(&s.time, f)],
+        AnalysisSpec::Cuminc(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(time(&s.time, f))
             .chain(s.covariates.iter().map(|c| square(c, f)))
             .collect(),

@@ -71,6 +71,18 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             }),
         ),
     ];
+    for (g, group) in [(5, false), (25, true)] {
+        out.push((
+            1,
+            AnalysisSpec::Cuminc(tessera_stats::survival::CumincSpec {
+                time: "registry.time".into(),
+                event: "registry.event".into(),
+                group: group.then(|| "registry.group".into()),
+                causes: 1,
+                times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
+            }),
+        ));
+    }
     for p in [3, 6] {
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{}}}"#, cov(p)))));
         out.push((

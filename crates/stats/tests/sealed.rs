@@ -115,6 +115,13 @@ fn specs() -> Vec<AnalysisSpec> {
         AnalysisSpec::Correlation(CorrelationSpec {
             columns: cov(&["gp.x1", "gp.x2", "gp.y"]),
         }),
+        AnalysisSpec::Cuminc(survival::CumincSpec {
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            group: Some("registry.group".into()),
+            causes: 1,
+            times: vec![100.0, 1000.0 / 3.0, 365.2425, 2000.0],
+        }),
     ]
 }
 
@@ -138,6 +145,7 @@ fn twin(frame: &PlainFrame, spec: &AnalysisSpec, d: &Disclosure) -> Output {
         AnalysisSpec::Correlation(s) => {
             Output::of(k, &describe::plain::correlation(frame, s, d).unwrap())
         }
+        AnalysisSpec::Cuminc(s) => Output::of(k, &survival::cuminc_plain(frame, s, d).unwrap()),
     }
     .unwrap()
 }

@@ -140,29 +140,32 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
         let at = |f: &str| vec![key("analysis"), Seg::Index(i), key(f)];
         let field = |f: &str| format!("analysis \"{}\" field {f}", a.name);
         match &a.spec {
-            AnalysisSpec::KaplanMeier(s) => {
-                let curves = s
-                    .group
-                    .as_deref()
-                    .and_then(|g| study.levels(g))
-                    .unwrap_or(1);
-                if s.times.len() > limits.grid_times {
+            AnalysisSpec::KaplanMeier(_) | AnalysisSpec::Cuminc(_) => {
+                // A cumulative incidence has a curve per group and cause.
+                let (times, group, per_group) = match &a.spec {
+                    AnalysisSpec::KaplanMeier(s) => (&s.times, &s.group, 1),
+                    AnalysisSpec::Cuminc(s) => (&s.times, &s.group, s.causes as usize),
+                    _ => unreachable!(),
+                };
+                let curves =
+                    group.as_deref().and_then(|g| study.levels(g)).unwrap_or(1) * per_group;
+                if times.len() > limits.grid_times {
                     out.push(Excess {
                         rule: "max_grid_times",
                         path: at("times"),
                         field: field("times"),
-                        what: format!("{} grid times", s.times.len()),
+                        what: format!("{} grid times", times.len()),
                         limit: limits.grid_times,
                     });
-                } else if curves * s.times.len() > limits.cells {
+                } else if curves * times.len() > limits.cells {
                     out.push(Excess {
                         rule: "max_cells",
                         path: at("times"),
                         field: field("times"),
                         what: format!(
                             "{} cells ({curves} curves × {} grid times)",
-                            curves * s.times.len(),
-                            s.times.len()
+                            curves * times.len(),
+                            times.len()
                         ),
                         limit: limits.cells,
                     });

@@ -99,6 +99,12 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
                 vec![s.time.as_str()],
                 Layout::new(true, &s.times, &s.group, Some(&s.event)),
             ),
+            // Cumulative incidence shows at risk and events at its grid as Kaplan–Meier does.
+            AnalysisSpec::Cuminc(s) => (
+                "times",
+                vec![s.time.as_str()],
+                Layout::new(true, &s.times, &s.group, Some(&s.event)),
+            ),
             _ => continue,
         };
         for c in columns {

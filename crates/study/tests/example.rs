@@ -182,3 +182,55 @@ fn example_study_matches_lifelines_on_the_linked_data() {
         }
     }
 }
+
+/// A cumulative incidence in a study (`kind = "cuminc"`): validated, run on the linked data
+/// and opened like any analysis. With one cause it is one minus Kaplan–Meier's survival on
+/// the same grid, which the study's own Kaplan–Meier gives.
+#[test]
+fn a_cumulative_incidence_with_one_cause_is_one_minus_kaplan_meier() {
+    let path = root().join("examples/survival/study.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[[analysis]]\nname = \"logrank_by_stage\"",
+        "[[analysis]]\nname = \"cif_by_stage\"\nkind = \"cuminc\"\ntime = \"registry.time\"\n\
+         event = \"registry.event\"\ngroup = \"registry.stage\"\ncauses = 1\n\
+         times = [365, 730, 1095, 1460]\n\n[[analysis]]\nname = \"logrank_by_stage\"",
+    );
+    assert!(text.contains("cif_by_stage"));
+    let study =
+        tessera_study::validate::parse(&path.display().to_string(), &text, path.parent().unwrap())
+            .unwrap();
+    let out = run_local(&study, &RunOptions::default()).unwrap();
+    let result = |name: &str| -> Value {
+        let a = out.analyses.iter().find(|a| a.name == name).unwrap();
+        a.result
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: {:?}", a.error))
+    };
+    let (km, cif) = (result("km_by_stage"), result("cif_by_stage"));
+    let mut compared = 0;
+    for (k, c) in km["curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cif["curves"].as_array().unwrap())
+    {
+        for (kr, cr) in k["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(c["rows"].as_array().unwrap())
+        {
+            assert_eq!(kr["shown"], cr["shown"], "{kr} {cr}");
+            if cr["shown"] == true {
+                let (s, f) = (
+                    kr["survival"].as_f64().unwrap(),
+                    cr["estimate"].as_f64().unwrap(),
+                );
+                assert!((s + f - 1.0).abs() < 1e-4, "S {s} + F {f} at {cr}");
+                assert_eq!(kr["at_risk"], cr["at_risk"]);
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 8, "{compared} cells compared");
+}
