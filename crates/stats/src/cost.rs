@@ -103,18 +103,34 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         }
         AnalysisSpec::Logrank(s) => {
             let k = levels(&s.group).max(2) as f64;
-            linear(n, 2300.0 + 150.0 * k, 0.0, 380.0, 1500.0 + 100.0 * k, 0.0)
+            // Strata (from the protocol's structure, not calibrated): each level's indicator
+            // is multiplied, counted and moved by the sort, and the at-risk counts get
+            // k·(S - 1) offset products per row (`survival::risk`); about 40 rounds for the
+            // level checks and the offsets.
+            let (extra, rounds) = strata_cost(s.strata.as_deref(), levels, k, 1.0);
+            linear(
+                n,
+                2300.0 + 150.0 * k + extra,
+                0.0,
+                380.0 + rounds,
+                1500.0 + 100.0 * k + extra,
+                0.0,
+            )
         }
         AnalysisSpec::Cox(s) => {
             // Sort by time, then per Newton step (about five) the risk-set scans and the
             // exponentials of the linear predictor, per covariate.
             let p = terms(&s.covariates);
+            // Strata: per Newton step (about six evaluations) the risk-set sums of w and w·z
+            // and the information's suffix sums get (p + 3)·(S - 1) offset products per row,
+            // and four more rounds.
+            let (extra, rounds) = strata_cost(s.strata.as_deref(), levels, p + 3.0, 6.0);
             linear(
                 n,
-                9500.0 + 1300.0 * p,
+                9500.0 + 1300.0 * p + extra,
                 0.0,
-                1250.0 + 10.0 * p,
-                2500.0 + 800.0 * p,
+                1250.0 + 10.0 * p + rounds,
+                2500.0 + 800.0 * p + extra,
                 0.0,
             )
         }
@@ -170,6 +186,28 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 125.0,
                 400.0 + 140.0 * p,
                 1e-7 * n * p * p,
+            )
+        }
+    }
+}
+
+/// The extra bytes per row and rounds of a `strata` column with `S` levels: its indicators
+/// (multiplied, summed, moved by the sort: about 100 bytes per row and level), `cols`
+/// offset columns per stratum but the first (16 bytes per product), `times` times; 40
+/// rounds of level checks and 4 offset rounds per time. Nothing without strata.
+fn strata_cost(
+    strata: Option<&str>,
+    levels: &dyn Fn(&str) -> usize,
+    cols: f64,
+    times: f64,
+) -> (f64, f64) {
+    match strata {
+        None => (0.0, 0.0),
+        Some(st) => {
+            let s = levels(st).max(1) as f64;
+            (
+                100.0 * s + 16.0 * cols * (s - 1.0) * times,
+                40.0 + 4.0 * times,
             )
         }
     }
