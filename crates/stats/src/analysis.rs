@@ -61,6 +61,11 @@ pub struct LogrankSpec {
     /// Also open the observed and expected events per group.
     #[serde(default)]
     pub observed_expected: bool,
+    /// Categorical column whose levels are the strata (R's `strata(s)`): observed minus
+    /// expected events and their covariance are computed within each stratum and summed.
+    /// None: one stratum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<String>,
 }
 
 /// How a Cox model handles tied event times.
@@ -93,6 +98,11 @@ pub struct CoxSpec {
     /// Confidence level of the intervals.
     #[serde(default = "conf_level")]
     pub conf_level: f64,
+    /// Categorical column whose levels are the strata (R's `strata(s)`, lifelines'
+    /// `strata=`): risk sets lie within a stratum, the baseline hazard is the stratum's own
+    /// and the coefficients are shared. None: one stratum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strata: Option<String>,
 }
 
 /// Linear regression by least squares, optionally ridge-penalised.
@@ -224,10 +234,14 @@ impl AnalysisSpec {
                 v.extend([s.time.as_str(), s.event.as_str()]);
                 v.extend(s.group.as_deref());
             }
-            AnalysisSpec::Logrank(s) => v.extend([&s.time, &s.event, &s.group].map(|x| x.as_str())),
+            AnalysisSpec::Logrank(s) => {
+                v.extend([&s.time, &s.event, &s.group].map(|x| x.as_str()));
+                v.extend(s.strata.as_deref());
+            }
             AnalysisSpec::Cox(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
                 v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(s.strata.as_deref());
             }
             AnalysisSpec::Ols(s) => {
                 v.push(&s.outcome);

@@ -191,6 +191,7 @@ fn survival_accuracy_by_size() {
             (
                 synthetic::survival(n, 0, 12),
                 LogrankSpec {
+                    strata: None,
                     time: "registry.time".into(),
                     event: "registry.event".into(),
                     group: "registry.group".into(),
@@ -200,6 +201,7 @@ fn survival_accuracy_by_size() {
             (
                 synthetic::logrank_groups(n, &[0.4, 0.3, 0.2, 0.1], 0.1, 13),
                 LogrankSpec {
+                    strata: None,
                     time: "time".into(),
                     event: "event".into(),
                     group: "group".into(),
@@ -217,6 +219,7 @@ fn survival_accuracy_by_size() {
         // Cox (Efron): five covariates (normal, binary, normal, binary, the group).
         let frame = synthetic::survival(n, 4, 14);
         let cox = CoxSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             covariates: vec![

@@ -64,6 +64,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
         (
             1,
             AnalysisSpec::Logrank(LogrankSpec {
+                strata: None,
                 time: "registry.time".into(),
                 event: "registry.event".into(),
                 group: "registry.group".into(),

@@ -356,6 +356,7 @@ proptest! {
     fn logrank_at_any_scale(seed in any::<u64>(), n in 100usize..300, et in exponent()) {
         let frame = survival_frame(n, seed, scale_of(et), 1.0, 1.0);
         let spec = LogrankSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: "registry.group".into(),
@@ -386,6 +387,7 @@ proptest! {
         let (s1, s2) = (scale_of(e1), scale_of(e2));
         let frame = survival_frame(n, seed, scale_of(et), s1, s2);
         let spec = CoxSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             covariates: vec!["gp.x1".into(), "gp.x2".into(), "registry.group".into()],

@@ -73,12 +73,14 @@ fn specs() -> Vec<AnalysisSpec> {
             conf_level: 0.9123456789012345,
         }),
         AnalysisSpec::Logrank(LogrankSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: "registry.group".into(),
             observed_expected: true,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             covariates: cov(&["gp.x1", "gp.x2", "registry.group"]),

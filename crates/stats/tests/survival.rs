@@ -363,6 +363,7 @@ fn check_logrank(name: &str) {
             format!("{g}_group")
         };
         let spec = LogrankSpec {
+            strata: None,
             time: lr["duration"].as_str().unwrap().into(),
             event: lr["event"].as_str().unwrap().into(),
             group: gname,
@@ -420,6 +421,7 @@ fn check_cox(name: &str, only: Option<&str>) {
             }
         }
         let spec = CoxSpec {
+            strata: None,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
             covariates: covs,
@@ -619,6 +621,7 @@ fn logrank_observed_expected_obey_min_cell() {
     ])
     .unwrap();
     let spec = LogrankSpec {
+        strata: None,
         time: "a.t".into(),
         event: "a.e".into(),
         group: "b.g".into(),
@@ -734,6 +737,7 @@ mod random {
                 }
             }
             let lr = LogrankSpec {
+                strata: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
                 group: "b.g".into(),
@@ -747,6 +751,7 @@ mod random {
                 }
             }
             let cx = CoxSpec {
+                strata: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
                 covariates: vec!["b.x".into(), "b.y".into()],
@@ -773,12 +778,14 @@ fn disclosure_rules_refuse_by_name() {
     let (frame, fx) = dataset("lung");
     let km = km_spec(&fx, &fx["kaplan_meier"][1], Some("ph.ecog_group".into()));
     let lr = LogrankSpec {
+        strata: None,
         time: "time".into(),
         event: "status".into(),
         group: "ph.ecog_group".into(),
         observed_expected: false,
     };
     let cx = CoxSpec {
+        strata: None,
         time: "time".into(),
         event: "status".into(),
         covariates: vec!["age".into(), "ph.ecog_group".into()],
@@ -837,6 +844,7 @@ fn an_empty_level_is_invalid() {
     ])
     .unwrap();
     let lr = LogrankSpec {
+        strata: None,
         time: "a.t".into(),
         event: "a.e".into(),
         group: "a.g".into(),
@@ -865,6 +873,7 @@ fn a_constant_covariate_is_invalid() {
     ])
     .unwrap();
     let cx = CoxSpec {
+        strata: None,
         time: "a.t".into(),
         event: "a.e".into(),
         covariates: vec!["b.x".into(), "b.c".into()],
@@ -893,6 +902,7 @@ fn a_constant_covariate_is_invalid() {
 /// The log-rank spec of `synthetic::logrank_groups`' columns.
 fn groups_spec(observed_expected: bool) -> LogrankSpec {
     LogrankSpec {
+        strata: None,
         time: "time".into(),
         event: "event".into(),
         group: "group".into(),
@@ -987,6 +997,7 @@ fn logrank_chi_square_within_1e4_at_10000_rows_every_time() {
     for seed in 1..=20u64 {
         let (data, spec) = if seed % 2 == 0 {
             let spec = LogrankSpec {
+                strata: None,
                 time: "registry.time".into(),
                 event: "registry.event".into(),
                 group: "registry.group".into(),
@@ -1029,6 +1040,7 @@ fn logrank_precision_by_size() {
                 (
                     synthetic::survival(n, 0, seed),
                     LogrankSpec {
+                        strata: None,
                         time: "registry.time".into(),
                         event: "registry.event".into(),
                         group: "registry.group".into(),

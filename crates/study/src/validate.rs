@@ -269,11 +269,17 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.push(one("time", &s.time, Numeric));
             v.push(one("event", &s.event, Numeric));
             v.push(one("group", &s.group, Categorical));
+            if let Some(st) = &s.strata {
+                v.push(one("strata", st, Categorical));
+            }
         }
         AnalysisSpec::Cox(s) => {
             v.push(one("time", &s.time, Numeric));
             v.push(one("event", &s.event, Numeric));
             v.extend(list("covariates", &s.covariates, Any));
+            if let Some(st) = &s.strata {
+                v.push(one("strata", st, Categorical));
+            }
         }
         AnalysisSpec::Ols(s) => {
             v.push(one("outcome", &s.outcome, Numeric));

@@ -850,3 +850,56 @@ fn columns_and_cells_are_capped() {
         check(&format!("{wide}{fifty}")).unwrap();
     }
 }
+
+/// `strata` on `logrank` and `cox` names a declared categorical column, checked as a group
+/// column is; it is among the columns the analysis reads.
+#[test]
+fn strata_on_logrank_and_cox() {
+    let with = BASE.replacen(
+        "covariates = [\"a.x\", \"b.y\"]",
+        "covariates = [\"a.x\", \"b.y\"]\nstrata = \"a.g\"\n[[analysis]]\nname = \"lr\"\nkind = \"logrank\"\ntime = \"a.t\"\nevent = \"a.e\"\ngroup = \"a.g\"\nstrata = \"a.g\"",
+        1,
+    );
+    let s = check(&with).unwrap();
+    assert_eq!(s.analyses.len(), 3);
+    for a in &s.analyses[1..] {
+        assert!(a.spec.columns().contains(&"a.g"), "{:?}", a.spec);
+        match &a.spec {
+            tessera_stats::AnalysisSpec::Cox(c) => assert_eq!(c.strata.as_deref(), Some("a.g")),
+            tessera_stats::AnalysisSpec::Logrank(l) => {
+                assert_eq!(l.strata.as_deref(), Some("a.g"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Without `strata`, none (existing studies unchanged).
+    match &check(BASE).unwrap().analyses[1].spec {
+        tessera_stats::AnalysisSpec::Cox(c) => assert_eq!(c.strata, None),
+        other => panic!("{other:?}"),
+    }
+    let cov = "covariates = [\"a.x\", \"b.y\"]";
+    fails(
+        cov,
+        "covariates = [\"a.x\", \"b.y\"]\nstrata = \"a.x\"",
+        "strata = \"a.x\"",
+        "analysis \"cox\" field strata: `a.x` is numeric",
+    );
+    fails(
+        cov,
+        "covariates = [\"a.x\", \"b.y\"]\nstrata = \"a.e\"",
+        "strata = \"a.e\"",
+        "field strata: `a.e` is binary, a categorical column is needed",
+    );
+    fails(
+        cov,
+        "covariates = [\"a.x\", \"b.y\"]\nstrata = \"a.nope\"",
+        "strata = \"a.nope\"",
+        "field strata: no column \"nope\" in data.a.columns",
+    );
+    fails(
+        cov,
+        "covariates = [\"a.x\", \"b.y\"]\nstrata = [\"a.g\"]",
+        "strata = [",
+        "strata",
+    );
+}

@@ -128,6 +128,7 @@ impl Workload {
 
     fn logrank_spec() -> LogrankSpec {
         LogrankSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: "registry.group".into(),
@@ -137,6 +138,7 @@ impl Workload {
 
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
         CoxSpec {
+            strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             covariates: (1..=self.covariates())

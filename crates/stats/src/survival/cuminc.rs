@@ -447,7 +447,7 @@ pub fn cuminc(
     }
     let mut cols: Vec<AShare<u128>> = rows.to_vec();
     cols.extend(events);
-    let risk = RiskOrder::new(p, t, &cols)?;
+    let risk = RiskOrder::stratified(p, t, &[], &cols)?;
     let (at, evs) = risk.cols.split_at(k);
     // Per level: N (prefix count); per level and cause: D_k on group ends; per level: D.
     let nn = cat(&at.iter().map(AShare::prefix_sum).collect::<Vec<_>>());

@@ -455,6 +455,7 @@ pub fn kaplan_meier(
         &spec.time,
         &spec.event,
         spec.group.as_deref(),
+        None,
         disclosure,
     )?;
     let (k, total) = (gr.k, gr.total);

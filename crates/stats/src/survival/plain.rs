@@ -15,17 +15,20 @@ struct Obs {
     event: bool,
     x: Vec<f64>,
     group: usize,
+    /// The stratum's code (0 without strata).
+    stratum: usize,
 }
 
 /// The complete cases of `time`, `event` and `extra` columns (numeric columns become one
 /// value, categorical ones their code or, as covariates, indicators of every level but the
-/// first).
+/// first), and of the strata column if any.
 fn complete_cases(
     frame: &PlainFrame,
     time: &str,
     event: &str,
     covariates: &[String],
     group: Option<&str>,
+    strata: Option<&str>,
 ) -> Result<(Vec<Obs>, usize)> {
     let t = frame.numeric(time)?;
     let e = frame.numeric(event)?;
@@ -60,11 +63,19 @@ fn complete_cases(
             },
             None => 0,
         };
+        let stratum = match strata {
+            Some(st) => match frame.categorical(st)?.1[i] {
+                Some(c) => c,
+                None => continue,
+            },
+            None => 0,
+        };
         out.push(Obs {
             time: ti,
             event: ei >= 0.5,
             x,
             group: g,
+            stratum,
         });
     }
     Ok((out, levels))
@@ -77,7 +88,9 @@ pub fn complete_count(
     event: &str,
     group: Option<&str>,
 ) -> Result<u64> {
-    Ok(complete_cases(frame, time, event, &[], group)?.0.len() as u64)
+    Ok(complete_cases(frame, time, event, &[], group, None)?
+        .0
+        .len() as u64)
 }
 
 /// Distinct times in descending order with, per group, (at risk, events) at each.
@@ -105,7 +118,14 @@ fn risk_table(obs: &[Obs], levels: usize) -> Vec<(f64, Vec<(f64, f64)>)> {
 
 /// Kaplan–Meier before disclosure control and rendering: per group and grid time.
 pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw> {
-    let (obs, levels) = complete_cases(frame, &spec.time, &spec.event, &[], spec.group.as_deref())?;
+    let (obs, levels) = complete_cases(
+        frame,
+        &spec.time,
+        &spec.event,
+        &[],
+        spec.group.as_deref(),
+        None,
+    )?;
     let table = risk_table(&obs, levels);
     let mut cells = Vec::new();
     for g in 0..levels {
@@ -140,7 +160,14 @@ pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw>
 
 /// The curve at every event time of each group (before disclosure control).
 pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<Vec<KmRawEvent>> {
-    let (obs, levels) = complete_cases(frame, &spec.time, &spec.event, &[], spec.group.as_deref())?;
+    let (obs, levels) = complete_cases(
+        frame,
+        &spec.time,
+        &spec.event,
+        &[],
+        spec.group.as_deref(),
+        None,
+    )?;
     let table = risk_table(&obs, levels);
     let mut out = Vec::new();
     for g in 0..levels {
@@ -168,9 +195,30 @@ pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result
 }
 
 /// The k-sample log-rank statistic's ingredients: observed, expected, covariance.
+/// With strata, the sums run over every stratum's own risk table.
 pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
-    let (obs, k) = complete_cases(frame, &spec.time, &spec.event, &[], Some(&spec.group))?;
-    let table = risk_table(&obs, k);
+    let (obs, k) = complete_cases(
+        frame,
+        &spec.time,
+        &spec.event,
+        &[],
+        Some(&spec.group),
+        spec.strata.as_deref(),
+    )?;
+    let strata = obs.iter().map(|o| o.stratum + 1).max().unwrap_or(0);
+    let table: Vec<(f64, Vec<(f64, f64)>)> = (0..strata)
+        .flat_map(|st| {
+            let within: Vec<Obs> = obs
+                .iter()
+                .filter(|o| o.stratum == st)
+                .map(|o| Obs {
+                    x: Vec::new(),
+                    ..*o
+                })
+                .collect();
+            risk_table(&within, k)
+        })
+        .collect();
     let mut o = vec![0f64; k];
     let mut e = vec![0f64; k];
     let mut v = vec![0f64; k * k];
@@ -201,12 +249,55 @@ pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
 /// Complete cases per group of a log-rank test (for its `min_cell` rule on observed and
 /// expected events).
 pub(crate) fn group_rows(frame: &PlainFrame, spec: &LogrankSpec) -> Result<Vec<u64>> {
-    let (obs, k) = complete_cases(frame, &spec.time, &spec.event, &[], Some(&spec.group))?;
+    let (obs, k) = complete_cases(
+        frame,
+        &spec.time,
+        &spec.event,
+        &[],
+        Some(&spec.group),
+        spec.strata.as_deref(),
+    )?;
     let mut rows = vec![0u64; k];
     for o in &obs {
         rows[o.group] += 1;
     }
     Ok(rows)
+}
+
+/// The strata rules of a survival analysis's complete cases, as inside MPC: with
+/// `min_level_rows`, every stratum needs that many complete cases (a refusal), and every
+/// stratum needs one (invalid: a declared level without data). Without strata, nothing.
+pub(crate) fn check_strata(
+    frame: &PlainFrame,
+    time: &str,
+    event: &str,
+    covariates: &[String],
+    group: Option<&str>,
+    strata: Option<&str>,
+    disclosure: &crate::Disclosure,
+) -> Result<()> {
+    let Some(st) = strata else {
+        return Ok(());
+    };
+    let levels = frame.categorical(st)?.0.len();
+    let (obs, _) = complete_cases(frame, time, event, covariates, group, strata)?;
+    let mut rows = vec![0u64; levels];
+    for o in &obs {
+        rows[o.stratum] += 1;
+    }
+    let min = disclosure.min_level_rows;
+    if min > 0 && rows.iter().any(|&r| r < min) {
+        return Err(StatsError::Refused {
+            rule: "min_level_rows".into(),
+            detail: format!("a level of {st} has fewer than {min} rows"),
+        });
+    }
+    if rows.contains(&0) {
+        return Err(StatsError::Invalid(format!(
+            "a level of {st} has no complete cases: drop it from the study's levels"
+        )));
+    }
+    Ok(())
 }
 
 /// Solves the symmetric positive-definite system `a x = b` (Cholesky), `None` if `a` is
@@ -259,15 +350,24 @@ fn cox_derivatives(
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let p = beta.len();
     let mut order: Vec<usize> = (0..obs.len()).collect();
-    order.sort_by(|&a, &b| obs[b].time.total_cmp(&obs[a].time));
+    // Strata in turn, times descending within each: the risk sums restart per stratum.
+    order.sort_by(|&a, &b| {
+        obs[a]
+            .stratum
+            .cmp(&obs[b].stratum)
+            .then(obs[b].time.total_cmp(&obs[a].time))
+    });
     let (mut ll, mut g, mut h) = (0f64, vec![0f64; p], vec![0f64; p * p]);
     let (mut s0, mut s1, mut s2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
     let mut i = 0;
     while i < order.len() {
-        let t = obs[order[i]].time;
+        let (t, st) = (obs[order[i]].time, obs[order[i]].stratum);
+        if i > 0 && obs[order[i - 1]].stratum != st {
+            (s0, s1, s2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
+        }
         let (mut t0, mut t1, mut t2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
         let mut d = 0usize;
-        while i < order.len() && obs[order[i]].time == t {
+        while i < order.len() && obs[order[i]].time == t && obs[order[i]].stratum == st {
             let r = order[i];
             let zr = &z[r];
             let eta: f64 = zr.iter().zip(beta).map(|(a, b)| a * b).sum();
@@ -315,7 +415,14 @@ fn cox_derivatives(
 /// Cox regression by Newton–Raphson with step halving on standardised covariates, with the
 /// convergence rule of the MPC version ([`super::cox`]).
 pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
-    let (obs, _) = complete_cases(frame, &spec.time, &spec.event, &spec.covariates, None)?;
+    let (obs, _) = complete_cases(
+        frame,
+        &spec.time,
+        &spec.event,
+        &spec.covariates,
+        None,
+        spec.strata.as_deref(),
+    )?;
     let n = obs.len();
     let p = obs.first().map_or(0, |o| o.x.len());
     if n < 2 || p == 0 {

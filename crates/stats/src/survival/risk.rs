@@ -26,6 +26,23 @@
 //! group needs: `ceil(log2 g)` for the largest number `g` of rows sharing one time is
 //! opened (a coarse bound on the largest tie: 0, 1, 2, … for g = 1, 2, 3–4, 5–8, …). Nothing
 //! else is opened here.
+//!
+//! # Strata
+//!
+//! With strata (R's `strata(s)`: risk sets lie within a stratum), [`RiskOrder::stratified`]
+//! sorts by the composite key `(stratum, time descending)`, so that each stratum is one
+//! contiguous block in risk-set order and the tie groups are groups of equal *(stratum,
+//! time)*: segmented scans, group totals and Efron's ranks stay within a stratum unchanged.
+//! A risk-set sum is then the prefix sum minus what the strata sorted before the row's own
+//! contribute ([`RiskOrder::within_prefix`]; suffix sums likewise,
+//! [`RiskOrder::within_suffix`]). The strata are the declared levels of a categorical
+//! column: few and public, so this offset is `Σ_s h_s[i]·C_s` with `h_s` the sorted
+//! one-hot indicators and `C_s = Σ_j x_j·[s_j < s]` (one dot-product round for the `S - 1`
+//! totals, one round of `n·(S - 1)` integer products per column, no truncation, exact).
+//! Cheaper in rounds than a segmented scan by stratum (`ceil(log2 n)` rounds of `n` products
+//! per column) and exact. The strata cost nothing else: the key gets the stratum code
+//! above the time bits (`code·2^40 - time`), one sort as before. Nothing more is opened:
+//! the scan depth now bounds the largest group of rows sharing stratum *and* time.
 
 use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::SortOptions;
@@ -98,27 +115,56 @@ pub(crate) struct RiskOrder {
     pub cols: Vec<AShare<u128>>,
     /// 1 on the last row of each tie group (integers).
     pub end: AShare<u128>,
-    /// Scan flags per level: `flags[l][i] = 1` iff rows `i` and `i + 2^l` have equal times.
+    /// Scan flags per level: `flags[l][i] = 1` iff rows `i` and `i + 2^l` have equal times
+    /// (and strata).
     flags: Vec<AShare<u128>>,
+    /// Stratified: the one-hot stratum indicators (integers, zero on rows that are not
+    /// complete cases) in risk-set order; empty without strata.
+    pub strata: Vec<AShare<u128>>,
 }
 
+/// Bits of the stratum code above the time in the stratified sort key (times are fixed
+/// point below 2^39 in magnitude).
+const STRATUM_SHIFT: u32 = 40;
+
 impl RiskOrder {
+    /// The sort key: `-time`, or with strata `code·2^40 - time` (`code = Σ_s s·h_s`), so
+    /// that strata come in the order of their levels and times descend within each.
+    fn key(time: &AShare<u128>, strata: &[AShare<u128>]) -> AShare<u64> {
+        let mut key = time.neg();
+        for (s, h) in strata.iter().enumerate().skip(1) {
+            key = key.add(&h.mul_const((s as u128) << STRATUM_SHIFT));
+        }
+        low64(&key)
+    }
+
     /// Sorts `time` (fixed point, below 2^39 in magnitude) descending together with `cols`
-    /// and derives the tie structure.
-    pub fn new(p: &mut Party, time: &AShare<u128>, cols: &[AShare<u128>]) -> Result<RiskOrder> {
+    /// and derives the tie structure; with strata (`strata`: one-hot stratum indicators,
+    /// integers, zero on rows that are not complete cases; empty: one stratum), by stratum
+    /// first, so that risk sets lie within strata (module docs).
+    pub fn stratified(
+        p: &mut Party,
+        time: &AShare<u128>,
+        strata: &[AShare<u128>],
+        cols: &[AShare<u128>],
+    ) -> Result<RiskOrder> {
         let n = time.len();
-        if cols.iter().any(|c| c.len() != n) {
+        if cols.iter().chain(strata).any(|c| c.len() != n) {
             return Err(StatsError::Invalid("columns of different lengths".into()));
         }
-        let key = low64(&time.neg());
-        let perm = p.sort_perm(&key, SortOptions::default())?;
+        if strata.len() >= 1 << 20 {
+            return Err(StatsError::Invalid("too many strata".into()));
+        }
+        let perm = p.sort_perm(&Self::key(time, strata), SortOptions::default())?;
         let mut all = vec![time.clone()];
         all.extend(cols.iter().cloned());
+        all.extend(strata.iter().cloned());
         let sorted = p.apply_sort(&perm, &Table::new(vec![], all)?)?;
         let mut c = sorted.c128;
+        let strata = c.split_off(1 + cols.len());
         let time = c.remove(0);
-        // same[i] = [t_i == t_{i+1}] for i < n - 1.
-        let t64 = low64(&time);
+        // same[i] = [k_i == k_{i+1}] for i < n - 1 (k the key: time, and stratum).
+        let t64 = Self::key(&time, &strata);
         let flags0 = if n >= 2 {
             let head = AShare {
                 a: t64.a[..n - 1].to_vec(),
@@ -163,7 +209,87 @@ impl RiskOrder {
             cols: c,
             end,
             flags,
+            strata,
         })
+    }
+
+    /// Per column, `Σ_j x_j·[s_j < s]` (`before`) or `[s_j > s]` for each stratum `s`,
+    /// copied to the rows of stratum `s` and summed: what the strata sorted before (after)
+    /// a row's own contribute to its prefix (suffix) sums. Two rounds, exact.
+    fn stratum_offsets(
+        &self,
+        p: &mut Party,
+        cols: &[AShare<u128>],
+        before: bool,
+    ) -> Result<Vec<AShare<u128>>> {
+        let (n, k) = (self.time.len(), self.strata.len());
+        // others[s] = Σ_{s' < s} h_{s'} (before) or Σ_{s' > s} h_{s'} (after), s where
+        // that is not empty.
+        let idx: Vec<usize> = if before {
+            (1..k).collect()
+        } else {
+            (0..k.saturating_sub(1)).collect()
+        };
+        if idx.is_empty() || cols.is_empty() {
+            return Ok(cols.iter().map(|c| AShare::zeros(c.len())).collect());
+        }
+        let others: Vec<AShare<u128>> = idx
+            .iter()
+            .map(|&s| {
+                let range = if before { 0..s } else { s + 1..k };
+                self.strata[range]
+                    .iter()
+                    .fold(AShare::zeros(n), |acc, h| acc.add(h))
+            })
+            .collect();
+        let mut xs = Vec::new();
+        let mut os = Vec::new();
+        for c in cols {
+            for o in &others {
+                xs.push(c);
+                os.push(o);
+            }
+        }
+        let totals = p.dot(&AShare::concat(&xs), &AShare::concat(&os), n)?;
+        let reps: Vec<AShare<u128>> = (0..totals.len())
+            .map(|i| AShare {
+                a: vec![totals.a[i]; n],
+                b: vec![totals.b[i]; n],
+            })
+            .collect();
+        let pairs: Vec<_> = reps
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (&self.strata[idx[i % idx.len()]], r))
+            .collect();
+        let prod = p.mul_many(&pairs)?;
+        Ok(prod
+            .chunks(idx.len())
+            .map(|ch| ch.iter().fold(AShare::zeros(n), |acc, x| acc.add(x)))
+            .collect())
+    }
+
+    /// Risk-set prefix sums: for each row, the sum of `cols` over the rows of its stratum
+    /// up to and including it (plain prefix sums without strata; local then, two rounds
+    /// with strata). Read at a tie group's end row, the risk-set sum of its time.
+    pub fn within_prefix(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        let pre: Vec<AShare<u128>> = cols.iter().map(AShare::prefix_sum).collect();
+        if self.strata.len() < 2 {
+            return Ok(pre);
+        }
+        let off = self.stratum_offsets(p, cols, true)?;
+        Ok(pre.iter().zip(&off).map(|(a, b)| a.sub(b)).collect())
+    }
+
+    /// Suffix sums within strata: for each row, the sum of `cols` over the rows of its
+    /// stratum from it to the stratum's last row (local without strata, two rounds with).
+    pub fn within_suffix(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        let suf: Vec<AShare<u128>> = cols.iter().map(suffix_sum).collect();
+        if self.strata.len() < 2 {
+            return Ok(suf);
+        }
+        let off = self.stratum_offsets(p, cols, false)?;
+        Ok(suf.iter().zip(&off).map(|(a, b)| a.sub(b)).collect())
     }
 
     /// Sums within each tie group of the rows at or before each row (`forward`) or at or
@@ -246,14 +372,16 @@ impl GroupedRisk {
         self.risk.cols.split_at(self.k)
     }
 
-    /// Builds it from the frame: complete cases of time, event and group (`None`: one level,
-    /// everybody); checks `min_rows` on the opened count and `min_level_rows` inside MPC.
+    /// Builds it from the frame: complete cases of time, event, group (`None`: one level,
+    /// everybody) and strata (`None`: one stratum); checks `min_rows` on the opened count
+    /// and `min_level_rows` inside MPC, for the group's levels and the strata alike.
     pub fn new(
         p: &mut Party,
         frame: &Frame,
         time: &str,
         event: &str,
         group: Option<&str>,
+        strata: Option<&str>,
         disclosure: &Disclosure,
     ) -> Result<GroupedRisk> {
         let n = frame.rows;
@@ -268,32 +396,49 @@ impl GroupedRisk {
             }
             None => vec![p.public(&vec![1u128; n])],
         };
+        let strata_onehot = match strata {
+            Some(s) => {
+                let c = frame.categorical(s)?;
+                used = p.mul(&used, c.present)?;
+                c.onehot.to_vec()
+            }
+            None => Vec::new(),
+        };
         let k = levels.len();
         let ev = indicator(p, e)?;
         let dead = p.mul(&ev, &used)?;
         let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
             levels.iter().map(|h| (h, &used)).collect();
         pairs.extend(levels.iter().map(|h| (h, &dead)));
-        let cols = p.mul_many(&pairs)?;
+        pairs.extend(strata_onehot.iter().map(|h| (h, &used)));
+        let mut cols = p.mul_many(&pairs)?;
+        let hs = cols.split_off(2 * k);
         // Opened: the number of complete cases (named in the results).
         let total = p.reveal(&used.sum())?[0] as u64;
         disclosure.check_rows(total as usize)?;
-        if let Some(g) = group {
-            let sums: Vec<AShare<u128>> = cols[..k].iter().map(AShare::sum).collect();
+        let named = group
+            .map(|g| (g, &cols[..k]))
+            .into_iter()
+            .chain(strata.map(|s| (s, &hs[..])));
+        for (name, ind) in named {
+            let sums: Vec<AShare<u128>> = ind.iter().map(AShare::sum).collect();
             let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
-            disclosure.check_level_rows(p, &counts, g)?;
-            // A level without complete cases has no curve and makes the log-rank covariance
-            // singular. LEAKAGE: the one bit "every level has a complete case" is opened.
+            disclosure.check_level_rows(p, &counts, name)?;
+            // A group level without complete cases has no curve and makes the log-rank
+            // covariance singular; a stratum without them is a declared level that is not
+            // in the data (refused alike, so that the study's levels say what was analysed).
+            // LEAKAGE: the one bit "every level of this column has a complete case" is
+            // opened (per column: the group, then the strata).
             if !every_at_least(p, &counts, 1)? {
                 return Err(StatsError::Invalid(format!(
-                    "a level of {g} has no complete cases: drop it from the study's levels"
+                    "a level of {name} has no complete cases: drop it from the study's levels"
                 )));
             }
         }
         let observed = cols[k..].iter().map(AShare::sum).collect();
-        let risk = RiskOrder::new(p, t, &cols)?;
+        let risk = RiskOrder::stratified(p, t, &hs, &cols)?;
         let (at, evs) = risk.cols.split_at(k);
-        let at_risk = at.iter().map(AShare::prefix_sum).collect();
+        let at_risk = risk.within_prefix(p, at)?;
         let deaths = risk.group_totals(p, evs)?;
         Ok(GroupedRisk {
             total,
@@ -327,7 +472,7 @@ mod tests {
         let [out, _, _] = run3_ok(|p| {
             let t = input(p, 0, &encode_vec::<u128>(&times, 24));
             let v = input(p, 1, &vals);
-            let r = RiskOrder::new(p, &t, &[v]).map_err(mpc)?;
+            let r = RiskOrder::stratified(p, &t, &[], &[v]).map_err(mpc)?;
             let tot = r.group_totals(p, &r.cols).map_err(mpc)?;
             let pre = r.seg_prefix(p, &r.cols).map_err(mpc)?;
             let bc = r.broadcast(p, &pre).map_err(mpc)?;
