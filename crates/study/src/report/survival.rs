@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::curves::{self, Curve, CurvePoint, Direction, Drawing, Plot, RiskTable};
 use super::forest::{self, Ratio};
 use super::tables::Table;
-use super::text::{escape, est, est_of, p_is, plain, pval_of};
+use super::text::{escape, est, est_of, p_is, plain, pval_of, tick};
 use crate::run::AnalysisResult;
 
 /// Most grid times shown as ticks (and number-at-risk columns); a longer grid shows every
@@ -132,8 +132,8 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult]) {
         notes.push("median survival:".to_string());
         for (label, m) in &medians {
             let v = match m {
-                Ok(t) => est(*t),
-                Err(Some(t)) => format!("> {}", est(*t)),
+                Ok(t) => tick(*t),
+                Err(Some(t)) => format!("> {}", tick(*t)),
                 Err(None) => "—".into(),
             };
             notes.push(format!("  {label}: {v}"));

@@ -240,7 +240,7 @@ pub fn describe(h: &mut String, r: &Value, all: &[AnalysisResult]) {
             std::iter::once(format!("&nbsp;&nbsp;{}", escape(label)))
                 .chain(cells.iter().map(|c| {
                     if c.suppressed && c.count.is_none() {
-                        format!("<span class=\"muted\">suppressed</span>")
+                        "<span class=\"muted\">suppressed</span>".to_string()
                     } else {
                         g(c)
                     }
