@@ -28,22 +28,31 @@ fn usable(x: f64) -> bool {
     x.is_finite() && x > 0.0
 }
 
-/// Ticks on a log scale between `lo` and `hi`: 1, 2 and 5 times powers of ten (only powers
-/// of ten when that gives too many).
+/// Ticks on a log scale between `lo` and `hi`: the finest of these sets of multiples of
+/// powers of ten that gives at most nine ticks.
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
-    let mut all = Vec::new();
-    for e in (lo.log10().floor() as i32)..=(hi.log10().ceil() as i32) {
-        for m in [1.0, 2.0, 5.0] {
-            let v = m * 10f64.powi(e);
-            if v >= lo * 0.999 && v <= hi * 1.001 {
-                all.push(v);
+    let sets: [&[f64]; 4] = [
+        &[1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5],
+        &[1.0, 2.0, 5.0],
+        &[1.0, 3.0],
+        &[1.0],
+    ];
+    let mut ticks = Vec::new();
+    for set in sets {
+        ticks.clear();
+        for e in (lo.log10().floor() as i32)..=(hi.log10().ceil() as i32) {
+            for m in set {
+                let v = m * 10f64.powi(e);
+                if v >= lo * 0.999 && v <= hi * 1.001 {
+                    ticks.push(v);
+                }
             }
         }
+        if ticks.len() <= 9 {
+            break;
+        }
     }
-    if all.len() > 9 {
-        all.retain(|v| (v.log10().fract()).abs() < 1e-9);
-    }
-    all
+    ticks
 }
 
 /// The plot as one `<svg>` element (`what`: "hazard ratio", "odds ratio").
@@ -168,6 +177,10 @@ mod tests {
         assert_eq!(s.matches("class=\"ci\"").count(), 2);
         assert!(s.contains("class=\"reference\"") && s.contains("&lt;stage&gt;"));
         assert!(s.contains("3.000 (2.000–4.500)"));
-        assert_eq!(log_ticks(0.9, 5.0), [1.0, 2.0, 5.0]);
+        assert_eq!(
+            log_ticks(0.9, 5.0),
+            [1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0]
+        );
+        assert_eq!(log_ticks(0.3, 12.0), [0.5, 1.0, 2.0, 5.0, 10.0]);
     }
 }

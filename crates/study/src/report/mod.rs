@@ -35,7 +35,8 @@ const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-se
 max-width:64rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}\
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:2px solid #ddd;padding-bottom:.2rem}\
 table{border-collapse:collapse;margin:.5rem 0 1.2rem;font-variant-numeric:tabular-nums}\
-td,th{border-bottom:1px solid #ddd;padding:.2rem .7rem;text-align:right;vertical-align:top}\
+td,th{border-bottom:1px solid #ddd;padding:.2rem .7rem;text-align:right;vertical-align:top;\
+white-space:nowrap}\
 thead th{background:#f2f2f2;border-bottom:2px solid #999}\
 td:first-child,th:first-child{text-align:left}\
 tr.section th{text-align:left;background:#fafafa;font-weight:600}\

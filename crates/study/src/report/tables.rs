@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::text::{escape, est, est_of, p_is, plain};
+use super::text::{escape, est, est_of, p_is, plain, tick};
 use crate::run::AnalysisResult;
 
 /// A table whose cells are HTML already (escaped by the caller).
@@ -259,9 +259,9 @@ pub fn describe(h: &mut String, r: &Value, all: &[AnalysisResult]) {
             t.row(line("median [Q1, Q3]", &|c| match c.iqr {
                 Some([a, b, c]) => format!(
                     "{} [{}, {}]",
-                    b.map_or("—".into(), est),
-                    a.map_or("—".into(), est),
-                    c.map_or("—".into(), est)
+                    b.map_or("—".into(), tick),
+                    a.map_or("—".into(), tick),
+                    c.map_or("—".into(), tick)
                 ),
                 None => "—".into(),
             }));

@@ -246,7 +246,7 @@ fn table_one_has_n_percent_and_an_overall_column() {
         h.contains("<th>stage = a</th><th>stage = b</th><th>Overall</th>"),
         "{h}"
     );
-    assert!(h.contains("<td>60.00 (10.00)</td>") && h.contains("<td>60.00 [55.00, 65.00]</td>"));
+    assert!(h.contains("<td>60.00 (10.00)</td>") && h.contains("<td>60 [55, 65]</td>"));
     // Overall combined exactly: n 180, mean 64.44, SD from within and between groups.
     assert!(
         h.contains("<td>180</td>") && h.contains("<td>64.44 (11.15)</td>"),

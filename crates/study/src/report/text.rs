@@ -90,13 +90,18 @@ pub fn plain(v: &Value) -> String {
     }
 }
 
-/// A number as on an axis: whole numbers without decimals, others to four significant
-/// digits.
+/// A number as on an axis or a data value (a time, a quantile): whole numbers without
+/// decimals, others to four significant digits without trailing zeros.
 pub fn tick(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{x:.0}")
     } else {
-        est(x)
+        let s = est(x);
+        if s.contains('.') && !s.contains('e') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
     }
 }
 
@@ -125,6 +130,8 @@ mod tests {
         assert_eq!(p_is(0.012_34), "p = 0.0123");
         assert_eq!(p_is(3e-7), "p < 0.0001");
         assert_eq!(tick(365.0), "365");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(29.72), "29.72");
         assert_eq!(with_ci(1.5, Some(1.25), Some(1.8)), "1.500 (1.250–1.800)");
         assert_eq!(
             escape("<a href=\"x\">&'"),
