@@ -229,6 +229,10 @@ fn the_example_report_renders_in_headless_chromium() {
         curves.len() * grid
     );
     assert!(dom.contains("Number at risk") && dom.contains("log-rank p &lt; 0.0001"));
+    assert!(
+        dom.contains(">time (days)</text>"),
+        "the axis with the study's time unit"
+    );
     let cox = out.analyses.iter().find(|a| a.kind == "cox").unwrap();
     let covariates = cox.result.as_ref().unwrap()["rows"]
         .as_array()

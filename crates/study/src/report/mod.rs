@@ -83,7 +83,9 @@ pub fn html(out: &StudyOutput) -> String {
         );
         match (&a.result, &a.error) {
             (Some(r), _) => match a.kind.as_str() {
-                "kaplan_meier" => survival::kaplan_meier(&mut h, r, &out.analyses),
+                "kaplan_meier" => {
+                    survival::kaplan_meier(&mut h, r, &out.analyses, out.study.time_unit.as_deref())
+                }
                 "logrank" => survival::logrank(&mut h, r),
                 "cox" => survival::cox(&mut h, r),
                 "ols" => models::ols(&mut h, r),

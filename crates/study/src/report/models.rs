@@ -64,7 +64,7 @@ pub fn logistic(h: &mut String, r: &Value) {
         "<p>outcome {}; {} observations; log-likelihood {}, {} iterations.</p>",
         escape(r["outcome"].as_str().unwrap_or("")),
         plain(&r["nobs"]),
-        est_of(&r["log_likelihood"]),
+        f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
         plain(&r["iterations"])
     );
     let coefs: Vec<&Value> = r["coefficients"].as_array().into_iter().flatten().collect();

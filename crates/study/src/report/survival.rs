@@ -15,7 +15,7 @@ use crate::run::AnalysisResult;
 /// k-th.
 const MAX_TICKS: usize = 12;
 
-/// The time axis' label: the study does not declare the time column's unit.
+/// The time axis' label when the study does not declare its time unit (`[study] time_unit`).
 pub const TIME_LABEL: &str = "time (in the unit of the study's time column)";
 
 fn f(v: &Value) -> Option<f64> {
@@ -99,8 +99,9 @@ fn logrank_of<'a>(km: &Value, all: &'a [AnalysisResult]) -> Option<(&'a str, f64
 
 /// A Kaplan–Meier analysis: the plot (steps at event times, or points at the grid), the
 /// medians where the curve at event times allows, the number at risk at the grid, a
-/// log-rank p-value of the same groups, then the tables.
-pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult]) {
+/// log-rank p-value of the same groups, then the tables. `time_unit`: the study's, if it
+/// declares one (the axis says so).
+pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit: Option<&str>) {
     let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
     let min_cell = plain(&r["min_cell"]);
     let _ = writeln!(
@@ -129,7 +130,10 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult]) {
     }
     if drawing == Drawing::Steps {
         // Every curve at event times or none: a curve without shown event times is empty.
-        notes.push("median survival:".to_string());
+        notes.push(match time_unit {
+            Some(u) => format!("median survival ({u}):"),
+            None => "median survival:".to_string(),
+        });
         for (label, m) in &medians {
             let v = match m {
                 Ok(t) => tick(*t),
@@ -180,7 +184,7 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult]) {
         curves,
         direction: Direction::Decreasing,
         drawing,
-        x_label: TIME_LABEL.into(),
+        x_label: time_unit.map_or_else(|| TIME_LABEL.into(), |u| format!("time ({u})")),
         y_label: "survival probability".into(),
         legend_title: Some(group_column.unwrap_or("all cases").to_string()),
         ticks,
@@ -327,7 +331,7 @@ pub fn cox(h: &mut String, r: &Value) {
         est_of(&r["lr_statistic"]),
         plain(&r["lr_df"]),
         escape(&f(&r["lr_p"]).map_or_else(|| "p —".into(), p_is)),
-        est_of(&r["log_likelihood"]),
+        f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
         plain(&r["iterations"])
     );
     let rows: Vec<&Value> = r["rows"].as_array().into_iter().flatten().collect();

@@ -26,6 +26,7 @@ fn output(title: &str, analyses: Vec<AnalysisResult>) -> StudyOutput {
         study: StudyInfo {
             id: "s".into(),
             title: Some(title.into()),
+            time_unit: Some("days".into()),
             parties: Vec::new(),
         },
         linkage: LinkageInfo {
@@ -172,6 +173,10 @@ fn grid_only_curves_are_points_with_intervals_not_joined() {
     assert!(
         !svg.contains("median"),
         "no median without the curve at event times"
+    );
+    assert!(
+        svg.contains(">time (days)</text>"),
+        "the axis with the study's time unit"
     );
     // Ticks at the grid and the number at risk under them, as opened.
     let ticks: Vec<&str> = svg
