@@ -1,7 +1,8 @@
 //! The example study's HTML report opened in headless Chromium: a screenshot of the expected
 //! size that is not blank and shows the plot's colours (checked by Chromium itself, drawing
 //! the PNG on a canvas), and the page as parsed by the browser (`--dump-dom`) holding the
-//! curves, the number at risk, the forest plots and the tables the results call for.
+//! curves, the number at risk, the forest plots and the tables the results call for; and
+//! printed to PDF.
 //!
 //! Chromium comes from `scripts/chromium.sh` (run by `scripts/test.sh`), found through
 //! `TESSERA_CHROMIUM` or on PATH. Without it the test fails under CI (`CI` set) and is
@@ -251,5 +252,23 @@ fn the_example_report_renders_in_headless_chromium() {
     );
     assert!(dom.matches("<table>").count() >= 10 && !dom.contains("<pre"));
     assert!(dom.contains("<th>Overall</th>") && dom.contains("median [Q1, Q3]"));
+
+    // Printed (the print stylesheet): a PDF of more than one page's worth of content.
+    let pdf = dir.join("report.pdf");
+    run_chromium(
+        &bin,
+        &profile,
+        &[
+            "--no-pdf-header-footer",
+            &format!("--print-to-pdf={}", pdf.display()),
+        ],
+        &url,
+    );
+    let pdf = std::fs::read(&pdf).expect("a PDF");
+    assert!(
+        pdf.starts_with(b"%PDF-") && pdf.len() > 10_000,
+        "{} bytes",
+        pdf.len()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
