@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace (all of them, also after a failing one) and ends with one
 # summary line ("N passed, N failed").
-# Needs only the Rust toolchain; anything else the tests need is installed and started here.
+# Needs only the Rust toolchain; anything else the tests need (PostgreSQL, Chromium) is
+# installed and started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -13,6 +14,10 @@ export TESSERA_PG_DIR
 pg_env=$(scripts/postgres.sh start)
 eval "$pg_env"
 trap 'rm -f "$log"; scripts/postgres.sh stop || true' EXIT
+# Headless Chromium for the HTML report's tests (installed with apt-get if absent); its path
+# is exported as TESSERA_CHROMIUM. Those tests fail under CI without it.
+chromium_env=$(scripts/chromium.sh)
+eval "$chromium_env"
 status=0
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')

@@ -24,6 +24,9 @@ pub struct Study {
     pub id: String,
     /// Optional human title.
     pub title: Option<String>,
+    /// The unit of the study's time columns (`days`, `months`), for the report's axes; none
+    /// when the study does not say.
+    pub time_unit: Option<String>,
     /// Fixed-point fractional bits (16..=32).
     pub frac_bits: u32,
     /// Every station taking part, in file order.

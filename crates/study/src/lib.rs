@@ -18,6 +18,8 @@
 //! - [`deliver`]: what each compute station holds for the recipients (its shares), and the
 //!   recipient's side that checks, reconstructs and runs the analyses' plaintext tails.
 //! - [`render`]: the results as text tables or one JSON document.
+//! - [`report`]: the results as one self-contained HTML page (tables, survival curves,
+//!   forest plots, a table 1), for a recipient to open or print.
 //! - [`counts`]: which linkage counts reach the recipients of a run across stations.
 //! - [`names`]: the engine's errors naming compute stations, never compute slots.
 //!

@@ -114,6 +114,9 @@ pub struct StudyInfo {
     pub id: String,
     /// Title.
     pub title: Option<String>,
+    /// The unit of the study's time columns (`[study] time_unit`), if it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_unit: Option<String>,
     /// Parties in file order.
     pub parties: Vec<PartyInfo>,
 }
@@ -757,6 +760,7 @@ fn study_info(study: &Study) -> StudyInfo {
     StudyInfo {
         id: study.id.clone(),
         title: study.title.clone(),
+        time_unit: study.time_unit.clone(),
         parties: study
             .parties
             .iter()

@@ -89,6 +89,8 @@ struct RawMeta {
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]
+    time_unit: Option<String>,
+    #[serde(default)]
     frac_bits: Option<i64>,
 }
 
@@ -441,6 +443,14 @@ impl Checker<'_> {
                 "[study] field id: use 1 to 128 of the characters A-Z a-z 0-9 . _ -",
             ));
         }
+        if let Some(u) = &meta.time_unit {
+            if u.trim().is_empty() || u.chars().count() > 32 || u.chars().any(char::is_control) {
+                return Err(self.err(
+                    &keys!["study", "time_unit"],
+                    "[study] field time_unit: use 1 to 32 characters, no control characters",
+                ));
+            }
+        }
         let frac_bits = match meta.frac_bits {
             None => DEFAULT_FRAC_BITS,
             Some(f) if (16..=32).contains(&f) => f as u32,
@@ -460,6 +470,7 @@ impl Checker<'_> {
             source: self.src.clone(),
             id: meta.id,
             title: meta.title,
+            time_unit: meta.time_unit,
             frac_bits,
             parties,
             data,

@@ -105,6 +105,7 @@ fn the_example_study_is_valid() {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml");
     let s = tessera_study::load(&p).unwrap();
     assert_eq!(s.id, "synthetic-survival");
+    assert_eq!(s.time_unit.as_deref(), Some("days"));
     let kinds: Vec<&str> = s.analyses.iter().map(|a| a.spec.kind()).collect();
     assert_eq!(
         kinds,
@@ -206,6 +207,14 @@ fn study_section() {
         "frac_bits",
         "field frac_bits",
     );
+    fails(
+        "id = \"s1\"",
+        "id = \"s1\"\ntime_unit = \"\"",
+        "time_unit",
+        "field time_unit",
+    );
+    let s = check(&BASE.replacen("id = \"s1\"", "id = \"s1\"\ntime_unit = \"months\"", 1)).unwrap();
+    assert_eq!(s.time_unit.as_deref(), Some("months"));
     fails("[study]\nid = \"s1\"\n", "", "", "[study]");
 }
 

@@ -1,0 +1,116 @@
+//! Regression models: linear (coefficients with intervals) and logistic (odds ratios with
+//! intervals, as a table and a forest plot).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::forest::{self, Ratio};
+use super::tables::Table;
+use super::text::{escape, est, est_of, plain, pval_of};
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn interval(lo: Option<f64>, hi: Option<f64>) -> String {
+    match (lo, hi) {
+        (Some(a), Some(b)) => format!("{}–{}", est(a), est(b)),
+        _ => "—".into(),
+    }
+}
+
+fn is_intercept(c: &Value) -> bool {
+    c["name"]
+        .as_str()
+        .is_some_and(|n| n.eq_ignore_ascii_case("intercept"))
+}
+
+/// A linear regression: the coefficients with their intervals.
+pub fn ols(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let mut fit = format!("R² {}", est_of(&r["r_squared"]));
+    if let Some(a) = f(&r["adj_r_squared"]) {
+        let _ = write!(fit, ", adjusted R² {}", est(a));
+    }
+    let _ = writeln!(
+        h,
+        "<p>outcome {}; {} observations; {}.</p>",
+        escape(r["outcome"].as_str().unwrap_or("")),
+        plain(&r["nobs"]),
+        fit
+    );
+    let ci = format!("{:.0}% CI", conf * 100.0);
+    let mut t = Table::new(&["variable", "coef", &ci, "std err", "t", "p"]);
+    for c in r["coefficients"].as_array().into_iter().flatten() {
+        t.row(vec![
+            plain(&c["name"]),
+            est_of(&c["coef"]),
+            interval(f(&c["ci_low"]), f(&c["ci_high"])),
+            est_of(&c["std_err"]),
+            est_of(&c["stat"]),
+            pval_of(&c["p_value"]),
+        ]);
+    }
+    h.push_str(&t.html());
+}
+
+/// A logistic regression: odds ratios exp(coef) with exp of the interval (table and forest
+/// plot; the intercept's is the baseline odds, left out of the plot).
+pub fn logistic(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let _ = writeln!(
+        h,
+        "<p>outcome {}; {} observations; log-likelihood {}, {} iterations.</p>",
+        escape(r["outcome"].as_str().unwrap_or("")),
+        plain(&r["nobs"]),
+        f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
+        plain(&r["iterations"])
+    );
+    let coefs: Vec<&Value> = r["coefficients"].as_array().into_iter().flatten().collect();
+    let ratios: Vec<Ratio> = coefs
+        .iter()
+        .filter(|c| !is_intercept(c))
+        .filter_map(|c| {
+            Some(Ratio {
+                label: c["name"].as_str().unwrap_or("").to_string(),
+                estimate: f(&c["coef"])?.exp(),
+                lower: f(&c["ci_low"]).map(f64::exp),
+                upper: f(&c["ci_high"]).map(f64::exp),
+            })
+        })
+        .collect();
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            h,
+            "<figure>\n{}<figcaption>Odds ratios with {:.0}% confidence intervals (log scale); \
+             the dashed line is no effect (1).</figcaption>\n</figure>",
+            forest::svg(&ratios, "odds ratio", conf),
+            conf * 100.0
+        );
+    }
+    let ci = format!("{:.0}% CI", conf * 100.0);
+    let mut t = Table::new(&["variable", "odds ratio", &ci, "p", "coef", "std err", "z"]);
+    for c in coefs {
+        let (or, or_ci) = match f(&c["coef"]) {
+            Some(b) if !is_intercept(c) => (
+                est(b.exp()),
+                interval(
+                    f(&c["ci_low"]).map(f64::exp),
+                    f(&c["ci_high"]).map(f64::exp),
+                ),
+            ),
+            _ => ("—".into(), "—".into()),
+        };
+        t.row(vec![
+            plain(&c["name"]),
+            or,
+            or_ci,
+            pval_of(&c["p_value"]),
+            est_of(&c["coef"]),
+            est_of(&c["std_err"]),
+            est_of(&c["stat"]),
+        ]);
+    }
+    h.push_str(&t.html());
+}

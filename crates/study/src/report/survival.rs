@@ -1,0 +1,395 @@
+//! The survival analyses: Kaplan–Meier curves (plot, median, number at risk, tables), the
+//! log-rank test, and the Cox model (hazard ratios with intervals, forest plot).
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::curves::{self, Curve, CurvePoint, Direction, Drawing, Plot, RiskTable};
+use super::forest::{self, Ratio};
+use super::tables::Table;
+use super::text::{escape, est, est_of, p_is, plain, pval_of, tick};
+use crate::run::AnalysisResult;
+
+/// Most grid times shown as ticks (and number-at-risk columns); a longer grid shows every
+/// k-th.
+const MAX_TICKS: usize = 12;
+
+/// The time axis' label when the study does not declare its time unit (`[study] time_unit`).
+pub const TIME_LABEL: &str = "time (in the unit of the study's time column)";
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// The opened points of one curve: at every event time when the results hold them
+/// (`Steps`), else at the shown grid times (`Points`).
+fn curve_points(c: &Value) -> (Vec<CurvePoint>, Drawing) {
+    let events: Vec<&Value> = c["event_times"].as_array().into_iter().flatten().collect();
+    let (rows, drawing) = if events.is_empty() {
+        let rows = c["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["shown"] != false)
+            .collect();
+        (rows, Drawing::Points)
+    } else {
+        (events, Drawing::Steps)
+    };
+    let mut pts: Vec<CurvePoint> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(CurvePoint {
+                time: f(&r["time"])?,
+                estimate: f(&r["survival"])?,
+                lower: f(&r["ci_lower"]),
+                upper: f(&r["ci_upper"]),
+                at_risk: r["at_risk"].as_u64(),
+            })
+        })
+        .collect();
+    pts.sort_by(|a, b| a.time.total_cmp(&b.time));
+    (pts, drawing)
+}
+
+/// The median survival from the curve at every event time: the first time the survival is
+/// at most 0.5; `Err(last time)` when it is not reached while the curve is shown.
+pub fn median(points: &[CurvePoint]) -> Result<f64, Option<f64>> {
+    points
+        .iter()
+        .find(|p| p.estimate <= 0.5)
+        .map(|p| p.time)
+        .ok_or_else(|| points.last().map(|p| p.time))
+}
+
+/// The grid times of the first curve (every curve has the same grid).
+fn grid(curves: &[Value]) -> Vec<f64> {
+    curves
+        .first()
+        .and_then(|c| c["rows"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|r| f(&r["time"]))
+        .collect()
+}
+
+/// A log-rank test of the same groups on the same complete cases, if the study has one:
+/// its name and p-value.
+fn logrank_of<'a>(km: &Value, all: &'a [AnalysisResult]) -> Option<(&'a str, f64)> {
+    let column = km["group_column"].as_str()?;
+    let groups: Vec<&str> = km["curves"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["group"].as_str())
+        .collect();
+    all.iter().find_map(|a| {
+        let r = a.result.as_ref()?;
+        let same = a.kind == "logrank"
+            && r["group_column"] == column
+            && r["n"] == km["n"]
+            && r["groups"].as_array().is_some_and(|g| {
+                g.iter()
+                    .map(|v| v.as_str())
+                    .eq(groups.iter().map(|g| Some(*g)))
+            });
+        same.then_some((a.name.as_str(), f(&r["p"])?))
+    })
+}
+
+/// A Kaplan–Meier analysis: the plot (steps at event times, or points at the grid), the
+/// medians where the curve at event times allows, the number at risk at the grid, a
+/// log-rank p-value of the same groups, then the tables. `time_unit`: the study's, if it
+/// declares one (the axis says so).
+pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit: Option<&str>) {
+    let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
+    let min_cell = plain(&r["min_cell"]);
+    let _ = writeln!(
+        h,
+        "<p>{} complete cases; a time is shown only with at least {min_cell} at risk (and \
+         enough events since the previous shown time).</p>",
+        plain(&r["n"])
+    );
+    let group_column = r["group_column"].as_str();
+    let mut drawing = Drawing::Points;
+    let mut curves = Vec::new();
+    let mut notes = Vec::new();
+    let mut medians = Vec::new();
+    for c in &curves_json {
+        let (points, d) = curve_points(c);
+        let label = c["group"].as_str().unwrap_or("all").to_string();
+        if d == Drawing::Steps {
+            drawing = Drawing::Steps;
+            medians.push((label.clone(), median(&points)));
+        }
+        curves.push(Curve {
+            label,
+            points,
+            censored: Vec::new(),
+        });
+    }
+    if drawing == Drawing::Steps {
+        // Every curve at event times or none: a curve without shown event times is empty.
+        notes.push(match time_unit {
+            Some(u) => format!("median survival ({u}):"),
+            None => "median survival:".to_string(),
+        });
+        for (label, m) in &medians {
+            let v = match m {
+                Ok(t) => tick(*t),
+                Err(Some(t)) => format!("> {}", tick(*t)),
+                Err(None) => "—".into(),
+            };
+            notes.push(format!("  {label}: {v}"));
+        }
+    }
+    let logrank = logrank_of(r, all);
+    if let Some((name, p)) = logrank {
+        notes.push(format!("log-rank {}", p_is(p)));
+        notes.push(format!("  ({name})"));
+    }
+    let grid = grid(&curves_json);
+    let step = grid.len().div_ceil(MAX_TICKS).max(1);
+    let shown_grid: Vec<usize> = (0..grid.len()).filter(|i| (i + 1) % step == 0).collect();
+    let ticks: Vec<f64> = if grid.is_empty() {
+        let tmax = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.time))
+            .fold(0.0, f64::max);
+        curves::round_ticks(tmax, 6)
+    } else {
+        std::iter::once(0.0)
+            .chain(shown_grid.iter().map(|&i| grid[i]))
+            .collect()
+    };
+    let risk = (!grid.is_empty()).then(|| RiskTable {
+        times: shown_grid.iter().map(|&i| grid[i]).collect(),
+        counts: curves_json
+            .iter()
+            .map(|c| {
+                let rows = c["rows"].as_array();
+                shown_grid
+                    .iter()
+                    .map(|&i| {
+                        rows.and_then(|r| r.get(i))
+                            .filter(|r| r["shown"] != false)
+                            .and_then(|r| r["at_risk"].as_u64())
+                    })
+                    .collect()
+            })
+            .collect(),
+    });
+    let has_risk = risk.is_some();
+    let plot = Plot {
+        curves,
+        direction: Direction::Decreasing,
+        drawing,
+        x_label: time_unit.map_or_else(|| TIME_LABEL.into(), |u| format!("time ({u})")),
+        y_label: "survival probability".into(),
+        legend_title: Some(group_column.unwrap_or("all cases").to_string()),
+        ticks,
+        notes,
+        risk,
+        conf_level: f(&r["conf_level"]).unwrap_or(0.95),
+    };
+    h.push_str("<figure>\n");
+    h.push_str(&curves::svg(&plot));
+    let mut caption = match drawing {
+        Drawing::Steps => "Kaplan–Meier estimate at every event time with at least the \
+                           smallest number at risk (steps) and its confidence band. Censoring \
+                           marks are not drawn: the results hold no censoring times."
+            .to_string(),
+        Drawing::Points => "Kaplan–Meier estimate at the study's grid times only, with \
+                            confidence intervals; points are not joined, since the curve \
+                            between grid times was not opened. Median survival needs the curve \
+                            at every event time (at_event_times) and is not shown."
+            .to_string(),
+    };
+    if has_risk {
+        caption.push_str(" Number at risk at the grid times; – where suppressed.");
+    }
+    let _ = writeln!(
+        h,
+        "<figcaption>{}</figcaption>\n</figure>",
+        escape(&caption)
+    );
+    for c in &curves_json {
+        if let Some(g) = c["group"].as_str() {
+            let _ = writeln!(
+                h,
+                "<h3>{} = {}</h3>",
+                escape(group_column.unwrap_or("group")),
+                escape(g)
+            );
+        }
+        let mut t = Table::new(&[
+            "time",
+            "at risk",
+            "events up to time",
+            "survival",
+            "std err",
+            "95% CI",
+        ]);
+        t.set_header(
+            5,
+            &format!("{:.0}% CI", f(&r["conf_level"]).unwrap_or(0.95) * 100.0),
+        );
+        for row in c["rows"].as_array().into_iter().flatten() {
+            if row["shown"] == false {
+                t.row_note(
+                    &plain(&row["time"]),
+                    &format!("suppressed (fewer than {min_cell} at risk, or too few events)"),
+                );
+                continue;
+            }
+            t.row(vec![
+                plain(&row["time"]),
+                plain(&row["at_risk"]),
+                plain(&row["events"]),
+                est_of(&row["survival"]),
+                est_of(&row["std_err"]),
+                ci(&row["ci_lower"], &row["ci_upper"]),
+            ]);
+        }
+        h.push_str(&t.html());
+        let events = c["event_times"].as_array().filter(|e| !e.is_empty());
+        if let Some(events) = events {
+            let mut t = Table::new(&["time", "at risk", "events", "survival", "std err", "CI"]);
+            for e in events {
+                t.row(vec![
+                    plain(&e["time"]),
+                    plain(&e["at_risk"]),
+                    plain(&e["events"]),
+                    est_of(&e["survival"]),
+                    est_of(&e["std_err"]),
+                    ci(&e["ci_lower"], &e["ci_upper"]),
+                ]);
+            }
+            let _ = writeln!(
+                h,
+                "<details><summary>the curve at each of {} event times</summary>\n{}</details>",
+                events.len(),
+                t.html()
+            );
+        }
+    }
+}
+
+fn ci(lo: &Value, hi: &Value) -> String {
+    match (f(lo), f(hi)) {
+        (Some(a), Some(b)) => format!("{}–{}", est(a), est(b)),
+        _ => "—".into(),
+    }
+}
+
+/// A log-rank test: the statistic and p-value, observed and expected events per group.
+pub fn logrank(h: &mut String, r: &Value) {
+    let _ = writeln!(
+        h,
+        "<p class=\"result\">{}: χ² = {} on {} df, <strong>{}</strong> ({} complete cases).</p>",
+        escape(r["group_column"].as_str().unwrap_or("groups")),
+        est_of(&r["chi_square"]),
+        plain(&r["df"]),
+        escape(&f(&r["p"]).map_or_else(|| "p —".into(), p_is)),
+        plain(&r["n"])
+    );
+    let mut t = Table::new(&["statistic", "df", "p", "complete cases"]);
+    t.row(vec![
+        est_of(&r["chi_square"]),
+        plain(&r["df"]),
+        pval_of(&r["p"]),
+        plain(&r["n"]),
+    ]);
+    h.push_str(&t.html());
+    if let (Some(g), Some(o), Some(e)) = (
+        r["groups"].as_array(),
+        r["observed"].as_array(),
+        r["expected"].as_array(),
+    ) {
+        let mut t = Table::new(&["group", "observed events", "expected events", "O/E"]);
+        for ((g, o), e) in g.iter().zip(o).zip(e) {
+            let ratio = match (f(o), f(e)) {
+                (Some(o), Some(e)) if e > 0.0 => est(o / e),
+                _ => "—".into(),
+            };
+            t.row(vec![plain(g), plain(o), est_of(e), ratio]);
+        }
+        h.push_str(&t.html());
+    }
+}
+
+/// A Cox model: hazard ratios with their intervals (table and forest plot), then the fit.
+pub fn cox(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let _ = writeln!(
+        h,
+        "<p>{} observations, {} events, {} ties; likelihood-ratio test {} on {} df, {}; \
+         partial log-likelihood {}; {} Newton iterations.</p>",
+        plain(&r["n"]),
+        plain(&r["events"]),
+        escape(r["ties"].as_str().unwrap_or("")),
+        est_of(&r["lr_statistic"]),
+        plain(&r["lr_df"]),
+        escape(&f(&r["lr_p"]).map_or_else(|| "p —".into(), p_is)),
+        f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
+        plain(&r["iterations"])
+    );
+    let rows: Vec<&Value> = r["rows"].as_array().into_iter().flatten().collect();
+    let ratios: Vec<Ratio> = rows.iter().filter_map(|row| hazard_ratio(row)).collect();
+    if !ratios.is_empty() {
+        let _ = writeln!(
+            h,
+            "<figure>\n{}<figcaption>Hazard ratios with {:.0}% confidence intervals (log scale); \
+             the dashed line is no effect (1).</figcaption>\n</figure>",
+            forest::svg(&ratios, "hazard ratio", conf),
+            conf * 100.0
+        );
+    }
+    let ci_head = format!("{:.0}% CI", conf * 100.0);
+    let mut t = Table::new(&[
+        "covariate",
+        "hazard ratio",
+        &ci_head,
+        "p",
+        "coef",
+        "se(coef)",
+        "z",
+    ]);
+    for (row, hr) in rows.iter().zip(rows.iter().map(|r| hazard_ratio(r))) {
+        let (ratio, interval) = match &hr {
+            Some(q) => (
+                est(q.estimate),
+                match (q.lower, q.upper) {
+                    (Some(a), Some(b)) => format!("{}–{}", est(a), est(b)),
+                    _ => "—".into(),
+                },
+            ),
+            None => ("—".into(), "—".into()),
+        };
+        t.row(vec![
+            plain(&row["covariate"]),
+            ratio,
+            interval,
+            pval_of(&row["p"]),
+            est_of(&row["coef"]),
+            est_of(&row["se"]),
+            est_of(&row["z"]),
+        ]);
+    }
+    h.push_str(&t.html());
+}
+
+/// exp(coef) with exp of the interval's bounds, from `coef` and the interval (or `se`).
+fn hazard_ratio(row: &Value) -> Option<Ratio> {
+    let coef = f(&row["coef"])?;
+    let (lo, hi) = match (f(&row["coef_lower"]), f(&row["coef_upper"])) {
+        (Some(a), Some(b)) => (Some(a.exp()), Some(b.exp())),
+        _ => (None, None),
+    };
+    Some(Ratio {
+        label: row["covariate"].as_str().unwrap_or("").to_string(),
+        estimate: coef.exp(),
+        lower: lo,
+        upper: hi,
+    })
+}

@@ -1,0 +1,283 @@
+//! The page's structure, on hand-made results: tables not `<pre>`, steps or unjoined points
+//! as the results allow, the number at risk as opened, one forest mark per covariate, and
+//! the study's text escaped.
+
+use serde_json::{json, Value};
+
+use super::html;
+use crate::counts::Count;
+use crate::run::{AnalysisResult, LinkageInfo, PartyRows, StudyInfo, StudyOutput};
+
+const HOSTILE: &str = "<script>alert(1)</script>";
+
+fn analysis(name: &str, kind: &str, result: Value) -> AnalysisResult {
+    AnalysisResult {
+        name: name.into(),
+        kind: kind.into(),
+        recipients: vec!["researcher".into()],
+        result: Some(result),
+        text: String::new(),
+        error: None,
+    }
+}
+
+fn output(title: &str, analyses: Vec<AnalysisResult>) -> StudyOutput {
+    StudyOutput {
+        study: StudyInfo {
+            id: "s".into(),
+            title: Some(title.into()),
+            time_unit: Some("days".into()),
+            parties: Vec::new(),
+        },
+        linkage: LinkageInfo {
+            key: vec!["id".into()],
+            rows: vec![PartyRows {
+                party: "registry".into(),
+                rows: Count::Exact(200),
+            }],
+            rows_withheld: false,
+            intersection: Count::Exact(180),
+        },
+        analyses,
+        data: Vec::new(),
+        cost: Vec::new(),
+    }
+}
+
+fn grid_row(time: f64, at_risk: u64, s: f64) -> Value {
+    json!({"time": time, "shown": true, "at_risk": at_risk, "events": 5, "survival": s,
+           "std_err": 0.03, "ci_lower": s - 0.06, "ci_upper": s + 0.05})
+}
+
+fn suppressed(time: f64) -> Value {
+    json!({"time": time, "shown": false, "at_risk": null, "events": null, "survival": null,
+           "std_err": null, "ci_lower": null, "ci_upper": null})
+}
+
+fn event(time: f64, at_risk: u64, s: f64) -> Value {
+    json!({"time": time, "at_risk": at_risk, "events": 1, "survival": s, "std_err": 0.02,
+           "ci_lower": s - 0.05, "ci_upper": s + 0.04})
+}
+
+/// Kaplan–Meier by `group` at a grid of 100, 200, 300 (the last suppressed in `b`); with
+/// `events`, the curves at event times too.
+fn km(group: &str, events: bool) -> Value {
+    let ev = |v: Vec<Value>| if events { v } else { Vec::new() };
+    json!({
+        "group_column": group, "n": 180, "conf_level": 0.95, "min_cell": 10, "min_events": 5,
+        "curves": [
+            {"group": "a", "rows": [grid_row(100.0, 80, 0.8), grid_row(200.0, 50, 0.6),
+                                    grid_row(300.0, 20, 0.45)],
+             "event_times": ev(vec![event(40.0, 95, 0.9), event(150.0, 60, 0.7),
+                                    event(250.0, 30, 0.45)])},
+            {"group": "b", "rows": [grid_row(100.0, 70, 0.85), grid_row(200.0, 40, 0.7),
+                                    suppressed(300.0)],
+             "event_times": ev(vec![event(60.0, 75, 0.85), event(190.0, 41, 0.7)])}
+        ]
+    })
+}
+
+fn logrank(group: &str) -> Value {
+    json!({"group_column": group, "groups": ["a", "b"], "n": 180, "df": 1,
+           "chi_square": 6.3, "p": 0.0121, "observed": [30.0, 20.0],
+           "expected": [25.0, 25.0]})
+}
+
+fn cox() -> Value {
+    let row = |name: &str, coef: f64| {
+        json!({"covariate": name, "coef": coef, "exp_coef": f64::exp(coef), "se": 0.1,
+               "coef_lower": coef - 0.196, "coef_upper": coef + 0.196,
+               "exp_coef_lower": f64::exp(coef - 0.196), "exp_coef_upper": f64::exp(coef + 0.196),
+               "z": coef / 0.1, "p": 0.00001})
+    };
+    json!({"ties": "efron", "n": 180, "events": 50, "conf_level": 0.95,
+           "rows": [row("age", 0.02), row(HOSTILE, 0.5), row("stage[T.3]", 1.1)],
+           "log_likelihood": -200.5, "log_likelihood_null": -210.0, "lr_statistic": 19.0,
+           "lr_df": 3, "lr_p": 0.0003, "iterations": 4, "halvings": 0, "converged": true})
+}
+
+fn logistic() -> Value {
+    let c = |name: &str, coef: f64| {
+        json!({"name": name, "coef": coef, "std_err": 0.2, "stat": coef / 0.2,
+               "p_value": 0.04, "ci_low": coef - 0.39, "ci_high": coef + 0.39})
+    };
+    json!({"outcome": "diabetes", "nobs": 180, "log_likelihood": -90.0, "iterations": 5,
+           "conf_level": 0.95,
+           "coefficients": [c("intercept", -2.0), c("age", 0.03), c("sex", 0.4)]})
+}
+
+fn describe(group: &str) -> Value {
+    let s = |col: &str, level: &str, n: u64, mean: f64, sd: f64| {
+        json!({"column": col, "level": level, "suppressed": false, "count": n,
+               "missing": null, "mean": mean, "var": sd * sd, "sd": sd,
+               "quantiles": [mean - 5.0, mean, mean + 5.0], "min": null, "max": null,
+               "histogram": null})
+    };
+    json!({"group": group, "quantiles": [0.25, 0.5, 0.75], "edges": null, "min_cell": 10,
+           "summaries": [s("age", "a", 100, 60.0, 10.0), s("age", "b", 80, 70.0, 10.0)]})
+}
+
+fn crosstab(group: &str) -> Value {
+    json!({"rows": "smoker", "columns": group, "row_levels": ["no", "yes"],
+           "column_levels": ["a", "b"], "min_cell": 5,
+           "counts": [[60, 50], [40, 30]], "row_totals": [110, 70],
+           "column_totals": [100, 80], "total": 180, "chi2": 0.2, "dof": 1, "p_value": 0.65})
+}
+
+fn page(events: bool) -> String {
+    html(&output(
+        "Study",
+        vec![
+            analysis("km", "kaplan_meier", km("stage", events)),
+            analysis("lr", "logrank", logrank("stage")),
+            analysis("cox", "cox", cox()),
+            analysis("diabetes", "logistic", logistic()),
+            analysis("t1", "describe", describe("stage")),
+            analysis("smoking", "crosstab", crosstab("stage")),
+        ],
+    ))
+}
+
+/// The SVG of the survival curves.
+fn curves_svg(h: &str) -> &str {
+    let start = h.find("<svg class=\"curves\"").expect("a curve plot");
+    &h[start..start + h[start..].find("</svg>").unwrap()]
+}
+
+#[test]
+fn tables_are_tables_and_the_page_prints() {
+    let h = page(false);
+    assert!(h.starts_with("<!DOCTYPE html>"));
+    assert!(h.contains("<table>") && h.contains("<thead>"));
+    assert!(
+        !h.contains("<pre"),
+        "no analysis of a known kind is shown as <pre>"
+    );
+    assert!(h.contains("@media print"));
+    // Self-contained: no scripts, no external files.
+    assert!(!h.contains("<script") && !h.contains("<link") && !h.contains("src="));
+    assert!(!h.contains("url(") && !h.contains("href=\"http"));
+    // p-values as a reader expects them.
+    assert!(h.contains("p = 0.0121"), "the log-rank p-value");
+    assert!(h.contains("&lt; 0.0001"), "a tiny p-value");
+}
+
+#[test]
+fn grid_only_curves_are_points_with_intervals_not_joined() {
+    let h = page(false);
+    let svg = curves_svg(&h);
+    // 3 + 2 shown grid cells.
+    assert_eq!(svg.matches("class=\"point\"").count(), 5, "{svg}");
+    assert_eq!(svg.matches("class=\"interval\"").count(), 5);
+    assert!(!svg.contains("class=\"step\"") && !svg.contains("polyline"));
+    assert!(
+        !svg.contains("median"),
+        "no median without the curve at event times"
+    );
+    assert!(
+        svg.contains(">time (days)</text>"),
+        "the axis with the study's time unit"
+    );
+    // Ticks at the grid and the number at risk under them, as opened.
+    let ticks: Vec<&str> = svg
+        .split("class=\"tick-label\"")
+        .skip(1)
+        .map(|s| &s[s.find('>').unwrap() + 1..s.find("</text>").unwrap()])
+        .collect();
+    assert_eq!(ticks, ["0", "100", "200", "300"]);
+    let rows: Vec<Vec<String>> = svg
+        .split("<g class=\"risk-row\">")
+        .skip(1)
+        .map(|g| {
+            g.split("class=\"at-risk\"")
+                .skip(1)
+                .map(|c| c[c.find('>').unwrap() + 1..c.find("</text>").unwrap()].to_string())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows, [vec!["80", "50", "20"], vec!["70", "40", "–"]]);
+    // The legend is titled with the group variable; the log-rank p-value is on the plot.
+    assert!(svg.contains("class=\"legend-title\"") && svg.contains(">stage</text>"));
+    assert!(svg.contains("log-rank p = 0.0121"), "{svg}");
+}
+
+#[test]
+fn event_time_curves_are_steps_with_medians() {
+    let h = page(true);
+    let svg = curves_svg(&h);
+    let steps: Vec<&str> = svg
+        .split("class=\"step\" d=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(steps.len(), 2);
+    for d in &steps {
+        assert!(
+            d.starts_with('M') && d.contains(" H") && d.contains(" V"),
+            "{d}"
+        );
+        assert!(!d.contains(" L"), "no sloped segments: {d}");
+    }
+    assert_eq!(svg.matches("class=\"band\"").count(), 2);
+    assert!(!svg.contains("class=\"point\""));
+    // Median: a reaches 0.45 at 250; b never goes below 0.5 while shown (last at 190).
+    assert!(
+        svg.contains("a: 250") && svg.contains("b: &gt; 190"),
+        "{svg}"
+    );
+    assert!(h.contains("event times</summary>"));
+}
+
+#[test]
+fn ratios_with_intervals_and_one_forest_mark_per_covariate() {
+    let h = page(false);
+    let forests: Vec<&str> = h.split("<svg class=\"forest\"").skip(1).collect();
+    assert_eq!(forests.len(), 2, "hazard ratios and odds ratios");
+    let cox = &forests[0][..forests[0].find("</svg>").unwrap()];
+    assert_eq!(cox.matches("class=\"estimate\"").count(), 3);
+    assert_eq!(cox.matches("class=\"ci\"").count(), 3);
+    // exp(1.1) = 3.004, its interval exp(0.904)–exp(1.296) = 2.469–3.655.
+    assert!(h.contains("<td>3.004</td><td>2.469–3.655</td>"), "{h}");
+    // Odds ratios without the intercept in the plot: exp(0.4) = 1.492.
+    let lg = &forests[1][..forests[1].find("</svg>").unwrap()];
+    assert_eq!(lg.matches("class=\"estimate\"").count(), 2);
+    assert!(h.contains("<td>1.492</td>") && h.contains("<th>odds ratio</th>"));
+}
+
+#[test]
+fn table_one_has_n_percent_and_an_overall_column() {
+    let h = page(false);
+    assert!(
+        h.contains("<th>stage = a</th><th>stage = b</th><th>Overall</th>"),
+        "{h}"
+    );
+    assert!(h.contains("<td>60.00 (10.00)</td>") && h.contains("<td>60 [55, 65]</td>"));
+    // Overall combined exactly: n 180, mean 64.44, SD from within and between groups.
+    assert!(
+        h.contains("<td>180</td>") && h.contains("<td>64.44 (11.15)</td>"),
+        "{h}"
+    );
+    // Categorical: n (% of the column), overall from the row totals.
+    assert!(h.contains("<td>60 (60.0%)</td><td>50 (62.5%)</td><td>110 (61.1%)</td>"));
+}
+
+#[test]
+fn study_text_is_escaped() {
+    let mut hostile = vec![
+        analysis(HOSTILE, "kaplan_meier", km(HOSTILE, true)),
+        analysis("x", "logrank", logrank(HOSTILE)),
+        analysis("c", "cox", cox()),
+        analysis("t", "describe", describe(HOSTILE)),
+        analysis("u", "crosstab", crosstab(HOSTILE)),
+        analysis("v", "something_new", json!({})),
+    ];
+    hostile[5].text = HOSTILE.into();
+    hostile.push(AnalysisResult {
+        error: Some(HOSTILE.into()),
+        result: None,
+        ..analysis("w", HOSTILE, json!(null))
+    });
+    let h = html(&output(HOSTILE, hostile));
+    assert!(!h.contains("<script"), "{h}");
+    assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
