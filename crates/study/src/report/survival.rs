@@ -275,6 +275,126 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
     }
 }
 
+/// A cumulative incidence (competing risks): per group and cause, the estimate at the grid
+/// times as points with pointwise intervals (estimate ± z·SE, within [0, 1]: cmprsk gives
+/// no interval), never joined; the number at risk of each group under the axis; a table per
+/// curve.
+pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
+    let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
+    let min_cell = plain(&r["min_cell"]);
+    let _ = writeln!(
+        h,
+        "<p>{} complete cases; causes in <code>{}</code>; a time is shown only with at least          {min_cell} at risk (and enough events of any cause since the previous shown time).</p>",
+        plain(&r["n"]),
+        escape(r["cause_column"].as_str().unwrap_or("the event column"))
+    );
+    let group_column = r["group_column"].as_str();
+    // The 97.5 % quantile of the standard normal.
+    let z = 1.959_963_984_540_054;
+    let label = |c: &Value| match c["group"].as_str() {
+        Some(g) => format!("{g}: cause {}", plain(&c["cause"])),
+        None => format!("cause {}", plain(&c["cause"])),
+    };
+    let curves: Vec<Curve> = curves_json
+        .iter()
+        .map(|c| Curve {
+            label: label(c),
+            points: c["rows"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|row| row["shown"] != false)
+                .filter_map(|row| {
+                    let (t, e) = (f(&row["time"])?, f(&row["estimate"])?);
+                    let se = f(&row["std_err"]);
+                    Some(CurvePoint {
+                        time: t,
+                        estimate: e,
+                        lower: se.map(|s| (e - z * s).max(0.0)),
+                        upper: se.map(|s| (e + z * s).min(1.0)),
+                        at_risk: row["at_risk"].as_u64(),
+                    })
+                })
+                .collect(),
+            censored: Vec::new(),
+        })
+        .collect();
+    let grid = grid(&curves_json);
+    let step = grid.len().div_ceil(MAX_TICKS).max(1);
+    let shown_grid: Vec<usize> = (0..grid.len()).filter(|i| (i + 1) % step == 0).collect();
+    let ticks: Vec<f64> = std::iter::once(0.0)
+        .chain(shown_grid.iter().map(|&i| grid[i]))
+        .collect();
+    let risk = (!grid.is_empty()).then(|| RiskTable {
+        times: shown_grid.iter().map(|&i| grid[i]).collect(),
+        counts: curves_json
+            .iter()
+            .map(|c| {
+                let rows = c["rows"].as_array();
+                shown_grid
+                    .iter()
+                    .map(|&i| {
+                        rows.and_then(|r| r.get(i))
+                            .filter(|r| r["shown"] != false)
+                            .and_then(|r| r["at_risk"].as_u64())
+                    })
+                    .collect()
+            })
+            .collect(),
+    });
+    let plot = Plot {
+        curves,
+        direction: Direction::Increasing,
+        drawing: Drawing::Points,
+        x_label: time_unit.map_or_else(|| TIME_LABEL.into(), |u| format!("time ({u})")),
+        y_label: "cumulative incidence".into(),
+        legend_title: Some(group_column.unwrap_or("all cases").to_string()),
+        ticks,
+        notes: Vec::new(),
+        risk,
+        conf_level: 0.95,
+    };
+    h.push_str("<figure>\n");
+    h.push_str(&curves::svg(&plot));
+    let _ = writeln!(
+        h,
+        "<figcaption>{}</figcaption>\n</figure>",
+        escape(
+            "Cumulative incidence of each cause (Aalen–Johansen) at the study's grid times \
+             only, with pointwise 95% intervals (estimate ± 1.96 standard errors); points are \
+             not joined, since the curve between grid times was not opened. Number at risk \
+             (any cause) at the grid times; – where suppressed."
+        )
+    );
+    for c in &curves_json {
+        let _ = writeln!(h, "<h3>{}</h3>", escape(&label(c)));
+        let mut t = Table::new(&[
+            "time",
+            "at risk",
+            "events up to time (any cause)",
+            "cumulative incidence",
+            "std err",
+        ]);
+        for row in c["rows"].as_array().into_iter().flatten() {
+            if row["shown"] == false {
+                t.row_note(
+                    &plain(&row["time"]),
+                    &format!("suppressed (fewer than {min_cell} at risk, or too few events)"),
+                );
+                continue;
+            }
+            t.row(vec![
+                plain(&row["time"]),
+                plain(&row["at_risk"]),
+                plain(&row["events"]),
+                est_of(&row["estimate"]),
+                est_of(&row["std_err"]),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
+}
+
 fn ci(lo: &Value, hi: &Value) -> String {
     match (f(lo), f(hi)) {
         (Some(a), Some(b)) => format!("{}–{}", est(a), est(b)),

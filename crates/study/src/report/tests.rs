@@ -281,3 +281,36 @@ fn study_text_is_escaped() {
     assert!(!h.contains("<script"), "{h}");
     assert!(h.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }
+
+/// A cumulative incidence: rising points with pointwise intervals per group and cause, never
+/// joined, the number at risk under the axis, and a table per curve (no `<pre>`).
+#[test]
+fn cumulative_incidence_is_rising_points_with_intervals() {
+    let row = |t: f64, shown: bool, n: u64, e: f64| {
+        if shown {
+            json!({"time": t, "shown": true, "at_risk": n, "events": 10, "estimate": e,
+                   "variance": 0.0001, "std_err": 0.01})
+        } else {
+            json!({"time": t, "shown": false})
+        }
+    };
+    let curve = |g: &str, cause: u32, scale: f64| {
+        json!({"group": g, "cause": cause, "rows": [
+            row(100.0, true, 80, 0.1 * scale), row(200.0, true, 50, 0.2 * scale),
+            row(300.0, g == "a", 20, 0.3 * scale)]})
+    };
+    let r = json!({"group_column": "arm", "cause_column": "cause", "n": 180, "min_cell": 10,
+                   "min_events": 5, "curves": [curve("a", 1, 1.0), curve("a", 2, 0.5),
+                   curve("b", 1, 1.2), curve("b", 2, 0.4)]});
+    let h = html(&output("Study", vec![analysis("cif", "cuminc", r)]));
+    let svg = curves_svg(&h);
+    // 3 + 3 + 2 + 2 shown cells, each a point with its interval, none joined.
+    assert_eq!(svg.matches("class=\"point\"").count(), 10, "{svg}");
+    assert_eq!(svg.matches("class=\"interval\"").count(), 10);
+    assert!(!svg.contains("class=\"step\"") && !svg.contains("polyline"));
+    assert!(svg.contains(">cumulative incidence</text>"), "{svg}");
+    assert!(svg.contains("a: cause 2") && svg.contains(">arm</text>"));
+    assert_eq!(h.matches("<table").count(), 5, "linkage and one per curve");
+    assert!(!h.contains("<pre>"));
+    assert!(h.contains("suppressed"));
+}
