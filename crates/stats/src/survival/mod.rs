@@ -1,11 +1,11 @@
 //! Survival analysis on the shared linked table: Kaplan–Meier ([`km`]), the log-rank test
-//! ([`logrank`]), Cox proportional hazards ([`cox`]) and the cumulative incidence of
-//! competing risks ([`cuminc`]), each beside its plaintext twin ([`plain`], and
-//! [`cuminc::cuminc_plain`]). All of them first put the rows in risk-set order ([`risk`]).
-//! Each MPC function ends with its result sealed for the recipients
-//! ([`crate::sealed::Sealed`] of [`KmPublic`], [`LogrankPublic`], [`CoxPublic`],
-//! [`CumincPublic`]); the compute parties open only the documented control values (counts,
-//! bits), never the result.
+//! ([`logrank`]), Cox proportional hazards ([`cox`]), the cumulative incidence of competing
+//! risks ([`cuminc`]) and the restricted mean survival time ([`rmst`]), each beside its
+//! plaintext twin ([`plain`], [`cuminc::cuminc_plain`] and [`rmst::rmst_plain`]). All of them
+//! first put the rows in risk-set order ([`risk`]). Each MPC function ends with its result
+//! sealed for the recipients ([`crate::sealed::Sealed`] of [`KmPublic`], [`LogrankPublic`],
+//! [`CoxPublic`], [`CumincPublic`], [`RmstPublic`]); the compute parties open only the
+//! documented control values (counts, bits), never the result.
 
 pub mod cox;
 pub mod cuminc;
@@ -13,9 +13,11 @@ pub mod km;
 pub mod logrank;
 pub mod plain;
 pub(crate) mod risk;
+pub mod rmst;
 pub mod synthetic;
 
 pub use cox::{cox, cox_plain, CoxPublic, CoxResult};
 pub use cuminc::{cuminc, cuminc_plain, CumincPublic, CumincResult, CumincSpec};
 pub use km::{kaplan_meier, kaplan_meier_plain, KmPublic, KmResult};
 pub use logrank::{logrank, logrank_plain, LogrankPublic, LogrankResult};
+pub use rmst::{rmst, rmst_plain, RmstPublic, RmstResult, RmstSpec};
