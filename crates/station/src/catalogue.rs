@@ -402,6 +402,7 @@ impl Catalogue {
             let checked = match &a.spec {
                 AnalysisSpec::KaplanMeier(s) => tessera_stats::survival::km::check(s, &rules),
                 AnalysisSpec::Cuminc(s) => tessera_stats::survival::cuminc::check(s, &rules),
+                AnalysisSpec::Rmst(s) => tessera_stats::survival::rmst::check(s, &rules),
                 _ => Ok(()),
             };
             if let Err(e) = checked {

@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -67,6 +67,7 @@ pub const KINDS: [&str; 9] = [
     "crosstab",
     "correlation",
     "cuminc",
+    "rmst",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

@@ -207,6 +207,8 @@ pub enum AnalysisSpec {
     Correlation(CorrelationSpec),
     /// `kind = "cuminc"`: cumulative incidence of competing risks.
     Cuminc(survival::CumincSpec),
+    /// `kind = "rmst"`: restricted mean survival time up to `tau`.
+    Rmst(survival::RmstSpec),
 }
 
 impl AnalysisSpec {
@@ -222,6 +224,7 @@ impl AnalysisSpec {
             AnalysisSpec::Crosstab(_) => "crosstab",
             AnalysisSpec::Correlation(_) => "correlation",
             AnalysisSpec::Cuminc(_) => "cuminc",
+            AnalysisSpec::Rmst(_) => "rmst",
         }
     }
 
@@ -258,6 +261,10 @@ impl AnalysisSpec {
             AnalysisSpec::Crosstab(s) => v.extend([s.rows.as_str(), s.columns.as_str()]),
             AnalysisSpec::Correlation(s) => v.extend(s.columns.iter().map(String::as_str)),
             AnalysisSpec::Cuminc(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.group.as_deref());
+            }
+            AnalysisSpec::Rmst(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
                 v.extend(s.group.as_deref());
             }
@@ -341,6 +348,7 @@ pub fn run(
             regression::logistic::logistic(p, frame, s, disclosure)?,
         ),
         AnalysisSpec::Cuminc(s) => shared(kind, survival::cuminc(p, frame, s, disclosure)?),
+        AnalysisSpec::Rmst(s) => shared(kind, survival::rmst(p, frame, s, disclosure)?),
     }
 }
 
@@ -410,6 +418,9 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         ),
         A::Cuminc(_) => tail(spec, public, values, |p: &survival::CumincPublic| {
             A::Cuminc(p.spec.clone())
+        }),
+        A::Rmst(_) => tail(spec, public, values, |p: &survival::RmstPublic| {
+            A::Rmst(p.spec.clone())
         }),
     }
 }

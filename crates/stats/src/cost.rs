@@ -125,6 +125,21 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             c.compute_seconds += bytes / LOOPBACK;
             c
         }
+        AnalysisSpec::Rmst(s) => {
+            // The sort and Kaplan–Meier's survival and Greenwood terms (without a grid),
+            // then per row one comparison with τ, the capped widths and the areas, and per
+            // group one dot product for the variance. Measured (tests/cost.rs): about
+            // 1,150 + 1,550 bytes a row per group, some 320 rounds.
+            let curves = s.group.as_deref().map_or(1, levels).max(1) as f64;
+            linear(
+                n,
+                1150.0 + 1550.0 * curves,
+                0.0,
+                320.0,
+                2000.0 + 1500.0 * curves,
+                0.0,
+            )
+        }
         AnalysisSpec::Logrank(s) => {
             let k = levels(&s.group).max(2) as f64;
             // Strata (from the protocol's structure, not calibrated): each level's indicator

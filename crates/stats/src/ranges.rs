@@ -148,6 +148,18 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             conf(s.conf_level)
         }
         AnalysisSpec::Cuminc(s) => grid("times", &s.times, true, f),
+        AnalysisSpec::Rmst(s) => {
+            // Areas up to τ are squared for the variance.
+            let lim = crate::survival::rmst::tau_limit(f).min(compare_limit(f));
+            if !(s.tau.is_finite() && s.tau > 0.0 && s.tau < lim) {
+                return Err(err(
+                    "tau",
+                    None,
+                    format!("must lie in (0, {lim:e}) (got {})", s.tau),
+                ));
+            }
+            conf(s.conf_level)
+        }
         AnalysisSpec::Logrank(_) | AnalysisSpec::Crosstab(_) | AnalysisSpec::Correlation(_) => {
             Ok(())
         }
@@ -249,6 +261,7 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
         AnalysisSpec::KaplanMeier(s) => vec![time(&s.time, f)],
         AnalysisSpec::Logrank(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cuminc(s) => vec![time(&s.time, f)],
+        AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(time(&s.time, f))
             .chain(s.covariates.iter().map(|c| square(c, f)))
             .collect(),

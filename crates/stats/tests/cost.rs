@@ -84,6 +84,18 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             }),
         ));
     }
+    for group in [false, true] {
+        out.push((
+            1,
+            AnalysisSpec::Rmst(tessera_stats::survival::RmstSpec {
+                time: "registry.time".into(),
+                event: "registry.event".into(),
+                group: group.then(|| "registry.group".into()),
+                tau: 1500.0,
+                conf_level: 0.95,
+            }),
+        ));
+    }
     for p in [3, 6] {
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{}}}"#, cov(p)))));
         out.push((

@@ -124,6 +124,13 @@ fn specs() -> Vec<AnalysisSpec> {
             causes: 1,
             times: vec![100.0, 1000.0 / 3.0, 365.2425, 2000.0],
         }),
+        AnalysisSpec::Rmst(survival::RmstSpec {
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            group: Some("registry.group".into()),
+            tau: 365.2425,
+            conf_level: 0.9,
+        }),
     ]
 }
 
@@ -148,6 +155,7 @@ fn twin(frame: &PlainFrame, spec: &AnalysisSpec, d: &Disclosure) -> Output {
             Output::of(k, &describe::plain::correlation(frame, s, d).unwrap())
         }
         AnalysisSpec::Cuminc(s) => Output::of(k, &survival::cuminc_plain(frame, s, d).unwrap()),
+        AnalysisSpec::Rmst(s) => Output::of(k, &survival::rmst_plain(frame, s, d).unwrap()),
     }
     .unwrap()
 }

@@ -158,6 +158,59 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
             });
         }
     }
+    out.extend(rmst_cuts(study, &mut cuts));
+    out
+}
+
+/// A restricted mean shows each group's rows and events up to its `tau`: a count at a time
+/// cut, as a Kaplan–Meier grid shows at its times. So `tau` must be one of the grid's times
+/// of the time column (with the same group and event column), or, without a grid on that
+/// column, every restricted mean of it must have the same `tau`, group and event column
+/// (same_km_grid). Checked after every grid is known, whatever the analyses' order.
+fn rmst_cuts<'a>(
+    study: &'a Study,
+    cuts: &mut BTreeMap<&'a str, (&'a str, Layout)>,
+) -> Vec<Overlap> {
+    let mut out = Vec::new();
+    for (i, a) in study.analyses.iter().enumerate() {
+        let AnalysisSpec::Rmst(s) = &a.spec else {
+            continue;
+        };
+        let mine = Layout::new(true, &[s.tau], &s.group, Some(&s.event));
+        let (first, theirs) = cuts
+            .entry(s.time.as_str())
+            .or_insert((&a.name, mine.clone()));
+        let fits = theirs.grid
+            && theirs.points.contains(&mine.points[0])
+            && theirs.group == mine.group
+            && theirs.event == mine.event;
+        if fits {
+            continue;
+        }
+        let why = if !theirs.grid {
+            "a histogram".to_string()
+        } else if !theirs.points.contains(&mine.points[0]) {
+            "a grid without this tau".to_string()
+        } else {
+            differs(theirs, &mine)
+        };
+        out.push(Overlap {
+            rule: "same_km_grid",
+            path: vec![
+                Seg::Key("analysis".into()),
+                Seg::Index(i),
+                Seg::Key("tau".into()),
+            ],
+            message: format!(
+                "analysis \"{}\" field tau: time column `{}` is also cut by analysis \"{first}\" \
+                 with {why}; the rows and events up to tau beside counts at other times would \
+                 show the rows between them, however few. Use a tau that is one of the \
+                 Kaplan–Meier grid's times, with the same group and event column \
+                 (same_km_grid)",
+                a.name, s.time
+            ),
+        });
+    }
     out
 }
 

@@ -309,6 +309,13 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
                 v.push(one("group", g, Categorical));
             }
         }
+        AnalysisSpec::Rmst(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            if let Some(g) = &s.group {
+                v.push(one("group", g, Categorical));
+            }
+        }
     }
     v
 }
@@ -999,6 +1006,7 @@ impl Checker<'_> {
             Some("crosstab") => AnalysisSpec::Crosstab(self.de(ctx, &at, &own)?),
             Some("correlation") => AnalysisSpec::Correlation(self.de(ctx, &at, &own)?),
             Some("cuminc") => AnalysisSpec::Cuminc(self.de(ctx, &at, &own)?),
+            Some("rmst") => AnalysisSpec::Rmst(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })

@@ -234,3 +234,43 @@ fn a_cumulative_incidence_with_one_cause_is_one_minus_kaplan_meier() {
     }
     assert!(compared >= 8, "{compared} cells compared");
 }
+
+/// A restricted mean survival time in a study (`kind = "rmst"`): its `tau` must be a time of
+/// the Kaplan–Meier grid of the same time column (its rows and events up to tau are a count
+/// at a cut, as the grid's are); at such a tau it runs and opens, each group's mean below
+/// tau.
+#[test]
+fn a_restricted_mean_runs_at_a_grid_time_and_is_refused_between_them() {
+    let path = root().join("examples/survival/study.toml");
+    let with_tau = |tau: &str| {
+        std::fs::read_to_string(&path).unwrap().replace(
+            "[[analysis]]\nname = \"logrank_by_stage\"",
+            &format!(
+                "[[analysis]]\nname = \"rmst_by_stage\"\nkind = \"rmst\"\n\
+                 time = \"registry.time\"\nevent = \"registry.event\"\n\
+                 group = \"registry.stage\"\ntau = {tau}\n\n\
+                 [[analysis]]\nname = \"logrank_by_stage\""
+            ),
+        )
+    };
+    let parse = |text: &str| {
+        tessera_study::validate::parse(&path.display().to_string(), text, path.parent().unwrap())
+    };
+    let e = parse(&with_tau("1000")).unwrap_err().to_string();
+    assert!(e.contains("same_km_grid") && e.contains("tau"), "{e}");
+    let study = parse(&with_tau("1460")).unwrap();
+    let out = run_local(&study, &RunOptions::default()).unwrap();
+    let a = out
+        .analyses
+        .iter()
+        .find(|a| a.name == "rmst_by_stage")
+        .unwrap();
+    let r = a.result.clone().unwrap_or_else(|| panic!("{:?}", a.error));
+    let groups = r["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{r}");
+    for g in groups.iter().filter(|g| g["shown"] == true) {
+        let m = g["rmst"].as_f64().unwrap();
+        assert!(m > 0.0 && m < 1460.0, "{g}");
+        assert!(g["std_err"].as_f64().unwrap() > 0.0, "{g}");
+    }
+}

@@ -87,6 +87,7 @@ pub fn html(out: &StudyOutput) -> String {
                     survival::kaplan_meier(&mut h, r, &out.analyses, out.study.time_unit.as_deref())
                 }
                 "cuminc" => survival::cuminc(&mut h, r, out.study.time_unit.as_deref()),
+                "rmst" => survival::rmst(&mut h, r, out.study.time_unit.as_deref()),
                 "logrank" => survival::logrank(&mut h, r),
                 "cox" => survival::cox(&mut h, r),
                 "ols" => models::ols(&mut h, r),

@@ -395,6 +395,68 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     }
 }
 
+/// A restricted mean survival time: per group the mean up to τ with its interval, then
+/// each group's difference from the first.
+pub fn rmst(h: &mut String, r: &Value, time_unit: Option<&str>) {
+    let unit = time_unit.map(|u| format!(" {u}")).unwrap_or_default();
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let _ = writeln!(
+        h,
+        "<p>Restricted mean survival time up to τ = {}{}: the area under the Kaplan–Meier \
+         curve from 0 to τ ({} complete cases; a group is shown only with at least {} rows and \
+         enough events up to τ).</p>",
+        plain(&r["tau"]),
+        escape(&unit),
+        plain(&r["n"]),
+        plain(&r["min_cell"])
+    );
+    let group_column = r["group_column"].as_str().unwrap_or("group");
+    let mut t = Table::new(&[
+        group_column,
+        "rows",
+        "events up to τ",
+        "RMST",
+        "std err",
+        "CI",
+    ]);
+    t.set_header(5, &format!("{:.0}% CI", conf * 100.0));
+    for g in r["groups"].as_array().into_iter().flatten() {
+        let label = escape(g["group"].as_str().unwrap_or("all"));
+        if g["shown"] == false {
+            t.row_note(&label, "suppressed (too few rows or events up to τ)");
+            continue;
+        }
+        t.row(vec![
+            label,
+            plain(&g["n"]),
+            plain(&g["events"]),
+            est_of(&g["rmst"]),
+            est_of(&g["std_err"]),
+            ci(&g["ci_lower"], &g["ci_upper"]),
+        ]);
+    }
+    h.push_str(&t.html());
+    let diffs = r["differences"].as_array().filter(|d| !d.is_empty());
+    if let Some(diffs) = diffs {
+        let mut t = Table::new(&["difference", "estimate", "std err", "CI", "p"]);
+        t.set_header(3, &format!("{:.0}% CI", conf * 100.0));
+        for d in diffs {
+            t.row(vec![
+                escape(&format!(
+                    "{} − {}",
+                    d["group"].as_str().unwrap_or("?"),
+                    d["reference"].as_str().unwrap_or("?")
+                )),
+                est_of(&d["estimate"]),
+                est_of(&d["std_err"]),
+                ci(&d["ci_lower"], &d["ci_upper"]),
+                pval_of(&d["p_value"]),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
+}
+
 fn ci(lo: &Value, hi: &Value) -> String {
     match (f(lo), f(hi)) {
         (Some(a), Some(b)) => format!("{}–{}", est(a), est(b)),

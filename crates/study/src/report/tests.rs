@@ -314,3 +314,24 @@ fn cumulative_incidence_is_rising_points_with_intervals() {
     assert!(!h.contains("<pre>"));
     assert!(h.contains("suppressed"));
 }
+
+/// A restricted mean: a table per group with the interval, suppressed groups said so, and
+/// the differences from the first group with p-values (no `<pre>`, text escaped).
+#[test]
+fn restricted_means_are_tables_with_intervals() {
+    let r = json!({"group_column": "arm", "tau": 1460.0, "n": 300, "conf_level": 0.95,
+        "min_cell": 10, "min_events": 5,
+        "groups": [
+            {"group": "a", "shown": true, "n": 150, "events": 40, "rmst": 1100.5,
+             "std_err": 20.25, "ci_lower": 1060.8, "ci_upper": 1140.2},
+            {"group": "<b>", "shown": false}],
+        "differences": []});
+    let h = html(&output("Study", vec![analysis("rm", "rmst", r)]));
+    assert!(!h.contains("<pre>"));
+    assert!(
+        h.contains("1100") && h.contains("1061") && h.contains("suppressed"),
+        "{h}"
+    );
+    assert!(h.contains("&lt;b&gt;") && !h.contains("<b>"));
+    assert!(h.contains("τ = 1460 days"), "{h}");
+}
