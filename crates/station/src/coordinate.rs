@@ -936,6 +936,9 @@ fn start(
                 "internal error: the computation stopped unexpectedly".to_string(),
             ))
         });
+        // The port is freed before the end is recorded: once it is, a new revision may be
+        // received and reserve a port of its own, which a later release would drop.
+        api.release_compute(&study.id);
         let done = match out {
             Ok(out) => {
                 let held = held_shares(&study, &out.shares);
@@ -965,7 +968,6 @@ fn start(
                     .abort(&study.id, &me, &e.to_string(), &public)
             }
         };
-        api.release_compute(&study.id);
         if let Err(e) = done {
             eprintln!("tessera station: study {}: {e}", study.id);
         }
