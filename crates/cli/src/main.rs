@@ -67,8 +67,9 @@ enum BenchCommand {
     /// Secure record linkage: two tables of --rows rows, half overlapping, three processes
     /// over loopback TCP.
     Link(bench::link::LinkArgs),
-    /// Survival analyses (log-rank, Cox) on synthetic linked data, three processes over
-    /// loopback TCP, with the ratio to plaintext and to lifelines.
+    /// Survival analyses (log-rank, Cox, stratified Cox, cumulative incidence, restricted mean
+    /// survival time) on synthetic linked data, three processes over loopback TCP, with the
+    /// ratio to plaintext and (log-rank, Cox) to lifelines.
     Survival(bench::survival::SurvivalArgs),
     /// Regressions: logistic to convergence on 10k and 100k rows × 10 covariates, least
     /// squares on 1M rows × 20, three processes over loopback TCP.

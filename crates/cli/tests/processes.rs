@@ -791,14 +791,14 @@ fn link_benchmark_runs_over_tls() {
 }
 
 #[test]
-fn survival_benchmark_runs_both_analyses_over_three_processes() {
+fn survival_benchmark_runs_every_analysis_over_three_processes() {
     let _serial = one_at_a_time();
     let e = run_engine(
         &[
             "bench",
             "survival",
             "--workloads",
-            "logrank:600,cox:400x3",
+            "logrank:600,cox:400x3,cox-strata:400x3,cuminc:600,rmst:600",
             "--no-lifelines",
             "--json",
         ],
@@ -807,9 +807,12 @@ fn survival_benchmark_runs_both_analyses_over_three_processes() {
     assert!(e.status.success(), "bench survival failed:\n{}", e.stderr);
     let report: Value = serde_json::from_str(e.stdout.trim()).expect("one JSON object");
     let w = report["workloads"].as_array().expect("workloads");
-    assert_eq!(w.len(), 2, "{report}");
-    assert_eq!(w[0]["kind"], "logrank");
-    assert_eq!(w[1]["kind"], "cox");
+    let kinds: Vec<&str> = w.iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["logrank", "cox", "cox-strata", "cuminc", "rmst"],
+        "{report}"
+    );
     for entry in w {
         // The benchmark fails if the opened results differ from the plaintext twin.
         for key in ["seconds", "bytes_per_party", "rounds", "plain_seconds"] {
@@ -818,6 +821,7 @@ fn survival_benchmark_runs_both_analyses_over_three_processes() {
         assert!(entry["lifelines_seconds"].is_null());
     }
     assert!(w[1]["iterations"].as_u64().unwrap() >= 1);
+    assert!(w[2]["iterations"].as_u64().unwrap() >= 1);
     let bad = run(
         &["bench", "survival", "--workloads", "cox:10"],
         Duration::from_secs(30),

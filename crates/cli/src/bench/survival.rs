@@ -1,4 +1,5 @@
-//! `tessera bench survival`: the survival analyses on synthetic linked data
+//! `tessera bench survival`: the survival analyses (log-rank, Cox, stratified Cox, cumulative
+//! incidence, restricted mean survival time) on synthetic linked data
 //! ([`tessera_stats::survival::synthetic`]), three processes over loopback TCP. The registry's
 //! columns (time, event, group) are input by party 0, the GP covariates by party 1; party 2
 //! is the helper. Each workload reports seconds (median of `--reps`, a repetition ending when
@@ -19,7 +20,9 @@ use serde_json::{json, Value};
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
 use tessera_stats::survival::{
-    cox, cox_plain, logrank, logrank_plain, synthetic, CoxPublic, LogrankPublic,
+    cox, cox_plain, cuminc, cuminc_plain, logrank, logrank_plain, rmst, rmst_plain, synthetic,
+    CoxPublic, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic, RmstResult,
+    RmstSpec,
 };
 use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
@@ -33,7 +36,11 @@ const SEED: u64 = 20261124;
 /// Options of the survival benchmark.
 #[derive(Args, Debug)]
 pub struct SurvivalArgs {
-    /// Workloads: `logrank:ROWS` or `cox:ROWSxCOVARIATES`, comma-separated.
+    /// Workloads, comma-separated: `logrank:ROWS`, `cox:ROWSxCOVARIATES`,
+    /// `cox-strata:ROWSxCOVARIATES` (Cox stratified by the registry's two-level group),
+    /// `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
+    /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
+    /// time range).
     #[arg(
         long,
         default_value = "logrank:10000,logrank:100000,cox:1000x5,cox:10000x10,cox:100000x10"
@@ -65,7 +72,8 @@ pub struct SurvivalPartyArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub shape: ShapeArgs,
-    /// The workload (`logrank:ROWS` or `cox:ROWSxCOVARIATES`).
+    /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
+    /// `cuminc:ROWS` or `rmst:ROWS`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -79,23 +87,43 @@ pub struct SurvivalPartyArgs {
 /// One workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Workload {
-    Logrank { rows: usize },
-    Cox { rows: usize, covariates: usize },
+    Logrank {
+        rows: usize,
+    },
+    /// Cox; `strata`: stratified by `registry.group`.
+    Cox {
+        rows: usize,
+        covariates: usize,
+        strata: bool,
+    },
+    Cuminc {
+        rows: usize,
+    },
+    Rmst {
+        rows: usize,
+    },
 }
 
 impl Workload {
     fn parse(s: &str) -> Result<Workload, String> {
-        let bad = || format!("workload `{s}`: expected logrank:ROWS or cox:ROWSxCOVARIATES");
+        let bad = || {
+            format!(
+                "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
+                 cox-strata:ROWSxCOVARIATES, cuminc:ROWS or rmst:ROWS"
+            )
+        };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
+        let rows = || size.parse().map_err(|_| bad());
         match kind {
-            "logrank" => Ok(Workload::Logrank {
-                rows: size.parse().map_err(|_| bad())?,
-            }),
-            "cox" => {
+            "logrank" => Ok(Workload::Logrank { rows: rows()? }),
+            "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
+            "rmst" => Ok(Workload::Rmst { rows: rows()? }),
+            "cox" | "cox-strata" => {
                 let (r, c) = size.split_once('x').ok_or_else(bad)?;
                 Ok(Workload::Cox {
                     rows: r.parse().map_err(|_| bad())?,
                     covariates: c.parse().map_err(|_| bad())?,
+                    strata: kind == "cox-strata",
                 })
             }
             _ => Err(bad()),
@@ -104,21 +132,49 @@ impl Workload {
 
     fn rows(&self) -> usize {
         match *self {
-            Workload::Logrank { rows } | Workload::Cox { rows, .. } => rows,
+            Workload::Logrank { rows }
+            | Workload::Cox { rows, .. }
+            | Workload::Cuminc { rows }
+            | Workload::Rmst { rows } => rows,
         }
     }
 
     fn covariates(&self) -> usize {
         match *self {
-            Workload::Logrank { .. } => 0,
             Workload::Cox { covariates, .. } => covariates,
+            _ => 0,
         }
     }
 
     fn name(&self) -> String {
         match *self {
             Workload::Logrank { rows } => format!("logrank {rows}"),
-            Workload::Cox { rows, covariates } => format!("cox {rows}x{covariates}"),
+            Workload::Cox {
+                rows, covariates, ..
+            } => format!("{} {rows}x{covariates}", self.kind()),
+            Workload::Cuminc { rows } => format!("cuminc {rows}"),
+            Workload::Rmst { rows } => format!("rmst {rows}"),
+        }
+    }
+
+    /// The workload's kind, as `--workloads` spells it.
+    fn kind(&self) -> &'static str {
+        match *self {
+            Workload::Logrank { .. } => "logrank",
+            Workload::Cox { strata: false, .. } => "cox",
+            Workload::Cox { strata: true, .. } => "cox-strata",
+            Workload::Cuminc { .. } => "cuminc",
+            Workload::Rmst { .. } => "rmst",
+        }
+    }
+
+    /// The workload as `--workload` spells it.
+    fn spec(&self) -> String {
+        match *self {
+            Workload::Cox {
+                rows, covariates, ..
+            } => format!("{}:{rows}x{covariates}", self.kind()),
+            _ => format!("{}:{}", self.kind(), self.rows()),
         }
     }
 
@@ -137,8 +193,9 @@ impl Workload {
     }
 
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
+        let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
-            strata: None,
+            strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),
             covariates: (1..=self.covariates())
@@ -149,6 +206,72 @@ impl Workload {
             conf_level: 0.95,
         }
     }
+}
+
+/// Cumulative incidence of the (one) cause per group at 10 grid times spread over the data's
+/// time range (`min + (max - min)·i/11`, i = 1..=10).
+fn cuminc_spec(data: &PlainFrame) -> CumincSpec {
+    let (lo, hi) = time_range(data);
+    CumincSpec {
+        time: "registry.time".into(),
+        event: "registry.event".into(),
+        group: Some("registry.group".into()),
+        causes: 1,
+        times: (1..=10)
+            .map(|i| lo + (hi - lo) * f64::from(i) / 11.0)
+            .collect(),
+    }
+}
+
+/// Restricted mean survival time per group up to τ at the middle of the data's time range.
+fn rmst_spec(data: &PlainFrame) -> RmstSpec {
+    let (lo, hi) = time_range(data);
+    RmstSpec {
+        time: "registry.time".into(),
+        event: "registry.event".into(),
+        group: Some("registry.group".into()),
+        tau: (lo + (hi - lo) / 2.0).round(),
+        conf_level: 0.95,
+    }
+}
+
+/// Smallest and largest `registry.time` of the synthetic data (every party generates the
+/// same data, so every party derives the same public grid).
+fn time_range(data: &PlainFrame) -> (f64, f64) {
+    let times = data
+        .columns
+        .iter()
+        .find(|c| c.name == "registry.time")
+        .and_then(|c| match &c.data {
+            PlainData::Numeric(v) => Some(v.iter().flatten().copied().collect::<Vec<f64>>()),
+            PlainData::Categorical { .. } => None,
+        })
+        .unwrap_or_default();
+    let lo = times.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if lo.is_finite() && hi > lo {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+/// Cumulative incidence as compared values: the estimates of every grid cell (curve by curve),
+/// then their standard errors; a suppressed cell is -1 in both blocks (so a cell suppressed
+/// on one side only fails the check).
+fn cuminc_values(r: &CumincResult) -> Vec<f64> {
+    let rows: Vec<_> = r.curves.iter().flat_map(|c| &c.rows).collect();
+    let est = rows.iter().map(|x| x.estimate.unwrap_or(-1.0));
+    let se = rows.iter().map(|x| x.std_err.unwrap_or(-1.0));
+    est.chain(se).collect()
+}
+
+/// RMST as compared values: the restricted means per group, then their standard errors
+/// (suppressed: -1).
+fn rmst_values(r: &RmstResult) -> Vec<f64> {
+    let est = r.groups.iter().map(|g| g.rmst.unwrap_or(-1.0));
+    let se = r.groups.iter().map(|g| g.std_err.unwrap_or(-1.0));
+    est.chain(se).collect()
 }
 
 fn parse_ties(s: &str) -> Result<Ties, String> {
@@ -179,8 +302,9 @@ pub struct SurvivalReport {
     pub shares: Vec<u8>,
 }
 
-/// The recipient's view of the parties' ends: χ² (log-rank) or coefficients then standard
-/// errors (Cox), from the reconstructed shares and the tail.
+/// The recipient's view of the parties' ends: χ² (log-rank), coefficients then standard
+/// errors (Cox), estimates then standard errors (cumulative incidence, RMST), from the
+/// reconstructed shares and the tail.
 fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, String> {
     let parts: Vec<(&Value, &[u8])> = reports.iter().map(|r| (&r.public, &r.shares[..])).collect();
     let named = |e: String| format!("{}: {e}", w.name());
@@ -196,6 +320,14 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
                 .map(|x| x.coef)
                 .chain(r.rows.iter().map(|x| x.se))
                 .collect())
+        }
+        Workload::Cuminc { .. } => {
+            let r = open_sealed::<CumincPublic>(&parts).map_err(named)?;
+            Ok(cuminc_values(&r))
+        }
+        Workload::Rmst { .. } => {
+            let r = open_sealed::<RmstPublic>(&parts).map_err(named)?;
+            Ok(rmst_values(&r))
         }
     }
 }
@@ -231,7 +363,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "{:<16} {:>9} {:>10} {:>7} {:>6} {:>11} {:>10} {:>12}",
+        "{:<20} {:>9} {:>10} {:>7} {:>6} {:>11} {:>10} {:>12}",
         "workload",
         "seconds",
         "MB/party",
@@ -244,7 +376,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
     for e in &entries {
         let num = |k: &str| e[k].as_f64();
         println!(
-            "{:<16} {:>9.3} {:>10.1} {:>7.0} {:>6} {:>10.4}s {:>10} {:>12}",
+            "{:<20} {:>9.3} {:>10.1} {:>7.0} {:>6} {:>10.4}s {:>10} {:>12}",
             e["workload"].as_str().unwrap_or(""),
             num("seconds").unwrap_or(f64::NAN),
             num("bytes_per_party").unwrap_or(0.0) / 1e6,
@@ -258,8 +390,9 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
     println!(
         "\nthree processes over loopback TCP; synthetic linked data (Weibull baseline, ties, \
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
-         of {} run(s), slowest party; MB: busiest party; Cox ties: {}; results checked against \
-         the plaintext twin",
+         of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
+         registry.group; cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
+         against the plaintext twin",
         args.reps, args.ties
     );
     Ok(())
@@ -267,10 +400,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
 
 fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, String> {
     let rv = Rendezvous::new()?;
-    let spec = match w {
-        Workload::Logrank { rows } => format!("logrank:{rows}"),
-        Workload::Cox { rows, covariates } => format!("cox:{rows}x{covariates}"),
-    };
+    let spec = w.spec();
     let outputs = run_three("bench-survival-party", &rv, |_, cmd| {
         args.shape.pass_on(cmd);
         cmd.args(["--workload", &spec, "--ties", &args.ties])
@@ -302,7 +432,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     let t = Instant::now();
     let plain = plain_values(w, &data, ties)?;
     let plain_secs = t.elapsed().as_secs_f64();
-    let worst = check(w, &open_values(w, &reports)?, &plain)?;
+    let worst = check(w, &open_values(w, &reports)?, &plain, &data)?;
     let lifelines = if args.no_lifelines {
         None
     } else {
@@ -311,7 +441,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     let seconds = median(&secs);
     Ok(json!({
         "workload": w.name(),
-        "kind": match w { Workload::Logrank { .. } => "logrank", Workload::Cox { .. } => "cox" },
+        "kind": w.kind(),
         "rows": w.rows(),
         "covariates": w.covariates(),
         "seconds": seconds,
@@ -327,7 +457,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     }))
 }
 
-/// χ² (log-rank) or coefficients then standard errors (Cox) of the plaintext twin.
+/// The compared values (see [`open_values`]) of the plaintext twin.
 fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, String> {
     match w {
         Workload::Logrank { .. } => {
@@ -343,12 +473,23 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
                 .chain(r.rows.iter().map(|x| x.se))
                 .collect())
         }
+        Workload::Cuminc { .. } => {
+            let r =
+                cuminc_plain(data, &cuminc_spec(data), &disclosure()).map_err(|e| e.to_string())?;
+            Ok(cuminc_values(&r))
+        }
+        Workload::Rmst { .. } => {
+            let r = rmst_plain(data, &rmst_spec(data), &disclosure()).map_err(|e| e.to_string())?;
+            Ok(rmst_values(&r))
+        }
     }
 }
 
-/// Checks the reconstructed values against the twin: χ² 1e-4 relative; coefficients 1e-4
-/// absolute, standard errors 1e-3 relative. Returns the largest error seen.
-fn check(w: Workload, got: &[f64], want: &[f64]) -> Result<f64, String> {
+/// Checks the reconstructed values against the twin: χ² 1e-4 relative; coefficients and
+/// cumulative incidences 1e-4 absolute, restricted means 1e-4·τ absolute (the README's
+/// tolerance: an RMST is in days); standard errors 1e-3 relative. Returns the largest error
+/// seen (relative to τ for a restricted mean).
+fn check(w: Workload, got: &[f64], want: &[f64], data: &PlainFrame) -> Result<f64, String> {
     if got.len() != want.len() {
         return Err(format!(
             "{}: {} values reconstructed, {} expected",
@@ -357,13 +498,30 @@ fn check(w: Workload, got: &[f64], want: &[f64]) -> Result<f64, String> {
             want.len()
         ));
     }
-    let p = w.covariates();
+    // Estimates first, then standard errors (as many).
+    let p = match w {
+        Workload::Cox { .. } => w.covariates(),
+        _ => want.len() / 2,
+    };
+    // A standard error of zero (no event yet at a grid time) is zero on both sides.
+    let rel = |g: f64, x: f64| {
+        if x == 0.0 && g == 0.0 {
+            0.0
+        } else {
+            (g - x).abs() / x.abs()
+        }
+    };
+    let tau = match w {
+        Workload::Rmst { .. } => rmst_spec(data).tau,
+        _ => 1.0,
+    };
     let mut worst = 0f64;
     for (i, (&g, &x)) in got.iter().zip(want).enumerate() {
         let (err, tol) = match w {
-            Workload::Logrank { .. } => ((g - x).abs() / x.abs(), 1e-4),
-            Workload::Cox { .. } if i < p => ((g - x).abs(), 1e-4),
-            Workload::Cox { .. } => ((g - x).abs() / x.abs(), 1e-3),
+            Workload::Logrank { .. } => (rel(g, x), 1e-4),
+            Workload::Rmst { .. } if i < p => ((g - x).abs() / tau, 1e-4),
+            _ if i < p => ((g - x).abs(), 1e-4),
+            _ => (rel(g, x), 1e-3),
         };
         worst = worst.max(err);
         if err > tol {
@@ -379,18 +537,22 @@ fn check(w: Workload, got: &[f64], want: &[f64]) -> Result<f64, String> {
 /// Seconds lifelines needs for the same analysis on the same data (median of three), or
 /// `None` when python3 with lifelines is not available.
 fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
-    if matches!((w, ties), (Workload::Cox { .. }, Ties::Breslow)) {
-        return None; // lifelines fits Efron only
+    match (w, ties) {
+        (Workload::Cox { .. }, Ties::Breslow) => return None, // lifelines fits Efron only
+        (
+            Workload::Cox { strata: true, .. } | Workload::Cuminc { .. } | Workload::Rmst { .. },
+            _,
+        ) => {
+            return None; // not in scripts/bench_lifelines.py
+        }
+        _ => {}
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let csv = dir.join("data.csv");
     write_csv(data, &csv).ok()?;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
-    let kind = match w {
-        Workload::Logrank { .. } => "logrank",
-        Workload::Cox { .. } => "cox",
-    };
+    let kind = w.kind();
     let out = Command::new("python3")
         .arg(&script)
         .arg(kind)
@@ -492,6 +654,16 @@ fn measure(
                 let r = cox(p, &frame, &w.cox_spec(ties), &disclosure()).map_err(err)?;
                 report.secs.push(t.elapsed().as_secs_f64());
                 report.iterations = r.public.trace.iterations;
+                end(&mut report, r)?;
+            }
+            Workload::Cuminc { .. } => {
+                let r = cuminc(p, &frame, &cuminc_spec(data), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
+                end(&mut report, r)?;
+            }
+            Workload::Rmst { .. } => {
+                let r = rmst(p, &frame, &rmst_spec(data), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
                 end(&mut report, r)?;
             }
         }
