@@ -148,36 +148,12 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
         notes.push(format!("log-rank {}", p_is(p)));
         notes.push(format!("  ({name})"));
     }
-    let grid = grid(&curves_json);
-    let step = grid.len().div_ceil(MAX_TICKS).max(1);
-    let shown_grid: Vec<usize> = (0..grid.len()).filter(|i| (i + 1) % step == 0).collect();
-    let ticks: Vec<f64> = if grid.is_empty() {
+    let (ticks, risk) = ticks_and_risk(&curves_json, || {
         let tmax = curves
             .iter()
             .flat_map(|c| c.points.iter().map(|p| p.time))
             .fold(0.0, f64::max);
         curves::round_ticks(tmax, 6)
-    } else {
-        std::iter::once(0.0)
-            .chain(shown_grid.iter().map(|&i| grid[i]))
-            .collect()
-    };
-    let risk = (!grid.is_empty()).then(|| RiskTable {
-        times: shown_grid.iter().map(|&i| grid[i]).collect(),
-        counts: curves_json
-            .iter()
-            .map(|c| {
-                let rows = c["rows"].as_array();
-                shown_grid
-                    .iter()
-                    .map(|&i| {
-                        rows.and_then(|r| r.get(i))
-                            .filter(|r| r["shown"] != false)
-                            .and_then(|r| r["at_risk"].as_u64())
-                    })
-                    .collect()
-            })
-            .collect(),
     });
     let has_risk = risk.is_some();
     let plot = Plot {
@@ -319,29 +295,7 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             censored: Vec::new(),
         })
         .collect();
-    let grid = grid(&curves_json);
-    let step = grid.len().div_ceil(MAX_TICKS).max(1);
-    let shown_grid: Vec<usize> = (0..grid.len()).filter(|i| (i + 1) % step == 0).collect();
-    let ticks: Vec<f64> = std::iter::once(0.0)
-        .chain(shown_grid.iter().map(|&i| grid[i]))
-        .collect();
-    let risk = (!grid.is_empty()).then(|| RiskTable {
-        times: shown_grid.iter().map(|&i| grid[i]).collect(),
-        counts: curves_json
-            .iter()
-            .map(|c| {
-                let rows = c["rows"].as_array();
-                shown_grid
-                    .iter()
-                    .map(|&i| {
-                        rows.and_then(|r| r.get(i))
-                            .filter(|r| r["shown"] != false)
-                            .and_then(|r| r["at_risk"].as_u64())
-                    })
-                    .collect()
-            })
-            .collect(),
-    });
+    let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
     let plot = Plot {
         curves,
         direction: Direction::Increasing,
@@ -455,6 +409,42 @@ pub fn rmst(h: &mut String, r: &Value, time_unit: Option<&str>) {
         }
         h.push_str(&t.html());
     }
+}
+
+/// The time ticks (0 and the grid times, thinned to at most [`MAX_TICKS`]; `no_grid()`'s
+/// without a grid) and the number-at-risk table at those grid times, one row per curve
+/// ("–" where a cell is suppressed).
+fn ticks_and_risk(
+    curves_json: &[Value],
+    no_grid: impl FnOnce() -> Vec<f64>,
+) -> (Vec<f64>, Option<RiskTable>) {
+    let grid = grid(curves_json);
+    if grid.is_empty() {
+        return (no_grid(), None);
+    }
+    let step = grid.len().div_ceil(MAX_TICKS).max(1);
+    let shown_grid: Vec<usize> = (0..grid.len()).filter(|i| (i + 1) % step == 0).collect();
+    let ticks = std::iter::once(0.0)
+        .chain(shown_grid.iter().map(|&i| grid[i]))
+        .collect();
+    let risk = RiskTable {
+        times: shown_grid.iter().map(|&i| grid[i]).collect(),
+        counts: curves_json
+            .iter()
+            .map(|c| {
+                let rows = c["rows"].as_array();
+                shown_grid
+                    .iter()
+                    .map(|&i| {
+                        rows.and_then(|r| r.get(i))
+                            .filter(|r| r["shown"] != false)
+                            .and_then(|r| r["at_risk"].as_u64())
+                    })
+                    .collect()
+            })
+            .collect(),
+    };
+    (ticks, Some(risk))
 }
 
 fn ci(lo: &Value, hi: &Value) -> String {
