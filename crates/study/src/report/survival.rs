@@ -321,7 +321,11 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         )
     );
     for c in &curves_json {
-        let _ = writeln!(h, "<h3>{}</h3>", escape(&label(c)));
+        let heading = match (group_column, c["group"].as_str()) {
+            (Some(col), Some(g)) => format!("{col} = {g}, cause {}", plain(&c["cause"])),
+            _ => label(c),
+        };
+        let _ = writeln!(h, "<h3>{}</h3>", escape(&heading));
         let mut t = Table::new(&[
             "time",
             "at risk",
