@@ -160,18 +160,19 @@ pub struct PastDecision {
     pub reasons: Vec<String>,
 }
 
-/// Why study `rec` (with its run `run`) cannot take another revision now, if so: its run is
-/// under way or finished (the results of a finished study stay with its text). A study
-/// pending, approved, refused, stopped or aborted here can.
+/// Why a study whose run here is `run` cannot take another revision now, if so: its run is
+/// under way, or finished (the results of a finished study stay with its text) unless
+/// `unopenable`: another compute station of the same revision aborted or stopped, so what
+/// this station holds can never be opened. A study pending, approved, refused, stopped or
+/// aborted here can.
 pub(crate) fn not_revisable(
-    rec: &StudyRecord,
     run: Option<crate::runs::RunState>,
+    unopenable: bool,
 ) -> Option<&'static str> {
     use crate::runs::RunState;
-    let _ = rec;
     match run {
         Some(RunState::Running) => Some("its run is under way"),
-        Some(RunState::Finished) => Some("it has finished"),
+        Some(RunState::Finished) if !unopenable => Some("it has finished"),
         _ => None,
     }
 }
@@ -284,14 +285,16 @@ impl Approvals {
                 held: self.held(&study.id)?,
             });
         }
-        self.receive_revision(study, decision, decision, from, 1)
+        self.receive_revision(study, decision, decision, from, 1, false)
     }
 
     /// Receives revision `revision` of `study` (a new study when the id is unknown here):
     /// the revision it replaces is kept in `earlier_revisions` with how it ended, its run
     /// and anything held for it are dropped, and `study_received` records the new
     /// revision's number and the digest of the text it replaces, all in one transaction.
-    /// Refused while the current revision runs or has finished ([`StationError::Transition`]).
+    /// Refused while the current revision runs or has finished ([`StationError::Transition`]),
+    /// a finished one unless `unopenable` (see [`not_revisable`]; its shares held here are
+    /// dropped with it).
     /// `shown` is the same decision as the researcher and the other stations are told it
     /// ([`crate::policy::Audience::Researcher`]): a refusal's stored reason (what
     /// `GET /studies/{id}` and the peers show) is `shown`'s, its audit entry keeps the
@@ -303,6 +306,7 @@ impl Approvals {
         shown: &Decision,
         from: &str,
         revision: u32,
+        unopenable: bool,
     ) -> Result<StudyRecord> {
         let now = now_rfc3339();
         let text = &study.source.text;
@@ -341,7 +345,7 @@ impl Approvals {
                             held: None,
                         });
                     }
-                    if let Some(why) = not_revisable(&cur, run) {
+                    if let Some(why) = not_revisable(run, unopenable) {
                         return Err(StationError::Transition {
                             id: study.id.clone(),
                             state: why.to_string(),

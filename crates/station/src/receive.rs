@@ -96,6 +96,22 @@ pub fn receive_revision(
     from: &str,
     revision: Option<u32>,
 ) -> Result<Received> {
+    receive_revision_with(config, approvals, name, text, from, revision, false)
+}
+
+/// [`receive_revision`] knowing whether the results this station holds for the study's
+/// current revision can never be opened (`unopenable`: another compute station of that
+/// revision aborted or stopped it, as the service last heard): then a finished study takes
+/// a rerun or a revision too, and what it held is dropped.
+pub fn receive_revision_with(
+    config: &Config,
+    approvals: &mut Approvals,
+    name: &str,
+    text: &str,
+    from: &str,
+    revision: Option<u32>,
+    unopenable: bool,
+) -> Result<Received> {
     if from.trim().is_empty() {
         return Err(StationError::Invalid(
             "who submitted the study must be named".to_string(),
@@ -119,8 +135,14 @@ pub fn receive_revision(
     };
     let Some(cur) = approvals.get(&study.id)? else {
         let shown = shown_for(&fresh);
-        let record =
-            approvals.receive_revision(&study, &fresh, &shown, from, revision.unwrap_or(1))?;
+        let record = approvals.receive_revision(
+            &study,
+            &fresh,
+            &shown,
+            from,
+            revision.unwrap_or(1),
+            false,
+        )?;
         return Ok(Received {
             decision: fresh,
             shown,
@@ -150,7 +172,8 @@ pub fn receive_revision(
                 return Err(already(approvals, false)?);
             }
             let ended = cur.state == StudyState::Refused
-                || matches!(run, Some(RunState::Aborted | RunState::Stopped));
+                || matches!(run, Some(RunState::Aborted | RunState::Stopped))
+                || (run == Some(RunState::Finished) && unopenable);
             if unchanged && !ended {
                 return Err(already(approvals, true)?);
             }
@@ -162,7 +185,7 @@ pub fn receive_revision(
             })?
         }
     };
-    if not_revisable(&cur, run).is_some() {
+    if not_revisable(run, unopenable).is_some() {
         return Err(already(approvals, true)?);
     }
     let decision = if unchanged {
@@ -171,7 +194,7 @@ pub fn receive_revision(
         fresh.clone()
     };
     let shown = shown_for(&decision);
-    let record = approvals.receive_revision(&study, &decision, &shown, from, next)?;
+    let record = approvals.receive_revision(&study, &decision, &shown, from, next, unopenable)?;
     Ok(Received {
         decision,
         shown,

@@ -615,9 +615,15 @@ impl Approvals {
         use std::collections::BTreeMap;
         let mut want: BTreeMap<(String, String), String> = BTreeMap::new();
         for e in entries {
-            let (Some(id), EntryKind::RunFinished) = (e.study.clone(), e.kind) else {
+            let Some(id) = e.study.clone() else { continue };
+            // A later revision drops what was held for the one it replaces.
+            if e.kind == EntryKind::StudyReceived {
+                want.retain(|(i, _), _| *i != id);
                 continue;
-            };
+            }
+            if e.kind != EntryKind::RunFinished {
+                continue;
+            }
             for h in e.details_json()["held_for"]
                 .as_array()
                 .into_iter()

@@ -217,3 +217,43 @@ fn a_rerun_after_invalid_input_keeps_the_approval_of_the_text() {
     assert_eq!(r.record.state, StudyState::Approved, "{r:?}");
     intact(&a);
 }
+
+/// A study finished here but aborted at another compute station can never be opened (one
+/// station's part is missing): then, and only then, a finished study takes a rerun, and the
+/// shares held for it are dropped with it; the audit log still verifies.
+#[test]
+fn a_finished_study_takes_a_rerun_only_when_its_results_can_never_be_opened() {
+    use tessera_station::receive::receive_revision_with;
+    use tessera_station::runs::HeldShares;
+    let (config, mut a) = setup("rerun-unopenable", POLICY);
+    receive_text(&config, &mut a, "study.toml", STUDY, "alice").unwrap();
+    a.approve(ID, "steward").unwrap();
+    a.mark_ready(ID).unwrap();
+    a.start(ID, "registry", serde_json::json!({})).unwrap();
+    let held = HeldShares {
+        json: "{\"for\": \"researcher\"}".into(),
+    };
+    let details = serde_json::json!({"held_for": [{"recipient": "researcher",
+        "shares_sha256": tessera_study::format::text_digest(&held.json)}]});
+    a.finish(ID, "registry", details, &[("researcher".to_string(), held)])
+        .unwrap();
+    intact(&a);
+    let rerun = |a: &mut Approvals, unopenable: bool| {
+        receive_revision_with(&config, a, "study.toml", STUDY, "alice", None, unopenable)
+    };
+    // Every station finished (as far as this one heard): the results stay.
+    assert!(matches!(
+        rerun(&mut a, false),
+        Err(StationError::AlreadyReceived { .. })
+    ));
+    // Another compute station aborted: the rerun is taken, the shares dropped.
+    let r = rerun(&mut a, true).unwrap();
+    assert_eq!(r.record.revision, 2);
+    assert_eq!(r.record.state, StudyState::Approved, "{r:?}");
+    assert!(a.results_for(ID, "researcher").unwrap().is_none());
+    assert_eq!(
+        a.earlier_revisions(ID).unwrap()[0].run.as_deref(),
+        Some("finished")
+    );
+    intact(&a);
+}
