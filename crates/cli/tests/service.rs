@@ -917,8 +917,9 @@ fn a_station_killed_mid_study_aborts_it_everywhere_and_a_rerun_recovers_it() {
 
 /// The mistakes of a first deployment, each reported before any approval where it can be,
 /// or recovered under the same study id where not: a station down at submission gets the
-/// study when it comes back; a wrong level spelling is refused by the GP's policy before any
-/// person sees it and the corrected text becomes revision 2; a column missing at the source
+/// study when it comes back; a floor below the stations' is refused by the station submitted
+/// to at once, and a wrong level spelling by the GP's policy when the study reaches it, each
+/// before any person sees it, the corrected texts becoming revisions 2 and 3; a column missing at the source
 /// is reported by `station check` before the approval and, approved anyway, stops the study
 /// as "input invalid" until the steward mends the file and the researcher reruns it.
 #[test]
@@ -940,13 +941,30 @@ fn first_deployment_mistakes_are_reported_early_or_recovered_under_the_same_id()
     fs::write(&gp_csv, &without).unwrap();
     // The GP is down when the study is submitted.
     let mut c = Cluster::start_these(&dir, &["registry", "institute"]);
-    // First text: statin's levels spelled "0.0"/"1.0" where the GP declares "0"/"1".
-    let o = c.submit_variant(
-        "levels",
-        r#"statin = { type = "categorical", levels = ["0", "1"] }"#,
-        r#"statin = { type = "categorical", levels = ["0.0", "1.0"] }"#,
-    );
+    // First text: statin's levels spelled "0.0"/"1.0" where the GP declares "0"/"1", and a
+    // min_cell of 5 below the stations' floor of 10: the registry refuses the floor at once,
+    // before any person sees it.
+    let levels = |t: &str| {
+        t.replace(
+            r#"statin = { type = "categorical", levels = ["0", "1"] }"#,
+            r#"statin = { type = "categorical", levels = ["0.0", "1.0"] }"#,
+        )
+    };
+    let good_study = fs::read_to_string(c.study()).unwrap();
+    let first =
+        levels(&good_study).replace("[disclosure]\nmin_cell = 10", "[disclosure]\nmin_cell = 5");
+    assert!(first.contains("\"0.0\"") && first.contains("min_cell = 5"));
+    let first_path = dir.join("first.toml");
+    fs::write(&first_path, first).unwrap();
+    let o = c.researcher(&["submit", first_path.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    assert!(out(&o).contains("min_cell"), "{}", out(&o));
+    // The floor corrected (the spelling not yet): revision 2 of the same id, passed on.
+    let second_path = dir.join("second.toml");
+    fs::write(&second_path, levels(&good_study)).unwrap();
+    let o = c.researcher(&["submit", second_path.to_str().unwrap()], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("(revision 2)"), "{}", out(&o));
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let st = c.status("registry");
@@ -973,10 +991,10 @@ fn first_deployment_mistakes_are_reported_early_or_recovered_under_the_same_id()
         "{why}"
     );
     assert_eq!(c.status("gp")["decided_by"], "policy");
-    // The researcher corrects the file and submits it again: revision 2 of the same id.
+    // The researcher corrects the file and submits it again: revision 3 of the same id.
     let o = c.researcher(&["submit", &c.study()], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("(revision 2)"), "{}", out(&o));
+    assert!(out(&o).contains("(revision 3)"), "{}", out(&o));
     // The GP's steward checks the sources before approving: the missing column is named.
     let check = Command::new(EXE)
         .args(["station", "check", "--config"])
@@ -987,40 +1005,40 @@ fn first_deployment_mistakes_are_reported_early_or_recovered_under_the_same_id()
     assert!(out(&check).contains("bmi"), "{}", out(&check));
     // Approved anyway: the data check stops it as "input invalid" everywhere.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while c.status("gp")["revision"] != 2 || c.status("gp")["state"] != "pending" {
+    while c.status("gp")["revision"] != 3 || c.status("gp")["state"] != "pending" {
         assert!(
             Instant::now() < deadline,
-            "gp never held revision 2: {}",
+            "gp never held revision 3: {}",
             c.status("gp")
         );
         std::thread::sleep(Duration::from_millis(20));
     }
     c.approve_at_gp();
     let st = c.wait_run("registry", &["stopped"], 30);
-    assert_eq!(st["revision"], 2, "{st}");
+    assert_eq!(st["revision"], 3, "{st}");
     assert_eq!(
         st["run"]["reason"].as_str().unwrap(),
         "station gp refused: input invalid"
     );
-    // The steward mends the extract; the researcher reruns the study unchanged (revision 3):
+    // The steward mends the extract; the researcher reruns the study unchanged (revision 4):
     // the GP's approval of this text stands, its data is checked again, and it runs.
     fs::write(&gp_csv, &good).unwrap();
     let o = c.researcher(&["rerun", ID], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("(revision 3)"), "{}", out(&o));
+    assert!(out(&o).contains("(revision 4)"), "{}", out(&o));
     for s in STATIONS {
         let st = c.wait_run(s, &["finished"], 60);
-        assert_eq!(st["revision"], 3, "{s}: {st}");
+        assert_eq!(st["revision"], 4, "{s}: {st}");
     }
     let o = c.researcher(&["results", ID], &["--identity", &c.me()]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    // The GP's log holds the three revisions of the one id, and verifies.
-    let kinds = c.audit("gp");
-    assert_eq!(
-        kinds.iter().filter(|k| *k == "study_received").count(),
-        3,
-        "{kinds:?}"
-    );
+    // The logs hold the revisions of the one id and verify: four at the registry, three at
+    // the GP (the first never left the registry).
+    for (s, n) in [("registry", 4), ("gp", 3)] {
+        let kinds = c.audit(s);
+        let got = kinds.iter().filter(|k| *k == "study_received").count();
+        assert_eq!(got, n, "{s}: {kinds:?}");
+    }
 }
 
 /// Each station owns its computation endpoint: a study that carries an address is refused
