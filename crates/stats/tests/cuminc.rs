@@ -403,3 +403,49 @@ fn large_data_matches_twin() {
         worst.0, worst.1
     );
 }
+
+#[test]
+fn gray_suffix_form_matches_cmprsk_recursion() {
+    use tessera_stats::survival::cuminc::gray_test_suffix;
+    let mut worst = 0f64;
+    for seed in 1..=40u64 {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let n = 100 + rng.below(1900) as usize;
+        let groups = 2 + rng.below(2) as usize;
+        let tmax = 5 + rng.below(200);
+        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
+        let cause: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    0.0
+                } else {
+                    (1 + rng.below(2)) as f64
+                }
+            })
+            .collect();
+        let g: Vec<f64> = (0..n)
+            .map(|i| {
+                if i < groups {
+                    i as f64
+                } else {
+                    rng.below(groups as u64) as f64
+                }
+            })
+            .collect();
+        let f = frame(&time, &cause, Some(("arm", g.as_slice())));
+        let s = spec(Some("arm"), 2, &[1.0]);
+        let a = gray_test_plain(&f, &s).unwrap();
+        let b = gray_test_suffix(&f, &s).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            let rel = (x.statistic - y.statistic).abs() / x.statistic.abs().max(1e-12);
+            assert!(
+                rel < 1e-9,
+                "seed {seed}: {} vs {}",
+                x.statistic,
+                y.statistic
+            );
+            worst = worst.max(rel);
+        }
+    }
+    println!("suffix form vs cmprsk recursion: {worst:e}");
+}

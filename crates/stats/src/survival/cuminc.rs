@@ -1054,3 +1054,161 @@ impl fmt::Display for CumincResult {
         Ok(())
     }
 }
+
+/// Gray's test in the form the MPC protocol computes (see the module docs): per distinct
+/// time, latest first, with the reciprocal survivals `1/S_g(t-)` (products of
+/// `n/(n - d)`, at least 1) instead of divisions by `S_g`, the running matrix `c` replaced by
+/// its suffix sums `R`, and the variance a sum of per-time products. Agrees with
+/// [`gray_test_plain`] (cmprsk's forward recursion) only if the derivation holds.
+pub fn gray_test_suffix(frame: &PlainFrame, spec: &CumincSpec) -> Result<Vec<GrayTest>> {
+    let group = spec
+        .group
+        .as_deref()
+        .ok_or_else(|| StatsError::Invalid("Gray's test needs a group column".into()))?;
+    let t = frame.numeric(&spec.time)?;
+    let e = frame.numeric(&spec.event)?;
+    let (levels, codes) = frame.categorical(group)?;
+    let ng = levels.len();
+    if ng < 2 {
+        return Err(StatsError::Invalid(
+            "Gray's test needs two or more groups".into(),
+        ));
+    }
+    let kc = spec.causes as usize;
+    let mut obs: Vec<(f64, usize, usize)> = Vec::new();
+    for i in 0..frame.rows {
+        let (Some(ti), Some(ei), Some(g)) = (t[i], e[i], codes[i]) else {
+            continue;
+        };
+        if ei.fract() != 0.0 || ei < 0.0 || ei > kc as f64 {
+            return Err(bad_cause(spec));
+        }
+        obs.push((ti, ei as usize, g));
+    }
+    obs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Per distinct time ascending: at risk per group, events per group and cause 0..=K.
+    let mut rows: Vec<(Vec<f64>, Vec<Vec<f64>>)> = Vec::new();
+    let mut at = vec![0f64; ng];
+    for o in &obs {
+        at[o.2] += 1.0;
+    }
+    let mut i0 = 0;
+    while i0 < obs.len() {
+        let ti = obs[i0].0;
+        let mut d = vec![vec![0f64; kc + 1]; ng];
+        let n_now = at.clone();
+        while i0 < obs.len() && obs[i0].0 == ti {
+            d[obs[i0].2][obs[i0].1] += 1.0;
+            at[obs[i0].2] -= 1.0;
+            i0 += 1;
+        }
+        rows.push((n_now, d));
+    }
+    let m = rows.len();
+    let ng1 = ng - 1;
+    // Survival just before each time, and its reciprocal (prefix products in time order).
+    let mut s_b = vec![vec![1f64; ng]; m];
+    let mut is_b = vec![vec![1f64; ng]; m];
+    for r in 1..m {
+        for g in 0..ng {
+            let (n, d) = (rows[r - 1].0[g], rows[r - 1].1[g][1..].iter().sum::<f64>());
+            let (fac, ifac) = if n > d {
+                ((n - d) / n, n / (n - d))
+            } else if n > 0.0 {
+                (0.0, 1.0)
+            } else {
+                (1.0, 1.0)
+            };
+            s_b[r][g] = s_b[r - 1][g] * fac;
+            is_b[r][g] = is_b[r - 1][g] * ifac;
+        }
+    }
+    let mut out = Vec::with_capacity(kc);
+    for cause in 1..=kc {
+        // Per time: π (n/S shares), tr, F1_g(t-), pooled F before and after.
+        let mut pi = vec![vec![0f64; ng]; m];
+        let mut tr = vec![0f64; m];
+        let mut score = vec![0f64; ng1];
+        let mut f1 = vec![0f64; ng];
+        let mut fpool = 0f64;
+        let mut fm = vec![0f64; m];
+        let mut fa = vec![0f64; m];
+        for r in 0..m {
+            let (n, d) = (&rows[r].0, &rows[r].1);
+            let w: Vec<f64> = (0..ng).map(|g| n[g] * is_b[r][g]).collect();
+            tr[r] = w.iter().sum();
+            let nd1: f64 = d.iter().map(|x| x[cause]).sum();
+            let wq: Vec<f64> = (0..ng).map(|g| w[g] * (1.0 - f1[g])).collect();
+            let tq: f64 = wq.iter().sum();
+            for i in 0..ng1 {
+                score[i] += d[i][cause] - nd1 * wq[i] / tq;
+            }
+            for g in 0..ng {
+                pi[r][g] = w[g] / tr[r];
+                if n[g] > 0.0 {
+                    f1[g] += s_b[r][g] * d[g][cause] / n[g];
+                }
+            }
+            fm[r] = fpool;
+            fpool += nd1 / tr[r];
+            fa[r] = fpool;
+        }
+        // Latest first: R = suffix sums of Δc (strictly later times), the variance terms.
+        let mut rr = vec![vec![0f64; ng]; ng1];
+        let mut v = vec![0f64; ng1 * ng1];
+        for r in (0..m).rev() {
+            let (n, d) = (&rows[r].0, &rows[r].1);
+            let nd1: f64 = d.iter().map(|x| x[cause]).sum();
+            for k in 0..ng {
+                if n[k] <= 0.0 {
+                    continue;
+                }
+                let dall: f64 = d[k][1..].iter().sum();
+                let d2 = dall - d[k][cause];
+                let u = if n[k] > dall {
+                    1.0 / (n[k] - dall)
+                } else {
+                    0.0
+                };
+                let t5 = if nd1 > 1.0 {
+                    1.0 - (nd1 - 1.0) * pi[r][k] / (n[k] - pi[r][k])
+                } else {
+                    1.0
+                };
+                let coef = s_b[r][k] / n[k] - (1.0 - fa[r]) * u;
+                let gam: Vec<f64> = (0..ng1)
+                    .map(|i| f64::from(u8::from(i == k)) - pi[r][i] + coef * rr[i][k])
+                    .collect();
+                let e2 = if d2 > 1.0 {
+                    d2 - d2 * (d2 - 1.0) / (n[k] - 1.0)
+                } else {
+                    d2
+                };
+                let h2: Vec<f64> = (0..ng1).map(|i| (1.0 - fa[r]) * rr[i][k] * u).collect();
+                for i in 0..ng1 {
+                    for j in 0..ng1 {
+                        v[i * ng1 + j] +=
+                            nd1 * t5 * pi[r][k] * gam[i] * gam[j] + e2 * h2[i] * h2[j];
+                    }
+                }
+            }
+            let q = nd1 / (1.0 - fm[r]);
+            for (i, row) in rr.iter_mut().enumerate() {
+                for (k, x) in row.iter_mut().enumerate() {
+                    *x += (pi[r][i] * f64::from(u8::from(i == k)) - pi[r][i] * pi[r][k]) * q;
+                }
+            }
+        }
+        let x = super::plain::spd_solve(&v, &score, ng1).ok_or_else(|| {
+            StatsError::Invalid(format!("Gray's test, cause {cause}: singular variance"))
+        })?;
+        let statistic: f64 = score.iter().zip(&x).map(|(a, b)| a * b).sum();
+        out.push(GrayTest {
+            cause: cause as u32,
+            statistic,
+            p_value: crate::dist::chi2_sf(statistic, ng1 as f64),
+            df: ng1 as u32,
+        });
+    }
+    Ok(out)
+}
