@@ -81,6 +81,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
                 group: group.then(|| "registry.group".into()),
                 causes: 1,
                 times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
+                gray_test: false,
             }),
         ));
     }
