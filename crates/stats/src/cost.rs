@@ -118,7 +118,15 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let curves = s.group.as_deref().map_or(1, levels).max(1) as f64;
             // Measured (tests/cost.rs): about 730 bytes a row per curve and cause, in the
             // rounds Kaplan–Meier's steps already take but a few.
-            let bytes = causes * n * 730.0 * curves;
+            let mut bytes = causes * n * 730.0 * curves;
+            if s.gray_test {
+                // Gray's test: per cause about k² blocks of row terms (k groups), the
+                // reciprocal survivals' suffix products and a small solve per cause.
+                // Measured (tests/cost.rs, two groups, one cause): about 3,500 bytes a row
+                // and 150 rounds.
+                bytes += causes * n * 900.0 * curves * curves;
+                c.rounds += 150.0;
+            }
             c.bytes += bytes;
             c.rounds += 10.0;
             c.memory += bytes;

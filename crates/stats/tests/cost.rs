@@ -72,7 +72,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             }),
         ),
     ];
-    for (g, group) in [(5, false), (25, true)] {
+    for (g, group, gray_test) in [(5, false, false), (25, true, false), (5, true, true)] {
         out.push((
             1,
             AnalysisSpec::Cuminc(tessera_stats::survival::CumincSpec {
@@ -81,6 +81,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
                 group: group.then(|| "registry.group".into()),
                 causes: 1,
                 times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
+                gray_test,
             }),
         ));
     }

@@ -73,6 +73,7 @@ fn spec(group: Option<&str>, causes: u32, times: &[f64]) -> CumincSpec {
         group: group.map(str::to_string),
         causes,
         times: times.to_vec(),
+        gray_test: false,
     }
 }
 
@@ -402,4 +403,168 @@ fn large_data_matches_twin() {
         "20,000 rows: {secs:.1} s in MPC; worst against the twin: estimate {:e}, std err {:e}",
         worst.0, worst.1
     );
+}
+
+#[test]
+fn gray_suffix_form_matches_cmprsk_recursion() {
+    use tessera_stats::survival::cuminc::gray_test_suffix;
+    let mut worst = 0f64;
+    for seed in 1..=40u64 {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let n = 100 + rng.below(1900) as usize;
+        let groups = 2 + rng.below(2) as usize;
+        let tmax = 5 + rng.below(200);
+        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
+        let cause: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    0.0
+                } else {
+                    (1 + rng.below(2)) as f64
+                }
+            })
+            .collect();
+        let g: Vec<f64> = (0..n)
+            .map(|i| {
+                if i < groups {
+                    i as f64
+                } else {
+                    rng.below(groups as u64) as f64
+                }
+            })
+            .collect();
+        let f = frame(&time, &cause, Some(("arm", g.as_slice())));
+        let s = spec(Some("arm"), 2, &[1.0]);
+        let a = gray_test_plain(&f, &s).unwrap();
+        let b = gray_test_suffix(&f, &s).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            let rel = (x.statistic - y.statistic).abs() / x.statistic.abs().max(1e-12);
+            assert!(
+                rel < 1e-9,
+                "seed {seed}: {} vs {}",
+                x.statistic,
+                y.statistic
+            );
+            worst = worst.max(rel);
+        }
+    }
+    println!("suffix form vs cmprsk recursion: {worst:e}");
+}
+
+/// Relative error of Gray's statistics in MPC against a reference (per cause); below a
+/// statistic of 1e-3 the bound 1e-4 is taken relative to 1e-3 (an absolute 1e-7).
+fn gray_rel(res: &CumincResult, want: &[(u32, f64)], what: &str) -> f64 {
+    let mut worst = 0f64;
+    for &(cause, stat) in want {
+        let g = res
+            .gray_tests
+            .iter()
+            .find(|g| g.cause == cause)
+            .unwrap_or_else(|| panic!("{what}: no Gray's test for cause {cause}"));
+        let rel = (g.statistic - stat).abs() / stat.abs().max(1e-3);
+        assert!(
+            rel < 1e-4,
+            "{what} cause {cause}: MPC {} vs {stat}",
+            g.statistic
+        );
+        worst = worst.max(rel);
+    }
+    worst
+}
+
+#[test]
+fn gray_test_in_mpc_matches_cmprsk() {
+    let text = std::fs::read_to_string(root().join("fixtures/cuminc/cuminc.json")).unwrap();
+    let fx: Value = serde_json::from_str(&text).unwrap();
+    let syn = csv("fixtures/cuminc/synthetic.csv");
+    let mg = csv("fixtures/cuminc/mgus2.csv");
+    let mut worst = 0f64;
+    for a in fx["analyses"].as_array().unwrap() {
+        let Some(tests) = a["gray_test"].as_array() else {
+            continue;
+        };
+        let name = a["name"].as_str().unwrap();
+        let data = if name.starts_with("synthetic") {
+            &syn
+        } else {
+            &mg
+        };
+        let group = a["group"].as_str().unwrap();
+        let f = frame(
+            &data["time"],
+            &data["cause"],
+            Some((group, data[group].as_slice())),
+        );
+        let times: Vec<f64> = floats(&a["times"]).into_iter().flatten().collect();
+        let causes = a["causes"].as_array().unwrap().len() as u32;
+        let mut s = spec(Some(group), causes, &times);
+        s.gray_test = true;
+        let res = run_mpc(&f, &s, &no_limits()).unwrap();
+        let want: Vec<(u32, f64)> = tests
+            .iter()
+            .map(|t| {
+                (
+                    t["cause"].as_u64().unwrap() as u32,
+                    t["stat"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        worst = worst.max(gray_rel(&res, &want, name));
+        for (g, t) in res.gray_tests.iter().zip(tests) {
+            assert!((g.p_value - t["p_value"].as_f64().unwrap()).abs() < 1e-5);
+            assert_eq!(u64::from(g.df), t["df"].as_u64().unwrap());
+        }
+        // The estimates are unchanged by the option, and the twin carries the tests too.
+        let plain = cuminc_plain(&f, &s, &no_limits()).unwrap();
+        same_as_twin(&res, &plain);
+        assert_eq!(plain.gray_tests.len(), causes as usize);
+    }
+    println!("Gray's test in MPC against cmprsk: worst relative {worst:e}");
+}
+
+#[test]
+fn gray_test_in_mpc_matches_oracle_on_random_data() {
+    let mut worst = 0f64;
+    for seed in 1..=6u64 {
+        let mut rng = Rng(0x51_7CC1_B727_220A ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let n = 100 + rng.below(1900) as usize;
+        let groups = 2 + rng.below(2) as usize;
+        let tmax = 5 + rng.below(200);
+        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
+        let cause: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.below(4) == 0 {
+                    0.0
+                } else {
+                    (1 + rng.below(2)) as f64
+                }
+            })
+            .collect();
+        let g: Vec<f64> = (0..n)
+            .map(|i| {
+                if i < groups {
+                    i as f64
+                } else {
+                    rng.below(groups as u64) as f64
+                }
+            })
+            .collect();
+        let f = frame(&time, &cause, Some(("arm", g.as_slice())));
+        let mut s = spec(Some("arm"), 2, &[tmax as f64 / 2.0]);
+        s.gray_test = true;
+        let want: Vec<(u32, f64)> = gray_test_plain(&f, &s)
+            .unwrap()
+            .iter()
+            .map(|t| (t.cause, t.statistic))
+            .collect();
+        let res = run_mpc(&f, &s, &no_limits()).unwrap();
+        let w = gray_rel(
+            &res,
+            &want,
+            &format!("seed {seed} ({n} rows, {groups} groups)"),
+        );
+        println!("seed {seed}: {n} rows, {groups} groups, {tmax} times: {w:e} {want:?}");
+        worst = worst.max(w);
+    }
+    println!("Gray's test in MPC against the oracle: worst relative {worst:e}");
 }

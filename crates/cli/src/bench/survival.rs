@@ -220,6 +220,7 @@ fn cuminc_spec(data: &PlainFrame) -> CumincSpec {
         times: (1..=10)
             .map(|i| lo + (hi - lo) * f64::from(i) / 11.0)
             .collect(),
+        gray_test: false,
     }
 }
 
