@@ -193,7 +193,8 @@ fn a_cumulative_incidence_with_one_cause_is_one_minus_kaplan_meier() {
         "[[analysis]]\nname = \"logrank_by_stage\"",
         "[[analysis]]\nname = \"cif_by_stage\"\nkind = \"cuminc\"\ntime = \"registry.time\"\n\
          event = \"registry.event\"\ngroup = \"registry.stage\"\ncauses = 1\n\
-         times = [365, 730, 1095, 1460]\n\n[[analysis]]\nname = \"logrank_by_stage\"",
+         times = [365, 730, 1095, 1460]\ngray_test = true\n\n\
+         [[analysis]]\nname = \"logrank_by_stage\"",
     );
     assert!(text.contains("cif_by_stage"));
     let study =
@@ -233,6 +234,12 @@ fn a_cumulative_incidence_with_one_cause_is_one_minus_kaplan_meier() {
         }
     }
     assert!(compared >= 8, "{compared} cells compared");
+    // Gray's test of equal incidence across the four stages, opened at the recipient.
+    let gray = &cif["gray_tests"][0];
+    assert_eq!(gray["df"], 3, "{cif}");
+    assert!(gray["statistic"].as_f64().unwrap() > 0.0, "{gray}");
+    let p = gray["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p), "{gray}");
 }
 
 /// A restricted mean survival time in a study (`kind = "rmst"`): its `tau` must be a time of

@@ -296,6 +296,18 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         })
         .collect();
     let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
+    // Gray's test per cause, where the study asked for it: on the plot and in a table.
+    let gray: Vec<&Value> = r["gray_tests"].as_array().into_iter().flatten().collect();
+    let notes: Vec<String> = gray
+        .iter()
+        .filter_map(|g| {
+            Some(format!(
+                "Gray, cause {}: {}",
+                plain(&g["cause"]),
+                p_is(f(&g["p_value"])?)
+            ))
+        })
+        .collect();
     let plot = Plot {
         curves,
         direction: Direction::Increasing,
@@ -304,7 +316,7 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         y_label: "cumulative incidence".into(),
         legend_title: Some(group_column.unwrap_or("all cases").to_string()),
         ticks,
-        notes: Vec::new(),
+        notes,
         risk,
         conf_level: 0.95,
     };
@@ -320,6 +332,18 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
              (any cause) at the grid times; – where suppressed."
         )
     );
+    if !gray.is_empty() {
+        let mut t = Table::new(&["Gray's test", "statistic", "df", "p"]);
+        for g in &gray {
+            t.row(vec![
+                format!("cause {}", plain(&g["cause"])),
+                est_of(&g["statistic"]),
+                plain(&g["df"]),
+                pval_of(&g["p_value"]),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
     for c in &curves_json {
         let heading = match (group_column, c["group"].as_str()) {
             (Some(col), Some(g)) => format!("{col} = {g}, cause {}", plain(&c["cause"])),

@@ -301,7 +301,8 @@ fn cumulative_incidence_is_rising_points_with_intervals() {
     };
     let r = json!({"group_column": "arm", "cause_column": "cause", "n": 180, "min_cell": 10,
                    "min_events": 5, "curves": [curve("a", 1, 1.0), curve("a", 2, 0.5),
-                   curve("b", 1, 1.2), curve("b", 2, 0.4)]});
+                   curve("b", 1, 1.2), curve("b", 2, 0.4)],
+                   "gray_tests": [{"cause": 1, "statistic": 6.31, "p_value": 0.012, "df": 1}]});
     let h = html(&output("Study", vec![analysis("cif", "cuminc", r)]));
     let svg = curves_svg(&h);
     // 3 + 3 + 2 + 2 shown cells, each a point with its interval, none joined.
@@ -310,7 +311,12 @@ fn cumulative_incidence_is_rising_points_with_intervals() {
     assert!(!svg.contains("class=\"step\"") && !svg.contains("polyline"));
     assert!(svg.contains(">cumulative incidence</text>"), "{svg}");
     assert!(svg.contains("a: cause 2") && svg.contains(">arm</text>"));
-    assert_eq!(h.matches("<table").count(), 5, "linkage and one per curve");
+    assert_eq!(
+        h.matches("<table").count(),
+        6,
+        "linkage, Gray's test, one per curve"
+    );
+    assert!(svg.contains("Gray, cause 1: p = 0.0120"), "{svg}");
     assert!(!h.contains("<pre>"));
     assert!(h.contains("suppressed"));
 }
