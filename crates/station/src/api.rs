@@ -812,13 +812,6 @@ async fn rerun(
     receive_answer(&api, &Bytes::from(text), &from, None)
 }
 
-/// The `[study] id` of a study text, if it reads as one (for looking up what the service
-/// knows of it before the text is validated).
-fn study_id_of(text: &str) -> Option<String> {
-    let value: toml::Value = toml::from_str(text).ok()?;
-    Some(value.get("study")?.get("id")?.as_str()?.to_string())
-}
-
 /// The revision another station passes on in `?revision=N` (`None` without one: a
 /// station that predates revisions, whose studies are all revision 1).
 fn revision_in(query: Option<&str>) -> Result<Option<u32>, String> {
@@ -843,17 +836,6 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str, revision: Option<u32>) ->
             format!("{SUBMITTED_NAME}: the study is not UTF-8 text"),
         );
     };
-    // Another compute station aborted or stopped the revision held here: what this station
-    // holds of it can never be opened, so even a finished one takes the next revision.
-    let unopenable = study_id_of(text).is_some_and(|id| {
-        let views = api.views(&id);
-        let held = api.approvals().get(&id).ok().flatten().map(|r| r.revision);
-        views.iter().any(|v| {
-            v.revision.is_some()
-                && v.revision == held
-                && matches!(v.state.as_str(), "aborted" | "stopped")
-        })
-    });
     let got = {
         let mut a = api.approvals();
         receive_revision_with(
@@ -863,7 +845,14 @@ fn receive_answer(api: &Api, body: &Bytes, from: &str, revision: Option<u32>) ->
             text,
             from,
             revision,
-            unopenable,
+            // Another compute station aborted or stopped the revision held here: what this
+            // station holds of it can never be opened, so even a finished one takes the
+            // next revision.
+            &|id, held| {
+                api.views(id).iter().any(|v| {
+                    v.revision == Some(held) && matches!(v.state.as_str(), "aborted" | "stopped")
+                })
+            },
         )
     };
     if let Ok(r) = &got {

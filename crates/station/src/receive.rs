@@ -96,13 +96,14 @@ pub fn receive_revision(
     from: &str,
     revision: Option<u32>,
 ) -> Result<Received> {
-    receive_revision_with(config, approvals, name, text, from, revision, false)
+    receive_revision_with(config, approvals, name, text, from, revision, &|_, _| false)
 }
 
-/// [`receive_revision`] knowing whether the results this station holds for the study's
-/// current revision can never be opened (`unopenable`: another compute station of that
-/// revision aborted or stopped it, as the service last heard): then a finished study takes
-/// a rerun or a revision too, and what it held is dropped.
+/// [`receive_revision`] asking `unopenable(id, revision)` whether the results this station
+/// holds for the study's current revision can never be opened (another compute station of
+/// that revision aborted or stopped it, as the service last heard): then a finished study
+/// takes a rerun or a revision too, and what it held is dropped. Asked only of a study
+/// finished here, with the id and revision read from the text and the file.
 pub fn receive_revision_with(
     config: &Config,
     approvals: &mut Approvals,
@@ -110,7 +111,7 @@ pub fn receive_revision_with(
     text: &str,
     from: &str,
     revision: Option<u32>,
-    unopenable: bool,
+    unopenable: &dyn Fn(&str, u32) -> bool,
 ) -> Result<Received> {
     if from.trim().is_empty() {
         return Err(StationError::Invalid(
@@ -156,6 +157,7 @@ pub fn receive_revision_with(
         })
     };
     let run = approvals.run(&study.id)?.map(|r| r.state);
+    let unopenable = run == Some(RunState::Finished) && unopenable(&study.id, cur.revision);
     let unchanged = cur.text == study.source.text;
     let next = match revision {
         Some(r) if r <= cur.revision => return Err(already(approvals, true)?),
@@ -173,7 +175,7 @@ pub fn receive_revision_with(
             }
             let ended = cur.state == StudyState::Refused
                 || matches!(run, Some(RunState::Aborted | RunState::Stopped))
-                || (run == Some(RunState::Finished) && unopenable);
+                || unopenable;
             if unchanged && !ended {
                 return Err(already(approvals, true)?);
             }

@@ -239,7 +239,15 @@ fn a_finished_study_takes_a_rerun_only_when_its_results_can_never_be_opened() {
         .unwrap();
     intact(&a);
     let rerun = |a: &mut Approvals, unopenable: bool| {
-        receive_revision_with(&config, a, "study.toml", STUDY, "alice", None, unopenable)
+        receive_revision_with(
+            &config,
+            a,
+            "study.toml",
+            STUDY,
+            "alice",
+            None,
+            &|id, revision| unopenable && id == ID && revision == 1,
+        )
     };
     // Every station finished (as far as this one heard): the results stay.
     assert!(matches!(
