@@ -52,6 +52,9 @@ pub struct Received {
     pub record: StudyRecord,
 }
 
+/// The most revisions another station may pass on ahead of the one this station holds.
+pub const MAX_REVISION_STEP: u32 = 1000;
+
 /// Reads the study file at `study_path` and receives it (see [`receive_text`]); `from` is
 /// recorded as who submitted it.
 pub fn receive(
@@ -124,6 +127,16 @@ pub fn receive_revision_with(
         ));
     }
     let study = tessera_study::validate::parse_at_station(name, text, &config.name)?;
+    // A station passing a revision on sets its number: it may skip the revisions this station
+    // missed, not so far that the counter could no longer grow.
+    let held = approvals.get(&study.id)?.map_or(0, |r| r.revision);
+    if revision.is_some_and(|r| r > held.saturating_add(MAX_REVISION_STEP)) {
+        return Err(StationError::Invalid(format!(
+            "study {}: revision {} is more than {MAX_REVISION_STEP} past revision {held} held here",
+            study.id,
+            revision.unwrap_or(0)
+        )));
+    }
     // Whether a study is refused is the steward's full check; the researcher and the other
     // stations are told the same decision in words that name nothing unpublished.
     let fresh = config.evaluate(&study);

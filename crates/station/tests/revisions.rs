@@ -145,6 +145,11 @@ fn only_its_submitter_or_a_station_of_the_study_revises_it() {
         from_gp(&config, &mut a, &changed(), 0),
         Err(StationError::Invalid(_))
     ));
+    // Nor one so far ahead that the counter could no longer grow (a peer exhausting it).
+    assert!(matches!(
+        from_gp(&config, &mut a, &changed(), u32::MAX),
+        Err(StationError::Invalid(_))
+    ));
     // A later revision from a station of the study is taken, numbered as it says.
     let r = from_gp(&config, &mut a, &changed(), 3).unwrap();
     assert_eq!(r.record.revision, 3);
