@@ -996,8 +996,12 @@ async fn get_study(
             let mut body = detail(&r);
             if !steward {
                 body["reason"] = json!(shown_reason(&r, run.as_ref()));
-            } else if let Ok(Some(full)) = api.approvals().log().steward_reasons(&id) {
-                body["reason"] = json!(full.join("\n"));
+            } else {
+                match api.approvals().log().steward_reasons(&id) {
+                    Ok(Some(full)) => body["reason"] = json!(full.join("\n")),
+                    Ok(None) => {}
+                    Err(e) => return failure(e.into()),
+                }
             }
             body["run"] = match run {
                 None => Value::Null,
@@ -1024,7 +1028,11 @@ async fn get_study(
             }
             body["stations"] = json!(views);
             // How the earlier revisions ended here (the steward's reasons for the steward).
-            let earlier = api.approvals().earlier_revisions(&id).unwrap_or_default();
+            // A database that cannot be read is an error, not a study without a past.
+            let earlier = match api.approvals().earlier_revisions(&id) {
+                Ok(e) => e,
+                Err(e) => return failure(e),
+            };
             body["earlier"] = json!(earlier
                 .into_iter()
                 .map(|e| json!({

@@ -1065,3 +1065,80 @@ fn logrank_precision_by_size() {
         println!("n {n}: worst rel {worst:.2e}");
     }
 }
+
+/// A group whose members are all censored before the first event is never at risk at an
+/// event time: its row of the log-rank covariance is zero. It used to make the covariance
+/// singular, and MPC sealed a χ² with one degree of freedom too many (the twin, depending on
+/// the group's place, refused or did the same). Now it is left out of the statistic, as R's
+/// `survdiff` does, in MPC and in the twin alike, wherever the group stands in the levels.
+#[test]
+fn a_group_never_at_risk_at_an_event_is_left_out() {
+    let t = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.5, 0.5, 0.25, 7.0, 8.0];
+    let e = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+    let g = [0usize, 1, 0, 1, 0, 1, 2, 2, 2, 0, 1];
+    let lr = LogrankSpec {
+        strata: None,
+        time: "a.t".into(),
+        event: "a.e".into(),
+        group: "a.g".into(),
+        observed_expected: false,
+    };
+    // The two groups alone (the early rows are never at risk at an event time).
+    let kept: Vec<usize> = (0..t.len()).filter(|&i| g[i] != 2).collect();
+    let pick = |v: &[f64]| kept.iter().map(|&i| v[i]).collect::<Vec<_>>();
+    let two = PlainFrame::new(vec![
+        PlainColumn::numeric("a.t", &pick(&t)),
+        PlainColumn::numeric("a.e", &pick(&e)),
+        PlainColumn::categorical(
+            "a.g",
+            &["u", "v"],
+            &kept.iter().map(|&i| g[i]).collect::<Vec<_>>(),
+        ),
+    ])
+    .unwrap();
+    let want = logrank_plain(&two, &lr, &no_limits()).unwrap();
+    assert_eq!(want.df, 1);
+    // "early" last, first and in the middle of the levels.
+    for order in [[0usize, 1, 2], [1, 2, 0], [2, 0, 1]] {
+        let mut levels = ["", "", ""];
+        for (old, &new) in order.iter().enumerate() {
+            levels[new] = ["u", "v", "early"][old];
+        }
+        let codes: Vec<usize> = g.iter().map(|&c| order[c]).collect();
+        let data = PlainFrame::new(vec![
+            PlainColumn::numeric("a.t", &t),
+            PlainColumn::numeric("a.e", &e),
+            PlainColumn::categorical("a.g", &levels, &codes),
+        ])
+        .unwrap();
+        let twin = logrank_plain(&data, &lr, &no_limits()).unwrap();
+        let ours = mpc(&data, |p, fr| logrank(p, fr, &lr, &no_limits()));
+        for r in [&twin, &ours] {
+            assert_eq!(r.df, 1, "{levels:?}: {r:?}");
+            assert_eq!(r.not_compared, vec!["early".to_string()], "{levels:?}");
+            assert!(
+                (r.chi_square - want.chi_square).abs() < 1e-4 * want.chi_square,
+                "{levels:?}: {} vs {}",
+                r.chi_square,
+                want.chi_square
+            );
+        }
+    }
+    // With a single group left there is nothing to compare: refused, in MPC too.
+    let lone = PlainFrame::new(vec![
+        PlainColumn::numeric("a.t", &[1.0, 2.0, 3.0, 0.5, 0.5]),
+        PlainColumn::numeric("a.e", &[1.0, 1.0, 0.0, 0.0, 0.0]),
+        PlainColumn::categorical("a.g", &["u", "early"], &[0, 0, 0, 1, 1]),
+    ])
+    .unwrap();
+    assert!(logrank_plain(&lone, &lr, &no_limits()).is_err());
+    let [a, _, _] = run3_with_timeout(std::time::Duration::from_secs(60), |p| {
+        let fr = Frame::share(p, 0, &lone).map_err(to_mpc)?;
+        match logrank(p, &fr, &lr, &no_limits()) {
+            Err(StatsError::Invalid(m)) => Ok(m),
+            Err(e) => Err(to_mpc(e)),
+            Ok(r) => panic!("a result with one group: {:?}", r.public),
+        }
+    });
+    assert!(a.unwrap().contains("nothing to compare"));
+}

@@ -6,8 +6,10 @@
 //! group `N_c` (prefix counts) and in all `N`, the events per group `D_c` (segmented sums)
 //! and in all `D`. With `e_c = N_c / N` and `w = D (N - D) / (N - 1)`:
 //! `E_c = Σ D e_c`, `V_{cc'} = Σ w e_c (δ_{cc'} - e_{c'})`, `O_c = Σ events of c`.
-//! The statistic `χ² = (O - E)ᵀ V⁻¹ (O - E)` over the first `k - 1` groups is computed
-//! inside MPC: `x = (V/2^s)⁻¹ (O - E)` by [`Party::spd_solve`] and `χ²·2^s = (O - E)ᵀ x`,
+//! The statistic `χ² = (O - E)ᵀ V⁻¹ (O - E)` over the compared groups but the last is
+//! computed inside MPC (a group is compared when it carries information, `V_cc > 0`: see
+//! [`compared`]; R's `survdiff` likewise drops such a group and counts only the others in the
+//! degrees of freedom): `x = (V/2^s)⁻¹ (O - E)` by [`Party::spd_solve`] and `χ²·2^s = (O - E)ᵀ x`,
 //! with the public `s` from the number of complete cases (0 up to 2^16 rows, then one
 //! more per doubling) keeping `V/2^s` in the solver's range.
 //!
@@ -45,8 +47,9 @@
 //! The number of complete cases, one bit "every level has a complete case" and, with
 //! `min_level_rows`, one bit "every level has enough" ([`GroupedRisk`]), both for the
 //! group's levels and (stratified) again for the strata's; with
-//! `observed_expected`, per group whether it has at least `min_cell` complete cases.
-//! Nothing else (the sort's comparison bits are simulatable).
+//! `observed_expected`, per group whether it has at least `min_cell` complete cases; per
+//! group, whether anybody of it is at risk at an event time together with another group
+//! (whether it is compared; the recipients are told which groups are not). Nothing else (the sort's comparison bits are simulatable).
 //!
 //! # What the recipients get
 //!
@@ -98,7 +101,8 @@ pub struct LogrankResult {
     pub strata_column: Option<String>,
     /// Complete cases.
     pub n: u64,
-    /// Degrees of freedom (`k - 1`).
+    /// Degrees of freedom: the groups compared, less one (`k - 1` unless a group is in
+    /// [`LogrankResult::not_compared`]).
     pub df: usize,
     /// The test statistic.
     pub chi_square: f64,
@@ -109,6 +113,40 @@ pub struct LogrankResult {
     pub observed: Option<Vec<Option<f64>>>,
     /// Expected events per group (likewise).
     pub expected: Option<Vec<Option<f64>>>,
+    /// Groups left out of the statistic because nobody of theirs is at risk at an event
+    /// time together with another group (e.g. all censored before the first event): they
+    /// carry no information, and keeping them made the covariance singular. R's `survdiff`
+    /// drops them the same way (its degrees of freedom are the covariance's rank).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_compared: Vec<String>,
+}
+
+/// Which groups a log-rank or Gray test compares: those whose variance `V_cc` is positive.
+/// `V_cc` is a sum of `w e_c (1 - e_c)` over event times, and each positive term is at least
+/// `1/(2N)` (`w ≥ 1` where `D < N`, `e_c (1 - e_c) ≥ (N - 1)/N²`), so half that, `1/(4n)` for
+/// `n` complete cases, separates "no information" from any information with room for the
+/// fixed point's rounding. Errors when fewer than two groups are left.
+pub(crate) fn compared(variances: &[f64], n: u64, what: &str) -> Result<Vec<bool>> {
+    let keep: Vec<bool> = variances.iter().map(|&v| v >= no_information(n)).collect();
+    check_compared(&keep, what)?;
+    Ok(keep)
+}
+
+/// The smallest variance of a group with information (see [`compared`]).
+pub(crate) fn no_information(n: u64) -> f64 {
+    1.0 / (4.0 * n.max(1) as f64)
+}
+
+/// Refuses a test where fewer than two groups carry information.
+pub(crate) fn check_compared(keep: &[bool], what: &str) -> Result<()> {
+    if keep.iter().filter(|&&b| b).count() < 2 {
+        return Err(StatsError::Invalid(format!(
+            "{what}: fewer than two groups have anyone at risk at an event time together with \
+             another group, so there is nothing to compare; check the group column and the \
+             follow-up"
+        )));
+    }
+    Ok(())
 }
 
 /// Per group: a value, or `None` where the group is below `min_cell`.
@@ -117,11 +155,18 @@ type Shown = Vec<Option<f64>>;
 fn result(
     spec: &LogrankSpec,
     groups: Vec<String>,
+    tested: &[bool],
     n: u64,
     chi: f64,
     oe: Option<(Shown, Shown)>,
 ) -> LogrankResult {
-    let df = groups.len() - 1;
+    let not_compared: Vec<String> = groups
+        .iter()
+        .zip(tested)
+        .filter(|(_, &t)| !t)
+        .map(|(g, _)| g.clone())
+        .collect();
+    let df = groups.len() - not_compared.len() - 1;
     let (observed, expected) = match oe {
         Some((o, e)) => (Some(o), Some(e)),
         None => (None, None),
@@ -136,20 +181,42 @@ fn result(
         p: chi2_sf(chi, df as f64),
         observed,
         expected,
+        not_compared,
     }
 }
 
-/// χ² from the raw ingredients in plaintext (the twin's last step).
-fn chi_square(raw: &LogrankRaw) -> Result<f64> {
+/// χ² from the raw ingredients in plaintext (the twin's last step), with the groups it
+/// compares ([`compared`]).
+fn chi_square(raw: &LogrankRaw) -> Result<(f64, Vec<bool>)> {
     let k = raw.observed.len();
-    let m = k - 1;
-    let d: Vec<f64> = (0..m).map(|c| raw.observed[c] - raw.expected[c]).collect();
+    let diag: Vec<f64> = (0..k).map(|c| raw.covariance[c * k + c]).collect();
+    let tested = compared(&diag, raw.n, "log-rank test")?;
+    let idx = kept_but_last(&tested);
+    let m = idx.len();
+    let d: Vec<f64> = idx
+        .iter()
+        .map(|&c| raw.observed[c] - raw.expected[c])
+        .collect();
     let v: Vec<f64> = (0..m * m)
-        .map(|i| raw.covariance[(i / m) * k + i % m])
+        .map(|i| raw.covariance[idx[i / m] * k + idx[i % m]])
         .collect();
     let x = super::plain::spd_solve(&v, &d, m)
         .ok_or_else(|| StatsError::Invalid("log-rank covariance is singular".into()))?;
-    Ok(d.iter().zip(&x).map(|(a, b)| a * b).sum())
+    Ok((d.iter().zip(&x).map(|(a, b)| a * b).sum(), tested))
+}
+
+/// The entries `idx` of a shared vector, in that order.
+pub(crate) fn pick_rows(v: &AShare<u128>, idx: &[usize]) -> AShare<u128> {
+    let parts: Vec<AShare<u128>> = idx.iter().map(|&c| v.slice(c..c + 1)).collect();
+    AShare::concat(&parts.iter().collect::<Vec<_>>())
+}
+
+/// The compared groups but the last: the statistic's coordinates (the last is implied, as
+/// `O - E` sums to zero over the compared groups).
+pub(crate) fn kept_but_last(keep: &[bool]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..keep.len()).filter(|&c| keep[c]).collect();
+    idx.pop();
+    idx
 }
 
 /// The plaintext twin.
@@ -175,10 +242,18 @@ pub fn logrank_plain(
         spec.strata.as_deref(),
         disclosure,
     )?;
-    let chi = chi_square(&raw)?;
+    // As in MPC ([`GroupedRisk`]): a declared level without complete cases is refused
+    // before any statistic (not merely left out as a group without information).
+    let rows = super::plain::group_rows(frame, spec)?;
+    if rows.contains(&0) {
+        return Err(StatsError::Invalid(format!(
+            "a level of {} has no complete cases: drop it from the study's levels",
+            spec.group
+        )));
+    }
+    let (chi, tested) = chi_square(&raw)?;
     let oe = spec.observed_expected.then(|| {
         let min_cell = disclosure.min_cell_or(super::km::DEFAULT_MIN_CELL);
-        let rows = super::plain::group_rows(frame, spec)?;
         let keep = |v: &[f64]| -> Vec<Option<f64>> {
             v.iter()
                 .zip(&rows)
@@ -188,7 +263,7 @@ pub fn logrank_plain(
         Ok::<_, StatsError>((keep(&raw.observed), keep(&raw.expected)))
     });
     let oe = oe.transpose()?;
-    Ok(result(spec, groups, raw.n, chi, oe))
+    Ok(result(spec, groups, &tested, raw.n, chi, oe))
 }
 
 /// Local transpose of `k` columns of `n` rows (stored one after the other) into row-major
@@ -224,6 +299,10 @@ pub struct LogrankPublic {
     /// observed and expected events are sealed only then).
     #[serde(default)]
     pub oe_shown: Vec<bool>,
+    /// Per group, whether the statistic compares it ([`compared`]; opened: documented
+    /// leakage). Empty in results sealed before this existed: every group.
+    #[serde(default)]
+    pub tested: Vec<bool>,
 }
 
 impl Tail for LogrankPublic {
@@ -265,14 +344,42 @@ impl Tail for LogrankPublic {
                 dec(&vals[1 + shown..1 + 2 * shown]),
             )
         });
+        let tested = if self.tested.is_empty() {
+            vec![true; k]
+        } else {
+            self.tested.clone()
+        };
+        if tested.len() != k {
+            return Err(StatsError::Invalid(format!(
+                "log-rank: {} compared-group flags for {k} groups",
+                tested.len()
+            )));
+        }
+        check_compared(&tested, "log-rank test")?;
         Ok(result(
             &self.spec,
             self.groups.clone(),
+            &tested,
             self.n,
             chi.max(0.0),
             oe,
         ))
     }
+}
+
+/// Per group, whether its variance (shared, `bits` fractional bits) reaches
+/// [`no_information`]`(n)`: the one bit per group the compute parties learn (see the callers'
+/// LEAKAGE notes).
+pub(crate) fn informative(
+    p: &mut Party,
+    variances: &[AShare<u128>],
+    n: u64,
+    bits: u32,
+) -> Result<Vec<bool>> {
+    let threshold = (no_information(n) * 2f64.powi(bits as i32)).ceil() as u64;
+    let v = AShare::concat(&variances.iter().collect::<Vec<_>>());
+    let ok = at_least(p, &v, threshold)?;
+    Ok(p.reveal(&ok)?.iter().map(|&b| b == 1).collect())
 }
 
 /// Log-rank test in MPC; see the module docs. Ends with the result sealed for the recipients.
@@ -336,13 +443,23 @@ pub fn logrank(
     let e_rows = columns_to_rows(&e);
     let cross = p.matmul(&we, &e_rows, k, n, k)?;
     let cross = p.trunc(&cross, f + SHARE_BITS)?;
-    let m = k - 1;
-    // V restricted to the first k-1 groups.
+    // LEAKAGE: per group, whether it carries information (V_cc ≥ 1/(4n), see [`compared`]):
+    // whether anybody of the group is at risk at an event time together with another group.
+    // A group that never is (e.g. all censored before the first event) would make V
+    // singular; it is left out of the statistic, as R's survdiff does.
+    let v_diag: Vec<AShare<u128>> = (0..k)
+        .map(|c| diag[c].sub(&cross.slice(c * k + c..c * k + c + 1)))
+        .collect();
+    let tested = informative(p, &v_diag, total, f + SHARE_BITS)?;
+    check_compared(&tested, "log-rank test")?;
+    let idx = kept_but_last(&tested);
+    let m = idx.len();
+    // V restricted to the compared groups but the last.
     let mut v = Vec::with_capacity(m * m);
-    for (i, di) in diag.iter().enumerate().take(m) {
-        for j in 0..m {
+    for &i in &idx {
+        for &j in &idx {
             let c = cross.slice(i * k + j..i * k + j + 1).neg();
-            v.push(if i == j { c.add(di) } else { c });
+            v.push(if i == j { c.add(&diag[i]) } else { c });
         }
     }
     // Back to scale f, and by a further 2^-s into the inverse's range (‖V‖ ≤ 2^16):
@@ -357,7 +474,8 @@ pub fn logrank(
     )?;
     let expected = p.trunc(&expected, SHARE_BITS)?;
     let o_all = AShare::concat(&observed.iter().collect::<Vec<_>>()).shl(f);
-    let diff = o_all.sub(&expected).slice(0..m);
+    let diff = o_all.sub(&expected);
+    let diff = pick_rows(&diff, &idx);
     let x = p.spd_solve(&v, &diff, m, 1)?;
     let chi = p.dot_fix(&diff, &x, m)?;
     let mut open = vec![chi];
@@ -392,6 +510,7 @@ pub fn logrank(
         n: total,
         scale: s,
         oe_shown,
+        tested,
     };
     Sealed::new(p, public, &AShare::concat(&open.iter().collect::<Vec<_>>()))
 }
@@ -422,6 +541,13 @@ impl fmt::Display for LogrankResult {
             self.p,
             -self.p.log2()
         )?;
+        if !self.not_compared.is_empty() {
+            writeln!(
+                f,
+                "  not compared (nobody at risk at an event time with another group): {}",
+                self.not_compared.join(", ")
+            )?;
+        }
         if let (Some(o), Some(e)) = (&self.observed, &self.expected) {
             writeln!(f, "  {:>12} {:>10} {:>10}", "group", "observed", "expected")?;
             for ((g, o), e) in self.groups.iter().zip(o).zip(e) {

@@ -493,6 +493,18 @@ pub fn logrank(h: &mut String, r: &Value) {
         escape(&f(&r["p"]).map_or_else(|| "p —".into(), p_is)),
         plain(&r["n"])
     );
+    let left_out: Vec<&str> = r["not_compared"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p class=\"note\">Not compared (nobody at risk at an event time together with \
+             another group): {}.</p>",
+            escape(&left_out.join(", "))
+        );
+    }
     let mut t = Table::new(&["statistic", "df", "p", "complete cases"]);
     t.row(vec![
         est_of(&r["chi_square"]),
