@@ -568,3 +568,59 @@ fn gray_test_in_mpc_matches_oracle_on_random_data() {
     }
     println!("Gray's test in MPC against the oracle: worst relative {worst:e}");
 }
+
+/// Gray's test with a group nobody of which is at risk at an event time (all censored
+/// before the first event): its variance is singular, and the MPC protocol must refuse as
+/// the twin does, never seal a statistic from a singular solve.
+#[test]
+fn gray_test_with_a_group_without_information_is_refused() {
+    let time = [
+        1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.5, 0.5, 0.25, 7.0, 8.0, 2.5, 3.5,
+    ];
+    let cause = [
+        1.0, 2.0, 1.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 2.0,
+    ];
+    for g in [
+        [
+            0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 2.0, 2.0, 2.0, 0.0, 1.0, 0.0, 1.0,
+        ],
+        [
+            1.0, 2.0, 1.0, 2.0, 1.0, 2.0, 0.0, 0.0, 0.0, 1.0, 2.0, 1.0, 2.0,
+        ],
+    ] {
+        let f = frame(&time, &cause, Some(("g", &g)));
+        let mut s = spec(Some("g"), 2, &[2.0, 4.0]);
+        s.gray_test = true;
+        let twin = cuminc_plain(&f, &s, &no_limits());
+        let ours = run_mpc(&f, &s, &no_limits());
+        match (&twin, &ours) {
+            (Err(a), Err(b)) => {
+                assert!(a.to_string().contains("Gray's test is undefined"), "{a}");
+                assert!(b.contains("Gray's test is undefined"), "{b}");
+            }
+            _ => panic!("twin {twin:?}\nmpc {ours:?}"),
+        }
+        // Without the uninformative group the test is defined, and MPC matches the twin.
+        let keep: Vec<usize> = (0..time.len())
+            .filter(|&i| cause[i] > 0.0 || time[i] > 0.9)
+            .collect();
+        let pick = |v: &[f64]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        let gk: Vec<f64> = pick(&g);
+        let low = gk.iter().fold(f64::MAX, |a, &b| a.min(b));
+        let f = frame(
+            &pick(&time),
+            &pick(&cause),
+            Some(("g", &gk.iter().map(|x| x - low).collect::<Vec<_>>())),
+        );
+        let twin = cuminc_plain(&f, &s, &no_limits()).unwrap();
+        let ours = run_mpc(&f, &s, &no_limits()).unwrap();
+        assert_eq!(twin.gray_tests.len(), 2);
+        for (a, b) in twin.gray_tests.iter().zip(&ours.gray_tests) {
+            assert_eq!((a.df, b.df), (1, 1));
+            assert!(
+                (a.statistic - b.statistic).abs() < 1e-4 * a.statistic.max(1.0),
+                "{a:?} vs {b:?}"
+            );
+        }
+    }
+}

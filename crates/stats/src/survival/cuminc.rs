@@ -148,8 +148,10 @@
 //! tie bound of [`RiskOrder`]; and per cell (group × grid time) the suppression pattern
 //! (`min_cell`, then which cell of a curve is shown next under `min_events`, as
 //! Kaplan–Meier). Nothing else: estimates, variances and counts stay shared until sealed.
-//! Gray's test opens nothing more (the number of groups, public, gives its degrees of
-//! freedom; its scale `s` comes from the opened number of complete cases).
+//! Gray's test opens one bit more, "every group carries information for every cause"
+//! ([`gray_informative`]; without it the variance is singular and the analysis is refused);
+//! the number of groups, public, gives its degrees of freedom, and its scale `s` comes from
+//! the opened number of complete cases.
 //!
 //! # What the recipients get
 //!
@@ -165,7 +167,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
 use crate::describe::{additive_to_replicated, cross_parts};
-use crate::disclosure::{every_at_least, Disclosure};
+use crate::disclosure::{at_least, every_at_least, Disclosure};
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
@@ -845,9 +847,97 @@ fn suffix_product_bits(
     Ok(y)
 }
 
+/// Why Gray's test is refused when a group carries no information (the MPC check and the
+/// twin's say the same).
+fn gray_undefined() -> StatsError {
+    StatsError::Invalid(
+        "Gray's test is undefined for these data: a group has nobody at risk at an event time \
+         of some cause together with another group (e.g. all its members censored before the \
+         first event), so its variance is singular (cmprsk gives no statistic either); drop \
+         the group from the levels or the test"
+            .into(),
+    )
+}
+
+/// Whether every group carries information for Gray's test of every cause `j`: at some
+/// event time of `j`, somebody of the group is at risk, somebody of another group is, and
+/// somebody at risk has no event there (where everybody at risk has an event, the time adds
+/// no variance). A group that does not makes the test's variance singular, and a solve of
+/// it gives no statistic worth sealing.
+fn gray_informative(p: &mut Party, g: &GrayIn) -> Result<bool> {
+    let (n, k, kc) = (g.n, g.k, g.kc);
+    let nn = g.nn.split(&vec![n; k]);
+    let big_n = nn.iter().fold(AShare::zeros(n), |a, x| a.add(x));
+    let big_d =
+        g.dd.split(&vec![n; k])
+            .iter()
+            .fold(AShare::zeros(n), |a, x| a.add(x));
+    let others: Vec<AShare<u128>> = nn.iter().map(|x| big_n.sub(x)).collect();
+    // Per row (tie-group ends carry the counts that matter; elsewhere D_j = 0): N_c ≥ 1,
+    // N - N_c ≥ 1, N - D ≥ 1, D_j ≥ 1.
+    let all = cat(&[
+        g.nn.clone(),
+        cat(&others),
+        big_n.sub(&big_d),
+        sum_groups(g.dk, n, k, kc),
+    ]);
+    let pos = at_least(p, &all, 1)?;
+    let parts = pos.split(&[n * k, n * k, n, n * kc]);
+    let (here, other, survivor, event) = (&parts[0], &parts[1], &parts[2], &parts[3]);
+    let both = p.mul(here, other)?;
+    let both = p.mul(&both, &repeat(survivor, k))?;
+    let b = both.split(&vec![n; k]);
+    let ev = event.split(&vec![n; kc]);
+    let (xs, ys): (Vec<&AShare<u128>>, Vec<&AShare<u128>>) = (0..k)
+        .flat_map(|c| (0..kc).map(move |j| (c, j)))
+        .map(|(c, j)| (&b[c], &ev[j]))
+        .unzip();
+    let times = p.dot(&AShare::concat(&xs), &AShare::concat(&ys), n)?;
+    // LEAKAGE: one bit per analysis with `gray_test`: "every group carries information for
+    // every cause" (when it does not, the study is refused and nothing else is opened).
+    every_at_least(p, &times, 1)
+}
+
+/// The twin of [`gray_informative`] on the complete cases `(time, cause, group)` sorted by
+/// time.
+fn gray_informative_plain(obs: &[(f64, usize, usize)], ng: usize, kc: usize) -> bool {
+    let mut ok = vec![false; ng * kc];
+    let mut at_risk = vec![0usize; ng];
+    for o in obs {
+        at_risk[o.2] += 1;
+    }
+    let mut i0 = 0;
+    while i0 < obs.len() {
+        let t = obs[i0].0;
+        let i1 = i0 + obs[i0..].iter().take_while(|o| o.0 == t).count();
+        let total: usize = at_risk.iter().sum();
+        let events = obs[i0..i1].iter().filter(|o| o.1 > 0).count();
+        if total > events {
+            for j in 1..=kc {
+                if obs[i0..i1].iter().any(|o| o.1 == j) {
+                    for c in 0..ng {
+                        if at_risk[c] > 0 && total > at_risk[c] {
+                            ok[c * kc + j - 1] = true;
+                        }
+                    }
+                }
+            }
+        }
+        for o in &obs[i0..i1] {
+            at_risk[o.2] -= 1;
+        }
+        i0 = i1;
+    }
+    ok.iter().all(|&b| b)
+}
+
 /// Gray's test per cause in MPC (see the module docs): the statistics `χ²/2^s`, one per
-/// cause, and the public `s`.
+/// cause, and the public `s`. Refused first when a group carries no information
+/// ([`gray_informative`]).
 fn gray_mpc(p: &mut Party, g: &GrayIn) -> Result<(AShare<u128>, u32)> {
+    if !gray_informative(p, g)? {
+        return Err(gray_undefined());
+    }
     let f = p.frac_bits();
     let (n, k, kc) = (g.n, g.k, g.kc);
     let m = k - 1;
@@ -1203,6 +1293,9 @@ pub fn gray_test_plain(frame: &PlainFrame, spec: &CumincSpec) -> Result<Vec<Gray
         obs.push((ti, ei as usize, g));
     }
     obs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if !gray_informative_plain(&obs, ng, kc) {
+        return Err(gray_undefined());
+    }
     let ng1 = ng - 1;
     let mut out = Vec::with_capacity(kc);
     for cause in 1..=kc {
