@@ -219,7 +219,7 @@ pub fn join(p: &mut Party, inputs: &[SharedInput], opts: &JoinOptions) -> Result
 }
 
 /// Slot `j` of the concatenated table: each input's column `j`, or zeros if it has fewer.
-fn concat_slot<R: tessera_mpc::Ring>(
+pub(crate) fn concat_slot<R: tessera_mpc::Ring>(
     inputs: &[SharedInput],
     col: impl Fn(&Table) -> Option<&AShare<R>>,
 ) -> AShare<R> {
@@ -267,7 +267,7 @@ pub(crate) fn bit_range(x: &[u64], start: usize, len: usize) -> Vec<u64> {
     out
 }
 
-fn bshare_range(x: &BShare, start: usize, len: usize) -> BShare {
+pub(crate) fn bshare_range(x: &BShare, start: usize, len: usize) -> BShare {
     BShare {
         a: bit_range(&x.a, start, len),
         b: bit_range(&x.b, start, len),
@@ -277,7 +277,7 @@ fn bshare_range(x: &BShare, start: usize, len: usize) -> BShare {
 /// From `n` shared bits `e`, the `n - l + 1` bits `e_i ∧ … ∧ e_{i+l-1}`: windows of
 /// doubling width (one round each), then one more and gate of two overlapping windows when
 /// `l` is not a power of two. `ceil(log2 l)` rounds.
-fn window_and(p: &mut Party, e: BShare, n: usize, l: usize) -> Result<BShare> {
+pub(crate) fn window_and(p: &mut Party, e: BShare, n: usize, l: usize) -> Result<BShare> {
     let (mut cur, mut t) = (e, 1usize);
     while 2 * t <= l {
         // cur_i covers e_i..e_{i+t}; n - t + 1 of them.

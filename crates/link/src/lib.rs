@@ -10,7 +10,9 @@
 //!   the match bits only) and its leakage statement: the compute parties learn the input
 //!   sizes and the intersection size, nothing else; no data party learns which of its
 //!   records matched.
-//! - [`plain`]: the plaintext join, the oracle of the tests.
+//! - [`left`]: the left join (every row of one party, the others' columns where they hold
+//!   the same person): it opens nothing but the kept party's row count, already public.
+//! - [`plain`]: the plaintext joins, the oracles of the tests.
 //! - [`synthetic`]: deterministic test and benchmark tables.
 //!
 //! A typical run, with data parties A and B being compute parties 0 and 1:
@@ -30,6 +32,7 @@ pub mod error;
 pub mod input;
 pub mod join;
 pub mod keys;
+pub mod left;
 pub mod plain;
 pub mod synthetic;
 
@@ -37,3 +40,4 @@ pub use error::{LinkError, Result};
 pub use input::{Shape, SharedInput};
 pub use join::{join, JoinOptions, Joined};
 pub use keys::{prepare, KeySpec, PrepareReport, Prepared, RawTable};
+pub use left::left_join;

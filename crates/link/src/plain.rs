@@ -1,4 +1,4 @@
-//! The plaintext inner join: the oracle the protocol is tested against.
+//! The plaintext inner and left joins: the oracles the protocols are tested against.
 
 use std::collections::HashMap;
 
@@ -42,6 +42,44 @@ pub fn join(tables: &[Prepared]) -> Vec<Row> {
                 row.c128.extend(t.c128.iter().map(|c| c[r]));
             }
             Some(row)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The left join of prepared tables keeping every row of `tables[anchor]`, sorted by key:
+/// the other tables' columns where they hold the key, zeros where they do not.
+pub fn left_join(tables: &[Prepared], anchor: usize) -> Vec<Row> {
+    let Some(first) = tables.get(anchor) else {
+        return Vec::new();
+    };
+    let index: Vec<HashMap<u64, usize>> = tables
+        .iter()
+        .map(|t| t.keys.iter().enumerate().map(|(r, &k)| (k, r)).collect())
+        .collect();
+    let mut out: Vec<Row> = first
+        .keys
+        .iter()
+        .map(|&key| {
+            let mut row = Row {
+                key,
+                c64: Vec::new(),
+                c128: Vec::new(),
+            };
+            for (t, ix) in tables.iter().zip(&index) {
+                match ix.get(&key) {
+                    Some(&r) => {
+                        row.c64.extend(t.c64.iter().map(|c| c[r]));
+                        row.c128.extend(t.c128.iter().map(|c| c[r]));
+                    }
+                    None => {
+                        row.c64.extend(t.c64.iter().map(|_| 0));
+                        row.c128.extend(t.c128.iter().map(|_| 0));
+                    }
+                }
+            }
+            row
         })
         .collect();
     out.sort();

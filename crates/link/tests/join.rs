@@ -6,7 +6,9 @@ use proptest::prelude::*;
 use tessera_link::input::{accept, deal, share_prepared};
 use tessera_link::keys::{encode_key, DateOrder, Duplicates, KeyColumn, Norm};
 use tessera_link::plain::{self, rows_of, Row};
-use tessera_link::{join, synthetic, JoinOptions, KeySpec, LinkError, Prepared, RawTable};
+use tessera_link::{
+    join, left_join, synthetic, JoinOptions, KeySpec, LinkError, Prepared, RawTable,
+};
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::testing::{run3, same};
 use tessera_mpc::{MpcError, Party};
@@ -23,6 +25,16 @@ enum Via {
 /// Runs the join, opens the result, and returns the opened rows (sorted) and the
 /// intersection size every party saw.
 fn secure_join(tables: &[Prepared], via: Via, pivots: usize) -> (Vec<Row>, usize) {
+    secure_join_keeping(tables, via, pivots, None)
+}
+
+/// [`secure_join`], or with `keep = Some(a)` the left join keeping every row of table `a`.
+fn secure_join_keeping(
+    tables: &[Prepared],
+    via: Via,
+    pivots: usize,
+    keep: Option<usize>,
+) -> (Vec<Row>, usize) {
     let dealt: Vec<[Vec<u8>; 3]> = tables.iter().map(deal).collect();
     let opts = JoinOptions {
         sort: SortOptions {
@@ -38,7 +50,11 @@ fn secure_join(tables: &[Prepared], via: Via, pivots: usize) -> (Vec<Row>, usize
             Via::Dealer => dealt.iter().map(|m| accept(&m[p.id()])).collect(),
         }
         .map_err(to_mpc)?;
-        let j = join(p, &inputs, &opts).map_err(to_mpc)?;
+        let j = match keep {
+            None => join(p, &inputs, &opts),
+            Some(a) => left_join(p, &inputs, a, &opts),
+        }
+        .map_err(to_mpc)?;
         // Layout: key, then each party's columns in order.
         let mut at64 = 1;
         let mut at128 = 0;
@@ -309,6 +325,18 @@ fn tables() -> impl Strategy<Value = Vec<Prepared>> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
+    /// The left join keeps every row of the anchor, whichever table it is, with the
+    /// others' columns or zeros; the only count it reports is the anchor's row count.
+    #[test]
+    fn random_tables_match_the_plaintext_left_join(t in tables(), pivots in 1usize..4, dealer in any::<bool>(), pick in any::<usize>()) {
+        let via = if dealer || t.len() > 3 { Via::Dealer } else { Via::ComputeParties };
+        let anchor = pick % t.len();
+        let want = plain::left_join(&t, anchor);
+        let (got, size) = secure_join_keeping(&t, via, pivots, Some(anchor));
+        prop_assert_eq!(size, t[anchor].keys.len());
+        prop_assert_eq!(got, want);
+    }
+
     #[test]
     fn random_tables_match_the_plaintext_join(t in tables(), pivots in 1usize..4, dealer in any::<bool>()) {
         let via = if dealer || t.len() > 3 { Via::Dealer } else { Via::ComputeParties };
@@ -361,4 +389,45 @@ proptest! {
             prop_assert_eq!(got, want);
         }
     }
+}
+
+/// A registry keeps its patients without a GP record (the GP's columns zero, read as
+/// missing), in either input order, and patients only at the GP are dropped.
+#[test]
+fn left_join_keeps_the_anchor_and_zeroes_the_absent() {
+    let registry = table(0, &[1, 2, 3, 4, 5, 6], 1, 2);
+    let gp = table(1, &[4, 5, 6, 7, 8], 2, 1);
+    let pharmacy = table(2, &[2, 6, 8, 9], 0, 1);
+    for (tables, anchor) in [
+        (vec![registry.clone(), gp.clone()], 0),
+        (vec![gp.clone(), registry.clone()], 1),
+        (vec![registry.clone(), gp.clone(), pharmacy.clone()], 0),
+        (vec![gp.clone(), pharmacy.clone(), registry.clone()], 2),
+    ] {
+        let want = plain::left_join(&tables, anchor);
+        assert_eq!(want.len(), 6);
+        // Patient 1 is at the registry only: the others' columns are all zero.
+        let one = want
+            .iter()
+            .find(|r| r.c128.iter().any(|&v| v >> 80 == 1))
+            .unwrap();
+        assert_eq!(one.c128.iter().filter(|&&v| v != 0).count(), 2);
+        for via in [Via::ComputeParties, Via::Dealer] {
+            let (got, size) = secure_join_keeping(&tables, via, 2, Some(anchor));
+            assert_eq!(size, 6);
+            assert_eq!(got, want, "{via:?}, anchor {anchor}");
+        }
+    }
+    // An empty anchor keeps nothing; an empty other table keeps every anchor row.
+    let (got, size) =
+        secure_join_keeping(&[table(0, &[], 1, 1), gp.clone()], Via::Dealer, 1, Some(0));
+    assert_eq!((got.len(), size), (0, 0));
+    let (got, size) = secure_join_keeping(
+        &[registry.clone(), table(1, &[], 1, 1)],
+        Via::Dealer,
+        1,
+        Some(0),
+    );
+    assert_eq!(size, 6);
+    assert_eq!(got, plain::left_join(&[registry, table(1, &[], 1, 1)], 0));
 }
