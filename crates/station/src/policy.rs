@@ -504,6 +504,16 @@ fn violations(
             e.rule, e.field, e.what, e.limit
         ));
     }
+    // A left join keeping every row of this station's data makes the linked table's size
+    // (every analysis' number of rows, shown to the recipients) this station's row count.
+    let kept = study.linkage.as_ref().and_then(|l| l.keep.as_deref());
+    if kept == Some(me) && !policy.allow_counts {
+        reasons.push(format!(
+            "allow_counts: the study keeps every row of data.{me} ([linkage] keep = \"{me}\"), \
+             so its linked table's size, shown to the recipients, is this station's row \
+             count, which this station does not allow"
+        ));
+    }
     if study.counts && !policy.allow_counts {
         reasons.push(
             "allow_counts: the study shows each data station's row count to its recipients \

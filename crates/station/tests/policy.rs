@@ -200,6 +200,31 @@ fn counts_for_recipients_need_consent() {
     ));
 }
 
+/// A researcher who keeps every row of the registry (`[linkage] keep`, a left join) would
+/// learn the registry's row count from any analysis' number of rows: the registry refuses
+/// unless its policy allows counts; a station whose rows are not kept is not asked.
+#[test]
+fn keeping_every_row_of_a_station_needs_its_consent_to_counts() {
+    let s = STUDY.replace(
+        "key = [{ name = \"patient_id\" }]",
+        "key = [{ name = \"patient_id\" }]\nkeep = \"registry\"",
+    );
+    refused_by(POLICY, &s, "keep", "allow_counts", "keep = \"registry\"");
+    let dir = folder("keep-ok");
+    let cfg = station(&dir, &format!("{POLICY}allow_counts = true\n"));
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &s)),
+        Decision::NeedsPerson { .. }
+    ));
+    let gp = s.replace("keep = \"registry\"", "keep = \"gp\"");
+    let dir = folder("keep-gp");
+    let cfg = station(&dir, POLICY);
+    assert!(matches!(
+        cfg.evaluate(&study(&dir, &gp)),
+        Decision::NeedsPerson { .. }
+    ));
+}
+
 #[test]
 fn unapproved_recipient() {
     let s = STUDY.replace(

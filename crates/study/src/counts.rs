@@ -133,6 +133,7 @@ pub fn for_recipients(study: &Study, linkage: &LinkageInfo) -> LinkageInfo {
         },
         rows_withheld: linkage.rows_withheld || !study.counts,
         intersection: under(linkage.intersection),
+        kept: linkage.kept.clone(),
     }
 }
 
@@ -165,6 +166,7 @@ mod tests {
                 .collect(),
             rows_withheld: false,
             intersection: Count::Exact(intersection),
+            kept: None,
         }
     }
 

@@ -181,6 +181,10 @@ pub struct LinkageSpec {
     pub key: Vec<KeyColumn>,
     /// Rule for duplicate keys within one party.
     pub duplicates: Duplicates,
+    /// `keep = "party"`: keep every row of this data party (a left join): the other
+    /// parties' columns are missing where they hold no record of the person. None: only
+    /// persons every data party holds (the inner join).
+    pub keep: Option<String>,
 }
 
 /// A result recipient.

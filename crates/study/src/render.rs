@@ -58,6 +58,12 @@ pub fn text(out: &StudyOutput) -> String {
         .iter()
         .map(|r| format!("{} {} rows", r.party, r.rows))
         .collect();
+    let kept = out
+        .linkage
+        .kept
+        .as_ref()
+        .map(|k| format!(" (every row of {k} kept: others' columns missing where unmatched)"))
+        .unwrap_or_default();
     if out.linkage.rows_withheld {
         let what = if out.linkage.key.is_empty() {
             "data:".to_string()
@@ -66,13 +72,14 @@ pub fn text(out: &StudyOutput) -> String {
         };
         let _ = writeln!(
             w,
-            "{what} {} linked rows (rows per data station withheld: see [disclosure] counts)",
+            "{what} {} linked rows{kept} (rows per data station withheld: see [disclosure] \
+             counts)",
             out.linkage.intersection
         );
     } else if out.linkage.rows.len() >= 2 {
         let _ = writeln!(
             w,
-            "linkage on {}: {} -> {} linked rows",
+            "linkage on {}: {} -> {} linked rows{kept}",
             out.linkage.key.join(" + "),
             rows.join(", "),
             out.linkage.intersection

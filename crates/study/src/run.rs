@@ -36,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use tessera_link::input::{accept, deal, share_prepared, SharedInput};
 use tessera_link::join::{join, JoinOptions};
 use tessera_link::keys::{prepare, PrepareReport, Prepared, RawTable};
+use tessera_link::left::left_join;
 use tessera_link::LinkError;
 use tessera_mpc::Delivery;
 use tessera_mpc::{AShare, MpcError, Party};
@@ -146,6 +147,10 @@ pub struct LinkageInfo {
     pub rows_withheld: bool,
     /// Rows of the linked table (with one data party: its rows).
     pub intersection: Count,
+    /// The data party every row of which was kept (`[linkage] keep`, a left join): the
+    /// linked rows are its rows. None: the persons every data party holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 /// Rows of one data party.
@@ -547,8 +552,17 @@ pub(crate) fn party_main<T>(
         let s = shared.pop().expect("one input");
         (rows[0], s.payload.c128)
     } else {
-        let j = join(p, &shared, &JoinOptions::default())
-            .map_err(|e| failed(names, me, "linking", &e))?;
+        // `[linkage] keep`: every row of that data party (a left join).
+        let kept = study
+            .linkage
+            .as_ref()
+            .and_then(|l| l.keep.as_deref())
+            .and_then(|k| study.data.iter().position(|d| d.party == k));
+        let j = match kept {
+            Some(a) => left_join(p, &shared, a, &JoinOptions::default()),
+            None => join(p, &shared, &JoinOptions::default()),
+        }
+        .map_err(|e| failed(names, me, "linking", &e))?;
         drop(shared);
         let mut cols = Vec::new();
         for c in &j.columns {
@@ -817,6 +831,7 @@ pub(crate) fn station_shares(
                 .collect(),
             rows_withheld: false,
             intersection: Count::Exact(run.intersection),
+            kept: study.linkage.as_ref().and_then(|l| l.keep.clone()),
         },
         analyses,
     }

@@ -186,6 +186,8 @@ struct RawLinkage {
     key: Vec<RawKey>,
     #[serde(default)]
     duplicates: RawDuplicates,
+    #[serde(default)]
+    keep: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -472,6 +474,18 @@ impl Checker<'_> {
         let parties = self.parties(root)?;
         let linkage = self.linkage(root)?;
         let data = self.data(root, &parties, linkage.as_ref())?;
+        if let Some(keep) = linkage.as_ref().and_then(|l| l.keep.as_deref()) {
+            if !data.iter().any(|d| d.party == keep) {
+                let have: Vec<&str> = data.iter().map(|d| d.party.as_str()).collect();
+                return Err(self.err(
+                    &keys!["linkage", "keep"],
+                    format!(
+                        "[linkage] field keep: `{keep}` is not a data party (data parties: {})",
+                        have.join(", ")
+                    ),
+                ));
+            }
+        }
         let recipients = self.recipients(root)?;
         let mut study = Study {
             source: self.src.clone(),
@@ -648,7 +662,11 @@ impl Checker<'_> {
             RawDuplicates::KeepFirst => Duplicates::KeepFirst,
             RawDuplicates::KeepLast => Duplicates::KeepLast,
         };
-        Ok(Some(LinkageSpec { key, duplicates }))
+        Ok(Some(LinkageSpec {
+            key,
+            duplicates,
+            keep: raw.keep,
+        }))
     }
 
     fn data(

@@ -281,3 +281,104 @@ fn a_restricted_mean_runs_at_a_grid_time_and_is_refused_between_them() {
         assert!(g["std_err"].as_f64().unwrap() > 0.0, "{g}");
     }
 }
+
+/// `[linkage] keep = "registry"`: the registry's 100 patients without a GP record stay in
+/// the linked table with the GP's columns missing. An analysis of registry columns only
+/// then uses all 1,800 registry patients and equals the plaintext estimate on the
+/// registry's file alone; one with a GP column uses the 1,700 linked patients and equals
+/// the inner join's. A `keep` that names no data party is refused by name.
+#[test]
+fn a_left_join_keeps_the_registry_patients_without_a_gp_record() {
+    use tessera_stats::analysis::KaplanMeierSpec;
+    use tessera_stats::survival::kaplan_meier_plain;
+    use tessera_stats::{PlainColumn, PlainFrame};
+
+    let path = root().join("examples/survival/study.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let keep = text.replace(
+        "duplicates = \"refuse\"",
+        "duplicates = \"refuse\"\nkeep = \"registry\"",
+    );
+    assert_ne!(keep, text);
+    let parse = |t: &str| {
+        tessera_study::validate::parse(&path.display().to_string(), t, path.parent().unwrap())
+    };
+    let (left, inner) = (parse(&keep).unwrap(), parse(&text).unwrap());
+    let out = run_local(&left, &RunOptions::default()).unwrap();
+    let base = run_local(&inner, &RunOptions::default()).unwrap();
+    assert_eq!(out.linkage.intersection, 1800);
+    assert_eq!(out.linkage.kept.as_deref(), Some("registry"));
+    let result = |o: &tessera_study::run::StudyOutput, name: &str| -> Value {
+        let a = o.analyses.iter().find(|a| a.name == name).unwrap();
+        a.result
+            .clone()
+            .unwrap_or_else(|| panic!("{name}: {:?}", a.error))
+    };
+
+    // Kaplan–Meier by stage on every registry patient, as on the registry's file alone.
+    let km = result(&out, "km_by_stage");
+    assert_eq!(km["n"], 1800);
+    let reg = std::fs::read_to_string(root().join("fixtures/synthetic/registry.csv")).unwrap();
+    let mut lines = reg.lines();
+    let head: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let rows: Vec<Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let num = |n: &str| -> Vec<f64> { rows.iter().map(|r| r[col(n)].parse().unwrap()).collect() };
+    let stage: Vec<usize> = rows
+        .iter()
+        .map(|r| r[col("stage")].parse::<usize>().unwrap() - 1)
+        .collect();
+    let frame = PlainFrame::new(vec![
+        PlainColumn::numeric("registry.time", &num("time")),
+        PlainColumn::numeric("registry.event", &num("event")),
+        PlainColumn::categorical("registry.stage", &["1", "2", "3", "4"], &stage),
+    ])
+    .unwrap();
+    let a = left
+        .analyses
+        .iter()
+        .find(|a| a.name == "km_by_stage")
+        .unwrap();
+    let tessera_stats::analysis::AnalysisSpec::KaplanMeier(spec) = &a.spec else {
+        panic!("km_by_stage is a Kaplan–Meier analysis")
+    };
+    let spec: &KaplanMeierSpec = spec;
+    let plain = kaplan_meier_plain(&frame, spec, &left.disclosure).unwrap();
+    let mut compared = 0;
+    for (c, pc) in km["curves"].as_array().unwrap().iter().zip(&plain.curves) {
+        for (r, pr) in c["rows"].as_array().unwrap().iter().zip(&pc.rows) {
+            assert_eq!(r["shown"], pr.shown);
+            if pr.shown {
+                assert_eq!(r["at_risk"], pr.at_risk.unwrap());
+                let s = r["survival"].as_f64().unwrap();
+                assert!((s - pr.survival.unwrap()).abs() < 1e-4, "{r} vs {pr:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 8, "{compared} cells compared");
+
+    // The Cox model has GP covariates: the linked patients only, as with the inner join.
+    let (cl, ci) = (result(&out, "cox"), result(&base, "cox"));
+    assert_eq!(cl["n"], 1700);
+    assert_eq!(cl["n"], ci["n"]);
+    for (a, b) in cl["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(ci["rows"].as_array().unwrap())
+    {
+        let (x, y) = (a["coef"].as_f64().unwrap(), b["coef"].as_f64().unwrap());
+        assert!((x - y).abs() < 1e-4, "{a} vs {b}");
+    }
+
+    // `keep` must name a data party.
+    let bad = keep.replace("keep = \"registry\"", "keep = \"institute\"");
+    let e = parse(&bad).unwrap_err().to_string();
+    assert!(
+        e.contains("[linkage] field keep: `institute` is not a data party"),
+        "{e}"
+    );
+}

@@ -130,5 +130,15 @@ fn linkage(h: &mut String, out: &StudyOutput) {
             escape(&out.linkage.intersection.to_string())
         ),
     ]);
+    if let Some(k) = &out.linkage.kept {
+        t.row_note(
+            "",
+            &format!(
+                "every row of {} kept; the other stations' columns are missing where they hold \
+                 no record of the person",
+                k
+            ),
+        );
+    }
     h.push_str(&t.html());
 }

@@ -37,6 +37,7 @@ fn output(title: &str, analyses: Vec<AnalysisResult>) -> StudyOutput {
             }],
             rows_withheld: false,
             intersection: Count::Exact(180),
+            kept: None,
         },
         analyses,
         data: Vec::new(),
