@@ -80,6 +80,7 @@ fn specs() -> Vec<AnalysisSpec> {
             observed_expected: true,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            robust: false,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

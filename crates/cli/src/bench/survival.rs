@@ -195,6 +195,7 @@ impl Workload {
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
         let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
+            robust: false,
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),
