@@ -45,6 +45,23 @@
 //! bit more ("every stratum has a complete case", an error otherwise) and, with
 //! `min_level_rows`, one bit "every stratum has enough".
 //!
+//! # Robust standard errors
+//!
+//! With `robust` (R's `coxph(robust = TRUE)`, lifelines' `robust=True`), Lin and Wei's
+//! sandwich `V = I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` from the score residuals at the estimate (R's
+//! `residuals(fit, "score")`; R's `t(dfbeta) %*% dfbeta` with `dfbeta = s I⁻¹`):
+//! `s_i = δ_i (z_i - μ̄_g(i)) - w_i Σ_{g: t_g ≤ t_i} Σ_k c_ik (z_i - μ_gk)/D_gk` over the tie
+//! groups `g` of `i`'s stratum and their slots `k` (Breslow: one slot of multiplicity `d`;
+//! Efron: `d` slots, `c_ik = 1 - φ_k` for the group's own events, 1 otherwise, and `μ̄` the
+//! mean of the slot means), as R's `coxscore2`. In risk-set order, the sums over `g` are the
+//! suffix sums the information already builds for `Σ 1/D` ([`Model::at_risk_sums`]), here
+//! also of `μ/D`; `μ̄` is the group total of the slot means copied to its rows, times `1/d`.
+//! Then `Σ s sᵀ/e` is one `p × n × p` product and `V·e = (I/e)⁻¹ (Σ s sᵀ/e) (I/e)⁻¹` two
+//! `p × p` ones with the full inverse the last Newton step computed. It runs once, after
+//! the last opened bit, and opens nothing: the robust standard errors are sealed with the
+//! other results; the model-based ones stay in the result as `se_naive`. Cost: about
+//! `0.8 + 0.43·p` kB per row and 120 rounds on top of the fit ([`crate::cost`]).
+//!
 //! # Valid range
 //!
 //! The weights are fixed-point numbers `2^E·e^η` (resolution 6e-8; `E` = 8 extra bits for up
@@ -70,7 +87,8 @@
 //! # What the recipients get
 //!
 //! Sealed ([`crate::sealed`]): the coefficients and their standard errors (both times
-//! `2^20`, on the original scale) and the two log-likelihoods; hazard ratios, intervals,
+//! `2^20`, on the original scale; with `robust` the robust ones too) and the two
+//! log-likelihoods; hazard ratios, intervals,
 //! p-values and the likelihood-ratio test are computed at the recipient ([`CoxPublic`]'s
 //! [`Tail`]).
 
@@ -1026,6 +1044,12 @@ impl fmt::Display for CoxResult {
         writeln!(f, "  number of observations = {}", self.n)?;
         writeln!(f, "  number of events observed = {}", self.events)?;
         writeln!(f, "  partial log-likelihood = {:.4}", self.log_likelihood)?;
+        if self.robust {
+            writeln!(
+                f,
+                "  robust standard errors (se(coef); the model-based ones in se naive)"
+            )?;
+        }
         writeln!(
             f,
             "  Newton iterations = {}{}{}",
@@ -1051,11 +1075,12 @@ impl fmt::Display for CoxResult {
             .max(9);
         writeln!(
             f,
-            "\n  {:<w$} {:>9} {:>9} {:>9} {:>10} {:>10} {:>8} {:>10}",
+            "\n  {:<w$} {:>9} {:>9} {:>9}{} {:>10} {:>10} {:>8} {:>10}",
             "covariate",
             "coef",
             "exp(coef)",
             "se(coef)",
+            if self.robust { "  se naive" } else { "" },
             format!("coef lo {pct:.0}%"),
             format!("coef hi {pct:.0}%"),
             "z",
@@ -1064,8 +1089,17 @@ impl fmt::Display for CoxResult {
         for r in &self.rows {
             writeln!(
                 f,
-                "  {:<w$} {:>9.4} {:>9.4} {:>9.4} {:>10.4} {:>10.4} {:>8.2} {:>10.3e}",
-                r.covariate, r.coef, r.exp_coef, r.se, r.coef_lower, r.coef_upper, r.z, r.p
+                "  {:<w$} {:>9.4} {:>9.4} {:>9.4}{} {:>10.4} {:>10.4} {:>8.2} {:>10.3e}",
+                r.covariate,
+                r.coef,
+                r.exp_coef,
+                r.se,
+                r.se_naive
+                    .map_or_else(String::new, |s| format!(" {s:>9.4}")),
+                r.coef_lower,
+                r.coef_upper,
+                r.z,
+                r.p
             )?;
         }
         writeln!(
