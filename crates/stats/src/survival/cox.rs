@@ -562,20 +562,12 @@ impl Model {
             Ties::Breslow => risk.within_suffix(p, x),
             Ties::Efron => {
                 let (n, k) = (self.n, x.len());
-                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.phi, k).collect();
-                let px = p.mul_fix(
-                    &AShare::concat(&reps),
-                    &AShare::concat(&x.iter().collect::<Vec<_>>()),
-                )?;
+                let px = p.mul_fix(&tile(&self.phi, k), &join(x))?;
                 let mut cols = x.to_vec();
                 cols.extend(px.split(&vec![n; k]));
                 let tot = risk.group_totals(p, &cols)?;
                 let own = risk.seg_suffix(p, &tot[k..])?;
-                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.delta, k).collect();
-                let own = p.mul(
-                    &AShare::concat(&reps),
-                    &AShare::concat(&own.iter().collect::<Vec<_>>()),
-                )?;
+                let own = p.mul(&tile(&self.delta, k), &join(&own))?;
                 let suf = risk.within_suffix(p, &tot[..k])?;
                 Ok(suf
                     .iter()
@@ -594,34 +586,21 @@ impl Model {
     fn score_residuals(&self, p: &mut Party, d: &Derivatives) -> Result<AShare<u128>> {
         let (n, m) = (self.n, self.p);
         let f = p.frac_bits();
-        let split = |x: &AShare<u128>| x.split(&vec![n; m]);
         // b: at-risk sums of mult·2^K·μ/D; w·b/2^K.
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&d.mr, m).collect();
-        let mr_mu = p.mul_fix(&AShare::concat(&reps), &d.mu)?;
-        let b = self.at_risk_sums(p, &split(&mr_mu))?;
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&d.w, m).collect();
-        let wb = p.mul_trunc(
-            &AShare::concat(&reps),
-            &AShare::concat(&b.iter().collect::<Vec<_>>()),
-            f + K,
-        )?;
-        // μ̄: the group's Σ mult·μ over its d events, on the event rows.
+        let mr_mu = p.mul_fix(&tile(&d.mr, m), &d.mu)?;
+        let b = self.at_risk_sums(p, &mr_mu.split(&vec![n; m]))?;
+        let wb = p.mul_trunc(&tile(&d.w, m), &join(&b), f + K)?;
+        // μ̄: the group's Σ mult·μ (over its d slots) on its rows, times 1/d on event rows.
         let mut cols = vec![self.delta.clone()];
-        cols.extend(split(&d.m_mu));
+        cols.extend(d.m_mu.split(&vec![n; m]));
         let tot = self.risk.group_totals(p, &cols)?;
         let mut rows = self.risk.seg_suffix(p, &tot)?;
         let sum_mu = rows.split_off(1);
         // 1/d (garbage on rows of groups without events, zeroed by δ).
         let rd = p.recip(&rows[0].shl(f))?;
         let drd = p.mul(&self.delta, &rd)?;
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&drd, m).collect();
-        let mean = p.mul_fix(
-            &AShare::concat(&reps),
-            &AShare::concat(&sum_mu.iter().collect::<Vec<_>>()),
-        )?;
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.delta, m).collect();
-        let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());
-        let dz = p.mul(&AShare::concat(&reps), &z_all)?;
+        let mean = p.mul_fix(&tile(&drd, m), &join(&sum_mu))?;
+        let dz = p.mul(&tile(&self.delta, m), &join(&self.z_cols))?;
         Ok(dz.sub(&mean).sub(&d.wa_z).add(&wb))
     }
 
@@ -640,14 +619,7 @@ impl Model {
         let meat = p.mul_public_real(&meat, 1.0 / self.events as f64)?;
         let left = p.matmul_fix(inv, &meat, m, m, m)?;
         let v = p.matmul_fix(&left, inv, m, m, m)?;
-        let diag = AShare::concat(
-            &(0..m)
-                .map(|j| v.slice(j * m + j..j * m + j + 1))
-                .collect::<Vec<_>>()
-                .iter()
-                .collect::<Vec<_>>(),
-        );
-        Ok(p.sqrt(&diag)?)
+        Ok(p.sqrt(&diagonal(&v, m))?)
     }
 }
 
@@ -960,10 +932,7 @@ pub fn cox(
             let info = p.mul_public_real(&d.info, inv_e)?;
             // Monotone likelihood: some diagonal entry of the information below
             // min_information. LEAKAGE: one bit (an error otherwise).
-            let diag: Vec<AShare<u128>> = (0..m)
-                .map(|j| info.slice(j * m + j..j * m + j + 1))
-                .collect();
-            let diag = AShare::concat(&diag.iter().collect::<Vec<_>>());
+            let diag = diagonal(&info, m);
             let lim = p.public(&vec![encode::<u128>(min_information(f), f); m]);
             let small = p.lt(&diag, &lim)?;
             let any = any_bit(p, &small, m)?;
@@ -980,14 +949,7 @@ pub fn cox(
         d = model.derivatives(p, &beta)?;
     };
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
-    let diag = AShare::concat(
-        &(0..m)
-            .map(|j| inv.slice(j * m + j..j * m + j + 1))
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>(),
-    );
-    let mut roots = vec![beta, p.sqrt(&diag)?];
+    let mut roots = vec![beta, p.sqrt(&diagonal(&inv, m))?];
     if spec.robust {
         roots.push(model.robust_root(p, &d, &inv)?);
     }
@@ -1008,6 +970,22 @@ pub fn cox(
         trace,
     };
     Sealed::new(p, public, &AShare::concat(&[&scaled, &d.ll, &ll0]))
+}
+
+/// `k` copies of `x`, concatenated (one operand for `k` columns at once).
+fn tile(x: &AShare<u128>, k: usize) -> AShare<u128> {
+    AShare::concat(&std::iter::repeat_n(x, k).collect::<Vec<_>>())
+}
+
+/// Columns concatenated into one share vector.
+fn join(cols: &[AShare<u128>]) -> AShare<u128> {
+    AShare::concat(&cols.iter().collect::<Vec<_>>())
+}
+
+/// The diagonal of a shared m×m row-major matrix.
+fn diagonal(x: &AShare<u128>, m: usize) -> AShare<u128> {
+    let d: Vec<AShare<u128>> = (0..m).map(|j| x.slice(j * m + j..j * m + j + 1)).collect();
+    AShare::concat(&d.iter().collect::<Vec<_>>())
 }
 
 /// The OR of the first `k` bits of `bits`, as one shared bit.
