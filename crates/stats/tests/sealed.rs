@@ -89,6 +89,16 @@ fn specs() -> Vec<AnalysisSpec> {
             max_steps: 50,
             conf_level: 0.95,
         }),
+        AnalysisSpec::Cox(CoxSpec {
+            robust: true,
+            strata: None,
+            time: "registry.time".into(),
+            event: "registry.event".into(),
+            covariates: cov(&["gp.x1", "registry.group"]),
+            ties: Ties::Breslow,
+            max_steps: 50,
+            conf_level: 0.95,
+        }),
         AnalysisSpec::Ols(OlsSpec {
             outcome: "gp.y".into(),
             covariates: cov(&["gp.x1", "gp.x2", "gp.c"]),
