@@ -121,6 +121,15 @@ fn robust_cox_twin_matches_r() {
         let name = c["name"].as_str().unwrap();
         let twin = cox_plain(&data_of(c), &spec_of(c, true), &no_limits()).unwrap();
         compare(name, &twin, c, 1e-6, 1e-6);
+        // The text summary says which standard errors it shows and keeps both.
+        let text = twin.to_string();
+        assert!(
+            text.contains("robust standard errors") && text.contains("se naive"),
+            "{text}"
+        );
+        if name == "lung_efron" {
+            println!("{text}");
+        }
     }
 }
 

@@ -460,7 +460,7 @@ fn matmul(a: &[f64], b: &[f64], p: usize) -> Vec<f64> {
 
 /// Lin and Wei's robust covariance `I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` from the score residuals and
 /// the inverse information `inv` (p×p row-major).
-pub(crate) fn sandwich(residuals: &[Vec<f64>], inv: &[f64], p: usize) -> Vec<f64> {
+fn sandwich(residuals: &[Vec<f64>], inv: &[f64], p: usize) -> Vec<f64> {
     let meat: Vec<f64> = (0..p * p)
         .map(|k| residuals.iter().map(|s| s[k / p] * s[k % p]).sum())
         .collect();
