@@ -103,6 +103,12 @@ pub struct CoxSpec {
     /// and the coefficients are shared. None: one stratum.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strata: Option<String>,
+    /// Robust (sandwich) standard errors: Lin and Wei's `I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` from the
+    /// score residuals `s_i` (R's `coxph(robust = TRUE)`, lifelines' `robust=True`), for
+    /// inference that does not lean on the model's variance (misspecification, a working
+    /// model). The model-based standard errors are kept as `se_naive`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub robust: bool,
 }
 
 /// Linear regression by least squares, optionally ridge-penalised.

@@ -219,6 +219,7 @@ fn survival_accuracy_by_size() {
         // Cox (Efron): five covariates (normal, binary, normal, binary, the group).
         let frame = synthetic::survival(n, 4, 14);
         let cox = CoxSpec {
+            robust: false,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

@@ -387,6 +387,7 @@ proptest! {
         let (s1, s2) = (scale_of(e1), scale_of(e2));
         let frame = survival_frame(n, seed, scale_of(et), s1, s2);
         let spec = CoxSpec {
+            robust: false,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

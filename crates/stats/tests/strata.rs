@@ -5,98 +5,17 @@
 //! Tolerances are the issue's: χ² 1e-4 relative, coefficients 1e-4 absolute, standard
 //! errors 1e-3 relative.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 mod common;
-use common::in_mpc;
+use common::{floats, frame, in_mpc, no_limits, random_frame, root, Rng};
 
 use serde_json::Value;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
 use tessera_stats::survival::{cox, cox_plain, logrank, logrank_plain};
-use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use tessera_stats::{Disclosure, PlainData, PlainFrame};
 
 fn fixture() -> Value {
     let text = std::fs::read_to_string(root().join("fixtures/strata/strata.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// A simple CSV (no quoting in the fixtures) as columns of optional numbers.
-fn csv(path: &str) -> HashMap<String, Vec<Option<f64>>> {
-    let text = std::fs::read_to_string(root().join(path)).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split(',')
-        .map(|h| h.trim_matches('"').to_string())
-        .collect();
-    let mut cols: HashMap<String, Vec<Option<f64>>> =
-        header.iter().map(|h| (h.clone(), Vec::new())).collect();
-    for line in lines.filter(|l| !l.is_empty()) {
-        for (h, v) in header.iter().zip(line.split(',')) {
-            let v = v.trim_matches('"');
-            let x = (!v.is_empty() && v != "NA").then(|| v.parse().unwrap());
-            cols.get_mut(h).unwrap().push(x);
-        }
-    }
-    cols
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn no_limits() -> Disclosure {
-    Disclosure {
-        min_cell: Some(0),
-        min_events: 0,
-        min_rows: 0,
-        ..Disclosure::default()
-    }
-}
-
-/// The data set's numeric columns (with `prio_group = min(prio, 3)` on rossi) and, for each
-/// `(column, levels)`, a categorical `column_cat` with those levels (values compared as
-/// numbers).
-fn frame(dataset: &str, categorical: &[(&str, Vec<f64>)]) -> PlainFrame {
-    let mut raw = csv(&format!("fixtures/data/{dataset}.csv"));
-    if let Some(prio) = raw.get("prio").cloned() {
-        let g = prio.iter().map(|v| v.map(|x| x.min(3.0))).collect();
-        raw.insert("prio_group".into(), g);
-    }
-    let mut cols: Vec<PlainColumn> = raw
-        .iter()
-        .map(|(k, v)| PlainColumn {
-            name: k.clone(),
-            data: PlainData::Numeric(v.clone()),
-        })
-        .collect();
-    for (c, levels) in categorical {
-        let name = format!("{c}_cat");
-        if cols.iter().any(|x| x.name == name) {
-            continue;
-        }
-        cols.push(PlainColumn {
-            name,
-            data: PlainData::Categorical {
-                levels: levels.iter().map(|l| l.to_string()).collect(),
-                codes: raw[*c]
-                    .iter()
-                    .map(|x| x.map(|f| levels.iter().position(|&l| l == f).unwrap()))
-                    .collect(),
-            },
-        });
-    }
-    PlainFrame::new(cols).unwrap()
 }
 
 #[test]
@@ -160,6 +79,7 @@ fn stratified_cox_matches_fixtures() {
         let s = c["strata_column"].as_str().unwrap();
         let data = frame(c["dataset"].as_str().unwrap(), &[(s, floats(&c["strata"]))]);
         let spec = CoxSpec {
+            robust: false,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
             covariates: c["covariates"]
@@ -222,83 +142,6 @@ fn stratified_cox_matches_fixtures() {
     println!("stratified Cox: worst |Δcoef| {wc:.2e}, worst relative Δse {ws:.2e}");
 }
 
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn uniform(&mut self) -> f64 {
-        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn below(&mut self, k: usize) -> usize {
-        (self.uniform() * k as f64) as usize
-    }
-}
-
-/// `n` rows: times rounded to whole units (many ties), three groups, `strata` strata of
-/// which the last has no events, a numeric covariate `x`, a binary `z`, a few missing values.
-fn random_frame(n: usize, strata: usize, seed: u64) -> PlainFrame {
-    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let (mut t, mut e, mut x, mut z, mut g, mut s) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for _ in 0..n {
-        let st = r.below(strata);
-        let grp = r.below(3);
-        let xi = r.uniform() * 4.0 - 2.0;
-        let zi = r.below(2) as f64;
-        let hazard = (0.4 * xi - 0.5 * zi + 0.3 * grp as f64 + 0.5 * st as f64).exp();
-        let time = (-r.uniform().ln() / hazard * 10.0).ceil().min(40.0);
-        let event = st + 1 != strata && r.uniform() < 0.7;
-        t.push(Some(time));
-        e.push(Some(f64::from(u8::from(event))));
-        x.push((r.below(25) != 0).then_some(xi));
-        z.push(Some(zi));
-        g.push(Some(grp));
-        s.push((r.below(30) != 0).then_some(st));
-    }
-    let names: Vec<String> = (0..strata).map(|i| format!("s{i}")).collect();
-    PlainFrame::new(vec![
-        PlainColumn {
-            name: "a.t".into(),
-            data: PlainData::Numeric(t),
-        },
-        PlainColumn {
-            name: "a.e".into(),
-            data: PlainData::Numeric(e),
-        },
-        PlainColumn {
-            name: "b.x".into(),
-            data: PlainData::Numeric(x),
-        },
-        PlainColumn {
-            name: "b.z".into(),
-            data: PlainData::Numeric(z),
-        },
-        PlainColumn {
-            name: "a.g".into(),
-            data: PlainData::Categorical {
-                levels: vec!["u".into(), "v".into(), "w".into()],
-                codes: g,
-            },
-        },
-        PlainColumn {
-            name: "a.s".into(),
-            data: PlainData::Categorical {
-                levels: names,
-                codes: s,
-            },
-        },
-    ])
-    .unwrap()
-}
-
 fn lr_spec(strata: Option<&str>) -> LogrankSpec {
     LogrankSpec {
         time: "a.t".into(),
@@ -311,6 +154,7 @@ fn lr_spec(strata: Option<&str>) -> LogrankSpec {
 
 fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
     CoxSpec {
+        robust: false,
         time: "a.t".into(),
         event: "a.e".into(),
         covariates: vec!["b.x".into(), "b.z".into()],

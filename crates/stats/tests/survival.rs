@@ -421,6 +421,7 @@ fn check_cox(name: &str, only: Option<&str>) {
             }
         }
         let spec = CoxSpec {
+            robust: false,
             strata: None,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
@@ -751,6 +752,7 @@ mod random {
                 }
             }
             let cx = CoxSpec {
+                robust: false,
                 strata: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
@@ -785,6 +787,7 @@ fn disclosure_rules_refuse_by_name() {
         observed_expected: false,
     };
     let cx = CoxSpec {
+        robust: false,
         strata: None,
         time: "time".into(),
         event: "status".into(),
@@ -873,6 +876,7 @@ fn a_constant_covariate_is_invalid() {
     ])
     .unwrap();
     let cx = CoxSpec {
+        robust: false,
         strata: None,
         time: "a.t".into(),
         event: "a.e".into(),

@@ -381,4 +381,54 @@ fn a_left_join_keeps_the_registry_patients_without_a_gp_record() {
         e.contains("[linkage] field keep: `institute` is not a data party"),
         "{e}"
     );
+
+/// Robust standard errors in a study (`robust = true` on a Cox analysis): validated, run on
+/// the linked data and opened, with the model-based standard errors kept as `se_naive` and
+/// the same coefficients as the study's own Cox model; a value of the wrong type is an
+/// error naming the field.
+#[test]
+fn a_cox_model_with_robust_standard_errors_runs_and_a_wrong_value_is_named() {
+    let path = root().join("examples/survival/study.toml");
+    let with = |value: &str| {
+        std::fs::read_to_string(&path).unwrap().replace(
+            "[[analysis]]\nname = \"cox\"\nkind = \"cox\"\n",
+            &format!(
+                "[[analysis]]\nname = \"cox_robust\"\nkind = \"cox\"\nrobust = {value}\n\
+                 time = \"registry.time\"\nevent = \"registry.event\"\n\
+                 covariates = [\"registry.age\", \"registry.stage\"]\n\n\
+                 [[analysis]]\nname = \"cox\"\nkind = \"cox\"\n"
+            ),
+        )
+    };
+    let parse = |text: &str| {
+        tessera_study::validate::parse(&path.display().to_string(), text, path.parent().unwrap())
+    };
+    let e = parse(&with("\"yes\"")).unwrap_err().to_string();
+    assert!(e.contains("robust") && e.contains("cox_robust"), "{e}");
+    println!("robust = \"yes\": {e}");
+    let text = with("true");
+    assert!(text.contains("cox_robust"));
+    let study = parse(&text).unwrap();
+    let out = run_local(&study, &RunOptions::default()).unwrap();
+    let a = out
+        .analyses
+        .iter()
+        .find(|a| a.name == "cox_robust")
+        .unwrap();
+    let r = a.result.clone().unwrap_or_else(|| panic!("{:?}", a.error));
+    assert_eq!(r["robust"], true, "{r}");
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 4, "{r}"); // age and stages 2, 3, 4
+    for row in rows {
+        let (se, naive) = (
+            row["se"].as_f64().unwrap(),
+            row["se_naive"].as_f64().unwrap(),
+        );
+        assert!(
+            se > 0.0 && naive > 0.0 && (se / naive - 1.0).abs() < 0.5,
+            "{row}"
+        );
+        let (c, z) = (row["coef"].as_f64().unwrap(), row["z"].as_f64().unwrap());
+        assert!((z - c / se).abs() < 1e-9 * z.abs().max(1.0), "{row}");
+    }
 }

@@ -38,7 +38,7 @@ const SEED: u64 = 20261124;
 pub struct SurvivalArgs {
     /// Workloads, comma-separated: `logrank:ROWS`, `cox:ROWSxCOVARIATES`,
     /// `cox-strata:ROWSxCOVARIATES` (Cox stratified by the registry's two-level group),
-    /// `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
+    /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
     /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
     /// time range).
     #[arg(
@@ -73,7 +73,7 @@ pub struct SurvivalPartyArgs {
     #[command(flatten)]
     pub shape: ShapeArgs,
     /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
-    /// `cuminc:ROWS` or `rmst:ROWS`).
+    /// `cox-robust:ROWSxCOVARIATES`, `cuminc:ROWS` or `rmst:ROWS`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -90,11 +90,12 @@ enum Workload {
     Logrank {
         rows: usize,
     },
-    /// Cox; `strata`: stratified by `registry.group`.
+    /// Cox; `strata`: stratified by `registry.group`; `robust`: sandwich standard errors.
     Cox {
         rows: usize,
         covariates: usize,
         strata: bool,
+        robust: bool,
     },
     Cuminc {
         rows: usize,
@@ -109,7 +110,8 @@ impl Workload {
         let bad = || {
             format!(
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
-                 cox-strata:ROWSxCOVARIATES, cuminc:ROWS or rmst:ROWS"
+                 cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, cuminc:ROWS or \
+                 rmst:ROWS"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -118,12 +120,13 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
-            "cox" | "cox-strata" => {
+            "cox" | "cox-strata" | "cox-robust" => {
                 let (r, c) = size.split_once('x').ok_or_else(bad)?;
                 Ok(Workload::Cox {
                     rows: r.parse().map_err(|_| bad())?,
                     covariates: c.parse().map_err(|_| bad())?,
                     strata: kind == "cox-strata",
+                    robust: kind == "cox-robust",
                 })
             }
             _ => Err(bad()),
@@ -161,8 +164,9 @@ impl Workload {
     fn kind(&self) -> &'static str {
         match *self {
             Workload::Logrank { .. } => "logrank",
-            Workload::Cox { strata: false, .. } => "cox",
             Workload::Cox { strata: true, .. } => "cox-strata",
+            Workload::Cox { robust: true, .. } => "cox-robust",
+            Workload::Cox { .. } => "cox",
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
         }
@@ -195,6 +199,7 @@ impl Workload {
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
         let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
+            robust: matches!(self, Workload::Cox { robust: true, .. }),
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),
@@ -392,7 +397,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
         "\nthree processes over loopback TCP; synthetic linked data (Weibull baseline, ties, \
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
          of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
-         registry.group; cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
+         registry.group; cox-robust: robust standard errors; cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
          against the plaintext twin",
         args.reps, args.ties
     );
@@ -541,7 +546,10 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
     match (w, ties) {
         (Workload::Cox { .. }, Ties::Breslow) => return None, // lifelines fits Efron only
         (
-            Workload::Cox { strata: true, .. } | Workload::Cuminc { .. } | Workload::Rmst { .. },
+            Workload::Cox { strata: true, .. }
+            | Workload::Cox { robust: true, .. }
+            | Workload::Cuminc { .. }
+            | Workload::Rmst { .. },
             _,
         ) => {
             return None; // not in scripts/bench_lifelines.py

@@ -341,6 +341,132 @@ pub(crate) fn spd_inverse(a: &[f64], p: usize) -> Option<Vec<f64>> {
     Some(inv)
 }
 
+/// The rows in risk-set order: strata in turn, times descending within each (the risk sums
+/// restart per stratum).
+fn risk_order(obs: &[Obs]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    order.sort_by(|&a, &b| {
+        obs[a]
+            .stratum
+            .cmp(&obs[b].stratum)
+            .then(obs[b].time.total_cmp(&obs[a].time))
+    });
+    order
+}
+
+/// One tie group's sums over its event slots (Efron's `k = 0..d`, weights `φ_k = k/d`;
+/// Breslow: `φ = 0`), for the score residuals.
+struct SlotSums {
+    /// `Σ_k 1/D_k`.
+    a: f64,
+    /// `Σ_k μ_k/D_k`.
+    b: Vec<f64>,
+    /// `Σ_k φ_k/D_k`: what the group's own events do not carry (Efron's down-weighting).
+    a_own: f64,
+    /// `Σ_k φ_k μ_k/D_k`.
+    b_own: Vec<f64>,
+    /// `Σ_k μ_k / d`: the mean an event of the group is compared with.
+    mean: Vec<f64>,
+}
+
+/// Score residuals (R's `residuals(fit, "score")`) of standardised covariates `z` at `beta`,
+/// one row per observation: `s_i = δ_i (z_i - μ̄_g(i)) - w_i Σ_g Σ_k c_ik (z_i - μ_gk)/D_gk`
+/// over the tie groups `g` of `i`'s stratum with `t_g ≤ t_i` and their slots `k`, where
+/// `c_ik = 1 - φ_k` for `i`'s own events and 1 otherwise (R's `coxscore2`). With rows in
+/// risk-set order, the sums over `g` are suffix sums within the stratum.
+fn score_residuals(obs: &[Obs], z: &[Vec<f64>], beta: &[f64], ties: Ties) -> Vec<Vec<f64>> {
+    let p = beta.len();
+    let order = risk_order(obs);
+    let key = |r: usize| (obs[r].stratum, obs[r].time);
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for i in 0..order.len() {
+        match groups.last_mut() {
+            Some(g) if key(order[g.0]) == key(order[i]) => g.1 = i + 1,
+            _ => groups.push((i, i + 1)),
+        }
+    }
+    let w: Vec<f64> = z
+        .iter()
+        .map(|zr| zr.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>().exp())
+        .collect();
+    let mut per: Vec<SlotSums> = Vec::with_capacity(groups.len());
+    let (mut s0, mut s1) = (0f64, vec![0f64; p]);
+    for (gi, &(lo, hi)) in groups.iter().enumerate() {
+        if gi > 0 && obs[order[lo]].stratum != obs[order[lo - 1]].stratum {
+            (s0, s1) = (0.0, vec![0f64; p]);
+        }
+        let (mut t0, mut t1, mut d) = (0f64, vec![0f64; p], 0usize);
+        for &r in &order[lo..hi] {
+            s0 += w[r];
+            (0..p).for_each(|a| s1[a] += w[r] * z[r][a]);
+            if obs[r].event {
+                d += 1;
+                t0 += w[r];
+                (0..p).for_each(|a| t1[a] += w[r] * z[r][a]);
+            }
+        }
+        let mut g = SlotSums {
+            a: 0.0,
+            b: vec![0f64; p],
+            a_own: 0.0,
+            b_own: vec![0f64; p],
+            mean: vec![0f64; p],
+        };
+        for k in 0..d {
+            let phi = match ties {
+                Ties::Efron => k as f64 / d as f64,
+                Ties::Breslow => 0.0,
+            };
+            let den = s0 - phi * t0;
+            g.a += 1.0 / den;
+            g.a_own += phi / den;
+            for a in 0..p {
+                let mu = (s1[a] - phi * t1[a]) / den;
+                g.b[a] += mu / den;
+                g.b_own[a] += phi * mu / den;
+                g.mean[a] += mu / d as f64;
+            }
+        }
+        per.push(g);
+    }
+    let mut out = vec![vec![0f64; p]; obs.len()];
+    let (mut ca, mut cb) = (0f64, vec![0f64; p]);
+    for gi in (0..groups.len()).rev() {
+        let (lo, hi) = groups[gi];
+        if gi + 1 < groups.len() && obs[order[hi]].stratum != obs[order[lo]].stratum {
+            (ca, cb) = (0.0, vec![0f64; p]);
+        }
+        let g = &per[gi];
+        ca += g.a;
+        (0..p).for_each(|a| cb[a] += g.b[a]);
+        for &r in &order[lo..hi] {
+            let e = f64::from(u8::from(obs[r].event));
+            let aa = ca - e * g.a_own;
+            for j in 0..p {
+                let bb = cb[j] - e * g.b_own[j];
+                out[r][j] = e * (z[r][j] - g.mean[j]) - w[r] * (z[r][j] * aa - bb);
+            }
+        }
+    }
+    out
+}
+
+/// `a b` for p×p row-major matrices.
+fn matmul(a: &[f64], b: &[f64], p: usize) -> Vec<f64> {
+    (0..p * p)
+        .map(|k| (0..p).map(|l| a[k / p * p + l] * b[l * p + k % p]).sum())
+        .collect()
+}
+
+/// Lin and Wei's robust covariance `I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` from the score residuals and
+/// the inverse information `inv` (p×p row-major).
+fn sandwich(residuals: &[Vec<f64>], inv: &[f64], p: usize) -> Vec<f64> {
+    let meat: Vec<f64> = (0..p * p)
+        .map(|k| residuals.iter().map(|s| s[k / p] * s[k % p]).sum())
+        .collect();
+    matmul(&matmul(inv, &meat, p), inv, p)
+}
+
 /// Log partial likelihood, score and information of standardised covariates `z` at `beta`.
 fn cox_derivatives(
     obs: &[Obs],
@@ -349,14 +475,7 @@ fn cox_derivatives(
     ties: Ties,
 ) -> (f64, Vec<f64>, Vec<f64>) {
     let p = beta.len();
-    let mut order: Vec<usize> = (0..obs.len()).collect();
-    // Strata in turn, times descending within each: the risk sums restart per stratum.
-    order.sort_by(|&a, &b| {
-        obs[a]
-            .stratum
-            .cmp(&obs[b].stratum)
-            .then(obs[b].time.total_cmp(&obs[a].time))
-    });
+    let order = risk_order(obs);
     let (mut ll, mut g, mut h) = (0f64, vec![0f64; p], vec![0f64; p * p]);
     let (mut s0, mut s1, mut s2) = (0f64, vec![0f64; p], vec![0f64; p * p]);
     let mut i = 0;
@@ -493,13 +612,18 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         StatsError::NotConverged("information matrix not positive definite".into())
     })?;
     let coef: Vec<f64> = (0..p).map(|a| beta[a] / sd[a]).collect();
-    let cov: Vec<f64> = (0..p * p)
-        .map(|k| cov_z[k] / (sd[k / p] * sd[k % p]))
-        .collect();
+    let unscale =
+        |v: &[f64]| -> Vec<f64> { (0..p * p).map(|k| v[k] / (sd[k / p] * sd[k % p])).collect() };
+    let cov = unscale(&cov_z);
+    let robust_cov = spec.robust.then(|| {
+        let res = score_residuals(&obs, &z, &beta, spec.ties);
+        unscale(&sandwich(&res, &cov_z, p))
+    });
     let events = obs.iter().filter(|o| o.event).count() as u64;
     Ok(CoxFit {
         coef,
         cov,
+        robust_cov,
         log_likelihood: ll,
         log_likelihood_null: ll0,
         n: n as u64,

@@ -2,9 +2,15 @@
 //! a recipient would.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::Value;
 use tessera_mpc::output::reconstruct_shares;
 use tessera_stats::analysis::{self, AnalysisSpec, Output, SharedOutput};
-use tessera_stats::{Result, Sealed, StatsError, Tail};
+use tessera_stats::{
+    Disclosure, PlainColumn, PlainData, PlainFrame, Result, Sealed, StatsError, Tail,
+};
 
 /// The three compute parties' ends of one analysis, opened into the recipient's result.
 pub trait Open3: Sized + Send {
@@ -72,4 +78,165 @@ pub fn in_mpc<S: Open3>(
             Err(e(&a).expect("an error"))
         }
     }
+}
+
+/// The repository's root (fixtures are read from there).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A simple CSV (no quoting in the fixtures) as columns of optional numbers.
+pub fn csv(path: &str) -> HashMap<String, Vec<Option<f64>>> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split(',')
+        .map(|h| h.trim_matches('"').to_string())
+        .collect();
+    let mut cols: HashMap<String, Vec<Option<f64>>> =
+        header.iter().map(|h| (h.clone(), Vec::new())).collect();
+    for line in lines.filter(|l| !l.is_empty()) {
+        for (h, v) in header.iter().zip(line.split(',')) {
+            let v = v.trim_matches('"');
+            let x = (!v.is_empty() && v != "NA").then(|| v.parse().unwrap());
+            cols.get_mut(h).unwrap().push(x);
+        }
+    }
+    cols
+}
+
+/// The data set's numeric columns (with `prio_group = min(prio, 3)` on rossi) and, for each
+/// `(column, levels)`, a categorical `column_cat` with those levels (values compared as
+/// numbers).
+pub fn frame(dataset: &str, categorical: &[(&str, Vec<f64>)]) -> PlainFrame {
+    let mut raw = csv(&format!("fixtures/data/{dataset}.csv"));
+    if let Some(prio) = raw.get("prio").cloned() {
+        let g = prio.iter().map(|v| v.map(|x| x.min(3.0))).collect();
+        raw.insert("prio_group".into(), g);
+    }
+    let mut cols: Vec<PlainColumn> = raw
+        .iter()
+        .map(|(k, v)| PlainColumn {
+            name: k.clone(),
+            data: PlainData::Numeric(v.clone()),
+        })
+        .collect();
+    for (c, levels) in categorical {
+        let name = format!("{c}_cat");
+        if cols.iter().any(|x| x.name == name) {
+            continue;
+        }
+        cols.push(PlainColumn {
+            name,
+            data: PlainData::Categorical {
+                levels: levels.iter().map(|l| l.to_string()).collect(),
+                codes: raw[*c]
+                    .iter()
+                    .map(|x| x.map(|f| levels.iter().position(|&l| l == f).unwrap()))
+                    .collect(),
+            },
+        });
+    }
+    PlainFrame::new(cols).unwrap()
+}
+
+/// A JSON array of numbers.
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Disclosure control off (the fixtures' small cells are the point).
+pub fn no_limits() -> Disclosure {
+    Disclosure {
+        min_cell: Some(0),
+        min_events: 0,
+        min_rows: 0,
+        ..Disclosure::default()
+    }
+}
+
+/// xorshift64*, deterministic.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        ((self.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+    /// Uniform in 0..k.
+    pub fn below(&mut self, k: usize) -> usize {
+        (self.uniform() * k as f64) as usize
+    }
+}
+
+/// `n` rows: times rounded to whole units (many ties), three groups, `strata` strata of
+/// which the last has no events, a numeric covariate `x`, a binary `z`, a few missing values.
+pub fn random_frame(n: usize, strata: usize, seed: u64) -> PlainFrame {
+    let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let (mut t, mut e, mut x, mut z, mut g, mut s) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..n {
+        let st = r.below(strata);
+        let grp = r.below(3);
+        let xi = r.uniform() * 4.0 - 2.0;
+        let zi = r.below(2) as f64;
+        let hazard = (0.4 * xi - 0.5 * zi + 0.3 * grp as f64 + 0.5 * st as f64).exp();
+        let time = (-r.uniform().ln() / hazard * 10.0).ceil().min(40.0);
+        let event = st + 1 != strata && r.uniform() < 0.7;
+        t.push(Some(time));
+        e.push(Some(f64::from(u8::from(event))));
+        x.push((r.below(25) != 0).then_some(xi));
+        z.push(Some(zi));
+        g.push(Some(grp));
+        s.push((r.below(30) != 0).then_some(st));
+    }
+    let names: Vec<String> = (0..strata).map(|i| format!("s{i}")).collect();
+    PlainFrame::new(vec![
+        PlainColumn {
+            name: "a.t".into(),
+            data: PlainData::Numeric(t),
+        },
+        PlainColumn {
+            name: "a.e".into(),
+            data: PlainData::Numeric(e),
+        },
+        PlainColumn {
+            name: "b.x".into(),
+            data: PlainData::Numeric(x),
+        },
+        PlainColumn {
+            name: "b.z".into(),
+            data: PlainData::Numeric(z),
+        },
+        PlainColumn {
+            name: "a.g".into(),
+            data: PlainData::Categorical {
+                levels: vec!["u".into(), "v".into(), "w".into()],
+                codes: g,
+            },
+        },
+        PlainColumn {
+            name: "a.s".into(),
+            data: PlainData::Categorical {
+                levels: names,
+                codes: s,
+            },
+        },
+    ])
+    .unwrap()
 }

@@ -557,8 +557,9 @@ pub fn cox(h: &mut String, r: &Value) {
             conf * 100.0
         );
     }
+    let robust = r["robust"] == true;
     let ci_head = format!("{:.0}% CI", conf * 100.0);
-    let mut t = Table::new(&[
+    let mut head = vec![
         "covariate",
         "hazard ratio",
         &ci_head,
@@ -566,7 +567,12 @@ pub fn cox(h: &mut String, r: &Value) {
         "coef",
         "se(coef)",
         "z",
-    ]);
+    ];
+    if robust {
+        head[5] = "robust se";
+        head.insert(6, "se(coef) naive");
+    }
+    let mut t = Table::new(&head);
     for (row, hr) in rows.iter().zip(rows.iter().map(|r| hazard_ratio(r))) {
         let (ratio, interval) = match &hr {
             Some(q) => (
@@ -578,7 +584,7 @@ pub fn cox(h: &mut String, r: &Value) {
             ),
             None => ("—".into(), "—".into()),
         };
-        t.row(vec![
+        let mut cells = vec![
             plain(&row["covariate"]),
             ratio,
             interval,
@@ -586,9 +592,20 @@ pub fn cox(h: &mut String, r: &Value) {
             est_of(&row["coef"]),
             est_of(&row["se"]),
             est_of(&row["z"]),
-        ]);
+        ];
+        if robust {
+            cells.insert(6, est_of(&row["se_naive"]));
+        }
+        t.row(cells);
     }
     h.push_str(&t.html());
+    if robust {
+        h.push_str(
+            "<p class=\"muted\">Robust standard errors (Lin and Wei's sandwich estimator, as \
+             R's coxph(robust = TRUE)): the intervals, z and p use them; se(coef) naive is the \
+             model-based standard error.</p>\n",
+        );
+    }
 }
 
 /// exp(coef) with exp of the interval's bounds, from `coef` and the interval (or `se`).

@@ -342,3 +342,24 @@ fn restricted_means_are_tables_with_intervals() {
     assert!(h.contains("&lt;b&gt;") && !h.contains("<b>"));
     assert!(h.contains("τ = 1460 days"), "{h}");
 }
+
+/// A Cox model with robust standard errors: the table says so, heads the robust column
+/// `robust se` and keeps the model-based one beside it; without `robust`, neither.
+#[test]
+fn robust_cox_table_names_its_standard_errors() {
+    let mut r = cox();
+    r["robust"] = json!(true);
+    for row in r["rows"].as_array_mut().unwrap() {
+        row["se_naive"] = json!(0.0875);
+    }
+    let h = html(&output("Study", vec![analysis("cox", "cox", r)]));
+    assert!(h.contains("Robust standard errors"), "{h}");
+    assert!(
+        h.contains("<th>robust se</th><th>se(coef) naive</th>"),
+        "{h}"
+    );
+    assert_eq!(h.matches("<td>0.08750</td>").count(), 3, "{h}");
+    let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
+    assert!(!plain.contains("Robust standard errors") && !plain.contains("naive"));
+    assert!(plain.contains("<th>se(coef)</th><th>z</th>"), "{plain}");
+}
