@@ -111,6 +111,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 group: s.group.clone(),
                 times: s.times.clone(),
                 at_event_times: false,
+                median: false,
                 conf_level: 0.95,
             });
             let mut c = estimate(&km, rows, levels);

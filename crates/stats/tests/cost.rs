@@ -53,6 +53,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             group: group.then(|| "registry.group".into()),
             times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
             at_event_times: false,
+            median: false,
             conf_level: 0.95,
         })
     };

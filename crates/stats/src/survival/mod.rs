@@ -11,6 +11,7 @@ pub mod cox;
 pub mod cuminc;
 pub mod km;
 pub mod logrank;
+pub mod median;
 pub mod plain;
 pub(crate) mod risk;
 pub mod rmst;

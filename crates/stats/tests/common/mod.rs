@@ -2,9 +2,12 @@
 //! a recipient would.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+
 use tessera_mpc::output::reconstruct_shares;
 use tessera_stats::analysis::{self, AnalysisSpec, Output, SharedOutput};
-use tessera_stats::{Result, Sealed, StatsError, Tail};
+use tessera_stats::{PlainColumn, PlainData, PlainFrame, Result, Sealed, StatsError, Tail};
 
 /// The three compute parties' ends of one analysis, opened into the recipient's result.
 pub trait Open3: Sized + Send {
@@ -71,5 +74,73 @@ pub fn in_mpc<S: Open3>(
             assert_eq!(e(&b), e(&c), "parties 1 and 2 disagree");
             Err(e(&a).expect("an error"))
         }
+    }
+}
+
+/// The workspace root (fixtures are read from there).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The named numeric columns of a CSV without quoting (other columns are ignored; every
+/// value of the named ones must be present).
+pub fn csv(path: &str, want: &[&str]) -> HashMap<String, Vec<f64>> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let idx: Vec<usize> = want
+        .iter()
+        .map(|w| header.iter().position(|h| h == w).unwrap())
+        .collect();
+    let mut cols: HashMap<String, Vec<f64>> =
+        want.iter().map(|w| (w.to_string(), Vec::new())).collect();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        for (w, &i) in want.iter().zip(&idx) {
+            cols.get_mut(*w).unwrap().push(f[i].parse().unwrap());
+        }
+    }
+    cols
+}
+
+/// A frame of `time`, `event` and (if any) a group column whose levels are its distinct
+/// values in increasing order, labelled as integers (as R's `as.character`).
+pub fn frame(time: &[f64], event: &[f64], group: Option<(&str, &[f64])>) -> PlainFrame {
+    let mut cols = vec![
+        PlainColumn::numeric("time", time),
+        PlainColumn::numeric("event", event),
+    ];
+    if let Some((name, g)) = group {
+        let mut vals: Vec<f64> = g.to_vec();
+        vals.sort_by(f64::total_cmp);
+        vals.dedup();
+        cols.push(PlainColumn {
+            name: name.to_string(),
+            data: PlainData::Categorical {
+                levels: vals.iter().map(|v| format!("{}", *v as i64)).collect(),
+                codes: g
+                    .iter()
+                    .map(|x| Some(vals.iter().position(|v| v == x).unwrap()))
+                    .collect(),
+            },
+        });
+    }
+    PlainFrame::new(cols).unwrap()
+}
+
+/// A small deterministic generator (xorshift) for random data sets.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform below `n` (nearly).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
     }
 }
