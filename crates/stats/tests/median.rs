@@ -67,7 +67,11 @@ fn compare_to_r(res: &KmResult, a: &Value, what: &str) {
     let groups = a["groups"].as_array().unwrap();
     assert_eq!(res.curves.len(), groups.len(), "{what}");
     for (c, r) in res.curves.iter().zip(groups) {
-        assert_eq!(c.group.as_deref(), r["group"].as_str(), "{what}: group order");
+        assert_eq!(
+            c.group.as_deref(),
+            r["group"].as_str(),
+            "{what}: group order"
+        );
         let m = c.median.as_ref().expect("median asked");
         let w = format!("{what} {:?}", c.group);
         same_as_r(m.median, m.status[0], &r["median"], &format!("{w} median"));
@@ -239,7 +243,11 @@ fn mpc_matches_twin_on_random_data() {
 fn median_without_allow_event_times_is_refused_before_anything_is_computed() {
     // The researcher asks for the median; the rules do not allow event times.
     let data = csv("fixtures/data/tiny.csv", &["T", "E", "var"]);
-    let f = frame(&data["T"], &data["E"], Some(("var", data["var"].as_slice())));
+    let f = frame(
+        &data["T"],
+        &data["E"],
+        Some(("var", data["var"].as_slice())),
+    );
     let s = spec(Some("var"), 0.95);
     let d = Disclosure {
         allow_event_times: false,
