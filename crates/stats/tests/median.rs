@@ -282,3 +282,50 @@ fn median_without_allow_event_times_is_refused_before_anything_is_computed() {
     };
     assert!(kaplan_meier_plain(&f, &grid, &d).is_ok());
 }
+
+/// 20,000 synthetic rows (two groups, daily times with ties): the MPC median and limits
+/// equal the twin's; prints the time, bytes (busiest party) and rounds with and without
+/// `median`. `cargo test --release -p tessera-stats --test median -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn median_at_20000_rows() {
+    let n = 20_000;
+    let f = tessera_stats::survival::synthetic::survival(n, 0, 5);
+    let d = open_rules();
+    let mut s = KaplanMeierSpec {
+        time: "registry.time".into(),
+        event: "registry.event".into(),
+        group: Some("registry.group".into()),
+        times: vec![365.0, 730.0, 1095.0],
+        ..spec(None, 0.95)
+    };
+    s.median = true;
+    let plain = kaplan_meier_plain(&f, &s, &d).unwrap();
+    for median in [false, true] {
+        s.median = median;
+        let out =
+            tessera_mpc::testing::run3_with_timeout(std::time::Duration::from_secs(600), |p| {
+                let fr = tessera_stats::Frame::share(p, 0, &f).map_err(|e| match e {
+                    tessera_stats::StatsError::Mpc(m) => m,
+                    e => panic!("{e}"),
+                })?;
+                let before = p.stats();
+                let t = std::time::Instant::now();
+                let r = kaplan_meier(p, &fr, &s, &d).expect("ran");
+                let stats = p.stats().since(&before);
+                Ok((r, t.elapsed(), stats.bytes_sent, stats.rounds))
+            });
+        let [a, b, c] = out.map(|r| r.expect("no engine error"));
+        let (secs, bytes, rounds) = (a.1, a.2.max(b.2).max(c.2), a.3.max(b.3).max(c.3));
+        let res = tessera_stats::open3([a.0, b.0, c.0]).unwrap();
+        println!(
+            "median = {median}: {:.2} s, {:.1} MB (busiest party), {rounds} rounds",
+            secs.as_secs_f64(),
+            bytes as f64 / 1e6
+        );
+        if median {
+            println!("{res}");
+            assert_eq!(medians(&res), medians(&plain));
+        }
+    }
+}
