@@ -5,7 +5,7 @@
 //! must agree to 1e-9; R's `NA` must be "not reached".
 
 mod common;
-use common::{csv, frame, in_mpc, root, Rng};
+use common::{csv, frame, in_mpc, root, share_frame, Rng};
 
 use serde_json::Value;
 use tessera_stats::analysis::KaplanMeierSpec;
@@ -258,10 +258,7 @@ fn median_without_allow_event_times_is_refused_before_anything_is_computed() {
     assert!(e.contains("median"), "{e}");
     // In MPC the parties refuse before a single message (beyond sharing the frame).
     let out = tessera_mpc::testing::run3(|p| {
-        let frame = tessera_stats::Frame::share(p, 0, &f).map_err(|e| match e {
-            tessera_stats::StatsError::Mpc(m) => m,
-            e => panic!("{e}"),
-        })?;
+        let frame = share_frame(p, &f)?;
         let before = p.stats();
         let r = kaplan_meier(p, &frame, &s, &d).map(|_| ());
         let after = p.stats();
@@ -305,10 +302,7 @@ fn median_at_20000_rows() {
         s.median = median;
         let out =
             tessera_mpc::testing::run3_with_timeout(std::time::Duration::from_secs(600), |p| {
-                let fr = tessera_stats::Frame::share(p, 0, &f).map_err(|e| match e {
-                    tessera_stats::StatsError::Mpc(m) => m,
-                    e => panic!("{e}"),
-                })?;
+                let fr = share_frame(p, &f)?;
                 let before = p.stats();
                 let t = std::time::Instant::now();
                 let r = kaplan_meier(p, &fr, &s, &d).expect("ran");

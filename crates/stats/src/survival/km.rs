@@ -41,7 +41,9 @@
 //! error and confidence interval are computed at the recipient: the interval and the sum
 //! determine each other, so the sum adds nothing to the named result); with
 //! `at_event_times`, the shown event times' time, at risk, events, survival, Greenwood sum
-//! and group. [`KmPublic`]'s [`Tail`] decodes them.
+//! and group; with `median`, each curve's median survival time and confidence limits,
+//! whether each is reached and whether it is shown ([`super::median`], which opens nothing
+//! to the compute parties). [`KmPublic`]'s [`Tail`] decodes them.
 
 use std::fmt;
 

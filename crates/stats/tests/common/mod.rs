@@ -51,6 +51,17 @@ impl Open3 for Ran {
     }
 }
 
+/// `plain` shared by party 0 (an engine error is the error; any other is a test bug).
+pub fn share_frame(
+    p: &mut tessera_mpc::Party,
+    plain: &PlainFrame,
+) -> std::result::Result<tessera_stats::Frame, tessera_mpc::MpcError> {
+    tessera_stats::Frame::share(p, 0, plain).map_err(|e| match e {
+        StatsError::Mpc(m) => m,
+        e => panic!("{e}"),
+    })
+}
+
 /// Runs `f` on the frame shared by party 0, as the three parties; all must agree. Their
 /// sealed ends are opened as the recipient would; an error is the parties' common refusal.
 pub fn in_mpc<S: Open3>(
@@ -59,10 +70,7 @@ pub fn in_mpc<S: Open3>(
         + Sync,
 ) -> std::result::Result<S::Out, String> {
     let out = tessera_mpc::testing::run3(|p| {
-        let frame = tessera_stats::Frame::share(p, 0, plain).map_err(|e| match e {
-            StatsError::Mpc(m) => m,
-            e => panic!("{e}"),
-        })?;
+        let frame = share_frame(p, plain)?;
         Ok(f(p, &frame).map_err(|e| e.to_string()))
     });
     let [a, b, c] = out.map(|r| r.expect("no engine error"));
