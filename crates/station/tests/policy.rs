@@ -922,3 +922,39 @@ fn the_only_source_unpublished_is_not_named_to_researchers() {
         "{shown:?}"
     );
 }
+
+/// A researcher asks for the Kaplan–Meier median (`median = true`, event times) at a
+/// station whose rules do not allow event times: `tessera study check` (the catalogue's
+/// check) refuses it before anything runs, naming the rule and what to do; with
+/// `allow_event_times` in the study and the policy it passes.
+#[test]
+fn a_median_needs_allow_event_times() {
+    use tessera_station::catalogue::Catalogue;
+    let dir = folder("median");
+    let cfg = station(&dir, POLICY);
+    let text = STUDY.replace(
+        "group = \"registry.stage\"\n",
+        "group = \"registry.stage\"\nmedian = true\n",
+    );
+    let check = Catalogue::of(&cfg, &[1u8; 32])
+        .check(&received(&text))
+        .unwrap();
+    let km: Vec<&String> = check
+        .refused
+        .iter()
+        .filter(|r| r.starts_with("kaplan_meier: analysis `km`"))
+        .collect();
+    assert_eq!(km.len(), 1, "{:?}", check.refused);
+    assert!(km[0].contains("allow_event_times"), "{km:?}");
+    assert!(km[0].contains("drop `median = true`"), "{km:?}");
+    let allowed = text.replace("min_rows = 100", "min_rows = 100\nallow_event_times = true");
+    let cfg = station(&dir, &format!("{POLICY}allow_event_times = true\n"));
+    let check = Catalogue::of(&cfg, &[1u8; 32])
+        .check(&received(&allowed))
+        .unwrap();
+    assert!(
+        !check.refused.iter().any(|r| r.starts_with("kaplan_meier")),
+        "{:?}",
+        check.refused
+    );
+}

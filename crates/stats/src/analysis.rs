@@ -43,6 +43,10 @@ pub struct KaplanMeierSpec {
     /// Also show the curve at every event time (only where the policy allows it).
     #[serde(default)]
     pub at_event_times: bool,
+    /// Also show each curve's median survival time and its confidence interval (R
+    /// `survfit`'s, log-log); event times, so only where the policy allows them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub median: bool,
     /// Confidence level of the intervals.
     #[serde(default = "conf_level")]
     pub conf_level: f64,

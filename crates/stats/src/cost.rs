@@ -99,6 +99,17 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 0.0,
             );
             c.memory += 110.0 * comparisons.min(batch);
+            if s.median {
+                // The median and its limits (survival::median): per row and curve four
+                // comparisons, two logarithms, a few products and one `is_zero` of four
+                // suffix counts. Measured (tests/cost.rs): about 1,950 bytes a row per curve
+                // and 90 rounds.
+                let bytes = 1950.0 * n * curves;
+                c.bytes += bytes;
+                c.rounds += 90.0;
+                c.memory += 1.5 * bytes;
+                c.compute_seconds += bytes / LOOPBACK;
+            }
             c
         }
         AnalysisSpec::Cuminc(s) => {
@@ -111,6 +122,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 group: s.group.clone(),
                 times: s.times.clone(),
                 at_event_times: false,
+                median: false,
                 conf_level: 0.95,
             });
             let mut c = estimate(&km, rows, levels);

@@ -16,6 +16,7 @@ fn measure(n: usize, p: usize, spec: &AnalysisSpec) -> (f64, f64) {
     let frame = synthetic::survival(n, p, 11);
     let policy = Disclosure {
         min_rows: 0,
+        allow_event_times: true,
         ..Disclosure::default()
     };
     let out = run3_with_timeout(std::time::Duration::from_secs(300), |pt| {
@@ -46,21 +47,25 @@ fn levels(c: &str) -> usize {
 }
 
 fn specs() -> Vec<(usize, AnalysisSpec)> {
-    let km = |g: usize, group: bool| {
+    let km_median = |g: usize, group: bool, median: bool| {
         AnalysisSpec::KaplanMeier(KaplanMeierSpec {
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: group.then(|| "registry.group".into()),
             times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
             at_event_times: false,
+            median,
             conf_level: 0.95,
         })
     };
+    let km = |g: usize, group: bool| km_median(g, group, false);
     let parse = |json: String| -> AnalysisSpec { serde_json::from_str(&json).unwrap() };
     let cov = |p: usize| serde_json::to_string(&xs(p)).unwrap();
     let mut out = vec![
         (1, km(5, false)),
         (1, km(25, true)),
+        (1, km_median(0, false, true)),
+        (1, km_median(5, true, true)),
         (
             1,
             AnalysisSpec::Logrank(LogrankSpec {

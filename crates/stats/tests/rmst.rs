@@ -3,66 +3,13 @@
 //! its plaintext twin. Tolerances are the issue's: estimates 1e-4 absolute, read relative to
 //! `τ` (the estimate is a time: `|Δ| < 1e-4·τ`), standard errors 1e-3 relative.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 mod common;
-use common::in_mpc;
+use common::{csv_columns as csv, in_mpc, root, time_event_frame as frame, XorRng as Rng};
 
 use serde_json::Value;
 use tessera_stats::survival::rmst::{RmstGroup, RmstSpec};
 use tessera_stats::survival::{rmst, rmst_plain, RmstResult};
-use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The named numeric columns of a CSV without quoting (other columns are ignored; every
-/// value of the named ones must be present).
-fn csv(path: &str, want: &[&str]) -> HashMap<String, Vec<f64>> {
-    let text = std::fs::read_to_string(root().join(path)).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let idx: Vec<usize> = want
-        .iter()
-        .map(|w| header.iter().position(|h| h == w).unwrap())
-        .collect();
-    let mut cols: HashMap<String, Vec<f64>> =
-        want.iter().map(|w| (w.to_string(), Vec::new())).collect();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let f: Vec<&str> = line.split(',').collect();
-        for (w, &i) in want.iter().zip(&idx) {
-            cols.get_mut(*w).unwrap().push(f[i].parse().unwrap());
-        }
-    }
-    cols
-}
-
-/// A frame of `time`, `event` and (if any) a group column whose levels are its distinct
-/// values in increasing order, labelled as integers (as R's `as.character`).
-fn frame(time: &[f64], event: &[f64], group: Option<(&str, &[f64])>) -> PlainFrame {
-    let mut cols = vec![
-        PlainColumn::numeric("time", time),
-        PlainColumn::numeric("event", event),
-    ];
-    if let Some((name, g)) = group {
-        let mut vals: Vec<f64> = g.to_vec();
-        vals.sort_by(f64::total_cmp);
-        vals.dedup();
-        cols.push(PlainColumn {
-            name: name.to_string(),
-            data: PlainData::Categorical {
-                levels: vals.iter().map(|v| format!("{}", *v as i64)).collect(),
-                codes: g
-                    .iter()
-                    .map(|x| Some(vals.iter().position(|v| v == x).unwrap()))
-                    .collect(),
-            },
-        });
-    }
-    PlainFrame::new(cols).unwrap()
-}
+use tessera_stats::{Disclosure, PlainFrame};
 
 fn no_limits() -> Disclosure {
     Disclosure {
@@ -177,21 +124,6 @@ fn mpc_and_twin_match_r_survfit() {
     }
     println!("worst against R survfit (rmst / tau, se relative): MPC {w_mpc:?}, twin {w_plain:?}");
     assert!(w_plain.est < 1e-12 && w_plain.se < 1e-9, "{w_plain:?}");
-}
-
-/// A small deterministic generator (xorshift) for the random data sets.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The MPC group and the twin's: same suppression and counts, close values; the errors.

@@ -70,6 +70,7 @@ fn specs() -> Vec<AnalysisSpec> {
             group: Some("registry.group".into()),
             times: vec![100.0, 1000.0 / 3.0, 365.2425, 2000.0],
             at_event_times: true,
+            median: true,
             conf_level: 0.9123456789012345,
         }),
         AnalysisSpec::Logrank(LogrankSpec {

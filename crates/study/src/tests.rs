@@ -120,6 +120,58 @@ fn the_example_runs_and_reports() {
     assert!(text.contains("== km_by_stage (kaplan_meier)"), "{text}");
 }
 
+/// The example's Kaplan–Meier by stage with `median = true`: refused at validation's
+/// rules without `allow_event_times`; with it, each curve's median and interval reach the
+/// JSON results and the report.
+#[test]
+fn a_median_runs_end_to_end_where_event_times_are_allowed() {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival/study.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let first = text.find("[[analysis]]").unwrap();
+    let second = first + 1 + text[first + 1..].find("[[analysis]]").unwrap();
+    let km = text[..second].replace(
+        "times = [365, 730, 1095, 1460]\n",
+        "times = [365, 730, 1095, 1460]\nmedian = true\n",
+    );
+    assert!(km.contains("median = true"));
+    let dir = p.parent().unwrap();
+    let refused = run_local(
+        &parse("study.toml", &km, dir).unwrap(),
+        &RunOptions::default(),
+    )
+    .map(|out| out.analyses[0].error.clone().unwrap_or_default())
+    .unwrap_or_else(|e| e.to_string());
+    assert!(refused.contains("allow_event_times"), "{refused}");
+    let allowed = km.replace(
+        "min_rows = 100\n",
+        "min_rows = 100\nallow_event_times = true\n",
+    );
+    let out = run_local(
+        &parse("study.toml", &allowed, dir).unwrap(),
+        &RunOptions::default(),
+    )
+    .unwrap();
+    let j: serde_json::Value = serde_json::from_str(&crate::render::json(&out)).unwrap();
+    let curves = j["analyses"][0]["result"]["curves"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(curves.len(), 4);
+    for c in &curves {
+        let m = &c["median"];
+        assert_eq!(m["status"][0], "shown", "{m}");
+        let (lo, med, hi) = (
+            m["lower"].as_f64(),
+            m["median"].as_f64(),
+            m["upper"].as_f64(),
+        );
+        assert!(lo.unwrap() <= med.unwrap(), "{m}");
+        assert!(hi.is_none_or(|h| med.unwrap() <= h), "{m}");
+    }
+    let html = crate::report::html(&out);
+    assert!(html.contains("median (95% CI)"), "report");
+}
+
 /// A study of three data parties, one of them outside the compute parties, with keys that
 /// need normalisation and a missing key; written to a fresh folder.
 fn outside_study(transport_tag: &str) -> Study {

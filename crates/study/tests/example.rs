@@ -381,6 +381,7 @@ fn a_left_join_keeps_the_registry_patients_without_a_gp_record() {
         e.contains("[linkage] field keep: `institute` is not a data party"),
         "{e}"
     );
+}
 
 /// Robust standard errors in a study (`robust = true` on a Cox analysis): validated, run on
 /// the linked data and opened, with the model-based standard errors kept as `se_naive` and

@@ -41,7 +41,9 @@
 //! error and confidence interval are computed at the recipient: the interval and the sum
 //! determine each other, so the sum adds nothing to the named result); with
 //! `at_event_times`, the shown event times' time, at risk, events, survival, Greenwood sum
-//! and group. [`KmPublic`]'s [`Tail`] decodes them.
+//! and group; with `median`, each curve's median survival time and confidence limits,
+//! whether each is reached and whether it is shown ([`super::median`], which opens nothing
+//! to the compute parties). [`KmPublic`]'s [`Tail`] decodes them.
 
 use std::fmt;
 
@@ -56,6 +58,7 @@ use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
+use super::median::{self, KmMedian, MedianRaw};
 use super::risk::{low64, suffix_sum, GroupedRisk};
 use crate::describe::{additive_to_replicated, cross_parts};
 
@@ -68,11 +71,11 @@ pub const DEFAULT_MIN_CELL: u64 = 10;
 pub const GRID_BATCH: usize = 1 << 21;
 
 /// Extra bits of the Greenwood sum (opened as `2^G·V`).
-const GREENWOOD_BITS: u32 = 20;
+pub(crate) const GREENWOOD_BITS: u32 = 20;
 
 /// Survival below this (2^-20) is reported as exactly 0: the fixed-point product cannot tell
 /// a true zero (everybody at risk died) from a value a few units in the last place above.
-const ZERO_SURVIVAL: f64 = 9.5367431640625e-7;
+pub(crate) const ZERO_SURVIVAL: f64 = 9.5367431640625e-7;
 
 /// One cell before disclosure control: what MPC computes and the plaintext twin
 /// reproduces.
@@ -127,6 +130,10 @@ pub struct KmCurve {
     /// The curve at each of the group's event times with at least `min_cell` at risk (only
     /// when the study asks and the policy allows it), in time order.
     pub event_times: Vec<KmEventRow>,
+    /// The median survival time and its confidence interval (only when the study asks,
+    /// `median = true`, and the policy allows event times).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub median: Option<KmMedian>,
 }
 
 /// The curve at one event time.
@@ -184,7 +191,7 @@ pub struct KmResult {
 }
 
 /// Lifelines' exponential Greenwood interval `exp(-exp(log(-log S) ± z √V / log S))`.
-fn loglog_ci(s: f64, v: f64, z: f64) -> (f64, f64) {
+pub(crate) fn loglog_ci(s: f64, v: f64, z: f64) -> (f64, f64) {
     if s >= 1.0 {
         return (1.0, 1.0);
     }
@@ -211,9 +218,18 @@ pub fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
                 .into(),
         });
     }
-    if spec.times.is_empty() && !spec.at_event_times {
+    if spec.median && !disclosure.allow_event_times {
+        return Err(StatsError::Refused {
+            rule: "allow_event_times".into(),
+            detail: "the median survival time and its confidence limits are event times of \
+                     single patients: drop `median = true`, or ask every station for \
+                     allow_event_times (the study's [disclosure] and each station's policy)"
+                .into(),
+        });
+    }
+    if spec.times.is_empty() && !spec.at_event_times && !spec.median {
         return Err(StatsError::Invalid(
-            "`times` must name at least one time (or set at_event_times)".into(),
+            "`times` must name at least one time (or set at_event_times or median)".into(),
         ));
     }
     if spec.times.iter().any(|t| !t.is_finite() || *t < 0.0)
@@ -239,6 +255,7 @@ pub(crate) fn finish(
     (min_cell, min_events): (u64, u64),
     cells: &[Vec<Option<KmRawCell>>],
     events: &[KmRawEvent],
+    medians: &[[MedianRaw; 3]],
 ) -> KmResult {
     let z = normal_quantile(0.5 + spec.conf_level / 2.0);
     let event_rows = |c: usize| -> Vec<KmEventRow> {
@@ -273,6 +290,7 @@ pub(crate) fn finish(
         .map(|(c, row)| KmCurve {
             group: labels.as_ref().map(|l| l[c].clone()),
             event_times: event_rows(c),
+            median: medians.get(c).map(median::render),
             rows: row
                 .iter()
                 .zip(&spec.times)
@@ -386,7 +404,12 @@ impl Tail for KmPublic {
         let cells = gsz * k;
         let m = self.event_rows;
         let bad = || StatsError::Invalid("Kaplan-Meier: the sealed values do not fit".into());
-        if self.shown.len() != cells || vals.len() != 4 * cells + 6 * m {
+        let med = if self.spec.median {
+            median::sealed_len(k)
+        } else {
+            0
+        };
+        if self.shown.len() != cells || vals.len() != 4 * cells + 6 * m + med {
             return Err(bad());
         }
         let unit = f64::from(1u32 << GREENWOOD_BITS);
@@ -404,8 +427,13 @@ impl Tail for KmPublic {
                 }
             }
         }
-        let ev = &vals[4 * cells..];
+        let ev = &vals[4 * cells..4 * cells + 6 * m];
         let col = |j: usize, i: usize| ev[j * m + i];
+        let medians = if self.spec.median {
+            median::median_open(&vals[4 * cells + 6 * m..], k, f)
+        } else {
+            Vec::new()
+        };
         let events = (0..m)
             .map(|i| {
                 let group = col(5, i) as usize;
@@ -429,6 +457,7 @@ impl Tail for KmPublic {
             (self.min_cell, self.min_events),
             &out,
             &events,
+            &medians,
         ))
     }
 }
@@ -558,6 +587,18 @@ pub fn kaplan_meier(
         let (m, table) = event_table(p, &risk.time, &bn, &dd, &surv, &green, k, min_cell)?;
         event_rows = m;
         values.push(table);
+    }
+    if spec.median {
+        values.push(median::median_mpc(
+            p,
+            &risk.time,
+            big_n,
+            big_d,
+            &surv,
+            &green,
+            spec.conf_level,
+            min_cell,
+        )?);
     }
     // Sealed for the recipients: the cells (suppressed ones are zero) and the event table.
     let public = KmPublic {
@@ -760,11 +801,22 @@ pub fn kaplan_meier_plain(
         .zip(&shown)
         .map(|(row, sh)| row.iter().zip(sh).map(|(c, &s)| s.then_some(*c)).collect())
         .collect();
-    let events: Vec<KmRawEvent> = if spec.at_event_times {
+    let all_events = if spec.at_event_times || spec.median {
         super::plain::kaplan_meier_events(frame, spec)?
-            .into_iter()
+    } else {
+        Vec::new()
+    };
+    let events: Vec<KmRawEvent> = if spec.at_event_times {
+        all_events
+            .iter()
             .filter(|e| e.at_risk >= min_cell as f64)
+            .copied()
             .collect()
+    } else {
+        Vec::new()
+    };
+    let medians = if spec.median {
+        median::median_plain(&all_events, cells.len(), spec.conf_level, min_cell)
     } else {
         Vec::new()
     };
@@ -775,6 +827,7 @@ pub fn kaplan_meier_plain(
         (min_cell, disclosure.min_events),
         &cells,
         &events,
+        &medians,
     ))
 }
 
@@ -831,6 +884,15 @@ impl fmt::Display for KmResult {
                         "-"
                     )?,
                 }
+            }
+            if let Some(m) = &c.median {
+                writeln!(
+                    f,
+                    "  median {} ({pct:.0}% CI {} to {})",
+                    m.median_text(0),
+                    m.median_text(1),
+                    m.median_text(2)
+                )?;
             }
             if !c.event_times.is_empty() {
                 writeln!(f, "  at each event time:")?;

@@ -1,4 +1,5 @@
-//! Survival analysis on the shared linked table: Kaplan–Meier ([`km`]), the log-rank test
+//! Survival analysis on the shared linked table: Kaplan–Meier ([`km`], with each curve's
+//! median and its interval, [`median`]), the log-rank test
 //! ([`logrank`]), Cox proportional hazards ([`cox`]), the cumulative incidence of competing
 //! risks ([`cuminc`]) and the restricted mean survival time ([`rmst`]), each beside its
 //! plaintext twin ([`plain`], [`cuminc::cuminc_plain`] and [`rmst::rmst_plain`]). All of them
@@ -11,6 +12,7 @@ pub mod cox;
 pub mod cuminc;
 pub mod km;
 pub mod logrank;
+pub mod median;
 pub mod plain;
 pub(crate) mod risk;
 pub mod rmst;

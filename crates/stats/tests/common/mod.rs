@@ -54,6 +54,17 @@ impl Open3 for Ran {
     }
 }
 
+/// `plain` shared by party 0 (an engine error is the error; any other is a test bug).
+pub fn share_frame(
+    p: &mut tessera_mpc::Party,
+    plain: &PlainFrame,
+) -> std::result::Result<tessera_stats::Frame, tessera_mpc::MpcError> {
+    tessera_stats::Frame::share(p, 0, plain).map_err(|e| match e {
+        StatsError::Mpc(m) => m,
+        e => panic!("{e}"),
+    })
+}
+
 /// Runs `f` on the frame shared by party 0, as the three parties; all must agree. Their
 /// sealed ends are opened as the recipient would; an error is the parties' common refusal.
 pub fn in_mpc<S: Open3>(
@@ -62,10 +73,7 @@ pub fn in_mpc<S: Open3>(
         + Sync,
 ) -> std::result::Result<S::Out, String> {
     let out = tessera_mpc::testing::run3(|p| {
-        let frame = tessera_stats::Frame::share(p, 0, plain).map_err(|e| match e {
-            StatsError::Mpc(m) => m,
-            e => panic!("{e}"),
-        })?;
+        let frame = share_frame(p, plain)?;
         Ok(f(p, &frame).map_err(|e| e.to_string()))
     });
     let [a, b, c] = out.map(|r| r.expect("no engine error"));
@@ -239,4 +247,67 @@ pub fn random_frame(n: usize, strata: usize, seed: u64) -> PlainFrame {
         },
     ])
     .unwrap()
+}
+
+/// The named numeric columns of a CSV without quoting (other columns are ignored; every
+/// value of the named ones must be present).
+pub fn csv_columns(path: &str, want: &[&str]) -> HashMap<String, Vec<f64>> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let idx: Vec<usize> = want
+        .iter()
+        .map(|w| header.iter().position(|h| h == w).unwrap())
+        .collect();
+    let mut cols: HashMap<String, Vec<f64>> =
+        want.iter().map(|w| (w.to_string(), Vec::new())).collect();
+    for line in lines.filter(|l| !l.is_empty()) {
+        let f: Vec<&str> = line.split(',').collect();
+        for (w, &i) in want.iter().zip(&idx) {
+            cols.get_mut(*w).unwrap().push(f[i].parse().unwrap());
+        }
+    }
+    cols
+}
+
+/// A frame of `time`, `event` and (if any) a group column whose levels are its distinct
+/// values in increasing order, labelled as integers (as R's `as.character`).
+pub fn time_event_frame(time: &[f64], event: &[f64], group: Option<(&str, &[f64])>) -> PlainFrame {
+    let mut cols = vec![
+        PlainColumn::numeric("time", time),
+        PlainColumn::numeric("event", event),
+    ];
+    if let Some((name, g)) = group {
+        let mut vals: Vec<f64> = g.to_vec();
+        vals.sort_by(f64::total_cmp);
+        vals.dedup();
+        cols.push(PlainColumn {
+            name: name.to_string(),
+            data: PlainData::Categorical {
+                levels: vals.iter().map(|v| format!("{}", *v as i64)).collect(),
+                codes: g
+                    .iter()
+                    .map(|x| Some(vals.iter().position(|v| v == x).unwrap()))
+                    .collect(),
+            },
+        });
+    }
+    PlainFrame::new(cols).unwrap()
+}
+
+/// A small deterministic generator (xorshift) for random data sets.
+pub struct XorRng(pub u64);
+
+impl XorRng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform below `n` (nearly).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
 }

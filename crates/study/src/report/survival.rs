@@ -63,6 +63,29 @@ pub fn median(points: &[CurvePoint]) -> Result<f64, Option<f64>> {
         .ok_or_else(|| points.last().map(|p| p.time))
 }
 
+/// One of a curve's computed median and limits (`median = true`; `i`: 0 median, 1 lower,
+/// 2 upper): the time, "not reached" (R's NA) or "suppressed" (too few at risk).
+fn median_part(m: &Value, i: usize) -> String {
+    let key = ["median", "lower", "upper"][i];
+    match (m["status"][i].as_str(), f(&m[key])) {
+        (Some("shown"), Some(t)) => tick(t),
+        (Some("suppressed"), _) => "suppressed".into(),
+        _ => "not reached".into(),
+    }
+}
+
+/// A curve's computed median with its interval, "270 (210 to 306)", if the results hold
+/// one.
+fn median_with_ci(c: &Value) -> Option<String> {
+    let m = c.get("median").filter(|m| m.is_object())?;
+    Some(format!(
+        "{} ({} to {})",
+        median_part(m, 0),
+        median_part(m, 1),
+        median_part(m, 2)
+    ))
+}
+
 /// The grid times of the first curve (every curve has the same grid).
 fn grid(curves: &[Value]) -> Vec<f64> {
     curves
@@ -115,6 +138,15 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
     let mut curves = Vec::new();
     let mut notes = Vec::new();
     let mut medians = Vec::new();
+    // Medians computed with their intervals (`median = true`), R survfit's definition.
+    let computed: Vec<(String, String)> = curves_json
+        .iter()
+        .filter_map(|c| {
+            let label = c["group"].as_str().unwrap_or("all").to_string();
+            Some((label, median_with_ci(c)?))
+        })
+        .collect();
+    let conf_pct = f(&r["conf_level"]).unwrap_or(0.95) * 100.0;
     for c in &curves_json {
         let (points, d) = curve_points(c);
         let label = c["group"].as_str().unwrap_or("all").to_string();
@@ -128,7 +160,15 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
             censored: Vec::new(),
         });
     }
-    if drawing == Drawing::Steps {
+    if !computed.is_empty() {
+        notes.push(match time_unit {
+            Some(u) => format!("median survival ({u}, {conf_pct:.0}% CI):"),
+            None => format!("median survival ({conf_pct:.0}% CI):"),
+        });
+        for (label, m) in &computed {
+            notes.push(format!("  {label}: {m}"));
+        }
+    } else if drawing == Drawing::Steps {
         // Every curve at event times or none: a curve without shown event times is empty.
         notes.push(match time_unit {
             Some(u) => format!("median survival ({u}):"),
@@ -175,12 +215,25 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
                            smallest number at risk (steps) and its confidence band. Censoring \
                            marks are not drawn: the results hold no censoring times."
             .to_string(),
+        Drawing::Points if computed.is_empty() => "Kaplan–Meier estimate at the study's \
+                            grid times only, with confidence intervals; points are not joined, \
+                            since the curve between grid times was not opened. Median survival \
+                            needs the curve at every event time (at_event_times) or median = \
+                            true and is not shown."
+            .to_string(),
         Drawing::Points => "Kaplan–Meier estimate at the study's grid times only, with \
                             confidence intervals; points are not joined, since the curve \
-                            between grid times was not opened. Median survival needs the curve \
-                            at every event time (at_event_times) and is not shown."
+                            between grid times was not opened."
             .to_string(),
     };
+    if !computed.is_empty() {
+        caption.push_str(
+            " Median survival with its confidence interval as R's survfit (log-log): the \
+             first time the curve, or its lower or upper band, is at or below 0.5 (the \
+             midpoint where the curve is exactly 0.5); \"not reached\" where it never is, \
+             \"suppressed\" where fewer than the smallest number were at risk then.",
+        );
+    }
     if has_risk {
         caption.push_str(" Number at risk at the grid times; – where suppressed.");
     }
@@ -189,6 +242,14 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
         "<figcaption>{}</figcaption>\n</figure>",
         escape(&caption)
     );
+    if !computed.is_empty() {
+        let mut t = Table::new(&[group_column.unwrap_or("group"), "median (95% CI)"]);
+        t.set_header(1, &format!("median ({conf_pct:.0}% CI)"));
+        for (label, m) in &computed {
+            t.row(vec![escape(label), escape(m)]);
+        }
+        h.push_str(&t.html());
+    }
     for c in &curves_json {
         if let Some(g) = c["group"].as_str() {
             let _ = writeln!(

@@ -230,6 +230,25 @@ fn event_time_curves_are_steps_with_medians() {
 }
 
 #[test]
+fn computed_medians_show_with_their_intervals_on_the_plot_and_in_a_table() {
+    let mut r = km("stage", false);
+    r["curves"][0]["median"] = json!({"median": 270.0, "lower": 210.0, "upper": 306.5,
+        "status": ["shown", "shown", "shown"]});
+    r["curves"][1]["median"] = json!({"median": null, "lower": 345.0, "upper": null,
+        "status": ["suppressed", "shown", "not_reached"]});
+    let h = html(&output("Study", vec![analysis("km", "kaplan_meier", r)]));
+    let svg = curves_svg(&h);
+    assert!(svg.contains("median survival (days, 95% CI):"), "{svg}");
+    assert!(svg.contains("a: 270 (210 to 306.5)"), "{svg}");
+    assert!(svg.contains("b: suppressed (345 to not reached)"), "{svg}");
+    assert!(h.contains("<th>median (95% CI)</th>"), "{h}");
+    assert!(h.contains("<td>a</td><td>270 (210 to 306.5)</td>"), "{h}");
+    assert!(!h.contains("Median survival needs the curve"), "{h}");
+    // Without medians in the results the grid-only caption says how to get them.
+    assert!(page(false).contains("or median = true"));
+}
+
+#[test]
 fn ratios_with_intervals_and_one_forest_mark_per_covariate() {
     let h = page(false);
     let forests: Vec<&str> = h.split("<svg class=\"forest\"").skip(1).collect();
