@@ -87,7 +87,8 @@ pub struct CoxSpec {
     pub time: String,
     /// Event indicator column.
     pub event: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Handling of ties.
     #[serde(default)]
@@ -111,7 +112,8 @@ pub struct CoxSpec {
 pub struct OlsSpec {
     /// Outcome column (numeric).
     pub outcome: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Include an intercept.
     #[serde(default = "yes")]
@@ -130,7 +132,8 @@ pub struct OlsSpec {
 pub struct LogisticSpec {
     /// Outcome column (numeric 0/1).
     pub outcome: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Include an intercept.
     #[serde(default = "yes")]
@@ -229,7 +232,8 @@ impl AnalysisSpec {
     }
 
     /// Every column (`party.column`) the analysis reads, for policy checks before anything
-    /// is shared.
+    /// is shared: the columns inside model terms too (`a.x*b.y`, `num(a.s)`), so that the
+    /// policy and the column rules see exactly what is read.
     pub fn columns(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::new();
         match self {
@@ -243,16 +247,16 @@ impl AnalysisSpec {
             }
             AnalysisSpec::Cox(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
                 v.extend(s.strata.as_deref());
             }
             AnalysisSpec::Ols(s) => {
                 v.push(&s.outcome);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Logistic(s) => {
                 v.push(&s.outcome);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Describe(s) => {
                 v.extend(s.columns.iter().map(String::as_str));
