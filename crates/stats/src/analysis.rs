@@ -231,6 +231,17 @@ impl AnalysisSpec {
         }
     }
 
+    /// The model terms of a Cox, linear or logistic model (`covariates`); none for the
+    /// other kinds.
+    pub fn covariates(&self) -> Option<&[String]> {
+        match self {
+            AnalysisSpec::Cox(s) => Some(&s.covariates),
+            AnalysisSpec::Ols(s) => Some(&s.covariates),
+            AnalysisSpec::Logistic(s) => Some(&s.covariates),
+            _ => None,
+        }
+    }
+
     /// Every column (`party.column`) the analysis reads, for policy checks before anything
     /// is shared: the columns inside model terms too (`a.x*b.y`, `num(a.s)`), so that the
     /// policy and the column rules see exactly what is read.
