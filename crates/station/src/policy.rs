@@ -49,7 +49,7 @@ use std::collections::BTreeSet;
 use tessera_link::keys::describe_steps;
 use tessera_net::identity::Fingerprint;
 use tessera_stats::survival::km::DEFAULT_MIN_CELL as SURVIVAL_MIN_CELL;
-use tessera_stats::{AnalysisSpec, Disclosure};
+use tessera_stats::Disclosure;
 use tessera_study::format::ColumnType;
 use tessera_study::limits::{excesses, Limits};
 use tessera_study::Study;
