@@ -153,7 +153,8 @@ pub struct LogisticSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescribeSpec {
-    /// Columns to describe (numeric).
+    /// Columns to describe (numeric, or `num(party.column)`: a categorical column whose
+    /// levels are numbers, read as numbers).
     pub columns: Vec<String>,
     /// Categorical column to describe by.
     #[serde(default)]
@@ -270,7 +271,7 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Describe(s) => {
-                v.extend(s.columns.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.columns));
                 v.extend(s.group.as_deref());
             }
             AnalysisSpec::Crosstab(s) => v.extend([s.rows.as_str(), s.columns.as_str()]),

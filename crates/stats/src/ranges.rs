@@ -270,7 +270,10 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
                     .map(|c| square(c, f)),
             )
             .collect(),
-        AnalysisSpec::Describe(s) => s.columns.iter().map(|c| square(c, f)).collect(),
+        AnalysisSpec::Describe(s) => terms::columns(&s.columns)
+            .into_iter()
+            .map(|c| square(c, f))
+            .collect(),
         AnalysisSpec::Correlation(s) => s.columns.iter().map(|c| square(c, f)).collect(),
         AnalysisSpec::Ols(s) => std::iter::once(s.outcome.as_str())
             .chain(terms::columns(&s.covariates))

@@ -449,6 +449,47 @@ fn kind_changed(c: &str) -> StatsError {
     ))
 }
 
+/// The column inside `num(party.column)`, if `name` is written so.
+fn num_of(name: &str) -> Option<&str> {
+    name.trim()
+        .strip_prefix("num(")
+        .and_then(|r| r.strip_suffix(')'))
+        .map(str::trim)
+}
+
+/// A numeric column of a descriptive analysis on the shared frame: `party.column` (a numeric
+/// column), or `num(party.column)` (a categorical column's levels read as numbers,
+/// `Σ level·indicator`, local). Returns the values (fixed point) and the present indicator.
+pub fn numeric_column<'a>(
+    frame: &'a Frame,
+    name: &str,
+    f: u32,
+) -> Result<(AShare<u128>, &'a AShare<u128>)> {
+    match num_of(name) {
+        None => frame.numeric(name).map(|(v, pr)| (v.clone(), pr)),
+        Some(c) => {
+            let cat = frame.categorical(c)?;
+            let vals = level_values(c, cat.levels)?;
+            let Val::Fix(v) = part_value(frame, &Part::Num(c.to_string(), vals), f)? else {
+                unreachable!("num() is fixed point")
+            };
+            Ok((v, cat.present))
+        }
+    }
+}
+
+/// The plaintext twin of [`numeric_column`]: the values, `None` where missing.
+pub fn plain_numeric(frame: &PlainFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    match num_of(name) {
+        None => Ok(frame.numeric(name)?.to_vec()),
+        Some(c) => {
+            let (levels, codes) = frame.categorical(c)?;
+            let vals = level_values(c, levels)?;
+            Ok(codes.iter().map(|code| code.map(|k| vals[k])).collect())
+        }
+    }
+}
+
 /// A shared design value: an integer 0/1 indicator, or fixed point with the party's `f` bits.
 enum Val {
     Int(AShare<u128>),

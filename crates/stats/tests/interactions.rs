@@ -384,3 +384,37 @@ fn level_rules_and_num_errors() {
     let e = in_mpc(&frame, |p, fr| cox(p, fr, &cx, &no_limits())).unwrap_err();
     assert!(e.contains("registry.grade") && e.contains("`IV`"), "{e}");
 }
+
+/// `num(...)` in a description: the levels read as numbers, in MPC and in the twin, against
+/// pandas (count, mean, sample variance, median per group).
+#[test]
+fn describe_reads_a_categorical_column_as_numbers() {
+    use tessera_stats::analysis::DescribeSpec;
+    use tessera_stats::describe::{describe, plain as dplain};
+    let fx = fixture()["describe_num"].clone();
+    let frame = linked();
+    let spec = DescribeSpec {
+        columns: vec![fx["column"].as_str().unwrap().into()],
+        group: Some(fx["group"].as_str().unwrap().into()),
+        quantiles: vec![0.5],
+        histogram: None,
+        extremes: false,
+    };
+    let d = Disclosure::default();
+    let twin = dplain::describe(&frame, &spec, &d).unwrap();
+    let mpc = in_mpc(&frame, |p, fr| describe(p, fr, &spec, &d)).unwrap();
+    for (who, r) in [("plain", &twin), ("mpc", &mpc)] {
+        assert_eq!(r.summaries.len(), 2, "{who}");
+        for (l, s) in r.summaries.iter().enumerate() {
+            assert_eq!(s.column, "num(registry.stage)");
+            assert_eq!(s.count, fx["count"][l].as_u64(), "{who}");
+            for (got, key) in [(s.mean, "mean"), (s.var, "var"), (s.quantiles[0], "median")] {
+                let want = fx[key][l].as_f64().unwrap();
+                assert!(
+                    (got.unwrap() - want).abs() < 1e-6,
+                    "{who} {key}: {got:?} vs {want}"
+                );
+            }
+        }
+    }
+}

@@ -303,7 +303,17 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.extend(terms(&s.covariates));
         }
         AnalysisSpec::Describe(s) => {
-            v.extend(list("columns", &s.columns, Numeric));
+            // `num(party.column)`: a categorical column read as numbers.
+            v.extend(s.columns.iter().enumerate().map(|(i, c)| {
+                let inner = c
+                    .strip_prefix("num(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .map(str::trim);
+                match inner {
+                    Some(inner) => ("columns", Some(i), inner, Categorical),
+                    None => ("columns", Some(i), c.as_str(), Numeric),
+                }
+            }));
             if let Some(g) = &s.group {
                 v.push(one("group", g, Categorical));
             }
@@ -960,9 +970,16 @@ impl Checker<'_> {
             .map_err(|e| self.err(at, format!("{ctx} field covariates: {e}")))
     }
 
-    /// The terms against the declared columns: `num(...)` only of a categorical column whose
-    /// levels are all numbers, a categorical factor with at least two levels.
-    fn term_levels(&self, study: &Study, at: &[Seg], ctx: &str, covs: &[String]) -> Result<()> {
+    /// The terms of `field` against the declared columns: `num(...)` only of a categorical
+    /// column whose levels are all numbers, a categorical factor with at least two levels.
+    fn term_levels(
+        &self,
+        study: &Study,
+        at: &[Seg],
+        ctx: &str,
+        field: &str,
+        covs: &[String],
+    ) -> Result<()> {
         let levels = |r: &str| -> tessera_stats::Result<tessera_stats::terms::Levels> {
             Ok(match study.column(r).map(|c| &c.kind) {
                 Some(ColumnType::Categorical { levels }) => Some(levels.clone()),
@@ -971,11 +988,11 @@ impl Checker<'_> {
         };
         for (j, c) in covs.iter().enumerate() {
             let terms = tessera_stats::terms::expand(std::slice::from_ref(c))
-                .map_err(|e| self.err(at, format!("{ctx} field covariates: {e}")))?;
+                .map_err(|e| self.err(at, format!("{ctx} field {field}: {e}")))?;
             if let Err(e) = tessera_stats::terms::design_columns(&terms, &levels) {
                 let mut p = at.to_vec();
                 p.push(Seg::Index(j));
-                return Err(self.err(&p, format!("{ctx} field covariates: covariate `{c}`: {e}")));
+                return Err(self.err(&p, format!("{ctx} field {field}: `{c}`: {e}")));
             }
         }
         Ok(())
@@ -1160,7 +1177,10 @@ impl Checker<'_> {
                 self.column_ref(study, &p, &format!("{ctx} field {field}"), r, need)?;
             }
             if let Some(covs) = spec.covariates() {
-                self.term_levels(study, &keys!["analysis", i, "covariates"], &ctx, covs)?;
+                self.term_levels(study, &at("covariates"), &ctx, "covariates", covs)?;
+            }
+            if let AnalysisSpec::Describe(s) = &spec {
+                self.term_levels(study, &at("columns"), &ctx, "columns", &s.columns)?;
             }
             out.push(AnalysisEntry {
                 name: head.name,

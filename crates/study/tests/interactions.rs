@@ -72,9 +72,24 @@ fn a_study_with_cross_party_terms_validates_and_matches_statsmodels() {
             list(&c["covariates"])
         ));
     }
+    analyses.push_str(
+        "[[analysis]]\nname = \"stage_as_number\"\nkind = \"describe\"\n\
+         columns = [\"num(registry.stage)\", \"gp.bmi\"]\n",
+    );
     let study = parse(&study_text(&analyses)).unwrap();
     let out = run_local(&study, &RunOptions::default()).unwrap();
     assert_eq!(out.linkage.intersection, 1700);
+    // `num(...)` in a description: the stage's mean as a number (pandas: 2.3776...).
+    let d = out
+        .analyses
+        .iter()
+        .find(|a| a.name == "stage_as_number")
+        .unwrap();
+    let d = d.result.as_ref().unwrap_or_else(|| panic!("{:?}", d.error));
+    let s = &d["summaries"][0];
+    assert_eq!(s["column"], "num(registry.stage)", "{d}");
+    let mean = s["mean"].as_f64().unwrap();
+    assert!((mean - 4042.0 / 1700.0).abs() < 1e-6, "{mean}");
     for c in cases {
         let name = c["name"].as_str().unwrap();
         let a = out.analyses.iter().find(|a| a.name == name).unwrap();
@@ -160,6 +175,23 @@ fn malformed_terms_are_refused_naming_the_analysis_and_the_term() {
     );
     let e = parse(&text).unwrap_err().to_string();
     assert!(e.contains("registry.stage") && e.contains("`IV`"), "{e}");
+    let describe = "[[analysis]]\nname = \"d\"\nkind = \"describe\"\n\
+                    columns = [\"num(registry.stage)\"]\n";
+    let text = study_text(describe).replace(
+        "levels = [\"1\", \"2\", \"3\", \"4\"]",
+        "levels = [\"1\", \"2\", \"3\", \"IV\"]",
+    );
+    let e = parse(&text).unwrap_err().to_string();
+    assert!(
+        e.contains("analysis \"d\" field columns") && e.contains("`IV`"),
+        "{e}"
+    );
+    let e = parse(&study_text(
+        &describe.replace("registry.stage", "registry.age"),
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("categorical column is needed"), "{e}");
     // `*` duplicates of a main effect are dropped, as R does.
     let ok = study_text(&model(
         r#"["registry.age", "registry.age*gp.smoker", "num(registry.stage)"]"#,
