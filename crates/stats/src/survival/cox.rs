@@ -4,7 +4,8 @@
 //! # Protocol
 //!
 //! 1. **Design.** Covariates (numeric, or one indicator per level but the first of a
-//!    categorical column) on the complete cases. Each is centred and scaled inside MPC by its
+//!    categorical column, or products and `num(...)` as [`crate::terms`] expands them; the
+//!    products computed inside MPC and never opened) on the complete cases. Each is centred and scaled inside MPC by its
 //!    mean and standard deviation (as lifelines does), with the scale kept as `2^20/sd` so that
 //!    the coefficients and standard errors return to the original scale with full relative
 //!    precision whatever the covariate's units.
