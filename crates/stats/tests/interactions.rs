@@ -453,12 +453,16 @@ fn the_products_cost_a_few_rounds() {
         "{bytes} bytes"
     );
     // The shared design equals the plaintext one (to the truncation's last bit).
-    for i in 0..frame.rows {
-        let row = tessera_stats::terms::plain_row(&frame, &cols, i)
-            .unwrap()
-            .unwrap();
-        for (j, want) in row.iter().enumerate() {
-            let got = tessera_mpc::fixed::decode(opened[j][i], 24);
+    let rows: Vec<Vec<f64>> = (0..frame.rows)
+        .map(|i| {
+            tessera_stats::terms::plain_row(&frame, &cols, i)
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    for (j, column) in opened.iter().enumerate() {
+        for (i, &v) in column.iter().enumerate() {
+            let (got, want) = (tessera_mpc::fixed::decode(v, 24), rows[i][j]);
             assert!(
                 (got - want).abs() < 1e-5,
                 "row {i} column {j}: {got} vs {want}"
