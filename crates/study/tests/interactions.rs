@@ -79,6 +79,16 @@ fn a_study_with_cross_party_terms_validates_and_matches_statsmodels() {
     let study = parse(&study_text(&analyses)).unwrap();
     let out = run_local(&study, &RunOptions::default()).unwrap();
     assert_eq!(out.linkage.intersection, 1700);
+    // The HTML report shows the term names as the study writes them (tables and forest).
+    let page = tessera_study::report::html(&out);
+    for name in [
+        "registry.age:gp.bmi",
+        "registry.stage[T.2]:gp.smoker[T.1]",
+        "num(registry.stage):gp.comorbidity",
+        "registry.treatment[T.1]:gp.smoker[T.1]",
+    ] {
+        assert!(page.contains(name), "{name} not in the report");
+    }
     // `num(...)` in a description: the stage's mean as a number (pandas: 2.3776...).
     let d = out
         .analyses
