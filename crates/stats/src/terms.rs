@@ -199,7 +199,26 @@ pub fn expand(covariates: &[String]) -> Result<Vec<Term>> {
                     ))
                 }
                 Some(_) => {}
-                None => out.push((t, written)),
+                None => {
+                    // The same columns with and without `num`: num(a.s) is a combination of
+                    // a.s's indicators (and the intercept), so the design would be singular.
+                    let cols = |u: &Term| -> BTreeSet<String> {
+                        u.factors.iter().map(|f| f.column.clone()).collect()
+                    };
+                    if let Some((u, _)) = out.iter().find(|(u, _)| cols(u) == cols(&t)) {
+                        return Err(bad(
+                            entry,
+                            format!(
+                                "`{}` and `{}` read the same columns, once through num(): \
+                                 num() of a categorical column is a combination of its \
+                                 indicators, so the model would be singular; keep one",
+                                u.written(),
+                                t.written()
+                            ),
+                        ));
+                    }
+                    out.push((t, written))
+                }
             }
         }
     }
@@ -638,6 +657,10 @@ mod tests {
         }
         let e = expand(&s(&["a.x:b.y", "b.y:a.x"])).unwrap_err().to_string();
         assert!(e.contains("listed twice"), "{e}");
+        for twins in [["a.s", "num(a.s)"], ["num(a.s):b.y", "b.y:a.s"]] {
+            let e = expand(&s(&twins)).unwrap_err().to_string();
+            assert!(e.contains("singular"), "{e}");
+        }
     }
 
     #[test]
@@ -658,7 +681,7 @@ mod tests {
                 _ => None,
             })
         };
-        let cov = s(&["r.stage*g.bmi", "r.stage:g.smoker", "num(r.stage):g.bmi"]);
+        let cov = s(&["r.stage*g.bmi", "r.stage:g.smoker", "num(r.stage):g.x"]);
         let cols = design_columns(&expand(&cov).unwrap(), &levels).unwrap();
         let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
@@ -671,7 +694,7 @@ mod tests {
                 "r.stage[T.3]:g.bmi",
                 "r.stage[T.2]:g.smoker[T.1]",
                 "r.stage[T.3]:g.smoker[T.1]",
-                "num(r.stage):g.bmi",
+                "num(r.stage):g.x",
             ]
         );
         let n = |c: &str| levels(c).unwrap().map_or(0, |l| l.len());
