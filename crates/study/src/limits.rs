@@ -33,8 +33,9 @@ pub struct Limits {
     pub quantiles: usize,
     /// Levels of one categorical column (`max_levels`).
     pub levels: usize,
-    /// Model terms of one model (cox, ols, logistic): a numeric or binary covariate is one,
-    /// a categorical one is one per level but the first (`max_covariates`).
+    /// Model terms of one model (cox, ols, logistic), expanded into design columns: a
+    /// numeric or binary covariate (or `num(...)`) is one, a categorical one is one per level
+    /// but the first, a product the product of its factors' counts (`max_covariates`).
     pub covariates: usize,
     /// Bin edges of one histogram (`max_histogram_edges`).
     pub histogram_edges: usize,

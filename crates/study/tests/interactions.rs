@@ -208,3 +208,29 @@ fn malformed_terms_are_refused_naming_the_analysis_and_the_term() {
     ));
     parse(&ok).unwrap();
 }
+
+/// `max_covariates` counts the design columns a product expands to:
+/// `registry.stage*gp.smoker*registry.treatment` is 3 + 1 + 1 + 3 + 3 + 1 + 3 = 15.
+#[test]
+fn max_covariates_counts_the_expanded_terms() {
+    use tessera_study::limits::{excesses, Limits};
+    let text = study_text(
+        "[[analysis]]\nname = \"m\"\nkind = \"ols\"\noutcome = \"gp.bmi\"\n\
+         covariates = [\"registry.stage*gp.smoker*registry.treatment\"]\n",
+    );
+    let study = parse(&text).unwrap();
+    let at = |covariates: usize| {
+        excesses(
+            &study,
+            &Limits {
+                covariates,
+                ..Limits::DEFAULT
+            },
+        )
+    };
+    assert!(at(15).is_empty());
+    let e = at(14);
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].rule, "max_covariates");
+    assert!(e[0].what.starts_with("15 model terms"), "{}", e[0].what);
+}
