@@ -900,7 +900,8 @@ fn the_only_source_unpublished_is_not_named_to_researchers() {
 
 /// A disallowed column hidden inside a model term (a product, `a*b`, `num(...)`) is refused
 /// with the same rule and wording as the plain column (the steward's reasons; the
-/// researcher's are the next test's); the analysis reads it (`columns()`), so the computation's column rules refuse it too.
+/// researcher's are the next test's); the analysis reads it (`columns()`), so the
+/// computation's column rules refuse it too.
 #[test]
 fn a_disallowed_column_inside_a_term_is_refused_as_the_column() {
     use tessera_station::policy::Audience;

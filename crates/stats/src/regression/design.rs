@@ -9,8 +9,8 @@
 //!    are computed there ([`crate::terms::evaluate`]: an indicator times anything exactly,
 //!    two fixed-point columns with one multiply-and-truncate; every product of a depth in
 //!    the same rounds, 16 bytes per product and row) and never opened.
-//! 2. Row weight: `w_i = Π present_ic` over the outcome and every column the terms read, as the
-//!    AND of the indicators' lowest bits (free to extract from an arithmetic sharing): a
+//! 2. Row weight: `w_i = Π present_ic` over the outcome and every column the terms read, as
+//!    the AND of the indicators' lowest bits (free to extract from an arithmetic sharing): a
 //!    tree of `c − 1` boolean ANDs of n bits in ⌈log2 c⌉ rounds for `c` columns, then one
 //!    bit injection into Z_2^128 (n ring elements, two rounds). `w` is never opened: which
 //!    rows are complete stays secret.

@@ -5,10 +5,10 @@
 //!
 //! 1. **Design.** Covariates (numeric, or one indicator per level but the first of a
 //!    categorical column, or products and `num(...)` as [`crate::terms`] expands them; the
-//!    products computed inside MPC and never opened) on the complete cases. Each is centred and scaled inside MPC by its
-//!    mean and standard deviation (as lifelines does), with the scale kept as `2^20/sd` so that
-//!    the coefficients and standard errors return to the original scale with full relative
-//!    precision whatever the covariate's units.
+//!    products computed inside MPC and never opened) on the complete cases. Each is centred
+//!    and scaled inside MPC by its mean and standard deviation (as lifelines does), with the
+//!    scale kept as `2^20/sd` so that the coefficients and standard errors return to the
+//!    original scale with full relative precision whatever the covariate's units.
 //! 2. **Risk-set order** ([`RiskOrder`]): rows sorted by time, latest first, so that risk-set
 //!    sums `S0 = Σ w`, `S1 = Σ w z` are local prefix sums read at each tie group's end row.
 //!    Tie structure, computed once: each event's rank `r` among its group's `d` events and
