@@ -49,7 +49,7 @@ use std::collections::BTreeSet;
 use tessera_link::keys::describe_steps;
 use tessera_net::identity::Fingerprint;
 use tessera_stats::survival::km::DEFAULT_MIN_CELL as SURVIVAL_MIN_CELL;
-use tessera_stats::{AnalysisSpec, Disclosure};
+use tessera_stats::Disclosure;
 use tessera_study::format::ColumnType;
 use tessera_study::limits::{excesses, Limits};
 use tessera_study::Study;
@@ -104,7 +104,8 @@ pub struct AutoRule {
     pub recipients: Vec<RecipientRule>,
     /// Every analysis must be of one of these kinds (empty: any kind the policy allows).
     pub kinds: Vec<String>,
-    /// Models (cox, ols, logistic) may list at most this many covariates.
+    /// Models (cox, ols, logistic) may list at most this many covariates (model terms,
+    /// `a*b` counted as its three terms).
     pub max_covariates: Option<usize>,
 }
 
@@ -303,16 +304,17 @@ fn explicit_disclosure(study: &Study) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-/// Covariates listed by each model of the study (name, count).
+/// Covariates of each model of the study (name, count): its model terms with `a*b` expanded
+/// (`a`, `b`, `a:b`: three), so that a product cannot pass as one covariate. An entry that
+/// does not parse counts one (the study is refused for it anyway).
 fn covariate_counts(study: &Study) -> Vec<(&str, usize)> {
     study
         .analyses
         .iter()
-        .filter_map(|a| match &a.spec {
-            AnalysisSpec::Cox(s) => Some((a.name.as_str(), s.covariates.len())),
-            AnalysisSpec::Ols(s) => Some((a.name.as_str(), s.covariates.len())),
-            AnalysisSpec::Logistic(s) => Some((a.name.as_str(), s.covariates.len())),
-            _ => None,
+        .filter_map(|a| {
+            let covs = a.spec.covariates()?;
+            let n = tessera_stats::terms::expand(covs).map_or(covs.len(), |t| t.len());
+            Some((a.name.as_str(), n))
         })
         .collect()
 }

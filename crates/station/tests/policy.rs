@@ -958,3 +958,84 @@ fn a_median_needs_allow_event_times() {
         check.refused
     );
 }
+
+/// A disallowed column hidden inside a model term (a product, `a*b`, `num(...)`) is refused
+/// with the same rule and wording as the plain column (the steward's reasons; the
+/// researcher's are the next test's); the analysis reads it (`columns()`), so the
+/// computation's column rules refuse it too.
+#[test]
+fn a_disallowed_column_inside_a_term_is_refused_as_the_column() {
+    use tessera_station::policy::Audience;
+    let dir = folder("terms-disallowed");
+    let cfg = station(&dir, POLICY);
+    let declared = STUDY.replace(
+        "age = \"numeric\"\n",
+        "age = \"numeric\"\npostcode = { type = \"categorical\", levels = [\"1\", \"2\"] }\n",
+    );
+    let with = |term: &str| {
+        declared.replace(
+            "covariates = [\"registry.age\", \"registry.stage\", \"gp.smoker\"]",
+            &format!("covariates = [\"registry.age\", {term:?}, \"gp.smoker\"]"),
+        )
+    };
+    let plain = study(&dir, &with("registry.postcode"));
+    for term in [
+        "registry.age:registry.postcode",
+        "gp.smoker*registry.postcode",
+        "num(registry.postcode)",
+    ] {
+        let s = study(&dir, &with(term));
+        let r = reasons(cfg.evaluate_for(&s, Audience::Steward));
+        assert_eq!(
+            r,
+            reasons(cfg.evaluate_for(&plain, Audience::Steward)),
+            "{term}"
+        );
+        assert!(
+            r.iter()
+                .any(|x| x.starts_with("disallowed_columns: column `postcode`")),
+            "{term}: {r:?}"
+        );
+        let cox = &s.analyses[1].spec;
+        assert!(cox.columns().contains(&"registry.postcode"), "{term}");
+        let d = cfg.effective_disclosure(&s);
+        let e = d.check_columns(&cox.columns()).unwrap_err().to_string();
+        assert!(e.contains("disallowed_columns"), "{term}: {e}");
+    }
+}
+
+/// A column only an unpublished source declares, used only inside a product: the researcher
+/// reads exactly what the plain column gets (not declared by the published source), nothing
+/// of the policy's rule about it.
+#[test]
+fn an_unpublished_column_inside_a_term_is_not_named_to_researchers() {
+    use tessera_station::policy::Audience;
+    let dir = folder("terms-unpublished");
+    let cfg = with_hidden(&dir);
+    let text = |covariate: &str| {
+        STUDY
+            .replace("file = \"registry.csv\"", "file = \"cases\"")
+            .replace(
+                "age = \"numeric\"\n",
+                "age = \"numeric\"\nviral_load = \"numeric\"\n",
+            )
+            .replace(
+                "covariates = [\"registry.age\", \"registry.stage\", \"gp.smoker\"]",
+                &format!("covariates = [\"registry.age\", {covariate:?}]"),
+            )
+    };
+    let plain = reasons(cfg.evaluate_for(
+        &received(&text("registry.viral_load")),
+        Audience::Researcher,
+    ));
+    let hidden = reasons(cfg.evaluate_for(
+        &received(&text("registry.age:registry.viral_load")),
+        Audience::Researcher,
+    ));
+    assert_eq!(hidden, plain);
+    assert!(
+        hidden.join("\n").contains("not declared by source `cases`")
+            && !hidden.join("\n").contains("disallowed"),
+        "{hidden:?}"
+    );
+}

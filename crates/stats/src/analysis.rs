@@ -91,7 +91,8 @@ pub struct CoxSpec {
     pub time: String,
     /// Event indicator column.
     pub event: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Handling of ties.
     #[serde(default)]
@@ -121,7 +122,8 @@ pub struct CoxSpec {
 pub struct OlsSpec {
     /// Outcome column (numeric).
     pub outcome: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Include an intercept.
     #[serde(default = "yes")]
@@ -140,7 +142,8 @@ pub struct OlsSpec {
 pub struct LogisticSpec {
     /// Outcome column (numeric 0/1).
     pub outcome: String,
-    /// Covariate columns (numeric, or categorical: one indicator per level but the first).
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
     /// Include an intercept.
     #[serde(default = "yes")]
@@ -160,7 +163,8 @@ pub struct LogisticSpec {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DescribeSpec {
-    /// Columns to describe (numeric).
+    /// Columns to describe (numeric, or `num(party.column)`: a categorical column whose
+    /// levels are numbers, read as numbers).
     pub columns: Vec<String>,
     /// Categorical column to describe by.
     #[serde(default)]
@@ -238,8 +242,20 @@ impl AnalysisSpec {
         }
     }
 
+    /// The model terms of a Cox, linear or logistic model (`covariates`); none for the
+    /// other kinds.
+    pub fn covariates(&self) -> Option<&[String]> {
+        match self {
+            AnalysisSpec::Cox(s) => Some(&s.covariates),
+            AnalysisSpec::Ols(s) => Some(&s.covariates),
+            AnalysisSpec::Logistic(s) => Some(&s.covariates),
+            _ => None,
+        }
+    }
+
     /// Every column (`party.column`) the analysis reads, for policy checks before anything
-    /// is shared.
+    /// is shared: the columns inside model terms too (`a.x*b.y`, `num(a.s)`), so that the
+    /// policy and the column rules see exactly what is read.
     pub fn columns(&self) -> Vec<&str> {
         let mut v: Vec<&str> = Vec::new();
         match self {
@@ -253,19 +269,19 @@ impl AnalysisSpec {
             }
             AnalysisSpec::Cox(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
                 v.extend(s.strata.as_deref());
             }
             AnalysisSpec::Ols(s) => {
                 v.push(&s.outcome);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Logistic(s) => {
                 v.push(&s.outcome);
-                v.extend(s.covariates.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Describe(s) => {
-                v.extend(s.columns.iter().map(String::as_str));
+                v.extend(crate::terms::columns(&s.columns));
                 v.extend(s.group.as_deref());
             }
             AnalysisSpec::Crosstab(s) => v.extend([s.rows.as_str(), s.columns.as_str()]),

@@ -71,12 +71,9 @@ fn linear(rows: f64, per_row: f64, fixed: f64, rounds: f64, mem_row: f64, work: 
 /// of a categorical column (`party.column`; 1 when unknown). Public parameters only.
 pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize) -> Cost {
     let n = rows as f64;
-    // Model terms: a categorical covariate adds one per level but the first.
-    let terms = |cols: &[String]| -> f64 {
-        cols.iter()
-            .map(|c| levels(c).saturating_sub(1).max(1) as f64)
-            .sum()
-    };
+    // Model terms: a categorical covariate adds one per level but the first, a product one
+    // per combination of its factors' columns.
+    let terms = |cols: &[String]| -> f64 { crate::terms::count(cols, levels) as f64 };
     match spec {
         AnalysisSpec::KaplanMeier(s) => {
             // Sort by time and the scans (as log-rank), the group's indicators, then per

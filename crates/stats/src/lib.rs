@@ -13,6 +13,8 @@
 //!   recipient's plaintext tail ([`Tail`]).
 //! - [`cost`]: what an analysis will cost the compute stations (bytes, rounds, memory,
 //!   seconds), estimated from its public parameters for the steward before approval.
+//! - [`terms`]: model terms of the regressions and Cox (`a.x*b.y`, `a.x:b.y`,
+//!   `num(a.stage)`): parsing, expansion, names, and the design columns in MPC and f64.
 //! - [`analysis`]: the study's analyses ([`AnalysisSpec`]), [`analysis::run`] (every compute
 //!   party) and [`analysis::open`] (the recipient).
 //!
@@ -39,6 +41,7 @@ pub mod regression;
 pub mod sealed;
 pub mod survival;
 pub mod table;
+pub mod terms;
 
 pub use analysis::{AnalysisSpec, Output, SharedOutput};
 pub use disclosure::Disclosure;

@@ -20,6 +20,7 @@ use std::fmt;
 
 use crate::analysis::AnalysisSpec;
 use crate::table::{PlainData, PlainFrame};
+use crate::terms;
 
 /// The largest Newton step limit a study may ask for (each step is a full pass over the
 /// data inside MPC).
@@ -215,9 +216,9 @@ pub fn regression_limit(f: u32) -> f64 {
 /// What one analysis needs of one of its numeric columns: values strictly below `limit` in
 /// magnitude, because of `why`, and what to do otherwise.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ColumnNeed<'a> {
+pub struct ColumnNeed {
     /// The column, `party.column`.
-    pub column: &'a str,
+    pub column: String,
     /// Values must lie in `(-limit, limit)`.
     pub limit: f64,
     /// Why (the computation that needs it).
@@ -231,26 +232,26 @@ pub struct ColumnNeed<'a> {
 /// numbers ([`compare_limit`]); columns whose squares or cross-products are computed
 /// (describe, correlation, Cox covariates) need [`square_limit`]; regression columns
 /// [`regression_limit`] (their variances are checked inside MPC too, `regression::design`).
-pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
-    fn time(c: &str, f: u32) -> ColumnNeed<'_> {
+pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
+    fn time(c: &str, f: u32) -> ColumnNeed {
         ColumnNeed {
-            column: c,
+            column: c.to_string(),
             limit: compare_limit(f),
             why: "times are compared as fixed-point numbers",
             hint: "rescale the times (e.g. days instead of seconds)",
         }
     }
-    fn square(c: &str, f: u32) -> ColumnNeed<'_> {
+    fn square(c: &str, f: u32) -> ColumnNeed {
         ColumnNeed {
-            column: c,
+            column: c.to_string(),
             limit: square_limit(f),
             why: "the squares of the values must stay within the fixed point's product range",
             hint: "rescale the column (e.g. thousands instead of units)",
         }
     }
-    fn regression(c: &str, f: u32) -> ColumnNeed<'_> {
+    fn regression(c: &str, f: u32) -> ColumnNeed {
         ColumnNeed {
-            column: c,
+            column: c.to_string(),
             limit: regression_limit(f),
             why: "the centred cross products of the regression must stay within the fixed \
                   point's range",
@@ -263,16 +264,23 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed<'_>> {
         AnalysisSpec::Cuminc(s) => vec![time(&s.time, f)],
         AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(time(&s.time, f))
-            .chain(s.covariates.iter().map(|c| square(c, f)))
+            .chain(
+                terms::columns(&s.covariates)
+                    .into_iter()
+                    .map(|c| square(c, f)),
+            )
             .collect(),
-        AnalysisSpec::Describe(s) => s.columns.iter().map(|c| square(c, f)).collect(),
+        AnalysisSpec::Describe(s) => terms::columns(&s.columns)
+            .into_iter()
+            .map(|c| square(c, f))
+            .collect(),
         AnalysisSpec::Correlation(s) => s.columns.iter().map(|c| square(c, f)).collect(),
-        AnalysisSpec::Ols(s) => std::iter::once(&s.outcome)
-            .chain(&s.covariates)
+        AnalysisSpec::Ols(s) => std::iter::once(s.outcome.as_str())
+            .chain(terms::columns(&s.covariates))
             .map(|c| regression(c, f))
             .collect(),
-        AnalysisSpec::Logistic(s) => std::iter::once(&s.outcome)
-            .chain(&s.covariates)
+        AnalysisSpec::Logistic(s) => std::iter::once(s.outcome.as_str())
+            .chain(terms::columns(&s.covariates))
             .map(|c| regression(c, f))
             .collect(),
         AnalysisSpec::Crosstab(_) => Vec::new(),

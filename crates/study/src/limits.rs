@@ -33,8 +33,9 @@ pub struct Limits {
     pub quantiles: usize,
     /// Levels of one categorical column (`max_levels`).
     pub levels: usize,
-    /// Model terms of one model (cox, ols, logistic): a numeric or binary covariate is one,
-    /// a categorical one is one per level but the first (`max_covariates`).
+    /// Model terms of one model (cox, ols, logistic), expanded into design columns: a
+    /// numeric or binary covariate (or `num(...)`) is one, a categorical one is one per level
+    /// but the first, a product the product of its factors' counts (`max_covariates`).
     pub covariates: usize,
     /// Bin edges of one histogram (`max_histogram_edges`).
     pub histogram_edges: usize,
@@ -195,16 +196,9 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
                 ));
             }
             AnalysisSpec::Cox(_) | AnalysisSpec::Ols(_) | AnalysisSpec::Logistic(_) => {
-                let covariates = match &a.spec {
-                    AnalysisSpec::Cox(s) => &s.covariates,
-                    AnalysisSpec::Ols(s) => &s.covariates,
-                    AnalysisSpec::Logistic(s) => &s.covariates,
-                    _ => unreachable!(),
-                };
-                let terms: usize = covariates
-                    .iter()
-                    .map(|c| study.levels(c).map_or(1, |l| l.saturating_sub(1)))
-                    .sum();
+                let covariates = a.spec.covariates().unwrap_or_default();
+                let terms =
+                    tessera_stats::terms::count(covariates, &|c| study.levels(c).unwrap_or(0));
                 if terms > limits.covariates {
                     out.push(Excess {
                         rule: "max_covariates",
@@ -212,7 +206,8 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
                         field: field("covariates"),
                         what: format!(
                             "{terms} model terms (a categorical covariate counts one per level \
-                             but the first)"
+                             but the first, a product one per combination of its factors' \
+                             terms)"
                         ),
                         limit: limits.covariates,
                     });

@@ -260,6 +260,17 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             .map(|(i, c)| (f, Some(i), c.as_str(), n))
             .collect()
     }
+    // Model terms: every column inside a product or `num(...)`, at the term's index.
+    fn terms(cs: &[String]) -> Vec<(&'static str, Option<usize>, &str, Need)> {
+        cs.iter()
+            .enumerate()
+            .flat_map(|(i, c)| {
+                tessera_stats::terms::columns(std::slice::from_ref(c))
+                    .into_iter()
+                    .map(move |r| ("covariates", Some(i), r, Any))
+            })
+            .collect()
+    }
     let mut v = Vec::new();
     match spec {
         AnalysisSpec::KaplanMeier(s) => {
@@ -280,21 +291,31 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
         AnalysisSpec::Cox(s) => {
             v.push(one("time", &s.time, Numeric));
             v.push(one("event", &s.event, Numeric));
-            v.extend(list("covariates", &s.covariates, Any));
+            v.extend(terms(&s.covariates));
             if let Some(st) = &s.strata {
                 v.push(one("strata", st, Categorical));
             }
         }
         AnalysisSpec::Ols(s) => {
             v.push(one("outcome", &s.outcome, Numeric));
-            v.extend(list("covariates", &s.covariates, Any));
+            v.extend(terms(&s.covariates));
         }
         AnalysisSpec::Logistic(s) => {
             v.push(one("outcome", &s.outcome, Numeric));
-            v.extend(list("covariates", &s.covariates, Any));
+            v.extend(terms(&s.covariates));
         }
         AnalysisSpec::Describe(s) => {
-            v.extend(list("columns", &s.columns, Numeric));
+            // `num(party.column)`: a categorical column read as numbers.
+            v.extend(s.columns.iter().enumerate().map(|(i, c)| {
+                let inner = c
+                    .strip_prefix("num(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .map(str::trim);
+                match inner {
+                    Some(inner) => ("columns", Some(i), inner, Categorical),
+                    None => ("columns", Some(i), c.as_str(), Numeric),
+                }
+            }));
             if let Some(g) = &s.group {
                 v.push(one("group", g, Categorical));
             }
@@ -952,6 +973,49 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// The syntax of a model's terms (`a.x:b.y`, `a.x*b.y`, `num(a.s)`), entry by entry,
+    /// then of the whole list (a term written twice), before any column is looked up.
+    fn model_terms(&self, at: &[Seg], ctx: &str, covs: &[String]) -> Result<()> {
+        for (j, c) in covs.iter().enumerate() {
+            if let Err(e) = tessera_stats::terms::expand(std::slice::from_ref(c)) {
+                let mut p = at.to_vec();
+                p.push(Seg::Index(j));
+                return Err(self.err(&p, format!("{ctx} field covariates: {e}")));
+            }
+        }
+        tessera_stats::terms::expand(covs)
+            .map(|_| ())
+            .map_err(|e| self.err(at, format!("{ctx} field covariates: {e}")))
+    }
+
+    /// The terms of `field` against the declared columns: `num(...)` only of a categorical
+    /// column whose levels are all numbers, a categorical factor with at least two levels.
+    fn term_levels(
+        &self,
+        study: &Study,
+        at: &[Seg],
+        ctx: &str,
+        field: &str,
+        covs: &[String],
+    ) -> Result<()> {
+        let levels = |r: &str| -> tessera_stats::Result<tessera_stats::terms::Levels> {
+            Ok(match study.column(r).map(|c| &c.kind) {
+                Some(ColumnType::Categorical { levels }) => Some(levels.clone()),
+                _ => None,
+            })
+        };
+        for (j, c) in covs.iter().enumerate() {
+            let terms = tessera_stats::terms::expand(std::slice::from_ref(c))
+                .map_err(|e| self.err(at, format!("{ctx} field {field}: {e}")))?;
+            if let Err(e) = tessera_stats::terms::design_columns(&terms, &levels) {
+                let mut p = at.to_vec();
+                p.push(Seg::Index(j));
+                return Err(self.err(&p, format!("{ctx} field {field}: `{c}`: {e}")));
+            }
+        }
+        Ok(())
+    }
+
     /// The `[disclosure]` rules, and its `counts` flag.
     fn disclosure(&self, root: &DeTable<'_>, study: &Study) -> Result<(Disclosure, bool)> {
         let raw: RawDisclosure = match root.get("disclosure") {
@@ -1122,10 +1186,19 @@ impl Checker<'_> {
                 p.extend(e.index.map(Seg::Index));
                 return Err(self.err(&p, format!("{ctx} field {e}")));
             }
+            if let Some(covs) = spec.covariates() {
+                self.model_terms(&keys!["analysis", i, "covariates"], &ctx, covs)?;
+            }
             for (field, j, r, need) in column_refs(&spec) {
                 let mut p = at(field).to_vec();
                 p.extend(j.map(Seg::Index));
                 self.column_ref(study, &p, &format!("{ctx} field {field}"), r, need)?;
+            }
+            if let Some(covs) = spec.covariates() {
+                self.term_levels(study, &at("covariates"), &ctx, "covariates", covs)?;
+            }
+            if let AnalysisSpec::Describe(s) = &spec {
+                self.term_levels(study, &at("columns"), &ctx, "columns", &s.columns)?;
             }
             out.push(AnalysisEntry {
                 name: head.name,

@@ -419,11 +419,12 @@ pub fn describe(
         }
         None => (vec![None], vec![p.public(&vec![1u128; n])]),
     };
-    let cols = spec
+    let owned = spec
         .columns
         .iter()
-        .map(|c| frame.numeric(c))
+        .map(|c| crate::terms::numeric_column(frame, c, f))
         .collect::<Result<Vec<_>>>()?;
+    let cols: Vec<(&AShare<u128>, &AShare<u128>)> = owned.iter().map(|(v, pr)| (v, *pr)).collect();
     let level_rows: Vec<AShare<u128>> = inds.iter().map(AShare::sum).collect();
     if let Some(g) = &spec.group {
         let all = AShare::concat(&level_rows.iter().collect::<Vec<_>>());

@@ -93,7 +93,7 @@ pub fn describe(
     };
     let mut summaries = Vec::new();
     for name in &spec.columns {
-        let col = frame.numeric(name)?;
+        let col = crate::terms::plain_numeric(frame, name)?;
         for (l, label) in labels.iter().enumerate() {
             let rows: Vec<Option<f64>> = col
                 .iter()

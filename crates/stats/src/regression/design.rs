@@ -2,11 +2,15 @@
 //!
 //! # Protocol
 //!
-//! 1. Public checks ([`prepare`]): the columns exist and have the right kind; the number of
-//!    model variables `p` (design columns, intercept included) against the linked row count
-//!    (`min_rows`, `max_vars_per_row`).
-//! 2. Row weight: `w_i = Π present_ic` over the outcome and every covariate column, as the
-//!    AND of the indicators' lowest bits (free to extract from an arithmetic sharing): a
+//! 1. Public checks ([`prepare`]): the covariates are expanded into design columns by
+//!    [`crate::terms`] (products `a.x:b.y`, `a.x*b.y`, `num(a.s)`); the columns exist and
+//!    have the right kind; the number of model variables `p` (design columns, intercept
+//!    included) against the linked row count (`min_rows`, `max_vars_per_row`). The products
+//!    are computed there ([`crate::terms::evaluate`]: an indicator times anything exactly,
+//!    two fixed-point columns with one multiply-and-truncate; every product of a depth in
+//!    the same rounds, 16 bytes per product and row) and never opened.
+//! 2. Row weight: `w_i = Π present_ic` over the outcome and every column the terms read, as
+//!    the AND of the indicators' lowest bits (free to extract from an arithmetic sharing): a
 //!    tree of `c − 1` boolean ANDs of n bits in ⌈log2 c⌉ rounds for `c` columns, then one
 //!    bit injection into Z_2^128 (n ring elements, two rounds). `w` is never opened: which
 //!    rows are complete stays secret.
@@ -59,7 +63,8 @@ use tessera_mpc::{AShare, BShare, Party};
 
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
-use crate::table::{ColumnData, Frame};
+use crate::table::Frame;
+use crate::terms::{self, DesignColumn};
 
 /// Extra fractional bits (beyond the party's `f`) of the covariance and correlation matrices:
 /// the cross products are exact at 2f bits, so keeping f + 16 costs nothing and lets least
@@ -99,32 +104,23 @@ impl Prepared {
     }
 }
 
-/// The names of the design columns, the intercept first; errors for unknown columns, a
-/// categorical column with fewer than two levels, or a column named twice.
+/// The names of the design columns, the intercept first (the covariates expanded by
+/// [`crate::terms`]); errors for unknown columns, a categorical column with fewer than two
+/// levels, or malformed or repeated terms.
 pub fn column_names(frame: &Frame, covariates: &[String], intercept: bool) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    if intercept {
-        names.push("intercept".to_string());
-    }
-    for (i, c) in covariates.iter().enumerate() {
-        if covariates[..i].contains(c) {
-            return Err(StatsError::Invalid(format!(
-                "covariate `{c}` is listed twice"
-            )));
-        }
-        match &frame.column(c)?.data {
-            ColumnData::Numeric(_) => names.push(c.clone()),
-            ColumnData::Categorical { levels, .. } => {
-                if levels.len() < 2 {
-                    return Err(StatsError::Invalid(format!(
-                        "categorical covariate `{c}` needs at least two levels"
-                    )));
-                }
-                names.extend(levels.iter().skip(1).map(|l| format!("{c}[T.{l}]")));
-            }
-        }
-    }
-    Ok(names)
+    Ok(with_intercept(
+        &terms::shared_design(frame, covariates)?,
+        intercept,
+    ))
+}
+
+/// The names of `design`'s columns, `intercept` first if there is one.
+pub fn with_intercept(design: &[DesignColumn], intercept: bool) -> Vec<String> {
+    intercept
+        .then(|| "intercept".to_string())
+        .into_iter()
+        .chain(design.iter().map(|c| c.name.clone()))
+        .collect()
 }
 
 /// Smallest row count `n` with `vars ≤ max_vars_per_row · n` (what `check_vars` accepts).
@@ -190,36 +186,33 @@ pub fn prepare(
             "a regression needs at least one covariate".into(),
         ));
     }
-    if covariates.iter().any(|c| c == outcome) {
+    let sources = terms::columns(covariates);
+    if sources.contains(&outcome) {
         return Err(StatsError::Invalid(format!(
             "`{outcome}` is both the outcome and a covariate"
         )));
     }
-    let names = column_names(frame, covariates, intercept)?;
+    let design = terms::shared_design(frame, covariates)?;
+    let names = with_intercept(&design, intercept);
     let (y, y_present) = frame.numeric(outcome)?;
     // Public rules first (columns, the linked row count): refuse before anything is computed.
     let used: Vec<&str> = std::iter::once(outcome)
-        .chain(covariates.iter().map(String::as_str))
+        .chain(sources.iter().copied())
         .collect();
     disclosure.check_columns(&used)?;
     disclosure.check_rows(frame.rows)?;
     disclosure.check_vars(names.len(), frame.rows)?;
 
-    let f = p.frac_bits();
-    let mut columns = Vec::new();
     let mut presents = vec![y_present];
-    let mut levels: Vec<&AShare<u128>> = Vec::new();
-    for c in covariates {
-        let col = frame.column(c)?;
-        presents.push(&col.present);
-        match &col.data {
-            ColumnData::Numeric(v) => columns.push(v.clone()),
-            ColumnData::Categorical { onehot, .. } => {
-                levels.extend(onehot.iter());
-                columns.extend(onehot.iter().skip(1).map(|h| h.shl(f)))
-            }
-        }
+    for c in terms::design_sources(&design) {
+        presents.push(&frame.column(c)?.present);
     }
+    // Every level of every categorical factor, inside products too (`min_level_rows`).
+    let mut levels: Vec<&AShare<u128>> = Vec::new();
+    for c in terms::categorical_sources(&design) {
+        levels.extend(frame.categorical(c)?.onehot.iter());
+    }
+    let columns = terms::evaluate(p, frame, &design)?;
     let weight = row_weight(p, &presents)?;
     let count = weight.sum();
     let vars = names.len();

@@ -5,7 +5,8 @@
 
 use crate::analysis::{LogisticSpec, OlsSpec};
 use crate::error::{Result, StatsError};
-use crate::table::{PlainData, PlainFrame};
+use crate::table::PlainFrame;
+use crate::terms;
 
 use super::{table, LogisticResult, OlsResult};
 
@@ -30,41 +31,16 @@ pub fn design(
     intercept: bool,
 ) -> Result<PlainDesign> {
     let y = frame.numeric(outcome)?;
-    let mut names = Vec::new();
-    if intercept {
-        names.push("intercept".to_string());
-    }
-    for c in covariates {
-        match &frame.column(c)?.data {
-            PlainData::Numeric(_) => names.push(c.clone()),
-            PlainData::Categorical { levels, .. } => {
-                names.extend(levels.iter().skip(1).map(|l| format!("{c}[T.{l}]")))
-            }
-        }
-    }
+    let cols = terms::plain_design(frame, covariates)?;
+    let names = super::design::with_intercept(&cols, intercept);
     let mut xs = Vec::new();
     let mut ys = Vec::new();
-    'rows: for (i, yi) in y.iter().enumerate() {
+    for (i, yi) in y.iter().enumerate() {
         let Some(yi) = *yi else { continue };
-        let mut row = Vec::with_capacity(names.len());
-        if intercept {
-            row.push(1.0);
-        }
-        for c in covariates {
-            match &frame.column(c)?.data {
-                PlainData::Numeric(v) => match v[i] {
-                    Some(x) => row.push(x),
-                    None => continue 'rows,
-                },
-                PlainData::Categorical { levels, codes } => match codes[i] {
-                    Some(code) => {
-                        row.extend((1..levels.len()).map(|l| f64::from(u8::from(l == code))))
-                    }
-                    None => continue 'rows,
-                },
-            }
-        }
-        xs.push(row);
+        let Some(row) = terms::plain_row(frame, &cols, i)? else {
+            continue;
+        };
+        xs.push(intercept.then_some(1.0).into_iter().chain(row).collect());
         ys.push(yi);
     }
     Ok(PlainDesign {

@@ -4,10 +4,11 @@
 //! # Protocol
 //!
 //! 1. **Design.** Covariates (numeric, or one indicator per level but the first of a
-//!    categorical column) on the complete cases. Each is centred and scaled inside MPC by its
-//!    mean and standard deviation (as lifelines does), with the scale kept as `2^20/sd` so that
-//!    the coefficients and standard errors return to the original scale with full relative
-//!    precision whatever the covariate's units.
+//!    categorical column, or products and `num(...)` as [`crate::terms`] expands them; the
+//!    products computed inside MPC and never opened) on the complete cases. Each is centred
+//!    and scaled inside MPC by its mean and standard deviation (as lifelines does), with the
+//!    scale kept as `2^20/sd` so that the coefficients and standard errors return to the
+//!    original scale with full relative precision whatever the covariate's units.
 //! 2. **Risk-set order** ([`RiskOrder`]): rows sorted by time, latest first, so that risk-set
 //!    sums `S0 = Σ w`, `S1 = Σ w z` are local prefix sums read at each tie group's end row.
 //!    Tie structure, computed once: each event's rank `r` among its group's `d` events and
@@ -103,7 +104,8 @@ use crate::disclosure::{below_any, every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
-use crate::table::{ColumnData, Frame, PlainFrame};
+use crate::table::{Frame, PlainFrame};
+use crate::terms;
 
 use super::logrank::columns_to_rows;
 use super::risk::{indicator, RiskOrder};
@@ -239,20 +241,6 @@ pub struct CoxResult {
     pub converged: bool,
 }
 
-/// Names of the model's covariates after expanding categorical columns: `column[T.level]`
-/// for each level but the first (the reference), as the regressions name them
-/// (statsmodels' treatment coding).
-pub fn covariate_names(levels: &[(String, Option<Vec<String>>)]) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, lv) in levels {
-        match lv {
-            None => out.push(name.clone()),
-            Some(l) => out.extend(l.iter().skip(1).map(|x| format!("{name}[T.{x}]"))),
-        }
-    }
-    out
-}
-
 pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
     let p = fit.coef.len();
     let zc = normal_quantile(0.5 + spec.conf_level / 2.0);
@@ -332,20 +320,10 @@ fn not_converged(trace: &NewtonTrace, spec: &CoxSpec) -> Result<()> {
 pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) -> Result<CoxResult> {
     check(spec)?;
     crate::ranges::check_plain(crate::AnalysisSpec::Cox(spec.clone()), frame)?;
-    let levels: Vec<(String, Option<Vec<String>>)> = spec
-        .covariates
-        .iter()
-        .map(|c| {
-            Ok((
-                c.clone(),
-                match &frame.column(c)?.data {
-                    crate::table::PlainData::Numeric(_) => None,
-                    crate::table::PlainData::Categorical { levels, .. } => Some(levels.clone()),
-                },
-            ))
-        })
-        .collect::<Result<_>>()?;
-    let names = covariate_names(&levels);
+    let names: Vec<String> = terms::plain_design(frame, &spec.covariates)?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
     let fit = super::plain::cox(frame, spec)?;
     disclosure.check_rows(fit.n as usize)?;
     super::plain::check_strata(
@@ -368,41 +346,27 @@ struct Design {
     cols: Vec<AShare<u128>>,
     present: Vec<AShare<u128>>,
     names: Vec<String>,
-    /// Every level's indicator of each categorical covariate (for `min_level_rows`).
+    /// Every level's indicator of each categorical factor, inside products too (for
+    /// `min_level_rows`).
     levels: Vec<(String, Vec<AShare<u128>>)>,
 }
 
-/// The design of the model; see [`Design`].
-fn design(frame: &Frame, spec: &CoxSpec, f: u32) -> Result<Design> {
-    let mut cols = Vec::new();
-    let mut present = Vec::new();
-    let mut levels = Vec::new();
-    let mut indicators = Vec::new();
-    for name in &spec.covariates {
-        let c = frame.column(name)?;
-        present.push(c.present.clone());
-        match &c.data {
-            ColumnData::Numeric(v) => {
-                cols.push(v.clone());
-                levels.push((name.clone(), None));
-            }
-            ColumnData::Categorical { levels: l, onehot } => {
-                if l.len() < 2 {
-                    return Err(StatsError::Invalid(format!(
-                        "covariate `{name}` has fewer than two levels"
-                    )));
-                }
-                cols.extend(onehot.iter().skip(1).map(|h| h.shl(f)));
-                indicators.push((name.clone(), onehot.clone()));
-                levels.push((name.clone(), Some(l.clone())));
-            }
-        }
-    }
+/// The design of the model ([`crate::terms`] expands the covariates); see [`Design`].
+fn design(p: &mut Party, frame: &Frame, spec: &CoxSpec) -> Result<Design> {
+    let cols = terms::shared_design(frame, &spec.covariates)?;
+    let present = terms::design_sources(&cols)
+        .into_iter()
+        .map(|c| Ok(frame.column(c)?.present.clone()))
+        .collect::<Result<_>>()?;
+    let levels = terms::categorical_sources(&cols)
+        .into_iter()
+        .map(|c| Ok((c.to_string(), frame.categorical(c)?.onehot.to_vec())))
+        .collect::<Result<_>>()?;
     Ok(Design {
-        cols,
+        cols: terms::evaluate(p, frame, &cols)?,
         present,
-        names: covariate_names(&levels),
-        levels: indicators,
+        names: cols.into_iter().map(|c| c.name).collect(),
+        levels,
     })
 }
 
@@ -698,7 +662,7 @@ pub fn cox(
         present,
         names,
         levels,
-    } = design(frame, spec, f)?;
+    } = design(p, frame, spec)?;
     let m = x.len();
     let mut used = p.mul(tp, ep)?;
     for pr in &present {

@@ -3,7 +3,8 @@
 
 use crate::analysis::{CoxSpec, KaplanMeierSpec, LogrankSpec, Ties};
 use crate::error::{Result, StatsError};
-use crate::table::{PlainData, PlainFrame};
+use crate::table::PlainFrame;
+use crate::terms;
 
 use super::cox::{CoxFit, NewtonTrace};
 use super::km::{KmRaw, KmRawCell, KmRawEvent};
@@ -19,9 +20,8 @@ struct Obs {
     stratum: usize,
 }
 
-/// The complete cases of `time`, `event` and `extra` columns (numeric columns become one
-/// value, categorical ones their code or, as covariates, indicators of every level but the
-/// first), and of the strata column if any.
+/// The complete cases of `time`, `event`, the covariates (expanded into design columns by
+/// [`crate::terms`]) and the group (its code), and of the strata column if any.
 fn complete_cases(
     frame: &PlainFrame,
     time: &str,
@@ -36,26 +36,15 @@ fn complete_cases(
         Some(g) => frame.categorical(g)?.0.len(),
         None => 1,
     };
+    let cols = terms::plain_design(frame, covariates)?;
     let mut out = Vec::new();
-    'rows: for i in 0..frame.rows {
+    for i in 0..frame.rows {
         let (Some(ti), Some(ei)) = (t[i], e[i]) else {
             continue;
         };
-        let mut x = Vec::new();
-        for c in covariates {
-            match &frame.column(c)?.data {
-                PlainData::Numeric(v) => match v[i] {
-                    Some(v) => x.push(v),
-                    None => continue 'rows,
-                },
-                PlainData::Categorical { levels, codes } => match codes[i] {
-                    Some(code) => {
-                        x.extend((1..levels.len()).map(|l| f64::from(u8::from(l == code))))
-                    }
-                    None => continue 'rows,
-                },
-            }
-        }
+        let Some(x) = terms::plain_row(frame, &cols, i)? else {
+            continue;
+        };
         let g = match group {
             Some(g) => match frame.categorical(g)?.1[i] {
                 Some(c) => c,
