@@ -268,6 +268,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         max_steps: 50,
         conf_level: 0.95,
         strata: None,
+        robust: false,
     }
 }
 
