@@ -138,19 +138,11 @@ pub fn join(p: &mut Party, inputs: &[SharedInput], opts: &JoinOptions) -> Result
     }
     let slots64 = shapes.iter().map(|s| s.c64).max().unwrap_or(0);
     let slots128 = shapes.iter().map(|s| s.c128).max().unwrap_or(0);
-    let (mut at64, mut at128) = (KEY_COLUMN + 1, 0);
-    let columns: Vec<Columns> = shapes
-        .iter()
-        .map(|s| {
-            let c = Columns {
-                c64: at64..at64 + s.c64,
-                c128: at128..at128 + s.c128,
-            };
-            at64 += s.c64;
-            at128 += s.c128;
-            c
-        })
-        .collect();
+    let columns = layout(inputs);
+    let (at64, at128) = (
+        columns.last().map_or(KEY_COLUMN + 1, |c| c.c64.end),
+        columns.last().map_or(0, |c| c.c128.end),
+    );
     let empty = || Joined {
         table: Table {
             c64: vec![AShare::default(); at64],
@@ -216,6 +208,24 @@ pub fn join(p: &mut Party, inputs: &[SharedInput], opts: &JoinOptions) -> Result
         columns,
         sort: perm.stats,
     })
+}
+
+/// Where each input's columns go in the output (input order, after the key column).
+pub(crate) fn layout(inputs: &[SharedInput]) -> Vec<Columns> {
+    let (mut at64, mut at128) = (KEY_COLUMN + 1, 0);
+    inputs
+        .iter()
+        .map(|i| {
+            let s = i.shape();
+            let c = Columns {
+                c64: at64..at64 + s.c64,
+                c128: at128..at128 + s.c128,
+            };
+            at64 += s.c64;
+            at128 += s.c128;
+            c
+        })
+        .collect()
 }
 
 /// Slot `j` of the concatenated table: each input's column `j`, or zeros if it has fewer.

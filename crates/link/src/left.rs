@@ -48,9 +48,7 @@ use tessera_mpc::{AShare, BShare, Party, Table};
 
 use crate::error::{LinkError, Result};
 use crate::input::{check_inputs, SharedInput, MAX_ROWS};
-use crate::join::{
-    bshare_range, concat_slot, window_and, Columns, JoinOptions, Joined, KEY_COLUMN,
-};
+use crate::join::{bshare_range, concat_slot, layout, window_and, JoinOptions, Joined, KEY_COLUMN};
 
 /// The left join of `inputs` keeping every row of input `anchor` (see the module docs).
 /// All three compute parties call it with their shares of the same inputs.
@@ -231,24 +229,6 @@ pub fn left_join(
         columns,
         sort: perm.stats,
     })
-}
-
-/// Where each input's columns go in the output (input order, after the key column).
-fn layout(inputs: &[SharedInput]) -> Vec<Columns> {
-    let (mut at64, mut at128) = (KEY_COLUMN + 1, 0);
-    inputs
-        .iter()
-        .map(|i| {
-            let s = i.shape();
-            let c = Columns {
-                c64: at64..at64 + s.c64,
-                c128: at128..at128 + s.c128,
-            };
-            at64 += s.c64;
-            at128 += s.c128;
-            c
-        })
-        .collect()
 }
 
 /// `x` moved up by `o` rows (row `i` holds `x[i + o]`), zeros at the end: same length.

@@ -15,15 +15,20 @@ pub struct Row {
     pub c128: Vec<u128>,
 }
 
+/// Per table, the row of each key.
+fn key_index(tables: &[Prepared]) -> Vec<HashMap<u64, usize>> {
+    tables
+        .iter()
+        .map(|t| t.keys.iter().enumerate().map(|(r, &k)| (k, r)).collect())
+        .collect()
+}
+
 /// The inner join of prepared tables (keys distinct within each), sorted by key.
 pub fn join(tables: &[Prepared]) -> Vec<Row> {
     let Some(first) = tables.first() else {
         return Vec::new();
     };
-    let index: Vec<HashMap<u64, usize>> = tables
-        .iter()
-        .map(|t| t.keys.iter().enumerate().map(|(r, &k)| (k, r)).collect())
-        .collect();
+    let index = key_index(tables);
     let mut out: Vec<Row> = first
         .keys
         .iter()
@@ -54,10 +59,7 @@ pub fn left_join(tables: &[Prepared], anchor: usize) -> Vec<Row> {
     let Some(first) = tables.get(anchor) else {
         return Vec::new();
     };
-    let index: Vec<HashMap<u64, usize>> = tables
-        .iter()
-        .map(|t| t.keys.iter().enumerate().map(|(r, &k)| (k, r)).collect())
-        .collect();
+    let index = key_index(tables);
     let mut out: Vec<Row> = first
         .keys
         .iter()
