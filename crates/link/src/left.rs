@@ -44,6 +44,7 @@
 
 use std::ops::Range;
 
+use tessera_mpc::share::low64;
 use tessera_mpc::{AShare, BShare, Party, Table};
 
 use crate::error::{LinkError, Result};
@@ -242,13 +243,6 @@ fn shift_up<R: tessera_mpc::Ring>(x: &AShare<R>, o: usize) -> AShare<R> {
     AShare { a, b }
 }
 
-/// The low 64 bits of each share: the same value mod 2^64.
-fn low64(x: &AShare<u128>) -> AShare<u64> {
-    AShare {
-        a: x.a.iter().map(|&v| v as u64).collect(),
-        b: x.b.iter().map(|&v| v as u64).collect(),
-    }
-}
 
 /// Sums of products by destination slot.
 fn sum_by_slot<R: tessera_mpc::Ring>(

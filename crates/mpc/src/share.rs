@@ -19,6 +19,16 @@ fn zip_map<R: Ring>(x: &[R], y: &[R], f: impl Fn(R, R) -> R) -> Vec<R> {
     x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect()
 }
 
+/// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64 (local, no
+/// communication). For values below 2^63 in absolute value (counts, 0/1 bits, fixed point
+/// below 2^(63 - f)) this is the same signed value.
+pub fn low64(x: &AShare<u128>) -> AShare<u64> {
+    AShare {
+        a: x.a.iter().map(|&v| v as u64).collect(),
+        b: x.b.iter().map(|&v| v as u64).collect(),
+    }
+}
+
 impl<R: Ring> AShare<R> {
     /// Number of shared elements.
     pub fn len(&self) -> usize {

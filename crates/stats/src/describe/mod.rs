@@ -69,13 +69,7 @@ use tessera_mpc::{AShare, Party};
 
 use crate::error::Result;
 
-/// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64 (local).
-pub(crate) fn low64(x: &AShare<u128>) -> AShare<u64> {
-    AShare {
-        a: x.a.iter().map(|&v| v as u64).collect(),
-        b: x.b.iter().map(|&v| v as u64).collect(),
-    }
-}
+pub(crate) use tessera_mpc::share::low64;
 
 /// The elements `idx` of a shared vector (local).
 pub(crate) fn gather<R: tessera_mpc::Ring>(x: &AShare<R>, idx: &[usize]) -> AShare<R> {

@@ -52,14 +52,7 @@ use crate::disclosure::{every_at_least, Disclosure};
 use crate::error::{Result, StatsError};
 use crate::table::Frame;
 
-/// The low 64 bits of each share: a sharing in Z_2^64 of the value modulo 2^64. For
-/// fixed-point values below 2^39 this is the same signed value.
-pub(crate) fn low64(x: &AShare<u128>) -> AShare<u64> {
-    AShare {
-        a: x.a.iter().map(|&v| v as u64).collect(),
-        b: x.b.iter().map(|&v| v as u64).collect(),
-    }
-}
+pub(crate) use tessera_mpc::share::low64;
 
 /// `x` moved by `s` rows: `out[i] = x[i + s]` (forward, `s > 0`) or `x[i - |s|]`, zero
 /// where that row does not exist.
