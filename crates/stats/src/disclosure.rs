@@ -6,7 +6,7 @@
 //! is opened, and a suppressed value is replaced by zero *before* it is opened
 //! ([`suppress`]). A refusal names the rule ([`crate::StatsError::Refused`]).
 
-use tessera_mpc::{AShare, Party};
+use tessera_mpc::{AShare, Party, Ring};
 
 use crate::error::{Result, StatsError};
 
@@ -144,14 +144,14 @@ impl Disclosure {
 /// 2^100) is at least `min` (in the same encoding). Opens that one bit only, not which
 /// element failed nor any value; callers state what the bit means where they call it.
 /// One comparison per element and one zero test.
-pub fn every_at_least(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<bool> {
+pub fn every_at_least<R: Ring>(p: &mut Party, values: &AShare<R>, min: R) -> Result<bool> {
     Ok(below_any(p, values, min)?.is_none())
 }
 
 /// [`every_at_least`], keeping the comparison: `None` when every value is at least `min`,
 /// else the shared 0/1 bits "below `min`", one per value, still shared (a caller that must
 /// name the culprits opens them, at the price of that leakage, with no second comparison).
-pub fn below_any(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<Option<AShare<u128>>> {
+pub fn below_any<R: Ring>(p: &mut Party, values: &AShare<R>, min: R) -> Result<Option<AShare<R>>> {
     if values.is_empty() {
         return Ok(None);
     }
@@ -163,10 +163,10 @@ pub fn below_any(p: &mut Party, values: &AShare<u128>, min: u128) -> Result<Opti
 
 /// Shared 0/1 integers: `counts[i] >= min` for shared non-negative integer counts (below
 /// 2^100). Opens nothing.
-pub fn at_least(p: &mut Party, counts: &AShare<u128>, min: u64) -> Result<AShare<u128>> {
-    let threshold = p.public(&vec![u128::from(min); counts.len()]);
+pub fn at_least<R: Ring>(p: &mut Party, counts: &AShare<R>, min: u64) -> Result<AShare<R>> {
+    let threshold = p.public(&vec![R::from_i128(i128::from(min)); counts.len()]);
     let below = p.lt_arith(counts, &threshold)?;
-    let ones = p.public(&vec![1u128; counts.len()]);
+    let ones = p.public(&vec![R::from_i128(1); counts.len()]);
     Ok(ones.sub(&below))
 }
 

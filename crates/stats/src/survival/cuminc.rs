@@ -881,21 +881,22 @@ fn gray_informative(p: &mut Party, g: &GrayIn) -> Result<bool> {
         big_n.sub(&big_d),
         sum_groups(g.dk, n, k, kc),
     ]);
-    let pos = at_least(p, &all, 1)?;
+    // Counts below 2^32: compared, multiplied and summed in Z_2^64 (half the bytes).
+    let pos = at_least(p, &low64(&all), 1)?;
     let parts = pos.split(&[n * k, n * k, n, n * kc]);
     let (here, other, survivor, event) = (&parts[0], &parts[1], &parts[2], &parts[3]);
     let both = p.mul(here, other)?;
-    let both = p.mul(&both, &repeat(survivor, k))?;
+    let both = p.mul(&both, &AShare::concat(&vec![survivor; k]))?;
     let b = both.split(&vec![n; k]);
     let ev = event.split(&vec![n; kc]);
-    let (xs, ys): (Vec<&AShare<u128>>, Vec<&AShare<u128>>) = (0..k)
+    let (xs, ys): (Vec<&AShare<u64>>, Vec<&AShare<u64>>) = (0..k)
         .flat_map(|c| (0..kc).map(move |j| (c, j)))
         .map(|(c, j)| (&b[c], &ev[j]))
         .unzip();
     let times = p.dot(&AShare::concat(&xs), &AShare::concat(&ys), n)?;
     // LEAKAGE: one bit per analysis with `gray_test`: "every group carries information for
     // every cause" (when it does not, the study is refused and nothing else is opened).
-    every_at_least(p, &times, 1)
+    every_at_least(p, &times, 1u64)
 }
 
 /// The twin of [`gray_informative`] on the complete cases `(time, cause, group)` sorted by
