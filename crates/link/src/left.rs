@@ -243,7 +243,6 @@ fn shift_up<R: tessera_mpc::Ring>(x: &AShare<R>, o: usize) -> AShare<R> {
     AShare { a, b }
 }
 
-
 /// Sums of products by destination slot.
 fn sum_by_slot<R: tessera_mpc::Ring>(
     parts: impl Iterator<Item = (usize, AShare<R>)>,

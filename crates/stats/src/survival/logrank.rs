@@ -121,30 +121,31 @@ pub struct LogrankResult {
     pub not_compared: Vec<String>,
 }
 
-/// Which groups a log-rank or Gray test compares: those whose variance `V_cc` is positive.
+/// Which groups a log-rank test compares: those whose variance `V_cc` is positive.
 /// `V_cc` is a sum of `w e_c (1 - e_c)` over event times, and each positive term is at least
 /// `1/(2N)` (`w ≥ 1` where `D < N`, `e_c (1 - e_c) ≥ (N - 1)/N²`), so half that, `1/(4n)` for
 /// `n` complete cases, separates "no information" from any information with room for the
 /// fixed point's rounding. Errors when fewer than two groups are left.
-pub(crate) fn compared(variances: &[f64], n: u64, what: &str) -> Result<Vec<bool>> {
+fn compared(variances: &[f64], n: u64) -> Result<Vec<bool>> {
     let keep: Vec<bool> = variances.iter().map(|&v| v >= no_information(n)).collect();
-    check_compared(&keep, what)?;
+    check_compared(&keep)?;
     Ok(keep)
 }
 
 /// The smallest variance of a group with information (see [`compared`]).
-pub(crate) fn no_information(n: u64) -> f64 {
+fn no_information(n: u64) -> f64 {
     1.0 / (4.0 * n.max(1) as f64)
 }
 
 /// Refuses a test where fewer than two groups carry information.
-pub(crate) fn check_compared(keep: &[bool], what: &str) -> Result<()> {
+fn check_compared(keep: &[bool]) -> Result<()> {
     if keep.iter().filter(|&&b| b).count() < 2 {
-        return Err(StatsError::Invalid(format!(
-            "{what}: fewer than two groups have anyone at risk at an event time together with \
-             another group, so there is nothing to compare; check the group column and the \
+        return Err(StatsError::Invalid(
+            "log-rank test: fewer than two groups have anyone at risk at an event time together \
+             with another group, so there is nothing to compare; check the group column and the \
              follow-up"
-        )));
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -190,7 +191,7 @@ fn result(
 fn chi_square(raw: &LogrankRaw) -> Result<(f64, Vec<bool>)> {
     let k = raw.observed.len();
     let diag: Vec<f64> = (0..k).map(|c| raw.covariance[c * k + c]).collect();
-    let tested = compared(&diag, raw.n, "log-rank test")?;
+    let tested = compared(&diag, raw.n)?;
     let idx = kept_but_last(&tested);
     let m = idx.len();
     let d: Vec<f64> = idx
@@ -205,15 +206,9 @@ fn chi_square(raw: &LogrankRaw) -> Result<(f64, Vec<bool>)> {
     Ok((d.iter().zip(&x).map(|(a, b)| a * b).sum(), tested))
 }
 
-/// The entries `idx` of a shared vector, in that order.
-pub(crate) fn pick_rows(v: &AShare<u128>, idx: &[usize]) -> AShare<u128> {
-    let parts: Vec<AShare<u128>> = idx.iter().map(|&c| v.slice(c..c + 1)).collect();
-    AShare::concat(&parts.iter().collect::<Vec<_>>())
-}
-
 /// The compared groups but the last: the statistic's coordinates (the last is implied, as
 /// `O - E` sums to zero over the compared groups).
-pub(crate) fn kept_but_last(keep: &[bool]) -> Vec<usize> {
+fn kept_but_last(keep: &[bool]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..keep.len()).filter(|&c| keep[c]).collect();
     idx.pop();
     idx
@@ -355,7 +350,7 @@ impl Tail for LogrankPublic {
                 tested.len()
             )));
         }
-        check_compared(&tested, "log-rank test")?;
+        check_compared(&tested)?;
         Ok(result(
             &self.spec,
             self.groups.clone(),
@@ -370,12 +365,7 @@ impl Tail for LogrankPublic {
 /// Per group, whether its variance (shared, `bits` fractional bits) reaches
 /// [`no_information`]`(n)`: the one bit per group the compute parties learn (see the callers'
 /// LEAKAGE notes).
-pub(crate) fn informative(
-    p: &mut Party,
-    variances: &[AShare<u128>],
-    n: u64,
-    bits: u32,
-) -> Result<Vec<bool>> {
+fn informative(p: &mut Party, variances: &[AShare<u128>], n: u64, bits: u32) -> Result<Vec<bool>> {
     let threshold = (no_information(n) * 2f64.powi(bits as i32)).ceil() as u64;
     let v = AShare::concat(&variances.iter().collect::<Vec<_>>());
     let ok = at_least(p, &v, threshold)?;
@@ -451,7 +441,7 @@ pub fn logrank(
         .map(|c| diag[c].sub(&cross.slice(c * k + c..c * k + c + 1)))
         .collect();
     let tested = informative(p, &v_diag, total, f + SHARE_BITS)?;
-    check_compared(&tested, "log-rank test")?;
+    check_compared(&tested)?;
     let idx = kept_but_last(&tested);
     let m = idx.len();
     // V restricted to the compared groups but the last.
@@ -475,7 +465,7 @@ pub fn logrank(
     let expected = p.trunc(&expected, SHARE_BITS)?;
     let o_all = AShare::concat(&observed.iter().collect::<Vec<_>>()).shl(f);
     let diff = o_all.sub(&expected);
-    let diff = pick_rows(&diff, &idx);
+    let diff = crate::describe::gather(&diff, &idx);
     let x = p.spd_solve(&v, &diff, m, 1)?;
     let chi = p.dot_fix(&diff, &x, m)?;
     let mut open = vec![chi];
