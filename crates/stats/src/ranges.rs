@@ -213,6 +213,20 @@ pub fn regression_limit(f: u32) -> f64 {
     ((91.0 - 2.0 * f as f64) / 2.0).exp2()
 }
 
+/// `need` for a factor of products of up to `k` factors: each below `limit^(1/k)`, so that
+/// every product stays below `limit` (nobody sees a product to check it).
+fn in_products(need: ColumnNeed, k: usize) -> ColumnNeed {
+    if k <= 1 {
+        return need;
+    }
+    ColumnNeed {
+        limit: need.limit.powf(1.0 / k as f64),
+        why: "the column is a factor of a product term, and the product must stay within \
+              the fixed point's range",
+        ..need
+    }
+}
+
 /// What one analysis needs of one of its numeric columns: values strictly below `limit` in
 /// magnitude, because of `why`, and what to do otherwise.
 #[derive(Clone, Debug, PartialEq)]
@@ -265,9 +279,9 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
         AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(time(&s.time, f))
             .chain(
-                terms::columns(&s.covariates)
+                terms::factor_depths(&s.covariates)
                     .into_iter()
-                    .map(|c| square(c, f)),
+                    .map(|(c, k)| in_products(square(c, f), k)),
             )
             .collect(),
         AnalysisSpec::Describe(s) => terms::columns(&s.columns)
@@ -275,13 +289,19 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
             .map(|c| square(c, f))
             .collect(),
         AnalysisSpec::Correlation(s) => s.columns.iter().map(|c| square(c, f)).collect(),
-        AnalysisSpec::Ols(s) => std::iter::once(s.outcome.as_str())
-            .chain(terms::columns(&s.covariates))
-            .map(|c| regression(c, f))
+        AnalysisSpec::Ols(s) => std::iter::once(regression(&s.outcome, f))
+            .chain(
+                terms::factor_depths(&s.covariates)
+                    .into_iter()
+                    .map(|(c, k)| in_products(regression(c, f), k)),
+            )
             .collect(),
-        AnalysisSpec::Logistic(s) => std::iter::once(s.outcome.as_str())
-            .chain(terms::columns(&s.covariates))
-            .map(|c| regression(c, f))
+        AnalysisSpec::Logistic(s) => std::iter::once(regression(&s.outcome, f))
+            .chain(
+                terms::factor_depths(&s.covariates)
+                    .into_iter()
+                    .map(|(c, k)| in_products(regression(c, f), k)),
+            )
             .collect(),
         AnalysisSpec::Crosstab(_) => Vec::new(),
     }
@@ -342,5 +362,52 @@ mod tests {
         assert_eq!(penalty_limit(16), 2f64.powi(27));
         assert_eq!(penalty_limit(32), 2f64.powi(11));
         assert_eq!(penalty_min(24), 2f64.powi(-16));
+    }
+}
+
+#[cfg(test)]
+mod product_tests {
+    use super::*;
+    use crate::analysis::{CoxSpec, OlsSpec, Ties};
+
+    /// A researcher who multiplies two columns each within the plain limit would make a
+    /// product far beyond it, which nobody sees to check: the owners check each factor
+    /// against the square root of the limit (the cube root in a three-factor term).
+    #[test]
+    fn factors_of_products_are_held_to_the_root_of_the_limit() {
+        let f = 24;
+        let cox = AnalysisSpec::Cox(CoxSpec {
+            time: "a.t".into(),
+            event: "a.e".into(),
+            covariates: vec!["a.x*b.y".into(), "a.z".into(), "a.x:b.y:b.w".into()],
+            ties: Ties::Efron,
+            max_steps: 50,
+            conf_level: 0.95,
+            strata: None,
+            robust: false,
+        });
+        let needs = column_needs(&cox, f);
+        let limit = |c: &str| needs.iter().find(|n| n.column == c).unwrap().limit;
+        assert_eq!(limit("a.z"), square_limit(f));
+        let cube = square_limit(f).powf(1.0 / 3.0);
+        for c in ["a.x", "b.y", "b.w"] {
+            assert!((limit(c) - cube).abs() < 1e-9 * cube, "{c}: {}", limit(c));
+        }
+        let ols = AnalysisSpec::Ols(OlsSpec {
+            outcome: "a.o".into(),
+            covariates: vec!["a.x:b.y".into()],
+            intercept: true,
+            ridge: 0.0,
+            conf_level: 0.95,
+        });
+        let needs = column_needs(&ols, f);
+        let root = regression_limit(f).sqrt();
+        assert!(needs
+            .iter()
+            .any(|n| n.column == "a.o" && n.limit == regression_limit(f)));
+        assert!(needs
+            .iter()
+            .filter(|n| n.column != "a.o")
+            .all(|n| (n.limit - root).abs() < 1e-9 * root));
     }
 }

@@ -244,6 +244,26 @@ pub fn columns(covariates: &[String]) -> Vec<&str> {
     out
 }
 
+/// Per column the covariates read ([`columns`]' order), the most factors of any term it is
+/// a factor of (1: main effects only). A product of `k` factors each below `L^(1/k)` stays
+/// below `L`: the data owners check each factor so ([`crate::ranges::column_needs`]), since
+/// nobody sees the product. Counted leniently like [`columns`], and categorical factors
+/// count too (the types are not known here): stricter than needed, never looser.
+pub fn factor_depths(covariates: &[String]) -> Vec<(&str, usize)> {
+    let mut out: Vec<(&str, usize)> = Vec::new();
+    for entry in covariates {
+        let pieces = columns(std::slice::from_ref(entry));
+        let depth = entry.split(['*', ':']).count();
+        for c in pieces {
+            match out.iter_mut().find(|(x, _)| *x == c) {
+                Some((_, d)) => *d = (*d).max(depth),
+                None => out.push((c, depth)),
+            }
+        }
+    }
+    out
+}
+
 /// What the expansion needs to know of a column: numeric (`None`) or its declared levels.
 pub type Levels = Option<Vec<String>>;
 
