@@ -249,8 +249,10 @@ proptest! {
 }
 
 /// In MPC too: a robust fit's coefficients and model-based standard errors are the plain
-/// fit's (the robust part runs after every opened bit, on the same estimate; only the
-/// fixed-point rounding of the sealed values differs, at 2^-24 of the sealed scale).
+/// fit's (the robust part runs after every opened bit, on the same estimate). Two MPC runs
+/// draw independent randomness, so their probabilistic truncations differ by a few units of
+/// the 2^-24 resolution (CI once saw 1.2e-7 between the coefficients): the bounds below are
+/// 16 such units, far inside the 1e-4 the fixtures are held to.
 #[test]
 fn robust_in_mpc_keeps_the_fit() {
     let c = &fixture()["cox"][2];
@@ -260,9 +262,9 @@ fn robust_in_mpc_keeps_the_fit() {
     assert!(!plain.robust && plain.rows.iter().all(|r| r.se_naive.is_none()));
     assert_eq!(plain.iterations, robust.iterations);
     for (a, b) in plain.rows.iter().zip(&robust.rows) {
-        assert!((a.coef - b.coef).abs() < 1e-7, "{a:?} vs {b:?}");
+        assert!((a.coef - b.coef).abs() < 1e-6, "{a:?} vs {b:?}");
         assert!(
-            (a.se - b.se_naive.unwrap()).abs() < 1e-6 * a.se,
+            (a.se - b.se_naive.unwrap()).abs() < 1e-6,
             "{a:?} vs {b:?}"
         );
     }
