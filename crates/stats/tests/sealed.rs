@@ -337,3 +337,25 @@ fn open_refuses_public_facts_that_do_not_fit() {
     tampered["groups"] = Value::Array(vec![]);
     assert!(analysis::open(&two[0], &tampered, &values).is_err());
 }
+
+/// A crosstab's tail reads counts from the sealed words: a word that is no count (a faulty
+/// party's, wrapping the totals in release builds and overflowing in debug ones) is refused.
+#[test]
+fn a_crosstab_count_beyond_any_table_is_refused() {
+    let frame = data();
+    let d = rules();
+    let spec = specs()
+        .into_iter()
+        .find(|s| matches!(s, AnalysisSpec::Crosstab(_)))
+        .unwrap();
+    let ends = run_all(&frame, std::slice::from_ref(&spec), &d);
+    let (values, out) = recipient(&spec, &ends[0]);
+    assert!(values.len() >= 2, "the fixture's crosstab shows cells");
+    assert!(analysis::open(&spec, &ends[0][0].public, &values).unwrap().json == out.json);
+    for w in [u128::from(u64::MAX), 1u128 << 41, u128::MAX] {
+        let mut bad = values.clone();
+        bad[0] = w;
+        let err = analysis::open(&spec, &ends[0][0].public, &bad).unwrap_err();
+        assert!(err.to_string().contains("beyond any table"), "{err}");
+    }
+}

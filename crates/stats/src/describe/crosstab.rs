@@ -139,6 +139,10 @@ impl Crosstab {
     }
 }
 
+/// The largest count a sealed cell may hold (far above any linked table; the sum of every
+/// cell then stays far below `u64::MAX`).
+const MAX_COUNT: u128 = 1 << 40;
+
 /// Checks the specification (plaintext, before anything).
 pub(crate) fn validate(spec: &CrosstabSpec, la: usize, lb: usize) -> Result<()> {
     if spec.rows == spec.columns {
@@ -189,6 +193,14 @@ impl Tail for CrosstabPublic {
         if la == 0 || lb == 0 || self.shown.len() != cells || opened.len() != idx.len() + 1 {
             return Err(StatsError::Invalid(
                 "crosstab: the sealed values do not fit".into(),
+            ));
+        }
+        // A count beyond 2^40 rows is no table's: words that are not this analysis' counts
+        // (a faulty compute party, another analysis' values) are refused here, before the
+        // totals are summed, instead of giving wrapped totals.
+        if opened[..idx.len()].iter().any(|&w| w > MAX_COUNT) {
+            return Err(StatsError::Invalid(
+                "crosstab: a sealed count is beyond any table's size".into(),
             ));
         }
         let mut flat = vec![None; cells];
