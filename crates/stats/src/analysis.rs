@@ -43,6 +43,12 @@ pub struct KaplanMeierSpec {
     /// Also show the curve at every event time (only where the policy allows it).
     #[serde(default)]
     pub at_event_times: bool,
+    /// With `at_event_times`: also show the times at which patients were censored, with
+    /// how many (the marks on a Kaplan–Meier plot, R's `summary(survfit, censored = TRUE)`);
+    /// censoring times are times of single patients, so only where the policy allows event
+    /// times.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub censor_marks: bool,
     /// Also show each curve's median survival time and its confidence interval (R
     /// `survfit`'s, log-log); event times, so only where the policy allows them.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -86,12 +86,19 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let batch = km::GRID_BATCH as f64;
             let chunks = (comparisons / batch).ceil();
             let group = if s.group.is_some() { 1400.0 } else { 0.0 };
-            let at_events = if s.at_event_times { 2500.0 } else { 0.0 };
+            // The event-time table: a zero test, a comparison and a shuffle per row and
+            // curve (measured 2026-12-03 at 2,500 rows: about 250 bytes a row per curve,
+            // and 150 more with censor marks, the tie groups' sizes).
+            let at_events = if s.at_event_times {
+                250.0 * curves
+            } else {
+                0.0
+            } + if s.censor_marks { 150.0 * curves } else { 0.0 };
             let mut c = linear(
                 n,
                 2800.0 + group + at_events + 48.0 * g * curves,
                 0.0,
-                350.0 + 10.0 * g + 12.0 * chunks + if s.at_event_times { 300.0 } else { 0.0 },
+                350.0 + 10.0 * g + 12.0 * chunks + if s.at_event_times { 20.0 } else { 0.0 },
                 3000.0,
                 0.0,
             );
@@ -119,6 +126,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 group: s.group.clone(),
                 times: s.times.clone(),
                 at_event_times: false,
+                censor_marks: false,
                 median: false,
                 conf_level: 0.95,
             });

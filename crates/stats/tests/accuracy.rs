@@ -172,6 +172,7 @@ fn survival_accuracy_by_size() {
             group: Some("registry.group".into()),
             times: vec![30.0, 180.0, 365.0, 730.0, 1095.0, 1825.0, 2500.0],
             at_event_times: false,
+            censor_marks: false,
             median: false,
             conf_level: 0.95,
         };

@@ -54,6 +54,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             group: group.then(|| "registry.group".into()),
             times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
             at_event_times: false,
+            censor_marks: false,
             median,
             conf_level: 0.95,
         })
@@ -66,6 +67,32 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
         (1, km(25, true)),
         (1, km_median(0, false, true)),
         (1, km_median(5, true, true)),
+        (
+            1,
+            AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+                time: "registry.time".into(),
+                event: "registry.event".into(),
+                group: Some("registry.group".into()),
+                times: vec![1000.0],
+                at_event_times: true,
+                censor_marks: true,
+                median: false,
+                conf_level: 0.95,
+            }),
+        ),
+        (
+            1,
+            AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+                time: "registry.time".into(),
+                event: "registry.event".into(),
+                group: None,
+                times: vec![1000.0],
+                at_event_times: true,
+                censor_marks: false,
+                median: false,
+                conf_level: 0.95,
+            }),
+        ),
         (
             1,
             AnalysisSpec::Logrank(LogrankSpec {

@@ -34,6 +34,7 @@ fn a_grid_by_group_takes_the_memory_the_estimate_says() {
         group: Some("registry.group".into()),
         times: (1..=100).map(|i| (i * 25) as f64).collect(),
         at_event_times: false,
+        censor_marks: false,
         median: false,
         conf_level: 0.95,
     });

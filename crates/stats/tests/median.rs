@@ -33,6 +33,7 @@ fn spec(group: Option<&str>, conf_level: f64) -> KaplanMeierSpec {
         group: group.map(str::to_string),
         times: Vec::new(),
         at_event_times: false,
+        censor_marks: false,
         median: true,
         conf_level,
     }

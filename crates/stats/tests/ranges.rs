@@ -43,6 +43,7 @@ fn every_party_refuses_parameters_outside_the_fixed_point_range() {
         group: None,
         times: vec![1.0, 1e300],
         at_event_times: false,
+        censor_marks: false,
         median: false,
         conf_level: 0.95,
     });
@@ -89,6 +90,7 @@ fn the_value_check_names_the_column_and_range_never_the_value() {
         group: None,
         times: vec![1.0],
         at_event_times: false,
+        censor_marks: false,
         median: false,
         conf_level: 0.95,
     });

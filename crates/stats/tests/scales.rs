@@ -329,6 +329,7 @@ proptest! {
             group: Some("registry.group".into()),
             times: [100.0, 400.0, 900.0, 1500.0, 2500.0].iter().map(|t| t * st).collect(),
             at_event_times: false,
+            censor_marks: false,
             median: false,
             conf_level: 0.95,
         };

@@ -70,6 +70,7 @@ fn specs() -> Vec<AnalysisSpec> {
             group: Some("registry.group".into()),
             times: vec![100.0, 1000.0 / 3.0, 365.2425, 2000.0],
             at_event_times: true,
+            censor_marks: true,
             median: true,
             conf_level: 0.9123456789012345,
         }),
@@ -351,7 +352,12 @@ fn a_crosstab_count_beyond_any_table_is_refused() {
     let ends = run_all(&frame, std::slice::from_ref(&spec), &d);
     let (values, out) = recipient(&spec, &ends[0]);
     assert!(values.len() >= 2, "the fixture's crosstab shows cells");
-    assert!(analysis::open(&spec, &ends[0][0].public, &values).unwrap().json == out.json);
+    assert!(
+        analysis::open(&spec, &ends[0][0].public, &values)
+            .unwrap()
+            .json
+            == out.json
+    );
     for w in [u128::from(u64::MAX), 1u128 << 41, u128::MAX] {
         let mut bad = values.clone();
         bad[0] = w;

@@ -215,6 +215,7 @@ fn km_spec(fx: &Value, km: &Value, group: Option<String>) -> KaplanMeierSpec {
         group,
         times: floats(&km["groups"][0]["grid"]["time"]),
         at_event_times: false,
+        censor_marks: false,
         median: false,
         conf_level: 0.95,
     }
@@ -542,6 +543,7 @@ fn a_dense_grid_cannot_walk_the_event_times() {
         group: None,
         times: (1..=300).map(f64::from).collect(),
         at_event_times: false,
+        censor_marks: false,
         median: false,
         conf_level: 0.95,
     };
@@ -717,6 +719,7 @@ mod random {
                 group: Some("b.g".into()),
                 times: vec![2.0, 5.0, 9.5, 15.0, 30.0],
                 at_event_times: false,
+                censor_marks: false,
                 median: false,
                 conf_level: 0.9,
             };

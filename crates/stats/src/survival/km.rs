@@ -31,7 +31,8 @@
 //! with a group column, one bit "every level has a complete case" and, with
 //! `min_level_rows`, one bit "every level has enough" ([`super::risk::GroupedRisk`]). With
 //! `at_event_times`, the number of event-time rows shown (the size of the table: which
-//! shuffled rows are shown is opened, and the shuffle hides where they were). Nothing else
+//! shuffled rows are shown is opened, and the shuffle hides where they were; with
+//! `censor_marks`, rows of event *or censoring* times). Nothing else
 //! (the sort's comparison bits are simulatable, see [`RiskOrder`]).
 //!
 //! # What the recipients get
@@ -41,7 +42,8 @@
 //! error and confidence interval are computed at the recipient: the interval and the sum
 //! determine each other, so the sum adds nothing to the named result); with
 //! `at_event_times`, the shown event times' time, at risk, events, survival, Greenwood sum
-//! and group; with `median`, each curve's median survival time and confidence limits,
+//! and group (with `censor_marks`, also the times where patients were only censored, and
+//! each row's number censored: the marks on a plot); with `median`, each curve's median survival time and confidence limits,
 //! whether each is reached and whether it is shown ([`super::median`], which opens nothing
 //! to the compute parties). [`KmPublic`]'s [`Tail`] decodes them.
 
@@ -145,6 +147,10 @@ pub struct KmEventRow {
     pub at_risk: u64,
     /// Events at this time.
     pub events: u64,
+    /// Patients censored at this time (only with `censor_marks`; their times are then rows
+    /// too, with no events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub censored: Option<u64>,
     /// Survival just after it.
     pub survival: f64,
     /// Greenwood standard error.
@@ -167,6 +173,8 @@ pub struct KmRawEvent {
     pub at_risk: f64,
     /// Events at the time.
     pub events: f64,
+    /// Censored at the time (0 without `censor_marks`).
+    pub censored: f64,
     /// Survival after the time.
     pub survival: f64,
     /// Greenwood sum up to the time.
@@ -227,6 +235,13 @@ pub fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
                 .into(),
         });
     }
+    if spec.censor_marks && !spec.at_event_times {
+        return Err(StatsError::Invalid(
+            "`censor_marks` adds the censoring times to the curve at every event time: set \
+             at_event_times = true too"
+                .into(),
+        ));
+    }
     if spec.times.is_empty() && !spec.at_event_times && !spec.median {
         return Err(StatsError::Invalid(
             "`times` must name at least one time (or set at_event_times or median)".into(),
@@ -274,6 +289,9 @@ pub(crate) fn finish(
                     time: e.time,
                     at_risk: e.at_risk.round() as u64,
                     events: e.events.round() as u64,
+                    censored: spec
+                        .censor_marks
+                        .then(|| e.censored.round().max(0.0) as u64),
                     survival: s,
                     std_err: s * v.sqrt(),
                     ci_lower: lo,
@@ -396,7 +414,8 @@ impl Tail for KmPublic {
 
     /// Values: survival, Greenwood sum, at risk, events of every cell (zero where
     /// suppressed), each block in the order of `shown`; then the event-time table by
-    /// column: time, at risk, events, survival, Greenwood sum, group.
+    /// column: time, at risk, events, survival, Greenwood sum, group (and, with
+    /// `censor_marks`, censored).
     fn open(&self, vals: &[u128]) -> Result<KmResult> {
         let f = self.frac_bits;
         let k = self.labels.as_ref().map_or(1, Vec::len);
@@ -409,7 +428,8 @@ impl Tail for KmPublic {
         } else {
             0
         };
-        if self.shown.len() != cells || vals.len() != 4 * cells + 6 * m + med {
+        let width = if self.spec.censor_marks { 7 } else { 6 };
+        if self.shown.len() != cells || vals.len() != 4 * cells + width * m + med {
             return Err(bad());
         }
         let unit = f64::from(1u32 << GREENWOOD_BITS);
@@ -427,10 +447,10 @@ impl Tail for KmPublic {
                 }
             }
         }
-        let ev = &vals[4 * cells..4 * cells + 6 * m];
+        let ev = &vals[4 * cells..4 * cells + width * m];
         let col = |j: usize, i: usize| ev[j * m + i];
         let medians = if self.spec.median {
-            median::median_open(&vals[4 * cells + 6 * m..], k, f)
+            median::median_open(&vals[4 * cells + width * m..], k, f)
         } else {
             Vec::new()
         };
@@ -444,6 +464,7 @@ impl Tail for KmPublic {
                     time: decode(col(0, i), f),
                     at_risk: col(1, i) as f64,
                     events: col(2, i) as f64,
+                    censored: if width == 7 { col(6, i) as f64 } else { 0.0 },
                     survival: decode(col(3, i), f),
                     greenwood: decode(col(4, i), f) / unit,
                     group,
@@ -584,7 +605,24 @@ pub fn kaplan_meier(
     let mut event_rows = 0;
     if spec.at_event_times {
         let bn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
-        let (m, table) = event_table(p, &risk.time, &bn, &dd, &surv, &green, k, min_cell)?;
+        // With censor marks: the level's rows in each tie group, on its end row.
+        let sizes = if spec.censor_marks {
+            let per = risk.group_totals(p, at)?;
+            Some(AShare::concat(&per.iter().collect::<Vec<_>>()))
+        } else {
+            None
+        };
+        let (m, table) = event_table(
+            p,
+            &risk.time,
+            &bn,
+            &dd,
+            sizes.as_ref(),
+            &surv,
+            &green,
+            k,
+            min_cell,
+        )?;
         event_rows = m;
         values.push(table);
     }
@@ -726,22 +764,25 @@ fn grid_rule_plain(cells: &[Vec<KmRawCell>], min_cell: u64, min_events: u64) -> 
 /// and row of the risk order; `n_c`, `d_c`, survival and Greenwood sum per group, blocks of
 /// `n`) are shuffled, then whether each is an event time to show is opened, and the shown
 /// rows' values are gathered (still shared), by column: time, at risk, events, survival,
-/// Greenwood sum, group. Returns their number and the gathered columns. LEAKAGE: the
-/// number of shown event-time rows (the table's size); the shuffle hides where they were in
-/// the risk order, and their values stay shared.
+/// Greenwood sum, group. With `sizes` (each tie group's rows of the level, on its end row:
+/// censor marks), a row is shown where anybody of the level leaves the risk set, and the
+/// number censored (`sizes - d_c`) is a last column. Returns their number and the gathered
+/// columns. LEAKAGE: the number of shown rows (the table's size); the shuffle hides where
+/// they were in the risk order, and their values stay shared.
 #[allow(clippy::too_many_arguments)]
 fn event_table(
     p: &mut Party,
     time: &AShare<u128>,
     big_n: &AShare<u128>,
     big_d: &AShare<u128>,
+    sizes: Option<&AShare<u128>>,
     surv: &AShare<u128>,
     green: &AShare<u128>,
     k: usize,
     min_cell: u64,
 ) -> Result<(usize, AShare<u128>)> {
     let n = time.len();
-    let no_events = p.is_zero(big_d)?;
+    let no_events = p.is_zero(sizes.unwrap_or(big_d))?;
     let no_events: AShare<u128> = p.inject(&[&no_events], n * k)?.remove(0);
     let has = p.add_const(&no_events.neg(), 1);
     let enough = crate::disclosure::at_least(p, big_n, min_cell)?;
@@ -752,18 +793,19 @@ fn event_table(
         .flat_map(|c| std::iter::repeat_n(c as u128, n))
         .collect();
     let group = p.public(&group);
-    let table = Table::new(
-        vec![],
-        vec![
-            sel,
-            times,
-            big_n.clone(),
-            big_d.clone(),
-            surv.clone(),
-            green.clone(),
-            group,
-        ],
-    )?;
+    let mut cols = vec![
+        sel,
+        times,
+        big_n.clone(),
+        big_d.clone(),
+        surv.clone(),
+        green.clone(),
+        group,
+    ];
+    if let Some(sizes) = sizes {
+        cols.push(sizes.sub(big_d));
+    }
+    let table = Table::new(vec![], cols)?;
     let t = p.shuffle(&table)?;
     // Opened: which shuffled rows are shown event times (their number is the table's size).
     let shown = p.reveal(&t.c128[0])?;
@@ -816,7 +858,12 @@ pub fn kaplan_meier_plain(
         Vec::new()
     };
     let medians = if spec.median {
-        median::median_plain(&all_events, cells.len(), spec.conf_level, min_cell)
+        let with_events: Vec<KmRawEvent> = all_events
+            .iter()
+            .filter(|e| e.events > 0.0)
+            .copied()
+            .collect();
+        median::median_plain(&with_events, cells.len(), spec.conf_level, min_cell)
     } else {
         Vec::new()
     };
@@ -829,6 +876,16 @@ pub fn kaplan_meier_plain(
         &events,
         &medians,
     ))
+}
+
+impl KmResult {
+    /// Whether the event-time rows carry the number censored (`censor_marks`).
+    fn censor_marks(&self) -> bool {
+        self.curves
+            .iter()
+            .flat_map(|c| &c.event_times)
+            .any(|r| r.censored.is_some())
+    }
 }
 
 impl fmt::Display for KmResult {
@@ -895,12 +952,20 @@ impl fmt::Display for KmResult {
                 )?;
             }
             if !c.event_times.is_empty() {
-                writeln!(f, "  at each event time:")?;
+                if self.censor_marks() {
+                    writeln!(f, "  at each event or censoring time (events, censored):")?;
+                } else {
+                    writeln!(f, "  at each event time:")?;
+                }
                 for r in &c.event_times {
+                    let counts = match r.censored {
+                        Some(c) => format!("{:>7} {c:>8}", r.events),
+                        None => format!("{:>7}", r.events),
+                    };
                     writeln!(
                         f,
-                        "  {:>10} {:>8} {:>7} {:>10.6} {:>9.6} {:>10.6} {:>10.6}",
-                        r.time, r.at_risk, r.events, r.survival, r.std_err, r.ci_lower, r.ci_upper
+                        "  {:>10} {:>8} {counts} {:>10.6} {:>9.6} {:>10.6} {:>10.6}",
+                        r.time, r.at_risk, r.survival, r.std_err, r.ci_lower, r.ci_upper
                     )?;
                 }
             }

@@ -147,7 +147,9 @@ pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw>
     Ok(KmRaw { cells })
 }
 
-/// The curve at every event time of each group (before disclosure control).
+/// The curve at every event time of each group (before disclosure control); with
+/// `spec.censor_marks` also at every time where only censorings happened, each row with its
+/// number censored.
 pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<Vec<KmRawEvent>> {
     let (obs, levels) = complete_cases(
         frame,
@@ -161,9 +163,13 @@ pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result
     let mut out = Vec::new();
     for g in 0..levels {
         let (mut s, mut v) = (1f64, 0f64);
-        for (t, per) in &table {
+        for (i, (t, per)) in table.iter().enumerate() {
             let (n, d) = per[g];
-            if d == 0.0 {
+            // The level's rows at `t` leave the risk set after it: censored are those
+            // without an event.
+            let later = table.get(i + 1).map_or(0.0, |(_, next)| next[g].0);
+            let censored = n - later - d;
+            if d == 0.0 && !(spec.censor_marks && censored > 0.0) {
                 continue;
             }
             s *= 1.0 - d / n;
@@ -175,6 +181,7 @@ pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result
                 time: *t,
                 at_risk: n,
                 events: d,
+                censored,
                 survival: s,
                 greenwood: v,
             });

@@ -53,6 +53,18 @@ fn curve_points(c: &Value) -> (Vec<CurvePoint>, Drawing) {
     (pts, drawing)
 }
 
+/// The times at which patients of a curve were censored, where the results hold them
+/// (`censor_marks = true`): the marks on the plot.
+fn censor_times(c: &Value) -> Vec<f64> {
+    c["event_times"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["censored"].as_u64().is_some_and(|n| n > 0))
+        .filter_map(|r| f(&r["time"]))
+        .collect()
+}
+
 /// The median survival from the curve at every event time: the first time the survival is
 /// at most 0.5; `Err(last time)` when it is not reached while the curve is shown.
 pub fn median(points: &[CurvePoint]) -> Result<f64, Option<f64>> {
@@ -147,6 +159,7 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
         })
         .collect();
     let conf_pct = f(&r["conf_level"]).unwrap_or(0.95) * 100.0;
+    let mut marks = false;
     for c in &curves_json {
         let (points, d) = curve_points(c);
         let label = c["group"].as_str().unwrap_or("all").to_string();
@@ -154,11 +167,16 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
             drawing = Drawing::Steps;
             medians.push((label.clone(), median(&points)));
         }
+        let censored = censor_times(c);
+        marks |= !censored.is_empty();
         curves.push(Curve {
             label,
             points,
-            censored: Vec::new(),
+            censored,
         });
+    }
+    if marks {
+        notes.push("short vertical ticks: censored".into());
     }
     if !computed.is_empty() {
         notes.push(match time_unit {
@@ -291,20 +309,35 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
         h.push_str(&t.html());
         let events = c["event_times"].as_array().filter(|e| !e.is_empty());
         if let Some(events) = events {
-            let mut t = Table::new(&["time", "at risk", "events", "survival", "std err", "CI"]);
+            // With censor marks the rows hold the censored too, and censoring-only times.
+            let marks = events.iter().any(|e| e.get("censored").is_some());
+            let mut head = vec!["time", "at risk", "events", "survival", "std err", "CI"];
+            if marks {
+                head.insert(3, "censored");
+            }
+            let mut t = Table::new(&head);
             for e in events {
-                t.row(vec![
+                let mut cells = vec![
                     plain(&e["time"]),
                     plain(&e["at_risk"]),
                     plain(&e["events"]),
                     est_of(&e["survival"]),
                     est_of(&e["std_err"]),
                     ci(&e["ci_lower"], &e["ci_upper"]),
-                ]);
+                ];
+                if marks {
+                    cells.insert(3, plain(&e["censored"]));
+                }
+                t.row(cells);
             }
+            let what = if marks {
+                "event or censoring times"
+            } else {
+                "event times"
+            };
             let _ = writeln!(
                 h,
-                "<details><summary>the curve at each of {} event times</summary>\n{}</details>",
+                "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
                 events.len(),
                 t.html()
             );

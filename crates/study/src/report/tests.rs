@@ -230,6 +230,31 @@ fn event_time_curves_are_steps_with_medians() {
 }
 
 #[test]
+fn censoring_times_in_the_results_are_marks_on_their_curve() {
+    let mut r = km("stage", true);
+    // Curve a: one patient censored at 100 (no event then), two at 150 beside its event.
+    let mut rows = r["curves"][0]["event_times"].as_array().unwrap().clone();
+    for row in rows.iter_mut() {
+        row["censored"] = json!(if row["time"] == 150.0 { 2 } else { 0 });
+    }
+    let mut only = event(100.0, 70, 0.9);
+    only["events"] = json!(0);
+    only["censored"] = json!(1);
+    rows.insert(1, only);
+    r["curves"][0]["event_times"] = Value::Array(rows);
+    let h = html(&output("Study", vec![analysis("km", "kaplan_meier", r)]));
+    let svg = curves_svg(&h);
+    let marks: Vec<&str> = svg.split("class=\"censor\"").skip(1).collect();
+    assert_eq!(marks.len(), 2, "{svg}");
+    assert!(svg.contains("short vertical ticks: censored"), "{svg}");
+    assert!(h.contains("<th>censored</th>") && h.contains("4 event or censoring times"));
+    // Without censorings in the results: no marks and no note.
+    let plain = page(true);
+    let svg = curves_svg(&plain);
+    assert!(!svg.contains("class=\"censor\"") && !svg.contains("ticks: censored"));
+}
+
+#[test]
 fn computed_medians_show_with_their_intervals_on_the_plot_and_in_a_table() {
     let mut r = km("stage", false);
     r["curves"][0]["median"] = json!({"median": 270.0, "lower": 210.0, "upper": 306.5,
