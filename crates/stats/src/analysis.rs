@@ -89,6 +89,16 @@ pub enum Ties {
     Breslow,
 }
 
+/// The time transform of the proportional-hazards test (R's `cox.zph(transform = )`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZphTransform {
+    /// One minus the left-continuous Kaplan–Meier curve of all complete cases (R's default).
+    Km,
+    /// The rank of the time among all complete cases, ties averaged.
+    Rank,
+}
+
 /// Cox proportional-hazards regression.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +130,11 @@ pub struct CoxSpec {
     /// model). The model-based standard errors are kept as `se_naive`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub robust: bool,
+    /// The proportional-hazards test from scaled Schoenfeld residuals (R's
+    /// `cox.zph(fit, transform)`), per term and global, with this time transform: does a
+    /// covariate's effect change with time? None: no test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zph: Option<ZphTransform>,
 }
 
 /// Linear regression by least squares, optionally ridge-penalised.

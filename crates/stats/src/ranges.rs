@@ -385,6 +385,7 @@ mod product_tests {
             conf_level: 0.95,
             strata: None,
             robust: false,
+            zph: None,
         });
         let needs = column_needs(&cox, f);
         let limit = |c: &str| needs.iter().find(|n| n.column == c).unwrap().limit;

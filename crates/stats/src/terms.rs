@@ -445,6 +445,21 @@ pub fn plain_levels(frame: &PlainFrame) -> impl Fn(&str) -> Result<Levels> + '_ 
     }
 }
 
+/// Each term as written with its number of design columns (R's `assign`: a categorical
+/// column's indicators together), in the model's order.
+pub fn term_widths(
+    covariates: &[String],
+    levels: &dyn Fn(&str) -> Result<Levels>,
+) -> Result<Vec<(String, usize)>> {
+    expand(covariates)?
+        .into_iter()
+        .map(|t| {
+            let w = design_columns(std::slice::from_ref(&t), levels)?.len();
+            Ok((t.written(), w))
+        })
+        .collect()
+}
+
 /// The design columns of `covariates` on a shared frame (names and parts).
 pub fn shared_design(frame: &Frame, covariates: &[String]) -> Result<Vec<DesignColumn>> {
     design_columns(&expand(covariates)?, &frame_levels(frame))

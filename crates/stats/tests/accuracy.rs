@@ -222,6 +222,7 @@ fn survival_accuracy_by_size() {
         let frame = synthetic::survival(n, 4, 14);
         let cox = CoxSpec {
             robust: false,
+            zph: None,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

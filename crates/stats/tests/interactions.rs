@@ -269,6 +269,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         conf_level: 0.95,
         strata: None,
         robust: false,
+        zph: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn monotone_likelihood_is_refused() {
     let frame = PlainFrame::new(vec![num("t", t), num("e", e), num("x", x)]).unwrap();
     let spec = CoxSpec {
         robust: false,
+        zph: None,
         strata: None,
         time: "t".into(),
         event: "e".into(),
@@ -43,6 +44,7 @@ fn monotone_likelihood_is_refused() {
     // Breslow too.
     let breslow = CoxSpec {
         robust: false,
+        zph: None,
         strata: None,
         ties: Ties::Breslow,
         ..spec.clone()
@@ -62,6 +64,7 @@ fn the_plaintext_twins_refuse_values_outside_the_range() {
     let frame = PlainFrame::new(vec![num("t", t), num("e", e), num("x", x)]).unwrap();
     let spec = CoxSpec {
         robust: false,
+        zph: None,
         strata: None,
         time: "t".into(),
         event: "e".into(),

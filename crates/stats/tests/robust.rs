@@ -38,6 +38,7 @@ fn spec_of(c: &Value, robust: bool) -> CoxSpec {
         conf_level: 0.95,
         strata: c["strata_column"].as_str().map(|s| format!("{s}_cat")),
         robust,
+        zph: None,
     }
 }
 
@@ -164,6 +165,7 @@ fn robust_cox_in_mpc_matches_its_twin_on_random_data() {
             conf_level: 0.95,
             strata: Some("a.s".into()),
             robust: true,
+            zph: None,
         };
         let twin = cox_plain(&data, &spec, &no_limits()).unwrap();
         let ours = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
@@ -224,6 +226,7 @@ proptest! {
             conf_level: 0.95,
             strata: None,
             robust: false,
+            zph: None,
         };
         let Ok(plain) = cox_plain(&data, &spec, &no_limits()) else {
             return Ok(()); // a refused fit (no events, no variation, monotone) is refused alike

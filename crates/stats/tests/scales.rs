@@ -390,6 +390,7 @@ proptest! {
         let frame = survival_frame(n, seed, scale_of(et), s1, s2);
         let spec = CoxSpec {
             robust: false,
+            zph: None,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

@@ -83,6 +83,7 @@ fn specs() -> Vec<AnalysisSpec> {
         }),
         AnalysisSpec::Cox(CoxSpec {
             robust: false,
+            zph: None,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
@@ -93,6 +94,7 @@ fn specs() -> Vec<AnalysisSpec> {
         }),
         AnalysisSpec::Cox(CoxSpec {
             robust: true,
+            zph: Some(tessera_stats::analysis::ZphTransform::Km),
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

@@ -80,6 +80,7 @@ fn stratified_cox_matches_fixtures() {
         let data = frame(c["dataset"].as_str().unwrap(), &[(s, floats(&c["strata"]))]);
         let spec = CoxSpec {
             robust: false,
+            zph: None,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
             covariates: c["covariates"]
@@ -155,6 +156,7 @@ fn lr_spec(strata: Option<&str>) -> LogrankSpec {
 fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
     CoxSpec {
         robust: false,
+        zph: None,
         time: "a.t".into(),
         event: "a.e".into(),
         covariates: vec!["b.x".into(), "b.z".into()],

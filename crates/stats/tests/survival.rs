@@ -424,6 +424,7 @@ fn check_cox(name: &str, only: Option<&str>) {
         }
         let spec = CoxSpec {
             robust: false,
+            zph: None,
             strata: None,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
@@ -759,6 +760,7 @@ mod random {
             }
             let cx = CoxSpec {
                 robust: false,
+                zph: None,
                 strata: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
@@ -794,6 +796,7 @@ fn disclosure_rules_refuse_by_name() {
     };
     let cx = CoxSpec {
         robust: false,
+        zph: None,
         strata: None,
         time: "time".into(),
         event: "status".into(),
@@ -883,6 +886,7 @@ fn a_constant_covariate_is_invalid() {
     .unwrap();
     let cx = CoxSpec {
         robust: false,
+        zph: None,
         strata: None,
         time: "a.t".into(),
         event: "a.e".into(),

@@ -18,7 +18,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tessera_mpc::Party;
-use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
+use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties, ZphTransform};
 use tessera_stats::survival::{
     cox, cox_plain, cuminc, cuminc_plain, logrank, logrank_plain, rmst, rmst_plain, synthetic,
     CoxPublic, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic, RmstResult,
@@ -38,7 +38,8 @@ const SEED: u64 = 20261124;
 pub struct SurvivalArgs {
     /// Workloads, comma-separated: `logrank:ROWS`, `cox:ROWSxCOVARIATES`,
     /// `cox-strata:ROWSxCOVARIATES` (Cox stratified by the registry's two-level group),
-    /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
+    /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors),
+    /// `cox-zph:ROWSxCOVARIATES` (Cox with the proportional-hazards test), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
     /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
     /// time range).
     #[arg(
@@ -73,7 +74,7 @@ pub struct SurvivalPartyArgs {
     #[command(flatten)]
     pub shape: ShapeArgs,
     /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
-    /// `cox-robust:ROWSxCOVARIATES`, `cuminc:ROWS` or `rmst:ROWS`).
+    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cuminc:ROWS` or `rmst:ROWS`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -90,12 +91,14 @@ enum Workload {
     Logrank {
         rows: usize,
     },
-    /// Cox; `strata`: stratified by `registry.group`; `robust`: sandwich standard errors.
+    /// Cox; `strata`: stratified by `registry.group`; `robust`: sandwich standard errors;
+    /// `zph`: the proportional-hazards test (km transform).
     Cox {
         rows: usize,
         covariates: usize,
         strata: bool,
         robust: bool,
+        zph: bool,
     },
     Cuminc {
         rows: usize,
@@ -110,8 +113,8 @@ impl Workload {
         let bad = || {
             format!(
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
-                 cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, cuminc:ROWS or \
-                 rmst:ROWS"
+                 cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
+                 cox-zph:ROWSxCOVARIATES, cuminc:ROWS or rmst:ROWS"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -120,13 +123,14 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
-            "cox" | "cox-strata" | "cox-robust" => {
+            "cox" | "cox-strata" | "cox-robust" | "cox-zph" => {
                 let (r, c) = size.split_once('x').ok_or_else(bad)?;
                 Ok(Workload::Cox {
                     rows: r.parse().map_err(|_| bad())?,
                     covariates: c.parse().map_err(|_| bad())?,
                     strata: kind == "cox-strata",
                     robust: kind == "cox-robust",
+                    zph: kind == "cox-zph",
                 })
             }
             _ => Err(bad()),
@@ -166,6 +170,7 @@ impl Workload {
             Workload::Logrank { .. } => "logrank",
             Workload::Cox { strata: true, .. } => "cox-strata",
             Workload::Cox { robust: true, .. } => "cox-robust",
+            Workload::Cox { zph: true, .. } => "cox-zph",
             Workload::Cox { .. } => "cox",
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
@@ -200,6 +205,7 @@ impl Workload {
         let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
             robust: matches!(self, Workload::Cox { robust: true, .. }),
+            zph: matches!(self, Workload::Cox { zph: true, .. }).then_some(ZphTransform::Km),
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),
@@ -397,7 +403,8 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
         "\nthree processes over loopback TCP; synthetic linked data (Weibull baseline, ties, \
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
          of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
-         registry.group; cox-robust: robust standard errors; cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
+         registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
+         test (km); cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
          against the plaintext twin",
         args.reps, args.ties
     );
@@ -548,6 +555,7 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
         (
             Workload::Cox { strata: true, .. }
             | Workload::Cox { robust: true, .. }
+            | Workload::Cox { zph: true, .. }
             | Workload::Cuminc { .. }
             | Workload::Rmst { .. },
             _,

@@ -109,6 +109,7 @@ use crate::terms;
 
 use super::logrank::columns_to_rows;
 use super::risk::{indicator, RiskOrder};
+use super::zph::{self, FitPieces, ZphRaw, ZphResult};
 
 /// lifelines' `precision`: bound on the Newton step's norm and on the Newton decrement.
 pub const PRECISION: f64 = 1e-7;
@@ -174,6 +175,8 @@ pub struct CoxFit {
     pub events: u64,
     /// The iterations.
     pub trace: NewtonTrace,
+    /// With `zph`: the proportional-hazards test's statistics.
+    pub zph: Option<ZphRaw>,
 }
 
 /// One coefficient row of the summary.
@@ -239,6 +242,10 @@ pub struct CoxResult {
     pub halvings: usize,
     /// Whether the convergence rule was met.
     pub converged: bool,
+    /// With `zph`: the proportional-hazards test per term and global (R's
+    /// `cox.zph(fit)$table`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ph_test: Option<ZphResult>,
 }
 
 pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
@@ -285,6 +292,10 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
         iterations: fit.trace.iterations,
         halvings: fit.trace.halvings,
         converged: fit.trace.converged,
+        ph_test: spec
+            .zph
+            .zip(fit.zph.as_ref())
+            .map(|(t, raw)| zph::render(t, raw)),
     }
 }
 
@@ -301,6 +312,9 @@ fn check(spec: &CoxSpec) -> Result<()> {
     }
     if spec.max_steps == 0 {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
+    }
+    if spec.zph.is_some() {
+        zph::check(spec.strata.as_deref())?;
     }
     Ok(())
 }
@@ -603,17 +617,31 @@ pub struct CoxPublic {
     pub events: u64,
     /// The Newton iterations (opened bit by bit).
     pub trace: NewtonTrace,
+    /// With `zph`: the model's terms with their design columns (public: from the study).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub terms: Vec<(String, usize)>,
 }
 
 impl Tail for CoxPublic {
     type Result = CoxResult;
 
     /// Values: `2^20·coef` (m), `2^20·√e·se` (m), with `robust` the same of the robust
-    /// standard errors (m), then `ℓ`, `ℓ(0)`.
+    /// standard errors (m), then `ℓ`, `ℓ(0)`; with `zph`, one statistic per term and the
+    /// global one.
     fn open(&self, opened: &[u128]) -> Result<CoxResult> {
         let (f, m) = (self.frac_bits, self.names.len());
         let blocks = if self.spec.robust { 3 } else { 2 };
-        if opened.len() != blocks * m + 2 || self.events == 0 {
+        let tests = if self.spec.zph.is_some() {
+            if self.terms.iter().map(|t| t.1).sum::<usize>() != m {
+                return Err(StatsError::Invalid(
+                    "Cox: the terms do not fit the covariates".into(),
+                ));
+            }
+            self.terms.len() + 1
+        } else {
+            0
+        };
+        if opened.len() != blocks * m + 2 + tests || self.events == 0 {
             return Err(StatsError::Invalid(
                 "Cox: the sealed values do not fit".into(),
             ));
@@ -640,6 +668,14 @@ impl Tail for CoxPublic {
             n: self.n,
             events: self.events,
             trace: self.trace.clone(),
+            zph: (tests > 0).then(|| {
+                let t = &opened[blocks * m + 2..];
+                ZphRaw {
+                    terms: self.terms.clone(),
+                    chisq: t[..tests - 1].iter().map(|&v| decode(v, f)).collect(),
+                    global: decode(t[tests - 1], f),
+                }
+            }),
         };
         Ok(render(&self.spec, self.names.clone(), &fit))
     }
@@ -913,6 +949,33 @@ pub fn cox(
         d = model.derivatives(p, &beta)?;
     };
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
+    let terms = match spec.zph {
+        Some(_) => terms::term_widths(&spec.covariates, &terms::frame_levels(frame))?,
+        None => Vec::new(),
+    };
+    let tests = match spec.zph {
+        Some(transform) => {
+            let pieces = FitPieces {
+                risk: &model.risk,
+                used: &model.used,
+                delta: &model.delta,
+                z_cols: &model.z_cols,
+                z_rows: &model.z_rows,
+                w: &d.w,
+                mu: &d.mu,
+                m_mu: &d.m_mu,
+                mr: &d.mr,
+                inv: &inv,
+                n_used: nu,
+                events: ne,
+                k_bits: K,
+            };
+            let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
+            let sums = |p: &mut Party, x: &[AShare<u128>]| model.at_risk_sums(p, x);
+            Some(zph::zph_mpc(p, &pieces, &sums, transform, &widths)?)
+        }
+        None => None,
+    };
     let mut roots = vec![beta, p.sqrt(&diagonal(&inv, m))?];
     if spec.robust {
         roots.push(model.robust_root(p, &d, &inv)?);
@@ -932,8 +995,11 @@ pub fn cox(
         n: nu,
         events: ne,
         trace,
+        terms,
     };
-    Sealed::new(p, public, &AShare::concat(&[&scaled, &d.ll, &ll0]))
+    let mut values = vec![&scaled, &d.ll, &ll0];
+    values.extend(tests.as_ref());
+    Sealed::new(p, public, &AShare::concat(&values))
 }
 
 /// `k` copies of `x`, concatenated (one operand for `k` columns at once).
@@ -1048,6 +1114,25 @@ impl fmt::Display for CoxResult {
             f,
             "\n  log-likelihood ratio test = {:.2} on {} df, p = {:.3e}",
             self.lr_statistic, self.lr_df, self.lr_p
-        )
+        )?;
+        if let Some(t) = &self.ph_test {
+            writeln!(
+                f,
+                "\n  proportional hazards (scaled Schoenfeld residuals, transform {}):",
+                match t.transform {
+                    crate::analysis::ZphTransform::Km => "km",
+                    crate::analysis::ZphTransform::Rank => "rank",
+                }
+            )?;
+            writeln!(f, "  {:<w$} {:>9} {:>3} {:>10}", "term", "chisq", "df", "p")?;
+            for r in t.terms.iter().chain([&t.global]) {
+                writeln!(
+                    f,
+                    "  {:<w$} {:>9.4} {:>3} {:>10.3e}",
+                    r.term, r.chisq, r.df, r.p
+                )?;
+            }
+        }
+        Ok(())
     }
 }

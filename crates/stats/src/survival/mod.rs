@@ -17,6 +17,7 @@ pub mod plain;
 pub(crate) mod risk;
 pub mod rmst;
 pub mod synthetic;
+pub mod zph;
 
 pub use cox::{cox, cox_plain, CoxPublic, CoxResult};
 pub use cuminc::{cuminc, cuminc_plain, CumincPublic, CumincResult, CumincSpec};

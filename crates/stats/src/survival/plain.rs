@@ -616,6 +616,23 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         unscale(&sandwich(&res, &cov_z, p))
     });
     let events = obs.iter().filter(|o| o.event).count() as u64;
+    let zph = match spec.zph {
+        Some(transform) => {
+            let terms =
+                crate::terms::term_widths(&spec.covariates, &crate::terms::plain_levels(frame))?;
+            let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
+            let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
+            let event: Vec<bool> = obs.iter().map(|o| o.event).collect();
+            let (chisq, global) =
+                super::zph::zph_plain(&time, &event, &z, &beta, spec.ties, transform, &widths)?;
+            Some(super::zph::ZphRaw {
+                terms,
+                chisq,
+                global,
+            })
+        }
+        None => None,
+    };
     Ok(CoxFit {
         coef,
         cov,
@@ -625,5 +642,6 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         n: n as u64,
         events,
         trace,
+        zph,
     })
 }

@@ -700,6 +700,31 @@ pub fn cox(h: &mut String, r: &Value) {
              model-based standard error.</p>\n",
         );
     }
+    ph_test(h, &r["ph_test"]);
+}
+
+/// The proportional-hazards test (`zph`), R's `cox.zph` table: per term and global.
+fn ph_test(h: &mut String, t: &Value) {
+    let Some(terms) = t["terms"].as_array() else {
+        return;
+    };
+    let mut table = Table::new(&["term", "chi-square", "df", "p"]);
+    for row in terms.iter().chain([&t["global"]]) {
+        table.row(vec![
+            plain(&row["term"]),
+            est_of(&row["chisq"]),
+            plain(&row["df"]),
+            pval_of(&row["p"]),
+        ]);
+    }
+    let _ = writeln!(
+        h,
+        "<h4>Proportional hazards</h4>\n<p class=\"muted\">Score tests from scaled Schoenfeld \
+         residuals (R's cox.zph, transform {}): a small p says the term's hazard ratio changes \
+         with time.</p>\n{}",
+        escape(t["transform"].as_str().unwrap_or("")),
+        table.html()
+    );
 }
 
 /// exp(coef) with exp of the interval's bounds, from `coef` and the interval (or `se`).

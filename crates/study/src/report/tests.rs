@@ -230,6 +230,25 @@ fn event_time_curves_are_steps_with_medians() {
 }
 
 #[test]
+fn the_proportional_hazards_test_is_a_table_under_the_cox_model() {
+    let mut r = cox();
+    r["ph_test"] = json!({"transform": "km",
+        "terms": [{"term": "age", "chisq": 5.97, "df": 1, "p": 0.0145},
+                  {"term": HOSTILE, "chisq": 0.06, "df": 1, "p": 0.80},
+                  {"term": "stage", "chisq": 2.46, "df": 3, "p": 0.48}],
+        "global": {"term": "GLOBAL", "chisq": 9.12, "df": 5, "p": 0.104}});
+    let h = html(&output("Study", vec![analysis("cox", "cox", r)]));
+    assert!(h.contains("<h4>Proportional hazards</h4>"), "{h}");
+    assert!(h.contains("transform km"));
+    assert!(h.contains("<td>stage</td><td>2.460</td><td>3</td>"), "{h}");
+    assert!(h.contains("<td>GLOBAL</td><td>9.120</td><td>5</td>"), "{h}");
+    assert!(!h.contains(HOSTILE), "term names are escaped");
+    // Without the test in the results: no such table.
+    let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
+    assert!(!plain.contains("Proportional hazards"));
+}
+
+#[test]
 fn censoring_times_in_the_results_are_marks_on_their_curve() {
     let mut r = km("stage", true);
     // Curve a: one patient censored at 100 (no event then), two at 150 beside its event.

@@ -1,0 +1,223 @@
+//! The proportional-hazards test of the Cox model (`zph = "km"` or `"rank"`), in MPC (three
+//! parties in memory) and in the plaintext twin, against R's `cox.zph(fit, transform)`
+//! (`fixtures/zph/`, made by `fixtures/zph/make_zph.R`; R is not needed here): rossi and
+//! lung, Efron and Breslow, and a factor's 3-df term. Test statistics to 1e-4 relative.
+
+mod common;
+use common::{floats, frame, in_mpc, no_limits, random_frame, root};
+
+use serde_json::Value;
+use tessera_stats::analysis::{CoxSpec, Ties, ZphTransform};
+use tessera_stats::survival::{cox, cox_plain, CoxResult};
+use tessera_stats::PlainFrame;
+
+fn fixture() -> Value {
+    let text = std::fs::read_to_string(root().join("fixtures/zph/zph.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The case's factor columns (R writes a single one as a string).
+fn factors(c: &Value) -> Vec<&str> {
+    match &c["factors"] {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The fixture case's spec (factors as the `_cat` columns [`frame`] adds).
+fn spec_of(c: &Value) -> CoxSpec {
+    let factors = factors(c);
+    CoxSpec {
+        time: c["duration"].as_str().unwrap().into(),
+        event: c["event"].as_str().unwrap().into(),
+        covariates: c["covariates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                let v = v.as_str().unwrap();
+                if factors.contains(&v) {
+                    format!("{v}_cat")
+                } else {
+                    v.to_string()
+                }
+            })
+            .collect(),
+        ties: if c["ties"] == "efron" {
+            Ties::Efron
+        } else {
+            Ties::Breslow
+        },
+        max_steps: 50,
+        conf_level: 0.95,
+        strata: None,
+        robust: false,
+        zph: Some(if c["transform"] == "km" {
+            ZphTransform::Km
+        } else {
+            ZphTransform::Rank
+        }),
+    }
+}
+
+fn data_of(c: &Value) -> PlainFrame {
+    let cats: Vec<(&str, Vec<f64>)> = factors(c)
+        .into_iter()
+        .map(|f| (f, floats(&c["levels"])))
+        .collect();
+    frame(c["dataset"].as_str().unwrap(), &cats)
+}
+
+/// Our table against R's; returns the worst relative difference of the statistics.
+fn compare(name: &str, ours: &CoxResult, c: &Value, tol: f64) -> f64 {
+    let t = ours.ph_test.as_ref().expect("zph asked");
+    let (chisq, df, p) = (floats(&c["chisq"]), floats(&c["df"]), floats(&c["p"]));
+    assert_eq!(t.terms.len(), chisq.len(), "{name}: terms");
+    let mut worst = 0f64;
+    let mut close = |what: String, got: f64, want: f64| {
+        let rel = (got - want).abs() / want.abs().max(1e-3);
+        worst = worst.max(rel);
+        assert!(rel < tol, "{what}: {got} vs R {want}");
+    };
+    for (j, row) in t.terms.iter().enumerate() {
+        assert_eq!(row.df as f64, df[j], "{name} {}: df", row.term);
+        close(format!("{name} {} chisq", row.term), row.chisq, chisq[j]);
+        assert!(
+            (row.p - p[j]).abs() < 1e-4,
+            "{name} {}: p {} vs R {}",
+            row.term,
+            row.p,
+            p[j]
+        );
+    }
+    assert_eq!(
+        t.global.df as f64,
+        c["global_df"].as_f64().unwrap(),
+        "{name}"
+    );
+    close(
+        format!("{name} GLOBAL"),
+        t.global.chisq,
+        c["global_chisq"].as_f64().unwrap(),
+    );
+    worst
+}
+
+#[test]
+fn zph_twin_matches_r() {
+    for c in fixture()["cox"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let res = cox_plain(&data_of(c), &spec_of(c), &no_limits()).unwrap();
+        let worst = compare(name, &res, c, 1e-6);
+        println!("{name}: twin, worst relative {worst:.1e}");
+    }
+}
+
+#[test]
+fn zph_in_mpc_matches_r() {
+    for c in fixture()["cox"].as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        let spec = spec_of(c);
+        let res = in_mpc(&data_of(c), |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
+        let worst = compare(name, &res, c, 1e-4);
+        println!("{name}: MPC, worst relative {worst:.1e}");
+    }
+}
+
+fn random_spec(ties: Ties, transform: ZphTransform) -> CoxSpec {
+    CoxSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
+        ties,
+        max_steps: 50,
+        conf_level: 0.95,
+        strata: None,
+        robust: false,
+        zph: Some(transform),
+    }
+}
+
+/// On random data with many ties, missing values and a 2-df term: MPC against the twin.
+#[test]
+fn zph_in_mpc_matches_its_twin_on_random_data() {
+    let mut checked = 0;
+    for (seed, ties, transform) in [
+        (3, Ties::Efron, ZphTransform::Km),
+        (4, Ties::Breslow, ZphTransform::Km),
+        (5, Ties::Efron, ZphTransform::Rank),
+        (6, Ties::Breslow, ZphTransform::Rank),
+    ] {
+        let data = random_frame(250 + 60 * seed as usize, 2, seed);
+        let spec = random_spec(ties, transform);
+        let twin = cox_plain(&data, &spec, &no_limits()).unwrap();
+        let res = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
+        let (a, b) = (twin.ph_test.unwrap(), res.ph_test.unwrap());
+        assert_eq!(b.terms.iter().map(|r| r.df).collect::<Vec<_>>(), [1, 1, 2]);
+        assert_eq!(b.global.df, 4);
+        for (x, y) in a
+            .terms
+            .iter()
+            .chain([&a.global])
+            .zip(b.terms.iter().chain([&b.global]))
+        {
+            assert_eq!((&x.term, x.df), (&y.term, y.df));
+            let rel = (x.chisq - y.chisq).abs() / x.chisq.abs().max(1e-3);
+            assert!(
+                rel < 1e-4,
+                "seed {seed} {}: {} vs twin {}",
+                x.term,
+                y.chisq,
+                x.chisq
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16);
+}
+
+/// Without `zph` the result and the spec are what they were: no `ph_test`, no `zph`.
+#[test]
+fn without_zph_nothing_changes() {
+    let data = random_frame(300, 2, 9);
+    let spec = CoxSpec {
+        zph: None,
+        ..random_spec(Ties::Efron, ZphTransform::Km)
+    };
+    let with = random_spec(Ties::Efron, ZphTransform::Km);
+    let plain = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
+    let tested = in_mpc(&data, |p, fr| cox(p, fr, &with, &no_limits())).unwrap();
+    assert!(plain.ph_test.is_none() && tested.ph_test.is_some());
+    assert!(!serde_json::to_string(&plain).unwrap().contains("ph_test"));
+    assert!(!serde_json::to_string(&spec).unwrap().contains("zph"));
+    assert!(serde_json::to_string(&with)
+        .unwrap()
+        .contains(r#""zph":"km""#));
+    for (a, b) in plain.rows.iter().zip(&tested.rows) {
+        assert!((a.coef - b.coef).abs() < 1e-6 && (a.se - b.se).abs() < 1e-6);
+    }
+    assert_eq!(plain.iterations, tested.iterations);
+}
+
+/// With strata the test is refused before anything is computed, with a message that says
+/// what to do; an unknown transform is a parse error naming it.
+#[test]
+fn zph_with_strata_or_an_unknown_transform_is_refused() {
+    let data = random_frame(120, 2, 11);
+    let spec = CoxSpec {
+        strata: Some("a.s".into()),
+        ..random_spec(Ties::Efron, ZphTransform::Km)
+    };
+    let err = cox_plain(&data, &spec, &no_limits())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not available with `strata`"), "{err}");
+    let err = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap_err();
+    assert!(err.contains("not available with `strata`"), "{err}");
+    let json = r#"{"time":"a.t","event":"a.e","covariates":["b.x"],"zph":"identity"}"#;
+    let err = serde_json::from_str::<CoxSpec>(json)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("identity") && err.contains("km"), "{err}");
+}
