@@ -111,6 +111,39 @@ fn example_study_matches_lifelines_on_the_linked_data() {
     let ll = cox["log_likelihood"].as_f64().unwrap();
     assert!((ll - fc["log_partial_likelihood"].as_f64().unwrap()).abs() < 1e-3);
 
+    // Its proportional-hazards test (`zph = "km"`) against R's cox.zph on the linked data
+    // (fixtures/zph/make_zph.R, case synthetic_example): 1e-4 relative, or 1e-6 absolute for
+    // the statistics below 0.01.
+    let zx: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/zph/zph.json")).unwrap(),
+    )
+    .unwrap();
+    let zc = zx["cox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "synthetic_example")
+        .unwrap();
+    let t = &cox["ph_test"];
+    let terms = t["terms"].as_array().unwrap();
+    assert_eq!(terms.len(), 12);
+    let got: Vec<f64> = terms
+        .iter()
+        .chain([&t["global"]])
+        .map(|r| r["chisq"].as_f64().unwrap())
+        .collect();
+    let mut want = floats(&zc["chisq"]);
+    want.push(zc["global_chisq"].as_f64().unwrap());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g - w).abs() <= (1e-4 * w).max(1e-6),
+            "zph {i}: {g} vs R {w}"
+        );
+    }
+    assert_eq!(terms[3]["term"], "registry.stage");
+    assert_eq!(terms[3]["df"], 3);
+    assert_eq!(t["global"]["df"], 14);
+
     // The other analyses against statsmodels / numpy / pandas on the pooled data.
     let ex: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("fixtures/example.json")).unwrap(),
