@@ -6,7 +6,8 @@
 
 mod common;
 use common::{
-    csv_columns as csv, in_mpc, root, share_frame, time_event_frame as frame, XorRng as Rng,
+    csv_columns as csv, curve_case, in_mpc, root, share_frame, time_event_frame as frame,
+    XorRng as Rng,
 };
 
 use serde_json::Value;
@@ -90,16 +91,7 @@ fn mpc_and_twin_match_r_survfit() {
     let (mut reached, mut not_reached, mut midpoints) = (0, 0, 0);
     for a in fx["analyses"].as_array().unwrap() {
         let name = a["name"].as_str().unwrap();
-        let (time, event) = (a["time"].as_str().unwrap(), a["event"].as_str().unwrap());
-        let group = a["group"].as_str();
-        let mut want = vec![time, event];
-        want.extend(group);
-        let data = csv(a["data"].as_str().unwrap(), &want);
-        let f = frame(
-            &data[time],
-            &data[event],
-            group.map(|g| (g, data[g].as_slice())),
-        );
+        let (f, group) = curve_case(a);
         let s = spec(group, a["conf_level"].as_f64().unwrap());
         let plain = kaplan_meier_plain(&f, &s, &open_rules()).unwrap();
         compare_to_r(&plain, a, &format!("{name} (twin)"));

@@ -4,7 +4,7 @@
 //! `τ` (the estimate is a time: `|Δ| < 1e-4·τ`), standard errors 1e-3 relative.
 
 mod common;
-use common::{csv_columns as csv, in_mpc, root, time_event_frame as frame, XorRng as Rng};
+use common::{curve_case, in_mpc, root, time_event_frame as frame, XorRng as Rng};
 
 use serde_json::Value;
 use tessera_stats::survival::rmst::{RmstGroup, RmstSpec};
@@ -102,22 +102,13 @@ fn mpc_and_twin_match_r_survfit() {
     let (mut w_mpc, mut w_plain) = (Worst::default(), Worst::default());
     for a in fx["analyses"].as_array().unwrap() {
         let name = a["name"].as_str().unwrap();
-        let (time, event) = (a["time"].as_str().unwrap(), a["event"].as_str().unwrap());
-        let group = a["group"].as_str();
-        let mut want = vec![time, event];
-        want.extend(group);
-        let data = csv(a["data"].as_str().unwrap(), &want);
-        let f = frame(
-            &data[time],
-            &data[event],
-            group.map(|g| (g, data[g].as_slice())),
-        );
+        let (f, group) = curve_case(a);
         let s = spec(group, a["tau"].as_f64().unwrap());
         let plain = rmst_plain(&f, &s, &no_limits()).unwrap();
         compare_to_r(&plain, a, &mut w_plain, name);
         let res = run_mpc(&f, &s, &no_limits()).unwrap();
         compare_to_r(&res, a, &mut w_mpc, name);
-        assert_eq!(res.n, data[time].len() as u64);
+        assert_eq!(res.n, f.columns[0].len() as u64);
         if name == "registry_by_stage_tau1800" {
             println!("{res}");
         }

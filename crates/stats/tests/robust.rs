@@ -5,7 +5,7 @@
 //! errors 1e-3 relative. Then: without `robust` nothing changes.
 
 mod common;
-use common::{floats, frame, in_mpc, no_limits, random_frame, root};
+use common::{cox_case, floats, frame, in_mpc, no_limits, random_frame, root};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -21,24 +21,8 @@ fn fixture() -> Value {
 /// The fixture case's spec (strata as the `_cat` column [`frame`] adds).
 fn spec_of(c: &Value, robust: bool) -> CoxSpec {
     CoxSpec {
-        time: c["duration"].as_str().unwrap().into(),
-        event: c["event"].as_str().unwrap().into(),
-        covariates: c["covariates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
-        ties: if c["ties"] == "efron" {
-            Ties::Efron
-        } else {
-            Ties::Breslow
-        },
-        max_steps: 50,
-        conf_level: 0.95,
-        strata: c["strata_column"].as_str().map(|s| format!("{s}_cat")),
         robust,
-        zph: None,
+        ..cox_case(c)
     }
 }
 

@@ -6,7 +6,7 @@
 //! errors 1e-3 relative.
 
 mod common;
-use common::{floats, frame, in_mpc, no_limits, random_frame, root, Rng};
+use common::{cox_case, floats, frame, in_mpc, no_limits, random_frame, root, Rng};
 
 use serde_json::Value;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties};
@@ -79,24 +79,8 @@ fn stratified_cox_matches_fixtures() {
         let s = c["strata_column"].as_str().unwrap();
         let data = frame(c["dataset"].as_str().unwrap(), &[(s, floats(&c["strata"]))]);
         let spec = CoxSpec {
-            robust: false,
-            zph: None,
-            time: c["duration"].as_str().unwrap().into(),
-            event: c["event"].as_str().unwrap().into(),
-            covariates: c["covariates"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_str().unwrap().to_string())
-                .collect(),
-            ties: if c["ties"] == "efron" {
-                Ties::Efron
-            } else {
-                Ties::Breslow
-            },
-            max_steps: 50,
-            conf_level: 0.95,
             strata: Some(format!("{s}_cat")),
+            ..cox_case(c)
         };
         let ours = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
         let twin = cox_plain(&data, &spec, &no_limits()).unwrap();

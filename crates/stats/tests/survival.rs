@@ -423,19 +423,8 @@ fn check_cox(name: &str, only: Option<&str>) {
             }
         }
         let spec = CoxSpec {
-            robust: false,
-            zph: None,
-            strata: None,
-            time: c["duration"].as_str().unwrap().into(),
-            event: c["event"].as_str().unwrap().into(),
             covariates: covs,
-            ties: if c["ties"] == "efron" {
-                Ties::Efron
-            } else {
-                Ties::Breslow
-            },
-            max_steps: 50,
-            conf_level: 0.95,
+            ..common::cox_case(c)
         };
         let ours = mpc(&frame, |p, fr| cox(p, fr, &spec, &no_limits()));
         let twin = cox_plain(&frame, &spec, &no_limits()).unwrap();

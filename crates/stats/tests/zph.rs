@@ -4,7 +4,7 @@
 //! lung, Efron and Breslow, and a factor's 3-df term. Test statistics to 1e-4 relative.
 
 mod common;
-use common::{floats, frame, in_mpc, no_limits, random_frame, root};
+use common::{cox_case, floats, frame, in_mpc, no_limits, random_frame, root};
 
 use serde_json::Value;
 use tessera_stats::analysis::{CoxSpec, Ties, ZphTransform};
@@ -40,36 +40,25 @@ fn factors(c: &Value) -> Vec<&str> {
 /// The fixture case's spec (factors as the `_cat` columns [`frame`] adds).
 fn spec_of(c: &Value) -> CoxSpec {
     let factors = factors(c);
+    let base = cox_case(c);
     CoxSpec {
-        time: c["duration"].as_str().unwrap().into(),
-        event: c["event"].as_str().unwrap().into(),
-        covariates: c["covariates"]
-            .as_array()
-            .unwrap()
+        covariates: base
+            .covariates
             .iter()
             .map(|v| {
-                let v = v.as_str().unwrap();
-                if factors.contains(&v) {
+                if factors.contains(&v.as_str()) {
                     format!("{v}_cat")
                 } else {
-                    v.to_string()
+                    v.clone()
                 }
             })
             .collect(),
-        ties: if c["ties"] == "efron" {
-            Ties::Efron
-        } else {
-            Ties::Breslow
-        },
-        max_steps: 50,
-        conf_level: 0.95,
-        strata: None,
-        robust: false,
         zph: Some(if c["transform"] == "km" {
             ZphTransform::Km
         } else {
             ZphTransform::Rank
         }),
+        ..base
     }
 }
 

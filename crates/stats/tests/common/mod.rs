@@ -311,3 +311,46 @@ impl XorRng {
         self.next() % n
     }
 }
+
+/// A fixture's Cox case as a spec (keys `duration`, `event`, `covariates`, `ties`, and
+/// optionally `strata_column`: the strata as the `_cat` column [`frame`] adds); model-based
+/// standard errors, no proportional-hazards test.
+pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
+    use tessera_stats::analysis::{CoxSpec, Ties};
+    CoxSpec {
+        time: c["duration"].as_str().unwrap().into(),
+        event: c["event"].as_str().unwrap().into(),
+        covariates: c["covariates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect(),
+        ties: if c["ties"] == "efron" {
+            Ties::Efron
+        } else {
+            Ties::Breslow
+        },
+        max_steps: 50,
+        conf_level: 0.95,
+        strata: c["strata_column"].as_str().map(|s| format!("{s}_cat")),
+        robust: false,
+        zph: None,
+    }
+}
+
+/// A curve fixture's case (keys `data`, `time`, `event`, optional `group`: columns of a CSV
+/// under the repository) as a frame of `time`, `event` and the group; with the group's name.
+pub fn curve_case(a: &Value) -> (PlainFrame, Option<&str>) {
+    let (time, event) = (a["time"].as_str().unwrap(), a["event"].as_str().unwrap());
+    let group = a["group"].as_str();
+    let mut want = vec![time, event];
+    want.extend(group);
+    let data = csv_columns(a["data"].as_str().unwrap(), &want);
+    let f = time_event_frame(
+        &data[time],
+        &data[event],
+        group.map(|g| (g, data[g].as_slice())),
+    );
+    (f, group)
+}
