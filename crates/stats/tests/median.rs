@@ -18,13 +18,7 @@ use tessera_stats::{Disclosure, PlainFrame};
 
 /// No suppression; event times allowed.
 fn open_rules() -> Disclosure {
-    Disclosure {
-        min_cell: Some(0),
-        min_events: 0,
-        min_rows: 0,
-        allow_event_times: true,
-        ..Disclosure::default()
-    }
+    common::event_time_rules()
 }
 
 fn spec(group: Option<&str>, conf_level: f64) -> KaplanMeierSpec {

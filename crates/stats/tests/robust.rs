@@ -141,15 +141,9 @@ fn robust_cox_in_mpc_matches_its_twin_on_random_data() {
     ] {
         let data = random_frame(n, strata, seed);
         let spec = CoxSpec {
-            time: "a.t".into(),
-            event: "a.e".into(),
-            covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
-            ties,
-            max_steps: 50,
-            conf_level: 0.95,
             strata: Some("a.s".into()),
             robust: true,
-            zph: None,
+            ..common::random_cox(ties)
         };
         let twin = cox_plain(&data, &spec, &no_limits()).unwrap();
         let ours = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();

@@ -128,15 +128,8 @@ fn zph_in_mpc_matches_r() {
 
 fn random_spec(ties: Ties, transform: ZphTransform) -> CoxSpec {
     CoxSpec {
-        time: "a.t".into(),
-        event: "a.e".into(),
-        covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
-        ties,
-        max_steps: 50,
-        conf_level: 0.95,
-        strata: None,
-        robust: false,
         zph: Some(transform),
+        ..common::random_cox(ties)
     }
 }
 

@@ -169,6 +169,30 @@ pub fn no_limits() -> Disclosure {
     }
 }
 
+/// No suppression, and event times allowed.
+pub fn event_time_rules() -> Disclosure {
+    Disclosure {
+        allow_event_times: true,
+        ..no_limits()
+    }
+}
+
+/// The Cox model [`random_frame`]'s columns make (`b.x`, `b.z`, `a.g`), unstratified, with
+/// model-based standard errors.
+pub fn random_cox(ties: tessera_stats::analysis::Ties) -> tessera_stats::analysis::CoxSpec {
+    tessera_stats::analysis::CoxSpec {
+        time: "a.t".into(),
+        event: "a.e".into(),
+        covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
+        ties,
+        max_steps: 50,
+        conf_level: 0.95,
+        strata: None,
+        robust: false,
+        zph: None,
+    }
+}
+
 /// xorshift64*, deterministic.
 pub struct Rng(pub u64);
 
