@@ -251,6 +251,9 @@ fn the_example_report_renders_in_headless_chromium() {
         "one mark per hazard ratio and per odds ratio (not the intercept)"
     );
     assert!(dom.matches("<table>").count() >= 10 && !dom.contains("<pre"));
+    // The Cox model's proportional-hazards test (`zph = "km"`): a table with a row per term
+    // and the global test.
+    assert!(dom.contains("<h4>Proportional hazards</h4>") && dom.contains("<td>GLOBAL</td>"));
     assert!(dom.contains("<th>Overall</th>") && dom.contains("median [Q1, Q3]"));
 
     // Printed (the print stylesheet): a PDF of more than one page's worth of content.
