@@ -33,9 +33,15 @@ use tessera_net::identity::{parse_fingerprint, Fingerprint, Identity};
 use tessera_station::client::Client;
 use tessera_station::recipient::{self, Credentials, Fetched};
 
+use crate::profile::Profile;
+
 /// Arguments of `tessera study`.
 #[derive(Args, Debug)]
 pub struct StudyArgs {
+    /// The profile naming the stations' addresses and pins and your identity ([`crate::profile`];
+    /// default: `$TESSERA_PROFILE`, else `~/.config/tessera/profile.toml` if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     #[command(subcommand)]
     pub command: StudyCommand,
 }
@@ -45,9 +51,11 @@ pub struct StudyArgs {
 pub struct StationAddr {
     /// The station's certificate fingerprint (`sha256:` and 64 hex digits, as the study's
     /// `[parties.NAME] fingerprint`): the connection is refused if it presents another.
+    /// Default: the pin your profile gives the station.
     #[arg(long, value_name = "FINGERPRINT")]
-    pub(crate) pin: String,
+    pub(crate) pin: Option<String>,
     /// Present this identity (a folder written by `tessera init`) as a client certificate.
+    /// Default: your profile's `identity`.
     #[arg(long, value_name = "DIR")]
     pub(crate) identity: Option<PathBuf>,
 }
@@ -61,9 +69,10 @@ pub enum StudyCommand {
     Submit {
         /// The study file.
         study: PathBuf,
-        /// The station's API address (`host:port`).
+        /// The station's API address (`host:port`), or its name in your profile (default:
+        /// the profile's `default` station).
         #[arg(long, value_name = "ADDR")]
-        to: String,
+        to: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
@@ -74,9 +83,10 @@ pub enum StudyCommand {
     Check {
         /// The study file.
         study: PathBuf,
-        /// The station's API address (`host:port`).
+        /// The station's API address (`host:port`), or its name in your profile (default:
+        /// the profile's `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
@@ -84,9 +94,10 @@ pub enum StudyCommand {
     /// stations it trusts (parties, data sections with the published columns, disclosure
     /// floors, recipient, an example analysis).
     New {
-        /// The station's API address (`host:port`).
+        /// The station's API address (`host:port`), or its name in your profile (default:
+        /// the profile's `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
         /// The file to write (must not exist).
@@ -100,9 +111,10 @@ pub enum StudyCommand {
     Rerun {
         /// The study id.
         id: String,
-        /// The station's API address.
+        /// The station's API address, or its name in your profile (default: the profile's
+        /// `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
@@ -110,18 +122,20 @@ pub enum StudyCommand {
     Status {
         /// The study id.
         id: String,
-        /// The station's API address.
+        /// The station's API address, or its name in your profile (default: the profile's
+        /// `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
     /// List your studies at a station (those you submitted there with this --identity):
     /// id, state (past approval, the run's), when received, why.
     List {
-        /// The station's API address.
+        /// The station's API address, or its name in your profile (default: the profile's
+        /// `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
     },
@@ -130,9 +144,10 @@ pub enum StudyCommand {
     Results {
         /// The study id.
         id: String,
-        /// The station's API address (a compute station of the study).
+        /// The station's API address (a compute station of the study), or its name in your
+        /// profile (default: the profile's `default` station).
         #[arg(long, value_name = "ADDR")]
-        at: String,
+        at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
         /// A token a station's steward issued (`tessera station token`), instead of a
@@ -184,13 +199,18 @@ pub enum Format {
 
 /// A client for `addr` with the pin and identity given.
 pub(crate) fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
-    let pin = read_pin(&s.pin)?;
+    let pin = pin_of(s)?;
     let identity = s
         .identity
         .as_deref()
         .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
         .transpose()?;
     Client::new(addr, pin, identity.as_ref(), Duration::from_secs(60)).map_err(|e| e.to_string())
+}
+
+/// The station's pin (given, or resolved from the profile).
+fn pin_of(s: &StationAddr) -> Result<Fingerprint, String> {
+    read_pin(s.pin.as_deref().ok_or("--pin is needed")?)
 }
 
 /// Parses `--pin` (`sha256:` prefix optional).
@@ -208,20 +228,32 @@ pub(crate) fn message(v: &Value) -> String {
 
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
+    // The station addressed, with its pin and the identity: given, or from the profile.
+    let reach = |at: &Option<String>, given: &StationAddr| {
+        let profile = Profile::load(args.profile.as_deref())?;
+        Profile::resolve(profile.as_ref(), at.as_deref(), given)
+    };
     let result = match &args.command {
         StudyCommand::Submit { study, to, station } => {
             let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()));
-            text.and_then(|t| submit(&t, "/studies", to, station))
+            text.and_then(|t| {
+                let (to, station) = reach(to, station)?;
+                submit(&t, "/studies", &to, &station)
+            })
         }
-        StudyCommand::Rerun { id, at, station } => {
-            submit(&[], &format!("/studies/{id}/rerun"), at, station)
+        StudyCommand::Rerun { id, at, station } => reach(at, station)
+            .and_then(|(at, s)| submit(&[], &format!("/studies/{id}/rerun"), &at, &s)),
+        StudyCommand::Status { id, at, station } => {
+            reach(at, station).and_then(|(at, s)| status(id, &at, &s))
         }
-        StudyCommand::Status { id, at, station } => status(id, at, station),
-        StudyCommand::List { at, station } => crate::studies::list(at, station),
-        StudyCommand::Check { study, at, station } => crate::check::check(study, at, station),
-        StudyCommand::New { at, station, out } => {
-            crate::skeleton::new(at, station, out).map(|()| ExitCode::SUCCESS)
+        StudyCommand::List { at, station } => {
+            reach(at, station).and_then(|(at, s)| crate::studies::list(&at, &s))
         }
+        StudyCommand::Check { study, at, station } => {
+            reach(at, station).and_then(|(at, s)| crate::check::check(study, &at, &s))
+        }
+        StudyCommand::New { at, station, out } => reach(at, station)
+            .and_then(|(at, s)| crate::skeleton::new(&at, &s, out).map(|()| ExitCode::SUCCESS)),
         StudyCommand::Results {
             id,
             at,
@@ -231,15 +263,17 @@ pub fn main(args: &StudyArgs) -> ExitCode {
             format,
             out,
             wait,
-        } => results(
-            id,
-            at,
-            station,
-            (token, pin_station),
-            *format,
-            out.as_deref(),
-            *wait,
-        ),
+        } => reach(at, station).and_then(|(at, s)| {
+            results(
+                id,
+                &at,
+                &s,
+                (token, pin_station),
+                *format,
+                out.as_deref(),
+                *wait,
+            )
+        }),
         StudyCommand::Open { files, format, out } => open_files(files, *format, out.as_deref()),
     };
     match result {
@@ -422,7 +456,7 @@ fn results(
             .ok_or_else(|| format!("--pin-station {p}: expected STATION=sha256:…"))?;
         creds.pins.insert(name.to_string(), read_pin(fp)?);
     }
-    let pin = read_pin(&station.pin)?;
+    let pin = pin_of(station)?;
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut shown = String::new();
     let fetched = loop {

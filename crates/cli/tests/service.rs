@@ -416,6 +416,34 @@ fn a_study_runs_across_the_stations_and_only_its_recipient_reads_the_results() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // With a profile naming the station, its pin and the identity, the researcher writes
+    // none of them: `--profile FILE` or `$TESSERA_PROFILE`, `--at NAME` or the default.
+    let profile = dir.join("researcher").join("profile.toml");
+    fs::write(
+        &profile,
+        format!(
+            "identity = \"identity\"\ndefault = \"registry\"\n\n[stations.registry]\n\
+             at = \"{}\"\npin = \"{}\"\n",
+            c.addrs[0], c.pins[0]
+        ),
+    )
+    .unwrap();
+    let o = Command::new(EXE)
+        .args(["study", "results", ID, "--format", "json", "--profile"])
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["linkage"]["intersection"], 1700);
+    let o = Command::new(EXE)
+        .args(["study", "status", ID, "--at", "registry"])
+        .env("TESSERA_PROFILE", &profile)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", out(&o));
+    assert!(out(&o).contains("gp: finished"), "{}", out(&o));
+
     // Someone else: a certificate the study does not list, or nothing at all.
     let other = dir.join("other");
     Identity::generate("other").unwrap().save(&other).unwrap();
