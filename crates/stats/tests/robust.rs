@@ -263,9 +263,6 @@ fn robust_in_mpc_keeps_the_fit() {
     assert_eq!(plain.iterations, robust.iterations);
     for (a, b) in plain.rows.iter().zip(&robust.rows) {
         assert!((a.coef - b.coef).abs() < 1e-6, "{a:?} vs {b:?}");
-        assert!(
-            (a.se - b.se_naive.unwrap()).abs() < 1e-6,
-            "{a:?} vs {b:?}"
-        );
+        assert!((a.se - b.se_naive.unwrap()).abs() < 1e-6, "{a:?} vs {b:?}");
     }
 }
