@@ -338,7 +338,9 @@ mod tests {
     #[test]
     fn the_twin_follows_the_definitions() {
         let end = 100;
-        let rows: [(Option<f64>, Option<f64>, Option<(f64, f64)>); 8] = [
+        // (start, event date, expected (time, event) or missing)
+        type Row = (Option<f64>, Option<f64>, Option<(f64, f64)>);
+        let rows: [Row; 8] = [
             (Some(10.0), Some(40.0), Some((30.0, 1.0))),  // event
             (Some(10.0), None, Some((90.0, 0.0))),        // censored at the end
             (Some(10.0), Some(100.0), Some((90.0, 1.0))), // event on the end date
