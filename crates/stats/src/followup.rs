@@ -335,6 +335,31 @@ mod tests {
         assert!(kinds[0] > 10 && kinds[1] > 50 && kinds[2] > 50, "{kinds:?}");
     }
 
+    /// Rounds do not grow with the rows; bytes grow linearly (one comparison of `3n`
+    /// elements and five products of `n`).
+    #[test]
+    fn cost_is_constant_rounds_and_linear_bytes() {
+        let end = 19_723;
+        let cost = |n: usize, unit: Unit| {
+            let plain = data(n, 3, end);
+            let specs = [spec("os", end, unit)];
+            let [c, _, _] = run3_ok(|p| {
+                let frame = Frame::share(p, 0, &plain).expect("shared");
+                let before = p.stats();
+                derive(p, &frame, &specs).expect("derived");
+                Ok(p.stats().since(&before))
+            });
+            (c.rounds, c.bytes_sent)
+        };
+        let (r1, b1) = cost(100, Unit::Days);
+        let (r2, b2) = cost(1000, Unit::Days);
+        assert_eq!(r1, r2);
+        assert!(b2 > 9 * b1 && b2 < 11 * b1, "{b1} {b2}");
+        let (r3, _) = cost(1000, Unit::Years);
+        assert!(r3 > r2 && r3 <= r2 + 2, "{r2} {r3}");
+        eprintln!("followup, 1000 rows: {r2} rounds, {b2} bytes sent by party 0 (days); {r3} rounds (years)");
+    }
+
     #[test]
     fn the_twin_follows_the_definitions() {
         let end = 100;
