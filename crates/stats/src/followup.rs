@@ -3,29 +3,37 @@
 //!
 //! A date enters the linked table as a numeric column of whole days since 1970-01-01. With
 //! the start date `s` (e.g. diagnosis, one party), the event date `x` (e.g. death, another
-//! party; missing = no event seen) with present indicator `p`, and the public
-//! administrative censoring date `E`:
+//! party; missing = no event seen) with present indicator `p`, the public administrative
+//! censoring date `E`, and optionally a censoring date `l` (loss to follow-up, e.g. the last
+//! contact at a third party) with present indicator `pl`:
 //!
 //! ```text
-//! d     = p·x + (1−p)·E           the event date, or E where there is none
-//! c     = [E < d]                  the event falls after the end of the study
-//! event = p·(1−c)
-//! time  = (d + c·(E − d) − s) / unit      i.e. (min(d, E) − s) in days, months or years
+//! d     = p·x + (1−p)·E              the event date, or E where there is none
+//! c     = [E < d]                     the event falls after the end of the study
+//! event = p·(1−c)                     an event on the end date counts
+//! cE    = E + pl·[l < E]·(l − E)      the row's censoring date: min(l, E), or E
+//! time  = (cE − s + event·(d − cE)) / unit     the event's date, or the censoring date
 //! ```
 //!
+//! An event by `E` counts whatever `l` says (the event's register is taken as complete);
+//! `l` censors only rows without one. Without `censor_date`, `cE = E` and
+//! `time = min(d, E) − s`.
+//!
 //! A row is *present* in the derived columns only when its start date is present and its
-//! time is not negative: `valid = present(s)·[d ≥ s]·[E ≥ s]`. Rows whose event date lies
-//! before the start date, or whose start lies after `E`, or whose start date is missing,
-//! are missing in both derived columns (value 0, present 0), so every analysis treats them
-//! as it treats any missing value (complete cases), and nobody learns how many there are.
-//! An event on the start date gives time 0.
+//! time is not negative: `valid = present(s)·(event ? [d ≥ s] : [cE ≥ s])`. Rows whose event
+//! date lies before the start date, or whose start lies after their censoring date (after
+//! `E`, or after the last contact), or whose start date is missing, are missing in both
+//! derived columns (value 0, present 0), so every analysis treats them as it treats any
+//! missing value (complete cases), and nobody learns how many there are. An event on the
+//! start date gives time 0.
 //!
 //! # Protocol and cost
 //!
 //! Local: `d` (the missing event date is stored as 0, so `p·x = x`). One batched
-//! comparison of `3n` elements (`[E < d]`, `[d < s]`, `[E < s]`: the rounds of one), then
-//! three rounds of products (`c·(E−d)`, `p·(1−c)`, `(1−[d<s])(1−[E<s])`; then `valid`;
-//! then the values times `valid`), and for months or years one truncation
+//! comparison of `3n` elements (`[E < d]`, `[d < s]`, `[E < s]`; `5n` with `[l < E]`,
+//! `[l < s]`: the rounds of one), then four rounds of products (the event; `valid`'s and the
+//! time's event terms; `valid`; the values times `valid`), one more with a censoring date
+//! (`cE` and `[cE < s]` by selection), and for months or years one truncation
 //! ([`tessera_mpc::Party::mul_public_real`]: the result is exact to about 2^-24).
 //!
 //! LEAKAGE: none. Nothing is opened; `E` and the unit are public parts of the study.
@@ -84,6 +92,10 @@ pub struct Followup {
     pub start: String,
     /// The event date column (`party.column`, a date column; missing = no event seen).
     pub event_date: String,
+    /// A censoring date column for loss to follow-up (`party.column`, e.g. the date of last
+    /// contact): a row without an event by `end` is censored at the earlier of this date
+    /// (where present) and `end`. None: every such row is censored at `end`.
+    pub censor_date: Option<String>,
     /// The administrative censoring date, days since 1970-01-01 (public).
     pub end: i64,
     /// The unit of the derived time.
@@ -101,9 +113,17 @@ impl Followup {
         format!("{}.event", self.name)
     }
 
-    /// The two date columns it reads.
-    pub fn sources(&self) -> [&str; 2] {
-        [&self.start, &self.event_date]
+    /// The date columns it reads.
+    pub fn sources(&self) -> Vec<&str> {
+        [
+            Some(&self.start),
+            Some(&self.event_date),
+            self.censor_date.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect()
     }
 }
 
@@ -123,28 +143,60 @@ fn derive_one(p: &mut Party, frame: &Frame, spec: &Followup) -> Result<[Column; 
     let n = frame.rows;
     let (s, ps) = frame.numeric(&spec.start)?;
     let (x, px) = frame.numeric(&spec.event_date)?;
+    let censor = spec
+        .censor_date
+        .as_deref()
+        .map(|c| frame.numeric(c))
+        .transpose()?;
     let end_fix = encode::<u128>(spec.end as f64, f);
     let e = p.public(&vec![end_fix; n]);
     let one = p.public(&vec![1u128; n]);
     // The event date, or E where there is none (a missing value is stored as 0).
     let d = x.add(&one.sub(px).mul_const(end_fix));
-    // [E < d], [d < s], [E < s] in one comparison.
-    let lhs = AShare::concat(&[&e, &d, &e]);
-    let rhs = AShare::concat(&[&d, s, s]);
-    let bits = p.lt_arith(&lhs, &rhs)?.split(&[n, n, n]);
+    // [E < d], [d < s], [E < s] (and [l < E], [l < s] with a censoring date) in one
+    // comparison.
+    let (mut lhs, mut rhs) = (vec![&e, &d, &e], vec![&d, s, s]);
+    if let Some((l, _)) = censor {
+        lhs.extend([l, l]);
+        rhs.extend([&e, s]);
+    }
+    let lens = vec![n; lhs.len()];
+    let bits = p
+        .lt_arith(&AShare::concat(&lhs), &AShare::concat(&rhs))?
+        .split(&lens);
     let (c, before, late) = (&bits[0], &bits[1], &bits[2]);
+    // Round 1: the event indicator (and whether the censoring date comes before E).
     let not_c = one.sub(c);
-    let (not_before, not_late) = (one.sub(before), one.sub(late));
-    let e_minus_d = e.sub(&d);
-    let r = p.mul_many(&[(c, &e_minus_d), (px, &not_c), (&not_before, &not_late)])?;
-    let days = d.add(&r[0]).sub(s);
-    let valid = p.mul(ps, &r[2])?;
-    let r2 = p.mul_many(&[(&valid, &days), (&valid, &r[1])])?;
-    let time = match spec.unit {
-        Unit::Days => r2[0].clone(),
-        u => p.mul_public_real(&r2[0], 1.0 / u.days())?,
+    let mut pairs = vec![(px, &not_c)];
+    if let Some((_, pl)) = censor {
+        pairs.push((pl, &bits[3]));
+    }
+    let r1 = p.mul_many(&pairs)?;
+    let ev = &r1[0];
+    // The row's own censoring date cE = min(l, E) where l is present, else E, and
+    // [cE < s] (round 2, with a censoring date only).
+    let (ce, ce_late) = match censor {
+        None => (e.clone(), late.clone()),
+        Some((l, _)) => {
+            let q = &r1[1];
+            let (l_minus_e, h_minus_late) = (l.sub(&e), bits[4].sub(late));
+            let r2 = p.mul_many(&[(q, &l_minus_e), (q, &h_minus_late)])?;
+            (e.add(&r2[0]), late.add(&r2[1]))
+        }
     };
-    let event = r2[1].shl(f);
+    // Round 3: time = cE − s + ev·(d − cE); valid where [ev ? d ≥ s : cE ≥ s].
+    let (d_minus_ce, late_minus_before) = (d.sub(&ce), ce_late.sub(before));
+    let r3 = p.mul_many(&[(ev, &d_minus_ce), (ev, &late_minus_before)])?;
+    let days = ce.sub(s).add(&r3[0]);
+    let ok = one.sub(&ce_late).add(&r3[1]);
+    // Round 4: valid = present(s)·ok; round 5: the values where valid, 0 elsewhere.
+    let valid = p.mul(ps, &ok)?;
+    let r5 = p.mul_many(&[(&valid, &days), (&valid, ev)])?;
+    let time = match spec.unit {
+        Unit::Days => r5[0].clone(),
+        u => p.mul_public_real(&r5[0], 1.0 / u.days())?,
+    };
+    let event = r5[1].shl(f);
     Ok([
         Column {
             name: spec.time_column(),
@@ -165,15 +217,20 @@ pub fn derive_plain(frame: &PlainFrame, specs: &[Followup]) -> Result<Vec<PlainC
     for spec in specs {
         let s = frame.numeric(&spec.start)?;
         let x = frame.numeric(&spec.event_date)?;
+        let l = match &spec.censor_date {
+            Some(c) => frame.numeric(c)?.to_vec(),
+            None => vec![None; s.len()],
+        };
         let end = spec.end as f64;
         let (mut time, mut event) = (Vec::with_capacity(s.len()), Vec::with_capacity(s.len()));
-        for (&s, &x) in s.iter().zip(x) {
-            let d = x.unwrap_or(end);
-            let row = s
-                .filter(|&s| d >= s && end >= s)
-                .map(|s| ((d.min(end) - s) / spec.unit.days(), x.is_some() && d <= end));
-            time.push(row.map(|r| r.0));
-            event.push(row.map(|r| f64::from(u8::from(r.1))));
+        for ((&s, &x), &l) in s.iter().zip(x).zip(&l) {
+            let censored_at = l.map_or(end, |l| l.min(end));
+            let row = s.and_then(|s| match x.filter(|&x| x <= end) {
+                Some(x) => (x >= s).then_some((x - s, 1.0)),
+                None => (censored_at >= s).then_some((censored_at - s, 0.0)),
+            });
+            time.push(row.map(|r| r.0 / spec.unit.days()));
+            event.push(row.map(|r| r.1));
         }
         out.push(PlainColumn {
             name: spec.time_column(),
@@ -218,8 +275,9 @@ mod tests {
     use tessera_mpc::fixed::decode;
     use tessera_mpc::testing::run3_ok;
 
-    /// Random dates around 2000 with missing starts and event dates, events before the
-    /// start, starts after the end, events on the end date and after it, and ties.
+    /// Random dates around 2020 with missing starts, event and last-contact dates, events
+    /// before the start, starts after the end, events on the end date and after it, last
+    /// contacts before the start, after the end and on the event's day, and ties.
     fn data(n: usize, seed: u64, end: i64) -> PlainFrame {
         // splitmix64: a deterministic draw in `lo..hi`.
         let mut state = seed;
@@ -232,6 +290,7 @@ mod tests {
         };
         let mut start = Vec::new();
         let mut death = Vec::new();
+        let mut last = Vec::new();
         for i in 0..n {
             let s = end - draw(-30, 4000);
             start.push((i % 11 != 3).then_some(s as f64));
@@ -243,6 +302,14 @@ mod tests {
                 _ => Some(s + draw(0, 5000)),
             };
             death.push(x.map(|x| x as f64));
+            let l = match i % 5 {
+                0 => None,
+                1 => Some(s - draw(1, 100)),
+                2 => Some(end + draw(0, 300)),
+                3 => x.or(Some(end)),
+                _ => Some(s + draw(0, 4000)),
+            };
+            last.push(l.map(|l| l as f64));
         }
         PlainFrame::new(vec![
             PlainColumn {
@@ -253,6 +320,10 @@ mod tests {
                 name: "deaths.death".into(),
                 data: PlainData::Numeric(death),
             },
+            PlainColumn {
+                name: "gp.last".into(),
+                data: PlainData::Numeric(last),
+            },
         ])
         .unwrap()
     }
@@ -262,8 +333,16 @@ mod tests {
             name: name.into(),
             start: "reg.diag".into(),
             event_date: "deaths.death".into(),
+            censor_date: None,
             end,
             unit,
+        }
+    }
+
+    fn censored(name: &str, end: i64, unit: Unit) -> Followup {
+        Followup {
+            censor_date: Some("gp.last".into()),
+            ..spec(name, end, unit)
         }
     }
 
@@ -296,6 +375,8 @@ mod tests {
             spec("os", end, Unit::Days),
             spec("osm", end, Unit::Months),
             spec("osy", end - 1000, Unit::Years),
+            censored("lost", end, Unit::Days),
+            censored("lostm", end - 500, Unit::Months),
         ];
         let want = derive_plain(&plain, &specs).unwrap();
         let [got, _, _] = run3_ok(|p| {
@@ -340,9 +421,9 @@ mod tests {
     #[test]
     fn cost_is_constant_rounds_and_linear_bytes() {
         let end = 19_723;
-        let cost = |n: usize, unit: Unit| {
+        let cost = |n: usize, f: Followup| {
             let plain = data(n, 3, end);
-            let specs = [spec("os", end, unit)];
+            let specs = [f];
             let [c, _, _] = run3_ok(|p| {
                 let frame = Frame::share(p, 0, &plain).expect("shared");
                 let before = p.stats();
@@ -351,12 +432,15 @@ mod tests {
             });
             (c.rounds, c.bytes_sent)
         };
-        let (r1, b1) = cost(100, Unit::Days);
-        let (r2, b2) = cost(1000, Unit::Days);
+        let (r1, b1) = cost(100, spec("os", end, Unit::Days));
+        let (r2, b2) = cost(1000, spec("os", end, Unit::Days));
         assert_eq!(r1, r2);
         assert!(b2 > 9 * b1 && b2 < 11 * b1, "{b1} {b2}");
-        let (r3, _) = cost(1000, Unit::Years);
+        let (r3, _) = cost(1000, spec("os", end, Unit::Years));
         assert!(r3 > r2 && r3 <= r2 + 2, "{r2} {r3}");
+        let (r4, b4) = cost(1000, censored("os", end, Unit::Days));
+        assert!(r4 >= r2 && r4 <= r2 + 1 && b4 > b2, "{r4} {b4}");
+        eprintln!("followup with censor_date, 1000 rows: {r4} rounds, {b4} bytes");
         eprintln!("followup, 1000 rows: {r2} rounds, {b2} bytes sent by party 0 (days); {r3} rounds (years)");
     }
 
@@ -398,6 +482,44 @@ mod tests {
             unreachable!()
         };
         assert!((m[0].unwrap() - 30.0 / 30.4375).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_censoring_date_censors_rows_without_an_event() {
+        let end = 100;
+        // (start, event date, last contact, expected (time, event) or missing)
+        type Row = (Option<f64>, Option<f64>, Option<f64>, Option<(f64, f64)>);
+        let rows: [Row; 7] = [
+            (Some(10.0), None, Some(60.0), Some((50.0, 0.0))), // lost at 60
+            (Some(10.0), None, Some(150.0), Some((90.0, 0.0))), // seen after the end
+            (Some(10.0), None, None, Some((90.0, 0.0))),       // no contact date: the end
+            (Some(10.0), Some(80.0), Some(60.0), Some((70.0, 1.0))), // the event counts
+            (Some(10.0), Some(120.0), Some(60.0), Some((50.0, 0.0))), // event after the end
+            (Some(10.0), None, Some(5.0), None),               // last seen before the start
+            (Some(10.0), None, Some(10.0), Some((0.0, 0.0))),  // last seen on the start day
+        ];
+        let col = |name: &str, f: fn(&Row) -> Option<f64>| PlainColumn {
+            name: name.into(),
+            data: PlainData::Numeric(rows.iter().map(f).collect()),
+        };
+        let frame = PlainFrame::new(vec![
+            col("reg.diag", |r| r.0),
+            col("deaths.death", |r| r.1),
+            col("gp.last", |r| r.2),
+        ])
+        .unwrap();
+        let cols = derive_plain(&frame, &[censored("os", end, Unit::Days)]).unwrap();
+        let want_t: Vec<Option<f64>> = rows.iter().map(|r| r.3.map(|x| x.0)).collect();
+        let want_e: Vec<Option<f64>> = rows.iter().map(|r| r.3.map(|x| x.1)).collect();
+        assert_eq!(cols[0].data, PlainData::Numeric(want_t));
+        assert_eq!(cols[1].data, PlainData::Numeric(want_e));
+        let [got, _, _] = run3_ok(|p| {
+            let shared = Frame::share(p, 0, &frame).expect("shared");
+            let cols = derive(p, &shared, &[censored("os", end, Unit::Days)]).expect("derived");
+            Ok(opened(p, &cols))
+        });
+        assert_eq!(PlainData::Numeric(got[0].clone()), cols[0].data);
+        assert_eq!(PlainData::Numeric(got[1].clone()), cols[1].data);
     }
 
     #[test]

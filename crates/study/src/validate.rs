@@ -148,6 +148,8 @@ enum Bound {
 struct RawFollowup {
     start: String,
     event_date: String,
+    #[serde(default)]
+    censor_date: Option<String>,
     end: String,
     #[serde(default)]
     unit: Option<String>,
@@ -994,8 +996,9 @@ impl Checker<'_> {
     }
 
     /// The `[followup.NAME]` tables: names that are no party's (the derived columns are
-    /// `NAME.time` and `NAME.event`, beside the parties' `party.column`), `start` and
-    /// `event_date` date columns, `end` a date, `unit` days, months or years.
+    /// `NAME.time` and `NAME.event`, beside the parties' `party.column`), `start`,
+    /// `event_date` and the optional `censor_date` distinct date columns, `end` a date,
+    /// `unit` days, months or years.
     fn followups(&self, root: &DeTable<'_>, study: &Study) -> Result<Vec<Followup>> {
         let mut out = Vec::new();
         for (k, v) in self.table(root, "followup")? {
@@ -1018,15 +1021,18 @@ impl Checker<'_> {
             }
             let at = |f: &str| keys!["followup", &name, f];
             let raw: RawFollowup = self.de(&ctx, &keys!["followup", &name], v)?;
-            for (field, r) in [("start", &raw.start), ("event_date", &raw.event_date)] {
+            let dates = [
+                ("start", Some(&raw.start)),
+                ("event_date", Some(&raw.event_date)),
+                ("censor_date", raw.censor_date.as_ref()),
+            ];
+            for (i, (field, r)) in dates.iter().enumerate() {
+                let Some(r) = r else { continue };
                 let fctx = format!("{ctx} field {field}");
                 self.column_ref(study, &at(field), &fctx, r, Need::Date)?;
-            }
-            if raw.start == raw.event_date {
-                return Err(self.err(
-                    &at("event_date"),
-                    format!("{ctx} field event_date: the same column as start"),
-                ));
+                if let Some((other, _)) = dates[..i].iter().find(|(_, o)| *o == Some(*r)) {
+                    return Err(self.err(&at(field), format!("{fctx}: the same column as {other}")));
+                }
             }
             let end = tessera_sources::parse_date(&raw.end).ok_or_else(|| {
                 self.err(
@@ -1047,6 +1053,7 @@ impl Checker<'_> {
                 name,
                 start: raw.start,
                 event_date: raw.event_date,
+                censor_date: raw.censor_date,
                 end,
                 unit,
             });
