@@ -41,6 +41,8 @@ diagnosis_date = {{ type = "date", min = "2000-01-01" }}
 age = {{ type = "numeric", min = 0, max = 120 }}
 time = {{ type = "numeric", min = 0 }}
 event = "binary"
+time_lc = {{ type = "numeric", min = 0 }}
+event_lc = "binary"
 
 [data.deaths]
 file = "{deaths}"
@@ -81,6 +83,27 @@ ties = "efron"
     )
 }
 
+/// [`study_text`] with the GP's last contact as the third data party (in the helper's
+/// compute slot) and as the follow-up's `censor_date`.
+fn with_censor(text: &str) -> String {
+    let gp = fixtures().join("gp.csv");
+    let out = text
+        .replace(
+            "[parties.helper]\ncompute = 2\n",
+            &format!(
+                "[parties.gp]\ncompute = 2\n\n[data.gp]\nfile = \"{}\"\nkey = [\"patient_id\"]\n\n\
+                 [data.gp.columns]\nlast_contact = \"date\"\n",
+                gp.display()
+            ),
+        )
+        .replace(
+            "event_date = \"deaths.death_date\"\n",
+            "event_date = \"deaths.death_date\"\ncensor_date = \"gp.last_contact\"\n",
+        );
+    assert!(out.contains("censor_date") && out.contains("[data.gp]"));
+    out
+}
+
 fn parse(text: &str) -> tessera_study::Result<tessera_study::Study> {
     tessera_study::validate::parse("study.toml", text, &fixtures())
 }
@@ -117,14 +140,11 @@ fn cox_row(v: &Value) -> (f64, f64) {
     (r["coef"].as_f64().unwrap(), r["se"].as_f64().unwrap())
 }
 
-#[test]
-fn derived_followup_matches_precomputed_columns_and_r() {
-    let registry = fixtures().join("registry.csv");
-    let derived = run(&study_text(&registry, "os.time", "os.event"));
-    let precomputed = run(&study_text(&registry, "registry.time", "registry.event"));
-    let fx: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("followup.json")).unwrap())
-            .unwrap();
+/// Runs `derived` and `precomputed` and compares their Kaplan–Meier and Cox results with
+/// each other (1e-6) and with R's `fx` (estimates 1e-4, standard errors 1e-3 relative).
+fn compare(derived: &str, precomputed: &str, fx: &Value) {
+    let derived = run(derived);
+    let precomputed = run(precomputed);
 
     // Kaplan–Meier: the same curve to 1e-6, and R's to 1e-4 (standard errors 1e-3 relative).
     let (kd, kp) = (
@@ -164,6 +184,37 @@ fn derived_followup_matches_precomputed_columns_and_r() {
     );
     assert!((bd - b).abs() < 1e-4, "coef {bd} vs R {b}");
     assert!((sd - s).abs() < 1e-3 * s, "se {sd} vs R {s}");
+}
+
+fn reference() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("followup.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn derived_followup_matches_precomputed_columns_and_r() {
+    let registry = fixtures().join("registry.csv");
+    compare(
+        &study_text(&registry, "os.time", "os.event"),
+        &study_text(&registry, "registry.time", "registry.event"),
+        &reference(),
+    );
+}
+
+/// With the GP's last contact as `censor_date` (three data parties, every registry row
+/// kept): against the follow-up precomputed in R with the same rule.
+#[test]
+fn a_censoring_date_from_a_third_party_matches_precomputed_columns_and_r() {
+    let registry = fixtures().join("registry.csv");
+    compare(
+        &with_censor(&study_text(&registry, "os.time", "os.event")),
+        &with_censor(&study_text(
+            &registry,
+            "registry.time_lc",
+            "registry.event_lc",
+        )),
+        &reference()["censored"],
+    );
 }
 
 #[test]
@@ -213,6 +264,14 @@ fn followup_fields_are_checked() {
     );
     assert!(
         e.contains("[followup.os] field start: `registry.age` is numeric, a date column is needed"),
+        "{e}"
+    );
+    let e = err(
+        "event_date = \"deaths.death_date\"",
+        "event_date = \"registry.diagnosis_date\"",
+    );
+    assert!(
+        e.contains("[followup.os] field event_date: the same column as start"),
         "{e}"
     );
     let e = err("[followup.os]", "[followup.deaths]");
