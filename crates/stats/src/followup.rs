@@ -440,6 +440,18 @@ mod tests {
         assert!(r3 > r2 && r3 <= r2 + 2, "{r2} {r3}");
         let (r4, b4) = cost(1000, censored("os", end, Unit::Days));
         assert!(r4 >= r2 && r4 <= r2 + 1 && b4 > b2, "{r4} {b4}");
+        // The steward's estimate (`crate::cost::followup`) within a factor of two.
+        for (r, b, censor, scaled) in [(r2, b2, false, false), (r4, b4, true, false)] {
+            let e = crate::cost::followup(1000, censor, scaled);
+            assert!(
+                e.bytes > b as f64 / 2.0 && e.bytes < 2.0 * b as f64,
+                "{e:?} {b}"
+            );
+            assert!(
+                e.rounds > r as f64 / 2.0 && e.rounds < 2.0 * r as f64,
+                "{e:?} {r}"
+            );
+        }
         eprintln!("followup with censor_date, 1000 rows: {r4} rounds, {b4} bytes");
         eprintln!("followup, 1000 rows: {r2} rounds, {b2} bytes sent by party 0 (days); {r3} rounds (years)");
     }

@@ -302,3 +302,20 @@ fn followup_fields_are_checked() {
         "{e}"
     );
 }
+
+/// The steward's cost estimate counts the derivation (a part of its own, before the
+/// analyses), dearer with a censoring date.
+#[test]
+fn the_cost_estimate_counts_the_followup() {
+    let registry = fixtures().join("registry.csv");
+    let plain = parse(&study_text(&registry, "os.time", "os.event")).unwrap();
+    let censored = parse(&with_censor(&study_text(&registry, "os.time", "os.event"))).unwrap();
+    let part = |s: &tessera_study::Study| {
+        let e = tessera_study::estimate::estimate(s, 100_000);
+        assert_eq!(e.parts[1].0, "follow-up os");
+        e.parts[1].1
+    };
+    let (a, b) = (part(&plain), part(&censored));
+    assert!(a.bytes > 1e7 && b.bytes > a.bytes, "{a:?} {b:?}");
+    assert!(a.rounds >= 13.0, "{a:?}");
+}
