@@ -620,8 +620,17 @@ levels = { unit = ["mg/dl", "umol/l"] }
 fn station_check_names_every_problem_of_every_source() {
     let dir = with_labs(
         "check",
-        "patient_id,creatinine,smoker,unit,weight\n1,0.9,0,mg/dl,71\n2,,1,umol/l,80.5\n",
+        "patient_id,creatinine,smoker,unit,weight,drawn\n1,0.9,0,mg/dl,71,2021-03-04\n\
+         2,,1,umol/l,80.5,1999-12-31\n",
     );
+    // A date column: its range shown as dates.
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "unit = \"categorical\" }",
+            "unit = \"categorical\", drawn = \"date\" }",
+        );
+    fs::write(dir.join("station.toml"), cfg).unwrap();
     let (out, _) = expect(&dir, &["station", "check"], 0);
     assert!(
         out.contains("source cases (") && out.contains("ok, 2 rows"),
@@ -640,6 +649,7 @@ fn station_check_names_every_problem_of_every_source() {
     assert_eq!(line("weight"), "weight numeric 0 71 80.5");
     assert_eq!(line("time"), "time numeric 0 3.5 4");
     assert_eq!(line("smoker"), "smoker binary 0");
+    assert_eq!(line("drawn"), "drawn date 0 1999-12-31 2021-03-04");
     // A categorical column without declared levels is read, its values not checked.
     assert!(
         out.contains("stage: no declared levels ([sources.cases.levels])"),
@@ -651,17 +661,24 @@ fn station_check_names_every_problem_of_every_source() {
     );
 
     // A column absent from the file, a value that is no number, one that is not 0 or 1,
-    // and one that is not a declared level: each named, all in one run, exit 2.
+    // one that is not a declared level and one that is no date: each named, all in one
+    // run, exit 2.
     fs::write(
         dir.join("labs.csv"),
-        "patient_id,creatinine,smoker,unit\n1,0.9,0,mg/dl\n2,high,1,mg/dl\n3,1.2,7,g\n",
+        "patient_id,creatinine,smoker,unit,drawn\n1,0.9,0,mg/dl,2020-01-01\n\
+         2,high,1,mg/dl,2020-13-01\n3,1.2,7,g,\n",
     )
     .unwrap();
     let (out, _) = expect(&dir, &["station", "check"], 2);
     assert!(
-        out.contains("source labs (") && out.contains("4 problems"),
+        out.contains("source labs (") && out.contains("5 problems"),
         "{out}"
     );
+    assert!(
+        out.contains("labs.csv:3: column \"drawn\": not a date written YYYY-MM-DD"),
+        "{out}"
+    );
+    assert!(!out.contains("2020-13-01"), "the value is echoed: {out}");
     assert!(
         out.contains("labs.csv:1: column \"weight\" missing from the header"),
         "{out}"
