@@ -746,6 +746,57 @@ fn station_show_gives_columns_recipients_rules_and_submitter() {
     assert!(err.contains("no study \"nosuch\""), "{err}");
 }
 
+/// `station show` of a study with a `[followup]`: the dates it reads are this station's
+/// columns, shown with the follow-up and the analyses of its time and event.
+#[test]
+fn station_show_names_the_followup_that_reads_a_date() {
+    let dir = station("show-followup");
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "postcode = \"categorical\" }",
+            "postcode = \"categorical\", diag = \"date\", death = \"date\" }",
+        );
+    fs::write(dir.join("station.toml"), cfg).unwrap();
+    let followup = r#"
+[followup.os]
+start = "registry.diag"
+event_date = "registry.death"
+end = "2024-12-31"
+
+[[analysis]]
+name = "os_km"
+kind = "kaplan_meier"
+time = "os.time"
+event = "os.event"
+"#;
+    let id = study(
+        &dir,
+        "os-2026",
+        "diag = \"date\"\ndeath = \"date\"",
+        followup,
+    );
+    expect(&dir, &["station", "receive", &id], 0);
+    let (out, _) = expect(&dir, &["station", "show", "os-2026"], 0);
+    let line = |start: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line for {start}: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("diag "),
+        "diag date used by follow-up os (its time and event: os_km)"
+    );
+    assert_eq!(
+        line("death "),
+        "death date used by follow-up os (its time and event: os_km)"
+    );
+    assert!(out.contains("reads os.time, os.event"), "{out}");
+}
+
 /// `station list`: every study, newest last, with its state and title.
 #[test]
 fn station_list_lists_every_study_newest_last() {
