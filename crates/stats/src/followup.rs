@@ -534,6 +534,18 @@ mod tests {
         assert_eq!(PlainData::Numeric(got[1].clone()), cols[1].data);
     }
 
+    /// A linkage that matched nobody gives empty derived columns, not an error.
+    #[test]
+    fn no_rows_give_empty_columns() {
+        let plain = data(0, 1, 100);
+        let [n, _, _] = run3_ok(|p| {
+            let frame = Frame::share(p, 0, &plain).expect("shared");
+            let cols = derive(p, &frame, &[censored("os", 100, Unit::Years)]).expect("derived");
+            Ok(cols.iter().map(|c| c.present.len()).sum::<usize>())
+        });
+        assert_eq!(n, 0);
+    }
+
     #[test]
     fn derived_columns_inherit_the_rules_of_their_dates() {
         let s = spec("os", 0, Unit::Days);
