@@ -28,8 +28,9 @@
 //!
 //! # Cost
 //!
-//! Seconds, bytes and rounds of each compute party are measured for the linkage and for
-//! each analysis ([`PartyCost`]).
+//! Seconds, bytes and rounds of each compute party are measured for the linkage (with the
+//! `[followup]` derivations, which run right after it) and for each analysis
+//! ([`PartyCost`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};

@@ -319,3 +319,33 @@ fn the_cost_estimate_counts_the_followup() {
     assert!(a.bytes > 1e7 && b.bytes > a.bytes, "{a:?} {b:?}");
     assert!(a.rounds >= 13.0, "{a:?}");
 }
+
+/// The shipped example (`examples/followup/study.toml`: three data parties, months, the
+/// GP's last contact) runs and agrees with R on the same follow-up in days: survival at
+/// 12 and 24 months is R's at 365 and 730 days, the Cox coefficient on age is R's (a
+/// change of time unit leaves Cox coefficients unchanged).
+#[test]
+fn the_example_study_runs_and_agrees_with_r() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/followup/study.toml");
+    let study = tessera_study::load(&path).unwrap();
+    let out = run_local(&study, &RunOptions::default()).unwrap();
+    let fx = &reference()["censored"];
+    let cox = result(&out, "os_by_age");
+    assert_eq!(cox["n"], fx["rows"]);
+    let (b, _) = cox_row(&cox);
+    let want = fx["cox"]["coef"].as_f64().unwrap();
+    assert!((b - want).abs() < 1e-4, "coef {b} vs R {want}");
+    let km = km_rows(&result(&out, "os"));
+    assert_eq!(km.len(), 4);
+    // 12 and 24 months are 365.25 and 730.5 days: no event between those and R's 365, 730.
+    for (i, row) in km.iter().take(2).enumerate() {
+        let want = fx["kaplan_meier"]["survival"][i].as_f64().unwrap();
+        assert!(
+            (row.1 - want).abs() < 1e-4,
+            "S({}) {} vs R {want}",
+            row.0,
+            row.1
+        );
+    }
+    assert!(km.windows(2).all(|w| w[1].1 <= w[0].1), "{km:?}");
+}
