@@ -349,3 +349,59 @@ fn the_example_study_runs_and_agrees_with_r() {
     }
     assert!(km.windows(2).all(|w| w[1].1 <= w[0].1), "{km:?}");
 }
+
+/// The plaintext twin of the derivation (`tessera_stats::followup::derive_plain`) on the
+/// plaintext left join of the three files gives exactly the time and event R computed, with
+/// and without the last contact.
+#[test]
+fn the_plaintext_twin_gives_rs_followup() {
+    use tessera_stats::{PlainColumn, PlainData, PlainFrame};
+    let registry = fixtures().join("registry.csv");
+    let study = parse(&with_censor(&study_text(&registry, "os.time", "os.event"))).unwrap();
+    let tables: Vec<_> = study
+        .data
+        .iter()
+        .map(|d| tessera_study::data::load(d).unwrap())
+        .collect();
+    // Every registry row, the others' values where they hold the person.
+    let mut columns: Vec<PlainColumn> = tables[0].frame.columns.clone();
+    for t in &tables[1..] {
+        let row_of: std::collections::HashMap<&str, usize> = t.keys[0]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.as_deref().unwrap(), i))
+            .collect();
+        for c in &t.frame.columns {
+            let PlainData::Numeric(v) = &c.data else {
+                panic!("dates are numeric")
+            };
+            let joined = tables[0].keys[0]
+                .iter()
+                .map(|k| row_of.get(k.as_deref().unwrap()).and_then(|&i| v[i]))
+                .collect();
+            columns.push(PlainColumn {
+                name: c.name.clone(),
+                data: PlainData::Numeric(joined),
+            });
+        }
+    }
+    let frame = PlainFrame::new(columns).unwrap();
+    let plain = study.followups[0].clone();
+    let without = tessera_stats::followup::Followup {
+        censor_date: None,
+        ..plain.clone()
+    };
+    for (f, time, event) in [
+        (&without, "registry.time", "registry.event"),
+        (&plain, "registry.time_lc", "registry.event_lc"),
+    ] {
+        let derived =
+            tessera_stats::followup::derive_plain(&frame, std::slice::from_ref(f)).unwrap();
+        assert_eq!(derived[0].data, frame.column(time).unwrap().data, "{time}");
+        assert_eq!(
+            derived[1].data,
+            frame.column(event).unwrap().data,
+            "{event}"
+        );
+    }
+}
