@@ -635,7 +635,11 @@ fn pooled(dir: &Path) -> Result<(tessera_study::Study, PlainFrame), String> {
             });
         }
     }
-    let frame = PlainFrame::new(columns).map_err(|e| e.to_string())?;
+    let mut frame = PlainFrame::new(columns).map_err(|e| e.to_string())?;
+    // The study's `[followup]` columns, by the plaintext twin of their derivation.
+    let derived = tessera_stats::followup::derive_plain(&frame, &study.followups)
+        .map_err(|e| e.to_string())?;
+    frame.columns.extend(derived);
     Ok((study, frame))
 }
 

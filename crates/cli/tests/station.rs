@@ -620,8 +620,17 @@ levels = { unit = ["mg/dl", "umol/l"] }
 fn station_check_names_every_problem_of_every_source() {
     let dir = with_labs(
         "check",
-        "patient_id,creatinine,smoker,unit,weight\n1,0.9,0,mg/dl,71\n2,,1,umol/l,80.5\n",
+        "patient_id,creatinine,smoker,unit,weight,drawn\n1,0.9,0,mg/dl,71,2021-03-04\n\
+         2,,1,umol/l,80.5,1999-12-31\n",
     );
+    // A date column: its range shown as dates.
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "unit = \"categorical\" }",
+            "unit = \"categorical\", drawn = \"date\" }",
+        );
+    fs::write(dir.join("station.toml"), cfg).unwrap();
     let (out, _) = expect(&dir, &["station", "check"], 0);
     assert!(
         out.contains("source cases (") && out.contains("ok, 2 rows"),
@@ -640,6 +649,7 @@ fn station_check_names_every_problem_of_every_source() {
     assert_eq!(line("weight"), "weight numeric 0 71 80.5");
     assert_eq!(line("time"), "time numeric 0 3.5 4");
     assert_eq!(line("smoker"), "smoker binary 0");
+    assert_eq!(line("drawn"), "drawn date 0 1999-12-31 2021-03-04");
     // A categorical column without declared levels is read, its values not checked.
     assert!(
         out.contains("stage: no declared levels ([sources.cases.levels])"),
@@ -651,17 +661,24 @@ fn station_check_names_every_problem_of_every_source() {
     );
 
     // A column absent from the file, a value that is no number, one that is not 0 or 1,
-    // and one that is not a declared level: each named, all in one run, exit 2.
+    // one that is not a declared level and one that is no date: each named, all in one
+    // run, exit 2.
     fs::write(
         dir.join("labs.csv"),
-        "patient_id,creatinine,smoker,unit\n1,0.9,0,mg/dl\n2,high,1,mg/dl\n3,1.2,7,g\n",
+        "patient_id,creatinine,smoker,unit,drawn\n1,0.9,0,mg/dl,2020-01-01\n\
+         2,high,1,mg/dl,2020-13-01\n3,1.2,7,g,\n",
     )
     .unwrap();
     let (out, _) = expect(&dir, &["station", "check"], 2);
     assert!(
-        out.contains("source labs (") && out.contains("4 problems"),
+        out.contains("source labs (") && out.contains("5 problems"),
         "{out}"
     );
+    assert!(
+        out.contains("labs.csv:3: column \"drawn\": not a date written YYYY-MM-DD"),
+        "{out}"
+    );
+    assert!(!out.contains("2020-13-01"), "the value is echoed: {out}");
     assert!(
         out.contains("labs.csv:1: column \"weight\" missing from the header"),
         "{out}"
@@ -727,6 +744,57 @@ fn station_show_gives_columns_recipients_rules_and_submitter() {
     assert!(out.contains("estimated cost per compute station"), "{out}");
     let (_, err) = expect(&dir, &["station", "show", "nosuch"], 2);
     assert!(err.contains("no study \"nosuch\""), "{err}");
+}
+
+/// `station show` of a study with a `[followup]`: the dates it reads are this station's
+/// columns, shown with the follow-up and the analyses of its time and event.
+#[test]
+fn station_show_names_the_followup_that_reads_a_date() {
+    let dir = station("show-followup");
+    let cfg = fs::read_to_string(dir.join("station.toml"))
+        .unwrap()
+        .replace(
+            "postcode = \"categorical\" }",
+            "postcode = \"categorical\", diag = \"date\", death = \"date\" }",
+        );
+    fs::write(dir.join("station.toml"), cfg).unwrap();
+    let followup = r#"
+[followup.os]
+start = "registry.diag"
+event_date = "registry.death"
+end = "2024-12-31"
+
+[[analysis]]
+name = "os_km"
+kind = "kaplan_meier"
+time = "os.time"
+event = "os.event"
+"#;
+    let id = study(
+        &dir,
+        "os-2026",
+        "diag = \"date\"\ndeath = \"date\"",
+        followup,
+    );
+    expect(&dir, &["station", "receive", &id], 0);
+    let (out, _) = expect(&dir, &["station", "show", "os-2026"], 0);
+    let line = |start: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("no line for {start}: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        line("diag "),
+        "diag date used by follow-up os (its time and event: os_km)"
+    );
+    assert_eq!(
+        line("death "),
+        "death date used by follow-up os (its time and event: os_km)"
+    );
+    assert!(out.contains("reads os.time, os.event"), "{out}");
 }
 
 /// `station list`: every study, newest last, with its state and title.

@@ -2,7 +2,8 @@
 //! the data's owner and checked against the declared columns before anything is shared.
 //!
 //! [`read`] takes a [`Source`], the key columns and the declared columns ([`ColumnDecl`]:
-//! numeric with an optional range, binary 0/1, categorical with declared levels) and returns
+//! numeric with an optional range, binary 0/1, categorical with declared levels, dates as
+//! days since 1970-01-01) and returns
 //! a [`Table`]: the key strings for the linkage, a [`PlainFrame`] of the declared columns,
 //! and counts for the owner's eyes (rows, missing values per column). One implementation of
 //! the typed values serves every source (`value.rs`), so a column means the same whether it
@@ -33,6 +34,7 @@ mod value;
 
 pub use error::{Result, SourceError};
 pub use postgres::PgTls;
+pub use value::{date_text, parse_date};
 
 /// Where a data station's table comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,15 +95,25 @@ pub enum ColumnKind {
         /// The levels, in the study's order.
         levels: Vec<String>,
     },
+    /// A calendar date (CSV and text `YYYY-MM-DD`, Parquet `DATE`, PostgreSQL `date`), read
+    /// as whole days since 1970-01-01 (negative before): the number it is shared as, so
+    /// that differences of dates are days. Optionally range-checked (bounds in days too).
+    Date {
+        /// Earliest allowed date, in days since 1970-01-01.
+        min: Option<i64>,
+        /// Latest allowed date, in days since 1970-01-01.
+        max: Option<i64>,
+    },
 }
 
 impl ColumnKind {
-    /// `numeric`, `binary` or `categorical`.
+    /// `numeric`, `binary`, `categorical` or `date`.
     pub fn name(&self) -> &'static str {
         match self {
             ColumnKind::Numeric { .. } => "numeric",
             ColumnKind::Binary => "binary",
             ColumnKind::Categorical { .. } => "categorical",
+            ColumnKind::Date { .. } => "date",
         }
     }
 }

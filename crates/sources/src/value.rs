@@ -1,7 +1,8 @@
 //! The one implementation of typed values shared by every source: a cell as the source gives
 //! it ([`Cell`]: text from CSV, typed numbers and text from Parquet and PostgreSQL) is
 //! parsed and checked against its declared [`ColumnKind`] (numbers finite and within the
-//! declared range, binary 0 or 1, categorical one of the declared levels), and which source
+//! declared range, binary 0 or 1, categorical one of the declared levels, dates `YYYY-MM-DD`
+//! or typed dates within the declared range, as days since 1970-01-01), and which source
 //! types a declaration accepts ([`SourceType`]). Messages say what is wrong, never the value.
 
 use tessera_stats::{PlainColumn, PlainData};
@@ -21,7 +22,7 @@ pub(crate) enum Cell<'a> {
     Integer(i64),
     /// A boolean (binary columns: false 0, true 1).
     Bool(bool),
-    /// A calendar date as days since 1970-01-01 (key columns only: written `YYYY-MM-DD`).
+    /// A calendar date as days since 1970-01-01 (Parquet `DATE`, PostgreSQL `date`).
     Date(i64),
 }
 
@@ -37,17 +38,19 @@ pub(crate) enum SourceType {
     Number,
     /// Booleans.
     Bool,
-    /// Calendar dates (read only as keys).
+    /// Calendar dates.
     Date,
 }
 
 /// Whether a column declared `kind` (`None`: a key column) may be read from a source column
 /// of type `found`: numeric from numbers and integers, binary also from booleans,
-/// categorical from text and integers, keys from text, integers and dates.
+/// categorical from text and integers, dates from dates and text (`YYYY-MM-DD`), keys from
+/// text, integers and dates.
 pub(crate) fn accepts(kind: Option<&ColumnKind>, found: &SourceType) -> bool {
     use SourceType::*;
     match kind {
         None => matches!(found, Text | Integer | Date),
+        Some(ColumnKind::Date { .. }) => matches!(found, Date | Text),
         Some(ColumnKind::Categorical { .. }) => matches!(found, Text | Integer),
         Some(ColumnKind::Numeric { .. }) => matches!(found, Integer | Number),
         Some(ColumnKind::Binary) => matches!(found, Integer | Number | Bool),
@@ -148,6 +151,24 @@ impl Builder {
                     .ok_or_else(|| not_a_level(text, levels))?;
                 self.codes.push(Some(code));
             }
+            ColumnKind::Date { min, max } => {
+                let days = match cell {
+                    Cell::Date(d) => d,
+                    Cell::Text(s) => parse_date(s).ok_or("not a date written YYYY-MM-DD")?,
+                    _ => return Err("not a date (the column is declared date)".into()),
+                };
+                if date(days).is_err() {
+                    return Err("a date outside the years 1 to 9999".into());
+                }
+                let shown = |d: i64| date(d).unwrap_or_else(|_| d.to_string());
+                if let Some(m) = min.filter(|&m| days < m) {
+                    return Err(format!("before the declared min {}", shown(m)));
+                }
+                if let Some(m) = max.filter(|&m| days > m) {
+                    return Err(format!("after the declared max {}", shown(m)));
+                }
+                self.values.push(Some(days as f64));
+            }
         }
         Ok(())
     }
@@ -207,6 +228,49 @@ fn number(cell: Cell<'_>) -> Result<f64, String> {
         Cell::Date(_) => Err("a date where a number is declared".into()),
         Cell::Missing => Err("missing".into()),
     }
+}
+
+/// A date written `YYYY-MM-DD` (spaces around it ignored; proleptic Gregorian, years 1 to
+/// 9999) as whole days since 1970-01-01, negative before; `None` when it is not such a
+/// date (wrong form, month or day out of range, 29 February of a common year). The inverse
+/// of [`date_text`]; by the days-from-civil method (eras of 400 years, years starting in
+/// March).
+pub fn parse_date(text: &str) -> Option<i64> {
+    let t = text.trim().as_bytes();
+    if t.len() != 10 || t[4] != b'-' || t[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = &t[r];
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0i64, |a, &b| a * 10 + i64::from(b - b'0')))
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let len = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if y < 1 || !(1..=len).contains(&d) {
+        return None;
+    }
+    let yy = if m <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy.rem_euclid(400);
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD` (see [`parse_date`]); `None` outside the years 1
+/// to 9999. For messages about declared bounds (schema, not data) and for documents.
+pub fn date_text(days: i64) -> Option<String> {
+    date(days).ok()
 }
 
 /// Days since 1970-01-01 as a proleptic Gregorian `YYYY-MM-DD` (years 1 to 9999), by the
@@ -356,6 +420,7 @@ mod tests {
         };
         for n in 0..73_000 {
             assert_eq!(d(n), format!("{y:04}-{m:02}-{day:02}"));
+            assert_eq!(parse_date(&d(n)), Some(n));
             day += 1;
             if day > len(y, m) {
                 day = 1;
@@ -369,6 +434,7 @@ mod tests {
         let (mut y, mut m, mut day) = (1969i64, 12i64, 31i64);
         for n in 1..73_000 {
             assert_eq!(d(-n), format!("{y:04}-{m:02}-{day:02}"));
+            assert_eq!(parse_date(&d(-n)), Some(-n));
             day -= 1;
             if day == 0 {
                 m -= 1;
@@ -379,5 +445,50 @@ mod tests {
                 day = len(y, m);
             }
         }
+    }
+
+    #[test]
+    fn dates_as_values() {
+        let k = ColumnKind::Date {
+            min: parse_date("1990-01-01"),
+            max: parse_date("2030-12-31"),
+        };
+        let c = run(
+            k.clone(),
+            &[
+                Cell::Text(" 2000-02-29 "),
+                Cell::Date(10_957),
+                Cell::Missing,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.data,
+            PlainData::Numeric(vec![Some(11_016.0), Some(10_957.0), None])
+        );
+        let e = |cell| run(k.clone(), &[cell]).unwrap_err();
+        for bad in [
+            "2001-02-29",
+            "2000-13-01",
+            "2000-00-10",
+            "2000-1-01",
+            "01/02/2000",
+            "x",
+        ] {
+            assert_eq!(e(Cell::Text(bad)), "not a date written YYYY-MM-DD", "{bad}");
+        }
+        assert_eq!(
+            e(Cell::Text("1989-12-31")),
+            "before the declared min 1990-01-01"
+        );
+        assert_eq!(e(Cell::Date(30_000)), "after the declared max 2030-12-31");
+        assert!(e(Cell::Number(3.0)).contains("not a date"));
+        assert_eq!(parse_date("0000-01-01"), None);
+        assert_eq!(parse_date("9999-12-31"), Some(2_932_896));
+        assert_eq!(parse_date("0001-01-01"), Some(-719_162));
+        assert_eq!(date_text(-1).as_deref(), Some("1969-12-31"));
+        use SourceType::*;
+        assert!(accepts(Some(&k), &Date) && accepts(Some(&k), &Text));
+        assert!(!accepts(Some(&k), &Integer) && !accepts(Some(&k), &Number));
     }
 }

@@ -89,6 +89,21 @@ fn malformed_rows_name_file_line_and_column() {
         "column \"v\": not a number",
         "1o5",
     );
+    let date = [(
+        "v",
+        ColumnKind::Date {
+            min: None,
+            max: None,
+        },
+    )];
+    fails(
+        "m3d.csv",
+        "id,v\n1,2001-02-28\n2,2001-02-29\n",
+        &date,
+        3,
+        "column \"v\": not a date written YYYY-MM-DD",
+        "2001-02-29",
+    );
     fails(
         "m4.csv",
         "id,v,w\n1,2,a\n2,3,c7q\n",

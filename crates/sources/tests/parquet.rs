@@ -257,8 +257,47 @@ fn types_are_checked_before_any_row() {
         "{e}"
     );
     // Dates are read as keys, written YYYY-MM-DD.
-    let t = read(&Source::Parquet { file: odd }, &["born".to_string()], &[]).unwrap();
+    let t = read(
+        &Source::Parquet { file: odd.clone() },
+        &["born".to_string()],
+        &[],
+    )
+    .unwrap();
     assert_eq!(t.keys, vec![vec![Some("1970-01-02".to_string())]]);
+    // And as date columns: days since 1970-01-01, range-checked.
+    let t = read(
+        &Source::Parquet { file: odd.clone() },
+        &[],
+        &[decl(
+            "born",
+            ColumnKind::Date {
+                min: None,
+                max: None,
+            },
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        t.frame.columns[0].data,
+        tessera_stats::PlainData::Numeric(vec![Some(1.0)])
+    );
+    let e = read(
+        &Source::Parquet { file: odd },
+        &[],
+        &[decl(
+            "born",
+            ColumnKind::Date {
+                min: Some(2),
+                max: None,
+            },
+        )],
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("row 1: column \"born\": before the declared min 1970-01-03"),
+        "{e}"
+    );
     // Not a Parquet file at all.
     let e = read(&Source::Parquet { file: gp_csv() }, &[], &[]).unwrap_err();
     assert!(matches!(e, SourceError::Malformed { .. }), "{e}");

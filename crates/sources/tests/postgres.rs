@@ -164,6 +164,23 @@ fn dates_are_keys_written_iso() {
             .contains("column \"born\" has type date, declared numeric"),
         "{e}"
     );
+    let t = query(
+        &url,
+        "SELECT 'p' AS patient_id, d::date AS born FROM (VALUES ('1970-01-02'), (NULL), \
+         ('1969-12-31')) v(d)",
+        &[decl(
+            "born",
+            ColumnKind::Date {
+                min: None,
+                max: None,
+            },
+        )],
+    )
+    .unwrap();
+    assert_eq!(
+        t.frame.columns[0].data,
+        tessera_stats::PlainData::Numeric(vec![Some(1.0), None, Some(-1.0)])
+    );
 }
 
 #[test]

@@ -91,6 +91,9 @@ pub enum ColumnKind {
     Binary,
     /// One of several levels (text).
     Categorical,
+    /// A calendar date (`YYYY-MM-DD` in CSV, `DATE` in Parquet, `date` in PostgreSQL), shared
+    /// as whole days since 1970-01-01: read by a study's `[followup]`.
+    Date,
     /// A linkage key component (identifiers, dates of birth): used to link, never shared
     /// as a data column.
     Key,
@@ -103,6 +106,7 @@ impl ColumnKind {
             ColumnKind::Numeric => "numeric",
             ColumnKind::Binary => "binary",
             ColumnKind::Categorical => "categorical",
+            ColumnKind::Date => "date",
             ColumnKind::Key => "key",
         }
     }
@@ -113,6 +117,7 @@ impl ColumnKind {
             ColumnKind::Numeric,
             ColumnKind::Binary,
             ColumnKind::Categorical,
+            ColumnKind::Date,
             ColumnKind::Key,
         ]
         .into_iter()
@@ -924,7 +929,7 @@ impl Checker<'_> {
                     &cp,
                     format!(
                         "{ctx} column `{c}`: type `{t}` is not one of \"numeric\", \"binary\", \
-                         \"categorical\", \"key\""
+                         \"categorical\", \"date\", \"key\""
                     ),
                 )
             })?;

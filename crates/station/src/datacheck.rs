@@ -29,11 +29,26 @@ pub struct ColumnReport {
     pub kind: ColumnKind,
     /// Missing values (missing tokens, nulls).
     pub missing: usize,
-    /// Smallest and largest value of a numeric column with at least one value.
+    /// Smallest and largest value of a numeric or date column (dates in days since
+    /// 1970-01-01) with at least one value.
     pub range: Option<(f64, f64)>,
     /// A `categorical` column without declared levels: read as text, its values could not
     /// be checked.
     pub unchecked: bool,
+}
+
+impl ColumnReport {
+    /// The range as the steward reads it: numbers as they are, dates `YYYY-MM-DD`; `None`
+    /// for other kinds or without values.
+    pub fn range_text(&self) -> Option<(String, String)> {
+        let (lo, hi) = self.range?;
+        let day = |d: f64| tessera_sources::date_text(d as i64).unwrap_or_default();
+        match self.kind {
+            ColumnKind::Numeric => Some((lo.to_string(), hi.to_string())),
+            ColumnKind::Date => Some((day(lo), day(hi))),
+            _ => None,
+        }
+    }
 }
 
 /// What was found in one source.
@@ -79,6 +94,10 @@ fn how(source: &SourceConfig, name: &str, kind: ColumnKind) -> Read {
             max: None,
         },
         ColumnKind::Binary => tessera_sources::ColumnKind::Binary,
+        ColumnKind::Date => tessera_sources::ColumnKind::Date {
+            min: None,
+            max: None,
+        },
         ColumnKind::Categorical => match source.declared_levels(name) {
             Some(levels) => tessera_sources::ColumnKind::Categorical {
                 levels: levels.to_vec(),
@@ -199,7 +218,7 @@ fn column_report(
         match &column.data {
             PlainData::Numeric(values) => {
                 report.missing = values.iter().filter(|v| v.is_none()).count();
-                if kind == ColumnKind::Numeric {
+                if matches!(kind, ColumnKind::Numeric | ColumnKind::Date) {
                     report.range = values.iter().flatten().fold(None, |r, &x| match r {
                         None => Some((x, x)),
                         Some((lo, hi)) => Some((f64::min(lo, x), f64::max(hi, x))),
@@ -262,6 +281,33 @@ mod tests {
         assert_eq!(r.columns[3].missing, 1);
         assert_eq!(r.columns[4].range, Some((70.5, 81.0)));
         assert_eq!(r.columns[2].range, None);
+    }
+
+    #[test]
+    fn dates_are_checked_and_their_range_is_shown_as_dates() {
+        let dir = scratch("dates");
+        let csv = "id,age,event,stage,weight,diag\na,40,1,1,70.5,2019-03-01\nb,NA,0,2,,\n\
+                   c,62,1,,81,2001-12-31\n";
+        let mut s = source(&dir, csv);
+        s.columns.push(("diag".into(), ColumnKind::Date));
+        let r = check_source(&s);
+        assert!(r.ok(), "{:?}", r.problems);
+        let diag = r.columns.iter().find(|c| c.name == "diag").unwrap();
+        assert_eq!(diag.missing, 1);
+        assert_eq!(
+            diag.range_text(),
+            Some(("2001-12-31".to_string(), "2019-03-01".to_string()))
+        );
+        let bad = csv.replace("2001-12-31", "2001-12-32");
+        let mut s = source(&dir, &bad);
+        s.columns.push(("diag".into(), ColumnKind::Date));
+        let r = check_source(&s);
+        let all = r.problems.join("\n");
+        assert!(
+            all.contains("data.csv:4: column \"diag\": not a date written YYYY-MM-DD"),
+            "{all}"
+        );
+        assert!(!all.contains("2001-12-32"), "{all}");
     }
 
     #[test]

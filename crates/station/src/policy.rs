@@ -292,6 +292,7 @@ fn fits(study: &ColumnType, source: ColumnKind) -> bool {
         ColumnType::Numeric { .. } => matches!(source, ColumnKind::Numeric | ColumnKind::Binary),
         ColumnType::Binary => matches!(source, ColumnKind::Binary | ColumnKind::Numeric),
         ColumnType::Categorical { .. } => source == ColumnKind::Categorical,
+        ColumnType::Date { .. } => source == ColumnKind::Date,
     }
 }
 
@@ -848,5 +849,12 @@ mod tests {
         assert!(fits(&cat, ColumnKind::Categorical));
         assert!(!fits(&cat, ColumnKind::Numeric));
         assert!(fits(&ColumnType::Binary, ColumnKind::Binary));
+        let date = ColumnType::Date {
+            min: None,
+            max: None,
+        };
+        assert!(fits(&date, ColumnKind::Date));
+        assert!(!fits(&date, ColumnKind::Numeric) && !fits(&date, ColumnKind::Key));
+        assert!(!fits(&num, ColumnKind::Date));
     }
 }

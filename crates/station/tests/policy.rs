@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use tessera_station::config::Config;
 use tessera_station::policy::Decision;
 
 fn reasons(d: Decision) -> Vec<String> {
@@ -1037,5 +1038,83 @@ fn an_unpublished_column_inside_a_term_is_not_named_to_researchers() {
         hidden.join("\n").contains("not declared by source `cases`")
             && !hidden.join("\n").contains("disallowed"),
         "{hidden:?}"
+    );
+}
+
+/// The standard study with a follow-up derived from the registry's `diagnosis_date` and the
+/// GP's `death_date`: the registry's date is read only inside `[followup]`.
+fn followup_study() -> String {
+    STUDY
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\ndiagnosis_date = \"date\"\n",
+        )
+        .replace(
+            "smoker = \"binary\"\n",
+            "smoker = \"binary\"\ndeath_date = \"date\"\n\n[followup.os]\n\
+             start = \"registry.diagnosis_date\"\nevent_date = \"gp.death_date\"\n\
+             end = \"2024-12-31\"\nunit = \"months\"\n",
+        )
+        .replace(
+            "name = \"km\"\nkind = \"kaplan_meier\"\ntime = \"registry.time\"\n\
+             event = \"registry.event\"",
+            "name = \"km\"\nkind = \"kaplan_meier\"\ntime = \"os.time\"\nevent = \"os.event\"",
+        )
+}
+
+/// The registry's configuration with `diagnosis_date` declared `kind` in its source
+/// (`None`: not declared).
+fn station_with_date(dir: &std::path::Path, policy: &str, kind: Option<&str>) -> Config {
+    let mut text = station_toml(policy);
+    if let Some(k) = kind {
+        text = text.replace(
+            "postcode = \"categorical\" }",
+            &format!("postcode = \"categorical\", diagnosis_date = \"{k}\" }}"),
+        );
+    }
+    tessera_station::config::parse("station.toml", &text, dir).unwrap()
+}
+
+#[test]
+fn dates_used_only_inside_followup_are_columns_of_their_station() {
+    let text = followup_study();
+    assert!(text.contains("time = \"os.time\"") && text.contains("[followup.os]"));
+    let dir = folder("followup");
+    let s = study(&dir, &text);
+    // Declared as a date and allowed: only a person is needed, as for the standard study.
+    let ok = station_with_date(&dir, POLICY, Some("date"));
+    assert!(
+        matches!(ok.evaluate(&s), Decision::NeedsPerson { .. }),
+        "{:?}",
+        ok.evaluate(&s)
+    );
+    // The policy does not let the date be shared: refused, though no analysis names it.
+    let p = POLICY.replace("[\"postcode\"]", "[\"postcode\", \"diagnosis_date\"]");
+    let r = reasons(station_with_date(&dir, &p, Some("date")).evaluate(&s));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].starts_with("disallowed_columns: column `diagnosis_date`"),
+        "{r:?}"
+    );
+    let p = POLICY.replace(
+        "disallowed_columns = [\"postcode\"]",
+        "allowed_columns = [\"patient_id\", \"time\", \"event\", \"age\", \"stage\"]",
+    );
+    let r = reasons(station_with_date(&dir, &p, Some("date")).evaluate(&s));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(
+        r[0].starts_with("allowed_columns: column `diagnosis_date`"),
+        "{r:?}"
+    );
+    // Not in the source, or not a date there.
+    let r = reasons(station_with_date(&dir, POLICY, None).evaluate(&s));
+    assert!(
+        r[0].starts_with("unknown_column: column `diagnosis_date`"),
+        "{r:?}"
+    );
+    let r = reasons(station_with_date(&dir, POLICY, Some("numeric")).evaluate(&s));
+    assert!(
+        r[0].contains("column `diagnosis_date` of data.registry is date in the study but numeric"),
+        "{r:?}"
     );
 }

@@ -311,6 +311,17 @@ fn zph_cost(n: f64, p: f64) -> Cost {
     linear(n, 1450.0 + 80.0 * p, 0.0, 232.0, 300.0 * p, 0.0)
 }
 
+/// A `[followup]` derivation ([`crate::followup`]) on `rows` linked rows: one comparison of
+/// `3n` elements (`5n` with a censoring date) and a few products per row. Measured on the
+/// reference machine (`followup::tests::cost_is_constant_rounds_and_linear_bytes`): 332
+/// bytes per row and 13 rounds in days; 540 bytes per row with a censoring date; two more
+/// rounds for months or years (a truncation).
+pub fn followup(rows: usize, censor: bool, scaled: bool) -> Cost {
+    let per_row = if censor { 540.0 } else { 332.0 } + if scaled { 32.0 } else { 0.0 };
+    let rounds = if scaled { 15.0 } else { 13.0 };
+    linear(rows as f64, per_row, 0.0, rounds, 600.0, 0.0)
+}
+
 /// The secret sharing and linkage of the data stations' tables, with each holding about
 /// `rows` rows (`tessera bench link`: 2.4 kB per row for the busiest station, 0.9 s per
 /// 100,000 rows, about 480 rounds).

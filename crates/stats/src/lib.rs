@@ -13,6 +13,8 @@
 //!   recipient's plaintext tail ([`Tail`]).
 //! - [`cost`]: what an analysis will cost the compute stations (bytes, rounds, memory,
 //!   seconds), estimated from its public parameters for the steward before approval.
+//! - [`followup`]: follow-up time and event derived inside MPC from two dates held by
+//!   different parties (`[followup.NAME]`), with its plaintext twin.
 //! - [`terms`]: model terms of the regressions and Cox (`a.x*b.y`, `a.x:b.y`,
 //!   `num(a.stage)`): parsing, expansion, names, and the design columns in MPC and f64.
 //! - [`analysis`]: the study's analyses ([`AnalysisSpec`]), [`analysis::run`] (every compute
@@ -36,6 +38,7 @@ pub mod describe;
 pub mod disclosure;
 pub mod dist;
 pub mod error;
+pub mod followup;
 pub mod ranges;
 pub mod regression;
 pub mod sealed;

@@ -1,5 +1,6 @@
 //! What a whole study will cost the compute stations, for the steward who approves it:
-//! the sharing and linkage of the tables, then every analysis ([`tessera_stats::cost`]),
+//! the sharing and linkage of the tables, the `[followup]` derivations, then every analysis
+//! ([`tessera_stats::cost`]),
 //! at a few sizes of the linked table. Public quantities only: the study's text and the
 //! number of rows, which the steward chooses (nothing is read from the data).
 
@@ -19,7 +20,7 @@ pub const WAN: (f64, f64) = (0.020, 100e6 / 8.0);
 pub struct StudyCost {
     /// Linked rows assumed (each data station holding about as many).
     pub rows: usize,
-    /// Sharing and linkage, then each analysis by name.
+    /// Sharing and linkage, each follow-up (`follow-up NAME`), then each analysis by name.
     pub parts: Vec<(String, Cost)>,
     /// Everything, one after the other (memory: the largest part).
     pub total: Cost,
@@ -30,6 +31,14 @@ pub struct StudyCost {
 /// The estimated cost of `study` on `rows` linked rows.
 pub fn estimate(study: &Study, rows: usize) -> StudyCost {
     let mut parts = vec![("sharing and linkage".to_string(), cost::linkage(rows))];
+    for f in &study.followups {
+        let c = cost::followup(
+            rows,
+            f.censor_date.is_some(),
+            f.unit != tessera_stats::followup::Unit::Days,
+        );
+        parts.push((format!("follow-up {}", f.name), c));
+    }
     for a in &study.analyses {
         let c = cost::estimate(&a.spec, rows, &|col| study.levels(col).unwrap_or(1));
         parts.push((a.name.clone(), c));
@@ -70,7 +79,7 @@ pub fn render(study: &Study) -> String {
     if let Some((name, c)) = big
         .parts
         .iter()
-        .skip(1)
+        .skip(1 + study.followups.len())
         .max_by(|a, b| a.1.compute_seconds.total_cmp(&b.1.compute_seconds))
     {
         out.push_str(&format!(

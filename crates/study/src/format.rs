@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use tessera_link::keys::{Duplicates, KeyColumn, KeySpec};
 use tessera_net::identity::Fingerprint;
+use tessera_stats::followup::Followup;
 use tessera_stats::{AnalysisSpec, Disclosure, Schema};
 
 use crate::locate::Source;
@@ -36,6 +37,9 @@ pub struct Study {
     pub data: Vec<DataSpec>,
     /// The linkage key; `None` only with one data party.
     pub linkage: Option<LinkageSpec>,
+    /// `[followup.NAME]`: follow-up times and events derived inside MPC from date columns
+    /// after the linkage (columns `NAME.time`, `NAME.event`), in file order.
+    pub followups: Vec<Followup>,
     /// Disclosure rules.
     pub disclosure: Disclosure,
     /// `[disclosure] counts`: whether the recipients of a run across stations see each data
@@ -58,6 +62,13 @@ impl Study {
     pub fn column(&self, r: &str) -> Option<&ColumnSpec> {
         let (party, col) = r.split_once('.')?;
         self.data.iter().find(|d| d.party == party)?.column(col)
+    }
+
+    /// The follow-up whose derived column (`NAME.time` or `NAME.event`) is `r`, if any.
+    pub fn derived(&self, r: &str) -> Option<&Followup> {
+        self.followups
+            .iter()
+            .find(|f| f.time_column() == r || f.event_column() == r)
     }
 
     /// The number of levels of column `r` if it is a declared categorical column.
@@ -122,10 +133,13 @@ pub struct PartySpec {
 /// ([`tessera_sources::ColumnKind`]).
 pub use tessera_sources::ColumnKind as ColumnType;
 
-/// The public schema of a column of this type in the shared table.
+/// The public schema of a column of this type in the shared table (a date is shared as a
+/// number: whole days since 1970-01-01).
 pub fn schema_of(kind: &ColumnType) -> Schema {
     match kind {
-        ColumnType::Numeric { .. } | ColumnType::Binary => Schema::Numeric,
+        ColumnType::Numeric { .. } | ColumnType::Binary | ColumnType::Date { .. } => {
+            Schema::Numeric
+        }
         ColumnType::Categorical { levels } => Schema::Categorical(levels.clone()),
     }
 }

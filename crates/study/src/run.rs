@@ -14,6 +14,8 @@
 //! 3. With two or more data parties, the oblivious join ([`tessera_link::join`]); the
 //!    joined payload is read back as the linked table ([`tessera_stats::Frame::assemble`],
 //!    columns named `party.column`). With one data party its table is the linked table.
+//!    The study's `[followup]` columns (`NAME.time`, `NAME.event`) are derived from its date
+//!    columns and added to it ([`tessera_stats::followup::derive`]).
 //! 4. Every analysis runs ([`tessera_stats::analysis::run`]); its opened result is the
 //!    [`Output`].
 //!
@@ -26,8 +28,9 @@
 //!
 //! # Cost
 //!
-//! Seconds, bytes and rounds of each compute party are measured for the linkage and for
-//! each analysis ([`PartyCost`]).
+//! Seconds, bytes and rounds of each compute party are measured for the linkage (with the
+//! `[followup]` derivations, which run right after it) and for each analysis
+//! ([`PartyCost`]).
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
@@ -570,9 +573,14 @@ pub(crate) fn party_main<T>(
         }
         (j.intersection, cols)
     };
-    let frame =
+    let mut frame =
         Frame::assemble(n, &schema, &cols).map_err(|e| failed(names, me, "linked table", &e))?;
     drop(cols);
+    // `[followup]`: times and events from the linked dates, before any analysis (nothing
+    // is opened: see `tessera_stats::followup`).
+    let derived = tessera_stats::followup::derive(p, &frame, &study.followups)
+        .map_err(|e| failed(names, me, "deriving the follow-up times", &e))?;
+    frame.columns.extend(derived);
     let linkage = Cost::between(t0, &s0, &p.stats());
     let value = after(p, &frame)?;
     p.barrier()
@@ -686,6 +694,8 @@ pub(crate) fn run_analyses(
     // No record linked (the intersection size is public): every analysis says why, rather
     // than each failing its `min_rows` with 0 rows.
     let unlinked = frame.rows == 0 && study.data.len() > 1;
+    // Derived follow-up columns are under the rules of the dates they come from.
+    let disclosure = tessera_stats::followup::inherit(&study.disclosure, &study.followups);
     for (i, a) in study.analyses.iter().enumerate() {
         if let Some(f) = progress {
             f(
@@ -699,7 +709,7 @@ pub(crate) fn run_analyses(
             continue;
         }
         let (t, s0) = (Instant::now(), p.stats());
-        let r = match tessera_stats::analysis::run(p, frame, &a.spec, &study.disclosure) {
+        let r = match tessera_stats::analysis::run(p, frame, &a.spec, &disclosure) {
             Ok(o) => Ok(o),
             Err(StatsError::Mpc(e)) => {
                 return Err(failed(

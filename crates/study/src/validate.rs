@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tessera_link::keys::{DateOrder, Duplicates, KeyColumn, Norm};
 use tessera_net::identity::{parse_fingerprint, Fingerprint};
+use tessera_stats::followup::{Followup, Unit};
 use tessera_stats::{AnalysisSpec, Disclosure};
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
@@ -126,11 +127,32 @@ struct RawColumn {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
-    min: Option<f64>,
+    min: Option<Bound>,
     #[serde(default)]
-    max: Option<f64>,
+    max: Option<Bound>,
     #[serde(default)]
     levels: Option<Vec<Level>>,
+}
+
+/// A declared `min` or `max`: a number (numeric columns) or a date written `YYYY-MM-DD`
+/// (date columns).
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum Bound {
+    Number(f64),
+    Date(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFollowup {
+    start: String,
+    event_date: String,
+    #[serde(default)]
+    censor_date: Option<String>,
+    end: String,
+    #[serde(default)]
+    unit: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -236,8 +258,12 @@ enum Need {
     Numeric,
     /// Categorical.
     Categorical,
-    /// Any type.
+    /// A date (the dates of a `[followup]`).
+    Date,
+    /// Any type but a date.
     Any,
+    /// Any column at all (the column lists of `[disclosure]`).
+    Listed,
 }
 
 /// The columns an analysis names: (field, index in a list field, reference, need).
@@ -343,11 +369,12 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
     v
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "study",
     "parties",
     "data",
     "linkage",
+    "followup",
     "disclosure",
     "recipients",
     "analysis",
@@ -517,11 +544,13 @@ impl Checker<'_> {
             parties,
             data,
             linkage,
+            followups: Vec::new(),
             disclosure: Disclosure::default(),
             counts: false,
             recipients,
             analyses: Vec::new(),
         };
+        study.followups = self.followups(root, &study)?;
         (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
         if let Some(e) = limits::excesses(&study, &Limits::DEFAULT)
@@ -865,15 +894,41 @@ impl Checker<'_> {
                 if raw.levels.is_some() {
                     return Err(bad("field levels: only for categorical columns"));
                 }
-                if let (Some(a), Some(b)) = (raw.min, raw.max) {
+                let number = |b: Option<Bound>, field: &str| match b {
+                    None => Ok(None),
+                    Some(Bound::Number(x)) => Ok(Some(x)),
+                    Some(Bound::Date(_)) => Err(bad(&format!(
+                        "field {field}: a number (dates are bounds of date columns only)"
+                    ))),
+                };
+                let (min, max) = (number(raw.min, "min")?, number(raw.max, "max")?);
+                if let (Some(a), Some(b)) = (min, max) {
                     if a > b {
                         return Err(bad("field min: larger than max"));
                     }
                 }
-                Ok(ColumnType::Numeric {
-                    min: raw.min,
-                    max: raw.max,
-                })
+                Ok(ColumnType::Numeric { min, max })
+            }
+            "date" => {
+                if raw.levels.is_some() {
+                    return Err(bad("field levels: only for categorical columns"));
+                }
+                let date = |b: Option<Bound>, field: &str| match b {
+                    None => Ok(None),
+                    Some(Bound::Date(t)) => tessera_sources::parse_date(&t)
+                        .map(Some)
+                        .ok_or_else(|| bad(&format!("field {field}: a date written YYYY-MM-DD"))),
+                    Some(Bound::Number(_)) => Err(bad(&format!(
+                        "field {field}: a date written YYYY-MM-DD, in quotes (\"1990-01-01\")"
+                    ))),
+                };
+                let (min, max) = (date(raw.min, "min")?, date(raw.max, "max")?);
+                if let (Some(a), Some(b)) = (min, max) {
+                    if a > b {
+                        return Err(bad("field min: later than max"));
+                    }
+                }
+                Ok(ColumnType::Date { min, max })
             }
             "binary" => {
                 if raw.levels.is_some() || raw.min.is_some() || raw.max.is_some() {
@@ -906,7 +961,7 @@ impl Checker<'_> {
                 Ok(ColumnType::Categorical { levels })
             }
             _ => Err(bad(
-                "field type: one of \"numeric\", \"binary\", \"categorical\"",
+                "field type: one of \"numeric\", \"binary\", \"categorical\", \"date\"",
             )),
         }
     }
@@ -940,8 +995,117 @@ impl Checker<'_> {
         Ok(out)
     }
 
+    /// The `[followup.NAME]` tables: names that are no party's (the derived columns are
+    /// `NAME.time` and `NAME.event`, beside the parties' `party.column`), `start`,
+    /// `event_date` and the optional `censor_date` distinct date columns, `end` a date,
+    /// `unit` days, months or years.
+    fn followups(&self, root: &DeTable<'_>, study: &Study) -> Result<Vec<Followup>> {
+        let mut out = Vec::new();
+        for (k, v) in self.table(root, "followup")? {
+            let name = k.get_ref().to_string();
+            let ctx = format!("[followup.{name}]");
+            if !is_name(&name) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!("follow-up name `{name}`: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            if study.party(&name).is_some() {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!(
+                        "{ctx}: `{name}` is a party; name the follow-up otherwise (its columns \
+                         are `{name}.time` and `{name}.event`)"
+                    ),
+                ));
+            }
+            let at = |f: &str| keys!["followup", &name, f];
+            let raw: RawFollowup = self.de(&ctx, &keys!["followup", &name], v)?;
+            let dates = [
+                ("start", Some(&raw.start)),
+                ("event_date", Some(&raw.event_date)),
+                ("censor_date", raw.censor_date.as_ref()),
+            ];
+            for (i, (field, r)) in dates.iter().enumerate() {
+                let Some(r) = r else { continue };
+                let fctx = format!("{ctx} field {field}");
+                self.column_ref(study, &at(field), &fctx, r, Need::Date)?;
+                if let Some((other, _)) = dates[..i].iter().find(|(_, o)| *o == Some(*r)) {
+                    return Err(self.err(&at(field), format!("{fctx}: the same column as {other}")));
+                }
+            }
+            let end = tessera_sources::parse_date(&raw.end).ok_or_else(|| {
+                self.err(
+                    &at("end"),
+                    format!("{ctx} field end: a date written YYYY-MM-DD (e.g. \"2024-12-31\")"),
+                )
+            })?;
+            let unit = match raw.unit.as_deref() {
+                None => Unit::Days,
+                Some(u) => Unit::parse(u).ok_or_else(|| {
+                    self.err(
+                        &at("unit"),
+                        format!("{ctx} field unit: one of \"days\", \"months\", \"years\""),
+                    )
+                })?,
+            };
+            out.push(Followup {
+                name,
+                start: raw.start,
+                event_date: raw.event_date,
+                censor_date: raw.censor_date,
+                end,
+                unit,
+            });
+        }
+        Ok(out)
+    }
+
+    /// A derived follow-up column `r` (of `f`) in an analysis' `field`: only as the time or
+    /// event of a survival analysis (`NAME.time` as its time, `NAME.event` as its event),
+    /// where its range is known to fit (times are below 10^7 days, far inside the range of
+    /// the comparisons); nobody can check its values before they are computed.
+    fn derived_use(&self, p: &[Seg], ctx: &str, f: &Followup, field: &str, r: &str) -> Result<()> {
+        let fits = (field == "time" && r == f.time_column())
+            || (field == "event" && r == f.event_column());
+        if fits {
+            return Ok(());
+        }
+        Err(self.err(
+            p,
+            format!(
+                "{ctx}: `{r}` (derived by [followup.{}]) is used only as the {} of a survival \
+                 analysis",
+                f.name,
+                if r == f.time_column() {
+                    "time"
+                } else {
+                    "event"
+                }
+            ),
+        ))
+    }
+
     /// Checks a `party.column` reference; `need` is what the field requires.
     fn column_ref(&self, study: &Study, p: &[Seg], ctx: &str, r: &str, need: Need) -> Result<()> {
+        if let Some(f) = study.derived(r) {
+            if matches!(need, Need::Categorical | Need::Date) {
+                return Err(self.err(
+                    p,
+                    format!(
+                        "{ctx}: `{r}` is derived by [followup.{}] (a number), {} column is \
+                         needed",
+                        f.name,
+                        if need == Need::Date {
+                            "a date"
+                        } else {
+                            "a categorical"
+                        }
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         let Some((party, col)) = r.split_once('.') else {
             return Err(self.err(p, format!("{ctx}: `{r}` is not of the form party.column")));
         };
@@ -954,8 +1118,27 @@ impl Checker<'_> {
                 format!("{ctx}: no column \"{col}\" in data.{party}.columns"),
             ));
         };
+        let is_date = matches!(c.kind, ColumnType::Date { .. });
+        let date_fits = match need {
+            Need::Listed => true,
+            Need::Date => is_date,
+            _ => !is_date,
+        };
+        if !date_fits {
+            return Err(self.err(
+                p,
+                if is_date {
+                    format!(
+                        "{ctx}: `{r}` is a date column: dates are read only by [followup] \
+                         (start, event_date), which derives a time and event from them"
+                    )
+                } else {
+                    format!("{ctx}: `{r}` is {}, a date column is needed", c.kind.name())
+                },
+            ));
+        }
         let fits = match need {
-            Need::Any => true,
+            Need::Any | Need::Date | Need::Listed => true,
             Need::Numeric => !matches!(c.kind, ColumnType::Categorical { .. }),
             Need::Categorical => matches!(c.kind, ColumnType::Categorical { .. }),
         };
@@ -1053,7 +1236,7 @@ impl Checker<'_> {
         ] {
             for (i, r) in list.iter().enumerate() {
                 let ctx = format!("[disclosure] field {field}");
-                self.column_ref(study, &keys!["disclosure", field, i], &ctx, r, Need::Any)?;
+                self.column_ref(study, &keys!["disclosure", field, i], &ctx, r, Need::Listed)?;
             }
         }
         d.allowed_columns = raw.allowed_columns;
@@ -1193,6 +1376,9 @@ impl Checker<'_> {
                 let mut p = at(field).to_vec();
                 p.extend(j.map(Seg::Index));
                 self.column_ref(study, &p, &format!("{ctx} field {field}"), r, need)?;
+                if let Some(f) = study.derived(r) {
+                    self.derived_use(&p, &format!("{ctx} field {field}"), f, field, r)?;
+                }
             }
             if let Some(covs) = spec.covariates() {
                 self.term_levels(study, &at("covariates"), &ctx, "covariates", covs)?;

@@ -6,7 +6,6 @@
 //! The figures are aggregates of the station's own data shown on its steward's terminal;
 //! nothing is sent anywhere.
 
-use tessera_station::config::ColumnKind;
 use tessera_station::datacheck::{self, SourceReport};
 use tessera_station::Config;
 
@@ -76,10 +75,7 @@ fn print_report(r: &SourceReport) {
         "column", "type", "missing", "min", "max"
     );
     for c in &r.columns {
-        let (min, max) = match (c.kind, c.range) {
-            (ColumnKind::Numeric, Some((lo, hi))) => (lo.to_string(), hi.to_string()),
-            _ => (String::new(), String::new()),
-        };
+        let (min, max) = c.range_text().unwrap_or_default();
         let line = format!(
             "  {:<width$}  {:<11}  {:>9}  {:>12}  {:>12}",
             c.name,

@@ -88,12 +88,37 @@ fn columns(config: &Config, study: &Study) {
         .unwrap_or(0);
     for c in &data.columns {
         let reference = format!("{me}.{}", c.name);
-        let users: Vec<&str> = study
+        let mut users: Vec<String> = study
             .analyses
             .iter()
             .filter(|a| a.spec.columns().contains(&reference.as_str()))
-            .map(|a| a.name.as_str())
+            .map(|a| a.name.clone())
             .collect();
+        // A date read by a `[followup]`: the follow-up, and the analyses of its columns.
+        for f in study.followups.iter() {
+            if f.sources().contains(&reference.as_str()) {
+                let derived = [f.time_column(), f.event_column()];
+                let through: Vec<&str> = study
+                    .analyses
+                    .iter()
+                    .filter(|a| {
+                        derived
+                            .iter()
+                            .any(|d| a.spec.columns().contains(&d.as_str()))
+                    })
+                    .map(|a| a.name.as_str())
+                    .collect();
+                users.push(format!(
+                    "follow-up {} (its time and event: {})",
+                    f.name,
+                    if through.is_empty() {
+                        "no analysis".to_string()
+                    } else {
+                        through.join(", ")
+                    }
+                ));
+            }
+        }
         let used = if users.is_empty() {
             "shared, used by no analysis".to_string()
         } else {
