@@ -114,6 +114,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             // the grid), then per cause the estimate's and the variance's terms on every row
             // (a few products and reciprocals) and their suffix sums read at the grid.
             let km = AnalysisSpec::KaplanMeier(crate::analysis::KaplanMeierSpec {
+                entry: None,
                 time: s.time.clone(),
                 event: s.event.clone(),
                 group: s.group.clone(),

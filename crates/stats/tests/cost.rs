@@ -49,6 +49,7 @@ fn levels(c: &str) -> usize {
 fn specs() -> Vec<(usize, AnalysisSpec)> {
     let km_median = |g: usize, group: bool, median: bool| {
         AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+            entry: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: group.then(|| "registry.group".into()),

@@ -21,6 +21,7 @@ fn fixture() -> Value {
 /// The fixture case's spec (strata as the `_cat` column [`frame`] adds).
 fn spec_of(c: &Value, robust: bool) -> CoxSpec {
     CoxSpec {
+        entry: None,
         time: c["duration"].as_str().unwrap().into(),
         event: c["event"].as_str().unwrap().into(),
         covariates: c["covariates"]
@@ -156,6 +157,7 @@ fn robust_cox_in_mpc_matches_its_twin_on_random_data() {
     ] {
         let data = random_frame(n, strata, seed);
         let spec = CoxSpec {
+            entry: None,
             time: "a.t".into(),
             event: "a.e".into(),
             covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
@@ -216,6 +218,7 @@ proptest! {
     ) {
         let data = small_frame(&rows);
         let spec = CoxSpec {
+            entry: None,
             time: "a.t".into(),
             event: "a.e".into(),
             covariates: vec!["a.x".into(), "a.z".into()],
@@ -263,9 +266,6 @@ fn robust_in_mpc_keeps_the_fit() {
     assert_eq!(plain.iterations, robust.iterations);
     for (a, b) in plain.rows.iter().zip(&robust.rows) {
         assert!((a.coef - b.coef).abs() < 1e-6, "{a:?} vs {b:?}");
-        assert!(
-            (a.se - b.se_naive.unwrap()).abs() < 1e-6,
-            "{a:?} vs {b:?}"
-        );
+        assert!((a.se - b.se_naive.unwrap()).abs() < 1e-6, "{a:?} vs {b:?}");
     }
 }

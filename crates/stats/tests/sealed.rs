@@ -65,6 +65,7 @@ fn specs() -> Vec<AnalysisSpec> {
     let cov = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+            entry: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: Some("registry.group".into()),
@@ -81,6 +82,7 @@ fn specs() -> Vec<AnalysisSpec> {
             observed_expected: true,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            entry: None,
             robust: false,
             strata: None,
             time: "registry.time".into(),
@@ -91,6 +93,7 @@ fn specs() -> Vec<AnalysisSpec> {
             conf_level: 0.95,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            entry: None,
             robust: true,
             strata: None,
             time: "registry.time".into(),

@@ -79,6 +79,7 @@ fn stratified_cox_matches_fixtures() {
         let s = c["strata_column"].as_str().unwrap();
         let data = frame(c["dataset"].as_str().unwrap(), &[(s, floats(&c["strata"]))]);
         let spec = CoxSpec {
+            entry: None,
             robust: false,
             time: c["duration"].as_str().unwrap().into(),
             event: c["event"].as_str().unwrap().into(),
@@ -154,6 +155,7 @@ fn lr_spec(strata: Option<&str>) -> LogrankSpec {
 
 fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
     CoxSpec {
+        entry: None,
         robust: false,
         time: "a.t".into(),
         event: "a.e".into(),

@@ -210,6 +210,7 @@ fn dataset(name: &str) -> (PlainFrame, Value) {
 fn km_spec(fx: &Value, km: &Value, group: Option<String>) -> KaplanMeierSpec {
     let _ = fx;
     KaplanMeierSpec {
+        entry: None,
         time: km["duration"].as_str().unwrap().to_string(),
         event: km["event"].as_str().unwrap().to_string(),
         group,
@@ -422,6 +423,7 @@ fn check_cox(name: &str, only: Option<&str>) {
             }
         }
         let spec = CoxSpec {
+            entry: None,
             robust: false,
             strata: None,
             time: c["duration"].as_str().unwrap().into(),
@@ -537,6 +539,7 @@ fn dense_grid_data() -> PlainFrame {
 fn a_dense_grid_cannot_walk_the_event_times() {
     let frame = dense_grid_data();
     let spec = KaplanMeierSpec {
+        entry: None,
         time: "a.t".into(),
         event: "a.e".into(),
         group: None,
@@ -712,6 +715,7 @@ mod random {
         ) {
             let data = frame(&rows);
             let km = KaplanMeierSpec {
+                entry: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
                 group: Some("b.g".into()),
@@ -755,6 +759,7 @@ mod random {
                 }
             }
             let cx = CoxSpec {
+                entry: None,
                 robust: false,
                 strata: None,
                 time: "a.t".into(),
@@ -790,6 +795,7 @@ fn disclosure_rules_refuse_by_name() {
         observed_expected: false,
     };
     let cx = CoxSpec {
+        entry: None,
         robust: false,
         strata: None,
         time: "time".into(),
@@ -879,6 +885,7 @@ fn a_constant_covariate_is_invalid() {
     ])
     .unwrap();
     let cx = CoxSpec {
+        entry: None,
         robust: false,
         strata: None,
         time: "a.t".into(),

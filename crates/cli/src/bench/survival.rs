@@ -199,6 +199,7 @@ impl Workload {
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
         let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
+            entry: None,
             robust: matches!(self, Workload::Cox { robust: true, .. }),
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),

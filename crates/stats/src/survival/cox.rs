@@ -108,7 +108,7 @@ use crate::table::{Frame, PlainFrame};
 use crate::terms;
 
 use super::logrank::columns_to_rows;
-use super::risk::{indicator, RiskOrder};
+use super::risk::{indicator, EntryRecords, RiskOrder};
 
 /// lifelines' `precision`: bound on the Newton step's norm and on the Newton decrement.
 pub const PRECISION: f64 = 1e-7;
@@ -302,6 +302,13 @@ fn check(spec: &CoxSpec) -> Result<()> {
     if spec.max_steps == 0 {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
+    if spec.robust && spec.entry.is_some() {
+        // The sandwich sums score residuals per patient; with delayed entry a patient's
+        // residual is split over two records in risk-set order.
+        return Err(StatsError::Invalid(
+            "`robust` is not available with `entry` (delayed entry) yet".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -328,8 +335,7 @@ pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) ->
     disclosure.check_rows(fit.n as usize)?;
     super::plain::check_strata(
         frame,
-        &spec.time,
-        &spec.event,
+        super::plain::cox_outcome(spec),
         &spec.covariates,
         None,
         spec.strata.as_deref(),
@@ -665,6 +671,7 @@ pub fn cox(
     } = design(p, frame, spec)?;
     let m = x.len();
     let mut used = p.mul(tp, ep)?;
+    let records = EntryRecords::new(p, frame, spec.entry.as_deref(), &mut used)?;
     for pr in &present {
         used = p.mul(&used, pr)?;
     }
@@ -676,6 +683,7 @@ pub fn cox(
         }
         None => None,
     };
+    records.check(p, time, &used)?;
     let ev = indicator(p, event)?;
     let mut pairs = vec![(&ev, &used)];
     if let Some((_, onehot)) = &strata {
@@ -797,10 +805,13 @@ pub fn cox(
         &AShare::concat(&isd_rows.iter().collect::<Vec<_>>()),
         f + K,
     )?;
-    // Risk-set order of [δ, used, z…].
-    let mut cols = vec![dead, used];
-    cols.extend(z_all.split(&vec![n; m]));
-    let risk = RiskOrder::stratified(p, time, &hs, &cols)?;
+    // Risk-set order of [δ, used, z…]; with delayed entry, of the 2n records (the entry
+    // records' `used` is -1: their weights subtract from the risk sets, see EntryRecords).
+    let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
+    cols.extend(z_all.split(&vec![n; m]).iter().map(|z| records.both(z)));
+    let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
+    let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
+    let n = risk.time.len();
     let mut moved = risk.cols.clone();
     let z_cols = moved.split_off(2);
     let used = moved.pop().expect("used");

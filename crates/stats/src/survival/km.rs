@@ -473,7 +473,6 @@ pub fn kaplan_meier(
     check(spec, disclosure)?;
     let f = p.frac_bits();
     let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-    let n = frame.rows;
     let labels = match &spec.group {
         Some(g) => Some(frame.categorical(g)?.levels.to_vec()),
         None => None,
@@ -483,11 +482,14 @@ pub fn kaplan_meier(
         frame,
         &spec.time,
         &spec.event,
+        spec.entry.as_deref(),
         spec.group.as_deref(),
         None,
         disclosure,
     )?;
     let (k, total) = (gr.k, gr.total);
+    // Records in risk-set order: the rows, or twice as many with delayed entry.
+    let n = gr.risk.time.len();
     let (at, evs) = gr.rows();
     let (big_n, big_d, risk) = (&gr.at_risk, &gr.deaths, &gr.risk);
     let nn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
@@ -792,7 +794,7 @@ pub fn kaplan_meier_plain(
         None => None,
     };
     let total =
-        super::plain::complete_count(frame, &spec.time, &spec.event, spec.group.as_deref())?;
+        super::plain::complete_count(frame, super::plain::km_outcome(spec), spec.group.as_deref())?;
     disclosure.check_rows(total as usize)?;
     let shown = grid_rule_plain(&raw.cells, min_cell, disclosure.min_events);
     let cells: Vec<Vec<Option<KmRawCell>>> = raw
