@@ -1046,7 +1046,10 @@ fn an_unpublished_column_inside_a_term_is_not_named_to_researchers() {
 #[test]
 fn an_entry_column_is_a_column_the_policy_sees() {
     let s = STUDY
-        .replace("age = \"numeric\"\n", "age = \"numeric\"\nstart = \"numeric\"\n")
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\nstart = \"numeric\"\n",
+        )
         .replace(
             "event = \"registry.event\"\ngroup",
             "event = \"registry.event\"\nentry = \"registry.start\"\ngroup",

@@ -212,6 +212,9 @@ pub struct CoxResult {
     /// The strata column of a stratified model (None: unstratified).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strata: Option<String>,
+    /// The entry column of a model with delayed entry (R's `Surv(entry, time, event)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Complete cases.
     pub n: u64,
     /// Events.
@@ -272,6 +275,7 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
     CoxResult {
         ties: spec.ties,
         strata: spec.strata.clone(),
+        entry: spec.entry.clone(),
         n: fit.n,
         events: fit.events,
         conf_level: spec.conf_level,
@@ -993,6 +997,12 @@ impl fmt::Display for CoxResult {
                 "Cox proportional hazards ({ties} ties), stratified by {s}"
             )?,
             None => writeln!(f, "Cox proportional hazards ({ties} ties)")?,
+        }
+        if let Some(e) = &self.entry {
+            writeln!(
+                f,
+                "  delayed entry: at risk from {e} (exclusive) to the time"
+            )?;
         }
         writeln!(f, "  number of observations = {}", self.n)?;
         writeln!(f, "  number of events observed = {}", self.events)?;

@@ -178,6 +178,10 @@ pub struct KmRawEvent {
 pub struct KmResult {
     /// The group column, if any.
     pub group_column: Option<String>,
+    /// The entry column with delayed entry (R's `Surv(entry, time, event)`): the numbers at
+    /// risk count a row only after its entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Complete cases used.
     pub n: u64,
     /// Confidence level of the intervals.
@@ -332,6 +336,7 @@ pub(crate) fn finish(
         .collect();
     KmResult {
         group_column: spec.group.clone(),
+        entry: spec.entry.clone(),
         n,
         conf_level: spec.conf_level,
         min_cell,
@@ -845,6 +850,12 @@ impl fmt::Display for KmResult {
                 f,
                 "(a grid time is shown only with at least {} events since the previous one shown)",
                 self.min_events
+            )?;
+        }
+        if let Some(e) = &self.entry {
+            writeln!(
+                f,
+                "(delayed entry: a row is at risk after {e} up to its time)"
             )?;
         }
         let pct = self.conf_level * 100.0;
