@@ -46,6 +46,19 @@
 //! bit more ("every stratum has a complete case", an error otherwise) and, with
 //! `min_level_rows`, one bit "every stratum has enough".
 //!
+//! # Delayed entry
+//!
+//! With `entry` (left truncation, R's `coxph(Surv(entry, time, event) ~ x)`), each row is
+//! also an entry record with the same covariates and strata, no event and `used = -1`
+//! ([`super::risk::EntryRecords`]), put in risk-set order with the stop records in one sort
+//! of `2n` records. The weights `w = e^η·used` are then signed, so `S0`, `S1` and the
+//! information's weighted sums are those of the risk sets `{entry < t ≤ time}` with the code
+//! above unchanged (an entry at `t` is in `t`'s tie group and subtracts). The design is
+//! standardised on the `n` rows; everything after the sort runs on `2n` records (about
+//! twice the cost, [`crate::cost`]). One bit more is opened: "every complete case has
+//! `0 ≤ entry < time`" (refused otherwise). `robust` is not available with `entry` yet (a
+//! patient's score residual would be the sum over its two records).
+//!
 //! # Robust standard errors
 //!
 //! With `robust` (R's `coxph(robust = TRUE)`, lifelines' `robust=True`), Lin and Wei's

@@ -23,6 +23,16 @@
 //! decided inside MPC ([`grid_rule`]) before anything is sealed; suppressed cells are
 //! sealed as zero.
 //!
+//! # Delayed entry
+//!
+//! With `entry` (left truncation, R's `survfit(Surv(entry, time, event) ~ g)`), each row is
+//! also an entry record that leaves the risk sets ([`super::risk::EntryRecords`]): the steps
+//! above run unchanged on the `2n` records, whose signed prefix counts are the numbers at
+//! risk `#{entry < t ≤ time}` (also at the grid: `Σ ±[record time ≥ τ]`); the factors and
+//! Greenwood terms are those of the entry-adjusted risk sets, as R's. About twice the cost
+//! ([`crate::cost`]). One bit more is opened: "every complete case has `0 ≤ entry < time`"
+//! (the analysis is refused otherwise).
+//!
 //! # What the compute parties learn
 //!
 //! Per cell: whether it has `min_cell` at risk, and whether it is shown (the suppression
