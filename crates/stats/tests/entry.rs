@@ -1,12 +1,11 @@
 //! Delayed entry (left truncation, `entry = "party.column"`) for Kaplan–Meier and Cox, in
 //! MPC (three parties in memory) and in the plaintext twins, against R survival's
 //! counting-process fits in `fixtures/entry/entry.json` (made by
-//! `fixtures/entry/make_entry.R`: `survfit(Surv(start, stop, event) ~ g)` and
-//! `coxph(Surv(start, stop, event) ~ x, ties = ...)` on `survival::heart` and a small
+//! `fixtures/entry/make_entry.R`: `survfit(Surv(start, stop, event) ~ g)` with the median,
+//! and `coxph(Surv(start, stop, event) ~ x, ties = ...)` on `survival::heart` and a small
 //! synthetic table with entries at other rows' event times), the MPC versions against the
 //! twins on random data, and that without `entry` nothing changes. Tolerances: estimates
 //! 1e-4 absolute, standard errors 1e-3 relative, test statistics 1e-4 relative.
-
 mod common;
 use common::{csv, floats, in_mpc, no_limits};
 
@@ -70,7 +69,7 @@ fn kaplan_meier_with_entry_matches_r() {
             group: group.map(|g| format!("{g}_cat")),
             times: floats(&curves[0]["grid"]["time"]),
             at_event_times: true,
-            median: false,
+            median: true,
             conf_level: 0.95,
         };
         let policy = open_policy();
@@ -106,6 +105,17 @@ fn kaplan_meier_with_entry_matches_r() {
                             "{at} {b}"
                         );
                     }
+                }
+                // The median and its limits (R's print(fit); null: not reached).
+                let m = c.median.as_ref().expect("median asked");
+                for (got, key) in [(m.median, "median"), (m.lower, "lower"), (m.upper, "upper")] {
+                    let r = want["median"][key].as_f64();
+                    let same = match (got, r) {
+                        (Some(a), Some(b)) => (a - b).abs() < 1e-6,
+                        (None, None) => true,
+                        _ => false,
+                    };
+                    assert!(same, "{name} {who} {key}: {got:?} vs R {r:?}");
                 }
                 let e = &want["event_times"];
                 let times = floats(&e["time"]);
