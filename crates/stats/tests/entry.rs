@@ -6,6 +6,7 @@
 //! synthetic table with entries at other rows' event times), the MPC versions against the
 //! twins on random data, and that without `entry` nothing changes. Tolerances: estimates
 //! 1e-4 absolute, standard errors 1e-3 relative, test statistics 1e-4 relative.
+
 mod common;
 use common::{csv, floats, in_mpc, no_limits};
 
