@@ -151,7 +151,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
     out
 }
 
-/// Kaplan–Meier (grid, by group) and Cox (three covariates) with delayed entry.
+/// Kaplan–Meier (grid, by group) and Cox (three covariates, also robust) with delayed entry.
 fn entry_specs() -> Vec<(usize, AnalysisSpec)> {
     let parse = |json: &str| -> AnalysisSpec { serde_json::from_str(json).unwrap() };
     vec![
@@ -165,6 +165,12 @@ fn entry_specs() -> Vec<(usize, AnalysisSpec)> {
             3,
             parse(
                 r#"{"kind":"cox","time":"registry.time","event":"registry.event","entry":"registry.entry","covariates":["gp.x1","gp.x2","gp.x3"]}"#,
+            ),
+        ),
+        (
+            3,
+            parse(
+                r#"{"kind":"cox","time":"registry.time","event":"registry.event","entry":"registry.entry","covariates":["gp.x1","gp.x2","gp.x3"],"robust":true}"#,
             ),
         ),
     ]

@@ -2,8 +2,8 @@
 //! MPC (three parties in memory) and in the plaintext twins, against R survival's
 //! counting-process fits in `fixtures/entry/entry.json` (made by
 //! `fixtures/entry/make_entry.R`: `survfit(Surv(start, stop, event) ~ g)` with the median,
-//! and `coxph(Surv(start, stop, event) ~ x, ties = ...)` on `survival::heart` and a small
-//! synthetic table with entries at other rows' event times), the MPC versions against the
+//! and `coxph(Surv(start, stop, event) ~ x, ties = ...)`, also robust, on `survival::heart`
+//! and a small synthetic table with entries at other rows' event times), the MPC versions against the
 //! twins on random data, and that without `entry` nothing changes. Tolerances: estimates
 //! 1e-4 absolute, standard errors 1e-3 relative, test statistics 1e-4 relative.
 
@@ -165,7 +165,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         max_steps: 50,
         conf_level: 0.95,
         strata: c["strata"].as_str().map(|s| format!("{s}_cat")),
-        robust: false,
+        robust: c["robust"] == true,
     }
 }
 
@@ -188,11 +188,24 @@ fn cox_with_entry_matches_r() {
                     "{name} {who} coef {} vs {b}",
                     row.coef
                 );
+                // With robust: `se` is the sandwich one (R's per-row residuals), and the
+                // model-based one is kept as `se_naive`.
+                let (model_se, robust_se) = match row.se_naive {
+                    Some(naive) => (naive, Some(row.se)),
+                    None => (row.se, None),
+                };
                 assert!(
-                    close_rel(row.se, se, rel),
-                    "{name} {who} se {} vs {se}",
-                    row.se
+                    close_rel(model_se, se, rel),
+                    "{name} {who} se {model_se} vs {se}"
                 );
+                let want = c["robust_se"][i].as_f64();
+                assert_eq!(robust_se.is_some(), want.is_some(), "{name} {who}");
+                if let (Some(got), Some(want)) = (robust_se, want) {
+                    assert!(
+                        close_rel(got, want, rel),
+                        "{name} {who} robust se {got} vs {want}"
+                    );
+                }
             }
             let ll = c["log_likelihood"].as_f64().unwrap();
             assert!((res.log_likelihood - ll).abs() < est, "{name} {who} loglik");
@@ -231,11 +244,6 @@ fn rows_with_entry_at_or_after_time_are_refused() {
     assert!(twin.contains("entry < time"), "{twin}");
     let ours = in_mpc(&frame, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap_err();
     assert!(ours.contains("entry < time"), "{ours}");
-    let robust = CoxSpec {
-        robust: true,
-        ..spec.clone()
-    };
-    assert!(cox_plain(&frame, &robust, &no_limits()).is_err());
 }
 
 /// `n` rows with entry and stop times on a coarse grid (ties between entries and stops),
@@ -290,12 +298,13 @@ fn cox_spec_of(entry: bool, ties: Ties) -> CoxSpec {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// MPC equals its plaintext twin with delayed entry, on random tables with many ties
-    /// between entry and stop times.
+    /// MPC equals its plaintext twin with delayed entry (Cox also with robust standard
+    /// errors), on random tables with many ties between entry and stop times.
     #[test]
     fn entry_in_mpc_equals_its_twin(
         rows in prop::collection::vec((0u8..6, 1u8..6, any::<bool>(), -1.5f64..1.5, any::<bool>()), 40..60),
         efron in any::<bool>(),
+        robust in any::<bool>(),
     ) {
         let frame = random_entry_frame(&rows, false);
         let policy = open_policy();
@@ -317,12 +326,13 @@ proptest! {
             }
         }
         let ties = if efron { Ties::Efron } else { Ties::Breslow };
-        let cx = cox_spec_of(true, ties);
+        let cx = CoxSpec { robust, ..cox_spec_of(true, ties) };
         if let Ok(twin) = cox_plain(&frame, &cx, &no_limits()) {
             let ours = in_mpc(&frame, |p, fr| cox(p, fr, &cx, &no_limits())).unwrap();
             for (r, w) in ours.rows.iter().zip(&twin.rows) {
                 prop_assert!((r.coef - w.coef).abs() < 1e-4, "{} vs {}", r.coef, w.coef);
                 prop_assert!(close_rel(r.se, w.se, 1e-3));
+                prop_assert_eq!(r.se_naive.is_some(), robust);
             }
             prop_assert!((ours.log_likelihood - twin.log_likelihood).abs() < 1e-4);
         }

@@ -444,7 +444,8 @@ fn score_residuals(obs: &[Obs], z: &[Vec<f64>], beta: &[f64], ties: Ties) -> Vec
     }
     let w: Vec<f64> = z
         .iter()
-        .map(|zr| zr.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>().exp())
+        .zip(obs)
+        .map(|(zr, o)| zr.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>().exp() * o.weight)
         .collect();
     let mut per: Vec<SlotSums> = Vec::with_capacity(groups.len());
     let (mut s0, mut s1) = (0f64, vec![0f64; p]);
@@ -682,7 +683,15 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         |v: &[f64]| -> Vec<f64> { (0..p * p).map(|k| v[k] / (sd[k / p] * sd[k % p])).collect() };
     let cov = unscale(&cov_z);
     let robust_cov = spec.robust.then(|| {
-        let res = score_residuals(&obs, &z, &beta, spec.ties);
+        let mut res = score_residuals(&obs, &z, &beta, spec.ties);
+        // Delayed entry: a row's residual is its stop record's plus its entry record's
+        // (the entry records follow the rows in the same order, see `records`).
+        if res.len() > n {
+            let entries = res.split_off(n);
+            for (r, e) in res.iter_mut().zip(entries) {
+                r.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+            }
+        }
         unscale(&sandwich(&res, &cov_z, p))
     });
     let events = obs.iter().filter(|o| o.event).count() as u64;
