@@ -138,11 +138,7 @@ fn records(mut obs: Vec<Obs>) -> Result<Vec<Obs>> {
         .iter()
         .any(|o| o.entry.is_some_and(|e| e < 0.0 || e >= o.time))
     {
-        return Err(StatsError::Invalid(
-            "delayed entry: every complete case needs 0 <= entry < time (a row with \
-             entry >= time is never at risk; R refuses it too): fix or drop those rows"
-                .into(),
-        ));
+        return Err(super::risk::invalid_entry());
     }
     obs.extend(entries);
     Ok(obs)

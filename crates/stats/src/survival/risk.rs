@@ -100,6 +100,15 @@ pub(crate) fn indicator(p: &mut Party, x: &AShare<u128>) -> Result<AShare<u128>>
     Ok(p.add_const(&below.neg(), 1))
 }
 
+/// The refusal of a table with a complete case outside `0 ≤ entry < time` (MPC and twin).
+pub(crate) fn invalid_entry() -> StatsError {
+    StatsError::Invalid(
+        "delayed entry: every complete case needs 0 <= entry < time (a row with entry >= \
+         time is never at risk; R refuses it too): fix or drop those rows"
+            .into(),
+    )
+}
+
 /// Delayed entry (left truncation): a row is at risk at `t` only if `entry < t ≤ time`.
 ///
 /// The risk set of `t` is `{time ≥ t}` minus `{entry ≥ t}`, so each row gets a second
@@ -157,11 +166,7 @@ impl EntryRecords {
         // LEAKAGE: the one bit "every complete case has 0 ≤ entry < time" (an error
         // otherwise, as R's `Surv` refuses such rows).
         if p.reveal_bits(&none)?[0] & 1 == 0 {
-            return Err(StatsError::Invalid(
-                "delayed entry: every complete case needs 0 <= entry < time (a row with \
-                 entry >= time is never at risk; R refuses it too): fix or drop those rows"
-                    .into(),
-            ));
+            return Err(invalid_entry());
         }
         Ok(())
     }
