@@ -1118,3 +1118,30 @@ fn dates_used_only_inside_followup_are_columns_of_their_station() {
         "{r:?}"
     );
 }
+
+/// Delayed entry reads a column like any other: a study whose Kaplan–Meier and Cox name
+/// `entry = "registry.start"` declares `start`, which this station's source does not
+/// publish (refused, naming it), and which a policy can disallow.
+#[test]
+fn an_entry_column_is_a_column_the_policy_sees() {
+    let s = STUDY
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\nstart = \"numeric\"\n",
+        )
+        .replace(
+            "event = \"registry.event\"\ngroup",
+            "event = \"registry.event\"\nentry = \"registry.start\"\ngroup",
+        )
+        .replace(
+            "event = \"registry.event\"\ncovariates",
+            "event = \"registry.event\"\nentry = \"registry.start\"\ncovariates",
+        );
+    assert_eq!(s.matches("entry = \"registry.start\"").count(), 2);
+    refused_by(POLICY, &s, "entry-unpublished", "unknown_column", "`start`");
+    // Without the declaration the study itself is invalid: the entry names no column.
+    let undeclared = s.replace("start = \"numeric\"\n", "");
+    let dir = folder("entry-undeclared");
+    let err = tessera_study::validate::parse("study.toml", &undeclared, &dir).unwrap_err();
+    assert!(err.to_string().contains("start"), "{err}");
+}

@@ -30,8 +30,13 @@ fn default_quantiles() -> Vec<f64> {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KaplanMeierSpec {
-    /// Duration column (`party.column`, numeric, ≥ 0).
+    /// Duration column (`party.column`, numeric, ≥ 0); with `entry`, the stop time.
     pub time: String,
+    /// Entry (left-truncation) time column (numeric, `0 ≤ entry < time`): a row is at risk at
+    /// `t` only if `entry < t ≤ time` (R's `Surv(entry, time, event)`, counting-process
+    /// data: prevalent cohorts, age as time scale). None: everybody is at risk from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Event indicator column (numeric, 1 = event, 0 = censored).
     pub event: String,
     /// Categorical column whose levels are the groups; none: one curve.
@@ -103,8 +108,13 @@ pub enum ZphTransform {
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CoxSpec {
-    /// Duration column.
+    /// Duration column; with `entry`, the stop time.
     pub time: String,
+    /// Entry (left-truncation) time column (numeric, `0 ≤ entry < time`): a row is at risk at
+    /// `t` only if `entry < t ≤ time` (R's `Surv(entry, time, event)`, counting-process
+    /// data: prevalent cohorts, age as time scale). None: everybody is at risk from 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Event indicator column.
     pub event: String,
     /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
@@ -282,6 +292,7 @@ impl AnalysisSpec {
         match self {
             AnalysisSpec::KaplanMeier(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.entry.as_deref());
                 v.extend(s.group.as_deref());
             }
             AnalysisSpec::Logrank(s) => {
@@ -290,6 +301,7 @@ impl AnalysisSpec {
             }
             AnalysisSpec::Cox(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.entry.as_deref());
                 v.extend(crate::terms::columns(&s.covariates));
                 v.extend(s.strata.as_deref());
             }

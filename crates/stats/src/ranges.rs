@@ -273,11 +273,16 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
         }
     }
     match spec {
-        AnalysisSpec::KaplanMeier(s) => vec![time(&s.time, f)],
+        AnalysisSpec::KaplanMeier(s) => std::iter::once(&s.time)
+            .chain(&s.entry)
+            .map(|c| time(c, f))
+            .collect(),
         AnalysisSpec::Logrank(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cuminc(s) => vec![time(&s.time, f)],
         AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
-        AnalysisSpec::Cox(s) => std::iter::once(time(&s.time, f))
+        AnalysisSpec::Cox(s) => std::iter::once(&s.time)
+            .chain(&s.entry)
+            .map(|c| time(c, f))
             .chain(
                 terms::factor_depths(&s.covariates)
                     .into_iter()
@@ -377,6 +382,7 @@ mod product_tests {
     fn factors_of_products_are_held_to_the_root_of_the_limit() {
         let f = 24;
         let cox = AnalysisSpec::Cox(CoxSpec {
+            entry: None,
             time: "a.t".into(),
             event: "a.e".into(),
             covariates: vec!["a.x*b.y".into(), "a.z".into(), "a.x:b.y:b.w".into()],

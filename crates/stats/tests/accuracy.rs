@@ -167,6 +167,7 @@ fn survival_accuracy_by_size() {
         // Kaplan–Meier at a grid, two groups.
         let frame = synthetic::survival(n, 0, 11);
         let km = KaplanMeierSpec {
+            entry: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: Some("registry.group".into()),
@@ -221,6 +222,7 @@ fn survival_accuracy_by_size() {
         // Cox (Efron): five covariates (normal, binary, normal, binary, the group).
         let frame = synthetic::survival(n, 4, 14);
         let cox = CoxSpec {
+            entry: None,
             robust: false,
             zph: None,
             strata: None,

@@ -20,6 +20,7 @@ fn open_rules() -> Disclosure {
 
 fn spec(group: Option<&str>) -> KaplanMeierSpec {
     KaplanMeierSpec {
+        entry: None,
         time: "time".into(),
         event: "event".into(),
         group: group.map(str::to_string),
@@ -189,4 +190,13 @@ fn censor_marks_need_event_times_and_their_consent() {
     };
     let err = run_mpc(&f, &spec(None), &closed).unwrap_err();
     assert!(err.contains("allow_event_times"), "{err}");
+    let entry = KaplanMeierSpec {
+        entry: Some("time".into()),
+        ..spec(None)
+    };
+    let err = kaplan_meier_plain(&f, &entry, &open_rules()).unwrap_err();
+    assert!(
+        err.to_string().contains("not available with `entry`"),
+        "{err}"
+    );
 }

@@ -29,6 +29,7 @@ fn a_grid_by_group_takes_the_memory_the_estimate_says() {
     let n = 12_000;
     let frame = synthetic::survival(n, 1, 5);
     let spec = AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+        entry: None,
         time: "registry.time".into(),
         event: "registry.event".into(),
         group: Some("registry.group".into()),

@@ -261,6 +261,7 @@ fn logistic_with_cross_party_products_and_num() {
 
 fn cox_spec(c: &Value) -> CoxSpec {
     CoxSpec {
+        entry: None,
         time: c["time"].as_str().unwrap().into(),
         event: c["event"].as_str().unwrap().into(),
         covariates: strings(&c["covariates"]),
@@ -369,6 +370,7 @@ fn level_rules_and_num_errors() {
     let e = in_mpc(&frame, |p, fr| ols::ols(p, fr, &spec, &d)).unwrap_err();
     assert!(e.contains("min_level_rows"), "{e}");
     let cx = CoxSpec {
+        entry: None,
         covariates: vec!["gp.bmi:registry.stage".into()],
         ..cox_spec(&case("cox_cross"))
     };
@@ -376,6 +378,7 @@ fn level_rules_and_num_errors() {
     assert!(e.contains("min_level_rows"), "{e}");
 
     let cx = CoxSpec {
+        entry: None,
         covariates: vec!["num(registry.grade)".into()],
         ..cx
     };

@@ -23,6 +23,7 @@ fn open_rules() -> Disclosure {
 
 fn spec(group: Option<&str>, conf_level: f64) -> KaplanMeierSpec {
     KaplanMeierSpec {
+        entry: None,
         time: "time".into(),
         event: "event".into(),
         group: group.map(str::to_string),
@@ -262,6 +263,7 @@ fn median_without_allow_event_times_is_refused_before_anything_is_computed() {
     }
     // Without `median` the same rules compute the grid.
     let grid = KaplanMeierSpec {
+        entry: None,
         median: false,
         times: vec![3.0, 6.0],
         ..s
@@ -279,6 +281,7 @@ fn median_at_20000_rows() {
     let f = tessera_stats::survival::synthetic::survival(n, 0, 5);
     let d = open_rules();
     let mut s = KaplanMeierSpec {
+        entry: None,
         time: "registry.time".into(),
         event: "registry.event".into(),
         group: Some("registry.group".into()),

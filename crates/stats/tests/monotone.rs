@@ -25,6 +25,7 @@ fn monotone_likelihood_is_refused() {
     let e: Vec<f64> = x.clone();
     let frame = PlainFrame::new(vec![num("t", t), num("e", e), num("x", x)]).unwrap();
     let spec = CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         strata: None,
@@ -43,6 +44,7 @@ fn monotone_likelihood_is_refused() {
     assert!(e.contains("`monotone_likelihood`"), "{e}");
     // Breslow too.
     let breslow = CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         strata: None,
@@ -63,6 +65,7 @@ fn the_plaintext_twins_refuse_values_outside_the_range() {
     let e: Vec<f64> = (0..n).map(|i| f64::from(i % 3 != 0)).collect();
     let frame = PlainFrame::new(vec![num("t", t), num("e", e), num("x", x)]).unwrap();
     let spec = CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         strata: None,

@@ -38,6 +38,7 @@ fn every_party_refuses_parameters_outside_the_fixed_point_range() {
             .to_string()
     };
     let km = AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+        entry: None,
         time: col("time"),
         event: col("event"),
         group: None,
@@ -85,6 +86,7 @@ fn the_value_check_names_the_column_and_range_never_the_value() {
     ])
     .unwrap();
     let km = AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+        entry: None,
         time: "a.t".into(),
         event: "a.e".into(),
         group: None,

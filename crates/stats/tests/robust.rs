@@ -196,6 +196,7 @@ proptest! {
     ) {
         let data = small_frame(&rows);
         let spec = CoxSpec {
+            entry: None,
             time: "a.t".into(),
             event: "a.e".into(),
             covariates: vec!["a.x".into(), "a.z".into()],

@@ -324,6 +324,7 @@ proptest! {
         let st = scale_of(et);
         let frame = survival_frame(n, seed, st, 1.0, 1.0);
         let spec = KaplanMeierSpec {
+            entry: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: Some("registry.group".into()),
@@ -389,6 +390,7 @@ proptest! {
         let (s1, s2) = (scale_of(e1), scale_of(e2));
         let frame = survival_frame(n, seed, scale_of(et), s1, s2);
         let spec = CoxSpec {
+            entry: None,
             robust: false,
             zph: None,
             strata: None,

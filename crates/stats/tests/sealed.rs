@@ -65,6 +65,7 @@ fn specs() -> Vec<AnalysisSpec> {
     let cov = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
         AnalysisSpec::KaplanMeier(KaplanMeierSpec {
+            entry: None,
             time: "registry.time".into(),
             event: "registry.event".into(),
             group: Some("registry.group".into()),
@@ -82,6 +83,7 @@ fn specs() -> Vec<AnalysisSpec> {
             observed_expected: true,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            entry: None,
             robust: false,
             zph: None,
             strata: None,
@@ -93,6 +95,7 @@ fn specs() -> Vec<AnalysisSpec> {
             conf_level: 0.95,
         }),
         AnalysisSpec::Cox(CoxSpec {
+            entry: None,
             robust: true,
             zph: Some(tessera_stats::analysis::ZphTransform::Km),
             strata: None,

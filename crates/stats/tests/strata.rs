@@ -139,6 +139,7 @@ fn lr_spec(strata: Option<&str>) -> LogrankSpec {
 
 fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
     CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         time: "a.t".into(),

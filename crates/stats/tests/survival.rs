@@ -210,6 +210,7 @@ fn dataset(name: &str) -> (PlainFrame, Value) {
 fn km_spec(fx: &Value, km: &Value, group: Option<String>) -> KaplanMeierSpec {
     let _ = fx;
     KaplanMeierSpec {
+        entry: None,
         time: km["duration"].as_str().unwrap().to_string(),
         event: km["event"].as_str().unwrap().to_string(),
         group,
@@ -528,6 +529,7 @@ fn dense_grid_data() -> PlainFrame {
 fn a_dense_grid_cannot_walk_the_event_times() {
     let frame = dense_grid_data();
     let spec = KaplanMeierSpec {
+        entry: None,
         time: "a.t".into(),
         event: "a.e".into(),
         group: None,
@@ -704,6 +706,7 @@ mod random {
         ) {
             let data = frame(&rows);
             let km = KaplanMeierSpec {
+                entry: None,
                 time: "a.t".into(),
                 event: "a.e".into(),
                 group: Some("b.g".into()),
@@ -748,6 +751,7 @@ mod random {
                 }
             }
             let cx = CoxSpec {
+                entry: None,
                 robust: false,
                 zph: None,
                 strata: None,
@@ -784,6 +788,7 @@ fn disclosure_rules_refuse_by_name() {
         observed_expected: false,
     };
     let cx = CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         strata: None,
@@ -874,6 +879,7 @@ fn a_constant_covariate_is_invalid() {
     ])
     .unwrap();
     let cx = CoxSpec {
+        entry: None,
         robust: false,
         zph: None,
         strata: None,

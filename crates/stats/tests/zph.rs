@@ -194,10 +194,10 @@ fn without_zph_nothing_changes() {
     assert_eq!(plain.iterations, tested.iterations);
 }
 
-/// With strata the test is refused before anything is computed, with a message that says
+/// With strata or delayed entry the test is refused before anything is computed, with a message that says
 /// what to do; an unknown transform is a parse error naming it.
 #[test]
-fn zph_with_strata_or_an_unknown_transform_is_refused() {
+fn zph_with_strata_or_entry_or_an_unknown_transform_is_refused() {
     let data = random_frame(120, 2, 11);
     let spec = CoxSpec {
         strata: Some("a.s".into()),
@@ -209,6 +209,14 @@ fn zph_with_strata_or_an_unknown_transform_is_refused() {
     assert!(err.contains("not available with `strata`"), "{err}");
     let err = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap_err();
     assert!(err.contains("not available with `strata`"), "{err}");
+    let entry = CoxSpec {
+        entry: Some("a.t".into()),
+        ..random_spec(Ties::Efron, ZphTransform::Km)
+    };
+    let err = cox_plain(&data, &entry, &no_limits())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not available with `entry`"), "{err}");
     let json = r#"{"time":"a.t","event":"a.e","covariates":["b.x"],"zph":"identity"}"#;
     let err = serde_json::from_str::<CoxSpec>(json)
         .unwrap_err()

@@ -13,7 +13,9 @@
 //!   (`tessera_stats::describe`: the rows outside the shown bins must number zero or at
 //!   least `min_cell`).
 //! - `same_km_grid`: every Kaplan–Meier analysis on a time column has the same grid, the
-//!   same group (or none) and the same event column (whose complete cases are counted),
+//!   same group (or none), the same event column (whose complete cases are counted) and
+//!   the same entry column (or none: at risk with and without delayed entry differ by the
+//!   rows not yet entered; a grid with entry cuts the entry column too),
 //!   so that the events-since-the-last-shown-time rule
 //!   (`min_events`) sees one grid per column; the curve at every event time
 //!   (`at_event_times`) is governed by `allow_event_times` instead.
@@ -46,13 +48,15 @@ pub struct Overlap {
 
 /// The layout one analysis shows a column's counts on: a histogram's edges or a
 /// Kaplan–Meier grid (as bits, so that equal means the same numbers), the group, and for a
-/// grid the event column (whose complete cases are the rows counted).
+/// grid the event column (whose complete cases are the rows counted) and the entry column
+/// of a grid with delayed entry (its at-risk counts leave out the rows not yet entered).
 #[derive(Clone, PartialEq)]
 struct Layout {
     grid: bool,
     points: Vec<u64>,
     group: Option<String>,
     event: Option<String>,
+    entry: Option<String>,
 }
 
 impl Layout {
@@ -62,6 +66,15 @@ impl Layout {
             points: points.iter().map(|v| (v + 0.0).to_bits()).collect(),
             group: group.clone(),
             event: event.map(str::to_string),
+            entry: None,
+        }
+    }
+
+    /// The same layout for a grid with delayed entry (`entry`; none: without).
+    fn with_entry(self, entry: &Option<String>) -> Layout {
+        Layout {
+            entry: entry.clone(),
+            ..self
         }
     }
 
@@ -94,10 +107,13 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
                 let cols = s.columns.iter().map(String::as_str).collect();
                 ("histogram", cols, Layout::new(false, edges, &s.group, None))
             }
+            // With delayed entry the grid cuts the entry column too (at risk: entry < τ).
             AnalysisSpec::KaplanMeier(s) if !s.times.is_empty() => (
                 "times",
-                vec![s.time.as_str()],
-                Layout::new(true, &s.times, &s.group, Some(&s.event)),
+                std::iter::once(s.time.as_str())
+                    .chain(s.entry.as_deref())
+                    .collect(),
+                Layout::new(true, &s.times, &s.group, Some(&s.event)).with_entry(&s.entry),
             ),
             // Cumulative incidence shows at risk and events at its grid as Kaplan–Meier does.
             AnalysisSpec::Cuminc(s) => (
@@ -183,7 +199,8 @@ fn rmst_cuts<'a>(
         let fits = theirs.grid
             && theirs.points.contains(&mine.points[0])
             && theirs.group == mine.group
-            && theirs.event == mine.event;
+            && theirs.event == mine.event
+            && theirs.entry == mine.entry;
         if fits {
             continue;
         }
@@ -224,12 +241,18 @@ fn differs(theirs: &Layout, mine: &Layout) -> String {
         format!("other {}", if mine.grid { "times" } else { "edges" })
     } else if theirs.group != mine.group {
         format!("{} (here {})", group(&theirs.group), group(&mine.group))
-    } else {
+    } else if theirs.event != mine.event {
         let e = |e: &Option<String>| e.clone().unwrap_or_default();
         format!(
             "event column `{}` (here `{}`)",
             e(&theirs.event),
             e(&mine.event)
         )
+    } else {
+        let e = |e: &Option<String>| match e {
+            Some(e) => format!("entry column `{e}`"),
+            None => "no entry column".to_string(),
+        };
+        format!("{} (here {})", e(&theirs.entry), e(&mine.entry))
     }
 }

@@ -302,6 +302,9 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
         AnalysisSpec::KaplanMeier(s) => {
             v.push(one("time", &s.time, Numeric));
             v.push(one("event", &s.event, Numeric));
+            if let Some(e) = &s.entry {
+                v.push(one("entry", e, Numeric));
+            }
             if let Some(g) = &s.group {
                 v.push(one("group", g, Categorical));
             }
@@ -317,6 +320,9 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
         AnalysisSpec::Cox(s) => {
             v.push(one("time", &s.time, Numeric));
             v.push(one("event", &s.event, Numeric));
+            if let Some(e) = &s.entry {
+                v.push(one("entry", e, Numeric));
+            }
             v.extend(terms(&s.covariates));
             if let Some(st) = &s.strata {
                 v.push(one("strata", st, Categorical));

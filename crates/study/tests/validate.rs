@@ -912,3 +912,45 @@ fn strata_on_logrank_and_cox() {
         "strata",
     );
 }
+
+/// Delayed entry: a grid with `entry` counts at risk `entry < τ ≤ time`, so beside the same
+/// grid without it the difference is the rows not yet entered at each time, however few:
+/// every grid of a time column has the same entry column (or none), and a grid with entry
+/// cuts the entry column too (no histogram of it). A study with the same entry everywhere
+/// validates.
+#[test]
+fn kaplan_meier_grids_agree_on_delayed_entry() {
+    let base = BASE.replace(
+        "group = \"a.g\"\n[[analysis]]\nname = \"cox\"",
+        "group = \"a.g\"\nentry = \"a.x\"\ntimes = [1, 2]\n[[analysis]]\nname = \"cox\"",
+    );
+    assert_ne!(base, BASE);
+    let km = |entry: &str| {
+        format!(
+            "[[analysis]]\nname = \"k2\"\nkind = \"kaplan_meier\"\ntime = \"a.t\"\nevent = \"a.e\"\n{entry}group = \"a.g\"\ntimes = [1, 2]\n"
+        )
+    };
+    let study = check(&format!("{base}{}", km("entry = \"a.x\"\n"))).unwrap();
+    assert!(study
+        .analyses
+        .iter()
+        .all(|a| a.spec.columns().contains(&"a.x")));
+    let msg = check(&format!("{base}{}", km(""))).unwrap_err().to_string();
+    assert!(
+        msg.contains("with entry column `a.x` (here no entry column)")
+            && msg.ends_with("(same_km_grid)"),
+        "{msg}"
+    );
+    let histogram = "[[analysis]]\nname = \"h\"\nkind = \"describe\"\ncolumns = [\"a.x\"]\nhistogram = [0, 1.5, 10]\n";
+    let msg = check(&format!("{base}{histogram}"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("column `a.x` also has a Kaplan–Meier grid")
+            && msg.ends_with("(grid_or_histogram)"),
+        "{msg}"
+    );
+    // The entry must be a declared numeric column.
+    let bad = base.replace("entry = \"a.x\"", "entry = \"a.g\"");
+    assert!(check(&bad).unwrap_err().to_string().contains("entry"));
+}

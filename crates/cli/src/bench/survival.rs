@@ -204,6 +204,7 @@ impl Workload {
     fn cox_spec(&self, ties: Ties) -> CoxSpec {
         let strata = matches!(self, Workload::Cox { strata: true, .. });
         CoxSpec {
+            entry: None,
             robust: matches!(self, Workload::Cox { robust: true, .. }),
             zph: matches!(self, Workload::Cox { zph: true, .. }).then_some(ZphTransform::Km),
             strata: strata.then(|| "registry.group".into()),

@@ -46,6 +46,20 @@
 //! bit more ("every stratum has a complete case", an error otherwise) and, with
 //! `min_level_rows`, one bit "every stratum has enough".
 //!
+//! # Delayed entry
+//!
+//! With `entry` (left truncation, R's `coxph(Surv(entry, time, event) ~ x)`), each row is
+//! also an entry record with the same covariates and strata, no event and `used = -1`
+//! ([`super::risk::EntryRecords`]), put in risk-set order with the stop records in one sort
+//! of `2n` records. The weights `w = e^η·used` are then signed, so `S0`, `S1` and the
+//! information's weighted sums are those of the risk sets `{entry < t ≤ time}` with the code
+//! above unchanged (an entry at `t` is in `t`'s tie group and subtracts). The design is
+//! standardised on the `n` rows; everything after the sort runs on `2n` records (about
+//! twice the cost, [`crate::cost`]). One bit more is opened: "every complete case has
+//! `0 ≤ entry < time`" (refused otherwise). With `robust`, a row's score residual is the sum
+//! of its two records' (R's per-row residual of `(start, stop]` data, no `cluster`): the
+//! records carry their row index and are sorted by it once more ([`Model::per_row`]).
+//!
 //! # Robust standard errors
 //!
 //! With `robust` (R's `coxph(robust = TRUE)`, lifelines' `robust=True`), Lin and Wei's
@@ -97,7 +111,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
-use tessera_mpc::{AShare, BShare, Party};
+use tessera_mpc::sort::SortOptions;
+use tessera_mpc::{AShare, BShare, Party, Table};
 
 use crate::analysis::{CoxSpec, Ties};
 use crate::disclosure::{below_any, every_at_least, Disclosure};
@@ -108,7 +123,7 @@ use crate::table::{Frame, PlainFrame};
 use crate::terms;
 
 use super::logrank::columns_to_rows;
-use super::risk::{indicator, RiskOrder};
+use super::risk::{indicator, low64, EntryRecords, RiskOrder};
 use super::zph::{self, FitPieces, ZphRaw, ZphResult};
 
 /// lifelines' `precision`: bound on the Newton step's norm and on the Newton decrement.
@@ -215,6 +230,9 @@ pub struct CoxResult {
     /// The strata column of a stratified model (None: unstratified).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strata: Option<String>,
+    /// The entry column of a model with delayed entry (R's `Surv(entry, time, event)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Complete cases.
     pub n: u64,
     /// Events.
@@ -279,6 +297,7 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
     CoxResult {
         ties: spec.ties,
         strata: spec.strata.clone(),
+        entry: spec.entry.clone(),
         n: fit.n,
         events: fit.events,
         conf_level: spec.conf_level,
@@ -314,7 +333,7 @@ fn check(spec: &CoxSpec) -> Result<()> {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
     if spec.zph.is_some() {
-        zph::check(spec.strata.as_deref())?;
+        zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
     }
     Ok(())
 }
@@ -342,8 +361,7 @@ pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) ->
     disclosure.check_rows(fit.n as usize)?;
     super::plain::check_strata(
         frame,
-        &spec.time,
-        &spec.event,
+        super::plain::cox_outcome(spec),
         &spec.covariates,
         None,
         spec.strata.as_deref(),
@@ -395,6 +413,9 @@ fn weight_bits(n: u64) -> u32 {
 /// The shared state of one fit: the sorted design and the tie structure.
 struct Model {
     n: usize,
+    /// With delayed entry and `robust`: each record's row index (integers, risk-set order),
+    /// to add a row's two records' score residuals ([`Model::per_row`]).
+    row_index: Option<AShare<u128>>,
     p: usize,
     ties: Ties,
     /// The weights are computed as `2^E·e^η` ([`weight_bits`]).
@@ -584,6 +605,27 @@ impl Model {
 
     /// `√diag(V)·√e` of Lin and Wei's sandwich `V = I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` (standardised
     /// covariates), given `inv = (I/e)⁻¹`: `V·e = inv·(Σ s sᵀ / e)·inv`.
+    /// Delayed entry: each row's score residual is the sum of its stop and entry records'
+    /// (R's residual of a `(start, stop]` row), `idx` the records' row indices. The records
+    /// are sorted by row index (a second sort of the `2n` records; its comparison bits are
+    /// simulatable as every sort's, [`RiskOrder`]) so that each row's two are adjacent, then
+    /// added: m columns of `n` rows. Opens nothing else.
+    fn per_row(&self, p: &mut Party, idx: &AShare<u128>, s: &AShare<u128>) -> Result<AShare<u128>> {
+        let perm = p.sort_perm(&low64(idx), SortOptions::default())?;
+        let t = p.apply_sort(&perm, &Table::new(vec![], s.split(&vec![self.n; self.p]))?)?;
+        let pairs =
+            |v: &[u128]| -> Vec<u128> { v.chunks(2).map(|c| c[0].wrapping_add(c[1])).collect() };
+        let rows: Vec<AShare<u128>> = t
+            .c128
+            .iter()
+            .map(|c| AShare {
+                a: pairs(&c.a),
+                b: pairs(&c.b),
+            })
+            .collect();
+        Ok(AShare::concat(&rows.iter().collect::<Vec<_>>()))
+    }
+
     fn robust_root(
         &self,
         p: &mut Party,
@@ -592,8 +634,12 @@ impl Model {
     ) -> Result<AShare<u128>> {
         let m = self.p;
         let s = self.score_residuals(p, d)?;
-        let s_rows = columns_to_rows(&s.split(&vec![self.n; m]));
-        let meat = p.matmul_fix(&s, &s_rows, m, self.n, m)?;
+        let (s, rows) = match &self.row_index {
+            Some(idx) => (self.per_row(p, idx, &s)?, self.n / 2),
+            None => (s, self.n),
+        };
+        let s_rows = columns_to_rows(&s.split(&vec![rows; m]));
+        let meat = p.matmul_fix(&s, &s_rows, m, rows, m)?;
         let meat = p.mul_public_real(&meat, 1.0 / self.events as f64)?;
         let left = p.matmul_fix(inv, &meat, m, m, m)?;
         let v = p.matmul_fix(&left, inv, m, m, m)?;
@@ -701,6 +747,7 @@ pub fn cox(
     } = design(p, frame, spec)?;
     let m = x.len();
     let mut used = p.mul(tp, ep)?;
+    let records = EntryRecords::new(p, frame, spec.entry.as_deref(), &mut used)?;
     for pr in &present {
         used = p.mul(&used, pr)?;
     }
@@ -712,6 +759,7 @@ pub fn cox(
         }
         None => None,
     };
+    records.check(p, time, &used)?;
     let ev = indicator(p, event)?;
     let mut pairs = vec![(&ev, &used)];
     if let Some((_, onehot)) = &strata {
@@ -833,11 +881,22 @@ pub fn cox(
         &AShare::concat(&isd_rows.iter().collect::<Vec<_>>()),
         f + K,
     )?;
-    // Risk-set order of [δ, used, z…].
-    let mut cols = vec![dead, used];
-    cols.extend(z_all.split(&vec![n; m]));
-    let risk = RiskOrder::stratified(p, time, &hs, &cols)?;
+    // Risk-set order of [δ, used, z…]; with delayed entry, of the 2n records (the entry
+    // records' `used` is -1: their weights subtract from the risk sets, see EntryRecords).
+    let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
+    cols.extend(z_all.split(&vec![n; m]).iter().map(|z| records.both(z)));
+    // Robust standard errors with delayed entry add each row's two records' residuals: the
+    // records carry their row's index (public: 0..n on both).
+    let pairing = spec.robust && spec.entry.is_some();
+    if pairing {
+        let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
+        cols.push(records.both(&idx));
+    }
+    let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
+    let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
+    let n = risk.time.len();
     let mut moved = risk.cols.clone();
+    let row_index = if pairing { moved.pop() } else { None };
     let z_cols = moved.split_off(2);
     let used = moved.pop().expect("used");
     let delta = moved.pop().expect("delta");
@@ -864,6 +923,7 @@ pub fn cox(
     )?;
     let model = Model {
         n,
+        row_index,
         p: m,
         ties: spec.ties,
         e_bits: weight_bits(nu),
@@ -1048,6 +1108,12 @@ impl fmt::Display for CoxResult {
                 "Cox proportional hazards ({ties} ties), stratified by {s}"
             )?,
             None => writeln!(f, "Cox proportional hazards ({ties} ties)")?,
+        }
+        if let Some(e) = &self.entry {
+            writeln!(
+                f,
+                "  delayed entry: at risk from {e} (exclusive) to the time"
+            )?;
         }
         writeln!(f, "  number of observations = {}", self.n)?;
         writeln!(f, "  number of events observed = {}", self.events)?;

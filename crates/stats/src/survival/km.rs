@@ -23,6 +23,16 @@
 //! decided inside MPC ([`grid_rule`]) before anything is sealed; suppressed cells are
 //! sealed as zero.
 //!
+//! # Delayed entry
+//!
+//! With `entry` (left truncation, R's `survfit(Surv(entry, time, event) ~ g)`), each row is
+//! also an entry record that leaves the risk sets ([`super::risk::EntryRecords`]): the steps
+//! above run unchanged on the `2n` records, whose signed prefix counts are the numbers at
+//! risk `#{entry < t ≤ time}` (also at the grid: `Σ ±[record time ≥ τ]`); the factors and
+//! Greenwood terms are those of the entry-adjusted risk sets, as R's. About twice the cost
+//! ([`crate::cost`]). One bit more is opened: "every complete case has `0 ≤ entry < time`"
+//! (the analysis is refused otherwise).
+//!
 //! # What the compute parties learn
 //!
 //! Per cell: whether it has `min_cell` at risk, and whether it is shown (the suppression
@@ -186,6 +196,10 @@ pub struct KmRawEvent {
 pub struct KmResult {
     /// The group column, if any.
     pub group_column: Option<String>,
+    /// The entry column with delayed entry (R's `Surv(entry, time, event)`): the numbers at
+    /// risk count a row only after its entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
     /// Complete cases used.
     pub n: u64,
     /// Confidence level of the intervals.
@@ -234,6 +248,13 @@ pub fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
                      allow_event_times (the study's [disclosure] and each station's policy)"
                 .into(),
         });
+    }
+    if spec.censor_marks && spec.entry.is_some() {
+        return Err(StatsError::Invalid(
+            "`censor_marks` is not available with `entry` yet (an entry record is not a \
+             censoring): drop one of them"
+                .into(),
+        ));
     }
     if spec.censor_marks && !spec.at_event_times {
         return Err(StatsError::Invalid(
@@ -350,6 +371,7 @@ pub(crate) fn finish(
         .collect();
     KmResult {
         group_column: spec.group.clone(),
+        entry: spec.entry.clone(),
         n,
         conf_level: spec.conf_level,
         min_cell,
@@ -494,7 +516,6 @@ pub fn kaplan_meier(
     check(spec, disclosure)?;
     let f = p.frac_bits();
     let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-    let n = frame.rows;
     let labels = match &spec.group {
         Some(g) => Some(frame.categorical(g)?.levels.to_vec()),
         None => None,
@@ -504,11 +525,14 @@ pub fn kaplan_meier(
         frame,
         &spec.time,
         &spec.event,
+        spec.entry.as_deref(),
         spec.group.as_deref(),
         None,
         disclosure,
     )?;
     let (k, total) = (gr.k, gr.total);
+    // Records in risk-set order: the rows, or twice as many with delayed entry.
+    let n = gr.risk.time.len();
     let (at, evs) = gr.rows();
     let (big_n, big_d, risk) = (&gr.at_risk, &gr.deaths, &gr.risk);
     let nn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
@@ -834,7 +858,7 @@ pub fn kaplan_meier_plain(
         None => None,
     };
     let total =
-        super::plain::complete_count(frame, &spec.time, &spec.event, spec.group.as_deref())?;
+        super::plain::complete_count(frame, super::plain::km_outcome(spec), spec.group.as_deref())?;
     disclosure.check_rows(total as usize)?;
     let shown = grid_rule_plain(&raw.cells, min_cell, disclosure.min_events);
     let cells: Vec<Vec<Option<KmRawCell>>> = raw
@@ -900,6 +924,12 @@ impl fmt::Display for KmResult {
                 f,
                 "(a grid time is shown only with at least {} events since the previous one shown)",
                 self.min_events
+            )?;
+        }
+        if let Some(e) = &self.entry {
+            writeln!(
+                f,
+                "(delayed entry: a row is at risk after {e} up to its time)"
             )?;
         }
         let pct = self.conf_level * 100.0;

@@ -230,8 +230,7 @@ pub fn logrank_plain(
     disclosure.check_rows(raw.n as usize)?;
     super::plain::check_strata(
         frame,
-        &spec.time,
-        &spec.event,
+        super::plain::Outcome::new(&spec.time, &spec.event),
         &[],
         Some(&spec.group),
         spec.strata.as_deref(),
@@ -393,6 +392,7 @@ pub fn logrank(
         frame,
         &spec.time,
         &spec.event,
+        None,
         Some(&spec.group),
         spec.strata.as_deref(),
         disclosure,

@@ -10,9 +10,40 @@ use super::cox::{CoxFit, NewtonTrace};
 use super::km::{KmRaw, KmRawCell, KmRawEvent};
 use super::logrank::LogrankRaw;
 
-/// One row of a survival analysis: time, event, and the row's covariates or group.
+/// The outcome columns of a survival analysis: time (with `entry`, the stop time), event
+/// and the delayed-entry time if any.
+#[derive(Clone, Copy)]
+pub(crate) struct Outcome<'a> {
+    /// Time column.
+    pub time: &'a str,
+    /// Event column.
+    pub event: &'a str,
+    /// Entry column (delayed entry), if any.
+    pub entry: Option<&'a str>,
+}
+
+impl<'a> Outcome<'a> {
+    /// Time and event, no delayed entry.
+    pub fn new(time: &'a str, event: &'a str) -> Outcome<'a> {
+        Outcome {
+            time,
+            event,
+            entry: None,
+        }
+    }
+}
+
+/// One record of a survival analysis: time, event, and the row's covariates or group.
+/// Without delayed entry a record is a row; with it, each row is a stop record (weight +1)
+/// and an entry record (time = entry, no event, weight -1), as inside MPC
+/// ([`super::risk::EntryRecords`]).
+#[derive(Clone)]
 struct Obs {
     time: f64,
+    /// +1, or -1 on an entry record: what the record adds to its risk sets.
+    weight: f64,
+    /// The row's entry time (complete cases of an analysis with `entry`).
+    entry: Option<f64>,
     event: bool,
     x: Vec<f64>,
     group: usize,
@@ -24,14 +55,14 @@ struct Obs {
 /// [`crate::terms`]) and the group (its code), and of the strata column if any.
 fn complete_cases(
     frame: &PlainFrame,
-    time: &str,
-    event: &str,
+    outcome: Outcome,
     covariates: &[String],
     group: Option<&str>,
     strata: Option<&str>,
 ) -> Result<(Vec<Obs>, usize)> {
-    let t = frame.numeric(time)?;
-    let e = frame.numeric(event)?;
+    let t = frame.numeric(outcome.time)?;
+    let e = frame.numeric(outcome.event)?;
+    let en = outcome.entry.map(|c| frame.numeric(c)).transpose()?;
     let levels = match group {
         Some(g) => frame.categorical(g)?.0.len(),
         None => 1,
@@ -41,6 +72,13 @@ fn complete_cases(
     for i in 0..frame.rows {
         let (Some(ti), Some(ei)) = (t[i], e[i]) else {
             continue;
+        };
+        let entry = match en {
+            Some(en) => match en[i] {
+                Some(v) => Some(v),
+                None => continue,
+            },
+            None => None,
         };
         let Some(x) = terms::plain_row(frame, &cols, i)? else {
             continue;
@@ -61,6 +99,8 @@ fn complete_cases(
         };
         out.push(Obs {
             time: ti,
+            weight: 1.0,
+            entry,
             event: ei >= 0.5,
             x,
             group: g,
@@ -71,15 +111,37 @@ fn complete_cases(
 }
 
 /// Number of complete cases of a survival analysis without covariates.
-pub fn complete_count(
+pub(crate) fn complete_count(
     frame: &PlainFrame,
-    time: &str,
-    event: &str,
+    outcome: Outcome,
     group: Option<&str>,
 ) -> Result<u64> {
-    Ok(complete_cases(frame, time, event, &[], group, None)?
-        .0
-        .len() as u64)
+    Ok(complete_cases(frame, outcome, &[], group, None)?.0.len() as u64)
+}
+
+/// The records of the complete cases: the rows, and with delayed entry one entry record
+/// per row after them (time = entry, no event, weight -1). Refuses `entry < 0` and
+/// `entry ≥ time`, as inside MPC.
+fn records(mut obs: Vec<Obs>) -> Result<Vec<Obs>> {
+    let entries: Vec<Obs> = obs
+        .iter()
+        .filter_map(|o| {
+            o.entry.map(|e| Obs {
+                time: e,
+                weight: -1.0,
+                event: false,
+                ..o.clone()
+            })
+        })
+        .collect();
+    if obs
+        .iter()
+        .any(|o| o.entry.is_some_and(|e| e < 0.0 || e >= o.time))
+    {
+        return Err(super::risk::invalid_entry());
+    }
+    obs.extend(entries);
+    Ok(obs)
 }
 
 /// Distinct times in descending order with, per group, (at risk, events) at each.
@@ -93,7 +155,7 @@ fn risk_table(obs: &[Obs], levels: usize) -> Vec<(f64, Vec<(f64, f64)>)> {
         let t = sorted[i].time;
         let mut d = vec![0f64; levels];
         while i < sorted.len() && sorted[i].time == t {
-            at_risk[sorted[i].group] += 1.0;
+            at_risk[sorted[i].group] += sorted[i].weight;
             if sorted[i].event {
                 d[sorted[i].group] += 1.0;
             }
@@ -105,16 +167,24 @@ fn risk_table(obs: &[Obs], levels: usize) -> Vec<(f64, Vec<(f64, f64)>)> {
     out
 }
 
+/// The outcome columns of a Kaplan–Meier analysis.
+pub(crate) fn km_outcome(spec: &KaplanMeierSpec) -> Outcome<'_> {
+    Outcome {
+        time: &spec.time,
+        event: &spec.event,
+        entry: spec.entry.as_deref(),
+    }
+}
+
+/// The records of a Kaplan–Meier analysis ([`records`]) and the number of group levels.
+fn km_records(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<(Vec<Obs>, usize)> {
+    let (obs, levels) = complete_cases(frame, km_outcome(spec), &[], spec.group.as_deref(), None)?;
+    Ok((records(obs)?, levels))
+}
+
 /// Kaplan–Meier before disclosure control and rendering: per group and grid time.
 pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw> {
-    let (obs, levels) = complete_cases(
-        frame,
-        &spec.time,
-        &spec.event,
-        &[],
-        spec.group.as_deref(),
-        None,
-    )?;
+    let (obs, levels) = km_records(frame, spec)?;
     let table = risk_table(&obs, levels);
     let mut cells = Vec::new();
     for g in 0..levels {
@@ -134,7 +204,11 @@ pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw>
                 }
                 events += d;
             }
-            let at_risk = obs.iter().filter(|o| o.group == g && o.time >= tau).count() as f64;
+            let at_risk: f64 = obs
+                .iter()
+                .filter(|o| o.group == g && o.time >= tau)
+                .map(|o| o.weight)
+                .sum();
             row.push(KmRawCell {
                 at_risk,
                 events,
@@ -151,14 +225,7 @@ pub fn kaplan_meier(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<KmRaw>
 /// `spec.censor_marks` also at every time where only censorings happened, each row with its
 /// number censored.
 pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result<Vec<KmRawEvent>> {
-    let (obs, levels) = complete_cases(
-        frame,
-        &spec.time,
-        &spec.event,
-        &[],
-        spec.group.as_deref(),
-        None,
-    )?;
+    let (obs, levels) = km_records(frame, spec)?;
     let table = risk_table(&obs, levels);
     let mut out = Vec::new();
     for g in 0..levels {
@@ -195,8 +262,7 @@ pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result
 pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
     let (obs, k) = complete_cases(
         frame,
-        &spec.time,
-        &spec.event,
+        Outcome::new(&spec.time, &spec.event),
         &[],
         Some(&spec.group),
         spec.strata.as_deref(),
@@ -209,7 +275,7 @@ pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
                 .filter(|o| o.stratum == st)
                 .map(|o| Obs {
                     x: Vec::new(),
-                    ..*o
+                    ..o.clone()
                 })
                 .collect();
             risk_table(&within, k)
@@ -247,8 +313,7 @@ pub fn logrank(frame: &PlainFrame, spec: &LogrankSpec) -> Result<LogrankRaw> {
 pub(crate) fn group_rows(frame: &PlainFrame, spec: &LogrankSpec) -> Result<Vec<u64>> {
     let (obs, k) = complete_cases(
         frame,
-        &spec.time,
-        &spec.event,
+        Outcome::new(&spec.time, &spec.event),
         &[],
         Some(&spec.group),
         spec.strata.as_deref(),
@@ -265,8 +330,7 @@ pub(crate) fn group_rows(frame: &PlainFrame, spec: &LogrankSpec) -> Result<Vec<u
 /// stratum needs one (invalid: a declared level without data). Without strata, nothing.
 pub(crate) fn check_strata(
     frame: &PlainFrame,
-    time: &str,
-    event: &str,
+    outcome: Outcome,
     covariates: &[String],
     group: Option<&str>,
     strata: Option<&str>,
@@ -276,7 +340,7 @@ pub(crate) fn check_strata(
         return Ok(());
     };
     let levels = frame.categorical(st)?.0.len();
-    let (obs, _) = complete_cases(frame, time, event, covariates, group, strata)?;
+    let (obs, _) = complete_cases(frame, outcome, covariates, group, strata)?;
     let mut rows = vec![0u64; levels];
     for o in &obs {
         rows[o.stratum] += 1;
@@ -383,7 +447,8 @@ fn score_residuals(obs: &[Obs], z: &[Vec<f64>], beta: &[f64], ties: Ties) -> Vec
     }
     let w: Vec<f64> = z
         .iter()
-        .map(|zr| zr.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>().exp())
+        .zip(obs)
+        .map(|(zr, o)| zr.iter().zip(beta).map(|(a, b)| a * b).sum::<f64>().exp() * o.weight)
         .collect();
     let mut per: Vec<SlotSums> = Vec::with_capacity(groups.len());
     let (mut s0, mut s1) = (0f64, vec![0f64; p]);
@@ -486,7 +551,7 @@ fn cox_derivatives(
             let r = order[i];
             let zr = &z[r];
             let eta: f64 = zr.iter().zip(beta).map(|(a, b)| a * b).sum();
-            let w = eta.exp();
+            let w = eta.exp() * obs[r].weight;
             s0 += w;
             for a in 0..p {
                 s1[a] += w * zr[a];
@@ -527,28 +592,36 @@ fn cox_derivatives(
     (ll, g, h)
 }
 
+/// The outcome columns of a Cox model.
+pub(crate) fn cox_outcome(spec: &CoxSpec) -> Outcome<'_> {
+    Outcome {
+        time: &spec.time,
+        event: &spec.event,
+        entry: spec.entry.as_deref(),
+    }
+}
+
 /// Cox regression by Newton–Raphson with step halving on standardised covariates, with the
 /// convergence rule of the MPC version ([`super::cox`]).
 pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
-    let (obs, _) = complete_cases(
+    let (rows, _) = complete_cases(
         frame,
-        &spec.time,
-        &spec.event,
+        cox_outcome(spec),
         &spec.covariates,
         None,
         spec.strata.as_deref(),
     )?;
-    let n = obs.len();
-    let p = obs.first().map_or(0, |o| o.x.len());
+    let n = rows.len();
+    let p = rows.first().map_or(0, |o| o.x.len());
     if n < 2 || p == 0 {
         return Err(StatsError::Invalid("Cox needs rows and covariates".into()));
     }
     let mean: Vec<f64> = (0..p)
-        .map(|a| obs.iter().map(|o| o.x[a]).sum::<f64>() / n as f64)
+        .map(|a| rows.iter().map(|o| o.x[a]).sum::<f64>() / n as f64)
         .collect();
     let sd: Vec<f64> = (0..p)
         .map(|a| {
-            (obs.iter().map(|o| (o.x[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+            (rows.iter().map(|o| (o.x[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
         })
         .collect();
     if sd.iter().any(|s| s * s < super::cox::MIN_VARIANCE) {
@@ -556,6 +629,7 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
             "a covariate has no variation among the complete cases".into(),
         ));
     }
+    let obs = records(rows)?;
     let z: Vec<Vec<f64>> = obs
         .iter()
         .map(|o| (0..p).map(|a| (o.x[a] - mean[a]) / sd[a]).collect())
@@ -612,7 +686,15 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         |v: &[f64]| -> Vec<f64> { (0..p * p).map(|k| v[k] / (sd[k / p] * sd[k % p])).collect() };
     let cov = unscale(&cov_z);
     let robust_cov = spec.robust.then(|| {
-        let res = score_residuals(&obs, &z, &beta, spec.ties);
+        let mut res = score_residuals(&obs, &z, &beta, spec.ties);
+        // Delayed entry: a row's residual is its stop record's plus its entry record's
+        // (the entry records follow the rows in the same order, see `records`).
+        if res.len() > n {
+            let entries = res.split_off(n);
+            for (r, e) in res.iter_mut().zip(entries) {
+                r.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+            }
+        }
         unscale(&sandwich(&res, &cov_z, p))
     });
     let events = obs.iter().filter(|o| o.event).count() as u64;

@@ -409,6 +409,7 @@ pub fn rmst(
         frame,
         &spec.time,
         &spec.event,
+        None,
         spec.group.as_deref(),
         None,
         disclosure,

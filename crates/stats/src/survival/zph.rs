@@ -30,7 +30,8 @@
 //! ([`crate::cost`]).
 //!
 //! Not yet: strata (R computes the test with the strata's own risk sets and one
-//! Kaplan–Meier curve over all of them); the `identity` and `log` transforms (the time's
+//! Kaplan–Meier curve over all of them), delayed entry (`entry`: the twin and the ranks
+//! would need the entry records); the `identity` and `log` transforms (the time's
 //! own scale would need a public bound to stay within the fixed-point range).
 
 use serde::Serialize;
@@ -101,13 +102,14 @@ pub(crate) fn render(transform: ZphTransform, raw: &ZphRaw) -> ZphResult {
 }
 
 /// What a test is refused for before any data is read.
-pub(crate) fn check(strata: Option<&str>) -> Result<()> {
-    if strata.is_some() {
-        return Err(StatsError::Invalid(
-            "`zph` (the proportional-hazards test) is not available with `strata` yet: test \
-             the unstratified model, or drop `zph`"
-                .into(),
-        ));
+pub(crate) fn check(strata: Option<&str>, entry: Option<&str>) -> Result<()> {
+    for (what, given) in [("strata", strata), ("entry", entry)] {
+        if given.is_some() {
+            return Err(StatsError::Invalid(format!(
+                "`zph` (the proportional-hazards test) is not available with `{what}` yet: \
+                 test the model without it, or drop `zph`"
+            )));
+        }
     }
     Ok(())
 }

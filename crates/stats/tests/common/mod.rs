@@ -181,6 +181,7 @@ pub fn event_time_rules() -> Disclosure {
 /// model-based standard errors.
 pub fn random_cox(ties: tessera_stats::analysis::Ties) -> tessera_stats::analysis::CoxSpec {
     tessera_stats::analysis::CoxSpec {
+        entry: None,
         time: "a.t".into(),
         event: "a.e".into(),
         covariates: vec!["b.x".into(), "b.z".into(), "a.g".into()],
@@ -342,6 +343,7 @@ impl XorRng {
 pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
     use tessera_stats::analysis::{CoxSpec, Ties};
     CoxSpec {
+        entry: None,
         time: c["duration"].as_str().unwrap().into(),
         event: c["event"].as_str().unwrap().into(),
         covariates: c["covariates"]

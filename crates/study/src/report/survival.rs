@@ -132,6 +132,19 @@ fn logrank_of<'a>(km: &Value, all: &'a [AnalysisResult]) -> Option<(&'a str, f64
     })
 }
 
+/// With delayed entry (`entry` in the result), what the numbers at risk mean: a row counts
+/// only after its entry time (left truncation, R's `Surv(entry, time, event)`).
+fn entry_note(h: &mut String, r: &Value) {
+    if let Some(e) = r["entry"].as_str() {
+        let _ = writeln!(
+            h,
+            "<p>Delayed entry: a row is at risk only after its entry time ({}) and up to its \
+             time (left truncation); the numbers at risk count it from then.</p>",
+            escape(e)
+        );
+    }
+}
+
 /// A Kaplan–Meier analysis: the plot (steps at event times, or points at the grid), the
 /// medians where the curve at event times allows, the number at risk at the grid, a
 /// log-rank p-value of the same groups, then the tables. `time_unit`: the study's, if it
@@ -145,6 +158,7 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
          enough events since the previous shown time).</p>",
         plain(&r["n"])
     );
+    entry_note(h, r);
     let group_column = r["group_column"].as_str();
     let mut drawing = Drawing::Points;
     let mut curves = Vec::new();
@@ -640,6 +654,7 @@ pub fn cox(h: &mut String, r: &Value) {
         f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
         plain(&r["iterations"])
     );
+    entry_note(h, r);
     let rows: Vec<&Value> = r["rows"].as_array().into_iter().flatten().collect();
     let ratios: Vec<Ratio> = rows.iter().filter_map(|row| hazard_ratio(row)).collect();
     if !ratios.is_empty() {

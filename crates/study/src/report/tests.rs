@@ -426,3 +426,18 @@ fn robust_cox_table_names_its_standard_errors() {
     assert!(!plain.contains("Robust standard errors") && !plain.contains("naive"));
     assert!(plain.contains("<th>se(coef)</th><th>z</th>"), "{plain}");
 }
+
+/// Delayed entry is noted on Kaplan–Meier and Cox results that have an `entry` column, and
+/// nowhere else.
+#[test]
+fn delayed_entry_is_noted() {
+    let mut r = cox();
+    r["entry"] = json!("registry.start");
+    let h = html(&output("Study", vec![analysis("cox", "cox", r)]));
+    assert!(
+        h.contains("Delayed entry: a row is at risk only after its entry time (registry.start)"),
+        "{h}"
+    );
+    let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
+    assert!(!plain.contains("Delayed entry"));
+}
