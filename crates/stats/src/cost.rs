@@ -232,7 +232,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 fit
             };
             if s.zph.is_some() {
-                fit.then(zph_cost(n, p))
+                fit.then(zph_cost(n, p, s.strata.is_some()))
             } else {
                 fit
             }
@@ -335,9 +335,16 @@ fn robust_cost(n: f64, p: f64, strata: Option<usize>) -> Cost {
 /// ([`crate::survival::zph`]): `g` per row (a reciprocal and a suffix product, or the
 /// ranks), the information's sums weighted by `g` and `g²`, and the small inverses.
 /// Calibrated on the reference machine (`tests/cost.rs`, 2,500 and 8,000 rows, Efron, km):
-/// +1.6 kB per row at 3 covariates, +1.8 to +1.9 kB at 6; +228 to +237 rounds.
-fn zph_cost(n: f64, p: f64) -> Cost {
-    linear(n, 1450.0 + 80.0 * p, 0.0, 232.0, 300.0 * p, 0.0)
+/// +1.6 kB per row at 3 covariates, +1.8 to +1.9 kB at 6; +228 to +237 rounds. With
+/// strata, `g` over all rows costs two more sorts (by time, and back by row index): about
+/// +2.4 kB per row and +390 rounds more.
+fn zph_cost(n: f64, p: f64, strata: bool) -> Cost {
+    let (bytes, rounds) = if strata {
+        (3850.0, 620.0)
+    } else {
+        (1450.0, 232.0)
+    };
+    linear(n, bytes + 80.0 * p, 0.0, rounds, 300.0 * p, 0.0)
 }
 
 /// A `[followup]` derivation ([`crate::followup`]) on `rows` linked rows: one comparison of

@@ -1,7 +1,8 @@
 //! The proportional-hazards test of the Cox model (`zph = "km"` or `"rank"`), in MPC (three
 //! parties in memory) and in the plaintext twin, against R's `cox.zph(fit, transform)`
 //! (`fixtures/zph/`, made by `fixtures/zph/make_zph.R`; R is not needed here): rossi and
-//! lung, Efron and Breslow, and a factor's 3-df term. Test statistics to 1e-4 relative.
+//! lung, Efron and Breslow, a factor's 3-df term and strata. Test statistics to 1e-4 relative
+//! (1e-6 absolute below 0.01).
 
 mod common;
 use common::{cox_case, floats, frame, in_mpc, no_limits, random_frame, root};
@@ -63,10 +64,13 @@ fn spec_of(c: &Value) -> CoxSpec {
 }
 
 fn data_of(c: &Value) -> PlainFrame {
-    let cats: Vec<(&str, Vec<f64>)> = factors(c)
+    let mut cats: Vec<(&str, Vec<f64>)> = factors(c)
         .into_iter()
         .map(|f| (f, floats(&c["levels"])))
         .collect();
+    if let Some(s) = c["strata_column"].as_str() {
+        cats.push((s, floats(&c["strata"])));
+    }
     frame(c["dataset"].as_str().unwrap(), &cats)
 }
 
@@ -77,7 +81,8 @@ fn compare(name: &str, ours: &CoxResult, c: &Value, tol: f64) -> f64 {
     assert_eq!(t.terms.len(), chisq.len(), "{name}: terms");
     let mut worst = 0f64;
     let mut close = |what: String, got: f64, want: f64| {
-        let rel = (got - want).abs() / want.abs().max(1e-3);
+        // Statistics below 0.01 (p above 0.92): 1e-6 absolute.
+        let rel = (got - want).abs() / want.abs().max(1e-2);
         worst = worst.max(rel);
         assert!(rel < tol, "{what}: {got} vs R {want}");
     };
@@ -133,18 +138,22 @@ fn random_spec(ties: Ties, transform: ZphTransform) -> CoxSpec {
     }
 }
 
-/// On random data with many ties, missing values and a 2-df term: MPC against the twin.
+/// On random data with many ties, missing values, a 2-df term and strata: MPC against the
+/// twin.
 #[test]
 fn zph_in_mpc_matches_its_twin_on_random_data() {
     let mut checked = 0;
-    for (seed, ties, transform) in [
-        (3, Ties::Efron, ZphTransform::Km),
-        (4, Ties::Breslow, ZphTransform::Km),
-        (5, Ties::Efron, ZphTransform::Rank),
-        (6, Ties::Breslow, ZphTransform::Rank),
+    for (seed, ties, transform, strata) in [
+        (3, Ties::Efron, ZphTransform::Km, false),
+        (4, Ties::Breslow, ZphTransform::Km, true),
+        (5, Ties::Efron, ZphTransform::Rank, true),
+        (6, Ties::Breslow, ZphTransform::Rank, false),
     ] {
-        let data = random_frame(250 + 60 * seed as usize, 2, seed);
-        let spec = random_spec(ties, transform);
+        let data = random_frame(250 + 60 * seed as usize, 3, seed);
+        let spec = CoxSpec {
+            strata: strata.then(|| "a.s".into()),
+            ..random_spec(ties, transform)
+        };
         let twin = cox_plain(&data, &spec, &no_limits()).unwrap();
         let res = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
         let (a, b) = (twin.ph_test.unwrap(), res.ph_test.unwrap());
@@ -157,7 +166,7 @@ fn zph_in_mpc_matches_its_twin_on_random_data() {
             .zip(b.terms.iter().chain([&b.global]))
         {
             assert_eq!((&x.term, x.df), (&y.term, y.df));
-            let rel = (x.chisq - y.chisq).abs() / x.chisq.abs().max(1e-3);
+            let rel = (x.chisq - y.chisq).abs() / x.chisq.abs().max(1e-2);
             assert!(
                 rel < 1e-4,
                 "seed {seed} {}: {} vs twin {}",
@@ -194,21 +203,11 @@ fn without_zph_nothing_changes() {
     assert_eq!(plain.iterations, tested.iterations);
 }
 
-/// With strata or delayed entry the test is refused before anything is computed, with a message that says
-/// what to do; an unknown transform is a parse error naming it.
+/// With delayed entry the test is refused before anything is computed, with a message that
+/// says what to do; an unknown transform is a parse error naming it.
 #[test]
-fn zph_with_strata_or_entry_or_an_unknown_transform_is_refused() {
+fn zph_with_entry_or_an_unknown_transform_is_refused() {
     let data = random_frame(120, 2, 11);
-    let spec = CoxSpec {
-        strata: Some("a.s".into()),
-        ..random_spec(Ties::Efron, ZphTransform::Km)
-    };
-    let err = cox_plain(&data, &spec, &no_limits())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("not available with `strata`"), "{err}");
-    let err = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap_err();
-    assert!(err.contains("not available with `strata`"), "{err}");
     let entry = CoxSpec {
         entry: Some("a.t".into()),
         ..random_spec(Ties::Efron, ZphTransform::Km)
@@ -216,6 +215,8 @@ fn zph_with_strata_or_entry_or_an_unknown_transform_is_refused() {
     let err = cox_plain(&data, &entry, &no_limits())
         .unwrap_err()
         .to_string();
+    assert!(err.contains("not available with `entry`"), "{err}");
+    let err = in_mpc(&data, |p, fr| cox(p, fr, &entry, &no_limits())).unwrap_err();
     assert!(err.contains("not available with `entry`"), "{err}");
     let json = r#"{"time":"a.t","event":"a.e","covariates":["b.x"],"zph":"identity"}"#;
     let err = serde_json::from_str::<CoxSpec>(json)

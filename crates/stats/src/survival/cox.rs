@@ -333,7 +333,7 @@ fn check(spec: &CoxSpec) -> Result<()> {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
     if spec.zph.is_some() {
-        zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
+        zph::check(spec.entry.as_deref())?;
     }
     Ok(())
 }
@@ -892,10 +892,20 @@ pub fn cox(
         let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
         cols.push(records.both(&idx));
     }
+    // The proportional-hazards test of a stratified model: `g` over all rows, computed
+    // before the stratified sort and carried by it (zph::pooled_transform).
+    let pooled = match spec.zph {
+        Some(t) if !hs.is_empty() => {
+            cols.push(zph::pooled_transform(p, time, &used, &dead, nu, t)?);
+            true
+        }
+        _ => false,
+    };
     let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
     let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
     let n = risk.time.len();
     let mut moved = risk.cols.clone();
+    let pooled_g = if pooled { moved.pop() } else { None };
     let row_index = if pairing { moved.pop() } else { None };
     let z_cols = moved.split_off(2);
     let used = moved.pop().expect("used");
@@ -1029,6 +1039,7 @@ pub fn cox(
                 n_used: nu,
                 events: ne,
                 k_bits: K,
+                pooled_g: pooled_g.as_ref(),
             };
             let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
             let sums = |p: &mut Party, x: &[AShare<u128>]| model.at_risk_sums(p, x);

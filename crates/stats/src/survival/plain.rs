@@ -705,8 +705,10 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
             let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
             let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
             let event: Vec<bool> = obs.iter().map(|o| o.event).collect();
-            let (chisq, global) =
-                super::zph::zph_plain(&time, &event, &z, &beta, spec.ties, transform, &widths)?;
+            let stratum: Vec<usize> = obs.iter().map(|o| o.stratum).collect();
+            let (chisq, global) = super::zph::zph_plain(
+                &time, &event, &stratum, &z, &beta, spec.ties, transform, &widths,
+            )?;
             Some(super::zph::ZphRaw {
                 terms,
                 chisq,
