@@ -8,7 +8,7 @@
 //! 1e-4 absolute, standard errors 1e-3 relative, test statistics 1e-4 relative.
 
 mod common;
-use common::{csv, floats, in_mpc, no_limits};
+use common::{csv_frame, floats, in_mpc, no_limits};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -19,28 +19,6 @@ use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
 fn fixture() -> Value {
     let text = std::fs::read_to_string(common::root().join("fixtures/entry/entry.json")).unwrap();
     serde_json::from_str(&text).unwrap()
-}
-
-/// The fixture's CSV as numeric columns, plus `<c>_cat` (levels "0", "1") for `cats`.
-fn data(file: &str, cats: &[&str]) -> PlainFrame {
-    let raw = csv(file);
-    let mut cols: Vec<PlainColumn> = raw
-        .iter()
-        .map(|(k, v)| PlainColumn {
-            name: k.clone(),
-            data: PlainData::Numeric(v.clone()),
-        })
-        .collect();
-    for c in cats {
-        cols.push(PlainColumn {
-            name: format!("{c}_cat"),
-            data: PlainData::Categorical {
-                levels: vec!["0".into(), "1".into()],
-                codes: raw[*c].iter().map(|x| x.map(|f| f as usize)).collect(),
-            },
-        });
-    }
-    PlainFrame::new(cols).unwrap()
 }
 
 fn open_policy() -> Disclosure {
@@ -61,7 +39,7 @@ fn kaplan_meier_with_entry_matches_r() {
     for k in fx["kaplan_meier"].as_array().unwrap() {
         let name = k["name"].as_str().unwrap();
         let group = k["group"].as_str();
-        let frame = data(k["data"].as_str().unwrap(), group.as_slice());
+        let frame = csv_frame(k["data"].as_str().unwrap(), group.as_slice());
         let curves = k["curves"].as_array().unwrap();
         let spec = KaplanMeierSpec {
             time: "stop".into(),
@@ -176,7 +154,7 @@ fn cox_with_entry_matches_r() {
     let fx = fixture();
     for c in fx["cox"].as_array().unwrap() {
         let name = c["name"].as_str().unwrap();
-        let frame = data(c["data"].as_str().unwrap(), c["strata"].as_str().as_slice());
+        let frame = csv_frame(c["data"].as_str().unwrap(), c["strata"].as_str().as_slice());
         let spec = cox_spec(c);
         let ours = in_mpc(&frame, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap();
         let twin = cox_plain(&frame, &spec, &no_limits()).unwrap();

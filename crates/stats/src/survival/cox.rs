@@ -333,7 +333,7 @@ fn check(spec: &CoxSpec) -> Result<()> {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
     if spec.zph.is_some() {
-        zph::check(spec.entry.as_deref())?;
+        zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
     }
     Ok(())
 }
@@ -673,7 +673,7 @@ impl Tail for CoxPublic {
 
     /// Values: `2^20·coef` (m), `2^20·√e·se` (m), with `robust` the same of the robust
     /// standard errors (m), then `ℓ`, `ℓ(0)`; with `zph`, one statistic per term and the
-    /// global one.
+    /// global one (times `2^STAT_BITS`).
     fn open(&self, opened: &[u128]) -> Result<CoxResult> {
         let (f, m) = (self.frac_bits, self.names.len());
         let blocks = if self.spec.robust { 3 } else { 2 };
@@ -695,6 +695,7 @@ impl Tail for CoxPublic {
         not_converged(&self.trace, &self.spec)?;
         let inv_e = 1.0 / self.events as f64;
         let unit = 2f64.powi(K as i32);
+        let stat_unit = f64::from(1u32 << zph::STAT_BITS);
         let coef: Vec<f64> = (0..m).map(|j| decode(opened[j], f) / unit).collect();
         // A covariance matrix with the squared standard errors of block `k` on its diagonal.
         let diag = |k: usize| {
@@ -718,8 +719,11 @@ impl Tail for CoxPublic {
                 let t = &opened[blocks * m + 2..];
                 ZphRaw {
                     terms: self.terms.clone(),
-                    chisq: t[..tests - 1].iter().map(|&v| decode(v, f)).collect(),
-                    global: decode(t[tests - 1], f),
+                    chisq: t[..tests - 1]
+                        .iter()
+                        .map(|&v| decode(v, f) / stat_unit)
+                        .collect(),
+                    global: decode(t[tests - 1], f) / stat_unit,
                 }
             }),
         };
@@ -901,10 +905,16 @@ pub fn cox(
         }
         _ => false,
     };
+    // With delayed entry, the proportional-hazards test ranks the stop records only.
+    let stop_only = spec.zph.is_some() && spec.entry.is_some();
+    if stop_only {
+        cols.push(records.stop_only(&used));
+    }
     let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
     let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
     let n = risk.time.len();
     let mut moved = risk.cols.clone();
+    let stop_used = if stop_only { moved.pop() } else { None };
     let pooled_g = if pooled { moved.pop() } else { None };
     let row_index = if pairing { moved.pop() } else { None };
     let z_cols = moved.split_off(2);
@@ -1029,6 +1039,7 @@ pub fn cox(
                 risk: &model.risk,
                 used: &model.used,
                 delta: &model.delta,
+                stop_used: stop_used.as_ref().unwrap_or(&model.used),
                 z_cols: &model.z_cols,
                 z_rows: &model.z_rows,
                 w: &d.w,

@@ -706,8 +706,9 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
             let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
             let event: Vec<bool> = obs.iter().map(|o| o.event).collect();
             let stratum: Vec<usize> = obs.iter().map(|o| o.stratum).collect();
+            let weight: Vec<f64> = obs.iter().map(|o| o.weight).collect();
             let (chisq, global) = super::zph::zph_plain(
-                &time, &event, &stratum, &z, &beta, spec.ties, transform, &widths,
+                &time, &event, &stratum, &weight, &z, &beta, spec.ties, transform, &widths,
             )?;
             Some(super::zph::ZphRaw {
                 terms,

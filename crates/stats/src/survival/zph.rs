@@ -41,8 +41,14 @@
 //! the largest number `g` of complete cases sharing one time over all strata (as the
 //! unstratified model opens it).
 //!
-//! Not yet: delayed entry (`entry`: the twin and the ranks would need the entry records);
-//! the `identity` and `log` transforms (the time's
+//! # Delayed entry
+//!
+//! With `entry` (R's `cox.zph` of a `Surv(start, stop, event)` fit), the risk sets are the
+//! fit's entry-adjusted ones, `km` is the Kaplan–Meier curve of those risk sets and `rank`
+//! ranks the stop times of the rows: the entry records subtract from the at-risk counts and
+//! are left out of the ranks. Not yet with strata too.
+//!
+//! Not yet: the `identity` and `log` transforms (the time's
 //! own scale would need a public bound to stay within the fixed-point range).
 
 use serde::Serialize;
@@ -114,11 +120,11 @@ pub(crate) fn render(transform: ZphTransform, raw: &ZphRaw) -> ZphResult {
 }
 
 /// What a test is refused for before any data is read.
-pub(crate) fn check(entry: Option<&str>) -> Result<()> {
-    if entry.is_some() {
+pub(crate) fn check(strata: Option<&str>, entry: Option<&str>) -> Result<()> {
+    if strata.is_some() && entry.is_some() {
         return Err(StatsError::Invalid(
-            "`zph` (the proportional-hazards test) is not available with `entry` yet: test \
-             the model without it, or drop `zph`"
+            "`zph` (the proportional-hazards test) is not available with both `strata` and \
+             `entry` yet: test the model without one of them, or drop `zph`"
                 .into(),
         ));
     }
@@ -144,15 +150,17 @@ fn block<T: Copy>(x: &[T], m: usize, j: &std::ops::Range<usize>) -> Vec<T> {
         .collect()
 }
 
-/// The plaintext twin, straight from the definitions: rows (standardised covariates `z`,
-/// times, events, strata codes) of the complete cases and the fitted `β`; risk sets within
-/// a stratum, `g` over all rows. Returns one statistic per term
+/// The plaintext twin, straight from the definitions: records (standardised covariates `z`,
+/// times, events, strata codes, and `weight` +1, or -1 for an entry record that leaves the
+/// risk sets) of the complete cases and the fitted `β`; risk sets within a stratum, `g`
+/// over all rows. Returns one statistic per term
 /// (`widths`: design columns per term) and the global one.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn zph_plain(
     time: &[f64],
     event: &[bool],
     stratum: &[usize],
+    weight: &[f64],
     z: &[Vec<f64>],
     beta: &[f64],
     ties: Ties,
@@ -160,7 +168,7 @@ pub(crate) fn zph_plain(
     widths: &[usize],
 ) -> Result<(Vec<f64>, f64)> {
     let (n, m) = (time.len(), beta.len());
-    let g = transform_plain(time, event, transform);
+    let g = transform_plain(time, event, weight, transform);
     let ne = event.iter().filter(|&&e| e).count() as f64;
     let mean = (0..n).filter(|&i| event[i]).map(|i| g[i]).sum::<f64>() / ne;
     let mut order: Vec<usize> = (0..n).collect();
@@ -190,12 +198,13 @@ pub(crate) fn zph_plain(
         let mut deaths = Vec::new();
         while i < n && time[order[i]] == t && stratum[order[i]] == st {
             let r = order[i];
+            let wr = w[r] * weight[r];
             let add = |s0: &mut f64, s1: &mut [f64], s2: &mut [f64]| {
-                *s0 += w[r];
+                *s0 += wr;
                 for a in 0..m {
-                    s1[a] += w[r] * z[r][a];
+                    s1[a] += wr * z[r][a];
                     for b in 0..m {
-                        s2[a * m + b] += w[r] * z[r][a] * z[r][b];
+                        s2[a * m + b] += wr * z[r][a] * z[r][b];
                     }
                 }
             };
@@ -244,25 +253,38 @@ pub(crate) fn zph_plain(
     Ok((tests, quad(&(0..m))?))
 }
 
-/// `g(t)` per row: one minus the left-continuous Kaplan–Meier curve of all rows (`km`), or
-/// the rank of the time among all rows with ties averaged (`rank`).
-fn transform_plain(time: &[f64], event: &[bool], transform: ZphTransform) -> Vec<f64> {
+/// `g(t)` per record: one minus the left-continuous Kaplan–Meier curve of all records
+/// (`km`: at risk the signed count of records at or after `t`), or the rank of the time
+/// among all stop records (weight +1) with ties averaged (`rank`).
+fn transform_plain(
+    time: &[f64],
+    event: &[bool],
+    weight: &[f64],
+    transform: ZphTransform,
+) -> Vec<f64> {
     let n = time.len();
     let mut asc: Vec<usize> = (0..n).collect();
     asc.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
     let mut g = vec![0f64; n];
-    let (mut i, mut surv) = (0, 1f64);
+    let mut at_risk: f64 = weight.iter().sum();
+    let (mut i, mut surv, mut below) = (0, 1f64, 0f64);
     while i < n {
         let t = time[asc[i]];
         let j = i + asc[i..].iter().take_while(|&&r| time[r] == t).count();
-        let deaths = asc[i..j].iter().filter(|&&r| event[r]).count() as f64;
-        for &r in &asc[i..j] {
+        let group = &asc[i..j];
+        let deaths = group.iter().filter(|&&r| event[r]).count() as f64;
+        let stops = group.iter().filter(|&&r| weight[r] > 0.0).count() as f64;
+        for &r in group {
             g[r] = match transform {
                 ZphTransform::Km => 1.0 - surv,
-                ZphTransform::Rank => (i + j + 1) as f64 / 2.0,
+                ZphTransform::Rank => below + (stops + 1.0) / 2.0,
             };
         }
-        surv *= 1.0 - deaths / (n - i) as f64;
+        if deaths > 0.0 {
+            surv *= 1.0 - deaths / at_risk;
+        }
+        at_risk -= group.iter().map(|&r| weight[r]).sum::<f64>();
+        below += stops;
         i = j;
     }
     g
@@ -273,9 +295,11 @@ fn transform_plain(time: &[f64], event: &[bool], transform: ZphTransform) -> Vec
 pub(crate) struct FitPieces<'a> {
     /// The risk-set order.
     pub risk: &'a RiskOrder,
-    /// Complete-case indicator and events (integers).
+    /// Complete-case indicator (signed: -1 on entry records) and events (integers).
     pub used: &'a AShare<u128>,
     pub delta: &'a AShare<u128>,
+    /// The complete-case indicator on stop records only (`used` without delayed entry).
+    pub stop_used: &'a AShare<u128>,
     /// Standardised covariates as `m` columns and row-major `n × m`.
     pub z_cols: &'a [AShare<u128>],
     pub z_rows: &'a AShare<u128>,
@@ -321,7 +345,14 @@ pub(crate) fn zph_mpc(
     let risk = fit.risk;
     let g = match fit.pooled_g {
         Some(g) => g.clone(),
-        None => transform_in(p, risk, fit.used, fit.delta, fit.n_used, transform)?,
+        None => transform_in(
+            p,
+            risk,
+            (fit.used, fit.stop_used),
+            fit.delta,
+            fit.n_used,
+            transform,
+        )?,
     };
     // Centre on the mean over the events.
     let sum = p.dot(fit.delta, &g, n)?;
@@ -365,7 +396,9 @@ pub(crate) fn zph_mpc(
     // S/e = I22/e - (I12/e)(I/e)⁻¹(I12/e); the statistics are (u/√e)ᵀ (S/e)⁻¹ (u/√e).
     let left = p.matmul_fix(&i12, fit.inv, m, m, m)?;
     let s = i22.sub(&p.matmul_fix(&left, &i12, m, m, m)?);
-    let v = p.mul_public_real(&u, inv_e.sqrt())?;
+    // v·2^(STAT_BITS/2), so that the statistics come out as 2^STAT_BITS·χ²: a small
+    // statistic keeps its relative precision (at 2^-24 a χ² of 0.0008 had 7.5e-5 per unit).
+    let v = p.mul_public_real(&u, inv_e.sqrt())?.shl(STAT_BITS / 2);
     let ranges = blocks(widths);
     let pick = |x: &AShare<u128>, idx: &[usize]| AShare {
         a: idx.iter().map(|&i| x.a[i]).collect(),
@@ -406,10 +439,12 @@ pub(crate) fn zph_mpc(
 
 /// `g` on every row of a risk-set order (scaled by [`G_SCALE`], not centred): one minus the
 /// left-continuous Kaplan–Meier curve of the order's complete cases, or their time's rank.
+/// `used` counts a record in the risk sets (signed: -1 on an entry record), `stop` marks
+/// the complete cases' stop records (the ranked times).
 fn transform_in(
     p: &mut Party,
     risk: &RiskOrder,
-    used: &AShare<u128>,
+    (used, stop): (&AShare<u128>, &AShare<u128>),
     delta: &AShare<u128>,
     n_used: u64,
     transform: ZphTransform,
@@ -437,8 +472,14 @@ fn transform_in(
             p.mul_public_real(&g, G_SCALE)?
         }
         ZphTransform::Rank => {
-            // (rows with a shorter time) + (group size + 1)/2, over the complete cases.
-            let size = risk.group_totals(p, std::slice::from_ref(used))?.remove(0);
+            // (rows with a shorter time) + (group size + 1)/2, over the complete cases' stop
+            // records.
+            let prefix = if std::ptr::eq(used, stop) {
+                prefix
+            } else {
+                risk.within_prefix(p, std::slice::from_ref(stop))?.remove(0)
+            };
+            let size = risk.group_totals(p, std::slice::from_ref(stop))?.remove(0);
             let below = p.add_const(&prefix.neg(), u128::from(n_used));
             let twice = below.shl(1).add(&size);
             let rank = p.add_const(&twice.shl(f - 1), 1u128 << (f - 1));
@@ -464,11 +505,14 @@ pub(crate) fn pooled_transform(
     let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
     let risk = RiskOrder::stratified(p, time, &[], &[used.clone(), delta.clone(), idx])?;
     let (u, d, i) = (&risk.cols[0], &risk.cols[1], &risk.cols[2]);
-    let g = transform_in(p, &risk, u, d, n_used, transform)?;
+    let g = transform_in(p, &risk, (u, u), d, n_used, transform)?;
     let perm = p.sort_perm(&low64(i), SortOptions::default())?;
     let back = p.apply_sort(&perm, &Table::new(vec![], vec![g])?)?;
     Ok(back.c128.into_iter().next().expect("one column"))
 }
+
+/// Extra bits of the sealed statistics (`2^STAT_BITS·χ²`).
+pub(crate) const STAT_BITS: u32 = 8;
 
 /// Extra bits of the one-column terms' reciprocals `2^K/S_jj`.
 const K_RECIP: u32 = 12;

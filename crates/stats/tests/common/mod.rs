@@ -338,12 +338,13 @@ impl XorRng {
 }
 
 /// A fixture's Cox case as a spec (keys `duration`, `event`, `covariates`, `ties`, and
-/// optionally `strata_column`: the strata as the `_cat` column [`frame`] adds); model-based
+/// optionally `strata_column`: the strata as the `_cat` column [`frame`] adds, and `entry`,
+/// the delayed entry column); model-based
 /// standard errors, no proportional-hazards test.
 pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
     use tessera_stats::analysis::{CoxSpec, Ties};
     CoxSpec {
-        entry: None,
+        entry: c["entry"].as_str().map(str::to_string),
         time: c["duration"].as_str().unwrap().into(),
         event: c["event"].as_str().unwrap().into(),
         covariates: c["covariates"]
@@ -379,4 +380,26 @@ pub fn curve_case(a: &Value) -> (PlainFrame, Option<&str>) {
         group.map(|g| (g, data[g].as_slice())),
     );
     (f, group)
+}
+
+/// The fixture's CSV as numeric columns, plus `<c>_cat` (levels "0", "1") for `cats`.
+pub fn csv_frame(file: &str, cats: &[&str]) -> PlainFrame {
+    let raw = csv(file);
+    let mut cols: Vec<PlainColumn> = raw
+        .iter()
+        .map(|(k, v)| PlainColumn {
+            name: k.clone(),
+            data: PlainData::Numeric(v.clone()),
+        })
+        .collect();
+    for c in cats {
+        cols.push(PlainColumn {
+            name: format!("{c}_cat"),
+            data: PlainData::Categorical {
+                levels: vec!["0".into(), "1".into()],
+                codes: raw[*c].iter().map(|x| x.map(|f| f as usize)).collect(),
+            },
+        });
+    }
+    PlainFrame::new(cols).unwrap()
 }
