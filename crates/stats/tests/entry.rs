@@ -14,7 +14,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use tessera_stats::analysis::{CoxSpec, KaplanMeierSpec, Ties};
 use tessera_stats::survival::{cox, cox_plain, kaplan_meier, kaplan_meier_plain};
-use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
+use tessera_stats::{Disclosure, PlainColumn, PlainFrame};
 
 fn fixture() -> Value {
     let text = std::fs::read_to_string(common::root().join("fixtures/entry/entry.json")).unwrap();
