@@ -90,7 +90,9 @@ fn run(
     ids: &[(String, Identity)],
     msgs: [Vec<u8>; 3],
 ) -> Vec<Result<(), StudyError>> {
-    run_for(study, ids, msgs.to_vec(), Duration::from_secs(10))
+    // 30 s per receive: a 2-core machine running the whole test suite in parallel once
+    // took more than 10 s for the control run's 1,700 rows; a mismatch still fails at once.
+    run_for(study, ids, msgs.to_vec(), Duration::from_secs(30))
 }
 
 /// Runs the compute stations of `ids` with `msgs` (one per station, in order) and
