@@ -124,6 +124,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
                 causes: 1,
                 times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
                 gray_test,
+                at_event_times: false,
             }),
         ));
     }

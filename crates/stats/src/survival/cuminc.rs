@@ -172,7 +172,7 @@ use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 
-use super::km::{grid_rule, suffix_product, DEFAULT_MIN_CELL, GRID_BATCH};
+use super::km::{event_table, grid_rule, suffix_product, DEFAULT_MIN_CELL, GRID_BATCH};
 use super::risk::{low64, shifted, suffix_sum, RiskOrder};
 
 /// Largest number of causes an analysis may declare.
@@ -201,11 +201,26 @@ pub struct CumincSpec {
     /// Also Gray's k-sample test per cause (needs a group column with two or more levels).
     #[serde(default)]
     pub gray_test: bool,
+    /// Also the curves at every time where an event of any cause happened in the group,
+    /// with at least `min_cell` at risk: the step functions a plot draws. Reveals event
+    /// times, so the disclosure rules must allow them (`allow_event_times`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_event_times: bool,
 }
 
-/// What a cumulative incidence analysis is refused for before any data is read: no causes
-/// or too many, an empty grid, a grid that is not finite, non-negative and increasing.
-pub fn check(spec: &CumincSpec, _disclosure: &Disclosure) -> Result<()> {
+/// What a cumulative incidence analysis is refused for before any data is read: event times
+/// the disclosure rules do not allow, no causes or too many, an empty grid, a grid that is
+/// not finite, non-negative and increasing. The computations call it first; the station's
+/// policy check calls it with its rules.
+pub fn check(spec: &CumincSpec, disclosure: &Disclosure) -> Result<()> {
+    if spec.at_event_times && !disclosure.allow_event_times {
+        return Err(StatsError::Refused {
+            rule: "allow_event_times".into(),
+            detail: "the cumulative incidence at every event time reveals the event times; \
+                     only a grid is allowed"
+                .into(),
+        });
+    }
     if spec.causes == 0 || spec.causes > MAX_CAUSES {
         return Err(StatsError::Invalid(format!(
             "`causes` must be between 1 and {MAX_CAUSES}"
@@ -253,6 +268,40 @@ pub struct CumincRawCell {
     pub variance: Vec<f64>,
 }
 
+/// One event time of one group before rendering (MPC and twin alike).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CumincRawEvent {
+    /// Group index.
+    pub group: usize,
+    /// The time.
+    pub time: f64,
+    /// Number at risk just before it (`T ≥ time`) in the group.
+    pub at_risk: f64,
+    /// Events of any cause at the time in the group.
+    pub events: f64,
+    /// Cumulative incidence per cause just after the time.
+    pub estimate: Vec<f64>,
+    /// cmprsk's variance per cause just after the time.
+    pub variance: Vec<f64>,
+}
+
+/// One cause's curve at one event time (of any cause) of its group.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CumincEventRow {
+    /// The event time.
+    pub time: f64,
+    /// Number at risk just before it in the group.
+    pub at_risk: u64,
+    /// Events of any cause at this time in the group.
+    pub events: u64,
+    /// Cumulative incidence of the cause just after it (R: `timepoints(fit, time)`).
+    pub estimate: f64,
+    /// Its variance as cmprsk reports it.
+    pub variance: f64,
+    /// Standard error (`√variance`).
+    pub std_err: f64,
+}
+
 /// One shown or suppressed grid time of one cause's curve.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct CumincRow {
@@ -281,6 +330,10 @@ pub struct CumincCurve {
     pub cause: u32,
     /// One row per grid time.
     pub rows: Vec<CumincRow>,
+    /// With `at_event_times`: the curve at each of the group's event times (any cause) with
+    /// at least `min_cell` at risk, in time order; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_times: Option<Vec<CumincEventRow>>,
 }
 
 /// The result of a cumulative incidence analysis.
@@ -310,8 +363,28 @@ fn finish(
     n: u64,
     (min_cell, min_events): (u64, u64),
     cells: &[Vec<Option<CumincRawCell>>],
+    events: &[CumincRawEvent],
     gray_tests: Vec<GrayTest>,
 ) -> CumincResult {
+    let event_rows = |c: usize, j: usize| -> Vec<CumincEventRow> {
+        let mut rows: Vec<CumincEventRow> = events
+            .iter()
+            .filter(|e| e.group == c)
+            .map(|e| {
+                let var = e.variance[j].max(0.0);
+                CumincEventRow {
+                    time: e.time,
+                    at_risk: e.at_risk.round().max(0.0) as u64,
+                    events: e.events.round().max(0.0) as u64,
+                    estimate: e.estimate[j].clamp(0.0, 1.0),
+                    variance: var,
+                    std_err: var.sqrt(),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| a.time.total_cmp(&b.time));
+        rows
+    };
     let mut curves = Vec::new();
     for (c, row) in cells.iter().enumerate() {
         for cause in 1..=spec.causes {
@@ -352,6 +425,7 @@ fn finish(
                 group: labels.as_ref().map(|l| l[c].clone()),
                 cause,
                 rows,
+                event_times: spec.at_event_times.then(|| event_rows(c, j)),
             });
         }
     }
@@ -387,13 +461,19 @@ pub struct CumincPublic {
     /// Gray's statistics are sealed as `χ²/2^gray_scale` (public: from `n`).
     #[serde(default)]
     pub gray_scale: u32,
+    /// Rows of the event-time table (0 without `at_event_times`; opened: documented
+    /// leakage).
+    #[serde(default)]
+    pub event_rows: usize,
 }
 
 impl Tail for CumincPublic {
     type Result = CumincResult;
 
     /// Values, each block in the order of `shown` (cell `gi·k + c`), suppressed cells zero:
-    /// at risk, events (one per cell); then `2^G F` and `2^G V` (per cell, `K` causes each).
+    /// at risk, events (one per cell); then `2^G F` and `2^G V` (per cell, `K` causes each);
+    /// Gray's statistics; then the event-time table by column: time, at risk, events,
+    /// `2^G F` per cause, `2^G V` per cause, group.
     fn open(&self, vals: &[u128]) -> Result<CumincResult> {
         let f = self.frac_bits;
         let k = self.labels.as_ref().map_or(1, Vec::len);
@@ -401,18 +481,41 @@ impl Tail for CumincPublic {
         let gsz = self.spec.times.len();
         let cells = gsz * k;
         let ng = if self.spec.gray_test { kc } else { 0 };
+        let m = self.event_rows;
+        let width = 4 + 2 * kc;
+        let grid_end = 2 * cells + 2 * cells * kc + ng;
+        let bad =
+            || StatsError::Invalid("cumulative incidence: the sealed values do not fit".into());
         if self.shown.len() != cells
-            || vals.len() != 2 * cells + 2 * cells * kc + ng
+            || vals.len() != grid_end + width * m
             || (ng > 0 && (k < 2 || self.gray_scale > 64))
         {
-            return Err(StatsError::Invalid(
-                "cumulative incidence: the sealed values do not fit".into(),
-            ));
+            return Err(bad());
         }
         let unit = f64::from(1u32 << EXTRA_BITS);
         let est = &vals[2 * cells..2 * cells + cells * kc];
         let var = &vals[2 * cells + cells * kc..2 * cells + 2 * cells * kc];
-        let gray_tests = vals[2 * cells + 2 * cells * kc..]
+        let ev = &vals[grid_end..];
+        let col = |j: usize, i: usize| ev[j * m + i];
+        let events = (0..m)
+            .map(|i| {
+                let group = col(width - 1, i) as usize;
+                if group >= k {
+                    return Err(bad());
+                }
+                Ok(CumincRawEvent {
+                    group,
+                    time: decode(col(0, i), f),
+                    at_risk: col(1, i) as f64,
+                    events: col(2, i) as f64,
+                    estimate: (0..kc).map(|x| decode(col(3 + x, i), f) / unit).collect(),
+                    variance: (0..kc)
+                        .map(|x| decode(col(3 + kc + x, i), f) / unit)
+                        .collect(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let gray_tests = vals[2 * cells + 2 * cells * kc..grid_end]
             .iter()
             .enumerate()
             .map(|(j, &v)| {
@@ -445,6 +548,7 @@ impl Tail for CumincPublic {
             self.n,
             (self.min_cell, self.min_events),
             &out,
+            &events,
             gray_tests,
         ))
     }
@@ -716,10 +820,7 @@ pub fn cuminc(
     let (r_all, e_all_cells) = (cat(&r_v), cat(&e_v));
     let (fg_c, fr_c, al_c, be_c, ga_c) =
         (cat(&fg_v), cat(&fr_v), cat(&al_v), cat(&be_v), cat(&ga_v));
-    // 2^G V = α - 2Fβ + F²γ.
-    let fb_ff = p.mul_trunc_many(&[(&fr_c, &be_c), (&fr_c, &fr_c)], f)?;
-    let ffg = p.mul_fix(&fb_ff[1], &ga_c)?;
-    let var = al_c.sub(&fb_ff[0].shl(1)).add(&ffg);
+    let var = variance(p, &fr_c, &al_c, &be_c, &ga_c)?;
     let shown = grid_rule(p, &r_all, &e_all_cells, k, min_cell, disclosure.min_events)?;
     // Suppressed cells are zero before sealing (the pattern is public: a local product).
     let mask: Vec<u128> = shown.iter().map(|&b| u128::from(b)).collect();
@@ -746,12 +847,39 @@ pub fn cuminc(
     } else {
         (AShare::zeros(0), 0)
     };
+    let (event_rows, table) = if spec.at_event_times {
+        // At every row of the risk order, the estimate and the variance read there (the
+        // sums up to its time), per group and cause; the event table picks the tie-group
+        // ends of events of any cause with enough at risk.
+        let var_rows = variance(p, &f_row, &alpha, &beta, &gamma)?;
+        let by_cause = |x: &AShare<u128>| -> Vec<AShare<u128>> {
+            let b = x.split(&vec![n; k * kc]);
+            (0..kc)
+                .map(|j| cat(&(0..k).map(|c| b[c * kc + j].clone()).collect::<Vec<_>>()))
+                .collect()
+        };
+        let mut cols = by_cause(&f_g);
+        cols.extend(by_cause(&var_rows));
+        // LEAKAGE: the number of shown event-time rows (inside `event_table`).
+        event_table(
+            p,
+            &risk.time,
+            (&nn, &dd),
+            None,
+            &cols.iter().collect::<Vec<_>>(),
+            k,
+            min_cell,
+        )?
+    } else {
+        (0, AShare::zeros(0))
+    };
     let values = AShare::concat(&[
         &r_all.mul_public(&mask),
         &e_all_cells.mul_public(&mask),
         &fg_c.mul_public(&mask_c),
         &var.mul_public(&mask_c),
         &gray,
+        &table,
     ]);
     let public = CumincPublic {
         spec: spec.clone(),
@@ -762,8 +890,24 @@ pub fn cuminc(
         min_events: disclosure.min_events,
         shown,
         gray_scale,
+        event_rows,
     };
     Sealed::new(p, public, &values)
+}
+
+/// cmprsk's variance `2^G V = α - 2Fβ + F²γ` from the estimate `F` (scale f) and the sums
+/// `2^G α, 2^G β, 2^G γ` read at the same rows or grid times.
+fn variance(
+    p: &mut Party,
+    fr: &AShare<u128>,
+    al: &AShare<u128>,
+    be: &AShare<u128>,
+    ga: &AShare<u128>,
+) -> Result<AShare<u128>> {
+    let f = p.frac_bits();
+    let fb_ff = p.mul_trunc_many(&[(fr, be), (fr, fr)], f)?;
+    let ffg = p.mul_fix(&fb_ff[1], ga)?;
+    Ok(al.sub(&fb_ff[0].shl(1)).add(&ffg))
 }
 
 /// Extra bits of the reciprocals `2^H/tr`, `2^H/tq` and of the weights `ι = (1/S)/tr`.
@@ -1133,6 +1277,16 @@ fn gray_mpc(p: &mut Party, g: &GrayIn) -> Result<(AShare<u128>, u32)> {
 /// last jump of the cause's estimate at or before each grid time), not the suffix-sum form
 /// of the MPC protocol: the two agree only if the module docs' derivation holds.
 pub fn cuminc_raw(frame: &PlainFrame, spec: &CumincSpec) -> Result<(Vec<Vec<CumincRawCell>>, u64)> {
+    let (cells, _, total) = cuminc_raw_events(frame, spec)?;
+    Ok((cells, total))
+}
+
+/// [`cuminc_raw`] and, per group, the curves at every time with an event of any cause (the
+/// step functions' values just after it, read as at a grid time), before disclosure control.
+pub fn cuminc_raw_events(
+    frame: &PlainFrame,
+    spec: &CumincSpec,
+) -> Result<(Vec<Vec<CumincRawCell>>, Vec<CumincRawEvent>, u64)> {
     let t = frame.numeric(&spec.time)?;
     let e = frame.numeric(&spec.event)?;
     let (levels, codes): (usize, Option<&[Option<usize>]>) = match &spec.group {
@@ -1164,6 +1318,7 @@ pub fn cuminc_raw(frame: &PlainFrame, spec: &CumincSpec) -> Result<(Vec<Vec<Cumi
     let total = obs.len() as u64;
     obs.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut out = Vec::with_capacity(levels);
+    let mut events_out = Vec::new();
     for g in 0..levels {
         let mine: Vec<(f64, usize)> = obs
             .iter()
@@ -1224,30 +1379,51 @@ pub fn cuminc_raw(frame: &PlainFrame, spec: &CumincSpec) -> Result<(Vec<Vec<Cumi
                 s = s_next;
             }
         }
+        // The step functions at `tau`: each cause's last jump at or before it.
+        let at = |tau: f64| -> (Vec<f64>, Vec<f64>) {
+            let last = |steps: &Vec<(f64, f64, f64)>| {
+                steps
+                    .iter()
+                    .rev()
+                    .find(|s| s.0 <= tau)
+                    .map_or((0.0, 0.0), |s| (s.1, s.2))
+            };
+            jumps.iter().map(last).unzip()
+        };
         let row = spec
             .times
             .iter()
             .map(|&tau| {
                 let at_risk = mine.iter().filter(|o| o.0 >= tau).count() as f64;
                 let events = mine.iter().filter(|o| o.0 <= tau && o.1 > 0).count() as f64;
-                let last = |steps: &Vec<(f64, f64, f64)>| {
-                    steps
-                        .iter()
-                        .rev()
-                        .find(|s| s.0 <= tau)
-                        .map_or((0.0, 0.0), |s| (s.1, s.2))
-                };
+                let (estimate, variance) = at(tau);
                 CumincRawCell {
                     at_risk,
                     events,
-                    estimate: jumps.iter().map(|s| last(s).0).collect(),
-                    variance: jumps.iter().map(|s| last(s).1).collect(),
+                    estimate,
+                    variance,
                 }
             })
             .collect();
         out.push(row);
+        if spec.at_event_times {
+            for (ti, rs, d) in &table {
+                let dall: f64 = d[1..].iter().sum();
+                if dall > 0.0 {
+                    let (estimate, variance) = at(*ti);
+                    events_out.push(CumincRawEvent {
+                        group: g,
+                        time: *ti,
+                        at_risk: *rs,
+                        events: dall,
+                        estimate,
+                        variance,
+                    });
+                }
+            }
+        }
     }
-    Ok((out, total))
+    Ok((out, events_out, total))
 }
 
 /// Gray's k-sample test of equal cumulative incidence of one cause across the groups.
@@ -1468,8 +1644,12 @@ pub fn cuminc_plain(
         Some(g) => Some(frame.categorical(g)?.0.to_vec()),
         None => None,
     };
-    let (raw, total) = cuminc_raw(frame, spec)?;
+    let (raw, all_events, total) = cuminc_raw_events(frame, spec)?;
     disclosure.check_rows(total as usize)?;
+    let events: Vec<CumincRawEvent> = all_events
+        .into_iter()
+        .filter(|e| e.at_risk >= min_cell as f64)
+        .collect();
     let gray_tests = if spec.gray_test {
         gray_test_plain(frame, spec)?
     } else {
@@ -1498,6 +1678,7 @@ pub fn cuminc_plain(
         total,
         (min_cell, disclosure.min_events),
         &cells,
+        &events,
         gray_tests,
     ))
 }
@@ -1541,6 +1722,16 @@ impl fmt::Display for CumincResult {
                         "suppressed",
                         "-"
                     )?,
+                }
+            }
+            if let Some(rows) = c.event_times.as_ref().filter(|r| !r.is_empty()) {
+                writeln!(f, "  at each event time (any cause; events of any cause):")?;
+                for r in rows {
+                    writeln!(
+                        f,
+                        "  {:>10} {:>8} {:>10} {:>10.6} {:>9.6}",
+                        r.time, r.at_risk, r.events, r.estimate, r.std_err
+                    )?;
                 }
             }
         }
