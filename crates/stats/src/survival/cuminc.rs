@@ -105,6 +105,23 @@
 //! time of the group's curves (or since the start), decided inside MPC by Kaplan–Meier's rule
 //! ([`super::km`]); suppressed cells are sealed as zero.
 //!
+//! # At every event time
+//!
+//! With `at_event_times` (needs the disclosure rules' `allow_event_times`, as Kaplan–Meier's),
+//! per group and cause the estimate and cmprsk's variance also at every time where an event
+//! of any cause happened in the group, with at least `min_cell` at risk: the step functions a
+//! plot draws. The value listed at `t` is the step function just after `t`, i.e. R's
+//! `timepoints(fit, t)` (cmprsk's own `$time` lists each jump of the cause twice, before and
+//! after, and only the cause's own jumps; between them the estimate and the variance are
+//! constant, so every jump's after-value is one of these rows). In MPC, `V` is also evaluated
+//! at every row of the risk order (`α - 2Fβ + F²γ` with the row's suffix sums, three products
+//! per row, group and cause), and Kaplan–Meier's event table ([`super::km`]) shuffles the rows
+//! (time, at risk, events of any cause, `2^G F` and `2^G V` per cause, group), opens which
+//! shuffled rows are tie-group ends of events with `min_cell` at risk, and gathers those, still
+//! shared, for sealing. Measured (`tests/cuminc.rs`, against `fixtures/cuminc/cuminc_events.json`):
+//! estimates within 9e-8 absolute and standard errors within 1.3e-5 relative of R; the twin
+//! within 5e-16 and 2.4e-15.
+//!
 //! # Precision
 //!
 //! Against R's `cmprsk::cuminc` 2.2.11 on the committed fixtures (1,500 synthetic rows with
@@ -151,13 +168,17 @@
 //! Gray's test opens one bit more, "every group carries information for every cause"
 //! ([`gray_informative`]; without it the variance is singular and the analysis is refused);
 //! the number of groups, public, gives its degrees of freedom, and its scale `s` comes from
-//! the opened number of complete cases.
+//! the opened number of complete cases. With `at_event_times`, the number of event-time rows
+//! shown (the table's size, summed over the groups; which shuffled rows are shown is opened,
+//! and the shuffle hides where they were).
 //!
 //! # What the recipients get
 //!
 //! Sealed ([`crate::sealed`]): for shown cells the number at risk, the cumulative events of
 //! any cause, and per cause `2^G F` and `2^G V` (the estimate and cmprsk's variance, the
-//! named results; the standard error is `√V`); with `gray_test`, per cause Gray's `χ²/2^s`.
+//! named results; the standard error is `√V`); with `gray_test`, per cause Gray's `χ²/2^s`;
+//! with `at_event_times`, the shown event times' time, at risk, events of any cause, group,
+//! and per cause `2^G F` and `2^G V`.
 //! [`CumincPublic`]'s [`Tail`] decodes them and computes the p-values.
 
 use std::fmt;
