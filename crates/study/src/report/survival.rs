@@ -359,10 +359,11 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
     }
 }
 
-/// A cumulative incidence (competing risks): per group and cause, the estimate at the grid
-/// times as points with pointwise intervals (estimate ± z·SE, within [0, 1]: cmprsk gives
-/// no interval), never joined; the number at risk of each group under the axis; a table per
-/// curve.
+/// A cumulative incidence (competing risks): per group and cause, with `at_event_times` the
+/// step function at every event time with its pointwise band, else the estimate at the grid
+/// times as points with pointwise intervals, never joined (estimate ± z·SE, within [0, 1]:
+/// cmprsk gives no interval); the number at risk of each group at the grid under the axis; a
+/// table per curve (and its event times, folded).
 pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
     let min_cell = plain(&r["min_cell"]);
@@ -379,28 +380,40 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         Some(g) => format!("{g}: cause {}", plain(&c["cause"])),
         None => format!("cause {}", plain(&c["cause"])),
     };
+    let point = |row: &Value| {
+        let (t, e) = (f(&row["time"])?, f(&row["estimate"])?);
+        let se = f(&row["std_err"]);
+        Some(CurvePoint {
+            time: t,
+            estimate: e,
+            lower: se.map(|s| (e - z * s).max(0.0)),
+            upper: se.map(|s| (e + z * s).min(1.0)),
+            at_risk: row["at_risk"].as_u64(),
+        })
+    };
+    // With the curve at every event time (`at_event_times`, all curves or none): steps.
+    let drawing = if curves_json.iter().any(|c| c.get("event_times").is_some()) {
+        Drawing::Steps
+    } else {
+        Drawing::Points
+    };
     let curves: Vec<Curve> = curves_json
         .iter()
-        .map(|c| Curve {
-            label: label(c),
-            points: c["rows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|row| row["shown"] != false)
-                .filter_map(|row| {
-                    let (t, e) = (f(&row["time"])?, f(&row["estimate"])?);
-                    let se = f(&row["std_err"]);
-                    Some(CurvePoint {
-                        time: t,
-                        estimate: e,
-                        lower: se.map(|s| (e - z * s).max(0.0)),
-                        upper: se.map(|s| (e + z * s).min(1.0)),
-                        at_risk: row["at_risk"].as_u64(),
-                    })
-                })
-                .collect(),
-            censored: Vec::new(),
+        .map(|c| {
+            let rows: Vec<&Value> = match drawing {
+                Drawing::Steps => c["event_times"].as_array().into_iter().flatten().collect(),
+                Drawing::Points => c["rows"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|row| row["shown"] != false)
+                    .collect(),
+            };
+            Curve {
+                label: label(c),
+                points: rows.into_iter().filter_map(point).collect(),
+                censored: Vec::new(),
+            }
         })
         .collect();
     let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
@@ -419,7 +432,7 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     let plot = Plot {
         curves,
         direction: Direction::Increasing,
-        drawing: Drawing::Points,
+        drawing,
         x_label: time_unit.map_or_else(|| TIME_LABEL.into(), |u| format!("time ({u})")),
         y_label: "cumulative incidence".into(),
         legend_title: Some(group_column.unwrap_or("all cases").to_string()),
@@ -433,12 +446,19 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     let _ = writeln!(
         h,
         "<figcaption>{}</figcaption>\n</figure>",
-        escape(
-            "Cumulative incidence of each cause (Aalen–Johansen) at the study's grid times \
-             only, with pointwise 95% intervals (estimate ± 1.96 standard errors); points are \
-             not joined, since the curve between grid times was not opened. Number at risk \
-             (any cause) at the grid times; – where suppressed."
-        )
+        escape(match drawing {
+            Drawing::Steps =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at every event time (any \
+                 cause) with at least the smallest number at risk (steps), with pointwise 95% \
+                 bands (estimate ± 1.96 standard errors). Censoring marks are not drawn: the \
+                 results hold no censoring times. Number at risk (any cause) at the grid \
+                 times; – where suppressed.",
+            Drawing::Points =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at the study's grid times \
+                 only, with pointwise 95% intervals (estimate ± 1.96 standard errors); points \
+                 are not joined, since the curve between grid times was not opened. Number at \
+                 risk (any cause) at the grid times; – where suppressed.",
+        })
     );
     if !gray.is_empty() {
         let mut t = Table::new(&["Gray's test", "statistic", "df", "p"]);
@@ -482,6 +502,30 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             ]);
         }
         h.push_str(&t.html());
+        if let Some(events) = c["event_times"].as_array().filter(|e| !e.is_empty()) {
+            let mut t = Table::new(&[
+                "time",
+                "at risk",
+                "events (any cause)",
+                "cumulative incidence",
+                "std err",
+            ]);
+            for e in events {
+                t.row(vec![
+                    plain(&e["time"]),
+                    plain(&e["at_risk"]),
+                    plain(&e["events"]),
+                    est_of(&e["estimate"]),
+                    est_of(&e["std_err"]),
+                ]);
+            }
+            let _ = writeln!(
+                h,
+                "<details><summary>the curve at each of {} event times</summary>\n{}</details>",
+                events.len(),
+                t.html()
+            );
+        }
     }
 }
 
