@@ -179,6 +179,11 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 // a comparison and a shuffle of 5 + 2K columns per row and group).
                 bytes += n * curves * (250.0 + 150.0 * causes);
                 c.rounds += 20.0;
+                if s.censor_marks {
+                    // The tie groups' sizes (a segmented sum) and one more column shuffled,
+                    // as Kaplan–Meier's.
+                    bytes += 150.0 * n * curves;
+                }
             }
             c.bytes += bytes;
             c.rounds += 10.0;

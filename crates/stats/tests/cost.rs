@@ -119,6 +119,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
         (25, true, false, false),
         (5, true, true, false),
         (5, true, false, true),
+        (5, false, false, true),
     ] {
         out.push((
             1,
@@ -129,6 +130,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
                 causes: 1,
                 times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
                 gray_test,
+                censor_marks: at_event_times && group,
                 at_event_times,
             }),
         ));

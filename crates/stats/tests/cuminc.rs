@@ -75,6 +75,7 @@ fn spec(group: Option<&str>, causes: u32, times: &[f64]) -> CumincSpec {
         times: times.to_vec(),
         gray_test: false,
         at_event_times: false,
+        censor_marks: false,
     }
 }
 
@@ -658,11 +659,16 @@ fn events_vs_r(res: &CumincResult, analysis: &Value, what: &str) -> (f64, f64) {
         assert_eq!(ours.len(), times.len(), "{what} {group:?}/{cause}: rows");
         let (est, var) = (floats(&curve["estimate"]), floats(&curve["variance"]));
         let (at, ev) = (floats(&curve["at_risk"]), floats(&curve["events"]));
+        let censored = curve["censored"]
+            .as_array()
+            .map(|_| floats(&curve["censored"]));
         for (i, r) in ours.iter().enumerate() {
             let here = format!("{what} {group:?}/{cause} t={}", r.time);
             assert!((r.time - times[i].unwrap()).abs() < 1e-6, "{here}");
             assert_eq!(r.at_risk as f64, at[i].unwrap(), "{here}: at risk");
             assert_eq!(r.events as f64, ev[i].unwrap(), "{here}: events");
+            let want = censored.as_ref().map(|c| c[i].unwrap() as u64);
+            assert_eq!(r.censored, want, "{here}: censored");
             let de = (r.estimate - est[i].unwrap()).abs();
             assert!(de < 1e-4, "{here}: {} vs R {:?}", r.estimate, est[i]);
             let se_r = var[i].unwrap().sqrt();
@@ -685,7 +691,9 @@ fn event_times_match_cmprsk() {
     for analysis in fixture["analyses"].as_array().unwrap() {
         let name = analysis["name"].as_str().unwrap();
         let (data, group) = match name {
-            "synthetic_by_arm" => ("fixtures/cuminc/synthetic.csv", Some("arm")),
+            "synthetic_by_arm" | "synthetic_by_arm_censor_marks" => {
+                ("fixtures/cuminc/synthetic.csv", Some("arm"))
+            }
             "mgus2_overall" => ("fixtures/cuminc/mgus2.csv", None),
             other => panic!("unknown analysis {other}"),
         };
@@ -694,6 +702,7 @@ fn event_times_match_cmprsk() {
         let f = frame(&cols["time"], &cols["cause"], g);
         let mut s = spec(group, 2, &[12.0]);
         s.at_event_times = true;
+        s.censor_marks = analysis["censor_marks"] == true;
         let plain = cuminc_plain(&f, &s, &event_rules()).unwrap();
         let w = events_vs_r(&plain, analysis, &format!("twin {name}"));
         println!("{name}: twin vs R: estimate {:e}, se {:e}", w.0, w.1);
@@ -715,6 +724,7 @@ fn event_times_mpc_match_twin_on_random_data() {
         let (f, grouped, causes, times) = random_case(seed);
         let mut s = spec(grouped.then_some("arm"), causes, &times);
         s.at_event_times = true;
+        s.censor_marks = seed % 3 == 0;
         let d = Disclosure {
             min_cell: Some(if seed % 2 == 1 { 12 } else { 0 }),
             ..event_rules()
@@ -730,7 +740,11 @@ fn event_times_mpc_match_twin_on_random_data() {
             assert_eq!(ra.len(), rb.len(), "seed {seed}: rows");
             for (x, y) in ra.iter().zip(rb) {
                 let what = format!("seed {seed} {:?}/{} t={}", a.group, a.cause, x.time);
-                assert_eq!((x.time, x.at_risk, x.events), (y.time, y.at_risk, y.events));
+                assert_eq!(
+                    (x.time, x.at_risk, x.events, x.censored),
+                    (y.time, y.at_risk, y.events, y.censored)
+                );
+                assert_eq!(x.censored.is_some(), s.censor_marks, "{what}");
                 assert!(
                     x.at_risk >= d.min_cell.unwrap(),
                     "{what}: shown below min_cell"
@@ -785,4 +799,23 @@ fn without_event_times_nothing_changes() {
     let json = serde_json::to_string(&res).unwrap();
     assert!(json.contains("event_times"), "{json}");
     assert!(res.to_string().contains("at each event time"));
+}
+
+#[test]
+fn censor_marks_need_event_times() {
+    let (f, grouped, causes, times) = random_case(5);
+    let mut s = spec(grouped.then_some("arm"), causes, &times);
+    s.censor_marks = true;
+    let e = cuminc_plain(&f, &s, &event_rules()).unwrap_err();
+    assert!(e.to_string().contains("at_event_times = true"), "{e}");
+    s.at_event_times = true;
+    let res = cuminc_plain(&f, &s, &event_rules()).unwrap();
+    assert!(res.to_string().contains("event or censoring time"));
+    // Every row has events or censorings, and their counts add up to the group's rows.
+    for c in &res.curves {
+        let rows = c.event_times.as_ref().unwrap();
+        assert!(rows.iter().all(|r| r.events + r.censored.unwrap() > 0));
+        let total: u64 = rows.iter().map(|r| r.events + r.censored.unwrap()).sum();
+        assert_eq!(total, rows[0].at_risk, "{:?}/{}", c.group, c.cause);
+    }
 }

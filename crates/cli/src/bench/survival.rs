@@ -234,6 +234,7 @@ fn cuminc_spec(data: &PlainFrame) -> CumincSpec {
             .collect(),
         gray_test: false,
         at_event_times: false,
+        censor_marks: false,
     }
 }
 

@@ -118,7 +118,9 @@
 //! per row, group and cause), and Kaplan–Meier's event table ([`super::km`]) shuffles the rows
 //! (time, at risk, events of any cause, `2^G F` and `2^G V` per cause, group), opens which
 //! shuffled rows are tie-group ends of events with `min_cell` at risk, and gathers those, still
-//! shared, for sealing. Measured (`tests/cuminc.rs`, against `fixtures/cuminc/cuminc_events.json`):
+//! shared, for sealing. With `censor_marks` also, as Kaplan–Meier's, the rows where anybody of
+//! the group leaves the risk set (the tie groups' sizes, a segmented sum), each with the
+//! number censored (`sizes - D`) as one more column. Measured (`tests/cuminc.rs`, against `fixtures/cuminc/cuminc_events.json`):
 //! estimates within 9e-8 absolute and standard errors within 1.3e-5 relative of R; the twin
 //! within 5e-16 and 2.4e-15.
 //!
@@ -169,8 +171,9 @@
 //! ([`gray_informative`]; without it the variance is singular and the analysis is refused);
 //! the number of groups, public, gives its degrees of freedom, and its scale `s` comes from
 //! the opened number of complete cases. With `at_event_times`, the number of event-time rows
-//! shown (the table's size, summed over the groups; which shuffled rows are shown is opened,
-//! and the shuffle hides where they were).
+//! shown (the table's size, summed over the groups; with `censor_marks`, rows of event or
+//! censoring times; which shuffled rows are shown is opened, and the shuffle hides where
+//! they were).
 //!
 //! # What the recipients get
 //!
@@ -178,7 +181,8 @@
 //! any cause, and per cause `2^G F` and `2^G V` (the estimate and cmprsk's variance, the
 //! named results; the standard error is `√V`); with `gray_test`, per cause Gray's `χ²/2^s`;
 //! with `at_event_times`, the shown event times' time, at risk, events of any cause, group,
-//! and per cause `2^G F` and `2^G V`.
+//! and per cause `2^G F` and `2^G V` (with `censor_marks`, also censoring-only times and each
+//! row's number censored).
 //! [`CumincPublic`]'s [`Tail`] decodes them and computes the p-values.
 
 use std::fmt;
@@ -227,6 +231,10 @@ pub struct CumincSpec {
     /// times, so the disclosure rules must allow them (`allow_event_times`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub at_event_times: bool,
+    /// With `at_event_times`: also the times where patients of the group were only censored,
+    /// and at every row the number censored (the marks on a plot), as Kaplan–Meier's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub censor_marks: bool,
 }
 
 /// What a cumulative incidence analysis is refused for before any data is read: event times
@@ -241,6 +249,13 @@ pub fn check(spec: &CumincSpec, disclosure: &Disclosure) -> Result<()> {
                      only a grid is allowed"
                 .into(),
         });
+    }
+    if spec.censor_marks && !spec.at_event_times {
+        return Err(StatsError::Invalid(
+            "`censor_marks` adds the censoring times to the curve at every event time: set \
+             at_event_times = true too"
+                .into(),
+        ));
     }
     if spec.causes == 0 || spec.causes > MAX_CAUSES {
         return Err(StatsError::Invalid(format!(
@@ -300,6 +315,8 @@ pub struct CumincRawEvent {
     pub at_risk: f64,
     /// Events of any cause at the time in the group.
     pub events: f64,
+    /// Censored at the time in the group (0 without `censor_marks`).
+    pub censored: f64,
     /// Cumulative incidence per cause just after the time.
     pub estimate: Vec<f64>,
     /// cmprsk's variance per cause just after the time.
@@ -315,6 +332,10 @@ pub struct CumincEventRow {
     pub at_risk: u64,
     /// Events of any cause at this time in the group.
     pub events: u64,
+    /// Patients of the group censored at this time (only with `censor_marks`; their times
+    /// are then rows too, with no events).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub censored: Option<u64>,
     /// Cumulative incidence of the cause just after it (R: `timepoints(fit, time)`).
     pub estimate: f64,
     /// Its variance as cmprsk reports it.
@@ -397,6 +418,9 @@ fn finish(
                     time: e.time,
                     at_risk: e.at_risk.round().max(0.0) as u64,
                     events: e.events.round().max(0.0) as u64,
+                    censored: spec
+                        .censor_marks
+                        .then(|| e.censored.round().max(0.0) as u64),
                     estimate: e.estimate[j].clamp(0.0, 1.0),
                     variance: var,
                     std_err: var.sqrt(),
@@ -494,7 +518,7 @@ impl Tail for CumincPublic {
     /// Values, each block in the order of `shown` (cell `gi·k + c`), suppressed cells zero:
     /// at risk, events (one per cell); then `2^G F` and `2^G V` (per cell, `K` causes each);
     /// Gray's statistics; then the event-time table by column: time, at risk, events,
-    /// `2^G F` per cause, `2^G V` per cause, group.
+    /// `2^G F` per cause, `2^G V` per cause, group (and, with `censor_marks`, censored).
     fn open(&self, vals: &[u128]) -> Result<CumincResult> {
         let f = self.frac_bits;
         let k = self.labels.as_ref().map_or(1, Vec::len);
@@ -503,7 +527,8 @@ impl Tail for CumincPublic {
         let cells = gsz * k;
         let ng = if self.spec.gray_test { kc } else { 0 };
         let m = self.event_rows;
-        let width = 4 + 2 * kc;
+        let marks = usize::from(self.spec.censor_marks);
+        let width = 4 + 2 * kc + marks;
         let grid_end = 2 * cells + 2 * cells * kc + ng;
         let bad =
             || StatsError::Invalid("cumulative incidence: the sealed values do not fit".into());
@@ -520,7 +545,7 @@ impl Tail for CumincPublic {
         let col = |j: usize, i: usize| ev[j * m + i];
         let events = (0..m)
             .map(|i| {
-                let group = col(width - 1, i) as usize;
+                let group = col(3 + 2 * kc, i) as usize;
                 if group >= k {
                     return Err(bad());
                 }
@@ -529,6 +554,11 @@ impl Tail for CumincPublic {
                     time: decode(col(0, i), f),
                     at_risk: col(1, i) as f64,
                     events: col(2, i) as f64,
+                    censored: if marks == 1 {
+                        col(width - 1, i) as f64
+                    } else {
+                        0.0
+                    },
                     estimate: (0..kc).map(|x| decode(col(3 + x, i), f) / unit).collect(),
                     variance: (0..kc)
                         .map(|x| decode(col(3 + kc + x, i), f) / unit)
@@ -881,12 +911,19 @@ pub fn cuminc(
         };
         let mut cols = by_cause(&f_g);
         cols.extend(by_cause(&var_rows));
-        // LEAKAGE: the number of shown event-time rows (inside `event_table`).
+        // With censor marks: the level's rows in each tie group, on its end row.
+        let sizes = if spec.censor_marks {
+            Some(cat(&risk.group_totals(p, at)?))
+        } else {
+            None
+        };
+        // LEAKAGE: the number of shown event-time rows (inside `event_table`; with censor
+        // marks, rows of event or censoring times).
         event_table(
             p,
             &risk.time,
             (&nn, &dd),
-            None,
+            sizes.as_ref(),
             &cols.iter().collect::<Vec<_>>(),
             k,
             min_cell,
@@ -1430,13 +1467,14 @@ pub fn cuminc_raw_events(
         if spec.at_event_times {
             for (ti, rs, d) in &table {
                 let dall: f64 = d[1..].iter().sum();
-                if dall > 0.0 {
+                if dall > 0.0 || (spec.censor_marks && d[0] > 0.0) {
                     let (estimate, variance) = at(*ti);
                     events_out.push(CumincRawEvent {
                         group: g,
                         time: *ti,
                         at_risk: *rs,
                         events: dall,
+                        censored: if spec.censor_marks { d[0] } else { 0.0 },
                         estimate,
                         variance,
                     });
@@ -1746,12 +1784,23 @@ impl fmt::Display for CumincResult {
                 }
             }
             if let Some(rows) = c.event_times.as_ref().filter(|r| !r.is_empty()) {
-                writeln!(f, "  at each event time (any cause; events of any cause):")?;
-                for r in rows {
+                if rows.iter().any(|r| r.censored.is_some()) {
                     writeln!(
                         f,
-                        "  {:>10} {:>8} {:>10} {:>10.6} {:>9.6}",
-                        r.time, r.at_risk, r.events, r.estimate, r.std_err
+                        "  at each event or censoring time (events of any cause, censored):"
+                    )?;
+                } else {
+                    writeln!(f, "  at each event time (any cause; events of any cause):")?;
+                }
+                for r in rows {
+                    let counts = match r.censored {
+                        Some(c) => format!("{:>10} {c:>8}", r.events),
+                        None => format!("{:>10}", r.events),
+                    };
+                    writeln!(
+                        f,
+                        "  {:>10} {:>8} {counts} {:>10.6} {:>9.6}",
+                        r.time, r.at_risk, r.estimate, r.std_err
                     )?;
                 }
             }

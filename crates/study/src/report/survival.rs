@@ -412,14 +412,15 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             Curve {
                 label: label(c),
                 points: rows.into_iter().filter_map(point).collect(),
-                censored: Vec::new(),
+                censored: censor_times(c),
             }
         })
         .collect();
+    let marks = curves.iter().any(|c| !c.censored.is_empty());
     let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
     // Gray's test per cause, where the study asked for it: on the plot and in a table.
     let gray: Vec<&Value> = r["gray_tests"].as_array().into_iter().flatten().collect();
-    let notes: Vec<String> = gray
+    let mut notes: Vec<String> = gray
         .iter()
         .filter_map(|g| {
             Some(format!(
@@ -429,6 +430,9 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             ))
         })
         .collect();
+    if marks {
+        notes.push("short vertical ticks: censored".into());
+    }
     let plot = Plot {
         curves,
         direction: Direction::Increasing,
@@ -447,6 +451,12 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         h,
         "<figcaption>{}</figcaption>\n</figure>",
         escape(match drawing {
+            Drawing::Steps if marks =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at every event time (any \
+                 cause) with at least the smallest number at risk (steps), with pointwise 95% \
+                 bands (estimate ± 1.96 standard errors); a short vertical tick at each time \
+                 patients of the group were censored. Number at risk (any cause) at the grid \
+                 times; – where suppressed.",
             Drawing::Steps =>
                 "Cumulative incidence of each cause (Aalen–Johansen) at every event time (any \
                  cause) with at least the smallest number at risk (steps), with pointwise 95% \
@@ -503,25 +513,40 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         }
         h.push_str(&t.html());
         if let Some(events) = c["event_times"].as_array().filter(|e| !e.is_empty()) {
-            let mut t = Table::new(&[
+            // With censor marks the rows hold the censored too, and censoring-only times.
+            let with_marks = events.iter().any(|e| e.get("censored").is_some());
+            let mut head = vec![
                 "time",
                 "at risk",
                 "events (any cause)",
                 "cumulative incidence",
                 "std err",
-            ]);
+            ];
+            if with_marks {
+                head.insert(3, "censored");
+            }
+            let mut t = Table::new(&head);
             for e in events {
-                t.row(vec![
+                let mut cells = vec![
                     plain(&e["time"]),
                     plain(&e["at_risk"]),
                     plain(&e["events"]),
                     est_of(&e["estimate"]),
                     est_of(&e["std_err"]),
-                ]);
+                ];
+                if with_marks {
+                    cells.insert(3, plain(&e["censored"]));
+                }
+                t.row(cells);
             }
+            let what = if with_marks {
+                "event or censoring times"
+            } else {
+                "event times"
+            };
             let _ = writeln!(
                 h,
-                "<details><summary>the curve at each of {} event times</summary>\n{}</details>",
+                "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
                 events.len(),
                 t.html()
             );

@@ -418,7 +418,36 @@ fn cumulative_incidence_at_event_times_is_steps_with_bands() {
     );
     assert!(h.contains("at every event time"), "{h}");
     assert_eq!(h.matches("the curve at each of 3 event times").count(), 4);
+    assert!(!svg.contains("class=\"censor\""), "{svg}");
     assert!(!h.contains("<pre>"));
+}
+
+/// With `censor_marks`, a tick at each time a curve's group had censorings, and the
+/// censored in the event-time table.
+#[test]
+fn cumulative_incidence_censor_marks_are_ticks() {
+    let ev = |t: f64, d: u64, c: u64, e: f64| {
+        json!({"time": t, "at_risk": 50, "events": d, "censored": c, "estimate": e,
+               "variance": 0.0004, "std_err": 0.02})
+    };
+    let r = json!({"group_column": null, "cause_column": "cause", "n": 50, "min_cell": 10,
+                   "min_events": 5, "curves": [{"group": null, "cause": 1,
+                   "rows": [{"time": 100.0, "shown": true, "at_risk": 40, "events": 8,
+                             "estimate": 0.1, "variance": 0.0001, "std_err": 0.01}],
+                   "event_times": [ev(40.0, 2, 0, 0.04), ev(70.0, 0, 3, 0.04),
+                                   ev(90.0, 1, 1, 0.06)]}]});
+    let h = html(&output("Study", vec![analysis("cif", "cuminc", r)]));
+    let svg = curves_svg(&h);
+    assert_eq!(svg.matches("class=\"censor\"").count(), 2, "{svg}");
+    assert!(svg.contains("short vertical ticks: censored"), "{svg}");
+    assert!(
+        h.contains("the curve at each of 3 event or censoring times"),
+        "{h}"
+    );
+    assert!(
+        h.contains("<th>censored</th>") || h.contains(">censored<"),
+        "{h}"
+    );
 }
 
 /// A restricted mean: a table per group with the interval, suppressed groups said so, and
