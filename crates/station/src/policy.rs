@@ -489,8 +489,9 @@ fn violations(
     }
     if d.allow_event_times && !policy.allow_event_times {
         reasons.push(
-            "allow_event_times: the study shows event times (Kaplan–Meier at every event \
-             time, or median survival times), which this station does not allow"
+            "allow_event_times: the study shows event times (Kaplan–Meier or cumulative \
+             incidence at every event time, or median survival times), which this station \
+             does not allow"
                 .to_string(),
         );
     }

@@ -173,6 +173,18 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 bytes += causes * n * 900.0 * curves * curves;
                 c.rounds += 150.0;
             }
+            if s.at_event_times {
+                // The curve at every event time: per row, group and cause the variance read
+                // at the row (three products), then Kaplan–Meier's event table (a zero test,
+                // a comparison and a shuffle of 5 + 2K columns per row and group).
+                bytes += n * curves * (250.0 + 150.0 * causes);
+                c.rounds += 20.0;
+                if s.censor_marks {
+                    // The tie groups' sizes (a segmented sum) and one more column shuffled,
+                    // as Kaplan–Meier's.
+                    bytes += 150.0 * n * curves;
+                }
+            }
             c.bytes += bytes;
             c.rounds += 10.0;
             c.memory += bytes;

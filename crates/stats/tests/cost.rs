@@ -114,7 +114,13 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             }),
         ),
     ];
-    for (g, group, gray_test) in [(5, false, false), (25, true, false), (5, true, true)] {
+    for (g, group, gray_test, at_event_times) in [
+        (5, false, false, false),
+        (25, true, false, false),
+        (5, true, true, false),
+        (5, true, false, true),
+        (5, false, false, true),
+    ] {
         out.push((
             1,
             AnalysisSpec::Cuminc(tessera_stats::survival::CumincSpec {
@@ -124,6 +130,8 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
                 causes: 1,
                 times: (1..=g).map(|i| (i * 2500 / g) as f64).collect(),
                 gray_test,
+                censor_marks: at_event_times && group,
+                at_event_times,
             }),
         ));
     }

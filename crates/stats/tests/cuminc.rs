@@ -74,6 +74,8 @@ fn spec(group: Option<&str>, causes: u32, times: &[f64]) -> CumincSpec {
         causes,
         times: times.to_vec(),
         gray_test: false,
+        at_event_times: false,
+        censor_marks: false,
     }
 }
 
@@ -216,43 +218,50 @@ fn close_rows(a: &CumincRow, b: &CumincRow, what: &str) -> (f64, f64) {
     (de, rel)
 }
 
+/// Random competing-risks data for `seed`: the frame (group column `arm` when grouped),
+/// whether it is grouped, the number of causes and a grid.
+fn random_case(seed: u64) -> (PlainFrame, bool, u32, Vec<f64>) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let n = 30 + rng.below(150) as usize;
+    let causes = 2 + rng.below(2) as u32;
+    let groups = 1 + rng.below(3) as usize;
+    let tmax = 5 + rng.below(40); // few distinct times: many ties
+    let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
+    // About a quarter censored.
+    let cause: Vec<f64> = (0..n)
+        .map(|_| {
+            if rng.below(4) == 0 {
+                0.0
+            } else {
+                (1 + rng.below(u64::from(causes))) as f64
+            }
+        })
+        .collect();
+    let g: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < groups {
+                i as f64
+            } else {
+                rng.below(groups as u64) as f64
+            }
+        })
+        .collect();
+    let group = (groups > 1).then_some(("arm", g.as_slice()));
+    let f = frame(&time, &cause, group);
+    let times: Vec<f64> = (1..=6)
+        .map(|i| (i as f64 * tmax as f64 / 6.0).round() + 0.5 * (seed % 2) as f64)
+        .collect::<Vec<_>>();
+    let mut times = times;
+    times.dedup();
+    (f, groups > 1, causes, times)
+}
+
 #[test]
 fn mpc_matches_twin_on_random_data() {
     let mut worst = (0.0f64, 0.0f64);
     for seed in 1..=8u64 {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
-        let n = 30 + rng.below(150) as usize;
-        let causes = 2 + rng.below(2) as u32;
-        let groups = 1 + rng.below(3) as usize;
-        let tmax = 5 + rng.below(40); // few distinct times: many ties
-        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
-        // About a quarter censored.
-        let cause: Vec<f64> = (0..n)
-            .map(|_| {
-                if rng.below(4) == 0 {
-                    0.0
-                } else {
-                    (1 + rng.below(u64::from(causes))) as f64
-                }
-            })
-            .collect();
-        let g: Vec<f64> = (0..n)
-            .map(|i| {
-                if i < groups {
-                    i as f64
-                } else {
-                    rng.below(groups as u64) as f64
-                }
-            })
-            .collect();
-        let group = (groups > 1).then_some(("arm", g.as_slice()));
-        let f = frame(&time, &cause, group);
-        let times: Vec<f64> = (1..=6)
-            .map(|i| (i as f64 * tmax as f64 / 6.0).round() + 0.5 * (seed % 2) as f64)
-            .collect::<Vec<_>>();
-        let mut times = times;
-        times.dedup();
-        let s = spec(group.map(|g| g.0), causes, &times);
+        let (f, grouped, causes, times) = random_case(seed);
+        let s = spec(grouped.then_some("arm"), causes, &times);
         // Odd seeds with the disclosure rules on (suppression must match), even ones without.
         let d = if seed % 2 == 1 {
             Disclosure {
@@ -622,5 +631,191 @@ fn gray_test_with_a_group_without_information_is_refused() {
                 "{a:?} vs {b:?}"
             );
         }
+    }
+}
+
+/// `at_event_times`: the rules of [`no_limits`] with event times allowed.
+fn event_rules() -> Disclosure {
+    Disclosure {
+        allow_event_times: true,
+        ..no_limits()
+    }
+}
+
+/// The event-time rows of one analysis against R's (`cuminc_events.json`): same times,
+/// counts; estimates 1e-4 absolute, standard errors 1e-3 relative.
+fn events_vs_r(res: &CumincResult, analysis: &Value, what: &str) -> (f64, f64) {
+    let mut worst = (0.0f64, 0.0f64);
+    for curve in analysis["curves"].as_array().unwrap() {
+        let group = curve["group"].as_str().map(str::to_string);
+        let cause = curve["cause"].as_u64().unwrap() as u32;
+        let ours = res
+            .curves
+            .iter()
+            .find(|c| c.group == group && c.cause == cause)
+            .and_then(|c| c.event_times.as_ref())
+            .unwrap_or_else(|| panic!("{what}: no event times {group:?}/{cause}"));
+        let times = floats(&curve["time"]);
+        assert_eq!(ours.len(), times.len(), "{what} {group:?}/{cause}: rows");
+        let (est, var) = (floats(&curve["estimate"]), floats(&curve["variance"]));
+        let (at, ev) = (floats(&curve["at_risk"]), floats(&curve["events"]));
+        let censored = curve["censored"]
+            .as_array()
+            .map(|_| floats(&curve["censored"]));
+        for (i, r) in ours.iter().enumerate() {
+            let here = format!("{what} {group:?}/{cause} t={}", r.time);
+            assert!((r.time - times[i].unwrap()).abs() < 1e-6, "{here}");
+            assert_eq!(r.at_risk as f64, at[i].unwrap(), "{here}: at risk");
+            assert_eq!(r.events as f64, ev[i].unwrap(), "{here}: events");
+            let want = censored.as_ref().map(|c| c[i].unwrap() as u64);
+            assert_eq!(r.censored, want, "{here}: censored");
+            let de = (r.estimate - est[i].unwrap()).abs();
+            assert!(de < 1e-4, "{here}: {} vs R {:?}", r.estimate, est[i]);
+            let se_r = var[i].unwrap().sqrt();
+            let rel = if se_r > 0.0 {
+                (r.std_err - se_r).abs() / se_r
+            } else {
+                r.std_err
+            };
+            assert!(rel < 1e-3, "{here}: se {} vs R {se_r}", r.std_err);
+            worst = (worst.0.max(de), worst.1.max(rel));
+        }
+    }
+    worst
+}
+
+#[test]
+fn event_times_match_cmprsk() {
+    let text = std::fs::read_to_string(root().join("fixtures/cuminc/cuminc_events.json")).unwrap();
+    let fixture: Value = serde_json::from_str(&text).unwrap();
+    for analysis in fixture["analyses"].as_array().unwrap() {
+        let name = analysis["name"].as_str().unwrap();
+        let (data, group) = match name {
+            "synthetic_by_arm" | "synthetic_by_arm_censor_marks" => {
+                ("fixtures/cuminc/synthetic.csv", Some("arm"))
+            }
+            "mgus2_overall" => ("fixtures/cuminc/mgus2.csv", None),
+            other => panic!("unknown analysis {other}"),
+        };
+        let cols = csv(data);
+        let g = group.map(|g| (g, cols[g].as_slice()));
+        let f = frame(&cols["time"], &cols["cause"], g);
+        let mut s = spec(group, 2, &[12.0]);
+        s.at_event_times = true;
+        s.censor_marks = analysis["censor_marks"] == true;
+        let plain = cuminc_plain(&f, &s, &event_rules()).unwrap();
+        let w = events_vs_r(&plain, analysis, &format!("twin {name}"));
+        println!("{name}: twin vs R: estimate {:e}, se {:e}", w.0, w.1);
+        let started = std::time::Instant::now();
+        let res = run_mpc(&f, &s, &event_rules()).unwrap();
+        let secs = started.elapsed().as_secs_f64();
+        let w = events_vs_r(&res, analysis, &format!("mpc {name}"));
+        println!(
+            "{name}: mpc vs R: estimate {:e}, se {:e} ({secs:.2} s)",
+            w.0, w.1
+        );
+    }
+}
+
+#[test]
+fn event_times_mpc_match_twin_on_random_data() {
+    let mut worst = (0.0f64, 0.0f64);
+    for seed in 11..=16u64 {
+        let (f, grouped, causes, times) = random_case(seed);
+        let mut s = spec(grouped.then_some("arm"), causes, &times);
+        s.at_event_times = true;
+        s.censor_marks = seed % 3 == 0;
+        let d = Disclosure {
+            min_cell: Some(if seed % 2 == 1 { 12 } else { 0 }),
+            ..event_rules()
+        };
+        let plain = cuminc_plain(&f, &s, &d).unwrap();
+        let res = run_mpc(&f, &s, &d).unwrap();
+        same_as_twin(&res, &plain);
+        for (a, b) in res.curves.iter().zip(&plain.curves) {
+            let (ra, rb) = (
+                a.event_times.as_ref().unwrap(),
+                b.event_times.as_ref().unwrap(),
+            );
+            assert_eq!(ra.len(), rb.len(), "seed {seed}: rows");
+            for (x, y) in ra.iter().zip(rb) {
+                let what = format!("seed {seed} {:?}/{} t={}", a.group, a.cause, x.time);
+                assert_eq!(
+                    (x.time, x.at_risk, x.events, x.censored),
+                    (y.time, y.at_risk, y.events, y.censored)
+                );
+                assert_eq!(x.censored.is_some(), s.censor_marks, "{what}");
+                assert!(
+                    x.at_risk >= d.min_cell.unwrap(),
+                    "{what}: shown below min_cell"
+                );
+                let de = (x.estimate - y.estimate).abs();
+                assert!(de < 1e-4, "{what}: {} vs {}", x.estimate, y.estimate);
+                let rel = if y.std_err > 0.0 {
+                    (x.std_err - y.std_err).abs() / y.std_err
+                } else {
+                    x.std_err
+                };
+                assert!(rel < 1e-3, "{what}: se {} vs {}", x.std_err, y.std_err);
+                worst = (worst.0.max(de), worst.1.max(rel));
+            }
+        }
+    }
+    println!(
+        "event times vs twin: estimate {:e}, se {:e}",
+        worst.0, worst.1
+    );
+}
+
+#[test]
+fn event_times_are_refused_without_allow_event_times() {
+    let (f, grouped, causes, times) = random_case(3);
+    let mut s = spec(grouped.then_some("arm"), causes, &times);
+    s.at_event_times = true;
+    let e = tessera_stats::survival::cuminc::check(&s, &no_limits()).unwrap_err();
+    assert!(e.to_string().contains("allow_event_times"), "{e}");
+    let e = cuminc_plain(&f, &s, &no_limits()).unwrap_err();
+    assert!(e.to_string().contains("allow_event_times"), "{e}");
+    let e = run_mpc(&f, &s, &no_limits()).unwrap_err();
+    assert!(e.contains("allow_event_times"), "{e}");
+    s.at_event_times = false;
+    assert!(cuminc_plain(&f, &s, &no_limits()).is_ok());
+}
+
+#[test]
+fn without_event_times_nothing_changes() {
+    let (f, grouped, causes, times) = random_case(4);
+    let s = spec(grouped.then_some("arm"), causes, &times);
+    // The spec as before (the sealed public part carries it) and no `event_times` key.
+    let spec_json = serde_json::to_string(&s).unwrap();
+    assert!(!spec_json.contains("at_event_times"), "{spec_json}");
+    let res = run_mpc(&f, &s, &event_rules()).unwrap();
+    let json = serde_json::to_string(&res).unwrap();
+    assert!(!json.contains("event_times"), "{json}");
+    assert!(!res.to_string().contains("at each event time"));
+    let mut with = s.clone();
+    with.at_event_times = true;
+    let res = run_mpc(&f, &with, &event_rules()).unwrap();
+    let json = serde_json::to_string(&res).unwrap();
+    assert!(json.contains("event_times"), "{json}");
+    assert!(res.to_string().contains("at each event time"));
+}
+
+#[test]
+fn censor_marks_need_event_times() {
+    let (f, grouped, causes, times) = random_case(5);
+    let mut s = spec(grouped.then_some("arm"), causes, &times);
+    s.censor_marks = true;
+    let e = cuminc_plain(&f, &s, &event_rules()).unwrap_err();
+    assert!(e.to_string().contains("at_event_times = true"), "{e}");
+    s.at_event_times = true;
+    let res = cuminc_plain(&f, &s, &event_rules()).unwrap();
+    assert!(res.to_string().contains("event or censoring time"));
+    // Every row has events or censorings, and their counts add up to the group's rows.
+    for c in &res.curves {
+        let rows = c.event_times.as_ref().unwrap();
+        assert!(rows.iter().all(|r| r.events + r.censored.unwrap() > 0));
+        let total: u64 = rows.iter().map(|r| r.events + r.censored.unwrap()).sum();
+        assert_eq!(total, rows[0].at_risk, "{:?}/{}", c.group, c.cause);
     }
 }

@@ -142,6 +142,8 @@ fn specs() -> Vec<AnalysisSpec> {
             causes: 1,
             times: vec![100.0, 1000.0 / 3.0, 365.2425, 2000.0],
             gray_test: false,
+            at_event_times: false,
+            censor_marks: false,
         }),
         AnalysisSpec::Rmst(survival::RmstSpec {
             time: "registry.time".into(),

@@ -466,3 +466,69 @@ fn a_cox_model_with_robust_standard_errors_runs_and_a_wrong_value_is_named() {
         assert!((z - c / se).abs() < 1e-9 * z.abs().max(1.0), "{row}");
     }
 }
+
+/// A cumulative incidence at every event time (`at_event_times = true`) in a study: refused
+/// by rule `allow_event_times` unless the study allows event times; with it, one cause's
+/// curve at each event time is one minus Kaplan–Meier's at the same times, with the same
+/// numbers at risk and events.
+#[test]
+fn a_cumulative_incidence_at_event_times_needs_allow_event_times_and_is_one_minus_km() {
+    let path = root().join("examples/survival/study.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let first = text.find("[[analysis]]").unwrap();
+    let second = first + 1 + text[first + 1..].find("[[analysis]]").unwrap();
+    let grid = "times = [365, 730, 1095, 1460]\n";
+    let km = text[..second].replace(grid, &format!("{grid}at_event_times = true\n"));
+    assert!(km.contains("at_event_times = true"));
+    let study = format!(
+        "{km}[[analysis]]\nname = \"cif_by_stage\"\nkind = \"cuminc\"\ntime = \"registry.time\"\n\
+         event = \"registry.event\"\ngroup = \"registry.stage\"\ncauses = 1\n{grid}\
+         at_event_times = true\n"
+    );
+    let dir = path.parent().unwrap();
+    let parse = |t: &str| tessera_study::validate::parse("study.toml", t, dir).unwrap();
+    let refused = run_local(&parse(&study), &RunOptions::default())
+        .map(|out| out.analyses[1].error.clone().unwrap_or_default())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(refused.contains("allow_event_times"), "{refused}");
+    let allowed = study.replace(
+        "min_rows = 100\n",
+        "min_rows = 100\nallow_event_times = true\n",
+    );
+    let out = run_local(&parse(&allowed), &RunOptions::default()).unwrap();
+    let result = |i: usize| -> Value {
+        let a = &out.analyses[i];
+        a.result
+            .clone()
+            .unwrap_or_else(|| panic!("{}: {:?}", a.name, a.error))
+    };
+    let (km, cif) = (result(0), result(1));
+    let mut compared = 0;
+    for (k, c) in km["curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(cif["curves"].as_array().unwrap())
+    {
+        let (ke, ce) = (
+            k["event_times"].as_array().unwrap(),
+            c["event_times"].as_array().unwrap(),
+        );
+        assert_eq!(ke.len(), ce.len(), "{}", c["group"]);
+        for (kr, cr) in ke.iter().zip(ce) {
+            assert_eq!(
+                (&kr["time"], &kr["at_risk"], &kr["events"]),
+                (&cr["time"], &cr["at_risk"], &cr["events"])
+            );
+            let (s, f) = (
+                kr["survival"].as_f64().unwrap(),
+                cr["estimate"].as_f64().unwrap(),
+            );
+            assert!((s + f - 1.0).abs() < 1e-4, "S {s} + F {f} at {cr}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 100, "{compared} event times compared");
+    let html = tessera_study::report::html(&out);
+    assert!(html.contains("at every event time (any cause)"), "report");
+}

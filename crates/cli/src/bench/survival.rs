@@ -233,6 +233,8 @@ fn cuminc_spec(data: &PlainFrame) -> CumincSpec {
             .map(|i| lo + (hi - lo) * f64::from(i) / 11.0)
             .collect(),
         gray_test: false,
+        at_event_times: false,
+        censor_marks: false,
     }
 }
 

@@ -639,11 +639,9 @@ pub fn kaplan_meier(
         let (m, table) = event_table(
             p,
             &risk.time,
-            &bn,
-            &dd,
+            (&bn, &dd),
             sizes.as_ref(),
-            &surv,
-            &green,
+            &[&surv, &green],
             k,
             min_cell,
         )?;
@@ -785,23 +783,24 @@ fn grid_rule_plain(cells: &[Vec<KmRawCell>], min_cell: u64, min_events: u64) -> 
 }
 
 /// The curve at every event time with at least `min_cell` at risk: the rows (one per group
-/// and row of the risk order; `n_c`, `d_c`, survival and Greenwood sum per group, blocks of
+/// and row of the risk order; `n_c`, `d_c` and the estimate's `values` per group, blocks of
 /// `n`) are shuffled, then whether each is an event time to show is opened, and the shown
-/// rows' values are gathered (still shared), by column: time, at risk, events, survival,
-/// Greenwood sum, group. With `sizes` (each tie group's rows of the level, on its end row:
+/// rows' values are gathered (still shared), by column: time, at risk, events, the
+/// `values` in order, group. With `sizes` (each tie group's rows of the level, on its end row:
 /// censor marks), a row is shown where anybody of the level leaves the risk set, and the
 /// number censored (`sizes - d_c`) is a last column. Returns their number and the gathered
 /// columns. LEAKAGE: the number of shown rows (the table's size); the shuffle hides where
 /// they were in the risk order, and their values stay shared.
-#[allow(clippy::too_many_arguments)]
-fn event_table(
+///
+/// The estimate's columns are `values` (each one per group and row, blocks of `n`, as
+/// `big_n`): Kaplan–Meier passes survival and Greenwood sum; the cumulative incidence
+/// ([`super::cuminc`]) its estimates and variances per cause.
+pub(crate) fn event_table(
     p: &mut Party,
     time: &AShare<u128>,
-    big_n: &AShare<u128>,
-    big_d: &AShare<u128>,
+    (big_n, big_d): (&AShare<u128>, &AShare<u128>),
     sizes: Option<&AShare<u128>>,
-    surv: &AShare<u128>,
-    green: &AShare<u128>,
+    values: &[&AShare<u128>],
     k: usize,
     min_cell: u64,
 ) -> Result<(usize, AShare<u128>)> {
@@ -817,15 +816,9 @@ fn event_table(
         .flat_map(|c| std::iter::repeat_n(c as u128, n))
         .collect();
     let group = p.public(&group);
-    let mut cols = vec![
-        sel,
-        times,
-        big_n.clone(),
-        big_d.clone(),
-        surv.clone(),
-        green.clone(),
-        group,
-    ];
+    let mut cols = vec![sel, times, big_n.clone(), big_d.clone()];
+    cols.extend(values.iter().map(|&v| v.clone()));
+    cols.push(group);
     if let Some(sizes) = sizes {
         cols.push(sizes.sub(big_d));
     }

@@ -359,10 +359,11 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
     }
 }
 
-/// A cumulative incidence (competing risks): per group and cause, the estimate at the grid
-/// times as points with pointwise intervals (estimate ± z·SE, within [0, 1]: cmprsk gives
-/// no interval), never joined; the number at risk of each group under the axis; a table per
-/// curve.
+/// A cumulative incidence (competing risks): per group and cause, with `at_event_times` the
+/// step function at every event time with its pointwise band, else the estimate at the grid
+/// times as points with pointwise intervals, never joined (estimate ± z·SE, within [0, 1]:
+/// cmprsk gives no interval); the number at risk of each group at the grid under the axis; a
+/// table per curve (and its event times, folded).
 pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
     let min_cell = plain(&r["min_cell"]);
@@ -379,34 +380,47 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
         Some(g) => format!("{g}: cause {}", plain(&c["cause"])),
         None => format!("cause {}", plain(&c["cause"])),
     };
+    let point = |row: &Value| {
+        let (t, e) = (f(&row["time"])?, f(&row["estimate"])?);
+        let se = f(&row["std_err"]);
+        Some(CurvePoint {
+            time: t,
+            estimate: e,
+            lower: se.map(|s| (e - z * s).max(0.0)),
+            upper: se.map(|s| (e + z * s).min(1.0)),
+            at_risk: row["at_risk"].as_u64(),
+        })
+    };
+    // With the curve at every event time (`at_event_times`, all curves or none): steps.
+    let drawing = if curves_json.iter().any(|c| c.get("event_times").is_some()) {
+        Drawing::Steps
+    } else {
+        Drawing::Points
+    };
     let curves: Vec<Curve> = curves_json
         .iter()
-        .map(|c| Curve {
-            label: label(c),
-            points: c["rows"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|row| row["shown"] != false)
-                .filter_map(|row| {
-                    let (t, e) = (f(&row["time"])?, f(&row["estimate"])?);
-                    let se = f(&row["std_err"]);
-                    Some(CurvePoint {
-                        time: t,
-                        estimate: e,
-                        lower: se.map(|s| (e - z * s).max(0.0)),
-                        upper: se.map(|s| (e + z * s).min(1.0)),
-                        at_risk: row["at_risk"].as_u64(),
-                    })
-                })
-                .collect(),
-            censored: Vec::new(),
+        .map(|c| {
+            let rows: Vec<&Value> = match drawing {
+                Drawing::Steps => c["event_times"].as_array().into_iter().flatten().collect(),
+                Drawing::Points => c["rows"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|row| row["shown"] != false)
+                    .collect(),
+            };
+            Curve {
+                label: label(c),
+                points: rows.into_iter().filter_map(point).collect(),
+                censored: censor_times(c),
+            }
         })
         .collect();
+    let marks = curves.iter().any(|c| !c.censored.is_empty());
     let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
     // Gray's test per cause, where the study asked for it: on the plot and in a table.
     let gray: Vec<&Value> = r["gray_tests"].as_array().into_iter().flatten().collect();
-    let notes: Vec<String> = gray
+    let mut notes: Vec<String> = gray
         .iter()
         .filter_map(|g| {
             Some(format!(
@@ -416,10 +430,13 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             ))
         })
         .collect();
+    if marks {
+        notes.push("short vertical ticks: censored".into());
+    }
     let plot = Plot {
         curves,
         direction: Direction::Increasing,
-        drawing: Drawing::Points,
+        drawing,
         x_label: time_unit.map_or_else(|| TIME_LABEL.into(), |u| format!("time ({u})")),
         y_label: "cumulative incidence".into(),
         legend_title: Some(group_column.unwrap_or("all cases").to_string()),
@@ -433,12 +450,25 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
     let _ = writeln!(
         h,
         "<figcaption>{}</figcaption>\n</figure>",
-        escape(
-            "Cumulative incidence of each cause (Aalen–Johansen) at the study's grid times \
-             only, with pointwise 95% intervals (estimate ± 1.96 standard errors); points are \
-             not joined, since the curve between grid times was not opened. Number at risk \
-             (any cause) at the grid times; – where suppressed."
-        )
+        escape(match drawing {
+            Drawing::Steps if marks =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at every event time (any \
+                 cause) with at least the smallest number at risk (steps), with pointwise 95% \
+                 bands (estimate ± 1.96 standard errors); a short vertical tick at each time \
+                 patients of the group were censored. Number at risk (any cause) at the grid \
+                 times; – where suppressed.",
+            Drawing::Steps =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at every event time (any \
+                 cause) with at least the smallest number at risk (steps), with pointwise 95% \
+                 bands (estimate ± 1.96 standard errors). Censoring marks are not drawn: the \
+                 results hold no censoring times. Number at risk (any cause) at the grid \
+                 times; – where suppressed.",
+            Drawing::Points =>
+                "Cumulative incidence of each cause (Aalen–Johansen) at the study's grid times \
+                 only, with pointwise 95% intervals (estimate ± 1.96 standard errors); points \
+                 are not joined, since the curve between grid times was not opened. Number at \
+                 risk (any cause) at the grid times; – where suppressed.",
+        })
     );
     if !gray.is_empty() {
         let mut t = Table::new(&["Gray's test", "statistic", "df", "p"]);
@@ -482,6 +512,45 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             ]);
         }
         h.push_str(&t.html());
+        if let Some(events) = c["event_times"].as_array().filter(|e| !e.is_empty()) {
+            // With censor marks the rows hold the censored too, and censoring-only times.
+            let with_marks = events.iter().any(|e| e.get("censored").is_some());
+            let mut head = vec![
+                "time",
+                "at risk",
+                "events (any cause)",
+                "cumulative incidence",
+                "std err",
+            ];
+            if with_marks {
+                head.insert(3, "censored");
+            }
+            let mut t = Table::new(&head);
+            for e in events {
+                let mut cells = vec![
+                    plain(&e["time"]),
+                    plain(&e["at_risk"]),
+                    plain(&e["events"]),
+                    est_of(&e["estimate"]),
+                    est_of(&e["std_err"]),
+                ];
+                if with_marks {
+                    cells.insert(3, plain(&e["censored"]));
+                }
+                t.row(cells);
+            }
+            let what = if with_marks {
+                "event or censoring times"
+            } else {
+                "event times"
+            };
+            let _ = writeln!(
+                h,
+                "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
+                events.len(),
+                t.html()
+            );
+        }
     }
 }
 

@@ -385,6 +385,71 @@ fn cumulative_incidence_is_rising_points_with_intervals() {
     assert!(h.contains("suppressed"));
 }
 
+/// A cumulative incidence at every event time (`at_event_times`): rising steps with bands per
+/// group and cause, no points, the number at risk at the grid kept, and each curve's event
+/// times in a folded table.
+#[test]
+fn cumulative_incidence_at_event_times_is_steps_with_bands() {
+    let row = |t: f64, n: u64, e: f64| {
+        json!({"time": t, "shown": true, "at_risk": n, "events": 10, "estimate": e,
+               "variance": 0.0001, "std_err": 0.01})
+    };
+    let ev = |t: f64, n: u64, e: f64| {
+        json!({"time": t, "at_risk": n, "events": 2, "estimate": e, "variance": 0.0004,
+               "std_err": 0.02})
+    };
+    let curve = |g: &str, cause: u32| {
+        json!({"group": g, "cause": cause,
+               "rows": [row(100.0, 80, 0.1), row(200.0, 50, 0.2)],
+               "event_times": [ev(40.0, 95, 0.05), ev(150.0, 60, 0.15), ev(190.0, 52, 0.2)]})
+    };
+    let r = json!({"group_column": "arm", "cause_column": "cause", "n": 180, "min_cell": 10,
+                   "min_events": 5, "curves": [curve("a", 1), curve("a", 2), curve("b", 1),
+                   curve("b", 2)]});
+    let h = html(&output("Study", vec![analysis("cif", "cuminc", r)]));
+    let svg = curves_svg(&h);
+    assert_eq!(svg.matches("class=\"step\"").count(), 4, "{svg}");
+    assert_eq!(svg.matches("class=\"band\"").count(), 4);
+    assert!(!svg.contains("class=\"point\""), "{svg}");
+    // The number at risk at the grid is still drawn under the axis.
+    assert!(
+        svg.contains(">80</text>") && svg.contains(">50</text>"),
+        "{svg}"
+    );
+    assert!(h.contains("at every event time"), "{h}");
+    assert_eq!(h.matches("the curve at each of 3 event times").count(), 4);
+    assert!(!svg.contains("class=\"censor\""), "{svg}");
+    assert!(!h.contains("<pre>"));
+}
+
+/// With `censor_marks`, a tick at each time a curve's group had censorings, and the
+/// censored in the event-time table.
+#[test]
+fn cumulative_incidence_censor_marks_are_ticks() {
+    let ev = |t: f64, d: u64, c: u64, e: f64| {
+        json!({"time": t, "at_risk": 50, "events": d, "censored": c, "estimate": e,
+               "variance": 0.0004, "std_err": 0.02})
+    };
+    let r = json!({"group_column": null, "cause_column": "cause", "n": 50, "min_cell": 10,
+                   "min_events": 5, "curves": [{"group": null, "cause": 1,
+                   "rows": [{"time": 100.0, "shown": true, "at_risk": 40, "events": 8,
+                             "estimate": 0.1, "variance": 0.0001, "std_err": 0.01}],
+                   "event_times": [ev(40.0, 2, 0, 0.04), ev(70.0, 0, 3, 0.04),
+                                   ev(90.0, 1, 1, 0.06)]}]});
+    let h = html(&output("Study", vec![analysis("cif", "cuminc", r)]));
+    let svg = curves_svg(&h);
+    assert_eq!(svg.matches("class=\"censor\"").count(), 2, "{svg}");
+    assert!(svg.contains("short vertical ticks: censored"), "{svg}");
+    assert!(
+        h.contains("the curve at each of 3 event or censoring times"),
+        "{h}"
+    );
+    assert!(
+        h.contains("<th>censored</th>") || h.contains(">censored<"),
+        "{h}"
+    );
+}
+
 /// A restricted mean: a table per group with the interval, suppressed groups said so, and
 /// the differences from the first group with p-values (no `<pre>`, text escaped).
 #[test]
