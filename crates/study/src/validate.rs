@@ -1055,6 +1055,35 @@ impl Checker<'_> {
                     )
                 })?,
             };
+            // Two follow-ups of one event date that differ in their end (or censoring date)
+            // would let their curves be differenced: the events between the two ends. Two of
+            // the same start and event date differ only in what can be differenced. Both are
+            // refused (rule `one_followup_per_dates`).
+            for f in &out {
+                let f: &Followup = f;
+                let same_dates = f.start == raw.start && f.event_date == raw.event_date;
+                let other_end = f.event_date == raw.event_date
+                    && (f.end != end || f.censor_date != raw.censor_date);
+                if same_dates || other_end {
+                    return Err(self.err(
+                        &at("event_date"),
+                        format!(
+                            "{ctx}: refused by rule one_followup_per_dates: [followup.{}] \
+                             already reads `{}`{}; two follow-ups of the same dates, or of one \
+                             event date with different end or censoring dates, would let their \
+                             results be differenced (the events between the two ends); use one \
+                             follow-up",
+                            f.name,
+                            raw.event_date,
+                            if same_dates {
+                                format!(" from `{}`", raw.start)
+                            } else {
+                                " with another end or censoring date".to_string()
+                            }
+                        ),
+                    ));
+                }
+            }
             out.push(Followup {
                 name,
                 start: raw.start,

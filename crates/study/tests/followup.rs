@@ -303,6 +303,47 @@ fn followup_fields_are_checked() {
     );
 }
 
+/// A researcher who writes two follow-ups of the same dates (in days and in months, or up to
+/// two end dates a day apart) could difference their curves and read the events between
+/// the two ends: refused. Two follow-ups of one start and different event dates (overall and
+/// progression-free survival) are fine.
+#[test]
+fn followups_that_could_be_differenced_are_refused() {
+    let text = study_text(&fixtures().join("registry.csv"), "os.time", "os.event");
+    let os = "[followup.os]\nstart = \"registry.diagnosis_date\"\nevent_date = \
+              \"deaths.death_date\"\nend = \"2024-12-31\"\nunit = \"days\"\n";
+    assert!(text.contains(os));
+    for second in [
+        os.replace("[followup.os]", "[followup.os_months]")
+            .replace("unit = \"days\"", "unit = \"months\""),
+        os.replace("[followup.os]", "[followup.os_later]")
+            .replace("2024-12-31", "2025-01-01")
+            .replace("registry.diagnosis_date", "deaths.birth_date"),
+    ] {
+        let two = text.replace(os, &format!("{os}\n{second}")).replace(
+            "death_date = \"date\"\n",
+            "death_date = \"date\"\nbirth_date = \"date\"\n",
+        );
+        let e = parse(&two).unwrap_err().to_string();
+        assert!(e.contains("refused by rule one_followup_per_dates"), "{e}");
+    }
+    // Another event date from the same start: allowed.
+    let pfs = text
+        .replace(
+            os,
+            &format!(
+                "{os}\n{}",
+                os.replace("[followup.os]", "[followup.pfs]")
+                    .replace("deaths.death_date", "deaths.progression_date")
+            ),
+        )
+        .replace(
+            "death_date = \"date\"\n",
+            "death_date = \"date\"\nprogression_date = \"date\"\n",
+        );
+    assert!(parse(&pfs).is_ok(), "{:?}", parse(&pfs).err());
+}
+
 /// The steward's cost estimate counts the derivation (a part of its own, before the
 /// analyses), dearer with a censoring date.
 #[test]
