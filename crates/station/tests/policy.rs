@@ -1145,3 +1145,27 @@ fn an_entry_column_is_a_column_the_policy_sees() {
     let err = tessera_study::validate::parse("study.toml", &undeclared, &dir).unwrap_err();
     assert!(err.to_string().contains("start"), "{err}");
 }
+
+/// The cluster column of clustered robust errors is a column like any other: a study whose
+/// Cox model names `cluster = "registry.site"` declares `site`, which this station's source
+/// does not publish (refused, naming it).
+#[test]
+fn a_cluster_column_is_a_column_the_policy_sees() {
+    let s = STUDY
+        .replace(
+            "age = \"numeric\"\n",
+            "age = \"numeric\"\nsite = \"numeric\"\n",
+        )
+        .replace(
+            "event = \"registry.event\"\ncovariates",
+            "event = \"registry.event\"\ncluster = \"registry.site\"\ncovariates",
+        );
+    assert_eq!(s.matches("cluster = \"registry.site\"").count(), 1);
+    refused_by(
+        POLICY,
+        &s,
+        "cluster-unpublished",
+        "unknown_column",
+        "`site`",
+    );
+}

@@ -140,6 +140,12 @@ pub struct CoxSpec {
     /// model). The model-based standard errors are kept as `se_naive`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub robust: bool,
+    /// Robust standard errors clustered by this column (R's `coxph(..., cluster = c)`): the
+    /// score residuals of the rows with equal values are added before the sandwich, for
+    /// correlated rows (several records of one patient, patients of one hospital). Implies
+    /// robust standard errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
     /// The proportional-hazards test from scaled Schoenfeld residuals (R's
     /// `cox.zph(fit, transform)`), per term and global, with this time transform: does a
     /// covariate's effect change with time? None: no test.

@@ -282,6 +282,7 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
         AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(&s.time)
             .chain(&s.entry)
+            .chain(&s.cluster)
             .map(|c| time(c, f))
             .chain(
                 terms::factor_depths(&s.covariates)
@@ -392,6 +393,7 @@ mod product_tests {
             strata: None,
             robust: false,
             zph: None,
+            cluster: None,
         });
         let needs = column_needs(&cox, f);
         let limit = |c: &str| needs.iter().find(|n| n.column == c).unwrap().limit;

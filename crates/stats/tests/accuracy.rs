@@ -225,6 +225,7 @@ fn survival_accuracy_by_size() {
             entry: None,
             robust: false,
             zph: None,
+            cluster: None,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

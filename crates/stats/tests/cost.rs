@@ -150,6 +150,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
     for p in [3, 6] {
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{}}}"#, cov(p)))));
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"robust":true}}"#, cov(p)))));
+        out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"cluster":"registry.time"}}"#, cov(p)))));
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"zph":"km"}}"#, cov(p)))));
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"zph":"km","strata":"registry.group"}}"#, cov(p)))));
         out.push((

@@ -146,6 +146,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         strata: c["strata"].as_str().map(|s| format!("{s}_cat")),
         robust: c["robust"] == true,
         zph: None,
+        cluster: None,
     }
 }
 
@@ -218,6 +219,7 @@ fn rows_with_entry_at_or_after_time_are_refused() {
         strata: None,
         robust: false,
         zph: None,
+        cluster: None,
     };
     let twin = cox_plain(&frame, &spec, &no_limits())
         .unwrap_err()
@@ -275,6 +277,7 @@ fn cox_spec_of(entry: bool, ties: Ties) -> CoxSpec {
         strata: None,
         robust: false,
         zph: None,
+        cluster: None,
     }
 }
 

@@ -271,6 +271,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         strata: None,
         robust: false,
         zph: None,
+        cluster: None,
     }
 }
 

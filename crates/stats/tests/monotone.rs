@@ -28,6 +28,7 @@ fn monotone_likelihood_is_refused() {
         entry: None,
         robust: false,
         zph: None,
+        cluster: None,
         strata: None,
         time: "t".into(),
         event: "e".into(),
@@ -47,6 +48,7 @@ fn monotone_likelihood_is_refused() {
         entry: None,
         robust: false,
         zph: None,
+        cluster: None,
         strata: None,
         ties: Ties::Breslow,
         ..spec.clone()
@@ -68,6 +70,7 @@ fn the_plaintext_twins_refuse_values_outside_the_range() {
         entry: None,
         robust: false,
         zph: None,
+        cluster: None,
         strata: None,
         time: "t".into(),
         event: "e".into(),

@@ -206,6 +206,7 @@ proptest! {
             strata: None,
             robust: false,
             zph: None,
+            cluster: None,
         };
         let Ok(plain) = cox_plain(&data, &spec, &no_limits()) else {
             return Ok(()); // a refused fit (no events, no variation, monotone) is refused alike
@@ -247,4 +248,37 @@ fn robust_in_mpc_keeps_the_fit() {
         assert!((a.coef - b.coef).abs() < 1e-6, "{a:?} vs {b:?}");
         assert!((a.se - b.se_naive.unwrap()).abs() < 1e-6, "{a:?} vs {b:?}");
     }
+}
+
+/// `cluster` alone gives the clustered robust standard errors (R's `cluster(c)` implies
+/// `robust = TRUE`); with delayed entry it is refused before anything is computed; without
+/// it nothing changes (no `cluster` in the spec's JSON).
+#[test]
+fn a_cluster_column_implies_robust_errors() {
+    let c = fixture()["cox"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "lung_cluster_inst_efron")
+        .unwrap()
+        .clone();
+    let spec = spec_of(&c, false);
+    assert!(spec.cluster.is_some() && !spec.robust);
+    let ours = cox_plain(&data_of(&c), &spec, &no_limits()).unwrap();
+    compare("cluster alone", &ours, &c, 1e-6, 1e-6);
+    let entry = CoxSpec {
+        entry: Some("time".into()),
+        ..spec.clone()
+    };
+    let err = cox_plain(&data_of(&c), &entry, &no_limits()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`cluster` is not available with `entry`"),
+        "{err}"
+    );
+    let plain = CoxSpec {
+        cluster: None,
+        ..spec
+    };
+    assert!(!serde_json::to_string(&plain).unwrap().contains("cluster"));
 }

@@ -393,6 +393,7 @@ proptest! {
             entry: None,
             robust: false,
             zph: None,
+            cluster: None,
             strata: None,
             time: "registry.time".into(),
             event: "registry.event".into(),

@@ -142,6 +142,7 @@ fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
         entry: None,
         robust: false,
         zph: None,
+        cluster: None,
         time: "a.t".into(),
         event: "a.e".into(),
         covariates: vec!["b.x".into(), "b.z".into()],

@@ -143,6 +143,7 @@ fn zph_in_mpc_matches_r() {
 fn random_spec(ties: Ties, transform: ZphTransform) -> CoxSpec {
     CoxSpec {
         zph: Some(transform),
+        cluster: None,
         ..common::random_cox(ties)
     }
 }
@@ -195,6 +196,7 @@ fn without_zph_nothing_changes() {
     let data = random_frame(300, 2, 9);
     let spec = CoxSpec {
         zph: None,
+        cluster: None,
         ..random_spec(Ties::Efron, ZphTransform::Km)
     };
     let with = random_spec(Ties::Efron, ZphTransform::Km);

@@ -327,6 +327,9 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             if let Some(st) = &s.strata {
                 v.push(one("strata", st, Categorical));
             }
+            if let Some(c) = &s.cluster {
+                v.push(one("cluster", c, Numeric));
+            }
         }
         AnalysisSpec::Ols(s) => {
             v.push(one("outcome", &s.outcome, Numeric));

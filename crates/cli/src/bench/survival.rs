@@ -207,6 +207,7 @@ impl Workload {
             entry: None,
             robust: matches!(self, Workload::Cox { robust: true, .. }),
             zph: matches!(self, Workload::Cox { zph: true, .. }).then_some(ZphTransform::Km),
+            cluster: None,
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),

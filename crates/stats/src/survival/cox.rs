@@ -318,6 +318,11 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
     }
 }
 
+/// Whether the fit has robust standard errors (asked, or clustered).
+fn robust(spec: &CoxSpec) -> bool {
+    spec.robust || spec.cluster.is_some()
+}
+
 fn check(spec: &CoxSpec) -> Result<()> {
     if spec.covariates.is_empty() {
         return Err(StatsError::Invalid(
@@ -334,6 +339,11 @@ fn check(spec: &CoxSpec) -> Result<()> {
     }
     if spec.zph.is_some() {
         zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
+    }
+    if spec.cluster.is_some() && spec.entry.is_some() {
+        return Err(StatsError::Invalid(
+            "`cluster` is not available with `entry` yet: drop one of them".into(),
+        ));
     }
     Ok(())
 }
@@ -631,12 +641,26 @@ impl Model {
         p: &mut Party,
         d: &Derivatives,
         inv: &AShare<u128>,
+        clusters: Option<&AShare<u128>>,
     ) -> Result<AShare<u128>> {
         let m = self.p;
         let s = self.score_residuals(p, d)?;
         let (s, rows) = match &self.row_index {
             Some(idx) => (self.per_row(p, idx, &s)?, self.n / 2),
             None => (s, self.n),
+        };
+        // Clustered (R's `cluster = c`): the residuals of the rows of one cluster added,
+        // on the last row of each cluster in an order sorted by the cluster value (zero on
+        // the others), so that Σ S Sᵀ below runs over the clusters. The order's scan depth
+        // is opened as every RiskOrder's: LEAKAGE: ceil(log2 g) for the largest cluster's
+        // number g of rows (documented in docs/study.md).
+        let s = match clusters {
+            Some(c) => {
+                let order = RiskOrder::stratified(p, c, &[], &s.split(&vec![rows; m]))?;
+                let totals = order.group_totals(p, &order.cols)?;
+                AShare::concat(&totals.iter().collect::<Vec<_>>())
+            }
+            None => s,
         };
         let s_rows = columns_to_rows(&s.split(&vec![rows; m]));
         let meat = p.matmul_fix(&s, &s_rows, m, rows, m)?;
@@ -676,7 +700,7 @@ impl Tail for CoxPublic {
     /// global one (times `2^STAT_BITS`).
     fn open(&self, opened: &[u128]) -> Result<CoxResult> {
         let (f, m) = (self.frac_bits, self.names.len());
-        let blocks = if self.spec.robust { 3 } else { 2 };
+        let blocks = if robust(&self.spec) { 3 } else { 2 };
         let tests = if self.spec.zph.is_some() {
             if self.terms.iter().map(|t| t.1).sum::<usize>() != m {
                 return Err(StatsError::Invalid(
@@ -709,7 +733,7 @@ impl Tail for CoxPublic {
         let fit = CoxFit {
             coef,
             cov: diag(1),
-            robust_cov: self.spec.robust.then(|| diag(2)),
+            robust_cov: robust(&self.spec).then(|| diag(2)),
             log_likelihood: decode(opened[blocks * m], f),
             log_likelihood_null: decode(opened[blocks * m + 1], f),
             n: self.n,
@@ -755,6 +779,15 @@ pub fn cox(
     for pr in &present {
         used = p.mul(&used, pr)?;
     }
+    // The cluster column of clustered robust standard errors: a complete case needs it.
+    let cluster = match &spec.cluster {
+        Some(c) => {
+            let (v, pr) = frame.numeric(c)?;
+            used = p.mul(&used, pr)?;
+            Some(v.clone())
+        }
+        None => None,
+    };
     let strata = match &spec.strata {
         Some(st) => {
             let c = frame.categorical(st)?;
@@ -910,10 +943,14 @@ pub fn cox(
     if stop_only {
         cols.push(records.stop_only(&used));
     }
+    if let Some(c) = &cluster {
+        cols.push(c.clone());
+    }
     let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
     let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
     let n = risk.time.len();
     let mut moved = risk.cols.clone();
+    let clusters = if cluster.is_some() { moved.pop() } else { None };
     let stop_used = if stop_only { moved.pop() } else { None };
     let pooled_g = if pooled { moved.pop() } else { None };
     let row_index = if pairing { moved.pop() } else { None };
@@ -1059,8 +1096,8 @@ pub fn cox(
         None => None,
     };
     let mut roots = vec![beta, p.sqrt(&diagonal(&inv, m))?];
-    if spec.robust {
-        roots.push(model.robust_root(p, &d, &inv)?);
+    if robust(spec) {
+        roots.push(model.robust_root(p, &d, &inv, clusters.as_ref())?);
     }
     let isds: Vec<&AShare<u128>> = std::iter::repeat_n(&isd, roots.len()).collect();
     let scaled = p.mul_fix(

@@ -20,6 +20,8 @@ pub(crate) struct Outcome<'a> {
     pub event: &'a str,
     /// Entry column (delayed entry), if any.
     pub entry: Option<&'a str>,
+    /// Cluster column of robust standard errors, if any (a complete case needs its value).
+    pub cluster: Option<&'a str>,
 }
 
 impl<'a> Outcome<'a> {
@@ -29,6 +31,7 @@ impl<'a> Outcome<'a> {
             time,
             event,
             entry: None,
+            cluster: None,
         }
     }
 }
@@ -44,6 +47,8 @@ struct Obs {
     weight: f64,
     /// The row's entry time (complete cases of an analysis with `entry`).
     entry: Option<f64>,
+    /// The row's cluster value (robust standard errors clustered by a column).
+    cluster: Option<f64>,
     event: bool,
     x: Vec<f64>,
     group: usize,
@@ -63,6 +68,7 @@ fn complete_cases(
     let t = frame.numeric(outcome.time)?;
     let e = frame.numeric(outcome.event)?;
     let en = outcome.entry.map(|c| frame.numeric(c)).transpose()?;
+    let cl = outcome.cluster.map(|c| frame.numeric(c)).transpose()?;
     let levels = match group {
         Some(g) => frame.categorical(g)?.0.len(),
         None => 1,
@@ -75,6 +81,13 @@ fn complete_cases(
         };
         let entry = match en {
             Some(en) => match en[i] {
+                Some(v) => Some(v),
+                None => continue,
+            },
+            None => None,
+        };
+        let cluster = match cl {
+            Some(cl) => match cl[i] {
                 Some(v) => Some(v),
                 None => continue,
             },
@@ -101,6 +114,7 @@ fn complete_cases(
             time: ti,
             weight: 1.0,
             entry,
+            cluster,
             event: ei >= 0.5,
             x,
             group: g,
@@ -173,6 +187,7 @@ pub(crate) fn km_outcome(spec: &KaplanMeierSpec) -> Outcome<'_> {
         time: &spec.time,
         event: &spec.event,
         entry: spec.entry.as_deref(),
+        cluster: None,
     }
 }
 
@@ -598,6 +613,7 @@ pub(crate) fn cox_outcome(spec: &CoxSpec) -> Outcome<'_> {
         time: &spec.time,
         event: &spec.event,
         entry: spec.entry.as_deref(),
+        cluster: spec.cluster.as_deref(),
     }
 }
 
@@ -685,8 +701,20 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
     let unscale =
         |v: &[f64]| -> Vec<f64> { (0..p * p).map(|k| v[k] / (sd[k / p] * sd[k % p])).collect() };
     let cov = unscale(&cov_z);
-    let robust_cov = spec.robust.then(|| {
+    let robust_cov = (spec.robust || spec.cluster.is_some()).then(|| {
         let mut res = score_residuals(&obs, &z, &beta, spec.ties);
+        // Clustered: the residuals of the rows with one value are added.
+        if spec.cluster.is_some() {
+            let mut sums: Vec<(f64, Vec<f64>)> = Vec::new();
+            for (o, r) in obs.iter().zip(&res) {
+                let c = o.cluster.unwrap_or(f64::NAN);
+                match sums.iter_mut().find(|(v, _)| *v == c) {
+                    Some((_, s)) => s.iter_mut().zip(r).for_each(|(a, b)| *a += b),
+                    None => sums.push((c, r.clone())),
+                }
+            }
+            res = sums.into_iter().map(|(_, s)| s).collect();
+        }
         // Delayed entry: a row's residual is its stop record's plus its entry record's
         // (the entry records follow the rows in the same order, see `records`).
         if res.len() > n {

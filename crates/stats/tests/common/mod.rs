@@ -191,6 +191,7 @@ pub fn random_cox(ties: tessera_stats::analysis::Ties) -> tessera_stats::analysi
         strata: None,
         robust: false,
         zph: None,
+        cluster: None,
     }
 }
 
@@ -338,8 +339,8 @@ impl XorRng {
 }
 
 /// A fixture's Cox case as a spec (keys `duration`, `event`, `covariates`, `ties`, and
-/// optionally `strata_column`: the strata as the `_cat` column [`frame`] adds, and `entry`,
-/// the delayed entry column); model-based
+/// optionally `strata_column`: the strata as the `_cat` column [`frame`] adds, `entry`, the
+/// delayed entry column, and `cluster`, the robust errors' cluster column); model-based
 /// standard errors, no proportional-hazards test.
 pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
     use tessera_stats::analysis::{CoxSpec, Ties};
@@ -363,6 +364,7 @@ pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
         strata: c["strata_column"].as_str().map(|s| format!("{s}_cat")),
         robust: false,
         zph: None,
+        cluster: c["cluster"].as_str().map(str::to_string),
     }
 }
 
