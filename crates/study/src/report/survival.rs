@@ -321,41 +321,21 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
             ]);
         }
         h.push_str(&t.html());
-        let events = c["event_times"].as_array().filter(|e| !e.is_empty());
-        if let Some(events) = events {
-            // With censor marks the rows hold the censored too, and censoring-only times.
-            let marks = events.iter().any(|e| e.get("censored").is_some());
-            let mut head = vec!["time", "at risk", "events", "survival", "std err", "CI"];
-            if marks {
-                head.insert(3, "censored");
-            }
-            let mut t = Table::new(&head);
-            for e in events {
-                let mut cells = vec![
+        event_time_table(
+            h,
+            &c["event_times"],
+            &["time", "at risk", "events", "survival", "std err", "CI"],
+            |e| {
+                vec![
                     plain(&e["time"]),
                     plain(&e["at_risk"]),
                     plain(&e["events"]),
                     est_of(&e["survival"]),
                     est_of(&e["std_err"]),
                     ci(&e["ci_lower"], &e["ci_upper"]),
-                ];
-                if marks {
-                    cells.insert(3, plain(&e["censored"]));
-                }
-                t.row(cells);
-            }
-            let what = if marks {
-                "event or censoring times"
-            } else {
-                "event times"
-            };
-            let _ = writeln!(
-                h,
-                "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
-                events.len(),
-                t.html()
-            );
-        }
+                ]
+            },
+        );
     }
 }
 
@@ -512,46 +492,66 @@ pub fn cuminc(h: &mut String, r: &Value, time_unit: Option<&str>) {
             ]);
         }
         h.push_str(&t.html());
-        if let Some(events) = c["event_times"].as_array().filter(|e| !e.is_empty()) {
-            // With censor marks the rows hold the censored too, and censoring-only times.
-            let with_marks = events.iter().any(|e| e.get("censored").is_some());
-            let mut head = vec![
+        event_time_table(
+            h,
+            &c["event_times"],
+            &[
                 "time",
                 "at risk",
                 "events (any cause)",
                 "cumulative incidence",
                 "std err",
-            ];
-            if with_marks {
-                head.insert(3, "censored");
-            }
-            let mut t = Table::new(&head);
-            for e in events {
-                let mut cells = vec![
+            ],
+            |e| {
+                vec![
                     plain(&e["time"]),
                     plain(&e["at_risk"]),
                     plain(&e["events"]),
                     est_of(&e["estimate"]),
                     est_of(&e["std_err"]),
-                ];
-                if with_marks {
-                    cells.insert(3, plain(&e["censored"]));
-                }
-                t.row(cells);
-            }
-            let what = if with_marks {
-                "event or censoring times"
-            } else {
-                "event times"
-            };
-            let _ = writeln!(
-                h,
-                "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
-                events.len(),
-                t.html()
-            );
-        }
+                ]
+            },
+        );
     }
+}
+
+/// A curve's table at each of its event times (`rows`: the results' `event_times`), folded:
+/// one row per time from `cells`; with censor marks (rows holding `censored`) a censored
+/// column after the events, and the times are event or censoring times. Nothing without
+/// event times.
+fn event_time_table(
+    h: &mut String,
+    rows: &Value,
+    head: &[&str],
+    cells: impl Fn(&Value) -> Vec<String>,
+) {
+    let Some(events) = rows.as_array().filter(|e| !e.is_empty()) else {
+        return;
+    };
+    let marks = events.iter().any(|e| e.get("censored").is_some());
+    let mut head = head.to_vec();
+    if marks {
+        head.insert(3, "censored");
+    }
+    let mut t = Table::new(&head);
+    for e in events {
+        let mut row = cells(e);
+        if marks {
+            row.insert(3, plain(&e["censored"]));
+        }
+        t.row(row);
+    }
+    let what = if marks {
+        "event or censoring times"
+    } else {
+        "event times"
+    };
+    let _ = writeln!(
+        h,
+        "<details><summary>the curve at each of {} {what}</summary>\n{}</details>",
+        events.len(),
+        t.html()
+    );
 }
 
 /// A restricted mean survival time: per group the mean up to τ with its interval, then
