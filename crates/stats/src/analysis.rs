@@ -263,6 +263,19 @@ pub enum AnalysisSpec {
 }
 
 impl AnalysisSpec {
+    /// The time column of a survival analysis (Kaplan–Meier, log-rank, Cox, cumulative
+    /// incidence, restricted mean); `None` for the others.
+    pub fn time_column(&self) -> Option<&str> {
+        match self {
+            AnalysisSpec::KaplanMeier(s) => Some(&s.time),
+            AnalysisSpec::Logrank(s) => Some(&s.time),
+            AnalysisSpec::Cox(s) => Some(&s.time),
+            AnalysisSpec::Cuminc(s) => Some(&s.time),
+            AnalysisSpec::Rmst(s) => Some(&s.time),
+            _ => None,
+        }
+    }
+
     /// The `kind` as written in the study file.
     pub fn kind(&self) -> &'static str {
         match self {

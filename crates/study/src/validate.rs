@@ -562,6 +562,17 @@ impl Checker<'_> {
         study.followups = self.followups(root, &study)?;
         (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
+        // Without `time_unit`, a study whose survival analyses all use one follow-up's time
+        // is in that follow-up's unit (the report's axes say so).
+        if study.time_unit.is_none() {
+            let mut times = study.analyses.iter().filter_map(|a| a.spec.time_column());
+            if let Some(first) = times.next() {
+                let f = study.followups.iter().find(|f| f.time_column() == first);
+                if let Some(f) = f.filter(|_| times.all(|t| t == first)) {
+                    study.time_unit = Some(f.unit.name().to_string());
+                }
+            }
+        }
         if let Some(e) = limits::excesses(&study, &Limits::DEFAULT)
             .into_iter()
             .next()

@@ -446,3 +446,24 @@ fn the_plaintext_twin_gives_rs_followup() {
         );
     }
 }
+
+/// Without `[study] time_unit`, a study whose survival analyses all use one follow-up's time
+/// is in its unit (the report's axes say "months"); a stated unit is kept, and a study that
+/// also analyses another time column gets none.
+#[test]
+fn the_time_unit_is_the_followups_when_every_analysis_uses_it() {
+    let registry = fixtures().join("registry.csv");
+    let text = study_text(&registry, "os.time", "os.event");
+    assert_eq!(parse(&text).unwrap().time_unit.as_deref(), Some("days"));
+    let months = text.replace("unit = \"days\"", "unit = \"months\"");
+    assert_eq!(parse(&months).unwrap().time_unit.as_deref(), Some("months"));
+    let stated = months.replace(
+        "id = \"followup-test\"\n",
+        "id = \"followup-test\"\ntime_unit = \"Monate\"\n",
+    );
+    assert_eq!(parse(&stated).unwrap().time_unit.as_deref(), Some("Monate"));
+    let mixed = months.replacen("time = \"os.time\"", "time = \"registry.time\"", 1);
+    let mixed = mixed.replacen("event = \"os.event\"", "event = \"registry.event\"", 1);
+    assert!(mixed.contains("time = \"registry.time\"") && mixed.contains("time = \"os.time\""));
+    assert_eq!(parse(&mixed).unwrap().time_unit, None);
+}
