@@ -236,3 +236,41 @@ fn zph_with_strata_and_entry_or_an_unknown_transform_is_refused() {
         .to_string();
     assert!(err.contains("identity") && err.contains("km"), "{err}");
 }
+
+/// Every event at one time: the transformed time is the same for all events, the test has
+/// no information and its statistics would be noise. Refused, by the twin and in MPC alike,
+/// with a message that says why; the fit itself still runs without `zph`.
+#[test]
+fn zph_without_variation_over_the_events_is_refused() {
+    let mut data = random_frame(300, 2, 21);
+    let events: Vec<bool> = match &data.column("a.e").unwrap().data {
+        tessera_stats::PlainData::Numeric(v) => v.iter().map(|e| *e == Some(1.0)).collect(),
+        _ => unreachable!(),
+    };
+    for c in data.columns.iter_mut().filter(|c| c.name == "a.t") {
+        if let tessera_stats::PlainData::Numeric(v) = &mut c.data {
+            for (t, &e) in v.iter_mut().zip(&events) {
+                if e {
+                    *t = Some(5.0);
+                }
+            }
+        }
+    }
+    for transform in [ZphTransform::Km, ZphTransform::Rank] {
+        let spec = random_spec(Ties::Efron, transform);
+        let err = cox_plain(&data, &spec, &no_limits())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("does not vary enough over the events"),
+            "{err}"
+        );
+        let err = in_mpc(&data, |p, fr| cox(p, fr, &spec, &no_limits())).unwrap_err();
+        assert!(
+            err.contains("does not vary enough over the events"),
+            "{err}"
+        );
+        let fit = CoxSpec { zph: None, ..spec };
+        assert!(cox_plain(&data, &fit, &no_limits()).is_ok());
+    }
+}

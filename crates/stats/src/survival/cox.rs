@@ -960,6 +960,8 @@ pub fn cox(
     let dt = risk
         .group_totals(p, std::slice::from_ref(&delta))?
         .remove(0);
+    // Kept for the proportional-hazards test's Kaplan–Meier transform (no second scan).
+    let deaths = spec.zph.is_some().then(|| dt.clone());
     let (phi, mult) = match spec.ties {
         Ties::Breslow => (AShare::zeros(n), dt),
         Ties::Efron => {
@@ -1077,6 +1079,7 @@ pub fn cox(
                 used: &model.used,
                 delta: &model.delta,
                 stop_used: stop_used.as_ref().unwrap_or(&model.used),
+                deaths: deaths.as_ref(),
                 z_cols: &model.z_cols,
                 z_rows: &model.z_rows,
                 w: &d.w,

@@ -57,6 +57,7 @@ use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
 use crate::analysis::{Ties, ZphTransform};
+use crate::disclosure::every_at_least;
 use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
 
@@ -129,6 +130,16 @@ pub(crate) fn check(strata: Option<&str>, entry: Option<&str>) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The refusal when `g` does not vary over the events in a way the test can use (all
+/// events at one time, say): the statistics do not exist (R gives NaN or stops).
+pub(crate) fn no_variation() -> StatsError {
+    StatsError::Invalid(
+        "`zph`: the transformed time does not vary enough over the events to test \
+         proportional hazards (e.g. every event at one time); drop `zph`"
+            .into(),
+    )
 }
 
 /// The column ranges of each term, from the terms' widths.
@@ -244,6 +255,16 @@ pub(crate) fn zph_plain(
     };
     let corr = prod(&i12, &prod(&inv, &i12));
     let s: Vec<f64> = i22.iter().zip(&corr).map(|(a, b)| a - b).collect();
+    // As inside MPC: the Schur complement's diagonal on its scale there (g times G_SCALE, a
+    // rank also over the rows; divided by the events) against the same limit.
+    let rows = weight.iter().filter(|&&w| w > 0.0).count() as f64;
+    let g_unit = match transform {
+        ZphTransform::Km => G_SCALE,
+        ZphTransform::Rank => G_SCALE / rows,
+    };
+    if (0..m).any(|j| s[j * m + j] * g_unit * g_unit / ne < super::cox::min_information(24)) {
+        return Err(no_variation());
+    }
     let quad = |j: &std::ops::Range<usize>| -> Result<f64> {
         let uj = &u[j.clone()];
         let x = super::plain::spd_solve(&block(&s, m, j), uj, j.len()).ok_or_else(singular)?;
@@ -300,6 +321,8 @@ pub(crate) struct FitPieces<'a> {
     pub delta: &'a AShare<u128>,
     /// The complete-case indicator on stop records only (`used` without delayed entry).
     pub stop_used: &'a AShare<u128>,
+    /// The events of each tie group on its end row, as the fit computed them.
+    pub deaths: Option<&'a AShare<u128>>,
     /// Standardised covariates as `m` columns and row-major `n × m`.
     pub z_cols: &'a [AShare<u128>],
     pub z_rows: &'a AShare<u128>,
@@ -349,7 +372,7 @@ pub(crate) fn zph_mpc(
             p,
             risk,
             (fit.used, fit.stop_used),
-            fit.delta,
+            (fit.delta, fit.deaths),
             fit.n_used,
             transform,
         )?,
@@ -368,9 +391,12 @@ pub(crate) fn zph_mpc(
     // u = Σ δ g z - Σ_slots mult·g·μ (m values).
     let dg = p.mul(fit.delta, &g)?;
     let z_all = join(fit.z_cols);
-    let a1 = p.dot_fix(&tile(&dg, m), &z_all, n)?;
-    let a2 = p.dot_fix(&tile(&g, m), fit.m_mu, n)?;
-    let u = a1.sub(&a2);
+    let both = p.dot_fix(
+        &AShare::concat(&[&tile(&dg, m), &tile(&g, m)]),
+        &AShare::concat(&[&z_all, fit.m_mu]),
+        n,
+    )?;
+    let u = both.slice(0..m).sub(&both.slice(m..2 * m));
     // I12, I22: the information's sums with slot weights times g and g².
     let mrg = p.mul_fix(fit.mr, &g)?;
     let mrg2 = p.mul_fix(&mrg, &g)?;
@@ -382,17 +408,15 @@ pub(crate) fn zph_mpc(
         &AShare::concat(&[&tile(&wag, m), &tile(&wag2, m)]),
         &tile(&z_all, 2),
     )?;
-    let halves = wz.split(&[n * m, n * m]);
-    let first_g = p.matmul_fix(&halves[0], fit.z_rows, m, n, m)?;
-    let first_g2 = p.matmul_fix(&halves[1], fit.z_rows, m, n, m)?;
+    // Both weighted designs as one 2m × n matrix: one product for the two sums.
+    let first = p.matmul_fix(&wz, fit.z_rows, 2 * m, n, m)?;
     let gmu = p.mul_fix(&tile(&g, m), fit.m_mu)?;
     let g2mu = p.mul_fix(&tile(&g, m), &gmu)?;
     let mu_rows = super::logrank::columns_to_rows(&fit.mu.split(&vec![n; m]));
-    let mm_g = p.matmul_fix(&gmu, &mu_rows, m, n, m)?;
-    let mm_g2 = p.matmul_fix(&g2mu, &mu_rows, m, n, m)?;
+    let mm = p.matmul_fix(&AShare::concat(&[&gmu, &g2mu]), &mu_rows, 2 * m, n, m)?;
     let inv_e = 1.0 / fit.events as f64;
-    let i12 = p.mul_public_real(&first_g.sub(&mm_g), inv_e)?;
-    let i22 = p.mul_public_real(&first_g2.sub(&mm_g2), inv_e)?;
+    let i = p.mul_public_real(&first.sub(&mm), inv_e)?;
+    let (i12, i22) = (i.slice(0..m * m), i.slice(m * m..2 * m * m));
     // S/e = I22/e - (I12/e)(I/e)⁻¹(I12/e); the statistics are (u/√e)ᵀ (S/e)⁻¹ (u/√e).
     let left = p.matmul_fix(&i12, fit.inv, m, m, m)?;
     let s = i22.sub(&p.matmul_fix(&left, &i12, m, m, m)?);
@@ -404,6 +428,14 @@ pub(crate) fn zph_mpc(
         a: idx.iter().map(|&i| x.a[i]).collect(),
         b: idx.iter().map(|&i| x.b[i]).collect(),
     };
+    // Without information in S (g constant over the events, e.g. all events at one time)
+    // its reciprocal and inverse would be noise: refused instead. LEAKAGE: the one bit
+    // "every diagonal entry of S/e reaches min_information" (an error otherwise).
+    let diag: Vec<usize> = (0..m).map(|j| j * m + j).collect();
+    let limit = encode::<u128>(super::cox::min_information(f), f);
+    if !every_at_least(p, &pick(&s, &diag), limit)? {
+        return Err(no_variation());
+    }
     // One-column terms: v_j² · (1/S_jj), all together.
     let single: Vec<usize> = (0..ranges.len()).filter(|&t| widths[t] == 1).collect();
     let mut tests = vec![AShare::zeros(1); ranges.len()];
@@ -445,7 +477,7 @@ fn transform_in(
     p: &mut Party,
     risk: &RiskOrder,
     (used, stop): (&AShare<u128>, &AShare<u128>),
-    delta: &AShare<u128>,
+    (delta, deaths): (&AShare<u128>, Option<&AShare<u128>>),
     n_used: u64,
     transform: ZphTransform,
 ) -> Result<AShare<u128>> {
@@ -455,7 +487,10 @@ fn transform_in(
     let prefix = risk.within_prefix(p, std::slice::from_ref(used))?.remove(0);
     let g_end = match transform {
         ZphTransform::Km => {
-            let deaths = risk.group_totals(p, std::slice::from_ref(delta))?.remove(0);
+            let deaths = match deaths {
+                Some(d) => d.clone(),
+                None => risk.group_totals(p, std::slice::from_ref(delta))?.remove(0),
+            };
             // 2^G/N keeps the factors of large risk sets precise (N = 0 only where D = 0).
             const G: u32 = 20;
             let r = p.recip_pow2(&prefix.shl(f), G)?;
@@ -505,7 +540,7 @@ pub(crate) fn pooled_transform(
     let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
     let risk = RiskOrder::stratified(p, time, &[], &[used.clone(), delta.clone(), idx])?;
     let (u, d, i) = (&risk.cols[0], &risk.cols[1], &risk.cols[2]);
-    let g = transform_in(p, &risk, (u, u), d, n_used, transform)?;
+    let g = transform_in(p, &risk, (u, u), (d, None), n_used, transform)?;
     let perm = p.sort_perm(&low64(i), SortOptions::default())?;
     let back = p.apply_sort(&perm, &Table::new(vec![], vec![g])?)?;
     Ok(back.c128.into_iter().next().expect("one column"))
