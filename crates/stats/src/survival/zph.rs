@@ -25,7 +25,9 @@
 //! the slot weights multiplied by `g` and `g²` (the at-risk sums of `g/D` and `g²/D`, and
 //! `Σ g μμᵀ`), `u` two dot products. `S`, its blocks' inverses and the quadratic forms are
 //! small matrix products, [`Party::spd_inverse`] and one reciprocal per one-column term.
-//! Nothing is opened: the statistics are sealed with the fit; the recipient computes the
+//! One bit is opened: "every diagonal entry of S reaches the information limit" (a test
+//! without information, e.g. every event at one time, is refused). The statistics are
+//! sealed with the fit; the recipient computes the
 //! p-values. Cost: about `1.45 + 0.08·p` kB per row and 230 rounds on top of the fit (with
 //! strata, `3.85 + 0.08·p` kB and 620 rounds)
 //! ([`crate::cost`]).
