@@ -146,7 +146,8 @@ fn cox_spec(c: &Value) -> CoxSpec {
         strata: c["strata"].as_str().map(|s| format!("{s}_cat")),
         robust: c["robust"] == true,
         zph: None,
-        cluster: None,
+        // R's `cluster = id`: a patient's several (start, stop] rows.
+        cluster: c["cluster"].as_str().map(String::from),
     }
 }
 
@@ -230,7 +231,8 @@ fn rows_with_entry_at_or_after_time_are_refused() {
 }
 
 /// `n` rows with entry and stop times on a coarse grid (ties between entries and stops),
-/// a covariate, a binary group; `entry` all zero when `zero_entry`.
+/// a covariate, a binary group, a cluster of three consecutive rows; `entry` all zero when
+/// `zero_entry`.
 fn random_entry_frame(rows: &[(u8, u8, bool, f64, bool)], zero_entry: bool) -> PlainFrame {
     let (mut s, mut t, mut e, mut x, mut g) = (vec![], vec![], vec![], vec![], vec![]);
     for &(a, b, ev, xi, gi) in rows {
@@ -241,7 +243,9 @@ fn random_entry_frame(rows: &[(u8, u8, bool, f64, bool)], zero_entry: bool) -> P
         x.push(xi);
         g.push(usize::from(gi));
     }
+    let c: Vec<f64> = (0..rows.len()).map(|i| (i / 3) as f64).collect();
     PlainFrame::new(vec![
+        PlainColumn::numeric("a.c", &c),
         PlainColumn::numeric("a.start", &s),
         PlainColumn::numeric("a.t", &t),
         PlainColumn::numeric("a.e", &e),
@@ -285,12 +289,14 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 4, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// MPC equals its plaintext twin with delayed entry (Cox also with robust standard
-    /// errors), on random tables with many ties between entry and stop times.
+    /// errors, per row or clustered), on random tables with many ties between entry and
+    /// stop times.
     #[test]
     fn entry_in_mpc_equals_its_twin(
         rows in prop::collection::vec((0u8..6, 1u8..6, any::<bool>(), -1.5f64..1.5, any::<bool>()), 40..60),
         efron in any::<bool>(),
         robust in any::<bool>(),
+        clustered in any::<bool>(),
     ) {
         let frame = random_entry_frame(&rows, false);
         let policy = open_policy();
@@ -312,13 +318,14 @@ proptest! {
             }
         }
         let ties = if efron { Ties::Efron } else { Ties::Breslow };
-        let cx = CoxSpec { robust, ..cox_spec_of(true, ties) };
+        let cluster = clustered.then(|| "a.c".to_string());
+        let cx = CoxSpec { robust, cluster, ..cox_spec_of(true, ties) };
         if let Ok(twin) = cox_plain(&frame, &cx, &no_limits()) {
             let ours = in_mpc(&frame, |p, fr| cox(p, fr, &cx, &no_limits())).unwrap();
             for (r, w) in ours.rows.iter().zip(&twin.rows) {
                 prop_assert!((r.coef - w.coef).abs() < 1e-4, "{} vs {}", r.coef, w.coef);
                 prop_assert!(close_rel(r.se, w.se, 1e-3));
-                prop_assert_eq!(r.se_naive.is_some(), robust);
+                prop_assert_eq!(r.se_naive.is_some(), robust || clustered);
             }
             prop_assert!((ours.log_likelihood - twin.log_likelihood).abs() < 1e-4);
         }

@@ -266,16 +266,6 @@ fn a_cluster_column_implies_robust_errors() {
     assert!(spec.cluster.is_some() && !spec.robust);
     let ours = cox_plain(&data_of(&c), &spec, &no_limits()).unwrap();
     compare("cluster alone", &ours, &c, 1e-6, 1e-6);
-    let entry = CoxSpec {
-        entry: Some("time".into()),
-        ..spec.clone()
-    };
-    let err = cox_plain(&data_of(&c), &entry, &no_limits()).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("`cluster` is not available with `entry`"),
-        "{err}"
-    );
     let plain = CoxSpec {
         cluster: None,
         ..spec

@@ -57,8 +57,10 @@
 //! standardised on the `n` rows; everything after the sort runs on `2n` records (about
 //! twice the cost, [`crate::cost`]). One bit more is opened: "every complete case has
 //! `0 ≤ entry < time`" (refused otherwise). With `robust`, a row's score residual is the sum
-//! of its two records' (R's per-row residual of `(start, stop]` data, no `cluster`): the
-//! records carry their row index and are sorted by it once more ([`Model::per_row`]).
+//! of its two records' (R's per-row residual of `(start, stop]` data): the records carry
+//! their row index and are sorted by it once more ([`Model::per_row`]). With `cluster`, both
+//! records carry the row's cluster value, so the clusters' sums add a row's two records
+//! with the rest of its cluster (R's `cluster(id)` over a patient's `(start, stop]` rows).
 //!
 //! # Robust standard errors
 //!
@@ -339,11 +341,6 @@ fn check(spec: &CoxSpec) -> Result<()> {
     }
     if spec.zph.is_some() {
         zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
-    }
-    if spec.cluster.is_some() && spec.entry.is_some() {
-        return Err(StatsError::Invalid(
-            "`cluster` is not available with `entry` yet: drop one of them".into(),
-        ));
     }
     Ok(())
 }
@@ -923,8 +920,9 @@ pub fn cox(
     let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
     cols.extend(z_all.split(&vec![n; m]).iter().map(|z| records.both(z)));
     // Robust standard errors with delayed entry add each row's two records' residuals: the
-    // records carry their row's index (public: 0..n on both).
-    let pairing = spec.robust && spec.entry.is_some();
+    // records carry their row's index (public: 0..n on both). Clustered, they carry the
+    // row's cluster value instead and the clusters' sums add them (no pairing needed).
+    let pairing = spec.robust && spec.entry.is_some() && spec.cluster.is_none();
     if pairing {
         let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
         cols.push(records.both(&idx));
@@ -944,7 +942,7 @@ pub fn cox(
         cols.push(records.stop_only(&used));
     }
     if let Some(c) = &cluster {
-        cols.push(c.clone());
+        cols.push(records.both(c));
     }
     let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
     let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
