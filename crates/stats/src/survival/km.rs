@@ -249,13 +249,6 @@ pub fn check(spec: &KaplanMeierSpec, disclosure: &Disclosure) -> Result<()> {
                 .into(),
         });
     }
-    if spec.censor_marks && spec.entry.is_some() {
-        return Err(StatsError::Invalid(
-            "`censor_marks` is not available with `entry` yet (an entry record is not a \
-             censoring): drop one of them"
-                .into(),
-        ));
-    }
     if spec.censor_marks && !spec.at_event_times {
         return Err(StatsError::Invalid(
             "`censor_marks` adds the censoring times to the curve at every event time: set \
@@ -631,7 +624,8 @@ pub fn kaplan_meier(
         let bn = AShare::concat(&big_n.iter().collect::<Vec<_>>());
         // With censor marks: the level's rows in each tie group, on its end row.
         let sizes = if spec.censor_marks {
-            let per = risk.group_totals(p, at)?;
+            let leaving = gr.leaving(p)?;
+            let per = risk.group_totals(p, &leaving)?;
             Some(AShare::concat(&per.iter().collect::<Vec<_>>()))
         } else {
             None

@@ -245,12 +245,19 @@ pub fn kaplan_meier_events(frame: &PlainFrame, spec: &KaplanMeierSpec) -> Result
     let mut out = Vec::new();
     for g in 0..levels {
         let (mut s, mut v) = (1f64, 0f64);
-        for (i, (t, per)) in table.iter().enumerate() {
+        // Censored at a time: the level's stop records there without an event (entry
+        // records, weight -1, enter the risk set and are not counted).
+        let mut censored_at: Vec<f64> = obs
+            .iter()
+            .filter(|o| o.group == g && o.weight > 0.0 && !o.event)
+            .map(|o| o.time)
+            .collect();
+        censored_at.sort_by(f64::total_cmp);
+        for (t, per) in &table {
             let (n, d) = per[g];
-            // The level's rows at `t` leave the risk set after it: censored are those
-            // without an event.
-            let later = table.get(i + 1).map_or(0.0, |(_, next)| next[g].0);
-            let censored = n - later - d;
+            let censored = (censored_at.partition_point(|c| c < t)
+                ..censored_at.partition_point(|c| c <= t))
+                .len() as f64;
             if d == 0.0 && !(spec.censor_marks && censored > 0.0) {
                 continue;
             }

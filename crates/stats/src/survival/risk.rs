@@ -462,12 +462,29 @@ pub(crate) struct GroupedRisk {
     pub deaths: Vec<AShare<u128>>,
     /// Levels.
     pub k: usize,
+    /// With delayed entry: 1 on the stop records of complete cases, 0 on entry records, in
+    /// risk-set order (who leaves the risk set at a time, as opposed to who enters it).
+    pub stops: Option<AShare<u128>>,
 }
 
 impl GroupedRisk {
     /// Complete-case and event indicators of each level, in risk-set order.
     pub fn rows(&self) -> (&[AShare<u128>], &[AShare<u128>]) {
         self.risk.cols.split_at(self.k)
+    }
+
+    /// Each level's stop records of complete cases in risk-set order: who leaves the risk
+    /// set at a time (without delayed entry, the complete cases themselves).
+    pub fn leaving(&self, p: &mut Party) -> Result<Vec<AShare<u128>>> {
+        let (at, _) = self.rows();
+        match &self.stops {
+            Some(s) => {
+                let pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+                    at.iter().map(|a| (a, s)).collect();
+                Ok(p.mul_many(&pairs)?)
+            }
+            None => Ok(at.to_vec()),
+        }
     }
 
     /// Builds it from the frame: complete cases of time, event, entry (`None`: no delayed
@@ -543,8 +560,13 @@ impl GroupedRisk {
         let (at, evs) = cols.split_at(k);
         let mut moved: Vec<AShare<u128>> = at.iter().map(|c| records.signed(c)).collect();
         moved.extend(evs.iter().map(|c| records.stop_only(c)));
+        let with_entry = entry.is_some();
+        if with_entry {
+            moved.push(records.stop_only(&used));
+        }
         let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-        let risk = RiskOrder::stratified(p, &records.time(t), &hs, &moved)?;
+        let mut risk = RiskOrder::stratified(p, &records.time(t), &hs, &moved)?;
+        let stops = if with_entry { risk.cols.pop() } else { None };
         let (at, evs) = risk.cols.split_at(k);
         let at_risk = risk.within_prefix(p, at)?;
         let deaths = risk.group_totals(p, evs)?;
@@ -555,6 +577,7 @@ impl GroupedRisk {
             at_risk,
             deaths,
             k,
+            stops,
         })
     }
 }
