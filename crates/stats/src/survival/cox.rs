@@ -339,9 +339,6 @@ fn check(spec: &CoxSpec) -> Result<()> {
     if spec.max_steps == 0 {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
-    if spec.zph.is_some() {
-        zph::check(spec.strata.as_deref(), spec.entry.as_deref())?;
-    }
     Ok(())
 }
 
@@ -931,7 +928,14 @@ pub fn cox(
     // before the stratified sort and carried by it (zph::pooled_transform).
     let pooled = match spec.zph {
         Some(t) if !hs.is_empty() => {
-            cols.push(zph::pooled_transform(p, time, &used, &dead, nu, t)?);
+            cols.push(zph::pooled_transform(
+                p,
+                &records,
+                time,
+                (&used, &dead),
+                nu,
+                t,
+            )?);
             true
         }
         _ => false,

@@ -48,7 +48,9 @@
 //! With `entry` (R's `cox.zph` of a `Surv(start, stop, event)` fit), the risk sets are the
 //! fit's entry-adjusted ones, `km` is the Kaplan–Meier curve of those risk sets and `rank`
 //! ranks the stop times of the rows: the entry records subtract from the at-risk counts and
-//! are left out of the ranks. Not yet with strata too.
+//! are left out of the ranks. With strata too, the pooled order of the strata section holds
+//! the `2n` records (each carrying its record index), and `g` comes back to the records'
+//! input order, so the stratified sort carries it like the covariates.
 //!
 //! Not yet: the `identity` and `log` transforms (the time's
 //! own scale would need a public bound to stay within the fixed-point range).
@@ -64,7 +66,7 @@ use crate::dist::chi2_sf;
 use crate::error::{Result, StatsError};
 
 use super::km::suffix_product;
-use super::risk::{low64, shifted, RiskOrder};
+use super::risk::{low64, shifted, EntryRecords, RiskOrder};
 
 /// One row of the test table: a term, or `GLOBAL`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -120,18 +122,6 @@ pub(crate) fn render(transform: ZphTransform, raw: &ZphRaw) -> ZphResult {
             .collect(),
         global: row("GLOBAL", raw.global, raw.terms.iter().map(|(_, w)| w).sum()),
     }
-}
-
-/// What a test is refused for before any data is read.
-pub(crate) fn check(strata: Option<&str>, entry: Option<&str>) -> Result<()> {
-    if strata.is_some() && entry.is_some() {
-        return Err(StatsError::Invalid(
-            "`zph` (the proportional-hazards test) is not available with both `strata` and \
-             `entry` yet: test the model without one of them, or drop `zph`"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The refusal when `g` does not vary over the events in a way the test can use (all
@@ -527,22 +517,31 @@ fn transform_in(
 }
 
 /// With strata: `g` over all complete cases (R's one curve and one ranking), in the input
-/// order: computed in an unstratified risk-set order of the rows that carries each row's
-/// index, then brought back by a sort on that index (see the module docs for what this
-/// opens). `used` and `delta` are integers in input order.
+/// order of the records (the rows; with delayed entry, the stop records then the entry
+/// records): computed in an unstratified risk-set order of the records that carries each
+/// record's index, then brought back by a sort on that index (see the module docs for what
+/// this opens). `used` and `delta` are the rows' integers in input order.
 pub(crate) fn pooled_transform(
     p: &mut Party,
+    records: &EntryRecords,
     time: &AShare<u128>,
-    used: &AShare<u128>,
-    delta: &AShare<u128>,
+    (used, delta): (&AShare<u128>, &AShare<u128>),
     n_used: u64,
     transform: ZphTransform,
 ) -> Result<AShare<u128>> {
+    let time = records.time(time);
     let n = time.len();
     let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
-    let risk = RiskOrder::stratified(p, time, &[], &[used.clone(), delta.clone(), idx])?;
+    let mut cols = vec![records.signed(used), records.stop_only(delta), idx];
+    // With delayed entry the ranks are the stop records' only.
+    let entry = n > used.len();
+    if entry {
+        cols.push(records.stop_only(used));
+    }
+    let risk = RiskOrder::stratified(p, &time, &[], &cols)?;
     let (u, d, i) = (&risk.cols[0], &risk.cols[1], &risk.cols[2]);
-    let g = transform_in(p, &risk, (u, u), (d, None), n_used, transform)?;
+    let stop = if entry { &risk.cols[3] } else { u };
+    let g = transform_in(p, &risk, (u, stop), (d, None), n_used, transform)?;
     let perm = p.sort_perm(&low64(i), SortOptions::default())?;
     let back = p.apply_sort(&perm, &Table::new(vec![], vec![g])?)?;
     Ok(back.c128.into_iter().next().expect("one column"))
