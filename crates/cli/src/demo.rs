@@ -27,6 +27,8 @@ use tessera_stats::regression::plain as regression_plain;
 use tessera_stats::survival::{cox_plain, kaplan_meier_plain, logrank_plain};
 use tessera_stats::{PlainColumn, PlainData, PlainFrame};
 
+use crate::bench::party::ShapeArgs;
+
 /// The shipped synthetic data (also used by the fixtures and the example study).
 const REGISTRY_CSV: &str = include_str!("../../../fixtures/synthetic/registry.csv");
 const GP_CSV: &str = include_str!("../../../fixtures/synthetic/gp.csv");
@@ -183,6 +185,12 @@ pub struct DemoArgs {
     /// Only write the stations' folders and the study, and say how to start them.
     #[arg(long)]
     pub prepare: bool,
+    /// A wide-area network simulated on the computation's links between the stations (each
+    /// station is started with these options), to measure the whole study as it would run
+    /// between organisations. The HTTPS requests between the stations and from the
+    /// researcher are not delayed.
+    #[command(flatten)]
+    pub network: ShapeArgs,
 }
 
 pub(crate) fn fresh_dir(given: &Option<PathBuf>) -> Result<PathBuf, String> {
@@ -338,16 +346,19 @@ impl Drop for Stations {
     }
 }
 
-/// Starts `tessera station serve` for each station and waits until each listens.
-pub(crate) fn start(setup: &Setup) -> Result<Stations, String> {
+/// Starts `tessera station serve` for each station (with `network` simulated on the
+/// computation's links) and waits until each listens.
+pub(crate) fn start(setup: &Setup, network: &ShapeArgs) -> Result<Stations, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut stations = Stations(Vec::new());
     for s in STATIONS {
         let log = std::fs::File::create(setup.dir.join(s).join("station.log"))
             .map_err(|e| format!("station {s}: {e}"))?;
-        let mut child = Command::new(&exe)
-            .args(["station", "serve", "--config"])
-            .arg(setup.dir.join(s).join("station.toml"))
+        let mut cmd = Command::new(&exe);
+        cmd.args(["station", "serve", "--config"])
+            .arg(setup.dir.join(s).join("station.toml"));
+        network.pass_on(&mut cmd);
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -416,7 +427,11 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         "three stations: registry (1,800 patients), gp (1,900 patients), institute (no data);\n\
          each has its own TLS identity, policy and audit log, and runs as its own process"
     );
-    let stations = start(&setup)?;
+    let shape = args.network.shape()?;
+    if !shape.is_unshaped() {
+        println!("simulated between the stations' computations: {shape}");
+    }
+    let stations = start(&setup, &args.network)?;
     println!("stations serving on https://127.0.0.1:{{{}}}", {
         let p: Vec<String> = setup.api.iter().map(|p| p.to_string()).collect();
         p.join(",")

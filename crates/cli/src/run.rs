@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// This station's identity folder (written by `tessera init`).
     #[arg(long, value_name = "DIR", requires = "as_party")]
     pub identity: Option<PathBuf>,
+    /// A wide-area network simulated on the links between the compute parties, to measure
+    /// the whole study as it would run between organisations.
+    #[command(flatten)]
+    pub network: crate::bench::party::ShapeArgs,
 }
 
 const FILES: [&str; 3] = ["results.json", "results.txt", "report.html"];
@@ -105,7 +109,15 @@ pub fn main(args: &RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let network = match args.network.shape() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tessera: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = RunOptions {
+        network,
         transport: if args.tcp {
             Transport::Tcp
         } else {

@@ -137,6 +137,10 @@ pub enum StationCommand {
         /// head, which this station keeps for that station's `audit verify`.
         #[arg(long, value_name = "SECONDS", default_value_t = 5)]
         anchor_every: u64,
+        /// A wide-area network simulated on the computation's links to the other stations,
+        /// to measure a study as it would run between organisations (not for production).
+        #[command(flatten)]
+        network: crate::bench::party::ShapeArgs,
         /// What the service logs on standard error: `error`, `warn`, `info` (each event:
         /// received, pending, approved, refused, run started, finished, aborted, results
         /// delivered), `debug` or `off`. `RUST_LOG` (e.g. `tessera::event=info,warn`)
@@ -259,15 +263,17 @@ fn run(args: &StationArgs) -> Result<u8, Fail> {
             listen,
             run_timeout,
             anchor_every,
+            network,
             log,
         } => {
             init_log(log)?;
+            let network = network.shape().map_err(|e| Fail::new(2, e))?;
             serve(
                 config,
                 &file,
                 listen.as_deref(),
-                *run_timeout,
-                *anchor_every,
+                (*run_timeout, *anchor_every),
+                network,
             )
         }
         StationCommand::Token { id, recipient, by } => {
@@ -324,8 +330,8 @@ fn serve(
     config: Config,
     file: &str,
     listen: Option<&str>,
-    run_timeout: u64,
-    anchor_every: u64,
+    (run_timeout, anchor_every): (u64, u64),
+    network: tessera_net::shaper::Shape,
 ) -> Result<u8, Fail> {
     let identity = Identity::load_files(&config.identity.key, &config.identity.certificate)
         .map_err(|e| Fail::new(2, format!("the station's identity: {e}")))?;
@@ -360,6 +366,10 @@ fn serve(
             ));
         }
     }
+    // Said before the line that the demo (and scripts) wait for: nothing is printed after it.
+    if !network.is_unshaped() {
+        println!("simulating a wide-area network on the computation's links: {network}");
+    }
     println!(
         "station {} serving its API on https://{bound} (certificate sha256:{}, audit file {file})",
         config.name,
@@ -368,6 +378,7 @@ fn serve(
     let options = tessera_station::coordinate::ServiceOptions {
         run_timeout: std::time::Duration::from_secs(run_timeout.max(1)),
         anchor_every: std::time::Duration::from_secs(anchor_every.max(1)),
+        network,
         ..Default::default()
     };
     let api = tessera_station::api::Api::new(config, approvals, token, identity, options);

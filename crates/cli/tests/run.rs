@@ -72,6 +72,23 @@ fn an_invalid_study_exits_2_naming_file_line_and_field() {
     assert!(out.stdout.is_empty());
 }
 
+/// `--latency-ms` / `--bandwidth-mbit` (a simulated wide-area network between the compute
+/// parties) refuse what is not a delay or a bandwidth before anything runs, with exit 2.
+#[test]
+fn a_simulated_network_needs_a_real_latency_and_bandwidth() {
+    for (args, says) in [
+        (&["--tcp", "--latency-ms=-3"][..], "--latency-ms must be"),
+        (&["--latency-ms", "NaN"][..], "--latency-ms must be"),
+        (&["--bandwidth-mbit", "0"][..], "--bandwidth-mbit must be"),
+    ] {
+        let out = run(args, &example());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
 #[test]
 fn bad_data_exits_2_without_echoing_the_value() {
     let dir = scratch("data");

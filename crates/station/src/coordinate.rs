@@ -97,6 +97,9 @@ pub struct ServiceOptions {
     /// Time between two rounds of asking every trusted station for its signed audit head
     /// ([`crate::anchoring`]).
     pub anchor_every: Duration,
+    /// A wide-area network simulated on the computation's links to the other stations
+    /// (`station serve --latency-ms`, for measuring; unshaped by default).
+    pub network: tessera_net::shaper::Shape,
 }
 
 impl Default for ServiceOptions {
@@ -111,6 +114,7 @@ impl Default for ServiceOptions {
             max_undecided: 20,
             submissions_per_minute: 10,
             anchor_every: Duration::from_secs(5),
+            network: tessera_net::shaper::Shape::default(),
         }
     }
 }
@@ -910,6 +914,7 @@ fn start(
             transport: tessera_study::Transport::Tcp,
             timeout: api.options.run_timeout,
             progress: Some(progress),
+            network: api.options.network,
         };
         let config = &api.config;
         let load = |spec: &tessera_study::format::DataSpec| {

@@ -291,6 +291,7 @@ pub fn run_party_with(
         Some(l) => connect_tls_with_listener(&cfg, l),
         None => connect_tls(&cfg),
     }
+    .map(|ep| ep.shaped(opts.network))
     .map_err(|e| network_failed(study, slot, "connecting", &e))?;
     let mut p = Party::setup(ep).map_err(|e| failed(Stations::of(study), slot, "set-up", &e))?;
     let run = party_main(

@@ -43,6 +43,7 @@ use tessera_link::left::left_join;
 use tessera_link::LinkError;
 use tessera_mpc::Delivery;
 use tessera_mpc::{AShare, MpcError, Party};
+use tessera_net::shaper::Shape;
 use tessera_net::tcp::{connect_with_listener, TcpConfig};
 use tessera_net::{memory, Endpoint, NetError, Stats};
 use tessera_stats::{Frame, Schema, StatsError};
@@ -73,6 +74,10 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Called as the run goes from phase to phase (by one party only).
     pub progress: Option<Progress>,
+    /// A wide-area network simulated on every link between the compute parties (added
+    /// one-way latency, bandwidth): to measure a whole study as it would run between
+    /// organisations (`--latency-ms`); unshaped by default.
+    pub network: Shape,
 }
 
 /// A report of the run's phase: step (from 0), number of steps, and what starts now
@@ -85,6 +90,7 @@ impl Default for RunOptions {
             transport: Transport::Memory,
             timeout: Duration::from_secs(120),
             progress: None,
+            network: Shape::default(),
         }
     }
 }
@@ -250,7 +256,7 @@ pub(crate) struct PartyRun<T> {
     rows: Vec<usize>,
     intersection: usize,
     linkage: Cost,
-    total: Cost,
+    pub(crate) total: Cost,
     value: T,
 }
 
@@ -400,7 +406,10 @@ fn endpoints(study: &Study, opts: &RunOptions) -> Result<Vec<Connector>> {
     match opts.transport {
         Transport::Memory => Ok(memory::connect(opts.timeout)
             .into_iter()
-            .map(|ep| Box::new(move || Ok(ep)) as Connector)
+            .map(|ep| {
+                let shape = opts.network;
+                Box::new(move || Ok(ep.shaped(shape))) as Connector
+            })
             .collect()),
         Transport::Tcp => {
             let ls: Vec<TcpListener> = (0..3)
@@ -426,11 +435,14 @@ fn endpoints(study: &Study, opts: &RunOptions) -> Result<Vec<Connector>> {
                         recv_timeout: opts.timeout,
                     };
                     let names = study.compute_parties().map(str::to_string);
+                    let shape = opts.network;
                     Box::new(move || {
-                        connect_with_listener(&cfg, l).map_err(|e| {
-                            let names = Stations::new(names.each_ref().map(String::as_str));
-                            network(names, me, "connecting", &e)
-                        })
+                        connect_with_listener(&cfg, l)
+                            .map(|ep| ep.shaped(shape))
+                            .map_err(|e| {
+                                let names = Stations::new(names.each_ref().map(String::as_str));
+                                network(names, me, "connecting", &e)
+                            })
                     }) as Connector
                 })
                 .collect())

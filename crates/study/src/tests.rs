@@ -561,7 +561,7 @@ fn a_silent_station_is_named_not_numbered() {
         let opts = RunOptions {
             transport,
             timeout,
-            progress: None,
+            ..RunOptions::default()
         };
         let e = crate::run::compute(&s, &inputs, &opts, |p, _| {
             if p.id() == 1 {
@@ -583,6 +583,47 @@ fn a_silent_station_is_named_not_numbered() {
         }
         let shown = e.to_string();
         assert!(!names_a_slot(&shown), "{transport:?}: {shown}");
+    }
+}
+
+/// `RunOptions::network` shapes the links between the compute parties (what `tessera run
+/// --latency-ms` and `station serve --latency-ms` set), on both transports: a computation
+/// of `r` rounds takes at least `r` one-way latencies (a lower bound the shaping guarantees,
+/// not a performance figure), and the unshaped run counts the same rounds.
+#[test]
+fn a_simulated_network_delays_every_round() {
+    let (s, inputs) = stations_study("shaped");
+    let latency = std::time::Duration::from_millis(30);
+    let reveals =
+        |p: &mut tessera_mpc::Party, _: &tessera_stats::Frame| -> crate::error::Result<()> {
+            for _ in 0..4 {
+                let x = p.public(&[1u128]);
+                p.reveal(&x).map_err(|e| StudyError::Run(e.to_string()))?;
+            }
+            Ok(())
+        };
+    for transport in [Transport::Memory, Transport::Tcp] {
+        let plain = RunOptions {
+            transport,
+            ..RunOptions::default()
+        };
+        let shaped = RunOptions {
+            network: tessera_net::shaper::Shape {
+                one_way_latency: latency,
+                bandwidth_bits_per_sec: None,
+            },
+            ..plain
+        };
+        let runs: Vec<_> = [plain, shaped]
+            .iter()
+            .map(|o| crate::run::compute(&s, &inputs, o, reveals).unwrap())
+            .collect();
+        let rounds = |r: &[crate::run::PartyRun<()>; 3]| r[0].total.rounds;
+        assert_eq!(rounds(&runs[0]), rounds(&runs[1]), "{transport:?}");
+        assert!(rounds(&runs[1]) >= 4, "{transport:?}");
+        let took = runs[1][0].total.seconds;
+        let least = rounds(&runs[1]) as f64 * latency.as_secs_f64();
+        assert!(took >= least, "{transport:?}: {took} s < {least} s");
     }
 }
 

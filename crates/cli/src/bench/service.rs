@@ -119,7 +119,7 @@ fn measure(args: &ServiceArgs, dir: &Path, nofile: Option<u64>) -> Result<(), St
     populate(&setup, &study_text, args.idle_studies)?;
     let populate_secs = populate_start.elapsed().as_secs_f64();
     let stations_started = Instant::now();
-    let stations = demo::start(&setup)?;
+    let stations = demo::start(&setup, &Default::default())?;
     let pids = stations.pids();
     let ctx = Context::new(&setup, &study_text)?;
 
