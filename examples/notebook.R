@@ -2,13 +2,14 @@
 # approve it), fetch the results, print them as summary(coxph) / summary(glm) print theirs,
 # and plot the Kaplan-Meier curves.
 #
-# Set up the demo's stations first (README.md, "The R client"; r/README.md):
+# Set up the demo's stations first (r/README.md, "The demo's study from R"):
 #
-#   tessera demo --prepare --dir /tmp/demo        # three stations' folders, your identity, the study
+#   tessera demo --prepare --dir /tmp/demo    # stations' folders, your identity, the study
 #   tessera station serve --config /tmp/demo/registry/station.toml &   # and gp, institute
 #   # write /tmp/demo/researcher/profile.toml naming the stations (r/README.md)
 #   R CMD INSTALL r/
-#   TESSERA_PROFILE=/tmp/demo/researcher/profile.toml Rscript examples/notebook.R /tmp/demo/researcher/study.toml
+#   export TESSERA_PROFILE=/tmp/demo/researcher/profile.toml
+#   Rscript examples/notebook.R /tmp/demo/researcher/study.toml
 #
 # then, as the GP network's steward, in another shell:
 #
@@ -49,5 +50,5 @@ print(results$cox[, c("exp(coef)", "lower .95", "upper .95", "Pr(>|z|)")], digit
 grDevices::pdf(pdf_file)
 plot(results$km_by_statin, xlab = "days since diagnosis", ylab = "survival",
      main = "Survival by statin use (synthetic data)")
-grDevices::dev.off()
+invisible(grDevices::dev.off())
 cat(sprintf("\nKaplan-Meier curves: %s\n", pdf_file))

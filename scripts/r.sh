@@ -22,7 +22,7 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 have_r() {
     command -v Rscript >/dev/null 2>&1 &&
-        Rscript -e 'quit(status = !all(c("jsonlite", "survival") %in% rownames(installed.packages())))' \
+        Rscript -e 'quit(status = !all(c("jsonlite", "survival") %in% .packages(TRUE)))' \
             >/dev/null 2>&1
 }
 if ! have_r; then
@@ -106,6 +106,7 @@ pids+=("$approver")
 if Rscript examples/notebook.R "$demo/stations/researcher/study.toml" "$demo/km.pdf" \
     >"$demo/notebook.log" 2>&1 && grep -q "hazard ratios" "$demo/notebook.log" &&
     [ -s "$demo/km.pdf" ]; then
+    cat "$demo/notebook.log"
     echo "ok     examples/notebook.R reproduces the demo's study"
     passed=$((passed + 1))
 else

@@ -65,7 +65,9 @@ run_tessera <- function(args) {
   err <- tempfile("tessera-err")
   on.exit(unlink(c(out, err)), add = TRUE)
   exit <- suppressWarnings(system2(tessera_binary(), shQuote(args), stdout = out, stderr = err))
-  read <- function(f) if (file.exists(f)) readLines(f, warn = FALSE, encoding = "UTF-8") else character()
+  read <- function(f) {
+    if (file.exists(f)) readLines(f, warn = FALSE, encoding = "UTF-8") else character()
+  }
   list(
     exit = as.integer(exit),
     stdout = paste(read(out), collapse = "\n"),

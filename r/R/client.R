@@ -172,7 +172,13 @@ print.tessera_results <- function(x, ...) {
   cat(sprintf("linked records: %s\n", doc$linkage$intersection))
   for (name in names(x)) {
     cat(sprintf("\n$%s\n", name))
-    print(x[[name]], ...)
+    a <- x[[name]]
+    # Tables and curves print as R prints theirs; other results as their structure.
+    if (is.data.frame(a) || inherits(a, "survfit")) {
+      print(a, ...)
+    } else {
+      utils::str(a, give.head = FALSE)
+    }
   }
   invisible(x)
 }

@@ -95,24 +95,26 @@ registry$key <- tolower(trimws(registry$patient_id))
 gp$key <- tolower(trimws(gp$patient_id))
 pooled <- merge(registry, gp[, setdiff(names(gp), "patient_id")], by = "key")
 
-check("the binary is found by option, then $TESSERA_BIN, then PATH", {
+# The lookup order of the program, each setting restored on the way out.
+binary_lookup <- function() {
+  env <- Sys.getenv("TESSERA_BIN")
+  path <- Sys.getenv("PATH")
   old <- options(tessera.binary = "/no/such/tessera")
-  on.exit(options(old))
+  on.exit({
+    options(old)
+    Sys.setenv(TESSERA_BIN = env, PATH = path)
+  })
   e <- expect_tessera_error(tessera_binary())
   stopifnot(grepl("/no/such/tessera", conditionMessage(e)))
   options(tessera.binary = NULL)
-  stopifnot(tessera_binary() == normalizePath(Sys.getenv("TESSERA_BIN")))
-  withr_env <- Sys.getenv("TESSERA_BIN")
-  Sys.setenv(TESSERA_BIN = "")
-  on.exit(Sys.setenv(TESSERA_BIN = withr_env), add = TRUE)
-  path <- Sys.getenv("PATH")
-  Sys.setenv(PATH = dirname(withr_env))
-  on.exit(Sys.setenv(PATH = path), add = TRUE)
-  stopifnot(tessera_binary() == normalizePath(withr_env))
+  stopifnot(tessera_binary() == normalizePath(env))
+  Sys.setenv(TESSERA_BIN = "", PATH = dirname(env))
+  stopifnot(tessera_binary() == normalizePath(env))
   Sys.setenv(PATH = tempdir())
   e <- expect_tessera_error(tessera_binary())
   stopifnot(grepl("not found", conditionMessage(e)))
-})
+}
+check("the binary is found by option, then $TESSERA_BIN, then PATH", binary_lookup())
 
 id <- "r-client"
 check("tessera_submit: the registry approves by rule", {
@@ -132,13 +134,14 @@ check("tessera_wait: the run finishes", {
   st <- tessera_wait(id, timeout = 120, interval = 0.2)
   stopifnot(st$run$state == "finished")
 })
-message(sprintf("       approval to finished run: %.1f s", as.numeric(Sys.time() - started, units = "secs")))
+secs <- function(since) as.numeric(Sys.time() - since, units = "secs")
+message(sprintf("       approval to finished run: %.1f s", secs(started)))
 
 res <- NULL
 check("tessera_results: every analysis, and the whole JSON", {
   t0 <- Sys.time()
   res <<- tessera_results(id, wait = 30)
-  message(sprintf("       results fetched and opened in %.2f s", as.numeric(Sys.time() - t0, units = "secs")))
+  message(sprintf("       results fetched and opened in %.2f s", secs(t0)))
   stopifnot(identical(names(res), c("km_by_statin", "logrank_by_statin", "cox", "diabetes")),
             tessera_json(res)$linkage$intersection == nrow(pooled))
 })
@@ -213,7 +216,14 @@ check("a study refused by a steward stops tessera_wait with a tessera_error nami
   await_station(other, "gp", "pending")
   steward("gp", "refuse", other, "--why", "the ethics board said no", "--by", "gp steward")
   e <- expect_tessera_error(tessera_wait(other, timeout = 60, interval = 0.2))
-  stopifnot(e$station == "gp", grepl("ethics board", conditionMessage(e)))
+  stopifnot(inherits(e, "tessera_refused"), e$station == "gp",
+            grepl("ethics board", conditionMessage(e)))
+  # Once the registry has stopped its run, the results are refused for good (exit 3).
+  deadline <- Sys.time() + 30
+  while (!identical(tessera_status(other)$run$state, "stopped")) {
+    if (Sys.time() > deadline) stop("the registry never stopped the study")
+    Sys.sleep(0.2)
+  }
   e <- expect_tessera_error(tessera_results(other))
   stopifnot(e$exit == 3)
 })

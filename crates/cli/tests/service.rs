@@ -577,15 +577,23 @@ fn submit_and_status_answer_in_json_for_programs() {
     assert_eq!(v["id"], ID, "{v}");
     assert_eq!(v["revision"], 1, "{v}");
     assert_eq!(v["state"], "approved", "{v}");
-    assert_eq!(v["decision"]["approve"]["rule"], "approved researcher", "{v}");
+    assert_eq!(
+        v["decision"]["approve"]["rule"], "approved researcher",
+        "{v}"
+    );
     assert_eq!(v["at"].as_str(), Some(c.addrs[0].as_str()), "{v}");
 
     let o = c.researcher(&["status", ID, "--json"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     let v = json(&o);
-    assert_eq!((v["id"].as_str(), v["state"].as_str()), (Some(ID), Some("approved")));
-    assert!(v["run"]["state"].is_string(), "{v}");
-    assert!(v["stations"].is_array() && v["earlier"].is_array(), "{v}");
+    assert_eq!(
+        (v["id"].as_str(), v["state"].as_str()),
+        (Some(ID), Some("approved"))
+    );
+    assert!(v["study"]
+        .as_str()
+        .is_some_and(|t| t.contains("[[analysis]]")));
+    assert!(v["stations"].is_array() && v["earlier"].is_array());
     assert_eq!(v["at"].as_str(), Some(c.addrs[0].as_str()), "{v}");
 
     // Refused on submission: exit 3 as in text, the reasons in the object.
@@ -601,7 +609,10 @@ fn submit_and_status_answer_in_json_for_programs() {
     let o = c.researcher(&["submit", p.to_str().unwrap(), "--json"], &[]);
     assert_eq!(o.status.code(), Some(3), "{}", out(&o));
     let v = json(&o);
-    assert_eq!((v["id"].as_str(), v["state"].as_str()), (Some("refused"), Some("refused")));
+    assert_eq!(
+        (v["id"].as_str(), v["state"].as_str()),
+        (Some("refused"), Some("refused"))
+    );
     let reasons: Vec<&str> = v["reasons"]
         .as_array()
         .unwrap()
