@@ -146,10 +146,27 @@ tessera_results <- function(id, at = NULL, profile = NULL, wait = 0) {
   if (!(r$exit %in% c(0L, 4L))) {
     fail_from_stderr(r, "tessera study results")
   }
-  doc <- json_of(r)
   if (r$exit == 4L) {
     warning(paste(r$stderr, collapse = "\n"), call. = FALSE)
   }
+  results_of(json_of(r))
+}
+
+#' Read a results document written by the program
+#'
+#' For results opened elsewhere: `tessera run STUDY --json` (a study run on one machine),
+#' `tessera run --out DIR` (its `results.json`), `tessera study results --format json --out
+#' FILE` or `tessera study open ... --format json`.
+#'
+#' @param path The JSON file.
+#' @return As [tessera_results()].
+#' @export
+tessera_read_results <- function(path) {
+  results_of(jsonlite::fromJSON(path, simplifyVector = FALSE))
+}
+
+# A results document as the list tessera_results() returns.
+results_of <- function(doc) {
   analyses <- lapply(doc$analyses, convert_analysis)
   names(analyses) <- vapply(doc$analyses, function(a) a$name, "")
   structure(analyses, class = "tessera_results", json = doc)

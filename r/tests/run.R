@@ -233,5 +233,59 @@ check("an unknown study is a tessera_error", {
   stopifnot(e$exit == 2, grepl("no study no-such-study", conditionMessage(e)))
 })
 
+# The example study run on this machine (`tessera run --json`), with the Kaplan-Meier curves
+# at every event time and robust Cox standard errors: the converters' other shapes.
+local_doc <- function() {
+  text <- readLines(file.path(repo, "examples", "survival", "study.toml"))
+  text <- gsub("../../fixtures/", paste0(repo, "/fixtures/"), text, fixed = TRUE)
+  text <- sub("^max_vars_per_row = 0.1$", "max_vars_per_row = 0.1\nallow_event_times = true", text)
+  text <- sub("^times = \\[365, 730, 1095, 1460\\]$", "times = [365, 730, 1095, 1460]\nat_event_times = true", text)
+  text <- sub('^zph = "km".*$', "robust = true", text)
+  study <- tempfile(fileext = ".toml")
+  out <- tempfile(fileext = ".json")
+  on.exit(unlink(c(study, out)))
+  writeLines(text, study)
+  status <- system2(bin, shQuote(c("run", study, "--json")), stdout = out, stderr = FALSE)
+  if (status != 0) stop(sprintf("tessera run exited %d", status))
+  tessera_read_results(out)
+}
+ran_here <- NULL
+check("tessera_read_results: the example study run here with `tessera run --json`", {
+  ran_here <<- local_doc()
+  stopifnot(tessera_json(ran_here)$study$id == "synthetic-survival",
+            is.data.frame(ran_here$bmi), is.data.frame(ran_here$cox),
+            inherits(ran_here$km_by_stage, "survfit"))
+})
+check("OLS: shaped like summary(lm) and equal to R's lm at 1e-4", {
+  fit <- lm(bmi ~ age + sex + diabetes + smoker, data = pooled)
+  r <- summary(fit)$coefficients
+  t <- ran_here$bmi
+  stopifnot(identical(colnames(t)[1:4], colnames(r)), identical(colnames(t)[5:6], c("2.5 %", "97.5 %")))
+  near(t[, 1:4], r, 1e-4, "coefficients")
+  near(t[, 5:6], confint(fit), 1e-4, "confint")
+})
+check("Cox with robust standard errors: summary(coxph(robust = TRUE))'s columns and values", {
+  fit <- coxph(Surv(time, event) ~ age + sex + treatment + factor(stage) + comorbidity + smoker +
+                 bmi + diabetes + hypertension + statin + metformin + ace_inhibitor,
+               data = pooled, ties = "efron", robust = TRUE)
+  r <- summary(fit)$coefficients
+  t <- ran_here$cox
+  if (!identical(colnames(t)[1:6], colnames(r))) stop(paste(colnames(t), collapse = ", "))
+  near(t[, colnames(r)], r, 1e-4, "coefficients")
+})
+check("Kaplan-Meier at every event time: the steps equal survfit's curve", {
+  km <- ran_here$km_by_stage
+  fit <- survfit(Surv(time, event) ~ stage, data = pooled, conf.type = "log-log")
+  # The event times with at least min_cell (10) at risk, as the study shows them.
+  s <- summary(fit)
+  keep <- s$n.risk >= 10
+  stopifnot(identical(names(km$strata), paste0("registry.stage=", 1:4)),
+            identical(as.integer(km$strata), as.integer(table(s$strata[keep]))),
+            identical(km$time, s$time[keep]), identical(km$n.risk, s$n.risk[keep]),
+            identical(km$n.event, s$n.event[keep]))
+  near(cbind(km$surv, km$std.err * km$surv, km$lower, km$upper),
+       cbind(s$surv, s$std.err, s$lower, s$upper)[keep, ], 1e-4, "steps")
+})
+
 message(sprintf("r tests: %d passed, %d failed", passed, failed))
 quit(status = if (failed > 0) 1 else 0)
