@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace (all of them, also after a failing one) and ends with one
 # summary line ("N passed, N failed").
-# Needs only the Rust toolchain; anything else the tests need (PostgreSQL, Chromium) is
-# installed and started here.
+# Needs only the Rust toolchain; anything else the tests need (PostgreSQL, Chromium, R for
+# the R client's test, scripts/r.sh) is installed and started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -22,6 +22,23 @@ status=0
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
+# The R client (r/) against real stations, with the release binary the tests built (R is
+# installed with apt-get if absent and this is root, else the test is skipped with a message).
+bin="${CARGO_TARGET_DIR:-target}/release/tessera"
+if [ -x "$bin" ]; then
+    scripts/r.sh "$bin" 2>&1 | tee "$log" || status=1
+    r_counts=$(grep -Eo '^r tests: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+    if [ -n "$r_counts" ]; then
+        passed=$((passed + $(awk '{print $3}' <<<"$r_counts")))
+        failed=$((failed + $(awk '{print $5}' <<<"$r_counts")))
+    else
+        failed=$((failed + 1))
+    fi
+else
+    echo "no release tessera binary at $bin: the R client's test did not run"
+    failed=$((failed + 1))
+    status=1
+fi
 echo
 echo "tests: $passed passed, $failed failed"
 exit "$status"

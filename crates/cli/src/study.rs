@@ -12,6 +12,9 @@
 //! `tessera study check STUDY --at ADDR --pin FP` and `tessera study new --at ADDR --pin FP
 //! --out FILE` read the stations' catalogues ([`crate::check`], [`crate::skeleton`]).
 //!
+//! `submit --json` and `status --json` print the station's answer as one JSON object instead of
+//! text (the R package in `r/` reads them; results have `--format json`).
+//!
 //! Every connection is TLS 1.3 pinned to the station's certificate fingerprint (`--pin`, as
 //! the study's `[parties.NAME] fingerprint` or `tessera init` gives it); `--identity`
 //! presents the researcher's own certificate (the one the study lists for the recipient).
@@ -75,6 +78,11 @@ pub enum StudyCommand {
         to: Option<String>,
         #[command(flatten)]
         station: StationAddr,
+        /// Print the station's answer as one JSON object (`id`, `revision`, `state`,
+        /// `decision`, `reasons` when refused, `error` when invalid; with `at`, the station
+        /// asked) instead of text, for programs (the R package); exit codes unchanged.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a study against the catalogues of its stations (the one at --at and those it
     /// trusts): print everything they would refuse, before submitting it. Exit 0 nothing
@@ -128,6 +136,11 @@ pub enum StudyCommand {
         at: Option<String>,
         #[command(flatten)]
         station: StationAddr,
+        /// Print the station's answer (`GET /studies/ID`: `state`, `run`, `stations`,
+        /// `earlier`, `progress`; with `at`, the station asked) as one JSON object instead
+        /// of text, for programs (the R package); exit codes unchanged.
+        #[arg(long)]
+        json: bool,
     },
     /// List your studies at a station (those you submitted there with this --identity):
     /// id, state (past approval, the run's), when received, why.
@@ -234,18 +247,26 @@ pub fn main(args: &StudyArgs) -> ExitCode {
         Profile::resolve(profile.as_ref(), at.as_deref(), given)
     };
     let result = match &args.command {
-        StudyCommand::Submit { study, to, station } => {
+        StudyCommand::Submit {
+            study,
+            to,
+            station,
+            json,
+        } => {
             let text = std::fs::read(study).map_err(|e| format!("{}: {e}", study.display()));
             text.and_then(|t| {
                 let (to, station) = reach(to, station)?;
-                submit(&t, "/studies", &to, &station)
+                submit(&t, "/studies", &to, &station, *json)
             })
         }
         StudyCommand::Rerun { id, at, station } => reach(at, station)
-            .and_then(|(at, s)| submit(&[], &format!("/studies/{id}/rerun"), &at, &s)),
-        StudyCommand::Status { id, at, station } => {
-            reach(at, station).and_then(|(at, s)| status(id, &at, &s))
-        }
+            .and_then(|(at, s)| submit(&[], &format!("/studies/{id}/rerun"), &at, &s, false)),
+        StudyCommand::Status {
+            id,
+            at,
+            station,
+            json,
+        } => reach(at, station).and_then(|(at, s)| status(id, &at, &s, *json)),
         StudyCommand::List { at, station } => {
             reach(at, station).and_then(|(at, s)| crate::studies::list(&at, &s))
         }
@@ -291,15 +312,38 @@ pub(crate) const WHO_ARE_YOU: &str =
      --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
      fingerprint under [[researchers]] in station.toml";
 
+/// Prints a station's JSON answer `body` as one line, with `at` (the station asked) added:
+/// what `--json` gives programs instead of text.
+fn print_json(mut body: Value, at: &str) {
+    if let Value::Object(map) = &mut body {
+        map.insert("at".into(), Value::String(at.to_string()));
+    }
+    println!("{body}");
+}
+
 /// Sends `text` (a study file; nothing for a rerun) to `route` at the station at `to` and
-/// prints its decision.
-fn submit(text: &[u8], route: &str, to: &str, station: &StationAddr) -> Result<ExitCode, String> {
+/// prints its decision (with `json`, the station's answer as JSON; the exit code is the same).
+fn submit(
+    text: &[u8],
+    route: &str,
+    to: &str,
+    station: &StationAddr,
+    json: bool,
+) -> Result<ExitCode, String> {
     let headers = vec![("Content-Type", "text/plain; charset=utf-8")];
     let c = client(to, station)?;
     let a = c
         .request("POST", route, &headers, text)
         .map_err(|e| e.to_string())?;
     let body = a.json();
+    if json && matches!(a.status, 200 | 201 | 400 | 403 | 404 | 409) {
+        print_json(body, to);
+        return Ok(match a.status {
+            200 | 201 => ExitCode::SUCCESS,
+            403 => ExitCode::from(3),
+            _ => ExitCode::from(2),
+        });
+    }
     match a.status {
         200 | 201 => {
             println!(
@@ -390,12 +434,17 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
     out
 }
 
-fn status(id: &str, at: &str, station: &StationAddr) -> Result<ExitCode, String> {
+/// Prints a study's state at the station at `at` (with `json`, the station's answer as JSON).
+fn status(id: &str, at: &str, station: &StationAddr, json: bool) -> Result<ExitCode, String> {
     let c = client(at, station)?;
     let a = c
         .request("GET", &format!("/studies/{id}"), &[], &[])
         .map_err(|e| e.to_string())?;
     match a.status {
+        200 if json => {
+            print_json(a.json(), at);
+            Ok(ExitCode::SUCCESS)
+        }
         200 => {
             print!("{}", describe(id, at, &a.json()));
             Ok(ExitCode::SUCCESS)

@@ -561,6 +561,76 @@ fn a_refusal_by_one_station_stops_the_study_everywhere() {
     assert!(out(&o).contains("station gp refused"), "{}", out(&o));
 }
 
+/// `study submit --json` and `study status --json` (what the R package in `r/` reads): the
+/// station's answer as one JSON object naming the station asked, with the exit codes of the
+/// text output; a refusal carries its reasons as `rule: what`, an unknown id prints no JSON.
+#[test]
+fn submit_and_status_answer_in_json_for_programs() {
+    let dir = prepare("json");
+    let c = Cluster::start(&dir);
+    let json = |o: &Output| -> Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", out(o)))
+    };
+    let o = c.researcher(&["submit", &c.study(), "--json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let v = json(&o);
+    assert_eq!(v["id"], ID, "{v}");
+    assert_eq!(v["revision"], 1, "{v}");
+    assert_eq!(v["state"], "approved", "{v}");
+    assert_eq!(
+        v["decision"]["approve"]["rule"], "approved researcher",
+        "{v}"
+    );
+    assert_eq!(v["at"].as_str(), Some(c.addrs[0].as_str()), "{v}");
+
+    let o = c.researcher(&["status", ID, "--json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    let v = json(&o);
+    assert_eq!(
+        (v["id"].as_str(), v["state"].as_str()),
+        (Some(ID), Some("approved"))
+    );
+    assert!(v["study"]
+        .as_str()
+        .is_some_and(|t| t.contains("[[analysis]]")));
+    assert!(v["stations"].is_array() && v["earlier"].is_array());
+    assert_eq!(v["at"].as_str(), Some(c.addrs[0].as_str()), "{v}");
+
+    // Refused on submission: exit 3 as in text, the reasons in the object.
+    let study = fs::read_to_string(c.study()).unwrap();
+    let p = dir.join("refused.toml");
+    fs::write(
+        &p,
+        study
+            .replace(&format!("id = \"{ID}\""), "id = \"refused\"")
+            .replace("min_rows = 100", "min_rows = 10"),
+    )
+    .unwrap();
+    let o = c.researcher(&["submit", p.to_str().unwrap(), "--json"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", out(&o));
+    let v = json(&o);
+    assert_eq!(
+        (v["id"].as_str(), v["state"].as_str()),
+        (Some("refused"), Some("refused"))
+    );
+    let reasons: Vec<&str> = v["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        reasons.len() == 1 && reasons[0].starts_with("min_rows: "),
+        "{reasons:?}"
+    );
+
+    // An unknown id: exit 2, the message on standard error only.
+    let o = c.researcher(&["status", "no-such-study", "--json"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", out(&o));
+    assert!(o.stdout.is_empty(), "{}", out(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no study no-such-study"));
+}
+
 /// Issue 12's reproductions, over the stations' HTTPS API: a study cannot change how a
 /// station reads its data. Missing-value tokens (which made one patient's record missing,
 /// telling from the counts whether the patient is in the registry) and delimiters are
