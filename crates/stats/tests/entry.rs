@@ -147,6 +147,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         robust: c["robust"] == true,
         zph: None,
         cluster: None,
+        concordance: false,
     }
 }
 
@@ -220,6 +221,7 @@ fn rows_with_entry_at_or_after_time_are_refused() {
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     };
     let twin = cox_plain(&frame, &spec, &no_limits())
         .unwrap_err()
@@ -278,6 +280,7 @@ fn cox_spec_of(entry: bool, ties: Ties) -> CoxSpec {
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     }
 }
 

@@ -217,6 +217,7 @@ impl Workload {
             ties,
             max_steps: 50,
             conf_level: 0.95,
+            concordance: false,
         }
     }
 }
