@@ -655,8 +655,8 @@ fn r_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
     let code = format!(
         "suppressPackageStartupMessages(library(survival)); d <- read.csv('{}'); \
          f <- as.formula(paste('Surv(time, event) ~', paste(grep('^x', names(d), value = TRUE), \
-         collapse = ' + '))); s <- replicate(3, system.time(fit <- coxph(f, data = d, \
-         ties = '{ties}'))[['elapsed']]); stopifnot(!is.null(fit$concordance)); \
+         collapse = ' + '))); s <- replicate(3, system.time({{fit <- coxph(f, data = d, \
+         ties = '{ties}'); stopifnot(!is.null(fit$concordance))}})[['elapsed']]); \
          cat(median(s))",
         csv.display()
     );
