@@ -73,8 +73,11 @@ fn check(name: &str, what: &str, got: &Concordance, c: &Value) {
         got.se
     );
     println!(
-        "{name} {what}: C {:.6} (R {want:.6}), se {:.6} (R {se:.6})",
-        got.concordance, got.se
+        "{name} {what}: C {:.6} (R {want:.6}, off {:.1e}), se {:.6} (R {se:.6}, relative {:.1e})",
+        got.concordance,
+        (got.concordance - want).abs(),
+        got.se,
+        ((got.se - se) / se).abs()
     );
 }
 
