@@ -83,10 +83,10 @@ pub(crate) fn dominance(
         let size = 1usize << (l + 1);
         // Per position: its class's first position, the class's zeros, rows with bit 1
         // before it in the class (local), the sums of w1 after / w2 before (after products).
-        let ones_before = class_prefix_exclusive(&bit, size);
+        let ones_before = class_scan(&bit, size, true);
         let bw = p.mul_many(&[(&bit, &w1), (&bit, &w2)])?;
-        let zeros_after = class_suffix_exclusive(&w1.sub(&bw[0]), size);
-        let ones_w2_before = class_prefix_exclusive(&bw[1], size);
+        let zeros_after = class_scan(&w1.sub(&bw[0]), size, false);
+        let ones_w2_before = class_scan(&bw[1], size, true);
         // dest = k - ones_before + bit·(zeros - (k - lo) + 2·ones_before).
         let offs: Vec<u64> = (0..n)
             .map(|k| {
@@ -136,34 +136,21 @@ pub(crate) fn dominance(
     Ok((a, b))
 }
 
-/// Exclusive prefix sums within consecutive classes of `size` positions (local).
-fn class_prefix_exclusive(x: &AShare<u64>, size: usize) -> AShare<u64> {
+/// Exclusive prefix sums (`forward`) or suffix sums within consecutive classes of `size`
+/// positions (local).
+fn class_scan(x: &AShare<u64>, size: usize, forward: bool) -> AShare<u64> {
     let scan = |v: &[u64]| -> Vec<u64> {
         let mut out = vec![0u64; v.len()];
         for (c, chunk) in v.chunks(size).enumerate() {
             let mut acc = 0u64;
-            for (k, &e) in chunk.iter().enumerate() {
+            let mut step = |k: usize| {
                 out[c * size + k] = acc;
-                acc = acc.wrapping_add(e);
-            }
-        }
-        out
-    };
-    AShare {
-        a: scan(&x.a),
-        b: scan(&x.b),
-    }
-}
-
-/// Exclusive suffix sums within consecutive classes of `size` positions (local).
-fn class_suffix_exclusive(x: &AShare<u64>, size: usize) -> AShare<u64> {
-    let scan = |v: &[u64]| -> Vec<u64> {
-        let mut out = vec![0u64; v.len()];
-        for (c, chunk) in v.chunks(size).enumerate() {
-            let mut acc = 0u64;
-            for (k, &e) in chunk.iter().enumerate().rev() {
-                out[c * size + k] = acc;
-                acc = acc.wrapping_add(e);
+                acc = acc.wrapping_add(chunk[k]);
+            };
+            if forward {
+                (0..chunk.len()).for_each(&mut step);
+            } else {
+                (0..chunk.len()).rev().for_each(&mut step);
             }
         }
         out
