@@ -318,6 +318,46 @@ impl Party {
         })
     }
 
+    /// The stable sorting permutation of a shared key column in Z_2^128 whose values lie in
+    /// `[-2^(key_bits-1), 2^(key_bits-1))`, for keys wider than 64 bits (a linear predictor
+    /// kept exact, without truncation, so that equal values stay equal). The composite key
+    /// is built in Z_2^128 directly (no lift); `key_bits + ceil(log2 n) + 1` must be at most
+    /// 127. Same protocol, cost formulas (with `w = key_bits + b + 1`) and leakage as
+    /// [`Party::sort_perm`]; a key outside the declared range breaks the result and the
+    /// leakage statement, as there.
+    pub fn sort_perm_wide(
+        &mut self,
+        key: &AShare<u128>,
+        key_bits: u32,
+        pivots: usize,
+    ) -> Result<SortPerm> {
+        let n = key.len();
+        let b = index_bits(n);
+        if key_bits == 0 || key_bits + b + 1 > 127 || pivots == 0 {
+            return Err(MpcError::Invalid(format!(
+                "wide sort of {n} rows with {key_bits}-bit keys and {pivots} pivots: the key \
+                 bits plus {b} index bits plus one must be at most 127, pivots at least 1"
+            )));
+        }
+        let shuffle = self.random_perm(n)?;
+        if n <= 1 {
+            return Ok(identity(shuffle));
+        }
+        let width = (key_bits + b + 1) as usize;
+        let offset = self.add_const(key, 1u128 << (key_bits - 1));
+        let idx: Vec<u128> = (0..n as u128).collect();
+        let c = self.add_public(&offset.shl(b), &idx);
+        let t = self.permute(&shuffle, &Table::new(vec![], vec![c])?)?;
+        // Not lifted: `stats.lifted` stays false (the shuffled key is 16 bytes, not the 8
+        // `sort_bytes` assumes without a lift).
+        let (order, stats) = self.order_by(&t.c128[0], width, pivots)?;
+        Ok(SortPerm {
+            shuffle,
+            order,
+            stats,
+        })
+    }
+
     /// Moves the rows of `table` as the sort that made `perm` moved its key: the shuffle
     /// again (same secret permutation, fresh masks: 2 rounds, [`shuffle_bytes`]), then the
     /// public order (local). Opens nothing.

@@ -151,6 +151,12 @@ pub struct CoxSpec {
     /// covariate's effect change with time? None: no test.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zph: Option<ZphTransform>,
+    /// Harrell's concordance of the fitted model (R's `fit$concordance`,
+    /// `concordance(fit)`): how often, among comparable pairs, the shorter time has the
+    /// higher risk score, with its standard error and the pair counts. Not available with
+    /// `entry` or `cluster`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub concordance: bool,
 }
 
 /// Linear regression by least squares, optionally ridge-penalised.

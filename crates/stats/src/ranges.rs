@@ -394,6 +394,7 @@ mod product_tests {
             robust: false,
             zph: None,
             cluster: None,
+            concordance: false,
         });
         let needs = column_needs(&cox, f);
         let limit = |c: &str| needs.iter().find(|n| n.column == c).unwrap().limit;

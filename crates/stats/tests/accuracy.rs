@@ -239,6 +239,7 @@ fn survival_accuracy_by_size() {
             ties: Ties::Efron,
             max_steps: 50,
             conf_level: 0.95,
+            concordance: false,
         };
         let ours = mpc(&frame, &AnalysisSpec::Cox(cox.clone()));
         let twin = json(cox_plain(&frame, &cox, &open_policy()).unwrap());

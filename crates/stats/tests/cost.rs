@@ -238,6 +238,20 @@ fn the_estimate_with_entry_is_within_a_factor_of_two() {
     }
 }
 
+/// Harrell's concordance on top of the fit (three sorts, the scans, the dominance pass):
+/// the estimate holds, with and without strata.
+#[test]
+fn the_concordance_estimate_is_within_a_factor_of_two() {
+    let cov = |p: usize| serde_json::to_string(&xs(p)).unwrap();
+    let parse = |s: String| serde_json::from_str::<AnalysisSpec>(&s).unwrap();
+    let mut specs = Vec::new();
+    for p in [3, 6] {
+        specs.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"concordance":true}}"#, cov(p)))));
+    }
+    specs.push((3, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"concordance":true,"strata":"registry.group"}}"#, cov(3)))));
+    within_a_factor_of_two(specs);
+}
+
 fn within_a_factor_of_two(specs: Vec<(usize, AnalysisSpec)>) {
     for n in [2500, 8000] {
         for (p, spec) in specs.iter().cloned() {

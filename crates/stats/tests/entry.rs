@@ -148,6 +148,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         zph: None,
         // R's `cluster = id`: a patient's several (start, stop] rows.
         cluster: c["cluster"].as_str().map(String::from),
+        concordance: false,
     }
 }
 
@@ -221,6 +222,7 @@ fn rows_with_entry_at_or_after_time_are_refused() {
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     };
     let twin = cox_plain(&frame, &spec, &no_limits())
         .unwrap_err()
@@ -282,6 +284,7 @@ fn cox_spec_of(entry: bool, ties: Ties) -> CoxSpec {
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     }
 }
 

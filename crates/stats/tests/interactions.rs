@@ -272,6 +272,7 @@ fn cox_spec(c: &Value) -> CoxSpec {
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     }
 }
 

@@ -36,6 +36,7 @@ fn monotone_likelihood_is_refused() {
         ties: Ties::Efron,
         max_steps: 50,
         conf_level: 0.95,
+        concordance: false,
     };
     let d = Disclosure::default();
     // Before: coef 11.07, se 0, z = inf, "converged" (MPC); coef 20.07, se 5630 (plaintext).
@@ -78,6 +79,7 @@ fn the_plaintext_twins_refuse_values_outside_the_range() {
         ties: Ties::Efron,
         max_steps: 50,
         conf_level: 0.95,
+        concordance: false,
     };
     let d = Disclosure::default();
     let err = cox_plain(&frame, &spec, &d).unwrap_err().to_string();

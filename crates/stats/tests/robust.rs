@@ -207,6 +207,7 @@ proptest! {
             robust: false,
             zph: None,
             cluster: None,
+            concordance: false,
         };
         let Ok(plain) = cox_plain(&data, &spec, &no_limits()) else {
             return Ok(()); // a refused fit (no events, no variation, monotone) is refused alike

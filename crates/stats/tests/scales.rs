@@ -401,6 +401,7 @@ proptest! {
             ties: Ties::Efron,
             max_steps: 50,
             conf_level: 0.95,
+            concordance: false,
         };
         check(
             "cox",

@@ -94,6 +94,7 @@ fn specs() -> Vec<AnalysisSpec> {
             ties: Ties::Efron,
             max_steps: 50,
             conf_level: 0.95,
+            concordance: false,
         }),
         AnalysisSpec::Cox(CoxSpec {
             entry: None,
@@ -107,6 +108,7 @@ fn specs() -> Vec<AnalysisSpec> {
             ties: Ties::Breslow,
             max_steps: 50,
             conf_level: 0.95,
+            concordance: false,
         }),
         AnalysisSpec::Ols(OlsSpec {
             outcome: "gp.y".into(),

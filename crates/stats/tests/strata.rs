@@ -150,6 +150,7 @@ fn cox_spec(ties: Ties, strata: Option<&str>) -> CoxSpec {
         max_steps: 50,
         conf_level: 0.95,
         strata: strata.map(String::from),
+        concordance: false,
     }
 }
 

@@ -762,6 +762,7 @@ mod random {
                 ties: Ties::Efron,
                 max_steps: 30,
                 conf_level: 0.95,
+                concordance: false,
             };
             if let Ok(twin) = cox_plain(&data, &cx, &no_limits()) {
                 let ours = mpc(&data, |p, fr| cox(p, fr, &cx, &no_limits()));
@@ -800,6 +801,7 @@ fn disclosure_rules_refuse_by_name() {
         ties: Ties::Efron,
         max_steps: 50,
         conf_level: 0.95,
+        concordance: false,
     };
     // ph.ecog = 3 has a single patient.
     let rule = Disclosure {
@@ -892,6 +894,7 @@ fn a_constant_covariate_is_invalid() {
         ties: Ties::Efron,
         max_steps: 20,
         conf_level: 0.95,
+        concordance: false,
     };
     assert!(matches!(
         cox_plain(&data, &cx, &no_limits()),

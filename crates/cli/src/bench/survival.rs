@@ -5,7 +5,9 @@
 //! is the helper. Each workload reports seconds (median of `--reps`, a repetition ending when
 //! the slowest party is done), bytes sent by the busiest party, rounds, Newton iterations, and
 //! the ratio to the same analysis in plaintext: our plaintext twin (Rust) and, when `python3`
-//! with lifelines is available, lifelines itself on the same data (`scripts/bench_lifelines.py`).
+//! with lifelines is available, lifelines itself on the same data (`scripts/bench_lifelines.py`);
+//! `cox-conc` (Cox with Harrell's concordance) is timed against R's `coxph` when `Rscript`
+//! is present.
 //! The parties end with the result sealed (output shares, as in a study); this process plays
 //! the recipient: it reconstructs the last run's result from the three parties' shares and
 //! checks it against the plaintext twin. The timed part ends with the sealed result.
@@ -21,8 +23,8 @@ use tessera_mpc::Party;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties, ZphTransform};
 use tessera_stats::survival::{
     cox, cox_plain, cuminc, cuminc_plain, logrank, logrank_plain, rmst, rmst_plain, synthetic,
-    CoxPublic, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic, RmstResult,
-    RmstSpec,
+    CoxPublic, CoxResult, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic,
+    RmstResult, RmstSpec,
 };
 use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
@@ -32,6 +34,8 @@ use super::procs::{busiest, open_sealed, parse_reports, run_three, slowest, Rend
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
+/// Covariates of `cox-conc:ROWS`.
+const CONC_COVARIATES: &str = "10";
 
 /// Options of the survival benchmark.
 #[derive(Args, Debug)]
@@ -39,7 +43,9 @@ pub struct SurvivalArgs {
     /// Workloads, comma-separated: `logrank:ROWS`, `cox:ROWSxCOVARIATES`,
     /// `cox-strata:ROWSxCOVARIATES` (Cox stratified by the registry's two-level group),
     /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors),
-    /// `cox-zph:ROWSxCOVARIATES` (Cox with the proportional-hazards test), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
+    /// `cox-zph:ROWSxCOVARIATES` (Cox with the proportional-hazards test),
+    /// `cox-conc:ROWS[xCOVARIATES]` (Cox with Harrell's concordance; 10 covariates unless
+    /// given; timed against R's coxph when Rscript is present), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
     /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
     /// time range).
     #[arg(
@@ -74,7 +80,7 @@ pub struct SurvivalPartyArgs {
     #[command(flatten)]
     pub shape: ShapeArgs,
     /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
-    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cuminc:ROWS` or `rmst:ROWS`).
+    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cox-conc:ROWS[xCOVARIATES]`, `cuminc:ROWS` or `rmst:ROWS`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -92,13 +98,14 @@ enum Workload {
         rows: usize,
     },
     /// Cox; `strata`: stratified by `registry.group`; `robust`: sandwich standard errors;
-    /// `zph`: the proportional-hazards test (km transform).
+    /// `zph`: the proportional-hazards test (km transform); `concordance`: Harrell's C.
     Cox {
         rows: usize,
         covariates: usize,
         strata: bool,
         robust: bool,
         zph: bool,
+        concordance: bool,
     },
     Cuminc {
         rows: usize,
@@ -114,7 +121,8 @@ impl Workload {
             format!(
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
                  cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
-                 cox-zph:ROWSxCOVARIATES, cuminc:ROWS or rmst:ROWS"
+                 cox-zph:ROWSxCOVARIATES, cox-conc:ROWS[xCOVARIATES], cuminc:ROWS or \
+                 rmst:ROWS"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -123,14 +131,20 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
-            "cox" | "cox-strata" | "cox-robust" | "cox-zph" => {
-                let (r, c) = size.split_once('x').ok_or_else(bad)?;
+            "cox" | "cox-strata" | "cox-robust" | "cox-zph" | "cox-conc" => {
+                // cox-conc:ROWS has the default covariates.
+                let (r, c) = match size.split_once('x') {
+                    Some(rc) => rc,
+                    None if kind == "cox-conc" => (size, CONC_COVARIATES),
+                    None => return Err(bad()),
+                };
                 Ok(Workload::Cox {
                     rows: r.parse().map_err(|_| bad())?,
                     covariates: c.parse().map_err(|_| bad())?,
                     strata: kind == "cox-strata",
                     robust: kind == "cox-robust",
                     zph: kind == "cox-zph",
+                    concordance: kind == "cox-conc",
                 })
             }
             _ => Err(bad()),
@@ -171,6 +185,9 @@ impl Workload {
             Workload::Cox { strata: true, .. } => "cox-strata",
             Workload::Cox { robust: true, .. } => "cox-robust",
             Workload::Cox { zph: true, .. } => "cox-zph",
+            Workload::Cox {
+                concordance: true, ..
+            } => "cox-conc",
             Workload::Cox { .. } => "cox",
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
@@ -208,6 +225,13 @@ impl Workload {
             robust: matches!(self, Workload::Cox { robust: true, .. }),
             zph: matches!(self, Workload::Cox { zph: true, .. }).then_some(ZphTransform::Km),
             cluster: None,
+            concordance: matches!(
+                self,
+                Workload::Cox {
+                    concordance: true,
+                    ..
+                }
+            ),
             strata: strata.then(|| "registry.group".into()),
             time: "registry.time".into(),
             event: "registry.event".into(),
@@ -272,6 +296,19 @@ fn time_range(data: &PlainFrame) -> (f64, f64) {
     }
 }
 
+/// Cox as compared values: the coefficients and, with `concordance`, C (estimates), then
+/// their standard errors in the same order.
+fn cox_values(r: &CoxResult) -> Vec<f64> {
+    let c = r.concordance.as_ref();
+    r.rows
+        .iter()
+        .map(|x| x.coef)
+        .chain(c.map(|c| c.concordance))
+        .chain(r.rows.iter().map(|x| x.se))
+        .chain(c.map(|c| c.se))
+        .collect()
+}
+
 /// Cumulative incidence as compared values: the estimates of every grid cell (curve by curve),
 /// then their standard errors; a suppressed cell is -1 in both blocks (so a cell suppressed
 /// on one side only fails the check).
@@ -331,11 +368,7 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
         }
         Workload::Cox { .. } => {
             let r = open_sealed::<CoxPublic>(&parts).map_err(named)?;
-            Ok(r.rows
-                .iter()
-                .map(|x| x.coef)
-                .chain(r.rows.iter().map(|x| x.se))
-                .collect())
+            Ok(cox_values(&r))
         }
         Workload::Cuminc { .. } => {
             let r = open_sealed::<CumincPublic>(&parts).map_err(named)?;
@@ -379,7 +412,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "{:<20} {:>9} {:>10} {:>7} {:>6} {:>11} {:>10} {:>12}",
+        "{:<20} {:>9} {:>10} {:>7} {:>6} {:>11} {:>10} {:>12} {:>9} {:>6}",
         "workload",
         "seconds",
         "MB/party",
@@ -387,12 +420,14 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
         "iters",
         "plain twin",
         "lifelines",
-        "× lifelines"
+        "× lifelines",
+        "R",
+        "× R"
     );
     for e in &entries {
         let num = |k: &str| e[k].as_f64();
         println!(
-            "{:<20} {:>9.3} {:>10.1} {:>7.0} {:>6} {:>10.4}s {:>10} {:>12}",
+            "{:<20} {:>9.3} {:>10.1} {:>7.0} {:>6} {:>10.4}s {:>10} {:>12} {:>9} {:>6}",
             e["workload"].as_str().unwrap_or(""),
             num("seconds").unwrap_or(f64::NAN),
             num("bytes_per_party").unwrap_or(0.0) / 1e6,
@@ -401,6 +436,8 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
             num("plain_seconds").unwrap_or(f64::NAN),
             num("lifelines_seconds").map_or("n/a".into(), |s| format!("{s:.4}s")),
             num("ratio_to_lifelines").map_or("n/a".into(), |r| format!("{r:.1}")),
+            num("r_seconds").map_or("n/a".into(), |s| format!("{s:.3}s")),
+            num("ratio_to_r").map_or("n/a".into(), |r| format!("{r:.1}")),
         );
     }
     println!(
@@ -408,7 +445,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
          of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
          registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
-         test (km); cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
+         test (km); cox-conc: with Harrell's concordance (R: coxph, which computes it); cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
          against the plaintext twin",
         args.reps, args.ties
     );
@@ -455,6 +492,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     } else {
         lifelines_seconds(w, &data, ties)
     };
+    let r = r_seconds(w, &data, ties);
     let seconds = median(&secs);
     Ok(json!({
         "workload": w.name(),
@@ -470,6 +508,8 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
         "ratio_to_plain": seconds / plain_secs,
         "lifelines_seconds": lifelines,
         "ratio_to_lifelines": lifelines.map(|l| seconds / l),
+        "r_seconds": r,
+        "ratio_to_r": r.map(|x| seconds / x),
         "max_error_vs_plain": worst,
     }))
 }
@@ -484,11 +524,7 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
         }
         Workload::Cox { .. } => {
             let r = cox_plain(data, &w.cox_spec(ties), &disclosure()).map_err(|e| e.to_string())?;
-            Ok(r.rows
-                .iter()
-                .map(|x| x.coef)
-                .chain(r.rows.iter().map(|x| x.se))
-                .collect())
+            Ok(cox_values(&r))
         }
         Workload::Cuminc { .. } => {
             let r =
@@ -517,6 +553,9 @@ fn check(w: Workload, got: &[f64], want: &[f64], data: &PlainFrame) -> Result<f6
     }
     // Estimates first, then standard errors (as many).
     let p = match w {
+        Workload::Cox {
+            concordance: true, ..
+        } => w.covariates() + 1,
         Workload::Cox { .. } => w.covariates(),
         _ => want.len() / 2,
     };
@@ -560,6 +599,9 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
             Workload::Cox { strata: true, .. }
             | Workload::Cox { robust: true, .. }
             | Workload::Cox { zph: true, .. }
+            | Workload::Cox {
+                concordance: true, ..
+            }
             | Workload::Cuminc { .. }
             | Workload::Rmst { .. },
             _,
@@ -587,6 +629,44 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
     }
     let v: Value = serde_json::from_slice(&out.stdout).ok()?;
     v["seconds"].as_f64()
+}
+
+/// R's time for the same analysis on the same data (`cox-conc` only: `coxph`, which
+/// computes `fit$concordance` with its variance as part of the fit; median of three), or
+/// `None` when Rscript with survival is not available.
+fn r_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
+    if !matches!(
+        w,
+        Workload::Cox {
+            concordance: true,
+            ..
+        }
+    ) {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-bench-r-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let csv = dir.join("data.csv");
+    write_csv(data, &csv).ok()?;
+    let ties = match ties {
+        Ties::Efron => "efron",
+        Ties::Breslow => "breslow",
+    };
+    let code = format!(
+        "suppressPackageStartupMessages(library(survival)); d <- read.csv('{}'); \
+         f <- as.formula(paste('Surv(time, event) ~', paste(grep('^x', names(d), value = TRUE), \
+         collapse = ' + '))); s <- replicate(3, system.time({{fit <- coxph(f, data = d, \
+         ties = '{ties}'); stopifnot(!is.null(fit$concordance))}})[['elapsed']]); \
+         cat(median(s))",
+        csv.display()
+    );
+    let out = Command::new("Rscript").args(["-e", &code]).output().ok();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
 }
 
 fn write_csv(data: &PlainFrame, path: &std::path::Path) -> std::io::Result<()> {

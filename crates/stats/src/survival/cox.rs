@@ -124,6 +124,7 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 use crate::terms;
 
+use super::concordance::{self, Concordance, ConcordanceInput, ConcordanceRaw};
 use super::logrank::columns_to_rows;
 use super::risk::{indicator, low64, EntryRecords, RiskOrder};
 use super::zph::{self, FitPieces, ZphRaw, ZphResult};
@@ -194,6 +195,8 @@ pub struct CoxFit {
     pub trace: NewtonTrace,
     /// With `zph`: the proportional-hazards test's statistics.
     pub zph: Option<ZphRaw>,
+    /// With `concordance`: Harrell's concordance's counts and influence sum of squares.
+    pub concordance: Option<ConcordanceRaw>,
 }
 
 /// One coefficient row of the summary.
@@ -266,6 +269,10 @@ pub struct CoxResult {
     /// `cox.zph(fit)$table`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ph_test: Option<ZphResult>,
+    /// With `concordance`: Harrell's concordance, its standard error and the pair counts
+    /// (R's `fit$concordance`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concordance: Option<Concordance>,
 }
 
 pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
@@ -317,6 +324,7 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
             .zph
             .zip(fit.zph.as_ref())
             .map(|(t, raw)| zph::render(t, raw)),
+        concordance: fit.concordance.as_ref().map(ConcordanceRaw::finish),
     }
 }
 
@@ -338,6 +346,11 @@ fn check(spec: &CoxSpec) -> Result<()> {
     }
     if spec.max_steps == 0 {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
+    }
+    if spec.concordance && (spec.entry.is_some() || spec.cluster.is_some()) {
+        return Err(StatsError::Invalid(
+            "`concordance` is not available with `entry` or `cluster` yet: drop one of them".into(),
+        ));
     }
     Ok(())
 }
@@ -691,7 +704,8 @@ impl Tail for CoxPublic {
 
     /// Values: `2^20·coef` (m), `2^20·√e·se` (m), with `robust` the same of the robust
     /// standard errors (m), then `ℓ`, `ℓ(0)`; with `zph`, one statistic per term and the
-    /// global one (times `2^STAT_BITS`).
+    /// global one (times `2^STAT_BITS`); with `concordance`, its five counts (times `2^f`)
+    /// and influence sum of squares.
     fn open(&self, opened: &[u128]) -> Result<CoxResult> {
         let (f, m) = (self.frac_bits, self.names.len());
         let blocks = if robust(&self.spec) { 3 } else { 2 };
@@ -705,7 +719,12 @@ impl Tail for CoxPublic {
         } else {
             0
         };
-        if opened.len() != blocks * m + 2 + tests || self.events == 0 {
+        let conc = if self.spec.concordance {
+            concordance::SEALED
+        } else {
+            0
+        };
+        if opened.len() != blocks * m + 2 + tests + conc || self.events == 0 {
             return Err(StatsError::Invalid(
                 "Cox: the sealed values do not fit".into(),
             ));
@@ -734,7 +753,7 @@ impl Tail for CoxPublic {
             events: self.events,
             trace: self.trace.clone(),
             zph: (tests > 0).then(|| {
-                let t = &opened[blocks * m + 2..];
+                let t = &opened[blocks * m + 2..blocks * m + 2 + tests];
                 ZphRaw {
                     terms: self.terms.clone(),
                     chisq: t[..tests - 1]
@@ -743,6 +762,13 @@ impl Tail for CoxPublic {
                         .collect(),
                     global: decode(t[tests - 1], f) / stat_unit,
                 }
+            }),
+            concordance: (conc > 0).then(|| {
+                let v: Vec<f64> = opened[blocks * m + 2 + tests..]
+                    .iter()
+                    .map(|&x| decode(x, f))
+                    .collect();
+                ConcordanceRaw::from_opened(&v)
             }),
         };
         Ok(render(&self.spec, self.names.clone(), &fit))
@@ -948,6 +974,10 @@ pub fn cox(
     if let Some(c) = &cluster {
         cols.push(records.both(c));
     }
+    // Harrell's concordance reads the rows in input order (no delayed entry: refused).
+    let conc_rows = spec
+        .concordance
+        .then(|| (dead.clone(), used.clone(), hs.clone()));
     let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
     let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
     let n = risk.time.len();
@@ -1109,6 +1139,26 @@ pub fn cox(
         &AShare::concat(&roots.iter().collect::<Vec<_>>()),
         &AShare::concat(&isds),
     )?;
+    // Harrell's concordance of the linear predictor `(x - mean)·coef`, exact: the centred
+    // covariates (exact products with the 0/1 complete-case indicator) times the
+    // coefficients `coef·2^K` (one truncation each, shared by every row), not truncated per
+    // row, so that rows with equal covariates have equal predictors (ties as in R).
+    let conc = match &conc_rows {
+        Some((dead0, used0, hs0)) => {
+            let n0 = frame.rows;
+            let rows = columns_to_rows(&centred.split(&vec![n0; m]));
+            let eta = p.matmul(&rows, &scaled.slice(0..m), n0, m, 1)?;
+            let input = ConcordanceInput {
+                time,
+                dead: dead0,
+                used: used0,
+                strata: hs0,
+                eta: &eta,
+            };
+            Some(concordance::concordance_mpc(p, &input)?)
+        }
+        None => None,
+    };
     // The convergence bit is public: a fit that did not converge ends here, at every party.
     not_converged(&trace, spec)?;
     // Sealed for the recipients: coefficients, standard errors, the two log-likelihoods.
@@ -1123,6 +1173,7 @@ pub fn cox(
     };
     let mut values = vec![&scaled, &d.ll, &ll0];
     values.extend(tests.as_ref());
+    values.extend(conc.as_ref());
     Sealed::new(p, public, &AShare::concat(&values))
 }
 
@@ -1245,6 +1296,14 @@ impl fmt::Display for CoxResult {
             "\n  log-likelihood ratio test = {:.2} on {} df, p = {:.3e}",
             self.lr_statistic, self.lr_df, self.lr_p
         )?;
+        if let Some(c) = &self.concordance {
+            writeln!(
+                f,
+                "  concordance = {:.4} (se {:.4}); pairs: {} concordant, {} discordant, \
+                 {} tied.x, {} tied.y, {} tied.xy",
+                c.concordance, c.se, c.concordant, c.discordant, c.tied_x, c.tied_y, c.tied_xy
+            )?;
+        }
         if let Some(t) = &self.ph_test {
             writeln!(
                 f,

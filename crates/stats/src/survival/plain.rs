@@ -753,6 +753,17 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         }
         None => None,
     };
+    // Harrell's concordance of the linear predictor (no delayed entry: refused).
+    let concordance = spec.concordance.then(|| {
+        let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
+        let event: Vec<bool> = obs.iter().map(|o| o.event).collect();
+        let stratum: Vec<usize> = obs.iter().map(|o| o.stratum).collect();
+        let eta: Vec<f64> = z
+            .iter()
+            .map(|zi| zi.iter().zip(&beta).map(|(a, b)| a * b).sum())
+            .collect();
+        super::concordance::concordance_plain(&time, &event, &eta, &stratum)
+    });
     Ok(CoxFit {
         coef,
         cov,
@@ -763,5 +774,6 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         events,
         trace,
         zph,
+        concordance,
     })
 }

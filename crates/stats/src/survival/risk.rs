@@ -204,6 +204,25 @@ impl EntryRecords {
     }
 }
 
+/// `same[i] = [k_i == k_{i+1}]` for `i < n - 1` and 0 on the last row, as integers in
+/// Z_2^128 (one batched equality test, exact).
+pub(crate) fn adjacent_equal<R: tessera_mpc::Ring>(
+    p: &mut Party,
+    k: &AShare<R>,
+) -> Result<AShare<u128>> {
+    let n = k.len();
+    if n < 2 {
+        return Ok(AShare::zeros(n));
+    }
+    let head = k.slice(0..n - 1);
+    let tail = k.slice(1..n);
+    let eq = p.eq(&head, &tail)?;
+    let mut same: AShare<u128> = p.inject(&[&eq], n - 1)?.remove(0);
+    same.a.push(0);
+    same.b.push(0);
+    Ok(same)
+}
+
 /// The analysis' rows in descending time order, with their tie structure.
 pub(crate) struct RiskOrder {
     /// Time, fixed point, descending.
@@ -261,24 +280,70 @@ impl RiskOrder {
         let strata = c.split_off(1 + cols.len());
         let time = c.remove(0);
         // same[i] = [k_i == k_{i+1}] for i < n - 1 (k the key: time, and stratum).
-        let t64 = Self::key(&time, &strata);
-        let flags0 = if n >= 2 {
-            let head = AShare {
-                a: t64.a[..n - 1].to_vec(),
-                b: t64.b[..n - 1].to_vec(),
-            };
-            let tail = AShare {
-                a: t64.a[1..].to_vec(),
-                b: t64.b[1..].to_vec(),
-            };
-            let eq = p.eq(&head, &tail)?;
-            let mut same: AShare<u128> = p.inject(&[&eq], n - 1)?.remove(0);
-            same.a.push(0);
-            same.b.push(0);
-            same
-        } else {
-            AShare::zeros(n)
-        };
+        let same = adjacent_equal(p, &Self::key(&time, &strata))?;
+        let (end, flags) = Self::levels(p, same)?;
+        Ok(RiskOrder {
+            time,
+            cols: c,
+            end,
+            flags,
+            strata,
+        })
+    }
+
+    /// Sorts the rows by a 64-bit `key` (ascending, stably) together with `cols` and the
+    /// one-hot `strata` (as [`RiskOrder::stratified`]; the key must order the strata as
+    /// their levels, code above the rest), with groups of equal key. `time` is left zero:
+    /// the order is not by time. Same leakage as [`RiskOrder::stratified`] (the sort's
+    /// simulatable bits, the scan depth of the largest group of equal keys).
+    pub fn by_key(
+        p: &mut Party,
+        key: &AShare<u64>,
+        strata: &[AShare<u128>],
+        cols: &[AShare<u128>],
+    ) -> Result<RiskOrder> {
+        let n = key.len();
+        if cols.iter().chain(strata).any(|c| c.len() != n) {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        let perm = p.sort_perm(key, SortOptions::default())?;
+        let mut all = cols.to_vec();
+        all.extend(strata.iter().cloned());
+        let sorted = p.apply_sort(&perm, &Table::new(vec![key.clone()], all)?)?;
+        let mut c = sorted.c128;
+        let strata = c.split_off(cols.len());
+        let same = adjacent_equal(p, &sorted.c64[0])?;
+        let (end, flags) = Self::levels(p, same)?;
+        Ok(RiskOrder {
+            time: AShare::zeros(n),
+            cols: c,
+            end,
+            flags,
+            strata,
+        })
+    }
+
+    /// Groups of rows already in order: `same[i] = 1` iff rows `i` and `i + 1` are in one
+    /// group (integers, zero on the last row). No sort, no columns, one stratum, `time` zero.
+    /// LEAKAGE: the scan depth, `ceil(log2 g)` for the largest group of `g` rows, is opened
+    /// as in [`RiskOrder::stratified`].
+    pub fn runs(p: &mut Party, same: AShare<u128>) -> Result<RiskOrder> {
+        let n = same.len();
+        let (end, flags) = Self::levels(p, same)?;
+        Ok(RiskOrder {
+            time: AShare::zeros(n),
+            cols: Vec::new(),
+            end,
+            flags,
+            strata: Vec::new(),
+        })
+    }
+
+    /// The group ends and the scan flags of every level from the level-0 flags
+    /// `same[i] = [rows i and i + 1 are in one group]`, truncated at the first all-zero
+    /// level (the one opened value, see below).
+    fn levels(p: &mut Party, flags0: AShare<u128>) -> Result<(AShare<u128>, Vec<AShare<u128>>)> {
+        let n = flags0.len();
         let end = p.add_const(&flags0.neg(), 1);
         let mut flags = vec![flags0];
         let mut s = 1usize;
@@ -293,7 +358,8 @@ impl RiskOrder {
         // at most 2^l rows).
         // LEAKAGE: which levels are all zero is opened, i.e. ceil(log2(g)) for the largest
         // number g of rows sharing one time (0 when all times differ; with delayed entry,
-        // of records: stop and entry times together, see EntryRecords). It saves scan rounds
+        // of records: stop and entry times together, see EntryRecords; for the orders of
+        // `by_key` and `runs`, of rows sharing a key or a run). It saves scan rounds
         // and bytes in proportion (17 levels for 10^5 rows against typically 3 to 6).
         let sums: Vec<AShare<u128>> = flags.iter().map(AShare::sum).collect();
         let zero = p.is_zero(&AShare::concat(&sums.iter().collect::<Vec<_>>()))?;
@@ -302,13 +368,7 @@ impl RiskOrder {
             .find(|&l| (zero[l / 64] >> (l % 64)) & 1 == 1)
             .unwrap_or(flags.len());
         flags.truncate(depth);
-        Ok(RiskOrder {
-            time,
-            cols: c,
-            end,
-            flags,
-            strata,
-        })
+        Ok((end, flags))
     }
 
     /// Per column, `Σ_j x_j·[s_j < s]` (`before`) or `[s_j > s]` for each stratum `s`,

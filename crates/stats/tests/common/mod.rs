@@ -192,6 +192,7 @@ pub fn random_cox(ties: tessera_stats::analysis::Ties) -> tessera_stats::analysi
         robust: false,
         zph: None,
         cluster: None,
+        concordance: false,
     }
 }
 
@@ -365,6 +366,7 @@ pub fn cox_case(c: &Value) -> tessera_stats::analysis::CoxSpec {
         robust: false,
         zph: None,
         cluster: c["cluster"].as_str().map(str::to_string),
+        concordance: false,
     }
 }
 

@@ -784,7 +784,27 @@ pub fn cox(h: &mut String, r: &Value) {
              model-based standard error.</p>\n",
         );
     }
+    concordance(h, &r["concordance"]);
     ph_test(h, &r["ph_test"]);
+}
+
+/// Harrell's concordance (`concordance`), R's `fit$concordance`: one line under the table.
+fn concordance(h: &mut String, c: &Value) {
+    let (Some(cc), Some(se)) = (f(&c["concordance"]), f(&c["se"])) else {
+        return;
+    };
+    let count = |k: &str| c[k].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        h,
+        "<p>Concordance {cc:.3} (se {se:.3})</p>\n<p class=\"muted\">Harrell's C as R's \
+         concordance(fit): among {} comparable pairs, {} concordant, {} discordant, {} tied in \
+         the risk score (counted 1/2); {} pairs of events at one time are not comparable.</p>",
+        count("concordant") + count("discordant") + count("tied_x"),
+        count("concordant"),
+        count("discordant"),
+        count("tied_x"),
+        count("tied_y") + count("tied_xy"),
+    );
 }
 
 /// The proportional-hazards test (`zph`), R's `cox.zph` table: per term and global.

@@ -249,6 +249,22 @@ fn the_proportional_hazards_test_is_a_table_under_the_cox_model() {
 }
 
 #[test]
+fn the_concordance_is_a_line_under_the_cox_model() {
+    let mut r = cox();
+    r["concordance"] = json!({"concordance": 0.640329, "se": 0.0266581, "concordant": 27242,
+        "discordant": 15291, "tied_x": 49, "tied_y": 111, "tied_xy": 0});
+    let h = html(&output("Study", vec![analysis("cox", "cox", r)]));
+    assert!(h.contains("<p>Concordance 0.640 (se 0.027)</p>"), "{h}");
+    assert!(
+        h.contains("among 42582 comparable pairs, 27242 concordant"),
+        "{h}"
+    );
+    // Without it in the results: no such line.
+    let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
+    assert!(!plain.contains("Concordance"));
+}
+
+#[test]
 fn censoring_times_in_the_results_are_marks_on_their_curve() {
     let mut r = km("stage", true);
     // Curve a: one patient censored at 100 (no event then), two at 150 beside its event.
