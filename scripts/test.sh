@@ -22,6 +22,21 @@ status=0
 cargo test --release --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s += $1} END {print s + 0}')
+# The Python package against real stations (scripts/python.sh; pytest's counts are added).
+pylog=$(mktemp)
+trap 'rm -f "$log" "$pylog"; scripts/postgres.sh stop || true' EXIT
+pystatus=0
+scripts/python.sh 2>&1 | tee "$pylog" || pystatus=$?
+summary=$(grep -E '(passed|failed|error)' "$pylog" | tail -n 1 || true)
+py_passed=$(grep -Eo '[0-9]+ passed' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+py_failed=$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+if [ "$pystatus" -ne 0 ] && [ "$py_failed" -eq 0 ]; then
+    py_failed=1 # pytest (or building the package) failed without a count: one failure
+fi
+passed=$((passed + py_passed))
+failed=$((failed + py_failed))
+[ "$pystatus" -eq 0 ] || status=$pystatus
 echo
+echo "python: ${summary:-no pytest summary}"
 echo "tests: $passed passed, $failed failed"
 exit "$status"

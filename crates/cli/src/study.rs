@@ -25,20 +25,20 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
-use tessera_net::identity::{parse_fingerprint, Fingerprint, Identity};
-use tessera_station::client::Client;
-use tessera_station::recipient::{self, Credentials, Fetched};
-
-use crate::profile::Profile;
+use tessera_client::connect::{message, read_pin};
+use tessera_client::studies::{progress_text, still_going, Submitted};
+use tessera_client::{Profile, StationAddr};
+use tessera_station::recipient::{Credentials, Fetched};
 
 /// Arguments of `tessera study`.
 #[derive(Args, Debug)]
 pub struct StudyArgs {
-    /// The profile naming the stations' addresses and pins and your identity ([`crate::profile`];
+    /// The profile naming the stations' addresses and pins and your identity
+    /// ([`tessera_client::profile`];
     /// default: `$TESSERA_PROFILE`, else `~/.config/tessera/profile.toml` if it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub profile: Option<PathBuf>,
@@ -46,9 +46,9 @@ pub struct StudyArgs {
     pub command: StudyCommand,
 }
 
-/// How to reach one station.
+/// How to reach one station (as given on the command line; the profile fills in the rest).
 #[derive(Args, Debug, Clone)]
-pub struct StationAddr {
+pub struct StationArgs {
     /// The station's certificate fingerprint (`sha256:` and 64 hex digits, as the study's
     /// `[parties.NAME] fingerprint`): the connection is refused if it presents another.
     /// Default: the pin your profile gives the station.
@@ -74,7 +74,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         to: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Check a study against the catalogues of its stations (the one at --at and those it
     /// trusts): print everything they would refuse, before submitting it. Exit 0 nothing
@@ -88,7 +88,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Write a study skeleton from the catalogues of the station at --at and of the
     /// stations it trusts (parties, data sections with the published columns, disclosure
@@ -99,7 +99,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// The file to write (must not exist).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -116,7 +116,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Show a study's state at a station, and what the other stations said.
     Status {
@@ -127,7 +127,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// List your studies at a station (those you submitted there with this --identity):
     /// id, state (past approval, the run's), when received, why.
@@ -137,7 +137,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Fetch a study's results as one of its recipients (with `--wait`, the station's progress
     /// is shown on a terminal while it computes).
@@ -149,7 +149,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// A token a station's steward issued (`tessera station token`), instead of a
         /// certificate: `TOKEN` for the station at `--at`, `STATION=TOKEN` for another compute
         /// station (results need the shares of all three; repeat the option).
@@ -197,41 +197,21 @@ pub enum Format {
     Html,
 }
 
-/// A client for `addr` with the pin and identity given.
-pub(crate) fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
-    let pin = pin_of(s)?;
-    let identity = s
-        .identity
-        .as_deref()
-        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
-        .transpose()?;
-    Client::new(addr, pin, identity.as_ref(), Duration::from_secs(60)).map_err(|e| e.to_string())
-}
-
-/// The station's pin (given, or resolved from the profile).
-fn pin_of(s: &StationAddr) -> Result<Fingerprint, String> {
-    read_pin(s.pin.as_deref().ok_or("--pin is needed")?)
-}
-
-/// Parses `--pin` (`sha256:` prefix optional).
-fn read_pin(text: &str) -> Result<Fingerprint, String> {
-    let t = text.trim();
-    parse_fingerprint(t.strip_prefix("sha256:").unwrap_or(t)).map_err(|e| format!("--pin: {e}"))
-}
-
-pub(crate) fn message(v: &Value) -> String {
-    v["error"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string())
+impl From<&StationArgs> for StationAddr {
+    fn from(a: &StationArgs) -> Self {
+        StationAddr {
+            pin: a.pin.clone(),
+            identity: a.identity.clone(),
+        }
+    }
 }
 
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
     // The station addressed, with its pin and the identity: given, or from the profile.
-    let reach = |at: &Option<String>, given: &StationAddr| {
+    let reach = |at: &Option<String>, given: &StationArgs| {
         let profile = Profile::load(args.profile.as_deref())?;
-        Profile::resolve(profile.as_ref(), at.as_deref(), given)
+        Profile::resolve(profile.as_ref(), at.as_deref(), &given.into())
     };
     let result = match &args.command {
         StudyCommand::Submit { study, to, station } => {
@@ -285,23 +265,11 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     }
 }
 
-/// What a researcher needs when a station answers 401.
-pub(crate) const WHO_ARE_YOU: &str =
-    "the station does not know you: present your certificate with \
-     --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
-     fingerprint under [[researchers]] in station.toml";
-
 /// Sends `text` (a study file; nothing for a rerun) to `route` at the station at `to` and
 /// prints its decision.
 fn submit(text: &[u8], route: &str, to: &str, station: &StationAddr) -> Result<ExitCode, String> {
-    let headers = vec![("Content-Type", "text/plain; charset=utf-8")];
-    let c = client(to, station)?;
-    let a = c
-        .request("POST", route, &headers, text)
-        .map_err(|e| e.to_string())?;
-    let body = a.json();
-    match a.status {
-        200 | 201 => {
+    match tessera_client::studies::submit(text, route, to, station)? {
+        Submitted::Accepted(body) => {
             println!(
                 "study {} at {}: {}",
                 crate::station::with_revision(
@@ -316,23 +284,17 @@ fn submit(text: &[u8], route: &str, to: &str, station: &StationAddr) -> Result<E
             }
             Ok(ExitCode::SUCCESS)
         }
-        403 => {
+        Submitted::Refused(reasons) => {
             eprintln!("tessera: the station refused the study:");
-            for r in body["reasons"].as_array().into_iter().flatten() {
-                eprintln!("  {}", r.as_str().unwrap_or(""));
+            for r in reasons {
+                eprintln!("  {r}");
             }
             Ok(ExitCode::from(3))
         }
-        400 | 409 => {
-            eprintln!("tessera: {}", message(&body));
+        Submitted::Rejected(why) => {
+            eprintln!("tessera: {why}");
             Ok(ExitCode::from(2))
         }
-        404 => {
-            eprintln!("tessera: {}", message(&body));
-            Ok(ExitCode::from(2))
-        }
-        401 => Err(WHO_ARE_YOU.to_string()),
-        s => Err(format!("the station answered {s}: {}", message(&body))),
     }
 }
 
@@ -391,37 +353,16 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
 }
 
 fn status(id: &str, at: &str, station: &StationAddr) -> Result<ExitCode, String> {
-    let c = client(at, station)?;
-    let a = c
-        .request("GET", &format!("/studies/{id}"), &[], &[])
-        .map_err(|e| e.to_string())?;
-    match a.status {
-        200 => {
-            print!("{}", describe(id, at, &a.json()));
+    match tessera_client::studies::status(id, at, station)? {
+        Some(body) => {
+            print!("{}", describe(id, at, &body));
             Ok(ExitCode::SUCCESS)
         }
-        404 => {
+        None => {
             eprintln!("tessera: no study {id} at {at} (or not one you submitted)");
             Ok(ExitCode::from(2))
         }
-        401 => Err(WHO_ARE_YOU.to_string()),
-        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
     }
-}
-
-/// `, PHASE (N %)` for a running computation's progress, or nothing.
-fn progress_text(p: &Value) -> String {
-    match (p["step"].as_u64(), p["steps"].as_u64(), p["phase"].as_str()) {
-        (Some(step), Some(steps), Some(phase)) if steps > 0 => {
-            format!(", {phase} ({} %)", 100 * step / steps)
-        }
-        _ => String::new(),
-    }
-}
-
-/// Whether a study in `state` (the 409 answer's) may still produce results.
-fn still_going(state: &str) -> bool {
-    matches!(state, "pending" | "approved" | "ready" | "running")
 }
 
 fn results(
@@ -433,11 +374,7 @@ fn results(
     out: Option<&Path>,
     wait: u64,
 ) -> Result<ExitCode, String> {
-    let identity = station
-        .identity
-        .as_deref()
-        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
-        .transpose()?;
+    let identity = station.load_identity()?;
     let mut creds = Credentials {
         identity: identity.as_ref(),
         ..Credentials::default()
@@ -456,35 +393,31 @@ fn results(
             .ok_or_else(|| format!("--pin-station {p}: expected STATION=sha256:…"))?;
         creds.pins.insert(name.to_string(), read_pin(fp)?);
     }
-    let pin = pin_of(station)?;
-    let deadline = Instant::now() + Duration::from_secs(wait);
     let mut shown = String::new();
-    let fetched = loop {
-        let f = recipient::fetch(id, at, pin, &creds, Duration::from_secs(60))?;
-        if let Fetched::Answer(_, 409, body) = &f {
-            let state = body["state"].as_str().unwrap_or("").to_string();
-            if still_going(&state) && Instant::now() < deadline {
-                // Show what the station is doing, on a terminal.
-                if std::io::stderr().is_terminal() {
-                    let st = client(at, station)?
-                        .request("GET", &format!("/studies/{id}"), &[], &[])
-                        .map(|a| a.json())
-                        .unwrap_or_default();
-                    let line = format!("{state}{}", progress_text(&st["progress"]));
-                    if shown != line {
-                        eprint!("\r\x1b[K{id}: {line}");
-                        shown = line;
-                    }
+    let fetched = tessera_client::results::fetch(
+        id,
+        at,
+        station,
+        &creds,
+        Duration::from_secs(wait),
+        |state| {
+            // Show what the station is doing, on a terminal.
+            if std::io::stderr().is_terminal() {
+                let st = tessera_client::studies::status(id, at, station)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let line = format!("{state}{}", progress_text(&st["progress"]));
+                if shown != line {
+                    eprint!("\r\x1b[K{id}: {line}");
+                    shown = line;
                 }
-                std::thread::sleep(Duration::from_millis(300));
-                continue;
             }
-        }
-        if !shown.is_empty() {
-            eprintln!();
-        }
-        break f;
-    };
+        },
+    )?;
+    if !shown.is_empty() {
+        eprintln!();
+    }
     match fetched {
         Fetched::Results(output, _) => write_results(&output, format, out, id),
         Fetched::Answer(name, 409, body) => {
