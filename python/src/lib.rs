@@ -172,8 +172,9 @@ fn results(py: Python<'_>, id: &str, profile: Option<&str>, at: Option<&str>) ->
                 json!({"results": doc}).to_string()
             }
             Fetched::Answer(station, status, body) => {
-                json!({"answer": {"station": station, "status": status, "body": body}})
-                    .to_string()
+                // A station that did not say its name is the one asked first.
+                let station = if station == r.addr { r.name } else { station };
+                json!({"answer": {"station": station, "status": status, "body": body}}).to_string()
             }
         })
     })
