@@ -19,7 +19,12 @@ stations, their certificate pins and the researcher's identity; the registry is 
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 import tessera
+
+pd.set_option("display.width", 120)
+pd.set_option("display.max_columns", 20)
 
 demo = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/demo")
 profile = demo / "researcher" / "profile.toml"

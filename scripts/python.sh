@@ -11,7 +11,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --locked -p tessera-cli
 venv="$CARGO_TARGET_DIR/python-venv"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r python/requirements-test.txt
-"$venv/bin/pip" install --quiet --disable-pip-version-check --no-build-isolation ./python
-PATH="$CARGO_TARGET_DIR/release:$PATH" MPLBACKEND=Agg \
-    "$venv/bin/python" -m pytest python/tests -q -p no:cacheprovider "$@"
+# The venv's tools (maturin, which pip calls to build the package) first on PATH, and the
+# release `tessera` the tests start the stations with.
+export PATH="$venv/bin:$CARGO_TARGET_DIR/release:$PATH"
+pip install --quiet --disable-pip-version-check -r python/requirements-test.txt
+pip install --quiet --disable-pip-version-check --no-build-isolation ./python
+MPLBACKEND=Agg python -m pytest python/tests -q -p no:cacheprovider "$@"

@@ -109,7 +109,9 @@ class RegressionResult(AnalysisResult):
             }
             for c in r.get("coefficients", [])
         ]
-        return pd.DataFrame(rows).set_index("").astype(float)
+        df = pd.DataFrame(rows).set_index("").astype(float)
+        df.index.name = None
+        return df
 
     def __repr__(self) -> str:
         return (
@@ -122,24 +124,35 @@ def _curve_label(group: Optional[str], default: str) -> str:
     return default if group is None else str(group)
 
 
-def _step_plot(ax, frame: pd.DataFrame, ci: Optional[pd.DataFrame], ylabel: str, title: str):
-    """Step curves of ``frame``'s columns, with ``ci``'s bands where given."""
+def _curve_plot(ax, frame: pd.DataFrame, ci: Optional[pd.DataFrame], ylabel: str, result):
+    """Curves of ``frame``'s columns, with ``ci``'s bands where given: steps when the
+    curves were revealed at every event time, else their values at the grid times joined
+    by lines (marked), which is all that was revealed."""
+    steps = any(c.get("event_times") for c in result.json.get("curves", []))
     if ax is None:
         import matplotlib.pyplot as plt  # optional dependency: pip install ./python[plot]
 
         _, ax = plt.subplots()
     for i, col in enumerate(frame.columns):
         s = frame[col].dropna()
-        (line,) = ax.step(s.index, s.values, where="post", label=col)
+        if steps:
+            (line,) = ax.step(s.index, s.values, where="post", label=col)
+        else:
+            (line,) = ax.plot(s.index, s.values, marker="o", label=col)
         if ci is not None:
             lo, hi = ci.iloc[:, 2 * i].reindex(s.index), ci.iloc[:, 2 * i + 1].reindex(s.index)
             ax.fill_between(
-                s.index, lo.values, hi.values, step="post", alpha=0.25, color=line.get_color()
+                s.index,
+                lo.values,
+                hi.values,
+                step="post" if steps else None,
+                alpha=0.25,
+                color=line.get_color(),
             )
     ax.set_xlabel("time")
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend()
+    ax.set_title(result.name)
+    ax.legend(title=result.json.get("group_column"))
     return ax
 
 
@@ -195,9 +208,7 @@ class KaplanMeierResult(AnalysisResult):
 
     def plot(self, ax=None):
         """The curves with their confidence bands (matplotlib); returns the axes."""
-        return _step_plot(
-            ax, self.survival_function_, self.confidence_interval_, "survival", self.name
-        )
+        return _curve_plot(ax, self.survival_function_, self.confidence_interval_, "survival", self)
 
 
 class CumulativeIncidenceResult(AnalysisResult):
@@ -225,7 +236,7 @@ class CumulativeIncidenceResult(AnalysisResult):
 
     def plot(self, ax=None):
         """The curves (matplotlib); returns the axes."""
-        return _step_plot(ax, self.cumulative_incidence_, None, "cumulative incidence", self.name)
+        return _curve_plot(ax, self.cumulative_incidence_, None, "cumulative incidence", self)
 
 
 class LogrankResult(AnalysisResult):
