@@ -10,11 +10,9 @@ relative, test statistics 1e-4 relative."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
+from conftest import EST, SE, STAT, close, tessera_name
 
 import tessera
 
@@ -22,31 +20,6 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "synthetic"
-EST, SE, STAT = 1e-4, 1e-3, 1e-4
-
-
-def close(a, b, abs_tol=0.0, rel_tol=0.0, what=""):
-    """Element-wise |a - b| within the tolerances, with a message naming what differs."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    ok = np.abs(a - b) <= np.maximum(abs_tol, rel_tol * np.abs(b))
-    assert ok.all(), f"{what}: {a[~ok]} vs {b[~ok]}"
-
-
-@pytest.fixture(scope="module")
-def pooled() -> pd.DataFrame:
-    """The registry's and the GP's records joined on patient_id as the study links them
-    (trimmed, case-folded), with the categorical columns as indicators."""
-    reg = pd.read_csv(FIXTURES / "registry.csv", dtype={"patient_id": str})
-    gp = pd.read_csv(FIXTURES / "gp.csv", dtype={"patient_id": str})
-    for t in (reg, gp):
-        t["key"] = t["patient_id"].str.strip().str.casefold()
-    df = reg.drop(columns="patient_id").merge(gp.drop(columns="patient_id"), on="key")
-    for level in (2, 3, 4):
-        df[f"stage_{level}"] = (df["stage"] == level).astype(float)
-    df["statin_1"] = (df["statin"] == 1).astype(float)
-    return df
 
 
 @pytest.fixture(scope="module")
@@ -61,14 +34,6 @@ def demo(cluster):
     final = study.wait(progress=True, timeout=300)
     assert final["run"]["state"] == "finished"
     return study, study.results()
-
-
-def tessera_name(name: str) -> str:
-    """Our pooled column for a tessera design column (`registry.stage[2]`, `gp.bmi`)."""
-    name = name.split(".", 1)[-1]
-    for ch in "[]":
-        name = name.replace(ch, "_" if ch == "[" else "")
-    return name.replace("T.", "")
 
 
 def test_results_are_a_dict_and_named_analyses(demo):
