@@ -27,9 +27,12 @@ pylog=$(mktemp)
 trap 'rm -f "$log" "$pylog"; scripts/postgres.sh stop || true' EXIT
 pystatus=0
 scripts/python.sh 2>&1 | tee "$pylog" || pystatus=$?
-summary=$(grep -E '(passed|failed|error)' "$pylog" | tail -n 1 || true)
-py_passed=$(grep -Eo '[0-9]+ passed' <<<"$summary" | awk '{s += $1} END {print s + 0}')
-py_failed=$(grep -Eo '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+summary=$(awk '/[0-9]+ (passed|failed|errors?)/ {line = $0} END {print line}' "$pylog")
+count() { # the number before each word matching $1 in the summary line, summed
+    awk -v w="$1" '{for (i = 2; i <= NF; i++) if ($i ~ w) s += $(i - 1)} END {print s + 0}' <<<"$summary"
+}
+py_passed=$(count '^passed')
+py_failed=$(count '^(failed|errors?)')
 if [ "$pystatus" -ne 0 ] && [ "$py_failed" -eq 0 ]; then
     py_failed=1 # pytest (or building the package) failed without a count: one failure
 fi
