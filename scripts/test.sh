@@ -39,6 +39,24 @@ else
     failed=$((failed + 1))
     status=1
 fi
+# The Python package against real stations (scripts/python.sh; pytest's counts are added).
+pylog=$(mktemp)
+trap 'rm -f "$log" "$pylog"; scripts/postgres.sh stop || true' EXIT
+pystatus=0
+scripts/python.sh 2>&1 | tee "$pylog" || pystatus=$?
+summary=$(awk '/[0-9]+ (passed|failed|errors?)/ {line = $0} END {print line}' "$pylog")
+count() { # the number before each word matching $1 in the summary line, summed
+    awk -v w="$1" '{for (i = 2; i <= NF; i++) if ($i ~ w) s += $(i - 1)} END {print s + 0}' <<<"$summary"
+}
+py_passed=$(count '^passed')
+py_failed=$(count '^(failed|errors?)')
+if [ "$pystatus" -ne 0 ] && [ "$py_failed" -eq 0 ]; then
+    py_failed=1 # pytest (or building the package) failed without a count: one failure
+fi
+passed=$((passed + py_passed))
+failed=$((failed + py_failed))
+[ "$pystatus" -eq 0 ] || status=$pystatus
 echo
+echo "python: ${summary:-no pytest summary}"
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -9,8 +9,9 @@
 //! plaintext on the pooled data (which only a demo can do), and the report. Finally the
 //! registry's audit log is shown and verified.
 //!
-//! `--prepare` only writes the folders (identities, station configurations, data, study) and
-//! prints how to start the stations by hand.
+//! `--prepare` only writes the folders (identities, station configurations, data, study, and
+//! the researcher's profile naming the stations: `researcher/profile.toml`) and prints how to
+//! start the stations by hand.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -256,7 +257,7 @@ fn free_ports(n: usize) -> Result<Vec<u16>, String> {
 }
 
 /// What `--prepare` writes: per station its folder, API port, computation port and
-/// certificate fingerprint; the researcher's identity; the study.
+/// certificate fingerprint; the researcher's identity, profile and study.
 pub(crate) struct Setup {
     /// The folder holding one folder per station and the researcher's.
     pub(crate) dir: PathBuf,
@@ -270,6 +271,26 @@ pub(crate) struct Setup {
     pub(crate) researcher: PathBuf,
     /// The study file.
     pub(crate) study: PathBuf,
+    /// The researcher's profile ([`tessera_client::profile`]): the three stations' API
+    /// addresses and pins, the identity, the registry as the default station.
+    pub(crate) profile: PathBuf,
+}
+
+/// The researcher's profile for the stations at `api` with fingerprints `fps` (hex), in
+/// [`STATIONS`] order; the identity folder beside it.
+fn profile_text(api: &[u16], fps: &[String]) -> String {
+    let mut t = String::from(
+        "# Written by `tessera demo --prepare`: the demo's stations, for `tessera study …`\n\
+         # (--profile FILE or $TESSERA_PROFILE) and the Python package (profile=FILE).\n\
+         identity = \"identity\"\ndefault = \"registry\"\n",
+    );
+    for (i, s) in STATIONS.iter().enumerate() {
+        t.push_str(&format!(
+            "\n[stations.{s}]\nat = \"127.0.0.1:{}\"\npin = \"sha256:{}\"\n",
+            api[i], fps[i]
+        ));
+    }
+    t
 }
 
 /// Writes the stations' folders, the researcher's identity and the study into `dir`.
@@ -317,6 +338,8 @@ pub(crate) fn prepare(dir: &Path) -> Result<Setup, String> {
     }
     let study = dir.join("researcher").join("study.toml");
     write(&study, &study_text)?;
+    let profile = dir.join("researcher").join("profile.toml");
+    write(&profile, &profile_text(&api, &fps))?;
     Ok(Setup {
         dir: dir.to_path_buf(),
         api,
@@ -324,6 +347,7 @@ pub(crate) fn prepare(dir: &Path) -> Result<Setup, String> {
         fps,
         researcher,
         study,
+        profile,
     })
 }
 
@@ -414,12 +438,11 @@ pub fn run(args: &DemoArgs) -> Result<(), String> {
         println!(
             "prepared three stations and a researcher; start each station with\n  \
              tessera station serve --config {}/STATION/station.toml\nand submit with\n  \
-             tessera study submit {} --to 127.0.0.1:{} --pin sha256:{} --identity {}",
+             tessera study submit {} --profile {}\n(the profile names the stations, their \
+             pins and the researcher's identity; the registry is its default)",
             dir.display(),
             setup.study.display(),
-            setup.api[0],
-            setup.fps[0],
-            setup.researcher.display()
+            setup.profile.display()
         );
         return Ok(());
     }

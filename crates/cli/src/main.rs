@@ -6,7 +6,6 @@ mod check;
 mod decision;
 mod demo;
 mod init;
-mod profile;
 mod run;
 mod skeleton;
 mod station;

@@ -1,6 +1,6 @@
 //! `tessera study new --at ADDR --pin FP [--identity DIR] --out STUDY`: a study skeleton
 //! from the catalogues of the station at `ADDR` and of the stations it trusts (see
-//! [`crate::check`] for how they are fetched).
+//! [`tessera_client::check`] for how they are fetched).
 //!
 //! The skeleton names every station whose catalogue could be had as a party with its
 //! fingerprint (the first three that can compute, the station at `ADDR` first, as compute
@@ -20,8 +20,8 @@ use std::path::Path;
 use tessera_net::identity::{fingerprint_hex, Identity};
 use tessera_station::catalogue::{Catalogue, PublishedColumn, PublishedSource};
 
-use crate::check::fetch;
-use crate::study::StationAddr;
+use tessera_client::check::catalogue as fetch;
+use tessera_client::StationAddr;
 
 /// What the researcher must replace.
 pub const PLACEHOLDER: &str = "CHANGE-ME";

@@ -7,23 +7,16 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::study::{client, message, StationAddr, WHO_ARE_YOU};
+use tessera_client::StationAddr;
 
 /// Prints the list; exit 0, or an error when the station cannot be reached or does not
 /// know the caller.
 pub(crate) fn list(at: &str, station: &StationAddr) -> Result<ExitCode, String> {
-    let c = client(at, station)?;
-    let a = c
-        .request("GET", "/studies", &[], &[])
-        .map_err(|e| e.to_string())?;
-    match a.status {
-        200 => {
-            print!("{}", render(at, &a.json()));
-            Ok(ExitCode::SUCCESS)
-        }
-        401 => Err(WHO_ARE_YOU.to_string()),
-        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
-    }
+    print!(
+        "{}",
+        render(at, &tessera_client::studies::list(at, station)?)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The answer of `GET /studies` as text.

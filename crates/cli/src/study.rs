@@ -6,14 +6,14 @@
 //! checks them against each other, reconstructs them here and prints a table, JSON or the
 //! HTML report: no station ever holds a result.
 //!
+//! `submit --json` and `status --json` print the station's answer as one JSON object instead of
+//! text (the R package in `r/` reads them; results have `--format json`).
+//!
 //! `tessera study list --at ADDR --pin FP --identity DIR` lists the researcher's own studies
 //! at that station ([`crate::studies`]).
 //!
 //! `tessera study check STUDY --at ADDR --pin FP` and `tessera study new --at ADDR --pin FP
 //! --out FILE` read the stations' catalogues ([`crate::check`], [`crate::skeleton`]).
-//!
-//! `submit --json` and `status --json` print the station's answer as one JSON object instead of
-//! text (the R package in `r/` reads them; results have `--format json`).
 //!
 //! Every connection is TLS 1.3 pinned to the station's certificate fingerprint (`--pin`, as
 //! the study's `[parties.NAME] fingerprint` or `tessera init` gives it); `--identity`
@@ -28,20 +28,20 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::Value;
-use tessera_net::identity::{parse_fingerprint, Fingerprint, Identity};
-use tessera_station::client::Client;
-use tessera_station::recipient::{self, Credentials, Fetched};
-
-use crate::profile::Profile;
+use tessera_client::connect::{message, read_pin};
+use tessera_client::studies::{progress_text, still_going, Submitted};
+use tessera_client::{Profile, StationAddr};
+use tessera_station::recipient::{Credentials, Fetched};
 
 /// Arguments of `tessera study`.
 #[derive(Args, Debug)]
 pub struct StudyArgs {
-    /// The profile naming the stations' addresses and pins and your identity ([`crate::profile`];
+    /// The profile naming the stations' addresses and pins and your identity
+    /// ([`tessera_client::profile`];
     /// default: `$TESSERA_PROFILE`, else `~/.config/tessera/profile.toml` if it exists).
     #[arg(long, global = true, value_name = "FILE")]
     pub profile: Option<PathBuf>,
@@ -49,9 +49,9 @@ pub struct StudyArgs {
     pub command: StudyCommand,
 }
 
-/// How to reach one station.
+/// How to reach one station (as given on the command line; the profile fills in the rest).
 #[derive(Args, Debug, Clone)]
-pub struct StationAddr {
+pub struct StationArgs {
     /// The station's certificate fingerprint (`sha256:` and 64 hex digits, as the study's
     /// `[parties.NAME] fingerprint`): the connection is refused if it presents another.
     /// Default: the pin your profile gives the station.
@@ -77,7 +77,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         to: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// Print the station's answer as one JSON object (`id`, `revision`, `state`,
         /// `decision`, `reasons` when refused, `error` when invalid; with `at`, the station
         /// asked) instead of text, for programs (the R package); exit codes unchanged.
@@ -96,7 +96,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Write a study skeleton from the catalogues of the station at --at and of the
     /// stations it trusts (parties, data sections with the published columns, disclosure
@@ -107,7 +107,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// The file to write (must not exist).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
@@ -124,7 +124,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Show a study's state at a station, and what the other stations said.
     Status {
@@ -135,7 +135,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// Print the station's answer (`GET /studies/ID`: `state`, `run`, `stations`,
         /// `earlier`, `progress`; with `at`, the station asked) as one JSON object instead
         /// of text, for programs (the R package); exit codes unchanged.
@@ -150,7 +150,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
     },
     /// Fetch a study's results as one of its recipients (with `--wait`, the station's progress
     /// is shown on a terminal while it computes).
@@ -162,7 +162,7 @@ pub enum StudyCommand {
         #[arg(long, value_name = "ADDR")]
         at: Option<String>,
         #[command(flatten)]
-        station: StationAddr,
+        station: StationArgs,
         /// A token a station's steward issued (`tessera station token`), instead of a
         /// certificate: `TOKEN` for the station at `--at`, `STATION=TOKEN` for another compute
         /// station (results need the shares of all three; repeat the option).
@@ -210,41 +210,21 @@ pub enum Format {
     Html,
 }
 
-/// A client for `addr` with the pin and identity given.
-pub(crate) fn client(addr: &str, s: &StationAddr) -> Result<Client, String> {
-    let pin = pin_of(s)?;
-    let identity = s
-        .identity
-        .as_deref()
-        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
-        .transpose()?;
-    Client::new(addr, pin, identity.as_ref(), Duration::from_secs(60)).map_err(|e| e.to_string())
-}
-
-/// The station's pin (given, or resolved from the profile).
-fn pin_of(s: &StationAddr) -> Result<Fingerprint, String> {
-    read_pin(s.pin.as_deref().ok_or("--pin is needed")?)
-}
-
-/// Parses `--pin` (`sha256:` prefix optional).
-fn read_pin(text: &str) -> Result<Fingerprint, String> {
-    let t = text.trim();
-    parse_fingerprint(t.strip_prefix("sha256:").unwrap_or(t)).map_err(|e| format!("--pin: {e}"))
-}
-
-pub(crate) fn message(v: &Value) -> String {
-    v["error"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string())
+impl From<&StationArgs> for StationAddr {
+    fn from(a: &StationArgs) -> Self {
+        StationAddr {
+            pin: a.pin.clone(),
+            identity: a.identity.clone(),
+        }
+    }
 }
 
 /// Runs a `tessera study` command.
 pub fn main(args: &StudyArgs) -> ExitCode {
     // The station addressed, with its pin and the identity: given, or from the profile.
-    let reach = |at: &Option<String>, given: &StationAddr| {
+    let reach = |at: &Option<String>, given: &StationArgs| {
         let profile = Profile::load(args.profile.as_deref())?;
-        Profile::resolve(profile.as_ref(), at.as_deref(), given)
+        Profile::resolve(profile.as_ref(), at.as_deref(), &given.into())
     };
     let result = match &args.command {
         StudyCommand::Submit {
@@ -306,12 +286,6 @@ pub fn main(args: &StudyArgs) -> ExitCode {
     }
 }
 
-/// What a researcher needs when a station answers 401.
-pub(crate) const WHO_ARE_YOU: &str =
-    "the station does not know you: present your certificate with \
-     --identity DIR (a folder `tessera init` wrote) and ask its steward to list its \
-     fingerprint under [[researchers]] in station.toml";
-
 /// Prints a station's JSON answer `body` as one line, with `at` (the station asked) added:
 /// what `--json` gives programs instead of text.
 fn print_json(mut body: Value, at: &str) {
@@ -330,22 +304,17 @@ fn submit(
     station: &StationAddr,
     json: bool,
 ) -> Result<ExitCode, String> {
-    let headers = vec![("Content-Type", "text/plain; charset=utf-8")];
-    let c = client(to, station)?;
-    let a = c
-        .request("POST", route, &headers, text)
-        .map_err(|e| e.to_string())?;
-    let body = a.json();
-    if json && matches!(a.status, 200 | 201 | 400 | 403 | 404 | 409) {
+    let (code, body) = tessera_client::studies::submit_answer(text, route, to, station)?;
+    if json && matches!(code, 200 | 201 | 400 | 403 | 404 | 409) {
         print_json(body, to);
-        return Ok(match a.status {
+        return Ok(match code {
             200 | 201 => ExitCode::SUCCESS,
             403 => ExitCode::from(3),
             _ => ExitCode::from(2),
         });
     }
-    match a.status {
-        200 | 201 => {
+    match tessera_client::studies::classify(code, body)? {
+        Submitted::Accepted(body) => {
             println!(
                 "study {} at {}: {}",
                 crate::station::with_revision(
@@ -360,23 +329,17 @@ fn submit(
             }
             Ok(ExitCode::SUCCESS)
         }
-        403 => {
+        Submitted::Refused(reasons) => {
             eprintln!("tessera: the station refused the study:");
-            for r in body["reasons"].as_array().into_iter().flatten() {
-                eprintln!("  {}", r.as_str().unwrap_or(""));
+            for r in reasons {
+                eprintln!("  {r}");
             }
             Ok(ExitCode::from(3))
         }
-        400 | 409 => {
-            eprintln!("tessera: {}", message(&body));
+        Submitted::Rejected(why) => {
+            eprintln!("tessera: {why}");
             Ok(ExitCode::from(2))
         }
-        404 => {
-            eprintln!("tessera: {}", message(&body));
-            Ok(ExitCode::from(2))
-        }
-        401 => Err(WHO_ARE_YOU.to_string()),
-        s => Err(format!("the station answered {s}: {}", message(&body))),
     }
 }
 
@@ -436,41 +399,20 @@ fn describe(id: &str, at: &str, body: &Value) -> String {
 
 /// Prints a study's state at the station at `at` (with `json`, the station's answer as JSON).
 fn status(id: &str, at: &str, station: &StationAddr, json: bool) -> Result<ExitCode, String> {
-    let c = client(at, station)?;
-    let a = c
-        .request("GET", &format!("/studies/{id}"), &[], &[])
-        .map_err(|e| e.to_string())?;
-    match a.status {
-        200 if json => {
-            print_json(a.json(), at);
+    match tessera_client::studies::status(id, at, station)? {
+        Some(body) if json => {
+            print_json(body, at);
             Ok(ExitCode::SUCCESS)
         }
-        200 => {
-            print!("{}", describe(id, at, &a.json()));
+        Some(body) => {
+            print!("{}", describe(id, at, &body));
             Ok(ExitCode::SUCCESS)
         }
-        404 => {
+        None => {
             eprintln!("tessera: no study {id} at {at} (or not one you submitted)");
             Ok(ExitCode::from(2))
         }
-        401 => Err(WHO_ARE_YOU.to_string()),
-        s => Err(format!("the station answered {s}: {}", message(&a.json()))),
     }
-}
-
-/// `, PHASE (N %)` for a running computation's progress, or nothing.
-fn progress_text(p: &Value) -> String {
-    match (p["step"].as_u64(), p["steps"].as_u64(), p["phase"].as_str()) {
-        (Some(step), Some(steps), Some(phase)) if steps > 0 => {
-            format!(", {phase} ({} %)", 100 * step / steps)
-        }
-        _ => String::new(),
-    }
-}
-
-/// Whether a study in `state` (the 409 answer's) may still produce results.
-fn still_going(state: &str) -> bool {
-    matches!(state, "pending" | "approved" | "ready" | "running")
 }
 
 fn results(
@@ -482,11 +424,7 @@ fn results(
     out: Option<&Path>,
     wait: u64,
 ) -> Result<ExitCode, String> {
-    let identity = station
-        .identity
-        .as_deref()
-        .map(|d| Identity::load(d).map_err(|e| format!("--identity: {e}")))
-        .transpose()?;
+    let identity = station.load_identity()?;
     let mut creds = Credentials {
         identity: identity.as_ref(),
         ..Credentials::default()
@@ -505,35 +443,31 @@ fn results(
             .ok_or_else(|| format!("--pin-station {p}: expected STATION=sha256:…"))?;
         creds.pins.insert(name.to_string(), read_pin(fp)?);
     }
-    let pin = pin_of(station)?;
-    let deadline = Instant::now() + Duration::from_secs(wait);
     let mut shown = String::new();
-    let fetched = loop {
-        let f = recipient::fetch(id, at, pin, &creds, Duration::from_secs(60))?;
-        if let Fetched::Answer(_, 409, body) = &f {
-            let state = body["state"].as_str().unwrap_or("").to_string();
-            if still_going(&state) && Instant::now() < deadline {
-                // Show what the station is doing, on a terminal.
-                if std::io::stderr().is_terminal() {
-                    let st = client(at, station)?
-                        .request("GET", &format!("/studies/{id}"), &[], &[])
-                        .map(|a| a.json())
-                        .unwrap_or_default();
-                    let line = format!("{state}{}", progress_text(&st["progress"]));
-                    if shown != line {
-                        eprint!("\r\x1b[K{id}: {line}");
-                        shown = line;
-                    }
+    let fetched = tessera_client::results::fetch(
+        id,
+        at,
+        station,
+        &creds,
+        Duration::from_secs(wait),
+        |state| {
+            // Show what the station is doing, on a terminal.
+            if std::io::stderr().is_terminal() {
+                let st = tessera_client::studies::status(id, at, station)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default();
+                let line = format!("{state}{}", progress_text(&st["progress"]));
+                if shown != line {
+                    eprint!("\r\x1b[K{id}: {line}");
+                    shown = line;
                 }
-                std::thread::sleep(Duration::from_millis(300));
-                continue;
             }
-        }
-        if !shown.is_empty() {
-            eprintln!();
-        }
-        break f;
-    };
+        },
+    )?;
+    if !shown.is_empty() {
+        eprintln!();
+    }
     match fetched {
         Fetched::Results(output, _) => write_results(&output, format, out, id),
         Fetched::Answer(name, 409, body) => {

@@ -427,6 +427,7 @@ impl Context {
                 fps: setup.fps.clone(),
                 researcher: setup.researcher.clone(),
                 study: setup.study.clone(),
+                profile: setup.profile.clone(),
             },
             study_text: study_text.to_string(),
             researcher: load(&setup.researcher)?,

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::study::StationAddr;
+use crate::connect::StationAddr;
 
 /// The profile as written.
 #[derive(Debug, Deserialize)]
@@ -102,6 +102,16 @@ impl Profile {
             path: path.to_path_buf(),
             file,
         })
+    }
+
+    /// The name of the profile's station at `addr`, if there is one (for messages naming a
+    /// station rather than an address).
+    pub fn name_of(&self, addr: &str) -> Option<&str> {
+        self.file
+            .stations
+            .iter()
+            .find(|(_, s)| s.at == addr)
+            .map(|(n, _)| n.as_str())
     }
 
     /// The station to use and how to reach it: `at` (a profile station's name, or an
