@@ -1,5 +1,5 @@
 //! `tessera bench survival`: the survival analyses (log-rank, Cox, stratified Cox, cumulative
-//! incidence, restricted mean survival time) on synthetic linked data
+//! incidence, restricted mean survival time, Fine–Gray) on synthetic linked data
 //! ([`tessera_stats::survival::synthetic`]), three processes over loopback TCP. The registry's
 //! columns (time, event, group) are input by party 0, the GP covariates by party 1; party 2
 //! is the helper. Each workload reports seconds (median of `--reps`, a repetition ending when
@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties, ZphTransform};
 use tessera_stats::survival::{
-    cox, cox_plain, cuminc, cuminc_plain, logrank, logrank_plain, rmst, rmst_plain, synthetic,
-    CoxPublic, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic, RmstResult,
-    RmstSpec,
+    cox, cox_plain, cuminc, cuminc_plain, finegray, finegray_plain, logrank, logrank_plain, rmst,
+    rmst_plain, synthetic, CoxPublic, CumincPublic, CumincResult, CumincSpec, FinegrayPublic,
+    FinegrayResult, FinegraySpec, LogrankPublic, RmstPublic, RmstResult, RmstSpec,
 };
 use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
@@ -40,8 +40,9 @@ pub struct SurvivalArgs {
     /// `cox-strata:ROWSxCOVARIATES` (Cox stratified by the registry's two-level group),
     /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors),
     /// `cox-zph:ROWSxCOVARIATES` (Cox with the proportional-hazards test), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
-    /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
-    /// time range).
+    /// cause), `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
+    /// time range) or `finegray:ROWSxCOVARIATES` (the Fine–Gray model of cause 1 with cause 2
+    /// competing; `finegray:ROWS`: 10 covariates).
     #[arg(
         long,
         default_value = "logrank:10000,logrank:100000,cox:1000x5,cox:10000x10,cox:100000x10"
@@ -53,7 +54,7 @@ pub struct SurvivalArgs {
     /// Ties method of the Cox workloads.
     #[arg(long, default_value = "efron")]
     pub ties: String,
-    /// Do not time lifelines (no Python needed).
+    /// Do not time lifelines or R (no Python or R needed).
     #[arg(long)]
     pub no_lifelines: bool,
     /// Print one JSON object instead of a table.
@@ -74,7 +75,8 @@ pub struct SurvivalPartyArgs {
     #[command(flatten)]
     pub shape: ShapeArgs,
     /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
-    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cuminc:ROWS` or `rmst:ROWS`).
+    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cuminc:ROWS`, `rmst:ROWS` or
+    /// `finegray:ROWSxCOVARIATES`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -106,6 +108,11 @@ enum Workload {
     Rmst {
         rows: usize,
     },
+    /// Fine–Gray, cause 1 of `registry.cause` (cause 2 competing).
+    Finegray {
+        rows: usize,
+        covariates: usize,
+    },
 }
 
 impl Workload {
@@ -114,7 +121,8 @@ impl Workload {
             format!(
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
                  cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
-                 cox-zph:ROWSxCOVARIATES, cuminc:ROWS or rmst:ROWS"
+                 cox-zph:ROWSxCOVARIATES, cuminc:ROWS, rmst:ROWS or \
+                 finegray:ROWSxCOVARIATES"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -123,6 +131,13 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
+            "finegray" => {
+                let (r, c) = size.split_once('x').unwrap_or((size, "10"));
+                Ok(Workload::Finegray {
+                    rows: r.parse().map_err(|_| bad())?,
+                    covariates: c.parse().map_err(|_| bad())?,
+                })
+            }
             "cox" | "cox-strata" | "cox-robust" | "cox-zph" => {
                 let (r, c) = size.split_once('x').ok_or_else(bad)?;
                 Ok(Workload::Cox {
@@ -142,13 +157,14 @@ impl Workload {
             Workload::Logrank { rows }
             | Workload::Cox { rows, .. }
             | Workload::Cuminc { rows }
-            | Workload::Rmst { rows } => rows,
+            | Workload::Rmst { rows }
+            | Workload::Finegray { rows, .. } => rows,
         }
     }
 
     fn covariates(&self) -> usize {
         match *self {
-            Workload::Cox { covariates, .. } => covariates,
+            Workload::Cox { covariates, .. } | Workload::Finegray { covariates, .. } => covariates,
             _ => 0,
         }
     }
@@ -158,7 +174,10 @@ impl Workload {
             Workload::Logrank { rows } => format!("logrank {rows}"),
             Workload::Cox {
                 rows, covariates, ..
-            } => format!("{} {rows}x{covariates}", self.kind()),
+            }
+            | Workload::Finegray { rows, covariates } => {
+                format!("{} {rows}x{covariates}", self.kind())
+            }
             Workload::Cuminc { rows } => format!("cuminc {rows}"),
             Workload::Rmst { rows } => format!("rmst {rows}"),
         }
@@ -174,6 +193,7 @@ impl Workload {
             Workload::Cox { .. } => "cox",
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
+            Workload::Finegray { .. } => "finegray",
         }
     }
 
@@ -182,7 +202,10 @@ impl Workload {
         match *self {
             Workload::Cox {
                 rows, covariates, ..
-            } => format!("{}:{rows}x{covariates}", self.kind()),
+            }
+            | Workload::Finegray { rows, covariates } => {
+                format!("{}:{rows}x{covariates}", self.kind())
+            }
             _ => format!("{}:{}", self.kind(), self.rows()),
         }
     }
@@ -219,6 +242,26 @@ impl Workload {
             conf_level: 0.95,
         }
     }
+}
+
+/// The Fine–Gray model of cause 1 of the synthetic `registry.cause` (cause 2 competing) on
+/// the GP covariates.
+fn finegray_spec(w: Workload) -> FinegraySpec {
+    FinegraySpec {
+        time: "registry.time".into(),
+        event: "registry.cause".into(),
+        causes: 2,
+        cause: 1,
+        covariates: (1..=w.covariates()).map(|j| format!("gp.x{j}")).collect(),
+        max_steps: 50,
+        conf_level: 0.95,
+    }
+}
+
+/// Fine–Gray as compared values: coefficients, then standard errors.
+fn finegray_values(r: &FinegrayResult) -> Vec<f64> {
+    let se = r.rows.iter().map(|x| x.se);
+    r.rows.iter().map(|x| x.coef).chain(se).collect()
 }
 
 /// Cumulative incidence of the (one) cause per group at 10 grid times spread over the data's
@@ -345,6 +388,10 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
             let r = open_sealed::<RmstPublic>(&parts).map_err(named)?;
             Ok(rmst_values(&r))
         }
+        Workload::Finegray { .. } => {
+            let r = open_sealed::<FinegrayPublic>(&parts).map_err(named)?;
+            Ok(finegray_values(&r))
+        }
     }
 }
 
@@ -403,13 +450,21 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
             num("ratio_to_lifelines").map_or("n/a".into(), |r| format!("{r:.1}")),
         );
     }
+    for e in entries.iter().filter(|e| !e["r_seconds"].is_null()) {
+        println!(
+            "{}: R cmprsk::crr {:.3}s on the same data, ratio {:.1}",
+            e["workload"].as_str().unwrap_or(""),
+            e["r_seconds"].as_f64().unwrap_or(f64::NAN),
+            e["ratio_to_r"].as_f64().unwrap_or(f64::NAN)
+        );
+    }
     println!(
         "\nthree processes over loopback TCP; synthetic linked data (Weibull baseline, ties, \
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
          of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
          registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
-         test (km); cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
-         against the plaintext twin",
+         test (km); cuminc: 10 grid times, one cause; rmst: τ mid-range; finegray: cause 1, \
+         cause 2 competing; results checked against the plaintext twin",
         args.reps, args.ties
     );
     Ok(())
@@ -455,6 +510,11 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     } else {
         lifelines_seconds(w, &data, ties)
     };
+    let r_secs = if args.no_lifelines {
+        None
+    } else {
+        crr_seconds(w, &data)
+    };
     let seconds = median(&secs);
     Ok(json!({
         "workload": w.name(),
@@ -470,6 +530,8 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
         "ratio_to_plain": seconds / plain_secs,
         "lifelines_seconds": lifelines,
         "ratio_to_lifelines": lifelines.map(|l| seconds / l),
+        "r_seconds": r_secs,
+        "ratio_to_r": r_secs.map(|r| seconds / r),
         "max_error_vs_plain": worst,
     }))
 }
@@ -499,6 +561,11 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
             let r = rmst_plain(data, &rmst_spec(data), &disclosure()).map_err(|e| e.to_string())?;
             Ok(rmst_values(&r))
         }
+        Workload::Finegray { .. } => {
+            let r = finegray_plain(data, &finegray_spec(w), &disclosure())
+                .map_err(|e| e.to_string())?;
+            Ok(finegray_values(&r))
+        }
     }
 }
 
@@ -517,7 +584,7 @@ fn check(w: Workload, got: &[f64], want: &[f64], data: &PlainFrame) -> Result<f6
     }
     // Estimates first, then standard errors (as many).
     let p = match w {
-        Workload::Cox { .. } => w.covariates(),
+        Workload::Cox { .. } | Workload::Finegray { .. } => w.covariates(),
         _ => want.len() / 2,
     };
     // A standard error of zero (no event yet at a grid time) is zero on both sides.
@@ -561,25 +628,36 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
             | Workload::Cox { robust: true, .. }
             | Workload::Cox { zph: true, .. }
             | Workload::Cuminc { .. }
-            | Workload::Rmst { .. },
+            | Workload::Rmst { .. }
+            | Workload::Finegray { .. },
             _,
         ) => {
             return None; // not in scripts/bench_lifelines.py
         }
         _ => {}
     }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
+    reference_seconds(data, Command::new("python3").arg(&script).arg(w.kind()))
+}
+
+/// Seconds R's `cmprsk::crr` needs for the Fine–Gray workload on the same data (median of
+/// three, `scripts/bench_crr.R`), or `None` for other workloads or without R and cmprsk.
+fn crr_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
+    if !matches!(w, Workload::Finegray { .. }) {
+        return None;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_crr.R");
+    reference_seconds(data, Command::new("Rscript").arg(&script))
+}
+
+/// Runs `cmd` with the data written to a temporary CSV (appended as the last argument) and
+/// reads `seconds` from the JSON it prints; `None` if anything fails.
+fn reference_seconds(data: &PlainFrame, cmd: &mut Command) -> Option<f64> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let csv = dir.join("data.csv");
     write_csv(data, &csv).ok()?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
-    let kind = w.kind();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(kind)
-        .arg(&csv)
-        .output()
-        .ok();
+    let out = cmd.arg(&csv).output().ok();
     let _ = std::fs::remove_dir_all(&dir);
     let out = out?;
     if !out.status.success() {
@@ -685,6 +763,12 @@ fn measure(
             Workload::Rmst { .. } => {
                 let r = rmst(p, &frame, &rmst_spec(data), &disclosure()).map_err(err)?;
                 report.secs.push(t.elapsed().as_secs_f64());
+                end(&mut report, r)?;
+            }
+            Workload::Finegray { .. } => {
+                let r = finegray(p, &frame, &finegray_spec(w), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
+                report.iterations = r.public.trace.iterations;
                 end(&mut report, r)?;
             }
         }
