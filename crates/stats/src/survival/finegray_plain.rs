@@ -305,7 +305,7 @@ pub fn finegray_fit(frame: &PlainFrame, spec: &FinegraySpec) -> Result<CoxFit> {
         info,
         trace,
     } = newton(p, spec.max_steps, |b| ord.derivatives(b))?;
-    if (0..p).any(|j| info[j * p + j] / events as f64 < min_information(24)) {
+    if (0..p).any(|j| info[j * p + j] / (events as f64) < min_information(24)) {
         return Err(super::cox::monotone_error());
     }
     let singular = || StatsError::NotConverged("information matrix not positive definite".into());
