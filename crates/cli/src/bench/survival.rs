@@ -452,7 +452,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
     }
     for e in entries.iter().filter(|e| !e["r_seconds"].is_null()) {
         println!(
-            "{}: R cmprsk::crr {:.3}s on the same data, ratio {:.1}",
+            "{}: R cmprsk::crr {:.3}s on the same data, ratio {:.3}",
             e["workload"].as_str().unwrap_or(""),
             e["r_seconds"].as_f64().unwrap_or(f64::NAN),
             e["ratio_to_r"].as_f64().unwrap_or(f64::NAN)
