@@ -393,7 +393,7 @@ pub fn finegray(
     let (d1, dc) = (&dd[0], &dd[1]);
     // Every complete case is censored, of the cause or competing: δ2 = used - δ1 - δc.
     let d2 = used.sub(d1).sub(dc);
-    // Opened: complete cases and events of the cause (named in the result), as Cox's.
+    // LEAKAGE: complete cases and events of the cause (named in the result), as Cox's.
     let counts = p.reveal(&AShare::concat(&[&used.sum(), &d1.sum()]))?;
     let (nu, ne) = (counts[0] as u64, counts[1] as u64);
     disclosure.check_rows(nu as usize)?;
