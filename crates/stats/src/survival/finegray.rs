@@ -42,7 +42,7 @@
 //!    [`super::cuminc`]); the design ([`crate::terms`]), standardised as Cox's.
 //! 2. Risk-set order ([`RiskOrder`]) of `[δ1, δ2, δc, used, z…]`; per tie group `Y`, `C`,
 //!    `d`; `G(t-)` from the suffix products of `1 - C/Y` ([`super::km::suffix_product`]) on
-//!    the group ends, copied to the group's rows; `1/G` as `2^K/G`.
+//!    the group ends, copied to the group's rows; `1/G` (at least 1: a plain reciprocal).
 //! 3. Newton–Raphson as Cox's ([`super::cox`]: the same step halving, lifelines' stopping
 //!    rule evaluated inside MPC, the final untaken step, the monotone-likelihood check).
 //! 4. At the estimate, the influence terms above, `Σ (η + ψ)(η + ψ)ᵀ` and the sandwich, its

@@ -13,7 +13,7 @@ use super::km::suffix_product;
 use super::logrank::columns_to_rows;
 use super::risk::{shifted, suffix_sum, RiskOrder};
 
-/// Extra bits of the reciprocals `2^K/D`, `2^K/G`, `2^K/Y`.
+/// Extra bits of the reciprocals `2^K/D` and `2^K/Y`.
 const K: u32 = super::finegray::K;
 
 /// Per-column suffix sums of `k` concatenated columns of `n` rows (local).
@@ -110,7 +110,7 @@ impl Fisher for Derivatives {
 impl Model {
     /// The censoring weights from the sorted indicators: `Y` (prefix counts), `C` and `d`
     /// per group, `G(t-) = Π_{u < t} (1 - C/Y)` (suffix products of the group ends' factors,
-    /// read on the row after the end) copied to the group's rows, and `2^K/G`.
+    /// read on the row after the end) copied to the group's rows, and `1/G`.
     pub(crate) fn weights(
         p: &mut Party,
         risk: &RiskOrder,
