@@ -1288,6 +1288,34 @@ fn any_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
     Ok(acc)
 }
 
+/// The summary line of a Newton fit: iterations, step halvings, convergence.
+pub(crate) fn write_iterations(
+    f: &mut fmt::Formatter<'_>,
+    iterations: usize,
+    halvings: usize,
+    converged: bool,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "  Newton iterations = {iterations}{}{}",
+        if halvings > 0 {
+            format!(" ({halvings} step halvings)")
+        } else {
+            String::new()
+        },
+        if converged { "" } else { " (did not converge)" }
+    )
+}
+
+/// The width of a coefficient table's name column (at least that of "covariate").
+pub(crate) fn name_width(rows: &[CoxRow]) -> usize {
+    rows.iter()
+        .map(|r| r.covariate.len())
+        .max()
+        .unwrap_or(9)
+        .max(9)
+}
+
 impl fmt::Display for CoxResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ties = match self.ties {
@@ -1316,29 +1344,9 @@ impl fmt::Display for CoxResult {
                 "  robust standard errors (se(coef); the model-based ones in se naive)"
             )?;
         }
-        writeln!(
-            f,
-            "  Newton iterations = {}{}{}",
-            self.iterations,
-            if self.halvings > 0 {
-                format!(" ({} step halvings)", self.halvings)
-            } else {
-                String::new()
-            },
-            if self.converged {
-                ""
-            } else {
-                " (did not converge)"
-            }
-        )?;
+        write_iterations(f, self.iterations, self.halvings, self.converged)?;
         let pct = self.conf_level * 100.0;
-        let w = self
-            .rows
-            .iter()
-            .map(|r| r.covariate.len())
-            .max()
-            .unwrap_or(9)
-            .max(9);
+        let w = name_width(&self.rows);
         writeln!(
             f,
             "\n  {:<w$} {:>9} {:>9} {:>9}{} {:>10} {:>10} {:>8} {:>10}",

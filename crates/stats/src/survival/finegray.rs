@@ -77,8 +77,9 @@ use crate::table::{Frame, PlainFrame};
 use crate::terms;
 
 use super::cox::{
-    check_levels, coef_rows, design, diagonal_se, join, newton, sandwich_root, standardise, tile,
-    weight_bits, CoxFit, CoxRow, Design, Fisher, NewtonEnd, NewtonTrace,
+    check_levels, coef_rows, design, diagonal_se, join, name_width, newton, sandwich_root,
+    standardise, tile, weight_bits, write_iterations, CoxFit, CoxRow, Design, Fisher, NewtonEnd,
+    NewtonTrace,
 };
 use super::cuminc::{cause_indicators, MAX_CAUSES};
 use super::finegray_mpc::Model;
@@ -314,29 +315,9 @@ impl fmt::Display for FinegrayResult {
             "  pseudo log-likelihood = {:.4}, null {:.4}",
             self.log_likelihood, self.log_likelihood_null
         )?;
-        writeln!(
-            f,
-            "  Newton iterations = {}{}{}",
-            self.iterations,
-            if self.halvings > 0 {
-                format!(" ({} step halvings)", self.halvings)
-            } else {
-                String::new()
-            },
-            if self.converged {
-                ""
-            } else {
-                " (did not converge)"
-            }
-        )?;
+        write_iterations(f, self.iterations, self.halvings, self.converged)?;
         let pct = self.conf_level * 100.0;
-        let w = self
-            .rows
-            .iter()
-            .map(|r| r.covariate.len())
-            .max()
-            .unwrap_or(9)
-            .max(9);
+        let w = name_width(&self.rows);
         writeln!(
             f,
             "\n  {:<w$} {:>9} {:>9} {:>9} {:>8} {:>10} {:>10} {:>10}",
