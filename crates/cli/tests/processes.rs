@@ -798,7 +798,7 @@ fn survival_benchmark_runs_every_analysis_over_three_processes() {
             "bench",
             "survival",
             "--workloads",
-            "logrank:600,cox:400x3,cox-strata:400x3,cuminc:600,rmst:600",
+            "logrank:600,cox:400x3,cox-strata:400x3,cuminc:600,rmst:600,finegray:600x3",
             "--no-lifelines",
             "--json",
         ],
@@ -810,7 +810,7 @@ fn survival_benchmark_runs_every_analysis_over_three_processes() {
     let kinds: Vec<&str> = w.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(
         kinds,
-        ["logrank", "cox", "cox-strata", "cuminc", "rmst"],
+        ["logrank", "cox", "cox-strata", "cuminc", "rmst", "finegray"],
         "{report}"
     );
     for entry in w {
@@ -819,9 +819,11 @@ fn survival_benchmark_runs_every_analysis_over_three_processes() {
             assert!(entry[key].as_f64().unwrap() > 0.0, "{key}: {entry}");
         }
         assert!(entry["lifelines_seconds"].is_null());
+        assert!(entry["r_seconds"].is_null());
     }
     assert!(w[1]["iterations"].as_u64().unwrap() >= 1);
     assert!(w[2]["iterations"].as_u64().unwrap() >= 1);
+    assert!(w[5]["iterations"].as_u64().unwrap() >= 1);
     let bad = run(
         &["bench", "survival", "--workloads", "cox:10"],
         Duration::from_secs(30),

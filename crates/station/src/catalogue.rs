@@ -403,6 +403,7 @@ impl Catalogue {
                 AnalysisSpec::KaplanMeier(s) => tessera_stats::survival::km::check(s, &rules),
                 AnalysisSpec::Cuminc(s) => tessera_stats::survival::cuminc::check(s, &rules),
                 AnalysisSpec::Rmst(s) => tessera_stats::survival::rmst::check(s, &rules),
+                AnalysisSpec::Finegray(s) => tessera_stats::survival::finegray::check(s),
                 _ => Ok(()),
             };
             if let Err(e) = checked {

@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -68,6 +68,7 @@ pub const KINDS: [&str; 10] = [
     "correlation",
     "cuminc",
     "rmst",
+    "finegray",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

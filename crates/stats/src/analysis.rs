@@ -266,11 +266,13 @@ pub enum AnalysisSpec {
     Cuminc(survival::CumincSpec),
     /// `kind = "rmst"`: restricted mean survival time up to `tau`.
     Rmst(survival::RmstSpec),
+    /// `kind = "finegray"`: the Fine–Gray subdistribution hazards model of one cause.
+    Finegray(survival::FinegraySpec),
 }
 
 impl AnalysisSpec {
     /// The time column of a survival analysis (Kaplan–Meier, log-rank, Cox, cumulative
-    /// incidence, restricted mean); `None` for the others.
+    /// incidence, restricted mean, Fine–Gray); `None` for the others.
     pub fn time_column(&self) -> Option<&str> {
         match self {
             AnalysisSpec::KaplanMeier(s) => Some(&s.time),
@@ -278,6 +280,7 @@ impl AnalysisSpec {
             AnalysisSpec::Cox(s) => Some(&s.time),
             AnalysisSpec::Cuminc(s) => Some(&s.time),
             AnalysisSpec::Rmst(s) => Some(&s.time),
+            AnalysisSpec::Finegray(s) => Some(&s.time),
             _ => None,
         }
     }
@@ -295,14 +298,16 @@ impl AnalysisSpec {
             AnalysisSpec::Correlation(_) => "correlation",
             AnalysisSpec::Cuminc(_) => "cuminc",
             AnalysisSpec::Rmst(_) => "rmst",
+            AnalysisSpec::Finegray(_) => "finegray",
         }
     }
 
-    /// The model terms of a Cox, linear or logistic model (`covariates`); none for the
-    /// other kinds.
+    /// The model terms of a Cox, Fine–Gray, linear or logistic model (`covariates`); none
+    /// for the other kinds.
     pub fn covariates(&self) -> Option<&[String]> {
         match self {
             AnalysisSpec::Cox(s) => Some(&s.covariates),
+            AnalysisSpec::Finegray(s) => Some(&s.covariates),
             AnalysisSpec::Ols(s) => Some(&s.covariates),
             AnalysisSpec::Logistic(s) => Some(&s.covariates),
             _ => None,
@@ -351,6 +356,10 @@ impl AnalysisSpec {
             AnalysisSpec::Rmst(s) => {
                 v.extend([s.time.as_str(), s.event.as_str()]);
                 v.extend(s.group.as_deref());
+            }
+            AnalysisSpec::Finegray(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(crate::terms::columns(&s.covariates));
             }
         }
         v
@@ -433,6 +442,7 @@ pub fn run(
         ),
         AnalysisSpec::Cuminc(s) => shared(kind, survival::cuminc(p, frame, s, disclosure)?),
         AnalysisSpec::Rmst(s) => shared(kind, survival::rmst(p, frame, s, disclosure)?),
+        AnalysisSpec::Finegray(s) => shared(kind, survival::finegray(p, frame, s, disclosure)?),
     }
 }
 
@@ -505,6 +515,9 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         }),
         A::Rmst(_) => tail(spec, public, values, |p: &survival::RmstPublic| {
             A::Rmst(p.spec.clone())
+        }),
+        A::Finegray(_) => tail(spec, public, values, |p: &survival::FinegrayPublic| {
+            A::Finegray(p.spec.clone())
         }),
     }
 }

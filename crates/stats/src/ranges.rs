@@ -164,6 +164,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
         AnalysisSpec::Logrank(_) | AnalysisSpec::Crosstab(_) | AnalysisSpec::Correlation(_) => {
             Ok(())
         }
+        AnalysisSpec::Finegray(s) => conf(s.conf_level),
         AnalysisSpec::Cox(s) => {
             steps(s.max_steps)?;
             conf(s.conf_level)
@@ -284,6 +285,13 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
             .chain(&s.entry)
             .chain(&s.cluster)
             .map(|c| time(c, f))
+            .chain(
+                terms::factor_depths(&s.covariates)
+                    .into_iter()
+                    .map(|(c, k)| in_products(square(c, f), k)),
+            )
+            .collect(),
+        AnalysisSpec::Finegray(s) => std::iter::once(time(&s.time, f))
             .chain(
                 terms::factor_depths(&s.covariates)
                     .into_iter()

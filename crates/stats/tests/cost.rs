@@ -153,6 +153,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"cluster":"registry.time"}}"#, cov(p)))));
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"zph":"km"}}"#, cov(p)))));
         out.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"zph":"km","strata":"registry.group"}}"#, cov(p)))));
+        out.push((p, parse(format!(r#"{{"kind":"finegray","time":"registry.time","event":"registry.cause","causes":2,"covariates":{}}}"#, cov(p)))));
         out.push((
             p,
             parse(format!(

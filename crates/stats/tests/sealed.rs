@@ -156,6 +156,15 @@ fn specs() -> Vec<AnalysisSpec> {
             tau: 365.2425,
             conf_level: 0.9,
         }),
+        AnalysisSpec::Finegray(survival::FinegraySpec {
+            time: "registry.time".into(),
+            event: "registry.cause".into(),
+            causes: 2,
+            cause: 2,
+            covariates: vec!["gp.x1".into(), "gp.c".into()],
+            max_steps: 50,
+            conf_level: 0.9,
+        }),
     ]
 }
 
@@ -181,6 +190,7 @@ fn twin(frame: &PlainFrame, spec: &AnalysisSpec, d: &Disclosure) -> Output {
         }
         AnalysisSpec::Cuminc(s) => Output::of(k, &survival::cuminc_plain(frame, s, d).unwrap()),
         AnalysisSpec::Rmst(s) => Output::of(k, &survival::rmst_plain(frame, s, d).unwrap()),
+        AnalysisSpec::Finegray(s) => Output::of(k, &survival::finegray_plain(frame, s, d).unwrap()),
     }
     .unwrap()
 }

@@ -374,6 +374,11 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
                 v.push(one("group", g, Categorical));
             }
         }
+        AnalysisSpec::Finegray(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            v.extend(terms(&s.covariates));
+        }
     }
     v
 }
@@ -1205,6 +1210,53 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// A Fine–Gray model's causes: `causes` and `cause` as the analysis checks them
+    /// (`cause` one of `1..=causes`), and a cause column whose declared range
+    /// (`min`, `max`) allows codes outside `0..=causes` is refused (the computation would
+    /// refuse its data).
+    fn finegray_causes(
+        &self,
+        study: &Study,
+        i: usize,
+        ctx: &str,
+        s: &tessera_stats::survival::FinegraySpec,
+    ) -> Result<()> {
+        if let Err(e) = tessera_stats::survival::finegray::check(s) {
+            let field = if s.cause == 0 || s.cause > s.causes {
+                "cause"
+            } else {
+                "causes"
+            };
+            return Err(self.err(
+                &keys!["analysis", i, field],
+                format!("{ctx} field {field}: {e}"),
+            ));
+        }
+        let declared = s
+            .event
+            .split_once('.')
+            .and_then(|(party, col)| study.data.iter().find(|d| d.party == party)?.column(col));
+        if let Some(ColumnType::Numeric { min, max }) = declared.map(|c| &c.kind) {
+            let k = f64::from(s.causes);
+            if min.is_some_and(|m| m < 0.0) || max.is_some_and(|m| m > k) {
+                return Err(self.err(
+                    &keys!["analysis", i, "event"],
+                    format!(
+                        "{ctx} field event: `{}` is declared with values outside 0..={} (min \
+                         {}, max {}): a cause code must be 0 (censored) or one of the causes \
+                         1..={}; declare `causes` to cover every code",
+                        s.event,
+                        s.causes,
+                        min.map_or("none".into(), |m| m.to_string()),
+                        max.map_or("none".into(), |m| m.to_string()),
+                        s.causes
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The syntax of a model's terms (`a.x:b.y`, `a.x*b.y`, `num(a.s)`), entry by entry,
     /// then of the whole list (a term written twice), before any column is looked up.
     fn model_terms(&self, at: &[Seg], ctx: &str, covs: &[String]) -> Result<()> {
@@ -1321,6 +1373,7 @@ impl Checker<'_> {
             Some("correlation") => AnalysisSpec::Correlation(self.de(ctx, &at, &own)?),
             Some("cuminc") => AnalysisSpec::Cuminc(self.de(ctx, &at, &own)?),
             Some("rmst") => AnalysisSpec::Rmst(self.de(ctx, &at, &own)?),
+            Some("finegray") => AnalysisSpec::Finegray(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })
@@ -1408,7 +1461,7 @@ impl Checker<'_> {
             if !rest.contains_key("kind") {
                 return Err(self.err(
                     &keys!["analysis", i],
-                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation)"),
+                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray)"),
                 ));
             }
             let spec =
@@ -1434,6 +1487,9 @@ impl Checker<'_> {
             }
             if let AnalysisSpec::Describe(s) = &spec {
                 self.term_levels(study, &at("columns"), &ctx, "columns", &s.columns)?;
+            }
+            if let AnalysisSpec::Finegray(s) = &spec {
+                self.finegray_causes(study, i, &ctx, s)?;
             }
             out.push(AnalysisEntry {
                 name: head.name,

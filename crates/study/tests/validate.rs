@@ -954,3 +954,44 @@ fn kaplan_meier_grids_agree_on_delayed_entry() {
     let bad = base.replace("entry = \"a.x\"", "entry = \"a.g\"");
     assert!(check(&bad).unwrap_err().to_string().contains("entry"));
 }
+
+/// A Fine–Gray model: its cause column and codes are checked before anything is computed.
+#[test]
+fn finegray_causes_are_checked() {
+    let fg = |fields: &str| {
+        format!(
+            "{BASE}[[analysis]]\nname = \"fg\"\nkind = \"finegray\"\ntime = \"a.t\"\nevent = \"a.x\"\ncovariates = [\"b.y\"]\n{fields}"
+        )
+    };
+    // a.x is declared with max 10: causes = 10 covers it.
+    let study = check(&fg("causes = 10\ncause = 2\n")).unwrap();
+    let a = study.analyses.iter().find(|a| a.name == "fg").unwrap();
+    assert_eq!(a.spec.kind(), "finegray");
+    assert!(a.spec.columns().contains(&"b.y"));
+    // A cause of interest that is not one of the causes.
+    let text = fg("causes = 10\ncause = 11\n");
+    let msg = check(&text).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("study.toml:{}:", line_of(&text, "cause = 11")))
+            && msg.contains("`cause = 11` is not one of the causes 1..=10"),
+        "{msg}"
+    );
+    // A cause column declared with codes beyond `causes`.
+    let text = fg("causes = 2\n");
+    let msg = check(&text).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "study.toml:{}:",
+            line_of(&text, "event = \"a.x\"")
+        )) && msg.contains("declared with values outside 0..=2"),
+        "{msg}"
+    );
+    // The cause column must be numeric.
+    let msg = check(&fg("causes = 2\n").replace("event = \"a.x\"", "event = \"a.g\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("a numeric or binary column is needed"),
+        "{msg}"
+    );
+}

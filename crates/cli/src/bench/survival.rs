@@ -1,5 +1,5 @@
 //! `tessera bench survival`: the survival analyses (log-rank, Cox, stratified Cox, cumulative
-//! incidence, restricted mean survival time) on synthetic linked data
+//! incidence, restricted mean survival time, Fine–Gray) on synthetic linked data
 //! ([`tessera_stats::survival::synthetic`]), three processes over loopback TCP. The registry's
 //! columns (time, event, group) are input by party 0, the GP covariates by party 1; party 2
 //! is the helper. Each workload reports seconds (median of `--reps`, a repetition ending when
@@ -22,9 +22,9 @@ use serde_json::{json, Value};
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CoxSpec, LogrankSpec, Ties, ZphTransform};
 use tessera_stats::survival::{
-    cox, cox_plain, cuminc, cuminc_plain, logrank, logrank_plain, rmst, rmst_plain, synthetic,
-    CoxPublic, CoxResult, CumincPublic, CumincResult, CumincSpec, LogrankPublic, RmstPublic,
-    RmstResult, RmstSpec,
+    cox, cox_plain, cuminc, cuminc_plain, finegray, finegray_plain, logrank, logrank_plain, rmst,
+    rmst_plain, synthetic, CoxPublic, CoxResult, CumincPublic, CumincResult, CumincSpec,
+    FinegrayPublic, FinegrayResult, FinegraySpec, LogrankPublic, RmstPublic, RmstResult, RmstSpec,
 };
 use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 
@@ -45,9 +45,11 @@ pub struct SurvivalArgs {
     /// `cox-robust:ROWSxCOVARIATES` (Cox with robust standard errors),
     /// `cox-zph:ROWSxCOVARIATES` (Cox with the proportional-hazards test),
     /// `cox-conc:ROWS[xCOVARIATES]` (Cox with Harrell's concordance; 10 covariates unless
-    /// given; timed against R's coxph when Rscript is present), `cuminc:ROWS` (cumulative incidence per group on a 10-point grid of the time range, one
-    /// cause) or `rmst:ROWS` (restricted mean survival time per group, τ at the middle of the
-    /// time range).
+    /// given; timed against R's coxph when Rscript is present), `cuminc:ROWS` (cumulative
+    /// incidence per group on a 10-point grid of the time range, one cause), `rmst:ROWS`
+    /// (restricted mean survival time per group, τ at the middle of the time range) or
+    /// `finegray:ROWSxCOVARIATES` (the Fine–Gray model of cause 1 with cause 2 competing;
+    /// `finegray:ROWS`: 10 covariates; timed against R's cmprsk::crr when R has it).
     #[arg(
         long,
         default_value = "logrank:10000,logrank:100000,cox:1000x5,cox:10000x10,cox:100000x10"
@@ -59,7 +61,7 @@ pub struct SurvivalArgs {
     /// Ties method of the Cox workloads.
     #[arg(long, default_value = "efron")]
     pub ties: String,
-    /// Do not time lifelines (no Python needed).
+    /// Do not time lifelines or R (no Python or R needed).
     #[arg(long)]
     pub no_lifelines: bool,
     /// Print one JSON object instead of a table.
@@ -80,7 +82,8 @@ pub struct SurvivalPartyArgs {
     #[command(flatten)]
     pub shape: ShapeArgs,
     /// The workload (`logrank:ROWS`, `cox:ROWSxCOVARIATES`, `cox-strata:ROWSxCOVARIATES`,
-    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cox-conc:ROWS[xCOVARIATES]`, `cuminc:ROWS` or `rmst:ROWS`).
+    /// `cox-robust:ROWSxCOVARIATES`, `cox-zph:ROWSxCOVARIATES`, `cox-conc:ROWS[xCOVARIATES]`,
+    /// `cuminc:ROWS`, `rmst:ROWS` or `finegray:ROWSxCOVARIATES`).
     #[arg(long)]
     pub workload: String,
     /// Ties method of Cox.
@@ -113,6 +116,11 @@ enum Workload {
     Rmst {
         rows: usize,
     },
+    /// Fine–Gray, cause 1 of `registry.cause` (cause 2 competing).
+    Finegray {
+        rows: usize,
+        covariates: usize,
+    },
 }
 
 impl Workload {
@@ -121,8 +129,8 @@ impl Workload {
             format!(
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
                  cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
-                 cox-zph:ROWSxCOVARIATES, cox-conc:ROWS[xCOVARIATES], cuminc:ROWS or \
-                 rmst:ROWS"
+                 cox-zph:ROWSxCOVARIATES, cox-conc:ROWS[xCOVARIATES], cuminc:ROWS, \
+                 rmst:ROWS or finegray:ROWSxCOVARIATES"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -131,6 +139,13 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
+            "finegray" => {
+                let (r, c) = size.split_once('x').unwrap_or((size, "10"));
+                Ok(Workload::Finegray {
+                    rows: r.parse().map_err(|_| bad())?,
+                    covariates: c.parse().map_err(|_| bad())?,
+                })
+            }
             "cox" | "cox-strata" | "cox-robust" | "cox-zph" | "cox-conc" => {
                 // cox-conc:ROWS has the default covariates.
                 let (r, c) = match size.split_once('x') {
@@ -156,13 +171,14 @@ impl Workload {
             Workload::Logrank { rows }
             | Workload::Cox { rows, .. }
             | Workload::Cuminc { rows }
-            | Workload::Rmst { rows } => rows,
+            | Workload::Rmst { rows }
+            | Workload::Finegray { rows, .. } => rows,
         }
     }
 
     fn covariates(&self) -> usize {
         match *self {
-            Workload::Cox { covariates, .. } => covariates,
+            Workload::Cox { covariates, .. } | Workload::Finegray { covariates, .. } => covariates,
             _ => 0,
         }
     }
@@ -172,7 +188,10 @@ impl Workload {
             Workload::Logrank { rows } => format!("logrank {rows}"),
             Workload::Cox {
                 rows, covariates, ..
-            } => format!("{} {rows}x{covariates}", self.kind()),
+            }
+            | Workload::Finegray { rows, covariates } => {
+                format!("{} {rows}x{covariates}", self.kind())
+            }
             Workload::Cuminc { rows } => format!("cuminc {rows}"),
             Workload::Rmst { rows } => format!("rmst {rows}"),
         }
@@ -191,6 +210,7 @@ impl Workload {
             Workload::Cox { .. } => "cox",
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
+            Workload::Finegray { .. } => "finegray",
         }
     }
 
@@ -199,7 +219,10 @@ impl Workload {
         match *self {
             Workload::Cox {
                 rows, covariates, ..
-            } => format!("{}:{rows}x{covariates}", self.kind()),
+            }
+            | Workload::Finegray { rows, covariates } => {
+                format!("{}:{rows}x{covariates}", self.kind())
+            }
             _ => format!("{}:{}", self.kind(), self.rows()),
         }
     }
@@ -243,6 +266,26 @@ impl Workload {
             conf_level: 0.95,
         }
     }
+}
+
+/// The Fine–Gray model of cause 1 of the synthetic `registry.cause` (cause 2 competing) on
+/// the GP covariates.
+fn finegray_spec(w: Workload) -> FinegraySpec {
+    FinegraySpec {
+        time: "registry.time".into(),
+        event: "registry.cause".into(),
+        causes: 2,
+        cause: 1,
+        covariates: (1..=w.covariates()).map(|j| format!("gp.x{j}")).collect(),
+        max_steps: 50,
+        conf_level: 0.95,
+    }
+}
+
+/// Fine–Gray as compared values: coefficients, then standard errors.
+fn finegray_values(r: &FinegrayResult) -> Vec<f64> {
+    let se = r.rows.iter().map(|x| x.se);
+    r.rows.iter().map(|x| x.coef).chain(se).collect()
 }
 
 /// Cumulative incidence of the (one) cause per group at 10 grid times spread over the data's
@@ -378,6 +421,10 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
             let r = open_sealed::<RmstPublic>(&parts).map_err(named)?;
             Ok(rmst_values(&r))
         }
+        Workload::Finegray { .. } => {
+            let r = open_sealed::<FinegrayPublic>(&parts).map_err(named)?;
+            Ok(finegray_values(&r))
+        }
     }
 }
 
@@ -445,8 +492,9 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
          censoring; registry columns from party 0, GP covariates from party 1); seconds: median \
          of {} run(s), slowest party; MB: busiest party; Cox ties: {}; cox-strata: strata \
          registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
-         test (km); cox-conc: with Harrell's concordance (R: coxph, which computes it); cuminc: 10 grid times, one cause; rmst: τ mid-range; results checked \
-         against the plaintext twin",
+         test (km); cox-conc: with Harrell's concordance (R: coxph, which computes it); \
+         cuminc: 10 grid times, one cause; rmst: τ mid-range; finegray: cause 1, cause 2 \
+         competing (R: cmprsk::crr); results checked against the plaintext twin",
         args.reps, args.ties
     );
     Ok(())
@@ -492,7 +540,14 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
     } else {
         lifelines_seconds(w, &data, ties)
     };
-    let r = r_seconds(w, &data, ties);
+    // R on the same data where the workload has an R reference (cox-conc, finegray).
+    let r = r_seconds(w, &data, ties).or_else(|| {
+        if args.no_lifelines {
+            None
+        } else {
+            crr_seconds(w, &data)
+        }
+    });
     let seconds = median(&secs);
     Ok(json!({
         "workload": w.name(),
@@ -535,6 +590,11 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
             let r = rmst_plain(data, &rmst_spec(data), &disclosure()).map_err(|e| e.to_string())?;
             Ok(rmst_values(&r))
         }
+        Workload::Finegray { .. } => {
+            let r = finegray_plain(data, &finegray_spec(w), &disclosure())
+                .map_err(|e| e.to_string())?;
+            Ok(finegray_values(&r))
+        }
     }
 }
 
@@ -556,7 +616,7 @@ fn check(w: Workload, got: &[f64], want: &[f64], data: &PlainFrame) -> Result<f6
         Workload::Cox {
             concordance: true, ..
         } => w.covariates() + 1,
-        Workload::Cox { .. } => w.covariates(),
+        Workload::Cox { .. } | Workload::Finegray { .. } => w.covariates(),
         _ => want.len() / 2,
     };
     // A standard error of zero (no event yet at a grid time) is zero on both sides.
@@ -603,25 +663,36 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
                 concordance: true, ..
             }
             | Workload::Cuminc { .. }
-            | Workload::Rmst { .. },
+            | Workload::Rmst { .. }
+            | Workload::Finegray { .. },
             _,
         ) => {
             return None; // not in scripts/bench_lifelines.py
         }
         _ => {}
     }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
+    reference_seconds(data, Command::new("python3").arg(&script).arg(w.kind()))
+}
+
+/// Seconds R's `cmprsk::crr` needs for the Fine–Gray workload on the same data (median of
+/// three, `scripts/bench_crr.R`), or `None` for other workloads or without R and cmprsk.
+fn crr_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
+    if !matches!(w, Workload::Finegray { .. }) {
+        return None;
+    }
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_crr.R");
+    reference_seconds(data, Command::new("Rscript").arg(&script))
+}
+
+/// Runs `cmd` with the data written to a temporary CSV (appended as the last argument) and
+/// reads `seconds` from the JSON it prints; `None` if anything fails.
+fn reference_seconds(data: &PlainFrame, cmd: &mut Command) -> Option<f64> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let csv = dir.join("data.csv");
     write_csv(data, &csv).ok()?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_lifelines.py");
-    let kind = w.kind();
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(kind)
-        .arg(&csv)
-        .output()
-        .ok();
+    let out = cmd.arg(&csv).output().ok();
     let _ = std::fs::remove_dir_all(&dir);
     let out = out?;
     if !out.status.success() {
@@ -644,29 +715,19 @@ fn r_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
     ) {
         return None;
     }
-    let dir = std::env::temp_dir().join(format!("tessera-bench-r-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    let csv = dir.join("data.csv");
-    write_csv(data, &csv).ok()?;
     let ties = match ties {
         Ties::Efron => "efron",
         Ties::Breslow => "breslow",
     };
     let code = format!(
-        "suppressPackageStartupMessages(library(survival)); d <- read.csv('{}'); \
+        "suppressPackageStartupMessages(library(survival)); \
+         d <- read.csv(commandArgs(trailingOnly = TRUE)[1]); \
          f <- as.formula(paste('Surv(time, event) ~', paste(grep('^x', names(d), value = TRUE), \
          collapse = ' + '))); s <- replicate(3, system.time({{fit <- coxph(f, data = d, \
          ties = '{ties}'); stopifnot(!is.null(fit$concordance))}})[['elapsed']]); \
-         cat(median(s))",
-        csv.display()
+         cat(sprintf('{{\"seconds\": %.6f}}', median(s)))"
     );
-    let out = Command::new("Rscript").args(["-e", &code]).output().ok();
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = out?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    reference_seconds(data, Command::new("Rscript").args(["-e", &code, "--args"]))
 }
 
 fn write_csv(data: &PlainFrame, path: &std::path::Path) -> std::io::Result<()> {
@@ -765,6 +826,12 @@ fn measure(
             Workload::Rmst { .. } => {
                 let r = rmst(p, &frame, &rmst_spec(data), &disclosure()).map_err(err)?;
                 report.secs.push(t.elapsed().as_secs_f64());
+                end(&mut report, r)?;
+            }
+            Workload::Finegray { .. } => {
+                let r = finegray(p, &frame, &finegray_spec(w), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
+                report.iterations = r.public.trace.iterations;
                 end(&mut report, r)?;
             }
         }

@@ -275,24 +275,27 @@ pub struct CoxResult {
     pub concordance: Option<Concordance>,
 }
 
-pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
-    let p = fit.coef.len();
-    let zc = normal_quantile(0.5 + spec.conf_level / 2.0);
-    let rows = (0..p)
+/// The coefficient rows of a proportional-hazards summary (Cox, Fine–Gray): ratio, Wald
+/// statistic, two-sided p and intervals at `conf_level` from the coefficients and their
+/// standard errors (`naive`: the model-based ones shown beside robust ones).
+pub(crate) fn coef_rows(
+    names: &[String],
+    coef: &[f64],
+    se: &[f64],
+    naive: Option<&[f64]>,
+    conf_level: f64,
+) -> Vec<CoxRow> {
+    let zc = normal_quantile(0.5 + conf_level / 2.0);
+    (0..coef.len())
         .map(|j| {
-            let c = fit.coef[j];
-            let naive = fit.cov[j * p + j].max(0.0).sqrt();
-            let se = fit
-                .robust_cov
-                .as_ref()
-                .map_or(naive, |v| v[j * p + j].max(0.0).sqrt());
+            let (c, se) = (coef[j], se[j]);
             let z = c / se;
             CoxRow {
                 covariate: names[j].clone(),
                 coef: c,
                 exp_coef: c.exp(),
                 se,
-                se_naive: fit.robust_cov.is_some().then_some(naive),
+                se_naive: naive.map(|v| v[j]),
                 coef_lower: c - zc * se,
                 coef_upper: c + zc * se,
                 exp_coef_lower: (c - zc * se).exp(),
@@ -301,7 +304,25 @@ pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxRes
                 p: normal_two_sided(z),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The standard errors on the diagonal of a p×p row-major covariance.
+pub(crate) fn diagonal_se(cov: &[f64], p: usize) -> Vec<f64> {
+    (0..p).map(|j| cov[j * p + j].max(0.0).sqrt()).collect()
+}
+
+pub(crate) fn render(spec: &CoxSpec, names: Vec<String>, fit: &CoxFit) -> CoxResult {
+    let p = fit.coef.len();
+    let naive = diagonal_se(&fit.cov, p);
+    let robust = fit.robust_cov.as_ref().map(|v| diagonal_se(v, p));
+    let rows = coef_rows(
+        &names,
+        &fit.coef,
+        robust.as_deref().unwrap_or(&naive),
+        robust.is_some().then_some(naive.as_slice()),
+        spec.conf_level,
+    );
     let lr = 2.0 * (fit.log_likelihood - fit.log_likelihood_null);
     CoxResult {
         ties: spec.ties,
@@ -391,18 +412,21 @@ pub fn cox_plain(frame: &PlainFrame, spec: &CoxSpec, disclosure: &Disclosure) ->
 
 /// The model's covariate columns (fixed point), the present indicators they need and the
 /// covariate names.
-struct Design {
-    cols: Vec<AShare<u128>>,
-    present: Vec<AShare<u128>>,
-    names: Vec<String>,
+pub(crate) struct Design {
+    /// The design columns (fixed point).
+    pub cols: Vec<AShare<u128>>,
+    /// The present indicators of the columns they read.
+    pub present: Vec<AShare<u128>>,
+    /// The covariate names.
+    pub names: Vec<String>,
     /// Every level's indicator of each categorical factor, inside products too (for
     /// `min_level_rows`).
-    levels: Vec<(String, Vec<AShare<u128>>)>,
+    pub levels: Vec<(String, Vec<AShare<u128>>)>,
 }
 
 /// The design of the model ([`crate::terms`] expands the covariates); see [`Design`].
-fn design(p: &mut Party, frame: &Frame, spec: &CoxSpec) -> Result<Design> {
-    let cols = terms::shared_design(frame, &spec.covariates)?;
+pub(crate) fn design(p: &mut Party, frame: &Frame, covariates: &[String]) -> Result<Design> {
+    let cols = terms::shared_design(frame, covariates)?;
     let present = terms::design_sources(&cols)
         .into_iter()
         .map(|c| Ok(frame.column(c)?.present.clone()))
@@ -422,7 +446,7 @@ fn design(p: &mut Party, frame: &Frame, spec: &CoxSpec) -> Result<Design> {
 /// Extra bits of the weights `e^η` for `n` complete cases: as many as keep the risk-set sums
 /// `n·2^E·e^η` within the fixed-point range for `η` up to about 8 (at most 8 bits; 3 for
 /// 10^5 rows).
-fn weight_bits(n: u64) -> u32 {
+pub(crate) fn weight_bits(n: u64) -> u32 {
     let log_n = (n.max(1) as f64).log2().ceil() as i64;
     (20 - log_n).clamp(0, 8) as u32
 }
@@ -669,12 +693,7 @@ impl Model {
             }
             None => s,
         };
-        let s_rows = columns_to_rows(&s.split(&vec![rows; m]));
-        let meat = p.matmul_fix(&s, &s_rows, m, rows, m)?;
-        let meat = p.mul_public_real(&meat, 1.0 / self.events as f64)?;
-        let left = p.matmul_fix(inv, &meat, m, m, m)?;
-        let v = p.matmul_fix(&left, inv, m, m, m)?;
-        Ok(p.sqrt(&diagonal(&v, m))?)
+        sandwich_root(p, &s, inv, rows, self.events)
     }
 }
 
@@ -792,7 +811,7 @@ pub fn cox(
         present,
         names,
         levels,
-    } = design(p, frame, spec)?;
+    } = design(p, frame, &spec.covariates)?;
     let m = x.len();
     let mut used = p.mul(tp, ep)?;
     let records = EntryRecords::new(p, frame, spec.entry.as_deref(), &mut used)?;
@@ -829,19 +848,7 @@ pub fn cox(
     let (nu, ne) = (counts[0] as u64, counts[1] as u64);
     disclosure.check_rows(nu as usize)?;
     disclosure.check_vars(m, nu as usize)?;
-    for (name, onehot) in &levels {
-        let pairs: Vec<_> = onehot.iter().map(|h| (h, &used)).collect();
-        let per_level = p.mul_many(&pairs)?;
-        let counts = AShare::concat(
-            &per_level
-                .iter()
-                .map(AShare::sum)
-                .collect::<Vec<_>>()
-                .iter()
-                .collect::<Vec<_>>(),
-        );
-        disclosure.check_level_rows(p, &counts, name)?;
-    }
+    check_levels(p, &levels, &used, disclosure)?;
     if let Some((st, _)) = &strata {
         let counts = AShare::concat(
             &hs.iter()
@@ -864,80 +871,7 @@ pub fn cox(
             "Cox regression needs events: {nu} complete cases with {ne} events"
         )));
     }
-    // Standardise on the complete cases: z = (x - mean)·(2^K/sd)/2^K.
-    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&used, m).collect();
-    let u_rep = AShare::concat(&reps);
-    let xu = p.mul(&u_rep, &AShare::concat(&x.iter().collect::<Vec<_>>()))?;
-    let xs = xu.split(&vec![n; m]);
-    let sums = AShare::concat(
-        &xs.iter()
-            .map(AShare::sum)
-            .collect::<Vec<_>>()
-            .iter()
-            .collect::<Vec<_>>(),
-    );
-    let means = p.mul_public_real(&sums, 1.0 / nu as f64)?;
-    let mean_rows: Vec<AShare<u128>> = (0..m)
-        .map(|j| {
-            let mj = means.slice(j..j + 1);
-            AShare {
-                a: vec![mj.a[0]; n],
-                b: vec![mj.b[0]; n],
-            }
-        })
-        .collect();
-    let mean_u = p.mul(
-        &u_rep,
-        &AShare::concat(&mean_rows.iter().collect::<Vec<_>>()),
-    )?;
-    let centred = xu.sub(&mean_u);
-    let ss = p.dot_fix(&centred, &centred, n)?;
-    let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
-    // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
-    // "every covariate varies among the complete cases" is opened; when it is 0 (the fit is
-    // refused), also one bit per covariate, "this one does not vary", so that the message
-    // names it (a categorical level without complete cases, a constant column).
-    if let Some(below) = below_any(p, &var, encode(MIN_VARIANCE, f))? {
-        let flat: Vec<&str> = names
-            .iter()
-            .zip(p.reveal(&below)?)
-            .filter(|(_, b)| *b == 1)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        return Err(StatsError::Invalid(format!(
-            "{} {} no variation among the {nu} complete cases (variance below \
-             {MIN_VARIANCE:e}: a level of a categorical covariate without complete cases, a \
-             constant column, or a numeric one on too small a scale); rescale it, drop it, or \
-             drop the level from the study's levels",
-            if flat.len() == 1 {
-                "covariate"
-            } else {
-                "covariates"
-            },
-            if flat.is_empty() {
-                "(one of them) has".to_string()
-            } else {
-                format!(
-                    "{} {}",
-                    flat.join(", "),
-                    if flat.len() == 1 { "has" } else { "have" }
-                )
-            }
-        )));
-    }
-    let sd = p.sqrt(&var)?;
-    let isd = p.recip_pow2(&sd, K)?; // 2^K/sd
-    let isd_rows: Vec<AShare<u128>> = (0..m)
-        .map(|j| AShare {
-            a: vec![isd.a[j]; n],
-            b: vec![isd.b[j]; n],
-        })
-        .collect();
-    let z_all = p.mul_trunc(
-        &centred,
-        &AShare::concat(&isd_rows.iter().collect::<Vec<_>>()),
-        f + K,
-    )?;
+    let (z_all, isd, centred) = standardise(p, &x, &used, nu, &names)?;
     // Risk-set order of [δ, used, z…]; with delayed entry, of the 2n records (the entry
     // records' `used` is -1: their weights subtract from the risk sets, see EntryRecords).
     let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
@@ -1028,77 +962,13 @@ pub fn cox(
         dz,
         risk,
     };
-    let inv_e = 1.0 / ne as f64;
-    let mut beta: AShare<u128> = AShare::zeros(m);
-    let mut d = model.derivatives(p, &beta)?;
-    let ll0 = d.ll.clone();
-    let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
-    let mut trace = NewtonTrace::default();
-    let mut step = 1.0f64;
-    let inv = loop {
-        if let Some((b0, delta, ll_prev)) = &prev {
-            // Opened: whether the log-likelihood decreased beyond the fixed-point noise
-            // (step halving, reported). ℓ ≤ 0, so ℓ_prev·(1 + m) - m lies below ℓ_prev.
-            let floor = p.mul_public_real(ll_prev, 1.0 + HALVING_MARGIN)?;
-            let floor = p.add_const(&floor, encode(-HALVING_MARGIN, f));
-            let worse = p.lt(&d.ll, &floor)?;
-            if p.reveal_bits(&worse)?[0] & 1 == 1 && step > 1e-3 {
-                step /= 2.0;
-                trace.halvings += 1;
-                beta = b0.add(&p.mul_public_real(delta, step)?);
-                d = model.derivatives(p, &beta)?;
-                continue;
-            }
-        }
-        let info = p.mul_public_real(&d.info, inv_e)?;
-        let score = p.mul_public_real(&d.score, inv_e)?;
-        let inv = p.spd_inverse(&info, m)?;
-        let delta = p.matmul_fix(&inv, &score, m, m, 1)?;
-        // lifelines' rule, evaluated inside MPC; one bit opened.
-        let ds = delta.shl(12);
-        let norm = p.dot_fix(&ds, &ds, m)?;
-        let dec = p.dot_fix(&score.shl(10), &delta.shl(10), m)?;
-        let thresholds = p.public(&[
-            encode(PRECISION * PRECISION * 2f64.powi(24), f),
-            encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
-        ]);
-        let mut lhs = AShare::concat(&[&norm, &dec]);
-        let mut rhs = thresholds;
-        if let Some((_, _, ll_prev)) = &prev {
-            let (abs_diff, _) = p.abs_sign(&d.ll.sub(ll_prev))?;
-            let (abs_prev, _) = p.abs_sign(ll_prev)?;
-            lhs = AShare::concat(&[&lhs, &abs_diff]);
-            rhs = AShare::concat(&[&rhs, &p.mul_public_real(&abs_prev, R_PRECISION)?]);
-        }
-        let bits = p.lt(&lhs, &rhs)?;
-        let conv = any_bit(p, &bits, lhs.len())?;
-        // Opened: whether the rule is met (the iteration count is reported).
-        let stop = p.reveal_bits(&conv)?[0] & 1 == 1;
-        if stop || trace.iterations >= spec.max_steps {
-            trace.converged = stop;
-            // The step lifelines computes but does not take: from a point that meets the
-            // rule it lands on the optimum to within the fixed-point noise.
-            beta = beta.add(&delta);
-            d = model.derivatives(p, &beta)?;
-            let info = p.mul_public_real(&d.info, inv_e)?;
-            // Monotone likelihood: some diagonal entry of the information below
-            // min_information. LEAKAGE: one bit (an error otherwise).
-            let diag = diagonal(&info, m);
-            let lim = p.public(&vec![encode::<u128>(min_information(f), f); m]);
-            let small = p.lt(&diag, &lim)?;
-            let any = any_bit(p, &small, m)?;
-            if p.reveal_bits(&any)?[0] & 1 == 1 {
-                return Err(monotone_error());
-            }
-            break p.spd_inverse(&info, m)?;
-        }
-        trace.iterations += 1;
-        step = 1.0;
-        let b0 = beta.clone();
-        beta = beta.add(&delta);
-        prev = Some((b0, delta, d.ll.clone()));
-        d = model.derivatives(p, &beta)?;
-    };
+    let NewtonEnd {
+        beta,
+        d,
+        inv,
+        ll0,
+        trace,
+    } = newton(p, m, ne, spec.max_steps, |p, b| model.derivatives(p, b))?;
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
     let terms = match spec.zph {
         Some(_) => terms::term_widths(&spec.covariates, &terms::frame_levels(frame))?,
@@ -1177,13 +1047,274 @@ pub fn cox(
     Sealed::new(p, public, &AShare::concat(&values))
 }
 
+/// What the Newton loop ends with ([`newton`]).
+pub(crate) struct NewtonEnd<D> {
+    /// The estimate (standardised covariates).
+    pub beta: AShare<u128>,
+    /// The derivatives at the estimate.
+    pub d: D,
+    /// `(I/e)⁻¹` at the estimate (m×m).
+    pub inv: AShare<u128>,
+    /// The log-likelihood at β = 0.
+    pub ll0: AShare<u128>,
+    /// The iterations (opened bit by bit).
+    pub trace: NewtonTrace,
+}
+
+/// The log-likelihood, score and information a Newton step needs.
+pub(crate) trait Fisher {
+    /// Log-likelihood (one value).
+    fn ll(&self) -> &AShare<u128>;
+    /// Score (m values).
+    fn score(&self) -> &AShare<u128>;
+    /// Information (m×m).
+    fn info(&self) -> &AShare<u128>;
+}
+
+impl Fisher for Derivatives {
+    fn ll(&self) -> &AShare<u128> {
+        &self.ll
+    }
+    fn score(&self) -> &AShare<u128> {
+        &self.score
+    }
+    fn info(&self) -> &AShare<u128> {
+        &self.info
+    }
+}
+
+/// Newton–Raphson from β = 0 inside MPC on `derive` (the derivatives at β), `m`
+/// coefficients, `ne` events (public): step halving, lifelines' rule, the final untaken step
+/// and the monotone-likelihood check, as the module docs say. Opens one bit per iteration
+/// ("converged"), one per halving test and one at the estimate. Shared by Cox and Fine–Gray.
+pub(crate) fn newton<D: Fisher>(
+    p: &mut Party,
+    m: usize,
+    ne: u64,
+    max_steps: usize,
+    mut derive: impl FnMut(&mut Party, &AShare<u128>) -> Result<D>,
+) -> Result<NewtonEnd<D>> {
+    let f = p.frac_bits();
+    let inv_e = 1.0 / ne as f64;
+    let mut beta: AShare<u128> = AShare::zeros(m);
+    let mut d = derive(p, &beta)?;
+    let ll0 = d.ll().clone();
+    let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
+    let mut trace = NewtonTrace::default();
+    let mut step = 1.0f64;
+    let inv = loop {
+        if let Some((b0, delta, ll_prev)) = &prev {
+            // Opened: whether the log-likelihood decreased beyond the fixed-point noise
+            // (step halving, reported). ℓ ≤ 0, so ℓ_prev·(1 + m) - m lies below ℓ_prev.
+            let floor = p.mul_public_real(ll_prev, 1.0 + HALVING_MARGIN)?;
+            let floor = p.add_const(&floor, encode(-HALVING_MARGIN, f));
+            let worse = p.lt(d.ll(), &floor)?;
+            if p.reveal_bits(&worse)?[0] & 1 == 1 && step > 1e-3 {
+                step /= 2.0;
+                trace.halvings += 1;
+                beta = b0.add(&p.mul_public_real(delta, step)?);
+                d = derive(p, &beta)?;
+                continue;
+            }
+        }
+        let info = p.mul_public_real(d.info(), inv_e)?;
+        let score = p.mul_public_real(d.score(), inv_e)?;
+        let inv = p.spd_inverse(&info, m)?;
+        let delta = p.matmul_fix(&inv, &score, m, m, 1)?;
+        // lifelines' rule, evaluated inside MPC; one bit opened.
+        let ds = delta.shl(12);
+        let norm = p.dot_fix(&ds, &ds, m)?;
+        let dec = p.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+        let thresholds = p.public(&[
+            encode(PRECISION * PRECISION * 2f64.powi(24), f),
+            encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
+        ]);
+        let mut lhs = AShare::concat(&[&norm, &dec]);
+        let mut rhs = thresholds;
+        if let Some((_, _, ll_prev)) = &prev {
+            let (abs_diff, _) = p.abs_sign(&d.ll().sub(ll_prev))?;
+            let (abs_prev, _) = p.abs_sign(ll_prev)?;
+            lhs = AShare::concat(&[&lhs, &abs_diff]);
+            rhs = AShare::concat(&[&rhs, &p.mul_public_real(&abs_prev, R_PRECISION)?]);
+        }
+        let bits = p.lt(&lhs, &rhs)?;
+        let conv = any_bit(p, &bits, lhs.len())?;
+        // Opened: whether the rule is met (the iteration count is reported).
+        let stop = p.reveal_bits(&conv)?[0] & 1 == 1;
+        if stop || trace.iterations >= max_steps {
+            trace.converged = stop;
+            // The step lifelines computes but does not take: from a point that meets the
+            // rule it lands on the optimum to within the fixed-point noise.
+            beta = beta.add(&delta);
+            d = derive(p, &beta)?;
+            let info = p.mul_public_real(d.info(), inv_e)?;
+            // Monotone likelihood: some diagonal entry of the information below
+            // min_information. LEAKAGE: one bit (an error otherwise).
+            let diag = diagonal(&info, m);
+            let lim = p.public(&vec![encode::<u128>(min_information(f), f); m]);
+            let small = p.lt(&diag, &lim)?;
+            let any = any_bit(p, &small, m)?;
+            if p.reveal_bits(&any)?[0] & 1 == 1 {
+                return Err(monotone_error());
+            }
+            break p.spd_inverse(&info, m)?;
+        }
+        trace.iterations += 1;
+        step = 1.0;
+        let b0 = beta.clone();
+        beta = beta.add(&delta);
+        prev = Some((b0, delta, d.ll().clone()));
+        d = derive(p, &beta)?;
+    };
+    Ok(NewtonEnd {
+        beta,
+        d,
+        inv,
+        ll0,
+        trace,
+    })
+}
+
+/// The per-level complete-case counts of the design's categorical factors against
+/// `min_level_rows` (one bit each, [`Disclosure::check_level_rows`]).
+pub(crate) fn check_levels(
+    p: &mut Party,
+    levels: &[(String, Vec<AShare<u128>>)],
+    used: &AShare<u128>,
+    disclosure: &Disclosure,
+) -> Result<()> {
+    for (name, onehot) in levels {
+        let pairs: Vec<_> = onehot.iter().map(|h| (h, used)).collect();
+        let per_level = p.mul_many(&pairs)?;
+        let counts = AShare::concat(
+            &per_level
+                .iter()
+                .map(AShare::sum)
+                .collect::<Vec<_>>()
+                .iter()
+                .collect::<Vec<_>>(),
+        );
+        disclosure.check_level_rows(p, &counts, name)?;
+    }
+    Ok(())
+}
+
+/// The design `x` standardised on the complete cases `used` (`nu` of them):
+/// `z = (x - mean)·(2^K/sd)/2^K`, m columns concatenated, the scales `2^K/sd` that take
+/// coefficients and standard errors back to the original scale, and the centred design
+/// `x - mean` (exact; zero off the complete cases). A covariate without variation is refused
+/// (the bits the comment below names).
+pub(crate) fn standardise(
+    p: &mut Party,
+    x: &[AShare<u128>],
+    used: &AShare<u128>,
+    nu: u64,
+    names: &[String],
+) -> Result<(AShare<u128>, AShare<u128>, AShare<u128>)> {
+    let (n, m, f) = (used.len(), x.len(), p.frac_bits());
+    // Standardise on the complete cases: z = (x - mean)·(2^K/sd)/2^K.
+    let reps: Vec<&AShare<u128>> = std::iter::repeat_n(used, m).collect();
+    let u_rep = AShare::concat(&reps);
+    let xu = p.mul(&u_rep, &AShare::concat(&x.iter().collect::<Vec<_>>()))?;
+    let xs = xu.split(&vec![n; m]);
+    let sums = AShare::concat(
+        &xs.iter()
+            .map(AShare::sum)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>(),
+    );
+    let means = p.mul_public_real(&sums, 1.0 / nu as f64)?;
+    let mean_rows: Vec<AShare<u128>> = (0..m)
+        .map(|j| {
+            let mj = means.slice(j..j + 1);
+            AShare {
+                a: vec![mj.a[0]; n],
+                b: vec![mj.b[0]; n],
+            }
+        })
+        .collect();
+    let mean_u = p.mul(
+        &u_rep,
+        &AShare::concat(&mean_rows.iter().collect::<Vec<_>>()),
+    )?;
+    let centred = xu.sub(&mean_u);
+    let ss = p.dot_fix(&centred, &centred, n)?;
+    let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
+    // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
+    // "every covariate varies among the complete cases" is opened; when it is 0 (the fit is
+    // refused), also one bit per covariate, "this one does not vary", so that the message
+    // names it (a categorical level without complete cases, a constant column).
+    if let Some(below) = below_any(p, &var, encode(MIN_VARIANCE, f))? {
+        let flat: Vec<&str> = names
+            .iter()
+            .zip(p.reveal(&below)?)
+            .filter(|(_, b)| *b == 1)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        return Err(StatsError::Invalid(format!(
+            "{} {} no variation among the {nu} complete cases (variance below \
+             {MIN_VARIANCE:e}: a level of a categorical covariate without complete cases, a \
+             constant column, or a numeric one on too small a scale); rescale it, drop it, or \
+             drop the level from the study's levels",
+            if flat.len() == 1 {
+                "covariate"
+            } else {
+                "covariates"
+            },
+            if flat.is_empty() {
+                "(one of them) has".to_string()
+            } else {
+                format!(
+                    "{} {}",
+                    flat.join(", "),
+                    if flat.len() == 1 { "has" } else { "have" }
+                )
+            }
+        )));
+    }
+    let sd = p.sqrt(&var)?;
+    let isd = p.recip_pow2(&sd, K)?; // 2^K/sd
+    let isd_rows: Vec<AShare<u128>> = (0..m)
+        .map(|j| AShare {
+            a: vec![isd.a[j]; n],
+            b: vec![isd.b[j]; n],
+        })
+        .collect();
+    let z_all = p.mul_trunc(
+        &centred,
+        &AShare::concat(&isd_rows.iter().collect::<Vec<_>>()),
+        f + K,
+    )?;
+    Ok((z_all, isd, centred))
+}
+
+/// `√diag(V)·√e` of a sandwich `V = I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` (standardised covariates) from
+/// the per-row terms `s` (m columns of `rows` values, concatenated), given
+/// `inv = (I/e)⁻¹`: `V·e = inv·(Σ s sᵀ / e)·inv`. Opens nothing.
+pub(crate) fn sandwich_root(
+    p: &mut Party,
+    s: &AShare<u128>,
+    inv: &AShare<u128>,
+    rows: usize,
+    events: u64,
+) -> Result<AShare<u128>> {
+    let m = s.len() / rows.max(1);
+    let s_rows = columns_to_rows(&s.split(&vec![rows; m]));
+    let meat = p.matmul_fix(s, &s_rows, m, rows, m)?;
+    let meat = p.mul_public_real(&meat, 1.0 / events as f64)?;
+    let left = p.matmul_fix(inv, &meat, m, m, m)?;
+    let v = p.matmul_fix(&left, inv, m, m, m)?;
+    Ok(p.sqrt(&diagonal(&v, m))?)
+}
+
 /// `k` copies of `x`, concatenated (one operand for `k` columns at once).
-fn tile(x: &AShare<u128>, k: usize) -> AShare<u128> {
+pub(crate) fn tile(x: &AShare<u128>, k: usize) -> AShare<u128> {
     AShare::concat(&std::iter::repeat_n(x, k).collect::<Vec<_>>())
 }
 
 /// Columns concatenated into one share vector.
-fn join(cols: &[AShare<u128>]) -> AShare<u128> {
+pub(crate) fn join(cols: &[AShare<u128>]) -> AShare<u128> {
     AShare::concat(&cols.iter().collect::<Vec<_>>())
 }
 
@@ -1209,6 +1340,34 @@ fn any_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
         acc = p.or(&acc, v)?;
     }
     Ok(acc)
+}
+
+/// The summary line of a Newton fit: iterations, step halvings, convergence.
+pub(crate) fn write_iterations(
+    f: &mut fmt::Formatter<'_>,
+    iterations: usize,
+    halvings: usize,
+    converged: bool,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "  Newton iterations = {iterations}{}{}",
+        if halvings > 0 {
+            format!(" ({halvings} step halvings)")
+        } else {
+            String::new()
+        },
+        if converged { "" } else { " (did not converge)" }
+    )
+}
+
+/// The width of a coefficient table's name column (at least that of "covariate").
+pub(crate) fn name_width(rows: &[CoxRow]) -> usize {
+    rows.iter()
+        .map(|r| r.covariate.len())
+        .max()
+        .unwrap_or(9)
+        .max(9)
 }
 
 impl fmt::Display for CoxResult {
@@ -1239,29 +1398,9 @@ impl fmt::Display for CoxResult {
                 "  robust standard errors (se(coef); the model-based ones in se naive)"
             )?;
         }
-        writeln!(
-            f,
-            "  Newton iterations = {}{}{}",
-            self.iterations,
-            if self.halvings > 0 {
-                format!(" ({} step halvings)", self.halvings)
-            } else {
-                String::new()
-            },
-            if self.converged {
-                ""
-            } else {
-                " (did not converge)"
-            }
-        )?;
+        write_iterations(f, self.iterations, self.halvings, self.converged)?;
         let pct = self.conf_level * 100.0;
-        let w = self
-            .rows
-            .iter()
-            .map(|r| r.covariate.len())
-            .max()
-            .unwrap_or(9)
-            .max(9);
+        let w = name_width(&self.rows);
         writeln!(
             f,
             "\n  {:<w$} {:>9} {:>9} {:>9}{} {:>10} {:>10} {:>8} {:>10}",

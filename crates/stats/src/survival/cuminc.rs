@@ -627,6 +627,33 @@ fn block_suffix(x: &AShare<u128>, n: usize) -> AShare<u128> {
     cat(&blocks.iter().map(suffix_sum).collect::<Vec<_>>())
 }
 
+/// The cause indicators `[e = j]`, `j = 0..=K` (integers, one column each), exact on the
+/// 64-bit fixed-point value; `None` when a complete case (`used`) matches none of them.
+/// LEAKAGE: the one bit "every complete case has a cause in 0..=K" (the caller refuses the
+/// analysis otherwise); which rows are invalid, and how many, stays secret.
+pub(crate) fn cause_indicators(
+    p: &mut Party,
+    e: &AShare<u128>,
+    used: &AShare<u128>,
+    kc: usize,
+) -> Result<Option<Vec<AShare<u128>>>> {
+    let (n, f) = (e.len(), p.frac_bits());
+    let e64 = low64(e);
+    let lhs = AShare::concat(&std::iter::repeat_n(&e64, kc + 1).collect::<Vec<_>>());
+    let consts: Vec<u64> = (0..=kc)
+        .flat_map(|j| std::iter::repeat_n(encode::<u64>(j as f64, f), n))
+        .collect();
+    let rhs = p.public(&consts);
+    let eq = p.eq(&lhs, &rhs)?;
+    let ind: AShare<u128> = p.inject(&[&eq], (kc + 1) * n)?.remove(0);
+    let ind = ind.split(&vec![n; kc + 1]);
+    let valid = ind.iter().fold(AShare::zeros(n), |a, x| a.add(x));
+    let invalid = p.mul(used, &p.add_const(&valid.neg(), 1))?;
+    let none_bad = p.is_zero(&invalid.sum())?;
+    // LEAKAGE: the one bit "every complete case has a cause in 0..=K".
+    Ok((p.reveal_bits(&none_bad)?[0] & 1 == 1).then_some(ind))
+}
+
 /// Cumulative incidence in MPC; see the module docs. Every compute party calls this with its
 /// shares; the result ends sealed for the recipients.
 pub fn cuminc(
@@ -658,24 +685,9 @@ pub fn cuminc(
             "Gray's test needs two or more groups".into(),
         ));
     }
-    // Cause indicators [e == j], j = 0..=K, exact on the 64-bit fixed-point value.
-    let e64 = low64(e);
-    let lhs = AShare::concat(&std::iter::repeat_n(&e64, kc + 1).collect::<Vec<_>>());
-    let consts: Vec<u64> = (0..=kc)
-        .flat_map(|j| std::iter::repeat_n(encode::<u64>(j as f64, f), n))
-        .collect();
-    let rhs = p.public(&consts);
-    let eq = p.eq(&lhs, &rhs)?;
-    let ind: AShare<u128> = p.inject(&[&eq], (kc + 1) * n)?.remove(0);
-    let ind = ind.split(&vec![n; kc + 1]);
-    let valid = ind.iter().fold(AShare::zeros(n), |a, x| a.add(x));
-    let invalid = p.mul(&used, &p.add_const(&valid.neg(), 1))?;
-    let none_bad = p.is_zero(&invalid.sum())?;
-    // LEAKAGE: the one bit "every complete case has a cause in 0..=K" (else the analysis is
-    // refused); which rows are invalid, and how many, stays secret.
-    if p.reveal_bits(&none_bad)?[0] & 1 == 0 {
+    let Some(ind) = cause_indicators(p, e, &used, kc)? else {
         return Err(bad_cause(spec));
-    }
+    };
     // Columns: per level the complete cases, then per level and cause its events.
     let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
         levels.iter().map(|h| (h, &used)).collect();

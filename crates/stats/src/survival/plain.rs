@@ -543,7 +543,7 @@ fn matmul(a: &[f64], b: &[f64], p: usize) -> Vec<f64> {
 
 /// Lin and Wei's robust covariance `I⁻¹ (Σ_i s_i s_iᵀ) I⁻¹` from the score residuals and
 /// the inverse information `inv` (p×p row-major).
-fn sandwich(residuals: &[Vec<f64>], inv: &[f64], p: usize) -> Vec<f64> {
+pub(crate) fn sandwich(residuals: &[Vec<f64>], inv: &[f64], p: usize) -> Vec<f64> {
     let meat: Vec<f64> = (0..p * p)
         .map(|k| residuals.iter().map(|s| s[k / p] * s[k % p]).sum())
         .collect();
@@ -614,6 +614,93 @@ fn cox_derivatives(
     (ll, g, h)
 }
 
+/// Where Newton–Raphson ended ([`newton`]).
+pub(crate) struct Newton {
+    /// The estimate (standardised covariates).
+    pub beta: Vec<f64>,
+    /// The log-likelihood at the estimate.
+    pub ll: f64,
+    /// The log-likelihood at β = 0.
+    pub ll0: f64,
+    /// The information at the estimate (p×p row-major).
+    pub info: Vec<f64>,
+    /// The iterations.
+    pub trace: NewtonTrace,
+}
+
+/// Newton–Raphson from β = 0 on `derivatives` (log-likelihood, score, information at β),
+/// with the MPC version's loop ([`super::cox`]): halve a step after a decrease of the
+/// log-likelihood beyond the fixed-point margin, stop on lifelines' rule, then take the
+/// step that rule leaves untaken. Shared by Cox and Fine–Gray.
+pub(crate) fn newton(
+    p: usize,
+    max_steps: usize,
+    derivatives: impl Fn(&[f64]) -> (f64, Vec<f64>, Vec<f64>),
+) -> Result<Newton> {
+    let mut beta = vec![0f64; p];
+    let (ll0, mut g, mut h) = derivatives(&beta);
+    let mut ll = ll0;
+    let mut trace = NewtonTrace::default();
+    let mut prev: Option<(Vec<f64>, Vec<f64>, f64)> = None;
+    let mut step = 1.0;
+    let singular = || StatsError::NotConverged("information matrix not positive definite".into());
+    loop {
+        if let Some((b0, delta, ll_prev)) = &prev {
+            let margin = super::cox::HALVING_MARGIN;
+            if ll < ll_prev * (1.0 + margin) - margin && step > 1e-3 {
+                step /= 2.0;
+                trace.halvings += 1;
+                beta = b0.iter().zip(delta).map(|(b, d)| b + step * d).collect();
+                (ll, g, h) = derivatives(&beta);
+                continue;
+            }
+        }
+        let delta = spd_solve(&h, &g, p).ok_or_else(singular)?;
+        let norm = delta.iter().map(|d| d * d).sum::<f64>().sqrt();
+        let decrement = g.iter().zip(&delta).map(|(a, b)| a * b).sum::<f64>() / 2.0;
+        let rel = prev
+            .as_ref()
+            .is_some_and(|(_, _, lp)| (ll - lp).abs() < super::cox::R_PRECISION * lp.abs());
+        let stop = norm < super::cox::PRECISION || rel || decrement < super::cox::PRECISION;
+        if stop || trace.iterations >= max_steps {
+            trace.converged = stop;
+            beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
+            (ll, _, h) = derivatives(&beta);
+            return Ok(Newton {
+                beta,
+                ll,
+                ll0,
+                info: h,
+                trace,
+            });
+        }
+        trace.iterations += 1;
+        step = 1.0;
+        let b0 = beta.clone();
+        beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
+        prev = Some((b0, delta, ll));
+        (ll, g, h) = derivatives(&beta);
+    }
+}
+
+/// Means and standard deviations (`n - 1`) of the design columns of the complete cases;
+/// a column whose variance is below [`super::cox::MIN_VARIANCE`] is refused.
+pub(crate) fn standardise(x: &[&[f64]], p: usize) -> Result<(Vec<f64>, Vec<f64>)> {
+    let n = x.len();
+    let mean: Vec<f64> = (0..p)
+        .map(|a| x.iter().map(|o| o[a]).sum::<f64>() / n as f64)
+        .collect();
+    let sd: Vec<f64> = (0..p)
+        .map(|a| (x.iter().map(|o| (o[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt())
+        .collect();
+    if sd.iter().any(|s| s * s < super::cox::MIN_VARIANCE) {
+        return Err(StatsError::Invalid(
+            "a covariate has no variation among the complete cases".into(),
+        ));
+    }
+    Ok((mean, sd))
+}
+
 /// The outcome columns of a Cox model.
 pub(crate) fn cox_outcome(spec: &CoxSpec) -> Outcome<'_> {
     Outcome {
@@ -639,63 +726,22 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
     if n < 2 || p == 0 {
         return Err(StatsError::Invalid("Cox needs rows and covariates".into()));
     }
-    let mean: Vec<f64> = (0..p)
-        .map(|a| rows.iter().map(|o| o.x[a]).sum::<f64>() / n as f64)
-        .collect();
-    let sd: Vec<f64> = (0..p)
-        .map(|a| {
-            (rows.iter().map(|o| (o.x[a] - mean[a]).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        })
-        .collect();
-    if sd.iter().any(|s| s * s < super::cox::MIN_VARIANCE) {
-        return Err(StatsError::Invalid(
-            "a covariate has no variation among the complete cases".into(),
-        ));
-    }
+    let xs: Vec<&[f64]> = rows.iter().map(|o| o.x.as_slice()).collect();
+    let (mean, sd) = standardise(&xs, p)?;
     let obs = records(rows)?;
     let z: Vec<Vec<f64>> = obs
         .iter()
         .map(|o| (0..p).map(|a| (o.x[a] - mean[a]) / sd[a]).collect())
         .collect();
-    let mut beta = vec![0f64; p];
-    let (ll0, mut g, mut h) = cox_derivatives(&obs, &z, &beta, spec.ties);
-    let mut ll = ll0;
-    let mut trace = NewtonTrace::default();
-    // The loop of the MPC version (super::cox): halve after a decrease, then lifelines' rule.
-    let mut prev: Option<(Vec<f64>, Vec<f64>, f64)> = None;
-    let mut step = 1.0;
-    let singular = || StatsError::NotConverged("information matrix not positive definite".into());
-    loop {
-        if let Some((b0, delta, ll_prev)) = &prev {
-            let margin = super::cox::HALVING_MARGIN;
-            if ll < ll_prev * (1.0 + margin) - margin && step > 1e-3 {
-                step /= 2.0;
-                trace.halvings += 1;
-                beta = b0.iter().zip(delta).map(|(b, d)| b + step * d).collect();
-                (ll, g, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
-                continue;
-            }
-        }
-        let delta = spd_solve(&h, &g, p).ok_or_else(singular)?;
-        let norm = delta.iter().map(|d| d * d).sum::<f64>().sqrt();
-        let decrement = g.iter().zip(&delta).map(|(a, b)| a * b).sum::<f64>() / 2.0;
-        let rel = prev
-            .as_ref()
-            .is_some_and(|(_, _, lp)| (ll - lp).abs() < super::cox::R_PRECISION * lp.abs());
-        let stop = norm < super::cox::PRECISION || rel || decrement < super::cox::PRECISION;
-        if stop || trace.iterations >= spec.max_steps {
-            trace.converged = stop;
-            beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
-            (ll, _, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
-            break;
-        }
-        trace.iterations += 1;
-        step = 1.0;
-        let b0 = beta.clone();
-        beta = beta.iter().zip(&delta).map(|(b, d)| b + d).collect();
-        prev = Some((b0, delta, ll));
-        (ll, g, h) = cox_derivatives(&obs, &z, &beta, spec.ties);
-    }
+    let Newton {
+        beta,
+        ll,
+        ll0,
+        info: h,
+        trace,
+    } = newton(p, spec.max_steps, |b| {
+        cox_derivatives(&obs, &z, b, spec.ties)
+    })?;
     // Monotone likelihood, as inside MPC (at the default 24 fractional bits).
     let ne = obs.iter().filter(|o| o.event).count().max(1) as f64;
     if (0..p).any(|j| h[j * p + j] / ne < super::cox::min_information(24)) {

@@ -31,7 +31,8 @@ impl Rng {
 /// "A"/"B") held by one organisation and `gp.x1..gp.xp` covariates (alternately standard
 /// normal and binary) held by another. Hazard `h(t) = h0(t)·exp(Σ b_j x_j + 0.4·[B])` with
 /// a Weibull baseline (shape 1.3, scale 1800 days), `b_j = 0.3/√j` with alternating signs,
-/// censoring uniform on [0, 3000] days. Same `seed`, same data.
+/// censoring uniform on [0, 3000] days; `registry.cause` (competing risks: 0 = censored,
+/// 1 or 2, [`competing_causes`]) for the Fine–Gray model. Same `seed`, same data.
 pub fn survival(n: usize, p: usize, seed: u64) -> PlainFrame {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut xs = vec![Vec::with_capacity(n); p];
@@ -59,6 +60,7 @@ pub fn survival(n: usize, p: usize, seed: u64) -> PlainFrame {
         event.push(Some(f64::from(u8::from(t <= c))));
         group.push(Some(g));
     }
+    let cause = competing_causes(&event);
     let mut columns = vec![
         PlainColumn {
             name: "registry.time".into(),
@@ -75,6 +77,10 @@ pub fn survival(n: usize, p: usize, seed: u64) -> PlainFrame {
                 codes: group,
             },
         },
+        PlainColumn {
+            name: "registry.cause".into(),
+            data: PlainData::Numeric(cause),
+        },
     ];
     for (j, x) in xs.into_iter().enumerate() {
         columns.push(PlainColumn {
@@ -83,6 +89,27 @@ pub fn survival(n: usize, p: usize, seed: u64) -> PlainFrame {
         });
     }
     PlainFrame { rows: n, columns }
+}
+
+/// The events recoded as competing causes without drawing more random numbers (the other
+/// columns stay as they were): two of every five events, by row, are cause 2, the others
+/// cause 1; censored rows stay 0.
+fn competing_causes(event: &[Option<f64>]) -> Vec<Option<f64>> {
+    event
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.map(|e| {
+                if e == 0.0 {
+                    0.0
+                } else if i % 5 < 2 {
+                    2.0
+                } else {
+                    1.0
+                }
+            })
+        })
+        .collect()
 }
 
 /// `n` patients in `weights.len()` groups for the log-rank test: `time` (whole days),

@@ -90,6 +90,7 @@ pub fn html(out: &StudyOutput) -> String {
                 "rmst" => survival::rmst(&mut h, r, out.study.time_unit.as_deref()),
                 "logrank" => survival::logrank(&mut h, r),
                 "cox" => survival::cox(&mut h, r),
+                "finegray" => survival::finegray(&mut h, r),
                 "ols" => models::ols(&mut h, r),
                 "logistic" => models::logistic(&mut h, r),
                 "describe" => tables::describe(&mut h, r, &out.analyses),

@@ -724,28 +724,38 @@ pub fn cox(h: &mut String, r: &Value) {
         plain(&r["iterations"])
     );
     entry_note(h, r);
+    ratio_table(h, r, conf, "hazard ratio");
+    let robust = r["robust"] == true;
+    if robust {
+        h.push_str(
+            "<p class=\"muted\">Robust standard errors (Lin and Wei's sandwich estimator, as \
+             R's coxph(robust = TRUE)): the intervals, z and p use them; se(coef) naive is the \
+             model-based standard error.</p>\n",
+        );
+    }
+    concordance(h, &r["concordance"]);
+    ph_test(h, &r["ph_test"]);
+}
+
+/// The forest plot and coefficient table of a proportional-hazards model (Cox,
+/// Fine–Gray): per row the ratio (`label`) with its interval, p, coef, se, z; with
+/// `robust`, the robust and the naive standard errors.
+fn ratio_table(h: &mut String, r: &Value, conf: f64, label: &str) {
     let rows: Vec<&Value> = r["rows"].as_array().into_iter().flatten().collect();
     let ratios: Vec<Ratio> = rows.iter().filter_map(|row| hazard_ratio(row)).collect();
     if !ratios.is_empty() {
         let _ = writeln!(
             h,
-            "<figure>\n{}<figcaption>Hazard ratios with {:.0}% confidence intervals (log scale); \
-             the dashed line is no effect (1).</figcaption>\n</figure>",
-            forest::svg(&ratios, "hazard ratio", conf),
+            "<figure>\n{}<figcaption>{}s with {:.0}% confidence intervals (log scale); the \
+             dashed line is no effect (1).</figcaption>\n</figure>",
+            forest::svg(&ratios, label, conf),
+            upper_first(label),
             conf * 100.0
         );
     }
     let robust = r["robust"] == true;
     let ci_head = format!("{:.0}% CI", conf * 100.0);
-    let mut head = vec![
-        "covariate",
-        "hazard ratio",
-        &ci_head,
-        "p",
-        "coef",
-        "se(coef)",
-        "z",
-    ];
+    let mut head = vec!["covariate", label, &ci_head, "p", "coef", "se(coef)", "z"];
     if robust {
         head[5] = "robust se";
         head.insert(6, "se(coef) naive");
@@ -777,15 +787,37 @@ pub fn cox(h: &mut String, r: &Value) {
         t.row(cells);
     }
     h.push_str(&t.html());
-    if robust {
-        h.push_str(
-            "<p class=\"muted\">Robust standard errors (Lin and Wei's sandwich estimator, as \
-             R's coxph(robust = TRUE)): the intervals, z and p use them; se(coef) naive is the \
-             model-based standard error.</p>\n",
-        );
-    }
-    concordance(h, &r["concordance"]);
-    ph_test(h, &r["ph_test"]);
+}
+
+/// `s` with its first letter in upper case.
+fn upper_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+/// The Fine–Gray model (`finegray`), as `summary(crr(...))`: subdistribution hazard ratios
+/// with intervals (forest plot and table), crr's standard errors, the pseudo likelihood.
+pub fn finegray(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let _ = writeln!(
+        h,
+        "<h3>Fine–Gray subdistribution hazards</h3>\n<p>Cause {} (the others compete); {} \
+         observations, {} events of the cause; pseudo likelihood-ratio test {} on {} df; \
+         pseudo log-likelihood {}; {} Newton iterations.</p>",
+        plain(&r["cause"]),
+        plain(&r["n"]),
+        plain(&r["events"]),
+        est_of(&r["lr_statistic"]),
+        plain(&r["lr_df"]),
+        f(&r["log_likelihood"]).map_or_else(|| "—".into(), |l| format!("{l:.2}")),
+        plain(&r["iterations"])
+    );
+    ratio_table(h, r, conf, "subdistribution hazard ratio");
+    h.push_str(
+        "<p class=\"muted\">Standard errors as R's cmprsk::crr (the sandwich estimator with \
+         the term for the estimated censoring distribution); ties handled as Breslow's.</p>\n",
+    );
 }
 
 /// Harrell's concordance (`concordance`), R's `fit$concordance`: one line under the table.

@@ -522,3 +522,23 @@ fn delayed_entry_is_noted() {
     let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
     assert!(!plain.contains("Delayed entry"));
 }
+
+#[test]
+fn the_fine_gray_model_is_a_table_and_forest_plot_like_cox() {
+    let mut r = cox();
+    let obj = r.as_object_mut().unwrap();
+    obj.remove("ties");
+    obj.remove("lr_p");
+    obj.insert("cause".into(), json!(2));
+    let h = html(&output("Study", vec![analysis("fg", "finegray", r)]));
+    assert!(
+        h.contains("<h3>Fine–Gray subdistribution hazards</h3>"),
+        "{h}"
+    );
+    assert!(h.contains("Cause 2 (the others compete); 180 observations, 50 events of the cause"));
+    assert!(h.contains("<th>subdistribution hazard ratio</th>"), "{h}");
+    assert!(h.contains("Subdistribution hazard ratios with 95% confidence intervals"));
+    // Escaped as every name: the hostile covariate name never reaches the page raw.
+    assert!(!h.contains(HOSTILE));
+    assert!(h.contains("crr"));
+}
