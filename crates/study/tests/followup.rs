@@ -141,12 +141,15 @@ fn cox_row(v: &Value) -> (f64, f64) {
 }
 
 /// Runs `derived` and `precomputed` and compares their Kaplan–Meier and Cox results with
-/// each other (1e-6) and with R's `fx` (estimates 1e-4, standard errors 1e-3 relative).
+/// each other (1e-5) and with R's `fx` (estimates 1e-4, standard errors 1e-3 relative). Two
+/// runs draw independent randomness, and fixed point's probabilistic truncation differs by
+/// an ulp (2^-20, about 1e-6) per step between them: 1e-6 failed now and then (seen once in
+/// a series of runs), ten ulps do not.
 fn compare(derived: &str, precomputed: &str, fx: &Value) {
     let derived = run(derived);
     let precomputed = run(precomputed);
 
-    // Kaplan–Meier: the same curve to 1e-6, and R's to 1e-4 (standard errors 1e-3 relative).
+    // Kaplan–Meier: the same curve to 1e-5, and R's to 1e-4 (standard errors 1e-3 relative).
     let (kd, kp) = (
         km_rows(&result(&derived, "km")),
         km_rows(&result(&precomputed, "km")),
@@ -155,8 +158,8 @@ fn compare(derived: &str, precomputed: &str, fx: &Value) {
     assert_eq!(kd.len(), 4);
     for (i, (d, p)) in kd.iter().zip(&kp).enumerate() {
         assert_eq!(d.0, p.0);
-        assert!((d.1 - p.1).abs() < 1e-6, "S({}) {} vs {}", d.0, d.1, p.1);
-        assert!((d.2 - p.2).abs() < 1e-6, "se({}) {} vs {}", d.0, d.2, p.2);
+        assert!((d.1 - p.1).abs() < 1e-5, "S({}) {} vs {}", d.0, d.1, p.1);
+        assert!((d.2 - p.2).abs() < 1e-5, "se({}) {} vs {}", d.0, d.2, p.2);
         let (s, se) = (
             km["survival"][i].as_f64().unwrap(),
             km["std_err"][i].as_f64().unwrap(),
@@ -170,14 +173,14 @@ fn compare(derived: &str, precomputed: &str, fx: &Value) {
         );
     }
 
-    // Cox on age: the same fit to 1e-6, and R's.
+    // Cox on age: the same fit to 1e-5, and R's.
     let (cd, cp) = (result(&derived, "cox"), result(&precomputed, "cox"));
     assert_eq!(cd["n"], fx["rows"], "rows with a valid follow-up");
     assert_eq!(cd["n"], cp["n"]);
     assert_eq!(cd["events"], fx["events"], "{cd}");
     let ((bd, sd), (bp, sp)) = (cox_row(&cd), cox_row(&cp));
-    assert!((bd - bp).abs() < 1e-6, "{bd} vs {bp}");
-    assert!((sd - sp).abs() < 1e-6, "{sd} vs {sp}");
+    assert!((bd - bp).abs() < 1e-5, "{bd} vs {bp}");
+    assert!((sd - sp).abs() < 1e-5, "{sd} vs {sp}");
     let (b, s) = (
         fx["cox"]["coef"].as_f64().unwrap(),
         fx["cox"]["se"].as_f64().unwrap(),
