@@ -443,6 +443,60 @@ pub(crate) fn design(p: &mut Party, frame: &Frame, covariates: &[String]) -> Res
     })
 }
 
+/// What a survival model starts from ([`outcome_design`]).
+pub(crate) struct ModelInputs<'f> {
+    /// The time column (fixed point).
+    pub time: &'f AShare<u128>,
+    /// The event column (Cox: 0/1; Fine–Gray: the cause code).
+    pub event: &'f AShare<u128>,
+    /// The covariates' design.
+    pub design: Design,
+    /// The complete cases of time, event and every covariate (0/1).
+    pub used: AShare<u128>,
+}
+
+/// The time and event columns of a survival model, its [`Design`] and its complete cases:
+/// Cox and Fine–Gray start here.
+pub(crate) fn outcome_design<'f>(
+    p: &mut Party,
+    frame: &'f Frame,
+    (time, event): (&str, &str),
+    covariates: &[String],
+) -> Result<ModelInputs<'f>> {
+    let (t, tp) = frame.numeric(time)?;
+    let (e, ep) = frame.numeric(event)?;
+    let design = design(p, frame, covariates)?;
+    let mut used = p.mul(tp, ep)?;
+    for pr in &design.present {
+        used = p.mul(&used, pr)?;
+    }
+    Ok(ModelInputs {
+        time: t,
+        event: e,
+        design,
+        used,
+    })
+}
+
+/// Opens the numbers of complete cases `used` and of `events` (both named in the result:
+/// LEAKAGE documented as every model's) and applies the disclosure rules of a model with `m`
+/// covariates on them: `min_rows`, the rows per covariate, `min_level_rows` of the design's
+/// factors.
+pub(crate) fn open_counts(
+    p: &mut Party,
+    (used, events): (&AShare<u128>, &AShare<u128>),
+    m: usize,
+    levels: &[(String, Vec<AShare<u128>>)],
+    disclosure: &Disclosure,
+) -> Result<(u64, u64)> {
+    let counts = p.reveal(&AShare::concat(&[&used.sum(), &events.sum()]))?;
+    let (nu, ne) = (counts[0] as u64, counts[1] as u64);
+    disclosure.check_rows(nu as usize)?;
+    disclosure.check_vars(m, nu as usize)?;
+    check_levels(p, levels, used, disclosure)?;
+    Ok((nu, ne))
+}
+
 /// Extra bits of the weights `e^η` for `n` complete cases: as many as keep the risk-set sums
 /// `n·2^E·e^η` within the fixed-point range for `η` up to about 8 (at most 8 bits; 3 for
 /// 10^5 rows).
@@ -804,20 +858,20 @@ pub fn cox(
     check(spec)?;
     let f = p.frac_bits();
     let n = frame.rows;
-    let (time, tp) = frame.numeric(&spec.time)?;
-    let (event, ep) = frame.numeric(&spec.event)?;
-    let Design {
-        cols: x,
-        present,
-        names,
-        levels,
-    } = design(p, frame, &spec.covariates)?;
+    let ModelInputs {
+        time,
+        event,
+        design:
+            Design {
+                cols: x,
+                names,
+                levels,
+                ..
+            },
+        mut used,
+    } = outcome_design(p, frame, (&spec.time, &spec.event), &spec.covariates)?;
     let m = x.len();
-    let mut used = p.mul(tp, ep)?;
     let records = EntryRecords::new(p, frame, spec.entry.as_deref(), &mut used)?;
-    for pr in &present {
-        used = p.mul(&used, pr)?;
-    }
     // The cluster column of clustered robust standard errors: a complete case needs it.
     let cluster = match &spec.cluster {
         Some(c) => {
@@ -843,12 +897,7 @@ pub fn cox(
     }
     let mut hs = p.mul_many(&pairs)?;
     let dead = hs.remove(0);
-    // Opened: complete cases and events (named in the result).
-    let counts = p.reveal(&AShare::concat(&[&used.sum(), &dead.sum()]))?;
-    let (nu, ne) = (counts[0] as u64, counts[1] as u64);
-    disclosure.check_rows(nu as usize)?;
-    disclosure.check_vars(m, nu as usize)?;
-    check_levels(p, &levels, &used, disclosure)?;
+    let (nu, ne) = open_counts(p, (&used, &dead), m, &levels, disclosure)?;
     if let Some((st, _)) = &strata {
         let counts = AShare::concat(
             &hs.iter()

@@ -77,9 +77,9 @@ use crate::table::{Frame, PlainFrame};
 use crate::terms;
 
 use super::cox::{
-    check_levels, coef_rows, design, diagonal_se, join, name_width, newton, sandwich_root,
-    standardise, tile, weight_bits, write_iterations, CoxFit, CoxRow, Design, Fisher, NewtonEnd,
-    NewtonTrace,
+    coef_rows, diagonal_se, join, name_width, newton, open_counts, outcome_design, sandwich_root,
+    standardise, tile, weight_bits, write_iterations, CoxFit, CoxRow, Design, Fisher, ModelInputs,
+    NewtonEnd, NewtonTrace,
 };
 use super::cuminc::{cause_indicators, MAX_CAUSES};
 use super::finegray_mpc::Model;
@@ -355,19 +355,19 @@ pub fn finegray(
     disclosure: &Disclosure,
 ) -> Result<Sealed<FinegrayPublic>> {
     check(spec)?;
-    let (time, tp) = frame.numeric(&spec.time)?;
-    let (e, ep) = frame.numeric(&spec.event)?;
-    let Design {
-        cols: x,
-        present,
-        names,
-        levels,
-    } = design(p, frame, &spec.covariates)?;
+    let ModelInputs {
+        time,
+        event: e,
+        design:
+            Design {
+                cols: x,
+                names,
+                levels,
+                ..
+            },
+        used,
+    } = outcome_design(p, frame, (&spec.time, &spec.event), &spec.covariates)?;
     let m = x.len();
-    let mut used = p.mul(tp, ep)?;
-    for pr in &present {
-        used = p.mul(&used, pr)?;
-    }
     let Some(ind) = cause_indicators(p, e, &used, spec.causes as usize)? else {
         return Err(bad_cause(spec));
     };
@@ -376,11 +376,7 @@ pub fn finegray(
     // Every complete case is censored, of the cause or competing: δ2 = used - δ1 - δc.
     let d2 = used.sub(d1).sub(dc);
     // LEAKAGE: complete cases and events of the cause (named in the result), as Cox's.
-    let counts = p.reveal(&AShare::concat(&[&used.sum(), &d1.sum()]))?;
-    let (nu, ne) = (counts[0] as u64, counts[1] as u64);
-    disclosure.check_rows(nu as usize)?;
-    disclosure.check_vars(m, nu as usize)?;
-    check_levels(p, &levels, &used, disclosure)?;
+    let (nu, ne) = open_counts(p, (&used, d1), m, &levels, disclosure)?;
     if nu < 2 || ne == 0 {
         return Err(no_events(spec, nu, ne));
     }
