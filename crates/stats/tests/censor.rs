@@ -4,10 +4,7 @@
 //! `fixtures/censor/`, made by `make_censor.R`; R is not needed here).
 
 mod common;
-use common::{
-    csv_columns as csv, csv_frame, curve_case, in_mpc, root, time_event_frame as frame,
-    XorRng as Rng,
-};
+use common::{csv_frame, curve_case, in_mpc, root, time_event_frame as frame, XorRng as Rng};
 
 use serde_json::Value;
 use tessera_stats::analysis::KaplanMeierSpec;
@@ -159,12 +156,7 @@ fn random_ties_of_events_and_censorings_match_the_twin() {
 
 #[test]
 fn without_censor_marks_the_event_table_is_what_it_was() {
-    let data = csv("fixtures/data/lung.csv", &["time", "status", "sex"]);
-    let f = frame(
-        &data["time"],
-        &data["status"],
-        Some(("sex", data["sex"].as_slice())),
-    );
+    let f = common::lung_by_sex();
     let with = spec(Some("sex"));
     let without = KaplanMeierSpec {
         censor_marks: false,

@@ -125,30 +125,17 @@ fn kaplan_meier_with_entry_matches_r() {
     }
 }
 
+/// The fixture case's spec: [`common::cox_case`] with the entry fixtures' columns (stop,
+/// event, start) and keys (`strata`, `robust`; `cluster` is R's `cluster = id`).
 fn cox_spec(c: &Value) -> CoxSpec {
+    let mut case = c.clone();
+    case["duration"] = "stop".into();
+    case["event"] = "event".into();
+    case["entry"] = "start".into();
+    case["strata_column"] = c["strata"].clone();
     CoxSpec {
-        time: "stop".into(),
-        event: "event".into(),
-        entry: Some("start".into()),
-        covariates: c["covariates"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect(),
-        ties: if c["ties"] == "efron" {
-            Ties::Efron
-        } else {
-            Ties::Breslow
-        },
-        max_steps: 50,
-        conf_level: 0.95,
-        strata: c["strata"].as_str().map(|s| format!("{s}_cat")),
         robust: c["robust"] == true,
-        zph: None,
-        // R's `cluster = id`: a patient's several (start, stop] rows.
-        cluster: c["cluster"].as_str().map(String::from),
-        concordance: false,
+        ..common::cox_case(&case)
     }
 }
 

@@ -114,12 +114,7 @@ fn mpc_and_twin_match_r_survfit() {
 #[test]
 fn median_beside_a_grid_and_the_event_table() {
     // The median's sealed values come after the grid and the event-time table.
-    let data = csv("fixtures/data/lung.csv", &["time", "status", "sex"]);
-    let f = frame(
-        &data["time"],
-        &data["status"],
-        Some(("sex", data["sex"].as_slice())),
-    );
+    let f = common::lung_by_sex();
     let mut s = spec(Some("sex"), 0.95);
     s.times = vec![180.0, 365.0, 730.0];
     s.at_event_times = true;
@@ -146,12 +141,7 @@ fn median_beside_a_grid_and_the_event_table() {
 #[test]
 fn a_median_on_few_at_risk_is_suppressed() {
     // lung by sex: the median of sex 2 (426 days) rests on fewer at risk than sex 1's.
-    let data = csv("fixtures/data/lung.csv", &["time", "status", "sex"]);
-    let f = frame(
-        &data["time"],
-        &data["status"],
-        Some(("sex", data["sex"].as_slice())),
-    );
+    let f = common::lung_by_sex();
     let s = spec(Some("sex"), 0.95);
     let d = Disclosure {
         min_cell: Some(30),

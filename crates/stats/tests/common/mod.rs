@@ -297,6 +297,17 @@ pub fn csv_columns(path: &str, want: &[&str]) -> HashMap<String, Vec<f64>> {
     cols
 }
 
+/// R's lung data (`fixtures/data/lung.csv`) as [`time_event_frame`] of time, status and the
+/// group `sex` (levels "1", "2").
+pub fn lung_by_sex() -> PlainFrame {
+    let data = csv_columns("fixtures/data/lung.csv", &["time", "status", "sex"]);
+    time_event_frame(
+        &data["time"],
+        &data["status"],
+        Some(("sex", data["sex"].as_slice())),
+    )
+}
+
 /// A frame of `time`, `event` and (if any) a group column whose levels are its distinct
 /// values in increasing order, labelled as integers (as R's `as.character`).
 pub fn time_event_frame(time: &[f64], event: &[f64], group: Option<(&str, &[f64])>) -> PlainFrame {
