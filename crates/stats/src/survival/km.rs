@@ -518,7 +518,8 @@ pub fn kaplan_meier(
         frame,
         &spec.time,
         &spec.event,
-        spec.entry.as_deref(),
+        // The stop records' flag only for the censoring marks (`GroupedRisk::leaving`).
+        (spec.entry.as_deref(), spec.censor_marks),
         spec.group.as_deref(),
         None,
         disclosure,

@@ -392,7 +392,7 @@ pub fn logrank(
         frame,
         &spec.time,
         &spec.event,
-        None,
+        (None, false),
         Some(&spec.group),
         spec.strata.as_deref(),
         disclosure,

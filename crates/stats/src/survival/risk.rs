@@ -522,9 +522,12 @@ pub(crate) struct GroupedRisk {
     pub deaths: Vec<AShare<u128>>,
     /// Levels.
     pub k: usize,
-    /// With delayed entry: 1 on the stop records of complete cases, 0 on entry records, in
-    /// risk-set order (who leaves the risk set at a time, as opposed to who enters it).
+    /// With delayed entry and `leaving` ([`GroupedRisk::new`]): 1 on the stop records of
+    /// complete cases, 0 on entry records, in risk-set order (who leaves the risk set at a
+    /// time, as opposed to who enters it).
     pub stops: Option<AShare<u128>>,
+    /// Whether the records include entry records (delayed entry).
+    pub entry: bool,
 }
 
 impl GroupedRisk {
@@ -534,7 +537,8 @@ impl GroupedRisk {
     }
 
     /// Each level's stop records of complete cases in risk-set order: who leaves the risk
-    /// set at a time (without delayed entry, the complete cases themselves).
+    /// set at a time (without delayed entry, the complete cases themselves). With delayed
+    /// entry, only when built with `leaving` (else the entry records would count).
     pub fn leaving(&self, p: &mut Party) -> Result<Vec<AShare<u128>>> {
         let (at, _) = self.rows();
         match &self.stops {
@@ -543,22 +547,28 @@ impl GroupedRisk {
                     at.iter().map(|a| (a, s)).collect();
                 Ok(p.mul_many(&pairs)?)
             }
-            None => Ok(at.to_vec()),
+            None if !self.entry => Ok(at.to_vec()),
+            None => Err(StatsError::Invalid(
+                "who leaves the risk set needs the stop records' flag: build the risk order \
+                 with `leaving`"
+                    .into(),
+            )),
         }
     }
 
     /// Builds it from the frame: complete cases of time, event, entry (`None`: no delayed
-    /// entry; with it the risk order holds `2n` records, [`EntryRecords`]), group (`None`:
-    /// one level, everybody) and strata (`None`: one stratum); checks `min_rows` on the
-    /// opened count and `min_level_rows` inside MPC, for the group's levels and the strata
-    /// alike.
+    /// entry; with it the risk order holds `2n` records, [`EntryRecords`]; with `leaving`
+    /// too, the sort also carries the stop records' flag that [`GroupedRisk::leaving`]
+    /// needs, and only then), group (`None`: one level, everybody) and strata (`None`: one
+    /// stratum); checks `min_rows` on the opened count and `min_level_rows` inside MPC, for
+    /// the group's levels and the strata alike.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: &mut Party,
         frame: &Frame,
         time: &str,
         event: &str,
-        entry: Option<&str>,
+        (entry, leaving): (Option<&str>, bool),
         group: Option<&str>,
         strata: Option<&str>,
         disclosure: &Disclosure,
@@ -620,13 +630,13 @@ impl GroupedRisk {
         let (at, evs) = cols.split_at(k);
         let mut moved: Vec<AShare<u128>> = at.iter().map(|c| records.signed(c)).collect();
         moved.extend(evs.iter().map(|c| records.stop_only(c)));
-        let with_entry = entry.is_some();
-        if with_entry {
+        let with_stops = entry.is_some() && leaving;
+        if with_stops {
             moved.push(records.stop_only(&used));
         }
         let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
         let mut risk = RiskOrder::stratified(p, &records.time(t), &hs, &moved)?;
-        let stops = if with_entry { risk.cols.pop() } else { None };
+        let stops = if with_stops { risk.cols.pop() } else { None };
         let (at, evs) = risk.cols.split_at(k);
         let at_risk = risk.within_prefix(p, at)?;
         let deaths = risk.group_totals(p, evs)?;
@@ -638,6 +648,7 @@ impl GroupedRisk {
             deaths,
             k,
             stops,
+            entry: entry.is_some(),
         })
     }
 }

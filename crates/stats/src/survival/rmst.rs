@@ -409,7 +409,7 @@ pub fn rmst(
         frame,
         &spec.time,
         &spec.event,
-        None,
+        (None, false),
         spec.group.as_deref(),
         None,
         disclosure,
