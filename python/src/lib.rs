@@ -57,6 +57,12 @@ fn station(profile: Option<&str>, at: Option<&str>) -> PyResult<String> {
     Ok(json!({"address": r.addr, "name": r.name}).to_string())
 }
 
+/// The sections of a study file, in the order they are written (the validator's list).
+#[pyfunction]
+fn sections() -> Vec<&'static str> {
+    tessera_study::validate::SECTIONS.to_vec()
+}
+
 /// A study given as JSON (from Python dicts) as the text of a study file.
 #[pyfunction]
 fn to_toml(doc: &str) -> PyResult<String> {
@@ -184,6 +190,7 @@ fn results(py: Python<'_>, id: &str, profile: Option<&str>, at: Option<&str>) ->
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(station, m)?)?;
+    m.add_function(wrap_pyfunction!(sections, m)?)?;
     m.add_function(wrap_pyfunction!(to_toml, m)?)?;
     m.add_function(wrap_pyfunction!(check, m)?)?;
     m.add_function(wrap_pyfunction!(submit, m)?)?;

@@ -25,17 +25,8 @@ from .errors import (
 from .progress import Progress
 from .results import Results
 
-#: Sections of a study file, in the order they are written.
-SECTIONS = (
-    "study",
-    "parties",
-    "data",
-    "linkage",
-    "followup",
-    "disclosure",
-    "recipients",
-    "analysis",
-)
+#: Sections of a study file, in the order they are written (the validator's own list).
+SECTIONS = tuple(_native.sections())
 
 
 def _native_call(profile: Optional[str], at: Optional[str], f, *args):

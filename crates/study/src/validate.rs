@@ -383,7 +383,9 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
     v
 }
 
-const SECTIONS: [&str; 8] = [
+/// The sections of a study file, in the order they are written (the Python client builds
+/// study files from dicts in this order).
+pub const SECTIONS: [&str; 8] = [
     "study",
     "parties",
     "data",
