@@ -218,22 +218,22 @@ fn close_rows(a: &CumincRow, b: &CumincRow, what: &str) -> (f64, f64) {
     (de, rel)
 }
 
-/// Random competing-risks data for `seed`: the frame (group column `arm` when grouped),
-/// whether it is grouped, the number of causes and a grid.
-fn random_case(seed: u64) -> (PlainFrame, bool, u32, Vec<f64>) {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
-    let n = 30 + rng.below(150) as usize;
-    let causes = 2 + rng.below(2) as u32;
-    let groups = 1 + rng.below(3) as usize;
-    let tmax = 5 + rng.below(40); // few distinct times: many ties
+/// Random competing-risks columns: `n` times in `1..=tmax` (ties), causes `1..=causes` with
+/// about a quarter censored (0), and a group in `0..groups` (each level at least once).
+fn competing_columns(
+    rng: &mut Rng,
+    n: usize,
+    tmax: u64,
+    causes: u64,
+    groups: usize,
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
-    // About a quarter censored.
     let cause: Vec<f64> = (0..n)
         .map(|_| {
             if rng.below(4) == 0 {
                 0.0
             } else {
-                (1 + rng.below(u64::from(causes))) as f64
+                (1 + rng.below(causes)) as f64
             }
         })
         .collect();
@@ -246,6 +246,18 @@ fn random_case(seed: u64) -> (PlainFrame, bool, u32, Vec<f64>) {
             }
         })
         .collect();
+    (time, cause, g)
+}
+
+/// Random competing-risks data for `seed`: the frame (group column `arm` when grouped),
+/// whether it is grouped, the number of causes and a grid.
+fn random_case(seed: u64) -> (PlainFrame, bool, u32, Vec<f64>) {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    let n = 30 + rng.below(150) as usize;
+    let causes = 2 + rng.below(2) as u32;
+    let groups = 1 + rng.below(3) as usize;
+    let tmax = 5 + rng.below(40); // few distinct times: many ties
+    let (time, cause, g) = competing_columns(&mut rng, n, tmax, u64::from(causes), groups);
     let group = (groups > 1).then_some(("arm", g.as_slice()));
     let f = frame(&time, &cause, group);
     let times: Vec<f64> = (1..=6)
@@ -423,25 +435,7 @@ fn gray_suffix_form_matches_cmprsk_recursion() {
         let n = 100 + rng.below(1900) as usize;
         let groups = 2 + rng.below(2) as usize;
         let tmax = 5 + rng.below(200);
-        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
-        let cause: Vec<f64> = (0..n)
-            .map(|_| {
-                if rng.below(4) == 0 {
-                    0.0
-                } else {
-                    (1 + rng.below(2)) as f64
-                }
-            })
-            .collect();
-        let g: Vec<f64> = (0..n)
-            .map(|i| {
-                if i < groups {
-                    i as f64
-                } else {
-                    rng.below(groups as u64) as f64
-                }
-            })
-            .collect();
+        let (time, cause, g) = competing_columns(&mut rng, n, tmax, 2, groups);
         let f = frame(&time, &cause, Some(("arm", g.as_slice())));
         let s = spec(Some("arm"), 2, &[1.0]);
         let a = gray_test_plain(&f, &s).unwrap();
@@ -539,25 +533,7 @@ fn gray_test_in_mpc_matches_oracle_on_random_data() {
         let n = 100 + rng.below(1900) as usize;
         let groups = 2 + rng.below(2) as usize;
         let tmax = 5 + rng.below(200);
-        let time: Vec<f64> = (0..n).map(|_| (1 + rng.below(tmax)) as f64).collect();
-        let cause: Vec<f64> = (0..n)
-            .map(|_| {
-                if rng.below(4) == 0 {
-                    0.0
-                } else {
-                    (1 + rng.below(2)) as f64
-                }
-            })
-            .collect();
-        let g: Vec<f64> = (0..n)
-            .map(|i| {
-                if i < groups {
-                    i as f64
-                } else {
-                    rng.below(groups as u64) as f64
-                }
-            })
-            .collect();
+        let (time, cause, g) = competing_columns(&mut rng, n, tmax, 2, groups);
         let f = frame(&time, &cause, Some(("arm", g.as_slice())));
         let mut s = spec(Some("arm"), 2, &[tmax as f64 / 2.0]);
         s.gray_test = true;
