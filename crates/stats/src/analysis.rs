@@ -102,6 +102,28 @@ pub enum ZphTransform {
     Km,
     /// The rank of the time among all complete cases, ties averaged.
     Rank,
+    /// The time itself.
+    Identity,
+    /// The logarithm of the time (every event time must be positive).
+    Log,
+}
+
+impl ZphTransform {
+    /// The name in the study file and in R (`cox.zph(transform = )`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ZphTransform::Km => "km",
+            ZphTransform::Rank => "rank",
+            ZphTransform::Identity => "identity",
+            ZphTransform::Log => "log",
+        }
+    }
+
+    /// Whether `g` depends on the other rows (a curve or a ranking over all complete
+    /// cases), rather than on the row's own time alone.
+    pub(crate) fn pooled(self) -> bool {
+        matches!(self, ZphTransform::Km | ZphTransform::Rank)
+    }
 }
 
 /// Cox proportional-hazards regression.

@@ -251,10 +251,9 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             } else {
                 fit
             };
-            let fit = if s.zph.is_some() {
-                fit.then(zph_cost(n, p, s.strata.is_some()))
-            } else {
-                fit
+            let fit = match s.zph {
+                Some(t) => fit.then(zph_cost(n, p, s.strata.is_some() && t.pooled())),
+                None => fit,
             };
             if s.concordance {
                 fit.then(concordance_cost(n))
@@ -387,7 +386,9 @@ fn robust_cost(n: f64, p: f64, strata: Option<usize>) -> Cost {
 /// Calibrated on the reference machine (`tests/cost.rs`, 2,500 and 8,000 rows, Efron, km):
 /// +1.6 kB per row at 3 covariates, +1.8 to +1.9 kB at 6; +228 to +237 rounds. With
 /// strata, `g` over all rows costs two more sorts (by time, and back by row index): about
-/// +2.4 kB per row and +390 rounds more.
+/// +2.4 kB per row and +390 rounds more. `identity` and `log` need no pooled order (`g` is
+/// the row's own time), so strata add nothing; their per-row work (a logarithm, a scale)
+/// is of the size of `km`'s reciprocal and suffix product.
 fn zph_cost(n: f64, p: f64, strata: bool) -> Cost {
     let (bytes, rounds) = if strata {
         (3850.0, 620.0)

@@ -936,7 +936,7 @@ pub fn cox(
     // The proportional-hazards test of a stratified model: `g` over all rows, computed
     // before the stratified sort and carried by it (zph::pooled_transform).
     let pooled = match spec.zph {
-        Some(t) if !hs.is_empty() => {
+        Some(t) if !hs.is_empty() && t.pooled() => {
             cols.push(zph::pooled_transform(
                 p,
                 &records,
@@ -1496,10 +1496,7 @@ impl fmt::Display for CoxResult {
             writeln!(
                 f,
                 "\n  proportional hazards (scaled Schoenfeld residuals, transform {}):",
-                match t.transform {
-                    crate::analysis::ZphTransform::Km => "km",
-                    crate::analysis::ZphTransform::Rank => "rank",
-                }
+                t.transform.name()
             )?;
             writeln!(f, "  {:<w$} {:>9} {:>3} {:>10}", "term", "chisq", "df", "p")?;
             for r in t.terms.iter().chain([&t.global]) {

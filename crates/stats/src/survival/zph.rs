@@ -2,7 +2,8 @@
 //! `cox.zph(fit, transform)` (survival ≥ 3): for each term, and for all terms together
 //! (`GLOBAL`), the score test at the fitted `β` of adding `g(t)·x` to the model, with `g` a
 //! transform of time: `km` (R's default: one minus the left-continuous Kaplan–Meier curve of
-//! all complete cases) or `rank` (the time's rank among all complete cases, ties averaged).
+//! all complete cases), `rank` (the time's rank among all complete cases, ties averaged),
+//! `identity` (the time) or `log` (its logarithm; every event time must be positive).
 //! A small p-value says the covariate's effect changes with time.
 //!
 //! # The statistic
@@ -52,8 +53,16 @@
 //! the `2n` records (each carrying its record index), and `g` comes back to the records'
 //! input order, so the stratified sort carries it like the covariates.
 //!
-//! Not yet: the `identity` and `log` transforms (the time's
-//! own scale would need a public bound to stay within the fixed-point range).
+//!
+//! # The time's own scale
+//!
+//! `identity` and `log` are the row's own (stop) time or its logarithm, so they need no
+//! pooled order, with or without strata. Their scale is the data's (days or years), so
+//! inside MPC `g` is divided by its standard deviation over the events (secret; one
+//! reciprocal square root) after centring, which leaves the statistics unchanged and keeps
+//! `S` near 1 in norm as [`G_SCALE`] does for `km`. `log` refuses a study with an event at
+//! time 0 or before (R's `log(0)` is `-Inf`). LEAKAGE: one bit, "every event time is
+//! positive" (an error otherwise).
 
 use serde::Serialize;
 use tessera_mpc::fixed::encode;
@@ -126,6 +135,15 @@ pub(crate) fn render(transform: ZphTransform, raw: &ZphRaw) -> ZphResult {
 
 /// The refusal when `g` does not vary over the events in a way the test can use (all
 /// events at one time, say): the statistics do not exist (R gives NaN or stops).
+/// `zph = "log"` with an event at time 0 or before.
+fn not_positive() -> StatsError {
+    StatsError::Invalid(
+        "`zph = \"log\"`: an event time is 0 or negative, where the logarithm is not \
+         defined; use `zph = \"km\"` or `\"identity\"`, or times after the origin"
+            .into(),
+    )
+}
+
 pub(crate) fn no_variation() -> StatsError {
     StatsError::Invalid(
         "`zph`: the transformed time does not vary enough over the events to test \
@@ -171,9 +189,20 @@ pub(crate) fn zph_plain(
     widths: &[usize],
 ) -> Result<(Vec<f64>, f64)> {
     let (n, m) = (time.len(), beta.len());
+    if transform == ZphTransform::Log && (0..n).any(|i| event[i] && time[i] <= 0.0) {
+        return Err(not_positive());
+    }
     let g = transform_plain(time, event, weight, transform);
     let ne = event.iter().filter(|&&e| e).count() as f64;
     let mean = (0..n).filter(|&i| event[i]).map(|i| g[i]).sum::<f64>() / ne;
+    let var = (0..n)
+        .filter(|&i| event[i])
+        .map(|i| (g[i] - mean).powi(2))
+        .sum::<f64>()
+        / ne;
+    if !transform.pooled() && var < MIN_SPREAD {
+        return Err(no_variation());
+    }
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| {
         stratum[a]
@@ -253,6 +282,7 @@ pub(crate) fn zph_plain(
     let g_unit = match transform {
         ZphTransform::Km => G_SCALE,
         ZphTransform::Rank => G_SCALE / rows,
+        ZphTransform::Identity | ZphTransform::Log => 1.0 / var.sqrt(),
     };
     if (0..m).any(|j| s[j * m + j] * g_unit * g_unit / ne < super::cox::min_information(24)) {
         return Err(no_variation());
@@ -275,6 +305,11 @@ fn transform_plain(
     weight: &[f64],
     transform: ZphTransform,
 ) -> Vec<f64> {
+    match transform {
+        ZphTransform::Identity => return time.to_vec(),
+        ZphTransform::Log => return time.iter().map(|t| t.ln()).collect(),
+        ZphTransform::Km | ZphTransform::Rank => {}
+    }
     let n = time.len();
     let mut asc: Vec<usize> = (0..n).collect();
     asc.sort_by(|&a, &b| time[a].total_cmp(&time[b]));
@@ -289,8 +324,8 @@ fn transform_plain(
         let stops = group.iter().filter(|&&r| weight[r] > 0.0).count() as f64;
         for &r in group {
             g[r] = match transform {
-                ZphTransform::Km => 1.0 - surv,
                 ZphTransform::Rank => below + (stops + 1.0) / 2.0,
+                _ => 1.0 - surv,
             };
         }
         if deaths > 0.0 {
@@ -376,6 +411,11 @@ pub(crate) fn zph_mpc(
         a: vec![mean.a[0]; n],
         b: vec![mean.b[0]; n],
     });
+    let g = if transform.pooled() {
+        g
+    } else {
+        unit_spread(p, &g, fit.delta, fit.events)?
+    };
     let tile = |x: &AShare<u128>, c: usize| -> AShare<u128> {
         AShare::concat(&std::iter::repeat_n(x, c).collect::<Vec<_>>())
     };
@@ -461,6 +501,38 @@ pub(crate) fn zph_mpc(
     Ok(AShare::concat(&tests.iter().collect::<Vec<_>>()))
 }
 
+/// The least variance over the events of the time or its logarithm that `identity` and
+/// `log` test (2^-16: a standard deviation of 1/256 of the time unit, where the centred
+/// values still have 16 bits of relative precision).
+const MIN_SPREAD: f64 = 1.0 / 65536.0;
+
+/// `g` (centred over the events) divided by its standard deviation over the events: the
+/// time's own scale (`identity`, `log`) brought to where `km`'s `g` is (see the module docs).
+fn unit_spread(
+    p: &mut Party,
+    g: &AShare<u128>,
+    delta: &AShare<u128>,
+    events: u64,
+) -> Result<AShare<u128>> {
+    let n = g.len();
+    let dg = p.mul(delta, g)?;
+    let ss = p.dot_fix(&dg, g, n)?;
+    let var = p.mul_public_real(&ss, 1.0 / events as f64)?;
+    // Without spread (every event at one time) the scale would be noise: refused as for
+    // the other transforms. LEAKAGE: one bit, "the variance reaches MIN_SPREAD".
+    if !every_at_least(p, &var, encode(MIN_SPREAD, p.frac_bits()))? {
+        return Err(no_variation());
+    }
+    let r = p.rsqrt(&var)?;
+    Ok(p.mul_fix(
+        g,
+        &AShare {
+            a: vec![r.a[0]; n],
+            b: vec![r.b[0]; n],
+        },
+    )?)
+}
+
 /// `g` on every row of a risk-set order (scaled by [`G_SCALE`], not centred): one minus the
 /// left-continuous Kaplan–Meier curve of the order's complete cases, or their time's rank.
 /// `used` counts a record in the risk sets (signed: -1 on an entry record), `stop` marks
@@ -475,6 +547,24 @@ fn transform_in(
 ) -> Result<AShare<u128>> {
     let f = p.frac_bits();
     let n = used.len();
+    match transform {
+        ZphTransform::Identity => return Ok(risk.time.clone()),
+        ZphTransform::Log => {
+            // Rows at time 0 (entries at the origin, censored at 0) get time 1, so that
+            // every row's logarithm is defined and equal within a tie group; an event at
+            // time 0 or before is refused. LEAKAGE: one bit, "no event time is 0 or
+            // negative" (see the module docs).
+            let ulp = p.public(&vec![1u128; n]);
+            let zero = p.lt_arith(&risk.time, &ulp)?;
+            let x = risk.time.add(&zero.mul_const(encode(1.0, f)));
+            let bad = p.dot(delta, &zero, n)?;
+            if !every_at_least(p, &bad.neg(), 0)? {
+                return Err(not_positive());
+            }
+            return Ok(p.ln(&x)?);
+        }
+        ZphTransform::Km | ZphTransform::Rank => {}
+    }
     // g on the group-end rows, then on every row of the group.
     let prefix = risk.within_prefix(p, std::slice::from_ref(used))?.remove(0);
     let g_end = match transform {
@@ -498,7 +588,7 @@ fn transform_in(
             let g = p.add_const(&left.neg(), encode(1.0, f));
             p.mul_public_real(&g, G_SCALE)?
         }
-        ZphTransform::Rank => {
+        _ => {
             // (rows with a shorter time) + (group size + 1)/2, over the complete cases' stop
             // records.
             let prefix = if std::ptr::eq(used, stop) {
