@@ -290,6 +290,8 @@ pub enum AnalysisSpec {
     Rmst(survival::RmstSpec),
     /// `kind = "finegray"`: the Fine–Gray subdistribution hazards model of one cause.
     Finegray(survival::FinegraySpec),
+    /// `kind = "auc"`: the area under the ROC curve of a score against a binary outcome.
+    Auc(crate::predict::AucSpec),
 }
 
 impl AnalysisSpec {
@@ -321,6 +323,7 @@ impl AnalysisSpec {
             AnalysisSpec::Cuminc(_) => "cuminc",
             AnalysisSpec::Rmst(_) => "rmst",
             AnalysisSpec::Finegray(_) => "finegray",
+            AnalysisSpec::Auc(_) => "auc",
         }
     }
 
@@ -383,6 +386,7 @@ impl AnalysisSpec {
                 v.extend([s.time.as_str(), s.event.as_str()]);
                 v.extend(crate::terms::columns(&s.covariates));
             }
+            AnalysisSpec::Auc(s) => v.extend([s.outcome.as_str(), s.score.as_str()]),
         }
         v
     }
@@ -465,6 +469,7 @@ pub fn run(
         AnalysisSpec::Cuminc(s) => shared(kind, survival::cuminc(p, frame, s, disclosure)?),
         AnalysisSpec::Rmst(s) => shared(kind, survival::rmst(p, frame, s, disclosure)?),
         AnalysisSpec::Finegray(s) => shared(kind, survival::finegray(p, frame, s, disclosure)?),
+        AnalysisSpec::Auc(s) => shared(kind, crate::predict::auc(p, frame, s, disclosure)?),
     }
 }
 
@@ -540,6 +545,9 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         }),
         A::Finegray(_) => tail(spec, public, values, |p: &survival::FinegrayPublic| {
             A::Finegray(p.spec.clone())
+        }),
+        A::Auc(_) => tail(spec, public, values, |p: &crate::predict::AucPublic| {
+            A::Auc(p.spec.clone())
         }),
     }
 }

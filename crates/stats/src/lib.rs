@@ -39,6 +39,7 @@ pub mod disclosure;
 pub mod dist;
 pub mod error;
 pub mod followup;
+pub mod predict;
 pub mod ranges;
 pub mod regression;
 pub mod sealed;

@@ -165,6 +165,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             Ok(())
         }
         AnalysisSpec::Finegray(s) => conf(s.conf_level),
+        AnalysisSpec::Auc(s) => conf(s.conf_level),
         AnalysisSpec::Cox(s) => {
             steps(s.max_steps)?;
             conf(s.conf_level)
@@ -318,6 +319,12 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
             )
             .collect(),
         AnalysisSpec::Crosstab(_) => Vec::new(),
+        AnalysisSpec::Auc(s) => vec![ColumnNeed {
+            column: s.score.clone(),
+            limit: compare_limit(f),
+            why: "scores are compared as fixed-point numbers",
+            hint: "rescale the score (e.g. a probability or a linear predictor)",
+        }],
     }
 }
 

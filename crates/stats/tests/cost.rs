@@ -173,6 +173,14 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             AnalysisSpec::Correlation(CorrelationSpec { columns: xs(p) }),
         ));
     }
+    out.push((
+        1,
+        AnalysisSpec::Auc(tessera_stats::predict::AucSpec {
+            outcome: "registry.event".into(),
+            score: "gp.x1".into(),
+            conf_level: 0.95,
+        }),
+    ));
     for (j, q, h, group) in [(2, 3, 0, false), (1, 0, 21, false), (1, 2, 11, true)] {
         out.push((
             j,

@@ -165,6 +165,11 @@ fn specs() -> Vec<AnalysisSpec> {
             max_steps: 50,
             conf_level: 0.9,
         }),
+        AnalysisSpec::Auc(tessera_stats::predict::AucSpec {
+            outcome: "gp.b".into(),
+            score: "gp.x1".into(),
+            conf_level: 0.9,
+        }),
     ]
 }
 
@@ -191,6 +196,9 @@ fn twin(frame: &PlainFrame, spec: &AnalysisSpec, d: &Disclosure) -> Output {
         AnalysisSpec::Cuminc(s) => Output::of(k, &survival::cuminc_plain(frame, s, d).unwrap()),
         AnalysisSpec::Rmst(s) => Output::of(k, &survival::rmst_plain(frame, s, d).unwrap()),
         AnalysisSpec::Finegray(s) => Output::of(k, &survival::finegray_plain(frame, s, d).unwrap()),
+        AnalysisSpec::Auc(s) => {
+            Output::of(k, &tessera_stats::predict::auc_plain(frame, s, d).unwrap())
+        }
     }
     .unwrap()
 }

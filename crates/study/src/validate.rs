@@ -379,6 +379,10 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.push(one("event", &s.event, Numeric));
             v.extend(terms(&s.covariates));
         }
+        AnalysisSpec::Auc(s) => {
+            v.push(one("outcome", &s.outcome, Numeric));
+            v.push(one("score", &s.score, Numeric));
+        }
     }
     v
 }
@@ -1376,6 +1380,7 @@ impl Checker<'_> {
             Some("cuminc") => AnalysisSpec::Cuminc(self.de(ctx, &at, &own)?),
             Some("rmst") => AnalysisSpec::Rmst(self.de(ctx, &at, &own)?),
             Some("finegray") => AnalysisSpec::Finegray(self.de(ctx, &at, &own)?),
+            Some("auc") => AnalysisSpec::Auc(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })

@@ -209,3 +209,24 @@ fn cox_with_a_covariate_of_variance_1_42e12_is_refused() {
         &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
     );
 }
+
+/// `kind = "auc"` through the study file and the local run: a score of 1e12 (beyond what
+/// the fixed point compares) is refused at its data owner naming the column, never the
+/// value; the same study with the score on its own scale gives the AUC of `x` against `e`.
+#[test]
+fn auc_with_a_score_of_1e12_is_refused_and_runs_on_its_scale() {
+    let analysis = "kind = \"auc\"\noutcome = \"a.e\"\nscore = \"a.x\"";
+    let mut rows = base(40);
+    rows[5].2 = 1e12;
+    refused(
+        run("auc", &rows, analysis),
+        "a.x",
+        "rescale the score",
+        &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+    );
+    let ok = run("auc-ok", &base(40), analysis).unwrap();
+    let auc = ok["auc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&auc), "{ok}");
+    assert_eq!(ok["n"], 40, "{ok}");
+    assert!(ok["se"].as_f64().unwrap() > 0.0, "{ok}");
+}

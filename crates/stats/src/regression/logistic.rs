@@ -183,7 +183,12 @@ impl Model<'_> {
 /// mod 2^128; a non-binary value could only hide behind a wrap-around of the ring, which
 /// needs values in the hundreds and a sum that cancels to the last bit). Two products of n
 /// elements, one equality test; one bit opened.
-fn check_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>, name: &str) -> Result<()> {
+pub(crate) fn check_binary(
+    pt: &mut Party,
+    y: &AShare<u128>,
+    weight: &AShare<u128>,
+    name: &str,
+) -> Result<()> {
     let f = pt.frac_bits();
     let one_minus = pt.add_const(&y.neg(), encode(1.0, f));
     let t = pt.mul(y, &one_minus)?;

@@ -93,6 +93,7 @@ pub fn html(out: &StudyOutput) -> String {
                 "finegray" => survival::finegray(&mut h, r),
                 "ols" => models::ols(&mut h, r),
                 "logistic" => models::logistic(&mut h, r),
+                "auc" => models::auc(&mut h, r),
                 "describe" => tables::describe(&mut h, r, &out.analyses),
                 "crosstab" => tables::crosstab(&mut h, r),
                 "correlation" => tables::correlation(&mut h, r),

@@ -114,3 +114,29 @@ pub fn logistic(h: &mut String, r: &Value) {
     }
     h.push_str(&t.html());
 }
+
+/// The area under the ROC curve of a score (`auc`): a table with the AUC, DeLong's
+/// standard error and interval, and the numbers of cases and controls.
+pub fn auc(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
+    let _ = writeln!(
+        h,
+        "<p>How well the score {} separates {} = 1 (cases) from 0 (controls): the area \
+         under the ROC curve, the probability that a random case scores higher than a \
+         random control (ties count half); a higher score predicts a case. DeLong's \
+         standard error and interval, as R's pROC.</p>",
+        escape(r["score"].as_str().unwrap_or("")),
+        escape(r["outcome"].as_str().unwrap_or("")),
+    );
+    let mut t = Table::new(&["rows", "cases", "controls", "AUC", "std err", "CI"]);
+    t.set_header(5, &format!("{:.0}% CI", conf * 100.0));
+    t.row(vec![
+        plain(&r["n"]),
+        plain(&r["cases"]),
+        plain(&r["controls"]),
+        est_of(&r["auc"]),
+        est_of(&r["se"]),
+        interval(f(&r["lower"]), f(&r["upper"])),
+    ]);
+    h.push_str(&t.html());
+}

@@ -542,3 +542,20 @@ fn the_fine_gray_model_is_a_table_and_forest_plot_like_cox() {
     assert!(!h.contains(HOSTILE));
     assert!(h.contains("crr"));
 }
+
+/// An AUC: a table (not `<pre>`) with the AUC, its standard error, the interval headed by
+/// its level, and the column names escaped.
+#[test]
+fn auc_is_a_table_with_its_interval() {
+    let r = json!({"outcome": "gp.<y>", "score": "registry.risk", "n": 297, "cases": 122,
+        "controls": 175, "auc": 0.724871, "se": 0.029666, "conf_level": 0.9,
+        "lower": 0.676075, "upper": 0.773667});
+    let h = html(&output("Study", vec![analysis("disc", "auc", r)]));
+    assert!(!h.contains("<pre>"), "{h}");
+    assert!(h.contains("<table"), "{h}");
+    assert!(
+        h.contains("0.7249") && h.contains("0.6761") && h.contains("90% CI"),
+        "{h}"
+    );
+    assert!(h.contains("gp.&lt;y&gt;") && !h.contains("gp.<y>"), "{h}");
+}

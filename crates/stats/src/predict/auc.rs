@@ -1,0 +1,330 @@
+//! The area under the ROC curve of a score against a binary outcome, with DeLong's
+//! standard error and interval, as R's pROC: `roc(outcome, score, direction = "<")`,
+//! `auc`, `var(method = "delong")`, `ci.auc(method = "delong")`. A higher score predicts
+//! outcome 1 (a case); rows with the outcome or the score missing are left out.
+//!
+//! # The statistic
+//!
+//! With `m` cases and `k` controls, each case's placement is `V_i = (controls scored below
+//! it + ½ controls tied with it) / k` and each control's `W_j = (cases scored above it + ½
+//! cases tied with it) / m`. The AUC is the mean of the `V_i` (the Mann–Whitney
+//! statistic over `m·k`), and DeLong's variance is `var(V)/m + var(W)/k` with the sample
+//! variances (denominators `m − 1`, `k − 1`). The interval is `AUC ± z·se`, clipped to
+//! [0, 1] as pROC does.
+//!
+//! # Inside MPC
+//!
+//! Everything is an exact integer: the rows sorted by score (descending, the risk-set
+//! order of [`crate::survival`], with its tie groups), per row the cases and controls
+//! scored at least as high (prefix counts) and those tied with it (the tie group's
+//! totals), hence `2k·V_i` and `2m·W_j` as integers; then the six sums `m`, `k`, `Σ 2kV`,
+//! `Σ 2mW`, `Σ (2kV)²`, `Σ (2mW)²`, sealed for the recipients, who compute the AUC, its
+//! standard error and interval from them. Nothing is truncated, so the result is R's to
+//! the last bit of f64.
+//!
+//! # Leakage
+//!
+//! To the compute parties: the number of complete rows (as `logistic` opens it); one bit,
+//! "every complete row's outcome is 0 or 1"; one bit, "cases and controls each number at
+//! least `min_cell`"; and the scan depth of the sort's tie groups, `ceil(log2 g)` for the
+//! largest number `g` of rows sharing one score (as the survival analyses open it for
+//! times). To the recipients: the AUC, its standard error and interval, and the numbers of
+//! cases and controls.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tessera_mpc::{AShare, Party};
+
+use crate::disclosure::{every_at_least, Disclosure};
+use crate::dist::normal_quantile;
+use crate::error::{Result, StatsError};
+use crate::regression::design::{self, trunc_exact};
+use crate::regression::logistic::check_binary;
+use crate::regression::ols::check_conf;
+use crate::sealed::{Sealed, Tail};
+use crate::survival::risk::RiskOrder;
+use crate::table::{Frame, PlainFrame};
+
+/// `min_cell` (smallest number of cases, and of controls) when the study sets none.
+pub const DEFAULT_MIN_CELL: u64 = 10;
+
+fn default_conf() -> f64 {
+    0.95
+}
+
+/// The area under the ROC curve of `score` against the binary `outcome`
+/// (`kind = "auc"`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AucSpec {
+    /// The outcome: 1 for a case, 0 for a control.
+    pub outcome: String,
+    /// The score (numeric): higher predicts a case, e.g. a predicted risk.
+    pub score: String,
+    /// Confidence level of the DeLong interval.
+    #[serde(default = "default_conf")]
+    pub conf_level: f64,
+}
+
+/// The result of `kind = "auc"`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AucResult {
+    /// The outcome column.
+    pub outcome: String,
+    /// The score column.
+    pub score: String,
+    /// Complete rows.
+    pub n: u64,
+    /// Rows with outcome 1.
+    pub cases: u64,
+    /// Rows with outcome 0.
+    pub controls: u64,
+    /// The area under the ROC curve.
+    pub auc: f64,
+    /// DeLong's standard error.
+    pub se: f64,
+    /// Confidence level of the interval.
+    pub conf_level: f64,
+    /// Lower limit (clipped at 0).
+    pub lower: f64,
+    /// Upper limit (clipped at 1).
+    pub upper: f64,
+}
+
+impl fmt::Display for AucResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "area under the ROC curve: {} (outcome) by {} (score, higher predicts 1)",
+            self.outcome, self.score
+        )?;
+        writeln!(
+            f,
+            "  n = {}, cases = {}, controls = {}",
+            self.n, self.cases, self.controls
+        )?;
+        writeln!(
+            f,
+            "  AUC = {:.4} (DeLong se {:.4}); {:.0}% CI {:.4} to {:.4}",
+            self.auc,
+            self.se,
+            100.0 * self.conf_level,
+            self.lower,
+            self.upper
+        )
+    }
+}
+
+/// The sums the statistic is computed from (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Sums {
+    cases: f64,
+    controls: f64,
+    /// `Σ 2k·V_i` over the cases and `Σ (2k·V_i)²`.
+    v: f64,
+    vv: f64,
+    /// `Σ 2m·W_j` over the controls and `Σ (2m·W_j)²`.
+    w: f64,
+    ww: f64,
+}
+
+impl Sums {
+    fn finish(&self, outcome: &str, score: &str, conf_level: f64) -> AucResult {
+        let (m, k) = (self.cases, self.controls);
+        let auc = self.v / (2.0 * m * k);
+        // Sample variances of V = v_i/(2k) and W = w_j/(2m), from their sums.
+        let var = |sum: f64, sq: f64, scale: f64, count: f64| {
+            let (s, q) = (sum / scale, sq / (scale * scale));
+            ((q - s * s / count) / (count - 1.0)).max(0.0)
+        };
+        let sv = var(self.v, self.vv, 2.0 * k, m);
+        let sw = var(self.w, self.ww, 2.0 * m, k);
+        let se = (sv / m + sw / k).sqrt();
+        let z = normal_quantile(0.5 + conf_level / 2.0);
+        AucResult {
+            outcome: outcome.to_string(),
+            score: score.to_string(),
+            n: (m + k) as u64,
+            cases: m as u64,
+            controls: k as u64,
+            auc,
+            se,
+            conf_level,
+            lower: (auc - z * se).max(0.0),
+            upper: (auc + z * se).min(1.0),
+        }
+    }
+}
+
+fn too_few(min: u64) -> StatsError {
+    StatsError::Refused {
+        rule: "min_cell".into(),
+        detail: format!("auc: fewer than {min} cases or controls among the complete rows"),
+    }
+}
+
+/// What the compute parties know of an AUC and the recipient's tail needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AucPublic {
+    /// The analysis.
+    pub spec: AucSpec,
+    /// Complete rows (opened: documented leakage).
+    pub n: usize,
+}
+
+impl Tail for AucPublic {
+    type Result = AucResult;
+
+    /// Values (integers): cases, controls, `Σ 2kV`, `Σ 2mW`, `Σ (2kV)²`, `Σ (2mW)²`.
+    fn open(&self, vals: &[u128]) -> Result<AucResult> {
+        let [cases, controls, v, w, vv, ww] = vals else {
+            return Err(StatsError::Invalid(
+                "auc: the sealed values do not fit".into(),
+            ));
+        };
+        let s = Sums {
+            cases: *cases as f64,
+            controls: *controls as f64,
+            v: *v as f64,
+            vv: *vv as f64,
+            w: *w as f64,
+            ww: *ww as f64,
+        };
+        if s.cases + s.controls != self.n as f64 {
+            return Err(StatsError::Invalid(
+                "auc: the sealed counts do not add up to the rows".into(),
+            ));
+        }
+        Ok(s.finish(&self.spec.outcome, &self.spec.score, self.spec.conf_level))
+    }
+}
+
+/// The AUC on the shared table: every compute party calls this with its shares; the sums
+/// end sealed for the recipients.
+pub fn auc(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &AucSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<AucPublic>> {
+    check_conf(spec.conf_level)?;
+    frame.numeric(&spec.score)?;
+    let prep = design::prepare(
+        p,
+        frame,
+        &spec.outcome,
+        std::slice::from_ref(&spec.score),
+        false,
+        disclosure,
+    )?;
+    check_binary(p, &prep.outcome, &prep.weight, &spec.outcome)?;
+    let f = p.frac_bits();
+    // Cases and controls as integers (the outcome is exactly 0 or 2^f on complete rows).
+    let yw = p.mul(&prep.outcome, &prep.weight)?;
+    let case = trunc_exact(p, &yw, f)?;
+    let control = prep.weight.sub(&case);
+    let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let totals = AShare::concat(&[&case.sum(), &control.sum()]);
+    // LEAKAGE: one bit, "cases and controls each number at least min_cell".
+    if !every_at_least(p, &totals, u128::from(min))? {
+        return Err(too_few(min));
+    }
+    // Descending score; LEAKAGE: the scan depth of the largest tie group (module docs).
+    let order = RiskOrder::stratified(p, &prep.columns[0], &[], &[case, control])?;
+    let (case, control) = (&order.cols[0], &order.cols[1]);
+    let upto = order.within_prefix(p, &[case.clone(), control.clone()])?;
+    let within = order.seg_prefix(p, &[case.clone(), control.clone()])?;
+    // On every row: cases and controls scored at least as high, and tied with it.
+    let mut at = order.broadcast(
+        p,
+        &[
+            upto[0].clone(),
+            upto[1].clone(),
+            within[0].clone(),
+            within[1].clone(),
+        ],
+    )?;
+    let (tied_controls, tied_cases) = (at.pop().expect("4"), at.pop().expect("4"));
+    let (high_controls, high_cases) = (at.pop().expect("4"), at.pop().expect("4"));
+    let n = case.len();
+    let all_controls = totals.slice(1..2);
+    let spread = AShare {
+        a: vec![all_controls.a[0]; n],
+        b: vec![all_controls.b[0]; n],
+    };
+    // 2k·V = 2·(controls below) + controls tied; 2m·W = 2·(cases above) + cases tied.
+    let v = spread.sub(&high_controls).shl(1).add(&tied_controls);
+    let w = high_cases.shl(1).sub(&tied_cases);
+    let cv = p.mul_many(&[(case, &v), (control, &w)])?;
+    let squares = p.dot(
+        &AShare::concat(&[&cv[0], &cv[1]]),
+        &AShare::concat(&[&v, &w]),
+        n,
+    )?;
+    let sealed = AShare::concat(&[&totals, &cv[0].sum(), &cv[1].sum(), &squares]);
+    let public = AucPublic {
+        spec: spec.clone(),
+        n: prep.n,
+    };
+    Sealed::new(p, public, &sealed)
+}
+
+/// The plaintext twin: the same statistic in f64 (the placements by sorting). The
+/// `min_rows` rule is the runner's; `min_cell` is checked here as in MPC.
+pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) -> Result<AucResult> {
+    check_conf(spec.conf_level)?;
+    let y = frame.numeric(&spec.outcome)?;
+    let s = frame.numeric(&spec.score)?;
+    let rows: Vec<(f64, bool)> = y
+        .iter()
+        .zip(s.iter())
+        .filter_map(|(y, s)| Some((s.as_ref().copied()?, y.as_ref().copied()?)))
+        .map(|(s, y)| {
+            if y == 0.0 || y == 1.0 {
+                Ok((s, y == 1.0))
+            } else {
+                Err(StatsError::Invalid(format!(
+                    "outcome `{}` must be 0 or 1 in every complete row",
+                    spec.outcome
+                )))
+            }
+        })
+        .collect::<Result<_>>()?;
+    let m = rows.iter().filter(|r| r.1).count();
+    let k = rows.len() - m;
+    let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    if (m as u64) < min || (k as u64) < min {
+        return Err(too_few(min));
+    }
+    let mut cases: Vec<f64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
+    let mut controls: Vec<f64> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();
+    cases.sort_by(f64::total_cmp);
+    controls.sort_by(f64::total_cmp);
+    // Twice the number of values in `sorted` below x, plus those equal to x.
+    let twice_below = |sorted: &[f64], x: f64| {
+        let lo = sorted.partition_point(|&v| v < x);
+        let hi = sorted.partition_point(|&v| v <= x);
+        (2 * lo + (hi - lo)) as f64
+    };
+    let mut sums = Sums {
+        cases: m as f64,
+        controls: k as f64,
+        v: 0.0,
+        vv: 0.0,
+        w: 0.0,
+        ww: 0.0,
+    };
+    for &x in &cases {
+        let v = twice_below(&controls, x);
+        sums.v += v;
+        sums.vv += v * v;
+    }
+    for &x in &controls {
+        // Cases above x, twice, plus those tied: 2m − (twice below + tied).
+        let w = 2.0 * m as f64 - twice_below(&cases, x);
+        sums.w += w;
+        sums.ww += w * w;
+    }
+    Ok(sums.finish(&spec.outcome, &spec.score, spec.conf_level))
+}
