@@ -291,12 +291,20 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 1e-7 * n * p * p,
             )
         }
-        AnalysisSpec::Auc(_) => {
+        AnalysisSpec::Auc(s) => {
             // The outcome's binary check and exact truncation, one sort by score with its
             // tie groups' scans, the placements' products (predict::auc). Measured
             // (tests/cost.rs): 1.59 and 1.72 kB per row, 236 and 274 rounds at 2,500 and
             // 8,000 rows.
-            linear(n, 1650.0, 0.0, 255.0, 1500.0, 0.0)
+            let auc = linear(n, 1650.0, 0.0, 255.0, 1500.0, 0.0);
+            // With calibration: the probability check, two logarithms per row and the
+            // recalibration's logistic fit (two model variables); measured 6.6 kB per row
+            // and about 1,130 rounds more at 2,500 and 8,000 rows.
+            if s.calibration {
+                auc.then(linear(n, 6500.0, 0.0, 1150.0, 2000.0, 0.0))
+            } else {
+                auc
+            }
         }
         AnalysisSpec::Logistic(s) => {
             // Per Newton step a sigmoid per row and the weighted moments.

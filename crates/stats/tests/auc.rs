@@ -21,6 +21,7 @@ fn data_of(c: &Value) -> PlainFrame {
     match c["data"].as_str().unwrap() {
         "synthetic" => csv_frame("fixtures/auc/synthetic.csv", &[]),
         "ties" => csv_frame("fixtures/auc/ties.csv", &[]),
+        "calib" => csv_frame("fixtures/auc/calib.csv", &[]),
         d => frame(d, &[]),
     }
 }
@@ -30,6 +31,7 @@ fn spec_of(c: &Value) -> AucSpec {
         outcome: c["outcome"].as_str().unwrap().into(),
         score: c["score"].as_str().unwrap().into(),
         conf_level: c["conf"].as_f64().unwrap(),
+        calibration: c["calibration"] == true,
     }
 }
 
@@ -48,6 +50,51 @@ fn compare(name: &str, got: &AucResult, c: &Value, tol: f64) {
         ("upper", got.upper, c["upper"].as_f64().unwrap()),
     ] {
         assert!((g - w).abs() < tol, "{name} {what}: {g} vs R {w}");
+    }
+    match (&got.calibration, c["calibration"] == true) {
+        (None, false) => {}
+        (Some(k), true) => {
+            let ci = |v: &Value, i: usize| v.as_array().unwrap()[i].as_f64().unwrap();
+            for (what, g, w, t) in [
+                (
+                    "intercept",
+                    k.intercept.coef,
+                    c["intercept"].as_f64().unwrap(),
+                    1e-4,
+                ),
+                ("slope", k.slope.coef, c["slope"].as_f64().unwrap(), 1e-4),
+                ("brier", k.brier, c["brier"].as_f64().unwrap(), 1e-6),
+                (
+                    "intercept lower",
+                    k.intercept.ci_low.unwrap(),
+                    ci(&c["intercept_ci"], 0),
+                    1e-4,
+                ),
+                (
+                    "slope upper",
+                    k.slope.ci_high.unwrap(),
+                    ci(&c["slope_ci"], 1),
+                    1e-4,
+                ),
+            ] {
+                assert!((g - w).abs() < t, "{name} {what}: {g} vs R {w}");
+            }
+            for (what, g, w) in [
+                (
+                    "intercept se",
+                    k.intercept.std_err.unwrap(),
+                    c["intercept_se"].as_f64().unwrap(),
+                ),
+                (
+                    "slope se",
+                    k.slope.std_err.unwrap(),
+                    c["slope_se"].as_f64().unwrap(),
+                ),
+            ] {
+                assert!((g - w).abs() / w < 1e-3, "{name} {what}: {g} vs R {w}");
+            }
+        }
+        (got, want) => panic!("{name}: calibration {got:?}, wanted {want}"),
     }
 }
 
@@ -89,6 +136,7 @@ fn spec() -> AucSpec {
         outcome: "a.y".into(),
         score: "b.s".into(),
         conf_level: 0.95,
+        calibration: false,
     }
 }
 
@@ -165,6 +213,34 @@ fn random_tables_twin_by_pairs_and_mpc() {
         assert_eq!(mpc.cases, twin.cases);
         assert!((mpc.auc - twin.auc).abs() < 1e-12 && (mpc.se - twin.se).abs() < 1e-12);
     }
+}
+
+/// `calibration = true` on a score that is not a probability (a 0–6 grade): refused in MPC
+/// (one bit) and by the twin, with a message naming the score; without calibration the
+/// same score gives its AUC.
+#[test]
+fn calibration_refuses_a_score_that_is_not_a_probability() {
+    let y: Vec<Option<f64>> = (0..60).map(|i| Some(f64::from(i % 2 == 0))).collect();
+    let s: Vec<Option<f64>> = (0..60).map(|i| Some(f64::from(i % 7))).collect();
+    let calib = AucSpec {
+        calibration: true,
+        ..spec()
+    };
+    let err = in_mpc(&table(&y, &s), |p, fr| auc(p, fr, &calib, &no_limits())).unwrap_err();
+    assert!(
+        err.contains("predicted probability") && err.contains("b.s"),
+        "{err}"
+    );
+    let err = auc_plain(&table(&y, &s), &calib, &no_limits()).unwrap_err();
+    assert!(err.to_string().contains("predicted probability"), "{err}");
+    let mut p = s.clone();
+    for v in p.iter_mut() {
+        *v = v.map(|x| (x + 0.5) / 7.0);
+    }
+    let ok = in_mpc(&table(&y, &p), |pt, fr| auc(pt, fr, &calib, &no_limits())).unwrap();
+    let twin = auc_plain(&table(&y, &p), &calib, &no_limits()).unwrap();
+    let (a, b) = (ok.calibration.unwrap(), twin.calibration.unwrap());
+    assert!((a.slope.coef - b.slope.coef).abs() < 1e-4 && (a.brier - b.brier).abs() < 1e-6);
 }
 
 /// The researcher's mistakes and the rules, played out: an outcome that is not 0/1, a

@@ -21,6 +21,16 @@ fn measure(n: usize, p: usize, spec: &AnalysisSpec) -> (f64, f64) {
         name: "registry.entry".into(),
         data: tessera_stats::PlainData::Numeric(entry),
     });
+    // A predicted probability for the AUC's calibration: a logistic function of `gp.x1`.
+    let x1 = frame.numeric("gp.x1").unwrap().to_vec();
+    frame.columns.push(tessera_stats::PlainColumn {
+        name: "gp.p".into(),
+        data: tessera_stats::PlainData::Numeric(
+            x1.iter()
+                .map(|x| x.map(|x| 1.0 / (1.0 + (-0.5 * x).exp())))
+                .collect(),
+        ),
+    });
     let policy = Disclosure {
         min_rows: 0,
         allow_event_times: true,
@@ -179,6 +189,17 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             outcome: "registry.event".into(),
             score: "gp.x1".into(),
             conf_level: 0.95,
+            calibration: false,
+        }),
+    ));
+    // Calibration of a probability: the synthetic frame's `gp.p` (see `measure`).
+    out.push((
+        1,
+        AnalysisSpec::Auc(tessera_stats::predict::AucSpec {
+            outcome: "registry.event".into(),
+            score: "gp.p".into(),
+            conf_level: 0.95,
+            calibration: true,
         }),
     ));
     for (j, q, h, group) in [(2, 3, 0, false), (1, 0, 21, false), (1, 2, 11, true)] {

@@ -169,6 +169,7 @@ fn specs() -> Vec<AnalysisSpec> {
             outcome: "gp.b".into(),
             score: "gp.x1".into(),
             conf_level: 0.9,
+            calibration: false,
         }),
     ]
 }

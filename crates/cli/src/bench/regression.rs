@@ -11,7 +11,9 @@
 //! - `ols-1m`: least squares on 1,000,000 rows and 20 numeric covariates (21 variables),
 //!   1% missing values in one covariate;
 //! - `crosstab-1m`: the contingency table of two categorical columns (3 × 4 levels, 1%
-//!   missing) on 1,000,000 rows, with its chi-square test.
+//!   missing) on 1,000,000 rows, with its chi-square test;
+//! - `auc-1m`: the area under the ROC curve of a score (`x1`, 1% missing) against a 0/1
+//!   outcome on 1,000,000 rows, with DeLong's standard error.
 //!
 //! The orchestrator plays the recipient: it reconstructs the last repetition's result from
 //! the three parties' output shares, then fits the same data with the plaintext twin (f64,
@@ -28,6 +30,7 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
+use tessera_stats::predict::{self, AucPublic, AucSpec};
 use tessera_stats::regression::logistic::LogisticPublic;
 use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
@@ -42,15 +45,21 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
+pub const WORKLOADS: [&str; 5] = [
+    "logistic-10k",
+    "logistic-100k",
+    "ols-1m",
+    "crosstab-1m",
+    "auc-1m",
+];
 /// The workloads run unless `--workloads` says otherwise.
-const DEFAULT_WORKLOADS: [&str; 4] = WORKLOADS;
+const DEFAULT_WORKLOADS: [&str; 5] = WORKLOADS;
 
 /// Options of the regression benchmark.
 #[derive(Args, Debug)]
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
-    /// crosstab-1m).
+    /// crosstab-1m, auc-1m).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -121,6 +130,9 @@ fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
     let parts: Vec<(&Value, &[u8])> = per.iter().map(|r| (&r.public, &r.shares[..])).collect();
     Ok(if s.crosstab {
         vec![open_sealed::<CrosstabPublic>(&parts)?.chi2]
+    } else if s.auc {
+        let r = open_sealed::<AucPublic>(&parts)?;
+        vec![r.auc, r.se]
     } else if s.logistic {
         coefs(&open_sealed::<LogisticPublic>(&parts)?.coefficients)
     } else {
@@ -143,6 +155,8 @@ struct Shape {
     logistic: bool,
     /// A contingency table instead of a regression.
     crosstab: bool,
+    /// The AUC of `x1` against the 0/1 outcome instead of a regression.
+    auc: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -153,24 +167,35 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             covariates: 10,
             logistic: true,
             crosstab: false,
+            auc: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
             covariates: 10,
             logistic: true,
             crosstab: false,
+            auc: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 20,
             logistic: false,
             crosstab: false,
+            auc: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 0,
             logistic: false,
             crosstab: true,
+            auc: false,
+        }),
+        "auc-1m" => Ok(Shape {
+            rows: rows(1_000_000),
+            covariates: 1,
+            logistic: true,
+            crosstab: false,
+            auc: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -307,6 +332,15 @@ fn ols_spec(s: Shape) -> OlsSpec {
     }
 }
 
+fn auc_spec() -> AucSpec {
+    AucSpec {
+        outcome: "y".into(),
+        score: "x1".into(),
+        conf_level: 0.95,
+        calibration: false,
+    }
+}
+
 fn logistic_spec(s: Shape) -> LogisticSpec {
     LogisticSpec {
         outcome: "y".into(),
@@ -402,6 +436,10 @@ fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<Workl
                 .map_err(|e| e.to_string())?;
             out.secs.push(t.elapsed().as_secs_f64());
             end(&mut out, r)?;
+        } else if s.auc {
+            let r = predict::auc(p, &frame, &auc_spec(), &disclosure).map_err(|e| e.to_string())?;
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         } else if s.logistic {
             let r = logistic::logistic(p, &frame, &logistic_spec(s), &disclosure)
                 .map_err(|e| e.to_string())?;
@@ -436,6 +474,10 @@ fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
             let r = describe::plain::crosstab(&t, &crosstab_spec(), &Disclosure::default())
                 .map_err(|e| e.to_string())?;
             (vec![r.chi2], 0)
+        } else if s.auc {
+            let r = predict::auc_plain(&t, &auc_spec(), &Disclosure::default())
+                .map_err(|e| e.to_string())?;
+            (vec![r.auc, r.se], 0)
         } else if s.logistic {
             let r = plain::logistic(&t, &logistic_spec(s)).map_err(|e| e.to_string())?;
             (coefs(&r.coefficients), r.iterations)
@@ -542,7 +584,7 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
             seconds,
             bytes as f64 / 1e6,
             rounds,
-            if s.logistic {
+            if s.logistic && !s.auc {
                 per[0].iterations.to_string()
             } else {
                 "—".into()

@@ -34,17 +34,20 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
+use crate::analysis::LogisticSpec;
 use crate::disclosure::{every_at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::regression::design::{self, trunc_exact};
-use crate::regression::logistic::check_binary;
+use crate::regression::logistic::{self, check_binary, LogisticPublic};
 use crate::regression::ols::check_conf;
+use crate::regression::{Coefficient, LogisticResult};
 use crate::sealed::{Sealed, Tail};
 use crate::survival::risk::RiskOrder;
-use crate::table::{Frame, PlainFrame};
+use crate::table::{Column, ColumnData, Frame, PlainColumn, PlainFrame};
 
 /// `min_cell` (smallest number of cases, and of controls) when the study sets none.
 pub const DEFAULT_MIN_CELL: u64 = 10;
@@ -62,9 +65,24 @@ pub struct AucSpec {
     pub outcome: String,
     /// The score (numeric): higher predicts a case, e.g. a predicted risk.
     pub score: String,
-    /// Confidence level of the DeLong interval.
+    /// Confidence level of the DeLong interval (and of the calibration's intervals).
     #[serde(default = "default_conf")]
     pub conf_level: f64,
+    /// The score is a predicted probability: also its calibration (intercept and slope of
+    /// `logit(outcome) ~ logit(score)`, as rms::val.prob) and the Brier score.
+    #[serde(default)]
+    pub calibration: bool,
+}
+
+/// How well predicted probabilities agree with the outcomes (`calibration = true`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Calibration {
+    /// Intercept of the logistic recalibration `outcome ~ logit(score)` (0 when calibrated).
+    pub intercept: Coefficient,
+    /// Its slope (1 when calibrated; below 1: predictions too extreme).
+    pub slope: Coefficient,
+    /// Mean squared difference of outcome and predicted probability.
+    pub brier: f64,
 }
 
 /// The result of `kind = "auc"`.
@@ -90,6 +108,9 @@ pub struct AucResult {
     pub lower: f64,
     /// Upper limit (clipped at 1).
     pub upper: f64,
+    /// With `calibration`: calibration intercept, slope and the Brier score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Calibration>,
 }
 
 impl fmt::Display for AucResult {
@@ -112,7 +133,21 @@ impl fmt::Display for AucResult {
             100.0 * self.conf_level,
             self.lower,
             self.upper
-        )
+        )?;
+        if let Some(c) = &self.calibration {
+            for (what, r) in [("intercept", &c.intercept), ("slope", &c.slope)] {
+                writeln!(
+                    f,
+                    "  calibration {what} = {:.4} (se {:.4}); CI {:.4} to {:.4}",
+                    r.coef,
+                    r.std_err.unwrap_or(f64::NAN),
+                    r.ci_low.unwrap_or(f64::NAN),
+                    r.ci_high.unwrap_or(f64::NAN)
+                )?;
+            }
+            writeln!(f, "  Brier score = {:.4}", c.brier)?;
+        }
+        Ok(())
     }
 }
 
@@ -153,6 +188,7 @@ impl Sums {
             conf_level,
             lower: (auc - z * se).max(0.0),
             upper: (auc + z * se).min(1.0),
+            calibration: None,
         }
     }
 }
@@ -171,17 +207,21 @@ pub struct AucPublic {
     pub spec: AucSpec,
     /// Complete rows (opened: documented leakage).
     pub n: usize,
+    /// With `calibration`: the recalibration fit's public facts.
+    pub calibration: Option<LogisticPublic>,
 }
 
 impl Tail for AucPublic {
     type Result = AucResult;
 
-    /// Values (integers): cases, controls, `Σ 2kV`, `Σ 2mW`, `Σ (2kV)²`, `Σ (2mW)²`.
+    /// Values (integers): cases, controls, `Σ 2kV`, `Σ 2mW`, `Σ (2kV)²`, `Σ (2mW)²`; with
+    /// calibration then the Brier sum `Σ (y − p)²` (fixed point) and the recalibration
+    /// fit's values.
     fn open(&self, vals: &[u128]) -> Result<AucResult> {
-        let [cases, controls, v, w, vv, ww] = vals else {
-            return Err(StatsError::Invalid(
-                "auc: the sealed values do not fit".into(),
-            ));
+        let misfit = || StatsError::Invalid("auc: the sealed values do not fit".into());
+        let (head, rest) = vals.split_at_checked(6).ok_or_else(misfit)?;
+        let [cases, controls, v, w, vv, ww] = head else {
+            return Err(misfit());
         };
         let s = Sums {
             cases: *cases as f64,
@@ -196,8 +236,50 @@ impl Tail for AucPublic {
                 "auc: the sealed counts do not add up to the rows".into(),
             ));
         }
-        Ok(s.finish(&self.spec.outcome, &self.spec.score, self.spec.conf_level))
+        let mut out = s.finish(&self.spec.outcome, &self.spec.score, self.spec.conf_level);
+        out.calibration = match (&self.calibration, rest) {
+            (None, []) => None,
+            (Some(fit), [brier, fit_values @ ..]) => {
+                let r = fit.open(fit_values)?;
+                let f = fit.frac_bits;
+                Some(calibration(r, decode(*brier, f) / self.n as f64)?)
+            }
+            _ => return Err(misfit()),
+        };
+        Ok(out)
     }
+}
+
+/// The calibration from the recalibration fit (`Intercept`, then the logit of the score).
+fn calibration(fit: LogisticResult, brier: f64) -> Result<Calibration> {
+    let mut rows = fit.coefficients.into_iter();
+    match (rows.next(), rows.next()) {
+        (Some(intercept), Some(mut slope)) => {
+            slope.name = "slope".into();
+            Ok(Calibration {
+                intercept,
+                slope,
+                brier,
+            })
+        }
+        _ => Err(StatsError::Invalid(
+            "auc: the calibration fit has no slope".into(),
+        )),
+    }
+}
+
+/// Name of the logit of the score in the recalibration fit.
+const LOGIT: &str = "logit_score";
+
+/// The smallest and largest predicted probability calibration takes: the logit of the
+/// score must stay finite and within the fixed point's logarithm.
+const P_MIN: f64 = 1e-6;
+
+fn not_probability(score: &str) -> StatsError {
+    StatsError::Invalid(format!(
+        "auc: `calibration = true` needs the score `{score}` to be a predicted probability \
+         between {P_MIN:e} and 1 − {P_MIN:e} in every complete row"
+    ))
 }
 
 /// The AUC on the shared table: every compute party calls this with its shares; the sums
@@ -262,12 +344,75 @@ pub fn auc(
         &AShare::concat(&[&v, &w]),
         n,
     )?;
-    let sealed = AShare::concat(&[&totals, &cv[0].sum(), &cv[1].sum(), &squares]);
-    let public = AucPublic {
+    let mut sealed = AShare::concat(&[&totals, &cv[0].sum(), &cv[1].sum(), &squares]);
+    let mut public = AucPublic {
         spec: spec.clone(),
         n: prep.n,
+        calibration: None,
     };
+    if spec.calibration {
+        let scored = (&prep.outcome, &prep.columns[0], &prep.weight);
+        let (fit, values) = calibrate(p, frame, spec, disclosure, scored)?;
+        sealed = AShare::concat(&[&sealed, &values]);
+        public.calibration = Some(fit);
+    }
     Sealed::new(p, public, &sealed)
+}
+
+/// The calibration inside MPC: the score checked to be a probability (one bit opened),
+/// its logit, the Brier sum, and the logistic fit of the outcome on the logit as `logistic`
+/// fits it (what that opens: the rows used, the convergence bits, separation). Returns the
+/// fit's public facts and the values to seal (the Brier sum, then the fit's).
+fn calibrate(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &AucSpec,
+    disclosure: &Disclosure,
+    (y, score, weight): (&AShare<u128>, &AShare<u128>, &AShare<u128>),
+) -> Result<(LogisticPublic, AShare<u128>)> {
+    let f = p.frac_bits();
+    let n = weight.len();
+    // Incomplete rows at ½ (logit 0), so that every row's logarithm is defined.
+    let half = encode::<u128>(0.5, f);
+    let off = p.mul(&p.add_const(score, half.wrapping_neg()), weight)?;
+    let x = p.add_const(&off, half);
+    let one_minus = p.add_const(&x.neg(), encode(1.0, f));
+    let lo = encode::<u128>(P_MIN, f).wrapping_neg();
+    let margins = AShare::concat(&[&p.add_const(&x, lo), &p.add_const(&one_minus, lo)]);
+    // LEAKAGE: one bit, "every complete score lies in [P_MIN, 1 − P_MIN]" (refused otherwise).
+    if !every_at_least(p, &margins, 0)? {
+        return Err(not_probability(&spec.score));
+    }
+    let logs = p.ln(&AShare::concat(&[&x, &one_minus]))?;
+    let logit = logs.slice(0..n).sub(&logs.slice(n..2 * n));
+    // Σ w (y − p)², at f fractional bits.
+    let d = y.sub(&x);
+    let wd = p.mul(weight, &d)?;
+    let brier = p.dot_fix(&wd, &d, n)?;
+    let outcome = frame.column(&spec.outcome)?;
+    let lp = Column {
+        name: LOGIT.into(),
+        present: weight.clone(),
+        data: ColumnData::Numeric(logit),
+    };
+    let both = Frame {
+        rows: frame.rows,
+        columns: vec![outcome.clone(), lp],
+    };
+    let (fit, values) = logistic::fit(p, &both, &recalibration(spec), disclosure)?;
+    Ok((fit, AShare::concat(&[&brier, &values])))
+}
+
+/// The recalibration model: the outcome on the logit of the score, with an intercept.
+fn recalibration(spec: &AucSpec) -> LogisticSpec {
+    LogisticSpec {
+        outcome: spec.outcome.clone(),
+        covariates: vec![LOGIT.into()],
+        intercept: true,
+        l2: 0.0,
+        max_steps: 50,
+        conf_level: spec.conf_level,
+    }
 }
 
 /// The plaintext twin: the same statistic in f64 (the placements by sorting). The
@@ -326,5 +471,24 @@ pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) ->
         sums.w += w;
         sums.ww += w * w;
     }
-    Ok(sums.finish(&spec.outcome, &spec.score, spec.conf_level))
+    let mut out = sums.finish(&spec.outcome, &spec.score, spec.conf_level);
+    if spec.calibration {
+        if rows.iter().any(|r| !(P_MIN..=1.0 - P_MIN).contains(&r.0)) {
+            return Err(not_probability(&spec.score));
+        }
+        let brier = rows
+            .iter()
+            .map(|&(p, y)| (f64::from(u8::from(y)) - p).powi(2))
+            .sum::<f64>()
+            / rows.len() as f64;
+        let outcome: Vec<f64> = rows.iter().map(|r| f64::from(u8::from(r.1))).collect();
+        let logit: Vec<f64> = rows.iter().map(|r| (r.0 / (1.0 - r.0)).ln()).collect();
+        let table = PlainFrame::new(vec![
+            PlainColumn::numeric(&spec.outcome, &outcome),
+            PlainColumn::numeric(LOGIT, &logit),
+        ])?;
+        let fit = crate::regression::plain::logistic(&table, &recalibration(spec))?;
+        out.calibration = Some(calibration(fit, brier)?);
+    }
+    Ok(out)
 }

@@ -282,6 +282,19 @@ pub fn logistic(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<Sealed<LogisticPublic>> {
+    let (public, values) = fit(pt, frame, spec, disclosure)?;
+    Sealed::new(pt, public, &values)
+}
+
+/// The fit of [`logistic`] before sealing: its public facts and the values
+/// [`LogisticPublic::open`] reads, still shared (for analyses that seal a fit with their
+/// own values, e.g. the calibration of [`crate::predict::auc`]).
+pub(crate) fn fit(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &LogisticSpec,
+    disclosure: &Disclosure,
+) -> Result<(LogisticPublic, AShare<u128>)> {
     check_conf(spec.conf_level)?;
     if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
         return Err(StatsError::Invalid(format!(
@@ -413,5 +426,5 @@ pub fn logistic(
         n,
         iterations,
     };
-    Sealed::new(pt, public, &AShare::concat(&[&coef, &se, &ll.shl(HI)]))
+    Ok((public, AShare::concat(&[&coef, &se, &ll.shl(HI)])))
 }

@@ -139,4 +139,26 @@ pub fn auc(h: &mut String, r: &Value) {
         interval(f(&r["lower"]), f(&r["upper"])),
     ]);
     h.push_str(&t.html());
+    let c = &r["calibration"];
+    if c.is_object() {
+        let _ = writeln!(
+            h,
+            "<p>Calibration of the score as a predicted probability: the logistic \
+             recalibration <code>outcome ~ logit(score)</code> (intercept 0 and slope 1 when \
+             the predictions are calibrated; a slope below 1: predictions too extreme), as \
+             rms::val.prob; Brier score {}.</p>",
+            est_of(&c["brier"])
+        );
+        let mut t = Table::new(&["", "estimate", "std err", "CI"]);
+        t.set_header(3, &format!("{:.0}% CI", conf * 100.0));
+        for (label, row) in [("intercept", &c["intercept"]), ("slope", &c["slope"])] {
+            t.row(vec![
+                label.to_string(),
+                est_of(&row["coef"]),
+                est_of(&row["std_err"]),
+                interval(f(&row["ci_low"]), f(&row["ci_high"])),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
 }

@@ -550,7 +550,7 @@ fn auc_is_a_table_with_its_interval() {
     let r = json!({"outcome": "gp.<y>", "score": "registry.risk", "n": 297, "cases": 122,
         "controls": 175, "auc": 0.724871, "se": 0.029666, "conf_level": 0.9,
         "lower": 0.676075, "upper": 0.773667});
-    let h = html(&output("Study", vec![analysis("disc", "auc", r)]));
+    let h = html(&output("Study", vec![analysis("disc", "auc", r.clone())]));
     assert!(!h.contains("<pre>"), "{h}");
     assert!(h.contains("<table"), "{h}");
     assert!(
@@ -558,4 +558,17 @@ fn auc_is_a_table_with_its_interval() {
         "{h}"
     );
     assert!(h.contains("gp.&lt;y&gt;") && !h.contains("gp.<y>"), "{h}");
+    assert!(!h.contains("Calibration"), "{h}");
+    // With calibration: its table and the Brier score.
+    let mut r = r;
+    r["calibration"] = json!({"brier": 0.230186,
+        "intercept": {"name": "Intercept", "coef": -0.352732, "std_err": 0.1121,
+                      "ci_low": -0.5372, "ci_high": -0.1683},
+        "slope": {"name": "slope", "coef": 0.593971, "std_err": 0.0812,
+                  "ci_low": 0.4604, "ci_high": 0.7275}});
+    let h = html(&output("Study", vec![analysis("disc", "auc", r)]));
+    assert!(
+        h.contains("Calibration") && h.contains("0.2302") && h.contains("0.5940"),
+        "{h}"
+    );
 }
