@@ -165,7 +165,16 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             Ok(())
         }
         AnalysisSpec::Finegray(s) => conf(s.conf_level),
-        AnalysisSpec::Auc(s) => conf(s.conf_level),
+        AnalysisSpec::Auc(s) => {
+            if s.calibration && !(2..=100).contains(&s.groups) {
+                return Err(err(
+                    "groups",
+                    None,
+                    format!("must be between 2 and 100, not {}", s.groups),
+                ));
+            }
+            conf(s.conf_level)
+        }
         AnalysisSpec::Cox(s) => {
             steps(s.max_steps)?;
             conf(s.conf_level)

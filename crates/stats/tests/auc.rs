@@ -5,7 +5,7 @@
 //! The sums are exact integers, so MPC equals R to f64 rounding (1e-12).
 
 mod common;
-use common::{csv_frame, frame, in_mpc, no_limits, root};
+use common::{csv_frame, floats, frame, in_mpc, no_limits, root};
 
 use serde_json::Value;
 use tessera_stats::predict::{auc, auc_plain, AucResult, AucSpec};
@@ -32,6 +32,7 @@ fn spec_of(c: &Value) -> AucSpec {
         score: c["score"].as_str().unwrap().into(),
         conf_level: c["conf"].as_f64().unwrap(),
         calibration: c["calibration"] == true,
+        groups: 10,
     }
 }
 
@@ -96,6 +97,29 @@ fn compare(name: &str, got: &AucResult, c: &Value, tol: f64) {
         }
         (got, want) => panic!("{name}: calibration {got:?}, wanted {want}"),
     }
+    if let Some(k) = &got.calibration {
+        let (sizes, events, predicted) = (
+            floats(&c["table_n"]),
+            floats(&c["table_events"]),
+            floats(&c["table_predicted"]),
+        );
+        assert_eq!(k.table.len(), 10, "{name}");
+        for (b, g) in k.table.iter().enumerate() {
+            assert!(g.shown, "{name} group {b}");
+            assert_eq!(g.n as f64, sizes[b], "{name} group {b}: n");
+            assert_eq!(
+                g.events.unwrap() as f64,
+                events[b],
+                "{name} group {b}: events"
+            );
+            let p = g.predicted.unwrap();
+            assert!(
+                (p - predicted[b]).abs() < 1e-6,
+                "{name} group {b}: {p} vs R {}",
+                predicted[b]
+            );
+        }
+    }
 }
 
 #[test]
@@ -137,6 +161,7 @@ fn spec() -> AucSpec {
         score: "b.s".into(),
         conf_level: 0.95,
         calibration: false,
+        groups: 10,
     }
 }
 
@@ -224,6 +249,7 @@ fn calibration_refuses_a_score_that_is_not_a_probability() {
     let s: Vec<Option<f64>> = (0..60).map(|i| Some(f64::from(i % 7))).collect();
     let calib = AucSpec {
         calibration: true,
+        groups: 10,
         ..spec()
     };
     let err = in_mpc(&table(&y, &s), |p, fr| auc(p, fr, &calib, &no_limits())).unwrap_err();
@@ -241,6 +267,46 @@ fn calibration_refuses_a_score_that_is_not_a_probability() {
     let twin = auc_plain(&table(&y, &p), &calib, &no_limits()).unwrap();
     let (a, b) = (ok.calibration.unwrap(), twin.calibration.unwrap());
     assert!((a.slope.coef - b.slope.coef).abs() < 1e-4 && (a.brier - b.brier).abs() < 1e-6);
+    // The table under min_cell = 4: the 6 groups of 10 rows (ties across group boundaries
+    // split as the twin splits them); a group with fewer than 4 events or non-events is
+    // suppressed in MPC exactly where the twin suppresses it, and says nothing else.
+    let rules = Disclosure {
+        min_cell: Some(4),
+        ..no_limits()
+    };
+    let six = AucSpec {
+        groups: 6,
+        ..calib.clone()
+    };
+    let y2: Vec<Option<f64>> = (0..60)
+        .map(|i| Some(f64::from(i % 7 >= 4 || i % 5 == 0)))
+        .collect();
+    let ok = in_mpc(&table(&y2, &p), |pt, fr| auc(pt, fr, &six, &rules)).unwrap();
+    let twin = auc_plain(&table(&y2, &p), &six, &rules).unwrap();
+    let (a, b) = (
+        ok.calibration.unwrap().table,
+        twin.calibration.unwrap().table,
+    );
+    assert_eq!(a.len(), 6);
+    assert!(
+        a.iter().any(|g| !g.shown) && a.iter().any(|g| g.shown),
+        "{a:?}"
+    );
+    for (x, w) in a.iter().zip(&b) {
+        assert_eq!((x.n, x.shown, x.events), (w.n, w.shown, w.events));
+        if !x.shown {
+            assert!(x.predicted.is_none() && x.observed.is_none());
+        }
+    }
+    // Groups the researcher cannot have: 1, more than 100, or more than the rows.
+    for g in [1, 101, 61] {
+        let bad = AucSpec {
+            groups: g,
+            ..calib.clone()
+        };
+        let err = in_mpc(&table(&y, &p), |pt, fr| auc(pt, fr, &bad, &no_limits())).unwrap_err();
+        assert!(err.contains("`groups`"), "{err}");
+    }
 }
 
 /// The researcher's mistakes and the rules, played out: an outcome that is not 0/1, a

@@ -190,6 +190,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             score: "gp.x1".into(),
             conf_level: 0.95,
             calibration: false,
+            groups: 10,
         }),
     ));
     // Calibration of a probability: the synthetic frame's `gp.p` (see `measure`).
@@ -200,6 +201,7 @@ fn specs() -> Vec<(usize, AnalysisSpec)> {
             score: "gp.p".into(),
             conf_level: 0.95,
             calibration: true,
+            groups: 10,
         }),
     ));
     for (j, q, h, group) in [(2, 3, 0, false), (1, 0, 21, false), (1, 2, 11, true)] {

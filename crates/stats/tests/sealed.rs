@@ -170,6 +170,7 @@ fn specs() -> Vec<AnalysisSpec> {
             score: "gp.x1".into(),
             conf_level: 0.9,
             calibration: false,
+            groups: 10,
         }),
     ]
 }

@@ -338,6 +338,7 @@ fn auc_spec() -> AucSpec {
         score: "x1".into(),
         conf_level: 0.95,
         calibration: false,
+        groups: 10,
     }
 }
 

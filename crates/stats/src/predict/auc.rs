@@ -38,7 +38,7 @@ use tessera_mpc::fixed::{decode, encode};
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::LogisticSpec;
-use crate::disclosure::{every_at_least, Disclosure};
+use crate::disclosure::{at_least, every_at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::regression::design::{self, trunc_exact};
@@ -72,6 +72,28 @@ pub struct AucSpec {
     /// `logit(outcome) ~ logit(score)`, as rms::val.prob) and the Brier score.
     #[serde(default)]
     pub calibration: bool,
+    /// With `calibration`: the calibration table's groups of equal size by predicted
+    /// probability (2 to 100).
+    #[serde(default = "default_groups")]
+    pub groups: usize,
+}
+
+fn default_groups() -> usize {
+    10
+}
+
+/// One group of the calibration table: rows of similar predicted probability.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalibrationGroup {
+    /// Rows in the group (public: the groups have sizes fixed by the rows and `groups`).
+    pub n: u64,
+    /// Whether the group is shown: at least `min_cell` events and as many non-events.
+    pub shown: bool,
+    /// Mean predicted probability.
+    pub predicted: Option<f64>,
+    /// Observed events and their proportion.
+    pub events: Option<u64>,
+    pub observed: Option<f64>,
 }
 
 /// How well predicted probabilities agree with the outcomes (`calibration = true`).
@@ -83,6 +105,9 @@ pub struct Calibration {
     pub slope: Coefficient,
     /// Mean squared difference of outcome and predicted probability.
     pub brier: f64,
+    /// Groups of equal size by predicted probability, lowest first: mean predicted and
+    /// observed proportion (as a calibration plot's points); `min_cell` applies.
+    pub table: Vec<CalibrationGroup>,
 }
 
 /// The result of `kind = "auc"`.
@@ -209,6 +234,10 @@ pub struct AucPublic {
     pub n: usize,
     /// With `calibration`: the recalibration fit's public facts.
     pub calibration: Option<LogisticPublic>,
+    /// With `calibration`: whether each group of the table is shown (opened: the
+    /// suppression pattern).
+    #[serde(default)]
+    pub shown: Vec<bool>,
 }
 
 impl Tail for AucPublic {
@@ -239,10 +268,24 @@ impl Tail for AucPublic {
         let mut out = s.finish(&self.spec.outcome, &self.spec.score, self.spec.conf_level);
         out.calibration = match (&self.calibration, rest) {
             (None, []) => None,
-            (Some(fit), [brier, fit_values @ ..]) => {
+            (Some(fit), [brier, rest @ ..]) => {
+                let g = self.shown.len();
+                let (table, fit_values) = rest.split_at_checked(2 * g).ok_or_else(misfit)?;
                 let r = fit.open(fit_values)?;
                 let f = fit.frac_bits;
-                Some(calibration(r, decode(*brier, f) / self.n as f64)?)
+                let mut c = calibration(r, decode(*brier, f) / self.n as f64)?;
+                c.table = (0..g)
+                    .map(|b| {
+                        let size = group_sizes(self.n, g)[b];
+                        group(
+                            size,
+                            self.shown[b],
+                            table[b] as f64,
+                            decode(table[g + b], f),
+                        )
+                    })
+                    .collect();
+                Some(c)
             }
             _ => return Err(misfit()),
         };
@@ -260,12 +303,64 @@ fn calibration(fit: LogisticResult, brier: f64) -> Result<Calibration> {
                 intercept,
                 slope,
                 brier,
+                table: Vec::new(),
             })
         }
         _ => Err(StatsError::Invalid(
             "auc: the calibration fit has no slope".into(),
         )),
     }
+}
+
+/// The sizes of the calibration table's groups: group `b` holds the rows whose ascending
+/// rank `r` (0-based) has `floor(g·r/n) = b`.
+fn group_sizes(n: usize, g: usize) -> Vec<u64> {
+    let start = |b: usize| (b * n).div_ceil(g) as u64;
+    (0..g).map(|b| start(b + 1) - start(b)).collect()
+}
+
+/// One row of the calibration table from its sums (events; predicted probabilities).
+fn group(n: u64, shown: bool, events: f64, predicted: f64) -> CalibrationGroup {
+    let nf = n as f64;
+    CalibrationGroup {
+        n,
+        shown,
+        predicted: shown.then(|| predicted / nf),
+        events: shown.then_some(events as u64),
+        observed: shown.then(|| events / nf),
+    }
+}
+
+fn bad_groups(g: usize, n: usize) -> StatsError {
+    StatsError::Invalid(format!(
+        "auc: `groups` must be from 2 to 100 and at most the {n} complete rows, not {g}"
+    ))
+}
+
+/// The calibration table of the twin: the rows ordered by score, descending, ties in input
+/// order (as the MPC's stable sort), ranked from the end; groups as [`group_sizes`].
+fn groups_plain(rows: &[(f64, bool)], g: usize, min: u64) -> Result<Vec<CalibrationGroup>> {
+    let n = rows.len();
+    if !(2..=100).contains(&g) || g > n {
+        return Err(bad_groups(g, n));
+    }
+    let mut desc: Vec<usize> = (0..n).collect();
+    desc.sort_by(|&a, &b| rows[b].0.total_cmp(&rows[a].0));
+    let mut events = vec![0f64; g];
+    let mut predicted = vec![0f64; g];
+    for (before, &i) in desc.iter().enumerate() {
+        let b = g * (n - 1 - before) / n;
+        events[b] += f64::from(u8::from(rows[i].1));
+        predicted[b] += rows[i].0;
+    }
+    Ok(group_sizes(n, g)
+        .into_iter()
+        .enumerate()
+        .map(|(b, size)| {
+            let shown = events[b] >= min as f64 && size as f64 - events[b] >= min as f64;
+            group(size, shown, events[b], predicted[b])
+        })
+        .collect())
 }
 
 /// Name of the logit of the score in the recalibration fit.
@@ -349,14 +444,92 @@ pub fn auc(
         spec: spec.clone(),
         n: prep.n,
         calibration: None,
+        shown: Vec::new(),
     };
     if spec.calibration {
+        if !(2..=100).contains(&spec.groups) || spec.groups > prep.n {
+            return Err(bad_groups(spec.groups, prep.n));
+        }
         let scored = (&prep.outcome, &prep.columns[0], &prep.weight);
         let (fit, values) = calibrate(p, frame, spec, disclosure, scored)?;
-        sealed = AShare::concat(&[&sealed, &values]);
+        let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+        let (shown, table) = groups_in(p, &order, (case, control), spec.groups, prep.n, min)?;
+        sealed = AShare::concat(&[
+            &sealed,
+            &values.slice(0..1),
+            &table,
+            &values.slice(1..values.len()),
+        ]);
         public.calibration = Some(fit);
+        public.shown = shown;
     }
     Sealed::new(p, public, &sealed)
+}
+
+/// The calibration table inside MPC, on the rows in descending score order: each complete
+/// row's ascending rank (a prefix count), its group by `g − 1` comparisons with the public
+/// group boundaries, and per group the events and the sum of predicted probabilities (dot
+/// products). A group is shown only with at least `min` events and `min` non-events;
+/// LEAKAGE: that pattern is opened (the groups' sizes are public, fixed by `n` and `g`).
+/// Returns the pattern and the `2g` values to seal (events, then predicted sums; zero
+/// where not shown).
+fn groups_in(
+    p: &mut Party,
+    order: &RiskOrder,
+    (case, control): (&AShare<u128>, &AShare<u128>),
+    g: usize,
+    n: usize,
+    min: u64,
+) -> Result<(Vec<bool>, AShare<u128>)> {
+    let rows = case.len();
+    let weight = case.add(control);
+    // Ascending rank of each complete row: n − 1 − (complete rows before it).
+    let before = weight.prefix_sum().sub(&weight);
+    let rank = p.add_const(&before.neg(), (n - 1) as u128);
+    let starts: Vec<u128> = (1..g).map(|b| (b * n).div_ceil(g) as u128).collect();
+    let ranks = AShare::concat(&vec![&rank; g - 1]);
+    let bounds: Vec<u128> = starts
+        .iter()
+        .flat_map(|&s| std::iter::repeat_n(s, rows))
+        .collect();
+    // below[b][i] = [rank_i < start of group b + 1].
+    let below = p.lt_arith(&ranks, &p.public(&bounds))?;
+    let at = |b: usize| below.slice(b * rows..(b + 1) * rows);
+    // In group b: below the start of b + 1 and not below the start of b.
+    let member: Vec<AShare<u128>> = (0..g)
+        .map(|b| {
+            let upper = if b + 1 < g {
+                at(b)
+            } else {
+                p.public(&vec![1; rows])
+            };
+            if b == 0 {
+                upper
+            } else {
+                upper.sub(&at(b - 1))
+            }
+        })
+        .collect();
+    let wp = p.mul(&weight, &order.time)?;
+    let members = AShare::concat(&member.iter().collect::<Vec<_>>());
+    let mut ys = Vec::new();
+    let mut ps = Vec::new();
+    for _ in 0..g {
+        ys.push(case);
+        ps.push(&wp);
+    }
+    let events = p.dot(&members, &AShare::concat(&ys), rows)?;
+    let predicted = p.dot(&members, &AShare::concat(&ps), rows)?;
+    let sizes = group_sizes(n, g);
+    let non_events = p
+        .public(&sizes.iter().map(|&s| s as u128).collect::<Vec<_>>())
+        .sub(&events);
+    let ok = at_least(p, &AShare::concat(&[&events, &non_events]), min)?;
+    let both = p.mul(&ok.slice(0..g), &ok.slice(g..2 * g))?;
+    let masked = p.mul_many(&[(&both, &events), (&both, &predicted)])?;
+    // LEAKAGE: the shown pattern of the calibration table (see above).
+    let shown = p.reveal(&both)?.into_iter().map(|b| b == 1).collect();
+    Ok((shown, AShare::concat(&[&masked[0], &masked[1]])))
 }
 
 /// The calibration inside MPC: the score checked to be a probability (one bit opened),
@@ -488,7 +661,9 @@ pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) ->
             PlainColumn::numeric(LOGIT, &logit),
         ])?;
         let fit = crate::regression::plain::logistic(&table, &recalibration(spec))?;
-        out.calibration = Some(calibration(fit, brier)?);
+        let mut c = calibration(fit, brier)?;
+        c.table = groups_plain(&rows, spec.groups, disclosure.min_cell_or(DEFAULT_MIN_CELL))?;
+        out.calibration = Some(c);
     }
     Ok(out)
 }

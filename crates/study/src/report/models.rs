@@ -160,5 +160,27 @@ pub fn auc(h: &mut String, r: &Value) {
             ]);
         }
         h.push_str(&t.html());
+        let groups = c["table"].as_array().filter(|g| !g.is_empty());
+        if let Some(groups) = groups {
+            let mut t = Table::new(&["group", "rows", "mean predicted", "events", "observed"]);
+            for (i, g) in groups.iter().enumerate() {
+                let label = format!("{}", i + 1);
+                if g["shown"] == false {
+                    t.row_note(
+                        &label,
+                        "suppressed (fewer than min_cell events or non-events)",
+                    );
+                    continue;
+                }
+                t.row(vec![
+                    label,
+                    plain(&g["n"]),
+                    est_of(&g["predicted"]),
+                    plain(&g["events"]),
+                    est_of(&g["observed"]),
+                ]);
+            }
+            h.push_str(&t.html());
+        }
     }
 }

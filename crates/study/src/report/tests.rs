@@ -565,10 +565,16 @@ fn auc_is_a_table_with_its_interval() {
         "intercept": {"name": "Intercept", "coef": -0.352732, "std_err": 0.1121,
                       "ci_low": -0.5372, "ci_high": -0.1683},
         "slope": {"name": "slope", "coef": 0.593971, "std_err": 0.0812,
-                  "ci_low": 0.4604, "ci_high": 0.7275}});
+                  "ci_low": 0.4604, "ci_high": 0.7275},
+        "table": [{"n": 40, "shown": true, "predicted": 0.0812, "events": 9, "observed": 0.225},
+                  {"n": 40, "shown": false}]});
     let h = html(&output("Study", vec![analysis("disc", "auc", r)]));
     assert!(
         h.contains("Calibration") && h.contains("0.2302") && h.contains("0.5940"),
+        "{h}"
+    );
+    assert!(
+        h.contains("0.0812") && h.contains("suppressed (fewer than min_cell"),
         "{h}"
     );
 }
