@@ -13,6 +13,7 @@ pub mod cost;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
+mod fork;
 pub mod linalg;
 pub mod nonlinear;
 pub mod output;

@@ -1,0 +1,138 @@
+//! Forked parties: computations run side by side on sub-parties give the same results as
+//! on the parent, and their shares are shares of the parent.
+
+use proptest::prelude::*;
+use tessera_mpc::sort::SortOptions;
+use tessera_mpc::testing::{input, run3, run3_ok, same};
+use tessera_mpc::{AShare, MpcError, Party, Result, Table};
+
+/// What is computed on `x`, `y`: a product, a comparison and a sort by `x` (revealed), and
+/// the product's shares.
+type Outcome = (Vec<u64>, Vec<u64>, Vec<u64>);
+
+/// Job `j` of three independent ones on `p`.
+fn job(p: &mut Party, j: usize, x: &AShare<u64>, y: &AShare<u64>) -> Result<Vec<u64>> {
+    match j {
+        0 => {
+            let z = p.mul(x, y)?;
+            p.reveal(&z)
+        }
+        1 => {
+            let c = p.lt(x, y)?;
+            p.reveal_bits(&c)
+        }
+        _ => {
+            let t = Table::new(vec![x.clone(), y.clone()], Vec::new())?;
+            let (sorted, _) = p.sort_table(&t, 0, SortOptions::default())?;
+            p.reveal(&sorted.c64[1])
+        }
+    }
+}
+
+/// The three jobs one after the other on `p`.
+fn sequential(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<Outcome> {
+    Ok((job(p, 0, x, y)?, job(p, 1, x, y)?, job(p, 2, x, y)?))
+}
+
+/// The three jobs at the same time on forked sub-parties; then, on the parent, the product
+/// a sub-party made is used again (its shares must be the parent's shares).
+fn forked(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<(Outcome, Vec<u64>)> {
+    let subs = p.fork(3)?;
+    let done: Vec<(Party, Result<(Vec<u64>, AShare<u64>)>)> = std::thread::scope(|s| {
+        let hs: Vec<_> = subs
+            .into_iter()
+            .enumerate()
+            .map(|(j, mut sp)| {
+                s.spawn(move || {
+                    let r = job(&mut sp, j, x, y).and_then(|v| Ok((v, sp.mul(x, x)?)));
+                    (sp, r)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (subs, rs): (Vec<Party>, Vec<_>) = done.into_iter().unzip();
+    p.join(subs)?;
+    let mut rs = rs.into_iter().collect::<Result<Vec<_>>>()?;
+    let (squares, _) = rs.pop().expect("three");
+    let (lt, sq1) = rs.pop().expect("three");
+    let (prod, _) = rs.pop().expect("three");
+    // x² from sub-party 1, times y on the parent.
+    let xxy = p.mul(&sq1, y)?;
+    Ok(((prod, lt.clone(), squares), p.reveal(&xxy)?))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn forked_parties_compute_what_the_parent_computes(
+        x in proptest::collection::vec(any::<u64>(), 1..40),
+        y in proptest::collection::vec(any::<u64>(), 40),
+    ) {
+        let y = &y[..x.len()];
+        let plain = same(run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, y));
+            sequential(p, &sx, &sy)
+        }));
+        let r = run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, y));
+            let before = p.stats();
+            let out = forked(p, &sx, &sy)?;
+            Ok((out, p.stats().since(&before)))
+        });
+        let rounds: Vec<u64> = r.iter().map(|(_, s)| s.rounds).collect();
+        let ((got, xxy), _) = same(r.map(|(o, s)| (o, s.bytes_sent > 0)));
+        prop_assert_eq!(&got, &plain);
+        let want: Vec<u64> = x.iter().zip(y).map(|(a, b)| a.wrapping_mul(*a).wrapping_mul(*b)).collect();
+        prop_assert_eq!(xxy, want);
+        prop_assert!(rounds.iter().all(|&r| r > 0));
+    }
+}
+
+#[test]
+fn forked_rounds_are_the_longest_job_not_the_sum() {
+    let x: Vec<u64> = (0..64).map(|i| i * 7919 % 101).collect();
+    let y: Vec<u64> = (0..64).map(|i| i * 31 % 97).collect();
+    let rounds = |fork: bool| {
+        let r = run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, &y));
+            let s0 = p.stats();
+            if fork {
+                forked(p, &sx, &sy)?;
+            } else {
+                sequential(p, &sx, &sy)?;
+                let sq = p.mul(&sx, &sx)?;
+                let xxy = p.mul(&sq, &sy)?;
+                p.reveal(&xxy)?;
+            }
+            Ok(p.stats().since(&s0).rounds)
+        });
+        r.into_iter().max().unwrap()
+    };
+    let (seq, par) = (rounds(false), rounds(true));
+    assert!(par < seq, "forked {par} rounds, sequential {seq}");
+}
+
+#[test]
+fn a_failure_in_one_sub_party_fails_the_parent_on_every_party() {
+    let r = run3(|p| {
+        let mut subs = p.fork(2)?;
+        if p.id() == 2 {
+            subs[1].abort("sub-party 1 gives up");
+        } else {
+            // Waits for a message party 2's sub-party 1 never sends.
+            let from = 2;
+            subs[1].endpoint().recv(from)?;
+        }
+        p.join(subs)?;
+        Ok(())
+    });
+    for (i, e) in r.iter().enumerate() {
+        assert!(
+            matches!(e, Err(MpcError::Net(_))),
+            "party {i}: {:?}",
+            e.as_ref().err()
+        );
+    }
+}
