@@ -10,6 +10,9 @@ use tessera_mpc::{AShare, MpcError, Party, Result, Table};
 /// the product's shares.
 type Outcome = (Vec<u64>, Vec<u64>, Vec<u64>);
 
+/// A sub-party back from its thread, with its job's result and its `x²`.
+type Done = (Party, Result<(Vec<u64>, AShare<u64>)>);
+
 /// Job `j` of three independent ones on `p`.
 fn job(p: &mut Party, j: usize, x: &AShare<u64>, y: &AShare<u64>) -> Result<Vec<u64>> {
     match j {
@@ -38,7 +41,7 @@ fn sequential(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<Outcome
 /// a sub-party made is used again (its shares must be the parent's shares).
 fn forked(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<(Outcome, Vec<u64>)> {
     let subs = p.fork(3)?;
-    let done: Vec<(Party, Result<(Vec<u64>, AShare<u64>)>)> = std::thread::scope(|s| {
+    let done: Vec<Done> = std::thread::scope(|s| {
         let hs: Vec<_> = subs
             .into_iter()
             .enumerate()
