@@ -139,3 +139,82 @@ fn a_failure_in_one_sub_party_fails_the_parent_on_every_party() {
         );
     }
 }
+
+/// Five jobs of `i + 1` sequential multiplications each, revealed.
+fn chain(p: &mut Party, i: usize, x: &AShare<u64>) -> Result<Vec<u64>> {
+    let mut z = x.clone();
+    for _ in 0..=i {
+        z = p.mul(&z, x)?;
+    }
+    p.reveal(&z)
+}
+
+#[test]
+fn run_forked_keeps_job_order_and_counts_rounds_per_thread() {
+    let x: Vec<u64> = (1..20).collect();
+    let at = |limit: usize| {
+        run3_ok(|p| {
+            let sx = input(p, 0, &x);
+            let started = std::sync::Mutex::new(Vec::new());
+            let s0 = p.stats();
+            let out = p
+                .run_forked(
+                    5,
+                    limit,
+                    |i| started.lock().unwrap().push(i),
+                    |i, sp| chain(sp, i, &sx),
+                    |_, e| e.to_string(),
+                )
+                .map_err(|(_, e)| e)?;
+            assert_eq!(started.into_inner().unwrap(), vec![0, 1, 2, 3, 4]);
+            Ok((out, p.stats().since(&s0).rounds))
+        })
+    };
+    let want: Vec<Vec<u64>> = (0..5u32)
+        .map(|i| x.iter().map(|v| v.wrapping_pow(i + 2)).collect())
+        .collect();
+    // Results agree; rounds are the busiest party's.
+    let split = |r: [(Vec<Vec<u64>>, u64); 3]| {
+        let rounds = r.iter().map(|(_, n)| *n).max().unwrap();
+        (same(r.map(|(v, _)| v)), rounds)
+    };
+    let (one, r1) = split(at(1));
+    let (two, r2) = split(at(2));
+    let (five, r5) = split(at(5));
+    assert_eq!((&one, &two, &five), (&want, &want, &want));
+    // One thread: the sum of the jobs' rounds; five: the longest job's.
+    assert!(r5 < r2 && r2 < r1, "rounds {r1}, {r2}, {r5}");
+}
+
+#[test]
+fn a_failing_job_stops_every_job_on_every_party() {
+    let t0 = std::time::Instant::now();
+    let r = run3(|p| {
+        let me = p.id();
+        p.run_forked(
+            3,
+            3,
+            |_| {},
+            |i, sp| {
+                if i == 1 && me == 0 {
+                    return Err(MpcError::Invalid("job 1 fails at party 0".into()));
+                }
+                // Every other job waits for a message that never comes.
+                sp.endpoint().recv((me + 1) % 3)?;
+                Ok(())
+            },
+            |i, e| format!("job {i}: {e}"),
+        )
+        .map_err(|(i, e)| MpcError::Invalid(format!("{i}: {e}")))
+    });
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "no timeout"
+    );
+    let e0 = r[0].as_ref().unwrap_err().to_string();
+    assert!(e0.contains("1: ") && e0.contains("job 1 fails"), "{e0}");
+    for e in &r[1..] {
+        let e = e.as_ref().unwrap_err().to_string();
+        assert!(e.contains("aborted") && e.contains("job 1"), "{e}");
+    }
+}

@@ -157,6 +157,14 @@ impl Endpoint {
         self.seen = self.stats.rounds;
     }
 
+    /// Moves the round clock on to at least `round`: for a sub-session that starts on a
+    /// thread after another one ended there, so that its messages count the rounds of what
+    /// it waited for (a Lamport clock's local step).
+    pub fn advance_rounds(&mut self, round: u64) {
+        self.seen = self.seen.max(round);
+        self.stats.rounds = self.stats.rounds.max(round);
+    }
+
     /// Queues a message for `peer`.
     pub fn send(&mut self, peer: usize, data: Vec<u8>) -> Result<(), NetError> {
         let len = data.len() as u64;
