@@ -16,8 +16,8 @@
 //!    columns named `party.column`). With one data party its table is the linked table.
 //!    The study's `[followup]` columns (`NAME.time`, `NAME.event`) are derived from its date
 //!    columns and added to it ([`tessera_stats::followup::derive`]).
-//! 4. Every analysis runs ([`tessera_stats::analysis::run`]); its opened result is the
-//!    [`Output`].
+//! 4. Every analysis runs ([`tessera_stats::analysis::run`]), side by side on forked
+//!    parties ([`run_analyses`]); its opened result is the [`Output`].
 //!
 //! # Leakage
 //!
@@ -30,7 +30,7 @@
 //!
 //! Seconds, bytes and rounds of each compute party are measured for the linkage (with the
 //! `[followup]` derivations, which run right after it) and for each analysis
-//! ([`PartyCost`]).
+//! ([`PartyCost`]); the analyses run side by side, so their costs overlap in time.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
@@ -214,9 +214,10 @@ pub struct PartyCost {
     pub party: String,
     /// Sharing the inputs and linking.
     pub linkage: Cost,
-    /// Each analysis, in study order.
+    /// Each analysis, in study order. The analyses run side by side ([`run_analyses`]):
+    /// these costs overlap in time and do not add up to the total.
     pub analyses: Vec<Cost>,
-    /// Everything, set-up included.
+    /// Everything, set-up included (rounds: the critical path).
     pub total: Cost,
 }
 
