@@ -13,6 +13,7 @@ pub mod cost;
 pub mod dealer;
 pub mod error;
 pub mod fixed;
+mod fork;
 pub mod linalg;
 pub mod nonlinear;
 pub mod output;
@@ -27,6 +28,7 @@ pub mod testing;
 
 pub use boolean::BShare;
 pub use error::{MpcError, Result};
+pub use fork::JobFailure;
 pub use output::{reconstruct, Delivery, OutputError, OutputShares};
 pub use party::Party;
 pub use ring::Ring;

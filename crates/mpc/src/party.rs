@@ -14,12 +14,12 @@ use crate::ring::{decode, encode_into, Ring};
 
 /// A compute party: its position among the three, its links, and its PRF streams.
 pub struct Party {
-    net: Endpoint,
+    pub(crate) net: Endpoint,
     /// Stream of seed `k_i`, shared with party `i - 1`.
     pub(crate) prev: Prg,
     /// Stream of seed `k_{i+1}`, shared with party `i + 1`.
     pub(crate) next: Prg,
-    frac: u32,
+    pub(crate) frac: u32,
 }
 
 /// Fractional bits of the default fixed-point encoding (see [`crate::fixed`]).

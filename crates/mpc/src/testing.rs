@@ -68,3 +68,23 @@ pub fn same<T: PartialEq + std::fmt::Debug>(r: [T; 3]) -> T {
     assert_eq!(b, c, "parties 1 and 2 disagree");
     a
 }
+
+/// A party whose pairwise PRF seeds are fixed by `seed` instead of agreed with the peers
+/// (no message is sent): three parties made with the same `seed` compute exactly the same
+/// values in every run, probabilistic truncation included, so two ways of running one
+/// computation can be compared bit for bit. Tests only: the seeds are known to everyone.
+pub fn seeded_party(net: tessera_net::Endpoint, seed: u64) -> Party {
+    let me = net.party();
+    let key = |j: usize| {
+        let mut s = [0u8; 16];
+        s[..8].copy_from_slice(&seed.to_le_bytes());
+        s[8] = j as u8;
+        s
+    };
+    Party {
+        prev: crate::prg::Prg::new(&key(me)),
+        next: crate::prg::Prg::new(&key((me + 1) % 3)),
+        net,
+        frac: crate::party::DEFAULT_FRAC_BITS,
+    }
+}

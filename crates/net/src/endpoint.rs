@@ -1,8 +1,10 @@
 //! One party's view of the network: a link to each peer, a receive timeout and counters.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::mux::{Family, Port};
 use crate::{Frame, NetError, PARTIES};
 
 /// The two queues that connect an endpoint to one peer. Whatever carries the bytes (a
@@ -15,8 +17,8 @@ pub struct Link {
     pub tx: Sender<Frame>,
     /// Frames from the peer.
     pub rx: Receiver<Frame>,
-    /// The thread that carries `tx` to the peer, if there is one: when the endpoint is
-    /// dropped it waits (at most [`FLUSH_WAIT`]) for that thread to deliver what was queued,
+    /// The thread that carries `tx` to the peer, if there is one: when the endpoint and its
+    /// sub-endpoints are all dropped, the last one waits (at most [`FLUSH_WAIT`]) for that thread to deliver what was queued,
     /// so that a party that finishes and exits does not lose its last messages.
     pub writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -57,9 +59,16 @@ impl Stats {
 /// at the same time cannot deadlock; every receive waits at most the timeout. After any error
 /// the endpoint is poisoned: later calls fail with the same error, so a protocol cannot go on
 /// with half a message.
+///
+/// An endpoint can [`split`](Endpoint::split) into sub-endpoints that carry independent
+/// sub-sessions over the same links at the same time (each on its own channel, see
+/// [`crate::mux`]).
 pub struct Endpoint {
     me: usize,
-    links: [Option<Link>; PARTIES],
+    /// The sub-session this endpoint sends and receives on (0: not a sub-endpoint).
+    channel: u32,
+    ports: [Option<Arc<Port>>; PARTIES],
+    family: Arc<Family>,
     timeout: Duration,
     stats: Stats,
     /// Latest round this party has seen a message from (its Lamport clock).
@@ -69,20 +78,12 @@ pub struct Endpoint {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        // Closing the queues tells each writer to finish; then give them time to do so.
-        let writers: Vec<_> = self
-            .links
-            .iter_mut()
-            .filter_map(Option::take)
-            .filter_map(|l| l.writer)
-            .collect();
-        let deadline = std::time::Instant::now() + FLUSH_WAIT;
-        for w in writers {
-            while !w.is_finished() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            if w.is_finished() {
-                let _ = w.join();
+        // A sub-endpoint's channel closes with it; the links flush when their last user
+        // goes (see `mux::Flush`).
+        if self.channel != 0 {
+            self.family.close(self.channel);
+            for port in self.ports.iter().flatten() {
+                port.forget(self.channel);
             }
         }
     }
@@ -93,9 +94,17 @@ impl Endpoint {
     pub fn new(me: usize, links: [Option<Link>; PARTIES], timeout: Duration) -> Self {
         assert!(me < PARTIES, "party index {me} out of range");
         assert!(links[me].is_none(), "a party has no link to itself");
+        let family = Family::new();
+        let mut peer = 0;
+        let ports = links.map(|l| {
+            peer += 1;
+            l.map(|l| Arc::new(Port::new(peer - 1, l, family.clone())))
+        });
         Endpoint {
             me,
-            links,
+            channel: 0,
+            ports,
+            family,
             timeout,
             stats: Stats::default(),
             seen: 0,
@@ -123,18 +132,19 @@ impl Endpoint {
         self.stats
     }
 
-    fn link(&self, peer: usize) -> Result<&Link, NetError> {
+    fn port(&self, peer: usize) -> Result<&Port, NetError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        self.links
+        self.ports
             .get(peer)
-            .and_then(Option::as_ref)
+            .and_then(Option::as_deref)
             .ok_or(NetError::NoLink { me: self.me, peer })
     }
 
     fn fail(&mut self, e: NetError) -> NetError {
         if self.failed.is_none() {
+            self.family.record_failure(&e);
             self.failed = Some(e.clone());
         }
         e
@@ -147,16 +157,24 @@ impl Endpoint {
         self.seen = self.stats.rounds;
     }
 
+    /// Moves the round clock on to at least `round`: for a sub-session that starts on a
+    /// thread after another one ended there, so that its messages count the rounds of what
+    /// it waited for (a Lamport clock's local step).
+    pub fn advance_rounds(&mut self, round: u64) {
+        self.seen = self.seen.max(round);
+        self.stats.rounds = self.stats.rounds.max(round);
+    }
+
     /// Queues a message for `peer`.
     pub fn send(&mut self, peer: usize, data: Vec<u8>) -> Result<(), NetError> {
         let len = data.len() as u64;
-        let link = self.link(peer)?;
         let round = self.seen + 1;
-        if link.tx.send(Frame::Data { round, body: data }).is_err() {
-            let e = NetError::Closed {
-                peer,
-                detail: "sender stopped".into(),
-            };
+        let frame = Frame::Data {
+            channel: self.channel,
+            round,
+            body: data,
+        };
+        if let Err(e) = self.port(peer)?.send(frame) {
             return Err(self.fail(e));
         }
         self.stats.rounds = self.stats.rounds.max(round);
@@ -167,42 +185,30 @@ impl Endpoint {
 
     /// Waits for the next message from `peer`, at most the timeout.
     pub fn recv(&mut self, peer: usize) -> Result<Vec<u8>, NetError> {
-        let link = self.link(peer)?;
-        let got = link.rx.recv_timeout(self.timeout);
-        let frame = match got {
-            Ok(f) => f,
-            Err(RecvTimeoutError::Timeout) => {
-                let e = NetError::Timeout {
-                    peer,
-                    timeout: self.timeout,
-                };
-                return Err(self.fail(e));
-            }
-            Err(RecvTimeoutError::Disconnected) => Frame::Closed("peer went away".into()),
-        };
-        match frame {
-            Frame::Data { round, body: d } => {
+        match self.port(peer)?.recv(self.channel, self.timeout) {
+            Ok((round, d)) => {
                 self.seen = self.seen.max(round);
                 self.stats.rounds = self.stats.rounds.max(round);
                 self.stats.bytes_received += d.len() as u64;
                 Ok(d)
             }
-            Frame::Abort(reason) => Err(self.fail(NetError::Aborted { peer, reason })),
-            Frame::Closed(detail) => Err(self.fail(NetError::Closed { peer, detail })),
-            Frame::Malformed(detail) => Err(self.fail(NetError::Malformed { peer, detail })),
+            Err(e) => Err(self.fail(e)),
         }
     }
 
-    /// Tells every peer that this party stops, and why; the endpoint is unusable afterwards.
-    /// Best effort: a peer that is already gone is skipped.
+    /// Tells every peer that this party stops, and why; the endpoint is unusable afterwards,
+    /// and so are the endpoint it was split from and all its other sub-endpoints (the links
+    /// end here). Best effort: a peer that is already gone is skipped.
     pub fn abort(&mut self, reason: &str) {
-        for link in self.links.iter().flatten() {
-            let _ = link.tx.send(Frame::Abort(reason.to_string()));
-        }
-        let _ = self.fail(NetError::Aborted {
+        let e = NetError::Aborted {
             peer: self.me,
             reason: reason.to_string(),
-        });
+        };
+        for port in self.ports.iter().flatten() {
+            port.send_anyway(Frame::Abort(reason.to_string()));
+            port.end(e.clone());
+        }
+        let _ = self.fail(e);
     }
 
     /// The first error this endpoint met, if any.
@@ -212,12 +218,59 @@ impl Endpoint {
 
     /// Replaces every link by `f(peer, link)`, keeping everything else (used to wrap the
     /// carriers, e.g. by [`crate::shaper`]).
+    ///
+    /// # Panics
+    ///
+    /// If the endpoint has live sub-endpoints (wrap the links right after connecting).
     pub(crate) fn map_links(mut self, mut f: impl FnMut(usize, Link) -> Link) -> Endpoint {
-        for (peer, slot) in self.links.iter_mut().enumerate() {
-            if let Some(link) = slot.take() {
-                *slot = Some(f(peer, link));
+        for (peer, slot) in self.ports.iter_mut().enumerate() {
+            if let Some(port) = slot.take() {
+                let port = Arc::try_unwrap(port)
+                    .unwrap_or_else(|_| panic!("links wrapped while sub-endpoints use them"));
+                let link = f(peer, port.into_link());
+                *slot = Some(Arc::new(Port::new(peer, link, self.family.clone())));
             }
         }
         self
+    }
+
+    /// Builds a sub-endpoint on `channel` sharing this endpoint's links.
+    pub(crate) fn sub(&self, channel: u32) -> Endpoint {
+        Endpoint {
+            me: self.me,
+            channel,
+            ports: self.ports.clone(),
+            family: self.family.clone(),
+            timeout: self.timeout,
+            stats: Stats {
+                rounds: self.stats.rounds,
+                ..Stats::default()
+            },
+            seen: self.seen,
+            failed: None,
+        }
+    }
+
+    /// Adds what sub-endpoint `part` did to this endpoint's counters and clock; takes on
+    /// the family's first failure if `part` failed.
+    pub(crate) fn absorb(&mut self, part: &Endpoint) {
+        assert!(
+            Arc::ptr_eq(&self.family, &part.family),
+            "joined an endpoint that was not split from this one"
+        );
+        let (s, p) = (&mut self.stats, &part.stats);
+        s.bytes_sent += p.bytes_sent;
+        s.bytes_received += p.bytes_received;
+        s.messages_sent += p.messages_sent;
+        s.rounds = s.rounds.max(p.rounds);
+        self.seen = self.seen.max(part.seen);
+        if part.failed.is_some() && self.failed.is_none() {
+            self.failed = self.family.first_failure().or_else(|| part.failed.clone());
+        }
+    }
+
+    /// Opens `k` channels in this endpoint's family.
+    pub(crate) fn open_channels(&self, k: u32) -> std::ops::Range<u32> {
+        self.family.open(k)
     }
 }

@@ -11,7 +11,10 @@
 //!   certificate fingerprint listed for it ([`identity`] makes and loads station identities).
 //!
 //! Every link implementation feeds the same two queues (see [`Link`]), so the protocol code
-//! and the counters are identical whatever carries the bytes.
+//! and the counters are identical whatever carries the bytes. An endpoint can split into
+//! sub-endpoints that run independent sub-sessions over the same links at the same time
+//! ([`Endpoint::split`], [`Endpoint::join`]; the frames carry a channel id and `mux`
+//! sorts them on arrival).
 //!
 //! [`https`] holds the TLS configurations of the stations' HTTPS API (the same trust model:
 //! pinned self-signed certificates, TLS 1.3, `ring`); its sockets are the station crate's.
@@ -22,8 +25,10 @@ mod frame;
 pub mod https;
 pub mod identity;
 pub mod memory;
+mod mux;
 mod record;
 pub mod shaper;
+mod split;
 mod stream;
 pub mod tcp;
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! [`Endpoint::shaped`] puts a shaper thread in front of each link's outgoing queue. Each
 //! frame is modelled as crossing one dedicated wire per link and direction:
 //!
-//! - **serialization**: a frame of `L` payload bytes (plus [`HEADER_LEN`] bytes of framing)
+//! - **serialization**: a frame of `L` payload bytes (plus [`HEADER_LEN`] bytes of framing, 4 more on a sub-session channel)
 //!   occupies the wire for `8 (L + 17) / bandwidth` seconds, starting when it is sent or when
 //!   the wire is done with the previous frame, whichever is later;
 //! - **propagation**: the frame is handed to the real carrier the one-way latency after its
@@ -120,10 +120,11 @@ fn shape_link(me: usize, peer: usize, link: Link, shape: Shape) -> Link {
     }
 }
 
-/// Payload bytes of a frame as it would be written on a stream.
+/// Payload bytes of a frame as it would be written on a stream (a sub-session's channel id
+/// counted as payload, so that [`Shape::serialization`] adds the common header only).
 fn payload_len(frame: &Frame) -> usize {
     match frame {
-        Frame::Data { body, .. } => body.len(),
+        Frame::Data { body, .. } => body.len() + frame.framing_len() - HEADER_LEN,
         Frame::Abort(reason) => reason.len(),
         Frame::Closed(_) | Frame::Malformed(_) => 0,
     }

@@ -64,8 +64,9 @@ use crate::tcp::TcpConfig;
 use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
 /// Version of the wire protocol (hello and frames); parties with different versions refuse
-/// to talk to each other rather than misread each other's bytes.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// to talk to each other rather than misread each other's bytes. Version 2 added data
+/// frames on sub-session channels (frame kind 2, see [`crate::Endpoint::split`]).
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// First bytes of every hello: tells a tessera party from anything else on the port.
 pub(crate) const MAGIC: [u8; 4] = *b"TSRA";

@@ -44,6 +44,18 @@ impl Cost {
         }
     }
 
+    /// Two costs side by side (independent work run at the same time over the same links):
+    /// bytes and seconds of computation add, rounds are the longer, memory adds (both are
+    /// held at once).
+    pub fn alongside(self, other: Cost) -> Cost {
+        Cost {
+            bytes: self.bytes + other.bytes,
+            rounds: self.rounds.max(other.rounds),
+            memory: self.memory + other.memory,
+            compute_seconds: self.compute_seconds + other.compute_seconds,
+        }
+    }
+
     /// Seconds on a network with round-trip time `rtt` (seconds) and `bandwidth` (bytes
     /// per second): the computation, one round trip per round, the busiest station's bytes.
     pub fn seconds_on(&self, rtt: f64, bandwidth: f64) -> f64 {

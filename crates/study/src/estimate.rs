@@ -1,7 +1,7 @@
 //! What a whole study will cost the compute stations, for the steward who approves it:
 //! the sharing and linkage of the tables, the `[followup]` derivations, then every analysis
-//! ([`tessera_stats::cost`]),
-//! at a few sizes of the linked table. Public quantities only: the study's text and the
+//! ([`tessera_stats::cost`]), the analyses side by side as the runner schedules them
+//! ([`crate::run::CONCURRENT_ANALYSES`] at once), at a few sizes of the linked table. Public quantities only: the study's text and the
 //! number of rows, which the steward chooses (nothing is read from the data).
 
 use serde::Serialize;
@@ -22,7 +22,9 @@ pub struct StudyCost {
     pub rows: usize,
     /// Sharing and linkage, each follow-up (`follow-up NAME`), then each analysis by name.
     pub parts: Vec<(String, Cost)>,
-    /// Everything, one after the other (memory: the largest part).
+    /// Everything: linkage and follow-ups one after the other, then the analyses side by
+    /// side as scheduled (rounds: the longest chain; memory: what the analyses running at
+    /// once may hold together, a bound; bytes and computation: the sum).
     pub total: Cost,
     /// Seconds across sites ([`WAN`]: 20 ms round trip, 100 Mbit/s).
     pub wan_seconds: f64,
@@ -39,13 +41,25 @@ pub fn estimate(study: &Study, rows: usize) -> StudyCost {
         );
         parts.push((format!("follow-up {}", f.name), c));
     }
-    for a in &study.analyses {
-        let c = cost::estimate(&a.spec, rows, &|col| study.levels(col).unwrap_or(1));
-        parts.push((a.name.clone(), c));
-    }
-    let total = parts
+    let before = parts
         .iter()
         .fold(Cost::default(), |acc, (_, c)| acc.then(*c));
+    let mut workers = vec![Cost::default(); crate::run::CONCURRENT_ANALYSES];
+    for a in &study.analyses {
+        let c = cost::estimate(&a.spec, rows, &|col| study.levels(col).unwrap_or(1));
+        // The runner starts analyses in study order, each when a thread is free: on the
+        // thread whose work ends first (counted in rounds, which dominate across sites).
+        let w = (0..workers.len())
+            .min_by(|&x, &y| workers[x].rounds.total_cmp(&workers[y].rounds))
+            .expect("at least one thread");
+        workers[w] = workers[w].then(c);
+        parts.push((a.name.clone(), c));
+    }
+    let analyses = workers
+        .into_iter()
+        .reduce(Cost::alongside)
+        .expect("at least one thread");
+    let total = before.then(analyses);
     StudyCost {
         rows,
         wan_seconds: total.seconds_on(WAN.0, WAN.1),
@@ -136,5 +150,21 @@ mod tests {
         assert_eq!(seconds(600.0), "10.0 min");
         assert_eq!(bytes(2.5e9), "2.5 GB");
         assert_eq!(bytes(3.4e6), "3 MB");
+    }
+
+    #[test]
+    fn analyses_side_by_side_cost_the_longest_chain_of_rounds() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let study = crate::load(&root.join("examples/survival/study.toml")).unwrap();
+        let c = estimate(&study, 10_000);
+        let r: Vec<f64> = c.parts.iter().map(|(_, p)| p.rounds).collect();
+        let before = r[0] + r[1..=study.followups.len()].iter().sum::<f64>();
+        let analyses = &r[1 + study.followups.len()..];
+        let longest = analyses.iter().cloned().fold(0.0, f64::max);
+        assert!(analyses.len() > crate::run::CONCURRENT_ANALYSES);
+        assert!(c.total.rounds >= before + longest);
+        assert!(c.total.rounds < before + analyses.iter().sum::<f64>());
+        let bytes: f64 = c.parts.iter().map(|(_, p)| p.bytes).sum();
+        assert!((c.total.bytes - bytes).abs() < 1e-6 * bytes);
     }
 }

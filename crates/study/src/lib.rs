@@ -47,6 +47,8 @@ pub use format::Study;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_concurrent;
 
 pub use run::{run_local, Progress, RunOptions, StudyOutput, Transport};
 pub use validate::{load, load_at};

@@ -16,8 +16,8 @@
 //!    columns named `party.column`). With one data party its table is the linked table.
 //!    The study's `[followup]` columns (`NAME.time`, `NAME.event`) are derived from its date
 //!    columns and added to it ([`tessera_stats::followup::derive`]).
-//! 4. Every analysis runs ([`tessera_stats::analysis::run`]); its opened result is the
-//!    [`Output`].
+//! 4. Every analysis runs ([`tessera_stats::analysis::run`]), side by side on forked
+//!    parties ([`run_analyses`]); its opened result is the [`Output`].
 //!
 //! # Leakage
 //!
@@ -30,7 +30,7 @@
 //!
 //! Seconds, bytes and rounds of each compute party are measured for the linkage (with the
 //! `[followup]` derivations, which run right after it) and for each analysis
-//! ([`PartyCost`]).
+//! ([`PartyCost`]); the analyses run side by side, so their costs overlap in time.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
@@ -214,9 +214,10 @@ pub struct PartyCost {
     pub party: String,
     /// Sharing the inputs and linking.
     pub linkage: Cost,
-    /// Each analysis, in study order.
+    /// Each analysis, in study order. The analyses run side by side ([`run_analyses`]):
+    /// these costs overlap in time and do not add up to the total.
     pub analyses: Vec<Cost>,
-    /// Everything, set-up included.
+    /// Everything, set-up included (rounds: the critical path).
     pub total: Cost,
 }
 
@@ -692,49 +693,77 @@ pub const NOTHING_LINKED: &str = "no records were linked: no key value matched a
     data parties; check [linkage] key and its normalise steps (trim, casefold, …) against how \
     each source writes the key (e.g. \"P001\" and \"p001\" match only with casefold)";
 
-/// Every analysis of the study at one compute party, in study order. An MPC failure stops
-/// the run (the peers see it too); a refusal or an invalid analysis is decided on public
-/// values, the same at every party, and only that analysis has no result.
+/// Analyses that run at the same time at one compute party ([`run_analyses`]). More
+/// overlap fewer rounds (a study's rounds approach its longest analysis', not the sum), but
+/// memory grows with it: each running analysis holds its own intermediate shares (for a Cox
+/// model or a sort, several times its columns).
+pub const CONCURRENT_ANALYSES: usize = 4;
+
+/// Every analysis of the study at one compute party, results in study order. The analyses
+/// are independent of each other: they run side by side on forked sub-parties
+/// ([`Party::run_forked`], at most [`CONCURRENT_ANALYSES`] at once, started in study
+/// order), sharing the linked `frame` read-only. An MPC failure stops the run (the peers
+/// see it too); a refusal or an invalid analysis is decided on public values, the same at
+/// every party, and only that analysis has no result. Each analysis' cost is its own
+/// sub-party's: the costs overlap in time.
 pub(crate) fn run_analyses(
     study: &Study,
     p: &mut Party,
     frame: &Frame,
     progress: Option<Progress>,
 ) -> Result<Vec<AnalysisRun>> {
-    let mut out = Vec::new();
+    run_analyses_with(study, p, frame, progress, CONCURRENT_ANALYSES)
+}
+
+/// [`run_analyses`] with at most `concurrency` analyses at once (1: one after the other).
+pub(crate) fn run_analyses_with(
+    study: &Study,
+    p: &mut Party,
+    frame: &Frame,
+    progress: Option<Progress>,
+    concurrency: usize,
+) -> Result<Vec<AnalysisRun>> {
     let steps = 2 + study.analyses.len();
+    let names = Stations::of(study);
+    let me = p.id();
+    let what = |i: usize| format!("analysis \"{}\"", study.analyses[i].name);
     // No record linked (the intersection size is public): every analysis says why, rather
     // than each failing its `min_rows` with 0 rows.
     let unlinked = frame.rows == 0 && study.data.len() > 1;
     // Derived follow-up columns are under the rules of the dates they come from.
     let disclosure = tessera_stats::followup::inherit(&study.disclosure, &study.followups);
-    for (i, a) in study.analyses.iter().enumerate() {
+    let starting = |i: usize| {
         if let Some(f) = progress {
+            let a = &study.analyses[i];
             f(
                 2 + i,
                 steps,
                 &format!("analysis {} ({})", a.name, a.spec.kind()),
             );
         }
-        if unlinked {
-            out.push((Err(NOTHING_LINKED.to_string()), Cost::default()));
-            continue;
-        }
-        let (t, s0) = (Instant::now(), p.stats());
-        let r = match tessera_stats::analysis::run(p, frame, &a.spec, &disclosure) {
-            Ok(o) => Ok(o),
-            Err(StatsError::Mpc(e)) => {
-                return Err(failed(
-                    Stations::of(study),
-                    p.id(),
-                    &format!("analysis \"{}\"", a.name),
-                    &e,
-                ))
-            }
-            Err(e) => Err(e.to_string()),
+    };
+    let out: Vec<(std::result::Result<_, String>, Cost)> = if unlinked {
+        (0..study.analyses.len())
+            .map(|i| {
+                starting(i);
+                (Err(NOTHING_LINKED.to_string()), Cost::default())
+            })
+            .collect()
+    } else {
+        let job = |i: usize, sub: &mut Party| {
+            let (t, s0) = (Instant::now(), sub.stats());
+            let spec = &study.analyses[i].spec;
+            let r = match tessera_stats::analysis::run(sub, frame, spec, &disclosure) {
+                Ok(o) => Ok(o),
+                Err(StatsError::Mpc(e)) => return Err(e),
+                Err(e) => Err(e.to_string()),
+            };
+            Ok((r, Cost::between(t, &s0, &sub.stats())))
         };
-        out.push((r, Cost::between(t, &s0, &p.stats())));
-    }
+        let reason = |i: usize, e: &MpcError| abort_reason(&failed(names, me, &what(i), e));
+        p.run_forked(study.analyses.len(), concurrency, starting, job, reason)
+            .map_err(|(i, e)| failed(names, me, &what(i), &e))?
+    };
     // Every party commits to its parts of every result in front of the other two (one
     // round), so that a recipient can name a station that alters what it stores.
     let shares: Vec<_> = out

@@ -1,0 +1,135 @@
+//! Independent computations side by side: a party forked into sub-parties that run at the
+//! same time over the same links ([`tessera_net::Endpoint::split`]).
+//!
+//! Each sub-party has its own sub-endpoint and its own PRF streams, drawn from the parent's
+//! streams in sub-party order: the two parties that share a stream draw the same child
+//! seeds from it, so sub-party `j` of every party holds the same correlated randomness as
+//! if it had been set up on its own, and none of it is reused by the parent or another
+//! sub-party. Shares made by a sub-party are shares of the parent too (same parties, same
+//! indexing), so results flow back after [`Party::join`].
+//!
+//! Every party must fork the same number of sub-parties at the same point, and run the same
+//! computation on sub-party `j`. Memory: each sub-party's computation holds its own
+//! intermediate shares, so running `k` at once needs up to `k` times the memory of one.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::error::{MpcError, Result};
+use crate::party::Party;
+use crate::prg::Prg;
+
+/// Locks `m`, ignoring poisoning (a panicking job ends the whole run anyway).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Party {
+    /// `k` sub-parties for independent computations at the same time (each on its own
+    /// thread, say), with the same fixed-point precision; this party stays usable and takes
+    /// their counters back with [`Party::join`]. Sends nothing. Fails if the endpoint failed.
+    pub fn fork(&mut self, k: usize) -> Result<Vec<Party>> {
+        let nets = self.net.split(k)?;
+        Ok(nets
+            .into_iter()
+            .map(|net| Party {
+                net,
+                prev: Prg::new(&self.prev.seed()),
+                next: Prg::new(&self.next.seed()),
+                frac: self.frac,
+            })
+            .collect())
+    }
+
+    /// Takes back sub-parties forked from this party: bytes add up, rounds are those of the
+    /// longest (they ran side by side). If one failed, this party fails too, with the first
+    /// failure any of them met.
+    pub fn join(&mut self, parts: Vec<Party>) -> Result<()> {
+        Ok(self.net.join(parts.into_iter().map(|p| p.net).collect())?)
+    }
+}
+
+/// A job's failure in [`Party::run_forked`]: the job's index and its error.
+pub type JobFailure = (usize, MpcError);
+
+impl Party {
+    /// Runs jobs `0..n` on `n` sub-parties forked from this party (job `i` on sub-party
+    /// `i`), on at most `limit` threads at once, taking jobs in index order (so no party
+    /// waits for a job that another party has not started yet: the lowest unfinished job
+    /// always runs everywhere). `on_start(i)` is called as job `i` starts, in index order.
+    /// Returns the results in index order, the sub-parties joined back. A job that starts
+    /// on a thread after another ended there counts its rounds from that one's end, so this
+    /// party's rounds afterwards are those of the longest chain of jobs on one thread.
+    ///
+    /// The first job to fail (in time) stops the run: its sub-party aborts with
+    /// `reason(i, error)`, which ends every other job here and at the peers, no further job
+    /// starts, and that failure is returned. Memory grows with `limit`: each running job
+    /// holds its own intermediate shares.
+    pub fn run_forked<T: Send>(
+        &mut self,
+        n: usize,
+        limit: usize,
+        on_start: impl Fn(usize) + Sync,
+        job: impl Fn(usize, &mut Party) -> Result<T> + Sync,
+        reason: impl Fn(usize, &MpcError) -> String + Sync,
+    ) -> std::result::Result<Vec<T>, JobFailure> {
+        let subs = self.fork(n).map_err(|e| (0, e))?;
+        let slots: Vec<Mutex<Option<Party>>> =
+            subs.into_iter().map(|s| Mutex::new(Some(s))).collect();
+        let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+        let next = Mutex::new(0usize);
+        let first: Mutex<Option<JobFailure>> = Mutex::new(None);
+        let take = || {
+            let mut k = lock(&next);
+            if *k >= n || lock(&first).is_some() {
+                return None;
+            }
+            let i = *k;
+            *k += 1;
+            on_start(i);
+            Some(i)
+        };
+        std::thread::scope(|s| {
+            for _ in 0..limit.clamp(1, n.max(1)) {
+                s.spawn(|| {
+                    // The rounds this thread's previous job ended at: the next one starts
+                    // after it, so its rounds count from there.
+                    let mut clock = 0;
+                    while let Some(i) = take() {
+                        let mut sub = lock(&slots[i]).take().expect("each job runs once");
+                        sub.net.advance_rounds(clock);
+                        let r = job(i, &mut sub);
+                        clock = sub.stats().rounds;
+                        match r {
+                            Ok(v) => *lock(&results[i]) = Some(v),
+                            Err(e) => {
+                                let mut f = lock(&first);
+                                if f.is_none() {
+                                    sub.abort(&reason(i, &e));
+                                    *f = Some((i, e));
+                                }
+                            }
+                        }
+                        *lock(&slots[i]) = Some(sub);
+                    }
+                });
+            }
+        });
+        let subs = slots
+            .into_iter()
+            .filter_map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+            .collect();
+        let joined = self.join(subs);
+        if let Some(f) = first.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            return Err(f);
+        }
+        joined.map_err(|e| (0, e))?;
+        Ok(results
+            .into_iter()
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .expect("every job ran")
+            })
+            .collect())
+    }
+}

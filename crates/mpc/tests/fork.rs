@@ -1,0 +1,220 @@
+//! Forked parties: computations run side by side on sub-parties give the same results as
+//! on the parent, and their shares are shares of the parent.
+
+use proptest::prelude::*;
+use tessera_mpc::sort::SortOptions;
+use tessera_mpc::testing::{input, run3, run3_ok, same};
+use tessera_mpc::{AShare, MpcError, Party, Result, Table};
+
+/// What is computed on `x`, `y`: a product, a comparison and a sort by `x` (revealed), and
+/// the product's shares.
+type Outcome = (Vec<u64>, Vec<u64>, Vec<u64>);
+
+/// A sub-party back from its thread, with its job's result and its `x²`.
+type Done = (Party, Result<(Vec<u64>, AShare<u64>)>);
+
+/// Job `j` of three independent ones on `p`.
+fn job(p: &mut Party, j: usize, x: &AShare<u64>, y: &AShare<u64>) -> Result<Vec<u64>> {
+    match j {
+        0 => {
+            let z = p.mul(x, y)?;
+            p.reveal(&z)
+        }
+        1 => {
+            let c = p.lt(x, y)?;
+            p.reveal_bits(&c)
+        }
+        _ => {
+            let t = Table::new(vec![x.clone(), y.clone()], Vec::new())?;
+            let (sorted, _) = p.sort_table(&t, 0, SortOptions::default())?;
+            p.reveal(&sorted.c64[1])
+        }
+    }
+}
+
+/// The three jobs one after the other on `p`.
+fn sequential(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<Outcome> {
+    Ok((job(p, 0, x, y)?, job(p, 1, x, y)?, job(p, 2, x, y)?))
+}
+
+/// The three jobs at the same time on forked sub-parties; then, on the parent, the product
+/// a sub-party made is used again (its shares must be the parent's shares).
+fn forked(p: &mut Party, x: &AShare<u64>, y: &AShare<u64>) -> Result<(Outcome, Vec<u64>)> {
+    let subs = p.fork(3)?;
+    let done: Vec<Done> = std::thread::scope(|s| {
+        let hs: Vec<_> = subs
+            .into_iter()
+            .enumerate()
+            .map(|(j, mut sp)| {
+                s.spawn(move || {
+                    let r = job(&mut sp, j, x, y).and_then(|v| Ok((v, sp.mul(x, x)?)));
+                    (sp, r)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let (subs, rs): (Vec<Party>, Vec<_>) = done.into_iter().unzip();
+    p.join(subs)?;
+    let mut rs = rs.into_iter().collect::<Result<Vec<_>>>()?;
+    let (squares, _) = rs.pop().expect("three");
+    let (lt, sq1) = rs.pop().expect("three");
+    let (prod, _) = rs.pop().expect("three");
+    // x² from sub-party 1, times y on the parent.
+    let xxy = p.mul(&sq1, y)?;
+    Ok(((prod, lt.clone(), squares), p.reveal(&xxy)?))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    #[test]
+    fn forked_parties_compute_what_the_parent_computes(
+        x in proptest::collection::vec(any::<u64>(), 1..40),
+        y in proptest::collection::vec(any::<u64>(), 40),
+    ) {
+        let y = &y[..x.len()];
+        let plain = same(run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, y));
+            sequential(p, &sx, &sy)
+        }));
+        let r = run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, y));
+            let before = p.stats();
+            let out = forked(p, &sx, &sy)?;
+            Ok((out, p.stats().since(&before)))
+        });
+        let rounds: Vec<u64> = r.iter().map(|(_, s)| s.rounds).collect();
+        let ((got, xxy), _) = same(r.map(|(o, s)| (o, s.bytes_sent > 0)));
+        prop_assert_eq!(&got, &plain);
+        let want: Vec<u64> = x.iter().zip(y).map(|(a, b)| a.wrapping_mul(*a).wrapping_mul(*b)).collect();
+        prop_assert_eq!(xxy, want);
+        prop_assert!(rounds.iter().all(|&r| r > 0));
+    }
+}
+
+#[test]
+fn forked_rounds_are_the_longest_job_not_the_sum() {
+    let x: Vec<u64> = (0..64).map(|i| i * 7919 % 101).collect();
+    let y: Vec<u64> = (0..64).map(|i| i * 31 % 97).collect();
+    let rounds = |fork: bool| {
+        let r = run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, &y));
+            let s0 = p.stats();
+            if fork {
+                forked(p, &sx, &sy)?;
+            } else {
+                sequential(p, &sx, &sy)?;
+                let sq = p.mul(&sx, &sx)?;
+                let xxy = p.mul(&sq, &sy)?;
+                p.reveal(&xxy)?;
+            }
+            Ok(p.stats().since(&s0).rounds)
+        });
+        r.into_iter().max().unwrap()
+    };
+    let (seq, par) = (rounds(false), rounds(true));
+    assert!(par < seq, "forked {par} rounds, sequential {seq}");
+}
+
+#[test]
+fn a_failure_in_one_sub_party_fails_the_parent_on_every_party() {
+    let r = run3(|p| {
+        let mut subs = p.fork(2)?;
+        if p.id() == 2 {
+            subs[1].abort("sub-party 1 gives up");
+        } else {
+            // Waits for a message party 2's sub-party 1 never sends.
+            let from = 2;
+            subs[1].endpoint().recv(from)?;
+        }
+        p.join(subs)?;
+        Ok(())
+    });
+    for (i, e) in r.iter().enumerate() {
+        assert!(
+            matches!(e, Err(MpcError::Net(_))),
+            "party {i}: {:?}",
+            e.as_ref().err()
+        );
+    }
+}
+
+/// Five jobs of `i + 1` sequential multiplications each, revealed.
+fn chain(p: &mut Party, i: usize, x: &AShare<u64>) -> Result<Vec<u64>> {
+    let mut z = x.clone();
+    for _ in 0..=i {
+        z = p.mul(&z, x)?;
+    }
+    p.reveal(&z)
+}
+
+#[test]
+fn run_forked_keeps_job_order_and_counts_rounds_per_thread() {
+    let x: Vec<u64> = (1..20).collect();
+    let at = |limit: usize| {
+        run3_ok(|p| {
+            let sx = input(p, 0, &x);
+            let started = std::sync::Mutex::new(Vec::new());
+            let s0 = p.stats();
+            let out = p
+                .run_forked(
+                    5,
+                    limit,
+                    |i| started.lock().unwrap().push(i),
+                    |i, sp| chain(sp, i, &sx),
+                    |_, e| e.to_string(),
+                )
+                .map_err(|(_, e)| e)?;
+            assert_eq!(started.into_inner().unwrap(), vec![0, 1, 2, 3, 4]);
+            Ok((out, p.stats().since(&s0).rounds))
+        })
+    };
+    let want: Vec<Vec<u64>> = (0..5u32)
+        .map(|i| x.iter().map(|v| v.wrapping_pow(i + 2)).collect())
+        .collect();
+    // Results agree; rounds are the busiest party's.
+    let split = |r: [(Vec<Vec<u64>>, u64); 3]| {
+        let rounds = r.iter().map(|(_, n)| *n).max().unwrap();
+        (same(r.map(|(v, _)| v)), rounds)
+    };
+    let (one, r1) = split(at(1));
+    let (two, r2) = split(at(2));
+    let (five, r5) = split(at(5));
+    assert_eq!((&one, &two, &five), (&want, &want, &want));
+    // One thread: the sum of the jobs' rounds; five: the longest job's.
+    assert!(r5 < r2 && r2 < r1, "rounds {r1}, {r2}, {r5}");
+}
+
+#[test]
+fn a_failing_job_stops_every_job_on_every_party() {
+    let t0 = std::time::Instant::now();
+    let r = run3(|p| {
+        let me = p.id();
+        p.run_forked(
+            3,
+            3,
+            |_| {},
+            |i, sp| {
+                if i == 1 && me == 0 {
+                    return Err(MpcError::Invalid("job 1 fails at party 0".into()));
+                }
+                // Every other job waits for a message that never comes.
+                sp.endpoint().recv((me + 1) % 3)?;
+                Ok(())
+            },
+            |i, e| format!("job {i}: {e}"),
+        )
+        .map_err(|(i, e)| MpcError::Invalid(format!("{i}: {e}")))
+    });
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(5),
+        "no timeout"
+    );
+    let e0 = r[0].as_ref().unwrap_err().to_string();
+    assert!(e0.contains("1: ") && e0.contains("job 1 fails"), "{e0}");
+    for e in &r[1..] {
+        let e = e.as_ref().unwrap_err().to_string();
+        assert!(e.contains("aborted") && e.contains("job 1"), "{e}");
+    }
+}
