@@ -268,6 +268,8 @@ pub enum AnalysisSpec {
     Rmst(survival::RmstSpec),
     /// `kind = "finegray"`: the Fine–Gray subdistribution hazards model of one cause.
     Finegray(survival::FinegraySpec),
+    /// `kind = "elasticnet"`: the elastic-net path, the penalty chosen by cross-validation.
+    Elasticnet(regression::enet::ElasticNetSpec),
 }
 
 impl AnalysisSpec {
@@ -299,6 +301,7 @@ impl AnalysisSpec {
             AnalysisSpec::Cuminc(_) => "cuminc",
             AnalysisSpec::Rmst(_) => "rmst",
             AnalysisSpec::Finegray(_) => "finegray",
+            AnalysisSpec::Elasticnet(_) => "elasticnet",
         }
     }
 
@@ -310,6 +313,7 @@ impl AnalysisSpec {
             AnalysisSpec::Finegray(s) => Some(&s.covariates),
             AnalysisSpec::Ols(s) => Some(&s.covariates),
             AnalysisSpec::Logistic(s) => Some(&s.covariates),
+            AnalysisSpec::Elasticnet(s) => Some(&s.covariates),
             _ => None,
         }
     }
@@ -340,6 +344,10 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Logistic(s) => {
+                v.push(&s.outcome);
+                v.extend(crate::terms::columns(&s.covariates));
+            }
+            AnalysisSpec::Elasticnet(s) => {
                 v.push(&s.outcome);
                 v.extend(crate::terms::columns(&s.covariates));
             }
@@ -443,6 +451,10 @@ pub fn run(
         AnalysisSpec::Cuminc(s) => shared(kind, survival::cuminc(p, frame, s, disclosure)?),
         AnalysisSpec::Rmst(s) => shared(kind, survival::rmst(p, frame, s, disclosure)?),
         AnalysisSpec::Finegray(s) => shared(kind, survival::finegray(p, frame, s, disclosure)?),
+        AnalysisSpec::Elasticnet(s) => shared(
+            kind,
+            regression::enet::mpc::elasticnet(p, frame, s, disclosure)?,
+        ),
     }
 }
 
@@ -519,5 +531,11 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         A::Finegray(_) => tail(spec, public, values, |p: &survival::FinegrayPublic| {
             A::Finegray(p.spec.clone())
         }),
+        A::Elasticnet(_) => tail(
+            spec,
+            public,
+            values,
+            |p: &regression::enet::mpc::ElasticNetPublic| A::Elasticnet(p.spec.clone()),
+        ),
     }
 }

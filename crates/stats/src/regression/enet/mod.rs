@@ -36,7 +36,7 @@
 //!
 //! Family `binomial` (logistic elastic net) and penalised Cox models are not implemented:
 //! the study file refuses them (see `docs/study.md`).
-
+pub mod mpc;
 pub mod path;
 pub mod plain;
 

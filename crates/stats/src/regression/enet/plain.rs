@@ -41,7 +41,7 @@ fn standardise(x: &[&[f64]], y: &[f64]) -> Result<Standardised> {
         }
     }
     let sd: Vec<f64> = (0..=k).map(|a| cov[a * (k + 2)].sqrt()).collect();
-    if sd.iter().any(|s| !(*s > 0.0)) {
+    if sd.iter().any(|s| s.is_nan() || *s <= 0.0) {
         return Err(StatsError::Invalid(
             "elasticnet: a model variable or the outcome is constant among the rows used".into(),
         ));
