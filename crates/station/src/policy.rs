@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 11] = [
+pub const KINDS: [&str; 12] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -69,6 +69,7 @@ pub const KINDS: [&str; 11] = [
     "cuminc",
     "rmst",
     "finegray",
+    "elasticnet",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

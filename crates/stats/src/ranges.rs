@@ -173,8 +173,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             penalty("ridge", s.ridge, f)?;
             conf(s.conf_level)
         }
-        // Its own checks (alpha, folds, the λ grid): `regression::enet::path::check_spec`.
-        AnalysisSpec::Elasticnet(_) => Ok(()),
+        AnalysisSpec::Elasticnet(s) => crate::regression::enet::path::check_params(s),
         AnalysisSpec::Logistic(s) => {
             penalty("l2", s.l2, f)?;
             steps(s.max_steps)?;

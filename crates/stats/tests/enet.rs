@@ -234,14 +234,14 @@ fn researcher_refusals() {
             alpha,
             ..spec.clone()
         };
-        assert!(refusal(&frame, &bad, &open).contains("alpha must be in [0, 1]"));
+        assert!(refusal(&frame, &bad, &open).contains("alpha: must be in [0, 1]"));
         assert!(twin(&frame, &bad, &folds_in_order(n, spec.folds)).is_err());
     }
     let one = ElasticNetSpec {
         folds: 1,
         ..spec.clone()
     };
-    assert!(refusal(&frame, &one, &open).contains("folds must be between 2"));
+    assert!(refusal(&frame, &one, &open).contains("folds: must be between 2"));
     // More folds than rows: 12 rows, 13 folds (the rule allows up to 50).
     let small = PlainFrame::new(
         frame

@@ -11,7 +11,10 @@
 //! - `ols-1m`: least squares on 1,000,000 rows and 20 numeric covariates (21 variables),
 //!   1% missing values in one covariate;
 //! - `crosstab-1m`: the contingency table of two categorical columns (3 × 4 levels, 1%
-//!   missing) on 1,000,000 rows, with its chi-square test.
+//!   missing) on 1,000,000 rows, with its chi-square test;
+//! - `enet-10k`, `enet-100k` (not run by default): the elastic net (lasso, gaussian) on 20
+//!   numeric covariates, a path of 20 λ, 10-fold cross-validation; compared with the
+//!   plaintext twin on the full-data path (the folds inside MPC are secret and random).
 //!
 //! The orchestrator plays the recipient: it reconstructs the last repetition's result from
 //! the three parties' output shares, then fits the same data with the plaintext twin (f64,
@@ -28,6 +31,8 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
+use tessera_stats::regression::enet::mpc::ElasticNetPublic;
+use tessera_stats::regression::enet::{self, ElasticNetSpec, Family};
 use tessera_stats::regression::logistic::LogisticPublic;
 use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
@@ -42,15 +47,22 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
+pub const WORKLOADS: [&str; 6] = [
+    "logistic-10k",
+    "logistic-100k",
+    "ols-1m",
+    "crosstab-1m",
+    "enet-10k",
+    "enet-100k",
+];
 /// The workloads run unless `--workloads` says otherwise.
-const DEFAULT_WORKLOADS: [&str; 4] = WORKLOADS;
+const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
 
 /// Options of the regression benchmark.
 #[derive(Args, Debug)]
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
-    /// crosstab-1m).
+    /// crosstab-1m; also enet-10k, enet-100k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -121,6 +133,8 @@ fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
     let parts: Vec<(&Value, &[u8])> = per.iter().map(|r| (&r.public, &r.shares[..])).collect();
     Ok(if s.crosstab {
         vec![open_sealed::<CrosstabPublic>(&parts)?.chi2]
+    } else if s.enet {
+        open_sealed::<ElasticNetPublic>(&parts)?.path.concat()
     } else if s.logistic {
         coefs(&open_sealed::<LogisticPublic>(&parts)?.coefficients)
     } else {
@@ -143,6 +157,8 @@ struct Shape {
     logistic: bool,
     /// A contingency table instead of a regression.
     crosstab: bool,
+    /// The elastic net (gaussian) instead of OLS.
+    enet: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -153,24 +169,35 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             covariates: 10,
             logistic: true,
             crosstab: false,
+            enet: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
             covariates: 10,
             logistic: true,
             crosstab: false,
+            enet: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 20,
             logistic: false,
             crosstab: false,
+            enet: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 0,
             logistic: false,
             crosstab: true,
+            enet: false,
+        }),
+        "enet-10k" | "enet-100k" => Ok(Shape {
+            rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
+            covariates: 20,
+            logistic: false,
+            crosstab: false,
+            enet: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -318,6 +345,20 @@ fn logistic_spec(s: Shape) -> LogisticSpec {
     }
 }
 
+fn enet_spec(s: Shape) -> ElasticNetSpec {
+    ElasticNetSpec {
+        outcome: "y".into(),
+        covariates: covariates(s),
+        family: Family::Gaussian,
+        alpha: 1.0,
+        nlambda: 20,
+        lambda_min_ratio: None,
+        lambda: None,
+        folds: 10,
+        sweeps: enet::path::DEFAULT_SWEEPS,
+    }
+}
+
 /// Secret-shares party 0's table column by column (the others only know the schema and
 /// the row count).
 fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
@@ -402,6 +443,11 @@ fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<Workl
                 .map_err(|e| e.to_string())?;
             out.secs.push(t.elapsed().as_secs_f64());
             end(&mut out, r)?;
+        } else if s.enet {
+            let r = enet::mpc::elasticnet(p, &frame, &enet_spec(s), &disclosure)
+                .map_err(|e| e.to_string())?;
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         } else if s.logistic {
             let r = logistic::logistic(p, &frame, &logistic_spec(s), &disclosure)
                 .map_err(|e| e.to_string())?;
@@ -436,6 +482,16 @@ fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
             let r = describe::plain::crosstab(&t, &crosstab_spec(), &Disclosure::default())
                 .map_err(|e| e.to_string())?;
             (vec![r.chi2], 0)
+        } else if s.enet {
+            let spec = enet_spec(s);
+            // The full-data path does not depend on the folds; complete rows dealt in order.
+            let complete = plain::design(&t, &spec.outcome, &spec.covariates, false)
+                .map_err(|e| e.to_string())?
+                .y
+                .len();
+            let folds = enet::plain::folds_in_order(complete, spec.folds);
+            let r = enet::plain::elasticnet(&t, &spec, &folds).map_err(|e| e.to_string())?;
+            (r.path.concat(), 0)
         } else if s.logistic {
             let r = plain::logistic(&t, &logistic_spec(s)).map_err(|e| e.to_string())?;
             (coefs(&r.coefficients), r.iterations)

@@ -17,6 +17,7 @@
 //! ends within 3e-7 of glmnet's converged coefficients (asked: 1e-3).
 
 use crate::error::{Result, StatsError};
+use crate::ranges::ParamError;
 
 use super::ElasticNetSpec;
 
@@ -37,57 +38,85 @@ fn invalid(msg: String) -> StatsError {
     StatsError::Invalid(format!("elasticnet: {msg}"))
 }
 
-/// The public checks of a specification (before any data is read).
-pub fn check_spec(spec: &ElasticNetSpec) -> Result<()> {
+fn bad(field: &'static str, index: Option<usize>, message: String) -> ParamError {
+    ParamError {
+        field,
+        index,
+        message,
+    }
+}
+
+/// The public checks of a specification (before any data is read), naming the field: what
+/// `tessera study check` reports ([`crate::ranges::check_params`]).
+pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError> {
     if !(spec.alpha.is_finite() && (0.0..=1.0).contains(&spec.alpha)) {
-        return Err(invalid(format!(
-            "alpha must be in [0, 1] (1: lasso, 0: ridge), not {}",
-            spec.alpha
-        )));
+        return Err(bad(
+            "alpha",
+            None,
+            format!("must be in [0, 1] (1: lasso, 0: ridge), not {}", spec.alpha),
+        ));
     }
     if !(2..=MAX_FOLDS).contains(&spec.folds) {
-        return Err(invalid(format!(
-            "folds must be between 2 and {MAX_FOLDS}, not {}",
-            spec.folds
-        )));
+        return Err(bad(
+            "folds",
+            None,
+            format!("must be between 2 and {MAX_FOLDS}, not {}", spec.folds),
+        ));
     }
     if !(1..=MAX_SWEEPS).contains(&spec.sweeps) {
-        return Err(invalid(format!(
-            "sweeps must be between 1 and {MAX_SWEEPS}, not {}",
-            spec.sweeps
-        )));
+        return Err(bad(
+            "sweeps",
+            None,
+            format!("must be between 1 and {MAX_SWEEPS}, not {}", spec.sweeps),
+        ));
     }
     match &spec.lambda {
         Some(list) => {
             if list.is_empty() || list.len() > MAX_NLAMBDA {
-                return Err(invalid(format!(
-                    "lambda must list between 1 and {MAX_NLAMBDA} values"
-                )));
+                return Err(bad(
+                    "lambda",
+                    None,
+                    format!("must list between 1 and {MAX_NLAMBDA} values"),
+                ));
             }
-            if list.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
-                return Err(invalid("every lambda must be a finite number > 0".into()));
-            }
-            if list.windows(2).any(|w| w[1] >= w[0]) {
-                return Err(invalid("lambda must be strictly decreasing".into()));
+            for (i, l) in list.iter().enumerate() {
+                if !(l.is_finite() && *l > 0.0) {
+                    return Err(bad(
+                        "lambda",
+                        Some(i),
+                        format!("{l} is not a finite number > 0"),
+                    ));
+                }
+                if i > 0 && *l >= list[i - 1] {
+                    return Err(bad("lambda", Some(i), "must be strictly decreasing".into()));
+                }
             }
         }
         None => {
             if !(2..=MAX_NLAMBDA).contains(&spec.nlambda) {
-                return Err(invalid(format!(
-                    "nlambda must be between 2 and {MAX_NLAMBDA}, not {}",
-                    spec.nlambda
-                )));
+                return Err(bad(
+                    "nlambda",
+                    None,
+                    format!("must be between 2 and {MAX_NLAMBDA}, not {}", spec.nlambda),
+                ));
             }
             if let Some(r) = spec.lambda_min_ratio {
                 if !(r.is_finite() && r > 0.0 && r < 1.0) {
-                    return Err(invalid(format!(
-                        "lambda_min_ratio must be in (0, 1), not {r}"
-                    )));
+                    return Err(bad(
+                        "lambda_min_ratio",
+                        None,
+                        format!("must be in (0, 1), not {r}"),
+                    ));
                 }
             }
         }
     }
     Ok(())
+}
+
+/// [`check_params`] as an analysis error.
+pub fn check_spec(spec: &ElasticNetSpec) -> Result<()> {
+    check_params(spec).map_err(|e| invalid(e.to_string()))
 }
 
 /// The public checks that need the number of complete rows `n`: at least one row per fold.
