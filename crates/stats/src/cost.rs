@@ -294,19 +294,19 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         }
         AnalysisSpec::Elasticnet(s) => {
             // The design and moments as OLS plus the shuffle per row; then, independent of
-            // the rows, the folds' standardisations and the coordinate descent: per update
-            // one batch of sign tests over (folds + 1)·nlambda problems (module docs of
-            // `regression::enet::mpc`).
+            // the rows, each fold's moments and standardisation and the coordinate descent:
+            // per update one batch of sign tests over (folds + 1)·nlambda problems (module
+            // docs of `regression::enet::mpc`; constants measured, tests/cost.rs).
             let k = terms(&s.covariates);
             let p = k + 1.0;
-            let problems =
-                (s.folds as f64 + 1.0) * crate::regression::enet::path::nlambda(s) as f64;
+            let sets = s.folds as f64 + 1.0;
+            let problems = sets * crate::regression::enet::path::nlambda(s) as f64;
             let updates = s.sweeps as f64 * k;
             linear(
                 n,
                 40.0 + 15.0 * p + 32.0 * (k + 2.0),
-                250e3 * (s.folds as f64 + 1.0) + updates * problems * 1100.0,
-                555.0 + 100.0 * (s.folds as f64 + 1.0) + 25.0 * updates,
+                sets * (120e3 + 5e3 * k) + updates * problems * 200.0,
+                70.0 + 162.0 * sets + 13.0 * updates,
                 500.0 + 220.0 * p,
                 1e-7 * n * p * p * 2.0,
             )

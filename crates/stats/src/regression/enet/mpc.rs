@@ -46,11 +46,11 @@
 //!
 //! # Cost (per party, n rows, k covariates, K folds, L λ values, S sweeps)
 //!
-//! Bytes: the design and moments as `ols` (O(n·k)), the shuffle (`32·(k + 2)·n`), then
-//! O(K·k²) for the folds' moments and standardisations and, per coordinate update, about
-//! `(K + 1)·L·(16 + 2·8·64)` bytes of sign tests: `S·k·(K + 1)·L·1.1 kB` in all, independent
-//! of n. Rounds: about 25 per coordinate update, `25·S·k` for the descent, plus about
-//! `100·(K + 1)` for the standardisations.
+//! Measured in process (`tests/cost.rs`, which checks `crate::cost`'s estimate): bytes about
+//! `n·(100 + 47·k)` (design, moments, shuffle) + `(K + 1)·(120 + 5·k) kB` (the folds'
+//! moments and standardisations) + `200·S·k·(K + 1)·L` (the descent: about 200 bytes per
+//! problem and coordinate update); rounds about `70 + 162·(K + 1) + 13·S·k`, independent of
+//! n and L (all λ and folds run in the same rounds).
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
