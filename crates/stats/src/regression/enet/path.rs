@@ -31,6 +31,9 @@ pub const MAX_SWEEPS: usize = 1000;
 pub const MAX_NLAMBDA: usize = 200;
 /// Largest number of folds.
 pub const MAX_FOLDS: usize = 50;
+/// The range of an explicit λ: its reciprocal and its product with the outcome's reciprocal
+/// standard deviation must keep their precision in fixed point.
+pub const LAMBDA_RANGE: (f64, f64) = (1e-6, 1e6);
 /// glmnet's floor on α when it computes `λ_max` (so that ridge has a finite grid).
 pub const ALPHA_FLOOR: f64 = 1e-3;
 
@@ -80,11 +83,14 @@ pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError
                 ));
             }
             for (i, l) in list.iter().enumerate() {
-                if !(l.is_finite() && *l > 0.0) {
+                if !(LAMBDA_RANGE.0..=LAMBDA_RANGE.1).contains(l) {
                     return Err(bad(
                         "lambda",
                         Some(i),
-                        format!("{l} is not a finite number > 0"),
+                        format!(
+                            "{l} is outside [{:e}, {:e}] (what the fixed point holds)",
+                            LAMBDA_RANGE.0, LAMBDA_RANGE.1
+                        ),
                     ));
                 }
                 if i > 0 && *l >= list[i - 1] {
