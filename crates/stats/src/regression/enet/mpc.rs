@@ -51,6 +51,12 @@
 //! moments and standardisations) + `200·S·k·(K + 1)·L` (the descent: about 200 bytes per
 //! problem and coordinate update); rounds about `70 + 162·(K + 1) + 13·S·k`, independent of
 //! n and L (all λ and folds run in the same rounds).
+//!
+//! Measured (`tessera bench regression --workloads enet-10k,enet-100k`, three processes on
+//! loopback TCP, 20 covariates, 20 λ, 10 folds, 30 sweeps, median of 3): 10,000 rows 1.23 s,
+//! 41 MB sent by the busiest party, 9648 rounds; 100,000 rows 2.12 s, 136 MB, 9649 rounds
+//! (the plaintext twin: 0.79 s; R glmnet on the same shape, `scripts/bench_enet.R`: 0.27 s
+//! for the path, 3.96 s for `cv.glmnet`).
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
