@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 12] = [
+pub const KINDS: [&str; 13] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -70,6 +70,7 @@ pub const KINDS: [&str; 12] = [
     "rmst",
     "finegray",
     "auc",
+    "elasticnet",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

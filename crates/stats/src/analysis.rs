@@ -292,6 +292,8 @@ pub enum AnalysisSpec {
     Finegray(survival::FinegraySpec),
     /// `kind = "auc"`: the area under the ROC curve of a score against a binary outcome.
     Auc(crate::predict::AucSpec),
+    /// `kind = "elasticnet"`: the elastic-net path, the penalty chosen by cross-validation.
+    Elasticnet(regression::enet::ElasticNetSpec),
 }
 
 impl AnalysisSpec {
@@ -324,6 +326,7 @@ impl AnalysisSpec {
             AnalysisSpec::Rmst(_) => "rmst",
             AnalysisSpec::Finegray(_) => "finegray",
             AnalysisSpec::Auc(_) => "auc",
+            AnalysisSpec::Elasticnet(_) => "elasticnet",
         }
     }
 
@@ -335,6 +338,7 @@ impl AnalysisSpec {
             AnalysisSpec::Finegray(s) => Some(&s.covariates),
             AnalysisSpec::Ols(s) => Some(&s.covariates),
             AnalysisSpec::Logistic(s) => Some(&s.covariates),
+            AnalysisSpec::Elasticnet(s) => Some(&s.covariates),
             _ => None,
         }
     }
@@ -365,6 +369,10 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Logistic(s) => {
+                v.push(&s.outcome);
+                v.extend(crate::terms::columns(&s.covariates));
+            }
+            AnalysisSpec::Elasticnet(s) => {
                 v.push(&s.outcome);
                 v.extend(crate::terms::columns(&s.covariates));
             }
@@ -470,6 +478,10 @@ pub fn run(
         AnalysisSpec::Rmst(s) => shared(kind, survival::rmst(p, frame, s, disclosure)?),
         AnalysisSpec::Finegray(s) => shared(kind, survival::finegray(p, frame, s, disclosure)?),
         AnalysisSpec::Auc(s) => shared(kind, crate::predict::auc(p, frame, s, disclosure)?),
+        AnalysisSpec::Elasticnet(s) => shared(
+            kind,
+            regression::enet::mpc::elasticnet(p, frame, s, disclosure)?,
+        ),
     }
 }
 
@@ -549,5 +561,11 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         A::Auc(_) => tail(spec, public, values, |p: &crate::predict::AucPublic| {
             A::Auc(p.spec.clone())
         }),
+        A::Elasticnet(_) => tail(
+            spec,
+            public,
+            values,
+            |p: &regression::enet::mpc::ElasticNetPublic| A::Elasticnet(p.spec.clone()),
+        ),
     }
 }

@@ -328,6 +328,25 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 auc
             }
         }
+        AnalysisSpec::Elasticnet(s) => {
+            // The design and moments as OLS plus the shuffle per row; then, independent of
+            // the rows, each fold's moments and standardisation and the coordinate descent:
+            // per update one batch of sign tests over (folds + 1)·nlambda problems (module
+            // docs of `regression::enet::mpc`; constants measured, tests/cost.rs).
+            let k = terms(&s.covariates);
+            let p = k + 1.0;
+            let sets = s.folds as f64 + 1.0;
+            let problems = sets * crate::regression::enet::path::nlambda(s) as f64;
+            let updates = s.sweeps as f64 * k;
+            linear(
+                n,
+                40.0 + 15.0 * p + 32.0 * (k + 2.0),
+                sets * (120e3 + 5e3 * k) + updates * problems * 200.0,
+                70.0 + 162.0 * sets + 13.0 * updates,
+                500.0 + 220.0 * p,
+                1e-7 * n * p * p * 2.0,
+            )
+        }
         AnalysisSpec::Logistic(s) => {
             // Per Newton step a sigmoid per row and the weighted moments.
             let p = terms(&s.covariates) + 1.0;

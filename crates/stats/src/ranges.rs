@@ -183,6 +183,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             penalty("ridge", s.ridge, f)?;
             conf(s.conf_level)
         }
+        AnalysisSpec::Elasticnet(s) => crate::regression::enet::path::check_params(s),
         AnalysisSpec::Logistic(s) => {
             penalty("l2", s.l2, f)?;
             steps(s.max_steps)?;
@@ -314,6 +315,13 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
             .collect(),
         AnalysisSpec::Correlation(s) => s.columns.iter().map(|c| square(c, f)).collect(),
         AnalysisSpec::Ols(s) => std::iter::once(regression(&s.outcome, f))
+            .chain(
+                terms::factor_depths(&s.covariates)
+                    .into_iter()
+                    .map(|(c, k)| in_products(regression(c, f), k)),
+            )
+            .collect(),
+        AnalysisSpec::Elasticnet(s) => std::iter::once(regression(&s.outcome, f))
             .chain(
                 terms::factor_depths(&s.covariates)
                     .into_iter()

@@ -284,6 +284,20 @@ fn the_concordance_estimate_is_within_a_factor_of_two() {
     within_a_factor_of_two(specs);
 }
 
+/// The elastic net: linear in the rows (design, shuffle), then independent of them
+/// (folds × λ × sweeps × covariates of coordinate descent).
+#[test]
+fn the_elastic_net_estimate_is_within_a_factor_of_two() {
+    let enet = |p: usize, folds: usize, nlambda: usize, sweeps: usize| {
+        let cov = serde_json::to_string(&xs(p)).unwrap();
+        let json = format!(
+            r#"{{"kind":"elasticnet","outcome":"registry.time","covariates":{cov},"alpha":0.5,"folds":{folds},"nlambda":{nlambda},"sweeps":{sweeps}}}"#
+        );
+        (p, serde_json::from_str(&json).unwrap())
+    };
+    within_a_factor_of_two(vec![enet(3, 5, 10, 10), enet(6, 3, 20, 5)]);
+}
+
 fn within_a_factor_of_two(specs: Vec<(usize, AnalysisSpec)>) {
     for n in [2500, 8000] {
         for (p, spec) in specs.iter().cloned() {

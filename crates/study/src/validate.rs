@@ -339,6 +339,10 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.push(one("outcome", &s.outcome, Numeric));
             v.extend(terms(&s.covariates));
         }
+        AnalysisSpec::Elasticnet(s) => {
+            v.push(one("outcome", &s.outcome, Numeric));
+            v.extend(terms(&s.covariates));
+        }
         AnalysisSpec::Describe(s) => {
             // `num(party.column)`: a categorical column read as numbers.
             v.extend(s.columns.iter().enumerate().map(|(i, c)| {
@@ -1381,6 +1385,7 @@ impl Checker<'_> {
             Some("rmst") => AnalysisSpec::Rmst(self.de(ctx, &at, &own)?),
             Some("finegray") => AnalysisSpec::Finegray(self.de(ctx, &at, &own)?),
             Some("auc") => AnalysisSpec::Auc(self.de(ctx, &at, &own)?),
+            Some("elasticnet") => AnalysisSpec::Elasticnet(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })
@@ -1468,7 +1473,7 @@ impl Checker<'_> {
             if !rest.contains_key("kind") {
                 return Err(self.err(
                     &keys!["analysis", i],
-                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray)"),
+                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray, elasticnet)"),
                 ));
             }
             let spec =

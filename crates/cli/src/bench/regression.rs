@@ -12,8 +12,11 @@
 //!   1% missing values in one covariate;
 //! - `crosstab-1m`: the contingency table of two categorical columns (3 × 4 levels, 1%
 //!   missing) on 1,000,000 rows, with its chi-square test;
-//! - `auc-1m`: the area under the ROC curve of a score (`x1`, 1% missing) against a 0/1
-//!   outcome on 1,000,000 rows, with DeLong's standard error.
+//! - `auc-1m` (not run by default): the area under the ROC curve of a score (`x1`, 1%
+//!   missing) against a 0/1 outcome on 1,000,000 rows, with DeLong's standard error;
+//! - `enet-10k`, `enet-100k` (not run by default): the elastic net (lasso, gaussian) on 20
+//!   numeric covariates, a path of 20 λ, 10-fold cross-validation; compared with the
+//!   plaintext twin on the full-data path (the folds inside MPC are secret and random).
 //!
 //! The orchestrator plays the recipient: it reconstructs the last repetition's result from
 //! the three parties' output shares, then fits the same data with the plaintext twin (f64,
@@ -31,6 +34,8 @@ use tessera_mpc::Party;
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
 use tessera_stats::predict::{self, AucPublic, AucSpec};
+use tessera_stats::regression::enet::mpc::ElasticNetPublic;
+use tessera_stats::regression::enet::{self, ElasticNetSpec, Family};
 use tessera_stats::regression::logistic::LogisticPublic;
 use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
@@ -45,21 +50,23 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 5] = [
+pub const WORKLOADS: [&str; 7] = [
     "logistic-10k",
     "logistic-100k",
     "ols-1m",
     "crosstab-1m",
     "auc-1m",
+    "enet-10k",
+    "enet-100k",
 ];
 /// The workloads run unless `--workloads` says otherwise.
-const DEFAULT_WORKLOADS: [&str; 5] = WORKLOADS;
+const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
 
 /// Options of the regression benchmark.
 #[derive(Args, Debug)]
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
-    /// crosstab-1m, auc-1m).
+    /// crosstab-1m; also auc-1m, enet-10k, enet-100k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -133,6 +140,8 @@ fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
     } else if s.auc {
         let r = open_sealed::<AucPublic>(&parts)?;
         vec![r.auc, r.se]
+    } else if s.enet {
+        open_sealed::<ElasticNetPublic>(&parts)?.path.concat()
     } else if s.logistic {
         coefs(&open_sealed::<LogisticPublic>(&parts)?.coefficients)
     } else {
@@ -157,6 +166,8 @@ struct Shape {
     crosstab: bool,
     /// The AUC of `x1` against the 0/1 outcome instead of a regression.
     auc: bool,
+    /// The elastic net (gaussian) instead of OLS.
+    enet: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -168,6 +179,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             logistic: true,
             crosstab: false,
             auc: false,
+            enet: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
@@ -175,6 +187,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             logistic: true,
             crosstab: false,
             auc: false,
+            enet: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -182,6 +195,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             logistic: false,
             crosstab: false,
             auc: false,
+            enet: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -189,6 +203,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             logistic: false,
             crosstab: true,
             auc: false,
+            enet: false,
         }),
         "auc-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -196,6 +211,15 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             logistic: true,
             crosstab: false,
             auc: true,
+            enet: false,
+        }),
+        "enet-10k" | "enet-100k" => Ok(Shape {
+            rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
+            covariates: 20,
+            logistic: false,
+            crosstab: false,
+            auc: false,
+            enet: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -353,6 +377,20 @@ fn logistic_spec(s: Shape) -> LogisticSpec {
     }
 }
 
+fn enet_spec(s: Shape) -> ElasticNetSpec {
+    ElasticNetSpec {
+        outcome: "y".into(),
+        covariates: covariates(s),
+        family: Family::Gaussian,
+        alpha: 1.0,
+        nlambda: 20,
+        lambda_min_ratio: None,
+        lambda: None,
+        folds: 10,
+        sweeps: enet::path::DEFAULT_SWEEPS,
+    }
+}
+
 /// Secret-shares party 0's table column by column (the others only know the schema and
 /// the row count).
 fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
@@ -441,6 +479,11 @@ fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<Workl
             let r = predict::auc(p, &frame, &auc_spec(), &disclosure).map_err(|e| e.to_string())?;
             out.secs.push(t.elapsed().as_secs_f64());
             end(&mut out, r)?;
+        } else if s.enet {
+            let r = enet::mpc::elasticnet(p, &frame, &enet_spec(s), &disclosure)
+                .map_err(|e| e.to_string())?;
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         } else if s.logistic {
             let r = logistic::logistic(p, &frame, &logistic_spec(s), &disclosure)
                 .map_err(|e| e.to_string())?;
@@ -479,6 +522,16 @@ fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
             let r = predict::auc_plain(&t, &auc_spec(), &Disclosure::default())
                 .map_err(|e| e.to_string())?;
             (vec![r.auc, r.se], 0)
+        } else if s.enet {
+            let spec = enet_spec(s);
+            // The full-data path does not depend on the folds; complete rows dealt in order.
+            let complete = plain::design(&t, &spec.outcome, &spec.covariates, false)
+                .map_err(|e| e.to_string())?
+                .y
+                .len();
+            let folds = enet::plain::folds_in_order(complete, spec.folds);
+            let r = enet::plain::elasticnet(&t, &spec, &folds).map_err(|e| e.to_string())?;
+            (r.path.concat(), 0)
         } else if s.logistic {
             let r = plain::logistic(&t, &logistic_spec(s)).map_err(|e| e.to_string())?;
             (coefs(&r.coefficients), r.iterations)

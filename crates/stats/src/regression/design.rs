@@ -323,7 +323,7 @@ pub fn div_count(p: &mut Party, x: &AShare<u128>, extra: u32, n: usize) -> Resul
 /// only), for the shared columns `cols` of X: with `x = s0 + s1 + s2` and party i holding
 /// `(s_i, s_{i+1})`, the parts `s_i·(t_i + t_{i+1}) + s_{i+1}·t_i` of the three parties sum
 /// to `x·y`. Local; symmetric, so half the work of a general matrix product.
-fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
+pub(crate) fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
     let k = cols.len();
     let n = cols.first().map_or(0, |c| c.len());
     let mut a = vec![0u128; k];
@@ -343,6 +343,16 @@ fn gram_part(cols: &[AShare<u128>], acc: &mut [u128]) {
                     .wrapping_add(ai.wrapping_mul(sum[j]))
                     .wrapping_add(bi.wrapping_mul(a[j]));
             }
+        }
+    }
+}
+
+/// Fills the lower triangle of a k×k row-major matrix from its upper triangle (what
+/// [`gram_part`] accumulates).
+pub(crate) fn mirror(part: &mut [u128], k: usize) {
+    for j in 0..k {
+        for l in 0..j {
+            part[j * k + l] = part[l * k + j];
         }
     }
 }
@@ -474,11 +484,7 @@ pub fn moments(
             }
         }
     }
-    for j in 0..k {
-        for l in 0..j {
-            part[j * k + l] = part[l * k + j];
-        }
-    }
+    mirror(&mut part, k);
     let cross = from_parts(p, &part)?;
     let cov = div_count_exact(p, &cross, f - HI, n)?;
     let centred = keep.then(|| {

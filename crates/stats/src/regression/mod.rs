@@ -45,6 +45,7 @@
 //! computed from them at the recipient ([`ols::OlsPublic`], [`logistic::LogisticPublic`]).
 
 pub mod design;
+pub mod enet;
 pub mod logistic;
 pub mod ols;
 pub mod plain;

@@ -13,6 +13,7 @@
 //! from the study (titles, names, columns, levels) goes through [`escape`].
 
 pub mod curves;
+pub mod enet;
 pub mod forest;
 pub mod models;
 pub mod survival;
@@ -94,6 +95,7 @@ pub fn html(out: &StudyOutput) -> String {
                 "ols" => models::ols(&mut h, r),
                 "logistic" => models::logistic(&mut h, r),
                 "auc" => models::auc(&mut h, r),
+                "elasticnet" => enet::elasticnet(&mut h, r),
                 "describe" => tables::describe(&mut h, r, &out.analyses),
                 "crosstab" => tables::crosstab(&mut h, r),
                 "correlation" => tables::correlation(&mut h, r),

@@ -578,3 +578,22 @@ fn auc_is_a_table_with_its_interval() {
         "{h}"
     );
 }
+
+#[test]
+fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
+    let r = json!({
+        "outcome": "registry.y", "family": "gaussian", "alpha": 1.0, "nobs": 300,
+        "fold_rows": [60, 60, 60, 60, 60], "sweeps": 30,
+        "names": ["intercept", HOSTILE, "gp.x2"],
+        "lambda": [1.0, 0.1, 0.01], "path": [[1.5, 0.0, 0.0], [1.4, 0.5, 0.0], [1.3, 0.9, 0.2]],
+        "nonzero": [0, 1, 2], "cvm": [4.0, 3.0, 3.2], "cvsd": [0.3, 0.25, 0.3],
+        "index_min": 1, "lambda_min": 0.1, "index_1se": 1, "lambda_1se": 0.1,
+        "coef_min": [1.4, 0.5, 0.0], "coef_1se": [1.4, 0.5, 0.0]
+    });
+    let h = html(&output("Study", vec![analysis("en", "elasticnet", r)]));
+    assert!(h.contains("5-fold cross-validation"), "{h}");
+    assert!(h.contains("<th>coef (lambda.min)</th>"), "{h}");
+    assert!(h.contains("lambda.min, lambda.1se"), "{h}");
+    assert!(h.contains("<td>gp.x2</td>"), "{h}");
+    assert!(!h.contains(HOSTILE));
+}

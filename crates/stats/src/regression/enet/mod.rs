@@ -1,0 +1,233 @@
+//! Penalised linear regression: the elastic net (lasso, ridge and in between) over a path of
+//! penalties, the penalty chosen by k-fold cross-validation, as R's `glmnet` / `cv.glmnet`
+//! with `family = "gaussian"` and `standardize = TRUE`.
+//!
+//! - [`path`]: what the twin and the MPC code share: the λ grid, the fixed coordinate-descent
+//!   schedule, glmnet's rules for `lambda.min` and `lambda.1se`.
+//! - [`plain`]: the plaintext twin, in f64 (the oracle of the tests).
+//! - [`mpc`]: the fit inside MPC ([`mpc::elasticnet`]).
+//!
+//! # Definitions
+//!
+//! Rows used: complete cases (outcome and every covariate present), as the other
+//! regressions. Covariates are standardised with their mean and their standard deviation
+//! with divisor `n`, the outcome centred and scaled by its standard deviation `s_y`; the
+//! intercept is not penalised. For each λ the coefficients minimise
+//!
+//! `(1/(2n))·Σ(ỹ − X̃b)² + (λ/s_y)·(α·|b|₁ + (1 − α)/2·|b|²)`
+//!
+//! in the standardised coordinates, then `β_j = s_y·b_j/sd_j`, `β_0 = ȳ − x̄'β`. This is
+//! exactly what glmnet computes for the gaussian family (it scales the outcome by `s_y`, so
+//! that for α < 1 its ridge part is `(1 − α)/2·s_y·|β̃|²` in the outcome's units; with α = 1
+//! the objective is `(1/(2n))·RSS + λ|β̃|₁`, β̃ the coefficients of the standardised
+//! covariates).
+//!
+//! The λ grid (glmnet's): `λ_max = s_y·max_j |corr(x_j, y)| / max(α, 0.001)`, the smallest λ
+//! at which every coefficient is zero, then `nlambda` values log-spaced down to
+//! `lambda_min_ratio·λ_max`; or the explicit `lambda` list.
+//!
+//! Cross-validation (glmnet's `cv.glmnet`, `type.measure = "deviance"`, `grouped = TRUE`):
+//! rows are split into `folds` folds; for fold `f` the path is refitted on the other folds
+//! (standardised with their own means and deviations, on the full data's λ grid) and its
+//! mean squared error on fold `f` taken; `cvm` is the mean of the folds' errors weighted by
+//! their row counts, `cvsd` the standard error of that mean. `lambda.min` is the λ with the
+//! smallest `cvm` (the largest λ on a tie), `lambda.1se` the largest λ whose `cvm` is within
+//! one `cvsd` of that minimum.
+//!
+//! Family `binomial` (logistic elastic net) and penalised Cox models are not implemented:
+//! the study file refuses them (see `docs/study.md`).
+pub mod mpc;
+pub mod path;
+pub mod plain;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+fn one() -> f64 {
+    1.0
+}
+fn default_nlambda() -> usize {
+    path::DEFAULT_NLAMBDA
+}
+fn default_folds() -> usize {
+    10
+}
+fn default_sweeps() -> usize {
+    path::DEFAULT_SWEEPS
+}
+
+/// The error family of a penalised model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    /// Linear regression: least squares, deviance = mean squared error.
+    #[default]
+    Gaussian,
+}
+
+/// `kind = "elasticnet"`: the elastic-net path with the penalty chosen by cross-validation.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticNetSpec {
+    /// Outcome column (numeric).
+    pub outcome: String,
+    /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
+    /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
+    pub covariates: Vec<String>,
+    /// Error family (only `gaussian` for now).
+    #[serde(default)]
+    pub family: Family,
+    /// Mixing parameter in [0, 1]: 1 is the lasso, 0 ridge regression.
+    #[serde(default = "one")]
+    pub alpha: f64,
+    /// Number of λ values of the path (glmnet's default is 100; 20 keeps the cost down and
+    /// is dense enough for the choice by cross-validation).
+    #[serde(default = "default_nlambda")]
+    pub nlambda: usize,
+    /// Smallest λ as a fraction of `λ_max` (default glmnet's: 1e-4 when there are more
+    /// complete rows than model variables, 0.01 otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_min_ratio: Option<f64>,
+    /// An explicit, strictly decreasing list of λ values (instead of `nlambda` and
+    /// `lambda_min_ratio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<Vec<f64>>,
+    /// Number of cross-validation folds (at least 2).
+    #[serde(default = "default_folds")]
+    pub folds: usize,
+    /// Coordinate-descent sweeps per fit (a fixed public schedule: nothing is opened to
+    /// decide when to stop).
+    #[serde(default = "default_sweeps")]
+    pub sweeps: usize,
+}
+
+/// The elastic-net result: the path, the cross-validation curve and the chosen models.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ElasticNetResult {
+    /// Outcome column.
+    pub outcome: String,
+    /// Error family.
+    pub family: Family,
+    /// Mixing parameter.
+    pub alpha: f64,
+    /// Rows used (complete cases).
+    pub nobs: usize,
+    /// Complete rows per cross-validation fold (the test sets; each training set is the rest).
+    pub fold_rows: Vec<usize>,
+    /// Coordinate-descent sweeps per fit.
+    pub sweeps: usize,
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// The λ path, decreasing.
+    pub lambda: Vec<f64>,
+    /// Coefficients at each λ (original scale, in the order of `names`).
+    pub path: Vec<Vec<f64>>,
+    /// Non-zero coefficients (intercept excluded) at each λ.
+    pub nonzero: Vec<usize>,
+    /// Mean cross-validated deviance (mean squared error) at each λ.
+    pub cvm: Vec<f64>,
+    /// Its standard error at each λ.
+    pub cvsd: Vec<f64>,
+    /// Index (from 0) of `lambda_min` in the path.
+    pub index_min: usize,
+    /// The λ with the smallest `cvm` (glmnet's `lambda.min`).
+    pub lambda_min: f64,
+    /// Index (from 0) of `lambda_1se` in the path.
+    pub index_1se: usize,
+    /// The largest λ within one standard error of the minimum (glmnet's `lambda.1se`).
+    pub lambda_1se: f64,
+    /// Coefficients at `lambda_min`.
+    pub coef_min: Vec<f64>,
+    /// Coefficients at `lambda_1se`.
+    pub coef_1se: Vec<f64>,
+}
+
+impl ElasticNetResult {
+    /// Assembles the result from the path and the cross-validation curve: the choice of
+    /// `lambda.min` and `lambda.1se` ([`path::choose`]) and the coefficients there.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        spec: &ElasticNetSpec,
+        nobs: usize,
+        fold_rows: Vec<usize>,
+        names: Vec<String>,
+        lambda: Vec<f64>,
+        coef: Vec<Vec<f64>>,
+        cvm: Vec<f64>,
+        cvsd: Vec<f64>,
+    ) -> ElasticNetResult {
+        let (index_min, index_1se) = path::choose(&cvm, &cvsd);
+        let nonzero = coef
+            .iter()
+            .map(|b| b.iter().skip(1).filter(|v| **v != 0.0).count())
+            .collect();
+        ElasticNetResult {
+            outcome: spec.outcome.clone(),
+            family: spec.family,
+            alpha: spec.alpha,
+            nobs,
+            fold_rows,
+            sweeps: spec.sweeps,
+            names,
+            lambda_min: lambda[index_min],
+            lambda_1se: lambda[index_1se],
+            coef_min: coef[index_min].clone(),
+            coef_1se: coef[index_1se].clone(),
+            lambda,
+            path: coef,
+            nonzero,
+            cvm,
+            cvsd,
+            index_min,
+            index_1se,
+        }
+    }
+}
+
+impl fmt::Display for ElasticNetResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Elastic net (gaussian), α = {}", self.alpha)?;
+        writeln!(
+            f,
+            "Dep. variable: {:<24} No. observations: {}",
+            self.outcome, self.nobs
+        )?;
+        writeln!(
+            f,
+            "Folds: {} (rows {:?})    lambda.min: {:.6} (#{})    lambda.1se: {:.6} (#{})",
+            self.fold_rows.len(),
+            self.fold_rows,
+            self.lambda_min,
+            self.index_min + 1,
+            self.lambda_1se,
+            self.index_1se + 1
+        )?;
+        let width = self.names.iter().map(String::len).max().unwrap_or(0).max(9);
+        writeln!(f, "{:width$} {:>12} {:>12}", "", "lambda.min", "lambda.1se")?;
+        for (j, name) in self.names.iter().enumerate() {
+            writeln!(
+                f,
+                "{name:width$} {:>12.6} {:>12.6}",
+                self.coef_min[j], self.coef_1se[j]
+            )?;
+        }
+        writeln!(
+            f,
+            "{:>4} {:>12} {:>8} {:>12} {:>12}",
+            "#", "lambda", "nonzero", "cvm", "cvsd"
+        )?;
+        for l in 0..self.lambda.len() {
+            writeln!(
+                f,
+                "{:>4} {:>12.6} {:>8} {:>12.6} {:>12.6}",
+                l + 1,
+                self.lambda[l],
+                self.nonzero[l],
+                self.cvm[l],
+                self.cvsd[l]
+            )?;
+        }
+        Ok(())
+    }
+}
