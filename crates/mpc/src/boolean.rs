@@ -79,27 +79,43 @@ impl Party {
     /// Bitwise and of several pairs of bit vectors in one round (one bit per and gate per
     /// party).
     pub fn and_many(&mut self, pairs: &[(&BShare, &BShare)]) -> Result<Vec<BShare>> {
-        let total: usize = pairs.iter().map(|(x, _)| x.words()).sum();
+        let groups: Vec<Vec<(&BShare, &BShare)>> = pairs.iter().map(|&p| vec![p]).collect();
+        self.and_sums(&groups)
+    }
+
+    /// Xors of and gates in one round: output `i` is `⊕_t x_t ∧ y_t` over the pairs of
+    /// `groups[i]` (nonempty, all of one length). Each party's cross terms are summed
+    /// before the resharing, so a whole sum costs what one and gate costs: one bit per
+    /// party and output.
+    pub fn and_sums(&mut self, groups: &[Vec<(&BShare, &BShare)>]) -> Result<Vec<BShare>> {
+        let lens: Vec<usize> = groups
+            .iter()
+            .map(|g| g.first().map_or(0, |(x, _)| x.words()))
+            .collect();
+        let total: usize = lens.iter().sum();
         let mut z: Vec<u64> = self.prev.words(total);
         let mask: Vec<u64> = self.next.words(total);
         let mut at = 0;
-        for (x, y) in pairs {
-            if x.words() != y.words() {
+        for (g, &w) in groups.iter().zip(&lens) {
+            if g.is_empty() || g.iter().any(|(x, y)| x.words() != w || y.words() != w) {
                 return Err(MpcError::Invalid(
-                    "and of vectors of different lengths".into(),
+                    "and of vectors of different lengths (or an empty sum)".into(),
                 ));
             }
-            for k in 0..x.words() {
-                z[at] ^= mask[at] ^ (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
+            for k in 0..w {
+                let mut v = mask[at];
+                for (x, y) in g {
+                    v ^= (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
+                }
+                z[at] ^= v;
                 at += 1;
             }
         }
         self.send_words(self.prev_id(), &z)?;
         let got = self.recv_words(self.next_id(), total)?;
-        let mut out = Vec::with_capacity(pairs.len());
+        let mut out = Vec::with_capacity(groups.len());
         let mut at = 0;
-        for (x, _) in pairs {
-            let w = x.words();
+        for &w in &lens {
             out.push(BShare {
                 a: z[at..at + w].to_vec(),
                 b: got[at..at + w].to_vec(),
