@@ -5,11 +5,12 @@
 //!
 //! # Method
 //!
-//! 1. Scale: `s = 1/‖A‖_F` (one dot product and one [`Party::rsqrt`]) and `B = s·A`, kept
-//!    at [`SCALE`] = 32 fractional bits. B's eigenvalues lie in `[1/(√p·κ), 1]` where κ is
-//!    A's condition number (‖A‖_F ≤ √p·λ_max). `A⁻¹ = s·B⁻¹` holds for whatever `s` the
-//!    protocol computed, so the error of `rsqrt` does not reach the result; it only widens
-//!    the starting interval by [`S_REL_ERR`].
+//! 1. Scale: `s`, a power of two with `s·‖A‖_F` in `[1/2, 1]` (one dot product and one
+//!    [`Party::rsqrt_pow2`]: 17 rounds where an exact `1/‖A‖_F` by [`Party::rsqrt`] took 41),
+//!    and `B = s·A`, kept at [`SCALE`] = 32 fractional bits. B's eigenvalues lie in
+//!    `[1/(2√p·κ), 1]` where κ is A's condition number (‖A‖_F ≤ √p·λ_max). `A⁻¹ = s·B⁻¹`
+//!    holds for whatever `s` the protocol computed, so the rounding of ‖A‖_F² does not reach
+//!    the result; it only widens the starting interval by [`S_REL_ERR`].
 //! 2. Scaled Newton–Schulz on B from `X_0 = I`: `X_{k+1} = X_k (β_k I − γ_k B X_k)`.
 //!    Every eigenvalue μ of `B X_k` maps to `q_k(μ) = μ (β_k − γ_k μ)`; the public
 //!    constants put the vertex of the parabola in the middle of the interval `[lo_k, hi_k]`
@@ -75,7 +76,7 @@
 //! Each truncation sends one ring element (16 bytes) per party per truncated value and
 //! takes two rounds, but a chain of them overlaps (party 2 is done a round early), so two
 //! chained products take three rounds. With `R`/`C` the rounds/bytes of one
-//! [`Party::rsqrt`] on `N` values (R = 41; C = 37,152 bytes for N = 1, bit-sliced), and
+//! [`Party::rsqrt_pow2`] on `N` values (R = 17; C = 9,248 bytes for N = 1, bit-sliced), and
 //! `K = 1 + S + L` with `S` coupled and `L` plain steps after the folded first
 //! ([`spd_inverse_split`]), for `S ≥ 1`:
 //! - rounds: `R + 8 + ceil(3(S + 1)/2) + 3L`, the same for N matrices as for one;
@@ -84,9 +85,10 @@
 //!   of the refinement);
 //! - `spd_solve` with m right-hand sides: one round and `16·p·m` bytes more.
 //!
-//! With the default `max_cond` = 1e5: S = 11 and L = 0, 0, 1 for p = 5, 10, 20: 67, 67, 70
-//! rounds (82, 82, 85 with chained steps) and 52,368, 97,968, 293,168 bytes per party for
-//! one matrix (`tests/linalg.rs` checks these formulas against the traffic counters).
+//! With the default `max_cond` = 1e5: K = 13 (S = 11, L = 1) for p = 5, 10 and 20: 46
+//! rounds (82, 82, 85 with `rsqrt` and chained steps) and 25,264, 73,264, 265,264 bytes
+//! per party for one matrix (`tests/linalg.rs` checks these formulas against the traffic
+//! counters).
 //!
 //! LEAKAGE: none; nothing is opened.
 
@@ -100,6 +102,9 @@ pub const SCALE: u32 = 32;
 const GAMMA_BITS: u32 = 16;
 /// Bound used for the relative error of `s = 1/‖A‖_F` (see the module docs' valid range).
 pub const S_REL_ERR: f64 = 1.0 / 128.0;
+/// Lower end of `s·‖A‖_F`: the scale is a power of two ([`Party::rsqrt_pow2`]), so the
+/// product lies in `[1/2, 1]` (widened by [`S_REL_ERR`] for the error of ‖A‖_F²).
+pub const S_LOW: f64 = 0.5;
 /// Condition number the inverse is guaranteed to converge for unless a bound is given.
 pub const DEFAULT_MAX_COND: f64 = 1e5;
 /// Residual `1 − lo` at which the schedule stops.
@@ -133,7 +138,7 @@ pub fn spd_inverse_schedule(p: usize, max_cond: f64) -> Result<Vec<Step>> {
             "condition bound {max_cond} outside [1, 2^20/√p] for p = {p}"
         )));
     }
-    let mut lo = (1.0 - S_REL_ERR) / ((p as f64).sqrt() * cond);
+    let mut lo = S_LOW * (1.0 - S_REL_ERR) / ((p as f64).sqrt() * cond);
     let mut hi = 1.0 + S_REL_ERR;
     let mut steps = Vec::new();
     while 1.0 - lo > TOL || hi > 1.0 {
@@ -333,7 +338,7 @@ impl Party {
         // ‖A‖_F² for every matrix (one truncation), then s = 1/‖A‖_F.
         let all = AShare::concat(mats);
         let norm2 = self.dot_fix(&all, &all, pp)?;
-        let s = self.rsqrt(&norm2)?;
+        let s = self.rsqrt_pow2(&norm2)?;
         // B = s·A at SCALE bits and P_0 = γ_0·B in one truncation by 2f + G − SCALE.
         let first = steps[0];
         let d = 2 * f + GAMMA_BITS - SCALE;

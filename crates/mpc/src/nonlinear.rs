@@ -128,26 +128,47 @@ impl Party {
             })
             .collect();
         factors.push(self.add_const(&inj[6].neg(), 1));
-        let pow2 = self.product(factors)?;
-        let frac = self.poly_eval(&r.shl(HI - f), exp2_coeffs(), HI, f)?;
+        let (pow2, frac) = self.product_and_poly(factors, &r.shl(HI - f), exp2_coeffs())?;
         self.mul_trunc(&frac, &pow2, EXP_OFFSET as u32)
     }
 
-    /// Exact product of several equally long vectors of small integers, as a balanced tree
-    /// (`ceil(log2 k)` rounds).
-    fn product(&mut self, mut terms: Vec<AShare<u128>>) -> Result<AShare<u128>> {
-        while terms.len() > 1 {
+    /// The exact product of several equally long vectors of small integers (a balanced
+    /// tree) and `Σ c_k t^k` at scale f for `t` at scale [`HI`], side by side: each level
+    /// multiplies the tree's pairs (exactly: truncation by 0 bits) and the next powers of
+    /// `t` in one truncation, so the two take the rounds of the powers alone.
+    fn product_and_poly(
+        &mut self,
+        mut terms: Vec<AShare<u128>>,
+        t: &AShare<u128>,
+        c: &[f64],
+    ) -> Result<(AShare<u128>, AShare<u128>)> {
+        let f = self.frac_bits();
+        let deg = c.len() - 1;
+        let mut pw = vec![t.clone()];
+        while terms.len() > 1 || pw.len() < deg {
             let half = terms.len() / 2;
-            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..half)
-                .map(|t| (&terms[2 * t], &terms[2 * t + 1]))
-                .collect();
-            let mut next = self.mul_many(&pairs)?;
-            if terms.len() % 2 == 1 {
-                next.push(terms.pop().expect("odd term"));
+            let m = pw.len();
+            let count = (deg.saturating_sub(m)).min(m);
+            let mut parts = Vec::with_capacity(half + count);
+            let mut shifts = Vec::with_capacity(half + count);
+            for k in 0..half {
+                parts.push(self.mul_parts(&terms[2 * k], &terms[2 * k + 1])?);
+                shifts.push(0);
             }
-            terms = next;
+            for i in 0..count {
+                parts.push(self.mul_parts(&pw[m - 1], &pw[i])?);
+                shifts.push(HI);
+            }
+            let mut done = self.trunc_parts_each(parts, &shifts)?;
+            pw.extend(done.split_off(half));
+            if terms.len() % 2 == 1 {
+                done.push(terms.pop().expect("odd term"));
+            }
+            terms = done;
         }
-        Ok(terms.pop().expect("at least one term"))
+        let acc = self.combine(&pw, c, HI, t.len());
+        let poly = self.trunc(&acc, 2 * HI - f)?;
+        Ok((terms.pop().expect("at least one term"), poly))
     }
 
     /// One-hot planes of the leading one of positive `x` (bits 0..64 of x·2^f).
@@ -365,6 +386,27 @@ impl Party {
         let factor = self.add_const(&rho.mul_const(encode(root2 - 1.0, HI)), encode(1.0, HI));
         let scaled = self.mul_trunc(&base, &factor, 2 * HI - f as u32)?;
         self.mul_trunc(&scaled, &shift, offset as u32)
+    }
+
+    /// A power of two `s = 2^-e` with `s·√x` in `[1/2, 1]`, for positive `x` (`x·2^f` below
+    /// 2^64; results below 2^-f are clamped to 2^-f): a scale that only needs to be right
+    /// within a factor of two (the inverse of [`crate::linalg`]). The leading one of x and
+    /// one bit injection per candidate position: 17 rounds, against 41 for [`Party::rsqrt`].
+    /// Party 0 sends the leading one's bytes plus 64 ring elements per value.
+    pub fn rsqrt_pow2(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits() as i32;
+        let n = x.len();
+        let lead = self.leading_one(x)?;
+        let bits: Vec<&BShare> = lead.onehot.iter().collect();
+        let inj = self.inject::<u128>(&bits, n)?;
+        // x·2^f in [2^j, 2^(j+1)): x < 2^(j+1-f), so e = ceil((j + 1 - f)/2) gives s²x ≤ 1
+        // and s²x ≥ 2^(j - f - 2e) ≥ 1/4. s at scale f is 2^(f - e).
+        let mut s = AShare::zeros(n);
+        for (j, b) in inj.iter().enumerate() {
+            let e = (j as i32 + 2 - f).div_euclid(2);
+            s.add_scaled(b, 1u128 << (f - e).max(0));
+        }
+        Ok(s)
     }
 
     /// Logistic function 1/(1 + e^-x). See the module table for range and error.

@@ -247,16 +247,19 @@ fn many_in_the_rounds_of_one() {
     let r = run3_ok(|party| {
         let shared: Vec<_> = encs.iter().map(|e| input(party, 0, e)).collect();
         let refs: Vec<_> = shared.iter().collect();
+        party.barrier()?;
         let s0 = party.stats();
         let invs = party.spd_inverse_many(&refs, p)?;
         let s1 = party.stats();
+        party.barrier()?;
+        let s1b = party.stats();
         party.spd_inverse(&shared[0], p)?;
         let s2 = party.stats();
         let opened = invs
             .iter()
             .map(|x| Ok(decode_vec(&party.reveal(x)?, F)))
             .collect::<tessera_mpc::Result<Vec<_>>>()?;
-        Ok((opened, s1.since(&s0).rounds, s2.since(&s1).rounds))
+        Ok((opened, s1.since(&s0).rounds, s2.since(&s1b).rounds))
     });
     for (opened, many, one) in r {
         assert_eq!(many, one, "three inverses take the rounds of one");
@@ -304,7 +307,7 @@ fn bad_shapes_are_errors() {
 }
 
 /// Rounds and bytes of the busiest party against the module's formulas, with the cost of
-/// `rsqrt` on the same number of values measured separately.
+/// `rsqrt_pow2` on the same number of values measured separately.
 #[test]
 fn costs_match_the_model() {
     for (p, n) in [(5, 1), (10, 1), (20, 1), (5, 3)] {
@@ -319,7 +322,7 @@ fn costs_match_the_model() {
             let refs: Vec<_> = shared.iter().collect();
             party.barrier()?;
             let s0 = party.stats();
-            party.rsqrt(&norms)?;
+            party.rsqrt_pow2(&norms)?;
             party.barrier()?;
             let s1 = party.stats();
             party.spd_inverse_many(&refs, p)?;
@@ -338,7 +341,7 @@ fn costs_match_the_model() {
         let n = n as u64;
         println!(
             "cost p = {p:2}, {n} matrix(es), K = {k} (C = {c}, L = {l}): {inv_rounds} rounds, {inv_bytes} bytes \
-             (rsqrt: {rs_rounds} rounds, {rs_bytes} bytes); solve with m = p: {solve_rounds} rounds, {solve_bytes} bytes"
+             (rsqrt_pow2: {rs_rounds} rounds, {rs_bytes} bytes); solve with m = p: {solve_rounds} rounds, {solve_bytes} bytes"
         );
         // Chained truncations overlap (party 2 finishes one a round early): a chain of two
         // takes three rounds. The coupled steps are one product level each (and one for
