@@ -102,14 +102,16 @@ impl Party {
                     "and of vectors of different lengths (or an empty sum)".into(),
                 ));
             }
-            for k in 0..w {
-                let mut v = mask[at];
-                for (x, y) in g {
-                    v ^= (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
+            let zs = &mut z[at..at + w];
+            zs.iter_mut()
+                .zip(&mask[at..at + w])
+                .for_each(|(o, &m)| *o ^= m);
+            for (x, y) in g {
+                for (k, o) in zs.iter_mut().enumerate() {
+                    *o ^= (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
                 }
-                z[at] ^= v;
-                at += 1;
             }
+            at += w;
         }
         self.send_words(self.prev_id(), &z)?;
         let got = self.recv_words(self.next_id(), total)?;

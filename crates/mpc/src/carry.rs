@@ -49,6 +49,39 @@ pub struct BlockForm {
     pub p: Vec<(usize, usize)>,
     /// The products `a^S` (S nonempty) that occur, in dealing order.
     pub dealt: Vec<usize>,
+    /// The generate and the propagate grouped for evaluation.
+    outputs: [Output; 2],
+}
+
+/// One output's monomials grouped by what they cost: `⊕_T (⊕ dealt[i])·c^T` (and gates),
+/// plus the xor of dealt products alone and of `c^T` alone (local).
+#[derive(Debug, Default)]
+struct Output {
+    /// `(T, indices into dealt)` for T nonempty with some S nonempty.
+    gates: Vec<(usize, Vec<usize>)>,
+    /// Dealt products that appear without any c bit.
+    a_only: Vec<usize>,
+    /// `c^T` that appear without any a bit.
+    c_only: Vec<usize>,
+}
+
+impl Output {
+    fn new(mono: &[(usize, usize)], dealt: &[usize]) -> Output {
+        let idx = |s: usize| dealt.binary_search(&s).expect("dealt monomial");
+        let mut out = Output::default();
+        for &(s, t) in mono {
+            match (s, t) {
+                (0, 0) => unreachable!("carries have no constant term"),
+                (0, t) => out.c_only.push(t),
+                (s, 0) => out.a_only.push(idx(s)),
+                (s, t) => match out.gates.iter_mut().find(|(u, _)| *u == t) {
+                    Some((_, v)) => v.push(idx(s)),
+                    None => out.gates.push((t, vec![idx(s)])),
+                },
+            }
+        }
+        out
+    }
 }
 
 impl BlockForm {
@@ -82,7 +115,13 @@ impl BlockForm {
             .collect();
         dealt.sort_unstable();
         dealt.dedup();
-        BlockForm { g, p, dealt }
+        let outputs = [Output::new(&g, &dealt), Output::new(&p, &dealt)];
+        BlockForm {
+            g,
+            p,
+            dealt,
+            outputs,
+        }
     }
 
     /// The form for blocks of `k` bits (1 to [`MAX_BLOCK`]), computed once.
@@ -91,11 +130,6 @@ impl BlockForm {
         assert!((1..=MAX_BLOCK).contains(&k), "block size {k}");
         &FORMS.get_or_init(|| (1..=MAX_BLOCK).map(BlockForm::new).collect())[k - 1]
     }
-}
-
-/// Whether a monomial list needs and gates (some monomial mixes a- and c-bits).
-fn needs_gates(m: &[(usize, usize)]) -> bool {
-    m.iter().any(|&(s, t)| s != 0 && t != 0)
 }
 
 /// The blocks `(start, size)` of `n` positions with blocks of `k` bits (the top block may be
@@ -124,9 +158,9 @@ fn bits_with(n: usize, k: usize, top: bool) -> usize {
     for (i, &(_, size)) in bl.iter().enumerate() {
         let form = BlockForm::of(size);
         bits += form.dealt.len();
-        bits += usize::from(needs_gates(&form.g));
+        bits += usize::from(!form.outputs[0].gates.is_empty());
         if i > 0 {
-            bits += usize::from(needs_gates(&form.p));
+            bits += usize::from(!form.outputs[1].gates.is_empty());
         }
     }
     bits + tree_ands(bl.len())
@@ -150,17 +184,19 @@ pub fn carry_rounds(n: usize) -> usize {
     2 + depth(n.div_ceil(block_size(n)))
 }
 
-/// The and of the planes listed in `mask` (bit `i`: plane `start + i`); all ones for 0.
-fn product(planes: &[Vec<u64>], start: usize, mask: usize, words: usize) -> Vec<u64> {
-    let mut out = vec![u64::MAX; words];
-    for (i, pl) in planes[start..]
-        .iter()
-        .enumerate()
-        .take(usize::BITS as usize)
-    {
-        if mask >> i & 1 == 1 {
-            out.iter_mut().zip(pl).for_each(|(o, &w)| *o &= w);
-        }
+/// The and of the planes `start + i` for the bits `i` of `mask`, for every mask below
+/// `2^size` (index 0: all ones), each from a smaller one with one and.
+fn products(planes: &[Vec<u64>], start: usize, size: usize, words: usize) -> Vec<Vec<u64>> {
+    let mut out: Vec<Vec<u64>> = Vec::with_capacity(1 << size);
+    out.push(vec![u64::MAX; words]);
+    for mask in 1usize..1 << size {
+        let low = mask.trailing_zeros() as usize;
+        let v = out[mask & (mask - 1)]
+            .iter()
+            .zip(&planes[start + low])
+            .map(|(&x, &y)| x & y)
+            .collect();
+        out.push(v);
     }
     out
 }
@@ -186,8 +222,9 @@ impl Party {
             let a = to_planes(&v, w);
             let mut out = Vec::new();
             for &(start, size) in &bl {
+                let all = products(&a, start, size, words);
                 for &s in &BlockForm::of(size).dealt {
-                    out.extend(product(&a, start, s, words));
+                    out.extend_from_slice(&all[s]);
                 }
             }
             if top {
@@ -201,9 +238,21 @@ impl Party {
             .sum::<usize>()
             + usize::from(top);
         let dealt = self.share_bits(0, mine.as_deref(), total * words)?;
-        let plane = |i: usize| BShare {
-            a: dealt.a[i * words..(i + 1) * words].to_vec(),
-            b: dealt.b[i * words..(i + 1) * words].to_vec(),
+        // The xor of dealt planes `at + i` for the listed `i`.
+        let sum = |at: usize, idx: &[usize]| -> BShare {
+            let mut out = BShare::zeros(words);
+            for &i in idx {
+                let r = (at + i) * words..(at + i + 1) * words;
+                out.a
+                    .iter_mut()
+                    .zip(&dealt.a[r.clone()])
+                    .for_each(|(o, &v)| *o ^= v);
+                out.b
+                    .iter_mut()
+                    .zip(&dealt.b[r])
+                    .for_each(|(o, &v)| *o ^= v);
+            }
+            out
         };
         // s2 is party 1's second share and party 2's first.
         let s2: Vec<R> = match me {
@@ -214,35 +263,30 @@ impl Party {
         let c = to_planes(&s2, w);
         let known = |v: &[u64]| BShare::known_by_pair(me, 2, v);
 
-        // Each block output: the and gates (xor of a-sums times c^T) and its local terms.
+        // Each block output: its and gates (a-sums times c^T) and its local terms.
         let mut gates: Vec<Vec<(BShare, BShare)>> = Vec::new();
         let mut local: Vec<BShare> = Vec::new();
         let mut at = 0;
         for (b, &(start, size)) in bl.iter().enumerate() {
             let form = BlockForm::of(size);
-            let idx = |s: usize| at + form.dealt.binary_search(&s).expect("dealt monomial");
-            let outputs: &[&Vec<(usize, usize)>] = if b == 0 {
-                &[&form.g]
+            // Party 0 holds no share of c^T: it skips the products.
+            let ct: Vec<BShare> = if me == 0 {
+                vec![BShare::zeros(words); 1 << size]
             } else {
-                &[&form.g, &form.p]
+                products(&c, start, size, words)
+                    .iter()
+                    .map(|v| known(v))
+                    .collect()
             };
-            for mono in outputs {
-                let mut lin = BShare::zeros(words);
-                let mut by_t: Vec<(usize, BShare)> = Vec::new();
-                for &(s, t) in mono.iter() {
-                    match (s, t) {
-                        (0, 0) => lin = self.not(&lin),
-                        (0, t) => lin = lin.xor(&known(&product(&c, start, t, words))),
-                        (s, 0) => lin = lin.xor(&plane(idx(s))),
-                        (s, t) => match by_t.iter_mut().find(|(u, _)| *u == t) {
-                            Some((_, acc)) => *acc = acc.xor(&plane(idx(s))),
-                            None => by_t.push((t, plane(idx(s)))),
-                        },
-                    }
+            for out in &form.outputs[..if b == 0 { 1 } else { 2 }] {
+                let mut lin = sum(at, &out.a_only);
+                for &t in &out.c_only {
+                    lin = lin.xor(&ct[t]);
                 }
                 gates.push(
-                    by_t.into_iter()
-                        .map(|(t, sum)| (sum, known(&product(&c, start, t, words))))
+                    out.gates
+                        .iter()
+                        .map(|(t, idx)| (sum(at, idx), ct[*t].clone()))
                         .collect(),
                 );
                 local.push(lin);
@@ -274,7 +318,7 @@ impl Party {
             ps.push(pair[1].clone());
         }
         let carry = self.carry_out(gs, ps)?;
-        let top = top.then(|| plane(total - 1).xor(&known(&c[n])));
+        let top = top.then(|| sum(total - 1, &[0]).xor(&known(&c[n])));
         Ok((carry, top))
     }
 }
