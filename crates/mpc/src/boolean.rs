@@ -92,32 +92,44 @@ impl Party {
             .iter()
             .map(|g| g.first().map_or(0, |(x, _)| x.words()))
             .collect();
-        let total: usize = lens.iter().sum();
-        let mut z: Vec<u64> = self.prev.words(total);
-        let mask: Vec<u64> = self.next.words(total);
-        let mut at = 0;
+        let mut cross: Vec<u64> = Vec::with_capacity(lens.iter().sum());
         for (g, &w) in groups.iter().zip(&lens) {
             if g.is_empty() || g.iter().any(|(x, y)| x.words() != w || y.words() != w) {
                 return Err(MpcError::Invalid(
                     "and of vectors of different lengths (or an empty sum)".into(),
                 ));
             }
-            let zs = &mut z[at..at + w];
-            zs.iter_mut()
-                .zip(&mask[at..at + w])
-                .for_each(|(o, &m)| *o ^= m);
+            let at = cross.len();
+            cross.resize(at + w, 0);
+            let zs = &mut cross[at..];
             for (x, y) in g {
-                for (k, o) in zs.iter_mut().enumerate() {
-                    *o ^= (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
+                for ((o, (&xa, &xb)), (&ya, &yb)) in zs
+                    .iter_mut()
+                    .zip(x.a.iter().zip(&x.b))
+                    .zip(y.a.iter().zip(&y.b))
+                {
+                    *o ^= (xa & (ya ^ yb)) ^ (xb & ya);
                 }
             }
-            at += w;
+        }
+        self.reshare_words(cross, &lens)
+    }
+
+    /// Turns this party's parts `cross` of xor-shared values (three parts, one per party,
+    /// e.g. the cross terms of and gates) into replicated sharings of vectors of `lens`
+    /// words: masked with a zero sharing, sent to the previous party. One round.
+    pub(crate) fn reshare_words(&mut self, cross: Vec<u64>, lens: &[usize]) -> Result<Vec<BShare>> {
+        let total: usize = lens.iter().sum();
+        let mut z: Vec<u64> = self.prev.words(total);
+        let mask: Vec<u64> = self.next.words(total);
+        for ((o, &m), &c) in z.iter_mut().zip(&mask).zip(&cross) {
+            *o ^= m ^ c;
         }
         self.send_words(self.prev_id(), &z)?;
         let got = self.recv_words(self.next_id(), total)?;
-        let mut out = Vec::with_capacity(groups.len());
+        let mut out = Vec::with_capacity(lens.len());
         let mut at = 0;
-        for &w in &lens {
+        for &w in lens {
             out.push(BShare {
                 a: z[at..at + w].to_vec(),
                 b: got[at..at + w].to_vec(),

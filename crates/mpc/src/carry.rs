@@ -263,50 +263,65 @@ impl Party {
         let c = to_planes(&s2, w);
         let known = |v: &[u64]| BShare::known_by_pair(me, 2, v);
 
-        // Each block output: its and gates (a-sums times c^T) and its local terms.
-        let mut gates: Vec<Vec<(BShare, BShare)>> = Vec::new();
-        let mut local: Vec<BShare> = Vec::new();
+        // This party's part of the and gates: with c^T held as the share of parties 1 and 2
+        // (`known_by_pair`), party 1's cross terms are `a & c^T`, party 2's
+        // `(a ^ b) & c^T` (a, b its two shares of the dealt sum), party 0's nothing.
+        let eff: Option<Vec<u64>> = match me {
+            1 => Some(dealt.a.clone()),
+            2 => Some(dealt.a.iter().zip(&dealt.b).map(|(x, y)| x ^ y).collect()),
+            _ => None,
+        };
+        let mut cross: Vec<u64> = Vec::new();
+        let mut lens: Vec<usize> = Vec::new();
+        let mut local: Vec<(BShare, bool)> = Vec::new();
         let mut at = 0;
+        let mut tmp = vec![0u64; words];
         for (b, &(start, size)) in bl.iter().enumerate() {
             let form = BlockForm::of(size);
-            // Party 0 holds no share of c^T: it skips the products.
-            let ct: Vec<BShare> = if me == 0 {
-                vec![BShare::zeros(words); 1 << size]
+            // Party 0 holds no share of c: it needs no products.
+            let ct: Vec<Vec<u64>> = if me == 0 {
+                Vec::new()
             } else {
                 products(&c, start, size, words)
-                    .iter()
-                    .map(|v| known(v))
-                    .collect()
             };
             for out in &form.outputs[..if b == 0 { 1 } else { 2 }] {
                 let mut lin = sum(at, &out.a_only);
-                for &t in &out.c_only {
-                    lin = lin.xor(&ct[t]);
+                if me != 0 {
+                    for &t in &out.c_only {
+                        lin = lin.xor(&known(&ct[t]));
+                    }
                 }
-                gates.push(
-                    out.gates
-                        .iter()
-                        .map(|(t, idx)| (sum(at, idx), ct[*t].clone()))
-                        .collect(),
-                );
-                local.push(lin);
+                let gated = !out.gates.is_empty();
+                if gated {
+                    let from = cross.len();
+                    cross.resize(from + words, 0);
+                    if let Some(e) = &eff {
+                        for (t, idx) in &out.gates {
+                            tmp.iter_mut().for_each(|v| *v = 0);
+                            for &i in idx {
+                                let r = (at + i) * words..(at + i + 1) * words;
+                                tmp.iter_mut().zip(&e[r]).for_each(|(o, &v)| *o ^= v);
+                            }
+                            cross[from..]
+                                .iter_mut()
+                                .zip(tmp.iter().zip(&ct[*t]))
+                                .for_each(|(o, (&x, &y))| *o ^= x & y);
+                        }
+                    }
+                    lens.push(words);
+                }
+                local.push((lin, gated));
             }
             at += form.dealt.len();
         }
-        let with_gates: Vec<Vec<(&BShare, &BShare)>> = gates
-            .iter()
-            .filter(|g| !g.is_empty())
-            .map(|g| g.iter().map(|(u, v)| (u, v)).collect())
-            .collect();
-        let mut summed = self.and_sums(&with_gates)?.into_iter();
-        let outs: Vec<BShare> = gates
-            .iter()
-            .zip(local)
-            .map(|(g, lin)| {
-                if g.is_empty() {
-                    lin
-                } else {
+        let mut summed = self.reshare_words(cross, &lens)?.into_iter();
+        let outs: Vec<BShare> = local
+            .into_iter()
+            .map(|(lin, gated)| {
+                if gated {
                     lin.xor(&summed.next().expect("one sum per gated output"))
+                } else {
+                    lin
                 }
             })
             .collect();
