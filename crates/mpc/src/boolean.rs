@@ -79,27 +79,57 @@ impl Party {
     /// Bitwise and of several pairs of bit vectors in one round (one bit per and gate per
     /// party).
     pub fn and_many(&mut self, pairs: &[(&BShare, &BShare)]) -> Result<Vec<BShare>> {
-        let total: usize = pairs.iter().map(|(x, _)| x.words()).sum();
-        let mut z: Vec<u64> = self.prev.words(total);
-        let mask: Vec<u64> = self.next.words(total);
-        let mut at = 0;
-        for (x, y) in pairs {
-            if x.words() != y.words() {
+        let groups: Vec<Vec<(&BShare, &BShare)>> = pairs.iter().map(|&p| vec![p]).collect();
+        self.and_sums(&groups)
+    }
+
+    /// Xors of and gates in one round: output `i` is `⊕_t x_t ∧ y_t` over the pairs of
+    /// `groups[i]` (nonempty, all of one length). Each party's cross terms are summed
+    /// before the resharing, so a whole sum costs what one and gate costs: one bit per
+    /// party and output.
+    pub fn and_sums(&mut self, groups: &[Vec<(&BShare, &BShare)>]) -> Result<Vec<BShare>> {
+        let lens: Vec<usize> = groups
+            .iter()
+            .map(|g| g.first().map_or(0, |(x, _)| x.words()))
+            .collect();
+        let mut cross: Vec<u64> = Vec::with_capacity(lens.iter().sum());
+        for (g, &w) in groups.iter().zip(&lens) {
+            if g.is_empty() || g.iter().any(|(x, y)| x.words() != w || y.words() != w) {
                 return Err(MpcError::Invalid(
-                    "and of vectors of different lengths".into(),
+                    "and of vectors of different lengths (or an empty sum)".into(),
                 ));
             }
-            for k in 0..x.words() {
-                z[at] ^= mask[at] ^ (x.a[k] & (y.a[k] ^ y.b[k])) ^ (x.b[k] & y.a[k]);
-                at += 1;
+            let at = cross.len();
+            cross.resize(at + w, 0);
+            let zs = &mut cross[at..];
+            for (x, y) in g {
+                for ((o, (&xa, &xb)), (&ya, &yb)) in zs
+                    .iter_mut()
+                    .zip(x.a.iter().zip(&x.b))
+                    .zip(y.a.iter().zip(&y.b))
+                {
+                    *o ^= (xa & (ya ^ yb)) ^ (xb & ya);
+                }
             }
+        }
+        self.reshare_words(cross, &lens)
+    }
+
+    /// Turns this party's parts `cross` of xor-shared values (three parts, one per party,
+    /// e.g. the cross terms of and gates) into replicated sharings of vectors of `lens`
+    /// words: masked with a zero sharing, sent to the previous party. One round.
+    pub(crate) fn reshare_words(&mut self, cross: Vec<u64>, lens: &[usize]) -> Result<Vec<BShare>> {
+        let total: usize = lens.iter().sum();
+        let mut z: Vec<u64> = self.prev.words(total);
+        let mask: Vec<u64> = self.next.words(total);
+        for ((o, &m), &c) in z.iter_mut().zip(&mask).zip(&cross) {
+            *o ^= m ^ c;
         }
         self.send_words(self.prev_id(), &z)?;
         let got = self.recv_words(self.next_id(), total)?;
-        let mut out = Vec::with_capacity(pairs.len());
+        let mut out = Vec::with_capacity(lens.len());
         let mut at = 0;
-        for (x, _) in pairs {
-            let w = x.words();
+        for &w in lens {
             out.push(BShare {
                 a: z[at..at + w].to_vec(),
                 b: got[at..at + w].to_vec(),

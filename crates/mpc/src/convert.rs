@@ -4,7 +4,8 @@
 //! and 2 know `s2`, so `x` is the sum of two values each known to someone. Party 0
 //! boolean-shares its value (one word per 64 bits, sent to party 1 only); `s2` needs no
 //! communication; a boolean adder finishes the job. Only the bits a caller needs are built:
-//! the most significant bit takes a carry tree, not a full adder.
+//! the most significant bit takes a carry tree, not a full adder, with its lowest levels
+//! folded into the dealing ([`crate::carry`]).
 
 use crate::boolean::{from_planes, to_planes, words_for, BShare};
 use crate::error::Result;
@@ -85,7 +86,7 @@ impl Party {
 
     /// Group generate of all positions (the carry out of the top), by a balanced tree:
     /// `ceil(log2 w)` rounds, about `2w` and gates.
-    fn carry_out(&mut self, g: Vec<BShare>, p: Vec<BShare>) -> Result<BShare> {
+    pub(crate) fn carry_out(&mut self, g: Vec<BShare>, p: Vec<BShare>) -> Result<BShare> {
         // Each group: (generate, propagate); the lowest group's propagate is never needed.
         let mut groups: Vec<(BShare, BShare)> = g.into_iter().zip(p).collect();
         while groups.len() > 1 {
@@ -121,13 +122,9 @@ impl Party {
 
     /// Carry out of the top position when the two addends of `x` (`s0 + s1` and `s2`, each
     /// reduced modulo 2^w) are added: whether their sum as integers reaches 2^w. Used to
-    /// lift Z_2^64 to Z_2^128 (see `sort.rs`). `2 + ceil(log2 w)` rounds.
+    /// lift Z_2^64 to Z_2^128 (see `sort.rs`). [`crate::carry::carry_rounds`] rounds.
     pub(crate) fn addend_carry<R: Ring>(&mut self, x: &AShare<R>, w: usize) -> Result<BShare> {
-        let ad = self.addends(x, w, false)?;
-        let pairs: Vec<(&BShare, &BShare)> = ad.a.iter().zip(&ad.c).collect();
-        let g = self.and_many(&pairs)?;
-        let p = ad.a.iter().zip(&ad.c).map(|(u, v)| u.xor(v)).collect();
-        self.carry_out(g, p)
+        Ok(self.block_carry(x, w, false)?.0)
     }
 
     /// Sum of two boolean-shared `w`-bit numbers modulo 2^w (one round for the generate
@@ -178,23 +175,23 @@ impl Party {
     }
 
     /// Most significant bit (the sign, in two's complement) of each element.
-    /// `2 + ceil(log2(k - 1))` rounds; per element about `2k` and gates plus `k` dealt bits.
+    /// [`crate::carry::carry_rounds`]`(k - 1)` rounds (6 for k = 64, 7 for k = 128); per
+    /// element party 0 sends [`crate::carry::carry_bits`]`(k - 1, true)` bits.
     pub fn msb<R: Ring>(&mut self, x: &AShare<R>) -> Result<BShare> {
         self.sign_within(x, R::BITS as usize)
     }
 
     /// The sign of each element, for elements known to lie in
-    /// `[-2^(width-1), 2^(width-1))`: bit `width - 1` of the sum modulo 2^width, which costs
-    /// `width` dealt bits and about `2·width` and gates instead of the ring's full width.
+    /// `[-2^(width-1), 2^(width-1))`: bit `width - 1` of the sum modulo 2^width, the xor of
+    /// that position's propagate bit and the carry into it ([`crate::carry`]), which costs
+    /// the carries of `width - 1` positions instead of the ring's full width.
     pub fn sign_within<R: Ring>(&mut self, x: &AShare<R>, width: usize) -> Result<BShare> {
         assert!(
             width >= 2 && width <= R::BITS as usize,
             "sign width {width} out of range"
         );
-        let (g, mut p) = self.generate_propagate(x, width)?;
-        let top = p.pop().expect("width >= 2");
-        let carry = self.carry_out(g, p)?;
-        Ok(top.xor(&carry))
+        let (carry, top) = self.block_carry(x, width - 1, true)?;
+        Ok(top.expect("asked for the top bit").xor(&carry))
     }
 
     /// Generate bits (positions `0..width-1`) and propagate bits (`0..width`) of the two

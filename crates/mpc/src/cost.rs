@@ -49,9 +49,10 @@ fn bytes(bits: usize) -> f64 {
     bits as f64 / 8.0
 }
 
-/// Sign of values decomposed modulo 2^width: dealt bits, generate gates, carry tree.
+/// Sign of values decomposed modulo 2^width: dealt block products, block gates, carry tree
+/// ([`crate::carry`]).
 pub fn sign(width: usize) -> f64 {
-    bytes(width + (width - 1) + tree_ands(width - 1))
+    bytes(crate::carry::carry_bits(width - 1, true))
 }
 
 /// Bit decomposition of the low `w` bits.
@@ -98,9 +99,14 @@ pub fn exp(f: usize) -> f64 {
     E128 * (1 + 7 + 6 + powers(6) + 1 + 1) as f64 + a2b_with_sign(f + 6, f + 22)
 }
 
-/// 1/x: normalisation, 1 word to arithmetic, the reduced argument, Newton, the scaling back.
+/// Truncations of the reciprocal on [1, 2] (`recip_unit`): the error term, two levels of
+/// two products, the last product.
+const RECIP_UNIT: usize = 1 + 2 + 2 + 1;
+
+/// 1/x: normalisation, 1 word to arithmetic, the reduced argument, the reciprocal on
+/// [1, 2], the scaling back.
 pub fn recip() -> f64 {
-    leading_one() + b2a(128) + E128 * (1 + 7 + 1) as f64
+    leading_one() + b2a(128) + E128 * (1 + RECIP_UNIT + 1) as f64
 }
 
 /// ln x: normalisation, 2 words to arithmetic, the reduced argument, degree-12 polynomial.
@@ -117,7 +123,7 @@ pub fn root(sqrt: bool) -> f64 {
 
 /// Logistic function: sign and |x| within f + 22 bits, e^-|x|, 1/(1 + e^-|x|), the flip.
 pub fn sigmoid(f: usize) -> f64 {
-    sign(f + 22) + E128 * 2.0 + exp(f) + E128 * (1 + 6) as f64 + E128
+    sign(f + 22) + E128 * 2.0 + exp(f) + E128 * RECIP_UNIT as f64 + E128
 }
 
 #[cfg(test)]

@@ -58,6 +58,18 @@ impl Party {
         z: Vec<Vec<R>>,
         d: u32,
     ) -> Result<Vec<AShare<R>>> {
+        let ds = vec![d; z.len()];
+        self.trunc_parts_each(z, &ds)
+    }
+
+    /// [`Party::trunc_parts_many`] with its own shift `d[i]` for each vector `z[i]`, in the
+    /// same two rounds.
+    pub(crate) fn trunc_parts_each<R: Ring>(
+        &mut self,
+        z: Vec<Vec<R>>,
+        d: &[u32],
+    ) -> Result<Vec<AShare<R>>> {
+        assert_eq!(z.len(), d.len(), "one shift per vector");
         let lens: Vec<usize> = z.iter().map(Vec::len).collect();
         match self.id() {
             0 => {
@@ -65,7 +77,8 @@ impl Party {
                 // to party 2.
                 let t0: Vec<Vec<R>> = z
                     .iter()
-                    .map(|v| v.iter().map(|x| x.shr(d)).collect())
+                    .zip(d)
+                    .map(|(v, &d)| v.iter().map(|x| x.shr(d)).collect())
                     .collect();
                 self.send_parts(2, &t0.iter().map(Vec::as_slice).collect::<Vec<_>>())?;
                 let t1 = self.recv_parts(1, &lens)?;
@@ -78,7 +91,7 @@ impl Party {
             1 => {
                 let z2: Vec<Vec<R>> = self.recv_parts(2, &lens)?;
                 let mut out = Vec::with_capacity(z.len());
-                for (zi, z2i) in z.iter().zip(&z2) {
+                for ((zi, z2i), &d) in z.iter().zip(&z2).zip(d) {
                     let r: Vec<R> = self.next.vec(zi.len());
                     let t1: Vec<R> = zi
                         .iter()

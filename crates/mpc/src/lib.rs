@@ -7,6 +7,7 @@
 
 pub mod arith;
 pub mod boolean;
+pub mod carry;
 pub mod compare;
 pub mod convert;
 pub mod cost;

@@ -5,11 +5,12 @@
 //!
 //! # Method
 //!
-//! 1. Scale: `s = 1/‖A‖_F` (one dot product and one [`Party::rsqrt`]) and `B = s·A`, kept
-//!    at [`SCALE`] = 32 fractional bits. B's eigenvalues lie in `[1/(√p·κ), 1]` where κ is
-//!    A's condition number (‖A‖_F ≤ √p·λ_max). `A⁻¹ = s·B⁻¹` holds for whatever `s` the
-//!    protocol computed, so the error of `rsqrt` does not reach the result; it only widens
-//!    the starting interval by [`S_REL_ERR`].
+//! 1. Scale: `s`, a power of two with `s·‖A‖_F` in `[1/2, 1]` (one dot product and one
+//!    [`Party::rsqrt_pow2`]: 17 rounds where an exact `1/‖A‖_F` by [`Party::rsqrt`] took 41),
+//!    and `B = s·A`, kept at [`SCALE`] = 32 fractional bits. B's eigenvalues lie in
+//!    `[1/(2√p·κ), 1]` where κ is A's condition number (‖A‖_F ≤ √p·λ_max). `A⁻¹ = s·B⁻¹`
+//!    holds for whatever `s` the protocol computed, so the rounding of ‖A‖_F² does not reach
+//!    the result; it only widens the starting interval by [`S_REL_ERR`].
 //! 2. Scaled Newton–Schulz on B from `X_0 = I`: `X_{k+1} = X_k (β_k I − γ_k B X_k)`.
 //!    Every eigenvalue μ of `B X_k` maps to `q_k(μ) = μ (β_k − γ_k μ)`; the public
 //!    constants put the vertex of the parabola in the middle of the interval `[lo_k, hi_k]`
@@ -21,6 +22,11 @@
 //!    documented bound `max_cond` on κ ([`DEFAULT_MAX_COND`] unless given): iterate until
 //!    `1 − lo_k ≤ 2^-14`. Nothing is opened to decide convergence. The first step is
 //!    folded into the computation of B (X_1 = β_0 I − γ_0 B, no product needed).
+//!    The scaled steps run *coupled*: with `M = B X`, a step is `T = β I − γ M`,
+//!    `X ← X T`, `M ← M T`, two products side by side instead of two chained ones (one
+//!    level, half the rounds). M's rounding drifts from `B X` by a few 2^-32 relative to the
+//!    smallest eigenvalue; plain steps (if the schedule has any) use `B X` itself, and the
+//!    refinement in 3 squares whatever residual is left.
 //! 3. `Y = s·X` ≈ A⁻¹ at 32 bits, then one Newton–Schulz step against A itself,
 //!    `Y (2I − A Y)`: it squares the residual left by the schedule (2^-14) and by the
 //!    rounding of B (about κ·2^-32), so the result no longer depends on κ; the last product
@@ -70,15 +76,19 @@
 //! Each truncation sends one ring element (16 bytes) per party per truncated value and
 //! takes two rounds, but a chain of them overlaps (party 2 is done a round early), so two
 //! chained products take three rounds. With `R`/`C` the rounds/bytes of one
-//! [`Party::rsqrt`] on `N` values (R = 41; C = 37,152 bytes for N = 1, bit-sliced):
-//! - rounds: `R + 3K + 5`, the same for N matrices as for one;
-//! - bytes: `16·N·(1 + p²(2K + 3)) + C` (‖A‖²; B and the first step; two products per
-//!   further step; `s·X`; the two products of the refinement);
+//! [`Party::rsqrt_pow2`] on `N` values (R = 17; C = 9,248 bytes for N = 1, bit-sliced), and
+//! `K = 1 + S + L` with `S` coupled and `L` plain steps after the folded first
+//! ([`spd_inverse_split`]), for `S ≥ 1`:
+//! - rounds: `R + 8 + ceil(3(S + 1)/2) + 3L`, the same for N matrices as for one;
+//! - bytes: `16·N·(1 + p²(3S + 5 + 2L))` + C (‖A‖²; B and γB; M and γM for every coupled
+//!   step but the last, X for each; two products per plain step; `s·X`; the two products
+//!   of the refinement);
 //! - `spd_solve` with m right-hand sides: one round and `16·p·m` bytes more.
 //!
-//! With the default `max_cond` = 1e5, K = 12, 12, 13 for p = 5, 10, 20: 82, 82, 85 rounds
-//! and 47,968, 80,368, 222,768 bytes per party for one matrix (`tests/linalg.rs` checks
-//! these formulas against the traffic counters).
+//! With the default `max_cond` = 1e5: K = 13 (S = 11, L = 1) for p = 5, 10 and 20: 46
+//! rounds (82, 82, 85 with `rsqrt` and chained steps) and 25,264, 73,264, 265,264 bytes
+//! per party for one matrix (`tests/linalg.rs` checks these formulas against the traffic
+//! counters).
 //!
 //! LEAKAGE: none; nothing is opened.
 
@@ -92,6 +102,9 @@ pub const SCALE: u32 = 32;
 const GAMMA_BITS: u32 = 16;
 /// Bound used for the relative error of `s = 1/‖A‖_F` (see the module docs' valid range).
 pub const S_REL_ERR: f64 = 1.0 / 128.0;
+/// Lower end of `s·‖A‖_F`: the scale is a power of two ([`Party::rsqrt_pow2`]), so the
+/// product lies in `[1/2, 1]` (widened by [`S_REL_ERR`] for the error of ‖A‖_F²).
+pub const S_LOW: f64 = 0.5;
 /// Condition number the inverse is guaranteed to converge for unless a bound is given.
 pub const DEFAULT_MAX_COND: f64 = 1e5;
 /// Residual `1 − lo` at which the schedule stops.
@@ -125,7 +138,7 @@ pub fn spd_inverse_schedule(p: usize, max_cond: f64) -> Result<Vec<Step>> {
             "condition bound {max_cond} outside [1, 2^20/√p] for p = {p}"
         )));
     }
-    let mut lo = (1.0 - S_REL_ERR) / ((p as f64).sqrt() * cond);
+    let mut lo = S_LOW * (1.0 - S_REL_ERR) / ((p as f64).sqrt() * cond);
     let mut hi = 1.0 + S_REL_ERR;
     let mut steps = Vec::new();
     while 1.0 - lo > TOL || hi > 1.0 {
@@ -164,6 +177,19 @@ pub fn spd_inverse_schedule(p: usize, max_cond: f64) -> Result<Vec<Step>> {
         steps.push(step);
     }
     Ok(steps)
+}
+
+/// The steps after the folded first one: how many are coupled (scaled, `γ ≠ 1`) and how
+/// many plain Newton–Schulz (C and L in the module's cost formulas; `1 + C + L = K`).
+pub fn spd_inverse_split(p: usize, max_cond: f64) -> Result<(usize, usize)> {
+    let steps = spd_inverse_schedule(p, max_cond)?;
+    Ok(split(&steps[1..]))
+}
+
+/// Coupled and plain steps of a schedule's tail.
+fn split(rest: &[Step]) -> (usize, usize) {
+    let coupled = rest.iter().take_while(|s| s.gamma_bits != 0).count();
+    (coupled, rest.len() - coupled)
 }
 
 /// Number of steps of the schedule (K in the module's cost formulas).
@@ -312,7 +338,7 @@ impl Party {
         // ‖A‖_F² for every matrix (one truncation), then s = 1/‖A‖_F.
         let all = AShare::concat(mats);
         let norm2 = self.dot_fix(&all, &all, pp)?;
-        let s = self.rsqrt(&norm2)?;
+        let s = self.rsqrt_pow2(&norm2)?;
         // B = s·A at SCALE bits and P_0 = γ_0·B in one truncation by 2f + G − SCALE.
         let first = steps[0];
         let d = 2 * f + GAMMA_BITS - SCALE;
@@ -335,7 +361,44 @@ impl Party {
             xs.push(self.beta_minus(&g.neg(), first.beta, p));
             bs.push(b);
         }
-        for step in &steps[1..] {
+        // The scaled steps, coupled: with M = B·X, every step maps X ← X·T and M ← M·T for
+        // T = β I − γ M, so the two products of a step run side by side (one level instead
+        // of two chained ones). M's rounding drifts from B·X by a few 2^-32 relative to the
+        // smallest eigenvalue; the plain steps that follow use B·X itself and square the
+        // residual whatever it is.
+        let rest = &steps[1..];
+        let (coupled, _) = split(rest);
+        if coupled > 0 {
+            let parts = bs
+                .iter()
+                .zip(&xs)
+                .map(|(b, x)| self.matmul_parts(b, x, p, p, p))
+                .collect::<Result<Vec<_>>>()?;
+            let (_, mut ms, mut gs) = self.coupled_trunc(Vec::new(), parts, &rest[0])?;
+            for (i, step) in rest[..coupled].iter().enumerate() {
+                let ts: Vec<AShare<u128>> = gs
+                    .iter()
+                    .map(|g| self.beta_minus(&g.neg(), step.beta, p))
+                    .collect();
+                let x_parts = xs
+                    .iter()
+                    .zip(&ts)
+                    .map(|(x, t)| self.matmul_parts(x, t, p, p, p))
+                    .collect::<Result<Vec<_>>>()?;
+                // The last coupled step needs no M.
+                let next = rest[..coupled].get(i + 1);
+                let m_parts = match next {
+                    Some(_) => ms
+                        .iter()
+                        .zip(&ts)
+                        .map(|(m, t)| self.matmul_parts(m, t, p, p, p))
+                        .collect::<Result<Vec<_>>>()?,
+                    None => Vec::new(),
+                };
+                (xs, ms, gs) = self.coupled_trunc(x_parts, m_parts, next.unwrap_or(step))?;
+            }
+        }
+        for step in &rest[coupled..] {
             // P = γ·B·X (one truncation by SCALE + gamma_bits), M = β I − P.
             let parts = bs
                 .iter()
@@ -359,6 +422,32 @@ impl Party {
             xs = self.trunc_parts_many(parts, SCALE)?;
         }
         Ok((xs, s))
+    }
+
+    /// One truncation for a coupled step: the parts of the products `X·T` and `M·T` (at
+    /// 2·SCALE bits) become X and M at SCALE bits, and `γ·M` for the next step `next`.
+    #[allow(clippy::type_complexity)]
+    fn coupled_trunc(
+        &mut self,
+        x_parts: Vec<Vec<u128>>,
+        m_parts: Vec<Vec<u128>>,
+        next: &Step,
+    ) -> Result<(Vec<AShare<u128>>, Vec<AShare<u128>>, Vec<AShare<u128>>)> {
+        let nx = x_parts.len();
+        let mut shifts = vec![SCALE; nx];
+        let mut all = x_parts;
+        for z in m_parts {
+            let mut g = z.clone();
+            scale_parts(&mut g, next.gamma);
+            all.push(z);
+            shifts.push(SCALE);
+            all.push(g);
+            shifts.push(SCALE + next.gamma_bits);
+        }
+        let mut done = self.trunc_parts_each(all, &shifts)?;
+        let tail = done.split_off(nx);
+        let (ms, gs) = tail.chunks(2).map(|c| (c[0].clone(), c[1].clone())).unzip();
+        Ok((done, ms, gs))
     }
 
     /// `x + β I` for a p×p sharing `x` and the public β (at SCALE bits) (local).

@@ -38,6 +38,9 @@ const EXP_OFFSET: i32 = 32;
 /// Integer bits (sign included) examined to find a sign: exp decomposes y modulo
 /// 2^(f + 22), exact for x > -1.45·10^6; sigmoid takes the sign of x the same way.
 const EXP_SIGN_BITS: usize = 22;
+/// The reciprocal's linear start `y0 = α − m/2` on [1, 2]: `α = √12 − 2` balances the
+/// error `1 − m·y0` at m = 2 and m = α (±0.0718).
+const RECIP_ALPHA: f64 = 1.4641016151377544;
 
 fn exp2_coeffs() -> &'static [f64] {
     static C: OnceLock<Vec<f64>> = OnceLock::new();
@@ -125,26 +128,47 @@ impl Party {
             })
             .collect();
         factors.push(self.add_const(&inj[6].neg(), 1));
-        let pow2 = self.product(factors)?;
-        let frac = self.poly_eval(&r.shl(HI - f), exp2_coeffs(), HI, f)?;
+        let (pow2, frac) = self.product_and_poly(factors, &r.shl(HI - f), exp2_coeffs())?;
         self.mul_trunc(&frac, &pow2, EXP_OFFSET as u32)
     }
 
-    /// Exact product of several equally long vectors of small integers, as a balanced tree
-    /// (`ceil(log2 k)` rounds).
-    fn product(&mut self, mut terms: Vec<AShare<u128>>) -> Result<AShare<u128>> {
-        while terms.len() > 1 {
+    /// The exact product of several equally long vectors of small integers (a balanced
+    /// tree) and `Σ c_k t^k` at scale f for `t` at scale [`HI`], side by side: each level
+    /// multiplies the tree's pairs (exactly: truncation by 0 bits) and the next powers of
+    /// `t` in one truncation, so the two take the rounds of the powers alone.
+    fn product_and_poly(
+        &mut self,
+        mut terms: Vec<AShare<u128>>,
+        t: &AShare<u128>,
+        c: &[f64],
+    ) -> Result<(AShare<u128>, AShare<u128>)> {
+        let f = self.frac_bits();
+        let deg = c.len() - 1;
+        let mut pw = vec![t.clone()];
+        while terms.len() > 1 || pw.len() < deg {
             let half = terms.len() / 2;
-            let pairs: Vec<(&AShare<u128>, &AShare<u128>)> = (0..half)
-                .map(|t| (&terms[2 * t], &terms[2 * t + 1]))
-                .collect();
-            let mut next = self.mul_many(&pairs)?;
-            if terms.len() % 2 == 1 {
-                next.push(terms.pop().expect("odd term"));
+            let m = pw.len();
+            let count = (deg.saturating_sub(m)).min(m);
+            let mut parts = Vec::with_capacity(half + count);
+            let mut shifts = Vec::with_capacity(half + count);
+            for k in 0..half {
+                parts.push(self.mul_parts(&terms[2 * k], &terms[2 * k + 1])?);
+                shifts.push(0);
             }
-            terms = next;
+            for i in 0..count {
+                parts.push(self.mul_parts(&pw[m - 1], &pw[i])?);
+                shifts.push(HI);
+            }
+            let mut done = self.trunc_parts_each(parts, &shifts)?;
+            pw.extend(done.split_off(half));
+            if terms.len() % 2 == 1 {
+                done.push(terms.pop().expect("odd term"));
+            }
+            terms = done;
         }
-        Ok(terms.pop().expect("at least one term"))
+        let acc = self.combine(&pw, c, HI, t.len());
+        let poly = self.trunc(&acc, 2 * HI - f)?;
+        Ok((terms.pop().expect("at least one term"), poly))
     }
 
     /// One-hot planes of the leading one of positive `x` (bits 0..64 of x·2^f).
@@ -203,20 +227,36 @@ impl Party {
             .collect())
     }
 
-    /// 1/m for m in [1, 2] at scale 40, returned at scale f: linear start (relative error
-    /// at most 1/17) and three Newton steps y ← y(2 - m·y).
+    /// 1/m for m in [1, 2] at scale 40, returned at scale f, in four multiplication
+    /// levels (8 rounds; three chained Newton steps took 14). With the linear start
+    /// `y0 = α − m/2` ([`RECIP_ALPHA`]: |e0| ≤ 0.072 for `e0 = 1 − m·y0`), three Newton steps
+    /// `y ← y(2 − m·y)` give `y0(1 + e0)(1 + e0²)(1 + e0⁴)` (relative error e0^8 < 1e-9).
+    /// That product is evaluated directly: `e0` is a polynomial in m (one truncation, the
+    /// linear term folded in), and each level squares the error term while multiplying the
+    /// running product by the previous factor.
     fn recip_unit(&mut self, m: &AShare<u128>) -> Result<AShare<u128>> {
         let f = self.frac_bits();
-        // y0 = 24/17 - 8/17·m, computed at scale 40 with one truncation.
-        let mut y = self.trunc(&m.mul_const(encode(8.0 / 17.0, HI)), HI)?.neg();
-        y = self.add_const(&y, encode(24.0 / 17.0, HI));
-        for step in 0..3 {
-            let e = self.mul_trunc(m, &y, HI)?;
-            let two_minus = self.add_const(&e.neg(), encode(2.0, HI));
-            let d = if step == 2 { 2 * HI - f } else { HI };
-            y = self.mul_trunc(&y, &two_minus, d)?;
+        // e0 = 1 − αm + m²/2: m² (scale 80, i.e. m²/2 at 81) minus αm at scale 81, one
+        // truncation to 40.
+        let mut z = self.mul_parts(m, m)?;
+        let lin = m.mul_const(encode(RECIP_ALPHA, HI + 1));
+        for (zk, &s) in z.iter_mut().zip(&lin.a) {
+            *zk = zk.sub(s);
         }
-        Ok(y)
+        let one = encode(1.0, HI);
+        let quad = self.trunc_parts(z, HI + 1)?;
+        let e0 = self.add_const(&quad, one);
+        // y0 = α − m/2 exactly, at scale 41 (m at scale 40 is m/2 at scale 41).
+        let y0 = self.add_const(&m.neg(), encode(RECIP_ALPHA, HI + 1));
+        let f0 = self.add_const(&e0, one);
+        let mut level = self.mul_trunc_many(&[(&e0, &e0), (&y0, &f0)], HI)?;
+        let (e1, a) = (level.remove(0), level.remove(0));
+        let f1 = self.add_const(&e1, one);
+        let mut level = self.mul_trunc_many(&[(&e1, &e1), (&a, &f1)], HI)?;
+        let (e2, b) = (level.remove(0), level.remove(0));
+        let f2 = self.add_const(&e2, one);
+        // b is at scale 41, f2 at 40: the product is at 81, truncated straight to f.
+        self.mul_trunc(&b, &f2, 2 * HI + 1 - f)
     }
 
     /// 1/x. See the module table for range and error.
@@ -346,6 +386,27 @@ impl Party {
         let factor = self.add_const(&rho.mul_const(encode(root2 - 1.0, HI)), encode(1.0, HI));
         let scaled = self.mul_trunc(&base, &factor, 2 * HI - f as u32)?;
         self.mul_trunc(&scaled, &shift, offset as u32)
+    }
+
+    /// A power of two `s = 2^-e` with `s·√x` in `[1/2, 1]`, for positive `x` (`x·2^f` below
+    /// 2^64; results below 2^-f are clamped to 2^-f): a scale that only needs to be right
+    /// within a factor of two (the inverse of [`crate::linalg`]). The leading one of x and
+    /// one bit injection per candidate position: 17 rounds, against 41 for [`Party::rsqrt`].
+    /// Party 0 sends the leading one's bytes plus 64 ring elements per value.
+    pub fn rsqrt_pow2(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits() as i32;
+        let n = x.len();
+        let lead = self.leading_one(x)?;
+        let bits: Vec<&BShare> = lead.onehot.iter().collect();
+        let inj = self.inject::<u128>(&bits, n)?;
+        // x·2^f in [2^j, 2^(j+1)): x < 2^(j+1-f), so e = ceil((j + 1 - f)/2) gives s²x ≤ 1
+        // and s²x ≥ 2^(j - f - 2e) ≥ 1/4. s at scale f is 2^(f - e).
+        let mut s = AShare::zeros(n);
+        for (j, b) in inj.iter().enumerate() {
+            let e = (j as i32 + 2 - f).div_euclid(2);
+            s.add_scaled(b, 1u128 << (f - e).max(0));
+        }
+        Ok(s)
     }
 
     /// Logistic function 1/(1 + e^-x). See the module table for range and error.

@@ -102,11 +102,23 @@ impl Party {
     /// terms and truncate once).
     pub fn poly_sum(&mut self, x: &AShare<u128>, c: &[f64], scale: u32) -> Result<AShare<u128>> {
         let pw = self.powers(x, c.len() - 1, scale)?;
-        let mut acc = self.public(&vec![encode::<u128>(c[0], 2 * scale); x.len()]);
+        Ok(self.combine(&pw, c, scale, x.len()))
+    }
+
+    /// `c[0] + Σ c[k+1]·pw[k]` for the powers `pw` at scale `scale`, at scale `2·scale`
+    /// (local).
+    pub(crate) fn combine(
+        &self,
+        pw: &[AShare<u128>],
+        c: &[f64],
+        scale: u32,
+        n: usize,
+    ) -> AShare<u128> {
+        let mut acc = self.public(&vec![encode::<u128>(c[0], 2 * scale); n]);
         for (k, p) in pw.iter().enumerate() {
             acc.add_scaled(p, encode(c[k + 1], scale));
         }
-        Ok(acc)
+        acc
     }
 }
 

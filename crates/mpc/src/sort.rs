@@ -27,14 +27,16 @@
 //! # Cost
 //!
 //! Per row, for the busiest party (party 0; the others send less), `e` bytes of payload:
-//! - lift (only when `K` lives in Z_2^128): 63 bytes (16 + 8 dealt + 23 of and gates + 16
-//!   injected), 10 rounds;
+//! - lift (only when `K` lives in Z_2^128): 16 + 8 + 302/8 + 16 bytes (input of `s0 + s1`,
+//!   the block carry of 64 positions, the injected bit, [`lift_bytes`]), 7 rounds;
 //! - shuffle: `2·(e + 8 or 16)` bytes, 2 rounds;
-//! - comparisons: `C ≈ c(p)·log2 n` per row, each `(2w - 1 + tree(w - 1) + 1) / 8` bytes
-//!   (dealt bits, generate gates, carry tree, the opened bit): 41 bytes for 64-bit keys and
-//!   `n = 10^6` (w = 85);
-//! - rounds: `2 + ceil(log2(w - 1))` per pass (9 for w = 85) times the number of passes
-//!   `P`, plus one ([`sort_rounds`]).
+//! - comparisons: `C ≈ c(p)·log2 n` per row, each [`compare_bits`]`(w)/8` bytes (the sign's
+//!   dealt block products, block gates and carry tree, [`crate::carry`], and the opened
+//!   bit): 38 bytes for 64-bit keys and `n = 10^6` (w = 85; 41 with the plain carry tree),
+//!   67 bytes for `n = 10^4` (w = 79; 38 before);
+//! - rounds: [`crate::carry::carry_rounds`]`(w - 1)` levels per pass, consecutive passes
+//!   overlapping ([`sort_rounds`]): 6 rounds per pass for w = 79 and 8 for w = 85 (9 with
+//!   the plain carry tree).
 //!
 //! `C` and `P` are random (they depend only on the random permutation, see below); typical
 //! values (single runs; `P` varies by a few between runs), `p` = pivots:
@@ -75,7 +77,7 @@
 //! be wrong).
 
 use crate::boolean::words_for;
-use crate::cost::tree_ands;
+use crate::carry::{carry_bits, carry_rounds};
 use crate::error::{MpcError, Result};
 use crate::party::Party;
 use crate::ring::Ring;
@@ -149,16 +151,47 @@ impl SortPerm {
     }
 }
 
-/// Bits one party sends per comparison of width `w`: dealt bits (party 0 only; the others
-/// send less), generate gates, carry tree, and the opened bit.
+/// Bits one party sends per comparison of width `w`: the sign's dealt bits (party 0 only;
+/// the others send less), block gates and carry tree ([`crate::carry`]), and the opened bit.
 pub fn compare_bits(w: usize) -> usize {
-    w + (w - 1) + tree_ands(w - 1) + 1
+    carry_bits(w - 1, true) + 1
 }
 
 /// Bytes party 0 sends to lift `n` elements from Z_2^64 to Z_2^128 (input of `s0 + s1`,
-/// dealt bits, generate and carry gates, bit injection).
+/// the carry's dealt bits and gates, bit injection).
 pub fn lift_bytes(n: usize) -> u64 {
-    (16 * n + 8 * words_for(n) * (64 + 64 + tree_ands(64)) + 16 * n) as u64
+    (16 * n + 8 * words_for(n) * carry_bits(64, false) + 16 * n) as u64
+}
+
+/// Rounds of the lift: the carry of 64 positions and the bit injection, which overlaps
+/// the input of `s0 + s1` and the carry's last round (measured by `tests/sort.rs`).
+fn lift_rounds() -> u64 {
+    carry_rounds(64) as u64 + 1
+}
+
+/// Rounds of `passes` comparison passes whose sign takes `levels` rounds of gates after
+/// party 0's dealing (block gates, carry tree) counting the opening, starting from parties
+/// whose clocks agree. The round counters are Lamport clocks: party 0 deals the next pass
+/// while the others still finish the opening, so consecutive passes overlap, by an amount
+/// that depends on `levels` modulo 3. Simulated here message by message: in each level
+/// every party sends to the previous one, then receives from the next.
+fn pass_rounds(levels: usize, passes: usize) -> u64 {
+    let mut seen = [0u64; 3];
+    let mut top = 0;
+    for _ in 0..passes {
+        // Party 0 deals to party 1.
+        top = top.max(seen[0] + 1);
+        seen[1] = seen[1].max(seen[0] + 1);
+        for _ in 0..levels {
+            let sent = seen.map(|s| s + 1);
+            for (i, &r) in sent.iter().enumerate() {
+                top = top.max(r);
+                let prev = (i + 2) % 3;
+                seen[prev] = seen[prev].max(r);
+            }
+        }
+    }
+    top
 }
 
 /// Bytes party 0 sends to sort `n` rows of `row_bytes` bytes whose sort opened `stats`
@@ -178,16 +211,15 @@ pub fn sort_bytes(n: usize, row_bytes: usize, stats: &SortStats) -> u64 {
 }
 
 /// Rounds of a sort that opened `stats`, as the round counters measure them: the lift, the
-/// shuffle, and `2 + ceil(log2(w - 1))` per pass plus one (a comparison with its opening is
-/// `3 + ceil(log2(w - 1))` rounds, but consecutive passes overlap by one: party 0 deals the
-/// next pass's bits in the round it sends its first gates).
+/// shuffle, and the passes ([`pass_rounds`]: a comparison with its opening is
+/// [`carry_rounds`]`(w - 1) + 1` rounds, consecutive ones overlap).
 pub fn sort_rounds(stats: &SortStats) -> u64 {
     if stats.width == 0 {
         return 0;
     }
-    let tree = (stats.width - 1).next_power_of_two().trailing_zeros() as u64;
-    let lift = if stats.lifted { 10 } else { 0 };
-    lift + crate::shuffle::SHUFFLE_ROUNDS + 1 + stats.passes.len() as u64 * (2 + tree)
+    let lift = if stats.lifted { lift_rounds() } else { 0 };
+    let levels = carry_rounds(stats.width - 1);
+    lift + crate::shuffle::SHUFFLE_ROUNDS + pass_rounds(levels, stats.passes.len())
 }
 
 /// The composite key of the rows, in one of the two rings.
@@ -210,7 +242,7 @@ impl Party {
     /// Z_2^128. With `A = s0 + s1 mod 2^64` (party 0) and `C = s2` (parties 1, 2), the value
     /// is `A + C - 2^64·c` where `c` is the carry out of the 64-bit addition: party 0 inputs
     /// `A`, `C` is a share already, `c` comes from a carry tree and a bit injection.
-    /// 10 rounds; party 0 sends 63 bytes per element ([`lift_bytes`]), the others 39.
+    /// 7 rounds; party 0 sends [`lift_bytes`] (about 78 bytes per element).
     pub fn lift_u64(&mut self, x: &AShare<u64>) -> Result<AShare<u128>> {
         let n = x.len();
         let me = self.id();

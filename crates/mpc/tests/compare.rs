@@ -88,6 +88,40 @@ proptest! {
     }
 
     #[test]
+    fn sign_within_every_width(width in 2usize..=128, picks in proptest::collection::vec((0u8..6, any::<u128>()), 1..130)) {
+        // Values in [-2^(width-1), 2^(width-1)), with the edges of the range and of the
+        // carry blocks (all ones below a block boundary) in Z_2^128.
+        let half = 1i128 << (width - 1).min(126);
+        let x: Vec<i128> = picks
+            .iter()
+            .map(|&(kind, r)| {
+                let span = if width == 128 { u128::MAX } else { (1u128 << width) - 1 };
+                let any = (r & span) as i128 - if width == 128 { 0 } else { half };
+                match kind {
+                    0 => -half,
+                    1 => half - 1,
+                    2 => 0,
+                    3 => -1,
+                    4 => (1i128 << ((r % width as u128) as u32).min(126)) - 1,
+                    _ => any,
+                }
+            })
+            .collect();
+        let v: Vec<u128> = x.iter().map(|&a| a as u128).collect();
+        let n = v.len();
+        let r = run3_ok(|p| {
+            let sx = input(p, 1, &v);
+            let s = p.sign_within(&sx, width)?;
+            Ok(reveal_bits(p, &s, n))
+        });
+        let s = same(r);
+        for i in 0..n {
+            let want = if width == 128 { x[i] < 0 } else { (v[i] >> (width - 1)) & 1 == 1 };
+            prop_assert_eq!(s[i], want, "width {} value {}", width, x[i]);
+        }
+    }
+
+    #[test]
     fn sign_and_bits_within_a_width(x in proptest::collection::vec(-(1i64 << 45)..(1i64 << 45), 1..150), w in 1usize..40) {
         // Values in [-2^45, 2^45): the sign needs only 46 bits.
         let v: Vec<u128> = x.iter().map(|&a| a as i128 as u128).collect();

@@ -2,7 +2,7 @@
 
 use proptest::prelude::*;
 use tessera_mpc::fixed::{decode_vec, encode_vec};
-use tessera_mpc::linalg::{spd_inverse_steps, DEFAULT_MAX_COND};
+use tessera_mpc::linalg::{spd_inverse_split, spd_inverse_steps, DEFAULT_MAX_COND};
 use tessera_mpc::testing::{input, run3, run3_ok, same};
 use tessera_mpc::MpcError;
 
@@ -247,16 +247,19 @@ fn many_in_the_rounds_of_one() {
     let r = run3_ok(|party| {
         let shared: Vec<_> = encs.iter().map(|e| input(party, 0, e)).collect();
         let refs: Vec<_> = shared.iter().collect();
+        party.barrier()?;
         let s0 = party.stats();
         let invs = party.spd_inverse_many(&refs, p)?;
         let s1 = party.stats();
+        party.barrier()?;
+        let s1b = party.stats();
         party.spd_inverse(&shared[0], p)?;
         let s2 = party.stats();
         let opened = invs
             .iter()
             .map(|x| Ok(decode_vec(&party.reveal(x)?, F)))
             .collect::<tessera_mpc::Result<Vec<_>>>()?;
-        Ok((opened, s1.since(&s0).rounds, s2.since(&s1).rounds))
+        Ok((opened, s1.since(&s0).rounds, s2.since(&s1b).rounds))
     });
     for (opened, many, one) in r {
         assert_eq!(many, one, "three inverses take the rounds of one");
@@ -304,11 +307,12 @@ fn bad_shapes_are_errors() {
 }
 
 /// Rounds and bytes of the busiest party against the module's formulas, with the cost of
-/// `rsqrt` on the same number of values measured separately.
+/// `rsqrt_pow2` on the same number of values measured separately.
 #[test]
 fn costs_match_the_model() {
     for (p, n) in [(5, 1), (10, 1), (20, 1), (5, 3)] {
         let k = spd_inverse_steps(p, DEFAULT_MAX_COND).expect("schedule") as u64;
+        let (c, l) = spd_inverse_split(p, DEFAULT_MAX_COND).expect("schedule");
         let mats: Vec<Vec<u128>> = (0..n)
             .map(|i| encode_vec(&random_spd(p, 10.0, 1.0, i as u64), F))
             .collect();
@@ -318,7 +322,7 @@ fn costs_match_the_model() {
             let refs: Vec<_> = shared.iter().collect();
             party.barrier()?;
             let s0 = party.stats();
-            party.rsqrt(&norms)?;
+            party.rsqrt_pow2(&norms)?;
             party.barrier()?;
             let s1 = party.stats();
             party.spd_inverse_many(&refs, p)?;
@@ -336,17 +340,21 @@ fn costs_match_the_model() {
         let pp = (p * p) as u64;
         let n = n as u64;
         println!(
-            "cost p = {p:2}, {n} matrix(es), K = {k}: {inv_rounds} rounds, {inv_bytes} bytes \
-             (rsqrt: {rs_rounds} rounds, {rs_bytes} bytes); solve with m = p: {solve_rounds} rounds, {solve_bytes} bytes"
+            "cost p = {p:2}, {n} matrix(es), K = {k} (C = {c}, L = {l}): {inv_rounds} rounds, {inv_bytes} bytes \
+             (rsqrt_pow2: {rs_rounds} rounds, {rs_bytes} bytes); solve with m = p: {solve_rounds} rounds, {solve_bytes} bytes"
         );
-        // Chained truncations overlap (party 2 finishes one a round early), so each step
-        // of two products takes three rounds.
-        assert_eq!(inv_rounds, rs_rounds + 3 * k + 5, "rounds");
+        // Chained truncations overlap (party 2 finishes one a round early): a chain of two
+        // takes three rounds. The coupled steps are one product level each (and one for
+        // M = B·X first), the plain steps two.
+        let (c, l) = (c as u64, l as u64);
+        let levels = if c > 0 { c + 1 } else { 0 };
         assert_eq!(
-            inv_bytes,
-            rs_bytes + 16 * n * (1 + pp * (2 * k + 3)),
-            "bytes"
+            inv_rounds,
+            rs_rounds + 8 + 3 * l + (3 * levels).div_ceil(2),
+            "rounds"
         );
+        let per_entry = if c > 0 { 3 * c + 5 + 2 * l } else { 2 * l + 5 };
+        assert_eq!(inv_bytes, rs_bytes + 16 * n * (1 + pp * per_entry), "bytes");
 
         if n == 1 {
             assert_eq!(solve_rounds, inv_rounds + 1);

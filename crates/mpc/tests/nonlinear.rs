@@ -139,3 +139,28 @@ proptest! {
         check("rsqrt", Party::rsqrt, ys, |x| 1.0 / x.sqrt(), 2e-7, 2.0);
     }
 }
+
+#[test]
+fn rsqrt_pow2_is_a_power_of_two_within_a_factor_of_two() {
+    // From 2^-18 (‖A‖_F = 2^-9, the inverse's lower end) to 2^39, powers of two and their
+    // neighbours (the leading one's edges) and points in between.
+    let mut xs = Vec::new();
+    for e in -18..=39 {
+        let b = (e as f64).exp2();
+        xs.extend([b, b * (1.0 - 1e-6), b * 1.5]);
+    }
+    let got = eval(Party::rsqrt_pow2, &xs);
+    for (&x, &s) in xs.iter().zip(&got) {
+        let xe = (x / ULP).round() * ULP;
+        assert_eq!(
+            s.log2().fract(),
+            0.0,
+            "rsqrt_pow2({x}) = {s}: not a power of two"
+        );
+        let v = s * s * xe;
+        assert!(
+            (0.25..=1.0).contains(&v),
+            "rsqrt_pow2({x}) = {s}: s²x = {v}"
+        );
+    }
+}
