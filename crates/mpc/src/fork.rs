@@ -12,7 +12,7 @@
 //! computation on sub-party `j`. Memory: each sub-party's computation holds its own
 //! intermediate shares, so running `k` at once needs up to `k` times the memory of one.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use crate::error::{MpcError, Result};
 use crate::party::Party;
@@ -53,12 +53,13 @@ pub type JobFailure = (usize, MpcError);
 
 impl Party {
     /// Runs jobs `0..n` on `n` sub-parties forked from this party (job `i` on sub-party
-    /// `i`), on at most `limit` threads at once, taking jobs in index order (so no party
-    /// waits for a job that another party has not started yet: the lowest unfinished job
-    /// always runs everywhere). `on_start(i)` is called as job `i` starts, in index order.
-    /// Returns the results in index order, the sub-parties joined back. A job that starts
-    /// on a thread after another ended there counts its rounds from that one's end, so this
-    /// party's rounds afterwards are those of the longest chain of jobs on one thread.
+    /// `i`), on `limit` threads: thread `t` runs jobs `t, t + limit, …` in turn, at every
+    /// party alike, and jobs start in index order (so no party waits for a job that another
+    /// party cannot start: a job waits only for earlier jobs, which run everywhere).
+    /// `on_start(i)` is called as job `i` starts, in index order. Returns the results in
+    /// index order, the sub-parties joined back. A job counts its rounds from the end of the
+    /// previous job on its thread, so this party's rounds afterwards are those of the
+    /// longest thread's chain: a figure that does not depend on timing.
     ///
     /// The first job to fail (in time) stops the run: its sub-party aborts with
     /// `reason(i, error)`, which ends every other job here and at the peers, no further job
@@ -76,25 +77,38 @@ impl Party {
         let slots: Vec<Mutex<Option<Party>>> =
             subs.into_iter().map(|s| Mutex::new(Some(s))).collect();
         let results: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
-        let next = Mutex::new(0usize);
         let first: Mutex<Option<JobFailure>> = Mutex::new(None);
-        let take = || {
-            let mut k = lock(&next);
-            if *k >= n || lock(&first).is_some() {
-                return None;
+        let threads = limit.clamp(1, n.max(1));
+        // Jobs start in index order: job i waits until job i − 1 has started.
+        let started = (Mutex::new(0usize), Condvar::new());
+        let start = |i: usize| -> bool {
+            let (count, turn) = &started;
+            let mut k = lock(count);
+            while *k < i {
+                k = turn.wait(k).unwrap_or_else(PoisonError::into_inner);
             }
-            let i = *k;
+            let go = lock(&first).is_none();
+            if go {
+                on_start(i);
+            }
             *k += 1;
-            on_start(i);
-            Some(i)
+            turn.notify_all();
+            go
         };
         std::thread::scope(|s| {
-            for _ in 0..limit.clamp(1, n.max(1)) {
-                s.spawn(|| {
-                    // The rounds this thread's previous job ended at: the next one starts
-                    // after it, so its rounds count from there.
+            for t in 0..threads {
+                let (start, slots, results, first, job, reason) =
+                    (&start, &slots, &results, &first, &job, &reason);
+                s.spawn(move || {
+                    // Thread t runs jobs t, t + threads, … at every party alike, so each
+                    // job counts its rounds from the end of the same previous job
+                    // everywhere: the party's rounds afterwards are those of the longest
+                    // thread's chain, the same in every run.
                     let mut clock = 0;
-                    while let Some(i) = take() {
+                    for i in (t..n).step_by(threads) {
+                        if !start(i) {
+                            continue;
+                        }
                         let mut sub = lock(&slots[i]).take().expect("each job runs once");
                         sub.net.advance_rounds(clock);
                         let r = job(i, &mut sub);
@@ -102,7 +116,7 @@ impl Party {
                         match r {
                             Ok(v) => *lock(&results[i]) = Some(v),
                             Err(e) => {
-                                let mut f = lock(&first);
+                                let mut f = lock(first);
                                 if f.is_none() {
                                     sub.abort(&reason(i, &e));
                                     *f = Some((i, e));
