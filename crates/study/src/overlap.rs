@@ -23,6 +23,12 @@
 //!   both (at risk at time 40.575 and a histogram's last bin from 40.585 differ by the rows
 //!   between).
 //!
+//! - `same_calibration_groups`: every calibrated `auc` of a score column has the same
+//!   `groups`. A calibration table's groups are ranges of ranks by score; two tables with
+//!   10 and 11 groups have boundaries at ranks 100 and 91 of 1,000 rows, and the difference
+//!   of their cumulative events is the events of the 9 rows between, however few (a set of
+//!   `groups` values walks the events rank by rank).
+//!
 //! What stays visible (docs/study.md, "Disclosure rules"): a column's counts in other
 //! kinds of analysis (describe counts by one group beside a correlation's pair counts, a
 //! regression's complete cases) are not merged; the stewards see every analysis before they
@@ -38,7 +44,7 @@ use crate::locate::Seg;
 /// Two analyses that would show counts of one column whose difference is a suppressed cell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Overlap {
-    /// The rule (`same_histogram`, `same_km_grid`).
+    /// The rule (`same_histogram`, `same_km_grid`, `same_calibration_groups`).
     pub rule: &'static str,
     /// Where in the study file: the later analysis' field.
     pub path: Vec<Seg>,
@@ -175,6 +181,42 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
         }
     }
     out.extend(rmst_cuts(study, &mut cuts));
+    out.extend(calibration_groups(study));
+    out
+}
+
+/// Every calibrated `auc` of a score column has the same `groups` (same_calibration_groups,
+/// module docs).
+fn calibration_groups(study: &Study) -> Vec<Overlap> {
+    let mut first: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, a) in study.analyses.iter().enumerate() {
+        let AnalysisSpec::Auc(s) = &a.spec else {
+            continue;
+        };
+        if !s.calibration {
+            continue;
+        }
+        let (name, groups) = *first.entry(s.score.as_str()).or_insert((&a.name, s.groups));
+        if groups == s.groups {
+            continue;
+        }
+        out.push(Overlap {
+            rule: "same_calibration_groups",
+            path: vec![
+                Seg::Key("analysis".into()),
+                Seg::Index(i),
+                Seg::Key("groups".into()),
+            ],
+            message: format!(
+                "analysis \"{}\" field groups: score `{}` also has a calibration table in \
+                 analysis \"{name}\" with {groups} groups (here {}); the events of two tables \
+                 with other group boundaries differ by the rows between the boundaries, \
+                 however few. Use the same groups (same_calibration_groups)",
+                a.name, s.score, s.groups
+            ),
+        });
+    }
     out
 }
 

@@ -995,3 +995,37 @@ fn finegray_causes_are_checked() {
         "{msg}"
     );
 }
+
+/// The researcher walks a calibration table's events rank by rank with several `groups`
+/// on one score (10 and 11 groups of 1,000 rows share a boundary region of 9 rows): refused
+/// at validation, naming both analyses (same_calibration_groups); the same `groups` twice,
+/// or another score, is fine.
+#[test]
+fn calibration_tables_of_one_score_have_the_same_groups() {
+    let auc = |name: &str, score: &str, groups: usize| {
+        format!(
+            "[[analysis]]\nname = \"{name}\"\nkind = \"auc\"\noutcome = \"a.e\"\nscore = \"{score}\"\ncalibration = true\ngroups = {groups}\n"
+        )
+    };
+    check(&format!(
+        "{BASE}{}{}",
+        auc("c1", "a.x", 10),
+        auc("c2", "a.x", 10)
+    ))
+    .unwrap();
+    check(&format!(
+        "{BASE}{}{}",
+        auc("c1", "a.x", 10),
+        auc("c2", "b.y", 11)
+    ))
+    .unwrap();
+    let text = format!("{BASE}{}{}", auc("c1", "a.x", 10), auc("c2", "a.x", 11));
+    let msg = check(&text).unwrap_err().to_string();
+    let line = text[..text.rfind("groups").unwrap()].matches('\n').count() + 1;
+    assert!(msg.starts_with(&format!("study.toml:{line}:")), "{msg}");
+    assert!(
+        msg.contains("analysis \"c2\" field groups: score `a.x` also has a calibration table in analysis \"c1\" with 10 groups (here 11)")
+            && msg.ends_with("(same_calibration_groups)"),
+        "{msg}"
+    );
+}
