@@ -306,21 +306,20 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         AnalysisSpec::Auc(s) => {
             // The outcome's binary check and exact truncation, one sort by score with its
             // tie groups' scans, the placements' products (predict::auc). Measured
-            // (tests/cost.rs): 1.59 and 1.72 kB per row, 236 and 274 rounds at 2,500 and
-            // 8,000 rows.
-            let auc = linear(n, 1650.0, 0.0, 255.0, 1500.0, 0.0);
-            // With calibration: the probability check, two logarithms per row and the
-            // recalibration's logistic fit (two model variables); measured 6.6 kB per row
-            // and about 1,130 rounds more at 2,500 and 8,000 rows.
-            // The table: g − 1 comparisons per row (measured with g = 10: 7.3 kB per row
-            // and 1,120 rounds over the AUC alone at 2,500 and 8,000 rows).
+            // (tests/cost.rs, 2026-12-03 with the block carries): 2.0 and 2.2 kB per row,
+            // 194 and 202 rounds at 2,500 and 8,000 rows.
+            let auc = linear(n, 2100.0, 0.0, 200.0, 1500.0, 0.0);
+            // With calibration: the probability check, two logarithms per row, the
+            // recalibration's logistic fit on the AUC's own complete rows (two model
+            // variables) and the table's g − 1 comparisons per row. Measured with g = 10:
+            // 7.3 kB per row and about 835 rounds over the AUC alone at both sizes.
             if s.calibration {
                 let g = s.groups.max(2) as f64;
                 auc.then(linear(
                     n,
-                    6500.0 + 200.0 * (g - 1.0),
+                    5500.0 + 200.0 * (g - 1.0),
                     0.0,
-                    1160.0,
+                    835.0,
                     2000.0,
                     0.0,
                 ))

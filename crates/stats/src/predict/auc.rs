@@ -41,13 +41,13 @@ use crate::analysis::LogisticSpec;
 use crate::disclosure::{at_least, every_at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
-use crate::regression::design::{self, trunc_exact};
+use crate::regression::design::{self, trunc_exact, Prepared};
 use crate::regression::logistic::{self, check_binary, LogisticPublic};
 use crate::regression::ols::check_conf;
 use crate::regression::{Coefficient, LogisticResult};
 use crate::sealed::{Sealed, Tail};
 use crate::survival::risk::RiskOrder;
-use crate::table::{Column, ColumnData, Frame, PlainColumn, PlainFrame};
+use crate::table::{Frame, PlainColumn, PlainFrame};
 
 /// `min_cell` (smallest number of cases, and of controls) when the study sets none.
 pub const DEFAULT_MIN_CELL: u64 = 10;
@@ -387,12 +387,14 @@ pub fn auc(
 ) -> Result<Sealed<AucPublic>> {
     check_conf(spec.conf_level)?;
     frame.numeric(&spec.score)?;
+    // With calibration the recalibration model has an intercept: the disclosure checks
+    // (`max_vars_per_row`) count it here, once for both.
     let prep = design::prepare(
         p,
         frame,
         &spec.outcome,
         std::slice::from_ref(&spec.score),
-        false,
+        spec.calibration,
         disclosure,
     )?;
     check_binary(p, &prep.outcome, &prep.weight, &spec.outcome)?;
@@ -451,7 +453,7 @@ pub fn auc(
             return Err(bad_groups(spec.groups, prep.n));
         }
         let scored = (&prep.outcome, &prep.columns[0], &prep.weight);
-        let (fit, values) = calibrate(p, frame, spec, disclosure, scored)?;
+        let (fit, values) = calibrate(p, spec, &prep.names, scored, prep.n)?;
         let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
         let (shown, table) = groups_in(p, &order, (case, control), spec.groups, prep.n, min)?;
         sealed = AShare::concat(&[
@@ -534,14 +536,15 @@ fn groups_in(
 
 /// The calibration inside MPC: the score checked to be a probability (one bit opened),
 /// its logit, the Brier sum, and the logistic fit of the outcome on the logit as `logistic`
-/// fits it (what that opens: the rows used, the convergence bits, separation). Returns the
+/// fits it, on the AUC's complete rows (what the fit opens: its convergence bits and the
+/// separation bit). `names` are the AUC's design names, the intercept first. Returns the
 /// fit's public facts and the values to seal (the Brier sum, then the fit's).
 fn calibrate(
     p: &mut Party,
-    frame: &Frame,
     spec: &AucSpec,
-    disclosure: &Disclosure,
+    names: &[String],
     (y, score, weight): (&AShare<u128>, &AShare<u128>, &AShare<u128>),
+    rows: usize,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
     let f = p.frac_bits();
     let n = weight.len();
@@ -562,17 +565,22 @@ fn calibrate(
     let d = y.sub(&x);
     let wd = p.mul(weight, &d)?;
     let brier = p.dot_fix(&wd, &d, n)?;
-    let outcome = frame.column(&spec.outcome)?;
-    let lp = Column {
-        name: LOGIT.into(),
-        present: weight.clone(),
-        data: ColumnData::Numeric(logit),
+    // The AUC's own complete rows, disclosure checks and 0/1 check serve the fit: nothing
+    // is prepared or opened twice.
+    let prep = Prepared {
+        names: names
+            .iter()
+            .take(1)
+            .cloned()
+            .chain([LOGIT.to_string()])
+            .collect(),
+        intercept: true,
+        columns: vec![logit],
+        outcome: y.clone(),
+        weight: weight.clone(),
+        n: rows,
     };
-    let both = Frame {
-        rows: frame.rows,
-        columns: vec![outcome.clone(), lp],
-    };
-    let (fit, values) = logistic::fit(p, &both, &recalibration(spec), disclosure)?;
+    let (fit, values) = logistic::fit_prepared(p, &prep, &recalibration(spec))?;
     Ok((fit, AShare::concat(&[&brier, &values])))
 }
 

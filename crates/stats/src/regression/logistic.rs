@@ -313,10 +313,21 @@ pub(crate) fn fit(
         spec.intercept,
         disclosure,
     )?;
+    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+    fit_prepared(pt, &prep, spec)
+}
+
+/// [`fit`] on a design already prepared (complete rows, the disclosure checks passed) and
+/// an outcome already checked to be 0/1: for an analysis that has done both itself, e.g.
+/// the calibration of [`crate::predict::auc`], which fits on a column it derived.
+pub(crate) fn fit_prepared(
+    pt: &mut Party,
+    prep: &design::Prepared,
+    spec: &LogisticSpec,
+) -> Result<(LogisticPublic, AShare<u128>)> {
     let (n, p) = (prep.n, prep.vars());
     let k = prep.columns.len();
     let f = pt.frac_bits();
-    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
 
     let cols: Vec<&AShare<u128>> = prep.columns.iter().collect();
     let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
