@@ -358,4 +358,10 @@ fn refusals() {
     let err = auc_plain(&table(&few, &s), &spec(), &rules).unwrap_err();
     assert!(err.to_string().contains("min_cell"), "{err}");
     assert!(in_mpc(&table(&y, &s), |p, fr| auc(p, fr, &spec(), &rules)).is_ok());
+    // min_cell = 0 and a single case: no AUC of 0/0 or a NaN standard error, refused.
+    let one: Vec<Option<f64>> = (0..60).map(|i| Some(f64::from(i == 7))).collect();
+    let err = in_mpc(&table(&one, &s), |p, fr| auc(p, fr, &spec(), &no_limits())).unwrap_err();
+    assert!(err.contains("fewer than 2 cases"), "{err}");
+    let err = auc_plain(&table(&one, &s), &spec(), &no_limits()).unwrap_err();
+    assert!(err.to_string().contains("fewer than 2 cases"), "{err}");
 }

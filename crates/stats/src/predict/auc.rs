@@ -218,6 +218,13 @@ impl Sums {
     }
 }
 
+/// The fewest cases (and controls) an AUC rests on: `min_cell`, and never below 2, where
+/// DeLong's sample variances (divisors `m − 1`, `k − 1`) exist; with fewer the AUC or its
+/// standard error would be 0/0, so it is refused rather than shown as NaN.
+fn least_class(disclosure: &Disclosure) -> u64 {
+    disclosure.min_cell_or(DEFAULT_MIN_CELL).max(2)
+}
+
 fn too_few(min: u64) -> StatsError {
     StatsError::Refused {
         rule: "min_cell".into(),
@@ -403,7 +410,7 @@ pub fn auc(
     let yw = p.mul(&prep.outcome, &prep.weight)?;
     let case = trunc_exact(p, &yw, f)?;
     let control = prep.weight.sub(&case);
-    let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let min = least_class(disclosure);
     let totals = AShare::concat(&[&case.sum(), &control.sum()]);
     // LEAKAGE: one bit, "cases and controls each number at least min_cell".
     if !every_at_least(p, &totals, u128::from(min))? {
@@ -619,7 +626,7 @@ pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) ->
         .collect::<Result<_>>()?;
     let m = rows.iter().filter(|r| r.1).count();
     let k = rows.len() - m;
-    let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let min = least_class(disclosure);
     if (m as u64) < min || (k as u64) < min {
         return Err(too_few(min));
     }
