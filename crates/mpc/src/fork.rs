@@ -147,3 +147,71 @@ impl Party {
             .collect())
     }
 }
+
+/// An error a computation run side by side can end with ([`Party::side_by_side`]): made
+/// from the engine's errors, and telling a peer's abort from this party's own failure.
+pub trait SideFailure: From<MpcError> + std::fmt::Display + Send {
+    /// Whether this failure is a peer's abort or a broken link, not this party's own.
+    fn is_peers(&self) -> bool;
+}
+
+impl SideFailure for MpcError {
+    fn is_peers(&self) -> bool {
+        matches!(self, MpcError::Net(_))
+    }
+}
+
+impl Party {
+    /// Runs two independent computations side by side, `a` on a thread of its own and `b`
+    /// on this one, each on a sub-party forked from this party: the rounds of the longer,
+    /// not of both (a convergence test beside the next step's derivatives, a variance
+    /// beside a likelihood). Every party must call it at the same point with the same
+    /// computations. Sends nothing itself.
+    ///
+    /// If one fails, its sub-party aborts, which ends the other here and at the peers. The
+    /// failure returned is this party's own (a refusal, say) if either half met one, else the
+    /// first in time (a peer's abort, which carries the peer's reason).
+    pub fn side_by_side<A: Send, B, E: SideFailure>(
+        &mut self,
+        a: impl FnOnce(&mut Party) -> std::result::Result<A, E> + Send,
+        b: impl FnOnce(&mut Party) -> std::result::Result<B, E>,
+    ) -> std::result::Result<(A, B), E> {
+        let mut subs = self.fork(2)?;
+        let (mut sb, mut sa) = (subs.pop().expect("2"), subs.pop().expect("2"));
+        let failures: Mutex<Vec<E>> = Mutex::new(Vec::new());
+        let fail = |sub: &mut Party, e: E| {
+            let mut f = lock(&failures);
+            if f.is_empty() {
+                sub.abort(&e.to_string());
+            }
+            f.push(e);
+        };
+        let (ra, rb) = std::thread::scope(|s| {
+            let fail = &fail;
+            let ha = s.spawn(move || {
+                let r = a(&mut sa).map_err(|e| fail(&mut sa, e)).ok();
+                (sa, r)
+            });
+            let rb = b(&mut sb).map_err(|e| fail(&mut sb, e)).ok();
+            let (sa, ra) = match ha.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            subs = vec![sa, sb];
+            (ra, rb)
+        });
+        let joined = self.join(subs);
+        let mut failures = failures
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !failures.is_empty() {
+            let own = failures.iter().position(|e| !e.is_peers());
+            return Err(failures.swap_remove(own.unwrap_or(0)));
+        }
+        joined?;
+        match (ra, rb) {
+            (Some(a), Some(b)) => Ok((a, b)),
+            _ => unreachable!("a job without a result recorded its failure"),
+        }
+    }
+}

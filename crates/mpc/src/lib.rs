@@ -29,7 +29,7 @@ pub mod testing;
 
 pub use boolean::BShare;
 pub use error::{MpcError, Result};
-pub use fork::JobFailure;
+pub use fork::{JobFailure, SideFailure};
 pub use output::{reconstruct, Delivery, OutputError, OutputShares};
 pub use party::Party;
 pub use ring::Ring;

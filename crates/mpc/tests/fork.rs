@@ -225,3 +225,70 @@ fn a_failing_job_stops_every_job_on_every_party() {
         assert!(e.contains("aborted") && e.contains("job 1"), "{e}");
     }
 }
+
+/// `side_by_side`: the two results are those computed one after the other, the shares are
+/// the parent's, and the rounds are the longer job's, not the sum.
+#[test]
+fn side_by_side_computes_both_in_the_rounds_of_the_longer() {
+    let x: Vec<u64> = (0..50).map(|i| i * 7919 % 1013).collect();
+    let y: Vec<u64> = (0..50).map(|i| i * 31 % 997).collect();
+    let run = |pair: bool| {
+        run3_ok(|p| {
+            let (sx, sy) = (input(p, 0, &x), input(p, 1, &y));
+            let s0 = p.stats();
+            let (lt, sorted) = if pair {
+                p.side_by_side(|q| job(q, 1, &sx, &sy), |q| job(q, 2, &sx, &sy))?
+            } else {
+                (job(p, 1, &sx, &sy)?, job(p, 2, &sx, &sy)?)
+            };
+            Ok((lt, sorted, p.stats().since(&s0).rounds))
+        })
+    };
+    let (seq, par) = (run(false), run(true));
+    let seq_rounds = seq.iter().map(|r| r.2).min().expect("3");
+    let (lt, sorted) = same(seq.map(|(a, b, _)| (a, b)));
+    let mut pairs: Vec<(u64, u64)> = x.iter().copied().zip(y.iter().copied()).collect();
+    pairs.sort_unstable();
+    assert_eq!(sorted, pairs.iter().map(|&(_, b)| b).collect::<Vec<_>>());
+    for (i, (plt, psorted, prounds)) in par.into_iter().enumerate() {
+        assert_eq!((&plt, &psorted), (&lt, &sorted), "party {i}");
+        assert!(prounds < seq_rounds, "party {i}: {prounds} ≥ {seq_rounds}");
+    }
+}
+
+/// A refusal in one half of `side_by_side` (the same on every party) ends the other half,
+/// and every party returns it (its own, or a peer's abort carrying it): no hang.
+#[test]
+fn side_by_side_returns_the_failure_of_either_half_on_every_party() {
+    for failing in [0, 1] {
+        let r = run3(|p| {
+            let x = input(p, 0, &[1, 2, 3]);
+            let refuse = |q: &mut Party| -> Result<Vec<u64>> {
+                q.mul(&x, &x)?;
+                Err(MpcError::Invalid("refused".into()))
+            };
+            let long = |q: &mut Party| -> Result<Vec<u64>> {
+                let mut z = x.clone();
+                for _ in 0..20 {
+                    z = q.mul(&z, &x)?;
+                }
+                q.reveal(&z)
+            };
+            if failing == 0 {
+                p.side_by_side(refuse, long)
+            } else {
+                p.side_by_side(long, refuse)
+            }
+        });
+        for (i, e) in r.iter().enumerate() {
+            // A party whose half had not finished when a peer's abort arrived reports the
+            // abort, which carries the refusal.
+            let text = e.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                text.contains("refused"),
+                "failing half {failing}, party {i}: {:?}",
+                e.as_ref().err()
+            );
+        }
+    }
+}

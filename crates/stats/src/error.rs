@@ -28,3 +28,9 @@ pub enum StatsError {
 
 /// Result of an analysis.
 pub type Result<T> = std::result::Result<T, StatsError>;
+
+impl tessera_mpc::SideFailure for StatsError {
+    fn is_peers(&self) -> bool {
+        matches!(self, StatsError::Mpc(e) if e.is_peers())
+    }
+}

@@ -227,6 +227,63 @@ fn check_separation(
     Ok(abs)
 }
 
+/// The log-likelihood Σ w (y η − softplus(η)) at the fit, `abs` = |η|.
+fn log_likelihood(
+    pt: &mut Party,
+    eta: &AShare<u128>,
+    abs: &AShare<u128>,
+    y: &AShare<u128>,
+    weight: &AShare<u128>,
+) -> Result<AShare<u128>> {
+    let f = pt.frac_bits();
+    let ex = pt.exp(&abs.neg())?;
+    let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
+    let relu = pt.trunc(&eta.add(abs), 1)?;
+    let ye = pt.mul_fix(y, eta)?;
+    let terms = ye.sub(&relu).sub(&l1);
+    Ok(pt.matmul(weight, &terms, 1, weight.len(), 1)?)
+}
+
+/// The coefficients and their standard errors on the original scale, from the standardised
+/// fit `b` and its information `info`.
+fn original_scale(
+    pt: &mut Party,
+    model: &Model<'_>,
+    m: &design::Moments,
+    s: &design::Standardised,
+    b: &AShare<u128>,
+    info: &AShare<u128>,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let f = pt.frac_bits();
+    let (p, k) = (model.p, model.k);
+    let q = pt.spd_inverse(info, p)?;
+    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s, with f + HI fractional
+    // bits: a covariate on a large scale (sd 10^5) has a slope of order 10^-6, which f + G
+    // bits (ulp 2^-32) would keep to a few 10^-4 only, and the intercept carries m'β_s.
+    let slopes = pt.mul_trunc(&s.r, &model.slopes(b), f + G - HI)?;
+    let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
+    let (coef_hi, under, scale) = if model.intercept {
+        let u = pt.mul_fix(&m.mean, &s.r)?;
+        let mb = pt.dot_fix(&m.mean, &slopes, k)?;
+        let b0 = at(b, 0).shl(HI - G).sub(&mb);
+        let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
+        let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
+        let aqa = pt.dot_fix(&a, &qa, p)?;
+        (
+            AShare::concat(&[&b0, &slopes]),
+            AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
+            AShare::concat(&[&constant(pt, 1.0, 1), &s.r]),
+        )
+    } else {
+        (slopes, qdiag, s.r.clone())
+    };
+    // Everything is opened with f + HI fractional bits: small coefficients and standard
+    // errors (covariates on a large scale) keep their relative precision.
+    let roots = pt.sqrt(&under)?;
+    let se = pt.mul_trunc(&roots, &scale, f - HI)?;
+    Ok((coef_hi, se))
+}
+
 /// What the compute parties know of a logistic regression and the recipient's tail needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LogisticPublic {
@@ -369,66 +426,44 @@ pub(crate) fn fit_prepared(
     let mut iterations = 0;
     let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
     let all = pt.public(&[2 * p as u128]);
+    let mut e = model.evaluate(pt, &b)?;
     loop {
         if iterations == spec.max_steps {
             // A fit that runs away is refused as separated where it is.
-            let e = model.evaluate(pt, &b)?;
             check_separation(pt, &e.eta, &prep.weight)?;
             return Err(StatsError::NotConverged(format!(
                 "logistic regression did not converge in {} Newton steps",
                 spec.max_steps
             )));
         }
-        let e = model.evaluate(pt, &b)?;
         let step = pt.spd_solve(&e.info, &e.grad, p, 1)?;
         b = b.add(&step);
         iterations += 1;
-        let small = pt.lt_arith(&AShare::concat(&[&step, &step.neg()]), &tol)?;
-        let not_all = pt.lt_arith(&small.sum(), &all)?;
-        // LEAKAGE: one bit per Newton step, whether every standardised coefficient changed by
-        // less than TOL; their number is the result's `iterations`.
-        if pt.reveal(&not_all)?[0] == 0 {
+        // The convergence test beside the evaluation at the new coefficients, which is
+        // needed either way (for the next step, or for the fit's end): its rounds are hidden.
+        let (go_on, next) = pt.side_by_side(
+            |q| {
+                let small = q.lt_arith(&AShare::concat(&[&step, &step.neg()]), &tol)?;
+                let not_all = q.lt_arith(&small.sum(), &all)?;
+                // LEAKAGE: one bit per Newton step, whether every standardised coefficient
+                // changed by less than TOL; their number is the result's `iterations`.
+                Ok(q.reveal(&not_all)?[0] != 0)
+            },
+            |q| model.evaluate(q, &b),
+        )?;
+        e = next;
+        if !go_on {
             break;
         }
     }
 
-    let e = model.evaluate(pt, &b)?;
     let abs = check_separation(pt, &e.eta, &prep.weight)?;
-    let q = pt.spd_inverse(&e.info, p)?;
-
-    // Log-likelihood Σ w (y η − softplus(η)).
-    let ex = pt.exp(&abs.neg())?;
-    let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
-    let relu = pt.trunc(&e.eta.add(&abs), 1)?;
-    let ye = pt.mul_fix(&prep.outcome, &e.eta)?;
-    let terms = ye.sub(&relu).sub(&l1);
-    let ll = pt.matmul(&prep.weight, &terms, 1, prep.weight.len(), 1)?;
-
-    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s, with f + HI fractional
-    // bits: a covariate on a large scale (sd 10^5) has a slope of order 10^-6, which f + G
-    // bits (ulp 2^-32) would keep to a few 10^-4 only, and the intercept carries m'β_s.
-    let slopes = pt.mul_trunc(&s.r, &model.slopes(&b), f + G - HI)?;
-    let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
-    let (coef_hi, under, scale) = if prep.intercept {
-        let u = pt.mul_fix(&m.mean, &s.r)?;
-        let mb = pt.dot_fix(&m.mean, &slopes, k)?;
-        let b0 = at(&b, 0).shl(HI - G).sub(&mb);
-        let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
-        let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
-        let aqa = pt.dot_fix(&a, &qa, p)?;
-        (
-            AShare::concat(&[&b0, &slopes]),
-            AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
-            AShare::concat(&[&constant(pt, 1.0, 1), &s.r]),
-        )
-    } else {
-        (slopes, qdiag, s.r.clone())
-    };
-    // Everything is opened with f + HI fractional bits: small coefficients and standard
-    // errors (covariates on a large scale) keep their relative precision.
-    let coef = coef_hi;
-    let roots = pt.sqrt(&under)?;
-    let se = pt.mul_trunc(&roots, &scale, f - HI)?;
+    // The log-likelihood beside the variance (the inverse information and the standard
+    // errors' square roots), which do not depend on it.
+    let (ll, (coef, se)) = pt.side_by_side(
+        |q| log_likelihood(q, &e.eta, &abs, &prep.outcome, &prep.weight),
+        |q| original_scale(q, &model, &m, &s, &b, &e.info),
+    )?;
     // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.
     let public = LogisticPublic {
         spec: spec.clone(),

@@ -1152,68 +1152,96 @@ pub(crate) fn newton<D: Fisher>(
     let mut trace = NewtonTrace::default();
     let mut step = 1.0f64;
     let inv = loop {
-        if let Some((b0, delta, ll_prev)) = &prev {
-            // Opened: whether the log-likelihood decreased beyond the fixed-point noise
-            // (step halving, reported). ℓ ≤ 0, so ℓ_prev·(1 + m) - m lies below ℓ_prev.
-            let floor = p.mul_public_real(ll_prev, 1.0 + HALVING_MARGIN)?;
-            let floor = p.add_const(&floor, encode(-HALVING_MARGIN, f));
-            let worse = p.lt(d.ll(), &floor)?;
-            if p.reveal_bits(&worse)?[0] & 1 == 1 && step > 1e-3 {
-                step /= 2.0;
-                trace.halvings += 1;
-                beta = b0.add(&p.mul_public_real(delta, step)?);
-                d = derive(p, &beta)?;
-                continue;
-            }
-        }
         let info = p.mul_public_real(d.info(), inv_e)?;
         let score = p.mul_public_real(d.score(), inv_e)?;
-        let inv = p.spd_inverse(&info, m)?;
-        let delta = p.matmul_fix(&inv, &score, m, m, 1)?;
-        // lifelines' rule, evaluated inside MPC; one bit opened.
-        let ds = delta.shl(12);
-        let norm = p.dot_fix(&ds, &ds, m)?;
-        let dec = p.dot_fix(&score.shl(10), &delta.shl(10), m)?;
-        let thresholds = p.public(&[
-            encode(PRECISION * PRECISION * 2f64.powi(24), f),
-            encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
-        ]);
-        let mut lhs = AShare::concat(&[&norm, &dec]);
-        let mut rhs = thresholds;
-        if let Some((_, _, ll_prev)) = &prev {
-            let (abs_diff, _) = p.abs_sign(&d.ll().sub(ll_prev))?;
-            let (abs_prev, _) = p.abs_sign(ll_prev)?;
-            lhs = AShare::concat(&[&lhs, &abs_diff]);
-            rhs = AShare::concat(&[&rhs, &p.mul_public_real(&abs_prev, R_PRECISION)?]);
-        }
-        let bits = p.lt(&lhs, &rhs)?;
-        let conv = any_bit(p, &bits, lhs.len())?;
-        // Opened: whether the rule is met (the iteration count is reported).
-        let stop = p.reveal_bits(&conv)?[0] & 1 == 1;
+        let solve = |q: &mut Party| -> Result<AShare<u128>> {
+            let inv = q.spd_inverse(&info, m)?;
+            Ok(q.matmul_fix(&inv, &score, m, m, 1)?)
+        };
+        // The step-halving test beside the Newton direction (wasted only when halving).
+        let ll = d.ll().clone();
+        let delta = match &prev {
+            Some((b0, last, ll_prev)) => {
+                let (worse, delta) = p.side_by_side(
+                    |q| -> Result<bool> {
+                        // Opened: whether the log-likelihood decreased beyond the
+                        // fixed-point noise (step halving, reported). ℓ ≤ 0, so
+                        // ℓ_prev·(1 + m) - m lies below ℓ_prev.
+                        let floor = q.mul_public_real(ll_prev, 1.0 + HALVING_MARGIN)?;
+                        let floor = q.add_const(&floor, encode(-HALVING_MARGIN, f));
+                        let worse = q.lt(&ll, &floor)?;
+                        Ok(q.reveal_bits(&worse)?[0] & 1 == 1)
+                    },
+                    solve,
+                )?;
+                if worse && step > 1e-3 {
+                    step /= 2.0;
+                    trace.halvings += 1;
+                    beta = b0.add(&p.mul_public_real(last, step)?);
+                    d = derive(p, &beta)?;
+                    continue;
+                }
+                delta
+            }
+            None => solve(p)?,
+        };
+        // lifelines' rule, evaluated inside MPC (one bit opened), beside the derivatives
+        // at β + Δ: they are needed whether the rule is met (the final step) or not.
+        let next = beta.add(&delta);
+        let (stop, d_next) = p.side_by_side(
+            |q| -> Result<bool> {
+                let ds = delta.shl(12);
+                let norm = q.dot_fix(&ds, &ds, m)?;
+                let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+                let thresholds = q.public(&[
+                    encode(PRECISION * PRECISION * 2f64.powi(24), f),
+                    encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
+                ]);
+                let mut lhs = AShare::concat(&[&norm, &dec]);
+                let mut rhs = thresholds;
+                if let Some((_, _, ll_prev)) = &prev {
+                    let (abs_diff, _) = q.abs_sign(&ll.sub(ll_prev))?;
+                    let (abs_prev, _) = q.abs_sign(ll_prev)?;
+                    lhs = AShare::concat(&[&lhs, &abs_diff]);
+                    rhs = AShare::concat(&[&rhs, &q.mul_public_real(&abs_prev, R_PRECISION)?]);
+                }
+                let bits = q.lt(&lhs, &rhs)?;
+                let conv = any_bit(q, &bits, lhs.len())?;
+                // Opened: whether the rule is met (the iteration count is reported).
+                Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
+            },
+            |q| derive(q, &next),
+        )?;
         if stop || trace.iterations >= max_steps {
             trace.converged = stop;
             // The step lifelines computes but does not take: from a point that meets the
             // rule it lands on the optimum to within the fixed-point noise.
-            beta = beta.add(&delta);
-            d = derive(p, &beta)?;
+            beta = next;
+            d = d_next;
             let info = p.mul_public_real(d.info(), inv_e)?;
             // Monotone likelihood: some diagonal entry of the information below
-            // min_information. LEAKAGE: one bit (an error otherwise).
-            let diag = diagonal(&info, m);
-            let lim = p.public(&vec![encode::<u128>(min_information(f), f); m]);
-            let small = p.lt(&diag, &lim)?;
-            let any = any_bit(p, &small, m)?;
-            if p.reveal_bits(&any)?[0] & 1 == 1 {
+            // min_information, tested beside the inverse. LEAKAGE: one bit (an error
+            // otherwise).
+            let (monotone, inv) = p.side_by_side(
+                |q| -> Result<bool> {
+                    let diag = diagonal(&info, m);
+                    let lim = q.public(&vec![encode::<u128>(min_information(f), f); m]);
+                    let small = q.lt(&diag, &lim)?;
+                    let any = any_bit(q, &small, m)?;
+                    Ok(q.reveal_bits(&any)?[0] & 1 == 1)
+                },
+                |q| Ok(q.spd_inverse(&info, m)?),
+            )?;
+            if monotone {
                 return Err(monotone_error());
             }
-            break p.spd_inverse(&info, m)?;
+            break inv;
         }
         trace.iterations += 1;
         step = 1.0;
-        let b0 = beta.clone();
-        beta = beta.add(&delta);
-        prev = Some((b0, delta, d.ll().clone()));
-        d = derive(p, &beta)?;
+        prev = Some((beta, delta, ll));
+        beta = next;
+        d = d_next;
     };
     Ok(NewtonEnd {
         beta,
@@ -1375,18 +1403,29 @@ fn diagonal(x: &AShare<u128>, m: usize) -> AShare<u128> {
 
 /// The OR of the first `k` bits of `bits`, as one shared bit.
 fn any_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
-    let vals: Vec<BShare> = (0..k)
-        .map(|i| {
-            let pick = |v: &[u64]| vec![(v[i / 64] >> (i % 64)) & 1];
-            BShare {
-                a: pick(&bits.a),
-                b: pick(&bits.b),
-            }
-        })
-        .collect();
-    let mut acc = vals[0].clone();
-    for v in &vals[1..] {
-        acc = p.or(&acc, v)?;
+    // One bit per word, then a tree of ORs: ⌈log2 k⌉ rounds.
+    let pick = |v: &[u64]| -> Vec<u64> { (0..k).map(|i| (v[i / 64] >> (i % 64)) & 1).collect() };
+    let mut acc = BShare {
+        a: pick(&bits.a),
+        b: pick(&bits.b),
+    };
+    while acc.a.len() > 1 {
+        let h = acc.a.len() / 2;
+        let half = |v: &[u64], r: std::ops::Range<usize>| v[r].to_vec();
+        let lo = BShare {
+            a: half(&acc.a, 0..h),
+            b: half(&acc.b, 0..h),
+        };
+        let hi = BShare {
+            a: half(&acc.a, h..2 * h),
+            b: half(&acc.b, h..2 * h),
+        };
+        let mut next = p.or(&lo, &hi)?;
+        if acc.a.len() % 2 == 1 {
+            next.a.push(acc.a[2 * h]);
+            next.b.push(acc.b[2 * h]);
+        }
+        acc = next;
     }
     Ok(acc)
 }
