@@ -403,8 +403,11 @@ pub fn logrank(
     let big_d = dc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
     let minus1 = p.add_const(&big_n, 1u128.wrapping_neg());
     // e_c = N_c/N is kept with E extra bits (2^E/N): the shares of small groups are small.
-    let r_n = p.recip_pow2(&big_n.shl(f), SHARE_BITS)?;
-    let r_n1 = p.recip(&minus1.shl(f))?;
+    // The two reciprocals are independent: side by side, in the rounds of one.
+    let (r_n, r_n1) = p.side_by_side(
+        |q| q.recip_pow2(&big_n.shl(f), SHARE_BITS),
+        |q| q.recip(&minus1.shl(f)),
+    )?;
     // e_c·2^E; b = (N - D)/(N - 1) = 1 - (D - 1)/(N - 1); w = D·b. The second form: 1/(N - 1)
     // carries an absolute error of an ulp or two, which (N - D)/(N - 1) multiplies by N
     // (a relative error of about N·2^-24 per row, 1e-3 at N = 10^5) and (D - 1)/(N - 1) only
