@@ -16,6 +16,30 @@
 //! `i` belongs to (in either role), `M_i` all its comparable pairs and
 //! `s = (concordant - discordant)/npair` (Somers' d).
 //!
+//! With delayed entry (`entry`, R's `Surv(start, stop, event)`, its `concordance4`), an
+//! event at `t` is compared with the rows of its stratum *at risk* at `t`:
+//! `entry_j < t ≤ stop_j`, a censored stop at `t` still the longer time; events at one time
+//! are tied in time (`tied.y`/`tied.xy`) whatever their entries. With `cluster` (the fit's,
+//! which `concordance(fit)` picks up as `fit$concordance` does), the variance is
+//! `Σ_c (Σ_{i∈c} dfbeta_i)²` over the clusters (R's `tapply(dfbeta, cluster, sum)`).
+//! Without comparable pairs R reports C and its standard error as NaN; so does
+//! [`ConcordanceRaw::finish`].
+//!
+//! # Delayed entry
+//!
+//! Each row is a *stop point* (time key `k` below) and an *entry point* (key
+//! `2·entry + 1`: after the events at its entry time, with the censored stops there; no
+//! event; sign `-1`). Since `entry_j ≥ t_i` implies `stop_j > t_i`, the partners of an
+//! event `i` at risk at `t_i` are its partners by stop time less the rows whose entry
+//! point comes after it: every count below is taken over the `2n` points with the entry
+//! points' `used` negated (`A`, `E`, `N` subtract the late entries; a row's terms as the
+//! longer time, `B`, `Beq`, `NB`, are its stop point's less its entry point's, the events
+//! at or before its entry). The same three sorts and dominance pass run on the `2n` points
+//! ([`EntryRecords`]); a row's `K` and `M` are its two points', so `K - M s` is summed per
+//! row before squaring, as per cluster with `cluster` (a sort by row index or cluster
+//! value, [`RiskOrder::group_totals`]). With `npair = 0` every row's and cluster's `K` and
+//! `M` are 0: the sum is exactly 0 whatever the (meaningless) reciprocal of 0.
+//!
 //! # Protocol
 //!
 //! With the time key `k = 2·time + 1 - event` (events before censored rows at one time;
@@ -52,7 +76,8 @@
 //! Three sorts of `n` rows (sort 2 on a key of about 118 bits at `n = 10^5`), the scans of
 //! three groupings, the dominance pass (about `8(b² + 13b)` bytes per row for party 0,
 //! `b = ceil(log2 n)`, and `5b` rounds), a lift of two columns and a reciprocal
-//! ([`crate::cost`] has the formula).
+//! ([`crate::cost`] has the formula). With delayed entry all of it on `2n` points; with
+//! entry or `cluster`, one more 64-bit sort and a segmented sum of one column.
 //!
 //! # Leakage
 //!
@@ -60,8 +85,15 @@
 //! `n` ([`tessera_mpc::sort`], [`super::dominance`]). Each grouping opens its scan depth
 //! ([`RiskOrder`]): `ceil(log2 g)` for the largest number `g` of rows sharing (stratum,
 //! time, event), sharing (stratum, `η`) — e.g. the size of the largest group of rows with
-//! equal covariates, to a power of two — and sharing both. Nothing else: the counts and the
-//! sum are sealed.
+//! equal covariates, to a power of two — and sharing both. With delayed entry the groupings
+//! are of points: the first is then the largest number of points sharing (stratum, time
+//! key), i.e. of events at one time, or of censored stops and entries at one time
+//! together (new: the number of rows entering at a time is not otherwise opened), the
+//! third the same among points of equal `η`; the second is twice the rows' (the same
+//! information). The per-row sum opens a scan depth
+//! of 1 (two points a row, always); the per-cluster sum the depth of the largest cluster,
+//! as the clustered fit's own sum already opens (the same cluster values on the same
+//! records). Nothing else: the counts and the sum are sealed.
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::sort::SortOptions;
@@ -392,7 +424,8 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     let skey = tk.add(&code.shl(TIME_SHIFT));
     // 1. By (stratum, time key): the partner counts that depend on the times only.
     // LEAKAGE: the scan depth of the largest group of points sharing (stratum, time key):
-    // with delayed entry, entry points count with the censored stops at their time.
+    // with delayed entry, entry points count with the censored stops at their time (the
+    // rows entering at one time, to a power of two with those censored then; module docs).
     let mut cols = vec![dead, used, eta, skey.clone(), code];
     cols.extend(group);
     let q = RiskOrder::by_key(p, &low64(&skey), &strata, &cols)?;
@@ -418,6 +451,8 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     let same_time = adjacent_equal(p, &sk)?;
     let same_both = p.mul(&same_eta, &same_time)?;
     let by_eta = RiskOrder::runs(p, same_eta)?;
+    // LEAKAGE: with delayed entry, as sort 1's groups: entries and censored stops at one
+    // time with equal η count together (module docs).
     let by_both = RiskOrder::runs(p, same_both)?;
     let suf_eta = by_eta.seg_suffix(p, std::slice::from_ref(&u))?.remove(0);
     let pre_eta = by_eta.seg_prefix(p, std::slice::from_ref(&d))?.remove(0);
@@ -457,8 +492,9 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     };
     let ms = p.mul(&m, &s_rows)?;
     let dev = k.shl(f).sub(&ms);
-    // Summed per group (a row's two points, or a cluster's), on each group's last point:
-    // the clusters' scan depth is the one the clustered fit opens (the same values).
+    // Summed per group (a row's two points, or a cluster's), on each group's last point.
+    // LEAKAGE: the scan depth: 1 for rows (two points each, always); for clusters the one
+    // the clustered fit's own sum opens (the same values on the same records).
     let dev = match group.first() {
         Some(g) => {
             let order = RiskOrder::stratified(p, g, &[], &[dev])?;
