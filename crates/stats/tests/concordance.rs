@@ -370,5 +370,10 @@ fn no_comparable_pair_is_nan_as_in_r() {
             "{what}"
         );
         assert!(c.concordance.is_nan() && c.se.is_nan(), "{what}: {c:?}");
+        // In the result's JSON as null (and read back as NaN).
+        let json = serde_json::to_string(c).unwrap();
+        assert!(json.contains(r#""concordance":null"#), "{json}");
+        let back: Concordance = serde_json::from_str(&json).unwrap();
+        assert!(back.concordance.is_nan() && back.se.is_nan() && back.tied_x == 0);
     }
 }

@@ -114,9 +114,13 @@ pub(crate) const ETA_BITS: u32 = 99;
 /// larger linear predictor predicts a shorter time).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Concordance {
-    /// `C = (concordant + tied_x/2) / (concordant + discordant + tied_x)`.
+    /// `C = (concordant + tied_x/2) / (concordant + discordant + tied_x)` (NaN without
+    /// comparable pairs, as in R: `null` in JSON, read back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub concordance: f64,
-    /// Its standard error (R's `sqrt(concordance(fit)$var)`, from the per-row influence).
+    /// Its standard error (R's `sqrt(concordance(fit)$var)`, from the per-row influence,
+    /// summed within clusters with `cluster`; NaN without comparable pairs).
+    #[serde(deserialize_with = "nan_if_null")]
     pub se: f64,
     /// Comparable pairs whose shorter time has the larger linear predictor.
     pub concordant: u64,
@@ -128,6 +132,11 @@ pub struct Concordance {
     pub tied_y: u64,
     /// Pairs of events at one time with equal linear predictors (not comparable).
     pub tied_xy: u64,
+}
+
+/// A number that JSON holds as `null` when it is NaN (serde_json writes NaN so).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The concordance's counts and influence sum of squares `Σ_i (K_i - M_i s)²`, before
