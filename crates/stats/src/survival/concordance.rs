@@ -417,7 +417,8 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     let kb = ETA_BITS + 1 + sbits;
     if kb as usize + bits_for(n) + 1 > 127 {
         return Err(StatsError::Invalid(format!(
-            "concordance: {n} points in {} strata exceed the sort's 127-bit keys",
+            "concordance: {n} points (rows, with entry also their entry points) in {} strata \
+             exceed the sort's 127-bit keys",
             strata.len()
         )));
     }
