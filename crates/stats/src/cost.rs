@@ -112,6 +112,14 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         // comparison of 2n elements checks 0 ≤ entry < time. Measured (tests/cost.rs):
         // within the estimate of the same analysis on twice the rows.
         let check = linear(n, 1600.0, 0.0, 12.0, 200.0, 0.0);
+        // The concordance sums each row's two points (clustered: each cluster's, counted
+        // by the estimate on the records already).
+        let check = match spec {
+            AnalysisSpec::Cox(s) if s.concordance && s.cluster.is_none() => {
+                check.then(concordance_groups_cost(2.0 * n))
+            }
+            _ => check,
+        };
         return estimate(&records, 2 * rows, levels).then(check);
     }
     match spec {
@@ -267,10 +275,12 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 Some(t) => fit.then(zph_cost(n, p, s.strata.is_some() && t.pooled())),
                 None => fit,
             };
-            if s.concordance {
-                fit.then(concordance_cost(n))
-            } else {
-                fit
+            match (s.concordance, s.cluster.is_some()) {
+                (true, true) => fit
+                    .then(concordance_cost(n))
+                    .then(concordance_groups_cost(n)),
+                (true, false) => fit.then(concordance_cost(n)),
+                (false, _) => fit,
             }
         }
         AnalysisSpec::Finegray(s) => {
@@ -470,6 +480,15 @@ fn concordance_cost(n: f64) -> Cost {
         400.0 + 16.0 * b,
         0.0,
     )
+}
+
+/// The concordance's influence summed per group of `points` (a row's two points with
+/// delayed entry, a cluster's with `cluster`): a 64-bit sort of the points with one column
+/// and a segmented sum, as the clustered fit's. Measured (`tests/cost.rs`, 3 covariates,
+/// 2,500 and 8,000 rows): the whole estimate is 0.86x and 0.80x of the bytes sent with
+/// entry, 0.93x and 0.86x clustered; 1.2x the rounds.
+fn concordance_groups_cost(points: f64) -> Cost {
+    linear(points, 900.0, 0.0, 185.0, 0.0, 0.0)
 }
 
 /// A `[followup]` derivation ([`crate::followup`]) on `rows` linked rows: one comparison of

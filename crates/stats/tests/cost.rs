@@ -271,7 +271,7 @@ fn the_estimate_with_entry_is_within_a_factor_of_two() {
 }
 
 /// Harrell's concordance on top of the fit (three sorts, the scans, the dominance pass):
-/// the estimate holds, with and without strata.
+/// the estimate holds, with and without strata, with delayed entry and clustered.
 #[test]
 fn the_concordance_estimate_is_within_a_factor_of_two() {
     let cov = |p: usize| serde_json::to_string(&xs(p)).unwrap();
@@ -281,6 +281,9 @@ fn the_concordance_estimate_is_within_a_factor_of_two() {
         specs.push((p, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"concordance":true}}"#, cov(p)))));
     }
     specs.push((3, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"concordance":true,"strata":"registry.group"}}"#, cov(3)))));
+    // With delayed entry (the concordance on 2n points, summed per row) and clustered.
+    specs.push((3, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","entry":"registry.entry","covariates":{},"concordance":true}}"#, cov(3)))));
+    specs.push((3, parse(format!(r#"{{"kind":"cox","time":"registry.time","event":"registry.event","covariates":{},"concordance":true,"cluster":"registry.time"}}"#, cov(3)))));
     within_a_factor_of_two(specs);
 }
 

@@ -727,7 +727,9 @@ fn r_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> {
          ties = '{ties}'); stopifnot(!is.null(fit$concordance))}})[['elapsed']]); \
          cat(sprintf('{{\"seconds\": %.6f}}', median(s)))"
     );
-    reference_seconds(data, Command::new("Rscript").args(["-e", &code, "--args"]))
+    // Rscript passes the arguments after the expression on as trailing ones (a literal
+    // `--args` would be the first of them).
+    reference_seconds(data, Command::new("Rscript").args(["-e", &code]))
 }
 
 fn write_csv(data: &PlainFrame, path: &std::path::Path) -> std::io::Result<()> {

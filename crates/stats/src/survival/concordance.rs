@@ -16,6 +16,30 @@
 //! `i` belongs to (in either role), `M_i` all its comparable pairs and
 //! `s = (concordant - discordant)/npair` (Somers' d).
 //!
+//! With delayed entry (`entry`, R's `Surv(start, stop, event)`, its `concordance4`), an
+//! event at `t` is compared with the rows of its stratum *at risk* at `t`:
+//! `entry_j < t ≤ stop_j`, a censored stop at `t` still the longer time; events at one time
+//! are tied in time (`tied.y`/`tied.xy`) whatever their entries. With `cluster` (the fit's,
+//! which `concordance(fit)` picks up as `fit$concordance` does), the variance is
+//! `Σ_c (Σ_{i∈c} dfbeta_i)²` over the clusters (R's `tapply(dfbeta, cluster, sum)`).
+//! Without comparable pairs R reports C and its standard error as NaN; so does
+//! [`ConcordanceRaw::finish`].
+//!
+//! # Delayed entry
+//!
+//! Each row is a *stop point* (time key `k` below) and an *entry point* (key
+//! `2·entry + 1`: after the events at its entry time, with the censored stops there; no
+//! event; sign `-1`). Since `entry_j ≥ t_i` implies `stop_j > t_i`, the partners of an
+//! event `i` at risk at `t_i` are its partners by stop time less the rows whose entry
+//! point comes after it: every count below is taken over the `2n` points with the entry
+//! points' `used` negated (`A`, `E`, `N` subtract the late entries; a row's terms as the
+//! longer time, `B`, `Beq`, `NB`, are its stop point's less its entry point's, the events
+//! at or before its entry). The same three sorts and dominance pass run on the `2n` points
+//! ([`EntryRecords`]); a row's `K` and `M` are its two points', so `K - M s` is summed per
+//! row before squaring, as per cluster with `cluster` (a sort by row index or cluster
+//! value, [`RiskOrder::group_totals`]). With `npair = 0` every row's and cluster's `K` and
+//! `M` are 0: the sum is exactly 0 whatever the (meaningless) reciprocal of 0.
+//!
 //! # Protocol
 //!
 //! With the time key `k = 2·time + 1 - event` (events before censored rows at one time;
@@ -52,7 +76,8 @@
 //! Three sorts of `n` rows (sort 2 on a key of about 118 bits at `n = 10^5`), the scans of
 //! three groupings, the dominance pass (about `8(b² + 13b)` bytes per row for party 0,
 //! `b = ceil(log2 n)`, and `5b` rounds), a lift of two columns and a reciprocal
-//! ([`crate::cost`] has the formula).
+//! ([`crate::cost`] has the formula). With delayed entry all of it on `2n` points; with
+//! entry or `cluster`, one more 64-bit sort and a segmented sum of one column.
 //!
 //! # Leakage
 //!
@@ -60,15 +85,22 @@
 //! `n` ([`tessera_mpc::sort`], [`super::dominance`]). Each grouping opens its scan depth
 //! ([`RiskOrder`]): `ceil(log2 g)` for the largest number `g` of rows sharing (stratum,
 //! time, event), sharing (stratum, `η`) — e.g. the size of the largest group of rows with
-//! equal covariates, to a power of two — and sharing both. Nothing else: the counts and the
-//! sum are sealed.
+//! equal covariates, to a power of two — and sharing both. With delayed entry the groupings
+//! are of points: the first is then the largest number of points sharing (stratum, time
+//! key), i.e. of events at one time, or of censored stops and entries at one time
+//! together (new: the number of rows entering at a time is not otherwise opened), the
+//! third the same among points of equal `η`; the second is twice the rows' (the same
+//! information). The per-row sum opens a scan depth
+//! of 1 (two points a row, always); the per-cluster sum the depth of the largest cluster,
+//! as the clustered fit's own sum already opens (the same cluster values on the same
+//! records). Nothing else: the counts and the sum are sealed.
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
 use super::dominance::{bits_for, dominance, rank_bits};
-use super::risk::{adjacent_equal, low64, RiskOrder};
+use super::risk::{adjacent_equal, low64, EntryRecords, RiskOrder};
 use crate::error::{Result, StatsError};
 
 /// Bits of the stratum code's shift above the time key `2·time + 1 - event` (times are
@@ -82,9 +114,13 @@ pub(crate) const ETA_BITS: u32 = 99;
 /// larger linear predictor predicts a shorter time).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Concordance {
-    /// `C = (concordant + tied_x/2) / (concordant + discordant + tied_x)`.
+    /// `C = (concordant + tied_x/2) / (concordant + discordant + tied_x)` (NaN without
+    /// comparable pairs, as in R: `null` in JSON, read back as NaN).
+    #[serde(deserialize_with = "nan_if_null")]
     pub concordance: f64,
-    /// Its standard error (R's `sqrt(concordance(fit)$var)`, from the per-row influence).
+    /// Its standard error (R's `sqrt(concordance(fit)$var)`, from the per-row influence,
+    /// summed within clusters with `cluster`; NaN without comparable pairs).
+    #[serde(deserialize_with = "nan_if_null")]
     pub se: f64,
     /// Comparable pairs whose shorter time has the larger linear predictor.
     pub concordant: u64,
@@ -96,6 +132,11 @@ pub struct Concordance {
     pub tied_y: u64,
     /// Pairs of events at one time with equal linear predictors (not comparable).
     pub tied_xy: u64,
+}
+
+/// A number that JSON holds as `null` when it is NaN (serde_json writes NaN so).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The concordance's counts and influence sum of squares `Σ_i (K_i - M_i s)²`, before
@@ -148,15 +189,15 @@ impl ConcordanceRaw {
 /// Values [`concordance_mpc`] seals.
 pub(crate) const SEALED: usize = 6;
 
-/// A Fenwick tree of counts over ranks `0..m`.
-struct Fenwick(Vec<u64>);
+/// A Fenwick tree of signed counts over ranks `0..m` (an entry point subtracts).
+struct Fenwick(Vec<i64>);
 
 impl Fenwick {
     fn new(m: usize) -> Fenwick {
         Fenwick(vec![0; m + 1])
     }
 
-    fn add(&mut self, i: usize, v: u64) {
+    fn add(&mut self, i: usize, v: i64) {
         let mut k = i + 1;
         while k < self.0.len() {
             self.0[k] += v;
@@ -165,7 +206,7 @@ impl Fenwick {
     }
 
     /// Sum over ranks `< i`.
-    fn below(&self, i: usize) -> u64 {
+    fn below(&self, i: usize) -> i64 {
         let (mut k, mut s) = (i, 0);
         while k > 0 {
             s += self.0[k];
@@ -175,22 +216,82 @@ impl Fenwick {
     }
 }
 
+/// The complete cases the plaintext twin reads, all of one length.
+pub struct ConcordanceRows<'a> {
+    /// Times (with `entry`, the stop times).
+    pub time: &'a [f64],
+    /// Events.
+    pub event: &'a [bool],
+    /// Linear predictors.
+    pub eta: &'a [f64],
+    /// Stratum codes (all 0 without strata).
+    pub stratum: &'a [usize],
+    /// Entry times (delayed entry, `(entry, time]`), if any.
+    pub entry: Option<&'a [f64]>,
+    /// Cluster values (the influence is summed within clusters), if any.
+    pub cluster: Option<&'a [f64]>,
+}
+
+/// The points of the twin and of the protocol (module docs, "Delayed entry"): each row's
+/// stop point, then with `entry` each row's entry point (no event, sign -1), with the
+/// group whose influence is summed (the cluster, else the row).
+struct Points {
+    time: Vec<f64>,
+    event: Vec<bool>,
+    sign: Vec<i64>,
+    rank: Vec<usize>,
+    stratum: Vec<usize>,
+    group: Vec<usize>,
+    levels: usize,
+}
+
+impl Points {
+    fn new(x: &ConcordanceRows) -> Points {
+        let n = x.time.len();
+        let mut levels: Vec<f64> = x.eta.to_vec();
+        levels.sort_by(f64::total_cmp);
+        levels.dedup();
+        let rank: Vec<usize> = x
+            .eta
+            .iter()
+            .map(|&v| levels.partition_point(|&l| l < v))
+            .collect();
+        let group: Vec<usize> = match x.cluster {
+            Some(c) => {
+                let mut u: Vec<f64> = c.to_vec();
+                u.sort_by(f64::total_cmp);
+                u.dedup();
+                c.iter().map(|&v| u.partition_point(|&l| l < v)).collect()
+            }
+            None => (0..n).collect(),
+        };
+        let copies = 1 + usize::from(x.entry.is_some());
+        let twice = |v: &[usize]| v.iter().copied().cycle().take(copies * n).collect();
+        let mut time = x.time.to_vec();
+        time.extend(x.entry.unwrap_or(&[]));
+        let mut event = x.event.to_vec();
+        event.resize(copies * n, false);
+        let mut sign = vec![1i64; n];
+        sign.resize(copies * n, -1);
+        Points {
+            time,
+            event,
+            sign,
+            rank: twice(&rank),
+            stratum: twice(x.stratum),
+            group: twice(&group),
+            levels: levels.len(),
+        }
+    }
+}
+
 /// The plaintext twin (the same quantities as the MPC protocol, in f64 and integers, by two
-/// passes over the time groups with Fenwick trees): complete cases' `time`, `event`,
-/// linear predictor `eta` and stratum code.
-pub fn concordance_plain(
-    time: &[f64],
-    event: &[bool],
-    eta: &[f64],
-    stratum: &[usize],
-) -> ConcordanceRaw {
-    let n = time.len();
-    let mut levels: Vec<f64> = eta.to_vec();
-    levels.sort_by(f64::total_cmp);
-    levels.dedup();
-    let rank = |x: f64| levels.partition_point(|&v| v < x);
-    let rk: Vec<usize> = eta.iter().map(|&x| rank(x)).collect();
-    // Rows by (stratum, time, censored after events): groups of equal key.
+/// passes over the points' time groups with Fenwick trees of signed counts).
+pub fn concordance_plain(x: &ConcordanceRows) -> ConcordanceRaw {
+    let pt = Points::new(x);
+    let n = pt.time.len();
+    let (stratum, time, event, rk, sign) = (&pt.stratum, &pt.time, &pt.event, &pt.rank, &pt.sign);
+    // Points by (stratum, time, censored and entry points after events): groups of equal key.
     let mut idx: Vec<usize> = (0..n).collect();
     let key = |i: usize| (stratum[i], time[i], !event[i]);
     idx.sort_by(|&a, &b| {
@@ -200,12 +301,13 @@ pub fn concordance_plain(
     let mut groups: Vec<&[usize]> = idx
         .chunk_by(|&a, &b| stratum[a] == stratum[b] && time[a] == time[b] && event[a] == event[b])
         .collect();
-    let (mut a, mut e, mut nf) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
-    let (mut b, mut beq, mut nb) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    let (mut a, mut e, mut nf) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
+    let (mut b, mut beq, mut nb) = (vec![0i64; n], vec![0i64; n], vec![0i64; n]);
     let (mut tied_y, mut tied_xy) = (0u64, 0u64);
     for st in groups.chunk_by_mut(|x, y| stratum[x[0]] == stratum[y[0]]) {
-        // Latest first: every row already in the tree is a partner of this group's events.
-        let (mut tree, mut total) = (Fenwick::new(levels.len()), 0u64);
+        // Latest first: every point already in the tree is a partner of this group's events
+        // (a stop point adds, an entry point at or after the event's time subtracts).
+        let (mut tree, mut total) = (Fenwick::new(pt.levels), 0i64);
         for g in st.iter().rev() {
             for &i in g.iter().filter(|&&i| event[i]) {
                 a[i] = tree.below(rk[i]);
@@ -213,12 +315,12 @@ pub fn concordance_plain(
                 nf[i] = total;
             }
             for &i in g.iter() {
-                tree.add(rk[i], 1);
-                total += 1;
+                tree.add(rk[i], sign[i]);
+                total += sign[i];
             }
         }
         // Earliest first: every event already in the tree has this group as partners.
-        let (mut tree, mut total) = (Fenwick::new(levels.len()), 0u64);
+        let (mut tree, mut total) = (Fenwick::new(pt.levels), 0i64);
         for g in st.iter() {
             for &j in g.iter() {
                 let upto = tree.below(rk[j] + 1);
@@ -242,30 +344,35 @@ pub fn concordance_plain(
             }
         }
     }
-    let ev = |i: usize| u64::from(event[i]);
-    let conc: u64 = (0..n).map(|i| ev(i) * a[i]).sum();
-    let tied_x: u64 = (0..n).map(|i| ev(i) * e[i]).sum();
-    let npair: u64 = (0..n).map(|i| ev(i) * nf[i]).sum();
+    let ev = |i: usize| i64::from(event[i]);
+    let conc: i64 = (0..n).map(|i| ev(i) * a[i]).sum();
+    let tied_x: i64 = (0..n).map(|i| ev(i) * e[i]).sum();
+    let npair: i64 = (0..n).map(|i| ev(i) * nf[i]).sum();
     let disc = npair - conc - tied_x;
-    let s = (conc as f64 - disc as f64) / npair as f64;
-    let influence_ss = (0..n)
-        .map(|i| {
-            let d = ev(i) as f64;
-            let k = d * (2.0 * a[i] as f64 + e[i] as f64 - nf[i] as f64)
-                + 2.0 * b[i] as f64
-                + beq[i] as f64
-                - nb[i] as f64;
-            let m = d * nf[i] as f64 + nb[i] as f64;
-            (k - m * s).powi(2)
-        })
-        .sum();
+    // Without comparable pairs every group's K and M are 0 and so is its influence,
+    // whatever s (the protocol's reciprocal of 0 is then meaningless but cancels alike).
+    let s = if npair == 0 {
+        0.0
+    } else {
+        (conc as f64 - disc as f64) / npair as f64
+    };
+    // Per point K - M s (an entry point's terms as the longer time subtract), summed per
+    // group (the row's two points, or the cluster), squared.
+    let mut dev = vec![0f64; pt.group.iter().max().map_or(0, |&g| g + 1)];
+    for i in 0..n {
+        let (d, sg) = (ev(i), sign[i]);
+        let k = d * (2 * a[i] + e[i] - nf[i]) + sg * (2 * b[i] + beq[i] - nb[i]);
+        let m = d * nf[i] + sg * nb[i];
+        dev[pt.group[i]] += k as f64 - m as f64 * s;
+    }
+    let count = |v: i64| u64::try_from(v).expect("a count");
     ConcordanceRaw {
-        concordant: conc,
-        discordant: disc,
-        tied_x,
+        concordant: count(conc),
+        discordant: count(disc),
+        tied_x: count(tied_x),
         tied_y: tied_y - tied_xy,
         tied_xy,
-        influence_ss,
+        influence_ss: dev.iter().map(|v| v * v).sum(),
     }
 }
 
@@ -281,23 +388,41 @@ pub(crate) struct ConcordanceInput<'a> {
     pub strata: &'a [AShare<u128>],
     /// The linear predictor, exact (not truncated), within `±2^98` ([`ETA_BITS`]).
     pub eta: &'a AShare<u128>,
+    /// Delayed entry (the fit's entry records: each row's entry point follows).
+    pub records: &'a EntryRecords,
+    /// Cluster values (fixed point), if clustered: the influence is summed per cluster.
+    pub cluster: Option<&'a AShare<u128>>,
 }
 
 /// Harrell's concordance inside MPC (module docs): the five counts times `2^f` and the
 /// influence sum of squares (fixed point), to be sealed.
 pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<AShare<u128>> {
-    let n = x.time.len();
     let f = p.frac_bits();
-    let sbits = bits_for(x.strata.len().max(1)) as u32;
+    let rec = x.records;
+    // The points: each row's stop point, with delayed entry then its entry point (time the
+    // entry, no event, `used` negated: it subtracts where it is a partner).
+    let (time, dead, used) = (rec.time(x.time), rec.stop_only(x.dead), rec.signed(x.used));
+    let strata: Vec<AShare<u128>> = x.strata.iter().map(|h| rec.both(h)).collect();
+    let eta = rec.both(x.eta);
+    // The groups whose influence is summed: the clusters, else with entry the rows.
+    let group = match x.cluster {
+        Some(c) => Some(rec.both(c)),
+        None if rec.delayed() => {
+            Some(rec.both(&p.public(&(0..x.time.len() as u128).collect::<Vec<_>>())))
+        }
+        None => None,
+    };
+    let n = time.len();
+    let sbits = bits_for(strata.len().max(1)) as u32;
     let kb = ETA_BITS + 1 + sbits;
     if kb as usize + bits_for(n) + 1 > 127 {
         return Err(StatsError::Invalid(format!(
-            "concordance: {n} rows in {} strata exceed the sort's 127-bit keys",
-            x.strata.len()
+            "concordance: {n} points (rows, with entry also their entry points) in {} strata \
+             exceed the sort's 127-bit keys",
+            strata.len()
         )));
     }
-    let code = x
-        .strata
+    let code = strata
         .iter()
         .enumerate()
         .skip(1)
@@ -305,22 +430,18 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
             acc.add(&h.mul_const(s as u128))
         });
     // Time key: 2·time + 1 - event, the stratum above it.
-    let tk = x.time.shl(1).add(&p.add_const(&x.dead.neg(), 1));
+    let tk = time.shl(1).add(&p.add_const(&dead.neg(), 1));
     let skey = tk.add(&code.shl(TIME_SHIFT));
     // 1. By (stratum, time key): the partner counts that depend on the times only.
-    let q = RiskOrder::by_key(
-        p,
-        &low64(&skey),
-        x.strata,
-        &[
-            x.dead.clone(),
-            x.used.clone(),
-            x.eta.clone(),
-            skey.clone(),
-            code,
-        ],
-    )?;
-    let [d, u, eta, sk, code] = <[AShare<u128>; 5]>::try_from(q.cols.clone()).expect("5 columns");
+    // LEAKAGE: the scan depth of the largest group of points sharing (stratum, time key):
+    // with delayed entry, entry points count with the censored stops at their time (the
+    // rows entering at one time, to a power of two with those censored then; module docs).
+    let mut cols = vec![dead, used, eta, skey.clone(), code];
+    cols.extend(group);
+    let q = RiskOrder::by_key(p, &low64(&skey), &strata, &cols)?;
+    let mut cols = q.cols.clone();
+    let group = cols.split_off(5);
+    let [d, u, eta, sk, code] = <[AShare<u128>; 5]>::try_from(cols).expect("5 columns");
     let suf = q.within_suffix(p, std::slice::from_ref(&u))?.remove(0);
     let seg_suf = q.seg_suffix(p, std::slice::from_ref(&u))?.remove(0);
     let pre = q.within_prefix(p, std::slice::from_ref(&d))?.remove(0);
@@ -331,12 +452,17 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     // 2. Stably by (stratum, η): the rank order.
     let key = eta.add(&code.shl(ETA_BITS));
     let perm = p.sort_perm_wide(&key, kb, SortOptions::default().pivots)?;
-    let t = p.apply_sort(&perm, &Table::new(vec![], vec![d, u, nf, nb, key, sk])?)?;
-    let [d, u, nf, nb, key, sk] = <[AShare<u128>; 6]>::try_from(t.c128).expect("6 columns");
+    let mut cols = vec![d, u, nf, nb, key, sk];
+    cols.extend(group);
+    let mut cols = p.apply_sort(&perm, &Table::new(vec![], cols)?)?.c128;
+    let group = cols.split_off(6);
+    let [d, u, nf, nb, key, sk] = <[AShare<u128>; 6]>::try_from(cols).expect("6 columns");
     let same_eta = adjacent_equal(p, &key)?;
     let same_time = adjacent_equal(p, &sk)?;
     let same_both = p.mul(&same_eta, &same_time)?;
     let by_eta = RiskOrder::runs(p, same_eta)?;
+    // LEAKAGE: with delayed entry, as sort 1's groups: entries and censored stops at one
+    // time with equal η count together (module docs).
     let by_both = RiskOrder::runs(p, same_both)?;
     let suf_eta = by_eta.seg_suffix(p, std::slice::from_ref(&u))?.remove(0);
     let pre_eta = by_eta.seg_prefix(p, std::slice::from_ref(&d))?.remove(0);
@@ -376,6 +502,16 @@ pub(crate) fn concordance_mpc(p: &mut Party, x: &ConcordanceInput) -> Result<ASh
     };
     let ms = p.mul(&m, &s_rows)?;
     let dev = k.shl(f).sub(&ms);
+    // Summed per group (a row's two points, or a cluster's), on each group's last point.
+    // LEAKAGE: the scan depth: 1 for rows (two points each, always); for clusters the one
+    // the clustered fit's own sum opens (the same values on the same records).
+    let dev = match group.first() {
+        Some(g) => {
+            let order = RiskOrder::stratified(p, g, &[], &[dev])?;
+            order.group_totals(p, &order.cols)?.remove(0)
+        }
+        None => dev,
+    };
     let ss = p.dot_fix(&dev, &dev, n)?;
     let tied_y = tied_y_all.sub(&tied_xy);
     Ok(AShare::concat(&[

@@ -368,11 +368,6 @@ fn check(spec: &CoxSpec) -> Result<()> {
     if spec.max_steps == 0 {
         return Err(StatsError::Invalid("`max_steps` must be at least 1".into()));
     }
-    if spec.concordance && (spec.entry.is_some() || spec.cluster.is_some()) {
-        return Err(StatsError::Invalid(
-            "`concordance` is not available with `entry` or `cluster` yet: drop one of them".into(),
-        ));
-    }
     Ok(())
 }
 
@@ -957,7 +952,8 @@ pub fn cox(
     if let Some(c) = &cluster {
         cols.push(records.both(c));
     }
-    // Harrell's concordance reads the rows in input order (no delayed entry: refused).
+    // Harrell's concordance reads the rows in input order (with delayed entry, it builds
+    // its own points from them and the entry records).
     let conc_rows = spec
         .concordance
         .then(|| (dead.clone(), used.clone(), hs.clone()));
@@ -1073,6 +1069,8 @@ pub fn cox(
                 used: used0,
                 strata: hs0,
                 eta: &eta,
+                records: &records,
+                cluster: cluster.as_ref(),
             };
             Some(concordance::concordance_mpc(p, &input)?)
         }

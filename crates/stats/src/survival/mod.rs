@@ -24,7 +24,7 @@ pub mod rmst;
 pub mod synthetic;
 pub mod zph;
 
-pub use concordance::{concordance_plain, Concordance, ConcordanceRaw};
+pub use concordance::{concordance_plain, Concordance, ConcordanceRaw, ConcordanceRows};
 pub use cox::{cox, cox_plain, CoxPublic, CoxResult};
 pub use cuminc::{cuminc, cuminc_plain, CumincPublic, CumincResult, CumincSpec};
 pub use finegray::{finegray, finegray_plain, FinegrayPublic, FinegrayResult, FinegraySpec};

@@ -799,16 +799,27 @@ pub fn cox(frame: &PlainFrame, spec: &CoxSpec) -> Result<CoxFit> {
         }
         None => None,
     };
-    // Harrell's concordance of the linear predictor (no delayed entry: refused).
+    // Harrell's concordance of the linear predictor, on the rows (the stop records, which
+    // carry the entry times and cluster values).
     let concordance = spec.concordance.then(|| {
-        let time: Vec<f64> = obs.iter().map(|o| o.time).collect();
-        let event: Vec<bool> = obs.iter().map(|o| o.event).collect();
-        let stratum: Vec<usize> = obs.iter().map(|o| o.stratum).collect();
-        let eta: Vec<f64> = z
+        let rows = &obs[..n];
+        let time: Vec<f64> = rows.iter().map(|o| o.time).collect();
+        let event: Vec<bool> = rows.iter().map(|o| o.event).collect();
+        let stratum: Vec<usize> = rows.iter().map(|o| o.stratum).collect();
+        let entry: Option<Vec<f64>> = rows.iter().map(|o| o.entry).collect();
+        let cluster: Option<Vec<f64>> = rows.iter().map(|o| o.cluster).collect();
+        let eta: Vec<f64> = z[..n]
             .iter()
             .map(|zi| zi.iter().zip(&beta).map(|(a, b)| a * b).sum())
             .collect();
-        super::concordance::concordance_plain(&time, &event, &eta, &stratum)
+        super::concordance::concordance_plain(&super::concordance::ConcordanceRows {
+            time: &time,
+            event: &event,
+            eta: &eta,
+            stratum: &stratum,
+            entry: entry.as_deref(),
+            cluster: cluster.as_deref(),
+        })
     });
     Ok(CoxFit {
         coef,

@@ -171,6 +171,11 @@ impl EntryRecords {
         Ok(())
     }
 
+    /// Whether there is delayed entry (then there are `2n` records).
+    pub fn delayed(&self) -> bool {
+        self.entry.is_some()
+    }
+
     /// The records' times: the stop times, then the entry times.
     pub fn time(&self, time: &AShare<u128>) -> AShare<u128> {
         match &self.entry {

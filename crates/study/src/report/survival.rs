@@ -733,7 +733,7 @@ pub fn cox(h: &mut String, r: &Value) {
              model-based standard error.</p>\n",
         );
     }
-    concordance(h, &r["concordance"]);
+    concordance(h, &r["concordance"], r["entry"].is_string());
     ph_test(h, &r["ph_test"]);
 }
 
@@ -821,16 +821,27 @@ pub fn finegray(h: &mut String, r: &Value) {
 }
 
 /// Harrell's concordance (`concordance`), R's `fit$concordance`: one line under the table.
-fn concordance(h: &mut String, c: &Value) {
-    let (Some(cc), Some(se)) = (f(&c["concordance"]), f(&c["se"])) else {
+/// With delayed entry a pair is comparable only when both are at risk at the shorter time;
+/// without comparable pairs C is not defined (`null`: R's NaN) and the line says so.
+fn concordance(h: &mut String, c: &Value, entry: bool) {
+    if !c.is_object() {
         return;
-    };
+    }
     let count = |k: &str| c[k].as_u64().unwrap_or(0);
+    let head = match (f(&c["concordance"]), f(&c["se"])) {
+        (Some(cc), Some(se)) => format!("Concordance {cc:.3} (se {se:.3})"),
+        _ => "Concordance not defined: no comparable pairs (R reports NaN)".to_string(),
+    };
+    let at_risk = if entry {
+        " (both at risk at the shorter time)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         h,
-        "<p>Concordance {cc:.3} (se {se:.3})</p>\n<p class=\"muted\">Harrell's C as R's \
-         concordance(fit): among {} comparable pairs, {} concordant, {} discordant, {} tied in \
-         the risk score (counted 1/2); {} pairs of events at one time are not comparable.</p>",
+        "<p>{head}</p>\n<p class=\"muted\">Harrell's C as R's concordance(fit): among {} \
+         comparable pairs{at_risk}, {} concordant, {} discordant, {} tied in the risk score \
+         (counted 1/2); {} pairs of events at one time are not comparable.</p>",
         count("concordant") + count("discordant") + count("tied_x"),
         count("concordant"),
         count("discordant"),

@@ -262,6 +262,21 @@ fn the_concordance_is_a_line_under_the_cox_model() {
     // Without it in the results: no such line.
     let plain = html(&output("Study", vec![analysis("cox", "cox", cox())]));
     assert!(!plain.contains("Concordance"));
+    // Delayed entry without comparable pairs: C is null (R's NaN), the line says so.
+    let mut r = cox();
+    r["entry"] = json!("registry.start");
+    r["concordance"] = json!({"concordance": null, "se": null, "concordant": 0,
+        "discordant": 0, "tied_x": 0, "tied_y": 3, "tied_xy": 0});
+    let h = html(&output("Study", vec![analysis("cox", "cox", r)]));
+    assert!(
+        h.contains("<p>Concordance not defined: no comparable pairs (R reports NaN)</p>"),
+        "{h}"
+    );
+    assert!(
+        h.contains("among 0 comparable pairs (both at risk at the shorter time)"),
+        "{h}"
+    );
+    assert!(h.contains("3 pairs of events at one time"), "{h}");
 }
 
 #[test]
