@@ -325,14 +325,14 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             // With calibration: the probability check, two logarithms per row, the
             // recalibration's logistic fit on the AUC's own complete rows (two model
             // variables) and the table's g − 1 comparisons per row. Measured with g = 10:
-            // 7.3 kB per row and about 705 rounds over the AUC alone at both sizes (2026-12-03).
+            // 7.3 kB per row and about 615 rounds over the AUC alone at both sizes (2026-12-03).
             if s.calibration {
                 let g = s.groups.max(2) as f64;
                 auc.then(linear(
                     n,
                     5500.0 + 200.0 * (g - 1.0),
                     0.0,
-                    705.0,
+                    615.0,
                     2000.0,
                     0.0,
                 ))
@@ -362,7 +362,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         AnalysisSpec::Logistic(s) => {
             // Per Newton step a sigmoid per row and the weighted moments.
             let p = terms(&s.covariates) + 1.0;
-            linear(n, 4000.0 + 200.0 * p, 0.0, 690.0, 1500.0 + 250.0 * p, 0.0)
+            linear(n, 4000.0 + 200.0 * p, 0.0, 590.0, 1500.0 + 250.0 * p, 0.0)
         }
         AnalysisSpec::Describe(s) => {
             let j = s.columns.len() as f64;

@@ -39,6 +39,7 @@ pub mod disclosure;
 pub mod dist;
 pub mod error;
 pub mod followup;
+mod newton;
 pub mod predict;
 pub mod ranges;
 pub mod regression;

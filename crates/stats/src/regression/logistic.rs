@@ -69,6 +69,7 @@ use tessera_mpc::{AShare, Party};
 use crate::analysis::LogisticSpec;
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
+use crate::newton::WarmInverse;
 use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
@@ -427,6 +428,7 @@ pub(crate) fn fit_prepared(
     let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
     let all = pt.public(&[2 * p as u128]);
     let mut e = model.evaluate(pt, &b)?;
+    let mut inverse = WarmInverse::default();
     loop {
         if iterations == spec.max_steps {
             // A fit that runs away is refused as separated where it is.
@@ -436,7 +438,7 @@ pub(crate) fn fit_prepared(
                 spec.max_steps
             )));
         }
-        let step = pt.spd_solve(&e.info, &e.grad, p, 1)?;
+        let step = inverse.step(pt, &e.info, &e.grad, p)?;
         b = b.add(&step);
         iterations += 1;
         // The convergence test beside the evaluation at the new coefficients, which is

@@ -120,6 +120,7 @@ use crate::analysis::{CoxSpec, Ties};
 use crate::disclosure::{below_any, every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
+use crate::newton::WarmInverse;
 use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 use crate::terms;
@@ -1149,13 +1150,11 @@ pub(crate) fn newton<D: Fisher>(
     let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
     let mut trace = NewtonTrace::default();
     let mut step = 1.0f64;
+    let mut warm = WarmInverse::default();
     let inv = loop {
         let info = p.mul_public_real(d.info(), inv_e)?;
         let score = p.mul_public_real(d.score(), inv_e)?;
-        let solve = |q: &mut Party| -> Result<AShare<u128>> {
-            let inv = q.spd_inverse(&info, m)?;
-            Ok(q.matmul_fix(&inv, &score, m, m, 1)?)
-        };
+        let mut solve = |q: &mut Party| warm.step(q, &info, &score, m);
         // The step-halving test beside the Newton direction (wasted only when halving).
         let ll = d.ll().clone();
         let delta = match &prev {
