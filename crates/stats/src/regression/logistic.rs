@@ -73,6 +73,7 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::design::{self, at, broadcast, constant, gather, rows_of, HI};
+use super::holdout::{self, HoldoutPublic};
 use super::ols::check_conf;
 use super::{table, LogisticResult};
 
@@ -240,6 +241,10 @@ pub struct LogisticPublic {
     pub n: usize,
     /// Newton steps taken (opened bit by bit: the convergence bits).
     pub iterations: usize,
+    /// With `holdout`: what the compute parties know of the validation on the held-out
+    /// rows (its values follow the fit's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Box<HoldoutPublic>>,
 }
 
 impl Tail for LogisticPublic {
@@ -249,11 +254,18 @@ impl Tail for LogisticPublic {
     /// the log-likelihood.
     fn open(&self, vals: &[u128]) -> Result<LogisticResult> {
         let (spec, n, p) = (&self.spec, self.n, self.names.len());
-        if vals.len() != 2 * p + 1 {
-            return Err(StatsError::Invalid(
-                "logistic: the sealed values do not fit".into(),
-            ));
-        }
+        let (vals, rest) = vals
+            .split_at_checked(2 * p + 1)
+            .ok_or_else(|| StatsError::Invalid("logistic: the sealed values do not fit".into()))?;
+        let validation = match &self.validation {
+            Some(v) => Some(v.open(rest)?),
+            None if rest.is_empty() => None,
+            None => {
+                return Err(StatsError::Invalid(
+                    "logistic: the sealed values do not fit".into(),
+                ))
+            }
+        };
         let opened: Vec<f64> = vals
             .iter()
             .map(|&v| decode(v, self.frac_bits + HI))
@@ -270,6 +282,7 @@ impl Tail for LogisticPublic {
             l2: spec.l2,
             conf_level: spec.conf_level,
             coefficients: table(&self.names, &opened[..p], Some(&se), None, spec.conf_level),
+            validation,
         })
     }
 }
@@ -282,7 +295,10 @@ pub fn logistic(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<Sealed<LogisticPublic>> {
-    let (public, values) = fit(pt, frame, spec, disclosure)?;
+    let (public, values) = match spec.holdout {
+        Some(_) => holdout::holdout(pt, frame, spec, disclosure)?,
+        None => fit(pt, frame, spec, disclosure)?,
+    };
     Sealed::new(pt, public, &values)
 }
 
@@ -295,16 +311,7 @@ pub(crate) fn fit(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
-    check_conf(spec.conf_level)?;
-    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
-        return Err(StatsError::Invalid(format!(
-            "l2 must be a finite number ≥ 0, not {}",
-            spec.l2
-        )));
-    }
-    if spec.max_steps == 0 {
-        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
-    }
+    check_spec(spec)?;
     let prep = design::prepare(
         pt,
         frame,
@@ -315,6 +322,22 @@ pub(crate) fn fit(
     )?;
     check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
     fit_prepared(pt, &prep, spec)
+}
+
+/// The public checks of a logistic model's parameters (the hold-out ones included).
+pub(crate) fn check_spec(spec: &LogisticSpec) -> Result<()> {
+    check_conf(spec.conf_level)?;
+    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
+        return Err(StatsError::Invalid(format!(
+            "l2 must be a finite number ≥ 0, not {}",
+            spec.l2
+        )));
+    }
+    if spec.max_steps == 0 {
+        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
+    }
+    holdout::check_params(spec)
+        .map_err(|(field, m)| StatsError::Invalid(format!("logistic: `{field}` {m}")))
 }
 
 /// [`fit`] on a design already prepared (complete rows, the disclosure checks passed) and
@@ -436,6 +459,7 @@ pub(crate) fn fit_prepared(
         names: prep.names.clone(),
         n,
         iterations,
+        validation: None,
     };
     Ok((public, AShare::concat(&[&coef, &se, &ll.shl(HI)])))
 }
