@@ -88,13 +88,21 @@ fn twin_matches_r_on_fixed_splits() {
         let v = got.validation.as_ref().unwrap();
         assert_eq!(v.n_train as f64, c["n_train"].as_f64().unwrap(), "{name}");
         assert_eq!(v.n_test as f64, c["n_test"].as_f64().unwrap(), "{name}");
-        assert_eq!(got.nobs, v.n_train, "{name}: the fit is on the training rows");
+        assert_eq!(
+            got.nobs, v.n_train,
+            "{name}: the fit is on the training rows"
+        );
         for (j, (b, se)) in floats(&c["coef"])
             .iter()
             .zip(floats(&c["coef_se"]))
             .enumerate()
         {
-            close(&format!("{name} coef {j}"), got.coefficients[j].coef, *b, 1e-6);
+            close(
+                &format!("{name} coef {j}"),
+                got.coefficients[j].coef,
+                *b,
+                1e-6,
+            );
             rel(
                 &format!("{name} se {j}"),
                 got.coefficients[j].std_err.unwrap(),
@@ -105,15 +113,35 @@ fn twin_matches_r_on_fixed_splits() {
         let a = &v.test;
         assert_eq!(a.cases as f64, c["cases"].as_f64().unwrap(), "{name}");
         assert_eq!(a.controls as f64, c["controls"].as_f64().unwrap(), "{name}");
-        close(&format!("{name} auc"), a.auc, c["auc"].as_f64().unwrap(), 1e-9);
+        close(
+            &format!("{name} auc"),
+            a.auc,
+            c["auc"].as_f64().unwrap(),
+            1e-9,
+        );
         rel(&format!("{name} se"), a.se, c["se"].as_f64().unwrap(), 1e-6);
-        close(&format!("{name} lower"), a.lower, c["lower"].as_f64().unwrap(), 1e-9);
-        close(&format!("{name} upper"), a.upper, c["upper"].as_f64().unwrap(), 1e-9);
+        close(
+            &format!("{name} lower"),
+            a.lower,
+            c["lower"].as_f64().unwrap(),
+            1e-9,
+        );
+        close(
+            &format!("{name} upper"),
+            a.upper,
+            c["upper"].as_f64().unwrap(),
+            1e-9,
+        );
         match (&a.calibration, spec.calibration) {
             (None, false) => {}
             (Some(k), true) => {
                 let val = |key: &str| c[key].as_f64().unwrap();
-                close(&format!("{name} intercept"), k.intercept.coef, val("intercept"), 1e-4);
+                close(
+                    &format!("{name} intercept"),
+                    k.intercept.coef,
+                    val("intercept"),
+                    1e-4,
+                );
                 close(&format!("{name} slope"), k.slope.coef, val("slope"), 1e-4);
                 rel(
                     &format!("{name} intercept se"),
@@ -226,7 +254,11 @@ fn training_counts(r: &LogisticResult, pop: [[usize; 2]; 2]) -> [[usize; 2]; 2] 
             }
         }
     }
-    assert_eq!(found.len(), 1, "training counts fitting the MPC's fit: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "training counts fitting the MPC's fit: {found:?}"
+    );
     found[0]
 }
 
@@ -300,7 +332,12 @@ fn mpc_matches_the_twin_on_the_split_it_drew() {
                 let mut events = (0, 0);
                 for (g, h) in k.table.iter().zip(&l.table) {
                     assert_eq!(g.n, h.n);
-                    close("group predicted", g.predicted.unwrap(), h.predicted.unwrap(), 1e-4);
+                    close(
+                        "group predicted",
+                        g.predicted.unwrap(),
+                        h.predicted.unwrap(),
+                        1e-4,
+                    );
                     events.0 += g.events.unwrap();
                     events.1 += h.events.unwrap();
                 }
@@ -328,7 +365,10 @@ fn the_researcher_playing() {
         let e = logistic(&spec, &no_limits()).unwrap_err();
         assert!(e.contains("`holdout` must be a fraction"), "{e}");
         let e = holdout_plain(&table, &spec, &[0, 1], &no_limits()).unwrap_err();
-        assert!(e.to_string().contains("`holdout` must be a fraction"), "{e}");
+        assert!(
+            e.to_string().contains("`holdout` must be a fraction"),
+            "{e}"
+        );
     }
     // Calibration, or groups, without holdout; groups without calibration, or out of range.
     let plain_fit = LogisticSpec {
@@ -372,7 +412,10 @@ fn the_researcher_playing() {
     };
     let small = binary_spec(0.08, false);
     let e = logistic(&small, &rules).unwrap_err();
-    assert!(e.contains("hold-out test set") && e.contains("min_rows"), "{e}");
+    assert!(
+        e.contains("hold-out test set") && e.contains("min_rows"),
+        "{e}"
+    );
     let test: Vec<usize> = (0..20).collect();
     let e = holdout_plain(&table, &small, &test, &rules).unwrap_err();
     assert!(e.to_string().contains("hold-out test set"), "{e}");
@@ -401,7 +444,10 @@ fn separating_predictions_give_auc_one_whatever_the_split() {
     let x: Vec<Option<f64>> = (0..n)
         .map(|i| Some(((i * 37) % n) as f64 / 40.0 - 2.0 + 1.0 / 80.0))
         .collect();
-    let y: Vec<Option<f64>> = x.iter().map(|v| Some(f64::from(v.unwrap() > 0.0))).collect();
+    let y: Vec<Option<f64>> = x
+        .iter()
+        .map(|v| Some(f64::from(v.unwrap() > 0.0)))
+        .collect();
     let table = PlainFrame::new(vec![
         PlainColumn {
             name: "a.x".into(),
@@ -417,7 +463,10 @@ fn separating_predictions_give_auc_one_whatever_the_split() {
         l2: 40.0,
         ..binary_spec(0.4, false)
     };
-    let got = in_mpc(&table, |p, fr| logistic::logistic(p, fr, &spec, &no_limits())).unwrap();
+    let got = in_mpc(&table, |p, fr| {
+        logistic::logistic(p, fr, &spec, &no_limits())
+    })
+    .unwrap();
     let v = got.validation.as_ref().unwrap();
     assert_eq!((v.n_train, v.n_test), (96, 64));
     assert!(v.test.cases > 10 && v.test.controls > 10, "{:?}", v.test);
