@@ -22,6 +22,12 @@
 //! standard error and interval from them. Nothing is truncated, so the result is R's to
 //! the last bit of f64.
 //!
+//! The core (`auc_core`) takes prepared shared columns (outcome, score, complete-row
+//! weight), not a table column: `kind = "auc"` prepares a column of the table, the
+//! hold-out validation of `logistic` ([`crate::regression::holdout`]) a model's predictions
+//! on its test rows, ordered by their exact linear predictor (a wide sort key) so that
+//! equal predictions tie.
+//!
 //! # Leakage
 //!
 //! To the compute parties: the number of complete rows (as `logistic` opens it); one bit,
