@@ -422,6 +422,17 @@ fn the_researcher_playing() {
     // And the training set below min_rows.
     let e = logistic(&binary_spec(0.92, false), &rules).unwrap_err();
     assert!(e.contains("hold-out training set"), "{e}");
+    // `max_vars_per_row` on the training rows: 2 variables at most one per 100 rows pass
+    // on all 240 complete rows, not on a training set of about 72.
+    let sparse = Disclosure {
+        max_vars_per_row: 0.01,
+        ..no_limits()
+    };
+    let e = logistic(&binary_spec(0.7, false), &sparse).unwrap_err();
+    assert!(
+        e.contains("hold-out training set") && e.contains("max_vars_per_row"),
+        "{e}"
+    );
     // The same study without holdout is today's fit on every complete row.
     let spec = LogisticSpec {
         holdout: None,

@@ -13,7 +13,7 @@
 //!    the first `⌈(1 − f)·rows⌉` positions are the training rows, the rest the test rows
 //!    (`f` = `holdout`; public per position, secret per row: no party learns which of its
 //!    rows are in which set). The complete-row counts of both sets are opened and
-//!    `min_rows` is checked on each.
+//!    `min_rows` is checked on each (and `max_vars_per_row` on the training set).
 //! 3. The fit on the training rows ([`super::logistic::fit_prepared`]); its coefficients
 //!    stay shared.
 //! 4. The linear predictor of each test row from the secret coefficients, exact: the
@@ -237,6 +237,7 @@ pub(crate) fn holdout(
     let (n_train, n_test) = (counts[0], counts[1]);
     split::check_set(disclosure, n_train, TRAINING)?;
     split::check_set(disclosure, n_test, TEST)?;
+    split::in_set(disclosure.check_vars(prep.vars(), n_train), TRAINING)?;
     let train = design::Prepared {
         names: prep.names.clone(),
         intercept: prep.intercept,
@@ -331,6 +332,10 @@ pub fn holdout_plain(
     let (train, tested) = (subset(&d, &held, false), subset(&d, &held, true));
     split::check_set(disclosure, train.y.len(), TRAINING)?;
     split::check_set(disclosure, tested.y.len(), TEST)?;
+    split::in_set(
+        disclosure.check_vars(d.names.len(), train.y.len()),
+        TRAINING,
+    )?;
     let mut fit = plain::logistic_design(&train, spec)?;
     let beta: Vec<f64> = fit.coefficients.iter().map(|c| c.coef).collect();
     let rows = tested

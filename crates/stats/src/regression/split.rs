@@ -34,7 +34,12 @@ pub(crate) fn open_set_rows(pt: &mut Party, counts: &[AShare<u128>]) -> Result<V
 /// `min_rows` on one set of a split, the refusal naming the set (e.g. "a cross-validation
 /// test set", "the hold-out training set").
 pub(crate) fn check_set(disclosure: &Disclosure, rows: usize, set: &str) -> Result<()> {
-    disclosure.check_rows(rows).map_err(|e| match e {
+    in_set(disclosure.check_rows(rows), set)
+}
+
+/// A disclosure refusal on one set of a split, naming the set.
+pub(crate) fn in_set<T>(r: Result<T>, set: &str) -> Result<T> {
+    r.map_err(|e| match e {
         StatsError::Refused { rule, detail } => StatsError::Refused {
             rule,
             detail: format!("{set}: {detail}"),
