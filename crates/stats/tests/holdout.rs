@@ -487,3 +487,49 @@ fn separating_predictions_give_auc_one_whatever_the_split() {
     let w = twin.validation.as_ref().unwrap();
     assert_eq!((w.n_test, w.test.auc, w.test.se), (64, 1.0, 0.0));
 }
+
+/// As a study runs it: `analysis::run` at the three compute parties, the public facts as
+/// text (as a station stores them), the recipient's reconstruction and `analysis::open`.
+/// The opened result is the training fit with its validation (sizes adding up, the AUC of
+/// the test rows, the calibration table), and the public facts hold the two set sizes but
+/// no figure of the validation.
+#[test]
+fn a_study_runs_and_opens_it() {
+    use tessera_mpc::output::reconstruct_shares;
+    use tessera_mpc::testing::run3_with_timeout;
+    use tessera_mpc::MpcError;
+    use tessera_stats::analysis;
+    use tessera_stats::Frame;
+
+    let table = binary_table([[70, 50], [45, 75]], 8);
+    let spec = AnalysisSpec::Logistic(binary_spec(0.3, true));
+    let ends = run3_with_timeout(std::time::Duration::from_secs(300), |p| {
+        let fr = Frame::share(p, 0, &table).map_err(|e| MpcError::Invalid(e.to_string()))?;
+        analysis::run(p, &fr, &spec, &no_limits()).map_err(|e| MpcError::Invalid(e.to_string()))
+    });
+    let [a, b, c] = ends.map(Result::unwrap);
+    assert!(a.public == b.public && b.public == c.public);
+    let public: Value = serde_json::from_str(&a.public.to_string()).unwrap();
+    let v = &public["validation"];
+    assert!(v["n_train"].is_u64() && v["n_test"].is_u64(), "{public}");
+    assert!(v["auc"]["shown"].is_array(), "{public}");
+    for figure in ["\"auc\":0.", "brier", "slope"] {
+        assert!(!a.public.to_string().contains(figure), "{public}");
+    }
+    let values = reconstruct_shares([&a.shares, &b.shares, &c.shares]).unwrap();
+    let out = analysis::open(&spec, &public, &values).unwrap();
+    let r = &out.json;
+    let (n_train, n_test) = (
+        r["validation"]["n_train"].as_u64().unwrap(),
+        r["validation"]["n_test"].as_u64().unwrap(),
+    );
+    assert_eq!(n_train + n_test, 240);
+    assert_eq!(r["nobs"].as_u64().unwrap(), n_train);
+    let t = &r["validation"]["test"];
+    assert_eq!(t["score"], "predicted");
+    assert_eq!(t["n"].as_u64().unwrap(), n_test);
+    let auc = t["auc"].as_f64().unwrap();
+    assert!(auc > 0.5 && auc < 1.0, "{auc}");
+    assert!(t["calibration"]["table"].as_array().unwrap().len() == 4);
+    assert!(out.text.contains("Hold-out validation"), "{}", out.text);
+}

@@ -125,6 +125,14 @@ pub fn training_positions(rows: usize, holdout: f64) -> Result<usize> {
     Ok(t)
 }
 
+/// The checked parameters' `holdout` fraction (an error without one).
+fn checked_fraction(spec: &LogisticSpec) -> Result<f64> {
+    check_spec(spec)?;
+    spec.holdout.ok_or_else(|| {
+        StatsError::Invalid("logistic: a hold-out validation needs `holdout`".into())
+    })
+}
+
 /// The AUC's specification for the held-out predictions.
 fn auc_spec(spec: &LogisticSpec) -> AucSpec {
     AucSpec {
@@ -210,10 +218,7 @@ pub(crate) fn holdout(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
-    check_spec(spec)?;
-    let fraction = spec.holdout.ok_or_else(|| {
-        StatsError::Invalid("logistic: a hold-out validation needs `holdout`".into())
-    })?;
+    let fraction = checked_fraction(spec)?;
     let prep = design::prepare(
         pt,
         frame,
@@ -315,10 +320,7 @@ pub fn holdout_plain(
     test: &[usize],
     disclosure: &Disclosure,
 ) -> Result<LogisticResult> {
-    check_spec(spec)?;
-    let fraction = spec.holdout.ok_or_else(|| {
-        StatsError::Invalid("logistic: a hold-out validation needs `holdout`".into())
-    })?;
+    let fraction = checked_fraction(spec)?;
     let d = plain::design(frame, &spec.outcome, &spec.covariates, spec.intercept)?;
     for &y in &d.y {
         binary_plain(y, &spec.outcome)?;
