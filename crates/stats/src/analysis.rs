@@ -222,6 +222,18 @@ pub struct LogisticSpec {
     /// Confidence level of the intervals.
     #[serde(default = "conf_level")]
     pub conf_level: f64,
+    /// Hold-out validation: the fraction of rows (0 < f < 1) set aside, by a split decided
+    /// inside MPC, to validate the model fitted on the others (AUC with DeLong's interval;
+    /// [`crate::regression::holdout`]). None: the model is fitted on every row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<f64>,
+    /// With `holdout`: also the calibration of the held-out predictions (as `auc`'s
+    /// `calibration`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub calibration: bool,
+    /// With `calibration`: the calibration table's groups (as `auc`'s `groups`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<usize>,
 }
 
 /// Descriptive statistics of columns, overall or per group.

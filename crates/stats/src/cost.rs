@@ -79,6 +79,33 @@ fn linear(rows: f64, per_row: f64, fixed: f64, rounds: f64, mem_row: f64, work: 
     }
 }
 
+/// The AUC of a score on `n` rows (`kind = "auc"`, and the held-out predictions of a
+/// logistic model), with its calibration in `groups` groups if asked.
+fn auc_cost(n: f64, calibration: bool, groups: usize) -> Cost {
+    // The outcome's binary check and exact truncation, one sort by score with its tie
+    // groups' scans, the placements' products (predict::auc). Measured (tests/cost.rs,
+    // 2026-12-03 with the block carries): 2.0 and 2.2 kB per row, 194 and 202 rounds at
+    // 2,500 and 8,000 rows.
+    let auc = linear(n, 2100.0, 0.0, 200.0, 1500.0, 0.0);
+    // With calibration: the probability check, two logarithms per row, the recalibration's
+    // logistic fit on the AUC's own complete rows (two model variables) and the table's
+    // g − 1 comparisons per row. Measured with g = 10: 7.3 kB per row and about 615 rounds
+    // over the AUC alone at both sizes.
+    if calibration {
+        let g = groups.max(2) as f64;
+        auc.then(linear(
+            n,
+            5500.0 + 200.0 * (g - 1.0),
+            0.0,
+            615.0,
+            2000.0,
+            0.0,
+        ))
+    } else {
+        auc
+    }
+}
+
 /// A Kaplan–Meier or Cox analysis with delayed entry without it (its cost on twice the
 /// rows is the entry's, see [`estimate`]); `None` for any other analysis.
 fn without_entry(spec: &AnalysisSpec) -> Option<AnalysisSpec> {
@@ -316,30 +343,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 1e-7 * n * p * p,
             )
         }
-        AnalysisSpec::Auc(s) => {
-            // The outcome's binary check and exact truncation, one sort by score with its
-            // tie groups' scans, the placements' products (predict::auc). Measured
-            // (tests/cost.rs, 2026-12-03 with the block carries): 2.0 and 2.2 kB per row,
-            // 194 and 202 rounds at 2,500 and 8,000 rows.
-            let auc = linear(n, 2100.0, 0.0, 200.0, 1500.0, 0.0);
-            // With calibration: the probability check, two logarithms per row, the
-            // recalibration's logistic fit on the AUC's own complete rows (two model
-            // variables) and the table's g − 1 comparisons per row. Measured with g = 10:
-            // 7.3 kB per row and about 615 rounds over the AUC alone at both sizes (2026-12-03).
-            if s.calibration {
-                let g = s.groups.max(2) as f64;
-                auc.then(linear(
-                    n,
-                    5500.0 + 200.0 * (g - 1.0),
-                    0.0,
-                    615.0,
-                    2000.0,
-                    0.0,
-                ))
-            } else {
-                auc
-            }
-        }
+        AnalysisSpec::Auc(s) => auc_cost(n, s.calibration, s.groups),
         AnalysisSpec::Elasticnet(s) => {
             // The design and moments as OLS plus the shuffle per row; then, independent of
             // the rows, each fold's moments and standardisation and the coordinate descent:
@@ -361,8 +365,34 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         }
         AnalysisSpec::Logistic(s) => {
             // Per Newton step a sigmoid per row and the weighted moments.
-            let p = terms(&s.covariates) + 1.0;
-            linear(n, 4000.0 + 200.0 * p, 0.0, 590.0, 1500.0 + 250.0 * p, 0.0)
+            let k = terms(&s.covariates);
+            let p = k + 1.0;
+            let fit = |rows: f64| {
+                linear(
+                    rows,
+                    4000.0 + 200.0 * p,
+                    0.0,
+                    590.0,
+                    1500.0 + 250.0 * p,
+                    0.0,
+                )
+            };
+            match s.holdout {
+                None => fit(n),
+                Some(f) => {
+                    // Hold-out validation (regression::holdout): the fit on the training
+                    // rows; the shuffle of [w, y, x] (party 0 sends 32 bytes per element);
+                    // on the test rows the exact predictor, its truncation and sigmoid, then
+                    // the AUC (and calibration) as `auc`. Measured (tests/cost.rs, 3
+                    // covariates, holdout 0.25): 4.4 kB per row and about 1,000 rounds;
+                    // with calibration 5.9 kB and 1,790 rounds.
+                    let test = (f * n).max(0.0);
+                    fit(n - test)
+                        .then(linear(n, 32.0 * (k + 2.0), 0.0, 2.0, 0.0, 0.0))
+                        .then(linear(test, 600.0 + 16.0 * p, 0.0, 60.0, 0.0, 0.0))
+                        .then(auc_cost(test, s.calibration, s.groups.unwrap_or(10)))
+                }
+            }
         }
         AnalysisSpec::Describe(s) => {
             let j = s.columns.len() as f64;

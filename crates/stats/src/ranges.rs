@@ -187,6 +187,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
         AnalysisSpec::Logistic(s) => {
             penalty("l2", s.l2, f)?;
             steps(s.max_steps)?;
+            crate::regression::holdout::check_params(s).map_err(|(at, m)| err(at, None, m))?;
             conf(s.conf_level)
         }
         AnalysisSpec::Describe(s) => {

@@ -280,6 +280,9 @@ fn regression_accuracy_by_size() {
             l2: 0.0,
             max_steps: 50,
             conf_level: 0.95,
+            holdout: None,
+            calibration: false,
+            groups: None,
         };
         let ours = mpc(&frame, &AnalysisSpec::Logistic(logistic.clone()));
         let twin = json(regression_plain::logistic(&frame, &logistic).unwrap());

@@ -328,3 +328,17 @@ fn within_a_factor_of_two(specs: Vec<(usize, AnalysisSpec)>) {
         }
     }
 }
+
+/// A logistic model validated on held-out rows: the fit on the training rows, the shuffle,
+/// the predictions and the AUC (a wide sort) on the test rows, with and without calibration.
+#[test]
+fn the_holdout_estimate_is_within_a_factor_of_two() {
+    let cov = serde_json::to_string(&xs(3)).unwrap();
+    let parse = |extra: &str| -> (usize, AnalysisSpec) {
+        let json = format!(
+            r#"{{"kind":"logistic","outcome":"registry.event","covariates":{cov},"holdout":0.25{extra}}}"#
+        );
+        (3, serde_json::from_str(&json).unwrap())
+    };
+    within_a_factor_of_two(vec![parse(""), parse(r#","calibration":true,"groups":10"#)]);
+}

@@ -239,6 +239,9 @@ fn logistic_with_cross_party_products_and_num() {
         l2: 0.0,
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     };
     let want = &c["result"];
     let twin = plain::logistic(&frame, &spec).unwrap();

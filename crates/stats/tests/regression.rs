@@ -103,6 +103,9 @@ fn logistic_spec(case: &Value) -> LogisticSpec {
         l2: case["l2"].as_f64().unwrap(),
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     }
 }
 
@@ -344,6 +347,9 @@ fn disclosure_refuses_before_opening() {
             l2: 0.0,
             max_steps: 50,
             conf_level: 0.95,
+            holdout: None,
+            calibration: false,
+            groups: None,
         };
         let e = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &lspec, &d)).unwrap_err();
         assert!(e.contains(rule), "{e}");
@@ -604,6 +610,9 @@ fn wide_scales_keep_relative_precision() {
         l2: 0.0,
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     };
     let want = plain::logistic(&frame, &lspec).unwrap();
     let got = in_mpc(&frame, |p, fr| logistic::logistic(p, fr, &lspec, &d)).unwrap();

@@ -465,6 +465,9 @@ proptest! {
             l2: 0.0,
             max_steps: 50,
             conf_level: 0.95,
+            holdout: None,
+            calibration: false,
+            groups: None,
         };
         check(
             "logistic",
@@ -671,6 +674,9 @@ fn logistic_intercept_with_a_covariate_on_a_large_scale() {
         l2: 0.0,
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     };
     let ours = station(&frame, &AnalysisSpec::Logistic(spec.clone())).expect("not refused");
     let twin = json(regression_plain::logistic(&frame, &spec).unwrap());

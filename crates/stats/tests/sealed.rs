@@ -124,6 +124,9 @@ fn specs() -> Vec<AnalysisSpec> {
             l2: 0.0,
             max_steps: 50,
             conf_level: 0.95,
+            holdout: None,
+            calibration: false,
+            groups: None,
         }),
         AnalysisSpec::Describe(DescribeSpec {
             columns: cov(&["gp.x1", "gp.y"]),

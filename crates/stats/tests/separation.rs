@@ -30,6 +30,9 @@ fn spec() -> LogisticSpec {
         l2: 0.0,
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     }
 }
 

@@ -1029,3 +1029,32 @@ fn calibration_tables_of_one_score_have_the_same_groups() {
         "{msg}"
     );
 }
+
+/// `holdout` on a logistic model: a fraction strictly between 0 and 1; `calibration` only
+/// with it, `groups` only with `calibration` (each refused at validation, located on its
+/// line and naming its field).
+#[test]
+fn logistic_holdout_fields() {
+    let lg = |extra: &str| {
+        format!(
+            "{BASE}[[analysis]]\nname = \"lg\"\nkind = \"logistic\"\noutcome = \"a.e\"\ncovariates = [\"a.x\"]\n{extra}"
+        )
+    };
+    check(&lg("holdout = 0.25\ncalibration = true\ngroups = 5\n")).unwrap();
+    check(&lg("holdout = 0.5\n")).unwrap();
+    for (extra, field) in [
+        ("holdout = 0\n", "holdout"),
+        ("holdout = 1\n", "holdout"),
+        ("holdout = 1.5\n", "holdout"),
+        ("holdout = nan\n", "holdout"),
+        ("calibration = true\n", "calibration"),
+        ("holdout = 0.2\ngroups = 5\n", "groups"),
+        ("holdout = 0.2\ncalibration = true\ngroups = 1\n", "groups"),
+    ] {
+        let text = lg(extra);
+        let msg = check(&text).unwrap_err().to_string();
+        let want = format!("study.toml:{}:", line_of(&text, field));
+        assert!(msg.starts_with(&want), "expected {want} in: {msg}");
+        assert!(msg.contains(field), "{msg}");
+    }
+}

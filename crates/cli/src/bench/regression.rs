@@ -374,6 +374,9 @@ fn logistic_spec(s: Shape) -> LogisticSpec {
         l2: 0.0,
         max_steps: 50,
         conf_level: 0.95,
+        holdout: None,
+        calibration: false,
+        groups: None,
     }
 }
 

@@ -22,6 +22,12 @@
 //! standard error and interval from them. Nothing is truncated, so the result is R's to
 //! the last bit of f64.
 //!
+//! The core (`auc_core`) takes prepared shared columns (outcome, score, complete-row
+//! weight), not a table column: `kind = "auc"` prepares a column of the table, the
+//! hold-out validation of `logistic` ([`crate::regression::holdout`]) a model's predictions
+//! on its test rows, ordered by their exact linear predictor (a wide sort key) so that
+//! equal predictions tie.
+//!
 //! # Leakage
 //!
 //! To the compute parties: the number of complete rows (as `logistic` opens it); one bit,
@@ -344,21 +350,21 @@ fn bad_groups(g: usize, n: usize) -> StatsError {
     ))
 }
 
-/// The calibration table of the twin: the rows ordered by score, descending, ties in input
+/// The calibration table of the twin: the rows ordered by key, descending, ties in input
 /// order (as the MPC's stable sort), ranked from the end; groups as [`group_sizes`].
-fn groups_plain(rows: &[(f64, bool)], g: usize, min: u64) -> Result<Vec<CalibrationGroup>> {
+fn groups_plain(rows: &[PlainRow], g: usize, min: u64) -> Result<Vec<CalibrationGroup>> {
     let n = rows.len();
     if !(2..=100).contains(&g) || g > n {
         return Err(bad_groups(g, n));
     }
     let mut desc: Vec<usize> = (0..n).collect();
-    desc.sort_by(|&a, &b| rows[b].0.total_cmp(&rows[a].0));
+    desc.sort_by(|&a, &b| rows[b].key.total_cmp(&rows[a].key));
     let mut events = vec![0f64; g];
     let mut predicted = vec![0f64; g];
     for (before, &i) in desc.iter().enumerate() {
         let b = g * (n - 1 - before) / n;
-        events[b] += f64::from(u8::from(rows[i].1));
-        predicted[b] += rows[i].0;
+        events[b] += f64::from(u8::from(rows[i].case));
+        predicted[b] += rows[i].prob;
     }
     Ok(group_sizes(n, g)
         .into_iter()
@@ -405,11 +411,53 @@ pub fn auc(
         disclosure,
     )?;
     check_binary(p, &prep.outcome, &prep.weight, &spec.outcome)?;
+    let scored = Scored {
+        outcome: &prep.outcome,
+        weight: &prep.weight,
+        n: prep.n,
+        score: &prep.columns[0],
+        logit: None,
+        wide: None,
+    };
+    let (public, values) = auc_core(p, &scored, spec, disclosure)?;
+    Sealed::new(p, public, &values)
+}
+
+/// The rows an AUC is computed on, already prepared (shared): for `kind = "auc"` a column
+/// of the table, for a hold-out validation the model's predictions on the test rows.
+pub(crate) struct Scored<'a> {
+    /// The outcome (fixed point), checked to be 0 or 1 on the complete rows.
+    pub outcome: &'a AShare<u128>,
+    /// 1 on the rows used, 0 elsewhere (integers).
+    pub weight: &'a AShare<u128>,
+    /// The number of rows used (opened before, documented by the caller).
+    pub n: usize,
+    /// The score (fixed point); with calibration a predicted probability.
+    pub score: &'a AShare<u128>,
+    /// With calibration: the score's logit when the caller has it (fixed point; a
+    /// model's linear predictor); `None`: computed from the score, which must then lie in
+    /// [P_MIN, 1 − P_MIN] (one bit opened).
+    pub logit: Option<&'a AShare<u128>>,
+    /// The rows' order: `None`, by the score; `Some((key, bits))`, by an exact key in
+    /// Z_2^128 within `±2^(bits-1)` that orders the rows as the score does (a linear
+    /// predictor kept exact, so that equal predictions tie).
+    pub wide: Option<(&'a AShare<u128>, u32)>,
+}
+
+/// The AUC (and with `spec.calibration` the calibration) of prepared rows: the public
+/// facts and the values to seal ([`AucPublic::open`] reads them). Refuses fewer than
+/// `min_cell` (at least 2) cases or controls.
+pub(crate) fn auc_core(
+    p: &mut Party,
+    s: &Scored,
+    spec: &AucSpec,
+    disclosure: &Disclosure,
+) -> Result<(AucPublic, AShare<u128>)> {
     let f = p.frac_bits();
     // Cases and controls as integers (the outcome is exactly 0 or 2^f on complete rows).
-    let yw = p.mul(&prep.outcome, &prep.weight)?;
+    let yw = p.mul(s.outcome, s.weight)?;
     let case = trunc_exact(p, &yw, f)?;
-    let control = prep.weight.sub(&case);
+    let control = s.weight.sub(&case);
     let min = least_class(disclosure);
     let totals = AShare::concat(&[&case.sum(), &control.sum()]);
     // LEAKAGE: one bit, "cases and controls each number at least min_cell".
@@ -417,7 +465,10 @@ pub fn auc(
         return Err(too_few(min));
     }
     // Descending score; LEAKAGE: the scan depth of the largest tie group (module docs).
-    let order = RiskOrder::stratified(p, &prep.columns[0], &[], &[case, control])?;
+    let order = match s.wide {
+        None => RiskOrder::stratified(p, s.score, &[], &[case, control])?,
+        Some((key, bits)) => RiskOrder::by_wide_key(p, key, bits, s.score, &[case, control])?,
+    };
     let (case, control) = (&order.cols[0], &order.cols[1]);
     let upto = order.within_prefix(p, &[case.clone(), control.clone()])?;
     let within = order.seg_prefix(p, &[case.clone(), control.clone()])?;
@@ -451,18 +502,17 @@ pub fn auc(
     let mut sealed = AShare::concat(&[&totals, &cv[0].sum(), &cv[1].sum(), &squares]);
     let mut public = AucPublic {
         spec: spec.clone(),
-        n: prep.n,
+        n: s.n,
         calibration: None,
         shown: Vec::new(),
     };
     if spec.calibration {
-        if !(2..=100).contains(&spec.groups) || spec.groups > prep.n {
-            return Err(bad_groups(spec.groups, prep.n));
+        if !(2..=100).contains(&spec.groups) || spec.groups > s.n {
+            return Err(bad_groups(spec.groups, s.n));
         }
-        let scored = (&prep.outcome, &prep.columns[0], &prep.weight);
-        let (fit, values) = calibrate(p, spec, &prep.names, scored, prep.n)?;
+        let (fit, values) = calibrate(p, spec, s)?;
         let min = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-        let (shown, table) = groups_in(p, &order, (case, control), spec.groups, prep.n, min)?;
+        let (shown, table) = groups_in(p, &order, (case, control), spec.groups, s.n, min)?;
         sealed = AShare::concat(&[
             &sealed,
             &values.slice(0..1),
@@ -472,7 +522,7 @@ pub fn auc(
         public.calibration = Some(fit);
         public.shown = shown;
     }
-    Sealed::new(p, public, &sealed)
+    Ok((public, sealed))
 }
 
 /// The calibration table inside MPC, on the rows in descending score order: each complete
@@ -541,51 +591,48 @@ fn groups_in(
     Ok((shown, AShare::concat(&[&masked[0], &masked[1]])))
 }
 
-/// The calibration inside MPC: the score checked to be a probability (one bit opened),
-/// its logit, the Brier sum, and the logistic fit of the outcome on the logit as `logistic`
-/// fits it, on the AUC's complete rows (what the fit opens: its convergence bits and the
-/// separation bit). `names` are the AUC's design names, the intercept first. Returns the
-/// fit's public facts and the values to seal (the Brier sum, then the fit's).
-fn calibrate(
-    p: &mut Party,
-    spec: &AucSpec,
-    names: &[String],
-    (y, score, weight): (&AShare<u128>, &AShare<u128>, &AShare<u128>),
-    rows: usize,
-) -> Result<(LogisticPublic, AShare<u128>)> {
+/// The calibration inside MPC: the score's logit (given, or computed after checking the
+/// score to be a probability: one bit opened), the Brier sum, and the logistic fit of the
+/// outcome on the logit as `logistic` fits it, on the rows of `s` (what the fit opens: its
+/// convergence bits and the separation bit). Returns the fit's public facts and the values
+/// to seal (the Brier sum, then the fit's).
+fn calibrate(p: &mut Party, spec: &AucSpec, s: &Scored) -> Result<(LogisticPublic, AShare<u128>)> {
     let f = p.frac_bits();
+    let (y, weight) = (s.outcome, s.weight);
     let n = weight.len();
-    // Incomplete rows at ½ (logit 0), so that every row's logarithm is defined.
-    let half = encode::<u128>(0.5, f);
-    let off = p.mul(&p.add_const(score, half.wrapping_neg()), weight)?;
-    let x = p.add_const(&off, half);
-    let one_minus = p.add_const(&x.neg(), encode(1.0, f));
-    let lo = encode::<u128>(P_MIN, f).wrapping_neg();
-    let margins = AShare::concat(&[&p.add_const(&x, lo), &p.add_const(&one_minus, lo)]);
-    // LEAKAGE: one bit, "every complete score lies in [P_MIN, 1 − P_MIN]" (refused otherwise).
-    if !every_at_least(p, &margins, 0)? {
-        return Err(not_probability(&spec.score));
-    }
-    let logs = p.ln(&AShare::concat(&[&x, &one_minus]))?;
-    let logit = logs.slice(0..n).sub(&logs.slice(n..2 * n));
+    let (x, logit) = match s.logit {
+        Some(logit) => (s.score.clone(), logit.clone()),
+        None => {
+            // Incomplete rows at ½ (logit 0), so that every row's logarithm is defined.
+            let half = encode::<u128>(0.5, f);
+            let off = p.mul(&p.add_const(s.score, half.wrapping_neg()), weight)?;
+            let x = p.add_const(&off, half);
+            let one_minus = p.add_const(&x.neg(), encode(1.0, f));
+            let lo = encode::<u128>(P_MIN, f).wrapping_neg();
+            let margins = AShare::concat(&[&p.add_const(&x, lo), &p.add_const(&one_minus, lo)]);
+            // LEAKAGE: one bit, "every complete score lies in [P_MIN, 1 − P_MIN]" (refused
+            // otherwise).
+            if !every_at_least(p, &margins, 0)? {
+                return Err(not_probability(&spec.score));
+            }
+            let logs = p.ln(&AShare::concat(&[&x, &one_minus]))?;
+            let logit = logs.slice(0..n).sub(&logs.slice(n..2 * n));
+            (x, logit)
+        }
+    };
     // Σ w (y − p)², at f fractional bits.
     let d = y.sub(&x);
     let wd = p.mul(weight, &d)?;
     let brier = p.dot_fix(&wd, &d, n)?;
-    // The AUC's own complete rows, disclosure checks and 0/1 check serve the fit: nothing
-    // is prepared or opened twice.
+    // The rows' own complete-row weights, disclosure checks and 0/1 check serve the fit:
+    // nothing is prepared or opened twice.
     let prep = Prepared {
-        names: names
-            .iter()
-            .take(1)
-            .cloned()
-            .chain([LOGIT.to_string()])
-            .collect(),
+        names: vec![design::INTERCEPT.to_string(), LOGIT.to_string()],
         intercept: true,
         columns: vec![logit],
         outcome: y.clone(),
         weight: weight.clone(),
-        n: rows,
+        n: s.n,
     };
     let (fit, values) = logistic::fit_prepared(p, &prep, &recalibration(spec))?;
     Ok((fit, AShare::concat(&[&brier, &values])))
@@ -600,6 +647,9 @@ fn recalibration(spec: &AucSpec) -> LogisticSpec {
         l2: 0.0,
         max_steps: 50,
         conf_level: spec.conf_level,
+        holdout: None,
+        calibration: false,
+        groups: None,
     }
 }
 
@@ -609,29 +659,61 @@ pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) ->
     check_conf(spec.conf_level)?;
     let y = frame.numeric(&spec.outcome)?;
     let s = frame.numeric(&spec.score)?;
-    let rows: Vec<(f64, bool)> = y
+    let rows: Vec<PlainRow> = y
         .iter()
         .zip(s.iter())
         .filter_map(|(y, s)| Some((s.as_ref().copied()?, y.as_ref().copied()?)))
         .map(|(s, y)| {
-            if y == 0.0 || y == 1.0 {
-                Ok((s, y == 1.0))
-            } else {
-                Err(StatsError::Invalid(format!(
-                    "outcome `{}` must be 0 or 1 in every complete row",
-                    spec.outcome
-                )))
-            }
+            Ok(PlainRow {
+                key: s,
+                prob: s,
+                logit: None,
+                case: binary_plain(y, &spec.outcome)?,
+            })
         })
         .collect::<Result<_>>()?;
-    let m = rows.iter().filter(|r| r.1).count();
+    auc_plain_rows(&rows, spec, disclosure)
+}
+
+/// An outcome value of the twin as a case (1) or control (0); an error otherwise.
+pub(crate) fn binary_plain(y: f64, outcome: &str) -> Result<bool> {
+    if y == 0.0 || y == 1.0 {
+        Ok(y == 1.0)
+    } else {
+        Err(StatsError::Invalid(format!(
+            "outcome `{outcome}` must be 0 or 1 in every complete row"
+        )))
+    }
+}
+
+/// One complete row of the twin's AUC ([`auc_plain_rows`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PlainRow {
+    /// What orders the rows (higher predicts a case): the score, or a linear predictor.
+    pub key: f64,
+    /// The score as a predicted probability (calibration).
+    pub prob: f64,
+    /// Its logit, when known (a linear predictor); `None`: from `prob`, which must then
+    /// lie in [P_MIN, 1 − P_MIN].
+    pub logit: Option<f64>,
+    /// Outcome 1.
+    pub case: bool,
+}
+
+/// The twin's AUC (and calibration) of complete rows, as [`auc_core`] inside MPC.
+pub(crate) fn auc_plain_rows(
+    rows: &[PlainRow],
+    spec: &AucSpec,
+    disclosure: &Disclosure,
+) -> Result<AucResult> {
+    let m = rows.iter().filter(|r| r.case).count();
     let k = rows.len() - m;
     let min = least_class(disclosure);
     if (m as u64) < min || (k as u64) < min {
         return Err(too_few(min));
     }
-    let mut cases: Vec<f64> = rows.iter().filter(|r| r.1).map(|r| r.0).collect();
-    let mut controls: Vec<f64> = rows.iter().filter(|r| !r.1).map(|r| r.0).collect();
+    let mut cases: Vec<f64> = rows.iter().filter(|r| r.case).map(|r| r.key).collect();
+    let mut controls: Vec<f64> = rows.iter().filter(|r| !r.case).map(|r| r.key).collect();
     cases.sort_by(f64::total_cmp);
     controls.sort_by(f64::total_cmp);
     // Twice the number of values in `sorted` below x, plus those equal to x.
@@ -661,23 +743,29 @@ pub fn auc_plain(frame: &PlainFrame, spec: &AucSpec, disclosure: &Disclosure) ->
     }
     let mut out = sums.finish(&spec.outcome, &spec.score, spec.conf_level);
     if spec.calibration {
-        if rows.iter().any(|r| !(P_MIN..=1.0 - P_MIN).contains(&r.0)) {
-            return Err(not_probability(&spec.score));
-        }
+        let logit = rows
+            .iter()
+            .map(|r| match r.logit {
+                Some(l) => Ok(l),
+                None if (P_MIN..=1.0 - P_MIN).contains(&r.prob) => {
+                    Ok((r.prob / (1.0 - r.prob)).ln())
+                }
+                None => Err(not_probability(&spec.score)),
+            })
+            .collect::<Result<Vec<f64>>>()?;
         let brier = rows
             .iter()
-            .map(|&(p, y)| (f64::from(u8::from(y)) - p).powi(2))
+            .map(|r| (f64::from(u8::from(r.case)) - r.prob).powi(2))
             .sum::<f64>()
             / rows.len() as f64;
-        let outcome: Vec<f64> = rows.iter().map(|r| f64::from(u8::from(r.1))).collect();
-        let logit: Vec<f64> = rows.iter().map(|r| (r.0 / (1.0 - r.0)).ln()).collect();
+        let outcome: Vec<f64> = rows.iter().map(|r| f64::from(u8::from(r.case))).collect();
         let table = PlainFrame::new(vec![
             PlainColumn::numeric(&spec.outcome, &outcome),
             PlainColumn::numeric(LOGIT, &logit),
         ])?;
         let fit = crate::regression::plain::logistic(&table, &recalibration(spec))?;
         let mut c = calibration(fit, brier)?;
-        c.table = groups_plain(&rows, spec.groups, disclosure.min_cell_or(DEFAULT_MIN_CELL))?;
+        c.table = groups_plain(rows, spec.groups, disclosure.min_cell_or(DEFAULT_MIN_CELL))?;
         out.calibration = Some(c);
     }
     Ok(out)

@@ -114,10 +114,13 @@ pub fn column_names(frame: &Frame, covariates: &[String], intercept: bool) -> Re
     ))
 }
 
+/// The name of the intercept's design column.
+pub const INTERCEPT: &str = "intercept";
+
 /// The names of `design`'s columns, `intercept` first if there is one.
 pub fn with_intercept(design: &[DesignColumn], intercept: bool) -> Vec<String> {
     intercept
-        .then(|| "intercept".to_string())
+        .then(|| INTERCEPT.to_string())
         .into_iter()
         .chain(design.iter().map(|c| c.name.clone()))
         .collect()

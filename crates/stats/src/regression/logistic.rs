@@ -15,7 +15,9 @@
 //!   without further products;
 //! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
 //!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
-//! - Newton step `Δ = H⁻¹ g` (`spd_solve`), `b ← b + Δ`, from `b = 0`.
+//! - Newton step `Δ = H⁻¹ g`, `b ← b + Δ`, from `b = 0`; `H⁻¹` fresh at the first step
+//!   and whenever the information moved much, else the previous inverse refined by one
+//!   Newton–Schulz step ([`crate::newton`]: one bit opened per step after the first).
 //!
 //! Convergence: after each step one bit is opened, whether `max_j |Δ_j| < TOL` (standardised
 //! units; [`TOL`] = 1e-5). statsmodels stops at a change of 1e-8 on the original scale,
@@ -31,7 +33,8 @@
 //!
 //! The compute parties learn one bit whether the outcome is 0/1 in every complete row,
 //! one convergence bit per step (LEAKAGE, commented where opened; their number is the
-//! result's `iterations`) and one bit whether the fit is separated (some used row with a
+//! result's `iterations`), one bit per step after the first whether the previous inverse
+//! serves ([`crate::newton`]) and one bit whether the fit is separated (some used row with a
 //! fitted probability numerically 0 or 1, [`SEP_ETA`]; checked at the final estimate, or
 //! where the step limit is reached; an error otherwise). The coefficients, the √n-scaled standard errors and the
 //! log-likelihood are sealed for the recipients ([`crate::sealed`]), whose tail
@@ -44,8 +47,10 @@
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
 //! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
-//! `16·n·p` (V·Z) + O(p²) + one `spd_solve`; once: `16·n·k` for Z. Rounds: ≈ 48 (sigmoid) + 15 + the solve's
-//! ≈ 90. The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
+//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 48
+//! (sigmoid) + 15 + the inverse's ≈ 50 or the refinement's ≈ 12 (the convergence test runs
+//! beside the next evaluation, the log-likelihood beside the variance: their rounds are
+//! hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
 //! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
 //! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1208 rounds;
 //! 10,000 rows: 64 MB, 1207 rounds.
@@ -74,6 +79,7 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::design::{self, at, broadcast, constant, gather, rows_of, HI};
+use super::holdout::{self, HoldoutPublic};
 use super::ols::check_conf;
 use super::{table, LogisticResult};
 
@@ -298,6 +304,10 @@ pub struct LogisticPublic {
     pub n: usize,
     /// Newton steps taken (opened bit by bit: the convergence bits).
     pub iterations: usize,
+    /// With `holdout`: what the compute parties know of the validation on the held-out
+    /// rows (its values follow the fit's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<Box<HoldoutPublic>>,
 }
 
 impl Tail for LogisticPublic {
@@ -307,11 +317,18 @@ impl Tail for LogisticPublic {
     /// the log-likelihood.
     fn open(&self, vals: &[u128]) -> Result<LogisticResult> {
         let (spec, n, p) = (&self.spec, self.n, self.names.len());
-        if vals.len() != 2 * p + 1 {
-            return Err(StatsError::Invalid(
-                "logistic: the sealed values do not fit".into(),
-            ));
-        }
+        let (vals, rest) = vals
+            .split_at_checked(2 * p + 1)
+            .ok_or_else(|| StatsError::Invalid("logistic: the sealed values do not fit".into()))?;
+        let validation = match &self.validation {
+            Some(v) => Some(v.open(rest)?),
+            None if rest.is_empty() => None,
+            None => {
+                return Err(StatsError::Invalid(
+                    "logistic: the sealed values do not fit".into(),
+                ))
+            }
+        };
         let opened: Vec<f64> = vals
             .iter()
             .map(|&v| decode(v, self.frac_bits + HI))
@@ -328,6 +345,7 @@ impl Tail for LogisticPublic {
             l2: spec.l2,
             conf_level: spec.conf_level,
             coefficients: table(&self.names, &opened[..p], Some(&se), None, spec.conf_level),
+            validation,
         })
     }
 }
@@ -340,7 +358,10 @@ pub fn logistic(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<Sealed<LogisticPublic>> {
-    let (public, values) = fit(pt, frame, spec, disclosure)?;
+    let (public, values) = match spec.holdout {
+        Some(_) => holdout::holdout(pt, frame, spec, disclosure)?,
+        None => fit(pt, frame, spec, disclosure)?,
+    };
     Sealed::new(pt, public, &values)
 }
 
@@ -353,16 +374,7 @@ pub(crate) fn fit(
     spec: &LogisticSpec,
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
-    check_conf(spec.conf_level)?;
-    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
-        return Err(StatsError::Invalid(format!(
-            "l2 must be a finite number ≥ 0, not {}",
-            spec.l2
-        )));
-    }
-    if spec.max_steps == 0 {
-        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
-    }
+    check_spec(spec)?;
     let prep = design::prepare(
         pt,
         frame,
@@ -373,6 +385,22 @@ pub(crate) fn fit(
     )?;
     check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
     fit_prepared(pt, &prep, spec)
+}
+
+/// The public checks of a logistic model's parameters (the hold-out ones included).
+pub(crate) fn check_spec(spec: &LogisticSpec) -> Result<()> {
+    check_conf(spec.conf_level)?;
+    if !(spec.l2 >= 0.0 && spec.l2.is_finite()) {
+        return Err(StatsError::Invalid(format!(
+            "l2 must be a finite number ≥ 0, not {}",
+            spec.l2
+        )));
+    }
+    if spec.max_steps == 0 {
+        return Err(StatsError::Invalid("max_steps must be at least 1".into()));
+    }
+    holdout::check_params(spec)
+        .map_err(|(field, m)| StatsError::Invalid(format!("logistic: `{field}` {m}")))
 }
 
 /// [`fit`] on a design already prepared (complete rows, the disclosure checks passed) and
@@ -473,6 +501,7 @@ pub(crate) fn fit_prepared(
         names: prep.names.clone(),
         n,
         iterations,
+        validation: None,
     };
     Ok((public, AShare::concat(&[&coef, &se, &ll.shl(HI)])))
 }

@@ -6,6 +6,8 @@
 //! - [`ols`]: least squares and ridge ([`ols::ols`]).
 //! - [`logistic`]: logistic regression by Newton–Raphson / IRLS, optionally L2-penalised
 //!   ([`logistic::logistic`]).
+//! - [`holdout`]: a logistic model validated on held-out rows, the split decided inside
+//!   MPC (`holdout` on `kind = "logistic"`).
 //! - [`plain`]: the plaintext twins, in f64, the oracle of the tests.
 //!
 //! # Definitions
@@ -46,9 +48,11 @@
 
 pub mod design;
 pub mod enet;
+pub mod holdout;
 pub mod logistic;
 pub mod ols;
 pub mod plain;
+pub(crate) mod split;
 
 use std::fmt;
 
@@ -113,6 +117,10 @@ pub struct LogisticResult {
     pub conf_level: f64,
     /// The coefficient table.
     pub coefficients: Vec<Coefficient>,
+    /// With `holdout`: the model (fitted on the training rows) validated on the held-out
+    /// rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<holdout::Validation>,
 }
 
 /// Builds the coefficient table from opened estimates and standard errors: t statistics
@@ -229,6 +237,10 @@ impl fmt::Display for LogisticResult {
             self.nobs, self.iterations
         )?;
         writeln!(f, "L2 λ: {}", self.l2)?;
-        write_table(f, &self.coefficients, "z", "P>|z|", self.conf_level)
+        write_table(f, &self.coefficients, "z", "P>|z|", self.conf_level)?;
+        match &self.validation {
+            Some(v) => write!(f, "{v}"),
+            None => Ok(()),
+        }
     }
 }

@@ -21,6 +21,8 @@ pub struct PlainDesign {
     pub y: Vec<f64>,
     /// Whether column 0 is the intercept.
     pub intercept: bool,
+    /// The frame's index of each row.
+    pub rows: Vec<usize>,
 }
 
 /// Builds the design matrix of complete cases from a plaintext frame.
@@ -35,6 +37,7 @@ pub fn design(
     let names = super::design::with_intercept(&cols, intercept);
     let mut xs = Vec::new();
     let mut ys = Vec::new();
+    let mut rows = Vec::new();
     for (i, yi) in y.iter().enumerate() {
         let Some(yi) = *yi else { continue };
         let Some(row) = terms::plain_row(frame, &cols, i)? else {
@@ -42,12 +45,14 @@ pub fn design(
         };
         xs.push(intercept.then_some(1.0).into_iter().chain(row).collect());
         ys.push(yi);
+        rows.push(i);
     }
     Ok(PlainDesign {
         names,
         x: xs,
         y: ys,
         intercept,
+        rows,
     })
 }
 
@@ -217,7 +222,7 @@ pub fn ols(frame: &PlainFrame, spec: &OlsSpec) -> Result<OlsResult> {
     })
 }
 
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
@@ -230,6 +235,11 @@ fn softplus(x: f64) -> f64 {
 /// below [`super::logistic::TOL`].
 pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResult> {
     let d = design(frame, &spec.outcome, &spec.covariates, spec.intercept)?;
+    logistic_design(&d, spec)
+}
+
+/// [`logistic`] on a design already built (e.g. the training rows of a hold-out split).
+pub fn logistic_design(d: &PlainDesign, spec: &LogisticSpec) -> Result<LogisticResult> {
     let (n, p) = (d.x.len(), d.names.len());
     check_rows(n, p)?;
     if d.y.iter().any(|&y| y != 0.0 && y != 1.0) {
@@ -337,5 +347,6 @@ pub fn logistic(frame: &PlainFrame, spec: &LogisticSpec) -> Result<LogisticResul
         l2: spec.l2,
         conf_level: spec.conf_level,
         coefficients: table(&d.names, &beta, Some(&se), None, spec.conf_level),
+        validation: None,
     })
 }

@@ -328,6 +328,38 @@ impl RiskOrder {
         })
     }
 
+    /// Sorts the rows by a wide `key` in Z_2^128 (descending, stably; values within
+    /// `±2^(key_bits-1)`, see [`tessera_mpc::sort`]'s wide sort) together with `time` and
+    /// `cols`, with groups of equal key: for a key kept exact (a linear predictor, never
+    /// truncated, so that rows with equal covariates tie as in plaintext) while `time`
+    /// carries a fixed-point value of the rows (e.g. the predicted probability). One
+    /// stratum. LEAKAGE: as [`RiskOrder::stratified`] (the sort's simulatable bits; the scan
+    /// depth, `ceil(log2 g)` for the largest group of `g` rows with equal keys).
+    pub fn by_wide_key(
+        p: &mut Party,
+        key: &AShare<u128>,
+        key_bits: u32,
+        time: &AShare<u128>,
+        cols: &[AShare<u128>],
+    ) -> Result<RiskOrder> {
+        let n = key.len();
+        if cols.iter().chain([time]).any(|c| c.len() != n) {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        let down = key.neg();
+        let perm = p.sort_perm_wide(&down, key_bits, SortOptions::default().pivots)?;
+        let mut all = vec![down, time.clone()];
+        all.extend(cols.iter().cloned());
+        let mut c = p.apply_sort(&perm, &Table::new(vec![], all)?)?.c128;
+        let rest = c.split_off(2);
+        let time = c.pop().expect("time");
+        let same = adjacent_equal(p, &c[0])?;
+        let mut order = Self::runs(p, same)?;
+        order.time = time;
+        order.cols = rest;
+        Ok(order)
+    }
+
     /// Groups of rows already in order: `same[i] = 1` iff rows `i` and `i + 1` are in one
     /// group (integers, zero on the last row). No sort, no columns, one stratum, `time` zero.
     /// LEAKAGE: the scan depth, `ceil(log2 g)` for the largest group of `g` rows, is opened

@@ -1,5 +1,6 @@
 //! Regression models: linear (coefficients with intervals) and logistic (odds ratios with
-//! intervals, as a table and a forest plot).
+//! intervals, as a table and a forest plot; with `holdout`, its validation on the held-out
+//! rows in `auc`'s tables).
 
 use std::fmt::Write;
 
@@ -113,12 +114,29 @@ pub fn logistic(h: &mut String, r: &Value) {
         ]);
     }
     h.push_str(&t.html());
+    let v = &r["validation"];
+    if v.is_object() {
+        let _ = writeln!(
+            h,
+            "<p>Validation on held-out rows: the rows were split at random inside MPC (no \
+             station learnt which of its rows went where), {} of them held out. The model \
+             above was fitted on the {} complete training rows; its predicted probabilities \
+             on the {} complete held-out rows separate {} = 1 from 0 as follows (the area \
+             under the ROC curve, DeLong's standard error and interval). For this one split \
+             an honest estimate of the model's performance on new rows; another split gives \
+             another estimate.</p>",
+            plain(&v["holdout"]),
+            plain(&v["n_train"]),
+            plain(&v["n_test"]),
+            escape(r["outcome"].as_str().unwrap_or("")),
+        );
+        auc_figures(h, &v["test"]);
+    }
 }
 
 /// The area under the ROC curve of a score (`auc`): a table with the AUC, DeLong's
 /// standard error and interval, and the numbers of cases and controls.
 pub fn auc(h: &mut String, r: &Value) {
-    let conf = f(&r["conf_level"]).unwrap_or(0.95);
     let _ = writeln!(
         h,
         "<p>How well the score {} separates {} = 1 (cases) from 0 (controls): the area \
@@ -128,6 +146,14 @@ pub fn auc(h: &mut String, r: &Value) {
         escape(r["score"].as_str().unwrap_or("")),
         escape(r["outcome"].as_str().unwrap_or("")),
     );
+    auc_figures(h, r);
+}
+
+/// An AUC's figures (an `auc` result, or a logistic model's held-out validation): the
+/// table of the AUC with its interval, and with calibration the recalibration, the Brier
+/// score and the calibration table (suppressed groups noted).
+fn auc_figures(h: &mut String, r: &Value) {
+    let conf = f(&r["conf_level"]).unwrap_or(0.95);
     let mut t = Table::new(&["rows", "cases", "controls", "AUC", "std err", "CI"]);
     t.set_header(5, &format!("{:.0}% CI", conf * 100.0));
     t.row(vec![

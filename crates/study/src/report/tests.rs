@@ -594,6 +594,39 @@ fn auc_is_a_table_with_its_interval() {
     );
 }
 
+/// A logistic model with `holdout`: the fit's table, then the validation's sizes and the
+/// held-out AUC and calibration in auc's tables.
+#[test]
+fn a_held_out_validation_follows_the_logistic_table() {
+    let h = html(&output(
+        "Study",
+        vec![analysis("diabetes", "logistic", logistic())],
+    ));
+    assert!(!h.contains("held-out"), "{h}");
+    let mut r = logistic();
+    r["validation"] = json!({"holdout": 0.25, "n_train": 135, "n_test": 45,
+        "test": {"outcome": "diabetes", "score": "predicted", "n": 45, "cases": 20,
+                 "controls": 25, "auc": 0.712345, "se": 0.0789, "conf_level": 0.95,
+                 "lower": 0.5577, "upper": 0.8670,
+                 "calibration": {"brier": 0.2101,
+                    "intercept": {"name": "intercept", "coef": 0.11, "std_err": 0.3,
+                                  "ci_low": -0.48, "ci_high": 0.7},
+                    "slope": {"name": "slope", "coef": 0.8123, "std_err": 0.2,
+                              "ci_low": 0.42, "ci_high": 1.2},
+                    "table": [{"n": 23, "shown": true, "predicted": 0.31, "events": 7,
+                               "observed": 0.3043}, {"n": 22, "shown": false}]}}});
+    let h = html(&output("Study", vec![analysis("diabetes", "logistic", r)]));
+    assert!(
+        h.contains("held-out") && h.contains("135") && h.contains("0.7123"),
+        "{h}"
+    );
+    assert!(
+        h.contains("Calibration") && h.contains("0.8123") && h.contains("suppressed"),
+        "{h}"
+    );
+    assert!(h.find("odds ratio") < h.find("0.7123"), "{h}");
+}
+
 #[test]
 fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
     let r = json!({

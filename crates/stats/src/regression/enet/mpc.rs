@@ -60,7 +60,6 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
-use tessera_mpc::shuffle::Table;
 use tessera_mpc::{AShare, Party};
 
 use crate::disclosure::Disclosure;
@@ -69,6 +68,7 @@ use crate::regression::design::{
     self, broadcast, div_count, div_count_exact, from_parts, gather, gram_part, mirror, Moments,
     Standardised, HI,
 };
+use crate::regression::split;
 use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
@@ -213,13 +213,10 @@ fn fold_moments(
     disclosure: &Disclosure,
 ) -> Result<Folds> {
     let v = centred.len();
-    let table = Table::new(
-        Vec::new(),
-        std::iter::once(weight.clone())
-            .chain(centred.iter().cloned())
-            .collect(),
-    )?;
-    let shuffled = pt.shuffle(&table)?;
+    let cols = std::iter::once(weight.clone())
+        .chain(centred.iter().cloned())
+        .collect();
+    let shuffled = split::shuffle_rows(pt, cols)?;
     let rows = shuffled.rows();
     let mut sums = Vec::with_capacity(folds);
     let mut counts = Vec::with_capacity(folds);
@@ -240,11 +237,9 @@ fn fold_moments(
     let gram = (0..folds)
         .map(|f| shared.slice(f * v * v..(f + 1) * v * v))
         .collect();
-    // LEAKAGE: the number of complete rows in each fold (a random split of the n complete
-    // rows after the oblivious shuffle: it depends only on n and on how many rows are
-    // incomplete, not on which); part of the result (`fold_rows`).
-    let opened = pt.reveal(&AShare::concat(&counts.iter().collect::<Vec<_>>()))?;
-    let rows: Vec<usize> = opened.iter().map(|&c| c as usize).collect();
+    // The number of complete rows in each fold: opened (LEAKAGE, see `split::open_set_rows`);
+    // part of the result (`fold_rows`).
+    let rows = split::open_set_rows(pt, &counts)?;
     let n: usize = rows.iter().sum();
     for &r in &rows {
         if r < 2 {
@@ -252,23 +247,10 @@ fn fold_moments(
                 "elasticnet: a fold has {r} complete rows: use fewer folds"
             )));
         }
-        disclosure.check_rows(r).map_err(|e| in_fold(e, "test"))?;
-        disclosure
-            .check_rows(n - r)
-            .map_err(|e| in_fold(e, "training"))?;
+        split::check_set(disclosure, r, "a cross-validation test set")?;
+        split::check_set(disclosure, n - r, "a cross-validation training set")?;
     }
     Ok(Folds { sums, gram, rows })
-}
-
-/// Names the cross-validation set of a `min_rows` refusal.
-fn in_fold(e: StatsError, set: &str) -> StatsError {
-    match e {
-        StatsError::Refused { rule, detail } => StatsError::Refused {
-            rule,
-            detail: format!("a cross-validation {set} set: {detail}"),
-        },
-        e => e,
-    }
 }
 
 /// Mean offset `Σ s / n` (f + HI bits) of sums `s` (f bits) over `n` rows.
