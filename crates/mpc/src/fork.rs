@@ -27,6 +27,11 @@ impl Party {
     /// `k` sub-parties for independent computations at the same time (each on its own
     /// thread, say), with the same fixed-point precision; this party stays usable and takes
     /// their counters back with [`Party::join`]. Sends nothing. Fails if the endpoint failed.
+    ///
+    /// Every party must fork in the same order: fork a party of its own from one thread,
+    /// never sub-parties running at the same time on several threads (their sub-channel
+    /// ids would differ between the parties; [`Party::side_by_side`] runs its halves one
+    /// after the other there).
     pub fn fork(&mut self, k: usize) -> Result<Vec<Party>> {
         let nets = self.net.split(k)?;
         Ok(nets
@@ -171,11 +176,21 @@ impl Party {
     /// If one fails, its sub-party aborts, which ends the other here and at the peers. The
     /// failure returned is this party's own (a refusal, say) if either half met one, else the
     /// first in time (a peer's abort, which carries the peer's reason).
+    ///
+    /// Only a party of its own forks: on a sub-party (an analysis running beside others, or
+    /// a half of another `side_by_side`) the two run one after the other on it, `a` first,
+    /// with the same results. Sub-channel ids come from one counter per connection, and
+    /// sub-parties on several threads would draw them in an order that differs between the
+    /// parties ([`tessera_net::Endpoint::is_root`]).
     pub fn side_by_side<A: Send, B, E: SideFailure>(
         &mut self,
         a: impl FnOnce(&mut Party) -> std::result::Result<A, E> + Send,
         b: impl FnOnce(&mut Party) -> std::result::Result<B, E>,
     ) -> std::result::Result<(A, B), E> {
+        if !self.net.is_root() {
+            let ra = a(self)?;
+            return Ok((ra, b(self)?));
+        }
         let mut subs = self.fork(2)?;
         let (mut sb, mut sa) = (subs.pop().expect("2"), subs.pop().expect("2"));
         let failures: Mutex<Vec<E>> = Mutex::new(Vec::new());

@@ -292,3 +292,53 @@ fn side_by_side_returns_the_failure_of_either_half_on_every_party() {
         }
     }
 }
+
+/// Analyses run side by side (`run_forked`), each using `side_by_side` again and again:
+/// every party must get every product right. Sub-channel ids drawn by sub-parties on
+/// several threads came out in a different order at each party, so messages reached the
+/// wrong sub-session ("malformed message" at the station service, 2026-12-03).
+#[test]
+fn side_by_side_inside_forked_jobs_keeps_every_message_on_its_channel() {
+    let x: Vec<u64> = (0..64).map(|i| i * 7919 % 1013 + 1).collect();
+    let want: Vec<u64> = x.iter().map(|v| v * v * v).collect();
+    for _ in 0..3 {
+        let r = run3_ok(|p| {
+            let sx = input(p, 0, &x);
+            let out = p
+                .run_forked(
+                    6,
+                    3,
+                    |_| {},
+                    |j, q| {
+                        let mut got = Vec::new();
+                        for step in 0..8 {
+                            let (sq, cube) = q.side_by_side(
+                                |h| {
+                                    let s = h.mul(&sx, &sx)?;
+                                    h.reveal(&s)
+                                },
+                                |h| {
+                                    let s = h.mul(&sx, &sx)?;
+                                    let c = h.mul(&s, &sx)?;
+                                    h.reveal(&c)
+                                },
+                            )?;
+                            got.push((j, step, sq.len(), cube));
+                        }
+                        Ok(got)
+                    },
+                    |_, e| e.to_string(),
+                )
+                .map_err(|(_, e)| e)?;
+            Ok(out)
+        });
+        for (i, jobs) in r.iter().enumerate() {
+            for job in jobs {
+                for (j, step, n, cube) in job {
+                    assert_eq!(*n, x.len(), "party {i}, job {j}, step {step}");
+                    assert_eq!(cube, &want, "party {i}, job {j}, step {step}");
+                }
+            }
+        }
+    }
+}

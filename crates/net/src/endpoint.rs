@@ -127,6 +127,15 @@ impl Endpoint {
         self.timeout = timeout;
     }
 
+    /// Whether this is an endpoint of its own and not a sub-endpoint ([`Endpoint::split`]).
+    /// Sub-endpoint channel ids come from one counter per family, so only splits made in
+    /// the same order at every party get the same ids: splits of the root, made by one
+    /// thread, do; splits of sub-endpoints running side by side on several threads would
+    /// not.
+    pub fn is_root(&self) -> bool {
+        self.channel == 0
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> Stats {
         self.stats
