@@ -336,7 +336,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let p = k + 1.0;
             let sets = s.folds as f64 + 1.0;
             let problems = sets * crate::regression::enet::path::nlambda(s) as f64;
-            let updates = s.sweeps as f64 * k;
+            let updates = crate::regression::enet::path::sweeps(s) as f64 * k;
             linear(
                 n,
                 40.0 + 15.0 * p + 32.0 * (k + 2.0),

@@ -27,7 +27,17 @@ fn case(name: &str) -> Value {
 
 fn frame_of(c: &Value) -> PlainFrame {
     let cols = csv(&format!("fixtures/enet/{}", c["data"].as_str().unwrap()));
-    let mut names: Vec<&String> = cols.keys().collect();
+    let wanted: Vec<&str> = c["covariates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(std::iter::once(&c["outcome"]))
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let mut names: Vec<&String> = cols
+        .keys()
+        .filter(|k| wanted.contains(&k.as_str()))
+        .collect();
     names.sort();
     PlainFrame::new(
         names
@@ -43,20 +53,25 @@ fn frame_of(c: &Value) -> PlainFrame {
 
 fn spec_of(c: &Value) -> ElasticNetSpec {
     ElasticNetSpec {
-        outcome: "y".into(),
+        outcome: c["outcome"].as_str().unwrap().into(),
         covariates: c["covariates"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| s.as_str().unwrap().to_string())
             .collect(),
-        family: Family::Gaussian,
+        family: if c["family"] == "binomial" {
+            Family::Binomial
+        } else {
+            Family::Gaussian
+        },
         alpha: c["alpha"].as_f64().unwrap(),
         nlambda: c["nlambda"].as_u64().unwrap() as usize,
         lambda_min_ratio: c["lambda_min_ratio"].as_f64(),
         lambda: None,
         folds: c["folds"].as_u64().unwrap() as usize,
-        sweeps: tessera_stats::regression::enet::path::DEFAULT_SWEEPS,
+        sweeps: None,
+        steps: None,
     }
 }
 

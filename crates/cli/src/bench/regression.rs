@@ -387,7 +387,8 @@ fn enet_spec(s: Shape) -> ElasticNetSpec {
         lambda_min_ratio: None,
         lambda: None,
         folds: 10,
-        sweeps: enet::path::DEFAULT_SWEEPS,
+        sweeps: None,
+        steps: None,
     }
 }
 

@@ -73,7 +73,7 @@ use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::path::{self, alpha_for_max};
-use super::{ElasticNetResult, ElasticNetSpec};
+use super::{ElasticNetResult, ElasticNetSpec, Family};
 
 /// Width of the sign tests of the descent: its values are below 2^40 in fixed point.
 const SIGN_WIDTH: usize = 64;
@@ -298,6 +298,11 @@ pub fn elasticnet(
     disclosure: &Disclosure,
 ) -> Result<Sealed<ElasticNetPublic>> {
     path::check_spec(spec)?;
+    if spec.family == Family::Binomial {
+        return Err(StatsError::Invalid(
+            "elasticnet: family = \"binomial\" is not available inside MPC yet".into(),
+        ));
+    }
     let prep = design::prepare(pt, frame, &spec.outcome, &spec.covariates, true, disclosure)?;
     let n = prep.n;
     path::check_rows(spec, n)?;
@@ -467,7 +472,7 @@ fn descend(
         .collect();
     let mut b = AShare::zeros(q * k);
     let mut active = AShare::zeros(q * k);
-    for _ in 0..spec.sweeps {
+    for _ in 0..path::sweeps(spec) {
         for j in 0..k {
             let rb = pt.dot(&rows[j], &b, k)?;
             let z = cs[j].sub(&pt.trunc(&rb, f)?);
