@@ -308,3 +308,107 @@ fn researcher_refusals() {
     );
     assert!(e.contains("min_rows"), "{e}");
 }
+
+/// Family binomial inside MPC against glmnet (1e-3 at every λ) and against the twin's
+/// full-data path (the same schedule and arithmetic: 1e-4).
+#[test]
+fn mpc_binomial_path_matches_glmnet_and_twin() {
+    for name in ["binom_lasso", "binom_enet", "rossi_arrest_lasso"] {
+        let c = case(name);
+        let (frame, spec) = (frame_of(&c), spec_of(&c));
+        let n = c["nobs"].as_u64().unwrap() as usize;
+        let r = run_mpc(&frame, &spec).unwrap();
+        let worst = compare_path(&format!("{name} (mpc)"), &r, &c);
+        let t = twin(&frame, &spec, &folds_in_order(n, spec.folds)).unwrap();
+        let mut to_twin = 0.0f64;
+        for l in 0..r.lambda.len() {
+            for j in 0..r.names.len() {
+                to_twin = to_twin.max((r.path[l][j] - t.path[l][j]).abs());
+            }
+        }
+        assert!(to_twin <= 1e-4, "{name}: mpc vs twin path {to_twin}");
+        assert_eq!(r.nobs, n);
+        assert_eq!(r.fold_rows.iter().sum::<usize>(), n, "{name}: fold rows");
+        assert_eq!((r.steps, r.sweeps), (2, 4), "{name}: default schedule");
+        println!("{name} (mpc): path within {worst:.2e} of glmnet, {to_twin:.2e} of the twin");
+    }
+}
+
+/// Binomial cross-validation inside MPC (secret random folds) against the twin over many
+/// random fold assignments, as for the gaussian family.
+#[test]
+fn mpc_binomial_cross_validation_chooses_as_the_twin() {
+    let c = case("rossi_arrest_lasso");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let n = c["nobs"].as_u64().unwrap() as usize;
+    let mut rng = Rng(7);
+    let twins: Vec<ElasticNetResult> = (0..40)
+        .map(|_| twin(&frame, &spec, &random_folds(n, spec.folds, &mut rng)).unwrap())
+        .collect();
+    let chosen: Vec<usize> = twins.iter().map(|t| t.index_min).collect();
+    let r = run_mpc(&frame, &spec).unwrap();
+    assert!(
+        chosen.contains(&r.index_min),
+        "mpc lambda.min #{} not among the twin's choices {chosen:?}",
+        r.index_min
+    );
+    for l in 0..r.lambda.len() {
+        let lo = twins.iter().map(|t| t.cvm[l]).fold(f64::INFINITY, f64::min);
+        let hi = twins.iter().map(|t| t.cvm[l]).fold(0.0, f64::max);
+        assert!(
+            r.cvm[l] >= lo * 0.99 && r.cvm[l] <= hi * 1.01,
+            "cvm #{l}: mpc {} outside the twin's [{lo}, {hi}]",
+            r.cvm[l]
+        );
+        assert!(r.cvsd[l] > 0.0 && r.cvsd[l] < r.cvm[l], "cvsd #{l}");
+    }
+    assert_eq!(r.coef_1se, r.path[r.index_1se]);
+    println!(
+        "rossi_arrest_lasso (mpc): lambda.min #{} (twin: {chosen:?}), lambda.1se #{}, cvm {:?}",
+        r.index_min, r.index_1se, r.cvm
+    );
+}
+
+#[test]
+fn binomial_refusals() {
+    let c = case("binom_lasso");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let n = c["nobs"].as_u64().unwrap() as usize;
+    let open = Disclosure::default();
+    // A non-0/1 outcome: the gaussian data's y.
+    let g = case("sparse_lasso");
+    let gspec = ElasticNetSpec {
+        family: Family::Binomial,
+        ..spec_of(&g)
+    };
+    let e = refusal(&frame_of(&g), &gspec, &open);
+    assert!(e.contains("must be 0 or 1"), "{e}");
+    let gn = g["nobs"].as_u64().unwrap() as usize;
+    let e = twin(&frame_of(&g), &gspec, &folds_in_order(gn, gspec.folds)).unwrap_err();
+    assert!(e.to_string().contains("0/1 outcome"), "{e}");
+    for alpha in [-0.5, 2.0] {
+        let bad = ElasticNetSpec {
+            alpha,
+            ..spec.clone()
+        };
+        assert!(refusal(&frame, &bad, &open).contains("alpha: must be in [0, 1]"));
+    }
+    let bad = ElasticNetSpec {
+        folds: 60,
+        ..spec.clone()
+    };
+    assert!(refusal(&frame, &bad, &open).contains("folds: must be between 2"));
+    let bad = ElasticNetSpec {
+        steps: Some(0),
+        ..spec.clone()
+    };
+    assert!(refusal(&frame, &bad, &open).contains("steps: must be between 1"));
+    // `steps` belongs to the binomial family only.
+    let bad = ElasticNetSpec {
+        steps: Some(3),
+        ..spec_of(&g)
+    };
+    let e = refusal(&frame_of(&g), &bad, &open);
+    assert!(e.contains("steps: is for family"), "{e}");
+    assert!(twin(&frame, &spec, &folds_in_order(n, spec.folds)).is_ok());
+}

@@ -5,7 +5,7 @@
 //! - [`path`]: what the twin and the MPC code share: the λ grid, the fixed coordinate-descent
 //!   schedule, glmnet's rules for `lambda.min` and `lambda.1se`.
 //! - [`plain`]: the plaintext twin, in f64 (the oracle of the tests).
-//! - [`mpc`]: the fit inside MPC ([`mpc::elasticnet`]).
+//! - [`mpc`]: the fit inside MPC ([`mpc::elasticnet`]); [`binomial`]: its binomial family.
 //!
 //! # Definitions
 //!
@@ -56,6 +56,7 @@
 //! `lambda_min_ratio = 0.01`.
 //!
 //! Penalised Cox models are not implemented.
+pub mod binomial;
 pub mod mpc;
 pub mod path;
 pub mod plain;
