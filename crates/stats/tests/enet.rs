@@ -8,7 +8,7 @@ mod common;
 use common::{csv, floats, in_mpc, Rng};
 
 use serde_json::Value;
-use tessera_stats::regression::enet::mpc::elasticnet;
+use tessera_stats::regression::enet::mpc::{elasticnet, elasticnet_path};
 use tessera_stats::regression::enet::plain::{elasticnet as twin, folds_in_order};
 use tessera_stats::regression::enet::{ElasticNetResult, ElasticNetSpec, Family};
 use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
@@ -411,4 +411,33 @@ fn binomial_refusals() {
     let e = refusal(&frame_of(&g), &bad, &open);
     assert!(e.contains("steps: is for family"), "{e}");
     assert!(twin(&frame, &spec, &folds_in_order(n, spec.folds)).is_ok());
+}
+
+/// The binomial full-data path alone (the benchmark's `enet-logistic-100k`): the same path
+/// as the whole analysis, within 1e-3 of glmnet; refused for the gaussian family.
+#[test]
+fn mpc_binomial_path_alone_is_the_analysis_path() {
+    let c = case("binom_enet");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let disclosure = Disclosure::default();
+    let alone = in_mpc(&frame, |p, fr| elasticnet_path(p, fr, &spec, &disclosure)).unwrap();
+    let whole = run_mpc(&frame, &spec).unwrap();
+    let want = c["coef"].as_array().unwrap();
+    let mut worst = 0.0f64;
+    for l in 0..whole.lambda.len() {
+        assert!((alone.lambda[l] - whole.lambda[l]).abs() <= 1e-5 * whole.lambda[l]);
+        for (j, w) in floats(&want[l]).iter().enumerate() {
+            assert!((alone.path[l][j] - whole.path[l][j]).abs() <= 1e-4);
+            worst = worst.max((alone.path[l][j] - w).abs());
+        }
+    }
+    assert!(worst <= COEF_ABS, "path alone vs glmnet {worst}");
+    let g = case("gauss_lasso");
+    let gspec = spec_of(&g);
+    let e = in_mpc(&frame_of(&g), |p, fr| {
+        elasticnet_path(p, fr, &gspec, &disclosure)
+    })
+    .unwrap_err();
+    assert!(e.contains("for family = \"binomial\""), "{e}");
+    println!("binom_enet path alone (mpc): within {worst:.2e} of glmnet");
 }

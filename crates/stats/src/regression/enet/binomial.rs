@@ -69,6 +69,8 @@ struct Rows {
     delta: AShare<u128>,
     /// Rows used per problem.
     used: Vec<usize>,
+    /// Problems fitted side by side: 1 (the path only) or folds + 1.
+    sets: usize,
 }
 
 /// The pairs `(a, b)`, `a ≤ b < p`, of an upper triangle in row order.
@@ -78,16 +80,46 @@ fn triangle(p: usize) -> Vec<(usize, usize)> {
 
 /// Fits the binomial path and its cross-validation (module docs).
 pub(super) fn fit(pt: &mut Party, s: &Setup, spec: &ElasticNetSpec) -> Result<Fitted> {
+    let rows = prepare_rows(pt, s, spec.folds, spec.folds + 1)?;
+    let path_b = newton_path(pt, s, spec, &rows)?;
+    let (coef, active) = full_path(pt, s, spec, &path_b)?;
+    let (cvm, cvvar) = cross_validate(pt, s, &rows, &path_b, s.k + 1)?;
+    Ok(Fitted {
+        coef,
+        active,
+        cvm,
+        cvvar,
+    })
+}
+
+/// The full-data path alone (no training sets, no cross-validation): the path on the
+/// original scale and its non-zero indicators, as [`Fitted::coef`] and [`Fitted::active`].
+pub(super) fn path_only(
+    pt: &mut Party,
+    s: &Setup,
+    spec: &ElasticNetSpec,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let rows = prepare_rows(pt, s, spec.folds, 1)?;
+    let path_b = newton_path(pt, s, spec, &rows)?;
+    full_path(pt, s, spec, &path_b)
+}
+
+/// Steps 2–3: per λ, every problem's standardised coefficients (`[b_0, b]` per problem)
+/// and the full data's non-zero indicators (k).
+fn newton_path(
+    pt: &mut Party,
+    s: &Setup,
+    spec: &ElasticNetSpec,
+    rows: &Rows,
+) -> Result<Vec<(AShare<u128>, AShare<u128>)>> {
     let f = pt.frac_bits();
     let (k, nl) = (s.k, path::nlambda(spec));
     let p = k + 1;
-    let nq = spec.folds + 1;
-    let rows = prepare_rows(pt, s, spec.folds)?;
+    let nq = rows.sets;
 
     // Starting point: b = 0, b_0 = logit(ȳ_T) per problem.
     let my = broadcast(&s.mean, k, nq);
-    let offs: Vec<AShare<u128>> = s
-        .problems
+    let offs: Vec<AShare<u128>> = s.problems[..nq]
         .iter()
         .map(|q| design::at(&q.offset, k))
         .collect();
@@ -104,45 +136,50 @@ pub(super) fn fit(pt: &mut Party, s: &Setup, spec: &ElasticNetSpec) -> Result<Fi
     }
 
     let lam = pt.trunc(&s.lambda, HI)?;
-    let mut path_b = Vec::with_capacity(nl);
-    let mut path_on = Vec::with_capacity(nl);
+    let mut out = Vec::with_capacity(nl);
     for l in 0..nl {
         let lam_l = broadcast(&lam, l, nq);
         let gamma = pt.mul_public_real(&lam_l, spec.alpha)?;
         let ridge = pt.mul_public_real(&lam_l, 1.0 - spec.alpha)?;
         let mut on = AShare::zeros(k);
         for _ in 0..path::steps(spec) {
-            let (h, c) = newton_system(pt, &rows, &b, p)?;
+            let (h, c) = newton_system(pt, rows, &b, p)?;
             on = descend(pt, &h, &c, &mut b, &gamma, &ridge, p, path::sweeps(spec))?;
         }
-        path_b.push(b.clone());
-        path_on.push(on);
+        out.push((b.clone(), on));
     }
+    Ok(out)
+}
+
+/// Step 5: the full data's path on the original scale and its non-zero indicators.
+fn full_path(
+    pt: &mut Party,
+    s: &Setup,
+    spec: &ElasticNetSpec,
+    path_b: &[(AShare<u128>, AShare<u128>)],
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let k = s.k;
+    let p = k + 1;
 
     // The full-data path (problem 0) on the original scale: β_j = r_j b_j, β_0 = b_0 − m'β.
-    let slopes: Vec<AShare<u128>> = path_b.iter().map(|b| b.slice(1..p)).collect();
-    let base: Vec<AShare<u128>> = path_b.iter().map(|b| design::at(b, 0)).collect();
+    let slopes: Vec<AShare<u128>> = path_b.iter().map(|(b, _)| b.slice(1..p)).collect();
+    let base: Vec<AShare<u128>> = path_b.iter().map(|(b, _)| design::at(b, 0)).collect();
+    let path_on: Vec<&AShare<u128>> = path_b.iter().map(|(_, on)| on).collect();
     let full_r = s.problems[0].st.r.slice(0..k).shl(HI);
-    let (coef, active) = original_scale(
+    original_scale(
         pt,
         s,
         spec,
         &AShare::concat(&slopes.iter().collect::<Vec<_>>()),
-        &AShare::concat(&path_on.iter().collect::<Vec<_>>()),
+        &AShare::concat(&path_on),
         &full_r,
         &AShare::concat(&base.iter().collect::<Vec<_>>()).shl(HI),
-    )?;
-    let (cvm, cvvar) = cross_validate(pt, s, &rows, &path_b, p)?;
-    Ok(Fitted {
-        coef,
-        active,
-        cvm,
-        cvvar,
-    })
+    )
 }
 
-/// Step 1: the standardised rows, their pairwise products and each problem's `ρ`, `δ`.
-fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize) -> Result<Rows> {
+/// Step 1: the standardised rows, their pairwise products and each of the first `sets`
+/// problems' `ρ`, `δ`.
+fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize, sets: usize) -> Result<Rows> {
     let f = pt.frac_bits();
     let k = s.k;
     let t = &s.folds.table;
@@ -168,23 +205,28 @@ fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize) -> Result<Rows> {
     drop(z);
 
     // ρ = r_T ∘ sd, δ = d_T ∘ r per training set; ρ = 1, δ = 0 for the full data.
-    let (r_t, d_t): (Vec<AShare<u128>>, Vec<AShare<u128>>) = s.problems[1..]
+    let (r_t, d_t): (Vec<AShare<u128>>, Vec<AShare<u128>>) = s.problems[1..sets]
         .iter()
         .map(|q| (q.st.r.slice(0..k), q.offset.slice(0..k)))
         .unzip();
-    let sd = AShare::concat(&vec![&full.sd.slice(0..k); folds]);
-    let r = AShare::concat(&vec![&full.r.slice(0..k); folds]);
-    let mut both = pt.mul_trunc_many(
-        &[
-            (&AShare::concat(&r_t.iter().collect::<Vec<_>>()), &sd),
-            (&AShare::concat(&d_t.iter().collect::<Vec<_>>()), &r),
-        ],
-        f,
-    )?;
-    let delta_t = pt.trunc(&both.pop().expect("two products"), HI)?;
-    let rho_t = both.pop().expect("two products");
+    let sd = AShare::concat(&vec![&full.sd.slice(0..k); sets - 1]);
+    let r = AShare::concat(&vec![&full.r.slice(0..k); sets - 1]);
+    let (rho_t, delta_t) = if sets > 1 {
+        let mut both = pt.mul_trunc_many(
+            &[
+                (&AShare::concat(&r_t.iter().collect::<Vec<_>>()), &sd),
+                (&AShare::concat(&d_t.iter().collect::<Vec<_>>()), &r),
+            ],
+            f,
+        )?;
+        let delta_t = pt.trunc(&both.pop().expect("two products"), HI)?;
+        (both.pop().expect("two products"), delta_t)
+    } else {
+        (AShare::zeros(0), AShare::zeros(0))
+    };
     let mut used = vec![s.n];
     used.extend(s.folds.rows.iter().map(|&r| s.n - r));
+    used.truncate(sets);
     Ok(Rows {
         count,
         folds,
@@ -196,6 +238,7 @@ fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize) -> Result<Rows> {
         rho: AShare::concat(&[&design::constant(pt, 1.0, k), &rho_t]),
         delta: AShare::concat(&[&AShare::zeros(k), &delta_t]),
         used,
+        sets,
     })
 }
 
@@ -210,7 +253,7 @@ fn full_coords(
 ) -> Result<(AShare<u128>, AShare<u128>)> {
     let k = p - 1;
     let blocks = b.len() / p;
-    let reps = blocks / (rows.folds + 1);
+    let reps = blocks / rows.sets;
     let slope_idx: Vec<usize> = (0..blocks)
         .flat_map(|q| (1..p).map(move |j| q * p + j))
         .collect();
@@ -233,7 +276,7 @@ fn newton_system(
 ) -> Result<(AShare<u128>, AShare<u128>)> {
     let f = pt.frac_bits();
     let k = p - 1;
-    let nq = rows.folds + 1;
+    let nq = rows.sets;
     let n = rows.count;
     let (g0, gamma) = full_coords(pt, rows, b, p)?;
     // Γ as a k × nq matrix.
@@ -318,7 +361,7 @@ fn to_training(
     p: usize,
 ) -> Result<(AShare<u128>, AShare<u128>)> {
     let k = p - 1;
-    let nq = rows.folds + 1;
+    let nq = rows.sets;
     let e = pt.mul_fix(&rows.delta, &rows.rho)?;
     // Per problem, per row a ≥ 1 of H (and g): ρ_a·X[a, ·] − e_a·X[0, ·].
     let left = |x: &AShare<u128>,
@@ -471,14 +514,14 @@ fn cross_validate(
     pt: &mut Party,
     s: &Setup,
     rows: &Rows,
-    path_b: &[AShare<u128>],
+    path_b: &[(AShare<u128>, AShare<u128>)],
     p: usize,
 ) -> Result<(AShare<u128>, AShare<u128>)> {
     let f = pt.frac_bits();
     let k = p - 1;
-    let nq = rows.folds + 1;
+    let nq = rows.sets;
     let nl = path_b.len();
-    let all = AShare::concat(&path_b.iter().collect::<Vec<_>>());
+    let all = AShare::concat(&path_b.iter().map(|(b, _)| b).collect::<Vec<_>>());
     let (g0, gamma) = full_coords(pt, rows, &all, p)?;
     let mut etas = Vec::with_capacity(rows.folds);
     let mut order = Vec::with_capacity(rows.count);

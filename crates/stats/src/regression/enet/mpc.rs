@@ -1,5 +1,7 @@
 //! The elastic net inside MPC, in Gram form: one pass over the rows, then only
-//! (k+1)×(k+1) matrices.
+//! (k+1)×(k+1) matrices. Steps 1–4 and 7 are shared with the binomial family, whose steps
+//! 5–6 (Newton steps over the rows) are in [`super::binomial`]; [`elasticnet_path`] is the
+//! binomial full-data path alone (for the benchmark of the issue's target).
 //!
 //! # Protocol
 //!
@@ -108,27 +110,11 @@ impl Tail for ElasticNetPublic {
                 "elasticnet: the sealed values do not fit".into(),
             ));
         }
+        let (lambda, coef) = decode_path(vals, l, p, self.frac_bits);
         let dec = |v: &[u128]| -> Vec<f64> {
             v.iter().map(|&x| decode(x, self.frac_bits + HI)).collect()
         };
-        let lambda = dec(&vals[..l]);
-        let raw = dec(&vals[l..l + l * p]);
-        let active = &vals[l + l * p..l + l * p + l * k];
         let cv = dec(&vals[l + l * (p + k)..]);
-        let coef = (0..l)
-            .map(|i| {
-                (0..p)
-                    .map(|j| {
-                        let on = j == 0 || active[i * k + j - 1] == 1;
-                        if on {
-                            raw[i * p + j]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
         let cvsd = cv[l..].iter().map(|v| v.max(0.0).sqrt()).collect();
         Ok(ElasticNetResult::assemble(
             &self.spec,
@@ -141,6 +127,120 @@ impl Tail for ElasticNetPublic {
             cvsd,
         ))
     }
+}
+
+/// λ (L values), then the path (L × p) with its non-zero indicators (L × k, integers)
+/// zeroing the coefficients they mark zero; the reals with `frac_bits + HI` bits.
+fn decode_path(vals: &[u128], l: usize, p: usize, frac_bits: u32) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let k = p - 1;
+    let dec = |v: &[u128]| -> Vec<f64> { v.iter().map(|&x| decode(x, frac_bits + HI)).collect() };
+    let lambda = dec(&vals[..l]);
+    let raw = dec(&vals[l..l + l * p]);
+    let active = &vals[l + l * p..l + l * p + l * k];
+    let coef = (0..l)
+        .map(|i| {
+            (0..p)
+                .map(|j| {
+                    let on = j == 0 || active[i * k + j - 1] == 1;
+                    if on {
+                        raw[i * p + j]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (lambda, coef)
+}
+
+/// The full-data path alone, without cross-validation (family `binomial` only): what the
+/// issue's performance target measures (`tessera bench regression --workloads
+/// enet-logistic-100k`); a study always cross-validates ([`elasticnet`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElasticNetPathPublic {
+    /// The analysis.
+    pub spec: ElasticNetSpec,
+    /// Fractional bits of the parties.
+    pub frac_bits: u32,
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// Rows used (opened: documented leakage).
+    pub n: usize,
+}
+
+/// The λ path and the coefficients at every λ (original scale, in the order of `names`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ElasticNetPath {
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// The λ path, decreasing.
+    pub lambda: Vec<f64>,
+    /// Coefficients at each λ.
+    pub path: Vec<Vec<f64>>,
+}
+
+impl std::fmt::Display for ElasticNetPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "Elastic-net path (no cross-validation): {:?}",
+            self.names
+        )?;
+        for (l, b) in self.lambda.iter().zip(&self.path) {
+            writeln!(f, "{l:>12.6} {b:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Tail for ElasticNetPathPublic {
+    type Result = ElasticNetPath;
+
+    /// Values: λ (L), the path (L × p), the non-zero indicators (L × k).
+    fn open(&self, vals: &[u128]) -> Result<ElasticNetPath> {
+        let l = path::nlambda(&self.spec);
+        let p = self.names.len();
+        if vals.len() != l * (1 + p + p - 1) {
+            return Err(StatsError::Invalid(
+                "elasticnet: the sealed values do not fit".into(),
+            ));
+        }
+        let (lambda, path) = decode_path(vals, l, p, self.frac_bits);
+        Ok(ElasticNetPath {
+            names: self.names.clone(),
+            lambda,
+            path,
+        })
+    }
+}
+
+/// [`ElasticNetPathPublic`]: the binomial path on the full data without the training sets
+/// (the design, the folds' moments and λ as [`elasticnet`], then one problem instead of
+/// `folds + 1`); opens what [`elasticnet`] opens.
+pub fn elasticnet_path(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &ElasticNetSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<ElasticNetPathPublic>> {
+    path::check_spec(spec)?;
+    if spec.family != Family::Binomial {
+        return Err(StatsError::Invalid(
+            "elasticnet: the path alone is for family = \"binomial\" (the gaussian \
+             path costs the same with its cross-validation)"
+                .into(),
+        ));
+    }
+    let s = setup(pt, frame, spec, disclosure)?;
+    let (coef, active) = super::binomial::path_only(pt, &s, spec)?;
+    let public = ElasticNetPathPublic {
+        spec: spec.clone(),
+        frac_bits: pt.frac_bits(),
+        names: s.names.clone(),
+        n: s.n,
+    };
+    Sealed::new(pt, public, &AShare::concat(&[&s.lambda, &coef, &active]))
 }
 
 /// Multiplies element i of `x` (any fractional bits, kept) by the public real `c[i]`, encoded with f + HI bits.
