@@ -99,7 +99,7 @@ fn enet_binomial(s: &crate::regression::enet::ElasticNetSpec, n: f64, k: f64) ->
         + newton * sets * 640.0
         + nl * 1200.0;
     let fixed = sets * (120e3 + 5e3 * k) + newton * sets * (updates * 200.0 + 100.0 * p * p);
-    let rounds = 220.0 + 162.0 * sets + newton * (110.0 + 13.0 * updates);
+    let rounds = 220.0 + 162.0 * sets + newton * (80.0 + 9.0 * updates);
     let c = linear(
         n,
         per_row,
