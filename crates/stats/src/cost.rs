@@ -100,15 +100,14 @@ fn enet_binomial(s: &crate::regression::enet::ElasticNetSpec, n: f64, k: f64) ->
         + nl * 1200.0;
     let fixed = sets * (120e3 + 5e3 * k) + newton * sets * (updates * 200.0 + 100.0 * p * p);
     let rounds = 220.0 + 162.0 * sets + newton * (80.0 + 9.0 * updates);
-    let c = linear(
+    linear(
         n,
         per_row,
         fixed,
         rounds,
         500.0 + 16.0 * (k * (k + 3.0) + 8.0 * sets),
         3e-9 * n * newton * sets * p * p,
-    );
-    c
+    )
 }
 
 /// A Kaplan–Meier or Cox analysis with delayed entry without it (its cost on twice the

@@ -486,8 +486,8 @@ fn descend(
     let k = p - 1;
     let mut on = AShare::zeros(k);
     for _ in 0..sweeps {
-        for j in 0..p {
-            let hb = pt.dot(&rows[j], b, p)?;
+        for (j, row) in rows.iter().enumerate() {
+            let hb = pt.dot(row, b, p)?;
             let cj = gather(c, &(0..nq).map(|q| q * p + j).collect::<Vec<_>>());
             let z = cj.sub(&pt.trunc(&hb, f)?);
             let dj = gather(&den, &(0..nq).map(|q| q * p + j).collect::<Vec<_>>());
