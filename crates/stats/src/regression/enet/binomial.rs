@@ -18,7 +18,7 @@
 //!    elements, independent of n); both moved to the training set's coordinates
 //!    (`M H M'`, `M g`, `M = [[1, 0], [−δ∘ρ, diag ρ]]`); `c = g + H b`; the reciprocals of
 //!    `H_00` and `H_jj + λ(1 − α)`; then [`path::sweeps`] sweeps of coordinate descent
-//!    ([`super::mpc::soft_threshold`]). Nothing is opened.
+//!    (`soft_threshold` of [`super::mpc`]). Nothing is opened.
 //! 4. Cross-validation: for each fold, its rows' `η` at every λ from its training set's
 //!    coefficients, clamped to ±[`path::ETA_CLAMP`], the deviance
 //!    `2·(w·softplus(η) − w·y·η)` (softplus by `exp` and `ln`), summed per fold and λ and
