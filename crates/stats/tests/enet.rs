@@ -8,7 +8,7 @@ mod common;
 use common::{csv, floats, in_mpc, Rng};
 
 use serde_json::Value;
-use tessera_stats::regression::enet::mpc::elasticnet;
+use tessera_stats::regression::enet::mpc::{elasticnet, elasticnet_path};
 use tessera_stats::regression::enet::plain::{elasticnet as twin, folds_in_order};
 use tessera_stats::regression::enet::{ElasticNetResult, ElasticNetSpec, Family};
 use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
@@ -27,7 +27,17 @@ fn case(name: &str) -> Value {
 
 fn frame_of(c: &Value) -> PlainFrame {
     let cols = csv(&format!("fixtures/enet/{}", c["data"].as_str().unwrap()));
-    let mut names: Vec<&String> = cols.keys().collect();
+    let wanted: Vec<&str> = c["covariates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(std::iter::once(&c["outcome"]))
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let mut names: Vec<&String> = cols
+        .keys()
+        .filter(|k| wanted.contains(&k.as_str()))
+        .collect();
     names.sort();
     PlainFrame::new(
         names
@@ -43,20 +53,25 @@ fn frame_of(c: &Value) -> PlainFrame {
 
 fn spec_of(c: &Value) -> ElasticNetSpec {
     ElasticNetSpec {
-        outcome: "y".into(),
+        outcome: c["outcome"].as_str().unwrap().into(),
         covariates: c["covariates"]
             .as_array()
             .unwrap()
             .iter()
             .map(|s| s.as_str().unwrap().to_string())
             .collect(),
-        family: Family::Gaussian,
+        family: if c["family"] == "binomial" {
+            Family::Binomial
+        } else {
+            Family::Gaussian
+        },
         alpha: c["alpha"].as_f64().unwrap(),
         nlambda: c["nlambda"].as_u64().unwrap() as usize,
         lambda_min_ratio: c["lambda_min_ratio"].as_f64(),
         lambda: None,
         folds: c["folds"].as_u64().unwrap() as usize,
-        sweeps: tessera_stats::regression::enet::path::DEFAULT_SWEEPS,
+        sweeps: None,
+        steps: None,
     }
 }
 
@@ -292,4 +307,138 @@ fn researcher_refusals() {
         },
     );
     assert!(e.contains("min_rows"), "{e}");
+}
+
+/// Family binomial inside MPC against glmnet (1e-3 at every λ) and against the twin's
+/// full-data path (the same schedule and arithmetic: 1e-4).
+#[test]
+fn mpc_binomial_path_matches_glmnet_and_twin() {
+    for name in ["binom_lasso", "binom_enet", "rossi_arrest_lasso"] {
+        let c = case(name);
+        let (frame, spec) = (frame_of(&c), spec_of(&c));
+        let n = c["nobs"].as_u64().unwrap() as usize;
+        let r = run_mpc(&frame, &spec).unwrap();
+        let worst = compare_path(&format!("{name} (mpc)"), &r, &c);
+        let t = twin(&frame, &spec, &folds_in_order(n, spec.folds)).unwrap();
+        let mut to_twin = 0.0f64;
+        for l in 0..r.lambda.len() {
+            for j in 0..r.names.len() {
+                to_twin = to_twin.max((r.path[l][j] - t.path[l][j]).abs());
+            }
+        }
+        assert!(to_twin <= 1e-4, "{name}: mpc vs twin path {to_twin}");
+        assert_eq!(r.nobs, n);
+        assert_eq!(r.fold_rows.iter().sum::<usize>(), n, "{name}: fold rows");
+        assert_eq!((r.steps, r.sweeps), (2, 4), "{name}: default schedule");
+        println!("{name} (mpc): path within {worst:.2e} of glmnet, {to_twin:.2e} of the twin");
+    }
+}
+
+/// Binomial cross-validation inside MPC (secret random folds) against the twin over many
+/// random fold assignments, as for the gaussian family.
+#[test]
+fn mpc_binomial_cross_validation_chooses_as_the_twin() {
+    let c = case("rossi_arrest_lasso");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let n = c["nobs"].as_u64().unwrap() as usize;
+    let mut rng = Rng(7);
+    let twins: Vec<ElasticNetResult> = (0..40)
+        .map(|_| twin(&frame, &spec, &random_folds(n, spec.folds, &mut rng)).unwrap())
+        .collect();
+    let chosen: Vec<usize> = twins.iter().map(|t| t.index_min).collect();
+    let r = run_mpc(&frame, &spec).unwrap();
+    assert!(
+        chosen.contains(&r.index_min),
+        "mpc lambda.min #{} not among the twin's choices {chosen:?}",
+        r.index_min
+    );
+    for l in 0..r.lambda.len() {
+        let lo = twins.iter().map(|t| t.cvm[l]).fold(f64::INFINITY, f64::min);
+        let hi = twins.iter().map(|t| t.cvm[l]).fold(0.0, f64::max);
+        assert!(
+            r.cvm[l] >= lo * 0.99 && r.cvm[l] <= hi * 1.01,
+            "cvm #{l}: mpc {} outside the twin's [{lo}, {hi}]",
+            r.cvm[l]
+        );
+        assert!(r.cvsd[l] > 0.0 && r.cvsd[l] < r.cvm[l], "cvsd #{l}");
+    }
+    assert_eq!(r.coef_1se, r.path[r.index_1se]);
+    println!(
+        "rossi_arrest_lasso (mpc): lambda.min #{} (twin: {chosen:?}), lambda.1se #{}, cvm {:?}",
+        r.index_min, r.index_1se, r.cvm
+    );
+}
+
+#[test]
+fn binomial_refusals() {
+    let c = case("binom_lasso");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let n = c["nobs"].as_u64().unwrap() as usize;
+    let open = Disclosure::default();
+    // A non-0/1 outcome: the gaussian data's y.
+    let g = case("sparse_lasso");
+    let gspec = ElasticNetSpec {
+        family: Family::Binomial,
+        ..spec_of(&g)
+    };
+    let e = refusal(&frame_of(&g), &gspec, &open);
+    assert!(e.contains("must be 0 or 1"), "{e}");
+    let gn = g["nobs"].as_u64().unwrap() as usize;
+    let e = twin(&frame_of(&g), &gspec, &folds_in_order(gn, gspec.folds)).unwrap_err();
+    assert!(e.to_string().contains("0/1 outcome"), "{e}");
+    for alpha in [-0.5, 2.0] {
+        let bad = ElasticNetSpec {
+            alpha,
+            ..spec.clone()
+        };
+        assert!(refusal(&frame, &bad, &open).contains("alpha: must be in [0, 1]"));
+    }
+    let bad = ElasticNetSpec {
+        folds: 60,
+        ..spec.clone()
+    };
+    assert!(refusal(&frame, &bad, &open).contains("folds: must be between 2"));
+    let bad = ElasticNetSpec {
+        steps: Some(0),
+        ..spec.clone()
+    };
+    assert!(refusal(&frame, &bad, &open).contains("steps: must be between 1"));
+    // `steps` belongs to the binomial family only.
+    let bad = ElasticNetSpec {
+        steps: Some(3),
+        ..spec_of(&g)
+    };
+    let e = refusal(&frame_of(&g), &bad, &open);
+    assert!(e.contains("steps: is for family"), "{e}");
+    assert!(twin(&frame, &spec, &folds_in_order(n, spec.folds)).is_ok());
+}
+
+/// The binomial full-data path alone (the benchmark's `enet-logistic-100k`): the same path
+/// as the whole analysis, within 1e-3 of glmnet; refused for the gaussian family.
+#[test]
+fn mpc_binomial_path_alone_is_the_analysis_path() {
+    let c = case("binom_enet");
+    let (frame, spec) = (frame_of(&c), spec_of(&c));
+    let disclosure = Disclosure::default();
+    let alone = in_mpc(&frame, |p, fr| elasticnet_path(p, fr, &spec, &disclosure)).unwrap();
+    let whole = run_mpc(&frame, &spec).unwrap();
+    let want = c["coef"].as_array().unwrap();
+    let mut worst = 0.0f64;
+    assert_eq!(want.len(), whole.lambda.len());
+    for (l, coef) in want.iter().enumerate() {
+        assert!((alone.lambda[l] - whole.lambda[l]).abs() <= 1e-5 * whole.lambda[l]);
+        for (j, w) in floats(coef).iter().enumerate() {
+            assert!((alone.path[l][j] - whole.path[l][j]).abs() <= 1e-4);
+            worst = worst.max((alone.path[l][j] - w).abs());
+        }
+    }
+    assert!(worst <= COEF_ABS, "path alone vs glmnet {worst}");
+    let g = case("gauss_lasso");
+    let gspec = spec_of(&g);
+    let e = in_mpc(&frame_of(&g), |p, fr| {
+        elasticnet_path(p, fr, &gspec, &disclosure)
+    })
+    .unwrap_err();
+    assert!(e.contains("for family = \"binomial\""), "{e}");
+    println!("binom_enet path alone (mpc): within {worst:.2e} of glmnet");
 }

@@ -292,11 +292,30 @@ fn elastic_net_parameters_are_checked_at_their_field() {
         "lambda_min_ratio",
         &["(0, 1)"],
     );
-    // Not implemented yet: refused by name, not silently fitted as something else.
-    let text = study("", &format!("{ENET}family = \"binomial\"\n"));
+    // The logistic elastic net, its Newton steps; `steps` only with it; an unknown family
+    // refused by name.
+    accepted(
+        "",
+        &format!("{ENET}family = \"binomial\"\nsteps = 3\nsweeps = 5\n"),
+    );
+    refused(
+        "",
+        &format!("{ENET}family = \"binomial\"\nsteps = 0\n"),
+        "steps",
+        "steps",
+        &["between 1 and 50"],
+    );
+    refused(
+        "",
+        &format!("{ENET}steps = 2\n"),
+        "steps",
+        "steps",
+        &["is for family = \"binomial\""],
+    );
+    let text = study("", &format!("{ENET}family = \"cox\"\n"));
     let err = parse("study.toml", &text, &dir()).unwrap_err().to_string();
     assert!(
-        err.contains("binomial") && err.contains("gaussian"),
+        err.contains("cox") && err.contains("binomial") && err.contains("gaussian"),
         "{err}"
     );
 }

@@ -21,10 +21,15 @@ fn floats(v: &Value) -> Vec<f64> {
 /// both choices marked.
 pub fn elasticnet(h: &mut String, r: &Value) {
     let folds = r["fold_rows"].as_array().map_or(0, Vec::len);
+    // The cross-validated deviance of the family (`Family::measure` in tessera-stats).
+    let (model, measure) = match r["family"].as_str() {
+        Some("binomial") => ("logistic", "binomial deviance"),
+        _ => ("linear", "mean squared error"),
+    };
     let _ = writeln!(
         h,
-        "<p>outcome {}; {} observations; α = {}; {} λ values; {}-fold cross-validation \
-         (mean squared error). lambda.min = {}, lambda.1se = {}.</p>",
+        "<p>{model} model; outcome {}; {} observations; α = {}; {} λ values; {}-fold \
+         cross-validation ({measure}). lambda.min = {}, lambda.1se = {}.</p>",
         escape(r["outcome"].as_str().unwrap_or("")),
         plain(&r["nobs"]),
         plain(&r["alpha"]),

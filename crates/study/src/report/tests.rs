@@ -638,10 +638,27 @@ fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
         "index_min": 1, "lambda_min": 0.1, "index_1se": 1, "lambda_1se": 0.1,
         "coef_min": [1.4, 0.5, 0.0], "coef_1se": [1.4, 0.5, 0.0]
     });
+    let mut binomial = r.clone();
     let h = html(&output("Study", vec![analysis("en", "elasticnet", r)]));
-    assert!(h.contains("5-fold cross-validation"), "{h}");
+    assert!(
+        h.contains("5-fold cross-validation (mean squared error)"),
+        "{h}"
+    );
+    assert!(h.contains("linear model"), "{h}");
     assert!(h.contains("<th>coef (lambda.min)</th>"), "{h}");
     assert!(h.contains("lambda.min, lambda.1se"), "{h}");
     assert!(h.contains("<td>gp.x2</td>"), "{h}");
     assert!(!h.contains(HOSTILE));
+    // The logistic elastic net names its deviance.
+    binomial["family"] = json!("binomial");
+    binomial["steps"] = json!(2);
+    let h = html(&output(
+        "Study",
+        vec![analysis("en", "elasticnet", binomial)],
+    ));
+    assert!(h.contains("logistic model"), "{h}");
+    assert!(
+        h.contains("5-fold cross-validation (binomial deviance)"),
+        "{h}"
+    );
 }

@@ -1,11 +1,11 @@
-//! Penalised linear regression: the elastic net (lasso, ridge and in between) over a path of
-//! penalties, the penalty chosen by k-fold cross-validation, as R's `glmnet` / `cv.glmnet`
-//! with `family = "gaussian"` and `standardize = TRUE`.
+//! Penalised linear and logistic regression: the elastic net (lasso, ridge and in between)
+//! over a path of penalties, the penalty chosen by k-fold cross-validation, as R's `glmnet`
+//! / `cv.glmnet` with `family = "gaussian"` or `"binomial"` and `standardize = TRUE`.
 //!
 //! - [`path`]: what the twin and the MPC code share: the λ grid, the fixed coordinate-descent
 //!   schedule, glmnet's rules for `lambda.min` and `lambda.1se`.
 //! - [`plain`]: the plaintext twin, in f64 (the oracle of the tests).
-//! - [`mpc`]: the fit inside MPC ([`mpc::elasticnet`]).
+//! - [`mpc`]: the fit inside MPC ([`mpc::elasticnet`]); [`binomial`]: its binomial family.
 //!
 //! # Definitions
 //!
@@ -34,8 +34,29 @@
 //! smallest `cvm` (the largest λ on a tie), `lambda.1se` the largest λ whose `cvm` is within
 //! one `cvsd` of that minimum.
 //!
-//! Family `binomial` (logistic elastic net) and penalised Cox models are not implemented:
-//! the study file refuses them (see `docs/study.md`).
+//! # Family `binomial`
+//!
+//! The outcome must be 0/1. Covariates are standardised as above (the outcome is not
+//! scaled); for each λ the coefficients minimise
+//!
+//! `−(1/n)·Σ(y·η − log(1 + e^η)) + λ·(α·|b|₁ + (1 − α)/2·|b|²)`, `η = b_0 + X̃b`,
+//!
+//! glmnet's binomial objective. `λ_max = max_j |x̃_j'(y − ȳ)|/(n·max(α, 0.001))`, which is the
+//! gaussian formula `s_y·max_j |corr(x_j, y)|/max(α, 0.001)` with `s_y = √(ȳ(1 − ȳ))`. The
+//! fit is proximal Newton on a fixed schedule ([`path`]): along the path, from the previous
+//! λ's solution, [`path::steps`] IRLS steps, each a weighted least-squares problem solved by
+//! [`path::sweeps`] sweeps of coordinate descent. The CV deviance of a test row is
+//! `2·(log(1 + e^η) − y·η)` with η clamped to ±[`path::ETA_CLAMP`] (glmnet clamps the
+//! fitted probability to [1e-5, 1 − 1e-5]).
+//!
+//! Separation: the penalised problem is bounded for λ > 0, but at the path's small end, on
+//! (nearly) separated data, the coefficients grow like log(1/λ) and the fixed number of
+//! Newton steps per λ may fall behind glmnet's converged path; glmnet itself stops its path
+//! early there (when the deviance explained passes 0.999), which is why its fixtures use
+//! `lambda_min_ratio = 0.01`.
+//!
+//! Penalised Cox models are not implemented.
+pub mod binomial;
 pub mod mpc;
 pub mod path;
 pub mod plain;
@@ -53,9 +74,6 @@ fn default_nlambda() -> usize {
 fn default_folds() -> usize {
     10
 }
-fn default_sweeps() -> usize {
-    path::DEFAULT_SWEEPS
-}
 
 /// The error family of a penalised model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -64,6 +82,26 @@ pub enum Family {
     /// Linear regression: least squares, deviance = mean squared error.
     #[default]
     Gaussian,
+    /// Logistic regression of a 0/1 outcome: deviance = −2·log-likelihood per row.
+    Binomial,
+}
+
+impl Family {
+    /// The name of the family as in the study file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Gaussian => "gaussian",
+            Family::Binomial => "binomial",
+        }
+    }
+
+    /// What the cross-validated deviance of the family is, for labels.
+    pub fn measure(self) -> &'static str {
+        match self {
+            Family::Gaussian => "mean squared error",
+            Family::Binomial => "binomial deviance",
+        }
+    }
 }
 
 /// `kind = "elasticnet"`: the elastic-net path with the penalty chosen by cross-validation.
@@ -75,7 +113,7 @@ pub struct ElasticNetSpec {
     /// Model terms ([`crate::terms`]): columns (numeric, or categorical: one indicator per
     /// level but the first), `num(a.s)`, products `a.x:b.y` and `a.x*b.y`.
     pub covariates: Vec<String>,
-    /// Error family (only `gaussian` for now).
+    /// Error family: `gaussian` (linear) or `binomial` (logistic, outcome 0/1).
     #[serde(default)]
     pub family: Family,
     /// Mixing parameter in [0, 1]: 1 is the lasso, 0 ridge regression.
@@ -96,10 +134,15 @@ pub struct ElasticNetSpec {
     /// Number of cross-validation folds (at least 2).
     #[serde(default = "default_folds")]
     pub folds: usize,
-    /// Coordinate-descent sweeps per fit (a fixed public schedule: nothing is opened to
-    /// decide when to stop).
-    #[serde(default = "default_sweeps")]
-    pub sweeps: usize,
+    /// Coordinate-descent sweeps per fit (gaussian, default 30) or per Newton step
+    /// (binomial, default 4): a fixed public schedule, nothing is opened to decide when to
+    /// stop ([`path::sweeps`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweeps: Option<usize>,
+    /// Binomial only: Newton (IRLS) steps per λ along the path, each from the previous λ's
+    /// solution (default 2, [`path::steps`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<usize>,
 }
 
 /// The elastic-net result: the path, the cross-validation curve and the chosen models.
@@ -115,8 +158,10 @@ pub struct ElasticNetResult {
     pub nobs: usize,
     /// Complete rows per cross-validation fold (the test sets; each training set is the rest).
     pub fold_rows: Vec<usize>,
-    /// Coordinate-descent sweeps per fit.
+    /// Coordinate-descent sweeps per fit (gaussian) or per Newton step (binomial).
     pub sweeps: usize,
+    /// Newton steps per λ (binomial; 0 for gaussian, which has none).
+    pub steps: usize,
     /// Design column names, `intercept` first.
     pub names: Vec<String>,
     /// The λ path, decreasing.
@@ -125,7 +170,8 @@ pub struct ElasticNetResult {
     pub path: Vec<Vec<f64>>,
     /// Non-zero coefficients (intercept excluded) at each λ.
     pub nonzero: Vec<usize>,
-    /// Mean cross-validated deviance (mean squared error) at each λ.
+    /// Mean cross-validated deviance at each λ (gaussian: mean squared error; binomial:
+    /// −2·log-likelihood per row, [`Family::measure`]).
     pub cvm: Vec<f64>,
     /// Its standard error at each λ.
     pub cvsd: Vec<f64>,
@@ -168,7 +214,8 @@ impl ElasticNetResult {
             alpha: spec.alpha,
             nobs,
             fold_rows,
-            sweeps: spec.sweeps,
+            sweeps: path::sweeps(spec),
+            steps: path::steps(spec),
             names,
             lambda_min: lambda[index_min],
             lambda_1se: lambda[index_1se],
@@ -187,7 +234,13 @@ impl ElasticNetResult {
 
 impl fmt::Display for ElasticNetResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Elastic net (gaussian), α = {}", self.alpha)?;
+        writeln!(
+            f,
+            "Elastic net ({}), α = {}, cvm: {}",
+            self.family.name(),
+            self.alpha,
+            self.family.measure()
+        )?;
         writeln!(
             f,
             "Dep. variable: {:<24} No. observations: {}",

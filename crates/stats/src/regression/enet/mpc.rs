@@ -1,5 +1,7 @@
 //! The elastic net inside MPC, in Gram form: one pass over the rows, then only
-//! (k+1)×(k+1) matrices.
+//! (k+1)×(k+1) matrices. Steps 1–4 and 7 are shared with the binomial family, whose steps
+//! 5–6 (Newton steps over the rows) are in [`super::binomial`]; [`elasticnet_path`] is the
+//! binomial full-data path alone (for the benchmark of the issue's target).
 //!
 //! # Protocol
 //!
@@ -60,7 +62,7 @@
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
-use tessera_mpc::{AShare, Party};
+use tessera_mpc::{AShare, Party, Table};
 
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
@@ -68,12 +70,13 @@ use crate::regression::design::{
     self, broadcast, div_count, div_count_exact, from_parts, gather, gram_part, mirror, Moments,
     Standardised, HI,
 };
+use crate::regression::logistic::check_binary;
 use crate::regression::split;
 use crate::sealed::{Sealed, Tail};
 use crate::table::Frame;
 
 use super::path::{self, alpha_for_max};
-use super::{ElasticNetResult, ElasticNetSpec};
+use super::{ElasticNetResult, ElasticNetSpec, Family};
 
 /// Width of the sign tests of the descent: its values are below 2^40 in fixed point.
 const SIGN_WIDTH: usize = 64;
@@ -107,27 +110,11 @@ impl Tail for ElasticNetPublic {
                 "elasticnet: the sealed values do not fit".into(),
             ));
         }
+        let (lambda, coef) = decode_path(vals, l, p, self.frac_bits);
         let dec = |v: &[u128]| -> Vec<f64> {
             v.iter().map(|&x| decode(x, self.frac_bits + HI)).collect()
         };
-        let lambda = dec(&vals[..l]);
-        let raw = dec(&vals[l..l + l * p]);
-        let active = &vals[l + l * p..l + l * p + l * k];
         let cv = dec(&vals[l + l * (p + k)..]);
-        let coef = (0..l)
-            .map(|i| {
-                (0..p)
-                    .map(|j| {
-                        let on = j == 0 || active[i * k + j - 1] == 1;
-                        if on {
-                            raw[i * p + j]
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
         let cvsd = cv[l..].iter().map(|v| v.max(0.0).sqrt()).collect();
         Ok(ElasticNetResult::assemble(
             &self.spec,
@@ -142,8 +129,122 @@ impl Tail for ElasticNetPublic {
     }
 }
 
+/// λ (L values), then the path (L × p) with its non-zero indicators (L × k, integers)
+/// zeroing the coefficients they mark zero; the reals with `frac_bits + HI` bits.
+fn decode_path(vals: &[u128], l: usize, p: usize, frac_bits: u32) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let k = p - 1;
+    let dec = |v: &[u128]| -> Vec<f64> { v.iter().map(|&x| decode(x, frac_bits + HI)).collect() };
+    let lambda = dec(&vals[..l]);
+    let raw = dec(&vals[l..l + l * p]);
+    let active = &vals[l + l * p..l + l * p + l * k];
+    let coef = (0..l)
+        .map(|i| {
+            (0..p)
+                .map(|j| {
+                    let on = j == 0 || active[i * k + j - 1] == 1;
+                    if on {
+                        raw[i * p + j]
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (lambda, coef)
+}
+
+/// The full-data path alone, without cross-validation (family `binomial` only): what the
+/// issue's performance target measures (`tessera bench regression --workloads
+/// enet-logistic-100k`); a study always cross-validates ([`elasticnet`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElasticNetPathPublic {
+    /// The analysis.
+    pub spec: ElasticNetSpec,
+    /// Fractional bits of the parties.
+    pub frac_bits: u32,
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// Rows used (opened: documented leakage).
+    pub n: usize,
+}
+
+/// The λ path and the coefficients at every λ (original scale, in the order of `names`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ElasticNetPath {
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// The λ path, decreasing.
+    pub lambda: Vec<f64>,
+    /// Coefficients at each λ.
+    pub path: Vec<Vec<f64>>,
+}
+
+impl std::fmt::Display for ElasticNetPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "Elastic-net path (no cross-validation): {:?}",
+            self.names
+        )?;
+        for (l, b) in self.lambda.iter().zip(&self.path) {
+            writeln!(f, "{l:>12.6} {b:?}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Tail for ElasticNetPathPublic {
+    type Result = ElasticNetPath;
+
+    /// Values: λ (L), the path (L × p), the non-zero indicators (L × k).
+    fn open(&self, vals: &[u128]) -> Result<ElasticNetPath> {
+        let l = path::nlambda(&self.spec);
+        let p = self.names.len();
+        if vals.len() != l * (1 + p + p - 1) {
+            return Err(StatsError::Invalid(
+                "elasticnet: the sealed values do not fit".into(),
+            ));
+        }
+        let (lambda, path) = decode_path(vals, l, p, self.frac_bits);
+        Ok(ElasticNetPath {
+            names: self.names.clone(),
+            lambda,
+            path,
+        })
+    }
+}
+
+/// [`ElasticNetPathPublic`]: the binomial path on the full data without the training sets
+/// (the design, the folds' moments and λ as [`elasticnet`], then one problem instead of
+/// `folds + 1`); opens what [`elasticnet`] opens.
+pub fn elasticnet_path(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &ElasticNetSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<ElasticNetPathPublic>> {
+    path::check_spec(spec)?;
+    if spec.family != Family::Binomial {
+        return Err(StatsError::Invalid(
+            "elasticnet: the path alone is for family = \"binomial\" (the gaussian \
+             path costs the same with its cross-validation)"
+                .into(),
+        ));
+    }
+    let s = setup(pt, frame, spec, disclosure)?;
+    let (coef, active) = super::binomial::path_only(pt, &s, spec)?;
+    let public = ElasticNetPathPublic {
+        spec: spec.clone(),
+        frac_bits: pt.frac_bits(),
+        names: s.names.clone(),
+        n: s.n,
+    };
+    Sealed::new(pt, public, &AShare::concat(&[&s.lambda, &coef, &active]))
+}
+
 /// Multiplies element i of `x` (any fractional bits, kept) by the public real `c[i]`, encoded with f + HI bits.
-fn mul_public_each(pt: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
+pub(super) fn mul_public_each(pt: &mut Party, x: &AShare<u128>, c: &[f64]) -> Result<AShare<u128>> {
     let f = pt.frac_bits();
     let enc: Vec<u128> = c.iter().map(|&v| encode(v, f + HI)).collect();
     let scaled = AShare {
@@ -189,20 +290,22 @@ fn max_of(pt: &mut Party, v: &AShare<u128>) -> Result<AShare<u128>> {
 }
 
 /// One training set's (or the full data's) standardised problem.
-struct Problem {
+pub(super) struct Problem {
     /// Standard deviations, reciprocals, correlations of `[x, y]` (see [`Standardised`]).
-    st: Standardised,
+    pub st: Standardised,
     /// Its mean offset from the full data's mean `m` (k+1, f + HI bits); zero for the full
     /// data.
-    offset: AShare<u128>,
+    pub offset: AShare<u128>,
 }
 
 /// The folds' moments after the shuffle (step 2): per fold its sums (k+1, f bits), Gram
-/// matrix ((k+1)², 2f bits) and count; the counts opened and checked against `min_rows`.
-struct Folds {
-    sums: Vec<AShare<u128>>,
-    gram: Vec<AShare<u128>>,
-    rows: Vec<usize>,
+/// matrix ((k+1)², 2f bits) and count; the counts opened and checked against `min_rows`;
+/// and the shuffled rows `[w, w ∘ (v − m)]` (the row at position i is in fold i mod K).
+pub(super) struct Folds {
+    pub sums: Vec<AShare<u128>>,
+    pub gram: Vec<AShare<u128>>,
+    pub rows: Vec<usize>,
+    pub table: Table,
 }
 
 fn fold_moments(
@@ -217,12 +320,12 @@ fn fold_moments(
         .chain(centred.iter().cloned())
         .collect();
     let shuffled = split::shuffle_rows(pt, cols)?;
-    let rows = shuffled.rows();
+    let nrows = shuffled.rows();
     let mut sums = Vec::with_capacity(folds);
     let mut counts = Vec::with_capacity(folds);
     let mut parts = Vec::with_capacity(folds * v * v);
     for f in 0..folds {
-        let idx: Vec<u32> = (f..rows).step_by(folds).map(|i| i as u32).collect();
+        let idx: Vec<u32> = (f..nrows).step_by(folds).map(|i| i as u32).collect();
         let t = shuffled.gather(&idx);
         counts.push(t.c128[0].sum());
         let cols = &t.c128[1..];
@@ -250,7 +353,12 @@ fn fold_moments(
         split::check_set(disclosure, r, "a cross-validation test set")?;
         split::check_set(disclosure, n - r, "a cross-validation training set")?;
     }
-    Ok(Folds { sums, gram, rows })
+    Ok(Folds {
+        sums,
+        gram,
+        rows,
+        table: shuffled,
+    })
 }
 
 /// Mean offset `Σ s / n` (f + HI bits) of sums `s` (f bits) over `n` rows.
@@ -271,16 +379,39 @@ fn centred_cov(
     Ok(raw.sub(&outer(pt, d, f + HI)?))
 }
 
-/// Fits the elastic net on the shared table (module docs). Every compute party calls this
-/// with its shares; the result ends sealed for the recipients.
-pub fn elasticnet(
+/// What both families share after steps 1–4: the design's facts, the full data's means,
+/// the problems (the full data, then each training set), the folds and the λ path.
+pub(super) struct Setup {
+    /// Design column names, `intercept` first.
+    pub names: Vec<String>,
+    /// Rows used.
+    pub n: usize,
+    /// Covariates (design columns without the intercept).
+    pub k: usize,
+    /// Means of `[x, y]` over the rows used (f bits).
+    pub mean: AShare<u128>,
+    /// The full data (first), then the training set of each fold.
+    pub problems: Vec<Problem>,
+    /// The folds' moments, counts and the shuffled rows.
+    pub folds: Folds,
+    /// Each test fold's mean offset from the full mean (k+1, f + HI bits).
+    pub test_offsets: Vec<AShare<u128>>,
+    /// λ on the original scale (f + HI bits).
+    pub lambda: AShare<u128>,
+}
+
+/// Steps 1–4 of the module docs (the design, the folds, the standardisations, λ); for the
+/// binomial family the outcome is checked to be 0/1 first (one bit, as `logistic`).
+pub(super) fn setup(
     pt: &mut Party,
     frame: &Frame,
     spec: &ElasticNetSpec,
     disclosure: &Disclosure,
-) -> Result<Sealed<ElasticNetPublic>> {
-    path::check_spec(spec)?;
+) -> Result<Setup> {
     let prep = design::prepare(pt, frame, &spec.outcome, &spec.covariates, true, disclosure)?;
+    if spec.family == Family::Binomial {
+        check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+    }
     let n = prep.n;
     path::check_rows(spec, n)?;
     let f = pt.frac_bits();
@@ -331,7 +462,7 @@ pub fn elasticnet(
         test_offsets.push(offset(pt, &folds.sums[fo], folds.rows[fo])?);
     }
 
-    // λ on the original scale (f + HI bits) and each problem's standardised penalty (f bits).
+    // λ on the original scale (f + HI bits).
     let full = &problems[0].st;
     let sd_y = design::at(&full.sd, k);
     let lambda = match &spec.lambda {
@@ -351,18 +482,110 @@ pub fn elasticnet(
             mul_public_each(pt, &broadcast(&scaled, 0, nl), &g)?
         }
     };
+    Ok(Setup {
+        names: prep.names,
+        n,
+        k,
+        mean: m.mean,
+        problems,
+        folds,
+        test_offsets,
+        lambda,
+    })
+}
+
+/// The fitted path and CV curve of either family, still shared: the full-data path on the
+/// original scale (L × (k+1), f + HI bits), its non-zero indicators (L × k), `cvm` and
+/// `cvsd²` (L each, f + HI bits).
+pub(super) struct Fitted {
+    pub coef: AShare<u128>,
+    pub active: AShare<u128>,
+    pub cvm: AShare<u128>,
+    pub cvvar: AShare<u128>,
+}
+
+/// Fits the elastic net on the shared table (module docs; the binomial family in
+/// [`super::binomial`]). Every compute party calls this with its shares; the result ends
+/// sealed for the recipients.
+pub fn elasticnet(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &ElasticNetSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<ElasticNetPublic>> {
+    path::check_spec(spec)?;
+    let s = setup(pt, frame, spec, disclosure)?;
+    let fitted = match spec.family {
+        Family::Gaussian => gaussian(pt, &s, spec)?,
+        Family::Binomial => super::binomial::fit(pt, &s, spec)?,
+    };
+    let public = ElasticNetPublic {
+        spec: spec.clone(),
+        frac_bits: pt.frac_bits(),
+        names: s.names.clone(),
+        n: s.n,
+        fold_rows: s.folds.rows.clone(),
+    };
+    Sealed::new(
+        pt,
+        public,
+        &AShare::concat(&[
+            &s.lambda,
+            &fitted.coef,
+            &fitted.active,
+            &fitted.cvm,
+            &fitted.cvvar,
+        ]),
+    )
+}
+
+/// Steps 5–6 for the gaussian family.
+fn gaussian(pt: &mut Party, s: &Setup, spec: &ElasticNetSpec) -> Result<Fitted> {
+    let f = pt.frac_bits();
+    let (k, nl, kf) = (s.k, path::nlambda(spec), spec.folds);
+    let problems = &s.problems;
+    // Each problem's standardised penalty λ/s_y (f bits).
     let ry: Vec<AShare<u128>> = problems
         .iter()
         .map(|q| broadcast(&design::at(&q.st.r, k), 0, nl))
         .collect();
     let lam_q = pt.mul_trunc(
-        &AShare::concat(&vec![&lambda; kf + 1]),
+        &AShare::concat(&vec![&s.lambda; kf + 1]),
         &AShare::concat(&ry.iter().collect::<Vec<_>>()),
         f + HI,
     )?;
-    let (b, active) = descend(pt, &problems, &lam_q, spec, k, nl)?;
+    let (b, active) = descend(pt, problems, &lam_q, spec, k, nl)?;
 
     // The full-data path on the original scale: β_j = b_j·s_y·r_j, β_0 = m_y − m'β.
+    let full = &problems[0].st;
+    let sd_y = design::at(&full.sd, k);
+    let scale = pt.mul_trunc(&broadcast(&sd_y, 0, k), &full.r.slice(0..k), f - HI)?;
+    let base = broadcast(&s.mean, k, nl).shl(HI);
+    let (coef, act_full) = original_scale(pt, s, spec, &b, &active, &scale, &base)?;
+    let (cvm, cvvar) = cross_validate(pt, problems, &s.folds, &s.test_offsets, &b, s.n, k, nl)?;
+    Ok(Fitted {
+        coef,
+        active: act_full,
+        cvm,
+        cvvar,
+    })
+}
+
+/// The full-data path (the first L×k of `b`, standardised slopes with f bits) on the
+/// original scale: `β_j = b_j·scale_j` (`scale` with f + HI bits), `β_0 = base − m'β`
+/// (`base` per λ, f + HI bits), as L rows `[β_0, β]`; and its non-zero indicators. With the
+/// default grid the first λ's slopes are zero ([`path::zero_first`]).
+pub(super) fn original_scale(
+    pt: &mut Party,
+    s: &Setup,
+    spec: &ElasticNetSpec,
+    b: &AShare<u128>,
+    active: &AShare<u128>,
+    scale: &AShare<u128>,
+    base: &AShare<u128>,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let f = pt.frac_bits();
+    let (k, nl) = (s.k, path::nlambda(spec));
     let nb = nl * k;
     let mut b_full = b.slice(0..nb);
     let mut act_full = active.slice(0..nb);
@@ -374,31 +597,42 @@ pub fn elasticnet(
             act_full.b[j] = 0;
         }
     }
-    let scale = pt.mul_trunc(&broadcast(&sd_y, 0, k), &full.r.slice(0..k), f - HI)?;
-    let slopes = pt.mul_trunc(&b_full, &AShare::concat(&vec![&scale; nl]), f)?;
-    let means = AShare::concat(&vec![&m.mean.slice(0..k); nl]);
+    let slopes = pt.mul_trunc(&b_full, &AShare::concat(&vec![scale; nl]), f)?;
+    let means = AShare::concat(&vec![&s.mean.slice(0..k); nl]);
     let mb = pt.dot_fix(&means, &slopes, k)?;
-    let b0 = broadcast(&m.mean, k, nl).shl(HI).sub(&mb);
-    let mut coef = Vec::with_capacity(nl * v);
+    let b0 = base.sub(&mb);
+    let mut coef = Vec::with_capacity(nl * 2);
     for l in 0..nl {
         coef.push(design::at(&b0, l));
         coef.push(slopes.slice(l * k..(l + 1) * k));
     }
-    let coef = AShare::concat(&coef.iter().collect::<Vec<_>>());
+    Ok((AShare::concat(&coef.iter().collect::<Vec<_>>()), act_full))
+}
 
-    let (cvm, cvvar) = cross_validate(pt, &problems, &folds, &test_offsets, &b, n, k, nl)?;
-    let public = ElasticNetPublic {
-        spec: spec.clone(),
-        frac_bits: f,
-        names: prep.names.clone(),
-        n,
-        fold_rows: folds.rows.clone(),
+/// The soft-thresholded update `S(z, γ)·den` of coordinate descent (elementwise; `den`
+/// 1 when absent) and its non-zero indicator (0/1): one batch of sign tests (two per
+/// element) and two products; nothing opened.
+pub(super) fn soft_threshold(
+    pt: &mut Party,
+    z: &AShare<u128>,
+    gamma: &AShare<u128>,
+    den: Option<&AShare<u128>>,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let q = z.len();
+    let up = z.sub(gamma);
+    let down = z.add(gamma);
+    let bits = pt.sign_within(&AShare::concat(&[&up.neg(), &down]), SIGN_WIDTH)?;
+    let bits = pt.inject::<u128>(&[&bits], 2 * q)?.remove(0);
+    let vals = AShare::concat(&[&up, &down]);
+    let vals = match den {
+        Some(d) => pt.mul_fix(&vals, &AShare::concat(&[d, d]))?,
+        None => vals,
     };
-    Sealed::new(
-        pt,
-        public,
-        &AShare::concat(&[&lambda, &coef, &act_full, &cvm, &cvvar]),
-    )
+    let picked = pt.mul(&bits, &vals)?;
+    Ok((
+        picked.slice(0..q).add(&picked.slice(q..2 * q)),
+        bits.slice(0..q).add(&bits.slice(q..2 * q)),
+    ))
 }
 
 /// Step 5: the fixed schedule of coordinate descent on every problem at every λ at once.
@@ -449,22 +683,11 @@ fn descend(
         .collect();
     let mut b = AShare::zeros(q * k);
     let mut active = AShare::zeros(q * k);
-    for _ in 0..spec.sweeps {
+    for _ in 0..path::sweeps(spec) {
         for j in 0..k {
             let rb = pt.dot(&rows[j], &b, k)?;
             let z = cs[j].sub(&pt.trunc(&rb, f)?);
-            let up = z.sub(&gamma);
-            let down = z.add(&gamma);
-            let bits = pt.sign_within(&AShare::concat(&[&up.neg(), &down]), SIGN_WIDTH)?;
-            let bits = pt.inject::<u128>(&[&bits], 2 * q)?.remove(0);
-            let vals = AShare::concat(&[&up, &down]);
-            let vals = match &den {
-                Some(d) => pt.mul_fix(&vals, &AShare::concat(&[d, d]))?,
-                None => vals,
-            };
-            let picked = pt.mul(&bits, &vals)?;
-            let bj = picked.slice(0..q).add(&picked.slice(q..2 * q));
-            let on = bits.slice(0..q).add(&bits.slice(q..2 * q));
+            let (bj, on) = soft_threshold(pt, &z, &gamma, den.as_ref())?;
             for i in 0..q {
                 b.a[i * k + j] = bj.a[i];
                 b.b[i * k + j] = bj.b[i];
@@ -527,10 +750,23 @@ fn cross_validate(
         let var_y = pt.mul_fix(&sd_y, &sd_y)?;
         mse.push(pt.mul_fix(&quad, &broadcast(&var_y, 0, nl))?);
     }
-    // cvm = Σ n_f mse_f / n; cvsd² = Σ n_f (mse_f − cvm)² / n / (K − 1).
+    cv_summary(pt, &mse, &folds.rows, n)
+}
+
+/// `cvm = Σ n_f·mse_f / n` and `cvsd² = Σ n_f·(mse_f − cvm)² / n / (K − 1)` (f + HI bits)
+/// from the folds' mean deviances `mse_f` (L each, f bits) and row counts.
+pub(super) fn cv_summary(
+    pt: &mut Party,
+    mse: &[AShare<u128>],
+    rows: &[usize],
+    n: usize,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let f = pt.frac_bits();
+    let kf = rows.len();
+    let nl = mse.first().map_or(0, AShare::len);
     let weighted = mse
         .iter()
-        .zip(&folds.rows)
+        .zip(rows)
         .fold(AShare::zeros(nl), |acc, (e, &r)| {
             acc.add(&e.mul_const(r as u128))
         });
@@ -540,10 +776,7 @@ fn cross_validate(
     let diffs = AShare::concat(&diffs.iter().collect::<Vec<_>>());
     let sq = pt.mul_trunc(&diffs, &diffs, f - HI)?;
     let spread = (0..kf).fold(AShare::zeros(nl), |acc, fo| {
-        acc.add(
-            &sq.slice(fo * nl..(fo + 1) * nl)
-                .mul_const(folds.rows[fo] as u128),
-        )
+        acc.add(&sq.slice(fo * nl..(fo + 1) * nl).mul_const(rows[fo] as u128))
     });
     let cvvar = div_count(pt, &spread, 0, n * (kf - 1))?;
     Ok((cvm, cvvar))

@@ -8,7 +8,7 @@ use crate::regression::plain::design;
 use crate::table::PlainFrame;
 
 use super::path::{self, alpha_for_max};
-use super::{ElasticNetResult, ElasticNetSpec};
+use super::{ElasticNetResult, ElasticNetSpec, Family};
 
 /// Means, standard deviations (divisor n) and correlations of the covariates and the
 /// outcome (last) over a set of rows.
@@ -58,20 +58,98 @@ fn standardise(x: &[&[f64]], y: &[f64]) -> Result<Standardised> {
 /// A fitted path on the original scale: per λ, the intercept then the slopes.
 /// With `top` the first λ is the data's own `λ_max`, where every slope is zero by
 /// definition ([`path::zero_first`]).
-fn fit(s: &Standardised, lambda: &[f64], spec: &ElasticNetSpec, top: bool) -> Vec<Vec<f64>> {
+fn fit(
+    x: &[&[f64]],
+    y: &[f64],
+    s: &Standardised,
+    lambda: &[f64],
+    spec: &ElasticNetSpec,
+    top: bool,
+) -> Vec<Vec<f64>> {
     let k = s.c.len();
     let sy = s.sd[k];
-    let lam: Vec<f64> = lambda.iter().map(|l| l / sy).collect();
-    path::descend(&s.r, &s.c, &lam, spec.alpha, spec.sweeps)
+    let (std_path, unit) = match spec.family {
+        Family::Gaussian => {
+            let lam: Vec<f64> = lambda.iter().map(|l| l / sy).collect();
+            let b = path::descend(&s.r, &s.c, &lam, spec.alpha, path::sweeps(spec));
+            let b0 = vec![0.0; lambda.len()];
+            (b0.into_iter().zip(b).collect::<Vec<_>>(), sy)
+        }
+        Family::Binomial => (newton_path(x, y, s, lambda, spec), 1.0),
+    };
+    std_path
         .into_iter()
         .enumerate()
-        .map(|(l, b)| {
+        .map(|(l, (c0, b))| {
             let keep = if l == 0 && top { 0.0 } else { 1.0 };
-            let slopes: Vec<f64> = (0..k).map(|j| keep * b[j] * sy / s.sd[j]).collect();
-            let b0 = s.mean[k] - (0..k).map(|j| s.mean[j] * slopes[j]).sum::<f64>();
+            let slopes: Vec<f64> = (0..k).map(|j| keep * b[j] * unit / s.sd[j]).collect();
+            let b0 = match spec.family {
+                Family::Gaussian => s.mean[k],
+                Family::Binomial => c0,
+            } - (0..k).map(|j| s.mean[j] * slopes[j]).sum::<f64>();
             std::iter::once(b0).chain(slopes).collect()
         })
         .collect()
+}
+
+/// The binomial schedule ([`path`] module docs) in the standardised coordinates: per λ the
+/// intercept (of the centred covariates) and the slopes.
+fn newton_path(
+    x: &[&[f64]],
+    y: &[f64],
+    s: &Standardised,
+    lambda: &[f64],
+    spec: &ElasticNetSpec,
+) -> Vec<(f64, Vec<f64>)> {
+    let k = s.c.len();
+    let p = k + 1;
+    let n = y.len() as f64;
+    let z: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| {
+            std::iter::once(1.0)
+                .chain((0..k).map(|j| (r[j] - s.mean[j]) / s.sd[j]))
+                .collect()
+        })
+        .collect();
+    let ybar = s.mean[k];
+    let mut b = vec![0.0; p];
+    b[0] = (ybar / (1.0 - ybar)).ln();
+    let mut out = Vec::with_capacity(lambda.len());
+    for &lam in lambda {
+        for _ in 0..path::steps(spec) {
+            let mut h = vec![0.0; p * p];
+            let mut c = vec![0.0; p];
+            for (zi, yi) in z.iter().zip(y) {
+                let eta: f64 = zi.iter().zip(&b).map(|(a, c)| a * c).sum();
+                let mu = 1.0 / (1.0 + (-eta).exp());
+                let w = mu * (1.0 - mu);
+                for a in 0..p {
+                    c[a] += zi[a] * (yi - mu) / n;
+                    for d in 0..p {
+                        h[a * p + d] += w * zi[a] * zi[d] / n;
+                    }
+                }
+            }
+            for a in 0..p {
+                c[a] += (0..p).map(|d| h[a * p + d] * b[d]).sum::<f64>();
+            }
+            path::descend_weighted(&h, &c, &mut b, lam, spec.alpha, path::sweeps(spec));
+        }
+        out.push((b[0], b[1..].to_vec()));
+    }
+    out
+}
+
+/// Refuses a binomial outcome other than 0/1, or one that is constant.
+fn check_outcome(spec: &ElasticNetSpec, y: &[f64]) -> Result<()> {
+    if spec.family == Family::Binomial && y.iter().any(|&v| v != 0.0 && v != 1.0) {
+        return Err(StatsError::Invalid(format!(
+            "elasticnet: family = \"binomial\" needs a 0/1 outcome; `{}` has other values",
+            spec.outcome
+        )));
+    }
+    Ok(())
 }
 
 /// The λ path: the explicit list, or glmnet's grid from `λ_max` of the full data.
@@ -108,10 +186,11 @@ pub fn elasticnet(
             "elasticnet: one fold in 0..folds per complete row".into(),
         ));
     }
+    check_outcome(spec, &d.y)?;
     let rows: Vec<&[f64]> = d.x.iter().map(Vec::as_slice).collect();
     let full = standardise(&rows, &d.y)?;
     let lambda = lambdas(&full, spec, n);
-    let coef = fit(&full, &lambda, spec, path::zero_first(spec));
+    let coef = fit(&rows, &d.y, &full, &lambda, spec, path::zero_first(spec));
     let mut mse = Vec::with_capacity(spec.folds);
     let mut fold_rows = Vec::with_capacity(spec.folds);
     for f in 0..spec.folds {
@@ -123,15 +202,15 @@ pub fn elasticnet(
             )
         };
         let (tx, ty) = pick(&train);
-        let path = fit(&standardise(&tx, &ty)?, &lambda, spec, false);
+        let path = fit(&tx, &ty, &standardise(&tx, &ty)?, &lambda, spec, false);
         let errs = path
             .iter()
             .map(|b| {
                 test.iter()
                     .map(|&i| {
-                        let pred =
+                        let eta =
                             b[0] + rows[i].iter().zip(&b[1..]).map(|(x, c)| x * c).sum::<f64>();
-                        (d.y[i] - pred).powi(2)
+                        path::row_deviance(spec.family, d.y[i], eta)
                     })
                     .sum::<f64>()
                     / test.len() as f64
