@@ -72,7 +72,7 @@ use crate::survival::concordance::ETA_BITS;
 use crate::table::{Frame, PlainFrame};
 
 use super::design::{self, broadcast, rows_of, HI};
-use super::logistic::{check_binary, check_spec, fit_prepared, LogisticPublic};
+use super::logistic::{check_spec, fit_prepared, prepare_binary, LogisticPublic};
 use super::plain::{self, PlainDesign};
 use super::split;
 use super::LogisticResult;
@@ -221,15 +221,7 @@ pub(crate) fn holdout(
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
     let fraction = checked_fraction(spec)?;
-    let prep = design::prepare(
-        pt,
-        frame,
-        &spec.outcome,
-        &spec.covariates,
-        spec.intercept,
-        disclosure,
-    )?;
-    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+    let prep = prepare_binary(pt, frame, spec, disclosure)?;
     let f = pt.frac_bits();
     let rows = prep.weight.len();
     let t = training_positions(rows, fraction)?;

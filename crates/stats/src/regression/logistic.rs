@@ -375,6 +375,19 @@ pub(crate) fn fit(
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
     check_spec(spec)?;
+    let prep = prepare_binary(pt, frame, spec, disclosure)?;
+    fit_prepared(pt, &prep, spec)
+}
+
+/// The model's complete rows and design ([`design::prepare`], the disclosure checks) and the
+/// outcome checked to be 0/1 (one bit opened): what a fit and a hold-out validation start
+/// from.
+pub(crate) fn prepare_binary(
+    pt: &mut Party,
+    frame: &Frame,
+    spec: &LogisticSpec,
+    disclosure: &Disclosure,
+) -> Result<design::Prepared> {
     let prep = design::prepare(
         pt,
         frame,
@@ -384,7 +397,7 @@ pub(crate) fn fit(
         disclosure,
     )?;
     check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
-    fit_prepared(pt, &prep, spec)
+    Ok(prep)
 }
 
 /// The public checks of a logistic model's parameters (the hold-out ones included).
