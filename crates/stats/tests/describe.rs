@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 mod common;
-use common::{ran, Open3};
+use common::{numeric_frame, ran, Open3};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -1071,17 +1071,7 @@ fn quantiles_keep_min_cell_rows_on_either_side() {
 fn missing_counts_obey_min_cell() {
     let x: Vec<Option<f64>> = (0..30).map(|i| (i != 7).then_some(i as f64)).collect();
     let y: Vec<Option<f64>> = (0..30).map(|i| (i % 5 != 0).then_some(i as f64)).collect();
-    let frame = PlainFrame::new(vec![
-        PlainColumn {
-            name: "a.x".into(),
-            data: PlainData::Numeric(x),
-        },
-        PlainColumn {
-            name: "a.y".into(),
-            data: PlainData::Numeric(y),
-        },
-    ])
-    .unwrap();
+    let frame = numeric_frame(vec![("a.x", x), ("a.y", y)]);
     let policy = Disclosure {
         min_rows: 0,
         ..Disclosure::default()

@@ -14,7 +14,7 @@
 //!   calibration or groups without holdout.
 
 mod common;
-use common::{csv_frame, frame, in_mpc, no_limits, root};
+use common::{csv_frame, frame, in_mpc, no_limits, numeric_frame, root};
 
 use serde_json::Value;
 use tessera_stats::analysis::LogisticSpec;
@@ -459,17 +459,7 @@ fn separating_predictions_give_auc_one_whatever_the_split() {
         .iter()
         .map(|v| Some(f64::from(v.unwrap() > 0.0)))
         .collect();
-    let table = PlainFrame::new(vec![
-        PlainColumn {
-            name: "a.x".into(),
-            data: PlainData::Numeric(x),
-        },
-        PlainColumn {
-            name: "a.y".into(),
-            data: PlainData::Numeric(y),
-        },
-    ])
-    .unwrap();
+    let table = numeric_frame(vec![("a.x", x), ("a.y", y)]);
     let spec = LogisticSpec {
         l2: 40.0,
         ..binary_spec(0.4, false)

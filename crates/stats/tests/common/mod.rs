@@ -418,3 +418,17 @@ pub fn csv_frame(file: &str, cats: &[&str]) -> PlainFrame {
     }
     PlainFrame::new(cols).unwrap()
 }
+
+/// A frame of numeric columns, each given by name and values.
+#[allow(dead_code)]
+pub fn numeric_frame(cols: Vec<(&str, Vec<Option<f64>>)>) -> PlainFrame {
+    PlainFrame::new(
+        cols.into_iter()
+            .map(|(name, v)| tessera_stats::PlainColumn {
+                name: name.into(),
+                data: tessera_stats::PlainData::Numeric(v),
+            })
+            .collect(),
+    )
+    .unwrap()
+}
