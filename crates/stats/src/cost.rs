@@ -416,14 +416,18 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 Some(f) => {
                     // Hold-out validation (regression::holdout): the fit on the training
                     // rows; the shuffle of [w, y, x] (party 0 sends 32 bytes per element);
-                    // on the test rows the exact predictor, its truncation and sigmoid, then
-                    // the AUC (and calibration) as `auc`. Measured (tests/cost.rs, 3
-                    // covariates, holdout 0.25): 4.4 kB per row and about 1,000 rounds;
-                    // with calibration 5.9 kB and 1,790 rounds.
+                    // on the test rows the exact predictor (and, for the calibration only,
+                    // its truncation, clamp and sigmoid), then the AUC (and calibration) as
+                    // `auc`. Measured (tests/cost.rs, 3 covariates, holdout 0.25).
                     let test = (f * n).max(0.0);
+                    let (per_test, rounds) = if s.calibration {
+                        (600.0 + 16.0 * p, 60.0)
+                    } else {
+                        (16.0 * p, 2.0)
+                    };
                     fit(n - test)
                         .then(linear(n, 32.0 * (k + 2.0), 0.0, 2.0, 0.0, 0.0))
-                        .then(linear(test, 600.0 + 16.0 * p, 0.0, 60.0, 0.0, 0.0))
+                        .then(linear(test, per_test, 0.0, rounds, 0.0, 0.0))
                         .then(auc_cost(test, s.calibration, s.groups.unwrap_or(10)))
                 }
             }

@@ -270,15 +270,22 @@ pub(crate) fn holdout(
         let xrows = rows_of(&masked.iter().collect::<Vec<_>>());
         eta = eta.add(&pt.matmul(&xrows, &coef.slice(first..p), m, k, 1)?);
     }
-    let logit = pt.trunc(&eta, f + HI)?;
-    let clamped = clamp(pt, &logit, LOGIT_CLAMP)?;
-    let prob = pt.sigmoid(&clamped)?;
+    // The probabilities serve only the calibration (the AUC sorts by the exact predictor,
+    // and without calibration its score column is carried but not read): without it, no
+    // truncation, clamp or sigmoid.
+    let (score, logit) = if spec.calibration {
+        let logit = pt.trunc(&eta, f + HI)?;
+        let clamped = clamp(pt, &logit, LOGIT_CLAMP)?;
+        (pt.sigmoid(&clamped)?, Some(logit))
+    } else {
+        (eta.clone(), None)
+    };
     let scored = Scored {
         outcome: &y_test,
         weight: &w_test,
         n: n_test,
-        score: &prob,
-        logit: Some(&logit),
+        score: &score,
+        logit: logit.as_ref(),
         wide: Some((&eta, ETA_BITS)),
     };
     let (auc, values) = auc_core(pt, &scored, &auc_spec(spec), disclosure)?;
