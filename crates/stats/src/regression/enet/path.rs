@@ -237,21 +237,10 @@ pub fn soft(z: f64, g: f64) -> f64 {
 /// descent from zero, on the correlation matrix `r` (k×k, row-major) and the correlations
 /// `c` with the outcome.
 pub fn descend(r: &[f64], c: &[f64], lam: &[f64], alpha: f64, sweeps: usize) -> Vec<Vec<f64>> {
-    let k = c.len();
     lam.iter()
         .map(|&l| {
-            let (g, d) = (l * alpha, 1.0 / (1.0 + l * (1.0 - alpha)));
-            let mut b = vec![0.0; k];
-            for _ in 0..sweeps {
-                for j in 0..k {
-                    let z = c[j]
-                        - (0..k)
-                            .filter(|&i| i != j)
-                            .map(|i| r[j * k + i] * b[i])
-                            .sum::<f64>();
-                    b[j] = soft(z, g) * d;
-                }
-            }
+            let mut b = vec![0.0; c.len()];
+            sweep(r, c, &mut b, (l, alpha), 0, sweeps);
             b
         })
         .collect()
@@ -263,6 +252,21 @@ pub fn descend(r: &[f64], c: &[f64], lam: &[f64], alpha: f64, sweeps: usize) -> 
 /// problem of one Newton step of the binomial fit (`H` the weighted Gram matrix, `c` the
 /// gradient plus `H·b`).
 pub fn descend_weighted(h: &[f64], c: &[f64], b: &mut [f64], lam: f64, alpha: f64, sweeps: usize) {
+    sweep(h, c, b, (lam, alpha), 1, sweeps);
+}
+
+/// `sweeps` cyclic sweeps of coordinate descent on `½·b'Hb − c'b` plus the elastic-net
+/// penalty `(λ, α)` on every coordinate but the first `free` (unpenalised): the one
+/// descent of both the gaussian schedule ([`descend`]) and the binomial inner problem
+/// ([`descend_weighted`]).
+fn sweep(
+    h: &[f64],
+    c: &[f64],
+    b: &mut [f64],
+    (lam, alpha): (f64, f64),
+    free: usize,
+    sweeps: usize,
+) {
     let p = c.len();
     for _ in 0..sweeps {
         for j in 0..p {
@@ -271,8 +275,8 @@ pub fn descend_weighted(h: &[f64], c: &[f64], b: &mut [f64], lam: f64, alpha: f6
                     .filter(|&i| i != j)
                     .map(|i| h[j * p + i] * b[i])
                     .sum::<f64>();
-            b[j] = if j == 0 {
-                z / h[0]
+            b[j] = if j < free {
+                z / h[j * p + j]
             } else {
                 soft(z, lam * alpha) / (h[j * p + j] + lam * (1.0 - alpha))
             };
