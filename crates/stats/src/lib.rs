@@ -43,6 +43,7 @@ mod newton;
 pub mod predict;
 pub mod ranges;
 pub mod regression;
+pub mod relsurv;
 pub mod sealed;
 pub mod survival;
 pub mod table;
