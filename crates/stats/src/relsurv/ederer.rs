@@ -41,7 +41,7 @@
 //!
 //! # What the compute parties learn
 //!
-//! The number of complete cases; one bit "every complete case has a whole, non-negative
+//! The number of complete cases (rows with a time of 0 are not: relsurv drops them); one bit "every complete case has a whole, non-negative
 //! number of days of follow-up" (refused otherwise); with a group, one bit "every level has
 //! a complete case"; the scan depth of the exit order's tie groups (`⌈log2 g⌉` for the
 //! largest number `g` of patients of one group sharing a follow-up time, as Kaplan–Meier);
@@ -114,7 +114,8 @@ pub struct RelsurvRow {
     pub events: Option<u64>,
     /// Relative survival.
     pub survival: Option<f64>,
-    /// Standard error of `log S` (relsurv's `std.err`).
+    /// Standard error of the survival (`S·σ`, σ the standard error of `log S`: what
+    /// `summary(rs.surv(...), times = ...)` prints).
     pub std_err: Option<f64>,
     /// Lower confidence bound, `exp(log S − z·std_err)` (relsurv's `conf.type = "log"`).
     pub ci_lower: Option<f64>,
@@ -181,20 +182,17 @@ impl std::fmt::Display for RelsurvResult {
     }
 }
 
-/// Refusals before any data is read: an empty or unordered grid, a grid time that is not a
-/// whole number of days, a confidence level outside (0, 1), no kink slot for the grid.
+/// Refusals before any data is read: an empty or unordered grid, a confidence level outside
+/// (0, 1), too few kink slots for the grid's last time.
 pub fn check(spec: &EdererSpec) -> Result<()> {
     let bad = |m: &str| Err(StatsError::Invalid(format!("relsurv: {m}")));
     if spec.times.is_empty() {
         return bad("`times` must name at least one grid time (days)");
     }
-    if spec
-        .times
-        .iter()
-        .any(|t| !t.is_finite() || *t <= 0.0 || t.fract() != 0.0)
+    if spec.times.iter().any(|t| !t.is_finite() || *t <= 0.0)
         || spec.times.windows(2).any(|w| w[0] >= w[1])
     {
-        return bad("`times` must be whole days, positive and strictly increasing");
+        return bad("`times` must be positive and strictly increasing (days)");
     }
     if spec.times.last().copied().unwrap_or(0.0) > 36_525.0 {
         return bad("`times` beyond 100 years");
@@ -202,7 +200,7 @@ pub fn check(spec: &EdererSpec) -> Result<()> {
     if !(spec.conf_level > 0.0 && spec.conf_level < 1.0) {
         return bad("`conf_level` must lie in (0, 1)");
     }
-    let last = *spec.times.last().expect("checked") as u32;
+    let last = spec.times.last().expect("checked").ceil() as u32;
     if spec.slots < super::path::kink_slots(last) {
         return bad("fewer kink slots than the grid's last time needs");
     }
@@ -240,7 +238,7 @@ pub(crate) fn finish(
                             at_risk: Some(k.at_risk.round().max(0.0) as u64),
                             events: Some(k.events.round().max(0.0) as u64),
                             survival: Some(s),
-                            std_err: Some(se),
+                            std_err: Some(s * se),
                             ci_lower: Some(lo),
                             ci_upper: Some(hi),
                         }
@@ -387,10 +385,18 @@ pub fn ederer2(
     };
     let k = levels.len();
     // Whole, non-negative days: t·2^(128−f) is zero iff t's fraction bits are, and the sign.
+    // A time of 0 takes no part (relsurv's `rformulate` keeps `time > 0`).
     let whole = p.is_zero(&t.shl(128 - f))?;
+    let zero = p.is_zero(t)?;
     let neg = p.msb(&low64(t))?;
-    let mut bits: Vec<AShare<u128>> = p.inject(&[&whole, &neg], n)?;
-    let (neg, whole) = (bits.pop().expect("two"), bits.pop().expect("two"));
+    let mut bits: Vec<AShare<u128>> = p.inject(&[&whole, &zero, &neg], n)?;
+    let (neg, zero, whole) = (
+        bits.pop().expect("three"),
+        bits.pop().expect("three"),
+        bits.pop().expect("three"),
+    );
+    let nonzero = p.add_const(&zero.neg(), 1);
+    used = p.mul(&used, &nonzero)?;
     let pos = p.add_const(&neg.neg(), 1);
     let ok = p.mul(&whole, &pos)?;
     let not_ok = p.add_const(&ok.neg(), 1);

@@ -145,13 +145,15 @@ impl LifeTable {
             let sex = match fields[0].to_ascii_lowercase().as_str() {
                 "male" | "1" => 0,
                 "female" | "2" => 1,
-                other => return Err(err(
-                    ln,
-                    "sex",
-                    format!(
+                other => {
+                    return Err(err(
+                        ln,
+                        "sex",
+                        format!(
                         "`{other}` is not a sex: use `male`/`female` or `1` (male)/`2` (female)"
                     ),
-                )),
+                    ))
+                }
             };
             let year: i32 = fields[1].parse().map_err(|_| {
                 err(
