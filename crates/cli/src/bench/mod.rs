@@ -7,5 +7,6 @@ pub mod ops;
 pub mod party;
 pub mod procs;
 pub mod regression;
+pub mod relsurv_data;
 pub mod service;
 pub mod survival;

@@ -31,6 +31,8 @@ use tessera_stats::{Disclosure, Frame, PlainData, PlainFrame, Sealed, Tail};
 use super::engine::median;
 use super::party::{report_or_abort, ConnArgs, ShapeArgs};
 use super::procs::{busiest, open_sealed, parse_reports, run_three, slowest, Rendezvous};
+use super::relsurv_data as relsurv;
+use tessera_stats::relsurv::ederer::{ederer2, EdererPublic};
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
@@ -49,7 +51,9 @@ pub struct SurvivalArgs {
     /// incidence per group on a 10-point grid of the time range, one cause), `rmst:ROWS`
     /// (restricted mean survival time per group, τ at the middle of the time range) or
     /// `finegray:ROWSxCOVARIATES` (the Fine–Gray model of cause 1 with cause 2 competing;
-    /// `finegray:ROWS`: 10 covariates; timed against R's cmprsk::crr when R has it).
+    /// `finegray:ROWS`: 10 covariates; timed against R's cmprsk::crr when R has it) or
+    /// `relsurv:ROWS` (Ederer II relative survival per group on ten yearly grid times with
+    /// the synthetic life table of fixtures/relsurv; timed against R's relsurv::rs.surv).
     #[arg(
         long,
         default_value = "logrank:10000,logrank:100000,cox:1000x5,cox:10000x10,cox:100000x10"
@@ -121,6 +125,11 @@ enum Workload {
         rows: usize,
         covariates: usize,
     },
+    /// Ederer II relative survival per group on ten yearly grid times, against the
+    /// synthetic life table of `fixtures/relsurv/`.
+    Relsurv {
+        rows: usize,
+    },
 }
 
 impl Workload {
@@ -130,7 +139,7 @@ impl Workload {
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
                  cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
                  cox-zph:ROWSxCOVARIATES, cox-conc:ROWS[xCOVARIATES], cuminc:ROWS, \
-                 rmst:ROWS or finegray:ROWSxCOVARIATES"
+                 rmst:ROWS, finegray:ROWSxCOVARIATES or relsurv:ROWS"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -139,6 +148,7 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
+            "relsurv" => Ok(Workload::Relsurv { rows: rows()? }),
             "finegray" => {
                 let (r, c) = size.split_once('x').unwrap_or((size, "10"));
                 Ok(Workload::Finegray {
@@ -172,6 +182,7 @@ impl Workload {
             | Workload::Cox { rows, .. }
             | Workload::Cuminc { rows }
             | Workload::Rmst { rows }
+            | Workload::Relsurv { rows }
             | Workload::Finegray { rows, .. } => rows,
         }
     }
@@ -194,6 +205,7 @@ impl Workload {
             }
             Workload::Cuminc { rows } => format!("cuminc {rows}"),
             Workload::Rmst { rows } => format!("rmst {rows}"),
+            Workload::Relsurv { rows } => format!("relsurv {rows}"),
         }
     }
 
@@ -211,6 +223,7 @@ impl Workload {
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
             Workload::Finegray { .. } => "finegray",
+            Workload::Relsurv { .. } => "relsurv",
         }
     }
 
@@ -228,7 +241,12 @@ impl Workload {
     }
 
     fn data(&self) -> PlainFrame {
-        synthetic::survival(self.rows(), self.covariates(), SEED)
+        let mut d = synthetic::survival(self.rows(), self.covariates(), SEED);
+        if let Workload::Relsurv { .. } = self {
+            relsurv::stretch_follow_up(&mut d);
+            d.columns.extend(relsurv::demography(d.rows, SEED));
+        }
+        d
     }
 
     fn logrank_spec() -> LogrankSpec {
@@ -425,6 +443,10 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
             let r = open_sealed::<FinegrayPublic>(&parts).map_err(named)?;
             Ok(finegray_values(&r))
         }
+        Workload::Relsurv { .. } => {
+            let r = open_sealed::<EdererPublic>(&parts).map_err(named)?;
+            Ok(relsurv::values(&r))
+        }
     }
 }
 
@@ -494,7 +516,8 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
          registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
          test (km); cox-conc: with Harrell's concordance (R: coxph, which computes it); \
          cuminc: 10 grid times, one cause; rmst: τ mid-range; finegray: cause 1, cause 2 \
-         competing (R: cmprsk::crr); results checked against the plaintext twin",
+         competing (R: cmprsk::crr); relsurv: Ederer II on ten yearly times, follow-up × 1.6 \
+         (R: relsurv::rs.surv); results checked against the plaintext twin",
         args.reps, args.ties
     );
     Ok(())
@@ -545,7 +568,7 @@ fn run_workload(args: &SurvivalArgs, w: Workload, ties: Ties) -> Result<Value, S
         if args.no_lifelines {
             None
         } else {
-            crr_seconds(w, &data)
+            crr_seconds(w, &data).or_else(|| relsurv_seconds(w, &data))
         }
     });
     let seconds = median(&secs);
@@ -595,6 +618,7 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
                 .map_err(|e| e.to_string())?;
             Ok(finegray_values(&r))
         }
+        Workload::Relsurv { .. } => relsurv::plain_values(data),
     }
 }
 
@@ -664,6 +688,7 @@ fn lifelines_seconds(w: Workload, data: &PlainFrame, ties: Ties) -> Option<f64> 
             }
             | Workload::Cuminc { .. }
             | Workload::Rmst { .. }
+            | Workload::Relsurv { .. }
             | Workload::Finegray { .. },
             _,
         ) => {
@@ -683,6 +708,22 @@ fn crr_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_crr.R");
     reference_seconds(data, Command::new("Rscript").arg(&script))
+}
+
+/// Seconds R's `relsurv::rs.surv(..., method = "ederer2")` needs for the relsurv workload on
+/// the same data and life table (median of three, `scripts/bench_relsurv.R`), or `None` for
+/// other workloads or without R and relsurv.
+fn relsurv_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
+    if !matches!(w, Workload::Relsurv { .. }) {
+        return None;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    reference_seconds(
+        data,
+        Command::new("Rscript")
+            .arg(root.join("scripts/bench_relsurv.R"))
+            .arg(root.join("fixtures/relsurv/lifetable.csv")),
+    )
 }
 
 /// Runs `cmd` with the data written to a temporary CSV (appended as the last argument) and
@@ -803,7 +844,14 @@ fn measure(
         p.barrier().map_err(|e| e.to_string())?;
         let before = p.stats();
         let t = Instant::now();
-        let mut frame = Frame::share(p, 0, &registry).map_err(err)?;
+        let mut frame = if let Workload::Relsurv { .. } = w {
+            // The registry writes its patients' paths from its own columns (timed).
+            let mut reg = registry.clone();
+            reg.columns.extend(relsurv::paths(&registry)?);
+            Frame::share(p, 0, &reg).map_err(err)?
+        } else {
+            Frame::share(p, 0, &registry).map_err(err)?
+        };
         let frame_gp = Frame::share(p, 1, &gp).map_err(err)?;
         frame.columns.extend(frame_gp.columns);
         // Timed to the sealed result (the seal's one round included).
@@ -834,6 +882,11 @@ fn measure(
                 let r = finegray(p, &frame, &finegray_spec(w), &disclosure()).map_err(err)?;
                 report.secs.push(t.elapsed().as_secs_f64());
                 report.iterations = r.public.trace.iterations;
+                end(&mut report, r)?;
+            }
+            Workload::Relsurv { .. } => {
+                let r = ederer2(p, &frame, &relsurv::spec(), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
                 end(&mut report, r)?;
             }
         }
