@@ -86,7 +86,9 @@ pub fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
 /// The cell of `v` between sorted cutpoints, as `pystep2` finds it: the first `j` with
 /// `v < cuts[j]`, less one, and 0 before the first cutpoint.
 fn cell(cuts: &[f64], v: f64) -> usize {
-    cuts.partition_point(|&c| !(v < c)).saturating_sub(1)
+    // `!(v < c)`, written so that a NaN `v` lands where C puts it (the last cell)
+    cuts.partition_point(|&c| v.partial_cmp(&c) != Some(std::cmp::Ordering::Less))
+        .saturating_sub(1)
 }
 
 impl LifeTable {
