@@ -9,7 +9,10 @@
 //! indexing), so results flow back after [`Party::join`].
 //!
 //! Every party must fork the same number of sub-parties at the same point, and run the same
-//! computation on sub-party `j`. Memory: each sub-party's computation holds its own
+//! computation on sub-party `j`. Sub-parties may fork again, on several threads at once: a
+//! sub-party's channel id is its place in the fork tree (its parent's id and the parent's
+//! own count of earlier forks, [`tessera_net::ChannelId`]), so the parties agree on every id
+//! whatever the timing of their threads. Memory: each sub-party's computation holds its own
 //! intermediate shares, so running `k` at once needs up to `k` times the memory of one.
 
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -28,10 +31,10 @@ impl Party {
     /// thread, say), with the same fixed-point precision; this party stays usable and takes
     /// their counters back with [`Party::join`]. Sends nothing. Fails if the endpoint failed.
     ///
-    /// Every party must fork in the same order: fork a party of its own from one thread,
-    /// never sub-parties running at the same time on several threads (their sub-channel
-    /// ids would differ between the parties; [`Party::side_by_side`] runs its halves one
-    /// after the other there).
+    /// Every party must fork this party at the same points of its computation; sub-parties
+    /// running on several threads may fork at the same time (each fork's channel ids come
+    /// from the forked party's own position and count, see [`tessera_net::Endpoint::split`]).
+    /// Fails if the forks would nest deeper than [`tessera_net::channel::MAX_DEPTH`].
     pub fn fork(&mut self, k: usize) -> Result<Vec<Party>> {
         let nets = self.net.split(k)?;
         Ok(nets
@@ -171,26 +174,17 @@ impl Party {
     /// on this one, each on a sub-party forked from this party: the rounds of the longer,
     /// not of both (a convergence test beside the next step's derivatives, a variance
     /// beside a likelihood). Every party must call it at the same point with the same
-    /// computations. Sends nothing itself.
+    /// computations. Sends nothing itself. Works on any party: one of its own, an analysis
+    /// running beside others ([`Party::run_forked`]), or a half of another `side_by_side`.
     ///
     /// If one fails, its sub-party aborts, which ends the other here and at the peers. The
     /// failure returned is this party's own (a refusal, say) if either half met one, else the
     /// first in time (a peer's abort, which carries the peer's reason).
-    ///
-    /// Only a party of its own forks: on a sub-party (an analysis running beside others, or
-    /// a half of another `side_by_side`) the two run one after the other on it, `a` first,
-    /// with the same results. Sub-channel ids come from one counter per connection, and
-    /// sub-parties on several threads would draw them in an order that differs between the
-    /// parties ([`tessera_net::Endpoint::is_root`]).
     pub fn side_by_side<A: Send, B, E: SideFailure>(
         &mut self,
         a: impl FnOnce(&mut Party) -> std::result::Result<A, E> + Send,
         b: impl FnOnce(&mut Party) -> std::result::Result<B, E>,
     ) -> std::result::Result<(A, B), E> {
-        if !self.net.is_root() {
-            let ra = a(self)?;
-            return Ok((ra, b(self)?));
-        }
         let mut subs = self.fork(2)?;
         let (mut sb, mut sa) = (subs.pop().expect("2"), subs.pop().expect("2"));
         let failures: Mutex<Vec<E>> = Mutex::new(Vec::new());

@@ -383,3 +383,77 @@ fn side_by_side_inside_forked_jobs_keeps_every_message_on_its_channel() {
         }
     }
 }
+
+/// Where `h` sits in the fork tree, and `x·x` (or `x·x·x`) revealed on it.
+fn leaf(h: &mut Party, sx: &AShare<u64>, cube: bool) -> Result<(Vec<u64>, Vec<u64>)> {
+    let id = h.endpoint().channel().path().to_vec();
+    let mut s = h.mul(sx, sx)?;
+    if cube {
+        s = h.mul(&s, sx)?;
+    }
+    Ok((id, h.reveal(&s)?))
+}
+
+/// Forks three deep on several threads at once: analyses (`run_forked`, 5 on 3 threads),
+/// each calling `side_by_side` whose first half calls `side_by_side` again. Every party
+/// must place every leaf at the same channel id (its path in the fork tree) and get every
+/// product right.
+#[test]
+fn nested_forks_three_deep_on_threads_get_the_same_channel_ids_at_every_party() {
+    let x: Vec<u64> = (0..40).map(|i| i * 31 % 97 + 2).collect();
+    let sq: Vec<u64> = x.iter().map(|v| v * v).collect();
+    let cube: Vec<u64> = x.iter().map(|v| v * v * v).collect();
+    type Leaves = Vec<(Vec<u64>, Vec<u64>)>;
+    let r: [Vec<Leaves>; 3] = run3_ok(|p| {
+        let sx = input(p, 0, &x);
+        p.run_forked(
+            5,
+            3,
+            |_| {},
+            |_, q| {
+                let mut leaves = Vec::new();
+                for _ in 0..4 {
+                    let ((l1, l2), l3) = q.side_by_side(
+                        |h| h.side_by_side(|g| leaf(g, &sx, true), |g| leaf(g, &sx, false)),
+                        |h| leaf(h, &sx, true),
+                    )?;
+                    leaves.extend([l1, l2, l3]);
+                }
+                Ok(leaves)
+            },
+            |_, e| e.to_string(),
+        )
+        .map_err(|(_, e)| e)
+    });
+    for (i, jobs) in r.iter().enumerate() {
+        for (j, leaves) in jobs.iter().enumerate() {
+            for (k, (id, got)) in leaves.iter().enumerate() {
+                let want = if k % 3 == 1 { &sq } else { &cube };
+                assert_eq!(got, want, "party {i}, job {j}, leaf {k} on channel {id:?}");
+            }
+        }
+    }
+    let ids = |jobs: &Vec<Leaves>| -> Vec<Vec<u64>> {
+        jobs.iter()
+            .flat_map(|l| l.iter().map(|(id, _)| id.clone()))
+            .collect()
+    };
+    let [a, b, c] = r.each_ref().map(ids);
+    assert_eq!(
+        a, b,
+        "parties 0 and 1 placed the sub-computations differently"
+    );
+    assert_eq!(
+        b, c,
+        "parties 1 and 2 placed the sub-computations differently"
+    );
+    // The root's first fork: the jobs are channels 0 to 4. Job 3's second step forks it
+    // into 3.2 and 3.3 (its third and fourth sub-parties), and 3.2 into 3.2.0 and 3.2.1.
+    assert_eq!(
+        &a[3 * 12..3 * 12 + 6][3..],
+        &[vec![3, 2, 0], vec![3, 2, 1], vec![3, 3]]
+    );
+    assert_eq!(a.iter().filter(|id| id.len() == 3).count(), 5 * 4 * 2);
+    let distinct: std::collections::BTreeSet<_> = a.iter().collect();
+    assert_eq!(distinct.len(), a.len(), "a channel id used twice");
+}

@@ -4,8 +4,8 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::mux::{Family, Port};
-use crate::{Frame, NetError, PARTIES};
+use crate::mux::{Family, Port, TooDeep};
+use crate::{ChannelId, Frame, NetError, PARTIES};
 
 /// The two queues that connect an endpoint to one peer. Whatever carries the bytes (a
 /// channel, a TCP stream, a TLS stream) delivers frames from the peer into `rx` and takes
@@ -65,8 +65,8 @@ impl Stats {
 /// [`crate::mux`]).
 pub struct Endpoint {
     me: usize,
-    /// The sub-session this endpoint sends and receives on (0: not a sub-endpoint).
-    channel: u32,
+    /// The sub-session this endpoint sends and receives on (the root: not a sub-endpoint).
+    channel: ChannelId,
     ports: [Option<Arc<Port>>; PARTIES],
     family: Arc<Family>,
     timeout: Duration,
@@ -80,10 +80,10 @@ impl Drop for Endpoint {
     fn drop(&mut self) {
         // A sub-endpoint's channel closes with it; the links flush when their last user
         // goes (see `mux::Flush`).
-        if self.channel != 0 {
-            self.family.close(self.channel);
+        if !self.channel.is_root() {
+            self.family.close(&self.channel);
             for port in self.ports.iter().flatten() {
-                port.forget(self.channel);
+                port.forget(&self.channel);
             }
         }
     }
@@ -102,7 +102,7 @@ impl Endpoint {
         });
         Endpoint {
             me,
-            channel: 0,
+            channel: ChannelId::root(),
             ports,
             family,
             timeout,
@@ -127,13 +127,11 @@ impl Endpoint {
         self.timeout = timeout;
     }
 
-    /// Whether this is an endpoint of its own and not a sub-endpoint ([`Endpoint::split`]).
-    /// Sub-endpoint channel ids come from one counter per family, so only splits made in
-    /// the same order at every party get the same ids: splits of the root, made by one
-    /// thread, do; splits of sub-endpoints running side by side on several threads would
-    /// not.
-    pub fn is_root(&self) -> bool {
-        self.channel == 0
+    /// The sub-session this endpoint carries: its place in the fork tree (the root for an
+    /// endpoint of its own, see [`Endpoint::split`]). The same at every party for the same
+    /// sub-session.
+    pub fn channel(&self) -> &ChannelId {
+        &self.channel
     }
 
     /// Counters so far.
@@ -179,7 +177,7 @@ impl Endpoint {
         let len = data.len() as u64;
         let round = self.seen + 1;
         let frame = Frame::Data {
-            channel: self.channel,
+            channel: self.channel.clone(),
             round,
             body: data,
         };
@@ -194,7 +192,7 @@ impl Endpoint {
 
     /// Waits for the next message from `peer`, at most the timeout.
     pub fn recv(&mut self, peer: usize) -> Result<Vec<u8>, NetError> {
-        match self.port(peer)?.recv(self.channel, self.timeout) {
+        match self.port(peer)?.recv(&self.channel, self.timeout) {
             Ok((round, d)) => {
                 self.seen = self.seen.max(round);
                 self.stats.rounds = self.stats.rounds.max(round);
@@ -244,7 +242,7 @@ impl Endpoint {
     }
 
     /// Builds a sub-endpoint on `channel` sharing this endpoint's links.
-    pub(crate) fn sub(&self, channel: u32) -> Endpoint {
+    pub(crate) fn sub(&self, channel: ChannelId) -> Endpoint {
         Endpoint {
             me: self.me,
             channel,
@@ -278,8 +276,13 @@ impl Endpoint {
         }
     }
 
-    /// Opens `k` channels in this endpoint's family.
-    pub(crate) fn open_channels(&self, k: u32) -> std::ops::Range<u32> {
-        self.family.open(k)
+    /// Opens `k` sub-channels of this endpoint's channel (see [`crate::mux::Family::open`]).
+    pub(crate) fn open_channels(&self, k: u64) -> Result<Vec<ChannelId>, NetError> {
+        self.family
+            .open(&self.channel, k)
+            .map_err(|TooDeep| NetError::TooDeep {
+                me: self.me,
+                channel: self.channel.to_string(),
+            })
     }
 }

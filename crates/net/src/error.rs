@@ -23,6 +23,10 @@ pub enum NetError {
     /// A caller asked for a link that does not exist (e.g. to itself).
     #[error("party {me} has no link to party {peer}")]
     NoLink { me: usize, peer: usize },
+    /// A sub-session was split deeper than the fork tree allows
+    /// ([`crate::channel::MAX_DEPTH`] nested splits): a limit of the code, not of the data.
+    #[error("party {me} cannot split sub-session {channel}: sub-sessions nest at most {max} deep", max = crate::channel::MAX_DEPTH)]
+    TooDeep { me: usize, channel: String },
     /// A TLS configuration could not be built (e.g. an identity whose key is unusable);
     /// used by [`crate::https`], which concerns no party.
     #[error("TLS configuration failed: {detail}")]

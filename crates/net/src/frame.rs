@@ -1,9 +1,18 @@
 //! What travels on a link, and its wire encoding: a one-byte kind, a little-endian u64
 //! payload length, a little-endian u64 round number, then, for data on a sub-session
-//! channel other than 0 (kind 2, protocol version 2), a little-endian u32 channel id, then
-//! the payload. Data on channel 0 keeps kind 0 and the version-1 layout.
+//! channel (kind 3, protocol version 3), the channel id, then the payload. Data on the
+//! endpoint's own session (the root channel) keeps kind 0 and the version-1 layout.
+//!
+//! A channel id is its path in the fork tree ([`crate::ChannelId`]): one byte, the depth
+//! `d` (1 to [`MAX_DEPTH`]), then `d` unsigned LEB128 varints (7 bits a byte, low bits
+//! first, at most 10 bytes, no superfluous final zero byte), so that an id has exactly one
+//! encoding. Version 2's kind 2 (a u32 from one counter per connection) is gone: those ids
+//! depended on the order in which threads split, see [`crate::Endpoint::split`].
 
 use std::io::{self, Read, Write};
+
+use crate::channel::{put_varint, varint_len, MAX_DEPTH};
+use crate::ChannelId;
 
 /// Largest payload accepted from the wire; anything longer is treated as malformed.
 pub const MAX_PAYLOAD: u64 = 1 << 34;
@@ -11,22 +20,22 @@ pub const MAX_PAYLOAD: u64 = 1 << 34;
 /// Bytes of framing per message on a stream transport.
 pub const HEADER_LEN: usize = 17;
 
-/// Extra framing bytes of data on a channel other than 0 (its channel id).
-pub const CHANNEL_LEN: usize = 4;
+/// Most bytes a channel id takes after the header (depth byte, then the varints).
+pub const MAX_CHANNEL_LEN: usize = 1 + 10 * MAX_DEPTH;
 
 const KIND_DATA: u8 = 0;
 const KIND_ABORT: u8 = 1;
-const KIND_CHANNEL_DATA: u8 = 2;
+const KIND_CHANNEL_DATA: u8 = 3;
 
 /// One unit carried by a [`crate::Link`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
-    /// A protocol message of sub-session `channel` (0: the endpoint's own session; others:
-    /// the sub-endpoints of [`crate::Endpoint::split`]), sent in communication round `round`
-    /// of the sender (a Lamport clock: one more than the latest round the sender had seen
-    /// when it sent).
+    /// A protocol message of sub-session `channel` (the root: the endpoint's own session;
+    /// others: the sub-endpoints of [`crate::Endpoint::split`]), sent in communication round
+    /// `round` of the sender (a Lamport clock: one more than the latest round the sender had
+    /// seen when it sent).
     Data {
-        channel: u32,
+        channel: ChannelId,
         round: u64,
         body: Vec<u8>,
     },
@@ -43,47 +52,52 @@ impl Frame {
     /// Writes the frame to a byte stream. `Closed` and `Malformed` are local only and write
     /// nothing.
     pub fn write_to(&self, w: &mut impl Write) -> io::Result<()> {
-        let (kind, round, channel, body): (u8, u64, u32, &[u8]) = match self {
-            Frame::Data {
-                channel: 0,
-                round,
-                body,
-            } => (KIND_DATA, *round, 0, body),
+        let (kind, round, channel, body): (u8, u64, Option<&ChannelId>, &[u8]) = match self {
             Frame::Data {
                 channel,
                 round,
                 body,
-            } => (KIND_CHANNEL_DATA, *round, *channel, body),
-            Frame::Abort(r) => (KIND_ABORT, 0, 0, r.as_bytes()),
+            } if channel.is_root() => (KIND_DATA, *round, None, body),
+            Frame::Data {
+                channel,
+                round,
+                body,
+            } => (KIND_CHANNEL_DATA, *round, Some(channel), body),
+            Frame::Abort(r) => (KIND_ABORT, 0, None, r.as_bytes()),
             Frame::Closed(_) | Frame::Malformed(_) => return Ok(()),
         };
-        let mut head = [0u8; HEADER_LEN + CHANNEL_LEN];
-        head[0] = kind;
-        head[1..9].copy_from_slice(&(body.len() as u64).to_le_bytes());
-        head[9..HEADER_LEN].copy_from_slice(&round.to_le_bytes());
-        head[HEADER_LEN..].copy_from_slice(&channel.to_le_bytes());
-        let used = if kind == KIND_CHANNEL_DATA {
-            HEADER_LEN + CHANNEL_LEN
-        } else {
-            HEADER_LEN
-        };
-        w.write_all(&head[..used])?;
+        let mut head = Vec::with_capacity(HEADER_LEN + MAX_CHANNEL_LEN);
+        head.push(kind);
+        head.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        head.extend_from_slice(&round.to_le_bytes());
+        if let Some(c) = channel {
+            // At most MAX_DEPTH (< 256) levels: ChannelId cannot be built deeper.
+            head.push(c.depth() as u8);
+            for &n in c.path() {
+                put_varint(&mut head, n);
+            }
+        }
+        w.write_all(&head)?;
         w.write_all(body)
     }
 
     /// Framing bytes this frame takes on a stream besides its payload.
     pub fn framing_len(&self) -> usize {
         match self {
-            Frame::Data { channel, .. } if *channel != 0 => HEADER_LEN + CHANNEL_LEN,
+            Frame::Data { channel, .. } if !channel.is_root() => {
+                HEADER_LEN + 1 + channel.path().iter().map(|&n| varint_len(n)).sum::<usize>()
+            }
             _ => HEADER_LEN,
         }
     }
 
     /// Reads one frame. `Ok(None)` is a clean end of stream before a header; a stream that
-    /// ends inside a frame, an unknown kind or an oversized length is an error.
+    /// ends inside a frame, an unknown kind, an oversized length or a channel id that is not
+    /// one (depth 0 or beyond [`MAX_DEPTH`], a varint too long or not in its one encoding)
+    /// is an error.
     pub fn read_from(r: &mut impl Read) -> Result<Option<Frame>, FrameError> {
-        let mut head = [0u8; HEADER_LEN + CHANNEL_LEN];
-        if !read_exactly(r, &mut head[..HEADER_LEN])? {
+        let mut head = [0u8; HEADER_LEN];
+        if !read_exactly(r, &mut head)? {
             return Ok(None);
         }
         // Check the kind before waiting for (and allocating) a body that is never used.
@@ -96,12 +110,9 @@ impl Frame {
         let len = u64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
         let round = u64::from_le_bytes(head[9..HEADER_LEN].try_into().expect("8 bytes"));
         let channel = if head[0] == KIND_CHANNEL_DATA {
-            if !read_exactly(r, &mut head[HEADER_LEN..])? {
-                return Err(FrameError::Truncated);
-            }
-            u32::from_le_bytes(head[HEADER_LEN..].try_into().expect("4 bytes"))
+            read_channel(r)?
         } else {
-            0
+            ChannelId::root()
         };
         if len > MAX_PAYLOAD {
             return Err(FrameError::Malformed(format!("length {len} exceeds limit")));
@@ -127,6 +138,45 @@ impl Frame {
             )))
         }
     }
+}
+
+/// Reads a sub-session's channel id (after a kind-3 header): its depth, then its path.
+fn read_channel(r: &mut impl Read) -> Result<ChannelId, FrameError> {
+    let mut byte = [0u8; 1];
+    let mut next = |r: &mut _| -> Result<u8, FrameError> {
+        if read_exactly(r, &mut byte)? {
+            Ok(byte[0])
+        } else {
+            Err(FrameError::Truncated)
+        }
+    };
+    let depth = usize::from(next(r)?);
+    if depth == 0 || depth > MAX_DEPTH {
+        return Err(FrameError::Malformed(format!(
+            "a channel id {depth} levels deep (1 to {MAX_DEPTH} allowed)"
+        )));
+    }
+    let mut path = Vec::with_capacity(depth);
+    for _ in 0..depth {
+        let mut v = 0u64;
+        for i in 0.. {
+            let b = next(r)?;
+            let bits = u64::from(b & 0x7f);
+            // The tenth byte holds bit 63 only; a final byte of 0 (after the first) is a
+            // second encoding of a shorter number.
+            if i == 9 && b > 1 || i > 0 && b == 0 {
+                return Err(FrameError::Malformed(
+                    "a channel id that is not a valid varint".into(),
+                ));
+            }
+            v |= bits << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        path.push(v);
+    }
+    Ok(ChannelId::from_path(&path).expect("depth checked"))
 }
 
 /// Fills `buf` from `r`: `Ok(false)` if the stream ended before the first byte, an error
@@ -160,18 +210,21 @@ pub enum FrameError {
 mod tests {
     use super::*;
 
+    fn data(path: &[u64]) -> Frame {
+        Frame::Data {
+            channel: ChannelId::from_path(path).unwrap(),
+            round: 5,
+            body: vec![1, 2, 3],
+        }
+    }
+
     #[test]
     fn roundtrip_and_truncation() {
         let mut buf = Vec::new();
-        let data = |channel| Frame::Data {
-            channel,
-            round: 5,
-            body: vec![1, 2, 3],
-        };
-        data(0).write_to(&mut buf).unwrap();
+        data(&[]).write_to(&mut buf).unwrap();
         Frame::Abort("bye".into()).write_to(&mut buf).unwrap();
         let mut r = &buf[..];
-        assert_eq!(Frame::read_from(&mut r).unwrap(), Some(data(0)));
+        assert_eq!(Frame::read_from(&mut r).unwrap(), Some(data(&[])));
         assert_eq!(
             Frame::read_from(&mut r).unwrap(),
             Some(Frame::Abort("bye".into()))
@@ -187,22 +240,87 @@ mod tests {
             Frame::read_from(&mut &bad[..]),
             Err(FrameError::Malformed(_))
         ));
+        // Version 2's channel data (kind 2) is not a frame any more.
+        bad[0] = 2;
+        assert!(matches!(
+            Frame::read_from(&mut &bad[..]),
+            Err(FrameError::Malformed(_))
+        ));
     }
 
     #[test]
     fn channel_data_roundtrip() {
-        let f = Frame::Data {
-            channel: 7,
-            round: 9,
-            body: vec![4, 5],
+        for path in [
+            vec![7],
+            vec![0, 0, 0],
+            vec![127, 128, 300, 70_000],
+            vec![u64::MAX, 0, 1 << 63],
+            vec![u64::MAX; MAX_DEPTH],
+        ] {
+            let f = data(&path);
+            let mut buf = Vec::new();
+            f.write_to(&mut buf).unwrap();
+            assert_eq!(buf.len(), f.framing_len() + 3, "{path:?}");
+            assert_eq!(buf[0], KIND_CHANNEL_DATA);
+            assert_eq!(
+                Frame::read_from(&mut &buf[..]).unwrap(),
+                Some(f),
+                "{path:?}"
+            );
+            // Cut anywhere inside the channel id or the body.
+            for end in HEADER_LEN..buf.len() {
+                assert_eq!(
+                    Frame::read_from(&mut &buf[..end]),
+                    Err(FrameError::Truncated),
+                    "{path:?} cut at {end}"
+                );
+            }
+        }
+        assert!(data(&[1, 2]).framing_len() <= HEADER_LEN + MAX_CHANNEL_LEN);
+        assert_eq!(data(&[1, 200]).framing_len(), HEADER_LEN + 1 + 1 + 2);
+    }
+
+    /// A header of channel data for a body of 0 bytes, followed by `id`.
+    fn with_id(id: &[u8]) -> Vec<u8> {
+        let mut buf = vec![KIND_CHANNEL_DATA];
+        buf.extend_from_slice(&0u64.to_le_bytes());
+        buf.extend_from_slice(&1u64.to_le_bytes());
+        buf.extend_from_slice(id);
+        buf
+    }
+
+    #[test]
+    fn channel_ids_that_are_not_ids_are_malformed_not_panics() {
+        let malformed = |id: &[u8]| {
+            matches!(
+                Frame::read_from(&mut &with_id(id)[..]),
+                Err(FrameError::Malformed(_))
+            )
         };
-        let mut buf = Vec::new();
-        f.write_to(&mut buf).unwrap();
-        assert_eq!(buf.len(), f.framing_len() + 2);
-        assert_eq!(buf[0], KIND_CHANNEL_DATA);
-        assert_eq!(Frame::read_from(&mut &buf[..]).unwrap(), Some(f));
-        // Cut inside the channel id.
-        let mut cut = &buf[..HEADER_LEN + 2];
-        assert_eq!(Frame::read_from(&mut cut), Err(FrameError::Truncated));
+        assert!(!malformed(&[1, 5]), "a good id");
+        assert!(malformed(&[0]), "depth 0 (the root is kind 0)");
+        assert!(malformed(&[MAX_DEPTH as u8 + 1]), "too deep");
+        assert!(malformed(&[255]), "too deep");
+        assert!(malformed(&[1, 0x85, 0x00]), "5 in two bytes");
+        assert!(malformed(&[1, 0x80, 0x80, 0x00]), "0 in three bytes");
+        let mut eleven = vec![1];
+        eleven.extend([0xff; 10]);
+        eleven.push(0x01);
+        assert!(malformed(&eleven), "more than 64 bits");
+        let mut high = vec![1];
+        high.extend([0xff; 9]);
+        high.push(0x02);
+        assert!(malformed(&high), "bit 64 set");
+        let mut max = vec![1];
+        max.extend([0xff; 9]);
+        max.push(0x01);
+        assert_eq!(
+            Frame::read_from(&mut &with_id(&max)[..]).unwrap(),
+            Some(Frame::Data {
+                channel: ChannelId::from_path(&[u64::MAX]).unwrap(),
+                round: 1,
+                body: vec![],
+            })
+        );
     }
 }

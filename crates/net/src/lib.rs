@@ -13,12 +13,13 @@
 //! Every link implementation feeds the same two queues (see [`Link`]), so the protocol code
 //! and the counters are identical whatever carries the bytes. An endpoint can split into
 //! sub-endpoints that run independent sub-sessions over the same links at the same time
-//! ([`Endpoint::split`], [`Endpoint::join`]; the frames carry a channel id and `mux`
-//! sorts them on arrival).
+//! ([`Endpoint::split`], [`Endpoint::join`]; the frames carry a channel id, the sub-session's
+//! place in the fork tree ([`ChannelId`]), and `mux` sorts them on arrival).
 //!
 //! [`https`] holds the TLS configurations of the stations' HTTPS API (the same trust model:
 //! pinned self-signed certificates, TLS 1.3, `ring`); its sockets are the station crate's.
 
+pub mod channel;
 mod endpoint;
 mod error;
 mod frame;
@@ -35,6 +36,7 @@ pub mod tcp;
 mod testkit;
 pub mod tls;
 
+pub use channel::ChannelId;
 pub use endpoint::{Endpoint, Link, Stats};
 pub use error::NetError;
 pub use frame::Frame;

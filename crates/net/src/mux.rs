@@ -9,20 +9,26 @@
 //! open) reaches every channel, after the data each has queued; this party's own abort
 //! reaches every channel at once.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::ops::Range;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::endpoint::FLUSH_WAIT;
-use crate::{Frame, Link, NetError};
+use crate::{ChannelId, Frame, Link, NetError};
 
-/// How far beyond the channels this party has opened a peer may already send: a peer that
+/// How far ahead of this party a peer may already be in splitting one channel: a peer that
 /// split before us sends on channels we open a moment later, and those frames wait in their
-/// queues; a channel further ahead than this, or one already closed, is an error.
-pub(crate) const CHANNELS_AHEAD: u32 = 1 << 16;
+/// queues. A channel more than this many ordinals beyond those its parent has opened here
+/// (at any level below the deepest channel open here) is an error.
+pub(crate) const CHANNELS_AHEAD: u64 = 1 << 16;
+
+/// Most channels, per link, that a peer may send on before this party has opened them
+/// (each gets a queue): a peer that sends on more is malformed, so a malicious peer cannot
+/// make a party allocate queues without bound. Honest peers are ahead by the sub-sessions
+/// they opened before needing a message from us: a few per analysis running at once.
+pub(crate) const MAX_WAITING_CHANNELS: usize = 1 << 12;
 
 /// Locks `m`, ignoring poisoning (every state change here is complete before any code that
 /// could panic).
@@ -33,47 +39,90 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What an endpoint and all its sub-endpoints share: the channels in use and the first
 /// failure any of them met.
 pub(crate) struct Family {
-    channels: Mutex<Channels>,
+    /// The open channels, each with the number of sub-endpoints split off it so far (the
+    /// next ordinal it hands out). Only the endpoint on a channel splits it, so each count
+    /// moves in that endpoint's program order, the same at every party.
+    open: Mutex<HashMap<ChannelId, u64>>,
     first_failure: Mutex<Option<NetError>>,
 }
 
-/// Channel ids: those open now, and the next one to hand out.
-struct Channels {
-    next: u32,
-    open: BTreeSet<u32>,
+/// Whether a frame for a channel may be queued.
+enum Admission {
+    /// The channel is open here.
+    Open,
+    /// Not open yet, and plausibly about to open: a descendant, not far ahead, of a channel
+    /// open here.
+    Ahead,
+    /// Not open and never to open here (closed, or far ahead of anything open): why.
+    Refused(String),
 }
 
+/// Why a split failed: the channel is too deep in the fork tree.
+pub(crate) struct TooDeep;
+
 impl Family {
-    /// A family whose only channel is 0 (the endpoint itself).
+    /// A family whose only channel is the root (the endpoint itself).
     pub(crate) fn new() -> Arc<Family> {
         Arc::new(Family {
-            channels: Mutex::new(Channels {
-                next: 1,
-                open: BTreeSet::from([0]),
-            }),
+            open: Mutex::new(HashMap::from([(ChannelId::root(), 0)])),
             first_failure: Mutex::new(None),
         })
     }
 
-    /// Opens `k` new channels and returns their ids. Ids are handed out in order, so
-    /// parties that split in the same order use the same ids.
-    pub(crate) fn open(&self, k: u32) -> Range<u32> {
-        let mut ch = lock(&self.channels);
-        let ids = ch.next..ch.next + k;
-        ch.next += k;
-        ch.open.extend(ids.clone());
-        ids
+    /// Opens `k` sub-channels of `parent` (which must be open) and returns their ids: the
+    /// parent's path followed by the next `k` ordinals of the parent's own counter, so that
+    /// parties that split the same channel at the same point of its protocol get the same
+    /// ids whatever other channels do meanwhile.
+    pub(crate) fn open(&self, parent: &ChannelId, k: u64) -> Result<Vec<ChannelId>, TooDeep> {
+        let mut open = lock(&self.open);
+        let made = open.get_mut(parent).expect("an endpoint's channel is open");
+        let first = *made;
+        let ids = (first..first.saturating_add(k))
+            .map(|n| parent.child(n))
+            .collect::<Option<Vec<_>>>()
+            .ok_or(TooDeep)?;
+        // A u64 counter: one split a nanosecond would take centuries to wrap it.
+        *made = first.saturating_add(k);
+        open.extend(ids.iter().map(|c| (c.clone(), 0)));
+        Ok(ids)
     }
 
-    /// Closes channel `c`: frames for it are errors from now on.
-    pub(crate) fn close(&self, c: u32) {
-        lock(&self.channels).open.remove(&c);
+    /// Closes channel `c`: frames for it, and for any channel below it, are errors from now
+    /// on.
+    pub(crate) fn close(&self, c: &ChannelId) {
+        lock(&self.open).remove(c);
     }
 
-    /// Whether a frame for channel `c` may be queued.
-    fn accepts(&self, c: u32) -> bool {
-        let ch = lock(&self.channels);
-        ch.open.contains(&c) || (c >= ch.next && c - ch.next < CHANNELS_AHEAD)
+    /// Whether channel `c` is open here.
+    fn is_open(&self, c: &ChannelId) -> bool {
+        lock(&self.open).contains_key(c)
+    }
+
+    /// Whether a frame for channel `c` may be queued. Below the deepest ancestor `a` open
+    /// here, the next ordinal on the path must be one `a` has not handed out yet (those it
+    /// has are open, or closed with all below them) and, like every ordinal further down,
+    /// within [`CHANNELS_AHEAD`] of where its parent's counter stands here (0 for channels
+    /// not open yet).
+    fn admits(&self, c: &ChannelId) -> Admission {
+        let open = lock(&self.open);
+        if open.contains_key(c) {
+            return Admission::Open;
+        }
+        let path = c.path();
+        let Some((d, made)) = (0..path.len())
+            .rev()
+            .find_map(|d| open.get(&path[..d]).map(|&made| (d, made)))
+        else {
+            // The root never closes while the links are in use.
+            return Admission::Refused(format!("channel {c}, whose root is closed"));
+        };
+        if path[d] < made {
+            return Admission::Refused(format!("channel {c}, which is closed"));
+        }
+        if path[d] - made >= CHANNELS_AHEAD || path[d + 1..].iter().any(|&n| n >= CHANNELS_AHEAD) {
+            return Admission::Refused(format!("channel {c}, far beyond those open"));
+        }
+        Admission::Ahead
     }
 
     /// Remembers `e` if it is the family's first failure.
@@ -114,7 +163,10 @@ impl Drop for Flush {
 #[derive(Default)]
 struct Inbox {
     /// Per channel: (round, payload) in arrival order.
-    queues: HashMap<u32, VecDeque<(u64, Vec<u8>)>>,
+    queues: HashMap<ChannelId, VecDeque<(u64, Vec<u8>)>>,
+    /// Channels with a queue that were not open when their first frame came (some may have
+    /// opened, or closed, since: counted again when the bound is reached).
+    waiting: HashSet<ChannelId>,
     /// Whether a receiver is reading the link right now.
     reading: bool,
     /// How the link ended, if it did.
@@ -181,7 +233,11 @@ impl Port {
     }
 
     /// The next message on `channel` as (round, payload), waiting at most `timeout`.
-    pub(crate) fn recv(&self, channel: u32, timeout: Duration) -> Result<(u64, Vec<u8>), NetError> {
+    pub(crate) fn recv(
+        &self,
+        channel: &ChannelId,
+        timeout: Duration,
+    ) -> Result<(u64, Vec<u8>), NetError> {
         let deadline = Instant::now() + timeout;
         let timed_out = NetError::Timeout {
             peer: self.peer,
@@ -189,7 +245,7 @@ impl Port {
         };
         let mut inbox = lock(&self.inbox);
         loop {
-            if let Some(m) = inbox.queues.get_mut(&channel).and_then(VecDeque::pop_front) {
+            if let Some(m) = inbox.queues.get_mut(channel).and_then(VecDeque::pop_front) {
                 return Ok(m);
             }
             if let Some(e) = &inbox.ended {
@@ -236,8 +292,8 @@ impl Port {
                 channel,
                 round,
                 body,
-            } => {
-                if self.family.accepts(channel) {
+            } => match self.family.admits(&channel) {
+                Admission::Open => {
                     inbox
                         .queues
                         .entry(channel)
@@ -245,16 +301,49 @@ impl Port {
                         .push_back((round, body));
                     return;
                 }
-                NetError::Malformed {
+                Admission::Ahead => match self.wait_for(inbox, channel) {
+                    Ok(queue) => {
+                        queue.push_back((round, body));
+                        return;
+                    }
+                    Err(detail) => NetError::Malformed { peer, detail },
+                },
+                Admission::Refused(what) => NetError::Malformed {
                     peer,
-                    detail: format!("a message for channel {channel}, which is not open"),
-                }
-            }
+                    detail: format!("a message for {what}"),
+                },
+            },
             Frame::Abort(reason) => NetError::Aborted { peer, reason },
             Frame::Closed(detail) => NetError::Closed { peer, detail },
             Frame::Malformed(detail) => NetError::Malformed { peer, detail },
         };
         inbox.ended = Some(end);
+    }
+
+    /// The queue of `channel`, not open here yet: a new one only within
+    /// [`MAX_WAITING_CHANNELS`] (channels that opened or closed since they were counted are
+    /// counted no longer).
+    fn wait_for<'a>(
+        &self,
+        inbox: &'a mut Inbox,
+        channel: ChannelId,
+    ) -> Result<&'a mut VecDeque<(u64, Vec<u8>)>, String> {
+        let Inbox {
+            queues, waiting, ..
+        } = inbox;
+        if !queues.contains_key(&channel) {
+            if waiting.len() >= MAX_WAITING_CHANNELS {
+                waiting.retain(|c| queues.contains_key(c) && !self.family.is_open(c));
+            }
+            if waiting.len() >= MAX_WAITING_CHANNELS {
+                return Err(format!(
+                    "messages for more than {MAX_WAITING_CHANNELS} channels that are not open \
+                     (the latest for channel {channel})"
+                ));
+            }
+            waiting.insert(channel.clone());
+        }
+        Ok(queues.entry(channel).or_default())
     }
 
     /// Ends the link here, for every channel at once (this party's abort): queued messages
@@ -267,7 +356,9 @@ impl Port {
     }
 
     /// Drops what is queued for a channel that closed.
-    pub(crate) fn forget(&self, channel: u32) {
-        lock(&self.inbox).queues.remove(&channel);
+    pub(crate) fn forget(&self, channel: &ChannelId) {
+        let mut inbox = lock(&self.inbox);
+        inbox.queues.remove(channel);
+        inbox.waiting.remove(channel);
     }
 }

@@ -3,9 +3,13 @@
 //! [`Endpoint::split`] gives `k` sub-endpoints, each on a channel of its own: its frames
 //! carry the channel id and the receiving party files them under it ([`crate::mux`]), so
 //! protocols on different sub-endpoints interleave freely on the wire, in both directions,
-//! without waiting for each other. Every party must split the same way at the same point
-//! of its protocol (channel ids are handed out in order) and use sub-endpoint `i` for the
-//! same sub-session. [`Endpoint::join`] folds the sub-endpoints back into their parent.
+//! without waiting for each other. Every party must split the same endpoint the same way at
+//! the same point of its protocol and use sub-endpoint `i` for the same sub-session; then
+//! the ids agree between the parties, because a channel id is the sub-session's place in
+//! the fork tree ([`crate::ChannelId`]: the parent's id and the parent's own count of the
+//! sub-endpoints it split off before), not the order in which the party's threads split.
+//! So sub-endpoints on several threads may split again at the same time. [`Endpoint::join`]
+//! folds the sub-endpoints back into their parent.
 //!
 //! Each sub-endpoint has its own receive timeout (the parent's at the split), counters and
 //! round clock (starting from the parent's). An abort on any of them, or the end of a link
@@ -17,13 +21,14 @@ use crate::{Endpoint, NetError};
 impl Endpoint {
     /// Splits off `k` sub-endpoints sharing this endpoint's links; the endpoint itself stays
     /// usable (on its own channel) and takes their counters back with [`Endpoint::join`].
-    /// Fails if the endpoint already failed.
+    /// Fails if the endpoint already failed, or if the sub-endpoints would be nested more
+    /// than [`crate::channel::MAX_DEPTH`] deep.
     pub fn split(&mut self, k: usize) -> Result<Vec<Endpoint>, NetError> {
         if let Some(e) = self.failure() {
             return Err(e.clone());
         }
-        let k = u32::try_from(k).expect("fewer than 2^32 sub-endpoints");
-        Ok(self.open_channels(k).map(|c| self.sub(c)).collect())
+        let ids = self.open_channels(k as u64)?;
+        Ok(ids.into_iter().map(|c| self.sub(c)).collect())
     }
 
     /// Takes back sub-endpoints split from this endpoint (their channels close): bytes and
@@ -48,10 +53,11 @@ impl Endpoint {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::mpsc::channel;
+    use std::sync::mpsc::{channel, Receiver, Sender};
     use std::time::{Duration, Instant};
 
-    use crate::{memory, Endpoint, Frame, Link, NetError, Stats};
+    use crate::mux::{CHANNELS_AHEAD, MAX_WAITING_CHANNELS};
+    use crate::{memory, ChannelId, Endpoint, Frame, Link, NetError, Stats};
 
     const T: Duration = Duration::from_secs(5);
 
@@ -208,7 +214,7 @@ mod tests {
         pa[1].send(1, vec![7]).unwrap();
         let e = b.recv(0).unwrap_err();
         assert!(
-            matches!(&e, NetError::Malformed { peer: 0, detail } if detail.contains("channel 2")),
+            matches!(&e, NetError::Malformed { peer: 0, detail } if detail.contains("channel 1, which is closed")),
             "{e}"
         );
         a.join(pa).unwrap();
@@ -224,18 +230,268 @@ mod tests {
             writer: None,
         };
         let mut ep = Endpoint::new(0, [None, Some(link), None], T);
-        tx_peer
-            .send(Frame::Data {
-                channel: u32::MAX,
-                round: 1,
-                body: vec![1],
-            })
-            .unwrap();
+        tx_peer.send(data(&[u64::MAX])).unwrap();
         assert!(matches!(
             ep.recv(1),
             Err(NetError::Malformed { peer: 1, .. })
         ));
         drop(rx_peer);
+    }
+
+    /// A frame on `path`, round 1, one byte.
+    fn data(path: &[u64]) -> Frame {
+        Frame::Data {
+            channel: ChannelId::from_path(path).unwrap(),
+            round: 1,
+            body: vec![1],
+        }
+    }
+
+    /// A raw link that plays party 1 against party 0's endpoint; returns the endpoint, the
+    /// frames' way in and the way out (to keep open).
+    fn against_party_1(timeout: Duration) -> (Endpoint, Sender<Frame>, Receiver<Frame>) {
+        let (tx, rx_peer) = channel();
+        let (tx_peer, rx) = channel();
+        let link = Link {
+            tx,
+            rx,
+            writer: None,
+        };
+        let ep = Endpoint::new(0, [None, Some(link), None], timeout);
+        (ep, tx_peer, rx_peer)
+    }
+
+    /// Reads party 0's link on a fresh view of its root channel, which files every frame
+    /// that came: the error that ends it (a timeout when all were queued).
+    fn file_all(ep: &Endpoint) -> NetError {
+        ep.sub(ChannelId::root()).recv(1).unwrap_err()
+    }
+
+    /// What party 0 says to a frame on `path` from party 1 (`Ok`: it was queued), when its
+    /// channels 0 and 1 are open, 2 closed, 3 open with 3.0 and 3.1 below it, 4 not yet.
+    fn admitted(path: &[u64]) -> Result<(), String> {
+        let (mut ep, tx_peer, _rx_peer) = against_party_1(Duration::from_millis(50));
+        let mut parts = ep.split(3).unwrap();
+        drop(parts.pop());
+        parts.push(ep.split(1).unwrap().pop().unwrap());
+        let _below = parts[2].split(2).unwrap();
+        tx_peer.send(data(path)).unwrap();
+        match file_all(&ep) {
+            NetError::Timeout { .. } => Ok(()),
+            NetError::Malformed { detail, .. } => Err(detail),
+            e => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn frames_are_admitted_for_open_channels_and_those_plausibly_about_to_open() {
+        const CLOSED: Option<&str> = Some("which is closed");
+        const FAR: Option<&str> = Some("far beyond those open");
+        for (path, refused) in [
+            (&[0][..], None),
+            (&[1], None),
+            (&[3], None),
+            (&[3, 0], None),
+            (&[3, 1, 5], None),
+            (&[3, 1, 0, 0, 0, 0], None),
+            (&[4], None),
+            (&[4, 2, 7], None),
+            (&[3, 2], None),
+            (&[3 + CHANNELS_AHEAD], None),
+            (&[2], CLOSED),
+            (&[2, 0], CLOSED),
+            (&[4 + CHANNELS_AHEAD], FAR),
+            (&[4, CHANNELS_AHEAD], FAR),
+            (&[3, 2 + CHANNELS_AHEAD], FAR),
+            (&[3, 1, CHANNELS_AHEAD, 0], FAR),
+        ] {
+            let r = admitted(path);
+            let c = ChannelId::from_path(path).unwrap();
+            match (refused, &r) {
+                (None, Ok(())) => {}
+                (Some(why), Err(e)) => {
+                    assert!(e.contains(&format!("channel {c}, {why}")), "{path:?}: {e}")
+                }
+                _ => panic!("{path:?}: {r:?}, expected {refused:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_peer_cannot_make_a_party_queue_more_than_the_bound_of_unopened_channels() {
+        let n = MAX_WAITING_CHANNELS as u64;
+        let paths: Vec<Vec<u64>> = (0..=n).map(|i| vec![4 + i % 100, i / 100]).collect();
+        let (ep, tx_peer, _rx_peer) = against_party_1(Duration::from_millis(50));
+        for p in &paths[..paths.len() - 1] {
+            tx_peer.send(data(p)).unwrap();
+        }
+        // More frames on a channel already waiting make no new queue.
+        tx_peer.send(data(&paths[0])).unwrap();
+        assert!(matches!(file_all(&ep), NetError::Timeout { .. }));
+        tx_peer.send(data(&paths[n as usize])).unwrap();
+        let e = file_all(&ep);
+        let last = ChannelId::from_path(&paths[n as usize]).unwrap();
+        assert!(
+            matches!(&e, NetError::Malformed { peer: 1, detail }
+                if detail.contains(&format!("more than {MAX_WAITING_CHANNELS} channels"))
+                    && detail.contains(&format!("channel {last})"))),
+            "{e}"
+        );
+
+        // Channels that opened, or opened and closed, no longer count.
+        let (mut ep, tx_peer, _rx_peer) = against_party_1(Duration::from_millis(50));
+        for i in 0..n {
+            tx_peer.send(data(&[i])).unwrap();
+        }
+        assert!(matches!(file_all(&ep), NetError::Timeout { .. }));
+        let mut parts = ep.split(n as usize).unwrap();
+        parts.truncate(parts.len() / 2);
+        for i in 0..n {
+            tx_peer.send(data(&[n + i])).unwrap();
+        }
+        assert!(matches!(file_all(&ep), NetError::Timeout { .. }));
+        // What waited for a channel is there once it opened.
+        assert_eq!(parts[7].recv(1).unwrap(), vec![1]);
+    }
+
+    #[test]
+    fn nested_splits_on_threads_get_the_same_ids_at_every_party_and_keep_their_messages() {
+        // Three levels: 4 sub-endpoints, each on a thread splitting in 3 five times over,
+        // each of those on a thread splitting in 2. Every leaf sends its id to both peers
+        // and checks that each peer's leaf on the same channel sent the same id.
+        let eps = memory::connect(T);
+        let out = on_split(eps, 4, |me, parts| {
+            let leaf = |mut ep: Endpoint| {
+                let id = ep.channel().to_string();
+                for peer in (0..3).filter(|&p| p != me) {
+                    ep.send(peer, id.clone().into_bytes()).unwrap();
+                }
+                for peer in (0..3).filter(|&p| p != me) {
+                    assert_eq!(ep.recv(peer).unwrap(), id.as_bytes(), "party {me}");
+                }
+                (ep, id)
+            };
+            let mut ids = Vec::new();
+            let parts: Vec<Endpoint> = std::thread::scope(|s| {
+                let hs: Vec<_> = parts
+                    .into_iter()
+                    .map(|mut ep| {
+                        let leaf = &leaf;
+                        s.spawn(move || {
+                            let mut ids = Vec::new();
+                            for _ in 0..5 {
+                                let mid = ep.split(3).unwrap();
+                                let mid: Vec<Endpoint> = std::thread::scope(|s| {
+                                    let hs: Vec<_> = mid
+                                        .into_iter()
+                                        .map(|mut m| {
+                                            s.spawn(move || {
+                                                let low = m.split(2).unwrap();
+                                                let (low, got): (Vec<_>, Vec<_>) =
+                                                    std::thread::scope(|s| {
+                                                        let hs: Vec<_> = low
+                                                            .into_iter()
+                                                            .map(|l| s.spawn(move || leaf(l)))
+                                                            .collect();
+                                                        hs.into_iter()
+                                                            .map(|h| h.join().unwrap())
+                                                            .unzip()
+                                                    });
+                                                m.join(low).unwrap();
+                                                (m, got)
+                                            })
+                                        })
+                                        .collect();
+                                    hs.into_iter()
+                                        .map(|h| {
+                                            let (m, got) = h.join().unwrap();
+                                            ids.extend(got);
+                                            m
+                                        })
+                                        .collect()
+                                });
+                                ep.join(mid).unwrap();
+                            }
+                            (ep, ids)
+                        })
+                    })
+                    .collect();
+                hs.into_iter()
+                    .map(|h| {
+                        let (ep, got) = h.join().unwrap();
+                        ids.extend(got);
+                        ep
+                    })
+                    .collect()
+            });
+            (parts, ids)
+        });
+        let mut all = Vec::new();
+        for (mut ep, (parts, ids)) in out {
+            ep.join(parts).unwrap();
+            all.push(ids);
+        }
+        assert_eq!(all[0].len(), 4 * 5 * 3 * 2);
+        assert_eq!(all[0], all[1]);
+        assert_eq!(all[0], all[2]);
+        // Sub-endpoint 2 of the root, its fifth split's second part, that one's first.
+        assert!(all[0].contains(&"2.13.0".to_string()), "{:?}", all[0]);
+        let distinct: std::collections::BTreeSet<_> = all[0].iter().collect();
+        assert_eq!(distinct.len(), all[0].len());
+    }
+
+    #[test]
+    fn a_peer_ahead_by_two_levels_is_waited_for() {
+        let [mut a, mut b, _c] = memory::connect(T);
+        let mut pa = a.split(2).unwrap();
+        let mut qa = pa[1].split(3).unwrap();
+        let mut ra = qa[2].split(2).unwrap();
+        ra[1].send(1, vec![42]).unwrap();
+        a.send(1, vec![0]).unwrap();
+        // b has split nothing yet when it files the frame for 1.2.1, on its way to the
+        // message on the root; the frame waits until b has split.
+        assert_eq!(b.recv(0).unwrap(), vec![0]);
+        let mut pb = b.split(2).unwrap();
+        let mut qb = pb[1].split(3).unwrap();
+        let mut rb = qb[2].split(2).unwrap();
+        assert_eq!(rb[1].channel().path(), &[1, 2, 1]);
+        assert_eq!(rb[1].recv(0).unwrap(), vec![42]);
+        qb[2].join(rb).unwrap();
+        pb[1].join(qb).unwrap();
+        b.join(pb).unwrap();
+        qa[2].join(ra).unwrap();
+        pa[1].join(qa).unwrap();
+        a.join(pa).unwrap();
+    }
+
+    #[test]
+    fn a_long_study_of_splits_never_reuses_an_id() {
+        // More splits of one endpoint than version 2's window of channels ahead, each
+        // carrying a message: ids go on growing, the messages keep to their channel.
+        let [mut a, mut b, _c] = memory::connect(T);
+        let n = CHANNELS_AHEAD + 10;
+        for i in 0..n {
+            let mut pa = a.split(1).unwrap();
+            let mut pb = b.split(1).unwrap();
+            assert_eq!(pa[0].channel().path(), &[i]);
+            pa[0].send(1, i.to_le_bytes().to_vec()).unwrap();
+            assert_eq!(pb[0].recv(0).unwrap(), i.to_le_bytes());
+            a.join(pa).unwrap();
+            b.join(pb).unwrap();
+        }
+        // A late frame for a channel long closed is refused, not taken for a newer one.
+        let mut pa = a.split(1).unwrap();
+        let mut pb = b.split(1).unwrap();
+        let mut stale = a.sub(ChannelId::from_path(&[7]).unwrap());
+        stale.send(1, vec![1]).unwrap();
+        pa[0].send(1, vec![2]).unwrap();
+        let e = pb[0].recv(0).unwrap_err();
+        assert!(
+            matches!(&e, NetError::Malformed { detail, .. } if detail.contains("channel 7, which is closed")),
+            "{e}"
+        );
+        let _ = a.join(pa);
+        let _ = b.join(pb);
     }
 
     #[test]

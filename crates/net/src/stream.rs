@@ -65,8 +65,11 @@ use crate::{Endpoint, Frame, Link, NetError, PARTIES};
 
 /// Version of the wire protocol (hello and frames); parties with different versions refuse
 /// to talk to each other rather than misread each other's bytes. Version 2 added data
-/// frames on sub-session channels (frame kind 2, see [`crate::Endpoint::split`]).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// frames on sub-session channels (frame kind 2, a u32 id from one counter per connection);
+/// version 3 replaced them by kind 3, whose channel id is the sub-session's path in the fork
+/// tree ([`crate::ChannelId`], see [`crate::Frame`]), so that sub-sessions on several threads
+/// can split again and the parties still agree on every id.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// First bytes of every hello: tells a tessera party from anything else on the port.
 pub(crate) const MAGIC: [u8; 4] = *b"TSRA";

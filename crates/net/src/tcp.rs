@@ -453,6 +453,60 @@ mod tests {
     }
 
     #[test]
+    fn nested_sub_sessions_travel_with_their_ids_over_tcp() {
+        // Each party splits in 2, and part 1 in 200 (ordinals beyond one varint byte):
+        // every leaf sends its id's text to both peers over the real wire format.
+        let eps = connected();
+        let hs: Vec<_> = eps
+            .into_iter()
+            .enumerate()
+            .map(|(me, mut ep)| {
+                thread::spawn(move || {
+                    let mut parts = ep.split(2).unwrap();
+                    let mut leaves = parts[1].split(200).unwrap();
+                    leaves.push(parts.remove(0));
+                    for l in &mut leaves {
+                        for peer in (0..3).filter(|&p| p != me) {
+                            l.send(peer, l.channel().to_string().into_bytes()).unwrap();
+                        }
+                    }
+                    for l in &mut leaves {
+                        for peer in (0..3).filter(|&p| p != me) {
+                            assert_eq!(l.recv(peer).unwrap(), l.channel().to_string().as_bytes());
+                        }
+                    }
+                    let zero = leaves.pop().unwrap();
+                    parts[0].join(leaves).unwrap();
+                    parts.push(zero);
+                    ep.join(parts).unwrap();
+                    ep.stats().messages_sent
+                })
+            })
+            .collect();
+        for h in hs {
+            assert_eq!(h.join().unwrap(), 2 * 201);
+        }
+    }
+
+    #[test]
+    fn a_peer_of_version_2_is_refused() {
+        // Version 2 named sub-sessions by one counter per connection (frame kind 2); its
+        // frames would be malformed here.
+        let (ls, addrs) = listeners();
+        let [l0, _l1, _l2] = ls;
+        let h = thread::spawn(move || connect_with_listener(&cfg(0, addrs, T), l0));
+        let mut raw = TcpStream::connect(addrs[0]).unwrap();
+        let mut hello = raw_hello(2, &SESSION);
+        hello[4..6].copy_from_slice(&2u16.to_le_bytes());
+        raw.write_all(&hello).unwrap();
+        let (_, detail) = connect_err(h.join().unwrap());
+        assert!(
+            detail.contains("protocol version 2 (we speak 3)"),
+            "{detail}"
+        );
+    }
+
+    #[test]
     fn dropped_peer_is_seen_promptly() {
         let [mut a, mut b, c] = connected();
         a.send(2, vec![1; 100]).unwrap();

@@ -65,7 +65,7 @@ pub fn connect_err(r: Result<Endpoint, NetError>) -> (usize, String) {
 /// A hello built by hand, independently of the transport's encoder, to pin the format.
 pub fn raw_hello(party: u8, session: &[u8; 16]) -> Vec<u8> {
     let mut h = b"TSRA".to_vec();
-    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&crate::stream::PROTOCOL_VERSION.to_le_bytes());
     h.push(party);
     h.extend_from_slice(session);
     h

@@ -1449,7 +1449,7 @@ mod tests {
     /// Writes a data frame on a hand-played connection.
     fn raw_frame(s: &mut TlsStream, round: u64, body: &[u8]) {
         Frame::Data {
-            channel: 0,
+            channel: crate::ChannelId::root(),
             round,
             body: body.to_vec(),
         }

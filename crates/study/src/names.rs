@@ -98,6 +98,11 @@ impl<'a> Stations<'a> {
                 format!("station {} has no link to station {}", n(me), n(peer))
             }
             NetError::Tls { detail } => format!("TLS configuration failed: {}", self.text(detail)),
+            NetError::TooDeep { me, channel } => format!(
+                "station {} cannot split sub-session {channel}: sub-sessions nest at most {} deep",
+                n(me),
+                tessera_net::channel::MAX_DEPTH
+            ),
         }
     }
 
@@ -152,6 +157,10 @@ impl<'a> Stations<'a> {
             NetError::Malformed { peer, .. } => format!("{} sent a malformed message", n(peer)),
             NetError::NoLink { .. } | NetError::Tls { .. } => {
                 "the computation could not start its network (this station's configuration)"
+                    .to_string()
+            }
+            NetError::TooDeep { .. } => {
+                "the computation nested its sub-sessions too deep (a limit of the software)"
                     .to_string()
             }
         }
