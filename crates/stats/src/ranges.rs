@@ -322,7 +322,10 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
                     .map(|(c, k)| in_products(regression(c, f), k)),
             )
             .collect(),
-        AnalysisSpec::Elasticnet(s) => std::iter::once(regression(&s.outcome, f))
+        AnalysisSpec::Elasticnet(s) => (!s.outcome.is_empty())
+            .then(|| regression(&s.outcome, f))
+            .into_iter()
+            .chain(s.time.iter().map(|c| time(c, f)))
             .chain(
                 terms::factor_depths(&s.covariates)
                     .into_iter()
