@@ -1,6 +1,7 @@
-//! Penalised linear and logistic regression: the elastic net (lasso, ridge and in between)
-//! over a path of penalties, the penalty chosen by k-fold cross-validation, as R's `glmnet`
-//! / `cv.glmnet` with `family = "gaussian"` or `"binomial"` and `standardize = TRUE`.
+//! Penalised linear, logistic and Cox regression: the elastic net (lasso, ridge and in
+//! between) over a path of penalties, the penalty chosen by k-fold cross-validation, as R's
+//! `glmnet` / `cv.glmnet` with `family = "gaussian"`, `"binomial"` or `"cox"` and
+//! `standardize = TRUE`.
 //!
 //! - [`path`]: what the twin and the MPC code share: the λ grid, the fixed coordinate-descent
 //!   schedule, glmnet's rules for `lambda.min` and `lambda.1se`.
