@@ -489,9 +489,11 @@ fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
     }
     let f = p.frac_bits();
     let plain = (p.id() == 0).then(|| table(s));
+    let survival: &[&str] = if s.cox { &["time", "event"] } else { &[] };
     let names: Vec<String> = (1..=s.covariates)
         .map(|j| format!("x{j}"))
         .chain(["y".to_string()])
+        .chain(survival.iter().map(|c| c.to_string()))
         .collect();
     // The shares are moved into the frame as they come (no copy of the whole table).
     let mut columns = Vec::with_capacity(names.len());
