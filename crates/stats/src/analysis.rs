@@ -385,7 +385,11 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Elasticnet(s) => {
-                v.push(&s.outcome);
+                if !s.outcome.is_empty() {
+                    v.push(&s.outcome);
+                }
+                v.extend(s.time.as_deref());
+                v.extend(s.event.as_deref());
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Describe(s) => {

@@ -106,6 +106,48 @@ fn auc_cost(n: f64, calibration: bool, groups: usize) -> Cost {
     }
 }
 
+/// The cox elastic net: the gaussian's design, shuffle, folds and standardisations; one
+/// sort by time carrying the rows and the fold indicators; per λ, Newton step, problem and
+/// row an `exp` and a reciprocal (the cost driver, module docs of
+/// `regression::enet::cox_mpc`); per fold, λ and row of the cross-validation an `exp` and
+/// two `ln`; per λ and Newton step the rounds of those and of `sweeps × k` coordinate
+/// updates. Constants measured (tests/cost.rs).
+fn enet_cox(s: &crate::regression::enet::ElasticNetSpec, n: f64, k: f64) -> Cost {
+    use crate::regression::enet::path;
+    let p = k + 1.0;
+    let folds = s.folds as f64;
+    let sets = folds + 1.0;
+    let nl = path::nlambda(s) as f64;
+    let newton = path::steps(s) as f64 * nl;
+    let updates = path::sweeps(s) as f64 * k;
+    let per_row = 40.0
+        + 15.0 * p
+        + 32.0 * (k + 2.0)
+        + 16.0 * k * (k + 3.0)
+        + 1500.0
+        + 40.0 * (k + folds)
+        + newton * sets * COX_STEP_ROW
+        + nl * folds * COX_CV_ROW;
+    let fixed = sets * (120e3 + 5e3 * k) + newton * sets * (updates * 200.0 + 100.0 * p * p);
+    let rounds = 600.0 + 162.0 * sets + newton * (COX_STEP_ROUNDS + 9.0 * updates);
+    linear(
+        n,
+        per_row,
+        fixed,
+        rounds,
+        600.0 + 220.0 * p + 48.0 * (newton.min(1.0) * sets + nl * folds),
+        1e-7 * n * (newton * sets + nl * folds) * 20.0,
+    )
+}
+
+/// Bytes per row, problem and Newton step of the cox elastic net (an `exp`, a reciprocal,
+/// the products of the risk-set sums).
+const COX_STEP_ROW: f64 = 1100.0;
+/// Bytes per row, fold and λ of its cross-validation (an `exp`, two `ln`).
+const COX_CV_ROW: f64 = 1500.0;
+/// Rounds per Newton step besides the coordinate updates.
+const COX_STEP_ROUNDS: f64 = 160.0;
+
 /// The binomial elastic net: the gaussian's design, shuffle, folds and standardisations;
 /// once per row the products of the standardised covariates; per λ, Newton step, problem
 /// and row a sigmoid and the weights (the cost driver, module docs of
@@ -395,6 +437,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                     1e-7 * n * p * p * 2.0,
                 ),
                 crate::regression::enet::Family::Binomial => enet_binomial(s, n, k),
+                crate::regression::enet::Family::Cox => enet_cox(s, n, k),
             }
         }
         AnalysisSpec::Logistic(s) => {

@@ -322,7 +322,12 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
                     .map(|(c, k)| in_products(regression(c, f), k)),
             )
             .collect(),
-        AnalysisSpec::Elasticnet(s) => std::iter::once(regression(&s.outcome, f))
+        AnalysisSpec::Elasticnet(s) => (!s.outcome.is_empty())
+            .then(|| regression(&s.outcome, f))
+            .into_iter()
+            // Cox's time is the design's outcome (its centred cross products are computed),
+            // which bounds it more tightly than its sort.
+            .chain(s.time.iter().map(|c| regression(c, f)))
             .chain(
                 terms::factor_depths(&s.covariates)
                     .into_iter()

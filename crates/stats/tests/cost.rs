@@ -314,6 +314,20 @@ fn the_binomial_elastic_net_estimate_is_within_a_factor_of_two() {
     within_a_factor_of_two(vec![enet(3, 3, 4, 2), enet(5, 2, 3, 1)]);
 }
 
+/// The cox elastic net: per λ, Newton step and problem an `exp` and a reciprocal per row;
+/// per fold and λ an `exp` and two `ln` per row.
+#[test]
+fn the_cox_elastic_net_estimate_is_within_a_factor_of_two() {
+    let enet = |p: usize, folds: usize, nlambda: usize, steps: usize| {
+        let cov = serde_json::to_string(&xs(p)).unwrap();
+        let json = format!(
+            r#"{{"kind":"elasticnet","family":"cox","time":"registry.time","event":"registry.event","covariates":{cov},"folds":{folds},"nlambda":{nlambda},"steps":{steps}}}"#
+        );
+        (p, serde_json::from_str(&json).unwrap())
+    };
+    within_a_factor_of_two(vec![enet(3, 3, 4, 2), enet(5, 2, 3, 1)]);
+}
+
 fn within_a_factor_of_two(specs: Vec<(usize, AnalysisSpec)>) {
     for n in [2500, 8000] {
         for (p, spec) in specs.iter().cloned() {

@@ -53,6 +53,8 @@ fn frame_of(c: &Value) -> PlainFrame {
 
 fn spec_of(c: &Value) -> ElasticNetSpec {
     ElasticNetSpec {
+        time: None,
+        event: None,
         outcome: c["outcome"].as_str().unwrap().into(),
         covariates: c["covariates"]
             .as_array()

@@ -24,6 +24,11 @@
 //!   ([`enet::mpc::elasticnet_path`], the issue's target: 20 λ on 100,000 × 20; the
 //!   cross-validation multiplies the Newton steps' cost by folds + 1). The plaintext twin
 //!   runs the whole analysis with cross-validation in both.
+//! - `enet-cox-10k`, `enet-cox-100k` (not run by default): the same with family `cox`
+//!   (times and events drawn from a proportional-hazards model of the same covariates,
+//!   whole time units, so with ties; uniform censoring), the default schedule (4 Newton
+//!   steps per λ, 3 sweeps each): the 10k workload with 10-fold cross-validation, the 100k
+//!   workload the full-data path alone.
 //!
 //! The orchestrator plays the recipient: it reconstructs the last repetition's result from
 //! the three parties' output shares, then fits the same data with the plaintext twin (f64,
@@ -57,7 +62,7 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 9] = [
+pub const WORKLOADS: [&str; 11] = [
     "logistic-10k",
     "logistic-100k",
     "ols-1m",
@@ -67,6 +72,8 @@ pub const WORKLOADS: [&str; 9] = [
     "enet-100k",
     "enet-logistic-10k",
     "enet-logistic-100k",
+    "enet-cox-10k",
+    "enet-cox-100k",
 ];
 /// The workloads run unless `--workloads` says otherwise.
 const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
@@ -76,7 +83,7 @@ const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m",
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
     /// crosstab-1m; also auc-1m, enet-10k, enet-100k, enet-logistic-10k,
-    /// enet-logistic-100k).
+    /// enet-logistic-100k, enet-cox-10k, enet-cox-100k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -180,8 +187,10 @@ struct Shape {
     auc: bool,
     /// The elastic net instead of OLS (binomial with `logistic`, gaussian otherwise).
     enet: bool,
-    /// The binomial elastic net's full-data path alone, without cross-validation.
+    /// The binomial or cox elastic net's full-data path alone, without cross-validation.
     path_only: bool,
+    /// The cox elastic net (a survival outcome `time`, `event`).
+    cox: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -195,6 +204,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: false,
             enet: false,
             path_only: false,
+            cox: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
@@ -204,6 +214,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: false,
             enet: false,
             path_only: false,
+            cox: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -213,6 +224,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: false,
             enet: false,
             path_only: false,
+            cox: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -222,6 +234,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: false,
             enet: false,
             path_only: false,
+            cox: false,
         }),
         "auc-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -231,6 +244,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: true,
             enet: false,
             path_only: false,
+            cox: false,
         }),
         "enet-10k" | "enet-100k" => Ok(Shape {
             rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
@@ -240,6 +254,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             auc: false,
             enet: true,
             path_only: false,
+            cox: false,
         }),
         "enet-logistic-10k" | "enet-logistic-100k" => Ok(Shape {
             rows: rows(if name == "enet-logistic-10k" {
@@ -254,6 +269,21 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: true,
             // The issue's target: the path of 20 λ on 100,000 × 20 (module docs).
             path_only: name == "enet-logistic-100k",
+            cox: false,
+        }),
+        "enet-cox-10k" | "enet-cox-100k" => Ok(Shape {
+            rows: rows(if name == "enet-cox-10k" {
+                10_000
+            } else {
+                100_000
+            }),
+            covariates: 20,
+            logistic: false,
+            crosstab: false,
+            auc: false,
+            enet: true,
+            path_only: name == "enet-cox-100k",
+            cox: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -340,6 +370,7 @@ fn table(s: Shape) -> PlainFrame {
         .collect();
     let mut cols: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(s.rows); k];
     let mut y = Vec::with_capacity(s.rows);
+    let (mut time, mut event) = (Vec::new(), Vec::new());
     for _ in 0..s.rows {
         let shared = rng.normal();
         let mut eta = 0.0;
@@ -358,6 +389,14 @@ fn table(s: Shape) -> PlainFrame {
                 *v = None;
             }
         }
+        if s.cox {
+            // Exponential times of hazard 0.05·e^η, censored uniformly on (0, 40), in
+            // whole units (ties).
+            let t_event = -(1.0 - rng.uniform()).ln() / (0.05 * eta.exp());
+            let t_cens = 40.0 * rng.uniform();
+            time.push(t_event.min(t_cens).ceil().max(1.0));
+            event.push(f64::from(u8::from(t_event <= t_cens)));
+        }
         y.push(if s.logistic {
             f64::from(u8::from(rng.uniform() < 1.0 / (1.0 + (0.5 - eta).exp())))
         } else {
@@ -373,6 +412,10 @@ fn table(s: Shape) -> PlainFrame {
         })
         .collect();
     columns.push(PlainColumn::numeric("y", &y));
+    if s.cox {
+        columns.push(PlainColumn::numeric("time", &time));
+        columns.push(PlainColumn::numeric("event", &event));
+    }
     PlainFrame::new(columns).expect("columns of one length")
 }
 
@@ -416,9 +459,13 @@ fn logistic_spec(s: Shape) -> LogisticSpec {
 
 fn enet_spec(s: Shape) -> ElasticNetSpec {
     ElasticNetSpec {
-        outcome: "y".into(),
+        time: s.cox.then(|| "time".into()),
+        event: s.cox.then(|| "event".into()),
+        outcome: if s.cox { String::new() } else { "y".into() },
         covariates: covariates(s),
-        family: if s.logistic {
+        family: if s.cox {
+            Family::Cox
+        } else if s.logistic {
             Family::Binomial
         } else {
             Family::Gaussian
@@ -442,9 +489,11 @@ fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
     }
     let f = p.frac_bits();
     let plain = (p.id() == 0).then(|| table(s));
+    let survival: &[&str] = if s.cox { &["time", "event"] } else { &[] };
     let names: Vec<String> = (1..=s.covariates)
         .map(|j| format!("x{j}"))
         .chain(["y".to_string()])
+        .chain(survival.iter().map(|c| c.to_string()))
         .collect();
     // The shares are moved into the frame as they come (no copy of the whole table).
     let mut columns = Vec::with_capacity(names.len());
@@ -572,10 +621,17 @@ fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
         } else if s.enet {
             let spec = enet_spec(s);
             // The full-data path does not depend on the folds; complete rows dealt in order.
-            let complete = plain::design(&t, &spec.outcome, &spec.covariates, false)
-                .map_err(|e| e.to_string())?
-                .y
-                .len();
+            let complete = if s.cox {
+                enet::cox::rows(&t, &spec)
+                    .map_err(|e| e.to_string())?
+                    .time
+                    .len()
+            } else {
+                plain::design(&t, &spec.outcome, &spec.covariates, false)
+                    .map_err(|e| e.to_string())?
+                    .y
+                    .len()
+            };
             let folds = enet::plain::folds_in_order(complete, spec.folds);
             let r = enet::plain::elasticnet(&t, &spec, &folds).map_err(|e| e.to_string())?;
             (r.path.concat(), 0)
@@ -739,6 +795,14 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
              study's analysis); enet-logistic-100k: its full-data path of 20 λ alone, no \
              cross-validation; both 2 Newton steps per λ of 4 sweeps; `plain s` is the twin's \
              whole analysis with 10-fold cross-validation"
+        );
+    }
+    if names.iter().any(|n| n.starts_with("enet-cox")) {
+        println!(
+            "enet-cox-10k: cox elastic net, 20 λ, 10-fold cross-validation (the study's \
+             analysis); enet-cox-100k: its full-data path of 20 λ alone; both 4 Newton steps \
+             per λ of 3 sweeps; `plain s` is the twin's whole analysis with 10-fold \
+             cross-validation"
         );
     }
     let shape = args.shape.shape()?;

@@ -184,15 +184,32 @@ pub fn prepare(
     intercept: bool,
     disclosure: &Disclosure,
 ) -> Result<Prepared> {
+    prepare_with(p, frame, (outcome, &[]), covariates, intercept, disclosure)
+}
+
+/// [`prepare`] with more columns that a complete case needs besides the outcome and the
+/// covariates (`extra`: e.g. the event indicator of a survival outcome whose time is
+/// `outcome`); they are checked against the column rules and must not be covariates.
+pub fn prepare_with(
+    p: &mut Party,
+    frame: &Frame,
+    (outcome, extra): (&str, &[&str]),
+    covariates: &[String],
+    intercept: bool,
+    disclosure: &Disclosure,
+) -> Result<Prepared> {
     if covariates.is_empty() {
         return Err(StatsError::Invalid(
             "a regression needs at least one covariate".into(),
         ));
     }
     let sources = terms::columns(covariates);
-    if sources.contains(&outcome) {
+    if let Some(c) = std::iter::once(&outcome)
+        .chain(extra)
+        .find(|c| sources.contains(c))
+    {
         return Err(StatsError::Invalid(format!(
-            "`{outcome}` is both the outcome and a covariate"
+            "`{c}` is both the outcome and a covariate"
         )));
     }
     let design = terms::shared_design(frame, covariates)?;
@@ -200,6 +217,7 @@ pub fn prepare(
     let (y, y_present) = frame.numeric(outcome)?;
     // Public rules first (columns, the linked row count): refuse before anything is computed.
     let used: Vec<&str> = std::iter::once(outcome)
+        .chain(extra.iter().copied())
         .chain(sources.iter().copied())
         .collect();
     disclosure.check_columns(&used)?;
@@ -207,6 +225,9 @@ pub fn prepare(
     disclosure.check_vars(names.len(), frame.rows)?;
 
     let mut presents = vec![y_present];
+    for c in extra {
+        presents.push(&frame.column(c)?.present);
+    }
     for c in terms::design_sources(&design) {
         presents.push(&frame.column(c)?.present);
     }

@@ -61,33 +61,33 @@ use super::ElasticNetSpec;
 const ETA_WIDTH: usize = 64;
 
 /// What every Newton step reads: the shuffled rows and the problems' coordinates.
-struct Rows {
+pub(super) struct Rows {
     /// Rows of the shuffled table (complete or not).
-    count: usize,
+    pub(super) count: usize,
     /// Folds.
-    folds: usize,
+    pub(super) folds: usize,
     /// Row weights (0/1 integers).
-    w: AShare<u128>,
+    pub(super) w: AShare<u128>,
     /// `w·y` (f bits).
-    yw: AShare<u128>,
+    pub(super) yw: AShare<u128>,
     /// `[w, z_1..z_k]` as columns (f bits).
-    cols: Vec<AShare<u128>>,
+    pub(super) cols: Vec<AShare<u128>>,
     /// The upper triangle of `[w, z][w, z]'`, as columns, in [`triangle`] order (f bits).
-    tri: Vec<AShare<u128>>,
+    pub(super) tri: Vec<AShare<u128>>,
     /// `z` row-major (n × k).
-    zrows: AShare<u128>,
+    pub(super) zrows: AShare<u128>,
     /// Per problem `ρ` (k each, problem-major, f bits).
-    rho: AShare<u128>,
+    pub(super) rho: AShare<u128>,
     /// Per problem `δ` (k each, problem-major, f bits).
-    delta: AShare<u128>,
+    pub(super) delta: AShare<u128>,
     /// Rows used per problem.
-    used: Vec<usize>,
+    pub(super) used: Vec<usize>,
     /// Problems fitted side by side: 1 (the path only) or folds + 1.
-    sets: usize,
+    pub(super) sets: usize,
 }
 
 /// The pairs `(a, b)`, `a ≤ b < p`, of an upper triangle in row order.
-fn triangle(p: usize) -> Vec<(usize, usize)> {
+pub(super) fn triangle(p: usize) -> Vec<(usize, usize)> {
     (0..p).flat_map(|a| (a..p).map(move |b| (a, b))).collect()
 }
 
@@ -157,7 +157,15 @@ fn newton_path(
         let mut on = AShare::zeros(k);
         for _ in 0..path::steps(spec) {
             let (h, c) = newton_system(pt, rows, &b, p)?;
-            on = descend(pt, &h, &c, &mut b, &gamma, &ridge, p, path::sweeps(spec))?;
+            on = descend(
+                pt,
+                &h,
+                &c,
+                &mut b,
+                (&gamma, &ridge),
+                (p, 1),
+                path::sweeps(spec),
+            )?;
         }
         out.push((b.clone(), on));
     }
@@ -217,6 +225,36 @@ fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize, sets: usize) -> Result<
     let zrows = rows_of(&z.iter().collect::<Vec<_>>());
     drop(z);
 
+    let (rho, delta) = problem_scales(pt, s, sets)?;
+    let mut used = vec![s.n];
+    used.extend(s.folds.rows.iter().map(|&r| s.n - r));
+    used.truncate(sets);
+    Ok(Rows {
+        count,
+        folds,
+        w,
+        yw,
+        cols,
+        tri,
+        zrows,
+        rho,
+        delta,
+        used,
+        sets,
+    })
+}
+
+/// Each of the first `sets` problems' `ρ = r_T ∘ sd` (the ratio of its scale to the full
+/// data's) and `δ = d_T ∘ r` (its mean offset on the full data's standardised scale), k
+/// each, problem-major (f bits); `ρ = 1`, `δ = 0` for the full data.
+pub(super) fn problem_scales(
+    pt: &mut Party,
+    s: &Setup,
+    sets: usize,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let f = pt.frac_bits();
+    let k = s.k;
+    let full = &s.problems[0].st;
     // ρ = r_T ∘ sd, δ = d_T ∘ r per training set; ρ = 1, δ = 0 for the full data.
     let (r_t, d_t): (Vec<AShare<u128>>, Vec<AShare<u128>>) = s.problems[1..sets]
         .iter()
@@ -237,22 +275,10 @@ fn prepare_rows(pt: &mut Party, s: &Setup, folds: usize, sets: usize) -> Result<
     } else {
         (AShare::zeros(0), AShare::zeros(0))
     };
-    let mut used = vec![s.n];
-    used.extend(s.folds.rows.iter().map(|&r| s.n - r));
-    used.truncate(sets);
-    Ok(Rows {
-        count,
-        folds,
-        w,
-        yw,
-        cols,
-        tri,
-        zrows,
-        rho: AShare::concat(&[&design::constant(pt, 1.0, k), &rho_t]),
-        delta: AShare::concat(&[&AShare::zeros(k), &delta_t]),
-        used,
-        sets,
-    })
+    Ok((
+        AShare::concat(&[&design::constant(pt, 1.0, k), &rho_t]),
+        AShare::concat(&[&AShare::zeros(k), &delta_t]),
+    ))
 }
 
 /// `γ = ρ ∘ b_s`, `γ_0 = b_0 − δ'γ` for `b` holding `sets` blocks of `nq` problems of `p`
@@ -366,7 +392,7 @@ fn newton_system(
 
 /// `M H M'` and `M g` per problem, `M = [[1, 0], [−e, diag ρ]]` with `e = δ ∘ ρ`: the
 /// weighted Gram matrix and gradient in the training set's standardised coordinates.
-fn to_training(
+pub(super) fn to_training(
     pt: &mut Party,
     rows: &Rows,
     h: &AShare<u128>,
@@ -451,17 +477,17 @@ fn to_training(
 }
 
 /// Coordinate descent on every problem's Newton system (`sweeps` sweeps from `b`, updated
-/// in place): the intercept unpenalised, `S(c_j − Σ_{i≠j} H_ji b_i, λα)/(H_jj + λ(1 − α))`
-/// for the slopes. Returns the full data's non-zero indicators of the last sweep (k).
+/// in place): the first `free` coordinates (binomial: the intercept; cox: none)
+/// unpenalised, `S(c_j − Σ_{i≠j} H_ji b_i, λα)/(H_jj + λ(1 − α))` for the others. Returns
+/// the full data's non-zero indicators of the last sweep (p − free).
 #[allow(clippy::too_many_arguments)]
-fn descend(
+pub(super) fn descend(
     pt: &mut Party,
     h: &AShare<u128>,
     c: &AShare<u128>,
     b: &mut AShare<u128>,
-    gamma: &AShare<u128>,
-    ridge: &AShare<u128>,
-    p: usize,
+    (gamma, ridge): (&AShare<u128>, &AShare<u128>),
+    (p, free): (usize, usize),
     sweeps: usize,
 ) -> Result<AShare<u128>> {
     let f = pt.frac_bits();
@@ -474,7 +500,7 @@ fn descend(
     );
     let mut shifted = diag.clone();
     for q in 0..nq {
-        for j in 1..p {
+        for j in free..p {
             let i = q * p + j;
             shifted.a[i] = shifted.a[i].wrapping_add(ridge.a[q]);
             shifted.b[i] = shifted.b[i].wrapping_add(ridge.b[q]);
@@ -496,7 +522,7 @@ fn descend(
             r
         })
         .collect();
-    let k = p - 1;
+    let k = p - free;
     let mut on = AShare::zeros(k);
     for _ in 0..sweeps {
         for (j, row) in rows.iter().enumerate() {
@@ -504,12 +530,12 @@ fn descend(
             let cj = gather(c, &(0..nq).map(|q| q * p + j).collect::<Vec<_>>());
             let z = cj.sub(&pt.trunc(&hb, f)?);
             let dj = gather(&den, &(0..nq).map(|q| q * p + j).collect::<Vec<_>>());
-            let bj = if j == 0 {
+            let bj = if j < free {
                 pt.mul_fix(&z, &dj)?
             } else {
                 let (v, bits) = soft_threshold(pt, &z, gamma, Some(&dj))?;
-                on.a[j - 1] = bits.a[0];
-                on.b[j - 1] = bits.b[0];
+                on.a[j - free] = bits.a[0];
+                on.b[j - free] = bits.b[0];
                 v
             };
             for q in 0..nq {

@@ -104,13 +104,14 @@ impl Tail for ElasticNetPublic {
     fn open(&self, vals: &[u128]) -> Result<ElasticNetResult> {
         let l = path::nlambda(&self.spec);
         let p = self.names.len();
-        let k = p - 1;
+        let free = usize::from(self.spec.family.has_intercept());
+        let k = p - free;
         if vals.len() != l * (3 + p + k) {
             return Err(StatsError::Invalid(
                 "elasticnet: the sealed values do not fit".into(),
             ));
         }
-        let (lambda, coef) = decode_path(vals, l, p, self.frac_bits);
+        let (lambda, coef) = decode_path(vals, l, p, free, self.frac_bits);
         let dec = |v: &[u128]| -> Vec<f64> {
             v.iter().map(|&x| decode(x, self.frac_bits + HI)).collect()
         };
@@ -129,10 +130,17 @@ impl Tail for ElasticNetPublic {
     }
 }
 
-/// λ (L values), then the path (L × p) with its non-zero indicators (L × k, integers)
-/// zeroing the coefficients they mark zero; the reals with `frac_bits + HI` bits.
-fn decode_path(vals: &[u128], l: usize, p: usize, frac_bits: u32) -> (Vec<f64>, Vec<Vec<f64>>) {
-    let k = p - 1;
+/// λ (L values), then the path (L × p) with its non-zero indicators (L × k, integers, k = p
+/// less the `free` unpenalised intercept) zeroing the coefficients they mark zero; the reals
+/// with `frac_bits + HI` bits.
+fn decode_path(
+    vals: &[u128],
+    l: usize,
+    p: usize,
+    free: usize,
+    frac_bits: u32,
+) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let k = p - free;
     let dec = |v: &[u128]| -> Vec<f64> { v.iter().map(|&x| decode(x, frac_bits + HI)).collect() };
     let lambda = dec(&vals[..l]);
     let raw = dec(&vals[l..l + l * p]);
@@ -141,7 +149,7 @@ fn decode_path(vals: &[u128], l: usize, p: usize, frac_bits: u32) -> (Vec<f64>, 
         .map(|i| {
             (0..p)
                 .map(|j| {
-                    let on = j == 0 || active[i * k + j - 1] == 1;
+                    let on = j < free || active[i * k + j - free] == 1;
                     if on {
                         raw[i * p + j]
                     } else {
@@ -201,12 +209,13 @@ impl Tail for ElasticNetPathPublic {
     fn open(&self, vals: &[u128]) -> Result<ElasticNetPath> {
         let l = path::nlambda(&self.spec);
         let p = self.names.len();
-        if vals.len() != l * (1 + p + p - 1) {
+        let free = usize::from(self.spec.family.has_intercept());
+        if vals.len() != l * (1 + p + p - free) {
             return Err(StatsError::Invalid(
                 "elasticnet: the sealed values do not fit".into(),
             ));
         }
-        let (lambda, path) = decode_path(vals, l, p, self.frac_bits);
+        let (lambda, path) = decode_path(vals, l, p, free, self.frac_bits);
         Ok(ElasticNetPath {
             names: self.names.clone(),
             lambda,
@@ -215,9 +224,9 @@ impl Tail for ElasticNetPathPublic {
     }
 }
 
-/// [`ElasticNetPathPublic`]: the binomial path on the full data without the training sets
-/// (the design, the folds' moments and λ as [`elasticnet`], then one problem instead of
-/// `folds + 1`); opens what [`elasticnet`] opens.
+/// [`ElasticNetPathPublic`]: the binomial or cox path on the full data without the training
+/// sets (the design, the folds' moments and λ as [`elasticnet`], then one problem instead
+/// of `folds + 1`); opens what [`elasticnet`] opens.
 pub fn elasticnet_path(
     pt: &mut Party,
     frame: &Frame,
@@ -225,15 +234,18 @@ pub fn elasticnet_path(
     disclosure: &Disclosure,
 ) -> Result<Sealed<ElasticNetPathPublic>> {
     path::check_spec(spec)?;
-    if spec.family != Family::Binomial {
+    if spec.family == Family::Gaussian {
         return Err(StatsError::Invalid(
-            "elasticnet: the path alone is for family = \"binomial\" (the gaussian \
-             path costs the same with its cross-validation)"
+            "elasticnet: the path alone is for family = \"binomial\" or \"cox\" (the \
+             gaussian path costs the same with its cross-validation)"
                 .into(),
         ));
     }
-    let s = setup(pt, frame, spec, disclosure)?;
-    let (coef, active) = super::binomial::path_only(pt, &s, spec)?;
+    let mut s = setup(pt, frame, spec, disclosure)?;
+    let (coef, active) = match spec.family {
+        Family::Cox => super::cox_mpc::path_only(pt, &mut s, spec)?,
+        _ => super::binomial::path_only(pt, &s, spec)?,
+    };
     let public = ElasticNetPathPublic {
         spec: spec.clone(),
         frac_bits: pt.frac_bits(),
@@ -273,7 +285,7 @@ fn outer(pt: &mut Party, d: &AShare<u128>, bits: u32) -> Result<AShare<u128>> {
 }
 
 /// The largest element of `v` (a tournament of comparisons; nothing opened).
-fn max_of(pt: &mut Party, v: &AShare<u128>) -> Result<AShare<u128>> {
+pub(super) fn max_of(pt: &mut Party, v: &AShare<u128>) -> Result<AShare<u128>> {
     let mut cur = v.clone();
     while cur.len() > 1 {
         let half = cur.len() / 2;
@@ -300,7 +312,8 @@ pub(super) struct Problem {
 
 /// The folds' moments after the shuffle (step 2): per fold its sums (k+1, f bits), Gram
 /// matrix ((k+1)², 2f bits) and count; the counts opened and checked against `min_rows`;
-/// and the shuffled rows `[w, w ∘ (v − m)]` (the row at position i is in fold i mod K).
+/// and the shuffled rows `[w, w ∘ (v − m), extra]` (the row at position i is in fold
+/// i mod K; `extra`: cox's event indicators `w·δ`, integers, none for the other families).
 pub(super) struct Folds {
     pub sums: Vec<AShare<u128>>,
     pub gram: Vec<AShare<u128>>,
@@ -311,13 +324,14 @@ pub(super) struct Folds {
 fn fold_moments(
     pt: &mut Party,
     weight: &AShare<u128>,
-    centred: &[AShare<u128>],
+    (centred, extra): (&[AShare<u128>], Vec<AShare<u128>>),
     folds: usize,
     disclosure: &Disclosure,
 ) -> Result<Folds> {
     let v = centred.len();
     let cols = std::iter::once(weight.clone())
         .chain(centred.iter().cloned())
+        .chain(extra)
         .collect();
     let shuffled = split::shuffle_rows(pt, cols)?;
     let nrows = shuffled.rows();
@@ -328,7 +342,7 @@ fn fold_moments(
         let idx: Vec<u32> = (f..nrows).step_by(folds).map(|i| i as u32).collect();
         let t = shuffled.gather(&idx);
         counts.push(t.c128[0].sum());
-        let cols = &t.c128[1..];
+        let cols = &t.c128[1..=v];
         let s: Vec<AShare<u128>> = cols.iter().map(AShare::sum).collect();
         sums.push(AShare::concat(&s.iter().collect::<Vec<_>>()));
         let mut part = vec![0u128; v * v];
@@ -396,7 +410,8 @@ pub(super) struct Setup {
     pub folds: Folds,
     /// Each test fold's mean offset from the full mean (k+1, f + HI bits).
     pub test_offsets: Vec<AShare<u128>>,
-    /// λ on the original scale (f + HI bits).
+    /// λ on the original scale (f + HI bits); for cox's default grid empty here and set by
+    /// [`super::cox_mpc`] once its rows are in risk-set order.
     pub lambda: AShare<u128>,
 }
 
@@ -408,10 +423,28 @@ pub(super) fn setup(
     spec: &ElasticNetSpec,
     disclosure: &Disclosure,
 ) -> Result<Setup> {
-    let prep = design::prepare(pt, frame, &spec.outcome, &spec.covariates, true, disclosure)?;
-    if spec.family == Family::Binomial {
-        check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
-    }
+    let (prep, extra) = match (spec.family, &spec.time, &spec.event) {
+        (Family::Cox, Some(time), Some(event)) => {
+            let prep = design::prepare_with(
+                pt,
+                frame,
+                (time, &[event]),
+                &spec.covariates,
+                true,
+                disclosure,
+            )?;
+            let events = super::cox_mpc::check_outcome(pt, frame, &prep, (time, event))?;
+            (prep, vec![events])
+        }
+        _ => {
+            let prep =
+                design::prepare(pt, frame, &spec.outcome, &spec.covariates, true, disclosure)?;
+            if spec.family == Family::Binomial {
+                check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+            }
+            (prep, Vec::new())
+        }
+    };
     let n = prep.n;
     path::check_rows(spec, n)?;
     let f = pt.frac_bits();
@@ -428,7 +461,7 @@ pub(super) fn setup(
     let mut m = design::moments(pt, &vars, &prep.weight, n, true, true)?;
     let full_st = design::standardise(pt, &m)?;
     let centred = m.centred.take().expect("asked for the centred columns");
-    let folds = fold_moments(pt, &prep.weight, &centred, kf, disclosure)?;
+    let folds = fold_moments(pt, &prep.weight, (&centred, extra), kf, disclosure)?;
     drop(centred);
 
     // Training sets: the full sums minus the fold's.
@@ -472,6 +505,8 @@ pub(super) fn setup(
                 .map(|&l| encode::<u128>(l, f + HI))
                 .collect::<Vec<_>>(),
         ),
+        // Cox's λ_max needs the risk sets: [`super::cox_mpc`] sets it after its sort.
+        None if spec.family == Family::Cox => AShare::zeros(0),
         None => {
             let c = gather(&full.corr, &(0..k).map(|j| j * v + k).collect::<Vec<_>>());
             let (abs, _) = pt.abs_sign_within(&c, SIGN_WIDTH)?;
@@ -483,7 +518,11 @@ pub(super) fn setup(
         }
     };
     Ok(Setup {
-        names: prep.names,
+        names: if spec.family.has_intercept() {
+            prep.names
+        } else {
+            prep.names[1..].to_vec()
+        },
         n,
         k,
         mean: m.mean,
@@ -514,10 +553,11 @@ pub fn elasticnet(
     disclosure: &Disclosure,
 ) -> Result<Sealed<ElasticNetPublic>> {
     path::check_spec(spec)?;
-    let s = setup(pt, frame, spec, disclosure)?;
+    let mut s = setup(pt, frame, spec, disclosure)?;
     let fitted = match spec.family {
         Family::Gaussian => gaussian(pt, &s, spec)?,
         Family::Binomial => super::binomial::fit(pt, &s, spec)?,
+        Family::Cox => super::cox_mpc::fit(pt, &mut s, spec)?,
     };
     let public = ElasticNetPublic {
         spec: spec.clone(),

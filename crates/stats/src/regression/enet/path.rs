@@ -44,6 +44,10 @@ pub const DEFAULT_SWEEPS: usize = 30;
 pub const DEFAULT_BINOMIAL_SWEEPS: usize = 4;
 /// Default number of Newton steps per λ (binomial).
 pub const DEFAULT_STEPS: usize = 2;
+/// Default number of Newton steps per λ (cox).
+pub const DEFAULT_COX_STEPS: usize = 4;
+/// Default number of coordinate-descent sweeps per Newton step (cox).
+pub const DEFAULT_COX_SWEEPS: usize = 3;
 /// Largest number of Newton steps per λ.
 pub const MAX_STEPS: usize = 50;
 /// glmnet's clamp of a fitted probability in the CV deviance, `[1e-5, 1 − 1e-5]`, as a
@@ -76,6 +80,7 @@ fn bad(field: &'static str, index: Option<usize>, message: String) -> ParamError
 /// The public checks of a specification (before any data is read), naming the field: what
 /// `tessera study check` reports ([`crate::ranges::check_params`]).
 pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError> {
+    check_outcome_fields(spec)?;
     if !(spec.alpha.is_finite() && (0.0..=1.0).contains(&spec.alpha)) {
         return Err(bad(
             "alpha",
@@ -98,11 +103,11 @@ pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError
         ));
     }
     if let Some(t) = spec.steps {
-        if spec.family != Family::Binomial {
+        if spec.family == Family::Gaussian {
             return Err(bad(
                 "steps",
                 None,
-                "is for family = \"binomial\" (Newton steps per λ)".into(),
+                "is for family = \"binomial\" or \"cox\" (Newton steps per λ)".into(),
             ));
         }
         if !(1..=MAX_STEPS).contains(&t) {
@@ -160,6 +165,64 @@ pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError
     Ok(())
 }
 
+/// The outcome fields a family reads: `outcome` for `gaussian` and `binomial`; `time` and
+/// `event` (and no `outcome`) for `cox`, as `kind = "cox"` names them.
+fn check_outcome_fields(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError> {
+    let named = |v: &Option<String>| v.as_deref().is_some_and(|c| !c.is_empty());
+    match spec.family {
+        Family::Cox => {
+            if !spec.outcome.is_empty() {
+                return Err(bad(
+                    "outcome",
+                    None,
+                    "is not for family = \"cox\": name the survival time as `time` and the \
+                     event indicator as `event`"
+                        .into(),
+                ));
+            }
+            if !named(&spec.time) {
+                return Err(bad(
+                    "time",
+                    None,
+                    "family = \"cox\" needs the survival time column".into(),
+                ));
+            }
+            if !named(&spec.event) {
+                return Err(bad(
+                    "event",
+                    None,
+                    "family = \"cox\" needs the event indicator column (0/1)".into(),
+                ));
+            }
+        }
+        Family::Gaussian | Family::Binomial => {
+            if spec.outcome.is_empty() {
+                return Err(bad(
+                    "outcome",
+                    None,
+                    format!(
+                        "family = \"{}\" needs an outcome column",
+                        spec.family.name()
+                    ),
+                ));
+            }
+            for (field, v) in [("time", &spec.time), ("event", &spec.event)] {
+                if v.is_some() {
+                    return Err(bad(
+                        field,
+                        None,
+                        format!(
+                            "is for family = \"cox\", not \"{}\" (which takes `outcome`)",
+                            spec.family.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// [`check_params`] as an analysis error.
 pub fn check_spec(spec: &ElasticNetSpec) -> Result<()> {
     check_params(spec).map_err(|e| invalid(e.to_string()))
@@ -181,6 +244,7 @@ pub fn sweeps(spec: &ElasticNetSpec) -> usize {
     spec.sweeps.unwrap_or(match spec.family {
         Family::Gaussian => DEFAULT_SWEEPS,
         Family::Binomial => DEFAULT_BINOMIAL_SWEEPS,
+        Family::Cox => DEFAULT_COX_SWEEPS,
     })
 }
 
@@ -189,6 +253,7 @@ pub fn steps(spec: &ElasticNetSpec) -> usize {
     match spec.family {
         Family::Gaussian => 0,
         Family::Binomial => spec.steps.unwrap_or(DEFAULT_STEPS),
+        Family::Cox => spec.steps.unwrap_or(DEFAULT_COX_STEPS),
     }
 }
 
@@ -255,6 +320,13 @@ pub fn descend_weighted(h: &[f64], c: &[f64], b: &mut [f64], lam: f64, alpha: f6
     sweep(h, c, b, (lam, alpha), 1, sweeps);
 }
 
+/// `sweeps` sweeps of coordinate descent, from `b` (updated in place), on the penalised
+/// quadratic `½·b'Hb − c'b + λ·(α·|b|₁ + (1 − α)/2·|b|²)` with every coordinate penalised
+/// (no intercept): the inner problem of one Newton step of the cox fit.
+pub fn descend_penalised(h: &[f64], c: &[f64], b: &mut [f64], lam: f64, alpha: f64, sweeps: usize) {
+    sweep(h, c, b, (lam, alpha), 0, sweeps);
+}
+
 /// `sweeps` cyclic sweeps of coordinate descent on `½·b'Hb − c'b` plus the elastic-net
 /// penalty `(λ, α)` on every coordinate but the first `free` (unpenalised): the one
 /// descent of both the gaussian schedule ([`descend`]) and the binomial inner problem
@@ -294,6 +366,9 @@ pub fn row_deviance(family: Family, y: f64, eta: f64) -> f64 {
             let e = eta.clamp(-ETA_CLAMP, ETA_CLAMP);
             2.0 * (softplus(e) - y * e)
         }
+        // The partial likelihood has no per-row deviance: cox's is per fold
+        // (`super::cox`), never asked here.
+        Family::Cox => f64::NAN,
     }
 }
 

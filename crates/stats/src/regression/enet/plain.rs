@@ -75,7 +75,8 @@ fn fit(
             let b0 = vec![0.0; lambda.len()];
             (b0.into_iter().zip(b).collect::<Vec<_>>(), sy)
         }
-        Family::Binomial => (newton_path(x, y, s, lambda, spec), 1.0),
+        // Cox never gets here: [`elasticnet`] hands it to [`super::cox`].
+        Family::Binomial | Family::Cox => (newton_path(x, y, s, lambda, spec), 1.0),
     };
     std_path
         .into_iter()
@@ -85,7 +86,7 @@ fn fit(
             let slopes: Vec<f64> = (0..k).map(|j| keep * b[j] * unit / s.sd[j]).collect();
             let b0 = match spec.family {
                 Family::Gaussian => s.mean[k],
-                Family::Binomial => c0,
+                Family::Binomial | Family::Cox => c0,
             } - (0..k).map(|j| s.mean[j] * slopes[j]).sum::<f64>();
             std::iter::once(b0).chain(slopes).collect()
         })
@@ -171,13 +172,16 @@ pub fn folds_in_order(n: usize, k: usize) -> Vec<usize> {
 }
 
 /// The elastic net in f64 on the complete rows of `frame`; `fold[i]` (in `0..spec.folds`)
-/// is the fold of the `i`-th complete row.
+/// is the fold of the `i`-th complete row. Family `cox` is [`super::cox::elasticnet`].
 pub fn elasticnet(
     frame: &PlainFrame,
     spec: &ElasticNetSpec,
     fold: &[usize],
 ) -> Result<ElasticNetResult> {
     path::check_spec(spec)?;
+    if spec.family == Family::Cox {
+        return super::cox::elasticnet(frame, spec, fold);
+    }
     let d = design(frame, &spec.outcome, &spec.covariates, false)?;
     let n = d.y.len();
     path::check_rows(spec, n)?;
