@@ -58,7 +58,7 @@ use crate::disclosure::{every_at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
-use crate::survival::km::{grid_rule, DEFAULT_MIN_CELL, GREENWOOD_BITS};
+use crate::survival::km::{grid_rule, KmRow, DEFAULT_MIN_CELL, GREENWOOD_BITS};
 use crate::survival::risk::{adjacent_equal, indicator, low64, shifted, RiskOrder};
 use crate::table::Frame;
 
@@ -100,36 +100,14 @@ pub struct EdererCell {
     pub events: f64,
 }
 
-/// One row of a relative survival table.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RelsurvRow {
-    /// The grid time (days).
-    pub time: f64,
-    /// False when suppressed (fewer than `min_cell` at risk, or fewer than `min_events`
-    /// deaths since the previous shown time): the other fields are absent.
-    pub shown: bool,
-    /// Patients at risk (`T ≥ time`).
-    pub at_risk: Option<u64>,
-    /// Deaths at or before `time`.
-    pub events: Option<u64>,
-    /// Relative survival.
-    pub survival: Option<f64>,
-    /// Standard error of the survival (`S·σ`, σ the standard error of `log S`: what
-    /// `summary(rs.surv(...), times = ...)` prints).
-    pub std_err: Option<f64>,
-    /// Lower confidence bound, `exp(log S − z·std_err)` (relsurv's `conf.type = "log"`).
-    pub ci_lower: Option<f64>,
-    /// Upper confidence bound.
-    pub ci_upper: Option<f64>,
-}
-
 /// One curve.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RelsurvCurve {
     /// The group level (none: everybody).
     pub group: Option<String>,
-    /// One row per grid time.
-    pub rows: Vec<RelsurvRow>,
+    /// One row per grid time (as Kaplan–Meier's: its standard error is that of the
+    /// survival, `S·σ` with σ the standard error of `log S`, as relsurv's summary prints).
+    pub rows: Vec<KmRow>,
 }
 
 /// The result of a relative survival analysis.
@@ -232,7 +210,7 @@ pub(crate) fn finish(
                         } else {
                             (f64::NAN, f64::NAN)
                         };
-                        RelsurvRow {
+                        KmRow {
                             time,
                             shown: true,
                             at_risk: Some(k.at_risk.round().max(0.0) as u64),
@@ -243,7 +221,7 @@ pub(crate) fn finish(
                             ci_upper: Some(hi),
                         }
                     }
-                    None => RelsurvRow {
+                    None => KmRow {
                         time,
                         shown: false,
                         at_risk: None,

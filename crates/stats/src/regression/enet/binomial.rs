@@ -126,7 +126,7 @@ fn newton_path(
     rows: &Rows,
 ) -> Result<Vec<(AShare<u128>, AShare<u128>)>> {
     let f = pt.frac_bits();
-    let (k, nl) = (s.k, path::nlambda(spec));
+    let k = s.k;
     let p = k + 1;
     let nq = rows.sets;
 
@@ -148,22 +148,42 @@ fn newton_path(
         b.b[q * p] = b0.b[q];
     }
 
+    proximal_path(pt, s, spec, (b, nq), (p, 1), |pt, b| {
+        newton_system(pt, rows, b, p)
+    })
+}
+
+/// The λ path by proximal Newton on a fixed public schedule, shared by the binomial and the
+/// Cox families: from `b` (`nq` problems side by side, `width` coefficients each, the first
+/// `free` unpenalised), per λ `steps` Newton steps, each the family's quadratic
+/// approximation `system(b) = (H, c)` at the current coefficients solved by `sweeps`
+/// sweeps of coordinate descent. Per λ: every problem's coefficients and the full data's
+/// non-zero indicators.
+pub(super) fn proximal_path(
+    pt: &mut Party,
+    s: &Setup,
+    spec: &ElasticNetSpec,
+    (mut b, nq): (AShare<u128>, usize),
+    (width, free): (usize, usize),
+    mut system: impl FnMut(&mut Party, &AShare<u128>) -> Result<(AShare<u128>, AShare<u128>)>,
+) -> Result<Vec<(AShare<u128>, AShare<u128>)>> {
+    let nl = path::nlambda(spec);
     let lam = pt.trunc(&s.lambda, HI)?;
     let mut out = Vec::with_capacity(nl);
     for l in 0..nl {
         let lam_l = broadcast(&lam, l, nq);
         let gamma = pt.mul_public_real(&lam_l, spec.alpha)?;
         let ridge = pt.mul_public_real(&lam_l, 1.0 - spec.alpha)?;
-        let mut on = AShare::zeros(k);
+        let mut on = AShare::zeros(s.k);
         for _ in 0..path::steps(spec) {
-            let (h, c) = newton_system(pt, rows, &b, p)?;
+            let (h, c) = system(pt, &b)?;
             on = descend(
                 pt,
                 &h,
                 &c,
                 &mut b,
                 (&gamma, &ridge),
-                (p, 1),
+                (width, free),
                 path::sweeps(spec),
             )?;
         }

@@ -72,7 +72,7 @@ use crate::survival::cox::weight_bits;
 use crate::survival::risk::{indicator, suffix_sum, RiskOrder};
 use crate::table::Frame;
 
-use super::binomial::{descend, problem_scales, to_training, triangle, Rows};
+use super::binomial::{problem_scales, proximal_path, to_training, triangle, Rows};
 use super::mpc::{max_of, mul_public_each, Fitted, Setup};
 use super::path::{self, alpha_for_max};
 use super::ElasticNetSpec;
@@ -459,32 +459,10 @@ fn newton_path(
     spec: &ElasticNetSpec,
     cr: &CoxRows,
 ) -> Result<Vec<(AShare<u128>, AShare<u128>)>> {
-    let k = s.k;
-    let nq = cr.rows.sets;
-    let nl = path::nlambda(spec);
-    let lam = pt.trunc(&s.lambda, HI)?;
-    let mut b = AShare::zeros(nq * k);
-    let mut out = Vec::with_capacity(nl);
-    for l in 0..nl {
-        let lam_l = broadcast(&lam, l, nq);
-        let gamma = pt.mul_public_real(&lam_l, spec.alpha)?;
-        let ridge = pt.mul_public_real(&lam_l, 1.0 - spec.alpha)?;
-        let mut on = AShare::zeros(k);
-        for _ in 0..path::steps(spec) {
-            let (h, c) = newton_system(pt, cr, &b, k)?;
-            on = descend(
-                pt,
-                &h,
-                &c,
-                &mut b,
-                (&gamma, &ridge),
-                (k, 0),
-                path::sweeps(spec),
-            )?;
-        }
-        out.push((b.clone(), on));
-    }
-    Ok(out)
+    let (k, nq) = (s.k, cr.rows.sets);
+    proximal_path(pt, s, spec, (AShare::zeros(nq * k), nq), (k, 0), |pt, b| {
+        newton_system(pt, cr, b, k)
+    })
 }
 
 /// Step 5: the full data's path on the original scale (L × k, f + HI bits) and its non-zero
