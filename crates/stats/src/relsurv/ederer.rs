@@ -25,9 +25,11 @@
 //! need no care. Inside MPC:
 //! 1. `[κ < T]` for every kink slot (one batched comparison), `Δ'` and `Δ'·κ` (two rounds of
 //!    products), each patient's `b` and `a` (one round);
-//! 2. the `n·(1 + slots)` records sorted by (group, time) descending (one oblivious sort,
-//!    [`tessera_mpc::sort`]); `Σ_{time_r ≤ t}` are suffix sums within the group and `L` its
-//!    total (two rounds each with groups); `C` at every record (one round of products);
+//! 2. the `n·(1 + slots)` records sorted by time, descending (one oblivious sort,
+//!    [`tessera_mpc::sort`], of 40-bit keys: the groups are kept apart by weighting each
+//!    record's `a` and `b` with its group's indicator, not by the key); `Σ_{time_r ≤ t}` are
+//!    local suffix sums per group, `L` per group a sum before the sort; each group's `C`
+//!    at every record (one round of products);
 //! 3. the exit records taken out: the records are shuffled and their exit flags opened
 //!    (LEAKAGE: none; the flags of `n` exit records among `n·(1 + slots)` uniformly shuffled
 //!    ones are a uniformly random subset of known size); the exits are sorted by (group,
@@ -59,14 +61,10 @@ use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
 use crate::survival::km::{grid_rule, KmRow, DEFAULT_MIN_CELL, GREENWOOD_BITS};
-use crate::survival::risk::{adjacent_equal, indicator, low64, shifted, RiskOrder};
+use crate::survival::risk::{adjacent_equal, indicator, low64, shifted, suffix_sum, RiskOrder};
 use crate::table::Frame;
 
 use super::path::RATE_BITS;
-
-/// Bits of the group code above the time in the sort key (times are below 2^39 in fixed
-/// point).
-const GROUP_SHIFT: u32 = 40;
 
 /// An Ederer II analysis on shared columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -293,15 +291,6 @@ impl Tail for EdererPublic {
     }
 }
 
-/// The sort key of (group code, time) descending: `code·2^40 − time`.
-fn key(time: &AShare<u128>, strata: &[AShare<u128>]) -> AShare<u64> {
-    let mut k = time.neg();
-    for (s, h) in strata.iter().enumerate().skip(1) {
-        k = k.add(&h.mul_const((s as u128) << GROUP_SHIFT));
-    }
-    low64(&k)
-}
-
 /// `Π_{j ≥ i, j in i's block} x[j]` for fixed-point factors in blocks of equal group:
 /// `same[i] = [rows i and i + 1 are in one block]` (integers). A Hillis–Steele scan whose
 /// step at distance `s` multiplies in `x[i + s]` only when rows `i..=i + s` are one block.
@@ -433,40 +422,68 @@ pub fn ederer2(
     let b_exit = parts.iter().fold(rate0.clone(), |acc, d| acc.add(d));
     let a_exit = p.mul(t, &b_exit)?;
 
-    // 2. The records in (group, time) descending order; C at every record.
+    // 2. The records in descending time order; each level's C at every record.
     let rows = n * (1 + slots);
     let reps = |x: &AShare<u128>| AShare::concat(&vec![x; 1 + slots]);
     let time_m = AShare::concat(&[t, &kcat]);
     let a_m = AShare::concat(&[&a_exit, &dk.neg()]);
     let b_m = AShare::concat(&[&b_exit, &dprime.neg()]);
-    let l_m = AShare::concat(&[rate0, &AShare::zeros(n * slots)]);
     let mut exit_flag = vec![0u128; rows];
     exit_flag[..n].fill(1);
     let x_m = p.public(&exit_flag);
     let ev_m = AShare::concat(&[&dead, &AShare::zeros(n * slots)]);
     let strata_m: Vec<AShare<u128>> = hs.iter().map(reps).collect();
-    let perm = p.sort_perm(&key(&time_m, &strata_m), SortOptions::default())?;
-    let mut cols = vec![time_m, a_m, b_m, l_m, x_m, ev_m];
+    // Per level c: a·h_c and b·h_c on every record, and L_c = Σ_{level c} λ(0) (a public
+    // position's sum, before the sort).
+    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> = Vec::with_capacity(2 * k + k);
+    for h in &strata_m[..k] {
+        pairs.push((&a_m, h));
+        pairs.push((&b_m, h));
+    }
+    for h in &hs[..k] {
+        pairs.push((rate0, h));
+    }
+    let mut weighted = p.mul_many(&pairs)?;
+    let l_rows = weighted.split_off(2 * k);
+    // One sort by time alone (descending; keys below 2^39 in magnitude, so 40 bits), the
+    // levels kept apart by the weights.
+    let opts = SortOptions {
+        key_bits: 40,
+        ..SortOptions::default()
+    };
+    let perm = p.sort_perm(&low64(&time_m.neg()), opts)?;
+    let mut cols = vec![time_m, x_m, ev_m];
+    cols.extend(weighted);
     cols.extend(strata_m);
     let sorted = p.apply_sort(&perm, &Table::new(vec![], cols)?)?;
     let mut c = sorted.c128;
-    let strata_s = c.split_off(6);
-    let order = RiskOrder::presorted(strata_s.clone());
-    let suf = order.within_suffix(p, &c[1..4])?;
-    let pre_l = order.within_prefix(p, &c[3..4])?;
-    // L = the group's total of λ(0): prefix + suffix − own.
-    let l_tot = pre_l[0].add(&suf[2]).sub(&c[3]);
-    let tb = p.mul(&c[0], &suf[1].sub(&l_tot))?;
-    let cc = suf[0].sub(&tb); // C at each record, scale 2^(2f + RATE_BITS)
+    let strata_s = c.split_off(3 + 2 * k);
+    // C_c at each record: Σ_{records at or after it, level c} (a − t·b) + t·L_c, scale
+    // 2^(2f + RATE_BITS).
+    let mut lb = Vec::with_capacity(k);
+    let mut sums = Vec::with_capacity(k);
+    for (ci, l) in l_rows.iter().enumerate() {
+        let l_c = l.sum();
+        let b_suf = suffix_sum(&c[3 + 2 * ci + 1]);
+        lb.push(b_suf.sub(&AShare {
+            a: vec![l_c.a[0]; rows],
+            b: vec![l_c.b[0]; rows],
+        }));
+        sums.push(suffix_sum(&c[3 + 2 * ci]));
+    }
+    let pairs: Vec<_> = lb.iter().map(|x| (&c[0], x)).collect();
+    let tb = p.mul_many(&pairs)?;
+    let cs: Vec<AShare<u128>> = sums.iter().zip(&tb).map(|(a, b)| a.sub(b)).collect();
 
     // 3. The exit records, in the risk order of their own.
-    let mut moved = vec![c[0].clone(), cc, c[5].clone(), c[4].clone()];
+    let mut moved = vec![c[0].clone(), c[2].clone(), c[1].clone()];
+    moved.extend(cs);
     moved.extend(strata_s);
     let shuffled = p.shuffle(&Table::new(vec![], moved)?)?;
     let mut sc = shuffled.c128;
     // LEAKAGE: none beyond n: the exit flags of uniformly shuffled records are a uniformly
     // random n-subset of the positions.
-    let flags = p.reveal(&sc[3])?;
+    let flags = p.reveal(&sc[2])?;
     let idx: Vec<u32> = (0..rows as u32)
         .filter(|&i| flags[i as usize] == 1)
         .collect();
@@ -475,8 +492,15 @@ pub fn ederer2(
     }
     let picked = Table::new(vec![], std::mem::take(&mut sc))?.gather(&idx);
     let mut pc = picked.c128;
-    let strata_x = pc.split_off(4);
-    let risk = RiskOrder::stratified(p, &pc[0], &strata_x, &[pc[1].clone(), pc[2].clone()])?;
+    let strata_x = pc.split_off(3 + k);
+    let cs_x = pc.split_off(3);
+    // The exit's own level's C.
+    let pairs: Vec<_> = cs_x.iter().zip(&strata_x).collect();
+    let own = p
+        .mul_many(&pairs)?
+        .iter()
+        .fold(AShare::zeros(n), |acc, x| acc.add(x));
+    let risk = RiskOrder::stratified(p, &pc[0], &strata_x, &[own, pc[1].clone()])?;
     let (cx, dx) = (&risk.cols[0], &risk.cols[1]);
     let ones = p.public(&vec![1u128; n]);
     let at = risk.within_prefix(p, &[ones])?.remove(0);

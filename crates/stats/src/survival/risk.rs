@@ -360,20 +360,6 @@ impl RiskOrder {
         Ok(order)
     }
 
-    /// Rows already sorted by stratum (the one-hot `strata`), for the stratum-wise prefix
-    /// and suffix sums only ([`RiskOrder::within_prefix`], [`RiskOrder::within_suffix`]):
-    /// no tie structure, so nothing is computed or opened here.
-    pub fn presorted(strata: Vec<AShare<u128>>) -> RiskOrder {
-        let n = strata.first().map_or(0, AShare::len);
-        RiskOrder {
-            time: AShare::zeros(n),
-            cols: Vec::new(),
-            end: AShare::zeros(n),
-            flags: Vec::new(),
-            strata,
-        }
-    }
-
     /// Groups of rows already in order: `same[i] = 1` iff rows `i` and `i + 1` are in one
     /// group (integers, zero on the last row). No sort, no columns, one stratum, `time` zero.
     /// LEAKAGE: the scan depth, `ceil(log2 g)` for the largest group of `g` rows, is opened
