@@ -219,16 +219,7 @@ pub(crate) fn finish(
                             ci_upper: Some(hi),
                         }
                     }
-                    None => KmRow {
-                        time,
-                        shown: false,
-                        at_risk: None,
-                        events: None,
-                        survival: None,
-                        std_err: None,
-                        ci_lower: None,
-                        ci_upper: None,
-                    },
+                    None => KmRow::suppressed(time),
                 })
                 .collect(),
         })

@@ -132,6 +132,22 @@ pub struct KmRow {
     pub ci_upper: Option<f64>,
 }
 
+impl KmRow {
+    /// The row of a suppressed cell: its time, nothing else.
+    pub(crate) fn suppressed(time: f64) -> KmRow {
+        KmRow {
+            time,
+            shown: false,
+            at_risk: None,
+            events: None,
+            survival: None,
+            std_err: None,
+            ci_lower: None,
+            ci_upper: None,
+        }
+    }
+}
+
 /// One curve.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KmCurve {
@@ -348,16 +364,7 @@ pub(crate) fn finish(
                             ci_upper: Some(hi),
                         }
                     }
-                    None => KmRow {
-                        time,
-                        shown: false,
-                        at_risk: None,
-                        events: None,
-                        survival: None,
-                        std_err: None,
-                        ci_lower: None,
-                        ci_upper: None,
-                    },
+                    None => KmRow::suppressed(time),
                 })
                 .collect(),
         })

@@ -371,14 +371,41 @@ fn newton_system(
         parts.extend(rows.tri.iter().map(|col| dot_part(&om, col)));
         parts.extend(rows.cols.iter().map(|col| dot_part(&re, col)));
     }
-    let shared = from_parts(pt, &parts)?;
+    let (h, g) = training_system(pt, rows, &parts, p)?;
+    let hb = pt.dot_fix(
+        &h,
+        &gather(
+            b,
+            &(0..nq * p * p)
+                .map(|i| (i / (p * p)) * p + i % p)
+                .collect::<Vec<_>>(),
+        ),
+        p,
+    )?;
+    Ok((h, g.add(&hb)))
+}
+
+/// The weighted Gram matrix `H` (full p×p per problem, mirrored from its triangle) and the
+/// gradient `g` of every problem, in the training set's standardised coordinates, from
+/// this party's parts of the sums `Σ ω z_a z_c` (the triangle) and `Σ r z_a` per problem
+/// (`parts`, problem by problem): shared back once, divided by each problem's rows.
+/// Shared by the binomial and the Cox families.
+pub(super) fn training_system(
+    pt: &mut Party,
+    rows: &Rows,
+    parts: &[u128],
+    p: usize,
+) -> Result<(AShare<u128>, AShare<u128>)> {
+    let f = pt.frac_bits();
+    let nq = rows.sets;
+    let tri = triangle(p);
+    let shared = from_parts(pt, parts)?;
     let sums = pt.trunc(&shared, f)?;
     let per = tri.len() + p;
     let inv: Vec<f64> = (0..nq * per)
         .map(|i| 1.0 / rows.used[i / per] as f64)
         .collect();
     let means = mul_public_each(pt, &sums, &inv)?;
-    // H (full p×p, mirrored) and g per problem, on the full data's standardised scale.
     let mut h_idx = Vec::with_capacity(nq * p * p);
     let mut g_idx = Vec::with_capacity(nq * p);
     for q in 0..nq {
@@ -394,20 +421,13 @@ fn newton_system(
             g_idx.push(q * per + tri.len() + a);
         }
     }
-    let h = gather(&means, &h_idx);
-    let g = gather(&means, &g_idx);
-    let (h, g) = to_training(pt, rows, &h, &g, p)?;
-    let hb = pt.dot_fix(
-        &h,
-        &gather(
-            b,
-            &(0..nq * p * p)
-                .map(|i| (i / (p * p)) * p + i % p)
-                .collect::<Vec<_>>(),
-        ),
+    to_training(
+        pt,
+        rows,
+        &gather(&means, &h_idx),
+        &gather(&means, &g_idx),
         p,
-    )?;
-    Ok((h, g.add(&hb)))
+    )
 }
 
 /// `M H M'` and `M g` per problem, `M = [[1, 0], [−e, diag ρ]]` with `e = δ ∘ ρ`: the

@@ -72,7 +72,7 @@ use crate::survival::cox::weight_bits;
 use crate::survival::risk::{indicator, suffix_sum, RiskOrder};
 use crate::table::Frame;
 
-use super::binomial::{problem_scales, proximal_path, to_training, triangle, Rows};
+use super::binomial::{problem_scales, proximal_path, training_system, triangle, Rows};
 use super::mpc::{max_of, mul_public_each, Fitted, Setup};
 use super::path::{self, alpha_for_max};
 use super::ElasticNetSpec;
@@ -371,35 +371,7 @@ fn newton_system(
         parts.extend(rows.tri.iter().map(|col| dot_part(&om, col)));
         parts.extend(rows.cols.iter().map(|col| dot_part(&re, col)));
     }
-    let shared = from_parts(pt, &parts)?;
-    let sums = pt.trunc(&shared, f)?;
-    let per = tri.len() + p;
-    let inv: Vec<f64> = (0..nq * per)
-        .map(|i| 1.0 / rows.used[i / per] as f64)
-        .collect();
-    let means = mul_public_each(pt, &sums, &inv)?;
-    let mut h_idx = Vec::with_capacity(nq * p * p);
-    let mut g_idx = Vec::with_capacity(nq * p);
-    for q in 0..nq {
-        for a in 0..p {
-            for c in 0..p {
-                let (lo, hi) = (a.min(c), a.max(c));
-                let t = tri
-                    .iter()
-                    .position(|&e| e == (lo, hi))
-                    .expect("in the triangle");
-                h_idx.push(q * per + t);
-            }
-            g_idx.push(q * per + tri.len() + a);
-        }
-    }
-    let (h, g) = to_training(
-        pt,
-        rows,
-        &gather(&means, &h_idx),
-        &gather(&means, &g_idx),
-        p,
-    )?;
+    let (h, g) = training_system(pt, rows, &parts, p)?;
     // Drop the intercept's row and column (it only carried the centring).
     let h = gather(
         &h,
