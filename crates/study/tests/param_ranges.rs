@@ -292,8 +292,8 @@ fn elastic_net_parameters_are_checked_at_their_field() {
         "lambda_min_ratio",
         &["(0, 1)"],
     );
-    // The logistic elastic net, its Newton steps; `steps` only with it; an unknown family
-    // refused by name.
+    // The logistic elastic net, its Newton steps; `steps` only with it (and Cox); an unknown
+    // family refused by name.
     accepted(
         "",
         &format!("{ENET}family = \"binomial\"\nsteps = 3\nsweeps = 5\n"),
@@ -312,7 +312,15 @@ fn elastic_net_parameters_are_checked_at_their_field() {
         "steps",
         &["is for family = \"binomial\""],
     );
-    let text = study("", &format!("{ENET}family = \"cox\"\n"));
+    // The penalised Cox model names its time and event, not an outcome.
+    refused(
+        "",
+        &format!("{ENET}family = \"cox\"\n"),
+        "outcome",
+        "outcome",
+        &["is not for family = \"cox\""],
+    );
+    let text = study("", &format!("{ENET}family = \"poisson\"\n"));
     let err = parse("study.toml", &text, &dir()).unwrap_err().to_string();
     assert!(
         err.contains("cox") && err.contains("binomial") && err.contains("gaussian"),
