@@ -11,18 +11,11 @@
 # exits non-zero when relsurv is missing, so the benchmark reports n/a.
 suppressPackageStartupMessages({ library(survival); library(relsurv) })
 args <- commandArgs(trailingOnly = TRUE)
-t <- read.csv(args[1], colClasses = c(sex = "character"))
-si <- match(t$sex, c("male", "female"))
-si[is.na(si)] <- as.integer(t$sex[is.na(si)])
-a <- sort(unique(t$age)); y <- sort(unique(t$year))
-arr <- array(NA_real_, dim = c(length(a), 2, length(y)))
-arr[cbind(t$age - a[1] + 1, si, t$year - y[1] + 1)] <- -log(1 - t$q) / 365.241
-attributes(arr) <- list(
-  dim = c(length(a), 2, length(y)),
-  dimnames = list(age = as.character(a), sex = c("male", "female"), year = as.character(y)),
-  dimid = c("age", "sex", "year"), factor = c(0, 1, 0), type = c(2, 1, 3),
-  cutpoints = list(a * 365.241, NULL, as.Date(paste0(y, "-01-01"))),
-  class = "ratetable")
+# The ratetable reader the fixtures use (fixtures/relsurv/ratetable.R), found from this
+# script's own path.
+me <- sub("^--file=", "", grep("^--file=", commandArgs(trailingOnly = FALSE), value = TRUE))
+source(file.path(dirname(normalizePath(me)), "..", "fixtures", "relsurv", "ratetable.R"))
+arr <- ratetable_from_csv(args[1])
 d <- read.csv(args[2])
 d$year <- as.Date(d$date_days, origin = "1970-01-01")
 d$sex <- d$sex + 1
