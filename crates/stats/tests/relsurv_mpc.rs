@@ -205,7 +205,7 @@ fn fractional_or_negative_follow_up_is_refused() {
     let horizon = 730u32;
     let slots = kink_slots(horizon);
     let (ages, years) = cuts();
-    for bad in [100.5, -3.0] {
+    for bad in [100.5, -3.0, 40_000.0] {
         let mut ps = patients(40, 7);
         ps[5].time = bad;
         let paths: Vec<Path> = ps

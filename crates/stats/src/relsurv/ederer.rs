@@ -43,7 +43,7 @@
 //!
 //! # What the compute parties learn
 //!
-//! The number of complete cases (rows with a time of 0 are not: relsurv drops them); one bit "every complete case has a whole, non-negative
+//! The number of complete cases (rows with a time of 0 are not: relsurv drops them); one bit "every complete case has a whole, non-negative (and below [`MAX_DAYS`])
 //! number of days of follow-up" (refused otherwise); with a group, one bit "every level has
 //! a complete case"; the scan depth of the exit order's tie groups (`⌈log2 g⌉` for the
 //! largest number `g` of patients of one group sharing a follow-up time, as Kaplan–Meier);
@@ -65,6 +65,10 @@ use crate::survival::risk::{adjacent_equal, indicator, low64, shifted, suffix_su
 use crate::table::Frame;
 
 use super::path::RATE_BITS;
+
+/// Longest follow-up accepted (days): times below 2^15 days keep the fixed-point sort keys
+/// below 2^39 (`f` = 24), the 40-bit range the record sort declares.
+pub const MAX_DAYS: f64 = 32_767.0;
 
 /// An Ederer II analysis on shared columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,24 +351,30 @@ pub fn ederer2(
     let whole = p.is_zero(&t.shl(128 - f))?;
     let zero = p.is_zero(t)?;
     let neg = p.msb(&low64(t))?;
-    let mut bits: Vec<AShare<u128>> = p.inject(&[&whole, &zero, &neg], n)?;
-    let (neg, zero, whole) = (
-        bits.pop().expect("three"),
-        bits.pop().expect("three"),
-        bits.pop().expect("three"),
+    // Below MAX_DAYS: the sort below takes 40-bit keys (times below 2^39 in fixed point).
+    let bound = p.public(&vec![encode::<u64>(MAX_DAYS, f); n]);
+    let below = p.lt(&low64(t), &bound)?;
+    let mut bits: Vec<AShare<u128>> = p.inject(&[&whole, &zero, &neg, &below], n)?;
+    let (below, neg, zero, whole) = (
+        bits.pop().expect("four"),
+        bits.pop().expect("four"),
+        bits.pop().expect("four"),
+        bits.pop().expect("four"),
     );
     let nonzero = p.add_const(&zero.neg(), 1);
     used = p.mul(&used, &nonzero)?;
     let pos = p.add_const(&neg.neg(), 1);
-    let ok = p.mul(&whole, &pos)?;
+    let pos_below = p.mul(&pos, &below)?;
+    let ok = p.mul(&whole, &pos_below)?;
     let not_ok = p.add_const(&ok.neg(), 1);
     let bad = p.mul(&used, &not_ok)?;
-    // LEAKAGE: one bit, "every complete case has a whole, non-negative number of days".
+    // LEAKAGE: one bit, "every complete case has a whole, non-negative number of days below
+    // MAX_DAYS".
     let none_bad = p.is_zero(&bad.sum())?;
     if p.reveal_bits(&none_bad)?[0] & 1 == 0 {
         return Err(StatsError::Invalid(
             "relsurv: follow-up times must be whole, non-negative numbers of days (as \
-             relsurv's daily rates assume)"
+             relsurv's daily rates assume), below 32,767 days (about 89 years)"
                 .into(),
         ));
     }
@@ -416,7 +426,12 @@ pub fn ederer2(
     // 2. The records in descending time order; each level's C at every record.
     let rows = n * (1 + slots);
     let reps = |x: &AShare<u128>| AShare::concat(&vec![x; 1 + slots]);
-    let time_m = AShare::concat(&[t, &kcat]);
+    // The records' times; rows that are not complete cases and kinks after the exit (whose
+    // weights are zero) at time 0, so that every key lies in the sort's declared range.
+    let mut masked = p.mul_many(&[(t, &used), (&kcat, &before)])?;
+    let kcat_m = masked.pop().expect("two");
+    let t_m = masked.pop().expect("two");
+    let time_m = AShare::concat(&[&t_m, &kcat_m]);
     let a_m = AShare::concat(&[&a_exit, &dk.neg()]);
     let b_m = AShare::concat(&[&b_exit, &dprime.neg()]);
     let mut exit_flag = vec![0u128; rows];
