@@ -51,7 +51,7 @@
 //! the sort, their count is public).
 
 use serde::{Deserialize, Serialize};
-use tessera_mpc::fixed::{decode, encode};
+use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::SortOptions;
 use tessera_mpc::{AShare, Party, Table};
 
@@ -60,7 +60,9 @@ use crate::disclosure::{every_at_least, Disclosure};
 use crate::dist::normal_quantile;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
-use crate::survival::km::{grid_rule, KmRow, DEFAULT_MIN_CELL, GREENWOOD_BITS};
+use crate::survival::km::{
+    grid_rule, open_cells, KmRawCell, KmRow, DEFAULT_MIN_CELL, GREENWOOD_BITS,
+};
 use crate::survival::risk::{adjacent_equal, indicator, low64, shifted, suffix_sum, RiskOrder};
 use crate::table::Frame;
 
@@ -87,19 +89,6 @@ pub struct EdererSpec {
     pub times: Vec<f64>,
     /// Confidence level of the intervals.
     pub conf_level: f64,
-}
-
-/// One grid cell as computed: survival, `Σ d/Y²`, at risk (`T ≥ τ`), deaths up to `τ`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct EdererCell {
-    /// Relative survival at the grid time.
-    pub survival: f64,
-    /// `Σ_{t_j ≤ τ} d_j/Y_j²` (the squared standard error on the log scale).
-    pub var: f64,
-    /// Patients with `T ≥ τ`.
-    pub at_risk: f64,
-    /// Deaths at or before `τ`.
-    pub events: f64,
 }
 
 /// One curve.
@@ -192,7 +181,7 @@ pub(crate) fn finish(
     spec: &EdererSpec,
     labels: Option<Vec<String>>,
     n: u64,
-    cells: &[Vec<Option<EdererCell>>],
+    cells: &[Vec<Option<KmRawCell>>],
 ) -> RelsurvResult {
     let z = normal_quantile(0.5 + spec.conf_level / 2.0);
     let curves = cells
@@ -205,7 +194,7 @@ pub(crate) fn finish(
                 .zip(&spec.times)
                 .map(|(cell, &time)| match cell {
                     Some(k) => {
-                        let se = k.var.max(0.0).sqrt();
+                        let se = k.greenwood.max(0.0).sqrt();
                         let s = k.survival;
                         let (lo, hi) = if s > 0.0 {
                             ((s.ln() - z * se).exp(), (s.ln() + z * se).exp())
@@ -267,21 +256,7 @@ impl Tail for EdererPublic {
                 "relsurv: the sealed values do not fit".into(),
             ));
         }
-        let unit = f64::from(1u32 << GREENWOOD_BITS);
-        let mut out = vec![vec![None; g]; k];
-        for gi in 0..g {
-            for (c, row) in out.iter_mut().enumerate() {
-                let j = gi * k + c;
-                if self.shown[j] {
-                    row[gi] = Some(EdererCell {
-                        survival: decode(vals[j], f),
-                        var: decode(vals[cells + j], f) / unit,
-                        at_risk: vals[2 * cells + j] as f64,
-                        events: vals[3 * cells + j] as f64,
-                    });
-                }
-            }
-        }
+        let out = open_cells(vals, &self.shown, k, f);
         Ok(finish(&self.spec, self.labels.clone(), self.n, &out))
     }
 }

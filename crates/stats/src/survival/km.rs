@@ -454,21 +454,8 @@ impl Tail for KmPublic {
         if self.shown.len() != cells || vals.len() != 4 * cells + width * m + med {
             return Err(bad());
         }
+        let out = open_cells(&vals[..4 * cells], &self.shown, k, f);
         let unit = f64::from(1u32 << GREENWOOD_BITS);
-        let mut out = vec![vec![None; gsz]; k];
-        for gi in 0..gsz {
-            for (c, row) in out.iter_mut().enumerate() {
-                let j = gi * k + c;
-                if self.shown[j] {
-                    row[gi] = Some(KmRawCell {
-                        survival: decode(vals[j], f),
-                        greenwood: decode(vals[cells + j], f) / unit,
-                        at_risk: vals[2 * cells + j] as f64,
-                        events: vals[3 * cells + j] as f64,
-                    });
-                }
-            }
-        }
         let ev = &vals[4 * cells..4 * cells + width * m];
         let col = |j: usize, i: usize| ev[j * m + i];
         let medians = if self.spec.median {
@@ -503,6 +490,36 @@ impl Tail for KmPublic {
             &medians,
         ))
     }
+}
+
+/// The grid cells of curves sealed as four blocks (survival, `2^G·` variance sum, at risk,
+/// events; each block grid time by grid time, level by level, zero where suppressed) and
+/// the shown mask: per level, per grid time, the cell or `None`. Kaplan–Meier's and
+/// relative survival's tails.
+pub(crate) fn open_cells(
+    vals: &[u128],
+    shown: &[bool],
+    k: usize,
+    f: u32,
+) -> Vec<Vec<Option<KmRawCell>>> {
+    let cells = shown.len();
+    let gsz = cells / k.max(1);
+    let unit = f64::from(1u32 << GREENWOOD_BITS);
+    let mut out = vec![vec![None; gsz]; k];
+    for gi in 0..gsz {
+        for (c, row) in out.iter_mut().enumerate() {
+            let j = gi * k + c;
+            if shown[j] {
+                row[gi] = Some(KmRawCell {
+                    survival: decode(vals[j], f),
+                    greenwood: decode(vals[cells + j], f) / unit,
+                    at_risk: vals[2 * cells + j] as f64,
+                    events: vals[3 * cells + j] as f64,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Kaplan–Meier in MPC; see the module docs. Every compute party calls this with its shares;
