@@ -14,7 +14,6 @@
 //! start the stations by hand.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -215,47 +214,6 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-/// Free loopback ports (bound and released: another process could take one meanwhile, which
-/// then fails loudly when a station binds it).
-///
-/// The ports are picked below the kernel's range of ephemeral ports (32768 and up on Linux):
-/// a port the system handed out as free is in that range, and any outgoing connection on
-/// the machine may take it before the station binds it (the service tests, many stations
-/// at once, met that).
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    const FIRST: u32 = 20_000;
-    const SPAN: u32 = 12_000;
-    let mut state = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ (u64::from(std::process::id()) << 32);
-    let mut held: Vec<TcpListener> = Vec::with_capacity(n);
-    for _ in 0..(n * 200) {
-        if held.len() == n {
-            break;
-        }
-        // xorshift64: where to try next.
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        let port = (FIRST + (state % u64::from(SPAN)) as u32) as u16;
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
-            held.push(l);
-        }
-    }
-    if held.len() < n {
-        return Err(format!(
-            "no {n} free loopback ports between {FIRST} and {}",
-            FIRST + SPAN
-        ));
-    }
-    held.iter()
-        .map(|l| l.local_addr().map(|a| a.port()))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| format!("no free loopback port: {e}"))
-}
-
 /// What `--prepare` writes: per station its folder, API port, computation port and
 /// certificate fingerprint; the researcher's identity, profile and study.
 pub(crate) struct Setup {
@@ -308,7 +266,7 @@ pub(crate) fn prepare(dir: &Path) -> Result<Setup, String> {
     let fp_researcher = fingerprint_hex(&rid.fingerprint());
     write(&dir.join("registry").join("registry.csv"), REGISTRY_CSV)?;
     write(&dir.join("gp").join("gp.csv"), GP_CSV)?;
-    let ports = free_ports(6)?;
+    let ports = tessera_net::ports::free_loopback_ports(6)?;
     let (api, mpc) = (ports[..3].to_vec(), ports[3..].to_vec());
     for (i, s) in STATIONS.iter().enumerate() {
         let trusted: String = STATIONS

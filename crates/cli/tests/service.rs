@@ -1289,13 +1289,9 @@ fn agrees_with_a_local_run(dir: &Path, study: &str, registry: &str, gp: &str, do
     }
 }
 
-/// A free loopback port (bound and released).
+/// A free loopback port (bound and released; never one this process handed out before).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    tessera_net::ports::free_loopback_port().unwrap()
 }
 
 /// Four stations: the GP network becomes an outside data party (no compute slot) and a

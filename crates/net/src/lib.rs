@@ -27,6 +27,7 @@ pub mod https;
 pub mod identity;
 pub mod memory;
 mod mux;
+pub mod ports;
 mod record;
 pub mod shaper;
 mod split;

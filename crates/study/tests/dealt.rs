@@ -7,7 +7,6 @@
 //! A station that fails, or never comes, is named by its name in the others' errors, never
 //! by its compute slot, and what it tells the others holds none of its transport's words.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,11 +26,7 @@ fn folder(tag: &str) -> PathBuf {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    tessera_net::ports::free_loopback_port().unwrap()
 }
 
 /// The registry, an institute and a hospital compute; the GP network is an outside data
