@@ -404,6 +404,7 @@ impl Catalogue {
                 AnalysisSpec::Cuminc(s) => tessera_stats::survival::cuminc::check(s, &rules),
                 AnalysisSpec::Rmst(s) => tessera_stats::survival::rmst::check(s, &rules),
                 AnalysisSpec::Finegray(s) => tessera_stats::survival::finegray::check(s),
+                AnalysisSpec::Relsurv(s) => s.check(),
                 _ => Ok(()),
             };
             if let Err(e) = checked {

@@ -263,6 +263,9 @@ pub struct Config {
     /// A command run (program and arguments, no shell) for each event that needs a person
     /// (`[station] notify`; see [`crate::events`]).
     pub notify: Option<Vec<String>>,
+    /// `[life_tables] files`: the public life tables this station holds for relative
+    /// survival; a study names one by its SHA-256 ([`Config::with_life_tables`]).
+    pub life_tables: Vec<PathBuf>,
 }
 
 impl Config {
@@ -286,6 +289,49 @@ impl Config {
         Ok(self.source_of(spec)?.reader())
     }
 
+    /// `study` with the life tables this station reads pointing at its own copies: for every
+    /// table of a relative survival analysis whose paths this station writes (it holds the
+    /// age, diagnosis date and sex), the file of `[life_tables] files` whose SHA-256 is the
+    /// study's pin. Errors name the table and its digest when no file matches.
+    pub fn with_life_tables(&self, study: &Study) -> std::result::Result<Study, String> {
+        let mut out = study.clone();
+        let needed: Vec<String> = study
+            .paths_of(&self.name)
+            .iter()
+            .map(|s| s.life_table.clone())
+            .collect();
+        if needed.is_empty() {
+            return Ok(out);
+        }
+        let mut digests: Vec<(PathBuf, String)> = Vec::new();
+        for f in &self.life_tables {
+            let bytes =
+                std::fs::read(f).map_err(|e| format!("[life_tables] file {}: {e}", f.display()))?;
+            digests.push((f.clone(), tessera_study::lifetable::sha256_hex(&bytes)));
+        }
+        for t in out
+            .life_tables
+            .iter_mut()
+            .filter(|t| needed.contains(&t.name))
+        {
+            let Some((file, _)) = digests.iter().find(|(_, d)| *d == t.sha256) else {
+                return Err(format!(
+                    "the study's life table `{}` (SHA-256 {}) is not among this station's \
+                     [life_tables] files ({}): add the agreed table to station.toml",
+                    t.name,
+                    t.sha256,
+                    if self.life_tables.is_empty() {
+                        "none configured".to_string()
+                    } else {
+                        format!("{} configured", self.life_tables.len())
+                    }
+                ));
+            };
+            t.file = file.clone();
+        }
+        Ok(out)
+    }
+
     /// Which configured source the study's dataset `spec` at this station reads: the one its
     /// `file` names, or the only one. Errors as the policy words them (no such source).
     pub fn source_of(&self, spec: &DataSpec) -> std::result::Result<&SourceConfig, String> {
@@ -295,19 +341,44 @@ impl Config {
     /// [`policy::evaluate`] with this station's policy; a study that makes this station a
     /// compute party while it has no `[compute]` endpoint is refused too.
     pub fn evaluate(&self, study: &Study) -> Decision {
-        policy::evaluate_station(&self.policy, &self.local(), self.compute.is_some(), study)
+        self.with_table_check(
+            study,
+            policy::evaluate_station(&self.policy, &self.local(), self.compute.is_some(), study),
+        )
+    }
+
+    /// `decision`, refused (rule `life_tables`) when this station must write relative
+    /// survival paths from a life table it does not hold: said at submission rather than
+    /// when the run starts. The digest and table name are the study's own, public.
+    fn with_table_check(&self, study: &Study, decision: Decision) -> Decision {
+        let Err(e) = self.with_life_tables(study) else {
+            return decision;
+        };
+        let reason = format!("life_tables: {e}");
+        match decision {
+            Decision::Refuse { mut reasons } => {
+                reasons.push(reason);
+                Decision::Refuse { reasons }
+            }
+            _ => Decision::Refuse {
+                reasons: vec![reason],
+            },
+        }
     }
 
     /// [`Config::evaluate`] with a refusal's reasons worded for `audience`
     /// ([`policy::evaluate_station_for`]): a researcher's name nothing of a source this
     /// station does not publish.
     pub fn evaluate_for(&self, study: &Study, audience: policy::Audience) -> Decision {
-        policy::evaluate_station_for(
-            &self.policy,
-            &self.local(),
-            self.compute.is_some(),
+        self.with_table_check(
             study,
-            audience,
+            policy::evaluate_station_for(
+                &self.policy,
+                &self.local(),
+                self.compute.is_some(),
+                study,
+                audience,
+            ),
         )
     }
 
@@ -329,7 +400,15 @@ struct RawConfig {
     researchers: Vec<RawResearcher>,
     #[serde(default)]
     sources: BTreeMap<String, RawSource>,
+    #[serde(default)]
+    life_tables: Option<RawLifeTables>,
     policy: RawPolicy,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLifeTables {
+    files: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -721,6 +800,20 @@ impl Checker<'_> {
             sources.push(self.source(name, s)?);
         }
         let policy = self.policy(raw.policy, &sources)?;
+        let mut life_tables = Vec::new();
+        for (i, f) in raw
+            .life_tables
+            .map(|l| l.files)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            life_tables.push(self.file(
+                &at(&[&"life_tables", &"files", &i]),
+                "[life_tables] field files",
+                f,
+            )?);
+        }
         Ok(Config {
             source: self.src.clone(),
             dir: self.dir.to_path_buf(),
@@ -735,6 +828,7 @@ impl Checker<'_> {
             sources,
             policy,
             notify,
+            life_tables,
         })
     }
 
@@ -1722,5 +1816,54 @@ max_covariates = 3
             load(&dir.join("nothing.toml")),
             Err(StationError::Config(m)) if m.contains("cannot read")
         ));
+    }
+
+    /// A station finds the study's pinned life table among its own by digest, and refuses
+    /// a run when it holds no file with that digest (an edited copy is another table).
+    #[test]
+    fn the_studys_life_table_is_found_by_its_digest() {
+        let dir = folder("life-tables");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let table = std::fs::read_to_string(root.join("fixtures/relsurv/lifetable.csv")).unwrap();
+        std::fs::write(dir.join("pop.csv"), &table).unwrap();
+        std::fs::write(
+            dir.join("edited.csv"),
+            table.replacen("0.00442020202", "0.0044202021", 1),
+        )
+        .unwrap();
+        let study_text = std::fs::read_to_string(root.join("examples/relsurv/study.toml")).unwrap();
+        let study =
+            tessera_study::validate::parse_at_station("study.toml", &study_text, "registry")
+                .unwrap();
+        let with = |files: &str| {
+            let text = format!("{}\n[life_tables]\nfiles = [{files}]\n", good());
+            parse("station.toml", &text, &dir).unwrap()
+        };
+        let c = with("\"edited.csv\", \"pop.csv\"");
+        let s = c.with_life_tables(&study).unwrap();
+        assert_eq!(s.life_tables[0].file, dir.join("pop.csv"));
+        let e = with("\"edited.csv\"").with_life_tables(&study).unwrap_err();
+        assert!(e.contains("life table `population`"), "{e}");
+        assert!(e.contains(&study.life_tables[0].sha256), "{e}");
+        // Said at submission: the station's evaluation refuses the study.
+        match with("\"edited.csv\"").evaluate(&study) {
+            Decision::Refuse { reasons } => {
+                assert!(
+                    reasons.iter().any(|r| r.starts_with("life_tables: ")),
+                    "{reasons:?}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        // A station that writes no paths needs no table.
+        let mut other = with("");
+        other.name = "vital".into();
+        assert!(other.with_life_tables(&study).is_ok());
+        // A listed file that does not exist is refused when the configuration is read.
+        let text = format!("{}\n[life_tables]\nfiles = [\"missing.csv\"]\n", good());
+        assert!(parse("station.toml", &text, &dir)
+            .unwrap_err()
+            .to_string()
+            .contains("[life_tables] field files"));
     }
 }

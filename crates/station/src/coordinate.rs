@@ -691,7 +691,13 @@ fn send_input(api: &Api, study: &Study, revision: u32) {
             .source_for(spec)
             .map_err(StudyError::Data)
             .and_then(|src| tessera_study::data::load_from(spec, &src))
-            .and_then(|t| tessera_study::distributed::deal_input(study, spec, &t))
+            .and_then(|t| {
+                let study = api
+                    .config
+                    .with_life_tables(study)
+                    .map_err(StudyError::Data)?;
+                tessera_study::distributed::deal_input(&study, spec, &t)
+            })
     });
     let msgs = match dealt {
         Ok(m) => m,
@@ -926,6 +932,8 @@ fn start(
         let outside = |party: &str| api.take_input(&study.id, party);
         let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let meeting = meeting(&api, &study.id, &places, revision)?;
+            // The life tables this station reads are its own copies (found by digest).
+            let study = config.with_life_tables(&study).map_err(StudyError::Data)?;
             tessera_study::distributed::run_party_with(
                 &study,
                 &me,

@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -71,6 +71,7 @@ pub const KINDS: [&str; 13] = [
     "finegray",
     "auc",
     "elasticnet",
+    "relsurv",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

@@ -306,6 +306,8 @@ pub enum AnalysisSpec {
     Auc(crate::predict::AucSpec),
     /// `kind = "elasticnet"`: the elastic-net path, the penalty chosen by cross-validation.
     Elasticnet(regression::enet::ElasticNetSpec),
+    /// `kind = "relsurv"`: relative (net) survival against a population life table.
+    Relsurv(crate::relsurv::RelsurvSpec),
 }
 
 impl AnalysisSpec {
@@ -319,6 +321,7 @@ impl AnalysisSpec {
             AnalysisSpec::Cuminc(s) => Some(&s.time),
             AnalysisSpec::Rmst(s) => Some(&s.time),
             AnalysisSpec::Finegray(s) => Some(&s.time),
+            AnalysisSpec::Relsurv(s) => Some(&s.time),
             _ => None,
         }
     }
@@ -339,6 +342,7 @@ impl AnalysisSpec {
             AnalysisSpec::Finegray(_) => "finegray",
             AnalysisSpec::Auc(_) => "auc",
             AnalysisSpec::Elasticnet(_) => "elasticnet",
+            AnalysisSpec::Relsurv(_) => "relsurv",
         }
     }
 
@@ -411,6 +415,11 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Auc(s) => v.extend([s.outcome.as_str(), s.score.as_str()]),
+            AnalysisSpec::Relsurv(s) => {
+                v.extend([s.time.as_str(), s.event.as_str()]);
+                v.extend(s.group.as_deref());
+                v.extend([s.age.as_str(), s.diagnosis_date.as_str(), s.sex.as_str()]);
+            }
         }
         v
     }
@@ -498,13 +507,21 @@ pub fn run(
             kind,
             regression::enet::mpc::elasticnet(p, frame, s, disclosure)?,
         ),
+        AnalysisSpec::Relsurv(s) => {
+            s.check()?;
+            shared(
+                kind,
+                crate::relsurv::ederer::ederer2(p, frame, &s.ederer_spec(), disclosure)?,
+            )
+        }
     }
 }
 
-/// The public facts as the analysis' public type, checked against the study's spec.
+/// The public facts as the analysis' public type, checked against the study's spec
+/// (`is_of`: whether the facts are of that spec).
 fn public_of<P: Tail>(
     public: &serde_json::Value,
-    spec_of: impl Fn(&P) -> AnalysisSpec,
+    is_of: impl Fn(&P) -> bool,
     spec: &AnalysisSpec,
 ) -> Result<P> {
     let p: P = P::deserialize(public).map_err(|e| {
@@ -513,7 +530,7 @@ fn public_of<P: Tail>(
             spec.kind()
         ))
     })?;
-    if &spec_of(&p) != spec {
+    if !is_of(&p) {
         return Err(StatsError::Invalid(format!(
             "the public facts are of another {} analysis than the study's",
             spec.kind()
@@ -528,7 +545,7 @@ fn tail<P: Tail + DeserializeOwned>(
     values: &[u128],
     spec_of: impl Fn(&P) -> AnalysisSpec,
 ) -> Result<Output> {
-    let p: P = public_of(public, spec_of, spec)?;
+    let p: P = public_of(public, |p| &spec_of(p) == spec, spec)?;
     Output::of(spec.kind(), &p.open(values)?)
 }
 
@@ -583,5 +600,16 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
             values,
             |p: &regression::enet::mpc::ElasticNetPublic| A::Elasticnet(p.spec.clone()),
         ),
+        A::Relsurv(s) => {
+            // The public facts hold the protocol's spec, derived from the study's.
+            let p: crate::relsurv::ederer::EdererPublic = public_of(
+                public,
+                |p: &crate::relsurv::ederer::EdererPublic| p.spec == s.ederer_spec(),
+                spec,
+            )?;
+            let mut result = p.open(values)?;
+            result.life_table = Some(s.life_table.clone());
+            Output::of(spec.kind(), &result)
+        }
     }
 }

@@ -149,6 +149,10 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             conf(s.conf_level)
         }
         AnalysisSpec::Cuminc(s) => grid("times", &s.times, true, f),
+        AnalysisSpec::Relsurv(s) => {
+            grid("times", &s.times, true, f)?;
+            conf(s.conf_level)
+        }
         AnalysisSpec::Rmst(s) => {
             // Areas up to τ are squared for the variance.
             let lim = crate::survival::rmst::tau_limit(f).min(compare_limit(f));
@@ -293,6 +297,7 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
         AnalysisSpec::Logrank(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cuminc(s) => vec![time(&s.time, f)],
         AnalysisSpec::Rmst(s) => vec![time(&s.time, f)],
+        AnalysisSpec::Relsurv(s) => vec![time(&s.time, f)],
         AnalysisSpec::Cox(s) => std::iter::once(&s.time)
             .chain(&s.entry)
             .chain(&s.cluster)

@@ -271,7 +271,7 @@ pub fn run_party_with(
             };
             dealings.push(id);
             msg.drain(..DEALING_ID_LEN);
-            inputs.push(dealt_input(d, slot, msg));
+            inputs.push(dealt_input(study, d, slot, msg));
         } else {
             inputs.push(remote_input(study, d)?);
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use tessera_link::keys::{Duplicates, KeyColumn, KeySpec};
 use tessera_net::identity::Fingerprint;
 use tessera_stats::followup::Followup;
+use tessera_stats::relsurv::RelsurvSpec;
 use tessera_stats::{AnalysisSpec, Disclosure, Schema};
 
 use crate::locate::Source;
@@ -40,6 +41,9 @@ pub struct Study {
     /// `[followup.NAME]`: follow-up times and events derived inside MPC from date columns
     /// after the linkage (columns `NAME.time`, `NAME.event`), in file order.
     pub followups: Vec<Followup>,
+    /// `[life_tables.NAME]`: the public population life tables of relative survival
+    /// analyses, each pinned by its SHA-256, in file order.
+    pub life_tables: Vec<LifeTableSpec>,
     /// Disclosure rules.
     pub disclosure: Disclosure,
     /// `[disclosure] counts`: whether the recipients of a run across stations see each data
@@ -77,6 +81,39 @@ impl Study {
             ColumnType::Categorical { levels } => Some(levels.len()),
             _ => None,
         }
+    }
+
+    /// The relative survival analyses whose paths party `party` writes (it holds their age,
+    /// diagnosis date and sex), one per distinct path.
+    pub fn paths_of(&self, party: &str) -> Vec<&RelsurvSpec> {
+        let mut out: Vec<&RelsurvSpec> = Vec::new();
+        for a in &self.analyses {
+            if let AnalysisSpec::Relsurv(s) = &a.spec {
+                if s.owner() == party && !out.iter().any(|o| o.path_prefix() == s.path_prefix()) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// `party.column` names and schemas of the columns data party `d` shares: its declared
+    /// columns, then the path columns it writes for relative survival ([`Study::paths_of`]).
+    pub fn schema(&self, d: &DataSpec) -> Vec<(String, Schema)> {
+        let mut v = d.schema();
+        for s in self.paths_of(&d.party) {
+            v.extend(
+                s.path_column_names()
+                    .into_iter()
+                    .map(|n| (n, Schema::Numeric)),
+            );
+        }
+        v
+    }
+
+    /// The life table called `name`.
+    pub fn life_table(&self, name: &str) -> Option<&LifeTableSpec> {
+        self.life_tables.iter().find(|t| t.name == name)
     }
 
     /// The names of the three compute parties, by slot.
@@ -186,6 +223,23 @@ impl DataSpec {
             .map(|c| (format!("{}.{}", self.party, c.name), schema_of(&c.kind)))
             .collect()
     }
+}
+
+/// A public population life table (`[life_tables.NAME]`): expected mortality by sex,
+/// calendar year and age, as a CSV file (`tessera_stats::relsurv::table`). Only the station
+/// holding the patients' age, diagnosis date and sex reads it (to write their paths); the
+/// study pins its exact bytes, so every station and recipient knows which table was used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LifeTableSpec {
+    /// Name (`[a-z0-9_]+`), as analyses refer to it.
+    pub name: String,
+    /// The file as written in the study (relative to the study file's folder).
+    pub file_name: String,
+    /// The file's path: the study file's folder joined with `file_name`; at a station, the
+    /// station's own copy (`[life_tables]` of station.toml, found by its digest).
+    pub file: PathBuf,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
 }
 
 /// How records are linked.

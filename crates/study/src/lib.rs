@@ -11,6 +11,8 @@
 //!   memory) at a few sizes, shown to the steward before approval.
 //! - [`format`]: the validated study (parties, datasets, linkage, disclosure, recipients,
 //!   analyses).
+//! - [`lifetable`]: the study's pinned life tables and the relative survival paths the
+//!   owner of age, diagnosis date and sex writes before sharing.
 //! - [`data`]: reads a data party's CSV file as declared (types, missing values, ranges),
 //!   locally at the owner; errors name the file, line and column, never a value.
 //! - [`run`]: runs a whole study with the three compute parties on this machine (threads,
@@ -32,6 +34,7 @@ pub mod distributed;
 pub mod error;
 pub mod estimate;
 pub mod format;
+pub mod lifetable;
 pub mod limits;
 pub mod locate;
 pub mod names;

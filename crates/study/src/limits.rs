@@ -141,11 +141,12 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
         let at = |f: &str| vec![key("analysis"), Seg::Index(i), key(f)];
         let field = |f: &str| format!("analysis \"{}\" field {f}", a.name);
         match &a.spec {
-            AnalysisSpec::KaplanMeier(_) | AnalysisSpec::Cuminc(_) => {
+            AnalysisSpec::KaplanMeier(_) | AnalysisSpec::Cuminc(_) | AnalysisSpec::Relsurv(_) => {
                 // A cumulative incidence has a curve per group and cause.
                 let (times, group, per_group) = match &a.spec {
                     AnalysisSpec::KaplanMeier(s) => (&s.times, &s.group, 1),
                     AnalysisSpec::Cuminc(s) => (&s.times, &s.group, s.causes as usize),
+                    AnalysisSpec::Relsurv(s) => (&s.times, &s.group, 1),
                     _ => unreachable!(),
                 };
                 let curves =

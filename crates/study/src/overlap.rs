@@ -127,6 +127,12 @@ pub fn overlaps(study: &Study) -> Vec<Overlap> {
                 vec![s.time.as_str()],
                 Layout::new(true, &s.times, &s.group, Some(&s.event)),
             ),
+            // So does relative survival (its n.risk and events at the grid).
+            AnalysisSpec::Relsurv(s) => (
+                "times",
+                vec![s.time.as_str()],
+                Layout::new(true, &s.times, &s.group, Some(&s.event)),
+            ),
             _ => continue,
         };
         for c in columns {

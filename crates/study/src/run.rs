@@ -318,8 +318,9 @@ pub(crate) fn prepare_input(
         study.frac_bits,
     )
     .map_err(|e| StudyError::Data(format!("data of {}: {e}", d.party)))?;
-    let c128: Vec<Vec<u128>> = t
-        .frame
+    // The relative survival paths this owner writes (age, date and sex are its own).
+    let frame = crate::lifetable::with_paths(study, &d.party, &t.frame)?;
+    let c128: Vec<Vec<u128>> = frame
         .columns
         .iter()
         .flat_map(|c| c.encode(study.frac_bits))
@@ -335,7 +336,7 @@ pub(crate) fn prepare_input(
             (p, Some(r))
         }
         None => {
-            let n = t.frame.rows;
+            let n = frame.rows;
             let p = Prepared {
                 keys: (0..n as u64).collect(),
                 c64: Vec::new(),
@@ -352,7 +353,7 @@ pub(crate) fn prepare_input(
             slot,
             prepared,
             dealt,
-            schema: d.schema(),
+            schema: study.schema(d),
         },
         OwnerReport {
             dataset: t.report.clone(),
@@ -376,7 +377,7 @@ pub(crate) fn remote_input(study: &Study, d: &DataSpec) -> Result<Input> {
         slot,
         prepared: Prepared::default(),
         dealt: None,
-        schema: d.schema(),
+        schema: study.schema(d),
     })
 }
 
@@ -389,14 +390,14 @@ impl Input {
 
 /// An outside data party's table as compute party `me` gets it: the dealer message `msg`
 /// for its slot (sent by that party's station) and the public schema.
-pub(crate) fn dealt_input(d: &DataSpec, me: usize, msg: Vec<u8>) -> Input {
+pub(crate) fn dealt_input(study: &Study, d: &DataSpec, me: usize, msg: Vec<u8>) -> Input {
     let mut dealt: [Vec<u8>; 3] = Default::default();
     dealt[me] = msg;
     Input {
         slot: None,
         prepared: Prepared::default(),
         dealt: Some(dealt),
-        schema: d.schema(),
+        schema: study.schema(d),
     }
 }
 

@@ -156,6 +156,13 @@ struct RawFollowup {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLifeTable {
+    file: String,
+    sha256: String,
+}
+
+#[derive(Deserialize)]
 #[serde(untagged)]
 enum Level {
     Text(String),
@@ -387,18 +394,29 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.push(one("outcome", &s.outcome, Numeric));
             v.push(one("score", &s.score, Numeric));
         }
+        AnalysisSpec::Relsurv(s) => {
+            v.push(one("time", &s.time, Numeric));
+            v.push(one("event", &s.event, Numeric));
+            if let Some(g) = &s.group {
+                v.push(one("group", g, Categorical));
+            }
+            v.push(one("age", &s.age, Numeric));
+            v.push(one("diagnosis_date", &s.diagnosis_date, Date));
+            v.push(one("sex", &s.sex, Categorical));
+        }
     }
     v
 }
 
 /// The sections of a study file, in the order they are written (the Python client builds
 /// study files from dicts in this order).
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "study",
     "parties",
     "data",
     "linkage",
     "followup",
+    "life_tables",
     "disclosure",
     "recipients",
     "analysis",
@@ -569,12 +587,14 @@ impl Checker<'_> {
             data,
             linkage,
             followups: Vec::new(),
+            life_tables: Vec::new(),
             disclosure: Disclosure::default(),
             counts: false,
             recipients,
             analyses: Vec::new(),
         };
         study.followups = self.followups(root, &study)?;
+        study.life_tables = self.life_tables(root)?;
         (study.disclosure, study.counts) = self.disclosure(root, &study)?;
         study.analyses = self.analyses(root, &study)?;
         // Without `time_unit`, a study whose survival analyses all use one follow-up's time
@@ -1150,6 +1170,140 @@ impl Checker<'_> {
         ))
     }
 
+    /// The `[life_tables.NAME]` tables: a name, a `file` (next to the study for the local
+    /// runner, where it must exist and match; a station reads its own copy, found by the
+    /// digest) and its `sha256` (64 hex digits).
+    fn life_tables(&self, root: &DeTable<'_>) -> Result<Vec<LifeTableSpec>> {
+        let mut out = Vec::new();
+        for (k, v) in self.table(root, "life_tables")? {
+            let name = k.get_ref().to_string();
+            let ctx = format!("[life_tables.{name}]");
+            if !is_name(&name) {
+                return Err(self.src.error_at(
+                    Some(k.span()),
+                    format!("life table name `{name}`: use 1 to 64 of the characters a-z 0-9 _"),
+                ));
+            }
+            let at = |f: &str| keys!["life_tables", &name, f];
+            let raw: RawLifeTable = self.de(&ctx, &keys!["life_tables", &name], v)?;
+            let sha = raw.sha256.to_ascii_lowercase();
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(self.err(
+                    &at("sha256"),
+                    format!(
+                        "{ctx} field sha256: the file's SHA-256 as 64 hex digits (`sha256sum \
+                         FILE` prints it)"
+                    ),
+                ));
+            }
+            let file = self.dir.join(&raw.file);
+            if raw.file.is_empty() || (self.own_file && !file.is_file()) {
+                return Err(self.err(
+                    &at("file"),
+                    format!("{ctx} field file: no file {}", file.display()),
+                ));
+            }
+            let spec = LifeTableSpec {
+                name: name.clone(),
+                file_name: raw.file,
+                file,
+                sha256: sha,
+            };
+            if self.own_file {
+                // The local runner reads it from here: a wrong file is refused now, with the
+                // same words as when it is read.
+                crate::lifetable::load(&spec).map_err(|e| self.err(&at("sha256"), e))?;
+            }
+            out.push(spec);
+        }
+        Ok(out)
+    }
+
+    /// A relative survival analysis' own rules: age, diagnosis date and sex of one station
+    /// (the one that writes the paths, [`crate::lifetable`]), the sex levels among the sex
+    /// column's, a declared life table, a follow-up in days, the grid.
+    fn relsurv_fields(
+        &self,
+        study: &Study,
+        i: usize,
+        ctx: &str,
+        s: &tessera_stats::relsurv::RelsurvSpec,
+    ) -> Result<()> {
+        let at = |f: &str| keys!["analysis", i, f];
+        let party = |r: &str| r.split_once('.').map_or("", |(p, _)| p).to_string();
+        let owner = party(&s.age);
+        for (field, r) in [("diagnosis_date", &s.diagnosis_date), ("sex", &s.sex)] {
+            if party(r) != owner {
+                return Err(self.err(
+                    &at(field),
+                    format!(
+                        "{ctx} field {field}: `{r}` is {}'s, but age `{}` is {owner}'s: age, \
+                         diagnosis date and sex must come from one station, which writes each \
+                         patient's expected mortality from them before sharing",
+                        party(r),
+                        s.age
+                    ),
+                ));
+            }
+        }
+        let levels = match study.column(&s.sex).map(|c| &c.kind) {
+            Some(ColumnType::Categorical { levels }) => levels.clone(),
+            _ => Vec::new(),
+        };
+        for (which, l) in [
+            ("male", &s.sex_levels.male),
+            ("female", &s.sex_levels.female),
+        ] {
+            if !levels.iter().any(|x| x == l) {
+                return Err(self.err(
+                    &at("sex_levels"),
+                    format!(
+                        "{ctx} field sex_levels: {which} = \"{l}\" is not a level of `{}` \
+                         (its levels: {})",
+                        s.sex,
+                        levels.join(", ")
+                    ),
+                ));
+            }
+        }
+        if study.life_table(&s.life_table).is_none() {
+            let have: Vec<&str> = study.life_tables.iter().map(|t| t.name.as_str()).collect();
+            return Err(self.err(
+                &at("life_table"),
+                format!(
+                    "{ctx} field life_table: no [life_tables.{}] in the study ({})",
+                    s.life_table,
+                    if have.is_empty() {
+                        "it declares none".to_string()
+                    } else {
+                        format!("it declares {}", have.join(", "))
+                    }
+                ),
+            ));
+        }
+        if let Some(f) = study.derived(&s.time) {
+            if f.unit != Unit::Days {
+                return Err(self.err(
+                    &at("time"),
+                    format!(
+                        "{ctx} field time: [followup.{}] counts {}; relative survival needs \
+                         days (the life table's rates are daily): set unit = \"days\"",
+                        f.name,
+                        f.unit.name()
+                    ),
+                ));
+            }
+        }
+        s.check().map_err(|e| {
+            let field = if e.to_string().contains("sex_levels") {
+                "sex_levels"
+            } else {
+                "times"
+            };
+            self.err(&at(field), format!("{ctx} field {field}: {e}"))
+        })
+    }
+
     /// Checks a `party.column` reference; `need` is what the field requires.
     fn column_ref(&self, study: &Study, p: &[Seg], ctx: &str, r: &str, need: Need) -> Result<()> {
         if let Some(f) = study.derived(r) {
@@ -1386,6 +1540,7 @@ impl Checker<'_> {
             Some("finegray") => AnalysisSpec::Finegray(self.de(ctx, &at, &own)?),
             Some("auc") => AnalysisSpec::Auc(self.de(ctx, &at, &own)?),
             Some("elasticnet") => AnalysisSpec::Elasticnet(self.de(ctx, &at, &own)?),
+            Some("relsurv") => AnalysisSpec::Relsurv(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })
@@ -1473,7 +1628,7 @@ impl Checker<'_> {
             if !rest.contains_key("kind") {
                 return Err(self.err(
                     &keys!["analysis", i],
-                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray, elasticnet)"),
+                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray, elasticnet, relsurv)"),
                 ));
             }
             let spec =
@@ -1502,6 +1657,9 @@ impl Checker<'_> {
             }
             if let AnalysisSpec::Finegray(s) = &spec {
                 self.finegray_causes(study, i, &ctx, s)?;
+            }
+            if let AnalysisSpec::Relsurv(s) = &spec {
+                self.relsurv_fields(study, i, &ctx, s)?;
             }
             out.push(AnalysisEntry {
                 name: head.name,

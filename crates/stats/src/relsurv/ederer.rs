@@ -106,6 +106,9 @@ pub struct RelsurvCurve {
 pub struct RelsurvResult {
     /// The method (`ederer2`).
     pub method: String,
+    /// The life table's name, as the study names it (set by the study's analysis).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub life_table: Option<String>,
     /// The group column, if any.
     pub group_column: Option<String>,
     /// Complete cases.
@@ -125,6 +128,9 @@ impl std::fmt::Display for RelsurvResult {
             self.n,
             100.0 * self.conf_level
         )?;
+        if let Some(t) = &self.life_table {
+            writeln!(f, "life table: {t}")?;
+        }
         for c in &self.curves {
             if let (Some(col), Some(g)) = (&self.group_column, &c.group) {
                 writeln!(f, "{col} = {g}")?;
@@ -219,6 +225,7 @@ pub(crate) fn finish(
         .collect();
     RelsurvResult {
         method: "ederer2".into(),
+        life_table: None,
         group_column: spec.group.clone(),
         n,
         conf_level: spec.conf_level,

@@ -8,14 +8,17 @@
 //! - [`path`]: a patient's daily population rate as the data owner writes it down for
 //!   sharing (the rate on day 0 and its changes), from the owner's own columns.
 //! - [`ederer`]: Ederer II in MPC, from the shared paths and the follow-up.
+//! - [`spec`]: `kind = "relsurv"` as a study names it, and the owner's part (the paths).
 
 pub mod ederer;
 pub mod path;
 pub mod plain;
+pub mod spec;
 pub mod table;
 
 pub use plain::{
     at_grid, curve_from_sums, rs_sums, rs_surv_plain, RelsurvMethod, RelsurvRow, RsPoint, RsSums,
     RsSurv,
 };
+pub use spec::RelsurvSpec;
 pub use table::{LifeTable, RateKind};

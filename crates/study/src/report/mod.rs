@@ -89,6 +89,7 @@ pub fn html(out: &StudyOutput) -> String {
                 }
                 "cuminc" => survival::cuminc(&mut h, r, out.study.time_unit.as_deref()),
                 "rmst" => survival::rmst(&mut h, r, out.study.time_unit.as_deref()),
+                "relsurv" => survival::relsurv(&mut h, r, out.study.time_unit.as_deref()),
                 "logrank" => survival::logrank(&mut h, r),
                 "cox" => survival::cox(&mut h, r),
                 "finegray" => survival::finegray(&mut h, r),

@@ -339,6 +339,99 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
     }
 }
 
+/// A relative survival analysis (`relsurv`): the curves at the study's grid as points with
+/// their intervals (never joined: only the grid was opened), the number at risk under the
+/// axis, and a table per curve.
+pub fn relsurv(h: &mut String, r: &Value, time_unit: Option<&str>) {
+    let curves_json = r["curves"].as_array().cloned().unwrap_or_default();
+    let method = match r["method"].as_str() {
+        Some("ederer2") => "Ederer II",
+        Some("pohar-perme") => "Pohar Perme",
+        _ => "relative survival",
+    };
+    let conf_pct = f(&r["conf_level"]).unwrap_or(0.95) * 100.0;
+    let _ = writeln!(
+        h,
+        "<p>{} complete cases; {method} relative survival against the life table \
+         <code>{}</code> (expected mortality by age, sex and calendar year, daily rates as \
+         R's relsurv); a time is shown only with enough patients at risk (and events since the \
+         previous shown time).</p>",
+        plain(&r["n"]),
+        escape(r["life_table"].as_str().unwrap_or("of the study"))
+    );
+    let group_column = r["group_column"].as_str();
+    let curves: Vec<Curve> = curves_json
+        .iter()
+        .map(|c| Curve {
+            label: c["group"].as_str().unwrap_or("all").to_string(),
+            points: curve_points(c).0,
+            censored: Vec::new(),
+        })
+        .collect();
+    let (ticks, risk) = ticks_and_risk(&curves_json, || vec![0.0]);
+    let plot = Plot {
+        curves,
+        direction: Direction::Decreasing,
+        drawing: Drawing::Points,
+        x_label: time_unit.map_or_else(|| "time (days)".to_string(), |u| format!("time ({u})")),
+        y_label: format!("relative survival ({method})"),
+        legend_title: Some(group_column.unwrap_or("all cases").to_string()),
+        ticks,
+        notes: Vec::new(),
+        risk,
+        conf_level: f(&r["conf_level"]).unwrap_or(0.95),
+    };
+    h.push_str("<figure>\n");
+    h.push_str(&curves::svg(&plot));
+    let _ = writeln!(
+        h,
+        "<figcaption>{}</figcaption>\n</figure>",
+        escape(&format!(
+            "{method} relative survival at the study's grid times only, with {conf_pct:.0}% \
+             intervals (log scale, as relsurv's summary); points are not joined, since the \
+             curve between grid times was not opened. Number at risk at the grid times; – \
+             where suppressed."
+        ))
+    );
+    for c in &curves_json {
+        if let Some(g) = c["group"].as_str() {
+            let _ = writeln!(
+                h,
+                "<h3>{} = {}</h3>",
+                escape(group_column.unwrap_or("group")),
+                escape(g)
+            );
+        }
+        let mut t = Table::new(&[
+            "time",
+            "at risk",
+            "events up to time",
+            "relative survival",
+            "std err",
+            "CI",
+        ]);
+        t.set_header(5, &format!("{conf_pct:.0}% CI"));
+        for row in c["rows"].as_array().into_iter().flatten() {
+            if row["shown"] == false {
+                t.row_note(
+                    &plain(&row["time"]),
+                    "suppressed (too few at risk, or too few events)",
+                );
+                continue;
+            }
+            t.row(vec![
+                plain(&row["time"]),
+                plain(&row["at_risk"]),
+                plain(&row["events"]),
+                est_of(&row["survival"]),
+                est_of(&row["std_err"]),
+                ci(&row["ci_lower"], &row["ci_upper"]),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
+}
+
 /// A cumulative incidence (competing risks): per group and cause, with `at_event_times` the
 /// step function at every event time with its pointwise band, else the estimate at the grid
 /// times as points with pointwise intervals, never joined (estimate ± z·SE, within [0, 1]:

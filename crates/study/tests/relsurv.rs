@@ -1,0 +1,296 @@
+//! `kind = "relsurv"` end to end: a registry (diagnosis date, age, sex, group) and a
+//! vital-status register (follow-up) linked on the patient id, the registry writing each
+//! patient's expected-mortality path from the pinned life table before sharing, Ederer II
+//! inside MPC; compared with R's `relsurv::rs.surv` on the same patients
+//! (`fixtures/relsurv/relsurv.json`, `make_relsurv.R`; the two data files are split from the
+//! fixture's patients by `fixtures/relsurv/study/make_study_data.py`).
+//!
+//! And the people who could misuse it: a researcher spreading age, date and sex over two
+//! stations, naming levels or tables that do not exist, cutting the follow-up on a second
+//! grid, reading the path columns as data; a data owner holding another life table than the
+//! study pins.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tessera_study::run::{run_local, RunOptions, StudyOutput};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example() -> String {
+    std::fs::read_to_string(root().join("examples/relsurv/study.toml")).unwrap()
+}
+
+fn parse(text: &str) -> tessera_study::Result<tessera_study::Study> {
+    tessera_study::validate::parse("study.toml", text, &root().join("examples/relsurv"))
+}
+
+fn run(text: &str) -> StudyOutput {
+    run_local(&parse(text).unwrap(), &RunOptions::default()).unwrap()
+}
+
+fn reference() -> Value {
+    let text = std::fs::read_to_string(root().join("fixtures/relsurv/relsurv.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// R's Ederer II on the synthetic patients for `group` (`"all"`, `"A"`, `"B"`).
+fn r_case(fx: &Value, group: &str) -> Value {
+    fx["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["data"] == "synthetic.csv" && c["method"] == "ederer2" && c["group"] == group)
+        .unwrap()["grid"]
+        .clone()
+}
+
+/// Every row of `curve` against R's grid values: survival and limits 1e-4 absolute (we
+/// reach about 1e-6), standard errors 1e-3 relative, the numbers at risk exactly.
+fn compare(curve: &Value, r: &Value) -> f64 {
+    let rows = curve["rows"].as_array().unwrap();
+    let num = |v: &Value, i: usize| v.as_array().unwrap()[i].as_f64().unwrap();
+    assert_eq!(rows.len(), r["time"].as_array().unwrap().len());
+    let mut worst = 0.0_f64;
+    for (i, row) in rows.iter().enumerate() {
+        let t = row["time"].as_f64().unwrap();
+        assert!((t - num(&r["time"], i)).abs() < 1e-9);
+        if row["shown"] == false {
+            continue;
+        }
+        let s = row["survival"].as_f64().unwrap();
+        let se = row["std_err"].as_f64().unwrap();
+        assert_eq!(
+            row["at_risk"].as_f64().unwrap(),
+            num(&r["n_risk"], i),
+            "n.risk at {t}"
+        );
+        let d = (s - num(&r["surv"], i)).abs();
+        worst = worst.max(d);
+        assert!(d < 1e-4, "S({t}) {s} vs R {}", num(&r["surv"], i));
+        let rse = num(&r["std_err"], i);
+        assert!((se - rse).abs() < 1e-3 * rse, "se({t}) {se} vs R {rse}");
+        for (ours, theirs) in [("ci_lower", "lower"), ("ci_upper", "upper")] {
+            let (a, b) = (row[ours].as_f64().unwrap(), num(&r[theirs], i));
+            assert!((a - b).abs() < 1e-4, "{ours}({t}) {a} vs R {b}");
+        }
+    }
+    worst
+}
+
+fn result(out: &StudyOutput, name: &str) -> Value {
+    let a = out.analyses.iter().find(|a| a.name == name).unwrap();
+    a.result
+        .clone()
+        .unwrap_or_else(|| panic!("{name}: {:?}", a.error))
+}
+
+#[test]
+fn the_example_by_group_matches_relsurv() {
+    let out = run(&example());
+    let v = result(&out, "relative_survival");
+    assert_eq!(v["method"], "ederer2");
+    assert_eq!(v["life_table"], "population");
+    assert_eq!(v["n"], 400);
+    let fx = reference();
+    let curves = v["curves"].as_array().unwrap();
+    assert_eq!(curves.len(), 2);
+    let mut worst = 0.0_f64;
+    for c in curves {
+        let g = c["group"].as_str().unwrap();
+        worst = worst.max(compare(c, &r_case(&fx, g)));
+    }
+    // The first five years are shown in both groups; a later time is suppressed only where
+    // R counts fewer than min_cell (10) at risk, or too few events since the last shown time.
+    let fx_rows = |g: &str| r_case(&fx, g)["n_risk"].clone();
+    for c in curves {
+        let g = c["group"].as_str().unwrap();
+        let rows = c["rows"].as_array().unwrap();
+        assert!(
+            rows[..5].iter().all(|r| r["shown"] == true),
+            "{g}: {rows:?}"
+        );
+        for (i, r) in rows.iter().enumerate() {
+            if r["shown"] == false {
+                eprintln!("{g}: {} suppressed (R n.risk {})", r["time"], fx_rows(g)[i]);
+            }
+        }
+    }
+    eprintln!("worst |S − R| by group: {worst:.2e}");
+    // The rendered page holds the curves as a figure and the tables.
+    let html = tessera_study::report::html(&out);
+    assert!(html.contains("relative survival (Ederer II)"), "{html}");
+}
+
+#[test]
+fn the_overall_curve_matches_relsurv() {
+    let text = example().replace("group = \"registry.group\"\n", "");
+    let v = result(&run(&text), "relative_survival");
+    assert!(v["group_column"].is_null());
+    let worst = compare(&v["curves"][0], &r_case(&reference(), "all"));
+    eprintln!("worst |S − R| overall: {worst:.2e}");
+}
+
+/// A study file `text` with the life table copied to `dir` (so it can be altered there).
+fn in_folder(text: &str, tag: &str) -> (PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("tessera-relsurv-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        root().join("fixtures/relsurv/lifetable.csv"),
+        dir.join("table.csv"),
+    )
+    .unwrap();
+    let data = root().join("fixtures/relsurv/study");
+    let text = text
+        .replace(
+            "../../fixtures/relsurv/study/",
+            &format!("{}/", data.display()),
+        )
+        .replace("../../fixtures/relsurv/lifetable.csv", "table.csv");
+    (dir, text)
+}
+
+fn parse_in(dir: &Path, text: &str) -> tessera_study::Result<tessera_study::Study> {
+    tessera_study::validate::parse("study.toml", text, dir)
+}
+
+/// A data owner whose life table is not the one the study pins (another edition, an edited
+/// cell) is refused before anything is read or shared, naming both digests.
+#[test]
+fn a_life_table_other_than_the_pinned_one_is_refused() {
+    let (dir, text) = in_folder(&example(), "pin");
+    assert!(parse_in(&dir, &text).is_ok());
+    let table = dir.join("table.csv");
+    let edited = std::fs::read_to_string(&table).unwrap().replacen(
+        "male,1990,0,0.00442020202",
+        "male,1990,0,0.00442020203",
+        1,
+    );
+    std::fs::write(&table, edited).unwrap();
+    let e = parse_in(&dir, &text).unwrap_err().to_string();
+    assert!(e.contains("[life_tables.population]"), "{e}");
+    assert!(
+        e.contains("035bf604877ef338664d9ef6e0881b72eeed57aa6c680120b396a3465807807c"),
+        "{e}"
+    );
+    assert!(e.contains("SHA-256 is "), "{e}");
+    // And when the file changes after validation, the owner refuses it when it reads it.
+    std::fs::copy(root().join("fixtures/relsurv/lifetable.csv"), &table).unwrap();
+    let study = parse_in(&dir, &text).unwrap();
+    std::fs::write(&table, "sex,year,age,q\n").unwrap();
+    let e = run_local(&study, &RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("SHA-256"), "{e}");
+}
+
+/// What a researcher could write, and what is said.
+#[test]
+fn a_researchers_mistakes_and_tricks_are_refused() {
+    let ex = example();
+    let cases: Vec<(String, &str)> = vec![
+        // Age from one station, sex from another: nobody could write the path.
+        (
+            ex.replace("status = \"binary\"\n", "status = \"binary\"\nsex = { type = \"categorical\", levels = [\"M\", \"F\"] }\n")
+                .replace("sex = \"registry.sex\"", "sex = \"vital.sex\""),
+            "must come from one station",
+        ),
+        (
+            ex.replace("male = \"M\"", "male = \"1\""),
+            "male = \"1\" is not a level of `registry.sex`",
+        ),
+        (
+            ex.replace("male = \"M\", female = \"F\"", "male = \"M\", female = \"M\""),
+            "sex_levels",
+        ),
+        (
+            ex.replace("life_table = \"population\"", "life_table = \"slovenia\""),
+            "no [life_tables.slovenia] in the study (it declares population)",
+        ),
+        (
+            ex.replace("diagnosis_date = \"registry.diagnosis_date\"", "diagnosis_date = \"registry.age_days\""),
+            "diagnosis_date",
+        ),
+        (
+            ex.replace("times = [365.241,", "times = [-1, 365.241,"),
+            "times",
+        ),
+        (
+            ex.replace("method = \"ederer2\"", "method = \"cure\""),
+            "method",
+        ),
+        (
+            ex.replace(
+                "sha256 = \"035bf604877ef338664d9ef6e0881b72eeed57aa6c680120b396a3465807807c\"",
+                "sha256 = \"035bf6\"",
+            ),
+            "64 hex digits",
+        ),
+        // A second grid on the same follow-up would show the rows between the grids' times.
+        (
+            format!(
+                "{ex}\n[[analysis]]\nname = \"km\"\nkind = \"kaplan_meier\"\ntime = \"vital.time\"\n\
+                 event = \"vital.status\"\ngroup = \"registry.group\"\ntimes = [365, 730]\n"
+            ),
+            "same_km_grid",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = parse(&text).unwrap_err().to_string();
+        assert!(e.contains(want), "want {want:?} in: {e}");
+    }
+    // The path columns are the owner's derivation, not columns a researcher may read.
+    let study = parse(&example()).unwrap();
+    let prefix = match &study.analyses[0].spec {
+        tessera_stats::AnalysisSpec::Relsurv(s) => s.path_prefix(),
+        other => panic!("{other:?}"),
+    };
+    let text = format!(
+        "{}\n[[analysis]]\nname = \"peek\"\nkind = \"describe\"\ncolumns = [\"{prefix}.rate0\"]\n",
+        example()
+    );
+    let e = parse(&text).unwrap_err().to_string();
+    let column = prefix.split_once('.').unwrap().1;
+    assert!(
+        e.contains(&format!(
+            "no column \"{column}.rate0\" in data.registry.columns"
+        )),
+        "{e}"
+    );
+    // The follow-up must be in days: a [followup] in months is refused.
+    let months = example()
+        .replace(
+            "status = \"binary\"\n",
+            "status = \"binary\"\ndeath_date = \"date\"\n",
+        )
+        .replace(
+            "[life_tables.population]",
+            "[followup.os]\nstart = \"registry.diagnosis_date\"\nevent_date = \"vital.death_date\"\n\
+             end = \"2024-12-31\"\nunit = \"months\"\n\n[life_tables.population]",
+        )
+        .replace(
+            "time = \"vital.time\"\nevent = \"vital.status\"",
+            "time = \"os.time\"\nevent = \"os.event\"",
+        );
+    let e = parse(&months).unwrap_err().to_string();
+    assert!(e.contains("relative survival needs days"), "{e}");
+    assert!(parse(&months.replace("unit = \"months\"", "unit = \"days\"")).is_ok());
+}
+
+/// The registry shares the path columns; the other stations know them by the study alone
+/// (the schema every station derives is the same).
+#[test]
+fn every_station_knows_the_path_columns_from_the_study() {
+    let study = parse(&example()).unwrap();
+    let reg = study.data.iter().find(|d| d.party == "registry").unwrap();
+    let vital = study.data.iter().find(|d| d.party == "vital").unwrap();
+    let schema = study.schema(reg);
+    assert_eq!(schema.len(), reg.columns.len() + 1 + 3 * 22);
+    assert!(schema[reg.columns.len()]
+        .0
+        .starts_with("registry.__relsurv_"));
+    assert_eq!(study.schema(vital).len(), vital.columns.len());
+}
