@@ -47,7 +47,7 @@ use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
 use tessera_stats::predict::{self, AucPublic, AucSpec};
 use tessera_stats::regression::enet::mpc::{ElasticNetPathPublic, ElasticNetPublic};
-use tessera_stats::regression::enet::{self, ElasticNetSpec, Family};
+use tessera_stats::regression::enet::{self, ElasticNetSpec, Family, Measure};
 use tessera_stats::regression::logistic::LogisticPublic;
 use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
@@ -477,6 +477,7 @@ fn enet_spec(s: Shape) -> ElasticNetSpec {
         folds: 10,
         sweeps: None,
         steps: None,
+        type_measure: Measure::Deviance,
     }
 }
 

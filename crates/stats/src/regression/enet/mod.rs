@@ -123,6 +123,34 @@ impl Family {
     }
 }
 
+/// What cross-validation measures at each λ (glmnet's `type.measure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum Measure {
+    /// The family's deviance ([`Family::measure`]); `lambda.min` minimises it.
+    #[default]
+    #[serde(rename = "deviance")]
+    Deviance,
+    /// Harrell's C-index of each test fold's linear predictor (family `cox` only, glmnet's
+    /// `type.measure = "C"`); `lambda.min` maximises it.
+    #[serde(rename = "C", alias = "c")]
+    C,
+}
+
+impl Measure {
+    /// The name as in the study file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Deviance => "deviance",
+            Measure::C => "C",
+        }
+    }
+
+    /// Whether a larger cross-validated value is better (C) rather than smaller (deviance).
+    pub fn maximise(self) -> bool {
+        self == Measure::C
+    }
+}
+
 /// `kind = "elasticnet"`: the elastic-net path with the penalty chosen by cross-validation.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +201,15 @@ pub struct ElasticNetSpec {
     /// solution (default 2 binomial, 4 cox, [`path::steps`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
+    /// What the cross-validation measures: `"deviance"` (default) or `"C"` (Harrell's
+    /// C-index of the held-out linear predictor, family `cox` only; glmnet's
+    /// `type.measure`).
+    #[serde(default, skip_serializing_if = "is_deviance")]
+    pub type_measure: Measure,
+}
+
+fn is_deviance(m: &Measure) -> bool {
+    *m == Measure::Deviance
 }
 
 /// The elastic-net result: the path, the cross-validation curve and the chosen models.
@@ -200,15 +237,19 @@ pub struct ElasticNetResult {
     pub path: Vec<Vec<f64>>,
     /// Non-zero coefficients (intercept excluded) at each λ.
     pub nonzero: Vec<usize>,
+    /// What `cvm` measures (the study's `type_measure`).
+    pub type_measure: Measure,
     /// Mean cross-validated deviance at each λ (gaussian: mean squared error; binomial:
     /// −2·log-likelihood per row; cox: partial-likelihood deviance per event,
-    /// [`Family::measure`]).
+    /// [`Family::measure`]), or with `type_measure = "C"` the folds' C-indices averaged
+    /// with weights their complete rows.
     pub cvm: Vec<f64>,
     /// Its standard error at each λ.
     pub cvsd: Vec<f64>,
     /// Index (from 0) of `lambda_min` in the path.
     pub index_min: usize,
-    /// The λ with the smallest `cvm` (glmnet's `lambda.min`).
+    /// The λ with the smallest `cvm` (the largest with `type_measure = "C"`; glmnet's
+    /// `lambda.min`).
     pub lambda_min: f64,
     /// Index (from 0) of `lambda_1se` in the path.
     pub index_1se: usize,
@@ -234,7 +275,7 @@ impl ElasticNetResult {
         cvm: Vec<f64>,
         cvsd: Vec<f64>,
     ) -> ElasticNetResult {
-        let (index_min, index_1se) = path::choose(&cvm, &cvsd);
+        let (index_min, index_1se) = path::choose_for(spec.type_measure, &cvm, &cvsd);
         let skip = usize::from(spec.family.has_intercept());
         let nonzero = coef
             .iter()
@@ -243,6 +284,7 @@ impl ElasticNetResult {
         ElasticNetResult {
             outcome: spec.outcome_label(),
             family: spec.family,
+            type_measure: spec.type_measure,
             alpha: spec.alpha,
             nobs,
             fold_rows,
@@ -278,6 +320,16 @@ impl ElasticNetSpec {
     }
 }
 
+impl ElasticNetResult {
+    /// What `cvm` is, for labels: the family's deviance or Harrell's C-index.
+    pub fn measure_label(&self) -> &'static str {
+        match self.type_measure {
+            Measure::Deviance => self.family.measure(),
+            Measure::C => "Harrell's C-index",
+        }
+    }
+}
+
 impl fmt::Display for ElasticNetResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -285,7 +337,7 @@ impl fmt::Display for ElasticNetResult {
             "Elastic net ({}), α = {}, cvm: {}",
             self.family.name(),
             self.alpha,
-            self.family.measure()
+            self.measure_label()
         )?;
         writeln!(
             f,
