@@ -617,3 +617,63 @@ fn cindex_refusals() {
     .unwrap();
     assert_eq!(parsed.type_measure, Measure::Deviance, "the default");
 }
+
+/// `type_measure = "C"` inside MPC: the same path as the deviance's (the measure changes
+/// only the cross-validation), and the C curve (secret random folds) within the spread of
+/// the twin's over 40 random fold assignments, every value a C-index, `lambda.min` within
+/// the range the twin chooses.
+#[test]
+fn mpc_cindex_within_twin_spread() {
+    for name in ["cox_lasso", "rossi_cox_enet"] {
+        let c = case(name);
+        let frame = frame_of(&c);
+        let spec = ElasticNetSpec {
+            type_measure: Measure::C,
+            ..spec_of(&c)
+        };
+        let n = c["nobs"].as_u64().unwrap() as usize;
+        let r = run_mpc(&frame, &spec).unwrap();
+        assert_eq!(r.type_measure, Measure::C);
+        let t = run_twin(&c, &spec);
+        for l in 0..r.lambda.len() {
+            for j in 0..r.names.len() {
+                assert!((r.path[l][j] - t.path[l][j]).abs() <= 1e-4, "{name}: path");
+            }
+        }
+        let mut rng = Rng(20261203);
+        let twins: Vec<ElasticNetResult> = (0..40)
+            .map(|_| twin(&frame, &spec, &random_folds(n, spec.folds, &mut rng)).unwrap())
+            .collect();
+        let chosen: Vec<usize> = twins.iter().map(|t| t.index_min).collect();
+        let (first, last) = (*chosen.iter().min().unwrap(), *chosen.iter().max().unwrap());
+        assert!(
+            (first..=last).contains(&r.index_min),
+            "{name}: mpc lambda.min #{} outside the twin's choices {chosen:?}",
+            r.index_min
+        );
+        let mut margin = f64::INFINITY;
+        for l in 0..r.lambda.len() {
+            let lo = twins.iter().map(|t| t.cvm[l]).fold(f64::INFINITY, f64::min);
+            let hi = twins.iter().map(|t| t.cvm[l]).fold(0.0, f64::max);
+            let slack = 0.25 * (hi - lo) + 1e-6;
+            assert!(
+                r.cvm[l] >= lo - slack && r.cvm[l] <= hi + slack,
+                "{name}: C #{l}: mpc {} outside the twin's [{lo}, {hi}]",
+                r.cvm[l]
+            );
+            margin = margin.min((r.cvm[l] - lo).min(hi - r.cvm[l]));
+            let shi = twins.iter().map(|t| t.cvsd[l]).fold(0.0, f64::max);
+            assert!(
+                r.cvsd[l] >= 0.0 && r.cvsd[l] <= 2.0 * shi + 1e-6,
+                "{name}: cvsd (C) #{l}: mpc {} against the twin's largest {shi}",
+                r.cvsd[l]
+            );
+        }
+        println!(
+            "{name} (mpc, C): curve {:?}; lambda.min #{} (twin: {chosen:?}); closest to the \
+             twin's range edge {margin:.2e}",
+            r.cvm.iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>(),
+            r.index_min + 1
+        );
+    }
+}

@@ -64,6 +64,7 @@
 //! and cross-validation (the deviance per event of Verweij and van Houwelingen) in [`cox`];
 //! the fit inside MPC in [`cox_mpc`].
 pub mod binomial;
+pub mod cindex_mpc;
 pub mod cox;
 pub mod cox_mpc;
 pub mod mpc;
