@@ -654,7 +654,7 @@ fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
     binomial["steps"] = json!(2);
     let h = html(&output(
         "Study",
-        vec![analysis("en", "elasticnet", binomial)],
+        vec![analysis("en", "elasticnet", binomial.clone())],
     ));
     assert!(h.contains("logistic model"), "{h}");
     assert!(
