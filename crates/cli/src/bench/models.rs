@@ -9,6 +9,14 @@
 //! cross-validated by Harrell's C-index on 1,000 rows (`enet-cox-c-1k`). Larger ones are
 //! opt-in with `--workloads` (`enet-cox-10k`, `enet-cox-c-10k`, `enet-cox-100k`:
 //! minutes to tens of minutes).
+//!
+//! Measured on 2026-12-03 (2-core machine, loaded by compilations running at the same
+//! time, one run each): `enet-logistic-100k` 104.7 s, 2,849 MB sent by the busiest party,
+//! 40,780 rounds (glmnet's path 5.9 s: × 17.8); `enet-logistic-10k` 153.2 s, 2,958 MB,
+//! 40,883 rounds (`cv.glmnet` 4.1 s: × 37.0); `enet-cox-c-1k` 48.5 s, 1,111 MB, 63,758
+//! rounds (`cv.glmnet(type.measure = "C")` 3.4 s: × 14.3); `enet-cox-c-10k` 470.1 s,
+//! 10,801 MB, 63,970 rounds (9.3 s: × 50.4; the deviance's `enet-cox-10k` on the same
+//! day's code 458 s, 13,069 MB, 63,321 rounds).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -150,7 +158,7 @@ pub fn run(args: &ModelsArgs) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "{:<14} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
+        "{:<18} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
         "workload",
         "rows",
         "vars",
@@ -166,7 +174,7 @@ pub fn run(args: &ModelsArgs) -> Result<(), String> {
         println!("{l}");
     }
     println!(
-        "\n{:<14} {:>10} {:>10} {:>10}",
+        "\n{:<18} {:>10} {:>10} {:>10}",
         "workload", "seconds", "glmnet s", "ratio"
     );
     for (name, secs, r) in rows {
@@ -174,7 +182,7 @@ pub fn run(args: &ModelsArgs) -> Result<(), String> {
             Some(r) => (format!("{r:.3}"), format!("{:.1}", secs / r)),
             None => ("n/a".into(), "n/a".into()),
         };
-        println!("{name:<14} {secs:>10.3} {g:>10} {ratio:>10}");
+        println!("{name:<18} {secs:>10.3} {g:>10} {ratio:>10}");
     }
     println!(
         "glmnet s: R's glmnet on the same shape (scripts/bench_enet.R, median of three): the \

@@ -726,7 +726,7 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
 /// The table's header, its lines and the notes below.
 fn print_table(args: &RegressionArgs, lines: &[String]) -> Result<(), String> {
     println!(
-        "{:<14} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
+        "{:<18} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
         "workload",
         "rows",
         "vars",
@@ -820,7 +820,7 @@ pub(crate) fn measure(args: &RegressionArgs) -> Result<Measured, String> {
             }),
         );
         lines.push(format!(
-            "{:<14} {:>9} {:>5} {:>9.3} {:>10.1} {:>7} {:>6} {:>10.4} {:>8.1} {:>10.1e}",
+            "{:<18} {:>9} {:>5} {:>9.3} {:>10.1} {:>7} {:>6} {:>10.4} {:>8.1} {:>10.1e}",
             name,
             s.rows,
             per[0].vars,

@@ -62,7 +62,9 @@
 //! no intercept; the coefficients minimise `−(1/n)·ℓ(b) + λ·(α·|b|₁ + (1 − α)/2·|b|²)` with
 //! `ℓ` the partial log-likelihood of the standardised covariates. Definitions, schedule
 //! and cross-validation (the deviance per event of Verweij and van Houwelingen) in [`cox`];
-//! the fit inside MPC in [`cox_mpc`].
+//! the fit inside MPC in [`cox_mpc`]. With `type_measure = "C"` the cross-validation is
+//! glmnet's `type.measure = "C"` (each fold's Harrell's C-index of its held-out linear
+//! predictor, `lambda.min` the largest): definitions in [`cox`], inside MPC [`cindex_mpc`].
 pub mod binomial;
 pub mod cindex_mpc;
 pub mod cox;
