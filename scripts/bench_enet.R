@@ -7,13 +7,17 @@
 # the same shape (the benchmark's own generator is in crates/cli/src/bench/regression.rs);
 # glmnet's time depends little on the draws.
 #
-# Usage: Rscript scripts/bench_enet.R [--binomial | --cox] ROWS [ROWS ...]
+# With --cox --cindex, cv.glmnet cross-validates by Harrell's C (type.measure = "C"), the
+# shape of `enet-cox-c-1k,enet-cox-c-10k` (`tessera bench models`).
+#
+# Usage: Rscript scripts/bench_enet.R [--binomial | --cox [--cindex]] ROWS [ROWS ...]
 # Prints one JSON object per size: {"rows", "family", "glmnet_seconds" (full path only),
 # "cv_seconds" (cv.glmnet: path + 10 folds), "glmnet"}; medians of three runs.
 suppressPackageStartupMessages({library(glmnet); library(survival)})
 args <- commandArgs(trailingOnly = TRUE)
 family <- if ("--binomial" %in% args) "binomial" else if ("--cox" %in% args) "cox" else "gaussian"
-for (n in as.integer(setdiff(args, c("--binomial", "--cox")))) {
+measure <- if ("--cindex" %in% args) "C" else "deviance"
+for (n in as.integer(setdiff(args, c("--binomial", "--cox", "--cindex")))) {
   set.seed(n)
   p <- 20
   x <- matrix(rnorm(n * p), n, p)
@@ -30,7 +34,7 @@ for (n in as.integer(setdiff(args, c("--binomial", "--cox")))) {
   }
   fit <- replicate(3, system.time(glmnet(x, y, family = family, nlambda = 20))[["elapsed"]])
   cv <- replicate(3, system.time(cv.glmnet(x, y, family = family, nlambda = 20,
-                                           nfolds = 10))[["elapsed"]])
+                                           nfolds = 10, type.measure = measure))[["elapsed"]])
   cat(sprintf("{\"rows\": %d, \"family\": \"%s\", \"glmnet_seconds\": %.4f, \"cv_seconds\": %.4f, \"glmnet\": \"%s\"}\n",
               n, family, median(fit), median(cv), as.character(packageVersion("glmnet"))))
 }

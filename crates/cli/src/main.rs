@@ -74,6 +74,9 @@ enum BenchCommand {
     /// Regressions: logistic to convergence on 10k and 100k rows × 10 covariates, least
     /// squares on 1M rows × 20, three processes over loopback TCP.
     Regression(bench::regression::RegressionArgs),
+    /// Prediction models: the penalised logistic and Cox models (lasso path of 20 λ on
+    /// 100,000 × 20, cross-validation by deviance or C-index), with R glmnet's time.
+    Models(bench::models::ModelsArgs),
     /// The station service under load: three `tessera station serve` processes (the demo's
     /// stations); the demo study's time unloaded and under slow connections, spam and junk,
     /// request latencies, memory, descriptors, and idle CPU with many finished studies.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Survival(args)) => bench::survival::run(&args),
         Command::BenchSurvivalParty(args) => bench::survival::run_party(&args),
         Command::Bench(BenchCommand::Regression(args)) => bench::regression::run(&args),
+        Command::Bench(BenchCommand::Models(args)) => bench::models::run(&args),
         Command::BenchRegressionParty(args) => bench::regression::run_party(&args),
         Command::Bench(BenchCommand::Service(args)) => bench::service::run(&args),
     };

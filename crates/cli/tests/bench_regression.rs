@@ -49,3 +49,50 @@ fn unknown_workloads_are_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown workload"), "{err}");
 }
+
+/// `tessera bench models`: a model workload (the cox elastic net cross-validated by
+/// Harrell's C-index, scaled down) reported with its bytes, rounds, the plaintext twin's
+/// ratio and R's time (here not asked: null); a workload that is not a model refused.
+#[test]
+fn models_benchmark_reports_the_cindex_workload() {
+    let out = Command::new(EXE)
+        .args([
+            "bench",
+            "models",
+            "--workloads",
+            "enet-cox-c-1k",
+            "--scale",
+            "0.3",
+            "--no-r",
+            "--json",
+        ])
+        .output()
+        .expect("run tessera");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let e = &v["workloads"]["enet-cox-c-1k"];
+    assert_eq!(e["rows"], 300);
+    assert!(e["seconds"].as_f64().unwrap() > 0.0);
+    assert!(e["bytes_per_party"].as_u64().unwrap() > 0);
+    assert!(e["rounds"].as_u64().unwrap() > 0);
+    assert!(e["ratio_to_plaintext"].as_f64().unwrap() > 0.0);
+    assert!(e["glmnet_seconds"].is_null() && e["ratio_to_glmnet"].is_null());
+    let diff = e["max_abs_coef_diff_vs_plaintext"].as_f64().unwrap();
+    assert!(diff < 1e-4, "the path differs from the twin's by {diff}");
+
+    let out = Command::new(EXE)
+        .args(["bench", "models", "--workloads", "ols-1m", "--no-r"])
+        .output()
+        .expect("run tessera");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown workload `ols-1m` for bench models"),
+        "{err}"
+    );
+}

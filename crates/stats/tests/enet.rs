@@ -10,7 +10,7 @@ use common::{csv, floats, in_mpc, Rng};
 use serde_json::Value;
 use tessera_stats::regression::enet::mpc::{elasticnet, elasticnet_path};
 use tessera_stats::regression::enet::plain::{elasticnet as twin, folds_in_order};
-use tessera_stats::regression::enet::{ElasticNetResult, ElasticNetSpec, Family};
+use tessera_stats::regression::enet::{ElasticNetResult, ElasticNetSpec, Family, Measure};
 use tessera_stats::{Disclosure, PlainColumn, PlainData, PlainFrame};
 
 const COEF_ABS: f64 = 1e-3;
@@ -74,6 +74,7 @@ fn spec_of(c: &Value) -> ElasticNetSpec {
         folds: c["folds"].as_u64().unwrap() as usize,
         sweeps: None,
         steps: None,
+        type_measure: Measure::Deviance,
     }
 }
 

@@ -347,7 +347,17 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.extend(terms(&s.covariates));
         }
         AnalysisSpec::Elasticnet(s) => {
-            v.push(one("outcome", &s.outcome, Numeric));
+            // Family cox names `time` and `event` instead of an outcome (the analysis'
+            // own check refuses the wrong combination, naming the field).
+            if !s.outcome.is_empty() || (s.time.is_none() && s.event.is_none()) {
+                v.push(one("outcome", &s.outcome, Numeric));
+            }
+            if let Some(t) = &s.time {
+                v.push(one("time", t, Numeric));
+            }
+            if let Some(e) = &s.event {
+                v.push(one("event", e, Numeric));
+            }
             v.extend(terms(&s.covariates));
         }
         AnalysisSpec::Describe(s) => {

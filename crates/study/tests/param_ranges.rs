@@ -327,3 +327,32 @@ fn elastic_net_parameters_are_checked_at_their_field() {
         "{err}"
     );
 }
+
+/// `type_measure = "C"` (cross-validation by Harrell's C-index) is for the Cox elastic net:
+/// accepted there, refused at its field for the other families, and a measure that does not
+/// exist refused by name.
+#[test]
+fn elastic_net_type_measure_is_checked_at_its_field() {
+    let cox = "kind = \"elasticnet\"\nfamily = \"cox\"\ntime = \"a.t\"\nevent = \"a.e\"\n\
+               covariates = [\"a.x\"]\n";
+    accepted("", &format!("{cox}type_measure = \"C\"\n"));
+    accepted("", &format!("{cox}type_measure = \"deviance\"\n"));
+    for family in ["gaussian", "binomial"] {
+        refused(
+            "",
+            &format!("{ENET}family = \"{family}\"\ntype_measure = \"C\"\n"),
+            "type_measure",
+            "type_measure",
+            &[
+                "\"C\" (Harrell's C-index) is for family = \"cox\"",
+                &format!("family = \"{family}\" takes \"deviance\""),
+            ],
+        );
+    }
+    let text = study("", &format!("{cox}type_measure = \"auc\"\n"));
+    let err = parse("study.toml", &text, &dir()).unwrap_err().to_string();
+    assert!(
+        err.contains("type_measure") && err.contains("auc") && err.contains("deviance"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod link;
+pub mod models;
 pub mod ops;
 pub mod party;
 pub mod procs;

@@ -29,6 +29,11 @@
 //!   whole time units, so with ties; uniform censoring), the default schedule (4 Newton
 //!   steps per λ, 3 sweeps each): the 10k workload with 10-fold cross-validation, the 100k
 //!   workload the full-data path alone.
+//! - `enet-cox-c-1k`, `enet-cox-c-10k` (not run by default): the cox elastic net
+//!   cross-validated by Harrell's C-index (`type_measure = "C"`), 10 folds.
+//!
+//! `tessera bench models` ([`super::models`]) runs the prediction-model workloads of this
+//! list with R glmnet's time beside them.
 //!
 //! The orchestrator plays the recipient: it reconstructs the last repetition's result from
 //! the three parties' output shares, then fits the same data with the plaintext twin (f64,
@@ -47,7 +52,7 @@ use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
 use tessera_stats::predict::{self, AucPublic, AucSpec};
 use tessera_stats::regression::enet::mpc::{ElasticNetPathPublic, ElasticNetPublic};
-use tessera_stats::regression::enet::{self, ElasticNetSpec, Family};
+use tessera_stats::regression::enet::{self, ElasticNetSpec, Family, Measure};
 use tessera_stats::regression::logistic::LogisticPublic;
 use tessera_stats::regression::ols::OlsPublic;
 use tessera_stats::regression::{logistic, ols, plain, Coefficient};
@@ -62,7 +67,7 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 11] = [
+pub const WORKLOADS: [&str; 13] = [
     "logistic-10k",
     "logistic-100k",
     "ols-1m",
@@ -74,6 +79,8 @@ pub const WORKLOADS: [&str; 11] = [
     "enet-logistic-100k",
     "enet-cox-10k",
     "enet-cox-100k",
+    "enet-cox-c-1k",
+    "enet-cox-c-10k",
 ];
 /// The workloads run unless `--workloads` says otherwise.
 const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
@@ -83,7 +90,7 @@ const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m",
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
     /// crosstab-1m; also auc-1m, enet-10k, enet-100k, enet-logistic-10k,
-    /// enet-logistic-100k, enet-cox-10k, enet-cox-100k).
+    /// enet-logistic-100k, enet-cox-10k, enet-cox-100k, enet-cox-c-1k, enet-cox-c-10k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -191,6 +198,8 @@ struct Shape {
     path_only: bool,
     /// The cox elastic net (a survival outcome `time`, `event`).
     cox: bool,
+    /// Cross-validation by Harrell's C-index (`type_measure = "C"`) instead of deviance.
+    cindex: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -205,6 +214,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: false,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
@@ -215,6 +225,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: false,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -225,6 +236,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: false,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -235,6 +247,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: false,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "auc-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -245,6 +258,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: false,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "enet-10k" | "enet-100k" => Ok(Shape {
             rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
@@ -255,6 +269,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: true,
             path_only: false,
             cox: false,
+            cindex: false,
         }),
         "enet-logistic-10k" | "enet-logistic-100k" => Ok(Shape {
             rows: rows(if name == "enet-logistic-10k" {
@@ -270,6 +285,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             // The issue's target: the path of 20 λ on 100,000 × 20 (module docs).
             path_only: name == "enet-logistic-100k",
             cox: false,
+            cindex: false,
         }),
         "enet-cox-10k" | "enet-cox-100k" => Ok(Shape {
             rows: rows(if name == "enet-cox-10k" {
@@ -284,6 +300,22 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             enet: true,
             path_only: name == "enet-cox-100k",
             cox: true,
+            cindex: false,
+        }),
+        "enet-cox-c-1k" | "enet-cox-c-10k" => Ok(Shape {
+            rows: rows(if name == "enet-cox-c-1k" {
+                1_000
+            } else {
+                10_000
+            }),
+            covariates: 20,
+            logistic: false,
+            crosstab: false,
+            auc: false,
+            enet: true,
+            path_only: false,
+            cox: true,
+            cindex: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -477,6 +509,11 @@ fn enet_spec(s: Shape) -> ElasticNetSpec {
         folds: 10,
         sweeps: None,
         steps: None,
+        type_measure: if s.cindex {
+            Measure::C
+        } else {
+            Measure::Deviance
+        },
     }
 }
 
@@ -655,11 +692,60 @@ fn chosen(args: &RegressionArgs) -> Vec<String> {
     }
 }
 
+/// What [`measure`] found: per workload its JSON entry and its table line.
+pub(crate) struct Measured {
+    /// The workloads, in the order run.
+    pub names: Vec<String>,
+    /// Per workload: rows, seconds, bytes, rounds, the plaintext twin's seconds, … (JSON).
+    pub entries: serde_json::Map<String, Value>,
+    /// Per workload: its line of the table.
+    pub lines: Vec<String>,
+}
+
 /// Runs the benchmark: three party processes, then the plaintext fits and the summary.
 pub fn run(args: &RegressionArgs) -> Result<(), String> {
+    let Measured { entries, lines, .. } = measure(args)?;
     if args.reps == 0 || !(args.scale > 0.0 && args.scale <= 10.0) {
         return Err("--reps must be positive and --scale in (0, 10]".into());
     }
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "reps": args.reps,
+                "scale": args.scale,
+                "transport": if args.tls { "tls" } else { "tcp" },
+                "workloads": entries,
+            })
+        );
+        return Ok(());
+    }
+    print_table(args, &lines)
+}
+
+/// The table's header, its lines and the notes below.
+fn print_table(args: &RegressionArgs, lines: &[String]) -> Result<(), String> {
+    println!(
+        "{:<18} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
+        "workload",
+        "rows",
+        "vars",
+        "seconds",
+        "MB/party",
+        "rounds",
+        "iters",
+        "plain s",
+        "ratio",
+        "max|Δβ|"
+    );
+    for l in lines {
+        println!("{l}");
+    }
+    print_notes(args)
+}
+
+/// Three party processes run the chosen workloads; then the plaintext fits.
+pub(crate) fn measure(args: &RegressionArgs) -> Result<Measured, String> {
     let names = chosen(args);
     let shapes = names
         .iter()
@@ -734,7 +820,7 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
             }),
         );
         lines.push(format!(
-            "{:<14} {:>9} {:>5} {:>9.3} {:>10.1} {:>7} {:>6} {:>10.4} {:>8.1} {:>10.1e}",
+            "{:<18} {:>9} {:>5} {:>9.3} {:>10.1} {:>7} {:>6} {:>10.4} {:>8.1} {:>10.1e}",
             name,
             s.rows,
             per[0].vars,
@@ -751,34 +837,15 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
             max_diff
         ));
     }
-    if args.json {
-        println!(
-            "{}",
-            json!({
-                "reps": args.reps,
-                "scale": args.scale,
-                "transport": if args.tls { "tls" } else { "tcp" },
-                "workloads": entries,
-            })
-        );
-        return Ok(());
-    }
-    println!(
-        "{:<14} {:>9} {:>5} {:>9} {:>10} {:>7} {:>6} {:>10} {:>8} {:>10}",
-        "workload",
-        "rows",
-        "vars",
-        "seconds",
-        "MB/party",
-        "rounds",
-        "iters",
-        "plain s",
-        "ratio",
-        "max|Δβ|"
-    );
-    for l in lines {
-        println!("{l}");
-    }
+    Ok(Measured {
+        names,
+        entries,
+        lines,
+    })
+}
+
+/// What the table's columns mean and how the elastic-net workloads are made.
+pub(crate) fn print_notes(args: &RegressionArgs) -> Result<(), String> {
     println!(
         "\nthree processes over loopback {}; median of {} runs of the whole analysis on the \
          shared table (public checks, row weights, moments, fit, sealing the result); bytes \
@@ -802,7 +869,7 @@ pub fn run(args: &RegressionArgs) -> Result<(), String> {
             "enet-cox-10k: cox elastic net, 20 λ, 10-fold cross-validation (the study's \
              analysis); enet-cox-100k: its full-data path of 20 λ alone; both 4 Newton steps \
              per λ of 3 sweeps; `plain s` is the twin's whole analysis with 10-fold \
-             cross-validation"
+             cross-validation; enet-cox-c-*: cross-validated by Harrell's C-index"
         );
     }
     let shape = args.shape.shape()?;

@@ -376,6 +376,35 @@ impl RiskOrder {
         })
     }
 
+    /// Groups of rows already in order, as [`RiskOrder::runs`], whose sizes are at most the
+    /// public `max`: the scan levels `0..ceil(log2 max)`, nothing opened (for groups whose
+    /// largest size would say something about secret values, e.g. ties of a linear
+    /// predictor; costs `ceil(log2 max) - 1` rounds of flag products).
+    pub fn runs_bounded(p: &mut Party, same: AShare<u128>, max: usize) -> Result<RiskOrder> {
+        let n = same.len();
+        let depth = if max <= 1 {
+            0
+        } else {
+            (usize::BITS - (max - 1).leading_zeros()) as usize
+        };
+        let end = p.add_const(&same.neg(), 1);
+        let mut flags = vec![same];
+        while flags.len() < depth {
+            let s = 1isize << (flags.len() - 1);
+            let last = flags.last().expect("level 0");
+            let next = p.mul(last, &shifted(last, s))?;
+            flags.push(next);
+        }
+        flags.truncate(depth);
+        Ok(RiskOrder {
+            time: AShare::zeros(n),
+            cols: Vec::new(),
+            end,
+            flags,
+            strata: Vec::new(),
+        })
+    }
+
     /// The group ends and the scan flags of every level from the level-0 flags
     /// `same[i] = [rows i and i + 1 are in one group]`, truncated at the first all-zero
     /// level (the one opened value, see below).

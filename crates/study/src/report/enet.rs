@@ -21,10 +21,16 @@ fn floats(v: &Value) -> Vec<f64> {
 /// both choices marked.
 pub fn elasticnet(h: &mut String, r: &Value) {
     let folds = r["fold_rows"].as_array().map_or(0, Vec::len);
-    // The cross-validated deviance of the family (`Family::measure` in tessera-stats).
-    let (model, measure) = match r["family"].as_str() {
+    // What the cross-validation measures (`ElasticNetResult::measure_label` in
+    // tessera-stats): the family's deviance, or Harrell's C-index (`type_measure = "C"`).
+    let (model, deviance) = match r["family"].as_str() {
         Some("binomial") => ("logistic", "binomial deviance"),
+        Some("cox") => ("Cox", "partial-likelihood deviance"),
         _ => ("linear", "mean squared error"),
+    };
+    let measure = match r["type_measure"].as_str() {
+        Some("C") => "Harrell's C-index, the largest chosen",
+        _ => deviance,
     };
     let _ = writeln!(
         h,

@@ -654,11 +654,23 @@ fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
     binomial["steps"] = json!(2);
     let h = html(&output(
         "Study",
-        vec![analysis("en", "elasticnet", binomial)],
+        vec![analysis("en", "elasticnet", binomial.clone())],
     ));
     assert!(h.contains("logistic model"), "{h}");
     assert!(
         h.contains("5-fold cross-validation (binomial deviance)"),
         "{h}"
     );
+    // The Cox elastic net names its deviance, or the C-index it was chosen by.
+    let mut cox = binomial.clone();
+    cox["family"] = json!("cox");
+    let h = html(&output(
+        "Study",
+        vec![analysis("en", "elasticnet", cox.clone())],
+    ));
+    assert!(h.contains("Cox model"), "{h}");
+    assert!(h.contains("(partial-likelihood deviance)"), "{h}");
+    cox["type_measure"] = json!("C");
+    let h = html(&output("Study", vec![analysis("en", "elasticnet", cox)]));
+    assert!(h.contains("(Harrell's C-index, the largest chosen)"), "{h}");
 }

@@ -40,13 +40,22 @@
 //! `ℓ_sat = −Σ_k d_k·ln d_k`, divided by the fold's number of events; `cvm` and `cvsd` are
 //! weighted by the folds' events ([`path::cv_curve`]). A fold without an event is refused
 //! (glmnet's curve would divide by zero).
+//!
+//! With `type_measure = "C"` (glmnet's `type.measure = "C"`, `cv.coxnet`): the fold's value
+//! is Harrell's C-index of its own rows' linear predictors `x'β_{−f}` (survival's
+//! `concordance(Surv(time, event) ~ −η)`: a comparable pair's shorter time with the larger
+//! `η` is concordant, ties in `η` count one half, events at one time are not compared), and
+//! `cvm`, `cvsd` weight the folds by their rows (glmnet's `weights = tapply(weights, foldid,
+//! sum)`, not grouped); `lambda.min` maximises `cvm` ([`path::choose_for`]). A fold without
+//! a comparable pair is refused.
 
 use crate::error::{Result, StatsError};
 use crate::regression::plain::design;
 use crate::table::PlainFrame;
 
 use super::path::{self, alpha_for_max};
-use super::{ElasticNetResult, ElasticNetSpec};
+use super::{ElasticNetResult, ElasticNetSpec, Measure};
+use crate::survival::concordance::{concordance_plain, ConcordanceRows};
 
 fn invalid(msg: String) -> StatsError {
     StatsError::Invalid(format!("elasticnet (family = \"cox\"): {msg}"))
@@ -283,6 +292,38 @@ fn half_deviance(cr: &CoxRows, idx: &[usize], beta: &[f64]) -> f64 {
     out
 }
 
+/// Harrell's C-index of the test rows `test` at original-scale coefficients `beta` (glmnet's
+/// `Cindex`: survival's `concordance(y ~ -η)`, i.e. a larger `η` predicts a shorter time;
+/// ties in `η` count one half, events tied in time are not compared), by the concordance's
+/// twin ([`crate::survival::concordance::concordance_plain`]). A fold without a comparable
+/// pair is refused (its C-index is undefined).
+fn fold_cindex(cr: &CoxRows, test: &[usize], beta: &[f64], fold: usize) -> Result<f64> {
+    let eta: Vec<f64> = test
+        .iter()
+        .map(|&i| cr.x[i].iter().zip(beta).map(|(x, c)| x * c).sum())
+        .collect();
+    let time: Vec<f64> = test.iter().map(|&i| cr.time[i]).collect();
+    let event: Vec<bool> = test.iter().map(|&i| cr.event[i] == 1.0).collect();
+    let stratum = vec![0; test.len()];
+    let raw = concordance_plain(&ConcordanceRows {
+        time: &time,
+        event: &event,
+        eta: &eta,
+        stratum: &stratum,
+        entry: None,
+        cluster: None,
+    });
+    let npair = raw.concordant + raw.discordant + raw.tied_x;
+    if npair == 0 {
+        return Err(invalid(format!(
+            "cross-validation fold {} has no comparable pair (its C-index is undefined): \
+             fewer folds",
+            fold + 1
+        )));
+    }
+    Ok((raw.concordant as f64 + raw.tied_x as f64 / 2.0) / npair as f64)
+}
+
 /// The penalised Cox model in f64 on the complete rows of `frame`; `fold[i]` (in
 /// `0..spec.folds`) is the fold of the `i`-th complete row. Called by
 /// [`super::plain::elasticnet`] for `family = "cox"`.
@@ -342,15 +383,24 @@ pub fn elasticnet(
             .iter()
             .map(|b| {
                 let beta = set.original(b);
-                2.0 * (half_deviance(&cr, &all, &beta) - half_deviance(&cr, &train, &beta))
-                    / events as f64
+                match spec.type_measure {
+                    Measure::Deviance => Ok(2.0
+                        * (half_deviance(&cr, &all, &beta) - half_deviance(&cr, &train, &beta))
+                        / events as f64),
+                    Measure::C => fold_cindex(&cr, &test, &beta, f),
+                }
             })
-            .collect();
+            .collect::<Result<Vec<f64>>>()?;
         dev.push(per_l);
         fold_rows.push(test.len());
         fold_events.push(events);
     }
-    let (cvm, cvsd) = path::cv_curve(&dev, &fold_events);
+    // glmnet weighs the folds' deviances by their events, their C-indices by their rows.
+    let weights = match spec.type_measure {
+        Measure::Deviance => &fold_events,
+        Measure::C => &fold_rows,
+    };
+    let (cvm, cvsd) = path::cv_curve(&dev, weights);
     Ok(ElasticNetResult::assemble(
         spec, n, fold_rows, cr.names, lambda, coef, cvm, cvsd,
     ))

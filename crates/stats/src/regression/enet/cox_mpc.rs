@@ -75,7 +75,7 @@ use crate::table::Frame;
 use super::binomial::{problem_scales, proximal_path, training_system, triangle, Rows};
 use super::mpc::{max_of, mul_public_each, Fitted, Setup};
 use super::path::{self, alpha_for_max};
-use super::ElasticNetSpec;
+use super::{ElasticNetSpec, Measure};
 
 /// Extra bits of the reciprocals `2^K/S0` of the risk-set sums (as `cox`).
 const K: u32 = 20;
@@ -577,7 +577,10 @@ pub(super) fn fit(pt: &mut Party, s: &mut Setup, spec: &ElasticNetSpec) -> Resul
     s.lambda = lambdas(pt, s, spec, &cr)?;
     let path_b = newton_path(pt, s, spec, &cr)?;
     let (coef, active) = full_path(pt, s, spec, &path_b)?;
-    let (cvm, cvvar) = cross_validate(pt, &cr, &path_b, s.k)?;
+    let (cvm, cvvar) = match spec.type_measure {
+        Measure::Deviance => cross_validate(pt, &cr, &path_b, s.k)?,
+        Measure::C => super::cindex_mpc::cross_validate(pt, s, &path_b)?,
+    };
     Ok(Fitted {
         coef,
         active,

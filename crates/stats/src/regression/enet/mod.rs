@@ -62,8 +62,11 @@
 //! no intercept; the coefficients minimise `−(1/n)·ℓ(b) + λ·(α·|b|₁ + (1 − α)/2·|b|²)` with
 //! `ℓ` the partial log-likelihood of the standardised covariates. Definitions, schedule
 //! and cross-validation (the deviance per event of Verweij and van Houwelingen) in [`cox`];
-//! the fit inside MPC in [`cox_mpc`].
+//! the fit inside MPC in [`cox_mpc`]. With `type_measure = "C"` the cross-validation is
+//! glmnet's `type.measure = "C"` (each fold's Harrell's C-index of its held-out linear
+//! predictor, `lambda.min` the largest): definitions in [`cox`], inside MPC [`cindex_mpc`].
 pub mod binomial;
+pub mod cindex_mpc;
 pub mod cox;
 pub mod cox_mpc;
 pub mod mpc;
@@ -123,6 +126,34 @@ impl Family {
     }
 }
 
+/// What cross-validation measures at each λ (glmnet's `type.measure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum Measure {
+    /// The family's deviance ([`Family::measure`]); `lambda.min` minimises it.
+    #[default]
+    #[serde(rename = "deviance")]
+    Deviance,
+    /// Harrell's C-index of each test fold's linear predictor (family `cox` only, glmnet's
+    /// `type.measure = "C"`); `lambda.min` maximises it.
+    #[serde(rename = "C", alias = "c")]
+    C,
+}
+
+impl Measure {
+    /// The name as in the study file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Measure::Deviance => "deviance",
+            Measure::C => "C",
+        }
+    }
+
+    /// Whether a larger cross-validated value is better (C) rather than smaller (deviance).
+    pub fn maximise(self) -> bool {
+        self == Measure::C
+    }
+}
+
 /// `kind = "elasticnet"`: the elastic-net path with the penalty chosen by cross-validation.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -173,6 +204,15 @@ pub struct ElasticNetSpec {
     /// solution (default 2 binomial, 4 cox, [`path::steps`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<usize>,
+    /// What the cross-validation measures: `"deviance"` (default) or `"C"` (Harrell's
+    /// C-index of the held-out linear predictor, family `cox` only; glmnet's
+    /// `type.measure`).
+    #[serde(default, skip_serializing_if = "is_deviance")]
+    pub type_measure: Measure,
+}
+
+fn is_deviance(m: &Measure) -> bool {
+    *m == Measure::Deviance
 }
 
 /// The elastic-net result: the path, the cross-validation curve and the chosen models.
@@ -200,15 +240,19 @@ pub struct ElasticNetResult {
     pub path: Vec<Vec<f64>>,
     /// Non-zero coefficients (intercept excluded) at each λ.
     pub nonzero: Vec<usize>,
+    /// What `cvm` measures (the study's `type_measure`).
+    pub type_measure: Measure,
     /// Mean cross-validated deviance at each λ (gaussian: mean squared error; binomial:
     /// −2·log-likelihood per row; cox: partial-likelihood deviance per event,
-    /// [`Family::measure`]).
+    /// [`Family::measure`]), or with `type_measure = "C"` the folds' C-indices averaged
+    /// with weights their complete rows.
     pub cvm: Vec<f64>,
     /// Its standard error at each λ.
     pub cvsd: Vec<f64>,
     /// Index (from 0) of `lambda_min` in the path.
     pub index_min: usize,
-    /// The λ with the smallest `cvm` (glmnet's `lambda.min`).
+    /// The λ with the smallest `cvm` (the largest with `type_measure = "C"`; glmnet's
+    /// `lambda.min`).
     pub lambda_min: f64,
     /// Index (from 0) of `lambda_1se` in the path.
     pub index_1se: usize,
@@ -234,7 +278,7 @@ impl ElasticNetResult {
         cvm: Vec<f64>,
         cvsd: Vec<f64>,
     ) -> ElasticNetResult {
-        let (index_min, index_1se) = path::choose(&cvm, &cvsd);
+        let (index_min, index_1se) = path::choose_for(spec.type_measure, &cvm, &cvsd);
         let skip = usize::from(spec.family.has_intercept());
         let nonzero = coef
             .iter()
@@ -243,6 +287,7 @@ impl ElasticNetResult {
         ElasticNetResult {
             outcome: spec.outcome_label(),
             family: spec.family,
+            type_measure: spec.type_measure,
             alpha: spec.alpha,
             nobs,
             fold_rows,
@@ -278,6 +323,16 @@ impl ElasticNetSpec {
     }
 }
 
+impl ElasticNetResult {
+    /// What `cvm` is, for labels: the family's deviance or Harrell's C-index.
+    pub fn measure_label(&self) -> &'static str {
+        match self.type_measure {
+            Measure::Deviance => self.family.measure(),
+            Measure::C => "Harrell's C-index",
+        }
+    }
+}
+
 impl fmt::Display for ElasticNetResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
@@ -285,7 +340,7 @@ impl fmt::Display for ElasticNetResult {
             "Elastic net ({}), α = {}, cvm: {}",
             self.family.name(),
             self.alpha,
-            self.family.measure()
+            self.measure_label()
         )?;
         writeln!(
             f,

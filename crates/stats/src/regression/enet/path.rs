@@ -34,7 +34,7 @@
 use crate::error::{Result, StatsError};
 use crate::ranges::ParamError;
 
-use super::{ElasticNetSpec, Family};
+use super::{ElasticNetSpec, Family, Measure};
 
 /// Default number of λ values.
 pub const DEFAULT_NLAMBDA: usize = 20;
@@ -81,6 +81,17 @@ fn bad(field: &'static str, index: Option<usize>, message: String) -> ParamError
 /// `tessera study check` reports ([`crate::ranges::check_params`]).
 pub fn check_params(spec: &ElasticNetSpec) -> std::result::Result<(), ParamError> {
     check_outcome_fields(spec)?;
+    if spec.type_measure == Measure::C && spec.family != Family::Cox {
+        return Err(bad(
+            "type_measure",
+            None,
+            format!(
+                "\"C\" (Harrell's C-index) is for family = \"cox\"; family = \"{}\" takes \
+                 \"deviance\" (the default)",
+                spec.family.name()
+            ),
+        ));
+    }
     if !(spec.alpha.is_finite() && (0.0..=1.0).contains(&spec.alpha)) {
         return Err(bad(
             "alpha",
@@ -386,6 +397,18 @@ pub fn choose(cvm: &[f64], cvsd: &[f64]) -> (usize, usize) {
     let bound = min + cvsd[imin];
     let i1se = cvm.iter().position(|&v| v <= bound).unwrap_or(imin);
     (imin, i1se)
+}
+
+/// [`choose`] for a measure: with `C` (larger is better) on `−cvm`, so `lambda.min` is the
+/// largest λ with the largest C and `lambda.1se` the largest λ whose C is at least that
+/// maximum less its `cvsd` (glmnet's `getOptcv.glmnet` for `"C-index"`).
+pub fn choose_for(measure: Measure, cvm: &[f64], cvsd: &[f64]) -> (usize, usize) {
+    if measure.maximise() {
+        let neg: Vec<f64> = cvm.iter().map(|v| -v).collect();
+        choose(&neg, cvsd)
+    } else {
+        choose(cvm, cvsd)
+    }
 }
 
 /// `cvm` and `cvsd` from the folds' mean deviances `mse[f][l]` and row counts:
