@@ -686,3 +686,61 @@ fn coefficients(m: usize, x: f64, deg: Degree) -> [f64; 4] {
     }
     [b1, a1, b2, a2]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relsurv::weights::{MAX_RATE, SERIES_EPS};
+
+    /// The worst relative error of the four sums' series for one piece of rate `rho`, over
+    /// every day of a block, with the degrees `deg`.
+    fn series_error(rho: f64, deg: Degree) -> f64 {
+        let l = f64::from(BLOCK_DAYS);
+        let theta = rho * l;
+        let mut u = vec![1.0f64];
+        for m in 1..deg.terms() {
+            u.push(u[m - 1] * theta / m as f64);
+        }
+        let mut worst = 0.0f64;
+        for day in 0..BLOCK_DAYS {
+            let x = f64::from(day) / l;
+            let mut got = [0.0f64; 4];
+            for (m, um) in u.iter().enumerate() {
+                let c = coefficients(m, x, deg);
+                for f in 0..4 {
+                    got[f] += um * c[f];
+                }
+            }
+            let w = (theta * x).exp();
+            let want = [w, rho * w, rho.exp() * w, rho * rho.exp() * w];
+            for f in 0..4 {
+                worst = worst.max((got[f] - want[f]).abs() / want[f]);
+            }
+        }
+        worst
+    }
+
+    /// At the highest rate accepted the series meet their bound (`2·SERIES_EPS` for the
+    /// double series of `b2`, `a2`, plus rounding), and with fewer terms they do not (the
+    /// Lagrange bound is loose by up to `e^θ` for `e^{θx}`, so a degree or two less may
+    /// still pass; half does not).
+    #[test]
+    fn the_series_are_exact_to_their_bound_at_the_highest_rate() {
+        for rho in [1e-5, 1e-3, MAX_RATE / 2.0, MAX_RATE] {
+            let deg = Degree::for_rate(rho).unwrap();
+            let e = series_error(rho, deg);
+            assert!(e < 3e-12, "rate {rho}: {e:e}");
+        }
+        let deg = Degree::for_rate(MAX_RATE).unwrap();
+        let fewer = Degree {
+            k: deg.k / 2,
+            ..deg
+        };
+        assert!(series_error(MAX_RATE, fewer) > SERIES_EPS);
+        let shorter = Degree {
+            j: deg.j - 1,
+            ..deg
+        };
+        assert!(series_error(MAX_RATE, shorter) > SERIES_EPS);
+    }
+}

@@ -105,10 +105,10 @@ pub const SERIES_EPS: f64 = 1e-12;
 pub const MAX_RATE: f64 = 0.02;
 
 /// The degrees of the two series for a life table whose highest daily rate is `max_rate`:
-/// `k`, the least with `θ^(k+1)·e^θ/(k+1)! ≤ SERIES_EPS` (`θ = max_rate·L`; the remainder
-/// of `e^{θx}` on `[0, 1)` after degree `k`, relative to `e^{θx} ≥ 1`), and `j`, the least
-/// with `ρ^(j+1)·e^ρ/(j+1)! ≤ SERIES_EPS` (`e^ρ`'s). Errors unless `0 < max_rate ≤
-/// MAX_RATE`.
+/// `k`, the least with `θ^(k+1)/(k+1)! ≤ SERIES_EPS` (`θ = max_rate·L`: by Lagrange's form
+/// the remainder of `e^z`, `0 ≤ z = θx < θ`, after degree `k` is `e^ξ z^(k+1)/(k+1)!` with
+/// `ξ ≤ z`, so relative to `e^z` it is below that bound), and `j`, the least with
+/// `ρ^(j+1)/(j+1)! ≤ SERIES_EPS` (`e^ρ`'s). Errors unless `0 < max_rate ≤ MAX_RATE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Degree {
     /// Degree of the polynomial in `x` within a block.
@@ -126,8 +126,8 @@ impl Degree {
             ));
         }
         let least = |z: f64| {
-            let (mut term, mut k) = (z * z.exp(), 0usize);
-            // term = z^(k+1)·e^z/(k+1)!
+            let (mut term, mut k) = (z, 0usize);
+            // term = z^(k+1)/(k+1)!
             while term > SERIES_EPS {
                 k += 1;
                 term *= z / (k + 1) as f64;
@@ -221,7 +221,7 @@ mod tests {
     #[test]
     fn the_degrees_are_the_least_that_meet_the_bound() {
         let rem = |z: f64, k: usize| {
-            let mut t = z.exp();
+            let mut t = 1.0;
             for i in 1..=k + 1 {
                 t *= z / i as f64;
             }
