@@ -66,8 +66,9 @@
 //! # Cost
 //!
 //! Records: `n·(slots + 1) + levels·(⌈τ_max⌉ + 1)`, with `slots` = blocks + kink slots
-//! (a 10-year grid: 15 + 20) and `k + J + 2` coefficient columns (10 to 14 for real life
-//! tables) carried through one sort and one shuffle; `n·slots` comparisons; the day stage
+//! (a 10-year grid: 15 + 22) and `k + J + 2` coefficient columns (14 for the synthetic
+//! table, 29 for `slopop`, whose oldest reach 0.0108 a day) carried through one sort and
+//! one shuffle; `n·slots` comparisons; the day stage
 //! is `O(levels·days)` with `O(log days)` rounds.
 //!
 //! # What the compute parties learn

@@ -12,11 +12,12 @@
 //! C_r = e^{H(day_r) − ρ_r (day_r − g_r)}   (the piece's exponential at its block's start)
 //! ```
 //!
-//! Per breakpoint the owner writes the day, the block start, `θ` and four *scalars*, the
-//! factors of the four sums relsurv runs (`B1`: `w(u)`, `A1`: `λ(u)·w(u)`, `B2`: `w(u+1)`,
-//! `A2`: `λ(u)·w(u+1)`, with `w(u+1) = w(u)·e^ρ` inside a piece): `C`, `C·ρ`, `C·e^ρ`,
-//! `C·ρ·e^ρ`. Nothing here depends on follow-up; the number of breakpoint slots is public
-//! and the same for every patient ([`weight_slots`]): unused slots repeat the last
+//! Per breakpoint the owner writes the day, the change of block start and the changes of
+//! the Taylor coefficients `U_m = C·θ^m/m!` of `C·e^{θx}` ([`weight_columns`]); the MPC
+//! protocol sums them over the patients at risk and evaluates the four sums relsurv runs at
+//! each day's public `x` ([`super::pohar`]). Nothing here depends on follow-up; the number
+//! of breakpoint slots is public and the same for every patient ([`weight_slots`]): unused
+//! slots repeat the last
 //! breakpoint (the MPC protocol turns repeated pieces into zero records).
 
 use crate::table::{PlainColumn, PlainData};
