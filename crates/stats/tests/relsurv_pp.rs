@@ -15,6 +15,9 @@ use tessera_stats::relsurv::weights::{weight_columns, weight_slots, Degree, MAX_
 use tessera_stats::relsurv::{at_grid, rs_surv_plain, LifeTable, RelsurvMethod, RelsurvRow};
 use tessera_stats::{Disclosure, PlainColumn, PlainFrame};
 
+/// One grid cell: survival, its standard error, lower and upper limits, number at risk.
+type Cell = (f64, f64, f64, f64, f64);
+
 fn open() -> Disclosure {
     Disclosure {
         min_cell: Some(0),
@@ -89,7 +92,7 @@ struct Worst {
 /// Compares each curve's rows with `(surv, std_err, lower, upper, n_risk)` per grid time.
 fn compare(
     res: &RelsurvResult,
-    want: &[Vec<(f64, f64, f64, f64, f64)>],
+    want: &[Vec<Cell>],
     what: &str,
     worst: &mut Worst,
     tol: (f64, f64),
@@ -181,7 +184,7 @@ fn pohar_perme_in_mpc_matches_relsurv_on_its_fixtures() {
             let sp = spec(grouped, &grid, &tb);
             let res: RelsurvResult = in_mpc(&fr, |p, f| pohar_perme(p, f, &sp, &open())).unwrap();
             let labels: &[&str] = if grouped { &["A", "B"] } else { &["all"] };
-            let want: Vec<Vec<(f64, f64, f64, f64, f64)>> = labels
+            let want: Vec<Vec<Cell>> = labels
                 .iter()
                 .map(|label| {
                     let c = cases.iter().find(|c| c["group"] == *label).unwrap();
@@ -211,7 +214,7 @@ fn twin(
     tb: &LifeTable,
     grid: &[f64],
     grouped: bool,
-) -> Vec<Vec<(f64, f64, f64, f64, f64)>> {
+) -> Vec<Vec<Cell>> {
     let levels: Vec<Option<usize>> = if grouped {
         vec![Some(0), Some(1)]
     } else {

@@ -548,8 +548,9 @@ pub fn pohar_perme(
     }
     drop(cur);
     let ev = exact_shr(p, &AShare::concat(&evals.iter().collect::<Vec<_>>()), W)?;
-    let ev = ev.split(&vec![dk; 4]); // b1, a1, b2, a2 at W bits
-                                     // Exits on day u + 1 and the restart flags.
+    // b1, a1, b2, a2 at W bits.
+    let ev = ev.split(&[dk; 4]);
+    // Exits on day u + 1 and the restart flags.
     let exits = pick(pcnt, 1).sub(&pick(pcnt, 0));
     let none = p.is_zero(&exits)?;
     let none: AShare<u128> = p.inject(&[&none], dk)?.remove(0);
