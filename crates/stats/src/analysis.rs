@@ -509,10 +509,16 @@ pub fn run(
         ),
         AnalysisSpec::Relsurv(s) => {
             s.check()?;
-            shared(
-                kind,
-                crate::relsurv::ederer::ederer2(p, frame, &s.ederer_spec(), disclosure)?,
-            )
+            match s.method {
+                crate::relsurv::spec::Method::EdererII => shared(
+                    kind,
+                    crate::relsurv::ederer::ederer2(p, frame, &s.ederer_spec(), disclosure)?,
+                ),
+                crate::relsurv::spec::Method::PoharPerme => shared(
+                    kind,
+                    crate::relsurv::pohar::pohar_perme(p, frame, &s.pohar_spec(), disclosure)?,
+                ),
+            }
         }
     }
 }
@@ -602,12 +608,17 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
         ),
         A::Relsurv(s) => {
             // The public facts hold the protocol's spec, derived from the study's.
-            let p: crate::relsurv::ederer::EdererPublic = public_of(
-                public,
-                |p: &crate::relsurv::ederer::EdererPublic| p.spec == s.ederer_spec(),
-                spec,
-            )?;
-            let mut result = p.open(values)?;
+            use crate::relsurv::{ederer::EdererPublic, pohar::PoharPublic, spec::Method};
+            let mut result = match s.method {
+                Method::EdererII => {
+                    public_of(public, |p: &EdererPublic| p.spec == s.ederer_spec(), spec)?
+                        .open(values)?
+                }
+                Method::PoharPerme => {
+                    public_of(public, |p: &PoharPublic| p.spec == s.pohar_spec(), spec)?
+                        .open(values)?
+                }
+            };
             result.life_table = Some(s.life_table.clone());
             Output::of(spec.kind(), &result)
         }

@@ -395,6 +395,22 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             // row, 598 and 699 rounds.
             let records = 1.0 + s.slots() as f64;
             let log = n.max(2.0).log2();
+            if s.method == crate::relsurv::spec::Method::PoharPerme {
+                // Pohar Perme (relsurv::pohar): the breakpoint, exit and day-marker records
+                // with their Taylor coefficients sorted once, per-day scans. Measured
+                // (`relsurv-pp:10000`, 2026-12-03, 14 coefficients): 133 kB per row, 678
+                // rounds; bytes follow the coefficients carried.
+                let terms = crate::relsurv::weights::Degree::for_rate(s.max_rate())
+                    .map_or(40.0, |d| d.terms() as f64);
+                return linear(
+                    n,
+                    records * (2.0 + terms) * 225.0,
+                    0.0,
+                    274.0 + 30.4 * log,
+                    records * (2.0 + terms) * 300.0,
+                    0.0,
+                );
+            }
             linear(
                 n,
                 records * (1500.0 + 45.0 * log),

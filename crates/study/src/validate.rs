@@ -1304,9 +1304,22 @@ impl Checker<'_> {
                 ));
             }
         }
+        if s.method == tessera_stats::relsurv::spec::Method::PoharPerme && study.frac_bits != 24 {
+            return Err(self.err(
+                &at("method"),
+                format!(
+                    "{ctx} field method: Pohar Perme runs at 24 fractional bits; the study sets \
+                     frac_bits = {} (remove it)",
+                    study.frac_bits
+                ),
+            ));
+        }
         s.check().map_err(|e| {
-            let field = if e.to_string().contains("sex_levels") {
+            let m = e.to_string();
+            let field = if m.contains("sex_levels") {
                 "sex_levels"
+            } else if m.contains("max_daily_rate") {
+                "max_daily_rate"
             } else {
                 "times"
             };

@@ -36,13 +36,14 @@ fn reference() -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// R's Ederer II on the synthetic patients for `group` (`"all"`, `"A"`, `"B"`).
-fn r_case(fx: &Value, group: &str) -> Value {
+/// R's `method` (`"ederer2"`, `"pohar-perme"`) on the synthetic patients for `group`
+/// (`"all"`, `"A"`, `"B"`).
+fn r_case(fx: &Value, method: &str, group: &str) -> Value {
     fx["cases"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["data"] == "synthetic.csv" && c["method"] == "ederer2" && c["group"] == group)
+        .find(|c| c["data"] == "synthetic.csv" && c["method"] == method && c["group"] == group)
         .unwrap()["grid"]
         .clone()
 }
@@ -90,47 +91,59 @@ fn result(out: &StudyOutput, name: &str) -> Value {
 #[test]
 fn the_example_by_group_matches_relsurv() {
     let out = run(&example());
-    let v = result(&out, "relative_survival");
-    assert_eq!(v["method"], "ederer2");
-    assert_eq!(v["life_table"], "population");
-    assert_eq!(v["n"], 400);
     let fx = reference();
-    let curves = v["curves"].as_array().unwrap();
-    assert_eq!(curves.len(), 2);
-    let mut worst = 0.0_f64;
-    for c in curves {
-        let g = c["group"].as_str().unwrap();
-        worst = worst.max(compare(c, &r_case(&fx, g)));
-    }
-    // The first five years are shown in both groups; a later time is suppressed only where
-    // R counts fewer than min_cell (10) at risk, or too few events since the last shown time.
-    let fx_rows = |g: &str| r_case(&fx, g)["n_risk"].clone();
-    for c in curves {
-        let g = c["group"].as_str().unwrap();
-        let rows = c["rows"].as_array().unwrap();
-        assert!(
-            rows[..5].iter().all(|r| r["shown"] == true),
-            "{g}: {rows:?}"
-        );
-        for (i, r) in rows.iter().enumerate() {
-            if r["shown"] == false {
-                eprintln!("{g}: {} suppressed (R n.risk {})", r["time"], fx_rows(g)[i]);
+    for (name, method) in [
+        ("relative_survival", "ederer2"),
+        ("net_survival", "pohar-perme"),
+    ] {
+        let v = result(&out, name);
+        assert_eq!(v["method"], method);
+        assert_eq!(v["life_table"], "population");
+        assert_eq!(v["n"], 400);
+        let curves = v["curves"].as_array().unwrap();
+        assert_eq!(curves.len(), 2);
+        let mut worst = 0.0_f64;
+        for c in curves {
+            let g = c["group"].as_str().unwrap();
+            worst = worst.max(compare(c, &r_case(&fx, method, g)));
+        }
+        // The first five years are shown in both groups; a later time is suppressed only
+        // where R counts few at risk, or too few events since the last shown time.
+        for c in curves {
+            let g = c["group"].as_str().unwrap();
+            let rows = c["rows"].as_array().unwrap();
+            assert!(
+                rows[..5].iter().all(|r| r["shown"] == true),
+                "{g}: {rows:?}"
+            );
+            for (i, r) in rows.iter().enumerate() {
+                if r["shown"] == false {
+                    let n = r_case(&fx, method, g)["n_risk"][i].clone();
+                    eprintln!("{method} {g}: {} suppressed (R n.risk {n})", r["time"]);
+                }
             }
         }
+        eprintln!("{method}: worst |S − R| by group: {worst:.2e}");
     }
-    eprintln!("worst |S − R| by group: {worst:.2e}");
-    // The rendered page holds the curves as a figure and the tables.
+    // The rendered page holds the curves as figures and the tables.
     let html = tessera_study::report::html(&out);
     assert!(html.contains("relative survival (Ederer II)"), "{html}");
+    assert!(html.contains("relative survival (Pohar Perme)"), "{html}");
 }
 
 #[test]
 fn the_overall_curve_matches_relsurv() {
     let text = example().replace("group = \"registry.group\"\n", "");
-    let v = result(&run(&text), "relative_survival");
-    assert!(v["group_column"].is_null());
-    let worst = compare(&v["curves"][0], &r_case(&reference(), "all"));
-    eprintln!("worst |S − R| overall: {worst:.2e}");
+    let out = run(&text);
+    for (name, method) in [
+        ("relative_survival", "ederer2"),
+        ("net_survival", "pohar-perme"),
+    ] {
+        let v = result(&out, name);
+        assert!(v["group_column"].is_null());
+        let worst = compare(&v["curves"][0], &r_case(&reference(), method, "all"));
+        eprintln!("{method}: worst |S − R| overall: {worst:.2e}");
+    }
 }
 
 /// A study file `text` with the life table copied to `dir` (so it can be altered there).
@@ -163,6 +176,12 @@ fn parse_in(dir: &Path, text: &str) -> tessera_study::Result<tessera_study::Stud
 fn a_life_table_other_than_the_pinned_one_is_refused() {
     let (dir, text) = in_folder(&example(), "pin");
     assert!(parse_in(&dir, &text).is_ok());
+    // A bound below the table's highest rate is refused by the owner, naming that rate.
+    let low = text.replace("max_daily_rate = 0.002", "max_daily_rate = 0.0005");
+    let e = run_local(&parse_in(&dir, &low).unwrap(), &RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("highest daily rate is 9.98"), "{e}");
     let table = dir.join("table.csv");
     let edited = std::fs::read_to_string(&table).unwrap().replacen(
         "male,1990,0,0.00442020202",
@@ -219,8 +238,20 @@ fn a_researchers_mistakes_and_tricks_are_refused() {
             "times",
         ),
         (
-            ex.replace("method = \"ederer2\"", "method = \"cure\""),
+            ex.replace("\nmethod = \"ederer2\"\n", "\nmethod = \"cure\"\n"),
             "method",
+        ),
+        (
+            ex.replace("max_daily_rate = 0.002", "max_daily_rate = 5"),
+            "max_daily_rate",
+        ),
+        (
+            ex.replace("\nmethod = \"ederer2\"\n", "\nmethod = \"ederer2\"\nmax_daily_rate = 0.01\n"),
+            "only for method = \"pohar-perme\"",
+        ),
+        (
+            ex.replace("time_unit = \"days\"", "time_unit = \"days\"\nfrac_bits = 20"),
+            "Pohar Perme runs at 24 fractional bits",
         ),
         (
             ex.replace(
@@ -288,7 +319,11 @@ fn every_station_knows_the_path_columns_from_the_study() {
     let reg = study.data.iter().find(|d| d.party == "registry").unwrap();
     let vital = study.data.iter().find(|d| d.party == "vital").unwrap();
     let schema = study.schema(reg);
-    assert_eq!(schema.len(), reg.columns.len() + 1 + 3 * 22);
+    let paths = study.paths_of("registry");
+    assert_eq!(paths.len(), 2, "one path per method");
+    let derived: usize = paths.iter().map(|s| s.path_column_names().len()).sum();
+    assert_eq!(paths[0].path_column_names().len(), 1 + 3 * 22);
+    assert_eq!(schema.len(), reg.columns.len() + derived);
     assert!(schema[reg.columns.len()]
         .0
         .starts_with("registry.__relsurv_"));

@@ -1,9 +1,12 @@
-//! The relative survival workload of `tessera bench survival` (`relsurv:ROWS`): the
-//! registry's demography beside the synthetic follow-up, the paths the registry writes from
-//! it, the analysis, and the values compared with the plaintext twin.
+//! The relative survival workloads of `tessera bench survival` (`relsurv:ROWS`, Ederer II;
+//! `relsurv-pp:ROWS`, Pohar Perme): the
+//! registry's demography beside the synthetic follow-up, the paths (or weights) the registry
+//! writes from it, the analysis, and the values compared with the plaintext twin.
 
 use tessera_stats::relsurv::ederer::{EdererSpec, RelsurvResult};
 use tessera_stats::relsurv::path::{kink_slots, path, path_columns, Path, DAYS_PER_YEAR};
+use tessera_stats::relsurv::pohar::PoharSpec;
+use tessera_stats::relsurv::weights::{weight_columns, weight_slots, Degree};
 use tessera_stats::relsurv::{at_grid, rs_surv_plain, LifeTable, RelsurvMethod, RelsurvRow};
 use tessera_stats::{PlainColumn, PlainData, PlainFrame};
 
@@ -90,6 +93,43 @@ pub fn paths(registry: &PlainFrame) -> Result<Vec<PlainColumn>, String> {
     Ok(path_columns("registry.path", kink_slots(horizon()), &paths))
 }
 
+/// The weights the registry writes for Pohar Perme from the same paths
+/// (`registry.w.*`, [`tessera_stats::relsurv::weights`]).
+pub fn weights(registry: &PlainFrame) -> Result<Vec<PlainColumn>, String> {
+    let t = table()?;
+    let (age, date, sex) = (
+        numeric(registry, "registry.age_days")?,
+        numeric(registry, "registry.date_days")?,
+        numeric(registry, "registry.sex")?,
+    );
+    let cuts = (t.age_cutpoints(), t.year_cutpoints());
+    let paths: Vec<Option<Path>> = (0..registry.rows)
+        .map(|i| match (age[i], date[i], sex[i]) {
+            (Some(a), Some(d), Some(s)) => {
+                let s = s as usize;
+                path(a, d, horizon(), cuts, |x, y| t.daily_rate(s, x, y)).ok()
+            }
+            _ => None,
+        })
+        .collect();
+    let terms = Degree::for_rate(t.max_daily_rate())?.terms();
+    weight_columns("registry.w", horizon(), terms, &paths)
+}
+
+/// Pohar Perme per `registry.group` on the grid.
+pub fn pp_spec() -> Result<PoharSpec, String> {
+    Ok(PoharSpec {
+        time: "registry.time".into(),
+        event: "registry.event".into(),
+        group: Some("registry.group".into()),
+        path: "registry.w".into(),
+        slots: weight_slots(horizon()),
+        times: grid(),
+        conf_level: 0.95,
+        max_rate: table()?.max_daily_rate(),
+    })
+}
+
 /// Ederer II per `registry.group` on the grid.
 pub fn spec() -> EdererSpec {
     EdererSpec {
@@ -113,7 +153,7 @@ pub fn values(r: &RelsurvResult) -> Vec<f64> {
 }
 
 /// The twin's values on the same data (relsurv's arithmetic, `tessera_stats::relsurv`).
-pub fn plain_values(data: &PlainFrame) -> Result<Vec<f64>, String> {
+pub fn plain_values(data: &PlainFrame, pp: bool) -> Result<Vec<f64>, String> {
     let t = table()?;
     let (time, event, age, date, sex) = (
         numeric(data, "registry.time")?,
@@ -144,7 +184,12 @@ pub fn plain_values(data: &PlainFrame) -> Result<Vec<f64>, String> {
                 sex: sex[i].unwrap_or(0.0) as usize,
             })
             .collect();
-        let fit = rs_surv_plain(&rows, &t, RelsurvMethod::EdererII).map_err(|e| e.to_string())?;
+        let method = if pp {
+            RelsurvMethod::PoharPerme
+        } else {
+            RelsurvMethod::EdererII
+        };
+        let fit = rs_surv_plain(&rows, &t, method).map_err(|e| e.to_string())?;
         let pts = at_grid(&fit, &grid(), 0.95).map_err(|e| e.to_string())?;
         for k in 0..grid().len() {
             // Past the group's last observed time R (and the twin) stop; the MPC grid goes on

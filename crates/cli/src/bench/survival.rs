@@ -33,6 +33,7 @@ use super::party::{report_or_abort, ConnArgs, ShapeArgs};
 use super::procs::{busiest, open_sealed, parse_reports, run_three, slowest, Rendezvous};
 use super::relsurv_data as relsurv;
 use tessera_stats::relsurv::ederer::{ederer2, EdererPublic};
+use tessera_stats::relsurv::pohar::{pohar_perme, PoharPublic};
 
 /// Seed of the synthetic data.
 const SEED: u64 = 20261124;
@@ -125,10 +126,11 @@ enum Workload {
         rows: usize,
         covariates: usize,
     },
-    /// Ederer II relative survival per group on ten yearly grid times, against the
-    /// synthetic life table of `fixtures/relsurv/`.
+    /// Ederer II (or, with `pp`, Pohar Perme) relative survival per group on ten yearly
+    /// grid times, against the synthetic life table of `fixtures/relsurv/`.
     Relsurv {
         rows: usize,
+        pp: bool,
     },
 }
 
@@ -139,7 +141,7 @@ impl Workload {
                 "workload `{s}`: expected logrank:ROWS, cox:ROWSxCOVARIATES, \
                  cox-strata:ROWSxCOVARIATES, cox-robust:ROWSxCOVARIATES, \
                  cox-zph:ROWSxCOVARIATES, cox-conc:ROWS[xCOVARIATES], cuminc:ROWS, \
-                 rmst:ROWS, finegray:ROWSxCOVARIATES or relsurv:ROWS"
+                 rmst:ROWS, finegray:ROWSxCOVARIATES, relsurv:ROWS or relsurv-pp:ROWS"
             )
         };
         let (kind, size) = s.trim().split_once(':').ok_or_else(bad)?;
@@ -148,7 +150,14 @@ impl Workload {
             "logrank" => Ok(Workload::Logrank { rows: rows()? }),
             "cuminc" => Ok(Workload::Cuminc { rows: rows()? }),
             "rmst" => Ok(Workload::Rmst { rows: rows()? }),
-            "relsurv" => Ok(Workload::Relsurv { rows: rows()? }),
+            "relsurv" => Ok(Workload::Relsurv {
+                rows: rows()?,
+                pp: false,
+            }),
+            "relsurv-pp" => Ok(Workload::Relsurv {
+                rows: rows()?,
+                pp: true,
+            }),
             "finegray" => {
                 let (r, c) = size.split_once('x').unwrap_or((size, "10"));
                 Ok(Workload::Finegray {
@@ -182,7 +191,7 @@ impl Workload {
             | Workload::Cox { rows, .. }
             | Workload::Cuminc { rows }
             | Workload::Rmst { rows }
-            | Workload::Relsurv { rows }
+            | Workload::Relsurv { rows, .. }
             | Workload::Finegray { rows, .. } => rows,
         }
     }
@@ -205,7 +214,8 @@ impl Workload {
             }
             Workload::Cuminc { rows } => format!("cuminc {rows}"),
             Workload::Rmst { rows } => format!("rmst {rows}"),
-            Workload::Relsurv { rows } => format!("relsurv {rows}"),
+            Workload::Relsurv { rows, pp: false } => format!("relsurv {rows}"),
+            Workload::Relsurv { rows, pp: true } => format!("relsurv-pp {rows}"),
         }
     }
 
@@ -223,7 +233,8 @@ impl Workload {
             Workload::Cuminc { .. } => "cuminc",
             Workload::Rmst { .. } => "rmst",
             Workload::Finegray { .. } => "finegray",
-            Workload::Relsurv { .. } => "relsurv",
+            Workload::Relsurv { pp: false, .. } => "relsurv",
+            Workload::Relsurv { pp: true, .. } => "relsurv-pp",
         }
     }
 
@@ -443,8 +454,12 @@ fn open_values(w: Workload, reports: &[SurvivalReport]) -> Result<Vec<f64>, Stri
             let r = open_sealed::<FinegrayPublic>(&parts).map_err(named)?;
             Ok(finegray_values(&r))
         }
-        Workload::Relsurv { .. } => {
+        Workload::Relsurv { pp: false, .. } => {
             let r = open_sealed::<EdererPublic>(&parts).map_err(named)?;
+            Ok(relsurv::values(&r))
+        }
+        Workload::Relsurv { pp: true, .. } => {
+            let r = open_sealed::<PoharPublic>(&parts).map_err(named)?;
             Ok(relsurv::values(&r))
         }
     }
@@ -516,7 +531,7 @@ pub fn run(args: &SurvivalArgs) -> Result<(), String> {
          registry.group; cox-robust: robust standard errors; cox-zph: the proportional-hazards \
          test (km); cox-conc: with Harrell's concordance (R: coxph, which computes it); \
          cuminc: 10 grid times, one cause; rmst: τ mid-range; finegray: cause 1, cause 2 \
-         competing (R: cmprsk::crr); relsurv: Ederer II on ten yearly times, follow-up × 1.6 \
+         competing (R: cmprsk::crr); relsurv (relsurv-pp): Ederer II (Pohar Perme) on ten yearly times, follow-up × 1.6 \
          (R: relsurv::rs.surv); results checked against the plaintext twin",
         args.reps, args.ties
     );
@@ -618,7 +633,7 @@ fn plain_values(w: Workload, data: &PlainFrame, ties: Ties) -> Result<Vec<f64>, 
                 .map_err(|e| e.to_string())?;
             Ok(finegray_values(&r))
         }
-        Workload::Relsurv { .. } => relsurv::plain_values(data),
+        Workload::Relsurv { pp, .. } => relsurv::plain_values(data, pp),
     }
 }
 
@@ -710,7 +725,7 @@ fn crr_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
     reference_seconds(data, Command::new("Rscript").arg(&script))
 }
 
-/// Seconds R's `relsurv::rs.surv(..., method = "ederer2")` needs for the relsurv workload on
+/// Seconds R's `relsurv::rs.surv(..., method = "ederer2" or "pohar-perme")` needs for the relsurv workload on
 /// the same data and life table (median of three, `scripts/bench_relsurv.R`), or `None` for
 /// other workloads or without R and relsurv.
 fn relsurv_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
@@ -722,7 +737,12 @@ fn relsurv_seconds(w: Workload, data: &PlainFrame) -> Option<f64> {
         data,
         Command::new("Rscript")
             .arg(root.join("scripts/bench_relsurv.R"))
-            .arg(root.join("fixtures/relsurv/lifetable.csv")),
+            .arg(root.join("fixtures/relsurv/lifetable.csv"))
+            .arg(if let Workload::Relsurv { pp: true, .. } = w {
+                "pohar-perme"
+            } else {
+                "ederer2"
+            }),
     )
 }
 
@@ -845,9 +865,14 @@ fn measure(
         let before = p.stats();
         let t = Instant::now();
         let mut frame = if let Workload::Relsurv { .. } = w {
-            // The registry writes its patients' paths from its own columns (timed).
+            // The registry writes its patients' paths (or weights) from its own columns
+            // (timed).
             let mut reg = registry.clone();
-            reg.columns.extend(relsurv::paths(&registry)?);
+            if let Workload::Relsurv { pp: true, .. } = w {
+                reg.columns.extend(relsurv::weights(&registry)?);
+            } else {
+                reg.columns.extend(relsurv::paths(&registry)?);
+            }
             Frame::share(p, 0, &reg).map_err(err)?
         } else {
             Frame::share(p, 0, &registry).map_err(err)?
@@ -884,8 +909,14 @@ fn measure(
                 report.iterations = r.public.trace.iterations;
                 end(&mut report, r)?;
             }
-            Workload::Relsurv { .. } => {
+            Workload::Relsurv { pp: false, .. } => {
                 let r = ederer2(p, &frame, &relsurv::spec(), &disclosure()).map_err(err)?;
+                report.secs.push(t.elapsed().as_secs_f64());
+                end(&mut report, r)?;
+            }
+            Workload::Relsurv { pp: true, .. } => {
+                let spec = relsurv::pp_spec()?;
+                let r = pohar_perme(p, &frame, &spec, &disclosure()).map_err(err)?;
                 report.secs.push(t.elapsed().as_secs_f64());
                 end(&mut report, r)?;
             }

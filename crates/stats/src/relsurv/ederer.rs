@@ -104,7 +104,7 @@ pub struct RelsurvCurve {
 /// The result of a relative survival analysis.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RelsurvResult {
-    /// The method (`ederer2`).
+    /// The method (`ederer2` or `pohar-perme`, relsurv's names).
     pub method: String,
     /// The life table's name, as the study names it (set by the study's analysis).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,12 +184,13 @@ pub fn check(spec: &EdererSpec) -> Result<()> {
 
 /// The rows of the result from the computed cells (`None`: suppressed).
 pub(crate) fn finish(
-    spec: &EdererSpec,
+    method: &str,
+    (times, conf_level, group): (&[f64], f64, Option<String>),
     labels: Option<Vec<String>>,
     n: u64,
     cells: &[Vec<Option<KmRawCell>>],
 ) -> RelsurvResult {
-    let z = normal_quantile(0.5 + spec.conf_level / 2.0);
+    let z = normal_quantile(0.5 + conf_level / 2.0);
     let curves = cells
         .iter()
         .enumerate()
@@ -197,7 +198,7 @@ pub(crate) fn finish(
             group: labels.as_ref().map(|l| l[c].clone()),
             rows: row
                 .iter()
-                .zip(&spec.times)
+                .zip(times)
                 .map(|(cell, &time)| match cell {
                     Some(k) => {
                         let se = k.greenwood.max(0.0).sqrt();
@@ -224,11 +225,11 @@ pub(crate) fn finish(
         })
         .collect();
     RelsurvResult {
-        method: "ederer2".into(),
+        method: method.into(),
         life_table: None,
-        group_column: spec.group.clone(),
+        group_column: group,
         n,
-        conf_level: spec.conf_level,
+        conf_level,
         curves,
     }
 }
@@ -264,7 +265,17 @@ impl Tail for EdererPublic {
             ));
         }
         let out = open_cells(vals, &self.shown, k, f);
-        Ok(finish(&self.spec, self.labels.clone(), self.n, &out))
+        Ok(finish(
+            "ederer2",
+            (
+                &self.spec.times,
+                self.spec.conf_level,
+                self.spec.group.clone(),
+            ),
+            self.labels.clone(),
+            self.n,
+            &out,
+        ))
     }
 }
 
@@ -295,31 +306,41 @@ fn suffix_product_within(
     Ok(y)
 }
 
-/// Ederer II relative survival in MPC; see the module docs. Every compute party calls this
-/// with its shares; the result ends sealed for the recipients.
-pub fn ederer2(
+/// The complete cases of a relative survival analysis (Ederer II and Pohar Perme share
+/// them): follow-up, event and the path present, with a group level if there is a group,
+/// and a positive follow-up time.
+pub(crate) struct Cases {
+    /// The follow-up times (fixed point, whole days once checked).
+    pub t: AShare<u128>,
+    /// 1 for a complete case.
+    pub used: AShare<u128>,
+    /// 1 for a complete case that died.
+    pub dead: AShare<u128>,
+    /// The group's levels (none: one curve).
+    pub labels: Option<Vec<String>>,
+    /// Per level, 1 for its complete cases; then `1 − used` (the rest).
+    pub hs: Vec<AShare<u128>>,
+    /// The number of complete cases (opened).
+    pub total: u64,
+}
+
+/// Finds the complete cases (`present`: the path's presence) and refuses follow-up times
+/// that are not whole days in `[0, MAX_DAYS)`, too few rows for `disclosure` and levels
+/// without a complete case. LEAKAGE: the bits and the count named in the body.
+pub(crate) fn complete_cases(
     p: &mut Party,
     frame: &Frame,
-    spec: &EdererSpec,
+    (time, event, group): (&str, &str, Option<&str>),
+    rp: &AShare<u128>,
     disclosure: &Disclosure,
-) -> Result<Sealed<EdererPublic>> {
-    check(spec)?;
+) -> Result<Cases> {
     let f = p.frac_bits();
     let n = frame.rows;
-    let slots = spec.slots;
-    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-    let (t, tp) = frame.numeric(&spec.time)?;
-    let (e, ep) = frame.numeric(&spec.event)?;
-    let (rate0, rp) = frame.numeric(&format!("{}.rate0", spec.path))?;
-    let mut kappa = Vec::with_capacity(slots);
-    let mut delta = Vec::with_capacity(slots);
-    for j in 0..slots {
-        kappa.push(frame.numeric(&format!("{}.k{j}", spec.path))?.0.clone());
-        delta.push(frame.numeric(&format!("{}.d{j}", spec.path))?.0.clone());
-    }
+    let (t, tp) = frame.numeric(time)?;
+    let (e, ep) = frame.numeric(event)?;
     let mut used = p.mul(tp, ep)?;
     used = p.mul(&used, rp)?;
-    let (labels, levels) = match &spec.group {
+    let (labels, levels) = match group {
         Some(g) => {
             let c = frame.categorical(g)?;
             used = p.mul(&used, c.present)?;
@@ -327,7 +348,6 @@ pub fn ederer2(
         }
         None => (None, vec![p.public(&vec![1u128; n])]),
     };
-    let k = levels.len();
     // Whole, non-negative days: t·2^(128−f) is zero iff t's fraction bits are, and the sign.
     // A time of 0 takes no part (relsurv's `rformulate` keeps `time > 0`).
     let whole = p.is_zero(&t.shl(128 - f))?;
@@ -369,7 +389,7 @@ pub fn ederer2(
     pairs.push((&ev, &used));
     let mut hs = p.mul_many(&pairs)?;
     let dead = hs.pop().expect("events");
-    if let Some(g) = &spec.group {
+    if let Some(g) = group {
         let sums: Vec<AShare<u128>> = hs.iter().map(AShare::sum).collect();
         let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
         disclosure.check_level_rows(p, &counts, g)?;
@@ -382,6 +402,52 @@ pub fn ederer2(
     }
     // The rows that are not complete cases form a stratum of their own, never read.
     hs.push(p.add_const(&used.neg(), 1));
+    Ok(Cases {
+        t: t.clone(),
+        used,
+        dead,
+        labels,
+        hs,
+        total,
+    })
+}
+
+/// Ederer II relative survival in MPC; see the module docs. Every compute party calls this
+/// with its shares; the result ends sealed for the recipients.
+pub fn ederer2(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &EdererSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<EdererPublic>> {
+    check(spec)?;
+    let f = p.frac_bits();
+    let n = frame.rows;
+    let slots = spec.slots;
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let (rate0, rp) = frame.numeric(&format!("{}.rate0", spec.path))?;
+    let mut kappa = Vec::with_capacity(slots);
+    let mut delta = Vec::with_capacity(slots);
+    for j in 0..slots {
+        kappa.push(frame.numeric(&format!("{}.k{j}", spec.path))?.0.clone());
+        delta.push(frame.numeric(&format!("{}.d{j}", spec.path))?.0.clone());
+    }
+    let Cases {
+        t,
+        used,
+        dead,
+        labels,
+        hs,
+        total,
+    } = complete_cases(
+        p,
+        frame,
+        (&spec.time, &spec.event, spec.group.as_deref()),
+        rp,
+        disclosure,
+    )?;
+    let t = &t;
+    let k = hs.len() - 1;
 
     // 1. Kinks after the exit do not count: Δ' = Δ·[κ < T], then Δ'·κ; b and a per patient.
     let t64 = low64(t);

@@ -16,7 +16,9 @@ use crate::table::{PlainColumn, PlainFrame};
 
 use super::ederer::EdererSpec;
 use super::path::{kink_slots, path, path_columns, Path, DAYS_PER_YEAR};
+use super::pohar::PoharSpec;
 use super::table::LifeTable;
+use super::weights::{weight_columns, weight_slots, Degree, MAX_RATE};
 
 fn conf_level() -> f64 {
     0.95
@@ -51,6 +53,9 @@ pub enum Method {
     #[default]
     #[serde(rename = "ederer2")]
     EdererII,
+    /// Pohar Perme net survival (relsurv `method = "pohar-perme"`).
+    #[serde(rename = "pohar-perme")]
+    PoharPerme,
 }
 
 /// `kind = "relsurv"`: relative survival at a grid of days, overall or by group, as
@@ -84,6 +89,11 @@ pub struct RelsurvSpec {
     /// The estimator (default Ederer II).
     #[serde(default)]
     pub method: Method,
+    /// Pohar Perme only: a bound on the life table's daily rates (default and at most
+    /// [`MAX_RATE`]); it sets the number of shared columns, and the owner refuses a table
+    /// whose highest rate exceeds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_daily_rate: Option<f64>,
     /// Confidence level of the intervals (log scale, as relsurv).
     #[serde(default = "conf_level")]
     pub conf_level: f64,
@@ -111,9 +121,25 @@ impl RelsurvSpec {
         }
     }
 
-    /// Kink slots per patient ([`kink_slots`] of the horizon).
+    /// Slots per patient: Ederer II's kinks ([`kink_slots`]) or Pohar Perme's breakpoints
+    /// ([`weight_slots`]) up to the horizon.
     pub fn slots(&self) -> usize {
-        kink_slots(self.horizon())
+        match self.method {
+            Method::EdererII => kink_slots(self.horizon()),
+            Method::PoharPerme => weight_slots(self.horizon()),
+        }
+    }
+
+    /// Pohar Perme's public bound on the daily rates ([`Self::max_daily_rate`]).
+    pub fn max_rate(&self) -> f64 {
+        self.max_daily_rate.unwrap_or(MAX_RATE)
+    }
+
+    /// Pohar Perme's Taylor coefficients per breakpoint, from [`Self::max_rate`].
+    fn terms(&self) -> Result<usize> {
+        Degree::for_rate(self.max_rate())
+            .map(Degree::terms)
+            .map_err(|e| StatsError::Invalid(format!("relsurv: max_daily_rate: {e}")))
     }
 
     /// The name under which the owner shares the path columns: `owner.__relsurv_` and a
@@ -122,7 +148,7 @@ impl RelsurvSpec {
     /// and any difference gives other columns.
     pub fn path_prefix(&self) -> String {
         let key = format!(
-            "{}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            "{}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}",
             self.age,
             self.age_unit,
             self.diagnosis_date,
@@ -130,7 +156,12 @@ impl RelsurvSpec {
             self.sex_levels.male,
             self.sex_levels.female,
             self.life_table,
-            self.horizon()
+            self.horizon(),
+            self.method,
+            match self.method {
+                Method::EdererII => String::new(),
+                Method::PoharPerme => format!("{:e}", self.max_rate()),
+            }
         );
         // FNV-1a, 64 bits: a stable name, not a security device.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -144,13 +175,30 @@ impl RelsurvSpec {
     /// The names of the path columns, in the order [`Self::path_columns`] writes them.
     pub fn path_column_names(&self) -> Vec<String> {
         let prefix = self.path_prefix();
-        let mut v = vec![format!("{prefix}.rate0")];
-        for j in 0..self.slots() {
-            for part in ["k", "d", "dk"] {
-                v.push(format!("{prefix}.{part}{j}"));
+        match self.method {
+            Method::EdererII => {
+                let mut v = vec![format!("{prefix}.rate0")];
+                for j in 0..self.slots() {
+                    for part in ["k", "d", "dk"] {
+                        v.push(format!("{prefix}.{part}{j}"));
+                    }
+                }
+                v
+            }
+            Method::PoharPerme => {
+                // An invalid bound is refused by `check` before any column is named.
+                let terms = self.terms().unwrap_or(0);
+                let mut v = Vec::new();
+                for r in 0..self.slots() {
+                    v.push(format!("{prefix}.w{r}.day"));
+                    v.push(format!("{prefix}.w{r}.dg"));
+                    for m in 0..terms {
+                        v.push(format!("{prefix}.w{r}.v{m}"));
+                    }
+                }
+                v
             }
         }
-        v
     }
 
     /// The analysis as the MPC protocol takes it.
@@ -166,7 +214,22 @@ impl RelsurvSpec {
         }
     }
 
-    /// Refusals before any data is read (the grid, the level, the sex levels).
+    /// The Pohar Perme analysis as the MPC protocol takes it.
+    pub fn pohar_spec(&self) -> PoharSpec {
+        PoharSpec {
+            time: self.time.clone(),
+            event: self.event.clone(),
+            group: self.group.clone(),
+            path: self.path_prefix(),
+            slots: self.slots(),
+            times: self.times.clone(),
+            conf_level: self.conf_level,
+            max_rate: self.max_rate(),
+        }
+    }
+
+    /// Refusals before any data is read (the grid, the level, the sex levels, the rate
+    /// bound).
     pub fn check(&self) -> Result<()> {
         if self.sex_levels.male == self.sex_levels.female {
             return Err(StatsError::Invalid(format!(
@@ -174,7 +237,20 @@ impl RelsurvSpec {
                 self.sex_levels.male
             )));
         }
-        super::ederer::check(&self.ederer_spec())
+        match self.method {
+            Method::EdererII => {
+                if self.max_daily_rate.is_some() {
+                    return Err(StatsError::Invalid(
+                        "relsurv: max_daily_rate: only for method = \"pohar-perme\"".into(),
+                    ));
+                }
+                super::ederer::check(&self.ederer_spec())
+            }
+            Method::PoharPerme => {
+                self.terms()?;
+                super::pohar::check(&self.pohar_spec())
+            }
+        }
     }
 
     /// At the owner: the path columns of every row of `frame` (the owner's own table, its
@@ -223,7 +299,23 @@ impl RelsurvSpec {
             })?;
             paths.push(Some(p));
         }
-        Ok(path_columns(&self.path_prefix(), self.slots(), &paths))
+        match self.method {
+            Method::EdererII => Ok(path_columns(&self.path_prefix(), self.slots(), &paths)),
+            Method::PoharPerme => {
+                let highest = table.max_daily_rate();
+                if highest > self.max_rate() {
+                    return Err(StatsError::Invalid(format!(
+                        "relsurv: the life table {}'s highest daily rate is {highest:e}, above \
+                         the study's max_daily_rate {:e}: raise max_daily_rate (at most \
+                         {MAX_RATE})",
+                        table.name(),
+                        self.max_rate()
+                    )));
+                }
+                weight_columns(&self.path_prefix(), horizon, self.terms()?, &paths)
+                    .map_err(|e| StatsError::Invalid(format!("relsurv: {e}")))
+            }
+        }
     }
 }
 
@@ -247,6 +339,7 @@ mod tests {
             life_table: "pop".into(),
             times: vec![365.241, 1826.205],
             method: Method::EdererII,
+            max_daily_rate: None,
             conf_level: 0.95,
         }
     }

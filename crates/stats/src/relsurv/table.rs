@@ -313,6 +313,12 @@ impl LifeTable {
         self.rates[(sex * self.years + year_index) * self.ages + age_index]
     }
 
+    /// The highest daily rate of any cell: it sets the degrees of Pohar Perme's series
+    /// ([`super::weights::Degree::for_rate`]).
+    pub fn max_daily_rate(&self) -> f64 {
+        self.rates.iter().copied().fold(0.0, f64::max)
+    }
+
     /// The age cutpoints in days, `k · 365.241` for `k = 0..ages()`.
     pub fn age_cutpoints(&self) -> &[f64] {
         &self.age_cuts
