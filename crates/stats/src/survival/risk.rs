@@ -792,45 +792,55 @@ impl GroupedRisk {
         let rec_time = records.time(t);
         let rec_used = records.both(&used);
         let key_strata: Vec<AShare<u128>> = strata_onehot.iter().map(|h| records.both(h)).collect();
-        let (sort, (cols, hs, total)) = p.side_by_side(
+        // A refusal (an opened check) comes back as a value, not as a failure of the half:
+        // a failed half aborts the session, and a refusal must leave it usable (the other
+        // analyses of a study go on); every party refuses alike, after the sort.
+        let (sort, prepared) = p.side_by_side(
             |q| RiskOrder::sort(q, &rec_time, &key_strata, Some(&rec_used)),
             |q| {
-                records.check(q, t, &used)?;
-                let ev = indicator(q, e)?;
-                let dead = q.mul(&ev, &used)?;
-                let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
-                    levels.iter().map(|h| (h, &used)).collect();
-                pairs.extend(levels.iter().map(|h| (h, &dead)));
-                pairs.extend(strata_onehot.iter().map(|h| (h, &used)));
-                let mut cols = q.mul_many(&pairs)?;
-                let hs = cols.split_off(2 * k);
-                // Opened: the number of complete cases (named in the results).
-                let total = q.reveal(&used.sum())?[0] as u64;
-                disclosure.check_rows(total as usize)?;
-                let named = group
-                    .map(|g| (g, &cols[..k]))
-                    .into_iter()
-                    .chain(strata.map(|s| (s, &hs[..])));
-                for (name, ind) in named {
-                    let sums: Vec<AShare<u128>> = ind.iter().map(AShare::sum).collect();
-                    let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
-                    disclosure.check_level_rows(q, &counts, name)?;
-                    // A group level without complete cases has no curve and makes the
-                    // log-rank covariance singular; a stratum without them is a declared
-                    // level that is not in the data (refused alike, so that the study's
-                    // levels say what was analysed).
-                    // LEAKAGE: the one bit "every level of this column has a complete case"
-                    // is opened (per column: the group, then the strata).
-                    if !every_at_least(q, &counts, 1)? {
-                        return Err(StatsError::Invalid(format!(
-                            "a level of {name} has no complete cases: drop it from the \
+                let prepare = |q: &mut Party| -> Result<_> {
+                    records.check(q, t, &used)?;
+                    let ev = indicator(q, e)?;
+                    let dead = q.mul(&ev, &used)?;
+                    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+                        levels.iter().map(|h| (h, &used)).collect();
+                    pairs.extend(levels.iter().map(|h| (h, &dead)));
+                    pairs.extend(strata_onehot.iter().map(|h| (h, &used)));
+                    let mut cols = q.mul_many(&pairs)?;
+                    let hs = cols.split_off(2 * k);
+                    // Opened: the number of complete cases (named in the results).
+                    let total = q.reveal(&used.sum())?[0] as u64;
+                    disclosure.check_rows(total as usize)?;
+                    let named = group
+                        .map(|g| (g, &cols[..k]))
+                        .into_iter()
+                        .chain(strata.map(|s| (s, &hs[..])));
+                    for (name, ind) in named {
+                        let sums: Vec<AShare<u128>> = ind.iter().map(AShare::sum).collect();
+                        let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
+                        disclosure.check_level_rows(q, &counts, name)?;
+                        // A group level without complete cases has no curve and makes the
+                        // log-rank covariance singular; a stratum without them is a declared
+                        // level that is not in the data (refused alike, so that the study's
+                        // levels say what was analysed).
+                        // LEAKAGE: the one bit "every level of this column has a complete case"
+                        // is opened (per column: the group, then the strata).
+                        if !every_at_least(q, &counts, 1)? {
+                            return Err(StatsError::Invalid(format!(
+                                "a level of {name} has no complete cases: drop it from the \
                              study's levels"
-                        )));
+                            )));
+                        }
                     }
+                    Ok((cols, hs, total))
+                };
+                match prepare(q) {
+                    Err(StatsError::Mpc(e)) => Err(StatsError::Mpc(e)),
+                    r => Ok(r),
                 }
-                Ok((cols, hs, total))
             },
         )?;
+        let (cols, hs, total) = prepared?;
         let observed = cols[k..].iter().map(AShare::sum).collect();
         let (at, evs) = cols.split_at(k);
         let mut moved: Vec<AShare<u128>> = at.iter().map(|c| records.signed(c)).collect();
