@@ -40,6 +40,7 @@ fn secure_join_keeping(
         sort: SortOptions {
             key_bits: 64,
             pivots,
+            ..SortOptions::default()
         },
     };
     let out = run3(|p: &mut Party| {
@@ -277,6 +278,7 @@ fn refuses_bad_parameters() {
             sort: SortOptions {
                 key_bits: 32,
                 pivots: 2,
+                ..SortOptions::default()
             },
         };
         assert!(matches!(

@@ -44,6 +44,7 @@ impl Party {
                 prev: Prg::new(&self.prev.seed()),
                 next: Prg::new(&self.next.seed()),
                 frac: self.frac,
+                few_rounds: self.few_rounds,
             })
             .collect())
     }

@@ -20,6 +20,8 @@ pub struct Party {
     /// Stream of seed `k_{i+1}`, shared with party `i + 1`.
     pub(crate) next: Prg,
     pub(crate) frac: u32,
+    /// Trade bytes for rounds ([`Party::few_rounds`]).
+    pub(crate) few_rounds: bool,
 }
 
 /// Fractional bits of the default fixed-point encoding (see [`crate::fixed`]).
@@ -42,6 +44,7 @@ impl Party {
             prev: Prg::new(&mine),
             next: Prg::new(&theirs),
             frac: DEFAULT_FRAC_BITS,
+            few_rounds: false,
         })
     }
 
@@ -68,6 +71,21 @@ impl Party {
     /// Fractional bits of fixed-point values.
     pub fn frac_bits(&self) -> u32 {
         self.frac
+    }
+
+    /// Whether the links are slow enough (a one-way latency of milliseconds, between
+    /// organisations) that protocols with a choice should spend bytes and computation to
+    /// save rounds: e.g. the survival analyses' sort with [`crate::sort::SortOptions::few_rounds`]
+    /// and their tie levels in one batched test. Set by whoever knows the network (a run or
+    /// benchmark with added latency); all three parties must agree, as on every parameter.
+    /// Default false; forked sub-parties inherit it.
+    pub fn few_rounds(&self) -> bool {
+        self.few_rounds
+    }
+
+    /// Sets [`Party::few_rounds`].
+    pub fn set_few_rounds(&mut self, on: bool) {
+        self.few_rounds = on;
     }
 
     /// Changes the fixed-point precision (all three parties must use the same).

@@ -41,13 +41,29 @@
 //! `C` and `P` are random (they depend only on the random permutation, see below); typical
 //! values (single runs; `P` varies by a few between runs), `p` = pivots:
 //!
-//! | n | p = 1: C, P | p = 2: C, P | p = 3: C, P |
-//! |---|---|---|---|
-//! | 10^5 | 20.4, 38 | 24.0, 23 | 27.1, 17 |
-//! | 10^6 | 25.2, 47 | 29.9, 29 | 34.1, 22 |
+//! | n | p = 1: C, P | p = 2: C, P | p = 3: C, P | few rounds: C, P |
+//! |---|---|---|---|---|
+//! | 10^3 | | | | 36.7, 3.9 (4) |
+//! | 10^4 | | 19.1, 18.3 (20) | 21.6, 13.8 (15) | 56.0, 5.0 (5) |
+//! | 10^5 | 20.4, 38 | 24.0, 23 | 27.1, 17 | 75.0, 6.5 (7) |
+//! | 10^6 | 25.2, 47 | 29.9, 29 | 34.1, 22 | |
+//!
+//! (The rows for 10^3 and 10^4 and the last column: means of 20 simulated sorts, 2 at
+//! 10^5, the largest `P` in brackets; the passes depend only on the random permutation, so
+//! a plaintext simulation of the pivot choice gives their distribution. `tests/sort.rs`
+//! measures the few-rounds sort of 10^4 rows: 5 passes, 56 comparisons per row.)
 //!
 //! The default `p = 2` nearly halves the passes of plain quicksort (`p = 1`) for about
 //! 20 % more comparisons; raise it on high-latency links, lower it on fast ones.
+//! [`SortOptions::few_rounds`] goes further where a round costs more than bytes (links
+//! with milliseconds of latency, [`Party::few_rounds`]): each segment gets pivots by its
+//! size ([`few_round_pivots`]: `floor(2·l^0.4)`, 2 to 24) and segments of at most
+//! [`FINISH_ROWS`] = 24 rows are finished by all their pairs in one pass, so that the long
+//! tail of small segments, which makes most of quicksort's passes, takes one. At 10^4 rows:
+//! 5 passes (30 rounds) instead of 18 (108) for 2.9 times the comparisons (about 38 MB
+//! instead of 13 MB for party 0, w = 79), and several times the computation (measured on a
+//! loaded two-core machine: 0.8 s instead of 0.2 s at 0 ms; worth it from a few
+//! milliseconds of latency, not on a LAN).
 //! [`SortStats`] reports `C` and `P` of each sort and [`sort_bytes`] the bytes;
 //! `tests/sort.rs` checks them against the counters.
 //!
@@ -95,6 +111,12 @@ pub struct SortOptions {
     /// Pivots per segment and pass (at least 1): more pivots, fewer passes (rounds), more
     /// comparisons (bytes). Default 2.
     pub pivots: usize,
+    /// Fewer passes for more comparisons, for callers on links where a round costs more
+    /// than bytes: a segment of `l` rows gets [`few_round_pivots`]`(l)` pivots (at least
+    /// `pivots`), and a segment of at most [`FINISH_ROWS`] rows is finished in one pass
+    /// (all pairs). About a third of the passes for twice the comparisons at 10^4 rows
+    /// (module docs). Default false.
+    pub few_rounds: bool,
 }
 
 impl Default for SortOptions {
@@ -102,8 +124,53 @@ impl Default for SortOptions {
         SortOptions {
             key_bits: 64,
             pivots: 2,
+            few_rounds: false,
         }
     }
+}
+
+impl SortOptions {
+    /// The default options with [`SortOptions::few_rounds`] set.
+    pub fn few_rounds() -> Self {
+        SortOptions {
+            few_rounds: true,
+            ..SortOptions::default()
+        }
+    }
+
+    /// Pivots for a segment of `l` rows: at most `l - 1`, where the segment's
+    /// all-pairs comparison finishes it.
+    fn pivots_for(&self, l: usize) -> usize {
+        if self.few_rounds && l <= FINISH_ROWS {
+            return l - 1;
+        }
+        let p = if self.few_rounds {
+            self.pivots.max(few_round_pivots(l))
+        } else {
+            self.pivots
+        };
+        p.min(l - 1)
+    }
+}
+
+/// With [`SortOptions::few_rounds`], segments of at most this many rows are finished in
+/// one pass by comparing all their pairs (at most 11.5 comparisons per row).
+pub const FINISH_ROWS: usize = 24;
+
+/// Most pivots per segment with [`SortOptions::few_rounds`] (a row's comparisons per pass).
+pub const MAX_FEW_ROUND_PIVOTS: usize = 24;
+
+/// Pivots of a segment of `l` rows with [`SortOptions::few_rounds`]: `floor(2·l^0.4)`
+/// within `2..=`[`MAX_FEW_ROUND_PIVOTS`] (24 from 499 rows up, 12 at 100, 7 at 25).
+/// A segment's pivots grow slower than its rows, so the pivots' all-pairs comparisons stay
+/// small against the rows' (`l` per pivot), while larger segments, whose buckets are the
+/// next passes' work, get more buckets. The constants were chosen by simulating the
+/// passes (which depend only on the random permutation): among `c·l^e` with `e` in
+/// {1/3, 0.4, 1/2}, caps 16 to 32 and [`FINISH_ROWS`] 16 or 24, this one has the fewest
+/// passes at 10^4 rows (5 in each of 20 simulated sorts) for at most about 60 comparisons
+/// per row.
+pub fn few_round_pivots(l: usize) -> usize {
+    ((2.0 * (l as f64).powf(0.4)) as usize).clamp(2, MAX_FEW_ROUND_PIVOTS)
 }
 
 /// What a sort opened, which is also what it cost: the comparisons of each pass.
@@ -303,10 +370,10 @@ impl Party {
         let mut t = self.permute(&shuffle, &t)?;
         let (order, mut stats) = if lifted {
             let c = t.c128.pop().expect("composite key");
-            self.order_by(&c, width, opts.pivots)?
+            self.order_by(&c, width, &opts)?
         } else {
             let c = t.c64.pop().expect("composite key");
-            self.order_by(&c, width, opts.pivots)?
+            self.order_by(&c, width, &opts)?
         };
         stats.lifted = lifted;
         let sorted = t.gather(&order);
@@ -334,11 +401,11 @@ impl Party {
         let (order, stats) = match composite {
             Composite::W64(c) => {
                 let t = self.permute(&shuffle, &Table::new(vec![c], vec![])?)?;
-                self.order_by(&t.c64[0], width, opts.pivots)?
+                self.order_by(&t.c64[0], width, &opts)?
             }
             Composite::W128(c) => {
                 let t = self.permute(&shuffle, &Table::new(vec![], vec![c])?)?;
-                let (o, mut s) = self.order_by(&t.c128[0], width, opts.pivots)?;
+                let (o, mut s) = self.order_by(&t.c128[0], width, &opts)?;
                 s.lifted = true;
                 (o, s)
             }
@@ -363,6 +430,22 @@ impl Party {
         key_bits: u32,
         pivots: usize,
     ) -> Result<SortPerm> {
+        let opts = SortOptions {
+            pivots,
+            ..SortOptions::default()
+        };
+        self.sort_perm_wide_with(key, key_bits, &opts)
+    }
+
+    /// [`Party::sort_perm_wide`] with the passes of `opts` (pivots, few rounds); its
+    /// `key_bits` is not used (the wide key's are `key_bits`).
+    pub fn sort_perm_wide_with(
+        &mut self,
+        key: &AShare<u128>,
+        key_bits: u32,
+        opts: &SortOptions,
+    ) -> Result<SortPerm> {
+        let pivots = opts.pivots;
         let n = key.len();
         let b = index_bits(n);
         if key_bits == 0 || key_bits + b + 1 > 127 || pivots == 0 {
@@ -382,7 +465,7 @@ impl Party {
         let t = self.permute(&shuffle, &Table::new(vec![], vec![c])?)?;
         // Not lifted: `stats.lifted` stays false (the shuffled key is 16 bytes, not the 8
         // `sort_bytes` assumes without a lift).
-        let (order, stats) = self.order_by(&t.c128[0], width, pivots)?;
+        let (order, stats) = self.order_by(&t.c128[0], width, opts)?;
         Ok(SortPerm {
             shuffle,
             order,
@@ -419,12 +502,12 @@ impl Party {
     }
 
     /// The order of distinct shared keys `k` (differences within `width` bits), by batched
-    /// quicksort with `pivots` pivots per segment and opened comparisons.
+    /// quicksort with the pivots `opts` gives each segment and opened comparisons.
     fn order_by<R: Ring>(
         &mut self,
         k: &AShare<R>,
         width: usize,
-        pivots: usize,
+        opts: &SortOptions,
     ) -> Result<(Vec<u32>, SortStats)> {
         let n = k.len();
         let mut order: Vec<u32> = (0..n as u32).collect();
@@ -442,7 +525,7 @@ impl Party {
             xs.clear();
             ys.clear();
             for &(s, l) in &segs {
-                let p = pivots.min(l - 1);
+                let p = opts.pivots_for(l);
                 let (piv, rest) = order[s..s + l].split_at(p);
                 for i in 0..p {
                     for j in i + 1..p {
@@ -474,7 +557,7 @@ impl Party {
             let mut at = 0;
             let mut next = Vec::new();
             for &(s, l) in &segs {
-                let p = pivots.min(l - 1);
+                let p = opts.pivots_for(l);
                 seg.clear();
                 seg.extend_from_slice(&order[s..s + l]);
                 let (piv, rest) = seg.split_at(p);

@@ -86,5 +86,6 @@ pub fn seeded_party(net: tessera_net::Endpoint, seed: u64) -> Party {
         next: crate::prg::Prg::new(&key((me + 1) % 3)),
         net,
         frac: crate::party::DEFAULT_FRAC_BITS,
+        few_rounds: false,
     }
 }

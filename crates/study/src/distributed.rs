@@ -294,6 +294,8 @@ pub fn run_party_with(
     .map(|ep| ep.shaped(opts.network))
     .map_err(|e| network_failed(study, slot, "connecting", &e))?;
     let mut p = Party::setup(ep).map_err(|e| failed(Stations::of(study), slot, "set-up", &e))?;
+    // Added latency: rounds cost more than bytes (the same at all three stations).
+    p.set_few_rounds(!opts.network.one_way_latency.is_zero());
     let run = party_main(
         study,
         &inputs,

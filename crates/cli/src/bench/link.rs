@@ -249,6 +249,7 @@ fn measure(
         sort: SortOptions {
             key_bits: 64,
             pivots: args.pivots,
+            ..SortOptions::default()
         },
     };
     let mut report = LinkReport {

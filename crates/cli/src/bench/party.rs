@@ -51,7 +51,10 @@ impl ConnArgs {
         }
         .map_err(|e| format!("party {}: {e}", self.me))?
         .shaped(shape);
-        Party::setup(ep).map_err(|e| format!("party {}: {e}", self.me))
+        let mut p = Party::setup(ep).map_err(|e| format!("party {}: {e}", self.me))?;
+        // Added latency: rounds cost more than bytes (the same at all three parties).
+        p.set_few_rounds(!shape.one_way_latency.is_zero());
+        Ok(p)
     }
 
     /// The TCP configuration these arguments describe.

@@ -13,6 +13,41 @@
 //! with the public `s` from the number of complete cases (0 up to 2^16 rows, then one
 //! more per doubling) keeping `V/2^s` in the solver's range.
 //!
+//! Without strata (and in every unstratified test) the number at risk `N` is public: the
+//! risk order puts the rows that are not complete cases last ([`GroupedRisk::public_at_risk`]),
+//! so `N` on row `i` is `min(i + 1, n)` for the opened number `n` of complete cases, and
+//! `2^E/N` and `1/(N - 1)` are public constants (rounded once, to the nearest) instead of
+//! two shared reciprocals (33 rounds, 9.6 MB at 10,000 rows). With strata `N` is a count
+//! within the stratum, which is data: the reciprocals are computed inside MPC, side by side.
+//!
+//! # Cost
+//!
+//! Rounds at 10,000 rows (two groups, `tests/survival.rs`
+//! `logrank_at_10000_rows_in_100_rounds`; counted from the shared frame to the sealed
+//! result, stage by stage with the round counters), before issue 19's changes, now, and now
+//! with [`Party::few_rounds`] (set by runs with added latency):
+//!
+//! | stage | before | now | few rounds |
+//! |---|---|---|---|
+//! | complete cases; event indicator and level checks (opened counts) | 29 | 2, the rest beside the sort | 2, the rest beside the sort |
+//! | sort by time (key 1, lift 7, shuffle 2, 6 rounds per pass) | 117 (18 passes) | 111 (18; no lift) | 33 (5) |
+//! | columns moved | 3 | 2 | 2 |
+//! | tie groups: equality of neighbours, scan levels, depth opened | 28 | 27 | 15 (one batched test) |
+//! | group totals of the events (5 scan levels) | 6 | 6 | 6 |
+//! | reciprocals `2^E/N`, `1/(N - 1)` | 33 | 0 (public) | 0 |
+//! | sums `E`, `V` | 8 | 7 | 6 |
+//! | compared groups (opened), truncations, solve, `χ²` | 45 | 34 (side by side) | 34 |
+//! | seal | 1 | 1 | 1 |
+//! | total (party 0; the test takes the largest of the three) | 270 | 189 | 99 |
+//!
+//! Bytes of the busiest party: 33.5 MB before, 22.9 MB now, 48.6 MB with few rounds (the
+//! sort's comparisons: 56 per row instead of 19). The benchmark (`tessera bench survival
+//! --workloads logrank:10000`) adds the sharing of the input frames.
+//! What is left: the sort's 5 passes (a pass is a 79-bit comparison, 6 rounds), the tie
+//! levels' two zero tests (7 rounds each: equality of 64-bit keys, then of the levels'
+//! counts), the solve's scaling and Newton–Schulz steps (about 28 rounds for a 1×1
+//! matrix, of which 17 find the power of two near `1/‖V‖`).
+//!
 //! # Strata
 //!
 //! With `strata` (R's `survdiff(... ~ group + strata(s))`), the rows are sorted by stratum
@@ -62,6 +97,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::decode;
+use tessera_mpc::linalg::DEFAULT_MAX_COND;
 use tessera_mpc::{AShare, Party};
 
 use crate::analysis::LogrankSpec;
@@ -361,6 +397,15 @@ impl Tail for LogrankPublic {
     }
 }
 
+/// `round(2^bits / m)` for a public count `m` (0 for `m = 0`, which no product reads).
+fn recip_const(m: u64, bits: u32) -> u128 {
+    if m == 0 {
+        return 0;
+    }
+    let m = m as u128;
+    ((1u128 << bits) + m / 2) / m
+}
+
 /// Per group, whether its variance (shared, `bits` fractional bits) reaches
 /// [`no_information`]`(n)`: the one bit per group the compute parties learn (see the callers'
 /// LEAKAGE notes).
@@ -399,25 +444,39 @@ pub fn logrank(
     )?;
     let total = gr.total;
     let (nc, dc, observed) = (&gr.at_risk, &gr.deaths, &gr.observed);
-    let big_n = nc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
     let big_d = dc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
-    let minus1 = p.add_const(&big_n, 1u128.wrapping_neg());
-    // e_c = N_c/N is kept with E extra bits (2^E/N): the shares of small groups are small.
-    // The two reciprocals are independent: side by side, in the rounds of one.
-    let (r_n, r_n1) = p.side_by_side(
-        |q| q.recip_pow2(&big_n.shl(f), SHARE_BITS),
-        |q| q.recip(&minus1.shl(f)),
-    )?;
+    let d1 = p.add_const(&big_d, 1u128.wrapping_neg());
     // e_c·2^E; b = (N - D)/(N - 1) = 1 - (D - 1)/(N - 1); w = D·b. The second form: 1/(N - 1)
     // carries an absolute error of an ulp or two, which (N - D)/(N - 1) multiplies by N
     // (a relative error of about N·2^-24 per row, 1e-3 at N = 10^5) and (D - 1)/(N - 1) only
     // by D - 1 (0 at single events). Rows off group ends or without events carry D = 0,
     // which zeroes whatever the reciprocals hold there; at N = 1 with an event, b is 1
     // instead of 0/0, and multiplies e_c(1 - e_c) = 0 (a group share of 0 or 1).
-    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> = nc.iter().map(|x| (x, &r_n)).collect();
-    let d1 = p.add_const(&big_d, 1u128.wrapping_neg());
-    pairs.push((&d1, &r_n1));
-    let mut e = p.mul_many(&pairs)?;
+    let mut e = match gr.public_at_risk() {
+        // Without strata N is public (the complete cases come first in risk-set order):
+        // the reciprocals are public constants, rounded once, and the products local.
+        Some(at) => {
+            let r_n: Vec<u128> = at.iter().map(|&m| recip_const(m, f + SHARE_BITS)).collect();
+            let r_n1: Vec<u128> = at.iter().map(|&m| recip_const(m - 1, f)).collect();
+            let mut e: Vec<AShare<u128>> = nc.iter().map(|x| x.mul_public(&r_n)).collect();
+            e.push(d1.mul_public(&r_n1));
+            e
+        }
+        None => {
+            let big_n = nc.iter().fold(AShare::zeros(n), |acc, x| acc.add(x));
+            let minus1 = p.add_const(&big_n, 1u128.wrapping_neg());
+            // e_c = N_c/N is kept with E extra bits (2^E/N): the shares of small groups are
+            // small. The two reciprocals are independent: side by side, in the rounds of one.
+            let (r_n, r_n1) = p.side_by_side(
+                |q| q.recip_pow2(&big_n.shl(f), SHARE_BITS),
+                |q| q.recip(&minus1.shl(f)),
+            )?;
+            let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+                nc.iter().map(|x| (x, &r_n)).collect();
+            pairs.push((&d1, &r_n1));
+            p.mul_many(&pairs)?
+        }
+    };
     let b = p.add_const(&e.pop().expect("b").neg(), 1u128 << f);
     let w = p.mul(&big_d, &b)?;
     // E_c = Σ D e_c; diag_c = Σ w e_c; cross = Eᵀ diag(w) E, all carrying 2^E.
@@ -443,34 +502,58 @@ pub fn logrank(
     let v_diag: Vec<AShare<u128>> = (0..k)
         .map(|c| diag[c].sub(&cross.slice(c * k + c..c * k + c + 1)))
         .collect();
-    let tested = informative(p, &v_diag, total, f + SHARE_BITS)?;
-    check_compared(&tested)?;
-    let idx = kept_but_last(&tested);
-    let m = idx.len();
-    // V restricted to the compared groups but the last.
-    let mut v = Vec::with_capacity(m * m);
-    for &i in &idx {
-        for &j in &idx {
-            let c = cross.slice(i * k + j..i * k + j + 1).neg();
-            v.push(if i == j { c.add(&diag[i]) } else { c });
-        }
-    }
     // Back to scale f, and by a further 2^-s into the inverse's range (‖V‖ ≤ 2^16):
     // χ² = dᵀ (V/2^s)⁻¹ d / 2^s. The diagonal of V grows with the events (about D/4 for
     // two equal groups), so its inverse is small: at f bits (`spd_inverse`) it kept only
     // 24 - log2‖V/2^s‖ significant bits, 2e-4 relative at 10^5 rows. `spd_solve` keeps the
     // inverse at 32 bits and rounds only x = (V/2^s)⁻¹ d (of the order of 2^s·d/V) to f bits.
     let s = ((total as f64 / 4.0).max(1.0).log2().ceil() as i32 - 14).max(0) as u32;
-    let v = p.trunc(
-        &AShare::concat(&v.iter().collect::<Vec<_>>()),
-        SHARE_BITS + s,
-    )?;
-    let expected = p.trunc(&expected, SHARE_BITS)?;
     let o_all = AShare::concat(&observed.iter().collect::<Vec<_>>()).shl(f);
-    let diff = o_all.sub(&expected);
-    let diff = crate::describe::gather(&diff, &idx);
-    let x = p.spd_solve(&v, &diff, m, 1)?;
-    let chi = p.dot_fix(&diff, &x, m)?;
+    // χ² over the groups `idx` (the compared ones but the last), and the expected events at
+    // scale f. Opens nothing.
+    let solve = |q: &mut Party, idx: &[usize]| -> Result<(AShare<u128>, AShare<u128>)> {
+        let m = idx.len();
+        // V restricted to the compared groups but the last.
+        let mut v = Vec::with_capacity(m * m);
+        for &i in idx {
+            for &j in idx {
+                let c = cross.slice(i * k + j..i * k + j + 1).neg();
+                v.push(if i == j { c.add(&diag[i]) } else { c });
+            }
+        }
+        // V and the expected events in one truncation: the latter shifted up by s first
+        // (exact: below 2^(f + E + 14 + s) < 2^100).
+        let both = q.trunc(
+            &AShare::concat(&[
+                &AShare::concat(&v.iter().collect::<Vec<_>>()),
+                &expected.shl(s),
+            ]),
+            SHARE_BITS + s,
+        )?;
+        let mut both = both.split(&[m * m, k]);
+        let expected = both.pop().expect("two");
+        let v = both.pop().expect("two");
+        let diff = o_all.sub(&expected);
+        let diff = crate::describe::gather(&diff, idx);
+        // A 1×1 matrix has condition number 1: the solver's schedule for that is short.
+        let cond = if m == 1 { 1.0 } else { DEFAULT_MAX_COND };
+        let x = q.spd_solve_cond(&v, &diff, m, 1, cond)?;
+        Ok((q.dot_fix(&diff, &x, m)?, expected))
+    };
+    // Which groups are compared (opened) decides the solve's groups; nearly always all of
+    // them, so the solve for all groups runs beside the test and is redone only otherwise.
+    let all_but_last: Vec<usize> = (0..k - 1).collect();
+    let (tested, guess) = p.side_by_side(
+        |q| informative(q, &v_diag, total, f + SHARE_BITS),
+        |q| solve(q, &all_but_last),
+    )?;
+    check_compared(&tested)?;
+    let idx = kept_but_last(&tested);
+    let (chi, expected) = if idx == all_but_last {
+        guess
+    } else {
+        solve(p, &idx)?
+    };
     let mut open = vec![chi];
     let mut oe_shown = Vec::new();
     if spec.observed_expected {

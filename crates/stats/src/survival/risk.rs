@@ -14,15 +14,31 @@
 //!
 //! # Cost
 //!
-//! The sort ([`tessera_mpc::sort`]) of the time key with the analysis' columns, `n - 1`
-//! equality tests of adjacent times, `ceil(log2 n) - 1` rounds of `n` flag products and one
-//! zero test per level; every segmented scan then costs `L = ceil(log2 g)` rounds (`g` the
-//! largest tie group) and one Z_2^128 element per row, column and level.
+//! The sort ([`tessera_mpc::sort`]) of the time key, then the analysis' columns moved by
+//! its permutation, `n - 1` equality tests of adjacent times, `ceil(log2 n) - 1` rounds of
+//! `n` flag products and one zero test per level; every segmented scan then costs
+//! `L = ceil(log2 g)` rounds (`g` the largest tie group) and one Z_2^128 element per row,
+//! column and level. Rounds (issue 19):
+//! - the key is sorted in Z_2^128, where the fixed-point times already are, as a 64-bit
+//!   key ([`Party::sort_perm_wide_with`]): no lift from Z_2^64 (7 rounds, 78 bytes a row);
+//! - [`RiskOrder::sort`] needs only the key, so a caller runs it beside the preparation of
+//!   its columns ([`GroupedRisk::new`]: the event indicator, the products, the opened counts
+//!   and level checks, about 27 rounds) and moves them after ([`RiskOrder::arrange`]);
+//! - with [`Party::few_rounds`] (links with latency) the sort takes more pivots per pass
+//!   ([`tessera_mpc::sort::SortOptions::few_rounds`]: 5 passes instead of 18 at 10^4 rows,
+//!   for 2.9 times the comparisons), and the flags of every level come from one batched
+//!   equality test of the sorted keys at distance `2^l` (sorted, rows `i` and `i + 2^l`
+//!   tie iff their keys are equal): the rounds of one test instead of one product round per
+//!   level, for `ceil(log2 n)` times the equality tests' bytes.
 //!
 //! # Leakage
 //!
 //! The sort opens comparison bits of shuffled, distinct composite keys (simulatable from
-//! `n`, see [`tessera_mpc::sort`]). The scans use only as many levels as the largest tie
+//! `n`, see [`tessera_mpc::sort`]; with more pivots, more of them, still a function of the
+//! random permutation alone). Where the complete cases are given ([`GroupedRisk::new`]),
+//! the rows that are not complete cases get distinct keys above all others and come last:
+//! the order stays a uniformly random permutation of the shuffled rows, and the numbers at
+//! risk become a function of the opened count of complete cases. The scans use only as many levels as the largest tie
 //! group needs: `ceil(log2 g)` for the largest number `g` of rows sharing one time is
 //! opened (a coarse bound on the largest tie: 0, 1, 2, … for g = 1, 2, 3–4, 5–8, …). Nothing
 //! else is opened here.
@@ -45,7 +61,7 @@
 //! the scan depth now bounds the largest group of rows sharing stratum *and* time.
 
 use tessera_mpc::fixed::encode;
-use tessera_mpc::sort::SortOptions;
+use tessera_mpc::sort::{SortOptions, SortPerm};
 use tessera_mpc::{AShare, Party, Table};
 
 use crate::disclosure::{every_at_least, Disclosure};
@@ -248,15 +264,44 @@ pub(crate) struct RiskOrder {
 /// point below 2^39 in magnitude).
 const STRATUM_SHIFT: u32 = 40;
 
+/// Sort keys of rows that are not complete cases start here (`3·2^61`): above every
+/// complete case's key (below `2^62 + 2^60`: times below 2^62 in magnitude, strata codes
+/// below 2^20), and `LAST + i` stays below 2^63 for any row count.
+const LAST: u128 = 3 << 61;
+
+/// A risk order's sort before its columns are moved ([`RiskOrder::sort`]).
+pub(crate) struct RiskSort {
+    perm: SortPerm,
+    /// The sort key of every row, in input order.
+    key: AShare<u128>,
+}
+
 impl RiskOrder {
-    /// The sort key: `-time`, or with strata `code·2^40 - time` (`code = Σ_s s·h_s`), so
-    /// that strata come in the order of their levels and times descend within each.
-    fn key(time: &AShare<u128>, strata: &[AShare<u128>]) -> AShare<u64> {
+    /// The sort key in Z_2^128 (a signed value within 64 bits): `-time`, or with strata
+    /// `code·2^40 - time`; with `used` (complete cases), rows that are not complete cases
+    /// get `LAST + i` instead (row `i`), above every complete case's key and all distinct,
+    /// so that they come last, in input order, each a tie group of its own.
+    fn wide_key(
+        p: &mut Party,
+        time: &AShare<u128>,
+        strata: &[AShare<u128>],
+        used: Option<&AShare<u128>>,
+    ) -> Result<AShare<u128>> {
         let mut key = time.neg();
         for (s, h) in strata.iter().enumerate().skip(1) {
             key = key.add(&h.mul_const((s as u128) << STRATUM_SHIFT));
         }
-        low64(&key)
+        let Some(used) = used else {
+            return Ok(key);
+        };
+        let last: Vec<u128> = (0..key.len() as u128).map(|i| LAST + i).collect();
+        // used·key + (1 - used)·(LAST + i) = LAST + i + used·(key - LAST - i).
+        let rel = p.add_public(
+            &key,
+            &last.iter().map(|x| x.wrapping_neg()).collect::<Vec<_>>(),
+        );
+        let moved = p.mul(used, &rel)?;
+        Ok(p.add_public(&moved, &last))
     }
 
     /// Sorts `time` (fixed point, below 2^39 in magnitude) descending together with `cols`
@@ -269,24 +314,69 @@ impl RiskOrder {
         strata: &[AShare<u128>],
         cols: &[AShare<u128>],
     ) -> Result<RiskOrder> {
+        let sort = Self::sort(p, time, strata, None)?;
+        Self::arrange(p, sort, time, strata, cols)
+    }
+
+    /// The first half of [`RiskOrder::stratified`]: the sort of the key alone (`strata` the
+    /// one-hot indicators that order the strata, `used` the complete cases, sorted last when
+    /// given), so that a caller can prepare the columns beside it
+    /// ([`Party::side_by_side`]) and move them with [`RiskOrder::arrange`].
+    pub(crate) fn sort(
+        p: &mut Party,
+        time: &AShare<u128>,
+        strata: &[AShare<u128>],
+        used: Option<&AShare<u128>>,
+    ) -> Result<RiskSort> {
         let n = time.len();
-        if cols.iter().chain(strata).any(|c| c.len() != n) {
+        if strata.iter().chain(used).any(|c| c.len() != n) {
             return Err(StatsError::Invalid("columns of different lengths".into()));
         }
         if strata.len() >= 1 << 20 {
             return Err(StatsError::Invalid("too many strata".into()));
         }
-        let perm = p.sort_perm(&Self::key(time, strata), SortOptions::default())?;
-        let mut all = vec![time.clone()];
+        let key = Self::wide_key(p, time, strata, used)?;
+        // Keys within ±2^63: 64-bit keys in Z_2^128, no lift.
+        // More pivots per pass where rounds cost more than bytes (Party::few_rounds).
+        let opts = if p.few_rounds() {
+            SortOptions::few_rounds()
+        } else {
+            SortOptions::default()
+        };
+        let perm = p.sort_perm_wide_with(&key, 64, &opts)?;
+        Ok(RiskSort { perm, key })
+    }
+
+    /// The second half of [`RiskOrder::stratified`]: `time`, `cols` and the one-hot `strata`
+    /// (zero on rows that are not complete cases) moved by `sort`, and the tie structure of
+    /// its key.
+    pub(crate) fn arrange(
+        p: &mut Party,
+        sort: RiskSort,
+        time: &AShare<u128>,
+        strata: &[AShare<u128>],
+        cols: &[AShare<u128>],
+    ) -> Result<RiskOrder> {
+        let n = time.len();
+        if cols.iter().chain(strata).any(|c| c.len() != n) || sort.key.len() != n {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        let mut all = vec![sort.key, time.clone()];
         all.extend(cols.iter().cloned());
         all.extend(strata.iter().cloned());
-        let sorted = p.apply_sort(&perm, &Table::new(vec![], all)?)?;
+        let sorted = p.apply_sort(&sort.perm, &Table::new(vec![], all)?)?;
         let mut c = sorted.c128;
-        let strata = c.split_off(1 + cols.len());
-        let time = c.remove(0);
-        // same[i] = [k_i == k_{i+1}] for i < n - 1 (k the key: time, and stratum).
-        let same = adjacent_equal(p, &Self::key(&time, &strata))?;
-        let (end, flags) = Self::levels(p, same)?;
+        let strata = c.split_off(2 + cols.len());
+        let time = c.remove(1);
+        let key = c.remove(0);
+        // Every level in one batched test where rounds cost more than bytes and computation
+        // (Party::few_rounds), else one product per level.
+        let (end, flags) = if p.few_rounds() {
+            Self::sorted_levels(p, &low64(&key))?
+        } else {
+            let same = adjacent_equal(p, &low64(&key))?;
+            Self::levels(p, same)?
+        };
         Ok(RiskOrder {
             time,
             cols: c,
@@ -419,6 +509,55 @@ impl RiskOrder {
             flags.push(next);
             s *= 2;
         }
+        let flags = Self::to_depth(p, flags)?;
+        Ok((end, flags))
+    }
+
+    /// [`RiskOrder::levels`] of rows sorted by `key` (ascending): there rows `i` and
+    /// `i + 2^l` lie in one group iff their keys are equal, so every level's flags come from
+    /// one batched equality test of the key at distance `2^l` (the rounds of one test,
+    /// where the products of [`RiskOrder::levels`] take one round per level). Same flags,
+    /// same opened depth.
+    fn sorted_levels(
+        p: &mut Party,
+        key: &AShare<u64>,
+    ) -> Result<(AShare<u128>, Vec<AShare<u128>>)> {
+        let n = key.len();
+        let mut dists = Vec::new();
+        let mut s = 1usize;
+        while s < n {
+            dists.push(s);
+            s *= 2;
+        }
+        if dists.is_empty() {
+            let flags = vec![AShare::zeros(n)];
+            return Ok((p.public(&vec![1u128; n]), Self::to_depth(p, flags)?));
+        }
+        let heads: Vec<AShare<u64>> = dists.iter().map(|&s| key.slice(0..n - s)).collect();
+        let tails: Vec<AShare<u64>> = dists.iter().map(|&s| key.slice(s..n)).collect();
+        let eq = p.eq(
+            &AShare::concat(&heads.iter().collect::<Vec<_>>()),
+            &AShare::concat(&tails.iter().collect::<Vec<_>>()),
+        )?;
+        let total: usize = dists.iter().map(|&s| n - s).sum();
+        let all: AShare<u128> = p.inject(&[&eq], total)?.remove(0);
+        let lens: Vec<usize> = dists.iter().map(|&s| n - s).collect();
+        let flags: Vec<AShare<u128>> = all
+            .split(&lens)
+            .into_iter()
+            .map(|mut f| {
+                f.a.resize(n, 0);
+                f.b.resize(n, 0);
+                f
+            })
+            .collect();
+        let end = p.add_const(&flags[0].neg(), 1);
+        Ok((end, Self::to_depth(p, flags)?))
+    }
+
+    /// The scan levels that are needed: those below the first all-zero one (the one value
+    /// opened, see below).
+    fn to_depth(p: &mut Party, mut flags: Vec<AShare<u128>>) -> Result<Vec<AShare<u128>>> {
         // Scans need only the levels below the first all-zero one: with the largest tie
         // group of g rows, levels 0..ceil(log2 g) (a level is all zero iff every group has
         // at most 2^l rows).
@@ -427,14 +566,15 @@ impl RiskOrder {
         // of records: stop and entry times together, see EntryRecords; for the orders of
         // `by_key` and `runs`, of rows sharing a key or a run). It saves scan rounds
         // and bytes in proportion (17 levels for 10^5 rows against typically 3 to 6).
-        let sums: Vec<AShare<u128>> = flags.iter().map(AShare::sum).collect();
+        // The sums count rows (below 2^64): tested in Z_2^64, one round fewer.
+        let sums: Vec<AShare<u64>> = flags.iter().map(|f| low64(&f.sum())).collect();
         let zero = p.is_zero(&AShare::concat(&sums.iter().collect::<Vec<_>>()))?;
         let zero = p.reveal_bits(&zero)?;
         let depth = (0..flags.len())
             .find(|&l| (zero[l / 64] >> (l % 64)) & 1 == 1)
             .unwrap_or(flags.len());
         flags.truncate(depth);
-        Ok((end, flags))
+        Ok(flags)
     }
 
     /// Per column, `Σ_j x_j·[s_j < s]` (`before`) or `[s_j > s]` for each stratum `s`,
@@ -597,6 +737,20 @@ pub(crate) struct GroupedRisk {
 }
 
 impl GroupedRisk {
+    /// The number at risk on every row (all levels together) when it is public: without
+    /// strata and delayed entry the complete cases come first in risk-set order (the rows
+    /// that are not complete cases are sorted last, [`RiskOrder::sort`]), so row `i`'s
+    /// prefix count is `min(i + 1, total)`, a function of the opened `total` alone. `None`
+    /// with strata or delayed entry (a prefix count within a stratum, or of signed
+    /// records, is data).
+    pub fn public_at_risk(&self) -> Option<Vec<u64>> {
+        if self.risk.strata.len() >= 2 || self.entry {
+            return None;
+        }
+        let n = self.risk.time.len() as u64;
+        Some((0..n).map(|i| (i + 1).min(self.total)).collect())
+    }
+
     /// Complete-case and event indicators of each level, in risk-set order.
     pub fn rows(&self) -> (&[AShare<u128>], &[AShare<u128>]) {
         self.risk.cols.split_at(self.k)
@@ -661,37 +815,61 @@ impl GroupedRisk {
             None => Vec::new(),
         };
         let k = levels.len();
-        records.check(p, t, &used)?;
-        let ev = indicator(p, e)?;
-        let dead = p.mul(&ev, &used)?;
-        let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
-            levels.iter().map(|h| (h, &used)).collect();
-        pairs.extend(levels.iter().map(|h| (h, &dead)));
-        pairs.extend(strata_onehot.iter().map(|h| (h, &used)));
-        let mut cols = p.mul_many(&pairs)?;
-        let hs = cols.split_off(2 * k);
-        // Opened: the number of complete cases (named in the results).
-        let total = p.reveal(&used.sum())?[0] as u64;
-        disclosure.check_rows(total as usize)?;
-        let named = group
-            .map(|g| (g, &cols[..k]))
-            .into_iter()
-            .chain(strata.map(|s| (s, &hs[..])));
-        for (name, ind) in named {
-            let sums: Vec<AShare<u128>> = ind.iter().map(AShare::sum).collect();
-            let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
-            disclosure.check_level_rows(p, &counts, name)?;
-            // A group level without complete cases has no curve and makes the log-rank
-            // covariance singular; a stratum without them is a declared level that is not
-            // in the data (refused alike, so that the study's levels say what was analysed).
-            // LEAKAGE: the one bit "every level of this column has a complete case" is
-            // opened (per column: the group, then the strata).
-            if !every_at_least(p, &counts, 1)? {
-                return Err(StatsError::Invalid(format!(
-                    "a level of {name} has no complete cases: drop it from the study's levels"
-                )));
-            }
-        }
+        // The sort needs only the times, the strata's order and the complete cases (sorted
+        // last): it runs beside the columns' preparation and the checks (a refusal there
+        // stops both; the sort's opened bits are simulatable whatever the data).
+        let rec_time = records.time(t);
+        let rec_used = records.both(&used);
+        let key_strata: Vec<AShare<u128>> = strata_onehot.iter().map(|h| records.both(h)).collect();
+        // A refusal (an opened check) comes back as a value, not as a failure of the half:
+        // a failed half aborts the session, and a refusal must leave it usable (the other
+        // analyses of a study go on); every party refuses alike, after the sort.
+        let (sort, prepared) = p.side_by_side(
+            |q| RiskOrder::sort(q, &rec_time, &key_strata, Some(&rec_used)),
+            |q| {
+                let prepare = |q: &mut Party| -> Result<_> {
+                    records.check(q, t, &used)?;
+                    let ev = indicator(q, e)?;
+                    let dead = q.mul(&ev, &used)?;
+                    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> =
+                        levels.iter().map(|h| (h, &used)).collect();
+                    pairs.extend(levels.iter().map(|h| (h, &dead)));
+                    pairs.extend(strata_onehot.iter().map(|h| (h, &used)));
+                    let mut cols = q.mul_many(&pairs)?;
+                    let hs = cols.split_off(2 * k);
+                    // Opened: the number of complete cases (named in the results).
+                    let total = q.reveal(&used.sum())?[0] as u64;
+                    disclosure.check_rows(total as usize)?;
+                    let named = group
+                        .map(|g| (g, &cols[..k]))
+                        .into_iter()
+                        .chain(strata.map(|s| (s, &hs[..])));
+                    for (name, ind) in named {
+                        let sums: Vec<AShare<u128>> = ind.iter().map(AShare::sum).collect();
+                        let counts = AShare::concat(&sums.iter().collect::<Vec<_>>());
+                        disclosure.check_level_rows(q, &counts, name)?;
+                        // A group level without complete cases has no curve and makes the
+                        // log-rank covariance singular; a stratum without them is a declared
+                        // level that is not in the data (refused alike, so that the study's
+                        // levels say what was analysed).
+                        // LEAKAGE: the one bit "every level of this column has a complete case"
+                        // is opened (per column: the group, then the strata).
+                        if !every_at_least(q, &counts, 1)? {
+                            return Err(StatsError::Invalid(format!(
+                                "a level of {name} has no complete cases: drop it from the \
+                             study's levels"
+                            )));
+                        }
+                    }
+                    Ok((cols, hs, total))
+                };
+                match prepare(q) {
+                    Err(StatsError::Mpc(e)) => Err(StatsError::Mpc(e)),
+                    r => Ok(r),
+                }
+            },
+        )?;
+        let (cols, hs, total) = prepared?;
         let observed = cols[k..].iter().map(AShare::sum).collect();
         let (at, evs) = cols.split_at(k);
         let mut moved: Vec<AShare<u128>> = at.iter().map(|c| records.signed(c)).collect();
@@ -701,7 +879,7 @@ impl GroupedRisk {
             moved.push(records.stop_only(&used));
         }
         let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-        let mut risk = RiskOrder::stratified(p, &records.time(t), &hs, &moved)?;
+        let mut risk = RiskOrder::arrange(p, sort, &rec_time, &hs, &moved)?;
         let stops = if with_stops { risk.cols.pop() } else { None };
         let (at, evs) = risk.cols.split_at(k);
         let at_risk = risk.within_prefix(p, at)?;
