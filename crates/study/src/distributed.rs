@@ -79,13 +79,19 @@ pub const DEALING_ID_LEN: usize = 16;
 /// parties; bound also to a later `revision`, and to the ids of the dealings this compute
 /// station holds (one per outside party, in the order of the study's data), so that compute
 /// stations in different revisions, or holding different dealings of one party, refuse each
-/// other.
+/// other; and to `few_rounds` when it is on ([`Study::few_rounds`]), so that stations whose
+/// protocols would take different shapes refuse each other too.
 ///
 /// LEAKAGE: the ids are random and say nothing about the data; each compute station learns
 /// only that the others hold the same dealings.
-pub fn run_session(study: &Study, revision: u32, dealings: &[[u8; DEALING_ID_LEN]]) -> [u8; 16] {
+pub fn run_session(
+    study: &Study,
+    revision: u32,
+    dealings: &[[u8; DEALING_ID_LEN]],
+    few_rounds: bool,
+) -> [u8; 16] {
     let base = session(study);
-    if dealings.is_empty() && revision == 1 {
+    if dealings.is_empty() && revision == 1 && !few_rounds {
         return base;
     }
     let mut c = ring::digest::Context::new(&ring::digest::SHA256);
@@ -97,6 +103,10 @@ pub fn run_session(study: &Study, revision: u32, dealings: &[[u8; DEALING_ID_LEN
     }
     for d in dealings {
         c.update(d);
+    }
+    if few_rounds {
+        // The protocols' shape (Party::few_rounds) must be the same at every station.
+        c.update(b"few rounds");
     }
     let mut s = [0u8; 16];
     s.copy_from_slice(&c.finish().as_ref()[..16]);
@@ -276,11 +286,14 @@ pub fn run_party_with(
             inputs.push(remote_input(study, d)?);
         }
     }
+    // Rounds against bytes (the study's choice, else this run's added latency): bound into
+    // the session, so stations that chose differently refuse each other at the handshake.
+    let few = study.few_rounds(!opts.network.one_way_latency.is_zero());
     let cfg = TlsConfig::new(
         TcpConfig {
             me: slot,
             addrs,
-            session: run_session(study, revision, &dealings),
+            session: run_session(study, revision, &dealings, few),
             connect_timeout: opts.timeout,
             recv_timeout: opts.timeout,
         },
@@ -294,8 +307,7 @@ pub fn run_party_with(
     .map(|ep| ep.shaped(opts.network))
     .map_err(|e| network_failed(study, slot, "connecting", &e))?;
     let mut p = Party::setup(ep).map_err(|e| failed(Stations::of(study), slot, "set-up", &e))?;
-    // Added latency: rounds cost more than bytes (the same at all three stations).
-    p.set_few_rounds(!opts.network.one_way_latency.is_zero());
+    p.set_few_rounds(few);
     let run = party_main(
         study,
         &inputs,

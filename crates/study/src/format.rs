@@ -31,6 +31,11 @@ pub struct Study {
     pub time_unit: Option<String>,
     /// Fixed-point fractional bits (16..=32).
     pub frac_bits: u32,
+    /// `[study] few_rounds`: whether the compute parties spend bytes and computation to save
+    /// communication rounds (`tessera_mpc::Party::few_rounds`: more pivots per sort pass,
+    /// tie levels in one batched test), for stations between organisations, milliseconds
+    /// apart. None: only when the run adds latency itself (`--latency-ms`).
+    pub few_rounds: Option<bool>,
     /// Every station taking part, in file order.
     pub parties: Vec<PartySpec>,
     /// The data parties' datasets, in the order of `[parties]`: the order in which they are
@@ -114,6 +119,15 @@ impl Study {
     /// The life table called `name`.
     pub fn life_table(&self, name: &str) -> Option<&LifeTableSpec> {
         self.life_tables.iter().find(|t| t.name == name)
+    }
+
+    /// Whether a run spends bytes to save rounds: the study's `few_rounds`, else whether the
+    /// run adds latency to its links (`latency`). The same at every compute party, since it
+    /// decides the protocols' shape: the study's text is agreed, and a run across stations
+    /// binds the choice into its session ([`crate::distributed::run_session`]), so stations
+    /// that disagree refuse each other instead of computing out of step.
+    pub fn few_rounds(&self, latency: bool) -> bool {
+        self.few_rounds.unwrap_or(latency)
     }
 
     /// The names of the three compute parties, by slot.

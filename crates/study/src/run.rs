@@ -642,7 +642,7 @@ pub(crate) fn compute<T: Send>(
                         (failed(names, slot, "set-up", &e), by_peer)
                     })?;
                     // Added latency: rounds cost more than bytes (as at every party).
-                    p.set_few_rounds(!opts.network.one_way_latency.is_zero());
+                    p.set_few_rounds(study.few_rounds(!opts.network.one_way_latency.is_zero()));
                     let progress = opts.progress.filter(|_| slot == 0);
                     let r = party_main(study, inputs, &mut p, after, progress);
                     r.map_err(|e| {

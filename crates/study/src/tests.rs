@@ -120,6 +120,67 @@ fn the_example_runs_and_reports() {
     assert!(text.contains("== km_by_stage (kaplan_meier)"), "{text}");
 }
 
+/// `[study] few_rounds = true`: the same results (within the fixed point's noise) in fewer
+/// rounds of the survival analyses, and a session of its own, so a station that chose
+/// otherwise is refused at the handshake.
+#[test]
+fn few_rounds_gives_the_same_results_in_fewer_rounds() {
+    let base = example();
+    let text = base
+        .source
+        .text
+        .replacen("[study]\n", "[study]\nfew_rounds = true\n", 1);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/survival");
+    let few = crate::validate::parse("study.toml", &text, &dir).unwrap();
+    assert_eq!(few.few_rounds, Some(true));
+    assert!(few.few_rounds(false) && !base.few_rounds(false) && base.few_rounds(true));
+    let (a, b) = (
+        run_local(&base, &RunOptions::default()).unwrap(),
+        run_local(&few, &RunOptions::default()).unwrap(),
+    );
+    fn close(x: &serde_json::Value, y: &serde_json::Value, at: &str) {
+        use serde_json::Value as V;
+        match (x, y) {
+            (V::Number(p), V::Number(q)) => {
+                let (p, q) = (p.as_f64().unwrap(), q.as_f64().unwrap());
+                assert!((p - q).abs() <= 1e-5 + 1e-5 * q.abs(), "{at}: {p} vs {q}");
+            }
+            (V::Array(p), V::Array(q)) => {
+                assert_eq!(p.len(), q.len(), "{at}");
+                for (i, (p, q)) in p.iter().zip(q).enumerate() {
+                    close(p, q, &format!("{at}[{i}]"));
+                }
+            }
+            (V::Object(p), V::Object(q)) => {
+                for (k, v) in p {
+                    close(v, &q[k], &format!("{at}.{k}"));
+                }
+            }
+            _ => assert_eq!(x, y, "{at}"),
+        }
+    }
+    let mut fewer = false;
+    for (x, y) in a.analyses.iter().zip(&b.analyses) {
+        if matches!(x.kind.as_str(), "kaplan_meier" | "logrank") {
+            close(
+                x.result.as_ref().unwrap(),
+                y.result.as_ref().unwrap(),
+                &x.name,
+            );
+        }
+    }
+    // The analyses' costs are in study order.
+    if let Some(i) = a.analyses.iter().position(|x| x.kind == "logrank") {
+        fewer = b.cost[0].analyses[i].rounds < a.cost[0].analyses[i].rounds;
+    }
+    assert!(fewer, "log-rank took no fewer rounds");
+    let none: [[u8; crate::distributed::DEALING_ID_LEN]; 0] = [];
+    assert_ne!(
+        crate::distributed::run_session(&few, 1, &none, true),
+        crate::distributed::run_session(&few, 1, &none, false)
+    );
+}
+
 /// The example's Kaplan–Meier by stage with `median = true`: refused at validation's
 /// rules without `allow_event_times`; with it, each curve's median and interval reach the
 /// JSON results and the report.

@@ -93,6 +93,8 @@ struct RawMeta {
     time_unit: Option<String>,
     #[serde(default)]
     frac_bits: Option<i64>,
+    #[serde(default)]
+    few_rounds: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -593,6 +595,7 @@ impl Checker<'_> {
             title: meta.title,
             time_unit: meta.time_unit,
             frac_bits,
+            few_rounds: meta.few_rounds,
             parties,
             data,
             linkage,
