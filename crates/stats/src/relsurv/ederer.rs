@@ -255,28 +255,37 @@ impl Tail for EdererPublic {
     /// Values: survival, `2^G·Σ d/Y²`, at risk, deaths of every cell (zero where
     /// suppressed), each block in the order of `shown`.
     fn open(&self, vals: &[u128]) -> Result<RelsurvResult> {
-        let f = self.frac_bits;
-        let k = self.labels.as_ref().map_or(1, Vec::len);
-        let g = self.spec.times.len();
-        let cells = g * k;
-        if self.shown.len() != cells || vals.len() != 4 * cells {
-            return Err(StatsError::Invalid(
-                "relsurv: the sealed values do not fit".into(),
-            ));
-        }
-        let out = open_cells(vals, &self.shown, k, f);
-        Ok(finish(
+        open_result(
             "ederer2",
             (
                 &self.spec.times,
                 self.spec.conf_level,
                 self.spec.group.clone(),
             ),
-            self.labels.clone(),
-            self.n,
-            &out,
-        ))
+            (self.labels.clone(), self.n, &self.shown, self.frac_bits),
+            vals,
+        )
     }
+}
+
+/// The recipient's tail of either method: the four sealed blocks of every cell (survival,
+/// the variance sum, at risk, deaths; in the order of `shown`) to the result's rows. Errors
+/// when the values do not fit the public facts.
+pub(crate) fn open_result(
+    method: &str,
+    grid: (&[f64], f64, Option<String>),
+    (labels, n, shown, frac_bits): (Option<Vec<String>>, u64, &[bool], u32),
+    vals: &[u128],
+) -> Result<RelsurvResult> {
+    let k = labels.as_ref().map_or(1, Vec::len);
+    let cells = grid.0.len() * k;
+    if shown.len() != cells || vals.len() != 4 * cells {
+        return Err(StatsError::Invalid(
+            "relsurv: the sealed values do not fit".into(),
+        ));
+    }
+    let out = open_cells(vals, shown, k, frac_bits);
+    Ok(finish(method, grid, labels, n, &out))
 }
 
 /// `Π_{j ≥ i, j in i's block} x[j]` for fixed-point factors in blocks of equal group:

@@ -87,11 +87,11 @@ use tessera_mpc::{AShare, Party, Table};
 use crate::disclosure::Disclosure;
 use crate::error::{Result, StatsError};
 use crate::sealed::{Sealed, Tail};
-use crate::survival::km::{grid_rule, open_cells, DEFAULT_MIN_CELL};
+use crate::survival::km::{grid_rule, DEFAULT_MIN_CELL};
 use crate::survival::risk::low64;
 use crate::table::Frame;
 
-use super::ederer::{complete_cases, finish, Cases, EdererSpec, RelsurvResult};
+use super::ederer::{complete_cases, open_result, Cases, EdererSpec, RelsurvResult};
 use super::weights::{weight_slots, Degree, BLOCK_BITS, BLOCK_DAYS};
 
 /// Fractional bits of the weights' sums (the owner's columns carry `2^RATE_BITS` on top of
@@ -175,25 +175,16 @@ impl Tail for PoharPublic {
     /// Values: survival, `2^G·Σ DS2/YS²`, at risk, deaths of every cell (zero where
     /// suppressed), each block in the order of `shown` (as Ederer II's).
     fn open(&self, vals: &[u128]) -> Result<RelsurvResult> {
-        let k = self.labels.as_ref().map_or(1, Vec::len);
-        let cells = self.spec.times.len() * k;
-        if self.shown.len() != cells || vals.len() != 4 * cells {
-            return Err(StatsError::Invalid(
-                "relsurv: the sealed values do not fit".into(),
-            ));
-        }
-        let out = open_cells(vals, &self.shown, k, self.frac_bits);
-        Ok(finish(
+        open_result(
             "pohar-perme",
             (
                 &self.spec.times,
                 self.spec.conf_level,
                 self.spec.group.clone(),
             ),
-            self.labels.clone(),
-            self.n,
-            &out,
-        ))
+            (self.labels.clone(), self.n, &self.shown, self.frac_bits),
+            vals,
+        )
     }
 }
 
