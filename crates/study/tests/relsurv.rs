@@ -182,6 +182,30 @@ fn a_life_table_other_than_the_pinned_one_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("highest daily rate is 9.98"), "{e}");
+    // A table of very high rates (q = 0.99 everywhere: 0.0126 a day), so that the weights
+    // 1/S pass the protocol's range within the grid (e^46 per patient at ten years), is
+    // refused by the owner, not computed wrong.
+    let hot: String = std::fs::read_to_string(dir.join("table.csv"))
+        .unwrap()
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.rsplit_once(',')) {
+            (0, _) | (_, None) => format!("{l}\n"),
+            (_, Some((head, _))) => format!("{head},0.99\n"),
+        })
+        .collect();
+    std::fs::write(dir.join("hot.csv"), &hot).unwrap();
+    let long = text
+        .replace("file = \"table.csv\"", "file = \"hot.csv\"")
+        .replace(
+            "035bf604877ef338664d9ef6e0881b72eeed57aa6c680120b396a3465807807c",
+            &tessera_study::lifetable::sha256_hex(hot.as_bytes()),
+        )
+        .replace("max_daily_rate = 0.002", "max_daily_rate = 0.02");
+    let e = run_local(&parse_in(&dir, &long).unwrap(), &RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("beyond the 2^50"), "{e}");
     let table = dir.join("table.csv");
     let edited = std::fs::read_to_string(&table).unwrap().replacen(
         "male,1990,0,0.00442020202",

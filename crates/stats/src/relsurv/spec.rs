@@ -20,6 +20,10 @@ use super::pohar::PoharSpec;
 use super::table::LifeTable;
 use super::weights::{weight_columns, weight_slots, Degree, MAX_RATE};
 
+/// The largest sum of Pohar Perme weights the protocol holds (2^50, `relsurv::pohar`'s
+/// reciprocal); the owner refuses paths whose weights could reach it.
+pub const WEIGHT_SUM_LIMIT: f64 = 1_125_899_906_842_624.0;
+
 fn conf_level() -> f64 {
     0.95
 }
@@ -310,6 +314,21 @@ impl RelsurvSpec {
                          {MAX_RATE})",
                         table.name(),
                         self.max_rate()
+                    )));
+                }
+                // The protocol holds sums of weights at risk below 2^WEIGHT_SUM_BITS; the linked
+                // rows are some of these, and a weight only grows with time, so the sum of
+                // every row's weight one day past the horizon bounds every sum it forms.
+                let total: f64 = paths
+                    .iter()
+                    .flatten()
+                    .map(|p| p.cumulative(f64::from(horizon) + 1.0).exp())
+                    .sum();
+                if !(total < WEIGHT_SUM_LIMIT) {
+                    return Err(StatsError::Invalid(format!(
+                        "relsurv: the patients' Pohar Perme weights 1/S at the grid's end sum to \
+                         {total:.3e}, beyond the 2^50 the protocol holds (its numbers would be \
+                         wrong): end the grid earlier"
                     )));
                 }
                 weight_columns(&self.path_prefix(), horizon, self.terms()?, &paths)
