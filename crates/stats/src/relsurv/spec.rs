@@ -324,7 +324,7 @@ impl RelsurvSpec {
                     .flatten()
                     .map(|p| p.cumulative(f64::from(horizon) + 1.0).exp())
                     .sum();
-                if !(total < WEIGHT_SUM_LIMIT) {
+                if total.is_nan() || total >= WEIGHT_SUM_LIMIT {
                     return Err(StatsError::Invalid(format!(
                         "relsurv: the patients' Pohar Perme weights 1/S at the grid's end sum to \
                          {total:.3e}, beyond the 2^50 the protocol holds (its numbers would be \
