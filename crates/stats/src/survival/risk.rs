@@ -56,9 +56,12 @@
 //! one-hot indicators and `C_s = Σ_j x_j·[s_j < s]` (one dot-product round for the `S - 1`
 //! totals, one round of `n·(S - 1)` integer products per column, no truncation, exact).
 //! Cheaper in rounds than a segmented scan by stratum (`ceil(log2 n)` rounds of `n` products
-//! per column) and exact. The strata cost nothing else: the key gets the stratum code
-//! above the time bits (`code·2^40 - time`), one sort as before. Nothing more is opened:
-//! the scan depth now bounds the largest group of rows sharing stratum *and* time.
+//! per column) and exact. The key gets the stratum code above every time the data owners
+//! accept (`code·2^62 - time`: fixed-point times lie below 2^62 in magnitude,
+//! [`crate::ranges::compare_limit`]), one sort as before on a key `ceil(log2(S + 1)) - 1`
+//! bits wider, and the tie groups come from equality of the whole key in Z_2^128 (one
+//! round and twice the equality tests' bytes more than without strata). Nothing more is
+//! opened: the scan depth now bounds the largest group of rows sharing stratum *and* time.
 
 use tessera_mpc::fixed::encode;
 use tessera_mpc::sort::{SortOptions, SortPerm};
@@ -260,14 +263,27 @@ pub(crate) struct RiskOrder {
     pub strata: Vec<AShare<u128>>,
 }
 
-/// Bits of the stratum code above the time in the stratified sort key (times are fixed
-/// point below 2^39 in magnitude).
-const STRATUM_SHIFT: u32 = 40;
+/// Bits of the stratum code above the time in the stratified sort key: the fixed-point
+/// times lie below 2^62 in magnitude ([`crate::ranges::compare_limit`], checked by every
+/// data owner), so the strata's key ranges `(code·2^62 - 2^62, code·2^62 + 2^62)` are
+/// ordered by code and the rows of one stratum stay one block whatever their times.
+const STRATUM_SHIFT: u32 = 62;
 
-/// Sort keys of rows that are not complete cases start here (`3·2^61`): above every
-/// complete case's key (below `2^62 + 2^60`: times below 2^62 in magnitude, strata codes
-/// below 2^20), and `LAST + i` stays below 2^63 for any row count.
-const LAST: u128 = 3 << 61;
+/// The sort key's bits and the start of the keys of rows that are not complete cases, with
+/// `strata` one-hot indicators (0: one stratum, key `-time`).
+///
+/// Without strata the complete cases' keys lie in `(-2^62, 2^62)`, and `LAST = 3·2^61`
+/// with `LAST + i` below 2^63 for any row count: 64 bits. With `S ≥ 1` strata they lie in
+/// `(-2^62, S·2^62)`, `LAST = S·2^62`, and `LAST + i < (S + 1)·2^62`: the key needs
+/// `63 + ceil(log2(S + 1))` bits.
+fn key_layout(strata: usize) -> (u32, u128) {
+    if strata == 0 {
+        return (64, 3 << 61);
+    }
+    let s = strata as u128;
+    let wide = 63 + (128 - s.leading_zeros());
+    (wide, s << STRATUM_SHIFT)
+}
 
 /// A risk order's sort before its columns are moved ([`RiskOrder::sort`]).
 pub(crate) struct RiskSort {
@@ -277,10 +293,10 @@ pub(crate) struct RiskSort {
 }
 
 impl RiskOrder {
-    /// The sort key in Z_2^128 (a signed value within 64 bits): `-time`, or with strata
-    /// `code·2^40 - time`; with `used` (complete cases), rows that are not complete cases
-    /// get `LAST + i` instead (row `i`), above every complete case's key and all distinct,
-    /// so that they come last, in input order, each a tie group of its own.
+    /// The sort key in Z_2^128 (a signed value within the bits of [`key_layout`]): `-time`,
+    /// or with strata `code·2^62 - time`; with `used` (complete cases), rows that are not
+    /// complete cases get `LAST + i` instead (row `i`), above every complete case's key and
+    /// all distinct, so that they come last, in input order, each a tie group of its own.
     fn wide_key(
         p: &mut Party,
         time: &AShare<u128>,
@@ -294,7 +310,8 @@ impl RiskOrder {
         let Some(used) = used else {
             return Ok(key);
         };
-        let last: Vec<u128> = (0..key.len() as u128).map(|i| LAST + i).collect();
+        let (_, first) = key_layout(strata.len());
+        let last: Vec<u128> = (0..key.len() as u128).map(|i| first + i).collect();
         // used·key + (1 - used)·(LAST + i) = LAST + i + used·(key - LAST - i).
         let rel = p.add_public(
             &key,
@@ -336,14 +353,14 @@ impl RiskOrder {
             return Err(StatsError::Invalid("too many strata".into()));
         }
         let key = Self::wide_key(p, time, strata, used)?;
-        // Keys within ±2^63: 64-bit keys in Z_2^128, no lift.
+        // Keys within the bits of key_layout (64 without strata) in Z_2^128, no lift.
         // More pivots per pass where rounds cost more than bytes (Party::few_rounds).
         let opts = if p.few_rounds() {
             SortOptions::few_rounds()
         } else {
             SortOptions::default()
         };
-        let perm = p.sort_perm_wide_with(&key, 64, &opts)?;
+        let perm = p.sort_perm_wide_with(&key, key_layout(strata.len()).0, &opts)?;
         Ok(RiskSort { perm, key })
     }
 
@@ -370,12 +387,19 @@ impl RiskOrder {
         let time = c.remove(1);
         let key = c.remove(0);
         // Every level in one batched test where rounds cost more than bytes and computation
-        // (Party::few_rounds), else one product per level.
-        let (end, flags) = if p.few_rounds() {
-            Self::sorted_levels(p, &low64(&key))?
-        } else {
-            let same = adjacent_equal(p, &low64(&key))?;
-            Self::levels(p, same)?
+        // (Party::few_rounds), else one product per level. Without strata the key lies
+        // within 64 bits, whose equality is the key's; with strata, the whole key's.
+        let (end, flags) = match (p.few_rounds(), strata.is_empty()) {
+            (true, true) => Self::sorted_levels(p, &low64(&key))?,
+            (true, false) => Self::sorted_levels(p, &key)?,
+            (false, true) => {
+                let same = adjacent_equal(p, &low64(&key))?;
+                Self::levels(p, same)?
+            }
+            (false, false) => {
+                let same = adjacent_equal(p, &key)?;
+                Self::levels(p, same)?
+            }
         };
         Ok(RiskOrder {
             time,
@@ -518,9 +542,9 @@ impl RiskOrder {
     /// one batched equality test of the key at distance `2^l` (the rounds of one test,
     /// where the products of [`RiskOrder::levels`] take one round per level). Same flags,
     /// same opened depth.
-    fn sorted_levels(
+    fn sorted_levels<R: tessera_mpc::Ring>(
         p: &mut Party,
-        key: &AShare<u64>,
+        key: &AShare<R>,
     ) -> Result<(AShare<u128>, Vec<AShare<u128>>)> {
         let n = key.len();
         let mut dists = Vec::new();
@@ -533,8 +557,8 @@ impl RiskOrder {
             let flags = vec![AShare::zeros(n)];
             return Ok((p.public(&vec![1u128; n]), Self::to_depth(p, flags)?));
         }
-        let heads: Vec<AShare<u64>> = dists.iter().map(|&s| key.slice(0..n - s)).collect();
-        let tails: Vec<AShare<u64>> = dists.iter().map(|&s| key.slice(s..n)).collect();
+        let heads: Vec<AShare<R>> = dists.iter().map(|&s| key.slice(0..n - s)).collect();
+        let tails: Vec<AShare<R>> = dists.iter().map(|&s| key.slice(s..n)).collect();
         let eq = p.eq(
             &AShare::concat(&heads.iter().collect::<Vec<_>>()),
             &AShare::concat(&tails.iter().collect::<Vec<_>>()),
