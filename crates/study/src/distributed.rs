@@ -286,9 +286,13 @@ pub fn run_party_with(
             inputs.push(remote_input(study, d)?);
         }
     }
-    // Rounds against bytes (the study's choice, else this run's added latency): bound into
-    // the session, so stations that chose differently refuse each other at the handshake.
-    let few = study.few_rounds(!opts.network.one_way_latency.is_zero());
+    // Rounds against bytes: the study's choice, else few rounds, since stations that run
+    // a study together sit at different organisations, where every round costs a network
+    // latency (5-25 ms one way, against the bytes' fractions of a millisecond). The
+    // default depends on the study's text only, which every station holds the same, and
+    // the choice is bound into the session, so stations that chose differently refuse
+    // each other at the handshake.
+    let few = study.few_rounds(true);
     let cfg = TlsConfig::new(
         TcpConfig {
             me: slot,

@@ -121,8 +121,9 @@ impl Study {
         self.life_tables.iter().find(|t| t.name == name)
     }
 
-    /// Whether a run spends bytes to save rounds: the study's `few_rounds`, else whether the
-    /// run adds latency to its links (`latency`). The same at every compute party, since it
+    /// Whether a run spends bytes to save rounds: the study's `few_rounds`, else `latency`:
+    /// whether the run's links have a network latency (a run between stations always; a
+    /// local run when it adds latency to its links). The same at every compute party, since it
     /// decides the protocols' shape: the study's text is agreed, and a run across stations
     /// binds the choice into its session ([`crate::distributed::run_session`]), so stations
     /// that disagree refuse each other instead of computing out of step.

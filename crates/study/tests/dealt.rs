@@ -32,6 +32,12 @@ fn free_port() -> u16 {
 /// The registry, an institute and a hospital compute; the GP network is an outside data
 /// party. Returns the study and the compute stations' identities by slot.
 fn setup(dir: &Path) -> (Study, Vec<(String, Identity)>) {
+    setup_with(dir, "", "")
+}
+
+/// [`setup`] with `study` added to the `[study]` table and `analyses` after the study's
+/// own analysis.
+fn setup_with(dir: &Path, study: &str, analyses: &str) -> (Study, Vec<(String, Identity)>) {
     std::fs::write(dir.join("registry.csv"), REGISTRY).unwrap();
     std::fs::write(dir.join("gp.csv"), GP).unwrap();
     let names = ["registry", "institute", "hospital"];
@@ -40,7 +46,7 @@ fn setup(dir: &Path) -> (Study, Vec<(String, Identity)>) {
         .map(|n| (n.to_string(), Identity::generate(n).unwrap()))
         .collect();
     let gp = Identity::generate("gp").unwrap();
-    let mut text = String::from("[study]\nid = \"dealt\"\n");
+    let mut text = format!("[study]\nid = \"dealt\"\n{study}");
     for (slot, (n, id)) in ids.iter().enumerate() {
         text += &format!(
             "[parties.{n}]\ncompute = {slot}\naddress = \"127.0.0.1:{}\"\nfingerprint = \"sha256:{}\"\n",
@@ -58,6 +64,9 @@ file = "registry.csv"
 key = ["patient_id"]
 [data.registry.columns]
 age = { type = "numeric", min = 0, max = 120 }
+time = { type = "numeric", min = 0, max = 10000 }
+event = "binary"
+treatment = { type = "categorical", levels = ["0", "1"] }
 [data.gp]
 file = "gp.csv"
 key = ["patient_id"]
@@ -74,6 +83,7 @@ name = "bmi"
 kind = "describe"
 columns = ["gp.bmi", "registry.age"]
 "#;
+    text += analyses;
     let path = dir.join("study.toml");
     std::fs::write(&path, &text).unwrap();
     (tessera_study::load(&path).unwrap(), ids)
@@ -249,4 +259,53 @@ fn a_station_that_stops_is_named_by_the_others() {
             other => panic!("{name}: {other:?}"),
         }
     }
+}
+
+/// Stations of different organisations pay a network latency per round: a run between
+/// stations trades bytes for rounds unless the study says otherwise (`[study] few_rounds`),
+/// with the same results either way.
+#[test]
+fn a_run_between_stations_takes_few_rounds_unless_the_study_says_otherwise() {
+    let logrank = r#"
+[[analysis]]
+name = "by_treatment"
+kind = "logrank"
+time = "registry.time"
+event = "registry.event"
+group = "registry.treatment"
+"#;
+    let run_study = |tag: &str, study_text: &str| {
+        let dir = folder(tag);
+        let (study, ids) = setup_with(&dir, study_text, logrank);
+        let spec = study.data.iter().find(|d| d.party == "gp").unwrap();
+        let dealt = deal_input(&study, spec, &data::load(spec).unwrap()).unwrap();
+        let outs: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = ids
+                .iter()
+                .zip(dealt)
+                .map(|((name, id), msg)| {
+                    let study = &study;
+                    s.spawn(move || {
+                        let opts = RunOptions {
+                            timeout: Duration::from_secs(30),
+                            ..RunOptions::default()
+                        };
+                        let meeting = Meeting::from_study(study)?;
+                        run_party_with(study, name, id, &opts, meeting, &data::load, &|_| {
+                            Some(msg.clone())
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let out = outs.into_iter().next().unwrap().unwrap();
+        let cost = out.cost.into_iter().next().unwrap();
+        (cost.analyses[1].rounds, cost.analyses[1].bytes_sent)
+    };
+    let (few, few_bytes) = run_study("few", "");
+    let (many, many_bytes) = run_study("many", "few_rounds = false\n");
+    println!("log-rank between stations: {few} rounds, {few_bytes} bytes by default; {many} rounds, {many_bytes} bytes with few_rounds = false");
+    assert!(few < many, "{few} rounds by default against {many}");
+    assert!(few_bytes > many_bytes);
 }
