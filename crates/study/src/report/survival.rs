@@ -283,44 +283,14 @@ pub fn kaplan_meier(h: &mut String, r: &Value, all: &[AnalysisResult], time_unit
         h.push_str(&t.html());
     }
     for c in &curves_json {
-        if let Some(g) = c["group"].as_str() {
-            let _ = writeln!(
-                h,
-                "<h3>{} = {}</h3>",
-                escape(group_column.unwrap_or("group")),
-                escape(g)
-            );
-        }
-        let mut t = Table::new(&[
-            "time",
-            "at risk",
-            "events up to time",
+        grid_table(
+            h,
+            c,
+            group_column,
             "survival",
-            "std err",
-            "95% CI",
-        ]);
-        t.set_header(
-            5,
-            &format!("{:.0}% CI", f(&r["conf_level"]).unwrap_or(0.95) * 100.0),
+            conf_pct,
+            &format!("suppressed (fewer than {min_cell} at risk, or too few events)"),
         );
-        for row in c["rows"].as_array().into_iter().flatten() {
-            if row["shown"] == false {
-                t.row_note(
-                    &plain(&row["time"]),
-                    &format!("suppressed (fewer than {min_cell} at risk, or too few events)"),
-                );
-                continue;
-            }
-            t.row(vec![
-                plain(&row["time"]),
-                plain(&row["at_risk"]),
-                plain(&row["events"]),
-                est_of(&row["survival"]),
-                est_of(&row["std_err"]),
-                ci(&row["ci_lower"], &row["ci_upper"]),
-            ]);
-        }
-        h.push_str(&t.html());
         event_time_table(
             h,
             &c["event_times"],
@@ -394,42 +364,60 @@ pub fn relsurv(h: &mut String, r: &Value, time_unit: Option<&str>) {
         ))
     );
     for c in &curves_json {
-        if let Some(g) = c["group"].as_str() {
-            let _ = writeln!(
-                h,
-                "<h3>{} = {}</h3>",
-                escape(group_column.unwrap_or("group")),
-                escape(g)
-            );
-        }
-        let mut t = Table::new(&[
-            "time",
-            "at risk",
-            "events up to time",
+        grid_table(
+            h,
+            c,
+            group_column,
             "relative survival",
-            "std err",
-            "CI",
-        ]);
-        t.set_header(5, &format!("{conf_pct:.0}% CI"));
-        for row in c["rows"].as_array().into_iter().flatten() {
-            if row["shown"] == false {
-                t.row_note(
-                    &plain(&row["time"]),
-                    "suppressed (too few at risk, or too few events)",
-                );
-                continue;
-            }
-            t.row(vec![
-                plain(&row["time"]),
-                plain(&row["at_risk"]),
-                plain(&row["events"]),
-                est_of(&row["survival"]),
-                est_of(&row["std_err"]),
-                ci(&row["ci_lower"], &row["ci_upper"]),
-            ]);
-        }
-        h.push_str(&t.html());
+            conf_pct,
+            "suppressed (too few at risk, or too few events)",
+        );
     }
+}
+
+/// A curve's heading (its group) and its table at the study's grid: time, at risk, events
+/// up to the time, the estimate (`estimate` names it), its standard error and interval; a
+/// suppressed time says so (`suppressed`). Kaplan–Meier and relative survival share it.
+fn grid_table(
+    h: &mut String,
+    c: &Value,
+    group_column: Option<&str>,
+    estimate: &str,
+    conf_pct: f64,
+    suppressed: &str,
+) {
+    if let Some(g) = c["group"].as_str() {
+        let _ = writeln!(
+            h,
+            "<h3>{} = {}</h3>",
+            escape(group_column.unwrap_or("group")),
+            escape(g)
+        );
+    }
+    let mut t = Table::new(&[
+        "time",
+        "at risk",
+        "events up to time",
+        estimate,
+        "std err",
+        "CI",
+    ]);
+    t.set_header(5, &format!("{conf_pct:.0}% CI"));
+    for row in c["rows"].as_array().into_iter().flatten() {
+        if row["shown"] == false {
+            t.row_note(&plain(&row["time"]), suppressed);
+            continue;
+        }
+        t.row(vec![
+            plain(&row["time"]),
+            plain(&row["at_risk"]),
+            plain(&row["events"]),
+            est_of(&row["survival"]),
+            est_of(&row["std_err"]),
+            ci(&row["ci_lower"], &row["ci_upper"]),
+        ]);
+    }
+    h.push_str(&t.html());
 }
 
 /// A cumulative incidence (competing risks): per group and cause, with `at_event_times` the
