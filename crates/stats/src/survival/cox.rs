@@ -544,16 +544,79 @@ struct Derivatives {
     wa_z: AShare<u128>,
 }
 
+/// The fixed-point weights `e = 2^E·e^η` of a proportional-hazards fit at β, with `η = Zβ`
+/// and the encoded shift `E·ln 2` that the log-likelihood takes back (Cox, Fine–Gray).
+/// At β = 0 (the first Newton step) `η = 0` and `e` is the public constant `e^shift`, so
+/// neither the product nor the exp's rounds are spent (issue 19).
+pub(crate) struct Weights {
+    /// `η = Zβ` (zero at β = 0).
+    pub eta: AShare<u128>,
+    /// `2^E·e^η`, shared or public.
+    pub e: Weight,
+    /// `E·ln 2`, encoded: the log-likelihood adds `shift` per event back.
+    pub shift: u128,
+}
+
+/// A weight column: shared, or one public value on every row.
+pub(crate) enum Weight {
+    /// Shared per row.
+    Shared(AShare<u128>),
+    /// One encoded public value.
+    Public(u128),
+}
+
+impl Weight {
+    /// `e·x` for an integer column `x` (e.g. the 0/1 complete cases): one product round
+    /// when shared, local when public.
+    pub fn times(&self, p: &mut Party, x: &AShare<u128>) -> Result<AShare<u128>> {
+        Ok(match self {
+            Weight::Shared(e) => p.mul(e, x)?,
+            Weight::Public(c) => x.mul_const(*c),
+        })
+    }
+}
+
+impl Weights {
+    /// The weights at `beta` (`None`: β = 0) of `z_rows` (n×m), with `e_bits` = E.
+    pub fn at(
+        p: &mut Party,
+        z_rows: &AShare<u128>,
+        beta: Option<&AShare<u128>>,
+        n: usize,
+        m: usize,
+        e_bits: u32,
+    ) -> Result<Weights> {
+        let f = p.frac_bits();
+        // w = 2^E·e^η: E more bits for the small weights that make up late risk sets. Every
+        // ratio is unchanged; ln D grows by E·ln 2 per event, corrected by the caller.
+        let shift: u128 = encode(f64::from(e_bits) * std::f64::consts::LN_2, f);
+        Ok(match beta {
+            Some(b) => {
+                let eta = p.matmul_fix(z_rows, b, n, m, 1)?;
+                let e = p.exp(&p.add_const(&eta, shift))?;
+                Weights {
+                    eta,
+                    e: Weight::Shared(e),
+                    shift,
+                }
+            }
+            // e^shift of the encoded shift, so the correction cancels it as exactly as
+            // the exp's would.
+            None => Weights {
+                eta: AShare::zeros(n),
+                e: Weight::Public(encode(decode(shift, f).exp(), f)),
+                shift,
+            },
+        })
+    }
+}
+
 impl Model {
-    fn derivatives(&self, p: &mut Party, beta: &AShare<u128>) -> Result<Derivatives> {
+    fn derivatives(&self, p: &mut Party, beta: Option<&AShare<u128>>) -> Result<Derivatives> {
         let (n, m) = (self.n, self.p);
         let f = p.frac_bits();
-        let eta = p.matmul_fix(&self.z_rows, beta, n, m, 1)?;
-        // w = 2^E·e^η: E more bits for the small weights that make up late risk sets. Every
-        // ratio is unchanged; ln D grows by E·ln 2 per event, corrected below.
-        let shift: u128 = encode(f64::from(self.e_bits) * std::f64::consts::LN_2, f);
-        let e = p.exp(&p.add_const(&eta, shift))?;
-        let w = p.mul(&e, &self.used)?;
+        let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
+        let w = e.times(p, &self.used)?;
         let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
         let w_rep = AShare::concat(&reps);
         let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());
@@ -592,13 +655,14 @@ impl Model {
         };
         // 2^K/D and ln D (garbage where mult = 0, which zeroes it below).
         let (r, lnd) = p.recip_pow2_and_ln(&den, K)?;
-        let ll_den = p.dot(&mult, &lnd, n)?;
-        let ll_eta = p.dot(&self.delta, &eta, n)?;
+        // Σ δη - Σ mult·ln D in one dot product (one round).
+        let ll = p.dot(
+            &AShare::concat(&[&self.delta, &mult]),
+            &AShare::concat(&[&eta, &lnd.neg()]),
+            2 * n,
+        )?;
         // The correction uses the encoded shift, so it cancels exactly what exp was given.
-        let ll = p.add_const(
-            &ll_eta.sub(&ll_den),
-            shift.wrapping_mul(u128::from(self.events)),
-        );
+        let ll = p.add_const(&ll, shift.wrapping_mul(u128::from(self.events)));
         // μ = num·r/2^K per slot; Σ mult·μ; Σ mult·μμᵀ.
         let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&r, m).collect();
         let mu = p.mul_trunc(
@@ -892,30 +956,50 @@ pub fn cox(
     }
     let mut hs = p.mul_many(&pairs)?;
     let dead = hs.remove(0);
-    let (nu, ne) = open_counts(p, (&used, &dead), m, &levels, disclosure)?;
-    if let Some((st, _)) = &strata {
-        let counts = AShare::concat(
-            &hs.iter()
-                .map(AShare::sum)
-                .collect::<Vec<_>>()
-                .iter()
-                .collect::<Vec<_>>(),
-        );
-        disclosure.check_level_rows(p, &counts, st)?;
-        // A declared stratum without complete cases is refused (as a group level of the
-        // log-rank test). LEAKAGE: the one bit "every stratum has a complete case".
-        if !every_at_least(p, &counts, 1)? {
-            return Err(StatsError::Invalid(format!(
-                "a level of {st} has no complete cases: drop it from the study's levels"
-            )));
-        }
-    }
-    if nu < 2 || ne == 0 {
-        return Err(StatsError::Invalid(format!(
-            "Cox regression needs events: {nu} complete cases with {ne} events"
-        )));
-    }
-    let (z_all, isd, centred) = standardise(p, &x, &used, nu, &names)?;
+    // The risk-set order's sort needs only the times (and strata): it runs beside the
+    // counts, the disclosure checks and the standardisation (issue 19: their rounds
+    // overlap), and the columns are moved after.
+    let rtime = records.time(time);
+    let hs_rec: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
+    // A refusal of the checks is public (every party meets it) and comes back as a value,
+    // so that the sort beside them ends normally instead of being aborted.
+    let (sort, prepared) = p.side_by_side(
+        |q| RiskOrder::sort(q, &rtime, &hs_rec, None),
+        |q| -> Result<Result<_>> {
+            let checked = |q: &mut Party| -> Result<_> {
+                let (nu, ne) = open_counts(q, (&used, &dead), m, &levels, disclosure)?;
+                if let Some((st, _)) = &strata {
+                    let counts = AShare::concat(
+                        &hs.iter()
+                            .map(AShare::sum)
+                            .collect::<Vec<_>>()
+                            .iter()
+                            .collect::<Vec<_>>(),
+                    );
+                    disclosure.check_level_rows(q, &counts, st)?;
+                    // A declared stratum without complete cases is refused (as a group level of the
+                    // log-rank test). LEAKAGE: the one bit "every stratum has a complete case".
+                    if !every_at_least(q, &counts, 1)? {
+                        return Err(StatsError::Invalid(format!(
+                            "a level of {st} has no complete cases: drop it from the study's levels"
+                        )));
+                    }
+                }
+                if nu < 2 || ne == 0 {
+                    return Err(StatsError::Invalid(format!(
+                        "Cox regression needs events: {nu} complete cases with {ne} events"
+                    )));
+                }
+                let (z_all, isd, centred) = standardise(q, &x, &used, nu, &names)?;
+                Ok((nu, ne, z_all, isd, centred))
+            };
+            match checked(q) {
+                Err(StatsError::Mpc(e)) => Err(e.into()),
+                r => Ok(r),
+            }
+        },
+    )?;
+    let (nu, ne, z_all, isd, centred) = prepared?;
     // Risk-set order of [δ, used, z…]; with delayed entry, of the 2n records (the entry
     // records' `used` is -1: their weights subtract from the risk sets, see EntryRecords).
     let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
@@ -957,8 +1041,7 @@ pub fn cox(
     let conc_rows = spec
         .concordance
         .then(|| (dead.clone(), used.clone(), hs.clone()));
-    let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-    let risk = RiskOrder::stratified(p, &records.time(time), &hs, &cols)?;
+    let risk = RiskOrder::arrange(p, sort, &rtime, &hs_rec, &cols)?;
     let n = risk.time.len();
     let mut moved = risk.cols.clone();
     let clusters = if cluster.is_some() { moved.pop() } else { None };
@@ -1139,12 +1222,13 @@ pub(crate) fn newton<D: Fisher>(
     m: usize,
     ne: u64,
     max_steps: usize,
-    mut derive: impl FnMut(&mut Party, &AShare<u128>) -> Result<D>,
+    mut derive: impl FnMut(&mut Party, Option<&AShare<u128>>) -> Result<D>,
 ) -> Result<NewtonEnd<D>> {
     let f = p.frac_bits();
     let inv_e = 1.0 / ne as f64;
     let mut beta: AShare<u128> = AShare::zeros(m);
-    let mut d = derive(p, &beta)?;
+    // At β = 0: `derive` takes no exp there (the weights are a public constant).
+    let mut d = derive(p, None)?;
     let ll0 = d.ll().clone();
     let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
     let mut trace = NewtonTrace::default();
@@ -1179,7 +1263,7 @@ pub(crate) fn newton<D: Fisher>(
                     step /= 2.0;
                     trace.halvings += 1;
                     beta = b0.add(&p.mul_public_real(last, step)?);
-                    d = derive(p, &beta)?;
+                    d = derive(p, Some(&beta))?;
                     continue;
                 }
                 delta
@@ -1211,7 +1295,7 @@ pub(crate) fn newton<D: Fisher>(
                 // Opened: whether the rule is met (the iteration count is reported).
                 Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
             },
-            |q| derive(q, &next),
+            |q| derive(q, Some(&next)),
         )?;
         if stop || trace.iterations >= max_steps {
             trace.converged = stop;

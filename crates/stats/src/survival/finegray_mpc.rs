@@ -8,7 +8,7 @@ use tessera_mpc::{AShare, Party};
 
 use crate::error::Result;
 
-use super::cox::{join, tile, Fisher};
+use super::cox::{join, tile, Fisher, Weights};
 use super::km::suffix_product;
 use super::logrank::columns_to_rows;
 use super::risk::{shifted, suffix_sum, RiskOrder};
@@ -138,13 +138,15 @@ impl Model {
     }
 
     /// Log pseudo-likelihood, score and information at β (standardised covariates).
-    pub(crate) fn derivatives(&self, p: &mut Party, beta: &AShare<u128>) -> Result<Derivatives> {
+    pub(crate) fn derivatives(
+        &self,
+        p: &mut Party,
+        beta: Option<&AShare<u128>>,
+    ) -> Result<Derivatives> {
         let (n, m, f) = (self.n, self.m, p.frac_bits());
-        let eta = p.matmul_fix(&self.z_rows, beta, n, m, 1)?;
-        let shift: u128 = encode(f64::from(self.e_bits) * std::f64::consts::LN_2, f);
-        let e = p.exp(&p.add_const(&eta, shift))?;
-        let w = p.mul(&e, &self.used)?;
-        let cw = p.mul(&e, &self.d2)?;
+        let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
+        let w = e.times(p, &self.used)?;
+        let cw = e.times(p, &self.d2)?;
         let hw = p.mul_fix(&cw, &self.h)?;
         let prods = p.mul_fix(&join(&[tile(&w, m), tile(&hw, m)]), &tile(&self.z_all, 2))?;
         let parts = prods.split(&[n * m, n * m]);
