@@ -286,8 +286,9 @@ impl Party {
     }
 
     /// `(2^k/x, ln x)` together, for callers that need both of the same values (a
-    /// likelihood and its derivatives): one normalisation instead of two, so about the
-    /// cost of `ln` alone plus the reciprocal's Newton steps. Same ranges and errors as
+    /// likelihood and its derivatives): one normalisation instead of two, then the
+    /// logarithm beside the reciprocal, so the rounds of the normalisation and the
+    /// reciprocal's Newton steps. Same ranges and errors as
     /// [`Party::recip_pow2`] and [`Party::ln`].
     pub fn recip_pow2_and_ln(
         &mut self,
@@ -300,9 +301,15 @@ impl Party {
             "recip_pow2_and_ln: k = {k} too large"
         );
         let (c, j, m) = self.normalise(x)?;
-        let y = self.recip_unit(&m)?;
-        let recip = self.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f - k)?;
-        let ln = self.ln_from(&m, &j)?;
+        // The logarithm's polynomial beside the reciprocal's Newton steps: both need only
+        // the normalisation, so the pair costs the rounds of the longer (issue 19).
+        let (ln, recip) = self.side_by_side(
+            |q| q.ln_from(&m, &j),
+            |q| {
+                let y = q.recip_unit(&m)?;
+                q.mul_trunc(&y, &c, NORM_BITS as u32 - 1 - f - k)
+            },
+        )?;
         Ok((recip, ln))
     }
 
