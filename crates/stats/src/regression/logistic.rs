@@ -144,7 +144,7 @@ impl Model<'_> {
     fn evaluate(&self, pt: &mut Party, b: &AShare<u128>) -> Result<Eval> {
         let f = pt.frac_bits();
         let rows = self.y.len();
-        let (n, p, k) = (self.n, self.p, self.k);
+        let (p, k) = (self.p, self.k);
         let mut eta = pt.matmul(&self.zrows, &self.slopes(b), rows, k, 1)?;
         if self.intercept {
             eta = eta.add(&broadcast(&b.shl(f), 0, rows));
@@ -164,14 +164,55 @@ impl Model<'_> {
             rows,
             p,
         )?;
+        self.derivatives(pt, Some(b), eta, &g, &h, 0)
+    }
+
+    /// [`Model::evaluate`] at the start `b = 0`, where every `η` is 0, `μ = σ(0) = 1/2`
+    /// and `V = 1/4` exactly: no sigmoid and no products of the rows, only the two matrix
+    /// products `[w, Z]'(y − 1/2)` and `[w, Z]'[w, Z]` (divided by 4 in the truncation).
+    /// The same values as `evaluate` at zero (without its sigmoid's few ulp of error), in
+    /// about 40 rounds fewer.
+    fn evaluate_at_zero(&self, pt: &mut Party) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let rows = self.y.len();
+        let p = self.p;
+        let resid = pt.add_const(self.y, encode(-0.5, f));
+        let g = pt.matmul(&self.colmajor, &resid, p, rows, 1)?;
+        let h = pt.matmul(
+            &self.colmajor,
+            &rows_of(&self.cols.iter().collect::<Vec<_>>()),
+            p,
+            rows,
+            p,
+        )?;
+        self.derivatives(pt, None, AShare::zeros(rows), &g, &h, 2)
+    }
+
+    /// The gradient and information from the sums `g = [w, Z]'(y − μ)` and
+    /// `h = [w, Z]' V [w, Z]` (2f fractional bits), with `h` divided further by
+    /// `2^quarter`, and the penalty at `b` (`None`: b = 0, nothing to shrink).
+    fn derivatives(
+        &self,
+        pt: &mut Party,
+        b: Option<&AShare<u128>>,
+        eta: AShare<u128>,
+        g: &AShare<u128>,
+        h: &AShare<u128>,
+        quarter: u32,
+    ) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let (n, p, k) = (self.n, self.p, self.k);
         // The gradient keeps f + G bits, the information f. Both sums are at most n·max|z|
         // and n·max z²/4 in size: standardised, so within the truncation's range.
-        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f - G, n)?;
+        let gh = design::div_count(pt, &AShare::concat(&[g, h]), f - G, n)?;
         let mut grad = gh.slice(0..p);
-        let mut info = pt.trunc(&gh.slice(p..p + p * p), G)?;
+        let mut info = pt.trunc(&gh.slice(p..p + p * p), G + quarter)?;
         if let Some(pen) = &self.pen {
             let first = usize::from(self.intercept);
-            let shrink = pt.mul_fix(pen, &self.slopes(b))?;
+            let shrink = match b {
+                Some(b) => pt.mul_fix(pen, &self.slopes(b))?,
+                None => AShare::zeros(k),
+            };
             for j in 0..k {
                 let at_j = first + j;
                 grad.a[at_j] = grad.a[at_j].wrapping_sub(shrink.a[j]);
@@ -213,14 +254,16 @@ pub(crate) fn check_binary(
 
 /// Refuses a fit in which some used row (weight 1) has `|η| ≥ SEP_ETA` ([`SEP_ETA`]):
 /// one comparison of the rows, one integer product with the weights, one equality test;
-/// one bit opened. Returns `|η|`.
-fn check_separation(
-    pt: &mut Party,
-    eta: &AShare<u128>,
-    weight: &AShare<u128>,
-) -> Result<AShare<u128>> {
-    let f = pt.frac_bits();
+/// one bit opened.
+fn check_separation(pt: &mut Party, eta: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
     let (abs, _) = pt.abs_sign_within(eta, 64)?;
+    refuse_separated(pt, &abs, weight)
+}
+
+/// The test of [`check_separation`] on `abs` = |η|: an error if some used row has
+/// `|η| ≥ SEP_ETA`. One bit opened.
+fn refuse_separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
+    let f = pt.frac_bits();
     let lim = pt.public(&vec![encode::<u128>(SEP_ETA, f); abs.len()]);
     let far = pt.lt_arith(&abs, &lim)?;
     let near = pt.add_const(&far.neg(), 1);
@@ -231,7 +274,7 @@ fn check_separation(
     if pt.reveal_bits(&none)?[0] & 1 == 0 {
         return Err(separation_error());
     }
-    Ok(abs)
+    Ok(())
 }
 
 /// The log-likelihood Σ w (y η − softplus(η)) at the fit, `abs` = |η|.
@@ -468,7 +511,8 @@ pub(crate) fn fit_prepared(
     let mut iterations = 0;
     let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
     let all = pt.public(&[2 * p as u128]);
-    let mut e = model.evaluate(pt, &b)?;
+    // The start b = 0 needs no sigmoid (μ = 1/2 exactly).
+    let mut e = model.evaluate_at_zero(pt)?;
     let mut inverse = WarmInverse::default();
     loop {
         if iterations == spec.max_steps {
@@ -500,11 +544,20 @@ pub(crate) fn fit_prepared(
         }
     }
 
-    let abs = check_separation(pt, &e.eta, &prep.weight)?;
-    // The log-likelihood beside the variance (the inverse information and the standard
-    // errors' square roots), which do not depend on it.
+    // The separation test and the log-likelihood (both from |η|), side by side, beside
+    // the variance (the inverse information and the standard errors' square roots), which
+    // depends on neither: a separated fit is refused by the test's half (its error is
+    // every party's), the other values never leave.
+    let (eta, weight, outcome) = (&e.eta, &prep.weight, &prep.outcome);
     let (ll, (coef, se)) = pt.side_by_side(
-        |q| log_likelihood(q, &e.eta, &abs, &prep.outcome, &prep.weight),
+        |q| -> Result<AShare<u128>> {
+            let (abs, _) = q.abs_sign_within(eta, 64)?;
+            let ((), ll) = q.side_by_side(
+                |r| refuse_separated(r, &abs, weight),
+                |r| log_likelihood(r, eta, &abs, outcome, weight),
+            )?;
+            Ok(ll)
+        },
         |q| original_scale(q, &model, &m, &s, &b, &e.info),
     )?;
     // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.
