@@ -80,7 +80,7 @@ impl JoinOptions {
     /// segment), or, where rounds cost more than bytes ([`Party::few_rounds`], the same at
     /// all three parties: bound into a distributed run's session), the few-rounds sort
     /// within twice the bytes ([`SortOptions::few_rounds_capped`] with
-    /// [`LINK_FEW_ROUND_CAP`]: 10 passes instead of 23 at 2·10^5 rows). Same intersection
+    /// [`LINK_FEW_ROUND_CAP`]: 12 passes instead of 23 at 2·10^5 rows). Same intersection
     /// and joined rows either way; only the opened comparison bits' number differs, which
     /// depends on the random permutation alone.
     pub fn for_party(p: &Party) -> JoinOptions {

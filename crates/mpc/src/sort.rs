@@ -65,7 +65,7 @@
 //! loaded two-core machine: 0.8 s instead of 0.2 s at 0 ms; worth it from a few
 //! milliseconds of latency, not on a LAN). [`SortOptions::few_round_cap`] lowers the cap
 //! on pivots and finished segments for callers with a budget of bytes: the linkage's
-//! [`LINK_FEW_ROUND_CAP`] = 9 sorts 2·10^5 rows in 10 passes for 48.5 comparisons per row
+//! [`LINK_FEW_ROUND_CAP`] = 6 sorts 2·10^5 rows in 12 passes for 39.5 comparisons per row
 //! (simulated), against 41 passes and 21 comparisons with one pivot.
 //! [`SortStats`] reports `C` and `P` of each sort and [`sort_bytes`] the bytes;
 //! `tests/sort.rs` checks them against the counters.
@@ -179,12 +179,14 @@ pub const FINISH_ROWS: usize = 24;
 /// Most pivots per segment with [`SortOptions::few_rounds`] (a row's comparisons per pass).
 pub const MAX_FEW_ROUND_PIVOTS: usize = 24;
 
-/// The [`SortOptions::few_round_cap`] of the linkage's sort in few-rounds mode: of the
-/// caps simulated at 2·10^5 rows (the passes depend only on the random permutation),
-/// 9 gives 10 passes for 48.5 comparisons per row (pivot 1: 41 passes, 21 comparisons;
-/// cap 24: 7 passes, 81 comparisons), about twice the default's bytes, the most the
-/// linkage may spend for rounds.
-pub const LINK_FEW_ROUND_CAP: usize = 9;
+/// The [`SortOptions::few_round_cap`] of the linkage's sort in few-rounds mode. Simulated
+/// at 2·10^5 rows (the passes depend only on the random permutation): one pivot, 41 passes
+/// and 21 comparisons per row; cap 6, 12 passes and 39.5; cap 9, 10 and 48.5; cap 24, 7
+/// and 81. Measured (`tessera bench link --rows 100000 --latency-ms 25 --few-round-cap`,
+/// on a loaded machine): cap 6 takes 117 rounds and 1.6 times the bytes of one pivot, cap
+/// 9 101 rounds and 1.9 times, in no less time: each comparison also costs computation, and
+/// past 6 pivots the comparisons a pass saves cost more than its rounds.
+pub const LINK_FEW_ROUND_CAP: usize = 6;
 
 /// Pivots of a segment of `l` rows with [`SortOptions::few_rounds`]: `floor(2·l^0.4)`
 /// within `2..=`[`MAX_FEW_ROUND_PIVOTS`] (24 from 499 rows up, 12 at 100, 7 at 25).

@@ -15,7 +15,8 @@
 //!   without further products;
 //! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
 //!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
-//! - Newton step `Δ = H⁻¹ g`, `b ← b + Δ`, from `b = 0`; `H⁻¹` fresh at the first step
+//! - Newton step `Δ = H⁻¹ g`, `b ← b + Δ`, from `b = 0` (where `μ = 1/2` and `V = 1/4`
+//!   exactly: the first evaluation needs no sigmoid); `H⁻¹` fresh at the first step
 //!   and whenever the information moved much, else the previous inverse refined by one
 //!   Newton–Schulz step ([`crate::newton`]: one bit opened per step after the first).
 //!
@@ -47,10 +48,10 @@
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
 //! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
-//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 48
-//! (sigmoid) + 15 + the inverse's ≈ 50 or the refinement's ≈ 12 (the convergence test runs
-//! beside the next evaluation, the log-likelihood beside the variance: their rounds are
-//! hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
+//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 36
+//! (sigmoid; 28 with [`Party::few_rounds`]) + 15 + the inverse's ≈ 50 or the refinement's
+//! ≈ 12 (the convergence test runs beside the next evaluation, the separation test and the
+//! log-likelihood beside the variance: their rounds are hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
 //! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
 //! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1208 rounds;
 //! 10,000 rows: 64 MB, 1207 rounds.
