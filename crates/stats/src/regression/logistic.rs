@@ -266,7 +266,7 @@ fn check_separation(pt: &mut Party, eta: &AShare<u128>, weight: &AShare<u128>) -
 fn refuse_separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
     let f = pt.frac_bits();
     let lim = pt.public(&vec![encode::<u128>(SEP_ETA, f); abs.len()]);
-    let far = pt.lt_arith(&abs, &lim)?;
+    let far = pt.lt_arith(abs, &lim)?;
     let near = pt.add_const(&far.neg(), 1);
     let used = pt.mul(&near, weight)?;
     let none = pt.eq(&used.sum(), &AShare::zeros(1))?;
