@@ -258,12 +258,17 @@ pub(crate) fn check_binary(
 /// one bit opened.
 fn check_separation(pt: &mut Party, eta: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
     let (abs, _) = pt.abs_sign_within(eta, 64)?;
-    refuse_separated(pt, &abs, weight)
+    if separated(pt, &abs, weight)? {
+        return Err(separation_error());
+    }
+    Ok(())
 }
 
-/// The test of [`check_separation`] on `abs` = |η|: an error if some used row has
-/// `|η| ≥ SEP_ETA`. One bit opened.
-fn refuse_separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
+/// The test of [`check_separation`] on `abs` = |η|: whether some used row has
+/// `|η| ≥ SEP_ETA`. One bit opened. (A bit, not an error, so that it can run beside other
+/// work: every party learns it in the same round and refuses after the work is done, and
+/// no party's abort overtakes another's opening.)
+fn separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -> Result<bool> {
     let f = pt.frac_bits();
     let lim = pt.public(&vec![encode::<u128>(SEP_ETA, f); abs.len()]);
     let far = pt.lt_arith(abs, &lim)?;
@@ -272,10 +277,7 @@ fn refuse_separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -
     let none = pt.eq(&used.sum(), &AShare::zeros(1))?;
     // LEAKAGE: one bit, whether some used row's fitted probability is numerically 0 or 1
     // (separation; an error otherwise).
-    if pt.reveal_bits(&none)?[0] & 1 == 0 {
-        return Err(separation_error());
-    }
-    Ok(())
+    Ok(pt.reveal_bits(&none)?[0] & 1 == 0)
 }
 
 /// The log-likelihood Σ w (y η − softplus(η)) at the fit, `abs` = |η|.
@@ -547,20 +549,22 @@ pub(crate) fn fit_prepared(
 
     // The separation test and the log-likelihood (both from |η|), side by side, beside
     // the variance (the inverse information and the standard errors' square roots), which
-    // depends on neither: a separated fit is refused by the test's half (its error is
-    // every party's), the other values never leave.
+    // depends on neither. A separated fit is refused once all three are done (their values,
+    // meaningless then, are dropped unopened).
     let (eta, weight, outcome) = (&e.eta, &prep.weight, &prep.outcome);
-    let (ll, (coef, se)) = pt.side_by_side(
-        |q| -> Result<AShare<u128>> {
+    let ((sep, ll), (coef, se)) = pt.side_by_side(
+        |q| -> Result<(bool, AShare<u128>)> {
             let (abs, _) = q.abs_sign_within(eta, 64)?;
-            let ((), ll) = q.side_by_side(
-                |r| refuse_separated(r, &abs, weight),
+            q.side_by_side(
+                |r| separated(r, &abs, weight),
                 |r| log_likelihood(r, eta, &abs, outcome, weight),
-            )?;
-            Ok(ll)
+            )
         },
         |q| original_scale(q, &model, &m, &s, &b, &e.info),
     )?;
+    if sep {
+        return Err(separation_error());
+    }
     // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.
     let public = LogisticPublic {
         spec: spec.clone(),
