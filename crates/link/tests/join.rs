@@ -433,3 +433,78 @@ fn left_join_keeps_the_anchor_and_zeroes_the_absent() {
     assert_eq!(size, 6);
     assert_eq!(got, plain::left_join(&[registry, table(1, &[], 1, 1)], 0));
 }
+
+/// The study's linkage options (`JoinOptions::for_party`) in few-rounds mode
+/// (`Party::few_rounds`, set by runs with added latency) give the same intersection and the
+/// same joined rows as the default, inner and left join, in fewer rounds.
+#[test]
+fn few_rounds_linkage_is_the_same_join_in_fewer_rounds() {
+    let spec = synthetic::spec();
+    let tables: Vec<Prepared> = (0..2)
+        .map(|q| {
+            let (mut t, _) =
+                tessera_link::prepare(&spec, &synthetic::table(q, 4000, 2500)).unwrap();
+            let rows = t.rows() as u64;
+            t.c64 = vec![(0..rows).map(|i| i * 7 + q as u64).collect()];
+            t.c128 = vec![(0..rows as u128).map(|i| (i << 70) | q as u128).collect()];
+            t
+        })
+        .collect();
+    let run = |few: bool, keep: Option<usize>| {
+        let out = run3(|p: &mut Party| {
+            p.set_few_rounds(few);
+            let inputs = (0..2)
+                .map(|q| share_prepared(p, q, (p.id() == q).then_some(&tables[q])))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(to_mpc)?;
+            p.barrier()?;
+            let before = p.stats();
+            let opts = JoinOptions::for_party(p);
+            assert_eq!(opts.sort.few_rounds, few);
+            let j = match keep {
+                None => join(p, &inputs, &opts),
+                Some(a) => left_join(p, &inputs, a, &opts),
+            }
+            .map_err(to_mpc)?;
+            let rounds = p.stats().since(&before).rounds;
+            let c64 = j
+                .table
+                .c64
+                .iter()
+                .map(|c| p.reveal(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let c128 = j
+                .table
+                .c128
+                .iter()
+                .map(|c| p.reveal(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((
+                rows_of(&c64, &c128),
+                j.intersection,
+                rounds,
+                j.sort.passes.len(),
+            ))
+        });
+        let [a, b, c] = out.map(|r| r.expect("party"));
+        assert_eq!((&a.0, a.1), (&b.0, b.1));
+        assert_eq!((&b.0, b.1), (&c.0, c.1));
+        a
+    };
+    for keep in [None, Some(1)] {
+        let want = match keep {
+            None => plain::join(&tables),
+            Some(a) => plain::left_join(&tables, a),
+        };
+        let (rows, size, rounds, passes) = run(false, keep);
+        let (few_rows, few_size, few_rounds, few_passes) = run(true, keep);
+        println!("keep {keep:?}: {rounds} rounds, {passes} passes; few rounds: {few_rounds} rounds, {few_passes} passes");
+        assert_eq!(rows, want, "default, keep {keep:?}");
+        assert_eq!(few_rows, want, "few rounds, keep {keep:?}");
+        assert_eq!((size, few_size), (want.len(), want.len()));
+        assert!(
+            few_passes < passes && few_rounds + 20 < rounds,
+            "keep {keep:?}: {few_rounds} rounds ({few_passes} passes) against {rounds} ({passes})"
+        );
+    }
+}

@@ -417,7 +417,14 @@ impl Party {
     }
 
     /// Logistic function 1/(1 + e^-x). See the module table for range and error.
+    ///
+    /// With [`Party::few_rounds`] the sign of x is found beside the exponentials instead of
+    /// before them ([`Party::sigmoid_few_rounds`]): 8 rounds fewer for about 1.7 times the
+    /// bytes; the same values within the same error.
     pub fn sigmoid(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        if self.few_rounds() {
+            return self.sigmoid_few_rounds(x);
+        }
         let f = self.frac_bits();
         // σ(x) = 1/(1 + e^-|x|) for x ≥ 0 and 1 - that for x < 0.
         let (abs, negative) = self.abs_sign_within(x, f as usize + EXP_SIGN_BITS)?;
@@ -426,5 +433,35 @@ impl Party {
         let y = self.recip_unit(&d)?;
         let flip = self.add_const(&y.shl(1).neg(), encode(1.0, f));
         Ok(y.add(&self.mul(&negative, &flip)?))
+    }
+
+    /// [`Party::sigmoid`] in fewer rounds: `u = 1/(1 + e^-x)` and `v = 1/(1 + e^x)` for
+    /// every element in one batch of 2n (exp and the reciprocal on [1, 2]), beside the sign
+    /// `s = [x < 0]` (a sign within f + 22 bits and its injection, run side by side), then
+    /// `σ = u + s·(1 − v − u)`: `u` where x ≥ 0 and `1 − v` where x < 0, each the branch
+    /// whose exponential has a non-positive argument (e^-|x|, as [`Party::sigmoid`]).
+    /// The other branch's exponential is out of its range (e^|x|) and its value
+    /// unspecified, but it is multiplied by an exact 0 in the ring and drops out exactly.
+    /// Rounds: those of exp and the reciprocal's Newton levels plus one product (28 at
+    /// f = 24, against 36); bytes: the exponential and reciprocal twice plus the sign.
+    /// Nothing is opened.
+    pub fn sigmoid_few_rounds(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        let f = self.frac_bits();
+        let n = x.len();
+        let both = AShare::concat(&[&x.neg(), x]);
+        let (s, uv) = self.side_by_side(
+            |q| -> Result<AShare<u128>> {
+                let neg = q.sign_within(x, f as usize + EXP_SIGN_BITS)?;
+                Ok(q.inject::<u128>(&[&neg], n)?.remove(0))
+            },
+            |q| -> Result<AShare<u128>> {
+                let e = q.exp(&both)?;
+                let d = q.add_const(&e, encode(1.0, f)).shl(HI - f);
+                q.recip_unit(&d)
+            },
+        )?;
+        let (u, v) = (uv.slice(0..n), uv.slice(n..2 * n));
+        let other = self.add_const(&v.add(&u).neg(), encode(1.0, f));
+        Ok(u.add(&self.mul(&s, &other)?))
     }
 }

@@ -63,7 +63,10 @@
 //! 5 passes (30 rounds) instead of 18 (108) for 2.9 times the comparisons (about 38 MB
 //! instead of 13 MB for party 0, w = 79), and several times the computation (measured on a
 //! loaded two-core machine: 0.8 s instead of 0.2 s at 0 ms; worth it from a few
-//! milliseconds of latency, not on a LAN).
+//! milliseconds of latency, not on a LAN). [`SortOptions::few_round_cap`] lowers the cap
+//! on pivots and finished segments for callers with a budget of bytes: the linkage's
+//! [`LINK_FEW_ROUND_CAP`] = 6 sorts 2·10^5 rows in 12 passes for 39.5 comparisons per row
+//! (simulated), against 41 passes and 21 comparisons with one pivot.
 //! [`SortStats`] reports `C` and `P` of each sort and [`sort_bytes`] the bytes;
 //! `tests/sort.rs` checks them against the counters.
 //!
@@ -117,6 +120,11 @@ pub struct SortOptions {
     /// (all pairs). About a third of the passes for twice the comparisons at 10^4 rows
     /// (module docs). Default false.
     pub few_rounds: bool,
+    /// With [`SortOptions::few_rounds`], the most pivots a segment gets and the largest
+    /// segment finished by all its pairs (2 to [`MAX_FEW_ROUND_PIVOTS`]; default
+    /// [`MAX_FEW_ROUND_PIVOTS`]). Lower: more passes, fewer comparisons (bytes): the
+    /// linkage takes [`LINK_FEW_ROUND_CAP`] to stay within twice the default's bytes.
+    pub few_round_cap: usize,
 }
 
 impl Default for SortOptions {
@@ -125,6 +133,7 @@ impl Default for SortOptions {
             key_bits: 64,
             pivots: 2,
             few_rounds: false,
+            few_round_cap: MAX_FEW_ROUND_PIVOTS,
         }
     }
 }
@@ -138,14 +147,24 @@ impl SortOptions {
         }
     }
 
+    /// [`SortOptions::few_rounds`] with at most `cap` pivots per segment and segments of
+    /// at most `cap` rows finished by all pairs ([`SortOptions::few_round_cap`]).
+    pub fn few_rounds_capped(cap: usize) -> Self {
+        SortOptions {
+            few_round_cap: cap,
+            ..SortOptions::few_rounds()
+        }
+    }
+
     /// Pivots for a segment of `l` rows: at most `l - 1`, where the segment's
     /// all-pairs comparison finishes it.
     fn pivots_for(&self, l: usize) -> usize {
-        if self.few_rounds && l <= FINISH_ROWS {
+        let cap = self.few_round_cap.min(FINISH_ROWS);
+        if self.few_rounds && l <= cap {
             return l - 1;
         }
         let p = if self.few_rounds {
-            self.pivots.max(few_round_pivots(l))
+            self.pivots.max(few_round_pivots(l).min(cap))
         } else {
             self.pivots
         };
@@ -159,6 +178,15 @@ pub const FINISH_ROWS: usize = 24;
 
 /// Most pivots per segment with [`SortOptions::few_rounds`] (a row's comparisons per pass).
 pub const MAX_FEW_ROUND_PIVOTS: usize = 24;
+
+/// The [`SortOptions::few_round_cap`] of the linkage's sort in few-rounds mode. Simulated
+/// at 2·10^5 rows (the passes depend only on the random permutation): one pivot, 41 passes
+/// and 21 comparisons per row; cap 6, 12 passes and 39.5; cap 9, 10 and 48.5; cap 24, 7
+/// and 81. Measured (`tessera bench link --rows 100000 --latency-ms 25 --few-round-cap`,
+/// on a loaded machine): cap 6 takes 117 rounds and 1.6 times the bytes of one pivot, cap
+/// 9 101 rounds and 1.9 times, in no less time: each comparison also costs computation, and
+/// past 6 pivots the comparisons a pass saves cost more than its rounds.
+pub const LINK_FEW_ROUND_CAP: usize = 6;
 
 /// Pivots of a segment of `l` rows with [`SortOptions::few_rounds`]: `floor(2·l^0.4)`
 /// within `2..=`[`MAX_FEW_ROUND_PIVOTS`] (24 from 499 rows up, 12 at 100, 7 at 25).
@@ -454,6 +482,10 @@ impl Party {
                  bits plus {b} index bits plus one must be at most 127, pivots at least 1"
             )));
         }
+        check_options(&SortOptions {
+            key_bits: 64,
+            ..*opts
+        })?;
         let shuffle = self.random_perm(n)?;
         if n <= 1 {
             return Ok(identity(shuffle));
@@ -631,9 +663,13 @@ fn identity(shuffle: SharedPerm) -> SortPerm {
 }
 
 fn check_options(o: &SortOptions) -> Result<()> {
-    if !(1..=64).contains(&o.key_bits) || o.pivots == 0 {
+    if !(1..=64).contains(&o.key_bits)
+        || o.pivots == 0
+        || !(2..=MAX_FEW_ROUND_PIVOTS).contains(&o.few_round_cap)
+    {
         return Err(MpcError::Invalid(format!(
-            "sort options {o:?}: key_bits must be 1..=64 and pivots at least 1"
+            "sort options {o:?}: key_bits must be 1..=64, pivots at least 1 and \
+             few_round_cap 2..={MAX_FEW_ROUND_PIVOTS}"
         )));
     }
     Ok(())

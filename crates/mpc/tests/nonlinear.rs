@@ -125,8 +125,53 @@ fn sigmoid_everywhere() {
     );
 }
 
+/// The few-rounds sigmoid (`Party::few_rounds`: the sign beside exp of ±x) over the same
+/// points, huge arguments included (where one branch's exponential is far out of its range
+/// and must drop out exactly), within the same bound, in fewer rounds than the default.
+#[test]
+fn few_rounds_sigmoid_everywhere_in_fewer_rounds() {
+    let mut xs = lin_grid(-40.0, 40.0, 4001);
+    xs.extend([
+        0.0, 999_999.0, -999_999.0, 1e5, -1e5, 23.0, -23.0, ULP, -ULP,
+    ]);
+    let few: Op = |p, x| {
+        p.set_few_rounds(true);
+        p.sigmoid(x)
+    };
+    check(
+        "sigmoid (few rounds)",
+        few,
+        &xs,
+        |x| 1.0 / (1.0 + (-x).exp()),
+        0.0,
+        4.0,
+    );
+    let rounds = |few: bool| {
+        run3_ok(move |p| {
+            p.set_few_rounds(few);
+            let x = p.share_input(0, (p.id() == 0).then_some(&[7u128, 9][..]), 2)?;
+            p.barrier()?;
+            let before = p.stats();
+            p.sigmoid(&x)?;
+            Ok(p.stats().since(&before).rounds)
+        })[0]
+    };
+    let (default, few) = (rounds(false), rounds(true));
+    println!("sigmoid: {default} rounds, few rounds: {few}");
+    assert!(few + 6 <= default, "{few} rounds against {default}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn few_rounds_sigmoid_at_random_points(xs in proptest::collection::vec(-1e4f64..1e4, 1..64)) {
+        let few: Op = |p, x| {
+            p.set_few_rounds(true);
+            p.sigmoid(x)
+        };
+        check("sigmoid (few rounds)", few, &xs, |x| 1.0 / (1.0 + (-x).exp()), 0.0, 4.0);
+    }
 
     #[test]
     fn random_points(xs in proptest::collection::vec(-20.0f64..20.0, 1..64), ys in proptest::collection::vec(1e-4f64..1e9, 64)) {

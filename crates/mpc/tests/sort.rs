@@ -1,7 +1,7 @@
 //! Oblivious stable sort against the plaintext stable sort, and its cost model.
 
 use proptest::prelude::*;
-use tessera_mpc::sort::{sort_bytes, sort_rounds, SortOptions};
+use tessera_mpc::sort::{sort_bytes, sort_rounds, SortOptions, MAX_FEW_ROUND_PIVOTS};
 use tessera_mpc::testing::{input, run3, run3_ok, same};
 use tessera_mpc::{AShare, Party, Result, Table};
 
@@ -18,11 +18,14 @@ fn key() -> impl Strategy<Value = i64> {
 }
 
 fn opts() -> impl Strategy<Value = SortOptions> {
-    (1usize..5, any::<bool>()).prop_map(|(pivots, few_rounds)| SortOptions {
-        key_bits: 64,
-        pivots,
-        few_rounds,
-    })
+    (1usize..5, any::<bool>(), 2usize..=MAX_FEW_ROUND_PIVOTS).prop_map(
+        |(pivots, few_rounds, few_round_cap)| SortOptions {
+            key_bits: 64,
+            pivots,
+            few_rounds,
+            few_round_cap,
+        },
+    )
 }
 
 struct Plain {
@@ -97,7 +100,7 @@ proptest! {
     fn short_keys_sort_in_the_small_ring(keys in proptest::collection::vec(-40i64..40, 2..100), pivots in 1usize..4, few_rounds in any::<bool>()) {
         // 7-bit keys: the composite key fits Z_2^64, no lift.
         let plain = Plain::new(keys);
-        let o = SortOptions { key_bits: 7, pivots, few_rounds };
+        let o = SortOptions { key_bits: 7, pivots, few_rounds, ..SortOptions::default() };
         let r = run3_ok(|p| {
             let t = plain.share(p);
             p.barrier()?;
@@ -207,6 +210,7 @@ fn bad_arguments_are_errors() {
                     key_bits: 0,
                     pivots: 1,
                     few_rounds: false,
+                    ..SortOptions::default()
                 },
             )
             .is_err();
@@ -217,10 +221,17 @@ fn bad_arguments_are_errors() {
                     key_bits: 64,
                     pivots: 0,
                     few_rounds: true,
+                    ..SortOptions::default()
                 },
             )
             .is_err();
-        Ok(bad_key && bad_bits && bad_pivots)
+        let wide: AShare<u128> = input(p, 0, &[3, 1, 2]);
+        let mut bad_cap = true;
+        for cap in [0, 1, MAX_FEW_ROUND_PIVOTS + 1] {
+            let o = SortOptions::few_rounds_capped(cap);
+            bad_cap &= p.sort_perm(&k, o).is_err() && p.sort_perm_wide_with(&wide, 40, &o).is_err();
+        }
+        Ok(bad_key && bad_bits && bad_pivots && bad_cap)
     });
     assert!(r.into_iter().all(|x| x == Ok(true)));
 }
@@ -239,6 +250,7 @@ fn larger_table_with_many_duplicates() {
                     key_bits: 64,
                     pivots,
                     few_rounds,
+                    ..SortOptions::default()
                 },
             )?;
             open(p, &s)

@@ -575,9 +575,12 @@ pub(crate) fn party_main<T>(
             .as_ref()
             .and_then(|l| l.keep.as_deref())
             .and_then(|k| study.data.iter().position(|d| d.party == k));
+        // The few-rounds sort where the run is in few-rounds mode (Party::few_rounds, bound
+        // into the session at every station).
+        let opts = JoinOptions::for_party(p);
         let j = match kept {
-            Some(a) => left_join(p, &shared, a, &JoinOptions::default()),
-            None => join(p, &shared, &JoinOptions::default()),
+            Some(a) => left_join(p, &shared, a, &opts),
+            None => join(p, &shared, &opts),
         }
         .map_err(|e| failed(names, me, "linking", &e))?;
         drop(shared);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tessera_link::input::share_prepared;
 use tessera_link::{join, synthetic, JoinOptions};
-use tessera_mpc::sort::SortOptions;
+use tessera_mpc::sort::{SortOptions, LINK_FEW_ROUND_CAP, MAX_FEW_ROUND_PIVOTS};
 use tessera_mpc::Party;
 
 use super::engine::median;
@@ -40,8 +40,14 @@ pub struct LinkArgs {
     #[arg(long)]
     pub json: bool,
     /// Pivots per segment in the oblivious sort (fewer: fewer bytes; more: fewer rounds).
+    /// Without added latency only: with `--latency-ms` the linkage takes its few-rounds
+    /// sort (`JoinOptions::for_party`).
     #[arg(long, default_value_t = 1)]
     pub pivots: usize,
+    /// With `--latency-ms`: the few-rounds sort's cap on pivots and finished segments
+    /// (2 to 24; the linkage's own choice by default).
+    #[arg(long, default_value_t = LINK_FEW_ROUND_CAP)]
+    pub few_round_cap: usize,
     /// Receive timeout of each party, in seconds.
     #[arg(long, default_value_t = 300)]
     pub timeout_secs: u64,
@@ -68,6 +74,9 @@ pub struct LinkPartyArgs {
     /// Pivots of the sort.
     #[arg(long, default_value_t = 1)]
     pub pivots: usize,
+    /// The few-rounds sort's cap (with added latency).
+    #[arg(long, default_value_t = LINK_FEW_ROUND_CAP)]
+    pub few_round_cap: usize,
 }
 
 /// What one party measured.
@@ -99,6 +108,12 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
     if args.rows == 0 || args.reps == 0 || args.pivots == 0 {
         return Err("--rows, --reps and --pivots must be positive".into());
     }
+    if !(2..=MAX_FEW_ROUND_PIVOTS).contains(&args.few_round_cap) {
+        return Err(format!(
+            "--few-round-cap must be 2 to {MAX_FEW_ROUND_PIVOTS}, got {}",
+            args.few_round_cap
+        ));
+    }
     let rv = Rendezvous::new()?;
     if !args.json {
         eprintln!(
@@ -127,6 +142,7 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
             &args.reps.to_string(),
         ])
         .args(["--pivots", &args.pivots.to_string()])
+        .args(["--few-round-cap", &args.few_round_cap.to_string()])
         .args(["--timeout-secs", &args.timeout_secs.to_string()]);
     })?;
     let reports: Vec<LinkReport> = parse_reports(&outputs)?;
@@ -171,6 +187,8 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
                 "rows": args.rows,
                 "reps": args.reps,
                 "pivots": args.pivots,
+                "few_rounds": !args.shape.shape()?.one_way_latency.is_zero(),
+                "few_round_cap": args.few_round_cap,
                 "seconds_each": secs,
                 "bytes_each_party": per_party_bytes,
                 "prepare_seconds": prepare,
@@ -202,6 +220,16 @@ pub fn run(args: &LinkArgs) -> Result<(), String> {
         if args.tls { "TLS 1.3" } else { "TCP" },
         args.rows,
         args.reps
+    );
+    println!(
+        "sort: {} passes, {:.1} comparisons per row ({})",
+        reports[0].passes,
+        reports[0].comparisons_per_row,
+        if args.shape.shape()?.one_way_latency.is_zero() {
+            format!("{} pivots", args.pivots)
+        } else {
+            format!("few rounds, cap {}", args.few_round_cap)
+        }
     );
     let shape = args.shape.shape()?;
     if !shape.is_unshaped() {
@@ -245,12 +273,20 @@ fn measure(
     prepared: Option<&tessera_link::Prepared>,
     prepare_secs: f64,
 ) -> Result<LinkReport, String> {
-    let opts = JoinOptions {
-        sort: SortOptions {
-            key_bits: 64,
-            pivots: args.pivots,
-            ..SortOptions::default()
-        },
+    // With added latency (Party::few_rounds) the study's few-rounds linkage; else the
+    // pivots asked for.
+    let opts = if p.few_rounds() {
+        JoinOptions {
+            sort: SortOptions::few_rounds_capped(args.few_round_cap),
+        }
+    } else {
+        JoinOptions {
+            sort: SortOptions {
+                key_bits: 64,
+                pivots: args.pivots,
+                ..SortOptions::default()
+            },
+        }
     };
     let mut report = LinkReport {
         party: p.id(),

@@ -15,7 +15,8 @@
 //!   without further products;
 //! - L2: `(λ/n)·r_j²` added to the slopes' diagonal of H and `(λ/n)·r_j²·b_j` taken from
 //!   their gradient (the penalty λ/2·|β|² on the original scale, module docs of [`super`]);
-//! - Newton step `Δ = H⁻¹ g`, `b ← b + Δ`, from `b = 0`; `H⁻¹` fresh at the first step
+//! - Newton step `Δ = H⁻¹ g`, `b ← b + Δ`, from `b = 0` (where `μ = 1/2` and `V = 1/4`
+//!   exactly: the first evaluation needs no sigmoid); `H⁻¹` fresh at the first step
 //!   and whenever the information moved much, else the previous inverse refined by one
 //!   Newton–Schulz step ([`crate::newton`]: one bit opened per step after the first).
 //!
@@ -47,13 +48,15 @@
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
 //! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
-//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 48
-//! (sigmoid) + 15 + the inverse's ≈ 50 or the refinement's ≈ 12 (the convergence test runs
-//! beside the next evaluation, the log-likelihood beside the variance: their rounds are
-//! hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
-//! about 1.5 steps. Measured (`tessera bench regression`, three processes on loopback):
-//! 100,000 rows and 10 covariates, 5 steps: 633 MB sent by the busiest party, 1208 rounds;
-//! 10,000 rows: 64 MB, 1207 rounds.
+//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 36
+//! (sigmoid; 28 with [`Party::few_rounds`]) + 15 + the inverse's ≈ 50 or the refinement's
+//! ≈ 12 (the convergence test runs beside the next evaluation, the separation test and the
+//! log-likelihood beside the variance: their rounds are hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
+//! about 1.5 steps. Measured (`tessera bench regression --workloads logistic-10k`, three
+//! processes on loopback, 10,000 rows and 10 covariates, 5 steps): 56 MB sent by the
+//! busiest party, 624 rounds (691 before the start at b = 0 without a sigmoid and the
+//! separation test beside the variance); with `--latency-ms 25` (few rounds) 79 MB, 574
+//! rounds, 15.4 s (18.8 s before).
 //!
 //! # Accuracy
 //!
@@ -144,7 +147,7 @@ impl Model<'_> {
     fn evaluate(&self, pt: &mut Party, b: &AShare<u128>) -> Result<Eval> {
         let f = pt.frac_bits();
         let rows = self.y.len();
-        let (n, p, k) = (self.n, self.p, self.k);
+        let (p, k) = (self.p, self.k);
         let mut eta = pt.matmul(&self.zrows, &self.slopes(b), rows, k, 1)?;
         if self.intercept {
             eta = eta.add(&broadcast(&b.shl(f), 0, rows));
@@ -164,14 +167,55 @@ impl Model<'_> {
             rows,
             p,
         )?;
+        self.derivatives(pt, Some(b), eta, &g, &h, 0)
+    }
+
+    /// [`Model::evaluate`] at the start `b = 0`, where every `η` is 0, `μ = σ(0) = 1/2`
+    /// and `V = 1/4` exactly: no sigmoid and no products of the rows, only the two matrix
+    /// products `[w, Z]'(y − 1/2)` and `[w, Z]'[w, Z]` (divided by 4 in the truncation).
+    /// The same values as `evaluate` at zero (without its sigmoid's few ulp of error), in
+    /// about 40 rounds fewer.
+    fn evaluate_at_zero(&self, pt: &mut Party) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let rows = self.y.len();
+        let p = self.p;
+        let resid = pt.add_const(self.y, encode(-0.5, f));
+        let g = pt.matmul(&self.colmajor, &resid, p, rows, 1)?;
+        let h = pt.matmul(
+            &self.colmajor,
+            &rows_of(&self.cols.iter().collect::<Vec<_>>()),
+            p,
+            rows,
+            p,
+        )?;
+        self.derivatives(pt, None, AShare::zeros(rows), &g, &h, 2)
+    }
+
+    /// The gradient and information from the sums `g = [w, Z]'(y − μ)` and
+    /// `h = [w, Z]' V [w, Z]` (2f fractional bits), with `h` divided further by
+    /// `2^quarter`, and the penalty at `b` (`None`: b = 0, nothing to shrink).
+    fn derivatives(
+        &self,
+        pt: &mut Party,
+        b: Option<&AShare<u128>>,
+        eta: AShare<u128>,
+        g: &AShare<u128>,
+        h: &AShare<u128>,
+        quarter: u32,
+    ) -> Result<Eval> {
+        let f = pt.frac_bits();
+        let (n, p, k) = (self.n, self.p, self.k);
         // The gradient keeps f + G bits, the information f. Both sums are at most n·max|z|
         // and n·max z²/4 in size: standardised, so within the truncation's range.
-        let gh = design::div_count(pt, &AShare::concat(&[&g, &h]), f - G, n)?;
+        let gh = design::div_count(pt, &AShare::concat(&[g, h]), f - G, n)?;
         let mut grad = gh.slice(0..p);
-        let mut info = pt.trunc(&gh.slice(p..p + p * p), G)?;
+        let mut info = pt.trunc(&gh.slice(p..p + p * p), G + quarter)?;
         if let Some(pen) = &self.pen {
             let first = usize::from(self.intercept);
-            let shrink = pt.mul_fix(pen, &self.slopes(b))?;
+            let shrink = match b {
+                Some(b) => pt.mul_fix(pen, &self.slopes(b))?,
+                None => AShare::zeros(k),
+            };
             for j in 0..k {
                 let at_j = first + j;
                 grad.a[at_j] = grad.a[at_j].wrapping_sub(shrink.a[j]);
@@ -213,25 +257,29 @@ pub(crate) fn check_binary(
 
 /// Refuses a fit in which some used row (weight 1) has `|η| ≥ SEP_ETA` ([`SEP_ETA`]):
 /// one comparison of the rows, one integer product with the weights, one equality test;
-/// one bit opened. Returns `|η|`.
-fn check_separation(
-    pt: &mut Party,
-    eta: &AShare<u128>,
-    weight: &AShare<u128>,
-) -> Result<AShare<u128>> {
-    let f = pt.frac_bits();
+/// one bit opened.
+fn check_separation(pt: &mut Party, eta: &AShare<u128>, weight: &AShare<u128>) -> Result<()> {
     let (abs, _) = pt.abs_sign_within(eta, 64)?;
+    if separated(pt, &abs, weight)? {
+        return Err(separation_error());
+    }
+    Ok(())
+}
+
+/// The test of [`check_separation`] on `abs` = |η|: whether some used row has
+/// `|η| ≥ SEP_ETA`. One bit opened. (A bit, not an error, so that it can run beside other
+/// work: every party learns it in the same round and refuses after the work is done, and
+/// no party's abort overtakes another's opening.)
+fn separated(pt: &mut Party, abs: &AShare<u128>, weight: &AShare<u128>) -> Result<bool> {
+    let f = pt.frac_bits();
     let lim = pt.public(&vec![encode::<u128>(SEP_ETA, f); abs.len()]);
-    let far = pt.lt_arith(&abs, &lim)?;
+    let far = pt.lt_arith(abs, &lim)?;
     let near = pt.add_const(&far.neg(), 1);
     let used = pt.mul(&near, weight)?;
     let none = pt.eq(&used.sum(), &AShare::zeros(1))?;
     // LEAKAGE: one bit, whether some used row's fitted probability is numerically 0 or 1
     // (separation; an error otherwise).
-    if pt.reveal_bits(&none)?[0] & 1 == 0 {
-        return Err(separation_error());
-    }
-    Ok(abs)
+    Ok(pt.reveal_bits(&none)?[0] & 1 == 0)
 }
 
 /// The log-likelihood Σ w (y η − softplus(η)) at the fit, `abs` = |η|.
@@ -468,7 +516,8 @@ pub(crate) fn fit_prepared(
     let mut iterations = 0;
     let tol = pt.public(&vec![encode::<u128>(TOL, f + G); 2 * p]);
     let all = pt.public(&[2 * p as u128]);
-    let mut e = model.evaluate(pt, &b)?;
+    // The start b = 0 needs no sigmoid (μ = 1/2 exactly).
+    let mut e = model.evaluate_at_zero(pt)?;
     let mut inverse = WarmInverse::default();
     loop {
         if iterations == spec.max_steps {
@@ -500,13 +549,24 @@ pub(crate) fn fit_prepared(
         }
     }
 
-    let abs = check_separation(pt, &e.eta, &prep.weight)?;
-    // The log-likelihood beside the variance (the inverse information and the standard
-    // errors' square roots), which do not depend on it.
-    let (ll, (coef, se)) = pt.side_by_side(
-        |q| log_likelihood(q, &e.eta, &abs, &prep.outcome, &prep.weight),
+    // The separation test and the log-likelihood (both from |η|), side by side, beside
+    // the variance (the inverse information and the standard errors' square roots), which
+    // depends on neither. A separated fit is refused once all three are done (their values,
+    // meaningless then, are dropped unopened).
+    let (eta, weight, outcome) = (&e.eta, &prep.weight, &prep.outcome);
+    let ((sep, ll), (coef, se)) = pt.side_by_side(
+        |q| -> Result<(bool, AShare<u128>)> {
+            let (abs, _) = q.abs_sign_within(eta, 64)?;
+            q.side_by_side(
+                |r| separated(r, &abs, weight),
+                |r| log_likelihood(r, eta, &abs, outcome, weight),
+            )
+        },
         |q| original_scale(q, &model, &m, &s, &b, &e.info),
     )?;
+    if sep {
+        return Err(separation_error());
+    }
     // Sealed for the recipients: coefficients, √n-scaled standard errors, log-likelihood.
     let public = LogisticPublic {
         spec: spec.clone(),
