@@ -353,3 +353,28 @@ fn every_station_knows_the_path_columns_from_the_study() {
         .starts_with("registry.__relsurv_"));
     assert_eq!(study.schema(vital).len(), vital.columns.len());
 }
+
+/// A researcher asks for a grid so long that the owner's path columns could never be
+/// linked: refused at validation, naming the field and the longest grid that fits, not
+/// late at sharing time.
+#[test]
+fn a_grid_beyond_the_linkages_columns_is_refused() {
+    let ex = example();
+    let ten = "times = [365.241, 730.482, 1095.723, 1460.964, 1826.205, 2191.446, 2556.687, \
+               2921.928, 3287.169, 3652.41]";
+    assert_eq!(ex.matches(ten).count(), 2, "the example's grids moved");
+    // Fifty years (both analyses, one grid): Ederer II's 614 columns fit, Pohar Perme's
+    // (16 coefficients at max_daily_rate = 0.002) do not.
+    let e = parse(&ex.replace(ten, "times = [365.241, 3652.41, 18262.05]"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("times")
+            && e.contains("6264 shared path columns")
+            && e.contains("4096 per ring")
+            && e.contains("max_daily_rate 0.002"),
+        "{e}"
+    );
+    // Thirty years fit.
+    parse(&ex.replace(ten, "times = [365.241, 3652.41, 10957.23]")).unwrap();
+}

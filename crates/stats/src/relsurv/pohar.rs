@@ -42,15 +42,22 @@
 //! # Protocol
 //!
 //! 1. Complete cases and the follow-up checks as Ederer II ([`super::ederer`]); each
-//!    breakpoint `r` counts while `day_r < T` (one batched comparison), its coefficient
-//!    changes `ΔU_r,m` masked by that bit (one round of products, exact);
-//! 2. records: every counted breakpoint at its day with `ΔU_r`; one exit record per patient
-//!    at `T` with `−Σ_r ΔU_r` (the piece it left), 1 (exits), the death indicator and the
-//!    death's `w(T)` and `w(T)²` (from the same coefficients at `x` of day `T − 1`: powers
-//!    of `x`, one dot product, an exact truncation); one *marker* per public day `u ≤ ⌈τ_max⌉`
-//!    and level. One oblivious sort by (level, day, marker after records); prefix sums
-//!    (local) then give at each marker the coefficient sums of the pieces still at risk, the
-//!    exits and deaths up to `u` and the death weight sums;
+//!    breakpoint `r` lies before the exit while `day_r < T` (one batched comparison; `T` is
+//!    taken as 0 for rows that are not complete cases). The piece a patient leaves (`Σ_r
+//!    [day_r < T]·ΔU_r,m`) and its block start are dot products of length `slots` per
+//!    patient (one value each to reshare, not one per breakpoint);
+//! 2. records: every breakpoint with its unmasked `ΔU_r`, keyed at `min(day_r, T)`; one
+//!    exit record per patient at `T` with `−Σ_r ΔU_r` (past the exit, the breakpoints that
+//!    landed on `T` and the exit cancel), 1 (exits), the death indicator and the death's
+//!    `w(T)` and `w(T)²` (from the piece left at `x` of day `T − 1`: powers of `x`, one dot
+//!    product, an exact truncation); one *marker* per public day `u ≤ ⌈τ_max⌉` and level.
+//!    Rows that are not complete cases form a level of their own that no marker reads. The
+//!    keys are whole days: `4d + 4` or `4d + 5` for a record of day `d` (one probabilistic
+//!    truncation of a value below 2^40 in Z_2^128), `4u + 6` for the marker of day `u`, the
+//!    level above bit 18 — about 20 key bits, so the sort's composite key stays in Z_2^64
+//!    beyond 10^6 records. One oblivious sort by (level, day, marker after records);
+//!    prefix sums (local) then give at each marker the coefficient sums of the pieces still
+//!    at risk, the exits and deaths up to `u` and the death weight sums;
 //! 3. the markers taken out: the table is shuffled, the marker flags opened, then the
 //!    markers' own (public) labels; the sums are evaluated at each day's public `x`
 //!    (local, exact truncation);
@@ -68,8 +75,11 @@
 //! Records: `n·(slots + 1) + levels·(⌈τ_max⌉ + 1)`, with `slots` = blocks + kink slots
 //! (a 10-year grid: 15 + 22) and `k + J + 2` coefficient columns (14 for the synthetic
 //! table, 29 for `slopop`, whose oldest reach 0.0108 a day) carried through one sort and
-//! one shuffle; `n·slots` comparisons; the day stage
-//! is `O(levels·days)` with `O(log days)` rounds.
+//! one shuffle (the flags and labels in Z_2^64); `n·slots` comparisons and one product and
+//! one truncation per breakpoint for its key; `n·(k + J + 3)` dot products; the day stage
+//! is `O(levels·days)` with `O(log days)` rounds. At 10,000 patients the busiest party
+//! sends about 1,000 MB: a fifth the sharing of the weight columns, a fifth the sort's
+//! comparisons, half the two permutations of the records.
 //!
 //! # What the compute parties learn
 //!
@@ -101,6 +111,9 @@ const W: u32 = 40;
 const Q: u32 = 56;
 /// Fractional bits of the survival factors and their products.
 const P: u32 = 40;
+/// The level's place in the sort key, above the day part (`4·day + 6 < 2^18` for every day
+/// below [`MAX_DAYS`](super::ederer::MAX_DAYS)).
+const KEY_SHIFT: u32 = 18;
 
 /// A Pohar Perme analysis on shared columns.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -333,50 +346,47 @@ pub fn pohar_perme(
         disclosure,
     )?;
     let k = hs.len() - 1;
-    // 1. Breakpoints counted while day_r < T (and the patient is a complete case).
-    let mut days = Vec::with_capacity(slots);
-    let mut dgs = Vec::with_capacity(slots);
-    for r in 0..slots {
-        days.push(col(r, "day")?);
-        dgs.push(col(r, "dg")?);
-    }
+    // The exit time of complete cases, 0 for the other rows (so that their keys below stay
+    // in range whatever their follow-up column holds).
+    let t_used = p.mul(&t, &used)?;
+    // 1. Which breakpoints lie before the exit: day_r < T (none for other rows).
     let rows_b = n * slots;
-    let day_cat = AShare::concat(&days.iter().collect::<Vec<_>>());
-    let t_rep = AShare::concat(&vec![&t; slots]);
-    let bits = p.lt(&low64(&day_cat), &low64(&t_rep))?;
-    drop(t_rep);
-    let before: AShare<u128> = p.inject(&[&bits], rows_b)?.remove(0);
-    let used_rep = AShare::concat(&vec![&used; slots]);
-    let mask = p.mul(&before, &used_rep)?;
-    drop((before, used_rep));
-    let dg_cat = AShare::concat(&dgs.iter().collect::<Vec<_>>());
-    drop((days, dgs));
-    let mut vcat = Vec::with_capacity(terms);
-    for m in 0..terms {
-        let vs: Vec<AShare<u128>> = (0..slots)
-            .map(|r| col(r, &format!("v{m}")))
-            .collect::<Result<_>>()?;
-        vcat.push(AShare::concat(&vs.iter().collect::<Vec<_>>()));
-    }
-    let mut pairs: Vec<(&AShare<u128>, &AShare<u128>)> = vec![(&day_cat, &mask), (&dg_cat, &mask)];
-    pairs.extend(vcat.iter().map(|v| (v, &mask)));
-    // The exit time of complete cases (0 otherwise), for the exit records' keys.
-    pairs.push((&t, &used));
-    let mut masked = p.mul_many(&pairs)?;
-    let t_used = masked.pop().expect("t·used");
-    let mv: Vec<AShare<u128>> = masked.split_off(2);
-    let mdg = masked.pop().expect("dg");
-    let mday = masked.pop().expect("day");
-    drop((vcat, day_cat, dg_cat, mask));
-
-    // The exit records: the coefficients of the piece left, the block start of day T − 1.
-    let fold = |x: &AShare<u128>| {
-        x.split(&vec![n; slots])
-            .iter()
-            .fold(AShare::zeros(n), |acc, y| acc.add(y))
+    let day_cat = {
+        let days: Vec<AShare<u128>> = (0..slots).map(|r| col(r, "day")).collect::<Result<_>>()?;
+        AShare::concat(&days.iter().collect::<Vec<_>>())
     };
-    let ex: Vec<AShare<u128>> = mv.iter().map(fold).collect();
-    let g_exit = fold(&mdg);
+    let t_rep = AShare::concat(&vec![&t_used; slots]);
+    let bits = p.lt(&low64(&day_cat), &low64(&t_rep))?;
+    let before: AShare<u128> = p.inject(&[&bits], rows_b)?.remove(0);
+    drop(bits);
+    // Each breakpoint's record is keyed at min(day_r, T) = T + before·(day_r − T): past the
+    // exit it lands on the exit's day, where the exit record takes every change back.
+    let at = p.mul(&before, &day_cat.sub(&t_rep))?.add(&t_rep);
+    drop((day_cat, t_rep));
+
+    // The exit records: the coefficients of the piece left (Σ_r before_r·ΔU_r) and the block
+    // start of day T − 1 (Σ_r before_r·Δg_r), one dot product of length `slots` per patient.
+    let by_patient = |cols: &dyn Fn(usize) -> Result<AShare<u128>>| -> Result<AShare<u128>> {
+        let mut a = vec![0u128; rows_b];
+        let mut b = vec![0u128; rows_b];
+        for r in 0..slots {
+            let x = cols(r)?;
+            for i in 0..n {
+                a[i * slots + r] = x.a[i];
+                b[i * slots + r] = x.b[i];
+            }
+        }
+        Ok(AShare { a, b })
+    };
+    let before_rm = by_patient(&|r| Ok(before.slice(r * n..(r + 1) * n)))?;
+    drop(before);
+    let g_exit = p.dot(&before_rm, &by_patient(&|r| col(r, "dg"))?, slots)?;
+    let mut ex = Vec::with_capacity(terms);
+    for m in 0..terms {
+        let name = format!("v{m}");
+        ex.push(p.dot(&before_rm, &by_patient(&|r| col(r, &name))?, slots)?);
+    }
+    drop(before_rm);
     // x = (T − 1 − g)/L at W bits: (days at f)·2^(W − f − BLOCK_BITS).
     let xd = p.add_const(&t.sub(&g_exit), (1u128 << f).wrapping_neg());
     let x = xd.shl(W - f - BLOCK_BITS);
@@ -404,6 +414,7 @@ pub fn pohar_perme(
         }
         c3.push(acc);
     }
+    drop(pw);
     let c3 = p.trunc(&AShare::concat(&c3.iter().collect::<Vec<_>>()), jb)?;
     let c3 = c3.split(&vec![n; terms]);
     // Row-major blocks for the dot products.
@@ -419,12 +430,15 @@ pub fn pohar_perme(
         AShare { a, b }
     };
     let wt = p.dot(&interleave(&ex), &interleave(&c3), terms)?;
+    drop((ex, c3));
     let wt = exact_shr(p, &wt, W)?; // w(T) at W bits
     let ds = p.mul(&dead, &wt)?;
     let ds2 = p.mul(&ds, &wt)?; // at 2W bits
 
-    // 2. The records, sorted by (level, day, marker after records).
-    let code = hs[..k]
+    // 2. The records, sorted by (level, day, marker after records). Rows that are not
+    // complete cases are a level of their own (code k) that no marker reads, so their records
+    // need no masking.
+    let code = hs
         .iter()
         .enumerate()
         .skip(1)
@@ -432,57 +446,76 @@ pub fn pohar_perme(
             acc.add(&h.mul_const(c as u128))
         });
     let code_rep = AShare::concat(&vec![&code; slots]);
-    let lvl_shift = f + 17;
-    let key_b = code_rep.shl(lvl_shift).add(&mday.shl(1));
-    let key_x = code.shl(lvl_shift).add(&t_used.shl(1));
+    // Keys in whole days: a day d at f bits (d < MAX_DAYS < 2^15), plus 1.125 days, truncated
+    // by f − 2 bits is 4d + 4 or 4d + 5 (the truncation's floor or one more; the value is
+    // below 2^40, so a large error has probability below 2^-87): a marker for day u at
+    // 4u + 6 comes after every record of day u and before those of u + 1. The sort then
+    // compares keys of KEY_SHIFT + level bits instead of f + 17 + level bits.
+    let raw = AShare::concat(&[&at, &t_used]);
+    drop(at);
+    let shifted = p.add_const(&raw, (1u128 << f) + (1u128 << (f - 3)));
+    let y = p.trunc(&shifted, f - 2)?;
+    drop(shifted);
+    drop(raw);
+    let key_rec = AShare::concat(&[&code_rep, &code]).shl(KEY_SHIFT).add(&y);
+    drop((y, code_rep));
     let mut key_m = Vec::with_capacity(k * nm);
     for c in 0..k {
         for u in 0..nm {
-            key_m.push(((c as u128) << lvl_shift) + ((u as u128) << (f + 1)) + (1u128 << f));
+            key_m.push(((c as u128) << KEY_SHIFT) + 4 * (u as u128) + 6);
         }
     }
     let markers = k * nm;
-    let key = AShare::concat(&[&key_b, &key_x, &p.public(&key_m)]);
-    drop((key_b, key_x, code_rep));
+    let key = AShare::concat(&[&key_rec, &p.public(&key_m)]);
+    drop(key_rec);
     let rows = rows_b + n + markers;
     let zeros = |len: usize| AShare::<u128>::zeros(len);
-    let mut cols: Vec<AShare<u128>> = mv
-        .iter()
-        .zip(&ex)
-        .map(|(b, e)| AShare::concat(&[b, &e.neg(), &zeros(markers)]))
-        .collect();
-    drop(mv);
+    let mut cols: Vec<AShare<u128>> = Vec::with_capacity(terms + 4);
+    for m in 0..terms {
+        let vs: Vec<AShare<u128>> = (0..slots)
+            .map(|r| col(r, &format!("v{m}")))
+            .collect::<Result<_>>()?;
+        // The exit takes back every change of the patient's path.
+        let all = vs.iter().fold(AShare::zeros(n), |acc, v| acc.add(v));
+        let mut parts: Vec<&AShare<u128>> = vs.iter().collect();
+        let back = all.neg();
+        let tail = zeros(markers);
+        parts.push(&back);
+        parts.push(&tail);
+        cols.push(AShare::concat(&parts));
+    }
     for x in [&used, &dead, &ds, &ds2] {
         cols.push(AShare::concat(&[&zeros(rows_b), x, &zeros(markers)]));
     }
-    let mut flag = vec![0u128; rows];
-    let mut label = vec![0u128; rows];
+    let mut flag = vec![0u64; rows];
+    let mut label = vec![0u64; rows];
     for (i, l) in label[rows_b + n..].iter_mut().enumerate() {
-        *l = i as u128;
+        *l = i as u64;
     }
     flag[rows_b + n..].fill(1);
-    cols.push(p.public(&flag));
-    cols.push(p.public(&label));
-    let lvl_bits = usize::BITS - (k.max(1) - 1).leading_zeros();
+    let lvl_bits = usize::BITS - k.leading_zeros();
     let opts = SortOptions {
-        key_bits: lvl_shift + lvl_bits + 2,
+        key_bits: KEY_SHIFT + lvl_bits + 2,
         ..SortOptions::default()
     };
     let perm = p.sort_perm(&low64(&key), opts)?;
     drop(key);
-    let sorted = p.apply_sort(&perm, &Table::new(vec![], cols)?)?;
-    // Prefix sums of everything but the flags and labels, which travel with their rows.
-    let mut moved: Vec<AShare<u128>> = sorted.c128;
-    for c in moved.iter_mut().take(terms + 4) {
+    let table = Table::new(vec![p.public(&flag), p.public(&label)], cols)?;
+    drop((flag, label));
+    let sorted = p.apply_sort(&perm, &table)?;
+    drop(table);
+    // Prefix sums of the sums (the flags and labels travel with their rows), in place.
+    let mut sorted = sorted;
+    for c in sorted.c128.iter_mut() {
         *c = c.prefix_sum();
     }
 
     // 3. The markers out: shuffle, open the flags, then the markers' labels.
-    let shuffled = p.shuffle(&Table::new(vec![], moved)?)?;
-    let width = shuffled.c128.len();
+    let shuffled = p.shuffle(&sorted)?;
+    drop(sorted);
     // LEAKAGE: none beyond the sizes: the marker flags of uniformly shuffled records are a
     // uniformly random subset of known size (levels × days) of the positions.
-    let flags = p.reveal(&shuffled.c128[width - 2])?;
+    let flags = p.reveal(&shuffled.c64[0])?;
     let idx: Vec<u32> = (0..rows as u32)
         .filter(|&i| flags[i as usize] == 1)
         .collect();
@@ -490,9 +523,10 @@ pub fn pohar_perme(
         return Err(StatsError::Invalid("relsurv: day markers lost".into()));
     }
     let picked = shuffled.gather(&idx);
+    drop(shuffled);
     // LEAKAGE: none: the markers' labels are the public 0..levels·days in a uniformly
     // random order.
-    let labs = p.reveal(&picked.c128[width - 1])?;
+    let labs = p.reveal(&picked.c64[1])?;
     let mut order = vec![u32::MAX; markers];
     for (j, &l) in labs.iter().enumerate() {
         let l = usize::try_from(l).unwrap_or(usize::MAX);

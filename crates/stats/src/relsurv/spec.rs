@@ -24,6 +24,21 @@ use super::weights::{weight_columns, weight_slots, Degree, MAX_RATE};
 /// reciprocal); the owner refuses paths whose weights could reach it.
 pub const WEIGHT_SUM_LIMIT: f64 = 1_125_899_906_842_624.0;
 
+/// The linkage's limit on a station's shared columns per ring (`tessera_link`'s
+/// `MAX_COLUMNS`): every numeric column takes two (its values and its present indicator), so
+/// the owner's path columns must stay within half of it.
+pub const LINK_MAX_COLUMNS: usize = 4096;
+
+/// The shared columns (values and present indicators) of `path_columns` for a grid ending
+/// on day `horizon`: Ederer II's `1 + 3·slots`, Pohar Perme's `(2 + terms)·slots`, each twice.
+fn shared_path_columns(method: Method, horizon: u32, terms: usize) -> usize {
+    let per_row = match method {
+        Method::EdererII => 1 + 3 * kink_slots(horizon),
+        Method::PoharPerme => (2 + terms) * weight_slots(horizon),
+    };
+    2 * per_row
+}
+
 fn conf_level() -> f64 {
     0.95
 }
@@ -239,6 +254,37 @@ impl RelsurvSpec {
             return Err(StatsError::Invalid(format!(
                 "relsurv: sex_levels: male and female are both \"{}\"",
                 self.sex_levels.male
+            )));
+        }
+        // A grid so long that the owner's path columns could not be linked: refused here,
+        // naming the field, rather than late at sharing time.
+        let terms = match self.method {
+            Method::EdererII => 0,
+            Method::PoharPerme => self.terms()?,
+        };
+        let horizon = self.horizon();
+        let need = shared_path_columns(self.method, horizon, terms);
+        if need > LINK_MAX_COLUMNS {
+            // The columns grow with the horizon: the last day that fits, by bisection.
+            let (mut lo, mut hi) = (0u32, horizon);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if shared_path_columns(self.method, mid, terms) <= LINK_MAX_COLUMNS {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let fits = lo;
+            return Err(StatsError::Invalid(format!(
+                "relsurv: times: a grid ending on day {horizon} needs {need} shared path columns \
+                 at the owner (values and present indicators), beyond the linkage's \
+                 {LINK_MAX_COLUMNS} per ring; with this method{} the grid may end on day {fits} \
+                 at the latest",
+                match self.method {
+                    Method::EdererII => String::new(),
+                    Method::PoharPerme => format!(" and max_daily_rate {}", self.max_rate()),
+                }
             )));
         }
         match self.method {
