@@ -111,8 +111,20 @@ fn twin_is_within_0_01_of_xgboost_and_sklearn() {
 
 #[test]
 fn mpc_matches_the_twin_on_the_same_split() {
+    // Every node splits; then `min_child_weight` binds (candidates refused, nodes that do
+    // not split).
+    same_as_twin(spec(4, 3, 0.3, 8, true), true);
+    same_as_twin(
+        BoostedTreesSpec {
+            min_child_weight: 18.0,
+            ..spec(3, 3, 0.5, 8, true)
+        },
+        false,
+    );
+}
+
+fn same_as_twin(s: BoostedTreesSpec, all_split: bool) {
     let (frame, test) = data(500);
-    let s = spec(4, 3, 0.3, 8, true);
     let (twin, fit) = boosted_trees_plain(&frame, &s, &test, &no_limits()).unwrap();
     let got = in_mpc(&frame, |p, fr| {
         boosted_trees_on(p, fr, &s, &no_limits(), Some(&test))
@@ -137,8 +149,14 @@ fn mpc_matches_the_twin_on_the_same_split() {
         got.test.auc, twin.test.auc
     );
     assert!(worst_leaf < 1e-5);
-    // Every split is taken (a tree that never splits would not test the routing).
-    assert!(m.trees[0].nodes.iter().all(|n| n.split));
+    // Every split is taken (a tree that never splits would not test the routing), or
+    // some are not but the root's.
+    let splits = m.trees[0].nodes.iter().filter(|n| n.split).count();
+    if all_split {
+        assert_eq!(splits, m.trees[0].nodes.len());
+    } else {
+        assert!(m.trees[0].nodes[0].split && splits < m.trees[0].nodes.len());
+    }
     // The revealed model scores the test rows as the twin does.
     let names: Vec<String> = COVARIATES.iter().map(|c| c.to_string()).collect();
     let x: Vec<Vec<f64>> = test
