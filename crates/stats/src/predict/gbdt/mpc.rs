@@ -492,12 +492,11 @@ impl Ctx<'_> {
         let left = pt.dot(&AShare::concat(&xs), &AShare::concat(&ys), rows)?;
         let mut gs = Vec::new();
         let mut hs = Vec::new();
-        for v in 0..half {
+        for (v, p) in parent.iter().enumerate().take(half) {
             let (lg, lh) = (
                 left.slice(2 * v..2 * v + 1),
                 left.slice(2 * v + 1..2 * v + 2),
             );
-            let p = &parent[v];
             gs.extend([lg.clone(), p.slice(0..1).sub(&lg)]);
             hs.extend([lh.clone(), p.slice(k..k + 1).sub(&lh)]);
         }
@@ -553,9 +552,9 @@ impl Ctx<'_> {
             k,
         )?;
         let mut out = Vec::with_capacity(2 * half);
-        for v in 0..half {
+        for (v, p) in parent.iter().enumerate().take(half) {
             let left = s.slice(2 * v * k..(2 * v + 2) * k);
-            let right = parent[v].sub(&left);
+            let right = p.sub(&left);
             out.extend([left, right]);
         }
         Ok(out)

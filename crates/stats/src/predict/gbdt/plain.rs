@@ -97,7 +97,7 @@ pub fn fit(
                 for cand in 0..cols * kb {
                     let (mut gr, mut hr) = (0.0, 0.0);
                     for &i in &members {
-                        if c[i][cand] {
+                        if c[i].get(cand) == Some(&true) {
                             gr += g[i];
                             hr += h[i];
                         }
