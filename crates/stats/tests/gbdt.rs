@@ -368,3 +368,72 @@ fn min_rows_applies_to_each_set_and_the_outcome_must_be_binary() {
     .unwrap_err();
     assert!(e.contains("0 or 1"), "{e}");
 }
+
+/// The issue's workload in process (ignored; run with `--ignored --nocapture`): 10,000 rows
+/// × 20 covariates, 50 trees of depth 4, 32 bins, a given split; seconds, bytes and rounds
+/// of party 0, and the twin's seconds.
+#[test]
+#[ignore]
+fn measure_the_issue_workload() {
+    let rows: usize = std::env::var("GBDT_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let k = 20;
+    let mut state = 0x9e3779b97f4a7c15u64;
+    let mut unif = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut cols: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(rows); k + 1];
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..k).map(|_| 6.0 * unif() - 3.0).collect();
+        let eta = 1.5 * x[0].sin() + x[1] * x[1] / 3.0 - 1.0 + 0.5 * x[2] * f64::from(x[3] > 0.0);
+        let y = f64::from(unif() < 1.0 / (1.0 + (-eta).exp()));
+        for (j, v) in x.iter().enumerate() {
+            cols[j].push(Some((v * 1e4).round() / 1e4));
+        }
+        cols[k].push(Some(y));
+    }
+    let names: Vec<String> = (0..k).map(|j| format!("x{j}")).collect();
+    let mut pc: Vec<PlainColumn> = names
+        .iter()
+        .zip(&cols)
+        .map(|(n, v)| PlainColumn {
+            name: n.clone(),
+            data: PlainData::Numeric(v.clone()),
+        })
+        .collect();
+    pc.push(PlainColumn {
+        name: "y".into(),
+        data: PlainData::Numeric(cols[k].clone()),
+    });
+    let frame = PlainFrame::new(pc).unwrap();
+    let test: Vec<usize> = (0..rows).filter(|i| i % 4 == 3).collect();
+    let s = BoostedTreesSpec {
+        covariates: names,
+        ..spec(50, 4, 0.1, 32, false)
+    };
+    let t0 = std::time::Instant::now();
+    let (twin, _) = boosted_trees_plain(&frame, &s, &test, &no_limits()).unwrap();
+    let plain_s = t0.elapsed().as_secs_f64();
+    let out = tessera_mpc::testing::run3_with_timeout(std::time::Duration::from_secs(600), |p| {
+        let fr = common::share_frame(p, &frame)?;
+        let before = p.stats();
+        let t0 = std::time::Instant::now();
+        let r = boosted_trees_on(p, &fr, &s, &no_limits(), Some(&test)).expect("runs");
+        let secs = t0.elapsed().as_secs_f64();
+        let after = p.stats();
+        Ok((r, secs, before, after))
+    });
+    let [a, b, c] = out.map(|r| r.expect("no engine error"));
+    eprintln!(
+        "{rows} x {k}, 50 trees depth 4, 32 bins: MPC {:.1} s (party 0: {:?} -> {:?}); twin {plain_s:.1} s",
+        a.1, a.2, a.3
+    );
+    let got = tessera_stats::open3([a.0, b.0, c.0]).unwrap();
+    eprintln!("AUC MPC {:.5} twin {:.5}", got.test.auc, twin.test.auc);
+    assert!((got.test.auc - twin.test.auc).abs() < 1e-3);
+}
