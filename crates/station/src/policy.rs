@@ -57,7 +57,7 @@ use tessera_study::Study;
 use crate::config::{ColumnKind, SourceConfig, Trusted};
 
 /// The analysis kinds a study may name (`kind` of `[[analysis]]`).
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 15] = [
     "kaplan_meier",
     "logrank",
     "cox",
@@ -72,6 +72,7 @@ pub const KINDS: [&str; 14] = [
     "auc",
     "elasticnet",
     "relsurv",
+    "boosted_trees",
 ];
 
 /// The smallest `min_cell` any analysis uses by default (contingency tables; survival uses

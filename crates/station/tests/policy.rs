@@ -1169,3 +1169,24 @@ fn a_cluster_column_is_a_column_the_policy_sees() {
         "`site`",
     );
 }
+
+/// Boosted trees are a kind of their own: refused where the policy does not list
+/// `boosted_trees`, and allowed (here: for a person to approve) where it does.
+#[test]
+fn the_policy_allows_or_refuses_boosted_trees() {
+    let s = STUDY.replace(
+        "[[analysis]]\nname = \"km\"",
+        "[[analysis]]\nname = \"gbdt\"\nkind = \"boosted_trees\"\noutcome = \"registry.event\"\n\
+         covariates = [\"registry.age\", \"registry.stage\", \"gp.smoker\"]\ntrees = 20\n\
+         depth = 3\n\n[[analysis]]\nname = \"km\"",
+    );
+    assert!(s.contains("boosted_trees"));
+    refused_by(POLICY, &s, "gbdt-refused", "analyses", "boosted_trees");
+    let dir = folder("gbdt-allowed");
+    let allowing = POLICY.replace("\"cox\"]", "\"cox\", \"boosted_trees\"]");
+    let cfg = station(&dir, &allowing);
+    match cfg.evaluate(&study(&dir, &s)) {
+        Decision::NeedsPerson { why } => assert!(why.contains("no automatic approval rules")),
+        other => panic!("{other:?}"),
+    }
+}

@@ -308,6 +308,9 @@ pub enum AnalysisSpec {
     Elasticnet(regression::enet::ElasticNetSpec),
     /// `kind = "relsurv"`: relative (net) survival against a population life table.
     Relsurv(crate::relsurv::RelsurvSpec),
+    /// `kind = "boosted_trees"`: gradient-boosted decision trees, validated on held-out
+    /// rows.
+    BoostedTrees(crate::predict::gbdt::BoostedTreesSpec),
 }
 
 impl AnalysisSpec {
@@ -343,6 +346,7 @@ impl AnalysisSpec {
             AnalysisSpec::Auc(_) => "auc",
             AnalysisSpec::Elasticnet(_) => "elasticnet",
             AnalysisSpec::Relsurv(_) => "relsurv",
+            AnalysisSpec::BoostedTrees(_) => "boosted_trees",
         }
     }
 
@@ -355,6 +359,7 @@ impl AnalysisSpec {
             AnalysisSpec::Ols(s) => Some(&s.covariates),
             AnalysisSpec::Logistic(s) => Some(&s.covariates),
             AnalysisSpec::Elasticnet(s) => Some(&s.covariates),
+            AnalysisSpec::BoostedTrees(s) => Some(&s.covariates),
             _ => None,
         }
     }
@@ -385,6 +390,10 @@ impl AnalysisSpec {
                 v.extend(crate::terms::columns(&s.covariates));
             }
             AnalysisSpec::Logistic(s) => {
+                v.push(&s.outcome);
+                v.extend(crate::terms::columns(&s.covariates));
+            }
+            AnalysisSpec::BoostedTrees(s) => {
                 v.push(&s.outcome);
                 v.extend(crate::terms::columns(&s.covariates));
             }
@@ -507,6 +516,10 @@ pub fn run(
             kind,
             regression::enet::mpc::elasticnet(p, frame, s, disclosure)?,
         ),
+        AnalysisSpec::BoostedTrees(s) => shared(
+            kind,
+            crate::predict::gbdt::boosted_trees(p, frame, s, disclosure)?,
+        ),
         AnalysisSpec::Relsurv(s) => {
             s.check()?;
             match s.method {
@@ -605,6 +618,12 @@ pub fn open(spec: &AnalysisSpec, public: &serde_json::Value, values: &[u128]) ->
             public,
             values,
             |p: &regression::enet::mpc::ElasticNetPublic| A::Elasticnet(p.spec.clone()),
+        ),
+        A::BoostedTrees(_) => tail(
+            spec,
+            public,
+            values,
+            |p: &crate::predict::gbdt::BoostedTreesPublic| A::BoostedTrees(p.spec.clone()),
         ),
         A::Relsurv(s) => {
             // The public facts hold the protocol's spec, derived from the study's.

@@ -188,6 +188,7 @@ pub fn check_params(spec: &AnalysisSpec, f: u32) -> Result<(), ParamError> {
             conf(s.conf_level)
         }
         AnalysisSpec::Elasticnet(s) => crate::regression::enet::path::check_params(s),
+        AnalysisSpec::BoostedTrees(s) => s.check_fields().map_err(|(at, m)| err(at, None, m)),
         AnalysisSpec::Logistic(s) => {
             penalty("l2", s.l2, f)?;
             steps(s.max_steps)?;
@@ -345,6 +346,12 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
                     .into_iter()
                     .map(|(c, k)| in_products(regression(c, f), k)),
             )
+            .collect(),
+        // The outcome is checked 0/1 inside MPC; the covariates are compared in Z_2^64
+        // (|x| < 2^37) and go through the design's products like a regression's.
+        AnalysisSpec::BoostedTrees(s) => terms::factor_depths(&s.covariates)
+            .into_iter()
+            .map(|(c, k)| in_products(regression(c, f), k))
             .collect(),
         AnalysisSpec::Crosstab(_) => Vec::new(),
         AnalysisSpec::Auc(s) => vec![ColumnNeed {

@@ -207,6 +207,9 @@ fn twin(frame: &PlainFrame, spec: &AnalysisSpec, d: &Disclosure) -> Output {
         // Its folds are drawn inside MPC, so no twin reproduces its cross-validation here:
         // tests/enet.rs compares it (and it is not among `specs()`).
         AnalysisSpec::Elasticnet(_) => panic!("the elastic net is compared in tests/enet.rs"),
+        AnalysisSpec::BoostedTrees(_) => {
+            panic!("boosted trees (a secret split) are compared in tests/gbdt.rs")
+        }
         // Its path columns are written by the data owner from a life table; the study
         // crate's tests/relsurv.rs runs it end to end against R (not among `specs()`).
         AnalysisSpec::Relsurv(_) => {

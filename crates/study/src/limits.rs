@@ -199,7 +199,8 @@ pub fn excesses(study: &Study, limits: &Limits) -> Vec<Excess> {
             AnalysisSpec::Cox(_)
             | AnalysisSpec::Ols(_)
             | AnalysisSpec::Logistic(_)
-            | AnalysisSpec::Elasticnet(_) => {
+            | AnalysisSpec::Elasticnet(_)
+            | AnalysisSpec::BoostedTrees(_) => {
                 let covariates = a.spec.covariates().unwrap_or_default();
                 let terms =
                     tessera_stats::terms::count(covariates, &|c| study.levels(c).unwrap_or(0));

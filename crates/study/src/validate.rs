@@ -348,6 +348,10 @@ fn column_refs(spec: &AnalysisSpec) -> Vec<(&'static str, Option<usize>, &str, N
             v.push(one("outcome", &s.outcome, Numeric));
             v.extend(terms(&s.covariates));
         }
+        AnalysisSpec::BoostedTrees(s) => {
+            v.push(one("outcome", &s.outcome, Numeric));
+            v.extend(terms(&s.covariates));
+        }
         AnalysisSpec::Elasticnet(s) => {
             // Family cox names `time` and `event` instead of an outcome (the analysis'
             // own check refuses the wrong combination, naming the field).
@@ -1567,6 +1571,7 @@ impl Checker<'_> {
             Some("auc") => AnalysisSpec::Auc(self.de(ctx, &at, &own)?),
             Some("elasticnet") => AnalysisSpec::Elasticnet(self.de(ctx, &at, &own)?),
             Some("relsurv") => AnalysisSpec::Relsurv(self.de(ctx, &at, &own)?),
+            Some("boosted_trees") => AnalysisSpec::BoostedTrees(self.de(ctx, &at, &own)?),
             // Anything else: serde's own message ("unknown variant ...", "invalid type").
             _ => self.de(ctx, &at, &v)?,
         })
@@ -1654,7 +1659,7 @@ impl Checker<'_> {
             if !rest.contains_key("kind") {
                 return Err(self.err(
                     &keys!["analysis", i],
-                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray, elasticnet, relsurv)"),
+                    format!("{ctx}: missing field `kind` (kaplan_meier, logrank, cox, ols, logistic, describe, crosstab, correlation, cuminc, rmst, finegray, auc, elasticnet, relsurv, boosted_trees)"),
                 ));
             }
             let spec =

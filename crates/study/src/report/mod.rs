@@ -96,6 +96,7 @@ pub fn html(out: &StudyOutput) -> String {
                 "ols" => models::ols(&mut h, r),
                 "logistic" => models::logistic(&mut h, r),
                 "auc" => models::auc(&mut h, r),
+                "boosted_trees" => models::boosted_trees(&mut h, r),
                 "elasticnet" => enet::elasticnet(&mut h, r),
                 "describe" => tables::describe(&mut h, r, &out.analyses),
                 "crosstab" => tables::crosstab(&mut h, r),

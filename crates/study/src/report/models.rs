@@ -149,6 +149,76 @@ pub fn auc(h: &mut String, r: &Value) {
     auc_figures(h, r);
 }
 
+/// Gradient-boosted trees (`boosted_trees`): the parameters, the held-out validation's AUC
+/// table, and with `reveal_model` every tree's splits and leaves.
+pub fn boosted_trees(h: &mut String, r: &Value) {
+    let cols: Vec<&str> = r["columns"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let _ = writeln!(
+        h,
+        "<p>Gradient-boosted decision trees for {} on {}: {} trees of depth {}, learning \
+         rate {}, L2 penalty {} on the leaves, min_child_weight {}, {} bins per covariate. \
+         Trained on {} complete rows; its scores on {} held-out rows ({} of the rows, chosen \
+         inside the computation) against the outcome:</p>",
+        escape(r["outcome"].as_str().unwrap_or("")),
+        escape(&cols.join(", ")),
+        plain(&r["trees"]),
+        plain(&r["depth"]),
+        plain(&r["learning_rate"]),
+        plain(&r["lambda"]),
+        plain(&r["min_child_weight"]),
+        plain(&r["bins"]),
+        plain(&r["n_train"]),
+        plain(&r["n_test"]),
+        plain(&r["holdout"]),
+    );
+    auc_figures(h, &r["test"]);
+    let m = &r["model"];
+    if let Some(trees) = m["trees"].as_array() {
+        let _ = writeln!(
+            h,
+            "<p>The model: base score {} (log-odds); per tree its splits in level order \
+             (node <i>i</i>'s children are 2<i>i</i>+1 and 2<i>i</i>+2; rows with the \
+             covariate at least the threshold go right, a node that does not split sends \
+             its rows left) and its leaf values, left to right.</p>",
+            est_of(&m["base_score"])
+        );
+        let mut t = Table::new(&["tree", "splits", "leaves"]);
+        for (i, tree) in trees.iter().enumerate() {
+            let splits: Vec<String> = tree["nodes"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .map(|n| {
+                            if n["split"] == true {
+                                format!(
+                                    "{} ≥ {}",
+                                    escape(n["covariate"].as_str().unwrap_or("")),
+                                    est_of(&n["threshold"])
+                                )
+                            } else {
+                                "—".into()
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let leaves: Vec<String> = tree["leaves"]
+                .as_array()
+                .map(|l| l.iter().map(est_of).collect())
+                .unwrap_or_default();
+            t.row(vec![
+                format!("{}", i + 1),
+                splits.join("; "),
+                leaves.join(", "),
+            ]);
+        }
+        h.push_str(&t.html());
+    }
+}
+
 /// An AUC's figures (an `auc` result, or a logistic model's held-out validation): the
 /// table of the AUC with its interval, and with calibration the recalibration, the Brier
 /// score and the calibration table (suppressed groups noted).

@@ -674,3 +674,39 @@ fn the_elastic_net_is_a_coefficient_table_and_its_cv_curve() {
     let h = html(&output("Study", vec![analysis("en", "elasticnet", cox)]));
     assert!(h.contains("(Harrell's C-index, the largest chosen)"), "{h}");
 }
+
+/// Boosted trees: the parameters and sizes, the held-out AUC's table, and with the model
+/// one row per tree (splits with escaped covariates, "—" for a node that does not split).
+#[test]
+fn boosted_trees_show_the_validation_and_the_model() {
+    let test = json!({"outcome": "gp.y", "score": "boosted_trees_score", "n": 900,
+        "cases": 400, "controls": 500, "auc": 0.813514, "se": 0.0141, "conf_level": 0.95,
+        "lower": 0.7859, "upper": 0.8411});
+    let mut r = json!({"outcome": "gp.y", "columns": ["gp.<x1>", "registry.x2"],
+        "trees": 2, "depth": 1, "learning_rate": 0.1, "lambda": 1.0,
+        "min_child_weight": 1.0, "bins": 32, "holdout": 0.3, "n_train": 2100,
+        "n_test": 900, "test": test});
+    let h = html(&output(
+        "Study",
+        vec![analysis("gb", "boosted_trees", r.clone())],
+    ));
+    assert!(!h.contains("<pre>") && h.contains("<table"), "{h}");
+    assert!(
+        h.contains("0.8135") && h.contains("2100") && h.contains("900"),
+        "{h}"
+    );
+    assert!(h.contains("gp.&lt;x1&gt;") && !h.contains("gp.<x1>"), "{h}");
+    assert!(!h.contains("base score"), "{h}");
+    r["model"] = json!({"base_score": -0.2231, "trees": [
+        {"nodes": [{"split": true, "covariate": "gp.<x1>", "threshold": 1.25}],
+         "leaves": [-0.0312, 0.0456]},
+        {"nodes": [{"split": false, "covariate": "", "threshold": 0.0}],
+         "leaves": [0.0001, 0.0]}]});
+    let h = html(&output("Study", vec![analysis("gb", "boosted_trees", r)]));
+    assert!(h.contains("base score") && h.contains("-0.2231"), "{h}");
+    assert!(
+        h.contains("gp.&lt;x1&gt; ≥ 1.25") && h.contains("0.0456"),
+        "{h}"
+    );
+    assert!(h.contains("<td>—</td>"), "{h}");
+}

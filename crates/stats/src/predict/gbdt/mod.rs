@@ -1,0 +1,482 @@
+//! Gradient-boosted decision trees for a binary outcome (`kind = "boosted_trees"`), trained
+//! and validated inside MPC on the linked table: every threshold, split, gradient, leaf
+//! value and prediction stays secret-shared.
+//!
+//! # The model (as xgboost's and scikit-learn's histogram boosting)
+//!
+//! - Bins: per covariate, `bins − 1` candidate thresholds, the values at the ranks
+//!   `⌈k·n/bins⌉` (0-based, `k = 1..bins−1`) of the training set's complete rows sorted;
+//!   a row goes right at a split on `(j, k)` if `x_j ≥ t_jk`.
+//! - Start: every row's score is the log-odds of the training outcome's mean.
+//! - Each tree: gradients `g = p − y` and hessians `h = p(1 − p)` of the log loss at
+//!   `p = σ(score)` on the training rows; grown level by level to `depth`: every node takes
+//!   the candidate of the largest gain `G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)` among those
+//!   with `H_L` and `H_R` at least `min_child_weight` (the first in covariate, threshold
+//!   order among equal gains), and splits if that gain is positive, else sends all its rows
+//!   left (a leaf in effect). Leaf values `w = −η·G/(H + λ)` (`η` = `learning_rate`) are
+//!   added to the scores of every row (training and test) in the leaf.
+//! - Validation: the test rows' final scores as a score of the outcome: AUC with DeLong's
+//!   interval ([`crate::predict::auc`]).
+//!
+//! [`plain`] is the twin in `f64`; [`mpc`] the protocol (its docs say what is opened).
+
+pub mod mpc;
+pub mod plain;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, StatsError};
+use crate::predict::auc::{AucPublic, AucResult, AucSpec};
+use crate::sealed::Tail;
+use tessera_mpc::fixed::decode;
+
+pub use mpc::{boosted_trees, boosted_trees_on};
+pub use plain::boosted_trees_plain;
+
+/// The loss the trees are boosted on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// A 0/1 outcome, log loss (xgboost's `binary:logistic`, scikit-learn's
+    /// `HistGradientBoostingClassifier`).
+    #[default]
+    Binary,
+}
+
+fn default_trees() -> usize {
+    50
+}
+fn default_depth() -> usize {
+    4
+}
+fn default_rate() -> f64 {
+    0.1
+}
+fn default_lambda() -> f64 {
+    1.0
+}
+fn default_mcw() -> f64 {
+    1.0
+}
+fn default_bins() -> usize {
+    32
+}
+fn default_holdout() -> f64 {
+    0.25
+}
+fn default_conf() -> f64 {
+    0.95
+}
+
+/// Most trees a study may ask for.
+pub const MAX_TREES: usize = 500;
+/// Deepest trees a study may ask for.
+pub const MAX_DEPTH: usize = 6;
+/// Most bins per covariate.
+pub const MAX_BINS: usize = 64;
+/// Most covariates (design columns: a categorical covariate counts once per indicator).
+pub const MAX_COLUMNS: usize = 100;
+/// Largest `trees × 2^depth × bins × columns` (the work of the split search per row): four
+/// times the reference workload (50 trees of depth 4, 32 bins, 20 columns).
+pub const MAX_WORK: usize = 4 * 50 * 16 * 32 * 20;
+
+/// Gradient-boosted trees (`kind = "boosted_trees"`).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoostedTreesSpec {
+    /// The outcome column (0/1 for `binary`).
+    pub outcome: String,
+    /// The covariates: numeric columns, or categorical ones (one 0/1 indicator per level
+    /// but the first, as the regressions' terms expand them).
+    pub covariates: Vec<String>,
+    /// The loss: `binary` (log loss).
+    #[serde(default)]
+    pub objective: Objective,
+    /// Number of trees (1 to 500).
+    #[serde(default = "default_trees")]
+    pub trees: usize,
+    /// Depth of each tree (1 to 6): `2^depth` leaves.
+    #[serde(default = "default_depth")]
+    pub depth: usize,
+    /// Shrinkage `η` of every leaf value (0 < η ≤ 1).
+    #[serde(default = "default_rate")]
+    pub learning_rate: f64,
+    /// L2 penalty `λ` on the leaf values (0.001 to 1000; xgboost's `lambda`,
+    /// scikit-learn's `l2_regularization`).
+    #[serde(default = "default_lambda")]
+    pub lambda: f64,
+    /// Smallest hessian sum of a child (0 to 10^6; xgboost's `min_child_weight`).
+    #[serde(default = "default_mcw")]
+    pub min_child_weight: f64,
+    /// Bins per covariate (2 to 64): `bins − 1` candidate thresholds at its quantiles.
+    #[serde(default = "default_bins")]
+    pub bins: usize,
+    /// The fraction of rows held out to validate the model (strictly between 0 and 1),
+    /// chosen inside MPC (no party learns which rows).
+    #[serde(default = "default_holdout")]
+    pub holdout: f64,
+    /// Also seal the model for the recipients: per tree and node the split's covariate,
+    /// threshold and whether it splits, and the leaf values.
+    #[serde(default)]
+    pub reveal_model: bool,
+    /// Confidence level of the AUC's interval.
+    #[serde(default = "default_conf")]
+    pub conf_level: f64,
+}
+
+/// A researcher's mistake in a `boosted_trees` analysis: the field and what is allowed.
+fn bad(field: &str, what: String) -> StatsError {
+    StatsError::Invalid(format!("boosted_trees: `{field}` {what}"))
+}
+
+type FieldError = (&'static str, String);
+
+impl BoostedTreesSpec {
+    /// The public checks of the parameters (each refusal names the field and the limits).
+    pub fn check(&self) -> Result<()> {
+        self.check_fields().map_err(|(at, m)| bad(at, m))
+    }
+
+    /// [`BoostedTreesSpec::check`] as the field and the message (for the study's
+    /// validation, which names the file and line).
+    pub fn check_fields(&self) -> std::result::Result<(), FieldError> {
+        let bad = |at: &'static str, m: String| -> FieldError { (at, m) };
+        if self.covariates.is_empty() {
+            return Err(bad("covariates", "must name at least one column".into()));
+        }
+        if !(1..=MAX_TREES).contains(&self.trees) {
+            return Err(bad(
+                "trees",
+                format!("must be from 1 to {MAX_TREES}, not {}", self.trees),
+            ));
+        }
+        if !(1..=MAX_DEPTH).contains(&self.depth) {
+            return Err(bad(
+                "depth",
+                format!("must be from 1 to {MAX_DEPTH}, not {}", self.depth),
+            ));
+        }
+        if !(self.learning_rate.is_finite()
+            && self.learning_rate > 0.0
+            && self.learning_rate <= 1.0)
+        {
+            return Err(bad(
+                "learning_rate",
+                format!("must be in (0, 1], not {}", self.learning_rate),
+            ));
+        }
+        if !(self.lambda.is_finite() && (1e-3..=1e3).contains(&self.lambda)) {
+            return Err(bad(
+                "lambda",
+                format!(
+                    "must be from 0.001 to 1000 (leaf values divide by H + lambda), not {}",
+                    self.lambda
+                ),
+            ));
+        }
+        if !(self.min_child_weight.is_finite() && (0.0..=1e6).contains(&self.min_child_weight)) {
+            return Err(bad(
+                "min_child_weight",
+                format!("must be from 0 to 10^6, not {}", self.min_child_weight),
+            ));
+        }
+        if !(2..=MAX_BINS).contains(&self.bins) {
+            return Err(bad(
+                "bins",
+                format!("must be from 2 to {MAX_BINS}, not {}", self.bins),
+            ));
+        }
+        if !(self.holdout.is_finite() && self.holdout > 0.0 && self.holdout < 1.0) {
+            return Err(bad(
+                "holdout",
+                format!(
+                    "must be a fraction of the rows strictly between 0 and 1, not {}",
+                    self.holdout
+                ),
+            ));
+        }
+        if !(self.conf_level.is_finite() && self.conf_level > 0.0 && self.conf_level < 1.0) {
+            return Err(bad(
+                "conf_level",
+                format!("must lie strictly between 0 and 1, not {}", self.conf_level),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks that need the number of design columns: at most [`MAX_COLUMNS`], and the
+    /// work `trees × 2^depth × bins × columns` at most [`MAX_WORK`].
+    pub fn check_size(&self, columns: usize) -> Result<()> {
+        if columns > MAX_COLUMNS {
+            return Err(bad(
+                "covariates",
+                format!("expand to {columns} columns; at most {MAX_COLUMNS} are allowed"),
+            ));
+        }
+        let work = self.trees * (1 << self.depth) * self.bins * columns;
+        if work > MAX_WORK {
+            return Err(bad(
+                "trees",
+                format!(
+                    "× 2^depth × bins × columns = {} × {} × {} × {columns} = {work} is over \
+                     the limit {MAX_WORK}: ask for fewer or shallower trees or fewer bins",
+                    self.trees,
+                    1 << self.depth,
+                    self.bins
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The AUC's specification for the test rows' scores.
+    pub(crate) fn auc_spec(&self) -> AucSpec {
+        AucSpec {
+            outcome: self.outcome.clone(),
+            score: SCORE.into(),
+            conf_level: self.conf_level,
+            calibration: false,
+            groups: 10,
+        }
+    }
+}
+
+/// The name of the score in the validation's AUC.
+pub const SCORE: &str = "boosted_trees_score";
+
+/// The number of training positions among `rows` shuffled rows: `⌈(1 − holdout)·rows⌉`;
+/// an error if either set would have no rows.
+pub fn training_positions(rows: usize, holdout: f64) -> Result<usize> {
+    let t = ((1.0 - holdout) * rows as f64).ceil() as usize;
+    if t == 0 || t >= rows {
+        return Err(bad(
+            "holdout",
+            format!("= {holdout} of {rows} rows leaves no training or no test rows"),
+        ));
+    }
+    Ok(t)
+}
+
+/// The rank (0-based) of the `k`-th threshold among `n` sorted values: `⌈k·n/bins⌉`, at
+/// most `n − 1`.
+pub fn threshold_rank(k: usize, n: usize, bins: usize) -> usize {
+    (k * n).div_ceil(bins).min(n.saturating_sub(1))
+}
+
+/// One internal node of a tree.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Node {
+    /// Whether the node splits (false: every row goes left).
+    pub split: bool,
+    /// The covariate (design column name) of the split.
+    pub covariate: String,
+    /// Rows with the covariate at least this go right.
+    pub threshold: f64,
+}
+
+/// One tree: internal nodes in level order (node `i`'s children are `2i + 1` (left) and
+/// `2i + 2` (right)), then the leaf values left to right.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Tree {
+    /// The `2^depth − 1` internal nodes.
+    pub nodes: Vec<Node>,
+    /// The `2^depth` leaf values (already multiplied by the learning rate).
+    pub leaves: Vec<f64>,
+}
+
+/// The fitted model (with `reveal_model`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Model {
+    /// The starting score (log-odds of the training mean).
+    pub base_score: f64,
+    /// The trees.
+    pub trees: Vec<Tree>,
+}
+
+impl Model {
+    /// The score of one row (`x` by design column index): the base plus every tree's leaf.
+    pub fn score(&self, names: &[String], x: &[f64]) -> f64 {
+        let mut s = self.base_score;
+        for t in &self.trees {
+            let mut i = 0;
+            while i < t.nodes.len() {
+                let n = &t.nodes[i];
+                let j = names.iter().position(|c| c == &n.covariate).unwrap_or(0);
+                let right = n.split && x[j] >= n.threshold;
+                i = 2 * i + 1 + usize::from(right);
+            }
+            s += t.leaves[i - t.nodes.len()];
+        }
+        s
+    }
+}
+
+/// The result of `kind = "boosted_trees"`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BoostedTreesResult {
+    /// The outcome column.
+    pub outcome: String,
+    /// The design columns the trees split on.
+    pub columns: Vec<String>,
+    /// The parameters.
+    pub trees: usize,
+    pub depth: usize,
+    pub learning_rate: f64,
+    pub lambda: f64,
+    pub min_child_weight: f64,
+    pub bins: usize,
+    /// The fraction of rows held out.
+    pub holdout: f64,
+    /// Complete rows the model was trained on.
+    pub n_train: usize,
+    /// Complete rows held out.
+    pub n_test: usize,
+    /// The test rows' scores against the outcome: AUC with DeLong's interval.
+    pub test: AucResult,
+    /// With `reveal_model`: the model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<Model>,
+}
+
+impl fmt::Display for BoostedTreesResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Gradient-boosted trees: {} on {} ({} trees of depth {}, learning rate {}, \
+             lambda {}, min_child_weight {}, {} bins)",
+            self.outcome,
+            self.columns.join(", "),
+            self.trees,
+            self.depth,
+            self.learning_rate,
+            self.lambda,
+            self.min_child_weight,
+            self.bins
+        )?;
+        writeln!(
+            f,
+            "trained on {} complete rows, validated on {} held out ({} of the rows)",
+            self.n_train, self.n_test, self.holdout
+        )?;
+        write!(f, "{}", self.test)?;
+        if let Some(m) = &self.model {
+            writeln!(f, "model: base score {:.6}", m.base_score)?;
+            for (t, tree) in m.trees.iter().enumerate() {
+                let nodes: Vec<String> = tree
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        if n.split {
+                            format!("{} >= {:.6}", n.covariate, n.threshold)
+                        } else {
+                            "-".into()
+                        }
+                    })
+                    .collect();
+                let leaves: Vec<String> = tree.leaves.iter().map(|w| format!("{w:.6}")).collect();
+                writeln!(
+                    f,
+                    "  tree {}: splits [{}]; leaves [{}]",
+                    t + 1,
+                    nodes.join("; "),
+                    leaves.join(", ")
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the compute parties know of a boosted-trees analysis and the recipient's tail
+/// needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BoostedTreesPublic {
+    /// The analysis.
+    pub spec: BoostedTreesSpec,
+    /// The design columns (public: from the spec and the declared levels).
+    pub columns: Vec<String>,
+    /// Complete training rows (opened: documented leakage).
+    pub n_train: usize,
+    /// Complete test rows (opened: documented leakage).
+    pub n_test: usize,
+    /// The test AUC's public facts.
+    pub auc: AucPublic,
+    /// Fractional bits of the sealed model values.
+    pub frac_bits: u32,
+}
+
+impl Tail for BoostedTreesPublic {
+    type Result = BoostedTreesResult;
+
+    /// Values: the AUC's, then with `reveal_model` the base score, then per tree its
+    /// internal nodes' split bits (integers), covariate indices (integers), thresholds
+    /// (fixed point) and its leaf values (fixed point).
+    fn open(&self, vals: &[u128]) -> Result<BoostedTreesResult> {
+        let misfit = || StatsError::Invalid("boosted_trees: the sealed values do not fit".into());
+        let s = &self.spec;
+        let inner = (1usize << s.depth) - 1;
+        let per_tree = 3 * inner + inner + 1;
+        let model_len = if s.reveal_model {
+            1 + s.trees * per_tree
+        } else {
+            0
+        };
+        let split = vals.len().checked_sub(model_len).ok_or_else(misfit)?;
+        let (auc_vals, model_vals) = vals.split_at(split);
+        let test = self.auc.open(auc_vals)?;
+        let f = self.frac_bits;
+        let model = if s.reveal_model {
+            let base_score = decode(model_vals[0], f);
+            let mut trees = Vec::with_capacity(s.trees);
+            for chunk in model_vals[1..].chunks(per_tree) {
+                let (bits, rest) = chunk.split_at(inner);
+                let (cov, rest) = rest.split_at(inner);
+                let (thr, leaves) = rest.split_at(inner);
+                let nodes = (0..inner)
+                    .map(|i| {
+                        let split = match bits[i] {
+                            0 => false,
+                            1 => true,
+                            _ => return Err(misfit()),
+                        };
+                        let c = usize::try_from(cov[i]).map_err(|_| misfit())?;
+                        let covariate = if split {
+                            self.columns.get(c).ok_or_else(misfit)?.clone()
+                        } else {
+                            String::new()
+                        };
+                        Ok(Node {
+                            split,
+                            covariate,
+                            threshold: if split { decode(thr[i], f) } else { 0.0 },
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                trees.push(Tree {
+                    nodes,
+                    leaves: leaves.iter().map(|&w| decode(w, f)).collect(),
+                });
+            }
+            Some(Model { base_score, trees })
+        } else {
+            None
+        };
+        Ok(BoostedTreesResult {
+            outcome: s.outcome.clone(),
+            columns: self.columns.clone(),
+            trees: s.trees,
+            depth: s.depth,
+            learning_rate: s.learning_rate,
+            lambda: s.lambda,
+            min_child_weight: s.min_child_weight,
+            bins: s.bins,
+            holdout: s.holdout,
+            n_train: self.n_train,
+            n_test: self.n_test,
+            test,
+            model,
+        })
+    }
+}
