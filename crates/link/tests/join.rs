@@ -24,6 +24,24 @@ enum Via {
 
 /// Runs the join, opens the result, and returns the opened rows (sorted) and the
 /// intersection size every party saw.
+
+/// The joined table opened to every party (tests only), as plaintext rows.
+fn opened_rows(p: &mut Party, j: &tessera_link::Joined) -> Result<Vec<Row>, MpcError> {
+    let c64 = j
+        .table
+        .c64
+        .iter()
+        .map(|c| p.reveal(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let c128 = j
+        .table
+        .c128
+        .iter()
+        .map(|c| p.reveal(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows_of(&c64, &c128))
+}
+
 fn secure_join(tables: &[Prepared], via: Via, pivots: usize) -> (Vec<Row>, usize) {
     secure_join_keeping(tables, via, pivots, None)
 }
@@ -68,19 +86,7 @@ fn secure_join_keeping(
         assert_eq!(j.table.c64.len(), at64);
         assert_eq!(j.table.c128.len(), at128);
         assert_eq!(j.table.check()?, j.intersection);
-        let c64 = j
-            .table
-            .c64
-            .iter()
-            .map(|c| p.reveal(c))
-            .collect::<Result<Vec<_>, _>>()?;
-        let c128 = j
-            .table
-            .c128
-            .iter()
-            .map(|c| p.reveal(c))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((rows_of(&c64, &c128), j.intersection))
+        Ok((opened_rows(p, &j)?, j.intersection))
     });
     same(out.map(|r| r.expect("party")))
 }
@@ -467,20 +473,8 @@ fn few_rounds_linkage_is_the_same_join_in_fewer_rounds() {
             }
             .map_err(to_mpc)?;
             let rounds = p.stats().since(&before).rounds;
-            let c64 = j
-                .table
-                .c64
-                .iter()
-                .map(|c| p.reveal(c))
-                .collect::<Result<Vec<_>, _>>()?;
-            let c128 = j
-                .table
-                .c128
-                .iter()
-                .map(|c| p.reveal(c))
-                .collect::<Result<Vec<_>, _>>()?;
             Ok((
-                rows_of(&c64, &c128),
+                opened_rows(p, &j)?,
                 j.intersection,
                 rounds,
                 j.sort.passes.len(),
