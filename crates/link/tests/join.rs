@@ -22,9 +22,6 @@ enum Via {
     Dealer,
 }
 
-/// Runs the join, opens the result, and returns the opened rows (sorted) and the
-/// intersection size every party saw.
-
 /// The joined table opened to every party (tests only), as plaintext rows.
 fn opened_rows(p: &mut Party, j: &tessera_link::Joined) -> Result<Vec<Row>, MpcError> {
     let c64 = j
@@ -42,6 +39,8 @@ fn opened_rows(p: &mut Party, j: &tessera_link::Joined) -> Result<Vec<Row>, MpcE
     Ok(rows_of(&c64, &c128))
 }
 
+/// Runs the join, opens the result, and returns the opened rows (sorted) and the
+/// intersection size every party saw.
 fn secure_join(tables: &[Prepared], via: Via, pivots: usize) -> (Vec<Row>, usize) {
     secure_join_keeping(tables, via, pivots, None)
 }
