@@ -6,8 +6,11 @@
 //! Defaults finish in minutes on a small machine: the lasso-logistic path of 20 λ on
 //! 100,000 × 20 (the target, `enet-logistic-100k`), the binomial analysis with
 //! 10-fold cross-validation on 10,000 rows (`enet-logistic-10k`) and the cox analysis
-//! cross-validated by Harrell's C-index on 1,000 rows (`enet-cox-c-1k`). Larger ones are
-//! opt-in with `--workloads` (`enet-cox-10k`, `enet-cox-c-10k`, `enet-cox-100k`:
+//! cross-validated by Harrell's C-index on 1,000 rows (`enet-cox-c-1k`), and boosted trees
+//! (`gbdt-10k`: 50 trees of depth 4, 32 bins on 10,000 × 20, a public quarter held out so
+//! that the AUC is checked against the twin's; R's time n/a, the twin's beside it). Larger
+//! ones are
+//! opt-in with `--workloads` (`enet-cox-10k`, `enet-cox-c-10k`, `enet-cox-100k`, `gbdt-100k`:
 //! minutes to tens of minutes).
 //!
 //! Measured on 2026-12-03 (2-core machine, loaded by compilations running at the same
@@ -16,7 +19,9 @@
 //! 40,883 rounds (`cv.glmnet` 4.1 s: × 37.0); `enet-cox-c-1k` 48.5 s, 1,111 MB, 63,758
 //! rounds (`cv.glmnet(type.measure = "C")` 3.4 s: × 14.3); `enet-cox-c-10k` 470.1 s,
 //! 10,801 MB, 63,970 rounds (9.3 s: × 50.4; the deviance's `enet-cox-10k` on the same
-//! day's code 458 s, 13,069 MB, 63,321 rounds).
+//! day's code 458 s, 13,069 MB, 63,321 rounds). `gbdt-10k` (2026-12-04 by UTC, machine
+//! idle): 46.9 s, 1,934 MB, 33,296 rounds, the twin 5.42 s (× 8.6); `gbdt-100k` did not fit
+//! (party 0 killed by the kernel at 11.4 GB on a 23 GB machine).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -28,7 +33,7 @@ use super::party::ShapeArgs;
 use super::regression::{self, Measured, RegressionArgs};
 
 /// The workloads `tessera bench models` knows.
-pub const MODEL_WORKLOADS: [&str; 7] = [
+pub const MODEL_WORKLOADS: [&str; 9] = [
     "enet-logistic-10k",
     "enet-logistic-100k",
     "enet-cox-c-1k",
@@ -36,15 +41,23 @@ pub const MODEL_WORKLOADS: [&str; 7] = [
     "enet-cox-10k",
     "enet-cox-100k",
     "enet-10k",
+    "gbdt-10k",
+    "gbdt-100k",
 ];
 /// Run unless `--workloads` says otherwise.
-const DEFAULT: [&str; 3] = ["enet-logistic-100k", "enet-logistic-10k", "enet-cox-c-1k"];
+const DEFAULT: [&str; 4] = [
+    "enet-logistic-100k",
+    "enet-logistic-10k",
+    "enet-cox-c-1k",
+    "gbdt-10k",
+];
 
 /// Options of the prediction-model benchmark.
 #[derive(Args, Debug)]
 pub struct ModelsArgs {
     /// Workloads, comma-separated (default enet-logistic-100k, enet-logistic-10k,
-    /// enet-cox-c-1k; also enet-cox-c-10k, enet-cox-10k, enet-cox-100k, enet-10k).
+    /// enet-cox-c-1k, gbdt-10k; also enet-cox-c-10k, enet-cox-10k, enet-cox-100k, enet-10k,
+    /// gbdt-100k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -73,6 +86,10 @@ pub struct ModelsArgs {
 /// `scripts/bench_enet.R`): the path alone for the path workloads, `cv.glmnet` (10 folds,
 /// with `type.measure = "C"` for the C-index ones) otherwise; `None` without R and glmnet.
 fn glmnet_seconds(name: &str, rows: usize) -> Option<f64> {
+    if name.starts_with("gbdt") {
+        // Not a glmnet model: the boosted trees' plaintext reference is the twin's time.
+        return None;
+    }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench_enet.R");
     let mut cmd = Command::new("Rscript");
     cmd.arg(&script);

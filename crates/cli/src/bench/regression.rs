@@ -50,6 +50,7 @@ use tessera_mpc::fixed::encode;
 use tessera_mpc::Party;
 use tessera_stats::analysis::{CrosstabSpec, LogisticSpec, OlsSpec};
 use tessera_stats::describe::{self, CrosstabPublic};
+use tessera_stats::predict::gbdt::{self, BoostedTreesPublic, BoostedTreesSpec, Objective};
 use tessera_stats::predict::{self, AucPublic, AucSpec};
 use tessera_stats::regression::enet::mpc::{ElasticNetPathPublic, ElasticNetPublic};
 use tessera_stats::regression::enet::{self, ElasticNetSpec, Family, Measure};
@@ -67,7 +68,7 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 13] = [
+pub const WORKLOADS: [&str; 15] = [
     "logistic-10k",
     "logistic-100k",
     "ols-1m",
@@ -81,6 +82,8 @@ pub const WORKLOADS: [&str; 13] = [
     "enet-cox-100k",
     "enet-cox-c-1k",
     "enet-cox-c-10k",
+    "gbdt-10k",
+    "gbdt-100k",
 ];
 /// The workloads run unless `--workloads` says otherwise.
 const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m", "crosstab-1m"];
@@ -90,7 +93,8 @@ const DEFAULT_WORKLOADS: [&str; 4] = ["logistic-10k", "logistic-100k", "ols-1m",
 pub struct RegressionArgs {
     /// Workloads to run, comma-separated (logistic-10k, logistic-100k, ols-1m,
     /// crosstab-1m; also auc-1m, enet-10k, enet-100k, enet-logistic-10k,
-    /// enet-logistic-100k, enet-cox-10k, enet-cox-100k, enet-cox-c-1k, enet-cox-c-10k).
+    /// enet-logistic-100k, enet-cox-10k, enet-cox-100k, enet-cox-c-1k, enet-cox-c-10k,
+    /// gbdt-10k, gbdt-100k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
@@ -164,6 +168,9 @@ fn open_coef(s: Shape, per: &[&WorkloadReport]) -> Result<Vec<f64>, String> {
     } else if s.auc {
         let r = open_sealed::<AucPublic>(&parts)?;
         vec![r.auc, r.se]
+    } else if s.gbdt {
+        let r = open_sealed::<BoostedTreesPublic>(&parts)?;
+        vec![r.test.auc, r.test.se]
     } else if s.path_only {
         open_sealed::<ElasticNetPathPublic>(&parts)?.path.concat()
     } else if s.enet {
@@ -200,6 +207,8 @@ struct Shape {
     cox: bool,
     /// Cross-validation by Harrell's C-index (`type_measure = "C"`) instead of deviance.
     cindex: bool,
+    /// Boosted trees on the binary outcome (`boosted_trees`) instead of a regression.
+    gbdt: bool,
 }
 
 fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
@@ -215,6 +224,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
@@ -226,6 +236,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -237,6 +248,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -248,6 +260,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "auc-1m" => Ok(Shape {
             rows: rows(1_000_000),
@@ -259,6 +272,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "enet-10k" | "enet-100k" => Ok(Shape {
             rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
@@ -270,6 +284,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "enet-logistic-10k" | "enet-logistic-100k" => Ok(Shape {
             rows: rows(if name == "enet-logistic-10k" {
@@ -286,6 +301,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: name == "enet-logistic-100k",
             cox: false,
             cindex: false,
+            gbdt: false,
         }),
         "enet-cox-10k" | "enet-cox-100k" => Ok(Shape {
             rows: rows(if name == "enet-cox-10k" {
@@ -301,6 +317,7 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: name == "enet-cox-100k",
             cox: true,
             cindex: false,
+            gbdt: false,
         }),
         "enet-cox-c-1k" | "enet-cox-c-10k" => Ok(Shape {
             rows: rows(if name == "enet-cox-c-1k" {
@@ -316,6 +333,21 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             path_only: false,
             cox: true,
             cindex: true,
+            gbdt: false,
+        }),
+        // Issue 18's boosted trees: 50 trees of depth 4, 32 bins, on 10,000 × 20 (and
+        // 100,000 × 20), the binary outcome of the logistic table.
+        "gbdt-10k" | "gbdt-100k" => Ok(Shape {
+            rows: rows(if name == "gbdt-10k" { 10_000 } else { 100_000 }),
+            covariates: 20,
+            logistic: true,
+            crosstab: false,
+            auc: false,
+            enet: false,
+            path_only: false,
+            cox: false,
+            cindex: false,
+            gbdt: true,
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
@@ -489,6 +521,32 @@ fn logistic_spec(s: Shape) -> LogisticSpec {
     }
 }
 
+/// Boosted trees as issue 18 names them: 50 trees of depth 4, 32 bins, learning rate
+/// 0.1, λ = 1, a quarter held out.
+fn gbdt_spec(s: Shape) -> BoostedTreesSpec {
+    BoostedTreesSpec {
+        outcome: "y".into(),
+        covariates: covariates(s),
+        objective: Objective::Binary,
+        trees: 50,
+        depth: 4,
+        learning_rate: 0.1,
+        lambda: 1.0,
+        min_child_weight: 1.0,
+        bins: 32,
+        holdout: 0.25,
+        reveal_model: false,
+        conf_level: 0.95,
+    }
+}
+
+/// The held-out rows of the boosted-trees workloads: every fourth, in public, so that
+/// the result can be checked against the twin on the same split (a study draws its split
+/// secretly by one oblivious shuffle more).
+fn gbdt_test(s: Shape) -> Vec<usize> {
+    (0..s.rows).filter(|i| i % 4 == 3).collect()
+}
+
 fn enet_spec(s: Shape) -> ElasticNetSpec {
     ElasticNetSpec {
         time: s.cox.then(|| "time".into()),
@@ -607,6 +665,12 @@ fn measure_one(p: &mut Party, name: &str, s: Shape, reps: usize) -> Result<Workl
             let r = predict::auc(p, &frame, &auc_spec(), &disclosure).map_err(|e| e.to_string())?;
             out.secs.push(t.elapsed().as_secs_f64());
             end(&mut out, r)?;
+        } else if s.gbdt {
+            let test = gbdt_test(s);
+            let r = gbdt::boosted_trees_on(p, &frame, &gbdt_spec(s), &disclosure, Some(&test))
+                .map_err(|e| e.to_string())?;
+            out.secs.push(t.elapsed().as_secs_f64());
+            end(&mut out, r)?;
         } else if s.path_only {
             let r = enet::mpc::elasticnet_path(p, &frame, &enet_spec(s), &disclosure)
                 .map_err(|e| e.to_string())?;
@@ -655,6 +719,11 @@ fn plain_fit(s: Shape, reps: usize) -> Result<(f64, Vec<f64>, usize), String> {
             let r = predict::auc_plain(&t, &auc_spec(), &Disclosure::default())
                 .map_err(|e| e.to_string())?;
             (vec![r.auc, r.se], 0)
+        } else if s.gbdt {
+            let (r, _) =
+                gbdt::boosted_trees_plain(&t, &gbdt_spec(s), &gbdt_test(s), &Disclosure::default())
+                    .map_err(|e| e.to_string())?;
+            (vec![r.test.auc, r.test.se], 0)
         } else if s.enet {
             let spec = enet_spec(s);
             // The full-data path does not depend on the folds; complete rows dealt in order.
@@ -870,6 +939,14 @@ pub(crate) fn print_notes(args: &RegressionArgs) -> Result<(), String> {
              analysis); enet-cox-100k: its full-data path of 20 λ alone; both 4 Newton steps \
              per λ of 3 sweeps; `plain s` is the twin's whole analysis with 10-fold \
              cross-validation; enet-cox-c-*: cross-validated by Harrell's C-index"
+        );
+    }
+    if names.iter().any(|n| n.starts_with("gbdt")) {
+        println!(
+            "gbdt-*: boosted trees (binary outcome), 50 trees of depth 4, 32 bins, learning \
+             rate 0.1, λ = 1, every fourth row held out in public (a study's secret split \
+             adds one shuffle); max|Δβ| compares the test AUC and its standard error with \
+             the twin's on the same split"
         );
     }
     let shape = args.shape.shape()?;
