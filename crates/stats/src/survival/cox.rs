@@ -566,12 +566,12 @@ pub(crate) enum Weight {
 }
 
 impl Weight {
-    /// `e·x` for an integer column `x` (e.g. the 0/1 complete cases): one product round
-    /// when shared, local when public.
-    pub fn times(&self, p: &mut Party, x: &AShare<u128>) -> Result<AShare<u128>> {
+    /// `e·x` for each integer column `x` (e.g. the 0/1 complete cases): one product round
+    /// for all of them when shared, local when public.
+    pub fn times(&self, p: &mut Party, xs: &[&AShare<u128>]) -> Result<Vec<AShare<u128>>> {
         Ok(match self {
-            Weight::Shared(e) => p.mul(e, x)?,
-            Weight::Public(c) => x.mul_const(*c),
+            Weight::Shared(e) => p.mul_many(&xs.iter().map(|x| (e, *x)).collect::<Vec<_>>())?,
+            Weight::Public(c) => xs.iter().map(|x| x.mul_const(*c)).collect(),
         })
     }
 }
@@ -616,7 +616,7 @@ impl Model {
         let (n, m) = (self.n, self.p);
         let f = p.frac_bits();
         let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
-        let w = e.times(p, &self.used)?;
+        let w = e.times(p, &[&self.used])?.remove(0);
         let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
         let w_rep = AShare::concat(&reps);
         let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());

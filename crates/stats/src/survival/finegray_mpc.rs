@@ -145,8 +145,10 @@ impl Model {
     ) -> Result<Derivatives> {
         let (n, m, f) = (self.n, self.m, p.frac_bits());
         let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
-        let w = e.times(p, &self.used)?;
-        let cw = e.times(p, &self.d2)?;
+        // Both weight columns in one product round.
+        let mut wc = e.times(p, &[&self.used, &self.d2])?;
+        let cw = wc.pop().expect("two columns");
+        let w = wc.pop().expect("two columns");
         let hw = p.mul_fix(&cw, &self.h)?;
         let prods = p.mul_fix(&join(&[tile(&w, m), tile(&hw, m)]), &tile(&self.z_all, 2))?;
         let parts = prods.split(&[n * m, n * m]);
