@@ -520,7 +520,10 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             // node, and the leaves. Local work: the matrix products, about
             // 3·2^depth·n·k·bins multiply-adds per tree at about 1 ns each. Measured
             // (10,000 × 20, 50 trees of depth 4, 32 bins): 1.93 GB from party 0, 33,300
-            // rounds (this gives 2.1 GB and 38,500).
+            // rounds (this gives 2.1 GB and 38,500); peak memory 1.28 GB at the largest
+            // party (`/usr/bin/time -v tessera bench models --workloads gbdt-10k`), about
+            // 205 bytes per row and candidate (the candidate matrix in two layouts, its
+            // products per node); at 100,000 rows a party was killed at 11.4 GB.
             let k = terms(&s.covariates);
             let b = s.bins as f64;
             let trees = s.trees as f64;
@@ -535,7 +538,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let fixed = trees * nodes * cand * 1500.0;
             let rounds = 300.0 + trees * (80.0 + depth * (60.0 + 12.0 * cand.log2()));
             let work = trees * 3.0 * nodes * n * (cand + 1.0) * 1e-9;
-            linear(n, per_row, fixed, rounds, 48.0 * cand + 400.0, work)
+            linear(n, per_row, fixed, rounds, 205.0 * cand + 400.0, work)
                 .then(auc_cost(test, false, 10))
         }
         AnalysisSpec::Describe(s) => {
