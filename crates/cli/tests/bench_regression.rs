@@ -55,26 +55,7 @@ fn unknown_workloads_are_errors() {
 /// ratio and R's time (here not asked: null); a workload that is not a model refused.
 #[test]
 fn models_benchmark_reports_the_cindex_workload() {
-    let out = Command::new(EXE)
-        .args([
-            "bench",
-            "models",
-            "--workloads",
-            "enet-cox-c-1k",
-            "--scale",
-            "0.3",
-            "--no-r",
-            "--json",
-        ])
-        .output()
-        .expect("run tessera");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    let v = models_json("enet-cox-c-1k", "0.3");
     let e = &v["workloads"]["enet-cox-c-1k"];
     assert_eq!(e["rows"], 300);
     assert!(e["seconds"].as_f64().unwrap() > 0.0);
@@ -105,14 +86,29 @@ fn models_benchmark_reports_the_cindex_workload() {
 /// 0.0074, at 10,000 by 0.
 #[test]
 fn models_benchmark_reports_boosted_trees() {
+    let v = models_json("gbdt-10k", "0.3");
+    let e = &v["workloads"]["gbdt-10k"];
+    assert_eq!(e["rows"], 3000);
+    assert!(e["bytes_per_party"].as_u64().unwrap() > 0);
+    assert!(e["rounds"].as_u64().unwrap() > 0);
+    // Not a glmnet model: no R time, whatever is installed.
+    assert!(e["glmnet_seconds"].is_null());
+    let diff = e["max_abs_coef_diff_vs_plaintext"].as_f64().unwrap();
+    assert!(diff < 0.01, "the AUC differs from the twin's by {diff}");
+}
+
+/// `tessera bench models --workloads WORKLOAD --scale SCALE --no-r --json`, which must
+/// succeed, as its one JSON object.
+fn models_json(workload: &str, scale: &str) -> serde_json::Value {
     let out = Command::new(EXE)
         .args([
             "bench",
             "models",
             "--workloads",
-            "gbdt-10k",
+            workload,
             "--scale",
-            "0.3",
+            scale,
+            "--no-r",
             "--json",
         ])
         .output()
@@ -122,14 +118,5 @@ fn models_benchmark_reports_boosted_trees() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
-    let e = &v["workloads"]["gbdt-10k"];
-    assert_eq!(e["rows"], 3000);
-    assert!(e["bytes_per_party"].as_u64().unwrap() > 0);
-    assert!(e["rounds"].as_u64().unwrap() > 0);
-    // Not a glmnet model: no R time, whatever is installed.
-    assert!(e["glmnet_seconds"].is_null());
-    let diff = e["max_abs_coef_diff_vs_plaintext"].as_f64().unwrap();
-    assert!(diff < 0.01, "the AUC differs from the twin's by {diff}");
+    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
 }

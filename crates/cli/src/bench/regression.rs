@@ -189,8 +189,8 @@ pub struct RegressionReport {
     pub workloads: Vec<WorkloadReport>,
 }
 
-/// The shape of a workload.
-#[derive(Clone, Copy, Debug)]
+/// The shape of a workload (flags not named are off: `Shape::default()`).
+#[derive(Clone, Copy, Debug, Default)]
 struct Shape {
     rows: usize,
     covariates: usize,
@@ -218,73 +218,37 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             rows: rows(10_000),
             covariates: 10,
             logistic: true,
-            crosstab: false,
-            auc: false,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "logistic-100k" => Ok(Shape {
             rows: rows(100_000),
             covariates: 10,
             logistic: true,
-            crosstab: false,
-            auc: false,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "ols-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 20,
-            logistic: false,
-            crosstab: false,
-            auc: false,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "crosstab-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 0,
-            logistic: false,
             crosstab: true,
-            auc: false,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "auc-1m" => Ok(Shape {
             rows: rows(1_000_000),
             covariates: 1,
             logistic: true,
-            crosstab: false,
             auc: true,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "enet-10k" | "enet-100k" => Ok(Shape {
             rows: rows(if name == "enet-10k" { 10_000 } else { 100_000 }),
             covariates: 20,
-            logistic: false,
-            crosstab: false,
-            auc: false,
             enet: true,
-            path_only: false,
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "enet-logistic-10k" | "enet-logistic-100k" => Ok(Shape {
             rows: rows(if name == "enet-logistic-10k" {
@@ -294,14 +258,10 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             }),
             covariates: 20,
             logistic: true,
-            crosstab: false,
-            auc: false,
             enet: true,
             // The issue's target: the path of 20 λ on 100,000 × 20 (module docs).
             path_only: name == "enet-logistic-100k",
-            cox: false,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "enet-cox-10k" | "enet-cox-100k" => Ok(Shape {
             rows: rows(if name == "enet-cox-10k" {
@@ -310,14 +270,10 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
                 100_000
             }),
             covariates: 20,
-            logistic: false,
-            crosstab: false,
-            auc: false,
             enet: true,
             path_only: name == "enet-cox-100k",
             cox: true,
-            cindex: false,
-            gbdt: false,
+            ..Shape::default()
         }),
         "enet-cox-c-1k" | "enet-cox-c-10k" => Ok(Shape {
             rows: rows(if name == "enet-cox-c-1k" {
@@ -326,14 +282,10 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
                 10_000
             }),
             covariates: 20,
-            logistic: false,
-            crosstab: false,
-            auc: false,
             enet: true,
-            path_only: false,
             cox: true,
             cindex: true,
-            gbdt: false,
+            ..Shape::default()
         }),
         // Issue 18's boosted trees: 50 trees of depth 4, 32 bins, on 10,000 × 20 (and
         // 100,000 × 20), the binary outcome of the logistic table.
@@ -341,13 +293,8 @@ fn shape_of(name: &str, scale: f64) -> Result<Shape, String> {
             rows: rows(if name == "gbdt-10k" { 10_000 } else { 100_000 }),
             covariates: 20,
             logistic: true,
-            crosstab: false,
-            auc: false,
-            enet: false,
-            path_only: false,
-            cox: false,
-            cindex: false,
             gbdt: true,
+            ..Shape::default()
         }),
         other => Err(format!(
             "unknown workload `{other}` (known: {})",
