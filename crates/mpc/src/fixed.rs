@@ -22,6 +22,33 @@
 //!
 //! Leakage: none beyond the statistical distance `|z| / 2^(k - d)` of one party's view of a
 //! share (below 2^-40 inside the valid range).
+//!
+//! # One round ([`Party::few_rounds`], Z_2^128)
+//!
+//! Between organisations every round costs a network latency, and the truncation above
+//! takes two (party 2 → 1, then 1 → 0). In few-rounds mode a truncation in Z_2^128 takes one,
+//! with a mask `r = r_A + r_B` that costs no communication: for each element one party `s`
+//! is "special" (`s = k mod 3` for the element's position `k`, so the bytes are balanced);
+//! `r_A` comes from the seed `s` shares with `s − 1`, `r_B` from the seed it shares with
+//! `s + 1`, each uniform in [0, 2^126). In one round:
+//! - `s` sends `u = z_s − r_A − r_B` to both others, and parties `s − 1` and `s + 1` send
+//!   each other their parts, so both learn `c = z − r` and hold the component `⌊c / 2^d⌋`;
+//! - `s` knows `⌈r / 2^d⌉` and splits it over the components it shares with `s − 1` and
+//!   `s + 1`: `⌊r_A / 2^d⌋ + w` and `⌊r_B / 2^d⌋ − p`, where `p` is a pad from the seed of
+//!   `s` and `s + 1`; `s` sends `w` (the carry of the masks' low bits plus `p`) to `s − 1`.
+//!
+//! Properties:
+//! - error: `⌊c / 2^d⌋ + ⌈r / 2^d⌉` is `⌊z / 2^d⌋` or one more, as in the two-round
+//!   protocol, and exact where `z` is a multiple of 2^d (zero stays zero);
+//! - no large errors: `z − r` cannot wrap for `|z| < 2^87` but with probability below 2^-79
+//!   (two masks below 2^126 sum below 2^127);
+//! - leakage: party `s + 1` knows `r_B` and learns `z − r_A`, party `s − 1` knows `r_A` and
+//!   learns `z − r_B`, each masked by one uniform 126-bit value: statistical distance below
+//!   `2·|z| / 2^126`, i.e. 2^-38 per element inside the valid range; `w` is uniform to
+//!   `s − 1` (padded by `p`); `s` receives nothing;
+//! - bytes: 5/3 of an element per element and party, against one in two rounds.
+//!
+//! Z_2^64 keeps the two-round protocol (the masks would leave no room).
 
 use crate::error::Result;
 use crate::party::Party;
@@ -70,6 +97,9 @@ impl Party {
         d: &[u32],
     ) -> Result<Vec<AShare<R>>> {
         assert_eq!(z.len(), d.len(), "one shift per vector");
+        if self.few_rounds && R::BITS == 128 {
+            return self.trunc_parts_one_round(z, d);
+        }
         let lens: Vec<usize> = z.iter().map(Vec::len).collect();
         match self.id() {
             0 => {
@@ -114,6 +144,97 @@ impl Party {
                     .collect())
             }
         }
+    }
+
+    /// [`Party::trunc_parts_each`] in one round, with masks from the pairwise seeds (module
+    /// docs, "One round"). Z_2^128 only: the masks need 126 bits.
+    fn trunc_parts_one_round<R: Ring>(
+        &mut self,
+        z: Vec<Vec<R>>,
+        d: &[u32],
+    ) -> Result<Vec<AShare<R>>> {
+        let me = self.id();
+        let (nx, pv) = (self.next_id(), self.prev_id());
+        let lens: Vec<usize> = z.iter().map(Vec::len).collect();
+        let total: usize = lens.iter().sum();
+        let shifts: Vec<u32> = lens
+            .iter()
+            .zip(d)
+            .flat_map(|(&n, &dv)| std::iter::repeat_n(dv, n))
+            .collect();
+        // Element k (counted across the vectors) has the "special" party k mod 3, so the
+        // bytes are balanced. Every party draws the same amounts from both its streams
+        // whatever its roles, so the two holders of a seed draw alike: position k of the
+        // first draw is a mask, of the second a pad.
+        let masks_p: Vec<R> = self.prev.vec::<R>(total).into_iter().map(mask).collect();
+        let masks_n: Vec<R> = self.next.vec::<R>(total).into_iter().map(mask).collect();
+        let pads_p: Vec<R> = self.prev.vec(total);
+        let pads_n: Vec<R> = self.next.vec(total);
+        let flat: Vec<R> = z.into_iter().flatten().collect();
+        let (mut to_next, mut to_prev) = (Vec::new(), Vec::new());
+        // The special party's two shares of the result, kept for the second pass.
+        let mut own: Vec<(R, R)> = Vec::new();
+        for (k, &v) in flat.iter().enumerate() {
+            let s = k % 3;
+            if s == me {
+                let (ra, rb, dv) = (masks_p[k], masks_n[k], shifts[k]);
+                // u = z_s − r_A − r_B, to both others.
+                let u = v.sub(ra).sub(rb);
+                // ceil((r_A + r_B) / 2^d) split over the two shares this party holds, the
+                // carry of the low bits hidden from party s − 1 by the pad of s and s + 1.
+                let ceil = ra.add(rb).add(R::ONE.shl(dv).sub(R::ONE)).shr(dv);
+                let share_b = rb.shr(dv).sub(pads_n[k]);
+                let w = ceil.sub(ra.shr(dv)).sub(share_b);
+                own.push((ra.shr(dv).add(w), share_b));
+                to_next.push(u);
+                to_prev.push(u);
+                to_prev.push(w);
+            } else if s == pv {
+                // This party is s + 1: its part goes to s − 1, its successor.
+                to_next.push(v);
+            } else {
+                // This party is s − 1: its part goes to s + 1, its predecessor.
+                to_prev.push(v);
+            }
+        }
+        self.send_parts(nx, &[&to_next])?;
+        self.send_parts(pv, &[&to_prev])?;
+        let count = |j: usize| (total + 2 - j) / 3;
+        let got_next = self.recv_ring::<R>(nx, 2 * count(nx) + count(pv))?;
+        let got_prev = self.recv_ring::<R>(pv, count(pv) + count(nx))?;
+        let (mut gn, mut gp) = (got_next.into_iter(), got_prev.into_iter());
+        let mut own = own.into_iter();
+        let next_of = |it: &mut std::vec::IntoIter<R>| it.next().expect("length checked");
+        let mut out = Vec::with_capacity(lens.len());
+        let mut k = 0;
+        for &len in &lens {
+            let (mut a, mut b) = (Vec::with_capacity(len), Vec::with_capacity(len));
+            for _ in 0..len {
+                let (s, v, dv) = (k % 3, flat[k], shifts[k]);
+                if s == me {
+                    let (x, y) = own.next().expect("one per own element");
+                    a.push(x);
+                    b.push(y);
+                } else if s == pv {
+                    // Party s + 1: u from s (its predecessor), z_{s−1} from its successor;
+                    // shares s_{s+1} = ⌊r_B / 2^d⌋ − pad and s_{s+2} = ⌊c / 2^d⌋.
+                    let c = v.add(next_of(&mut gp)).add(next_of(&mut gn));
+                    a.push(masks_p[k].shr(dv).sub(pads_p[k]));
+                    b.push(floor_shift(c, dv));
+                } else {
+                    // Party s − 1: u and w from s (its successor), z_{s+1} from its
+                    // predecessor; shares s_{s−1} = ⌊c / 2^d⌋ and s_s = ⌊r_A / 2^d⌋ + w.
+                    let u = next_of(&mut gn);
+                    let w = next_of(&mut gn);
+                    let c = v.add(u).add(next_of(&mut gp));
+                    a.push(floor_shift(c, dv));
+                    b.push(masks_n[k].shr(dv).add(w));
+                }
+                k += 1;
+            }
+            out.push(AShare { a, b });
+        }
+        Ok(out)
     }
 
     pub(crate) fn trunc_parts<R: Ring>(&mut self, z: Vec<R>, d: u32) -> Result<AShare<R>> {
@@ -212,4 +333,15 @@ impl Party {
         let f = self.frac_bits();
         self.trunc(&x.mul_const(encode(c, f)), f)
     }
+}
+
+/// A one-round truncation mask: uniform in [0, 2^126), so that the sum of two stays below
+/// 2^127 and `z − r` cannot wrap for `|z| < 2^87` but with probability below 2^-79.
+fn mask<R: Ring>(v: R) -> R {
+    v.shr(R::BITS - 126)
+}
+
+/// `floor(x / 2^d)` of the signed value `x`.
+fn floor_shift<R: Ring>(x: R, d: u32) -> R {
+    R::from_i128(x.to_i128() >> d)
 }

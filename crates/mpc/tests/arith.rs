@@ -128,6 +128,80 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn one_round_truncation_with_few_rounds(x in proptest::collection::vec(-7.0e5f64..7.0e5, 0..100), y in proptest::collection::vec(-7.0e5f64..7.0e5, 100), d in 1u32..40) {
+        // In few-rounds mode a truncation takes one round, with the two-round protocol's
+        // error (floor(z / 2^d) or one more, zero exact); a party sends 16 bytes for each
+        // element of the others and 48 for each of its own (every third).
+        let y = &y[..x.len()];
+        let n = x.len();
+        let f = 24;
+        let (xi, yi) = (encode_vec::<u128>(&x, f), encode_vec::<u128>(y, f));
+        let r = run3_ok(|p| {
+            p.set_few_rounds(true);
+            let (sx, sy) = (input(p, 0, &xi), input(p, 1, &yi));
+            p.barrier()?;
+            let s0 = p.stats();
+            let z = p.mul_fix(&sx, &sy)?;
+            let st = p.stats().since(&s0);
+            let mine = (n + 2 - p.id()) / 3;
+            assert_eq!(st.bytes_sent, 16 * (n + 2 * mine) as u64, "party {}", p.id());
+            p.barrier()?;
+            let s1 = p.stats();
+            let parts = p.mul_trunc_many(&[(&sx, &sy), (&sx, &sx)], d)?;
+            let rounds = (st.rounds, p.stats().since(&s1).rounds);
+            let h = p.trunc(&sx, d)?;
+            // Multiples of 2^d come back exactly (zero stays zero).
+            let m = p.trunc(&sx.shl(d), d)?;
+            assert_eq!(p.reveal(&m)?, xi, "multiples of 2^{d}");
+            Ok((p.reveal(&z)?, p.reveal(&parts[0])?, p.reveal(&parts[1])?, p.reveal(&h)?, rounds))
+        });
+        // The critical path: the most rounds any party counted.
+        let most = r.iter().map(|x| x.4.0.max(x.4.1)).max().unwrap();
+        prop_assert_eq!(most, u64::from(n > 0));
+        let (z, xy, xx, h, _) = same(r.map(|x| (x.0, x.1, x.2, x.3, 0)));
+        let near = |got: u128, exact: i128, d: u32| {
+            let fl = exact >> d;
+            let g = got.to_i128();
+            g == fl || g == fl + 1
+        };
+        for i in 0..n {
+            let (a, b) = (xi[i].to_i128(), yi[i].to_i128());
+            prop_assert!(near(z[i], a * b, f), "{} * {}", x[i], y[i]);
+            prop_assert!(near(xy[i], a * b, d));
+            prop_assert!(near(xx[i], a * a, d));
+            prop_assert!(near(h[i], a, d));
+        }
+    }
+}
+
+#[test]
+fn few_rounds_leaves_sixty_four_bit_truncation_as_it_was() {
+    // Z_2^64 has no room for the one-round masks: its truncation keeps two rounds.
+    let v: Vec<u64> = vec![1 << 20, 3 << 30, (-(5i64 << 25)) as u64];
+    let r = run3_ok(|p| {
+        p.set_few_rounds(true);
+        let x = input(p, 2, &v);
+        p.barrier()?;
+        let s0 = p.stats();
+        let t = p.trunc(&x, 10)?;
+        Ok((p.reveal(&t)?, p.stats().since(&s0).rounds))
+    });
+    assert_eq!(
+        r.iter().map(|x| x.1).max(),
+        Some(2 + 1),
+        "two rounds, then the reveal"
+    );
+    let t = same(r.map(|x| x.0));
+    for (got, want) in t.iter().zip(&v) {
+        let (g, w) = (*got as i64, (*want as i64) >> 10);
+        assert!(g == w || g == w + 1, "{g} vs {w}");
+    }
+}
+
 #[test]
 fn reveal_to_a_subset_only() {
     let v: Vec<u64> = vec![5, 6, 7];
