@@ -21,6 +21,24 @@ pub fn run3_with_timeout<T: Send>(
     timeout: Duration,
     f: impl Fn(&mut Party) -> Result<T> + Sync,
 ) -> [Result<T>; 3] {
+    run3_parties(timeout, None, f)
+}
+
+/// [`run3`] on parties whose PRF seeds are fixed by `seed` ([`seeded_party`]): every
+/// random choice drawn from the seeds (shuffles, secret folds and splits, masks) is the
+/// same in every run, so a test of a randomised protocol does not depend on luck.
+pub fn run3_seeded<T: Send>(
+    seed: u64,
+    f: impl Fn(&mut Party) -> Result<T> + Sync,
+) -> [Result<T>; 3] {
+    run3_parties(Duration::from_secs(20), Some(seed), f)
+}
+
+fn run3_parties<T: Send>(
+    timeout: Duration,
+    seed: Option<u64>,
+    f: impl Fn(&mut Party) -> Result<T> + Sync,
+) -> [Result<T>; 3] {
     let eps = memory::connect(timeout);
     std::thread::scope(|s| {
         let handles: Vec<_> = eps
@@ -28,7 +46,10 @@ pub fn run3_with_timeout<T: Send>(
             .map(|ep| {
                 let f = &f;
                 s.spawn(move || {
-                    let mut p = Party::setup(ep)?;
+                    let mut p = match seed {
+                        Some(seed) => seeded_party(ep, seed),
+                        None => Party::setup(ep)?,
+                    };
                     let r = f(&mut p).and_then(|v| p.barrier().map(|_| v));
                     if let Err(e) = &r {
                         p.abort(&e.to_string());

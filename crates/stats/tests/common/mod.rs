@@ -72,10 +72,35 @@ pub fn in_mpc<S: Open3>(
     f: impl Fn(&mut tessera_mpc::Party, &tessera_stats::Frame) -> std::result::Result<S, StatsError>
         + Sync,
 ) -> std::result::Result<S::Out, String> {
-    let out = tessera_mpc::testing::run3(|p| {
+    in_mpc_with(None, plain, f)
+}
+
+/// [`in_mpc`] on parties with fixed PRF seeds (`tessera_mpc::testing::run3_seeded`): the
+/// protocol's random choices (secret folds, splits, shuffles) are the same in every run.
+#[allow(dead_code)]
+pub fn in_mpc_seeded<S: Open3>(
+    seed: u64,
+    plain: &tessera_stats::PlainFrame,
+    f: impl Fn(&mut tessera_mpc::Party, &tessera_stats::Frame) -> std::result::Result<S, StatsError>
+        + Sync,
+) -> std::result::Result<S::Out, String> {
+    in_mpc_with(Some(seed), plain, f)
+}
+
+fn in_mpc_with<S: Open3>(
+    seed: Option<u64>,
+    plain: &tessera_stats::PlainFrame,
+    f: impl Fn(&mut tessera_mpc::Party, &tessera_stats::Frame) -> std::result::Result<S, StatsError>
+        + Sync,
+) -> std::result::Result<S::Out, String> {
+    let job = |p: &mut tessera_mpc::Party| {
         let frame = share_frame(p, plain)?;
         Ok(f(p, &frame).map_err(|e| e.to_string()))
-    });
+    };
+    let out = match seed {
+        Some(seed) => tessera_mpc::testing::run3_seeded(seed, job),
+        None => tessera_mpc::testing::run3(job),
+    };
     let [a, b, c] = out.map(|r| r.expect("no engine error"));
     match (a, b, c) {
         (Ok(x), Ok(y), Ok(z)) => Open3::open3([x, y, z]).map_err(|e| e.to_string()),
