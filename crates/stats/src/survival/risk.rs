@@ -292,6 +292,21 @@ pub(crate) struct RiskSort {
     key: AShare<u128>,
 }
 
+impl RiskSort {
+    /// `cols` (of the sorted key's length) moved as [`RiskOrder::arrange`] moved its
+    /// columns: the sort's permutation applied once more (two rounds; opens nothing), for
+    /// columns that were not ready when the order was arranged.
+    pub(crate) fn apply(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        if cols.iter().any(|c| c.len() != self.key.len()) {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        Ok(
+            p.apply_sort(&self.perm, &Table::new(vec![], cols.to_vec())?)?
+                .c128,
+        )
+    }
+}
+
 impl RiskOrder {
     /// The sort key in Z_2^128 (a signed value within the bits of [`key_layout`]): `-time`,
     /// or with strata `code·2^62 - time`; with `used` (complete cases), rows that are not
@@ -332,7 +347,7 @@ impl RiskOrder {
         cols: &[AShare<u128>],
     ) -> Result<RiskOrder> {
         let sort = Self::sort(p, time, strata, None)?;
-        Self::arrange(p, sort, time, strata, cols)
+        Self::arrange(p, &sort, time, strata, cols)
     }
 
     /// The first half of [`RiskOrder::stratified`]: the sort of the key alone (`strata` the
@@ -369,7 +384,7 @@ impl RiskOrder {
     /// its key.
     pub(crate) fn arrange(
         p: &mut Party,
-        sort: RiskSort,
+        sort: &RiskSort,
         time: &AShare<u128>,
         strata: &[AShare<u128>],
         cols: &[AShare<u128>],
@@ -378,7 +393,7 @@ impl RiskOrder {
         if cols.iter().chain(strata).any(|c| c.len() != n) || sort.key.len() != n {
             return Err(StatsError::Invalid("columns of different lengths".into()));
         }
-        let mut all = vec![sort.key, time.clone()];
+        let mut all = vec![sort.key.clone(), time.clone()];
         all.extend(cols.iter().cloned());
         all.extend(strata.iter().cloned());
         let sorted = p.apply_sort(&sort.perm, &Table::new(vec![], all)?)?;
@@ -903,7 +918,7 @@ impl GroupedRisk {
             moved.push(records.stop_only(&used));
         }
         let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-        let mut risk = RiskOrder::arrange(p, sort, &rec_time, &hs, &moved)?;
+        let mut risk = RiskOrder::arrange(p, &sort, &rec_time, &hs, &moved)?;
         let stops = if with_stops { risk.cols.pop() } else { None };
         let (at, evs) = risk.cols.split_at(k);
         let at_risk = risk.within_prefix(p, at)?;
