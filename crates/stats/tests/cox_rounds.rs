@@ -12,7 +12,7 @@ use tessera_stats::survival::synthetic;
 
 /// Rounds measured after issue 19's cuts at 1,700 × 10 (few-rounds mode, Efron), plus a
 /// margin of a few rounds for the sort's data-dependent pass count.
-const FEW_ROUNDS_BOUND: u64 = 730;
+const FEW_ROUNDS_BOUND: u64 = 700;
 
 fn spec(ties: Ties) -> CoxSpec {
     CoxSpec {

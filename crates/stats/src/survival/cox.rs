@@ -49,16 +49,16 @@
 //! | arrange (tie levels) | 18 | sort + arrange 51 |
 //! | tie totals, Efron's ranks (1/d) | 45 | 44, in the order's half |
 //! | preparation on the critical path | 182 | 98 (order 95 ‖ standardisation 90, then 3: z moved, Σδz) |
-//! | derivatives at β = 0 (no exp) | 64 | 59 |
+//! | derivatives at β = 0 (no exp) | 64 | 53 |
 //! | per Newton step: solve (fresh inverse, `Δ`) | 47 | 49 |
-//! | per step: derivatives at β + Δ (exp 22, risk sums 2, Efron's group sums + 2^K/D + ln D 42, μ products, at-risk sums, information) | 86 (μ 5 then at-risk 10, information 5) | 81 (μ beside at-risk 11, information 4) |
-//! | 4 steps | 532 | 520 |
+//! | per step: derivatives at β + Δ (exp 22, risk sums 2, Efron's group sums + 2^K/D + ln D 42, μ products, at-risk sums, information) | 86 (Efron's group sums 9: δ·w a round of its own, then two scans; μ 5 then at-risk 10, information 5) | 75 (Efron's group sums 3: δ·w with w, one scan both ways, [`RiskOrder::seg_prefix_suffix`]; μ beside at-risk 11, information 4) |
+//! | 4 steps | 532 | 496 |
 //! | final inverse (beside the monotone-likelihood test) | 46 (fresh) | 16 (2 Newton–Schulz refinements of the last step's inverse, [`refine_inverse`]; the test is the longer) |
 //! | standard errors √diag | 41 (sqrt) | 1 (Heron step from `1/√v0` computed beside the last derivatives, [`NewtonEnd::root`]) |
 //! | seal | 2 | 1 |
-//! | **total** | **867** | **707** (Breslow: 736 → 612) |
+//! | **total** | **867** | **677** (Breslow: 736 → 612) |
 //!
-//! What remains: the Newton steps (130 rounds each, of which the fresh inverse 49, the
+//! What remains: the Newton steps (124 rounds each, of which the fresh inverse 49, the
 //! normalisation of `D` with its reciprocal and logarithm 33, exp 22); a warm inverse
 //! instead of the fresh one costs Cox an extra step ([`crate::newton`]'s doc). The
 //! fixed-point truncation's rounds are in every product above.
@@ -647,31 +647,49 @@ impl Model {
         let (n, m) = (self.n, self.p);
         let f = p.frac_bits();
         let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
-        let w = e.times(p, &[&self.used])?.remove(0);
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
-        let w_rep = AShare::concat(&reps);
+        let efron = self.ties == Ties::Efron;
+        // w = e·used and, for Efron's event sums, δ·w = e·δ (δ implies used) in the same
+        // round; then w·z and δ·w·z in one product.
+        let mut cols = vec![&self.used];
+        if efron {
+            cols.push(&self.delta);
+        }
+        let mut ws = e.times(p, &cols)?;
+        let w = ws.remove(0);
         let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());
-        let wz = p.mul_fix(&w_rep, &z_all)?.split(&vec![n; m]);
+        let mut reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
+        reps.extend(ws.iter().flat_map(|dw| std::iter::repeat_n(dw, m)));
+        let z_reps = tile(&z_all, 1 + ws.len());
+        let mut wz = p
+            .mul_fix(&AShare::concat(&reps), &z_reps)?
+            .split(&vec![n; m * (1 + ws.len())]);
+        let dwz = wz.split_off(m);
         let risk = &self.risk;
         // Risk-set sums (within the row's stratum).
         let mut sums = vec![w.clone()];
         sums.extend(wz.iter().cloned());
         let mut s1 = risk.within_prefix(p, &sums)?;
-        let s0 = s1.remove(0);
         // Per slot (Efron: event rows; Breslow: group-end rows): D, S1 - φ T1, multiplicity.
         let (den, num, mult) = match self.ties {
-            Ties::Breslow => (s0, s1, self.mult.clone()),
+            Ties::Breslow => {
+                let s0 = s1.remove(0);
+                (s0, s1, self.mult.clone())
+            }
             Ties::Efron => {
-                let mut ev: Vec<&AShare<u128>> = vec![&w];
-                ev.extend(wz.iter());
-                let pairs: Vec<_> = ev.iter().map(|x| (&self.delta, *x)).collect();
-                let dw = p.mul_many(&pairs)?;
-                let mut group = risk.seg_prefix(p, &dw)?;
-                group.push(s0);
-                group.extend(s1);
-                let b = risk.broadcast(p, &group)?;
-                // b = [T0, T1.., S0, S1..] on every row of each group.
-                let (t_b, s_b) = b.split_at(m + 1);
+                // On every row of each group: its event totals T = [T0, T1..] (inclusive
+                // prefix + inclusive suffix - the row) and the group end's S = [S0, S1..]
+                // (the row's prefix sum + what follows it in the group), one scan deep.
+                let mut ev = ws;
+                ev.extend(dwz);
+                let mut back = ev.clone();
+                back.extend(sums.iter().cloned());
+                let (pre, suf) = risk.seg_prefix_suffix(p, &ev, &back)?;
+                let t_b: Vec<AShare<u128>> = (0..m + 1)
+                    .map(|j| pre[j].add(&suf[j]).sub(&ev[j]))
+                    .collect();
+                let s_b: Vec<AShare<u128>> = (0..m + 1)
+                    .map(|j| s1[j].add(&suf[m + 1 + j]).sub(&sums[j]))
+                    .collect();
                 let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.phi, m + 1).collect();
                 let phi_t = p.mul_fix(
                     &AShare::concat(&reps),
