@@ -292,6 +292,9 @@ pub(crate) struct RiskSort {
     key: AShare<u128>,
 }
 
+/// The forward and the backward scans of [`RiskOrder::seg_prefix_suffix`].
+pub(crate) type ScanPair = (Vec<AShare<u128>>, Vec<AShare<u128>>);
+
 impl RiskSort {
     /// `cols` (of the sorted key's length) moved as [`RiskOrder::arrange`] moved its
     /// columns: the sort's permutation applied once more (two rounds; opens nothing), for
@@ -743,7 +746,7 @@ impl RiskOrder {
         p: &mut Party,
         fwd: &[AShare<u128>],
         bwd: &[AShare<u128>],
-    ) -> Result<(Vec<AShare<u128>>, Vec<AShare<u128>>)> {
+    ) -> Result<ScanPair> {
         let mut y: Vec<AShare<u128>> = fwd.to_vec();
         let mut z: Vec<AShare<u128>> = bwd.to_vec();
         for (l, f) in self.flags.iter().enumerate() {
