@@ -29,8 +29,43 @@
 //!    Newton decrement `UᵀΔ/2 < 1e-7` (evaluated inside MPC, the decrement with 2^20 extra
 //!    bits). Then the step that rule would leave untaken is taken and the derivatives are
 //!    evaluated once more: lifelines' own estimate can be 2e-4 from the optimum (see
-//!    `fixtures/README.md`), ours lands on it.
+//!    `fixtures/README.md`), ours lands on it. The inverse at the estimate (for the
+//!    standard errors) is the last step's refined by two Newton–Schulz steps
+//!    ([`refine_inverse`]), and its diagonal's square root one Heron step from the last
+//!    step's ([`NewtonEnd::root`]).
 //! 5. **Result**: `β/sd`, standard errors `√diag((I/e)⁻¹/e)/sd`, `ℓ`, `ℓ(0)`, iterations.
+//!
+//! # Cost
+//!
+//! Rounds, measured with a temporary trace of [`Party`]'s round counter at 1,700 rows and
+//! 10 covariates, Efron ties, few-rounds mode (`tests/cox_rounds.rs` holds the total to a
+//! bound); the fit took 3 Newton iterations, so 4 solves and derivative evaluations.
+//!
+//! | stage | before issue 19's cuts | now |
+//! |---|---:|---:|
+//! | design, complete cases, tie indicators | 13 | 13 |
+//! | standardisation (variance 15, check, √, 2^K/sd) | 106 (check and √ one after the other: 57) | 90 (check beside √: 41) |
+//! | risk-set sort (beside the standardisation) | 44 | with the next two, beside it |
+//! | arrange (tie levels) | 18 | sort + arrange 51 |
+//! | tie totals, Efron's ranks (1/d) | 45 | 44, in the order's half |
+//! | preparation on the critical path | 182 | 98 (order 95 ‖ standardisation 90, then 3: z moved, Σδz) |
+//! | derivatives at β = 0 (no exp) | 64 | 53 |
+//! | per Newton step: solve (fresh inverse, `Δ`) | 47 | 49 |
+//! | per step: derivatives at β + Δ (exp 22, risk sums 2, Efron's group sums + 2^K/D + ln D 42, μ products, at-risk sums, information) | 86 (Efron's group sums 9: δ·w a round of its own, then two scans; μ 5 then at-risk 10, information 5) | 75 (Efron's group sums 3: δ·w with w, one scan both ways, [`RiskOrder::seg_prefix_suffix`]; μ beside at-risk 11, information 4) |
+//! | 4 steps | 532 | 496 |
+//! | final inverse (beside the monotone-likelihood test) | 46 (fresh) | 16 (2 Newton–Schulz refinements of the last step's inverse, [`refine_inverse`]; the test is the longer) |
+//! | standard errors √diag | 41 (sqrt) | 1 (Heron step from `1/√v0` computed beside the last derivatives, [`NewtonEnd::root`]) |
+//! | seal | 2 | 1 |
+//! | **total** | **867** | **677** (Breslow: 736 → 612) |
+//!
+//! `tessera bench survival --workloads cox:10000x10` (three processes over loopback, 2
+//! Newton iterations): at 0 ms 781 → 667 rounds, 234.0 → 219.8 MB per party, about 1.0 s
+//! both; with `--latency-ms 25` 762 → 576 rounds, 261.0 → 247.7 MB, 20.6 → 15.5 s.
+//!
+//! What remains: the Newton steps (124 rounds each, of which the fresh inverse 49, the
+//! normalisation of `D` with its reciprocal and logarithm 33, exp 22); a warm inverse
+//! instead of the fresh one costs Cox an extra step ([`crate::newton`]'s doc). The
+//! fixed-point truncation's rounds are in every product above.
 //!
 //! # Strata
 //!
@@ -126,7 +161,7 @@ use crate::terms;
 
 use super::concordance::{self, Concordance, ConcordanceInput, ConcordanceRaw};
 use super::logrank::columns_to_rows;
-use super::risk::{indicator, low64, EntryRecords, RiskOrder};
+use super::risk::{indicator, low64, EntryRecords, RiskOrder, RiskSort};
 use super::zph::{self, FitPieces, ZphRaw, ZphResult};
 
 /// lifelines' `precision`: bound on the Newton step's norm and on the Newton decrement.
@@ -616,31 +651,49 @@ impl Model {
         let (n, m) = (self.n, self.p);
         let f = p.frac_bits();
         let Weights { eta, e, shift } = Weights::at(p, &self.z_rows, beta, n, m, self.e_bits)?;
-        let w = e.times(p, &[&self.used])?.remove(0);
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
-        let w_rep = AShare::concat(&reps);
+        let efron = self.ties == Ties::Efron;
+        // w = e·used and, for Efron's event sums, δ·w = e·δ (δ implies used) in the same
+        // round; then w·z and δ·w·z in one product.
+        let mut cols = vec![&self.used];
+        if efron {
+            cols.push(&self.delta);
+        }
+        let mut ws = e.times(p, &cols)?;
+        let w = ws.remove(0);
         let z_all = AShare::concat(&self.z_cols.iter().collect::<Vec<_>>());
-        let wz = p.mul_fix(&w_rep, &z_all)?.split(&vec![n; m]);
+        let mut reps: Vec<&AShare<u128>> = std::iter::repeat_n(&w, m).collect();
+        reps.extend(ws.iter().flat_map(|dw| std::iter::repeat_n(dw, m)));
+        let z_reps = tile(&z_all, 1 + ws.len());
+        let mut wz = p
+            .mul_fix(&AShare::concat(&reps), &z_reps)?
+            .split(&vec![n; m * (1 + ws.len())]);
+        let dwz = wz.split_off(m);
         let risk = &self.risk;
         // Risk-set sums (within the row's stratum).
         let mut sums = vec![w.clone()];
         sums.extend(wz.iter().cloned());
         let mut s1 = risk.within_prefix(p, &sums)?;
-        let s0 = s1.remove(0);
         // Per slot (Efron: event rows; Breslow: group-end rows): D, S1 - φ T1, multiplicity.
         let (den, num, mult) = match self.ties {
-            Ties::Breslow => (s0, s1, self.mult.clone()),
+            Ties::Breslow => {
+                let s0 = s1.remove(0);
+                (s0, s1, self.mult.clone())
+            }
             Ties::Efron => {
-                let mut ev: Vec<&AShare<u128>> = vec![&w];
-                ev.extend(wz.iter());
-                let pairs: Vec<_> = ev.iter().map(|x| (&self.delta, *x)).collect();
-                let dw = p.mul_many(&pairs)?;
-                let mut group = risk.seg_prefix(p, &dw)?;
-                group.push(s0);
-                group.extend(s1);
-                let b = risk.broadcast(p, &group)?;
-                // b = [T0, T1.., S0, S1..] on every row of each group.
-                let (t_b, s_b) = b.split_at(m + 1);
+                // On every row of each group: its event totals T = [T0, T1..] (inclusive
+                // prefix + inclusive suffix - the row) and the group end's S = [S0, S1..]
+                // (the row's prefix sum + what follows it in the group), one scan deep.
+                let mut ev = ws;
+                ev.extend(dwz);
+                let mut back = ev.clone();
+                back.extend(sums.iter().cloned());
+                let (pre, suf) = risk.seg_prefix_suffix(p, &ev, &back)?;
+                let t_b: Vec<AShare<u128>> = (0..m + 1)
+                    .map(|j| pre[j].add(&suf[j]).sub(&ev[j]))
+                    .collect();
+                let s_b: Vec<AShare<u128>> = (0..m + 1)
+                    .map(|j| s1[j].add(&suf[m + 1 + j]).sub(&sums[j]))
+                    .collect();
                 let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&self.phi, m + 1).collect();
                 let phi_t = p.mul_fix(
                     &AShare::concat(&reps),
@@ -663,15 +716,35 @@ impl Model {
         )?;
         // The correction uses the encoded shift, so it cancels exactly what exp was given.
         let ll = p.add_const(&ll, shift.wrapping_mul(u128::from(self.events)));
-        // μ = num·r/2^K per slot; Σ mult·μ; Σ mult·μμᵀ.
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&r, m).collect();
-        let mu = p.mul_trunc(
-            &AShare::concat(&num.iter().collect::<Vec<_>>()),
-            &AShare::concat(&reps),
-            f + K,
+        // The μ products and the information's at-risk sums side by side (issue 19: both
+        // need only r; the at-risk chain is the longer).
+        let ((m_mu, mu, mm), (mr, wa_z, first)) = p.side_by_side(
+            |q| -> Result<_> {
+                // μ = num·r/2^K per slot; Σ mult·μ; Σ mult·μμᵀ.
+                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&r, m).collect();
+                let mu = q.mul_trunc(
+                    &AShare::concat(&num.iter().collect::<Vec<_>>()),
+                    &AShare::concat(&reps),
+                    f + K,
+                )?;
+                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&mult, m).collect();
+                let m_mu = q.mul(&AShare::concat(&reps), &mu)?;
+                let mu_rows = columns_to_rows(&mu.split(&vec![n; m]));
+                let mm = q.matmul_fix(&m_mu, &mu_rows, m, n, m)?;
+                Ok((m_mu, mu, mm))
+            },
+            |q| -> Result<_> {
+                // Σ_slots mult·(S2 - φT2)/D = Zᵀ diag(w·a) Z with a = Σ_{t_g ≤ t} mult/D,
+                // less an event's own group's Σ φ/D (Efron), see at_risk_sums.
+                let mr = q.mul(&mult, &r)?;
+                let a = self.at_risk_sums(q, std::slice::from_ref(&mr))?.remove(0);
+                let wa = q.mul_trunc(&w, &a, f + K)?;
+                let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&wa, m).collect();
+                let wa_z = q.mul_fix(&AShare::concat(&reps), &z_all)?;
+                let first = q.matmul_fix(&wa_z, &self.z_rows, m, n, m)?;
+                Ok((mr, wa_z, first))
+            },
         )?;
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&mult, m).collect();
-        let m_mu = p.mul(&AShare::concat(&reps), &mu)?;
         let sum_mu = AShare::concat(
             &m_mu
                 .split(&vec![n; m])
@@ -682,16 +755,6 @@ impl Model {
                 .collect::<Vec<_>>(),
         );
         let score = self.dz.sub(&sum_mu);
-        let mu_rows = columns_to_rows(&mu.split(&vec![n; m]));
-        let mm = p.matmul_fix(&m_mu, &mu_rows, m, n, m)?;
-        // Σ_slots mult·(S2 - φT2)/D = Zᵀ diag(w·a) Z with a = Σ_{t_g ≤ t} mult/D, less an
-        // event's own group's Σ φ/D (Efron), see at_risk_sums.
-        let mr = p.mul(&mult, &r)?;
-        let a = self.at_risk_sums(p, std::slice::from_ref(&mr))?.remove(0);
-        let wa = p.mul_trunc(&w, &a, f + K)?;
-        let reps: Vec<&AShare<u128>> = std::iter::repeat_n(&wa, m).collect();
-        let wa_z = p.mul_fix(&AShare::concat(&reps), &z_all)?;
-        let first = p.matmul_fix(&wa_z, &self.z_rows, m, n, m)?;
         Ok(Derivatives {
             ll,
             score,
@@ -810,7 +873,24 @@ impl Model {
     }
 }
 
-/// Cox regression in MPC; see the module docs.
+/// The risk-set order of a fit and what is read off it before the standardised covariates
+/// join it ([`cox`]): built beside the standardisation.
+struct Order {
+    /// The sort, applied once more to the standardised covariates.
+    sort: RiskSort,
+    risk: RiskOrder,
+    /// Complete cases (signed with delayed entry) and events, in risk-set order.
+    used: AShare<u128>,
+    delta: AShare<u128>,
+    row_index: Option<AShare<u128>>,
+    stop_used: Option<AShare<u128>>,
+    clusters: Option<AShare<u128>>,
+    /// Events per tie group on its end row (with `zph`).
+    deaths: Option<AShare<u128>>,
+    phi: AShare<u128>,
+    mult: AShare<u128>,
+}
+
 /// What the compute parties know of a Cox fit and the recipient's tail needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CoxPublic {
@@ -956,64 +1036,131 @@ pub fn cox(
     }
     let mut hs = p.mul_many(&pairs)?;
     let dead = hs.remove(0);
-    // The risk-set order's sort needs only the times (and strata): it runs beside the
-    // counts, the disclosure checks and the standardisation (issue 19: their rounds
-    // overlap), and the columns are moved after.
+    // The risk-set order needs only the times (and strata) and the columns that do not
+    // depend on the standardisation: its sort, the tie structure and Efron's ranks run
+    // beside the counts, the disclosure checks and the standardisation (issue 19: their
+    // rounds overlap), and the standardised covariates are moved by the same sort after
+    // (one more application of its permutation, two rounds).
     let rtime = records.time(time);
     let hs_rec: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-    // A refusal of the checks is public (every party meets it) and comes back as a value,
-    // so that the sort beside them ends normally instead of being aborted.
-    let (sort, prepared) = p.side_by_side(
-        |q| RiskOrder::sort(q, &rtime, &hs_rec, None),
-        |q| -> Result<Result<_>> {
-            let checked = |q: &mut Party| -> Result<_> {
-                let (nu, ne) = open_counts(q, (&used, &dead), m, &levels, disclosure)?;
-                if let Some((st, _)) = &strata {
-                    let counts = AShare::concat(
-                        &hs.iter()
-                            .map(AShare::sum)
-                            .collect::<Vec<_>>()
-                            .iter()
-                            .collect::<Vec<_>>(),
-                    );
-                    disclosure.check_level_rows(q, &counts, st)?;
-                    // A declared stratum without complete cases is refused (as a group level of the
-                    // log-rank test). LEAKAGE: the one bit "every stratum has a complete case".
-                    if !every_at_least(q, &counts, 1)? {
-                        return Err(StatsError::Invalid(format!(
-                            "a level of {st} has no complete cases: drop it from the study's levels"
-                        )));
-                    }
-                }
-                if nu < 2 || ne == 0 {
-                    return Err(StatsError::Invalid(format!(
-                        "Cox regression needs events: {nu} complete cases with {ne} events"
-                    )));
-                }
-                let (z_all, isd, centred) = standardise(q, &x, &used, nu, &names)?;
-                Ok((nu, ne, z_all, isd, centred))
-            };
-            match checked(q) {
-                Err(StatsError::Mpc(e)) => Err(e.into()),
-                r => Ok(r),
-            }
-        },
-    )?;
-    let (nu, ne, z_all, isd, centred) = prepared?;
-    // Risk-set order of [δ, used, z…]; with delayed entry, of the 2n records (the entry
-    // records' `used` is -1: their weights subtract from the risk sets, see EntryRecords).
-    let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
-    cols.extend(z_all.split(&vec![n; m]).iter().map(|z| records.both(z)));
     // Robust standard errors with delayed entry add each row's two records' residuals: the
     // records carry their row's index (public: 0..n on both). Clustered, they carry the
     // row's cluster value instead and the clusters' sums add them (no pairing needed).
     let pairing = spec.robust && spec.entry.is_some() && spec.cluster.is_none();
-    if pairing {
-        let idx = p.public(&(0..n as u128).collect::<Vec<_>>());
-        cols.push(records.both(&idx));
-    }
-    // The proportional-hazards test of a stratified model: `g` over all rows, computed
-    // before the stratified sort and carried by it (zph::pooled_transform).
+    // With delayed entry, the proportional-hazards test ranks the stop records only.
+    let stop_only = spec.zph.is_some() && spec.entry.is_some();
+    let ties = spec.ties;
+    let zph_on = spec.zph.is_some();
+    let order = |q: &mut Party| -> Result<Order> {
+        let sort = RiskOrder::sort(q, &rtime, &hs_rec, None)?;
+        // Risk-set order of [δ, used, …]; with delayed entry, of the 2n records (the entry
+        // records' `used` is -1: their weights subtract from the risk sets, see
+        // EntryRecords).
+        let mut cols = vec![records.stop_only(&dead), records.signed(&used)];
+        if pairing {
+            let idx = q.public(&(0..n as u128).collect::<Vec<_>>());
+            cols.push(records.both(&idx));
+        }
+        if stop_only {
+            cols.push(records.stop_only(&used));
+        }
+        if let Some(c) = &cluster {
+            cols.push(records.both(c));
+        }
+        let risk = RiskOrder::arrange(q, &sort, &rtime, &hs_rec, &cols)?;
+        let rows = risk.time.len();
+        let mut moved = risk.cols.clone();
+        let clusters = if cluster.is_some() { moved.pop() } else { None };
+        let stop_used = if stop_only { moved.pop() } else { None };
+        let row_index = if pairing { moved.pop() } else { None };
+        let used = moved.pop().expect("used");
+        let delta = moved.pop().expect("delta");
+        let dt = risk
+            .group_totals(q, std::slice::from_ref(&delta))?
+            .remove(0);
+        // Kept for the proportional-hazards test's Kaplan–Meier transform (no second scan).
+        let deaths = zph_on.then(|| dt.clone());
+        let (phi, mult) = match ties {
+            Ties::Breslow => (AShare::zeros(rows), dt),
+            Ties::Efron => {
+                // rank among the group's events (exclusive) and d on every row of the group.
+                let incl = risk.seg_prefix(q, std::slice::from_ref(&delta))?.remove(0);
+                let rank = incl.sub(&delta);
+                let d = risk.seg_suffix(q, &[dt])?.remove(0);
+                let rd = q.recip(&d.shl(f))?;
+                let phi = q.mul(&rank, &rd)?;
+                (q.mul(&phi, &delta)?, AShare::zeros(rows))
+            }
+        };
+        Ok(Order {
+            sort,
+            risk,
+            used,
+            delta,
+            row_index,
+            stop_used,
+            clusters,
+            deaths,
+            phi,
+            mult,
+        })
+    };
+    // A refusal of the checks is public (every party meets it) and comes back as a value,
+    // so that the order beside them ends normally instead of being aborted.
+    let (order, prepared) = p.side_by_side(order, |q| -> Result<Result<_>> {
+        let checked = |q: &mut Party| -> Result<_> {
+            let (nu, ne) = open_counts(q, (&used, &dead), m, &levels, disclosure)?;
+            if let Some((st, _)) = &strata {
+                let counts = AShare::concat(
+                    &hs.iter()
+                        .map(AShare::sum)
+                        .collect::<Vec<_>>()
+                        .iter()
+                        .collect::<Vec<_>>(),
+                );
+                disclosure.check_level_rows(q, &counts, st)?;
+                // A declared stratum without complete cases is refused (as a group level of the
+                // log-rank test). LEAKAGE: the one bit "every stratum has a complete case".
+                if !every_at_least(q, &counts, 1)? {
+                    return Err(StatsError::Invalid(format!(
+                        "a level of {st} has no complete cases: drop it from the study's levels"
+                    )));
+                }
+            }
+            if nu < 2 || ne == 0 {
+                return Err(StatsError::Invalid(format!(
+                    "Cox regression needs events: {nu} complete cases with {ne} events"
+                )));
+            }
+            let (z_all, isd, centred) = standardise(q, &x, &used, nu, &names)?;
+            Ok((nu, ne, z_all, isd, centred))
+        };
+        match checked(q) {
+            Err(StatsError::Mpc(e)) => Err(e.into()),
+            r => Ok(r),
+        }
+    })?;
+    let (nu, ne, z_all, isd, centred) = prepared?;
+    let Order {
+        sort,
+        risk,
+        used: used_sorted,
+        delta,
+        row_index,
+        stop_used,
+        clusters,
+        deaths,
+        phi,
+        mult,
+    } = order;
+    // The standardised covariates in risk-set order, and the proportional-hazards test of a
+    // stratified model's `g` over all rows, computed before the stratified order and moved
+    // by it (zph::pooled_transform).
+    let mut cols: Vec<AShare<u128>> = z_all
+        .split(&vec![n; m])
+        .iter()
+        .map(|z| records.both(z))
+        .collect();
     let pooled = match spec.zph {
         Some(t) if !hs.is_empty() && t.pooled() => {
             cols.push(zph::pooled_transform(
@@ -1028,46 +1175,14 @@ pub fn cox(
         }
         _ => false,
     };
-    // With delayed entry, the proportional-hazards test ranks the stop records only.
-    let stop_only = spec.zph.is_some() && spec.entry.is_some();
-    if stop_only {
-        cols.push(records.stop_only(&used));
-    }
-    if let Some(c) = &cluster {
-        cols.push(records.both(c));
-    }
+    let mut z_cols = sort.apply(p, &cols)?;
+    let pooled_g = if pooled { z_cols.pop() } else { None };
     // Harrell's concordance reads the rows in input order (with delayed entry, it builds
     // its own points from them and the entry records).
     let conc_rows = spec
         .concordance
         .then(|| (dead.clone(), used.clone(), hs.clone()));
-    let risk = RiskOrder::arrange(p, sort, &rtime, &hs_rec, &cols)?;
     let n = risk.time.len();
-    let mut moved = risk.cols.clone();
-    let clusters = if cluster.is_some() { moved.pop() } else { None };
-    let stop_used = if stop_only { moved.pop() } else { None };
-    let pooled_g = if pooled { moved.pop() } else { None };
-    let row_index = if pairing { moved.pop() } else { None };
-    let z_cols = moved.split_off(2);
-    let used = moved.pop().expect("used");
-    let delta = moved.pop().expect("delta");
-    let dt = risk
-        .group_totals(p, std::slice::from_ref(&delta))?
-        .remove(0);
-    // Kept for the proportional-hazards test's Kaplan–Meier transform (no second scan).
-    let deaths = spec.zph.is_some().then(|| dt.clone());
-    let (phi, mult) = match spec.ties {
-        Ties::Breslow => (AShare::zeros(n), dt),
-        Ties::Efron => {
-            // rank among the group's events (exclusive) and d on every row of the group.
-            let incl = risk.seg_prefix(p, std::slice::from_ref(&delta))?.remove(0);
-            let rank = incl.sub(&delta);
-            let d = risk.seg_suffix(p, &[dt])?.remove(0);
-            let rd = p.recip(&d.shl(f))?;
-            let phi = p.mul(&rank, &rd)?;
-            (p.mul(&phi, &delta)?, AShare::zeros(n))
-        }
-    };
     let dz_pairs: Vec<AShare<u128>> = z_cols.iter().map(|_| delta.clone()).collect();
     let dz = p.dot(
         &AShare::concat(&dz_pairs.iter().collect::<Vec<_>>()),
@@ -1083,7 +1198,7 @@ pub fn cox(
         events: ne,
         z_rows: columns_to_rows(&z_cols),
         z_cols,
-        used,
+        used: used_sorted,
         delta,
         phi,
         mult,
@@ -1094,6 +1209,7 @@ pub fn cox(
         beta,
         d,
         inv,
+        root,
         ll0,
         trace,
     } = newton(p, m, ne, spec.max_steps, |p, b| model.derivatives(p, b))?;
@@ -1128,7 +1244,7 @@ pub fn cox(
         }
         None => None,
     };
-    let mut roots = vec![beta, p.sqrt(&diagonal(&inv, m))?];
+    let mut roots = vec![beta, root];
     if robust(spec) {
         roots.push(model.robust_root(p, &d, &inv, clusters.as_ref())?);
     }
@@ -1185,6 +1301,12 @@ pub(crate) struct NewtonEnd<D> {
     pub d: D,
     /// `(I/e)⁻¹` at the estimate (m×m).
     pub inv: AShare<u128>,
+    /// `√diag(inv)` (m values): one Heron step `(v + v0)/(2√v0)` from the diagonal `v0` of
+    /// the last Newton step's inverse, whose `1/√v0` was computed beside the last
+    /// derivatives (issue 19: two rounds at the end instead of a square root's 41). The
+    /// step is one the stopping rule found negligible, so `v/v0 - 1` is tiny and the
+    /// Heron step's relative error, `(v/v0 - 1)²/8`, with it.
+    pub root: AShare<u128>,
     /// The log-likelihood at β = 0.
     pub ll0: AShare<u128>,
     /// The iterations (opened bit by bit).
@@ -1233,21 +1355,22 @@ pub(crate) fn newton<D: Fisher>(
     let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
     let mut trace = NewtonTrace::default();
     let mut step = 1.0f64;
-    let inv = loop {
+    let (inv, root) = loop {
         let info = p.mul_public_real(d.info(), inv_e)?;
         let score = p.mul_public_real(d.score(), inv_e)?;
         // A fresh inverse at every step: the previous one refined (`crate::newton`) gave
         // Cox an extra Newton step at 10,000 × 10 (1,000 rounds against 957), the refined
         // step's error being more than lifelines' stopping rule tolerates.
-        let solve = |q: &mut Party| -> Result<AShare<u128>> {
+        let solve = |q: &mut Party| -> Result<(AShare<u128>, AShare<u128>)> {
             let inv = q.spd_inverse(&info, m)?;
-            Ok(q.matmul_fix(&inv, &score, m, m, 1)?)
+            let step = q.matmul_fix(&inv, &score, m, m, 1)?;
+            Ok((inv, step))
         };
         // The step-halving test beside the Newton direction (wasted only when halving).
         let ll = d.ll().clone();
-        let delta = match &prev {
+        let (last_inv, delta) = match &prev {
             Some((b0, last, ll_prev)) => {
-                let (worse, delta) = p.side_by_side(
+                let (worse, solved) = p.side_by_side(
                     |q| -> Result<bool> {
                         // Opened: whether the log-likelihood decreased beyond the
                         // fixed-point noise (step halving, reported). ℓ ≤ 0, so
@@ -1266,35 +1389,39 @@ pub(crate) fn newton<D: Fisher>(
                     d = derive(p, Some(&beta))?;
                     continue;
                 }
-                delta
+                solved
             }
             None => solve(p)?,
         };
         // lifelines' rule, evaluated inside MPC (one bit opened), beside the derivatives
         // at β + Δ: they are needed whether the rule is met (the final step) or not.
         let next = beta.add(&delta);
-        let (stop, d_next) = p.side_by_side(
-            |q| -> Result<bool> {
-                let ds = delta.shl(12);
-                let norm = q.dot_fix(&ds, &ds, m)?;
-                let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
-                let thresholds = q.public(&[
-                    encode(PRECISION * PRECISION * 2f64.powi(24), f),
-                    encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
-                ]);
-                let mut lhs = AShare::concat(&[&norm, &dec]);
-                let mut rhs = thresholds;
-                if let Some((_, _, ll_prev)) = &prev {
-                    let (abs_diff, _) = q.abs_sign(&ll.sub(ll_prev))?;
-                    let (abs_prev, _) = q.abs_sign(ll_prev)?;
-                    lhs = AShare::concat(&[&lhs, &abs_diff]);
-                    rhs = AShare::concat(&[&rhs, &q.mul_public_real(&abs_prev, R_PRECISION)?]);
-                }
-                let bits = q.lt(&lhs, &rhs)?;
-                let conv = any_bit(q, &bits, lhs.len())?;
-                // Opened: whether the rule is met (the iteration count is reported).
-                Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
-            },
+        // Beside them too, 1/√ of the inverse's diagonal: if this step is the last, the
+        // standard errors at the estimate are one Heron step from it (see NewtonEnd::root).
+        let v0 = diagonal(&last_inv, m);
+        let stop_rule = |q: &mut Party| -> Result<bool> {
+            let ds = delta.shl(12);
+            let norm = q.dot_fix(&ds, &ds, m)?;
+            let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+            let thresholds = q.public(&[
+                encode(PRECISION * PRECISION * 2f64.powi(24), f),
+                encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
+            ]);
+            let mut lhs = AShare::concat(&[&norm, &dec]);
+            let mut rhs = thresholds;
+            if let Some((_, _, ll_prev)) = &prev {
+                let (abs_diff, _) = q.abs_sign(&ll.sub(ll_prev))?;
+                let (abs_prev, _) = q.abs_sign(ll_prev)?;
+                lhs = AShare::concat(&[&lhs, &abs_diff]);
+                rhs = AShare::concat(&[&rhs, &q.mul_public_real(&abs_prev, R_PRECISION)?]);
+            }
+            let bits = q.lt(&lhs, &rhs)?;
+            let conv = any_bit(q, &bits, lhs.len())?;
+            // Opened: whether the rule is met (the iteration count is reported).
+            Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
+        };
+        let ((stop, r0), d_next) = p.side_by_side(
+            |q| q.side_by_side(stop_rule, |q| Ok(q.rsqrt(&v0)?)),
             |q| derive(q, Some(&next)),
         )?;
         if stop || trace.iterations >= max_steps {
@@ -1307,6 +1434,8 @@ pub(crate) fn newton<D: Fisher>(
             // Monotone likelihood: some diagonal entry of the information below
             // min_information, tested beside the inverse. LEAKAGE: one bit (an error
             // otherwise).
+            // The inverse at the estimate is the last step's refined (issue 19: a few
+            // products instead of a fresh inverse's tens of rounds), see refine_inverse.
             let (monotone, inv) = p.side_by_side(
                 |q| -> Result<bool> {
                     let diag = diagonal(&info, m);
@@ -1315,12 +1444,15 @@ pub(crate) fn newton<D: Fisher>(
                     let any = any_bit(q, &small, m)?;
                     Ok(q.reveal_bits(&any)?[0] & 1 == 1)
                 },
-                |q| Ok(q.spd_inverse(&info, m)?),
+                |q| refine_inverse(q, &info, last_inv, m),
             )?;
             if monotone {
                 return Err(monotone_error());
             }
-            break inv;
+            // √diag(inv) by one Heron step from the last step's: (v + v0)/(2√v0).
+            let v = diagonal(&inv, m);
+            let root = p.mul_trunc(&v.add(&v0), &r0, f + 1)?;
+            break (inv, root);
         }
         trace.iterations += 1;
         step = 1.0;
@@ -1332,9 +1464,39 @@ pub(crate) fn newton<D: Fisher>(
         beta,
         d,
         inv,
+        root,
         ll0,
         trace,
     })
+}
+
+/// Newton–Schulz refinements of the inverse at the estimate: how many, from the last
+/// Newton step's inverse. Each squares the residual `I − H X`: the last step is one the
+/// stopping rule found negligible, so the information moved by about its size (below
+/// 1e-3 relative) and two refinements leave the fixed-point noise.
+pub(crate) const REFINEMENTS: usize = 2;
+
+/// `H⁻¹` from `x`, an inverse of an information close to `h` (m×m, fixed point):
+/// [`REFINEMENTS`] Newton–Schulz steps `X ← X + X (I − H X)`, two products each. Opens
+/// nothing. The final variance of a Newton fit costs these few rounds instead of a fresh
+/// [`Party::spd_inverse`] (46 rounds at 10 covariates).
+pub(crate) fn refine_inverse(
+    p: &mut Party,
+    h: &AShare<u128>,
+    mut x: AShare<u128>,
+    m: usize,
+) -> Result<AShare<u128>> {
+    let f = p.frac_bits();
+    let eye: Vec<u128> = (0..m * m)
+        .map(|i| if i % (m + 1) == 0 { encode(1.0, f) } else { 0 })
+        .collect();
+    let eye = p.public(&eye);
+    for _ in 0..REFINEMENTS {
+        let hx = p.matmul_fix(h, &x, m, m, m)?;
+        let r = eye.sub(&hx);
+        x = x.add(&p.matmul_fix(&x, &r, m, m, m)?);
+    }
+    Ok(x)
 }
 
 /// The per-level complete-case counts of the design's categorical factors against
@@ -1403,11 +1565,21 @@ pub(crate) fn standardise(
     let centred = xu.sub(&mean_u);
     let ss = p.dot_fix(&centred, &centred, n)?;
     let var = p.mul_public_real(&ss, 1.0 / (nu - 1) as f64)?;
+    // The scales 2^K/sd beside the variance check (issue 19: the check's rounds overlap the
+    // square root's and the reciprocal's; a refused fit throws the scales away, and a
+    // variance below the minimum gives them garbage, never an error).
     // A covariate without variation has no coefficient (and no scale). LEAKAGE: the one bit
     // "every covariate varies among the complete cases" is opened; when it is 0 (the fit is
     // refused), also one bit per covariate, "this one does not vary", so that the message
     // names it (a categorical level without complete cases, a constant column).
-    if let Some(below) = below_any(p, &var, encode(MIN_VARIANCE, f))? {
+    let (below, isd) = p.side_by_side(
+        |q| below_any(q, &var, encode(MIN_VARIANCE, f)),
+        |q| -> Result<AShare<u128>> {
+            let sd = q.sqrt(&var)?;
+            Ok(q.recip_pow2(&sd, K)?) // 2^K/sd
+        },
+    )?;
+    if let Some(below) = below {
         let flat: Vec<&str> = names
             .iter()
             .zip(p.reveal(&below)?)
@@ -1435,8 +1607,6 @@ pub(crate) fn standardise(
             }
         )));
     }
-    let sd = p.sqrt(&var)?;
-    let isd = p.recip_pow2(&sd, K)?; // 2^K/sd
     let isd_rows: Vec<AShare<u128>> = (0..m)
         .map(|j| AShare {
             a: vec![isd.a[j]; n],

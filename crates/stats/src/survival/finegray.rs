@@ -416,6 +416,7 @@ pub fn finegray(
         inv,
         ll0,
         trace,
+        ..
     } = newton(p, m, ne, spec.max_steps, |p, b| model.derivatives(p, b))?;
     let s = model.influence(p, &d)?;
     let root = sandwich_root(p, &s, &inv, n, ne)?;

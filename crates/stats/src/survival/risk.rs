@@ -292,6 +292,24 @@ pub(crate) struct RiskSort {
     key: AShare<u128>,
 }
 
+/// The forward and the backward scans of [`RiskOrder::seg_prefix_suffix`].
+pub(crate) type ScanPair = (Vec<AShare<u128>>, Vec<AShare<u128>>);
+
+impl RiskSort {
+    /// `cols` (of the sorted key's length) moved as [`RiskOrder::arrange`] moved its
+    /// columns: the sort's permutation applied once more (two rounds; opens nothing), for
+    /// columns that were not ready when the order was arranged.
+    pub(crate) fn apply(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
+        if cols.iter().any(|c| c.len() != self.key.len()) {
+            return Err(StatsError::Invalid("columns of different lengths".into()));
+        }
+        Ok(
+            p.apply_sort(&self.perm, &Table::new(vec![], cols.to_vec())?)?
+                .c128,
+        )
+    }
+}
+
 impl RiskOrder {
     /// The sort key in Z_2^128 (a signed value within the bits of [`key_layout`]): `-time`,
     /// or with strata `code·2^62 - time`; with `used` (complete cases), rows that are not
@@ -332,7 +350,7 @@ impl RiskOrder {
         cols: &[AShare<u128>],
     ) -> Result<RiskOrder> {
         let sort = Self::sort(p, time, strata, None)?;
-        Self::arrange(p, sort, time, strata, cols)
+        Self::arrange(p, &sort, time, strata, cols)
     }
 
     /// The first half of [`RiskOrder::stratified`]: the sort of the key alone (`strata` the
@@ -369,7 +387,7 @@ impl RiskOrder {
     /// its key.
     pub(crate) fn arrange(
         p: &mut Party,
-        sort: RiskSort,
+        sort: &RiskSort,
         time: &AShare<u128>,
         strata: &[AShare<u128>],
         cols: &[AShare<u128>],
@@ -378,7 +396,7 @@ impl RiskOrder {
         if cols.iter().chain(strata).any(|c| c.len() != n) || sort.key.len() != n {
             return Err(StatsError::Invalid("columns of different lengths".into()));
         }
-        let mut all = vec![sort.key, time.clone()];
+        let mut all = vec![sort.key.clone(), time.clone()];
         all.extend(cols.iter().cloned());
         all.extend(strata.iter().cloned());
         let sorted = p.apply_sort(&sort.perm, &Table::new(vec![], all)?)?;
@@ -720,6 +738,37 @@ impl RiskOrder {
         self.seg_scan(p, cols, false)
     }
 
+    /// [`RiskOrder::seg_prefix`] of `fwd` and [`RiskOrder::seg_suffix`] of `bwd` together:
+    /// each level's products of both in one round, so the pair costs the rounds of one scan
+    /// (issue 19). Opens nothing.
+    pub fn seg_prefix_suffix(
+        &self,
+        p: &mut Party,
+        fwd: &[AShare<u128>],
+        bwd: &[AShare<u128>],
+    ) -> Result<ScanPair> {
+        let mut y: Vec<AShare<u128>> = fwd.to_vec();
+        let mut z: Vec<AShare<u128>> = bwd.to_vec();
+        for (l, f) in self.flags.iter().enumerate() {
+            let s = 1isize << l;
+            // Forward: y[i] += F[i - s]·y[i - s]; backward: z[i] += F[i]·z[i + s].
+            let flag = shifted(f, -s);
+            let ahead: Vec<AShare<u128>> = y.iter().map(|v| shifted(v, -s)).collect();
+            let behind: Vec<AShare<u128>> = z.iter().map(|v| shifted(v, s)).collect();
+            let mut pairs: Vec<_> = ahead.iter().map(|m| (&flag, m)).collect();
+            pairs.extend(behind.iter().map(|m| (f, m)));
+            let add = p.mul_many(&pairs)?;
+            let (add_f, add_b) = add.split_at(y.len());
+            for (v, a) in y.iter_mut().zip(add_f) {
+                *v = v.add(a);
+            }
+            for (v, a) in z.iter_mut().zip(add_b) {
+                *v = v.add(a);
+            }
+        }
+        Ok((y, z))
+    }
+
     /// The group totals of `cols` placed on each group's end row (zero elsewhere).
     pub fn group_totals(&self, p: &mut Party, cols: &[AShare<u128>]) -> Result<Vec<AShare<u128>>> {
         let sums = self.seg_prefix(p, cols)?;
@@ -903,7 +952,7 @@ impl GroupedRisk {
             moved.push(records.stop_only(&used));
         }
         let hs: Vec<AShare<u128>> = hs.iter().map(|h| records.both(h)).collect();
-        let mut risk = RiskOrder::arrange(p, sort, &rec_time, &hs, &moved)?;
+        let mut risk = RiskOrder::arrange(p, &sort, &rec_time, &hs, &moved)?;
         let stops = if with_stops { risk.cols.pop() } else { None };
         let (at, evs) = risk.cols.split_at(k);
         let at_risk = risk.within_prefix(p, at)?;
@@ -961,5 +1010,46 @@ mod tests {
         assert_eq!(end, vec![1, 0, 0, 1, 0, 1, 1, 0, 1]);
         assert_eq!(tot, vec![7, 0, 0, 9, 0, 17, 4, 0, 8]);
         assert_eq!(bc, vec![7, 9, 9, 9, 17, 17, 4, 8, 8]);
+    }
+
+    /// Both scans at once equal each alone, on columns of different lengths of runs.
+    #[test]
+    fn prefix_and_suffix_together_match_each_alone() {
+        let times = [3.0, 1.0, 3.0, 2.0, 3.0, 1.0, 5.0, 2.5, 2.5, 3.0, 3.0, 4.0];
+        let a: Vec<u128> = (1..=12).collect();
+        let b: Vec<u128> = (1..=12).map(|i| i * i + 100).collect();
+        let [out, _, _] = run3_ok(|p| {
+            let t = input(p, 0, &encode_vec::<u128>(&times, 24));
+            let a = input(p, 1, &a);
+            let b = input(p, 2, &b);
+            let r = RiskOrder::stratified(p, &t, &[], &[a, b]).map_err(mpc)?;
+            let pre = r.seg_prefix(p, &r.cols).map_err(mpc)?;
+            let suf = r.seg_suffix(p, &r.cols[1..]).map_err(mpc)?;
+            let (pre2, suf2) = r.seg_prefix_suffix(p, &r.cols, &r.cols[1..]).map_err(mpc)?;
+            let open = |p: &mut Party, v: &[AShare<u128>]| -> tessera_mpc::Result<Vec<Vec<u128>>> {
+                v.iter().map(|x| p.reveal(x)).collect()
+            };
+            Ok((
+                open(p, &pre)?,
+                open(p, &suf)?,
+                open(p, &pre2)?,
+                open(p, &suf2)?,
+            ))
+        });
+        let (pre, suf, pre2, suf2) = out;
+        assert_eq!(pre, pre2);
+        assert_eq!(suf, suf2);
+        // The group of the five rows at time 3 (values 1, 3, 5, 10, 11 of `a`, in order).
+        assert_eq!(pre[0][2..7], [1, 4, 9, 19, 30]);
+        assert_eq!(
+            suf2[0][2..7],
+            [
+                101 + 109 + 125 + 200 + 221,
+                109 + 125 + 200 + 221,
+                125 + 200 + 221,
+                200 + 221,
+                221
+            ]
+        );
     }
 }
