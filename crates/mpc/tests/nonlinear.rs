@@ -103,6 +103,29 @@ fn ln_over_its_range() {
     check("ln", Party::ln, &xs, f64::ln, 0.0, 3.0);
 }
 
+/// ln(1 + t) on [0, 1] without the normalisation: the same bound as `ln`, in fewer rounds.
+#[test]
+fn ln1p_unit_over_its_range_in_fewer_rounds_than_ln() {
+    let mut xs = lin_grid(0.0, 1.0, 2001);
+    xs.extend([ULP, 1.0 - ULP, 0.5, 1e-3]);
+    check("ln1p_unit", Party::ln1p_unit, &xs, f64::ln_1p, 0.0, 3.0);
+    let rounds = |op: Op| {
+        let [r, _, _] = run3_ok(|p| {
+            let sx = p.share_input(0, (p.id() == 0).then_some(&[1u128 << 23][..]), 1)?;
+            let before = p.stats().rounds;
+            op(p, &sx)?;
+            Ok(p.stats().rounds - before)
+        });
+        r
+    };
+    let (unit, ln) = (
+        rounds(Party::ln1p_unit),
+        rounds(|p, x| p.ln(&p.add_const(x, 1 << 24))),
+    );
+    println!("ln1p_unit: {unit} rounds, ln(1 + t): {ln}");
+    assert!(unit + 10 < ln, "ln1p_unit {unit} rounds, ln {ln}");
+}
+
 #[test]
 fn sqrt_and_rsqrt_over_their_range() {
     let mut xs = log_grid(ULP, 1.0995e12, 3001);

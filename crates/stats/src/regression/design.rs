@@ -34,7 +34,9 @@
 //!    Without an intercept nothing is centred and `C` holds the raw second moments.
 //! 5. Standardisation ([`standardise`]): one bit is opened, whether every variance lies in
 //!    [[`MIN_VAR`], [`MAX_VAR`]] (an error otherwise: a constant column, or a level that no
-//!    complete row has); `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k values), and the
+//!    complete row has; the check runs beside the `rsqrt` below, whose value a refusal
+//!    drops); `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k values; [`reciprocal_sd`]
+//!    gives `r` alone), and the
 //!    correlation matrix `R = C ∘ r r'`, whose entries are O(1) whatever the scale of the
 //!    data: the matrices inverted later are well scaled.
 //!
@@ -539,31 +541,7 @@ pub struct Standardised {
 
 /// Standardises the moments (module docs, step 5).
 pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
-    let k = m.k;
-    let diag_hi = gather(&m.cov, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
-    let diag = p.trunc(&diag_hi, HI)?;
-    // The variances must lie in [MIN_VAR, MAX_VAR] (the valid range of `rsqrt` and of the
-    // products that follow): a constant column, or a level no complete row has, would give
-    // meaningless numbers instead of an error.
-    let f = p.frac_bits();
-    let lo = p.public(&vec![encode::<u128>(MIN_VAR, f); k]);
-    let hi = p.public(&vec![encode::<u128>(MAX_VAR, f); k]);
-    let out = p.lt_arith(
-        &AShare::concat(&[&diag, &hi]),
-        &AShare::concat(&[&lo, &diag]),
-    )?;
-    let any = p.lt_arith(&p.public(&[0u128]), &out.sum())?;
-    // LEAKAGE: one bit, whether some variable's variance among the complete rows is outside
-    // [MIN_VAR, MAX_VAR] (an error; which variable is not opened).
-    if p.reveal(&any)?[0] == 1 {
-        return Err(StatsError::Invalid(format!(
-            "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
-             complete rows (a constant column, a level no complete row has, or values on a \
-             scale the fixed-point range cannot hold): drop the column or level, or rescale \
-             the column (e.g. thousands instead of units, or units instead of thousandths)"
-        )));
-    }
-    let r = p.rsqrt(&diag)?;
+    let (diag, r) = checked_rsqrt(p, m)?;
     let sd = p.mul_fix(&diag, &r)?;
     let corr_hi = scale_both(p, &m.cov, &r)?;
     let corr = p.trunc(&corr_hi, HI)?;
@@ -573,6 +551,50 @@ pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
         corr,
         corr_hi,
     })
+}
+
+/// The reciprocal standard deviations `r_j = 1/sd_j` of [`standardise`] alone, with the
+/// same check and leakage: for a fit that needs neither `sd` nor the correlation matrix
+/// (logistic regression), a few rounds fewer.
+pub fn reciprocal_sd(p: &mut Party, m: &Moments) -> Result<AShare<u128>> {
+    Ok(checked_rsqrt(p, m)?.1)
+}
+
+/// The variances `C_jj` (f fractional bits) and their reciprocal roots, after the range
+/// check of step 5. The check (two comparisons, one opened bit) runs beside the `rsqrt`,
+/// whose value is dropped unused if the check refuses: the rounds of the longer only.
+fn checked_rsqrt(p: &mut Party, m: &Moments) -> Result<(AShare<u128>, AShare<u128>)> {
+    let k = m.k;
+    let diag_hi = gather(&m.cov, &(0..k).map(|j| j * k + j).collect::<Vec<_>>());
+    let diag = p.trunc(&diag_hi, HI)?;
+    // The variances must lie in [MIN_VAR, MAX_VAR] (the valid range of `rsqrt` and of the
+    // products that follow): a constant column, or a level no complete row has, would give
+    // meaningless numbers instead of an error.
+    let f = p.frac_bits();
+    let (outside, r) = p.side_by_side(
+        |q| -> Result<bool> {
+            let lo = q.public(&vec![encode::<u128>(MIN_VAR, f); k]);
+            let hi = q.public(&vec![encode::<u128>(MAX_VAR, f); k]);
+            let out = q.lt_arith(
+                &AShare::concat(&[&diag, &hi]),
+                &AShare::concat(&[&lo, &diag]),
+            )?;
+            let any = q.lt_arith(&q.public(&[0u128]), &out.sum())?;
+            // LEAKAGE: one bit, whether some variable's variance among the complete rows is
+            // outside [MIN_VAR, MAX_VAR] (an error; which variable is not opened).
+            Ok(q.reveal(&any)?[0] == 1)
+        },
+        |q| -> Result<AShare<u128>> { Ok(q.rsqrt(&diag)?) },
+    )?;
+    if outside {
+        return Err(StatsError::Invalid(format!(
+            "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
+             complete rows (a constant column, a level no complete row has, or values on a \
+             scale the fixed-point range cannot hold): drop the column or level, or rescale \
+             the column (e.g. thousands instead of units, or units instead of thousandths)"
+        )));
+    }
+    Ok((diag, r))
 }
 
 /// `A ∘ d d'` for a k×k matrix `A` and a k-vector `d`, as `(A_jl·d_j)·d_l`: two products in

@@ -26,16 +26,26 @@
 //! after a change below 1e-5 changes the estimate by about 1e-10, far below the fixed-point
 //! noise, so the estimate is the same to the precision we have, while the iteration count
 //! may be one or two lower than statsmodels'. Then, at the final estimate, the information
-//! is recomputed, inverted (`spd_inverse`) and transformed back to the original scale:
+//! is recomputed and inverted — the last step's inverse refined by two Newton–Schulz steps
+//! when the residual `‖I − H X‖_F² < 10^-4` (then below 10^-8: as exact as a fresh
+//! inverse, [`crate::newton::WarmInverse::final_inverse`]), else `spd_inverse` — and
+//! transformed back to the original scale:
 //! `β_j = r_j b_j`, `β_0 = b_0 − u'b_s` with `u = m ∘ r`, `√n·se_j = r_j √Q_jj`,
 //! `√n·se_0 = √(a'Qa)` with `a = [1, −u]`. The log-likelihood is
 //! `Σ w (y η − softplus(η))` with `softplus(η) = max(η, 0) + ln(1 + e^−|η|)` (accurate for
-//! any η, no logarithm of a small probability).
+//! any η, no logarithm of a small probability; `1 + e^−|η|` lies in (1, 2], so the
+//! logarithm needs no range reduction: [`Party::ln1p_unit`]).
+//!
+//! The check that the outcome is 0/1 runs beside the moments and the standardisation
+//! (which need only the weights), and the standardisation's variance check beside its
+//! reciprocal square roots ([`design::reciprocal_sd`]); each refuses once both halves are
+//! done, before the first Newton step opens anything.
 //!
 //! The compute parties learn one bit whether the outcome is 0/1 in every complete row,
 //! one convergence bit per step (LEAKAGE, commented where opened; their number is the
 //! result's `iterations`), one bit per step after the first whether the previous inverse
-//! serves ([`crate::newton`]) and one bit whether the fit is separated (some used row with a
+//! serves ([`crate::newton`]), one bit at the end whether it serves for the variance (the
+//! residual bound 10^-4 above), and one bit whether the fit is separated (some used row with a
 //! fitted probability numerically 0 or 1, [`SEP_ETA`]; checked at the final estimate, or
 //! where the step limit is reached; an error otherwise). The coefficients, the √n-scaled standard errors and the
 //! log-likelihood are sealed for the recipients ([`crate::sealed`]), whose tail
@@ -49,14 +59,38 @@
 //!
 //! Bytes: `16·n` (η) + `16·n` (its truncation) + 558·n (sigmoid) + `16·n` (μ²) +
 //! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 36
-//! (sigmoid; 28 with [`Party::few_rounds`]) + 15 + the inverse's ≈ 50 or the refinement's
+//! (sigmoid; 28 with [`Party::few_rounds`]) + 11 + the inverse's ≈ 46 or the refinement's
 //! ≈ 12 (the convergence test runs beside the next evaluation, the separation test and the
-//! log-likelihood beside the variance: their rounds are hidden). The final pass (information at the estimate, log-likelihood: abs, exp, ln) costs
-//! about 1.5 steps. Measured (`tessera bench regression --workloads logistic-10k`, three
-//! processes on loopback, 10,000 rows and 10 covariates, 5 steps): 56 MB sent by the
-//! busiest party, 624 rounds (691 before the start at b = 0 without a sigmoid and the
-//! separation test beside the variance); with `--latency-ms 25` (few rounds) 79 MB, 574
-//! rounds, 15.4 s (18.8 s before).
+//! log-likelihood beside the variance: their rounds are hidden).
+//!
+//! Where the rounds go (`tessera bench regression --workloads logistic-10k --latency-ms 1`,
+//! few rounds, 10,000 rows × 10 covariates, 5 steps; party 0's round counter traced at
+//! each stage), before → after the cuts of issue 19:
+//!
+//! | stage | before | after |
+//! |---|---|---|
+//! | design: row weights, rule bits, `n` | 15 | 15 |
+//! | 0/1 check of the outcome | 14 | 0 (beside the moments) |
+//! | moments | 44 | 45 |
+//! | standardisation (variance check, rsqrt, sd, correlation) | 65 | 42 (check beside the rsqrt; only `r`) |
+//! | start at b = 0 (g, H without a sigmoid) | 6 | 6 |
+//! | step 1: fresh inverse | 46 | 46 |
+//! | each evaluation at a new estimate (η, sigmoid, g, H; ×5) | 39 | 39 |
+//! | step 2: warm test fails, fresh inverse | 58 | 58 |
+//! | steps 3–5: refined inverse (each) | 12 | 12 |
+//! | final: variance ∥ (log-likelihood, separation) | 93 | about 61 |
+//! | total (`bench`) | 574 | 503 |
+//!
+//! The final pass was the fresh inverse (46) then the back-transformation and the square
+//! roots; it is now the last inverse refined twice (12, [`WarmInverse::final_inverse`])
+//! with the coefficients' back-transformation beside it, and softplus' logarithm without
+//! its range reduction ([`Party::ln1p_unit`], 7 rounds instead of 32). What remains is
+//! the evaluations (195 of the rounds: the sigmoid's 28 each), the two fresh inverses and
+//! the standardisation's reciprocal square roots. Measured (`tessera bench regression
+//! --workloads logistic-10k`, three processes on loopback, median of 3): 50 MB sent by
+//! the busiest party, 553 rounds, 0.39 s (before: 56 MB, 624 rounds, 0.45 s); with
+//! `--latency-ms 25` (few rounds) 73 MB, 503 rounds, 13.0 s (before: 79 MB, 574 rounds,
+//! 15.0 s).
 //!
 //! # Accuracy
 //!
@@ -68,7 +102,9 @@
 //! the fixtures (spector with and without intercept, 2000 synthetic rows with missing values
 //! and a categorical covariate, with and without L2) coefficients within 1e-6 of the
 //! references (absolute; asked: 1e-4), standard errors within 6e-6 relative (asked: 1e-3),
-//! the log-likelihood within 3e-6.
+//! the log-likelihood within 3e-6; with the final variance from the refined inverse (one
+//! run each mode): coefficients within 4.5e-7, standard errors within 3.5e-6 relative,
+//! the log-likelihood within 4.9e-6.
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::{decode, encode};
@@ -135,6 +171,10 @@ struct Model<'a> {
     y: &'a AShare<u128>,
     /// (λ/n)·r_j² for the slopes, when penalised.
     pen: Option<AShare<u128>>,
+    /// The covariates' means `m` (k; f + HI fractional bits as [`design::moments`] gives them).
+    mean: AShare<u128>,
+    /// Their reciprocal standard deviations `r` (k).
+    r: AShare<u128>,
 }
 
 impl Model<'_> {
@@ -240,6 +280,22 @@ pub(crate) fn check_binary(
     weight: &AShare<u128>,
     name: &str,
 ) -> Result<()> {
+    if !is_binary(pt, y, weight)? {
+        return Err(not_binary(name));
+    }
+    Ok(())
+}
+
+/// The refusal of a non-binary outcome `name`.
+fn not_binary(name: &str) -> StatsError {
+    StatsError::Invalid(format!(
+        "outcome `{name}` must be 0 or 1 in every complete row"
+    ))
+}
+
+/// The test of [`check_binary`] as a bit (true: every complete row's outcome is 0 or 1), so
+/// that it can run beside other work (the moments), every party refusing after it.
+fn is_binary(pt: &mut Party, y: &AShare<u128>, weight: &AShare<u128>) -> Result<bool> {
     let f = pt.frac_bits();
     let one_minus = pt.add_const(&y.neg(), encode(1.0, f));
     let t = pt.mul(y, &one_minus)?;
@@ -247,12 +303,7 @@ pub(crate) fn check_binary(
     let sum = design::from_parts(pt, &[design::dot_part(weight, &t2)])?;
     let zero = pt.eq(&sum, &AShare::zeros(1))?;
     // LEAKAGE: one bit, whether every complete row's outcome is 0 or 1 (an error otherwise).
-    if pt.reveal_bits(&zero)?[0] & 1 == 0 {
-        return Err(StatsError::Invalid(format!(
-            "outcome `{name}` must be 0 or 1 in every complete row"
-        )));
-    }
-    Ok(())
+    Ok(pt.reveal_bits(&zero)?[0] & 1 == 1)
 }
 
 /// Refuses a fit in which some used row (weight 1) has `|η| ≥ SEP_ETA` ([`SEP_ETA`]):
@@ -290,53 +341,60 @@ fn log_likelihood(
     y: &AShare<u128>,
     weight: &AShare<u128>,
 ) -> Result<AShare<u128>> {
-    let f = pt.frac_bits();
     let ex = pt.exp(&abs.neg())?;
-    let l1 = pt.ln(&pt.add_const(&ex, encode(1.0, f)))?;
+    // 1 + e^-|η| lies in (1, 2]: the logarithm without its range reduction.
+    let l1 = pt.ln1p_unit(&ex)?;
     let relu = pt.trunc(&eta.add(abs), 1)?;
     let ye = pt.mul_fix(y, eta)?;
     let terms = ye.sub(&relu).sub(&l1);
     Ok(pt.matmul(weight, &terms, 1, weight.len(), 1)?)
 }
 
-/// The coefficients and their standard errors on the original scale, from the standardised
-/// fit `b` and its information `info`.
-fn original_scale(
+/// The coefficients on the original scale from the standardised fit `b`: `β_s = r ∘ b_s`,
+/// `β_0 = b_0 − m'β_s` (two products in sequence).
+fn coefficients(pt: &mut Party, model: &Model<'_>, b: &AShare<u128>) -> Result<AShare<u128>> {
+    let f = pt.frac_bits();
+    let (mean, r) = (&model.mean, &model.r);
+    // With f + HI fractional bits: a covariate on a large scale (sd 10^5) has a slope of
+    // order 10^-6, which f + G bits (ulp 2^-32) would keep to a few 10^-4 only, and the
+    // intercept carries m'β_s.
+    let slopes = pt.mul_trunc(r, &model.slopes(b), f + G - HI)?;
+    if !model.intercept {
+        return Ok(slopes);
+    }
+    let mb = pt.dot_fix(mean, &slopes, model.k)?;
+    let b0 = at(b, 0).shl(HI - G).sub(&mb);
+    Ok(AShare::concat(&[&b0, &slopes]))
+}
+
+/// The √n-scaled standard errors on the original scale from the inverse information `q`
+/// (standardised) and, with an intercept, `u = m ∘ r`: `√n·se_j = r_j √Q_jj`,
+/// `√n·se_0 = √(a'Qa)` with `a = [1, −u]`.
+fn standard_errors(
     pt: &mut Party,
     model: &Model<'_>,
-    m: &design::Moments,
-    s: &design::Standardised,
-    b: &AShare<u128>,
-    info: &AShare<u128>,
-) -> Result<(AShare<u128>, AShare<u128>)> {
+    q: &AShare<u128>,
+    u: Option<&AShare<u128>>,
+) -> Result<AShare<u128>> {
     let f = pt.frac_bits();
-    let (p, k) = (model.p, model.k);
-    let q = pt.spd_inverse(info, p)?;
-    // Back to the original scale: β_s = r ∘ b_s, β_0 = b_0 − m'β_s, with f + HI fractional
-    // bits: a covariate on a large scale (sd 10^5) has a slope of order 10^-6, which f + G
-    // bits (ulp 2^-32) would keep to a few 10^-4 only, and the intercept carries m'β_s.
-    let slopes = pt.mul_trunc(&s.r, &model.slopes(b), f + G - HI)?;
-    let qdiag = gather(&q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
-    let (coef_hi, under, scale) = if model.intercept {
-        let u = pt.mul_fix(&m.mean, &s.r)?;
-        let mb = pt.dot_fix(&m.mean, &slopes, k)?;
-        let b0 = at(b, 0).shl(HI - G).sub(&mb);
-        let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
-        let qa = pt.matmul_fix(&q, &a, p, p, 1)?;
-        let aqa = pt.dot_fix(&a, &qa, p)?;
-        (
-            AShare::concat(&[&b0, &slopes]),
-            AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
-            AShare::concat(&[&constant(pt, 1.0, 1), &s.r]),
-        )
-    } else {
-        (slopes, qdiag, s.r.clone())
+    let (p, r) = (model.p, &model.r);
+    let qdiag = gather(q, &(0..p).map(|j| j * p + j).collect::<Vec<_>>());
+    let (under, scale) = match u {
+        Some(u) => {
+            let a = AShare::concat(&[&constant(pt, 1.0, 1), &u.neg()]);
+            let qa = pt.matmul_fix(q, &a, p, p, 1)?;
+            let aqa = pt.dot_fix(&a, &qa, p)?;
+            (
+                AShare::concat(&[&aqa, &qdiag.slice(1..p)]),
+                AShare::concat(&[&constant(pt, 1.0, 1), r]),
+            )
+        }
+        None => (qdiag, r.clone()),
     };
-    // Everything is opened with f + HI fractional bits: small coefficients and standard
-    // errors (covariates on a large scale) keep their relative precision.
+    // Opened with f + HI fractional bits: small standard errors (covariates on a large
+    // scale) keep their relative precision.
     let roots = pt.sqrt(&under)?;
-    let se = pt.mul_trunc(&roots, &scale, f - HI)?;
-    Ok((coef_hi, se))
+    Ok(pt.mul_trunc(&roots, &scale, f - HI)?)
 }
 
 /// What the compute parties know of a logistic regression and the recipient's tail needs.
@@ -423,8 +481,24 @@ pub(crate) fn fit(
     disclosure: &Disclosure,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
     check_spec(spec)?;
-    let prep = prepare_binary(pt, frame, spec, disclosure)?;
-    fit_prepared(pt, &prep, spec)
+    let prep = design::prepare(
+        pt,
+        frame,
+        &spec.outcome,
+        &spec.covariates,
+        spec.intercept,
+        disclosure,
+    )?;
+    // The 0/1 check beside the moments and the standardisation, which do not need it; a
+    // non-binary outcome is refused before the Newton steps open anything.
+    let (binary, model) = pt.side_by_side(
+        |q| is_binary(q, &prep.outcome, &prep.weight),
+        |q| setup(q, &prep, spec),
+    )?;
+    if !binary {
+        return Err(not_binary(&spec.outcome));
+    }
+    iterate(pt, &prep, spec, model)
 }
 
 /// The model's complete rows and design ([`design::prepare`], the disclosure checks) and the
@@ -472,16 +546,23 @@ pub(crate) fn fit_prepared(
     prep: &design::Prepared,
     spec: &LogisticSpec,
 ) -> Result<(LogisticPublic, AShare<u128>)> {
+    let model = setup(pt, prep, spec)?;
+    iterate(pt, prep, spec, model)
+}
+
+/// The model of a prepared design: the moments, the reciprocal standard deviations (one
+/// bit opened, [`design::reciprocal_sd`]), the standardised columns and the penalty.
+fn setup<'a>(pt: &mut Party, prep: &'a design::Prepared, spec: &LogisticSpec) -> Result<Model<'a>> {
     let (n, p) = (prep.n, prep.vars());
     let k = prep.columns.len();
     let f = pt.frac_bits();
 
     let cols: Vec<&AShare<u128>> = prep.columns.iter().collect();
     let mut m = design::moments(pt, &cols, &prep.weight, n, prep.intercept, true)?;
-    let s = design::standardise(pt, &m)?;
+    let r = design::reciprocal_sd(pt, &m)?;
     let xc = m.centred.take().expect("asked for the centred columns");
     let rows = prep.weight.len();
-    let rb: Vec<AShare<u128>> = (0..k).map(|j| broadcast(&s.r, j, rows)).collect();
+    let rb: Vec<AShare<u128>> = (0..k).map(|j| broadcast(&r, j, rows)).collect();
     let pairs: Vec<_> = xc.iter().zip(&rb).collect();
     let z = pt.mul_trunc_many(&pairs, f)?;
     drop((xc, rb));
@@ -494,13 +575,13 @@ pub(crate) fn fit_prepared(
     let zrows = rows_of(&z.iter().collect::<Vec<_>>());
     drop(z);
     let pen = if spec.l2 > 0.0 {
-        let r2 = pt.mul_fix(&s.r, &s.r)?;
+        let r2 = pt.mul_fix(&r, &r)?;
         let scaled = pt.mul_const_fix(&r2, spec.l2)?;
         Some(design::div_count(pt, &scaled, 0, n)?)
     } else {
         None
     };
-    let model = Model {
+    Ok(Model {
         n,
         p,
         k,
@@ -510,7 +591,21 @@ pub(crate) fn fit_prepared(
         zrows,
         y: &prep.outcome,
         pen,
-    };
+        mean: m.mean,
+        r,
+    })
+}
+
+/// The Newton steps from `b = 0` to convergence, then the variance, the log-likelihood and
+/// the separation test at the estimate: the values [`LogisticPublic::open`] reads.
+fn iterate(
+    pt: &mut Party,
+    prep: &design::Prepared,
+    spec: &LogisticSpec,
+    model: Model<'_>,
+) -> Result<(LogisticPublic, AShare<u128>)> {
+    let (n, p) = (model.n, model.p);
+    let f = pt.frac_bits();
 
     let mut b = AShare::zeros(p);
     let mut iterations = 0;
@@ -562,7 +657,24 @@ pub(crate) fn fit_prepared(
                 |r| log_likelihood(r, eta, &abs, outcome, weight),
             )
         },
-        |q| original_scale(q, &model, &m, &s, &b, &e.info),
+        |q| -> Result<(AShare<u128>, AShare<u128>)> {
+            // The coefficients on the original scale and the intercept's `u = m ∘ r` beside
+            // the final inverse, which neither needs: only the standard errors wait for it.
+            let model = &model;
+            let ((coef, u), inv) = q.side_by_side(
+                |h| -> Result<(AShare<u128>, Option<AShare<u128>>)> {
+                    let coef = coefficients(h, model, &b)?;
+                    let u = if model.intercept {
+                        Some(h.mul_fix(&model.mean, &model.r)?)
+                    } else {
+                        None
+                    };
+                    Ok((coef, u))
+                },
+                |h| inverse.final_inverse(h, &e.info, p),
+            )?;
+            Ok((coef, standard_errors(q, model, &inv, u.as_ref())?))
+        },
     )?;
     if sep {
         return Err(separation_error());

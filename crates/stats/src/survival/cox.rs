@@ -1483,20 +1483,11 @@ pub(crate) const REFINEMENTS: usize = 2;
 pub(crate) fn refine_inverse(
     p: &mut Party,
     h: &AShare<u128>,
-    mut x: AShare<u128>,
+    x: AShare<u128>,
     m: usize,
 ) -> Result<AShare<u128>> {
-    let f = p.frac_bits();
-    let eye: Vec<u128> = (0..m * m)
-        .map(|i| if i % (m + 1) == 0 { encode(1.0, f) } else { 0 })
-        .collect();
-    let eye = p.public(&eye);
-    for _ in 0..REFINEMENTS {
-        let hx = p.matmul_fix(h, &x, m, m, m)?;
-        let r = eye.sub(&hx);
-        x = x.add(&p.matmul_fix(&x, &r, m, m, m)?);
-    }
-    Ok(x)
+    let r = crate::newton::residual(p, h, &x, m)?;
+    crate::newton::newton_schulz(p, h, x, r, m, REFINEMENTS)
 }
 
 /// The per-level complete-case counts of the design's categorical factors against
