@@ -11,7 +11,8 @@
 //! that the AUC is checked against the twin's; R's time n/a, the twin's beside it). Larger
 //! ones are
 //! opt-in with `--workloads` (`enet-cox-10k`, `enet-cox-c-10k`, `enet-cox-100k`, `gbdt-100k`:
-//! minutes to tens of minutes).
+//! minutes to tens of minutes; `gbdt-reg-10k`, the same trees with `squared_error` on the
+//! continuous outcome of the OLS table, RMSE and R² checked against the twin's).
 //!
 //! Measured on 2026-12-03 (2-core machine, loaded by compilations running at the same
 //! time, one run each): `enet-logistic-100k` 104.7 s, 2,849 MB sent by the busiest party,
@@ -33,7 +34,7 @@ use super::party::ShapeArgs;
 use super::regression::{self, Measured, RegressionArgs};
 
 /// The workloads `tessera bench models` knows.
-pub const MODEL_WORKLOADS: [&str; 9] = [
+pub const MODEL_WORKLOADS: [&str; 10] = [
     "enet-logistic-10k",
     "enet-logistic-100k",
     "enet-cox-c-1k",
@@ -43,6 +44,7 @@ pub const MODEL_WORKLOADS: [&str; 9] = [
     "enet-10k",
     "gbdt-10k",
     "gbdt-100k",
+    "gbdt-reg-10k",
 ];
 /// Run unless `--workloads` says otherwise.
 const DEFAULT: [&str; 4] = [
@@ -57,7 +59,7 @@ const DEFAULT: [&str; 4] = [
 pub struct ModelsArgs {
     /// Workloads, comma-separated (default enet-logistic-100k, enet-logistic-10k,
     /// enet-cox-c-1k, gbdt-10k; also enet-cox-c-10k, enet-cox-10k, enet-cox-100k, enet-10k,
-    /// gbdt-100k).
+    /// gbdt-100k, gbdt-reg-10k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).
