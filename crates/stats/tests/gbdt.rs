@@ -484,6 +484,40 @@ fn the_memory_estimate_holds_what_was_measured() {
     );
 }
 
+/// `squared_error`'s estimate against what `tessera bench models --workloads gbdt-reg-10k`
+/// measured (10,000 × 20, 50 trees of depth 4, 32 bins): 1,644.8 MB from the busiest
+/// party in 31,233 rounds; below binary's estimate (no sigmoid, no AUC).
+#[test]
+fn the_squared_error_estimate_is_near_what_was_measured() {
+    let names: Vec<String> = (0..20).map(|j| format!("x{j}")).collect();
+    let of = |objective| {
+        AnalysisSpec::BoostedTrees(BoostedTreesSpec {
+            covariates: names.clone(),
+            objective,
+            ..spec(50, 4, 0.1, 32, false)
+        })
+    };
+    let est = |a: &AnalysisSpec| tessera_stats::cost::estimate(a, 10_000, &|_| 0);
+    let (r, b) = (
+        est(&of(Objective::SquaredError)),
+        est(&of(Objective::Binary)),
+    );
+    eprintln!(
+        "squared_error: {:.0} MB, {:.0} rounds; binary {:.0} MB, {:.0} rounds",
+        r.bytes / 1e6,
+        r.rounds,
+        b.bytes / 1e6,
+        b.rounds
+    );
+    assert!((r.bytes / 1644.8e6 - 1.0).abs() < 0.25, "{} bytes", r.bytes);
+    assert!(
+        (r.rounds / 31_233.0 - 1.0).abs() < 0.25,
+        "{} rounds",
+        r.rounds
+    );
+    assert!(r.bytes < b.bytes && r.rounds < b.rounds);
+}
+
 // ---- objective = "squared_error" (a continuous outcome) ----
 
 fn fixture_reg() -> Value {

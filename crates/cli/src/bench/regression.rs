@@ -68,7 +68,7 @@ use super::procs::{
 };
 
 /// The workloads `tessera bench regression` knows, in the order they run.
-pub const WORKLOADS: [&str; 15] = [
+pub const WORKLOADS: [&str; 16] = [
     "logistic-10k",
     "logistic-100k",
     "ols-1m",
