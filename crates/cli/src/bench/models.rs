@@ -22,7 +22,9 @@
 //! 10,801 MB, 63,970 rounds (9.3 s: × 50.4; the deviance's `enet-cox-10k` on the same
 //! day's code 458 s, 13,069 MB, 63,321 rounds). `gbdt-10k` (2026-12-04 by UTC, machine
 //! idle): 46.9 s, 1,934 MB, 33,296 rounds, the twin 5.42 s (× 8.6); `gbdt-100k` did not fit
-//! (party 0 killed by the kernel at 11.4 GB on a 23 GB machine).
+//! (party 0 killed by the kernel at 11.4 GB on a 23 GB machine). `gbdt-reg-10k` (2026-12-04,
+//! machine loaded by others' compilations, load average about 7): 126.9 s, 1,644.8 MB,
+//! 31,233 rounds, the twin 6.78 s (× 18.7), RMSE and R² within 2.3e-5 of the twin's.
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -396,7 +396,7 @@ impl fmt::Display for ErrorResult {
 #[serde(untagged)]
 pub enum Validation {
     /// `binary`: the test rows' scores against the outcome, AUC with DeLong's interval.
-    Auc(AucResult),
+    Auc(Box<AucResult>),
     /// `squared_error`: RMSE and R² of the test rows' predictions.
     Error(ErrorResult),
 }
@@ -405,7 +405,7 @@ impl Validation {
     /// The AUC (`binary`).
     pub fn auc(&self) -> Option<&AucResult> {
         match self {
-            Validation::Auc(a) => Some(a),
+            Validation::Auc(a) => Some(&**a),
             Validation::Error(_) => None,
         }
     }
@@ -547,7 +547,7 @@ impl Tail for BoostedTreesPublic {
         let (auc_vals, model_vals) = vals.split_at(split);
         let f = self.frac_bits;
         let test = match (s.objective, &self.auc) {
-            (Objective::Binary, Some(auc)) => Validation::Auc(auc.open(auc_vals)?),
+            (Objective::Binary, Some(auc)) => Validation::Auc(Box::new(auc.open(auc_vals)?)),
             (Objective::SquaredError, None) => match auc_vals {
                 [mse, r2] => Validation::Error(ErrorResult {
                     n: self.n_test,

@@ -254,7 +254,11 @@ pub fn boosted_trees_plain(
                     case: y == 1.0,
                 })
                 .collect();
-            Validation::Auc(auc_plain_rows(&rows, &spec.auc_spec(), disclosure)?)
+            Validation::Auc(Box::new(auc_plain_rows(
+                &rows,
+                &spec.auc_spec(),
+                disclosure,
+            )?))
         }
         Objective::SquaredError => {
             Validation::Error(held_out_error(&yte, &fitted.test_scores, &spec.outcome)?)
