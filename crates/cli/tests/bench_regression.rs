@@ -97,6 +97,21 @@ fn models_benchmark_reports_boosted_trees() {
     assert!(diff < 0.01, "the AUC differs from the twin's by {diff}");
 }
 
+/// `tessera bench models --workloads gbdt-reg-10k` (scaled down to 3,000 rows): boosted
+/// trees with `squared_error` over three processes, the test RMSE and R² against the twin's
+/// on the same split.
+#[test]
+fn models_benchmark_reports_boosted_trees_for_a_continuous_outcome() {
+    let v = models_json("gbdt-reg-10k", "0.3");
+    let e = &v["workloads"]["gbdt-reg-10k"];
+    assert_eq!(e["rows"], 3000);
+    assert!(e["bytes_per_party"].as_u64().unwrap() > 0);
+    assert!(e["rounds"].as_u64().unwrap() > 0);
+    assert!(e["glmnet_seconds"].is_null());
+    let diff = e["max_abs_coef_diff_vs_plaintext"].as_f64().unwrap();
+    assert!(diff < 1e-3, "RMSE or R² differs from the twin's by {diff}");
+}
+
 /// `tessera bench models --workloads WORKLOAD --scale SCALE --no-r --json`, which must
 /// succeed, as its one JSON object.
 fn models_json(workload: &str, scale: &str) -> serde_json::Value {

@@ -524,6 +524,12 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             // party (`/usr/bin/time -v tessera bench models --workloads gbdt-10k`), about
             // 205 bytes per row and candidate (the candidate matrix in two layouts, its
             // products per node); at 100,000 rows a party was killed at 11.4 GB.
+            // `squared_error` has no sigmoid per tree and no AUC: measured (10,000 × 20, same
+            // trees, `gbdt-reg-10k`) 1.64 GB and 31,200 rounds, about 580 bytes per row and
+            // tree and 41 rounds per tree less; its held-out error is a dot product, two
+            // divisions and a reciprocal.
+            let binary = s.objective == crate::predict::gbdt::Objective::Binary;
+            let (tree_row, tree_rounds) = if binary { (700.0, 80.0) } else { (120.0, 40.0) };
             let k = terms(&s.covariates);
             let b = s.bins as f64;
             let trees = s.trees as f64;
@@ -534,12 +540,16 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let per_row = 32.0 * (k + 2.0)
                 + 60.0 * k
                 + 110.0 * cand
-                + trees * (700.0 + 40.0 * depth + 24.0 * nodes);
+                + trees * (tree_row + 40.0 * depth + 24.0 * nodes);
             let fixed = trees * nodes * cand * 1500.0;
-            let rounds = 300.0 + trees * (80.0 + depth * (60.0 + 12.0 * cand.log2()));
+            let rounds = 300.0 + trees * (tree_rounds + depth * (60.0 + 12.0 * cand.log2()));
             let work = trees * 3.0 * nodes * n * (cand + 1.0) * 1e-9;
-            linear(n, per_row, fixed, rounds, 205.0 * cand + 400.0, work)
-                .then(auc_cost(test, false, 10))
+            let fit = linear(n, per_row, fixed, rounds, 205.0 * cand + 400.0, work);
+            if binary {
+                fit.then(auc_cost(test, false, 10))
+            } else {
+                fit.then(linear(test, 96.0, 0.0, 40.0, 0.0, 0.0))
+            }
         }
         AnalysisSpec::Describe(s) => {
             let j = s.columns.len() as f64;

@@ -349,9 +349,23 @@ pub fn column_needs(spec: &AnalysisSpec, f: u32) -> Vec<ColumnNeed> {
             .collect(),
         // The outcome is checked 0/1 inside MPC; the covariates are compared in Z_2^64
         // (|x| < 2^37) and go through the design's products like a regression's.
-        AnalysisSpec::BoostedTrees(s) => terms::factor_depths(&s.covariates)
+        // `squared_error`'s outcome within ±MAX_OUTCOME: its residuals' sums of squares
+        // bound every gain (predict::gbdt::mpc, "Valid range").
+        AnalysisSpec::BoostedTrees(s) => (s.objective
+            == crate::predict::gbdt::Objective::SquaredError)
+            .then(|| ColumnNeed {
+                column: s.outcome.clone(),
+                limit: crate::predict::gbdt::MAX_OUTCOME,
+                why: "boosted trees with objective = \"squared_error\" sum squared residuals \
+                      in every split's gain, which must stay within the fixed point's range",
+                hint: "rescale the outcome (e.g. hundreds instead of units) or centre it",
+            })
             .into_iter()
-            .map(|(c, k)| in_products(regression(c, f), k))
+            .chain(
+                terms::factor_depths(&s.covariates)
+                    .into_iter()
+                    .map(|(c, k)| in_products(regression(c, f), k)),
+            )
             .collect(),
         AnalysisSpec::Crosstab(_) => Vec::new(),
         AnalysisSpec::Auc(s) => vec![ColumnNeed {

@@ -356,3 +356,45 @@ fn elastic_net_type_measure_is_checked_at_its_field() {
         "{err}"
     );
 }
+
+const GBDT: &str = "kind = \"boosted_trees\"\noutcome = \"a.x\"\ncovariates = [\"a.t\", \"a.g\"]\n";
+
+/// Boosted trees with `objective = "squared_error"`: accepted; a survival model's `time` or
+/// `event` refused at its field, naming the objective; an objective that does not exist
+/// refused by name.
+#[test]
+fn boosted_trees_objective_fields_are_checked_at_their_field() {
+    accepted(
+        "",
+        &format!("{GBDT}objective = \"squared_error\"\ntrees = 20\n"),
+    );
+    for field in ["time", "event"] {
+        refused(
+            "",
+            &format!("{GBDT}objective = \"squared_error\"\n{field} = \"a.t\"\n"),
+            field,
+            field,
+            &["is not a field of objective = \"squared_error\""],
+        );
+        refused(
+            "",
+            &format!("{GBDT}{field} = \"a.e\"\n"),
+            field,
+            field,
+            &["is not a field of objective = \"binary\""],
+        );
+    }
+    refused(
+        "",
+        &format!("{GBDT}objective = \"squared_error\"\ndepth = 9\n"),
+        "depth",
+        "depth",
+        &["from 1 to 6"],
+    );
+    let text = study("", &format!("{GBDT}objective = \"poisson\"\n"));
+    let err = parse("study.toml", &text, &dir()).unwrap_err().to_string();
+    assert!(
+        err.contains("poisson") && err.contains("squared_error") && err.contains("binary"),
+        "{err}"
+    );
+}

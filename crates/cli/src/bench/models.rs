@@ -11,7 +11,8 @@
 //! that the AUC is checked against the twin's; R's time n/a, the twin's beside it). Larger
 //! ones are
 //! opt-in with `--workloads` (`enet-cox-10k`, `enet-cox-c-10k`, `enet-cox-100k`, `gbdt-100k`:
-//! minutes to tens of minutes).
+//! minutes to tens of minutes; `gbdt-reg-10k`, the same trees with `squared_error` on the
+//! continuous outcome of the OLS table, RMSE and R² checked against the twin's).
 //!
 //! Measured on 2026-12-03 (2-core machine, loaded by compilations running at the same
 //! time, one run each): `enet-logistic-100k` 104.7 s, 2,849 MB sent by the busiest party,
@@ -21,7 +22,9 @@
 //! 10,801 MB, 63,970 rounds (9.3 s: × 50.4; the deviance's `enet-cox-10k` on the same
 //! day's code 458 s, 13,069 MB, 63,321 rounds). `gbdt-10k` (2026-12-04 by UTC, machine
 //! idle): 46.9 s, 1,934 MB, 33,296 rounds, the twin 5.42 s (× 8.6); `gbdt-100k` did not fit
-//! (party 0 killed by the kernel at 11.4 GB on a 23 GB machine).
+//! (party 0 killed by the kernel at 11.4 GB on a 23 GB machine). `gbdt-reg-10k` (2026-12-04,
+//! machine loaded by others' compilations, load average about 7): 126.9 s, 1,644.8 MB,
+//! 31,233 rounds, the twin 6.78 s (× 18.7), RMSE and R² within 2.3e-5 of the twin's.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -33,7 +36,7 @@ use super::party::ShapeArgs;
 use super::regression::{self, Measured, RegressionArgs};
 
 /// The workloads `tessera bench models` knows.
-pub const MODEL_WORKLOADS: [&str; 9] = [
+pub const MODEL_WORKLOADS: [&str; 10] = [
     "enet-logistic-10k",
     "enet-logistic-100k",
     "enet-cox-c-1k",
@@ -43,6 +46,7 @@ pub const MODEL_WORKLOADS: [&str; 9] = [
     "enet-10k",
     "gbdt-10k",
     "gbdt-100k",
+    "gbdt-reg-10k",
 ];
 /// Run unless `--workloads` says otherwise.
 const DEFAULT: [&str; 4] = [
@@ -57,7 +61,7 @@ const DEFAULT: [&str; 4] = [
 pub struct ModelsArgs {
     /// Workloads, comma-separated (default enet-logistic-100k, enet-logistic-10k,
     /// enet-cox-c-1k, gbdt-10k; also enet-cox-c-10k, enet-cox-10k, enet-cox-100k, enet-10k,
-    /// gbdt-100k).
+    /// gbdt-100k, gbdt-reg-10k).
     #[arg(long, value_delimiter = ',')]
     pub workloads: Vec<String>,
     /// Timed repetitions of each workload (the median is reported).

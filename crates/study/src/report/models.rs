@@ -149,21 +149,24 @@ pub fn auc(h: &mut String, r: &Value) {
     auc_figures(h, r);
 }
 
-/// Gradient-boosted trees (`boosted_trees`): the parameters, the held-out validation's AUC
-/// table, and with `reveal_model` every tree's splits and leaves.
+/// Gradient-boosted trees (`boosted_trees`): the parameters, the held-out validation's table
+/// (the AUC for `binary`, RMSE and R² for `squared_error`), and with `reveal_model` every
+/// tree's splits and leaves.
 pub fn boosted_trees(h: &mut String, r: &Value) {
+    let regression = r["objective"] == "squared_error";
     let cols: Vec<&str> = r["columns"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let _ = writeln!(
         h,
-        "<p>Gradient-boosted decision trees for {} on {}: {} trees of depth {}, learning \
+        "<p>Gradient-boosted decision trees for {} on {}{}: {} trees of depth {}, learning \
          rate {}, L2 penalty {} on the leaves, min_child_weight {}, {} bins per covariate. \
-         Trained on {} complete rows; its scores on {} held-out rows ({} of the rows, chosen \
+         Trained on {} complete rows; its {} on {} held-out rows ({} of the rows, chosen \
          inside the computation) against the outcome:</p>",
         escape(r["outcome"].as_str().unwrap_or("")),
         escape(&cols.join(", ")),
+        if regression { " (squared error)" } else { "" },
         plain(&r["trees"]),
         plain(&r["depth"]),
         plain(&r["learning_rate"]),
@@ -171,19 +174,38 @@ pub fn boosted_trees(h: &mut String, r: &Value) {
         plain(&r["min_child_weight"]),
         plain(&r["bins"]),
         plain(&r["n_train"]),
+        if regression { "predictions" } else { "scores" },
         plain(&r["n_test"]),
         plain(&r["holdout"]),
     );
-    auc_figures(h, &r["test"]);
+    if regression {
+        let t = &r["test"];
+        let mut tab = Table::new(&["rows", "RMSE", "R²"]);
+        tab.row(vec![plain(&t["n"]), est_of(&t["rmse"]), est_of(&t["r2"])]);
+        h.push_str(&tab.html());
+        let _ = writeln!(
+            h,
+            "<p>RMSE: the root mean squared error of the predictions; R²: one minus the mean \
+             squared error over the held-out outcome's variance about its own mean \
+             (scikit-learn's <code>r2_score</code>).</p>"
+        );
+    } else {
+        auc_figures(h, &r["test"]);
+    }
     let m = &r["model"];
     if let Some(trees) = m["trees"].as_array() {
         let _ = writeln!(
             h,
-            "<p>The model: base score {} (log-odds); per tree its splits in level order \
+            "<p>The model: base score {} ({}); per tree its splits in level order \
              (node <i>i</i>'s children are 2<i>i</i>+1 and 2<i>i</i>+2; rows with the \
              covariate at least the threshold go right, a node that does not split sends \
              its rows left) and its leaf values, left to right.</p>",
-            est_of(&m["base_score"])
+            est_of(&m["base_score"]),
+            if regression {
+                "the training mean"
+            } else {
+                "log-odds"
+            }
         );
         let mut t = Table::new(&["tree", "splits", "leaves"]);
         for (i, tree) in trees.iter().enumerate() {

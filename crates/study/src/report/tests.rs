@@ -710,3 +710,27 @@ fn boosted_trees_show_the_validation_and_the_model() {
     );
     assert!(h.contains("<td>—</td>"), "{h}");
 }
+
+/// Boosted trees with `objective = "squared_error"`: RMSE and R² instead of the AUC, the
+/// base score named as the training mean.
+#[test]
+fn boosted_trees_for_a_continuous_outcome_show_rmse_and_r2() {
+    let r = json!({"outcome": "gp.sbp", "objective": "squared_error", "columns": ["gp.x1"],
+        "trees": 2, "depth": 1, "learning_rate": 0.1, "lambda": 1.0,
+        "min_child_weight": 1.0, "bins": 32, "holdout": 0.3, "n_train": 2100,
+        "n_test": 900, "test": {"n": 900, "rmse": 1.232531, "r2": 0.774072},
+        "model": {"base_score": 11.5479, "trees": [
+            {"nodes": [{"split": true, "covariate": "gp.x1", "threshold": 1.25}],
+             "leaves": [-0.0312, 0.0456]}]}});
+    let h = html(&output("Study", vec![analysis("gb", "boosted_trees", r)]));
+    assert!(h.contains("RMSE") && h.contains("R²"), "{h}");
+    assert!(
+        h.contains("<td>1.233</td>") && h.contains("<td>0.7741</td>"),
+        "{h}"
+    );
+    assert!(!h.contains("AUC"), "{h}");
+    assert!(
+        h.contains("the training mean") && h.contains("11.55"),
+        "{h}"
+    );
+}

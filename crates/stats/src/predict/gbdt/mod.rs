@@ -1,22 +1,31 @@
-//! Gradient-boosted decision trees for a binary outcome (`kind = "boosted_trees"`), trained
-//! and validated inside MPC on the linked table: every threshold, split, gradient, leaf
-//! value and prediction stays secret-shared.
+//! Gradient-boosted decision trees for a binary or a continuous outcome
+//! (`kind = "boosted_trees"`, `objective = "binary"` or `"squared_error"`), trained and
+//! validated inside MPC on the linked table: every threshold, split, gradient, leaf value
+//! and prediction stays secret-shared.
 //!
 //! # The model (as xgboost's and scikit-learn's histogram boosting)
 //!
 //! - Bins: per covariate, `bins − 1` candidate thresholds, the values at the ranks
 //!   `⌈k·n/bins⌉` (0-based, `k = 1..bins−1`) of the training set's complete rows sorted;
 //!   a row goes right at a split on `(j, k)` if `x_j ≥ t_jk`.
-//! - Start: every row's score is the log-odds of the training outcome's mean.
-//! - Each tree: gradients `g = p − y` and hessians `h = p(1 − p)` of the log loss at
-//!   `p = σ(score)` on the training rows; grown level by level to `depth`: every node takes
+//! - Start: every row's score is the log-odds of the training outcome's mean (`binary`), or
+//!   the training outcome's mean (`squared_error`; xgboost ≥ 2 estimates `base_score` so
+//!   for `reg:squarederror`, scikit-learn's baseline is the mean too).
+//! - Each tree: gradients and hessians on the training rows, `g = p − y` and
+//!   `h = p(1 − p)` of the log loss at `p = σ(score)` (`binary`), `g = score − y` and
+//!   `h = 1` of half the squared error (`squared_error`); grown level by level to `depth`:
+//!   every node takes
 //!   the candidate of the largest gain `G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)` among those
 //!   with `H_L` and `H_R` at least `min_child_weight` (the first in covariate, threshold
 //!   order among equal gains), and splits if that gain is positive, else sends all its rows
 //!   left (a leaf in effect). Leaf values `w = −η·G/(H + λ)` (`η` = `learning_rate`) are
 //!   added to the scores of every row (training and test) in the leaf.
-//! - Validation: the test rows' final scores as a score of the outcome: AUC with DeLong's
-//!   interval ([`crate::predict::auc`]).
+//! - Validation on the test rows' final scores: `binary`, the scores as a score of the
+//!   outcome, AUC with DeLong's interval ([`crate::predict::auc`]); `squared_error`, the
+//!   scores as predictions: the mean squared error `MSE = Σ(y − ŷ)²/n` (the recipient takes
+//!   its square root, the RMSE) and `R² = 1 − MSE/V` with `V = Σ(y − ȳ)²/n` and `ȳ` the test
+//!   rows' mean (scikit-learn's `r2_score`). `V` must be at least [`MIN_TEST_VARIANCE`]
+//!   (else the test outcome is constant and R² undefined: refused).
 //!
 //! [`plain`] is the twin in `f64`; [`mpc`] the protocol (its docs say what is opened).
 
@@ -43,6 +52,19 @@ pub enum Objective {
     /// `HistGradientBoostingClassifier`).
     #[default]
     Binary,
+    /// A continuous outcome, squared error (xgboost's `reg:squarederror`, scikit-learn's
+    /// `HistGradientBoostingRegressor`).
+    SquaredError,
+}
+
+impl Objective {
+    /// The name in the study file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Objective::Binary => "binary",
+            Objective::SquaredError => "squared_error",
+        }
+    }
 }
 
 fn default_trees() -> usize {
@@ -78,6 +100,16 @@ pub const MAX_DEPTH: usize = 6;
 pub const MAX_BINS: usize = 64;
 /// Most covariates (design columns: a categorical covariate counts once per indicator).
 pub const MAX_COLUMNS: usize = 100;
+/// Bound on a `squared_error` outcome: values strictly within ±256, so that with residuals
+/// within twice that every sum of squared residuals on up to 2^20 rows, hence every gain
+/// term, stays below 2^38 and the gradient sums within Z_2^64 (`mpc`'s "Valid range";
+/// [`crate::ranges::column_needs`] lists it, so the data parties check it).
+pub const MAX_OUTCOME: f64 = 256.0;
+/// The smallest variance of the test rows' outcome (`squared_error`) for which R² is
+/// computed: `2^-16` (the reciprocal needs at least `2^-24`; a smaller variance means a
+/// constant outcome in effect, refused).
+pub const MIN_TEST_VARIANCE: f64 = 1.0 / 65536.0;
+
 /// Largest `trees × 2^depth × bins × columns` (the work of the split search per row): four
 /// times the reference workload (50 trees of depth 4, 32 bins, 20 columns).
 pub const MAX_WORK: usize = 4 * 50 * 16 * 32 * 20;
@@ -86,14 +118,23 @@ pub const MAX_WORK: usize = 4 * 50 * 16 * 32 * 20;
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BoostedTreesSpec {
-    /// The outcome column (0/1 for `binary`).
+    /// The outcome column (0/1 for `binary`, a number strictly within ±[`MAX_OUTCOME`] for
+    /// `squared_error`).
     pub outcome: String,
     /// The covariates: numeric columns, or categorical ones (one 0/1 indicator per level
     /// but the first, as the regressions' terms expand them).
     pub covariates: Vec<String>,
-    /// The loss: `binary` (log loss).
+    /// The loss: `binary` (log loss) or `squared_error`.
     #[serde(default)]
     pub objective: Objective,
+    /// A survival time column: not for `binary` or `squared_error` (refused by name, so
+    /// that a researcher who means a survival model learns that these objectives take an
+    /// `outcome` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// An event column: as `time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     /// Number of trees (1 to 500).
     #[serde(default = "default_trees")]
     pub trees: usize,
@@ -121,7 +162,7 @@ pub struct BoostedTreesSpec {
     /// threshold and whether it splits, and the leaf values.
     #[serde(default)]
     pub reveal_model: bool,
-    /// Confidence level of the AUC's interval.
+    /// Confidence level of the AUC's interval (`binary`).
     #[serde(default = "default_conf")]
     pub conf_level: f64,
 }
@@ -143,6 +184,24 @@ impl BoostedTreesSpec {
     /// validation, which names the file and line).
     pub fn check_fields(&self) -> std::result::Result<(), FieldError> {
         let bad = |at: &'static str, m: String| -> FieldError { (at, m) };
+        let objective = self.objective.name();
+        for (at, given) in [("time", &self.time), ("event", &self.event)] {
+            if given.is_some() {
+                return Err(bad(
+                    at,
+                    format!(
+                        "is not a field of objective = \"{objective}\": it models `outcome` \
+                         (binary: 0/1, squared_error: a number) from the covariates"
+                    ),
+                ));
+            }
+        }
+        if self.outcome.is_empty() {
+            return Err(bad(
+                "outcome",
+                format!("must name the column objective = \"{objective}\" predicts"),
+            ));
+        }
         if self.covariates.is_empty() {
             return Err(bad("covariates", "must name at least one column".into()));
         }
@@ -289,7 +348,8 @@ pub struct Tree {
 /// The fitted model (with `reveal_model`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Model {
-    /// The starting score (log-odds of the training mean).
+    /// The starting score (`binary`: the log-odds of the training mean; `squared_error`:
+    /// the training mean).
     pub base_score: f64,
     /// The trees.
     pub trees: Vec<Tree>,
@@ -313,11 +373,68 @@ impl Model {
     }
 }
 
+/// The held-out error of a `squared_error` model on the test rows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorResult {
+    /// Complete test rows.
+    pub n: usize,
+    /// The root mean squared error `sqrt(Σ(y − ŷ)²/n)`.
+    pub rmse: f64,
+    /// `1 − MSE/V`, `V` the test outcome's variance about its own mean (divisor `n`).
+    pub r2: f64,
+}
+
+impl fmt::Display for ErrorResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{:>8} {:>12} {:>10}", "rows", "RMSE", "R²")?;
+        writeln!(f, "{:>8} {:>12.6} {:>10.6}", self.n, self.rmse, self.r2)
+    }
+}
+
+/// The validation on the held-out rows: the AUC (`binary`) or the error (`squared_error`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Validation {
+    /// `binary`: the test rows' scores against the outcome, AUC with DeLong's interval.
+    Auc(Box<AucResult>),
+    /// `squared_error`: RMSE and R² of the test rows' predictions.
+    Error(ErrorResult),
+}
+
+impl Validation {
+    /// The AUC (`binary`).
+    pub fn auc(&self) -> Option<&AucResult> {
+        match self {
+            Validation::Auc(a) => Some(&**a),
+            Validation::Error(_) => None,
+        }
+    }
+
+    /// RMSE and R² (`squared_error`).
+    pub fn error(&self) -> Option<&ErrorResult> {
+        match self {
+            Validation::Error(e) => Some(e),
+            Validation::Auc(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Validation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Validation::Auc(a) => write!(f, "{a}"),
+            Validation::Error(e) => write!(f, "{e}"),
+        }
+    }
+}
+
 /// The result of `kind = "boosted_trees"`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BoostedTreesResult {
     /// The outcome column.
     pub outcome: String,
+    /// The loss the trees were boosted on.
+    pub objective: Objective,
     /// The design columns the trees split on.
     pub columns: Vec<String>,
     /// The parameters.
@@ -333,8 +450,8 @@ pub struct BoostedTreesResult {
     pub n_train: usize,
     /// Complete rows held out.
     pub n_test: usize,
-    /// The test rows' scores against the outcome: AUC with DeLong's interval.
-    pub test: AucResult,
+    /// The validation on the test rows (AUC, or RMSE and R²).
+    pub test: Validation,
     /// With `reveal_model`: the model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
@@ -344,8 +461,9 @@ impl fmt::Display for BoostedTreesResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "Gradient-boosted trees: {} on {} ({} trees of depth {}, learning rate {}, \
+            "Gradient-boosted trees ({}): {} on {} ({} trees of depth {}, learning rate {}, \
              lambda {}, min_child_weight {}, {} bins)",
+            self.objective.name(),
             self.outcome,
             self.columns.join(", "),
             self.trees,
@@ -401,8 +519,9 @@ pub struct BoostedTreesPublic {
     pub n_train: usize,
     /// Complete test rows (opened: documented leakage).
     pub n_test: usize,
-    /// The test AUC's public facts.
-    pub auc: AucPublic,
+    /// The test AUC's public facts (`binary`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auc: Option<AucPublic>,
     /// Fractional bits of the sealed model values.
     pub frac_bits: u32,
 }
@@ -410,7 +529,8 @@ pub struct BoostedTreesPublic {
 impl Tail for BoostedTreesPublic {
     type Result = BoostedTreesResult;
 
-    /// Values: the AUC's, then with `reveal_model` the base score, then per tree its
+    /// Values: the AUC's (`binary`) or the MSE and R² (`squared_error`, fixed point), then
+    /// with `reveal_model` the base score, then per tree its
     /// internal nodes' split bits (integers), covariate indices (integers), thresholds
     /// (fixed point) and its leaf values (fixed point).
     fn open(&self, vals: &[u128]) -> Result<BoostedTreesResult> {
@@ -425,8 +545,20 @@ impl Tail for BoostedTreesPublic {
         };
         let split = vals.len().checked_sub(model_len).ok_or_else(misfit)?;
         let (auc_vals, model_vals) = vals.split_at(split);
-        let test = self.auc.open(auc_vals)?;
         let f = self.frac_bits;
+        let test = match (s.objective, &self.auc) {
+            (Objective::Binary, Some(auc)) => Validation::Auc(Box::new(auc.open(auc_vals)?)),
+            (Objective::SquaredError, None) => match auc_vals {
+                [mse, r2] => Validation::Error(ErrorResult {
+                    n: self.n_test,
+                    // The MSE is at least 0 up to rounding (a sum of squares).
+                    rmse: decode(*mse, f).max(0.0).sqrt(),
+                    r2: decode(*r2, f),
+                }),
+                _ => return Err(misfit()),
+            },
+            _ => return Err(misfit()),
+        };
         let model = if s.reveal_model {
             let base_score = decode(model_vals[0], f);
             let mut trees = Vec::with_capacity(s.trees);
@@ -465,6 +597,7 @@ impl Tail for BoostedTreesPublic {
         };
         Ok(BoostedTreesResult {
             outcome: s.outcome.clone(),
+            objective: s.objective,
             columns: self.columns.clone(),
             trees: s.trees,
             depth: s.depth,

@@ -4,7 +4,7 @@
 //!
 //! 1. The design as the regressions prepare it ([`crate::regression::design::prepare`]:
 //!    complete rows as a secret 0/1 weight, categorical covariates as indicators, the
-//!    disclosure rules on all complete rows), the 0/1 check of the outcome.
+//!    disclosure rules on all complete rows), the 0/1 check of the outcome (`binary`).
 //! 2. The split as `logistic`'s hold-out ([`crate::regression::split`]): an oblivious
 //!    shuffle, the first `⌈(1 − holdout)·rows⌉` positions train, the rest test; the sets'
 //!    complete-row counts are opened and `min_rows` is checked on each.
@@ -14,40 +14,56 @@
 //!    (still shared). Then `c_ijk = [x_ij ≥ t_jk]` for every row, covariate and threshold
 //!    in one batched comparison in Z_2^64, kept as 0/1 shares in both layouts (rows ×
 //!    candidates and candidates × rows) beside a column of ones.
-//! 4. Each tree: `p = σ(score)`, `g = (p − y)·w`, `h = p(1 − p)·w` (`w` the complete
-//!    training rows). Each level, all nodes at once: the gradient and hessian sums of every
+//! 4. Each tree: `binary`, `p = σ(score)`, `g = (p − y)·w`, `h = p(1 − p)·w` (`w` the
+//!    complete training rows); `squared_error`, `g = (score − y)·w`, `h = w` (one product
+//!    per row and tree, no sigmoid). Each level, all nodes at once: the gradient and hessian sums of every
 //!    candidate's right side are one matrix product `(a ⊙ g, a ⊙ h)ᵀ · c` (`a` a node's
 //!    secret 0/1 row indicator; one element per sum whatever the rows), computed for the
 //!    left children only, the right children's being the parent's minus them. The
 //!    `min_child_weight` test (a comparison in Z_2^64), the sums lifted to Z_2^128, the
-//!    gains with reciprocals `2^14/(H + λ)`, invalid candidates set to `−2^76`; the best
+//!    gains with reciprocals `2^14/(H + λ)` (`binary`: `G²·2^14/(H + λ)`; `squared_error`,
+//!    whose sums are larger: `G·(G/(H + λ))`, the ratio first so that no product leaves
+//!    the fixed point's range), invalid candidates set to `−2^76`; the best
 //!    candidate by a tournament (comparisons, the first of equal gains) carrying a one-hot
 //!    vector; the split bit `[0 < best gain]` times the one-hot is the node's choice `s`.
 //!    The rows going right are `c · s` (a matrix product), the children `a ⊙ right` and
 //!    `a − a ⊙ right`.
 //! 5. Leaves: `G` and `H` per leaf (dot products), `w = −η·G·2^14/(H + λ)/2^14`, and every
 //!    row's score grows by `Σ_leaves a_leaf·w_leaf` (a matrix product, lifted to Z_2^128).
-//! 6. The test rows' final scores through [`crate::predict::auc`]'s core: the AUC's sums.
+//! 6. `binary`: the test rows' final scores through [`crate::predict::auc`]'s core: the
+//!    AUC's sums. `squared_error`: the residuals `r = (y − score)·w` and the centred outcome
+//!    `u = (y − base)·w` of the test rows (`base` the training mean, so that the variance
+//!    does not cancel), `Σr²`, `Σu`, `Σu²` by one dot product, `MSE = Σr²/n`,
+//!    `V = Σu²/n − (Σu/n)²`, the bit `[V ≥ 2^-16]` opened (refused otherwise), and
+//!    `R² = 1 − MSE·(1/V)` (a reciprocal).
 //!
-//! Sealed for the recipients: the AUC's sums and, with `reveal_model`, the base score and
+//! Sealed for the recipients: the AUC's sums (`binary`) or the MSE and R² (`squared_error`:
+//! the recipient takes the square root of the MSE, a function of it) and, with
+//! `reveal_model`, the base score and
 //! per tree every internal node's split bit, covariate index (`Σ s_jk·j`, local) and
 //! threshold (`Σ s_jk·t_jk`, a dot product) and the leaf values.
 //!
 //! # Leakage
 //!
 //! To the compute parties: what the design opens (its rule bits and the number `n` of
-//! complete rows), the outcome's 0/1 bit; the complete-row counts of the training and the
-//! test set (`n_train`, `n_test`: a random draw given `n` and the incomplete rows); one bit
-//! "the training set has at least one case and one control"; the sort's comparison bits
+//! complete rows), the outcome's 0/1 bit (`binary`); the complete-row counts of the
+//! training and the test set (`n_train`, `n_test`: a random draw given `n` and the
+//! incomplete rows); `binary`: one bit "the training set has at least one case and one
+//! control"; `squared_error`: one bit "the test rows' outcome has a variance of at least
+//! 2^-16" (else the analysis ends with an error); the sort's comparison bits
 //! of shuffled rows with unique keys (uniformly random, see `tessera_mpc::sort`); the AUC's
 //! bit "cases and controls in the test set each number at least `min_cell`" and the scan
 //! depth of its sort (`ceil(log2 g)` for the largest number `g` of test rows with one
-//! score). No split, threshold, gain, leaf value, row's node or score is opened.
+//! score) (`binary`). No split, threshold, gain, leaf value, row's node, score, MSE or R²
+//! is opened.
 //!
 //! # Valid range
 //!
 //! Covariates within `±2^37` (the comparisons in Z_2^64 at 24 fractional bits); at most
-//! `2^20` rows. Gradient sums are exact; the gains carry the reciprocal's relative error
+//! `2^20` rows. `squared_error`: the outcome within `±`[`super::MAX_OUTCOME`] = 256, so that
+//! with residuals within twice that (boosting moves the scores towards leaf means) every
+//! sum of squared residuals, hence every gain term `G²/(H + λ) ≤ Σ r²`, stays below 2^38
+//! (the products' valid range, 2^39), and the gradient sums below 2^39 in Z_2^64. Gradient sums are exact; the gains carry the reciprocal's relative error
 //! (2e-7), so two candidates whose gains differ by less may be taken in the other order
 //! than the twin's (the twin's test allows for it).
 
@@ -66,8 +82,11 @@ use crate::regression::split;
 use crate::sealed::Sealed;
 use crate::table::Frame;
 
-use super::plain::{TEST, TRAINING};
-use super::{threshold_rank, training_positions, BoostedTreesPublic, BoostedTreesSpec};
+use super::plain::{constant_test_outcome, TEST, TRAINING};
+use super::{
+    threshold_rank, training_positions, BoostedTreesPublic, BoostedTreesSpec, Objective,
+    MIN_TEST_VARIANCE,
+};
 
 /// The reciprocals of the gains are `2^KREC/(H + λ)`, so that small ones keep precision.
 const KREC: u32 = 14;
@@ -115,7 +134,10 @@ pub fn boosted_trees_on(
         disclosure,
     )?;
     spec.check_size(prep.names.len())?;
-    check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+    let binary = spec.objective == Objective::Binary;
+    if binary {
+        check_binary(pt, &prep.outcome, &prep.weight, &spec.outcome)?;
+    }
     let rows = prep.weight.len();
     if rows > 1 << 20 {
         return Err(StatsError::Invalid(format!(
@@ -155,21 +177,36 @@ pub fn boosted_trees_on(
     split::check_set(disclosure, n_test, TEST)?;
     split::in_set(disclosure.check_vars(prep.vars(), n_train), TRAINING)?;
 
-    // The base score: the log-odds of the training outcome's mean.
+    // The base score: the log-odds of the training outcome's mean (`binary`), the mean
+    // (`squared_error`).
     let yw = pt.mul(y, &w_train)?;
-    let cases = yw.sum();
-    let controls = pt.add_const(&cases.neg(), encode((n_train) as f64, f));
-    let both = AShare::concat(&[&cases, &controls]);
-    // LEAKAGE: one bit, "the training set has at least one case and one control".
-    if !every_at_least(pt, &both, encode::<u128>(1.0, f))? {
-        return Err(StatsError::Refused {
-            rule: "min_cell".into(),
-            detail: "boosted_trees: the training set has no cases or no controls".into(),
-        });
-    }
-    let logs = pt.ln(&both)?;
-    let base = logs.slice(0..1).sub(&logs.slice(1..2));
+    let base = if binary {
+        let cases = yw.sum();
+        let controls = pt.add_const(&cases.neg(), encode((n_train) as f64, f));
+        let both = AShare::concat(&[&cases, &controls]);
+        // LEAKAGE: one bit, "the training set has at least one case and one control".
+        if !every_at_least(pt, &both, encode::<u128>(1.0, f))? {
+            return Err(StatsError::Refused {
+                rule: "min_cell".into(),
+                detail: "boosted_trees: the training set has no cases or no controls".into(),
+            });
+        }
+        let logs = pt.ln(&both)?;
+        logs.slice(0..1).sub(&logs.slice(1..2))
+    } else {
+        if n_train == 0 {
+            return Err(StatsError::Invalid(
+                "boosted_trees: no complete training rows".into(),
+            ));
+        }
+        if n_test < 2 {
+            return Err(constant_test_outcome(&spec.outcome));
+        }
+        divide(pt, &yw.sum(), n_train)?
+    };
     let mut score = design::broadcast(&base, 0, rows);
+    // `squared_error`'s hessians: 1 on the complete training rows (fixed point).
+    let h_train = w_train.mul_const(1u128 << f);
 
     let thresholds = thresholds(pt, x, &w_train, t, n_train, spec.bins)?;
     let cand = Candidates::new(pt, x, &thresholds, spec.bins)?;
@@ -184,17 +221,38 @@ pub fn boosted_trees_on(
         rows,
     };
     for _ in 0..spec.trees {
-        let p = pt.sigmoid(&score)?;
-        let one_minus = pt.add_const(&p.neg(), encode(1.0, f));
-        let pq = pt.mul_trunc(&p, &one_minus, f)?;
-        let gh = pt.mul_many(&[(&p, &w_train), (&pq, &w_train)])?;
-        let g = gh[0].sub(&yw);
-        let (tree, delta) = ctx.tree(pt, &low64(&g), &low64(&gh[1]))?;
+        let (g, h) = if binary {
+            let p = pt.sigmoid(&score)?;
+            let one_minus = pt.add_const(&p.neg(), encode(1.0, f));
+            let pq = pt.mul_trunc(&p, &one_minus, f)?;
+            let mut gh = pt.mul_many(&[(&p, &w_train), (&pq, &w_train)])?;
+            let h = gh.remove(1);
+            (gh.remove(0).sub(&yw), h)
+        } else {
+            (pt.mul(&score, &w_train)?.sub(&yw), h_train.clone())
+        };
+        let (tree, delta) = ctx.tree(pt, &low64(&g), &low64(&h))?;
         score = score.add(&delta);
         model.extend(tree);
     }
 
     let idx: Vec<usize> = (t..rows).collect();
+    if !binary {
+        let (y_test, wt) = (gather(y, &idx), gather(&w_test, &idx));
+        let s_test = gather(&score, &idx);
+        let values = held_out_error(pt, (&y_test, &wt, &s_test), &base, n_test, &spec.outcome)?;
+        let mut sealed = vec![&values];
+        sealed.extend(model.iter());
+        let public = BoostedTreesPublic {
+            spec: spec.clone(),
+            columns: prep.names.clone(),
+            n_train,
+            n_test,
+            auc: None,
+            frac_bits: f,
+        };
+        return Sealed::new(pt, public, &AShare::concat(&sealed));
+    }
     let (y_test, wt, s_test) = (gather(y, &idx), gather(&w_test, &idx), gather(&score, &idx));
     let scored = Scored {
         outcome: &y_test,
@@ -212,10 +270,61 @@ pub fn boosted_trees_on(
         columns: prep.names.clone(),
         n_train,
         n_test,
-        auc,
+        auc: Some(auc),
         frac_bits: f,
     };
     Sealed::new(pt, public, &AShare::concat(&sealed))
+}
+
+/// `x / n` for sums `x` of up to `n` terms below 2^18 each (fixed point, `n ≥ 1`): first
+/// `x / 2^a` with `2^a ≥ n` (a truncation), then times `2^a/n ∈ (1/2, 1]` with 31
+/// significant bits ([`Party::mul_public_real`]), so that neither product leaves the valid
+/// range whatever `n` (`1/n` at once would need `|x|·2^(f + 31 + log2 n) < 2^86`). Error:
+/// about three units in the last place.
+fn divide(pt: &mut Party, x: &AShare<u128>, n: usize) -> Result<AShare<u128>> {
+    let a = n.next_power_of_two().trailing_zeros();
+    let scaled = if a == 0 { x.clone() } else { pt.trunc(x, a)? };
+    Ok(pt.mul_public_real(&scaled, (1u64 << a) as f64 / n as f64)?)
+}
+
+/// `squared_error`'s validation (module docs, step 6): the shared `[MSE, R²]` of the test
+/// rows' scores `s` against the outcome `y` (`w` the complete rows, `n` of them), centred by
+/// the training mean `base`; an error if the test outcome's variance is below
+/// [`MIN_TEST_VARIANCE`] (one opened bit).
+fn held_out_error(
+    pt: &mut Party,
+    (y, w, s): (&AShare<u128>, &AShare<u128>, &AShare<u128>),
+    base: &AShare<u128>,
+    n: usize,
+    outcome: &str,
+) -> Result<AShare<u128>> {
+    let f = pt.frac_bits();
+    let len = y.len();
+    let centred = y.sub(&design::broadcast(base, 0, len));
+    let ru = pt.mul_many(&[(&y.sub(s), w), (&centred, w)])?;
+    let (r, u) = (&ru[0], &ru[1]);
+    let ones = pt.public(&vec![encode::<u128>(1.0, f); len]);
+    // Σr², Σu², Σu (the last against ones, so that all three truncate alike).
+    let sums = pt.dot_fix(
+        &AShare::concat(&[r, u, u]),
+        &AShare::concat(&[r, u, &ones]),
+        len,
+    )?;
+    let means = divide(pt, &sums, n)?;
+    let (mse, m2, m1) = (means.slice(0..1), means.slice(1..2), means.slice(2..3));
+    let sq = pt.mul_trunc(&m1, &m1, f)?;
+    let var = m2.sub(&sq);
+    let floor = pt.public(&[encode::<u128>(MIN_TEST_VARIANCE, f)]);
+    let low = pt.lt(&var, &floor)?;
+    // LEAKAGE: one bit, "the test rows' outcome has a variance below 2^-16" (R² is then
+    // undefined and the analysis ends with an error).
+    if pt.reveal_bits(&low)?[0] & 1 == 1 {
+        return Err(constant_test_outcome(outcome));
+    }
+    let inv = pt.recip(&var)?;
+    let ratio = pt.mul_trunc(&mse, &inv, f)?;
+    let r2 = pt.add_const(&ratio.neg(), encode(1.0, f));
+    Ok(AShare::concat(&[&mse, &r2]))
 }
 
 /// The elements `idx` of `x` (a public rearrangement: local).
@@ -426,13 +535,19 @@ impl Ctx<'_> {
             let lam = encode::<u128>(spec.lambda, f);
             let den = pt.add_const(&AShare::concat(&[&parts[3], &parts[4], &parts[5]]), lam);
             let num = AShare::concat(&[&parts[0], &parts[1], &parts[2]]);
-            let (sq, valid) = {
-                let mut v = pt.mul_trunc_many(&[(&num, &num)], f)?;
-                let valid = pt.mul(&ok_r, &ok_l)?;
-                (v.remove(0), valid)
+            let valid = pt.mul(&ok_r, &ok_l)?;
+            let terms = if spec.objective == Objective::Binary {
+                // G²·2^14/(H + λ): |G| ≤ H ≤ 2^20 keeps G² within range.
+                let sq = pt.mul_trunc(&num, &num, f)?;
+                let rec = pt.recip_pow2(&den, KREC)?;
+                pt.mul_trunc(&sq, &rec, f)?
+            } else {
+                // G·(G/(H + λ)): |G/(H + λ)| is at most the largest residual and the
+                // product at most Σ r², where G² alone need not fit.
+                let rec = pt.recip_pow2(&den, KREC)?;
+                let ratio = pt.mul_trunc(&num, &rec, f + KREC)?;
+                pt.mul_trunc(&num, &ratio, f)?
             };
-            let rec = pt.recip_pow2(&den, KREC)?;
-            let terms = pt.mul_trunc(&sq, &rec, f)?;
             let tp = repeat_each(&terms.slice(2 * n..2 * n + l), c);
             let gain = terms.slice(0..n).add(&terms.slice(n..2 * n)).sub(&tp);
             let low = 1u128 << (f + INVALID_GAIN_BITS);

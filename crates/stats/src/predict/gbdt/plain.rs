@@ -9,7 +9,10 @@ use crate::regression::plain;
 use crate::regression::split;
 use crate::table::PlainFrame;
 
-use super::{threshold_rank, BoostedTreesResult, BoostedTreesSpec, Model, Node, Tree};
+use super::{
+    threshold_rank, BoostedTreesResult, BoostedTreesSpec, ErrorResult, Model, Node, Objective,
+    Tree, Validation, MIN_TEST_VARIANCE,
+};
 
 /// The sets' names in `min_rows` refusals.
 pub(crate) const TRAINING: &str = "the boosted trees' training set";
@@ -42,7 +45,42 @@ pub fn thresholds(x: &[Vec<f64>], columns: usize, bins: usize) -> Vec<Vec<f64>> 
         .collect()
 }
 
-/// Fits the model on the training rows (`x`, 0/1 `y`) and scores the test rows, with the
+/// The refusal of a `squared_error` validation whose test outcome is constant.
+pub(crate) fn constant_test_outcome(outcome: &str) -> StatsError {
+    StatsError::Invalid(format!(
+        "boosted_trees: `outcome` {outcome} has (almost) no variance on the held-out rows \
+         (below {MIN_TEST_VARIANCE}): R² is undefined; rescale the outcome or hold out more rows"
+    ))
+}
+
+/// The held-out error of predictions `pred` of `y` (`squared_error`): RMSE and R² (module
+/// docs of [`super`]); refused if the test outcome's variance is below
+/// [`MIN_TEST_VARIANCE`].
+pub fn held_out_error(y: &[f64], pred: &[f64], outcome: &str) -> Result<ErrorResult> {
+    let n = y.len() as f64;
+    if y.len() < 2 {
+        return Err(constant_test_outcome(outcome));
+    }
+    let mean = y.iter().sum::<f64>() / n;
+    let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+    if var < MIN_TEST_VARIANCE {
+        return Err(constant_test_outcome(outcome));
+    }
+    let mse = y
+        .iter()
+        .zip(pred)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / n;
+    Ok(ErrorResult {
+        n: y.len(),
+        rmse: mse.sqrt(),
+        r2: 1.0 - mse / var,
+    })
+}
+
+/// Fits the model on the training rows (`x`, `y`: 0/1 for `binary`) and scores the test
+/// rows, with the
 /// column names `names` (for the model's nodes).
 pub fn fit(
     spec: &BoostedTreesSpec,
@@ -70,16 +108,22 @@ pub fn fit(
         })
         .collect();
     let s: f64 = y.iter().sum();
-    let base = (s / (n as f64 - s)).ln();
+    let base = match spec.objective {
+        Objective::Binary => (s / (n as f64 - s)).ln(),
+        Objective::SquaredError => s / n as f64,
+    };
     let mut score = vec![base; all.len()];
     let (lambda, mcw) = (spec.lambda, spec.min_child_weight);
     let inner = (1usize << spec.depth) - 1;
     let mut trees = Vec::with_capacity(spec.trees);
     for _ in 0..spec.trees {
         let (g, h): (Vec<f64>, Vec<f64>) = (0..n)
-            .map(|i| {
-                let p = sigmoid(score[i]);
-                (p - y[i], p * (1.0 - p))
+            .map(|i| match spec.objective {
+                Objective::Binary => {
+                    let p = sigmoid(score[i]);
+                    (p - y[i], p * (1.0 - p))
+                }
+                Objective::SquaredError => (score[i] - y[i], 1.0),
             })
             .unzip();
         // The node of every row (training and test), in level order.
@@ -157,8 +201,9 @@ pub fn fit(
 
 /// The twin of [`super::boosted_trees`] on an explicit split: `test` lists the frame's rows
 /// held out (the MPC draws them by an oblivious shuffle). The same checks in the same
-/// order: the parameters, the 0/1 outcome, `min_rows` on each set, the fit, the AUC of the
-/// test rows' scores. Also returns the fit (thresholds, test scores).
+/// order: the parameters, the 0/1 outcome (`binary`), `min_rows` on each set, the fit, the
+/// AUC of the test rows' scores (`binary`) or their RMSE and R² (`squared_error`). Also
+/// returns the fit (thresholds, test scores).
 pub fn boosted_trees_plain(
     frame: &PlainFrame,
     spec: &BoostedTreesSpec,
@@ -166,10 +211,16 @@ pub fn boosted_trees_plain(
     disclosure: &Disclosure,
 ) -> Result<(BoostedTreesResult, PlainFit)> {
     spec.check()?;
+    crate::ranges::check_plain(
+        crate::analysis::AnalysisSpec::BoostedTrees(spec.clone()),
+        frame,
+    )?;
     let d = plain::design(frame, &spec.outcome, &spec.covariates, false)?;
     spec.check_size(d.names.len())?;
-    for &y in &d.y {
-        binary_plain(y, &spec.outcome)?;
+    if spec.objective == Objective::Binary {
+        for &y in &d.y {
+            binary_plain(y, &spec.outcome)?;
+        }
     }
     let mut held = vec![false; frame.rows];
     for &i in test {
@@ -190,20 +241,32 @@ pub fn boosted_trees_plain(
     split::check_set(disclosure, xtr.len(), TRAINING)?;
     split::check_set(disclosure, xte.len(), TEST)?;
     let fitted = fit(spec, &d.names, (&xtr, &ytr), &xte)?;
-    let rows: Vec<PlainRow> = fitted
-        .test_scores
-        .iter()
-        .zip(&yte)
-        .map(|(&s, &y)| PlainRow {
-            key: s,
-            prob: s,
-            logit: None,
-            case: y == 1.0,
-        })
-        .collect();
-    let test_result = auc_plain_rows(&rows, &spec.auc_spec(), disclosure)?;
+    let test_result = match spec.objective {
+        Objective::Binary => {
+            let rows: Vec<PlainRow> = fitted
+                .test_scores
+                .iter()
+                .zip(&yte)
+                .map(|(&s, &y)| PlainRow {
+                    key: s,
+                    prob: s,
+                    logit: None,
+                    case: y == 1.0,
+                })
+                .collect();
+            Validation::Auc(Box::new(auc_plain_rows(
+                &rows,
+                &spec.auc_spec(),
+                disclosure,
+            )?))
+        }
+        Objective::SquaredError => {
+            Validation::Error(held_out_error(&yte, &fitted.test_scores, &spec.outcome)?)
+        }
+    };
     let result = BoostedTreesResult {
         outcome: spec.outcome.clone(),
+        objective: spec.objective,
         columns: d.names.clone(),
         trees: spec.trees,
         depth: spec.depth,
