@@ -693,8 +693,46 @@ pub fn followup(rows: usize, censor: bool, scaled: bool) -> Cost {
 }
 
 /// The secret sharing and linkage of the data stations' tables, with each holding about
-/// `rows` rows (`tessera bench link`: 2.4 kB per row for the busiest station, 0.9 s per
-/// 100,000 rows, about 480 rounds).
-pub fn linkage(rows: usize) -> Cost {
-    linear(rows as f64, 2400.0, 0.0, 480.0, 3000.0, 0.0)
+/// `rows` rows, with the default protocols or with few rounds (`tessera bench link --rows
+/// 100000`, 2026-12-04: 2.2 kB per row for the busiest station and 349 rounds; with few
+/// rounds (`--latency-ms 5`) 3.6 kB per row and 117 rounds).
+pub fn linkage(rows: usize, few_rounds: bool) -> Cost {
+    let (per_row, rounds) = if few_rounds {
+        (3600.0, 120.0)
+    } else {
+        (2300.0, 350.0)
+    };
+    linear(rows as f64, per_row, 0.0, rounds, 3000.0, 0.0)
 }
+
+/// The estimated cost of `spec` with the protocols a run takes: the default ones
+/// (`few_rounds = false`, stations on one network) or those that spend bytes to save rounds
+/// (`tessera_mpc::Party::few_rounds`, the default between stations).
+pub fn estimate_for(
+    spec: &AnalysisSpec,
+    rows: usize,
+    levels: &dyn Fn(&str) -> usize,
+    few_rounds: bool,
+) -> Cost {
+    let c = estimate(spec, rows, levels);
+    if !few_rounds {
+        return c;
+    }
+    // Few rounds: sorts with more pivots per pass, batched tie tests, one-round truncations
+    // (5/3 of the bytes), sigmoids with their sign beside the exponentials: more bytes, fewer
+    // rounds, by factors that vary between kinds. With these two factors every kind of
+    // `tests/cost.rs` at 2,500 and 8,000 rows was estimated within 0.64 to 1.57 times its
+    // measured bytes and 0.78 to 1.56 times its rounds (2026-12-04).
+    Cost {
+        bytes: c.bytes * FEW_ROUNDS_BYTES,
+        rounds: c.rounds * FEW_ROUNDS_ROUNDS,
+        memory: c.memory,
+        compute_seconds: c.compute_seconds * FEW_ROUNDS_BYTES,
+    }
+}
+
+/// Bytes with few rounds, relative to the default protocols (see [`estimate_for`]).
+const FEW_ROUNDS_BYTES: f64 = 1.45;
+
+/// Rounds with few rounds, relative to the default protocols (see [`estimate_for`]).
+const FEW_ROUNDS_ROUNDS: f64 = 0.7;

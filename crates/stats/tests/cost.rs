@@ -6,13 +6,14 @@
 use tessera_mpc::testing::run3_with_timeout;
 use tessera_mpc::MpcError;
 use tessera_stats::analysis::{self, *};
-use tessera_stats::cost::{estimate, Cost};
+use tessera_stats::cost::{estimate, estimate_for, Cost};
 use tessera_stats::survival::synthetic;
 use tessera_stats::{Disclosure, Frame};
 
 /// Bytes sent by the busiest party and rounds of `spec` on `n` synthetic rows (`p`
-/// covariates `gp.x1…`), three parties in this process.
-fn measure(n: usize, p: usize, spec: &AnalysisSpec) -> (f64, f64) {
+/// covariates `gp.x1…`), three parties in this process, with the few-rounds protocols
+/// (`Party::few_rounds`, as between stations) or the default ones.
+fn measure(n: usize, p: usize, spec: &AnalysisSpec, few_rounds: bool) -> (f64, f64) {
     let mut frame = synthetic::survival(n, p, 11);
     // Entry times for delayed entry: 30% of the way to each row's time (0 ≤ entry < time).
     let time = frame.numeric("registry.time").unwrap().to_vec();
@@ -37,6 +38,7 @@ fn measure(n: usize, p: usize, spec: &AnalysisSpec) -> (f64, f64) {
         ..Disclosure::default()
     };
     let out = run3_with_timeout(std::time::Duration::from_secs(300), |pt| {
+        pt.set_few_rounds(few_rounds);
         let fr = Frame::share(pt, 0, &frame).map_err(|e| MpcError::Invalid(e.to_string()))?;
         let before = pt.stats();
         analysis::run(pt, &fr, spec, &policy).map_err(|e| MpcError::Invalid(e.to_string()))?;
@@ -328,32 +330,41 @@ fn the_cox_elastic_net_estimate_is_within_a_factor_of_two() {
     within_a_factor_of_two(vec![enet(3, 3, 4, 2), enet(5, 2, 3, 1)]);
 }
 
+/// Each spec at two sizes, with the default protocols and with few rounds (as between
+/// stations): the estimate for that mode within a factor of two of the measured bytes and
+/// rounds.
 fn within_a_factor_of_two(specs: Vec<(usize, AnalysisSpec)>) {
-    for n in [2500, 8000] {
-        for (p, spec) in specs.iter().cloned() {
-            let (bytes, rounds) = measure(n, p, &spec);
-            let est: Cost = estimate(&spec, n, &levels);
-            println!(
-                "{:12} n={n:5} bytes {:>11.0} estimated {:>11.0} ({:.2}x), rounds {rounds:>5} estimated {:>5.0}",
-                spec.kind(),
-                bytes,
-                est.bytes,
-                est.bytes / bytes,
-                est.rounds
-            );
-            let within = |e: f64, m: f64| e <= 2.0 * m && m <= 2.0 * e;
-            assert!(
-                within(est.bytes, bytes),
-                "{spec:?} at {n} rows: bytes {bytes} vs estimated {}",
-                est.bytes
-            );
-            assert!(
-                within(est.rounds, rounds),
-                "{spec:?} at {n} rows: rounds {rounds} vs estimated {}",
-                est.rounds
-            );
+    let mut off = Vec::new();
+    for few_rounds in [false, true] {
+        for n in [2500, 8000] {
+            for (p, spec) in specs.iter().cloned() {
+                let (bytes, rounds) = measure(n, p, &spec, few_rounds);
+                let est: Cost = estimate_for(&spec, n, &levels, few_rounds);
+                println!(
+                    "{:12} few={few_rounds:5} n={n:5} bytes {:>11.0} estimated {:>11.0} ({:.2}x), rounds {rounds:>5} estimated {:>5.0} ({:.2}x)",
+                    spec.kind(),
+                    bytes,
+                    est.bytes,
+                    est.bytes / bytes,
+                    est.rounds,
+                    est.rounds / rounds
+                );
+                let within = |e: f64, m: f64| e <= 2.0 * m && m <= 2.0 * e;
+                if !within(est.bytes, bytes) || !within(est.rounds, rounds) {
+                    off.push(format!(
+                        "{spec:?} at {n} rows, few rounds {few_rounds}: bytes {bytes} vs \
+                         estimated {}, rounds {rounds} vs estimated {}",
+                        est.bytes, est.rounds
+                    ));
+                }
+            }
         }
     }
+    assert!(
+        off.is_empty(),
+        "estimates off by more than 2x:\n{}",
+        off.join("\n")
+    );
 }
 
 /// A logistic model validated on held-out rows: the fit on the training rows, the shuffle,

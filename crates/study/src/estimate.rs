@@ -30,9 +30,15 @@ pub struct StudyCost {
     pub wan_seconds: f64,
 }
 
-/// The estimated cost of `study` on `rows` linked rows.
+/// The estimated cost of `study` on `rows` linked rows, run between stations: with the
+/// few-rounds protocols unless the study says `few_rounds = false` ([`Study::few_rounds`]),
+/// as the stations will run it.
 pub fn estimate(study: &Study, rows: usize) -> StudyCost {
-    let mut parts = vec![("sharing and linkage".to_string(), cost::linkage(rows))];
+    let few_rounds = study.few_rounds(true);
+    let mut parts = vec![(
+        "sharing and linkage".to_string(),
+        cost::linkage(rows, few_rounds),
+    )];
     for f in &study.followups {
         let c = cost::followup(
             rows,
@@ -46,7 +52,12 @@ pub fn estimate(study: &Study, rows: usize) -> StudyCost {
         .fold(Cost::default(), |acc, (_, c)| acc.then(*c));
     let mut workers = vec![Cost::default(); crate::run::CONCURRENT_ANALYSES];
     for a in &study.analyses {
-        let c = cost::estimate(&a.spec, rows, &|col| study.levels(col).unwrap_or(1));
+        let c = cost::estimate_for(
+            &a.spec,
+            rows,
+            &|col| study.levels(col).unwrap_or(1),
+            few_rounds,
+        );
         // The runner starts analyses in study order, each when a thread is free: on the
         // thread whose work ends first (counted in rounds, which dominate across sites).
         let w = (0..workers.len())
@@ -98,10 +109,15 @@ pub fn render(study: &Study) -> String {
     {
         out.push_str(&format!(
             "  the largest part is analysis \"{name}\" ({} of {} at {} rows); across sites: \
-             20 ms round trip, 100 Mbit/s\n",
+             20 ms round trip, 100 Mbit/s; {}\n",
             seconds(c.compute_seconds),
             seconds(big.total.compute_seconds),
-            thousands(SIZES[1])
+            thousands(SIZES[1]),
+            if study.few_rounds(true) {
+                "protocols with few rounds (the default between stations)"
+            } else {
+                "the default protocols (the study says few_rounds = false)"
+            }
         ));
     }
     out
@@ -166,5 +182,21 @@ mod tests {
         assert!(c.total.rounds < before + analyses.iter().sum::<f64>());
         let bytes: f64 = c.parts.iter().map(|(_, p)| p.bytes).sum();
         assert!((c.total.bytes - bytes).abs() < 1e-6 * bytes);
+    }
+
+    /// Stations between organisations run with few rounds unless the study says otherwise
+    /// (`distributed.rs`): the steward's estimate is for the protocols that will run.
+    #[test]
+    fn the_estimate_is_for_the_protocols_the_stations_will_run() {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let study = crate::load(&root.join("examples/survival/study.toml")).unwrap();
+        assert_eq!(study.few_rounds, None);
+        let mut lan = study.clone();
+        lan.few_rounds = Some(false);
+        let (few, default) = (estimate(&study, 100_000), estimate(&lan, 100_000));
+        assert!(few.total.rounds < 0.8 * default.total.rounds);
+        assert!(few.total.bytes > 1.3 * default.total.bytes);
+        assert!(render(&study).contains("protocols with few rounds"));
+        assert!(render(&lan).contains("the study says few_rounds = false"));
     }
 }
