@@ -223,7 +223,7 @@ impl Frame {
             ColumnData::Categorical { levels, onehot } => Ok(CategoricalRef {
                 levels,
                 onehot,
-                present: &*c.present,
+                present: &c.present,
             }),
             ColumnData::Numeric(_) => Err(StatsError::Invalid(format!(
                 "column `{name}` is numeric, the analysis needs a categorical column"
