@@ -38,6 +38,8 @@
 //!
 //! LEAKAGE: none. Nothing is opened; `E` and the unit are public parts of the study.
 
+use std::sync::Arc;
+
 use tessera_mpc::fixed::encode;
 use tessera_mpc::{AShare, Party};
 
@@ -200,12 +202,12 @@ fn derive_one(p: &mut Party, frame: &Frame, spec: &Followup) -> Result<[Column; 
     Ok([
         Column {
             name: spec.time_column(),
-            present: valid.clone(),
+            present: Arc::new(valid.clone()),
             data: ColumnData::Numeric(time),
         },
         Column {
             name: spec.event_column(),
-            present: valid,
+            present: Arc::new(valid),
             data: ColumnData::Numeric(event),
         },
     ])
@@ -354,7 +356,7 @@ mod tests {
                     unreachable!("numeric")
                 };
                 // LEAKAGE: tests only: opens the derived columns to compare with the twin.
-                let pr = p.reveal(&c.present).unwrap();
+                let pr = p.reveal(&*c.present).unwrap();
                 let v = p.reveal(v).unwrap();
                 pr.iter()
                     .zip(&v)

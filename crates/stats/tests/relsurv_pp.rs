@@ -10,10 +10,10 @@ use common::{in_mpc, XorRng as Rng};
 use serde_json::Value;
 use tessera_stats::relsurv::ederer::RelsurvResult;
 use tessera_stats::relsurv::path::{kink_slots, path, Path, DAYS_PER_YEAR};
-use tessera_stats::relsurv::pohar::{check, pohar_perme, PoharSpec};
+use tessera_stats::relsurv::pohar::{check, pohar_perme, pohar_perme_in_chunks, PoharSpec};
 use tessera_stats::relsurv::weights::{weight_columns, weight_slots, Degree, MAX_RATE};
 use tessera_stats::relsurv::{at_grid, rs_surv_plain, LifeTable, RelsurvMethod, RelsurvRow};
-use tessera_stats::{Disclosure, PlainColumn, PlainFrame};
+use tessera_stats::{Disclosure, Frame, PlainColumn, PlainData, PlainFrame};
 
 /// One grid cell: survival, its standard error, lower and upper limits, number at risk.
 type Cell = (f64, f64, f64, f64, f64);
@@ -289,6 +289,46 @@ fn pohar_perme_in_mpc_matches_the_twin_on_random_data() {
         compare(&res, &want, "random", &mut worst, (5e-7, 5e-6));
     }
     eprintln!("Pohar Perme against the twin: {worst:?}");
+}
+
+/// Patients taken in chunks (three of 100 here; a chunk is about 13,600 patients with a
+/// ten-year grid) give the twin's values: the chunks' marker sums add up, the levels' and
+/// the incomplete rows' records included. The weight columns are shared as one block
+/// (`Frame::share_block`): a row missing in one weight column is missing in all.
+#[test]
+fn pohar_perme_in_chunks_matches_the_twin() {
+    let tb = table("lifetable.csv");
+    let (rows, groups) = random_rows(300, 0x5eed_c4a7, 4200);
+    let grid = [30.0, 365.0, 1461.3, 2922.0, 3652.4];
+    let mut fr = frame(&rows, &groups, &tb, *grid.last().unwrap());
+    // Incomplete rows spread over the chunks: no event, or one weight value missing.
+    let missing = |fr: &mut PlainFrame, name: &str, rows: &[usize]| {
+        for c in fr.columns.iter_mut().filter(|c| c.name == name) {
+            if let PlainData::Numeric(v) = &mut c.data {
+                for &i in rows {
+                    v[i] = None;
+                }
+            }
+        }
+    };
+    missing(&mut fr, "event", &[5, 150]);
+    missing(&mut fr, "w.w3.v2", &[77, 290]);
+    let gone = [5, 77, 150, 290];
+    let kept = |i: &usize| !gone.contains(i);
+    let rows_kept: Vec<RelsurvRow> = (0..rows.len()).filter(kept).map(|i| rows[i]).collect();
+    let groups_kept: Vec<usize> = (0..rows.len()).filter(kept).map(|i| groups[i]).collect();
+    let mut worst = Worst::default();
+    for grouped in [false, true] {
+        let sp = spec(grouped, &grid, &tb);
+        let res: RelsurvResult = in_mpc(&fr, |p, _| {
+            let f = Frame::share_block(p, 0, &fr, |name| name.starts_with("w."))?;
+            pohar_perme_in_chunks(p, &f, &sp, &open(), Some(110))
+        })
+        .unwrap();
+        let want = twin(&rows_kept, &groups_kept, &tb, &grid, grouped);
+        compare(&res, &want, "chunks", &mut worst, (5e-7, 5e-6));
+    }
+    eprintln!("Pohar Perme in chunks against the twin: {worst:?}");
 }
 
 /// A life table at the highest rate the protocol accepts (0.01 a day for the oldest, so

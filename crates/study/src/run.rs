@@ -590,9 +590,8 @@ pub(crate) fn party_main<T>(
         }
         (j.intersection, cols)
     };
-    let mut frame =
-        Frame::assemble(n, &schema, &cols).map_err(|e| failed(names, me, "linked table", &e))?;
-    drop(cols);
+    let mut frame = Frame::assemble_owned(n, &schema, cols)
+        .map_err(|e| failed(names, me, "linked table", &e))?;
     // `[followup]`: times and events from the linked dates, before any analysis (nothing
     // is opened: see `tessera_stats::followup`).
     let derived = tessera_stats::followup::derive(p, &frame, &study.followups)
@@ -903,7 +902,7 @@ pub(crate) fn reveal_linked(study: &Study, opts: &RunOptions) -> Result<(usize, 
     let runs = compute(study, &inputs, opts, |p, frame| {
         let mut out = Vec::new();
         for c in &frame.columns {
-            let mut vs = vec![&c.present];
+            let mut vs = vec![&*c.present];
             match &c.data {
                 tessera_stats::ColumnData::Numeric(v) => vs.push(v),
                 tessera_stats::ColumnData::Categorical { onehot, .. } => vs.extend(onehot),

@@ -586,7 +586,7 @@ fn share_table(p: &mut Party, s: Shape) -> Result<Frame, String> {
         let present = parts.pop().expect("two parts");
         columns.push(Column {
             name: name.clone(),
-            present,
+            present: present.into(),
             data: ColumnData::Numeric(values),
         });
     }

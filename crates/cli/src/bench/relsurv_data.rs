@@ -116,6 +116,12 @@ pub fn weights(registry: &PlainFrame) -> Result<Vec<PlainColumn>, String> {
     weight_columns("registry.w", horizon(), terms, &paths)
 }
 
+/// Whether `name` is one of the weight columns [`weights`] writes (shared as one block:
+/// they are missing together).
+pub fn is_weight(name: &str) -> bool {
+    name.starts_with("registry.w.")
+}
+
 /// Pohar Perme per `registry.group` on the grid.
 pub fn pp_spec() -> Result<PoharSpec, String> {
     Ok(PoharSpec {

@@ -870,10 +870,12 @@ fn measure(
             let mut reg = registry.clone();
             if let Workload::Relsurv { pp: true, .. } = w {
                 reg.columns.extend(relsurv::weights(&registry)?);
+                // The weight columns are missing together: one present indicator.
+                Frame::share_block(p, 0, &reg, relsurv::is_weight).map_err(err)?
             } else {
                 reg.columns.extend(relsurv::paths(&registry)?);
+                Frame::share(p, 0, &reg).map_err(err)?
             }
-            Frame::share(p, 0, &reg).map_err(err)?
         } else {
             Frame::share(p, 0, &registry).map_err(err)?
         };

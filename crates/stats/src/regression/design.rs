@@ -228,10 +228,10 @@ pub fn prepare_with(
 
     let mut presents = vec![y_present];
     for c in extra {
-        presents.push(&frame.column(c)?.present);
+        presents.push(&*frame.column(c)?.present);
     }
     for c in terms::design_sources(&design) {
-        presents.push(&frame.column(c)?.present);
+        presents.push(&*frame.column(c)?.present);
     }
     // Every level of every categorical factor, inside products too (`min_level_rows`).
     let mut levels: Vec<&AShare<u128>> = Vec::new();

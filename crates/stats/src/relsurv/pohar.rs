@@ -59,8 +59,11 @@
 //!    prefix sums (local) then give at each marker the coefficient sums of the pieces still
 //!    at risk, the exits and deaths up to `u` and the death weight sums;
 //! 3. the markers taken out: the table is shuffled, the marker flags opened, then the
-//!    markers' own (public) labels; the sums are evaluated at each day's public `x`
-//!    (local, exact truncation);
+//!    markers' own (public) labels. Steps 1 to 3 run on public chunks of patients (at most
+//!    [`CHUNK_RECORDS`] records with the markers, [`chunk_patients`]), each with its own
+//!    markers; the sums at a marker are linear in the records, so the chunks' marker sums
+//!    add up to those of one sort of every record, and memory stays bounded by the chunk;
+//!    the sums are evaluated at each day's public `x` (local, exact truncation);
 //! 4. per day (vectors of `levels × days`, small): `e(u)` from the exits (a zero test),
 //!    segmented prefix sums (Hillis–Steele scans of `(restart, sum)` pairs), reciprocals
 //!    (the engine's, refined by one Newton step at 60 bits), `dΛ`, a prefix product, the
@@ -77,7 +80,8 @@
 //! table, 29 for `slopop`, whose oldest reach 0.0108 a day) carried through one sort and
 //! one shuffle (the flags and labels in Z_2^64); `n·slots` comparisons and one product and
 //! one truncation per breakpoint for its key; `n·(k + J + 3)` dot products; the day stage
-//! is `O(levels·days)` with `O(log days)` rounds. At 10,000 patients the busiest party
+//! is `O(levels·days)` with `O(log days)` rounds; with more than one chunk the markers and
+//! the rounds of steps 1 to 3 are once per chunk. At 10,000 patients (one chunk) the busiest party
 //! sends about 1,000 MB: a fifth the sharing of the weight columns, a fifth the sort's
 //! comparisons, half the two permutations of the records.
 //!
@@ -86,8 +90,11 @@
 //! What Ederer II's checks open (the number of complete cases; one bit "every complete case
 //! has a whole, non-negative number of days below [`MAX_DAYS`](super::ederer::MAX_DAYS)"; with a group, one bit
 //! "every level has a complete case"), the suppression pattern of the grid, and nothing
-//! else: the marker flags are a uniformly random subset of known size of the shuffled
-//! records and the markers' labels are public values in a uniformly random order.
+//! else: in each chunk the marker flags are a uniformly random subset of known size of the
+//! shuffled records and the markers' labels are public values in a uniformly random order
+//! (the chunks' sizes depend only on the number of rows).
+
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use tessera_mpc::fixed::encode;
@@ -299,63 +306,117 @@ fn recip82(p: &mut Party, den: &AShare<u128>) -> Result<AShare<u128>> {
     Ok(y)
 }
 
-/// Pohar Perme net survival in MPC; see the module docs. Every compute party calls this
-/// with its shares; the result ends sealed for the recipients.
-pub fn pohar_perme(
-    p: &mut Party,
-    frame: &Frame,
-    spec: &PoharSpec,
-    disclosure: &Disclosure,
-) -> Result<Sealed<PoharPublic>> {
-    check(spec)?;
-    if p.frac_bits() != 24 {
-        return Err(StatsError::Invalid(
-            "relsurv: Pohar Perme runs at the engine's 24 fractional bits".into(),
-        ));
-    }
-    let f = p.frac_bits();
-    let id = p.id();
-    let n = frame.rows;
-    let deg = spec.degree()?;
-    let terms = deg.terms();
-    let slots = spec.slots;
-    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
-    let tau_max = *spec.times.last().expect("checked");
-    let ue = tau_max.ceil() as usize; // markers on days 0..=ue
-    let nm = ue + 1;
+/// Records (with the markers) per chunk of patients at most: steps 1 to 3 run chunk by
+/// chunk, so that memory stays bounded whatever the number of patients (about 13,600
+/// patients a chunk with a ten-year grid); the marker sums add up across chunks.
+pub const CHUNK_RECORDS: usize = 1 << 19;
 
-    let col = |r: usize, what: &str| -> Result<AShare<u128>> {
-        Ok(frame
-            .numeric(&format!("{}.w{r}.{what}", spec.path))?
-            .0
-            .clone())
-    };
-    let (_, rp) = frame.numeric(&format!("{}.w0.day", spec.path))?;
-    let Cases {
-        t,
-        used,
-        dead,
-        labels,
-        hs,
-        total,
-    } = complete_cases(
-        p,
-        frame,
-        (&spec.time, &spec.event, spec.group.as_deref()),
-        rp,
-        disclosure,
-    )?;
-    let k = hs.len() - 1;
-    // The exit time of complete cases, 0 for the other rows (so that their keys below stay
-    // in range whatever their follow-up column holds).
-    let t_used = p.mul(&t, &used)?;
+/// Patients per chunk for `per` records per patient and `markers` markers per chunk: as
+/// many as keep a chunk within [`CHUNK_RECORDS`], at least one.
+pub fn chunk_patients(per: usize, markers: usize) -> usize {
+    (CHUNK_RECORDS.saturating_sub(markers) / per.max(1)).max(1)
+}
+
+/// The public chunks of `n` patients, at most `most` each: as few as that allows, of
+/// equal sizes (at least one chunk).
+fn chunks(n: usize, most: usize) -> Vec<Range<usize>> {
+    let count = n.div_ceil(most.max(1)).max(1);
+    let size = n.div_ceil(count);
+    (0..count)
+        .map(|i| (i * size).min(n)..((i + 1) * size).min(n))
+        .collect()
+}
+
+/// What every chunk shares: the frame's weight columns and the analysis' sizes.
+struct Layout<'a> {
+    frame: &'a Frame,
+    path: &'a str,
+    slots: usize,
+    deg: Degree,
+    /// Levels read by markers (`k`; code `k` is the rows that are not complete cases).
+    levels: usize,
+    /// Marker days per level (`⌈τ_max⌉ + 1`).
+    nm: usize,
+}
+
+impl Layout<'_> {
+    /// Weight column `what` of slot `r`, rows `rows`.
+    fn col(&self, rows: &Range<usize>, r: usize, what: &str) -> Result<AShare<u128>> {
+        let name = format!("{}.w{r}.{what}", self.path);
+        Ok(self.frame.numeric(&name)?.0.slice(rows.clone()))
+    }
+}
+
+/// The per-patient inputs of the records.
+struct Patients {
+    /// Follow-up (days at f bits).
+    t: AShare<u128>,
+    /// Follow-up of complete cases, 0 for the other rows.
+    t_used: AShare<u128>,
+    /// Complete case (0/1).
+    used: AShare<u128>,
+    /// Death (0/1).
+    dead: AShare<u128>,
+    /// Level code (`k` for rows that are not complete cases).
+    code: AShare<u128>,
+}
+
+/// One chunk of patients: its rows and their inputs.
+struct Chunk {
+    rows: Range<usize>,
+    pat: Patients,
+}
+
+/// Steps 1 to 3 in chunks of at most `most` patients ([`chunks`]), the marker sums added
+/// up.
+fn chunked_marker_sums(
+    p: &mut Party,
+    lay: &Layout,
+    all: &Patients,
+    most: usize,
+) -> Result<Vec<AShare<u128>>> {
+    let mut acc: Option<Vec<AShare<u128>>> = None;
+    for rows in chunks(all.t.len(), most) {
+        let cut = |x: &AShare<u128>| x.slice(rows.clone());
+        let c = Chunk {
+            pat: Patients {
+                t: cut(&all.t),
+                t_used: cut(&all.t_used),
+                used: cut(&all.used),
+                dead: cut(&all.dead),
+                code: cut(&all.code),
+            },
+            rows,
+        };
+        let exits = exit_weights(p, lay, &c)?;
+        let sums = marker_sums(p, lay, &c, exits)?;
+        acc = Some(match acc {
+            None => sums,
+            Some(a) => a.iter().zip(&sums).map(|(x, y)| x.add(y)).collect(),
+        });
+    }
+    Ok(acc.expect("at least one chunk"))
+}
+
+/// Step 1 for one chunk of patients: each breakpoint's record day `min(day_r, T)` (slot
+/// after slot, `slots·n` values) and the deaths' `w(T)` and `w(T)²` (2W bits); see the
+/// module docs.
+fn exit_weights(
+    p: &mut Party,
+    lay: &Layout,
+    c: &Chunk,
+) -> Result<(AShare<u128>, AShare<u128>, AShare<u128>)> {
+    let f = p.frac_bits();
+    let (n, slots, terms) = (c.rows.len(), lay.slots, lay.deg.terms());
+    let col = |r: usize, what: &str| lay.col(&c.rows, r, what);
+    let deg = lay.deg;
     // 1. Which breakpoints lie before the exit: day_r < T (none for other rows).
     let rows_b = n * slots;
     let day_cat = {
         let days: Vec<AShare<u128>> = (0..slots).map(|r| col(r, "day")).collect::<Result<_>>()?;
         AShare::concat(&days.iter().collect::<Vec<_>>())
     };
-    let t_rep = AShare::concat(&vec![&t_used; slots]);
+    let t_rep = AShare::concat(&vec![&c.pat.t_used; slots]);
     let bits = p.lt(&low64(&day_cat), &low64(&t_rep))?;
     let before: AShare<u128> = p.inject(&[&bits], rows_b)?.remove(0);
     drop(bits);
@@ -388,7 +449,7 @@ pub fn pohar_perme(
     }
     drop(before_rm);
     // x = (T − 1 − g)/L at W bits: (days at f)·2^(W − f − BLOCK_BITS).
-    let xd = p.add_const(&t.sub(&g_exit), (1u128 << f).wrapping_neg());
+    let xd = p.add_const(&c.pat.t.sub(&g_exit), (1u128 << f).wrapping_neg());
     let x = xd.shl(W - f - BLOCK_BITS);
     // Powers x^0..x^(terms−1) at W bits (x in [0, 1) where it matters).
     let mut pw: Vec<AShare<u128>> = vec![p.public(&vec![1u128 << W; n]), x];
@@ -432,32 +493,45 @@ pub fn pohar_perme(
     let wt = p.dot(&interleave(&ex), &interleave(&c3), terms)?;
     drop((ex, c3));
     let wt = exact_shr(p, &wt, W)?; // w(T) at W bits
-    let ds = p.mul(&dead, &wt)?;
+    let ds = p.mul(&c.pat.dead, &wt)?;
     let ds2 = p.mul(&ds, &wt)?; // at 2W bits
+    Ok((at, ds, ds2))
+}
 
+/// Steps 2 and 3 for one chunk of patients: its records and the markers of every level and
+/// day, one sort, prefix sums, the markers taken out. Returns per column (`terms`
+/// coefficient sums, exits, deaths, `Σ w(T)`, `Σ w(T)²`) the sums at the markers, in
+/// marker order `[level][day 0..=ue]`: the sums over this chunk's records before each
+/// marker, so that the chunks' sums add up to those over every patient.
+fn marker_sums(
+    p: &mut Party,
+    lay: &Layout,
+    c: &Chunk,
+    (at, ds, ds2): (AShare<u128>, AShare<u128>, AShare<u128>),
+) -> Result<Vec<AShare<u128>>> {
+    let f = p.frac_bits();
+    let (n, slots, terms) = (c.rows.len(), lay.slots, lay.deg.terms());
+    let col = |r: usize, what: &str| lay.col(&c.rows, r, what);
+    let (k, nm) = (lay.levels, lay.nm);
+    let rows_b = n * slots;
     // 2. The records, sorted by (level, day, marker after records). Rows that are not
     // complete cases are a level of their own (code k) that no marker reads, so their records
     // need no masking.
-    let code = hs
-        .iter()
-        .enumerate()
-        .skip(1)
-        .fold(AShare::zeros(n), |acc, (c, h)| {
-            acc.add(&h.mul_const(c as u128))
-        });
-    let code_rep = AShare::concat(&vec![&code; slots]);
+    let code_rep = AShare::concat(&vec![&c.pat.code; slots]);
     // Keys in whole days: a day d at f bits (d < MAX_DAYS < 2^15), plus 1.125 days, truncated
     // by f − 2 bits is 4d + 4 or 4d + 5 (the truncation's floor or one more; the value is
     // below 2^40, so a large error has probability below 2^-87): a marker for day u at
     // 4u + 6 comes after every record of day u and before those of u + 1. The sort then
     // compares keys of KEY_SHIFT + level bits instead of f + 17 + level bits.
-    let raw = AShare::concat(&[&at, &t_used]);
+    let raw = AShare::concat(&[&at, &c.pat.t_used]);
     drop(at);
     let shifted = p.add_const(&raw, (1u128 << f) + (1u128 << (f - 3)));
     let y = p.trunc(&shifted, f - 2)?;
     drop(shifted);
     drop(raw);
-    let key_rec = AShare::concat(&[&code_rep, &code]).shl(KEY_SHIFT).add(&y);
+    let key_rec = AShare::concat(&[&code_rep, &c.pat.code])
+        .shl(KEY_SHIFT)
+        .add(&y);
     drop((y, code_rep));
     let mut key_m = Vec::with_capacity(k * nm);
     for c in 0..k {
@@ -484,7 +558,7 @@ pub fn pohar_perme(
         parts.push(&tail);
         cols.push(AShare::concat(&parts));
     }
-    for x in [&used, &dead, &ds, &ds2] {
+    for x in [&c.pat.used, &c.pat.dead, &ds, &ds2] {
         cols.push(AShare::concat(&[&zeros(rows_b), x, &zeros(markers)]));
     }
     let mut flag = vec![0u64; rows];
@@ -535,7 +609,93 @@ pub fn pohar_perme(
         }
         order[l] = j as u32;
     }
-    let at_m = picked.gather(&order).c128; // per column: [level][day 0..=ue]
+    Ok(picked.gather(&order).c128) // per column: [level][day 0..=ue]
+}
+
+/// Pohar Perme net survival in MPC; see the module docs. Every compute party calls this
+/// with its shares; the result ends sealed for the recipients. Patients are taken in
+/// chunks of [`chunk_patients`] (one chunk up to about 13,600 with a ten-year grid).
+pub fn pohar_perme(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &PoharSpec,
+    disclosure: &Disclosure,
+) -> Result<Sealed<PoharPublic>> {
+    pohar_perme_in_chunks(p, frame, spec, disclosure, None)
+}
+
+/// [`pohar_perme`] with chunks of at most `most` patients (public; the result does not
+/// depend on it, memory and rounds do), [`chunk_patients`] when `None`: smaller chunks for
+/// stations with less memory, and for the tests of the chunks' sums.
+pub fn pohar_perme_in_chunks(
+    p: &mut Party,
+    frame: &Frame,
+    spec: &PoharSpec,
+    disclosure: &Disclosure,
+    most: Option<usize>,
+) -> Result<Sealed<PoharPublic>> {
+    check(spec)?;
+    if p.frac_bits() != 24 {
+        return Err(StatsError::Invalid(
+            "relsurv: Pohar Perme runs at the engine's 24 fractional bits".into(),
+        ));
+    }
+    let f = p.frac_bits();
+    let id = p.id();
+    let n = frame.rows;
+    let deg = spec.degree()?;
+    let terms = deg.terms();
+    let slots = spec.slots;
+    let min_cell = disclosure.min_cell_or(DEFAULT_MIN_CELL);
+    let tau_max = *spec.times.last().expect("checked");
+    let ue = tau_max.ceil() as usize; // markers on days 0..=ue
+    let nm = ue + 1;
+
+    let (_, rp) = frame.numeric(&format!("{}.w0.day", spec.path))?;
+    let Cases {
+        t,
+        used,
+        dead,
+        labels,
+        hs,
+        total,
+    } = complete_cases(
+        p,
+        frame,
+        (&spec.time, &spec.event, spec.group.as_deref()),
+        rp,
+        disclosure,
+    )?;
+    let k = hs.len() - 1;
+    // The exit time of complete cases, 0 for the other rows (so that their keys below stay
+    // in range whatever their follow-up column holds).
+    let t_used = p.mul(&t, &used)?;
+    // The level of each row; rows that are not complete cases have code k.
+    let code = hs
+        .iter()
+        .enumerate()
+        .skip(1)
+        .fold(AShare::zeros(n), |acc, (c, h)| {
+            acc.add(&h.mul_const(c as u128))
+        });
+    let lay = Layout {
+        frame,
+        path: &spec.path,
+        slots,
+        deg,
+        levels: k,
+        nm,
+    };
+    let all = Patients {
+        t,
+        t_used,
+        used,
+        dead: dead.clone(),
+        code,
+    };
+    let most = most.unwrap_or_else(|| chunk_patients(slots + 1, k * nm));
+    let at_m = chunked_marker_sums(p, &lay, &all, most)?;
+    drop(all);
     let (pu, rest) = at_m.split_at(terms);
     let (pcnt, pdead, pds, pds2) = (&rest[0], &rest[1], &rest[2], &rest[3]);
 

@@ -459,7 +459,7 @@ pub(crate) fn design(p: &mut Party, frame: &Frame, covariates: &[String]) -> Res
     let cols = terms::shared_design(frame, covariates)?;
     let present = terms::design_sources(&cols)
         .into_iter()
-        .map(|c| Ok(frame.column(c)?.present.clone()))
+        .map(|c| Ok(AShare::clone(&frame.column(c)?.present)))
         .collect::<Result<_>>()?;
     let levels = terms::categorical_sources(&cols)
         .into_iter()
