@@ -400,19 +400,29 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
             let log = n.max(2.0).log2();
             if s.method == crate::relsurv::spec::Method::PoharPerme {
                 // Pohar Perme (relsurv::pohar): the breakpoint, exit and day-marker records
-                // with their Taylor coefficients sorted once, per-day scans. Measured
+                // with their Taylor coefficients sorted, per-day scans. Measured
                 // (`relsurv-pp:10000`, 2026-12-03, 14 coefficients): 133 kB per row, 678
-                // rounds; bytes follow the coefficients carried.
+                // rounds; bytes follow the coefficients carried. The records are sorted in
+                // public chunks of patients (`pohar::chunk_patients`, about 13,600 with a
+                // ten-year grid), one after the other: each further chunk adds its sort's
+                // rounds, and memory holds one chunk's records (measured 2026-12-04 at
+                // 10,000, 30,000 and 100,000 rows: 677, 1,117 and 2,232 rounds; peak memory
+                // 1.4, 1.6 and 3.3 GB per party).
                 let terms = crate::relsurv::weights::Degree::for_rate(s.max_rate())
                     .map_or(40.0, |d| d.terms() as f64);
-                return linear(
+                let most = crate::relsurv::pohar::chunk_patients(records as usize, 0) as f64;
+                let chunks = (n / most).ceil().max(1.0);
+                let size = n / chunks;
+                let mut c = linear(
                     n,
                     records * (2.0 + terms) * 225.0,
                     0.0,
-                    274.0 + 30.4 * log,
-                    records * (2.0 + terms) * 300.0,
+                    274.0 + 30.4 * size.max(2.0).log2() + 221.0 * (chunks - 1.0),
+                    10_000.0,
                     0.0,
                 );
+                c.memory += size * records * (2.0 + terms) * 300.0;
+                return c;
             }
             linear(
                 n,
