@@ -155,6 +155,7 @@ use crate::analysis::{CoxSpec, Ties};
 use crate::disclosure::{below_any, every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
+use crate::newton::WarmInverse;
 use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 use crate::terms;
@@ -1135,10 +1136,7 @@ pub fn cox(
             let (z_all, isd, centred) = standardise(q, &x, &used, nu, &names)?;
             Ok((nu, ne, z_all, isd, centred))
         };
-        match checked(q) {
-            Err(StatsError::Mpc(e)) => Err(e.into()),
-            r => Ok(r),
-        }
+        refusal_as_value(checked(q))
     })?;
     let (nu, ne, z_all, isd, centred) = prepared?;
     let Order {
@@ -1205,27 +1203,59 @@ pub fn cox(
         dz,
         risk,
     };
+    // The proportional-hazards test's transform of time needs only the risk-set order: it
+    // runs beside the Newton loop (issue 19). Refusals of either half come back as values
+    // so that the other half ends normally; the fit's come first.
+    let time_pieces = spec.zph.map(|t| {
+        let pieces = zph::TimePieces {
+            risk: &model.risk,
+            used: &model.used,
+            delta: &model.delta,
+            stop_used: stop_used.as_ref().unwrap_or(&model.used),
+            deaths: deaths.as_ref(),
+            n_used: nu,
+            events: ne,
+            pooled_g: pooled_g.as_ref(),
+        };
+        (t, pieces)
+    });
+    let fit = |q: &mut Party| newton(q, m, ne, spec.max_steps, |p, b| model.derivatives(p, b));
+    let (transform, fitted) = match &time_pieces {
+        Some((t, pieces)) => {
+            let (g, fitted) = p.side_by_side(
+                |q| {
+                    refusal_as_value((|| {
+                        let g = zph::centred_transform(q, pieces, *t)?;
+                        let g2 = q.mul_fix(&g, &g)?;
+                        Ok((g, g2))
+                    })())
+                },
+                |q| refusal_as_value(fit(q)),
+            )?;
+            (Some(g), fitted)
+        }
+        None => (None, Ok(fit(p)?)),
+    };
     let NewtonEnd {
         beta,
         d,
+        ll,
         inv,
         root,
         ll0,
         trace,
-    } = newton(p, m, ne, spec.max_steps, |p, b| model.derivatives(p, b))?;
+    } = fitted?;
+    let transform = transform.transpose()?;
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
     let terms = match spec.zph {
         Some(_) => terms::term_widths(&spec.covariates, &terms::frame_levels(frame))?,
         None => Vec::new(),
     };
     let tests = match spec.zph {
-        Some(transform) => {
+        Some(_) => {
+            let (g, g2) = transform.as_ref().expect("computed beside the fit");
             let pieces = FitPieces {
-                risk: &model.risk,
-                used: &model.used,
                 delta: &model.delta,
-                stop_used: stop_used.as_ref().unwrap_or(&model.used),
-                deaths: deaths.as_ref(),
                 z_cols: &model.z_cols,
                 z_rows: &model.z_rows,
                 w: &d.w,
@@ -1233,14 +1263,14 @@ pub fn cox(
                 m_mu: &d.m_mu,
                 mr: &d.mr,
                 inv: &inv,
-                n_used: nu,
                 events: ne,
                 k_bits: K,
-                pooled_g: pooled_g.as_ref(),
+                g,
+                g2,
             };
             let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
             let sums = |p: &mut Party, x: &[AShare<u128>]| model.at_risk_sums(p, x);
-            Some(zph::zph_mpc(p, &pieces, &sums, transform, &widths)?)
+            Some(zph::zph_mpc(p, &pieces, &sums, &widths)?)
         }
         None => None,
     };
@@ -1287,25 +1317,38 @@ pub fn cox(
         trace,
         terms,
     };
-    let mut values = vec![&scaled, &d.ll, &ll0];
+    let mut values = vec![&scaled, &ll, &ll0];
     values.extend(tests.as_ref());
     values.extend(conc.as_ref());
     Sealed::new(p, public, &AShare::concat(&values))
+}
+
+/// A refusal (any error but the engine's) as a value, for a half of
+/// [`Party::side_by_side`]: an error there would abort the other half.
+fn refusal_as_value<T>(r: Result<T>) -> Result<Result<T>> {
+    match r {
+        Err(StatsError::Mpc(e)) => Err(e.into()),
+        r => Ok(r),
+    }
 }
 
 /// What the Newton loop ends with ([`newton`]).
 pub(crate) struct NewtonEnd<D> {
     /// The estimate (standardised covariates).
     pub beta: AShare<u128>,
-    /// The derivatives at the estimate.
+    /// The derivatives at the last point evaluated: the estimate less its last step, one
+    /// the stopping rule found negligible (issue 19: no derivatives at the estimate
+    /// itself; the per-row pieces of zph and the robust variance move by the step's size).
     pub d: D,
-    /// `(I/e)⁻¹` at the estimate (m×m).
+    /// The log-likelihood at the estimate (from `d`'s, [`end_at`]).
+    pub ll: AShare<u128>,
+    /// `(I/e)⁻¹` at `d`'s point (m×m).
     pub inv: AShare<u128>,
     /// `√diag(inv)` (m values): one Heron step `(v + v0)/(2√v0)` from the diagonal `v0` of
-    /// the last Newton step's inverse, whose `1/√v0` was computed beside the last
-    /// derivatives (issue 19: two rounds at the end instead of a square root's 41). The
-    /// step is one the stopping rule found negligible, so `v/v0 - 1` is tiny and the
-    /// Heron step's relative error, `(v/v0 - 1)²/8`, with it.
+    /// the previous Newton step's inverse, whose `1/√v0` was computed beside the last
+    /// derivatives (issue 19: one round at the end instead of a square root's 41). The
+    /// fit has converged, so `v/v0 - 1` is small and the Heron step's relative error,
+    /// `(v/v0 - 1)²/8`, with it.
     pub root: AShare<u128>,
     /// The log-likelihood at β = 0.
     pub ll0: AShare<u128>,
@@ -1355,15 +1398,22 @@ pub(crate) fn newton<D: Fisher>(
     let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
     let mut trace = NewtonTrace::default();
     let mut step = 1.0f64;
-    let (inv, root) = loop {
+    let mut warm = WarmInverse::deep(WARM_LEVELS);
+    // The previous step's inverse diagonal and its 1/√ (see NewtonEnd::root).
+    let mut heron: Option<(AShare<u128>, AShare<u128>)> = None;
+    let (inv, root, ll) = loop {
         let info = p.mul_public_real(d.info(), inv_e)?;
         let score = p.mul_public_real(d.score(), inv_e)?;
-        // A fresh inverse at every step: the previous one refined (`crate::newton`) gave
-        // Cox an extra Newton step at 10,000 × 10 (1,000 rounds against 957), the refined
-        // step's error being more than lifelines' stopping rule tolerates.
-        let solve = |q: &mut Party| -> Result<(AShare<u128>, AShare<u128>)> {
-            let inv = q.spd_inverse(&info, m)?;
-            let step = q.matmul_fix(&inv, &score, m, m, 1)?;
+        // The previous step's inverse refined by WARM_LEVELS product levels when the
+        // information moved little, else a fresh one (crate::newton::WarmInverse; issue
+        // 19: about 12 rounds instead of 49). One level (a single Newton–Schulz step) gave
+        // Cox an extra Newton step, its error being more than lifelines' stopping rule
+        // tolerates; three leave the residual to the 8th power. LEAKAGE: one bit per step
+        // after the first, "‖I − H X‖² < 1/4" for the previous inverse X (how much the
+        // information moved in one step), opened inside WarmInverse::step.
+        let mut solve = |q: &mut Party| -> Result<(AShare<u128>, AShare<u128>)> {
+            let step = warm.step(q, &info, &score, m)?;
+            let inv = warm.inverse().expect("set by the step").clone();
             Ok((inv, step))
         };
         // The step-halving test beside the Newton direction (wasted only when halving).
@@ -1387,18 +1437,22 @@ pub(crate) fn newton<D: Fisher>(
                     trace.halvings += 1;
                     beta = b0.add(&p.mul_public_real(last, step)?);
                     d = derive(p, Some(&beta))?;
+                    // The Heron start is from before the halved step: too far to trust.
+                    heron = None;
                     continue;
                 }
                 solved
             }
             None => solve(p)?,
         };
-        // lifelines' rule, evaluated inside MPC (one bit opened), beside the derivatives
-        // at β + Δ: they are needed whether the rule is met (the final step) or not.
+        // lifelines' rule, evaluated inside MPC (one bit opened), before the derivatives
+        // at β + Δ: when it is met, the estimate is β + Δ and its log-likelihood, inverse
+        // information and standard errors come from the quantities at β (below), so the
+        // last derivative evaluation is never spent (issue 19: the rule's rounds per
+        // step against one evaluation's at the end). Beside the rule, what the end needs
+        // if it is met: the inverse at β refined, ℓ(β + Δ), the standard errors and the
+        // monotone-likelihood bits (opened only at the end).
         let next = beta.add(&delta);
-        // Beside them too, 1/√ of the inverse's diagonal: if this step is the last, the
-        // standard errors at the estimate are one Heron step from it (see NewtonEnd::root).
-        let v0 = diagonal(&last_inv, m);
         let stop_rule = |q: &mut Party| -> Result<bool> {
             let ds = delta.shl(12);
             let norm = q.dot_fix(&ds, &ds, m)?;
@@ -1420,40 +1474,35 @@ pub(crate) fn newton<D: Fisher>(
             // Opened: whether the rule is met (the iteration count is reported).
             Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
         };
-        let ((stop, r0), d_next) = p.side_by_side(
-            |q| q.side_by_side(stop_rule, |q| Ok(q.rsqrt(&v0)?)),
-            |q| derive(q, Some(&next)),
-        )?;
+        let end = |q: &mut Party| -> Result<End> {
+            end_at(
+                q,
+                &info,
+                &score,
+                &delta,
+                &ll,
+                last_inv.clone(),
+                heron.as_ref(),
+                ne,
+            )
+        };
+        let (stop, end) = p.side_by_side(stop_rule, end)?;
         if stop || trace.iterations >= max_steps {
             trace.converged = stop;
-            // The step lifelines computes but does not take: from a point that meets the
-            // rule it lands on the optimum to within the fixed-point noise.
-            beta = next;
-            d = d_next;
-            let info = p.mul_public_real(d.info(), inv_e)?;
             // Monotone likelihood: some diagonal entry of the information below
-            // min_information, tested beside the inverse. LEAKAGE: one bit (an error
-            // otherwise).
-            // The inverse at the estimate is the last step's refined (issue 19: a few
-            // products instead of a fresh inverse's tens of rounds), see refine_inverse.
-            let (monotone, inv) = p.side_by_side(
-                |q| -> Result<bool> {
-                    let diag = diagonal(&info, m);
-                    let lim = q.public(&vec![encode::<u128>(min_information(f), f); m]);
-                    let small = q.lt(&diag, &lim)?;
-                    let any = any_bit(q, &small, m)?;
-                    Ok(q.reveal_bits(&any)?[0] & 1 == 1)
-                },
-                |q| refine_inverse(q, &info, last_inv, m),
-            )?;
-            if monotone {
+            // min_information. LEAKAGE: one bit (an error otherwise).
+            if p.reveal_bits(&end.monotone)?[0] & 1 == 1 {
                 return Err(monotone_error());
             }
-            // √diag(inv) by one Heron step from the last step's: (v + v0)/(2√v0).
-            let v = diagonal(&inv, m);
-            let root = p.mul_trunc(&v.add(&v0), &r0, f + 1)?;
-            break (inv, root);
+            beta = next;
+            break (end.inv, end.root, end.ll);
         }
+        // Beside the derivatives at β + Δ, 1/√ of this step's inverse's diagonal: if the
+        // next step is the last, the standard errors there are one Heron step from it
+        // (see NewtonEnd::root).
+        let v0 = diagonal(&last_inv, m);
+        let (r0, d_next) = p.side_by_side(|q| Ok(q.rsqrt(&v0)?), |q| derive(q, Some(&next)))?;
+        heron = Some((v0, r0));
         trace.iterations += 1;
         step = 1.0;
         prev = Some((beta, delta, ll));
@@ -1463,12 +1512,77 @@ pub(crate) fn newton<D: Fisher>(
     Ok(NewtonEnd {
         beta,
         d,
+        ll,
         inv,
         root,
         ll0,
         trace,
     })
 }
+
+/// What the end of a Newton fit needs from its last point β, computed beside the stopping
+/// rule there ([`end_at`]); used only when the rule is met.
+struct End {
+    /// `(I/e)⁻¹` at β, refined ([`refine_inverse`]).
+    inv: AShare<u128>,
+    /// `√diag(inv)`.
+    root: AShare<u128>,
+    /// `ℓ(β + Δ)`.
+    ll: AShare<u128>,
+    /// Whether some diagonal entry of `I/e` is below [`min_information`] (not opened).
+    monotone: BShare,
+}
+
+/// The end of a fit at β, whose step `Δ = (I/e)⁻¹ (U/e)` the stopping rule found
+/// negligible: the estimate is `β + Δ` and
+/// - `ℓ(β + Δ) = ℓ + UᵀΔ/2`, exact to third order in Δ (`ℓ + UᵀΔ − ΔᵀIΔ/2` with
+///   `IΔ = U`), from the rule's own decrement;
+/// - the inverse information is the one at β (Δ moves it by about its own size, far
+///   below the standard errors' tolerance), the step's inverse `last_inv` refined by
+///   [`refine_inverse`];
+/// - its diagonal's square root one Heron step `(v + v0)/(2√v0)` from the previous
+///   step's `(v0, 1/√v0)` (`heron`), else a square root (a fit that ends at its first
+///   step);
+/// - the monotone-likelihood bits of `I/e`'s diagonal, not opened.
+///
+/// Opens nothing.
+#[allow(clippy::too_many_arguments)]
+fn end_at(
+    q: &mut Party,
+    info: &AShare<u128>,
+    score: &AShare<u128>,
+    delta: &AShare<u128>,
+    ll: &AShare<u128>,
+    last_inv: AShare<u128>,
+    heron: Option<&(AShare<u128>, AShare<u128>)>,
+    ne: u64,
+) -> Result<End> {
+    let f = q.frac_bits();
+    let m = delta.len();
+    let diag = diagonal(info, m);
+    let lim = q.public(&vec![encode::<u128>(min_information(f), f); m]);
+    let small = q.lt(&diag, &lim)?;
+    let monotone = any_bit(q, &small, m)?;
+    // UᵀΔ/2 = e·(U/e)·Δ/2, the product taken with 2^20 more bits (it is tiny) as the rule's.
+    let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+    let ll = ll.add(&q.mul_public_real(&dec, ne as f64 / 2f64.powi(21))?);
+    let inv = refine_inverse(q, info, last_inv, m)?;
+    let v = diagonal(&inv, m);
+    let root = match heron {
+        Some((v0, r0)) => q.mul_trunc(&v.add(v0), r0, f + 1)?,
+        None => q.sqrt(&v)?,
+    };
+    Ok(End {
+        inv,
+        root,
+        ll,
+        monotone,
+    })
+}
+
+/// Product levels of a warm Newton step's inverse ([`WarmInverse::deep`]): the step's
+/// relative error is the residual `‖I − H X‖` to the power 8.
+const WARM_LEVELS: usize = 3;
 
 /// Newton–Schulz refinements of the inverse at the estimate: how many, from the last
 /// Newton step's inverse. Each squares the residual `I − H X`: the last step is one the
