@@ -23,16 +23,20 @@
 //!    `t_j` minus, for events, their own group's `Σ φ/D`). Reciprocals are taken as `2^20/D`
 //!    so that small reciprocals of large risk sets keep their precision.
 //! 4. **Newton step** `Δ = (I/e)⁻¹ (U/e)` (`e` events, public) with
-//!    [`Party::spd_inverse`]; step halving when the log-likelihood decreased by more than the
+//!    [`Party::spd_inverse`] at the first step and, after it, the previous step's inverse
+//!    refined by three product levels when `‖I − H X‖² < 1/4` ([`WarmInverse::deep`]: one
+//!    bit per step; else a fresh inverse); step halving when the log-likelihood decreased by more than the
 //!    fixed-point noise ([`HALVING_MARGIN`]; R halves on any decrease);
 //!    stop on lifelines' rule: `‖Δ‖ < 1e-7`, or relative change of `ℓ` below `1e-9`, or
 //!    Newton decrement `UᵀΔ/2 < 1e-7` (evaluated inside MPC, the decrement with 2^20 extra
-//!    bits). Then the step that rule would leave untaken is taken and the derivatives are
-//!    evaluated once more: lifelines' own estimate can be 2e-4 from the optimum (see
-//!    `fixtures/README.md`), ours lands on it. The inverse at the estimate (for the
-//!    standard errors) is the last step's refined by two Newton–Schulz steps
-//!    ([`refine_inverse`]), and its diagonal's square root one Heron step from the last
-//!    step's ([`NewtonEnd::root`]).
+//!    bits), before the derivatives at `β + Δ`. Then the step that rule would leave
+//!    untaken is taken: lifelines' own estimate can be 2e-4 from the optimum (see
+//!    `fixtures/README.md`), ours lands on it. The derivatives are not evaluated there
+//!    (issue 19): `ℓ(β + Δ) = ℓ + UᵀΔ/2` (exact to third order), and the inverse (the
+//!    last step's refined by two Newton–Schulz steps, [`refine_inverse`]), the standard
+//!    errors (one Heron step from the previous step's, [`NewtonEnd::root`]) and the
+//!    per-row pieces of zph and the robust variance are those at `β`, a step the rule
+//!    found negligible away ([`end_at`], computed beside the rule).
 //! 5. **Result**: `β/sd`, standard errors `√diag((I/e)⁻¹/e)/sd`, `ℓ`, `ℓ(0)`, iterations.
 //!
 //! # Cost
@@ -62,7 +66,12 @@
 //! Newton iterations): at 0 ms 781 → 667 rounds, 234.0 → 219.8 MB per party, about 1.0 s
 //! both; with `--latency-ms 25` 762 → 576 rounds, 261.0 → 247.7 MB, 20.6 → 15.5 s.
 //!
-//! What remains: the Newton steps (124 rounds each, of which the fresh inverse 49, the
+//! Second pass (issue 19): warm Newton steps (12 rounds instead of 49 after the first),
+//! the stopping rule before the next derivatives (18 rounds per step, no absolute values)
+//! and no derivatives at the estimate: 677 → about 510 rounds at 1,700 × 10 (Efron),
+//! 612 → about 450 (Breslow); per step now: warm solve 12, rule 18, derivatives 70.
+//!
+//! What remained before it: the Newton steps (124 rounds each, of which the fresh inverse 49, the
 //! normalisation of `D` with its reciprocal and logarithm 33, exp 22); a warm inverse
 //! instead of the fresh one costs Cox an extra step ([`crate::newton`]'s doc). The
 //! fixed-point truncation's rounds are in every product above.
@@ -130,7 +139,8 @@
 //! The number of complete cases and of events (named in the result); one bit "every
 //! covariate varies" and, with `min_level_rows`, one bit "every level of the categorical
 //! covariates has enough complete cases"; per iteration one bit
-//! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
+//! "converged", from the second iteration on one bit "the information moved little"
+//! (`‖I − H X‖² < 1/4` for the previous inverse, [`WarmInverse`]) and one bit "the log-likelihood decreased"
 //! (together: the iteration count and the number of step halvings, both reported); at the
 //! estimate one bit "the likelihood is monotone" ([`min_information`]; an error). Never
 //! the coefficients, gradients, information matrices, risk-set sums or per-row values. The
@@ -1246,6 +1256,17 @@ pub fn cox(
         trace,
     } = fitted?;
     let transform = transform.transpose()?;
+    // The proportional-hazards test's score `u` is a small difference of per-row terms:
+    // it needs the derivatives at the estimate itself (those one negligible step away
+    // moved its statistics by 2e-4 relative), and the inverse refined against them.
+    let (d, inv) = if spec.zph.is_some() {
+        let d = model.derivatives(p, Some(&beta))?;
+        let info = p.mul_public_real(&d.info, 1.0 / ne as f64)?;
+        let inv = refine_inverse(p, &info, inv, m)?;
+        (d, inv)
+    } else {
+        (d, inv)
+    };
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
     let terms = match spec.zph {
         Some(_) => terms::term_widths(&spec.covariates, &terms::frame_levels(frame))?,
@@ -1454,23 +1475,33 @@ pub(crate) fn newton<D: Fisher>(
         // monotone-likelihood bits (opened only at the end).
         let next = beta.add(&delta);
         let stop_rule = |q: &mut Party| -> Result<bool> {
+            // ‖Δ‖² and the decrement (U/e)·Δ in one product, with 2^24 and 2^20 more bits.
             let ds = delta.shl(12);
-            let norm = q.dot_fix(&ds, &ds, m)?;
-            let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+            let lhs = q.dot_fix(
+                &AShare::concat(&[&ds, &score.shl(10)]),
+                &AShare::concat(&[&ds, &delta.shl(10)]),
+                m,
+            )?;
             let thresholds = q.public(&[
                 encode(PRECISION * PRECISION * 2f64.powi(24), f),
                 encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
             ]);
-            let mut lhs = AShare::concat(&[&norm, &dec]);
-            let mut rhs = thresholds;
-            if let Some((_, _, ll_prev)) = &prev {
-                let (abs_diff, _) = q.abs_sign(&ll.sub(ll_prev))?;
-                let (abs_prev, _) = q.abs_sign(ll_prev)?;
-                lhs = AShare::concat(&[&lhs, &abs_diff]);
-                rhs = AShare::concat(&[&rhs, &q.mul_public_real(&abs_prev, R_PRECISION)?]);
-            }
+            let (lhs, rhs) = match &prev {
+                // |ℓ − ℓ_prev| < r·|ℓ_prev| with ℓ_prev ≤ 0, as `ℓ − ℓ_prev` and its
+                // negation both below `−ℓ_prev·r` (issue 19: no absolute values, and no
+                // truncation: both sides scaled by 2^REL_BITS, r rounded to 1e-5 of itself).
+                Some((_, _, ll_prev)) => {
+                    let diff = ll.sub(ll_prev).shl(REL_BITS);
+                    let bound = ll_prev.neg().mul_const(rel_precision_scaled());
+                    (
+                        AShare::concat(&[&lhs, &diff, &diff.neg()]),
+                        AShare::concat(&[&thresholds, &bound, &bound]),
+                    )
+                }
+                None => (lhs, thresholds),
+            };
             let bits = q.lt(&lhs, &rhs)?;
-            let conv = any_bit(q, &bits, lhs.len())?;
+            let conv = rule_bit(q, &bits, lhs.len())?;
             // Opened: whether the rule is met (the iteration count is reported).
             Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
         };
@@ -1495,7 +1526,12 @@ pub(crate) fn newton<D: Fisher>(
                 return Err(monotone_error());
             }
             beta = next;
-            break (end.inv, end.root, end.ll);
+            // A fit that ends at its first step has no Heron start: a square root, only then.
+            let root = match end.root {
+                Some(r) => r,
+                None => p.sqrt(&diagonal(&end.inv, m))?,
+            };
+            break (end.inv, root, end.ll);
         }
         // Beside the derivatives at β + Δ, 1/√ of this step's inverse's diagonal: if the
         // next step is the last, the standard errors there are one Heron step from it
@@ -1525,8 +1561,8 @@ pub(crate) fn newton<D: Fisher>(
 struct End {
     /// `(I/e)⁻¹` at β, refined ([`refine_inverse`]).
     inv: AShare<u128>,
-    /// `√diag(inv)`.
-    root: AShare<u128>,
+    /// `√diag(inv)` by a Heron step, when there was a previous step.
+    root: Option<AShare<u128>>,
     /// `ℓ(β + Δ)`.
     ll: AShare<u128>,
     /// Whether some diagonal entry of `I/e` is below [`min_information`] (not opened).
@@ -1541,8 +1577,8 @@ struct End {
 ///   below the standard errors' tolerance), the step's inverse `last_inv` refined by
 ///   [`refine_inverse`];
 /// - its diagonal's square root one Heron step `(v + v0)/(2√v0)` from the previous
-///   step's `(v0, 1/√v0)` (`heron`), else a square root (a fit that ends at its first
-///   step);
+///   step's `(v0, 1/√v0)` (`heron`; `None` for a fit at its first step, whose caller
+///   takes the square root once it knows the fit ends there);
 /// - the monotone-likelihood bits of `I/e`'s diagonal, not opened.
 ///
 /// Opens nothing.
@@ -1569,8 +1605,8 @@ fn end_at(
     let inv = refine_inverse(q, info, last_inv, m)?;
     let v = diagonal(&inv, m);
     let root = match heron {
-        Some((v0, r0)) => q.mul_trunc(&v.add(v0), r0, f + 1)?,
-        None => q.sqrt(&v)?,
+        Some((v0, r0)) => Some(q.mul_trunc(&v.add(v0), r0, f + 1)?),
+        None => None,
     };
     Ok(End {
         inv,
@@ -1759,6 +1795,35 @@ pub(crate) fn join(cols: &[AShare<u128>]) -> AShare<u128> {
 fn diagonal(x: &AShare<u128>, m: usize) -> AShare<u128> {
     let d: Vec<AShare<u128>> = (0..m).map(|j| x.slice(j * m + j..j * m + j + 1)).collect();
     AShare::concat(&d.iter().collect::<Vec<_>>())
+}
+
+/// Fractional bits added to both sides of the stopping rule's relative test.
+const REL_BITS: u32 = 44;
+
+/// [`R_PRECISION`]·2^[`REL_BITS`], rounded (17,592: within 1e-5 of itself).
+fn rel_precision_scaled() -> u128 {
+    (R_PRECISION * 2f64.powi(REL_BITS as i32)).round() as u128
+}
+
+/// Bit `i` of a bit-sliced vector, as a one-element sharing.
+fn bit_at(bits: &BShare, i: usize) -> BShare {
+    let at = |v: &[u64]| vec![(v[i / 64] >> (i % 64)) & 1];
+    BShare {
+        a: at(&bits.a),
+        b: at(&bits.b),
+    }
+}
+
+/// lifelines' rule from its comparison bits `[‖Δ‖², decrement]` and, after the first step,
+/// `[ℓ − ℓ_prev < c, ℓ_prev − ℓ < c]` (`k` = 2 or 4): `b0 ∨ b1 ∨ (b2 ∧ b3)`, two rounds.
+fn rule_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
+    let b: Vec<BShare> = (0..k).map(|i| bit_at(bits, i)).collect();
+    if k == 2 {
+        return Ok(p.or(&b[0], &b[1])?);
+    }
+    let ands = p.and_many(&[(&b[0], &b[1]), (&b[2], &b[3])])?;
+    let either = b[0].xor(&b[1]).xor(&ands[0]);
+    Ok(p.or(&either, &ands[1])?)
 }
 
 /// The OR of the first `k` bits of `bits`, as one shared bit.

@@ -25,7 +25,12 @@
 //! size), copied to the group's rows; `I12` and `I22` are the information's two sums with
 //! the slot weights multiplied by `g` and `g²` (the at-risk sums of `g/D` and `g²/D`, and
 //! `Σ g μμᵀ`), `u` two dot products. `S`, its blocks' inverses and the quadratic forms are
-//! small matrix products, [`Party::spd_inverse`] and one reciprocal per one-column term.
+//! small matrix products, one reciprocal per one-column term beside one
+//! [`Party::spd_inverse`] of the block-diagonal matrix of the other terms' blocks and the
+//! whole of `S` (issue 19: one inverse's rounds instead of one per term, one after the
+//! other), beside the bit below. `g` itself needs only the risk-set order: it is computed
+//! beside the fit's Newton loop ([`centred_transform`]), so its refusal bits are opened
+//! even when the fit is refused.
 //! One bit is opened: "every diagonal entry of S reaches the information limit" (a test
 //! without information, e.g. every event at one time, is refused). The statistics are
 //! sealed with the fit; the recipient computes the
