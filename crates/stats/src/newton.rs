@@ -248,7 +248,10 @@ mod tests {
             let f = pt.frac_bits();
             let h = input(pt, 0, &encode_vec::<u128>(a, f));
             let x = input(pt, 1, &encode_vec::<u128>(x0, f));
-            let mut warm = WarmInverse { x: Some(x) };
+            let mut warm = WarmInverse {
+                x: Some(x),
+                extra: 0,
+            };
             let before = pt.stats().rounds;
             let q = warm.final_inverse(pt, &h, p).expect("final inverse");
             let rounds = pt.stats().rounds - before;
@@ -263,6 +266,41 @@ mod tests {
             .zip(b)
             .map(|(x, y)| (x - y).abs())
             .fold(0.0, f64::max)
+    }
+
+    /// Three product levels from an inverse 10 % off (residual about 0.1-0.3) reach the
+    /// inverse within the fixed-point resolution, as the f64 inverse says; one level
+    /// leaves the squared residual.
+    #[test]
+    fn refine_levels_matches_the_plaintext_inverse() {
+        let p = 5;
+        for seed in [7u64, 21, 4242] {
+            let (a, inv) = spd(p, seed);
+            let off: Vec<f64> = inv
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v * (1.0 + 0.1 * if i % 3 == 0 { 1.0 } else { -1.0 }))
+                .collect();
+            let out = run3_ok(|pt| {
+                let f = pt.frac_bits();
+                let h = input(pt, 0, &encode_vec::<u128>(&a, f));
+                let x = input(pt, 1, &encode_vec::<u128>(&off, f));
+                let r = residual(pt, &h, &x, p)?;
+                let one = refine_levels(pt, x.clone(), r.clone(), p, 1)?;
+                let three = refine_levels(pt, x, r, p, 3)?;
+                Ok((
+                    decode_vec(&pt.reveal(&one)?, f),
+                    decode_vec(&pt.reveal(&three)?, f),
+                ))
+            });
+            let [(one, three), _, _] = out;
+            let (e1, e3) = (max_diff(&one, &inv), max_diff(&three, &inv));
+            assert!(e3 < 2e-6, "seed {seed}: three levels off by {e3:e}");
+            assert!(
+                e1 > 10.0 * e3,
+                "seed {seed}: one level {e1:e}, three {e3:e}"
+            );
+        }
     }
 
     /// A previous inverse close to the true one (residual below the bound) is refined to
