@@ -285,9 +285,9 @@ mod tests {
                 let f = pt.frac_bits();
                 let h = input(pt, 0, &encode_vec::<u128>(&a, f));
                 let x = input(pt, 1, &encode_vec::<u128>(&off, f));
-                let r = residual(pt, &h, &x, p)?;
-                let one = refine_levels(pt, x.clone(), r.clone(), p, 1)?;
-                let three = refine_levels(pt, x, r, p, 3)?;
+                let r = residual(pt, &h, &x, p).expect("residual");
+                let one = refine_levels(pt, x.clone(), r.clone(), p, 1).expect("one level");
+                let three = refine_levels(pt, x, r, p, 3).expect("three levels");
                 Ok((
                     decode_vec(&pt.reveal(&one)?, f),
                     decode_vec(&pt.reveal(&three)?, f),
