@@ -10,9 +10,9 @@ use tessera_stats::analysis::{CoxSpec, Ties};
 use tessera_stats::survival::cox::{cox, cox_plain};
 use tessera_stats::survival::synthetic;
 
-/// Rounds measured after issue 19's cuts at 1,700 × 10 (few-rounds mode, Efron), plus a
+/// Rounds measured after issue 19's second pass at 1,700 × 10 (few-rounds mode, Efron: 514), plus a
 /// margin of a few rounds for the sort's data-dependent pass count.
-const FEW_ROUNDS_BOUND: u64 = 700;
+const FEW_ROUNDS_BOUND: u64 = 530;
 
 fn spec(ties: Ties) -> CoxSpec {
     CoxSpec {

@@ -23,16 +23,20 @@
 //!    `t_j` minus, for events, their own group's `Σ φ/D`). Reciprocals are taken as `2^20/D`
 //!    so that small reciprocals of large risk sets keep their precision.
 //! 4. **Newton step** `Δ = (I/e)⁻¹ (U/e)` (`e` events, public) with
-//!    [`Party::spd_inverse`]; step halving when the log-likelihood decreased by more than the
+//!    [`Party::spd_inverse`] at the first step and, after it, the previous step's inverse
+//!    refined by three product levels when `‖I − H X‖² < 1/4` ([`WarmInverse::deep`]: one
+//!    bit per step; else a fresh inverse); step halving when the log-likelihood decreased by more than the
 //!    fixed-point noise ([`HALVING_MARGIN`]; R halves on any decrease);
 //!    stop on lifelines' rule: `‖Δ‖ < 1e-7`, or relative change of `ℓ` below `1e-9`, or
 //!    Newton decrement `UᵀΔ/2 < 1e-7` (evaluated inside MPC, the decrement with 2^20 extra
-//!    bits). Then the step that rule would leave untaken is taken and the derivatives are
-//!    evaluated once more: lifelines' own estimate can be 2e-4 from the optimum (see
-//!    `fixtures/README.md`), ours lands on it. The inverse at the estimate (for the
-//!    standard errors) is the last step's refined by two Newton–Schulz steps
-//!    ([`refine_inverse`]), and its diagonal's square root one Heron step from the last
-//!    step's ([`NewtonEnd::root`]).
+//!    bits), before the derivatives at `β + Δ`. Then the step that rule would leave
+//!    untaken is taken: lifelines' own estimate can be 2e-4 from the optimum (see
+//!    `fixtures/README.md`), ours lands on it. The derivatives are not evaluated there
+//!    (issue 19): `ℓ(β + Δ) = ℓ + UᵀΔ/2` (exact to third order), and the inverse (the
+//!    last step's refined by two Newton–Schulz steps, [`refine_inverse`]), the standard
+//!    errors (one Heron step from the previous step's, [`NewtonEnd::root`]) and the
+//!    per-row pieces of zph and the robust variance are those at `β`, a step the rule
+//!    found negligible away ([`end_at`], computed beside the rule).
 //! 5. **Result**: `β/sd`, standard errors `√diag((I/e)⁻¹/e)/sd`, `ℓ`, `ℓ(0)`, iterations.
 //!
 //! # Cost
@@ -62,7 +66,17 @@
 //! Newton iterations): at 0 ms 781 → 667 rounds, 234.0 → 219.8 MB per party, about 1.0 s
 //! both; with `--latency-ms 25` 762 → 576 rounds, 261.0 → 247.7 MB, 20.6 → 15.5 s.
 //!
-//! What remains: the Newton steps (124 rounds each, of which the fresh inverse 49, the
+//! Second pass (issue 19): warm Newton steps (12 rounds instead of 49 after the first),
+//! the stopping rule before the next derivatives (18 rounds per step, no absolute values)
+//! and no derivatives at the estimate: 677 → about 510 rounds at 1,700 × 10 (Efron),
+//! 612 → about 450 (Breslow); per step now: warm solve 12, rule 18, derivatives 70.
+//! With `zph` the derivatives are evaluated at the estimate after all (the test's score
+//! is a small difference and moved by 2e-4 relative without them): one evaluation more.
+//! `tessera bench survival --workloads cox:10000x10 --no-lifelines`: at 25 ms 519 → 434
+//! rounds, 284 → 228 MB, 15.1 → 12.8 s; at 0 ms 661 → 572 rounds, 220 → 173 MB, 2.7 →
+//! 1.9 s (medians of 3 on a loaded 2-core machine).
+//!
+//! What remained before it: the Newton steps (124 rounds each, of which the fresh inverse 49, the
 //! normalisation of `D` with its reciprocal and logarithm 33, exp 22); a warm inverse
 //! instead of the fresh one costs Cox an extra step ([`crate::newton`]'s doc). The
 //! fixed-point truncation's rounds are in every product above.
@@ -130,7 +144,8 @@
 //! The number of complete cases and of events (named in the result); one bit "every
 //! covariate varies" and, with `min_level_rows`, one bit "every level of the categorical
 //! covariates has enough complete cases"; per iteration one bit
-//! "converged" and, from the second iteration on, one bit "the log-likelihood decreased"
+//! "converged", from the second iteration on one bit "the information moved little"
+//! (`‖I − H X‖² < 1/4` for the previous inverse, [`WarmInverse`]) and one bit "the log-likelihood decreased"
 //! (together: the iteration count and the number of step halvings, both reported); at the
 //! estimate one bit "the likelihood is monotone" ([`min_information`]; an error). Never
 //! the coefficients, gradients, information matrices, risk-set sums or per-row values. The
@@ -155,6 +170,7 @@ use crate::analysis::{CoxSpec, Ties};
 use crate::disclosure::{below_any, every_at_least, Disclosure};
 use crate::dist::{chi2_sf, normal_quantile, normal_two_sided};
 use crate::error::{Result, StatsError};
+use crate::newton::WarmInverse;
 use crate::sealed::{Sealed, Tail};
 use crate::table::{Frame, PlainFrame};
 use crate::terms;
@@ -1135,10 +1151,7 @@ pub fn cox(
             let (z_all, isd, centred) = standardise(q, &x, &used, nu, &names)?;
             Ok((nu, ne, z_all, isd, centred))
         };
-        match checked(q) {
-            Err(StatsError::Mpc(e)) => Err(e.into()),
-            r => Ok(r),
-        }
+        refusal_as_value(checked(q))
     })?;
     let (nu, ne, z_all, isd, centred) = prepared?;
     let Order {
@@ -1205,27 +1218,70 @@ pub fn cox(
         dz,
         risk,
     };
+    // The proportional-hazards test's transform of time needs only the risk-set order: it
+    // runs beside the Newton loop (issue 19). Refusals of either half come back as values
+    // so that the other half ends normally; the fit's come first.
+    let time_pieces = spec.zph.map(|t| {
+        let pieces = zph::TimePieces {
+            risk: &model.risk,
+            used: &model.used,
+            delta: &model.delta,
+            stop_used: stop_used.as_ref().unwrap_or(&model.used),
+            deaths: deaths.as_ref(),
+            n_used: nu,
+            events: ne,
+            pooled_g: pooled_g.as_ref(),
+        };
+        (t, pieces)
+    });
+    let fit = |q: &mut Party| newton(q, m, ne, spec.max_steps, |p, b| model.derivatives(p, b));
+    let (transform, fitted) = match &time_pieces {
+        Some((t, pieces)) => {
+            let (g, fitted) = p.side_by_side(
+                |q| {
+                    refusal_as_value((|| {
+                        let g = zph::centred_transform(q, pieces, *t)?;
+                        let g2 = q.mul_fix(&g, &g)?;
+                        Ok((g, g2))
+                    })())
+                },
+                |q| refusal_as_value(fit(q)),
+            )?;
+            (Some(g), fitted)
+        }
+        None => (None, Ok(fit(p)?)),
+    };
     let NewtonEnd {
         beta,
         d,
+        ll,
         inv,
         root,
         ll0,
         trace,
-    } = newton(p, m, ne, spec.max_steps, |p, b| model.derivatives(p, b))?;
+    } = fitted?;
+    let transform = transform.transpose()?;
+    // The proportional-hazards test's score `u` is a small difference of per-row terms:
+    // it needs the derivatives at the estimate itself (those one negligible step away
+    // moved its statistics by 2e-4 relative), and the inverse refined against them.
+    let (d, inv) = if spec.zph.is_some() {
+        let d = model.derivatives(p, Some(&beta))?;
+        let info = p.mul_public_real(&d.info, 1.0 / ne as f64)?;
+        let inv = refine_inverse(p, &info, inv, m)?;
+        (d, inv)
+    } else {
+        (d, inv)
+    };
     // Back to the original scale: coef·2^K = β·(2^K/sd); se·2^K·√e = √diag(inv)·(2^K/sd).
     let terms = match spec.zph {
         Some(_) => terms::term_widths(&spec.covariates, &terms::frame_levels(frame))?,
         None => Vec::new(),
     };
     let tests = match spec.zph {
-        Some(transform) => {
+        Some(_) => {
+            let (g, g2) = transform.as_ref().expect("computed beside the fit");
             let pieces = FitPieces {
-                risk: &model.risk,
-                used: &model.used,
                 delta: &model.delta,
-                stop_used: stop_used.as_ref().unwrap_or(&model.used),
-                deaths: deaths.as_ref(),
                 z_cols: &model.z_cols,
                 z_rows: &model.z_rows,
                 w: &d.w,
@@ -1233,14 +1289,14 @@ pub fn cox(
                 m_mu: &d.m_mu,
                 mr: &d.mr,
                 inv: &inv,
-                n_used: nu,
                 events: ne,
                 k_bits: K,
-                pooled_g: pooled_g.as_ref(),
+                g,
+                g2,
             };
             let widths: Vec<usize> = terms.iter().map(|t| t.1).collect();
             let sums = |p: &mut Party, x: &[AShare<u128>]| model.at_risk_sums(p, x);
-            Some(zph::zph_mpc(p, &pieces, &sums, transform, &widths)?)
+            Some(zph::zph_mpc(p, &pieces, &sums, &widths)?)
         }
         None => None,
     };
@@ -1287,25 +1343,38 @@ pub fn cox(
         trace,
         terms,
     };
-    let mut values = vec![&scaled, &d.ll, &ll0];
+    let mut values = vec![&scaled, &ll, &ll0];
     values.extend(tests.as_ref());
     values.extend(conc.as_ref());
     Sealed::new(p, public, &AShare::concat(&values))
+}
+
+/// A refusal (any error but the engine's) as a value, for a half of
+/// [`Party::side_by_side`]: an error there would abort the other half.
+fn refusal_as_value<T>(r: Result<T>) -> Result<Result<T>> {
+    match r {
+        Err(StatsError::Mpc(e)) => Err(e.into()),
+        r => Ok(r),
+    }
 }
 
 /// What the Newton loop ends with ([`newton`]).
 pub(crate) struct NewtonEnd<D> {
     /// The estimate (standardised covariates).
     pub beta: AShare<u128>,
-    /// The derivatives at the estimate.
+    /// The derivatives at the last point evaluated: the estimate less its last step, one
+    /// the stopping rule found negligible (issue 19: no derivatives at the estimate
+    /// itself; the per-row pieces of zph and the robust variance move by the step's size).
     pub d: D,
-    /// `(I/e)⁻¹` at the estimate (m×m).
+    /// The log-likelihood at the estimate (from `d`'s, [`end_at`]).
+    pub ll: AShare<u128>,
+    /// `(I/e)⁻¹` at `d`'s point (m×m).
     pub inv: AShare<u128>,
     /// `√diag(inv)` (m values): one Heron step `(v + v0)/(2√v0)` from the diagonal `v0` of
-    /// the last Newton step's inverse, whose `1/√v0` was computed beside the last
-    /// derivatives (issue 19: two rounds at the end instead of a square root's 41). The
-    /// step is one the stopping rule found negligible, so `v/v0 - 1` is tiny and the
-    /// Heron step's relative error, `(v/v0 - 1)²/8`, with it.
+    /// the previous Newton step's inverse, whose `1/√v0` was computed beside the last
+    /// derivatives (issue 19: one round at the end instead of a square root's 41). The
+    /// fit has converged, so `v/v0 - 1` is small and the Heron step's relative error,
+    /// `(v/v0 - 1)²/8`, with it.
     pub root: AShare<u128>,
     /// The log-likelihood at β = 0.
     pub ll0: AShare<u128>,
@@ -1355,15 +1424,22 @@ pub(crate) fn newton<D: Fisher>(
     let mut prev: Option<(AShare<u128>, AShare<u128>, AShare<u128>)> = None; // β, Δ, ℓ before the step
     let mut trace = NewtonTrace::default();
     let mut step = 1.0f64;
-    let (inv, root) = loop {
+    let mut warm = WarmInverse::deep(WARM_LEVELS);
+    // The previous step's inverse diagonal and its 1/√ (see NewtonEnd::root).
+    let mut heron: Option<(AShare<u128>, AShare<u128>)> = None;
+    let (inv, root, ll) = loop {
         let info = p.mul_public_real(d.info(), inv_e)?;
         let score = p.mul_public_real(d.score(), inv_e)?;
-        // A fresh inverse at every step: the previous one refined (`crate::newton`) gave
-        // Cox an extra Newton step at 10,000 × 10 (1,000 rounds against 957), the refined
-        // step's error being more than lifelines' stopping rule tolerates.
-        let solve = |q: &mut Party| -> Result<(AShare<u128>, AShare<u128>)> {
-            let inv = q.spd_inverse(&info, m)?;
-            let step = q.matmul_fix(&inv, &score, m, m, 1)?;
+        // The previous step's inverse refined by WARM_LEVELS product levels when the
+        // information moved little, else a fresh one (crate::newton::WarmInverse; issue
+        // 19: about 12 rounds instead of 49). One level (a single Newton–Schulz step) gave
+        // Cox an extra Newton step, its error being more than lifelines' stopping rule
+        // tolerates; three leave the residual to the 8th power. LEAKAGE: one bit per step
+        // after the first, "‖I − H X‖² < 1/4" for the previous inverse X (how much the
+        // information moved in one step), opened inside WarmInverse::step.
+        let mut solve = |q: &mut Party| -> Result<(AShare<u128>, AShare<u128>)> {
+            let step = warm.step(q, &info, &score, m)?;
+            let inv = warm.inverse().expect("set by the step").clone();
             Ok((inv, step))
         };
         // The step-halving test beside the Newton direction (wasted only when halving).
@@ -1387,73 +1463,87 @@ pub(crate) fn newton<D: Fisher>(
                     trace.halvings += 1;
                     beta = b0.add(&p.mul_public_real(last, step)?);
                     d = derive(p, Some(&beta))?;
+                    // The Heron start is from before the halved step: too far to trust.
+                    heron = None;
                     continue;
                 }
                 solved
             }
             None => solve(p)?,
         };
-        // lifelines' rule, evaluated inside MPC (one bit opened), beside the derivatives
-        // at β + Δ: they are needed whether the rule is met (the final step) or not.
+        // lifelines' rule, evaluated inside MPC (one bit opened), before the derivatives
+        // at β + Δ: when it is met, the estimate is β + Δ and its log-likelihood, inverse
+        // information and standard errors come from the quantities at β (below), so the
+        // last derivative evaluation is never spent (issue 19: the rule's rounds per
+        // step against one evaluation's at the end). Beside the rule, what the end needs
+        // if it is met: the inverse at β refined, ℓ(β + Δ), the standard errors and the
+        // monotone-likelihood bits (opened only at the end).
         let next = beta.add(&delta);
-        // Beside them too, 1/√ of the inverse's diagonal: if this step is the last, the
-        // standard errors at the estimate are one Heron step from it (see NewtonEnd::root).
-        let v0 = diagonal(&last_inv, m);
         let stop_rule = |q: &mut Party| -> Result<bool> {
+            // ‖Δ‖² and the decrement (U/e)·Δ in one product, with 2^24 and 2^20 more bits.
             let ds = delta.shl(12);
-            let norm = q.dot_fix(&ds, &ds, m)?;
-            let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+            let lhs = q.dot_fix(
+                &AShare::concat(&[&ds, &score.shl(10)]),
+                &AShare::concat(&[&ds, &delta.shl(10)]),
+                m,
+            )?;
             let thresholds = q.public(&[
                 encode(PRECISION * PRECISION * 2f64.powi(24), f),
                 encode(2.0 * PRECISION * 2f64.powi(20) * inv_e, f),
             ]);
-            let mut lhs = AShare::concat(&[&norm, &dec]);
-            let mut rhs = thresholds;
-            if let Some((_, _, ll_prev)) = &prev {
-                let (abs_diff, _) = q.abs_sign(&ll.sub(ll_prev))?;
-                let (abs_prev, _) = q.abs_sign(ll_prev)?;
-                lhs = AShare::concat(&[&lhs, &abs_diff]);
-                rhs = AShare::concat(&[&rhs, &q.mul_public_real(&abs_prev, R_PRECISION)?]);
-            }
+            let (lhs, rhs) = match &prev {
+                // |ℓ − ℓ_prev| < r·|ℓ_prev| with ℓ_prev ≤ 0, as `ℓ − ℓ_prev` and its
+                // negation both below `−ℓ_prev·r` (issue 19: no absolute values, and no
+                // truncation: both sides scaled by 2^REL_BITS, r rounded to 1e-5 of itself).
+                Some((_, _, ll_prev)) => {
+                    let diff = ll.sub(ll_prev).shl(REL_BITS);
+                    let bound = ll_prev.neg().mul_const(rel_precision_scaled());
+                    (
+                        AShare::concat(&[&lhs, &diff, &diff.neg()]),
+                        AShare::concat(&[&thresholds, &bound, &bound]),
+                    )
+                }
+                None => (lhs, thresholds),
+            };
             let bits = q.lt(&lhs, &rhs)?;
-            let conv = any_bit(q, &bits, lhs.len())?;
+            let conv = rule_bit(q, &bits, lhs.len())?;
             // Opened: whether the rule is met (the iteration count is reported).
             Ok(q.reveal_bits(&conv)?[0] & 1 == 1)
         };
-        let ((stop, r0), d_next) = p.side_by_side(
-            |q| q.side_by_side(stop_rule, |q| Ok(q.rsqrt(&v0)?)),
-            |q| derive(q, Some(&next)),
-        )?;
+        let end = |q: &mut Party| -> Result<End> {
+            end_at(
+                q,
+                &info,
+                &score,
+                &delta,
+                &ll,
+                last_inv.clone(),
+                heron.as_ref(),
+                ne,
+            )
+        };
+        let (stop, end) = p.side_by_side(stop_rule, end)?;
         if stop || trace.iterations >= max_steps {
             trace.converged = stop;
-            // The step lifelines computes but does not take: from a point that meets the
-            // rule it lands on the optimum to within the fixed-point noise.
-            beta = next;
-            d = d_next;
-            let info = p.mul_public_real(d.info(), inv_e)?;
             // Monotone likelihood: some diagonal entry of the information below
-            // min_information, tested beside the inverse. LEAKAGE: one bit (an error
-            // otherwise).
-            // The inverse at the estimate is the last step's refined (issue 19: a few
-            // products instead of a fresh inverse's tens of rounds), see refine_inverse.
-            let (monotone, inv) = p.side_by_side(
-                |q| -> Result<bool> {
-                    let diag = diagonal(&info, m);
-                    let lim = q.public(&vec![encode::<u128>(min_information(f), f); m]);
-                    let small = q.lt(&diag, &lim)?;
-                    let any = any_bit(q, &small, m)?;
-                    Ok(q.reveal_bits(&any)?[0] & 1 == 1)
-                },
-                |q| refine_inverse(q, &info, last_inv, m),
-            )?;
-            if monotone {
+            // min_information. LEAKAGE: one bit (an error otherwise).
+            if p.reveal_bits(&end.monotone)?[0] & 1 == 1 {
                 return Err(monotone_error());
             }
-            // √diag(inv) by one Heron step from the last step's: (v + v0)/(2√v0).
-            let v = diagonal(&inv, m);
-            let root = p.mul_trunc(&v.add(&v0), &r0, f + 1)?;
-            break (inv, root);
+            beta = next;
+            // A fit that ends at its first step has no Heron start: a square root, only then.
+            let root = match end.root {
+                Some(r) => r,
+                None => p.sqrt(&diagonal(&end.inv, m))?,
+            };
+            break (end.inv, root, end.ll);
         }
+        // Beside the derivatives at β + Δ, 1/√ of this step's inverse's diagonal: if the
+        // next step is the last, the standard errors there are one Heron step from it
+        // (see NewtonEnd::root).
+        let v0 = diagonal(&last_inv, m);
+        let (r0, d_next) = p.side_by_side(|q| Ok(q.rsqrt(&v0)?), |q| derive(q, Some(&next)))?;
+        heron = Some((v0, r0));
         trace.iterations += 1;
         step = 1.0;
         prev = Some((beta, delta, ll));
@@ -1463,12 +1553,77 @@ pub(crate) fn newton<D: Fisher>(
     Ok(NewtonEnd {
         beta,
         d,
+        ll,
         inv,
         root,
         ll0,
         trace,
     })
 }
+
+/// What the end of a Newton fit needs from its last point β, computed beside the stopping
+/// rule there ([`end_at`]); used only when the rule is met.
+struct End {
+    /// `(I/e)⁻¹` at β, refined ([`refine_inverse`]).
+    inv: AShare<u128>,
+    /// `√diag(inv)` by a Heron step, when there was a previous step.
+    root: Option<AShare<u128>>,
+    /// `ℓ(β + Δ)`.
+    ll: AShare<u128>,
+    /// Whether some diagonal entry of `I/e` is below [`min_information`] (not opened).
+    monotone: BShare,
+}
+
+/// The end of a fit at β, whose step `Δ = (I/e)⁻¹ (U/e)` the stopping rule found
+/// negligible: the estimate is `β + Δ` and
+/// - `ℓ(β + Δ) = ℓ + UᵀΔ/2`, exact to third order in Δ (`ℓ + UᵀΔ − ΔᵀIΔ/2` with
+///   `IΔ = U`), from the rule's own decrement;
+/// - the inverse information is the one at β (Δ moves it by about its own size, far
+///   below the standard errors' tolerance), the step's inverse `last_inv` refined by
+///   [`refine_inverse`];
+/// - its diagonal's square root one Heron step `(v + v0)/(2√v0)` from the previous
+///   step's `(v0, 1/√v0)` (`heron`; `None` for a fit at its first step, whose caller
+///   takes the square root once it knows the fit ends there);
+/// - the monotone-likelihood bits of `I/e`'s diagonal, not opened.
+///
+/// Opens nothing.
+#[allow(clippy::too_many_arguments)]
+fn end_at(
+    q: &mut Party,
+    info: &AShare<u128>,
+    score: &AShare<u128>,
+    delta: &AShare<u128>,
+    ll: &AShare<u128>,
+    last_inv: AShare<u128>,
+    heron: Option<&(AShare<u128>, AShare<u128>)>,
+    ne: u64,
+) -> Result<End> {
+    let f = q.frac_bits();
+    let m = delta.len();
+    let diag = diagonal(info, m);
+    let lim = q.public(&vec![encode::<u128>(min_information(f), f); m]);
+    let small = q.lt(&diag, &lim)?;
+    let monotone = any_bit(q, &small, m)?;
+    // UᵀΔ/2 = e·(U/e)·Δ/2, the product taken with 2^20 more bits (it is tiny) as the rule's.
+    let dec = q.dot_fix(&score.shl(10), &delta.shl(10), m)?;
+    let ll = ll.add(&q.mul_public_real(&dec, ne as f64 / 2f64.powi(21))?);
+    let inv = refine_inverse(q, info, last_inv, m)?;
+    let v = diagonal(&inv, m);
+    let root = match heron {
+        Some((v0, r0)) => Some(q.mul_trunc(&v.add(v0), r0, f + 1)?),
+        None => None,
+    };
+    Ok(End {
+        inv,
+        root,
+        ll,
+        monotone,
+    })
+}
+
+/// Product levels of a warm Newton step's inverse ([`WarmInverse::deep`]): the step's
+/// relative error is the residual `‖I − H X‖` to the power 8.
+const WARM_LEVELS: usize = 3;
 
 /// Newton–Schulz refinements of the inverse at the estimate: how many, from the last
 /// Newton step's inverse. Each squares the residual `I − H X`: the last step is one the
@@ -1645,6 +1800,35 @@ pub(crate) fn join(cols: &[AShare<u128>]) -> AShare<u128> {
 fn diagonal(x: &AShare<u128>, m: usize) -> AShare<u128> {
     let d: Vec<AShare<u128>> = (0..m).map(|j| x.slice(j * m + j..j * m + j + 1)).collect();
     AShare::concat(&d.iter().collect::<Vec<_>>())
+}
+
+/// Fractional bits added to both sides of the stopping rule's relative test.
+const REL_BITS: u32 = 44;
+
+/// [`R_PRECISION`]·2^[`REL_BITS`], rounded (17,592: within 1e-5 of itself).
+fn rel_precision_scaled() -> u128 {
+    (R_PRECISION * 2f64.powi(REL_BITS as i32)).round() as u128
+}
+
+/// Bit `i` of a bit-sliced vector, as a one-element sharing.
+fn bit_at(bits: &BShare, i: usize) -> BShare {
+    let at = |v: &[u64]| vec![(v[i / 64] >> (i % 64)) & 1];
+    BShare {
+        a: at(&bits.a),
+        b: at(&bits.b),
+    }
+}
+
+/// lifelines' rule from its comparison bits `[‖Δ‖², decrement]` and, after the first step,
+/// `[ℓ − ℓ_prev < c, ℓ_prev − ℓ < c]` (`k` = 2 or 4): `b0 ∨ b1 ∨ (b2 ∧ b3)`, two rounds.
+fn rule_bit(p: &mut Party, bits: &BShare, k: usize) -> Result<BShare> {
+    let b: Vec<BShare> = (0..k).map(|i| bit_at(bits, i)).collect();
+    if k == 2 {
+        return Ok(p.or(&b[0], &b[1])?);
+    }
+    let ands = p.and_many(&[(&b[0], &b[1]), (&b[2], &b[3])])?;
+    let either = b[0].xor(&b[1]).xor(&ands[0]);
+    Ok(p.or(&either, &ands[1])?)
 }
 
 /// The OR of the first `k` bits of `bits`, as one shared bit.

@@ -78,7 +78,7 @@ use crate::terms;
 
 use super::cox::{
     coef_rows, diagonal_se, join, name_width, newton, open_counts, outcome_design, sandwich_root,
-    standardise, tile, weight_bits, write_iterations, CoxFit, CoxRow, Design, Fisher, ModelInputs,
+    standardise, tile, weight_bits, write_iterations, CoxFit, CoxRow, Design, ModelInputs,
     NewtonEnd, NewtonTrace,
 };
 use super::cuminc::{cause_indicators, MAX_CAUSES};
@@ -413,6 +413,7 @@ pub fn finegray(
     let NewtonEnd {
         beta,
         d,
+        ll,
         inv,
         ll0,
         trace,
@@ -432,5 +433,5 @@ pub fn finegray(
         events: ne,
         trace,
     };
-    Sealed::new(p, public, &join(&[scaled, d.ll().clone(), ll0]))
+    Sealed::new(p, public, &join(&[scaled, ll, ll0]))
 }

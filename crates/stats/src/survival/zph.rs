@@ -25,7 +25,12 @@
 //! size), copied to the group's rows; `I12` and `I22` are the information's two sums with
 //! the slot weights multiplied by `g` and `g²` (the at-risk sums of `g/D` and `g²/D`, and
 //! `Σ g μμᵀ`), `u` two dot products. `S`, its blocks' inverses and the quadratic forms are
-//! small matrix products, [`Party::spd_inverse`] and one reciprocal per one-column term.
+//! small matrix products, one reciprocal per one-column term beside one
+//! [`Party::spd_inverse`] of the block-diagonal matrix of the other terms' blocks and the
+//! whole of `S` (issue 19: one inverse's rounds instead of one per term, one after the
+//! other), beside the bit below. `g` itself needs only the risk-set order: it is computed
+//! beside the fit's Newton loop ([`centred_transform`]), so its refusal bits are opened
+//! even when the fit is refused.
 //! One bit is opened: "every diagonal entry of S reaches the information limit" (a test
 //! without information, e.g. every event at one time, is refused). The statistics are
 //! sealed with the fit; the recipient computes the
@@ -341,15 +346,8 @@ fn transform_plain(
 /// What the MPC test needs of the fit: the risk-set order and the per-row pieces of the last
 /// derivatives (see [`super::cox`]'s `Derivatives`), all in risk-set order.
 pub(crate) struct FitPieces<'a> {
-    /// The risk-set order.
-    pub risk: &'a RiskOrder,
-    /// Complete-case indicator (signed: -1 on entry records) and events (integers).
-    pub used: &'a AShare<u128>,
+    /// Events (integers), in risk-set order.
     pub delta: &'a AShare<u128>,
-    /// The complete-case indicator on stop records only (`used` without delayed entry).
-    pub stop_used: &'a AShare<u128>,
-    /// The events of each tie group on its end row, as the fit computed them.
-    pub deaths: Option<&'a AShare<u128>>,
     /// Standardised covariates as `m` columns and row-major `n × m`.
     pub z_cols: &'a [AShare<u128>],
     pub z_rows: &'a AShare<u128>,
@@ -359,15 +357,69 @@ pub(crate) struct FitPieces<'a> {
     pub mu: &'a AShare<u128>,
     pub m_mu: &'a AShare<u128>,
     pub mr: &'a AShare<u128>,
-    /// `(I/e)⁻¹` at the estimate.
+    /// `(I/e)⁻¹` at the fit's last derivatives.
     pub inv: &'a AShare<u128>,
-    /// Complete cases and events (public).
-    pub n_used: u64,
+    /// Events (public).
     pub events: u64,
     /// The extra bits `K` of `mr`.
     pub k_bits: u32,
+    /// The transform `g` of time, centred over the events ([`centred_transform`]), and
+    /// `g²` (fixed point).
+    pub g: &'a AShare<u128>,
+    pub g2: &'a AShare<u128>,
+}
+
+/// What the transform `g` of time needs: the fit's risk-set order and what is read off it,
+/// none of it the fit's (so `g` is computed beside the Newton loop, issue 19).
+pub(crate) struct TimePieces<'a> {
+    /// The risk-set order.
+    pub risk: &'a RiskOrder,
+    /// Complete-case indicator (signed: -1 on entry records) and events (integers).
+    pub used: &'a AShare<u128>,
+    pub delta: &'a AShare<u128>,
+    /// The complete-case indicator on stop records only (`used` without delayed entry).
+    pub stop_used: &'a AShare<u128>,
+    /// The events of each tie group on its end row, as the fit computed them.
+    pub deaths: Option<&'a AShare<u128>>,
+    /// Complete cases and events (public).
+    pub n_used: u64,
+    pub events: u64,
     /// With strata: `g` computed over all rows ([`pooled_transform`]), in risk-set order.
     pub pooled_g: Option<&'a AShare<u128>>,
+}
+
+/// The transform `g` in risk-set order, centred on its mean over the events (and, for the
+/// time's own scale, divided by its spread: [`unit_spread`]). Opens the bits the module
+/// docs name for `log` and the time's own scale (refusals).
+pub(crate) fn centred_transform(
+    p: &mut Party,
+    t: &TimePieces<'_>,
+    transform: ZphTransform,
+) -> Result<AShare<u128>> {
+    let n = t.delta.len();
+    let g = match t.pooled_g {
+        Some(g) => g.clone(),
+        None => transform_in(
+            p,
+            t.risk,
+            (t.used, t.stop_used),
+            (t.delta, t.deaths),
+            t.n_used,
+            transform,
+        )?,
+    };
+    // Centre on the mean over the events.
+    let sum = p.dot(t.delta, &g, n)?;
+    let mean = p.mul_public_real(&sum, 1.0 / t.events as f64)?;
+    let g = g.sub(&AShare {
+        a: vec![mean.a[0]; n],
+        b: vec![mean.b[0]; n],
+    });
+    if transform.pooled() {
+        Ok(g)
+    } else {
+        unit_spread(p, &g, t.delta, t.events)
+    }
 }
 
 /// The fit's at-risk summation of slot values (Efron's or Breslow's weights).
@@ -385,37 +437,13 @@ pub(crate) fn zph_mpc(
     p: &mut Party,
     fit: &FitPieces<'_>,
     at_risk_sums: &AtRiskSums<'_>,
-    transform: ZphTransform,
     widths: &[usize],
 ) -> Result<AShare<u128>> {
     let f = p.frac_bits();
     let n = fit.w.len();
     let m = fit.z_cols.len();
     let k = fit.k_bits;
-    let risk = fit.risk;
-    let g = match fit.pooled_g {
-        Some(g) => g.clone(),
-        None => transform_in(
-            p,
-            risk,
-            (fit.used, fit.stop_used),
-            (fit.delta, fit.deaths),
-            fit.n_used,
-            transform,
-        )?,
-    };
-    // Centre on the mean over the events.
-    let sum = p.dot(fit.delta, &g, n)?;
-    let mean = p.mul_public_real(&sum, 1.0 / fit.events as f64)?;
-    let g = g.sub(&AShare {
-        a: vec![mean.a[0]; n],
-        b: vec![mean.b[0]; n],
-    });
-    let g = if transform.pooled() {
-        g
-    } else {
-        unit_spread(p, &g, fit.delta, fit.events)?
-    };
+    let g = fit.g.clone();
     let tile = |x: &AShare<u128>, c: usize| -> AShare<u128> {
         AShare::concat(&std::iter::repeat_n(x, c).collect::<Vec<_>>())
     };
@@ -430,9 +458,10 @@ pub(crate) fn zph_mpc(
     )?;
     let u = both.slice(0..m).sub(&both.slice(m..2 * m));
     // I12, I22: the information's sums with slot weights times g and g².
-    let mrg = p.mul_fix(fit.mr, &g)?;
-    let mrg2 = p.mul_fix(&mrg, &g)?;
-    let a = at_risk_sums(p, &[mrg, mrg2])?;
+    let mrg = p
+        .mul_fix(&tile(fit.mr, 2), &AShare::concat(&[&g, fit.g2]))?
+        .split(&[n, n]);
+    let a = at_risk_sums(p, &mrg)?;
     let wa = p.mul_trunc(&tile(fit.w, 2), &join(&a), f + k)?;
     // Zᵀ diag(w·a_g) Z and Zᵀ diag(w·a_g²) Z.
     let (wag, wag2) = (wa.slice(0..n), wa.slice(n..2 * n));
@@ -442,10 +471,12 @@ pub(crate) fn zph_mpc(
     )?;
     // Both weighted designs as one 2m × n matrix: one product for the two sums.
     let first = p.matmul_fix(&wz, fit.z_rows, 2 * m, n, m)?;
-    let gmu = p.mul_fix(&tile(&g, m), fit.m_mu)?;
-    let g2mu = p.mul_fix(&tile(&g, m), &gmu)?;
+    let gmu = p.mul_fix(
+        &AShare::concat(&[&tile(&g, m), &tile(fit.g2, m)]),
+        &tile(fit.m_mu, 2),
+    )?;
     let mu_rows = super::logrank::columns_to_rows(&fit.mu.split(&vec![n; m]));
-    let mm = p.matmul_fix(&AShare::concat(&[&gmu, &g2mu]), &mu_rows, 2 * m, n, m)?;
+    let mm = p.matmul_fix(&gmu, &mu_rows, 2 * m, n, m)?;
     let inv_e = 1.0 / fit.events as f64;
     let i = p.mul_public_real(&first.sub(&mm), inv_e)?;
     let (i12, i22) = (i.slice(0..m * m), i.slice(m * m..2 * m * m));
@@ -455,50 +486,125 @@ pub(crate) fn zph_mpc(
     // v·2^(STAT_BITS/2), so that the statistics come out as 2^STAT_BITS·χ²: a small
     // statistic keeps its relative precision (at 2^-24 a χ² of 0.0008 had 7.5e-5 per unit).
     let v = p.mul_public_real(&u, inv_e.sqrt())?.shl(STAT_BITS / 2);
-    let ranges = blocks(widths);
-    let pick = |x: &AShare<u128>, idx: &[usize]| AShare {
-        a: idx.iter().map(|&i| x.a[i]).collect(),
-        b: idx.iter().map(|&i| x.b[i]).collect(),
-    };
     // Without information in S (g constant over the events, e.g. all events at one time)
     // its reciprocal and inverse would be noise: refused instead. LEAKAGE: the one bit
-    // "every diagonal entry of S/e reaches min_information" (an error otherwise).
+    // "every diagonal entry of S/e reaches min_information" (an error otherwise). The test
+    // runs beside the statistics (issue 19), which are thrown away on a refusal.
     let diag: Vec<usize> = (0..m).map(|j| j * m + j).collect();
     let limit = encode::<u128>(super::cox::min_information(f), f);
-    if !every_at_least(p, &pick(&s, &diag), limit)? {
+    let s_diag = pick(&s, &diag);
+    let (enough, tests) = p.side_by_side(
+        |q| every_at_least(q, &s_diag, limit),
+        |q| statistics(q, &s, &v, widths),
+    )?;
+    if !enough {
         return Err(no_variation());
     }
-    // One-column terms: v_j² · (1/S_jj), all together.
+    Ok(tests)
+}
+
+/// The values at `idx` of a sharing.
+fn pick(x: &AShare<u128>, idx: &[usize]) -> AShare<u128> {
+    AShare {
+        a: idx.iter().map(|&i| x.a[i]).collect(),
+        b: idx.iter().map(|&i| x.b[i]).collect(),
+    }
+}
+
+/// The statistics `v_Jᵀ S_JJ⁻¹ v_J` of every term `J` (`widths`: design columns per term)
+/// and the global one (all `m` columns), from the `m × m` matrix `S` and `v`, concatenated.
+/// One-column terms by one reciprocal, beside one inverse of the block-diagonal matrix of
+/// the other terms' blocks and the whole of `S` (issue 19: the rounds of one inverse for
+/// all of them; its principal blocks' eigenvalues lie within `S`'s, so the condition
+/// number is `S`'s). Opens nothing.
+fn statistics(
+    p: &mut Party,
+    s: &AShare<u128>,
+    v: &AShare<u128>,
+    widths: &[usize],
+) -> Result<AShare<u128>> {
+    let f = p.frac_bits();
+    let m = v.len();
+    let ranges = blocks(widths);
     let single: Vec<usize> = (0..ranges.len()).filter(|&t| widths[t] == 1).collect();
+    let mut wide: Vec<std::ops::Range<usize>> = (0..ranges.len())
+        .filter(|&t| widths[t] > 1)
+        .map(|t| ranges[t].clone())
+        .collect();
+    wide.push(0..m);
+    let (singles, quads) = p.side_by_side(
+        |q| -> Result<AShare<u128>> {
+            // One-column terms: v_j² · (1/S_jj), all together.
+            if single.is_empty() {
+                return Ok(AShare::zeros(0));
+            }
+            let cols: Vec<usize> = single.iter().map(|&t| ranges[t].start).collect();
+            let diag: Vec<usize> = cols.iter().map(|&c| c * m + c).collect();
+            let r = q.recip_pow2(&pick(s, &diag), K_RECIP)?;
+            let vj = pick(v, &cols);
+            let v2 = q.mul_fix(&vj, &vj)?;
+            Ok(q.mul_trunc(&v2, &r, f + K_RECIP)?)
+        },
+        |q| quadratic_forms(q, s, v, &wide),
+    )?;
     let mut tests = vec![AShare::zeros(1); ranges.len()];
-    if !single.is_empty() {
-        let cols: Vec<usize> = single.iter().map(|&t| ranges[t].start).collect();
-        let diag: Vec<usize> = cols.iter().map(|&c| c * m + c).collect();
-        let r = p.recip_pow2(&pick(&s, &diag), K_RECIP)?;
-        let vj = pick(&v, &cols);
-        let v2 = p.mul_fix(&vj, &vj)?;
-        let t = p.mul_trunc(&v2, &r, f + K_RECIP)?;
-        for (i, &term) in single.iter().enumerate() {
-            tests[term] = t.slice(i..i + 1);
-        }
+    for (i, &term) in single.iter().enumerate() {
+        tests[term] = singles.slice(i..i + 1);
     }
-    // Several-column terms and the global test: quadratic forms with the block's inverse.
-    let quad = |p: &mut Party, j: &std::ops::Range<usize>| -> Result<AShare<u128>> {
-        let w = j.len();
-        let idx: Vec<usize> = j.clone().collect();
-        let flat: Vec<usize> = block(&(0..m * m).collect::<Vec<_>>(), m, j);
-        let inv = p.spd_inverse(&pick(&s, &flat), w)?;
-        let vj = pick(&v, &idx);
-        let q = p.matmul_fix(&inv, &vj, w, w, 1)?;
-        Ok(p.dot_fix(&vj, &q, w)?)
-    };
-    for (t, j) in ranges.iter().enumerate() {
-        if widths[t] > 1 {
-            tests[t] = quad(p, j)?;
-        }
+    let mut wide_tests = quads.into_iter();
+    for t in (0..ranges.len()).filter(|&t| widths[t] > 1) {
+        tests[t] = wide_tests.next().expect("one per wide term");
     }
-    tests.push(quad(p, &(0..m))?);
+    tests.push(wide_tests.next().expect("the global test"));
     Ok(AShare::concat(&tests.iter().collect::<Vec<_>>()))
+}
+
+/// `v_Jᵀ S_JJ⁻¹ v_J` for each index range `J` (`S` m × m): one [`Party::spd_inverse`] of
+/// the block-diagonal matrix of the blocks `S_JJ` (zero elsewhere), one product with the
+/// stacked `v_J` and the block sums of `v_J ∘ (S_JJ⁻¹ v_J)`. Opens nothing.
+fn quadratic_forms(
+    p: &mut Party,
+    s: &AShare<u128>,
+    v: &AShare<u128>,
+    ranges: &[std::ops::Range<usize>],
+) -> Result<Vec<AShare<u128>>> {
+    let m = v.len();
+    // Each position of the stacked blocks: its column of S and its block.
+    let cols: Vec<usize> = ranges.iter().flat_map(|j| j.clone()).collect();
+    let owner: Vec<usize> = ranges
+        .iter()
+        .enumerate()
+        .flat_map(|(b, j)| std::iter::repeat_n(b, j.len()))
+        .collect();
+    let size = cols.len();
+    let entry = |x: &[u128], r: usize, c: usize| -> u128 {
+        if owner[r] == owner[c] {
+            x[cols[r] * m + cols[c]]
+        } else {
+            0
+        }
+    };
+    let all = |x: &[u128]| -> Vec<u128> {
+        (0..size * size)
+            .map(|k| entry(x, k / size, k % size))
+            .collect()
+    };
+    let big = AShare {
+        a: all(&s.a),
+        b: all(&s.b),
+    };
+    let vs = pick(v, &cols);
+    let inv = p.spd_inverse(&big, size)?;
+    let iv = p.matmul_fix(&inv, &vs, size, size, 1)?;
+    let terms = p.mul_fix(&vs, &iv)?;
+    Ok(ranges
+        .iter()
+        .scan(0, |at, j| {
+            let part = terms.slice(*at..*at + j.len()).sum();
+            *at += j.len();
+            Some(part)
+        })
+        .collect())
 }
 
 /// The least variance over the events of the time or its logarithm that `identity` and
