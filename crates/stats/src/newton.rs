@@ -78,12 +78,12 @@ impl WarmInverse {
     /// refinement almost always serves. LEAKAGE: one bit, whether the test passed (how
     /// much the information moved in the last step), when there is a previous inverse.
     pub(crate) fn final_inverse(
-        &mut self,
+        &self,
         pt: &mut Party,
         info: &AShare<u128>,
         p: usize,
     ) -> Result<AShare<u128>> {
-        if let Some(x) = self.x.take() {
+        if let Some(x) = self.x.clone() {
             let r = residual(pt, info, &x, p)?;
             // LEAKAGE: the bit in the doc comment above.
             let (close, refined) = pt.side_by_side(
@@ -200,7 +200,7 @@ mod tests {
             let f = pt.frac_bits();
             let h = input(pt, 0, &encode_vec::<u128>(a, f));
             let x = input(pt, 1, &encode_vec::<u128>(x0, f));
-            let mut warm = WarmInverse { x: Some(x) };
+            let warm = WarmInverse { x: Some(x) };
             let before = pt.stats().rounds;
             let q = warm.final_inverse(pt, &h, p).expect("final inverse");
             let rounds = pt.stats().rounds - before;
