@@ -339,13 +339,28 @@ pub fn rows_of(cols: &[&AShare<u128>]) -> AShare<u128> {
 /// returning them with `f` bits: one truncation by `extra + ⌊log2 n⌋` bits, then a product
 /// with the public `2^⌊log2 n⌋ / n ∈ (1/2, 1]` (encoded to 2^-f relative).
 pub fn div_count(p: &mut Party, x: &AShare<u128>, extra: u32, n: usize) -> Result<AShare<u128>> {
-    let d = usize::BITS - 1 - n.max(1).leading_zeros();
+    let (d, _) = count_split(n);
     let t = p.trunc(x, extra + d)?;
-    let c = (d as f64).exp2() / n as f64;
+    scale_count(p, &t, n)
+}
+
+/// The public count `n` as `2^d / c`: `d = ⌊log2 n⌋` and `c = 2^d / n ∈ (1/2, 1]`, so that a
+/// division by `n` is a truncation by `d` bits (which may be fused with a product's) and a
+/// product with `c` ([`scale_count`]).
+pub fn count_split(n: usize) -> (u32, f64) {
+    let d = usize::BITS - 1 - n.max(1).leading_zeros();
+    (d, (d as f64).exp2() / n as f64)
+}
+
+/// The second half of a division by the count `n` ([`count_split`]): values already
+/// divided by `2^d` times the public `c` (encoded to 2^-f relative; nothing to do when
+/// `n` is a power of two).
+pub fn scale_count(p: &mut Party, x: &AShare<u128>, n: usize) -> Result<AShare<u128>> {
+    let (_, c) = count_split(n);
     if c == 1.0 {
-        return Ok(t);
+        return Ok(x.clone());
     }
-    Ok(p.mul_const_fix(&t, c)?)
+    Ok(p.mul_const_fix(x, c)?)
 }
 
 /// Adds this party's additive (3-out-of-3) part of `X'X` to `acc` (k×k, upper triangle
