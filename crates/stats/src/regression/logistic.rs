@@ -72,11 +72,12 @@
 //!
 //! # Cost per Newton step (per party, n rows, p model variables)
 //!
-//! Bytes: `16·n` (η) + `16·n` (its truncation) + 574·n (sigmoid with the softplus'
-//! pieces) + `16·n` (μ²) +
-//! `16·n·p` (V·Z) + O(p²) + one inverse or refinement; once: `16·n·k` for Z. Rounds: ≈ 36
-//! (sigmoid; 28 with [`Party::few_rounds`]) + 11 + the inverse's ≈ 46 or the refinement's
-//! ≈ 12 (the convergence test runs beside the next evaluation, the separation test and the
+//! Bytes: `16·n` (η, its product and truncation in one) + 574·n (sigmoid with the
+//! softplus' pieces) + `16·n·p` (`W = μ ∘ [w, Z]`) + O(p²) + one inverse or refinement;
+//! once: `16·n·k` for Z. Rounds: ≈ 36 (sigmoid; 28 with [`Party::few_rounds`]) + 4 (η; W;
+//! g and `H = ((1 − μ) ∘ [w, Z])' W` with the division by `2^⌊log2 n⌋` in one truncation;
+//! the product with `2^⌊log2 n⌋/n`) + the inverse's ≈ 36 or the refinement's ≈ 9 (the
+//! convergence test runs beside the next evaluation, the separation test and the
 //! log-likelihood beside the variance: their rounds are hidden).
 //!
 //! Where the rounds go (`tessera bench regression --workloads logistic-10k --latency-ms 25`,
@@ -91,17 +92,20 @@
 //! | 0/1 check of the outcome | 14 | 0 (beside the moments) | 0 |
 //! | moments | 44 | 45 | 27 (means, sums of squares, scales, Z) |
 //! | standardisation (variance check, rsqrt, sd, correlation) | 65 | 42 | 0 (in the line above) |
-//! | start at b = 0 (g, H without a sigmoid) | 6 | 6 | 5 |
+//! | start at b = 0 (g, H without a sigmoid) | 6 | 6 | 5 → 3 |
 //! | step 1: fresh inverse | 46 | 46 | 36 |
-//! | each evaluation at a new estimate (η, sigmoid, g, H) | 39 (×5) | 39 (×5) | 33 (×4) |
-//! | step 2: warm test fails, fresh inverse | 58 | 58 | 47 |
-//! | steps 3–5: refined inverse (each) | 12 | 12 | 11 |
+//! | each evaluation at a new estimate (η, sigmoid, g, H) | 39 (×5) | 39 (×5) | 33 → 31 (×4) |
+//! | step 2: warm test fails, fresh inverse | 58 | 58 | 47 → 45 |
+//! | steps 3–5: refined inverse (each) | 12 | 12 | 11 → 9 |
 //! | final: variance ∥ (log-likelihood, separation) | 93 | about 61 | 16 (beside step 5's test) |
-//! | total (`bench`) | 574 | 503 (434 on main before logit2) | 312 |
+//! | total (`bench`) | 574 | 503 (434 on main before this) | 312 → 285 |
 //!
-//! Measured (`tessera bench regression --workloads logistic-10k --latency-ms 25`, three
-//! processes on loopback, one run each, side by side): 434 → 312 rounds, 12.0 → 8.8 s,
-//! 105.5 → 83.3 MB sent by the busiest party.
+//! (The arrows in the last column: η's product fused with its truncation, g and H in one
+//! truncation with the division by `2^⌊log2 n⌋`, no μ², the warm-inverse bit opened
+//! without injection.) Measured (`tessera bench regression --workloads logistic-10k
+//! --latency-ms 25`, three processes on loopback, side by side with main): 434 → 285
+//! rounds, 105.5 → 81.6 MB sent by the busiest party, 12.0 → 8.8 s (at 312 rounds, one
+//! run each on a quiet machine); without added latency 553 → 368 rounds, 50.2 → 37.9 MB.
 //!
 //! # Accuracy
 //!
@@ -582,8 +586,8 @@ pub(crate) fn fit_prepared(
     iterate(pt, prep, spec, model)
 }
 
-/// The model of a prepared design: the moments, the reciprocal standard deviations (one
-/// bit opened, [`design::reciprocal_sd`]), the standardised columns and the penalty.
+/// The model of a prepared design: the means, the power-of-two scales (the variance bit
+/// opened, [`design::scaled`]), the scaled columns and the penalty.
 fn setup<'a>(pt: &mut Party, prep: &'a design::Prepared, spec: &LogisticSpec) -> Result<Model<'a>> {
     let (n, p) = (prep.n, prep.vars());
     let k = prep.columns.len();
@@ -703,6 +707,10 @@ fn iterate(
             )?;
             if bits.converged {
                 break done;
+            }
+            if done.0 {
+                // Separated at the estimate before the step: refused as at the end.
+                return Err(separation_error());
             }
             last = bits.near;
             e = model.evaluate(pt, &b)?;
