@@ -401,6 +401,29 @@ fn coefficients(pt: &mut Party, model: &Model<'_>, b: &AShare<u128>) -> Result<A
     Ok(AShare::concat(&[&b0, &slopes]))
 }
 
+/// What the back-transformation to the original scale needs besides the inverse.
+struct Back {
+    /// The coefficients on the original scale ([`coefficients`]).
+    coef: AShare<u128>,
+    /// `s ∘ s` (2f fractional bits, exact).
+    s2: AShare<u128>,
+    /// With an intercept, `u = m ∘ s`.
+    u: Option<AShare<u128>>,
+}
+
+/// The coefficients on the original scale, `s ∘ s` and the intercept's `u = m ∘ s` from
+/// the scaled fit `b` (none of them needs the inverse information).
+fn back_transform(pt: &mut Party, model: &Model<'_>, b: &AShare<u128>) -> Result<Back> {
+    let coef = coefficients(pt, model, b)?;
+    let s2 = pt.mul(&model.r, &model.r)?;
+    let u = if model.intercept {
+        Some(pt.mul_fix(&model.mean, &model.r)?)
+    } else {
+        None
+    };
+    Ok(Back { coef, s2, u })
+}
+
 /// Fractional bits of the sealed variances (`3f`: exact products of `s² ` at 2f and the
 /// inverse information at f, so a small variance keeps its relative precision).
 fn var_bits(f: u32) -> u32 {
@@ -766,20 +789,12 @@ fn finish(
             // The coefficients on the original scale, `s ∘ s` and the intercept's
             // `u = m ∘ s` beside the final inverse, which none of them needs: only the
             // variances wait for it.
-            let ((coef, s2, u), inv) = q.side_by_side(
-                |h| -> Result<(AShare<u128>, AShare<u128>, Option<AShare<u128>>)> {
-                    let coef = coefficients(h, model, b)?;
-                    let s2 = h.mul(&model.r, &model.r)?;
-                    let u = if model.intercept {
-                        Some(h.mul_fix(&model.mean, &model.r)?)
-                    } else {
-                        None
-                    };
-                    Ok((coef, s2, u))
-                },
+            let (back, inv) = q.side_by_side(
+                |h| back_transform(h, model, b),
                 |h| inverse.final_inverse(h, &e.info, p),
             )?;
-            Ok((coef, variances(q, model, &inv, &s2, u.as_ref())?))
+            let var = variances(q, model, &inv, &back.s2, back.u.as_ref())?;
+            Ok((back.coef, var))
         },
     )?;
     Ok((sep, AShare::concat(&[&coef, &var, &ll.shl(HI)])))
