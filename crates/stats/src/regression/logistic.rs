@@ -103,9 +103,9 @@
 //! (The arrows in the last column: η's product fused with its truncation, g and H in one
 //! truncation with the division by `2^⌊log2 n⌋`, no μ², the warm-inverse bit opened
 //! without injection.) Measured (`tessera bench regression --workloads logistic-10k
-//! --latency-ms 25`, three processes on loopback, side by side with main): 434 → 285
-//! rounds, 105.5 → 81.6 MB sent by the busiest party, 12.0 → 8.8 s (at 312 rounds, one
-//! run each on a quiet machine); without added latency 553 → 368 rounds, 50.2 → 37.9 MB.
+//! --latency-ms 25`, three processes on loopback, side by side with main, median of 3):
+//! 434 → 285 rounds, 105.5 → 81.6 MB sent by the busiest party, 11.9 → 7.8 s; without
+//! added latency 553 → 368 rounds, 50.2 → 37.9 MB, 0.34 → 0.33 s.
 //!
 //! # Accuracy
 //!
