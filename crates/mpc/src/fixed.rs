@@ -310,8 +310,26 @@ impl Party {
         m: usize,
     ) -> Result<AShare<u128>> {
         let f = self.frac_bits();
-        let z = self.matmul_parts(x, y, n, k, m)?;
-        self.trunc_parts(z, f)
+        Ok(self
+            .matmul_trunc_each(&[(x, y, [n, k, m])], &[f])?
+            .pop()
+            .expect("one product"))
+    }
+
+    /// Several matrix products `x_i (n_i×k_i) · y_i (k_i×m_i)` (`[n_i, k_i, m_i]` given with
+    /// each pair), product `i` divided by `2^d[i]`, in the rounds of one truncation: the
+    /// product and its reshare fused with the truncation (a product with a truncation after
+    /// it takes one round fewer). One element per entry and party, independent of `k_i`.
+    pub fn matmul_trunc_each(
+        &mut self,
+        prods: &[(&AShare<u128>, &AShare<u128>, [usize; 3])],
+        d: &[u32],
+    ) -> Result<Vec<AShare<u128>>> {
+        let parts = prods
+            .iter()
+            .map(|(x, y, [n, k, m])| self.matmul_parts(x, y, *n, *k, *m))
+            .collect::<Result<Vec<_>>>()?;
+        self.trunc_parts_each(parts, d)
     }
 
     /// Multiplies by the public real `c` with about 31 significant bits of `c` (not just

@@ -174,16 +174,22 @@ impl Party {
 
     /// One-hot planes of the leading one of positive `x` (bits 0..64 of x·2^f).
     fn leading_one(&mut self, x: &AShare<u128>) -> Result<Leading> {
-        let mut p = self.a2b(x, NORM_BITS)?;
+        self.leading_one_within(x, NORM_BITS)
+    }
+
+    /// One-hot planes of the leading one of `x`, for `x` in `[0, 2^width)` (no plane set
+    /// for `x = 0`): bits `0..width` decomposed, then an or over every higher position.
+    fn leading_one_within(&mut self, x: &AShare<u128>, width: usize) -> Result<Leading> {
+        let mut p = self.a2b(x, width)?;
         // Or of every bit from position j upwards: p_j |= p_{j+s} for s = 1, 2, 4, ...
         let mut s = 1;
-        while s < NORM_BITS {
+        while s < width {
             let pairs: Vec<(&BShare, &BShare)> =
-                (0..NORM_BITS - s).map(|j| (&p[j], &p[j + s])).collect();
+                (0..width - s).map(|j| (&p[j], &p[j + s])).collect();
             let ands = self.and_many(&pairs)?;
-            let next: Vec<BShare> = (0..NORM_BITS)
+            let next: Vec<BShare> = (0..width)
                 .map(|j| {
-                    if j + s < NORM_BITS {
+                    if j + s < width {
                         p[j].xor(&p[j + s]).xor(&ands[j])
                     } else {
                         p[j].clone()
@@ -193,9 +199,9 @@ impl Party {
             p = next;
             s *= 2;
         }
-        let onehot = (0..NORM_BITS)
+        let onehot = (0..width)
             .map(|j| {
-                if j + 1 < NORM_BITS {
+                if j + 1 < width {
                     p[j].xor(&p[j + 1])
                 } else {
                     p[j].clone()
@@ -203,6 +209,29 @@ impl Party {
             })
             .collect();
         Ok(Leading { onehot })
+    }
+
+    /// `table(j)` for each element of `x` in `[1, 2^width)`, where `j` is the position of
+    /// the leading one (`x` in `[2^j, 2^(j+1))`); 0 for `x = 0`; unspecified for other `x`.
+    /// For a public table of powers of two (a scale right within a factor of two, e.g.
+    /// [`Party::rsqrt_pow2`]) on values of any size below the ring: the leading one (a bit
+    /// decomposition of `width` bits and ⌈log2 width⌉ levels of and gates) and one bit
+    /// injection per position. The table's values are exact. Nothing is opened.
+    pub fn leading_table(
+        &mut self,
+        x: &AShare<u128>,
+        width: usize,
+        table: impl Fn(usize) -> u128,
+    ) -> Result<AShare<u128>> {
+        let n = x.len();
+        let lead = self.leading_one_within(x, width)?;
+        let bits: Vec<&BShare> = lead.onehot.iter().collect();
+        let inj = self.inject::<u128>(&bits, n)?;
+        let mut out = AShare::zeros(n);
+        for (j, b) in inj.iter().enumerate() {
+            out.add_scaled(b, table(j));
+        }
+        Ok(out)
     }
 
     /// Converts several boolean words (planes) of `n` elements to arithmetic in one batch.
@@ -415,18 +444,12 @@ impl Party {
     /// Party 0 sends the leading one's bytes plus 64 ring elements per value.
     pub fn rsqrt_pow2(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
         let f = self.frac_bits() as i32;
-        let n = x.len();
-        let lead = self.leading_one(x)?;
-        let bits: Vec<&BShare> = lead.onehot.iter().collect();
-        let inj = self.inject::<u128>(&bits, n)?;
         // x·2^f in [2^j, 2^(j+1)): x < 2^(j+1-f), so e = ceil((j + 1 - f)/2) gives s²x ≤ 1
         // and s²x ≥ 2^(j - f - 2e) ≥ 1/4. s at scale f is 2^(f - e).
-        let mut s = AShare::zeros(n);
-        for (j, b) in inj.iter().enumerate() {
+        self.leading_table(x, NORM_BITS, |j| {
             let e = (j as i32 + 2 - f).div_euclid(2);
-            s.add_scaled(b, 1u128 << (f - e).max(0));
-        }
-        Ok(s)
+            1u128 << (f - e).max(0)
+        })
     }
 
     /// Logistic function 1/(1 + e^-x). See the module table for range and error.
@@ -435,6 +458,14 @@ impl Party {
     /// before them ([`Party::sigmoid_few_rounds`]): 8 rounds fewer for about 1.7 times the
     /// bytes; the same values within the same error.
     pub fn sigmoid(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+        Ok(self.sigmoid_parts(x)?.sigma)
+    }
+
+    /// [`Party::sigmoid`] with the pieces of the softplus `ln(1 + e^x) = max(x, 0) +
+    /// ln(1 + e^-|x|)` that it computes on the way ([`Sigmoid`]): a log-likelihood at the
+    /// same x then needs only [`Party::ln1p_unit`]. In the rounds of the sigmoid (the extra
+    /// products share its last round), `16·n` bytes more per party.
+    pub fn sigmoid_parts(&mut self, x: &AShare<u128>) -> Result<Sigmoid> {
         if self.few_rounds() {
             return self.sigmoid_few_rounds(x);
         }
@@ -445,36 +476,65 @@ impl Party {
         let d = self.add_const(&e, encode(1.0, f)).shl(HI - f);
         let y = self.recip_unit(&d)?;
         let flip = self.add_const(&y.shl(1).neg(), encode(1.0, f));
-        Ok(y.add(&self.mul(&negative, &flip)?))
+        let mut prods = self.mul_many(&[(&negative, &flip), (&negative, x)])?;
+        let (neg_x, flipped) = (prods.pop().expect("two"), prods.pop().expect("two"));
+        Ok(Sigmoid {
+            sigma: y.add(&flipped),
+            exp_neg_abs: e,
+            relu: x.sub(&neg_x),
+        })
     }
 
-    /// [`Party::sigmoid`] in fewer rounds: `u = 1/(1 + e^-x)` and `v = 1/(1 + e^x)` for
-    /// every element in one batch of 2n (exp and the reciprocal on [1, 2]), beside the sign
-    /// `s = [x < 0]` (a sign within f + 22 bits and its injection, run side by side), then
-    /// `σ = u + s·(1 − v − u)`: `u` where x ≥ 0 and `1 − v` where x < 0, each the branch
-    /// whose exponential has a non-positive argument (e^-|x|, as [`Party::sigmoid`]).
-    /// The other branch's exponential is out of its range (e^|x|) and its value
-    /// unspecified, but it is multiplied by an exact 0 in the ring and drops out exactly.
-    /// Rounds: those of exp and the reciprocal's Newton levels plus one product (28 at
-    /// f = 24, against 36); bytes: the exponential and reciprocal twice plus the sign.
-    /// Nothing is opened.
-    pub fn sigmoid_few_rounds(&mut self, x: &AShare<u128>) -> Result<AShare<u128>> {
+    /// [`Party::sigmoid_parts`] in fewer rounds: `u = 1/(1 + e^-x)` and `v = 1/(1 + e^x)`
+    /// for every element in one batch of 2n (exp and the reciprocal on [1, 2]), beside the
+    /// sign `s = [x < 0]` (a sign within f + 22 bits and its injection, run side by side),
+    /// then `σ = u + s·(1 − v − u)`: `u` where x ≥ 0 and `1 − v` where x < 0, each the
+    /// branch whose exponential has a non-positive argument (e^-|x|, as
+    /// [`Party::sigmoid`]); `e^-|x| = e^-x + s·(e^x − e^-x)` and `max(x, 0) = x − s·x` in
+    /// the same products. The other branch's exponential is out of its range (e^|x|) and its
+    /// value unspecified, but it is multiplied by an exact 0 in the ring and drops out
+    /// exactly. Rounds: those of exp and the reciprocal's Newton levels plus one product
+    /// (28 at f = 24, against 36); bytes: the exponential and reciprocal twice plus the
+    /// sign. Nothing is opened.
+    pub fn sigmoid_few_rounds(&mut self, x: &AShare<u128>) -> Result<Sigmoid> {
         let f = self.frac_bits();
         let n = x.len();
         let both = AShare::concat(&[&x.neg(), x]);
-        let (s, uv) = self.side_by_side(
+        let (s, (e, uv)) = self.side_by_side(
             |q| -> Result<AShare<u128>> {
                 let neg = q.sign_within(x, f as usize + EXP_SIGN_BITS)?;
                 Ok(q.inject::<u128>(&[&neg], n)?.remove(0))
             },
-            |q| -> Result<AShare<u128>> {
+            |q| -> Result<(AShare<u128>, AShare<u128>)> {
                 let e = q.exp(&both)?;
                 let d = q.add_const(&e, encode(1.0, f)).shl(HI - f);
-                q.recip_unit(&d)
+                Ok((e, q.recip_unit(&d)?))
             },
         )?;
         let (u, v) = (uv.slice(0..n), uv.slice(n..2 * n));
+        let (em, ep) = (e.slice(0..n), e.slice(n..2 * n));
         let other = self.add_const(&v.add(&u).neg(), encode(1.0, f));
-        Ok(u.add(&self.mul(&s, &other)?))
+        let swap = ep.sub(&em);
+        let mut prods = self.mul_many(&[(&s, &other), (&s, &swap), (&s, x)])?;
+        let neg_x = prods.pop().expect("three");
+        let swapped = prods.pop().expect("three");
+        let flipped = prods.pop().expect("three");
+        Ok(Sigmoid {
+            sigma: u.add(&flipped),
+            exp_neg_abs: em.add(&swapped),
+            relu: x.sub(&neg_x),
+        })
     }
+}
+
+/// The logistic function of shared values with two pieces of their softplus
+/// ([`Party::sigmoid_parts`]).
+pub struct Sigmoid {
+    /// σ(x) = 1/(1 + e^-x) (f fractional bits, error as [`Party::sigmoid`]).
+    pub sigma: AShare<u128>,
+    /// e^-|x| (error as [`Party::exp`]), in (0, 1]: `ln(1 + e^-|x|)` by
+    /// [`Party::ln1p_unit`].
+    pub exp_neg_abs: AShare<u128>,
+    /// max(x, 0), exact.
+    pub relu: AShare<u128>,
 }

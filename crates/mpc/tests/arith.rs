@@ -294,3 +294,57 @@ fn mismatched_message_length_is_malformed_not_a_panic() {
     });
     assert!(r.iter().all(|x| x.is_err()), "{r:?}");
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// `matmul_trunc_each`: every entry of product `i` is `floor(z / 2^d_i)` or one more of
+    /// the exact integer product, in either mode, in the rounds of one truncation.
+    #[test]
+    fn matmul_trunc_each_matches_exact_products(
+        dims in proptest::collection::vec((1usize..5, 1usize..7, 1usize..5), 1..4),
+        shifts in proptest::collection::vec(0u32..50, 4),
+        vals in proptest::collection::vec(-1.0e4f64..1.0e4, 300),
+        few in any::<bool>(),
+    ) {
+        let f = 24;
+        let mut at = 0;
+        let mut take = |len: usize| {
+            let v = encode_vec::<u128>(&vals[at..at + len], f);
+            at += len;
+            v
+        };
+        let mats: Vec<(Vec<u128>, Vec<u128>, [usize; 3])> = dims
+            .iter()
+            .map(|&(n, k, m)| (take(n * k), take(k * m), [n, k, m]))
+            .collect();
+        let d = &shifts[..mats.len()];
+        let r = run3_ok(|p| {
+            p.set_few_rounds(few);
+            let shared: Vec<_> = mats
+                .iter()
+                .map(|(x, y, dim)| (input(p, 0, x), input(p, 1, y), *dim))
+                .collect();
+            p.barrier()?;
+            let s0 = p.stats();
+            let prods: Vec<_> = shared.iter().map(|(x, y, dim)| (x, y, *dim)).collect();
+            let out = p.matmul_trunc_each(&prods, d)?;
+            let rounds = p.stats().since(&s0).rounds;
+            let open = out.iter().map(|o| p.reveal(o)).collect::<tessera_mpc::Result<Vec<_>>>()?;
+            Ok((open, rounds))
+        });
+        let most = r.iter().map(|x| x.1).max().unwrap();
+        prop_assert!(most <= if few { 1 } else { 2 }, "{most} rounds");
+        let (open, _) = same(r.map(|x| (x.0, 0)));
+        for (i, (x, y, [n, k, m])) in mats.iter().enumerate() {
+            for a in 0..*n {
+                for b in 0..*m {
+                    let exact: i128 = (0..*k).map(|t| x[a * k + t].to_i128() * y[t * m + b].to_i128()).sum();
+                    let fl = exact >> d[i];
+                    let g = open[i][a * m + b].to_i128();
+                    prop_assert!(g == fl || g == fl + 1, "product {i} entry ({a}, {b}): {g} vs {fl}");
+                }
+            }
+        }
+    }
+}

@@ -232,3 +232,87 @@ fn rsqrt_pow2_is_a_power_of_two_within_a_factor_of_two() {
         );
     }
 }
+
+/// The softplus pieces of `sigmoid_parts` at `xs`, in either mode: e^-|x| (error as exp)
+/// and max(x, 0) (exact), beside σ (as `sigmoid`).
+fn check_sigmoid_parts(xs: &[f64], few: bool) {
+    let [(sigma, ex, relu), _, _] = run3_ok(|p| {
+        p.set_few_rounds(few);
+        let f = p.frac_bits();
+        let enc = encode_vec::<u128>(xs, f);
+        let sx = p.share_input(1, (p.id() == 1).then_some(enc.as_slice()), xs.len())?;
+        let s = p.sigmoid_parts(&sx)?;
+        let open = |p: &mut Party, v: &AShare<u128>| -> Result<Vec<f64>> {
+            Ok(decode_vec(&p.reveal(v)?, f))
+        };
+        Ok((
+            open(p, &s.sigma)?,
+            open(p, &s.exp_neg_abs)?,
+            open(p, &s.relu)?,
+        ))
+    });
+    for (i, &x) in xs.iter().enumerate() {
+        let xe = (x / ULP).round() * ULP;
+        let want_sigma = 1.0 / (1.0 + (-xe).exp());
+        assert!(
+            (sigma[i] - want_sigma).abs() <= 4.0 * ULP,
+            "σ({x}) = {}",
+            sigma[i]
+        );
+        let want_ex = (-xe.abs()).exp();
+        assert!(
+            (ex[i] - want_ex).abs() <= 2e-7 * want_ex + 2.0 * ULP,
+            "e^-|{x}| = {}, expected {want_ex} (few rounds: {few})",
+            ex[i]
+        );
+        assert_eq!(relu[i], xe.max(0.0), "max({x}, 0) (few rounds: {few})");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// `sigmoid_parts` against plaintext at random points, huge arguments included (where
+    /// the few-rounds mode's other branch is out of range and must drop out exactly).
+    #[test]
+    fn sigmoid_parts_at_random_points(
+        xs in proptest::collection::vec(prop_oneof![-40.0f64..40.0, -1e5f64..1e5], 1..64),
+        few in any::<bool>(),
+    ) {
+        check_sigmoid_parts(&xs, few);
+    }
+
+    /// `leading_table` gives the table's value at the leading one's position, for values
+    /// of any size up to the width (here the position itself, and a power of two of it).
+    #[test]
+    fn leading_table_at_random_values(
+        shifts in proptest::collection::vec(0u32..120, 1..40),
+        lows in proptest::collection::vec(any::<u128>(), 40),
+        width in 120usize..128,
+    ) {
+        let xs: Vec<u128> = shifts
+            .iter()
+            .zip(&lows)
+            .map(|(&s, &l)| (1u128 << s) | (l & ((1u128 << s) - 1)))
+            .collect();
+        let [(pos, pow), _, _] = run3_ok(|p| {
+            let sx = p.share_input(0, (p.id() == 0).then_some(xs.as_slice()), xs.len())?;
+            let pos = p.leading_table(&sx, width, |j| j as u128)?;
+            let pow = p.leading_table(&sx, width, |j| 1u128 << (j / 2))?;
+            Ok((p.reveal(&pos)?, p.reveal(&pow)?))
+        });
+        for (i, &s) in shifts.iter().enumerate() {
+            prop_assert_eq!(pos[i], u128::from(s), "leading one of {:#x}", xs[i]);
+            prop_assert_eq!(pow[i], 1u128 << (s / 2));
+        }
+    }
+}
+
+#[test]
+fn sigmoid_parts_at_the_edges() {
+    let xs = [
+        0.0, ULP, -ULP, 17.0, -17.0, 23.0, -23.0, 999_999.0, -999_999.0,
+    ];
+    check_sigmoid_parts(&xs, false);
+    check_sigmoid_parts(&xs, true);
+}

@@ -100,12 +100,12 @@ impl WarmInverse {
     /// refinement almost always serves. LEAKAGE: one bit, whether the test passed (how
     /// much the information moved in the last step), when there is a previous inverse.
     pub(crate) fn final_inverse(
-        &mut self,
+        &self,
         pt: &mut Party,
         info: &AShare<u128>,
         p: usize,
     ) -> Result<AShare<u128>> {
-        if let Some(x) = self.x.take() {
+        if let Some(x) = self.x.clone() {
             let r = residual(pt, info, &x, p)?;
             // LEAKAGE: the bit in the doc comment above.
             let (close, refined) = pt.side_by_side(
@@ -138,6 +138,7 @@ fn residual_below(pt: &mut Party, r: &AShare<u128>, p: usize, bound: f64) -> Res
     let f = pt.frac_bits();
     let norm = pt.dot_fix(r, r, p * p)?;
     let lim = pt.public(&[encode::<u128>(bound, f)]);
+    // The comparison's bit opened as it is (no injection into the ring: two rounds fewer).
     let small = pt.lt(&norm, &lim)?;
     // LEAKAGE: the bit the callers document (how much the matrix moved).
     Ok(pt.reveal_bits(&small)?[0] & 1 == 1)
@@ -248,7 +249,7 @@ mod tests {
             let f = pt.frac_bits();
             let h = input(pt, 0, &encode_vec::<u128>(a, f));
             let x = input(pt, 1, &encode_vec::<u128>(x0, f));
-            let mut warm = WarmInverse {
+            let warm = WarmInverse {
                 x: Some(x),
                 extra: 0,
             };

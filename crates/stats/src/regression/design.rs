@@ -35,10 +35,13 @@
 //! 5. Standardisation ([`standardise`]): one bit is opened, whether every variance lies in
 //!    [[`MIN_VAR`], [`MAX_VAR`]] (an error otherwise: a constant column, or a level that no
 //!    complete row has; the check runs beside the `rsqrt` below, whose value a refusal
-//!    drops); `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k values; [`reciprocal_sd`]
-//!    gives `r` alone), and the
+//!    drops); `sd = √diag C` and `r = 1/sd` (one `rsqrt` of k values), and the
 //!    correlation matrix `R = C ∘ r r'`, whose entries are O(1) whatever the scale of the
-//!    data: the matrices inverted later are well scaled.
+//!    data: the matrices inverted later are well scaled. A fit that needs its columns
+//!    standardised only within a factor of two (logistic regression) takes [`scaled`]
+//!    instead: the same variance bit from the exact sums of squares compared with `n`
+//!    times the bounds, and power-of-two scales `s` (`s·sd` in `[1/2, 1]`) from their
+//!    leading ones: no exact division, no `rsqrt`, no covariance matrix.
 //!
 //! # Cost (per party, n rows, k variables, c distinct source columns)
 //!
@@ -336,13 +339,28 @@ pub fn rows_of(cols: &[&AShare<u128>]) -> AShare<u128> {
 /// returning them with `f` bits: one truncation by `extra + ⌊log2 n⌋` bits, then a product
 /// with the public `2^⌊log2 n⌋ / n ∈ (1/2, 1]` (encoded to 2^-f relative).
 pub fn div_count(p: &mut Party, x: &AShare<u128>, extra: u32, n: usize) -> Result<AShare<u128>> {
-    let d = usize::BITS - 1 - n.max(1).leading_zeros();
+    let (d, _) = count_split(n);
     let t = p.trunc(x, extra + d)?;
-    let c = (d as f64).exp2() / n as f64;
+    scale_count(p, &t, n)
+}
+
+/// The public count `n` as `2^d / c`: `d = ⌊log2 n⌋` and `c = 2^d / n ∈ (1/2, 1]`, so that a
+/// division by `n` is a truncation by `d` bits (which may be fused with a product's) and a
+/// product with `c` ([`scale_count`]).
+pub fn count_split(n: usize) -> (u32, f64) {
+    let d = usize::BITS - 1 - n.max(1).leading_zeros();
+    (d, (d as f64).exp2() / n as f64)
+}
+
+/// The second half of a division by the count `n` ([`count_split`]): values already
+/// divided by `2^d` times the public `c` (encoded to 2^-f relative; nothing to do when
+/// `n` is a power of two).
+pub fn scale_count(p: &mut Party, x: &AShare<u128>, n: usize) -> Result<AShare<u128>> {
+    let (_, c) = count_split(n);
     if c == 1.0 {
-        return Ok(t);
+        return Ok(x.clone());
     }
-    Ok(p.mul_const_fix(&t, c)?)
+    Ok(p.mul_const_fix(x, c)?)
 }
 
 /// Adds this party's additive (3-out-of-3) part of `X'X` to `acc` (k×k, upper triangle
@@ -471,38 +489,13 @@ pub fn moments(
             "regression needs at least {HI} fractional bits, the party uses {f}"
         )));
     }
-    let chunks: Vec<(usize, usize)> = (0..rows)
-        .step_by(CHUNK)
-        .map(|a| (a, (a + CHUNK).min(rows)))
-        .collect();
-    let mean = if centre {
-        // Σ w x: each party's additive part of the dot products, shared once.
-        let sums: Vec<u128> = vars.iter().map(|v| dot_part(v, weight)).collect();
-        let sums = from_parts(p, &sums)?;
-        div_count(p, &sums, 0, n)?
-    } else {
-        AShare::zeros(k)
-    };
+    let mean = means(p, vars, weight, n, centre)?;
     // This party's additive part of the cross products, accumulated over the chunks (upper
     // triangle), turned into a sharing once at the end.
     let mut part = vec![0u128; k * k];
     let mut kept: Vec<Vec<AShare<u128>>> = vec![Vec::new(); k];
-    for &(a, b) in &chunks {
-        let w = weight.slice(a..b);
-        let diffs: Vec<AShare<u128>> = vars
-            .iter()
-            .enumerate()
-            .map(|(j, v)| {
-                let (ma, mb) = (mean.a[j], mean.b[j]);
-                AShare {
-                    a: v.a[a..b].iter().map(|x| x.wrapping_sub(ma)).collect(),
-                    b: v.b[a..b].iter().map(|x| x.wrapping_sub(mb)).collect(),
-                }
-            })
-            .collect();
-        let pairs: Vec<_> = diffs.iter().map(|d| (&w, d)).collect();
-        let masked = p.mul_many(&pairs)?;
-        drop(diffs);
+    for (a, b) in chunks(rows) {
+        let masked = centred_chunk(p, vars, weight, &mean, a..b)?;
         gram_part(&masked, &mut part);
         if keep {
             for (j, m) in masked.into_iter().enumerate() {
@@ -513,17 +506,185 @@ pub fn moments(
     mirror(&mut part, k);
     let cross = from_parts(p, &part)?;
     let cov = div_count_exact(p, &cross, f - HI, n)?;
-    let centred = keep.then(|| {
-        kept.iter()
-            .map(|parts| AShare::concat(&parts.iter().collect::<Vec<_>>()))
-            .collect()
-    });
+    let centred = keep.then(|| joined(&kept));
     Ok(Moments {
         k,
         mean,
         cov,
         centred,
     })
+}
+
+/// The row ranges of the chunks of [`CHUNK`] rows.
+fn chunks(rows: usize) -> Vec<(usize, usize)> {
+    (0..rows)
+        .step_by(CHUNK)
+        .map(|a| (a, (a + CHUNK).min(rows)))
+        .collect()
+}
+
+/// The columns made of each column's chunks, in order.
+fn joined(kept: &[Vec<AShare<u128>>]) -> Vec<AShare<u128>> {
+    kept.iter()
+        .map(|parts| AShare::concat(&parts.iter().collect::<Vec<_>>()))
+        .collect()
+}
+
+/// The means `Σ w x / n` of `vars` (f fractional bits) when `centre`, else zeros: each
+/// party's additive part of the dot products with the integer weights, shared once.
+fn means(
+    p: &mut Party,
+    vars: &[&AShare<u128>],
+    weight: &AShare<u128>,
+    n: usize,
+    centre: bool,
+) -> Result<AShare<u128>> {
+    if !centre {
+        return Ok(AShare::zeros(vars.len()));
+    }
+    let sums: Vec<u128> = vars.iter().map(|v| dot_part(v, weight)).collect();
+    let sums = from_parts(p, &sums)?;
+    div_count(p, &sums, 0, n)
+}
+
+/// The masked centred rows `w ∘ (x − m)` of the rows `range` of every column of `vars`
+/// (integer-by-fixed products, exact).
+fn centred_chunk(
+    p: &mut Party,
+    vars: &[&AShare<u128>],
+    weight: &AShare<u128>,
+    mean: &AShare<u128>,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<AShare<u128>>> {
+    let w = weight.slice(range.clone());
+    let diffs: Vec<AShare<u128>> = vars
+        .iter()
+        .enumerate()
+        .map(|(j, v)| {
+            let (ma, mb) = (mean.a[j], mean.b[j]);
+            AShare {
+                a: v.a[range.clone()]
+                    .iter()
+                    .map(|x| x.wrapping_sub(ma))
+                    .collect(),
+                b: v.b[range.clone()]
+                    .iter()
+                    .map(|x| x.wrapping_sub(mb))
+                    .collect(),
+            }
+        })
+        .collect();
+    let pairs: Vec<_> = diffs.iter().map(|d| (&w, d)).collect();
+    Ok(p.mul_many(&pairs)?)
+}
+
+/// The design's columns scaled by powers of two, for a fit that needs them standardised
+/// only within a factor of two (logistic regression): `z_j = w ∘ (x_j − m_j) ∘ s_j` with
+/// `s_j = 2^-e_j` and `s_j·sd_j` in `[1/2, 1]`.
+#[derive(Clone, Debug)]
+pub struct Scaled {
+    /// Means `m` (k, f fractional bits; zero sharings when not centred).
+    pub mean: AShare<u128>,
+    /// The masked, centred columns `w ∘ (x − m)` (raw `w ∘ x` when not centred).
+    pub centred: Vec<AShare<u128>>,
+    /// The scales `s` (k, f fractional bits, exact powers of two).
+    pub scale: AShare<u128>,
+}
+
+/// The means, the masked centred columns and power-of-two scales of `vars` over the `n`
+/// rows used (module docs, step 5, the way a logistic fit needs it): no division of the sums of
+/// squares and no square root. The sums `S_j = Σ w (x_j − m_j)²` are exact (2f fractional
+/// bits, each party's additive part shared once); the variance check compares them with
+/// `n·MIN_VAR` and `n·MAX_VAR` (the same bit as [`standardise`]'s, opened), beside the
+/// scales, read from the leading one of `S_j` ([`Party::leading_table`]). About 25 rounds
+/// where the covariance's exact division and `rsqrt` took about 85.
+pub fn scaled(
+    p: &mut Party,
+    vars: &[&AShare<u128>],
+    weight: &AShare<u128>,
+    n: usize,
+    centre: bool,
+) -> Result<Scaled> {
+    let mean = means(p, vars, weight, n, centre)?;
+    let mut part = vec![0u128; vars.len()];
+    let mut kept: Vec<Vec<AShare<u128>>> = vec![Vec::new(); vars.len()];
+    for (a, b) in chunks(weight.len()) {
+        let masked = centred_chunk(p, vars, weight, &mean, a..b)?;
+        for (j, m) in masked.into_iter().enumerate() {
+            part[j] = part[j].wrapping_add(dot_part(&m, &m));
+            kept[j].push(m);
+        }
+    }
+    let squares = from_parts(p, &part)?;
+    let f = p.frac_bits();
+    let (outside, scale) = p.side_by_side(
+        |q| variance_outside(q, &squares, (2 * f, n)),
+        |q| -> Result<AShare<u128>> {
+            let width = squares_width(f, n);
+            Ok(q.leading_table(&squares, width, |j| pow2_scale(j, f, n))?)
+        },
+    )?;
+    if outside {
+        return Err(variance_error());
+    }
+    Ok(Scaled {
+        mean,
+        centred: joined(&kept),
+        scale,
+    })
+}
+
+/// Bits examined for the leading one of a sum of squares `n·var·2^(2f)`: enough for
+/// `var ≤ MAX_VAR` (larger sums are refused by the variance check, and their scale is
+/// unspecified), at most the ring's 127 non-sign bits.
+fn squares_width(f: u32, n: usize) -> usize {
+    let top = (n.max(1) as f64 * MAX_VAR).log2() + f64::from(2 * f);
+    (top.ceil() as usize + 2).min(127)
+}
+
+/// The scale `s = 2^-e` at f fractional bits for a sum of squares `S = n·var·2^(2f)` whose
+/// leading one is at `j`: `var` lies in `[2^A, 2^(A+1))` with `A = j − 2f − log2 n`, so
+/// `e = ⌈(A + 1)/2⌉` gives `s²·var` in `[1/4, 1]` (clamped to the ring for sums outside the
+/// valid range, which the variance check refuses).
+fn pow2_scale(j: usize, f: u32, n: usize) -> u128 {
+    let a = j as f64 - f64::from(2 * f) - (n.max(1) as f64).log2();
+    let e = ((a + 1.0) / 2.0).ceil() as i64;
+    1u128 << (i64::from(f) - e).clamp(0, 100)
+}
+
+/// Whether some variance `S_j / (n·2^bits)` lies outside [MIN_VAR, MAX_VAR], for sums `S`
+/// with `bits` fractional bits: two comparisons with the public bounds times `n`, one bit
+/// opened (the variance bit of the module docs).
+fn variance_outside(p: &mut Party, sums: &AShare<u128>, (bits, n): (u32, usize)) -> Result<bool> {
+    let k = sums.len();
+    let bound = |v: f64| (v * n as f64 * f64::from(bits).exp2()).round() as u128;
+    let lo = p.public(&vec![bound(MIN_VAR); k]);
+    let hi = p.public(&vec![bound(MAX_VAR); k]);
+    any_outside(p, sums, &lo, &hi)
+}
+
+/// Whether some of `x` lies outside `[lo, hi]` (elementwise bounds): one bit opened.
+fn any_outside(
+    p: &mut Party,
+    x: &AShare<u128>,
+    lo: &AShare<u128>,
+    hi: &AShare<u128>,
+) -> Result<bool> {
+    let out = p.lt_arith(&AShare::concat(&[x, hi]), &AShare::concat(&[lo, x]))?;
+    let any = p.lt_arith(&p.public(&[0u128]), &out.sum())?;
+    // LEAKAGE: one bit, whether some variable's variance among the complete rows is
+    // outside [MIN_VAR, MAX_VAR] (an error; which variable is not opened).
+    Ok(p.reveal(&any)?[0] == 1)
+}
+
+/// The refusal of a variance outside [MIN_VAR, MAX_VAR].
+fn variance_error() -> StatsError {
+    StatsError::Invalid(format!(
+        "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
+         complete rows (a constant column, a level no complete row has, or values on a \
+         scale the fixed-point range cannot hold): drop the column or level, or rescale \
+         the column (e.g. thousands instead of units, or units instead of thousandths)"
+    ))
 }
 
 /// Standard deviations, their reciprocals and the correlation matrix of [`Moments`].
@@ -553,13 +714,6 @@ pub fn standardise(p: &mut Party, m: &Moments) -> Result<Standardised> {
     })
 }
 
-/// The reciprocal standard deviations `r_j = 1/sd_j` of [`standardise`] alone, with the
-/// same check and leakage: for a fit that needs neither `sd` nor the correlation matrix
-/// (logistic regression), a few rounds fewer.
-pub fn reciprocal_sd(p: &mut Party, m: &Moments) -> Result<AShare<u128>> {
-    Ok(checked_rsqrt(p, m)?.1)
-}
-
 /// The variances `C_jj` (f fractional bits) and their reciprocal roots, after the range
 /// check of step 5. The check (two comparisons, one opened bit) runs beside the `rsqrt`,
 /// whose value is dropped unused if the check refuses: the rounds of the longer only.
@@ -575,24 +729,12 @@ fn checked_rsqrt(p: &mut Party, m: &Moments) -> Result<(AShare<u128>, AShare<u12
         |q| -> Result<bool> {
             let lo = q.public(&vec![encode::<u128>(MIN_VAR, f); k]);
             let hi = q.public(&vec![encode::<u128>(MAX_VAR, f); k]);
-            let out = q.lt_arith(
-                &AShare::concat(&[&diag, &hi]),
-                &AShare::concat(&[&lo, &diag]),
-            )?;
-            let any = q.lt_arith(&q.public(&[0u128]), &out.sum())?;
-            // LEAKAGE: one bit, whether some variable's variance among the complete rows is
-            // outside [MIN_VAR, MAX_VAR] (an error; which variable is not opened).
-            Ok(q.reveal(&any)?[0] == 1)
+            any_outside(q, &diag, &lo, &hi)
         },
         |q| -> Result<AShare<u128>> { Ok(q.rsqrt(&diag)?) },
     )?;
     if outside {
-        return Err(StatsError::Invalid(format!(
-            "a model variable has a variance outside [{MIN_VAR:e}, {MAX_VAR:e}] among the \
-             complete rows (a constant column, a level no complete row has, or values on a \
-             scale the fixed-point range cannot hold): drop the column or level, or rescale \
-             the column (e.g. thousands instead of units, or units instead of thousandths)"
-        )));
+        return Err(variance_error());
     }
     Ok((diag, r))
 }
