@@ -350,7 +350,8 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         AnalysisSpec::Cox(s) => {
             // Sort by time, then per Newton step (about five) the risk-set scans and the
             // exponentials of the linear predictor, per covariate. Rounds recalibrated
-            // 2026-12-03 (tests hidden beside the next step): 901 at 3 covariates, 997 at 6.
+            // 2026-12-04 (warm inverses, no derivatives at the estimate): 514 to 523 at 3
+            // covariates, 559 to 656 at 6 (tests/cost.rs, 2,500 and 8,000 rows).
             let p = terms(&s.covariates);
             // Strata: per Newton step (about four evaluations) the risk-set sums of w and w·z
             // and the information's suffix sums get (p + 3)·(S - 1) offset products per row,
@@ -360,7 +361,7 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
                 n,
                 9500.0 + 1300.0 * p + extra,
                 0.0,
-                880.0 + 20.0 * p + rounds,
+                470.0 + 20.0 * p + rounds,
                 2500.0 + 800.0 * p + extra,
                 0.0,
             );
@@ -490,13 +491,14 @@ pub fn estimate(spec: &AnalysisSpec, rows: usize, levels: &dyn Fn(&str) -> usize
         AnalysisSpec::Logistic(s) => {
             // Per Newton step a sigmoid per row and the weighted moments. Rounds measured
             // (tests/cost.rs, 3 covariates, default mode): 267 with the power-of-two scales
-            // and the last step's test beside the fit's end (issue 19; 590 before).
+            // and the last step's test beside the fit's end (issue 19; 590 before). Bytes
+            // likewise: about 2,500 a row at 3 covariates, 2,750 at 6.
             let k = terms(&s.covariates);
             let p = k + 1.0;
             let fit = |rows: f64| {
                 linear(
                     rows,
-                    4000.0 + 200.0 * p,
+                    2600.0 + 130.0 * p,
                     0.0,
                     300.0,
                     1500.0 + 250.0 * p,
