@@ -121,9 +121,10 @@ pub fn root(sqrt: bool) -> f64 {
     leading_one() + 2.0 * b2a(128) + E128 * mults as f64
 }
 
-/// Logistic function: sign and |x| within f + 22 bits, e^-|x|, 1/(1 + e^-|x|), the flip.
+/// Logistic function: sign and |x| within f + 22 bits, e^-|x|, 1/(1 + e^-|x|), the flip,
+/// and `max(x, 0)` for the softplus beside it (`Party::sigmoid_parts`).
 pub fn sigmoid(f: usize) -> f64 {
-    sign(f + 22) + E128 * 2.0 + exp(f) + E128 * RECIP_UNIT as f64 + E128
+    sign(f + 22) + E128 * 2.0 + exp(f) + E128 * RECIP_UNIT as f64 + 2.0 * E128
 }
 
 #[cfg(test)]
