@@ -237,32 +237,23 @@ pub fn boosted_trees_on(
     }
 
     let idx: Vec<usize> = (t..rows).collect();
-    if !binary {
-        let (y_test, wt) = (gather(y, &idx), gather(&w_test, &idx));
-        let s_test = gather(&score, &idx);
-        let values = held_out_error(pt, (&y_test, &wt, &s_test), &base, n_test, &spec.outcome)?;
-        let mut sealed = vec![&values];
-        sealed.extend(model.iter());
-        let public = BoostedTreesPublic {
-            spec: spec.clone(),
-            columns: prep.names.clone(),
-            n_train,
-            n_test,
-            auc: None,
-            frac_bits: f,
-        };
-        return Sealed::new(pt, public, &AShare::concat(&sealed));
-    }
     let (y_test, wt, s_test) = (gather(y, &idx), gather(&w_test, &idx), gather(&score, &idx));
-    let scored = Scored {
-        outcome: &y_test,
-        weight: &wt,
-        n: n_test,
-        score: &s_test,
-        logit: None,
-        wide: None,
+    // The held-out figures: the AUC of the binary objective, the RMSE and R² otherwise.
+    let (auc, values) = if binary {
+        let scored = Scored {
+            outcome: &y_test,
+            weight: &wt,
+            n: n_test,
+            score: &s_test,
+            logit: None,
+            wide: None,
+        };
+        let (auc, values) = auc_core(pt, &scored, &spec.auc_spec(), disclosure)?;
+        (Some(auc), values)
+    } else {
+        let values = held_out_error(pt, (&y_test, &wt, &s_test), &base, n_test, &spec.outcome)?;
+        (None, values)
     };
-    let (auc, values) = auc_core(pt, &scored, &spec.auc_spec(), disclosure)?;
     let mut sealed = vec![&values];
     sealed.extend(model.iter());
     let public = BoostedTreesPublic {
@@ -270,7 +261,7 @@ pub fn boosted_trees_on(
         columns: prep.names.clone(),
         n_train,
         n_test,
-        auc: Some(auc),
+        auc,
         frac_bits: f,
     };
     Sealed::new(pt, public, &AShare::concat(&sealed))
